@@ -1,0 +1,282 @@
+"""Command line: ``tagguard scan|explain|...``.
+
+Subcommands other than ``scan`` and ``explain`` live in ``tagguard/commands/``
+and are imported only when invoked, so a pre-commit run starts fast.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from importlib import import_module
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import click
+
+from tagguard import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+# name -> "module:attribute" of a click command, imported on demand.
+LAZY_COMMANDS = {
+    "pricing": "tagguard.commands.pricing:pricing",
+    "diff": "tagguard.commands.diff:diff",
+    "baseline": "tagguard.commands.baseline:baseline",
+    "report": "tagguard.commands.report:report",
+    "drift": "tagguard.commands.drift:drift",
+    "history": "tagguard.commands.history:history",
+    "usage": "tagguard.commands.usage:usage",
+    "checkov-dir": "tagguard.commands.checkov:checkov_dir",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        names = set(super().list_commands(ctx))
+        for name, spec in LAZY_COMMANDS.items():
+            if _importable(spec):
+                names.add(name)
+        return sorted(names)
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is not None or name not in LAZY_COMMANDS:
+            return cmd
+        module, _, attr = LAZY_COMMANDS[name].partition(":")
+        try:
+            return getattr(import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None
+            raise
+
+
+def _importable(spec: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(spec.partition(":")[0]) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
+    click.echo(f"tagguard: error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="tagguard")
+def cli():
+    """Enforce a tag taxonomy on AI/GPU resources, price them, and block untagged or over-budget changes.
+
+    Exit codes: 0 nothing blocking, 1 blocking findings, 2 usage or configuration error
+    (or an input that must not pass silently, such as a chart without helm).
+    """
+
+
+# --- shared options -----------------------------------------------------------
+
+def config_option(f):
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Configuration file (default: .tagguard.yaml in the current directory or a parent, up to the repository root).")(f)
+
+
+def load_config_or_exit(config_path: Optional[Path]):
+    from tagguard.config import ConfigError, load_config
+    from tagguard.taxonomy import TaxonomyError
+
+    try:
+        config = load_config(config_path)
+        config.taxonomy()  # fail early on a broken taxonomy
+        return config
+    except (ConfigError, TaxonomyError) as exc:
+        fail(str(exc))
+
+
+def output_options(f):
+    f = click.option("--no-color", is_flag=True, help="Never colour the text output (default: colour on a TTY, off when NO_COLOR is set).")(f)
+    for fmt in ("json", "sarif", "junit", "markdown", "github", "html"):
+        f = click.option(f"--output-{fmt}", f"output_{fmt}", type=click.Path(dir_okay=False, path_type=Path),
+                         help=f"Also write the {fmt} report to this file.", hidden=fmt in ("github",))(f)
+    f = click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the report to FILE instead of stdout; pairs with --format by position (repeatable).")(f)
+    f = click.option("--format", "-f", "formats", multiple=True,
+                     type=click.Choice(["text", "json", "sarif", "junit", "markdown", "github", "html"]),
+                     help="Output format (repeatable: `-f json -o r.json -f sarif -o r.sarif`). Default: text.")(f)
+    return f
+
+
+def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, no_color: bool) -> None:
+    """Write the result in every requested format; one of them may go to stdout."""
+    from tagguard.formats import get_formatter
+
+    pairs: List[Tuple[str, Optional[Path]]] = []
+    formats = list(formats) or ["text"]
+    outputs = list(outputs)
+    if len(outputs) > len(formats):
+        if len(formats) == 1:
+            formats = formats * len(outputs)
+        else:
+            fail("more --output files than --format values")
+    for i, fmt in enumerate(formats):
+        pairs.append((fmt, outputs[i] if i < len(outputs) else None))
+    for key, path in extra.items():
+        if path is not None:
+            pairs.append((key.replace("output_", ""), path))
+    stdout_pairs = [p for p in pairs if p[1] is None]
+    if len(stdout_pairs) > 1:
+        fail("only one format can go to stdout; give --output FILE for the others")
+    color = (not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty())
+    for fmt, path in pairs:
+        try:
+            formatter = get_formatter(fmt)
+        except (KeyError, ModuleNotFoundError):
+            fail(f"output format {fmt!r} is not available in this build")
+        text = formatter.format(result, color=color and path is None and formatter.human)
+        if path is None:
+            click.echo(text, nl=False)
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                fail(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def parse_vars(values: Sequence[str]) -> dict:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--var expects NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def scan_options(f):
+    f = click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     help="Terraform variable file (.tfvars or .tfvars.json) applied to every root module (repeatable).")(f)
+    f = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+                     help="Terraform variable value, as `terraform -var` (repeatable). TF_VAR_* environment variables are read too.")(f)
+    f = click.option("--scope", type=click.Choice(["ai", "all"]), default=None,
+                     help="Judge only AI/GPU resources (ai, default) or every taggable resource (all). Overrides the config.")(f)
+    f = click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+                     help="Lowest severity that makes the exit code 1 (default: error).")(f)
+    f = click.option("--usage", "usage_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     help="Usage file: hours per month and unit counts per resource address ([*] wildcards).")(f)
+    f = click.option("--skip-helm", is_flag=True, help="Report charts that cannot be rendered as not scanned without failing with exit code 2.")(f)
+    f = click.option("--helm-bin", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="helm binary to render charts with (default: helm on PATH).")(f)
+    f = click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     help="Values file passed to `helm template` (repeatable).")(f)
+    f = click.option("--release-name", default="release", show_default=True, help="Release name for `helm template`.")(f)
+    f = click.option("--namespace", default=None, help="Namespace for `helm template` and manifests without one (default: default).")(f)
+    return f
+
+
+def scan_kwargs_to_options(kw: dict) -> dict:
+    return {
+        "usage": str(kw["usage_file"]) if kw.get("usage_file") else None,
+        "skip_helm": kw.get("skip_helm", False),
+        "helm_bin": str(kw["helm_bin"]) if kw.get("helm_bin") else None,
+        "helm_values": [str(p) for p in kw.get("helm_values") or ()],
+        "release_name": kw.get("release_name") or "release",
+        "namespace": kw.get("namespace"),
+    }
+
+
+def run_scan(paths: Sequence[str], config, kw: dict):
+    from tagguard.pipeline import scan
+
+    if kw.get("scope"):
+        config.raw["scope"] = kw["scope"]
+    if kw.get("fail_on"):
+        config.raw["fail_on"] = kw["fail_on"]
+    stdin = None
+    if "-" in paths:
+        stdin = sys.stdin.buffer.read()
+    var_files = list(kw.get("var_files") or ())
+    for rel in ((config.section("terraform") or {}).get("var_files") or []):
+        var_files.append(config.base_dir / rel)
+    variables = dict(((config.section("terraform") or {}).get("variables") or {}))
+    variables.update(parse_vars(kw.get("variables") or ()))
+    try:
+        return scan(list(paths), config, var_files=var_files, variables=variables,
+                    options=scan_kwargs_to_options(kw), stdin=stdin)
+    except ValueError as exc:  # bad usage file and similar one-line input errors
+        fail(str(exc))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@config_option
+@scan_options
+@output_options
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Report only findings not recorded in this baseline file (see `tagguard baseline create`).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def scan(paths, config_path, formats, outputs, no_color, baseline_path, quiet, **kw):
+    """Scan Terraform, plan JSON, Kubernetes manifests and Helm charts under PATHS (default: .).
+
+    A file argument scans the module it belongs to (every .tf file in its directory).
+    `-` reads a Kubernetes manifest stream from stdin.
+    """
+    config = load_config_or_exit(config_path)
+    extra = {k: kw.pop(k) for k in list(kw) if k.startswith("output_")}
+    result = run_scan(paths or (".",), config, kw)
+    if baseline_path is not None or config.section("baseline"):
+        apply_baseline(result, baseline_path or config.base_dir / config.section("baseline"))
+    if result.extra.get("exit_override") is not None:
+        code = result.extra.pop("exit_override")
+    else:
+        code = result.exit_code()
+    if not (quiet and code == 0 and not result.active_findings()):
+        emit(result, formats, outputs, extra, no_color)
+    raise click.exceptions.Exit(code)
+
+
+def apply_baseline(result, path: Path) -> None:
+    try:
+        from tagguard.baseline import apply_baseline as _apply
+    except ModuleNotFoundError:
+        fail("--baseline is not available in this build")
+    try:
+        _apply(result, path)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@cli.command()
+@click.argument("rule", required=False)
+@click.option("--list", "list_all", is_flag=True, help="List every rule with its category and default severity.")
+def explain(rule, list_all):
+    """Explain a rule (by id such as missing-tag, or category such as missing_tag): what it checks, why, example, fix."""
+    from tagguard.rules import all_docs, get_doc
+
+    if list_all or not rule:
+        for doc in all_docs().values():
+            click.echo(f"{doc.id:<22} {doc.category:<20} {doc.severity:<8} {doc.summary}")
+        return
+    doc = get_doc(rule)
+    if doc is None:
+        from difflib import get_close_matches
+
+        near = get_close_matches(rule, list(all_docs()), n=3)
+        fail(f"unknown rule {rule!r}" + (f"; did you mean {', '.join(near)}?" if near else "; see `tagguard explain --list`"))
+    click.echo(f"{doc.id} ({doc.category}, default severity {doc.severity})\n\n{doc.summary}\n\n{doc.body}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="tagguard", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("tagguard: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # never a traceback for users
+        if os.environ.get("TAGGUARD_DEBUG"):
+            raise
+        click.echo(f"tagguard: internal error: {type(exc).__name__}: {exc} (set TAGGUARD_DEBUG=1 for a traceback)", err=True)
+        sys.exit(EXIT_USAGE)

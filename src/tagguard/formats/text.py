@@ -1,0 +1,63 @@
+"""``--format text``: for people.  Grouped by file, the fix spelled out, colour on a TTY."""
+from __future__ import annotations
+
+from typing import Dict, List
+
+from tagguard.formats.base import Formatter
+from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
+
+_COLORS = {ERROR: "31", WARNING: "33", INFO: "36", "dim": "2", "bold": "1", "green": "32"}
+
+
+def _paint(text: str, what: str, color: bool) -> str:
+    return f"\x1b[{_COLORS[what]}m{text}\x1b[0m" if color else text
+
+
+def money(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+
+
+class TextFormatter(Formatter):
+    name = "text"
+    human = True
+
+    def format(self, result: ScanResult, *, color: bool = False) -> str:
+        lines: List[str] = []
+        groups: Dict[str, List[Finding]] = {}
+        for f in result.findings:
+            if f.suppressed:
+                continue
+            groups.setdefault(f.file or "(no file)", []).append(f)
+        for file in sorted(groups):
+            lines.append(_paint(file, "bold", color))
+            for f in groups[file]:
+                where = f"{f.line}" if f.line else "-"
+                sev = _paint(f"{f.severity:<7}", f.severity, color)
+                lines.append(f"  {where:>5}  {sev} {f.message}  {_paint('[' + f.rule + ']', 'dim', color)}")
+                if f.fix:
+                    lines.append(f"{'':16}fix: {f.fix}")
+            lines.append("")
+        lines.extend(self._summary(result, color))
+        return "\n".join(lines) + "\n"
+
+    def _summary(self, result: ScanResult, color: bool) -> List[str]:
+        s = result.summary()
+        sev = s["by_severity"]
+        parts = [f"{s['ai_resources']} AI resource{'s' if s['ai_resources'] != 1 else ''}",
+                 f"{s['compliant_ai_resources']} compliant"]
+        parts.append(f"{sev.get('error', 0)} error{'s' if sev.get('error', 0) != 1 else ''}")
+        parts.append(f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+        if sev.get("info"):
+            parts.append(f"{sev['info']} info")
+        if s["suppressed"]:
+            parts.append(f"{s['suppressed']} suppressed")
+        cost = ""
+        if s["ai_resources"]:
+            cost = f"; {money(s['monthly_usd'])}/month, {s['gpu_hours_per_month']:,} GPU-hours/month"
+            if s["unpriced_ai_resources"]:
+                cost += f" ({s['unpriced_ai_resources']} unpriced)"
+        verdict = "FAIL" if s["exit_code"] else "PASS"
+        head = _paint(verdict, ERROR if s["exit_code"] else "green", color)
+        return [f"{head}: " + ", ".join(parts) + cost]

@@ -1,0 +1,277 @@
+"""The one data model every part of tagguard speaks.
+
+Sources turn inputs (Terraform, plan JSON, Kubernetes, Helm, live AWS) into
+``Resource`` records; rules turn resources into ``Finding`` records; formatters
+turn a ``ScanResult`` into output.  Nothing here imports anything heavy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+# --- severities ---------------------------------------------------------------
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+SEVERITIES = (ERROR, WARNING, INFO)
+SEVERITY_RANK = {ERROR: 3, WARNING: 2, INFO: 1, "off": 0}
+
+# --- categories (the JSON contract's ``category`` values) --------------------
+MISSING_TAG = "missing_tag"
+INVALID_VALUE = "invalid_value"
+UNRESOLVED_VALUE = "unresolved_value"
+PARSE_ERROR = "parse_error"
+NOT_PROPAGATED = "not_propagated"
+NOT_SCANNED = "not_scanned"
+
+# Tag-key semantics per platform: AWS and GCP keys are case-sensitive, Azure
+# keys are case-insensitive (they keep their casing but compare without it).
+CASE_SENSITIVE_STYLES = ("aws", "gcp", "kubernetes", "generic")
+
+
+@dataclass
+class Compute:
+    """What a resource runs on, per unit, and how many units."""
+
+    instance_type: Optional[str] = None
+    accelerator: Optional[str] = None  # short GPU/accelerator model, e.g. "A100"
+    gpus_per_unit: Optional[float] = None  # fractional for GPU partitions
+    units: Optional[int] = 1  # instances / nodes / replicas; None = unknown
+    pricing_model: str = "on_demand"  # on_demand | spot | reserved | mixed
+    provider: Optional[str] = None  # aws | gcp | azure | kubernetes
+    service: Optional[str] = None  # ec2 | sagemaker | gke | ...
+    region: Optional[str] = None
+    spot_units: Optional[int] = None  # for pricing_model "mixed": how many units are spot
+    hours_per_month: Optional[float] = None  # None: 730 for long-running kinds
+    runtime_hours: Optional[float] = None  # for run-to-completion jobs: hours per run
+    notes: List[str] = field(default_factory=list)
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "instance_type": self.instance_type,
+            "accelerator": self.accelerator,
+            "gpus_per_unit": _num(self.gpus_per_unit),
+            "units": self.units,
+            "pricing_model": self.pricing_model,
+        }
+        for key in ("provider", "service", "region", "spot_units", "hours_per_month", "runtime_hours"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = _num(value)
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+@dataclass
+class Cost:
+    """A priced resource.  ``None`` figures mean "not known", never zero."""
+
+    hourly_usd: Optional[float] = None
+    monthly_usd: Optional[float] = None
+    gpu_hours_per_month: Optional[float] = None
+    rate_source: Optional[str] = None  # id of the rate card source, or "config"
+    rate_date: Optional[str] = None
+    reason: Optional[str] = None  # why a figure is missing
+    breakdown: List[Dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "hourly_usd": _money(self.hourly_usd),
+            "monthly_usd": _money(self.monthly_usd),
+            "gpu_hours_per_month": _num(self.gpu_hours_per_month),
+        }
+        if self.rate_source:
+            out["rate_source"] = self.rate_source
+        if self.rate_date:
+            out["rate_date"] = self.rate_date
+        if self.reason:
+            out["reason"] = self.reason
+        if self.breakdown:
+            out["breakdown"] = self.breakdown
+        return out
+
+
+@dataclass
+class Suppression:
+    """An inline ``tagguard:ignore`` directive that applies to a resource."""
+
+    rules: List[str]  # rule ids or categories; ["*"] for all
+    reason: str
+    file: Optional[str] = None
+    line: Optional[int] = None
+
+    def matches(self, finding: "Finding") -> bool:
+        if "*" in self.rules or "all" in self.rules:
+            return True
+        return finding.rule in self.rules or finding.category in self.rules
+
+
+@dataclass
+class Resource:
+    """One billable (or at least taggable) thing, whatever it was read from."""
+
+    address: str
+    type: str
+    source: str  # terraform | plan | kubernetes | helm | aws
+    file: Optional[str] = None
+    line: Optional[int] = None
+    ai: bool = False
+    taggable: bool = True
+    tags: Dict[str, str] = field(default_factory=dict)  # known tag values
+    unresolved_tags: List[str] = field(default_factory=list)  # keys whose values are unknown
+    tags_open: bool = False  # the map may hold keys tagguard cannot see (unknown merge input)
+    tag_style: str = "aws"  # aws | gcp | azure | kubernetes: key-case semantics
+    compute: Optional[Compute] = None
+    cost: Optional[Cost] = None
+    suppressions: List[Suppression] = field(default_factory=list)
+    # Where the tags came from, for messages: e.g. {"cost-center": "provider default_tags"}
+    tag_origins: Dict[str, str] = field(default_factory=dict)
+    # Why a key in ``unresolved_tags`` is unknown, e.g. {"owner": "var.owner has no default"}
+    unresolved_reasons: Dict[str, str] = field(default_factory=dict)
+    # Why ``tags_open`` is set, e.g. "merge() includes var.extra_tags, which has no default"
+    open_reason: Optional[str] = None
+    # Where the fix goes, in the source's words, e.g. "the `tags` argument or provider default_tags"
+    tag_fix_hint: Optional[str] = None
+    # Source-specific facts: account, region, arn, role, chart, change action, module call...
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_tag_keys(self) -> List[str]:
+        return list(self.tags) + [k for k in self.unresolved_tags if k not in self.tags]
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "address": self.address,
+            "type": self.type,
+            "source": self.source,
+            "file": self.file,
+            "line": self.line,
+            "ai": self.ai,
+            "tags": dict(sorted(self.tags.items())),
+            "unresolved_tags": sorted(self.unresolved_tags),
+        }
+        if self.tags_open:
+            out["tags_open"] = True
+        out["compute"] = self.compute.to_json() if self.compute else None
+        out["cost"] = self.cost.to_json() if self.cost else None
+        if self.meta:
+            out["meta"] = _jsonable(self.meta)
+        return out
+
+
+@dataclass
+class Finding:
+    rule: str  # kebab-case rule id, e.g. "missing-tag"
+    category: str  # snake_case category, e.g. "missing_tag"
+    severity: str
+    message: str
+    address: Optional[str] = None
+    file: Optional[str] = None
+    line: Optional[int] = None
+    tag: Optional[str] = None
+    resource_type: Optional[str] = None
+    fix: Optional[str] = None
+    suppressed: bool = False
+    suppression_reason: Optional[str] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking_candidate(self) -> bool:
+        return not self.suppressed
+
+    def key(self) -> tuple:
+        """Identity of a finding across runs (baseline, diff, history)."""
+        return (self.file or "", self.address or "", self.rule, self.tag or "")
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity,
+            "address": self.address,
+            "file": self.file,
+            "line": self.line,
+            "tag": self.tag,
+            "message": self.message,
+        }
+        if self.resource_type:
+            out["resource_type"] = self.resource_type
+        if self.fix:
+            out["fix"] = self.fix
+        if self.suppressed:
+            out["suppressed"] = True
+            out["suppression_reason"] = self.suppression_reason
+        for k, v in self.extra.items():
+            if k not in out:
+                out[k] = _jsonable(v)
+        return out
+
+
+@dataclass
+class ScanResult:
+    resources: List[Resource] = field(default_factory=list)
+    findings: List[Finding] = field(default_factory=list)
+    root: Optional[str] = None  # what was scanned (paths are relative to it)
+    errors: List[Dict[str, Any]] = field(default_factory=list)  # non-finding problems
+    extra: Dict[str, Any] = field(default_factory=dict)  # e.g. "diff", "budgets", "baseline"
+    fail_on: str = ERROR
+
+    def active_findings(self) -> List[Finding]:
+        return [f for f in self.findings if not f.suppressed]
+
+    def blocking(self) -> List[Finding]:
+        threshold = SEVERITY_RANK.get(self.fail_on, 3)
+        return [f for f in self.active_findings() if SEVERITY_RANK.get(f.severity, 0) >= threshold]
+
+    def exit_code(self) -> int:
+        return 1 if self.blocking() else 0
+
+    def summary(self) -> Dict[str, Any]:
+        active = self.active_findings()
+        by_sev = {s: 0 for s in SEVERITIES}
+        by_cat: Dict[str, int] = {}
+        for f in active:
+            by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
+            by_cat[f.category] = by_cat.get(f.category, 0) + 1
+        ai = [r for r in self.resources if r.ai]
+        monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None]
+        gpu_hours = [r.cost.gpu_hours_per_month for r in ai if r.cost and r.cost.gpu_hours_per_month is not None]
+        failing = {f.address for f in active if f.address and f.severity == ERROR}
+        out: Dict[str, Any] = {
+            "resources": len(self.resources),
+            "ai_resources": len(ai),
+            "compliant_ai_resources": len([r for r in ai if r.address not in failing]),
+            "findings": len(active),
+            "suppressed": len(self.findings) - len(active),
+            "by_severity": by_sev,
+            "by_category": dict(sorted(by_cat.items())),
+            "blocking": len(self.blocking()),
+            "monthly_usd": _money(sum(monthly)) if monthly else 0.0,
+            "unpriced_ai_resources": len(ai) - len(monthly),
+            "gpu_hours_per_month": _num(sum(gpu_hours)) if gpu_hours else 0,
+            "exit_code": self.exit_code(),
+        }
+        return out
+
+
+def _money(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(float(value), 2)
+
+
+def _num(value: Any) -> Any:
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        return round(value, 4)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

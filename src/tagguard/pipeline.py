@@ -1,0 +1,150 @@
+"""The one pipeline: inventory -> sources -> pricing -> rules -> suppressions -> result."""
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from tagguard.config import Config
+from tagguard.model import Finding, Resource, ScanResult
+from tagguard.sources import SOURCES
+from tagguard.sources.base import Inventory, ScanContext, SourceOutput, walk
+
+TF_SIBLINGS = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+
+
+def build_inventory(paths: Sequence[str], config: Config, stdin: Optional[bytes] = None) -> Inventory:
+    """Walk the scanned paths once.  A file argument brings its whole Terraform module."""
+    real = [Path(p) for p in paths if p != "-"]
+    if not real:
+        inv = Inventory(root=Path.cwd())
+    elif len(real) == 1 and real[0].is_dir():
+        inv = walk(real[0], config.exclude)
+    else:
+        dirs = [p if p.is_dir() else p.parent for p in real]
+        root = Path(os.path.commonpath([str(d.resolve()) for d in dirs]))
+        inv = Inventory(root=root)
+        seen = set()
+        for p in real:
+            if p.is_dir():
+                sub = walk(p, config.exclude)
+                prefix = Path(os.path.relpath(p.resolve(), root)).as_posix()
+                files = [f if prefix == "." else f"{prefix}/{f}" for f in sub.files]
+                inv.problems.extend(sub.problems)
+            elif p.exists():
+                rel = Path(os.path.relpath(p.resolve(), root)).as_posix()
+                files = [rel]
+                if p.name.endswith(TF_SIBLINGS):  # a changed .tf file means its whole module
+                    parent = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+                    files += [parent + s.name for s in sorted(p.parent.iterdir())
+                              if s.is_file() and s.name.endswith(TF_SIBLINGS)]
+            else:
+                inv.problems.append(Finding(rule="parse-error", category="parse_error", severity="error",
+                                            message=f"{p}: no such file or directory", file=str(p)))
+                continue
+            for f in files:
+                if f not in seen:
+                    seen.add(f)
+                    inv.files.append(f)
+    if stdin is not None:
+        inv.stdin = stdin
+        inv.files.append("<stdin>")
+    return inv
+
+
+def collect(inv: Inventory, ctx: ScanContext, only: Optional[List[str]] = None) -> SourceOutput:
+    out = SourceOutput(findings=list(inv.problems))
+    for spec, suffixes in SOURCES:
+        if only is not None and spec.split(":")[0].rsplit(".", 1)[1] not in only:
+            continue
+        if not any(f.endswith(suffixes) for f in inv.files):
+            continue
+        module_name, _, cls_name = spec.partition(":")
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # this input kind is not part of this build
+                continue
+            raise
+        out.extend(getattr(module, cls_name)().collect(inv, ctx))
+    return out
+
+
+def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) -> ScanResult:
+    """Price, judge and suppress what the sources produced."""
+    from tagguard import rules
+    from tagguard.rules.tags import in_scope
+
+    config = ctx.config
+    resources = out.resources
+    price(resources, ctx)
+    findings = list(out.findings)
+    findings.extend(rules.run_checks(resources, ctx))
+    findings = rules.apply_severities(findings, config.rule_overrides)
+    apply_suppressions(findings, resources)
+    findings = dedupe(findings)
+    findings.sort(key=lambda f: (f.file or "", f.line or 0, f.address or "", f.rule, f.tag or ""))
+    listed = [r for r in resources if in_scope(r, config.scope) or (r.ai and not r.taggable)]
+    listed.sort(key=lambda r: (r.file or "", r.line or 0, r.address))
+    return ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on)
+
+
+def price(resources: List[Resource], ctx: ScanContext) -> None:
+    ai = [r for r in resources if r.ai and r.compute is not None]
+    if not ai:
+        return
+    try:
+        engine = import_module("tagguard.pricing.engine")
+    except ModuleNotFoundError:  # pricing not part of this build
+        return
+    usage_path = ctx.options.get("usage") or ctx.config.section("usage")
+    if usage_path:
+        usage_mod = import_module("tagguard.pricing.usage")
+        path = Path(usage_path)
+        if not path.is_absolute() and ctx.options.get("usage") is None:
+            path = ctx.config.base_dir / path
+        usage = usage_mod.load_usage(path)
+        for r in ai:
+            usage.apply(r)
+    pricing = dict(ctx.config.section("pricing") or {})
+    if ctx.config.section("commitments"):
+        pricing.setdefault("commitments", ctx.config.section("commitments"))
+    engine.Pricer(pricing).price_all(ai)
+
+
+def apply_suppressions(findings: List[Finding], resources: List[Resource]) -> None:
+    by_address: Dict[str, Resource] = {}
+    for r in resources:
+        if r.suppressions:
+            by_address[r.address] = r
+    for f in findings:
+        res = by_address.get(f.address or "")
+        if res is None:
+            continue
+        for sup in res.suppressions:
+            if sup.matches(f):
+                f.suppressed = True
+                f.suppression_reason = sup.reason
+                break
+
+
+def dedupe(findings: List[Finding]) -> List[Finding]:
+    seen = set()
+    out = []
+    for f in findings:
+        key = (f.rule, f.address, f.file, f.line, f.tag, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def scan(paths: Sequence[str], config: Config, *, var_files: Optional[List[Path]] = None,
+         variables: Optional[Dict[str, str]] = None, options: Optional[dict] = None,
+         stdin: Optional[bytes] = None) -> ScanResult:
+    inv = build_inventory(paths, config, stdin=stdin)
+    ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options or {})
+    out = collect(inv, ctx)
+    root = paths[0] if len(paths) == 1 else str(inv.root)
+    return evaluate(out, ctx, root=root)

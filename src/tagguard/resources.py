@@ -1,0 +1,23 @@
+"""Locate shipped data files (policies/, schemas/) in a wheel or a source checkout."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=None)
+def data_file(relpath: str) -> Path:
+    """Path of a shipped data file such as ``schemas/config.schema.json``.
+
+    A wheel carries ``policies/`` and ``schemas/`` inside the package as
+    ``tagguard/_data/``; an editable install or a source checkout reads them
+    from the repository root.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "_data" / relpath
+    if packaged.exists():
+        return packaged
+    checkout = here.parent.parent / relpath
+    if checkout.exists():
+        return checkout
+    raise FileNotFoundError(f"tagguard data file {relpath!r} is missing from this installation")

@@ -1,0 +1,96 @@
+"""Rules turn resources into findings.  Each rule has a doc page in ``rules/docs/<id>.md``.
+
+A rule's checks live in a module listed in ``CHECKS``: a function
+``check(resources, ctx) -> Iterable[Finding]``.  Findings that only a source
+can produce (parse errors, tags that do not propagate) have doc pages too, so
+``tagguard explain`` and SARIF cover every rule id that can appear.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import import_module
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+# "module:function" of every rule check, run in this order.
+CHECKS = [
+    "tagguard.rules.tags:check",
+]
+
+_DOCS = Path(__file__).parent / "docs"
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    id: str
+    category: str
+    severity: str
+    summary: str
+    body: str  # Markdown: What it checks / Why it matters / Example / Fix
+
+    def section(self, title: str) -> str:
+        out, on = [], False
+        for line in self.body.splitlines():
+            if line.startswith("## "):
+                on = line[3:].strip().lower().startswith(title.lower())
+                continue
+            if on:
+                out.append(line)
+        return "\n".join(out).strip()
+
+
+@lru_cache(maxsize=None)
+def all_docs() -> Dict[str, RuleDoc]:
+    docs = {}
+    for path in sorted(_DOCS.glob("*.md")):
+        doc = _parse_doc(path.read_text(encoding="utf-8"))
+        docs[doc.id] = doc
+    return docs
+
+
+def get_doc(name: str) -> Optional[RuleDoc]:
+    """A rule by id (``missing-tag``) or category (``missing_tag``)."""
+    docs = all_docs()
+    if name in docs:
+        return docs[name]
+    norm = name.replace("_", "-").lower()
+    if norm in docs:
+        return docs[norm]
+    for doc in docs.values():
+        if doc.category == name:
+            return doc
+    return None
+
+
+def _parse_doc(text: str) -> RuleDoc:
+    meta: Dict[str, str] = {}
+    body = text
+    if text.startswith("---"):
+        head, _, body = text[3:].partition("\n---")
+        for line in head.strip().splitlines():
+            key, _, value = line.partition(":")
+            meta[key.strip()] = value.strip()
+    return RuleDoc(id=meta["id"], category=meta["category"], severity=meta.get("severity", "error"),
+                   summary=meta.get("summary", ""), body=body.strip())
+
+
+def run_checks(resources, ctx) -> List:
+    findings: List = []
+    for spec in CHECKS:
+        module, _, func = spec.partition(":")
+        findings.extend(getattr(import_module(module), func)(resources, ctx))
+    return findings
+
+
+def apply_severities(findings: Iterable, overrides: Dict[str, str]) -> List:
+    """Config ``rules:`` overrides by rule id or category; ``off`` drops the finding."""
+    out = []
+    for f in findings:
+        level = overrides.get(f.rule) or overrides.get(f.category)
+        if level == "off":
+            continue
+        if level:
+            f.severity = level
+        out.append(f)
+    return out

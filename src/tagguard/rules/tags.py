@@ -1,0 +1,40 @@
+"""missing-tag, invalid-value, unresolved-value: the taxonomy applied to each resource."""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from tagguard.model import ERROR, INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE, WARNING, Finding, Resource
+
+RULE_OF = {MISSING_TAG: ("missing-tag", ERROR), INVALID_VALUE: ("invalid-value", ERROR),
+           UNRESOLVED_VALUE: ("unresolved-value", WARNING)}
+
+
+def in_scope(resource: Resource, scope: str) -> bool:
+    if not resource.taggable:
+        return False
+    return resource.ai or scope == "all"
+
+
+def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
+    taxonomy = ctx.config.taxonomy()
+    scope = ctx.config.scope
+    for res in resources:
+        if not in_scope(res, scope) or res.meta.get("skip_tag_rules"):
+            continue
+        issues = taxonomy.evaluate(res.tags, res.unresolved_tags, res.tags_open, res.tag_style,
+                                   res.unresolved_reasons, res.open_reason)
+        for issue in issues:
+            rule, severity = RULE_OF[issue.category]
+            fix = issue.fix
+            if fix and res.tag_fix_hint and issue.category == MISSING_TAG and not fix.startswith("rename"):
+                fix = f"{fix} in {res.tag_fix_hint}"
+            extra = {}
+            if issue.value is not None:
+                extra["value"] = issue.value
+            for key in ("role", "account", "region", "chart", "action"):
+                if key in res.meta:
+                    extra[key] = res.meta[key]
+            yield Finding(rule=rule, category=issue.category, severity=severity,
+                          message=f"{res.address}: {issue.message}", address=res.address,
+                          file=res.file, line=res.line, tag=issue.tag, resource_type=res.type,
+                          fix=fix, extra=extra)

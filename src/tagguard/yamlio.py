@@ -1,0 +1,56 @@
+"""YAML loading shared by config, Kubernetes manifests and usage files.
+
+Uses libyaml's C loader when PyYAML has it, and refuses "billion laughs"
+documents whose aliases would expand past a sane size.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+try:  # pragma: no cover - depends on the PyYAML build
+    SafeLoader = yaml.CSafeLoader  # type: ignore[attr-defined]
+except AttributeError:  # pragma: no cover
+    SafeLoader = yaml.SafeLoader  # type: ignore[misc]
+
+MAX_EXPANDED_NODES = 1_000_000
+
+
+class YamlBombError(ValueError):
+    pass
+
+
+def expanded_size(value: Any, limit: int = MAX_EXPANDED_NODES) -> int:
+    """Number of nodes the value would have if every alias were copied out."""
+    memo: dict = {}
+
+    def size(v: Any) -> int:
+        if isinstance(v, (dict, list)):
+            key = id(v)
+            if key in memo:
+                return memo[key]
+            memo[key] = limit + 1  # a self-reference is a bomb
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            total = 1
+            for _, child in items:
+                total += size(child)
+                if total > limit:
+                    break
+            memo[key] = total
+            return total
+        return 1
+
+    return size(value)
+
+
+def check_bomb(value: Any, text: str) -> None:
+    if "*" in text and "&" in text:  # only documents with anchors and aliases can blow up
+        if expanded_size(value) > MAX_EXPANDED_NODES:
+            raise YamlBombError(f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (alias bomb?); refused")
+
+
+def load(text: str) -> Any:
+    value = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - safe loader
+    check_bomb(value, text)
+    return value
