@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Build ``policies/ratecard.json`` from the shared GPU pricing catalog.
+
+    python scripts/build_ratecard.py [CATALOG] [--out policies/ratecard.json] [--check]
+
+CATALOG defaults to ``../shared/reference/pricing/gpu_catalog.yaml`` relative
+to the repository root.  The catalog is reference data: tagguard never reads
+it at run time, only the rate card this script writes.  Nothing is estimated
+here: a null price stays null, every price keeps the id of its source, and
+the only derived figures (the per-GPU-hour table and the family patterns) are
+computed from catalog rows by the rules written below and in
+``policies/ratecard.README.md``.
+
+``--check`` writes nothing and exits 1 when the committed file is stale.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CATALOG = REPO / ".." / "shared" / "reference" / "pricing" / "gpu_catalog.yaml"
+DEFAULT_OUT = REPO / "policies" / "ratecard.json"
+RATECARD_SCHEMA_VERSION = 1
+
+try:  # the GPU-name normaliser is shared with the runtime catalog
+    from tagguard.pricing.gpus import short_gpu_model
+except ImportError:  # pragma: no cover - running from a checkout without an install
+    sys.path.insert(0, str(REPO / "src"))
+    from tagguard.pricing.gpus import short_gpu_model
+
+# Order in which providers/services may supply the per-GPU-hour fallback rate:
+# AWS EC2 first (tagguard's main target, and the source with the most rows),
+# then GCP and Azure for models AWS does not carry.  SageMaker is never used:
+# its ml.* rates include the managed-service premium.
+GPU_RATE_PREFERENCE = (("aws", "ec2"), ("gcp", "compute-engine"), ("azure", "virtual-machines"))
+
+# What stands for the size part of a type name in a family pattern.
+_SIZE_RE = {"aws": r"[a-z0-9-]+", "gcp": r"[a-z0-9]+", "azure": r"[0-9]+"}
+
+
+class CatalogError(Exception):
+    pass
+
+
+def _num(value: Any) -> Any:
+    """Integral floats become ints (counts, GiB); everything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _ref(entry: Dict[str, Any], key: str, sources: Dict[str, Any], where: str) -> Optional[str]:
+    src = entry.get(key)
+    if src is None:
+        return None
+    ref = src.get("ref") if isinstance(src, dict) else None
+    if ref not in sources:
+        raise CatalogError(f"{where}: {key} names unknown source {ref!r}")
+    if src.get("url") != sources[ref]["url"]:
+        raise CatalogError(f"{where}: {key} url differs from sources[{ref!r}].url")
+    return ref
+
+
+def _spec_refs(entry: Dict[str, Any], sources: Dict[str, Any], where: str) -> List[str]:
+    src = entry.get("specs_source")
+    if not src:
+        return []
+    refs = [r.strip() for r in str(src.get("ref", "")).split("+") if r.strip()]
+    for r in refs:
+        if r not in sources:
+            raise CatalogError(f"{where}: specs_source names unknown source {r!r}")
+    return refs
+
+
+def _esc(name: str) -> str:
+    """Escape a type-name fragment ([A-Za-z0-9._-] only) portably: just the dots."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]*", name):
+        raise CatalogError(f"unexpected character in instance type fragment {name!r}")
+    return name.replace(".", r"\.")
+
+
+def family_of(provider: str, service: str, instance_type: str) -> Tuple[str, str, str]:
+    """(family name, display pattern, regex matched against the lower-cased type)."""
+    if provider == "aws":
+        head = instance_type.rsplit(".", 1)[0]  # "p4d" or "ml.g5"
+        return head, f"{head}.*", rf"^{_esc(head.lower())}\.{_SIZE_RE['aws']}$"
+    if provider == "gcp":
+        head = instance_type.rsplit("-", 1)[0]  # "a2-highgpu"
+        return head, f"{head}-*", rf"^{_esc(head.lower())}-{_SIZE_RE['gcp']}$"
+    if provider == "azure":
+        m = re.match(r"^Standard_([A-Za-z]+)(\d+)(.*)$", instance_type)
+        if not m:
+            raise CatalogError(f"azure/{instance_type}: not a Standard_<series><vCPUs>... size name")
+        series, rest = m.group(1), m.group(3)
+        name = f"Standard_{series}*{rest}"
+        return name, name, rf"^standard_{_esc(series.lower())}{_SIZE_RE['azure']}{_esc(rest.lower())}$"
+    raise CatalogError(f"{provider}/{instance_type}: unknown provider")
+
+
+def build(catalog_path: Path) -> Dict[str, Any]:
+    import yaml
+
+    raw_bytes = Path(catalog_path).read_bytes()
+    cat = yaml.safe_load(raw_bytes)
+    if not isinstance(cat, dict) or "instances" not in cat or "sources" not in cat:
+        raise CatalogError(f"{catalog_path}: not a gpu_catalog.yaml (needs 'sources' and 'instances')")
+    if cat.get("hours_per_month") != 730:
+        raise CatalogError(f"{catalog_path}: expected hours_per_month 730, got {cat.get('hours_per_month')!r}")
+
+    sources: Dict[str, Any] = {}
+    for sid, s in sorted(cat["sources"].items()):
+        sources[sid] = {"url": s["url"], "date": str(s["date"]), "covers": s.get("covers"), "kind": s.get("kind")}
+
+    instances: Dict[str, Any] = {}
+    for row in cat["instances"]:
+        provider, service, itype = row["provider"], row["service"], row["instance_type"]
+        key = f"{provider}/{itype}"
+        if key in instances:
+            raise CatalogError(f"{key}: listed twice")
+        model = short_gpu_model(row["accelerator"])
+        if model is None:
+            raise CatalogError(f"{key}: no short model for accelerator {row['accelerator']!r}; extend tagguard/pricing/gpus.py")
+        od_ref = _ref(row, "on_demand_source", sources, key)
+        spot_ref = _ref(row, "spot_source", sources, key)
+        res_ref = _ref(row, "reserved_source", sources, key)
+        for price, ref, what in (
+            (row.get("on_demand_usd_per_hour"), od_ref, "on_demand"),
+            (row.get("spot_usd_per_hour"), spot_ref, "spot"),
+            (row.get("reserved_1yr_usd_per_hour"), res_ref, "reserved_1yr"),
+            (row.get("reserved_3yr_usd_per_hour"), res_ref, "reserved_3yr"),
+        ):
+            if price is not None and ref is None:
+                raise CatalogError(f"{key}: {what} has a price but no source")
+        history = []
+        for h in row.get("on_demand_history") or []:
+            href = _ref(h, "source", sources, f"{key} on_demand_history")
+            history.append({"date": str(h["date"]), "source": href, "usd_per_hour": h["usd_per_hour"]})
+        instances[key] = {
+            "provider": provider,
+            "service": service,
+            "instance_type": itype,
+            "accelerator": row["accelerator"],
+            "gpu_model": model,
+            "accelerator_count": _num(row["accelerator_count"]),
+            "accelerator_memory_gib": _num(row.get("accelerator_memory_gib_each")),
+            "vcpus": _num(row.get("vcpus")),
+            "memory_gib": _num(row.get("memory_gib")),
+            "region": row.get("region"),
+            "os": row.get("os"),
+            "on_demand": row.get("on_demand_usd_per_hour"),
+            "on_demand_source": od_ref,
+            "on_demand_history": history,
+            "spot": row.get("spot_usd_per_hour"),
+            "spot_source": spot_ref,
+            "spot_kind": row.get("spot_kind"),
+            "spot_discount_pct": _num(row.get("spot_discount_pct")),
+            "reserved_1yr": row.get("reserved_1yr_usd_per_hour"),
+            "reserved_3yr": row.get("reserved_3yr_usd_per_hour"),
+            "reserved_source": res_ref,
+            "reserved_kind": row.get("reserved_kind"),
+            "specs_source": _spec_refs(row, sources, key),
+            "notes": list(row.get("notes") or []) + ([row["spot_note"]] if row.get("spot_note") else [])
+            + _precut_note(provider, model, od_ref, sources),
+        }
+
+    return {
+        "schema_version": RATECARD_SCHEMA_VERSION,
+        "currency": cat.get("currency", "USD"),
+        "hours_per_month": cat["hours_per_month"],
+        "built_from": {
+            "catalog": "gpu_catalog.yaml",
+            "catalog_generated": str(cat.get("generated")),
+            "catalog_schema_version": cat.get("schema_version"),
+            "catalog_sha256": hashlib.sha256(raw_bytes).hexdigest(),
+            "command": "python scripts/build_ratecard.py [path/to/gpu_catalog.yaml]",
+        },
+        "sources": sources,
+        "instances": instances,
+        "families": _families(instances),
+        "gpu_hourly_usd": _gpu_hourly(instances),
+    }
+
+
+# AWS cut P4/P5 (A100/H100/H200) on-demand prices in June 2025; the first
+# Price List snapshot with the new prices is dated 2025-06-23 (NOTES.md section 6).
+P_CUT_DATE = "2025-06-23"
+P_CUT_MODELS = ("A100", "H100", "H200")
+
+
+def _precut_note(provider: str, model: str, ref: Optional[str], sources: Dict[str, Any]) -> List[str]:
+    if provider != "aws" or model not in P_CUT_MODELS or ref is None:
+        return []
+    date = sources[ref]["date"]
+    if date >= P_CUT_DATE:
+        return []
+    return [f"on-demand source dated {date} predates AWS's June 2025 P4/P5 price reduction "
+            f"(first seen in the {P_CUT_DATE} Price List); the current rate may be lower"]
+
+
+def _families(instances: Dict[str, Any]) -> Dict[str, Any]:
+    groups: Dict[str, Dict[str, Any]] = {}
+    for key, e in instances.items():
+        name, pattern, regex = family_of(e["provider"], e["service"], e["instance_type"])
+        fam = groups.setdefault(f"{e['provider']}/{name}", {
+            "provider": e["provider"], "service": e["service"], "family": name,
+            "pattern": pattern, "regex": regex, "members": [], "_models": set(), "_acc": set(),
+        })
+        if fam["service"] != e["service"]:
+            raise CatalogError(f"family {name}: mixes services {fam['service']} and {e['service']}")
+        fam["members"].append(e["instance_type"])
+        fam["_models"].add(e["gpu_model"])
+        fam["_acc"].add(e["accelerator"])
+    out: Dict[str, Any] = {}
+    for fkey, fam in sorted(groups.items()):
+        models = fam.pop("_models")
+        accs = fam.pop("_acc")
+        if len(models) != 1:
+            raise CatalogError(f"family {fkey}: members carry different GPU models {sorted(models)}")
+        fam["gpu_model"] = models.pop()
+        fam["accelerator"] = accs.pop() if len(accs) == 1 else None
+        fam["members"] = sorted(fam["members"])
+        fam["gpus_from_name"] = _gpus_from_name(fam, instances)
+        out[fkey] = fam
+    return out
+
+
+def _gpus_from_name(fam: Dict[str, Any], instances: Dict[str, Any]) -> Optional[str]:
+    """A regex whose group 1 is the GPU count, kept only if every member's name agrees with its count.
+
+    GCP accelerator-optimized names end in ``-<N>g`` (a2-highgpu-8g has 8 GPUs);
+    g2-standard-<N> counts vCPUs, so the check rejects it.
+    """
+    if fam["provider"] != "gcp":
+        return None
+    regex = rf"^{_esc(fam['family'].lower())}-([0-9]+)g$"
+    for member in fam["members"]:
+        m = re.match(regex, member.lower())
+        count = instances[f"gcp/{member}"]["accelerator_count"]
+        if not m or int(m.group(1)) != count:
+            return None
+    return regex
+
+
+def _gpu_hourly(instances: Dict[str, Any]) -> Dict[str, Any]:
+    """Per GPU model: on-demand rate / GPU count of the cheapest-per-GPU type, by provider preference."""
+    out: Dict[str, Any] = {}
+    models = sorted({e["gpu_model"] for e in instances.values()})
+    for model in models:
+        chosen = None
+        for provider, service in GPU_RATE_PREFERENCE:
+            candidates = []
+            for key, e in sorted(instances.items()):
+                if (e["gpu_model"] == model and e["provider"] == provider and e["service"] == service
+                        and e["on_demand"] is not None and e["accelerator_count"]):
+                    candidates.append((e["on_demand"] / e["accelerator_count"], key, e))
+            if candidates:
+                chosen = min(candidates, key=lambda c: (c[0], c[1]))
+                break
+        if chosen is None:
+            out[model] = {"usd_per_gpu_hour": None, "derived_from": None,
+                          "reason": "no type carrying this GPU has a sourced on-demand rate"}
+            continue
+        per_gpu, key, e = chosen
+        out[model] = {
+            "usd_per_gpu_hour": per_gpu,
+            "derived_from": key,
+            "on_demand": e["on_demand"],
+            "accelerator_count": e["accelerator_count"],
+            "region": e["region"],
+            "source": e["on_demand_source"],
+        }
+    return out
+
+
+def dumps(card: Dict[str, Any]) -> str:
+    """Sorted keys; one line per instance, family and GPU rate, so diffs stay readable."""
+    def one(v: Any) -> str:
+        return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    lines = ["{"]
+    keys = sorted(card)
+    for i, k in enumerate(keys):
+        v = card[k]
+        comma = "," if i < len(keys) - 1 else ""
+        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+            lines.append(f"{one(k)}:{{")
+            sub = sorted(v)
+            for j, sk in enumerate(sub):
+                lines.append(f"{one(sk)}:{one(v[sk])}" + ("," if j < len(sub) - 1 else ""))
+            lines.append("}" + comma)
+        else:
+            lines.append(f"{one(k)}:{one(v)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("catalog", nargs="?", default=str(DEFAULT_CATALOG), help="path of gpu_catalog.yaml")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the rate card")
+    ap.add_argument("--check", action="store_true", help="exit 1 if --out differs from a fresh build; write nothing")
+    args = ap.parse_args(argv)
+    catalog = Path(args.catalog)
+    if not catalog.is_file():
+        print(f"build_ratecard: {catalog}: catalog not found", file=sys.stderr)
+        return 2
+    try:
+        text = dumps(build(catalog))
+    except CatalogError as exc:
+        print(f"build_ratecard: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if args.check:
+        current = out.read_text(encoding="utf-8") if out.is_file() else ""
+        if current != text:
+            print(f"build_ratecard: {out} is stale; run python scripts/build_ratecard.py", file=sys.stderr)
+            return 1
+        return 0
+    out.write_text(text, encoding="utf-8")
+    card = json.loads(text)
+    print(f"wrote {out} ({len(card['instances'])} instance types, {len(card['families'])} families)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
