@@ -23,6 +23,8 @@ UNRESOLVED_VALUE = "unresolved_value"
 PARSE_ERROR = "parse_error"
 NOT_PROPAGATED = "not_propagated"
 NOT_SCANNED = "not_scanned"
+TAG_DRIFT = "tag_drift"  # live tags differ from Terraform state (drift scan)
+UNMANAGED = "unmanaged"  # live GPU resource no Terraform state manages (drift scan)
 
 # Tag-key semantics per platform: AWS and GCP keys are case-sensitive, Azure
 # keys are case-insensitive (they keep their casing but compare without it).
