@@ -1,0 +1,279 @@
+"""The shipped GPU rate card (``policies/ratecard.json``), loaded lazily once.
+
+``lookup`` finds an instance type of any cloud; ``accelerator_info`` also
+recognises sizes missing from the card through the card's instance-family
+patterns (``g5.*``, ``a3-highgpu-*``, ``Standard_NC*ads_A100_v4``...);
+``gpu_hourly`` gives the per-GPU-hour fallback rate for workloads whose node
+type is unknown.  The rate card is built from the shared pricing catalog by
+``scripts/build_ratecard.py``; see ``policies/ratecard.README.md``.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+RATECARD = "ratecard.json"
+CLOUD_PROVIDERS = ("aws", "gcp", "azure")
+RATE_FIELDS = ("on_demand", "spot", "reserved_1yr", "reserved_3yr")
+
+
+def data_path(name: str) -> Path:
+    """Path of a shipped ``policies/<name>`` file (wheel or checkout)."""
+    from tagguard.resources import data_file
+
+    return data_file(f"policies/{name}")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    url: str
+    date: str
+    covers: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """One rate-card row.  Rates are USD per hour per instance; ``None`` = no citable source."""
+
+    key: str  # "aws/p4d.24xlarge"
+    provider: str
+    service: str
+    instance_type: str
+    accelerator: str  # full name, e.g. "NVIDIA A100 80GB PCIe"
+    gpu_model: str  # short model, e.g. "A100"
+    accelerator_count: float  # fractional for GPU partitions
+    accelerator_memory_gib: Optional[float]
+    vcpus: Optional[int]
+    memory_gib: Optional[float]
+    region: Optional[str]
+    on_demand: Optional[float]
+    on_demand_source: Optional[str]
+    spot: Optional[float]
+    spot_source: Optional[str]
+    spot_kind: Optional[str]
+    spot_discount_pct: Optional[float]
+    reserved_1yr: Optional[float]
+    reserved_3yr: Optional[float]
+    reserved_source: Optional[str]
+    reserved_kind: Optional[str] = None
+    on_demand_history: Tuple[Dict[str, Any], ...] = ()
+    notes: Tuple[str, ...] = ()
+    specs_source: Tuple[str, ...] = ()
+
+    def rate(self, kind: str) -> Optional[float]:
+        """``kind``: on_demand | spot | reserved_1yr | reserved_3yr."""
+        return getattr(self, kind)
+
+    def rate_source(self, kind: str) -> Optional[str]:
+        if kind.startswith("reserved"):
+            return self.reserved_source if self.rate(kind) is not None else None
+        return getattr(self, f"{kind}_source")
+
+    @property
+    def gpus(self) -> float:
+        return self.accelerator_count
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str  # "aws/g5"
+    provider: str
+    service: str
+    family: str
+    pattern: str  # display form: "g5.*", "Standard_NC*ads_A100_v4"
+    regex: str  # matched against the lower-cased instance type
+    gpu_model: str
+    accelerator: Optional[str]
+    members: Tuple[str, ...]
+    gpus_from_name: Optional[str] = None  # regex whose group 1 is the GPU count (GCP "-8g")
+
+    def matches(self, normalized: str) -> bool:
+        return re.match(self.regex, normalized) is not None
+
+    def gpus_for(self, normalized: str) -> Optional[float]:
+        if not self.gpus_from_name:
+            return None
+        m = re.match(self.gpus_from_name, normalized)
+        return float(m.group(1)) if m else None
+
+
+@dataclass(frozen=True)
+class GpuRate:
+    gpu_model: str
+    usd_per_gpu_hour: Optional[float]
+    derived_from: Optional[str]  # rate-card key, e.g. "aws/p5.48xlarge"
+    source: Optional[str]
+    region: Optional[str]
+    reason: Optional[str] = None
+
+
+@dataclass
+class RateCard:
+    raw: Dict[str, Any]
+    instances: Dict[str, InstanceInfo] = field(default_factory=dict)
+    by_name: Dict[str, List[InstanceInfo]] = field(default_factory=dict)  # normalized name -> rows
+    families: List[Family] = field(default_factory=list)
+    sources: Dict[str, Source] = field(default_factory=dict)
+    gpu_rates: Dict[str, GpuRate] = field(default_factory=dict)
+
+    @property
+    def hours_per_month(self) -> float:
+        return float(self.raw.get("hours_per_month", 730))
+
+
+_CARD: Optional[RateCard] = None
+
+
+def load(path: Optional[Path] = None) -> RateCard:
+    """The rate card (cached after the first call unless ``path`` is given)."""
+    global _CARD
+    if path is None and _CARD is not None:
+        return _CARD
+    source = Path(path) if path is not None else data_path(RATECARD)
+    card = _parse(json.loads(source.read_text(encoding="utf-8")))
+    if path is None:
+        _CARD = card
+    return card
+
+
+def _parse(raw: Dict[str, Any]) -> RateCard:
+    card = RateCard(raw=raw)
+    for sid, s in raw.get("sources", {}).items():
+        card.sources[sid] = Source(id=sid, url=s["url"], date=str(s["date"]), covers=s.get("covers"))
+    for key, e in raw.get("instances", {}).items():
+        info = InstanceInfo(
+            key=key,
+            provider=e["provider"], service=e["service"], instance_type=e["instance_type"],
+            accelerator=e["accelerator"], gpu_model=e["gpu_model"],
+            accelerator_count=e["accelerator_count"], accelerator_memory_gib=e.get("accelerator_memory_gib"),
+            vcpus=e.get("vcpus"), memory_gib=e.get("memory_gib"), region=e.get("region"),
+            on_demand=e.get("on_demand"), on_demand_source=e.get("on_demand_source"),
+            spot=e.get("spot"), spot_source=e.get("spot_source"), spot_kind=e.get("spot_kind"),
+            spot_discount_pct=e.get("spot_discount_pct"),
+            reserved_1yr=e.get("reserved_1yr"), reserved_3yr=e.get("reserved_3yr"),
+            reserved_source=e.get("reserved_source"), reserved_kind=e.get("reserved_kind"),
+            on_demand_history=tuple(e.get("on_demand_history") or ()),
+            notes=tuple(e.get("notes") or ()), specs_source=tuple(e.get("specs_source") or ()),
+        )
+        card.instances[key] = info
+        card.by_name.setdefault(info.instance_type.lower(), []).append(info)
+    for key, f in sorted(raw.get("families", {}).items()):
+        card.families.append(Family(
+            key=key, provider=f["provider"], service=f["service"], family=f["family"], pattern=f["pattern"],
+            regex=f["regex"], gpu_model=f["gpu_model"], accelerator=f.get("accelerator"),
+            members=tuple(f.get("members") or ()), gpus_from_name=f.get("gpus_from_name"),
+        ))
+    for model, g in raw.get("gpu_hourly_usd", {}).items():
+        card.gpu_rates[model] = GpuRate(
+            gpu_model=model, usd_per_gpu_hour=g.get("usd_per_gpu_hour"), derived_from=g.get("derived_from"),
+            source=g.get("source"), region=g.get("region"), reason=g.get("reason"),
+        )
+    return card
+
+
+# --- names ----------------------------------------------------------------------
+
+def normalize(instance_type: str) -> str:
+    """Lower-cased bare type name: GCP ``zones/z/machineTypes/a2-highgpu-1g`` -> ``a2-highgpu-1g``."""
+    name = str(instance_type).strip()
+    if "/" in name:
+        name = name.rstrip("/").rsplit("/", 1)[1]
+    return name.lower()
+
+
+def _candidates(instance_type: str) -> List[str]:
+    name = normalize(instance_type)
+    out = [name]
+    if name and not name.startswith("standard_") and re.match(r"^(n[cdv]|nd)[0-9]", name):
+        out.append("standard_" + name)  # Azure size written without its tier prefix
+    return out
+
+
+def _provider_filter(provider: Optional[str]) -> Optional[str]:
+    p = (provider or "").lower()
+    return p if p in CLOUD_PROVIDERS else None  # "kubernetes" or None: any cloud
+
+
+# --- API ------------------------------------------------------------------------
+
+def lookup(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[InstanceInfo]:
+    """The rate-card row for a type: ``p4d.24xlarge``, ``ml.g5.xlarge`` (SageMaker),
+    ``a3-highgpu-8g`` (GCP), ``standard_nc24ads_a100_v4`` (Azure, any case).
+
+    ``provider`` (aws | gcp | azure) narrows the search; anything else searches every cloud.
+    """
+    if not instance_type:
+        return None
+    card = load()
+    want = _provider_filter(provider)
+    for name in _candidates(instance_type):
+        for info in card.by_name.get(name, ()):
+            if want is None or info.provider == want:
+                return info
+    return None
+
+
+def find_family(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[Family]:
+    """The accelerated instance family a type belongs to, even when this size is not in the card."""
+    if not instance_type:
+        return None
+    want = _provider_filter(provider)
+    for name in _candidates(instance_type):
+        for fam in load().families:
+            if (want is None or fam.provider == want) and fam.matches(name):
+                return fam
+    return None
+
+
+def accelerator_info(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[Tuple[str, Optional[float]]]:
+    """``(gpu_model, gpus_per_unit)`` for an accelerated type, else ``None``.
+
+    A size missing from the card but in a known family gives ``(model, None)``
+    (count unknown) unless the name encodes the count (GCP ``a3-highgpu-4g``).
+    """
+    info = lookup(instance_type, provider)
+    if info is not None:
+        return info.gpu_model, float(info.accelerator_count)
+    fam = find_family(instance_type, provider)
+    if fam is not None:
+        return fam.gpu_model, fam.gpus_for(normalize(instance_type or ""))
+    return None
+
+
+def is_accelerated(instance_type: Optional[str], provider: Optional[str] = None) -> bool:
+    return accelerator_info(instance_type, provider) is not None
+
+
+def gpu_hourly(gpu_model: Optional[str]) -> Optional[GpuRate]:
+    """Per-GPU-hour fallback rate for a GPU model (any spelling: "H100", "nvidia-h100-80gb")."""
+    from tagguard.pricing.gpus import short_gpu_model
+
+    if not gpu_model:
+        return None
+    rates = load().gpu_rates
+    model = gpu_model if gpu_model in rates else short_gpu_model(gpu_model)
+    return rates.get(model) if model else None
+
+
+def source(source_id: Optional[str]) -> Optional[Source]:
+    if not source_id:
+        return None
+    return load().sources.get(source_id)
+
+
+def all_instance_types(provider: Optional[str] = None) -> List[str]:
+    want = _provider_filter(provider)
+    return sorted(i.instance_type for i in load().instances.values() if want is None or i.provider == want)
+
+
+def suggest(instance_type: str, provider: Optional[str] = None, n: int = 3) -> List[str]:
+    """Close rate-card names for a "did you mean" hint."""
+    import difflib
+
+    names = {t.lower(): t for t in all_instance_types(provider)}
+    hits = difflib.get_close_matches(normalize(instance_type), list(names), n=n, cutoff=0.6)
+    return [names[h] for h in hits]
