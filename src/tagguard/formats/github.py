@@ -1,0 +1,110 @@
+"""``--format github``: GitHub Actions workflow commands (annotations) plus a job summary.
+
+Each active finding becomes ``::error file=…,line=…,title=…::message``;
+GitHub shows it on the pull request's diff.  When ``$GITHUB_STEP_SUMMARY`` is
+set, the Markdown report is appended to it so the run page shows the summary.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+from tagguard.formats.base import Formatter
+from tagguard.model import ERROR, INFO, WARNING, ScanResult
+
+COMMAND_OF = {ERROR: "error", WARNING: "warning", INFO: "notice"}
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow command's message (``%``, CR, LF)."""
+    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow command property value (also ``:`` and ``,``)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, message: str, **props: object) -> str:
+    items = [f"{k}={escape_property(str(v))}" for k, v in props.items() if v is not None and v != ""]
+    sep = " " if items else ""
+    return f"::{command}{sep}{','.join(items)}::{escape_data(message)}"
+
+
+def scan_base(result: ScanResult) -> Path:
+    """The directory finding paths are relative to."""
+    root = Path(result.root or ".")
+    try:
+        if root.is_file():
+            return root.parent
+    except OSError:
+        pass
+    return root
+
+
+def repo_path(result: ScanResult, file: Optional[str]) -> Optional[str]:
+    """A finding's file as a POSIX path relative to the working directory (the repository root in CI)."""
+    if not file:
+        return None
+    if file.startswith("<"):  # <stdin>
+        return file
+    path = scan_base(result) / file
+    if path.is_absolute():
+        try:
+            rel = os.path.relpath(path, Path.cwd())
+        except ValueError:  # another drive on Windows
+            return path.as_posix()
+        if rel.startswith(".."):
+            return path.as_posix()
+        path = Path(rel)
+    text = path.as_posix()
+    while text.startswith("./"):
+        text = text[2:]
+    return text
+
+
+class GithubFormatter(Formatter):
+    name = "github"
+    human = False
+
+    def format(self, result: ScanResult, *, color: bool = False) -> str:
+        lines: List[str] = []
+        for f in result.findings:
+            if f.suppressed:
+                continue
+            title = f"tagguard {f.rule}" + (f" ({f.tag})" if f.tag else "")
+            message = f.message + (f"\nfix: {f.fix}" if f.fix else "")
+            lines.append(workflow_command(COMMAND_OF.get(f.severity, "warning"), message,
+                                          file=repo_path(result, f.file), line=f.line, title=title))
+        from tagguard.formats.markdown import render_summary_line
+
+        summary = render_summary_line(result).replace(":x: ", "").replace(":white_check_mark: ", "").replace("**", "")
+        lines.append(summary)
+        baseline = result.extra.get("baseline")
+        if isinstance(baseline, dict):
+            lines.append(f"baseline hid {baseline.get('suppressed', 0)} known findings; "
+                         f"{len(baseline.get('stale') or [])} stale entries")
+        write_step_summary(result)
+        return "\n".join(lines) + "\n"
+
+
+def write_step_summary(result: ScanResult, text: Optional[str] = None) -> Optional[Path]:
+    """Append the Markdown report to ``$GITHUB_STEP_SUMMARY`` when it is set."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    if text is None:
+        from tagguard.formats.markdown import render_report
+
+        text = render_report(result)
+    path = Path(target)
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        import sys
+
+        print(f"tagguard: warning: cannot write the job summary to {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    return path

@@ -1,0 +1,227 @@
+"""``--format markdown``: a pull-request-comment style report.
+
+The pieces are public so other reports (the cost diff, the nightly drift
+report) can reuse them and stay under GitHub's comment size limit:
+
+* ``render_summary_line(result)``     the one-line verdict
+* ``render_findings_table(findings)`` a table by file and rule, rules linked to their docs
+* ``render_details(findings)``        fixes per finding in a collapsible block
+* ``details(summary, body)``          a ``<details>`` block
+* ``escape_cell(text)``               text safe inside a table cell
+* ``rule_url(rule)``                  where a rule's documentation lives
+* ``fit(head, sections, limit)``      join sections, truncating the optional ones first
+* ``render_report(result, sections_before=..., sections_after=...)`` the whole report
+
+Nothing here imports anything heavy.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from tagguard.formats.base import Formatter
+from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
+
+# GitHub rejects issue/PR comments longer than 65,536 characters; keep a margin
+# for the hidden marker and whatever a caller appends.
+GITHUB_COMMENT_LIMIT = 65536
+DEFAULT_LIMIT = 60000
+RULE_DOCS_URL = "https://tagguard.dev/rules/{rule}"
+TRUNCATED_NOTE = "\n\n> Report truncated to fit GitHub's comment size limit; the full report is in the job summary and the SARIF/JSON artifacts.\n"
+
+_SEVERITY_ICON = {ERROR: ":x:", WARNING: ":warning:", INFO: ":information_source:"}
+
+
+def rule_url(rule: str) -> str:
+    """Documentation URL of a rule (``TAGGUARD_RULE_DOCS_URL`` overrides the pattern)."""
+    pattern = os.environ.get("TAGGUARD_RULE_DOCS_URL") or RULE_DOCS_URL
+    return pattern.replace("{rule}", rule)
+
+
+def money(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+
+
+def escape_cell(text: Optional[str]) -> str:
+    """Make text safe inside a Markdown table cell (pipes, newlines, HTML)."""
+    if text is None:
+        return ""
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|")
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.split())
+
+
+def code(text: Optional[str]) -> str:
+    """Inline code that survives backticks inside the text."""
+    if not text:
+        return ""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def details(summary: str, body: str, open: bool = False) -> str:
+    attr = " open" if open else ""
+    return f"<details{attr}><summary>{summary}</summary>\n\n{body.rstrip()}\n\n</details>\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def render_summary_line(result: ScanResult) -> str:
+    s = result.summary()
+    sev = s["by_severity"]
+    verdict = ":x: **FAIL**" if s["exit_code"] else ":white_check_mark: **PASS**"
+    parts = [_plural(s["ai_resources"], "AI resource"), f"{s['compliant_ai_resources']} compliant",
+             _plural(sev.get(ERROR, 0), "error"), _plural(sev.get(WARNING, 0), "warning")]
+    if sev.get(INFO):
+        parts.append(f"{sev[INFO]} info")
+    if s["suppressed"]:
+        parts.append(f"{s['suppressed']} suppressed")
+    line = f"{verdict}: " + ", ".join(parts)
+    if s["ai_resources"]:
+        line += f"; {money(s['monthly_usd'])}/month, {s['gpu_hours_per_month']:,} GPU-hours/month"
+        if s["unpriced_ai_resources"]:
+            line += f" ({s['unpriced_ai_resources']} unpriced)"
+    return line
+
+
+def render_baseline_line(result: ScanResult) -> Optional[str]:
+    info = result.extra.get("baseline")
+    if not isinstance(info, dict):
+        return None
+    stale = info.get("stale") or []
+    text = (f"Baseline {code(info.get('path') or 'baseline')} hid "
+            f"{_plural(int(info.get('suppressed', 0)), 'known finding')}")
+    if stale:
+        text += f"; {_plural(len(stale), 'entry')} no longer match (stale: remove them with `tagguard baseline create`)"
+    return text + "."
+
+
+def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True,
+                          show_suppressed: bool = False) -> str:
+    """A Markdown table of findings sorted by file, line and rule."""
+    rows = [f for f in findings if show_suppressed or not f.suppressed]
+    if not rows:
+        return ""
+    rows = sorted(rows, key=lambda f: (f.file or "", f.line or 0, f.rule, f.address or "", f.tag or ""))
+    head = "| File | Resource | Rule | Tag | Severity | Message |\n|---|---|---|---|---|---|\n"
+    out: List[str] = [head]
+    for f in rows:
+        where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
+        rule = f"[{f.rule}]({rule_url(f.rule)})" if link_docs else f.rule
+        sev = f"{_SEVERITY_ICON.get(f.severity, '')} {f.severity}".strip()
+        if f.suppressed:
+            sev += f" (suppressed: {escape_cell(f.suppression_reason or 'no reason')})"
+        message = f.message
+        if f.address and message.startswith(f"{f.address}: "):
+            message = message[len(f.address) + 2:]
+        out.append(f"| {where} | {code(f.address)} | {rule} | {code(f.tag)} | {sev} | {escape_cell(message)} |\n")
+    return "".join(out)
+
+
+def render_rule_counts(findings: Sequence[Finding]) -> str:
+    """A compact table: findings per file and rule."""
+    counts: Dict[Tuple[str, str], int] = {}
+    for f in findings:
+        if f.suppressed:
+            continue
+        k = (f.file or "(no file)", f.rule)
+        counts[k] = counts.get(k, 0) + 1
+    if not counts:
+        return ""
+    out = ["| File | Rule | Findings |\n|---|---|---:|\n"]
+    for (file, rule), n in sorted(counts.items()):
+        out.append(f"| {escape_cell(file)} | [{rule}]({rule_url(rule)}) | {n} |\n")
+    return "".join(out)
+
+
+def render_details(findings: Sequence[Finding]) -> str:
+    """One bullet per active finding with its fix, grouped by file."""
+    groups: Dict[str, List[Finding]] = {}
+    for f in findings:
+        if not f.suppressed:
+            groups.setdefault(f.file or "(no file)", []).append(f)
+    out: List[str] = []
+    for file in sorted(groups):
+        out.append(f"**{escape_cell(file)}**\n\n")
+        for f in sorted(groups[file], key=lambda x: (x.line or 0, x.rule, x.tag or "")):
+            where = f"line {f.line}: " if f.line else ""
+            out.append(f"- {where}{escape_cell(f.message)} ([{f.rule}]({rule_url(f.rule)}))\n")
+            if f.fix:
+                out.append(f"  - fix: {escape_cell(f.fix)}\n")
+        out.append("\n")
+    return "".join(out)
+
+
+def render_suppressed(findings: Sequence[Finding]) -> str:
+    rows = [f for f in findings if f.suppressed]
+    if not rows:
+        return ""
+    out = []
+    for f in sorted(rows, key=lambda x: (x.file or "", x.line or 0, x.rule)):
+        where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
+        out.append(f"- {where} {code(f.address)} {f.rule}"
+                   f"{' ' + code(f.tag) if f.tag else ''}: {escape_cell(f.suppression_reason or 'no reason given')}\n")
+    return "".join(out)
+
+
+def fit(head: str, sections: Iterable[str], limit: int = DEFAULT_LIMIT, note: str = TRUNCATED_NOTE) -> str:
+    """Join ``head`` and ``sections`` within ``limit`` characters.
+
+    ``head`` (the summary) is never cut.  Sections are added in order; the first
+    one that does not fit is cut at a line boundary (an open ``<details>`` is
+    closed) and the rest are dropped, followed by ``note``.
+    """
+    sections = [s for s in sections if s]
+    if len(head) + sum(len(s) for s in sections) <= limit or len(head) >= limit:
+        return head + "".join(sections)
+    text = head
+    for section in sections:
+        if len(text) + len(section) + len(note) <= limit:
+            text += section
+            continue
+        room = limit - len(text) - len(note) - len("\n</details>\n")
+        if room > 0:
+            cut = section[:room]
+            cut = cut[:cut.rfind("\n") + 1] if "\n" in cut else ""
+            if cut.count("<details") > cut.count("</details>"):
+                cut += "\n</details>\n"
+            text += cut
+        break
+    return text + note
+
+
+def render_report(result: ScanResult, *, title: str = "tagguard", limit: int = DEFAULT_LIMIT,
+                  sections_before: Sequence[str] = (), sections_after: Sequence[str] = ()) -> str:
+    """The whole report.  ``sections_before`` go right after the summary (e.g. a cost diff)."""
+    head = [f"### {title}\n\n", render_summary_line(result), "\n\n"]
+    baseline = render_baseline_line(result)
+    if baseline:
+        head.append(baseline + "\n\n")
+    for err in result.errors:
+        head.append(f"> :warning: {escape_cell(err.get('message') or str(err))}\n\n")
+    active = [f for f in result.findings if not f.suppressed]
+    sections: List[str] = list(sections_before)
+    if active:
+        sections.append(render_rule_counts(active) + "\n")
+        sections.append(details(f"{_plural(len(active), 'finding')}", render_findings_table(active), open=len(active) <= 20))
+        sections.append(details("How to fix", render_details(active)))
+    suppressed = render_suppressed(result.findings)
+    if suppressed:
+        n = len([f for f in result.findings if f.suppressed])
+        sections.append(details(f"{_plural(n, 'suppressed finding')}", suppressed))
+    sections.extend(sections_after)
+    return fit("".join(head), sections, limit)
+
+
+class MarkdownFormatter(Formatter):
+    name = "markdown"
+    human = False
+
+    def format(self, result: ScanResult, *, color: bool = False) -> str:
+        return render_report(result)
