@@ -1,0 +1,174 @@
+"""Baselines: adopt tagguard on a repository that already has violations.
+
+``tagguard baseline create`` records today's findings in
+``.tagguard-baseline.json``; ``tagguard scan --baseline FILE`` then marks the
+findings recorded there as suppressed (reason ``baseline``) so only new ones
+block.  Nothing is deleted: every format still shows what the baseline hid.
+
+Each entry is keyed by file + resource address + rule + tag
+(``Finding.key()``).  Keeping the file in the key means a new violation with
+the same address in another module (``module.gpu`` is a common name) is not
+absorbed by an old entry.  Paths in the file are relative to the baseline
+file's own directory, so the key does not depend on which paths a scan was
+given (a pre-commit run passes single files; CI passes the repository).
+
+Entries that no longer match a finding are reported as stale, for the files
+the scan looked at.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from tagguard.model import Finding, ScanResult
+
+BASELINE_VERSION = 1
+DEFAULT_NAME = ".tagguard-baseline.json"
+REASON = "baseline"
+Key = Tuple[str, str, str, str]
+
+
+def _scan_base(result: ScanResult) -> Path:
+    root = Path(result.root or ".")
+    try:
+        if root.is_file():
+            return root.parent
+    except OSError:
+        pass
+    return root
+
+
+def _rebase(file: str, scan_base: Path, baseline_dir: Path) -> str:
+    """A finding's file (relative to the scan root) relative to the baseline's directory."""
+    if not file or file.startswith("<"):
+        return file
+    absolute = Path(os.path.abspath(scan_base / file))
+    try:
+        rel = os.path.relpath(absolute, os.path.abspath(baseline_dir))
+    except ValueError:  # another drive on Windows
+        return absolute.as_posix()
+    return Path(rel).as_posix()
+
+
+def finding_key(f: Finding, scan_base: Path, baseline_dir: Path) -> Key:
+    file, address, rule, tag = f.key()
+    return (_rebase(file, scan_base, baseline_dir), address, rule, tag)
+
+
+def entries_for(result: ScanResult, baseline_path: Path) -> List[Dict[str, Any]]:
+    """The baseline entries for a scan's active findings (sorted, unique)."""
+    base = _scan_base(result)
+    bdir = baseline_path.parent
+    seen: Dict[Key, Dict[str, Any]] = {}
+    for f in result.findings:
+        if f.suppressed:  # inline suppressions stay inline
+            continue
+        key = finding_key(f, base, bdir)
+        if key not in seen:
+            seen[key] = {"file": key[0] or None, "address": key[1] or None, "rule": key[2],
+                         "tag": key[3] or None, "message": f.message}
+    return [seen[k] for k in sorted(seen)]
+
+
+def write_baseline(result: ScanResult, path: Path) -> int:
+    from tagguard import __version__
+
+    entries = entries_for(result, path)
+    doc = {"version": BASELINE_VERSION, "generated_by": f"tagguard {__version__}",
+           "note": "Findings accepted when tagguard was adopted. `tagguard scan --baseline` reports only new ones; "
+                   "regenerate with `tagguard baseline create`.",
+           "findings": entries}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return len(entries)
+
+
+def load_baseline(path: Path) -> List[Key]:
+    """Read a baseline file; ``ValueError("<file>: reason")`` when it is unusable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: baseline file not found (create it with `tagguard baseline create`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read baseline ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: baseline is not valid JSON: {exc.msg}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        raise ValueError(f"{path}: not a tagguard baseline (expected an object with a `findings` list)")
+    version = doc.get("version", BASELINE_VERSION)
+    if version != BASELINE_VERSION:
+        raise ValueError(f"{path}: unsupported baseline version {version!r} (this tagguard reads version {BASELINE_VERSION})")
+    keys: List[Key] = []
+    for i, entry in enumerate(doc["findings"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("rule"), str) or not entry["rule"]:
+            raise ValueError(f"{path}: findings[{i}] needs at least a `rule` string")
+        parts = []
+        for name in ("file", "address", "tag"):
+            value = entry.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{path}: findings[{i}].{name} must be a string or null")
+            parts.append(value or "")
+        keys.append((parts[0], parts[1], entry["rule"], parts[2]))
+    return keys
+
+
+def apply_baseline(result: ScanResult, path: Path) -> Dict[str, Any]:
+    """Suppress findings recorded in the baseline; report what it hid and stale entries."""
+    path = Path(path)
+    keys = load_baseline(path)
+    wanted: Set[Key] = set(keys)
+    base = _scan_base(result)
+    bdir = path.parent
+    matched: Set[Key] = set()
+    suppressed = 0
+    for f in result.findings:
+        key = finding_key(f, base, bdir)
+        if key not in wanted:
+            continue
+        matched.add(key)
+        if not f.suppressed:
+            f.suppressed = True
+            f.suppression_reason = REASON
+            suppressed += 1
+    scanned = _scanned_files(result, base, bdir)
+    live = any(not r.file for r in result.resources)
+    stale = []
+    for key in sorted(wanted - matched):
+        if _judged(key, scanned, base, bdir, live):
+            stale.append({"file": key[0] or None, "address": key[1] or None, "rule": key[2], "tag": key[3] or None})
+    info = {"path": _display(path), "entries": len(wanted), "suppressed": suppressed, "stale": stale}
+    result.extra["baseline"] = info
+    return info
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path, Path.cwd())
+    except ValueError:
+        return str(path)
+    return Path(rel).as_posix() if not rel.startswith("..") else str(path)
+
+
+def _scanned_files(result: ScanResult, base: Path, bdir: Path) -> Set[str]:
+    files: Set[Optional[str]] = {r.file for r in result.resources}
+    files.update(f.file for f in result.findings)
+    return {_rebase(f, base, bdir) for f in files if f}
+
+
+def _judged(key: Key, scanned: Set[str], base: Path, bdir: Path, live: bool) -> bool:
+    """Whether this scan saw enough to call an unmatched entry stale."""
+    file = key[0]
+    if not file:  # entries without a file come from live scans; only a live scan judges them
+        return live
+    if file in scanned:
+        return True
+    absolute = Path(os.path.abspath(bdir / file))
+    try:
+        absolute.relative_to(Path(os.path.abspath(base)))
+    except ValueError:
+        return False  # outside what was scanned
+    return not absolute.exists()  # the file is gone
