@@ -60,4 +60,14 @@ class TextFormatter(Formatter):
                 cost += f" ({s['unpriced_ai_resources']} unpriced)"
         verdict = "FAIL" if s["exit_code"] else "PASS"
         head = _paint(verdict, ERROR if s["exit_code"] else "green", color)
-        return [f"{head}: " + ", ".join(parts) + cost]
+        out = [f"{head}: " + ", ".join(parts) + cost]
+        baseline = result.extra.get("baseline")
+        if isinstance(baseline, dict):  # tagguard.baseline.apply_baseline
+            stale = baseline.get("stale") or []
+            line = f"baseline {baseline.get('path', '')}: hid {baseline.get('suppressed', 0)} known finding(s)"
+            if stale:
+                line += f"; {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} no longer match: " + ", ".join(
+                    "/".join(str(x) for x in (e.get("file"), e.get("address"), e.get("rule"), e.get("tag")) if x)
+                    for e in stale[:5]) + (" ..." if len(stale) > 5 else "")
+            out.append(_paint(line, "dim", color))
+        return out
