@@ -34,6 +34,7 @@ class TagIssue:
     message: str
     fix: Optional[str] = None
     value: Optional[str] = None
+    tags: Tuple[str, ...] = ()  # several keys in one issue (required keys hidden by an unknown map)
 
 
 class Taxonomy:
@@ -98,6 +99,7 @@ class Taxonomy:
                                    fix=f"make it a literal, a variable default or a tfvars value: {self.hint(k)}"))
         unresolved_set = set(unresolved)
         seen_missing = set()
+        hidden: List[str] = []
         for err in self._validator.iter_errors(instance):
             path = list(err.absolute_path)
             if err.validator == "required" and not path:
@@ -106,7 +108,10 @@ class Taxonomy:
                     if k in seen_missing:
                         continue
                     seen_missing.add(k)
-                    issues.append(self._missing(k, tags, open_map, style, open_reason))
+                    if open_map:
+                        hidden.append(k)
+                    else:
+                        issues.append(self._missing(k, tags, style))
                 continue
             if path and isinstance(path[0], str):
                 k = path[0]
@@ -125,15 +130,23 @@ class Taxonomy:
             if any(k in unresolved_set for k in _instance_keys(err)):
                 continue
             issues.append(TagIssue(INVALID_VALUE, None, f"tag map is invalid: {_describe(err)}"))
+        if hidden:
+            issues.append(self._hidden(hidden, open_reason))
         return issues
 
-    def _missing(self, key, tags, open_map, style, open_reason) -> TagIssue:
-        if open_map:
-            why = f" ({open_reason})" if open_reason else ""
-            return TagIssue(UNRESOLVED_VALUE, key,
-                            f"required tag `{key}` is not set by any tag source tagguard can resolve, but the tag map "
-                            f"also includes values it cannot see{why}, which may provide it",
-                            fix=f"set it explicitly: {self.hint(key)}")
+    def _hidden(self, keys: List[str], open_reason: Optional[str]) -> TagIssue:
+        """Required keys not visible while part of the map is unknown: unresolved, not missing."""
+        names = ", ".join(f"`{k}`" for k in keys)
+        plural = len(keys) > 1
+        why = f": {open_reason}" if open_reason else ""
+        return TagIssue(UNRESOLVED_VALUE, keys[0] if not plural else None,
+                        f"required tag{'s' if plural else ''} {names} {'are' if plural else 'is'} not set by anything tagguard can "
+                        f"resolve, and part of the tag map is unknown{why}",
+                        fix="give the unknown input a value (variable default, tfvars, --var-file) or set "
+                            + ("them" if plural else "it") + " explicitly: " + "; ".join(self.hint(k) for k in keys),
+                        tags=tuple(keys))
+
+    def _missing(self, key, tags, style) -> TagIssue:
         near = [k for k in tags if k.casefold() == key.casefold() and k != key]
         if near:
             return TagIssue(MISSING_TAG, key,

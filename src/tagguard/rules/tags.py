@@ -31,6 +31,8 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
             extra = {}
             if issue.value is not None:
                 extra["value"] = issue.value
+            if len(issue.tags) > 1:
+                extra["tags"] = list(issue.tags)
             for key in ("role", "account", "region", "chart", "action"):
                 if key in res.meta:
                     extra[key] = res.meta[key]

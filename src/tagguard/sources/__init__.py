@@ -6,7 +6,7 @@ from __future__ import annotations
 # Order matters: a source claims its files, later sources do not see them.
 SOURCES = [
     ("tagguard.sources.helm:HelmSource", ("Chart.yaml",)),
-    ("tagguard.sources.terraform:TerraformSource", (".tf", ".tf.json", ".tfvars")),
+    ("tagguard.sources.terraform.source:TerraformSource", (".tf", ".tf.json", ".tfvars")),
     ("tagguard.sources.plan:PlanSource", (".json",)),
     ("tagguard.sources.kubernetes:KubernetesSource", (".yaml", ".yml", "<stdin>")),
 ]

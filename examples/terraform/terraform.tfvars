@@ -1,0 +1,1 @@
+cost_center = "CC-1120"

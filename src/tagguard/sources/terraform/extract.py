@@ -1,0 +1,298 @@
+"""From one evaluated resource block to a ``Resource``: effective tags and compute.
+
+The per-type knowledge lives in ``kinds.yaml``; the few shapes that need code
+(ASG tag blocks, launch-template references, SageMaker endpoint -> endpoint
+configuration) are the named extractors at the bottom.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from tagguard.model import Compute
+from tagguard.sources.terraform.evaluate import ChildScope
+from tagguard.sources.terraform.module import _safe_eval
+from tagguard.sources.terraform.values import PartialMap, Unknown
+
+_MISSING = object()
+TAG_STYLE = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
+
+
+@lru_cache(maxsize=None)
+def kinds() -> Dict[str, dict]:
+    from tagguard import yamlio
+
+    return yamlio.load((Path(__file__).parent / "kinds.yaml").read_text(encoding="utf-8"))
+
+
+# --- tag maps ---------------------------------------------------------------------
+
+@dataclass
+class TagMap:
+    """A tag map split into what is known, what is unresolved and whether more may exist."""
+
+    known: Dict[str, str] = field(default_factory=dict)
+    unresolved: Dict[str, str] = field(default_factory=dict)  # key -> reason
+    open: bool = False
+    open_reason: Optional[str] = None
+    origins: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, value: Any, origin: str) -> "TagMap":
+        out = cls()
+        if value is None or value is _MISSING:
+            return out
+        if isinstance(value, Unknown):
+            out.open = True
+            out.open_reason = f"{origin} is not known statically ({value.reason})" if value.reason else f"{origin} is not known statically"
+            return out
+        if not isinstance(value, Mapping):
+            out.open = True
+            out.open_reason = f"{origin} is not a map"
+            return out
+        if isinstance(value, PartialMap) and value.open:
+            out.open = True
+            out.open_reason = f"{origin} merges values tagguard cannot see ({'; '.join(value.open_reasons)})" if value.open_reasons else f"{origin} merges values tagguard cannot see"
+        for key, val in value.items():
+            key = str(key)
+            if isinstance(val, Unknown):
+                out.unresolved[key] = val.reason or "known only after apply"
+            elif val is None:
+                continue  # Terraform drops null-valued tags
+            elif isinstance(val, (Mapping, list)):
+                out.unresolved[key] = "value is not a string"
+            else:
+                out.known[key] = _tag_str(val)
+            out.origins[key] = origin
+        return out
+
+    def overlay(self, other: "TagMap") -> "TagMap":
+        """``other`` wins on conflicts (resource tags over provider default tags)."""
+        out = TagMap(dict(self.known), dict(self.unresolved), self.open or other.open,
+                     other.open_reason or self.open_reason, dict(self.origins))
+        for k, v in other.known.items():
+            out.known[k] = v
+            out.unresolved.pop(k, None)
+        for k, r in other.unresolved.items():
+            out.unresolved[k] = r
+            out.known.pop(k, None)
+        out.origins.update(other.origins)
+        return out
+
+    def keys(self) -> List[str]:
+        return list(self.known) + [k for k in self.unresolved if k not in self.known]
+
+
+def _tag_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --- generic paths ---------------------------------------------------------------------
+
+def blocks_named(body, name: str, scope) -> List[Tuple[Any, Any]]:
+    """Nested blocks ``name`` including expanded ``dynamic "name"`` blocks -> [(body, scope)]."""
+    out = [(b.body, scope) for b in body.blocks_of(name)]
+    for dyn in body.blocks_of("dynamic"):
+        if not dyn.labels or dyn.labels[0] != name:
+            continue
+        content = dyn.body.blocks_of("content")
+        if not content:
+            continue
+        iterator = name
+        it_attr = dyn.body.get("iterator")
+        if it_attr is not None:
+            try:
+                iterator = it_attr.expr.source_text().strip()
+            except Exception:  # noqa: BLE001
+                iterator = name
+        fe = dyn.body.get("for_each")
+        value = _safe_eval(fe.expr, scope) if fe is not None else Unknown("dynamic block without for_each")
+        if isinstance(value, Unknown) or (isinstance(value, PartialMap) and value.open):
+            unknown = Unknown(f'dynamic "{name}" for_each is not known statically')
+            out.append((content[0].body, ChildScope(scope, {iterator: {"key": unknown, "value": unknown}, "__dynamic_unknown__": True})))
+            continue
+        items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value)) if isinstance(value, list) else []
+        for k, v in items:
+            out.append((content[0].body, ChildScope(scope, {iterator: {"key": k, "value": v}})))
+    return out
+
+
+def get_path(body, path: str, scope) -> Any:
+    """Evaluate ``a.b.c`` where leading parts are nested blocks (or object attributes)."""
+    parts = path.split(".")
+    star_last = parts[-1].endswith("[*]")
+    parts = [p[:-3] if p.endswith("[*]") else p for p in parts]
+    current_body, current_scope = body, scope
+    for i, part in enumerate(parts[:-1]):
+        found = blocks_named(current_body, part, current_scope)
+        if found:
+            current_body, current_scope = found[0]
+            continue
+        attr = current_body.get(part)
+        if attr is None:
+            return _MISSING
+        value = _safe_eval(attr.expr, current_scope)
+        for rest in parts[i + 1:]:
+            if isinstance(value, list):
+                value = value[0] if value else _MISSING
+            if isinstance(value, Mapping):
+                value = value.get(rest, _MISSING)
+            elif isinstance(value, Unknown):
+                return value
+            else:
+                return _MISSING
+        return _first(value) if star_last else value
+    attr = current_body.get(parts[-1])
+    if attr is None:
+        return _MISSING
+    value = _safe_eval(attr.expr, current_scope)
+    return _first(value) if star_last else value
+
+
+def attr_of(body, path: str):
+    """The Attribute object at ``a.b`` (for line numbers and references), or None."""
+    parts = path.replace("[*]", "").split(".")
+    current = body
+    for part in parts[:-1]:
+        blocks = current.blocks_of(part)
+        if not blocks:
+            return None
+        current = blocks[0].body
+    return current.get(parts[-1])
+
+
+def _first(value: Any) -> Any:
+    if isinstance(value, list):
+        return value[0] if value else _MISSING
+    return value
+
+
+def known(value: Any) -> bool:
+    return value is not _MISSING and value is not None and not isinstance(value, Unknown)
+
+
+# --- accelerators -------------------------------------------------------------------------
+
+_GCP_GPU = re.compile(r"(gb200|b200|h200|h100|a100|l40s|l40|l4|a10g|a10|t4|v100|p100|p4|k80|tpu[\w-]*)", re.I)
+
+
+def gpu_from_accelerator_type(name: str) -> str:
+    m = _GCP_GPU.search(name or "")
+    return m.group(1).upper() if m else name
+
+
+def catalog_info(instance_type: str) -> Optional[Tuple[Optional[str], Optional[float]]]:
+    try:
+        from tagguard.pricing.catalog import accelerator_info
+    except ModuleNotFoundError:  # pricing not part of this build
+        return None
+    try:
+        return accelerator_info(instance_type)
+    except Exception:  # noqa: BLE001 - a catalog problem must not stop the scan
+        return None
+
+
+def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optional[int]) -> Tuple[Compute, bool]:
+    """Compute profile and whether the resource is AI, from the kind's paths."""
+    comp = Compute(provider=spec.get("provider"), service=spec.get("service"))
+    itype = None
+    for path in spec.get("instance_type", []) or []:
+        value = get_path(body, path, scope)
+        if known(value) and isinstance(value, str):
+            itype = value
+            break
+        if isinstance(value, Unknown):
+            comp.notes.append(f"{path} is not known statically ({value.reason})")
+    comp.instance_type = itype
+    ai = spec.get("ai") == "always"
+    if itype:
+        info = catalog_info(itype)
+        if info is not None:
+            comp.accelerator, comp.gpus_per_unit = info
+            ai = ai or spec.get("ai") == "instance"
+    acc_path = spec.get("accelerator")
+    if acc_path:
+        acc = _accelerators(body, acc_path, scope)
+        if acc is not None:
+            model, gpus = acc
+            comp.accelerator = comp.accelerator or model
+            comp.gpus_per_unit = (comp.gpus_per_unit or 0) + gpus if gpus is not None else comp.gpus_per_unit
+            ai = ai or spec.get("ai") == "instance"
+    units: Optional[int] = 1
+    for path in spec.get("units", []) or []:
+        value = get_path(body, path, scope)
+        if known(value) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            units = int(value)
+            break
+        if isinstance(value, Unknown):
+            units = None
+            comp.notes.append(f"{path} is not known statically")
+            break
+    comp.units = _mul(_mul(units, count), multiplier)
+    for cond in spec.get("spot", []) or []:
+        if cond.get("always"):
+            comp.pricing_model = "spot"
+            break
+        value = get_path(body, cond["path"], scope)
+        if not known(value):
+            continue
+        want = cond.get("equals")
+        if isinstance(want, str) and isinstance(value, str) and value.lower() == want.lower():
+            comp.pricing_model = "spot"
+            break
+        if want is not None and value == want:
+            comp.pricing_model = "spot"
+            break
+    if spec.get("ai") == "never":
+        ai = False
+    return comp, ai
+
+
+def _accelerators(body, path: str, scope) -> Optional[Tuple[str, Optional[float]]]:
+    *head, last = path.split(".")
+    holder_body, holder_scope = body, scope
+    for part in head:
+        found = blocks_named(holder_body, part, holder_scope)
+        if not found:
+            return None
+        holder_body, holder_scope = found[0]
+    entries: List[Tuple[Any, Any]] = []
+    for b, s in blocks_named(holder_body, last, holder_scope):
+        entries.append((get_path(b, "type", s) if b.get("type") is not None else get_path(b, "core_type", s),
+                        get_path(b, "count", s) if b.get("count") is not None else get_path(b, "core_count", s)))
+    attr = holder_body.get(last)
+    if attr is not None:  # attribute-as-block syntax: guest_accelerator = [{type = ..., count = ...}]
+        value = _safe_eval(attr.expr, holder_scope)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    entries.append((item.get("type"), item.get("count")))
+    if not entries:
+        return None
+    model, total = None, 0.0
+    for typ, cnt in entries:
+        if isinstance(typ, str):
+            model = model or gpu_from_accelerator_type(typ)
+        if isinstance(cnt, (int, float)) and not isinstance(cnt, bool):
+            total += cnt
+        elif cnt is _MISSING:
+            total += 1
+        else:
+            return (model or "GPU", None)
+    if total == 0:
+        return None
+    return (model or "GPU", total)
+
+
+def _mul(a: Optional[int], b: Optional[int]) -> Optional[int]:
+    if a is None or b is None:
+        return None
+    return a * b

@@ -1,0 +1,569 @@
+"""Terraform modules evaluated statically: variables, locals, module calls, providers.
+
+A ``ModuleDef`` is one directory of ``.tf`` files, parsed once.  A
+``ModuleInstance`` is one evaluation of it: the root module with tfvars, or a
+local module call with its arguments (once per ``count``/``for_each`` key).
+Instances are scopes for ``hcl`` expressions: ``lookup("var")`` and friends
+return lazy namespaces that evaluate on first access, with cycle detection.
+Nothing is executed and nothing is fetched: remote modules are reported, not read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from tagguard.sources.terraform import hcl
+from tagguard.sources.terraform.values import PartialMap, Unknown
+
+MAX_MODULE_DEPTH = 12
+MAX_INSTANCES = 2_000  # for_each / count fan-out per module call
+
+_PROVIDER_REF = re.compile(r'"?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)"?\s*=\s*([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)')
+
+
+@dataclass
+class Located:
+    """A block together with the file it came from (relative to the scan root)."""
+
+    file: str
+    block: Any  # hcl.Block
+
+
+@dataclass
+class ModuleDef:
+    dir: Path
+    files: Dict[str, Any] = field(default_factory=dict)  # rel path -> HclFile
+    variables: Dict[str, Located] = field(default_factory=dict)
+    locals: Dict[str, Tuple[str, Any]] = field(default_factory=dict)  # name -> (file, Attribute)
+    outputs: Dict[str, Tuple[str, Any]] = field(default_factory=dict)
+    resources: List[Located] = field(default_factory=list)
+    module_calls: List[Located] = field(default_factory=list)
+    providers: List[Located] = field(default_factory=list)
+    parse_issues: List[Tuple[str, int, str]] = field(default_factory=list)  # (file, line, message)
+    comments: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)
+    json_files: List[str] = field(default_factory=list)
+
+    def local_sources(self) -> List[Tuple[Located, str]]:
+        out = []
+        for call in self.module_calls:
+            src = static_string(call.block.body.get("source"))
+            if src and is_local_source(src):
+                out.append((call, src))
+        return out
+
+
+def static_string(attr) -> Optional[str]:
+    """The value of an attribute that must be a literal string (module source, provider alias)."""
+    if attr is None:
+        return None
+    try:
+        value = attr.expr.eval(hcl_empty_scope())
+    except Exception:  # noqa: BLE001 - a malformed literal is simply not static
+        return None
+    return value if isinstance(value, str) else None
+
+
+def is_local_source(source: str) -> bool:
+    return source.startswith("./") or source.startswith("../") or source in (".", "..")
+
+
+class _EmptyScope:
+    def lookup(self, name: str):
+        return Unknown(f"{name} is not available here")
+
+
+_EMPTY = _EmptyScope()
+
+
+def hcl_empty_scope():
+    return _EMPTY
+
+
+def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callable[[Path], Optional[bytes]]) -> ModuleDef:
+    """Parse every ``.tf`` file of one directory."""
+    mdef = ModuleDef(dir=directory)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        mdef.parse_issues.append((rel_of(directory), 0, f"cannot list module directory: {exc.strerror or exc}"))
+        return mdef
+    for name in names:
+        path = directory / name
+        if name.endswith(".tf.json"):
+            mdef.json_files.append(rel_of(path))
+            continue
+        if not name.endswith(".tf") or not path.is_file():
+            continue
+        rel = rel_of(path)
+        data = read(path)
+        if data is None:
+            mdef.parse_issues.append((rel, 0, "cannot read file"))
+            continue
+        parsed = hcl.parse(data, rel)
+        mdef.files[rel] = parsed
+        for issue in parsed.errors:
+            mdef.parse_issues.append((rel, issue.line, issue.message))
+        mdef.comments[rel] = list(getattr(parsed, "comments", []) or [])
+        _index_blocks(mdef, rel, parsed.body)
+    return mdef
+
+
+def _index_blocks(mdef: ModuleDef, rel: str, body) -> None:
+    for block in body.blocks:
+        kind, labels = block.type, block.labels
+        if kind == "resource" and len(labels) >= 2:
+            mdef.resources.append(Located(rel, block))
+        elif kind == "variable" and labels:
+            mdef.variables[labels[0]] = Located(rel, block)
+        elif kind == "locals":
+            for name, attr in block.body.attributes.items():
+                mdef.locals[name] = (rel, attr)
+        elif kind == "output" and labels:
+            value = block.body.get("value")
+            if value is not None:
+                mdef.outputs[labels[0]] = (rel, value)
+        elif kind == "module" and labels:
+            mdef.module_calls.append(Located(rel, block))
+        elif kind == "provider" and labels:
+            mdef.providers.append(Located(rel, block))
+
+
+# --- providers ----------------------------------------------------------------------
+
+@dataclass
+class ProviderConf:
+    key: str  # "aws" or "aws.gpu"
+    default_tags: Any = None  # map value (dict / PartialMap / Unknown) or None
+    origin: str = ""  # "provider aws.gpu default_tags (main.tf:3)"
+    region: Any = None
+
+
+def provider_key_of(resource_type: str) -> str:
+    return resource_type.split("_", 1)[0]
+
+
+# --- instances ------------------------------------------------------------------------
+
+class _Cycle(Exception):
+    pass
+
+
+class _LazyNamespace(Mapping):
+    """``var``, ``local`` or ``module`` of one instance: evaluated on first access."""
+
+    def __init__(self, kind: str, names: Callable[[], List[str]], compute: Callable[[str], Any]):
+        self._kind = kind
+        self._names = names
+        self._compute = compute
+        self._cache: Dict[str, Any] = {}
+        self._busy: set = set()
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._cache:
+            return self._cache[name]
+        if name in self._busy:
+            return Unknown(f"{self._kind}.{name} refers to itself (cycle)")
+        self._busy.add(name)
+        try:
+            value = self._compute(name)
+        except RecursionError:
+            value = Unknown(f"{self._kind}.{name} is nested too deeply to evaluate")
+        finally:
+            self._busy.discard(name)
+        self._cache[name] = value
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+class _AfterApply(Mapping):
+    """``aws_iam_role`` / ``data`` roots: every attribute is known only after apply."""
+
+    def __init__(self, prefix: str, reason: str):
+        self._prefix = prefix
+        self._reason = reason
+
+    def __getitem__(self, name):
+        return Unknown(f"{self._prefix}.{name} {self._reason}")
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+
+class ModuleInstance:
+    """One evaluation of a module: a scope for expressions."""
+
+    def __init__(self, loader: "Loader", mdef: ModuleDef, prefix: str, *,
+                 inputs: Optional[Dict[str, Callable[[], Any]]] = None,
+                 root_values: Optional[Dict[str, Any]] = None,
+                 providers: Optional[Dict[str, ProviderConf]] = None,
+                 depth: int = 0, call_label: str = "", multiplier: Optional[int] = 1):
+        self.loader = loader
+        # instances of this module that `count` on the call (and its ancestors) creates; None = unknown
+        self.multiplier = multiplier
+        self.mdef = mdef
+        self.prefix = prefix  # "" for root, "module.a." / 'module.a["k"].' for children
+        self.inputs = inputs  # None for the root module
+        self.root_values = root_values or {}
+        self.depth = depth
+        self.call_label = call_label or "root module"
+        self.var = _LazyNamespace("var", lambda: list(mdef.variables), self._variable)
+        self.local = _LazyNamespace("local", lambda: list(mdef.locals), self._local)
+        self.module = _LazyNamespace("module", lambda: [c.block.labels[0] for c in mdef.module_calls], self._module_outputs)
+        self.providers: Dict[str, ProviderConf] = dict(providers or {})
+        self._own_providers()
+        self._children: Dict[str, List[Tuple[str, "ModuleInstance"]]] = {}
+        self.path_obj = {"module": self._path_str(mdef.dir), "root": self._path_str(loader.root_dir),
+                         "cwd": self._path_str(loader.root_dir)}
+
+    def _path_str(self, p: Path) -> str:
+        try:
+            rel = os.path.relpath(p, self.loader.root_dir)
+        except ValueError:
+            rel = str(p)
+        return "." if rel == "." else Path(rel).as_posix()
+
+    # -- Scope protocol ------------------------------------------------------------
+    def lookup(self, name: str) -> Any:
+        if name == "var":
+            return self.var
+        if name == "local":
+            return self.local
+        if name == "module":
+            return self.module
+        if name == "path":
+            return self.path_obj
+        if name == "terraform":
+            return {"workspace": self.loader.workspace}
+        if name == "data":
+            return _DataRoot()
+        if name in ("each", "count", "self"):
+            return Unknown(f"{name} is not available here")
+        return _AfterApply(name, "is known only after apply")
+
+    def read_file(self, rel: str) -> Optional[str]:
+        path = (self.mdef.dir / rel) if not os.path.isabs(rel) else Path(rel)
+        if path.is_absolute() and not os.path.isabs(rel):
+            pass
+        data = self.loader.read(path)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    # -- variables -----------------------------------------------------------------
+    def _variable(self, name: str) -> Any:
+        decl = self.mdef.variables.get(name)
+        if decl is None:
+            return Unknown(f"var.{name} is not declared in {self.call_label}")
+        nullable = True
+        nullable_attr = decl.block.body.get("nullable")
+        if nullable_attr is not None:
+            nv = _safe_eval(nullable_attr.expr, _EMPTY)
+            nullable = nv is not False
+        if self.inputs is not None:
+            if name in self.inputs:
+                value = self.inputs[name]()
+                if value is None and not nullable:
+                    return self._default(decl, name)
+                return _apply_type_defaults(decl, value)
+            return self._default(decl, name, missing=f"{self.call_label} does not set input `{name}`")
+        if name in self.root_values:
+            return _apply_type_defaults(decl, self.root_values[name])
+        return self._default(decl, name)
+
+    def _default(self, decl: Located, name: str, missing: Optional[str] = None) -> Any:
+        default = decl.block.body.get("default")
+        if default is None:
+            reason = missing or f"var.{name} has no default and no value in tfvars, --var-file, --var or TF_VAR_{name}"
+            return Unknown(reason)
+        return _apply_type_defaults(decl, _safe_eval(default.expr, self))
+
+    # -- locals / modules --------------------------------------------------------------
+    def _local(self, name: str) -> Any:
+        entry = self.mdef.locals.get(name)
+        if entry is None:
+            return Unknown(f"local.{name} is not defined in {self.call_label}")
+        return _safe_eval(entry[1].expr, self)
+
+    def _module_outputs(self, name: str) -> Any:
+        instances = self.children(name)
+        if instances is None:
+            return Unknown(f"module.{name} is a remote or unreadable module; its outputs are unknown")
+        if not instances:
+            return Unknown(f"module.{name} has no instances")
+        keyed = [k for k, _ in instances]
+        if keyed == [""]:
+            return _OutputsView(instances[0][1])
+        if all(k.startswith("[") and not k.startswith('["') for k in keyed):
+            return [_OutputsView(inst) for _, inst in instances]
+        return {json.loads(k[1:-1]) if k.startswith('["') else k: _OutputsView(inst) for k, inst in instances}
+
+    def output(self, name: str) -> Any:
+        entry = self.mdef.outputs.get(name)
+        if entry is None:
+            return Unknown(f"output {name} is not declared in {self.call_label}")
+        return _safe_eval(entry[1].expr, self)
+
+    def children(self, call_name: str) -> Optional[List[Tuple[str, "ModuleInstance"]]]:
+        if call_name not in self._children:
+            self._children[call_name] = self.loader.instantiate_call(self, call_name)
+        return self._children[call_name]
+
+    # -- providers -----------------------------------------------------------------------
+    def _own_providers(self) -> None:
+        for loc in self.mdef.providers:
+            block = loc.block
+            name = block.labels[0]
+            alias = static_string(block.body.get("alias"))
+            key = f"{name}.{alias}" if alias else name
+            default = None
+            origin = ""
+            for dt in block.body.blocks_of("default_tags"):
+                tags = dt.body.get("tags")
+                if tags is not None:
+                    default = _safe_eval(tags.expr, self)
+                    origin = f"provider {key} default_tags ({loc.file}:{dt.line})"
+            labels = block.body.get("default_labels")
+            if labels is not None:
+                default = _safe_eval(labels.expr, self)
+                origin = f"provider {key} default_labels ({loc.file}:{labels.line})"
+            region_attr = block.body.get("region")
+            region = _safe_eval(region_attr.expr, self) if region_attr is not None else None
+            self.providers[key] = ProviderConf(key=key, default_tags=default, origin=origin, region=region)
+
+    def provider_for(self, resource_type: str, provider_ref: Optional[str]) -> Optional[ProviderConf]:
+        key = provider_ref or provider_key_of(resource_type)
+        conf = self.providers.get(key)
+        if conf is None and provider_ref is None:
+            return None
+        return conf
+
+
+class _OutputsView(Mapping):
+    def __init__(self, instance: ModuleInstance):
+        self._inst = instance
+        self._cache: Dict[str, Any] = {}
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            self._cache[name] = self._inst.output(name)
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._inst.mdef.outputs)
+
+    def __len__(self):
+        return len(self._inst.mdef.outputs)
+
+
+class _DataRoot(Mapping):
+    def __getitem__(self, name):
+        return _AfterApply(f"data.{name}", "is read at plan time")
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+
+def _safe_eval(expr, scope) -> Any:
+    try:
+        return expr.eval(scope)
+    except RecursionError:
+        return Unknown("expression is nested too deeply to evaluate")
+    except Exception as exc:  # noqa: BLE001 - evaluation never stops the scan
+        return Unknown(f"cannot evaluate `{_short(expr)}`: {exc}")
+
+
+def _short(expr) -> str:
+    try:
+        text = expr.source_text()
+    except Exception:  # noqa: BLE001
+        return "expression"
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _apply_type_defaults(decl: Located, value: Any) -> Any:
+    """Terraform fills ``optional(type, default)`` object attributes; mirror the common case."""
+    type_attr = decl.block.body.get("type")
+    if type_attr is None or not isinstance(value, dict):
+        return value
+    try:
+        text = type_attr.expr.source_text()
+    except Exception:  # noqa: BLE001
+        return value
+    if "optional(" not in text or not text.lstrip().startswith("object("):
+        return value
+    filled = PartialMap(value, open=value.open, open_reasons=value.open_reasons) if isinstance(value, PartialMap) else dict(value)
+    for name, default in re.findall(r'([A-Za-z_][\w-]*)\s*=\s*optional\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false)\s*\)', text):
+        if name not in filled or filled[name] is None:
+            filled[name] = json.loads(default)
+    for name in re.findall(r'([A-Za-z_][\w-]*)\s*=\s*optional\(', text):
+        filled.setdefault(name, None)
+    return filled
+
+
+# --- the loader: module definitions and instances ---------------------------------------
+
+class Loader:
+    """Parses module directories once and instantiates module calls."""
+
+    def __init__(self, root_dir: Path, rel_of: Callable[[Path], str], read: Callable[[Path], Optional[bytes]],
+                 workspace: str = "default"):
+        self.root_dir = root_dir
+        self.rel_of = rel_of
+        self.read = read
+        self.workspace = workspace
+        self.defs: Dict[str, ModuleDef] = {}
+        self.remote_calls: List[Tuple[ModuleInstance, Located, str]] = []
+        self.problems: List[Tuple[str, int, str]] = []
+        self.instances: List[ModuleInstance] = []
+
+    def module_def(self, directory: Path) -> ModuleDef:
+        key = os.path.realpath(directory)
+        if key not in self.defs:
+            self.defs[key] = load_module_def(directory, self.rel_of, self.read)
+        return self.defs[key]
+
+    def instantiate_call(self, parent: ModuleInstance, call_name: str) -> Optional[List[Tuple[str, ModuleInstance]]]:
+        loc = next((c for c in parent.mdef.module_calls if c.block.labels[0] == call_name), None)
+        if loc is None:
+            return None
+        body = loc.block.body
+        source = static_string(body.get("source"))
+        if source is None or not is_local_source(source):
+            return None
+        if parent.depth + 1 > MAX_MODULE_DEPTH:
+            self.problems.append((loc.file, loc.block.line, f"module.{call_name}: modules nested deeper than {MAX_MODULE_DEPTH} levels are not evaluated"))
+            return None
+        child_dir = (parent.mdef.dir / source).resolve()
+        if not child_dir.is_dir():
+            self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {source!r} is not a directory"))
+            return None
+        mdef = self.module_def(child_dir)
+        keys = self._expand_keys(loc, parent)
+        providers = self._child_providers(parent, loc)
+        out: List[Tuple[str, ModuleInstance]] = []
+        for key_suffix, bindings in keys:
+            bindings = dict(bindings)
+            count = bindings.pop("__count__", 1)
+            multiplier = None if count is None or parent.multiplier is None else count * parent.multiplier
+            scope = _BoundScope(parent, bindings)
+            inputs = {}
+            for name, attr in body.attributes.items():
+                if name in ("source", "version", "count", "for_each", "providers", "depends_on"):
+                    continue
+                inputs[name] = _memo(lambda a=attr, s=scope: _safe_eval(a.expr, s))
+            prefix = f"{parent.prefix}module.{call_name}{key_suffix}."
+            child = ModuleInstance(self, mdef, prefix, inputs=inputs, providers=providers,
+                                   depth=parent.depth + 1, call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
+                                   multiplier=multiplier)
+            out.append((key_suffix, child))
+        return out
+
+    def _expand_keys(self, loc: Located, parent: ModuleInstance) -> List[Tuple[str, Dict[str, Any]]]:
+        return expand_repetition(loc.block.body, parent, f"module.{loc.block.labels[0]}")
+
+    def _child_providers(self, parent: ModuleInstance, loc: Located) -> Dict[str, ProviderConf]:
+        # Default (unaliased) provider configurations are inherited implicitly.
+        inherited = {k: v for k, v in parent.providers.items() if "." not in k}
+        attr = loc.block.body.get("providers")
+        if attr is not None:
+            try:
+                text = attr.expr.source_text()
+            except Exception:  # noqa: BLE001
+                text = ""
+            for child_key, parent_key in _PROVIDER_REF.findall(text):
+                conf = parent.providers.get(parent_key)
+                if conf is not None:
+                    inherited[child_key] = conf
+                else:
+                    inherited.pop(child_key, None)
+        return inherited
+
+
+def _memo(fn: Callable[[], Any]) -> Callable[[], Any]:
+    box: List[Any] = []
+
+    def get():
+        if not box:
+            box.append(fn())
+        return box[0]
+
+    return get
+
+
+class _BoundScope:
+    """A scope with ``each``/``count`` bound, delegating the rest to a module instance."""
+
+    def __init__(self, parent, bindings: Dict[str, Any]):
+        self._parent = parent
+        self._bindings = bindings
+
+    def lookup(self, name: str) -> Any:
+        if name in self._bindings:
+            return self._bindings[name]
+        return self._parent.lookup(name)
+
+    def read_file(self, rel: str):
+        return self._parent.read_file(rel)
+
+
+def bound_scope(parent, bindings: Dict[str, Any]):
+    return _BoundScope(parent, bindings) if bindings else parent
+
+
+def expand_repetition(body, scope, what: str) -> List[Tuple[str, Dict[str, Any]]]:
+    """``count`` / ``for_each`` of a resource or module call -> [(address suffix, bindings)].
+
+    An unknown ``for_each`` or ``count`` gives one instance whose ``each``/``count``
+    values are unknown, so the configuration is still checked once.
+    """
+    fe = body.get("for_each")
+    if fe is not None:
+        value = _safe_eval(fe.expr, scope)
+        if isinstance(value, Unknown) or (isinstance(value, PartialMap) and value.open):
+            reason = value.reason if isinstance(value, Unknown) else "; ".join(value.open_reasons)
+            unknown = Unknown(f"{what} for_each is not known statically ({reason})")
+            return [("[*]", {"each": {"key": unknown, "value": unknown}})]
+        items: List[Tuple[Any, Any]]
+        if isinstance(value, Mapping):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = [(v, v) for v in value]
+        else:
+            return [("", {"each": {"key": Unknown(f"{what} for_each is not a map or set"), "value": Unknown(f"{what} for_each is not a map or set")}})]
+        out = []
+        for k, v in items[:MAX_INSTANCES]:
+            key = k if isinstance(k, str) else (json.dumps(k) if not isinstance(k, Unknown) else "*")
+            out.append((f"[{json.dumps(key)}]", {"each": {"key": k, "value": v}}))
+        return out
+    count = body.get("count")
+    if count is not None:
+        value = _safe_eval(count.expr, scope)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            reason = value.reason if isinstance(value, Unknown) else f"count is {value!r}"
+            return [("", {"count": {"index": Unknown(f"{what} count is not known statically ({reason})")}, "__count__": None})]
+        n = int(value)
+        return [("", {"count": {"index": 0}, "__count__": n})]
+    return [("", {})]

@@ -1,0 +1,600 @@
+"""Terraform HCL -> Resources, without running Terraform.
+
+Every directory of ``.tf`` files is a module.  Directories that are only used
+as local child modules of other scanned directories are evaluated through
+their calls (with the call's arguments and providers), not on their own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from tagguard.model import ERROR, INFO, NOT_PROPAGATED, NOT_SCANNED, WARNING, Finding, Resource, Suppression
+from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error, posix_dirname
+from tagguard.sources.terraform import extract as ex
+from tagguard.sources.terraform.module import (
+    Loader, Located, ModuleInstance, _safe_eval, bound_scope, expand_repetition, is_local_source, static_string,
+)
+from tagguard.sources.terraform.values import PartialMap, Unknown
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+_IGNORE = re.compile(r"tagguard:ignore\b\s*(?P<rules>[\w,\s*-]*?)\s*(?:--\s*(?P<reason>.*\S))?\s*$")
+
+FIX_HINT = {
+    "aws": "`tags` or the provider's default_tags",
+    "gcp": "`labels` or the provider's default_labels",
+    "azure": "`tags`",
+}
+
+
+class TerraformSource(Source):
+    name = "terraform"
+
+    def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
+        out = SourceOutput()
+        tf_files = inventory.unclaimed((".tf", ".tf.json", ".tfvars", ".tfvars.json"))
+        if not tf_files:
+            return out
+        inventory.claim(tf_files)
+        dirs = sorted({posix_dirname(f) for f in tf_files if f.endswith((".tf", ".tf.json"))})
+        loader = Loader(inventory.root, ctx.rel, _reader(out, ctx))
+        defs = {d: loader.module_def(inventory.path(d)) for d in dirs}
+        children: Set[str] = set()
+        for d, mdef in defs.items():
+            for _call, src in mdef.local_sources():
+                child = Path(os.path.relpath((mdef.dir / src).resolve(), inventory.root.resolve())).as_posix()
+                if child != d:
+                    children.add(child)
+        roots = [d for d in dirs if d not in children]
+        for d in dirs:
+            for issue in defs[d].parse_issues:
+                out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
+            for jf in defs[d].json_files:
+                out.findings.append(Finding(rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=jf,
+                                            message=f"{jf}: Terraform JSON syntax (.tf.json) is not evaluated; scan the plan JSON for these resources"))
+        reported_remote: Set[Tuple[str, int]] = set()
+        for d in roots:
+            values, problems = root_values(inventory.path(d), defs[d], ctx)
+            out.findings.extend(problems)
+            inst = ModuleInstance(loader, defs[d], "", root_values=values)
+            walker = _Walker(ctx, out, reported_remote)
+            walker.walk(inst)
+        for file, line, message in loader.problems:
+            out.findings.append(parse_error(file, line, f"{file}:{line}: {message}", severity=WARNING))
+        return out
+
+
+def _reader(out: SourceOutput, ctx: ScanContext):
+    def read(path: Path) -> Optional[bytes]:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                rel = ctx.rel(path)
+                out.findings.append(parse_error(rel, None, f"{rel}: file is {size // (1024 * 1024)} MB, over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit; not scanned"))
+                return None
+            return path.read_bytes()
+        except OSError:
+            return None
+    return read
+
+
+# --- root variable values ------------------------------------------------------------
+
+def root_values(directory: Path, mdef, ctx: ScanContext) -> Tuple[Dict[str, Any], List[Finding]]:
+    """Terraform's precedence: TF_VAR_* < terraform.tfvars(.json) < *.auto.tfvars (lexical) < -var-file/-var."""
+    from tagguard.sources.terraform import hcl
+
+    values: Dict[str, Any] = {}
+    problems: List[Finding] = []
+    for name, decl in mdef.variables.items():
+        env = os.environ.get(f"TF_VAR_{name}")
+        if env is not None:
+            values[name] = _parse_cli_value(env, decl)
+    files: List[Path] = []
+    for fname in ("terraform.tfvars", "terraform.tfvars.json"):
+        if (directory / fname).is_file():
+            files.append(directory / fname)
+    try:
+        autos = sorted(n for n in os.listdir(directory) if n.endswith((".auto.tfvars", ".auto.tfvars.json")))
+    except OSError:
+        autos = []
+    files.extend(directory / n for n in autos)
+    files.extend(Path(p) for p in ctx.var_files)
+    for path in files:
+        rel = ctx.rel(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(parse_error(rel, None, f"{rel}: cannot read variables file ({exc.strerror or exc})"))
+            continue
+        if path.name.endswith(".json"):
+            try:
+                parsed = json.loads(data.decode("utf-8"))
+                if not isinstance(parsed, dict):
+                    raise ValueError("top level must be an object")
+                values.update(parsed)
+            except (ValueError, UnicodeDecodeError) as exc:
+                line = getattr(exc, "lineno", 1)
+                problems.append(parse_error(rel, line, f"{rel}:{line}: invalid variables file: {str(exc).splitlines()[0]}"))
+            continue
+        parsed = hcl.parse(data, rel)
+        for issue in parsed.errors:
+            problems.append(parse_error(rel, issue.line, f"{rel}:{issue.line}: {issue.message}"))
+        for name, attr in parsed.body.attributes.items():
+            values[name] = _safe_eval(attr.expr, ex_empty_scope())
+    for name, raw in (ctx.variables or {}).items():
+        decl = mdef.variables.get(name)
+        values[name] = _parse_cli_value(raw, decl) if isinstance(raw, str) else raw
+    return values, problems
+
+
+def ex_empty_scope():
+    from tagguard.sources.terraform.module import hcl_empty_scope
+
+    return hcl_empty_scope()
+
+
+def _parse_cli_value(raw: str, decl: Optional[Located]) -> Any:
+    """``-var``/``TF_VAR_`` values are strings unless the variable's type is complex."""
+    if decl is None:
+        return raw
+    type_attr = decl.block.body.get("type")
+    type_text = ""
+    if type_attr is not None:
+        try:
+            type_text = type_attr.expr.source_text().strip()
+        except Exception:  # noqa: BLE001
+            type_text = ""
+    if not type_text or type_text == "string":
+        return raw
+    from tagguard.sources.terraform import hcl
+
+    parsed = hcl.parse(f"v = {raw}\n".encode("utf-8"), "<cli>")
+    attr = parsed.body.get("v")
+    if parsed.errors or attr is None:
+        return raw
+    return _safe_eval(attr.expr, ex_empty_scope())
+
+
+# --- walking instances -------------------------------------------------------------------
+
+class _Walker:
+    def __init__(self, ctx: ScanContext, out: SourceOutput, reported_remote: Set[Tuple[str, int]]):
+        self.ctx = ctx
+        self.out = out
+        self.reported_remote = reported_remote
+        self.scope_all = ctx.config.scope == "all"
+        self._required: Optional[List[str]] = None
+
+    @property
+    def required(self) -> List[str]:
+        if self._required is None:
+            self._required = list(self.ctx.config.taxonomy().required)
+        return self._required
+
+    def walk(self, inst: ModuleInstance) -> None:
+        records = []
+        for loc in inst.mdef.resources:
+            try:
+                records.extend(self.resource(inst, loc))
+            except RecursionError:
+                self.out.findings.append(parse_error(loc.file, loc.block.line, f"{loc.file}:{loc.block.line}: resource is nested too deeply to evaluate"))
+        _link_sagemaker(records)
+        for rec in records:
+            self.out.resources.append(rec[0])
+        for call in inst.mdef.module_calls:
+            name = call.block.labels[0]
+            source = static_string(call.block.body.get("source"))
+            if source is None or not is_local_source(source):
+                key = (call.file, call.block.line)
+                if key not in self.reported_remote:
+                    self.reported_remote.add(key)
+                    shown = source if source is not None else "a non-literal source"
+                    self.out.findings.append(Finding(
+                        rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=call.file, line=call.block.line,
+                        address=f"{inst.prefix}module.{name}",
+                        message=f"{inst.prefix}module.{name}: remote module {shown} is not downloaded, so the resources it creates are not checked",
+                        fix="scan the plan JSON (`terraform show -json`) to cover resources inside remote modules"))
+                continue
+            for _key, child in inst.children(name) or []:
+                self.walk(child)
+
+    # -- one resource block ------------------------------------------------------------
+    def resource(self, inst: ModuleInstance, loc: Located) -> List[Tuple[Resource, Any, Any]]:
+        block = loc.block
+        rtype, rname = block.labels[0], block.labels[1]
+        spec = ex.kinds().get(rtype)
+        body = block.body
+        if spec is None:
+            if not self.scope_all:
+                return []
+            spec = _generic_spec(rtype, body)
+            if spec is None:
+                return []
+        provider_ref = None
+        pattr = body.get("provider")
+        if pattr is not None:
+            try:
+                provider_ref = pattr.expr.source_text().strip()
+            except Exception:  # noqa: BLE001
+                provider_ref = None
+        provider = inst.provider_for(rtype, provider_ref)
+        out = []
+        suppressions, bad = _suppressions(inst.mdef.comments.get(loc.file, []), block.line, block.end_line, loc.file)
+        self.out.findings.extend(bad)
+        for suffix, bindings in expand_repetition(body, inst, f"{inst.prefix}{rtype}.{rname}"):
+            count = bindings.pop("__count__", 1) if "__count__" in bindings else 1
+            scope = bound_scope(inst, bindings)
+            address = f"{inst.prefix}{rtype}.{rname}{suffix}"
+            res, extra = self.build(rtype, spec, body, scope, inst, provider, address, loc, count)
+            res.suppressions = suppressions
+            out.append((res, body, scope, extra))
+        return out
+
+    def build(self, rtype, spec, body, scope, inst, provider, address, loc, count):
+        style = ex.TAG_STYLE.get(spec.get("provider", "aws"), "aws")
+        own = ex.TagMap()
+        tags_path = spec.get("tags")
+        if tags_path:
+            value = ex.get_path(body, tags_path, scope)
+            own = ex.TagMap.of(None if value is ex._MISSING else value, f"`{tags_path}`")
+        defaults = ex.TagMap()
+        if provider is not None and provider.default_tags is not None:
+            defaults = ex.TagMap.of(provider.default_tags, provider.origin or f"provider {provider.key} default tags")
+        # default tags are known even where they do not apply (ASGs), to say so
+        effective = defaults.overlay(own) if spec.get("default_tags") else own
+        comp, ai = ex.compute_for(spec, body, scope, inst.multiplier, count)
+        if provider is not None and isinstance(provider.region, str):
+            comp.region = provider.region
+        res = Resource(address=address, type=rtype, source="terraform", file=loc.file, line=loc.block.line,
+                       ai=ai, taggable=spec.get("taggable", True), tag_style=style, compute=comp,
+                       tag_fix_hint=FIX_HINT.get(spec.get("provider", "aws")))
+        res.meta["module"] = inst.prefix.rstrip(".") or None
+        if res.meta["module"] is None:
+            del res.meta["module"]
+        extractor = spec.get("extractor")
+        extra = None
+        if extractor:
+            handler = EXTRACTORS.get(extractor)
+            if handler is not None:
+                effective, extra = handler(self, res, spec, body, scope, inst, effective, defaults, own)
+        _apply_tagmap(res, effective)
+        if not res.ai:
+            res.compute = None
+        elif res.compute is None and not res.meta.get("served_by"):
+            res.compute = comp
+        return res, extra
+
+
+def _apply_tagmap(res: Resource, tm: ex.TagMap) -> None:
+    res.tags = dict(tm.known)
+    res.unresolved_tags = sorted(k for k in tm.unresolved if k not in tm.known)
+    res.unresolved_reasons = {k: tm.unresolved[k] for k in res.unresolved_tags}
+    res.tags_open = tm.open
+    res.open_reason = tm.open_reason
+    res.tag_origins = dict(tm.origins)
+
+
+def _generic_spec(rtype: str, body) -> Optional[dict]:
+    """``scope: all``: any resource of a taggable type (see taggable.yaml) or that sets tags/labels."""
+    provider = {"aws": "aws", "google": "gcp", "azurerm": "azure"}.get(rtype.split("_", 1)[0])
+    if provider is None:
+        return None
+    attr = "labels" if provider == "gcp" else "tags"
+    if body.get(attr) is None and rtype not in _taggable_types():
+        return None
+    return {"provider": provider, "tags": attr, "default_tags": provider in ("aws", "gcp"), "ai": "never"}
+
+
+def _taggable_types() -> Set[str]:
+    global _TAGGABLE
+    if _TAGGABLE is None:
+        from tagguard import yamlio
+
+        data = yamlio.load((Path(__file__).parent / "taggable.yaml").read_text(encoding="utf-8")) or {}
+        _TAGGABLE = set(data.get("taggable", []))
+    return _TAGGABLE
+
+
+_TAGGABLE: Optional[Set[str]] = None
+
+
+# --- suppressions ------------------------------------------------------------------------
+
+def _suppressions(comments: List[Tuple[int, str]], start: int, end: Optional[int], file: str) -> Tuple[List[Suppression], List[Finding]]:
+    """``# tagguard:ignore RULE[,RULE] -- reason`` on the resource line, directly above it, or inside it."""
+    if not comments:
+        return [], []
+    by_line = {line: text for line, text in comments}
+    lines = [start]
+    above = start - 1
+    while above in by_line:
+        lines.append(above)
+        above -= 1
+    lines.extend(ln for ln in by_line if start < ln <= (end or start))
+    sups: List[Suppression] = []
+    bad: List[Finding] = []
+    for ln in lines:
+        text = by_line.get(ln)
+        if not text or "tagguard:ignore" not in text:
+            continue
+        m = _IGNORE.search(text)
+        rules = [r.strip() for r in re.split(r"[,\s]+", m.group("rules") or "") if r.strip()] if m else []
+        reason = m.group("reason") if m else None
+        if not m or not rules or not reason:
+            bad.append(Finding(rule="invalid-suppression", category="invalid_suppression", severity=WARNING, file=file, line=ln,
+                               message=f"{file}:{ln}: suppression needs a rule and a reason: `# tagguard:ignore missing-tag -- why`; it is ignored",
+                               fix="add the rule id and `-- reason`"))
+            continue
+        sups.append(Suppression(rules=rules, reason=reason, file=file, line=ln))
+    return sups, bad
+
+
+# --- extractors for the shapes that need code ----------------------------------------------
+
+def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str]):
+    """Follow ``launch_template { id = aws_launch_template.x.id }`` to the template in this module."""
+    for path in paths:
+        attr = ex.attr_of(body, path)
+        if attr is None:
+            continue
+        try:
+            refs = attr.expr.references()
+        except Exception:  # noqa: BLE001
+            refs = []
+        for ref in refs:
+            if len(ref) >= 2 and ref[0] == "aws_launch_template":
+                loc = next((r for r in inst.mdef.resources if r.block.labels[0] == "aws_launch_template" and r.block.labels[1] == ref[1]), None)
+                if loc is not None:
+                    return loc
+    return None
+
+
+def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> Tuple[ex.TagMap, Optional[str]]:
+    """Tags the template's ``tag_specifications`` put on instances, and its instance type."""
+    scope = inst
+    keys = expand_repetition(loc.block.body, inst, "aws_launch_template")
+    if keys:
+        scope = bound_scope(inst, {k: v for k, v in keys[0][1].items() if k != "__count__"})
+    tm = ex.TagMap()
+    for spec_body, spec_scope in ex.blocks_named(loc.block.body, "tag_specifications", scope):
+        rtype = ex.get_path(spec_body, "resource_type", spec_scope)
+        if rtype == "instance" or isinstance(rtype, Unknown):
+            value = ex.get_path(spec_body, "tags", spec_scope)
+            origin = f"launch template {loc.block.labels[1]} tag_specifications ({loc.file}:{loc.block.line})"
+            tm = tm.overlay(ex.TagMap.of(None if value is ex._MISSING else value, origin))
+    itype = ex.get_path(loc.block.body, "instance_type", scope)
+    return tm, itype if isinstance(itype, str) else None
+
+
+def _apply_instance_type(res: Resource, itype: Optional[str], spec: dict) -> None:
+    """An instance type found through a launch template or an override."""
+    if not itype:
+        return
+    if res.compute is None:
+        res.compute = Compute_from_spec(spec)
+    if res.compute.instance_type is None:
+        res.compute.instance_type = itype
+        info = ex.catalog_info(itype)
+        if info is not None:
+            res.compute.accelerator, res.compute.gpus_per_unit = info
+            res.ai = res.ai or spec.get("ai") == "instance"
+
+
+def Compute_from_spec(spec: dict):
+    from tagguard.model import Compute
+
+    return Compute(provider=spec.get("provider"), service=spec.get("service"))
+
+
+def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: Dict[str, str], why: str, fix: str) -> None:
+    """Required keys that are set somewhere but do not reach the billed instances."""
+    if not res.ai or reaching.open:
+        return
+    lost = [k for k in walker.required if k in stuck and k not in reaching.known and k not in reaching.unresolved]
+    if not lost:
+        return
+    by_place: Dict[str, List[str]] = {}
+    for k in lost:
+        by_place.setdefault(stuck[k], []).append(f"`{k}`")
+    where = "; ".join(f"{', '.join(keys)} on {place}" for place, keys in by_place.items())
+    walker.out.findings.append(Finding(
+        rule="not-propagated", category=NOT_PROPAGATED, severity=WARNING, address=res.address, file=res.file,
+        line=res.line, resource_type=res.type, tag=lost[0] if len(lost) == 1 else None,
+        message=f"{res.address}: {where} never reach the EC2 instances it launches ({why}), so their cost is unallocated",
+        fix=fix, extra={"tags": lost}))
+
+
+def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaults, own):
+    asg = ex.TagMap()
+    propagated = ex.TagMap()
+    stuck: Dict[str, str] = {}
+    for tag_body, tag_scope in ex.blocks_named(body, "tag", scope):
+        key = ex.get_path(tag_body, "key", tag_scope)
+        value = ex.get_path(tag_body, "value", tag_scope)
+        prop = ex.get_path(tag_body, "propagate_at_launch", tag_scope)
+        if isinstance(key, Unknown) or key is ex._MISSING:
+            asg.open = propagated.open = True
+            asg.open_reason = propagated.open_reason = "an ASG `tag` block's key is not known statically"
+            continue
+        single = ex.TagMap.of({str(key): value if value is not ex._MISSING else None}, "ASG `tag` block")
+        asg = asg.overlay(single)
+        if prop is True or prop == "true":
+            propagated = propagated.overlay(single)
+        elif isinstance(prop, Unknown):
+            propagated = propagated.overlay(single)
+        else:
+            stuck[str(key)] = "the ASG"
+    for k in defaults.keys():
+        if k not in asg.known:
+            stuck.setdefault(k, "provider default_tags")
+    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name",
+                                                       "mixed_instances_policy.launch_template.launch_template_specification.launch_template_id",
+                                                       "mixed_instances_policy.launch_template.launch_template_specification.launch_template_name"])
+    itype = None
+    lt_tags = ex.TagMap()
+    if lt is not None:
+        lt_tags, itype = _lt_instance_tags(inst, lt)
+    override = ex.get_path(body, "mixed_instances_policy.launch_template.override.instance_type", scope)
+    if isinstance(override, str):
+        itype = override
+    _apply_instance_type(res, itype, spec)
+    if res.ai and res.compute is not None:
+        _mixed_policy(res.compute, body, scope)
+    reaching = lt_tags.overlay(propagated)
+    judged = asg.overlay(lt_tags) if lt_tags.keys() else asg
+    if not asg.keys() and not lt_tags.keys() and lt is None and own.keys():
+        judged = own
+    _not_propagated(walker, res, reaching, stuck,
+                    "ASG tag blocks reach instances only with propagate_at_launch = true, and provider default_tags "
+                    "do not apply to ASG tag blocks or launch template tag_specifications",
+                    "set propagate_at_launch = true on each `tag` block, or put the tags in the launch template's "
+                    "tag_specifications { resource_type = \"instance\" }")
+    res.tag_fix_hint = "`tag` blocks with propagate_at_launch = true, or the launch template's tag_specifications"
+    return judged, None
+
+
+def _mixed_policy(comp, body, scope) -> None:
+    base = ex.get_path(body, "mixed_instances_policy.instances_distribution.on_demand_base_capacity", scope)
+    pct = ex.get_path(body, "mixed_instances_policy.instances_distribution.on_demand_percentage_above_base_capacity", scope)
+    if base is ex._MISSING and pct is ex._MISSING:
+        return
+    if comp.units is None:
+        comp.pricing_model = "mixed"
+        return
+    base_n = int(base) if isinstance(base, (int, float)) and not isinstance(base, bool) else 0
+    pct_n = float(pct) if isinstance(pct, (int, float)) and not isinstance(pct, bool) else 100.0
+    import math
+
+    above = max(comp.units - base_n, 0)
+    on_demand = min(comp.units, base_n) + math.ceil(above * pct_n / 100.0)
+    spot = comp.units - on_demand
+    if spot <= 0:
+        comp.pricing_model = "on_demand"
+    elif on_demand <= 0:
+        comp.pricing_model = "spot"
+    else:
+        comp.pricing_model = "mixed"
+        comp.spot_units = spot
+
+
+def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults, own):
+    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name"])
+    lt_tags = ex.TagMap()
+    itype = None
+    if lt is not None:
+        lt_tags, itype = _lt_instance_tags(inst, lt)
+    _apply_instance_type(res, itype, spec)
+    stuck = {k: "the node group" for k in own.keys()}
+    for k in defaults.keys():
+        stuck.setdefault(k, "the node group through provider default_tags")
+    _not_propagated(walker, res, lt_tags, stuck,
+                    "EKS does not copy node group tags to the instances it launches",
+                    "add a launch template with tag_specifications { resource_type = \"instance\" } (and \"volume\") "
+                    "carrying the cost tags, and reference it from the node group's launch_template block")
+    return effective.overlay(lt_tags) if lt_tags.keys() else effective, None
+
+
+def ex_launch_template_ref(walker, res, spec, body, scope, inst, effective, defaults, own):
+    if res.compute is not None and res.compute.instance_type:
+        return effective, None
+    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name"])
+    if lt is not None:
+        _tags, itype = _lt_instance_tags(inst, lt)
+        _apply_instance_type(res, itype, spec)
+    return effective, None
+
+
+def ex_sagemaker_endpoint_configuration(walker, res, spec, body, scope, inst, effective, defaults, own):
+    comp = res.compute or Compute_from_spec(spec)
+    variants = ex.blocks_named(body, "production_variants", scope)
+    types: Dict[str, int] = {}
+    unknown_units = False
+    serverless = 0
+    for vb, vs in variants:
+        itype = ex.get_path(vb, "instance_type", vs)
+        n = ex.get_path(vb, "initial_instance_count", vs)
+        if not isinstance(itype, str):
+            if vb.blocks_of("serverless_config"):
+                serverless += 1
+            else:
+                comp.notes.append("a production variant's instance_type is not known statically")
+            continue
+        if isinstance(n, (int, float)) and not isinstance(n, bool):
+            types[itype] = types.get(itype, 0) + int(n)
+        else:
+            types.setdefault(itype, 0)
+            unknown_units = True
+    if types:
+        itype = max(types, key=lambda t: types[t])
+        comp.instance_type = itype
+        comp.units = None if unknown_units else types[itype]
+        info = ex.catalog_info(itype)
+        if info is not None:
+            comp.accelerator, comp.gpus_per_unit = info
+        if len(types) > 1:
+            comp.notes.append("other variants: " + ", ".join(f"{t} x{n}" for t, n in types.items() if t != itype))
+    elif serverless:
+        comp.units = 0
+        comp.notes.append("serverless inference: priced per request, not per instance-hour")
+    res.compute = comp
+    res.meta["_sagemaker_config"] = True
+    return effective, None
+
+
+def ex_sagemaker_endpoint(walker, res, spec, body, scope, inst, effective, defaults, own):
+    attr = body.get("endpoint_config_name")
+    if attr is not None:
+        try:
+            refs = attr.expr.references()
+        except Exception:  # noqa: BLE001
+            refs = []
+        for ref in refs:
+            if len(ref) >= 2 and ref[0] == "aws_sagemaker_endpoint_configuration":
+                res.meta["_endpoint_config"] = f"{res.address.rsplit('aws_sagemaker_endpoint.', 1)[0]}aws_sagemaker_endpoint_configuration.{ref[1]}"
+    return effective, None
+
+
+def ex_bedrock_throughput(walker, res, spec, body, scope, inst, effective, defaults, own):
+    comp = res.compute or Compute_from_spec(spec)
+    model = ex.get_path(body, "model_arn", scope)
+    comp.instance_type = None
+    comp.notes.append("Bedrock provisioned throughput is priced per model unit-hour by model; set pricing.instance_types or a usage file")
+    if isinstance(model, str):
+        res.meta["model_arn"] = model
+    res.compute = comp
+    return effective, None
+
+
+def ex_batch_compute_environment(walker, res, spec, body, scope, inst, effective, defaults, own):
+    return effective, None
+
+
+EXTRACTORS = {
+    "autoscaling_group": ex_autoscaling_group,
+    "eks_node_group": ex_eks_node_group,
+    "launch_template_ref": ex_launch_template_ref,
+    "sagemaker_endpoint_configuration": ex_sagemaker_endpoint_configuration,
+    "sagemaker_endpoint": ex_sagemaker_endpoint,
+    "bedrock_throughput": ex_bedrock_throughput,
+    "batch_compute_environment": ex_batch_compute_environment,
+}
+
+
+def _link_sagemaker(records) -> None:
+    """An endpoint runs its configuration's instances: price them once, on the endpoint."""
+    configs = {r[0].address.split("[")[0]: r[0] for r in records if r[0].meta.pop("_sagemaker_config", False)}
+    for rec in records:
+        res = rec[0]
+        target = res.meta.pop("_endpoint_config", None)
+        if target is None:
+            continue
+        cfg = configs.get(target)
+        if cfg is not None and cfg.compute is not None:
+            res.compute = cfg.compute
+            res.ai = True
+            cfg.compute = None
+            cfg.meta["served_by"] = res.address
