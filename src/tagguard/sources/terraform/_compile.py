@@ -1,0 +1,455 @@
+"""Compile tree-sitter-hcl expression nodes into ``evaluate.Expr`` trees.
+
+Text is always taken from the source bytes between node offsets: the
+tree-sitter CST drops whitespace from ``template_literal`` nodes.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, List, Optional, Tuple
+
+from .evaluate import (
+    BinaryOp,
+    Conditional,
+    Expr,
+    ForDirective,
+    ForExpr,
+    FuncCall,
+    GetAttr,
+    GetIndex,
+    IfDirective,
+    Invalid,
+    Literal,
+    ObjectExpr,
+    Source,
+    Splat,
+    Template,
+    Traversal,
+    TupleExpr,
+    UnaryOp,
+)
+from .values import norm_number
+
+BINARY_OPS = {"||", "&&", "==", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%"}
+STEP_TYPES = {"get_attr", "index", "splat"}
+_MARKERS = {
+    "template_interpolation",
+    "template_if_intro",
+    "template_else_intro",
+    "template_if_end",
+    "template_for_start",
+    "template_for_end",
+}
+
+
+class Compiler:
+    """Compiles expressions of one file; ``src`` holds the file's bytes."""
+
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self.data = src.data
+
+    # --- helpers --------------------------------------------------------------
+
+    def text(self, node: Any) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def pos(self, node: Any) -> dict:
+        return {"src": self.src, "start": node.start_byte, "end": node.end_byte, "line": node.start_point[0] + 1}
+
+    def span(self, first: Any, last: Any) -> dict:
+        return {"src": self.src, "start": first.start_byte, "end": last.end_byte, "line": first.start_point[0] + 1}
+
+    # --- entry points ---------------------------------------------------------
+
+    def expression(self, node: Any) -> Expr:
+        """Compile an ``expression`` (or any term) node; never raises."""
+        if node.has_error:
+            return Invalid(f"syntax error in `{self.text(node)[:60]}`", **self.pos(node))
+        try:
+            return self.expr(node)
+        except RecursionError:
+            return Invalid("expression nested too deeply", **self.pos(node))
+        except Exception as exc:  # noqa: BLE001 - unexpected CST shapes must not crash a scan
+            return Invalid(f"cannot read expression: {exc}", **self.pos(node))
+
+    def expr(self, node: Any) -> Expr:
+        kind = node.type
+        if kind == "expression":
+            return self.sequence(node.children)
+        handler = getattr(self, "c_" + kind, None)
+        if handler is None:
+            return Invalid(f"unsupported syntax `{kind}`", **self.pos(node))
+        return handler(node)
+
+    def sequence(self, nodes: list) -> Expr:
+        """A primary term followed by traversal steps (``get_attr``/``index``/``splat``)."""
+        nodes = [n for n in nodes if n.type != "comment"]
+        if nodes and nodes[0].type == "(":
+            close = next(i for i, n in enumerate(nodes) if n.type == ")" and i > 0)
+            primary: Any = self.expr(nodes[1])
+            rest = nodes[close + 1 :]
+        else:
+            primary = nodes[0]
+            rest = nodes[1:]
+        if not rest:
+            return primary if isinstance(primary, Expr) else self.expr(primary)
+        root: Any
+        if not isinstance(primary, Expr) and primary.type == "variable_expr":
+            root = self.text(primary)
+        else:
+            root = primary if isinstance(primary, Expr) else self.expr(primary)
+        return Traversal(root, self.steps(rest), **self.span(nodes[0], nodes[-1]))
+
+    def steps(self, nodes: list) -> list:
+        out: list = []
+        for node in nodes:
+            if node.type == "get_attr":
+                out.append(GetAttr(self.text(node.children[-1])))
+            elif node.type == "index":
+                out.append(self.index(node.children[0]))
+            elif node.type == "splat":
+                out.extend(self.splat(node.children[0]))
+        return out
+
+    def index(self, node: Any) -> Any:
+        if node.type == "legacy_index":
+            digits = self.data[node.children[0].end_byte : node.end_byte].decode("ascii", "replace")
+            return GetIndex(Literal(int(digits) if digits.isdigit() else digits, **self.pos(node)))
+        inner = [c for c in node.children if c.is_named and c.type != "comment"]
+        return GetIndex(self.expr(inner[0]))
+
+    def splat(self, node: Any) -> list:
+        inner = [c for c in node.children if c.type in STEP_TYPES]
+        if node.type == "full_splat":
+            return [Splat(self.steps(inner))]
+        # ``.*`` takes only attribute steps; anything after applies to the result.
+        n_attr = 0
+        while n_attr < len(inner) and inner[n_attr].type == "get_attr":
+            n_attr += 1
+        return [Splat(self.steps(inner[:n_attr]))] + self.steps(inner[n_attr:])
+
+    # --- terms ----------------------------------------------------------------
+
+    def c_variable_expr(self, node: Any) -> Expr:
+        return Traversal(self.text(node), [], **self.pos(node))
+
+    def c_literal_value(self, node: Any) -> Expr:
+        return self.expr(node.children[0])
+
+    def c_numeric_lit(self, node: Any) -> Expr:
+        return Literal(parse_numeric(self.text(node)), **self.pos(node))
+
+    def c_bool_lit(self, node: Any) -> Expr:
+        return Literal(self.text(node) == "true", **self.pos(node))
+
+    def c_null_lit(self, node: Any) -> Expr:
+        return Literal(None, **self.pos(node))
+
+    def c_collection_value(self, node: Any) -> Expr:
+        return self.expr(node.children[0])
+
+    def c_tuple(self, node: Any) -> Expr:
+        items = [self.expr(c) for c in node.children if c.type == "expression"]
+        return TupleExpr(items, **self.pos(node))
+
+    def c_object(self, node: Any) -> Expr:
+        pairs = [self.object_elem(c) for c in node.children if c.type == "object_elem"]
+        return ObjectExpr(pairs, **self.pos(node))
+
+    def object_elem(self, node: Any) -> Tuple[Expr, Expr]:
+        key_node = node.child_by_field_name("key")
+        value_node = node.child_by_field_name("val")
+        return self.object_key(key_node), self.expr(value_node)
+
+    def object_key(self, node: Any) -> Expr:
+        named = [c for c in node.children if c.type != "comment"]
+        if len(named) == 1 and named[0].type == "variable_expr":
+            # A bare identifier key is the literal string, not a variable.
+            return Literal(self.text(named[0]), **self.pos(node))
+        return self.expr(node)
+
+    def c_function_call(self, node: Any) -> Expr:
+        name = self.text(node.children[0])
+        args: List[Expr] = []
+        expand = False
+        for child in node.children:
+            if child.type == "function_arguments":
+                args = [self.expr(c) for c in child.children if c.type == "expression"]
+                expand = any(c.type == "ellipsis" for c in child.children)
+        return FuncCall(name, args, expand, **self.pos(node))
+
+    def c_conditional(self, node: Any) -> Expr:
+        parts = [self.expr(c) for c in node.children if c.type == "expression"]
+        return Conditional(parts[0], parts[1], parts[2], **self.pos(node))
+
+    def c_operation(self, node: Any) -> Expr:
+        return self.expr(node.children[0])
+
+    def c_unary_operation(self, node: Any) -> Expr:
+        op = node.children[0].type
+        return UnaryOp(op, self.sequence(node.children[1:]), **self.pos(node))
+
+    def c_binary_operation(self, node: Any) -> Expr:
+        children = node.children
+        at = next(i for i, c in enumerate(children) if not c.is_named and c.type in BINARY_OPS and i > 0)
+        left = self.sequence(children[:at])
+        right = self.sequence(children[at + 1 :])
+        return BinaryOp(children[at].type, left, right, **self.pos(node))
+
+    def c_for_expr(self, node: Any) -> Expr:
+        return self.expr(node.children[0])
+
+    def c_for_tuple_expr(self, node: Any) -> Expr:
+        return self.for_expr(node, is_object=False)
+
+    def c_for_object_expr(self, node: Any) -> Expr:
+        return self.for_expr(node, is_object=True)
+
+    def for_expr(self, node: Any, is_object: bool) -> Expr:
+        intro = next(c for c in node.children if c.type == "for_intro")
+        names = [self.text(c) for c in intro.children if c.type == "identifier"]
+        coll = self.expr(next(c for c in intro.children if c.type == "expression"))
+        exprs = [self.expr(c) for c in node.children if c.type == "expression"]
+        cond_node = next((c for c in node.children if c.type == "for_cond"), None)
+        cond = None
+        if cond_node is not None:
+            cond = self.expr(next(c for c in cond_node.children if c.type == "expression"))
+        key_name, value_name = (names[0], names[1]) if len(names) > 1 else (None, names[0])
+        key_expr = exprs[0] if is_object else None
+        value_expr = exprs[1] if is_object else exprs[0]
+        grouping = any(c.type == "ellipsis" for c in node.children)
+        return ForExpr(key_name, value_name, coll, key_expr, value_expr, cond, grouping, **self.pos(node))
+
+    # --- templates ------------------------------------------------------------
+
+    def c_template_expr(self, node: Any) -> Expr:
+        return self.expr(node.children[0])
+
+    def c_string_lit(self, node: Any) -> Expr:
+        return self.c_quoted_template(node)
+
+    def c_quoted_template(self, node: Any) -> Expr:
+        children = node.children
+        start = children[0].end_byte
+        end = children[-1].start_byte if children[-1].type == "quoted_template_end" else node.end_byte
+        tokens = self.template_tokens(children, start, end, quoted=True)
+        return self.template(tokens, node)
+
+    def c_heredoc_template(self, node: Any) -> Expr:
+        children = node.children
+        flush = self.text(children[0]) == "<<-"
+        start = self.data.find(b"\n", children[1].end_byte) + 1 or children[1].end_byte
+        last = children[-1]
+        end = self.data.rfind(b"\n", start, last.start_byte) + 1 if last.type == "heredoc_identifier" else 0
+        end = max(end, start)
+        return self.heredoc_body(children, start, end, flush, node)
+
+    def heredoc_body(self, children: list, start: int, end: int, flush: bool, node: Any) -> Expr:
+        tokens = self.template_tokens(children, start, end, quoted=False)
+        if flush:
+            flush_heredoc(tokens)
+        return self.template(tokens, node)
+
+    def template(self, tokens: list, node: Any) -> Expr:
+        apply_strip_markers(tokens)
+        parts, _ = self.build_parts(tokens, 0, ())
+        parts = merge_literals(parts)
+        if not parts:
+            return Literal("", **self.pos(node))
+        if len(parts) == 1 and isinstance(parts[0], str):
+            return Literal(parts[0], **self.pos(node))
+        return Template(parts, **self.pos(node))
+
+    def template_tokens(self, children: list, start: int, end: int, quoted: bool) -> list:
+        """Flat tokens: ["lit", text] split after newlines, or [kind, node, lstrip, rstrip]."""
+        markers: list = []
+        collect_markers(children, markers)
+        tokens: list = []
+        cursor = start
+        for marker in markers:
+            if marker.start_byte < start or marker.end_byte > end:
+                continue
+            self.literal_tokens(cursor, marker.start_byte, quoted, tokens)
+            tokens.append([marker.type, marker, strip_left(marker), strip_right(marker)])
+            cursor = marker.end_byte
+        self.literal_tokens(cursor, end, quoted, tokens)
+        return tokens
+
+    def literal_tokens(self, start: int, end: int, quoted: bool, tokens: list) -> None:
+        if end <= start:
+            return
+        raw = self.data[start:end].decode("utf-8", "replace")
+        text = unescape_quoted(raw) if quoted else unescape_template(raw)
+        for line in text.splitlines(keepends=True):
+            tokens.append(["lit", line])
+
+    def build_parts(self, tokens: list, i: int, stops: tuple) -> Tuple[list, int]:
+        parts: list = []
+        while i < len(tokens):
+            token = tokens[i]
+            kind = token[0]
+            if kind in stops:
+                return parts, i
+            i += 1
+            if kind == "lit":
+                parts.append(token[1])
+            elif kind == "template_interpolation":
+                parts.append(self.expr(inner_expression(token[1])))
+            elif kind == "template_if_intro":
+                directive, i = self.if_directive(token[1], tokens, i)
+                parts.append(directive)
+            elif kind == "template_for_start":
+                directive, i = self.for_directive(token[1], tokens, i)
+                parts.append(directive)
+        return parts, i
+
+    def if_directive(self, intro: Any, tokens: list, i: int) -> Tuple[Expr, int]:
+        cond = self.expr(inner_expression(intro))
+        then, i = self.build_parts(tokens, i, ("template_else_intro", "template_if_end"))
+        otherwise: list = []
+        if i < len(tokens) and tokens[i][0] == "template_else_intro":
+            otherwise, i = self.build_parts(tokens, i + 1, ("template_if_end",))
+        i += 1  # the endif
+        return IfDirective(cond, merge_literals(then), merge_literals(otherwise), **self.pos(intro)), i
+
+    def for_directive(self, start: Any, tokens: list, i: int) -> Tuple[Expr, int]:
+        names = [self.text(c) for c in start.children if c.type == "identifier"]
+        coll = self.expr(inner_expression(start))
+        body, i = self.build_parts(tokens, i, ("template_for_end",))
+        key_name, value_name = (names[0], names[1]) if len(names) > 1 else (None, names[0])
+        return ForDirective(key_name, value_name, coll, merge_literals(body), **self.pos(start)), i + 1
+
+
+# --- template helpers (module level: no compiler state) -----------------------------
+
+
+def collect_markers(children: list, out: list) -> None:
+    for child in children:
+        kind = child.type
+        if kind in _MARKERS:
+            out.append(child)
+        elif kind in ("template_directive", "template_if", "template_for"):
+            collect_markers(child.children, out)
+
+
+def inner_expression(node: Any) -> Any:
+    return next(c for c in node.children if c.type == "expression")
+
+
+def strip_left(node: Any) -> bool:
+    children = node.children
+    return len(children) > 2 and children[1].type == "strip_marker"
+
+
+def strip_right(node: Any) -> bool:
+    children = node.children
+    return len(children) > 2 and children[-2].type == "strip_marker" and (len(children) > 3 or not strip_left(node))
+
+
+def apply_strip_markers(tokens: list) -> None:
+    for i, token in enumerate(tokens):
+        if token[0] == "lit":
+            continue
+        if token[2]:
+            j = i - 1
+            while j >= 0 and tokens[j][0] == "lit":
+                tokens[j][1] = tokens[j][1].rstrip()
+                if tokens[j][1]:
+                    break
+                j -= 1
+        if token[3]:
+            j = i + 1
+            while j < len(tokens) and tokens[j][0] == "lit":
+                tokens[j][1] = tokens[j][1].lstrip()
+                if tokens[j][1]:
+                    break
+                j += 1
+
+
+def flush_heredoc(tokens: list) -> None:
+    """``<<-``: remove the smallest indentation shared by all non-blank lines."""
+    min_spaces: Optional[int] = None
+    adjust: list = []
+    at_line_start = True
+    for token in tokens:
+        if at_line_start:
+            spaces = _line_indent(token, adjust)
+            if spaces is not None:
+                min_spaces = spaces if min_spaces is None else min(min_spaces, spaces)
+        at_line_start = token[0] == "lit" and token[1].endswith("\n")
+    if not min_spaces:
+        return
+    for token in adjust:
+        token[1] = token[1][min_spaces:]
+
+
+def _line_indent(token: list, adjust: list) -> Optional[int]:
+    if token[0] != "lit":
+        return 0  # an interpolation at column 0 means nothing can be stripped
+    text = token[1]
+    stripped = text.lstrip(" \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u3000")
+    if not stripped.strip() and text.endswith("\n"):
+        return None  # blank line: does not count
+    adjust.append(token)
+    return len(text) - len(stripped)
+
+
+def merge_literals(parts: list) -> list:
+    out: list = []
+    for part in parts:
+        if isinstance(part, str):
+            if not part:
+                continue
+            if out and isinstance(out[-1], str):
+                out[-1] += part
+                continue
+        out.append(part)
+    return out
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_QUOTED_RE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{", re.S)
+_TEMPLATE_RE = re.compile(r"\$\$\{|%%\{")
+
+
+def _quoted_sub(match: "re.Match[str]") -> str:
+    text = match.group(0)
+    if text == "$${":
+        return "${"
+    if text == "%%{":
+        return "%{"
+    code = match.group(1)
+    if code[0] in "uU" and len(code) > 1:
+        return _chr(int(code[1:], 16))
+    return _ESCAPES.get(code, text)
+
+
+def _chr(value: int) -> str:
+    try:
+        return chr(value)
+    except (ValueError, OverflowError):
+        return "\ufffd"
+
+
+def unescape_quoted(raw: str) -> str:
+    if "\\" not in raw and "$${" not in raw and "%%{" not in raw:
+        return raw
+    return _QUOTED_RE.sub(_quoted_sub, raw)
+
+
+def unescape_template(raw: str) -> str:
+    if "$${" not in raw and "%%{" not in raw:
+        return raw
+    return _TEMPLATE_RE.sub(lambda m: m.group(0)[1:], raw)
+
+
+def parse_numeric(text: str) -> Any:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return norm_number(float(text))
+    if number == number.to_integral_value():
+        return int(number)
+    return float(number)

@@ -1,0 +1,414 @@
+"""Terraform HCL files read with tree-sitter: bodies, blocks, attributes, comments.
+
+``parse(data, filename)`` never raises.  Tree-sitter is error tolerant: what
+parsed is returned, what did not is listed in ``HclFile.errors``.  Attribute
+expressions compile lazily (first ``Attribute.expr`` access) into
+``evaluate.Expr`` trees, so reading a big module costs one tree-sitter parse
+and a walk over blocks and attribute names only.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from ._compile import Compiler, unescape_quoted
+from .evaluate import ChildScope, Expr, Invalid, Source
+from .values import PartialMap, Unknown
+
+MAX_EXPR_DEPTH = 256  # tree-sitter node depth inside one attribute
+MAX_BLOCK_DEPTH = 64
+MAX_ISSUES = 50
+_DEPTH_CHECK_BYTES = MAX_EXPR_DEPTH // 2  # a shorter attribute cannot be that deep
+
+_PARSER: Any = None
+_COMMENT_QUERY: Any = None
+
+
+def _parser() -> Any:
+    global _PARSER, _COMMENT_QUERY
+    if _PARSER is None:
+        import tree_sitter_hcl
+        from tree_sitter import Language, Parser, Query
+
+        language = Language(tree_sitter_hcl.language())
+        _COMMENT_QUERY = Query(language, "(comment) @comment")
+        _PARSER = Parser(language)
+    return _PARSER
+
+
+@dataclass
+class ParseIssue:
+    line: int  # 1-based
+    column: int  # 1-based (bytes)
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.message}"
+
+
+class Attribute:
+    """``name = expr``.  ``expr`` compiles on first access."""
+
+    __slots__ = ("name", "line", "end_line", "_node", "_compiler", "_expr")
+
+    def __init__(self, name: str, node: Any, compiler: Optional[Compiler], line: int, end_line: int) -> None:
+        self.name = name
+        self.line = line
+        self.end_line = end_line
+        self._node = node
+        self._compiler = compiler
+        self._expr: Optional[Expr] = None
+
+    @property
+    def expr(self) -> Expr:
+        if self._expr is None:
+            self._expr = self._compiler.expression(self._node)  # type: ignore[union-attr]
+            self._node = self._compiler = None
+        return self._expr
+
+    def __repr__(self) -> str:
+        return f"<Attribute {self.name} line {self.line}>"
+
+
+class Body:
+    __slots__ = ("attributes", "blocks")
+
+    def __init__(self) -> None:
+        self.attributes: Dict[str, Attribute] = {}
+        self.blocks: List[Block] = []
+
+    def blocks_of(self, type: str) -> List["Block"]:  # noqa: A002 - the API name
+        return [b for b in self.blocks if b.type == type]
+
+    def get(self, name: str) -> Optional[Attribute]:
+        return self.attributes.get(name)
+
+    def __repr__(self) -> str:
+        return f"<Body {list(self.attributes)} blocks={[b.type for b in self.blocks]}>"
+
+
+@dataclass
+class Block:
+    type: str
+    labels: List[str]
+    body: Body
+    line: int
+    end_line: int
+
+    def __repr__(self) -> str:
+        return f"<Block {self.type} {self.labels} line {self.line}>"
+
+
+@dataclass
+class HclFile:
+    filename: str
+    body: Body
+    errors: List[ParseIssue]
+    comments: List[Tuple[int, str]]
+    tree: Any = None  # keeps tree-sitter nodes of lazily compiled attributes alive
+
+    def __repr__(self) -> str:
+        return f"<HclFile {self.filename} errors={len(self.errors)}>"
+
+
+# --- parsing ------------------------------------------------------------------------
+
+
+def parse(data: bytes, filename: str) -> HclFile:
+    """Parse Terraform HCL; never raises."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    try:
+        return _Reader(bytes(data), filename).read()
+    except RecursionError:
+        issue = ParseIssue(1, 1, "file nested too deeply to read")
+    except Exception as exc:  # noqa: BLE001 - bad input must never crash a scan
+        issue = ParseIssue(1, 1, f"cannot parse: {type(exc).__name__}: {exc}")
+    return HclFile(filename, Body(), [issue], [])
+
+
+class _Reader:
+    def __init__(self, data: bytes, filename: str) -> None:
+        self.data = data
+        self.filename = filename
+        self.src = Source(data, filename)
+        self.compiler = Compiler(self.src)
+        self.errors: List[ParseIssue] = []
+        self.comments: List[Tuple[int, str]] = []
+        self.inner_comments: List[Any] = []  # expression nodes that may hold comments
+
+    def read(self) -> HclFile:
+        tree = _parser().parse(self.data)
+        root = tree.root_node
+        body = Body()
+        self.fill_body(body, root.children, 0)
+        if root.has_error:
+            self.collect_errors(root)
+        self.errors.sort(key=lambda issue: (issue.line, issue.column))
+        self.collect_inner_comments()
+        return HclFile(self.filename, body, self.errors, self.comments, tree)
+
+    # --- bodies ---------------------------------------------------------------
+
+    def fill_body(self, body: Body, children: list, depth: int) -> None:
+        for child in children:
+            kind = child.type
+            if kind == "attribute":
+                self.add_attribute(body, child)
+            elif kind == "block":
+                self.add_block(body, child, depth)
+            elif kind == "comment":
+                self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
+            elif kind == "body":
+                self.fill_body(body, child.children, depth)
+            elif kind == "ERROR":
+                # tree-sitter wraps what it could not place; keep what parsed inside.
+                self.fill_body(body, child.children, depth)
+
+    def add_attribute(self, body: Body, node: Any) -> None:
+        children = node.children
+        name = self.text(children[0])
+        expr_node = children[-1]
+        start, end = expr_node.start_byte, expr_node.end_byte
+        attr = Attribute(name, expr_node, self.compiler, node.start_point[0] + 1, node.end_point[0] + 1)
+        if expr_node.type != "expression":
+            attr._expr = Invalid(f"attribute {name} has no value", **self.compiler.pos(node))
+        elif end - start > _DEPTH_CHECK_BYTES and _too_deep(expr_node):
+            self.issue(node, f"expression of `{name}` is nested more than {MAX_EXPR_DEPTH} levels deep")
+            attr._expr = Invalid("expression nested too deeply", **self.compiler.pos(node))
+        if self.may_hold_comment(start, end):
+            self.inner_comments.append(expr_node)
+        body.attributes[name] = attr
+
+    def may_hold_comment(self, start: int, end: int) -> bool:
+        find = self.data.find
+        return find(b"#", start, end) >= 0 or find(b"//", start, end) >= 0 or find(b"/*", start, end) >= 0
+
+    def add_block(self, body: Body, node: Any, depth: int) -> None:
+        if depth >= MAX_BLOCK_DEPTH:
+            self.issue(node, f"blocks nested more than {MAX_BLOCK_DEPTH} levels deep")
+            return
+        children = node.children
+        block = Block(self.text(children[0]), [], Body(), node.start_point[0] + 1, node.end_point[0] + 1)
+        for child in children[1:]:
+            kind = child.type
+            if kind == "body":
+                self.fill_body(block.body, child.children, depth + 1)
+            elif kind == "string_lit" or kind == "identifier":
+                block.labels.append(self.label(child))
+            elif kind == "comment":
+                self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
+        body.blocks.append(block)
+
+    def label(self, node: Any) -> str:
+        start, end = node.start_byte, node.end_byte
+        if node.type == "string_lit" and end - start >= 2 and self.data[end - 1 : end] == b'"':
+            start, end = start + 1, end - 1
+        return unescape_quoted(self.data[start:end].decode("utf-8", "replace"))
+
+    def text(self, node: Any) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    # --- errors ---------------------------------------------------------------
+
+    def issue(self, node: Any, message: str) -> None:
+        row, col = node.start_point
+        self.errors.append(ParseIssue(row + 1, col + 1, message))
+
+    def collect_errors(self, root: Any) -> None:
+        """ERROR/MISSING nodes, plus quoted strings running over a line end (unterminated)."""
+        stack = [root]
+        found = 0
+        while stack:
+            node = stack.pop()
+            if node.is_missing or node.type == "ERROR":
+                found += 1
+                if found <= MAX_ISSUES:
+                    self.issue(node, self.describe(node))
+                continue
+            if node.type in ("string_lit", "quoted_template") and _runs_over_line_end(node):
+                found += 1
+                if found <= MAX_ISSUES:
+                    self.issue(node, "unterminated string: missing closing `\"` on this line")
+                continue
+            # Single-line healthy nodes cannot hide a multi-line string: skip them.
+            stack.extend(c for c in reversed(node.children) if c.has_error or c.start_point[0] != c.end_point[0])
+        if found > MAX_ISSUES:
+            self.errors.append(ParseIssue(self.errors[-1].line, 1, f"{found - MAX_ISSUES} more syntax errors"))
+
+    def describe(self, node: Any) -> str:
+        if node.is_missing:
+            what = _MISSING_NAMES.get(node.type, node.type)
+            message = f"missing `{what}`"
+            opener = _opener_line(node)
+            if opener is not None:
+                message += f" (to close what starts on line {opener})"
+            return message
+        snippet = self.text(node).strip().split("\n", 1)[0][:40]
+        if not snippet:
+            return "syntax error"
+        if "\x00" in snippet or not snippet.isprintable():
+            return "syntax error: unexpected binary data"
+        return f"syntax error near `{snippet}`"
+
+    # --- comments -------------------------------------------------------------
+
+    def collect_inner_comments(self) -> None:
+        """Comments inside expressions (body-level ones were seen by the walk)."""
+        if self.inner_comments:
+            from tree_sitter import QueryCursor
+
+            cursor = QueryCursor(_COMMENT_QUERY)
+            for node in self.inner_comments:
+                for comment in cursor.captures(node).get("comment", []):
+                    self.comments.append((comment.start_point[0] + 1, _comment_text(self.text(comment))))
+        self.comments.sort()
+
+
+_MISSING_NAMES = {
+    "quoted_template_end": '"',
+    "block_end": "}",
+    "object_end": "}",
+    "tuple_end": "]",
+    "template_interpolation_end": "}",
+    "template_directive_end": "}",
+    "heredoc_identifier": "heredoc end marker",
+}
+
+
+def _opener_line(node: Any) -> Optional[int]:
+    """The line of the construct a MISSING token would close, when on an earlier line."""
+    row = node.start_point[0]
+    parent = node.parent
+    for _ in range(3):
+        if parent is None:
+            return None
+        if parent.start_point[0] != row:
+            return parent.start_point[0] + 1
+        parent = parent.parent
+    return None
+
+
+def _runs_over_line_end(node: Any) -> bool:
+    if node.start_point[0] == node.end_point[0]:
+        return False
+    return not any(c.type in ("template_interpolation", "template_directive") for c in node.children)
+
+
+def _comment_text(text: str) -> str:
+    if text.startswith("#"):
+        text = text[1:]
+    elif text.startswith("//"):
+        text = text[2:]
+    elif text.startswith("/*"):
+        text = text[2:-2] if text.endswith("*/") else text[2:]
+    return text.strip()
+
+
+def _too_deep(node: Any) -> bool:
+    """Whether the subtree goes deeper than MAX_EXPR_DEPTH (iterative walk)."""
+    cursor = node.walk()
+    depth = 0
+    while True:
+        if cursor.goto_first_child():
+            depth += 1
+            if depth > MAX_EXPR_DEPTH:
+                return True
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent() or depth <= 1:
+                return False
+            depth -= 1
+
+
+# --- convenience entry points ---------------------------------------------------------
+
+
+def parse_expression(text: str, filename: str = "<expr>") -> Expr:
+    """Compile one expression from text (tests, CLI overrides, tfvars values)."""
+    hcl = parse(("__expr__ = " + text + "\n").encode("utf-8", "replace"), filename)
+    attr = hcl.body.get("__expr__")
+    if attr is None or hcl.errors:
+        message = str(hcl.errors[0]) if hcl.errors else "not an expression"
+        return Invalid(f"cannot parse expression `{text[:60]}`: {message}")
+    return attr.expr
+
+
+def compile_template(text: str, filename: str = "<template>") -> Expr:
+    """Compile a bare template (a ``templatefile()`` file) into an Expr."""
+    marker = "TAGGUARD_TEMPLATE_END_" + secrets.token_hex(6)
+    head = f"__template__ = <<{marker}\n".encode()
+    body = text.encode("utf-8", "replace")
+    data = head + body + f"\n{marker}\n".encode()
+    try:
+        reader = _Reader(data, filename)
+        tree = _parser().parse(data)
+    except Exception as exc:  # noqa: BLE001
+        return Invalid(f"cannot parse template {filename}: {exc}")
+    heredoc = _find_heredoc(tree.root_node)
+    if heredoc is None or tree.root_node.has_error:
+        return Invalid(f"template {filename} has a syntax error")
+    expr = reader.compiler.heredoc_body(heredoc.children, len(head), len(head) + len(body), False, heredoc)
+    return expr  # compiled eagerly: no tree-sitter node outlives this call
+
+
+def _find_heredoc(node: Any) -> Any:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "heredoc_template":
+            return current
+        stack.extend(current.children)
+    return None
+
+
+# --- dynamic blocks ------------------------------------------------------------------
+
+
+def expand_dynamic(block: Block, scope: Any) -> Any:
+    """Expand a ``dynamic "name" { for_each = ...; content {...} }`` block.
+
+    Returns a list of ``(block_type, content_body, child_scope)`` -- evaluate the
+    content body's attributes in ``child_scope``, where the iterator (the label or
+    the ``iterator`` argument) is bound to ``{key, value}`` -- or an ``Unknown``
+    when ``for_each`` cannot be known.
+    """
+    name = block.labels[0] if block.labels else block.type
+    iterator = name
+    iterator_attr = block.body.get("iterator")
+    if iterator_attr is not None:
+        iterator = iterator_attr.expr.source_text().strip() or name
+    for_each = block.body.get("for_each")
+    contents = block.body.blocks_of("content")
+    if for_each is None or not contents:
+        return Unknown(f"dynamic block {name} has no for_each or content")
+    value = for_each.expr.eval(scope)
+    pairs = _dynamic_pairs(value)
+    if isinstance(pairs, Unknown):
+        return pairs
+    return [(name, contents[0].body, ChildScope(scope, {iterator: {"key": k, "value": v}})) for k, v in pairs]
+
+
+def _dynamic_pairs(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return value
+    if isinstance(value, PartialMap) and value.open:
+        return Unknown("for_each map may hold unknown keys: " + "; ".join(value.open_reasons))
+    if isinstance(value, Mapping):
+        return [(k, value[k]) for k in sorted(value)]
+    if isinstance(value, list):
+        return list(enumerate(value))
+    if value is None:
+        return []
+    return Unknown(f"dynamic for_each is not a collection: {value!r}")
+
+
+def iter_blocks(body: Body) -> Iterator[Block]:
+    """Every block below ``body``, depth first (handy for comment/line lookups)."""
+    stack = list(reversed(body.blocks))
+    while stack:
+        block = stack.pop()
+        yield block
+        stack.extend(reversed(block.body.blocks))
