@@ -26,8 +26,28 @@ def report_dict(result: ScanResult) -> dict:
     return out
 
 
+def dumps_report(report: dict) -> str:
+    """Indented envelope, one line per resource and finding.
+
+    Readable and diff-friendly, and fast: each item goes through the C encoder
+    (``indent`` would force the pure-Python one, ~10x slower on big scans).
+    """
+    parts = ["{"]
+    keys = list(report)
+    for i, key in enumerate(keys):
+        value = report[key]
+        comma = "," if i < len(keys) - 1 else ""
+        if isinstance(value, list) and value:
+            items = [f"    {json.dumps(item, ensure_ascii=False)}" for item in value]
+            parts.append(f"  {json.dumps(key)}: [\n" + ",\n".join(items) + f"\n  ]{comma}")
+        else:
+            parts.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    parts.append("}")
+    return "\n".join(parts) + "\n"
+
+
 class JsonFormatter(Formatter):
     name = "json"
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
-        return json.dumps(report_dict(result), indent=2, sort_keys=False) + "\n"
+        return dumps_report(report_dict(result))

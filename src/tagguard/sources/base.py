@@ -114,17 +114,19 @@ def walk(root: Path, exclude: Iterable[str] = ()) -> Inventory:
         inv.files.append(root.name)
         return inv
     seen: Set[str] = set()
-    stack = [root]
+    stack = [(root, ())]  # (directory, real paths of its ancestors)
     while stack:
-        current = stack.pop()
+        current, ancestors = stack.pop()
         try:
             real = os.path.realpath(current)
         except OSError:
             continue
-        if real in seen:
+        if real in ancestors:
             rel = Path(os.path.relpath(current, root)).as_posix()
-            inv.problems.append(parse_error(rel, None, f"{rel}: symlink loop (points back to {Path(os.path.relpath(real, root)).as_posix()}); not followed",
+            inv.problems.append(parse_error(rel, None, f"{rel}: symlink loop (links back to a parent directory); not followed",
                                             severity="warning"))
+            continue
+        if real in seen:  # a second link to a directory already scanned: scanning it again would double-count
             continue
         seen.add(real)
         try:
@@ -152,5 +154,6 @@ def walk(root: Path, exclude: Iterable[str] = ()) -> Inventory:
                     continue
                 if not excluded(rel):
                     inv.files.append(rel)
-        stack.extend(reversed(subdirs))
+        chain = ancestors + (real,)
+        stack.extend((d, chain) for d in reversed(subdirs))
     return inv
