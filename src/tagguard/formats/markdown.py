@@ -98,7 +98,9 @@ def render_baseline_line(result: ScanResult) -> Optional[str]:
     text = (f"Baseline {code(info.get('path') or 'baseline')} hid "
             f"{_plural(int(info.get('suppressed', 0)), 'known finding')}")
     if stale:
-        text += f"; {_plural(len(stale), 'entry')} no longer match (stale: remove them with `tagguard baseline create`)"
+        n = len(stale)
+        text += (f"; {n} stale entr{'y' if n == 1 else 'ies'} no longer match{'es' if n == 1 else ''} a finding "
+                 f"(regenerate the baseline with `tagguard baseline create`)")
     return text + "."
 
 

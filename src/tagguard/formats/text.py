@@ -66,7 +66,7 @@ class TextFormatter(Formatter):
             stale = baseline.get("stale") or []
             line = f"baseline {baseline.get('path', '')}: hid {baseline.get('suppressed', 0)} known finding(s)"
             if stale:
-                line += f"; {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} no longer match: " + ", ".join(
+                line += f"; {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} (no finding matches now): " + ", ".join(
                     "/".join(str(x) for x in (e.get("file"), e.get("address"), e.get("rule"), e.get("tag")) if x)
                     for e in stale[:5]) + (" ..." if len(stale) > 5 else "")
             out.append(_paint(line, "dim", color))
