@@ -15,8 +15,9 @@ TF_SIBLINGS = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
 
 def build_inventory(paths: Sequence[str], config: Config, stdin: Optional[bytes] = None) -> Inventory:
-    """Walk the scanned paths once.  A file argument brings its whole Terraform module."""
-    real = [Path(p) for p in paths if p != "-"]
+    """Walk the scanned paths once.  A file argument brings its whole Terraform module;
+    a file inside a Helm chart (values file, template, Chart.yaml) means the chart."""
+    real = [_enclosing_chart(Path(p)) or Path(p) for p in paths if p != "-"]
     if not real:
         inv = Inventory(root=Path.cwd())
     elif len(real) == 1 and real[0].is_dir():
@@ -53,6 +54,27 @@ def build_inventory(paths: Sequence[str], config: Config, stdin: Optional[bytes]
     return inv
 
 
+def _enclosing_chart(path: Path) -> Optional[Path]:
+    """The Helm chart directory a file belongs to (a subchart's parent chart), if any."""
+    if path.is_dir() or not path.exists():
+        return None
+    current = path.resolve().parent
+    chart = None
+    while True:
+        if (current / "Chart.yaml").is_file():
+            chart = current
+            break
+        if (current / ".git").exists() or current.parent == current:
+            return None
+        current = current.parent
+    while chart.parent.name == "charts" and (chart.parent.parent / "Chart.yaml").is_file():
+        chart = chart.parent.parent  # a subchart is rendered by its parent
+    try:  # relative, like the argument, so reported paths stay relative
+        return Path(os.path.relpath(chart))
+    except ValueError:  # another drive on Windows
+        return chart
+
+
 def collect(inv: Inventory, ctx: ScanContext, only: Optional[List[str]] = None) -> SourceOutput:
     out = SourceOutput(findings=list(inv.problems))
     for spec, suffixes in SOURCES:
@@ -87,7 +109,10 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) ->
     findings.sort(key=lambda f: (f.file or "", f.line or 0, f.address or "", f.rule, f.tag or ""))
     listed = [r for r in resources if in_scope(r, config.scope) or (r.ai and not r.taggable)]
     listed.sort(key=lambda r: (r.file or "", r.line or 0, r.address))
-    return ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on)
+    result = ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on)
+    if getattr(out, "exit_override", None) is not None:
+        result.extra["exit_override"] = out.exit_override
+    return result
 
 
 def price(resources: List[Resource], ctx: ScanContext) -> None:
@@ -146,5 +171,5 @@ def scan(paths: Sequence[str], config: Config, *, var_files: Optional[List[Path]
     inv = build_inventory(paths, config, stdin=stdin)
     ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options or {})
     out = collect(inv, ctx)
-    root = paths[0] if len(paths) == 1 else str(inv.root)
+    root = str(_enclosing_chart(Path(paths[0])) or paths[0]) if len(paths) == 1 else str(inv.root)
     return evaluate(out, ctx, root=root)
