@@ -237,6 +237,7 @@ class ScanResult:
             by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
             by_cat[f.category] = by_cat.get(f.category, 0) + 1
         ai = [r for r in self.resources if r.ai]
+        billed = [r for r in ai if r.compute is not None]
         monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None]
         gpu_hours = [r.cost.gpu_hours_per_month for r in ai if r.cost and r.cost.gpu_hours_per_month is not None]
         failing = {f.address for f in active if f.address and f.severity == ERROR}
@@ -250,7 +251,7 @@ class ScanResult:
             "by_category": dict(sorted(by_cat.items())),
             "blocking": len(self.blocking()),
             "monthly_usd": _money(sum(monthly)) if monthly else 0.0,
-            "unpriced_ai_resources": len(ai) - len(monthly),
+            "unpriced_ai_resources": len(billed) - len(monthly),
             "gpu_hours_per_month": _num(sum(gpu_hours)) if gpu_hours else 0,
             "exit_code": self.exit_code(),
         }

@@ -106,6 +106,12 @@ def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callab
             continue
         parsed = hcl.parse(data, rel)
         mdef.files[rel] = parsed
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not any("binary" in issue.message for issue in parsed.errors):
+                line = data.count(b"\n", 0, exc.start) + 1
+                mdef.parse_issues.append((rel, line, f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); Terraform rejects it"))
         for issue in parsed.errors:
             mdef.parse_issues.append((rel, issue.line, issue.message))
         mdef.comments[rel] = list(getattr(parsed, "comments", []) or [])

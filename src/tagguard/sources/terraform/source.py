@@ -262,9 +262,10 @@ class _Walker:
             if handler is not None:
                 effective, extra = handler(self, res, spec, body, scope, inst, effective, defaults, own)
         _apply_tagmap(res, effective)
-        if not res.ai:
-            res.compute = None
-        elif res.compute is None and not res.meta.get("served_by"):
+        billed_by_capacity = any(spec.get(k) for k in ("instance_type", "accelerator", "units", "extractor"))
+        if not res.ai or not billed_by_capacity:
+            res.compute = None  # AI services billed per request/storage (models, domains) have no compute profile
+        elif res.compute is None and not res.meta.get("served_by") and rtype != "aws_sagemaker_endpoint_configuration":
             res.compute = comp
         return res, extra
 
@@ -493,6 +494,8 @@ def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults,
         stuck.setdefault(k, "the node group through provider default_tags")
     _not_propagated(walker, res, lt_tags, stuck,
                     "EKS does not copy node group tags to the instances it launches",
+                    f"add these keys to launch template `{lt.block.labels[1]}`'s tag_specifications {{ resource_type = \"instance\" }} "
+                    f"({lt.file}:{lt.block.line}); provider default_tags never reach tag_specifications" if lt is not None else
                     "add a launch template with tag_specifications { resource_type = \"instance\" } (and \"volume\") "
                     "carrying the cost tags, and reference it from the node group's launch_template block")
     return effective.overlay(lt_tags) if lt_tags.keys() else effective, None
