@@ -1,0 +1,70 @@
+"""``tagguard usage FILES...``: LLM token spend from tagguard JSONL, LiteLLM spend logs and OTLP GenAI spans."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from tagguard.cli import config_option, fail, load_config_or_exit
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(ctx, param, value):
+    if value is not None and not _DAY.match(value):
+        raise click.BadParameter("expected YYYY-MM-DD")
+    return value
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
+@config_option
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown", "csv"]), default="text",
+              show_default=True, help="Output format (csv: the daily or weekly table).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout.")
+@click.option("--period", type=click.Choice(["day", "week"]), default="day", show_default=True,
+              help="Rows of the CSV table.")
+@click.option("--since", callback=_day, default=None, help="First day (UTC, YYYY-MM-DD) to include.")
+@click.option("--until", callback=_day, default=None, help="Last day (UTC, YYYY-MM-DD) to include.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Lowest severity that makes the exit code 1 (default: the config's fail_on, else error).")
+def usage(files, config_path, fmt, output, period, since, until, fail_on):
+    """Price and check LLM token spend recorded in FILES (default: llm.usage_files from the config).
+
+    FILES are tagguard.llm JSONL logs, LiteLLM spend-log exports (JSON, JSON lines or CSV) or
+    OpenTelemetry GenAI spans as OTLP JSON; `-` reads stdin; globs are expanded. Each caller's tags
+    are checked against the taxonomy (one finding per caller, not per call); untagged spend, unknown
+    models, daily anomalies and token budgets are reported. Exit 1 on blocking findings.
+    """
+    from tagguard.llm.budgets import BudgetConfigError
+    from tagguard.llm.prices import PriceConfigError
+    from tagguard.llm.report import UsageError, analyse, expand_paths, render, settings
+
+    config = load_config_or_exit(config_path)
+    if fail_on:
+        config.raw["fail_on"] = fail_on
+    try:
+        if files:
+            paths = expand_paths(files)
+        else:
+            paths = expand_paths(settings(config)["usage_files"], config.base_dir)
+            if not paths:
+                fail("no usage files: give FILES or set llm.usage_files in .tagguard.yaml")
+        missing = [p for p in paths if p != "-" and not Path(p).exists()]
+        if missing:
+            fail(f"{missing[0]}: no such file")
+        report = analyse(paths, config, since=since, until=until, period=period)
+    except (UsageError, PriceConfigError, BudgetConfigError) as exc:
+        fail(str(exc))
+    text = render(report, fmt, period)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+    raise click.exceptions.Exit(report["summary"]["exit_code"])

@@ -1,0 +1,410 @@
+"""``tagguard usage``: ingest, price, validate, aggregate; render as text, JSON, Markdown or CSV.
+
+``analyse(paths, config)`` returns the report as a plain dict (the JSON output);
+``render(report, fmt)`` turns it into text.  ``token_showback_rows(config)``
+feeds token spend into ``tagguard report showback``.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from tagguard.model import ERROR, INFO, PARSE_ERROR, SEVERITY_RANK, WARNING, Finding
+
+REPORT_VERSION = 1
+DEFAULT_DIMENSIONS = ("business-unit", "project", "environment", "model")
+MAX_PARSE_FINDINGS_PER_FILE = 20
+RULE_OF = {"missing_tag": "missing-tag", "invalid_value": "invalid-value", "unresolved_value": "unresolved-value"}
+
+
+class UsageError(ValueError):
+    """A configuration or argument problem: one line, exit code 2."""
+
+
+def settings(config: Any) -> Dict[str, Any]:
+    raw = (config.section("llm") if config is not None else None) or {}
+    if not isinstance(raw, dict):
+        raise UsageError("llm: expected a mapping")
+
+    def num(key: str, default: float, lo: float = 0.0) -> float:
+        v = raw.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < lo:
+            raise UsageError(f"llm.{key}: expected a number >= {lo:g}, got {v!r}")
+        return float(v)
+
+    dims = raw.get("dimensions", list(DEFAULT_DIMENSIONS))
+    group = raw.get("anomaly_group_by", ["business-unit", "project"])
+    for key, val in (("dimensions", dims), ("anomaly_group_by", group)):
+        if not isinstance(val, list) or not val or not all(isinstance(x, str) for x in val):
+            raise UsageError(f"llm.{key}: expected a non-empty list of tag keys")
+    ta = raw.get("tag_attributes") or {}
+    if not isinstance(ta, dict):
+        raise UsageError("llm.tag_attributes: expected a mapping of attribute/field name to tag key")
+    files = raw.get("usage_files") or []
+    if isinstance(files, str):
+        files = [files]
+    return {
+        "dimensions": list(dims),
+        "anomaly_group_by": list(group),
+        "anomaly_factor": num("anomaly_factor", 3.0, 1.0),
+        "anomaly_window_days": int(num("anomaly_window_days", 7, 1)),
+        "anomaly_min_history_days": int(num("anomaly_min_history_days", 3, 1)),
+        "anomaly_min_usd": num("anomaly_min_usd", 1.0),
+        "top": int(num("top", 5, 1)),
+        "tag_attributes": {str(k): str(v) for k, v in ta.items()},
+        "usage_files": [str(f) for f in files],
+        "showback_month": raw.get("showback_month"),
+    }
+
+
+def expand_paths(patterns: Sequence[str], base: Optional[Path] = None) -> List[str]:
+    out: List[str] = []
+    for p in patterns:
+        if p == "-":
+            out.append(p)
+            continue
+        full = p if base is None or Path(p).is_absolute() else str(base / p)
+        hits = sorted(glob.glob(full)) if any(c in p for c in "*?[") else [full]
+        out.extend(hits)
+    return out
+
+
+def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = None, until: Optional[str] = None,
+            period: str = "day", taxonomy: Any = None, prices: Any = None) -> Dict[str, Any]:
+    from tagguard.llm.aggregate import Aggregator, metrics
+    from tagguard.llm.budgets import evaluate as eval_budgets
+    from tagguard.llm.budgets import load_budgets
+    from tagguard.llm.ingest import Reader, TagMapper
+    from tagguard.llm.prices import PriceTable
+
+    s = settings(config)
+    if taxonomy is None and config is not None:
+        taxonomy = config.taxonomy()
+    if prices is None:
+        tokens_cfg = ((config.section("pricing") if config is not None else None) or {}).get("tokens")
+        prices = PriceTable.load(overrides=tokens_cfg)
+    budgets = load_budgets(config.section("budgets") if config is not None else None)
+    keys = list(getattr(taxonomy, "properties", {}) or {}) + list(getattr(taxonomy, "required", []) or [])
+    findings: List[Finding] = []
+    per_file_errors: Dict[str, int] = {}
+
+    def on_error(file: str, line: Optional[int], msg: str) -> None:
+        n = per_file_errors.get(file, 0) + 1
+        per_file_errors[file] = n
+        if n <= MAX_PARSE_FINDINGS_PER_FILE:
+            findings.append(Finding(rule="parse-error", category=PARSE_ERROR, severity=ERROR,
+                                    message=f"{file}{':' + str(line) if line else ''}: {msg}", file=file, line=line))
+
+    reader = Reader(TagMapper(keys, s["tag_attributes"]), on_error)
+    agg = Aggregator(prices, taxonomy, since=since, until=until)
+    for path in paths:
+        agg.add_all(reader.read(path))
+    for file, n in per_file_errors.items():
+        if n > MAX_PARSE_FINDINGS_PER_FILE:
+            findings.append(Finding(rule="parse-error", category=PARSE_ERROR, severity=ERROR, file=file,
+                                    message=f"{file}: {n - MAX_PARSE_FINDINGS_PER_FILE} more malformed lines not listed "
+                                            f"({n} in all); the other lines were processed"))
+    agg.finish()
+
+    # callers: one finding per caller and issue, not one per call
+    ctot = agg.caller_totals()
+    callers_out = []
+    for caller in agg.caller_list:
+        a = ctot.get(caller.idx)
+        if a is None:
+            continue
+        m = metrics(a)
+        entry: Dict[str, Any] = {"caller": caller.label(), "service": caller.service, "tags": dict(sorted(caller.tags.items())),
+                                 "untagged": caller.untagged, "first_seen": caller.first_day, "last_seen": caller.last_day,
+                                 "file": caller.first_file, "line": caller.first_line}
+        entry.update(m)
+        issues = []
+        for issue in caller.issues:
+            rule = RULE_OF.get(issue.category, issue.category.replace("_", "-"))
+            issues.append({"rule": rule, "tag": issue.tag, "message": issue.message})
+            tokens = m["input_tokens"] + m["output_tokens"]
+            findings.append(Finding(
+                rule=rule, category=issue.category, severity=ERROR if issue.category != "unresolved_value" else WARNING,
+                message=f"{m['calls']:,} model calls ({tokens:,} tokens, ${m['cost_usd']:,.2f}) from "
+                        f"{caller.label()}: {issue.message}",
+                address=f"llm:{caller.label()}", file=caller.first_file, line=caller.first_line, tag=issue.tag,
+                resource_type="llm_calls", fix=issue.fix,
+                extra={"calls": m["calls"], "tokens": tokens, "cost_usd": m["cost_usd"],
+                       "first_seen": caller.first_day, "last_seen": caller.last_day}))
+        if issues:
+            entry["issues"] = issues
+        callers_out.append(entry)
+    callers_out.sort(key=lambda c: -c["cost_usd"])
+
+    unknown_out = []
+    for (model, provider), u in sorted(agg.unknown_models.items(), key=lambda kv: -kv[1][1]):
+        calls, tokens, file, line, from_rec, rec_usd = u
+        label = model or "(no model name)"
+        how = (f"; {from_rec:,} of them priced from the spend recorded in the log (${rec_usd:,.2f})" if from_rec else "")
+        unknown_out.append({"model": model, "provider": provider, "calls": calls, "tokens": tokens,
+                            "priced_from_record_calls": from_rec, "file": file, "line": line})
+        findings.append(Finding(
+            rule="unknown-model", category="unknown_model", severity=WARNING,
+            message=f"model `{label}`{' (' + provider + ')' if provider else ''} is not in the token price table: "
+                    f"{calls:,} calls, {tokens:,} tokens not priced{how}",
+            address=f"llm-model:{label}", file=file, line=line, resource_type="llm_model",
+            fix="add it under pricing.tokens.models (per-million-token rates or hourly_usd) or map it with "
+                "pricing.tokens.aliases to a listed model",
+            extra={"calls": calls, "tokens": tokens}))
+
+    anomalies = agg.anomalies(s["anomaly_group_by"], s["anomaly_factor"], s["anomaly_window_days"],
+                              s["anomaly_min_history_days"], s["anomaly_min_usd"], s["top"])
+    for an in anomalies:
+        who = ", ".join(f"{k}={v}" for k, v in an["group"].items())
+        tops = an.get("top_prompts")
+        lead = (f"top prompt {tops[0]['prompt_fingerprint']} ({tops[0]['output_tokens']:,} output tokens)" if tops
+                else f"top caller {an['top_callers'][0]['caller']} ({an['top_callers'][0]['output_tokens']:,} output tokens)"
+                if an["top_callers"] else "")
+        findings.append(Finding(
+            rule="token-anomaly", category="anomaly", severity=WARNING,
+            message=f"{who}: ${an['cost_usd']:,.2f} of token spend on {an['date']} is {an['ratio']}x the trailing "
+                    f"{s['anomaly_window_days']}-day median (${an['trailing_median_usd']:,.2f})" + (f"; {lead}" if lead else ""),
+            address=f"llm:{who}", resource_type="llm_calls",
+            extra={"date": an["date"], "ratio": an["ratio"], "cost_usd": an["cost_usd"]}))
+
+    budget_rows, budget_findings = eval_budgets(budgets, agg)
+    findings.extend(budget_findings)
+    overrides = dict((config.section("rules") if config is not None else None) or {})
+    kept = []
+    for f in findings:
+        level = overrides.get(f.rule) or overrides.get(f.category)
+        if level == "off":
+            continue
+        if level:
+            f.severity = level
+        kept.append(f)
+    findings = kept
+
+    tot, unt = agg.totals()
+    totals = metrics(tot)
+    totals["untagged"] = metrics(unt)
+    dims = s["dimensions"]
+    by = {}
+    for d in dims:
+        by[d] = [{"value": r[d], **{k: v for k, v in r.items() if k not in ("period", d)}}
+                 for r in agg.rows([d], period="all")]
+    fail_on = (config.fail_on if config is not None else "error")
+    threshold = SEVERITY_RANK.get(fail_on, 3)
+    blocking = [f for f in findings if SEVERITY_RANK.get(f.severity, 0) >= threshold]
+    by_sev = {ERROR: 0, WARNING: 0, INFO: 0}
+    for f in findings:
+        by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
+    days = agg.days()
+    report: Dict[str, Any] = {
+        "tool": "tagguard",
+        "kind": "llm-usage",
+        "version": REPORT_VERSION,
+        "currency": "USD",
+        "price_table": prices.describe_source(),
+        "inputs": [st.to_json() for st in reader.files],
+        "range": {"first_day": days[0] if days else None, "last_day": days[-1] if days else None,
+                  "since": since, "until": until, "filtered_out_calls": agg.filtered},
+        "totals": totals,
+        "by": by,
+        "daily": agg.rows(dims, "day"),
+        "weekly": agg.rows(dims, "week"),
+        "callers": callers_out,
+        "unknown_models": unknown_out,
+        "anomalies": anomalies,
+        "budgets": budget_rows,
+        "findings": [f.to_json() for f in findings],
+        "summary": {"findings": len(findings), "by_severity": by_sev, "blocking": len(blocking),
+                    "fail_on": fail_on, "exit_code": 1 if blocking else 0},
+    }
+    report["_period"] = period
+    report["_agg"] = agg
+    return report
+
+
+# --- rendering ---------------------------------------------------------------------
+def _usd(x: float) -> str:
+    return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:,.4f}"
+
+
+def _tok(r: Dict[str, Any]) -> str:
+    return f"{r['input_tokens']:,} in / {r['output_tokens']:,} out"
+
+
+def render(report: Dict[str, Any], fmt: str, period: Optional[str] = None) -> str:
+    period = period or report.get("_period", "day")
+    if fmt == "json":
+        clean = {k: v for k, v in report.items() if not k.startswith("_")}
+        return json.dumps(clean, indent=2, sort_keys=False) + "\n"
+    if fmt == "csv":
+        return render_csv(report, period)
+    if fmt == "markdown":
+        return render_markdown(report, period)
+    return render_text(report, period)
+
+
+def render_csv(report: Dict[str, Any], period: str) -> str:
+    rows = report["weekly" if period == "week" else "daily"]
+    metric_cols = ["calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+                   "unpriced_calls", "unpriced_tokens"]
+    dims = [k for k in (rows[0] if rows else {}) if k not in metric_cols and k != "period"
+            and k not in ("priced_from_record_calls", "proxy_cache_hits")]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["period"] + dims + metric_cols)
+    for r in rows:
+        w.writerow([r["period"]] + [r.get(d, "") for d in dims] + [r.get(c, 0) for c in metric_cols])
+    return buf.getvalue()
+
+
+def _inputs_line(report: Dict[str, Any]) -> List[str]:
+    out = []
+    for i in report["inputs"]:
+        bad = f", {i['malformed']} malformed" if i["malformed"] else ""
+        out.append(f"{i['file']}: {i['records']:,} calls ({i['format'] or 'no records'}){bad}")
+    return out
+
+
+def render_text(report: Dict[str, Any], period: str) -> str:
+    t = report["totals"]
+    u = t["untagged"]
+    lines = ["LLM token spend"]
+    rng = report["range"]
+    if rng["first_day"]:
+        lines[0] += f" {rng['first_day']} .. {rng['last_day']}"
+    lines.append("")
+    for x in _inputs_line(report):
+        lines.append(f"  input  {x}")
+    lines.append(f"  total  {_usd(t['cost_usd'])}  {t['calls']:,} calls  {_tok(t)}")
+    share = (100.0 * u["cost_usd"] / t["cost_usd"]) if t["cost_usd"] else 0.0
+    lines.append(f"  untagged  {_usd(u['cost_usd'])} ({share:.1f}% of cost)  {u['calls']:,} calls  {_tok(u)}")
+    if t.get("unpriced_calls"):
+        lines.append(f"  unpriced  {t['unpriced_calls']:,} calls, {t['unpriced_tokens']:,} tokens (unknown models, not in the total)")
+    for dim, rows in report["by"].items():
+        lines.append("")
+        lines.append(f"By {dim}:")
+        for r in rows[:15]:
+            lines.append(f"  {r['value']:<28} {_usd(r['cost_usd']):>14}  {r['calls']:>9,} calls  {_tok(r)}")
+        if len(rows) > 15:
+            lines.append(f"  ... {len(rows) - 15} more")
+    if report["anomalies"]:
+        lines.append("")
+        lines.append("Anomalies:")
+        for a in report["anomalies"]:
+            who = ", ".join(f"{k}={v}" for k, v in a["group"].items())
+            lines.append(f"  {a['date']}  {who}: {_usd(a['cost_usd'])} = {a['ratio']}x median {_usd(a['trailing_median_usd'])}")
+            for p in a.get("top_prompts", [])[:3]:
+                lines.append(f"      prompt {p['prompt_fingerprint']}: {p['output_tokens']:,} output tokens")
+            for c in a["top_callers"][:3]:
+                lines.append(f"      caller {c['caller']}: {c['output_tokens']:,} output tokens, {_usd(c['cost_usd'])}")
+    if report["budgets"]:
+        lines.append("")
+        lines.append("Budgets (token spend):")
+        for b in report["budgets"]:
+            proj = f", projected {_usd(b['projected_usd'])}" if "projected_usd" in b else ""
+            lines.append(f"  {b['name']} {b['month']}: {_usd(b['token_spend_usd'])} of {_usd(b['monthly_usd'])}{proj} ({b['mode']})")
+    fs = report["findings"]
+    if fs:
+        lines.append("")
+        lines.append("Findings:")
+        for f in fs:
+            lines.append(f"  {f['severity']:<7} {f['rule']:<15} {f['message']}")
+            if f.get("fix"):
+                lines.append(f"          fix: {f['fix']}")
+    s = report["summary"]
+    lines.append("")
+    lines.append(f"{s['findings']} findings ({s['by_severity'].get('error', 0)} errors, "
+                 f"{s['by_severity'].get('warning', 0)} warnings); {s['blocking']} blocking at --fail-on {s['fail_on']}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(headers: List[str], rows: Iterable[List[Any]]) -> List[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |")
+    return out
+
+
+def render_markdown(report: Dict[str, Any], period: str) -> str:
+    t = report["totals"]
+    u = t["untagged"]
+    rng = report["range"]
+    lines = [f"## LLM token spend{' ' + rng['first_day'] + ' to ' + rng['last_day'] if rng['first_day'] else ''}", ""]
+    lines += _md_table(["", "cost", "calls", "input tokens", "output tokens"], [
+        ["total", _usd(t["cost_usd"]), f"{t['calls']:,}", f"{t['input_tokens']:,}", f"{t['output_tokens']:,}"],
+        ["untagged", _usd(u["cost_usd"]), f"{u['calls']:,}", f"{u['input_tokens']:,}", f"{u['output_tokens']:,}"],
+    ])
+    if t.get("unpriced_calls"):
+        lines += ["", f"{t['unpriced_calls']:,} calls ({t['unpriced_tokens']:,} tokens) use models without a price and are not in the cost."]
+    for dim, rows in report["by"].items():
+        lines += ["", f"### By {dim}", ""]
+        lines += _md_table([dim, "cost", "calls", "input tokens", "output tokens"],
+                           [[r["value"], _usd(r["cost_usd"]), f"{r['calls']:,}", f"{r['input_tokens']:,}",
+                             f"{r['output_tokens']:,}"] for r in rows[:25]])
+    if report["anomalies"]:
+        lines += ["", "### Anomalies", ""]
+        lines += _md_table(["date", "group", "cost", "x median", "top prompt / caller"], [
+            [a["date"], ", ".join(f"{k}={v}" for k, v in a["group"].items()), _usd(a["cost_usd"]), a["ratio"],
+             (a["top_prompts"][0]["prompt_fingerprint"] if a.get("top_prompts") else
+              (a["top_callers"][0]["caller"] if a["top_callers"] else ""))] for a in report["anomalies"]])
+    if report["budgets"]:
+        lines += ["", "### Budgets (token spend)", ""]
+        lines += _md_table(["budget", "month", "spend", "budget", "projected", "mode"], [
+            [b["name"], b["month"], _usd(b["token_spend_usd"]), _usd(b["monthly_usd"]),
+             _usd(b["projected_usd"]) if "projected_usd" in b else "", b["mode"]] for b in report["budgets"]])
+    if report["findings"]:
+        lines += ["", "### Findings", ""]
+        lines += _md_table(["severity", "rule", "message"],
+                           [[f["severity"], f"`{f['rule']}`", f["message"]] for f in report["findings"]])
+    return "\n".join(lines) + "\n"
+
+
+# --- showback -------------------------------------------------------------------------
+def token_showback_rows(config: Any = None, paths: Optional[Sequence[str]] = None, month: Optional[str] = None,
+                        report: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Token spend as showback rows, one per caller (tag set / service), for one calendar month.
+
+    Rows: ``{"name", "tags", "monthly_usd", "kind": "tokens", "period", "calls", "input_tokens",
+    "output_tokens", "unpriced_calls"}``.  Files: ``paths`` or ``llm.usage_files`` (relative to the
+    config file).  Month: ``month``, ``llm.showback_month``, or the latest month in the data.
+    """
+    from tagguard.llm.aggregate import COST, metrics
+
+    s = settings(config)
+    if report is None:
+        if paths is None:
+            base = config.base_dir if config is not None else None
+            paths = expand_paths(s["usage_files"], base)
+        if not paths:
+            return []
+        report = analyse(paths, config)
+    month = month or s["showback_month"]
+    agg = report["_agg"]
+    days = agg.days()
+    if not days:
+        return []
+    if month is None:
+        month = days[-1][:7]
+    acc: Dict[int, list] = {}
+    for (day, ci, _model), cell in agg.cube.items():
+        if not day.startswith(month):
+            continue
+        a = acc.get(ci)
+        if a is None:
+            a = acc[ci] = [0] * len(cell)
+            a[COST] = 0.0
+        for i, v in enumerate(cell):
+            a[i] += v
+    out = []
+    for ci, a in acc.items():
+        caller = agg.caller_list[ci]
+        m = metrics(a)
+        out.append({"name": "tokens: " + caller.label(), "tags": dict(caller.tags), "monthly_usd": round(m["cost_usd"], 2),
+                    "kind": "tokens", "period": month, "service": caller.service, "untagged": caller.untagged,
+                    "calls": m["calls"], "input_tokens": m["input_tokens"], "output_tokens": m["output_tokens"],
+                    "unpriced_calls": m.get("unpriced_calls", 0)})
+    out.sort(key=lambda x: -x["monthly_usd"])
+    return out
