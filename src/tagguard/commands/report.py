@@ -1,0 +1,111 @@
+"""``tagguard report showback``: cost and GPU-hours by team, the unallocated line, shared costs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tagguard.cli import config_option, fail, load_config_or_exit, run_scan, scan_options
+
+
+@click.group()
+def report():
+    """Reports over a scan or a drift run."""
+
+
+def load_report_json(path: Path):
+    """A ``--format json`` report (scan or drift) back into a ``ScanResult``."""
+    from tagguard.model import Compute, Cost, Finding, Resource, ScanResult
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror or exc})")
+    except ValueError as exc:
+        fail(f"{path}:{getattr(exc, 'lineno', 1)}: not JSON ({getattr(exc, 'msg', exc)})")
+    if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+        fail(f"{path}: not a tagguard JSON report (no `resources` list)")
+    resources = []
+    for r in data["resources"]:
+        cost = r.get("cost") or None
+        comp = r.get("compute") or None
+        resources.append(Resource(
+            address=r["address"], type=r.get("type", ""), source=r.get("source", "json"), file=r.get("file"),
+            line=r.get("line"), ai=bool(r.get("ai")), tags=dict(r.get("tags") or {}), meta=dict(r.get("meta") or {}),
+            compute=Compute(**{k: comp.get(k) for k in ("instance_type", "accelerator", "gpus_per_unit", "units",
+                                                         "pricing_model", "provider", "service", "region")}) if comp else None,
+            cost=Cost(hourly_usd=cost.get("hourly_usd"), monthly_usd=cost.get("monthly_usd"),
+                      gpu_hours_per_month=cost.get("gpu_hours_per_month"), reason=cost.get("reason")) if cost else None))
+    known = {"rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
+             "suppressed", "suppression_reason"}
+    findings = [Finding(rule=f["rule"], category=f["category"], severity=f["severity"], message=f.get("message", ""),
+                        address=f.get("address"), file=f.get("file"), line=f.get("line"), tag=f.get("tag"),
+                        resource_type=f.get("resource_type"), fix=f.get("fix"), suppressed=bool(f.get("suppressed")),
+                        extra={k: v for k, v in f.items() if k not in known})
+                for f in data.get("findings") or []]
+    result = ScanResult(resources=resources, findings=findings, root=data.get("root"), errors=data.get("errors") or [])
+    for key in ("drift", "history"):
+        if key in data:
+            result.extra[key] = data[key]
+    return result
+
+
+@report.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--from", "from_json", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Use a JSON report (`tagguard drift -f json` or `tagguard scan -f json`) instead of scanning PATHS.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown", "csv", "html"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout.")
+@click.option("--top", type=click.IntRange(0, 1000), default=None, help="Unallocated resources to list (default 10).")
+@config_option
+@scan_options
+def showback(paths, from_json, fmt, output, top, config_path, **kw):
+    """Cost and GPU-hours by business unit / project / environment / cost center, the unallocated share,
+    the top unallocated GPU resources, and shared platform costs allocated by GPU spend."""
+    from tagguard.showback import build_showback, render
+
+    config = load_config_or_exit(config_path)
+    if from_json is not None and paths:
+        fail("give PATHS or --from, not both")
+    if from_json is not None:
+        result = load_report_json(from_json)
+    else:
+        try:
+            from tagguard.pricing.refresh import apply_local_ratecard
+
+            apply_local_ratecard()
+        except (ModuleNotFoundError, ValueError):
+            pass
+        result = run_scan(paths or (".",), config, kw)
+    extra_rows = []
+    try:
+        from tagguard import llm  # noqa: F401  (token spend, when that part is installed)
+
+        rows_fn = getattr(llm, "token_showback_rows", None)
+        if rows_fn is not None and config.section("llm"):
+            extra_rows = list(rows_fn(config) or [])
+    except ModuleNotFoundError:
+        pass
+    except Exception as exc:  # token spend is optional: report, do not fail the showback
+        click.echo(f"tagguard: warning: token spend not included ({type(exc).__name__}: {exc})", err=True)
+    try:
+        sb = build_showback(result, config, extra_rows=extra_rows, top=top)
+    except ValueError as exc:
+        fail(str(exc))
+    if fmt == "html":
+        from tagguard.formats.html import HtmlFormatter
+
+        result.extra["showback"] = sb
+        text = HtmlFormatter().format(result)
+    else:
+        text = render(sb, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")

@@ -1,0 +1,189 @@
+"""Run history in SQLite (``--history PATH``): what is new, fixed and still open, and the trend.
+
+Schema (version 1; ``PRAGMA user_version`` holds it)::
+
+    runs(id INTEGER PRIMARY KEY, kind TEXT,            -- 'drift' | 'scan'
+         started_at TEXT, finished_at TEXT,            -- UTC ISO 8601
+         complete INTEGER,                             -- 0 when errors[] was not empty
+         scope TEXT, tool_version TEXT,
+         resources INTEGER, ai_resources INTEGER, findings INTEGER, errors INTEGER,
+         monthly_usd REAL, gpu_hours REAL,             -- priced AI spend per month
+         unallocated_usd REAL, unallocated_gpu_hours REAL)
+    findings(run_id INTEGER REFERENCES runs(id), fkey TEXT,   -- JSON [file, address, rule, tag]
+             rule TEXT, category TEXT, severity TEXT, address TEXT, tag TEXT,
+             account TEXT, region TEXT, message TEXT)
+    resources(run_id INTEGER REFERENCES runs(id), address TEXT, type TEXT, account TEXT, region TEXT,
+              state TEXT, monthly_usd REAL, gpu_hours REAL, allocated INTEGER)
+    errors(run_id INTEGER REFERENCES runs(id), account TEXT, region TEXT, service TEXT, code TEXT, message TEXT)
+
+Each run is written in one ``BEGIN IMMEDIATE`` transaction in WAL mode: a process killed
+mid-write leaves earlier runs intact and the partial run invisible (SQLite rolls it back on the
+next open).  "Fixed" means a finding of the previous run of the same kind that is absent now
+*and* whose account/region was scanned without error this time; findings in an account or
+region that failed are "unknown", never "fixed".
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+  complete INTEGER NOT NULL, scope TEXT, tool_version TEXT,
+  resources INTEGER, ai_resources INTEGER, findings INTEGER, errors INTEGER,
+  monthly_usd REAL, gpu_hours REAL, unallocated_usd REAL, unallocated_gpu_hours REAL);
+CREATE TABLE IF NOT EXISTS findings(
+  run_id INTEGER NOT NULL REFERENCES runs(id), fkey TEXT NOT NULL, rule TEXT, category TEXT, severity TEXT,
+  address TEXT, tag TEXT, account TEXT, region TEXT, message TEXT);
+CREATE INDEX IF NOT EXISTS findings_run ON findings(run_id);
+CREATE TABLE IF NOT EXISTS resources(
+  run_id INTEGER NOT NULL REFERENCES runs(id), address TEXT, type TEXT, account TEXT, region TEXT, state TEXT,
+  monthly_usd REAL, gpu_hours REAL, allocated INTEGER);
+CREATE INDEX IF NOT EXISTS resources_run ON resources(run_id);
+CREATE TABLE IF NOT EXISTS errors(
+  run_id INTEGER NOT NULL REFERENCES runs(id), account TEXT, region TEXT, service TEXT, code TEXT, message TEXT);
+"""
+
+
+class HistoryError(Exception):
+    """One-line problem with the history database."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryError(f"{path}: history schema version {version} is newer than this tagguard ({SCHEMA_VERSION})")
+        if version == 0:
+            conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"{path}: not a tagguard history database ({exc})") from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _fkey(f) -> str:
+    return json.dumps(list(f.key()))
+
+
+def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[str] = None,
+               showback: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Store ``result`` as a run; return ``{"run_id", "previous_run_id", "new", "fixed", "still_open", "unknown", "trend"}``."""
+    from tagguard import __version__
+
+    sb = showback or (result.extra.get("showback") if isinstance(result.extra, dict) else None) or {}
+    totals = sb.get("totals") or {}
+    summary = result.summary()
+    unalloc = {r["address"] for r in sb.get("top_unallocated") or []}
+    active = result.active_findings()
+    conn = connect(path)
+    try:
+        prev = conn.execute("SELECT id FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+        prev_id = prev[0] if prev else None
+        prev_rows = conn.execute("SELECT fkey, rule, address, tag, account, region, message FROM findings WHERE run_id=?",
+                                 (prev_id,)).fetchall() if prev_id else []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources, ai_resources,"
+                " findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (kind, started_at or _now(), _now(), 0 if result.errors else 1,
+                 (result.extra.get("drift") or {}).get("scope"), __version__, summary["resources"],
+                 summary["ai_resources"], summary["findings"], len(result.errors),
+                 totals.get("monthly_usd", summary["monthly_usd"]), totals.get("gpu_hours", summary["gpu_hours_per_month"]),
+                 totals.get("unallocated_monthly_usd"), totals.get("unallocated_gpu_hours")))
+            run_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?)",
+                ((run_id, _fkey(f), f.rule, f.category, f.severity, f.address, f.tag,
+                  f.extra.get("account"), f.extra.get("region"), f.message) for f in active))
+            conn.executemany(
+                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?)",
+                ((run_id, r.address, r.type, r.meta.get("account"), r.meta.get("region"), r.meta.get("state"),
+                  r.cost.monthly_usd if r.cost else None, r.cost.gpu_hours_per_month if r.cost else None,
+                  0 if r.address in unalloc else 1) for r in result.resources))
+            conn.executemany(
+                "INSERT INTO errors VALUES (?,?,?,?,?,?)",
+                ((run_id, e.get("account"), e.get("region") or ",".join(e.get("regions") or []), e.get("service"),
+                  e.get("code"), e.get("message")) for e in result.errors))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        delta = _delta(active, prev_rows, result.errors)
+        return {"run_id": run_id, "previous_run_id": prev_id, **delta, "trend": trend(conn, kind)}
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"{path}: cannot write history ({exc})") from None
+    finally:
+        conn.close()
+
+
+def _failed_scopes(errors: List[Dict[str, Any]]) -> Tuple[set, set]:
+    accounts, pairs = set(), set()
+    for e in errors:
+        if e.get("regions") is not None or e.get("region") is None:
+            accounts.add(e.get("account"))
+        else:
+            pairs.add((e.get("account"), e.get("region")))
+    return accounts, pairs
+
+
+def _delta(active, prev_rows, errors) -> Dict[str, Any]:
+    now = {_fkey(f): f for f in active}
+    prev = {row[0]: row for row in prev_rows}
+    bad_accounts, bad_pairs = _failed_scopes(errors)
+    new = [now[k] for k in now if k not in prev]
+    fixed, unknown = [], []
+    for k, row in prev.items():
+        if k in now:
+            continue
+        acct, region = row[4], row[5]
+        (unknown if acct in bad_accounts or (acct, region) in bad_pairs else fixed).append(row)
+
+    def brief_f(f):
+        return {"rule": f.rule, "address": f.address, "tag": f.tag, "message": f.message}
+
+    def brief_row(row):
+        return {"rule": row[1], "address": row[2], "tag": row[3], "message": row[6]}
+
+    return {"new": [brief_f(f) for f in new], "fixed": [brief_row(r) for r in fixed],
+            "still_open": len([k for k in now if k in prev]), "unknown": [brief_row(r) for r in unknown],
+            "first_run": not prev_rows and not prev}
+
+
+def trend(conn: sqlite3.Connection, kind: Optional[str] = None, limit: int = 30) -> List[Dict[str, Any]]:
+    q = ("SELECT id, kind, finished_at, complete, monthly_usd, unallocated_usd, gpu_hours, unallocated_gpu_hours,"
+         " findings, errors FROM runs" + (" WHERE kind=?" if kind else "") + " ORDER BY id DESC LIMIT ?")
+    rows = conn.execute(q, ((kind, limit) if kind else (limit,))).fetchall()
+    out = []
+    for r in reversed(rows):
+        out.append({"run_id": r[0], "kind": r[1], "at": r[2], "complete": bool(r[3]), "monthly_usd": r[4],
+                    "unallocated_usd": r[5], "gpu_hours": r[6], "unallocated_gpu_hours": r[7],
+                    "findings": r[8], "errors": r[9]})
+    return out
+
+
+def read_trend(path: Path, kind: Optional[str] = None, limit: int = 30) -> List[Dict[str, Any]]:
+    if not Path(path).exists():
+        raise HistoryError(f"{path}: no history database (run `tagguard drift --history {path}` first)")
+    conn = connect(path)
+    try:
+        return trend(conn, kind, limit)
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"{path}: cannot read history ({exc})") from None
+    finally:
+        conn.close()

@@ -1,0 +1,241 @@
+"""Showback: who spends what on AI, from a scan or a drift run.
+
+``build_showback(result, config)`` groups the priced AI resources by each taxonomy dimension
+(business unit, project, environment, cost center by default; configurable), shows the
+unallocated share as its own line, lists the most expensive unallocated GPU resources, and
+allocates shared platform costs (``shared_costs: [{name, monthly_usd}]``) to teams in
+proportion to their GPU spend (never evenly: a team with no GPU spend gets no share).
+
+Config (``.tagguard.yaml``)::
+
+    showback:
+      dimensions:            # label -> tag key (default: the four below)
+        business_unit: business-unit
+        project: project
+        environment: environment
+        cost_center: cost-center
+      allocate_by: business_unit   # which dimension shared costs are split across (default: the first)
+      top: 10                      # how many unallocated resources to list
+    shared_costs:
+      - {name: model registry, monthly_usd: 1200}
+
+Token spend (``tagguard.llm.token_showback_rows``) is merged through ``extra_rows``: each row is
+``{"name": str, "tags": {tag: value}, "monthly_usd": float, "gpu_hours": float?, "kind": "tokens"}``.
+A row is allocated like a resource with those tags.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Dict, Iterable, List, Optional
+
+from tagguard.model import ERROR, INVALID_VALUE, MISSING_TAG, ScanResult
+
+DEFAULT_DIMENSIONS = {"business_unit": "business-unit", "project": "project",
+                      "environment": "environment", "cost_center": "cost-center"}
+UNALLOCATED = "(unallocated)"
+
+
+def _settings(config) -> Dict[str, Any]:
+    raw = (config.section("showback") if config is not None else None) or {}
+    dims = raw.get("dimensions") or dict(DEFAULT_DIMENSIONS)
+    if isinstance(dims, list):
+        dims = {d.replace("-", "_"): d for d in dims}
+    allocate_by = raw.get("allocate_by") or next(iter(dims))
+    if allocate_by not in dims:
+        raise ValueError(f"showback.allocate_by: {allocate_by!r} is not one of the dimensions ({', '.join(dims)})")
+    shared = (config.section("shared_costs") if config is not None else None) or []
+    for i, s in enumerate(shared):
+        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or \
+                isinstance(s.get("monthly_usd"), bool) or not isinstance(s.get("monthly_usd"), (int, float)) or s["monthly_usd"] < 0:
+            raise ValueError(f"shared_costs[{i}]: expected {{name: <text>, monthly_usd: <number >= 0>}}")
+    return {"dimensions": dict(dims), "allocate_by": allocate_by, "top": int(raw.get("top", 10)), "shared": shared}
+
+
+def _r(x: float) -> float:
+    return round(float(x), 2)
+
+
+def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iterable[Dict[str, Any]]] = None,
+                   dimensions: Optional[Dict[str, str]] = None, top: Optional[int] = None) -> Dict[str, Any]:
+    s = _settings(config)
+    dims: Dict[str, str] = dict(dimensions or s["dimensions"])
+    allocate_by = s["allocate_by"] if s["allocate_by"] in dims else next(iter(dims))
+    top_n = s["top"] if top is None else top
+    # Resources whose tags fail the taxonomy (missing or invalid key) are unallocated overall.
+    bad: Dict[str, List[str]] = {}
+    for f in result.active_findings():
+        if f.address and f.category in (MISSING_TAG, INVALID_VALUE) and f.severity == ERROR:
+            bad.setdefault(f.address, []).append(f.tag or "?")
+    rows: List[Dict[str, Any]] = []
+    unpriced = 0
+    for r in result.resources:
+        if not r.ai:
+            continue
+        monthly = r.cost.monthly_usd if r.cost else None
+        if monthly is None:
+            unpriced += 1
+        rows.append({"name": r.address, "type": r.type, "tags": r.tags, "monthly_usd": monthly or 0.0,
+                     "gpu_hours": (r.cost.gpu_hours_per_month if r.cost else None) or 0.0, "kind": "resource",
+                     "priced": monthly is not None, "problems": bad.get(r.address, []),
+                     "account": r.meta.get("account"), "region": r.meta.get("region"), "state": r.meta.get("state")})
+    for x in extra_rows or ():
+        tags = dict(x.get("tags") or {})
+        for label, key in dims.items():  # rows may carry dimension values directly
+            if label in x and key not in tags:
+                tags[key] = x[label]
+        rows.append({"name": x.get("name", "token spend"), "type": x.get("kind", "tokens"), "tags": tags,
+                     "monthly_usd": float(x.get("monthly_usd") or 0.0), "gpu_hours": float(x.get("gpu_hours") or 0.0),
+                     "kind": x.get("kind", "tokens"), "priced": True,
+                     "problems": [k for k in dims.values() if not tags.get(k)]})
+    total = sum(r["monthly_usd"] for r in rows)
+    total_gpu_h = sum(r["gpu_hours"] for r in rows)
+    out_dims: Dict[str, Any] = {}
+    for label, key in dims.items():
+        groups: Dict[str, Dict[str, float]] = {}
+        for r in rows:
+            value = r["tags"].get(key) or UNALLOCATED
+            g = groups.setdefault(value, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
+            g["monthly_usd"] += r["monthly_usd"]
+            g["gpu_hours"] += r["gpu_hours"]
+            g["resources"] += 1
+        lines = [{"value": v, "monthly_usd": _r(g["monthly_usd"]), "gpu_hours": round(g["gpu_hours"], 2),
+                  "resources": int(g["resources"]), "share_pct": round(100 * g["monthly_usd"] / total, 1) if total else 0.0}
+                 for v, g in groups.items() if v != UNALLOCATED]
+        lines.sort(key=lambda x: (-x["monthly_usd"], x["value"]))
+        un = groups.get(UNALLOCATED, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
+        out_dims[label] = {"tag": key, "rows": lines,
+                           "unallocated": {"monthly_usd": _r(un["monthly_usd"]), "gpu_hours": round(un["gpu_hours"], 2),
+                                           "resources": int(un["resources"]),
+                                           "share_pct": round(100 * un["monthly_usd"] / total, 1) if total else 0.0}}
+    unalloc = [r for r in rows if r["problems"]]
+    unalloc_usd = sum(r["monthly_usd"] for r in unalloc)
+    top_rows = sorted((r for r in unalloc if r["kind"] == "resource"), key=lambda r: (-r["monthly_usd"], r["name"]))[:top_n]
+    shared = _allocate_shared(s["shared"], out_dims[allocate_by])
+    return {
+        "dimensions": out_dims,
+        "totals": {"monthly_usd": _r(total), "gpu_hours": round(total_gpu_h, 2), "resources": len(rows),
+                   "unpriced_resources": unpriced,
+                   "unallocated_monthly_usd": _r(unalloc_usd),
+                   "unallocated_gpu_hours": round(sum(r["gpu_hours"] for r in unalloc), 2),
+                   "unallocated_share_pct": round(100 * unalloc_usd / total, 1) if total else 0.0,
+                   "shared_monthly_usd": _r(sum(x["monthly_usd"] for x in s["shared"]))},
+        "top_unallocated": [{"address": r["name"], "type": r["type"], "monthly_usd": _r(r["monthly_usd"]),
+                             "gpu_hours": round(r["gpu_hours"], 2), "account": r.get("account"),
+                             "region": r.get("region"), "state": r.get("state"),
+                             "missing_or_invalid": sorted(set(r["problems"]))} for r in top_rows],
+        "shared_costs": shared,
+        "allocate_by": allocate_by,
+    }
+
+
+def _allocate_shared(shared: List[Dict[str, Any]], dim: Dict[str, Any]) -> Dict[str, Any]:
+    """Split each shared cost across the allocation dimension's values by their share of GPU spend."""
+    lines = list(dim["rows"])
+    if dim["unallocated"]["monthly_usd"]:
+        lines.append({"value": UNALLOCATED, **dim["unallocated"]})
+    base = sum(x["monthly_usd"] for x in lines)
+    pool = sum(float(s["monthly_usd"]) for s in shared)
+    teams = []
+    for x in lines:
+        frac = x["monthly_usd"] / base if base else 0.0
+        per = {s["name"]: _r(float(s["monthly_usd"]) * frac) for s in shared}
+        teams.append({"value": x["value"], "direct_usd": x["monthly_usd"], "shared_usd": _r(pool * frac),
+                      "total_usd": _r(x["monthly_usd"] + pool * frac), "weight_pct": round(100 * frac, 1),
+                      "by_cost": per})
+    return {"items": [{"name": s["name"], "monthly_usd": _r(s["monthly_usd"])} for s in shared],
+            "method": "proportional to GPU spend", "teams": teams,
+            "unassigned_usd": _r(pool) if base == 0 and pool else 0.0}
+
+
+# --- rendering ---------------------------------------------------------------------
+
+def _money(v: Optional[float]) -> str:
+    if v is None:
+        return "n/a"
+    return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
+
+
+def render(sb: Dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(sb, indent=2) + "\n"
+    if fmt == "csv":
+        return render_csv(sb)
+    if fmt == "markdown":
+        return render_markdown(sb)
+    if fmt == "text":
+        return render_text(sb)
+    raise ValueError(f"unknown showback format {fmt!r}")
+
+
+def render_text(sb: Dict[str, Any]) -> str:
+    t = sb["totals"]
+    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {t['resources']} resources"
+           + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else ""),
+           f"Unallocated (missing or invalid cost tags): {_money(t['unallocated_monthly_usd'])}/month "
+           f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]
+    for label, d in sb["dimensions"].items():
+        out.append(f"By {label.replace('_', ' ')} (tag `{d['tag']}`)")
+        width = max([len(r["value"]) for r in d["rows"]] + [len("(unallocated)"), 8])
+        for r in d["rows"] + [{"value": UNALLOCATED, **d["unallocated"]}]:
+            out.append(f"  {r['value']:<{width}}  {_money(r['monthly_usd']):>12}  {r['gpu_hours']:>10,.0f} GPU-h  {r['share_pct']:>5}%")
+        out.append("")
+    sc = sb["shared_costs"]
+    if sc["items"]:
+        out.append(f"Shared platform costs ({_money(sum(i['monthly_usd'] for i in sc['items']))}/month, "
+                   f"{', '.join(i['name'] for i in sc['items'])}), allocated by {sb['allocate_by'].replace('_', ' ')} "
+                   f"{sc['method']}")
+        for x in sc["teams"]:
+            out.append(f"  {x['value']:<24} direct {_money(x['direct_usd']):>10}  + shared {_money(x['shared_usd']):>9}"
+                       f"  = {_money(x['total_usd']):>10}  ({x['weight_pct']}%)")
+        out.append("")
+    if sb["top_unallocated"]:
+        out.append("Top unallocated GPU resources")
+        for r in sb["top_unallocated"]:
+            where = " ".join(x for x in (r.get("account"), r.get("region")) if x)
+            out.append(f"  {_money(r['monthly_usd']):>10}  {r['address']}" + (f"  [{where}]" if where else "")
+                       + (f"  missing/invalid: {', '.join(r['missing_or_invalid'])}" if r["missing_or_invalid"] else ""))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_markdown(sb: Dict[str, Any]) -> str:
+    t = sb["totals"]
+    out = ["## AI spend showback", "",
+           f"**{_money(t['monthly_usd'])}/month**, {t['gpu_hours']:,.0f} GPU-hours/month; "
+           f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**", ""]
+    for label, d in sb["dimensions"].items():
+        out += [f"### By {label.replace('_', ' ')} (`{d['tag']}`)", "", "| value | monthly | GPU-hours | share |",
+                "|---|---:|---:|---:|"]
+        for r in d["rows"] + [{"value": "_(unallocated)_", **d["unallocated"]}]:
+            out.append(f"| {r['value']} | {_money(r['monthly_usd'])} | {r['gpu_hours']:,.0f} | {r['share_pct']}% |")
+        out.append("")
+    sc = sb["shared_costs"]
+    if sc["items"]:
+        out += [f"### Shared platform costs ({sc['method']})", "", "| team | direct | shared | total |", "|---|---:|---:|---:|"]
+        for x in sc["teams"]:
+            out.append(f"| {x['value']} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | {_money(x['total_usd'])} |")
+        out.append("")
+    if sb["top_unallocated"]:
+        out += ["### Top unallocated GPU resources", "", "| resource | monthly | missing / invalid |", "|---|---:|---|"]
+        for r in sb["top_unallocated"]:
+            out.append(f"| `{r['address']}` | {_money(r['monthly_usd'])} | {', '.join(r['missing_or_invalid'])} |")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_csv(sb: Dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "dimension", "value", "monthly_usd", "gpu_hours", "resources", "share_pct"])
+    for label, d in sb["dimensions"].items():
+        for r in d["rows"]:
+            w.writerow(["dimension", label, r["value"], r["monthly_usd"], r["gpu_hours"], r["resources"], r["share_pct"]])
+        u = d["unallocated"]
+        w.writerow(["dimension", label, UNALLOCATED, u["monthly_usd"], u["gpu_hours"], u["resources"], u["share_pct"]])
+    for x in sb["shared_costs"]["teams"]:
+        w.writerow(["shared_allocation", sb["allocate_by"], x["value"], x["total_usd"], "", "", x["weight_pct"]])
+    for r in sb["top_unallocated"]:
+        w.writerow(["top_unallocated", "", r["address"], r["monthly_usd"], r["gpu_hours"], 1, ""])
+    t = sb["totals"]
+    w.writerow(["total", "", "", t["monthly_usd"], t["gpu_hours"], t["resources"], 100.0 if t["monthly_usd"] else 0.0])
+    return buf.getvalue()

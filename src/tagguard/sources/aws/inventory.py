@@ -1,0 +1,550 @@
+"""Live AWS inventory, one function per service, for one (account, region).
+
+Every function is read-only (Describe/List/Get calls only; ``policies/aws-readonly-policy.json``
+lists them all and ``tests/test_drift_policy.py`` checks that it does).  Each returns raw
+records; ``scan_region`` turns them into ``model.Resource`` records with ARNs as addresses,
+terraform-like types, the live tags, and what they run on.
+
+EC2 instances launched by an Auto Scaling group or an EKS managed node group are folded into
+that group (one resource, ``units`` = running instances), so a group is priced once; whether
+the group's cost tags reached its instances is reported as ``not_propagated``.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource
+
+SERVICES = ("ec2", "autoscaling", "eks", "sagemaker", "bedrock")
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+STOPPED = ("stopping", "stopped")
+STORAGE_NOTE = ("stopped: no instance-hours are billed, but its EBS volumes are still billed "
+                "(storage is not priced by tagguard)")
+GPU_AMI_HINTS = ("GPU", "NVIDIA", "NEURON")
+
+# (ARN service, resource type) -> terraform type, for --scope all (Resource Groups Tagging API).
+ARN_TYPES = {
+    ("ec2", "instance"): "aws_instance", ("ec2", "volume"): "aws_ebs_volume",
+    ("ec2", "snapshot"): "aws_ebs_snapshot", ("ec2", "security-group"): "aws_security_group",
+    ("ec2", "vpc"): "aws_vpc", ("ec2", "subnet"): "aws_subnet", ("ec2", "launch-template"): "aws_launch_template",
+    ("ec2", "natgateway"): "aws_nat_gateway", ("ec2", "image"): "aws_ami", ("s3", ""): "aws_s3_bucket",
+    ("lambda", "function"): "aws_lambda_function", ("rds", "db"): "aws_db_instance",
+    ("dynamodb", "table"): "aws_dynamodb_table", ("eks", "cluster"): "aws_eks_cluster",
+    ("eks", "nodegroup"): "aws_eks_node_group", ("autoscaling", "autoScalingGroup"): "aws_autoscaling_group",
+    ("sagemaker", "endpoint"): "aws_sagemaker_endpoint", ("sagemaker", "notebook-instance"): "aws_sagemaker_notebook_instance",
+    ("sagemaker", "training-job"): "aws_sagemaker_training_job", ("sagemaker", "processing-job"): "aws_sagemaker_processing_job",
+    ("sagemaker", "model"): "aws_sagemaker_model", ("sagemaker", "endpoint-config"): "aws_sagemaker_endpoint_configuration",
+    ("bedrock", "provisioned-model"): "aws_bedrock_provisioned_model_throughput",
+    ("elasticloadbalancing", "loadbalancer"): "aws_lb", ("sqs", ""): "aws_sqs_queue", ("sns", ""): "aws_sns_topic",
+    ("ecr", "repository"): "aws_ecr_repository", ("efs", "file-system"): "aws_efs_file_system",
+    ("fsx", "file-system"): "aws_fsx_lustre_file_system", ("logs", "log-group"): "aws_cloudwatch_log_group",
+}
+
+
+@dataclass
+class RegionScan:
+    resources: List[Resource] = field(default_factory=list)
+    findings: List[Finding] = field(default_factory=list)
+    errors: List[Dict[str, Any]] = field(default_factory=list)
+
+
+# --- GPU detection ---------------------------------------------------------------
+
+_TYPE_LOCK = threading.Lock()
+_TYPE_INFO: Dict[str, Optional[Tuple[Optional[str], Optional[float]]]] = {}
+
+
+def _catalog_info(itype: str):
+    from tagguard.pricing import catalog
+
+    return catalog.accelerator_info(itype, "aws")
+
+
+def gpu_info(itype: Optional[str]) -> Optional[Tuple[Optional[str], Optional[float]]]:
+    """(gpu_model, gpus per instance) for an accelerated type, from the rate card or the types
+    already read from ``describe_instance_types``; ``None`` for a plain type."""
+    if not itype:
+        return None
+    with _TYPE_LOCK:
+        if itype in _TYPE_INFO:
+            return _TYPE_INFO[itype]
+    return _catalog_info(itype)
+
+
+def learn_types(ec2, types: Iterable[str]) -> None:
+    """Ask EC2 about types the rate card does not know (or whose GPU count it lacks); cached per process."""
+    from tagguard.pricing.gpus import short_gpu_model
+
+    todo = []
+    with _TYPE_LOCK:
+        for t in sorted(set(types)):
+            if t in _TYPE_INFO or t.startswith("ml."):
+                continue
+            info = _catalog_info(t)
+            if info is not None and info[1] is not None:
+                _TYPE_INFO[t] = info
+            else:
+                todo.append(t)
+    for i in range(0, len(todo), 100):
+        batch = todo[i:i + 100]
+        resp = ec2.describe_instance_types(InstanceTypes=batch)
+        found = {}
+        for it in resp.get("InstanceTypes", []):
+            name = it.get("InstanceType")
+            devices = ((it.get("GpuInfo") or {}).get("Gpus") or []) \
+                + ((it.get("InferenceAcceleratorInfo") or {}).get("Accelerators") or []) \
+                + ((it.get("NeuronInfo") or {}).get("NeuronDevices") or [])
+            if devices:
+                d = devices[0]
+                model = short_gpu_model(d.get("Name")) or d.get("Name")
+                found[name] = (model, float(sum(x.get("Count", 0) or 0 for x in devices)))
+            else:
+                found[name] = None
+        with _TYPE_LOCK:
+            for t in batch:
+                if t in found:
+                    _TYPE_INFO[t] = found[t] if found[t] is not None else _catalog_info(t)
+                else:
+                    _TYPE_INFO[t] = _catalog_info(t)
+
+
+# --- helpers ---------------------------------------------------------------------
+
+def split_tags(items: Optional[Iterable[Dict[str, Any]]], key: str = "Key", value: str = "Value"):
+    """(user tags, aws:* system tags) from AWS's list-of-pairs form."""
+    user: Dict[str, str] = {}
+    system: Dict[str, str] = {}
+    for t in items or ():
+        k = t.get(key)
+        if k is None:
+            continue
+        (system if str(k).startswith("aws:") else user)[str(k)] = "" if t.get(value) is None else str(t.get(value))
+    return user, system
+
+
+def _split_map(tags: Optional[Dict[str, str]]):
+    user = {k: str(v) for k, v in (tags or {}).items() if not str(k).startswith("aws:")}
+    system = {k: str(v) for k, v in (tags or {}).items() if str(k).startswith("aws:")}
+    return user, system
+
+
+def _resource(arn: str, rtype: str, account: str, region: str, tags: Dict[str, str], *, ai: bool,
+              compute: Optional[Compute], state: Optional[str] = None, **meta: Any) -> Resource:
+    m: Dict[str, Any] = {"account": account, "region": region, "arn": arn}
+    if state is not None:
+        m["state"] = state
+    m.update({k: v for k, v in meta.items() if v is not None and v != {} and v != []})
+    return Resource(address=arn, type=rtype, source="aws", ai=ai, tags=dict(tags), tag_style="aws",
+                    compute=compute, meta=m,
+                    tag_fix_hint="the resource's live tags (and the IaC that creates it, so the next apply keeps them)")
+
+
+def _compute(itype: Optional[str], units: Optional[int], service: str, region: str, *,
+             spot_units: int = 0, info=None, stopped: bool = False) -> Compute:
+    info = info if info is not None else gpu_info(itype)
+    if units and spot_units >= units:
+        model, spot = "spot", None
+    elif spot_units:
+        model, spot = "mixed", spot_units
+    else:
+        model, spot = "on_demand", None
+    c = Compute(instance_type=itype, accelerator=info[0] if info else None,
+                gpus_per_unit=info[1] if info else None, units=units, pricing_model=model,
+                provider="aws", service=service, region=region, spot_units=spot)
+    if stopped:
+        c.hours_per_month = 0.0
+        c.notes.append(STORAGE_NOTE)
+    return c
+
+
+def _ec2_arn(region: str, account: str, iid: str) -> str:
+    return f"arn:aws:ec2:{region}:{account}:instance/{iid}"
+
+
+# --- EC2 -------------------------------------------------------------------------
+
+def ec2_instances(ec2) -> List[Dict[str, Any]]:
+    out = []
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-state-name", "Values": LIVE_STATES}], PaginationConfig={"PageSize": 1000})
+    for page in pages:
+        for res in page.get("Reservations", []):
+            out.extend(res.get("Instances", []))
+    return out
+
+
+def instance_resource(inst: Dict[str, Any], account: str, region: str) -> Resource:
+    tags, system = split_tags(inst.get("Tags"))
+    itype = inst.get("InstanceType")
+    info = gpu_info(itype)
+    state = (inst.get("State") or {}).get("Name")
+    spot = inst.get("InstanceLifecycle") == "spot"
+    stopped = state in STOPPED
+    vols = [m.get("Ebs", {}).get("VolumeId") for m in inst.get("BlockDeviceMappings") or [] if m.get("Ebs")]
+    return _resource(_ec2_arn(region, account, inst["InstanceId"]), "aws_instance", account, region, tags,
+                     ai=info is not None,
+                     compute=_compute(itype, 1, "ec2", region, spot_units=1 if spot else 0, info=info, stopped=stopped),
+                     state="stopped" if stopped else "running", instance_id=inst["InstanceId"],
+                     system_tags=system, ebs_volumes=[v for v in vols if v],
+                     launch_time=str(inst["LaunchTime"]) if inst.get("LaunchTime") else None,
+                     lifecycle=inst.get("InstanceLifecycle"))
+
+
+# --- Auto Scaling ----------------------------------------------------------------
+
+def autoscaling_groups(asg) -> List[Dict[str, Any]]:
+    out = []
+    for page in asg.get_paginator("describe_auto_scaling_groups").paginate():
+        out.extend(page.get("AutoScalingGroups", []))
+    return out
+
+
+def _launch_type(group: Dict[str, Any], asg_client, ec2_client) -> Optional[str]:
+    for inst in group.get("Instances") or []:
+        if inst.get("InstanceType"):
+            return inst["InstanceType"]
+    mip = group.get("MixedInstancesPolicy") or {}
+    lt_spec = (mip.get("LaunchTemplate") or {})
+    for o in lt_spec.get("Overrides") or []:
+        if o.get("InstanceType"):
+            return o["InstanceType"]
+    lt = group.get("LaunchTemplate") or lt_spec.get("LaunchTemplateSpecification")
+    if lt:
+        kwargs = {"Versions": [str(lt.get("Version") or "$Default")]}
+        if lt.get("LaunchTemplateId"):
+            kwargs["LaunchTemplateId"] = lt["LaunchTemplateId"]
+        else:
+            kwargs["LaunchTemplateName"] = lt.get("LaunchTemplateName")
+        versions = ec2_client.describe_launch_template_versions(**kwargs).get("LaunchTemplateVersions", [])
+        if versions:
+            return (versions[0].get("LaunchTemplateData") or {}).get("InstanceType")
+    if group.get("LaunchConfigurationName"):
+        lcs = asg_client.describe_launch_configurations(
+            LaunchConfigurationNames=[group["LaunchConfigurationName"]]).get("LaunchConfigurations", [])
+        if lcs:
+            return lcs[0].get("InstanceType")
+    return None
+
+
+# --- EKS -------------------------------------------------------------------------
+
+def eks_nodegroups(eks) -> List[Dict[str, Any]]:
+    out = []
+    for page in eks.get_paginator("list_clusters").paginate():
+        for cluster in page.get("clusters", []):
+            for ng_page in eks.get_paginator("list_nodegroups").paginate(clusterName=cluster):
+                for name in ng_page.get("nodegroups", []):
+                    ng = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
+                    out.append(ng)
+    return out
+
+
+# --- SageMaker -------------------------------------------------------------------
+
+def _sm_tags(sm, arn: str) -> Dict[str, str]:
+    items: List[Dict[str, Any]] = []
+    for page in sm.get_paginator("list_tags").paginate(ResourceArn=arn):
+        items.extend(page.get("Tags", []))
+    return split_tags(items)[0]
+
+
+def sagemaker_resources(sm, account: str, region: str) -> List[Resource]:
+    out: List[Resource] = []
+    for page in sm.get_paginator("list_endpoints").paginate():
+        for ep in page.get("Endpoints", []):
+            d = sm.describe_endpoint(EndpointName=ep["EndpointName"])
+            cfg = sm.describe_endpoint_config(EndpointConfigName=d["EndpointConfigName"])
+            current = {v.get("VariantName"): v for v in d.get("ProductionVariants") or []}
+            arn = d["EndpointArn"]
+            tags = _sm_tags(sm, arn)
+            variants = cfg.get("ProductionVariants") or []
+            for i, v in enumerate(variants):
+                itype = v.get("InstanceType")
+                cur = current.get(v.get("VariantName")) or {}
+                units = cur.get("CurrentInstanceCount", v.get("InitialInstanceCount"))
+                compute = _compute(itype, units, "sagemaker", region) if itype else Compute(
+                    units=None, provider="aws", service="sagemaker", region=region,
+                    notes=["serverless variant: billed per request, not per instance-hour"])
+                address = arn if i == 0 else f"{arn}#variant/{v.get('VariantName')}"
+                out.append(_resource(address, "aws_sagemaker_endpoint", account, region, tags, ai=True,
+                                     compute=compute, state="running" if d.get("EndpointStatus") == "InService"
+                                     else str(d.get("EndpointStatus", "")).lower(),
+                                     name=ep["EndpointName"], endpoint_config=d["EndpointConfigName"],
+                                     variant=v.get("VariantName")))
+    for page in sm.get_paginator("list_notebook_instances").paginate():
+        for nb in page.get("NotebookInstances", []):
+            status = nb.get("NotebookInstanceStatus")
+            stopped = status in ("Stopped", "Stopping")
+            arn = nb["NotebookInstanceArn"]
+            c = _compute(nb.get("InstanceType"), 1, "sagemaker", region)
+            if stopped:
+                c.hours_per_month = 0.0
+                c.notes.append("stopped: no instance-hours are billed, but its ML storage volume is still billed")
+            out.append(_resource(arn, "aws_sagemaker_notebook_instance", account, region, _sm_tags(sm, arn),
+                                 ai=True, compute=c, state="stopped" if stopped else "running",
+                                 name=nb.get("NotebookInstanceName")))
+    for page in sm.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress"):
+        for job in page.get("TrainingJobSummaries", []):
+            d = sm.describe_training_job(TrainingJobName=job["TrainingJobName"])
+            rc = d.get("ResourceConfig") or {}
+            spot = bool(d.get("EnableManagedSpotTraining"))
+            units = rc.get("InstanceCount")
+            c = _compute(rc.get("InstanceType"), units, "sagemaker", region, spot_units=(units or 1) if spot else 0)
+            max_s = (d.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+            if max_s:
+                c.notes.append(f"in progress; stopping condition allows up to {max_s / 3600:g} h per run "
+                               "(priced as running all month)")
+            arn = d["TrainingJobArn"]
+            out.append(_resource(arn, "aws_sagemaker_training_job", account, region, _sm_tags(sm, arn), ai=True,
+                                 compute=c, state="running", name=job["TrainingJobName"]))
+    for page in sm.get_paginator("list_processing_jobs").paginate(StatusEquals="InProgress"):
+        for job in page.get("ProcessingJobSummaries", []):
+            d = sm.describe_processing_job(ProcessingJobName=job["ProcessingJobName"])
+            cc = ((d.get("ProcessingResources") or {}).get("ClusterConfig") or {})
+            arn = d["ProcessingJobArn"]
+            out.append(_resource(arn, "aws_sagemaker_processing_job", account, region, _sm_tags(sm, arn), ai=True,
+                                 compute=_compute(cc.get("InstanceType"), cc.get("InstanceCount"), "sagemaker", region),
+                                 state="running", name=job["ProcessingJobName"]))
+    return out
+
+
+# --- Bedrock ---------------------------------------------------------------------
+
+def bedrock_resources(br, account: str, region: str) -> List[Resource]:
+    out = []
+    for page in br.get_paginator("list_provisioned_model_throughputs").paginate():
+        for pm in page.get("provisionedModelSummaries", []):
+            arn = pm["provisionedModelArn"]
+            items = br.list_tags_for_resource(resourceARN=arn).get("tags", [])
+            tags, system = split_tags(items, "key", "value")
+            units = pm.get("modelUnits")
+            c = Compute(instance_type=None, units=units, provider="aws", service="bedrock", region=region,
+                        notes=[f"{units} model unit(s) of {pm.get('foundationModelArn') or pm.get('modelArn')}; "
+                               f"commitment {pm.get('commitmentDuration') or 'none (hourly)'}"])
+            out.append(_resource(arn, "aws_bedrock_provisioned_model_throughput", account, region, tags, ai=True,
+                                 compute=c, state=str(pm.get("status", "")).lower() or None,
+                                 name=pm.get("provisionedModelName"), model=pm.get("modelArn"),
+                                 commitment=pm.get("commitmentDuration"), system_tags=system))
+    return out
+
+
+# --- Resource Groups Tagging API (--scope all) -----------------------------------
+
+def arn_type(arn: str) -> str:
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return "aws_unknown"
+    service, rest = parts[2], parts[5]
+    rtype = rest.split("/", 1)[0] if "/" in rest else (rest.split(":", 1)[0] if ":" in rest else "")
+    if service in ("s3", "sqs", "sns"):
+        rtype = ""
+    known = ARN_TYPES.get((service, rtype))
+    if known:
+        return known
+    return "aws_" + "_".join(p for p in (service, rtype) if p).replace("-", "_").lower()
+
+
+def tagged_resources(tagging, account: str, region: str, seen: Set[str]) -> List[Resource]:
+    out = []
+    for page in tagging.get_paginator("get_resources").paginate(ResourcesPerPage=100):
+        for item in page.get("ResourceTagMappingList", []):
+            arn = item["ResourceARN"]
+            if arn in seen:
+                continue
+            tags, system = split_tags(item.get("Tags"))
+            out.append(_resource(arn, arn_type(arn), account, region, tags, ai=False, compute=None,
+                                 system_tags=system))
+    return out
+
+
+# --- one (account, region) -------------------------------------------------------
+
+def cost_keys(taxonomy) -> List[str]:
+    return list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
+
+
+def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str], cost_tag_keys: List[str],
+                cfg, tick: Optional[Callable[[str], None]] = None) -> RegionScan:
+    from tagguard.sources.aws.accounts import error_info
+
+    out = RegionScan()
+    services = list(services)
+    tick = tick or (lambda _s: None)
+
+    def client(name):
+        return session.client(name, region_name=region, config=cfg)
+
+    def guarded(service: str, fn):
+        try:
+            return fn()
+        except Exception as exc:
+            if _unavailable(exc):
+                return None  # the service does not exist in this region
+            out.errors.append({"account": account, "region": region, "service": service, **error_info(exc)})
+            return None
+        finally:
+            tick(service)
+
+    instances: List[Dict[str, Any]] = []
+    ec2 = client("ec2") if ("ec2" in services or "autoscaling" in services or "eks" in services) else None
+    if "ec2" in services:
+        def read_ec2():
+            got = ec2_instances(ec2)
+            learn_types(ec2, [i.get("InstanceType") for i in got if i.get("InstanceType")])
+            return got
+        instances = guarded("ec2", read_ec2) or []
+    by_id = {i["InstanceId"]: i for i in instances}
+    groups: List[Tuple[Resource, List[Dict[str, Any]], Dict[str, bool]]] = []  # (group, members, key->propagates)
+    claimed: Set[str] = set()
+
+    nodegroups = []
+    if "eks" in services:
+        nodegroups = guarded("eks", lambda: eks_nodegroups(client("eks"))) or []
+    ng_asgs: Dict[str, int] = {}
+    for idx, ng in enumerate(nodegroups):
+        for a in ((ng.get("resources") or {}).get("autoScalingGroups") or []):
+            if a.get("name"):
+                ng_asgs[a["name"]] = idx
+    asgs = []
+    if "autoscaling" in services:
+        asg_client = client("autoscaling")
+
+        def read_asgs():
+            got = autoscaling_groups(asg_client)
+            return [(g, _launch_type(g, asg_client, ec2)) for g in got]
+        asgs = guarded("autoscaling", read_asgs) or []
+
+    def members_where(pred) -> List[Dict[str, Any]]:
+        got = []
+        for inst in instances:
+            _, system = split_tags(inst.get("Tags"))
+            tags = {t.get("Key"): t.get("Value") for t in inst.get("Tags") or []}
+            if pred(tags, system) and inst["InstanceId"] not in claimed:
+                got.append(inst)
+        return got
+
+    for idx, ng in enumerate(nodegroups):
+        name, cluster = ng.get("nodegroupName"), ng.get("clusterName")
+        asg_names = {n for n, i in ng_asgs.items() if i == idx}
+        members = members_where(lambda t, s: (t.get("eks:nodegroup-name") == name and t.get("eks:cluster-name", cluster) == cluster)
+                                or s.get("aws:autoscaling:groupName") in asg_names)
+        claimed.update(m["InstanceId"] for m in members)
+        itypes = ng.get("instanceTypes") or [m.get("InstanceType") for m in members][:1]
+        itype = (itypes or [None])[0]
+        live = [m for m in members if (m.get("State") or {}).get("Name") not in STOPPED]
+        sc = ng.get("scalingConfig") or {}
+        units = len(live) if members else sc.get("desiredSize")
+        spot_units = sum(1 for m in live if m.get("InstanceLifecycle") == "spot") if members else (
+            units or 0) if ng.get("capacityType") == "SPOT" else 0
+        info = gpu_info(itype)
+        ai = info is not None or any(h in str(ng.get("amiType", "")).upper() for h in GPU_AMI_HINTS)
+        if not ai and scope != "all":
+            continue
+        tags, system = _split_map(ng.get("tags"))
+        res = _resource(ng["nodegroupArn"], "aws_eks_node_group", account, region, tags, ai=ai,
+                        compute=_compute(itype, units, "eks", region, spot_units=spot_units or 0, info=info),
+                        state="running" if units else "stopped", name=name, cluster=cluster,
+                        capacity_type=ng.get("capacityType"), instance_types=ng.get("instanceTypes"),
+                        desired_size=sc.get("desiredSize"), instances=[m["InstanceId"] for m in members],
+                        system_tags=system)
+        groups.append((res, members, {k: False for k in tags}))
+
+    for g, itype in asgs:
+        if g.get("AutoScalingGroupName") in ng_asgs:
+            continue  # part of an EKS node group: reported there
+        tags, system = split_tags(g.get("Tags"))
+        propagates = {t["Key"]: bool(t.get("PropagateAtLaunch")) for t in g.get("Tags") or [] if not str(t.get("Key", "")).startswith("aws:")}
+        ids = [i.get("InstanceId") for i in g.get("Instances") or []]
+        members = [by_id[i] for i in ids if i in by_id and i not in claimed]
+        if not members:
+            gname = g.get("AutoScalingGroupName")
+            members = members_where(lambda t, s: s.get("aws:autoscaling:groupName") == gname)
+        claimed.update(m["InstanceId"] for m in members)
+        live = [m for m in members if (m.get("State") or {}).get("Name") not in STOPPED]
+        units = len(live) if members else (len(ids) or g.get("DesiredCapacity"))
+        spot_units = sum(1 for m in live if m.get("InstanceLifecycle") == "spot")
+        info = gpu_info(itype)
+        if info is None and itype and ec2 is not None:
+            try:
+                learn_types(ec2, [itype])
+                info = gpu_info(itype)
+            except Exception:
+                pass
+        if info is None and scope != "all":
+            continue
+        res = _resource(g["AutoScalingGroupARN"], "aws_autoscaling_group", account, region, tags, ai=info is not None,
+                        compute=_compute(itype, units, "ec2", region, spot_units=spot_units, info=info),
+                        state="running" if units else "stopped", name=g.get("AutoScalingGroupName"),
+                        desired_capacity=g.get("DesiredCapacity"), instances=[m["InstanceId"] for m in members],
+                        system_tags=system)
+        groups.append((res, members, propagates))
+
+    for res, members, propagates in groups:
+        out.resources.append(res)
+        if res.ai:
+            out.findings.extend(propagation_findings(res, members, propagates, cost_tag_keys))
+
+    for inst in instances:
+        if inst["InstanceId"] in claimed:
+            continue
+        res = instance_resource(inst, account, region)
+        if res.ai or scope == "all":
+            out.resources.append(res)
+
+    if "sagemaker" in services:
+        out.resources.extend(guarded("sagemaker", lambda: sagemaker_resources(client("sagemaker"), account, region)) or [])
+    if "bedrock" in services:
+        out.resources.extend(guarded("bedrock", lambda: bedrock_resources(client("bedrock"), account, region)) or [])
+    if scope == "all" and "tagging" in services:
+        seen = {r.address for r in out.resources} | {_ec2_arn(region, account, i) for i in claimed}
+        out.resources.extend(guarded("tagging", lambda: tagged_resources(
+            client("resourcegroupstaggingapi"), account, region, seen)) or [])
+    return out
+
+
+def propagation_findings(group: Resource, members: List[Dict[str, Any]], propagates: Dict[str, bool],
+                         cost_tag_keys: List[str]) -> List[Finding]:
+    """Do the group's cost tags reach the instances that are billed?"""
+    out = []
+    is_ng = group.type == "aws_eks_node_group"
+    what = "node group" if is_ng else "Auto Scaling group"
+    for key in cost_tag_keys:
+        if key not in group.tags:
+            continue
+        value = group.tags[key]
+        missing = []
+        for m in members:
+            mt = {t.get("Key"): t.get("Value") for t in m.get("Tags") or []}
+            if mt.get(key) != value:
+                missing.append(m["InstanceId"])
+        static = not is_ng and not propagates.get(key, False)
+        if not missing and not (static and not members):
+            continue
+        if members:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            msg = (f"{group.address}: {what} tag `{key}` = \"{value}\" did not reach {len(missing)} of "
+                   f"{len(members)} instance(s) ({shown}); EC2 bills instance-hours to the instance's own tags")
+        else:
+            msg = (f"{group.address}: {what} tag `{key}` = \"{value}\" has PropagateAtLaunch=false, so instances "
+                   "it launches will not carry it")
+        if is_ng:
+            fix = ("EKS does not copy node group tags to instances: put the tags in the node group's launch "
+                   "template TagSpecifications (instance and volume), then roll the node group")
+        elif static:
+            fix = f"set PropagateAtLaunch=true on tag `{key}` (applies to new instances; tag running ones too)"
+        else:
+            fix = f"tag the running instances with `{key}` = \"{value}\" (they were launched before the tag was set)"
+        out.append(Finding(rule="not-propagated", category=NOT_PROPAGATED, severity=WARNING, message=msg,
+                           address=group.address, tag=key, resource_type=group.type, fix=fix,
+                           extra={"account": group.meta.get("account"), "region": group.meta.get("region"),
+                                  "instances": missing[:50], "live_tags": dict(group.tags)}))
+    return out
+
+
+def _unavailable(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    if name in ("EndpointConnectionError", "UnknownEndpointError", "UnknownServiceError"):
+        return True
+    return False
