@@ -16,6 +16,8 @@ from typing import Dict, Iterable, List, Optional
 # "module:function" of every rule check, run in this order.
 CHECKS = [
     "tagguard.rules.tags:check",
+    "tagguard.rules.cost:check",
+    "tagguard.rules.quota:check",
 ]
 
 _DOCS = Path(__file__).parent / "docs"

@@ -27,10 +27,15 @@ SKIP_DIRS = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__
 class SourceOutput:
     resources: List[Resource] = field(default_factory=list)
     findings: List[Finding] = field(default_factory=list)
+    # An exit code the scan must end with whatever the findings say (2: an input that must not
+    # pass silently, such as a chart that could not be rendered for lack of helm).
+    exit_override: Optional[int] = None
 
     def extend(self, other: "SourceOutput") -> None:
         self.resources.extend(other.resources)
         self.findings.extend(other.findings)
+        if other.exit_override is not None:
+            self.exit_override = max(self.exit_override or 0, other.exit_override)
 
 
 @dataclass

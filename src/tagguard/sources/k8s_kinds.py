@@ -1,0 +1,204 @@
+"""The kind -> pod template table (``policies/kubernetes_kinds.yaml``) plus config additions.
+
+Users add their own CRDs under ``kubernetes.crds`` in ``.tagguard.yaml`` (same shape as the
+shipped table) and more accelerator resource names under ``kubernetes.accelerator_resources``.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+_FACTOR = re.compile(r"^\s*(?P<path>[^|]*?)\s*(?:-\s*(?P<minus>\d+))?\s*(?:\|\s*(?P<default>\d+)\s*)?$")
+MIG = re.compile(r"^nvidia\.com/mig-(\d+)g")
+
+
+@dataclass
+class KindTable:
+    kinds: Dict[str, Dict[str, Any]]
+    accelerators: Dict[str, Any]  # resource name or glob -> weight (number or "mig")
+    accelerator_labels: List[str]
+    instance_type_labels: List[str]
+    spot_labels: Dict[str, List[str]]
+    spot_taints: List[str]
+    _exact: Dict[str, Any] = field(default_factory=dict)
+    _globs: List[Tuple[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name, weight in self.accelerators.items():
+            if any(c in name for c in "*?["):
+                self._globs.append((name, weight))
+            else:
+                self._exact[name] = weight
+
+    def lookup(self, kind: str, api_version: str) -> Optional[Dict[str, Any]]:
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        if group:
+            hit = self.kinds.get(f"{kind}.{group}")
+            if hit is not None:
+                return hit
+        spec = self.kinds.get(kind)
+        if spec is None:
+            return None
+        want = spec.get("group")
+        if want is not None and want != group:
+            return None
+        return spec
+
+    def accelerator_weight(self, resource: str) -> Optional[float]:
+        """GPU-equivalents of one unit of ``resource``, or ``None`` when it is not an accelerator."""
+        weight = self._exact.get(resource)
+        if weight is None:
+            for pattern, w in self._globs:
+                if fnmatch.fnmatchcase(resource, pattern):
+                    weight = w
+                    break
+        if weight is None:
+            return None
+        if weight == "mig":
+            m = MIG.match(resource)
+            return int(m.group(1)) / 7.0 if m else 1.0
+        try:
+            return float(weight)
+        except (TypeError, ValueError):
+            return 1.0
+
+
+_CACHE: Dict[int, KindTable] = {}
+
+
+def load_table(config: Any = None) -> KindTable:
+    key = id(config)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    from tagguard import yamlio
+    from tagguard.resources import data_file
+
+    raw = yamlio.load(data_file("policies/kubernetes_kinds.yaml").read_text(encoding="utf-8"))
+    kinds = dict(raw.get("kinds") or {})
+    accel = dict(raw.get("accelerator_resources") or {})
+    labels = raw.get("node_labels") or {}
+    section = (config.section("kubernetes") if config is not None else None) or {}
+    for name, spec in (section.get("crds") or {}).items():
+        if isinstance(spec, dict):
+            kinds[name] = spec
+    for name, weight in (section.get("accelerator_resources") or {}).items():
+        accel[name] = weight
+    table = KindTable(
+        kinds=kinds,
+        accelerators=accel,
+        accelerator_labels=list(labels.get("accelerator") or []),
+        instance_type_labels=list(labels.get("instance_type") or []),
+        spot_labels={k: [str(v).lower() for v in vs] for k, vs in (labels.get("spot") or {}).items()},
+        spot_taints=list(labels.get("spot_taints") or []),
+    )
+    if len(_CACHE) > 16:
+        _CACHE.clear()
+    _CACHE[key] = table
+    return table
+
+
+# --- paths ---------------------------------------------------------------------------------
+
+def get_path(obj: Any, path: Optional[str], root: Any = None) -> Any:
+    """``spec.template`` -> obj["spec"]["template"]; ``.`` is ``obj``; ``$.x`` starts at ``root``."""
+    if path is None:
+        return None
+    if path == ".":
+        return obj
+    cur = obj
+    if path.startswith("$."):
+        cur, path = (root if root is not None else obj), path[2:]
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+        if cur is None:
+            return None
+    return cur
+
+
+def join(*parts: Optional[str]) -> str:
+    return ".".join(p for p in parts if p and p != ".") or "."
+
+
+def as_count(value: Any) -> Optional[int]:
+    """A replica-like count; ``None`` when it is not a literal non-negative integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def resolve_units(role: Dict[str, Any], item: Any, root: Dict[str, Any]) -> Tuple[Optional[int], Optional[str]]:
+    """Pods this role makes (replicas x multipliers); ``(None, why)`` when not a literal."""
+    units: Optional[int] = None
+    why = None
+    found = False
+    for alt in role.get("replicas") or []:
+        if isinstance(alt, (int, float)) and not isinstance(alt, bool):
+            units, found = int(alt), True
+            break
+        value = get_path(item, str(alt), root)
+        if value is None:
+            continue
+        found = True
+        units = as_count(value)
+        if units is None:
+            why = f"`{alt}` is {value!r}, not a number"
+        break
+    if not found:
+        units = int(role.get("default_replicas", 1))
+    if units is None:
+        return None, why
+    factors = role.get("multiply") or []
+    cond = role.get("if_absent")
+    if isinstance(cond, dict) and get_path(item, str(cond.get("path")), root) is None:
+        factors = cond.get("multiply") or []
+    for factor in factors:
+        m = _FACTOR.match(str(factor))
+        if not m:
+            continue
+        value = get_path(item, m.group("path"), root)
+        if value is None:
+            n = int(m.group("default") or 1)
+        else:
+            n = as_count(value)
+            if n is None:
+                return None, f"`{m.group('path')}` is {value!r}, not a number"
+            n -= int(m.group("minus") or 0)
+        units *= max(n, 0)
+    return units, None
+
+
+def iter_roles(spec: Dict[str, Any], obj: Dict[str, Any]):
+    """Yield ``(role name or None, role entry, item, item path)`` for every pod template of ``obj``."""
+    roles = spec.get("roles") or []
+    multi = len(roles) > 1 or any("each" in r for r in roles)
+    for role in roles:
+        if not isinstance(role, dict):
+            continue
+        each = role.get("each")
+        if each:
+            coll = get_path(obj, str(each))
+            if isinstance(coll, dict):
+                for key, item in coll.items():
+                    if isinstance(item, dict):
+                        yield f"{role.get('role_prefix', '')}{key}", role, item, f"{each}.{key}"
+            elif isinstance(coll, list):
+                key_field = role.get("role_key", "name")
+                for i, item in enumerate(coll):
+                    if isinstance(item, dict):
+                        name = item.get(key_field)
+                        name = str(name) if name is not None else str(i)
+                        yield f"{role.get('role_prefix', '')}{name}", role, item, f"{each}[{name}]"
+            continue
+        name = role.get("role") if multi else None
+        yield name, role, obj, ""

@@ -1,0 +1,714 @@
+"""Kubernetes objects -> ``Resource`` records (shared by manifests, Helm output and Terraform).
+
+What is judged is the label map the *pods* will carry: the pod template's labels plus the labels
+of the pod's Namespace (when that Namespace is in the scanned set or in config).  Labels that sit
+only on a controller's own ``metadata.labels`` never reach the pods; they do not count, and the
+finding says where to move them.  Each role of a multi-role CRD (PyTorchJob Master/Worker, RayCluster
+head/worker groups, KServe predictor/transformer) is its own resource, addressed
+``Kind/namespace/name#role``; single-template kinds are ``Kind/namespace/name``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource, Suppression
+from tagguard.sources.base import SourceOutput, parse_error
+from tagguard.sources.k8s_kinds import KindTable, as_count, get_path, iter_roles, join, load_table, resolve_units
+from tagguard.sources.k8s_yaml import Doc
+
+IGNORE_ANNOTATION = "tagguard.io/ignore"
+_TEMPLATED = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\$\([A-Za-z_][A-Za-z0-9_]*\)")
+_ACCEL_FAMILY = re.compile(r"^(p[2-6]|g[3-6]|gr6|inf[12]|trn[12]|dl[12])[a-z0-9-]*$")
+_ACCEL_CATEGORIES = {"p", "g", "inf", "trn", "dl", "gr"}
+_GPU_REQ_KEYS = ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-accelerator-count")
+_GPU_NAME_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer",
+                  "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer")
+
+
+@dataclass
+class NamespaceInfo:
+    name: str
+    labels: Dict[str, str] = field(default_factory=dict)
+    file: Optional[str] = None
+    line: Optional[int] = None
+    origin: str = "Namespace"
+
+
+def _meta(obj: Dict[str, Any]) -> Dict[str, Any]:
+    m = obj.get("metadata")
+    return m if isinstance(m, dict) else {}
+
+
+def _name(obj: Dict[str, Any]) -> str:
+    meta = _meta(obj)
+    name = meta.get("name") or meta.get("generateName") or "(unnamed)"
+    return str(name)
+
+
+def _str_map(value: Any) -> Dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for k, v in value.items():
+        if v is None:
+            v = ""
+        elif isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, float) and v.is_integer():
+            v = str(int(v))
+        elif not isinstance(v, str):
+            v = str(v)
+        out[str(k)] = v
+    return out
+
+
+def parse_quantity(value: Any) -> Optional[float]:
+    """A resource quantity for countable resources ("1", 2, "4", "500m")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        v = value.strip()
+        try:
+            if v.endswith("m"):
+                return float(v[:-1]) / 1000.0
+            if v.endswith("k"):
+                return float(v[:-1]) * 1000.0
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+# --- suppressions ---------------------------------------------------------------------------
+
+def parse_suppressions(value: Any, file: Optional[str], line: Optional[int], where: str
+                       ) -> Tuple[List[Suppression], List[Finding]]:
+    """``tagguard.io/ignore: "missing-tag,gpu-quota: reason; invalid-value: reason"``."""
+    sups: List[Suppression] = []
+    bad: List[Finding] = []
+    if not isinstance(value, str):
+        bad.append(_bad_suppression(file, line, where, repr(value), "the value must be a string"))
+        return sups, bad
+    for entry in re.split(r"[;\n]", value):
+        entry = entry.strip()
+        if not entry:
+            continue
+        rules_text, sep, reason = entry.partition(":")
+        rules = [r.strip() for r in rules_text.split(",") if r.strip()]
+        reason = reason.strip()
+        if not sep or not rules:
+            bad.append(_bad_suppression(file, line, where, entry, "expected `rule[,rule]: reason`"))
+            continue
+        if not reason:
+            bad.append(_bad_suppression(file, line, where, entry, "a reason is required after the colon"))
+            continue
+        sups.append(Suppression(rules=rules, reason=reason, file=file, line=line))
+    return sups, bad
+
+
+def _bad_suppression(file, line, where, text, why) -> Finding:
+    return Finding(rule="invalid-suppression", category="invalid_suppression", severity=WARNING,
+                   message=f"{where}: annotation {IGNORE_ANNOTATION} = {text!r} does not suppress anything: {why}",
+                   address=where, file=file, line=line,
+                   fix=f'{IGNORE_ANNOTATION}: "missing-tag: <why this workload is exempt>"')
+
+
+# --- node placement -------------------------------------------------------------------------
+
+def _required_terms(pod_spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+    aff = get_path(pod_spec, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
+    return [t for t in aff if isinstance(t, dict)] if isinstance(aff, list) else []
+
+
+def node_constraints(pod_spec: Dict[str, Any]) -> Dict[str, List[str]]:
+    """Label key -> values the pod's nodes must have (nodeSelector and required node affinity)."""
+    out: Dict[str, List[str]] = {}
+    sel = pod_spec.get("nodeSelector")
+    if isinstance(sel, dict):
+        for k, v in sel.items():
+            out.setdefault(str(k), []).append(str(v))
+    terms = _required_terms(pod_spec)
+    # Terms are ORed; a key counts only when every term pins it.
+    per_term: List[Dict[str, List[str]]] = []
+    for term in terms:
+        got: Dict[str, List[str]] = {}
+        for expr in term.get("matchExpressions") or []:
+            if not isinstance(expr, dict) or expr.get("operator") != "In":
+                continue
+            vals = [str(v) for v in expr.get("values") or []]
+            if vals:
+                got.setdefault(str(expr.get("key")), []).extend(vals)
+        per_term.append(got)
+    if per_term:
+        common = set(per_term[0])
+        for t in per_term[1:]:
+            common &= set(t)
+        for key in common:
+            vals: List[str] = []
+            for t in per_term:
+                vals.extend(v for v in t[key] if v not in vals)
+            out.setdefault(key, []).extend(v for v in vals if v not in out.get(key, []))
+    return out
+
+
+def _short_model(value: str) -> str:
+    try:
+        from tagguard.pricing.gpus import short_gpu_model
+    except ImportError:  # pricing not part of this build
+        return value
+    return short_gpu_model(value) or value
+
+
+def _accelerator_of_type(instance_type: str) -> Optional[Tuple[str, Optional[float]]]:
+    try:
+        from tagguard.pricing.catalog import accelerator_info
+    except ImportError:
+        return None
+    try:
+        return accelerator_info(instance_type)
+    except Exception:  # a broken rate card is the pricing engine's to report
+        return None
+
+
+def placement(pod_spec: Dict[str, Any], table: KindTable, notes: List[str]) -> Tuple[Optional[str], Optional[str], str]:
+    """``(accelerator, instance_type, pricing_model)`` from node selectors, affinity and tolerations."""
+    cons = node_constraints(pod_spec)
+    accelerator = None
+    for key in table.accelerator_labels:
+        vals = cons.get(key)
+        if not vals:
+            continue
+        models = list(dict.fromkeys(_short_model(v) for v in vals))
+        if len(models) == 1:
+            accelerator = models[0]
+        else:
+            notes.append(f"node label {key} allows {', '.join(models)}; GPU model not pinned")
+        break
+    instance_type = None
+    for key in table.instance_type_labels:
+        vals = cons.get(key)
+        if not vals:
+            continue
+        if len(vals) == 1:
+            instance_type = vals[0]
+        else:
+            notes.append(f"node label {key} allows {', '.join(vals)}; instance type not pinned")
+        break
+    if accelerator is None and instance_type:
+        acc = _accelerator_of_type(instance_type)
+        if acc:
+            accelerator = _short_model(acc[0])
+    model = "on_demand"
+    for key, spot_values in table.spot_labels.items():
+        vals = cons.get(key)
+        if vals and all(v.lower() in spot_values for v in vals):
+            model = "spot"
+            break
+    if model == "on_demand":
+        for tol in pod_spec.get("tolerations") or []:
+            if isinstance(tol, dict) and tol.get("key") in table.spot_taints:
+                notes.append(f"tolerates spot nodes ({tol.get('key')}) but does not require them; priced on-demand")
+                break
+    return accelerator, instance_type, model
+
+
+# --- containers and accelerators -------------------------------------------------------------
+
+def _container_accel(container: Dict[str, Any], table: KindTable) -> Dict[str, float]:
+    res = container.get("resources")
+    if not isinstance(res, dict):
+        return {}
+    out: Dict[str, float] = {}
+    for section in ("limits", "requests"):  # extended resources: limits == requests when both are set
+        values = res.get(section)
+        if not isinstance(values, dict):
+            continue
+        for name, qty in values.items():
+            name = str(name)
+            if name in out or table.accelerator_weight(name) is None:
+                continue
+            q = parse_quantity(qty)
+            if q is not None and q > 0:
+                out[name] = q
+    return out
+
+
+def pod_accelerators(pod_spec: Dict[str, Any], extra_containers: List[Dict[str, Any]], table: KindTable
+                     ) -> Tuple[Dict[str, float], float]:
+    """Accelerator resources one pod holds, and its GPU-equivalents (init containers run before the rest)."""
+    running: Dict[str, float] = {}
+    init_peak: Dict[str, float] = {}
+    for c in list(pod_spec.get("containers") or []) + extra_containers:
+        if isinstance(c, dict):
+            for k, v in _container_accel(c, table).items():
+                running[k] = running.get(k, 0.0) + v
+    for c in pod_spec.get("initContainers") or []:
+        if not isinstance(c, dict):
+            continue
+        acc = _container_accel(c, table)
+        if c.get("restartPolicy") == "Always":  # a native sidecar runs alongside the app
+            for k, v in acc.items():
+                running[k] = running.get(k, 0.0) + v
+        else:
+            for k, v in acc.items():
+                init_peak[k] = max(init_peak.get(k, 0.0), v)
+    total: Dict[str, float] = dict(running)
+    for k, v in init_peak.items():
+        total[k] = max(total.get(k, 0.0), v)
+    gpus = sum(v * (table.accelerator_weight(k) or 1.0) for k, v in total.items())
+    return total, gpus
+
+
+# --- the builder -----------------------------------------------------------------------------
+
+class Builder:
+    """Collects objects from one scan input (a set of files, one chart, a Terraform resource)."""
+
+    def __init__(self, ctx: Any, source: str = "kubernetes", chart: Optional[str] = None,
+                 default_namespace: Optional[str] = None):
+        self.ctx = ctx
+        self.source = source
+        self.chart = chart
+        self.table = load_table(getattr(ctx, "config", None))
+        options = getattr(ctx, "options", None) or {}
+        self.default_ns = default_namespace or options.get("namespace") or "default"
+        self.docs: List[Doc] = []
+        self.out = SourceOutput()
+
+    def add(self, docs: Iterable[Doc]) -> None:
+        self.docs.extend(docs)
+
+    # ------------------------------------------------------------------------------------
+    def build(self) -> SourceOutput:
+        namespaces = self._config_namespaces()
+        for doc in self.docs:
+            if doc.obj.get("kind") == "Namespace" and str(doc.obj.get("apiVersion", "")) == "v1":
+                name = _name(doc.obj)
+                info = namespaces.setdefault(name, NamespaceInfo(name))
+                info.labels.update(_str_map(_meta(doc.obj).get("labels")))
+                info.file, info.line, info.origin = doc.file, doc.line, "Namespace"
+        self.namespaces = namespaces
+        nodepools: List[Tuple[Doc, Dict[str, Any]]] = []
+        nodeclasses: Dict[str, Doc] = {}
+        runtimes: Dict[str, Dict[str, Any]] = {}
+        for doc in self.docs:
+            kind = doc.obj.get("kind")
+            if kind in ("TrainingRuntime", "ClusterTrainingRuntime"):
+                runtimes[_name(doc.obj)] = doc.obj
+        self.runtimes = runtimes
+        for doc in self.docs:
+            obj = doc.obj
+            kind = str(obj.get("kind"))
+            api = str(obj.get("apiVersion"))
+            try:
+                if kind == "Namespace" and api == "v1":
+                    self._namespace(doc)
+                elif kind == "ResourceQuota" and api == "v1":
+                    self._quota(doc)
+                elif kind == "NodePool" and api.startswith("karpenter.sh/"):
+                    nodepools.append((doc, self._nodepool(doc)))
+                elif kind == "EC2NodeClass" and api.startswith("karpenter.k8s.aws/"):
+                    nodeclasses[_name(obj)] = doc
+                else:
+                    spec = self.table.lookup(kind, api)
+                    if spec is not None:
+                        self._workload(doc, spec)
+            except RecursionError:
+                self.out.findings.append(parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {kind} "
+                                                     f"{_name(obj)} is nested too deeply to read"))
+        self._karpenter(nodepools, nodeclasses)
+        return self.out
+
+    # ------------------------------------------------------------------------------------
+    def _config_namespaces(self) -> Dict[str, NamespaceInfo]:
+        config = getattr(self.ctx, "config", None)
+        section = (config.section("kubernetes") if config is not None else None) or {}
+        out = {}
+        for name, spec in (section.get("namespaces") or {}).items():
+            labels = _str_map((spec or {}).get("labels")) if isinstance(spec, dict) else {}
+            out[str(name)] = NamespaceInfo(str(name), labels, origin="config kubernetes.namespaces")
+        return out
+
+    def _base_meta(self, ns: Optional[str], doc: Doc) -> Dict[str, Any]:
+        meta: Dict[str, Any] = {}
+        if ns is not None:
+            meta["namespace"] = ns
+        if self.chart:
+            meta["chart"] = self.chart
+        if doc.helm_source:
+            meta["template"] = doc.helm_source
+        return meta
+
+    def _suppressions(self, annotations: Iterable[Any], doc: Doc, address: str) -> List[Suppression]:
+        sups: List[Suppression] = []
+        for ann in annotations:
+            if isinstance(ann, dict) and IGNORE_ANNOTATION in ann:
+                got, bad = parse_suppressions(ann[IGNORE_ANNOTATION], doc.file, doc.line, address)
+                sups.extend(got)
+                for f in bad:
+                    if not any(x.message == f.message for x in self.out.findings):
+                        self.out.findings.append(f)
+        return sups
+
+    def _namespace(self, doc: Doc) -> None:
+        name = _name(doc.obj)
+        address = f"Namespace//{name}"
+        meta = self._base_meta(None, doc)
+        meta["namespace"] = name
+        self.out.resources.append(Resource(
+            address=address, type="Namespace", source=self.source, file=doc.file, line=doc.line,
+            taggable=False, tag_style="kubernetes", tags=_str_map(_meta(doc.obj).get("labels")), meta=meta,
+            suppressions=self._suppressions([_meta(doc.obj).get("annotations")], doc, address)))
+
+    def _quota(self, doc: Doc) -> None:
+        obj = doc.obj
+        ns = str(_meta(obj).get("namespace") or self.default_ns)
+        hard = get_path(obj, "spec.hard")
+        quota: Dict[str, Any] = {}
+        invalid: List[str] = []
+        if isinstance(hard, dict):
+            for key, value in hard.items():
+                key = str(key)
+                prefix, _, rest = key.partition(".")
+                if prefix == "requests" and self.table.accelerator_weight(rest) is not None:
+                    quota[rest] = parse_quantity(value)
+                elif prefix == "limits" and self.table.accelerator_weight(rest) is not None:
+                    invalid.append(key)
+                elif self.table.accelerator_weight(key) is not None:
+                    invalid.append(key)
+        address = f"ResourceQuota/{ns}/{_name(obj)}"
+        meta = self._base_meta(ns, doc)
+        meta["gpu_quota"] = quota
+        if invalid:
+            meta["invalid_gpu_quota_keys"] = invalid
+        self.out.resources.append(Resource(address=address, type="ResourceQuota", source=self.source, file=doc.file,
+                                           line=doc.line, taggable=False, tag_style="kubernetes", meta=meta))
+
+    # ------------------------------------------------------------------------------------
+    def _workload(self, doc: Doc, spec: Dict[str, Any]) -> None:
+        obj = doc.obj
+        kind = str(obj.get("kind"))
+        name = _name(obj)
+        ns = str(_meta(obj).get("namespace") or self.default_ns)
+        ctrl_labels = _str_map(_meta(obj).get("labels"))
+        ctrl_annotations = _meta(obj).get("annotations")
+        workload = spec.get("workload", "service")
+        base = f"{kind}/{ns}/{name}"
+        found_any = False
+        for role_name, role, item, item_path in iter_roles(spec, obj):
+            built = self._role(doc, spec, role, item, item_path, role_name, kind, name, ns, base, ctrl_labels,
+                               ctrl_annotations, workload)
+            found_any = found_any or built
+        if not found_any and not spec.get("roles"):
+            self.out.findings.append(parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {base}: the kind table "
+                                                 f"entry for {kind} has no roles", severity=WARNING))
+
+    def _role(self, doc, spec, role, item, item_path, role_name, kind, name, ns, base, ctrl_labels,
+              ctrl_annotations, workload) -> bool:
+        obj = doc.obj
+        template_path = role.get("template")
+        template = get_path(item, template_path, obj) if template_path else None
+        if template_path and not isinstance(template, dict):
+            if not role.get("optional"):
+                where = join(item_path, template_path)
+                self.out.findings.append(parse_error(
+                    doc.file, doc.line, f"{doc.file}:{doc.line}: {base}{'#' + role_name if role_name else ''}: "
+                    f"no pod template at `{where}`; this workload's pods are not checked", severity=WARNING,
+                    rule="not-scanned", category="not_scanned"))
+            return False
+        pod_spec_path = role.get("pod_spec") or (join(template_path, "spec") if template_path else None)
+        pod_spec = get_path(item, pod_spec_path, obj) if pod_spec_path else None
+        if pod_spec_path and role.get("pod_spec") and not isinstance(pod_spec, dict):
+            if role.get("optional"):
+                return False
+        if not isinstance(pod_spec, dict):
+            pod_spec = {}
+        address = f"{base}#{role_name}" if role_name else base
+
+        # labels the pods get
+        label_paths = list(role.get("labels") or ([join(template_path, "metadata.labels")] if template_path else []))
+        pod_labels: Dict[str, str] = {}
+        for p in label_paths:
+            pod_labels.update(_str_map(get_path(item, p, obj)))
+        annotations = [ctrl_annotations]
+        if template_path:
+            annotations.append(get_path(template, "metadata.annotations"))
+        extra_containers: List[Dict[str, Any]] = []
+        for c in role.get("containers") or []:
+            v = pod_spec.get(c)
+            if isinstance(v, dict):
+                extra_containers.append(v)
+        overrides = role.get("overrides")
+        open_reason = None
+        if overrides:
+            ov_labels, ov_specs = _overrides_for(get_path(obj, overrides), role_name or role.get("role") or "")
+            pod_labels.update(ov_labels)
+            for s in ov_specs:
+                pod_spec = {**pod_spec, **s}
+            runtime_name = get_path(obj, spec.get("runtime_ref")) if spec.get("runtime_ref") else None
+            rt = self.runtimes.get(str(runtime_name)) if runtime_name else None
+            rt_labels = _runtime_labels(rt, role_name or role.get("role") or "") if rt else None
+            if rt_labels is not None:
+                pod_labels = {**rt_labels, **pod_labels}
+            else:
+                open_reason = (f"its pods also get the labels of TrainingRuntime `{runtime_name}`, which is not in the "
+                               "scanned files" if runtime_name else "its pods also get labels from a TrainingRuntime")
+        if role.get("resources"):
+            res = get_path(obj, role["resources"])
+            if isinstance(res, dict):
+                extra_containers.append({"resources": res})
+        inherit = bool(role.get("inherit_object_labels"))
+        nsinfo = self.namespaces.get(ns)
+        tags: Dict[str, str] = {}
+        origins: Dict[str, str] = {}
+        if nsinfo:
+            for k, v in nsinfo.labels.items():
+                tags[k] = v
+                origins[k] = (f"Namespace {ns} labels" if nsinfo.origin == "Namespace" else
+                              f"{nsinfo.origin}.{ns}.labels")
+        if inherit:
+            for k, v in ctrl_labels.items():
+                tags[k] = v
+                origins[k] = f"{kind} metadata.labels (copied to its pods)"
+        label_where = ", ".join(f"`{join(item_path, p) if not p.startswith('$.') else p[2:]}`" for p in label_paths) \
+            or "the pod template labels"
+        for k, v in pod_labels.items():
+            tags[k] = v
+            origins[k] = f"pod labels ({label_where})"
+
+        unresolved: List[str] = []
+        reasons: Dict[str, str] = {}
+        for k, v in list(tags.items()):
+            if _TEMPLATED.search(v):
+                unresolved.append(k)
+                reasons[k] = f"`{v}` is substituted at deploy time"
+                del tags[k]
+
+        accel, gpus = pod_accelerators(pod_spec, extra_containers, self.table)
+        ai = bool(accel)
+        notes: List[str] = []
+        compute = None
+        meta = self._base_meta(ns, doc)
+        if role_name:
+            meta["role"] = role_name
+        meta["workload"] = workload
+        if ai:
+            accelerator, instance_type, pricing_model = placement(pod_spec, self.table, notes)
+            units, why = resolve_units(role, item, obj)
+            if units is None:
+                notes.append(f"replica count unknown ({why})")
+            runtime_hours = None
+            if workload == "job":
+                meta["run_to_completion"] = True
+                deadline = None
+                for p in spec.get("deadline") or []:
+                    deadline = as_count(get_path(obj, p))
+                    if deadline:
+                        break
+                if deadline is None:
+                    deadline = as_count(pod_spec.get("activeDeadlineSeconds"))
+                if deadline:
+                    runtime_hours = deadline / 3600.0
+                    notes.append(f"runs at most {runtime_hours:g} h per run (activeDeadlineSeconds)")
+                else:
+                    notes.append("run-to-completion job without activeDeadlineSeconds: duration per run unknown")
+                if spec.get("schedule"):
+                    from tagguard.sources.k8s_cron import runs_per_month
+
+                    sched = get_path(obj, spec["schedule"])
+                    runs = runs_per_month(sched)
+                    if runs is not None:
+                        meta["runs_per_month"] = round(runs, 2)
+                        meta["schedule"] = sched
+            elif workload == "daemon":
+                units = None
+                notes.append("one pod per matching node: the number of pods depends on the cluster")
+            if units == 0:
+                notes.append("scaled to zero replicas")
+            meta["accelerators"] = {k: (int(v) if float(v).is_integer() else v) for k, v in accel.items()}
+            if _is_hook(obj):
+                meta["helm_hook"] = str(_meta(obj).get("annotations", {}).get("helm.sh/hook"))
+            compute = Compute(provider="kubernetes", accelerator=accelerator, instance_type=instance_type,
+                              gpus_per_unit=gpus, units=units, pricing_model=pricing_model,
+                              runtime_hours=runtime_hours, notes=notes)
+
+        # where the fix goes, and labels stranded on the controller
+        missing_ctrl = {k: v for k, v in ctrl_labels.items() if k not in tags and k not in unresolved}
+        hint = f"the pod labels ({label_where})"
+        if kind != "Pod" and not inherit:
+            hint += f" or the labels of Namespace `{ns}`"
+        stranded = []
+        if missing_ctrl and kind != "Pod" and not inherit:
+            stranded = self._stranded(missing_ctrl)
+            if stranded:
+                hint += (f" (the {kind}'s own metadata.labels has {', '.join('`' + k + '`' for k in stranded)}, "
+                         "but controller labels do not reach its pods: move them)")
+        res = Resource(address=address, type=kind, source=self.source, file=doc.file, line=doc.line, ai=ai,
+                       tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons, tag_style="kubernetes",
+                       compute=compute, tag_origins=origins, tag_fix_hint=hint, meta=meta,
+                       tags_open=open_reason is not None, open_reason=open_reason,
+                       suppressions=self._suppressions(annotations, doc, address))
+        self.out.resources.append(res)
+        if stranded and self._in_scope(res):
+            f = Finding(rule="not-propagated", category=NOT_PROPAGATED, severity=WARNING,
+                        message=(f"{address}: label{'s' if len(stranded) > 1 else ''} "
+                                 f"{', '.join('`' + k + '`' for k in stranded)} "
+                                 f"{'are' if len(stranded) > 1 else 'is'} set on the {kind}'s own metadata.labels, "
+                                 f"which {kind} does not copy to its pods; cost allocation by pod labels will not see "
+                                 f"{'them' if len(stranded) > 1 else 'it'}"),
+                        address=address, file=doc.file, line=doc.line, resource_type=kind,
+                        fix=f"copy {', '.join('`' + k + ': ' + missing_ctrl[k] + '`' for k in stranded)} to {label_where}",
+                        extra={k: v for k, v in (("role", role_name), ("chart", self.chart)) if v})
+            self.out.findings.append(f)
+        return True
+
+    def _in_scope(self, res: Resource) -> bool:
+        config = getattr(self.ctx, "config", None)
+        scope = config.scope if config is not None else "ai"
+        return res.ai or scope == "all"
+
+    def _stranded(self, labels: Dict[str, str]) -> List[str]:
+        """Controller-only labels the taxonomy cares about."""
+        config = getattr(self.ctx, "config", None)
+        if config is None:
+            return sorted(labels)
+        try:
+            tax = config.taxonomy()
+        except Exception:  # the CLI reports a broken taxonomy before any source runs
+            return []
+        known = set(tax.required) | set(tax.properties)
+        return sorted(k for k in labels if k in known)
+
+    # --- Karpenter -----------------------------------------------------------------------
+    def _nodepool(self, doc: Doc) -> Dict[str, Any]:
+        obj = doc.obj
+        reqs = get_path(obj, "spec.template.spec.requirements") or []
+        capable = False
+        why: List[str] = []
+        gpu_names: List[str] = []
+        types: List[str] = []
+        for r in reqs if isinstance(reqs, list) else []:
+            if not isinstance(r, dict):
+                continue
+            key, op = str(r.get("key")), str(r.get("operator"))
+            vals = [str(v) for v in r.get("values") or []]
+            if key in _GPU_REQ_KEYS:
+                if (op == "In" and any((as_count(v) or 0) > 0 for v in vals)) or op == "Exists" or \
+                        (op == "Gt" and vals and (as_count(vals[0]) is not None)):
+                    capable = True
+                    why.append(f"{key} {op} {vals}".strip())
+            elif key in _GPU_NAME_KEYS and op in ("In", "Exists"):
+                capable = True
+                why.append(f"{key} {op} {vals}")
+                if key.endswith("gpu-name") and op == "In":
+                    gpu_names.extend(vals)
+            elif key == "karpenter.k8s.aws/instance-category" and op == "In" and _ACCEL_CATEGORIES & set(vals):
+                capable = True
+                why.append(f"{key} In {sorted(_ACCEL_CATEGORIES & set(vals))}")
+            elif key == "karpenter.k8s.aws/instance-family" and op == "In":
+                acc = [v for v in vals if _ACCEL_FAMILY.match(v)]
+                if acc:
+                    capable = True
+                    why.append(f"{key} In {acc}")
+            elif key in ("node.kubernetes.io/instance-type", "karpenter.k8s.aws/instance-type") and op == "In":
+                types.extend(vals)
+                acc = [v for v in vals if _accelerator_of_type(v) or _ACCEL_FAMILY.match(v.split(".")[0])]
+                if acc:
+                    capable = True
+                    why.append(f"{key} In {acc}")
+        limits: Dict[str, float] = {}
+        lim = get_path(obj, "spec.limits")
+        if isinstance(lim, dict):
+            for k, v in lim.items():
+                if self.table.accelerator_weight(str(k)) is not None:
+                    q = parse_quantity(v)
+                    if q is not None:
+                        limits[str(k)] = q
+        if limits:
+            capable = True
+            why.append(f"limits {limits}")
+        ref = get_path(obj, "spec.template.spec.nodeClassRef")
+        nodeclass = ref.get("name") if isinstance(ref, dict) else None
+        name = _name(obj)
+        address = f"NodePool//{name}"
+        meta = self._base_meta(None, doc)
+        meta.update({"gpu_capable": capable, "gpu_limits": limits, "nodeclass": nodeclass, "gpu_reasons": why})
+        self.out.resources.append(Resource(address=address, type="NodePool", source=self.source, file=doc.file,
+                                           line=doc.line, taggable=False, tag_style="kubernetes", meta=meta,
+                                           suppressions=self._suppressions([_meta(obj).get("annotations")], doc, address)))
+        return {"name": name, "capable": capable, "why": why, "nodeclass": nodeclass, "limits": limits,
+                "gpu_names": gpu_names, "types": types}
+
+    def _karpenter(self, nodepools: List[Tuple[Doc, Dict[str, Any]]], nodeclasses: Dict[str, Doc]) -> None:
+        for name, doc in nodeclasses.items():
+            users = [np for _, np in nodepools if np["nodeclass"] == name]
+            gpu_users = [np for np in users if np["capable"]]
+            raw_tags = get_path(doc.obj, "spec.tags")
+            tags = _str_map(raw_tags)
+            unresolved, reasons = [], {}
+            for k, v in list(tags.items()):
+                if _TEMPLATED.search(v):
+                    unresolved.append(k)
+                    reasons[k] = f"`{v}` is substituted at deploy time"
+                    del tags[k]
+            address = f"EC2NodeClass//{name}"
+            meta = self._base_meta(None, doc)
+            meta["nodepools"] = [np["name"] for np in users]
+            compute = None
+            if gpu_users:
+                types = list(dict.fromkeys(t for np in gpu_users for t in np["types"]))
+                names = list(dict.fromkeys(_short_model(g) for np in gpu_users for g in np["gpu_names"]))
+                notes = ["nodes are launched by Karpenter on demand: their number is decided at run time, and the "
+                         "GPU spend is also counted on the pods that run there"]
+                notes += [f"NodePool {np['name']}: {'; '.join(np['why'])}" for np in gpu_users]
+                compute = Compute(provider="aws", service="ec2", instance_type=types[0] if len(types) == 1 else None,
+                                  accelerator=names[0] if len(names) == 1 else None, units=None, notes=notes)
+                limits: Dict[str, float] = {}
+                for np in gpu_users:
+                    for k, v in np["limits"].items():
+                        limits[k] = limits.get(k, 0) + v
+                if limits:
+                    meta["gpu_limits"] = limits
+            self.out.resources.append(Resource(
+                address=address, type="EC2NodeClass", source=self.source, file=doc.file, line=doc.line,
+                ai=bool(gpu_users), tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons,
+                tag_style="aws", compute=compute, meta=meta,
+                tag_origins={k: "EC2NodeClass spec.tags" for k in tags},
+                tag_fix_hint=f"`spec.tags` of EC2NodeClass `{name}` (Karpenter copies them to the EC2 instances it launches)",
+                suppressions=self._suppressions([_meta(doc.obj).get("annotations")], doc, address)))
+
+
+def _is_hook(obj: Dict[str, Any]) -> bool:
+    ann = _meta(obj).get("annotations")
+    return isinstance(ann, dict) and "helm.sh/hook" in ann
+
+
+def _overrides_for(overrides: Any, role: str) -> Tuple[Dict[str, str], List[Dict[str, Any]]]:
+    labels: Dict[str, str] = {}
+    specs: List[Dict[str, Any]] = []
+    if not isinstance(overrides, list):
+        return labels, specs
+    for ov in overrides:
+        if not isinstance(ov, dict):
+            continue
+        targets = [t.get("name") for t in ov.get("targetJobs") or [] if isinstance(t, dict)]
+        if targets and role not in targets:
+            continue
+        labels.update(_str_map(get_path(ov, "metadata.labels")))
+        if isinstance(ov.get("spec"), dict):
+            specs.append(ov["spec"])
+    return labels, specs
+
+
+def _runtime_labels(runtime: Dict[str, Any], role: str) -> Optional[Dict[str, str]]:
+    jobs = get_path(runtime, "spec.template.spec.replicatedJobs")
+    if not isinstance(jobs, list):
+        return None
+    for job in jobs:
+        if isinstance(job, dict) and job.get("name") == role:
+            return _str_map(get_path(job, "template.spec.template.metadata.labels"))
+    return {}
