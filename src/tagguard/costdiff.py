@@ -1,0 +1,260 @@
+"""Cost deltas: what a change adds to (or removes from) the monthly bill, by team.
+
+Two inputs produce the same per-resource facts in ``Resource.meta``:
+
+* a Terraform plan (``sources/plan.py``): the change's action, and the
+  before-state compute, priced here with the same rate card and config;
+* ``tagguard diff``: the working tree compared with a base revision by address
+  (``base_index`` / ``annotate_against_base``).
+
+Per AI resource that changes: ``meta.action`` (create | update | replace |
+delete | no-op), ``meta.cost_before_monthly_usd``, ``meta.cost_delta_monthly_usd``
+(create +, delete -, update = after - before; null when either side has no
+known rate) and ``meta.gpu_hours_delta_per_month``.  ``summarize`` rolls them
+up into ``result.extra["cost_diff"]``: totals and the delta per business unit,
+project and cost center (the taxonomy keys), untagged as its own line.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from tagguard.model import Compute, Cost, Resource
+
+TEAM_KEYS = ("business-unit", "project", "cost-center")
+UNTAGGED = "(untagged)"
+CHANGED_ACTIONS = ("create", "update", "replace", "delete")
+
+
+def compute_from_json(d: Dict[str, Any]) -> Compute:
+    fields = ("instance_type", "accelerator", "gpus_per_unit", "units", "pricing_model", "provider", "service",
+              "region", "spot_units", "hours_per_month", "runtime_hours")
+    comp = Compute(**{k: d[k] for k in fields if k in d})
+    comp.notes = list(d.get("notes") or [])
+    return comp
+
+
+def make_pricer(ctx):
+    """A ``Pricer`` and usage file set up exactly as ``pipeline.price`` does, or (None, None)."""
+    try:
+        from tagguard.pricing import engine
+    except ModuleNotFoundError:  # pricing not part of this build
+        return None, None
+    usage = None
+    usage_path = ctx.options.get("usage") or ctx.config.section("usage")
+    if usage_path:
+        from tagguard.pricing import usage as usage_mod
+
+        path = Path(usage_path)
+        if not path.is_absolute() and ctx.options.get("usage") is None:
+            path = ctx.config.base_dir / path
+        usage = usage_mod.load_usage(path)
+    pricing = dict(ctx.config.section("pricing") or {})
+    if ctx.config.section("commitments"):
+        pricing.setdefault("commitments", ctx.config.section("commitments"))
+    return engine.Pricer(pricing), usage
+
+
+def _monthly(cost: Optional[Cost]) -> Optional[float]:
+    return None if cost is None else cost.monthly_usd
+
+
+def _gpu_hours(cost: Optional[Cost]) -> Optional[float]:
+    return None if cost is None else cost.gpu_hours_per_month
+
+
+def _set_delta(res: Resource, before: Optional[float], after: Optional[float],
+               gpu_before: Optional[float], gpu_after: Optional[float]) -> None:
+    res.meta["cost_before_monthly_usd"] = None if before is None else round(before, 2)
+    res.meta["cost_delta_monthly_usd"] = None if before is None or after is None else round(after - before, 2)
+    res.meta["gpu_hours_delta_per_month"] = (None if gpu_before is None or gpu_after is None
+                                             else round(gpu_after - gpu_before, 4))
+
+
+# --- plan JSON ------------------------------------------------------------------------------
+
+def annotate_plan(resources: List[Resource], ctx) -> None:
+    """Price the before-state of every plan change and set the delta on the resource."""
+    plan = [r for r in resources if r.source == "plan" and r.ai and "action" in r.meta]
+    if not plan:
+        return
+    shadows: List[Tuple[Resource, Resource]] = []
+    for r in plan:
+        before = r.meta.get("before_compute")
+        if isinstance(before, dict):
+            shadow = Resource(address=r.address, type=r.type, source="plan", file=r.file, ai=True,
+                              compute=compute_from_json(before), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
+            shadows.append((r, shadow))
+    before_cost: Dict[int, Cost] = {}
+    if shadows:
+        pricer, usage = make_pricer(ctx)
+        if pricer is not None:
+            if usage is not None:
+                for _, s in shadows:
+                    usage.apply(s)
+            pricer.price_all([s for _, s in shadows])
+            for r, s in shadows:
+                if s.cost is not None:
+                    before_cost[id(r)] = s.cost
+    for r in plan:
+        action = r.meta["action"]
+        if r.meta.get("served_by"):
+            continue  # its instances are priced on the endpoint
+        after_m, after_g = _monthly(r.cost), _gpu_hours(r.cost)
+        if r.compute is None and action != "delete":
+            after_m = after_g = None
+        if action == "create" or ("before_compute" not in r.meta and action == "replace"):
+            _set_delta(r, 0.0, after_m, 0.0, after_g)
+            continue
+        bc = before_cost.get(id(r))
+        if "before_compute" not in r.meta:  # not an AI resource before the change
+            _set_delta(r, 0.0, after_m, 0.0, after_g)
+            continue
+        _set_delta(r, _monthly(bc), after_m, _gpu_hours(bc), after_g)
+        if bc is not None and bc.reason and r.meta["cost_delta_monthly_usd"] is None:
+            r.meta["cost_before_reason"] = bc.reason
+
+
+# --- tagguard diff: the working tree against a base revision -----------------------------------
+
+def match_key(res: Resource) -> Tuple[str, str]:
+    """Identity across revisions: the directory of the file and the address."""
+    file = res.file or ""
+    return (os.path.dirname(file) if res.source != "plan" else file, res.address)
+
+
+def snapshot(res: Resource) -> Dict[str, Any]:
+    """What a base resource looked like (for matching and for the removed list)."""
+    return {
+        "address": res.address, "type": res.type, "file": res.file, "line": res.line, "ai": res.ai,
+        "tags": dict(res.tags), "unresolved_tags": sorted(res.unresolved_tags), "tags_open": res.tags_open,
+        "compute": res.compute.to_json() if res.compute else None,
+        "monthly_usd": _monthly(res.cost), "gpu_hours_per_month": _gpu_hours(res.cost),
+        "tag_style": res.tag_style, "served_by": res.meta.get("served_by"),
+    }
+
+
+def base_index(resources: Iterable[Resource]) -> Dict[Tuple[str, str], Dict[str, Any]]:
+    return {match_key(r): snapshot(r) for r in resources}
+
+
+def changes(before: Dict[str, Any], res: Resource) -> List[str]:
+    """What differs: ``tags``, ``compute`` and/or ``cost`` (empty: unchanged)."""
+    now = snapshot(res)
+    out = []
+    if any(before.get(k) != now.get(k) for k in ("tags", "unresolved_tags", "tags_open")):
+        out.append("tags")
+    if before.get("compute") != now.get("compute") or before.get("ai") != now.get("ai"):
+        out.append("compute")
+    a, b = before.get("monthly_usd"), now.get("monthly_usd")
+    if (a is None) != (b is None) or (a is not None and abs(a - b) > 0.005):
+        out.append("cost")
+    return out
+
+
+def annotate_against_base(resources: List[Resource], base: Dict[Tuple[str, str], Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Set ``meta.action`` and the deltas on the working-tree resources; return the removed ones."""
+    seen = set()
+    for r in resources:
+        key = match_key(r)
+        old = base.get(key)
+        seen.add(key)
+        after_m = None if r.meta.get("served_by") else _monthly(r.cost)
+        after_g = None if r.meta.get("served_by") else _gpu_hours(r.cost)
+        if old is None:
+            r.meta["action"] = "create"
+            if r.ai and not r.meta.get("served_by"):
+                _set_delta(r, 0.0, after_m, 0.0, after_g)
+            continue
+        what = changes(old, r)
+        if what:
+            r.meta["action"] = "update"
+            r.meta["changed"] = what
+        else:
+            r.meta["action"] = "no-op"
+            r.meta["skip_tag_rules"] = True
+        if r.ai and not r.meta.get("served_by"):
+            before_m = 0.0 if not old.get("ai") or old.get("served_by") else old.get("monthly_usd")
+            before_g = 0.0 if not old.get("ai") or old.get("served_by") else old.get("gpu_hours_per_month")
+            _set_delta(r, before_m, after_m, before_g, after_g)
+    removed = []
+    for key, old in base.items():
+        if key not in seen:
+            removed.append(old)
+    return removed
+
+
+# --- roll-up ------------------------------------------------------------------------------------
+
+def tag_value(tags: Dict[str, str], key: str, style: str = "aws") -> Optional[str]:
+    if key in tags:
+        return tags[key]
+    if style == "azure":
+        for k, v in tags.items():
+            if k.casefold() == key.casefold():
+                return v
+    return None
+
+
+def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] = ()) -> Dict[str, Any]:
+    """``cost_diff``: every AI change with its delta, totals, and the delta per team key."""
+    rows: List[Dict[str, Any]] = []
+    for r in resources:
+        action = r.meta.get("action")
+        if not r.ai or action not in CHANGED_ACTIONS or r.meta.get("served_by"):
+            continue
+        before = r.meta.get("cost_before_monthly_usd")
+        delta = r.meta.get("cost_delta_monthly_usd")
+        after = None if r.cost is None or r.compute is None else r.cost.monthly_usd
+        rows.append(_row(r.address, r.type, action, r.file, r.line, before, after, delta,
+                         r.meta.get("gpu_hours_delta_per_month"), r.tags, r.tag_style,
+                         None if r.cost is None else r.cost.reason))
+    for old in removed:
+        if not old.get("ai") or old.get("served_by"):
+            continue
+        m = old.get("monthly_usd")
+        g = old.get("gpu_hours_per_month")
+        rows.append(_row(old["address"], old["type"], "delete", old.get("file"), old.get("line"), m, 0.0,
+                         None if m is None else -round(m, 2), None if g is None else -g, old.get("tags") or {},
+                         old.get("tag_style", "aws"), None if m is not None else "no known rate"))
+    rows.sort(key=lambda x: (-(abs(x["delta_monthly_usd"]) if x["delta_monthly_usd"] is not None else -1), x["address"]))
+    known = [x["delta_monthly_usd"] for x in rows if x["delta_monthly_usd"] is not None]
+    gpu = [x["gpu_hours_delta_per_month"] for x in rows if x["gpu_hours_delta_per_month"] is not None]
+    counts = {a: 0 for a in CHANGED_ACTIONS}
+    for x in rows:
+        counts[x["action"]] = counts.get(x["action"], 0) + 1
+    by: Dict[str, List[Dict[str, Any]]] = {}
+    for key in TEAM_KEYS:
+        groups: Dict[str, Dict[str, Any]] = {}
+        for x in rows:
+            value = x["teams"].get(key) or UNTAGGED
+            g = groups.setdefault(value, {"value": value, "delta_monthly_usd": 0.0, "changes": 0, "unpriced": 0})
+            g["changes"] += 1
+            if x["delta_monthly_usd"] is None:
+                g["unpriced"] += 1
+            else:
+                g["delta_monthly_usd"] = round(g["delta_monthly_usd"] + x["delta_monthly_usd"], 2)
+        by[key] = sorted(groups.values(), key=lambda g: (g["value"] == UNTAGGED, -abs(g["delta_monthly_usd"]), g["value"]))
+    return {
+        "total_delta_monthly_usd": round(sum(known), 2),
+        "gpu_hours_delta_per_month": round(sum(gpu), 4) if gpu else 0,
+        "changes": counts,
+        "unpriced_changes": len(rows) - len(known),
+        "by": by,
+        "resources": rows,
+    }
+
+
+def _row(address, rtype, action, file, line, before, after, delta, gpu_delta, tags, style, reason) -> Dict[str, Any]:
+    row = {
+        "address": address, "type": rtype, "action": action, "file": file, "line": line,
+        "before_monthly_usd": None if before is None else round(before, 2),
+        "after_monthly_usd": None if after is None else round(after, 2),
+        "delta_monthly_usd": None if delta is None else round(delta, 2),
+        "gpu_hours_delta_per_month": gpu_delta,
+        "teams": {k: tag_value(tags or {}, k, style) for k in TEAM_KEYS},
+    }
+    if delta is None and reason:
+        row["reason"] = reason
+    return row

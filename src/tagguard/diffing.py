@@ -1,0 +1,433 @@
+"""``tagguard diff``: the working tree against a base revision, for pull requests.
+
+The base revision's files are read from git (``git ls-tree`` + ``git cat-file
+--batch``) into a temporary directory; the working tree is never touched.
+Local modules the base files call (``source = "../modules/gpu"``) are brought
+along even when they lie outside the scanned paths, as long as they are inside
+the repository.  Both trees are scanned with the same configuration; resources
+are matched by address (and the directory of their file), and only findings
+for resources that are new or changed are reported: pre-existing violations do
+not block a pull request.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from tagguard.model import Finding, ScanResult
+
+_MODULE_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.M)
+
+
+class DiffError(Exception):
+    """A one-line problem with the repository or the base revision (exit code 2)."""
+
+
+# --- git ---------------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str, input: Optional[bytes] = None) -> bytes:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], input=input, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False)
+    except FileNotFoundError:
+        raise DiffError("git is not installed (tagguard diff reads the base revision with git)") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DiffError(f"git {' '.join(args[:2])}: {msg[-1] if msg else 'failed'}")
+    return proc.stdout
+
+
+def repo_root(start: Path) -> Path:
+    try:
+        out = _git(start if start.is_dir() else start.parent, "rev-parse", "--show-toplevel")
+    except DiffError:
+        raise DiffError(f"{start}: not inside a git repository (tagguard diff compares with a git revision)") from None
+    return Path(out.decode("utf-8").strip())
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except DiffError:
+        raise DiffError(f"--base {ref}: not a commit in {repo}") from None
+
+
+def _ls_tree(repo: Path, commit: str, paths: Sequence[str]) -> List[Tuple[str, str, str]]:
+    """(mode, sha, path) of every blob under ``paths`` at ``commit``."""
+    specs = [p for p in paths if p not in ("", ".")]
+    out = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *(specs or []))
+    rows = []
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        mode, kind, sha = meta.decode().split()
+        if kind != "blob" or mode == "120000":  # symlinks and submodules are not followed
+            continue
+        rows.append((mode, sha, path.decode("utf-8", "surrogateescape")))
+    return rows
+
+
+def _cat_blobs(repo: Path, rows: List[Tuple[str, str, str]], dest: Path) -> None:
+    if not rows:
+        return
+    data = _git(repo, "cat-file", "--batch", input=b"".join(sha.encode() + b"\n" for _, sha, _ in rows))
+    pos = 0
+    for _mode, _sha, rel in rows:
+        nl = data.index(b"\n", pos)
+        header = data[pos:nl].split()
+        size = int(header[2])
+        body = data[nl + 1:nl + 1 + size]
+        pos = nl + 1 + size + 1
+        target = dest / rel
+        if not _inside(dest, target):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        Path(os.path.normpath(path)).relative_to(os.path.normpath(root))
+        return True
+    except ValueError:
+        return False
+
+
+def materialize(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> Set[str]:
+    """Write the base revision's files under ``paths`` (repo-relative) and their local modules to ``dest``."""
+    wanted = [p for p in paths]
+    done_dirs: Set[str] = set()
+    written: Set[str] = set()
+    while wanted:
+        rows = [r for r in _ls_tree(repo, commit, wanted) if r[2] not in written]
+        _cat_blobs(repo, rows, dest)
+        written.update(r[2] for r in rows)
+        done_dirs.update(wanted)
+        wanted = []
+        for _mode, _sha, rel in rows:
+            if not rel.endswith(".tf"):
+                continue
+            try:
+                text = (dest / rel).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for m in _MODULE_SOURCE.finditer(text):
+                target = os.path.normpath(os.path.join(os.path.dirname(rel), m.group(1))).replace(os.sep, "/")
+                if target.startswith("..") or target in done_dirs or _covered(target, done_dirs):
+                    continue  # outside the repository, or already there
+                wanted.append(target)
+                done_dirs.add(target)
+    return written
+
+
+def _covered(path: str, dirs: Set[str]) -> bool:
+    p = PurePosixPath(path)
+    for d in dirs:
+        if d in ("", "."):
+            return True
+        try:
+            p.relative_to(d)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+# --- scanning ---------------------------------------------------------------------------------
+
+@dataclass
+class Scanned:
+    result: ScanResult
+    root: Path  # the inventory root: files in the result are relative to it
+    resources: List[Any] = field(default_factory=list)  # every resource (not only the listed ones)
+
+
+def scan_tree(paths: Sequence[str], config, var_files, variables, options: dict) -> Scanned:
+    from tagguard.pipeline import build_inventory, collect, evaluate
+    from tagguard.sources.base import ScanContext
+
+    inv = build_inventory(list(paths), config)
+    ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options)
+    out = collect(inv, ctx)
+    root = paths[0] if len(paths) == 1 else str(inv.root)
+    result = evaluate(out, ctx, root=root)
+    return Scanned(result, inv.root, out.resources)
+
+
+def _rebase(file: Optional[str], src_root: Path, dst_root: Path) -> Optional[str]:
+    """A file path relative to ``src_root`` expressed relative to ``dst_root``."""
+    if not file:
+        return file
+    absolute = os.path.normpath(os.path.join(str(src_root), file))
+    return os.path.relpath(absolute, str(dst_root)).replace(os.sep, "/")
+
+
+def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options: dict) -> ScanResult:
+    from tagguard import costdiff
+
+    first = Path(paths[0]) if paths else Path.cwd()
+    repo = repo_root(first.resolve() if first.exists() else Path.cwd())
+    commit = resolve_ref(repo, ref)
+    rels = []
+    for p in paths:
+        absolute = Path(p).resolve()
+        try:
+            rel = absolute.relative_to(repo).as_posix()
+        except ValueError:
+            raise DiffError(f"{p}: outside the git repository {repo}") from None
+        rels.append(rel or ".")
+    tmp = Path(tempfile.mkdtemp(prefix="tagguard-base-")).resolve()
+    try:
+        materialize(repo, commit, rels, tmp)
+        base_paths = [str(tmp / r) if r != "." else str(tmp) for r in rels]
+        present = [bp for bp in base_paths if os.path.exists(bp)]
+        base: Optional[Scanned] = None
+        if present:
+            base = scan_tree(present, config, var_files, variables, dict(options))
+        head_options = dict(options)
+        head_paths = [str(Path(p)) for p in paths]
+        from tagguard.pipeline import build_inventory
+
+        head_root = build_inventory(head_paths, config).root if len(head_paths) > 1 or not Path(head_paths[0]).is_dir() \
+            else Path(head_paths[0])
+        index: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        base_keys: Set[Tuple[str, str, str, str]] = set()
+        base_budgets: Dict[str, Dict[str, Any]] = {}
+        if base is not None:
+            # express base files relative to the head scan's root, so keys compare
+            repo_of_base = Path(os.path.relpath(base.root, tmp))
+            head_in_repo = Path(os.path.relpath(head_root.resolve(), repo))
+            for r in base.resources:
+                r.file = _rebase(r.file, repo_of_base, head_in_repo)
+            index = costdiff.base_index(base.resources)
+            for f in base.result.findings:
+                base_keys.add((_rebase(f.file, repo_of_base, head_in_repo) or "", f.address or "", f.rule, f.tag or ""))
+            for b in base.result.extra.get("budgets") or []:
+                base_budgets[b["name"]] = b
+        head_options["diff_base"] = index
+        head = scan_tree(head_paths, config, var_files, variables, head_options)
+        removed = head_options.get("diff_removed") or []
+        result = head.result
+        _filter_findings(result, head.resources, base_keys, base_budgets)
+        result.extra["diff"] = _diff_object(ref, commit, rels, head.resources, removed, result)
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> None:
+    """Keep findings of new or changed resources; drop what the base already had."""
+    action = {r.address: r.meta.get("action") for r in resources}
+    kept: List[Finding] = []
+    hidden = 0
+    for f in result.findings:
+        if f.rule == "over-budget":
+            name = f.extra.get("budget")
+            old = base_budgets.get(name)
+            now = next((b for b in result.extra.get("budgets") or [] if b["name"] == name), None)
+            if old is None or not old.get("over") or (now is not None and now["projected_usd"] > old["projected_usd"] + 0.005) \
+                    or (now is not None and now["projected_gpu_hours"] > old["projected_gpu_hours"] + 1e-6):
+                kept.append(f)
+            else:
+                hidden += 1
+            continue
+        act = action.get(f.address or "")
+        if act is not None:
+            if act in ("create", "update"):
+                kept.append(f)
+            else:
+                hidden += 1
+            continue
+        if (f.file or "", f.address or "", f.rule, f.tag or "") in base_keys:
+            hidden += 1
+        else:
+            kept.append(f)
+    result.findings = kept
+    result.extra["preexisting_findings_hidden"] = hidden
+
+
+def _diff_object(ref: str, commit: str, rels, resources, removed, result: ScanResult) -> Dict[str, Any]:
+    added, changed = [], []
+    for r in resources:
+        if not r.ai or r.meta.get("served_by"):
+            continue
+        act = r.meta.get("action")
+        row = {"address": r.address, "type": r.type, "file": r.file, "line": r.line,
+               "before_monthly_usd": r.meta.get("cost_before_monthly_usd"),
+               "after_monthly_usd": None if r.cost is None else r.cost.monthly_usd,
+               "delta_monthly_usd": r.meta.get("cost_delta_monthly_usd")}
+        if row["after_monthly_usd"] is not None:
+            row["after_monthly_usd"] = round(row["after_monthly_usd"], 2)
+        if act == "create":
+            added.append(row)
+        elif act == "update":
+            row["changed"] = list(r.meta.get("changed") or [])
+            changed.append(row)
+    gone = []
+    for old in removed:
+        if not old.get("ai") or old.get("served_by"):
+            continue
+        m = old.get("monthly_usd")
+        gone.append({"address": old["address"], "type": old["type"], "file": old.get("file"), "line": old.get("line"),
+                     "before_monthly_usd": None if m is None else round(m, 2), "after_monthly_usd": 0.0,
+                     "delta_monthly_usd": None if m is None else -round(m, 2)})
+    for rows in (added, changed, gone):
+        rows.sort(key=lambda x: (x["file"] or "", x["address"]))
+    cd = result.extra.get("cost_diff") or {}
+    return {
+        "base": ref, "base_commit": commit, "paths": list(rels),
+        "total_delta_monthly_usd": cd.get("total_delta_monthly_usd", 0.0),
+        "added": added, "changed": changed, "removed": gone,
+        "preexisting_findings_hidden": result.extra.pop("preexisting_findings_hidden", 0),
+    }
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+MARKER = "<!-- tagguard-report -->"
+TEAM_TITLES = {"business-unit": "Business unit", "project": "Project", "cost-center": "Cost center"}
+HEAD_TEAM_ROWS = 20
+
+
+def signed(value: Optional[float]) -> str:
+    if value is None:
+        return "n/a"
+    sign = "+" if value > 0 else "-" if value < 0 else "±"
+    return f"{sign}${abs(value):,.2f}"
+
+
+def _counts(diff: Dict[str, Any]) -> str:
+    return f"{len(diff['added'])} added, {len(diff['changed'])} changed, {len(diff['removed'])} removed AI resources"
+
+
+def summary_line(result: ScanResult) -> str:
+    diff = result.extra.get("diff") or {}
+    cd = result.extra.get("cost_diff") or {}
+    s = result.summary()
+    sev = s["by_severity"]
+    verdict = "FAIL" if s["exit_code"] else "PASS"
+    gpu = cd.get("gpu_hours_delta_per_month") or 0
+    text = (f"{verdict}: {signed(cd.get('total_delta_monthly_usd', 0.0))}/month "
+            f"({'+' if gpu > 0 else ''}{gpu:,.0f} GPU-hours/month) vs {diff.get('base')}; {_counts(diff)}; "
+            f"{sev.get('error', 0)} new error{'s' if sev.get('error', 0) != 1 else ''}, "
+            f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+    if cd.get("unpriced_changes"):
+        text += f"; {cd['unpriced_changes']} change{'s' if cd['unpriced_changes'] != 1 else ''} without a known rate"
+    hidden = diff.get("preexisting_findings_hidden") or 0
+    if hidden:
+        text += f"; {hidden} pre-existing finding{'s' if hidden != 1 else ''} not shown"
+    return text
+
+
+def render_text(result: ScanResult, color: bool = False) -> str:
+    from tagguard.formats.text import TextFormatter
+
+    diff = result.extra.get("diff") or {}
+    cd = result.extra.get("cost_diff") or {}
+    lines = [f"tagguard diff against {diff.get('base')} ({str(diff.get('base_commit', ''))[:12]})", ""]
+    rows = [("+", x) for x in diff.get("added", [])] + [("~", x) for x in diff.get("changed", [])] + \
+           [("-", x) for x in diff.get("removed", [])]
+    if rows:
+        lines.append("AI resources:")
+        for mark, x in rows:
+            what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
+            lines.append(f"  {mark} {x['address']:<60} {signed(x['delta_monthly_usd']):>14}/month{what}")
+        lines.append("")
+    for key, title in TEAM_TITLES.items():
+        groups = (cd.get("by") or {}).get(key) or []
+        if groups:
+            lines.append(f"By {title.lower()}:")
+            for g in groups:
+                extra = f" ({g['unpriced']} unpriced)" if g.get("unpriced") else ""
+                lines.append(f"  {g['value']:<40} {signed(g['delta_monthly_usd']):>14}/month{extra}")
+            lines.append("")
+    body = TextFormatter().format(result, color=color)
+    return "\n".join(lines) + "\n" + body + summary_line(result) + "\n"
+
+
+def _team_table(groups: List[Dict[str, Any]], title: str, limit: Optional[int] = None) -> str:
+    from tagguard.formats.markdown import escape_cell
+
+    shown = groups if limit is None else groups[:limit]
+    out = [f"| {title} | Δ $/month | Changes |\n|---|---:|---:|\n"]
+    for g in shown:
+        unpriced = f" ({g['unpriced']} unpriced)" if g.get("unpriced") else ""
+        out.append(f"| {escape_cell(g['value'])} | {signed(g['delta_monthly_usd'])} | {g['changes']}{unpriced} |\n")
+    if limit is not None and len(groups) > limit:
+        out.append(f"| … {len(groups) - limit} more (see details) | | |\n")
+    return "".join(out)
+
+
+def _changes_table(diff: Dict[str, Any]) -> str:
+    from tagguard.formats.markdown import code, escape_cell
+
+    out = ["| | Resource | File | Before $/month | After $/month | Δ $/month |\n|---|---|---|---:|---:|---:|\n"]
+    for mark, key in (("added", "added"), ("changed", "changed"), ("removed", "removed")):
+        for x in diff.get(key, []):
+            what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
+            where = escape_cell(x.get("file") or "") + (f":{x['line']}" if x.get("line") else "")
+            before = "" if x.get("before_monthly_usd") is None else f"${x['before_monthly_usd']:,.2f}"
+            after = "" if x.get("after_monthly_usd") is None else f"${x['after_monthly_usd']:,.2f}"
+            out.append(f"| {mark}{what} | {code(x['address'])} | {where} | {before} | {after} | {signed(x.get('delta_monthly_usd'))} |\n")
+    return "".join(out)
+
+
+def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
+    """The PR comment: marker, summary (never cut), team table, then collapsible details."""
+    from tagguard.formats import markdown as md
+
+    limit = limit or md.DEFAULT_LIMIT
+    diff = result.extra.get("diff") or {}
+    cd = result.extra.get("cost_diff") or {}
+    s = result.summary()
+    verdict = ":x: **FAIL**" if s["exit_code"] else ":white_check_mark: **PASS**"
+    gpu = cd.get("gpu_hours_delta_per_month") or 0
+    sev = s["by_severity"]
+    line = (f"{verdict} · **{signed(cd.get('total_delta_monthly_usd', 0.0))}/month** "
+            f"({'+' if gpu > 0 else ''}{gpu:,.0f} GPU-hours/month) · {_counts(diff)} · "
+            f"{sev.get('error', 0)} new error{'s' if sev.get('error', 0) != 1 else ''}, "
+            f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+    if cd.get("unpriced_changes"):
+        line += f" · {cd['unpriced_changes']} without a known rate"
+    hidden = diff.get("preexisting_findings_hidden") or 0
+    if hidden:
+        line += f" · {hidden} pre-existing finding{'s' if hidden != 1 else ''} not shown"
+    head = [MARKER, "\n", f"### tagguard cost diff against {md.code(diff.get('base'))} "
+            f"({str(diff.get('base_commit', ''))[:12]})\n\n", line, "\n\n"]
+    by = cd.get("by") or {}
+    if by.get("business-unit"):
+        head.append(_team_table(by["business-unit"], "Business unit", HEAD_TEAM_ROWS) + "\n")
+    sections: List[str] = []
+    blocking = [f for f in result.findings if not f.suppressed]
+    if blocking:
+        rules = sorted({f.rule for f in blocking})
+        links = ", ".join(f"[{r}]({md.rule_url(r)}) (`tagguard explain {r}`)" for r in rules)
+        sections.append(md.details(f"{len(blocking)} finding{'s' if len(blocking) != 1 else ''} on new or changed resources",
+                                   md.render_findings_table(blocking) + f"\nRules: {links}\n", open=len(blocking) <= 20))
+        sections.append(md.details("How to fix", md.render_details(blocking)))
+    approved = [f for f in result.findings if f.suppressed]
+    if approved:
+        sections.append(md.details(f"{len(approved)} approved or suppressed", md.render_suppressed(approved)))
+    for key in ("project", "cost-center"):
+        if by.get(key):
+            sections.append(md.details(f"By {TEAM_TITLES[key].lower()}", _team_table(by[key], TEAM_TITLES[key])))
+    if by.get("business-unit") and len(by["business-unit"]) > HEAD_TEAM_ROWS:
+        sections.append(md.details("By business unit (all)", _team_table(by["business-unit"], "Business unit")))
+    if diff.get("added") or diff.get("changed") or diff.get("removed"):
+        sections.append(md.details("Changed AI resources", _changes_table(diff)))
+    budgets = result.extra.get("budgets") or []
+    if budgets:
+        rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
+        for b in budgets:
+            cap = "" if b.get("monthly_usd") is None else f"${b['monthly_usd']:,.2f}"
+            rows.append(f"| {md.escape_cell(b['name'])} | {b['mode']} | ${b['projected_usd']:,.2f} | {cap} | "
+                        f"{':x:' if b.get('over') else ''} |\n")
+        sections.append(md.details("Budgets", "".join(rows)))
+    return md.fit("".join(head), [s if s.endswith("\n") else s + "\n" for s in sections], limit)

@@ -1,0 +1,226 @@
+"""Cost rules: over-budget, needs-approval, unpriced-resource, spot-opportunity, spot-risk.
+
+Runs after pricing.  Also computes the cost delta of every change (plan JSON,
+or ``tagguard diff`` against a base) and leaves ``cost_diff`` and ``budgets``
+for the report in ``ctx.options["result_extra"]``.
+
+Heuristics (documented in the rule pages):
+
+* training: a kind that only trains (PyTorchJob, TFJob, MPIJob, XGBoostJob,
+  PaddleJob, JAXJob, TrainJob), or any priced compute whose address, or a
+  workload tag/label value, says ``train`` / ``fine-tun`` / ``finetun``;
+* serving: a SageMaker endpoint, a KServe InferenceService, or an address or
+  workload tag/label value saying ``infer``/``serv``/``endpoint``/``online``
+  (not ``batch``);
+* production: an ``environment`` (or ``env``/``stage``) tag of prod / production / prd.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+from tagguard.model import ERROR, INFO, WARNING, Finding, Resource
+
+OVER_BUDGET = "over_budget"
+NEEDS_APPROVAL = "needs_approval"
+UNPRICED = "unpriced"
+OPTIMIZATION = "optimization"
+
+TRAINING_KINDS = {"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob", "TrainJob"}
+SERVING_TYPES = {"aws_sagemaker_endpoint", "InferenceService", "google_vertex_ai_endpoint"}
+WORKLOAD_KEYS = ("workload", "workload-type", "workload_type", "job-type", "purpose", "role", "ml-workload",
+                 "app.kubernetes.io/component", "component", "usage", "type")
+ENV_KEYS = ("environment", "env", "stage")
+_TRAIN = re.compile(r"train|fine-?tun", re.I)
+_SERVE = re.compile(r"infer|serv|endpoint|online", re.I)
+_PROD = {"prod", "production", "prd"}
+
+
+def _words(res: Resource) -> List[str]:
+    out = [res.address]
+    for k, v in res.tags.items():
+        if k.lower() in WORKLOAD_KEYS:
+            out.append(str(v))
+    return out
+
+
+def is_training(res: Resource) -> bool:
+    if res.type in TRAINING_KINDS:
+        return True
+    return any(_TRAIN.search(w) for w in _words(res))
+
+
+def is_serving(res: Resource) -> bool:
+    if is_training(res):
+        return False
+    if res.type in SERVING_TYPES:
+        return True
+    return any(_SERVE.search(w) and "batch" not in w.lower() for w in _words(res))
+
+
+def is_production(res: Resource) -> bool:
+    for k, v in res.tags.items():
+        if k.lower() in ENV_KEYS and str(v).lower() in _PROD:
+            return True
+    return False
+
+
+def _money(v: Optional[float]) -> str:
+    return "n/a" if v is None else f"${v:,.2f}"
+
+
+def check(resources: List[Resource], ctx) -> Iterator[Finding]:
+    from tagguard import budgets as bud
+    from tagguard import costdiff
+
+    extra: Dict[str, Any] = ctx.options.setdefault("result_extra", {})
+    base = ctx.options.get("diff_base")
+    removed: List[Dict[str, Any]] = []
+    if base is not None:
+        removed = costdiff.annotate_against_base(resources, base)
+        ctx.options["diff_removed"] = removed
+    else:
+        costdiff.annotate_plan(resources, ctx)
+    if base is not None or any(r.source == "plan" and "action" in r.meta for r in resources):
+        extra["cost_diff"] = costdiff.summarize(resources, removed)
+
+    yield from _unpriced(resources)
+    yield from _spot_hints(resources, ctx)
+
+    budgets = bud.load_budgets(ctx.config.section("budgets"))
+    if budgets:
+        statuses = bud.evaluate(budgets, resources)
+        extra["budgets"] = [s.to_json() for s in statuses]
+        cfg_file = bud.config_rel(ctx.config, ctx.root)
+        for st in statuses:
+            if st.budget.kind == "tokens" or not st.over:
+                continue
+            yield _over_budget(st, cfg_file, bud.config_line(ctx.config, st.budget.name))
+
+    approvals = bud.load_approvals(ctx.config.section("approvals"))
+    if approvals is not None:
+        yield from _approvals(resources, approvals, bud.approved_by(ctx.options))
+
+
+# --- unpriced -----------------------------------------------------------------------------
+
+def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
+    for r in resources:
+        if not r.ai or r.meta.get("served_by") or r.meta.get("action") in ("delete", "no-op"):
+            continue
+        if r.cost is not None and r.cost.monthly_usd is not None:
+            continue
+        reason = (r.cost.reason if r.cost is not None else None) or "nothing is known about what this resource runs on"
+        what = r.compute.instance_type if r.compute is not None and r.compute.instance_type else r.type
+        yield Finding(rule="unpriced-resource", category=UNPRICED, severity=INFO, address=r.address, file=r.file,
+                      line=r.line, resource_type=r.type,
+                      message=f"{r.address}: no monthly cost for {what}: {reason}",
+                      fix="add the rate under `pricing.instance_types` (or `pricing.gpu_hourly_usd`), or hours/units in a usage file",
+                      extra={"reason": reason})
+
+
+# --- spot hints -------------------------------------------------------------------------------
+
+def _spot_hints(resources: List[Resource], ctx) -> Iterator[Finding]:
+    candidates = [r for r in resources if r.ai and r.compute is not None and r.cost is not None
+                  and r.cost.monthly_usd is not None and r.meta.get("action") not in ("delete",)
+                  and not r.meta.get("served_by")]
+    train = [r for r in candidates if (r.compute.pricing_model or "on_demand") == "on_demand"
+             and (r.compute.units or 0) > 0 and is_training(r)]
+    if train:
+        from copy import deepcopy
+
+        from tagguard.costdiff import make_pricer
+
+        pricer, usage = make_pricer(ctx)
+        for r in train:
+            if pricer is None:
+                break
+            shadow = Resource(address=r.address, type=r.type, source=r.source, ai=True,
+                              compute=deepcopy(r.compute), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
+            shadow.compute.pricing_model = "spot"
+            shadow.compute.spot_units = None
+            spot = pricer.price(shadow)
+            if spot.monthly_usd is None or spot.monthly_usd >= r.cost.monthly_usd:
+                continue
+            saving = round(r.cost.monthly_usd - spot.monthly_usd, 2)
+            pct = round(100.0 * saving / r.cost.monthly_usd, 1) if r.cost.monthly_usd else 0.0
+            line = next((ln for ln in spot.breakdown if ln.get("model") == "spot"), {})
+            basis = line.get("basis") or "rate card spot rate"
+            if line.get("source") and line.get("spot_kind") != "default_discount":
+                basis += f", {line['source']}"
+            yield Finding(
+                rule="spot-opportunity", category=OPTIMIZATION, severity=INFO, address=r.address, file=r.file,
+                line=r.line, resource_type=r.type,
+                message=(f"{r.address}: training on on-demand capacity; on spot it would cost {_money(spot.monthly_usd)}"
+                         f"/month instead of {_money(r.cost.monthly_usd)} (saves {_money(saving)}, {pct:g}%; spot rate: {basis})"),
+                fix="run training on spot capacity with checkpointing (spot market options, capacity_type = \"SPOT\", "
+                    "a spot node selector), or suppress with a reason if the job cannot be interrupted",
+                extra={"saving_monthly_usd": saving, "on_demand_monthly_usd": round(r.cost.monthly_usd, 2),
+                       "spot_monthly_usd": round(spot.monthly_usd, 2), "spot_basis": basis})
+    for r in candidates:
+        model = (r.compute.pricing_model or "on_demand")
+        if model not in ("spot", "mixed") or not is_production(r) or not is_serving(r):
+            continue
+        what = "entirely on spot" if model == "spot" else f"partly on spot ({r.compute.spot_units or '?'} of {r.compute.units or '?'} units)"
+        yield Finding(
+            rule="spot-risk", category=OPTIMIZATION, severity=INFO, address=r.address, file=r.file, line=r.line,
+            resource_type=r.type,
+            message=f"{r.address}: production inference runs {what}; a spot interruption takes capacity away with two minutes' notice (or less)",
+            fix="keep an on-demand base for production serving (on_demand_base_capacity, a mixed node pool, or capacity_type = \"ON_DEMAND\")",
+            extra={"pricing_model": model})
+
+
+# --- budgets ----------------------------------------------------------------------------------
+
+def _over_budget(st, cfg_file: Optional[str], line: Optional[int]) -> Finding:
+    b = st.budget
+    parts = []
+    if b.monthly_usd is not None and st.overage_usd is not None and st.overage_usd > 0:
+        parts.append(f"projected {_money(st.projected_usd)}/month is {_money(st.overage_usd)} over the {_money(b.monthly_usd)} budget")
+    if b.monthly_gpu_hours is not None and st.overage_gpu_hours is not None and st.overage_gpu_hours > 0:
+        parts.append(f"projected {st.projected_gpu_hours:,.0f} GPU-hours/month is {st.overage_gpu_hours:,.0f} over the "
+                     f"{b.monthly_gpu_hours:,.0f} GPU-hour budget")
+    match = ", ".join(f"{k}={'|'.join(v)}" for k, v in b.match.items()) or "all AI resources"
+    unpriced = f"; {st.unpriced} matching resource{'s' if st.unpriced != 1 else ''} without a known rate not counted" if st.unpriced else ""
+    return Finding(
+        rule="over-budget", category=OVER_BUDGET, severity=ERROR if b.mode == "chargeback" else WARNING,
+        address=f"budget:{b.name}", file=cfg_file, line=line,
+        message=f"budget {b.name!r} ({match}, {b.mode}): " + "; ".join(parts) + unpriced,
+        fix="reduce or move the matching resources, or raise the budget in .tagguard.yaml after sign-off",
+        extra={"budget": b.name, "mode": b.mode, "projected_usd": round(st.projected_usd, 2),
+               "overage_usd": st.overage_usd, "budget_usd": b.monthly_usd,
+               "projected_gpu_hours": round(st.projected_gpu_hours, 4), "overage_gpu_hours": st.overage_gpu_hours,
+               "budget_gpu_hours": b.monthly_gpu_hours, "resources": st.resources})
+
+
+# --- approvals --------------------------------------------------------------------------------
+
+def _approvals(resources: Iterable[Resource], ap, approver: Optional[str]) -> Iterator[Finding]:
+    for r in resources:
+        action = r.meta.get("action")
+        if not r.ai or action not in ("create", "update", "replace") or r.meta.get("served_by"):
+            continue
+        reasons = []
+        delta = r.meta.get("cost_delta_monthly_usd")
+        if ap.monthly_usd_threshold is not None and delta is not None and delta > ap.monthly_usd_threshold:
+            reasons.append(f"adds {_money(delta)}/month (threshold {_money(ap.monthly_usd_threshold)})")
+        gpu_delta = r.meta.get("gpu_hours_delta_per_month")
+        if ap.gpu_hours_threshold is not None and gpu_delta is not None and gpu_delta > ap.gpu_hours_threshold \
+                and is_training(r):
+            reasons.append(f"training job adds {gpu_delta:,.0f} GPU-hours/month (threshold {ap.gpu_hours_threshold:,.0f})")
+        if not reasons:
+            continue
+        f = Finding(rule="needs-approval", category=NEEDS_APPROVAL, severity=ERROR, address=r.address, file=r.file,
+                    line=r.line, resource_type=r.type,
+                    message=f"{r.address}: this change needs cost approval: " + "; ".join(reasons),
+                    fix="get sign-off and re-run with --approved-by NAME (the GitHub Action sets TAGGUARD_APPROVED_BY from a PR label)",
+                    extra={"action": action, "cost_delta_monthly_usd": delta, "gpu_hours_delta_per_month": gpu_delta})
+        if approver is not None:
+            if ap.approvers and approver not in ap.approvers:
+                f.message += f" ({approver!r} is not in approvals.approvers)"
+            else:
+                f.suppressed = True
+                f.suppression_reason = f"approved by {approver}"
+                f.extra["approved_by"] = approver
+        yield f
