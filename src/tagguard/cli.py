@@ -172,6 +172,8 @@ def scan_options(f):
                      help="Values file passed to `helm template` (repeatable).")(f)
     f = click.option("--release-name", default="release", show_default=True, help="Release name for `helm template`.")(f)
     f = click.option("--namespace", default=None, help="Namespace for `helm template` and manifests without one (default: default).")(f)
+    f = click.option("--approved-by", "approved_by", default=None, metavar="NAME",
+                     help="Cost approval for changes over the approvals thresholds (default: $TAGGUARD_APPROVED_BY).")(f)
     return f
 
 
@@ -183,6 +185,7 @@ def scan_kwargs_to_options(kw: dict) -> dict:
         "helm_values": [str(p) for p in kw.get("helm_values") or ()],
         "release_name": kw.get("release_name") or "release",
         "namespace": kw.get("namespace"),
+        "approved_by": kw.get("approved_by"),
     }
 
 

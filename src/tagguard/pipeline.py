@@ -110,6 +110,7 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) ->
     listed = [r for r in resources if in_scope(r, config.scope) or (r.ai and not r.taggable)]
     listed.sort(key=lambda r: (r.file or "", r.line or 0, r.address))
     result = ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on)
+    result.extra.update(ctx.options.get("result_extra") or {})  # cost_diff, budgets (rules/cost.py)
     if getattr(out, "exit_override", None) is not None:
         result.extra["exit_override"] = out.exit_override
     return result
