@@ -190,7 +190,13 @@ def scan_kwargs_to_options(kw: dict) -> dict:
 
 
 def run_scan(paths: Sequence[str], config, kw: dict):
+    import gc
+
     from tagguard.pipeline import scan
+
+    # A scan builds many small long-lived objects (syntax trees, values); the default
+    # collector thresholds make it re-walk them all repeatedly for no garbage.
+    gc.set_threshold(100_000, 50, 100)
 
     if kw.get("scope"):
         config.raw["scope"] = kw["scope"]

@@ -54,12 +54,19 @@ class Taxonomy:
         self.properties: Dict[str, Any] = schema.get("properties", {}) or {}
         self._cache: Dict[tuple, Tuple[TagIssue, ...]] = {}
         self._known_keys = {k.casefold(): k for k in list(self.properties) + self.required}
+        self._relevant = _relevant_keys(schema)
 
     # -- public ---------------------------------------------------------------
     def evaluate(self, tags: Dict[str, Any], unresolved: Iterable[str] = (), open_map: bool = False,
                  style: str = "aws", unresolved_reasons: Optional[Dict[str, str]] = None,
                  open_reason: Optional[str] = None) -> Tuple[TagIssue, ...]:
         unresolved = tuple(sorted(k for k in unresolved if k not in tags))
+        if self._relevant is not None:
+            # Keys the schema never names cannot change the outcome: drop them so that
+            # maps differing only in e.g. `Name` share one validation.
+            rel = self._relevant
+            tags = {k: v for k, v in tags.items() if k.casefold() in rel}
+            unresolved = tuple(k for k in unresolved if k.casefold() in rel)
         key = (tuple(sorted((k, str(v)) for k, v in tags.items())), unresolved, open_map, style,
                tuple(sorted((unresolved_reasons or {}).items())), open_reason)
         hit = self._cache.get(key)
@@ -168,6 +175,35 @@ class Taxonomy:
             folded[self._known_keys.get(k.casefold(), k)] = v
         unres = tuple(self._known_keys.get(k.casefold(), k) for k in unresolved)
         return folded, tuple(k for k in unres if k not in folded)
+
+
+_KEY_DEPENDENT = {"additionalProperties", "patternProperties", "propertyNames", "minProperties", "maxProperties",
+                  "unevaluatedProperties", "$ref", "$dynamicRef", "dependentSchemas", "dependencies"}
+
+
+def _relevant_keys(schema: Any) -> Optional[set]:
+    """Casefolded tag keys the schema can see, or None if any key may matter."""
+    names: set = set()
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            if _KEY_DEPENDENT & node.keys():
+                return False
+            for name in node.get("required", []) if isinstance(node.get("required"), list) else []:
+                if isinstance(name, str):
+                    names.add(name.casefold())
+            props = node.get("properties")
+            if isinstance(props, dict):
+                names.update(k.casefold() for k in props)
+            for name in (node.get("dependentRequired") or {}):
+                names.add(name.casefold())
+                names.update(v.casefold() for v in node["dependentRequired"][name] if isinstance(v, str))
+            return all(walk(v) for k, v in node.items() if k not in ("enum", "const", "examples", "default", "description", "title"))
+        if isinstance(node, list):
+            return all(walk(v) for v in node)
+        return True
+
+    return names if walk(schema) else None
 
 
 def _instance_keys(err) -> List[str]:

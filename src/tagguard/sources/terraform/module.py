@@ -48,6 +48,14 @@ class ModuleDef:
     comments: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)
     json_files: List[str] = field(default_factory=list)
 
+    def resource(self, rtype: str, name: str) -> Optional[Located]:
+        """The resource block ``rtype.name`` of this module (indexed on first use)."""
+        index = self.__dict__.get("_by_address")
+        if index is None:
+            index = {(r.block.labels[0], r.block.labels[1]): r for r in self.resources}
+            self.__dict__["_by_address"] = index
+        return index.get((rtype, name))
+
     def local_sources(self) -> List[Tuple[Located, str]]:
         out = []
         for call in self.module_calls:

@@ -348,7 +348,7 @@ def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: 
             refs = []
         for ref in refs:
             if len(ref) >= 2 and ref[0] == "aws_launch_template":
-                loc = next((r for r in inst.mdef.resources if r.block.labels[0] == "aws_launch_template" and r.block.labels[1] == ref[1]), None)
+                loc = inst.mdef.resource("aws_launch_template", ref[1])
                 if loc is not None:
                     return loc
     return None
