@@ -1,0 +1,103 @@
+"""`pricing refresh` with botocore's Stubber (moto has no pricing service), the documented
+Price List item shape (pricing/NOTES.md §5) and spot history shape (§7)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+from botocore.stub import ANY, Stubber  # noqa: E402
+
+
+def item(itype, od, r1=None, upfront3=None, r3=None):
+    sku = "SKU" + itype.replace(".", "")
+    terms = {"OnDemand": {f"{sku}.JRTCKXETXF": {"offerTermCode": "JRTCKXETXF", "sku": sku, "termAttributes": {},
+             "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {"unit": "Hrs", "pricePerUnit": {"USD": f"{od:.10f}"},
+                                                                   "description": "on demand"}}}},
+             "Reserved": {}}
+    if r1 is not None:
+        terms["Reserved"][f"{sku}.4NA7Y494T4"] = {"termAttributes": {"LeaseContractLength": "1yr", "OfferingClass": "standard",
+                                                                      "PurchaseOption": "No Upfront"},
+                                                   "priceDimensions": {"d": {"unit": "Hrs", "pricePerUnit": {"USD": str(r1)}}}}
+    if r3 is not None:
+        terms["Reserved"][f"{sku}.38NPMPTW36"] = {"termAttributes": {"LeaseContractLength": "3yr", "OfferingClass": "standard",
+                                                                      "PurchaseOption": "Partial Upfront"},
+                                                   "priceDimensions": {"u": {"unit": "Quantity", "pricePerUnit": {"USD": str(upfront3)}},
+                                                                       "h": {"unit": "Hrs", "pricePerUnit": {"USD": str(r3)}}}}
+    return json.dumps({"product": {"productFamily": "Compute Instance", "sku": sku,
+                                   "attributes": {"instanceType": itype, "regionCode": "us-east-1"}},
+                       "serviceCode": "AmazonEC2", "publicationDate": "2026-11-01T00:00:00Z", "version": "1", "terms": terms})
+
+
+def test_refresh_writes_atomically_and_overlays_the_rate_card(tmp_path, monkeypatch):
+    from tagguard.pricing import catalog, refresh
+
+    now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+    pricing = boto3.client("pricing", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ps, es = Stubber(pricing), Stubber(ec2)
+    expected = {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1", "MaxResults": 100}
+    ps.add_response("get_products", {"PriceList": [item("g5.xlarge", 0.95, r1=0.6, upfront3=8760, r3=0.2)], "NextToken": "t2",
+                                     "FormatVersion": "aws_v1"}, expected)
+    ps.add_response("get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, {**expected, "NextToken": "t2"})
+    ps.add_response("get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, expected)  # p5: no SKU
+    es.add_response("describe_spot_price_history", {"SpotPriceHistory": [
+        {"AvailabilityZone": "us-east-1a", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX", "SpotPrice": "0.40", "Timestamp": now},
+        {"AvailabilityZone": "us-east-1b", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX", "SpotPrice": "0.30", "Timestamp": now},
+        {"AvailabilityZone": "us-east-1c", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX", "SpotPrice": "0.50", "Timestamp": now}]},
+        {"InstanceTypes": ["g5.xlarge", "p5.48xlarge"], "ProductDescriptions": ["Linux/UNIX"], "StartTime": now, "MaxResults": 1000})
+    out = tmp_path / "cache" / "ratecard.local.json"
+    with ps, es:
+        summary = refresh.refresh(["us-east-1"], types=["g5.xlarge", "p5.48xlarge"], output=out,
+                                  pricing_client=ps.client, ec2_clients={"us-east-1": es.client}, now=now)
+    ps.assert_no_pending_responses()
+    assert summary["not_found"] == ["p5.48xlarge@us-east-1"]
+    assert [p.name for p in out.parent.iterdir()] == ["ratecard.local.json"]  # no temp file left behind
+    card = json.loads(out.read_text())
+    rates = card["instances"]["aws/g5.xlarge"]["rates"]["us-east-1"]
+    assert rates["on_demand"] == 0.95 and rates["spot"] == 0.40 and rates["spot_min"] == 0.30 and rates["spot_azs"] == 3
+    assert rates["reserved_1yr"] == 0.6 and rates["reserved_3yr"] == pytest.approx(0.2 + 8760 / (8760 * 3))
+    assert card["sources"]["aws-price-list-2026-11-26"]["date"] == "2026-11-26"
+    # the overlay: prices computed afterwards use (and cite) the refreshed figures
+    monkeypatch.setattr(catalog, "_CARD", None)
+    monkeypatch.setattr(refresh, "_APPLIED", None)
+    assert refresh.apply_local_ratecard(out) == str(out)
+    info = catalog.lookup("g5.xlarge", "aws")
+    assert info.on_demand == 0.95 and info.on_demand_source == "aws-price-list-2026-11-26" and info.spot == 0.40
+    from tagguard.model import Compute, Resource
+    from tagguard.pricing.engine import Pricer
+
+    r = Resource(address="x", type="aws_instance", source="aws", ai=True,
+                 compute=Compute(instance_type="g5.xlarge", units=1, provider="aws", region="us-east-1"))
+    cost = Pricer({}).price(r)
+    assert cost.monthly_usd == pytest.approx(0.95 * 730) and cost.rate_source == "aws-price-list-2026-11-26"
+    monkeypatch.setattr(catalog, "_CARD", None)  # leave the shipped card for other tests
+    monkeypatch.setattr(refresh, "_APPLIED", None)
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    from tagguard.pricing.refresh import write_atomic
+
+    target = tmp_path / "card.json"
+    target.write_text("old")
+
+    with pytest.raises(Exception):
+        write_atomic(target, 12345)  # not a str: the write fails after the temp file is created
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["card.json"]
+
+
+def test_bad_local_card_is_one_line_error(tmp_path):
+    from tagguard.pricing.refresh import apply_local_ratecard
+
+    bad = tmp_path / "x.json"
+    bad.write_text('{"kind": "other"}')
+    with pytest.raises(ValueError, match="not a tagguard local rate card"):
+        apply_local_ratecard(bad)
+
+
+def test_refresh_command_builds():
+    from tagguard.pricing.refresh import refresh_command
+
+    assert refresh_command.name == "refresh" and any(p.name == "regions" for p in refresh_command.params)
