@@ -1,0 +1,438 @@
+"""The GitHub Action's logic (``action.yml`` runs ``python -m tagguard.gha run``).
+
+Stdlib only (``urllib``).  Reads the workflow context from the usual variables
+(``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``, ``GITHUB_REPOSITORY``,
+``GITHUB_API_URL``, ``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``) so tests can
+point it at a server on 127.0.0.1.
+
+``run``       scan (or ``tagguard diff`` against the base on pull requests, when
+              this build has it), write annotations, job summary, JSON/SARIF/
+              Markdown reports and step outputs, then update the PR comment;
+              exits 0 and leaves the verdict in the ``exit-code`` output so the
+              SARIF upload can run before the action fails.
+``comment``   create or update the one PR comment carrying the hidden marker.
+``approved``  whether the pull request carries the approval label.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+MARKER = "<!-- tagguard-report{suffix} -->"
+DEFAULT_API = "https://api.github.com"
+
+
+class GithubError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(f"GitHub API {status}: {message}")
+        self.status = status
+
+
+# --- REST ---------------------------------------------------------------------
+
+class Github:
+    def __init__(self, token: str, repository: str, api_url: Optional[str] = None, timeout: float = 30):
+        self.token = token
+        self.repository = repository
+        self.api = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, body: Optional[dict] = None) -> Tuple[Any, Dict[str, str]]:
+        import urllib.error
+        import urllib.request
+
+        if not url.startswith("http"):
+            url = self.api + url
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {self.token}",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "tagguard-action",
+            **({"Content-Type": "application/json"} if data is not None else {}),
+        })
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:300]
+            try:
+                detail = json.loads(detail).get("message", detail)
+            except (ValueError, AttributeError):
+                pass
+            raise GithubError(exc.code, f"{method} {url}: {detail}") from None
+        except urllib.error.URLError as exc:
+            raise GithubError(0, f"{method} {url}: {exc.reason}") from None
+        return (json.loads(raw) if raw else None), headers
+
+    def paginate(self, path: str) -> Iterator[dict]:
+        url: Optional[str] = path + ("&" if "?" in path else "?") + "per_page=100"
+        pages = 0
+        while url and pages < 100:
+            items, headers = self.request("GET", url)
+            pages += 1
+            yield from items or []
+            url = _next_link(headers.get("link", ""))
+
+    def issue_comments(self, number: int) -> Iterator[dict]:
+        return self.paginate(f"/repos/{self.repository}/issues/{number}/comments")
+
+    def create_comment(self, number: int, body: str) -> dict:
+        return self.request("POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": body})[0]
+
+    def update_comment(self, comment_id: int, body: str) -> dict:
+        return self.request("PATCH", f"/repos/{self.repository}/issues/comments/{comment_id}", {"body": body})[0]
+
+
+def _next_link(header: str) -> Optional[str]:
+    for part in header.split(","):
+        m = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', part)
+        if m:
+            return m.group(1)
+    return None
+
+
+def marker(comment_id: str = "") -> str:
+    return MARKER.format(suffix=f" id={comment_id}" if comment_id else "")
+
+
+def upsert_comment(gh: Github, number: int, body: str, mode: str = "update", comment_id: str = "") -> Tuple[str, dict]:
+    """Post the report; ``update`` edits the comment holding the marker in place."""
+    tag = marker(comment_id)
+    text = f"{tag}\n{body}"
+    if mode == "update":
+        for comment in gh.issue_comments(number):
+            if tag in (comment.get("body") or ""):
+                return "updated", gh.update_comment(comment["id"], text)
+    return "created", gh.create_comment(number, text)
+
+
+# --- workflow context ---------------------------------------------------------
+
+def load_event() -> Dict[str, Any]:
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        warn(f"cannot read the event payload {path}: {exc}")
+        return {}
+
+
+def pull_request(event: Dict[str, Any]) -> Dict[str, Any]:
+    pr = event.get("pull_request")
+    return pr if isinstance(pr, dict) else {}
+
+
+def pr_labels(event: Dict[str, Any]) -> List[str]:
+    return [l.get("name", "") for l in pull_request(event).get("labels") or [] if isinstance(l, dict)]
+
+
+def is_approved(event: Dict[str, Any], label: str) -> bool:
+    return bool(label) and label in pr_labels(event)
+
+
+def set_outputs(values: Dict[str, Any]) -> None:
+    target = os.environ.get("GITHUB_OUTPUT")
+    lines = []
+    for key, value in values.items():
+        text = "" if value is None else str(value)
+        if "\n" in text:
+            delim = "tagguard_EOF_" + os.urandom(6).hex()
+            lines.append(f"{key}<<{delim}\n{text}\n{delim}\n")
+        else:
+            lines.append(f"{key}={text}\n")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+    else:
+        sys.stdout.writelines(lines)
+
+
+def warn(message: str) -> None:
+    from tagguard.formats.github import escape_data
+
+    print(f"::warning title=tagguard::{escape_data(message)}", flush=True)
+
+
+# --- run ------------------------------------------------------------------------
+
+def diff_base_option() -> Optional[str]:
+    """The option ``tagguard diff`` takes the base ref with, when this build has ``diff``."""
+    try:
+        import click
+
+        from tagguard.cli import cli
+
+        with click.Context(cli) as ctx:
+            cmd = cli.get_command(ctx, "diff")
+    except Exception:  # noqa: BLE001 - a broken optional command must not break the action
+        return None
+    if cmd is None:
+        return None
+    for param in cmd.params:
+        if isinstance(param, click.Option) and param.name in ("base", "base_ref", "against", "base_rev"):
+            return max(param.opts, key=len)
+    return None
+
+
+def count(report: Dict[str, Any]) -> Dict[str, Any]:
+    summary = report.get("summary") or {}
+    sev = summary.get("by_severity") or {}
+    return {
+        "findings": summary.get("findings", 0),
+        "errors": sev.get("error", 0),
+        "warnings": sev.get("warning", 0),
+        "suppressed": summary.get("suppressed", 0),
+        "blocking": summary.get("blocking", 0),
+        "monthly-cost": summary.get("monthly_usd", ""),
+        "monthly-cost-delta": cost_delta(report),
+    }
+
+
+def cost_delta(report: Dict[str, Any]) -> Any:
+    """``cost_diff.total_delta_monthly_usd`` (tagguard diff, plan scans), else empty."""
+    diff = report.get("cost_diff")
+    if isinstance(diff, dict) and isinstance(diff.get("total_delta_monthly_usd"), (int, float)):
+        return diff["total_delta_monthly_usd"]
+    return ""
+
+
+def approver(gh: Optional[Github], event: Dict[str, Any], label: str) -> Optional[str]:
+    """Who added the approval label: the event's sender for a ``labeled`` event, else the
+    issue's label events (GitHub login), else ``label:<name>`` when nobody can be named."""
+    if not is_approved(event, label):
+        return None
+    if event.get("action") == "labeled" and (event.get("label") or {}).get("name") == label:
+        login = (event.get("sender") or {}).get("login")
+        if login:
+            return login
+    number = pull_request(event).get("number") or event.get("number")
+    if gh is not None and number:
+        try:
+            who = None
+            for ev in gh.paginate(f"/repos/{gh.repository}/issues/{number}/events"):
+                if ev.get("event") == "labeled" and (ev.get("label") or {}).get("name") == label:
+                    who = (ev.get("actor") or {}).get("login") or who
+            if who:
+                return who
+        except GithubError as exc:
+            warn(f"cannot read who added the `{label}` label: {exc}")
+    return f"label:{label}"
+
+
+def result_from_report(report: Dict[str, Any]):
+    """A ``ScanResult`` rebuilt from a JSON report, to render other formats from it."""
+    from tagguard.model import Cost, Finding, Resource, ScanResult
+
+    fields = ("rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
+              "suppressed", "suppression_reason")
+    findings = []
+    for f in report.get("findings") or []:
+        kw = {k: f[k] for k in fields if k in f}
+        kw.setdefault("message", "")
+        findings.append(Finding(**kw, extra={k: v for k, v in f.items() if k not in fields}))
+    resources = []
+    for r in report.get("resources") or []:
+        cost = r.get("cost") or None
+        resources.append(Resource(address=r.get("address", ""), type=r.get("type", ""), source=r.get("source", ""),
+                                  file=r.get("file"), line=r.get("line"), ai=bool(r.get("ai")), tags=r.get("tags") or {},
+                                  unresolved_tags=r.get("unresolved_tags") or [], meta=r.get("meta") or {},
+                                  cost=Cost(monthly_usd=cost.get("monthly_usd"),
+                                            gpu_hours_per_month=cost.get("gpu_hours_per_month")) if cost else None))
+    extra = {k: v for k, v in report.items()
+             if k not in ("version", "tool", "root", "resources", "findings", "summary", "errors")}
+    fail_on = "error"
+    return ScanResult(resources=resources, findings=findings, root=report.get("root"),
+                      errors=report.get("errors") or [], extra=extra, fail_on=fail_on)
+
+
+def _run_diff(command: List[str], args: argparse.Namespace, common: List[str], extra: List[str],
+              files: Dict[str, Path], env: Dict[str, str]) -> int:
+    """``tagguard diff`` writes one format per run: JSON (the verdict) and Markdown (the comment);
+    annotations and SARIF are rendered here from the JSON report."""
+    base = [sys.executable, "-m", "tagguard", *command, *args.paths, *common, *extra]
+    if args.baseline:
+        warn("the baseline applies to `tagguard scan`; `tagguard diff` already reports only new and changed resources")
+    print(f"tagguard: running {' '.join(base[2:])}", flush=True)
+    code = subprocess.run(base + ["-f", "json", "-o", str(files["json"])], env=env).returncode
+    if code not in (0, 1) or not files["json"].is_file():
+        return code
+    subprocess.run(base + ["-f", "markdown", "-o", str(files["markdown"])], env=env, stdout=subprocess.DEVNULL)
+    from tagguard.formats.github import annotations, write_step_summary
+
+    try:
+        report = json.loads(files["json"].read_text(encoding="utf-8"))
+    except ValueError as exc:
+        warn(f"unreadable JSON report {files['json']}: {exc}")
+        return code
+    result = result_from_report(report)
+    for line in annotations(result):
+        print(line, flush=True)
+    if args.sarif:
+        from tagguard.formats.sarif import SarifFormatter
+
+        files["sarif"].write_text(SarifFormatter().format(result), encoding="utf-8")
+    if files["markdown"].is_file():
+        write_step_summary(result, files["markdown"].read_text(encoding="utf-8"))
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    event = load_event()
+    event_name = os.environ.get("GITHUB_EVENT_NAME", "")
+    pr = pull_request(event)
+    number = pr.get("number") or event.get("number")
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"json": out_dir / "tagguard.json", "sarif": out_dir / "tagguard.sarif", "markdown": out_dir / "tagguard.md"}
+    token = args.token or os.environ.get("GITHUB_TOKEN", "")
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    gh = Github(token, repository) if token and repository else None
+    approved_by = approver(gh, event, args.approval_label)
+
+    base = args.base_ref or (pr.get("base") or {}).get("sha") or ""
+    command = ["scan"]
+    base_opt = None
+    if args.command == "diff" or (args.command == "auto" and event_name.startswith("pull_request") and base):
+        base_opt = diff_base_option()
+        if base_opt is None:
+            warn("this tagguard has no `diff` command; running `tagguard scan` instead")
+        elif not base:
+            print("tagguard.gha: error: `diff` needs a base ref (--base-ref, or a pull_request event)", file=sys.stderr)
+            return 2
+    if base_opt:
+        command = ["diff", base_opt, base]
+    common = []
+    if args.config:
+        common += ["--config", args.config]
+    if args.fail_on:
+        common += ["--fail-on", args.fail_on]
+    env = dict(os.environ)
+    if approved_by:  # budgets.approved_by(): needs-approval findings are recorded as approved
+        env["TAGGUARD_APPROVED_BY"] = approved_by
+    extra = list(args.extra_args or [])
+    if base_opt:
+        code = _run_diff(command, args, common, extra, files, env)
+    else:
+        cmd = [sys.executable, "-m", "tagguard", "scan", *args.paths, *common]
+        if args.baseline:
+            cmd += ["--baseline", args.baseline]
+        cmd += ["-f", "json", "-o", str(files["json"]), "-f", "markdown", "-o", str(files["markdown"])]
+        if args.sarif:
+            cmd += ["-f", "sarif", "-o", str(files["sarif"])]
+        cmd += ["-f", "github", *extra]  # annotations to the log; the github format writes the job summary
+        print(f"tagguard: running {' '.join(cmd[2:])}", flush=True)
+        code = subprocess.run(cmd, env=env).returncode
+
+    outputs: Dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
+                               "approved-by": approved_by or "", "command": command[0],
+                               "markdown-report": "", "json-report": "", "sarif-file": ""}
+    report: Dict[str, Any] = {}
+    if files["json"].is_file():
+        try:
+            report = json.loads(files["json"].read_text(encoding="utf-8"))
+            outputs["json-report"] = str(files["json"])
+        except ValueError as exc:
+            warn(f"unreadable JSON report {files['json']}: {exc}")
+    if files["markdown"].is_file():
+        outputs["markdown-report"] = str(files["markdown"])
+    if args.sarif and files["sarif"].is_file():
+        outputs["sarif-file"] = str(files["sarif"])
+    if report:
+        outputs.update(count(report))
+
+    if args.comment_mode != "off" and number and files["markdown"].is_file():
+        body = files["markdown"].read_text(encoding="utf-8")
+        if approved_by:
+            body += f"\n> The `{args.approval_label}` label is set (approver: {approved_by}): changes over the approval threshold are recorded as approved.\n"
+        if gh is None:
+            warn("no GITHUB_TOKEN or GITHUB_REPOSITORY: the pull request comment was skipped")
+        else:
+            try:
+                action, comment = upsert_comment(gh, int(number), body, args.comment_mode, args.comment_id)
+                outputs["comment-url"] = (comment or {}).get("html_url", "")
+                print(f"tagguard: {action} pull request comment {outputs['comment-url']}".rstrip(), flush=True)
+            except GithubError as exc:
+                hint = " (a pull request from a fork gets a read-only token)" if exc.status in (403, 404) else ""
+                warn(f"cannot write the pull request comment: {exc}{hint}")
+    set_outputs(outputs)
+    return code if args.exit_code else 0
+
+
+def _bool(text: str) -> bool:
+    return str(text).strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m tagguard.gha", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("run", help="scan or diff, write reports and outputs, update the PR comment")
+    p.add_argument("paths", nargs="*", help="paths to scan (default: the TAGGUARD_PATHS variable, else .)")
+    p.add_argument("--config", default=env("TAGGUARD_CONFIG", ""), help="tagguard config file")
+    p.add_argument("--command", default=env("TAGGUARD_COMMAND") or "auto", choices=["auto", "scan", "diff"],
+                   help="auto: `diff` against the base on pull requests when available, `scan` otherwise")
+    p.add_argument("--base-ref", default=env("TAGGUARD_BASE_REF", ""), help="base ref for `tagguard diff` (default: the PR base)")
+    p.add_argument("--fail-on", default=env("TAGGUARD_FAIL_ON", ""), choices=["", "error", "warning", "info"],
+                   help="lowest blocking severity")
+    p.add_argument("--baseline", default=env("TAGGUARD_BASELINE", ""), help="baseline file")
+    p.add_argument("--approval-label", default=env("TAGGUARD_APPROVAL_LABEL", ""),
+                   help="PR label that lets budget findings through")
+    p.add_argument("--comment-mode", default=env("TAGGUARD_COMMENT_MODE", "update"), choices=["update", "new", "off"],
+                   help="update one comment in place, post a new one each run, or none")
+    p.add_argument("--comment-id", default=env("TAGGUARD_COMMENT_ID", ""),
+                   help="distinguishes the comments of several tagguard jobs on one PR")
+    p.add_argument("--sarif", default=_bool(env("TAGGUARD_SARIF", "true")), type=_bool, help="write a SARIF file (true/false)")
+    p.add_argument("--output-dir", default=env("TAGGUARD_OUTPUT_DIR") or os.path.join(env("RUNNER_TEMP") or ".", "tagguard"),
+                   help="where reports are written")
+    p.add_argument("--token", default="", help="GitHub token (default: GITHUB_TOKEN)")
+    p.add_argument("--exit-code", action="store_true", help="exit with tagguard's exit code instead of 0")
+    p.add_argument("--extra-args", nargs=argparse.REMAINDER, help="more arguments for tagguard")
+
+    c = sub.add_parser("comment", help="create or update the PR comment from a Markdown file")
+    c.add_argument("--body-file", required=True, type=Path)
+    c.add_argument("--number", type=int, default=None, help="PR number (default: from the event payload)")
+    c.add_argument("--mode", default="update", choices=["update", "new"])
+    c.add_argument("--comment-id", default="")
+
+    a = sub.add_parser("approved", help="print who approved with LABEL (empty and exit 1 when the PR does not carry it)")
+    a.add_argument("label")
+
+    args = parser.parse_args(argv)
+    if args.cmd == "run":
+        if not args.paths:
+            args.paths = (env("TAGGUARD_PATHS") or ".").split()
+        return run(args)
+    if args.cmd == "comment":
+        event = load_event()
+        number = args.number or pull_request(event).get("number") or event.get("number")
+        if not number:
+            print("tagguard.gha: error: not a pull request (no number in the event payload); pass --number", file=sys.stderr)
+            return 2
+        gh = Github(os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", ""))
+        try:
+            action, comment = upsert_comment(gh, int(number), args.body_file.read_text(encoding="utf-8"), args.mode,
+                                             args.comment_id)
+        except (GithubError, OSError) as exc:
+            print(f"tagguard.gha: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{action} {comment.get('html_url', '')}".rstrip())
+        return 0
+    token, repository = os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", "")
+    who = approver(Github(token, repository) if token and repository else None, load_event(), args.label)
+    print(who or "")
+    return 0 if who else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
