@@ -69,14 +69,7 @@ class GithubFormatter(Formatter):
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
-        lines: List[str] = []
-        for f in result.findings:
-            if f.suppressed:
-                continue
-            title = f"tagguard {f.rule}" + (f" ({f.tag})" if f.tag else "")
-            message = f.message + (f"\nfix: {f.fix}" if f.fix else "")
-            lines.append(workflow_command(COMMAND_OF.get(f.severity, "warning"), message,
-                                          file=repo_path(result, f.file), line=f.line, title=title))
+        lines = annotations(result)
         from tagguard.formats.markdown import render_summary_line
 
         summary = render_summary_line(result).replace(":x: ", "").replace(":white_check_mark: ", "").replace("**", "")
@@ -87,6 +80,19 @@ class GithubFormatter(Formatter):
                          f"{len(baseline.get('stale') or [])} stale entries")
         write_step_summary(result)
         return "\n".join(lines) + "\n"
+
+
+def annotations(result: ScanResult) -> List[str]:
+    """One workflow command per active finding."""
+    lines: List[str] = []
+    for f in result.findings:
+        if f.suppressed:
+            continue
+        title = f"tagguard {f.rule}" + (f" ({f.tag})" if f.tag else "")
+        message = f.message + (f"\nfix: {f.fix}" if f.fix else "")
+        lines.append(workflow_command(COMMAND_OF.get(f.severity, "warning"), message,
+                                      file=repo_path(result, f.file), line=f.line, title=title))
+    return lines
 
 
 def write_step_summary(result: ScanResult, text: Optional[str] = None) -> Optional[Path]:
