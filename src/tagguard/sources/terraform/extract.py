@@ -268,7 +268,7 @@ def _accelerators(body, path: str, scope) -> Optional[Tuple[str, Optional[float]
     for b, s in blocks_named(holder_body, last, holder_scope):
         entries.append((get_path(b, "type", s) if b.get("type") is not None else get_path(b, "core_type", s),
                         get_path(b, "count", s) if b.get("count") is not None else get_path(b, "core_count", s)))
-    attr = holder_body.get(last)
+    attr = holder_body.get(last) if not entries else None  # .tf.json: a property is both block and attribute
     if attr is not None:  # attribute-as-block syntax: guest_accelerator = [{type = ..., count = ...}]
         value = _safe_eval(attr.expr, holder_scope)
         if isinstance(value, list):

@@ -102,20 +102,25 @@ def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callab
         return mdef
     for name in names:
         path = directory / name
-        if name.endswith(".tf.json"):
-            mdef.json_files.append(rel_of(path))
-            continue
-        if not name.endswith(".tf") or not path.is_file():
+        is_json = name.endswith(".tf.json")
+        if not (is_json or name.endswith(".tf")) or not path.is_file():
             continue
         rel = rel_of(path)
         data = read(path)
         if data is None:
             mdef.parse_issues.append((rel, 0, "cannot read file"))
             continue
-        parsed = hcl.parse(data, rel)
+        if is_json:
+            from tagguard.sources.terraform import tfjson
+
+            parsed = tfjson.parse(data, rel)
+            mdef.json_files.append(rel)
+        else:
+            parsed = hcl.parse(data, rel)
         mdef.files[rel] = parsed
         try:
-            data.decode("utf-8")
+            if not is_json:
+                data.decode("utf-8")
         except UnicodeDecodeError as exc:
             if not any("binary" in issue.message for issue in parsed.errors):
                 line = data.count(b"\n", 0, exc.start) + 1
@@ -226,8 +231,12 @@ class ModuleInstance:
                  inputs: Optional[Dict[str, Callable[[], Any]]] = None,
                  root_values: Optional[Dict[str, Any]] = None,
                  providers: Optional[Dict[str, ProviderConf]] = None,
-                 depth: int = 0, call_label: str = "", multiplier: Optional[int] = 1):
+                 depth: int = 0, call_label: str = "", multiplier: Optional[int] = 1,
+                 module_key: str = "", manifest: Optional["ModuleManifest"] = None):
         self.loader = loader
+        # "eks.node_group": the key of this call in .terraform/modules/modules.json
+        self.module_key = module_key
+        self.manifest = manifest if inputs is not None else loader.manifest_for(mdef.dir)
         # instances of this module that `count` on the call (and its ancestors) creates; None = unknown
         self.multiplier = multiplier
         self.mdef = mdef
@@ -320,7 +329,8 @@ class ModuleInstance:
     def _module_outputs(self, name: str) -> Any:
         instances = self.children(name)
         if instances is None:
-            return Unknown(f"module.{name} is a remote or unreadable module; its outputs are unknown")
+            return Unknown(f"module.{name} is a remote module that is not on disk (no `terraform init`) or "
+                           "unreadable; its outputs are unknown")
         if not instances:
             return Unknown(f"module.{name} has no instances")
         keyed = [k for k, _ in instances]
@@ -452,6 +462,14 @@ class Loader:
         self.remote_calls: List[Tuple[ModuleInstance, Located, str]] = []
         self.problems: List[Tuple[str, int, str]] = []
         self.instances: List[ModuleInstance] = []
+        self.manifests: Dict[str, Optional[ModuleManifest]] = {}
+
+    def manifest_for(self, root_dir: Path) -> Optional["ModuleManifest"]:
+        """``.terraform/modules/modules.json`` of a root module, read once (None when absent)."""
+        key = os.path.realpath(root_dir)
+        if key not in self.manifests:
+            self.manifests[key] = ModuleManifest.load(root_dir, self)
+        return self.manifests[key]
 
     def module_def(self, directory: Path) -> ModuleDef:
         key = os.path.realpath(directory)
@@ -465,14 +483,20 @@ class Loader:
             return None
         body = loc.block.body
         source = static_string(body.get("source"))
-        if source is None or not is_local_source(source):
+        if source is None:
             return None
+        module_key = f"{parent.module_key}.{call_name}" if parent.module_key else call_name
+        if is_local_source(source):
+            child_dir = (parent.mdef.dir / source).resolve()
+            if not child_dir.is_dir():
+                self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {source!r} is not a directory"))
+                return None
+        else:
+            child_dir = parent.manifest.dir_of(module_key, source) if parent.manifest is not None else None
+            if child_dir is None:
+                return None
         if parent.depth + 1 > MAX_MODULE_DEPTH:
             self.problems.append((loc.file, loc.block.line, f"module.{call_name}: modules nested deeper than {MAX_MODULE_DEPTH} levels are not evaluated"))
-            return None
-        child_dir = (parent.mdef.dir / source).resolve()
-        if not child_dir.is_dir():
-            self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {source!r} is not a directory"))
             return None
         mdef = self.module_def(child_dir)
         keys = self._expand_keys(loc, parent)
@@ -491,7 +515,7 @@ class Loader:
             prefix = f"{parent.prefix}module.{call_name}{key_suffix}."
             child = ModuleInstance(self, mdef, prefix, inputs=inputs, providers=providers,
                                    depth=parent.depth + 1, call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
-                                   multiplier=multiplier)
+                                   multiplier=multiplier, module_key=module_key, manifest=parent.manifest)
             out.append((key_suffix, child))
         return out
 
@@ -514,6 +538,74 @@ class Loader:
                 else:
                     inherited.pop(child_key, None)
         return inherited
+
+
+class ModuleManifest:
+    """Module directories a previous ``terraform init`` left in ``.terraform/modules/modules.json``.
+
+    Entries are ``{"Key": "eks.node_group", "Source": ..., "Version": ..., "Dir": ...}``; ``Key`` is
+    the dotted chain of call names (no instance keys), ``Dir`` is relative to the root module.
+    Nothing is downloaded: a call without an entry (or whose directory is gone) stays not scanned.
+    """
+
+    def __init__(self, root_dir: Path, entries: Dict[str, Dict[str, Any]]):
+        self.root_dir = root_dir
+        self.entries = entries
+        self.stale: Dict[str, str] = {}  # key -> why the entry was not used
+
+    @classmethod
+    def load(cls, root_dir: Path, loader: "Loader") -> Optional["ModuleManifest"]:
+        path = root_dir / ".terraform" / "modules" / "modules.json"
+        if not path.is_file():
+            return None
+        rel = loader.rel_of(path)
+        data = loader.read(path)
+        if data is None:
+            loader.problems.append((rel, 0, "cannot read the module manifest; remote modules are not scanned"))
+            return None
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+            modules = doc.get("Modules") if isinstance(doc, dict) else None
+            if not isinstance(modules, list):
+                raise ValueError("no `Modules` list")
+        except (ValueError, UnicodeDecodeError) as exc:
+            line = getattr(exc, "lineno", 1)
+            loader.problems.append((rel, line, f"invalid module manifest ({str(exc).splitlines()[0]}); remote modules are not scanned"))
+            return None
+        entries = {}
+        for entry in modules:
+            if isinstance(entry, dict) and isinstance(entry.get("Key"), str) and isinstance(entry.get("Dir"), str):
+                entries[entry["Key"]] = entry
+        return cls(root_dir, entries)
+
+    def dir_of(self, key: str, source: str) -> Optional[Path]:
+        entry = self.entries.get(key)
+        if entry is None:
+            self.stale[key] = "it has no entry in .terraform/modules/modules.json (run `terraform init` after adding it)"
+            return None
+        recorded = entry.get("Source")
+        if isinstance(recorded, str) and _norm_source(recorded) != _norm_source(source):
+            self.stale[key] = (f"modules.json holds source {recorded!r}, not {source!r} (run `terraform init` again)")
+            return None
+        directory = (self.root_dir / entry["Dir"]).resolve()
+        if not directory.is_dir():
+            self.stale[key] = f"its directory {entry['Dir']} from modules.json is missing"
+            return None
+        return directory
+
+
+def _norm_source(source: str) -> str:
+    """Comparable form: Terraform records ``registry.terraform.io/x/y/aws`` for ``x/y/aws`` and
+    ``git::https://github.com/o/r.git`` for ``github.com/o/r``."""
+    s = source.strip().lower()
+    s = re.sub(r"^(git::|hg::|s3::|gcs::)", "", s)
+    s = re.sub(r"^(https?|ssh|git)://", "", s)
+    s = re.sub(r"^git@([^:/]+):", r"\1/", s)
+    for prefix in ("registry.terraform.io/", "registry.opentofu.org/"):
+        if s.startswith(prefix):
+            s = s[len(prefix):]
+    s = re.sub(r"\.git(?=$|//|\?)", "", s)
+    return s.rstrip("/")
 
 
 def _memo(fn: Callable[[], Any]) -> Callable[[], Any]:

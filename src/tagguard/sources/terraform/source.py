@@ -52,9 +52,6 @@ class TerraformSource(Source):
         for d in dirs:
             for issue in defs[d].parse_issues:
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
-            for jf in defs[d].json_files:
-                out.findings.append(Finding(rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=jf,
-                                            message=f"{jf}: Terraform JSON syntax (.tf.json) is not evaluated; scan the plan JSON for these resources"))
         reported_remote: Set[Tuple[str, int]] = set()
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
@@ -62,6 +59,12 @@ class TerraformSource(Source):
             inst = ModuleInstance(loader, defs[d], "", root_values=values)
             walker = _Walker(ctx, out, reported_remote)
             walker.walk(inst)
+        scanned = {os.path.realpath(mdef.dir) for mdef in defs.values()}
+        for key, mdef in list(loader.defs.items()):
+            if key in scanned:
+                continue  # modules read through modules.json: report what did not parse
+            for issue in mdef.parse_issues:
+                out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         for file, line, message in loader.problems:
             out.findings.append(parse_error(file, line, f"{file}:{line}: {message}", severity=WARNING))
         return out
@@ -188,18 +191,22 @@ class _Walker:
         for call in inst.mdef.module_calls:
             name = call.block.labels[0]
             source = static_string(call.block.body.get("source"))
-            if source is None or not is_local_source(source):
+            children = inst.children(name) if source is not None else None
+            if children is None and (source is None or not is_local_source(source)):
                 key = (call.file, call.block.line)
                 if key not in self.reported_remote:
                     self.reported_remote.add(key)
                     shown = source if source is not None else "a non-literal source"
+                    module_key = f"{inst.module_key}.{name}" if inst.module_key else name
+                    why = inst.manifest.stale.get(module_key) if inst.manifest is not None else None
+                    why = why or "there is no .terraform/modules/modules.json from `terraform init`"
                     self.out.findings.append(Finding(
                         rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=call.file, line=call.block.line,
                         address=f"{inst.prefix}module.{name}",
-                        message=f"{inst.prefix}module.{name}: remote module {shown} is not downloaded, so the resources it creates are not checked",
-                        fix="scan the plan JSON (`terraform show -json`) to cover resources inside remote modules"))
+                        message=f"{inst.prefix}module.{name}: remote module {shown} is not on disk ({why}), so the resources it creates are not checked",
+                        fix="run `terraform init` before the scan, or scan the plan JSON (`terraform show -json`)"))
                 continue
-            for _key, child in inst.children(name) or []:
+            for _key, child in children or []:
                 self.walk(child)
 
     # -- one resource block ------------------------------------------------------------
