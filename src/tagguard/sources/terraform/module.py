@@ -286,6 +286,7 @@ class ModuleInstance:
         data = self.loader.read(path)
         if data is None:
             return None
+        self.loader.read_log.append(path)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -463,6 +464,7 @@ class Loader:
         self.problems: List[Tuple[str, int, str]] = []
         self.instances: List[ModuleInstance] = []
         self.manifests: Dict[str, Optional[ModuleManifest]] = {}
+        self.read_log: List[Path] = []  # files read by file()/templatefile(), in order
 
     def manifest_for(self, root_dir: Path) -> Optional["ModuleManifest"]:
         """``.terraform/modules/modules.json`` of a root module, read once (None when absent)."""

@@ -53,12 +53,20 @@ class TerraformSource(Source):
             for issue in defs[d].parse_issues:
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         reported_remote: Set[Tuple[str, int]] = set()
+        k8s_items: List[dict] = []
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
             inst = ModuleInstance(loader, defs[d], "", root_values=values)
             walker = _Walker(ctx, out, reported_remote)
             walker.walk(inst)
+            k8s_items.extend(walker.k8s_items)
+        if k8s_items:
+            from tagguard.sources.terraform import k8s
+
+            out.extend(k8s.build(k8s_items, ctx))
+            # manifests read with file()/templatefile() were judged here: the YAML reader must not count them again
+            inventory.claim(f for item in k8s_items for f in item["files"])
         scanned = {os.path.realpath(mdef.dir) for mdef in defs.values()}
         for key, mdef in list(loader.defs.items()):
             if key in scanned:
@@ -171,6 +179,7 @@ class _Walker:
         self.reported_remote = reported_remote
         self.scope_all = ctx.config.scope == "all"
         self._required: Optional[List[str]] = None
+        self.k8s_items: List[dict] = []
 
     @property
     def required(self) -> List[str]:
@@ -213,6 +222,9 @@ class _Walker:
     def resource(self, inst: ModuleInstance, loc: Located) -> List[Tuple[Resource, Any, Any]]:
         block = loc.block
         rtype, rname = block.labels[0], block.labels[1]
+        if rtype.startswith(("kubernetes_", "kubectl_")):
+            self.k8s_resource(inst, loc, rtype, rname)
+            return []
         spec = ex.kinds().get(rtype)
         body = block.body
         if spec is None:
@@ -240,6 +252,35 @@ class _Walker:
             res.suppressions = suppressions
             out.append((res, body, scope, extra))
         return out
+
+    def k8s_resource(self, inst: ModuleInstance, loc: Located, rtype: str, rname: str) -> None:
+        """Kubernetes objects declared in Terraform: collected here, judged by the Kubernetes reader."""
+        from tagguard.sources.terraform import k8s
+
+        if rtype not in k8s.TYPES:
+            return
+        body = loc.block.body
+        for suffix, bindings in expand_repetition(body, inst, f"{inst.prefix}{rtype}.{rname}"):
+            bindings.pop("__count__", None)
+            address = f"{inst.prefix}{rtype}.{rname}{suffix}"
+            unk = k8s.Unknowns()
+            scope = k8s.scope_for(bound_scope(inst, bindings), inst, unk)
+            log = inst.loader.read_log
+            mark = len(log)
+            try:
+                objs, yaml_text, why = k8s.objects_of(rtype, body, scope, unk)
+            except RecursionError:
+                objs, yaml_text, why = [], None, "it is nested too deeply to evaluate"
+            read = [self.ctx.rel(p) for p in log[mark:]]
+            if why is not None:
+                self.out.findings.append(Finding(
+                    rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=loc.file, line=loc.block.line,
+                    address=address, message=f"{address}: the Kubernetes objects it creates are not checked: {why}",
+                    fix="pass the manifest as a literal object or a file read with yamldecode(file(...))"))
+                continue
+            self.k8s_items.append({"objs": objs, "yaml": yaml_text, "file": loc.file, "line": loc.block.line,
+                                   "address": address, "module": inst.prefix.rstrip(".") or None, "unknowns": unk,
+                                   "files": read})
 
     def build(self, rtype, spec, body, scope, inst, provider, address, loc, count):
         style = ex.TAG_STYLE.get(spec.get("provider", "aws"), "aws")

@@ -1,0 +1,293 @@
+"""Kubernetes objects declared in Terraform, handed to the Kubernetes reader.
+
+``kubernetes_manifest`` (``manifest = {...}``, often ``yamldecode(file(...))``),
+``kubectl_manifest`` (``yaml_body``) and the HCL-native workload resources
+(``kubernetes_deployment[_v1]``, ``..._stateful_set``, ``..._daemonset``/``_daemon_set_v1``,
+``..._job``, ``..._cron_job``, ``..._pod``, plus ``..._namespace`` and ``..._resource_quota``)
+are evaluated statically and turned into plain manifest dicts; labels, GPU requests and
+quotas are then judged by ``sources.kubernetes.resources_from_manifest_objects``, the same
+code that reads YAML manifests and Helm output.
+
+Addresses: a resource keeps its Kubernetes address (``Deployment/ns/name``, as from a YAML
+manifest, with ``*`` for a part Terraform only knows at apply time); ``meta.terraform_address``
+is the Terraform address (``module.x.kubernetes_manifest.y["k"]``) and file/line point at the
+Terraform block.  Values tagguard cannot know become unresolved labels with Terraform's reason;
+a label map that may hold unknown keys makes the tag map open.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Tuple
+
+from tagguard.sources.terraform import extract as ex
+from tagguard.sources.terraform.values import PartialMap, Unknown
+
+_OPEN_KEY = "__tagguard_open__"
+_PLACEHOLDER = re.compile(r"\$\{tagguard-unknown-(\d+)\}")
+
+# Terraform type -> (apiVersion, kind)
+NATIVE = {
+    "kubernetes_deployment": ("apps/v1", "Deployment"),
+    "kubernetes_deployment_v1": ("apps/v1", "Deployment"),
+    "kubernetes_stateful_set": ("apps/v1", "StatefulSet"),
+    "kubernetes_stateful_set_v1": ("apps/v1", "StatefulSet"),
+    "kubernetes_daemonset": ("apps/v1", "DaemonSet"),
+    "kubernetes_daemon_set_v1": ("apps/v1", "DaemonSet"),
+    "kubernetes_job": ("batch/v1", "Job"),
+    "kubernetes_job_v1": ("batch/v1", "Job"),
+    "kubernetes_cron_job": ("batch/v1", "CronJob"),
+    "kubernetes_cron_job_v1": ("batch/v1", "CronJob"),
+    "kubernetes_pod": ("v1", "Pod"),
+    "kubernetes_pod_v1": ("v1", "Pod"),
+    "kubernetes_namespace": ("v1", "Namespace"),
+    "kubernetes_namespace_v1": ("v1", "Namespace"),
+    "kubernetes_resource_quota": ("v1", "ResourceQuota"),
+    "kubernetes_resource_quota_v1": ("v1", "ResourceQuota"),
+}
+TYPES = frozenset(NATIVE) | {"kubernetes_manifest", "kubectl_manifest"}
+
+# repeated HCL blocks -> Kubernetes list fields
+_LISTS = {
+    "container": "containers", "init_container": "initContainers", "ephemeral_container": "ephemeralContainers",
+    "toleration": "tolerations", "volume": "volumes", "port": "ports", "volume_mount": "volumeMounts",
+    "env": "env", "env_from": "envFrom", "image_pull_secrets": "imagePullSecrets", "host_aliases": "hostAliases",
+    "match_expressions": "matchExpressions", "match_fields": "matchFields", "node_selector_term": "nodeSelectorTerms",
+    "topology_spread_constraint": "topologySpreadConstraints", "volume_claim_template": "volumeClaimTemplates",
+    "readiness_gate": "readinessGates", "preferred_during_scheduling_ignored_during_execution":
+    "preferredDuringSchedulingIgnoredDuringExecution", "scope_selector": "scopeSelector",
+}
+# blocks whose attribute names are data (label keys, resource names), never camelCased
+_DATA_BLOCKS = {"labels", "annotations", "limits", "requests", "node_selector", "hard", "match_labels"}
+_SKIP = {"wait_for_rollout", "wait_for_completion", "wait_for_default_service_account", "timeouts",
+         "count", "for_each", "provider", "depends_on", "lifecycle"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class Unknowns:
+    """Placeholders for values only known at apply time, and their reasons."""
+
+    def __init__(self) -> None:
+        self.reasons: List[str] = []
+
+    def placeholder(self, reason: str) -> str:
+        self.reasons.append(reason)
+        return "${tagguard-unknown-%d}" % (len(self.reasons) - 1)
+
+    def plain(self, value: Any, key: str = "") -> Any:
+        """An evaluated HCL value -> JSON-like data, unknowns replaced."""
+        if isinstance(value, Unknown):
+            reason = value.reason or "known only after apply"
+            if key in ("labels", "annotations"):
+                return {_OPEN_KEY: reason}
+            return self.placeholder(reason)
+        if isinstance(value, Mapping):
+            out = {str(k): self.plain(v, str(k)) for k, v in value.items()}
+            if isinstance(value, PartialMap) and value.open:
+                out[_OPEN_KEY] = "; ".join(value.open_reasons) or "it merges values tagguard cannot see"
+            return out
+        if isinstance(value, (list, tuple)):
+            return [self.plain(v) for v in value]
+        return value
+
+    def reason_in(self, text: str) -> Optional[str]:
+        m = _PLACEHOLDER.search(text or "")
+        return self.reasons[int(m.group(1))] if m else None
+
+    def clean(self, text: str) -> str:
+        return _PLACEHOLDER.sub("*", text)
+
+
+def body_to_dict(body: Any, scope: Any, unk: Unknowns, data: bool = False, parent: str = "") -> Dict[str, Any]:
+    """An HCL block body -> a Kubernetes-shaped dict (snake_case -> camelCase, repeated blocks -> lists)."""
+    from tagguard.sources.terraform.tfjson import body_has_dual
+
+    out: Dict[str, Any] = {}
+    for name, attr in body.attributes.items():
+        if name in _SKIP or body_has_dual(body, name):
+            continue
+        value = attr.expr.eval(scope)
+        out[name if data else _camel(name)] = unk.plain(value, name)
+    names: List[str] = []
+    for block in body.blocks:
+        name = block.labels[0] if block.type == "dynamic" and block.labels else block.type
+        if name not in names and name not in _SKIP:
+            names.append(name)
+    for name in names:
+        items = [body_to_dict(b, s, unk, name in _DATA_BLOCKS, name) for b, s in ex.blocks_named(body, name, scope)]
+        if not items:
+            continue
+        if name == "required_during_scheduling_ignored_during_execution" and parent != "node_affinity":
+            out[_camel(name)] = items
+        elif name in _LISTS:
+            out[_LISTS[name]] = items
+        else:
+            out[name if data else _camel(name)] = items[0]
+    return out
+
+
+def native_object(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Dict[str, Any]:
+    api, kind = NATIVE[rtype]
+    obj: Dict[str, Any] = {"apiVersion": api, "kind": kind}
+    converted = body_to_dict(body, scope, unk)
+    for key in ("metadata", "spec"):
+        if key in converted:
+            obj[key] = converted[key]
+    obj.setdefault("metadata", {})
+    return obj
+
+
+def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Tuple[List[Dict[str, Any]], Optional[str], Optional[str]]:
+    """(objects, yaml text, why nothing could be read) for one resource instance."""
+    if rtype in NATIVE:
+        return [native_object(rtype, body, scope, unk)], None, None
+    if rtype == "kubernetes_manifest":
+        attr = body.get("manifest")
+        if attr is None:
+            return [], None, "it has no `manifest` argument"
+        value = attr.expr.eval(scope)
+        if isinstance(value, Unknown):
+            return [], None, f"`manifest` is not known statically ({value.reason})"
+        if not isinstance(value, Mapping):
+            return [], None, "`manifest` is not an object"
+        return [unk.plain(value)], None, None
+    attr = body.get("yaml_body")  # kubectl_manifest
+    if attr is None:
+        return [], None, "it has no `yaml_body` argument"
+    value = attr.expr.eval(scope)
+    if isinstance(value, Unknown):
+        return [], None, f"`yaml_body` is not known statically ({value.reason})"
+    if not isinstance(value, str):
+        return [], None, "`yaml_body` is not a string"
+    return [], value, None
+
+
+class _Scope:
+    """Resolves ``kubernetes_namespace[_v1].x.metadata[0].name`` (and ``.id``) to the declared name."""
+
+    _NS_TYPES = ("kubernetes_namespace", "kubernetes_namespace_v1")
+
+    def __init__(self, parent: Any, inst: Any, unk: Unknowns) -> None:
+        self.parent = parent
+        self.inst = inst
+        self.unk = unk
+
+    def lookup(self, name: str) -> Any:
+        if name in self._NS_TYPES:
+            out = {}
+            for loc in self.inst.mdef.resources:
+                block = loc.block
+                if block.labels[0] != name:
+                    continue
+                if block.body.get("count") is not None or block.body.get("for_each") is not None:
+                    continue  # an instance key would be needed; stays unknown
+                meta_blocks = block.body.blocks_of("metadata")
+                if not meta_blocks:
+                    continue
+                raw = body_to_dict(meta_blocks[0].body, self.inst, Unknowns())
+                ns = raw.get("name")
+                if not isinstance(ns, str) or _PLACEHOLDER.search(ns):
+                    continue
+                out[block.labels[1]] = {"metadata": [{"name": ns}], "id": ns}
+            return _Partial(out, name)
+        return self.parent.lookup(name)
+
+    def read_file(self, rel: str) -> Any:
+        return self.parent.read_file(rel)
+
+
+class _Partial(dict):
+    """A resource-type namespace where undeclared names are unknown rather than errors."""
+
+    def __init__(self, values: Dict[str, Any], rtype: str) -> None:
+        super().__init__(values)
+        self.rtype = rtype
+
+    def __missing__(self, key: str) -> Any:
+        return Unknown(f"{self.rtype}.{key} is known only after apply")
+
+    def get(self, key, default=None):  # noqa: D401 - Mapping protocol
+        return self[key]
+
+
+def scope_for(parent: Any, inst: Any, unk: Unknowns) -> Any:
+    return _Scope(parent, inst, unk)
+
+
+def build(items: List[Dict[str, Any]], ctx: Any):
+    """Judge the collected objects through the Kubernetes reader.
+
+    ``items``: ``{"objs", "yaml", "file", "line", "address", "module", "unknowns"}`` per Terraform
+    resource instance.  Namespaces declared anywhere in the scan label the workloads in them.
+    """
+    from tagguard.sources import kubernetes as k8s
+    from tagguard.sources.base import SourceOutput
+
+    out = SourceOutput()
+    namespaces = [(i, o) for i, item in enumerate(items) for o in item["objs"]
+                  if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"]
+    seen_findings = set()
+    for i, item in enumerate(items):
+        meta = {"terraform_address": item["address"]}
+        if item.get("module"):
+            meta["module"] = item["module"]
+        others = [o for j, o in namespaces if j != i]
+        other_names = {str((o.get("metadata") or {}).get("name")) for o in others}
+        own_ns = {str((o.get("metadata") or {}).get("name")) for o in item["objs"] if o.get("kind") == "Namespace"}
+        if item["yaml"] is not None:
+            got = k8s.resources_from_yaml_text(item["yaml"], item["file"], item["line"], ctx, meta=meta)
+            if others:  # namespaces declared elsewhere in Terraform label these workloads too
+                got = _rebuild_with(others, got, item, ctx, meta)
+        else:
+            got = k8s.resources_from_manifest_objects(others + item["objs"], item["file"], item["line"], ctx, meta=meta)
+        unk: Unknowns = item["unknowns"]
+        for res in got.resources:
+            if res.type == "Namespace" and res.address.split("/")[-1] in other_names - own_ns:
+                continue
+            _finish(res, unk)
+            out.resources.append(res)
+        for f in got.findings:
+            key = (f.rule, f.file, f.line, f.message)
+            if key in seen_findings:
+                continue
+            seen_findings.add(key)
+            f.message = unk.clean(f.message)
+            out.findings.append(f)
+    return out
+
+
+def _rebuild_with(others, got, item, ctx, meta):
+    """A kubectl yaml_body read again together with the Namespaces declared elsewhere."""
+    from tagguard.sources import kubernetes as k8s
+    from tagguard.sources.k8s_yaml import parse_stream
+
+    parsed = parse_stream(item["yaml"], item["file"])
+    again = k8s.resources_from_manifest_objects(others + [d.obj for d in parsed.docs], item["file"], item["line"],
+                                                ctx, meta=meta)
+    again.findings[:0] = [f for f in got.findings if f.rule == "parse-error"]
+    return again
+
+
+def _finish(res: Any, unk: Unknowns) -> None:
+    """Unknown placeholders -> unresolved reasons; open markers -> an open tag map."""
+    if _OPEN_KEY in res.tags:
+        res.tags_open = True
+        res.open_reason = res.open_reason or f"its labels may hold keys known only after apply ({res.tags.pop(_OPEN_KEY)})"
+        res.tags.pop(_OPEN_KEY, None)
+        res.tag_origins.pop(_OPEN_KEY, None)
+    for key in list(res.unresolved_reasons):
+        reason = unk.reason_in(res.unresolved_reasons[key])
+        if reason is not None:
+            res.unresolved_reasons[key] = reason
+    if _OPEN_KEY in res.unresolved_tags:
+        res.unresolved_tags.remove(_OPEN_KEY)
+        res.unresolved_reasons.pop(_OPEN_KEY, None)
+        res.tags_open = True
+    res.address = unk.clean(res.address)
+    for k, v in list(res.meta.items()):
+        if isinstance(v, str):
+            res.meta[k] = unk.clean(v)
