@@ -1,0 +1,1 @@
+"""Files copied into the directory ``tagguard checkov-dir`` prints (Checkov custom checks)."""
