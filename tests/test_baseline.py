@@ -92,7 +92,8 @@ def test_stale_entries_are_reported(repo):
 
 def test_config_baseline_key(repo):
     assert run("baseline", "create", "infra", "-o", "ci/baseline.json").exit_code == 0
-    (repo / ".tagguard.yaml").write_text("version: 1\nbaseline: ci/baseline.json\n", encoding="utf-8")
+    config = repo / ".tagguard.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "baseline: ci/baseline.json\n", encoding="utf-8")
     res = run("scan", "infra")
     assert res.exit_code == 0, res.output
     assert "baseline ci/baseline.json: hid 2" in res.output
