@@ -78,20 +78,20 @@ class Unknowns:
         self.reasons.append(reason)
         return "${tagguard-unknown-%d}" % (len(self.reasons) - 1)
 
-    def plain(self, value: Any, key: str = "") -> Any:
+    def plain(self, value: Any, key: str = "", open_markers: bool = True) -> Any:
         """An evaluated HCL value -> JSON-like data, unknowns replaced."""
         if isinstance(value, Unknown):
             reason = value.reason or "known only after apply"
-            if key in ("labels", "annotations"):
+            if open_markers and key in ("labels", "annotations"):
                 return {_OPEN_KEY: reason}
             return self.placeholder(reason)
         if isinstance(value, Mapping):
-            out = {str(k): self.plain(v, str(k)) for k, v in value.items()}
-            if isinstance(value, PartialMap) and value.open:
+            out = {str(k): self.plain(v, str(k), open_markers) for k, v in value.items()}
+            if open_markers and isinstance(value, PartialMap) and value.open:
                 out[_OPEN_KEY] = "; ".join(value.open_reasons) or "it merges values tagguard cannot see"
             return out
         if isinstance(value, (list, tuple)):
-            return [self.plain(v) for v in value]
+            return [self.plain(v, "", open_markers) for v in value]
         return value
 
     def reason_in(self, text: str) -> Optional[str]:
@@ -141,6 +141,51 @@ def native_object(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Dict[str,
     return obj
 
 
+def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
+    """Evaluate a manifest expression, keeping what is known when parts of it are not.
+
+    ``yamldecode(templatefile(f, {a = unknown}))`` and heredoc templates with unknown
+    interpolations render with placeholders in place of the unknown values (which then
+    surface as unresolved labels with Terraform's reason) instead of failing as a whole.
+    """
+    from tagguard.sources.terraform import evaluate as ev
+
+    try:
+        if isinstance(expr, ev.FuncCall) and not expr.expand:
+            name, args = expr.name, expr.args
+            if name in ("yamldecode", "jsondecode") and len(args) == 1:
+                text = lenient_eval(args[0], scope, unk)
+                if not isinstance(text, str):
+                    return expr.eval(scope) if not isinstance(text, Unknown) else text
+                from tagguard.sources.terraform.functions import FUNCTIONS
+
+                return ev.call_function(name, FUNCTIONS[name], scope, [text])
+            if name == "templatefile" and len(args) == 2:
+                path = args[0].eval(scope)
+                variables = args[1].eval(scope)
+                if isinstance(path, Unknown) or not isinstance(variables, Mapping):
+                    return expr.eval(scope)
+                from tagguard.sources.terraform.functions import FUNCTIONS
+
+                return ev.call_function(name, FUNCTIONS[name], scope, [path, unk.plain(variables, open_markers=False)])
+        if isinstance(expr, ev.Template) and not expr.wrap:
+            out: List[str] = []
+            for part in expr.parts:
+                if isinstance(part, str):
+                    out.append(part)
+                    continue
+                value = part.render(scope) if isinstance(part, ev._Directive) else part._ev(scope)
+                if isinstance(value, Unknown):
+                    if isinstance(part, ev._Directive):
+                        return value
+                    value = unk.placeholder(value.reason or "known only after apply")
+                out.append(value if isinstance(part, ev._Directive) else ev._interp_string(value))
+            return "".join(out)
+    except ev.EvalError as exc:
+        return Unknown(str(exc), error=True)
+    return expr.eval(scope)
+
+
 def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Tuple[List[Dict[str, Any]], Optional[str], Optional[str]]:
     """(objects, yaml text, why nothing could be read) for one resource instance."""
     if rtype in NATIVE:
@@ -149,7 +194,7 @@ def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Tuple[List[D
         attr = body.get("manifest")
         if attr is None:
             return [], None, "it has no `manifest` argument"
-        value = attr.expr.eval(scope)
+        value = lenient_eval(attr.expr, scope, unk)
         if isinstance(value, Unknown):
             return [], None, f"`manifest` is not known statically ({value.reason})"
         if not isinstance(value, Mapping):
@@ -158,7 +203,7 @@ def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Tuple[List[D
     attr = body.get("yaml_body")  # kubectl_manifest
     if attr is None:
         return [], None, "it has no `yaml_body` argument"
-    value = attr.expr.eval(scope)
+    value = lenient_eval(attr.expr, scope, unk)
     if isinstance(value, Unknown):
         return [], None, f"`yaml_body` is not known statically ({value.reason})"
     if not isinstance(value, str):
@@ -167,7 +212,8 @@ def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Tuple[List[D
 
 
 class _Scope:
-    """Resolves ``kubernetes_namespace[_v1].x.metadata[0].name`` (and ``.id``) to the declared name."""
+    """Resolves ``kubernetes_namespace[_v1].x.metadata[0].name`` (and ``.id``), and the metadata name and
+    namespace of other ``kubernetes_*`` resources of the module, to what their blocks declare."""
 
     _NS_TYPES = ("kubernetes_namespace", "kubernetes_namespace_v1")
 
@@ -177,7 +223,7 @@ class _Scope:
         self.unk = unk
 
     def lookup(self, name: str) -> Any:
-        if name in self._NS_TYPES:
+        if name.startswith("kubernetes_") and name not in ("kubernetes_manifest",):
             out = {}
             for loc in self.inst.mdef.resources:
                 block = loc.block
@@ -189,10 +235,20 @@ class _Scope:
                 if not meta_blocks:
                     continue
                 raw = body_to_dict(meta_blocks[0].body, self.inst, Unknowns())
-                ns = raw.get("name")
-                if not isinstance(ns, str) or _PLACEHOLDER.search(ns):
+                obj_name = raw.get("name")
+                if not isinstance(obj_name, str) or _PLACEHOLDER.search(obj_name):
                     continue
-                out[block.labels[1]] = {"metadata": [{"name": ns}], "id": ns}
+                namespace = raw.get("namespace")
+                meta = {"name": obj_name}
+                ident = obj_name
+                if name not in self._NS_TYPES:
+                    namespace = namespace if isinstance(namespace, str) and not _PLACEHOLDER.search(namespace) else (
+                        "default" if namespace is None else None)
+                    if namespace is None:
+                        continue
+                    meta["namespace"] = namespace
+                    ident = f"{namespace}/{obj_name}"
+                out[block.labels[1]] = {"metadata": [meta], "id": ident}
             return _Partial(out, name)
         return self.parent.lookup(name)
 

@@ -232,7 +232,7 @@ class ModuleInstance:
                  root_values: Optional[Dict[str, Any]] = None,
                  providers: Optional[Dict[str, ProviderConf]] = None,
                  depth: int = 0, call_label: str = "", multiplier: Optional[int] = 1,
-                 module_key: str = "", manifest: Optional["ModuleManifest"] = None):
+                 module_key: str = "", manifest: Optional["ModuleManifest"] = None, cwd: Optional[Path] = None):
         self.loader = loader
         # "eks.node_group": the key of this call in .terraform/modules/modules.json
         self.module_key = module_key
@@ -251,12 +251,13 @@ class ModuleInstance:
         self.providers: Dict[str, ProviderConf] = dict(providers or {})
         self._own_providers()
         self._children: Dict[str, List[Tuple[str, "ModuleInstance"]]] = {}
-        self.path_obj = {"module": self._path_str(mdef.dir), "root": self._path_str(loader.root_dir),
-                         "cwd": self._path_str(loader.root_dir)}
+        # Terraform runs in the root module's directory: path.* and file() paths are relative to it
+        self.cwd: Path = cwd if cwd is not None and inputs is not None else mdef.dir
+        self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
 
     def _path_str(self, p: Path) -> str:
         try:
-            rel = os.path.relpath(p, self.loader.root_dir)
+            rel = os.path.relpath(p, self.cwd)
         except ValueError:
             rel = str(p)
         return "." if rel == "." else Path(rel).as_posix()
@@ -280,9 +281,7 @@ class ModuleInstance:
         return _AfterApply(name, "is known only after apply")
 
     def read_file(self, rel: str) -> Optional[str]:
-        path = (self.mdef.dir / rel) if not os.path.isabs(rel) else Path(rel)
-        if path.is_absolute() and not os.path.isabs(rel):
-            pass
+        path = (self.cwd / rel) if not os.path.isabs(rel) else Path(rel)
         data = self.loader.read(path)
         if data is None:
             return None
@@ -429,23 +428,111 @@ def _short(expr) -> str:
 
 
 def _apply_type_defaults(decl: Located, value: Any) -> Any:
-    """Terraform fills ``optional(type, default)`` object attributes; mirror the common case."""
-    type_attr = decl.block.body.get("type")
-    if type_attr is None or not isinstance(value, dict):
+    """Convert a variable's value to its type constraint the way Terraform does where it matters:
+    ``optional(type, default)`` object attributes are filled (also inside ``map(object(...))``,
+    ``list(object(...))``...), absent optional attributes become null, and primitives convert
+    (``number`` -> ``string`` for ``map(string)`` tags, numeric strings -> ``number``)."""
+    if value is None or isinstance(value, Unknown):
+        return value
+    spec = getattr(decl, "type_spec", _NO_TYPE)
+    if spec is _NO_TYPE:
+        type_attr = decl.block.body.get("type")
+        spec = None
+        if type_attr is not None:
+            try:
+                spec = _type_spec(type_attr.expr, 0)
+            except Exception:  # noqa: BLE001 - an odd type expression is simply not applied
+                spec = None
+        decl.type_spec = spec  # type: ignore[attr-defined] - parsed once per declaration
+    if spec is None:
         return value
     try:
-        text = type_attr.expr.source_text()
-    except Exception:  # noqa: BLE001
+        return _convert(value, spec, 0)
+    except RecursionError:
         return value
-    if "optional(" not in text or not text.lstrip().startswith("object("):
+
+
+_NO_TYPE = object()
+_PRIMITIVES = {"string", "number", "bool", "any"}
+
+
+def _type_spec(expr, depth: int) -> Any:
+    """A type expression -> ("string"|"number"|"bool"|"any") | ("map"|"list"|"set", T) |
+    ("object", {name: (T, optional, default_expr)}) | ("tuple", [T]); None when unknown."""
+    from tagguard.sources.terraform import evaluate as ev
+
+    if depth > 32:
+        return None
+    if isinstance(expr, ev.Traversal) and not expr.steps and expr.root in _PRIMITIVES:
+        return expr.root
+    if not isinstance(expr, ev.FuncCall) or not expr.args:
+        return None
+    name, args = expr.name, expr.args
+    if name in ("map", "list", "set") and len(args) == 1:
+        inner = _type_spec(args[0], depth + 1)
+        return (name, inner) if inner is not None else (name, "any")
+    if name == "tuple" and isinstance(args[0], ev.TupleExpr):
+        return ("tuple", [_type_spec(a, depth + 1) or "any" for a in args[0].items])
+    if name == "object" and isinstance(args[0], ev.ObjectExpr):
+        attrs = {}
+        for key_expr, value_expr in args[0].pairs:
+            key = key_expr.eval(_EMPTY)
+            if not isinstance(key, str):
+                key = key_expr.source_text().strip().strip('"')
+            optional, default = False, None
+            if isinstance(value_expr, ev.FuncCall) and value_expr.name == "optional" and value_expr.args:
+                optional = True
+                default = value_expr.args[1] if len(value_expr.args) > 1 else None
+                value_expr = value_expr.args[0]
+            attrs[key] = (_type_spec(value_expr, depth + 1) or "any", optional, default)
+        return ("object", attrs)
+    return None
+
+
+def _convert(value: Any, spec: Any, depth: int) -> Any:
+    if value is None or isinstance(value, Unknown) or spec == "any" or spec is None or depth > 32:
         return value
-    filled = PartialMap(value, open=value.open, open_reasons=value.open_reasons) if isinstance(value, PartialMap) else dict(value)
-    for name, default in re.findall(r'([A-Za-z_][\w-]*)\s*=\s*optional\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false)\s*\)', text):
-        if name not in filled or filled[name] is None:
-            filled[name] = json.loads(default)
-    for name in re.findall(r'([A-Za-z_][\w-]*)\s*=\s*optional\(', text):
-        filled.setdefault(name, None)
-    return filled
+    if isinstance(spec, str):
+        return _convert_primitive(value, spec)
+    kind = spec[0]
+    if kind == "object" and isinstance(value, Mapping):
+        filled = PartialMap(value, open=value.open, open_reasons=value.open_reasons) if isinstance(value, PartialMap) else dict(value)
+        for name, (attr_type, optional, default) in spec[1].items():
+            current = filled.get(name)
+            if current is None and optional and default is not None:
+                current = _safe_eval(default, _EMPTY)
+            elif name not in filled and not optional:
+                continue  # Terraform would reject the value; leave the error to the lookup
+            filled[name] = _convert(current, attr_type, depth + 1)
+        return filled
+    if kind == "map" and isinstance(value, Mapping):
+        out = PartialMap({}, open=value.open, open_reasons=value.open_reasons) if isinstance(value, PartialMap) else {}
+        for k, v in value.items():
+            out[k] = _convert(v, spec[1], depth + 1)
+        return out
+    if kind in ("list", "set") and isinstance(value, list):
+        return [_convert(v, spec[1], depth + 1) for v in value]
+    if kind == "tuple" and isinstance(value, list):
+        return [_convert(v, t, depth + 1) if i < len(spec[1]) else v for i, (v, t) in enumerate(zip(value, spec[1] + ["any"] * len(value)))]
+    return value
+
+
+def _convert_primitive(value: Any, spec: str) -> Any:
+    if spec == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        from tagguard.sources.terraform.values import to_string
+
+        return to_string(value)
+    if spec == "string" and isinstance(value, bool):
+        return "true" if value else "false"
+    if spec == "number" and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() else number
+    if spec == "bool" and value in ("true", "false"):
+        return value == "true"
+    return value
 
 
 # --- the loader: module definitions and instances ---------------------------------------
@@ -517,7 +604,8 @@ class Loader:
             prefix = f"{parent.prefix}module.{call_name}{key_suffix}."
             child = ModuleInstance(self, mdef, prefix, inputs=inputs, providers=providers,
                                    depth=parent.depth + 1, call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
-                                   multiplier=multiplier, module_key=module_key, manifest=parent.manifest)
+                                   multiplier=multiplier, module_key=module_key, manifest=parent.manifest,
+                                   cwd=parent.cwd)
             out.append((key_suffix, child))
         return out
 
