@@ -169,8 +169,42 @@ def _rebase(file: Optional[str], src_root: Path, dst_root: Path) -> Optional[str
     return os.path.relpath(absolute, str(dst_root)).replace(os.sep, "/")
 
 
-def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options: dict) -> ScanResult:
+def _base_payload(present: List[str], config, var_files, variables, options: dict, tmp: Path, repo: Path,
+                  head_root: Path) -> Dict[str, Any]:
+    """Scan the base tree; return what the head needs, as plain data (it may cross a process boundary)."""
     from tagguard import costdiff
+
+    base = scan_tree(present, config, var_files, variables, dict(options))
+    # express base files relative to the head scan's root, so keys compare
+    repo_of_base = Path(os.path.relpath(base.root, tmp))
+    head_in_repo = Path(os.path.relpath(head_root.resolve(), repo))
+    for r in base.resources:
+        r.file = _rebase(r.file, repo_of_base, head_in_repo)
+    keys = {(_rebase(f.file, repo_of_base, head_in_repo) or "", f.address or "", f.rule, f.tag or "")
+            for f in base.result.findings}
+    budgets = {b["name"]: b for b in base.result.extra.get("budgets") or []}
+    return {"index": costdiff.base_index(base.resources), "keys": keys, "budgets": budgets}
+
+
+def _child(conn, *args) -> None:
+    try:
+        conn.send(("ok", _base_payload(*args)))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent as one line
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options: dict,
+             parallel: Optional[bool] = None) -> ScanResult:
+    """Scan base and working tree and keep only what the change introduces.
+
+    The base scan runs in a forked child process while the working tree is read
+    (where ``fork`` exists and there is more than one CPU): the two scans are
+    independent until the working tree's rules need the base index.
+    """
+    from tagguard.pipeline import build_inventory, collect, evaluate
+    from tagguard.sources.base import ScanContext
 
     first = Path(paths[0]) if paths else Path.cwd()
     repo = repo_root(first.resolve() if first.exists() else Path.cwd())
@@ -188,35 +222,41 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
         materialize(repo, commit, rels, tmp)
         base_paths = [str(tmp / r) if r != "." else str(tmp) for r in rels]
         present = [bp for bp in base_paths if os.path.exists(bp)]
-        base: Optional[Scanned] = None
-        if present:
-            base = scan_tree(present, config, var_files, variables, dict(options))
-        head_options = dict(options)
         head_paths = [str(Path(p)) for p in paths]
-        from tagguard.pipeline import build_inventory
+        head_inv = build_inventory(head_paths, config)
+        args = (present, config, var_files, variables, dict(options), tmp, repo, head_inv.root)
+        if parallel is None:
+            parallel = hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and bool(present)
+        proc = conn = None
+        payload: Dict[str, Any] = {"index": {}, "keys": set(), "budgets": {}}
+        if present and parallel:
+            import multiprocessing
 
-        head_root = build_inventory(head_paths, config).root if len(head_paths) > 1 or not Path(head_paths[0]).is_dir() \
-            else Path(head_paths[0])
-        index: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        base_keys: Set[Tuple[str, str, str, str]] = set()
-        base_budgets: Dict[str, Dict[str, Any]] = {}
-        if base is not None:
-            # express base files relative to the head scan's root, so keys compare
-            repo_of_base = Path(os.path.relpath(base.root, tmp))
-            head_in_repo = Path(os.path.relpath(head_root.resolve(), repo))
-            for r in base.resources:
-                r.file = _rebase(r.file, repo_of_base, head_in_repo)
-            index = costdiff.base_index(base.resources)
-            for f in base.result.findings:
-                base_keys.add((_rebase(f.file, repo_of_base, head_in_repo) or "", f.address or "", f.rule, f.tag or ""))
-            for b in base.result.extra.get("budgets") or []:
-                base_budgets[b["name"]] = b
-        head_options["diff_base"] = index
-        head = scan_tree(head_paths, config, var_files, variables, head_options)
+            mp = multiprocessing.get_context("fork")
+            conn, child_conn = mp.Pipe(duplex=False)
+            proc = mp.Process(target=_child, args=(child_conn, *args), daemon=True)
+            proc.start()
+            child_conn.close()
+        elif present:
+            payload = _base_payload(*args)
+        head_options = dict(options)
+        head_ctx = ScanContext(config, head_inv.root, var_files=var_files, variables=variables, options=head_options)
+        head_out = collect(head_inv, head_ctx)
+        if proc is not None:
+            try:
+                status, value = conn.recv()
+            except EOFError:
+                status, value = "error", "the base scan process ended without a result"
+            proc.join()
+            if status != "ok":
+                raise DiffError(f"scanning {ref}: {value}")
+            payload = value
+        head_options["diff_base"] = payload["index"]
+        root = head_paths[0] if len(head_paths) == 1 else str(head_inv.root)
+        result = evaluate(head_out, head_ctx, root=root)
         removed = head_options.get("diff_removed") or []
-        result = head.result
-        _filter_findings(result, head.resources, base_keys, base_budgets)
-        result.extra["diff"] = _diff_object(ref, commit, rels, head.resources, removed, result)
+        _filter_findings(result, head_out.resources, payload["keys"], payload["budgets"])
+        result.extra["diff"] = _diff_object(ref, commit, rels, head_out.resources, removed, result)
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
