@@ -234,3 +234,18 @@ def test_sequential_and_forked_base_scans_agree(repo):
     finally:
         os.chdir(old)
     assert out[0] == out[1]
+
+
+def test_budget_breach_only_reported_when_the_change_grows_it(repo):
+    (repo / ".tagguard.yaml").write_text("budgets:\n  - name: research\n    match: {business-unit: research}\n"
+                                         "    monthly_usd: 1000\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "budget")
+    # already over budget in the base, nothing changes: not reported
+    rep = json.loads(run(repo, "--base", "HEAD", "infra", "-f", "json").output)
+    assert not [f for f in rep["findings"] if f["rule"] == "over-budget"]
+    assert rep["budgets"][0]["over"] is True
+    change(repo, commit=False)  # +$15,144.32/month for research
+    res = run(repo, "--base", "HEAD", "infra", "-f", "json")
+    (f,) = [f for f in json.loads(res.output)["findings"] if f["rule"] == "over-budget"]
+    assert f["budget"] == "research" and f["file"] == "../.tagguard.yaml" and res.exit_code == 1
