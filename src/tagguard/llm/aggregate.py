@@ -19,6 +19,7 @@ NONE = "(none)"
 # cell fields
 CALLS, IN, OUT, CR, CW, COST, UNPRICED, UNPRICED_TOK, FROM_RECORD, FREE = range(10)
 _NFIELDS = 10
+_MISSING = object()
 
 
 class Caller:
@@ -61,6 +62,7 @@ class Aggregator:
         self.rates: Dict[Tuple[Optional[str], Optional[str]], Optional[Rates]] = {}
         self.hourly_cells: Dict[Tuple[str, Optional[str]], int] = {}  # (day, model) -> tokens; private endpoints
         self.filtered = 0
+        self._fast_callers: Dict[tuple, Caller] = {}
 
     # -- hot path ----------------------------------------------------------------------
     def add(self, c: Call) -> None:
@@ -76,6 +78,10 @@ class Aggregator:
             caller = Caller(len(self.caller_list), dict(tags), c.service, issues, c.file, c.line, day)
             self.callers[ckey] = caller
             self.caller_list.append(caller)
+        if c.service is None or type(c.service) is str:
+            fk = (c.service, tuple(tags.items()))
+            if fk not in self._fast_callers and all(type(v) is str for v in tags.values()):
+                self._fast_callers[fk] = caller
         else:
             if day < caller.first_day:
                 caller.first_day = day
@@ -129,6 +135,72 @@ class Aggregator:
             d[fp] = d.get(fp, 0) + out
             if len(d) > self.cap:
                 self._prune(fk, d)
+
+    def fast_add(self, d: Dict[str, Any]) -> bool:
+        """The hot path for a tagguard record dict from a caller and model seen before.
+
+        Returns False (the record then takes the general path through ``add``) for anything
+        unusual: a new caller or model, a timestamp not in the recorder's own form, batch or
+        hourly pricing, non-integer counts, a date filter.
+        """
+        ts = d["ts"]
+        if type(ts) is not str or len(ts) != 24 or ts[23] != "Z" or ts[4] != "-" or ts[7] != "-" or self.since or self.until:
+            return False
+        tags = d["tags"]
+        if type(tags) is not dict:
+            return False
+        caller = self._fast_callers.get((d.get("service"), tuple(tags.items())))
+        if caller is None:
+            return False
+        inp = d.get("input_tokens")
+        out = d.get("output_tokens")
+        cr = d.get("cache_read_tokens") or 0
+        cw = d.get("cache_write_tokens") or 0
+        if type(inp) is not int or type(out) is not int or type(cr) is not int or type(cw) is not int \
+                or inp < 0 or out < 0 or cr < 0 or cw < 0 or d.get("batch"):
+            return False
+        model = d.get("model")
+        rk = (model, d.get("provider"))
+        rates = self.rates.get(rk, _MISSING)
+        if rates is _MISSING or (rates is not None and rates.hourly_usd is not None):
+            return False
+        day = ts[:10]
+        if not (day[:4].isdigit() and day[5:7].isdigit() and day[8:10].isdigit()):
+            return False
+        if day > caller.last_day:
+            caller.last_day = day
+        elif day < caller.first_day:
+            caller.first_day = day
+        key = (day, caller.idx, model)
+        cell = self.cube.get(key)
+        if cell is None:
+            cell = self.cube[key] = [0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0]
+        cell[0] += 1
+        cell[1] += inp
+        cell[2] += out
+        cell[3] += cr
+        cell[4] += cw
+        if rates is None:
+            u = self.unknown_models[rk]
+            u[0] += 1
+            u[1] += inp + out
+            cell[6] += 1
+            cell[7] += inp + out
+        else:
+            fresh = inp - cr - cw
+            if fresh < 0:
+                fresh = 0
+            cell[5] += fresh * rates.input + out * rates.output + cr * rates.cache_read + cw * rates.cache_write
+        fp = d.get("prompt_fingerprint")
+        if fp:
+            fk = (day, caller.idx)
+            fd = self.fps.get(fk)
+            if fd is None:
+                fd = self.fps[fk] = {}
+            fd[fp] = fd.get(fp, 0) + out
+            if len(fd) > self.cap:
+                self._prune(fk, fd)
+        return True
 
     def add_all(self, calls: Iterable[Call]) -> None:
         add = self.add

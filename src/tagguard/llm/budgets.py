@@ -4,13 +4,13 @@ Same shape as the cost budgets (``budgets:`` in ``.tagguard.yaml``)::
 
     budgets:
       - name: research-llm
-        match: {business-unit: research}      # every tag must equal (a list means any of)
+        match: {business-unit: research}      # every tag must match (a list: any of; "*": any value)
         monthly_usd: 5000
         monthly_gpu_hours: 2000               # GPU only; ignored for tokens
         mode: chargeback                      # chargeback (over budget = error) | showback (warning)
-        kind: tokens                          # tokens | gpu | all (default all)
+        kind: tokens                          # gpu (default) | tokens | all
 
-``kind: gpu`` budgets are not token budgets and are skipped here; ``kind: all``
+``kind: gpu`` budgets (the default) are not token budgets and are skipped here; ``kind: all``
 budgets cover GPUs and tokens, and ``tagguard usage`` sees only the token part,
 so it checks the token spend alone against the whole ``monthly_usd`` (the
 showback report adds the two).  For the last month in the data, a month still
@@ -24,8 +24,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tagguard.model import ERROR, WARNING, Finding
 
-KINDS = ("tokens", "gpu", "all")
-MODES = ("chargeback", "showback")
 
 
 class BudgetConfigError(ValueError):
@@ -33,46 +31,29 @@ class BudgetConfigError(ValueError):
 
 
 def load_budgets(raw: Any) -> List[Dict[str, Any]]:
-    """Validated token-relevant budgets from the ``budgets`` config section."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise BudgetConfigError("budgets: expected a list")
-    out = []
-    for i, b in enumerate(raw):
-        w = f"budgets[{i}]"
-        if not isinstance(b, dict):
-            raise BudgetConfigError(f"{w}: expected a mapping")
-        name = b.get("name")
-        if not isinstance(name, str) or not name:
-            raise BudgetConfigError(f"{w}.name: expected text")
-        match = b.get("match") or {}
-        if not isinstance(match, dict) or not all(isinstance(v, (str, list)) for v in match.values()):
-            raise BudgetConfigError(f"{w}.match: expected a mapping of tag to value (or list of values)")
-        kind = b.get("kind", "all")
-        if kind not in KINDS:
-            raise BudgetConfigError(f"{w}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-        mode = b.get("mode", "chargeback")
-        if mode not in MODES:
-            raise BudgetConfigError(f"{w}.mode: expected one of {', '.join(MODES)}, got {mode!r}")
-        usd = b.get("monthly_usd")
-        if usd is not None and (isinstance(usd, bool) or not isinstance(usd, (int, float)) or usd < 0):
-            raise BudgetConfigError(f"{w}.monthly_usd: expected a number >= 0")
-        if kind == "gpu" or usd is None:
-            continue
-        out.append({"name": name, "match": {str(k): ([str(x) for x in v] if isinstance(v, list) else str(v))
-                                            for k, v in match.items()},
-                    "monthly_usd": float(usd), "mode": mode, "kind": kind})
-    return out
+    """Validated token-relevant budgets (``kind: tokens`` or ``all`` with ``monthly_usd``).
+
+    Validation is ``tagguard.budgets.load_budgets`` (the cost budgets' own loader), so both
+    readings of the section agree; its default kind is ``gpu``, which token spend ignores.
+    """
+    from tagguard import budgets as core
+
+    try:
+        loaded = core.load_budgets(raw)
+    except core.BudgetConfigError as exc:
+        raise BudgetConfigError(str(exc)) from None
+    return [{"name": b.name, "match": {k: list(v) for k, v in b.match.items()}, "monthly_usd": float(b.monthly_usd),
+             "mode": b.mode, "kind": b.kind}
+            for b in loaded if b.kind in ("tokens", "all") and b.monthly_usd is not None]
 
 
-def matches(match: Dict[str, Any], tags: Dict[str, str]) -> bool:
+def matches(match: Dict[str, List[str]], tags: Dict[str, str]) -> bool:
+    """Every key present and equal to one of the listed values (``"*"``: any value)."""
     for k, want in match.items():
         have = tags.get(k)
-        if isinstance(want, list):
-            if have not in want:
-                return False
-        elif have != want:
+        if have is None:
+            return False
+        if "*" not in want and have not in want:
             return False
     return True
 

@@ -199,10 +199,13 @@ class PriceTable:
         name = self.aliases.get(model, model)
         matched = "exact" if name == model else f"config alias of {name}"
         ov = self.overrides.get(model) or self.overrides.get(name)
-        if ov is not None and ("hourly_usd" in ov or all(f in ov for f in ("input", "output"))):
-            return self._from_override(model if model in self.overrides else name, ov, None, matched)
+        own = model if model in self.overrides else name
+        if ov is not None and "hourly_usd" in ov:
+            return self._from_override(own, ov, None, matched)
         key, how = self._find(name, provider)
         if key is None:
+            if ov is not None and all(f in ov for f in ("input", "output")):  # a model the table does not list
+                return self._from_override(own, ov, None, matched)
             return None
         if how != "exact":
             matched = how if matched == "exact" else f"{matched}, {how}"

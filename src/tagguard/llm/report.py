@@ -102,7 +102,7 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
     reader = Reader(TagMapper(keys, s["tag_attributes"]), on_error)
     agg = Aggregator(prices, taxonomy, since=since, until=until)
     for path in paths:
-        agg.add_all(reader.read(path))
+        agg.add_all(reader.read(path, agg.fast_add))
     for file, n in per_file_errors.items():
         if n > MAX_PARSE_FINDINGS_PER_FILE:
             findings.append(Finding(rule="parse-error", category=PARSE_ERROR, severity=ERROR, file=file,
