@@ -573,6 +573,11 @@ class BinaryOp(Expr):
         return _arith(self.op, a, b)
 
     def _equality(self, a: Any, b: Any) -> Any:
+        if (a is None or b is None) and not isinstance(a, Unknown) and not isinstance(b, Unknown):
+            # A known collection is known to be non-null even when elements are unknown
+            # (`var.groups != null` with an apply-time value inside), as in Terraform.
+            result = a is None and b is None
+            return result if self.op == "==" else not result
         unknown = find_unknown(a) or find_unknown(b)
         if unknown is not None:
             return unknown

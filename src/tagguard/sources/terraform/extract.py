@@ -116,7 +116,11 @@ def blocks_named(body, name: str, scope) -> List[Tuple[Any, Any]]:
         fe = dyn.body.get("for_each")
         value = _safe_eval(fe.expr, scope) if fe is not None else Unknown("dynamic block without for_each")
         if isinstance(value, Unknown) or (isinstance(value, PartialMap) and value.open):
-            unknown = Unknown(f'dynamic "{name}" for_each is not known statically')
+            why = value.reason if isinstance(value, Unknown) else "; ".join(value.open_reasons)
+            unknown = Unknown(f'dynamic "{name}" for_each is not known statically' + (f" ({why})" if why else ""))
+            if isinstance(value, PartialMap):  # the entries whose keys are known are still blocks
+                for k in sorted(value):
+                    out.append((content[0].body, ChildScope(scope, {iterator: {"key": k, "value": value[k]}})))
             out.append((content[0].body, ChildScope(scope, {iterator: {"key": unknown, "value": unknown}, "__dynamic_unknown__": True})))
             continue
         items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value)) if isinstance(value, list) else []

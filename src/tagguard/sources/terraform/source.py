@@ -390,16 +390,29 @@ def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: 
         attr = ex.attr_of(body, path)
         if attr is None:
             continue
-        try:
-            refs = attr.expr.references()
-        except Exception:  # noqa: BLE001
-            refs = []
-        for ref in refs:
+        for ref in _references_through_locals(inst, attr.expr):
             if len(ref) >= 2 and ref[0] == "aws_launch_template":
                 loc = inst.mdef.resource("aws_launch_template", ref[1])
                 if loc is not None:
                     return loc
     return None
+
+
+def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> List[tuple]:
+    """References of an expression, following ``local.x`` into the local's own expression
+    (``id = local.launch_template_id`` where the local picks ``aws_launch_template.this[0].id``)."""
+    try:
+        refs = expr.references()
+    except Exception:  # noqa: BLE001
+        return []
+    out = []
+    for ref in refs:
+        out.append(ref)
+        if depth < 3 and len(ref) >= 2 and ref[0] == "local":
+            entry = inst.mdef.locals.get(ref[1])
+            if entry is not None:
+                out.extend(_references_through_locals(inst, entry[1].expr, depth + 1))
+    return out
 
 
 def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> Tuple[ex.TagMap, Optional[str]]:
