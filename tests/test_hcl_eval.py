@@ -323,17 +323,3 @@ def test_heredoc_output_in_fixture():
 )
 def test_number_rendering(number, text):
     assert format_number(number) == text
-
-
-def test_null_comparison_of_collection_with_unknown_elements_is_known():
-    """cty: a known map is non-null even if its elements are unknown; only a wholly unknown value is."""
-    from tagguard.sources.terraform.evaluate import MapScope
-    from tagguard.sources.terraform.hcl import parse_expression
-    from tagguard.sources.terraform.values import Unknown
-
-    scope = MapScope(m={"a": {"key": Unknown("after apply")}}, u=Unknown("after apply"))
-    assert parse_expression("m != null").eval(scope) is True
-    assert parse_expression("m == null").eval(scope) is False
-    assert parse_expression("null == null").eval(scope) is True
-    assert isinstance(parse_expression("u == null").eval(scope), Unknown)
-    assert isinstance(parse_expression("m == {}").eval(scope), Unknown)
