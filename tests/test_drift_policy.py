@@ -12,7 +12,7 @@ CODE = [ROOT / "src/tagguard/sources/aws/inventory.py", ROOT / "src/tagguard/sou
 # client variable/parameter name in our code -> IAM service prefix
 CLIENTS = {"ec2": "ec2", "ec2_client": "ec2", "asg": "autoscaling", "asg_client": "autoscaling", "eks": "eks",
            "sm": "sagemaker", "br": "bedrock", "tagging": "tag", "orgs": "organizations", "pricing": "pricing",
-           "pricing_client": "pricing"}
+           "pricing_client": "pricing", "sts": "sts"}
 NOT_CALLS = {"get_paginator", "client", "paginate"}
 
 
