@@ -7,6 +7,7 @@ set, the Markdown report is appended to it so the run page shows the summary.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
 
@@ -49,10 +50,15 @@ def repo_path(result: ScanResult, file: Optional[str]) -> Optional[str]:
         return None
     if file.startswith("<"):  # <stdin>
         return file
-    path = scan_base(result) / file
+    return _repo_path(str(result.root or "."), os.getcwd(), file)
+
+
+@lru_cache(maxsize=4096)
+def _repo_path(root: str, cwd: str, file: str) -> str:
+    path = scan_base(ScanResult(root=root)) / file
     if path.is_absolute():
         try:
-            rel = os.path.relpath(path, Path.cwd())
+            rel = os.path.relpath(path, cwd)
         except ValueError:  # another drive on Windows
             return path.as_posix()
         if rel.startswith(".."):

@@ -176,4 +176,5 @@ class SarifFormatter(Formatter):
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
-        return json.dumps(sarif_dict(result), indent=2) + "\n"
+        # compact: the C encoder is ~4x faster than indent=2 on large logs; consumers are machines
+        return json.dumps(sarif_dict(result), separators=(",", ":")) + "\n"
