@@ -968,6 +968,10 @@ def templatefile(scope: Any, path: Any, variables: Any) -> Any:
         return text
     if isinstance(variables, Unknown):
         return variables
+    placeholders = getattr(scope, "template_placeholders", None)
+    if placeholders is not None and isinstance(variables, Mapping):
+        # Kubernetes manifests (terraform/k8s.py): unknown variables render as placeholders
+        variables = placeholders.plain(variables, open_markers=False)
     from .hcl import compile_template
 
     template: Expr = compile_template(text, _s(path))
@@ -985,8 +989,91 @@ class _TemplateScope(MapScope):
         reader = _reader(self.parent)
         return reader(path) if reader is not None else None
 
+    def list_files(self, path: str) -> Optional[List[str]]:
+        lister = getattr(self.parent, "list_files", None)
+        return lister(path) if lister is not None else None
 
-for _name, _fn in (("file", file_), ("fileexists", fileexists), ("templatefile", templatefile)):
+
+def fileset(scope: Any, path: Any, pattern: Any) -> Any:
+    """Files below ``path`` matching ``pattern`` (``*``, ``**``, ``?``, ``[...]``, ``{a,b}``), sorted,
+    relative to ``path`` -- Terraform's fileset()."""
+    if isinstance(path, Unknown):
+        return path
+    if isinstance(pattern, Unknown):
+        return pattern
+    lister = getattr(scope, "list_files", None)
+    if lister is None:
+        return Unknown(f"cannot list {_s(path)} here")
+    files = lister(_s(path))
+    if files is None:
+        return Unknown(f"directory {_s(path)} is not readable by tagguard")
+    regex = _glob_regex(_s(pattern))
+    return sorted(f for f in files if regex.fullmatch(f))
+
+
+def _glob_regex(pattern: str) -> Any:
+    import re
+
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
+                i = end
+        elif c == "{":
+            end = pattern.find("}", i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1:end].split(",")) + ")")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def manifest_decode_multi(text: Any) -> Any:
+    """``provider::kubernetes::manifest_decode_multi``: every YAML document as an object."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        documents = list(yaml.load_all(_s(text), Loader=loader))
+    except yaml.YAMLError as exc:
+        raise EvalError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    return [_yaml_value(d) for d in documents if d is not None]
+
+
+def manifest_decode(text: Any) -> Any:
+    """``provider::kubernetes::manifest_decode``: exactly one YAML document."""
+    docs = manifest_decode_multi(text)
+    if len(docs) != 1:
+        raise EvalError(f"expected exactly one YAML document, found {len(docs)}")
+    return docs[0]
+
+
+FUNCTIONS["provider::kubernetes::manifest_decode_multi"] = manifest_decode_multi
+FUNCTIONS["provider::kubernetes::manifest_decode"] = manifest_decode
+
+for _name, _fn in (("file", file_), ("fileexists", fileexists), ("templatefile", templatefile), ("fileset", fileset)):
     _fn.needs_scope = True  # type: ignore[attr-defined]
     FUNCTIONS[_name] = _fn
 

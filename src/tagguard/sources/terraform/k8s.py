@@ -221,8 +221,27 @@ class _Scope:
         self.parent = parent
         self.inst = inst
         self.unk = unk
+        # templatefile() renders unknown variables as placeholders here (see functions.templatefile)
+        self.template_placeholders = unk
+        self._locals: Any = None
 
     def lookup(self, name: str) -> Any:
+        if name == "local":
+            # locals evaluated again in this scope, so templates inside them keep what is known;
+            # the module's own cache (used for tags) stays strict
+            if self._locals is None:
+                from tagguard.sources.terraform.module import _LazyNamespace, _safe_eval
+
+                mdef = self.inst.mdef
+
+                def compute(local_name: str) -> Any:
+                    entry = mdef.locals.get(local_name)
+                    if entry is None:
+                        return self.parent.lookup("local")[local_name]
+                    return _safe_eval(entry[1].expr, self)
+
+                self._locals = _LazyNamespace("local", lambda: list(mdef.locals), compute)
+            return self._locals
         if name.startswith("kubernetes_") and name not in ("kubernetes_manifest",):
             out = {}
             for loc in self.inst.mdef.resources:
@@ -255,6 +274,10 @@ class _Scope:
     def read_file(self, rel: str) -> Any:
         return self.parent.read_file(rel)
 
+    def list_files(self, rel: str) -> Any:
+        lister = getattr(self.parent, "list_files", None)
+        return lister(rel) if lister is not None else None
+
 
 class _Partial(dict):
     """A resource-type namespace where undeclared names are unknown rather than errors."""
@@ -274,58 +297,79 @@ def scope_for(parent: Any, inst: Any, unk: Unknowns) -> Any:
     return _Scope(parent, inst, unk)
 
 
-def build(items: List[Dict[str, Any]], ctx: Any):
+# Objects that change how other objects are judged: namespace labels, Karpenter pools and classes,
+# Kubeflow training runtimes.  Each Terraform resource is judged with those declared elsewhere.
+_LINK_KINDS = {"Namespace", "NodePool", "EC2NodeClass", "TrainingRuntime", "ClusterTrainingRuntime"}
+
+
+def _identity(kind: Any, name: Any) -> Tuple[str, str]:
+    return (str(kind), str(name))
+
+
+def _address_identity(address: Optional[str]) -> Optional[Tuple[str, str]]:
+    """``Kind/ns/name#role`` -> (Kind, name)."""
+    if not address or address.count("/") < 2:
+        return None
+    kind, _ns, rest = address.split("/", 2)
+    return (kind, rest.split("#", 1)[0])
+
+
+def build(items: List[Dict[str, Any]], ctx: Any, unk: Unknowns):
     """Judge the collected objects through the Kubernetes reader.
 
-    ``items``: ``{"objs", "yaml", "file", "line", "address", "module", "unknowns"}`` per Terraform
-    resource instance.  Namespaces declared anywhere in the scan label the workloads in them.
+    ``items``: ``{"objs", "yaml", "file", "line", "address", "module"}`` per Terraform resource
+    instance.  Each is judged together with the linking objects (namespaces, Karpenter node pools
+    and classes, training runtimes) that other Terraform resources declare.
     """
     from tagguard.sources import kubernetes as k8s
     from tagguard.sources.base import SourceOutput
+    from tagguard.sources.k8s_yaml import parse_stream
 
     out = SourceOutput()
-    namespaces = [(i, o) for i, item in enumerate(items) for o in item["objs"]
-                  if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"]
     seen_findings = set()
+    for item in items:
+        if item["yaml"] is not None:
+            parsed = parse_stream(item["yaml"], item["file"])
+            offset = (item["line"] or 1) - 1
+            for f in parsed.findings:
+                if f.line is not None:
+                    f.message = f.message.replace(f"{item['file']}:{f.line}:", f"{item['file']}:{f.line + offset}:", 1)
+                    f.line += offset
+                out.findings.append(f)
+            item["objs"] = [d.obj for d in parsed.docs if isinstance(d.obj, dict)]
+        own = []
+        for obj in item["objs"]:
+            own.append(obj)
+            if str(obj.get("kind", "")).endswith("List") and isinstance(obj.get("items"), list):
+                own.extend(o for o in obj["items"] if isinstance(o, dict))
+        item["ids"] = {_identity(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in own
+                       if isinstance(o.get("metadata"), dict)}
+        item["links"] = [o for o in own if o.get("kind") in _LINK_KINDS]
     for i, item in enumerate(items):
         meta = {"terraform_address": item["address"]}
         if item.get("module"):
             meta["module"] = item["module"]
-        others = [o for j, o in namespaces if j != i]
-        other_names = {str((o.get("metadata") or {}).get("name")) for o in others}
-        own_ns = {str((o.get("metadata") or {}).get("name")) for o in item["objs"] if o.get("kind") == "Namespace"}
-        if item["yaml"] is not None:
-            got = k8s.resources_from_yaml_text(item["yaml"], item["file"], item["line"], ctx, meta=meta)
-            if others:  # namespaces declared elsewhere in Terraform label these workloads too
-                got = _rebuild_with(others, got, item, ctx, meta)
-        else:
-            got = k8s.resources_from_manifest_objects(others + item["objs"], item["file"], item["line"], ctx, meta=meta)
-        unk: Unknowns = item["unknowns"]
+        context = [o for j, other in enumerate(items) if j != i for o in other["links"]
+                   if _identity(o.get("kind"), (o.get("metadata") or {}).get("name")) not in item["ids"]]
+        got = k8s.resources_from_manifest_objects(context + item["objs"], item["file"], item["line"], ctx, meta=meta)
         for res in got.resources:
-            if res.type == "Namespace" and res.address.split("/")[-1] in other_names - own_ns:
-                continue
+            if context and _address_identity(res.address) not in item["ids"]:
+                continue  # built only as context for this item
             _finish(res, unk)
             out.resources.append(res)
         for f in got.findings:
+            ident = _address_identity(f.address)
+            if context and ident is not None and ident not in item["ids"]:
+                continue
             key = (f.rule, f.file, f.line, f.message)
             if key in seen_findings:
                 continue
             seen_findings.add(key)
             f.message = unk.clean(f.message)
+            if f.address:
+                f.address = unk.clean(f.address)
             out.findings.append(f)
     return out
-
-
-def _rebuild_with(others, got, item, ctx, meta):
-    """A kubectl yaml_body read again together with the Namespaces declared elsewhere."""
-    from tagguard.sources import kubernetes as k8s
-    from tagguard.sources.k8s_yaml import parse_stream
-
-    parsed = parse_stream(item["yaml"], item["file"])
-    again = k8s.resources_from_manifest_objects(others + [d.obj for d in parsed.docs], item["file"], item["line"],
-                                                ctx, meta=meta)
-    again.findings[:0] = [f for f in got.findings if f.rule == "parse-error"]
-    return again
 
 
 def _finish(res: Any, unk: Unknowns) -> None:

@@ -291,6 +291,20 @@ class ModuleInstance:
         except UnicodeDecodeError:
             return None
 
+    def list_files(self, rel: str) -> Optional[List[str]]:
+        """Files below a directory (relative POSIX paths), for fileset(); never follows into .git."""
+        base = (self.cwd / rel) if not os.path.isabs(rel) else Path(rel)
+        if not base.is_dir():
+            return None
+        out: List[str] = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if d not in (".git", ".terraform")]
+            for name in filenames:
+                out.append(Path(os.path.relpath(os.path.join(dirpath, name), base)).as_posix())
+            if len(out) > 10_000:
+                break
+        return out
+
     # -- variables -----------------------------------------------------------------
     def _variable(self, name: str) -> Any:
         decl = self.mdef.variables.get(name)
@@ -723,6 +737,9 @@ class _BoundScope:
 
     def read_file(self, rel: str):
         return self._parent.read_file(rel)
+
+    def list_files(self, rel: str):
+        return self._parent.list_files(rel)
 
 
 def bound_scope(parent, bindings: Dict[str, Any]):

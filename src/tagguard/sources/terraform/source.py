@@ -54,17 +54,19 @@ class TerraformSource(Source):
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         reported_remote: Set[Tuple[str, int]] = set()
         k8s_items: List[dict] = []
+        unknowns = _K8sUnknowns()
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
             inst = ModuleInstance(loader, defs[d], "", root_values=values)
             walker = _Walker(ctx, out, reported_remote)
+            walker.k8s_unknowns = unknowns
             walker.walk(inst)
             k8s_items.extend(walker.k8s_items)
         if k8s_items:
             from tagguard.sources.terraform import k8s
 
-            out.extend(k8s.build(k8s_items, ctx))
+            out.extend(k8s.build(k8s_items, ctx, unknowns))
             # manifests read with file()/templatefile() were judged here: the YAML reader must not count them again
             inventory.claim(f for item in k8s_items for f in item["files"])
         scanned = {os.path.realpath(mdef.dir) for mdef in defs.values()}
@@ -76,6 +78,22 @@ class TerraformSource(Source):
         for file, line, message in loader.problems:
             out.findings.append(parse_error(file, line, f"{file}:{line}: {message}", severity=WARNING))
         return out
+
+
+class _K8sUnknowns:
+    """Created on first use: most scans declare no Kubernetes objects in Terraform."""
+
+    def __init__(self) -> None:
+        self._real: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_real":
+            raise AttributeError(name)
+        if self._real is None:
+            from tagguard.sources.terraform.k8s import Unknowns
+
+            self._real = Unknowns()
+        return getattr(self._real, name)
 
 
 def _reader(out: SourceOutput, ctx: ScanContext):
@@ -180,6 +198,7 @@ class _Walker:
         self.scope_all = ctx.config.scope == "all"
         self._required: Optional[List[str]] = None
         self.k8s_items: List[dict] = []
+        self.k8s_unknowns: Any = None  # terraform/k8s.Unknowns shared by the scan (set by collect)
 
     @property
     def required(self) -> List[str]:
@@ -260,18 +279,20 @@ class _Walker:
         if rtype not in k8s.TYPES:
             return
         body = loc.block.body
-        for suffix, bindings in expand_repetition(body, inst, f"{inst.prefix}{rtype}.{rname}"):
-            bindings.pop("__count__", None)
+        log = inst.loader.read_log
+        first = len(log)  # files read for for_each (fileset, manifest_decode_multi(file(...))) count too
+        unk = self.k8s_unknowns
+        lenient = k8s.scope_for(inst, inst, unk)  # each.value keeps what templates know
+        for suffix, bindings in expand_repetition(body, lenient, f"{inst.prefix}{rtype}.{rname}"):
+            if bindings.pop("__count__", None) == 0:
+                continue  # count = 0: not created
             address = f"{inst.prefix}{rtype}.{rname}{suffix}"
-            unk = k8s.Unknowns()
             scope = k8s.scope_for(bound_scope(inst, bindings), inst, unk)
-            log = inst.loader.read_log
-            mark = len(log)
             try:
                 objs, yaml_text, why = k8s.objects_of(rtype, body, scope, unk)
             except RecursionError:
                 objs, yaml_text, why = [], None, "it is nested too deeply to evaluate"
-            read = [self.ctx.rel(p) for p in log[mark:]]
+            read = [self.ctx.rel(p) for p in log[first:]]
             if why is not None:
                 self.out.findings.append(Finding(
                     rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=loc.file, line=loc.block.line,
@@ -279,8 +300,7 @@ class _Walker:
                     fix="pass the manifest as a literal object or a file read with yamldecode(file(...))"))
                 continue
             self.k8s_items.append({"objs": objs, "yaml": yaml_text, "file": loc.file, "line": loc.block.line,
-                                   "address": address, "module": inst.prefix.rstrip(".") or None, "unknowns": unk,
-                                   "files": read})
+                                   "address": address, "module": inst.prefix.rstrip(".") or None, "files": read})
 
     def build(self, rtype, spec, body, scope, inst, provider, address, loc, count):
         style = ex.TAG_STYLE.get(spec.get("provider", "aws"), "aws")
