@@ -75,7 +75,8 @@ def checkov_failures(report_path: Path) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--checkov", default=shutil.which("checkov") or "/tmp/ckv/bin/checkov")
+    repo_ckv = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+    ap.add_argument("--checkov", default=shutil.which("checkov") or (str(repo_ckv) if repo_ckv.exists() else "/tmp/ckv/bin/checkov"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()

@@ -1,7 +1,8 @@
 """`tagguard checkov-dir`: the taxonomy as Checkov custom checks, run by a real Checkov in its own venv.
 
 Checkov is not a tagguard dependency (it pins old boto3 and pulls ~100 packages). The end-to-end test
-runs when a Checkov executable is found: $TAGGUARD_CHECKOV, `checkov` on PATH, or /tmp/ckv/bin/checkov
+runs when a Checkov executable is found: $TAGGUARD_CHECKOV, `checkov` on PATH, .tools/checkov (made by
+scripts/test-deps), or /tmp/ckv/bin/checkov
 (`python -m venv /tmp/ckv && /tmp/ckv/bin/pip install checkov`); otherwise it is skipped.
 """
 from __future__ import annotations
@@ -63,7 +64,8 @@ spec:
 
 
 def find_checkov():
-    for candidate in (os.environ.get("TAGGUARD_CHECKOV"), shutil.which("checkov"), "/tmp/ckv/bin/checkov"):
+    repo_venv = str(Path(__file__).resolve().parent.parent / ".tools" / "checkov" / "bin" / "checkov")
+    for candidate in (os.environ.get("TAGGUARD_CHECKOV"), shutil.which("checkov"), repo_venv, "/tmp/ckv/bin/checkov"):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None

@@ -98,7 +98,7 @@ def output_options(f):
     f = click.option("--no-color", is_flag=True, help="Never colour the text output (default: colour on a TTY, off when NO_COLOR is set).")(f)
     for fmt in ("json", "sarif", "junit", "markdown", "github", "html"):
         f = click.option(f"--output-{fmt}", f"output_{fmt}", type=click.Path(dir_okay=False, path_type=Path),
-                         help=f"Also write the {fmt} report to this file.", hidden=fmt in ("github",))(f)
+                         help=f"Also write the {fmt} report to this file.")(f)
     f = click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report to FILE instead of stdout; pairs with --format by position (repeatable).")(f)
     f = click.option("--format", "-f", "formats", multiple=True,
