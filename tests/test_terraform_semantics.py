@@ -37,3 +37,14 @@ def test_type_constraint_conversion_fills_nested_optional_attributes():
     parsed = hcl.parse(b'variable "v" {\n  type = list(object({ a = optional(number, 3), b = optional(map(string), {}) }))\n}\n', "v.tf")
     decl = Located("v.tf", parsed.body.blocks[0])
     assert _apply_type_defaults(decl, [{"b": {"k": 1}}, {"a": "7"}]) == [{"a": 3, "b": {"k": "1"}}, {"a": 7, "b": {}}]
+
+
+def test_strip_marker_keeps_the_indentation_of_the_next_line():
+    """`%{ endfor ~}` trims the rest of its own line only (HCL scans literals line by line)."""
+    from tagguard.sources.terraform.evaluate import MapScope
+    from tagguard.sources.terraform.hcl import compile_template
+
+    text = "volumes:\n  - name: a\n%{ for s in secrets ~}\n  - name: ${s}\n%{ endfor ~}\n  - name: b\n"
+    assert compile_template(text).eval(MapScope(secrets=[])) == "volumes:\n  - name: a\n  - name: b\n"
+    assert compile_template(text).eval(MapScope(secrets=["x"])) == "volumes:\n  - name: a\n  - name: x\n  - name: b\n"
+    assert compile_template("a %{~ if true ~}  b %{~ endif ~}  c").eval(MapScope()) == "abc"

@@ -349,23 +349,16 @@ def strip_right(node: Any) -> bool:
 
 
 def apply_strip_markers(tokens: list) -> None:
+    """``~`` trims the whitespace of the adjacent literal token only.  Literals are split after
+    each newline (as HCL's scanner does), so ``%{ endfor ~}`` eats the rest of its own line but
+    not the indentation of the next one -- what keeps YAML templates valid."""
     for i, token in enumerate(tokens):
         if token[0] == "lit":
             continue
-        if token[2]:
-            j = i - 1
-            while j >= 0 and tokens[j][0] == "lit":
-                tokens[j][1] = tokens[j][1].rstrip()
-                if tokens[j][1]:
-                    break
-                j -= 1
-        if token[3]:
-            j = i + 1
-            while j < len(tokens) and tokens[j][0] == "lit":
-                tokens[j][1] = tokens[j][1].lstrip()
-                if tokens[j][1]:
-                    break
-                j += 1
+        if token[2] and i > 0 and tokens[i - 1][0] == "lit":
+            tokens[i - 1][1] = tokens[i - 1][1].rstrip()
+        if token[3] and i + 1 < len(tokens) and tokens[i + 1][0] == "lit":
+            tokens[i + 1][1] = tokens[i + 1][1].lstrip()
 
 
 def flush_heredoc(tokens: list) -> None:
