@@ -108,6 +108,8 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
     for r in resources:
         if not r.ai or r.meta.get("served_by") or r.meta.get("action") in ("delete", "no-op"):
             continue
+        if r.compute is None:  # billed per request/storage (models, domains): no capacity to price
+            continue
         if r.cost is not None and r.cost.monthly_usd is not None:
             continue
         reason = (r.cost.reason if r.cost is not None else None) or "nothing is known about what this resource runs on"
