@@ -249,3 +249,17 @@ def test_budget_breach_only_reported_when_the_change_grows_it(repo):
     res = run(repo, "--base", "HEAD", "infra", "-f", "json")
     (f,) = [f for f in json.loads(res.output)["findings"] if f["rule"] == "over-budget"]
     assert f["budget"] == "research" and f["file"] == "../.tagguard.yaml" and res.exit_code == 1
+
+
+def test_several_formats_in_one_diff_run(repo, tmp_path):
+    change(repo)
+    sarif, md = tmp_path / "r.sarif", tmp_path / "r.md"
+    res = run(repo, "--base", "HEAD~1", "infra", "-f", "json", "-f", "sarif")
+    assert res.exit_code == 2  # two formats for stdout is a usage error
+    res = run(repo, "--base", "HEAD~1", "infra", "-f", "json", "--output-sarif", str(sarif), "--output-markdown", str(md))
+    rep = json.loads(res.output)
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"missing-tag"}
+    assert len([r for r in results if r["ruleId"] == "missing-tag"]) == len(
+        [f for f in rep["findings"] if f["rule"] == "missing-tag"])  # SARIF carries only the PR's findings
+    assert "<!-- tagguard-report -->" in md.read_text()

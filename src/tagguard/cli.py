@@ -107,8 +107,13 @@ def output_options(f):
     return f
 
 
-def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, no_color: bool) -> None:
-    """Write the result in every requested format; one of them may go to stdout."""
+def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, no_color: bool,
+         renderers: Optional[dict] = None) -> None:
+    """Write the result in every requested format; one of them may go to stdout.
+
+    ``renderers`` maps a format name to ``fn(result, color) -> str`` for commands whose
+    text/markdown differ from a scan's (``tagguard diff``).
+    """
     from tagguard.formats import get_formatter
 
     pairs: List[Tuple[str, Optional[Path]]] = []
@@ -129,11 +134,14 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
         fail("only one format can go to stdout; give --output FILE for the others")
     color = (not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty())
     for fmt, path in pairs:
-        try:
-            formatter = get_formatter(fmt)
-        except (KeyError, ModuleNotFoundError):
-            fail(f"output format {fmt!r} is not available in this build")
-        text = formatter.format(result, color=color and path is None and formatter.human)
+        if renderers and fmt in renderers:
+            text = renderers[fmt](result, color and path is None and fmt == "text")
+        else:
+            try:
+                formatter = get_formatter(fmt)
+            except (KeyError, ModuleNotFoundError):
+                fail(f"output format {fmt!r} is not available in this build")
+            text = formatter.format(result, color=color and path is None and formatter.human)
         if path is None:
             click.echo(text, nl=False)
         else:
@@ -189,27 +197,36 @@ def scan_kwargs_to_options(kw: dict) -> dict:
     }
 
 
-def run_scan(paths: Sequence[str], config, kw: dict):
-    import gc
-
-    from tagguard.pipeline import scan
-
-    # A scan builds many small long-lived objects (syntax trees, values); the default
-    # collector thresholds make it re-walk them all repeatedly for no garbage.
-    gc.set_threshold(100_000, 50, 100)
-
+def scan_inputs(config, kw: dict) -> Tuple[List[Path], dict]:
+    """Apply --scope/--fail-on to the config; var files and variables from config + flags."""
     if kw.get("scope"):
         config.raw["scope"] = kw["scope"]
     if kw.get("fail_on"):
         config.raw["fail_on"] = kw["fail_on"]
-    stdin = None
-    if "-" in paths:
-        stdin = sys.stdin.buffer.read()
     var_files = list(kw.get("var_files") or ())
     for rel in ((config.section("terraform") or {}).get("var_files") or []):
         var_files.append(config.base_dir / rel)
     variables = dict(((config.section("terraform") or {}).get("variables") or {}))
     variables.update(parse_vars(kw.get("variables") or ()))
+    return var_files, variables
+
+
+def calm_gc() -> None:
+    """A scan builds many small long-lived objects (syntax trees, values); the default
+    collector thresholds make it re-walk them all repeatedly for no garbage."""
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)
+
+
+def run_scan(paths: Sequence[str], config, kw: dict):
+    from tagguard.pipeline import scan
+
+    calm_gc()
+    var_files, variables = scan_inputs(config, kw)
+    stdin = None
+    if "-" in paths:
+        stdin = sys.stdin.buffer.read()
     try:
         return scan(list(paths), config, var_files=var_files, variables=variables,
                     options=scan_kwargs_to_options(kw), stdin=stdin)
