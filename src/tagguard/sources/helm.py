@@ -129,7 +129,7 @@ class HelmSource(Source):
 
     def _render(self, helm: str, job: Tuple[str, str, str], inventory: Inventory, ctx: ScanContext) -> SourceOutput:
         from tagguard.sources.k8s_workloads import Builder
-        from tagguard.sources.k8s_yaml import parse_stream
+        from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
 
         d, name, chart_file = job
         out = SourceOutput()
@@ -176,7 +176,7 @@ class HelmSource(Source):
             out.findings.append(self._render_error(name, d, file, text, line))
             return out
         rendered = proc.stdout.decode("utf-8", "replace")
-        parsed = parse_stream(rendered, chart_file, helm=True)
+        parsed = parse_stream(rendered, chart_file, helm=True, kinds=readable_kinds(ctx.config))
         template_lines = _TemplateLines(inventory, d)
         for doc in parsed.docs:
             if doc.helm_source:

@@ -10,6 +10,7 @@ head/worker groups, KServe predictor/transformer) is its own resource, addressed
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -155,6 +156,7 @@ def node_constraints(pod_spec: Dict[str, Any]) -> Dict[str, List[str]]:
     return out
 
 
+@lru_cache(maxsize=4096)
 def _short_model(value: str) -> str:
     try:
         from tagguard.pricing.gpus import short_gpu_model
@@ -163,6 +165,7 @@ def _short_model(value: str) -> str:
     return short_gpu_model(value) or value
 
 
+@lru_cache(maxsize=4096)
 def _accelerator_of_type(instance_type: str) -> Optional[Tuple[str, Optional[float]]]:
     try:
         from tagguard.pricing.catalog import accelerator_info

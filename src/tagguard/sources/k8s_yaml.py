@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from tagguard.model import Finding
 from tagguard.sources.base import parse_error
@@ -21,6 +21,10 @@ from tagguard.sources.base import parse_error
 _DOC_MARK = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.M)
 _SOURCE = re.compile(r"^# Source: (.+?)\s*$", re.M)
 _KIND = re.compile(r"^kind[ \t]*:", re.M)
+_KIND_VALUE = re.compile(r"^kind[ \t]*:[ \t]*[\"']?([A-Za-z0-9]+)[\"']?[ \t]*(?:#.*)?$", re.M)
+# Kinds read besides the workload table; everything else (Service, ConfigMap, Secret...) is skipped unparsed.
+EXTRA_KINDS = frozenset({"Namespace", "ResourceQuota", "NodePool", "EC2NodeClass", "TrainingRuntime",
+                         "ClusterTrainingRuntime", "List"})
 MAX_DOCUMENTS = 100_000
 
 
@@ -81,7 +85,7 @@ def looks_like_manifest(text: str) -> bool:
     return "kind" in text and "apiVersion" in text
 
 
-def parse_stream(text: str, file: str, *, helm: bool = False) -> ParsedStream:
+def parse_stream(text: str, file: str, *, helm: bool = False, kinds: Optional[FrozenSet[str]] = None) -> ParsedStream:
     """Parse every document of ``text``; broken ones become ``parse_error`` findings."""
     import yaml
 
@@ -90,6 +94,8 @@ def parse_stream(text: str, file: str, *, helm: bool = False) -> ParsedStream:
     out = ParsedStream()
     if not looks_like_manifest(text):
         return out
+    if kinds is None:
+        kinds = readable_kinds()
     count = 0
     for base, chunk in split_stream(text):
         count += 1
@@ -103,8 +109,11 @@ def parse_stream(text: str, file: str, *, helm: bool = False) -> ParsedStream:
             helm_source = m.group(1) if m else None
         if "kind" not in chunk:
             continue  # comments only, values, or something that is not a manifest
+        if not _worth_reading(chunk, kinds):
+            continue  # a kind tagguard does not read (Service, ConfigMap...): not parsed at all
         try:
-            value = yamlio.load(chunk)
+            value = _load(chunk)
+            yamlio.check_bomb(value, chunk)
         except yamlio.YamlBombError as exc:
             line = _first_content_line(chunk, base)
             out.findings.append(parse_error(file, line, f"{file}:{line}: {exc}"))
@@ -124,9 +133,14 @@ def parse_stream(text: str, file: str, *, helm: bool = False) -> ParsedStream:
             out.findings.append(parse_error(file, line, f"{file}:{line}: invalid YAML in this document ({why}); "
                                             "the other documents of the file are still scanned"))
             continue
-        except (ValueError, RecursionError) as exc:  # very deep nesting and similar
+        except RecursionError:
             line = _first_content_line(chunk, base)
-            out.findings.append(parse_error(file, line, f"{file}:{line}: cannot read this YAML document ({type(exc).__name__})"))
+            out.findings.append(parse_error(file, line, f"{file}:{line}: this YAML document is nested too deeply to read; "
+                                            "the other documents of the file are still scanned"))
+            continue
+        except ValueError as exc:
+            line = _first_content_line(chunk, base)
+            out.findings.append(parse_error(file, line, f"{file}:{line}: cannot read this YAML document ({exc})"))
             continue
         if not isinstance(value, dict):
             continue  # scalars, lists, empty documents: not Kubernetes objects
@@ -145,3 +159,134 @@ def _add_object(out: ParsedStream, value: Dict[str, Any], file: str, line: int, 
                 out.docs.append(Doc(item, file, line, helm_source))
         return
     out.docs.append(Doc(value, file, line, helm_source))
+
+
+def readable_kinds(config: Any = None) -> FrozenSet[str]:
+    from tagguard.sources.k8s_kinds import load_table
+
+    table = load_table(config)
+    return frozenset({k.split(".", 1)[0] for k in table.kinds} | EXTRA_KINDS)
+
+
+def _worth_reading(chunk: str, kinds: FrozenSet[str]) -> bool:
+    """False only when the document's top-level ``kind:`` line names a kind tagguard does not read."""
+    found = _KIND_VALUE.findall(chunk)
+    if len(found) != 1:
+        return True  # no plain top-level kind line (flow style, odd layout, several): parse it to know
+    kind = found[0]
+    return kind in kinds or kind.endswith("List")
+
+
+# --- fast construction --------------------------------------------------------------------
+# libyaml composes the node graph in C; PyYAML's Python constructor then costs more than the parse.
+# Kubernetes manifests are almost all plain maps, lists and strings, so those are built directly
+# here (aliases stay shared, as in PyYAML) and every other tag goes through SafeConstructor.
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_LOADER: Any = None
+
+
+def _loader_class():
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        from tagguard import yamlio
+
+        base = yamlio.SafeLoader
+        if getattr(yaml, "__with_libyaml__", False) and base is getattr(yaml, "CSafeLoader", None):
+            from yaml.cyaml import CParser
+            from yaml.resolver import Resolver
+
+            from yaml.nodes import MappingNode, ScalarNode
+
+            implicit_resolvers = Resolver.yaml_implicit_resolvers
+
+            class _Composer(CParser, Resolver):  # type: ignore[misc]
+                """libyaml's composer with PyYAML's YAML 1.1 implicit typing, minus the per-node
+                path-resolver bookkeeping (SafeLoader registers no path resolvers)."""
+
+                def __init__(self, stream):
+                    CParser.__init__(self, stream)
+                    Resolver.__init__(self)
+
+                def descend_resolver(self, current_node, current_index):
+                    return None
+
+                def ascend_resolver(self):
+                    return None
+
+                def resolve(self, kind, value, implicit):
+                    if kind is ScalarNode:
+                        if implicit[0]:
+                            for tag, regexp in implicit_resolvers.get(value[:1], ()):
+                                if regexp.match(value):
+                                    return tag
+                        return _STR
+                    return _MAP if kind is MappingNode else _SEQ
+
+            _LOADER = _Composer
+        else:  # pragma: no cover - PyYAML without libyaml
+            _LOADER = False
+    return _LOADER
+
+
+def _load(text: str) -> Any:
+    import yaml
+    from yaml.constructor import SafeConstructor
+    from yaml.nodes import MappingNode, ScalarNode
+
+    cls = _loader_class()
+    if not cls:  # pragma: no cover
+        from tagguard import yamlio
+
+        return yaml.load(text, Loader=yamlio.SafeLoader)  # noqa: S506 - safe loader
+    loader = cls(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    memo: Dict[int, Any] = {}
+    slow: List[Any] = []
+
+    def fallback(n):
+        if not slow:
+            slow.append(SafeConstructor())
+        return slow[0].construct_object(n, deep=True)
+
+    def conv(n):
+        tag = n.tag
+        if n.__class__ is ScalarNode:
+            return n.value if tag == _STR else fallback(n)
+        key = id(n)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        if n.__class__ is MappingNode:
+            if tag != _MAP:
+                return fallback(n)
+            out: Dict[Any, Any] = {}
+            memo[key] = out
+            for k, v in n.value:
+                if k.tag == _MERGE:  # "<<: *defaults": PyYAML's merge semantics
+                    del memo[key]
+                    return fallback(n)
+                kk = k.value if k.tag == _STR and k.__class__ is ScalarNode else conv(k)
+                try:
+                    out[kk] = conv(v)
+                except TypeError:  # unhashable key: let PyYAML raise its own error
+                    return fallback(n)
+            return out
+        if tag != _SEQ:
+            return fallback(n)
+        lst: List[Any] = []
+        memo[key] = lst
+        lst.extend(conv(x) for x in n.value)
+        return lst
+
+    return conv(node)

@@ -30,10 +30,11 @@ class KubernetesSource(Source):
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
         from tagguard.sources.k8s_workloads import Builder
-        from tagguard.sources.k8s_yaml import parse_stream
+        from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
 
         out = SourceOutput()
         builder = Builder(ctx, source="kubernetes")
+        kinds = readable_kinds(ctx.config)
         files = inventory.unclaimed((".yaml", ".yml"))
         claimed: List[str] = []
         for rel in files:
@@ -52,7 +53,7 @@ class KubernetesSource(Source):
             text = read_text(data, rel, out)
             if text is None:
                 continue
-            parsed = parse_stream(text, rel)
+            parsed = parse_stream(text, rel, kinds=kinds)
             out.findings.extend(parsed.findings)
             if parsed.docs or parsed.findings:
                 claimed.append(rel)
@@ -60,7 +61,7 @@ class KubernetesSource(Source):
         if inventory.stdin is not None and "<stdin>" not in inventory.claimed:
             text = read_text(inventory.stdin, "<stdin>", out)
             if text is not None:
-                parsed = parse_stream(text, "<stdin>", helm="# Source: " in text)
+                parsed = parse_stream(text, "<stdin>", helm="# Source: " in text, kinds=kinds)
                 out.findings.extend(parsed.findings)
                 builder.add(parsed.docs)
             claimed.append("<stdin>")
@@ -98,9 +99,9 @@ def resources_from_manifest_objects(objs: List[Dict[str, Any]], file: str, line:
 def resources_from_yaml_text(text: str, file: str, line: Optional[int], ctx: Any, **kw: Any) -> SourceOutput:
     """Like ``resources_from_manifest_objects`` for YAML text (a ``yaml_body`` or a rendered template):
     lines in findings are offset by ``line`` - 1."""
-    from tagguard.sources.k8s_yaml import parse_stream
+    from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
 
-    parsed = parse_stream(text, file)
+    parsed = parse_stream(text, file, kinds=readable_kinds(getattr(ctx, "config", None)))
     offset = (line or 1) - 1
     for f in parsed.findings:
         if f.line is not None:
