@@ -255,37 +255,6 @@ def result_from_report(report: Dict[str, Any]):
                       errors=report.get("errors") or [], extra=extra, fail_on=fail_on)
 
 
-def _run_diff(command: List[str], args: argparse.Namespace, common: List[str], extra: List[str],
-              files: Dict[str, Path], env: Dict[str, str]) -> int:
-    """``tagguard diff`` writes one format per run: JSON (the verdict) and Markdown (the comment);
-    annotations and SARIF are rendered here from the JSON report."""
-    base = [sys.executable, "-m", "tagguard", *command, *args.paths, *common, *extra]
-    if args.baseline:
-        warn("the baseline applies to `tagguard scan`; `tagguard diff` already reports only new and changed resources")
-    print(f"tagguard: running {' '.join(base[2:])}", flush=True)
-    code = subprocess.run(base + ["-f", "json", "-o", str(files["json"])], env=env).returncode
-    if code not in (0, 1) or not files["json"].is_file():
-        return code
-    subprocess.run(base + ["-f", "markdown", "-o", str(files["markdown"])], env=env, stdout=subprocess.DEVNULL)
-    from tagguard.formats.github import annotations, write_step_summary
-
-    try:
-        report = json.loads(files["json"].read_text(encoding="utf-8"))
-    except ValueError as exc:
-        warn(f"unreadable JSON report {files['json']}: {exc}")
-        return code
-    result = result_from_report(report)
-    for line in annotations(result):
-        print(line, flush=True)
-    if args.sarif:
-        from tagguard.formats.sarif import SarifFormatter
-
-        files["sarif"].write_text(SarifFormatter().format(result), encoding="utf-8")
-    if files["markdown"].is_file():
-        write_step_summary(result, files["markdown"].read_text(encoding="utf-8"))
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     event = load_event()
     event_name = os.environ.get("GITHUB_EVENT_NAME", "")
@@ -320,18 +289,19 @@ def run(args: argparse.Namespace) -> int:
     if approved_by:  # budgets.approved_by(): needs-approval findings are recorded as approved
         env["TAGGUARD_APPROVED_BY"] = approved_by
     extra = list(args.extra_args or [])
-    if base_opt:
-        code = _run_diff(command, args, common, extra, files, env)
-    else:
-        cmd = [sys.executable, "-m", "tagguard", "scan", *args.paths, *common]
-        if args.baseline:
+    # scan and diff take the same output options: one run writes every report
+    cmd = [sys.executable, "-m", "tagguard", *command, *args.paths, *common]
+    if args.baseline:
+        if base_opt:
+            warn("the baseline applies to `tagguard scan`; `tagguard diff` already reports only new and changed resources")
+        else:
             cmd += ["--baseline", args.baseline]
-        cmd += ["-f", "json", "-o", str(files["json"]), "-f", "markdown", "-o", str(files["markdown"])]
-        if args.sarif:
-            cmd += ["-f", "sarif", "-o", str(files["sarif"])]
-        cmd += ["-f", "github", *extra]  # annotations to the log; the github format writes the job summary
-        print(f"tagguard: running {' '.join(cmd[2:])}", flush=True)
-        code = subprocess.run(cmd, env=env).returncode
+    cmd += ["-f", "json", "-o", str(files["json"]), "-f", "markdown", "-o", str(files["markdown"])]
+    if args.sarif:
+        cmd += ["-f", "sarif", "-o", str(files["sarif"])]
+    cmd += ["-f", "github", *extra]  # annotations to the log; the github format writes the job summary
+    print(f"tagguard: running {' '.join(cmd[2:])}", flush=True)
+    code = subprocess.run(cmd, env=env).returncode
 
     outputs: Dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
                                "approved-by": approved_by or "", "command": command[0],

@@ -25,7 +25,7 @@ def diff(paths, base_ref, config_path, formats, outputs, no_color, **kw):
     json is the scan report plus `diff` and `cost_diff`; sarif, junit and github carry the
     findings of new or changed resources only.
     """
-    from tagguard.diffing import DiffError, render_markdown, render_text, run_diff
+    from tagguard.diffing import DiffError, render_text, run_diff
 
     config = load_config_or_exit(config_path)
     extra = {k: kw.pop(k) for k in list(kw) if k.startswith("output_")}
@@ -37,6 +37,5 @@ def diff(paths, base_ref, config_path, formats, outputs, no_color, **kw):
         result = run_diff(base_ref, list(paths) or ["."], config, var_files, variables, scan_kwargs_to_options(kw))
     except (DiffError, ValueError) as exc:
         fail(str(exc))
-    emit(result, formats, outputs, extra, no_color,
-         renderers={"text": lambda r, color: render_text(r, color=color), "markdown": lambda r, color: render_markdown(r)})
+    emit(result, formats, outputs, extra, no_color, renderers={"text": lambda r, color: render_text(r, color=color)})
     raise click.exceptions.Exit(result.exit_code())

@@ -107,9 +107,9 @@ def write_step_summary(result: ScanResult, text: Optional[str] = None) -> Option
     if not target:
         return None
     if text is None:
-        from tagguard.formats.markdown import render_report
+        from tagguard.formats.markdown import MarkdownFormatter
 
-        text = render_report(result)
+        text = MarkdownFormatter().format(result)
     path = Path(target)
     try:
         with path.open("a", encoding="utf-8") as fh:

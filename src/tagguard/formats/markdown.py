@@ -226,4 +226,8 @@ class MarkdownFormatter(Formatter):
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
+        if isinstance(result.extra.get("diff"), dict):  # a `tagguard diff` result: the PR comment
+            from tagguard.diffing import render_markdown
+
+            return render_markdown(result)
         return render_report(result)
