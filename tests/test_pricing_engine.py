@@ -366,3 +366,27 @@ def test_bad_pricing_config(section, needle):
     with pytest.raises(PricingConfigError) as exc:
         Pricer(section)
     assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_kubernetes_pod_pays_for_its_share_of_a_pinned_node():
+    # p4d.24xlarge has 8 A100s at $21.957642/h; a pod taking 2 of them pays a quarter.
+    r = res("Deployment/ml/vllm", provider="kubernetes", instance_type="p4d.24xlarge", gpus_per_unit=2, units=3)
+    Pricer({}).price_all([r])
+    assert r.cost.hourly_usd == pytest.approx(21.957642 * 2 / 8 * 3)
+    assert r.cost.gpu_hours_per_month == 2 * 3 * 730
+    assert "2 of the 8 GPUs" in r.cost.reason
+
+
+def test_ec2_instance_is_never_split():
+    r = res("aws_instance.x", provider="aws", instance_type="p4d.24xlarge", gpus_per_unit=8, units=1)
+    Pricer({}).price_all([r])
+    assert r.cost.hourly_usd == pytest.approx(21.957642)
+
+
+def test_job_without_duration_has_gpus_but_no_monthly_figure():
+    r = res("Job/ml/train", provider="kubernetes", instance_type="p4d.24xlarge", gpus_per_unit=8, units=1,
+            meta={"run_to_completion": True})
+    Pricer({}).price_all([r])
+    assert r.cost.hourly_usd == pytest.approx(21.957642)
+    assert r.cost.monthly_usd is None and r.cost.gpu_hours_per_month is None
+    assert "no known duration" in r.cost.reason

@@ -240,6 +240,15 @@ class Pricer:
                 notes.append(msg)
             lines.append(line)
 
+        share = self._node_share(c, info, gpus)
+        if share is not None:
+            for line in lines:
+                if line["_usd"] is not None:
+                    line["_usd"] *= share
+                    line["usd_per_hour"] = round(line["_usd"], 6)
+                    line["node_share"] = round(share, 4)
+            notes.append(f"pods use {gpus:g} of the {info.accelerator_count:g} GPUs of a {itype} node: "
+                         f"priced at {share:.0%} of the node's rate")
         for line in lines:
             if line["usd_per_hour"] is None and line.get("reason"):
                 reasons.append(line["reason"])
@@ -280,11 +289,24 @@ class Pricer:
             breakdown=[{k: v for k, v in ln.items() if k not in ("region", "_usd")} for ln in lines],
         )
 
+    @staticmethod
+    def _node_share(c: Compute, info, gpus: Optional[float]) -> Optional[float]:
+        """A Kubernetes pod pinned to a node type pays for the GPUs it takes, not the whole node."""
+        if c.provider != "kubernetes" or info is None or not gpus:
+            return None
+        total = float(info.accelerator_count or 0)
+        if total <= 0 or gpus >= total:
+            return None
+        return gpus / total
+
     def _hours(self, resource: Resource) -> Tuple[Optional[float], Optional[str]]:
         c = resource.compute
         assert c is not None
         if c.hours_per_month is not None:
             return float(c.hours_per_month), None
+        if c.runtime_hours is None and resource.meta.get("run_to_completion"):
+            return None, ("run-to-completion job with no known duration (no activeDeadlineSeconds): GPUs are "
+                          "reported, no monthly figure; set hours_per_month or runtime_hours in a usage file")
         if c.runtime_hours is not None:
             runs = resource.meta.get("runs_per_month")
             if isinstance(runs, (int, float)) and not isinstance(runs, bool):
