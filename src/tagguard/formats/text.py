@@ -37,7 +37,9 @@ class TextFormatter(Formatter):
                 sev = _paint(f"{f.severity:<7}", f.severity, color)
                 lines.append(f"  {where:>5}  {sev} {f.message}  {_paint('[' + f.rule + ']', 'dim', color)}")
                 if f.fix:
-                    lines.append(f"{'':16}fix: {f.fix}")
+                    fix_lines = f.fix.splitlines() or [""]
+                    lines.append(f"{'':16}fix: {fix_lines[0]}")
+                    lines.extend(f"{'':21}{more}" for more in fix_lines[1:])
             lines.append("")
         lines.extend(self._summary(result, color))
         return "\n".join(lines) + "\n"
