@@ -322,7 +322,10 @@ class _Converter:
                 body.blocks.append(Block("dynamic", [label], inner, self.line(label_pos), self.line(spec.end)))
 
     def attribute(self, name: str, node: JNode, name_pos: int, compiler: _Compiler) -> Attribute:
-        return Attribute(name, node, compiler, self.line(name_pos), self.line(node.end))
+        attr = Attribute(name, node, compiler, self.line(name_pos), self.line(node.end))
+        if compiler is self.c_expr and _has_template(node):
+            attr.expr  # compile now, so a broken "${" is a parse error with its line  # noqa: B018
+        return attr
 
     def comment(self, node: JNode) -> None:
         if node.kind == "string":
@@ -369,9 +372,25 @@ class _Converter:
     def template(self, text: str, node: JNode) -> Any:
         if "${" not in text and "%{" not in text:
             return Literal(text, **self.pos(node))
+        from .evaluate import Invalid
         from .hcl import compile_template
 
-        return compile_template(text, f"{self.filename}:{self.line(node.start)}")
+        expr = compile_template(text, f"{self.filename}:{self.line(node.start)}")
+        if isinstance(expr, Invalid):
+            snippet = text if len(text) <= 40 else text[:37] + "..."
+            self.errors.append(ParseIssue(self.line(node.start), self.column(node.start),
+                                          f"invalid template expression in string `{snippet}`"))
+        return expr
+
+
+def _has_template(node: JNode) -> bool:
+    if node.kind == "string":
+        return "${" in node.value or "%{" in node.value
+    if node.kind == "array":
+        return any(_has_template(v) for v in node.value)
+    if node.kind == "object":
+        return any("${" in k or _has_template(v) for k, v, _ in node.value)
+    return False
 
 
 def _plain(node: JNode) -> Any:
