@@ -659,7 +659,8 @@ class ModuleManifest:
 
     @classmethod
     def load(cls, root_dir: Path, loader: "Loader") -> Optional["ModuleManifest"]:
-        path = root_dir / ".terraform" / "modules" / "modules.json"
+        # TF_DATA_DIR relocates .terraform, as it does for terraform itself
+        path = root_dir / (os.environ.get("TF_DATA_DIR") or ".terraform") / "modules" / "modules.json"
         if not path.is_file():
             return None
         rel = loader.rel_of(path)

@@ -40,6 +40,11 @@ class TerraformSource(Source):
             return out
         inventory.claim(tf_files)
         dirs = sorted({posix_dirname(f) for f in tf_files if f.endswith((".tf", ".tf.json"))})
+        data_dir = os.environ.get("TF_DATA_DIR", "").strip("/")
+        if data_dir and data_dir != ".terraform" and not os.path.isabs(data_dir):
+            # downloaded modules in a relocated .terraform are read through modules.json, not as roots
+            marker = f"/{data_dir}/modules/"
+            dirs = [d for d in dirs if marker not in f"/{d}/"]
         loader = Loader(inventory.root, ctx.rel, _reader(out, ctx))
         defs = {d: loader.module_def(inventory.path(d)) for d in dirs}
         children: Set[str] = set()
