@@ -124,6 +124,8 @@ def price(resources: List[Resource], ctx: ScanContext) -> None:
         engine = import_module("tagguard.pricing.engine")
     except ModuleNotFoundError:  # pricing not part of this build
         return
+    # `tagguard pricing refresh` writes a local rate card; every command prices with it when present.
+    import_module("tagguard.pricing.refresh").apply_local_ratecard()
     usage_path = ctx.options.get("usage") or ctx.config.section("usage")
     if usage_path:
         usage_mod = import_module("tagguard.pricing.usage")

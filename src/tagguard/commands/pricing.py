@@ -22,3 +22,12 @@ def show(instance_type, provider, fmt):
     text, code = render_pricing_show(instance_type, provider, fmt)
     click.echo(text, nl=not text.endswith("\n"))
     raise click.exceptions.Exit(code)
+
+
+def _add_refresh() -> None:
+    from tagguard.pricing.refresh import refresh_command
+
+    pricing.add_command(refresh_command)
+
+
+_add_refresh()
