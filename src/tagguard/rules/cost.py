@@ -106,7 +106,7 @@ def check(resources: List[Resource], ctx) -> Iterator[Finding]:
 
 def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
     for r in resources:
-        if not r.ai or r.meta.get("served_by") or r.meta.get("action") in ("delete", "no-op"):
+        if not r.ai or r.meta.get("served_by") or r.meta.get("priced_elsewhere") or r.meta.get("action") in ("delete", "no-op"):
             continue
         if r.compute is None:  # billed per request/storage (models, domains): no capacity to price
             continue

@@ -676,6 +676,7 @@ class Builder:
                         limits[k] = limits.get(k, 0) + v
                 if limits:
                     meta["gpu_limits"] = limits
+                meta["priced_elsewhere"] = "the pods that run on these nodes carry the GPU spend"
             self.out.resources.append(Resource(
                 address=address, type="EC2NodeClass", source=self.source, file=doc.file, line=doc.line,
                 ai=bool(gpu_users), tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons,
