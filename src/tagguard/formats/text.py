@@ -19,11 +19,28 @@ def money(value) -> str:
     return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
 
 
+def _terminal_width() -> int:
+    import shutil
+
+    return max(shutil.get_terminal_size((120, 24)).columns, 60)
+
+
+def _wrap(text: str, width, indent: int) -> List[str]:
+    if not width or len(text) + indent <= width:
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text, width=width - indent, break_long_words=False, break_on_hyphens=False) or [text]
+
+
 class TextFormatter(Formatter):
     name = "text"
     human = True
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
+        # On a terminal (colour on) long messages wrap under their column; piped output keeps
+        # one line per finding for grep.
+        width = _terminal_width() if color else None
         lines: List[str] = []
         groups: Dict[str, List[Finding]] = {}
         for f in result.findings:
@@ -35,11 +52,17 @@ class TextFormatter(Formatter):
             for f in groups[file]:
                 where = f"{f.line}" if f.line else "-"
                 sev = _paint(f"{f.severity:<7}", f.severity, color)
-                lines.append(f"  {where:>5}  {sev} {f.message}  {_paint('[' + f.rule + ']', 'dim', color)}")
+                rule = _paint("[" + f.rule + "]", "dim", color)
+                head = _wrap(f"{f.message}  [{f.rule}]", width, 16)
+                head[-1] = head[-1][: -len(f.rule) - 2] + rule
+                lines.append(f"  {where:>5}  {sev} {head[0]}")
+                lines.extend(f"{'':16}{more}" for more in head[1:])
                 if f.fix:
-                    fix_lines = f.fix.splitlines() or [""]
-                    lines.append(f"{'':16}fix: {fix_lines[0]}")
-                    lines.extend(f"{'':21}{more}" for more in fix_lines[1:])
+                    for i, fix_line in enumerate(f.fix.splitlines() or [""]):
+                        text = ("fix: " if i == 0 else "     ") + fix_line
+                        wrapped = _wrap(text, width, 21) if i == 0 else [text]
+                        lines.append(f"{'':16}{wrapped[0]}")
+                        lines.extend(f"{'':21}{more}" for more in wrapped[1:])
             lines.append("")
         lines.extend(self._summary(result, color))
         return "\n".join(lines) + "\n"

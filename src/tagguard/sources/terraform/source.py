@@ -579,7 +579,7 @@ def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults,
     for k in defaults.keys():
         stuck.setdefault(k, "the node group through provider default_tags")
     _not_propagated(walker, res, lt_tags, stuck,
-                    "EKS does not copy node group tags to the instances it launches",
+                    "EKS does not copy node group tags to them",
                     f"add these keys to launch template `{lt.block.labels[1]}`'s tag_specifications {{ resource_type = \"instance\" }} "
                     f"({lt.file}:{lt.block.line}); provider default_tags never reach tag_specifications" if lt is not None else
                     "add a launch template with tag_specifications { resource_type = \"instance\" } (and \"volume\") "
