@@ -30,16 +30,6 @@ REASON = "baseline"
 Key = Tuple[str, str, str, str]
 
 
-def _scan_base(result: ScanResult) -> Path:
-    root = Path(result.root or ".")
-    try:
-        if root.is_file():
-            return root.parent
-    except OSError:
-        pass
-    return root
-
-
 def _rebase(file: str, scan_base: Path, baseline_dir: Path) -> str:
     """A finding's file (relative to the scan root) relative to the baseline's directory."""
     if not file or file.startswith("<"):
@@ -59,7 +49,7 @@ def finding_key(f: Finding, scan_base: Path, baseline_dir: Path) -> Key:
 
 def entries_for(result: ScanResult, baseline_path: Path) -> List[Dict[str, Any]]:
     """The baseline entries for a scan's active findings (sorted, unique)."""
-    base = _scan_base(result)
+    base = result.base_dir()
     bdir = baseline_path.parent
     seen: Dict[Key, Dict[str, Any]] = {}
     for f in result.findings:
@@ -121,7 +111,7 @@ def apply_baseline(result: ScanResult, path: Path) -> Dict[str, Any]:
     path = Path(path)
     keys = load_baseline(path)
     wanted: Set[Key] = set(keys)
-    base = _scan_base(result)
+    base = result.base_dir()
     bdir = path.parent
     matched: Set[Key] = set()
     suppressed = 0

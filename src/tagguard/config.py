@@ -90,23 +90,12 @@ def load_config(path: Optional[Path] = None, start: Optional[Path] = None) -> Co
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:
-    import yaml
-
     from tagguard import yamlio
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    try:
-        data = yamlio.load(text)
-    except yamlio.YamlBombError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+        data, _text = yamlio.load_file(path, "config")
+    except yamlio.YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

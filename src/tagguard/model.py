@@ -7,7 +7,10 @@ turn a ``ScanResult`` into output.  Nothing here imports anything heavy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
 
 # --- severities ---------------------------------------------------------------
 ERROR = "error"
@@ -218,6 +221,18 @@ class ScanResult:
     errors: List[Dict[str, Any]] = field(default_factory=list)  # non-finding problems
     extra: Dict[str, Any] = field(default_factory=dict)  # e.g. "diff", "budgets", "baseline"
     fail_on: str = ERROR
+
+    def base_dir(self) -> "Path":
+        """The directory the findings' file paths are relative to."""
+        from pathlib import Path
+
+        root = Path(self.root or ".")
+        try:
+            if root.is_file():
+                return root.parent
+        except OSError:
+            pass
+        return root
 
     def active_findings(self) -> List[Finding]:
         return [f for f in self.findings if not f.suppressed]

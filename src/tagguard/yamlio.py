@@ -54,3 +54,25 @@ def load(text: str) -> Any:
     value = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - safe loader
     check_bomb(value, text)
     return value
+
+
+class YamlFileError(ValueError):
+    """A YAML file that cannot be read or parsed: ``str()`` is one line naming file and line."""
+
+
+def load_file(path, what: str = "file"):
+    """Read and parse a YAML file; every failure is a one-line ``YamlFileError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise YamlFileError(f"{path}: cannot read {what} ({reason})") from None
+    try:
+        return load(text), text
+    except YamlBombError as exc:
+        raise YamlFileError(f"{path}:1: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YamlFileError(f"{path}{line}: invalid YAML in {what}: {problem}") from None

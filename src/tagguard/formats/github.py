@@ -35,13 +35,7 @@ def workflow_command(command: str, message: str, **props: object) -> str:
 
 def scan_base(result: ScanResult) -> Path:
     """The directory finding paths are relative to."""
-    root = Path(result.root or ".")
-    try:
-        if root.is_file():
-            return root.parent
-    except OSError:
-        pass
-    return root
+    return result.base_dir()
 
 
 def repo_path(result: ScanResult, file: Optional[str]) -> Optional[str]:

@@ -173,16 +173,9 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
 
     budget_rows, budget_findings = eval_budgets(budgets, agg)
     findings.extend(budget_findings)
-    overrides = dict((config.section("rules") if config is not None else None) or {})
-    kept = []
-    for f in findings:
-        level = overrides.get(f.rule) or overrides.get(f.category)
-        if level == "off":
-            continue
-        if level:
-            f.severity = level
-        kept.append(f)
-    findings = kept
+    from tagguard.rules import apply_severities
+
+    findings = apply_severities(findings, dict((config.section("rules") if config is not None else None) or {}))
 
     tot, unt = agg.totals()
     totals = metrics(tot)

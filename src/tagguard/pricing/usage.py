@@ -120,25 +120,10 @@ def _lines(text: str) -> Dict[Tuple[Any, ...], int]:
 
 
 def load_usage(path: Union[str, Path]) -> Usage:
-    import yaml
-
     from tagguard import yamlio
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"{path}: cannot read usage file ({reason})") from None
-    try:
-        data = yamlio.load(text)
-    except yamlio.YamlBombError as exc:
-        raise ValueError(f"{path}:1: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValueError(f"{path}{line}: invalid YAML in usage file: {problem}") from None
+    data, text = yamlio.load_file(path, "usage file")  # YamlFileError is a ValueError
 
     lines = _lines(text)
 
