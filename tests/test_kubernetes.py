@@ -48,7 +48,10 @@ def test_deeply_nested_document_is_a_parse_error_not_a_crash():
     parsed = parse_stream(text, "deep.yaml")
     assert [d.obj["metadata"]["name"] for d in parsed.docs] == ["after"]
     (err,) = parsed.findings
-    assert (err.file, err.line) == ("deep.yaml", 1) and "nested too deeply" in err.message
+    # PyYAML <= 6.0.3 builds the nodes and tagguard's depth guard stops it (line of the document);
+    # libyaml in PyYAML >= 6.0.4 refuses the flow itself (line of the nesting). Either is one finding.
+    assert err.file == "deep.yaml" and err.line in (1, 3)
+    assert "nested too deeply" in err.message or "nesting depth" in err.message
 
 
 def test_kinds_tagguard_does_not_read_are_not_parsed():
