@@ -91,3 +91,23 @@ def test_version_and_help():
     help_text = tg("scan", "--help").stdout
     for flag in ("--var-file", "--scope", "--fail-on", "--format", "--output", "--config", "--usage"):
         assert flag in help_text
+
+
+def test_every_option_of_every_command_has_help():
+    import click
+
+    from tagguard.cli import cli
+
+    ctx = click.Context(cli)
+    missing = []
+
+    def walk(cmd, path):
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.hidden and not p.help:
+                missing.append(f"{path} {p.opts[0]}")
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                walk(cmd.get_command(ctx, name), f"{path} {name}")
+
+    walk(cli, "tagguard")
+    assert not missing

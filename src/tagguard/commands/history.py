@@ -17,7 +17,8 @@ def _money(v):
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(["drift", "scan"]), default=None, help="Only runs of this kind.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True, help="Most recent runs to show.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
 def history(path, kind, limit, fmt):
     """Print the trend recorded in a history database (tagguard drift --history PATH)."""
     from tagguard.history import HistoryError, read_trend

@@ -56,7 +56,8 @@ def load_report_json(path: Path):
 @click.option("--from", "from_json", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Use a JSON report (`tagguard drift -f json` or `tagguard scan -f json`) instead of scanning PATHS.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown", "csv", "html"]), default="text",
-              show_default=True)
+              show_default=True,
+              help="text for people; json, csv for tools; markdown for a PR or wiki; html for a self-contained page.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout.")
 @click.option("--top", type=click.IntRange(0, 1000), default=None, help="Unallocated resources to list (default 10).")
