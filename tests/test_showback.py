@@ -86,3 +86,15 @@ def test_report_showback_over_iac_paths(tmp_path):
     assert sb["dimensions"]["business_unit"]["rows"][0]["value"] == "research"
     assert sb["totals"]["monthly_usd"] == pytest.approx(21.957642 * 730, abs=0.01)
     assert sb["totals"]["unallocated_monthly_usd"] == sb["totals"]["monthly_usd"]  # project etc. missing
+
+
+def test_unpriced_unallocated_resource_is_not_shown_as_zero_dollars():
+    job = Resource(address="Job/ml/train", type="Job", source="kubernetes", ai=True, tags={},
+                   cost=Cost(monthly_usd=None, gpu_hours_per_month=None, reason="no known duration"))
+    miss = Finding(rule="missing-tag", category="missing_tag", severity="error", message="m",
+                   address="Job/ml/train", tag="cost-center")
+    sb = build_showback(ScanResult(resources=[job], findings=[miss]), Config())
+    (row,) = sb["top_unallocated"]
+    assert row["monthly_usd"] is None
+    line = [ln for ln in render(sb, "text").splitlines() if "Job/ml/train" in ln][0]
+    assert "n/a" in line and "$" not in line
