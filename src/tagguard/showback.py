@@ -74,13 +74,16 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
         if not r.ai:
             continue
         monthly = r.cost.monthly_usd if r.cost else None
-        if monthly is None:
+        billed_here = r.compute is not None and not (r.meta.get("served_by") or r.meta.get("priced_elsewhere"))
+        if monthly is None and billed_here:
             unpriced += 1
         rows.append({"name": r.address, "type": r.type, "tags": r.tags, "monthly_usd": monthly or 0.0,
                      "gpu_hours": (r.cost.gpu_hours_per_month if r.cost else None) or 0.0, "kind": "resource",
                      "priced": monthly is not None, "problems": bad.get(r.address, []),
                      "account": r.meta.get("account"), "region": r.meta.get("region"), "state": r.meta.get("state")})
     for x in extra_rows or ():
+        if x.get("unpriced_calls"):  # token rows: calls to models with no price are not in monthly_usd
+            unpriced += 1
         tags = dict(x.get("tags") or {})
         for label, key in dims.items():  # rows may carry dimension values directly
             if label in x and key not in tags:
