@@ -142,14 +142,19 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
             except (KeyError, ModuleNotFoundError):
                 fail(f"output format {fmt!r} is not available in this build")
             text = formatter.format(result, color=color and path is None and formatter.human)
-        if path is None:
-            click.echo(text, nl=False)
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                fail(f"cannot write {path}: {exc.strerror or exc}")
+        write_output(text, path)
+
+
+def write_output(text: str, path: Optional[Path]) -> None:
+    """Print to stdout, or write FILE (creating its directory); a write failure is a usage error."""
+    if path is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def parse_vars(values: Sequence[str]) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, load_config_or_exit, run_scan, scan_options
+from tagguard.cli import config_option, fail, load_config_or_exit, run_scan, scan_options, write_output
 
 
 @click.group()
@@ -103,10 +103,4 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
         text = HtmlFormatter().format(result)
     else:
         text = render(sb, fmt)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+    write_output(text, output)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, load_config_or_exit
+from tagguard.cli import config_option, fail, load_config_or_exit, write_output
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -58,13 +58,5 @@ def usage(files, config_path, fmt, output, period, since, until, fail_on):
         report = analyse(paths, config, since=since, until=until, period=period)
     except (UsageError, PriceConfigError, BudgetConfigError) as exc:
         fail(str(exc))
-    text = render(report, fmt, period)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+    write_output(render(report, fmt, period), output)
     raise click.exceptions.Exit(report["summary"]["exit_code"])

@@ -288,13 +288,7 @@ def _resource(rc: dict, address: str, rtype: str, rel: str, line: Optional[int],
         res.meta["index"] = rc["index"]
     if action not in JUDGED:
         res.meta["skip_tag_rules"] = True
-    tm = _tags(rtype, spec, value)
-    res.tags = dict(tm.known)
-    res.unresolved_tags = sorted(k for k in tm.unresolved if k not in tm.known)
-    res.unresolved_reasons = {k: tm.unresolved[k] for k in res.unresolved_tags}
-    res.tags_open = tm.open
-    res.open_reason = tm.open_reason
-    res.tag_origins = dict(tm.origins)
+    _tags(rtype, spec, value).apply_to(res)
     region = _region(value, provider, regions, rc)
     comp, ai = _compute(rtype, spec, value, region)
     res.ai = ai

@@ -86,6 +86,15 @@ class TagMap:
     def keys(self) -> List[str]:
         return list(self.known) + [k for k in self.unresolved if k not in self.known]
 
+    def apply_to(self, res) -> None:
+        """Set a Resource's tag fields from this map (known, unresolved with reasons, open)."""
+        res.tags = dict(self.known)
+        res.unresolved_tags = sorted(k for k in self.unresolved if k not in self.known)
+        res.unresolved_reasons = {k: self.unresolved[k] for k in res.unresolved_tags}
+        res.tags_open = self.open
+        res.open_reason = self.open_reason
+        res.tag_origins = dict(self.origins)
+
 
 def _tag_str(value: Any) -> str:
     if isinstance(value, bool):

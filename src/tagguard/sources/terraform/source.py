@@ -344,12 +344,7 @@ class _Walker:
 
 
 def _apply_tagmap(res: Resource, tm: ex.TagMap) -> None:
-    res.tags = dict(tm.known)
-    res.unresolved_tags = sorted(k for k in tm.unresolved if k not in tm.known)
-    res.unresolved_reasons = {k: tm.unresolved[k] for k in res.unresolved_tags}
-    res.tags_open = tm.open
-    res.open_reason = tm.open_reason
-    res.tag_origins = dict(tm.origins)
+    tm.apply_to(res)
 
 
 def _generic_spec(rtype: str, body) -> Optional[dict]:
