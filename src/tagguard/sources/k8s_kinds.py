@@ -166,13 +166,20 @@ def resolve_units(role: Dict[str, Any], item: Any, root: Dict[str, Any]) -> Tupl
         m = _FACTOR.match(str(factor))
         if not m:
             continue
-        value = get_path(item, m.group("path"), root)
+        path, _, divisor = m.group("path").partition("/")  # "a/b": a divided by b (b absent or 0: 1)
+        value = get_path(item, path, root)
         if value is None:
             n = int(m.group("default") or 1)
         else:
             n = as_count(value)
             if n is None:
-                return None, f"`{m.group('path')}` is {value!r}, not a number"
+                return None, f"`{path}` is {value!r}, not a number"
+            if divisor:
+                d = get_path(item, divisor.strip(), root)
+                d = as_count(d) if d is not None else 1
+                if d is None:
+                    return None, f"`{divisor.strip()}` is not a number"
+                n = max(n // max(d, 1), 1)
             n -= int(m.group("minus") or 0)
         units *= max(n, 0)
     return units, None

@@ -94,6 +94,8 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: Optional[Fr
     out = ParsedStream()
     if not looks_like_manifest(text):
         return out
+    if "\r" in text:  # CRLF (or CR) line ends: "---\r" must still split documents; line numbers are unchanged
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if kinds is None:
         kinds = readable_kinds()
     count = 0
@@ -130,6 +132,12 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: Optional[Fr
             if context and cmark is not None and base + cmark.line != line:
                 context = f"{context} started at line {base + cmark.line}"
             why = f"{context}: {problem}" if context and context not in problem else problem
+            if "{{" in chunk and "}}" in chunk:
+                # a Go/Jinja template (`name: {{ .Name }}`) outside a Helm chart: not a manifest until rendered
+                out.findings.append(parse_error(file, line, f"{file}:{line}: not valid YAML ({why}): this document is a "
+                                                "`{{ }}` template, which tagguard does not render outside a Helm chart; "
+                                                "not scanned", severity="warning"))
+                continue
             out.findings.append(parse_error(file, line, f"{file}:{line}: invalid YAML in this document ({why}); "
                                             "the other documents of the file are still scanned"))
             continue
