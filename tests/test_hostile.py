@@ -3,7 +3,6 @@ traceback, never a hang, and never hides findings in the other files."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

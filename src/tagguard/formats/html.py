@@ -88,7 +88,7 @@ def trend_chart(points: List[Dict[str, Any]], width: int = 640, height: int = 20
     pts = [p for p in points if p.get("monthly_usd") is not None]
     if len(pts) < 2:
         return ('<p class="muted" id="trend-chart-empty">The trend needs at least two runs recorded with '
-                '<code>--history</code>' + (f" (1 so far)" if pts else "") + ".</p>")
+                '<code>--history</code>' + (" (1 so far)" if pts else "") + ".</p>")
     pad_l, pad_b, pad_t, pad_r = 70, 28, 12, 16
     top = max(max(p["monthly_usd"] or 0, p.get("unallocated_usd") or 0) for p in pts) or 1.0
     n = len(pts)

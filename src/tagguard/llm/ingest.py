@@ -27,7 +27,7 @@ import json
 import json.scanner
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional
 
 OnError = Callable[[str, Optional[int], str], None]
 

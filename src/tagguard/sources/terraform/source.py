@@ -12,13 +12,13 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from tagguard.model import ERROR, INFO, NOT_PROPAGATED, NOT_SCANNED, WARNING, Finding, Resource, Suppression
+from tagguard.model import INFO, NOT_PROPAGATED, NOT_SCANNED, WARNING, Finding, Resource, Suppression
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error, posix_dirname
 from tagguard.sources.terraform import extract as ex
 from tagguard.sources.terraform.module import (
     Loader, Located, ModuleInstance, _safe_eval, bound_scope, expand_repetition, is_local_source, static_string,
 )
-from tagguard.sources.terraform.values import PartialMap, Unknown
+from tagguard.sources.terraform.values import Unknown
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _IGNORE = re.compile(r"tagguard:ignore\b\s*(?P<rules>[\w,\s*-]*?)\s*(?:--\s*(?P<reason>.*\S))?\s*$")

@@ -24,7 +24,7 @@ with its line and column.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from .evaluate import Literal, ObjectExpr, Source, TupleExpr
 from .hcl import MAX_BLOCK_DEPTH, Attribute, Block, Body, HclFile, ParseIssue
