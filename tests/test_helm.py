@@ -166,3 +166,27 @@ def test_get_helm_script_is_idempotent():
         pytest.skip("scripts/get-helm has not been run here")
     proc = subprocess.run([str(ROOT / "scripts" / "get-helm")], capture_output=True, text=True)
     assert proc.returncode == 0 and "already" in proc.stdout
+
+
+def test_chart_with_subcharts_not_vendored_renders_without_them(helm, tmp_path):
+    # Chart.yaml names dependencies that are not under charts/ (no `helm dependency build`): helm itself
+    # refuses such a chart; tagguard renders a copy without them and says which subcharts were skipped.
+    deps = ("dependencies:\n- {name: metrics, version: 1.0.0, repository: 'oci://example.invalid/charts', "
+            "condition: metrics.enabled}\n- {name: present, version: 0.1.0, repository: 'oci://example.invalid/charts'}\n")
+    parent = _chart(tmp_path, "app", {"d.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: srv}\nspec:\n  replicas: 2\n  template:\n"
+        "    spec: {containers: [{name: a, resources: {limits: {nvidia.com/gpu: 4}}}]}\n")}, chart_extra=deps)
+    (parent / "Chart.lock").write_text("dependencies: []\ndigest: sha256:0\ngenerated: '2024-01-01T00:00:00Z'\n")
+    _chart(parent / "charts", "present", {"p.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sub}\nspec: {containers: [{name: a, resources: {limits: "
+        "{nvidia.com/gpu: 1}}}]}\n")})
+    before = (parent / "Chart.yaml").read_text()
+    result = scan([str(tmp_path)], _config(tmp_path), options={"helm_bin": helm})
+    dep = next(r for r in result.resources if r.type == "Deployment")
+    assert (dep.compute.gpus_per_unit, dep.compute.units, dep.file, dep.line) == (4, 2, "app/templates/d.yaml", 2)
+    assert any(r.address == "Pod/default/sub" for r in result.resources)  # the vendored subchart still renders
+    warn = [f for f in result.findings if f.category == "not_scanned"]
+    assert len(warn) == 1 and warn[0].severity == "warning" and warn[0].file == "app/Chart.yaml"
+    assert "subchart(s) `metrics` are not under charts/" in warn[0].message
+    assert "helm dependency build" in warn[0].fix
+    assert (parent / "Chart.yaml").read_text() == before and (parent / "Chart.lock").exists()  # repo untouched

@@ -135,10 +135,24 @@ class HelmSource(Source):
         out = SourceOutput()
         release, namespace, values = self._settings(d, ctx)
         chart_path = str(inventory.path(d).resolve())
-        cmd = [helm, "template", release, chart_path, "--namespace", namespace]
-        for v in values:
-            cmd += ["--values", v]
         with tempfile.TemporaryDirectory(prefix="tagguard-helm-") as home:
+            missing = _missing_dependencies(inventory.path(d).resolve())
+            if missing:
+                # `helm template` refuses a chart whose subcharts are not vendored under charts/, and
+                # fetching them (`helm dependency build`) needs the network: render a copy without them.
+                chart_path = _copy_without(inventory.path(d).resolve(), Path(home) / "chart", missing) or chart_path
+                if chart_path != str(inventory.path(d).resolve()):
+                    out.findings.append(Finding(
+                        rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
+                        message=(f"Helm chart `{name}` ({d}): subchart(s) {', '.join(f'`{m}`' for m in missing)} "
+                                 f"are not under charts/; the chart was rendered without them, so their workloads "
+                                 f"are not checked"),
+                        address=f"chart:{d}", file=chart_file, line=1,
+                        fix="run `helm dependency build` before scanning to check the subcharts too",
+                        extra={"chart": name, "missing_subcharts": missing}))
+            cmd = [helm, "template", release, chart_path, "--namespace", namespace]
+            for v in values:
+                cmd += ["--values", v]
             kubeconfig = os.path.join(home, "kubeconfig")
             Path(kubeconfig).write_text("", encoding="utf-8")
             env = {
@@ -196,6 +210,65 @@ class HelmSource(Source):
                        message=f"Helm chart `{name}` ({d}) failed to render: {text}",
                        address=f"chart:{d}", file=file, line=line,
                        fix="fix the template or pass the values it needs with --helm-values", extra={"chart": name})
+
+
+def _missing_dependencies(chart: Path) -> List[str]:
+    """Names of ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy under charts/."""
+    from tagguard import yamlio
+
+    meta = _chart_meta(chart / "Chart.yaml")
+    deps = meta.get("dependencies")
+    if not deps and (chart / "requirements.yaml").is_file():
+        try:
+            req = yamlio.load((chart / "requirements.yaml").read_text(encoding="utf-8"))
+        except Exception:
+            req = None
+        deps = req.get("dependencies") if isinstance(req, dict) else None
+    if not isinstance(deps, list):
+        return []
+    present = set()
+    sub = chart / "charts"
+    if sub.is_dir():
+        for entry in sub.iterdir():
+            if entry.is_dir():
+                present.add(str(_chart_meta(entry / "Chart.yaml").get("name") or entry.name))
+            elif entry.name.endswith((".tgz", ".tar.gz")):
+                stem = entry.name[:-4] if entry.name.endswith(".tgz") else entry.name[:-7]
+                m = re.match(r"^(.+?)-v?\d", stem)
+                present.add(m.group(1) if m else stem)
+    out = []
+    for dep in deps:
+        if isinstance(dep, dict) and dep.get("name") and str(dep["name"]) not in present:
+            repo = str(dep.get("repository") or "")
+            if repo.startswith("file://"):
+                continue  # a local path dependency: helm reads it from there
+            out.append(str(dep["name"]))
+    return out
+
+
+def _copy_without(chart: Path, dest: Path, missing: List[str]) -> Optional[str]:
+    """Copy ``chart`` to ``dest`` with the ``missing`` dependencies dropped; ``None`` when that fails."""
+    import yaml
+
+    from tagguard import yamlio
+
+    try:
+        shutil.copytree(chart, dest, symlinks=True)
+        for meta_name in ("Chart.yaml", "requirements.yaml"):
+            f = dest / meta_name
+            if not f.is_file():
+                continue
+            data = yamlio.load(f.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("dependencies"), list):
+                data["dependencies"] = [x for x in data["dependencies"]
+                                        if not (isinstance(x, dict) and str(x.get("name")) in missing)]
+                f.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        for lock in ("Chart.lock", "requirements.lock"):
+            if (dest / lock).exists():
+                (dest / lock).unlink()
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    return str(dest)
 
 
 class _TemplateLines:
