@@ -150,3 +150,21 @@ def test_cli_examples_cluster():
     compliant = {"Deployment/inference/vllm-llama3", "RayCluster/inference/batch-embeddings#worker:gpu"}
     assert not [f for f in data["findings"] if f["address"] in compliant]
     assert not [f for f in data["findings"] if f["rule"] == "gpu-quota" and "inference" in f["address"]]
+
+
+def test_fast_loader_types_scalars_like_pyyaml_safe_load():
+    # k8s_yaml builds plain maps/lists/strings/decimal ints itself; everything else must come out
+    # exactly as PyYAML's safe loader makes it (YAML 1.1: octal, hex, underscores, yes/no, floats, merges).
+    import yaml
+
+    from tagguard.sources.k8s_yaml import _load
+
+    doc = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {a: '1', b: \"2\"}}\n"
+           "n: [0, 7, 010, 0x1F, 1_000, +3, -4, 08, 1.5, .inf, yes, no, on, ~, null, '', 2024-01-02, ١٢]\n"
+           "base: &b {cpu: '1', gpu: 2}\nmerged: {<<: *b, gpu: 4}\nshared: [*b, *b]\n"
+           "nested: {x: {y: [{z: 12}, 'a: b', 3g]}}\n")
+    ours = _load(doc)
+    assert ours == yaml.safe_load(doc)
+    assert [type(x) for x in ours["n"][:6]] == [int] * 6 and ours["n"][2] == 8
+    assert ours["shared"][0] is ours["shared"][1]  # aliases stay shared, as in PyYAML
+    assert _load("a: 1\n") == {"a": 1} and _load("0: x\n") == {0: "x"}

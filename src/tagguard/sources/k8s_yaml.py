@@ -194,6 +194,7 @@ _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
+_INT = "tag:yaml.org,2002:int"
 _LOADER: Any = None
 
 
@@ -212,6 +213,7 @@ def _loader_class():
             from yaml.nodes import MappingNode, ScalarNode
 
             implicit_resolvers = Resolver.yaml_implicit_resolvers
+            plain_tags: Dict[str, str] = {}  # plain scalar -> its implicit tag; keys, names, labels repeat a lot
 
             class _Composer(CParser, Resolver):  # type: ignore[misc]
                 """libyaml's composer with PyYAML's YAML 1.1 implicit typing, minus the per-node
@@ -221,18 +223,24 @@ def _loader_class():
                     CParser.__init__(self, stream)
                     Resolver.__init__(self)
 
-                def descend_resolver(self, current_node, current_index):
-                    return None
-
-                def ascend_resolver(self):
-                    return None
+                # Called for every node with results ignored: C builtins, not Python frames
+                # (`slice(node, index)` / `tuple()` do nothing useful and cost next to nothing).
+                descend_resolver = staticmethod(slice)
+                ascend_resolver = staticmethod(tuple)
 
                 def resolve(self, kind, value, implicit):
                     if kind is ScalarNode:
                         if implicit[0]:
-                            for tag, regexp in implicit_resolvers.get(value[:1], ()):
-                                if regexp.match(value):
-                                    return tag
+                            tag = plain_tags.get(value)
+                            if tag is None:
+                                tag = _STR
+                                for t, regexp in implicit_resolvers.get(value[:1], ()):
+                                    if regexp.match(value):
+                                        tag = t
+                                        break
+                                if len(plain_tags) < 65536 and len(value) < 128:
+                                    plain_tags[value] = tag
+                            return tag
                         return _STR
                     return _MAP if kind is MappingNode else _SEQ
 
@@ -270,7 +278,13 @@ def _load(text: str) -> Any:
     def conv(n):
         tag = n.tag
         if n.__class__ is ScalarNode:
-            return n.value if tag == _STR else fallback(n)
+            if tag == _STR:
+                return n.value
+            if tag == _INT:
+                v = n.value
+                if v.isdigit() and (v[0] != "0" or v == "0") and v.isascii():  # plain decimal (a leading 0 is octal)
+                    return int(v)
+            return fallback(n)
         key = id(n)
         hit = memo.get(key)
         if hit is not None:
@@ -286,7 +300,8 @@ def _load(text: str) -> Any:
                     return fallback(n)
                 kk = k.value if k.tag == _STR and k.__class__ is ScalarNode else conv(k)
                 try:
-                    out[kk] = conv(v)
+                    # most values are plain strings: no recursive call for them
+                    out[kk] = v.value if v.tag == _STR and v.__class__ is ScalarNode else conv(v)
                 except TypeError:  # unhashable key: let PyYAML raise its own error
                     return fallback(n)
             return out

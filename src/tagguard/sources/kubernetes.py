@@ -6,6 +6,7 @@ work is in ``k8s_yaml`` (streams, parse errors) and ``k8s_workloads`` (objects -
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Optional
 
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
@@ -37,16 +38,17 @@ class KubernetesSource(Source):
         kinds = readable_kinds(ctx.config)
         files = inventory.unclaimed((".yaml", ".yml"))
         claimed: List[str] = []
+        root = str(inventory.root)
         for rel in files:
-            path = inventory.path(rel)
             try:
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    out.findings.append(parse_error(rel, None, f"{rel}: {size // (1024 * 1024)} MB is larger than the "
-                                                    f"{MAX_FILE_BYTES // (1024 * 1024)} MB limit for YAML files; not scanned",
-                                                    severity="warning"))
-                    continue
-                data = path.read_bytes()
+                with open(os.path.join(root, rel), "rb") as fh:  # one open + fstat: no pathlib per file
+                    size = os.fstat(fh.fileno()).st_size
+                    if size > MAX_FILE_BYTES:
+                        out.findings.append(parse_error(rel, None, f"{rel}: {size // (1024 * 1024)} MB is larger than "
+                                                        f"the {MAX_FILE_BYTES // (1024 * 1024)} MB limit for YAML files; "
+                                                        "not scanned", severity="warning"))
+                        continue
+                    data = fh.read()
             except OSError as exc:
                 out.findings.append(parse_error(rel, None, f"{rel}: cannot read ({exc.strerror or exc})"))
                 continue
