@@ -202,7 +202,7 @@ def main() -> int:
         nxt = old_text.find("\n## ", start + len(SECTION))
         body = old_text[start:nxt if nxt >= 0 else len(old_text)]
         kept = [ln for ln in body.splitlines() if ln.startswith("| checkov")]
-        m = re.search(r"one run for Checkov ([^.]*\d)\.", body)
+        m = re.search(r"one run for Checkov (\d[\w.]*\d)", body)
         ckv_version = m.group(1) if m else ""
     lines = [SECTION, "",
              f"`python benchmarks/kubernetes.py` on {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -218,9 +218,13 @@ def main() -> int:
         lines.append(f"| {tool} | {label} | {med:.2f} s | {best:.2f} s | {cpu:.2f} s | {what} |")
     lines += kept
     if not args.checkov:
-        lines += ["", "Checkov was not timed in this run (`--no-checkov`, or not installed: "
+        lines += ["", "Checkov was not timed in this run (it is only with `--checkov`; to install it: "
                   "`python -m venv /tmp/ckv && /tmp/ckv/bin/pip install checkov`)"
                   + ("; its rows are kept from the last run that timed it." if kept else ".")]
+    lines += ["", "Both layouts parse the same 7,000 documents (Services and ConfigMaps are skipped by their "
+              "`kind:` line without being parsed); one file per manifest adds the directory walk and 10,000 "
+              "opens (about 0.25 s CPU here). Each document of a multi-document file is still parsed on its own, "
+              "so a broken one is one `parse-error` with its file and line and the others are scanned."]
     lines.append("")
     text = "\n".join(lines)
     print()
