@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from casekit import assert_resources
 from tagguard.config import Config
 from tagguard.pipeline import scan
 
@@ -69,22 +70,4 @@ def test_case(suite, case, tmp_path, monkeypatch):
     want_sup = sorted((w["rule"], w.get("address"), w.get("tag")) for w in case.get("suppressed") or [])
     if "suppressed" in case:
         assert suppressed == want_sup
-    by_addr = {r.address: r.to_json() for r in result.resources}
-    for address, facts in (case.get("resources") or {}).items():
-        if facts is None:
-            assert address not in by_addr, f"{address} should not be listed"
-            continue
-        assert address in by_addr, f"{address} not in {sorted(by_addr)}"
-        _assert_subset(facts, by_addr[address], address)
-
-
-def _assert_subset(want, got, where):
-    if isinstance(want, dict):
-        assert isinstance(got, dict), f"{where}: {got!r}"
-        for k, v in want.items():
-            assert k in got, f"{where}.{k} missing in {got!r}"
-            _assert_subset(v, got[k], f"{where}.{k}")
-    elif isinstance(want, float):
-        assert got == pytest.approx(want, rel=1e-6), f"{where}: {got!r} != {want!r}"
-    else:
-        assert got == want, f"{where}: {got!r} != {want!r}"
+    assert_resources(case.get("resources"), result.resources)

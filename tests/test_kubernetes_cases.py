@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from casekit import assert_resources
 from tagguard.config import Config
 from tagguard.pipeline import scan
 
@@ -80,22 +81,4 @@ def test_case(suite, case, tmp_path):
     if "exit_code" in case:
         code = result.extra.get("exit_override")
         assert (code if code is not None else result.exit_code()) == case["exit_code"]
-    listed = {r.address: r.to_json() for r in result.resources}
-    for address, facts in (case.get("resources") or {}).items():
-        if facts is None:
-            assert address not in listed, f"{address} should not be listed"
-            continue
-        assert address in listed, f"{address} not in {sorted(listed)}"
-        _subset(facts, listed[address], address)
-
-
-def _subset(want, got, where):
-    if isinstance(want, dict):
-        assert isinstance(got, dict), f"{where}: {got!r}"
-        for k, v in want.items():
-            assert k in got, f"{where}.{k} missing in {got!r}"
-            _subset(v, got[k], f"{where}.{k}")
-    elif isinstance(want, float):
-        assert got == pytest.approx(want, rel=1e-3), f"{where}: {got!r} != {want!r}"
-    else:
-        assert got == want, f"{where}: {got!r} != {want!r}"
+    assert_resources(case.get("resources"), result.resources, rel=1e-3)
