@@ -33,7 +33,9 @@ def test_dimensions_unallocated_and_proportional_shared_costs():
     assert [(r["value"], r["monthly_usd"]) for r in bu["rows"]] == [("research", 3000.0), ("ads", 1000.0)]
     assert bu["unallocated"] == {"monthly_usd": 1000.0, "gpu_hours": 1460.0, "resources": 1, "share_pct": 20.0}
     proj = sb["dimensions"]["project"]
-    assert proj["rows"][0] == {"value": "llm", "monthly_usd": 4000.0, "gpu_hours": 2190.0, "resources": 2, "share_pct": 80.0}
+    # c has project=llm but is unallocated (missing keys): unallocated in every table, like the headline
+    assert proj["rows"][0] == {"value": "llm", "monthly_usd": 3000.0, "gpu_hours": 730.0, "resources": 1, "share_pct": 60.0}
+    assert proj["unallocated"] == bu["unallocated"]
     assert sb["totals"]["unallocated_monthly_usd"] == 1000.0 and sb["totals"]["unallocated_share_pct"] == 20.0
     teams = {t["value"]: t for t in sb["shared_costs"]["teams"]}
     # 750 shared split 3000:1000:1000 -> 450 / 150 / 150, not 250 each
@@ -48,8 +50,8 @@ def test_token_rows_are_allocated_like_resources():
             {"name": "untagged key", "monthly_usd": 50.0, "kind": "tokens"}]
     sb = build_showback(result(), None, extra_rows=rows)
     bu = {r["value"]: r["monthly_usd"] for r in sb["dimensions"]["business_unit"]["rows"]}
-    assert bu["ads"] == 1200.0
-    assert sb["dimensions"]["business_unit"]["unallocated"]["monthly_usd"] == 1050.0
+    assert bu["ads"] == 1000.0  # the token row names only its business unit: project etc. are missing
+    assert sb["dimensions"]["business_unit"]["unallocated"]["monthly_usd"] == 1250.0
     assert sb["totals"]["monthly_usd"] == 5250.0
 
 
@@ -64,7 +66,7 @@ def test_custom_dimensions_and_bad_shared_costs():
 def test_renderings():
     sb = build_showback(result(), Config(raw={"shared_costs": [{"name": "registry", "monthly_usd": 500}]}))
     text = render(sb, "text")
-    assert "Unallocated (missing or invalid cost tags): $1,000/month (20.0%)" in text
+    assert "Unallocated (required tags missing, invalid or not reaching the bill): $1,000/month (20.0%)" in text
     assert "research" in text and "allocated by business unit proportional to GPU spend" in text
     md = render(sb, "markdown")
     assert "| research | $3,000 |" in md and "### Top unallocated GPU resources" in md
@@ -83,7 +85,7 @@ def test_report_showback_over_iac_paths(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path, env={**__import__("os").environ, "HOME": str(tmp_path)})
     assert p.returncode == 0, p.stderr
     sb = json.loads(p.stdout)
-    assert sb["dimensions"]["business_unit"]["rows"][0]["value"] == "research"
+    assert sb["dimensions"]["business_unit"]["rows"] == []  # unallocated (project etc. missing) in every table
     assert sb["totals"]["monthly_usd"] == pytest.approx(21.957642 * 730, abs=0.01)
     assert sb["totals"]["unallocated_monthly_usd"] == sb["totals"]["monthly_usd"]  # project etc. missing
 

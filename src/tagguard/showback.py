@@ -30,7 +30,7 @@ import io
 import json
 from typing import Any, Dict, Iterable, List, Optional
 
-from tagguard.model import ERROR, INVALID_VALUE, MISSING_TAG, ScanResult
+from tagguard.model import INVALID_VALUE, MISSING_TAG, NOT_PROPAGATED, ScanResult
 
 DEFAULT_DIMENSIONS = {"business_unit": "business-unit", "project": "project",
                       "environment": "environment", "cost_center": "cost-center"}
@@ -53,6 +53,46 @@ def _settings(config) -> Dict[str, Any]:
     return {"dimensions": dict(dims), "allocate_by": allocate_by, "top": int(raw.get("top", 10)), "shared": shared}
 
 
+def unallocated_reasons(result: ScanResult) -> Dict[str, Dict[str, str]]:
+    """address -> {tag key: why its spend cannot be allocated by that key}.
+
+    The one definition of unallocated spend: the billed resource lacks a required key, has an
+    invalid value, or its tags do not propagate to what is billed.  Suppressed findings count too:
+    a suppression accepts the finding, it does not put the tag on the bill.
+    """
+    out: Dict[str, Dict[str, str]] = {}
+    for f in result.findings:
+        if not f.address:
+            continue
+        if f.category in (MISSING_TAG, INVALID_VALUE):
+            value = f.extra.get("value") if isinstance(f.extra, dict) else None
+            out.setdefault(f.address, {}).setdefault(f.tag or "(tag map)", _reason(f.category, value))
+        elif f.category == NOT_PROPAGATED:
+            keys = (f.extra.get("tags") if isinstance(f.extra, dict) else None) or ([f.tag] if f.tag else ["(tags)"])
+            for k in keys:
+                out.setdefault(f.address, {}).setdefault(str(k), "does not reach the billed resource")
+    return out
+
+
+def _reason(category: str, value: Any = None) -> str:
+    if category == MISSING_TAG:
+        return "missing"
+    return f"invalid value {json.dumps(value)}" if value is not None else "invalid"
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _taxonomy(config):
+    if config is None:
+        return None
+    try:
+        return config.taxonomy()
+    except Exception:  # a broken taxonomy is reported by the scan itself
+        return None
+
+
 def _r(x: float) -> float:
     return round(float(x), 2)
 
@@ -63,11 +103,7 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
     dims: Dict[str, str] = dict(dimensions or s["dimensions"])
     allocate_by = s["allocate_by"] if s["allocate_by"] in dims else next(iter(dims))
     top_n = s["top"] if top is None else top
-    # Resources whose tags fail the taxonomy (missing or invalid key) are unallocated overall.
-    bad: Dict[str, List[str]] = {}
-    for f in result.active_findings():
-        if f.address and f.category in (MISSING_TAG, INVALID_VALUE) and f.severity == ERROR:
-            bad.setdefault(f.address, []).append(f.tag or "?")
+    why = unallocated_reasons(result)
     rows: List[Dict[str, Any]] = []
     unpriced = 0
     for r in result.resources:
@@ -77,10 +113,15 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
         billed_here = r.compute is not None and not (r.meta.get("served_by") or r.meta.get("priced_elsewhere"))
         if monthly is None and billed_here:
             unpriced += 1
+        reasons = dict(why.get(r.address, {}))
+        for key in dims.values():  # a dimension with no known value cannot be allocated either
+            if key not in reasons and not _known(r.tags.get(key)):
+                reasons[key] = "value unknown" if key in r.unresolved_tags else "missing"
         rows.append({"name": r.address, "type": r.type, "tags": r.tags, "monthly_usd": monthly or 0.0,
                      "gpu_hours": (r.cost.gpu_hours_per_month if r.cost else None) or 0.0, "kind": "resource",
-                     "priced": monthly is not None, "problems": bad.get(r.address, []),
+                     "priced": monthly is not None, "problems": reasons,
                      "account": r.meta.get("account"), "region": r.meta.get("region"), "state": r.meta.get("state")})
+    taxonomy = _taxonomy(config)
     for x in extra_rows or ():
         if x.get("unpriced_calls"):  # token rows: calls to models with no price are not in monthly_usd
             unpriced += 1
@@ -88,17 +129,26 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
         for label, key in dims.items():  # rows may carry dimension values directly
             if label in x and key not in tags:
                 tags[key] = x[label]
+        reasons = {}
+        if taxonomy is not None:
+            for issue in taxonomy.evaluate({k: v for k, v in tags.items() if _known(v)}, style="generic"):
+                if issue.category in (MISSING_TAG, INVALID_VALUE):
+                    reasons[issue.tag or "(tag map)"] = _reason(issue.category, issue.value)
+        for key in dims.values():
+            if key not in reasons and not _known(tags.get(key)):
+                reasons[key] = "missing"
         rows.append({"name": x.get("name", "token spend"), "type": x.get("kind", "tokens"), "tags": tags,
                      "monthly_usd": float(x.get("monthly_usd") or 0.0), "gpu_hours": float(x.get("gpu_hours") or 0.0),
-                     "kind": x.get("kind", "tokens"), "priced": True,
-                     "problems": [k for k in dims.values() if not tags.get(k)]})
+                     "kind": x.get("kind", "tokens"), "priced": True, "problems": reasons})
     total = sum(r["monthly_usd"] for r in rows)
     total_gpu_h = sum(r["gpu_hours"] for r in rows)
+    # One definition of "unallocated" everywhere: a row with any reason above is unallocated in the
+    # headline and in every dimension table alike, so each table's (unallocated) line is the headline.
     out_dims: Dict[str, Any] = {}
     for label, key in dims.items():
         groups: Dict[str, Dict[str, float]] = {}
         for r in rows:
-            value = r["tags"].get(key) or UNALLOCATED
+            value = UNALLOCATED if r["problems"] else str(r["tags"].get(key))
             g = groups.setdefault(value, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
             g["monthly_usd"] += r["monthly_usd"]
             g["gpu_hours"] += r["gpu_hours"]
@@ -128,7 +178,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
                              "monthly_usd": _r(r["monthly_usd"]) if r["priced"] else None,
                              "gpu_hours": round(r["gpu_hours"], 2), "account": r.get("account"),
                              "region": r.get("region"), "state": r.get("state"),
-                             "missing_or_invalid": sorted(set(r["problems"]))} for r in top_rows],
+                             "missing_or_invalid": sorted(r["problems"]),
+                             "reasons": dict(sorted(r["problems"].items()))} for r in top_rows],
         "shared_costs": shared,
         "allocate_by": allocate_by,
     }
@@ -173,17 +224,29 @@ def render(sb: Dict[str, Any], fmt: str) -> str:
     raise ValueError(f"unknown showback format {fmt!r}")
 
 
+def _why(row: Dict[str, Any]) -> str:
+    """`environment` invalid value "production"; `business-unit` does not reach the billed resource"""
+    reasons = row.get("reasons") or {k: "missing or invalid" for k in row.get("missing_or_invalid", [])}
+    return "; ".join(f"{k} {v}" for k, v in reasons.items())
+
+
+def _t(text: Any) -> str:
+    """Terminal-safe: control characters from tag values are shown escaped, never sent raw."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def render_text(sb: Dict[str, Any]) -> str:
     t = sb["totals"]
     out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {t['resources']} resources"
            + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else ""),
-           f"Unallocated (missing or invalid cost tags): {_money(t['unallocated_monthly_usd'])}/month "
+           f"Unallocated (required tags missing, invalid or not reaching the bill): {_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]
     for label, d in sb["dimensions"].items():
         out.append(f"By {label.replace('_', ' ')} (tag `{d['tag']}`)")
-        width = max([len(r["value"]) for r in d["rows"]] + [len("(unallocated)"), 8])
+        width = max([len(_t(r["value"])) for r in d["rows"]] + [len("(unallocated)"), 8])
         for r in d["rows"] + [{"value": UNALLOCATED, **d["unallocated"]}]:
-            out.append(f"  {r['value']:<{width}}  {_money(r['monthly_usd']):>12}  {r['gpu_hours']:>10,.0f} GPU-h  {r['share_pct']:>5}%")
+            out.append(f"  {_t(r['value']):<{width}}  {_money(r['monthly_usd']):>12}  {r['gpu_hours']:>10,.0f} GPU-h  {r['share_pct']:>5}%")
         out.append("")
     sc = sb["shared_costs"]
     if sc["items"]:
@@ -191,19 +254,21 @@ def render_text(sb: Dict[str, Any]) -> str:
                    f"{', '.join(i['name'] for i in sc['items'])}), allocated by {sb['allocate_by'].replace('_', ' ')} "
                    f"{sc['method']}")
         for x in sc["teams"]:
-            out.append(f"  {x['value']:<24} direct {_money(x['direct_usd']):>10}  + shared {_money(x['shared_usd']):>9}"
+            out.append(f"  {_t(x['value']):<24} direct {_money(x['direct_usd']):>10}  + shared {_money(x['shared_usd']):>9}"
                        f"  = {_money(x['total_usd']):>10}  ({x['weight_pct']}%)")
         out.append("")
     if sb["top_unallocated"]:
         out.append("Top unallocated GPU resources")
         for r in sb["top_unallocated"]:
             where = " ".join(x for x in (r.get("account"), r.get("region")) if x)
-            out.append(f"  {_money(r['monthly_usd']):>10}  {r['address']}" + (f"  [{where}]" if where else "")
-                       + (f"  missing/invalid: {', '.join(r['missing_or_invalid'])}" if r["missing_or_invalid"] else ""))
+            out.append(f"  {_money(r['monthly_usd']):>10}  {_t(r['address'])}" + (f"  [{_t(where)}]" if where else "")
+                       + (f"  unallocated: {_t(_why(r))}" if r["missing_or_invalid"] else ""))
     return "\n".join(out).rstrip() + "\n"
 
 
 def render_markdown(sb: Dict[str, Any]) -> str:
+    from tagguard.formats.markdown import code, escape_cell
+
     t = sb["totals"]
     out = ["## AI spend showback", "",
            f"**{_money(t['monthly_usd'])}/month**, {t['gpu_hours']:,.0f} GPU-hours/month; "
@@ -212,18 +277,19 @@ def render_markdown(sb: Dict[str, Any]) -> str:
         out += [f"### By {label.replace('_', ' ')} (`{d['tag']}`)", "", "| value | monthly | GPU-hours | share |",
                 "|---|---:|---:|---:|"]
         for r in d["rows"] + [{"value": "_(unallocated)_", **d["unallocated"]}]:
-            out.append(f"| {r['value']} | {_money(r['monthly_usd'])} | {r['gpu_hours']:,.0f} | {r['share_pct']}% |")
+            value = r["value"] if r["value"] == "_(unallocated)_" else escape_cell(r["value"])
+            out.append(f"| {value} | {_money(r['monthly_usd'])} | {r['gpu_hours']:,.0f} | {r['share_pct']}% |")
         out.append("")
     sc = sb["shared_costs"]
     if sc["items"]:
         out += [f"### Shared platform costs ({sc['method']})", "", "| team | direct | shared | total |", "|---|---:|---:|---:|"]
         for x in sc["teams"]:
-            out.append(f"| {x['value']} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | {_money(x['total_usd'])} |")
+            out.append(f"| {escape_cell(x['value'])} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | {_money(x['total_usd'])} |")
         out.append("")
     if sb["top_unallocated"]:
-        out += ["### Top unallocated GPU resources", "", "| resource | monthly | missing / invalid |", "|---|---:|---|"]
+        out += ["### Top unallocated GPU resources", "", "| resource | monthly | why unallocated |", "|---|---:|---|"]
         for r in sb["top_unallocated"]:
-            out.append(f"| `{r['address']}` | {_money(r['monthly_usd'])} | {', '.join(r['missing_or_invalid'])} |")
+            out.append(f"| {code(r['address'])} | {_money(r['monthly_usd'])} | {escape_cell(_why(r))} |")
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -565,7 +565,8 @@ class Builder:
                                  f"{'them' if len(stranded) > 1 else 'it'}"),
                         address=address, file=doc.file, line=doc.line, resource_type=kind,
                         fix=f"copy {', '.join('`' + k + ': ' + missing_ctrl[k] + '`' for k in stranded)} to {label_where}",
-                        extra={k: v for k, v in (("role", role_name), ("chart", self.chart)) if v})
+                        extra={"tags": list(stranded),
+                               **{k: v for k, v in (("role", role_name), ("chart", self.chart)) if v}})
             self.out.findings.append(f)
         return True
 
