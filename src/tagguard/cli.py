@@ -167,6 +167,19 @@ def parse_vars(values: Sequence[str]) -> dict:
     return out
 
 
+def _check_k8s_name(ctx, param, value):
+    """--release-name / --namespace must be Kubernetes names: never something helm reads as a flag."""
+    if value is None or (param.name == "release_name" and value == "release"):
+        return value
+    from tagguard.sources.helm import check_namespace, check_release_name
+
+    try:
+        (check_release_name if param.name == "release_name" else check_namespace)(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+    return value
+
+
 def scan_options(f):
     f = click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Terraform variable file (.tfvars or .tfvars.json) applied to every root module (repeatable).")(f)
@@ -183,8 +196,12 @@ def scan_options(f):
                      help="helm binary to render charts with (default: helm on PATH).")(f)
     f = click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Values file passed to `helm template` (repeatable).")(f)
-    f = click.option("--release-name", default="release", show_default=True, help="Release name for `helm template`.")(f)
-    f = click.option("--namespace", default=None, help="Namespace for `helm template` and manifests without one (default: default).")(f)
+    f = click.option("--helm-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="Deadline for rendering all charts together; a chart still rendering then is not scanned (default: 60).")(f)
+    f = click.option("--release-name", default="release", show_default=True, callback=_check_k8s_name,
+                     help="Release name for `helm template` (a Kubernetes name: lower-case letters, digits, '-', '.').")(f)
+    f = click.option("--namespace", default=None, callback=_check_k8s_name,
+                     help="Namespace for `helm template` and manifests without one (default: default).")(f)
     f = click.option("--approved-by", "approved_by", default=None, metavar="NAME",
                      help="Cost approval for changes over the approvals thresholds (default: $TAGGUARD_APPROVED_BY).")(f)
     return f
@@ -197,6 +214,7 @@ def scan_kwargs_to_options(kw: dict) -> dict:
         "helm_bin": str(kw["helm_bin"]) if kw.get("helm_bin") else None,
         "helm_values": [str(p) for p in kw.get("helm_values") or ()],
         "release_name": kw.get("release_name") or "release",
+        "helm_timeout": kw.get("helm_timeout"),
         "namespace": kw.get("namespace"),
         "approved_by": kw.get("approved_by"),
     }

@@ -13,6 +13,18 @@
 * Findings point at the template an object came from (``# Source:`` comments) and name the chart.
 * No helm binary: one ``not-scanned`` error per chart and exit code 2, unless ``--skip-helm``
   (then a warning).  Never a silent pass.  A chart that fails to render: one error naming it.
+
+The chart is untrusted input (it comes with the pull request):
+
+* helm runs from an argument list (no shell) with ``--`` before the release name and chart path;
+  release names and namespaces are checked as Kubernetes names wherever they come from, so none
+  can be read as a helm flag (``--post-renderer=...``, ``--set-file=...``).
+* A helm that resolves to a file inside the scanned repository is never run (usage error, exit 2).
+* All charts share one deadline (``--helm-timeout``, 60 s by default) and each render's output is
+  capped (``MAX_OUTPUT_BYTES``); a chart that runs out of either is a ``not-scanned`` error.
+* Files of a chart that are symlinks leading out of the chart (or FIFOs, devices) are left out: the
+  chart is rendered from a copy without them, with a warning naming them.  Values files named in a
+  config inside the repository must be inside the repository too; ``--helm-values`` files are trusted.
 """
 from __future__ import annotations
 
@@ -27,13 +39,52 @@ from typing import Any, Dict, List, Optional, Tuple
 from tagguard.model import ERROR, NOT_SCANNED, WARNING, Finding
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, posix_dirname
 
-RENDER_TIMEOUT_S = 120
+DEFAULT_TIMEOUT_S = 60.0  # for all charts together (--helm-timeout)
+MAX_OUTPUT_BYTES = 50 * 1024 * 1024  # rendered manifests per chart
+MAX_STDERR_BYTES = 64 * 1024
+# helm's own release-name rule (53 characters, DNS-1123 subdomain); namespaces are DNS-1123 labels.
+_RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+
+
+class HelmUsageError(ValueError):
+    """A helm setting tagguard refuses (a usage or configuration error: exit code 2)."""
+
+
+def _shown(value: str) -> str:
+    text = value if len(value) <= 80 else value[:80] + "..."
+    return repr(text)
+
+
+def check_release_name(value: str, where: str = "--release-name") -> str:
+    if not isinstance(value, str) or len(value) > 53 or not _RELEASE_NAME.match(value):
+        raise HelmUsageError(f"{where}: {_shown(str(value))} is not a valid Helm release name (lower-case letters, "
+                             f"digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters)")
+    return value
+
+
+def check_namespace(value: str, where: str = "--namespace") -> str:
+    if not isinstance(value, str) or len(value) > 63 or not _NAMESPACE.match(value):
+        raise HelmUsageError(f"{where}: {_shown(str(value))} is not a valid Kubernetes namespace (lower-case letters, "
+                             f"digits and '-', starting and ending with a letter or digit, at most 63 characters)")
+    return value
+
+
+def repository_root(path: Path) -> Path:
+    """The git top-level above ``path`` (real path), or ``path`` itself outside git (``safeio.scan_boundary``)."""
+    from tagguard import safeio
+
+    return safeio.scan_boundary(path)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 _ERR_LOC = re.compile(r"(?:Error: )?(?:[^\s:]+/)?(templates/[^\s:]+):(\d+)(?::\d+)?")
 
 
 def find_helm(ctx: ScanContext) -> Tuple[Optional[str], str]:
     """``(path, how it was found)``; ``(None, why)`` when there is no usable helm."""
-    opt = ctx.options.get("helm_bin")
+    opt = _opt(ctx, "helm_bin")
     section = ctx.config.section("helm") or {}
     if opt:
         cand, how = str(opt), "--helm-bin"
@@ -47,6 +98,37 @@ def find_helm(ctx: ScanContext) -> Tuple[Optional[str], str]:
     if not (os.path.isfile(cand) and os.access(cand, os.X_OK)):
         return None, f"{how} {cand} is not an executable file"
     return os.path.abspath(cand), how
+
+
+def refuse_helm_inside(helm: str, how: str, scanned: Path) -> None:
+    """A helm binary that resolves into the scanned tree, or to a file committed to the scanned
+    repository, came with the scanned files: never run it (HelmUsageError, exit code 2)."""
+    real = os.path.realpath(helm)
+    tree = os.path.realpath(scanned)
+    top = str(repository_root(scanned))
+    if _inside(real, tree):
+        where = f"inside the scanned tree {tree}"
+    elif _inside(real, top) and _committed(real, top):
+        where = f"a file committed to the scanned repository {top}"
+    else:
+        return
+    raise HelmUsageError(
+        f"helm found through {how} is {real}, {where}; a program that comes with the scanned files is "
+        f"never run (install helm outside the repository and put it on PATH, or pass --helm-bin)")
+
+
+def _committed(path: str, top: str) -> bool:
+    """Whether git tracks ``path`` in the repository at ``top`` (True when git cannot tell)."""
+    git = shutil.which("git")
+    if git is None or not os.path.exists(os.path.join(top, ".git")):
+        return True
+    rel = os.path.relpath(path, top)
+    try:
+        proc = subprocess.run([git, "-C", top, "ls-files", "--error-unmatch", "--", rel], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return proc.returncode == 0
 
 
 def chart_dirs(inventory: Inventory) -> List[str]:
@@ -82,8 +164,14 @@ class HelmSource(Source):
         for d in charts:
             prefix = "" if d == "." else d + "/"
             inventory.claim(f for f in inventory.files if f.startswith(prefix) or d == ".")
-        skip = bool(ctx.options.get("skip_helm"))
+        skip = bool(_opt(ctx, "skip_helm"))
         helm, how = find_helm(ctx)
+        if helm is not None:
+            refuse_helm_inside(helm, how, inventory.root)
+        for d in charts:  # bad names are usage errors before anything runs
+            self._settings(d, ctx, inventory)
+        timeout = float(_opt(ctx, "helm_timeout") or DEFAULT_TIMEOUT_S)
+        deadline = _monotonic() + timeout
         jobs = []
         for d in charts:
             meta = _chart_meta(inventory.path(d) / "Chart.yaml")
@@ -102,46 +190,88 @@ class HelmSource(Source):
                 continue
             jobs.append((d, name, chart_file))
         if helm is None:
-            if not skip and any(f.rule == "not-scanned" for f in out.findings):
-                out.exit_override = 2
+            if not skip:
+                for f in out.findings:
+                    if f.rule == "not-scanned":
+                        out.must_not_pass(f.file, f.message)
             return out
         if len(jobs) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as pool:
-                results = list(pool.map(lambda j: self._render(helm, j, inventory, ctx), jobs))
+                results = list(pool.map(lambda j: self._render(helm, j, inventory, ctx, deadline, timeout), jobs))
         else:
-            results = [self._render(helm, j, inventory, ctx) for j in jobs]
+            results = [self._render(helm, j, inventory, ctx, deadline, timeout) for j in jobs]
         for r in results:
             out.extend(r)
         return out
 
     # ------------------------------------------------------------------------------------
-    def _settings(self, d: str, ctx: ScanContext) -> Tuple[str, str, List[str]]:
+    def _settings(self, d: str, ctx: ScanContext, inventory: Optional[Inventory] = None
+                  ) -> Tuple[str, str, List[str], List[str]]:
+        """``(release, namespace, values files, values files refused)``; a bad name raises HelmUsageError."""
         section = ctx.config.section("helm") or {}
-        per = (section.get("charts") or {}).get(d) or (section.get("charts") or {}).get(d.rstrip("/") + "/") or {}
-        release = str(per.get("release_name") or ctx.options.get("release_name") or "release")
-        namespace = str(per.get("namespace") or ctx.options.get("namespace") or "default")
-        values: List[str] = [str((ctx.config.base_dir / v).resolve()) for v in section.get("values") or []]
-        values += [str(Path(v).resolve()) for v in ctx.options.get("helm_values") or []]
-        values += [str((ctx.config.base_dir / v).resolve()) for v in per.get("values") or []]
-        return release, namespace, values
+        charts = section.get("charts") or {}
+        per = charts.get(d) or charts.get(d.rstrip("/") + "/") or {}
+        cfg = str(ctx.config.path) if ctx.config.path else "config"
+        if per.get("release_name") is not None:
+            release = check_release_name(str(per["release_name"]), f"{cfg}: helm.charts.{d}.release_name")
+        else:
+            release = check_release_name(str(_opt(ctx, "release_name") or "release"))
+        if per.get("namespace") is not None:
+            namespace = check_namespace(str(per["namespace"]), f"{cfg}: helm.charts.{d}.namespace")
+        else:
+            namespace = check_namespace(str(_opt(ctx, "namespace") or "default"))
+        from_config = [str((ctx.config.base_dir / str(v)).resolve()) for v in section.get("values") or []]
+        from_config += [str((ctx.config.base_dir / str(v)).resolve()) for v in per.get("values") or []]
+        refused: List[str] = []
+        if inventory is not None and _config_in_repository(ctx, inventory):
+            top = str(repository_root(inventory.root))
+            refused = [v for v in from_config if not _inside(os.path.realpath(v), top)]
+        values = [v for v in from_config[:len(section.get("values") or [])] if v not in refused]
+        values += [str(Path(v).resolve()) for v in _opt(ctx, "helm_values") or []]  # flags: trusted
+        values += [v for v in from_config[len(section.get("values") or []):] if v not in refused]
+        return release, namespace, values, refused
 
-    def _render(self, helm: str, job: Tuple[str, str, str], inventory: Inventory, ctx: ScanContext) -> SourceOutput:
+    def _render(self, helm: str, job: Tuple[str, str, str], inventory: Inventory, ctx: ScanContext,
+                deadline: float, timeout: float) -> SourceOutput:
         from tagguard.sources.k8s_workloads import Builder
         from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
 
         d, name, chart_file = job
         out = SourceOutput()
-        release, namespace, values = self._settings(d, ctx)
-        chart_path = str(inventory.path(d).resolve())
+        release, namespace, values, refused = self._settings(d, ctx, inventory)
+        if refused:
+            out.findings.append(self._render_error(
+                name, d, chart_file, "values file(s) " + ", ".join(f"`{_rel_or_name(v, inventory)}`" for v in refused)
+                + " named in the repository's config are outside the scanned repository; not read",
+                fix="keep values files inside the repository, or pass them with --helm-values"))
+            return out
+        if _monotonic() >= deadline:
+            out.findings.append(self._render_error(
+                name, d, chart_file, f"not rendered: the helm deadline for all charts ({timeout:g} s, --helm-timeout) "
+                f"ran out before this chart's turn", fix="raise --helm-timeout, or scan fewer charts at once"))
+            return out
+        source_dir = inventory.path(d).resolve()
+        if not _inside(str(source_dir), str(repository_root(inventory.root))):
+            out.findings.append(self._render_error(name, d, chart_file, "the chart directory resolves outside the "
+                                                   "scanned repository; not read", fix="vendor the chart into the repository"))
+            return out
+        chart_path = str(source_dir)
         with tempfile.TemporaryDirectory(prefix="tagguard-helm-") as home:
-            missing = _missing_dependencies(inventory.path(d).resolve())
-            if missing:
+            missing = _missing_dependencies(source_dir)
+            outside, special = _unsafe_entries(source_dir)
+            if missing or outside or special:
                 # `helm template` refuses a chart whose subcharts are not vendored under charts/, and
                 # fetching them (`helm dependency build`) needs the network: render a copy without them.
-                chart_path = _copy_without(inventory.path(d).resolve(), Path(home) / "chart", missing) or chart_path
-                if chart_path != str(inventory.path(d).resolve()):
+                # Symlinks leading out of the chart and FIFOs/devices are left out of the copy too.
+                copied = _copy_without(source_dir, Path(home) / "chart", missing, set(outside) | set(special))
+                if copied is None and (outside or special):
+                    out.findings.append(self._render_error(name, d, chart_file, "could not copy the chart without its "
+                                                           "unsafe files; not rendered"))
+                    return out
+                chart_path = copied or chart_path
+                if missing and chart_path != str(source_dir):
                     out.findings.append(Finding(
                         rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
                         message=(f"Helm chart `{name}` ({d}): subchart(s) {', '.join(f'`{m}`' for m in missing)} "
@@ -150,9 +280,23 @@ class HelmSource(Source):
                         address=f"chart:{d}", file=chart_file, line=1,
                         fix="run `helm dependency build` before scanning to check the subcharts too",
                         extra={"chart": name, "missing_subcharts": missing}))
-            cmd = [helm, "template", release, chart_path, "--namespace", namespace]
+                for what, entries in (("symlink(s) leading outside the chart", outside),
+                                      ("file(s) that are not regular files (FIFO, device, socket)", special)):
+                    if entries:
+                        shown = [(e if d == "." else f"{d}/{e}") for e in entries[:5]]
+                        more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+                        out.findings.append(Finding(
+                            rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
+                            message=(f"Helm chart `{name}` ({d}): {what} " + ", ".join(f"`{e}`" for e in shown)
+                                     + f"{more} were not read; the chart was rendered without them"),
+                            address=f"chart:{d}", file=chart_file, line=1,
+                            fix="commit the files themselves inside the chart instead of links or special files",
+                            extra={"chart": name, "left_out": shown}))
+            # `--` ends the flags: the release name and chart path can never be read as options.
+            cmd = [helm, "template", "--namespace", namespace]
             for v in values:
                 cmd += ["--values", v]
+            cmd += ["--", release, chart_path]
             kubeconfig = os.path.join(home, "kubeconfig")
             Path(kubeconfig).write_text("", encoding="utf-8")
             env = {
@@ -166,17 +310,23 @@ class HelmSource(Source):
                 "HELM_NO_PLUGINS": "1",
             }
             try:
-                proc = subprocess.run(cmd, capture_output=True, env=env, timeout=RENDER_TIMEOUT_S, cwd=home,
-                                      stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired:
-                out.findings.append(self._render_error(name, d, chart_file, f"`helm template` did not finish in "
-                                                       f"{RENDER_TIMEOUT_S} s"))
-                return out
+                code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
             except OSError as exc:
                 out.findings.append(self._render_error(name, d, chart_file, f"cannot run {helm}: {exc.strerror or exc}"))
                 return out
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip()
+        if problem == "timeout":
+            out.findings.append(self._render_error(
+                name, d, chart_file, f"`helm template` did not finish within the helm deadline for all charts "
+                f"({timeout:g} s, --helm-timeout); stopped, not scanned",
+                fix="make the chart render faster, or raise --helm-timeout"))
+            return out
+        if problem == "output":
+            out.findings.append(self._render_error(
+                name, d, chart_file, f"`helm template` wrote more than {MAX_OUTPUT_BYTES // (1024 * 1024)} MB of "
+                f"manifests; stopped, not scanned", fix="check the chart's loops and values"))
+            return out
+        if code != 0:
+            err = stderr.decode("utf-8", "replace").strip()
             file, line = chart_file, 1
             m = _ERR_LOC.search(err)
             if m:
@@ -184,12 +334,12 @@ class HelmSource(Source):
                 if cand in inventory.files:
                     file, line = cand, int(m.group(2))
             lines = [ln.strip() for ln in err.splitlines() if ln.strip() and not ln.strip().startswith("Use --debug")]
-            text = " ".join(lines)[:500] or f"helm exited with code {proc.returncode}"
+            text = " ".join(lines)[:500] or f"helm exited with code {code}"
             if text.startswith("Error: "):
                 text = text[len("Error: "):]
             out.findings.append(self._render_error(name, d, file, text, line))
             return out
-        rendered = proc.stdout.decode("utf-8", "replace")
+        rendered = stdout.decode("utf-8", "replace")
         parsed = parse_stream(rendered, chart_file, helm=True, kinds=readable_kinds(ctx.config))
         template_lines = _TemplateLines(inventory, d)
         for doc in parsed.docs:
@@ -205,11 +355,138 @@ class HelmSource(Source):
         return out
 
     @staticmethod
-    def _render_error(name: str, d: str, file: str, text: str, line: int = 1) -> Finding:
+    def _render_error(name: str, d: str, file: str, text: str, line: int = 1,
+                      fix: str = "fix the template or pass the values it needs with --helm-values") -> Finding:
         return Finding(rule="not-scanned", category=NOT_SCANNED, severity=ERROR,
                        message=f"Helm chart `{name}` ({d}) failed to render: {text}",
-                       address=f"chart:{d}", file=file, line=line,
-                       fix="fix the template or pass the values it needs with --helm-values", extra={"chart": name})
+                       address=f"chart:{d}", file=file, line=line, fix=fix, extra={"chart": name})
+
+
+def _opt(ctx: ScanContext, name: str) -> Any:
+    """A scan option, whether the context holds typed ``ScanOptions`` or a plain mapping."""
+    options = ctx.options
+    if isinstance(options, dict):
+        return options.get(name)
+    return getattr(options, name, None)
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _config_in_repository(ctx: ScanContext, inventory: Inventory) -> bool:
+    """A config file inside the scanned repository came with it: its paths are confined."""
+    trusted = getattr(ctx.config, "trusted", None)
+    if trusted is not None:
+        return not trusted
+    path = ctx.config.path
+    if path is None:
+        return False
+    return _inside(os.path.realpath(path), str(repository_root(inventory.root)))
+
+
+def _rel_or_name(path: str, inventory: Inventory) -> str:
+    try:
+        rel = os.path.relpath(path, inventory.root)
+    except ValueError:
+        return os.path.basename(path)
+    return Path(rel).as_posix()
+
+
+def _unsafe_entries(chart: Path) -> Tuple[List[str], List[str]]:
+    """Relative paths in ``chart`` that are symlinks resolving outside it, and special files."""
+    top = os.path.realpath(chart)
+    outside: List[str] = []
+    special: List[str] = []
+    import stat
+
+    for current, dirs, files in os.walk(top, followlinks=False):
+        for name in list(dirs) + files:
+            full = os.path.join(current, name)
+            rel = Path(os.path.relpath(full, top)).as_posix()
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                if not _inside(os.path.realpath(full), top):
+                    outside.append(rel)
+                else:
+                    try:
+                        target = os.stat(full)
+                    except OSError:
+                        continue  # dangling: helm reports it
+                    if not (stat.S_ISREG(target.st_mode) or stat.S_ISDIR(target.st_mode)):
+                        special.append(rel)
+            elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                special.append(rel)
+    return sorted(outside), sorted(special)
+
+
+def _run_bounded(cmd: List[str], env: Dict[str, str], cwd: str, deadline: float, cap: int
+                 ) -> Tuple[Optional[int], bytes, bytes, Optional[str]]:
+    """Run ``cmd`` (no shell) until ``deadline``, keeping at most ``cap`` bytes of stdout.
+    ``(exit code, stdout, stderr, problem)`` where problem is None, "timeout" or "output"."""
+    import signal
+    import threading
+
+    popen_kw: Dict[str, Any] = {}
+    if os.name == "posix":
+        popen_kw["start_new_session"] = True  # its own process group: a kill reaches its children too
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=cwd, **popen_kw)
+    problem: List[str] = []
+
+    def kill() -> None:
+        try:
+            if os.name == "posix":
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:  # pragma: no cover
+                proc.kill()
+        except OSError:
+            pass
+
+    def pump(stream: Any, chunks: List[bytes], limit: int, is_output: bool) -> None:
+        total = 0
+        while True:
+            try:
+                block = stream.read1(1 << 16)
+            except (OSError, ValueError):
+                break
+            if not block:
+                break
+            if total < limit:
+                chunks.append(block[:limit - total])
+            total += len(block)
+            if total > limit and is_output:
+                if not problem:
+                    problem.append("output")
+                kill()
+                break
+
+    out_chunks: List[bytes] = []
+    err_chunks: List[bytes] = []
+    threads = [threading.Thread(target=pump, args=(proc.stdout, out_chunks, cap, True), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, err_chunks, MAX_STDERR_BYTES, False), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        proc.wait(timeout=max(0.0, deadline - _monotonic()))
+    except subprocess.TimeoutExpired:
+        if not problem:
+            problem.append("timeout")
+        kill()
+        proc.wait()
+    for t in threads:
+        t.join(timeout=5)
+    for stream in (proc.stdout, proc.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    return proc.returncode, b"".join(out_chunks), b"".join(err_chunks), (problem[0] if problem else None)
 
 
 def _missing_dependencies(chart: Path) -> List[str]:
@@ -246,14 +523,34 @@ def _missing_dependencies(chart: Path) -> List[str]:
     return out
 
 
-def _copy_without(chart: Path, dest: Path, missing: List[str]) -> Optional[str]:
-    """Copy ``chart`` to ``dest`` with the ``missing`` dependencies dropped; ``None`` when that fails."""
+def _copy_without(chart: Path, dest: Path, missing: List[str], leave_out: Optional[set] = None) -> Optional[str]:
+    """Copy ``chart`` to ``dest`` with the ``missing`` dependencies dropped and the ``leave_out`` entries
+    (relative paths: symlinks leading out of the chart, special files) not copied; ``None`` when that fails."""
     import yaml
 
     from tagguard import yamlio
 
+    top = os.path.realpath(chart)
+    leave_out = set(leave_out or ())
+
+    def ignore(directory: str, names: List[str]) -> List[str]:
+        rel = Path(os.path.relpath(directory, top)).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        return [n for n in names if prefix + n in leave_out]
+
     try:
-        shutil.copytree(chart, dest, symlinks=True)
+        shutil.copytree(top, dest, symlinks=True, ignore=ignore)
+        # links inside the chart point at their target in the original chart (absolute), so a relative
+        # link cannot resolve differently from the copy's location
+        for current, dirs, files in os.walk(dest, followlinks=False):
+            for n in list(dirs) + files:
+                link = os.path.join(current, n)
+                if os.path.islink(link):
+                    original = os.path.join(top, os.path.relpath(link, dest))
+                    target = os.path.realpath(original)
+                    os.unlink(link)
+                    if _inside(target, top):
+                        os.symlink(target, link)
         for meta_name in ("Chart.yaml", "requirements.yaml"):
             f = dest / meta_name
             if not f.is_file():
