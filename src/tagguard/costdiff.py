@@ -11,8 +11,9 @@ Per AI resource that changes: ``meta.action`` (create | update | replace |
 delete | no-op), ``meta.cost_before_monthly_usd``, ``meta.cost_delta_monthly_usd``
 (create +, delete -, update = after - before; null when either side has no
 known rate) and ``meta.gpu_hours_delta_per_month``.  ``summarize`` rolls them
-up into ``result.extra["cost_diff"]``: totals and the delta per business unit,
-project and cost center (the taxonomy keys), untagged as its own line.
+up into ``cost_diff``: totals and the delta per configured dimension
+(``showback.dimensions``, else the taxonomy's required keys; ``by`` is keyed by tag key and
+``dimensions`` maps label -> tag key), untagged as its own line.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from tagguard.model import Compute, Cost, Resource
 
-TEAM_KEYS = ("business-unit", "project", "cost-center")
+TEAM_KEYS = ("business-unit", "project", "environment", "cost-center")  # without a config
 UNTAGGED = "(untagged)"
 CHANGED_ACTIONS = ("create", "update", "replace", "delete")
 
@@ -197,8 +198,17 @@ def tag_value(tags: Dict[str, str], key: str, style: str = "aws") -> Optional[st
     return None
 
 
-def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] = ()) -> Dict[str, Any]:
-    """``cost_diff``: every AI change with its delta, totals, and the delta per team key."""
+def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] = (), config=None,
+              dimensions: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """``cost_diff``: every AI change with its delta, totals, and the delta per dimension."""
+    if dimensions is None:
+        if config is not None:
+            from tagguard.showback import dimensions as configured
+
+            dimensions = configured(config)
+        else:
+            dimensions = {k.replace("-", "_"): k for k in TEAM_KEYS}
+    keys = list(dict.fromkeys(dimensions.values()))
     rows: List[Dict[str, Any]] = []
     for r in resources:
         action = r.meta.get("action")
@@ -209,7 +219,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
         after = None if r.cost is None or r.compute is None else r.cost.monthly_usd
         rows.append(_row(r.address, r.type, action, r.file, r.line, before, after, delta,
                          r.meta.get("gpu_hours_delta_per_month"), r.tags, r.tag_style,
-                         None if r.cost is None else r.cost.reason))
+                         None if r.cost is None else r.cost.reason, keys))
     for old in removed:
         if not old.get("ai") or old.get("served_by"):
             continue
@@ -217,7 +227,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
         g = old.get("gpu_hours_per_month")
         rows.append(_row(old["address"], old["type"], "delete", old.get("file"), old.get("line"), m, 0.0,
                          None if m is None else -round(m, 2), None if g is None else -g, old.get("tags") or {},
-                         old.get("tag_style", "aws"), None if m is not None else "no known rate"))
+                         old.get("tag_style", "aws"), None if m is not None else "no known rate", keys))
     rows.sort(key=lambda x: (-(abs(x["delta_monthly_usd"]) if x["delta_monthly_usd"] is not None else -1), x["address"]))
     known = [x["delta_monthly_usd"] for x in rows if x["delta_monthly_usd"] is not None]
     gpu = [x["gpu_hours_delta_per_month"] for x in rows if x["gpu_hours_delta_per_month"] is not None]
@@ -225,7 +235,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
     for x in rows:
         counts[x["action"]] = counts.get(x["action"], 0) + 1
     by: Dict[str, List[Dict[str, Any]]] = {}
-    for key in TEAM_KEYS:
+    for key in keys:
         groups: Dict[str, Dict[str, Any]] = {}
         for x in rows:
             value = x["teams"].get(key) or UNTAGGED
@@ -242,18 +252,20 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
         "changes": counts,
         "unpriced_changes": len(rows) - len(known),
         "by": by,
+        "dimensions": dict(dimensions),
         "resources": rows,
     }
 
 
-def _row(address, rtype, action, file, line, before, after, delta, gpu_delta, tags, style, reason) -> Dict[str, Any]:
+def _row(address, rtype, action, file, line, before, after, delta, gpu_delta, tags, style, reason,
+         keys: Iterable[str] = TEAM_KEYS) -> Dict[str, Any]:
     row = {
         "address": address, "type": rtype, "action": action, "file": file, "line": line,
         "before_monthly_usd": None if before is None else round(before, 2),
         "after_monthly_usd": None if after is None else round(after, 2),
         "delta_monthly_usd": None if delta is None else round(delta, 2),
         "gpu_hours_delta_per_month": gpu_delta,
-        "teams": {k: tag_value(tags or {}, k, style) for k in TEAM_KEYS},
+        "teams": {k: tag_value(tags or {}, k, style) for k in keys},
     }
     if delta is None and reason:
         row["reason"] = reason

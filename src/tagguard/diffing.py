@@ -336,6 +336,14 @@ TEAM_TITLES = {"business-unit": "Business unit", "project": "Project", "cost-cen
 HEAD_TEAM_ROWS = 20
 
 
+def dimension_titles(cd: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """(tag key, title) per dimension the cost diff was broken down by, in configured order."""
+    dims = cd.get("dimensions")
+    if isinstance(dims, dict) and dims:
+        return [(str(key), str(label).replace("_", " ").replace("-", " ").capitalize()) for label, key in dims.items()]
+    return [(k, TEAM_TITLES.get(k, k)) for k in (cd.get("by") or {})]
+
+
 def signed(value: Optional[float]) -> str:
     if value is None:
         return "n/a"
@@ -380,7 +388,7 @@ def render_text(result: ScanResult, color: bool = False) -> str:
             what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
             lines.append(f"  {mark} {x['address']:<60} {signed(x['delta_monthly_usd']):>14}/month{what}")
         lines.append("")
-    for key, title in TEAM_TITLES.items():
+    for key, title in dimension_titles(cd):
         groups = (cd.get("by") or {}).get(key) or []
         if groups:
             lines.append(f"By {title.lower()}:")
@@ -442,8 +450,9 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     head = [MARKER, "\n", f"### tagguard cost diff against {md.code(diff.get('base'))} "
             f"({str(diff.get('base_commit', ''))[:12]})\n\n", line, "\n\n"]
     by = cd.get("by") or {}
-    if by.get("business-unit"):
-        head.append(_team_table(by["business-unit"], "Business unit", HEAD_TEAM_ROWS) + "\n")
+    dims = [(k, t) for k, t in dimension_titles(cd) if by.get(k)]
+    if dims:
+        head.append(_team_table(by[dims[0][0]], md.escape_cell(dims[0][1]), HEAD_TEAM_ROWS) + "\n")
     sections: List[str] = []
     blocking = [f for f in result.findings if not f.suppressed]
     if blocking:
@@ -455,11 +464,10 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     approved = [f for f in result.findings if f.suppressed]
     if approved:
         sections.append(md.details(f"{len(approved)} approved or suppressed", md.render_suppressed(approved)))
-    for key in ("project", "cost-center"):
-        if by.get(key):
-            sections.append(md.details(f"By {TEAM_TITLES[key].lower()}", _team_table(by[key], TEAM_TITLES[key])))
-    if by.get("business-unit") and len(by["business-unit"]) > HEAD_TEAM_ROWS:
-        sections.append(md.details("By business unit (all)", _team_table(by["business-unit"], "Business unit")))
+    for key, title in dims[1:]:
+        sections.append(md.details(f"By {md.escape_cell(title.lower())}", _team_table(by[key], md.escape_cell(title))))
+    if dims and len(by[dims[0][0]]) > HEAD_TEAM_ROWS:
+        sections.append(md.details(f"By {md.escape_cell(dims[0][1].lower())} (all)", _team_table(by[dims[0][0]], md.escape_cell(dims[0][1]))))
     if diff.get("added") or diff.get("changed") or diff.get("removed"):
         sections.append(md.details("Changed AI resources", _changes_table(diff)))
     budgets = result.extra.get("budgets") or []

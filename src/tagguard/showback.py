@@ -37,11 +37,27 @@ DEFAULT_DIMENSIONS = {"business_unit": "business-unit", "project": "project",
 UNALLOCATED = "(unallocated)"
 
 
+def dimensions(config) -> Dict[str, str]:
+    """label -> tag key: ``showback.dimensions`` if configured, else the taxonomy's required keys
+    (its properties if it requires none), else the default four.  Showback and ``tagguard diff``
+    both break spend down by these."""
+    raw = (config.section("showback") if config is not None else None) or {}
+    dims = raw.get("dimensions") if isinstance(raw, dict) else None
+    if isinstance(dims, list):
+        return {str(d).replace("-", "_"): str(d) for d in dims}
+    if isinstance(dims, dict) and dims:
+        return {str(k): str(v) for k, v in dims.items()}
+    tax = _taxonomy(config)
+    if tax is not None:
+        keys = [k for k in tax.required if isinstance(k, str)] or [k for k in tax.properties if isinstance(k, str)]
+        if keys:
+            return {k.replace("-", "_"): k for k in keys}
+    return dict(DEFAULT_DIMENSIONS)
+
+
 def _settings(config) -> Dict[str, Any]:
     raw = (config.section("showback") if config is not None else None) or {}
-    dims = raw.get("dimensions") or dict(DEFAULT_DIMENSIONS)
-    if isinstance(dims, list):
-        dims = {d.replace("-", "_"): d for d in dims}
+    dims = dimensions(config)
     allocate_by = raw.get("allocate_by") or next(iter(dims))
     if allocate_by not in dims:
         raise ValueError(f"showback.allocate_by: {allocate_by!r} is not one of the dimensions ({', '.join(dims)})")

@@ -82,7 +82,7 @@ def check(resources: List[Resource], ctx) -> Iterator[Finding]:
     else:
         costdiff.annotate_plan(resources, ctx)
     if base is not None or any(r.source == "plan" and "action" in r.meta for r in resources):
-        extra["cost_diff"] = costdiff.summarize(resources, removed)
+        extra["cost_diff"] = costdiff.summarize(resources, removed, config=ctx.config)
 
     yield from _unpriced(resources)
     yield from _spot_hints(resources, ctx)
