@@ -1,0 +1,124 @@
+"""Which charges of a bill are AI spend: rules as data (``policies/ai_services.yaml``, the rate card's
+GPU instance families, ``bill.ai_services`` in the config), turned into SQL predicates over the
+normalised ``charges`` relation. Every value is a quoted SQL literal; nothing from a bill is SQL.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional
+
+from tagguard.actuals import BillError
+from tagguard.actuals.sqlfiles import literal
+
+LIST_KEYS = ("service_names", "service_patterns", "service_categories", "service_subcategories",
+             "resource_id_patterns", "text_patterns", "gpu_patterns", "token_units", "token_services",
+             "training_job_patterns")
+
+
+def load_rules(user: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The shipped AI-service rules plus the rate card's GPU families, extended by the user's lists."""
+    from tagguard import yamlio
+    from tagguard.resources import data_file
+
+    path = data_file("policies/ai_services.yaml")
+    data = yamlio.load(path.read_text(encoding="utf-8")) or {}
+    rules: Dict[str, Any] = {k: [str(v) for v in (data.get(k) or [])] for k in LIST_KEYS}
+    rules["instance_regex"] = instance_regex()
+    for key, values in (user or {}).items():
+        if key not in LIST_KEYS:
+            raise BillError(f"bill.ai_services.{key}: unknown key (expected one of {', '.join(LIST_KEYS)})")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise BillError(f"bill.ai_services.{key}: expected a list of strings")
+        rules[key] = rules[key] + list(values)
+    return rules
+
+
+def instance_regex() -> str:
+    """One regular expression matching every GPU/accelerator instance type of the rate card."""
+    from tagguard.resources import data_file
+
+    card = json.loads(data_file("policies/ratecard.json").read_text(encoding="utf-8"))
+    parts = []
+    for fam in sorted((card.get("families") or {}).values(), key=lambda f: str(f.get("regex"))):
+        rx = str(fam.get("regex") or "")
+        if not rx:
+            continue
+        rx = rx.lower()
+        if rx.startswith("^"):
+            rx = rx[1:]
+        if rx.endswith("$"):
+            rx = rx[:-1]
+        re.compile(rx)
+        parts.append(rx)
+    for name in sorted((card.get("instances") or {})):
+        itype = name.split("/", 1)[-1].lower()
+        if not any(re.fullmatch(p, itype) for p in parts):
+            parts.append(re.escape(itype))
+    # instance names sit inside longer text (x_UsageType "USE1-BoxUsage:p5.48xlarge"); [a-z0-9] must not continue them
+    return "(^|[^a-z0-9.])(" + "|".join(parts) + ")($|[^a-z0-9-])"
+
+
+def _like_any(expr: str, patterns: List[str]) -> str:
+    if not patterns:
+        return "FALSE"
+    return "(" + " OR ".join(f"{expr} LIKE {literal(p.lower())}" for p in patterns) + ")"
+
+
+def _in(expr: str, values: List[str]) -> str:
+    if not values:
+        return "FALSE"
+    return f"{expr} IN (" + ", ".join(literal(v.lower()) for v in sorted(set(values))) + ")"
+
+
+def gpu_predicate(rules: Dict[str, Any]) -> str:
+    return ("(regexp_matches(COALESCE(match_text, ''), " + literal(rules["instance_regex"]) + ")"
+            + " OR " + _like_any("COALESCE(match_text, '')", rules["gpu_patterns"]) + ")")
+
+
+def ai_predicate(rules: Dict[str, Any]) -> str:
+    svc = "lower(COALESCE(service_name, ''))"
+    return "(" + " OR ".join([
+        _in(svc, rules["service_names"]),
+        _like_any(svc, rules["service_patterns"]),
+        _in("lower(COALESCE(service_category, ''))", rules["service_categories"]),
+        _in("lower(COALESCE(service_subcategory, ''))", rules["service_subcategories"]),
+        _like_any("lower(COALESCE(resource_id, ''))", rules["resource_id_patterns"]),
+        _like_any("COALESCE(match_text, '')", rules["text_patterns"]),
+        gpu_predicate(rules),
+    ]) + ")"
+
+
+def token_predicate(rules: Dict[str, Any]) -> str:
+    return ("(" + _like_any("lower(COALESCE(consumed_unit, ''))", rules["token_units"]) + " OR "
+            + _in("lower(COALESCE(service_name, ''))", rules["token_services"]) + ")")
+
+
+def shared_predicate(shared: Optional[Dict[str, Any]]) -> str:
+    """Shared platform charges: ``bill.shared: {services: [...], service_patterns: [...], resource_id_patterns: [...],
+    tags: {key: value}}``. Tag rules match the Tags JSON text exactly on a ``"key":"value"`` pair."""
+    if not shared:
+        return "FALSE"
+    parts = []
+    svc = "lower(COALESCE(service_name, ''))"
+    if shared.get("services"):
+        parts.append(_in(svc, [str(s) for s in shared["services"]]))
+    if shared.get("service_patterns"):
+        parts.append(_like_any(svc, [str(s) for s in shared["service_patterns"]]))
+    if shared.get("resource_id_patterns"):
+        parts.append(_like_any("lower(COALESCE(resource_id, ''))", [str(s) for s in shared["resource_id_patterns"]]))
+    for key, value in (shared.get("tags") or {}).items():
+        pair = json.dumps({str(key): str(value)}, separators=(",", ":"))[1:-1]
+        spaced = json.dumps({str(key): str(value)})[1:-1]
+        parts.append(f"(strpos(COALESCE(tags, ''), {literal(pair)}) > 0 OR strpos(COALESCE(tags, ''), {literal(spaced)}) > 0)")
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def slots(rules: Dict[str, Any], shared: Optional[Dict[str, Any]]) -> Dict[str, str]:
+    return {
+        "ai_predicate": ai_predicate(rules),
+        "gpu_predicate": gpu_predicate(rules),
+        "token_predicate": token_predicate(rules),
+        "shared_predicate": shared_predicate(shared),
+        "training_predicate": _like_any("lower(COALESCE(resource_id, ''))", rules["training_job_patterns"]),
+    }

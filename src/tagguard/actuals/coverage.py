@@ -1,0 +1,487 @@
+"""Dollar-weighted allocation coverage of AI spend on the bill.
+
+Each distinct tag map of an AI charge is validated ONCE against the same taxonomy a scan uses
+(``Taxonomy.evaluate``: required keys, allowed values, patterns, conditionals), after the provider's
+tag-key prefixes (``user:`` by default) are stripped. A charge is *allocated* when its tags raise
+no taxonomy issue; it is allocated *by key K* when no issue names K. Shares are dollar-weighted
+over the configured cost column and are computed per currency, never summed across currencies.
+
+``analyse(source, config, settings)`` runs ``sql/totals.sql`` and ``sql/rollup.sql`` and returns
+an ``Analysis`` that ``report``/``allocate``/``export`` read.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Dict, List, Optional, Tuple
+
+from tagguard.actuals import BillError
+
+ZERO = Decimal(0)
+UNALLOCATED = "(unallocated)"
+NO_ACCOUNT = "(no SubAccountId)"
+MODES = ("showback", "chargeback")
+BASES = ("gpu", "tokens", "ai")
+
+
+# --- settings ------------------------------------------------------------------
+
+@dataclass
+class Settings:
+    cost_column: str = "EffectiveCost"
+    tag_prefixes: Tuple[str, ...] = ("user:",)
+    dimensions: Dict[str, str] = field(default_factory=dict)  # label -> tag key
+    team_key: str = "business-unit"
+    env_key: str = "environment"
+    shared: Optional[Dict[str, Any]] = None
+    allocate_shared_by: str = "gpu"
+    modes: Dict[str, str] = field(default_factory=dict)  # environment value -> showback|chargeback
+    default_mode: str = "showback"
+    ai_services: Optional[Dict[str, Any]] = None
+    top: int = 10
+    memory_limit: str = "1GB"
+    threads: int = 2
+
+
+def settings_from_config(config, **overrides: Any) -> Settings:
+    from tagguard.showback import dimensions
+
+    raw = (config.section("bill") if config is not None else None) or {}
+    if not isinstance(raw, dict):
+        raise BillError("bill: expected a mapping")
+    dims = dimensions(config)
+    s = Settings(dimensions=dict(dims))
+    s.cost_column = str(raw.get("cost_column") or s.cost_column)
+    if "tag_prefixes" in raw:
+        s.tag_prefixes = tuple(str(p) for p in raw["tag_prefixes"] or ())
+    sb = (config.section("showback") if config is not None else None) or {}
+    allocate_by = sb.get("allocate_by") if isinstance(sb, dict) else None
+    s.team_key = str(raw.get("team_key") or (dims.get(allocate_by) if allocate_by in dims else None)
+                     or next(iter(dims.values()), "business-unit"))
+    s.env_key = str(raw.get("environment_key") or ("environment" if "environment" in dims.values() else s.env_key))
+    s.shared = raw.get("shared") or None
+    s.allocate_shared_by = str(raw.get("allocate_shared_by") or "gpu")
+    if s.allocate_shared_by not in BASES:
+        raise BillError(f"bill.allocate_shared_by: {s.allocate_shared_by!r} is not one of {', '.join(BASES)}")
+    modes = raw.get("modes") or {}
+    for env, mode in modes.items():
+        if mode not in MODES:
+            raise BillError(f"bill.modes.{env}: {mode!r} is not one of {', '.join(MODES)}")
+    s.default_mode = str(modes.get("default", "showback"))
+    s.modes = {str(k): str(v) for k, v in modes.items() if k != "default"}
+    s.ai_services = raw.get("ai_services") or None
+    s.top = int(raw.get("top", 10))
+    s.memory_limit = str(raw.get("memory_limit") or "1GB")
+    s.threads = int(raw.get("threads") or 2)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(s, key, value)
+    return s
+
+
+# --- tag maps ---------------------------------------------------------------------
+
+@dataclass
+class TagVerdict:
+    tags: Dict[str, str]
+    allocated: bool
+    ok_keys: frozenset  # required keys with no issue
+    problems: Tuple[str, ...]  # one text per issue (taxonomy messages; already plain text)
+    fixes: Tuple[str, ...]
+    malformed: bool = False
+    bad_keys: frozenset = frozenset()  # keys some issue names
+
+
+def parse_tags(text: Optional[str], prefixes: Tuple[str, ...]) -> Tuple[Optional[Dict[str, str]], List[str]]:
+    """FOCUS Tags JSON -> {key: value as text} with provider prefixes stripped; None if malformed."""
+    notes: List[str] = []
+    if text is None or text.strip() in ("", "null"):
+        return {}, notes
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, ["Tags is not valid JSON"]
+    if not isinstance(data, dict):
+        return None, [f"Tags is a JSON {type(data).__name__}, not an object"]
+    out: Dict[str, str] = {}
+    prefixed: Dict[str, Tuple[str, str]] = {}
+    for key, value in data.items():
+        if isinstance(value, (dict, list)):
+            notes.append(f"tag `{key}` has a {type(value).__name__} value; FOCUS allows only strings, numbers, booleans")
+            value = json.dumps(value, sort_keys=True)
+        elif value is True:
+            value = "true"
+        elif value is False:
+            value = "false"
+        elif value is None:
+            value = ""
+        else:
+            value = str(value) if not isinstance(value, str) else value
+        bare = next((key[len(p):] for p in prefixes if p and key.startswith(p)), None)
+        if bare is not None and bare:
+            prefixed[bare] = (key, value)
+        else:
+            out[key] = value
+    for bare, (key, value) in prefixed.items():
+        if bare in out and out[bare] != value:
+            notes.append(f"`{key}` = {json.dumps(value)} and `{bare}` = {json.dumps(out[bare])} disagree; `{bare}` is used")
+            continue
+        out.setdefault(bare, value)
+    return out, notes
+
+
+class TagJudge:
+    def __init__(self, taxonomy, prefixes: Tuple[str, ...]):
+        self.taxonomy = taxonomy
+        self.prefixes = prefixes
+        self.required = list(taxonomy.required)
+        self._cache: Dict[Tuple[Optional[str], str], TagVerdict] = {}
+
+    def judge(self, text: Optional[str], style: str) -> TagVerdict:
+        key = (text, style)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._judge(text, style)
+            self._cache[key] = hit
+        return hit
+
+    def _judge(self, text: Optional[str], style: str) -> TagVerdict:
+        tags, notes = parse_tags(text, self.prefixes)
+        if tags is None:
+            return TagVerdict({}, False, frozenset(), tuple(notes), ("export the Tags column as a JSON object",), malformed=True)
+        issues = self.taxonomy.evaluate(tags, style=style)
+        bad_keys = set()
+        map_level = False
+        for i in issues:
+            if i.tag:
+                bad_keys.add(i.tag)
+            bad_keys.update(i.tags)
+            if not i.tag and not i.tags:
+                map_level = True
+        ok = frozenset(k for k in self.required if k not in bad_keys)
+        problems = tuple(notes) + tuple(i.message for i in issues)
+        fixes = tuple(dict.fromkeys(i.fix for i in issues if i.fix))
+        allocated = not issues and not map_level
+        if style == "azure":  # Azure keys compare case-insensitively: report values under the taxonomy's spelling
+            folded = {k.casefold(): k for k in list(self.taxonomy.properties) + self.required}
+            tags = {folded.get(k.casefold(), k): v for k, v in tags.items()}
+        return TagVerdict(tags, allocated, ok, problems, fixes, bad_keys=frozenset(bad_keys))
+
+
+def style_of(provider: Optional[str]) -> str:
+    p = (provider or "").lower()
+    if "microsoft" in p or "azure" in p:
+        return "azure"
+    if "google" in p or "gcp" in p:
+        return "gcp"
+    return "aws"
+
+
+# --- analysis ------------------------------------------------------------------------
+
+@dataclass
+class Charge:
+    """One rollup row with its tag verdict."""
+    month: str
+    currency: str
+    account: str
+    service: str
+    kind: str  # ai | shared
+    usage: str  # gpu | tokens | ai
+    bucket: str  # spot | committed | on_demand | other
+    category: str
+    resource_id: Optional[str]
+    tags_text: Optional[str]
+    training: bool
+    cost: Decimal
+    credits: Decimal
+    rows: int
+    verdict: TagVerdict
+
+    def value(self, key: str) -> Optional[str]:
+        """The tag's value when it can be used for allocation (present, no taxonomy issue), else None."""
+        v = self.verdict
+        if v.malformed or key in v.bad_keys:
+            return None
+        value = v.tags.get(key)
+        return value if value not in (None, "") else None
+
+
+@dataclass
+class Analysis:
+    cost_column: str
+    files: List[str]
+    settings: Settings
+    required: List[str]
+    charges: List[Charge]
+    totals: List[Dict[str, Any]]
+    problems: List[str]
+    notes: List[str]
+    rejected_rows: int = 0
+
+
+def analyse(source, config, settings: Settings) -> Analysis:
+    from tagguard.actuals import ai_spend, sqlfiles
+    from tagguard.actuals.focus import collect_rejects
+
+    taxonomy = config.taxonomy()
+    rules = ai_spend.load_rules(settings.ai_services)
+    slots = ai_spend.slots(rules, settings.shared)
+    judge = TagJudge(taxonomy, settings.tag_prefixes)
+    required = list(taxonomy.required)
+    con = source.con
+    try:
+        totals_rows = con.execute(sqlfiles.render("totals.sql", {})).fetchall()
+        cur = con.execute(sqlfiles.render("rollup.sql", slots))
+        charges: List[Charge] = []
+        while True:
+            batch = cur.fetchmany(10_000)
+            if not batch:
+                break
+            for (month, currency, account, service, provider, kind, usage, bucket, category, rid, tags, training,
+                 cost, credits, n) in batch:
+                verdict = judge.judge(tags, style_of(provider))
+                charges.append(Charge(month, currency or "(no currency)", account or NO_ACCOUNT, service or "(no ServiceName)",
+                                      kind, usage, bucket, category or "", rid, tags, bool(training),
+                                      Decimal(cost or 0), Decimal(credits or 0), int(n), verdict))
+    except BillError:
+        raise
+    except Exception as exc:
+        from tagguard.actuals.focus import _first_line
+
+        raise BillError(f"query failed on {', '.join(source.files[:3])}{' ...' if len(source.files) > 3 else ''}: {_first_line(exc)}") from None
+    collect_rejects(source)
+    totals = []
+    for month, currency, cost, credits, n, bad_cost, bad_period, first_bad in totals_rows:
+        totals.append({"month": month, "currency": currency or "(no currency)", "cost": Decimal(cost or 0),
+                       "credits": Decimal(credits or 0), "rows": int(n), "bad_cost_rows": int(bad_cost or 0),
+                       "bad_period_rows": int(bad_period or 0), "first_bad_file": first_bad})
+    problems = list(source.problems)
+    for t in totals:
+        if t["bad_cost_rows"]:
+            problems.append(f"{t['first_bad_file']}: {t['bad_cost_rows']} row(s) with a non-numeric {settings.cost_column} "
+                            f"({t['currency']}, {t['month'] or 'no month'}) not counted")
+        if t["bad_period_rows"]:
+            problems.append(f"{t['first_bad_file']}: {t['bad_period_rows']} row(s) with an unreadable ChargePeriodStart "
+                            f"not counted")
+    return Analysis(settings.cost_column, list(source.files), settings, required, charges, totals, problems,
+                    list(source.notes), source.rejected_rows)
+
+
+# --- coverage report ------------------------------------------------------------------
+
+def _num(x: Decimal) -> float:
+    return float(round(x, 6))
+
+
+def _share(part: Decimal, whole: Decimal) -> Optional[float]:
+    if whole <= 0:
+        return None
+    return round(float(part / whole), 6)
+
+
+def _add(d: Dict, key, cost: Decimal, allocated: Decimal) -> None:
+    slot = d.setdefault(key, [ZERO, ZERO])
+    slot[0] += cost
+    slot[1] += allocated
+
+
+def _table(d: Dict, label: str) -> List[Dict[str, Any]]:
+    rows = [{label: k, "ai_cost": _num(v[0]), "allocated": _num(v[1]), "coverage": _share(v[1], v[0])} for k, v in d.items()]
+    rows.sort(key=lambda r: (-r["ai_cost"], str(r[label])))
+    return rows
+
+
+def months_between(months: List[str]) -> List[str]:
+    ms = sorted(m for m in months if m)
+    if not ms:
+        return []
+    y, m = map(int, ms[0].split("-"))
+    end = ms[-1]
+    out = []
+    while True:
+        cur = f"{y:04d}-{m:02d}"
+        out.append(cur)
+        if cur >= end or len(out) > 1200:
+            return out
+        m += 1
+        if m == 13:
+            y, m = y + 1, 1
+
+
+def coverage_report(a: Analysis, resource_map: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Any]:
+    s = a.settings
+    team_key = s.team_key
+    per_cur: Dict[str, Dict[str, Any]] = {}
+    malformed = {"rows": 0, "cost": {}, "resources": []}
+    training: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    for t in a.totals:
+        c = per_cur.setdefault(t["currency"], _empty_currency(a.required))
+        c["bill_total"] += t["cost"]
+    for ch in a.charges:
+        c = per_cur.setdefault(ch.currency, _empty_currency(a.required))
+        v = ch.verdict
+        if v.malformed:
+            malformed["rows"] += ch.rows
+            malformed["cost"][ch.currency] = malformed["cost"].get(ch.currency, ZERO) + ch.cost
+            if ch.resource_id and len(malformed["resources"]) < 20 and ch.resource_id not in malformed["resources"]:
+                malformed["resources"].append(ch.resource_id)
+        if ch.kind == "shared":
+            c["shared_total"] += ch.cost
+            continue
+        alloc = ch.cost if v.allocated else ZERO
+        c["ai_total"] += ch.cost
+        c["allocated"] += alloc
+        c["credits"] += ch.credits
+        for k in a.required:
+            if k in v.ok_keys and not v.malformed:
+                c["by_key"][k] += ch.cost
+        team = ch.value(team_key) or UNALLOCATED
+        _add(c["by_month"], ch.month, ch.cost, alloc)
+        _add(c["by_account"], ch.account, ch.cost, alloc)
+        _add(c["by_service"], ch.service, ch.cost, alloc)
+        _add(c["by_team"], team, ch.cost, alloc)
+        pb = c["pricing_by_team"].setdefault(team, {"spot": ZERO, "committed": ZERO, "on_demand": ZERO, "other": ZERO})
+        pb[ch.bucket] += ch.cost
+        if not v.allocated:
+            key = ch.resource_id or f"(no ResourceId: {ch.service})"
+            u = c["unallocated"].setdefault(key, {"cost": ZERO, "service": ch.service, "account": ch.account,
+                                                  "problems": {}, "fixes": {}, "has_id": bool(ch.resource_id)})
+            u["cost"] += ch.cost
+            for p in v.problems:
+                u["problems"][p] = None
+            for f in v.fixes:
+                u["fixes"][f] = None
+        if ch.training and ch.resource_id:
+            tr = training.setdefault((ch.currency, ch.resource_id), {"resource_id": ch.resource_id, "currency": ch.currency,
+                                                                      "cost": ZERO, "team": team, "months": set()})
+            tr["cost"] += ch.cost
+            tr["months"].add(ch.month)
+    currencies = {}
+    for cur, c in sorted(per_cur.items()):
+        top = sorted(c["unallocated"].items(), key=lambda kv: (-kv[1]["cost"], kv[0]))[: s.top]
+        top_rows = []
+        for rid, u in top:
+            row = {"resource_id": rid, "cost": _num(u["cost"]), "service": u["service"], "account": u["account"],
+                   "problems": list(u["problems"]) or ["no tags"], "fixes": list(u["fixes"])}
+            hit = (resource_map or {}).get(rid) if u["has_id"] else None
+            if hit:
+                row.update({k: hit[k] for k in ("file", "line", "address") if hit.get(k) is not None})
+            top_rows.append(row)
+        pricing = []
+        for team, b in c["pricing_by_team"].items():
+            total = sum(b.values(), ZERO)
+            pricing.append({"team": team, "total": _num(total), **{k: _num(x) for k, x in b.items()},
+                            **{f"{k}_share": _share(x, total) for k, x in b.items()}})
+        pricing.sort(key=lambda r: (-r["total"], r["team"]))
+        months = [m for m in c["by_month"] if m]
+        currencies[cur] = {
+            "bill_total": _num(c["bill_total"]),
+            "ai_total": _num(c["ai_total"]),
+            "ai_share_of_bill": _share(c["ai_total"], c["bill_total"]),
+            "allocated": _num(c["allocated"]),
+            "coverage": _share(c["allocated"], c["ai_total"]),
+            "credits": _num(c["credits"]),
+            "shared_total": _num(c["shared_total"]),
+            "by_key": {k: {"allocated": _num(x), "coverage": _share(x, c["ai_total"])} for k, x in c["by_key"].items()},
+            "by_month": sorted(_table(c["by_month"], "month"), key=lambda r: str(r["month"])),
+            "by_account": _table(c["by_account"], "account"),
+            "by_service": _table(c["by_service"], "service"),
+            "by_team": _table(c["by_team"], "team"),
+            "pricing_by_team": pricing,
+            "top_unallocated": top_rows,
+            "unallocated_resources": len(c["unallocated"]),
+            "empty_months": [m for m in months_between(months) if m not in c["by_month"]],
+        }
+    all_months = sorted({t["month"] for t in a.totals if t["month"]})
+    return {
+        "kind": "tagguard-bill-coverage",
+        "cost_column": a.cost_column,
+        "files": a.files,
+        "team_key": team_key,
+        "required_keys": a.required,
+        "tag_prefixes": list(s.tag_prefixes),
+        "months": all_months,
+        "empty_bill_months": [m for m in months_between(all_months) if m not in all_months],
+        "currencies": currencies,
+        "malformed_tags": {"rows": malformed["rows"], "cost": {k: _num(v) for k, v in malformed["cost"].items()},
+                           "resources": malformed["resources"]},
+        "training_runs": sorted(({**t, "cost": _num(t["cost"]), "months": sorted(t["months"])} for t in training.values()),
+                                key=lambda t: (-t["cost"], t["resource_id"]))[:50],
+        "problems": a.problems,
+        "notes": a.notes,
+        "rejected_rows": a.rejected_rows,
+        "empty": not a.totals,
+    }
+
+
+def _empty_currency(required: List[str]) -> Dict[str, Any]:
+    return {"bill_total": ZERO, "ai_total": ZERO, "allocated": ZERO, "credits": ZERO, "shared_total": ZERO,
+            "by_key": {k: ZERO for k in required}, "by_month": {}, "by_account": {}, "by_service": {}, "by_team": {},
+            "pricing_by_team": {}, "unallocated": {}}
+
+
+# --- ResourceId -> file:line ----------------------------------------------------------
+
+def resource_map(scan_reports: List[str], states: List[str]) -> Dict[str, Dict[str, Any]]:
+    """ResourceId -> {file, line, address} from tagguard JSON reports (scan or drift) and Terraform states.
+
+    Keys indexed: a resource's address, ``meta.arn``/``meta.id``/``meta.instance_id``/``meta.resource_id``,
+    and the last path segment of an ARN (``i-0abc`` for ``arn:...:instance/i-0abc``). A state maps an ARN/id to
+    an address, which a scan report then locates."""
+    by_addr: Dict[str, Dict[str, Any]] = {}
+    out: Dict[str, Dict[str, Any]] = {}
+    for path in scan_reports:
+        data = _read_json(path, "scan report")
+        resources = data.get("resources") if isinstance(data, dict) else None
+        if not isinstance(resources, list):
+            raise BillError(f"{path}: not a tagguard JSON report (no `resources` list); write one with `tagguard scan -f json`")
+        for r in resources:
+            if not isinstance(r, dict) or not isinstance(r.get("address"), str):
+                continue
+            hit = {"file": r.get("file") if isinstance(r.get("file"), str) else None,
+                   "line": r.get("line") if isinstance(r.get("line"), int) else None, "address": r["address"]}
+            by_addr.setdefault(r["address"], hit)
+            for key in _ids(r["address"], r.get("meta") if isinstance(r.get("meta"), dict) else {}):
+                out.setdefault(key, hit)
+    for path in states:
+        data = _read_json(path, "Terraform state")
+        for res in (data.get("resources") or []) if isinstance(data, dict) else []:
+            if not isinstance(res, dict) or res.get("mode", "managed") != "managed":
+                continue
+            for inst in res.get("instances") or []:
+                attrs = inst.get("attributes") if isinstance(inst, dict) else None
+                if not isinstance(attrs, dict):
+                    continue
+                from tagguard.sources.aws.state import _address
+
+                try:
+                    address = _address(res, inst)
+                except (KeyError, TypeError):
+                    continue
+                hit = by_addr.get(address) or {"file": None, "line": None, "address": address}
+                for key in _ids(None, {"arn": attrs.get("arn"), "id": attrs.get("id")}):
+                    out.setdefault(key, hit)
+    return out
+
+
+def _ids(address: Optional[str], meta: Dict[str, Any]) -> List[str]:
+    keys = []
+    for v in [address] + [meta.get(k) for k in ("arn", "id", "instance_id", "resource_id")]:
+        if isinstance(v, str) and v:
+            keys.append(v)
+            if v.startswith("arn:") and "/" in v:
+                keys.append(v.rsplit("/", 1)[1])
+    return keys
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except OSError as exc:
+        raise BillError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        raise BillError(f"{path}{':' + str(line) if line else ''}: {what} is not valid JSON") from None

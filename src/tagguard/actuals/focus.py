@@ -1,0 +1,296 @@
+"""Read FOCUS exports (CSV, CSV.gz, Parquet; a file, a directory or a glob) into DuckDB.
+
+``open_source(paths, cost_column=...)`` probes every file's columns, reports files that lack a
+required column (one line per file, naming the missing columns and near spellings) and builds the
+normalised view ``charges`` that the engine-neutral queries in ``sql/`` read:
+
+    month, cost, billed_cost, currency, charge_category, charge_class, provider, service_name,
+    service_category, service_subcategory, resource_id, resource_name, resource_type, sku_id,
+    pricing_category, commitment_id, consumed_qty, consumed_unit, sub_account, region, tags,
+    match_text, bad_cost, bad_period, src_file
+
+Files are grouped by schema (format, Tags type, which optional columns exist) and each group is
+read with ``union_by_name`` so that schema drift across FOCUS versions never drops or shifts a
+column. CSV is read as text (no type guessing: costs are cast to DECIMAL(38,10), never DOUBLE);
+rows DuckDB cannot parse are kept in its reject table and reported with file and line.
+Extensions are never downloaded (autoinstall/autoload off); ``s3://`` works only when the httpfs
+extension is already installed.
+"""
+from __future__ import annotations
+
+import glob as _glob
+import os
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from tagguard.actuals import BillError
+from tagguard.actuals.sqlfiles import ident, literal
+
+COST_COLUMNS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
+DEFAULT_COST = "EffectiveCost"
+REQUIRED = ("BillingCurrency", "ChargeCategory", "ChargePeriodStart", "ServiceName", "ResourceId", "Tags")
+# optional column -> what is lost without it (stated in the report)
+OPTIONAL = {
+    "BilledCost": "credits are judged on the cost column only",
+    "ChargeClass": "corrections are not told apart",
+    "ProviderName": "provider (Azure tag keys compare case-insensitively) is unknown",
+    "ServiceProviderName": "",
+    "ServiceCategory": "AI is identified without the FOCUS ServiceCategory",
+    "ServiceSubcategory": "",
+    "ResourceName": "",
+    "ResourceType": "",
+    "SkuId": "",
+    "PricingCategory": "spot/committed/on-demand shares are unknown",
+    "CommitmentDiscountId": "",
+    "ConsumedQuantity": "",
+    "ConsumedUnit": "token usage is recognised by service name only",
+    "SubAccountId": "spend by account is not available",
+    "RegionId": "",
+    "ChargeDescription": "",
+    "SkuMeter": "",
+    "x_UsageType": "",
+}
+MATCH_TEXT_COLUMNS = ("SkuId", "ResourceType", "ResourceName", "ChargeDescription", "SkuMeter", "x_UsageType")
+SUFFIXES = (".parquet", ".csv", ".csv.gz")
+
+
+@dataclass
+class Source:
+    con: Any  # duckdb connection with the view ``charges``
+    files: List[str]
+    cost_column: str
+    problems: List[str] = field(default_factory=list)  # one line each: skipped files, rejected rows
+    notes: List[str] = field(default_factory=list)  # absent optional columns and what that costs
+    rejected_rows: int = 0
+
+
+def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: Optional[str] = None):
+    try:
+        import duckdb
+    except ModuleNotFoundError:
+        raise BillError("reading FOCUS exports needs DuckDB: pip install 'tagguard[bill]'") from None
+    config = {"memory_limit": memory_limit, "threads": int(threads),
+              "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if temp_directory:
+        config["temp_directory"] = temp_directory
+    try:
+        con = duckdb.connect(config=config)
+    except duckdb.Error as exc:
+        raise BillError(f"cannot start DuckDB: {_first_line(exc)}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def expand(paths: Sequence[str]) -> List[str]:
+    """Files named by PATHS: files, directories (recursively) and globs; s3:// URLs pass through."""
+    out: List[str] = []
+    for p in paths:
+        if p.startswith("s3://"):
+            out.append(p)
+            continue
+        if any(ch in p for ch in "*?["):
+            hits = sorted(h for h in _glob.glob(p, recursive=True) if os.path.isfile(h))
+            if not hits:
+                raise BillError(f"{p}: the glob matches no file")
+            hits = [h for h in hits if _is_focus_file(h)]
+            if not hits:
+                raise BillError(f"{p}: the glob matches no FOCUS file ({', '.join(SUFFIXES)})")
+            out.extend(hits)
+            continue
+        path = Path(p)
+        if path.is_dir():
+            hits = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_focus_file(str(f)))
+            if not hits:
+                raise BillError(f"{p}: no FOCUS files ({', '.join(SUFFIXES)}) in this directory")
+            out.extend(hits)
+        elif path.is_file():
+            _is_focus_file(p) or _fail_suffix(p)
+            out.append(p)
+        else:
+            raise BillError(f"{p}: no such file or directory")
+    seen = set()
+    return [f for f in out if not (f in seen or seen.add(f))]
+
+
+def _is_focus_file(name: str) -> bool:
+    return name.lower().endswith(SUFFIXES)
+
+
+def _fail_suffix(name: str) -> bool:
+    raise BillError(f"{name}: not a FOCUS export file (expected {', '.join(SUFFIXES)})")
+
+
+def _kind(name: str) -> str:
+    return "parquet" if name.lower().endswith(".parquet") else "csv"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _probe(con, name: str) -> Dict[str, str]:
+    """column name -> DuckDB type of one file (CSV: all VARCHAR)."""
+    if _kind(name) == "parquet":
+        sql = f"DESCRIBE SELECT * FROM read_parquet({literal(name)})"
+    else:
+        sql = f"DESCRIBE SELECT * FROM read_csv({literal(name)}, all_varchar=true, header=true, sample_size=2048)"
+    rows = con.execute(sql).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def missing_columns(columns: Sequence[str], cost_column: str) -> List[str]:
+    """Required columns absent from ``columns``, each with near spellings if any."""
+    present = set(columns)
+    out = []
+    folded = {c.casefold(): c for c in columns}
+    for need in (cost_column,) + REQUIRED:
+        if need in present:
+            continue
+        near = [folded[need.casefold()]] if need.casefold() in folded else get_close_matches(need, list(columns), n=2, cutoff=0.75)
+        out.append(need + (f" (found {', '.join(repr(n) for n in near)})" if near else ""))
+    return out
+
+
+def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None, memory_limit: str = "1GB",
+                threads: int = 2) -> Source:
+    if not cost_column or not all(ch.isalnum() or ch == "_" for ch in cost_column) or cost_column[0].isdigit():
+        raise BillError(f"--cost-column {cost_column!r} is not a column name")
+    files = expand(paths)
+    if not files:
+        raise BillError("no FOCUS files given")
+    con = con or connect(memory_limit=memory_limit, threads=threads)
+    if any(f.startswith("s3://") for f in files):
+        _require_httpfs(con)
+    src = Source(con=con, files=[], cost_column=cost_column)
+    groups: Dict[Tuple, List[str]] = {}
+    absent_everywhere = set(OPTIONAL)
+    for name in files:
+        try:
+            cols = _probe(con, name)
+        except Exception as exc:  # duckdb.Error and OS errors: skip the file, keep the rest
+            src.problems.append(f"{name}: cannot read ({_first_line(exc)}); file skipped")
+            continue
+        miss = missing_columns(list(cols), cost_column)
+        if miss:
+            src.problems.append(f"{name}: missing FOCUS column{'s' if len(miss) > 1 else ''} {', '.join(miss)}; file skipped")
+            continue
+        optional = tuple(sorted(c for c in OPTIONAL if c in cols))
+        absent_everywhere -= set(optional)
+        key = (_kind(name), _tags_kind(cols["Tags"]), optional)
+        groups.setdefault(key, []).append(name)
+        src.files.append(name)
+    if not src.files:
+        detail = src.problems[0] if len(src.problems) == 1 else f"{len(src.problems)} files unreadable; first: {src.problems[0]}"
+        raise BillError(f"no readable FOCUS file: {detail}")
+    for col in sorted(absent_everywhere):
+        if OPTIONAL[col]:
+            src.notes.append(f"column {col} is absent: {OPTIONAL[col]}")
+    selects = [_group_select(kind, tags_kind, set(optional), names, cost_column)
+               for (kind, tags_kind, optional), names in sorted(groups.items())]
+    try:
+        con.execute("CREATE OR REPLACE TEMP VIEW charges AS " + "\nUNION ALL\n".join(selects))
+    except Exception as exc:
+        raise BillError(f"cannot read the FOCUS files: {_first_line(exc)}") from None
+    return src
+
+
+def collect_rejects(src: Source) -> None:
+    """After the first full read: CSV rows DuckDB could not parse, with file and line (one line each, first 20)."""
+    try:
+        rows = src.con.execute(
+            "SELECT s.file_path, e.line, e.error_type FROM reject_errors e JOIN reject_scans s "
+            "ON e.scan_id = s.scan_id AND e.file_id = s.file_id ORDER BY s.file_path, e.line").fetchall()
+    except Exception:
+        return  # no CSV read: no reject tables
+    seen = set()
+    for path, line, err in rows:
+        if (path, line) in seen:
+            continue  # the view is read by several queries; each may log the same line
+        seen.add((path, line))
+        src.rejected_rows += 1
+        if src.rejected_rows <= 20:
+            src.problems.append(f"{path}:{line}: row not read ({str(err).lower().replace('_', ' ')}); other rows kept")
+    if src.rejected_rows > 20:
+        src.problems.append(f"... and {src.rejected_rows - 20} more unreadable CSV rows")
+
+
+def _tags_kind(dtype: str) -> str:
+    t = dtype.upper()
+    if t.startswith("MAP("):
+        return "map"
+    if t.startswith("STRUCT("):
+        return "struct"
+    return "text"  # VARCHAR or JSON
+
+
+def _require_httpfs(con) -> None:
+    try:
+        row = con.execute("SELECT installed FROM duckdb_extensions() WHERE extension_name = 'httpfs'").fetchone()
+    except Exception:
+        row = None
+    if not row or not row[0]:
+        raise BillError("s3:// paths need DuckDB's httpfs extension installed beforehand "
+                        "(tagguard never downloads extensions): python -c \"import duckdb; duckdb.execute('INSTALL httpfs')\"")
+    con.execute("LOAD httpfs")
+
+
+def _group_select(kind: str, tags_kind: str, optional: set, names: List[str], cost_column: str) -> str:
+    file_list = "[" + ", ".join(literal(n) for n in names) + "]"
+    if kind == "parquet":
+        reader = f"read_parquet({file_list}, union_by_name=true, filename='x_tagguard_file')"
+    else:
+        # store_rejects (bad lines with file and line) does not combine with union_by_name: one reader per file
+        reader = "(" + "\n  UNION ALL BY NAME\n  ".join(
+            f"SELECT * FROM read_csv({literal(n)}, all_varchar=true, header=true, "
+            f"ignore_errors=true, store_rejects=true, filename='x_tagguard_file')" for n in names) + ")"
+
+    def col(name: str) -> str:
+        if name in optional or name in REQUIRED:
+            return f"CAST({ident(name)} AS VARCHAR)"
+        return "CAST(NULL AS VARCHAR)"
+
+    def num(name: str) -> str:
+        if name in optional or name == cost_column:
+            return f"TRY_CAST({ident(name)} AS DECIMAL(38,10))"
+        return "CAST(NULL AS DECIMAL(38,10))"
+
+    if tags_kind == "text":
+        tags = 'CAST("Tags" AS VARCHAR)'
+    else:
+        tags = 'CAST(to_json("Tags") AS VARCHAR)'
+    provider = ("COALESCE(" + ", ".join(col(c) for c in ("ServiceProviderName", "ProviderName") if c in optional) + ")"
+                if {"ServiceProviderName", "ProviderName"} & optional else "CAST(NULL AS VARCHAR)")
+    texts = [col(c) for c in MATCH_TEXT_COLUMNS if c in optional]
+    match_text = "lower(concat_ws(' ', " + ", ".join(texts) + "))" if texts else "''"
+    period = 'TRY_CAST("ChargePeriodStart" AS TIMESTAMPTZ)'
+    cost = num(cost_column)
+    return f"""SELECT
+  strftime({period}, '%Y-%m') AS month,
+  {cost} AS cost,
+  {num('BilledCost')} AS billed_cost,
+  {col('BillingCurrency')} AS currency,
+  {col('ChargeCategory')} AS charge_category,
+  {col('ChargeClass')} AS charge_class,
+  {provider} AS provider,
+  {col('ServiceName')} AS service_name,
+  {col('ServiceCategory')} AS service_category,
+  {col('ServiceSubcategory')} AS service_subcategory,
+  {col('ResourceId')} AS resource_id,
+  {col('ResourceName')} AS resource_name,
+  {col('ResourceType')} AS resource_type,
+  {col('SkuId')} AS sku_id,
+  {col('PricingCategory')} AS pricing_category,
+  {col('CommitmentDiscountId')} AS commitment_id,
+  {num('ConsumedQuantity')} AS consumed_qty,
+  {col('ConsumedUnit')} AS consumed_unit,
+  {col('SubAccountId')} AS sub_account,
+  {col('RegionId')} AS region,
+  {tags} AS tags,
+  {match_text} AS match_text,
+  ({cost} IS NULL AND {ident(cost_column)} IS NOT NULL) AS bad_cost,
+  ({period} IS NULL) AS bad_period,
+  x_tagguard_file AS src_file
+FROM {reader}"""

@@ -1,0 +1,49 @@
+-- AI and shared-platform charges rolled up to one row per distinct
+-- (month, currency, account, service, provider, kind, usage, pricing bucket, resource, tag map).
+-- Reads the normalised relation `charges` (see focus.py); engine-neutral (DuckDB, Trino, Athena).
+-- Slots {{...}} hold predicates built from policies/ai_services.yaml and the config (ai_spend.py).
+WITH classified AS (
+  SELECT
+    month,
+    cost,
+    currency,
+    sub_account,
+    service_name,
+    provider,
+    charge_category,
+    resource_id,
+    tags,
+    CASE WHEN {{shared_predicate}} THEN 'shared'
+         WHEN {{ai_predicate}} THEN 'ai'
+         ELSE 'other' END AS kind,
+    CASE WHEN {{gpu_predicate}} THEN 'gpu'
+         WHEN {{token_predicate}} THEN 'tokens'
+         ELSE 'ai' END AS usage_kind,
+    CASE WHEN pricing_category = 'Dynamic' THEN 'spot'
+         WHEN pricing_category = 'Committed' OR commitment_id IS NOT NULL THEN 'committed'
+         WHEN pricing_category = 'Standard' THEN 'on_demand'
+         ELSE 'other' END AS bucket,
+    CASE WHEN {{training_predicate}} THEN 1 ELSE 0 END AS training
+  FROM charges
+  WHERE NOT bad_cost AND NOT bad_period
+)
+SELECT
+  month,
+  currency,
+  sub_account,
+  service_name,
+  provider,
+  kind,
+  usage_kind,
+  bucket,
+  charge_category,
+  resource_id,
+  tags,
+  training,
+  SUM(cost) AS cost,
+  SUM(CASE WHEN cost < 0 THEN cost ELSE 0 END) AS credits,
+  COUNT(*) AS n_rows
+FROM classified
+WHERE kind <> 'other'
+GROUP BY month, currency, sub_account, service_name, provider, kind, usage_kind, bucket,
+         charge_category, resource_id, tags, training

@@ -1,0 +1,57 @@
+"""The engine-neutral SQL files shipped in ``tagguard/actuals/sql`` and their tiny template syntax.
+
+A file may hold ``{{name}}`` slots. Slots are filled only with fragments built by tagguard itself
+(column names from a fixed list, string literals quoted by ``literal``); billing data never becomes
+SQL text.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List
+
+_SLOT = re.compile(r"\{\{([a-z_]+)\}\}")
+
+
+def names() -> List[str]:
+    from importlib.resources import files
+
+    return sorted(p.name for p in files("tagguard.actuals").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+
+
+def load(name: str) -> str:
+    from importlib.resources import files
+
+    return files("tagguard.actuals").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
+
+
+def render(name: str, slots: Dict[str, str]) -> str:
+    text = load(name)
+
+    def sub(m: "re.Match[str]") -> str:
+        key = m.group(1)
+        if key not in slots:
+            raise KeyError(f"{name}: no value for slot {{{{{key}}}}}")
+        return slots[key]
+
+    return _SLOT.sub(sub, text)
+
+
+def slots_in(name: str) -> List[str]:
+    return sorted(set(_SLOT.findall(load(name))))
+
+
+def literal(value: str) -> str:
+    """A standard SQL string literal (single quotes doubled; no backslash escapes in DuckDB/Trino)."""
+    if "\x00" in value:
+        raise ValueError("NUL in an SQL literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def ident(name: str) -> str:
+    """A double-quoted identifier; only plain names are accepted."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain column name: {name!r}")
+    return '"' + name + '"'
