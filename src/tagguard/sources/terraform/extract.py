@@ -213,9 +213,14 @@ def catalog_info(instance_type: str) -> Optional[Tuple[Optional[str], Optional[f
         return None
 
 
-def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optional[int]) -> Tuple[Compute, bool]:
-    """Compute profile and whether the resource is AI, from the kind's paths."""
+def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optional[int],
+                unknown: Optional[List[str]] = None, conflicts: Optional[List[str]] = None) -> Tuple[Compute, bool]:
+    """Compute profile and whether the resource is AI, from the kind's paths.
+
+    ``unknown`` collects what about the size could not be resolved (for "possibly AI");
+    ``conflicts`` collects accelerator blocks that contradict a machine type's built-in GPUs."""
     comp = Compute(provider=spec.get("provider"), service=spec.get("service"))
+    unknown = unknown if unknown is not None else []
     itype = None
     for path in spec.get("instance_type", []) or []:
         value = get_path(body, path, scope)
@@ -223,7 +228,9 @@ def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optio
             itype = value
             break
         if isinstance(value, Unknown):
-            comp.notes.append(f"{path} is not known statically ({value.reason})")
+            itype = size_from_unknown(comp, path, value, unknown, spec.get("provider"))
+            if itype:
+                break
     comp.instance_type = itype
     ai = spec.get("ai") == "always"
     if itype:
@@ -236,8 +243,19 @@ def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optio
         acc = _accelerators(body, acc_path, scope)
         if acc is not None:
             model, gpus = acc
-            comp.accelerator = comp.accelerator or model
-            comp.gpus_per_unit = (comp.gpus_per_unit or 0) + gpus if gpus is not None else comp.gpus_per_unit
+            if comp.gpus_per_unit and comp.accelerator and itype:
+                # A2/A3/G2 machine types come with their GPUs: a matching guest_accelerator block
+                # describes the same GPUs, it does not add to them
+                same = short_model(model) == short_model(comp.accelerator) and (gpus is None or gpus == comp.gpus_per_unit)
+                if not same and conflicts is not None:
+                    shown = f"{gpus:g} x {model}" if gpus is not None else f"{model} (count unknown)"
+                    conflicts.append(f"{itype} has {comp.gpus_per_unit:g} x {comp.accelerator} built in, but `{acc_path}` "
+                                     f"asks for {shown}")
+            else:
+                comp.accelerator = comp.accelerator or model
+                comp.gpus_per_unit = (comp.gpus_per_unit or 0) + gpus if gpus is not None else comp.gpus_per_unit
+                if gpus is None:
+                    unknown.append(f"the GPU count of `{acc_path}` is not known statically")
             ai = ai or spec.get("ai") == "instance"
     units: Optional[int] = 1
     for path in spec.get("units", []) or []:
@@ -267,6 +285,56 @@ def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optio
     if spec.get("ai") == "never":
         ai = False
     return comp, ai
+
+
+def short_model(name: Optional[str]) -> Optional[str]:
+    from tagguard.pricing.gpus import short_gpu_model
+
+    return short_gpu_model(name) or (name.upper() if name else None)
+
+
+def size_from_unknown(comp: Compute, path: str, value: Unknown, unknown: List[str], provider: Optional[str]) -> Optional[str]:
+    """An instance type tagguard cannot resolve.  When the code narrows it to a list of candidates
+    (a validation's allowed values, tfvars files) and every candidate has GPUs, the resource IS
+    AI: the cheapest candidate is priced, and the notes say so.  When no candidate has GPUs it
+    is not AI.  Otherwise the size stays unknown and ``unknown`` says why."""
+    from tagguard.sources.terraform.module import Candidates
+
+    if not isinstance(value, Candidates) or not value.values:
+        why = value.reason or "known only after apply"
+        unknown.append(f"`{path}` is not known statically ({why})")
+        return None
+    listed = ", ".join(value.values)
+    gpu = [v for v in value.values if catalog_info(v) is not None]
+    if not gpu:
+        comp.notes.append(f"{path} is one of {listed} ({value.origin}); none has GPUs or AI accelerators")
+        return None
+    if len(gpu) < len(value.values):
+        unknown.append(f"`{path}` is one of {listed} ({value.origin}); {', '.join(gpu)} "
+                       f"{'has' if len(gpu) == 1 else 'have'} GPUs, the others do not")
+        return None
+    chosen = _cheapest(gpu, provider)
+    comp.notes.append(f"{path} is one of {listed} ({value.origin}); every one has GPUs, so it is AI; "
+                      f"priced at the cheapest, {chosen}: pass the real value with --var or a tfvars file "
+                      f"to price it exactly")
+    return chosen
+
+
+def _cheapest(types: List[str], provider: Optional[str]) -> str:
+    try:
+        from tagguard.pricing.catalog import lookup
+    except ModuleNotFoundError:  # pricing not part of this build
+        return types[0]
+
+    def rate(t: str) -> float:
+        try:
+            info = lookup(t, provider)
+        except Exception:  # noqa: BLE001 - a catalog problem must not stop the scan
+            info = None
+        value = info.rate("on_demand") if info is not None else None
+        return value if value is not None else float("inf")
+
+    return min(types, key=rate)  # ties and unpriced: the first listed
 
 
 def _accelerators(body, path: str, scope) -> Optional[Tuple[str, Optional[float]]]:

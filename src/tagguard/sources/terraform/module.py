@@ -106,7 +106,11 @@ def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callab
         if not (is_json or name.endswith(".tf")) or not path.is_file():
             continue
         rel = rel_of(path)
-        data = read(path)
+        try:
+            data = read(path)
+        except OSError as exc:  # safeio refusals: outside the repository, not a regular file, over the cap
+            mdef.parse_issues.append((rel, 0, f"not read: {getattr(exc, 'reason', None) and str(exc) or exc.strerror or exc}"))
+            continue
         if data is None:
             mdef.parse_issues.append((rel, 0, "cannot read file"))
             continue
@@ -254,6 +258,8 @@ class ModuleInstance:
         # Terraform runs in the root module's directory: path.* and file() paths are relative to it
         self.cwd: Path = cwd if cwd is not None and inputs is not None else mdef.dir
         self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
+        # root only: values a variable takes in tfvars files Terraform does not load by itself
+        self.var_hints: Dict[str, List[Tuple[Any, str]]] = {}
 
     def _path_str(self, p: Path) -> str:
         try:
@@ -280,9 +286,22 @@ class ModuleInstance:
             return Unknown(f"{name} is not available here")
         return _AfterApply(name, "is known only after apply")
 
-    def read_file(self, rel: str) -> Optional[str]:
+    def read_file(self, rel: str) -> Any:
+        """The text of ``rel`` (relative to the root module's directory), None when there is no
+        such file, or an ``Unknown`` saying why it is not read (outside the scanned repository,
+        not a regular file, over the size cap)."""
         path = (self.cwd / rel) if not os.path.isabs(rel) else Path(rel)
-        data = self.loader.read(path)
+        try:
+            data = self.loader.read(path)
+        except OSError as exc:
+            reason = getattr(exc, "reason", None)
+            if reason is None and not os.path.lexists(path):
+                return None
+            from tagguard.safeio import InputTooLarge, truncate
+
+            if isinstance(exc, InputTooLarge):
+                return Unknown(f"file {truncate(rel, 120)} is not read: {exc}")
+            return Unknown(f"file {truncate(rel, 120)} is not read: {reason or exc.strerror or exc}")
         if data is None:
             return None
         self.loader.read_log.append(path)
@@ -291,9 +310,14 @@ class ModuleInstance:
         except UnicodeDecodeError:
             return None
 
-    def list_files(self, rel: str) -> Optional[List[str]]:
-        """Files below a directory (relative POSIX paths), for fileset(); never follows into .git."""
+    def list_files(self, rel: str) -> Any:
+        """Files below a directory (relative POSIX paths), for fileset(); never follows into .git.
+        A directory outside the scanned repository is an ``Unknown``, never listed."""
         base = (self.cwd / rel) if not os.path.isabs(rel) else Path(rel)
+        from tagguard.safeio import inside, truncate
+
+        if not inside(base, self.loader.boundary):
+            return Unknown(f"directory {truncate(rel, 120)} is outside the scanned repository and is not listed")
         if not base.is_dir():
             return None
         out: List[str] = []
@@ -307,6 +331,14 @@ class ModuleInstance:
 
     # -- variables -----------------------------------------------------------------
     def _variable(self, name: str) -> Any:
+        value = self._variable_value(name)
+        if isinstance(value, Unknown):
+            decl = self.mdef.variables.get(name)
+            if decl is not None:
+                value = narrow_unknown(self, decl, name, value)
+        return value
+
+    def _variable_value(self, name: str) -> Any:
         decl = self.mdef.variables.get(name)
         if decl is None:
             return Unknown(f"var.{name} is not declared in {self.call_label}")
@@ -421,6 +453,131 @@ class _DataRoot(Mapping):
 
     def __len__(self):
         return 0
+
+
+class Candidates(Unknown):
+    """An unknown value that the code narrows to a list: a variable's ``validation`` lists the
+    allowed values (``contains([...], var.x)``), or tfvars files that are not loaded by
+    default set it.  ``origin`` says where the list comes from."""
+
+    __slots__ = ("values", "origin")
+
+    def __init__(self, reason: Optional[str], values: List[str], origin: str) -> None:
+        super().__init__(reason)
+        self.values = values
+        self.origin = origin
+
+    def __repr__(self) -> str:
+        return f"Candidates({self.values!r}, {self.origin!r})"
+
+
+def narrow_unknown(inst: "ModuleInstance", decl: Located, name: str, value: Unknown) -> Unknown:
+    """An unknown variable value narrowed by what the code says: its validation's allowed list,
+    and (root modules) tfvars files that set it.  Anything else stays a plain ``Unknown``."""
+    allowed = validation_allowed(inst, decl, name)
+    prior = value.values if isinstance(value, Candidates) else None
+    origins: List[str] = [value.origin] if isinstance(value, Candidates) else []
+    values: Optional[List[str]] = prior
+    if allowed is not None:
+        values = [v for v in prior if v in allowed] if prior is not None else list(allowed)
+        where = f"{decl.file}:{decl.block.line}"
+        origins.append(f"the validation of var.{name} ({where}) allows only these")
+    hints = inst.var_hints.get(name) if inst.inputs is None else None
+    if hints:
+        seen: List[str] = []
+        files: List[str] = []
+        for hv, hfile in hints:
+            for item in (hv if isinstance(hv, list) else [hv]):
+                if isinstance(item, str) and item not in seen and (values is None or item in values):
+                    seen.append(item)
+                    if hfile not in files:
+                        files.append(hfile)
+        if seen:
+            values = seen
+            origins.append(f"set in {', '.join(files)}, which Terraform loads only with -var-file")
+    if values is None or values == prior:
+        return value
+    return Candidates(value.reason, values, "; ".join(origins))
+
+
+def validation_allowed(inst: "ModuleInstance", decl: Located, name: str) -> Optional[List[str]]:
+    """The values a variable's ``validation`` blocks allow, when a condition is built from
+    ``contains([...], var.x)`` (also ``alltrue([for t in var.x : contains([...], t)])``, ``&&``,
+    ``||`` of such, and ``var.x == null || ...``).  None when the conditions say nothing as plain."""
+    out: Optional[List[str]] = None
+    for block in decl.block.body.blocks_of("validation"):
+        cond = block.body.get("condition")
+        if cond is None:
+            continue
+        try:
+            found = _allowed_in(cond.expr, inst, name, 0)
+        except RecursionError:
+            found = None
+        if found is not None:
+            out = found if out is None else [v for v in out if v in found]
+    return out
+
+
+def _allowed_in(expr, inst, name: str, depth: int) -> Optional[List[str]]:
+    from tagguard.sources.terraform import evaluate as ev
+
+    if depth > 16:
+        return None
+    if isinstance(expr, ev.FuncCall):
+        if expr.name == "contains" and len(expr.args) == 2 and not expr.expand:
+            if not _mentions_var(expr.args[1], name):
+                return None
+            listed = _safe_eval(expr.args[0], inst)
+            if isinstance(listed, list) and listed and all(isinstance(v, str) for v in listed):
+                return list(dict.fromkeys(listed))
+            return None
+        if expr.name == "alltrue" and len(expr.args) == 1:
+            return _allowed_in(expr.args[0], inst, name, depth + 1)
+        return None
+    if isinstance(expr, ev.TupleExpr) and len(expr.items) == 1:
+        return _allowed_in(expr.items[0], inst, name, depth + 1)
+    if isinstance(expr, ev.ForExpr) and expr.key_expr is None and expr.cond is None:
+        if not _mentions_var(expr.coll, name):
+            return None
+        return _allowed_in(expr.value_expr, inst, name, depth + 1)
+    if isinstance(expr, ev.BinaryOp) and expr.op == "&&":
+        left = _allowed_in(expr.left, inst, name, depth + 1)
+        right = _allowed_in(expr.right, inst, name, depth + 1)
+        if left is None or right is None:
+            return left if right is None else right
+        return [v for v in left if v in right]
+    if isinstance(expr, ev.BinaryOp) and expr.op == "||":
+        sides = [expr.left, expr.right]
+        nulls = [s for s in sides if _is_null_check(s, name)]
+        rest = [s for s in sides if s not in nulls]
+        found = [_allowed_in(s, inst, name, depth + 1) for s in rest]
+        if not found or any(f is None for f in found):
+            return None
+        merged: List[str] = []
+        for f in found:
+            merged.extend(v for v in f if v not in merged)
+        return merged
+    return None
+
+
+def _mentions_var(expr, name: str) -> bool:
+    from tagguard.sources.terraform import evaluate as ev
+
+    if isinstance(expr, ev.Traversal) and isinstance(expr.root, str) and not expr.steps:
+        return True  # a for-expression's iteration variable
+    try:
+        return any(len(r) >= 2 and r[0] == "var" and r[1] == name for r in expr.references())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _is_null_check(expr, name: str) -> bool:
+    from tagguard.sources.terraform import evaluate as ev
+
+    if not (isinstance(expr, ev.BinaryOp) and expr.op == "=="):
+        return False
+    sides = (expr.left, expr.right)
+    return any(isinstance(s, ev.Literal) and s.value is None for s in sides) and any(_mentions_var(s, name) for s in sides)
 
 
 def _safe_eval(expr, scope) -> Any:
@@ -555,8 +712,15 @@ class Loader:
     """Parses module directories once and instantiates module calls."""
 
     def __init__(self, root_dir: Path, rel_of: Callable[[Path], str], read: Callable[[Path], Optional[bytes]],
-                 workspace: str = "default"):
+                 workspace: str = "default", boundary: Optional[Path] = None):
+        """``read`` returns a file's bytes or raises ``OSError`` (``safeio.ReadRefused`` for
+        refusals); ``boundary`` is the directory module sources and file() stay in."""
         self.root_dir = root_dir
+        if boundary is None:
+            from tagguard.safeio import scan_boundary
+
+            boundary = scan_boundary(root_dir)
+        self.boundary = boundary
         self.rel_of = rel_of
         self.read = read
         self.workspace = workspace
@@ -591,6 +755,10 @@ class Loader:
         module_key = f"{parent.module_key}.{call_name}" if parent.module_key else call_name
         if is_local_source(source):
             child_dir = (parent.mdef.dir / source).resolve()
+            if not self._inside(child_dir):
+                self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {_quote(source)} is "
+                                      "outside the scanned repository; not read (scan the directory that holds both)"))
+                return None
             if not child_dir.is_dir():
                 self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {source!r} is not a directory"))
                 return None
@@ -600,6 +768,14 @@ class Loader:
                 return None
         if parent.depth + 1 > MAX_MODULE_DEPTH:
             self.problems.append((loc.file, loc.block.line, f"module.{call_name}: modules nested deeper than {MAX_MODULE_DEPTH} levels are not evaluated"))
+            return None
+        chain = getattr(parent, "dir_chain", None) or (os.path.realpath(parent.mdef.dir),)
+        real_child = os.path.realpath(child_dir)
+        if real_child in chain:
+            loop = chain[chain.index(real_child):] + (real_child,)
+            names = " -> ".join(self.rel_of(Path(d)) for d in loop)
+            self.problems.append((loc.file, loc.block.line, f"module.{call_name}: module cycle {names}; "
+                                  "the call that closes the cycle is not evaluated"))
             return None
         mdef = self.module_def(child_dir)
         keys = self._expand_keys(loc, parent)
@@ -620,8 +796,14 @@ class Loader:
                                    depth=parent.depth + 1, call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
                                    multiplier=multiplier, module_key=module_key, manifest=parent.manifest,
                                    cwd=parent.cwd)
+            child.dir_chain = chain + (real_child,)  # type: ignore[attr-defined] - module cycle detection
             out.append((key_suffix, child))
         return out
+
+    def _inside(self, path: Path) -> bool:
+        from tagguard.safeio import inside
+
+        return inside(path, self.boundary)
 
     def _expand_keys(self, loc: Located, parent: ModuleInstance) -> List[Tuple[str, Dict[str, Any]]]:
         return expand_repetition(loc.block.body, parent, f"module.{loc.block.labels[0]}")
@@ -664,12 +846,20 @@ class ModuleManifest:
         if not path.is_file():
             return None
         rel = loader.rel_of(path)
-        data = loader.read(path)
+        try:
+            data = loader.read(path)
+        except OSError as exc:
+            data = None
+            if getattr(exc, "reason", None):
+                loader.problems.append((rel, 0, f"module manifest not read: {exc}; remote modules are not scanned"))
+                return None
         if data is None:
             loader.problems.append((rel, 0, "cannot read the module manifest; remote modules are not scanned"))
             return None
         try:
-            doc = json.loads(data.decode("utf-8-sig"))
+            from tagguard.safeio import load_json
+
+            doc = load_json(data, rel)
             modules = doc.get("Modules") if isinstance(doc, dict) else None
             if not isinstance(modules, list):
                 raise ValueError("no `Modules` list")
@@ -681,7 +871,9 @@ class ModuleManifest:
         for entry in modules:
             if isinstance(entry, dict) and isinstance(entry.get("Key"), str) and isinstance(entry.get("Dir"), str):
                 entries[entry["Key"]] = entry
-        return cls(root_dir, entries)
+        manifest = cls(root_dir, entries)
+        manifest.boundary = loader.boundary
+        return manifest
 
     def dir_of(self, key: str, source: str) -> Optional[Path]:
         entry = self.entries.get(key)
@@ -693,6 +885,13 @@ class ModuleManifest:
             self.stale[key] = (f"modules.json holds source {recorded!r}, not {source!r} (run `terraform init` again)")
             return None
         directory = (self.root_dir / entry["Dir"]).resolve()
+        boundary = getattr(self, "boundary", None)
+        if boundary is not None:
+            from tagguard.safeio import inside, truncate
+
+            if not inside(directory, boundary):
+                self.stale[key] = f"its directory {truncate(entry['Dir'], 120)} from modules.json is outside the scanned repository"
+                return None
         if not directory.is_dir():
             self.stale[key] = f"its directory {entry['Dir']} from modules.json is missing"
             return None
@@ -711,6 +910,12 @@ def _norm_source(source: str) -> str:
             s = s[len(prefix):]
     s = re.sub(r"\.git(?=$|//|\?)", "", s)
     return s.rstrip("/")
+
+
+def _quote(text: str) -> str:
+    from tagguard.safeio import truncate
+
+    return repr(truncate(text, 120))
 
 
 def _memo(fn: Callable[[], Any]) -> Callable[[], Any]:

@@ -20,7 +20,6 @@ from tagguard.sources.terraform.module import (
 )
 from tagguard.sources.terraform.values import Unknown
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
 _IGNORE = re.compile(r"tagguard:ignore\b\s*(?P<rules>[\w,\s*-]*?)\s*(?:--\s*(?P<reason>.*\S))?\s*$")
 
 FIX_HINT = {
@@ -45,7 +44,7 @@ class TerraformSource(Source):
             # downloaded modules in a relocated .terraform are read through modules.json, not as roots
             marker = f"/{data_dir}/modules/"
             dirs = [d for d in dirs if marker not in f"/{d}/"]
-        loader = Loader(inventory.root, ctx.rel, _reader(out, ctx))
+        loader = Loader(inventory.root, ctx.rel, _reader(out, ctx), boundary=ctx.boundary)
         defs = {d: loader.module_def(inventory.path(d)) for d in dirs}
         children: Set[str] = set()
         for d, mdef in defs.items():
@@ -64,6 +63,7 @@ class TerraformSource(Source):
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
             inst = ModuleInstance(loader, defs[d], "", root_values=values)
+            inst.var_hints = _TfvarsHints(d, [f for f in tf_files if f.endswith((".tfvars", ".tfvars.json"))], set(dirs), inventory, ctx)
             walker = _Walker(ctx, out, reported_remote)
             walker.k8s_unknowns = unknowns
             walker.walk(inst)
@@ -102,16 +102,15 @@ class _K8sUnknowns:
 
 
 def _reader(out: SourceOutput, ctx: ScanContext):
-    def read(path: Path) -> Optional[bytes]:
-        try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                rel = ctx.rel(path)
-                out.findings.append(parse_error(rel, None, f"{rel}: file is {size // (1024 * 1024)} MB, over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit; not scanned"))
-                return None
-            return path.read_bytes()
-        except OSError:
-            return None
+    """Reads for the module loader: confined to the scan boundary, regular files only, at most
+    the per-file cap (``safeio``); refusals raise ``OSError`` with the reason for the caller."""
+    from tagguard import safeio
+
+    boundary = ctx.boundary
+    cap = safeio.max_file_bytes()
+
+    def read(path: Path) -> bytes:
+        return safeio.read_bytes(path, boundary, cap)
     return read
 
 
@@ -136,17 +135,27 @@ def root_values(directory: Path, mdef, ctx: ScanContext) -> Tuple[Dict[str, Any]
     except OSError:
         autos = []
     files.extend(directory / n for n in autos)
+    from tagguard import safeio
+
+    confined = len(files)  # the module's own tfvars: always inside the repository
+    untrusted = _untrusted_var_files(ctx)
     files.extend(Path(p) for p in ctx.var_files)
-    for path in files:
+    for index, path in enumerate(files):
         rel = ctx.rel(path)
+        # --var-file and a trusted config may name any file; the module's own tfvars and the
+        # var_files of the scanned repository's config stay inside the repository
+        boundary = ctx.boundary if index < confined or os.path.abspath(path) in untrusted else None
         try:
-            data = path.read_bytes()
+            data = safeio.read_bytes(path, boundary)
         except OSError as exc:
-            problems.append(parse_error(rel, None, f"{rel}: cannot read variables file ({exc.strerror or exc})"))
+            if isinstance(exc, safeio.ReadRefused):
+                problems.append(parse_error(rel, None, f"variables file not read: {exc}"))
+            else:
+                problems.append(parse_error(rel, None, f"{rel}: cannot read variables file ({exc.strerror or exc})"))
             continue
         if path.name.endswith(".json"):
             try:
-                parsed = json.loads(data.decode("utf-8"))
+                parsed = safeio.load_json(data.decode("utf-8"), rel)
                 if not isinstance(parsed, dict):
                     raise ValueError("top level must be an object")
                 values.update(parsed)
@@ -163,6 +172,83 @@ def root_values(directory: Path, mdef, ctx: ScanContext) -> Tuple[Dict[str, Any]
         decl = mdef.variables.get(name)
         values[name] = _parse_cli_value(raw, decl) if isinstance(raw, str) else raw
     return values, problems
+
+
+class _TfvarsHints:
+    """``*.tfvars`` files Terraform does not load by itself (``prod.tfvars``, ``envs/dev.tfvars``)
+    beside a root module or in its subdirectories that hold no module: what they set for a
+    variable that has no value otherwise.  Read on first use only."""
+
+    AUTO = ("terraform.tfvars", "terraform.tfvars.json")
+
+    def __init__(self, root: str, tfvars: List[str], module_dirs: Set[str], inventory: Inventory, ctx: ScanContext):
+        prefix = "" if root in ("", ".") else root + "/"
+        given = {os.path.abspath(str(p)) for p in ctx.var_files}
+        self._files = []
+        for f in tfvars:
+            if not f.startswith(prefix):
+                continue
+            rest = f[len(prefix):]
+            parent = posix_dirname(f)
+            name = rest.rsplit("/", 1)[-1]
+            if "/" not in rest and (name in self.AUTO or name.endswith((".auto.tfvars", ".auto.tfvars.json"))):
+                continue  # loaded already
+            if "/" in rest and (parent in module_dirs or rest.count("/") > 2):
+                continue  # another module's, or too far away to be this one's
+            if os.path.abspath(str(inventory.path(f))) in given:
+                continue
+            self._files.append(f)
+        self._inventory = inventory
+        self._ctx = ctx
+        self._parsed: Optional[Dict[str, List[Tuple[Any, str]]]] = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not self._files:
+            return default
+        if self._parsed is None:
+            self._parsed = self._parse()
+        return self._parsed.get(name, default)
+
+    def _parse(self) -> Dict[str, List[Tuple[Any, str]]]:
+        from tagguard import safeio
+        from tagguard.sources.terraform import hcl
+
+        out: Dict[str, List[Tuple[Any, str]]] = {}
+        for rel in self._files[:50]:
+            try:
+                data = safeio.read_bytes(self._inventory.path(rel), self._ctx.boundary)
+            except OSError:
+                continue  # the file is reported by whoever reads it as input, not here
+            values: Dict[str, Any] = {}
+            if rel.endswith(".json"):
+                try:
+                    doc = safeio.load_json(data.decode("utf-8"), rel)
+                except (ValueError, UnicodeDecodeError):
+                    continue
+                values = doc if isinstance(doc, dict) else {}
+            else:
+                parsed = hcl.parse(data, rel)
+                for key, attr in parsed.body.attributes.items():
+                    values[key] = _safe_eval(attr.expr, ex_empty_scope())
+            for key, value in values.items():
+                out.setdefault(key, []).append((value, rel))
+        return out
+
+
+def _untrusted_var_files(ctx: ScanContext) -> Set[str]:
+    """``terraform.var_files`` of a config that lies inside the scanned repository (the
+    repository's own ``.tagguard.yaml``): reads of them are confined to the repository."""
+    from tagguard.safeio import inside
+
+    config = ctx.config
+    path = getattr(config, "path", None)
+    if getattr(config, "trusted", False) or path is None or not inside(path, ctx.boundary):
+        return set()
+    try:
+        rels = (config.section("terraform") or {}).get("var_files") or []
+        return {os.path.abspath(config.base_dir / rel) for rel in rels if isinstance(rel, str)}
+    except Exception:  # noqa: BLE001 - an odd config section is the config checker's to report
+        return set()
 
 
 def ex_empty_scope():
@@ -277,6 +363,25 @@ class _Walker:
             out.append((res, body, scope, extra))
         return out
 
+    def possibly_ai(self, res: Resource, comp, unknown: List[str]) -> None:
+        """A compute resource whose size cannot be resolved: judged as AI unless ``possibly_ai: false``."""
+        what = "; ".join(dict.fromkeys(unknown))
+        judged = _possibly_ai_enabled(self.ctx)
+        if judged:
+            res.ai = True
+            res.meta["possibly_ai"] = True
+            if res.compute is None:
+                res.compute = comp
+            res.compute.notes.append(f"possibly AI: its size is unknown ({what})")
+            verdict = "it is judged against the taxonomy as possibly AI"
+        else:
+            verdict = "`possibly_ai: false` in the config, so its tags are not checked"
+        self.out.findings.append(Finding(
+            rule="unresolved-size", category="unresolved_size", severity=WARNING, address=res.address,
+            file=res.file, line=res.line, resource_type=res.type,
+            message=f"{res.address}: cannot tell whether it runs GPUs/AI accelerators: {what}; {verdict}",
+            fix=_how_to_tell(unknown), extra={"unknown": list(dict.fromkeys(unknown))}))
+
     def k8s_resource(self, inst: ModuleInstance, loc: Located, rtype: str, rname: str) -> None:
         """Kubernetes objects declared in Terraform: collected here, judged by the Kubernetes reader."""
         from tagguard.sources.terraform import k8s
@@ -319,7 +424,9 @@ class _Walker:
             defaults = ex.TagMap.of(provider.default_tags, provider.origin or f"provider {provider.key} default tags")
         # default tags are known even where they do not apply (ASGs), to say so
         effective = defaults.overlay(own) if spec.get("default_tags") else own
-        comp, ai = ex.compute_for(spec, body, scope, inst.multiplier, count)
+        unknown: List[str] = []
+        conflicts: List[str] = []
+        comp, ai = ex.compute_for(spec, body, scope, inst.multiplier, count, unknown, conflicts)
         if provider is not None and isinstance(provider.region, str):
             comp.region = provider.region
         res = Resource(address=address, type=rtype, source="terraform", file=loc.file, line=loc.block.line,
@@ -328,19 +435,45 @@ class _Walker:
         res.meta["module"] = inst.prefix.rstrip(".") or None
         if res.meta["module"] is None:
             del res.meta["module"]
+        res.meta["_size_unknown"] = unknown
         extractor = spec.get("extractor")
         extra = None
         if extractor:
             handler = EXTRACTORS.get(extractor)
             if handler is not None:
                 effective, extra = handler(self, res, spec, body, scope, inst, effective, defaults, own)
+        res.meta.pop("_size_unknown", None)
         _apply_tagmap(res, effective)
+        for text in conflicts:
+            self.out.findings.append(Finding(
+                rule="accelerator-conflict", category="accelerator_conflict", severity=WARNING, address=address,
+                file=loc.file, line=loc.block.line, resource_type=rtype,
+                message=f"{address}: {text}; the machine type's GPUs are counted",
+                fix="remove the accelerator block (the machine type attaches its GPUs), or make it match the machine type"))
+        if spec.get("ai") == "instance" and not res.ai and unknown and _may_exist(res.compute or comp):
+            self.possibly_ai(res, comp, unknown)
         billed_by_capacity = any(spec.get(k) for k in ("instance_type", "accelerator", "units", "extractor"))
         if not res.ai or not billed_by_capacity:
             res.compute = None  # AI services billed per request/storage (models, domains) have no compute profile
         elif res.compute is None and not res.meta.get("served_by") and rtype != "aws_sagemaker_endpoint_configuration":
             res.compute = comp
         return res, extra
+
+
+def _may_exist(comp) -> bool:
+    return comp is None or comp.units != 0  # count = 0 or zero nodes: nothing runs
+
+
+def _possibly_ai_enabled(ctx: ScanContext) -> bool:
+    value = ctx.config.section("possibly_ai")
+    return value is not False
+
+
+def _how_to_tell(unknown: List[str]) -> str:
+    names = list(dict.fromkeys(re.findall(r"\bvar\.([A-Za-z_][\w-]*)", " ".join(unknown))))
+    name = names[0] if len(names) == 1 else "NAME"
+    return (f"give tagguard the size: `--var {name}=<type>`, a tfvars file (`--var-file`), a variable default, "
+            f"a `validation {{ condition = contains([...], var.{name}) }}` listing the allowed sizes, or a usage file")
 
 
 def _apply_tagmap(res: Resource, tm: ex.TagMap) -> None:
@@ -404,18 +537,54 @@ def _suppressions(comments: List[Tuple[int, str]], start: int, end: Optional[int
 
 # --- extractors for the shapes that need code ----------------------------------------------
 
-def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str]):
-    """Follow ``launch_template { id = aws_launch_template.x.id }`` to the template in this module."""
+def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str], res: Optional[Resource] = None):
+    """Follow ``launch_template { id = aws_launch_template.x.id }`` to the template in this module
+    (also through ``dynamic "launch_template"`` blocks).  A reference that leads nowhere this
+    module declares leaves the instance type unknown, and ``res`` records why."""
+    unresolved = None
     for path in paths:
-        attr = ex.attr_of(body, path)
-        if attr is None:
-            continue
-        for ref in _references_through_locals(inst, attr.expr):
-            if len(ref) >= 2 and ref[0] == "aws_launch_template":
-                loc = inst.mdef.resource("aws_launch_template", ref[1])
-                if loc is not None:
-                    return loc
+        for attr in _attrs_at(body, path, scope):
+            for ref in _references_through_locals(inst, attr.expr):
+                if len(ref) >= 2 and ref[0] == "aws_launch_template":
+                    loc = inst.mdef.resource("aws_launch_template", ref[1])
+                    if loc is not None:
+                        return loc
+            if unresolved is None:
+                unresolved = f"`{path}` = `{ex_short(attr.expr)}` is not a launch template declared in this module"
+    if unresolved is not None and res is not None:
+        _size_unknown(res, unresolved)
     return None
+
+
+def _attrs_at(body, path: str, scope) -> List[Any]:
+    """Attributes at ``a.b.c`` where ``a``, ``b`` are nested (possibly dynamic) blocks."""
+    parts = path.split(".")
+    holders = [(body, scope)]
+    for part in parts[:-1]:
+        nxt = []
+        for b, s in holders:
+            nxt.extend(ex.blocks_named(b, part, s))
+        holders = nxt[:8]
+    out = []
+    for b, _s in holders:
+        attr = b.get(parts[-1])
+        if attr is not None:
+            out.append(attr)
+    return out
+
+
+def ex_short(expr) -> str:
+    try:
+        text = " ".join(expr.source_text().split())
+    except Exception:  # noqa: BLE001
+        return "expression"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _size_unknown(res: Resource, why: str) -> None:
+    bucket = res.meta.get("_size_unknown")
+    if bucket is not None and why not in bucket:
+        bucket.append(why)
 
 
 def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> List[tuple]:
@@ -449,11 +618,22 @@ def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> Tuple[ex.TagMap, Op
             origin = f"launch template {loc.block.labels[1]} tag_specifications ({loc.file}:{loc.block.line})"
             tm = tm.overlay(ex.TagMap.of(None if value is ex._MISSING else value, origin))
     itype = ex.get_path(loc.block.body, "instance_type", scope)
+    if isinstance(itype, Unknown):
+        return tm, itype
     return tm, itype if isinstance(itype, str) else None
 
 
-def _apply_instance_type(res: Resource, itype: Optional[str], spec: dict) -> None:
-    """An instance type found through a launch template or an override."""
+def _apply_instance_type(res: Resource, itype: Any, spec: dict, where: str = "instance_type") -> None:
+    """An instance type found through a launch template or an override (a string, or an
+    ``Unknown`` that is recorded as what keeps the size unknown)."""
+    if isinstance(itype, Unknown):
+        if res.compute is not None and res.compute.instance_type:
+            return
+        bucket = res.meta.get("_size_unknown")
+        comp = res.compute or Compute_from_spec(spec)
+        itype = ex.size_from_unknown(comp, where, itype, bucket if bucket is not None else [], spec.get("provider"))
+        if res.compute is None:
+            res.compute = comp
     if not itype:
         return
     if res.compute is None:
@@ -515,15 +695,26 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
             stuck.setdefault(k, "provider default_tags")
     lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name",
                                                        "mixed_instances_policy.launch_template.launch_template_specification.launch_template_id",
-                                                       "mixed_instances_policy.launch_template.launch_template_specification.launch_template_name"])
+                                                       "mixed_instances_policy.launch_template.launch_template_specification.launch_template_name"], res)
     itype = None
     lt_tags = ex.TagMap()
     if lt is not None:
         lt_tags, itype = _lt_instance_tags(inst, lt)
     override = ex.get_path(body, "mixed_instances_policy.launch_template.override.instance_type", scope)
-    if isinstance(override, str):
-        itype = override
-    _apply_instance_type(res, itype, spec)
+    where = f"launch template {lt.block.labels[1]}'s instance_type" if lt is not None else "instance_type"
+    if isinstance(override, str) or (isinstance(override, Unknown) and not isinstance(itype, str)):
+        itype, where = override, "mixed_instances_policy override instance_type"
+    _apply_instance_type(res, itype, spec, where)
+    bucket = res.meta.get("_size_unknown")
+    if (res.compute is None or not res.compute.instance_type) and bucket is not None and not bucket and not res.ai:
+        if _attrs_at(body, "mixed_instances_policy.launch_template.override.instance_requirements", scope) or \
+                ex.blocks_named(body, "mixed_instances_policy", scope) and _has_requirements(body, scope):
+            bucket.append("its instance types are chosen at launch by `instance_requirements`")
+        elif lt is not None and itype is None:
+            bucket.append(f"launch template `{lt.block.labels[1]}` ({lt.file}:{lt.block.line}) sets no instance_type "
+                          "and no mixed_instances_policy override names one")
+        elif lt is None and body.get("launch_configuration") is not None:
+            bucket.append("its instance type comes from a launch configuration, which tagguard does not read")
     if res.ai and res.compute is not None:
         _mixed_policy(res.compute, body, scope)
     reaching = lt_tags.overlay(propagated)
@@ -563,13 +754,32 @@ def _mixed_policy(comp, body, scope) -> None:
         comp.spot_units = spot
 
 
+def _has_requirements(body, scope) -> bool:
+    for mb, ms in ex.blocks_named(body, "mixed_instances_policy", scope):
+        for lb, ls in ex.blocks_named(mb, "launch_template", ms):
+            for ob, _os in ex.blocks_named(lb, "override", ls):
+                if ob.get("instance_requirements") is not None or ob.blocks_of("instance_requirements") or \
+                        any(d.labels and d.labels[0] == "instance_requirements" for d in ob.blocks_of("dynamic")):
+                    return True
+    return False
+
+
 def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults, own):
-    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name"])
+    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name"], res)
     lt_tags = ex.TagMap()
     itype = None
     if lt is not None:
         lt_tags, itype = _lt_instance_tags(inst, lt)
-    _apply_instance_type(res, itype, spec)
+    _apply_instance_type(res, itype, spec, f"launch template {lt.block.labels[1]}'s instance_type" if lt is not None else "instance_type")
+    bucket = res.meta.get("_size_unknown")
+    listed = ex.get_path(body, "instance_types", scope)
+    if (res.compute is None or not res.compute.instance_type) and bucket == [] and itype is None \
+            and (listed is ex._MISSING or listed is None or listed == []):
+        # EKS's own default when neither the node group nor its launch template names a type
+        comp = res.compute or Compute_from_spec(spec)
+        comp.instance_type = "t3.medium"
+        comp.notes.append("no instance type is set: EKS uses t3.medium")
+        res.compute = comp
     stuck = {k: "the node group" for k in own.keys()}
     for k in defaults.keys():
         stuck.setdefault(k, "the node group through provider default_tags")
@@ -585,10 +795,10 @@ def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults,
 def ex_launch_template_ref(walker, res, spec, body, scope, inst, effective, defaults, own):
     if res.compute is not None and res.compute.instance_type:
         return effective, None
-    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name"])
+    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name"], res)
     if lt is not None:
         _tags, itype = _lt_instance_tags(inst, lt)
-        _apply_instance_type(res, itype, spec)
+        _apply_instance_type(res, itype, spec, f"launch template {lt.block.labels[1]}'s instance_type")
     return effective, None
 
 
