@@ -652,11 +652,25 @@ def Compute_from_spec(spec: dict):
     return Compute(provider=spec.get("provider"), service=spec.get("service"))
 
 
+def _missing_on_bill(walker: _Walker, res: Resource, reaching: ex.TagMap) -> List[str]:
+    """Keys the WHOLE taxonomy requires of the tags that reach the billed instances, including
+    conditional requirements (``if``/``then``, ``dependentRequired``) triggered by their values."""
+    from tagguard.model import MISSING_TAG
+
+    taxonomy = walker.ctx.config.taxonomy()
+    issues = taxonomy.evaluate(dict(reaching.known), list(reaching.unresolved), False, res.tag_style)
+    out = [k for k in walker.required if k not in reaching.known and k not in reaching.unresolved]
+    for issue in issues:
+        if issue.category == MISSING_TAG and issue.tag and issue.tag not in out:
+            out.append(issue.tag)
+    return out
+
+
 def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: Dict[str, str], why: str, fix: str) -> None:
     """Required keys that are set somewhere but do not reach the billed instances."""
     if not res.ai or reaching.open:
         return
-    lost = [k for k in walker.required if k in stuck and k not in reaching.known and k not in reaching.unresolved]
+    lost = [k for k in _missing_on_bill(walker, res, reaching) if k in stuck]
     if not lost:
         return
     by_place: Dict[str, List[str]] = {}
