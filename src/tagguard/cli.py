@@ -79,15 +79,24 @@ def cli():
 
 def config_option(f):
     return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                        help="Configuration file (default: .tagguard.yaml in the current directory or a parent, up to the repository root).")(f)
+                        help="Configuration file, trusted: it may also name programs and files outside the repository "
+                             "(default: .tagguard.yaml in the scanned path or a parent, up to the repository root, which "
+                             "may set policy only; then the user-level config ~/.config/tagguard/config.yaml or "
+                             "$TAGGUARD_USER_CONFIG). See docs/configuration-trust.md.")(f)
 
 
-def load_config_or_exit(config_path: Optional[Path]):
+def load_config_or_exit(config_path: Optional[Path], paths: Optional[Sequence[str]] = None):
+    """The run's config: ``--config``, else the scanned paths' repository config (looked up from
+    ``paths``, by default the command's PATHS argument), over the user-level config."""
     from tagguard.config import ConfigError, load_config
     from tagguard.taxonomy import TaxonomyError
 
+    if paths is None:
+        ctx = click.get_current_context(silent=True)
+        given = ctx.params.get("paths") if ctx is not None else None
+        paths = [str(p) for p in given] if given else ["."]
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, paths=paths)
         config.taxonomy()  # fail early on a broken taxonomy
         return config
     except (ConfigError, TaxonomyError) as exc:

@@ -38,18 +38,26 @@ class TagIssue:
 
 
 class Taxonomy:
-    def __init__(self, schema: Dict[str, Any], path: Optional[Path] = None):
+    def __init__(self, schema: Dict[str, Any], path: Optional[Path] = None, root: Optional[Path] = None,
+                 sha256: Optional[str] = None):
         import jsonschema
 
         self.schema = schema
         self.path = path
+        self.sha256 = sha256
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         try:
             cls.check_schema(schema)
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             raise TaxonomyError(f"{path or 'taxonomy'}: not a valid JSON Schema at {where}: {exc.message}") from None
-        self._validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        # `$ref`s are resolved now, from files inside ``root`` or the shipped schemas only; nothing
+        # is ever fetched. Every pattern must compile on RE2 (linear-time matching).
+        rooted, registry, documents = _registry(schema, path, root)
+        for where_file, doc in documents:
+            _check_patterns(doc, where_file)
+        use_re2_in_jsonschema()
+        self._validator = cls(rooted, registry=registry, format_checker=cls.FORMAT_CHECKER)
         self.required: List[str] = [k for k in schema.get("required", []) if isinstance(k, str)]
         self.properties: Dict[str, Any] = schema.get("properties", {}) or {}
         self._cache: Dict[tuple, Tuple[TagIssue, ...]] = {}
@@ -236,11 +244,31 @@ def _str(value: Any) -> Any:
     return value
 
 
-def load_taxonomy(path: Path) -> Taxonomy:
+MAX_TAXONOMY_BYTES = 4 * 1024 * 1024
+SHIPPED_SCHEMAS = "https://tagguard.dev/schemas/"
+
+
+def load_taxonomy(path: Path, root: Optional[Path] = None) -> Taxonomy:
+    """A taxonomy file; ``root``: the directory its ``$ref``s must stay in (None: the file's own)."""
+    schema, digest = _read_schema(path, "taxonomy")
+    if not isinstance(schema, dict):
+        raise TaxonomyError(f"{path}: a taxonomy must be a JSON Schema object")
+    return Taxonomy(schema, path, root=root if root is not None else path.resolve().parent, sha256=digest)
+
+
+def _read_schema(path: Path, what: str) -> Tuple[Any, str]:
+    import hashlib
+
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise OSError(f"not a regular file: {path}")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_TAXONOMY_BYTES + 1)
+        if len(data) > MAX_TAXONOMY_BYTES:
+            raise TaxonomyError(f"{path}: {what} is larger than {MAX_TAXONOMY_BYTES // (1024 * 1024)} MB; refused")
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy ({exc})") from None
+        raise TaxonomyError(f"{path}: cannot read {what} ({exc})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             from tagguard import yamlio
@@ -248,16 +276,226 @@ def load_taxonomy(path: Path) -> Taxonomy:
             schema = yamlio.load(text)
         else:
             schema = json.loads(text)
+    except RecursionError:
+        raise TaxonomyError(f"{path}: {what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and YAML errors
         line = getattr(exc, "lineno", None)
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:
             line = mark.line + 1
-        raise TaxonomyError(f"{path}{':' + str(line) if line else ''}: taxonomy is not valid JSON/YAML: {str(exc).splitlines()[0]}") from None
+        raise TaxonomyError(f"{path}{':' + str(line) if line else ''}: {what} is not valid JSON/YAML: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # yaml.YAMLError is not a ValueError
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise TaxonomyError(f"{path}{line}: taxonomy is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(schema, dict):
-        raise TaxonomyError(f"{path}: a taxonomy must be a JSON Schema object")
-    return Taxonomy(schema, path)
+        raise TaxonomyError(f"{path}{line}: {what} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return schema, hashlib.sha256(data).hexdigest()
+
+
+# --- `$ref`: local files and shipped schemas only ------------------------------------------------
+
+def _walk(node: Any):
+    """Every mapping in a schema document (iteratively: deep documents do not recurse)."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            yield cur
+            stack.extend(v for v in cur.values() if isinstance(v, (dict, list)))
+        elif isinstance(cur, list):
+            stack.extend(v for v in cur if isinstance(v, (dict, list)))
+
+
+def _refs(doc: Any, base: str):
+    """(ref, base URI in force) of every ``$ref``/``$dynamicRef``, following ``$id`` changes."""
+    from urllib.parse import urljoin
+
+    stack = [(doc, base)]
+    while stack:
+        cur, b = stack.pop()
+        if isinstance(cur, dict):
+            if isinstance(cur.get("$id"), str):
+                b = urljoin(b, cur["$id"])
+            for key in ("$ref", "$dynamicRef"):
+                if isinstance(cur.get(key), str):
+                    yield cur[key], b
+            stack.extend((v, b) for k, v in cur.items()
+                         if isinstance(v, (dict, list)) and k not in ("enum", "const", "examples", "default"))
+        elif isinstance(cur, list):
+            stack.extend((v, b) for v in cur if isinstance(v, (dict, list)))
+
+
+def _ids(doc: Any, base: str) -> set:
+    from urllib.parse import urljoin
+
+    out = {base.partition("#")[0]}
+    stack = [(doc, base)]
+    while stack:
+        cur, b = stack.pop()
+        if isinstance(cur, dict):
+            if isinstance(cur.get("$id"), str):
+                b = urljoin(b, cur["$id"])
+                out.add(b.partition("#")[0])
+            stack.extend((v, b) for v in cur.values() if isinstance(v, (dict, list)))
+        elif isinstance(cur, list):
+            stack.extend((v, b) for v in cur if isinstance(v, (dict, list)))
+    return out
+
+
+def _registry(schema: Dict[str, Any], path: Optional[Path], root: Optional[Path]):
+    """(schema with a base URI, a registry of every referenced document, [(file, document)])."""
+    from urllib.parse import urljoin
+
+    from referencing import Registry, Resource
+    from referencing.exceptions import NoSuchResource
+    from referencing.jsonschema import DRAFT202012
+
+    rooted = schema
+    if not isinstance(schema.get("$id"), str):
+        base = path.resolve().as_uri() if path is not None else "urn:tagguard:taxonomy"
+        rooted = dict(schema, **{"$id": base})
+    label = str(path) if path is not None else "taxonomy"
+    documents: List[Tuple[str, Any]] = [(label, schema)]
+    resources: Dict[str, Any] = {}
+    queue = [(rooted, rooted["$id"], label)]
+    while queue:
+        doc, base, where = queue.pop()
+        internal = _ids(doc, base) if isinstance(doc, dict) else {base}
+        for ref, ref_base in _refs(doc, base):
+            uri = urljoin(ref_base, ref).partition("#")[0]
+            if not uri or uri in internal or uri in resources:
+                continue
+            target, file_label = _external(uri, ref, where, root)
+            resources[uri] = target
+            documents.append((file_label, target))
+            queue.append((target, uri, file_label))
+            if len(resources) > 100:
+                raise TaxonomyError(f"{where}: more than 100 referenced schema files; refused")
+
+    def refuse(uri: str):  # never reached after the walk above; never fetches either
+        raise NoSuchResource(ref=uri)
+
+    registry = Registry(retrieve=refuse).with_resources(
+        (uri, Resource.from_contents(contents, default_specification=DRAFT202012)) for uri, contents in resources.items())
+    return rooted, registry, documents
+
+
+def _external(uri: str, ref: str, where: str, root: Optional[Path]) -> Tuple[Any, str]:
+    """The document a ``$ref`` names, if it is a file inside ``root`` or a shipped schema."""
+    import os
+    from urllib.parse import unquote, urlparse
+
+    from tagguard.resources import data_file
+
+    if uri.startswith(SHIPPED_SCHEMAS):
+        name = uri[len(SHIPPED_SCHEMAS):]
+        shipped = data_file("schemas/" + name) if "/" not in name and name else None
+        if shipped is None or not shipped.is_file():
+            raise TaxonomyError(f"{where}: $ref {ref!r}: no shipped schema {name!r}")
+        return _read_schema(shipped, "schema")[0], str(shipped)
+    try:
+        from jsonschema.validators import SPECIFICATIONS
+
+        return SPECIFICATIONS.contents(uri), uri  # a JSON Schema meta-schema, known offline
+    except Exception:  # noqa: BLE001 - not a meta-schema
+        pass
+    parsed = urlparse(uri)
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        raise TaxonomyError(f"{where}: $ref {ref!r} is a remote reference ({uri}); a taxonomy may reference only "
+                            "files inside the repository or the shipped schemas, and tagguard never fetches anything")
+    target = os.path.realpath(unquote(parsed.path))
+    allowed = [os.path.realpath(str(root))] if root is not None else []
+    allowed.append(os.path.realpath(str(data_file("schemas"))))
+    if not any(target == a or target.startswith(a.rstrip(os.sep) + os.sep) for a in allowed):
+        raise TaxonomyError(f"{where}: $ref {ref!r} points outside the repository ({target}); a taxonomy may "
+                            "reference only files inside the repository or the shipped schemas")
+    doc, _digest = _read_schema(Path(target), "referenced schema")
+    if not isinstance(doc, (dict, bool)):
+        raise TaxonomyError(f"{target}: a referenced schema must be a JSON Schema object")
+    return doc, target
+
+
+# --- patterns on RE2 ----------------------------------------------------------------------------------
+
+def _re2_options():
+    import re2
+
+    opts = re2.Options()
+    opts.log_errors = False
+    return opts
+
+
+def re2_compile(pattern: str):
+    """The RE2 program for ``pattern``; ValueError (with RE2's reason) if RE2 cannot compile it."""
+    import re2
+
+    try:
+        return re2.compile(pattern, _re2_options())
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason)) from None
+
+
+def _check_patterns(doc: Any, where: str) -> None:
+    for node in _walk(doc):
+        pats = []
+        if isinstance(node.get("pattern"), str):
+            pats.append(("pattern", node["pattern"]))
+        if isinstance(node.get("patternProperties"), dict):
+            pats.extend(("patternProperties", k) for k in node["patternProperties"])
+        for keyword, pat in pats:
+            try:
+                _SEARCH.compiled(pat)
+            except ValueError as exc:
+                raise TaxonomyError(f"{where}: {keyword} {json.dumps(pat)} is not supported by the linear-time "
+                                    f"regex engine (RE2: {exc}); rewrite it without backreferences or lookaround") from None
+
+
+class _Re2Search:
+    """Stands in for ``re`` inside jsonschema's keyword code, so that ``pattern``,
+    ``patternProperties`` (and the additional/unevaluated property checks that use them)
+    match in linear time.  Taxonomy patterns are checked with RE2 when loaded; a pattern RE2
+    cannot compile reaching here comes from a shipped schema and keeps Python's engine."""
+
+    def __init__(self):
+        import re
+
+        self._re = re
+        self._cache: Dict[str, Any] = {}
+
+    def compiled(self, pattern: str):
+        hit = self._cache.get(pattern)
+        if hit is None:
+            hit = re2_compile(pattern)
+            if len(self._cache) < 10_000:
+                self._cache[pattern] = hit
+        return hit
+
+    def search(self, pattern, string, flags=0):
+        if flags or not isinstance(pattern, str) or not isinstance(string, str):
+            return self._re.search(pattern, string, flags)
+        try:
+            program = self.compiled(pattern)
+        except ValueError:
+            return self._re.search(pattern, string)
+        return program.search(string)
+
+    def __getattr__(self, name):
+        return getattr(self._re, name)
+
+
+_SEARCH = _Re2Search()
+
+
+def use_re2_in_jsonschema() -> None:
+    """Route jsonschema's regex searches through RE2 (idempotent)."""
+    import importlib
+
+    for name in ("jsonschema._keywords", "jsonschema._utils", "jsonschema._legacy_keywords"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # pragma: no cover - other jsonschema layouts
+            continue
+        if getattr(module, "re", None) is not None and module.re is not _SEARCH:
+            module.re = _SEARCH

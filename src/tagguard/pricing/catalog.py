@@ -229,11 +229,13 @@ def find_family(instance_type: Optional[str], provider: Optional[str] = None) ->
     return None
 
 
-def accelerator_info(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[Tuple[str, Optional[float]]]:
+def accelerator_info(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[Tuple[Optional[str], Optional[float]]]:
     """``(gpu_model, gpus_per_unit)`` for an accelerated type, else ``None``.
 
     A size missing from the card but in a known family gives ``(model, None)``
     (count unknown) unless the name encodes the count (GCP ``a3-highgpu-4g``).
+    A family the card does not know, named by an accelerated scheme (``g7e.2xlarge``,
+    see ``GPU_SCHEMES``), gives ``(None, None)``: AI, model and count unknown.
     """
     info = lookup(instance_type, provider)
     if info is not None:
@@ -241,7 +243,51 @@ def accelerator_info(instance_type: Optional[str], provider: Optional[str] = Non
     fam = find_family(instance_type, provider)
     if fam is not None:
         return fam.gpu_model, fam.gpus_for(normalize(instance_type or ""))
+    if unknown_gpu_family(instance_type, provider) is not None:
+        return None, None  # accelerated by its name; model and count unknown (not in the card)
     return None
+
+
+# Naming schemes whose every family is accelerated: a family newer than the card is still GPU/
+# accelerator capacity.  AWS p*/g*/gr*/trn*/inf*/dl* (and SageMaker ml.*), GCP A- and G-series
+# accelerator-optimized types (a2/a3/a4/g2/g4...), Azure N-series (NC/ND/NG/NV).  Group 1 is the family.
+GPU_SCHEMES = (
+    ("aws", re.compile(r"^(?:ml\.)?((?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*)\.[a-z0-9-]+$")),
+    ("gcp", re.compile(r"^((?:a|g)[0-9]+[a-z]*)-[a-z]+-[0-9]+[a-z]*$")),
+    ("azure", re.compile(r"^standard_(n[cdgv][a-z]*[0-9]+[a-z0-9_]*)$")),
+)
+AWS_ACCELERATED_FAMILY = re.compile(r"^(?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*$")
+
+
+def unknown_gpu_family(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[str]:
+    """The family of a type that follows an accelerated naming scheme but is not in the card
+    (neither the size nor its family): e.g. ``g7e`` for ``g7e.2xlarge``.  ``None`` otherwise."""
+    if not instance_type or lookup(instance_type, provider) is not None or find_family(instance_type, provider):
+        return None
+    want = _provider_filter(provider)
+    for name in _candidates(instance_type):
+        for cloud, rx in GPU_SCHEMES:
+            if want is not None and cloud != want:
+                continue
+            m = rx.match(name)
+            if m:
+                return m.group(1)
+    return None
+
+
+def known_family(family: str, provider: Optional[str] = "aws") -> bool:
+    """Whether the card knows an instance family by name (``g5``, ``p4d``)."""
+    want = _provider_filter(provider)
+    fam = str(family).lower()
+    return any(f.family.lower() == fam and (want is None or f.provider == want) for f in load().families) or \
+        any(i.instance_type.lower().split(".")[0] == fam and (want is None or i.provider == want)
+            for i in load().instances.values())
+
+
+def card_date() -> Optional[str]:
+    """The newest source date in the card (what "newer than the rate card" is measured against)."""
+    dates = sorted(s.date for s in load().sources.values() if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", s.date or ""))
+    return dates[-1] if dates else None
 
 
 def is_accelerated(instance_type: Optional[str], provider: Optional[str] = None) -> bool:

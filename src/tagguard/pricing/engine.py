@@ -244,9 +244,12 @@ class Pricer:
         if share is not None:
             for line in lines:
                 if line["_usd"] is not None:
+                    line["node_usd_per_hour"] = round(line["_usd"], 6)
                     line["_usd"] *= share
                     line["usd_per_hour"] = round(line["_usd"], 6)
                     line["node_share"] = round(share, 4)
+                    if line["units"] is not None:  # the subtotal is what the figure adds up: share included
+                        line["subtotal_usd_per_hour"] = round(line["_usd"] * line["units"], 6)
             notes.append(f"pods use {gpus:g} of the {info.accelerator_count:g} GPUs of a {itype} node: "
                          f"priced at {share:.0%} of the node's rate")
         for line in lines:
@@ -268,7 +271,7 @@ class Pricer:
         gpu_hours = None
         if gpus is not None and units is not None and hours is not None:
             gpu_hours = gpus * units * hours
-        elif gpus is None and itype and family is not None:
+        elif gpus is None and itype and (family is not None or any(ln.get("unknown_gpu_family") for ln in lines)):
             reasons.append(f"GPUs per unit unknown for {itype} (size not in the rate card)")
         elif gpus is None and gpu_model and hourly is None:
             pass  # the rate reason already explains it
@@ -359,6 +362,12 @@ class Pricer:
             if family is not None:
                 what = f"an accelerated {family.gpu_model} type of family {family.pattern}, but this size is not in the rate card"
             else:
+                unknown = self._catalog.unknown_gpu_family(itype)
+                if unknown is not None:
+                    return _Rate(None, reason=(f"unknown GPU instance type {itype}: treated as AI, not priced (family "
+                                               f"{unknown} follows a GPU naming scheme but is not in the rate card); "
+                                               f"set pricing.instance_types.{itype}.on_demand to price it"),
+                                 extra={"unknown_gpu_family": unknown})
                 what = "not in the rate card and not a known GPU/accelerator family"
             return _Rate(None, reason=f"{itype}: {what}; set pricing.instance_types.{itype}.on_demand to price it")
         return self._per_gpu(gpu_model, gpus, d)
@@ -394,7 +403,7 @@ class Pricer:
                          extra={"spot_kind": info.spot_kind}, region=info.region)
         base = self._on_demand(itype, info, gpu_model, gpus, family, negotiated=False)
         if base.usd is None:
-            return _Rate(None, reason=(base.reason or "no on-demand rate") + " (spot is derived from it)")
+            return _Rate(None, reason=(base.reason or "no on-demand rate") + " (spot is derived from it)", extra=base.extra)
         pct = self.spot_discount_pct
         return _Rate(base.usd * (1 - pct / 100), base.source,
                      f"on-demand ({base.basis}) less the default spot discount {pct:g}% (pricing.spot_discount_pct)",

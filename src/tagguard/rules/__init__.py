@@ -77,6 +77,27 @@ def _parse_doc(text: str) -> RuleDoc:
                    summary=meta.get("summary", ""), body=body.strip())
 
 
+# Rule ids that can appear in findings without a doc page of their own, with their category.
+RULES_WITHOUT_DOCS = {
+    "unresolved-value": "unresolved_value",
+    "unpriced-resource": "unpriced",
+    "tag-drift": "tag_drift",
+    "unmanaged-resource": "unmanaged",
+    "unknown-model": "unknown_model",
+    "token-anomaly": "anomaly",
+    "token-budget": "over_budget",
+}
+
+
+def known_rule_ids() -> List[str]:
+    """Every rule id and category a config's ``rules:`` may name (sorted)."""
+    names = set(RULES_WITHOUT_DOCS) | set(RULES_WITHOUT_DOCS.values())
+    for doc in all_docs().values():
+        names.add(doc.id)
+        names.add(doc.category)
+    return sorted(names)
+
+
 def run_checks(resources, ctx) -> List:
     findings: List = []
     for spec in CHECKS:
@@ -86,10 +107,13 @@ def run_checks(resources, ctx) -> List:
 
 
 def apply_severities(findings: Iterable, overrides: Dict[str, str]) -> List:
-    """Config ``rules:`` overrides by rule id or category; ``off`` drops the finding."""
+    """Config ``rules:`` overrides by rule id or category; ``off`` drops the finding; ``on`` keeps
+    the rule's own severity (YAML reads a bare ``on`` as true: the config loader turns it back)."""
     out = []
     for f in findings:
         level = overrides.get(f.rule) or overrides.get(f.category)
+        if level == "on":
+            level = None
         if level == "off":
             continue
         if level:

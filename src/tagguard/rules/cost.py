@@ -114,7 +114,10 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
             continue
         reason = (r.cost.reason if r.cost is not None else None) or "nothing is known about what this resource runs on"
         what = r.compute.instance_type if r.compute is not None and r.compute.instance_type else r.type
-        yield Finding(rule="unpriced-resource", category=UNPRICED, severity=INFO, address=r.address, file=r.file,
+        # a type named like GPU capacity but unknown to the rate card is AI with no figure at all: a warning
+        unknown_gpu = r.cost is not None and any(ln.get("unknown_gpu_family") for ln in r.cost.breakdown)
+        yield Finding(rule="unpriced-resource", category=UNPRICED, severity=WARNING if unknown_gpu else INFO,
+                      address=r.address, file=r.file,
                       line=r.line, resource_type=r.type,
                       message=f"{r.address}: no monthly cost for {what}: {reason}",
                       fix="add the rate under `pricing.instance_types` (or `pricing.gpu_hourly_usd`), or hours/units in a usage file",

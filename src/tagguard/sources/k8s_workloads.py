@@ -21,7 +21,8 @@ from tagguard.sources.k8s_yaml import Doc
 
 IGNORE_ANNOTATION = "tagguard.io/ignore"
 _TEMPLATED = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\$\([A-Za-z_][A-Za-z0-9_]*\)")
-_ACCEL_FAMILY = re.compile(r"^(p[2-6]|g[3-6]|gr6|inf[12]|trn[12]|dl[12])[a-z0-9-]*$")
+# every AWS family of these schemes is accelerated, including ones newer than the rate card (g7e)
+_ACCEL_FAMILY = re.compile(r"^(?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*$")
 _ACCEL_CATEGORIES = {"p", "g", "inf", "trn", "dl", "gr"}
 _GPU_REQ_KEYS = ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-accelerator-count")
 _GPU_NAME_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer",
@@ -177,6 +178,32 @@ def _accelerator_of_type(instance_type: str) -> Optional[Tuple[str, Optional[flo
         return None
 
 
+def _listed(values: List[str]) -> str:
+    """[a, b]: values as a reader writes them, not Python reprs."""
+    return "[" + ", ".join(str(v) for v in values) + "]" if values else ""
+
+
+def _known_type(instance_type: str) -> bool:
+    acc = _accelerator_of_type(instance_type)
+    return bool(acc and acc[0])
+
+
+def _unknown_families(families: List[str]) -> str:
+    """" (g7e: not in the rate card ...)" for accelerated families the rate card does not know."""
+    try:
+        from tagguard.pricing.catalog import known_family
+    except ImportError:
+        return ""
+    try:
+        unknown = list(dict.fromkeys(f for f in families if not known_family(f, "aws")))
+    except Exception:  # a broken rate card is the pricing engine's to report
+        return ""
+    if not unknown:
+        return ""
+    return (f" ({', '.join(unknown)}: unknown GPU instance famil{'ies' if len(unknown) > 1 else 'y'}, "
+            "treated as AI, not priced: not in the rate card)")
+
+
 def placement(pod_spec: Dict[str, Any], table: KindTable, notes: List[str]) -> Tuple[Optional[str], Optional[str], str]:
     """``(accelerator, instance_type, pricing_model)`` from node selectors, affinity and tolerations."""
     cons = node_constraints(pod_spec)
@@ -277,8 +304,8 @@ class Builder:
         self.source = source
         self.chart = chart
         self.table = load_table(getattr(ctx, "config", None))
-        options = getattr(ctx, "options", None) or {}
-        self.default_ns = default_namespace or options.get("namespace") or "default"
+        options = getattr(ctx, "options", None)  # sources.base.ScanOptions
+        self.default_ns = default_namespace or getattr(options, "namespace", None) or "default"
         self.docs: List[Doc] = []
         self.out = SourceOutput()
 
@@ -498,6 +525,11 @@ class Builder:
         meta = self._base_meta(ns, doc)
         if role_name:
             meta["role"] = role_name
+        policy = str(pod_spec.get("restartPolicy") or "")
+        if workload == "service" and kind == "Pod" and policy in ("OnFailure", "Never"):
+            # a bare pod that is not restarted on success runs to completion: priced like a Job, never 730 h
+            workload = "job"
+            notes.append(f"restartPolicy {policy}: the pod runs to completion and is priced like a Job")
         meta["workload"] = workload
         if ai:
             accelerator, instance_type, pricing_model = placement(pod_spec, self.table, notes)
@@ -604,26 +636,27 @@ class Builder:
                 if (op == "In" and any((as_count(v) or 0) > 0 for v in vals)) or op == "Exists" or \
                         (op == "Gt" and vals and (as_count(vals[0]) is not None)):
                     capable = True
-                    why.append(f"{key} {op} {vals}".strip())
+                    why.append(f"{key} {op} {_listed(vals)}".strip())
             elif key in _GPU_NAME_KEYS and op in ("In", "Exists"):
                 capable = True
-                why.append(f"{key} {op} {vals}")
+                why.append(f"{key} {op} {_listed(vals)}".strip())
                 if key.endswith("gpu-name") and op == "In":
                     gpu_names.extend(vals)
             elif key == "karpenter.k8s.aws/instance-category" and op == "In" and _ACCEL_CATEGORIES & set(vals):
                 capable = True
-                why.append(f"{key} In {sorted(_ACCEL_CATEGORIES & set(vals))}")
+                why.append(f"{key} In {_listed(sorted(_ACCEL_CATEGORIES & set(vals)))}")
             elif key == "karpenter.k8s.aws/instance-family" and op == "In":
                 acc = [v for v in vals if _ACCEL_FAMILY.match(v)]
                 if acc:
                     capable = True
-                    why.append(f"{key} In {acc}")
+                    why.append(f"{key} In [{', '.join(acc)}]" + _unknown_families(acc))
             elif key in ("node.kubernetes.io/instance-type", "karpenter.k8s.aws/instance-type") and op == "In":
                 types.extend(vals)
                 acc = [v for v in vals if _accelerator_of_type(v) or _ACCEL_FAMILY.match(v.split(".")[0])]
                 if acc:
                     capable = True
-                    why.append(f"{key} In {acc}")
+                    why.append(f"{key} In [{', '.join(acc)}]"
+                               + _unknown_families([v.split(".")[0] for v in acc if not _known_type(v)]))
         limits: Dict[str, float] = {}
         lim = get_path(obj, "spec.limits")
         if isinstance(lim, dict):
@@ -634,7 +667,7 @@ class Builder:
                         limits[str(k)] = q
         if limits:
             capable = True
-            why.append(f"limits {limits}")
+            why.append("limits " + ", ".join(f"{k}: {v:g}" for k, v in limits.items()))
         ref = get_path(obj, "spec.template.spec.nodeClassRef")
         nodeclass = ref.get("name") if isinstance(ref, dict) else None
         name = _name(obj)
