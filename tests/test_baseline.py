@@ -126,5 +126,5 @@ def test_live_entries_judged_only_by_live_scans(tmp_path):
         {"file": None, "address": "arn:aws:ec2:us-east-1:1:instance/i-1", "rule": "missing-tag", "tag": "owner"}]}))
     result = ScanResult(root=str(tmp_path), findings=[Finding(rule="missing-tag", category="missing_tag", severity="error",
                                                               message="m", file="x.tf", address="a", tag="owner")])
-    assert apply_baseline(result, path)["stale"] == []
+    assert apply_baseline(result, path).stale == []
     assert not result.findings[0].suppressed

@@ -171,7 +171,7 @@ def test_markdown_comment(repo):
 
 def test_markdown_size_guard_keeps_the_summary():
     from tagguard.diffing import MARKER, render_markdown
-    from tagguard.model import ERROR, Finding, ScanResult
+    from tagguard.model import ERROR, CostDiff, DiffInfo, Finding, ScanResult
 
     findings = [Finding(rule="missing-tag", category="missing_tag", severity=ERROR, address=f"aws_instance.r{i}",
                         file="main.tf", line=i, tag="cost-center", message=f"aws_instance.r{i}: required tag `cost-center` is missing " + "x" * 200)
@@ -179,10 +179,10 @@ def test_markdown_size_guard_keeps_the_summary():
     rows = [{"address": f"aws_instance.r{i}", "type": "aws_instance", "file": "main.tf", "line": i,
              "before_monthly_usd": 0.0, "after_monthly_usd": 734.38, "delta_monthly_usd": 734.38} for i in range(2000)]
     result = ScanResult(findings=findings)
-    result.extra["diff"] = {"base": "main", "base_commit": "0" * 40, "added": rows, "changed": [], "removed": []}
-    result.extra["cost_diff"] = {"total_delta_monthly_usd": 1468760.0, "gpu_hours_delta_per_month": 1460000,
-                                 "by": {"business-unit": [{"value": f"bu{i}", "delta_monthly_usd": 1.0, "changes": 1, "unpriced": 0}
-                                                          for i in range(500)]}}
+    result.diff = DiffInfo(base="main", base_commit="0" * 40, added=rows)
+    result.cost_diff = CostDiff(total_delta_monthly_usd=1468760.0, gpu_hours_delta_per_month=1460000,
+                                by={"business-unit": [{"value": f"bu{i}", "delta_monthly_usd": 1.0, "changes": 1, "unpriced": 0}
+                                                          for i in range(500)]})
     md = render_markdown(result)
     assert len(md) <= 65536
     assert md.startswith(MARKER) and "**+$1,468,760.00/month**" in md
@@ -229,7 +229,7 @@ def test_sequential_and_forked_base_scans_agree(repo):
     try:
         for parallel in (False, True):
             r = run_diff("HEAD~1", ["infra"], Config(raw={}), [], {}, {}, parallel=parallel)
-            out.append((r.extra["diff"]["added"], r.extra["diff"]["changed"], r.extra["diff"]["removed"],
+            out.append((r.diff.added, r.diff.changed, r.diff.removed,
                         sorted(f.key() for f in r.findings)))
     finally:
         os.chdir(old)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from tagguard.cli import cli
 from tagguard.formats import markdown as md
-from tagguard.model import Finding, Resource, ScanResult
+from tagguard.model import BaselineInfo, Finding, Resource, ScanResult
 
 DATA = Path(__file__).parent / "data"
 
@@ -88,7 +88,7 @@ def test_fit_cuts_at_line_boundaries():
 
 def test_baseline_line():
     result = ScanResult()
-    result.extra["baseline"] = {"path": ".tagguard-baseline.json", "entries": 3, "suppressed": 2,
-                                "stale": [{"file": "a.tf", "address": "x", "rule": "missing-tag", "tag": "owner"}]}
+    result.baseline = BaselineInfo(path=".tagguard-baseline.json", entries=3, suppressed=2,
+                                   stale=[{"file": "a.tf", "address": "x", "rule": "missing-tag", "tag": "owner"}])
     text = md.render_report(result)
     assert "Baseline `.tagguard-baseline.json` hid 2 known findings; 1 stale entry no longer matches a finding" in text

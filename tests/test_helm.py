@@ -94,9 +94,9 @@ def test_no_helm_is_an_error_per_chart_and_exit_2(tmp_path):
     ns = [f for f in result.findings if f.category == "not_scanned"]
     assert sorted(f.extra["chart"] for f in ns) == ["a", "b"]
     assert all(f.severity == "error" and f.file.endswith("Chart.yaml") for f in ns)
-    assert result.extra["exit_override"] == 2
+    assert [u.file for u in result.unseen] == ["a/Chart.yaml", "b/Chart.yaml"] and result.exit_code() == 2
     skipped = scan([str(tmp_path)], cfg, options={"helm_bin": str(tmp_path / "no-such-helm"), "skip_helm": True})
-    assert "exit_override" not in skipped.extra and skipped.exit_code() == 0
+    assert not skipped.unseen and skipped.exit_code() == 0
     assert [f.severity for f in skipped.findings if f.category == "not_scanned"] == ["warning", "warning"]
 
 

@@ -40,8 +40,8 @@ def sample() -> ScanResult:
                               address=addr, tag="business-unit", fix='add "business-unit"', extra={"account": "123456789012", "region": "us-east-1"}))
     r = ScanResult(resources=rs, findings=fs, errors=[{"account": "999", "region": None, "regions": ["us-east-1"],
                                                        "service": "sts", "code": "AccessDenied", "message": "denied"}])
-    r.extra["showback"] = build_showback(r, None)
-    r.extra["history"] = {"first_run": False, "new": [], "fixed": [{}], "still_open": 1, "trend": [
+    r.showback = build_showback(r, None)
+    r.history = {"first_run": False, "new": [], "fixed": [{}], "still_open": 1, "trend": [
         {"run_id": 1, "at": "2026-11-01T02:00:00+00:00", "monthly_usd": 70000, "unallocated_usd": 52000},
         {"run_id": 2, "at": "2026-11-08T02:00:00+00:00", "monthly_usd": 64000, "unallocated_usd": 45000},
         {"run_id": 3, "at": "2026-11-15T02:00:00+00:00", "monthly_usd": 59583, "unallocated_usd": 40179}]}

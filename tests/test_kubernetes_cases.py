@@ -79,6 +79,5 @@ def test_case(suite, case, tmp_path):
         sup = sorted(((f.rule, f.address, f.tag) for f in result.findings if f.suppressed), key=str)
         assert sup == sorted(((w["rule"], w.get("address"), w.get("tag")) for w in case["suppressed"]), key=str)
     if "exit_code" in case:
-        code = result.extra.get("exit_override")
-        assert (code if code is not None else result.exit_code()) == case["exit_code"]
+        assert result.exit_code() == case["exit_code"]
     assert_resources(case.get("resources"), result.resources, rel=1e-3)

@@ -108,7 +108,7 @@ def test_cost_delta_signs(mixed, address, delta):
 
 def test_cost_diff_totals_and_teams(mixed):
     result, _ = mixed
-    cd = result.extra["cost_diff"]
+    cd = result.cost_diff.to_json()
     expected = (16029.08 + 2 * 734.38 + 734.38 - 4140.56 + 3406.18 + 6701.40 + 1327.14 + 1468.76
                 + 2056.26 + 2681.57 + 1206.58)
     assert cd["total_delta_monthly_usd"] == pytest.approx(expected, abs=0.05)

@@ -14,6 +14,13 @@ given (a pre-commit run passes single files; CI passes the repository).
 
 Entries that no longer match a finding are reported as stale, for the files
 the scan looked at.
+
+A baseline never absorbs growth: ``over-budget`` and ``needs-approval`` entries
+store their figure (monthly $ and GPU-hours per month: projected for a budget,
+the change's delta for an approval).  When the figure of the finding now is
+larger than the stored one, the finding is not hidden: it comes back with a
+message saying what it grew from and to.  An entry of those rules without a
+figure (written by an older tagguard) hides nothing: regenerate the baseline.
 """
 from __future__ import annotations
 
@@ -22,12 +29,59 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from tagguard.model import Finding, ScanResult
+from tagguard.model import BaselineInfo, Finding, ScanResult
 
 BASELINE_VERSION = 1
 DEFAULT_NAME = ".tagguard-baseline.json"
 REASON = "baseline"
 Key = Tuple[str, str, str, str]
+# Rules whose findings carry a figure that can grow: (finding extra key, figure name) pairs.
+GROWTH_FIGURES = {
+    "over-budget": (("projected_usd", "monthly_usd"), ("projected_gpu_hours", "gpu_hours_per_month")),
+    "needs-approval": (("cost_delta_monthly_usd", "monthly_usd"), ("gpu_hours_delta_per_month", "gpu_hours_per_month")),
+}
+# Growth smaller than this is rounding, not growth.
+_TOLERANCE = {"monthly_usd": 0.005, "gpu_hours_per_month": 1e-6}
+
+
+def figure_of(f: Finding) -> Optional[Dict[str, Optional[float]]]:
+    """The figure a baseline stores for ``f`` (``None`` for rules whose findings cannot grow)."""
+    spec = GROWTH_FIGURES.get(f.rule)
+    if spec is None:
+        return None
+    out: Dict[str, Optional[float]] = {}
+    for src, name in spec:
+        value = f.extra.get(src)
+        out[name] = round(float(value), 4) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return out
+
+
+def grew(stored: Optional[Dict[str, Any]], now: Optional[Dict[str, Optional[float]]]) -> List[str]:
+    """Which figures of ``now`` are larger than the stored ones (every one when nothing was stored)."""
+    if now is None:
+        return []
+    if not isinstance(stored, dict):
+        return [k for k in now] or ["figure"]
+    out = []
+    for name, value in now.items():
+        before = stored.get(name)
+        if value is None:
+            continue
+        if not isinstance(before, (int, float)) or isinstance(before, bool):
+            if value > 0:  # a figure appeared where the baseline had none: not covered by it
+                out.append(name)
+            continue
+        if value > before + _TOLERANCE.get(name, 0.0):
+            out.append(name)
+    return out
+
+
+def _describe(name: str, value: Optional[float]) -> str:
+    if value is None:
+        return "unknown"
+    if name == "monthly_usd":
+        return f"${value:,.2f}/month"
+    return f"{value:,.0f} GPU-hours/month"
 
 
 def _rebase(file: str, scan_base: Path, baseline_dir: Path) -> str:
@@ -59,6 +113,9 @@ def entries_for(result: ScanResult, baseline_path: Path) -> List[Dict[str, Any]]
         if key not in seen:
             seen[key] = {"file": key[0] or None, "address": key[1] or None, "rule": key[2],
                          "tag": key[3] or None, "message": f.message}
+            figure = figure_of(f)
+            if figure is not None:
+                seen[key]["figure"] = figure
     return [seen[k] for k in sorted(seen)]
 
 
@@ -75,8 +132,8 @@ def write_baseline(result: ScanResult, path: Path) -> int:
     return len(entries)
 
 
-def load_baseline(path: Path) -> List[Key]:
-    """Read a baseline file; ``ValueError("<file>: reason")`` when it is unusable."""
+def load_baseline(path: Path) -> Dict[Key, Optional[Dict[str, Any]]]:
+    """Read a baseline file: entry key -> stored figure (or None); ``ValueError("<file>: reason")`` when unusable."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -92,7 +149,7 @@ def load_baseline(path: Path) -> List[Key]:
     version = doc.get("version", BASELINE_VERSION)
     if version != BASELINE_VERSION:
         raise ValueError(f"{path}: unsupported baseline version {version!r} (this tagguard reads version {BASELINE_VERSION})")
-    keys: List[Key] = []
+    keys: Dict[Key, Optional[Dict[str, Any]]] = {}
     for i, entry in enumerate(doc["findings"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("rule"), str) or not entry["rule"]:
             raise ValueError(f"{path}: findings[{i}] needs at least a `rule` string")
@@ -102,15 +159,20 @@ def load_baseline(path: Path) -> List[Key]:
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{path}: findings[{i}].{name} must be a string or null")
             parts.append(value or "")
-        keys.append((parts[0], parts[1], entry["rule"], parts[2]))
+        figure = entry.get("figure")
+        if figure is not None and not isinstance(figure, dict):
+            raise ValueError(f"{path}: findings[{i}].figure must be an object")
+        keys[(parts[0], parts[1], entry["rule"], parts[2])] = figure
     return keys
 
 
-def apply_baseline(result: ScanResult, path: Path) -> Dict[str, Any]:
-    """Suppress findings recorded in the baseline; report what it hid and stale entries."""
+def apply_baseline(result: ScanResult, path: Path) -> BaselineInfo:
+    """Suppress findings recorded in the baseline unless their figure grew; report what it hid, what grew
+    and stale entries."""
     path = Path(path)
     keys = load_baseline(path)
     wanted: Set[Key] = set(keys)
+    grown: List[Dict[str, Any]] = []
     base = result.base_dir()
     bdir = path.parent
     matched: Set[Key] = set()
@@ -120,6 +182,21 @@ def apply_baseline(result: ScanResult, path: Path) -> Dict[str, Any]:
         if key not in wanted:
             continue
         matched.add(key)
+        if f.suppressed:
+            continue
+        now = figure_of(f)
+        up = grew(keys[key], now)
+        if up:
+            stored = keys[key] if isinstance(keys[key], dict) else None
+            if stored is None:
+                f.message += (" (baselined without its figure, so the baseline cannot tell whether it grew; "
+                              "regenerate it with `tagguard baseline create`)")
+            else:
+                f.message += " (grew since the baseline: " + ", ".join(
+                    f"from {_describe(n, stored.get(n))} to {_describe(n, (now or {}).get(n))}" for n in up) + ")"
+            grown.append({"file": key[0] or None, "address": key[1] or None, "rule": key[2], "tag": key[3] or None,
+                          "baselined": stored, "now": now})
+            continue
         if not f.suppressed:
             f.suppressed = True
             f.suppression_reason = REASON
@@ -130,8 +207,8 @@ def apply_baseline(result: ScanResult, path: Path) -> Dict[str, Any]:
     for key in sorted(wanted - matched):
         if _judged(key, scanned, base, bdir, live):
             stale.append({"file": key[0] or None, "address": key[1] or None, "rule": key[2], "tag": key[3] or None})
-    info = {"path": _display(path), "entries": len(wanted), "suppressed": suppressed, "stale": stale}
-    result.extra["baseline"] = info
+    info = BaselineInfo(path=_display(path), entries=len(wanted), suppressed=suppressed, stale=stale, grown=grown)
+    result.baseline = info
     return info
 
 

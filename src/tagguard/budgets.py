@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-from tagguard.model import Resource
+from tagguard.model import BudgetReport, Resource
 
 MODES = ("chargeback", "showback")
 KINDS = ("gpu", "tokens", "all")
@@ -86,6 +86,17 @@ class BudgetStatus:
     def over(self) -> bool:
         return bool((self.overage_usd is not None and self.overage_usd > 0)
                     or (self.overage_gpu_hours is not None and self.overage_gpu_hours > 0))
+
+    def report(self) -> BudgetReport:
+        """The typed part of the scan result (``ScanResult.budgets``)."""
+        b = self.budget
+        return BudgetReport(name=b.name, mode=b.mode, kind=b.kind, match=b.match, monthly_usd=b.monthly_usd,
+                            projected_usd=round(self.projected_usd, 2), monthly_gpu_hours=b.monthly_gpu_hours,
+                            projected_gpu_hours=round(self.projected_gpu_hours, 4), resources=self.resources,
+                            unpriced_resources=self.unpriced, over=self.over, overage_usd=self.overage_usd,
+                            overage_gpu_hours=self.overage_gpu_hours, evaluated=b.kind != "tokens",
+                            note=("token budgets are evaluated by the LLM usage scan, not the infrastructure scan"
+                                  if b.kind == "tokens" else None))
 
     def to_json(self) -> Dict[str, Any]:
         b = self.budget
@@ -202,9 +213,9 @@ def load_approvals(raw: Any) -> Optional[Approvals]:
     return out
 
 
-def approved_by(options: Optional[dict]) -> Optional[str]:
+def approved_by(flag: Optional[str]) -> Optional[str]:
     """``--approved-by NAME``, else the ``TAGGUARD_APPROVED_BY`` environment variable (set by the Action)."""
-    name = (options or {}).get("approved_by") or os.environ.get(APPROVED_ENV)
+    name = flag or os.environ.get(APPROVED_ENV)
     name = name.strip() if isinstance(name, str) else None
     return name or None
 

@@ -70,8 +70,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
 def cli():
     """Enforce a tag taxonomy on AI/GPU resources, price them, and block untagged or over-budget changes.
 
-    Exit codes: 0 nothing blocking, 1 blocking findings, 2 usage or configuration error
-    (or an input that must not pass silently, such as a chart without helm).
+    Exit codes (every command; a JSON report's summary.exit_code is the same number):
+    0 nothing blocking, 1 blocking findings, 2 usage or configuration error (or an input that
+    must not pass silently, such as a chart without helm), 3 incomplete: a live scan (drift) could
+    not read an account or region (see `errors` in the JSON).
     """
 
 
@@ -109,7 +111,8 @@ def output_options(f):
         f = click.option(f"--output-{fmt}", f"output_{fmt}", type=click.Path(dir_okay=False, path_type=Path),
                          help=f"Also write the {fmt} report to this file.")(f)
     f = click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write the report to FILE instead of stdout; pairs with --format by position (repeatable).")(f)
+                     help="Write the report to FILE instead of stdout; pairs with --format by position (repeatable). "
+                          "Without --format, the file name says the format (.json, .sarif, .xml junit, .md, .html, .txt).")(f)
     f = click.option("--format", "-f", "formats", multiple=True,
                      type=click.Choice(["text", "json", "sarif", "junit", "markdown", "github", "html"]),
                      help="Output format (repeatable: `-f json -o r.json -f sarif -o r.sarif`). Default: text.")(f)
@@ -126,8 +129,10 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
     from tagguard.formats import get_formatter
 
     pairs: List[Tuple[str, Optional[Path]]] = []
-    formats = list(formats) or ["text"]
     outputs = list(outputs)
+    if not formats and outputs:  # `-o report.json`: the format the file name says
+        formats = [format_from_extension(p, EMIT_FORMATS) for p in outputs]
+    formats = list(formats) or ["text"]
     if len(outputs) > len(formats):
         if len(formats) == 1:
             formats = formats * len(outputs)
@@ -152,6 +157,25 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
                 fail(f"output format {fmt!r} is not available in this build")
             text = formatter.format(result, color=color and path is None and formatter.human)
         write_output(text, path)
+
+
+EMIT_FORMATS = ("text", "json", "sarif", "junit", "markdown", "github", "html")
+# File name endings -> output format, longest first (`r.sarif.json` is SARIF).
+EXTENSION_FORMATS = ((".sarif.json", "sarif"), (".sarif", "sarif"), (".json", "json"), (".xml", "junit"),
+                     (".markdown", "markdown"), (".md", "markdown"), (".html", "html"), (".htm", "html"),
+                     (".txt", "text"), (".csv", "csv"))
+
+
+def format_from_extension(path: Path, choices: Sequence[str]) -> str:
+    """The output format ``path``'s extension names, among ``choices``; a usage error when it names none."""
+    name = path.name.lower()
+    for ending, fmt in EXTENSION_FORMATS:
+        if name.endswith(ending) and fmt in choices:
+            return fmt
+    known = ", ".join(e for e, fmt in EXTENSION_FORMATS if fmt in choices)
+    fail(f"--output {path}: cannot tell the format from the file name (known endings: {known}); "
+         f"give it with --format ({'|'.join(choices)})")
+    raise AssertionError("unreachable")  # fail() raises
 
 
 def write_output(text: str, path: Optional[Path]) -> None:
@@ -189,15 +213,20 @@ def _check_k8s_name(ctx, param, value):
     return value
 
 
-def scan_options(f):
+def scan_options(f=None, *, gate: bool = True):
+    """The scan flags. ``gate=False`` for commands whose exit code does not judge findings
+    (`report showback`, `baseline create`): they do not offer --fail-on and --approved-by."""
+    if f is None:
+        return lambda fn: scan_options(fn, gate=gate)
     f = click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Terraform variable file (.tfvars or .tfvars.json) applied to every root module (repeatable).")(f)
     f = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
                      help="Terraform variable value, as `terraform -var` (repeatable). TF_VAR_* environment variables are read too.")(f)
     f = click.option("--scope", type=click.Choice(["ai", "all"]), default=None,
                      help="Judge only AI/GPU resources (ai, default) or every taggable resource (all). Overrides the config.")(f)
-    f = click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
-                     help="Lowest severity that makes the exit code 1 (default: error).")(f)
+    if gate:
+        f = click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+                         help="Lowest severity that makes the exit code 1 (default: `fail_on` in the config, else error).")(f)
     f = click.option("--usage", "usage_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Usage file: hours per month and unit counts per resource address ([*] wildcards).")(f)
     f = click.option("--skip-helm", is_flag=True, help="Report charts that cannot be rendered as not scanned without failing with exit code 2.")(f)
@@ -211,13 +240,17 @@ def scan_options(f):
                      help="Release name for `helm template` (a Kubernetes name: lower-case letters, digits, '-', '.').")(f)
     f = click.option("--namespace", default=None, callback=_check_k8s_name,
                      help="Namespace for `helm template` and manifests without one (default: default).")(f)
-    f = click.option("--approved-by", "approved_by", default=None, metavar="NAME",
-                     help="Cost approval for changes over the approvals thresholds (default: $TAGGUARD_APPROVED_BY).")(f)
+    if gate:
+        f = click.option("--approved-by", "approved_by", default=None, metavar="NAME",
+                         help="Cost approval for changes over the approvals thresholds (default: $TAGGUARD_APPROVED_BY).")(f)
     return f
 
 
-def scan_kwargs_to_options(kw: dict) -> dict:
-    return {
+def scan_kwargs_to_options(kw: dict):
+    """The scan flags as typed ``sources.base.ScanOptions`` (sources and rules read them, never write)."""
+    from tagguard.sources.base import ScanOptions
+
+    return ScanOptions.coerce({
         "usage": str(kw["usage_file"]) if kw.get("usage_file") else None,
         "skip_helm": kw.get("skip_helm", False),
         "helm_bin": str(kw["helm_bin"]) if kw.get("helm_bin") else None,
@@ -226,7 +259,7 @@ def scan_kwargs_to_options(kw: dict) -> dict:
         "helm_timeout": kw.get("helm_timeout"),
         "namespace": kw.get("namespace"),
         "approved_by": kw.get("approved_by"),
-    }
+    })
 
 
 def scan_inputs(config, kw: dict) -> Tuple[List[Path], dict]:
@@ -257,6 +290,9 @@ def run_scan(paths: Sequence[str], config, kw: dict):
     from tagguard.pipeline import scan
 
     calm_gc()
+    for p in paths:
+        if p != "-" and not os.path.exists(p):
+            fail(f"{p}: no such file or directory")
     var_files, variables = scan_inputs(config, kw)
     stdin = None
     if "-" in paths:
@@ -287,13 +323,19 @@ def scan(paths, config_path, formats, outputs, no_color, baseline_path, quiet, *
     result = run_scan(paths or (".",), config, kw)
     if baseline_path is not None or config.section("baseline"):
         apply_baseline(result, baseline_path or config.base_dir / config.section("baseline"))
-    if result.extra.get("exit_override") is not None:
-        code = result.extra.pop("exit_override")
-    else:
-        code = result.exit_code()
+    code = result.exit_code()  # the whole rule: the JSON's summary.exit_code is the same number
     if not (quiet and code == 0 and not result.active_findings()):
         emit(result, formats, outputs, extra, no_color)
     raise click.exceptions.Exit(code)
+
+
+def report_unseen(result) -> None:
+    """On stderr, one line per input that was not seen (exit 2) and per failed read (exit 3): for the
+    commands whose output is not the findings (`baseline create`, `report showback`)."""
+    for u in result.unseen:
+        click.echo(f"tagguard: {u.file + ': ' if u.file else ''}{u.reason}", err=True)
+    for e in result.errors:
+        click.echo(f"tagguard: incomplete: {e.get('message') or e.get('code') or e}", err=True)
 
 
 def apply_baseline(result, path: Path) -> None:

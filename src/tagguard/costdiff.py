@@ -43,12 +43,12 @@ def make_pricer(ctx):
     except ModuleNotFoundError:  # pricing not part of this build
         return None, None
     usage = None
-    usage_path = ctx.options.get("usage") or ctx.config.section("usage")
+    usage_path = ctx.options.usage or ctx.config.section("usage")
     if usage_path:
         from tagguard.pricing import usage as usage_mod
 
         path = Path(usage_path)
-        if not path.is_absolute() and ctx.options.get("usage") is None:
+        if not path.is_absolute() and ctx.options.usage is None:
             path = ctx.config.base_dir / path
         usage = usage_mod.load_usage(path)
     pricing = dict(ctx.config.section("pricing") or {})

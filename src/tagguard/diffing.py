@@ -16,11 +16,12 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from tagguard.model import Finding, ScanResult
+from tagguard.model import NOT_SCANNED, DiffInfo, Finding, ScanResult
+from tagguard.sources.base import ScanOptions
 
 _MODULE_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.M)
 
@@ -149,7 +150,7 @@ class Scanned:
     resources: List[Any] = field(default_factory=list)  # every resource (not only the listed ones)
 
 
-def scan_tree(paths: Sequence[str], config, var_files, variables, options: dict) -> Scanned:
+def scan_tree(paths: Sequence[str], config, var_files, variables, options) -> Scanned:
     from tagguard.pipeline import build_inventory, collect, evaluate
     from tagguard.sources.base import ScanContext
 
@@ -169,12 +170,12 @@ def _rebase(file: Optional[str], src_root: Path, dst_root: Path) -> Optional[str
     return os.path.relpath(absolute, str(dst_root)).replace(os.sep, "/")
 
 
-def _base_payload(present: List[str], config, var_files, variables, options: dict, tmp: Path, repo: Path,
+def _base_payload(present: List[str], config, var_files, variables, options, tmp: Path, repo: Path,
                   head_root: Path) -> Dict[str, Any]:
     """Scan the base tree; return what the head needs, as plain data (it may cross a process boundary)."""
     from tagguard import costdiff
 
-    base = scan_tree(present, config, var_files, variables, dict(options))
+    base = scan_tree(present, config, var_files, variables, replace(ScanOptions.coerce(options)))
     # express base files relative to the head scan's root, so keys compare
     repo_of_base = Path(os.path.relpath(base.root, tmp))
     head_in_repo = Path(os.path.relpath(head_root.resolve(), repo))
@@ -182,7 +183,7 @@ def _base_payload(present: List[str], config, var_files, variables, options: dic
         r.file = _rebase(r.file, repo_of_base, head_in_repo)
     keys = {(_rebase(f.file, repo_of_base, head_in_repo) or "", f.address or "", f.rule, f.tag or "")
             for f in base.result.findings}
-    budgets = {b["name"]: b for b in base.result.extra.get("budgets") or []}
+    budgets = {b.name: b.to_json() for b in base.result.budgets or []}
     return {"index": costdiff.base_index(base.resources), "keys": keys, "budgets": budgets}
 
 
@@ -195,7 +196,7 @@ def _child(conn, *args) -> None:
         conn.close()
 
 
-def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options: dict,
+def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options,
              parallel: Optional[bool] = None) -> ScanResult:
     """Scan base and working tree and keep only what the change introduces.
 
@@ -224,7 +225,8 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
         present = [bp for bp in base_paths if os.path.exists(bp)]
         head_paths = [str(Path(p)) for p in paths]
         head_inv = build_inventory(head_paths, config)
-        args = (present, config, var_files, variables, dict(options), tmp, repo, head_inv.root)
+        options = ScanOptions.coerce(options)
+        args = (present, config, var_files, variables, replace(options), tmp, repo, head_inv.root)
         if parallel is None:
             parallel = hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and bool(present)
         proc = conn = None
@@ -239,8 +241,7 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
             child_conn.close()
         elif present:
             payload = _base_payload(*args)
-        head_options = dict(options)
-        head_ctx = ScanContext(config, head_inv.root, var_files=var_files, variables=variables, options=head_options)
+        head_ctx = ScanContext(config, head_inv.root, var_files=var_files, variables=variables, options=replace(options))
         head_out = collect(head_inv, head_ctx)
         if proc is not None:
             try:
@@ -251,19 +252,21 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
             if status != "ok":
                 raise DiffError(f"scanning {ref}: {value}")
             payload = value
-        head_options["diff_base"] = payload["index"]
+        head_ctx.options = replace(head_ctx.options, diff_base=payload["index"])
         root = head_paths[0] if len(head_paths) == 1 else str(head_inv.root)
         result = evaluate(head_out, head_ctx, root=root)
-        removed = head_options.get("diff_removed") or []
-        _filter_findings(result, head_out.resources, payload["keys"], payload["budgets"])
-        result.extra["diff"] = _diff_object(ref, commit, rels, head_out.resources, removed, result)
+        hidden = _filter_findings(result, head_out.resources, payload["keys"], payload["budgets"])
+        result.diff = _diff_object(ref, commit, rels, head_out.resources, head_ctx.outputs.removed, result, hidden)
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> None:
-    """Keep findings of new or changed resources; drop what the base already had."""
+def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> int:
+    """Keep findings of new or changed resources; drop what the base already had; return how many went.
+
+    An input that could not be looked at (``not_scanned``: a chart without helm) is never "pre-existing":
+    the change in it cannot be judged, so its finding stays (and ``result.unseen`` sets exit code 2)."""
     action = {r.address: r.meta.get("action") for r in resources}
     kept: List[Finding] = []
     hidden = 0
@@ -271,12 +274,15 @@ def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> 
         if f.rule == "over-budget":
             name = f.extra.get("budget")
             old = base_budgets.get(name)
-            now = next((b for b in result.extra.get("budgets") or [] if b["name"] == name), None)
-            if old is None or not old.get("over") or (now is not None and now["projected_usd"] > old["projected_usd"] + 0.005) \
-                    or (now is not None and now["projected_gpu_hours"] > old["projected_gpu_hours"] + 1e-6):
+            now = next((b for b in result.budgets or [] if b.name == name), None)
+            if old is None or not old.get("over") or (now is not None and now.projected_usd > old["projected_usd"] + 0.005) \
+                    or (now is not None and now.projected_gpu_hours > old["projected_gpu_hours"] + 1e-6):
                 kept.append(f)
             else:
                 hidden += 1
+            continue
+        if f.category == NOT_SCANNED:
+            kept.append(f)
             continue
         act = action.get(f.address or "")
         if act is not None:
@@ -290,10 +296,10 @@ def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> 
         else:
             kept.append(f)
     result.findings = kept
-    result.extra["preexisting_findings_hidden"] = hidden
+    return hidden
 
 
-def _diff_object(ref: str, commit: str, rels, resources, removed, result: ScanResult) -> Dict[str, Any]:
+def _diff_object(ref: str, commit: str, rels, resources, removed, result: ScanResult, hidden: int) -> DiffInfo:
     added, changed = [], []
     for r in resources:
         if not r.ai or r.meta.get("served_by"):
@@ -320,13 +326,9 @@ def _diff_object(ref: str, commit: str, rels, resources, removed, result: ScanRe
                      "delta_monthly_usd": None if m is None else -round(m, 2)})
     for rows in (added, changed, gone):
         rows.sort(key=lambda x: (x["file"] or "", x["address"]))
-    cd = result.extra.get("cost_diff") or {}
-    return {
-        "base": ref, "base_commit": commit, "paths": list(rels),
-        "total_delta_monthly_usd": cd.get("total_delta_monthly_usd", 0.0),
-        "added": added, "changed": changed, "removed": gone,
-        "preexisting_findings_hidden": result.extra.pop("preexisting_findings_hidden", 0),
-    }
+    total = result.cost_diff.total_delta_monthly_usd if result.cost_diff is not None else 0.0
+    return DiffInfo(base=ref, base_commit=commit, paths=list(rels), total_delta_monthly_usd=total,
+                    added=added, changed=changed, removed=gone, preexisting_findings_hidden=hidden)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -344,6 +346,12 @@ def dimension_titles(cd: Dict[str, Any]) -> List[Tuple[str, str]]:
     return [(k, TEAM_TITLES.get(k, k)) for k in (cd.get("by") or {})]
 
 
+def _parts(result: ScanResult) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The ``diff`` and ``cost_diff`` parts as the JSON report has them, for the renderers."""
+    return (result.diff.to_json() if result.diff is not None else {},
+            result.cost_diff.to_json() if result.cost_diff is not None else {})
+
+
 def signed(value: Optional[float]) -> str:
     if value is None:
         return "n/a"
@@ -356,8 +364,7 @@ def _counts(diff: Dict[str, Any]) -> str:
 
 
 def summary_line(result: ScanResult) -> str:
-    diff = result.extra.get("diff") or {}
-    cd = result.extra.get("cost_diff") or {}
+    diff, cd = _parts(result)
     s = result.summary()
     sev = s["by_severity"]
     verdict = "FAIL" if s["exit_code"] else "PASS"
@@ -377,8 +384,7 @@ def summary_line(result: ScanResult) -> str:
 def render_text(result: ScanResult, color: bool = False) -> str:
     from tagguard.formats.text import TextFormatter
 
-    diff = result.extra.get("diff") or {}
-    cd = result.extra.get("cost_diff") or {}
+    diff, cd = _parts(result)
     lines = [f"tagguard diff against {diff.get('base')} ({str(diff.get('base_commit', ''))[:12]})", ""]
     rows = [("+", x) for x in diff.get("added", [])] + [("~", x) for x in diff.get("changed", [])] + \
            [("-", x) for x in diff.get("removed", [])]
@@ -432,8 +438,7 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     from tagguard.formats import markdown as md
 
     limit = limit or md.DEFAULT_LIMIT
-    diff = result.extra.get("diff") or {}
-    cd = result.extra.get("cost_diff") or {}
+    diff, cd = _parts(result)
     s = result.summary()
     verdict = ":x: **FAIL**" if s["exit_code"] else ":white_check_mark: **PASS**"
     gpu = cd.get("gpu_hours_delta_per_month") or 0
@@ -465,12 +470,12 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     if approved:
         sections.append(md.details(f"{len(approved)} approved or suppressed", md.render_suppressed(approved)))
     for key, title in dims[1:]:
-        sections.append(md.details(f"By {md.escape_cell(title.lower())}", _team_table(by[key], md.escape_cell(title))))
+        sections.append(md.details(f"By {title.lower()}", _team_table(by[key], md.escape_cell(title))))
     if dims and len(by[dims[0][0]]) > HEAD_TEAM_ROWS:
-        sections.append(md.details(f"By {md.escape_cell(dims[0][1].lower())} (all)", _team_table(by[dims[0][0]], md.escape_cell(dims[0][1]))))
+        sections.append(md.details(f"By {dims[0][1].lower()} (all)", _team_table(by[dims[0][0]], md.escape_cell(dims[0][1]))))
     if diff.get("added") or diff.get("changed") or diff.get("removed"):
         sections.append(md.details("Changed AI resources", _changes_table(diff)))
-    budgets = result.extra.get("budgets") or []
+    budgets = [b.to_json() for b in result.budgets or []]
     if budgets:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:

@@ -248,11 +248,10 @@ def result_from_report(report: Dict[str, Any]):
                                   unresolved_tags=r.get("unresolved_tags") or [], meta=r.get("meta") or {},
                                   cost=Cost(monthly_usd=cost.get("monthly_usd"),
                                             gpu_hours_per_month=cost.get("gpu_hours_per_month")) if cost else None))
-    extra = {k: v for k, v in report.items()
-             if k not in ("version", "tool", "root", "resources", "findings", "summary", "errors")}
-    fail_on = "error"
-    return ScanResult(resources=resources, findings=findings, root=report.get("root"),
-                      errors=report.get("errors") or [], extra=extra, fail_on=fail_on)
+    result = ScanResult(resources=resources, findings=findings, root=report.get("root"),
+                        errors=report.get("errors") or [], fail_on="error")
+    result.set_parts(report)  # baseline, cost_diff, budgets, diff, inputs that were not seen, ...
+    return result
 
 
 def run(args: argparse.Namespace) -> int:

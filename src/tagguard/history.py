@@ -83,7 +83,7 @@ def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[
     """Store ``result`` as a run; return ``{"run_id", "previous_run_id", "new", "fixed", "still_open", "unknown", "trend"}``."""
     from tagguard import __version__
 
-    sb = showback or (result.extra.get("showback") if isinstance(result.extra, dict) else None) or {}
+    sb = showback or result.showback or {}
     totals = sb.get("totals") or {}
     summary = result.summary()
     unalloc = {r["address"] for r in sb.get("top_unallocated") or []}
@@ -101,7 +101,7 @@ def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[
                 " findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (kind, started_at or _now(), _now(), 0 if result.errors else 1,
-                 (result.extra.get("drift") or {}).get("scope"), __version__, summary["resources"],
+                 (result.drift or {}).get("scope"), __version__, summary["resources"],
                  summary["ai_resources"], summary["findings"], len(result.errors),
                  totals.get("monthly_usd", summary["monthly_usd"]), totals.get("gpu_hours", summary["gpu_hours_per_month"]),
                  totals.get("unallocated_monthly_usd"), totals.get("unallocated_gpu_hours")))

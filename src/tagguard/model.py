@@ -213,14 +213,177 @@ class Finding:
         return out
 
 
+# --- exit codes (``ScanResult.exit_code``; the CLI's help lists them) ------------------------
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # blocking findings at --fail-on
+EXIT_UNSEEN = 2  # usage/config error, or an input that must not pass silently (a chart without helm)
+EXIT_INCOMPLETE = 3  # a live scan could not read everything (an account or region failed; see ``errors``)
+
+
+@dataclass
+class UnseenInput:
+    """An input tagguard could not look at and that must not pass silently (e.g. a chart without helm).
+
+    Whatever the findings say, a result holding one ends with ``exit_code`` (2 unless said otherwise),
+    also when the finding that describes it is hidden (a baseline, a pre-existing finding in a diff)."""
+
+    file: Optional[str]
+    reason: str
+    exit_code: int = EXIT_UNSEEN
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"file": self.file, "reason": self.reason, "exit_code": self.exit_code}
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "UnseenInput":
+        return cls(file=d.get("file"), reason=str(d.get("reason") or ""), exit_code=int(d.get("exit_code") or EXIT_UNSEEN))
+
+
+@dataclass
+class BaselineInfo:
+    """What ``--baseline`` did: entries read, findings hidden, stale entries, findings that grew past it."""
+
+    path: str
+    entries: int = 0
+    suppressed: int = 0
+    stale: List[Dict[str, Any]] = field(default_factory=list)  # {file, address, rule, tag}
+    grown: List[Dict[str, Any]] = field(default_factory=list)  # {file, address, rule, tag, figure, baselined, now}
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"path": self.path, "entries": self.entries, "suppressed": self.suppressed,
+                               "stale": list(self.stale)}
+        if self.grown:
+            out["grown"] = list(self.grown)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "BaselineInfo":
+        return cls(path=str(d.get("path") or ""), entries=int(d.get("entries") or 0),
+                   suppressed=int(d.get("suppressed") or 0), stale=list(d.get("stale") or []),
+                   grown=list(d.get("grown") or []))
+
+
+@dataclass
+class BudgetReport:
+    """One configured budget: projected spend against its limit (``budgets.BudgetStatus.report``)."""
+
+    name: str
+    mode: str
+    kind: str = "gpu"
+    match: Dict[str, Any] = field(default_factory=dict)
+    monthly_usd: Optional[float] = None
+    projected_usd: float = 0.0
+    monthly_gpu_hours: Optional[float] = None
+    projected_gpu_hours: float = 0.0
+    resources: int = 0
+    unpriced_resources: int = 0
+    over: bool = False
+    overage_usd: Optional[float] = None
+    overage_gpu_hours: Optional[float] = None
+    evaluated: bool = True
+    note: Optional[str] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.name, "mode": self.mode, "kind": self.kind, "match": self.match,
+                               "monthly_usd": self.monthly_usd, "projected_usd": round(self.projected_usd, 2),
+                               "monthly_gpu_hours": self.monthly_gpu_hours,
+                               "projected_gpu_hours": round(self.projected_gpu_hours, 4),
+                               "resources": self.resources, "unpriced_resources": self.unpriced_resources,
+                               "over": self.over}
+        if self.monthly_usd is not None:
+            out["overage_usd"] = self.overage_usd
+        if self.monthly_gpu_hours is not None:
+            out["overage_gpu_hours"] = self.overage_gpu_hours
+        if not self.evaluated:
+            out["evaluated"] = False
+            out["note"] = self.note
+        return out
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "BudgetReport":
+        names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        kw = {k: v for k, v in d.items() if k in names}
+        kw.setdefault("name", "")
+        kw.setdefault("mode", "chargeback")
+        return cls(**kw)
+
+
+@dataclass
+class CostDiff:
+    """Monthly cost delta of a change (plan JSON, ``tagguard diff``), in total and per team key."""
+
+    total_delta_monthly_usd: float = 0.0
+    gpu_hours_delta_per_month: float = 0
+    changes: Dict[str, int] = field(default_factory=dict)  # action -> count
+    unpriced_changes: int = 0
+    by: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)  # dimension -> [{value, delta_monthly_usd, ...}]
+    resources: List[Dict[str, Any]] = field(default_factory=list)  # one row per changed AI resource
+    # Keys ``costdiff.summarize`` adds that have no field here yet, written to JSON as they are.
+    more: Dict[str, Any] = field(default_factory=dict)
+
+    _FIELDS = ("total_delta_monthly_usd", "gpu_hours_delta_per_month", "changes", "unpriced_changes", "by", "resources")
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {k: getattr(self, k) for k in self._FIELDS}
+        for k, v in self.more.items():
+            out.setdefault(k, v)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "CostDiff":
+        kw = {k: d[k] for k in cls._FIELDS if k in d}
+        return cls(**kw, more={k: v for k, v in d.items() if k not in cls._FIELDS})
+
+
+@dataclass
+class DiffInfo:
+    """``tagguard diff``: the base revision and the AI resources added, changed and removed."""
+
+    base: str
+    base_commit: str = ""
+    paths: List[str] = field(default_factory=list)
+    total_delta_monthly_usd: float = 0.0
+    added: List[Dict[str, Any]] = field(default_factory=list)
+    changed: List[Dict[str, Any]] = field(default_factory=list)
+    removed: List[Dict[str, Any]] = field(default_factory=list)
+    preexisting_findings_hidden: int = 0
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"base": self.base, "base_commit": self.base_commit, "paths": list(self.paths),
+                "total_delta_monthly_usd": self.total_delta_monthly_usd, "added": self.added,
+                "changed": self.changed, "removed": self.removed,
+                "preexisting_findings_hidden": self.preexisting_findings_hidden}
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "DiffInfo":
+        names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["base"] = str(kw.get("base") or "")
+        return cls(**kw)
+
+
+# Optional top-level keys of the JSON report, in the order they are written.
+REPORT_PARTS = ("unseen_inputs", "baseline", "cost_diff", "budgets", "diff", "drift", "history", "showback")
+
+
 @dataclass
 class ScanResult:
     resources: List[Resource] = field(default_factory=list)
     findings: List[Finding] = field(default_factory=list)
     root: Optional[str] = None  # what was scanned (paths are relative to it)
-    errors: List[Dict[str, Any]] = field(default_factory=list)  # non-finding problems
-    extra: Dict[str, Any] = field(default_factory=dict)  # e.g. "diff", "budgets", "baseline"
+    errors: List[Dict[str, Any]] = field(default_factory=list)  # inputs that failed to read: exit code 3
     fail_on: str = ERROR
+    # False: findings are reported but do not set the exit code (showback, baseline create);
+    # unseen inputs and incomplete reads still do.
+    gate: bool = True
+    unseen: List[UnseenInput] = field(default_factory=list)  # inputs that must not pass silently: exit 2
+    baseline: Optional[BaselineInfo] = None  # scan --baseline
+    cost_diff: Optional[CostDiff] = None  # plan JSON with changes, tagguard diff
+    budgets: Optional[List[BudgetReport]] = None  # None: no budgets configured
+    diff: Optional[DiffInfo] = None  # tagguard diff
+    drift: Optional[Dict[str, Any]] = None  # tagguard drift: the live scan's statistics (sources.aws.scan_live)
+    history: Optional[Dict[str, Any]] = None  # --history: history.record_run's new/fixed/trend document
+    showback: Optional[Dict[str, Any]] = None  # showback.build_showback's document (HTML, history)
 
     def base_dir(self) -> "Path":
         """The directory the findings' file paths are relative to."""
@@ -238,11 +401,57 @@ class ScanResult:
         return [f for f in self.findings if not f.suppressed]
 
     def blocking(self) -> List[Finding]:
+        if not self.gate:
+            return []
         threshold = SEVERITY_RANK.get(self.fail_on, 3)
         return [f for f in self.active_findings() if SEVERITY_RANK.get(f.severity, 0) >= threshold]
 
     def exit_code(self) -> int:
-        return 1 if self.blocking() else 0
+        """The whole exit rule, for every command: the JSON's ``summary.exit_code`` is this.
+
+        An input that must not pass silently (2) or a live scan that could not read everything (3)
+        wins over the findings, the higher code first; else 1 with blocking findings, else 0."""
+        codes = [u.exit_code for u in self.unseen]
+        if self.errors:
+            codes.append(EXIT_INCOMPLETE)
+        if codes:
+            return max(codes)
+        return EXIT_FINDINGS if self.blocking() else EXIT_OK
+
+    def parts_json(self) -> Dict[str, Any]:
+        """The optional top-level keys of the JSON report (``REPORT_PARTS``) that this result has."""
+        out: Dict[str, Any] = {}
+        if self.unseen:
+            out["unseen_inputs"] = [u.to_json() for u in self.unseen]
+        if self.baseline is not None:
+            out["baseline"] = self.baseline.to_json()
+        if self.cost_diff is not None:
+            out["cost_diff"] = self.cost_diff.to_json()
+        if self.budgets is not None:
+            out["budgets"] = [b.to_json() for b in self.budgets]
+        if self.diff is not None:
+            out["diff"] = self.diff.to_json()
+        for key in ("drift", "history", "showback"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def set_parts(self, report: Dict[str, Any]) -> None:
+        """Read the optional parts back from a JSON report (the inverse of ``parts_json``)."""
+        if isinstance(report.get("unseen_inputs"), list):
+            self.unseen = [UnseenInput.from_json(u) for u in report["unseen_inputs"] if isinstance(u, dict)]
+        if isinstance(report.get("baseline"), dict):
+            self.baseline = BaselineInfo.from_json(report["baseline"])
+        if isinstance(report.get("cost_diff"), dict):
+            self.cost_diff = CostDiff.from_json(report["cost_diff"])
+        if isinstance(report.get("budgets"), list):
+            self.budgets = [BudgetReport.from_json(b) for b in report["budgets"] if isinstance(b, dict)]
+        if isinstance(report.get("diff"), dict):
+            self.diff = DiffInfo.from_json(report["diff"])
+        for key in ("drift", "history", "showback"):
+            if isinstance(report.get(key), dict):
+                setattr(self, key, report[key])
 
     def summary(self) -> Dict[str, Any]:
         active = self.active_findings()

@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 from importlib import import_module
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from tagguard.config import Config
 from tagguard.model import Finding, Resource, ScanResult
 from tagguard.sources import SOURCES
-from tagguard.sources.base import Inventory, ScanContext, SourceOutput, walk
+from tagguard.sources.base import Inventory, ScanContext, ScanOptions, SourceOutput, walk
 
 TF_SIBLINGS = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
@@ -109,10 +109,9 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) ->
     findings.sort(key=lambda f: (f.file or "", f.line or 0, f.address or "", f.rule, f.tag or ""))
     listed = [r for r in resources if in_scope(r, config.scope) or (r.ai and not r.taggable)]
     listed.sort(key=lambda r: (r.file or "", r.line or 0, r.address))
-    result = ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on)
-    result.extra.update(ctx.options.get("result_extra") or {})  # cost_diff, budgets (rules/cost.py)
-    if getattr(out, "exit_override", None) is not None:
-        result.extra["exit_override"] = out.exit_override
+    result = ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on,
+                        unseen=list(out.unseen), errors=list(out.errors), drift=out.live_stats,
+                        cost_diff=ctx.outputs.cost_diff, budgets=ctx.outputs.budgets)
     return result
 
 
@@ -126,11 +125,11 @@ def price(resources: List[Resource], ctx: ScanContext) -> None:
         return
     # `tagguard pricing refresh` writes a local rate card; every command prices with it when present.
     import_module("tagguard.pricing.refresh").apply_local_ratecard()
-    usage_path = ctx.options.get("usage") or ctx.config.section("usage")
+    usage_path = ctx.options.usage or ctx.config.section("usage")
     if usage_path:
         usage_mod = import_module("tagguard.pricing.usage")
         path = Path(usage_path)
-        if not path.is_absolute() and ctx.options.get("usage") is None:
+        if not path.is_absolute() and ctx.options.usage is None:
             path = ctx.config.base_dir / path
         usage = usage_mod.load_usage(path)
         for r in ai:
@@ -169,10 +168,10 @@ def dedupe(findings: List[Finding]) -> List[Finding]:
 
 
 def scan(paths: Sequence[str], config: Config, *, var_files: Optional[List[Path]] = None,
-         variables: Optional[Dict[str, str]] = None, options: Optional[dict] = None,
+         variables: Optional[Dict[str, str]] = None, options: "Union[ScanOptions, Mapping[str, Any], None]" = None,
          stdin: Optional[bytes] = None) -> ScanResult:
     inv = build_inventory(paths, config, stdin=stdin)
-    ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options or {})
+    ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options)
     out = collect(inv, ctx)
     root = str(_enclosing_chart(Path(paths[0])) or paths[0]) if len(paths) == 1 else str(inv.root)
     return evaluate(out, ctx, root=root)

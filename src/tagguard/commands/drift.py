@@ -8,8 +8,6 @@ import click
 
 from tagguard.cli import config_option, emit, fail, load_config_or_exit, output_options
 
-EXIT_INCOMPLETE = 3
-
 
 def _csv(value):
     return [v.strip() for v in (value or "").split(",") if v.strip()]
@@ -95,7 +93,7 @@ def drift(regions, org, role_name, external_id, accounts, profiles, states, scop
         from tagguard.history import HistoryError, record_run
 
         try:
-            result.extra["history"] = record_run(history_path, result, kind="drift", started_at=started)
+            result.history = record_run(history_path, result, kind="drift", started_at=started)
         except HistoryError as exc:
             fail(str(exc))
     extra = {k: v for k, v in kw.items() if k.startswith("output_")}
@@ -106,8 +104,7 @@ def drift(regions, org, role_name, external_id, accounts, profiles, states, scop
         shown = "; ".join(_brief(e) for e in result.errors[:3])
         more = f" (+{len(result.errors) - 3} more)" if len(result.errors) > 3 else ""
         click.echo(f"tagguard: scan incomplete ({len(result.errors)} error(s)): {shown}{more}", err=True)
-        raise click.exceptions.Exit(EXIT_INCOMPLETE)
-    raise click.exceptions.Exit(result.exit_code())
+    raise click.exceptions.Exit(result.exit_code())  # 3 when incomplete: ScanResult owns the rule
 
 
 def _brief(e: dict) -> str:
@@ -149,10 +146,8 @@ def evaluate_live(live, config):
         f.extra.setdefault("region", res.meta.get("region"))
         f.extra.setdefault("live_tags", dict(res.tags))
         f.resource_type = f.resource_type or res.type
-    result.errors = list(live.errors)
-    if not result.errors:
-        result.extra["errors"] = []  # a drift report always says whether anything failed
-    result.extra["drift"] = live.stats
+    result.errors = list(live.errors)  # a drift report always has `errors` (the drift part says so)
+    result.drift = live.stats
     return result
 
 
@@ -160,7 +155,7 @@ def attach_showback(result, config, extra_rows=None) -> None:
     from tagguard.showback import build_showback
 
     try:
-        result.extra["showback"] = build_showback(result, config, extra_rows=extra_rows)
+        result.showback = build_showback(result, config, extra_rows=extra_rows)
     except ValueError as exc:
         fail(str(exc))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, load_config_or_exit, run_scan, scan_options, write_output
+from tagguard.cli import config_option, fail, load_config_or_exit, report_unseen, run_scan, scan_options, write_output
 
 
 @click.group()
@@ -45,9 +45,7 @@ def load_report_json(path: Path):
                         extra={k: v for k, v in f.items() if k not in known})
                 for f in data.get("findings") or []]
     result = ScanResult(resources=resources, findings=findings, root=data.get("root"), errors=data.get("errors") or [])
-    for key in ("drift", "history"):
-        if key in data:
-            result.extra[key] = data[key]
+    result.set_parts(data)  # drift, history, inputs that were not seen, ...
     return result
 
 
@@ -62,7 +60,7 @@ def load_report_json(path: Path):
               help="Write to FILE instead of stdout.")
 @click.option("--top", type=click.IntRange(0, 1000), default=None, help="Unallocated resources to list (default 10).")
 @config_option
-@scan_options
+@scan_options(gate=False)
 def showback(paths, from_json, fmt, output, top, config_path, **kw):
     """Cost and GPU-hours by business unit / project / environment / cost center, the unallocated share,
     the top unallocated GPU resources, and shared platform costs allocated by GPU spend."""
@@ -81,6 +79,7 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
         except (ModuleNotFoundError, ValueError):
             pass
         result = run_scan(paths or (".",), config, kw)
+    result.gate = False  # a showback reports spend; findings do not set its exit code
     extra_rows = []
     try:
         from tagguard import llm  # noqa: F401  (token spend, when that part is installed)
@@ -99,8 +98,10 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
     if fmt == "html":
         from tagguard.formats.html import HtmlFormatter
 
-        result.extra["showback"] = sb
+        result.showback = sb
         text = HtmlFormatter().format(result)
     else:
         text = render(sb, fmt)
     write_output(text, output)
+    report_unseen(result)
+    raise click.exceptions.Exit(result.exit_code())  # 2: a chart was not seen; 3: a drift run was incomplete

@@ -73,11 +73,11 @@ class GithubFormatter(Formatter):
         from tagguard.formats.markdown import render_summary_line
 
         summary = render_summary_line(result).replace(":x: ", "").replace(":white_check_mark: ", "").replace("**", "")
-        lines.append(summary)
-        baseline = result.extra.get("baseline")
-        if isinstance(baseline, dict):
-            lines.append(f"baseline hid {baseline.get('suppressed', 0)} known findings; "
-                         f"{len(baseline.get('stale') or [])} stale entries")
+        lines.append(guard_commands(summary))  # data-free today; kept inert should that change
+        baseline = result.baseline
+        if baseline is not None:
+            lines.append(f"baseline hid {baseline.suppressed} known findings; "
+                         f"{len(baseline.stale)} stale entries")
         write_step_summary(result)
         return "\n".join(lines) + "\n"
 

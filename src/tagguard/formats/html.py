@@ -132,15 +132,15 @@ class HtmlFormatter(Formatter):
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
-        sb = result.extra.get("showback")
+        sb = result.showback
         if not sb:
             from tagguard.showback import build_showback
 
             sb = build_showback(result, None)
         t = sb["totals"]
         dim = sb["dimensions"][sb["allocate_by"]]
-        hist = result.extra.get("history") or {}
-        drift = result.extra.get("drift") or {}
+        hist = result.history or {}
+        drift = result.drift or {}
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         scope = ""
         if drift:

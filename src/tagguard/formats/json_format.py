@@ -19,9 +19,9 @@ def report_dict(result: ScanResult) -> dict:
         "findings": [f.to_json() for f in result.findings],
         "summary": result.summary(),
     }
-    if result.errors:
+    if result.errors or result.drift is not None:  # a drift report always says whether anything failed
         out["errors"] = result.errors
-    for key, value in result.extra.items():
+    for key, value in result.parts_json().items():
         out.setdefault(key, value)
     return out
 

@@ -91,12 +91,12 @@ def render_summary_line(result: ScanResult) -> str:
 
 
 def render_baseline_line(result: ScanResult) -> Optional[str]:
-    info = result.extra.get("baseline")
-    if not isinstance(info, dict):
+    info = result.baseline
+    if info is None:
         return None
-    stale = info.get("stale") or []
-    text = (f"Baseline {code(info.get('path') or 'baseline')} hid "
-            f"{_plural(int(info.get('suppressed', 0)), 'known finding')}")
+    stale = info.stale
+    text = (f"Baseline {code(info.path or 'baseline')} hid "
+            f"{_plural(info.suppressed, 'known finding')}")
     if stale:
         n = len(stale)
         text += (f"; {n} stale entr{'y' if n == 1 else 'ies'} no longer match{'es' if n == 1 else ''} a finding "
@@ -226,7 +226,7 @@ class MarkdownFormatter(Formatter):
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
-        if isinstance(result.extra.get("diff"), dict):  # a `tagguard diff` result: the PR comment
+        if result.diff is not None:  # a `tagguard diff` result: the PR comment
             from tagguard.diffing import render_markdown
 
             return render_markdown(result)

@@ -141,7 +141,7 @@ def _result(result: ScanResult, f: Finding, rule_index: Dict[str, int], baseline
 def sarif_dict(result: ScanResult) -> Dict[str, Any]:
     rules = _rules(result.findings)
     rule_index = {r["id"]: i for i, r in enumerate(rules)}
-    baseline = result.extra.get("baseline") if isinstance(result.extra.get("baseline"), dict) else None
+    baseline = result.baseline
     results = [_result(result, f, rule_index, baseline is not None) for f in result.findings]
     summary = result.summary()
     run: Dict[str, Any] = {
@@ -167,7 +167,7 @@ def sarif_dict(result: ScanResult) -> Dict[str, Any]:
     if not run["invocations"][0]["toolExecutionNotifications"]:
         del run["invocations"][0]["toolExecutionNotifications"]
     if baseline is not None:
-        run["properties"]["baseline"] = baseline
+        run["properties"]["baseline"] = baseline.to_json()
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 

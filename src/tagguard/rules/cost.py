@@ -1,8 +1,8 @@
 """Cost rules: over-budget, needs-approval, unpriced-resource, spot-opportunity, spot-risk.
 
 Runs after pricing.  Also computes the cost delta of every change (plan JSON,
-or ``tagguard diff`` against a base) and leaves ``cost_diff`` and ``budgets``
-for the report in ``ctx.options["result_extra"]``.
+or ``tagguard diff`` against a base) and hands ``cost_diff`` and ``budgets``
+to the report in ``ctx.outputs`` (typed: ``sources.base.ScanOutputs``).
 
 Heuristics (documented in the rule pages):
 
@@ -72,17 +72,18 @@ def _money(v: Optional[float]) -> str:
 def check(resources: List[Resource], ctx) -> Iterator[Finding]:
     from tagguard import budgets as bud
     from tagguard import costdiff
+    from tagguard.model import CostDiff
 
-    extra: Dict[str, Any] = ctx.options.setdefault("result_extra", {})
-    base = ctx.options.get("diff_base")
+    outputs = ctx.outputs
+    base = ctx.options.diff_base
     removed: List[Dict[str, Any]] = []
     if base is not None:
         removed = costdiff.annotate_against_base(resources, base)
-        ctx.options["diff_removed"] = removed
+        outputs.removed = removed
     else:
         costdiff.annotate_plan(resources, ctx)
     if base is not None or any(r.source == "plan" and "action" in r.meta for r in resources):
-        extra["cost_diff"] = costdiff.summarize(resources, removed, config=ctx.config)
+        outputs.cost_diff = CostDiff.from_json(costdiff.summarize(resources, removed, config=ctx.config))
 
     yield from _unpriced(resources)
     yield from _spot_hints(resources, ctx)
@@ -90,7 +91,7 @@ def check(resources: List[Resource], ctx) -> Iterator[Finding]:
     budgets = bud.load_budgets(ctx.config.section("budgets"))
     if budgets:
         statuses = bud.evaluate(budgets, resources)
-        extra["budgets"] = [s.to_json() for s in statuses]
+        outputs.budgets = [s.report() for s in statuses]
         cfg_file = bud.config_rel(ctx.config, ctx.root)
         for st in statuses:
             if st.budget.kind == "tokens" or not st.over:
@@ -99,7 +100,7 @@ def check(resources: List[Resource], ctx) -> Iterator[Finding]:
 
     approvals = bud.load_approvals(ctx.config.section("approvals"))
     if approvals is not None:
-        yield from _approvals(resources, approvals, bud.approved_by(ctx.options))
+        yield from _approvals(resources, approvals, bud.approved_by(ctx.options.approved_by))
 
 
 # --- unpriced -----------------------------------------------------------------------------

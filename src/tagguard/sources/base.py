@@ -12,9 +12,10 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Union
 
-from tagguard.model import ERROR, PARSE_ERROR, Finding, Resource
+from tagguard.model import (ERROR, EXIT_UNSEEN, PARSE_ERROR, BudgetReport, CostDiff, Finding, Resource,
+                            UnseenInput)
 
 if TYPE_CHECKING:  # pragma: no cover
     from tagguard.config import Config
@@ -27,15 +28,33 @@ SKIP_DIRS = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__
 class SourceOutput:
     resources: List[Resource] = field(default_factory=list)
     findings: List[Finding] = field(default_factory=list)
-    # An exit code the scan must end with whatever the findings say (2: an input that must not
-    # pass silently, such as a chart that could not be rendered for lack of helm).
-    exit_override: Optional[int] = None
+    # Inputs that must not pass silently (a chart that could not be rendered for lack of helm):
+    # the scan ends with their exit code (2) whatever the findings say.
+    unseen: List[UnseenInput] = field(default_factory=list)
+    # Reads that failed (a live account or region): the scan is incomplete, exit code 3.
+    errors: List[Dict[str, Any]] = field(default_factory=list)
+    # The live scan's statistics (accounts, regions, calls), for the report's ``drift`` part.
+    live_stats: Optional[Dict[str, Any]] = None
 
     def extend(self, other: "SourceOutput") -> None:
         self.resources.extend(other.resources)
         self.findings.extend(other.findings)
-        if other.exit_override is not None:
-            self.exit_override = max(self.exit_override or 0, other.exit_override)
+        self.unseen.extend(other.unseen)
+        self.errors.extend(other.errors)
+        if other.live_stats is not None:
+            self.live_stats = other.live_stats
+
+    def must_not_pass(self, file: Optional[str], reason: str, exit_code: int = EXIT_UNSEEN) -> None:
+        """Record an input the scan could not look at: the result's exit code is at least ``exit_code``."""
+        self.unseen.append(UnseenInput(file=file, reason=reason, exit_code=exit_code))
+
+    @property
+    def exit_override(self) -> Optional[int]:
+        return max((u.exit_code for u in self.unseen), default=None)
+
+    @exit_override.setter
+    def exit_override(self, value: Optional[int]) -> None:
+        raise TypeError("SourceOutput.exit_override is gone: call out.must_not_pass(file, reason) instead")
 
 
 @dataclass
@@ -65,16 +84,75 @@ class Inventory:
         return out
 
 
+@dataclass
+class ScanOptions:
+    """What the command line tells a scan, beyond the config (typed: sources and rules read it, never write it)."""
+
+    usage: Optional[str] = None  # --usage FILE (None: the config's `usage`)
+    skip_helm: bool = False  # --skip-helm: a chart that cannot be rendered is a warning, not exit code 2
+    helm_bin: Optional[str] = None  # --helm-bin
+    helm_values: List[str] = field(default_factory=list)  # --helm-values (repeatable)
+    release_name: str = "release"  # --release-name
+    namespace: Optional[str] = None  # --namespace
+    helm_timeout: Optional[float] = None  # --helm-timeout: seconds for all charts together (None: 60)
+    approved_by: Optional[str] = None  # --approved-by (else $TAGGUARD_APPROVED_BY)
+    diff_base: Optional[Dict[Any, Dict[str, Any]]] = None  # tagguard diff: the base revision's costdiff.base_index
+    aws: Any = None  # tagguard drift through the pipeline: a sources.aws.DriftOptions
+
+    @classmethod
+    def coerce(cls, value: "Union[ScanOptions, Mapping[str, Any], None]") -> "ScanOptions":
+        """``ScanOptions`` as given, or built from a mapping of its field names (unknown names are an error)."""
+        if isinstance(value, ScanOptions):
+            return value
+        if not value:
+            return cls()
+        names = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        unknown = sorted(k for k in value if k not in names)
+        if unknown:
+            raise TypeError(f"unknown scan option(s): {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        kw = dict(value)
+        kw["helm_values"] = [str(v) for v in kw.get("helm_values") or ()]
+        kw["skip_helm"] = bool(kw.get("skip_helm"))
+        kw["release_name"] = kw.get("release_name") or "release"
+        return cls(**kw)
+
+
+@dataclass
+class ScanOutputs:
+    """What rules hand back to the pipeline besides findings (typed, copied onto the ``ScanResult``)."""
+
+    cost_diff: Optional[CostDiff] = None  # rules/cost.py: plan changes or tagguard diff
+    budgets: Optional[List[BudgetReport]] = None  # rules/cost.py: configured budgets
+    removed: List[Dict[str, Any]] = field(default_factory=list)  # tagguard diff: base resources gone from the head
+
+
 class ScanContext:
-    """What every source receives: the configuration and a few helpers."""
+    """What every source and rule receives: the configuration, typed options in, typed outputs out."""
 
     def __init__(self, config: "Config", root: Path, var_files: Optional[List[Path]] = None,
-                 variables: Optional[Dict[str, str]] = None, options: Optional[dict] = None):
+                 variables: Optional[Dict[str, str]] = None,
+                 options: "Union[ScanOptions, Mapping[str, Any], None]" = None):
         self.config = config
         self.root = root
         self.var_files = var_files or []
         self.variables = variables or {}
-        self.options = options or {}
+        self.options = ScanOptions.coerce(options)
+        self.outputs = ScanOutputs()
+        self._boundary: Optional[Path] = None
+
+    @property
+    def boundary(self) -> Path:
+        """The directory reads named by scanned files must stay in: the git top-level of the
+        scan root, or the root itself outside git (``safeio.scan_boundary``)."""
+        if self._boundary is None:
+            from tagguard.safeio import scan_boundary
+
+            self._boundary = scan_boundary(self.root)
+        return self._boundary
+
+    @boundary.setter
+    def boundary(self, value: Path) -> None:
+        self._boundary = value
 
     def rel(self, path: Path) -> str:
         try:

@@ -141,12 +141,16 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
 
 
 class AwsSource(Source):
-    """The live-AWS input kind; reads ``ctx.options["aws"]`` (a ``DriftOptions``), not files."""
+    """The live-AWS input kind; reads ``ctx.options.aws`` (a ``DriftOptions``), not files.
+
+    Accounts or regions that fail come back in ``SourceOutput.errors`` (the scan is incomplete: exit
+    code 3) and the call statistics in ``SourceOutput.live_stats``."""
 
     name = "aws"
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
-        live = scan_live(ctx.config, ctx.options.get("aws") or DriftOptions())
-        ctx.options["aws_errors"] = live.errors
-        ctx.options["aws_stats"] = live.stats
-        return live.output
+        live = scan_live(ctx.config, ctx.options.aws or DriftOptions())
+        out = live.output
+        out.errors.extend(live.errors)
+        out.live_stats = live.stats
+        return out
