@@ -403,7 +403,10 @@ def render_text(result: ScanResult, color: bool = False) -> str:
                 lines.append(f"  {g['value']:<40} {signed(g['delta_monthly_usd']):>14}/month{extra}")
             lines.append("")
     body = TextFormatter().format(result, color=color)
-    return "\n".join(lines) + "\n" + body + summary_line(result) + "\n"
+    from tagguard.formats.escape import guard_commands, term, term_block
+
+    # addresses and tag values are data: control characters escaped, no line a workflow command
+    return guard_commands(term_block("\n".join(lines) + "\n") + body + term(summary_line(result)) + "\n")
 
 
 def _team_table(groups: List[Dict[str, Any]], title: str, limit: Optional[int] = None) -> str:
@@ -462,7 +465,7 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     blocking = [f for f in result.findings if not f.suppressed]
     if blocking:
         rules = sorted({f.rule for f in blocking})
-        links = ", ".join(f"[{r}]({md.rule_url(r)}) (`tagguard explain {r}`)" for r in rules)
+        links = ", ".join(f"{md.rule_link(r)} ({md.code(f'tagguard explain {r}', cell=False)})" for r in rules)
         sections.append(md.details(f"{len(blocking)} finding{'s' if len(blocking) != 1 else ''} on new or changed resources",
                                    md.render_findings_table(blocking) + f"\nRules: {links}\n", open=len(blocking) <= 20))
         sections.append(md.details("How to fix", md.render_details(blocking)))

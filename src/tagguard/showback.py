@@ -248,8 +248,9 @@ def _why(row: Dict[str, Any]) -> str:
 
 def _t(text: Any) -> str:
     """Terminal-safe: control characters from tag values are shown escaped, never sent raw."""
-    text = str(text)
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    from tagguard.formats.escape import term
+
+    return term(text)
 
 
 def render_text(sb: Dict[str, Any]) -> str:
@@ -259,7 +260,7 @@ def render_text(sb: Dict[str, Any]) -> str:
            f"Unallocated (required tags missing, invalid or not reaching the bill): {_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]
     for label, d in sb["dimensions"].items():
-        out.append(f"By {label.replace('_', ' ')} (tag `{d['tag']}`)")
+        out.append(f"By {_t(label.replace('_', ' '))} (tag `{_t(d['tag'])}`)")
         width = max([len(_t(r["value"])) for r in d["rows"]] + [len("(unallocated)"), 8])
         for r in d["rows"] + [{"value": UNALLOCATED, **d["unallocated"]}]:
             out.append(f"  {_t(r['value']):<{width}}  {_money(r['monthly_usd']):>12}  {r['gpu_hours']:>10,.0f} GPU-h  {r['share_pct']:>5}%")
@@ -279,18 +280,21 @@ def render_text(sb: Dict[str, Any]) -> str:
             where = " ".join(x for x in (r.get("account"), r.get("region")) if x)
             out.append(f"  {_money(r['monthly_usd']):>10}  {_t(r['address'])}" + (f"  [{_t(where)}]" if where else "")
                        + (f"  unallocated: {_t(_why(r))}" if r["missing_or_invalid"] else ""))
-    return "\n".join(out).rstrip() + "\n"
+    from tagguard.formats.escape import guard_commands
+
+    return guard_commands("\n".join(out).rstrip() + "\n")
 
 
 def render_markdown(sb: Dict[str, Any]) -> str:
     from tagguard.formats.markdown import code, escape_cell
 
+    # dimension labels and tag keys come from the (possibly the repository's) config: escaped too
     t = sb["totals"]
     out = ["## AI spend showback", "",
            f"**{_money(t['monthly_usd'])}/month**, {t['gpu_hours']:,.0f} GPU-hours/month; "
            f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**", ""]
     for label, d in sb["dimensions"].items():
-        out += [f"### By {label.replace('_', ' ')} (`{d['tag']}`)", "", "| value | monthly | GPU-hours | share |",
+        out += [f"### By {escape_cell(label.replace('_', ' '))} ({code(d['tag'], cell=False)})", "", "| value | monthly | GPU-hours | share |",
                 "|---|---:|---:|---:|"]
         for r in d["rows"] + [{"value": "_(unallocated)_", **d["unallocated"]}]:
             value = r["value"] if r["value"] == "_(unallocated)_" else escape_cell(r["value"])
@@ -298,7 +302,7 @@ def render_markdown(sb: Dict[str, Any]) -> str:
         out.append("")
     sc = sb["shared_costs"]
     if sc["items"]:
-        out += [f"### Shared platform costs ({sc['method']})", "", "| team | direct | shared | total |", "|---|---:|---:|---:|"]
+        out += [f"### Shared platform costs ({escape_cell(sc['method'])})", "", "| team | direct | shared | total |", "|---|---:|---:|---:|"]
         for x in sc["teams"]:
             out.append(f"| {escape_cell(x['value'])} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | {_money(x['total_usd'])} |")
         out.append("")
@@ -310,8 +314,17 @@ def render_markdown(sb: Dict[str, Any]) -> str:
 
 
 def render_csv(sb: Dict[str, Any]) -> str:
+    from tagguard.formats.escape import csv_cell
+
+    class _Safe:  # no cell from data opens as a spreadsheet formula
+        def __init__(self, w):
+            self.w = w
+
+        def writerow(self, row):
+            self.w.writerow([csv_cell(x) for x in row])
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _Safe(csv.writer(buf, lineterminator="\n"))
     w.writerow(["section", "dimension", "value", "monthly_usd", "gpu_hours", "resources", "share_pct"])
     for label, d in sb["dimensions"].items():
         for r in d["rows"]:

@@ -12,19 +12,20 @@ from pathlib import Path
 from typing import List, Optional
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import guard_commands, wf_data, wf_property
 from tagguard.model import ERROR, INFO, WARNING, ScanResult
 
 COMMAND_OF = {ERROR: "error", WARNING: "warning", INFO: "notice"}
 
 
 def escape_data(text: str) -> str:
-    """Escape a workflow command's message (``%``, CR, LF)."""
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a workflow command's message (``%``, CR, LF; control characters shown escaped)."""
+    return wf_data(text)
 
 
 def escape_property(text: str) -> str:
     """Escape a workflow command property value (also ``:`` and ``,``)."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return wf_property(text)
 
 
 def workflow_command(command: str, message: str, **props: object) -> str:

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any, Dict, List, Optional
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import term
 from tagguard.model import ScanResult
 
 CSS = """
@@ -43,7 +44,8 @@ def _money(v: Optional[float]) -> str:
 
 
 def _e(x: Any) -> str:
-    return escape("" if x is None else str(x), quote=True)
+    """Data as HTML text or attribute: entities, and control/bidi characters shown as escapes."""
+    return escape(term("" if x is None else str(x)), quote=True)
 
 
 def bar_chart(rows: List[Dict[str, Any]], unallocated: Dict[str, Any], width: int = 640) -> str:
@@ -111,7 +113,7 @@ def trend_chart(points: List[Dict[str, Any]], width: int = 640, height: int = 20
     out.append(f'<path class="trend-unallocated" d="{path("unallocated_usd")}" fill="none" stroke="var(--un)" stroke-width="2.5"/>')
     for i, p in enumerate(pts):
         x, y = xy(i, p.get("unallocated_usd"))
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="var(--un)"><title>run {p.get("run_id")} '
+        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="var(--un)"><title>run {_e(p.get("run_id"))} '
                    f'{_e(p.get("at"))}: unallocated {_e(_money(p.get("unallocated_usd")))}</title></circle>')
         if i in (0, n - 1) or n <= 8:
             out.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{_e(str(p.get("at", ""))[:10])}</text>')
@@ -174,7 +176,7 @@ class HtmlFormatter(Formatter):
         delta = ""
         if hist and not hist.get("first_run"):
             delta = (f'<p class="note">Since the previous run: <strong>{len(hist.get("new") or [])}</strong> new, '
-                     f'<strong>{len(hist.get("fixed") or [])}</strong> fixed, <strong>{hist.get("still_open", 0)}</strong> still open'
+                     f'<strong>{len(hist.get("fixed") or [])}</strong> fixed, <strong>{_e(hist.get("still_open", 0))}</strong> still open'
                      + (f', {len(hist.get("unknown") or [])} unknown (account/region not scanned)' if hist.get("unknown") else "")
                      + ".</p>")
         parts.append("<section><h2>Trend</h2>" + trend_chart(trend) + delta + "</section>")

@@ -13,18 +13,19 @@ A CI test-report view then shows what was checked, not only what failed:
 """
 from __future__ import annotations
 
-import re
 from typing import Dict, List, Optional, Tuple
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import xml_text
 from tagguard.model import SEVERITY_RANK, Finding, ScanResult
 
 RESOURCE_RULES = ("missing-tag", "invalid-value", "unresolved-value")
-_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _clean(text: Optional[str]) -> str:
-    return _BAD_XML.sub("\ufffd", text or "")
+    """Characters XML 1.0 cannot carry (NUL, ESC, lone surrogates, U+FFFE...) become U+FFFD;
+    the serializer escapes ``& < > "`` (so ``]]>`` or ``</testcase>`` in a name stay text)."""
+    return xml_text(text or "")
 
 
 class _Case:
@@ -111,7 +112,7 @@ class JunitFormatter(Formatter):
                 if case.file:
                     el.set("file", _clean(case.file))
                 if case.line:
-                    el.set("line", str(case.line))
+                    el.set("line", _clean(str(case.line)))
                 if case.failures:
                     first = case.failures[0]
                     msg = first.message if len(case.failures) == 1 else f"{len(case.failures)} findings: " + "; ".join(

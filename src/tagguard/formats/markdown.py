@@ -20,6 +20,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import md_code, md_html, md_text
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
 # GitHub rejects issue/PR comments longer than 65,536 characters; keep a margin
@@ -34,8 +35,10 @@ _SEVERITY_ICON = {ERROR: ":x:", WARNING: ":warning:", INFO: ":information_source
 
 def rule_url(rule: str) -> str:
     """Documentation URL of a rule (``TAGGUARD_RULE_DOCS_URL`` overrides the pattern)."""
+    from urllib.parse import quote
+
     pattern = os.environ.get("TAGGUARD_RULE_DOCS_URL") or RULE_DOCS_URL
-    return pattern.replace("{rule}", rule)
+    return pattern.replace("{rule}", quote(str(rule), safe="-_.~", errors="replace"))
 
 
 def money(value) -> str:
@@ -45,27 +48,25 @@ def money(value) -> str:
 
 
 def escape_cell(text: Optional[str]) -> str:
-    """Make text safe inside a Markdown table cell (pipes, newlines, HTML)."""
-    if text is None:
-        return ""
-    text = str(text).replace("\\", "\\\\").replace("|", "\\|")
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(text.split())
+    """Data as Markdown prose, safe in a table cell or a list item (``escape.md_text``):
+    HTML, Markdown syntax, pipes and newlines escaped; @mentions, #refs and autolinks broken."""
+    return md_text(text)
 
 
-def code(text: Optional[str]) -> str:
-    """Inline code that survives backticks inside the text."""
-    if not text:
-        return ""
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+def code(text: Optional[str], cell: bool = True) -> str:
+    """Inline code that survives backticks (and, with ``cell``, pipes) inside the text."""
+    return md_code(text, cell=cell)
+
+
+def rule_link(rule: str) -> str:
+    """``[rule](docs url)``: the id escaped as text, the URL percent-encoded."""
+    return f"[{md_text(rule, code_spans=False)}]({rule_url(rule)})"
 
 
 def details(summary: str, body: str, open: bool = False) -> str:
+    """A collapsible block; ``summary`` is text (escaped here: no Markdown is parsed inside HTML)."""
     attr = " open" if open else ""
-    return f"<details{attr}><summary>{summary}</summary>\n\n{body.rstrip()}\n\n</details>\n"
+    return f"<details{attr}><summary>{md_html(summary)}</summary>\n\n{body.rstrip()}\n\n</details>\n"
 
 
 def _plural(n: int, word: str) -> str:
@@ -115,7 +116,7 @@ def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True
     out: List[str] = [head]
     for f in rows:
         where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
-        rule = f"[{f.rule}]({rule_url(f.rule)})" if link_docs else f.rule
+        rule = rule_link(f.rule) if link_docs else escape_cell(f.rule)
         sev = f"{_SEVERITY_ICON.get(f.severity, '')} {f.severity}".strip()
         if f.suppressed:
             sev += f" (suppressed: {escape_cell(f.suppression_reason or 'no reason')})"
@@ -138,7 +139,7 @@ def render_rule_counts(findings: Sequence[Finding]) -> str:
         return ""
     out = ["| File | Rule | Findings |\n|---|---|---:|\n"]
     for (file, rule), n in sorted(counts.items()):
-        out.append(f"| {escape_cell(file)} | [{rule}]({rule_url(rule)}) | {n} |\n")
+        out.append(f"| {escape_cell(file)} | {rule_link(rule)} | {n} |\n")
     return "".join(out)
 
 
@@ -153,7 +154,7 @@ def render_details(findings: Sequence[Finding]) -> str:
         out.append(f"**{escape_cell(file)}**\n\n")
         for f in sorted(groups[file], key=lambda x: (x.line or 0, x.rule, x.tag or "")):
             where = f"line {f.line}: " if f.line else ""
-            out.append(f"- {where}{escape_cell(f.message)} ([{f.rule}]({rule_url(f.rule)}))\n")
+            out.append(f"- {where}{escape_cell(f.message)} ({rule_link(f.rule)})\n")
             if f.fix:
                 out.append(f"  - fix: {escape_cell(f.fix)}\n")
         out.append("\n")
@@ -167,8 +168,8 @@ def render_suppressed(findings: Sequence[Finding]) -> str:
     out = []
     for f in sorted(rows, key=lambda x: (x.file or "", x.line or 0, x.rule)):
         where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
-        out.append(f"- {where} {code(f.address)} {f.rule}"
-                   f"{' ' + code(f.tag) if f.tag else ''}: {escape_cell(f.suppression_reason or 'no reason given')}\n")
+        out.append(f"- {where} {code(f.address, cell=False)} {escape_cell(f.rule)}"
+                   f"{' ' + code(f.tag, cell=False) if f.tag else ''}: {escape_cell(f.suppression_reason or 'no reason given')}\n")
     return "".join(out)
 
 
@@ -201,7 +202,7 @@ def fit(head: str, sections: Iterable[str], limit: int = DEFAULT_LIMIT, note: st
 def render_report(result: ScanResult, *, title: str = "tagguard", limit: int = DEFAULT_LIMIT,
                   sections_before: Sequence[str] = (), sections_after: Sequence[str] = ()) -> str:
     """The whole report.  ``sections_before`` go right after the summary (e.g. a cost diff)."""
-    head = [f"### {title}\n\n", render_summary_line(result), "\n\n"]
+    head = [f"### {escape_cell(title)}\n\n", render_summary_line(result), "\n\n"]
     baseline = render_baseline_line(result)
     if baseline:
         head.append(baseline + "\n\n")

@@ -20,6 +20,7 @@ from typing import Any, Dict, List
 
 from tagguard import __version__
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import sarif_text
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
 SARIF_VERSION = "2.1.0"
@@ -32,7 +33,7 @@ LEVEL_OF = {ERROR: "error", WARNING: "warning", INFO: "note"}
 def fingerprint(finding: Finding) -> str:
     """Stable across runs and line moves: a hash of file + address + rule + tag."""
     raw = "\x1f".join(finding.key())
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]  # same as utf-8 for valid text
 
 
 def _rule_name(rule_id: str) -> str:
@@ -106,13 +107,17 @@ def _location(result: ScanResult, f: Finding) -> Dict[str, Any]:
 def _uri(path: str) -> str:
     from urllib.parse import quote
 
-    if Path(path).is_absolute():
-        return Path(path).as_uri()
-    return quote(path, safe="/-._~")
+    try:
+        if Path(path).is_absolute():
+            return Path(path).as_uri()
+        return quote(path, safe="/-._~", errors="surrogateescape")  # a non-UTF-8 file name: its own bytes
+    except (UnicodeEncodeError, ValueError):  # a lone surrogate that no bytes produce
+        return quote(path, safe="/-._~", errors="replace")
 
 
 def _result(result: ScanResult, f: Finding, rule_index: Dict[str, int], baselined: bool) -> Dict[str, Any]:
-    text = f.message + (f"\nFix: {f.fix}" if f.fix else "")
+    # plain text for code scanning: control characters shown escaped, brackets escaped (no embedded links)
+    text = sarif_text(f.message + (f"\nFix: {f.fix}" if f.fix else ""))
     out: Dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index[f.rule],
@@ -159,7 +164,7 @@ def sarif_dict(result: ScanResult) -> Dict[str, Any]:
             "executionSuccessful": not result.errors,
             "exitCode": summary["exit_code"],
             "toolExecutionNotifications": [
-                {"level": "error", "message": {"text": str(e.get("message") or e)}} for e in result.errors
+                {"level": "error", "message": {"text": sarif_text(e.get("message") or e)}} for e in result.errors
             ],
         }],
         "properties": {"summary": summary},

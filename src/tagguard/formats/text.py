@@ -1,9 +1,10 @@
 """``--format text``: for people.  Grouped by file, the fix spelled out, colour on a TTY."""
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import guard_commands, term, term_block
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
 _COLORS = {ERROR: "31", WARNING: "33", INFO: "36", "dim": "2", "bold": "1", "green": "32"}
@@ -47,25 +48,29 @@ class TextFormatter(Formatter):
             if f.suppressed:
                 continue
             groups.setdefault(f.file or "(no file)", []).append(f)
+        # Everything from scanned data is shown with its control characters escaped
+        # (no terminal escape sequences, no fake lines), and no line can become a
+        # GitHub workflow command (``guard_commands`` on the whole output).
         for file in sorted(groups):
-            lines.append(_paint(file, "bold", color))
+            lines.append(_paint(term(file), "bold", color))
             for f in groups[file]:
                 where = f"{f.line}" if f.line else "-"
                 sev = _paint(f"{f.severity:<7}", f.severity, color)
-                rule = _paint("[" + f.rule + "]", "dim", color)
-                head = _wrap(f"{f.message}  [{f.rule}]", width, 16)
-                head[-1] = head[-1][: -len(f.rule) - 2] + rule
+                rule_id = term(f.rule)
+                rule = _paint("[" + rule_id + "]", "dim", color)
+                head = _wrap(f"{term(f.message)}  [{rule_id}]", width, 16)
+                head[-1] = head[-1][: -len(rule_id) - 2] + rule
                 lines.append(f"  {where:>5}  {sev} {head[0]}")
                 lines.extend(f"{'':16}{more}" for more in head[1:])
                 if f.fix:
-                    for i, fix_line in enumerate(f.fix.splitlines() or [""]):
+                    for i, fix_line in enumerate(term_block(f.fix).split("\n") or [""]):
                         text = ("fix: " if i == 0 else "     ") + fix_line
                         wrapped = _wrap(text, width, 21) if i == 0 else [text]
                         lines.append(f"{'':16}{wrapped[0]}")
                         lines.extend(f"{'':21}{more}" for more in wrapped[1:])
             lines.append("")
         lines.extend(self._summary(result, color))
-        return "\n".join(lines) + "\n"
+        return guard_commands("\n".join(lines) + "\n")
 
     def _summary(self, result: ScanResult, color: bool) -> List[str]:
         s = result.summary()
@@ -86,13 +91,15 @@ class TextFormatter(Formatter):
         verdict = "FAIL" if s["exit_code"] else "PASS"
         head = _paint(verdict, ERROR if s["exit_code"] else "green", color)
         out = [f"{head}: " + ", ".join(parts) + cost]
-        baseline = result.extra.get("baseline")
-        if isinstance(baseline, dict):  # tagguard.baseline.apply_baseline
-            stale = baseline.get("stale") or []
-            line = f"baseline {baseline.get('path', '')}: hid {baseline.get('suppressed', 0)} known finding(s)"
+        baseline = result.baseline
+        if baseline is not None:  # tagguard.baseline.apply_baseline
+            stale = baseline.stale
+            line = f"baseline {term(baseline.path)}: hid {baseline.suppressed} known finding(s)"
+            if baseline.grown:
+                line += f"; {len(baseline.grown)} grew past the baselined figure and count again"
             if stale:
                 line += f"; {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} (no finding matches now): " + ", ".join(
-                    "/".join(str(x) for x in (e.get("file"), e.get("address"), e.get("rule"), e.get("tag")) if x)
+                    "/".join(term(x) for x in (e.get("file"), e.get("address"), e.get("rule"), e.get("tag")) if x)
                     for e in stale[:5]) + (" ..." if len(stale) > 5 else "")
             out.append(_paint(line, "dim", color))
         return out

@@ -245,11 +245,13 @@ def render_csv(report: Dict[str, Any], period: str) -> str:
                    "unpriced_calls", "unpriced_tokens"]
     dims = [k for k in (rows[0] if rows else {}) if k not in metric_cols and k != "period"
             and k not in ("priced_from_record_calls", "proxy_cache_hits")]
+    from tagguard.formats.escape import csv_cell
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["period"] + dims + metric_cols)
-    for r in rows:
-        w.writerow([r["period"]] + [r.get(d, "") for d in dims] + [r.get(c, 0) for c in metric_cols])
+    w.writerow([csv_cell(x) for x in ["period"] + dims + metric_cols])
+    for r in rows:  # values come from usage logs: none may open as a spreadsheet formula
+        w.writerow([csv_cell(x) for x in [r["period"]] + [r.get(d, "") for d in dims] + [r.get(c, 0) for c in metric_cols]])
     return buf.getvalue()
 
 
@@ -311,21 +313,29 @@ def render_text(report: Dict[str, Any], period: str) -> str:
     lines.append("")
     lines.append(f"{s['findings']} findings ({s['by_severity'].get('error', 0)} errors, "
                  f"{s['by_severity'].get('warning', 0)} warnings); {s['blocking']} blocking at --fail-on {s['fail_on']}")
-    return "\n".join(lines) + "\n"
+    # usage logs are untrusted: control characters shown escaped, no line a workflow command
+    from tagguard.formats.escape import guard_commands, term_block
+
+    return guard_commands(term_block("\n".join(lines) + "\n"))
 
 
 def _md_table(headers: List[str], rows: Iterable[List[Any]]) -> List[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    """Every cell is data (usage logs are untrusted): escaped as Markdown text, code spans kept."""
+    from tagguard.formats.escape import md_text
+
+    out = ["| " + " | ".join(md_text(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |")
+        out.append("| " + " | ".join(md_text(x) for x in r) + " |")
     return out
 
 
 def render_markdown(report: Dict[str, Any], period: str) -> str:
+    from tagguard.formats.escape import md_text
+
     t = report["totals"]
     u = t["untagged"]
     rng = report["range"]
-    lines = [f"## LLM token spend{' ' + rng['first_day'] + ' to ' + rng['last_day'] if rng['first_day'] else ''}", ""]
+    lines = [f"## LLM token spend{' ' + md_text(rng['first_day']) + ' to ' + md_text(rng['last_day']) if rng['first_day'] else ''}", ""]
     lines += _md_table(["", "cost", "calls", "input tokens", "output tokens"], [
         ["total", _usd(t["cost_usd"]), f"{t['calls']:,}", f"{t['input_tokens']:,}", f"{t['output_tokens']:,}"],
         ["untagged", _usd(u["cost_usd"]), f"{u['calls']:,}", f"{u['input_tokens']:,}", f"{u['output_tokens']:,}"],
@@ -333,7 +343,7 @@ def render_markdown(report: Dict[str, Any], period: str) -> str:
     if t.get("unpriced_calls"):
         lines += ["", f"{t['unpriced_calls']:,} calls ({t['unpriced_tokens']:,} tokens) use models without a price and are not in the cost."]
     for dim, rows in report["by"].items():
-        lines += ["", f"### By {dim}", ""]
+        lines += ["", f"### By {md_text(dim)}", ""]
         lines += _md_table([dim, "cost", "calls", "input tokens", "output tokens"],
                            [[r["value"], _usd(r["cost_usd"]), f"{r['calls']:,}", f"{r['input_tokens']:,}",
                              f"{r['output_tokens']:,}"] for r in rows[:25]])

@@ -1,0 +1,257 @@
+"""One place for escaping what came from scanned data, per output medium.
+
+Everything a scanned repository controls (file names, resource names, tag values,
+chart names, messages that quote them) is untrusted.  Each renderer passes such
+values through one of these functions before they reach a terminal, a CI log,
+Markdown (a PR comment or a job summary), HTML, XML or a SARIF viewer.
+
+Terminal / CI log (``text``, ``github`` formats)
+    ``term(s)``         one line: control characters (C0 but tab, DEL, C1, ESC
+                        sequences, bidi overrides and isolates, line/paragraph
+                        separators, lone surrogates) become visible escapes such
+                        as ``\\x1b`` or ``\\u202e``; ``\\n`` and ``\\r`` too.
+    ``term_block(s)``   the same, but newlines are kept.
+    ``guard_commands(text)`` a last pass over a whole log-bound output: no line
+                        may be a GitHub workflow command (``::cmd::`` after
+                        leading blanks) and no line may hold the legacy
+                        ``##[cmd]`` form anywhere; the first character is shown
+                        as ``\\x3a`` / ``\\x23`` instead.
+    ``wf_data(s)`` / ``wf_property(s)`` workflow-command escaping (GitHub's
+                        runner: ``%``, CR, LF; properties also ``:`` and ``,``).
+
+Markdown (GitHub-flavoured)
+    ``md_code(s)``      an inline code span whose fence is longer than any
+                        backtick run inside; ``|`` escaped for table cells.
+    ``md_text(s)``      prose: HTML (``& < >``) as entities, Markdown
+                        punctuation backslash-escaped, ``@mention``, ``#123``,
+                        ``www.``/``scheme://`` autolinks and e-mail autolinks
+                        broken with a zero-width joiner, newlines folded, ``|``
+                        escaped.  Backtick-quoted parts of a message become
+                        safe code spans (``md_code``).
+    ``md_html(s)``      text inside raw HTML (``<summary>``): entities plus the
+                        same mention/reference breaking.
+
+HTML / XML
+    ``html(s)``         ``html.escape`` with quotes.
+    ``xml_text(s)``     characters XML 1.0 cannot carry (C0 but tab/LF/CR,
+                        U+FFFE/U+FFFF, lone surrogates) replaced by U+FFFD.
+
+Nothing here imports anything heavy.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List
+
+ZWJ = "\u200d"  # zero-width joiner: breaks @mentions, #refs and autolinks, invisible when rendered
+
+# --- terminal / log -------------------------------------------------------------
+
+# C0 (tab kept), DEL, C1, bidi embeddings/overrides/isolates and marks, line and
+# paragraph separators, BOM/zero-width no-break, lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
+                      "\u2066-\u2069\ufeff\ud800-\udfff]")
+_CONTROL_BLOCK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
+                            "\u2066-\u2069\ufeff\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\x1b"}
+
+
+def _visible(m: "re.Match[str]") -> str:
+    c = m.group(0)
+    if c in _NAMED:
+        return _NAMED[c]
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+
+def term(value: Any) -> str:
+    """One line for a terminal or CI log: every control character shown as an escape."""
+    if value is None:
+        return ""
+    text = str(value)
+    return _CONTROL.sub(_visible, text)
+
+
+def term_block(value: Any) -> str:
+    """Like ``term`` but newlines stay (``\\r`` is still shown escaped)."""
+    if value is None:
+        return ""
+    return _CONTROL_BLOCK.sub(_visible, str(value))
+
+
+_COMMAND_LINE = re.compile(r"^(\s*):(?=:)", re.M)
+
+
+def guard_commands(text: str) -> str:
+    """No line of ``text`` can be read as a GitHub Actions workflow command.
+
+    The runner (``ActionCommand.TryParseV2``) trims leading whitespace and looks for
+    ``::``; the legacy parser (``TryParse``) finds ``##[`` anywhere in a line.  Call
+    this on output that holds data and none of tagguard's own commands.
+    """
+    if "::" in text:
+        text = _COMMAND_LINE.sub(lambda m: m.group(1) + "\\x3a", text)
+    if "##[" in text:
+        text = text.replace("##[", "\\x23#[")
+    return text
+
+
+_CONTROL_WF = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
+                         "\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def wf_data(value: Any) -> str:
+    """A workflow command's message (after the second ``::``): ``%``, CR and LF percent-encoded
+    as the runner expects, every other control character shown escaped."""
+    text = _CONTROL_WF.sub(_visible, "" if value is None else str(value))
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def wf_property(value: Any) -> str:
+    """A workflow command's property value (``file=…,title=…``)."""
+    return wf_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+# --- Markdown -------------------------------------------------------------------
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def _fold(text: str) -> str:
+    """All whitespace runs (newlines too) to one space, then control characters visible."""
+    return term(" ".join(text.split())) if text else ""
+
+
+def md_code(value: Any, *, cell: bool = True) -> str:
+    """Inline code that no backtick, pipe or newline in ``value`` can close early."""
+    if value is None:
+        return ""
+    text = _fold(str(value))
+    if not text:
+        return ""
+    if cell:
+        text = text.replace("|", "\\|")
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# Markdown punctuation that can start inline syntax: emphasis, links, images,
+# strikethrough, math, code, tables, headings; ``& < >`` become entities instead.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|$!#])")
+_AT_OR_HASH = re.compile(r"([@#])(?=[\w/-])")  # @user, @org/team, #123, org/repo#1
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")  # https://, ftp://, any scheme://
+_WWW = re.compile(r"(?i)\b(www)\.")
+_MAILTO = re.compile(r"(?i)\b(mailto|xmpp):")
+_LINE_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)]))")
+
+
+def _break_refs(text: str) -> str:
+    # "@" gets a joiner on both sides: after it no @mention matches, before it no e-mail autolink
+    text = _AT_OR_HASH.sub(lambda m: (ZWJ + "@" + ZWJ) if m.group(1) == "@" else "#" + ZWJ, text)
+    text = _SCHEME.sub(lambda m: m.group(1) + ZWJ + ":", text)
+    text = _WWW.sub(lambda m: m.group(1) + ZWJ + ".", text)
+    return _MAILTO.sub(lambda m: m.group(1) + ZWJ + ":", text)
+
+
+def _md_plain(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _break_refs(text)
+
+
+def _guard_start(text: str) -> str:
+    """A value that begins a line (a list item's text) must not open a list or a setext underline."""
+    m = _LINE_START.match(text)
+    if not m:
+        return text
+    if m.group(1)[0].isdigit():
+        return text[:m.end()] + "\\" + text[m.end():]
+    return "\\" + text
+
+
+def md_text(value: Any, *, code_spans: bool = True) -> str:
+    """Prose from data, safe in a table cell, a list item, a heading or a paragraph.
+
+    With ``code_spans`` a backtick-quoted part (``tag `team` is missing``) is kept
+    as a code span (with its own fence, so it cannot leak); everything else is plain text.
+    """
+    if value is None:
+        return ""
+    text = _fold(str(value))
+    if not text:
+        return ""
+    out: List[str] = []
+    pos = 0
+    if code_spans and "`" in text:
+        runs = list(_BACKTICKS.finditer(text))
+        nxt: List[int] = [-1] * len(runs)  # index of the next run of the same length
+        last: Dict[int, int] = {}
+        for j in range(len(runs) - 1, -1, -1):
+            n = len(runs[j].group(0))
+            nxt[j] = last.get(n, -1)
+            last[n] = j
+        i = 0
+        while i < len(runs):
+            closer = nxt[i]
+            if closer < 0:
+                i += 1
+                continue
+            opener = runs[i]
+            inner = text[opener.end():runs[closer].start()]
+            out.append(_md_plain(text[pos:opener.start()]))
+            out.append(md_code(inner) if inner.strip() else _md_plain(opener.group(0) + inner + runs[closer].group(0)))
+            pos = runs[closer].end()
+            i = closer + 1
+    out.append(_md_plain(text[pos:]))
+    return _guard_start("".join(out))
+
+
+def md_cell(value: Any) -> str:
+    """``md_text`` for a table cell (the same escaping; named for readability)."""
+    return md_text(value)
+
+
+def md_html(value: Any) -> str:
+    """Text inside raw HTML in Markdown (``<summary>…</summary>``): no Markdown is parsed there."""
+    if value is None:
+        return ""
+    return _break_refs(html(_fold(str(value))))
+
+
+# --- HTML / XML -------------------------------------------------------------------
+
+def html(value: Any) -> str:
+    from html import escape
+
+    return escape("" if value is None else str(value), quote=True)
+
+
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: Any) -> str:
+    """Text XML 1.0 can carry (the serializer still escapes ``& < > \"``)."""
+    return _BAD_XML.sub("\ufffd", "" if value is None else str(value))
+
+
+def sarif_text(value: Any) -> str:
+    """A SARIF plain-text message: control characters visible; ``[``/``]`` escaped so
+    no data forms an embedded link (SARIF 2.1.0, 3.11.6)."""
+    return term_block(value).replace("[", "\\[").replace("]", "\\]")
+
+
+# --- CSV ---------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP "CSV injection"):
+    text starting with ``= + - @`` TAB or CR gets a leading ``'``, control characters are
+    shown escaped (``term``); numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    value = term(value)  # a bare CR or a NUL would split or end the row in many readers
+    return "'" + value if value.startswith(_FORMULA_START) else value
