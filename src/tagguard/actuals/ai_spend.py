@@ -94,23 +94,24 @@ def token_predicate(rules: Dict[str, Any]) -> str:
             + _in("lower(COALESCE(service_name, ''))", rules["token_services"]) + ")")
 
 
-def shared_predicate(shared: Optional[Dict[str, Any]]) -> str:
+def shared_predicate(shared: Optional[Dict[str, Any]], service: str = "service_name", resource: str = "resource_id",
+                     tags: str = "tags") -> str:
     """Shared platform charges: ``bill.shared: {services: [...], service_patterns: [...], resource_id_patterns: [...],
     tags: {key: value}}``. Tag rules match the Tags JSON text exactly on a ``"key":"value"`` pair."""
     if not shared:
         return "FALSE"
     parts = []
-    svc = "lower(COALESCE(service_name, ''))"
+    svc = f"lower(COALESCE({service}, ''))"
     if shared.get("services"):
         parts.append(_in(svc, [str(s) for s in shared["services"]]))
     if shared.get("service_patterns"):
         parts.append(_like_any(svc, [str(s) for s in shared["service_patterns"]]))
     if shared.get("resource_id_patterns"):
-        parts.append(_like_any("lower(COALESCE(resource_id, ''))", [str(s) for s in shared["resource_id_patterns"]]))
+        parts.append(_like_any(f"lower(COALESCE({resource}, ''))", [str(s) for s in shared["resource_id_patterns"]]))
     for key, value in (shared.get("tags") or {}).items():
         pair = json.dumps({str(key): str(value)}, separators=(",", ":"))[1:-1]
         spaced = json.dumps({str(key): str(value)})[1:-1]
-        parts.append(f"(strpos(COALESCE(tags, ''), {literal(pair)}) > 0 OR strpos(COALESCE(tags, ''), {literal(spaced)}) > 0)")
+        parts.append(f"(strpos(COALESCE({tags}, ''), {literal(pair)}) > 0 OR strpos(COALESCE({tags}, ''), {literal(spaced)}) > 0)")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 

@@ -230,10 +230,10 @@ def analyse(source, config, settings: Settings) -> Analysis:
     slots = ai_spend.slots(rules, settings.shared)
     judge = TagJudge(taxonomy, settings.tag_prefixes)
     required = list(taxonomy.required)
-    con = source.con
+    slots["charges"] = source.relation
     try:
-        totals_rows = con.execute(sqlfiles.render("totals.sql", {})).fetchall()
-        cur = con.execute(sqlfiles.render("rollup.sql", slots))
+        totals_rows = source.run(sqlfiles.render("totals.sql", {"charges": source.relation})).fetchall()
+        cur = source.run(sqlfiles.render("rollup.sql", slots))
         charges: List[Charge] = []
         while True:
             batch = cur.fetchmany(10_000)
@@ -244,7 +244,7 @@ def analyse(source, config, settings: Settings) -> Analysis:
                 verdict = judge.judge(tags, style_of(provider))
                 charges.append(Charge(month, currency or "(no currency)", account or NO_ACCOUNT, service or "(no ServiceName)",
                                       kind, usage, bucket, category or "", rid, tags, bool(training),
-                                      Decimal(cost or 0), Decimal(credits or 0), int(n), verdict))
+                                      _dec(cost), _dec(credits), int(n), verdict))
     except BillError:
         raise
     except Exception as exc:
@@ -254,8 +254,8 @@ def analyse(source, config, settings: Settings) -> Analysis:
     collect_rejects(source)
     totals = []
     for month, currency, cost, credits, n, bad_cost, bad_period, first_bad in totals_rows:
-        totals.append({"month": month, "currency": currency or "(no currency)", "cost": Decimal(cost or 0),
-                       "credits": Decimal(credits or 0), "rows": int(n), "bad_cost_rows": int(bad_cost or 0),
+        totals.append({"month": month, "currency": currency or "(no currency)", "cost": _dec(cost),
+                       "credits": _dec(credits), "rows": int(n), "bad_cost_rows": int(bad_cost or 0),
                        "bad_period_rows": int(bad_period or 0), "first_bad_file": first_bad})
     problems = list(source.problems)
     for t in totals:
@@ -267,6 +267,12 @@ def analyse(source, config, settings: Settings) -> Analysis:
                             f"not counted")
     return Analysis(settings.cost_column, list(source.files), settings, required, charges, totals, problems,
                     list(source.notes), source.rejected_rows)
+
+
+def _dec(x: Any) -> Decimal:
+    if x is None:
+        return ZERO
+    return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
 # --- coverage report ------------------------------------------------------------------

@@ -64,6 +64,12 @@ class Source:
     problems: List[str] = field(default_factory=list)  # one line each: skipped files, rejected rows
     notes: List[str] = field(default_factory=list)  # absent optional columns and what that costs
     rejected_rows: int = 0
+    relation: str = "charges"  # what the {{charges}} slot of the SQL files becomes
+    engine: str = "duckdb"
+
+    def run(self, sql: str):
+        """Execute one query of ``sql/`` (already rendered); returns a cursor with fetchall/fetchmany."""
+        return self.con.execute(sql)
 
 
 def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: Optional[str] = None):

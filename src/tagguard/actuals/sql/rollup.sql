@@ -24,7 +24,7 @@ WITH classified AS (
          WHEN pricing_category = 'Standard' THEN 'on_demand'
          ELSE 'other' END AS bucket,
     CASE WHEN {{training_predicate}} THEN 1 ELSE 0 END AS training
-  FROM charges
+  FROM {{charges}}
   WHERE NOT bad_cost AND NOT bad_period
 )
 SELECT

@@ -9,5 +9,5 @@ SELECT
   SUM(CASE WHEN bad_cost THEN 1 ELSE 0 END) AS bad_cost_rows,
   SUM(CASE WHEN bad_period THEN 1 ELSE 0 END) AS bad_period_rows,
   MIN(CASE WHEN bad_cost OR bad_period THEN src_file END) AS first_bad_file
-FROM charges
+FROM {{charges}}
 GROUP BY month, currency

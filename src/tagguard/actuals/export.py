@@ -1,0 +1,161 @@
+"""FOCUS 1.3 export of the allocation: shared charges split into allocated charges.
+
+Every row of the input passes through with the FOCUS 1.3 split-allocation columns
+(``AllocatedMethodId``, ``AllocatedMethodDetails``, ``AllocatedResourceId``, ``AllocatedResourceName``,
+``AllocatedTags``) set to null, except shared platform charges (``bill.shared``) in a month where an
+allocation basis exists: each such *origin charge* becomes one *allocated charge* per (team,
+environment), following the FOCUS 1.3 attribute "Data Generator Calculated Split Cost Allocation
+Handling" (FOCUS_Spec ``attributes/data_generator_calculated_split_cost_allocation_handling.md``):
+
+* summable metrics (costs and quantities present in the file) are multiplied by the pair's ratio;
+  the last pair gets the remainder, so they sum exactly to the origin's value;
+* other columns (dimensions, unit prices, ``Tags``) are the origin's;
+* ``AllocatedMethodId`` is not null, ``AllocatedMethodDetails`` is
+  ``{"Elements": [{"AllocatedRatio": r, ...x_ keys}]}`` with the ratios of one origin summing to 1;
+* ``AllocatedResourceId``/``AllocatedResourceName`` name the team and environment;
+* ``AllocatedTags`` carries the team and environment keys, leaving out keys the origin's Tags
+  already hold (it MUST NOT repeat them).
+
+Shared charges that cannot be split (no usage basis that month) pass through unsplit, with the
+reason in the analysis. DuckDB writes the file (Parquet or CSV) without materialising it in Python.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from tagguard.actuals import BillError
+from tagguard.actuals.sqlfiles import ident, literal
+
+SUMMABLE = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity", "ConsumedQuantity",
+            "CommitmentDiscountQuantity", "PricingCurrencyEffectiveCost", "PricingCurrencyContractedCost",
+            "PricingCurrencyListCost")
+ALLOCATED_COLUMNS = ("AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName",
+                     "AllocatedTags")
+METHOD_IDS = {"gpu": "tagguard-shared-by-gpu-spend", "tokens": "tagguard-shared-by-token-spend",
+              "ai": "tagguard-shared-by-ai-spend"}
+
+
+def _raw_select(src, kind: str, tags_kind: str, names: List[str]) -> str:
+    if kind == "parquet":
+        reader = "read_parquet([" + ", ".join(literal(n) for n in names) + "], union_by_name=true)"
+        if tags_kind == "text":
+            return f'SELECT * REPLACE (CAST("Tags" AS VARCHAR) AS "Tags") FROM {reader}'
+        return f'SELECT * REPLACE (CAST(to_json("Tags") AS VARCHAR) AS "Tags") FROM {reader}'
+    return "(" + " UNION ALL BY NAME ".join(
+        f"SELECT * FROM read_csv({literal(n)}, all_varchar=true, header=true, ignore_errors=true)" for n in names) + ")"
+
+
+def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:
+    from tagguard.actuals import ai_spend
+    from tagguard.actuals.allocate import ratio_rows
+    from tagguard.actuals.focus import _first_line, _kind, _probe, _tags_kind
+
+    if source.engine != "duckdb":
+        raise BillError("export runs on the DuckDB engine (local or s3:// files)")
+    lower = out_path.lower()
+    if not (lower.endswith(".parquet") or lower.endswith(".csv")):
+        raise BillError(f"{out_path}: the export must be .parquet or .csv")
+    s = analysis.settings
+    con = source.con
+    groups: Dict[tuple, List[str]] = {}
+    columns: List[str] = []
+    for name in source.files:
+        cols = _probe(con, name)
+        for c in cols:
+            if c not in columns and c != "x_tagguard_file":
+                columns.append(c)
+        groups.setdefault((_kind(name), _tags_kind(cols["Tags"])), []).append(name)
+    for c in ALLOCATED_COLUMNS:
+        if c in columns:
+            raise BillError(f"the input already has FOCUS 1.3 allocation column {c}; splitting it again is not supported")
+    raw = "\nUNION ALL BY NAME\n".join(_raw_select(source, k, t, n) for (k, t), n in sorted(groups.items()))
+
+    # the ratio table: small, built here from the analysis
+    con.execute("CREATE OR REPLACE TEMP TABLE tg_ratios (month VARCHAR, currency VARCHAR, idx INTEGER, n INTEGER, "
+                "ratio DOUBLE, method VARCHAR, details VARCHAR, alloc_id VARCHAR, alloc_name VARCHAR, "
+                "tags_both VARCHAR, tags_team VARCHAR, tags_env VARCHAR)")
+    rows = []
+    by_origin: Dict[tuple, List] = {}
+    for month, cur, team, env, ratio, basis, idx, n in ratio_rows(analysis):
+        by_origin.setdefault((month, cur), []).append([month, cur, team, env, float(ratio), basis, idx, n])
+    for items in by_origin.values():
+        if len(items) > 1:  # the ratios of one origin sum to 1 (the last takes the remainder)
+            items[-1][4] = 1.0 - sum(it[4] for it in items[:-1])
+        for month, cur, team, env, ratio, basis, idx, n in items:
+            details = json.dumps({"Elements": [{"AllocatedRatio": ratio, "x_Basis": s.allocate_shared_by,
+                                                "x_BasisCost": float(basis), "x_BasisCostColumn": analysis.cost_column,
+                                                "x_BasisCurrency": cur}]})
+            rows.append((month, cur, idx, n, ratio, METHOD_IDS[s.allocate_shared_by], details,
+                         f"tagguard:{s.team_key}={team}/{s.env_key}={env}", f"{team} ({env})",
+                         json.dumps({s.team_key: team, s.env_key: env}), json.dumps({s.team_key: team}),
+                         json.dumps({s.env_key: env})))
+    if rows:
+        con.executemany("INSERT INTO tg_ratios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    shared = ai_spend.shared_predicate(s.shared, service='CAST(t."ServiceName" AS VARCHAR)',
+                                       resource='CAST(t."ResourceId" AS VARCHAR)', tags='t."Tags"')
+    month_expr = "strftime(TRY_CAST(\"ChargePeriodStart\" AS TIMESTAMPTZ), '%Y-%m')"
+    present_sum = [c for c in SUMMABLE if c in columns]
+    split_cols = []
+    for c in present_sum:
+        q = ident(c)
+        alloc = f"CAST(TRY_CAST({q} AS DOUBLE) * r.ratio AS DECIMAL(38,10))"
+        split_cols.append(
+            f"CASE WHEN r.idx < r.n THEN {alloc} ELSE TRY_CAST({q} AS DECIMAL(38,10)) - "
+            f"COALESCE(SUM(CASE WHEN r.idx < r.n THEN {alloc} END) OVER (PARTITION BY t.x_tg_origin), 0) END AS {q}")
+    # AllocatedTags MUST NOT repeat a key of the origin's Tags: leave out keys its Tags text names
+    has_team = f"strpos(COALESCE(t.\"Tags\", ''), {literal(json.dumps(s.team_key))}) > 0"
+    has_env = f"strpos(COALESCE(t.\"Tags\", ''), {literal(json.dumps(s.env_key))}) > 0"
+    alloc_tags = (f"CASE WHEN {has_team} AND {has_env} THEN '{{}}' WHEN {has_team} THEN r.tags_env "
+                  f"WHEN {has_env} THEN r.tags_team ELSE r.tags_both END")
+    helper = "x_tg_month, x_tg_currency, x_tg_shared, x_tg_origin, service_name, resource_id"
+    sql = f"""
+WITH raw AS ({raw}),
+t AS (
+  SELECT *, {month_expr} AS x_tg_month, CAST("BillingCurrency" AS VARCHAR) AS x_tg_currency,
+         CAST("ServiceName" AS VARCHAR) AS service_name, CAST("ResourceId" AS VARCHAR) AS resource_id,
+         CASE WHEN {shared} THEN 1 ELSE 0 END AS x_tg_shared,
+         row_number() OVER () AS x_tg_origin
+  FROM raw t
+),
+passthrough AS (
+  SELECT t.* EXCLUDE ({helper}),
+         CAST(NULL AS VARCHAR) AS AllocatedMethodId, CAST(NULL AS VARCHAR) AS AllocatedMethodDetails,
+         CAST(NULL AS VARCHAR) AS AllocatedResourceId, CAST(NULL AS VARCHAR) AS AllocatedResourceName,
+         CAST(NULL AS VARCHAR) AS AllocatedTags
+  FROM t
+  WHERE t.x_tg_shared = 0
+     OR NOT EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = t.x_tg_month AND r.currency = t.x_tg_currency)
+),
+split AS (
+  SELECT t.* EXCLUDE ({helper}{''.join(', ' + ident(c) for c in present_sum)}),
+         {', '.join(split_cols) + ',' if split_cols else ''}
+         r.method AS AllocatedMethodId, r.details AS AllocatedMethodDetails,
+         r.alloc_id AS AllocatedResourceId, r.alloc_name AS AllocatedResourceName,
+         {alloc_tags} AS AllocatedTags
+  FROM t JOIN tg_ratios r ON r.month = t.x_tg_month AND r.currency = t.x_tg_currency
+  WHERE t.x_tg_shared = 1
+)
+SELECT * FROM passthrough
+UNION ALL BY NAME
+SELECT * FROM split
+"""
+    fmt = "(FORMAT parquet, COMPRESSION zstd)" if lower.endswith(".parquet") else "(FORMAT csv, HEADER)"
+    try:
+        con.execute(f"COPY ({sql}) TO {literal(out_path)} {fmt}")
+        counts = con.execute(
+            f"SELECT COUNT(*), COUNT(AllocatedMethodId) FROM "
+            f"{'read_parquet' if lower.endswith('.parquet') else 'read_csv'}({literal(out_path)}"
+            f"{', all_varchar=true' if lower.endswith('.csv') else ''})").fetchone()
+        in_ratios = (f"EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = {month_expr} "
+                     f"AND r.currency = CAST(t.\"BillingCurrency\" AS VARCHAR))")
+        origins, unsplit = con.execute(
+            f"WITH raw AS ({raw}) SELECT COUNT(CASE WHEN {in_ratios} THEN 1 END), COUNT(CASE WHEN NOT {in_ratios} THEN 1 END) "
+            f"FROM raw t WHERE {shared}").fetchone()
+    except BillError:
+        raise
+    except Exception as exc:
+        raise BillError(f"{out_path}: export failed: {_first_line(exc)}") from None
+    return {"rows": int(counts[0]), "allocated_rows": int(counts[1]), "split_origins": int(origins),
+            "unsplit_origins": int(unsplit), "columns": columns + list(ALLOCATED_COLUMNS)}
