@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "history": "tagguard.commands.history:history",
     "usage": "tagguard.commands.usage:usage",
     "checkov-dir": "tagguard.commands.checkov:checkov_dir",
+    "bill": "tagguard.commands.bill:bill",
 }
 
 
