@@ -16,9 +16,10 @@ Schema (version 1; ``PRAGMA user_version`` holds it)::
               state TEXT, monthly_usd REAL, gpu_hours REAL, allocated INTEGER)
     errors(run_id INTEGER REFERENCES runs(id), account TEXT, region TEXT, service TEXT, code TEXT, message TEXT)
 
-Each run is written in one ``BEGIN IMMEDIATE`` transaction in WAL mode: a process killed
-mid-write leaves earlier runs intact and the partial run invisible (SQLite rolls it back on the
-next open).  "Fixed" means a finding of the previous run of the same kind that is absent now
+Each run is read against its predecessor and written in one ``BEGIN IMMEDIATE`` transaction
+in WAL mode, so concurrent writers form one chain (each run's previous run is the one just
+before it); a process killed mid-write leaves earlier runs intact and the partial run
+invisible (SQLite rolls it back on the next open).  "Fixed" means a finding of the previous run of the same kind that is absent now
 *and* whose account/region was scanned without error this time; findings in an account or
 region that failed are "unknown", never "fixed".
 """
@@ -90,12 +91,14 @@ def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[
     active = result.active_findings()
     conn = connect(path)
     try:
-        prev = conn.execute("SELECT id FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
-        prev_id = prev[0] if prev else None
-        prev_rows = conn.execute("SELECT fkey, rule, address, tag, account, region, message FROM findings WHERE run_id=?",
-                                 (prev_id,)).fetchall() if prev_id else []
+        # Read the previous run and write this one in the same IMMEDIATE transaction: a
+        # concurrent writer waits, so "new" and "fixed" are always against the run just before.
         conn.execute("BEGIN IMMEDIATE")
         try:
+            prev = conn.execute("SELECT id FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+            prev_id = prev[0] if prev else None
+            prev_rows = conn.execute("SELECT fkey, rule, address, tag, account, region, message FROM findings"
+                                     " WHERE run_id=?", (prev_id,)).fetchall() if prev_id else []
             cur = conn.execute(
                 "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources, ai_resources,"
                 " findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
@@ -119,13 +122,14 @@ def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[
                 "INSERT INTO errors VALUES (?,?,?,?,?,?)",
                 ((run_id, e.get("account"), e.get("region") or ",".join(e.get("regions") or []), e.get("service"),
                   e.get("code"), e.get("message")) for e in result.errors))
+            runs = trend(conn, kind)  # ends with this run, whatever commits next
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         delta = _delta(active, prev_rows, result.errors)
-        return {"run_id": run_id, "previous_run_id": prev_id, **delta, "trend": trend(conn, kind)}
+        return {"run_id": run_id, "previous_run_id": prev_id, **delta, "trend": runs}
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"{path}: cannot write history ({exc})") from None
     finally:
