@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, load_config_or_exit, report_unseen, run_scan, scan_options, write_output
+from tagguard.cli import (config_option, fail, format_from_extension, load_config_or_exit, report_unseen, run_scan,
+                          scan_options, write_output)
+
+
+SHOWBACK_FORMATS = ("text", "json", "markdown", "csv", "html")
 
 
 @click.group()
@@ -53,9 +57,9 @@ def load_report_json(path: Path):
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
 @click.option("--from", "from_json", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Use a JSON report (`tagguard drift -f json` or `tagguard scan -f json`) instead of scanning PATHS.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown", "csv", "html"]), default="text",
-              show_default=True,
-              help="text for people; json, csv for tools; markdown for a PR or wiki; html for a self-contained page.")
+@click.option("--format", "-f", "fmt", type=click.Choice(SHOWBACK_FORMATS), default=None,
+              help="text for people; json, csv for tools; markdown for a PR or wiki; html for a self-contained page. "
+                   "Default: what --output's name says (.json, .csv, .md, .html, .txt), else text.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout.")
 @click.option("--top", type=click.IntRange(0, 1000), default=None, help="Unallocated resources to list (default 10).")
@@ -66,6 +70,8 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
     the top unallocated GPU resources, and shared platform costs allocated by GPU spend."""
     from tagguard.showback import build_showback, render
 
+    if fmt is None:
+        fmt = format_from_extension(output, SHOWBACK_FORMATS) if output is not None else "text"
     config = load_config_or_exit(config_path)
     if from_json is not None and paths:
         fail("give PATHS or --from, not both")

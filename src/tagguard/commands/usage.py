@@ -6,22 +6,33 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, load_config_or_exit, write_output
+from tagguard.cli import config_option, fail, format_from_extension, load_config_or_exit, write_output
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+USAGE_FORMATS = ("text", "json", "markdown", "csv")
 
 
 def _day(ctx, param, value):
-    if value is not None and not _DAY.match(value):
-        raise click.BadParameter("expected YYYY-MM-DD")
+    """A calendar day, YYYY-MM-DD: `2026-13-01` or `2026-02-30` is a usage error, not a filter that matches nothing."""
+    if value is None:
+        return value
+    from datetime import date
+
+    try:
+        if not _DAY.match(value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD, e.g. 2026-12-01)") from None
     return value
 
 
 @click.command()
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @config_option
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown", "csv"]), default="text",
-              show_default=True, help="Output format (csv: the daily or weekly table).")
+@click.option("--format", "-f", "fmt", type=click.Choice(USAGE_FORMATS), default=None,
+              help="Output format (csv: the daily or weekly table). Default: what --output's name says "
+                   "(.json, .md, .csv, .txt), else text.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout.")
 @click.option("--period", type=click.Choice(["day", "week"]), default="day", show_default=True,
@@ -42,6 +53,10 @@ def usage(files, config_path, fmt, output, period, since, until, fail_on):
     from tagguard.llm.prices import PriceConfigError
     from tagguard.llm.report import UsageError, analyse, expand_paths, render, settings
 
+    if since and until and since > until:
+        fail(f"--since {since} is after --until {until}: no day is in that range")
+    if fmt is None:
+        fmt = format_from_extension(output, USAGE_FORMATS) if output is not None else "text"
     config = load_config_or_exit(config_path)
     if fail_on:
         config.raw["fail_on"] = fail_on
