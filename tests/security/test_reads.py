@@ -101,3 +101,132 @@ def test_truncate():
     long = "x" * 10_000
     out = safeio.truncate(long, 50)
     assert len(out) < 100 and out.startswith("x" * 50) and "9950 more" in out
+
+
+# --- attacks through the CLI ---------------------------------------------------------------------
+
+from conftest import assert_clean, messages, report, scan_all, write  # noqa: E402
+
+GPU_BOX = '''
+resource "aws_instance" "gpu" {
+  instance_type = "p4d.24xlarge"
+  tags = {
+    business-unit = "research"
+    cost-center   = "CC-1234"
+    environment   = "prod"
+    project       = %s
+  }
+}
+'''
+
+
+def _owner_of(run) -> dict:
+    doc = report(run)
+    res = [r for r in doc["resources"] if r["address"].endswith("aws_instance.gpu")]
+    assert res, doc["resources"]
+    return res[0]
+
+
+def _unresolved_reason(run, needle: str) -> None:
+    text = "\n".join(messages(run))
+    assert needle in text, text[-3000:]
+
+
+def _project_unresolved(run, needle: str) -> None:
+    """The ``project`` tag is unresolved, and its finding says why."""
+    res = _owner_of(run)
+    assert "project" in res["unresolved_tags"] and "project" not in res["tags"], res
+    found = [f for f in report(run)["findings"] if f.get("tag") == "project" and f["category"] == "unresolved_value"]
+    assert found and needle in found[0]["message"], report(run)["findings"]
+
+
+@pytest.mark.parametrize("expr, reason", [
+    ('file("/proc/self/environ")', "outside the scanned repository"),
+    ('file("../secret")', "outside the scanned repository"),
+    ('base64encode(file("../secret"))', "outside the scanned repository"),
+    ('filebase64("../secret")', "outside the scanned repository"),
+    ('templatefile("../secret", {})', "outside the scanned repository"),
+    ('file("${path.module}/../secret")', "outside the scanned repository"),
+    ('join(",", fileset("..", "*"))', "outside the scanned repository"),
+    ('tostring(fileexists("../secret"))', "outside the scanned repository"),
+    ('file("/dev/stdin")', "outside the scanned repository"),
+    ('file("/dev/zero")', "outside the scanned repository"),
+    ('file("fifo")', "not a regular file"),
+    ('file("link-out")', "outside the scanned repository"),
+])
+def test_file_functions_never_read_outside(hostile_repo, secret, expr, reason):
+    write(hostile_repo, "main.tf", GPU_BOX % expr)
+    if "fifo" in expr:
+        os.mkfifo(hostile_repo / "fifo")
+    if "link-out" in expr:
+        (hostile_repo / "link-out").symlink_to(secret.file)
+    run = scan_all(hostile_repo, secret, timeout=30)
+    assert_clean(run, exit_codes=(0, 1), max_seconds=20, max_rss=600 * 2**20, secret=secret)
+    _project_unresolved(run, reason)
+
+
+@pytest.mark.parametrize("expr, value", [
+    ('trimspace(file("../owner.txt"))', "team-ml"),
+    ('base64decode(filebase64("../owner.txt"))', "team-ml\n"),
+    ('tostring(fileexists("../owner.txt"))', "true"),
+    ('join(",", fileset("..", "*.txt"))', "owner.txt"),
+])
+def test_file_inside_repository_still_read(hostile_repo, secret, expr, value):
+    write(hostile_repo, "owner.txt", "team-ml\n")
+    write(hostile_repo, "infra/main.tf", GPU_BOX % expr)
+    run = scan_all(hostile_repo / "infra", secret)
+    assert_clean(run, exit_codes=(0, 1), secret=secret)
+    assert _owner_of(run)["tags"]["project"] == value
+
+
+def test_module_source_outside_repository(hostile_repo, secret, tmp_path):
+    outside = tmp_path / "outside"
+    write(outside, "main.tf", 'variable "x" {}\nresource "aws_instance" "leak" {\n  instance_type = "p4d.24xlarge"\n'
+                              f'  tags = {{ project = "{secret.value}" }}\n}}\noutput "o" {{ value = "{secret.value}" }}\n')
+    write(hostile_repo, "infra/main.tf", 'module "m" {\n  source = "../../outside"\n}\n' + GPU_BOX % "module.m.o")
+    run = scan_all(hostile_repo / "infra", secret)
+    assert_clean(run, exit_codes=(0, 1), secret=secret)
+    assert not any("leak" in r["address"] for r in report(run)["resources"])
+    _unresolved_reason(run, "module.m: source '../../outside' is outside the scanned repository")
+    _project_unresolved(run, "module.m is not evaluated (its source is outside the scanned repository)")
+
+
+def test_tf_symlinked_outside(hostile_repo, secret):
+    (hostile_repo / "passwd.tf").symlink_to("/etc/passwd")
+    (hostile_repo / "secret.tf").symlink_to(secret.file)
+    write(hostile_repo, "main.tf", GPU_BOX % '"alice"')
+    run = scan_all(hostile_repo, secret)
+    assert_clean(run, exit_codes=(0, 1), secret=secret)
+    assert "root:" not in run.all_text()
+    text = "\n".join(messages(run))
+    assert "passwd.tf" in text and "secret.tf" in text and "outside the scanned repository" in text
+    assert _owner_of(run)["tags"]["project"] == "alice"  # the rest of the module is still judged
+
+
+def test_directory_symlink_to_root(hostile_repo, secret):
+    (hostile_repo / "r").symlink_to("/")
+    (hostile_repo / "up").symlink_to("..")
+    write(hostile_repo, "main.tf", GPU_BOX % '"alice"')
+    run = scan_all(hostile_repo, secret, timeout=30)
+    assert_clean(run, exit_codes=(0, 1), max_seconds=10, max_rss=400 * 2**20, secret=secret)
+    text = "\n".join(messages(run))
+    assert "r: symlink to a path outside the scanned repository" in text
+    assert "up: symlink to a path outside the scanned repository" in text
+
+
+def test_var_files_from_repository_config_confined(hostile_repo, secret, tmp_path):
+    write(tmp_path, "outside.tfvars", f'project = "{secret.value}"\n')
+    write(hostile_repo, "main.tf", 'variable "project" {}\n' + GPU_BOX % "var.project")
+    write(hostile_repo, ".tagguard.yaml", "terraform:\n  var_files:\n    - ../outside.tfvars\n    - /etc/passwd\n")
+    run = scan_all(hostile_repo, secret, cwd=hostile_repo)
+    # the config checker may refuse the key (exit 2); either way nothing outside is read
+    assert_clean(run, exit_codes=(1, 2), secret=secret, formats=())
+    assert "root:" not in run.all_text()
+
+
+def test_var_file_flag_is_trusted(hostile_repo, secret, tmp_path):
+    write(tmp_path, "flags.tfvars", 'project = "from-flag"\n')
+    write(hostile_repo, "main.tf", 'variable "project" {}\n' + GPU_BOX % "var.project")
+    run = scan_all(hostile_repo, secret, extra=["--var-file", str(tmp_path / "flags.tfvars")])
+    assert_clean(run, exit_codes=(0, 1), secret=secret)
+    assert _owner_of(run)["tags"]["project"] == "from-flag"

@@ -182,19 +182,32 @@ def posix_dirname(rel: str) -> str:
     return rel[:idx] if idx >= 0 else "."
 
 
-def walk(root: Path, exclude: Iterable[str] = ()) -> Inventory:
-    """List files below ``root`` once, following directory symlinks without looping."""
+def walk(root: Path, exclude: Iterable[str] = (), boundary: Optional[Path] = None) -> Inventory:
+    """List files below ``root`` once.  Symlinks are followed only while they stay inside
+    ``boundary`` (default: the git top-level of ``root``, see ``safeio.scan_boundary``); one
+    that leaves it is a warning and is never read.  Directory symlinks never loop."""
     import fnmatch
+
+    from tagguard.safeio import inside, scan_boundary
 
     inv = Inventory(root=root)
     patterns = list(exclude)
+    if boundary is None:
+        boundary = scan_boundary(root)
 
     def excluded(rel: str) -> bool:
         return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel + "/", p) for p in patterns)
 
+    def leaves(rel: str) -> None:
+        inv.problems.append(parse_error(rel, None, f"{rel}: symlink to a path outside the scanned repository; not read",
+                                        severity="warning"))
+
     if root.is_file():
         inv.root = root.parent
-        inv.files.append(root.name)
+        if inside(root, boundary):
+            inv.files.append(root.name)
+        else:
+            leaves(root.name)
         return inv
     seen: Set[str] = set()
     stack = [(root, ())]  # (directory, real paths of its ancestors)
@@ -222,12 +235,17 @@ def walk(root: Path, exclude: Iterable[str] = ()) -> Inventory:
         for entry in entries:
             rel = Path(os.path.relpath(entry.path, root)).as_posix()
             try:
+                link = entry.is_symlink()
                 is_dir = entry.is_dir()  # follows symlinks
             except OSError:
                 continue
+            if is_dir and (entry.name in SKIP_DIRS or excluded(rel)):
+                continue
+            if link and not inside(entry.path, boundary):
+                if not excluded(rel):
+                    leaves(rel)
+                continue
             if is_dir:
-                if entry.name in SKIP_DIRS or excluded(rel):
-                    continue
                 subdirs.append(Path(entry.path))
             else:
                 try:

@@ -933,6 +933,12 @@ def abspath(path: Any) -> str:
     return posixpath.normpath(posixpath.join(os.getcwd().replace(os.sep, "/"), _s(path)))
 
 
+def _trunc(text: str) -> str:
+    from tagguard.safeio import truncate
+
+    return truncate(text, 120)
+
+
 def _reader(scope: Any) -> Optional[Callable[[str], Optional[str]]]:
     return getattr(scope, "read_file", None)
 
@@ -945,8 +951,8 @@ def _read(scope: Any, path: Any) -> Any:
         return Unknown(f"file {_s(path)} cannot be read here")
     text = reader(_s(path))
     if text is None:
-        return Unknown(f"file {_s(path)} is not readable by tagguard")
-    return text
+        return Unknown(f"file {_trunc(_s(path))} is not readable by tagguard")
+    return text  # a str, or an Unknown saying why it is not read (outside the repository, not a regular file...)
 
 
 def file_(scope: Any, path: Any) -> Any:
@@ -958,8 +964,11 @@ def fileexists(scope: Any, path: Any) -> Any:
         return path
     reader = _reader(scope)
     if reader is None:
-        return Unknown(f"cannot check whether {_s(path)} exists here")
-    return reader(_s(path)) is not None
+        return Unknown(f"cannot check whether {_trunc(_s(path))} exists here")
+    text = reader(_s(path))
+    if isinstance(text, Unknown):  # outside the repository: not even its existence is looked at
+        return text
+    return text is not None
 
 
 def templatefile(scope: Any, path: Any, variables: Any) -> Any:
@@ -1005,8 +1014,10 @@ def fileset(scope: Any, path: Any, pattern: Any) -> Any:
     if lister is None:
         return Unknown(f"cannot list {_s(path)} here")
     files = lister(_s(path))
+    if isinstance(files, Unknown):
+        return files
     if files is None:
-        return Unknown(f"directory {_s(path)} is not readable by tagguard")
+        return Unknown(f"directory {_trunc(_s(path))} is not readable by tagguard")
     regex = _glob_regex(_s(pattern))
     return sorted(f for f in files if regex.fullmatch(f))
 
@@ -1073,7 +1084,17 @@ def manifest_decode(text: Any) -> Any:
 FUNCTIONS["provider::kubernetes::manifest_decode_multi"] = manifest_decode_multi
 FUNCTIONS["provider::kubernetes::manifest_decode"] = manifest_decode
 
-for _name, _fn in (("file", file_), ("fileexists", fileexists), ("templatefile", templatefile), ("fileset", fileset)):
+def filebase64(scope: Any, path: Any) -> Any:
+    """Terraform's filebase64() for text files (the reader decodes UTF-8); through the same
+    confined read as file()."""
+    text = _read(scope, path)
+    if isinstance(text, Unknown):
+        return text
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+for _name, _fn in (("file", file_), ("fileexists", fileexists), ("templatefile", templatefile), ("fileset", fileset),
+                   ("filebase64", filebase64)):
     _fn.needs_scope = True  # type: ignore[attr-defined]
     FUNCTIONS[_name] = _fn
 

@@ -375,6 +375,9 @@ class ModuleInstance:
     def _module_outputs(self, name: str) -> Any:
         instances = self.children(name)
         if instances is None:
+            refused = self.loader.refused.get((os.path.realpath(self.mdef.dir), name))
+            if refused:
+                return Unknown(f"module.{name} is not evaluated ({refused}); its outputs are unknown")
             return Unknown(f"module.{name} is a remote module that is not on disk (no `terraform init`) or "
                            "unreadable; its outputs are unknown")
         if not instances:
@@ -721,6 +724,8 @@ class Loader:
 
             boundary = scan_boundary(root_dir)
         self.boundary = boundary
+        # (real directory of the calling module, call name) -> why the call is not evaluated
+        self.refused: Dict[Tuple[str, str], str] = {}
         self.rel_of = rel_of
         self.read = read
         self.workspace = workspace
@@ -756,6 +761,7 @@ class Loader:
         if is_local_source(source):
             child_dir = (parent.mdef.dir / source).resolve()
             if not self._inside(child_dir):
+                self.refused[(os.path.realpath(parent.mdef.dir), call_name)] = "its source is outside the scanned repository"
                 self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {_quote(source)} is "
                                       "outside the scanned repository; not read (scan the directory that holds both)"))
                 return None
@@ -774,6 +780,7 @@ class Loader:
         if real_child in chain:
             loop = chain[chain.index(real_child):] + (real_child,)
             names = " -> ".join(self.rel_of(Path(d)) for d in loop)
+            self.refused[(os.path.realpath(parent.mdef.dir), call_name)] = f"module cycle {names}"
             self.problems.append((loc.file, loc.block.line, f"module.{call_name}: module cycle {names}; "
                                   "the call that closes the cycle is not evaluated"))
             return None

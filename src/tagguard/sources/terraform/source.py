@@ -59,6 +59,7 @@ class TerraformSource(Source):
         reported_remote: Set[Tuple[str, int]] = set()
         k8s_items: List[dict] = []
         unknowns = _K8sUnknowns()
+        focus = getattr(inventory, "tf_focus", None) or {}
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
@@ -68,6 +69,8 @@ class TerraformSource(Source):
             walker.k8s_unknowns = unknowns
             walker.walk(inst)
             k8s_items.extend(walker.k8s_items)
+            if d in focus:
+                _note_uncalled(out, d, focus[d], inst)
         if k8s_items:
             from tagguard.sources.terraform import k8s
 
@@ -82,7 +85,31 @@ class TerraformSource(Source):
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         for file, line, message in loader.problems:
             out.findings.append(parse_error(file, line, f"{file}:{line}: {message}", severity=WARNING))
+        callers_only = getattr(inventory, "tf_caller_dirs", None)
+        if callers_only:
+            # modules added only to evaluate a changed child module through its callers:
+            # their own resources and findings are not what was asked about
+            def elsewhere(file: Optional[str]) -> bool:
+                return file is not None and posix_dirname(file) in callers_only
+
+            out.resources = [r for r in out.resources if not elsewhere(r.file)]
+            out.findings = [f for f in out.findings if not elsewhere(f.file)]
         return out
+
+
+def _note_uncalled(out: SourceOutput, rel_dir: str, info: dict, inst: ModuleInstance) -> None:
+    """A changed module that no module of the repository calls is scanned as a root: say so."""
+    from tagguard.sources.terraform.callers import uncalled_note
+
+    if info.get("callers"):
+        return
+    unknown_vars = []
+    for name, decl in inst.mdef.variables.items():
+        if isinstance(inst.var[name], Unknown):
+            unknown_vars.append((name, decl.file, decl.block.line))
+    note = uncalled_note(rel_dir, info, inst, unknown_vars)
+    if note is not None:
+        out.findings.append(note)
 
 
 class _K8sUnknowns:
