@@ -220,6 +220,9 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
         rels.append(rel or ".")
     tmp = Path(tempfile.mkdtemp(prefix="tagguard-base-")).resolve()
     try:
+        # The base tree's root stands for the repository's: reads (module sources, files) are confined
+        # to it as they are to the git top-level in the working tree (safeio.scan_boundary looks for .git).
+        (tmp / ".git").mkdir()
         materialize(repo, commit, rels, tmp)
         base_paths = [str(tmp / r) if r != "." else str(tmp) for r in rels]
         present = [bp for bp in base_paths if os.path.exists(bp)]
