@@ -25,6 +25,7 @@ import json
 from typing import Any, Dict, List
 
 from tagguard.actuals import BillError
+from tagguard.actuals.focus import CSV_OPTIONS
 from tagguard.actuals.sqlfiles import ident, literal
 
 SUMMABLE = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity", "ConsumedQuantity",
@@ -43,7 +44,7 @@ def _raw_select(src, kind: str, tags_kind: str, names: List[str]) -> str:
             return f'SELECT * REPLACE (CAST("Tags" AS VARCHAR) AS "Tags") FROM {reader}'
         return f'SELECT * REPLACE (CAST(to_json("Tags") AS VARCHAR) AS "Tags") FROM {reader}'
     return "(" + " UNION ALL BY NAME ".join(
-        f"SELECT * FROM read_csv({literal(n)}, all_varchar=true, header=true, ignore_errors=true)" for n in names) + ")"
+        f"SELECT * FROM read_csv({literal(n)}, {CSV_OPTIONS}, ignore_errors=true)" for n in names) + ")"
 
 
 def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:

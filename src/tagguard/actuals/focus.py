@@ -54,6 +54,8 @@ OPTIONAL = {
 }
 MATCH_TEXT_COLUMNS = ("SkuId", "ResourceType", "ResourceName", "ChargeDescription", "SkuMeter", "x_UsageType")
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
+# FOCUS CSV exports are comma-separated with RFC 4180 quoting; fixed so one odd line cannot mislead the sniffer
+CSV_OPTIONS = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
 
 
 @dataclass
@@ -142,7 +144,7 @@ def _probe(con, name: str) -> Dict[str, str]:
     if _kind(name) == "parquet":
         sql = f"DESCRIBE SELECT * FROM read_parquet({literal(name)})"
     else:
-        sql = f"DESCRIBE SELECT * FROM read_csv({literal(name)}, all_varchar=true, header=true, sample_size=2048)"
+        sql = f"DESCRIBE SELECT * FROM read_csv({literal(name)}, {CSV_OPTIONS}, sample_size=2048, ignore_errors=true)"
     rows = con.execute(sql).fetchall()
     return {r[0]: r[1] for r in rows}
 
@@ -250,7 +252,7 @@ def _group_select(kind: str, tags_kind: str, optional: set, names: List[str], co
     else:
         # store_rejects (bad lines with file and line) does not combine with union_by_name: one reader per file
         reader = "(" + "\n  UNION ALL BY NAME\n  ".join(
-            f"SELECT * FROM read_csv({literal(n)}, all_varchar=true, header=true, "
+            f"SELECT * FROM read_csv({literal(n)}, {CSV_OPTIONS}, "
             f"ignore_errors=true, store_rejects=true, filename='x_tagguard_file')" for n in names) + ")"
 
     def col(name: str) -> str:

@@ -1,0 +1,248 @@
+"""tagguard bill: coverage, showback and bad input on small bills whose figures are computed by hand."""
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import COLUMNS, HAND_ROWS, row, tags, write_csv
+from tagguard.cli import cli
+
+
+def run(args, cwd):
+    runner = CliRunner()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(cli, args, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def coverage_json(tmp, path, cfg, *extra):
+    res = run(["bill", "coverage", str(path), "--config", str(cfg), "-f", "json", *extra], tmp)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_coverage_by_hand(hand_bill):
+    tmp, path, cfg = hand_bill
+    r = coverage_json(tmp, path, cfg)
+    assert r["cost_column"] == "EffectiveCost"
+    usd = r["currencies"]["USD"]
+    # AI rows: 100 + 50 + 30 + 20 - 10 + 5 = 195; S3 (1000) is not AI; shared CloudWatch 12 + 6 apart
+    assert usd["ai_total"] == 195
+    assert usd["bill_total"] == 195 + 1000 + 18
+    assert usd["shared_total"] == 18
+    # allocated: rows 1, 2 (user: prefix stripped), 6 (credit) = 100 + 50 - 10
+    assert usd["allocated"] == 140
+    assert usd["coverage"] == round(140 / 195, 6)
+    assert usd["credits"] == -10
+    # per key: malformed row 7 counts for no key; row 3 lacks cost-center; row 4 has a bad environment
+    assert usd["by_key"]["business-unit"]["allocated"] == 190
+    assert usd["by_key"]["project"]["allocated"] == 190
+    assert usd["by_key"]["environment"]["allocated"] == 170
+    assert usd["by_key"]["cost-center"]["allocated"] == 160
+    teams = {t["team"]: t for t in usd["by_team"]}
+    assert teams["research"]["ai_cost"] == 120 and teams["research"]["allocated"] == 90
+    assert teams["search"]["ai_cost"] == 70 and teams["search"]["allocated"] == 50
+    assert teams["(unallocated)"]["ai_cost"] == 5
+    months = {m["month"]: m for m in usd["by_month"]}
+    assert months["2026-01"]["ai_cost"] == 145 and months["2026-03"]["ai_cost"] == 50
+    assert usd["empty_months"] == ["2026-02"]
+    assert r["empty_bill_months"] == ["2026-02"]
+    services = {s["service"]: s["ai_cost"] for s in usd["by_service"]}
+    assert services == {"Amazon Elastic Compute Cloud": 110, "Amazon SageMaker": 55, "Amazon Bedrock": 30}
+    # unallocated, most expensive first, with what is wrong
+    top = usd["top_unallocated"]
+    assert [t["resource_id"] for t in top] == ["bedrock-model-1", "i-gpu2", "sm-endpoint-1"]
+    assert any("cost-center" in p and "missing" in p for p in top[0]["problems"])
+    assert any("production" in p for p in top[1]["problems"])
+    assert top[2]["problems"] == ["Tags is not valid JSON"]
+    # spot / committed / on-demand per team
+    pricing = {p["team"]: p for p in usd["pricing_by_team"]}
+    assert pricing["research"]["on_demand"] == 100 and pricing["research"]["committed"] == 30
+    assert pricing["research"]["other"] == -10
+    assert pricing["search"]["spot"] == 50 and pricing["search"]["spot_share"] == round(50 / 70, 6)
+    # never summed across currencies; Azure keys compare case-insensitively ("Business-Unit")
+    eur = r["currencies"]["EUR"]
+    assert eur["ai_total"] == 40 and eur["coverage"] == 1.0
+    assert r["malformed_tags"]["rows"] == 1 and r["malformed_tags"]["cost"] == {"USD": 5}
+    assert r["training_runs"][0]["resource_id"].endswith("training-job/train-7")
+    assert r["training_runs"][0]["cost"] == 50
+
+
+def test_coverage_text_states_cost_column_and_currencies(hand_bill):
+    tmp, path, cfg = hand_bill
+    res = run(["bill", "coverage", str(path), "--config", str(cfg), "--cost-column", "BilledCost"], tmp)
+    assert res.exit_code == 0, res.output
+    assert "(BilledCost," in res.output
+    assert "several billing currencies (EUR, USD): reported separately, never summed" in res.output
+    assert "malformed Tags JSON: 1 row(s)" in res.output
+    assert "no AI charges in: 2026-02" in res.output
+
+
+def test_min_coverage_gate(hand_bill):
+    tmp, path, cfg = hand_bill
+    assert run(["bill", "coverage", str(path), "--config", str(cfg), "--min-coverage", "70"], tmp).exit_code == 0
+    assert run(["bill", "coverage", str(path), "--config", str(cfg), "--min-coverage", "75"], tmp).exit_code == 1
+
+
+def test_showback_shared_split_by_gpu_spend(hand_bill):
+    tmp, path, cfg = hand_bill
+    res = run(["bill", "showback", str(path), "--config", str(cfg), "-f", "json"], tmp)
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    usd = r["currencies"]["USD"]
+    rows = {(x["team"], x["environment"]): x for x in usd["rows"]}
+    # January GPU basis: research/prod 100 - 10 = 90 (rows 1, 6); search with an invalid environment 20 (row 4)
+    assert rows[("research", "prod")]["shared"] == round(12 * 90 / 110, 6)
+    assert rows[("search", "(no environment)")]["shared"] == round(12 * 20 / 110, 6)
+    # March has shared cost 6 but no GPU spend: left unallocated, never split evenly
+    assert usd["shared_total"] == 18 and usd["shared_allocated"] == 12 and usd["shared_unallocated"] == 6
+    assert r["shared_not_split"] == [{"month": "2026-03", "currency": "USD", "cost": 6.0,
+                                      "reason": "no allocated GPU spend in 2026-03: shared cost left unallocated (never split evenly)"}]
+    # per-environment mode: prod is chargeback
+    assert rows[("research", "prod")]["mode"] == "chargeback"
+    assert rows[("search", "dev")]["mode"] == "showback"
+    assert usd["chargeback"] == {"research": round(100 + 30 - 10 + 12 * 90 / 110, 6)}
+    trend = {t["team"]: t["months"] for t in usd["trend"]}
+    assert trend["search"] == {"2026-01": round(20 + 12 * 20 / 110, 6), "2026-03": 50}
+
+
+def test_showback_shared_split_by_tokens(hand_bill):
+    tmp, path, cfg = hand_bill
+    res = run(["bill", "showback", str(path), "--config", str(cfg), "-f", "json", "--allocate-shared-by", "tokens"], tmp)
+    r = json.loads(res.output)
+    rows = {(x["team"], x["environment"]): x for x in r["currencies"]["USD"]["rows"]}
+    # the only token spend with a valid team in January is Bedrock (research/prod, cost-center missing does not matter)
+    assert rows[("research", "prod")]["shared"] == 12
+
+
+def test_missing_and_misspelled_columns_one_error(tmp_path):
+    cols = [c for c in COLUMNS if c not in ("EffectiveCost", "Tags")] + ["effectivecost", "Tag"]
+    path = write_csv(tmp_path / "bad.csv", [dict(row(EffectiveCost="1"), effectivecost="1", Tag="{}")], cols)
+    (tmp_path / ".git").mkdir()
+    res = run(["bill", "coverage", str(path)], tmp_path)
+    assert res.exit_code == 2
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert len(lines) == 1, res.output
+    assert "missing FOCUS columns EffectiveCost (found 'effectivecost'), Tags (found 'Tag')" in lines[0]
+    assert "bad.csv" in lines[0] and "Traceback" not in res.output
+
+
+def test_bad_file_among_good_is_skipped_and_reported(hand_bill):
+    tmp, path, cfg = hand_bill
+    other = tmp / "parts"
+    other.mkdir()
+    write_csv(other / "2026-01.csv", HAND_ROWS[:1])
+    (other / "2026-02.csv").write_text("ServiceName,Cost\nx,1\n", encoding="utf-8")
+    r = coverage_json(tmp, str(other), cfg)
+    assert r["currencies"]["USD"]["ai_total"] == 100
+    assert any("2026-02.csv: missing FOCUS columns" in p for p in r["problems"])
+
+
+def test_ragged_csv_row_reported_with_line_rest_kept(hand_bill):
+    tmp, path, cfg = hand_bill
+    text = path.read_text(encoding="utf-8").splitlines()
+    text.insert(2, "only,three,fields")
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    r = coverage_json(tmp, path, cfg)
+    assert r["currencies"]["USD"]["ai_total"] == 195
+    assert r["rejected_rows"] == 1
+    assert any(p.startswith(f"{path}:3: row not read") for p in r["problems"]), r["problems"]
+
+
+def test_non_numeric_cost_counted_not_summed(hand_bill):
+    tmp, path, cfg = hand_bill
+    write_csv(path, HAND_ROWS + [row(ResourceId="i-x", x_UsageType="p5.48xlarge", EffectiveCost="12,5", Tags="{}")])
+    r = coverage_json(tmp, path, cfg)
+    assert r["currencies"]["USD"]["ai_total"] == 195
+    assert any("1 row(s) with a non-numeric EffectiveCost" in p for p in r["problems"])
+
+
+def test_empty_bill(tmp_path):
+    (tmp_path / ".git").mkdir()
+    path = write_csv(tmp_path / "empty.csv", [])
+    res = run(["bill", "coverage", str(path)], tmp_path)
+    assert res.exit_code == 0
+    assert "no charges in the input: nothing to measure" in res.output
+    res = run(["bill", "coverage", str(path), "--min-coverage", "90"], tmp_path)
+    assert res.exit_code == 0  # no AI spend: nothing under the bar
+
+
+def test_parquet_map_tags_and_monthly_partitions(hand_bill):
+    """AWS-style Parquet with Tags as a MAP, one file per month in hive dirs, a column more in one of them."""
+    import duckdb
+
+    tmp, path, cfg = hand_bill
+    root = tmp / "export"
+    for month, extra in (("2026-01", ""), ("2026-03", ", 'x' AS x_Extra")):
+        d = root / f"BILLING_PERIOD={month}"
+        d.mkdir(parents=True)
+        con = duckdb.connect()
+        con.execute(f"""COPY (SELECT * REPLACE (CAST(json_transform(CASE WHEN json_valid(Tags) AND Tags <> '' THEN Tags END,
+                     '"MAP(VARCHAR, VARCHAR)"') AS MAP(VARCHAR, VARCHAR)) AS Tags){extra}
+                     FROM read_csv('{path}', all_varchar=true)
+                     WHERE substr(ChargePeriodStart, 1, 7) = '{month}' AND json_valid(Tags))
+                     TO '{d / "part-0.parquet"}' (FORMAT parquet)""")
+    r = coverage_json(tmp, str(root / "*" / "*.parquet"), cfg)
+    usd = r["currencies"]["USD"]
+    # the malformed-Tags row cannot be a MAP: 195 - 5
+    assert usd["ai_total"] == 190 and usd["allocated"] == 140
+    assert usd["by_key"]["cost-center"]["allocated"] == 160
+
+
+def test_untrusted_values_escaped(hand_bill):
+    tmp, path, cfg = hand_bill
+    evil = "i-\x1b[31mred\x1b]8;;http://x\x07|<img src=x>@team"
+    write_csv(path, [row(ResourceId=evil, x_UsageType="p5.48xlarge", EffectiveCost="9", Tags="{}")])
+    text = run(["bill", "coverage", str(path), "--config", str(cfg)], tmp).output
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[31mred" in text
+    md = run(["bill", "coverage", str(path), "--config", str(cfg), "-f", "markdown"], tmp).output
+    assert "<img" not in md and "\x1b" not in md
+    assert "@team" not in md  # mention broken
+
+
+def test_scan_report_maps_resource_to_file_and_line(hand_bill):
+    tmp, path, cfg = hand_bill
+    report = {"resources": [{"address": "aws_instance.gpu2", "file": "infra/gpu.tf", "line": 12,
+                             "meta": {"arn": "arn:aws:ec2:us-east-1:1:instance/i-gpu2"}}]}
+    (tmp / "scan.json").write_text(json.dumps(report), encoding="utf-8")
+    r = coverage_json(tmp, path, cfg, "--scan", str(tmp / "scan.json"))
+    hit = [t for t in r["currencies"]["USD"]["top_unallocated"] if t["resource_id"] == "i-gpu2"][0]
+    assert (hit["file"], hit["line"], hit["address"]) == ("infra/gpu.tf", 12, "aws_instance.gpu2")
+    text = run(["bill", "coverage", str(path), "--config", str(cfg), "--scan", str(tmp / "scan.json")], tmp).output
+    assert "fix at infra/gpu.tf:12" in text
+
+
+def test_s3_without_httpfs_is_refused_without_network(hand_bill):
+    import duckdb
+
+    con = duckdb.connect()
+    installed = con.execute("SELECT installed FROM duckdb_extensions() WHERE extension_name = 'httpfs'").fetchone()
+    if installed and installed[0]:
+        pytest.skip("httpfs is installed here")
+    tmp, path, cfg = hand_bill
+    res = run(["bill", "coverage", "s3://bucket/focus/*.parquet", "--config", str(cfg)], tmp)
+    assert res.exit_code == 2
+    assert "httpfs" in res.output and "never downloads" in res.output
+
+
+def test_tags_with_prefix_conflict_reported(hand_bill):
+    tmp, path, cfg = hand_bill
+    t = json.dumps({"user:business-unit": "ads", "business-unit": "research", "project": "p", "environment": "dev",
+                    "cost-center": "C"})
+    write_csv(path, [row(ResourceId="i-1", x_UsageType="p5.48xlarge", EffectiveCost="3", Tags=t)])
+    r = coverage_json(tmp, path, cfg)
+    usd = r["currencies"]["USD"]
+    assert usd["allocated"] == 3  # the unprefixed key wins; the disagreement is a note, not a failure
+    assert usd["by_team"][0]["team"] == "research"
+
+
+def test_ai_services_from_config(hand_bill):
+    tmp, path, cfg = hand_bill
+    cfg.write_text(cfg.read_text() + "  ai_services:\n    service_names: [Amazon Simple Storage Service]\n", encoding="utf-8")
+    r = coverage_json(tmp, path, cfg)
+    assert r["currencies"]["USD"]["ai_total"] == 195 + 1000
