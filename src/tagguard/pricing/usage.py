@@ -119,11 +119,47 @@ def _lines(text: str) -> Dict[Tuple[Any, ...], int]:
     return out
 
 
-def load_usage(path: Union[str, Path]) -> Usage:
-    from tagguard import yamlio
+def _read(path: Path, boundary: Optional[Path]) -> Tuple[Any, str]:
+    """Parse a usage file: a regular file (inside ``boundary`` when given), at most the
+    per-file cap; every failure is one ``ValueError`` line naming the file (and line)."""
+    import yaml
 
+    from tagguard import safeio, yamlio
+
+    try:
+        text = safeio.read_text(path, boundary)
+    except safeio.ReadRefused as exc:
+        raise ValueError(f"usage file not read: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"{path}: cannot read usage file ({safeio.truncate(reason)})") from None
+    try:
+        return yamlio.load(text), text
+    except yamlio.YamlDepthError as exc:
+        raise ValueError(f"{path}:{exc.line}: {exc}") from None
+    except yamlio.YamlBombError as exc:
+        raise ValueError(f"{path}:1: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path}:1: usage file nested too deeply; not read") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}{line}: invalid YAML in usage file: {safeio.truncate(problem)}") from None
+
+
+def _t(value: Any) -> str:
+    """``repr`` of an untrusted value, cut short for messages."""
+    from tagguard.safeio import truncate
+
+    return repr(truncate(value, 80)) if isinstance(value, str) else truncate(repr(value), 80)
+
+
+def load_usage(path: Union[str, Path], boundary: Optional[Path] = None) -> Usage:
+    """Load a usage file.  ``boundary``: the directory the file must stay in when the path
+    came from the scanned repository (``None`` for ``--usage`` and trusted configs)."""
     path = Path(path)
-    data, text = yamlio.load_file(path, "usage file")  # YamlFileError is a ValueError
+    data, text = _read(path, boundary)
 
     lines = _lines(text)
 
@@ -137,10 +173,10 @@ def load_usage(path: Union[str, Path]) -> Usage:
         raise fail((), f"usage file must be a mapping with version and resource_usage, got {type(data).__name__}")
     unknown = sorted(str(k) for k in set(data) - {"version", "resource_usage", "resource_type_default_usage"})
     if unknown:
-        raise fail((unknown[0],), f"unknown top-level key {unknown[0]!r} (expected version, resource_usage, "
+        raise fail((unknown[0],), f"unknown top-level key {_t(unknown[0])} (expected version, resource_usage, "
                                   "resource_type_default_usage)")
     if data.get("version") != 1:
-        raise fail(("version",), f"usage file version must be 1, got {data.get('version')!r}")
+        raise fail(("version",), f"usage file version must be 1, got {_t(data.get('version'))}")
 
     usage = Usage(path=path)
     for section in ("resource_usage", "resource_type_default_usage"):
@@ -150,24 +186,25 @@ def load_usage(path: Union[str, Path]) -> Usage:
         for key, values in block.items():
             kp = (section, key)
             if not isinstance(key, str) or not key.strip():
-                raise fail(kp, f"{section}: keys must be resource addresses, got {key!r}")
+                raise fail(kp, f"{section}: keys must be resource addresses, got {_t(key)}")
+            where = _t(key)[1:-1] if isinstance(key, str) else _t(key)
             if not isinstance(values, dict):
-                raise fail(kp, f"{key}: expected a mapping such as {{hours_per_month: 120, units: 4}}, got {values!r}")
+                raise fail(kp, f"{where}: expected a mapping such as {{hours_per_month: 120, units: 4}}, got {_t(values)}")
             clean: Dict[str, float] = {}
             for name, value in values.items():
                 vp = kp + (name,)
                 if name not in KEYS:
-                    raise fail(vp, f"{key}: unknown usage key {name!r} (allowed: {', '.join(KEYS)})")
+                    raise fail(vp, f"{where}: unknown usage key {_t(name)} (allowed: {', '.join(KEYS)})")
                 if value is None:
                     continue
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise fail(vp, f"{key}.{name}: expected a number, got {value!r}")
+                    raise fail(vp, f"{where}.{name}: expected a number, got {_t(value)}")
                 if KEYS[name] == "int" and (not float(value).is_integer()):
-                    raise fail(vp, f"{key}.{name}: expected a whole number, got {value!r}")
+                    raise fail(vp, f"{where}.{name}: expected a whole number, got {value!r}")
                 if value < 0:
-                    raise fail(vp, f"{key}.{name}: must not be negative, got {value!r}")
+                    raise fail(vp, f"{where}.{name}: must not be negative, got {value!r}")
                 if name == "hours_per_month" and value > MAX_HOURS_PER_MONTH:
-                    raise fail(vp, f"{key}.{name}: {value!r} is more than the {MAX_HOURS_PER_MONTH:g} hours in a month")
+                    raise fail(vp, f"{where}.{name}: {value!r} is more than the {MAX_HOURS_PER_MONTH:g} hours in a month")
                 clean[name] = value
             entry = UsageEntry(pattern=key, values=clean, line=lines.get(kp))
             if section == "resource_type_default_usage":

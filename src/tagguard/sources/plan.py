@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Tuple
 
+from tagguard import safeio
 from tagguard.model import Compute, Resource
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
 
@@ -63,6 +64,12 @@ def looks_like_plan(head: bytes) -> bool:
     return any(m in head for m in _MARKERS)
 
 
+def _plan_cap() -> int:
+    """Plans of large estates run to hundreds of MB: their own cap, unless
+    ``TAGGUARD_MAX_FILE_BYTES`` sets one for every file."""
+    return safeio.max_file_bytes(default=MAX_PLAN_BYTES)
+
+
 def is_plan(data: Any) -> bool:
     return (isinstance(data, dict) and "format_version" in data
             and ("resource_changes" in data or "planned_values" in data))
@@ -83,19 +90,27 @@ class PlanSource(Source):
                 size = path.stat().st_size
             except OSError:
                 continue
-            if size > MAX_PLAN_BYTES:
+            cap = _plan_cap()
+            if size > cap:
                 inventory.claim([rel])
                 out.findings.append(parse_error(rel, None, f"{rel}: plan file is {size // (1024 * 1024)} MB, over the "
-                                                           f"{MAX_PLAN_BYTES // (1024 * 1024)} MB limit; not scanned"))
+                                                           f"{safeio.format_bytes(cap)} limit; not scanned (raise "
+                                                           f"{safeio.MAX_FILE_BYTES_ENV} to read it)"))
                 continue
             try:
-                text = path.read_bytes().decode("utf-8-sig")
+                # a regular file inside the scanned repository, never more than the plan cap
+                text = safeio.read_bytes(path, ctx.boundary, cap=_plan_cap()).decode("utf-8-sig")
             except (OSError, UnicodeDecodeError) as exc:
                 inventory.claim([rel])
-                out.findings.append(parse_error(rel, None, f"{rel}: cannot read plan JSON ({exc})"))
+                reason = str(exc) if isinstance(exc, safeio.ReadRefused) else f"cannot read plan JSON ({exc})"
+                out.findings.append(parse_error(rel, None, f"{rel}: {reason}" if not reason.startswith(rel) else reason))
                 continue
             try:
-                data = json.loads(text)
+                data = safeio.load_json(text, rel)
+            except safeio.JSONTooDeep as exc:
+                inventory.claim([rel])
+                out.findings.append(parse_error(rel, 1, f"{rel}:1: invalid plan JSON: {str(exc).split(': ', 1)[-1]}"))
+                continue
             except ValueError as exc:
                 if b'"format_version"' in head and (b'"resource_changes"' in head or b'"planned_values"' in head
                                                     or b'"terraform_version"' in head):

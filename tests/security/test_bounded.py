@@ -1,0 +1,119 @@
+"""Bounded work on hostile input (issue 10): huge literals, deep JSON, module cycles, usage files."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import assert_clean, messages, report, scan_all, write
+
+UNTAGGED_GPU = 'resource "aws_instance" "good" {\n  instance_type = "p4d.24xlarge"\n}\n'
+MiB = 1024 * 1024
+
+
+def _addresses(run):
+    return [r["address"] for r in report(run)["resources"]]
+
+
+def _parse_errors(run, needle):
+    return [f for f in report(run)["findings"] if f["category"] == "parse_error" and needle in (f.get("file") or "") + f["message"]]
+
+
+def _big_literal_tf(repo, size):
+    body = "x" * size
+    write(repo, "big/main.tf", 'resource "aws_instance" "big" {\n  instance_type = "p4d.24xlarge"\n'
+                               f'  tags = {{ project = "{body}" }}\n}}\n')
+
+
+def test_huge_string_literal_under_cap_bounded_memory(hostile_repo, secret):
+    size = int(19.5 * MiB)
+    _big_literal_tf(hostile_repo, size)
+    write(hostile_repo, "good/main.tf", UNTAGGED_GPU)
+    run = scan_all(hostile_repo, secret, env={"TAGGUARD_MAX_FILE_BYTES": "64M"}, timeout=120,
+                   memory=2048 * MiB)
+    assert_clean(run, exit_codes=(1,), max_seconds=90, secret=secret)
+    # at most ~10x the file: the syntax tree is freed after compiling, no per-character objects
+    assert run.max_rss_bytes < 10 * size, f"peak RSS {run.max_rss_bytes / MiB:.0f} MiB for a {size / MiB:.1f} MiB file"
+    assert any(a.endswith("aws_instance.big") for a in _addresses(run))
+    # the long value is cut short in every message
+    assert max(len(m) for m in messages(run)) < 2000
+    assert len(run.stdout) < 200_000
+
+
+def test_huge_file_over_cap_is_one_parse_error(hostile_repo, secret):
+    _big_literal_tf(hostile_repo, int(19.5 * MiB))
+    write(hostile_repo, "good/main.tf", UNTAGGED_GPU)
+    run = scan_all(hostile_repo, secret, timeout=60)
+    assert_clean(run, exit_codes=(1,), max_seconds=30, max_rss=400 * MiB, secret=secret)
+    errors = _parse_errors(run, "big/main.tf")
+    assert len(errors) == 1 and "10 MiB" in errors[0]["message"], errors
+    assert "TAGGUARD_MAX_FILE_BYTES" in errors[0]["message"]
+    assert any(a.endswith("aws_instance.good") for a in _addresses(run))  # the rest of the scan goes on
+
+
+DEEP = 200_000
+
+
+def _deep_json() -> str:
+    return '{"a": ' + "[" * DEEP + "]" * DEEP + "}"
+
+
+@pytest.mark.parametrize("rel", ["deep/main.tf.json", "good/terraform.tfvars.json", "plan/tfplan.json"])
+def test_deep_json_is_one_parse_error(hostile_repo, secret, rel):
+    write(hostile_repo, "good/main.tf", 'variable "a" {\n  default = null\n}\n' + UNTAGGED_GPU)
+    if rel.startswith("plan/"):
+        text = '{"format_version": "1.2", "resource_changes": ' + "[" * DEEP + "]" * DEEP + "}"
+    else:
+        text = _deep_json()
+    write(hostile_repo, rel, text)
+    run = scan_all(hostile_repo, secret, timeout=60)
+    assert_clean(run, exit_codes=(1,), max_seconds=30, max_rss=500 * MiB, secret=secret)
+    errors = _parse_errors(run, rel.rsplit("/", 1)[-1])
+    assert len(errors) == 1 and "nested" in errors[0]["message"], errors
+    assert any(a.endswith("aws_instance.good") for a in _addresses(run))
+
+
+def test_deep_usage_file_is_one_error(hostile_repo, secret, tmp_path):
+    write(hostile_repo, "main.tf", UNTAGGED_GPU)
+    usage = write(tmp_path, "usage.json", '{"version": 1, "resource_usage": ' + "[" * DEEP + "]" * DEEP + "}")
+    run = scan_all(hostile_repo, secret, extra=["--usage", str(usage)], timeout=60)
+    assert not run.timed_out
+    assert "Traceback" not in run.all_text() and "internal error" not in run.all_text().lower(), run.stderr[-2000:]
+    assert "usage.json" in run.all_text() and "nested" in run.all_text()
+
+
+def test_usage_values_truncated_in_messages(hostile_repo, secret, tmp_path):
+    write(hostile_repo, "main.tf", UNTAGGED_GPU)
+    long_value = "k" * 100_000
+    usage = write(tmp_path, "usage.yaml", f"version: 1\nresource_usage:\n  aws_instance.good:\n    units: {long_value}\n")
+    run = scan_all(hostile_repo, secret, extra=["--usage", str(usage)], timeout=60)
+    assert not run.timed_out and "Traceback" not in run.all_text()
+    assert "usage.yaml:4" in run.all_text() and "more characters" in run.all_text()
+    assert len(run.all_text()) < 5_000
+
+
+def test_usage_file_over_cap(hostile_repo, secret, tmp_path):
+    write(hostile_repo, "main.tf", UNTAGGED_GPU)
+    usage = write(tmp_path, "usage.yaml", "version: 1\nresource_usage: {}\n# " + "x" * (2 * MiB) + "\n")
+    run = scan_all(hostile_repo, secret, extra=["--usage", str(usage)], env={"TAGGUARD_MAX_FILE_BYTES": "1M"},
+                   timeout=60)
+    assert not run.timed_out and "Traceback" not in run.all_text()
+    assert "usage.yaml" in run.stderr and "1 MiB" in run.stderr
+
+
+def test_module_cycle_is_one_finding_and_priced_once(hostile_repo, secret):
+    write(hostile_repo, "infra/main.tf", 'module "a" {\n  source = "../modules/a"\n}\n')
+    write(hostile_repo, "modules/a/main.tf", 'module "b" {\n  source = "../b"\n}\n'
+                                             'resource "aws_instance" "gpu" {\n  instance_type = "p4d.24xlarge"\n}\n')
+    write(hostile_repo, "modules/b/main.tf", 'module "a" {\n  source = "../a"\n}\n')
+    run = scan_all(hostile_repo / "infra", secret, timeout=60)
+    assert_clean(run, exit_codes=(1,), max_seconds=30, secret=secret)
+    gpus = [a for a in _addresses(run) if a.endswith("aws_instance.gpu")]
+    assert gpus == ["module.a.aws_instance.gpu"], gpus
+    cycles = [m for m in messages(run) if "module cycle" in m]
+    assert len(cycles) == 1, cycles
+    assert "modules/a -> modules/b -> modules/a" in cycles[0].replace("../", "")
+    doc = report(run)
+    assert doc["summary"]["ai_resources"] == 1
+    priced = [r for r in doc["resources"] if r["address"].endswith("aws_instance.gpu")][0]["cost"]["monthly_usd"]
+    assert doc["summary"]["monthly_usd"] == pytest.approx(priced)
