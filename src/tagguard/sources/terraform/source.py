@@ -60,6 +60,9 @@ class TerraformSource(Source):
         k8s_items: List[dict] = []
         unknowns = _K8sUnknowns()
         focus = getattr(inventory, "tf_focus", None) or {}
+        callers_only: Set[str] = set(getattr(inventory, "tf_caller_dirs", None) or ())
+        path_dirs = {os.path.realpath(inventory.path(d)) for d in dirs}
+        only_dirs = {os.path.realpath(inventory.path(d)) for d in dirs if d not in callers_only}
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
@@ -67,6 +70,8 @@ class TerraformSource(Source):
             inst.var_hints = _TfvarsHints(d, [f for f in tf_files if f.endswith((".tfvars", ".tfvars.json"))], set(dirs), inventory, ctx)
             walker = _Walker(ctx, out, reported_remote)
             walker.k8s_unknowns = unknowns
+            if callers_only:
+                walker.only_dirs, walker.path_dirs = only_dirs, path_dirs
             walker.walk(inst)
             k8s_items.extend(walker.k8s_items)
             if d in focus:
@@ -85,7 +90,6 @@ class TerraformSource(Source):
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         for file, line, message in loader.problems:
             out.findings.append(parse_error(file, line, f"{file}:{line}: {message}", severity=WARNING))
-        callers_only = getattr(inventory, "tf_caller_dirs", None)
         if callers_only:
             # modules added only to evaluate a changed child module through its callers:
             # their own resources and findings are not what was asked about
@@ -101,9 +105,7 @@ def _note_uncalled(out: SourceOutput, rel_dir: str, info: dict, inst: ModuleInst
     """A changed module that no module of the repository calls is scanned as a root: say so."""
     from tagguard.sources.terraform.callers import uncalled_note
 
-    if info.get("callers"):
-        return
-    unknown_vars = []
+    unknown_vars = []  # evaluated as a root: whatever the text search found, no module block calls it
     for name, decl in inst.mdef.variables.items():
         if isinstance(inst.var[name], Unknown):
             unknown_vars.append((name, decl.file, decl.block.line))
@@ -317,6 +319,8 @@ class _Walker:
         self._required: Optional[List[str]] = None
         self.k8s_items: List[dict] = []
         self.k8s_unknowns: Any = None  # terraform/k8s.Unknowns shared by the scan (set by collect)
+        self.only_dirs: Optional[Set[str]] = None  # changed modules (real paths) when judged through callers
+        self.path_dirs: Set[str] = set()  # those and their callers: the module calls worth following
 
     @property
     def required(self) -> List[str]:
@@ -324,7 +328,22 @@ class _Walker:
             self._required = list(self.ctx.config.taxonomy().required)
         return self._required
 
-    def walk(self, inst: ModuleInstance) -> None:
+    def walk(self, inst: ModuleInstance, in_focus: bool = False) -> None:
+        if self.only_dirs is not None:
+            # a changed child module judged through its callers: the callers' own resources and
+            # their other modules are not evaluated, only the path down to the changed module
+            in_focus = in_focus or os.path.realpath(inst.mdef.dir) in self.only_dirs
+            if not in_focus:
+                for call in inst.mdef.module_calls:
+                    name = call.block.labels[0]
+                    source = static_string(call.block.body.get("source"))
+                    if source is None or not is_local_source(source):
+                        continue
+                    if os.path.realpath(inst.mdef.dir / source) not in self.path_dirs:
+                        continue
+                    for _key, child in inst.children(name) or []:
+                        self.walk(child)
+                return
         records = []
         for loc in inst.mdef.resources:
             try:
@@ -353,7 +372,7 @@ class _Walker:
                         fix="run `terraform init` before the scan, or scan the plan JSON (`terraform show -json`)"))
                 continue
             for _key, child in children or []:
-                self.walk(child)
+                self.walk(child, in_focus)
 
     # -- one resource block ------------------------------------------------------------
     def resource(self, inst: ModuleInstance, loc: Located) -> List[Tuple[Resource, Any, Any]]:
