@@ -1,7 +1,7 @@
 # A small AI platform: an EKS GPU node group per team, a SageMaker inference
 # endpoint, a training box and a notebook. Cost tags come from provider
 # default_tags, shared locals and module arguments. A few violations are
-# deliberate (see README.md in this folder).
+# deliberate (see examples/README.md).
 
 terraform {
   required_providers {

@@ -84,20 +84,59 @@ class Taxonomy:
                 self._cache[key] = hit
         return hit
 
-    def hint(self, key: str) -> str:
-        """How a valid value for ``key`` looks, for fix messages."""
-        prop = self.properties.get(key)
-        if not isinstance(prop, dict):
-            return f'"{key}" = "<value>"'
-        if "enum" in prop:
-            return f'"{key}" = one of {", ".join(str(v) for v in prop["enum"])}'
-        if "const" in prop:
-            return f'"{key}" = "{prop["const"]}"'
-        if "pattern" in prop:
-            return f'"{key}" = a value matching {prop["pattern"]}'
-        if "examples" in prop and prop["examples"]:
-            return f'"{key}" = e.g. "{prop["examples"][0]}"'
-        return f'"{key}" = "<value>"'
+    def hint(self, key: str, schema: Any = None) -> str:
+        """How a valid value for ``key`` looks, for fix messages: the allowed values, the constant,
+        an example (the taxonomy's own, else one built from its pattern), never a bare placeholder.
+        ``schema``: the subschema that rejected the value (a conditional branch, a `$ref`)."""
+        found = _suggest(self._resolve(schema)) if isinstance(schema, dict) else None
+        for prop in ([] if found else self._props_for(key)):
+            found = _suggest(prop)
+            if found:
+                break
+        if found:
+            return f'"{key}" = {found}'
+        return (f'"{key}" = a non-empty value (the taxonomy gives no allowed values, pattern or example '
+                f'for `{key}`; add "enum" or "examples" to it)')
+
+    def _resolve(self, node: Any, depth: int = 0) -> Any:
+        """Follow a local ``$ref`` (``#/$defs/x``) and fold ``allOf`` members into one mapping."""
+        if not isinstance(node, dict) or depth > 8:
+            return node
+        out = dict(node)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = self.schema
+            for part in ref[2:].split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = target.get(part) if isinstance(target, dict) else None
+            if isinstance(target, dict):
+                out = {**self._resolve(target, depth + 1), **{k: v for k, v in node.items() if k != "$ref"}}
+        for sub in node.get("allOf") or []:
+            if isinstance(sub, dict):
+                for k, v in self._resolve(sub, depth + 1).items():
+                    out.setdefault(k, v)
+        return out
+
+    def _props_for(self, key: str) -> List[Dict[str, Any]]:
+        """Every subschema the taxonomy gives for ``key``: top level first, then conditional branches."""
+        out: List[Dict[str, Any]] = []
+
+        def walk(node: Any, depth: int) -> None:
+            if depth > 6 or not isinstance(node, dict):
+                return
+            props = node.get("properties")
+            if isinstance(props, dict) and isinstance(props.get(key), dict):
+                out.append(self._resolve(props[key]))
+            for k in ("allOf", "anyOf", "oneOf"):
+                for sub in node.get(k) or []:
+                    walk(sub, depth + 1)
+            for k in ("then", "else"):
+                walk(node.get(k), depth + 1)
+            for sub in (node.get("dependentSchemas") or {}).values():
+                walk(sub, depth + 1)
+
+        walk(self.schema, 0)
+        return out
 
     # -- internals --------------------------------------------------------------
     def _evaluate(self, tags, unresolved, open_map, style, reasons, open_reason) -> List[TagIssue]:
@@ -134,7 +173,7 @@ class Taxonomy:
                     continue
                 value = tags.get(k)
                 issues.append(TagIssue(INVALID_VALUE, k, f"tag `{k}` = {json.dumps(_str(value))} is invalid: {_describe(err)}",
-                                       fix=f"set {self.hint(k)}", value=_str(value)))
+                                       fix=f"set {self.hint(k, err.schema)}", value=_str(value)))
                 continue
             if err.validator == "additionalProperties":
                 extras = [k for k in instance if k not in self.properties]
@@ -212,6 +251,102 @@ def _relevant_keys(schema: Any) -> Optional[set]:
         return True
 
     return names if walk(schema) else None
+
+
+def _suggest(prop: Any) -> Optional[str]:
+    """A valid value for one key's schema, in words: ``one of dev, staging, prod``, ``"x"``,
+    ``e.g. "CC-0000" (matching ^CC-[0-9]{4}$)``; ``None`` when the schema says nothing usable."""
+    if not isinstance(prop, dict):
+        return None
+    if isinstance(prop.get("enum"), list) and prop["enum"]:
+        values = [str(_str(v)) for v in prop["enum"]]
+        shown = values[:12] + ([f"... ({len(values) - 12} more)"] if len(values) > 12 else [])
+        return "one of " + ", ".join(shown)
+    if "const" in prop:
+        return json.dumps(_str(prop["const"]))
+    pattern = prop.get("pattern") if isinstance(prop.get("pattern"), str) else None
+    examples = prop.get("examples")
+    if isinstance(examples, list) and examples:
+        return f"e.g. {json.dumps(_str(examples[0]))}" + (f" (matching {pattern})" if pattern else "")
+    if pattern:
+        example = pattern_example(pattern)
+        return f"e.g. {json.dumps(example)} (matching {pattern})" if example else f"a value matching {pattern}"
+    lo, hi = prop.get("minLength"), prop.get("maxLength")
+    if isinstance(hi, int):
+        return f"a value of {max(lo or 1, 1)} to {hi} characters"
+    if isinstance(prop.get("format"), str):
+        return f"a {prop['format']} value"
+    return None
+
+
+def pattern_example(pattern: str, limit: int = 120) -> Optional[str]:
+    """The shortest simple string a regular expression accepts (``^CC-[0-9]{4}$`` -> ``CC-0000``),
+    checked against the pattern; ``None`` when the pattern is beyond this simple walk."""
+    import re
+
+    try:
+        import re._parser as sre  # type: ignore[import-not-found]  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_parse as sre  # type: ignore[no-redef]
+    try:
+        parsed = sre.parse(pattern)
+    except Exception:  # noqa: BLE001 - RE2-only syntax and the like: no example
+        return None
+
+    def one(op: str, av: Any) -> Optional[str]:
+        if op == "LITERAL":
+            return chr(av)
+        if op == "NOT_LITERAL":
+            return "a" if av != ord("a") else "b"
+        if op == "ANY":
+            return "a"
+        if op == "CATEGORY":
+            return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}.get(str(av))
+        if op == "IN":
+            if av and str(av[0][0]) == "NEGATE":
+                return None
+            for sub_op, sub_av in av:
+                name = str(sub_op)
+                if name == "LITERAL":
+                    return chr(sub_av)
+                if name == "RANGE":
+                    return chr(sub_av[0])
+                if name == "CATEGORY":
+                    return one("CATEGORY", sub_av)
+            return None
+        if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            lo, _hi, sub = av
+            piece = walk(sub)
+            return None if piece is None or lo > limit else piece * lo
+        if op == "SUBPATTERN":
+            return walk(av[-1])
+        if op == "ATOMIC_GROUP":
+            return walk(av)
+        if op == "BRANCH":
+            return walk(av[1][0])
+        if op == "AT":
+            return ""
+        return None
+
+    def walk(items: Any) -> Optional[str]:
+        out = []
+        for op, av in items:
+            piece = one(str(op), av)
+            if piece is None:
+                return None
+            out.append(piece)
+        return "".join(out)
+
+    try:
+        example = walk(parsed)
+    except Exception:  # noqa: BLE001
+        return None
+    if not example or len(example) > limit or not example.isprintable():
+        return None
+    try:
+        return example if re.search(pattern, example) else None
+    except re.error:
+        return None
 
 
 def _instance_keys(err) -> List[str]:

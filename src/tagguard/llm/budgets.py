@@ -96,7 +96,9 @@ def evaluate(budgets: Sequence[Dict[str, Any]], agg: Any) -> (List[Dict[str, Any
                     projected = used / seen * days_in
                     row["projected_usd"] = round(projected, 2)
             rows.append(row)
-            scope = ", ".join(f"{k}={v}" for k, v in b["match"].items()) or "all calls"
+            # values as written (research, or research|ads for a list), never a Python list repr
+            scope = ", ".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                              for k, v in b["match"].items()) or "all calls"
             note = " (token spend alone; kind: all also covers GPUs, see `tagguard report showback`)" if b["kind"] == "all" else ""
             if used > b["monthly_usd"]:
                 findings.append(Finding(

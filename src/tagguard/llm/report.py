@@ -129,7 +129,7 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
             tokens = m["input_tokens"] + m["output_tokens"]
             findings.append(Finding(
                 rule=rule, category=issue.category, severity=ERROR if issue.category != "unresolved_value" else WARNING,
-                message=f"{m['calls']:,} model calls ({tokens:,} tokens, ${m['cost_usd']:,.2f}) from "
+                message=f"{plural(m['calls'], 'model call')} ({plural(tokens, 'token')}, ${m['cost_usd']:,.2f}) from "
                         f"{caller.label()}: {issue.message}",
                 address=f"llm:{caller.label()}", file=caller.first_file, line=caller.first_line, tag=issue.tag,
                 resource_type="llm_calls", fix=issue.fix,
@@ -150,7 +150,7 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
         findings.append(Finding(
             rule="unknown-model", category="unknown_model", severity=WARNING,
             message=f"model `{label}`{' (' + provider + ')' if provider else ''} is not in the token price table: "
-                    f"{calls:,} calls, {tokens:,} tokens not priced{how}",
+                    f"{plural(calls, 'call')}, {plural(tokens, 'token')} not priced{how}",
             address=f"llm-model:{label}", file=file, line=line, resource_type="llm_model",
             fix="add it under pricing.tokens.models (per-million-token rates or hourly_usd) or map it with "
                 "pricing.tokens.aliases to a listed model",
@@ -255,11 +255,18 @@ def render_csv(report: Dict[str, Any], period: str) -> str:
     return buf.getvalue()
 
 
+def plural(n: Any, word: str, plural_word: Optional[str] = None, width: int = 0) -> str:
+    """``1 call``, ``2 calls``, ``1,200 tokens``: the count with its noun in the right number."""
+    noun = word if n == 1 else (plural_word or word + "s")
+    num = f"{n:,}" if isinstance(n, (int, float)) and not isinstance(n, bool) else str(n)
+    return f"{num:>{width}} {noun}" if width else f"{num} {noun}"
+
+
 def _inputs_line(report: Dict[str, Any]) -> List[str]:
     out = []
     for i in report["inputs"]:
         bad = f", {i['malformed']} malformed" if i["malformed"] else ""
-        out.append(f"{i['file']}: {i['records']:,} calls ({i['format'] or 'no records'}){bad}")
+        out.append(f"{i['file']}: {plural(i['records'], 'call')} ({i['format'] or 'no records'}){bad}")
     return out
 
 
@@ -273,16 +280,16 @@ def render_text(report: Dict[str, Any], period: str) -> str:
     lines.append("")
     for x in _inputs_line(report):
         lines.append(f"  input  {x}")
-    lines.append(f"  total  {_usd(t['cost_usd'])}  {t['calls']:,} calls  {_tok(t)}")
+    lines.append(f"  total  {_usd(t['cost_usd'])}  {plural(t['calls'], 'call')}  {_tok(t)}")
     share = (100.0 * u["cost_usd"] / t["cost_usd"]) if t["cost_usd"] else 0.0
-    lines.append(f"  untagged  {_usd(u['cost_usd'])} ({share:.1f}% of cost)  {u['calls']:,} calls  {_tok(u)}")
+    lines.append(f"  untagged  {_usd(u['cost_usd'])} ({share:.1f}% of cost)  {plural(u['calls'], 'call')}  {_tok(u)}")
     if t.get("unpriced_calls"):
-        lines.append(f"  unpriced  {t['unpriced_calls']:,} calls, {t['unpriced_tokens']:,} tokens (unknown models, not in the total)")
+        lines.append(f"  unpriced  {plural(t['unpriced_calls'], 'call')}, {plural(t['unpriced_tokens'], 'token')} (unknown models, not in the total)")
     for dim, rows in report["by"].items():
         lines.append("")
         lines.append(f"By {dim}:")
         for r in rows[:15]:
-            lines.append(f"  {r['value']:<28} {_usd(r['cost_usd']):>14}  {r['calls']:>9,} calls  {_tok(r)}")
+            lines.append(f"  {r['value']:<28} {_usd(r['cost_usd']):>14}  {plural(r['calls'], 'call', width=9)}  {_tok(r)}")
         if len(rows) > 15:
             lines.append(f"  ... {len(rows) - 15} more")
     if report["anomalies"]:
@@ -341,7 +348,8 @@ def render_markdown(report: Dict[str, Any], period: str) -> str:
         ["untagged", _usd(u["cost_usd"]), f"{u['calls']:,}", f"{u['input_tokens']:,}", f"{u['output_tokens']:,}"],
     ])
     if t.get("unpriced_calls"):
-        lines += ["", f"{t['unpriced_calls']:,} calls ({t['unpriced_tokens']:,} tokens) use models without a price and are not in the cost."]
+        lines += ["", f"{plural(t['unpriced_calls'], 'call')} ({plural(t['unpriced_tokens'], 'token')}) "
+                      f"use{'s' if t['unpriced_calls'] == 1 else ''} models without a price and {'is' if t['unpriced_calls'] == 1 else 'are'} not in the cost."]
     for dim, rows in report["by"].items():
         lines += ["", f"### By {md_text(dim)}", ""]
         lines += _md_table([dim, "cost", "calls", "input tokens", "output tokens"],
