@@ -22,6 +22,7 @@ reason in the analysis. DuckDB writes the file (Parquet or CSV) without material
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, List
 
 from tagguard.actuals import BillError
@@ -59,6 +60,11 @@ def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:
         raise BillError(f"{out_path}: the export must be .parquet or .csv")
     s = analysis.settings
     con = source.con
+    parent = os.path.dirname(os.path.abspath(out_path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise BillError(f"{out_path}: cannot create {parent}: {exc.strerror or exc}") from None
     groups: Dict[tuple, List[str]] = {}
     columns: List[str] = []
     for name in source.files:
