@@ -171,3 +171,17 @@ def test_shipped_rate_card_is_a_fresh_build_of_the_catalog():
         for kind in ("on_demand", "spot"):
             if row.get(kind) is not None:
                 assert card["sources"][row[f"{kind}_source"]]["date"]
+
+
+def test_pricing_show_names_an_unknown_gpu_family():
+    p = subprocess.run([sys.executable, "-m", "tagguard", "pricing", "show", "g7e.2xlarge"], capture_output=True, text=True)
+    assert p.returncode == 1  # known to be GPU capacity, no rates (2 is "not a GPU type at all")
+    assert "unknown GPU instance type g7e.2xlarge" in p.stdout + p.stderr
+
+
+def test_showback_counts_one_resource_in_the_singular():
+    from tagguard.model import Cost, ScanResult
+    from tagguard.showback import build_showback, render
+
+    r = Resource(address="a", type="t", source="s", ai=True, cost=Cost(monthly_usd=10.0, gpu_hours_per_month=1.0))
+    assert "over 1 resource\n" in render(build_showback(ScanResult(resources=[r])), "text")

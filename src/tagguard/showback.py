@@ -255,7 +255,7 @@ def _t(text: Any) -> str:
 
 def render_text(sb: Dict[str, Any]) -> str:
     t = sb["totals"]
-    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {t['resources']} resources"
+    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {t['resources']} resource{'' if t['resources'] == 1 else 's'}"
            + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else ""),
            f"Unallocated (required tags missing, invalid or not reaching the bill): {_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]

@@ -135,6 +135,11 @@ def _render_unknown(catalog, instance_type: str, provider: Optional[str], fmt: s
                    f"{fam.pattern} ({fam.gpu_model}, {fam.provider} {fam.service}); "
                    + (f"{_num(gpus)} GPUs per the name; " if gpus is not None else "GPU count unknown; ")
                    + "no rates (set pricing.instance_types in .tagguard.yaml to price it)")
+    elif catalog.unknown_gpu_family(instance_type, provider) is not None:
+        code = EXIT_NO_RATES
+        message = (f"unknown GPU instance type {instance_type}: family {catalog.unknown_gpu_family(instance_type, provider)} "
+                   "follows a GPU naming scheme but is not in the rate card; scans treat it as AI, not priced "
+                   f"(set pricing.instance_types.{instance_type}.on_demand in .tagguard.yaml to price it)")
     else:
         code = EXIT_UNKNOWN
         where = f" for provider {provider}" if provider else ""
