@@ -49,8 +49,8 @@ def test_headline_equals_every_table_and_invalid_values_form_no_group():
     assert "serach" not in values and "production" not in values
     assert [(r["value"], r["monthly_usd"]) for r in sb["dimensions"]["business_unit"]["rows"]] == [("research", 1000.0)]
     why = {r["address"]: r["reasons"] for r in sb["top_unallocated"]}
-    assert why["nodes"] == {"business-unit": "does not reach the billed resource",
-                            "cost-center": "does not reach the billed resource"}
+    assert why["nodes"] == {"business-unit": "not propagated to the billed resource",
+                            "cost-center": "not propagated to the billed resource"}
     assert why["typo"] == {"business-unit": 'invalid value "serach"'}
     text = render(sb, "text")
     assert "$9,000/month (90.0%)" in text and "(unallocated)        $9,000" in text
@@ -103,7 +103,7 @@ def test_examples_terraform_one_truth(tmp_path):
         assert d["unallocated"]["monthly_usd"] == un, label
         assert "production" not in {r["value"] for r in d["rows"]}
     nodes = [r for r in sb["top_unallocated"] if "aws_eks_node_group" in r["address"]]
-    assert nodes and all(r["reasons"].get("business-unit") == "does not reach the billed resource" for r in nodes)
+    assert nodes and all(r["reasons"].get("business-unit") == "not propagated to the billed resource" for r in nodes)
     html = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(ROOT / "examples" / "terraform"),
                            "-f", "html"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert f"${un:,.0f}" in html.stdout

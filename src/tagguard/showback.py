@@ -86,7 +86,7 @@ def unallocated_reasons(result: ScanResult) -> Dict[str, Dict[str, str]]:
         elif f.category == NOT_PROPAGATED:
             keys = (f.extra.get("tags") if isinstance(f.extra, dict) else None) or ([f.tag] if f.tag else ["(tags)"])
             for k in keys:
-                out.setdefault(f.address, {}).setdefault(str(k), "does not reach the billed resource")
+                out.setdefault(f.address, {}).setdefault(str(k), "not propagated to the billed resource")
     return out
 
 
@@ -241,9 +241,12 @@ def render(sb: Dict[str, Any], fmt: str) -> str:
 
 
 def _why(row: Dict[str, Any]) -> str:
-    """`environment` invalid value "production"; `business-unit` does not reach the billed resource"""
+    """`environment` invalid value "production"; `business-unit` not propagated to the billed resource"""
     reasons = row.get("reasons") or {k: "missing or invalid" for k in row.get("missing_or_invalid", [])}
-    return "; ".join(f"{k} {v}" for k, v in reasons.items())
+    by_reason: Dict[str, List[str]] = {}
+    for k, v in reasons.items():  # keys that share a reason are named together
+        by_reason.setdefault(v, []).append(k)
+    return "; ".join(f"{', '.join(keys)} {why}" for why, keys in by_reason.items())
 
 
 def _t(text: Any) -> str:
