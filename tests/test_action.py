@@ -51,7 +51,7 @@ def test_action_contract():
     steps = action["runs"]["steps"]
     assert action["runs"]["using"] == "composite"
     run = next(s for s in steps if s.get("id") == "run")
-    assert run["run"].strip() == "python -m tagguard.gha run"
+    assert run["run"].strip() == "python -I -m tagguard.gha run"  # -I: the checkout is not on sys.path
     # every input reaches the script through the environment, never pasted into shell code
     for step in steps:
         assert "${{ inputs." not in step.get("run", ""), step.get("name")

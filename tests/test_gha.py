@@ -37,7 +37,8 @@ class FakeGithub:
 
     def add(self, body):
         self.next_id += 1
-        self.comments.append({"id": self.next_id, "body": body, "html_url": f"https://github.test/c/{self.next_id}"})
+        self.comments.append({"id": self.next_id, "body": body, "html_url": f"https://github.test/c/{self.next_id}",
+                              "user": {"login": "github-actions[bot]", "type": "Bot"}})
         return self.next_id
 
     def close(self):

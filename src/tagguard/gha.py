@@ -12,6 +12,14 @@ point it at a server on 127.0.0.1.
               SARIF upload can run before the action fails.
 ``comment``   create or update the one PR comment carrying the hidden marker.
 ``approved``  whether the pull request carries the approval label.
+
+Security (see SECURITY.md): the scanned checkout is untrusted.  ``action.yml`` gives
+``GITHUB_TOKEN`` only to the step that runs ``comment``; ``run`` removes tokens from the
+environment of the scan it starts and runs Python isolated (``-I``: the checkout's
+directory is not on ``sys.path``, so a committed ``tagguard/`` package cannot shadow the
+installed one); the comment updated in place must carry the marker at its start *and* be
+written by ``github-actions[bot]`` (or the token's own user, or ``--comment-author``), so a
+pull request author who pastes the marker into their own comment does not get it edited.
 """
 from __future__ import annotations
 
@@ -26,6 +34,11 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 MARKER = "<!-- tagguard-report{suffix} -->"
 DEFAULT_API = "https://api.github.com"
+BOT_LOGIN = "github-actions[bot]"  # the author of comments made with a workflow's GITHUB_TOKEN
+# Credentials the scan never needs: removed from the environment of the tagguard process.
+SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "INPUT_GITHUB-TOKEN",
+              "INPUT_GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+              "ACTIONS_ID_TOKEN_REQUEST_URL")
 
 
 class GithubError(Exception):
@@ -103,13 +116,45 @@ def marker(comment_id: str = "") -> str:
     return MARKER.format(suffix=f" id={comment_id}" if comment_id else "")
 
 
-def upsert_comment(gh: Github, number: int, body: str, mode: str = "update", comment_id: str = "") -> Tuple[str, dict]:
-    """Post the report; ``update`` edits the comment holding the marker in place."""
+def comment_authors(gh: Optional[Github] = None, extra: str = "") -> List[str]:
+    """Whose comments may be edited: ``github-actions[bot]``, any login in ``extra``
+    (comma-separated, e.g. a GitHub App's ``name[bot]``) and, with ``gh``, the token's own
+    user (a personal token; ``GET /user`` is refused for a workflow's ``GITHUB_TOKEN``)."""
+    authors = [BOT_LOGIN] + [a.strip() for a in (extra or "").split(",") if a.strip()]
+    if gh is not None:
+        try:
+            me, _ = gh.request("GET", "/user")
+            login = me.get("login") if isinstance(me, dict) else None
+            if login:
+                authors.append(login)
+        except GithubError:
+            pass
+    return authors
+
+
+def _login(comment: Dict[str, Any]) -> str:
+    user = comment.get("user")
+    return str(user.get("login") or "") if isinstance(user, dict) else ""
+
+
+def upsert_comment(gh: Github, number: int, body: str, mode: str = "update", comment_id: str = "",
+                   extra_authors: str = "") -> Tuple[str, dict]:
+    """Post the report; ``update`` edits, in place, the comment tagguard wrote before: the
+    marker opens its body *and* its author is one tagguard posts as (``comment_authors``).  A
+    comment anyone else wrote is never edited, whatever it contains."""
     tag = marker(comment_id)
     text = f"{tag}\n{body}"
     if mode == "update":
+        authors = {a.lower() for a in comment_authors(None, extra_authors)}
+        looked_up = False
         for comment in gh.issue_comments(number):
-            if tag in (comment.get("body") or ""):
+            if not (comment.get("body") or "").startswith(tag + "\n"):
+                continue
+            login = _login(comment).lower()
+            if login not in authors and not looked_up:  # maybe the token's own user (a personal token)
+                authors |= {a.lower() for a in comment_authors(gh)}
+                looked_up = True
+            if login in authors:
                 return "updated", gh.update_comment(comment["id"], text)
     return "created", gh.create_comment(number, text)
 
@@ -182,6 +227,25 @@ def diff_base_option() -> Optional[str]:
         if isinstance(param, click.Option) and param.name in ("base", "base_ref", "against", "base_rev"):
             return max(param.opts, key=len)
     return None
+
+
+def diff_has_option(name: str) -> bool:
+    """Whether this build's ``tagguard diff`` takes ``name`` (e.g. ``--head-config``)."""
+    try:
+        import click
+
+        from tagguard.cli import cli
+
+        with click.Context(cli) as ctx:
+            cmd = cli.get_command(ctx, "diff")
+    except Exception:  # noqa: BLE001
+        return False
+    return cmd is not None and any(isinstance(p, click.Option) and name in p.opts for p in cmd.params)
+
+
+def scan_env(env: Dict[str, str]) -> Dict[str, str]:
+    """The environment for the tagguard process: without credentials it never needs."""
+    return {k: v for k, v in env.items() if k.upper() not in SECRET_ENV}
 
 
 def count(report: Dict[str, Any]) -> Dict[str, Any]:
@@ -279,17 +343,24 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if base_opt:
         command = ["diff", base_opt, base]
+        # The config and taxonomy are the base revision's unless the workflow opts in to the head's
+        if args.head_config:
+            if diff_has_option("--head-config"):
+                command.append("--head-config")
+            else:
+                warn("this tagguard's `diff` has no --head-config; the config is read as it decides")
     common = []
     if args.config:
         common += ["--config", args.config]
     if args.fail_on:
         common += ["--fail-on", args.fail_on]
-    env = dict(os.environ)
+    env = scan_env(dict(os.environ))
     if approved_by:  # budgets.approved_by(): needs-approval findings are recorded as approved
         env["TAGGUARD_APPROVED_BY"] = approved_by
     extra = list(args.extra_args or [])
-    # scan and diff take the same output options: one run writes every report
-    cmd = [sys.executable, "-m", "tagguard", *command, *args.paths, *common]
+    # scan and diff take the same output options: one run writes every report.  -I: the
+    # checkout (the working directory) is not on sys.path and PYTHON* variables are ignored.
+    cmd = [sys.executable, "-I", "-m", "tagguard", *command, *common]
     if args.baseline:
         if base_opt:
             warn("the baseline applies to `tagguard scan`; `tagguard diff` already reports only new and changed resources")
@@ -299,7 +370,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sarif:
         cmd += ["-f", "sarif", "-o", str(files["sarif"])]
     cmd += ["-f", "github", *extra]  # annotations to the log; the github format writes the job summary
-    print(f"tagguard: running {' '.join(cmd[2:])}", flush=True)
+    cmd += ["--", *args.paths]  # paths are never read as options
+    print(f"tagguard: running {' '.join(cmd[3:])}", flush=True)
     code = subprocess.run(cmd, env=env).returncode
 
     outputs: Dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
@@ -320,14 +392,23 @@ def run(args: argparse.Namespace) -> int:
         outputs.update(count(report))
 
     if args.comment_mode != "off" and number and files["markdown"].is_file():
+        from tagguard.formats.escape import md_code, md_text
+
         body = files["markdown"].read_text(encoding="utf-8")
         if approved_by:
-            body += f"\n> The `{args.approval_label}` label is set (approver: {approved_by}): changes over the approval threshold are recorded as approved.\n"
-        if gh is None:
+            body += (f"\n> The {md_code(args.approval_label, cell=False)} label is set (approver: "
+                     f"{md_text(approved_by)}): changes over the approval threshold are recorded as approved.\n")
+        comment_file = out_dir / "tagguard-comment.md"
+        comment_file.write_text(body, encoding="utf-8")
+        outputs["comment-body"] = str(comment_file)
+        if args.defer_comment:  # action.yml: the next step, the only one with the token, posts it
+            pass
+        elif gh is None:
             warn("no GITHUB_TOKEN or GITHUB_REPOSITORY: the pull request comment was skipped")
         else:
             try:
-                action, comment = upsert_comment(gh, int(number), body, args.comment_mode, args.comment_id)
+                action, comment = upsert_comment(gh, int(number), body, args.comment_mode, args.comment_id,
+                                                 args.comment_author)
                 outputs["comment-url"] = (comment or {}).get("html_url", "")
                 print(f"tagguard: {action} pull request comment {outputs['comment-url']}".rstrip(), flush=True)
             except GithubError as exc:
@@ -366,13 +447,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="where reports are written")
     p.add_argument("--token", default="", help="GitHub token (default: GITHUB_TOKEN)")
     p.add_argument("--exit-code", action="store_true", help="exit with tagguard's exit code instead of 0")
+    p.add_argument("--head-config", default=_bool(env("TAGGUARD_HEAD_CONFIG", "false")), type=_bool,
+                   help="`diff` judges with the pull request's own config and taxonomy (default: the base's)")
+    p.add_argument("--defer-comment", default=_bool(env("TAGGUARD_DEFER_COMMENT", "false")), type=_bool,
+                   help="write the comment body (output comment-body) and leave posting it to `comment`")
+    p.add_argument("--comment-author", default=env("TAGGUARD_COMMENT_AUTHOR", ""),
+                   help="more logins whose marked comment may be updated (default: github-actions[bot] and the token's user)")
     p.add_argument("--extra-args", nargs=argparse.REMAINDER, help="more arguments for tagguard")
 
     c = sub.add_parser("comment", help="create or update the PR comment from a Markdown file")
     c.add_argument("--body-file", required=True, type=Path)
     c.add_argument("--number", type=int, default=None, help="PR number (default: from the event payload)")
-    c.add_argument("--mode", default="update", choices=["update", "new"])
-    c.add_argument("--comment-id", default="")
+    c.add_argument("--mode", default=env("TAGGUARD_COMMENT_MODE") or "update", choices=["update", "new", "off"])
+    c.add_argument("--comment-id", default=env("TAGGUARD_COMMENT_ID", ""))
+    c.add_argument("--comment-author", default=env("TAGGUARD_COMMENT_AUTHOR", ""),
+                   help="more logins whose marked comment may be updated")
+    c.add_argument("--warn-only", action="store_true",
+                   help="a refused comment (a fork's read-only token) is a warning and exit 0, not an error")
 
     a = sub.add_parser("approved", help="print who approved with LABEL (empty and exit 1 when the PR does not carry it)")
     a.add_argument("label")
@@ -385,17 +476,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.cmd == "comment":
         event = load_event()
         number = args.number or pull_request(event).get("number") or event.get("number")
+        if args.mode == "off":
+            return 0
         if not number:
             print("tagguard.gha: error: not a pull request (no number in the event payload); pass --number", file=sys.stderr)
             return 2
         gh = Github(os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", ""))
         try:
             action, comment = upsert_comment(gh, int(number), args.body_file.read_text(encoding="utf-8"), args.mode,
-                                             args.comment_id)
+                                             args.comment_id, args.comment_author)
         except (GithubError, OSError) as exc:
+            if args.warn_only:
+                hint = " (a pull request from a fork gets a read-only token)" if getattr(exc, "status", 0) in (403, 404) else ""
+                warn(f"cannot write the pull request comment: {exc}{hint}")
+                return 0
             print(f"tagguard.gha: error: {exc}", file=sys.stderr)
             return 2
         print(f"{action} {comment.get('html_url', '')}".rstrip())
+        if os.environ.get("GITHUB_OUTPUT"):
+            set_outputs({"comment-url": (comment or {}).get("html_url", "")})
         return 0
     token, repository = os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", "")
     who = approver(Github(token, repository) if token and repository else None, load_event(), args.label)
