@@ -91,7 +91,13 @@ def test_config_helm_bin_in_repo_never_runs(hostile_repo, secret, marker):
     run = scan_all(hostile_repo, secret, cwd=hostile_repo)
     assert_clean(run, exit_codes=(2,), secret=secret, formats=())
     assert not marker.exists(), "a helm committed to the scanned repository ran"
-    assert "tools/helm" in run.stderr
+    assert "tools/helm" in run.stderr or "helm.bin" in run.stderr
+    # even a trusted config (--config, outside the repository) cannot make tagguard run it
+    trusted = write(hostile_repo.parent, "trusted.yaml", f"helm:\n  bin: {json.dumps(str(hostile_repo / 'tools' / 'helm'))}\n")
+    run = scan_all(hostile_repo, secret, extra=["--config", str(trusted)], cwd=hostile_repo)
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert not marker.exists(), "a helm inside the scanned tree ran"
+    assert "tools/helm" in run.stderr and "inside the scanned tree" in run.stderr, run.stderr
 
 
 def test_helm_on_path_inside_scanned_tree_never_runs(hostile_repo, secret, marker):

@@ -116,6 +116,12 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: Optional[Fr
         try:
             value = _load(chunk)
             yamlio.check_bomb(value, chunk)
+        except yamlio.YamlDepthError as exc:
+            line = base + exc.line - 1
+            out.findings.append(parse_error(file, line, f"{file}:{line}: this YAML document is nested too deeply to "
+                                            f"read (more than {yamlio.MAX_DEPTH} levels); the other documents of the "
+                                            "file are still scanned"))
+            continue
         except yamlio.YamlBombError as exc:
             line = _first_content_line(chunk, base)
             out.findings.append(parse_error(file, line, f"{file}:{line}: {exc}"))
@@ -154,6 +160,38 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: Optional[Fr
             continue  # scalars, lists, empty documents: not Kubernetes objects
         line = _first_content_line(chunk, base)
         _add_object(out, value, file, line, helm_source)
+    return out
+
+
+def looks_like_json_manifest(text: str) -> bool:
+    return '"kind"' in text and '"apiVersion"' in text
+
+
+def parse_json(text: str, file: str) -> ParsedStream:
+    """Kubernetes objects from a JSON file (``kubectl get -o json``: one object, a ``List``, or an
+    array of objects).  JSON that is not a manifest is skipped without a word; JSON that looks like
+    one (``"kind"`` and ``"apiVersion"``) but cannot be read is one ``parse_error`` with its line."""
+    from tagguard import safeio
+
+    out = ParsedStream()
+    if not looks_like_json_manifest(text):
+        return out
+    try:
+        value = safeio.load_json(text, file)
+    except safeio.JSONTooDeep:
+        out.findings.append(parse_error(file, 1, f"{file}:1: JSON nested deeper than {safeio.MAX_JSON_DEPTH} levels; "
+                                        "not scanned"))
+        return out
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None) or 1
+        why = getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        out.findings.append(parse_error(file, line, f"{file}:{line}: invalid JSON ({why}); not scanned"))
+        return out
+    start = len(text) - len(text.lstrip())
+    line = text.count("\n", 0, start) + 1
+    for obj in (value if isinstance(value, list) else [value]):
+        if isinstance(obj, dict):
+            _add_object(out, obj, file, line, None)
     return out
 
 
@@ -255,10 +293,11 @@ def _load(text: str) -> Any:
     from yaml.constructor import SafeConstructor
     from yaml.nodes import MappingNode, ScalarNode
 
+    from tagguard import yamlio
+
+    yamlio.check_depth(text)  # before libyaml: deep flow is slow to scan and deep nodes crash its composer
     cls = _loader_class()
     if not cls:  # pragma: no cover
-        from tagguard import yamlio
-
         return yaml.load(text, Loader=yamlio.SafeLoader)  # noqa: S506 - safe loader
     loader = cls(text)
     try:

@@ -1,61 +1,157 @@
-"""Kubernetes manifests: ``.yaml``/``.yml`` files found by content, and ``tagguard scan -`` (stdin).
+"""Kubernetes manifests found by content: YAML (``.yaml``/``.yml``) and JSON (``.json``) files in
+any letter case (``pod.YAML``), UTF-8 with or without a BOM, UTF-16 and UTF-32 (BOM or not), and
+``tagguard scan -`` (stdin).
 
 A file is read when it holds Kubernetes objects (``apiVersion`` + ``kind``, ``List`` items
-included); other YAML (CI workflows, values files, docker-compose) is skipped quietly.  The
-work is in ``k8s_yaml`` (streams, parse errors) and ``k8s_workloads`` (objects -> resources).
+included); other YAML and JSON (CI workflows, values files, package.json) is skipped quietly.  A file
+that looks like a manifest but cannot be decoded is a parse error.  Only regular files inside the
+scanned repository are opened (a symlink leading out of it is reported, not read), never more than
+the per-file cap (``TAGGUARD_MAX_FILE_BYTES``).  The work is in ``k8s_yaml`` (streams, parse errors)
+and ``k8s_workloads`` (objects -> resources).
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from typing import Any, Dict, List, Optional
 
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MANIFEST_EXTENSIONS = frozenset({".yaml", ".yml", ".json"})
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def manifest_extension(rel: str) -> Optional[str]:
+    """``.yaml``, ``.yml`` or ``.json`` (lower case) when ``rel`` ends with one in any case."""
+    dot = rel.rfind(".")
+    if dot < 0:
+        return None
+    ext = rel[dot:].lower()
+    return ext if ext in MANIFEST_EXTENSIONS else None
+
+
+def sniff_encoding(data: bytes) -> Optional[str]:
+    """The codec of text that is not plain UTF-8: from its byte-order mark, or from the NUL bytes
+    UTF-16/UTF-32 put next to ASCII characters (``a\\0p\\0i\\0``); None for UTF-8."""
+    head = data[:4]
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec
+    if len(head) < 2 or b"\x00" not in head:
+        return None
+    if len(head) == 4 and head[1:] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if len(head) == 4 and head[:3] == b"\x00\x00\x00":
+        return "utf-32-be"
+    if head[0] == 0 and head[1] != 0:
+        return "utf-16-be"
+    if head[0] != 0 and head[1] == 0:
+        return "utf-16-le"
+    return None
+
+
+def _mentions(data: bytes, word: str, codec: str) -> bool:
+    if codec.startswith("utf-8"):
+        return word.encode() in data
+    base = codec if codec[-2:] in ("le", "be") else codec + ("-be" if data[:1] in (b"\xfe", b"\x00") else "-le")
+    return word.encode(base) in data
 
 
 def read_text(data: bytes, file: str, out: SourceOutput) -> Optional[str]:
-    if b"kind" not in data:
-        return None
+    """``data`` as text when it may hold Kubernetes objects; None (quietly) when it cannot, or (with a
+    parse error) when it looks like a manifest but cannot be decoded."""
+    first = data[:1]
+    codec = sniff_encoding(data) if first in (b"\xef", b"\xff", b"\xfe", b"\x00") or data[1:2] == b"\x00" else None
+    codec = codec or "utf-8-sig"
+    if codec == "utf-8-sig" and b"kind" not in data:
+        return None  # the fast path: most YAML in a repository is not a manifest
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode(codec)
     except UnicodeDecodeError as exc:
-        if b"apiVersion" in data:
-            line = data[:exc.start].count(b"\n") + 1
-            out.findings.append(parse_error(file, line, f"{file}:{line}: not UTF-8 text; not scanned"))
+        if _mentions(data, "kind", codec) and _mentions(data, "apiVersion", codec):
+            line = data[:exc.start].decode(codec, "replace").count("\n") + 1
+            what = {"utf-8-sig": "UTF-8"}.get(codec, codec.upper().replace("-LE", "").replace("-BE", ""))
+            out.findings.append(parse_error(file, line, f"{file}:{line}: looks like a Kubernetes manifest but is not "
+                                            f"valid {what} text ({exc.reason}); not scanned"))
         return None
+    if codec != "utf-8-sig" and "kind" not in text:
+        return None
+    return text.lstrip("\ufeff") if codec != "utf-8-sig" else text
+
+
+def _open_confined(root: str, rel: str, boundary: Any) -> int:
+    """A read-only descriptor of a regular file inside ``boundary`` (symlinks resolved only when
+    ``rel`` is one: a plain file costs one open).  Refusals are ``OSError`` with the reason."""
+    from tagguard import safeio
+
+    path = os.path.join(root, rel)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | nofollow)
+    except OSError as exc:
+        if not nofollow or exc.errno not in (errno.ELOOP, errno.EMLINK):
+            raise
+        safeio.check_regular(path, boundary())  # a symlink: where it leads must stay inside
+        fd = os.open(path, flags)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise safeio.NotRegularFile(rel, "a FIFO, device or socket")
+    return fd
 
 
 class KubernetesSource(Source):
     name = "kubernetes"
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
+        from tagguard import safeio
         from tagguard.sources.k8s_workloads import Builder
-        from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
+        from tagguard.sources.k8s_yaml import parse_json, parse_stream, readable_kinds
 
         out = SourceOutput()
         builder = Builder(ctx, source="kubernetes")
         kinds = readable_kinds(ctx.config)
-        files = inventory.unclaimed((".yaml", ".yml"))
+        claimed_before = inventory.claimed
         claimed: List[str] = []
         root = str(inventory.root)
-        for rel in files:
+        cap = safeio.max_file_bytes()
+        found: Dict[str, Any] = {}
+
+        def boundary() -> Any:
+            if "b" not in found:
+                found["b"] = getattr(ctx, "boundary", None) or safeio.scan_boundary(inventory.root)
+            return found["b"]
+
+        for rel in inventory.files:
+            if rel in claimed_before:
+                continue
+            ext = manifest_extension(rel)
+            if ext is None:
+                continue
             try:
-                with open(os.path.join(root, rel), "rb") as fh:  # one open + fstat: no pathlib per file
+                fd = _open_confined(root, rel, boundary)
+                with os.fdopen(fd, "rb") as fh:  # one open + fstat: no pathlib per file
                     size = os.fstat(fh.fileno()).st_size
-                    if size > MAX_FILE_BYTES:
-                        out.findings.append(parse_error(rel, None, f"{rel}: {size // (1024 * 1024)} MB is larger than "
-                                                        f"the {MAX_FILE_BYTES // (1024 * 1024)} MB limit for YAML files; "
-                                                        "not scanned", severity="warning"))
+                    if size > cap:
+                        out.findings.append(parse_error(rel, None, f"{rel}: {safeio.format_bytes(size)} is over the "
+                                                        f"{safeio.format_bytes(cap)} limit per file (raise "
+                                                        f"{safeio.MAX_FILE_BYTES_ENV} to read it); not scanned"))
                         continue
-                    data = fh.read()
+                    data = fh.read(cap + 1)
+            except safeio.OutsideRepository:
+                out.findings.append(parse_error(rel, None, f"{rel}: a symlink leading outside the scanned repository; "
+                                                "not read", severity="warning"))
+                continue
             except OSError as exc:
                 out.findings.append(parse_error(rel, None, f"{rel}: cannot read ({exc.strerror or exc})"))
                 continue
             text = read_text(data, rel, out)
             if text is None:
                 continue
-            parsed = parse_stream(text, rel, kinds=kinds)
+            parsed = parse_json(text, rel) if ext == ".json" else parse_stream(text, rel, kinds=kinds)
             out.findings.extend(parsed.findings)
             if parsed.docs or parsed.findings:
                 claimed.append(rel)
@@ -63,7 +159,10 @@ class KubernetesSource(Source):
         if inventory.stdin is not None and "<stdin>" not in inventory.claimed:
             text = read_text(inventory.stdin, "<stdin>", out)
             if text is not None:
-                parsed = parse_stream(text, "<stdin>", helm="# Source: " in text, kinds=kinds)
+                if text.lstrip()[:1] == "{":
+                    parsed = parse_json(text, "<stdin>")
+                else:
+                    parsed = parse_stream(text, "<stdin>", helm="# Source: " in text, kinds=kinds)
                 out.findings.extend(parsed.findings)
                 builder.add(parsed.docs)
             claimed.append("<stdin>")
