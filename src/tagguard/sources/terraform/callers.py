@@ -162,7 +162,7 @@ def uncalled_note(rel_dir: str, info: Optional[dict], inst, unknown_vars: List[T
     names = ", ".join(f"var.{n}" for n, _f, _l in unknown_vars[:6]) + (" ..." if len(unknown_vars) > 6 else "")
     where = ("no module in the repository calls it (searched every .tf file up to the git top-level)"
              if info.get("searched") else "it is not inside a git repository, so its callers were not searched")
-    file, line = (unknown_vars[0][1], unknown_vars[0][2]) if unknown_vars else (None, None)
+    file, line = (unknown_vars[0][1], unknown_vars[0][2]) if unknown_vars else info.get("at", (None, None))
     return Finding(
         rule="uncalled-module", category="uncalled_module", severity=INFO, file=file, line=line,
         address=None,

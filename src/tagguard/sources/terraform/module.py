@@ -804,6 +804,7 @@ class Loader:
                                    multiplier=multiplier, module_key=module_key, manifest=parent.manifest,
                                    cwd=parent.cwd)
             child.dir_chain = chain + (real_child,)  # type: ignore[attr-defined] - module cycle detection
+            child.parent, child.call = parent, loc  # type: ignore[attr-defined] - to follow an input to its caller's expression
             out.append((key_suffix, child))
         return out
 

@@ -109,7 +109,16 @@ def _note_uncalled(out: SourceOutput, rel_dir: str, info: dict, inst: ModuleInst
     for name, decl in inst.mdef.variables.items():
         if isinstance(inst.var[name], Unknown):
             unknown_vars.append((name, decl.file, decl.block.line))
-    note = uncalled_note(rel_dir, info, inst, unknown_vars)
+    label = rel_dir if rel_dir not in ("", ".") else Path(os.path.realpath(inst.mdef.dir)).name
+    if not unknown_vars:  # point at the module's first declared input, else its first file
+        first = next(iter(inst.mdef.variables.values()), None)
+        if first is not None:
+            unknown_vars_at = (first.file, first.block.line)
+        else:
+            files = sorted(inst.mdef.files)
+            unknown_vars_at = (files[0], 1) if files else (None, None)
+        info = dict(info, at=unknown_vars_at)
+    note = uncalled_note(label, info, inst, unknown_vars)
     if note is not None:
         out.findings.append(note)
 
@@ -590,16 +599,44 @@ def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: 
     unresolved = None
     for path in paths:
         for attr in _attrs_at(body, path, scope):
-            for ref in _references_through_locals(inst, attr.expr):
-                if len(ref) >= 2 and ref[0] == "aws_launch_template":
-                    loc = inst.mdef.resource("aws_launch_template", ref[1])
-                    if loc is not None:
-                        return loc
+            found = _template_of(inst, attr.expr, 0)
+            if found is not None:
+                return found
             if unresolved is None:
                 unresolved = f"`{path}` = `{ex_short(attr.expr)}` is not a launch template declared in this module"
     if unresolved is not None and res is not None:
         _size_unknown(res, unresolved)
     return None
+
+
+def _template_of(inst: ModuleInstance, expr, depth: int):
+    """The ``aws_launch_template`` an id/name expression refers to: in this module (one that
+    ``count = 0`` does not remove), or, through ``var.x``, in the module that passes it in."""
+    for ref in _references_through_locals(inst, expr):
+        if len(ref) >= 2 and ref[0] == "aws_launch_template":
+            loc = inst.mdef.resource("aws_launch_template", ref[1])
+            if loc is not None and not _not_created(inst, loc):
+                if depth == 0:
+                    return loc
+                found = Located(loc.file, loc.block)
+                found.owner = inst  # type: ignore[attr-defined] - evaluated in the module that declares it
+                return found
+        elif len(ref) >= 2 and ref[0] == "var" and depth < 4 and inst.inputs is not None and ref[1] in inst.inputs:
+            parent, call = getattr(inst, "parent", None), getattr(inst, "call", None)
+            attr = call.block.body.get(ref[1]) if call is not None else None
+            if parent is not None and attr is not None:
+                found = _template_of(parent, attr.expr, depth + 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def _not_created(inst: ModuleInstance, loc: Located) -> bool:
+    count = loc.block.body.get("count")
+    if count is None:
+        return False
+    value = _safe_eval(count.expr, inst)
+    return value == 0 and not isinstance(value, bool)
 
 
 def _attrs_at(body, path: str, scope) -> List[Any]:
@@ -652,6 +689,7 @@ def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> Li
 
 def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> Tuple[ex.TagMap, Optional[str]]:
     """Tags the template's ``tag_specifications`` put on instances, and its instance type."""
+    inst = getattr(loc, "owner", None) or inst
     scope = inst
     keys = expand_repetition(loc.block.body, inst, "aws_launch_template")
     if keys:
