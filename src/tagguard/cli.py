@@ -61,8 +61,16 @@ def _importable(spec: str) -> bool:
         return False
 
 
+def log_safe(text: str) -> str:
+    """One line for stderr that may quote scanned data: control characters and newlines shown
+    escaped, no legacy ``##[cmd]`` workflow command (``formats.escape``)."""
+    from tagguard.formats.escape import guard_commands, term
+
+    return guard_commands(term(text))
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
-    click.echo(f"tagguard: error: {message}", err=True)
+    click.echo(f"tagguard: error: {log_safe(str(message))}", err=True)
     raise click.exceptions.Exit(code)
 
 
@@ -381,5 +389,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except Exception as exc:  # never a traceback for users
         if os.environ.get("TAGGUARD_DEBUG"):
             raise
-        click.echo(f"tagguard: internal error: {type(exc).__name__}: {exc} (set TAGGUARD_DEBUG=1 for a traceback)", err=True)
+        click.echo(f"tagguard: internal error: {type(exc).__name__}: {log_safe(str(exc))} (set TAGGUARD_DEBUG=1 for a traceback)",
+                   err=True)
         sys.exit(EXIT_USAGE)

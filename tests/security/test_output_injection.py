@@ -425,3 +425,15 @@ def test_hostile_pod_end_to_end(tmp_path):
         if parsed:
             assert parsed[1].get("file", "").startswith(("pod.yaml", "::warning title=x::pwn")), parsed
     assert_markdown_inert(outs["markdown"])
+
+
+def test_usage_errors_quoting_data_are_one_inert_line(tmp_path):
+    """A config error names the offending key; a key from the repository cannot forge log lines."""
+    (tmp_path / ".tagguard.yaml").write_text('version: 1\n"zz\\n::error::forged \\e]0;title\\a ##[group]x": 1\n')
+    proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", "."], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tagguard: error:"), proc.stderr
+    assert_log_safe(proc.stderr)
+    assert "\\x1b]0;title" in proc.stderr
