@@ -117,3 +117,50 @@ def test_module_cycle_is_one_finding_and_priced_once(hostile_repo, secret):
     assert doc["summary"]["ai_resources"] == 1
     priced = [r for r in doc["resources"] if r["address"].endswith("aws_instance.gpu")][0]["cost"]["monthly_usd"]
     assert doc["summary"]["monthly_usd"] == pytest.approx(priced)
+
+
+# --- long literals are swapped for placeholders before tree-sitter, and put back -------------
+
+def _eval_attrs(src: bytes):
+    from tagguard.sources.terraform import hcl
+    from tagguard.sources.terraform.module import hcl_empty_scope
+
+    parsed = hcl.parse(src, "t.tf")
+    assert not parsed.errors, parsed.errors
+    return parsed, {k: a.expr.eval(hcl_empty_scope()) for k, a in parsed.body.attributes.items()}
+
+
+@pytest.mark.parametrize("src, name, expected", [
+    (b'a = "' + b"x" * 40000 + b'"\n', "a", "x" * 40000),
+    (b'a = "pre\\"' + b"y" * 40000 + b'\\n\\"z"\n', "a", 'pre"' + "y" * 40000 + '\n"z'),
+    (b'a = <<-EOT\n    ' + b"h" * 40000 + b"\n    short\n  EOT\n", "a", "h" * 40000 + "\nshort\n"),
+    (b'a = "' + (b"x" * 20000 + b"{") * 3 + b'"\n', "a", ("x" * 20000 + "{") * 3),
+    (b'a = "$${' + b"q" * 40000 + b'}"\n', "a", "${" + "q" * 40000 + "}"),
+])
+def test_long_literal_values_survive(src, name, expected):
+    parsed, values = _eval_attrs(src)
+    assert values[name] == expected
+    assert parsed.body.attributes[name].expr.src.long is not None  # it was shrunk
+
+
+def test_long_runs_in_code_comments_labels():
+    from tagguard.sources.terraform import hcl
+    from tagguard.sources.terraform.values import Unknown
+
+    parsed, values = _eval_attrs(b'a = "x" # "' + b"c" * 40000 + b"\nb = 1\n")
+    assert values == {"a": "x", "b": 1} and len(parsed.comments[0][1]) == 40001
+    parsed, values = _eval_attrs(b'a = "${var.x}' + b"y" * 40000 + b'"\n')
+    assert isinstance(values["a"], Unknown)  # the interpolation stays an interpolation
+    parsed = hcl.parse(b'resource "x" "' + b"l" * 40000 + b'" {}\n', "t.tf")
+    assert parsed.body.blocks[0].labels == ["x", "l" * 40000]
+
+
+def test_long_line_check_is_cheap():
+    import time
+
+    from tagguard.sources.terraform import hcl
+
+    data = b'resource "aws_instance" "x" {\n  instance_type = "p4d.24xlarge" # note\n}\n' * 250_000
+    start = time.perf_counter()
+    assert hcl.shrink_long_runs(data) == (data, None)
+    assert time.perf_counter() - start < 0.5

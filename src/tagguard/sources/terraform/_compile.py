@@ -280,7 +280,7 @@ class Compiler:
     def literal_tokens(self, start: int, end: int, quoted: bool, tokens: list) -> None:
         if end <= start:
             return
-        raw = self.data[start:end].decode("utf-8", "replace")
+        raw = self.src.restore(self.data[start:end].decode("utf-8", "replace"))
         text = unescape_quoted(raw) if quoted else unescape_template(raw)
         for line in text.splitlines(keepends=True):
             tokens.append(["lit", line])

@@ -12,6 +12,7 @@ str | None`` lets ``file()``/``templatefile()`` read files.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -77,14 +78,24 @@ class ChildScope:
 class Source:
     """The bytes an expression was compiled from (shared by every node of a file)."""
 
-    __slots__ = ("data", "filename")
+    __slots__ = ("data", "filename", "long")
 
-    def __init__(self, data: bytes, filename: str) -> None:
+    def __init__(self, data: bytes, filename: str, long: Optional[Tuple[str, Dict[str, str]]] = None) -> None:
         self.data = data
         self.filename = filename
+        # (nonce, {placeholder: original text}): very long string runs that hcl.parse swapped
+        # for short placeholders before tree-sitter saw the file (see hcl.shrink_long_runs)
+        self.long = long
 
     def text(self, start: int, end: int) -> str:
         return self.data[start:end].decode("utf-8", "replace")
+
+    def restore(self, raw: str) -> str:
+        """``raw`` (text of ``data``) with placeholders of long runs put back."""
+        if self.long is None or self.long[0] not in raw:
+            return raw
+        table = self.long[1]
+        return re.sub(r"__tg_long_%s_\d+__" % self.long[0], lambda m: table.get(m.group(0), m.group(0)), raw)
 
 
 class Expr:

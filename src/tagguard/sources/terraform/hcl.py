@@ -8,6 +8,7 @@ and a walk over blocks and attribute names only.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,11 +130,106 @@ def parse(data: bytes, filename: str) -> HclFile:
     return HclFile(filename, Body(), [issue], [])
 
 
+# --- long runs ---------------------------------------------------------------------------
+# tree-sitter-hcl lexes a quoted string or heredoc character by character: a 19.5 MB literal
+# takes 45 s and 3.4 GB.  Runs of plain text this long inside a string, heredoc or comment are
+# swapped for short placeholders before parsing and put back when the literal is compiled.
+
+LONG_RUN = 16 * 1024
+# plain template text: no quote, newline or brace (interpolations stay whole); escapes, and
+# $ / % not opening ${ / %{, are part of it
+_RUN = re.compile(rb'(?:[^"\\$%{}\r\n]+|\\[^\r\n]|\$(?!\{)|%(?!\{))+')
+_HEREDOC_OPEN = re.compile(rb"<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n")
+_ESCAPE = re.compile(rb"\\.")
+
+
+def shrink_long_runs(data: bytes) -> Tuple[bytes, Optional[Tuple[str, Dict[str, str]]]]:
+    """``data`` with every run of plain text longer than ``LONG_RUN`` that sits inside a quoted
+    string, a heredoc or a line comment replaced by a placeholder, and the placeholder table
+    (``None`` when nothing was replaced).  Free for files without a line that long; linear
+    otherwise (each byte is looked at a bounded number of times)."""
+    if len(data) < LONG_RUN or not _has_long_line(data):
+        return data, None
+    runs = []
+    for m in _RUN.finditer(data):
+        start, end = m.span()
+        if end - start >= LONG_RUN:
+            run = m.group(0)
+            start += len(run) - len(run.lstrip(b" \t"))  # keep indentation (<<- heredocs)
+            if end - start >= LONG_RUN:
+                runs.append((start, end))
+    if not runs:
+        return data, None
+    nonce = secrets.token_hex(6)
+    table: Dict[str, str] = {}
+    out: List[bytes] = []
+    cursor = 0
+    for start, end in _inert_runs(data, runs):
+        key = f"__tg_long_{nonce}_{len(table)}__"
+        table[key] = data[start:end].decode("utf-8", "replace")
+        out.append(data[cursor:start])
+        out.append(key.encode("ascii"))
+        cursor = end
+    if not table:
+        return data, None
+    out.append(data[cursor:])
+    return b"".join(out), (nonce, table)
+
+
+def _has_long_line(data: bytes) -> bool:
+    """Whether some line may be ``LONG_RUN`` bytes long: a line that long covers a whole
+    aligned window of half that size, so one ``find`` per window answers (no regex scan)."""
+    half = LONG_RUN // 2
+    find = data.find
+    return any(find(b"\n", k, k + half) < 0 for k in range(0, len(data) - half + 1, half))
+
+
+def _heredoc_bodies(data: bytes) -> List[Tuple[int, int]]:
+    spans = []
+    pos = 0
+    while True:
+        m = _HEREDOC_OPEN.search(data, pos)
+        if m is None:
+            return spans
+        ident = re.escape(m.group(1))
+        end = re.compile(rb"^[ \t]*" + ident + rb"[ \t]*\r?$", re.M).search(data, m.end())
+        stop = end.start() if end else len(data)
+        spans.append((m.end(), stop))
+        pos = max(stop, m.end())
+
+
+def _inert_runs(data: bytes, runs: List[Tuple[int, int]]) -> Iterator[Tuple[int, int]]:
+    """The runs (in file order) that are string, heredoc or comment text, judged on their line:
+    an odd number of unescaped quotes before them, a ``#``/``//`` outside quotes, or inside a
+    heredoc body.  One pass over each line (state carried from run to run)."""
+    import bisect
+
+    heredocs = _heredoc_bodies(data)
+    starts = [a for a, _ in heredocs]
+    pos, parity, comment = -1, 0, False
+    for start, end in runs:
+        newline = data.rfind(b"\n", max(pos, 0), start) if pos >= 0 else data.rfind(b"\n", 0, start)
+        if pos < 0 or newline >= 0:  # a new line: scan it from its start
+            pos, parity, comment = newline + 1, 0, False
+        if not comment:
+            parts = _ESCAPE.sub(b"", data[pos:start]).split(b'"')
+            for i, part in enumerate(parts):
+                if (parity + i) % 2 == 0 and (b"#" in part or b"//" in part):
+                    comment = True
+                    break
+            parity = (parity + len(parts) - 1) % 2
+        pos = start  # the run itself is scanned with the next segment (a # in code starts a comment)
+        k = bisect.bisect_right(starts, start) - 1
+        if comment or parity == 1 or (k >= 0 and start < heredocs[k][1]):
+            yield start, end
+
+
 class _Reader:
     def __init__(self, data: bytes, filename: str) -> None:
+        data, long = shrink_long_runs(data)
         self.data = data
         self.filename = filename
-        self.src = Source(data, filename)
+        self.src = Source(data, filename, long)
         self.compiler = Compiler(self.src)
         self.errors: List[ParseIssue] = []
         self.comments: List[Tuple[int, str]] = []
@@ -206,10 +302,10 @@ class _Reader:
         start, end = node.start_byte, node.end_byte
         if node.type == "string_lit" and end - start >= 2 and self.data[end - 1 : end] == b'"':
             start, end = start + 1, end - 1
-        return unescape_quoted(self.data[start:end].decode("utf-8", "replace"))
+        return unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace")))
 
     def text(self, node: Any) -> str:
-        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+        return self.src.restore(self.data[node.start_byte : node.end_byte].decode("utf-8", "replace"))
 
     # --- errors ---------------------------------------------------------------
 
@@ -342,15 +438,16 @@ def compile_template(text: str, filename: str = "<template>") -> Expr:
     head = f"__template__ = <<{marker}\n".encode()
     body = text.encode("utf-8", "replace")
     data = head + body + f"\n{marker}\n".encode()
+    tail = len(f"\n{marker}\n")
     try:
-        reader = _Reader(data, filename)
-        tree = _parser().parse(data)
+        reader = _Reader(data, filename)  # long runs of the template are placeholders in reader.data
+        tree = _parser().parse(reader.data)
     except Exception as exc:  # noqa: BLE001
         return Invalid(f"cannot parse template {filename}: {exc}")
     heredoc = _find_heredoc(tree.root_node)
     if heredoc is None or tree.root_node.has_error:
         return Invalid(f"template {filename} has a syntax error")
-    expr = reader.compiler.heredoc_body(heredoc.children, len(head), len(head) + len(body), False, heredoc)
+    expr = reader.compiler.heredoc_body(heredoc.children, len(head), len(reader.data) - tail, False, heredoc)
     return expr  # compiled eagerly: no tree-sitter node outlives this call
 
 
