@@ -140,7 +140,9 @@ def test_broken_tfvars_still_scans(tmp_path):
 
 def test_missing_path_is_reported(tmp_path):
     good_module(tmp_path)
+    # a path argument that does not exist is a usage error (issue 11 item 10), one line, no traceback
     proc = run(["scan", "good", "nope", "-f", "json"], cwd=tmp_path)
-    report = json.loads(proc.stdout)
-    assert any(f["rule"] == "parse-error" and "nope" in f["message"] for f in report["findings"])
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == "tagguard: error: nope: no such file or directory"
+    report = json.loads(run(["scan", "good", "-f", "json"], cwd=tmp_path).stdout)
     assert_good_still_scanned(report)
