@@ -437,3 +437,14 @@ def test_usage_errors_quoting_data_are_one_inert_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("tagguard: error:"), proc.stderr
     assert_log_safe(proc.stderr)
     assert "\\x1b]0;title" in proc.stderr
+
+
+def test_json_report_is_the_same_data_with_no_raw_control_or_bidi_characters(tmp_path):
+    from tagguard.formats.json_format import JsonFormatter
+
+    result = hostile_result()
+    out = JsonFormatter().format(result)
+    (tmp_path / "r.json").write_text(out, encoding="utf-8")  # lone surrogates are escaped, not fatal
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]", out)
+    data = json.loads(out)
+    assert [f["address"] for f in data["findings"]] == [f.address for f in result.findings]  # lossless

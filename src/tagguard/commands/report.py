@@ -96,7 +96,9 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
     except ModuleNotFoundError:
         pass
     except Exception as exc:  # token spend is optional: report, do not fail the showback
-        click.echo(f"tagguard: warning: token spend not included ({type(exc).__name__}: {exc})", err=True)
+        from tagguard.cli import log_safe
+
+        click.echo(f"tagguard: warning: token spend not included ({type(exc).__name__}: {log_safe(str(exc))})", err=True)
     try:
         sb = build_showback(result, config, extra_rows=extra_rows, top=top)
     except ValueError as exc:

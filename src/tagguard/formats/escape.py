@@ -255,3 +255,16 @@ def csv_cell(value: Any) -> Any:
         return value
     value = term(value)  # a bare CR or a NUL would split or end the row in many readers
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+# --- JSON --------------------------------------------------------------------------
+
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text (``ensure_ascii=False``) with the characters a terminal or viewer would act on
+    (DEL, C1 such as the 8-bit CSI, bidi controls, line separators, BOM) and lone surrogates
+    written as ``\\uXXXX`` escapes: the same JSON value, printable and encodable as UTF-8.
+    (C0 characters are always escaped by ``json.dumps``; outside strings JSON is ASCII.)"""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) if _JSON_RAW.search(text) else text

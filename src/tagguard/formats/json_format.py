@@ -5,6 +5,7 @@ import json
 
 from tagguard import __version__
 from tagguard.formats.base import Formatter
+from tagguard.formats.escape import json_safe
 from tagguard.model import ScanResult
 
 REPORT_VERSION = "1"
@@ -43,7 +44,7 @@ def dumps_report(report: dict) -> str:
         else:
             parts.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
     parts.append("}")
-    return "\n".join(parts) + "\n"
+    return json_safe("\n".join(parts) + "\n")  # no raw C1/bidi characters, no lone surrogates
 
 
 class JsonFormatter(Formatter):
