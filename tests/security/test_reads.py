@@ -230,3 +230,39 @@ def test_var_file_flag_is_trusted(hostile_repo, secret, tmp_path):
     run = scan_all(hostile_repo, secret, extra=["--var-file", str(tmp_path / "flags.tfvars")])
     assert_clean(run, exit_codes=(0, 1), secret=secret)
     assert _owner_of(run)["tags"]["project"] == "from-flag"
+
+
+def test_untrusted_config_var_files_read_confined(hostile_repo, secret, tmp_path):
+    """Defence in depth behind the config checker: a repository config's var_files that
+    reach the reader are still confined (a trusted config's are not)."""
+    from tagguard.config import Config
+    from tagguard.sources.base import ScanContext
+    from tagguard.sources.terraform.module import Loader
+    from tagguard.sources.terraform.source import root_values
+
+    write(tmp_path, "outside.tfvars", f'project = "{secret.value}"\n')
+    write(hostile_repo, "main.tf", 'variable "project" {}\n')
+    for trusted in (False, True):
+        config = Config(raw={"terraform": {"var_files": ["../outside.tfvars"]}},
+                        path=hostile_repo / ".tagguard.yaml", trusted=trusted)
+        ctx = ScanContext(config, hostile_repo, var_files=[hostile_repo / "../outside.tfvars"])
+        loader = Loader(hostile_repo, ctx.rel, lambda p: p.read_bytes())
+        values, problems = root_values(hostile_repo, loader.module_def(hostile_repo), ctx)
+        if trusted:
+            assert values.get("project") == secret.value and not problems
+        else:
+            assert "project" not in values
+            assert len(problems) == 1 and "outside the scanned repository" in problems[0].message
+            assert secret.value not in problems[0].message
+
+
+def test_module_manifest_dir_outside_is_not_read(hostile_repo, secret, tmp_path):
+    outside = tmp_path / "outside"
+    write(outside, "main.tf", f'output "o" {{ value = "{secret.value}" }}\n')
+    manifest = {"Modules": [{"Key": "", "Source": "", "Dir": "."},
+                            {"Key": "m", "Source": "registry.terraform.io/x/y/aws", "Dir": str(outside)}]}
+    write(hostile_repo, ".terraform/modules/modules.json", json.dumps(manifest))
+    write(hostile_repo, "main.tf", 'module "m" {\n  source = "x/y/aws"\n}\n' + GPU_BOX % "module.m.o")
+    run = scan_all(hostile_repo, secret)
+    assert_clean(run, exit_codes=(0, 1), secret=secret)
+    assert "project" in _owner_of(run)["unresolved_tags"]

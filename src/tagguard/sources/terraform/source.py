@@ -109,15 +109,9 @@ def _note_uncalled(out: SourceOutput, rel_dir: str, info: dict, inst: ModuleInst
     for name, decl in inst.mdef.variables.items():
         if isinstance(inst.var[name], Unknown):
             unknown_vars.append((name, decl.file, decl.block.line))
+    if not unknown_vars:
+        return  # every input has a value (defaults, tfvars, --var): a root module like any other
     label = rel_dir if rel_dir not in ("", ".") else Path(os.path.realpath(inst.mdef.dir)).name
-    if not unknown_vars:  # point at the module's first declared input, else its first file
-        first = next(iter(inst.mdef.variables.values()), None)
-        if first is not None:
-            unknown_vars_at = (first.file, first.block.line)
-        else:
-            files = sorted(inst.mdef.files)
-            unknown_vars_at = (files[0], 1) if files else (None, None)
-        info = dict(info, at=unknown_vars_at)
     note = uncalled_note(label, info, inst, unknown_vars)
     if note is not None:
         out.findings.append(note)
@@ -280,7 +274,8 @@ def _untrusted_var_files(ctx: ScanContext) -> Set[str]:
 
     config = ctx.config
     path = getattr(config, "path", None)
-    if getattr(config, "trusted", False) or path is None or not inside(path, ctx.boundary):
+    trusted = getattr(config, "trusted", None)  # config.Config: False for the repository's own file
+    if trusted is True or (trusted is None and (path is None or not inside(path, ctx.boundary))):
         return set()
     try:
         rels = (config.section("terraform") or {}).get("var_files") or []
