@@ -88,7 +88,7 @@ def test_diff_chart_without_helm_exits_2_not_pass(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_baseline_hides_the_finding_but_not_the_unseen_chart(tmp_path):
+def test_a_baseline_hides_neither_the_unseen_chart_nor_its_finding(tmp_path):
     env = _env_without_helm(tmp_path)
     repo = _chart_repo(tmp_path)
     proc = tg("baseline", "create", "chart", cwd=repo, env=env)
@@ -97,7 +97,11 @@ def test_baseline_hides_the_finding_but_not_the_unseen_chart(tmp_path):
     assert "not rendered" in proc.stderr
     proc = tg("scan", "chart", "--baseline", ".tagguard-baseline.json", "-f", "json", cwd=repo, env=env)
     assert proc.returncode == 2
-    assert json.loads(proc.stdout)["summary"]["exit_code"] == 2
+    report = json.loads(proc.stdout)
+    assert report["summary"]["exit_code"] == 2
+    (ns,) = [f for f in report["findings"] if f["rule"] == "not-scanned"]
+    assert not ns.get("suppressed")  # the reason for exit 2 stays in sight
+    assert report["baseline"]["stale"] == []
 
 
 def test_report_showback_from_a_scan_that_could_not_see_a_chart_exits_2(tmp_path):

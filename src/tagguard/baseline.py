@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from tagguard.model import BaselineInfo, Finding, ScanResult
+from tagguard.model import NOT_SCANNED, BaselineInfo, Finding, ScanResult
 
 BASELINE_VERSION = 1
 DEFAULT_NAME = ".tagguard-baseline.json"
@@ -173,6 +173,9 @@ def apply_baseline(result: ScanResult, path: Path) -> BaselineInfo:
     keys = load_baseline(path)
     wanted: Set[Key] = set(keys)
     grown: List[Dict[str, Any]] = []
+    # A chart that could not be rendered is not a known finding a baseline can accept: what it
+    # hides is unknown, so its finding stays visible (and ScanResult.unseen keeps exit code 2).
+    unseen = {(u.file or "") for u in result.unseen}
     base = result.base_dir()
     bdir = path.parent
     matched: Set[Key] = set()
@@ -182,7 +185,7 @@ def apply_baseline(result: ScanResult, path: Path) -> BaselineInfo:
         if key not in wanted:
             continue
         matched.add(key)
-        if f.suppressed:
+        if f.suppressed or (f.category == NOT_SCANNED and (f.file or "") in unseen):
             continue
         now = figure_of(f)
         up = grew(keys[key], now)
