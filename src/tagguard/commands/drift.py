@@ -36,7 +36,7 @@ def _csv(value):
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the self-contained HTML showback report to this file.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
-              help="Lowest severity that makes the exit code 1 (default: error).")
+              help="Lowest severity that makes the exit code 1 (default: `fail_on` in the config, else error).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a TTY, off when CI is set).")
 @config_option
 @output_options
