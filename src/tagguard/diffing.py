@@ -486,7 +486,7 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:
             cap = "" if b.get("monthly_usd") is None else f"${b['monthly_usd']:,.2f}"
-            rows.append(f"| {md.escape_cell(b['name'])} | {b['mode']} | ${b['projected_usd']:,.2f} | {cap} | "
+            rows.append(f"| {md.escape_cell(b['name'])} | {md.escape_cell(b['mode'])} | ${b['projected_usd']:,.2f} | {cap} | "
                         f"{':x:' if b.get('over') else ''} |\n")
         sections.append(md.details("Budgets", "".join(rows)))
     return md.fit("".join(head), [s if s.endswith("\n") else s + "\n" for s in sections], limit)
