@@ -154,7 +154,7 @@ def test_a_source_that_only_looks_alike_is_not_a_caller(repo):
     # a comment, a string elsewhere and a `source_dir` must not make infra/ a caller of lonely/
     lonely = repo / "infra" / "modules" / "lonely"
     lonely.mkdir()
-    (lonely / "main.tf").write_text(BOX_TF % "{}")
+    (lonely / "main.tf").write_text(BOX_TF.replace("default = {}", "type = map(string)") % "{}")
     (repo / "infra" / "extra.tf").write_text(
         '# source = "./modules/lonely"\n'
         'data "archive_file" "x" {\n  type = "zip"\n  source_dir = "./modules/lonely"\n  output_path = "x.zip"\n}\n'
@@ -188,3 +188,11 @@ def test_pre_commit_hook_passes_changed_files(repo):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "module.box.aws_instance.box: required tag `project` is missing" in out
+
+
+def test_root_module_with_every_input_set_carries_no_note(repo):
+    (repo / "infra" / "variables.tf").write_text('variable "region" { default = "us-east-1" }\n')
+    _code, doc = scan_json("infra/main.tf", cwd=repo)
+    assert not [f for f in doc["findings"] if f["rule"] == "uncalled-module"]
+    # a root module's file is the root: everything it declares is reported
+    assert "aws_instance.root_untagged" in {r["address"] for r in doc["resources"]}

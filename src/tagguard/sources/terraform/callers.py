@@ -162,10 +162,10 @@ def uncalled_note(rel_dir: str, info: Optional[dict], inst, unknown_vars: List[T
     names = ", ".join(f"var.{n}" for n, _f, _l in unknown_vars[:6]) + (" ..." if len(unknown_vars) > 6 else "")
     where = ("no module in the repository calls it (searched every .tf file up to the git top-level)"
              if info.get("searched") else "it is not inside a git repository, so its callers were not searched")
-    file, line = (unknown_vars[0][1], unknown_vars[0][2]) if unknown_vars else info.get("at", (None, None))
+    file, line = (unknown_vars[0][1], unknown_vars[0][2]) if unknown_vars else (None, None)
     return Finding(
         rule="uncalled-module", category="uncalled_module", severity=INFO, file=file, line=line,
         address=None,
-        message=(f"module {rel_dir}: {where}; it is scanned as a root module whose inputs "
-                 + (f"{names} have no value" if unknown_vars else "are its variable defaults")),
+        message=(f"module {rel_dir}: {where}; it is scanned as a root module, and "
+                 + (f"its inputs {names} have no value" if len(unknown_vars) > 1 else f"its input {names} has no value")),
         fix="scan the root module that calls it, or give the inputs with --var / --var-file")

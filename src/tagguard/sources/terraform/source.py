@@ -53,8 +53,12 @@ class TerraformSource(Source):
                 if child != d:
                     children.add(child)
         roots = [d for d in dirs if d not in children]
+        # symlinks leaving the repository that the walk already reported are not reported twice
+        walked_out = {f.file for f in inventory.problems if "outside the scanned repository" in f.message}
         for d in dirs:
             for issue in defs[d].parse_issues:
+                if issue[0] in walked_out and "outside the scanned repository" in issue[2]:
+                    continue
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         reported_remote: Set[Tuple[str, int]] = set()
         k8s_items: List[dict] = []
