@@ -125,6 +125,9 @@ def assert_markdown_inert(text: str, *, own_links: str = "https://tagguard.dev/r
     parser = _Collect()
     parser.feed(rendered)
     bad = [(t, a) for t, a in parser.tags if t not in ALLOWED_TAGS]
+    if text.startswith("<!-- tagguard-report -->\n"):  # tagguard's own marker opens a diff comment
+        assert bad[:1] == [("!--", {"text": " tagguard-report "})], bad
+        bad = bad[1:]
     assert bad == [], bad
     for tag, attrs in parser.tags:
         if tag == "a":
@@ -448,3 +451,28 @@ def test_json_report_is_the_same_data_with_no_raw_control_or_bidi_characters(tmp
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]", out)
     data = json.loads(out)
     assert [f["address"] for f in data["findings"]] == [f.address for f in result.findings]  # lossless
+
+
+def test_diff_pr_comment_of_a_hostile_pull_request_is_inert(tmp_path):
+    """`tagguard diff` renders the PR comment the Action posts: the same escaping holds there."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {**__import__("os").environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    (repo / "README").write_text("base\n")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
+    (repo / "pod.yaml").write_text(POD)
+    (repo / "pod2.yaml").write_text(POD.replace('name: "gpu"', 'name: "gpu-2"').replace(
+        "team: ", "business-unit: \"@org/admins #3 <img src=x>\"\n    team: "))
+    outs = {}
+    for fmt in ("markdown", "text", "github"):
+        proc = subprocess.run([sys.executable, "-m", "tagguard", "diff", "--base", "HEAD", "-f", fmt, "--no-color", "."],
+                              cwd=repo, capture_output=True, text=True, timeout=180,
+                              env={**env, "GITHUB_STEP_SUMMARY": ""})
+        assert proc.returncode in (0, 1), proc.stderr
+        outs[fmt] = proc.stdout
+    assert "gpu-2" in outs["markdown"] or "gpu-2" in outs["text"]
+    assert_markdown_inert(outs["markdown"])
+    assert_log_safe(outs["text"])
+    assert_log_safe(outs["github"], allowed=lambda c: c[0] in ("error", "warning", "notice"))
