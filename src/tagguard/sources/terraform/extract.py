@@ -265,7 +265,8 @@ def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optio
             break
         if isinstance(value, Unknown):
             units = None
-            comp.notes.append(f"{path} is not known statically")
+            why = f" ({value.reason})" if value.reason else ""
+            comp.notes.append(f"{path} is not known statically{why}: pass it with --var or a tfvars file, or units in a usage file")
             break
     comp.units = _mul(_mul(units, count), multiplier)
     for cond in spec.get("spot", []) or []:
