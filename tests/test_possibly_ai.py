@@ -35,6 +35,9 @@ def test_untagged_resources_of_unknown_size_fail_with_a_note(tmp_path):
     rules = [(f["rule"], f["address"]) for f in doc["findings"]]
     assert rules.count(("missing-tag", "aws_instance.gpu")) == 4
     assert rules.count(("missing-tag", "aws_eks_node_group.ng")) == 4
+    for f in doc["findings"]:
+        if f["rule"] == "missing-tag":
+            assert f["possibly_ai"] is True and "judged as possibly AI" in f["message"]
     notes = [f for f in doc["findings"] if f["rule"] == "unresolved-size"]
     assert {f["address"] for f in notes} == {"aws_instance.gpu", "aws_eks_node_group.ng"}
     for f in notes:

@@ -36,7 +36,11 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
             for key in ("role", "account", "region", "chart", "action"):
                 if key in res.meta:
                     extra[key] = res.meta[key]
+            why = ""
+            if res.meta.get("possibly_ai"):  # judged because its size is unknown, not because it is known to be AI
+                extra["possibly_ai"] = True
+                why = " (judged as possibly AI: its size is unknown, see unresolved-size)"
             yield Finding(rule=rule, category=issue.category, severity=severity,
-                          message=f"{res.address}: {issue.message}", address=res.address,
+                          message=f"{res.address}: {issue.message}{why}", address=res.address,
                           file=res.file, line=res.line, tag=issue.tag, resource_type=res.type,
                           fix=fix, extra=extra)
