@@ -109,7 +109,10 @@ def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callab
         try:
             data = read(path)
         except OSError as exc:  # safeio refusals: outside the repository, not a regular file, over the cap
-            mdef.parse_issues.append((rel, 0, f"not read: {getattr(exc, 'reason', None) and str(exc) or exc.strerror or exc}"))
+            reason = getattr(exc, "reason", None)
+            detail = getattr(exc, "detail", "")
+            message = f"{reason} ({detail})" if reason and detail else reason or exc.strerror or str(exc)
+            mdef.parse_issues.append((rel, 0, f"not read: {message}"))
             continue
         if data is None:
             mdef.parse_issues.append((rel, 0, "cannot read file"))
