@@ -64,15 +64,25 @@ def test_suppressed_finding_still_leaves_spend_unallocated():
     assert sb["totals"]["unallocated_monthly_usd"] == 500.0 == sb["dimensions"]["project"]["unallocated"]["monthly_usd"]
 
 
-def test_dimension_without_value_is_unallocated_in_every_table():
-    # `team` is a dimension the taxonomy does not require: a row without it cannot be allocated by it,
-    # and the same row is then unallocated in the headline and the other tables too (one definition).
+def test_optional_dimension_without_value_is_not_set_and_unknown_value_is_unallocated():
+    # `team` is a dimension the taxonomy does not require: a row without it is allocated (it passes the
+    # taxonomy) and shows as "(not set)" in the team table, not as unallocated in one table only.
     cfg = Config(raw={"showback": {"dimensions": {"bu": "business-unit", "team": "team"}}})
-    sb = build_showback(ScanResult(resources=[res("a", 100, **FULL, team="x"), res("b", 300, **FULL)]), cfg)
-    assert sb["totals"]["unallocated_monthly_usd"] == 300.0
-    assert sb["dimensions"]["bu"]["unallocated"]["monthly_usd"] == 300.0
-    assert sb["dimensions"]["team"]["unallocated"]["monthly_usd"] == 300.0
-    assert sb["top_unallocated"][0]["reasons"] == {"team": "missing"}
+    unknown = res("u", 50, **FULL)
+    unknown.unresolved_tags = ["team"]  # e.g. var.team with no default: the bill's value is unknown
+    sb = build_showback(ScanResult(resources=[res("a", 100, **FULL, team="x"), res("b", 300, **FULL), unknown]), cfg)
+    assert sb["totals"]["unallocated_monthly_usd"] == 50.0
+    assert sb["dimensions"]["bu"]["unallocated"]["monthly_usd"] == 50.0
+    assert sb["dimensions"]["team"]["unallocated"]["monthly_usd"] == 50.0
+    assert {r["value"]: r["monthly_usd"] for r in sb["dimensions"]["team"]["rows"]} == {"x": 100.0, "(not set)": 300.0}
+    assert sb["top_unallocated"][0]["reasons"] == {"team": "value unknown statically"}
+
+
+def test_unresolved_value_finding_is_unallocated():
+    r = res("hidden", 70, **FULL)
+    f = Finding("unresolved-value", "unresolved_value", "warning", "m", address="hidden", tag="project")
+    sb = build_showback(ScanResult(resources=[r], findings=[f]), Config())
+    assert sb["totals"]["unallocated_monthly_usd"] == 70.0 == sb["dimensions"]["project"]["unallocated"]["monthly_usd"]
 
 
 def test_token_rows_with_invalid_values_are_unallocated():

@@ -30,11 +30,12 @@ import io
 import json
 from typing import Any, Dict, Iterable, List, Optional
 
-from tagguard.model import INVALID_VALUE, MISSING_TAG, NOT_PROPAGATED, ScanResult
+from tagguard.model import INVALID_VALUE, MISSING_TAG, NOT_PROPAGATED, UNRESOLVED_VALUE, ScanResult
 
 DEFAULT_DIMENSIONS = {"business_unit": "business-unit", "project": "project",
                       "environment": "environment", "cost_center": "cost-center"}
 UNALLOCATED = "(unallocated)"
+NOT_SET = "(not set)"  # allocated spend without an optional dimension key (the taxonomy does not require it)
 
 
 def dimensions(config) -> Dict[str, str]:
@@ -73,8 +74,9 @@ def unallocated_reasons(result: ScanResult) -> Dict[str, Dict[str, str]]:
     """address -> {tag key: why its spend cannot be allocated by that key}.
 
     The one definition of unallocated spend: the billed resource lacks a required key, has an
-    invalid value, or its tags do not propagate to what is billed.  Suppressed findings count too:
-    a suppression accepts the finding, it does not put the tag on the bill.
+    invalid value, or its tags do not propagate to what is billed (and, no silent pass, a required
+    value that cannot be known statically).  Suppressed findings count too: a suppression accepts
+    the finding, it does not put the tag on the bill.
     """
     out: Dict[str, Dict[str, str]] = {}
     for f in result.findings:
@@ -83,10 +85,11 @@ def unallocated_reasons(result: ScanResult) -> Dict[str, Dict[str, str]]:
         if f.category in (MISSING_TAG, INVALID_VALUE):
             value = f.extra.get("value") if isinstance(f.extra, dict) else None
             out.setdefault(f.address, {}).setdefault(f.tag or "(tag map)", _reason(f.category, value))
-        elif f.category == NOT_PROPAGATED:
+        elif f.category in (NOT_PROPAGATED, UNRESOLVED_VALUE):
             keys = (f.extra.get("tags") if isinstance(f.extra, dict) else None) or ([f.tag] if f.tag else ["(tags)"])
+            why = "not propagated to the billed resource" if f.category == NOT_PROPAGATED else "value unknown statically"
             for k in keys:
-                out.setdefault(f.address, {}).setdefault(str(k), "not propagated to the billed resource")
+                out.setdefault(f.address, {}).setdefault(str(k), why)
     return out
 
 
@@ -130,9 +133,9 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
         if monthly is None and billed_here:
             unpriced += 1
         reasons = dict(why.get(r.address, {}))
-        for key in dims.values():  # a dimension with no known value cannot be allocated either
-            if key not in reasons and not _known(r.tags.get(key)):
-                reasons[key] = "value unknown" if key in r.unresolved_tags else "missing"
+        for key in dims.values():  # a dimension whose value cannot be known cannot be allocated either
+            if key not in reasons and not _known(r.tags.get(key)) and key in r.unresolved_tags:
+                reasons[key] = "value unknown statically"
         rows.append({"name": r.address, "type": r.type, "tags": r.tags, "monthly_usd": monthly or 0.0,
                      "gpu_hours": (r.cost.gpu_hours_per_month if r.cost else None) or 0.0, "kind": "resource",
                      "priced": monthly is not None, "problems": reasons,
@@ -150,9 +153,10 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
             for issue in taxonomy.evaluate({k: v for k, v in tags.items() if _known(v)}, style="generic"):
                 if issue.category in (MISSING_TAG, INVALID_VALUE):
                     reasons[issue.tag or "(tag map)"] = _reason(issue.category, issue.value)
-        for key in dims.values():
-            if key not in reasons and not _known(tags.get(key)):
-                reasons[key] = "missing"
+        if taxonomy is None:  # no taxonomy to judge by: every dimension is required
+            for key in dims.values():
+                if key not in reasons and not _known(tags.get(key)):
+                    reasons[key] = "missing"
         rows.append({"name": x.get("name", "token spend"), "type": x.get("kind", "tokens"), "tags": tags,
                      "monthly_usd": float(x.get("monthly_usd") or 0.0), "gpu_hours": float(x.get("gpu_hours") or 0.0),
                      "kind": x.get("kind", "tokens"), "priced": True, "problems": reasons})
@@ -164,7 +168,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
     for label, key in dims.items():
         groups: Dict[str, Dict[str, float]] = {}
         for r in rows:
-            value = UNALLOCATED if r["problems"] else str(r["tags"].get(key))
+            known = _known(r["tags"].get(key))
+            value = UNALLOCATED if r["problems"] else (str(r["tags"][key]) if known else NOT_SET)
             g = groups.setdefault(value, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
             g["monthly_usd"] += r["monthly_usd"]
             g["gpu_hours"] += r["gpu_hours"]
