@@ -41,6 +41,7 @@ Nothing here imports anything heavy.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Dict, List
 
 ZWJ = "\u200d"  # zero-width joiner: breaks @mentions, #refs and autolinks, invisible when rendered
@@ -126,7 +127,12 @@ def md_code(value: Any, *, cell: bool = True) -> str:
     """Inline code that no backtick, pipe or newline in ``value`` can close early."""
     if value is None:
         return ""
-    text = _fold(str(value))
+    return _md_code(str(value), cell)
+
+
+@lru_cache(maxsize=8192)  # file names, addresses, tags repeat across a report
+def _md_code(value: str, cell: bool) -> str:
+    text = _fold(value)
     if not text:
         return ""
     if cell:
@@ -137,28 +143,40 @@ def md_code(value: Any, *, cell: bool = True) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-# Markdown punctuation that can start inline syntax: emphasis, links, images,
-# strikethrough, math, code, tables, headings; ``& < >`` become entities instead.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|$!#])")
-_AT_OR_HASH = re.compile(r"([@#])(?=[\w/-])")  # @user, @org/team, #123, org/repo#1
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")  # https://, ftp://, any scheme://
-_WWW = re.compile(r"(?i)\b(www)\.")
-_MAILTO = re.compile(r"(?i)\b(mailto|xmpp):")
+# One pass over the text: Markdown punctuation that can start inline syntax (emphasis,
+# links, images, strikethrough, math, code, tables, headings) backslash-escaped; ``& < >`` as
+# entities; "@" before a name gets a joiner on both sides (no @mention after it, no e-mail
+# autolink before it); "#" before a name or number too (no #123 / org/repo#1 reference);
+# ``scheme://``, ``www.`` and ``mailto:``/``xmpp:`` broken so no autolink forms.
+_MD_ONE = re.compile(r"[@#](?=[\w/-])|[&<>\\`*_\[\]~|$!#]"
+                     r"|(?i:\b[a-z][a-z0-9+.-]*:(?=//))|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
+_MD_CHAR = {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]~|$!#"}}
 _LINE_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)]))")
 
 
-def _break_refs(text: str) -> str:
-    # "@" gets a joiner on both sides: after it no @mention matches, before it no e-mail autolink
-    text = _AT_OR_HASH.sub(lambda m: (ZWJ + "@" + ZWJ) if m.group(1) == "@" else "#" + ZWJ, text)
-    text = _SCHEME.sub(lambda m: m.group(1) + ZWJ + ":", text)
-    text = _WWW.sub(lambda m: m.group(1) + ZWJ + ".", text)
-    return _MAILTO.sub(lambda m: m.group(1) + ZWJ + ":", text)
+def _md_one(m: "re.Match[str]") -> str:
+    s = m.group(0)
+    if len(s) == 1:
+        nxt = m.string[m.end():m.end() + 1]
+        if s == "@":
+            return ZWJ + "@" + ZWJ
+        if s == "#" and nxt and (nxt.isalnum() or nxt in "_/-"):
+            return "\\#" + ZWJ
+        return _MD_CHAR[s]
+    return s[:-1] + ZWJ + s[-1]  # "https" ZWJ ":", "www" ZWJ ".", "mailto" ZWJ ":"
 
 
 def _md_plain(text: str) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return _break_refs(text)
+    return _MD_ONE.sub(_md_one, text)
+
+
+_REFS = re.compile(r"[@#](?=[\w/-])|(?i:\b[a-z][a-z0-9+.-]*:(?=//))|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
+
+
+def _break_refs(text: str) -> str:
+    """Only the mention / reference / autolink breaking of ``_md_plain`` (for raw-HTML contexts)."""
+    return _REFS.sub(lambda m: (ZWJ + "@" + ZWJ) if m.group(0) == "@" else
+                     ("#" + ZWJ) if m.group(0) == "#" else m.group(0)[:-1] + ZWJ + m.group(0)[-1], text)
 
 
 def _guard_start(text: str) -> str:
@@ -179,7 +197,12 @@ def md_text(value: Any, *, code_spans: bool = True) -> str:
     """
     if value is None:
         return ""
-    text = _fold(str(value))
+    return _md_text(str(value), code_spans)
+
+
+@lru_cache(maxsize=8192)
+def _md_text(value: str, code_spans: bool) -> str:
+    text = _fold(value)
     if not text:
         return ""
     out: List[str] = []
@@ -217,7 +240,7 @@ def md_html(value: Any) -> str:
     """Text inside raw HTML in Markdown (``<summary>…</summary>``): no Markdown is parsed there."""
     if value is None:
         return ""
-    return _break_refs(html(_fold(str(value))))
+    return html(_break_refs(_fold(str(value))))  # joiners first: "&#x27;" must stay an entity
 
 
 # --- HTML / XML -------------------------------------------------------------------

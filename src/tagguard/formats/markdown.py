@@ -17,6 +17,7 @@ Nothing here imports anything heavy.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tagguard.formats.base import Formatter
@@ -35,10 +36,14 @@ _SEVERITY_ICON = {ERROR: ":x:", WARNING: ":warning:", INFO: ":information_source
 
 def rule_url(rule: str) -> str:
     """Documentation URL of a rule (``TAGGUARD_RULE_DOCS_URL`` overrides the pattern)."""
+    return _rule_url(os.environ.get("TAGGUARD_RULE_DOCS_URL") or RULE_DOCS_URL, str(rule))
+
+
+@lru_cache(maxsize=1024)
+def _rule_url(pattern: str, rule: str) -> str:
     from urllib.parse import quote
 
-    pattern = os.environ.get("TAGGUARD_RULE_DOCS_URL") or RULE_DOCS_URL
-    return pattern.replace("{rule}", quote(str(rule), safe="-_.~", errors="replace"))
+    return pattern.replace("{rule}", quote(rule, safe="-_.~", errors="replace"))
 
 
 def money(value) -> str:
@@ -106,14 +111,16 @@ def render_baseline_line(result: ScanResult) -> Optional[str]:
 
 
 def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True,
-                          show_suppressed: bool = False) -> str:
-    """A Markdown table of findings sorted by file, line and rule."""
+                          show_suppressed: bool = False, budget: Optional[int] = None) -> str:
+    """A Markdown table of findings sorted by file, line and rule.  With ``budget`` rows stop
+    once the table is that long (``fit`` would cut the rest anyway; escaping them is wasted)."""
     rows = [f for f in findings if show_suppressed or not f.suppressed]
     if not rows:
         return ""
     rows = sorted(rows, key=lambda f: (f.file or "", f.line or 0, f.rule, f.address or "", f.tag or ""))
     head = "| File | Resource | Rule | Tag | Severity | Message |\n|---|---|---|---|---|---|\n"
     out: List[str] = [head]
+    size = len(head)
     for f in rows:
         where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
         rule = rule_link(f.rule) if link_docs else escape_cell(f.rule)
@@ -124,6 +131,9 @@ def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True
         if f.address and message.startswith(f"{f.address}: "):
             message = message[len(f.address) + 2:]
         out.append(f"| {where} | {code(f.address)} | {rule} | {code(f.tag)} | {sev} | {escape_cell(message)} |\n")
+        size += len(out[-1])
+        if budget is not None and size > budget:
+            break
     return "".join(out)
 
 
@@ -143,13 +153,14 @@ def render_rule_counts(findings: Sequence[Finding]) -> str:
     return "".join(out)
 
 
-def render_details(findings: Sequence[Finding]) -> str:
-    """One bullet per active finding with its fix, grouped by file."""
+def render_details(findings: Sequence[Finding], budget: Optional[int] = None) -> str:
+    """One bullet per active finding with its fix, grouped by file (``budget``: as for the table)."""
     groups: Dict[str, List[Finding]] = {}
     for f in findings:
         if not f.suppressed:
             groups.setdefault(f.file or "(no file)", []).append(f)
     out: List[str] = []
+    size = 0
     for file in sorted(groups):
         out.append(f"**{escape_cell(file)}**\n\n")
         for f in sorted(groups[file], key=lambda x: (x.line or 0, x.rule, x.tag or "")):
@@ -157,6 +168,9 @@ def render_details(findings: Sequence[Finding]) -> str:
             out.append(f"- {where}{escape_cell(f.message)} ({rule_link(f.rule)})\n")
             if f.fix:
                 out.append(f"  - fix: {escape_cell(f.fix)}\n")
+            size += len(out[-1]) + (len(out[-2]) if f.fix else 0)
+            if budget is not None and size > budget:
+                return "".join(out) + "\n"
         out.append("\n")
     return "".join(out)
 
@@ -212,8 +226,9 @@ def render_report(result: ScanResult, *, title: str = "tagguard", limit: int = D
     sections: List[str] = list(sections_before)
     if active:
         sections.append(render_rule_counts(active) + "\n")
-        sections.append(details(f"{_plural(len(active), 'finding')}", render_findings_table(active), open=len(active) <= 20))
-        sections.append(details("How to fix", render_details(active)))
+        sections.append(details(f"{_plural(len(active), 'finding')}", render_findings_table(active, budget=limit),
+                                open=len(active) <= 20))
+        sections.append(details("How to fix", render_details(active, budget=limit)))
     suppressed = render_suppressed(result.findings)
     if suppressed:
         n = len([f for f in result.findings if f.suppressed])
