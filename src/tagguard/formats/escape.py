@@ -127,10 +127,10 @@ def md_code(value: Any, *, cell: bool = True) -> str:
     """Inline code that no backtick, pipe or newline in ``value`` can close early."""
     if value is None:
         return ""
-    return _md_code(str(value), cell)
+    value = str(value)
+    return _md_code_cached(value, cell) if len(value) <= _CACHE_MAX_LEN else _md_code(value, cell)
 
 
-@lru_cache(maxsize=8192)  # file names, addresses, tags repeat across a report
 def _md_code(value: str, cell: bool) -> str:
     text = _fold(value)
     if not text:
@@ -197,10 +197,10 @@ def md_text(value: Any, *, code_spans: bool = True) -> str:
     """
     if value is None:
         return ""
-    return _md_text(str(value), code_spans)
+    value = str(value)
+    return _md_text_cached(value, code_spans) if len(value) <= _CACHE_MAX_LEN else _md_text(value, code_spans)
 
 
-@lru_cache(maxsize=8192)
 def _md_text(value: str, code_spans: bool) -> str:
     text = _fold(value)
     if not text:
@@ -229,6 +229,13 @@ def _md_text(value: str, code_spans: bool) -> str:
             i = closer + 1
     out.append(_md_plain(text[pos:]))
     return _guard_start("".join(out))
+
+
+# File names, addresses, tags and rule ids repeat across a report: short values are cached
+# (bounded in count and in size, whatever the scanned data holds).
+_CACHE_MAX_LEN = 512
+_md_code_cached = lru_cache(maxsize=8192)(_md_code)
+_md_text_cached = lru_cache(maxsize=8192)(_md_text)
 
 
 def md_cell(value: Any) -> str:
