@@ -196,3 +196,12 @@ def test_root_module_with_every_input_set_carries_no_note(repo):
     assert not [f for f in doc["findings"] if f["rule"] == "uncalled-module"]
     # a root module's file is the root: everything it declares is reported
     assert "aws_instance.root_untagged" in {r["address"] for r in doc["resources"]}
+
+
+def test_callers_that_create_no_instance_say_the_module_is_not_checked(repo):
+    (repo / "infra" / "main.tf").write_text(ROOT_TF.replace('source = "./modules/gpu-box"', 'source = "./modules/gpu-box"\n  for_each = {}'))
+    (repo / "infra" / "modules" / "gpu-box" / "main.tf").write_text(BOX_TF % "{}")
+    _code, doc = scan_json("infra/modules/gpu-box/main.tf", cwd=repo)
+    notes = [f for f in doc["findings"] if f["rule"] == "not-scanned"]
+    assert len(notes) == 1 and "create no instance of it" in notes[0]["message"]
+    assert notes[0]["file"] == "main.tf" and notes[0]["line"] == 2

@@ -67,6 +67,7 @@ class TerraformSource(Source):
         callers_only: Set[str] = set(getattr(inventory, "tf_caller_dirs", None) or ())
         path_dirs = {os.path.realpath(inventory.path(d)) for d in dirs}
         only_dirs = {os.path.realpath(inventory.path(d)) for d in dirs if d not in callers_only}
+        walked: Set[str] = set()
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
@@ -75,11 +76,22 @@ class TerraformSource(Source):
             walker = _Walker(ctx, out, reported_remote)
             walker.k8s_unknowns = unknowns
             if callers_only:
-                walker.only_dirs, walker.path_dirs = only_dirs, path_dirs
+                walker.only_dirs, walker.path_dirs, walker.walked = only_dirs, path_dirs, walked
             walker.walk(inst)
             k8s_items.extend(walker.k8s_items)
             if d in focus:
                 _note_uncalled(out, d, focus[d], inst)
+        for d, info in focus.items():
+            if callers_only and info.get("callers") and d in defs and d not in roots and \
+                    os.path.realpath(inventory.path(d)) not in walked and defs[d].resources:
+                first = defs[d].resources[0]
+                out.findings.append(Finding(
+                    rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=first.file, line=first.block.line,
+                    address=None,
+                    message=(f"module {d if d != '.' else Path(os.path.realpath(inventory.path(d))).name}: the modules that call it "
+                             f"({', '.join(info['callers'][:4])}) create no instance of it (an empty for_each, or a call that "
+                             "cannot be evaluated), so its resources are not checked"),
+                    fix="scan the module with the inputs of a real instance (--var / --var-file), or check the caller's count/for_each"))
         if k8s_items:
             from tagguard.sources.terraform import k8s
 
@@ -329,6 +341,7 @@ class _Walker:
         self.k8s_unknowns: Any = None  # terraform/k8s.Unknowns shared by the scan (set by collect)
         self.only_dirs: Optional[Set[str]] = None  # changed modules (real paths) when judged through callers
         self.path_dirs: Set[str] = set()  # those and their callers: the module calls worth following
+        self.walked: Set[str] = set()  # changed modules that some caller instantiated
 
     @property
     def required(self) -> List[str]:
@@ -340,7 +353,10 @@ class _Walker:
         if self.only_dirs is not None:
             # a changed child module judged through its callers: the callers' own resources and
             # their other modules are not evaluated, only the path down to the changed module
-            in_focus = in_focus or os.path.realpath(inst.mdef.dir) in self.only_dirs
+            real_dir = os.path.realpath(inst.mdef.dir)
+            in_focus = in_focus or real_dir in self.only_dirs
+            if real_dir in self.only_dirs:
+                self.walked.add(real_dir)
             if not in_focus:
                 for call in inst.mdef.module_calls:
                     name = call.block.labels[0]
