@@ -307,10 +307,12 @@ def run_scan(paths: Sequence[str], config, kw: dict):
     if "-" in paths:
         stdin = sys.stdin.buffer.read()
     try:
-        return scan(list(paths), config, var_files=var_files, variables=variables,
-                    options=scan_kwargs_to_options(kw), stdin=stdin)
+        result = scan(list(paths), config, var_files=var_files, variables=variables,
+                      options=scan_kwargs_to_options(kw), stdin=stdin)
     except ValueError as exc:  # bad usage file and similar one-line input errors
         fail(str(exc))
+    result.config = config.describe()  # which config and taxonomy judged the run (report header)
+    return result
 
 
 @cli.command()

@@ -240,17 +240,29 @@ def load_config(path: Optional[Path] = None, start: Optional[Path] = None,
     return _finish(config, config)
 
 
-def load_config_text(text: str, path: Path, label: str, repo_root: Path) -> Config:
-    """An untrusted config whose bytes were read elsewhere (``git show REF:path``)."""
-    raw, lines = _parse(text, path)
-    check_trust(raw, path, lines, repo_root, trusted=False, label=label)
-    config = Config(raw=raw, path=path, trusted=False, origin="repository", repo_root=repo_root,
-                    sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), display_path=label)
+def load_config_text(data: bytes, path: Path, label: str, repo_root: Path, trusted: bool = False,
+                     origin: str = "repository") -> Config:
+    """A config whose bytes were read elsewhere (``git cat-file``: the base revision's), as if it
+    were at ``path``; errors name ``label`` (``REF:.tagguard.yaml``)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: cannot read config (not UTF-8: {exc.reason})") from None
+    raw, lines = _parse(text, Path(label))
+    check_trust(raw, path, lines, repo_root, trusted=trusted, label=label)
+    config = Config(raw=raw, path=path, trusted=trusted, origin=origin, repo_root=repo_root,
+                    sha256=hashlib.sha256(data).hexdigest(), display_path=label)
     user = _load_user_config()
     if user is not None:
         config.raw = merge(user.raw, raw)
         config.user_path = user.path
     return config
+
+
+def user_or_default_config() -> Config:
+    """The user-level config alone (or the built-in defaults): a base revision without a config."""
+    user = _load_user_config()
+    return _finish(user, user) if user is not None else Config()
 
 
 def _finish(config: Config, owner: Config) -> Config:

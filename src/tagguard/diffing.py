@@ -11,6 +11,7 @@ not block a pull request.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -139,6 +140,182 @@ def _covered(path: str, dirs: Set[str]) -> bool:
         except ValueError:
             continue
     return False
+
+
+# --- config and taxonomy from the base revision ------------------------------------------------
+# A pull request cannot weaken its own gate: by default the base revision's .tagguard.yaml and
+# taxonomy judge both trees (read with `git ls-tree`/`git cat-file`, nothing executed); the head's
+# only with --head-config. Either way, a change to them is reported (a `config-changed` warning).
+
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class ConfigChoice:
+    config: Any  # tagguard.config.Config the diff is judged with
+    source: str  # "base revision REF" | "head (--head-config)" | "--config" (a file outside the repository)
+    changed: List[str] = field(default_factory=list)  # repo-relative config/taxonomy files the change edits
+    config_file: Optional[str] = None  # repo-relative config file (head's, else base's), for the notice
+
+
+def _blob(repo: Path, commit: str, rel: str) -> Optional[bytes]:
+    """A regular file's bytes at ``commit``; None when absent (symlinks and submodules count as absent)."""
+    rows = [r for r in _ls_tree(repo, commit, [rel]) if r[2] == rel]
+    if not rows:
+        return None
+    size = int(_git(repo, "cat-file", "-s", rows[0][1]).decode().strip() or 0)
+    if size > MAX_POLICY_BYTES:
+        raise DiffError(f"{rel} at the base revision is larger than {MAX_POLICY_BYTES // 2**20} MB; refused")
+    return _git(repo, "cat-file", "blob", rows[0][1])
+
+
+def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> Optional[str]:
+    """The base revision's config for the scanned ``rels``: the nearest .tagguard.yaml at or above each."""
+    from tagguard.config import CONFIG_NAMES
+
+    found: Dict[Optional[str], str] = {}
+    for rel in rels:
+        d = PurePosixPath(rel if rel not in ("", ".") else "")
+        if (repo / rel).is_file() or (rel not in ("", ".") and not (repo / rel).exists() and d.suffix):
+            d = d.parent
+        chain = [d] + list(d.parents)
+        candidates = [str(c / n) if str(c) not in ("", ".") else n for c in chain for n in CONFIG_NAMES]
+        present = {r[2] for r in _ls_tree(repo, commit, candidates)}
+        hit = next((c for c in candidates if c in present), None)
+        found.setdefault(hit, rel)
+    if len(found) > 1:
+        (a, pa), (b, pb) = list(found.items())[:2]
+        raise DiffError(f"{pa} and {pb} are governed by different configs at the base revision ({a or 'none'} and "
+                        f"{b or 'none'}); diff them in separate runs")
+    return next(iter(found))
+
+
+def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 100) -> Optional[bytes]:
+    """Write the base revision's taxonomy ``rel`` and the repository files it `$ref`s under ``dest``."""
+    from urllib.parse import unquote, urljoin, urlparse
+
+    from tagguard.taxonomy import _refs
+
+    first: Optional[bytes] = None
+    queue, seen = [rel], set()
+    while queue and len(seen) < limit:
+        cur = queue.pop()
+        if cur in seen:
+            continue
+        seen.add(cur)
+        data = _blob(repo, commit, cur)
+        if data is None:
+            if cur == rel:
+                return None
+            continue  # a missing referenced file: the taxonomy loader names it
+        target = dest / cur
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        if first is None:
+            first = data
+        try:
+            if cur.endswith((".yaml", ".yml")):
+                from tagguard import yamlio
+
+                doc = yamlio.load(data.decode("utf-8-sig"))
+            else:
+                doc = json.loads(data.decode("utf-8-sig"))
+        except Exception:  # noqa: BLE001 - the taxonomy loader reports it with its line
+            continue
+        base = target.resolve().as_uri()
+        for ref, ref_base in _refs(doc, base):
+            uri = urljoin(ref_base, ref).partition("#")[0]
+            parsed = urlparse(uri)
+            if parsed.scheme != "file":
+                continue
+            other = os.path.relpath(unquote(parsed.path), str(dest.resolve())).replace(os.sep, "/")
+            if not other.startswith("../") and other != "..":
+                queue.append(other)
+    return first
+
+
+def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, explicit: Optional[Path],
+                  use_head: bool) -> ConfigChoice:
+    """The config (and taxonomy) ``tagguard diff`` judges with, and what the change does to them."""
+    import hashlib
+
+    from tagguard.config import ConfigError, load_config_text, user_or_default_config
+    from tagguard.taxonomy import TaxonomyError, load_taxonomy
+
+    real_repo = repo.resolve()
+
+    def rel_of(path: Optional[Path]) -> Optional[str]:
+        if path is None:
+            return None
+        try:
+            return Path(os.path.abspath(path)).resolve().relative_to(real_repo).as_posix()
+        except ValueError:
+            return None
+
+    if explicit is not None and rel_of(explicit) is None:
+        return ConfigChoice(head, "--config")  # a file from outside the repository: the change cannot edit it
+    head_rel = rel_of(head.path) if head.origin in ("repository", "--config") else None
+    base_rel = rel_of(explicit) if explicit is not None else _base_config_rel(repo, commit, rels)
+    base_bytes = _blob(repo, commit, base_rel) if base_rel else None
+    head_bytes = Path(head.path).read_bytes() if head_rel else None
+    changed: List[str] = []
+    if (head_rel, head_bytes) != (base_rel if base_bytes is not None else None, base_bytes):
+        changed.append(head_rel or base_rel or ".tagguard.yaml")
+    # the taxonomies: the head's file against the base revision's
+    head_tax_rel = rel_of(head.taxonomy_path()) if head.raw.get("taxonomy") is not None else None
+    head_tax = head.taxonomy()
+    try:
+        if base_bytes is None:
+            base = user_or_default_config()
+        else:
+            base = load_config_text(base_bytes, repo / base_rel, f"{ref}:{base_rel}", real_repo,
+                                    trusted=explicit is not None, origin="--config" if explicit is not None else "repository")
+        base_tax_rel = None
+        if base_bytes is not None and base.raw.get("taxonomy") is not None:
+            base_tax_rel = rel_of(Path(os.path.normpath(repo / PurePosixPath(base_rel).parent / str(base.raw["taxonomy"]))))
+        if base_tax_rel is not None:
+            with tempfile.TemporaryDirectory(prefix="tagguard-base-policy-") as tmp:
+                data = _schema_files(repo, commit, base_tax_rel, Path(tmp))
+                if data is None:
+                    raise DiffError(f"{ref}:{base_rel}: taxonomy {base.raw['taxonomy']!r} does not exist at the base revision")
+                tax = load_taxonomy(Path(tmp) / base_tax_rel, root=Path(tmp))
+                tax.path = Path(f"{ref}:{base_tax_rel}")
+            base.use_taxonomy(tax, f"{ref}:{base_tax_rel}")
+        else:
+            tax = base.taxonomy()
+    except (ConfigError, TaxonomyError) as exc:
+        raise DiffError(f"the base revision's config: {exc}") from None
+    head_digest = head_tax.sha256 or hashlib.sha256(json.dumps(head_tax.schema, sort_keys=True).encode()).hexdigest()
+    base_digest = tax.sha256 or hashlib.sha256(json.dumps(tax.schema, sort_keys=True).encode()).hexdigest()
+    if head_digest != base_digest or head_tax_rel != base_tax_rel:
+        what = head_tax_rel or base_tax_rel or "the taxonomy"
+        if what not in changed:
+            changed.append(what)
+    if use_head:
+        return ConfigChoice(head, "head (--head-config)", changed, head_rel or base_rel)
+    return ConfigChoice(base, f"base revision {ref}", changed, head_rel or base_rel)
+
+
+def config_notice(choice: ConfigChoice, ref: str, root: Path, repo: Path) -> Optional[Finding]:
+    """The `config-changed` warning when the change edits the config or taxonomy."""
+    from tagguard.model import WARNING
+
+    if not choice.changed:
+        return None
+    files = ", ".join(choice.changed)
+    if choice.source.startswith("head"):
+        message = (f"this change edits the tagguard policy ({files}) and was judged with its own version of it "
+                   f"(--head-config): a change can weaken its own gate this way; review the policy change")
+        fix = "review the policy change, or judge the change with the base revision's policy (drop --head-config)"
+    else:
+        message = (f"this change edits the tagguard policy ({files}); it was judged with the base revision's "
+                   f"({ref}), so the edit takes effect only after it is merged")
+        fix = "merge the policy change on its own first, or run `tagguard diff --head-config` to judge with the head's"
+    file = None
+    if choice.config_file:
+        file = os.path.relpath(str(repo / choice.config_file), str(root)).replace(os.sep, "/")
+    return Finding(rule="config-changed", category="config_changed", severity=WARNING, message=message,
+                   file=file, line=None, fix=fix)
 
 
 # --- scanning ---------------------------------------------------------------------------------

@@ -384,6 +384,7 @@ class ScanResult:
     drift: Optional[Dict[str, Any]] = None  # tagguard drift: the live scan's statistics (sources.aws.scan_live)
     history: Optional[Dict[str, Any]] = None  # --history: history.record_run's new/fixed/trend document
     showback: Optional[Dict[str, Any]] = None  # showback.build_showback's document (HTML, history)
+    config: Optional[Dict[str, Any]] = None  # config.Config.describe(): {path, taxonomy, sha256, source}
 
     def base_dir(self) -> "Path":
         """The directory the findings' file paths are relative to."""

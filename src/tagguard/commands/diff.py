@@ -13,9 +13,12 @@ from tagguard.cli import (calm_gc, config_option, emit, fail, load_config_or_exi
 @click.option("--base", "base_ref", required=True, metavar="REF",
               help="Git revision to compare with (branch, tag or commit, e.g. origin/main or HEAD~1).")
 @config_option
+@click.option("--head-config", is_flag=True,
+              help="Judge with the working tree's .tagguard.yaml and taxonomy. Default: the base revision's, so that "
+                   "a pull request cannot weaken its own gate; a change to them is reported either way.")
 @scan_options
 @output_options
-def diff(paths, base_ref, config_path, formats, outputs, no_color, **kw):
+def diff(paths, base_ref, config_path, head_config, formats, outputs, no_color, **kw):
     """Compare the working tree with the base revision REF under PATHS (default: .).
 
     Reports AI resources added, changed and removed with their monthly cost delta, the delta per
@@ -24,18 +27,43 @@ def diff(paths, base_ref, config_path, formats, outputs, no_color, **kw):
     the working tree is never checked out over. text and markdown (a PR comment) show the diff;
     json is the scan report plus `diff` and `cost_diff`; sarif, junit and github carry the
     findings of new or changed resources only.
-    """
-    from tagguard.diffing import DiffError, render_text, run_diff
 
-    config = load_config_or_exit(config_path)
+    The config and taxonomy are the base revision's (a .tagguard.yaml inside the repository, also
+    one named with --config) unless --head-config is given; a change to them is a
+    `config-changed` warning.
+    """
+    from pathlib import Path
+
+    from tagguard.diffing import DiffError, choose_config, config_notice, render_text, repo_root, resolve_ref, run_diff
+
+    head = load_config_or_exit(config_path)
     extra = {k: kw.pop(k) for k in list(kw) if k.startswith("output_")}
     calm_gc()
-    var_files, variables = scan_inputs(config, kw)
     if "-" in paths:
         fail("diff reads files from git and the working tree; `-` (stdin) is not supported")
+    targets = list(paths) or ["."]
     try:
-        result = run_diff(base_ref, list(paths) or ["."], config, var_files, variables, scan_kwargs_to_options(kw))
+        first = Path(targets[0])
+        repo = repo_root(first.resolve() if first.exists() else Path.cwd())
+        commit = resolve_ref(repo, base_ref)
+        rels = []
+        for p in targets:
+            try:
+                rels.append(Path(p).resolve().relative_to(repo.resolve()).as_posix() or ".")
+            except ValueError:
+                raise DiffError(f"{p}: outside the git repository {repo}") from None
+        choice = choose_config(repo, commit, base_ref, rels, head, config_path, head_config)
+    except DiffError as exc:
+        fail(str(exc))
+    config = choice.config
+    var_files, variables = scan_inputs(config, kw)
+    try:
+        result = run_diff(base_ref, targets, config, var_files, variables, scan_kwargs_to_options(kw))
     except (DiffError, ValueError) as exc:
         fail(str(exc))
+    notice = config_notice(choice, base_ref, result.base_dir().resolve(), repo.resolve())
+    if notice is not None:
+        result.findings.insert(0, notice)
+    result.config = dict(config.describe(), source=choice.source, head_changed=bool(choice.changed))
     emit(result, formats, outputs, extra, no_color, renderers={"text": lambda r, color: render_text(r, color=color)})
     raise click.exceptions.Exit(result.exit_code())

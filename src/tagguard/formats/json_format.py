@@ -16,6 +16,7 @@ def report_dict(result: ScanResult) -> dict:
         "version": REPORT_VERSION,
         "tool": {"name": "tagguard", "version": __version__},
         "root": result.root,
+        **({"config": result.config} if result.config else {}),
         "resources": [r.to_json() for r in result.resources],
         "findings": [f.to_json() for f in result.findings],
         "summary": result.summary(),

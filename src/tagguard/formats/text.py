@@ -34,6 +34,17 @@ def _wrap(text: str, width, indent: int) -> List[str]:
     return textwrap.wrap(text, width=width - indent, break_long_words=False, break_on_hyphens=False) or [text]
 
 
+def config_line(info: Dict[str, Any]) -> str:
+    """``config: PATH (source) · taxonomy: PATH``, with anything from a file name escaped."""
+    where = term(str(info.get("path"))) if info.get("path") else "none (built-in defaults)"
+    source = info.get("source")
+    if source and source not in ("default",):
+        where += f" ({term(str(source))})"
+    if info.get("user_config"):
+        where += f" over {term(str(info['user_config']))}"
+    return f"config: {where} · taxonomy: {term(str(info.get('taxonomy') or '(built-in)'))}"
+
+
 class TextFormatter(Formatter):
     name = "text"
     human = True
@@ -43,6 +54,8 @@ class TextFormatter(Formatter):
         # one line per finding for grep.
         width = _terminal_width() if color else None
         lines: List[str] = []
+        if result.config:  # which config and taxonomy judged this run
+            lines.append(_paint(config_line(result.config), "dim", color))
         groups: Dict[str, List[Finding]] = {}
         for f in result.findings:
             if f.suppressed:
