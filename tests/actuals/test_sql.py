@@ -14,12 +14,13 @@ def rendered(name, relation="charges"):
     rules = ai_spend.load_rules({"service_names": ["O'Brien AI"]})  # a quote inside a literal
     slots = ai_spend.slots(rules, SHARED)
     slots["charges"] = relation
+    slots["classes"] = "(" + sqlfiles.render("classes.sql", slots) + ") AS tg_classes"
     assert set(sqlfiles.slots_in(name)) <= set(slots), name
     return sqlfiles.render(name, slots)
 
 
 def test_there_are_sql_files():
-    assert {"rollup.sql", "totals.sql"} <= set(sqlfiles.names())
+    assert {"classes.sql", "rollup.sql", "totals.sql"} <= set(sqlfiles.names())
 
 
 @pytest.mark.parametrize("name", sqlfiles.names())
@@ -30,7 +31,7 @@ def test_sql_file_transpiles(name, dialect):
     assert len(out) == 1
     sqlglot.parse_one(out[0], read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
     text = out[0].upper()
-    if name == "rollup.sql":
+    if name in ("classes.sql", "rollup.sql"):
         assert "REGEXP_LIKE" in text  # DuckDB's regexp_matches became the engine's function
         assert "'O''BRIEN AI'" in text  # literals stay quoted
 
@@ -57,9 +58,9 @@ def test_duckdb_runs_the_same_rendered_sql(tmp_path):
 
     con = duckdb.connect()
     con.execute("""CREATE VIEW charges AS SELECT '2026-01' AS month, CAST(5 AS DECIMAL(38,10)) AS cost, 'USD' AS currency,
-        'a' AS sub_account, 'Amazon CloudWatch' AS service_name, 'AWS' AS provider, 'Usage' AS charge_category,
-        'r' AS resource_id, '{}' AS tags, NULL AS pricing_category, NULL AS commitment_id, '' AS match_text,
-        NULL AS consumed_unit, NULL AS service_category, NULL AS service_subcategory, false AS bad_cost,
-        false AS bad_period, 'f' AS src_file""")
+        'a' AS sub_account, 'Amazon CloudWatch' AS service_name, '' AS service_category, '' AS service_subcategory,
+        '' AS consumed_unit, '' AS sku_id, '' AS resource_type, '' AS charge_description, '' AS sku_meter,
+        '' AS usage_type, 'AWS' AS provider, 'Usage' AS charge_category, 'r' AS resource_id, '{}' AS tags,
+        NULL AS pricing_category, NULL AS commitment_id, false AS bad_cost, false AS bad_period, 'f' AS src_file""")
     rows = con.execute(rendered("rollup.sql")).fetchall()
     assert len(rows) == 1 and rows[0][5] == "shared"

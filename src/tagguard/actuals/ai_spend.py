@@ -72,26 +72,32 @@ def _in(expr: str, values: List[str]) -> str:
 
 
 def gpu_predicate(rules: Dict[str, Any]) -> str:
-    return ("(regexp_matches(COALESCE(match_text, ''), " + literal(rules["instance_regex"]) + ")"
-            + " OR " + _like_any("COALESCE(match_text, '')", rules["gpu_patterns"]) + ")")
+    """Over one distinct key row (``match_text`` = lower-cased SKU/resource-type/description/meter/usage-type text)."""
+    return ("(regexp_matches(match_text, " + literal(rules["instance_regex"]) + ")"
+            + " OR " + _like_any("match_text", rules["gpu_patterns"]) + ")")
 
 
 def ai_predicate(rules: Dict[str, Any]) -> str:
-    svc = "lower(COALESCE(service_name, ''))"
+    """Service, category and SKU text rules, over one distinct key row."""
+    svc = "lower(service_name)"
     return "(" + " OR ".join([
         _in(svc, rules["service_names"]),
         _like_any(svc, rules["service_patterns"]),
-        _in("lower(COALESCE(service_category, ''))", rules["service_categories"]),
-        _in("lower(COALESCE(service_subcategory, ''))", rules["service_subcategories"]),
-        _like_any("lower(COALESCE(resource_id, ''))", rules["resource_id_patterns"]),
-        _like_any("COALESCE(match_text, '')", rules["text_patterns"]),
+        _in("lower(service_category)", rules["service_categories"]),
+        _in("lower(service_subcategory)", rules["service_subcategories"]),
+        _like_any("match_text", rules["text_patterns"]),
         gpu_predicate(rules),
     ]) + ")"
 
 
+def resource_ai_predicate(rules: Dict[str, Any]) -> str:
+    """ResourceId rules (training jobs, ML workspaces), per row."""
+    return _like_any("lower(COALESCE(resource_id, ''))", rules["resource_id_patterns"])
+
+
 def token_predicate(rules: Dict[str, Any]) -> str:
-    return ("(" + _like_any("lower(COALESCE(consumed_unit, ''))", rules["token_units"]) + " OR "
-            + _in("lower(COALESCE(service_name, ''))", rules["token_services"]) + ")")
+    return ("(" + _like_any("lower(consumed_unit)", rules["token_units"]) + " OR "
+            + _in("lower(service_name)", rules["token_services"]) + ")")
 
 
 def shared_predicate(shared: Optional[Dict[str, Any]], service: str = "service_name", resource: str = "resource_id",
@@ -118,6 +124,7 @@ def shared_predicate(shared: Optional[Dict[str, Any]], service: str = "service_n
 def slots(rules: Dict[str, Any], shared: Optional[Dict[str, Any]]) -> Dict[str, str]:
     return {
         "ai_predicate": ai_predicate(rules),
+        "resource_ai_predicate": resource_ai_predicate(rules),
         "gpu_predicate": gpu_predicate(rules),
         "token_predicate": token_predicate(rules),
         "shared_predicate": shared_predicate(shared),

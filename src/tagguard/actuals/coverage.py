@@ -233,6 +233,7 @@ def analyse(source, config, settings: Settings) -> Analysis:
     slots["charges"] = source.relation
     try:
         totals_rows = source.run(sqlfiles.render("totals.sql", {"charges": source.relation})).fetchall()
+        slots["classes"] = source.materialize("tg_classes", sqlfiles.render("classes.sql", slots))
         cur = source.run(sqlfiles.render("rollup.sql", slots))
         charges: List[Charge] = []
         while True:

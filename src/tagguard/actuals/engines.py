@@ -13,7 +13,7 @@ import re
 from typing import Any, Dict
 
 from tagguard.actuals import BillError
-from tagguard.actuals.focus import DEFAULT_COST, MATCH_TEXT_COLUMNS, Source
+from tagguard.actuals.focus import DEFAULT_COST, KEY_COLUMNS, Source
 from tagguard.actuals.sqlfiles import ident
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
@@ -31,8 +31,12 @@ def charges_subquery(table: str, cost_column: str = DEFAULT_COST, tags_type: str
     cost = f"TRY_CAST({ident(cost_column)} AS DECIMAL(38,10))"
     # a map serialised as a JSON object: Trino's json_format(CAST(map AS JSON)); sqlglot keeps it as written
     tags = "json_format(CAST(\"Tags\" AS JSON))" if tags_type == "map" else "CAST(\"Tags\" AS VARCHAR)"
-    texts = ", ".join(f"CAST({ident(c)} AS VARCHAR)" for c in MATCH_TEXT_COLUMNS if c != "x_UsageType")
     period = "TRY_CAST(\"ChargePeriodStart\" AS TIMESTAMP)"
+    # the FOCUS columns of the providers' tables; x_UsageType is AWS's (give --engine-option-free SQL a NULL)
+    present = {"ServiceName", "ServiceCategory", "ServiceSubcategory", "ConsumedUnit", "SkuId", "ResourceType",
+               "ChargeDescription", "SkuMeter"}
+    keys = ",\n  ".join((f"COALESCE(CAST({ident(src)} AS VARCHAR), '')" if src in present else "''") + f" AS {name}"
+                        for name, src in KEY_COLUMNS.items())
     return f"""(SELECT
   strftime({period}, '%Y-%m') AS month,
   {cost} AS cost,
@@ -41,21 +45,14 @@ def charges_subquery(table: str, cost_column: str = DEFAULT_COST, tags_type: str
   CAST("ChargeCategory" AS VARCHAR) AS charge_category,
   CAST("ChargeClass" AS VARCHAR) AS charge_class,
   CAST("ProviderName" AS VARCHAR) AS provider,
-  CAST("ServiceName" AS VARCHAR) AS service_name,
-  CAST("ServiceCategory" AS VARCHAR) AS service_category,
-  CAST(NULL AS VARCHAR) AS service_subcategory,
+  {keys},
   CAST("ResourceId" AS VARCHAR) AS resource_id,
-  CAST("ResourceName" AS VARCHAR) AS resource_name,
-  CAST("ResourceType" AS VARCHAR) AS resource_type,
-  CAST("SkuId" AS VARCHAR) AS sku_id,
   CAST("PricingCategory" AS VARCHAR) AS pricing_category,
   CAST("CommitmentDiscountId" AS VARCHAR) AS commitment_id,
   TRY_CAST("ConsumedQuantity" AS DECIMAL(38,10)) AS consumed_qty,
-  CAST("ConsumedUnit" AS VARCHAR) AS consumed_unit,
   CAST("SubAccountId" AS VARCHAR) AS sub_account,
   CAST("RegionId" AS VARCHAR) AS region,
   {tags} AS tags,
-  lower(concat_ws(' ', {texts})) AS match_text,
   ({cost} IS NULL AND {ident(cost_column)} IS NOT NULL) AS bad_cost,
   ({period} IS NULL) AS bad_period,
   CAST(NULL AS VARCHAR) AS src_file
@@ -74,6 +71,9 @@ def transpile(sql: str, engine: str) -> str:
 
 
 class RemoteSource(Source):
+    def materialize(self, name: str, sql: str) -> str:
+        return f"({sql}) AS {name}"
+
     def run(self, sql: str):
         cur = self.con.cursor()
         cur.execute(transpile(sql, self.engine))

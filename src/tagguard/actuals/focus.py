@@ -4,10 +4,11 @@
 required column (one line per file, naming the missing columns and near spellings) and builds the
 normalised view ``charges`` that the engine-neutral queries in ``sql/`` read:
 
-    month, cost, billed_cost, currency, charge_category, charge_class, provider, service_name,
-    service_category, service_subcategory, resource_id, resource_name, resource_type, sku_id,
-    pricing_category, commitment_id, consumed_qty, consumed_unit, sub_account, region, tags,
-    match_text, bad_cost, bad_period, src_file
+    month, cost, billed_cost, currency, charge_category, charge_class, provider,
+    service_name, service_category, service_subcategory, consumed_unit, sku_id, resource_type,
+    charge_description, sku_meter, usage_type (these nine never NULL: '' when absent),
+    resource_id, pricing_category, commitment_id, consumed_qty, sub_account, region, tags,
+    bad_cost, bad_period, src_file
 
 Files are grouped by schema (format, Tags type, which optional columns exist) and each group is
 read with ``union_by_name`` so that schema drift across FOCUS versions never drops or shifts a
@@ -52,7 +53,6 @@ OPTIONAL = {
     "SkuMeter": "",
     "x_UsageType": "",
 }
-MATCH_TEXT_COLUMNS = ("SkuId", "ResourceType", "ResourceName", "ChargeDescription", "SkuMeter", "x_UsageType")
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
 # FOCUS CSV exports are comma-separated with RFC 4180 quoting; fixed so one odd line cannot mislead the sniffer
 CSV_OPTIONS = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
@@ -72,6 +72,12 @@ class Source:
     def run(self, sql: str):
         """Execute one query of ``sql/`` (already rendered); returns a cursor with fetchall/fetchmany."""
         return self.con.execute(sql)
+
+    def materialize(self, name: str, sql: str) -> str:
+        """A small intermediate result other queries join: a temporary table here (so that DuckDB's
+        planner knows its size), a subquery on remote engines."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        return name
 
 
 def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: Optional[str] = None):
@@ -187,7 +193,7 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
             continue
         optional = tuple(sorted(c for c in OPTIONAL if c in cols))
         absent_everywhere -= set(optional)
-        key = (_kind(name), _tags_kind(cols["Tags"]), optional)
+        key = (_kind(name), _tags_kind(cols["Tags"]), _period_kind(cols["ChargePeriodStart"]), optional)
         groups.setdefault(key, []).append(name)
         src.files.append(name)
     if not src.files:
@@ -196,8 +202,8 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
     for col in sorted(absent_everywhere):
         if OPTIONAL[col]:
             src.notes.append(f"column {col} is absent: {OPTIONAL[col]}")
-    selects = [_group_select(kind, tags_kind, set(optional), names, cost_column)
-               for (kind, tags_kind, optional), names in sorted(groups.items())]
+    selects = [_group_select(kind, tags_kind, period_kind, set(optional), names, cost_column)
+               for (kind, tags_kind, period_kind, optional), names in sorted(groups.items())]
     try:
         con.execute("CREATE OR REPLACE TEMP VIEW charges AS " + "\nUNION ALL\n".join(selects))
     except Exception as exc:
@@ -245,7 +251,37 @@ def _require_httpfs(con) -> None:
     con.execute("LOAD httpfs")
 
 
-def _group_select(kind: str, tags_kind: str, optional: set, names: List[str], cost_column: str) -> str:
+def _period_kind(dtype: str) -> str:
+    t = dtype.upper()
+    if t.startswith("TIMESTAMP WITH TIME ZONE") or t == "TIMESTAMPTZ":
+        return "tstz"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return "ts"
+    return "text"
+
+
+def month_expr(period_kind: str, column: str = '"ChargePeriodStart"') -> str:
+    """YYYY-MM of the charge period start in UTC, NULL when unreadable.
+
+    FOCUS dates are ``YYYY-MM-DDTHH:mm:ssZ`` (UTC): those take a substring (cheap on 10 M rows);
+    anything else (another offset, a space separator) is parsed, converted to UTC, then formatted."""
+    if period_kind == "tstz":
+        return f"strftime({column} AT TIME ZONE 'UTC', '%Y-%m')"
+    if period_kind == "ts":
+        return f"strftime(CAST({column} AS TIMESTAMP), '%Y-%m')"  # naive: FOCUS says UTC
+    return (f"CASE WHEN {column} LIKE '____-__-__T__:__:__Z' AND substr({column}, 6, 2) BETWEEN '01' AND '12' "
+            f"THEN substr({column}, 1, 7) "
+            f"ELSE strftime(TRY_CAST({column} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m') END")
+
+
+# the classification inputs: coalesced to '' so that the queries can join on them with plain equality
+KEY_COLUMNS = {"service_name": "ServiceName", "service_category": "ServiceCategory",
+               "service_subcategory": "ServiceSubcategory", "consumed_unit": "ConsumedUnit", "sku_id": "SkuId",
+               "resource_type": "ResourceType", "charge_description": "ChargeDescription", "sku_meter": "SkuMeter",
+               "usage_type": "x_UsageType"}
+
+
+def _group_select(kind: str, tags_kind: str, period_kind: str, optional: set, names: List[str], cost_column: str) -> str:
     file_list = "[" + ", ".join(literal(n) for n in names) + "]"
     if kind == "parquet":
         reader = f"read_parquet({file_list}, union_by_name=true, filename='x_tagguard_file')"
@@ -260,6 +296,11 @@ def _group_select(kind: str, tags_kind: str, optional: set, names: List[str], co
             return f"CAST({ident(name)} AS VARCHAR)"
         return "CAST(NULL AS VARCHAR)"
 
+    def key(name: str) -> str:
+        if name in optional or name in REQUIRED:
+            return f"COALESCE(CAST({ident(name)} AS VARCHAR), '')"
+        return "''"
+
     def num(name: str) -> str:
         if name in optional or name == cost_column:
             return f"TRY_CAST({ident(name)} AS DECIMAL(38,10))"
@@ -271,34 +312,26 @@ def _group_select(kind: str, tags_kind: str, optional: set, names: List[str], co
         tags = 'CAST(to_json("Tags") AS VARCHAR)'
     provider = ("COALESCE(" + ", ".join(col(c) for c in ("ServiceProviderName", "ProviderName") if c in optional) + ")"
                 if {"ServiceProviderName", "ProviderName"} & optional else "CAST(NULL AS VARCHAR)")
-    texts = [col(c) for c in MATCH_TEXT_COLUMNS if c in optional]
-    match_text = "lower(concat_ws(' ', " + ", ".join(texts) + "))" if texts else "''"
-    period = 'TRY_CAST("ChargePeriodStart" AS TIMESTAMPTZ)'
+    month = month_expr(period_kind)
     cost = num(cost_column)
+    keys = ",\n  ".join(f"{key(src)} AS {name}" for name, src in KEY_COLUMNS.items())
     return f"""SELECT
-  strftime({period}, '%Y-%m') AS month,
+  {month} AS month,
   {cost} AS cost,
   {num('BilledCost')} AS billed_cost,
   {col('BillingCurrency')} AS currency,
   {col('ChargeCategory')} AS charge_category,
   {col('ChargeClass')} AS charge_class,
   {provider} AS provider,
-  {col('ServiceName')} AS service_name,
-  {col('ServiceCategory')} AS service_category,
-  {col('ServiceSubcategory')} AS service_subcategory,
+  {keys},
   {col('ResourceId')} AS resource_id,
-  {col('ResourceName')} AS resource_name,
-  {col('ResourceType')} AS resource_type,
-  {col('SkuId')} AS sku_id,
   {col('PricingCategory')} AS pricing_category,
   {col('CommitmentDiscountId')} AS commitment_id,
   {num('ConsumedQuantity')} AS consumed_qty,
-  {col('ConsumedUnit')} AS consumed_unit,
   {col('SubAccountId')} AS sub_account,
   {col('RegionId')} AS region,
   {tags} AS tags,
-  {match_text} AS match_text,
   ({cost} IS NULL AND {ident(cost_column)} IS NOT NULL) AS bad_cost,
-  ({period} IS NULL) AS bad_period,
+  (({month}) IS NULL) AS bad_period,
   x_tagguard_file AS src_file
 FROM {reader}"""

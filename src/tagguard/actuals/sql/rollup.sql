@@ -1,7 +1,7 @@
 -- AI and shared-platform charges rolled up to one row per distinct
 -- (month, currency, account, service, provider, kind, usage, pricing bucket, resource, tag map).
--- Reads the normalised relation `charges` (see focus.py); engine-neutral (DuckDB, Trino, Athena).
--- Slots {{...}} hold predicates built from policies/ai_services.yaml and the config (ai_spend.py).
+-- Reads the normalised relation `charges` (see focus.py) and the result of classes.sql (the classes slot:
+-- a temporary table on DuckDB, a subquery elsewhere); engine-neutral (DuckDB, Trino, Athena).
 WITH classified AS (
   SELECT
     month,
@@ -14,17 +14,17 @@ WITH classified AS (
     resource_id,
     tags,
     CASE WHEN {{shared_predicate}} THEN 'shared'
-         WHEN {{ai_predicate}} THEN 'ai'
+         WHEN is_ai = 1 OR {{resource_ai_predicate}} THEN 'ai'
          ELSE 'other' END AS kind,
-    CASE WHEN {{gpu_predicate}} THEN 'gpu'
-         WHEN {{token_predicate}} THEN 'tokens'
-         ELSE 'ai' END AS usage_kind,
+    usage_kind,
     CASE WHEN pricing_category = 'Dynamic' THEN 'spot'
          WHEN pricing_category = 'Committed' OR commitment_id IS NOT NULL THEN 'committed'
          WHEN pricing_category = 'Standard' THEN 'on_demand'
          ELSE 'other' END AS bucket,
     CASE WHEN {{training_predicate}} THEN 1 ELSE 0 END AS training
   FROM {{charges}}
+  JOIN {{classes}} USING (service_name, service_category, service_subcategory, consumed_unit, sku_id, resource_type,
+                      charge_description, sku_meter, usage_type)
   WHERE NOT bad_cost AND NOT bad_period
 )
 SELECT
