@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
 
@@ -81,9 +81,9 @@ def read_text(data: bytes, file: str, out: SourceOutput) -> Optional[str]:
     return text.lstrip("\ufeff") if codec != "utf-8-sig" else text
 
 
-def _open_confined(root: str, rel: str, boundary: Any) -> int:
-    """A read-only descriptor of a regular file inside ``boundary`` (symlinks resolved only when
-    ``rel`` is one: a plain file costs one open).  Refusals are ``OSError`` with the reason."""
+def _open_confined(root: str, rel: str, boundary: Any) -> Tuple[int, int]:
+    """``(descriptor, size)`` of a regular file inside ``boundary``, opened read-only (symlinks resolved
+    only when ``rel`` is one: a plain file costs one open).  Refusals are ``OSError`` with the reason."""
     from tagguard import safeio
 
     path = os.path.join(root, rel)
@@ -100,7 +100,21 @@ def _open_confined(root: str, rel: str, boundary: Any) -> int:
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise safeio.NotRegularFile(rel, "a FIFO, device or socket")
-    return fd
+    return fd, st.st_size
+
+
+def _read_fd(fd: int, size: int, cap: int) -> bytes:
+    """Up to ``min(size, cap) + 1`` bytes (one more than expected shows a file over the cap or growing);
+    sized reads, no buffer object: a read of ``cap`` bytes would allocate the whole cap every time."""
+    want = min(size, cap) + 1
+    chunks = []
+    while want > 0:
+        block = os.read(fd, want)
+        if not block:
+            break
+        chunks.append(block)
+        want -= len(block)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class KubernetesSource(Source):
@@ -132,15 +146,16 @@ class KubernetesSource(Source):
             if ext is None:
                 continue
             try:
-                fd = _open_confined(root, rel, boundary)
-                with os.fdopen(fd, "rb") as fh:  # one open + fstat: no pathlib per file
-                    size = os.fstat(fh.fileno()).st_size
-                    if size > cap:
-                        out.findings.append(parse_error(rel, None, f"{rel}: {safeio.format_bytes(size)} is over the "
-                                                        f"{safeio.format_bytes(cap)} limit per file (raise "
-                                                        f"{safeio.MAX_FILE_BYTES_ENV} to read it); not scanned"))
-                        continue
-                    data = fh.read(cap + 1)
+                fd, size = _open_confined(root, rel, boundary)  # one open + fstat: no pathlib per file
+                try:
+                    data = _read_fd(fd, size, cap) if size <= cap else b""
+                finally:
+                    os.close(fd)
+                if size > cap or len(data) > cap:
+                    out.findings.append(parse_error(rel, None, f"{rel}: {safeio.format_bytes(max(size, len(data)))} "
+                                                    f"is over the {safeio.format_bytes(cap)} limit per file (raise "
+                                                    f"{safeio.MAX_FILE_BYTES_ENV} to read it); not scanned"))
+                    continue
             except safeio.OutsideRepository:
                 out.findings.append(parse_error(rel, None, f"{rel}: a symlink leading outside the scanned repository; "
                                                 "not read", severity="warning"))
