@@ -353,13 +353,13 @@ def coverage_report(a: Analysis, resource_map: Optional[Dict[str, Dict[str, Any]
         pb[ch.bucket] += ch.cost
         if not v.allocated:
             key = ch.resource_id or f"(no ResourceId: {ch.service})"
-            u = c["unallocated"].setdefault(key, {"cost": ZERO, "service": ch.service, "account": ch.account,
-                                                  "problems": {}, "fixes": {}, "has_id": bool(ch.resource_id)})
+            u = c["unallocated"].setdefault(key, {"cost": ZERO, "services": set(), "accounts": set(),
+                                                  "problems": set(), "fixes": set(), "has_id": bool(ch.resource_id)})
             u["cost"] += ch.cost
-            for p in v.problems:
-                u["problems"][p] = None
-            for f in v.fixes:
-                u["fixes"][f] = None
+            u["services"].add(ch.service)
+            u["accounts"].add(ch.account)
+            u["problems"].update(v.problems)
+            u["fixes"].update(v.fixes)
         if ch.training and ch.resource_id:
             tr = training.setdefault((ch.currency, ch.resource_id), {"resource_id": ch.resource_id, "currency": ch.currency,
                                                                       "cost": ZERO, "team": team, "months": set()})
@@ -370,8 +370,9 @@ def coverage_report(a: Analysis, resource_map: Optional[Dict[str, Dict[str, Any]
         top = sorted(c["unallocated"].items(), key=lambda kv: (-kv[1]["cost"], kv[0]))[: s.top]
         top_rows = []
         for rid, u in top:
-            row = {"resource_id": rid, "cost": _num(u["cost"]), "service": u["service"], "account": u["account"],
-                   "problems": list(u["problems"]) or ["no tags"], "fixes": list(u["fixes"])}
+            row = {"resource_id": rid, "cost": _num(u["cost"]), "service": _one(u["services"], "services"),
+                   "account": _one(u["accounts"], "accounts"),
+                   "problems": sorted(u["problems"], key=_problem_order) or ["no tags"], "fixes": sorted(u["fixes"])}
             hit = (resource_map or {}).get(rid) if u["has_id"] else None
             if hit:
                 row.update({k: hit[k] for k in ("file", "line", "address") if hit.get(k) is not None})
@@ -421,6 +422,16 @@ def coverage_report(a: Analysis, resource_map: Optional[Dict[str, Dict[str, Any]
         "rejected_rows": a.rejected_rows,
         "empty": not a.totals,
     }
+
+
+def _one(values: set, plural: str) -> str:
+    return next(iter(values)) if len(values) == 1 else f"({len(values)} {plural})"
+
+
+def _problem_order(text: str):
+    """Malformed-JSON notes first, then missing keys, then invalid values; alphabetical within."""
+    rank = 0 if text.startswith("Tags ") else 1 if "missing" in text else 2
+    return (rank, text)
 
 
 def _empty_currency(required: List[str]) -> Dict[str, Any]:

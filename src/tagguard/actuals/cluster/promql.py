@@ -1,0 +1,198 @@
+"""A small Prometheus HTTP API client over the standard library.
+
+The server URL comes only from CLI flags or the environment (trusted), never from a scanned
+repository. Credentials: ``TAGGUARD_PROMETHEUS_TOKEN`` (bearer) or ``TAGGUARD_PROMETHEUS_USER`` +
+``TAGGUARD_PROMETHEUS_PASSWORD`` (basic). TLS: a CA bundle file, or ``insecure`` to skip checks.
+Every response is capped in size (``max_bytes``) and every request has a timeout.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_TIMEOUT = 120.0
+
+
+class PromError(Exception):
+    """A query that did not give a usable answer: the message says which and why."""
+
+
+@dataclass
+class Sample:
+    labels: Dict[str, str]
+    value: float
+
+
+@dataclass
+class PromClient:
+    url: str
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    token: Optional[str] = None
+    user: Optional[str] = None
+    password: Optional[str] = None
+    queries: int = field(default=0)
+    bytes_read: int = field(default=0)
+
+    @classmethod
+    def from_env(cls, url: str, **kw: Any) -> "PromClient":
+        env = os.environ
+        return cls(url=url, token=env.get("TAGGUARD_PROMETHEUS_TOKEN") or None,
+                   user=env.get("TAGGUARD_PROMETHEUS_USER") or None,
+                   password=env.get("TAGGUARD_PROMETHEUS_PASSWORD") or None, **kw)
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise PromError(f"--prometheus {self.url!r}: expected an http:// or https:// URL")
+        self.url = self.url.rstrip("/")
+
+    # -- transport --------------------------------------------------------------
+    def _context(self):
+        import ssl
+
+        if not self.url.startswith("https://"):
+            return None
+        ctx = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
+        if self.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def _post(self, path: str, params: Dict[str, str]) -> Any:
+        import base64
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        body = urllib.parse.urlencode(params).encode()
+        req = urllib.request.Request(self.url + path, data=body, method="POST")
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        req.add_header("Accept", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        elif self.user is not None:
+            raw = f"{self.user}:{self.password or ''}".encode()
+            req.add_header("Authorization", "Basic " + base64.b64encode(raw).decode())
+        self.queries += 1
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self._context()) as resp:
+                data = resp.read(self.max_bytes + 1)
+        except urllib.error.HTTPError as exc:
+            data = exc.read(min(self.max_bytes, 1 << 20))
+            msg = _error_text(data) or exc.reason
+            raise PromError(f"{self.url}{path}: HTTP {exc.code}: {msg}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise PromError(f"{self.url}{path}: cannot connect: {reason}") from None
+        self.bytes_read += len(data)
+        if len(data) > self.max_bytes:
+            raise PromError(f"{self.url}{path}: response larger than {self.max_bytes} bytes "
+                            "(raise --max-response-mb or narrow the window)")
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            raise PromError(f"{self.url}{path}: not a Prometheus API response (invalid JSON)") from None
+        if not isinstance(doc, dict) or doc.get("status") != "success":
+            raise PromError(f"{self.url}{path}: {_error_text(data) or 'query failed'}")
+        return doc.get("data")
+
+    # -- API ----------------------------------------------------------------------
+    def instant(self, query: str, time: float) -> List[Sample]:
+        """``/api/v1/query`` at ``time`` (unix seconds): an instant vector (or scalar as one sample)."""
+        data = self._post("/api/v1/query", {"query": query, "time": _fmt_time(time),
+                                            "timeout": f"{int(self.timeout)}s"})
+        return _vector(data, query)
+
+    def build_info(self) -> Dict[str, str]:
+        import urllib.error
+
+        try:
+            data = self._get("/api/v1/status/buildinfo")
+        except PromError:
+            return {}
+        return {str(k): str(v) for k, v in (data or {}).items()} if isinstance(data, dict) else {}
+
+    def _get(self, path: str) -> Any:
+        import urllib.request
+
+        req = urllib.request.Request(self.url + path, method="GET")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self._context()) as resp:
+                doc = json.loads(resp.read(1 << 20))
+        except Exception as exc:  # noqa: BLE001 - optional information only
+            raise PromError(str(exc)) from None
+        return doc.get("data") if isinstance(doc, dict) else None
+
+
+def _fmt_time(t: float) -> str:
+    return f"{t:.3f}"
+
+
+def _error_text(data: bytes) -> Optional[str]:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and doc.get("error"):
+        return f"{doc.get('errorType', 'error')}: {str(doc['error'])[:500]}"
+    return None
+
+
+def _vector(data: Any, query: str) -> List[Sample]:
+    if not isinstance(data, dict):
+        raise PromError(f"unexpected answer to {query[:80]!r}")
+    kind = data.get("resultType")
+    result = data.get("result")
+    if kind == "scalar" and isinstance(result, list) and len(result) == 2:
+        return [Sample({}, _num(result[1]))]
+    if kind != "vector" or not isinstance(result, list):
+        raise PromError(f"expected an instant vector from {query[:80]!r}, got {kind!r}")
+    out: List[Sample] = []
+    for item in result:
+        if not isinstance(item, dict):
+            continue
+        metric = item.get("metric") or {}
+        value = item.get("value")
+        if not isinstance(value, list) or len(value) != 2:
+            continue
+        out.append(Sample({str(k): str(v) for k, v in metric.items()}, _num(value[1])))
+    return out
+
+
+def _num(text: Any) -> float:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v
+
+
+def parse_duration(text: str) -> float:
+    """A Prometheus-style duration (``30d``, ``12h``, ``90m``, ``1h30m``) in seconds."""
+    import re
+
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+    parts: List[Tuple[str, str]] = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{text!r} is not a duration (e.g. 30d, 12h, 90m)")
+    return float(sum(int(n) * units[u] for n, u in parts))
+
+
+def prom_duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s <= 0:
+        raise ValueError("duration must be positive")
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"
