@@ -476,3 +476,28 @@ def test_diff_pr_comment_of_a_hostile_pull_request_is_inert(tmp_path):
     assert_markdown_inert(outs["markdown"])
     assert_log_safe(outs["text"])
     assert_log_safe(outs["github"], allowed=lambda c: c[0] in ("error", "warning", "notice"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: "a." * n,                      # a word boundary at every other character
+    lambda n: "\n" * n + "::",               # many blank lines before a command-like line
+    lambda n: "`" * n + "x" + "`" * (n - 1),  # unmatched backtick runs
+    lambda n: "` `` " * (n // 4),            # runs of two lengths, few matching
+    lambda n: "@" * n + "#1" * n,
+])
+def test_escaping_is_linear_in_input_size(make):
+    import time
+
+    from tagguard.formats.escape import _md_text, guard_commands, md_code, term
+
+    def cost(n):
+        s = make(n)
+        t = time.perf_counter()
+        _md_text(s, True)  # uncached
+        md_code(s + "x" * 600)
+        guard_commands(term(s) + "\n" + s)
+        return time.perf_counter() - t
+
+    cost(2000)
+    small, big = min(cost(20000) for _ in range(2)), min(cost(160000) for _ in range(2))
+    assert big < 3 and big < small * 30, (small, big)  # 8x the input: ~8x the time, never ~64x

@@ -80,7 +80,7 @@ def term_block(value: Any) -> str:
     return _CONTROL_BLOCK.sub(_visible, str(value))
 
 
-_COMMAND_LINE = re.compile(r"^(\s*):(?=:)", re.M)
+_COMMAND_LINE = re.compile(r"^([^\S\n]*):(?=:)", re.M)  # leading blanks of one line only: linear
 
 
 def guard_commands(text: str) -> str:
@@ -148,8 +148,7 @@ def _md_code(value: str, cell: bool) -> str:
 # entities; "@" before a name gets a joiner on both sides (no @mention after it, no e-mail
 # autolink before it); "#" before a name or number too (no #123 / org/repo#1 reference);
 # ``scheme://``, ``www.`` and ``mailto:``/``xmpp:`` broken so no autolink forms.
-_MD_ONE = re.compile(r"[@#](?=[\w/-])|[&<>\\`*_\[\]~|$!#]"
-                     r"|(?i:\b[a-z][a-z0-9+.-]*:(?=//))|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
+_MD_ONE = re.compile(r"[@#](?=[\w/-])|[&<>\\`*_\[\]~|$!#]|:(?=//)|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
 _MD_CHAR = {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]~|$!#"}}
 _LINE_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)]))")
 
@@ -160,17 +159,19 @@ def _md_one(m: "re.Match[str]") -> str:
         nxt = m.string[m.end():m.end() + 1]
         if s == "@":
             return ZWJ + "@" + ZWJ
+        if s == ":":  # before "//": no scheme:// autolink
+            return ZWJ + ":"
         if s == "#" and nxt and (nxt.isalnum() or nxt in "_/-"):
             return "\\#" + ZWJ
         return _MD_CHAR[s]
-    return s[:-1] + ZWJ + s[-1]  # "https" ZWJ ":", "www" ZWJ ".", "mailto" ZWJ ":"
+    return s[:-1] + ZWJ + s[-1]  # ZWJ "://", "www" ZWJ ".", "mailto" ZWJ ":"
 
 
 def _md_plain(text: str) -> str:
     return _MD_ONE.sub(_md_one, text)
 
 
-_REFS = re.compile(r"[@#](?=[\w/-])|(?i:\b[a-z][a-z0-9+.-]*:(?=//))|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
+_REFS = re.compile(r"[@#](?=[\w/-])|:(?=//)|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
 
 
 def _break_refs(text: str) -> str:
