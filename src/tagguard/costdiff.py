@@ -50,7 +50,10 @@ def make_pricer(ctx):
         path = Path(usage_path)
         if not path.is_absolute() and ctx.options.usage is None:
             path = ctx.config.base_dir / path
-        usage = usage_mod.load_usage(path)
+        try:
+            usage = usage_mod.load_usage(path)
+        except ValueError:  # pipeline.price reports it as a parse error; price without it here too
+            usage = None
     pricing = dict(ctx.config.section("pricing") or {})
     if ctx.config.section("commitments"):
         pricing.setdefault("commitments", ctx.config.section("commitments"))

@@ -105,8 +105,8 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) ->
 
     config = ctx.config
     resources = out.resources
-    price(resources, ctx)
     findings = list(out.findings)
+    findings.extend(price(resources, ctx))
     findings.extend(rules.run_checks(resources, ctx))
     findings = rules.apply_severities(findings, config.rule_overrides)
     apply_suppressions(findings, resources)
@@ -120,14 +120,17 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) ->
     return result
 
 
-def price(resources: List[Resource], ctx: ScanContext) -> None:
+def price(resources: List[Resource], ctx: ScanContext) -> List[Finding]:
+    """Price the AI resources; returns the usage file's problem (a file that cannot be read
+    or parsed is one parse error, and pricing goes on without it)."""
+    problems: List[Finding] = []
     ai = [r for r in resources if r.ai and r.compute is not None]
     if not ai:
-        return
+        return problems
     try:
         engine = import_module("tagguard.pricing.engine")
     except ModuleNotFoundError:  # pricing not part of this build
-        return
+        return problems
     # `tagguard pricing refresh` writes a local rate card; every command prices with it when present.
     import_module("tagguard.pricing.refresh").apply_local_ratecard()
     usage_path = ctx.options.usage or ctx.config.section("usage")
@@ -136,13 +139,20 @@ def price(resources: List[Resource], ctx: ScanContext) -> None:
         path = Path(usage_path)
         if not path.is_absolute() and ctx.options.usage is None:
             path = ctx.config.base_dir / path
-        usage = usage_mod.load_usage(path)
-        for r in ai:
+        try:
+            usage = usage_mod.load_usage(path)
+        except ValueError as exc:  # one line naming the file (and line): a parse error, not an abort
+            message = str(exc)
+            problems.append(Finding(rule="parse-error", category="parse_error", severity="error",
+                                    message=f"{message} (usage file not applied)", file=str(path)))
+            usage = None
+        for r in ai if usage is not None else ():
             usage.apply(r)
     pricing = dict(ctx.config.section("pricing") or {})
     if ctx.config.section("commitments"):
         pricing.setdefault("commitments", ctx.config.section("commitments"))
     engine.Pricer(pricing).price_all(ai)
+    return problems
 
 
 def apply_suppressions(findings: List[Finding], resources: List[Resource]) -> None:
