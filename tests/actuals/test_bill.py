@@ -246,3 +246,49 @@ def test_ai_services_from_config(hand_bill):
     cfg.write_text(cfg.read_text() + "  ai_services:\n    service_names: [Amazon Simple Storage Service]\n", encoding="utf-8")
     r = coverage_json(tmp, path, cfg)
     assert r["currencies"]["USD"]["ai_total"] == 195 + 1000
+
+
+BUDGETS = """\
+budgets:
+  - {name: research-gpu, match: {business-unit: research}, monthly_usd: 150, kind: gpu}
+  - {name: research-tokens, match: {business-unit: research}, monthly_usd: 1000, kind: tokens}
+  - {name: search-all, match: {business-unit: search}, monthly_usd: 10, kind: all, mode: showback}
+  - {name: hours, match: {business-unit: research}, monthly_gpu_hours: 10}
+"""
+
+
+def test_budgets_month_to_date_and_forecast(hand_bill):
+    tmp, path, cfg = hand_bill
+    cfg.write_text(cfg.read_text() + BUDGETS, encoding="utf-8")
+    res = run(["bill", "budgets", str(path), "--config", str(cfg), "--month", "2026-01", "-f", "json"], tmp)
+    r = json.loads(res.output)
+    assert (r["month"], r["days_covered"], r["days_in_month"]) == ("2026-01", 5, 31)
+    b = {x["name"]: x for x in r["budgets"]}
+    # research GPU in January: 100 - 10 (credit) = 90; 5 of 31 days -> 90 * 31 / 5
+    assert b["research-gpu"]["mtd_usd"] == 90 and b["research-gpu"]["forecast_usd"] == 558
+    assert b["research-gpu"]["status"] == "forecast over"
+    assert b["research-tokens"]["mtd_usd"] == 30 and b["research-tokens"]["status"] == "within"
+    # search, all AI: the GPU row with environment "production" still matches on business-unit: 20
+    assert b["search-all"]["mtd_usd"] == 20 and b["search-all"]["status"] == "over"
+    assert b["hours"]["status"] == "not evaluated"
+    assert "EUR" in " ".join(r["notes"])
+    assert res.exit_code == 1  # a chargeback budget is forecast over
+
+
+def test_budgets_showback_only_over_does_not_block(hand_bill):
+    tmp, path, cfg = hand_bill
+    cfg.write_text(cfg.read_text() + "budgets:\n  - {name: s, match: {business-unit: search}, monthly_usd: 10, "
+                   "kind: all, mode: showback}\n", encoding="utf-8")
+    res = run(["bill", "budgets", str(path), "--config", str(cfg), "--month", "2026-01"], tmp)
+    assert res.exit_code == 0, res.output
+    assert "over" in res.output and "month-to-date $20.00" in res.output
+
+
+def test_run_rates_for_diff(hand_bill):
+    from tagguard.actuals.budgets import run_rates
+    from tagguard.config import load_config
+
+    tmp, path, cfg = hand_bill
+    cfg.write_text(cfg.read_text() + BUDGETS, encoding="utf-8")
+    rates = run_rates([str(path)], load_config(cfg), month="2026-01")
+    assert rates["research-gpu"]["forecast_usd"] == 558 and rates["research-gpu"]["mtd_usd"] == 90

@@ -254,8 +254,8 @@ def analyse(source, config, settings: Settings) -> Analysis:
         raise BillError(f"query failed on {', '.join(source.files[:3])}{' ...' if len(source.files) > 3 else ''}: {_first_line(exc)}") from None
     collect_rejects(source)
     totals = []
-    for month, currency, cost, credits, n, bad_cost, bad_period, first_bad in totals_rows:
-        totals.append({"month": month, "currency": currency or "(no currency)", "cost": _dec(cost),
+    for month, currency, cost, credits, n, bad_cost, bad_period, first_bad, last_day in totals_rows:
+        totals.append({"month": month, "currency": currency or "(no currency)", "cost": _dec(cost), "last_day": last_day,
                        "credits": _dec(credits), "rows": int(n), "bad_cost_rows": int(bad_cost or 0),
                        "bad_period_rows": int(bad_period or 0), "first_bad_file": first_bad})
     problems = list(source.problems)

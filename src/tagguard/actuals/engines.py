@@ -39,6 +39,7 @@ def charges_subquery(table: str, cost_column: str = DEFAULT_COST, tags_type: str
                         for name, src in KEY_COLUMNS.items())
     return f"""(SELECT
   strftime({period}, '%Y-%m') AS month,
+  strftime({period}, '%Y-%m-%d') AS period_day,
   {cost} AS cost,
   TRY_CAST("BilledCost" AS DECIMAL(38,10)) AS billed_cost,
   CAST("BillingCurrency" AS VARCHAR) AS currency,

@@ -4,7 +4,7 @@
 required column (one line per file, naming the missing columns and near spellings) and builds the
 normalised view ``charges`` that the engine-neutral queries in ``sql/`` read:
 
-    month, cost, billed_cost, currency, charge_category, charge_class, provider,
+    month, period_day, cost, billed_cost, currency, charge_category, charge_class, provider,
     service_name, service_category, service_subcategory, consumed_unit, sku_id, resource_type,
     charge_description, sku_meter, usage_type (these nine never NULL: '' when absent),
     resource_id, pricing_category, commitment_id, consumed_qty, sub_account, region, tags,
@@ -260,6 +260,16 @@ def _period_kind(dtype: str) -> str:
     return "text"
 
 
+def day_expr(period_kind: str, column: str = '"ChargePeriodStart"') -> str:
+    """YYYY-MM-DD (UTC) of the charge period start: how far into its month a bill reaches."""
+    if period_kind == "tstz":
+        return f"strftime({column} AT TIME ZONE 'UTC', '%Y-%m-%d')"
+    if period_kind == "ts":
+        return f"strftime(CAST({column} AS TIMESTAMP), '%Y-%m-%d')"
+    return (f"CASE WHEN {column} LIKE '____-__-__T__:__:__Z' THEN substr({column}, 1, 10) "
+            f"ELSE strftime(TRY_CAST({column} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m-%d') END")
+
+
 def month_expr(period_kind: str, column: str = '"ChargePeriodStart"') -> str:
     """YYYY-MM of the charge period start in UTC, NULL when unreadable.
 
@@ -317,6 +327,7 @@ def _group_select(kind: str, tags_kind: str, period_kind: str, optional: set, na
     keys = ",\n  ".join(f"{key(src)} AS {name}" for name, src in KEY_COLUMNS.items())
     return f"""SELECT
   {month} AS month,
+  {day_expr(period_kind)} AS period_day,
   {cost} AS cost,
   {num('BilledCost')} AS billed_cost,
   {col('BillingCurrency')} AS currency,

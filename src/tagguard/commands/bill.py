@@ -183,3 +183,37 @@ def export(paths, config_path, out, cost_column, allocate_shared_by, memory_limi
                f"{summary['allocated_rows']} allocated rows ({summary['unsplit_origins']} left unallocated)")
     for p in analysis.problems:
         click.echo(f"tagguard: warning: {_term(p)}", err=True)
+
+
+@bill.command()
+@_common
+@click.option("--month", default=None, metavar="YYYY-MM", help="Month to measure (default: the bill's latest).")
+def budgets(paths, config_path, fmt, output, month, **kw):
+    """Each budget's month-to-date actual spend and a linear forecast to month end.
+
+    Budgets are the `budgets:` of the config (match, monthly_usd, mode, kind). Exit 1 when a chargeback
+    budget is over, or forecast over, its monthly_usd.
+    """
+    import re
+
+    from tagguard.actuals import BillError
+    from tagguard.actuals.budgets import blocking, budget_report, budgets_text
+
+    if month is not None and not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+        fail(f"--month expects YYYY-MM, got {month!r}")
+    config = load_config_or_exit(config_path, paths=["."])  # PATHS are bill files, not a repository
+    analysis, _src = _open(paths, config, kw)
+    try:
+        report = budget_report(analysis, config, month)
+    except BillError as exc:
+        fail(str(exc))
+    from tagguard.actuals import report as render
+
+    if fmt == "json":
+        text = render.to_json(report)
+    else:
+        text = budgets_text(report)
+        if fmt == "markdown":
+            text = "```\n" + text.replace("```", "'''") + "```\n"
+    write_output(text, output)
+    raise click.exceptions.Exit(EXIT_FINDINGS if blocking(report) else EXIT_OK)

@@ -8,6 +8,7 @@ SELECT
   COUNT(*) AS n_rows,
   SUM(CASE WHEN bad_cost THEN 1 ELSE 0 END) AS bad_cost_rows,
   SUM(CASE WHEN bad_period THEN 1 ELSE 0 END) AS bad_period_rows,
-  MIN(CASE WHEN bad_cost OR bad_period THEN src_file END) AS first_bad_file
+  MIN(CASE WHEN bad_cost OR bad_period THEN src_file END) AS first_bad_file,
+  MAX(period_day) AS last_day
 FROM {{charges}}
 GROUP BY month, currency

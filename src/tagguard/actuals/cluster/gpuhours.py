@@ -1,0 +1,474 @@
+"""Requested, used, idle and unattributed GPU-hours per namespace and taxonomy label, priced.
+
+``collect`` asks Prometheus for per-pod and per-node sums (see ``queries``), chunk by chunk, and
+keeps one small record per pod and node: memory grows with pods and nodes, never with samples.
+``build`` turns them into the report: GPU-equivalents by ``split``, tags from pod labels with the
+namespace's labels inherited, judged by the taxonomy, prices from the rate card by the node's
+instance type and capacity type.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from tagguard.actuals.cluster import queries as Q
+from tagguard.actuals.cluster.promql import PromClient, PromError, prom_duration
+from tagguard.actuals.cluster.split import label_name, unit
+
+UNATTRIBUTED = "(unattributed)"
+NO_LABELS = "(pod labels not exported)"
+INSTANCE_TYPE_LABELS = ("label_node_kubernetes_io_instance_type", "label_beta_kubernetes_io_instance_type")
+ALLOWLIST_FIX = ("run kube-state-metrics with --metric-labels-allowlist=pods=[{keys}],namespaces=[{keys}],"
+                 "nodes=[node.kubernetes.io/instance-type,karpenter.sh/capacity-type,eks.amazonaws.com/capacityType,"
+                 "cloud.google.com/gke-spot,nvidia.com/gpu.replicas,nvidia.com/gpu.count,nvidia.com/gpu.sharing-strategy]"
+                 " (since v2.10 kube_*_labels carry no labels unless allowed)")
+
+
+@dataclass
+class PodAcc:
+    namespace: str
+    pod: str
+    node: str = ""
+    points: Dict[str, float] = field(default_factory=dict)  # resource -> Σ requested units × points
+    running: float = 0.0  # points Running
+
+
+@dataclass
+class ClusterData:
+    start: float
+    end: float
+    step: float
+    chunks: int = 0
+    pods: Dict[Tuple[str, str, str], PodAcc] = field(default_factory=dict)
+    used_sum: Dict[Tuple[str, str], float] = field(default_factory=dict)
+    used_count: Dict[Tuple[str, str], float] = field(default_factory=dict)
+    pod_labels: Dict[Tuple[str, str], Dict[str, str]] = field(default_factory=dict)
+    pod_label_series: int = 0
+    ns_labels: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    node_labels: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    owners: Dict[Tuple[str, str], Tuple[str, str]] = field(default_factory=dict)
+    node_points: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    quotas: List[Dict[str, Any]] = field(default_factory=list)
+    util_metric: str = ""
+    warnings: List[str] = field(default_factory=list)
+
+
+def align(start: float, end: float, step: float) -> Tuple[float, float]:
+    s = math.floor(start / step) * step
+    e = math.floor(end / step) * step
+    if e <= s:
+        raise PromError("the window is shorter than one --resolution step")
+    return s, e
+
+
+def pick_util_metric(client: PromClient, sel: Q.Selectors, when: float, rng: str) -> Q.Selectors:
+    """Use DCGM_FI_PROF_GR_ENGINE_ACTIVE when the cluster exports it (it works per MIG instance),
+    else DCGM_FI_DEV_GPU_UTIL; find whether the pod labels are ``pod`` or ``exported_pod``."""
+    from dataclasses import replace
+
+    for metric in ((sel.util_metric,) if sel.util_metric != "auto" else
+                   ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL")):
+        for pod, ns in (("pod", "namespace"), ("exported_pod", "exported_namespace")):
+            found = client.instant(f'count(last_over_time({metric}{{{pod}!=""}}[{rng}]))', when)
+            if found and found[0].value > 0:
+                return replace(sel, util_metric=metric, pod_label=pod, namespace_label=ns)
+    metric = "DCGM_FI_DEV_GPU_UTIL" if sel.util_metric == "auto" else sel.util_metric
+    return replace(sel, util_metric=metric)
+
+
+def collect(client: PromClient, start: float, end: float, step: float, chunk: float,
+            sel: Q.Selectors) -> ClusterData:
+    start, end = align(start, end, step)
+    chunk = max(step, math.floor(chunk / step) * step)
+    data = ClusterData(start=start, end=end, step=step)
+    sel = pick_util_metric(client, sel, end, prom_duration(end - start))
+    data.util_metric = sel.util_metric
+    st = prom_duration(step)
+    t0 = start
+    while t0 < end:
+        t1 = min(end, t0 + chunk)
+        at = t1 - step / 2.0
+        rng = prom_duration(t1 - t0)
+        _chunk(client, data, sel, at, rng, st, t1)
+        data.chunks += 1
+        t0 = t1
+    data.quotas = [dict(s.labels, value=s.value) for s in client.instant(Q.quota(prom_duration(end - start)), end)]
+    return data
+
+
+def _chunk(client: PromClient, d: ClusterData, sel: Q.Selectors, at: float, rng: str, st: str, t1: float) -> None:
+    for s in client.instant(Q.requests(sel, rng, st), at):
+        lb = s.labels
+        key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
+        acc = d.pods.get(key)
+        if acc is None:
+            acc = d.pods[key] = PodAcc(key[0], key[1])
+        if lb.get("node"):
+            acc.node = lb["node"]
+        res = lb.get("resource", "")
+        if s.value == s.value:  # not NaN
+            acc.points[res] = acc.points.get(res, 0.0) + s.value
+    for s in client.instant(Q.running(rng, st), at):
+        key = (s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", ""))
+        acc = d.pods.get(key)
+        if acc is not None:
+            acc.running += s.value
+    for query, into in ((Q.used_sum(sel, rng, st), d.used_sum), (Q.used_count(sel, rng, st), d.used_count)):
+        for s in client.instant(query, at):
+            k = (s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))
+            if s.value == s.value:
+                into[k] = into.get(k, 0.0) + s.value
+    for s in client.instant(Q.node_capacity(sel, rng, st), at):
+        node = s.labels.get("node", "")
+        per = d.node_points.setdefault(node, {})
+        res = s.labels.get("resource", "")
+        per[res] = per.get(res, 0.0) + s.value
+    # info metrics: newest chunk wins
+    for s in client.instant(Q.last("kube_pod_labels", rng), at):
+        d.pod_label_series += 1
+        d.pod_labels[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = _labels(s.labels)
+    for s in client.instant(Q.last("kube_namespace_labels", rng), at):
+        d.ns_labels[s.labels.get("namespace", "")] = _labels(s.labels)
+    for s in client.instant(Q.last("kube_node_labels", rng), at):
+        d.node_labels[s.labels.get("node", "")] = _labels(s.labels)
+    for s in client.instant(Q.last('kube_pod_owner{owner_is_controller="true"}', rng), at):
+        d.owners[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = (
+            s.labels.get("owner_kind", ""), s.labels.get("owner_name", ""))
+
+
+def _labels(lb: Dict[str, str]) -> Dict[str, str]:
+    return {k: v for k, v in lb.items() if k.startswith("label_")}
+
+
+# --- report -------------------------------------------------------------------------------------
+
+@dataclass
+class Options:
+    group_by: Optional[str] = None  # taxonomy key; default: the taxonomy's first required key
+    mig_basis: str = "compute"
+    time_slicing: str = "replicas"
+    idle_sharing: str = "none"
+    idle_platform: Optional[str] = None
+    underuse_threshold: float = 0.3
+    steady_fraction: float = 0.9
+    quota_near: float = 0.9
+    commitment: str = "reserved_1yr"
+
+
+@dataclass
+class PodRow:
+    namespace: str
+    pod: str
+    node: str
+    owner_kind: str
+    owner_name: str
+    gpu_hours: float  # requested GPU-equivalent hours
+    used_hours: Optional[float]
+    running_hours: float
+    tags: Dict[str, str]
+    issues: List[str]
+    group: str
+    capacity: str
+    instance_type: str
+    rate: Optional[float]  # USD per GPU-hour
+    rate_note: Optional[str]
+    units: List[str]
+
+
+def capacity_type(labels: Dict[str, str]) -> str:
+    k = labels.get("label_karpenter_sh_capacity_type", "").lower()
+    e = labels.get("label_eks_amazonaws_com_capacity_type", "").upper()
+    if k == "spot" or e == "SPOT" or labels.get("label_cloud_google_com_gke_spot", "").lower() == "true" \
+            or labels.get("label_cloud_google_com_gke_preemptible", "").lower() == "true":
+        return "spot"
+    if k == "reserved" or e == "CAPACITY_BLOCK":
+        return "reserved"
+    if k == "on-demand" or e == "ON_DEMAND":
+        return "on_demand"
+    return "on_demand_assumed"
+
+
+def replicas_of(labels: Dict[str, str]) -> Optional[float]:
+    """Time-slicing replicas per GPU from GPU feature discovery labels, None when not time-sliced."""
+    strategy = labels.get("label_nvidia_com_gpu_sharing_strategy", "")
+    try:
+        reps = float(labels.get("label_nvidia_com_gpu_replicas", "0"))
+        count = float(labels.get("label_nvidia_com_gpu_count", "0"))
+    except ValueError:
+        return None
+    if strategy in ("time-slicing", "mps") and reps > 0 and count > 0 and reps > count:
+        return reps / count
+    return None
+
+
+class Pricer:
+    """Per-GPU-hour rate of a node from the rate card: instance rate / GPUs per instance."""
+
+    def __init__(self) -> None:
+        self._cache: Dict[Tuple[str, str], Tuple[Optional[float], Optional[str], Optional[Any]]] = {}
+
+    def rate(self, instance_type: str, capacity: str) -> Tuple[Optional[float], Optional[str], Optional[Any]]:
+        key = (instance_type, capacity)
+        if key not in self._cache:
+            self._cache[key] = self._rate(instance_type, capacity)
+        return self._cache[key]
+
+    def info(self, instance_type: str):
+        from tagguard.pricing import catalog
+
+        return catalog.lookup(instance_type) if instance_type else None
+
+    def _rate(self, instance_type: str, capacity: str):
+        if not instance_type:
+            return None, ("node has no node.kubernetes.io/instance-type label in kube_node_labels; allow it with "
+                          "--metric-labels-allowlist=nodes=[node.kubernetes.io/instance-type]"), None
+        info = self.info(instance_type)
+        if info is None or not info.accelerator_count:
+            return None, f"instance type {instance_type} is not in the rate card", None
+        kind = {"spot": "spot", "reserved": "reserved_1yr"}.get(capacity, "on_demand")
+        note = None
+        value = info.rate(kind)
+        if value is None and kind != "on_demand":
+            value = info.on_demand
+            note = f"no {kind} rate for {instance_type} in the rate card: priced on demand"
+        if value is None:
+            return None, f"the rate card has no price for {instance_type}", info
+        return value / float(info.accelerator_count), note, info
+
+
+def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) -> Dict[str, Any]:
+    from tagguard.actuals.cluster import findings as F
+    from tagguard.actuals.cluster.split import share_idle
+
+    step_h = data.step / 3600.0
+    hours = (data.end - data.start) / 3600.0
+    keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
+    label_to_key = {}
+    for k in keys:
+        label_to_key.setdefault(label_name(k), k)
+    group_by = opts.group_by or (keys[0] if keys else None)
+    warnings = list(data.warnings)
+    labels_visible = any(data.pod_labels.values()) or any(data.ns_labels.values())
+    if data.pods and not labels_visible:
+        warnings.append("kube-state-metrics exports no pod or namespace labels (kube_pod_labels "
+                        f"{'has no label_* labels' if data.pod_label_series else 'is absent'}): GPU-hours cannot be "
+                        "attributed to teams and are reported as " + NO_LABELS + ", not as untagged; fix: "
+                        + ALLOWLIST_FIX.format(keys=",".join(keys)))
+    if data.pods and not data.used_count:
+        warnings.append(f"no {data.util_metric} series with pod labels: used GPU-hours unknown (dcgm-exporter needs "
+                        "--kubernetes, and its pod/namespace labels must reach Prometheus)")
+    node_rep = {n: replicas_of(lb) for n, lb in data.node_labels.items()}
+    pricer = Pricer()
+    units_how: Dict[str, str] = {}
+    unpriced: Dict[str, Dict[str, Any]] = {}
+
+    def to_gpu(res: str, pts: float, node: str) -> Optional[float]:
+        u = unit(res, mig_basis=opts.mig_basis, replicas=node_rep.get(node))
+        units_how[u.resource + (f" on {node}" if u.kind == "time-sliced" else "")] = u.how
+        return None if u.fraction is None else pts * u.fraction * step_h
+
+    def node_rate(node: str):
+        lb = data.node_labels.get(node, {})
+        itype = next((lb[k] for k in INSTANCE_TYPE_LABELS if lb.get(k)), "")
+        cap = capacity_type(lb)
+        rate, note, _ = pricer.rate(itype, cap)
+        return itype, cap, rate, note
+
+    rows: List[PodRow] = []
+    unknown_units: Dict[str, float] = {}
+    for (ns, pod, uid), acc in data.pods.items():
+        gh = 0.0
+        names = []
+        for res, pts in acc.points.items():
+            v = to_gpu(res, pts, acc.node)
+            names.append(res)
+            if v is None:
+                unknown_units[res] = unknown_units.get(res, 0.0) + pts * step_h
+                continue
+            gh += v
+        if gh <= 0 and not any(unknown_units.get(r) for r in names):
+            continue
+        cnt = data.used_count.get((ns, pod))
+        used = None
+        if cnt:
+            used = gh * (data.used_sum.get((ns, pod), 0.0) / cnt)
+        tags = _tags(data.ns_labels.get(ns, {}), label_to_key)
+        tags.update(_tags(data.pod_labels.get((ns, pod), {}), label_to_key))
+        issues = [i.message for i in taxonomy.evaluate(tags, style="kubernetes")]
+        if issues:
+            group = NO_LABELS if not labels_visible else UNATTRIBUTED
+        else:
+            group = str(tags.get(group_by, "")) if group_by else ""
+        itype, cap, rate, note = node_rate(acc.node)
+        if rate is None:
+            u = unpriced.setdefault(note or "unpriced", {"reason": note, "gpu_hours": 0.0, "nodes": set()})
+            u["gpu_hours"] += gh
+            u["nodes"].add(acc.node or "(unscheduled)")
+        okind, oname = data.owners.get((ns, pod), ("", ""))
+        rows.append(PodRow(ns, pod, acc.node, okind, oname, gh, used, acc.running * step_h, tags, issues, group,
+                           cap, itype, rate, note, names))
+
+    if opts.time_slicing == "use":
+        _split_by_use(rows, data, node_rep, step_h, to_gpu)
+
+    # nodes: capacity and unallocated idle
+    req_by_node: Dict[str, float] = {}
+    for r in rows:
+        req_by_node[r.node] = req_by_node.get(r.node, 0.0) + r.gpu_hours
+    nodes = []
+    for node, per in sorted(data.node_points.items()):
+        cap_h = sum(v for v in (to_gpu(res, pts, node) for res, pts in per.items()) if v is not None)
+        idle = max(0.0, cap_h - req_by_node.get(node, 0.0))
+        itype, cap, rate, note = node_rate(node)
+        if rate is None and idle > 0:
+            u = unpriced.setdefault(note or "unpriced", {"reason": note, "gpu_hours": 0.0, "nodes": set()})
+            u["gpu_hours"] += idle
+            u["nodes"].add(node)
+        nodes.append({"node": node, "instance_type": itype or None, "capacity_type": cap,
+                      "capacity_gpu_hours": cap_h, "requested_gpu_hours": req_by_node.get(node, 0.0),
+                      "idle_unallocated_gpu_hours": idle, "usd_per_gpu_hour": rate,
+                      "idle_cost_usd": idle * rate if rate is not None else None,
+                      "no_pods": req_by_node.get(node, 0.0) == 0})
+
+    def agg(key_fn) -> Dict[str, Dict[str, Any]]:
+        out: Dict[str, Dict[str, Any]] = {}
+        for r in rows:
+            k = key_fn(r)
+            if k is None:
+                continue
+            a = out.get(k)
+            if a is None:
+                a = out[k] = _empty()
+            _add(a, r)
+        return out
+
+    by_ns = agg(lambda r: r.namespace)
+    by_group = agg(lambda r: r.group)
+    by_label = {k: agg(lambda r, k=k: (str(r.tags[k]) if (not r.issues and k in r.tags) else
+                                       (r.group if r.issues else None))) for k in keys}
+    totals = _empty()
+    for r in rows:
+        _add(totals, r)
+    idle_h = sum(n["idle_unallocated_gpu_hours"] for n in nodes)
+    idle_c = sum(n["idle_cost_usd"] or 0.0 for n in nodes)
+    cap_h = sum(n["capacity_gpu_hours"] for n in nodes)
+    sharing = share_idle(idle_c, idle_h, {g: a["used_gpu_hours"] for g, a in by_group.items()
+                                          if g not in (UNATTRIBUTED, NO_LABELS)},
+                         opts.idle_sharing, opts.idle_platform) if opts.idle_sharing != "none" else \
+        {"method": "none", "ratios": {}, "cost": {}, "hours": {}}
+    for g, c in sharing["cost"].items():
+        a = by_group.setdefault(g, _empty())
+        a["shared_idle_cost_usd"] = c
+        a["shared_idle_gpu_hours"] = sharing["hours"][g]
+
+    finds = F.findings(rows, data, opts, pricer, node_rate, hours)
+    report = {
+        "kind": "tagguard-cluster-report",
+        "window": {"start": _iso(data.start), "end": _iso(data.end), "hours": hours,
+                   "resolution_seconds": data.step, "chunks": data.chunks},
+        "source": dict(source, util_metric=data.util_metric),
+        "group_by": group_by,
+        "labels_visible": labels_visible,
+        "totals": dict(_finish(totals), capacity_gpu_hours=cap_h, idle_unallocated_gpu_hours=idle_h,
+                       idle_unallocated_cost_usd=idle_c, pods=len(rows), nodes=len(nodes)),
+        "by_namespace": [dict(namespace=k, **_finish(v)) for k, v in sorted(by_ns.items())],
+        "by_group": [dict(group=k, **_finish(v)) for k, v in sorted(by_group.items())],
+        "by_label": {k: [dict(value=v, **_finish(a)) for v, a in sorted(rows_.items())] for k, rows_ in by_label.items()},
+        "unattributed": _unattributed(rows),
+        "idle_nodes": [n for n in nodes if n["idle_unallocated_gpu_hours"] > 0],
+        "split": {"mig_basis": opts.mig_basis, "time_slicing": opts.time_slicing,
+                  "used": f"requested GPU-hours × mean {data.util_metric} of the pod's devices",
+                  "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
+                                   "platform": opts.idle_platform},
+                  "units": dict(sorted(units_how.items()))},
+        "unpriced": [{"reason": u["reason"], "gpu_hours": u["gpu_hours"], "nodes": sorted(u["nodes"])[:20]}
+                     for u in unpriced.values()],
+        "unknown_resources": [{"resource": k, "unit_hours": v} for k, v in sorted(unknown_units.items())],
+        "findings": finds,
+        "warnings": warnings,
+    }
+    return report
+
+
+def _split_by_use(rows, data, node_rep, step_h, to_gpu) -> None:
+    """Time-sliced nodes: each pod gets the node's GPU-hours × its share of the node's measured use."""
+    by_node: Dict[str, List[PodRow]] = {}
+    for r in rows:
+        if node_rep.get(r.node):
+            by_node.setdefault(r.node, []).append(r)
+    for node, rs in by_node.items():
+        cap = sum(v for v in (to_gpu(res, pts, node) for res, pts in data.node_points.get(node, {}).items())
+                  if v is not None)
+        used = {id(r): (data.used_sum.get((r.namespace, r.pod), 0.0)) for r in rs}
+        total = sum(used.values())
+        if total <= 0 or cap <= 0:
+            continue
+        for r in rs:
+            share = used[id(r)] / total
+            r.gpu_hours = cap * share
+            cnt = data.used_count.get((r.namespace, r.pod))
+            r.used_hours = r.gpu_hours * (data.used_sum.get((r.namespace, r.pod), 0.0) / cnt) if cnt else None
+
+
+def _tags(labels: Dict[str, str], label_to_key: Dict[str, str]) -> Dict[str, str]:
+    out = {}
+    for k, v in labels.items():
+        if v == "":
+            continue  # kube-state-metrics exports an absent allowed label as an empty value
+        out[label_to_key.get(k, k[len("label_"):])] = v
+    return out
+
+
+def _empty() -> Dict[str, Any]:
+    return {"requested_gpu_hours": 0.0, "used_gpu_hours": 0.0, "idle_gpu_hours": 0.0, "unmeasured_gpu_hours": 0.0,
+            "cost_usd": 0.0, "used_cost_usd": 0.0, "idle_cost_usd": 0.0, "unpriced_gpu_hours": 0.0,
+            "capacity": {}, "pods": 0}
+
+
+def _add(a: Dict[str, Any], r: PodRow) -> None:
+    a["pods"] += 1
+    a["requested_gpu_hours"] += r.gpu_hours
+    if r.used_hours is None:
+        a["unmeasured_gpu_hours"] += r.gpu_hours
+    else:
+        a["used_gpu_hours"] += r.used_hours
+        a["idle_gpu_hours"] += max(0.0, r.gpu_hours - r.used_hours)
+    cap = "on_demand" if r.capacity == "on_demand_assumed" else r.capacity
+    a["capacity"][cap] = a["capacity"].get(cap, 0.0) + r.gpu_hours
+    if r.rate is None:
+        a["unpriced_gpu_hours"] += r.gpu_hours
+        return
+    a["cost_usd"] += r.gpu_hours * r.rate
+    if r.used_hours is not None:
+        a["used_cost_usd"] += r.used_hours * r.rate
+        a["idle_cost_usd"] += max(0.0, r.gpu_hours - r.used_hours) * r.rate
+
+
+def _finish(a: Dict[str, Any]) -> Dict[str, Any]:
+    out = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in a.items() if k != "capacity"}
+    total = sum(a["capacity"].values())
+    out["capacity_share"] = {k: round(v / total, 6) for k, v in sorted(a["capacity"].items())} if total else {}
+    meas = a["requested_gpu_hours"] - a["unmeasured_gpu_hours"]
+    out["utilisation"] = round(a["used_gpu_hours"] / meas, 6) if meas > 0 else None
+    return out
+
+
+def _unattributed(rows: List[PodRow]) -> Dict[str, Any]:
+    bad = [r for r in rows if r.issues]
+    reasons: Dict[str, int] = {}
+    for r in bad:
+        for m in r.issues:
+            reasons[m] = reasons.get(m, 0) + 1
+    return {"gpu_hours": round(sum(r.gpu_hours for r in bad), 6),
+            "cost_usd": round(sum(r.gpu_hours * r.rate for r in bad if r.rate is not None), 6),
+            "pods": len(bad),
+            "reasons": [{"reason": m, "pods": n} for m, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))][:50],
+            "examples": [{"namespace": r.namespace, "pod": r.pod, "gpu_hours": round(r.gpu_hours, 6)}
+                         for r in sorted(bad, key=lambda r: -r.gpu_hours)[:20]]}
+
+
+def _iso(t: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
