@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "usage": "tagguard.commands.usage:usage",
     "checkov-dir": "tagguard.commands.checkov:checkov_dir",
     "bill": "tagguard.commands.bill:bill",
+    "cluster": "tagguard.commands.cluster:cluster",
 }
 
 

@@ -1,0 +1,115 @@
+"""``tagguard cluster report``: actual GPU-hours per team from a running cluster's Prometheus."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from tagguard.cli import config_option, fail, format_from_extension, load_config_or_exit, write_output
+
+FORMATS = ("text", "json", "markdown")
+
+
+def _when(text: str, what: str) -> float:
+    from datetime import datetime, timezone
+
+    raw = text.strip()
+    try:
+        if raw.endswith("Z"):
+            raw = raw[:-1] + "+00:00"
+        dt = datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            fail(f"{what} {text!r}: expected RFC 3339 / ISO 8601 (2026-11-01T00:00:00Z), a date or unix seconds")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+@click.group()
+def cluster():
+    """GPU-hours actually requested and used in running Kubernetes clusters (Prometheus, OpenCost)."""
+
+
+@cluster.command("report")
+@config_option
+@click.option("--prometheus", "url", default=None, metavar="URL",
+              help="Prometheus base URL (default: $TAGGUARD_PROMETHEUS_URL). Credentials from the environment: "
+                   "TAGGUARD_PROMETHEUS_TOKEN (bearer) or TAGGUARD_PROMETHEUS_USER/_PASSWORD (basic).")
+@click.option("--window", default=None, help="Window ending at --until (default now), e.g. 30d, 12h.")
+@click.option("--since", default=None, help="Window start (RFC 3339, date or unix seconds).")
+@click.option("--until", default=None, help="Window end (default: now).")
+@click.option("--resolution", default="1m", show_default=True, help="Subquery step: one point per step per series.")
+@click.option("--chunk", default="1d", show_default=True,
+              help="Query the window in chunks of this length (keeps each query under --query.max-samples).")
+@click.option("--group-by", default=None, help="Taxonomy key to group teams by (default: its first required key).")
+@click.option("--mig-basis", type=click.Choice(["compute", "memory"]), default="compute", show_default=True,
+              help="A MIG slice's share of a GPU: its compute slices (1g = 1/7) or memory slices (5gb = 1/8).")
+@click.option("--time-slicing", type=click.Choice(["replicas", "use"]), default="replicas", show_default=True,
+              help="Time-sliced GPUs: 1/replicas per request, or the node's GPU-hours split by measured use.")
+@click.option("--idle-sharing", type=click.Choice(["none", "proportional", "even", "platform"]), default="none",
+              show_default=True, help="Share the cost of GPUs no pod requested among groups.")
+@click.option("--idle-platform", default=None, help="Group that carries idle cost with --idle-sharing platform.")
+@click.option("--underuse-threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Workloads using less than this share of their GPU time are findings.")
+@click.option("--util-metric", type=click.Choice(["auto", "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"]),
+              default="auto", show_default=True)
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None, help="CA bundle for https.")
+@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per query.")
+@click.option("--max-response-mb", type=int, default=256, show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def report(config_path, url, window, since, until, resolution, chunk, group_by, mig_basis, time_slicing,
+           idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
+           max_response_mb, fmt, output):
+    """Requested, used, idle and unattributed GPU-hours per namespace and taxonomy label, priced.
+
+    Exit 1 when GPU-hours are unattributed or a finding is an error, 0 otherwise.
+    """
+    import time
+
+    from tagguard.actuals.cluster import gpuhours
+    from tagguard.actuals.cluster.promql import PromClient, PromError, parse_duration
+    from tagguard.actuals.cluster.queries import Selectors
+    from tagguard.actuals.cluster.render import render
+    from tagguard.actuals.cluster.split import SplitError, resource_regex
+
+    url = url or os.environ.get("TAGGUARD_PROMETHEUS_URL")
+    if not url:
+        fail("give --prometheus URL (or set TAGGUARD_PROMETHEUS_URL)")
+    if fmt is None:
+        fmt = format_from_extension(output, FORMATS) if output is not None else "text"
+    if idle_sharing == "platform" and not idle_platform:
+        fail("--idle-sharing platform needs --idle-platform GROUP")
+    try:
+        step = parse_duration(resolution)
+        chunk_s = parse_duration(chunk)
+        end = _when(until, "--until") if until else time.time()
+        if since:
+            start = _when(since, "--since")
+        else:
+            start = end - parse_duration(window or "30d")
+    except ValueError as exc:
+        fail(str(exc))
+    if start >= end:
+        fail("--since must be before --until")
+    config = load_config_or_exit(config_path, paths=["."])
+    opts = gpuhours.Options(group_by=group_by, mig_basis=mig_basis, time_slicing=time_slicing,
+                            idle_sharing=idle_sharing, idle_platform=idle_platform,
+                            underuse_threshold=underuse_threshold)
+    try:
+        client = PromClient.from_env(url, timeout=timeout, max_bytes=max_response_mb * 1024 * 1024,
+                                     ca_file=ca_file, insecure=insecure)
+        data = gpuhours.collect(client, start, end, step, chunk_s,
+                                Selectors(resources=resource_regex(), util_metric=util_metric))
+        rep = gpuhours.build(data, config.taxonomy(), opts, {"prometheus": client.url, "queries": client.queries,
+                                                             "bytes_read": client.bytes_read})
+    except (PromError, SplitError) as exc:
+        fail(str(exc), code=2)
+    write_output(render(rep, fmt), output)
+    blocking = rep["unattributed"]["gpu_hours"] > 0 or any(f["severity"] == "error" for f in rep["findings"])
+    raise click.exceptions.Exit(1 if blocking else 0)

@@ -1,0 +1,166 @@
+"""A real Prometheus (Debian's `prometheus` package) on 127.0.0.1 with data backfilled by
+`promtool tsdb create-blocks-from openmetrics` from series written here, named and labelled as
+kube-state-metrics and dcgm-exporter publish them (docs/cluster.md lists the sources)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+Series = Tuple[str, Dict[str, str]]
+
+
+def binaries() -> Tuple[Optional[str], Optional[str]]:
+    return shutil.which("prometheus"), shutil.which("promtool")
+
+
+def _labels(lb: Dict[str, str]) -> str:
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in lb.items()) + "}"
+
+
+class OpenMetricsWriter:
+    """Families must be contiguous: call ``family`` once per metric name, then its series."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "w", encoding="utf-8")
+        self.samples = 0
+
+    def family(self, name: str, kind: str = "gauge") -> None:
+        self.fh.write(f"# TYPE {name} {kind}\n")
+
+    def series(self, name: str, labels: Dict[str, str], points: Iterable[Tuple[float, float]]) -> None:
+        head = name + _labels(labels) + " "
+        w = self.fh.write
+        n = 0
+        for t, v in points:
+            w(f"{head}{v:g} {t:.0f}\n")
+            n += 1
+        self.samples += n
+
+    def close(self) -> None:
+        self.fh.write("# EOF\n")
+        self.fh.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Prometheus:
+    def __init__(self, workdir: Path, openmetrics: Path, block_hours: int = 24):
+        self.workdir = workdir
+        self.data = workdir / "tsdb"
+        self.data.mkdir(parents=True, exist_ok=True)
+        prom, tool = binaries()
+        assert prom and tool
+        t0 = time.time()
+        subprocess.run([tool, "tsdb", "create-blocks-from", "openmetrics",
+                        f"--max-block-duration={block_hours}h", str(openmetrics), str(self.data)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
+        self.backfill_seconds = time.time() - t0
+        cfg = workdir / "prometheus.yml"
+        cfg.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(workdir / "prometheus.log", "wb")
+        self.proc = subprocess.Popen(
+            [prom, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{self.port}",
+             f"--storage.tsdb.path={self.data}", "--storage.tsdb.retention.time=3650d"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=str(workdir))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("prometheus exited: " + (workdir / "prometheus.log").read_text()[-2000:])
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("prometheus did not become ready in 60 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+def pod_series(pods: List[dict], nodes: List[dict], times: List[float], w: OpenMetricsWriter,
+               namespaces: Dict[str, Dict[str, str]], quotas: List[dict] = ()) -> None:
+    """kube-state-metrics + dcgm-exporter series for ``pods`` on ``nodes`` at ``times``.
+
+    pod: {namespace, pod, uid, node, resource, count, running: set/callable(i)->bool, labels: {label_x: v},
+          owner: (kind, name) or None, util: [per-device % or None], model}
+    node: {node, labels: {label_...}, allocatable: {resource: n}}
+    """
+    def run(p, i):
+        r = p.get("running", True)
+        return r(i) if callable(r) else bool(r)
+
+    w.family("kube_pod_container_resource_requests")
+    for p in pods:
+        lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "container": "main",
+              "node": p["node"], "resource": p["resource"], "unit": "integer"}
+        w.series("kube_pod_container_resource_requests", lb, ((t, p["count"]) for t in times))
+    w.family("kube_pod_status_phase")
+    for p in pods:
+        for ph in PHASES:
+            lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "phase": ph}
+            done = p.get("after", "Succeeded")
+            w.series("kube_pod_status_phase", lb,
+                     ((t, 1 if (ph == "Running" and run(p, i)) or (ph == done and not run(p, i)) else 0)
+                      for i, t in enumerate(times)))
+    w.family("kube_pod_labels")
+    for p in pods:
+        lb = dict({"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"]}, **p.get("labels", {}))
+        w.series("kube_pod_labels", lb, ((t, 1) for t in times))
+    w.family("kube_pod_owner")
+    for p in pods:
+        kind, name = p.get("owner") or ("<none>", "<none>")
+        lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "owner_kind": kind,
+              "owner_name": name, "owner_is_controller": "true" if p.get("owner") else "<none>"}
+        w.series("kube_pod_owner", lb, ((t, 1) for t in times))
+    w.family("kube_namespace_labels")
+    for ns, labels in namespaces.items():
+        w.series("kube_namespace_labels", dict({"namespace": ns}, **labels), ((t, 1) for t in times))
+    w.family("kube_node_labels")
+    for n in nodes:
+        w.series("kube_node_labels", dict({"node": n["node"]}, **n.get("labels", {})), ((t, 1) for t in times))
+    w.family("kube_node_status_allocatable")
+    for n in nodes:
+        for res, v in n["allocatable"].items():
+            w.series("kube_node_status_allocatable", {"node": n["node"], "resource": res, "unit": "integer"},
+                     ((t, v) for t in times))
+    if quotas:
+        w.family("kube_resourcequota")
+        for q in quotas:
+            w.series("kube_resourcequota", {k: q[k] for k in ("namespace", "resourcequota", "resource", "type")},
+                     ((t, q["value"]) for t in times))
+    w.family("DCGM_FI_DEV_GPU_UTIL")
+    for p in pods:
+        for gpu, util in enumerate(p.get("util") or []):
+            if util is None:
+                continue
+            lb = {"gpu": str(gpu), "UUID": f"GPU-{p['uid']}-{gpu}", "pci_bus_id": f"00000000:{gpu + 16:02X}:00.0",
+                  "device": f"nvidia{gpu}", "modelName": p.get("model", "NVIDIA A100-SXM4-40GB"),
+                  "Hostname": p["node"], "DCGM_FI_DRIVER_VERSION": "550.54.15", "container": "main",
+                  "namespace": p["namespace"], "pod": p["pod"]}
+            w.series("DCGM_FI_DEV_GPU_UTIL", lb, ((t, util) for i, t in enumerate(times) if run(p, i)))
