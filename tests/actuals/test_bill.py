@@ -292,3 +292,14 @@ def test_run_rates_for_diff(hand_bill):
     cfg.write_text(cfg.read_text() + BUDGETS, encoding="utf-8")
     rates = run_rates([str(path)], load_config(cfg), month="2026-01")
     assert rates["research-gpu"]["forecast_usd"] == 558 and rates["research-gpu"]["mtd_usd"] == 90
+
+
+def test_file_name_with_glob_characters_is_not_expanded(hand_bill):
+    tmp, path, cfg = hand_bill
+    d = tmp / "parts"
+    d.mkdir()
+    write_csv(d / "2026-01.csv", HAND_ROWS[:1])
+    write_csv(d / "[2]026-01.csv", HAND_ROWS[:1])  # as a glob this would match 2026-01.csv a second time
+    r = coverage_json(tmp, str(d), cfg)
+    assert r["currencies"]["USD"]["ai_total"] == 100
+    assert any("glob characters" in p for p in r["problems"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -169,6 +170,7 @@ class TagJudge:
         return TagVerdict(tags, allocated, ok, problems, fixes, bad_keys=frozenset(bad_keys))
 
 
+@lru_cache(maxsize=256)
 def style_of(provider: Optional[str]) -> str:
     p = (provider or "").lower()
     if "microsoft" in p or "azure" in p:
@@ -327,7 +329,9 @@ def coverage_report(a: Analysis, resource_map: Optional[Dict[str, Dict[str, Any]
         c = per_cur.setdefault(t["currency"], _empty_currency(a.required))
         c["bill_total"] += t["cost"]
     for ch in a.charges:
-        c = per_cur.setdefault(ch.currency, _empty_currency(a.required))
+        c = per_cur.get(ch.currency)
+        if c is None:
+            c = per_cur[ch.currency] = _empty_currency(a.required)
         v = ch.verdict
         if v.malformed:
             malformed["rows"] += ch.rows

@@ -94,6 +94,7 @@ def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: Optiona
     except duckdb.Error as exc:
         raise BillError(f"cannot start DuckDB: {_first_line(exc)}") from None
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     return con
 
 
@@ -182,6 +183,10 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
     groups: Dict[Tuple, List[str]] = {}
     absent_everywhere = set(OPTIONAL)
     for name in files:
+        if not name.startswith("s3://") and any(ch in os.path.basename(name) for ch in "*?[{"):
+            # DuckDB would expand the name as a glob and read other files in its place
+            src.problems.append(f"{name}: file name has glob characters (* ? [ {{), which DuckDB would expand; file skipped")
+            continue
         try:
             cols = _probe(con, name)
         except Exception as exc:  # duckdb.Error and OS errors: skip the file, keep the rest
