@@ -140,6 +140,10 @@ def _eval_attrs(src: bytes):
     (b'a = <<-EOT\n    ' + b"h" * 40000 + b"\n    short\n  EOT\n", "a", "h" * 40000 + "\nshort\n"),
     (b'a = "' + (b"x" * 20000 + b"{") * 3 + b'"\n', "a", ("x" * 20000 + "{") * 3),
     (b'a = "$${' + b"q" * 40000 + b'}"\n', "a", "${" + "q" * 40000 + "}"),
+    (b'a = "%{ if true }' + b"y" * 40000 + b'%{ endif }"\n', "a", "y" * 40000),
+    (b'a = "${ {b=1}.b }' + b"w" * 40000 + b'"\n', "a", "1" + "w" * 40000),
+    (b'a = "' + b"{}" * 20000 + b'"\n', "a", "{}" * 20000),
+    (b'a = "' + b"}" * 200000 + b'"\n', "a", "}" * 200000),
 ])
 def test_long_literal_values_survive(src, name, expected):
     parsed, values = _eval_attrs(src)

@@ -136,9 +136,9 @@ def parse(data: bytes, filename: str) -> HclFile:
 # swapped for short placeholders before parsing and put back when the literal is compiled.
 
 LONG_RUN = 16 * 1024
-# plain template text: no quote, newline or brace (interpolations stay whole); escapes, and
-# $ / % not opening ${ / %{, are part of it
-_RUN = re.compile(rb'(?:[^"\\$%{}\r\n]+|\\[^\r\n]|\$(?!\{)|%(?!\{))+')
+# plain template text: no quote or newline, no ${ / %{ opener; escapes, lone $ / %, and braces
+# are part of it (a run that starts inside an interpolation is cut after its first })
+_RUN = re.compile(rb'(?:[^"\\$%{\r\n]+|\\[^\r\n]|\$(?!\{)|%(?!\{)|(?<![$%])\{)+')
 _HEREDOC_OPEN = re.compile(rb"<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n")
 _ESCAPE = re.compile(rb"\\.")
 
@@ -198,6 +198,22 @@ def _heredoc_bodies(data: bytes) -> List[Tuple[int, int]]:
         pos = max(stop, m.end())
 
 
+_BRACE = re.compile(rb"[{}]")
+
+
+def _closing_brace(data: bytes, start: int, end: int) -> int:
+    """Offset of the ``}`` that closes an interpolation open at ``start`` (nested ``{}`` skipped), or -1."""
+    depth = 0
+    for m in _BRACE.finditer(data, start, end):
+        if m.group(0) == b"{":
+            depth += 1
+        elif depth == 0:
+            return m.start()
+        else:
+            depth -= 1
+    return -1
+
+
 def _inert_runs(data: bytes, runs: List[Tuple[int, int]]) -> Iterator[Tuple[int, int]]:
     """The runs (in file order) that are string, heredoc or comment text, judged on their line:
     an odd number of unescaped quotes before them, a ``#``/``//`` outside quotes, or inside a
@@ -206,19 +222,31 @@ def _inert_runs(data: bytes, runs: List[Tuple[int, int]]) -> Iterator[Tuple[int,
 
     heredocs = _heredoc_bodies(data)
     starts = [a for a, _ in heredocs]
-    pos, parity, comment = -1, 0, False
+    pos, parity, comment, interp = -1, 0, False, False
     for start, end in runs:
         newline = data.rfind(b"\n", max(pos, 0), start) if pos >= 0 else data.rfind(b"\n", 0, start)
         if pos < 0 or newline >= 0:  # a new line: scan it from its start
-            pos, parity, comment = newline + 1, 0, False
+            pos, parity, comment, interp = newline + 1, 0, False, False
+        segment = _ESCAPE.sub(b"", data[pos:start]).replace(b"$${", b"").replace(b"%%{", b"")
         if not comment:
-            parts = _ESCAPE.sub(b"", data[pos:start]).split(b'"')
+            parts = segment.split(b'"')
             for i, part in enumerate(parts):
                 if (parity + i) % 2 == 0 and (b"#" in part or b"//" in part):
                     comment = True
                     break
             parity = (parity + len(parts) - 1) % 2
+        opened = max(segment.rfind(b"${"), segment.rfind(b"%{"))
+        closed = segment.rfind(b"}")
+        if opened >= 0 or closed >= 0:
+            interp = opened > closed
         pos = start  # the run itself is scanned with the next segment (a # in code starts a comment)
+        if interp and not comment:  # the run starts inside ${ ... }: only what follows its } is text
+            close = _closing_brace(data, start, end)
+            if close < 0:
+                continue
+            start = close + 1
+            if end - start < LONG_RUN:
+                continue
         k = bisect.bisect_right(starts, start) - 1
         if comment or parity == 1 or (k >= 0 and start < heredocs[k][1]):
             yield start, end
