@@ -3,7 +3,9 @@
 Every reader yields ``Call`` tuples, one per model call, and reports a bad
 line through ``on_error(file, line, message)`` and goes on.  Memory does not
 grow with the file: JSONL and CSV are read line by line and a top-level JSON
-array element by element.  Only a pretty-printed single JSON *object* (an OTLP
+array element by element; a line (or array element) longer than ``max_line_bytes()``
+(``TAGGUARD_MAX_LINE_BYTES``, 1 MiB) is one error and is skipped without being held
+whole, JSON nested too deeply is one error, and values quoted in errors are clipped.  Only a pretty-printed single JSON *object* (an OTLP
 export written by hand, ``{"data": [...]}`` from LiteLLM's API) is loaded whole.
 
 Formats, detected per file from its first character and then per record:
@@ -38,6 +40,20 @@ DEFAULT_TAG_ATTRIBUTES = {
 }
 TAG_PREFIXES = ("tagguard.tag.", "tag.", "tags.")
 _MAX_ERROR_TEXT = 160
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+MAX_LINE_ENV = "TAGGUARD_MAX_LINE_BYTES"  # a trusted environment variable: bytes, or with a K/M/G suffix
+
+
+def max_line_bytes() -> int:
+    """The longest usage line read (``TAGGUARD_MAX_LINE_BYTES``, default 1 MiB): a longer line is one
+    parse error, skipped without being held in memory."""
+    import os
+
+    from tagguard import safeio
+
+    raw = os.environ.get(MAX_LINE_ENV, "").strip()
+    parsed = safeio.parse_bytes(raw) if raw else None
+    return parsed if parsed else DEFAULT_MAX_LINE_BYTES
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())
 
 
@@ -312,8 +328,9 @@ def from_otlp(doc: Dict[str, Any], file: str, line: Optional[int], mapper: TagMa
                                tags, str(service) if service else None,
                                _first(a, "tagguard.prompt_fingerprint", "prompt_fingerprint"), False, None, False,
                                file, line)
-                except (ValueError, TypeError, AttributeError) as exc:
-                    on_error(file, line, f"OTLP span {span.get('spanId', '?') if isinstance(span, dict) else '?'}: {_clip(str(exc))}")
+                except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+                    span_id = _clip(str(span.get("spanId", "?"))) if isinstance(span, dict) else "?"
+                    on_error(file, line, f"OTLP span {span_id}: {_clip(str(exc))}")
 
 
 # --- files ------------------------------------------------------------------------
@@ -342,8 +359,9 @@ class FileStats:
 class Reader:
     """Turns input files into ``Call``s; counts formats, records and malformed lines per file."""
 
-    def __init__(self, mapper: TagMapper, on_error: OnError):
+    def __init__(self, mapper: TagMapper, on_error: OnError, max_line: Optional[int] = None):
         self.mapper = mapper
+        self.max_line = max_line or max_line_bytes()
         self._on_error = on_error
         self.files: List[FileStats] = []
         self._cur: Optional[FileStats] = None
@@ -379,9 +397,9 @@ class Reader:
                 for item in d["data"]:
                     yield from self._from_obj(item, file, line)
             else:
-                keys = ", ".join(list(d)[:5]) if isinstance(d, dict) else type(d).__name__
-                self._err(file, line, f"not a tagguard, LiteLLM or OTLP record (keys: {keys})")
-        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                keys = ", ".join(_clip(str(k)) for k in list(d)[:5]) if isinstance(d, dict) else type(d).__name__
+                self._err(file, line, f"not a tagguard, LiteLLM or OTLP record (keys: {_clip(keys)})")
+        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             self._err(file, line, _clip(str(exc)))
 
     def read(self, path: str, fast: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Iterator[Call]:
@@ -393,10 +411,10 @@ class Reader:
         self._cur = st
         try:
             if path == "-":
-                fh = sys.stdin
+                fh = sys.stdin.buffer
                 name = "<stdin>"
             else:
-                fh = open(path, "r", encoding="utf-8", errors="strict", newline="")
+                fh = open(path, "rb")
                 name = path
         except OSError as exc:
             self._err(path, None, f"cannot read: {exc.strerror or exc}")
@@ -405,47 +423,104 @@ class Reader:
             for call in self._read(fh, name):
                 st.records += 1
                 yield call
-        except UnicodeDecodeError as exc:
-            self._err(name, None, f"not UTF-8 text ({exc.reason} at byte {exc.start}); stopped reading this file")
+        except OSError as exc:
+            self._err(name, None, f"cannot read: {exc.strerror or exc}; stopped reading this file")
         finally:
-            if fh is not sys.stdin:
+            if fh is not sys.stdin.buffer:
                 fh.close()
 
+    # Lines are read as bytes, at most ``max_line`` at a time: a line over the cap is skipped in
+    # pieces (never held whole), decoded per line (a bad byte costs that line, not the file).
+    def _too_long(self, name: str, lineno: int) -> None:
+        self._err(name, lineno, f"line longer than {_fmt_bytes(self.max_line)}; skipped (raise "
+                                f"{MAX_LINE_ENV} to read longer lines)")
+
+    @staticmethod
+    def _skip_rest(fh: Any) -> None:
+        while True:
+            rest = fh.readline(1 << 20)
+            if not rest or rest.endswith(b"\n"):
+                return
+
+    def _text(self, raw: bytes, name: str, lineno: int) -> Optional[str]:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._err(name, lineno, f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line); line skipped")
+            return None
+
     def _read(self, fh: Any, name: str) -> Iterator[Call]:
-        first = ""
+        limit = self.max_line + 1
         lineno = 0
-        for raw in fh:  # skip leading blank lines
+        first = b""
+        while True:  # skip leading blank lines
+            raw = fh.readline(limit)
+            if not raw:
+                return
             lineno += 1
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if len(raw) == limit and not raw.endswith(b"\n"):
+                if raw.lstrip()[:1] == b"[":  # a JSON array on one long line: streamed by element
+                    yield from self._read_array(raw, fh, name, lineno)
+                    return
+                self._skip_rest(fh)
+                self._too_long(name, lineno)
+                continue
             if raw.strip():
                 first = raw
                 break
-        if not first:
-            return
-        c = first.lstrip()[0]
-        if c == "[":
+        c = first.lstrip()[:1]
+        if c == b"[":
             yield from self._read_array(first, fh, name, lineno)
-        elif c == "{":
-            yield from self._read_jsonl(first, fh, name, lineno)
-        elif name.endswith(".csv") or "request_id" in first:
-            yield from self._read_csv(first, fh, name, lineno)
+            return
+        text = self._text(first, name, lineno)
+        if text is None:
+            return
+        if c == b"{":
+            yield from self._read_jsonl(text, fh, name, lineno)
+        elif name.lower().endswith(".csv") or "request_id" in text:
+            yield from self._read_csv(text, fh, name, lineno)
         else:
             self._err(name, lineno, "not JSON lines, a JSON array, OTLP JSON or a LiteLLM CSV export")
+
+    def _read_document(self, first: str, fh: Any, name: str, lineno: int) -> Iterator[Call]:
+        """A pretty-printed JSON document (``{`` alone on its first line): loaded whole, within the file cap."""
+        from tagguard import safeio
+
+        cap = safeio.max_file_bytes()
+        rest = fh.read(cap + 1)
+        if len(first) + len(rest) > cap:
+            self._err(name, lineno, f"a pretty-printed JSON document larger than {_fmt_bytes(cap)}; not read (write one "
+                                    f"record per line, or raise {safeio.MAX_FILE_BYTES_ENV})")
+            return
+        try:
+            doc = safeio.load_json(first + rest.decode("utf-8"), name)
+        except UnicodeDecodeError as exc:
+            self._err(name, lineno, f"not UTF-8 text ({exc.reason}); not read")
+            return
+        except safeio.JSONTooDeep:
+            self._err(name, lineno, f"JSON nested deeper than {safeio.MAX_JSON_DEPTH} levels; not read")
+            return
+        except ValueError as exc:
+            self._err(name, lineno + getattr(exc, "lineno", 1) - 1, f"invalid JSON: {_clip(getattr(exc, 'msg', str(exc)))}")
+            return
+        yield from self._from_obj(doc, name, lineno)
 
     def _read_jsonl(self, first: str, fh: Any, name: str, lineno: int) -> Iterator[Call]:
         loads = json.loads
         try:
             d = loads(first)
+        except RecursionError:
+            d = _TOO_DEEP
         except ValueError:
             d = None
         if d is None and first.strip() == "{":  # a pretty-printed document: load it whole
-            try:
-                doc = loads(first + fh.read())
-            except ValueError as exc:
-                self._err(name, lineno + getattr(exc, "lineno", 1) - 1, f"invalid JSON: {_clip(getattr(exc, 'msg', str(exc)))}")
-                return
-            yield from self._from_obj(doc, name, lineno)
+            yield from self._read_document(first, fh, name, lineno)
             return
-        if d is None:
+        if d is _TOO_DEEP:
+            self._err(name, lineno, "JSON nested too deeply; line skipped")
+        elif d is None:
             self._err(name, lineno, "invalid JSON line")
         else:
             yield from self._from_obj(d, name, lineno)
@@ -453,8 +528,22 @@ class Reader:
         fast = self._fast
         st = self._cur
         scan = _SCAN  # the C scanner json.loads uses, without its per-call wrapper
-        for raw in fh:
+        readline = fh.readline
+        limit = self.max_line + 1
+        while True:
+            b = readline(limit)
+            if not b:
+                break
             lineno += 1
+            if len(b) == limit and b[-1:] != b"\n":
+                self._skip_rest(fh)
+                self._too_long(name, lineno)
+                continue
+            try:
+                raw = b.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._err(name, lineno, f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line); line skipped")
+                continue
             try:
                 d, end = scan(raw, 0)
                 if end < len(raw) - 1 and raw[end:].strip():
@@ -466,6 +555,12 @@ class Reader:
                     if raw.strip():
                         self._err(name, lineno, f"invalid JSON: {_clip(getattr(exc, 'msg', str(exc)))}")
                     continue
+                except RecursionError:
+                    self._err(name, lineno, "JSON nested too deeply; line skipped")
+                    continue
+            except RecursionError:
+                self._err(name, lineno, "JSON nested too deeply; line skipped")
+                continue
             # fast path for tagguard's own records
             if type(d) is dict and "ts" in d and "tags" in d:
                 if fast is not None and fast(d):
@@ -475,7 +570,7 @@ class Reader:
                     continue
                 try:
                     call = from_tg(d, name, lineno)
-                except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
                     self._err(name, lineno, _clip(str(exc)))
                     continue
                 if st.format != "tagguard":
@@ -484,12 +579,30 @@ class Reader:
             else:
                 yield from self._from_obj(d, name, lineno)
 
-    def _read_array(self, first: str, fh: Any, name: str, lineno: int) -> Iterator[Call]:
-        """A top-level JSON array, decoded one element at a time."""
+    def _read_array(self, first: bytes, fh: Any, name: str, lineno: int) -> Iterator[Call]:
+        """A top-level JSON array, decoded one element at a time; an element over the line cap stops the file."""
+        import codecs
+
         dec = json.JSONDecoder()
-        buf = first.lstrip()[1:]
+        text_of = codecs.getincrementaldecoder("utf-8")()
+        try:
+            buf = text_of.decode(first).lstrip()[1:]
+        except UnicodeDecodeError as exc:
+            self._err(name, lineno, f"not UTF-8 text ({exc.reason}); stopped reading this file")
+            return
         line = lineno
         eof = False
+
+        def more() -> bool:
+            nonlocal buf, eof
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                eof = True
+                buf += text_of.decode(b"", final=True)
+                return False
+            buf += text_of.decode(chunk)
+            return True
+
         while True:
             # skip whitespace and commas
             i = 0
@@ -499,52 +612,93 @@ class Reader:
                     line += 1
                 i += 1
             buf = buf[i:]
-            if not buf:
-                if eof:
-                    self._err(name, line, "JSON array is not closed")
-                    return
-                chunk = fh.read(1 << 16)
-                if not chunk:
-                    eof = True
-                buf += chunk
-                continue
-            if buf[0] == "]":
-                return
             try:
-                obj, end = dec.raw_decode(buf)
-            except ValueError as exc:
-                if not eof:
-                    chunk = fh.read(1 << 16)
-                    if chunk:
-                        buf += chunk
-                        continue
-                    eof = True
+                if not buf:
+                    if eof:
+                        self._err(name, line, "JSON array is not closed")
+                        return
+                    more()
                     continue
-                self._err(name, line + buf[:getattr(exc, "pos", 0)].count("\n"),
-                          f"invalid JSON in array: {_clip(getattr(exc, 'msg', str(exc)))}; stopped reading this file")
+                if buf[0] == "]":
+                    return
+                try:
+                    obj, end = dec.raw_decode(buf)
+                except RecursionError:
+                    self._err(name, line, "JSON nested too deeply in array; stopped reading this file")
+                    return
+                except ValueError as exc:
+                    if len(buf) > self.max_line:
+                        self._err(name, line, f"a JSON array element larger than {_fmt_bytes(self.max_line)}; stopped "
+                                              f"reading this file (raise {MAX_LINE_ENV} to read it)")
+                        return
+                    if not eof:
+                        more()
+                        continue
+                    self._err(name, line + buf[:getattr(exc, "pos", 0)].count("\n"),
+                              f"invalid JSON in array: {_clip(getattr(exc, 'msg', str(exc)))}; stopped reading this file")
+                    return
+            except UnicodeDecodeError as exc:
+                self._err(name, line, f"not UTF-8 text ({exc.reason}); stopped reading this file")
                 return
             yield from self._from_obj(obj, name, line)
-            line += buf[:end].count("\n")
+            line += buf.count("\n", 0, end)
             buf = buf[end:]
 
     def _read_csv(self, first: str, fh: Any, name: str, lineno: int) -> Iterator[Call]:
+        limit = self.max_line + 1
+        if csv.field_size_limit() < self.max_line:
+            csv.field_size_limit(self.max_line)
+        state = {"line": lineno}
+
         def lines() -> Iterator[str]:
             yield first
-            yield from fh
+            while True:
+                b = fh.readline(limit)
+                if not b:
+                    return
+                state["line"] += 1
+                if len(b) == limit and b[-1:] != b"\n":
+                    self._skip_rest(fh)
+                    self._too_long(name, state["line"])
+                    yield "\n"  # keeps the CSV reader's line count in step
+                    continue
+                text = self._text(b, name, state["line"])
+                yield text if text is not None else "\n"
         reader = csv.DictReader(lines())
-        if not reader.fieldnames or "request_id" not in reader.fieldnames:
+        try:
+            fieldnames = reader.fieldnames
+        except csv.Error as exc:
+            self._err(name, lineno, f"invalid CSV header: {_clip(str(exc))}")
+            return
+        if not fieldnames or "request_id" not in fieldnames:
             self._err(name, lineno, "CSV has no `request_id` column: not a LiteLLM spend-log export")
             return
         base = lineno - 1
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self._err(name, base + reader.line_num, f"invalid CSV: {_clip(str(exc))}")
+                continue
             ln = base + reader.line_num
             if None in row:
-                self._err(name, ln, f"row has {len(reader.fieldnames) + len(row[None])} fields, header has {len(reader.fieldnames)}")
+                self._err(name, ln, f"row has {len(fieldnames) + len(row[None])} fields, header has {len(fieldnames)}")
                 continue
             try:
                 call = from_litellm(row, name, ln, self.mapper)
-            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
                 self._err(name, ln, _clip(str(exc)))
                 continue
             self._seen("litellm-csv")
             yield call
+
+
+_TOO_DEEP = object()
+
+
+def _fmt_bytes(n: int) -> str:
+    from tagguard import safeio
+
+    return safeio.format_bytes(n)
