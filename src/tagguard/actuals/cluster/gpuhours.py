@@ -98,23 +98,24 @@ def collect(client: PromClient, start: float, end: float, step: float, chunk: fl
 
 
 def _chunk(client: PromClient, d: ClusterData, sel: Q.Selectors, at: float, rng: str, st: str, t1: float) -> None:
-    for s in client.instant(Q.requests(sel, rng, st), at):
+    units: Dict[Tuple[str, str, str], List[Tuple[str, str, float]]] = {}
+    for s in client.instant(Q.requests(sel, rng), at):
         lb = s.labels
         key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
+        if s.value == s.value:  # not NaN
+            units.setdefault(key, []).append((lb.get("node", ""), lb.get("resource", ""), s.value))
+    for s in client.instant(Q.running(sel, rng, st), at):
+        key = (s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", ""))
+        if not s.value or key not in units:
+            continue
         acc = d.pods.get(key)
         if acc is None:
             acc = d.pods[key] = PodAcc(key[0], key[1])
-        if lb.get("node"):
-            acc.node = lb["node"]
-        res = lb.get("resource", "")
-        if s.value == s.value:  # not NaN
-            acc.points[res] = acc.points.get(res, 0.0) + s.value
-    for s in client.instant(Q.running(rng, st), at):
-        key = (s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", ""))
-        acc = d.pods.get(key)
-        if acc is not None:
-            acc.running += s.value
-    for query, into in ((Q.used_sum(sel, rng, st), d.used_sum), (Q.used_count(sel, rng, st), d.used_count)):
+        acc.running += s.value
+        for node, res, n in units[key]:
+            acc.node = node or acc.node
+            acc.points[res] = acc.points.get(res, 0.0) + n * s.value
+    for query, into in ((Q.used_sum(sel, rng), d.used_sum), (Q.used_count(sel, rng), d.used_count)):
         for s in client.instant(query, at):
             k = (s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))
             if s.value == s.value:

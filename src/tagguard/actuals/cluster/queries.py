@@ -1,7 +1,9 @@
 """PromQL for GPU-hours, aggregated on the server.
 
 Every query is an instant query at a chunk's end over the chunk (``[D:S]`` subqueries at resolution
-S), so Prometheus sums the samples and returns one number per pod / node, never raw series. A
+S), so Prometheus sums the samples and returns one number per pod / node, never raw series: GPU pods'
+Running points come from a subquery of kube_pod_status_phase, their requested units from
+``max_over_time`` of the requests, utilisation as Σ and count of the raw dcgm-exporter samples. A
 window is cut into chunks so one query stays under the server's ``--query.max-samples``.
 
 Points: a chunk [t0, t1) with t0, t1 multiples of S is evaluated at ``t1 - S/2`` over ``[D:S]``:
@@ -22,35 +24,36 @@ class Selectors:
     namespace_label: str = "namespace"
 
 
-RUNNING = 'max by (namespace, pod, uid) (kube_pod_status_phase{phase="Running"}) == 1'
+def requests(sel: Selectors, rng: str) -> str:
+    """Requested units per (pod, node, resource) in the chunk. A pod's GPU requests are immutable
+    (extended resources cannot be resized in place), so units × Running points = unit-points; only
+    series with a node (scheduled pods) count, so a pod's Pending series (node="") is not added."""
+    return (f'sum by (namespace, pod, uid, node, resource) (max_over_time(kube_pod_container_resource_requests'
+            f'{{resource=~"{sel.resources}", node!=""}}[{rng}]))')
 
 
-def requests(sel: Selectors, rng: str, step: str) -> str:
-    """Requested units × points per (pod, node, resource), counted only while the pod is Running."""
-    return (f'sum_over_time((sum by (namespace, pod, uid, node, resource) '
-            f'(kube_pod_container_resource_requests{{resource=~"{sel.resources}"}}) '
-            f'* on (namespace, pod, uid) group_left() ({RUNNING}))[{rng}:{step}])')
-
-
-def running(rng: str, step: str) -> str:
-    """Points each pod was Running (for steady-workload findings)."""
-    return f"sum_over_time(({RUNNING})[{rng}:{step}])"
+def running(sel: Selectors, rng: str, step: str) -> str:
+    """Points each GPU pod was Running (kube_pod_status_phase is 1/0 per phase), at resolution ``step``."""
+    return (f'sum by (namespace, pod, uid) (sum_over_time(kube_pod_status_phase{{phase="Running"}}[{rng}:{step}])) '
+            f'and on (namespace, pod, uid) max_over_time(kube_pod_container_resource_requests'
+            f'{{resource=~"{sel.resources}", node!=""}}[{rng}])')
 
 
 def util_scale(metric: str) -> float:
     return 0.01 if metric == "DCGM_FI_DEV_GPU_UTIL" else 1.0  # % vs ratio 0-1
 
 
-def used_sum(sel: Selectors, rng: str, step: str) -> str:
-    """Σ utilisation (0-1) over points and devices, per pod (dcgm-exporter's pod/namespace labels)."""
+def used_sum(sel: Selectors, rng: str) -> str:
+    """Σ utilisation (0-1) over the raw samples of every device of a pod (dcgm-exporter pod labels)."""
     scale = util_scale(sel.util_metric)
     ns, pod = sel.namespace_label, sel.pod_label
-    return (f'sum by ({ns}, {pod}) (sum_over_time(({sel.util_metric}{{{pod}!=""}} * {scale:g})[{rng}:{step}]))')
+    return f'sum by ({ns}, {pod}) (sum_over_time({sel.util_metric}{{{pod}!=""}}[{rng}])) * {scale:g}'
 
 
-def used_count(sel: Selectors, rng: str, step: str) -> str:
+def used_count(sel: Selectors, rng: str) -> str:
+    """Number of those samples: Σ/count = the pod's mean utilisation while it reported."""
     ns, pod = sel.namespace_label, sel.pod_label
-    return f'sum by ({ns}, {pod}) (count_over_time({sel.util_metric}{{{pod}!=""}}[{rng}:{step}]))'
+    return f'sum by ({ns}, {pod}) (count_over_time({sel.util_metric}{{{pod}!=""}}[{rng}]))'
 
 
 def node_capacity(sel: Selectors, rng: str, step: str) -> str:
