@@ -172,3 +172,18 @@ def test_long_line_check_is_cheap():
     start = time.perf_counter()
     assert hcl.shrink_long_runs(data) == (data, None)
     assert time.perf_counter() - start < 0.5
+
+
+def test_module_for_each_fan_out_is_capped(hostile_repo, secret):
+    """Nested for_each multiplies: 3 levels of 100 keys would be 1,000,000 module instances
+    from a few hundred bytes. The scan stops creating instances at a cap and says so."""
+    keys = 'toset([for i in range(100) : tostring(i)])'
+    write(hostile_repo, "main.tf", f'module "a" {{\n  source   = "./m1"\n  for_each = {keys}\n}}\n')
+    write(hostile_repo, "m1/main.tf", f'module "b" {{\n  source   = "../m2"\n  for_each = {keys}\n}}\n')
+    write(hostile_repo, "m2/main.tf", f'module "c" {{\n  source   = "../m3"\n  for_each = {keys}\n}}\n')
+    write(hostile_repo, "m3/main.tf", 'resource "aws_instance" "g" {\n  instance_type = "p4d.24xlarge"\n}\n')
+    run = scan_all(hostile_repo, secret, timeout=120)
+    assert_clean(run, exit_codes=(1,), max_seconds=60, max_rss=900 * MiB, secret=secret)
+    capped = [m for m in messages(run) if "module instances in this scan" in m]
+    assert len(capped) == 1, capped
+    assert len(_addresses(run)) <= 10_000

@@ -22,6 +22,9 @@ from tagguard.sources.terraform.values import PartialMap, Unknown
 
 MAX_MODULE_DEPTH = 12
 MAX_INSTANCES = 2_000  # for_each / count fan-out per module call
+# module instances per scan: nested for_each multiplies (3 levels of 100 keys: 1,000,000 instances
+# from 300 bytes); past this, further module instances are a warning, not evaluated
+MAX_MODULE_INSTANCES = 10_000
 
 _PROVIDER_REF = re.compile(r'"?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)"?\s*=\s*([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)')
 
@@ -729,6 +732,8 @@ class Loader:
         self.boundary = boundary
         # (real directory of the calling module, call name) -> why the call is not evaluated
         self.refused: Dict[Tuple[str, str], str] = {}
+        self.module_instances = 0  # created so far, against MAX_MODULE_INSTANCES
+        self.instances_capped = False
         self.rel_of = rel_of
         self.read = read
         self.workspace = workspace
@@ -789,6 +794,16 @@ class Loader:
             return None
         mdef = self.module_def(child_dir)
         keys = self._expand_keys(loc, parent)
+        room = MAX_MODULE_INSTANCES - self.module_instances
+        if len(keys) > room:
+            if not self.instances_capped:
+                self.problems.append((loc.file, loc.block.line, f"module.{call_name}: for_each makes more than "
+                                      f"{MAX_MODULE_INSTANCES:,} module instances in this scan; the rest are not evaluated"))
+            self.instances_capped = True
+            keys = keys[:max(room, 0)]
+            if not keys:
+                return None
+        self.module_instances += len(keys)
         providers = self._child_providers(parent, loc)
         out: List[Tuple[str, ModuleInstance]] = []
         for key_suffix, bindings in keys:
