@@ -249,3 +249,17 @@ def test_values_file_given_by_flag_is_trusted(hostile_repo, secret, tmp_path):
     run = scan_all(hostile_repo, secret, extra=["--helm-bin", real_helm(), "--helm-values", str(values)])
     assert_clean(run, exit_codes=(1,), secret=secret)
     assert not any("outside the scanned repository" in m for m in messages(run))
+
+
+def test_chart_metadata_links_leaving_the_chart_are_not_read(hostile_repo, secret, tmp_path):
+    """requirements.yaml and a subchart's Chart.yaml linked to files outside: their names never reach a message."""
+    d = chart(hostile_repo)
+    (d / "Chart.yaml").write_text("apiVersion: v1\nname: llm\nversion: 0.1.0\n")
+    outside = write(tmp_path, "outside/req.yaml", f"dependencies:\n  - name: {secret.value}\n    version: 1.0.0\n")
+    (d / "requirements.yaml").symlink_to(outside)
+    (d / "charts" / "sub").mkdir(parents=True)
+    (d / "charts" / "sub" / "Chart.yaml").symlink_to(write(tmp_path, "outside/Chart.yaml",
+                                                         f"apiVersion: v2\nname: {secret.value}x\nversion: 1.0.0\n"))
+    run = scan_all(hostile_repo, secret, extra=["--helm-bin", real_helm()])
+    assert_clean(run, exit_codes=(1,), secret=secret)
+    assert any("leading outside the chart" in m for m in messages(run)), messages(run)

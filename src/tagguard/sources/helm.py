@@ -143,12 +143,14 @@ def chart_dirs(inventory: Inventory) -> List[str]:
     return top
 
 
-def _chart_meta(path: Path) -> Dict[str, Any]:
-    from tagguard import yamlio
+def _chart_meta(path: Path, boundary: Optional[Path] = None) -> Dict[str, Any]:
+    """``Chart.yaml`` (or ``requirements.yaml``) as a dict: a regular file inside ``boundary`` (default:
+    its own directory), within the per-file cap; ``{}`` when it cannot be read."""
+    from tagguard import safeio, yamlio
 
     try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-    except Exception:  # reported by helm itself when it renders
+        data = yamlio.load(safeio.read_text(path, boundary if boundary is not None else path.parent))
+    except Exception:  # reported by helm itself when it renders (a link leaving the chart is left out of it)
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -174,7 +176,7 @@ class HelmSource(Source):
         deadline = _monotonic() + timeout
         jobs = []
         for d in charts:
-            meta = _chart_meta(inventory.path(d) / "Chart.yaml")
+            meta = _chart_meta(inventory.path(d) / "Chart.yaml", inventory.path(d))
             name = str(meta.get("name") or (Path(d).name if d != "." else inventory.root.name))
             if meta.get("type") == "library":
                 continue
@@ -491,16 +493,10 @@ def _run_bounded(cmd: List[str], env: Dict[str, str], cwd: str, deadline: float,
 
 def _missing_dependencies(chart: Path) -> List[str]:
     """Names of ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy under charts/."""
-    from tagguard import yamlio
-
-    meta = _chart_meta(chart / "Chart.yaml")
+    meta = _chart_meta(chart / "Chart.yaml", chart)
     deps = meta.get("dependencies")
     if not deps and (chart / "requirements.yaml").is_file():
-        try:
-            req = yamlio.load((chart / "requirements.yaml").read_text(encoding="utf-8"))
-        except Exception:
-            req = None
-        deps = req.get("dependencies") if isinstance(req, dict) else None
+        deps = _chart_meta(chart / "requirements.yaml", chart).get("dependencies")
     if not isinstance(deps, list):
         return []
     present = set()
@@ -508,7 +504,7 @@ def _missing_dependencies(chart: Path) -> List[str]:
     if sub.is_dir():
         for entry in sub.iterdir():
             if entry.is_dir():
-                present.add(str(_chart_meta(entry / "Chart.yaml").get("name") or entry.name))
+                present.add(str(_chart_meta(entry / "Chart.yaml", chart).get("name") or entry.name))
             elif entry.name.endswith((".tgz", ".tar.gz")):
                 stem = entry.name[:-4] if entry.name.endswith(".tgz") else entry.name[:-7]
                 m = re.match(r"^(.+?)-v?\d", stem)
@@ -584,8 +580,11 @@ class _TemplateLines:
             return rel, 1
         lines = self.cache.get(rel)
         if lines is None:
+            from tagguard import safeio
+
             try:
-                lines = self.inventory.path(rel).read_text(encoding="utf-8", errors="replace").splitlines()
+                data = safeio.read_bytes(self.inventory.path(rel), self.inventory.path(self.chart_dir))
+                lines = data.decode("utf-8", "replace").splitlines()
             except OSError:
                 lines = []
             self.cache[rel] = lines
