@@ -205,3 +205,19 @@ def test_callers_that_create_no_instance_say_the_module_is_not_checked(repo):
     notes = [f for f in doc["findings"] if f["rule"] == "not-scanned"]
     assert len(notes) == 1 and "create no instance of it" in notes[0]["message"]
     assert notes[0]["file"] == "main.tf" and notes[0]["line"] == 2
+
+
+def test_in_process_scans_see_a_caller_added_between_them(repo):
+    from tagguard.config import Config
+    from tagguard.pipeline import scan
+
+    lonely = repo / "infra" / "modules" / "lonely"
+    lonely.mkdir()
+    (lonely / "main.tf").write_text(BOX_TF % "var.tags")
+    target = str(lonely / "main.tf")
+    first = scan([target], Config(raw={}, path=None))
+    assert [r.address for r in first.resources] == ["aws_instance.box"]
+    (repo / "infra" / "lonely.tf").write_text('module "lonely" {\n  source = "./modules/lonely"\n'
+                                               '  tags   = { project = "p", environment = "dev" }\n}\n')
+    second = scan([target], Config(raw={}, path=None))
+    assert [r.address for r in second.resources] == ["module.lonely.aws_instance.box"]

@@ -27,15 +27,9 @@ _SKIP = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__", "
 MAX_FILES = 50_000  # .tf files searched per repository
 MAX_DEPTH = 12  # caller chain length (Terraform's module nesting in practice is far less)
 
-_INDEX_CACHE: Dict[str, Dict[str, Set[str]]] = {}
-
-
 def callers_index(boundary: Path) -> Dict[str, Set[str]]:
     """callee directory (real path) -> directories (real paths) whose .tf files call it locally."""
     key = os.path.realpath(boundary)
-    hit = _INDEX_CACHE.get(key)
-    if hit is not None:
-        return hit
     from tagguard import safeio
 
     index: Dict[str, Set[str]] = {}
@@ -78,7 +72,6 @@ def callers_index(boundary: Path) -> Dict[str, Set[str]]:
                 callee = os.path.realpath(os.path.join(current, src))
                 if callee != current and safeio.inside(callee, key):
                     index.setdefault(callee, set()).add(current)
-    _INDEX_CACHE[key] = index
     return index
 
 
@@ -112,6 +105,7 @@ def add_callers(inv, module_dirs: List[Path], seen: Set[str]) -> None:
     original_dirs = {_dirname(f) for f in inv.files}
     focus: Dict[str, dict] = dict(getattr(inv, "tf_focus", {}) or {})
     added: Set[str] = set(getattr(inv, "tf_caller_dirs", set()) or set())
+    indexes: Dict[str, Dict[str, Set[str]]] = {}  # one walk per repository per scan (files change between scans)
     for module_dir in dict.fromkeys(os.path.realpath(d) for d in module_dirs):
         rel_module = _rel(module_dir, root)
         boundary = scan_boundary(module_dir)
@@ -120,7 +114,9 @@ def add_callers(inv, module_dirs: List[Path], seen: Set[str]) -> None:
         focus[rel_module] = info
         if not in_git:
             continue  # outside a repository there is no "up to the repository root" to search
-        chain, direct = caller_chain(module_dir, callers_index(Path(boundary)))
+        if str(boundary) not in indexes:
+            indexes[str(boundary)] = callers_index(Path(boundary))
+        chain, direct = caller_chain(module_dir, indexes[str(boundary)])
         info["callers"] = [_rel(d, root) for d in direct]
         for caller in chain:
             rel_dir = _rel(caller, root)
