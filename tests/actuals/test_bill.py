@@ -303,3 +303,43 @@ def test_file_name_with_glob_characters_is_not_expanded(hand_bill):
     r = coverage_json(tmp, str(d), cfg)
     assert r["currencies"]["USD"]["ai_total"] == 100
     assert any("glob characters" in p for p in r["problems"])
+
+
+def test_same_taxonomy_patterns_and_conditionals(hand_bill):
+    """The bill is judged by the configured taxonomy: a pattern and an if/then conditional count."""
+    tmp, path, cfg = hand_bill
+    (tmp / "taxonomy.json").write_text(json.dumps({
+        "type": "object",
+        "required": ["team", "environment"],
+        "properties": {"team": {"type": "string", "pattern": "^[a-z]+$"},
+                       "environment": {"enum": ["dev", "prod"]}, "owner": {"type": "string"}},
+        "if": {"properties": {"environment": {"const": "prod"}}, "required": ["environment"]},
+        "then": {"required": ["owner"]},
+    }), encoding="utf-8")
+    cfg.write_text("taxonomy: taxonomy.json\n" + cfg.read_text(), encoding="utf-8")
+    write_csv(path, [
+        row(ResourceId="i-1", x_UsageType="p5.48xlarge", EffectiveCost="10", Tags=tags(team="ml", environment="dev")),
+        row(ResourceId="i-2", x_UsageType="p5.48xlarge", EffectiveCost="20", Tags=tags(team="ML", environment="dev")),
+        row(ResourceId="i-3", x_UsageType="p5.48xlarge", EffectiveCost="30", Tags=tags(team="ml", environment="prod")),
+        row(ResourceId="i-4", x_UsageType="p5.48xlarge", EffectiveCost="40",
+            Tags=tags(team="ml", environment="prod", owner="ana")),
+    ])
+    r = coverage_json(tmp, path, cfg)
+    usd = r["currencies"]["USD"]
+    assert usd["allocated"] == 50  # i-1 and i-4: i-2 fails the pattern, i-3 the conditional
+    assert usd["by_key"]["team"]["allocated"] == 80
+    assert r["team_key"] == "team"
+    problems = {t["resource_id"]: t["problems"] for t in usd["top_unallocated"]}
+    assert any("owner" in p for p in problems["i-3"])
+    assert any("pattern" in p for p in problems["i-2"])
+
+
+def test_bill_is_lazy_and_listed():
+    import subprocess
+    import sys
+
+    code = ("import sys, tagguard.cli; from click.testing import CliRunner; "
+            "r = CliRunner().invoke(tagguard.cli.cli, ['--help']); "
+            "assert 'bill' in r.output, r.output; "
+            "assert 'duckdb' not in sys.modules and 'tagguard.actuals' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
