@@ -263,3 +263,32 @@ def test_chart_metadata_links_leaving_the_chart_are_not_read(hostile_repo, secre
     run = scan_all(hostile_repo, secret, extra=["--helm-bin", real_helm()])
     assert_clean(run, exit_codes=(1,), secret=secret)
     assert any("leading outside the chart" in m for m in messages(run)), messages(run)
+
+
+def test_everything_after_double_dash_is_a_path(hostile_repo, secret, marker):
+    """`tagguard scan -- --helm-bin=h.yaml chart/...`: the option-shaped name is a file, never an option."""
+    chart(hostile_repo)
+    script(hostile_repo / "h.yaml", pwned_script(marker))
+    write(hostile_repo, "--helm-bin=h.yaml", "note: a file\n")
+    write(hostile_repo, "--release-name=--post-renderer=h.yaml", "note: another\n")
+    helm_dir = str(Path(real_helm()).parent)
+    run = run_cli(["scan", "--no-color", "--", "--helm-bin=h.yaml", "--release-name=--post-renderer=h.yaml",
+                   "chart/Chart.yaml", "chart/templates/job.yaml"], cwd=hostile_repo, secret=secret,
+                  env={"PATH": f"{helm_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    assert not marker.exists()
+    assert run.returncode == 1, run.stdout + run.stderr  # the chart was rendered by the real helm and judged
+    assert "release-train" in run.stdout and "inside the scanned tree" not in run.stderr
+    assert_no_leak(run, secret)
+
+
+def test_helm_inside_repo_when_git_cannot_tell_is_refused(hostile_repo, secret, marker, tmp_path):
+    """git failing (not "untracked") must not let a helm inside the repository run."""
+    import subprocess
+
+    chart(hostile_repo)
+    fake = script(hostile_repo / "tools" / "helm", pwned_script(marker))
+    subprocess.run(["git", "add", "."], cwd=hostile_repo, check=True, capture_output=True)
+    (hostile_repo / ".git" / "HEAD").write_text("garbage\n")  # git now fails on this repository
+    run = scan_all(hostile_repo / "chart", secret, extra=["--helm-bin", str(fake)])
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert not marker.exists()

@@ -128,7 +128,7 @@ def _committed(path: str, top: str) -> bool:
                               stdin=subprocess.DEVNULL, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return True
-    return proc.returncode == 0
+    return proc.returncode != 1  # 1: not tracked; any other failure (e.g. git's safe.directory) counts as tracked
 
 
 def chart_dirs(inventory: Inventory) -> List[str]:
