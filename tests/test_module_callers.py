@@ -221,3 +221,10 @@ def test_in_process_scans_see_a_caller_added_between_them(repo):
                                                '  tags   = { project = "p", environment = "dev" }\n}\n')
     second = scan([target], Config(raw={}, path=None))
     assert [r.address for r in second.resources] == ["module.lonely.aws_instance.box"]
+
+
+def test_a_changed_yaml_file_beside_the_caller_does_not_make_the_caller_changed(repo):
+    (repo / "infra" / "values.yaml").write_text("a: 1\n")
+    code, doc = scan_json("infra/modules/gpu-box/main.tf", "infra/values.yaml", cwd=repo)
+    assert code == 0, doc["findings"]
+    assert {r["address"] for r in doc["resources"]} == {"module.box.aws_instance.box"}

@@ -102,7 +102,7 @@ def add_callers(inv, module_dirs: List[Path], seen: Set[str]) -> None:
     from tagguard.safeio import scan_boundary
 
     root = Path(os.path.realpath(inv.root))
-    original_dirs = {_dirname(f) for f in inv.files}
+    original_dirs = {_dirname(f) for f in inv.files if f.endswith(TF_SIBLINGS)}  # Terraform the user named
     focus: Dict[str, dict] = dict(getattr(inv, "tf_focus", {}) or {})
     added: Set[str] = set(getattr(inv, "tf_caller_dirs", set()) or set())
     indexes: Dict[str, Dict[str, Set[str]]] = {}  # one walk per repository per scan (files change between scans)
