@@ -343,3 +343,24 @@ def test_bill_is_lazy_and_listed():
             "assert 'bill' in r.output, r.output; "
             "assert 'duckdb' not in sys.modules and 'tagguard.actuals' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_state_maps_id_to_address_located_by_scan(hand_bill):
+    tmp, path, cfg = hand_bill
+    state = {"version": 4, "resources": [{"mode": "managed", "type": "aws_instance", "name": "gpu", "module": "module.ml",
+                                          "instances": [{"index_key": 1, "attributes": {"id": "i-gpu2",
+                                                         "arn": "arn:aws:ec2:us-east-1:1:instance/i-gpu2"}}]}]}
+    scan = {"resources": [{"address": "module.ml.aws_instance.gpu[1]", "file": "modules/ml/main.tf", "line": 7}]}
+    (tmp / "terraform.tfstate").write_text(json.dumps(state), encoding="utf-8")
+    (tmp / "scan.json").write_text(json.dumps(scan), encoding="utf-8")
+    r = coverage_json(tmp, path, cfg, "--scan", str(tmp / "scan.json"), "--state", str(tmp / "terraform.tfstate"))
+    hit = [t for t in r["currencies"]["USD"]["top_unallocated"] if t["resource_id"] == "i-gpu2"][0]
+    assert (hit["file"], hit["line"], hit["address"]) == ("modules/ml/main.tf", 7, "module.ml.aws_instance.gpu[1]")
+
+
+def test_bad_scan_report_is_one_line(hand_bill):
+    tmp, path, cfg = hand_bill
+    (tmp / "scan.json").write_text("{not json", encoding="utf-8")
+    res = run(["bill", "coverage", str(path), "--config", str(cfg), "--scan", str(tmp / "scan.json")], tmp)
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and "scan report is not valid JSON" in res.output

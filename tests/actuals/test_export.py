@@ -173,3 +173,21 @@ def test_focus_validator_export_as_conformant_as_input(tmp_path):
     before = _validator_failures(binary, src)
     after = _validator_failures(binary, out)
     assert set(after) <= set(before), {k: after[k] for k in set(after) - set(before)}
+
+
+def test_csv_export_writes_focus_dates_from_typed_parquet(hand_bill):
+    """Parquet exports type ChargePeriodStart as a timestamp; the CSV export writes FOCUS's UTC text form."""
+    tmp, path, cfg = hand_bill
+    pq = tmp / "typed.parquet"
+    duckdb.connect().execute(
+        f"""COPY (SELECT * REPLACE (CAST(ChargePeriodStart AS TIMESTAMPTZ) AS ChargePeriodStart,
+                                    CAST(ChargePeriodEnd AS TIMESTAMP) AS ChargePeriodEnd)
+                  FROM read_csv('{path}', all_varchar=true) WHERE json_valid(Tags) OR Tags IS NULL)
+            TO '{pq}' (FORMAT parquet)""")
+    out = tmp / "typed.csv"
+    export(tmp, pq, cfg, out)
+    rows = read_rows(out)
+    assert rows and all(r["ChargePeriodStart"].endswith("Z") and "T" in r["ChargePeriodStart"] for r in rows)
+    assert {r["ChargePeriodStart"] for r in rows} >= {"2026-01-05T00:00:00Z", "2026-03-02T00:00:00Z"}
+    assert "2026-01-05T01:00:00Z" in {r["ChargePeriodEnd"] for r in rows}
+    assert any(r["AllocatedMethodId"] for r in rows)

@@ -67,11 +67,14 @@ def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:
         raise BillError(f"{out_path}: cannot create {parent}: {exc.strerror or exc}") from None
     groups: Dict[tuple, List[str]] = {}
     columns: List[str] = []
+    times: Dict[str, str] = {}  # column -> its timestamp type, for the CSV date format
     for name in source.files:
         cols = _probe(con, name)
-        for c in cols:
+        for c, dtype in cols.items():
             if c not in columns and c != "x_tagguard_file":
                 columns.append(c)
+            if dtype.upper().startswith("TIMESTAMP"):
+                times[c] = dtype.upper()
         groups.setdefault((_kind(name), _tags_kind(cols["Tags"])), []).append(name)
     for c in ALLOCATED_COLUMNS:
         if c in columns:
@@ -148,7 +151,16 @@ SELECT * FROM passthrough
 UNION ALL BY NAME
 SELECT * FROM split
 """
-    fmt = "(FORMAT parquet, COMPRESSION zstd)" if lower.endswith(".parquet") else "(FORMAT csv, HEADER)"
+    if lower.endswith(".parquet"):
+        fmt = "(FORMAT parquet, COMPRESSION zstd)"
+    else:
+        fmt = "(FORMAT csv, HEADER)"
+        if times:  # FOCUS Date/Time in text: UTC, YYYY-MM-DDTHH:mm:ssZ
+            parts = []
+            for c, dtype in times.items():
+                utc = f"{ident(c)} AT TIME ZONE 'UTC'" if "TIME ZONE" in dtype or dtype == "TIMESTAMPTZ" else ident(c)
+                parts.append(f"strftime({utc}, '%Y-%m-%dT%H:%M:%SZ') AS {ident(c)}")
+            sql = f"SELECT * REPLACE ({', '.join(parts)}) FROM ({sql})"
     try:
         con.execute(f"COPY ({sql}) TO {literal(out_path)} {fmt}")
         counts = con.execute(
