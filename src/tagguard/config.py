@@ -26,6 +26,7 @@ from tagguard.resources import data_file
 CONFIG_NAMES = (".tagguard.yaml", ".tagguard.yml")
 DEFAULT_TAXONOMY = "schemas/taxonomy.default.json"
 USER_CONFIG_ENV = "TAGGUARD_USER_CONFIG"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # Where a key a repository config may not set goes instead.
 PROGRAM_KEYS: Dict[Tuple[str, ...], str] = {
@@ -136,13 +137,13 @@ class Config:
 
 def find_config(start: Path) -> Optional[Path]:
     """``.tagguard.yaml`` in ``start`` or a parent, stopping at the repository root."""
-    current = start.resolve()
+    current = Path(os.path.abspath(start))
     if not current.is_dir():
         current = current.parent
     while True:
         for name in CONFIG_NAMES:
             candidate = current / name
-            if candidate.is_file():
+            if os.path.lexists(candidate):  # also a FIFO or a dangling link: loading says what is wrong
                 return candidate
         if (current / ".git").exists() or current.parent == current:
             return None
@@ -186,16 +187,16 @@ def lookup_config(paths: Sequence[str]) -> Optional[Path]:
     Every path must be governed by the same config: paths in repositories with different
     configs (or one with a config and one without) are a ConfigError naming both.
     """
-    found: Dict[Optional[Path], Path] = {}
+    found: Dict[Optional[str], Tuple[Path, Optional[Path]]] = {}
     for start in _starts(paths):
         cfg = find_config(start if start.exists() else _existing_parent(start))
-        key = cfg.resolve() if cfg else None
-        found.setdefault(key, start)
+        key = os.path.abspath(cfg) if cfg else None  # not resolved: a symlinked config is judged as a link
+        found.setdefault(key, (start, cfg))
     if len(found) > 1:
-        (a, pa), (b, pb) = list(found.items())[:2]
+        (a, (pa, _)), (b, (pb, _)) = list(found.items())[:2]
         raise ConfigError(f"{pa} and {pb} are governed by different configs ({a or 'none'} and {b or 'none'}); "
                           "scan them in separate runs, or name one config for all with --config")
-    return next(iter(found))
+    return next(iter(found.values()))[1]
 
 
 def _existing_parent(path: Path) -> Path:
@@ -230,8 +231,12 @@ def load_config(path: Optional[Path] = None, start: Optional[Path] = None,
         if user is not None:
             return _finish(user, user)
         return Config()
-    raw, lines, digest = _read(path)
     root = repository_root(path.parent) or path.parent.resolve()
+    if not is_trusted and not _within(os.path.realpath(path), os.path.realpath(root)):
+        raise ConfigError(f"{path}: the repository's config is a symbolic link leaving the repository ({root}); refused")
+    if os.path.islink(path) and os.path.exists(path):
+        path = Path(os.path.realpath(path))  # paths in it are relative to the file itself
+    raw, lines, digest = _read(path)
     check_trust(raw, path, lines, root, trusted=is_trusted)
     config = Config(raw=raw, path=path, trusted=is_trusted, origin=origin, repo_root=root, sha256=digest)
     if user is not None:
@@ -289,9 +294,14 @@ def _load_user_config() -> Optional[Config]:
 
 def _read(path: Path) -> Tuple[Dict[str, Any], Dict[Tuple[str, ...], int], str]:
     try:
-        data = path.read_bytes()
+        if not path.is_file():
+            raise ConfigError(f"{path}: config is not a regular file")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: config is larger than {MAX_CONFIG_BYTES // 1024} KB; refused")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -385,7 +395,7 @@ def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], in
                 continue
             problem = path_problem(value, path.parent, real_root)
             if problem:
-                raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: {value!r} {problem}; "
+                raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: {_short(repr(value))} {problem}; "
                                   f"the repository's config may only name files inside the repository ({root}); "
                                   f"instead use {instead}")
 
@@ -441,8 +451,13 @@ def _set(raw: Any, keypath: Tuple[Any, ...], value: Any) -> None:
 def _dotted(keypath: Sequence[Any]) -> str:
     out = ""
     for k in keypath:
-        out += ("." if out else "") + _key_text(k)
+        out += ("." if out else "") + _short(_key_text(k))
     return out or "(top level)"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """Long keys and values from a config are cut in messages."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -533,10 +548,10 @@ def _explain(err) -> Tuple[Tuple[Any, ...], str]:
             key = extras[0]
             near = get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else (f"; allowed: {', '.join(allowed)}" if allowed else "")
-            return keypath + (key,), f"unknown key '{key}'{hint}"
+            return keypath + (key,), f"unknown key '{_short(str(key))}'{hint}"
     if err.validator == "enum":
-        return keypath, f"{json.dumps(err.instance, default=str)} is not one of {', '.join(map(str, err.validator_value))}"
-    return keypath, err.message
+        return keypath, f"{_short(json.dumps(err.instance, default=str))} is not one of {', '.join(map(str, err.validator_value))}"
+    return keypath, _short(err.message, 300)
 
 
 def known_rule_names() -> List[str]:
@@ -558,5 +573,5 @@ def _rule_problems(raw: Dict[str, Any], lines) -> List[Tuple[int, str]]:
             continue
         near = get_close_matches(str(key).replace("_", "-").lower(), known, n=1, cutoff=0.6)
         hint = f"did you mean '{near[0]}'?" if near else "see `tagguard explain --list`"
-        out.append((_line(lines, ("rules", key)), f"rules.{key}: unknown rule id or category; {hint}"))
+        out.append((_line(lines, ("rules", key)), f"rules.{_short(str(key))}: unknown rule id or category; {hint}"))
     return out

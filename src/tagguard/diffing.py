@@ -158,15 +158,31 @@ class ConfigChoice:
     config_file: Optional[str] = None  # repo-relative config file (head's, else base's), for the notice
 
 
-def _blob(repo: Path, commit: str, rel: str) -> Optional[bytes]:
-    """A regular file's bytes at ``commit``; None when absent (symlinks and submodules count as absent)."""
-    rows = [r for r in _ls_tree(repo, commit, [rel]) if r[2] == rel]
-    if not rows:
+def _blob(repo: Path, commit: str, rel: str, hops: int = 0) -> Optional[Tuple[bytes, str]]:
+    """A file's (bytes, path) at ``commit``; None when absent. A symbolic link is followed (at
+    ``commit``) while it stays inside the repository; a submodule counts as absent."""
+    import posixpath
+
+    out = _git(repo, "ls-tree", "-z", "--full-tree", commit, "--", rel)
+    entry = None
+    for item in out.split(b"\0"):
+        meta, _, path = item.partition(b"\t")
+        if path.decode("utf-8", "surrogateescape") == rel:
+            entry = meta.decode().split()
+    if entry is None or entry[1] != "blob":
         return None
-    size = int(_git(repo, "cat-file", "-s", rows[0][1]).decode().strip() or 0)
+    mode, _kind, sha = entry
+    size = int(_git(repo, "cat-file", "-s", sha).decode().strip() or 0)
     if size > MAX_POLICY_BYTES:
         raise DiffError(f"{rel} at the base revision is larger than {MAX_POLICY_BYTES // 2**20} MB; refused")
-    return _git(repo, "cat-file", "blob", rows[0][1])
+    data = _git(repo, "cat-file", "blob", sha)
+    if mode != "120000":
+        return data, rel
+    target = data.decode("utf-8", "surrogateescape")
+    nxt = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+    if hops >= 8 or posixpath.isabs(target) or nxt == ".." or nxt.startswith("../"):
+        raise DiffError(f"{rel} at the base revision is a symbolic link leaving the repository (or a loop); refused")
+    return _blob(repo, commit, nxt, hops + 1)
 
 
 def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> Optional[str]:
@@ -180,7 +196,8 @@ def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> Optional[s
             d = d.parent
         chain = [d] + list(d.parents)
         candidates = [str(c / n) if str(c) not in ("", ".") else n for c in chain for n in CONFIG_NAMES]
-        present = {r[2] for r in _ls_tree(repo, commit, candidates)}
+        listing = _git(repo, "ls-tree", "-z", "--full-tree", commit, "--", *candidates)
+        present = {item.partition(b"\t")[2].decode("utf-8", "surrogateescape") for item in listing.split(b"\0") if item}
         hit = next((c for c in candidates if c in present), None)
         found.setdefault(hit, rel)
     if len(found) > 1:
@@ -203,11 +220,12 @@ def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 10
         if cur in seen:
             continue
         seen.add(cur)
-        data = _blob(repo, commit, cur)
-        if data is None:
+        got = _blob(repo, commit, cur)
+        if got is None:
             if cur == rel:
                 return None
             continue  # a missing referenced file: the taxonomy loader names it
+        data = got[0]
         target = dest / cur
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -256,7 +274,10 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
         return ConfigChoice(head, "--config")  # a file from outside the repository: the change cannot edit it
     head_rel = rel_of(head.path) if head.origin in ("repository", "--config") else None
     base_rel = rel_of(explicit) if explicit is not None else _base_config_rel(repo, commit, rels)
-    base_bytes = _blob(repo, commit, base_rel) if base_rel else None
+    got = _blob(repo, commit, base_rel) if base_rel else None
+    base_bytes = got[0] if got else None
+    if got:
+        base_rel = got[1]  # a symbolic link followed: paths in the config are relative to the file itself
     head_bytes = Path(head.path).read_bytes() if head_rel else None
     changed: List[str] = []
     if (head_rel, head_bytes) != (base_rel if base_bytes is not None else None, base_bytes):

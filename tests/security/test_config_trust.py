@@ -402,3 +402,50 @@ def test_diff_config_flag_inside_the_repo_is_read_at_the_base(hostile_repo, secr
     assert any(f["rule"] == "missing-tag" for f in doc["findings"])
     assert any(f["rule"] == "config-changed" for f in doc["findings"])
     assert_no_leak(run, secret)
+
+
+def test_diff_follows_a_symlinked_base_config_inside_the_repo(hostile_repo, secret):
+    gpu_repo(hostile_repo, {"type": "object", "required": ["owner", "team"]})
+    write(hostile_repo, "infra/main.tf", GPU_TF.replace('owner = "alice"', 'owner = "alice", team = "a"'))
+    write(hostile_repo, "ci/tagguard.yaml", "taxonomy: ../tax.json\n")
+    (hostile_repo / ".tagguard.yaml").symlink_to("ci/tagguard.yaml")
+    git(hostile_repo, "add", "-A")
+    git(hostile_repo, "commit", "-qm", "base")
+    write(hostile_repo, "infra/new.tf", NEW_GPU)
+    doc = json.loads(diff_run(hostile_repo, secret).stdout)
+    assert [(f["rule"], f["tag"]) for f in doc["findings"]] == [("missing-tag", "team")]
+    assert doc["config"]["taxonomy"] == "HEAD:tax.json" and doc["config"]["head_changed"] is False
+
+
+# --- the config file itself ----------------------------------------------------------------------
+
+def test_config_symlinked_out_of_the_repository_is_never_read(hostile_repo, secret):
+    gpu_repo(hostile_repo)
+    write(secret.file.parent, "outside.yaml", f"{secret.value}: 1\nrules: {{{secret.value}: off}}\n")
+    (hostile_repo / ".tagguard.yaml").symlink_to(secret.file.parent / "outside.yaml")
+    run = scan_all(hostile_repo / "infra", secret, env=NO_USER)
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert "symbolic link leaving the repository" in run.stderr
+
+
+def test_config_that_is_a_fifo_or_too_big_is_an_error_not_a_hang(hostile_repo, secret):
+    gpu_repo(hostile_repo)
+    os.mkfifo(hostile_repo / ".tagguard.yaml")
+    run = scan_all(hostile_repo / "infra", secret, env=NO_USER, timeout=30)
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert "not a regular file" in run.stderr
+    (hostile_repo / ".tagguard.yaml").unlink()
+    write(hostile_repo, ".tagguard.yaml", "# " + "x" * (2 * 1024 * 1024) + "\n")
+    run = scan_all(hostile_repo / "infra", secret, env=NO_USER)
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert "larger than" in run.stderr
+
+
+def test_long_hostile_keys_are_cut_and_escaped_in_errors(hostile_repo, secret):
+    gpu_repo(hostile_repo)
+    # an explicit key (`? `): plain YAML keys stop at 1024 characters
+    write(hostile_repo, ".tagguard.yaml", '? "\\e]0;pwned\\a' + "k" * 5000 + '"\n: 1\n')
+    run = scan_all(hostile_repo / "infra", secret, env=NO_USER)
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert "\x1b" not in run.stderr and "\x07" not in run.stderr
+    assert len(run.stderr) < 600 and "characters)" in run.stderr
