@@ -820,7 +820,16 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
     _apply_instance_type(res, itype, spec, where)
     bucket = res.meta.get("_size_unknown")
     if (res.compute is None or not res.compute.instance_type) and bucket is not None and not bucket and not res.ai:
-        if _attrs_at(body, "mixed_instances_policy.launch_template.override.instance_requirements", scope) or \
+        accelerated = _requirements_accelerated(body, scope, lt)
+        if accelerated:
+            # attribute-based selection that asks for accelerators: AI, whatever types are picked
+            res.ai = True
+            comp = res.compute or Compute_from_spec(spec)
+            comp.accelerator = comp.accelerator or "GPU"
+            comp.notes.append(f"instance types are chosen at launch by instance_requirements with {accelerated}; "
+                              "GPU model and price are known only then")
+            res.compute = comp
+        elif _attrs_at(body, "mixed_instances_policy.launch_template.override.instance_requirements", scope) or \
                 ex.blocks_named(body, "mixed_instances_policy", scope) and _has_requirements(body, scope):
             bucket.append("its instance types are chosen at launch by `instance_requirements`")
         elif lt is not None and itype is None:
@@ -865,6 +874,28 @@ def _mixed_policy(comp, body, scope) -> None:
     else:
         comp.pricing_model = "mixed"
         comp.spot_units = spot
+
+
+def _requirements_accelerated(body, scope, lt: Optional[Located]) -> Optional[str]:
+    """``instance_requirements`` (in the ASG's overrides or the launch template) that require
+    accelerators: ``accelerator_count { min >= 1 }`` or ``accelerator_types`` gpu/inference."""
+    holders = []
+    for mb, ms in ex.blocks_named(body, "mixed_instances_policy", scope):
+        for lb, ls in ex.blocks_named(mb, "launch_template", ms):
+            for ob, os_ in ex.blocks_named(lb, "override", ls):
+                holders.extend(ex.blocks_named(ob, "instance_requirements", os_))
+    if lt is not None:  # evaluated in the module that declares the template
+        holders.extend(ex.blocks_named(lt.block.body, "instance_requirements", getattr(lt, "owner", None) or scope))
+    for ib, iscope in holders:
+        low = ex.get_path(ib, "accelerator_count.min", iscope)
+        if isinstance(low, (int, float)) and not isinstance(low, bool) and low >= 1:
+            return f"accelerator_count min {low:g}"
+        kinds = ex.get_path(ib, "accelerator_types", iscope)
+        if isinstance(kinds, list):
+            wanted = [k for k in kinds if isinstance(k, str) and k.lower() in ("gpu", "inference")]
+            if wanted:
+                return f"accelerator_types {', '.join(wanted)}"
+    return None
 
 
 def _has_requirements(body, scope) -> bool:
