@@ -122,7 +122,7 @@ def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True
     out: List[str] = [head]
     size = len(head)
     for f in rows:
-        where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
+        where = escape_cell(f.file or "(no file)") + (f":{escape_cell(f.line)}" if f.line else "")
         rule = rule_link(f.rule) if link_docs else escape_cell(f.rule)
         sev = f"{_SEVERITY_ICON.get(f.severity, '')} {f.severity}".strip()
         if f.suppressed:
@@ -164,7 +164,7 @@ def render_details(findings: Sequence[Finding], budget: Optional[int] = None) ->
     for file in sorted(groups):
         out.append(f"**{escape_cell(file)}**\n\n")
         for f in sorted(groups[file], key=lambda x: (x.line or 0, x.rule, x.tag or "")):
-            where = f"line {f.line}: " if f.line else ""
+            where = f"line {escape_cell(f.line)}: " if f.line else ""
             out.append(f"- {where}{escape_cell(f.message)} ({rule_link(f.rule)})\n")
             if f.fix:
                 out.append(f"  - fix: {escape_cell(f.fix)}\n")
@@ -181,7 +181,7 @@ def render_suppressed(findings: Sequence[Finding]) -> str:
         return ""
     out = []
     for f in sorted(rows, key=lambda x: (x.file or "", x.line or 0, x.rule)):
-        where = escape_cell(f.file or "(no file)") + (f":{f.line}" if f.line else "")
+        where = escape_cell(f.file or "(no file)") + (f":{escape_cell(f.line)}" if f.line else "")
         out.append(f"- {where} {code(f.address, cell=False)} {escape_cell(f.rule)}"
                    f"{' ' + code(f.tag, cell=False) if f.tag else ''}: {escape_cell(f.suppression_reason or 'no reason given')}\n")
     return "".join(out)

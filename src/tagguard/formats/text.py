@@ -67,7 +67,7 @@ class TextFormatter(Formatter):
         for file in sorted(groups):
             lines.append(_paint(term(file), "bold", color))
             for f in groups[file]:
-                where = f"{f.line}" if f.line else "-"
+                where = term(f.line) if f.line else "-"  # an int, unless a JSON report said otherwise
                 sev = _paint(f"{f.severity:<7}", f.severity, color)
                 rule_id = term(f.rule)
                 rule = _paint("[" + rule_id + "]", "dim", color)
