@@ -364,3 +364,21 @@ def test_bad_scan_report_is_one_line(hand_bill):
     res = run(["bill", "coverage", str(path), "--config", str(cfg), "--scan", str(tmp / "scan.json")], tmp)
     assert res.exit_code == 2
     assert res.output.count("\n") == 1 and "scan report is not valid JSON" in res.output
+
+
+def test_disks_of_gpu_node_groups_are_ai_spend(hand_bill):
+    tmp, path, cfg = hand_bill
+    ng = lambda name, **kw: json.dumps({"eks:nodegroup-name": name, **kw})  # noqa: E731
+    write_csv(path, [
+        row(ResourceId="i-1", x_UsageType="USE1-BoxUsage:p5.48xlarge", EffectiveCost="100",
+            Tags=ng("gpu-ng", **{"business-unit": "research"})),
+        row(ResourceId="vol-1", x_UsageType="USE1-EBS:VolumeUsage.gp3", ResourceType="Volume", EffectiveCost="7",
+            Tags=ng("gpu-ng")),
+        row(ResourceId="vol-2", x_UsageType="USE1-EBS:VolumeUsage.gp3", ResourceType="Volume", EffectiveCost="5",
+            Tags=ng("cpu-ng")),
+        row(ResourceId="i-2", x_UsageType="USE1-BoxUsage:m5.xlarge", EffectiveCost="3", Tags=ng("cpu-ng")),
+    ])
+    r = coverage_json(tmp, path, cfg)
+    usd = r["currencies"]["USD"]
+    assert usd["ai_total"] == 107  # the GPU instance and the GPU node group's volume, not the CPU node group
+    assert {t["resource_id"] for t in usd["top_unallocated"]} == {"i-1", "vol-1"}

@@ -13,7 +13,7 @@ from tagguard.actuals.sqlfiles import literal
 
 LIST_KEYS = ("service_names", "service_patterns", "service_categories", "service_subcategories",
              "resource_id_patterns", "text_patterns", "gpu_patterns", "token_units", "token_services",
-             "training_job_patterns")
+             "training_job_patterns", "node_group_tag_keys")
 
 
 def load_rules(user: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -121,10 +121,20 @@ def shared_predicate(shared: Optional[Dict[str, Any]], service: str = "service_n
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 
+def node_group_predicate(rules: Dict[str, Any]) -> str:
+    """A charge whose Tags text names a node-group tag key: a candidate for 'disk of a GPU node group'
+    (coverage.py keeps it only when the key's value is also on a GPU instance charge)."""
+    keys = rules["node_group_tag_keys"]
+    if not keys:
+        return "FALSE"
+    return "(" + " OR ".join(f"strpos(COALESCE(tags, ''), {literal(json.dumps(k))}) > 0" for k in keys) + ")"
+
+
 def slots(rules: Dict[str, Any], shared: Optional[Dict[str, Any]]) -> Dict[str, str]:
     return {
         "ai_predicate": ai_predicate(rules),
         "resource_ai_predicate": resource_ai_predicate(rules),
+        "node_group_predicate": node_group_predicate(rules),
         "gpu_predicate": gpu_predicate(rules),
         "token_predicate": token_predicate(rules),
         "shared_predicate": shared_predicate(shared),

@@ -189,7 +189,7 @@ class Charge:
     currency: str
     account: str
     service: str
-    kind: str  # ai | shared
+    kind: str  # ai | shared (| node_group before _node_group_disks)
     usage: str  # gpu | tokens | ai
     bucket: str  # spot | committed | on_demand | other
     category: str
@@ -254,6 +254,7 @@ def analyse(source, config, settings: Settings) -> Analysis:
         from tagguard.actuals.focus import _first_line
 
         raise BillError(f"query failed on {', '.join(source.files[:3])}{' ...' if len(source.files) > 3 else ''}: {_first_line(exc)}") from None
+    charges = _node_group_disks(charges, rules["node_group_tag_keys"])
     collect_rejects(source)
     totals = []
     for month, currency, cost, credits, n, bad_cost, bad_period, first_bad, last_day in totals_rows:
@@ -276,6 +277,27 @@ def _dec(x: Any) -> Decimal:
     if x is None:
         return ZERO
     return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def _node_group_disks(charges: List["Charge"], keys: List[str]) -> List["Charge"]:
+    """Keep a 'node_group' candidate (a charge tagged with a node-group key, not AI by itself) only when
+    a GPU instance charge of the bill carries the same key and value: the disks (EBS) and other
+    charges of GPU node groups are AI spend; those of CPU node groups are not."""
+    gpu_groups = set()
+    for ch in charges:
+        if ch.kind == "ai" and ch.usage == "gpu":
+            for k in keys:
+                value = ch.verdict.tags.get(k)
+                if value:
+                    gpu_groups.add((k, value))
+    out = []
+    for ch in charges:
+        if ch.kind == "node_group":
+            if not any((k, ch.verdict.tags.get(k)) in gpu_groups for k in keys):
+                continue
+            ch.kind, ch.usage = "ai", "ai"
+        out.append(ch)
+    return out
 
 
 # --- coverage report ------------------------------------------------------------------

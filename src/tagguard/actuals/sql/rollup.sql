@@ -33,6 +33,7 @@ classified AS (
     n_rows,
     CASE WHEN {{shared_predicate}} THEN 'shared'
          WHEN is_ai = 1 OR {{resource_ai_predicate}} THEN 'ai'
+         WHEN {{node_group_predicate}} THEN 'node_group'
          ELSE 'other' END AS kind,
     usage_kind,
     CASE WHEN pricing_category = 'Dynamic' THEN 'spot'
