@@ -187,3 +187,35 @@ def test_module_for_each_fan_out_is_capped(hostile_repo, secret):
     capped = [m for m in messages(run) if "module instances in this scan" in m]
     assert len(capped) == 1, capped
     assert len(_addresses(run)) <= 10_000
+
+
+# --- expressions that ask for unbounded work ------------------------------------------------------
+
+R = "range(1024)"
+
+
+@pytest.mark.parametrize("expr, reason", [
+    (f'length([for a in {R} : [for b in {R} : [for c in {R} : c]]])', "steps"),
+    (f'join("", [for a in {R} : join("", [for b in {R} : join("", [for c in {R} : "x"])])])', "steps"),
+    ('format("%999999999d", 1)', "format() width"),
+    ('indent(100000000, "a\\nb")', "indent() result"),
+    (f'length(setproduct({R}, {R}, {R}))', "steps"),
+    ('replace(replace(replace(join("", [for i in range(1000) : "aaaaaaaaaa"]), "a", "aaaaaaaaaaaaaaaaaaaa"), "a", "aaaaaaaaaaaaaaaaaaaa"), "a", "aaaaaaaaaaaaaaaaaaaa")', "replace() result"),
+    ('replace(join("", [for i in range(1000) : "aaaaaaaaaa"]), "/a/", "$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0")', None),
+    ('jsonencode([for i in range(1024) : local.big])', "jsonencode() result"),
+    ('join(",", [for i in range(1024) : local.big])', "join() result"),
+    ('"%{for i in range(1024)}${local.big}%{endfor}"', "template"),
+    ('length(formatlist("%s", [for i in range(1024) : local.big]))', None),
+])
+def test_expression_bombs_are_bounded(hostile_repo, secret, expr, reason):
+    big = 'join("", [for i in range(1024) : "%s"])' % ("y" * 512)  # 512 KiB, built in-bounds
+    write(hostile_repo, "main.tf", f'locals {{\n  big = {big}\n}}\n'
+                                   'resource "aws_instance" "gpu" {\n  instance_type = "p4d.24xlarge"\n'
+                                   f'  tags = {{ project = {expr} }}\n}}\n')
+    write(hostile_repo, "good/main.tf", UNTAGGED_GPU)
+    run = scan_all(hostile_repo, secret, timeout=90)
+    assert_clean(run, exit_codes=(0, 1), max_seconds=45, max_rss=700 * MiB, secret=secret)
+    assert any(a.endswith("aws_instance.good") for a in _addresses(run))
+    if reason:
+        found = [f["message"] for f in report(run)["findings"] if f.get("address") == "aws_instance.gpu"]
+        assert any(reason in m for m in found), found

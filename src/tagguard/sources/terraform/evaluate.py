@@ -98,6 +98,42 @@ class Source:
         return re.sub(r"__tg_long_%s_\d+__" % self.long[0], lambda m: table.get(m.group(0), m.group(0)), raw)
 
 
+# --- bounded evaluation ------------------------------------------------------------------------
+# Expressions from the scanned repository must not make the scan do unbounded work: nested
+# ``for`` expressions and template ``%{ for }`` loops multiply (three levels over 1024 elements are
+# a billion steps), and string functions can be asked for gigabytes (``format("%999999999d", 1)``,
+# ``join`` over a list of 1024 references to one large string).  One top-level evaluation (with
+# everything it evaluates lazily) gets ``MAX_EVAL_STEPS`` loop iterations, and no string value
+# may grow past ``MAX_VALUE_CHARS``; past either, the value is unknown with the reason.
+
+MAX_EVAL_STEPS = 1_000_000
+MAX_VALUE_CHARS = 16 * 1024 * 1024
+
+
+class _Budget:
+    __slots__ = ("depth", "steps")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.steps = 0
+
+
+_BUDGET = _Budget()
+
+
+def spend(steps: int = 1) -> None:
+    """Count loop iterations of the current evaluation; too many is an ``EvalError``."""
+    _BUDGET.steps += steps
+    if _BUDGET.steps > MAX_EVAL_STEPS:
+        raise EvalError(f"evaluation takes more than {MAX_EVAL_STEPS:,} steps (nested for expressions?); not evaluated")
+
+
+def check_chars(size: int, what: str = "value") -> None:
+    """Refuse to build a string of ``size`` characters past ``MAX_VALUE_CHARS``."""
+    if size > MAX_VALUE_CHARS:
+        raise EvalError(f"{what} would be {size:,} characters, more than {MAX_VALUE_CHARS:,}; not evaluated")
+
+
 class Expr:
     __slots__ = ("src", "start", "end", "line")
 
@@ -109,14 +145,22 @@ class Expr:
 
     def eval(self, scope: Any) -> Any:
         """The value of the expression; never raises."""
+        budget = _BUDGET
+        if budget.depth == 0:
+            budget.steps = 0
+        budget.depth += 1
         try:
             return self._ev(scope)
         except EvalError as exc:
             return Unknown(str(exc), error=True)
         except RecursionError:
             return Unknown("expression nested too deeply to evaluate", error=True)
+        except MemoryError:
+            return Unknown("expression needs too much memory to evaluate", error=True)
         except Exception as exc:  # noqa: BLE001 - a scan must never crash on odd input
             return Unknown(f"cannot evaluate `{self.source_text()[:80]}`: {exc}", error=True)
+        finally:
+            budget.depth -= 1
 
     def references(self) -> List[Reference]:
         """Static traversals in this expression, e.g. ``("var", "tags")``."""
@@ -193,9 +237,11 @@ class Template(Expr):
 
 def render_parts(parts: list, scope: Any) -> Any:
     out: List[str] = []
+    size = 0
     for part in parts:
         if isinstance(part, str):
             out.append(part)
+            size += len(part)
             continue
         value = part._ev(scope) if not isinstance(part, _Directive) else part.render(scope)
         if isinstance(value, Unknown):
@@ -204,6 +250,8 @@ def render_parts(parts: list, scope: Any) -> Any:
             out.append(value)
         else:
             out.append(_interp_string(value))
+        size += len(out[-1])
+        check_chars(size, "template")
     return "".join(out)
 
 
@@ -252,10 +300,14 @@ class ForDirective(_Directive):
         if isinstance(pairs, Unknown):
             return pairs
         out: List[str] = []
+        size = 0
         for key, value in pairs:
+            spend()
             piece = render_parts(self.body, ChildScope(scope, _bind(self.key_name, key, self.value_name, value)))
             if isinstance(piece, Unknown):
                 return piece
+            size += len(piece)
+            check_chars(size, "template")
             out.append(piece)
         return "".join(out)
 
@@ -668,6 +720,7 @@ class ForExpr(Expr):
     def _tuple(self, pairs: list, scope: Any) -> Any:
         out = []
         for key, value in pairs:
+            spend()
             inner = self._child(scope, key, value)
             keep = self._keep(inner)
             if isinstance(keep, Unknown):
@@ -679,6 +732,7 @@ class ForExpr(Expr):
     def _object(self, pairs: list, scope: Any, open_reasons: List[str]) -> Any:
         out: Dict[str, Any] = {}
         for key, value in pairs:
+            spend()
             inner = self._child(scope, key, value)
             keep = self._keep(inner)
             if isinstance(keep, Unknown):

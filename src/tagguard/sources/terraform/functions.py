@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from functools import wraps
 from typing import Any, Callable, Dict, List, Optional
 
-from .evaluate import EvalError, Expr, MapScope
+from .evaluate import MAX_VALUE_CHARS, EvalError, Expr, MapScope, check_chars, spend
 from .values import (
     PartialMap,
     Unknown,
@@ -238,7 +238,9 @@ def strrev(text: Any) -> str:
 
 @register("indent")
 def indent(spaces: Any, text: Any) -> str:
-    return _s(text).replace("\n", "\n" + " " * _int(spaces))
+    text, n = _s(text), _int(spaces)
+    check_chars(len(text) + text.count("\n") * max(n, 0), "indent() result")
+    return text.replace("\n", "\n" + " " * n)
 
 
 @register("startswith")
@@ -272,7 +274,10 @@ def join(separator: Any, *lists: Any) -> str:
     items = [item for lst in lists for item in to_list(lst)]
     if any(item is None for item in items):
         raise EvalError("cannot join a null element")
-    return _s(separator).join(_s(item) for item in items)
+    separator = _s(separator)
+    strings = [_s(item) for item in items]
+    check_chars(sum(map(len, strings)) + len(separator) * max(len(strings) - 1, 0), "join() result")
+    return separator.join(strings)
 
 
 @register("split")
@@ -309,7 +314,20 @@ def _compile_regex(pattern: str) -> "re.Pattern[str]":
 def replace(text: Any, search: Any, replacement: Any) -> str:
     text, search, replacement = _s(text), _s(search), _s(replacement)
     if len(search) > 1 and search.startswith("/") and search.endswith("/"):
-        return _compile_regex(search[1:-1]).sub(_go_replacement(replacement), text)
+        regex = _compile_regex(search[1:-1])
+        template = _go_replacement(replacement)
+        grown = [len(text)]
+
+        def expand(match: "re.Match[str]") -> str:  # counts what the result grows by as it is built
+            spend()
+            piece = match.expand(template)
+            grown[0] += len(piece) - (match.end() - match.start())
+            check_chars(grown[0], "replace() result")
+            return piece
+
+        return regex.sub(expand, text)
+    count = text.count(search) if search else len(text) + 1
+    check_chars(len(text) + count * (len(replacement) - len(search)), "replace() result")
     return text.replace(search, replacement)
 
 
@@ -362,6 +380,8 @@ def _format_verb(kind: str, value: Any, flags: str, precision: Optional[str]) ->
     if kind == "s":
         text = _s(value)
         return text[: int(precision)] if precision else text
+    if precision and int(precision) > 1000:
+        raise EvalError(f"%{kind} precision {precision} is more than 1000")
     if kind == "q":
         return json.dumps(_s(value), ensure_ascii=False)
     if kind == "v":
@@ -395,6 +415,7 @@ def _pad(text: str, flags: str, width: Optional[str]) -> str:
     if not width:
         return text
     size = int(width)
+    check_chars(size, "format() width")
     if "-" in flags:
         return text.ljust(size)
     if "0" in flags and text[:1] in "+- " and text[1:2].isdigit():
@@ -410,7 +431,13 @@ def formatlist(fmt: Any, *args: Any) -> list:
     if not lengths:
         return [format_(fmt, *args)]
     count = lengths.pop()
-    return [format_(fmt, *[a[i] if isinstance(a, list) else a for a in args]) for i in range(count)]
+    out, size = [], 0
+    for i in range(count):
+        spend()
+        out.append(format_(fmt, *[a[i] if isinstance(a, list) else a for a in args]))
+        size += len(out[-1])
+        check_chars(size, "formatlist() result")
+    return out
 
 
 # --- conversions ------------------------------------------------------------------------
@@ -640,7 +667,12 @@ def setsubtract(first: Any, second: Any) -> list:
 
 @register("setproduct")
 def setproduct(*sets: Any) -> list:
-    return [list(combo) for combo in itertools.product(*[to_list(s) for s in sets])]
+    lists = [to_list(s) for s in sets]
+    total = 1
+    for lst in lists:
+        total *= len(lst)
+    spend(total)
+    return [list(combo) for combo in itertools.product(*lists)]
 
 
 @register("matchkeys")
@@ -745,8 +777,31 @@ def _plain(value: Any) -> Any:
     return norm_number(value)
 
 
+def _plain_size(value: Any) -> int:
+    """About how many characters ``value`` encodes to; counting stops past ``MAX_VALUE_CHARS``
+    (a list holding one large string 1024 times is 1024 large strings once encoded)."""
+    total = 0
+    stack = [value]
+    while stack and total <= MAX_VALUE_CHARS:
+        spend()
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, Mapping):
+            for k, v in item.items():
+                total += len(str(k)) + 4
+                stack.append(v)
+        elif isinstance(item, (list, tuple)):
+            total += 2
+            stack.extend(item)
+        else:
+            total += 8
+    return total
+
+
 @register("jsonencode")
 def jsonencode(value: Any) -> str:
+    check_chars(_plain_size(value), "jsonencode() result")
     text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     # Go's encoding/json escapes HTML-significant characters; Terraform shows them so.
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
@@ -796,6 +851,7 @@ def yamldecode(text: Any) -> Any:
 def yamlencode(value: Any) -> str:
     import yaml
 
+    check_chars(_plain_size(value), "yamlencode() result")
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(_plain(value), Dumper=dumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
 
