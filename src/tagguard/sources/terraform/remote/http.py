@@ -1,0 +1,86 @@
+"""HTTP GETs for module downloads: every hop (redirects included) checked against the
+allowlist, HTTPS except to loopback, bounded size and time."""
+from __future__ import annotations
+
+import ipaddress
+from typing import Callable, Dict, Optional, Tuple
+from urllib.parse import urljoin, urlsplit
+
+MAX_REDIRECTS = 5
+TIMEOUT = 30.0
+
+
+class FetchError(Exception):
+    """Why a module could not be downloaded (one line, shown in the not-scanned finding)."""
+
+
+def is_loopback(host: str) -> bool:
+    host = (host or "").strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host: str, port: Optional[int], allowed) -> bool:
+    """``host`` is on the allowlist: an entry ``host`` allows any port of it, ``host:port`` only that port."""
+    host = (host or "").lower()
+    for entry in allowed or ():
+        entry = str(entry).strip().lower()
+        if entry == host or (port is not None and entry == f"{host}:{port}"):
+            return True
+    return False
+
+
+def check_url(url: str, allowed) -> None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("https", "http") or not host:
+        raise FetchError(f"{url[:200]!r} is not an https URL")
+    if scheme == "http" and not is_loopback(host):
+        raise FetchError(f"{parts.netloc} is reached over plain http; only https is used (http only to loopback)")
+    if parts.username or parts.password:
+        raise FetchError(f"{parts.netloc}: URLs with credentials are not used")
+    if not host_allowed(host, parts.port, allowed):
+        raise FetchError(f"host {parts.netloc} is not allowed (not in modules.allowed_hosts)")
+
+
+def get(url: str, allowed, limit: int, log: Callable[[str], None],
+        headers: Optional[Dict[str, str]] = None) -> Tuple[str, int, Dict[str, str], bytes]:
+    """(final URL, status, headers, body) of a GET; redirects are followed by hand, each checked."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):  # noqa: D102
+            return None
+
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(url, allowed)
+        host = urlsplit(url).hostname or ""
+        handlers = [NoRedirect()]
+        if is_loopback(host):
+            handlers.append(urllib.request.ProxyHandler({}))
+        opener = urllib.request.build_opener(*handlers)
+        req = urllib.request.Request(url, headers={"User-Agent": "tagguard", **(headers or {})})
+        log(f"GET {url}")
+        try:
+            resp = opener.open(req, timeout=TIMEOUT)
+        except urllib.error.HTTPError as exc:
+            resp = exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise FetchError(f"GET {url[:200]} failed: {getattr(exc, 'reason', exc)}") from None
+        with resp:
+            status = resp.status if hasattr(resp, "status") else resp.code
+            hdrs = {k.lower(): v for k, v in resp.headers.items()}
+            if status in (301, 302, 303, 307, 308) and hdrs.get("location"):
+                url = urljoin(url, hdrs["location"])
+                continue
+            body = resp.read(limit + 1)
+            if len(body) > limit:
+                raise FetchError(f"GET {url[:200]}: more than {limit} bytes")
+            return url, status, hdrs, body
+    raise FetchError(f"GET {url[:200]}: more than {MAX_REDIRECTS} redirects")
