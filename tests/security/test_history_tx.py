@@ -108,3 +108,19 @@ def test_concurrent_writer_processes_form_one_chain(tmp_path):
         assert set(r["new"]) == mine - prev, r
         assert set(r["fixed"]) == prev - mine, r
         assert r["still_open"] == len(mine & prev)
+
+
+def test_concurrent_writers_on_a_fresh_database(tmp_path):
+    """The schema is created once even when the first runs race for it."""
+    db = tmp_path / "fresh.db"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    procs = [subprocess.Popen([sys.executable, str(script), str(db), f"w{k}", "4"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for k in range(6)]
+    runs = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=240)
+        assert p.returncode == 0, stderr
+        runs += [json.loads(line) for line in stdout.splitlines()]
+    assert sorted(r["run_id"] for r in runs) == list(range(1, 25))
+    assert all(r["prev"] == (r["run_id"] - 1 or None) for r in runs), runs
