@@ -225,3 +225,40 @@ def test_unreachable_prometheus_is_one_line_error():
                                     "--window", "1h"])
     assert res.exit_code == 2
     assert "cannot connect" in res.output and "Traceback" not in res.output
+
+
+@pytest.fixture(scope="module")
+def prom_timesliced(tmp_path_factory):
+    """One g5.xlarge (1 A10G) time-sliced 4 ways (GPU feature discovery labels), two pods at 60 % and 20 %."""
+    work = tmp_path_factory.mktemp("prom-ts")
+    om = work / "series.om"
+    w = OpenMetricsWriter(om)
+    nodes = [{"node": "ts1", "labels": {"label_node_kubernetes_io_instance_type": "g5.xlarge",
+                                        "label_karpenter_sh_capacity_type": "on-demand",
+                                        "label_nvidia_com_gpu_sharing_strategy": "time-slicing",
+                                        "label_nvidia_com_gpu_count": "1", "label_nvidia_com_gpu_replicas": "4"},
+              "allocatable": {"nvidia_com_gpu": 4}}]
+    pods = [{"namespace": "ts", "pod": f"s{i}", "uid": f"t{i}", "node": "ts1", "resource": "nvidia_com_gpu",
+             "count": 1, "labels": dict(GOOD, label_project=f"p{i}"), "owner": ("ReplicaSet", f"s{i}-rs"),
+             "util": [u], "model": "NVIDIA A10G"} for i, u in enumerate((60, 20))]
+    pod_series(pods, nodes, TIMES, w, {"ts": {}})
+    w.close()
+    server = Prometheus(work, om)
+    yield server
+    server.stop()
+
+
+def test_time_slicing_by_replicas_and_by_use(prom_timesliced):
+    od = 1.006  # g5.xlarge on demand, 1 GPU
+    rep, _ = run(prom_timesliced.url)
+    proj = {r["value"]: r for r in rep["by_label"]["project"]}
+    assert proj["p0"]["requested_gpu_hours"] == pytest.approx(1.0)  # 1/4 GPU × 4 h
+    assert proj["p1"]["requested_gpu_hours"] == pytest.approx(1.0)
+    assert proj["p0"]["used_gpu_hours"] == pytest.approx(0.6)
+    assert rep["totals"]["idle_unallocated_gpu_hours"] == pytest.approx(2.0)
+    assert rep["split"]["units"]["nvidia.com/gpu on ts1"].endswith("1/4 GPU per replica")
+    use, _ = run(prom_timesliced.url, "--time-slicing", "use")
+    proj = {r["value"]: r for r in use["by_label"]["project"]}
+    assert proj["p0"]["requested_gpu_hours"] == pytest.approx(3.0)  # the node's 4 GPU-h × 60/(60+20)
+    assert proj["p1"]["cost_usd"] == pytest.approx(1.0 * od)
+    assert use["totals"]["requested_gpu_hours"] == pytest.approx(4.0)

@@ -24,12 +24,11 @@ def findings(rows, data, opts, pricer, node_rate, window_hours: float) -> List[D
         wl.setdefault((r.namespace, r.owner_kind or "Pod", r.owner_name or r.pod), []).append(r)
     for (ns, kind, name), rs in sorted(wl.items()):
         req = sum(r.gpu_hours for r in rs)
-        measured = [r for r in rs if r.used_hours is not None]
-        mreq = sum(r.gpu_hours for r in measured)
-        used = sum(r.used_hours for r in measured)
+        mreq = sum(r.measured_hours for r in rs)
+        used = sum(r.used_hours for r in rs)
         where = f"{kind} {ns}/{name}"
         if mreq > 0 and used / mreq < opts.underuse_threshold:
-            saving = sum((r.gpu_hours - r.used_hours) * r.rate for r in measured if r.rate is not None)
+            saving = sum((r.measured_hours - r.used_hours) * r.rate for r in rs if r.rate is not None)
             out.append(_f("gpu-underused", "warning", ns, kind, name,
                           f"{where} used {used / mreq:.0%} of the {mreq:.1f} GPU-hours it held "
                           f"(threshold {opts.underuse_threshold:.0%})",

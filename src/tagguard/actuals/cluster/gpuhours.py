@@ -31,6 +31,8 @@ class PodAcc:
     pod: str
     node: str = ""
     points: Dict[str, float] = field(default_factory=dict)  # resource -> Σ requested units × points
+    measured: Dict[str, float] = field(default_factory=dict)  # the part of points with utilisation data
+    used: Dict[str, float] = field(default_factory=dict)  # Σ units × points × mean utilisation
     running: float = 0.0  # points Running
 
 
@@ -41,8 +43,7 @@ class ClusterData:
     step: float
     chunks: int = 0
     pods: Dict[Tuple[str, str, str], PodAcc] = field(default_factory=dict)
-    used_sum: Dict[Tuple[str, str], float] = field(default_factory=dict)
-    used_count: Dict[Tuple[str, str], float] = field(default_factory=dict)
+    measured_pods: int = 0
     pod_labels: Dict[Tuple[str, str], Dict[str, str]] = field(default_factory=dict)
     pod_label_series: int = 0
     ns_labels: Dict[str, Dict[str, str]] = field(default_factory=dict)
@@ -93,6 +94,7 @@ def collect(client: PromClient, start: float, end: float, step: float, chunk: fl
         _chunk(client, data, sel, at, rng, st, t1)
         data.chunks += 1
         t0 = t1
+    _info(client, data, start, end)
     data.quotas = [dict(s.labels, value=s.value) for s in client.instant(Q.quota(prom_duration(end - start)), end)]
     return data
 
@@ -104,6 +106,11 @@ def _chunk(client: PromClient, d: ClusterData, sel: Q.Selectors, at: float, rng:
         key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
         if s.value == s.value:  # not NaN
             units.setdefault(key, []).append((lb.get("node", ""), lb.get("resource", ""), s.value))
+    util: Dict[Tuple[str, str], float] = {}
+    for s in client.instant(Q.used_mean(sel, rng), at):
+        if s.value == s.value:
+            util[(s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))] = s.value
+    d.measured_pods += len(util)
     for s in client.instant(Q.running(sel, rng, st), at):
         key = (s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", ""))
         if not s.value or key not in units:
@@ -112,30 +119,39 @@ def _chunk(client: PromClient, d: ClusterData, sel: Q.Selectors, at: float, rng:
         if acc is None:
             acc = d.pods[key] = PodAcc(key[0], key[1])
         acc.running += s.value
+        u = util.get(key[:2])
         for node, res, n in units[key]:
             acc.node = node or acc.node
-            acc.points[res] = acc.points.get(res, 0.0) + n * s.value
-    for query, into in ((Q.used_sum(sel, rng), d.used_sum), (Q.used_count(sel, rng), d.used_count)):
-        for s in client.instant(query, at):
-            k = (s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))
-            if s.value == s.value:
-                into[k] = into.get(k, 0.0) + s.value
+            pts = n * s.value
+            acc.points[res] = acc.points.get(res, 0.0) + pts
+            if u is not None:
+                acc.measured[res] = acc.measured.get(res, 0.0) + pts
+                acc.used[res] = acc.used.get(res, 0.0) + pts * min(1.0, max(0.0, u))
     for s in client.instant(Q.node_capacity(sel, rng, st), at):
         node = s.labels.get("node", "")
         per = d.node_points.setdefault(node, {})
         res = s.labels.get("resource", "")
         per[res] = per.get(res, 0.0) + s.value
-    # info metrics: newest chunk wins
-    for s in client.instant(Q.last("kube_pod_labels", rng), at):
+
+
+def _info(client: PromClient, d: ClusterData, start: float, end: float) -> None:
+    """Pod, namespace and node labels and pod owners: label sets of the window's series. A pod whose
+    labels changed in the window has several; the one with the most labels is kept."""
+    def keep(into, key, labels):
+        old = into.get(key)
+        if old is None or len(labels) > len(old):
+            into[key] = labels
+
+    pod_labels, ns_labels, node_labels, owners = (client.series(m, start, end) for m in Q.INFO_METRICS)
+    for lb in pod_labels:
         d.pod_label_series += 1
-        d.pod_labels[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = _labels(s.labels)
-    for s in client.instant(Q.last("kube_namespace_labels", rng), at):
-        d.ns_labels[s.labels.get("namespace", "")] = _labels(s.labels)
-    for s in client.instant(Q.last("kube_node_labels", rng), at):
-        d.node_labels[s.labels.get("node", "")] = _labels(s.labels)
-    for s in client.instant(Q.last('kube_pod_owner{owner_is_controller="true"}', rng), at):
-        d.owners[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = (
-            s.labels.get("owner_kind", ""), s.labels.get("owner_name", ""))
+        keep(d.pod_labels, (lb.get("namespace", ""), lb.get("pod", "")), _labels(lb))
+    for lb in ns_labels:
+        keep(d.ns_labels, lb.get("namespace", ""), _labels(lb))
+    for lb in node_labels:
+        keep(d.node_labels, lb.get("node", ""), _labels(lb))
+    for lb in owners:
+        d.owners[(lb.get("namespace", ""), lb.get("pod", ""))] = (lb.get("owner_kind", ""), lb.get("owner_name", ""))
 
 
 def _labels(lb: Dict[str, str]) -> Dict[str, str]:
@@ -165,7 +181,8 @@ class PodRow:
     owner_kind: str
     owner_name: str
     gpu_hours: float  # requested GPU-equivalent hours
-    used_hours: Optional[float]
+    measured_hours: float  # the part of gpu_hours with utilisation data
+    used_hours: float  # measured_hours × mean utilisation
     running_hours: float
     tags: Dict[str, str]
     issues: List[str]
@@ -256,7 +273,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
                         f"{'has no label_* labels' if data.pod_label_series else 'is absent'}): GPU-hours cannot be "
                         "attributed to teams and are reported as " + NO_LABELS + ", not as untagged; fix: "
                         + ALLOWLIST_FIX.format(keys=",".join(keys)))
-    if data.pods and not data.used_count:
+    if data.pods and not data.measured_pods:
         warnings.append(f"no {data.util_metric} series with pod labels: used GPU-hours unknown (dcgm-exporter needs "
                         "--kubernetes, and its pod/namespace labels must reach Prometheus)")
     node_rep = {n: replicas_of(lb) for n, lb in data.node_labels.items()}
@@ -279,7 +296,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
     rows: List[PodRow] = []
     unknown_units: Dict[str, float] = {}
     for (ns, pod, uid), acc in data.pods.items():
-        gh = 0.0
+        gh = gm = gu = 0.0
         names = []
         for res, pts in acc.points.items():
             v = to_gpu(res, pts, acc.node)
@@ -288,12 +305,10 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
                 unknown_units[res] = unknown_units.get(res, 0.0) + pts * step_h
                 continue
             gh += v
-        if gh <= 0 and not any(unknown_units.get(r) for r in names):
+            gm += to_gpu(res, acc.measured.get(res, 0.0), acc.node) or 0.0
+            gu += to_gpu(res, acc.used.get(res, 0.0), acc.node) or 0.0
+        if gh <= 0:
             continue
-        cnt = data.used_count.get((ns, pod))
-        used = None
-        if cnt:
-            used = gh * (data.used_sum.get((ns, pod), 0.0) / cnt)
         tags = _tags(data.ns_labels.get(ns, {}), label_to_key)
         tags.update(_tags(data.pod_labels.get((ns, pod), {}), label_to_key))
         issues = [i.message for i in taxonomy.evaluate(tags, style="kubernetes")]
@@ -307,7 +322,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
             u["gpu_hours"] += gh
             u["nodes"].add(acc.node or "(unscheduled)")
         okind, oname = data.owners.get((ns, pod), ("", ""))
-        rows.append(PodRow(ns, pod, acc.node, okind, oname, gh, used, acc.running * step_h, tags, issues, group,
+        rows.append(PodRow(ns, pod, acc.node, okind, oname, gh, gm, gu, acc.running * step_h, tags, issues, group,
                            cap, itype, rate, note, names))
 
     if opts.time_slicing == "use":
@@ -379,7 +394,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
         "unattributed": _unattributed(rows),
         "idle_nodes": [n for n in nodes if n["idle_unallocated_gpu_hours"] > 0],
         "split": {"mig_basis": opts.mig_basis, "time_slicing": opts.time_slicing,
-                  "used": f"requested GPU-hours × mean {data.util_metric} of the pod's devices",
+                  "used": f"requested GPU-hours × the pod's mean {data.util_metric} (raw samples of its devices), per chunk",
                   "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
                                    "platform": opts.idle_platform},
                   "units": dict(sorted(units_how.items()))},
@@ -401,15 +416,11 @@ def _split_by_use(rows, data, node_rep, step_h, to_gpu) -> None:
     for node, rs in by_node.items():
         cap = sum(v for v in (to_gpu(res, pts, node) for res, pts in data.node_points.get(node, {}).items())
                   if v is not None)
-        used = {id(r): (data.used_sum.get((r.namespace, r.pod), 0.0)) for r in rs}
-        total = sum(used.values())
-        if total <= 0 or cap <= 0:
-            continue
+        total = sum(r.used_hours for r in rs)
+        if total <= 0 or cap <= 0 or any(r.measured_hours < r.gpu_hours for r in rs):
+            continue  # without use measured for every sharing pod, replicas stay the split
         for r in rs:
-            share = used[id(r)] / total
-            r.gpu_hours = cap * share
-            cnt = data.used_count.get((r.namespace, r.pod))
-            r.used_hours = r.gpu_hours * (data.used_sum.get((r.namespace, r.pod), 0.0) / cnt) if cnt else None
+            r.gpu_hours = r.measured_hours = cap * r.used_hours / total
 
 
 def _tags(labels: Dict[str, str], label_to_key: Dict[str, str]) -> Dict[str, str]:
@@ -430,20 +441,17 @@ def _empty() -> Dict[str, Any]:
 def _add(a: Dict[str, Any], r: PodRow) -> None:
     a["pods"] += 1
     a["requested_gpu_hours"] += r.gpu_hours
-    if r.used_hours is None:
-        a["unmeasured_gpu_hours"] += r.gpu_hours
-    else:
-        a["used_gpu_hours"] += r.used_hours
-        a["idle_gpu_hours"] += max(0.0, r.gpu_hours - r.used_hours)
+    a["unmeasured_gpu_hours"] += max(0.0, r.gpu_hours - r.measured_hours)
+    a["used_gpu_hours"] += r.used_hours
+    a["idle_gpu_hours"] += max(0.0, r.measured_hours - r.used_hours)
     cap = "on_demand" if r.capacity == "on_demand_assumed" else r.capacity
     a["capacity"][cap] = a["capacity"].get(cap, 0.0) + r.gpu_hours
     if r.rate is None:
         a["unpriced_gpu_hours"] += r.gpu_hours
         return
     a["cost_usd"] += r.gpu_hours * r.rate
-    if r.used_hours is not None:
-        a["used_cost_usd"] += r.used_hours * r.rate
-        a["idle_cost_usd"] += max(0.0, r.gpu_hours - r.used_hours) * r.rate
+    a["used_cost_usd"] += r.used_hours * r.rate
+    a["idle_cost_usd"] += max(0.0, r.measured_hours - r.used_hours) * r.rate
 
 
 def _finish(a: Dict[str, Any]) -> Dict[str, Any]:

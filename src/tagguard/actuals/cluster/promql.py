@@ -111,6 +111,13 @@ class PromClient:
                                             "timeout": f"{int(self.timeout)}s"})
         return _vector(data, query)
 
+    def series(self, match: str, start: float, end: float) -> List[Dict[str, str]]:
+        """``/api/v1/series``: label sets of the series matching ``match`` with samples in [start, end]."""
+        data = self._post("/api/v1/series", {"match[]": match, "start": _fmt_time(start), "end": _fmt_time(end)})
+        if not isinstance(data, list):
+            raise PromError(f"unexpected answer from /api/v1/series for {match[:80]!r}")
+        return [{str(k): str(v) for k, v in item.items()} for item in data if isinstance(item, dict)]
+
     def build_info(self) -> Dict[str, str]:
         import urllib.error
 

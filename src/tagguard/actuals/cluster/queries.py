@@ -3,7 +3,7 @@
 Every query is an instant query at a chunk's end over the chunk (``[D:S]`` subqueries at resolution
 S), so Prometheus sums the samples and returns one number per pod / node, never raw series: GPU pods'
 Running points come from a subquery of kube_pod_status_phase, their requested units from
-``max_over_time`` of the requests, utilisation as Σ and count of the raw dcgm-exporter samples. A
+``max_over_time`` of the requests, utilisation as the mean of the raw dcgm-exporter samples. A
 window is cut into chunks so one query stays under the server's ``--query.max-samples``.
 
 Points: a chunk [t0, t1) with t0, t1 multiples of S is evaluated at ``t1 - S/2`` over ``[D:S]``:
@@ -43,17 +43,12 @@ def util_scale(metric: str) -> float:
     return 0.01 if metric == "DCGM_FI_DEV_GPU_UTIL" else 1.0  # % vs ratio 0-1
 
 
-def used_sum(sel: Selectors, rng: str) -> str:
-    """Σ utilisation (0-1) over the raw samples of every device of a pod (dcgm-exporter pod labels)."""
+def used_mean(sel: Selectors, rng: str) -> str:
+    """Each pod's mean utilisation (0-1) over the raw samples of its devices in the chunk
+    (dcgm-exporter's pod/namespace labels): one number per pod."""
     scale = util_scale(sel.util_metric)
     ns, pod = sel.namespace_label, sel.pod_label
-    return f'sum by ({ns}, {pod}) (sum_over_time({sel.util_metric}{{{pod}!=""}}[{rng}])) * {scale:g}'
-
-
-def used_count(sel: Selectors, rng: str) -> str:
-    """Number of those samples: Σ/count = the pod's mean utilisation while it reported."""
-    ns, pod = sel.namespace_label, sel.pod_label
-    return f'sum by ({ns}, {pod}) (count_over_time({sel.util_metric}{{{pod}!=""}}[{rng}]))'
+    return f'avg by ({ns}, {pod}) (avg_over_time({sel.util_metric}{{{pod}!=""}}[{rng}])) * {scale:g}'
 
 
 def node_capacity(sel: Selectors, rng: str, step: str) -> str:
@@ -62,9 +57,10 @@ def node_capacity(sel: Selectors, rng: str, step: str) -> str:
             f'{{resource=~"{sel.resources}"}}[{rng}:{step}]))')
 
 
-def last(metric: str, rng: str) -> str:
-    """The newest series of an info metric in the range (labels only)."""
-    return f"last_over_time({metric}[{rng}])"
+INFO_METRICS = ("kube_pod_labels", "kube_namespace_labels", "kube_node_labels",
+                'kube_pod_owner{owner_is_controller="true"}')
+# Info metrics (value 1, labels only) are read with /api/v1/series over the whole window: label
+# sets from the index, no samples decoded.
 
 
 QUOTA = ('max by (namespace, resourcequota, resource, type) (max_over_time(kube_resourcequota'

@@ -1,0 +1,240 @@
+"""Benchmark: `tagguard cluster report` over 2,000 GPU pods on 250 nodes, 30 days of 1-minute samples.
+
+The data goes through the same route as the tests: OpenMetrics text written here, one day at a
+time, backfilled with `promtool tsdb create-blocks-from openmetrics` into a TSDB that a real
+Prometheus (Debian package) serves on 127.0.0.1. Series per pod: kube_pod_container_resource_requests,
+kube_pod_status_phase{phase="Running"} (the other four phases are left out to keep the backfill
+in reach: the query selects phase="Running" by index, so they cost storage, not query time),
+kube_pod_labels, kube_pod_owner, DCGM_FI_DEV_GPU_UTIL; per node kube_node_labels and
+kube_node_status_allocatable. 250 nodes × 8 GPUs = 2,000 GPUs, one per pod.
+
+    python benchmarks/cluster.py [--days 30] [--runs 3] [--data DIR]
+
+Prints, for each window (7 d and 30 d): median wall time of the report (3 runs), its peak RSS
+(the tagguard process, measured with wait4), the number of queries and bytes read, and the peer
+figure: one bare ``count_over_time`` over the whole window on the same server.
+The TSDB is kept in --data (default /tmp/tagguard-bench-cluster) and reused when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "cluster"))
+
+from promserver import Prometheus, binaries  # noqa: E402
+
+PODS, NODES, GPUS_PER_NODE = 2000, 250, 8
+START = 1790812800  # 2026-10-01T00:00:00Z
+DAY = 86400
+TEAMS = ["research", "product", "platform", "ads", "search"]
+
+
+def _lb(d):
+    return "{" + ",".join(f'{k}="{v}"' for k, v in d.items()) + "}"
+
+
+def pods():
+    out = []
+    for i in range(PODS):
+        ns = f"team{i % 20:02d}"
+        node = f"ip-10-0-{i // GPUS_PER_NODE // 250}-{i // GPUS_PER_NODE % 250}"
+        labels = {"label_project": f"p{i % 37}", "label_environment": "prod"}
+        if i % 10 == 0:
+            labels = {"label_project": f"p{i % 37}"}  # environment comes from the namespace
+        if i % 50 == 0:
+            labels = {}  # and these lack a project too: unattributed
+        kind = "Job" if i % 3 == 0 else "ReplicaSet"
+        out.append({"ns": ns, "pod": f"w{i:04d}", "uid": f"u{i:04d}", "node": node, "labels": labels,
+                    "owner": (kind, f"{'train' if kind == 'Job' else 'serve'}-{i % 200:03d}"),
+                    "util": (5 if i % 7 == 0 else 35 + i % 60)})
+    return out
+
+
+def write_day(path: Path, day: int) -> int:
+    t0 = START + day * DAY
+    ts = [str(t0 + 60 * i) for i in range(1440)]
+    body = {v: ("\n").join(f"{v} {t}" for t in ts) for v in ("1", "8", "0")}
+    n = 0
+    ps = pods()
+    with open(path, "w", encoding="utf-8") as fh:
+        def series(name, labels, value):
+            nonlocal n
+            prefix = name + _lb(labels) + " "
+            fh.write(prefix + body[value].replace("\n", "\n" + prefix) + "\n")
+            n += 1440
+
+        fh.write("# TYPE kube_pod_container_resource_requests gauge\n")
+        for p in ps:
+            series("kube_pod_container_resource_requests", {"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"],
+                   "container": "main", "node": p["node"], "resource": "nvidia_com_gpu", "unit": "integer"}, "1")
+        fh.write("# TYPE kube_pod_status_phase gauge\n")
+        for p in ps:
+            series("kube_pod_status_phase", {"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"],
+                                             "phase": "Running"}, "1")
+        fh.write("# TYPE kube_pod_labels gauge\n")
+        for p in ps:
+            series("kube_pod_labels", dict({"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"]}, **p["labels"]), "1")
+        fh.write("# TYPE kube_pod_owner gauge\n")
+        for p in ps:
+            series("kube_pod_owner", {"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"], "owner_kind": p["owner"][0],
+                                      "owner_name": p["owner"][1], "owner_is_controller": "true"}, "1")
+        fh.write("# TYPE kube_namespace_labels gauge\n")
+        for k in range(20):
+            series("kube_namespace_labels", {"namespace": f"team{k:02d}", "label_business_unit": TEAMS[k % 5],
+                                             "label_environment": "prod", "label_cost_center": f"CC-{k}"}, "1")
+        fh.write("# TYPE kube_node_labels gauge\n")
+        nodes = sorted({p["node"] for p in ps})
+        for j, node in enumerate(nodes):
+            series("kube_node_labels", {"node": node, "label_node_kubernetes_io_instance_type": "p4d.24xlarge",
+                                        "label_karpenter_sh_capacity_type": "spot" if j % 4 == 0 else "on-demand"}, "1")
+        fh.write("# TYPE kube_node_status_allocatable gauge\n")
+        for node in nodes:
+            series("kube_node_status_allocatable", {"node": node, "resource": "nvidia_com_gpu", "unit": "integer"}, "8")
+        fh.write("# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n")
+        for i, p in enumerate(ps):
+            prefix = "DCGM_FI_DEV_GPU_UTIL" + _lb({"gpu": str(i % 8), "UUID": f"GPU-{p['uid']}", "device": f"nvidia{i % 8}",
+                                                    "modelName": "NVIDIA A100-SXM4-40GB", "Hostname": p["node"],
+                                                    "container": "main", "namespace": p["ns"], "pod": p["pod"]}) + " "
+            fh.write("".join(f"{prefix}{p['util']} {t}\n" for t in ts))
+            n += 1440
+        fh.write("# EOF\n")
+    return n
+
+
+def build(data: Path, days: int) -> dict:
+    marker = data / f"complete-{days}d.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    if data.exists():
+        shutil.rmtree(data)
+    (data / "tsdb").mkdir(parents=True)
+    _, tool = binaries()
+    samples, gen_s, fill_s = 0, 0.0, 0.0
+    for day in range(days):
+        om = data / "day.om"
+        t = time.time()
+        samples += write_day(om, day)
+        gen_s += time.time() - t
+        t = time.time()
+        subprocess.run([tool, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h", str(om),
+                        str(data / "tsdb")], check=True, stdout=subprocess.DEVNULL)
+        fill_s += time.time() - t
+        om.unlink()
+        print(f"  day {day + 1}/{days}: {samples:,} samples, generate {gen_s:.0f} s, backfill {fill_s:.0f} s",
+              file=sys.stderr, flush=True)
+    info = {"samples": samples, "generate_s": round(gen_s, 1), "backfill_s": round(fill_s, 1), "days": days}
+    marker.write_text(json.dumps(info))
+    return info
+
+
+class Served(Prometheus):
+    """The benchmark TSDB, already backfilled: only start the server."""
+
+    def __init__(self, workdir: Path):  # noqa: D401 - reuse start/stop of the test helper
+        import urllib.request
+
+        from promserver import free_port
+
+        prom, _ = binaries()
+        self.workdir, self.data = workdir, workdir / "tsdb"
+        cfg = workdir / "prometheus.yml"
+        cfg.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(workdir / "prometheus.log", "wb")
+        self.proc = subprocess.Popen([prom, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{self.port}",
+                                      f"--storage.tsdb.path={self.data}", "--storage.tsdb.retention.time=3650d"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=str(workdir))
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("prometheus not ready")
+
+
+def run_report(url: str, days: int, end: int) -> dict:
+    args = [sys.executable, "-m", "tagguard", "cluster", "report", "--prometheus", url, "--until", str(end),
+            "--window", f"{days}d", "-f", "json"]
+    t = time.time()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (None, None, None)
+    wall = time.time() - t
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(err.decode()[-2000:])
+    rep = json.loads(out)
+    return {"wall_s": wall, "report": rep}
+
+
+def rss_of(url: str, days: int, end: int):
+    """Peak RSS (MiB) of one report process, from getrusage of the child."""
+    import resource
+
+    code = ("import resource,runpy,sys;sys.argv=['tagguard','cluster','report','--prometheus',%r,'--until',%r,"
+            "'--window',%r,'-f','json','-o',os.devnull] if False else None") % (url, str(end), f"{days}d")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "tagguard", "cluster", "report", "--prometheus", url, "--until", str(end),
+                    "--window", f"{days}d", "-f", "json", "-o", os.devnull], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return after / 1024.0, before / 1024.0
+
+
+def peer(url: str, days: int, end: int) -> float:
+    import urllib.parse
+    import urllib.request
+
+    q = f"count(count_over_time(kube_pod_container_resource_requests[{days}d]))"
+    t = time.time()
+    body = urllib.parse.urlencode({"query": q, "time": str(end - 30)}).encode()
+    with urllib.request.urlopen(urllib.request.Request(url + "/api/v1/query", data=body), timeout=600) as r:
+        json.loads(r.read())
+    return time.time() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--data", type=Path, default=Path("/tmp/tagguard-bench-cluster"))
+    a = ap.parse_args()
+    if not all(binaries()):
+        sys.exit("needs Debian's prometheus package (prometheus, promtool): scripts/test-deps")
+    info = build(a.data, a.days)
+    print(f"data: {info['samples']:,} samples ({info['days']} d); generate {info['generate_s']} s, "
+          f"backfill {info['backfill_s']} s")
+    srv = Served(a.data)
+    end = START + a.days * DAY
+    try:
+        for days in sorted({min(7, a.days), a.days}):
+            walls, peers = [], []
+            rep = None
+            for _ in range(a.runs):
+                r = run_report(srv.url, days, end)
+                walls.append(r["wall_s"])
+                rep = r["report"]
+                peers.append(peer(srv.url, days, end))
+            rss, _ = rss_of(srv.url, days, end)
+            t = rep["totals"]
+            print(f"{days:>2} d: report median {statistics.median(walls):.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)}); "
+                  f"peak RSS <= {rss:.0f} MiB; {rep['source']['queries']} queries, {rep['source']['bytes_read']:,} bytes; "
+                  f"peer bare count_over_time median {statistics.median(peers):.2f} s; "
+                  f"requested {t['requested_gpu_hours']:,.0f} GPU-h, pods {t['pods']}, unattributed "
+                  f"{rep['unattributed']['gpu_hours']:,.0f} GPU-h", flush=True)
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
