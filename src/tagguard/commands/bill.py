@@ -5,9 +5,8 @@ glob of monthly partitions. See docs/actuals.md.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
 import click
 
