@@ -450,7 +450,7 @@ def _refs(doc: Any, base: str):
         if isinstance(cur, dict):
             if isinstance(cur.get("$id"), str):
                 b = urljoin(b, cur["$id"])
-            for key in ("$ref", "$dynamicRef"):
+            for key in ("$ref", "$dynamicRef", "$recursiveRef"):
                 if isinstance(cur.get(key), str):
                     yield cur[key], b
             stack.extend((v, b) for k, v in cur.items()

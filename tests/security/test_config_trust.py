@@ -196,7 +196,7 @@ def test_missing_explicit_user_config_is_an_error(hostile_repo, secret, tmp_path
 
 # --- network locations -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("where", ["config", "ref", "nested-ref", "id-relative"])
+@pytest.mark.parametrize("where", ["config", "ref", "nested-ref", "id-relative", "schema-uri", "dynamic-ref"])
 def test_no_request_ever_leaves_for_a_taxonomy(hostile_repo, secret, loopback, where):
     gpu_repo(hostile_repo)
     url = f"{loopback.url}/x.json"
@@ -208,6 +208,10 @@ def test_no_request_ever_leaves_for_a_taxonomy(hostile_repo, secret, loopback, w
         elif where == "nested-ref":
             write(hostile_repo, "common.json", json.dumps({"$defs": {"o": {"$ref": url + "#/o"}}}))
             tax = {"type": "object", "properties": {"owner": {"$ref": "common.json#/$defs/o"}}}
+        elif where == "schema-uri":  # an unknown meta-schema URI is never fetched either
+            tax = {"$schema": url, "type": "object", "properties": {"owner": {"$ref": url}}}
+        elif where == "dynamic-ref":
+            tax = {"type": "object", "properties": {"owner": {"$dynamicRef": url + "#meta"}}}
         else:  # a relative $ref under a remote $id is remote too
             tax = {"$id": f"{loopback.url}/base/tax.json", "type": "object",
                    "properties": {"owner": {"$ref": "other.json"}}}
@@ -344,7 +348,7 @@ def test_diff_judges_with_the_base_policy(hostile_repo, secret, edit):
     notice = [f for f in doc["findings"] if f["rule"] == "config-changed"]
     assert len(notice) == 1 and notice[0]["severity"] == "warning" and changed in notice[0]["message"]
     assert doc["config"]["source"] == "base revision HEAD" and doc["config"]["head_changed"] is True
-    assert doc["config"]["path"] == "HEAD:.tagguard.yaml"
+    assert doc["config"]["path"] == "HEAD:.tagguard.yaml" and changed in doc["config"]["changed_files"]
     # the head's policy only when asked for, and the report still says the change edits it
     run = diff_run(hostile_repo, secret, "--head-config")
     assert_clean(run, exit_codes=(1,) if edit == "delete-config" else (0,), secret=secret)

@@ -64,6 +64,7 @@ def diff(paths, base_ref, config_path, head_config, formats, outputs, no_color, 
     notice = config_notice(choice, base_ref, result.base_dir().resolve(), repo.resolve())
     if notice is not None:
         result.findings.insert(0, notice)
-    result.config = dict(config.describe(), source=choice.source, head_changed=bool(choice.changed))
+    result.config = dict(config.describe(), source=choice.source, head_changed=bool(choice.changed),
+                         changed_files=list(choice.changed))
     emit(result, formats, outputs, extra, no_color, renderers={"text": lambda r, color: render_text(r, color=color)})
     raise click.exceptions.Exit(result.exit_code())
