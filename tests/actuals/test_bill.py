@@ -5,7 +5,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from conftest import COLUMNS, HAND_ROWS, row, tags, write_csv
+from billkit import COLUMNS, HAND_ROWS, row, tags, write_csv
 from tagguard.cli import cli
 
 

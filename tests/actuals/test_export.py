@@ -19,7 +19,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from conftest import HAND_ROWS, write_csv
+from billkit import HAND_ROWS, write_csv
 from tagguard.cli import cli
 
 
