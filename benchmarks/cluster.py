@@ -5,8 +5,10 @@ time, backfilled with `promtool tsdb create-blocks-from openmetrics` into a TSDB
 Prometheus (Debian package) serves on 127.0.0.1. Series per pod: kube_pod_container_resource_requests,
 kube_pod_status_phase{phase="Running"} (the other four phases are left out to keep the backfill
 in reach: the query selects phase="Running" by index, so they cost storage, not query time),
-kube_pod_labels, kube_pod_owner, DCGM_FI_DEV_GPU_UTIL; per node kube_node_labels and
-kube_node_status_allocatable. 250 nodes × 8 GPUs = 2,000 GPUs, one per pod.
+DCGM_FI_DEV_GPU_UTIL every minute; per node kube_node_status_allocatable every minute. The info
+metrics (kube_pod_labels, kube_pod_owner, kube_namespace_labels, kube_node_labels) get one sample an
+hour: the report reads their label sets from the series index (/api/v1/series), never their samples,
+and the backfill on 2 shared cores takes minutes per day. 250 nodes × 8 GPUs = 2,000 GPUs, one per pod.
 
     python benchmarks/cluster.py [--days 30] [--runs 3] [--data DIR]
 
@@ -63,14 +65,16 @@ def write_day(path: Path, day: int) -> int:
     t0 = START + day * DAY
     ts = [str(t0 + 60 * i) for i in range(1440)]
     body = {v: ("\n").join(f"{v} {t}" for t in ts) for v in ("1", "8", "0")}
+    hourly = ("\n").join(f"1 {t}" for t in ts[::60])
     n = 0
     ps = pods()
     with open(path, "w", encoding="utf-8") as fh:
-        def series(name, labels, value):
+        def series(name, labels, value, info=False):
             nonlocal n
             prefix = name + _lb(labels) + " "
-            fh.write(prefix + body[value].replace("\n", "\n" + prefix) + "\n")
-            n += 1440
+            text = hourly if info else body[value]
+            fh.write(prefix + text.replace("\n", "\n" + prefix) + "\n")
+            n += text.count("\n") + 1
 
         fh.write("# TYPE kube_pod_container_resource_requests gauge\n")
         for p in ps:
@@ -82,20 +86,20 @@ def write_day(path: Path, day: int) -> int:
                                              "phase": "Running"}, "1")
         fh.write("# TYPE kube_pod_labels gauge\n")
         for p in ps:
-            series("kube_pod_labels", dict({"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"]}, **p["labels"]), "1")
+            series("kube_pod_labels", dict({"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"]}, **p["labels"]), "1", info=True)
         fh.write("# TYPE kube_pod_owner gauge\n")
         for p in ps:
             series("kube_pod_owner", {"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"], "owner_kind": p["owner"][0],
-                                      "owner_name": p["owner"][1], "owner_is_controller": "true"}, "1")
+                                      "owner_name": p["owner"][1], "owner_is_controller": "true"}, "1", info=True)
         fh.write("# TYPE kube_namespace_labels gauge\n")
         for k in range(20):
             series("kube_namespace_labels", {"namespace": f"team{k:02d}", "label_business_unit": TEAMS[k % 5],
-                                             "label_environment": "prod", "label_cost_center": f"CC-{k}"}, "1")
+                                             "label_environment": "prod", "label_cost_center": f"CC-{k}"}, "1", info=True)
         fh.write("# TYPE kube_node_labels gauge\n")
         nodes = sorted({p["node"] for p in ps})
         for j, node in enumerate(nodes):
             series("kube_node_labels", {"node": node, "label_node_kubernetes_io_instance_type": "p4d.24xlarge",
-                                        "label_karpenter_sh_capacity_type": "spot" if j % 4 == 0 else "on-demand"}, "1")
+                                        "label_karpenter_sh_capacity_type": "spot" if j % 4 == 0 else "on-demand"}, "1", info=True)
         fh.write("# TYPE kube_node_status_allocatable gauge\n")
         for node in nodes:
             series("kube_node_status_allocatable", {"node": node, "resource": "nvidia_com_gpu", "unit": "integer"}, "8")

@@ -227,6 +227,9 @@ def test_unreachable_prometheus_is_one_line_error():
     assert "cannot connect" in res.output and "Traceback" not in res.output
 
 
+EVIL = "r&d\x1b]8;;http://x\x07|**bold**<img src=x>"
+
+
 @pytest.fixture(scope="module")
 def prom_timesliced(tmp_path_factory):
     """One g5.xlarge (1 A10G) time-sliced 4 ways (GPU feature discovery labels), two pods at 60 % and 20 %."""
@@ -239,7 +242,8 @@ def prom_timesliced(tmp_path_factory):
                                         "label_nvidia_com_gpu_count": "1", "label_nvidia_com_gpu_replicas": "4"},
               "allocatable": {"nvidia_com_gpu": 4}}]
     pods = [{"namespace": "ts", "pod": f"s{i}", "uid": f"t{i}", "node": "ts1", "resource": "nvidia_com_gpu",
-             "count": 1, "labels": dict(GOOD, label_project=f"p{i}"), "owner": ("ReplicaSet", f"s{i}-rs"),
+             "count": 1, "labels": dict(GOOD, label_project=f"p{i}", label_business_unit=EVIL if i else "research"),
+             "owner": ("ReplicaSet", f"s{i}-rs"),
              "util": [u], "model": "NVIDIA A10G"} for i, u in enumerate((60, 20))]
     pod_series(pods, nodes, TIMES, w, {"ts": {}})
     w.close()
@@ -262,3 +266,16 @@ def test_time_slicing_by_replicas_and_by_use(prom_timesliced):
     assert proj["p0"]["requested_gpu_hours"] == pytest.approx(3.0)  # the node's 4 GPU-h × 60/(60+20)
     assert proj["p1"]["cost_usd"] == pytest.approx(1.0 * od)
     assert use["totals"]["requested_gpu_hours"] == pytest.approx(4.0)
+
+
+def test_label_values_from_the_cluster_are_escaped(prom_timesliced, tmp_path):
+    from tagguard.cli import cli
+
+    base = ["cluster", "report", "--prometheus", prom_timesliced.url, "--since", "2026-11-02T00:00:00Z",
+            "--until", "2026-11-02T04:00:00Z"]
+    out = CliRunner().invoke(cli, base, catch_exceptions=False).output
+    assert "\x1b" not in out and "\x07" not in out and "r&d\\x1b" in out
+    md = tmp_path / "r.md"
+    CliRunner().invoke(cli, base + ["-o", str(md)], catch_exceptions=False)
+    text = md.read_text()
+    assert "\x1b" not in text and "<img" not in text and "|**bold**" not in text

@@ -113,3 +113,30 @@ def report(config_path, url, window, since, until, resolution, chunk, group_by, 
     write_output(render(rep, fmt), output)
     blocking = rep["unattributed"]["gpu_hours"] > 0 or any(f["severity"] == "error" for f in rep["findings"])
     raise click.exceptions.Exit(1 if blocking else 0)
+
+
+@cluster.command("opencost")
+@click.argument("source", metavar="FILE|URL")
+@config_option
+@click.option("--group-by", default=None, help="Taxonomy key to group by (default: its first required key).")
+@click.option("--timeout", type=float, default=60.0, show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def opencost(source, config_path, group_by, timeout, fmt, output):
+    """GPU-hours and cost from an OpenCost allocation response (file or URL), judged against the taxonomy.
+
+    Query OpenCost with e.g. `/allocation?window=30d&aggregate=pod&accumulate=true&includeIdle=true`.
+    Exit 1 when GPU-hours are unattributed.
+    """
+    from tagguard.actuals.cluster import opencost as oc
+
+    if fmt is None:
+        fmt = format_from_extension(output, FORMATS) if output is not None else "text"
+    config = load_config_or_exit(config_path, paths=["."])
+    try:
+        doc, where = oc.load(source, timeout=timeout)
+        rep = oc.build(doc, where, config.taxonomy(), group_by)
+    except oc.OpenCostError as exc:
+        fail(str(exc), code=2)
+    write_output(oc.render(rep, fmt), output)
+    raise click.exceptions.Exit(1 if rep["unattributed"]["gpu_hours"] > 0 else 0)

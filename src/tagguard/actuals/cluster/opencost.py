@@ -1,0 +1,175 @@
+"""OpenCost allocation API JSON (``/allocation?window=30d&aggregate=pod`` or ``namespace`` or
+``label:<k>``) as an input: GPU-hours, GPU cost and efficiency per allocation, labels judged against
+the taxonomy the same way as the Prometheus report (pod labels, namespace labels inherited).
+
+Response shape (opencost ``core/pkg/opencost/allocation_json.go``): ``{"code": 200, "data": [ {name:
+Allocation, ...}, ... ]}`` — one map per step. An Allocation carries ``properties`` (``namespace``,
+``pod``, ``node``, ``labels``, ``namespaceLabels``), ``gpuHours``, ``gpuCost``, ``gpuCostAdjustment``,
+``gpuEfficiency`` (0-1; null when unknown). OpenCost's label keys are Prometheus-sanitized
+(``cost_center``), so taxonomy keys are compared in that form. ``__idle__`` and ``__unallocated__``
+are OpenCost's own lines (idle capacity; allocations without the aggregated label).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Tuple
+
+MAX_BYTES = 256 * 1024 * 1024
+
+
+class OpenCostError(ValueError):
+    pass
+
+
+def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES) -> Tuple[Any, str]:
+    """The parsed JSON from a file path or an http(s) URL given on the command line (trusted)."""
+    if source.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(urllib.request.Request(source, headers={"Accept": "application/json"}),
+                                        timeout=timeout) as resp:
+                raw = resp.read(max_bytes + 1)
+        except (urllib.error.URLError, OSError) as exc:
+            raise OpenCostError(f"{source}: cannot read: {getattr(exc, 'reason', None) or exc}") from None
+    else:
+        try:
+            with open(source, "rb") as fh:
+                raw = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise OpenCostError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise OpenCostError(f"{source}: larger than {max_bytes} bytes")
+    try:
+        return json.loads(raw), source
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        raise OpenCostError(f"{source}{':' + str(line) if line else ''}: not JSON: "
+                            f"{getattr(exc, 'msg', str(exc))}") from None
+
+
+def allocations(doc: Any, where: str) -> List[Tuple[str, Dict[str, Any]]]:
+    if isinstance(doc, dict) and "data" in doc:
+        if doc.get("code") not in (None, 200):
+            raise OpenCostError(f"{where}: OpenCost answered code {doc.get('code')}: {str(doc.get('message'))[:200]}")
+        doc = doc["data"]
+    if isinstance(doc, dict):
+        doc = [doc]
+    if not isinstance(doc, list):
+        raise OpenCostError(f"{where}: expected an OpenCost allocation response ({{\"data\": [{{name: allocation}}]}})")
+    out = []
+    for step in doc:
+        if not isinstance(step, dict):
+            continue
+        for name, alloc in step.items():
+            if isinstance(alloc, dict):
+                out.append((str(name), alloc))
+    return out
+
+
+def _num(v: Any) -> Optional[float]:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def build(doc: Any, where: str, taxonomy, group_by: Optional[str] = None) -> Dict[str, Any]:
+    from tagguard.actuals.cluster.gpuhours import UNATTRIBUTED
+    from tagguard.actuals.cluster.split import label_name
+
+    keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
+    back = {label_name(k)[len("label_"):]: k for k in keys}
+    group_by = group_by or (keys[0] if keys else None)
+    groups: Dict[str, Dict[str, Any]] = {}
+    special: Dict[str, Dict[str, float]] = {}
+    reasons: Dict[str, int] = {}
+    bad_rows = 0
+    no_labels = True
+    for name, a in allocations(doc, where):
+        hours = _num(a.get("gpuHours")) or 0.0
+        cost = (_num(a.get("gpuCost")) or 0.0) + (_num(a.get("gpuCostAdjustment")) or 0.0)
+        if hours <= 0 and cost <= 0:
+            continue
+        if name in ("__idle__", "__unallocated__", "__unmounted__"):
+            s = special.setdefault(name, {"gpu_hours": 0.0, "cost_usd": 0.0})
+            s["gpu_hours"] += hours
+            s["cost_usd"] += cost
+            continue
+        props = a.get("properties") if isinstance(a.get("properties"), dict) else {}
+        tags: Dict[str, str] = {}
+        for src in (props.get("namespaceLabels"), props.get("labels")):
+            if isinstance(src, dict):
+                for k, v in src.items():
+                    if isinstance(v, (str, int, float)) and str(v) != "":
+                        tags[back.get(str(k), str(k))] = str(v)
+                        no_labels = False
+        issues = [i.message for i in taxonomy.evaluate(tags, style="kubernetes")]
+        eff = _num(a.get("gpuEfficiency"))
+        if issues:
+            bad_rows += 1
+            for m in issues:
+                reasons[m] = reasons.get(m, 0) + 1
+            g = UNATTRIBUTED
+        else:
+            g = str(tags.get(group_by, ""))
+        row = groups.setdefault(g, {"gpu_hours": 0.0, "cost_usd": 0.0, "used_gpu_hours": 0.0,
+                                    "unmeasured_gpu_hours": 0.0, "allocations": 0, "namespaces": set()})
+        row["gpu_hours"] += hours
+        row["cost_usd"] += cost
+        row["allocations"] += 1
+        if props.get("namespace"):
+            row["namespaces"].add(str(props["namespace"]))
+        if eff is None:
+            row["unmeasured_gpu_hours"] += hours
+        else:
+            row["used_gpu_hours"] += hours * max(0.0, min(1.0, eff))
+    warnings = []
+    if groups and no_labels:
+        warnings.append("the OpenCost allocations carry no labels: aggregate by pod (or by label:<key>) with "
+                        "includeAggregatedMetadata, and make sure kube-state-metrics exports pod labels "
+                        "(--metric-labels-allowlist)")
+    rows = [{"group": g, "gpu_hours": round(r["gpu_hours"], 6), "cost_usd": round(r["cost_usd"], 6),
+             "used_gpu_hours": round(r["used_gpu_hours"], 6), "unmeasured_gpu_hours": round(r["unmeasured_gpu_hours"], 6),
+             "allocations": r["allocations"], "namespaces": sorted(r["namespaces"])[:50]}
+            for g, r in sorted(groups.items())]
+    un = groups.get(UNATTRIBUTED, {"gpu_hours": 0.0, "cost_usd": 0.0})
+    return {"kind": "tagguard-opencost-report", "source": where, "group_by": group_by, "by_group": rows,
+            "idle": {k: {kk: round(vv, 6) for kk, vv in v.items()} for k, v in special.items()},
+            "unattributed": {"gpu_hours": round(un["gpu_hours"], 6), "cost_usd": round(un["cost_usd"], 6),
+                             "allocations": bad_rows,
+                             "reasons": [{"reason": m, "allocations": n}
+                                         for m, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))][:50]},
+            "warnings": warnings}
+
+
+def render(rep: Dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rep, indent=2, allow_nan=False) + "\n"
+    if fmt == "markdown":
+        from tagguard.formats.escape import md_cell as esc
+
+        out = [f"## OpenCost GPU allocation by {esc(rep['group_by'])}", "",
+               "| group | GPU-hours | used GPU-hours | cost |", "|---|---:|---:|---:|"]
+        out += [f"| {esc(r['group'])} | {r['gpu_hours']:,.1f} | {r['used_gpu_hours']:,.1f} | ${r['cost_usd']:,.2f} |"
+                for r in rep["by_group"]]
+        out += [""] + [f"- {esc(k)}: {v['gpu_hours']:,.1f} GPU-h ${v['cost_usd']:,.2f}" for k, v in rep["idle"].items()]
+        out += [f"- unattributed because: {esc(r['reason'])} ({r['allocations']})" for r in rep["unattributed"]["reasons"]]
+        out += [f"- warning: {esc(w)}" for w in rep["warnings"]]
+        return "\n".join(out).rstrip() + "\n"
+    from tagguard.formats.escape import term as esc
+
+    out = [f"OpenCost GPU allocation from {esc(rep['source'])}, by {esc(rep['group_by'])}:"]
+    for r in rep["by_group"]:
+        out.append(f"  {esc(r['group']):24} {r['gpu_hours']:>12,.1f} GPU-h  used {r['used_gpu_hours']:>10,.1f}  "
+                   f"${r['cost_usd']:,.2f}")
+    for k, v in rep["idle"].items():
+        out.append(f"  {esc(k):24} {v['gpu_hours']:>12,.1f} GPU-h  ${v['cost_usd']:,.2f}")
+    for r in rep["unattributed"]["reasons"]:
+        out.append(f"unattributed: {r['allocations']} allocation(s): {esc(r['reason'])}")
+    out += [f"warning: {esc(w)}" for w in rep["warnings"]]
+    return "\n".join(out) + "\n"
