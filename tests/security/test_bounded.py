@@ -206,6 +206,9 @@ R = "range(1024)"
     ('join(",", [for i in range(1024) : local.big])', "join() result"),
     ('"%{for i in range(1024)}${local.big}%{endfor}"', "template"),
     ('length(formatlist("%s", [for i in range(1024) : local.big]))', None),
+    ("yamldecode(\"" + "\\n".join(["a: &a [" + ",".join(["1"] * 10) + "]"]
+                                   + [f"{c}: &{c} [" + ",".join([f"*{p}"] * 10) + "]" for p, c in zip("abcdefg", "bcdefgh")])
+     + "\")", "alias"),
 ])
 def test_expression_bombs_are_bounded(hostile_repo, secret, expr, reason):
     big = 'join("", [for i in range(1024) : "%s"])' % ("y" * 512)  # 512 KiB, built in-bounds

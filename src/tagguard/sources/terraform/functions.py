@@ -833,15 +833,29 @@ def _yaml_value(value: Any, depth: int = 0) -> Any:
     return str(value.isoformat() if hasattr(value, "isoformat") else value)
 
 
-@register("yamldecode")
-def yamldecode(text: Any) -> Any:
+def _yaml_documents(text: str) -> list:
+    """Every YAML document of ``text``, refusing documents nested too deep or whose aliases
+    expand past ``yamlio.MAX_EXPANDED_NODES`` (they are copied out node by node below)."""
     import yaml
+
+    from tagguard import yamlio
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        documents = list(yaml.load_all(_s(text), Loader=loader))
+        yamlio.check_depth(text)
+        documents = list(yaml.load_all(text, Loader=loader))
+        for doc in documents:
+            yamlio.check_bomb(doc, text)
+    except (yamlio.YamlDepthError, yamlio.YamlBombError) as exc:
+        raise EvalError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise EvalError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    return documents
+
+
+@register("yamldecode")
+def yamldecode(text: Any) -> Any:
+    documents = _yaml_documents(_s(text))
     if len(documents) > 1:
         raise EvalError("YAML holds more than one document")
     return _yaml_value(documents[0] if documents else None)
@@ -1119,13 +1133,7 @@ def _glob_regex(pattern: str) -> Any:
 
 def manifest_decode_multi(text: Any) -> Any:
     """``provider::kubernetes::manifest_decode_multi``: every YAML document as an object."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        documents = list(yaml.load_all(_s(text), Loader=loader))
-    except yaml.YAMLError as exc:
-        raise EvalError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    documents = _yaml_documents(_s(text))
     return [_yaml_value(d) for d in documents if d is not None]
 
 
