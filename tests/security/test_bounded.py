@@ -206,6 +206,8 @@ R = "range(1024)"
     ('join(",", [for i in range(1024) : local.big])', "join() result"),
     ('"%{for i in range(1024)}${local.big}%{endfor}"', "template"),
     ('length(formatlist("%s", [for i in range(1024) : local.big]))', None),
+    ('regex("^(a+)+$", "%s!")' % ("a" * 40), "did not match"),  # catastrophic backtracking on Python's re
+    ('replace("%s!", "/^(a|aa)+$/", "x")' % ("a" * 60), None),
     ("yamldecode(\"" + "\\n".join(["a: &a [" + ",".join(["1"] * 10) + "]"]
                                    + [f"{c}: &{c} [" + ",".join([f"*{p}"] * 10) + "]" for p, c in zip("abcdefg", "bcdefgh")])
      + "\")", "alias"),

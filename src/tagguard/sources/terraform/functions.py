@@ -301,13 +301,22 @@ def _repl_group(match: "re.Match[str]") -> str:
     return f"\\g<{name}>"
 
 
-def _compile_regex(pattern: str) -> "re.Pattern[str]":
+def _compile_regex(pattern: str) -> Any:
+    """``pattern`` on RE2, as Terraform runs it: linear time, no catastrophic backtracking
+    (``regex("^(a+)+$", "aaa…!")`` from the scanned repository must not hang the scan)."""
     # RE2 named groups are (?P<name>...) as in Python; (?<name>...) is accepted too.
     pattern = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise EvalError(f"invalid regular expression: {exc}") from None
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise EvalError(f"invalid regular expression: {reason}") from None
 
 
 @register("replace")
