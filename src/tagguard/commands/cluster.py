@@ -45,6 +45,8 @@ def cluster():
 @click.option("--resolution", default="1m", show_default=True, help="Subquery step: one point per step per series.")
 @click.option("--chunk", default="1d", show_default=True,
               help="Query the window in chunks of this length (keeps each query under --query.max-samples).")
+@click.option("--parallel", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Chunks queried at the same time (Prometheus evaluates concurrent queries in parallel).")
 @click.option("--group-by", default=None, help="Taxonomy key to group teams by (default: its first required key).")
 @click.option("--mig-basis", type=click.Choice(["compute", "memory"]), default="compute", show_default=True,
               help="A MIG slice's share of a GPU: its compute slices (1g = 1/7) or memory slices (5gb = 1/8).")
@@ -63,7 +65,7 @@ def cluster():
 @click.option("--max-response-mb", type=int, default=256, show_default=True)
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def report(config_path, url, window, since, until, resolution, chunk, group_by, mig_basis, time_slicing,
+def report(config_path, url, window, since, until, resolution, chunk, parallel, group_by, mig_basis, time_slicing,
            idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
            max_response_mb, fmt, output):
     """Requested, used, idle and unattributed GPU-hours per namespace and taxonomy label, priced.
@@ -105,7 +107,7 @@ def report(config_path, url, window, since, until, resolution, chunk, group_by, 
         client = PromClient.from_env(url, timeout=timeout, max_bytes=max_response_mb * 1024 * 1024,
                                      ca_file=ca_file, insecure=insecure)
         data = gpuhours.collect(client, start, end, step, chunk_s,
-                                Selectors(resources=resource_regex(), util_metric=util_metric))
+                                Selectors(resources=resource_regex(), util_metric=util_metric), parallel=parallel)
         rep = gpuhours.build(data, config.taxonomy(), opts, {"prometheus": client.url, "queries": client.queries,
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:

@@ -79,39 +79,53 @@ def pick_util_metric(client: PromClient, sel: Q.Selectors, when: float, rng: str
 
 
 def collect(client: PromClient, start: float, end: float, step: float, chunk: float,
-            sel: Q.Selectors) -> ClusterData:
+            sel: Q.Selectors, parallel: int = 2) -> ClusterData:
     start, end = align(start, end, step)
     chunk = max(step, math.floor(chunk / step) * step)
     data = ClusterData(start=start, end=end, step=step)
     sel = pick_util_metric(client, sel, end, prom_duration(end - start))
     data.util_metric = sel.util_metric
     st = prom_duration(step)
+    spans = []
     t0 = start
     while t0 < end:
         t1 = min(end, t0 + chunk)
-        at = t1 - step / 2.0
-        rng = prom_duration(t1 - t0)
-        _chunk(client, data, sel, at, rng, st, t1)
-        data.chunks += 1
+        spans.append((t1 - step / 2.0, prom_duration(t1 - t0)))
         t0 = t1
+    # Prometheus runs concurrent queries in parallel: up to `parallel` chunks in flight, merged in order
+    # (at most `parallel` chunks' answers held at once).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
+        for i in range(0, len(spans), max(1, parallel)):
+            batch = [ex.submit(_fetch, client, sel, at, rng, st) for at, rng in spans[i:i + max(1, parallel)]]
+            for fut in batch:
+                _merge(data, fut.result())
+                data.chunks += 1
     _info(client, data, start, end)
     data.quotas = [dict(s.labels, value=s.value) for s in client.instant(Q.quota(prom_duration(end - start)), end)]
     return data
 
 
-def _chunk(client: PromClient, d: ClusterData, sel: Q.Selectors, at: float, rng: str, st: str, t1: float) -> None:
+def _fetch(client: PromClient, sel: Q.Selectors, at: float, rng: str, st: str):
+    return (sel, client.instant(Q.requests(sel, rng), at), client.instant(Q.used_mean(sel, rng), at),
+            client.instant(Q.running(sel, rng, st), at), client.instant(Q.node_capacity(sel, rng, st), at))
+
+
+def _merge(d: ClusterData, answers) -> None:
+    sel, req, used, run, cap = answers
     units: Dict[Tuple[str, str, str], List[Tuple[str, str, float]]] = {}
-    for s in client.instant(Q.requests(sel, rng), at):
+    for s in req:
         lb = s.labels
         key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
         if s.value == s.value:  # not NaN
             units.setdefault(key, []).append((lb.get("node", ""), lb.get("resource", ""), s.value))
     util: Dict[Tuple[str, str], float] = {}
-    for s in client.instant(Q.used_mean(sel, rng), at):
+    for s in used:
         if s.value == s.value:
             util[(s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))] = s.value
     d.measured_pods += len(util)
-    for s in client.instant(Q.running(sel, rng, st), at):
+    for s in run:
         key = (s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", ""))
         if not s.value or key not in units:
             continue
@@ -127,7 +141,7 @@ def _chunk(client: PromClient, d: ClusterData, sel: Q.Selectors, at: float, rng:
             if u is not None:
                 acc.measured[res] = acc.measured.get(res, 0.0) + pts
                 acc.used[res] = acc.used.get(res, 0.0) + pts * min(1.0, max(0.0, u))
-    for s in client.instant(Q.node_capacity(sel, rng, st), at):
+    for s in cap:
         node = s.labels.get("node", "")
         per = d.node_points.setdefault(node, {})
         res = s.labels.get("resource", "")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
+_LOCK = threading.Lock()
 
 
 class PromError(Exception):
@@ -81,7 +83,8 @@ class PromClient:
         elif self.user is not None:
             raw = f"{self.user}:{self.password or ''}".encode()
             req.add_header("Authorization", "Basic " + base64.b64encode(raw).decode())
-        self.queries += 1
+        with _LOCK:
+            self.queries += 1
         try:
             with urllib.request.urlopen(req, timeout=self.timeout, context=self._context()) as resp:
                 data = resp.read(self.max_bytes + 1)
@@ -92,7 +95,8 @@ class PromClient:
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise PromError(f"{self.url}{path}: cannot connect: {reason}") from None
-        self.bytes_read += len(data)
+        with _LOCK:
+            self.bytes_read += len(data)
         if len(data) > self.max_bytes:
             raise PromError(f"{self.url}{path}: response larger than {self.max_bytes} bytes "
                             "(raise --max-response-mb or narrow the window)")

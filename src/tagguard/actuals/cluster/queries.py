@@ -33,10 +33,10 @@ def requests(sel: Selectors, rng: str) -> str:
 
 
 def running(sel: Selectors, rng: str, step: str) -> str:
-    """Points each GPU pod was Running (kube_pod_status_phase is 1/0 per phase), at resolution ``step``."""
-    return (f'sum by (namespace, pod, uid) (sum_over_time(kube_pod_status_phase{{phase="Running"}}[{rng}:{step}])) '
-            f'and on (namespace, pod, uid) max_over_time(kube_pod_container_resource_requests'
-            f'{{resource=~"{sel.resources}", node!=""}}[{rng}])')
+    """Points each pod was Running (kube_pod_status_phase is 1/0 per phase), at resolution ``step``;
+    pods that ran at least once. GPU pods are picked client-side from ``requests`` (an ``and`` with the
+    requests here would read their samples a second time)."""
+    return (f'sum by (namespace, pod, uid) (sum_over_time(kube_pod_status_phase{{phase="Running"}}[{rng}:{step}])) > 0')
 
 
 def util_scale(metric: str) -> float:
