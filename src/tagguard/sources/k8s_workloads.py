@@ -246,6 +246,32 @@ def placement(pod_spec: Dict[str, Any], table: KindTable, notes: List[str]) -> T
     return accelerator, instance_type, model
 
 
+def placement_request(pod_spec: Dict[str, Any]) -> Dict[str, Any]:
+    """nodeSelector, required node affinity terms and tolerations, as plain data (bounded)."""
+    out: Dict[str, Any] = {}
+    sel = pod_spec.get("nodeSelector")
+    if isinstance(sel, dict) and sel:
+        out["node_selector"] = {str(k): str(v) for k, v in list(sel.items())[:64]}
+    terms = []
+    for term in _required_terms(pod_spec)[:16]:
+        exprs = []
+        for e in (term.get("matchExpressions") or [])[:32] if isinstance(term.get("matchExpressions"), list) else []:
+            if isinstance(e, dict) and e.get("key") is not None:
+                vals = e.get("values") if isinstance(e.get("values"), list) else []
+                exprs.append({"key": str(e.get("key")), "operator": str(e.get("operator")),
+                              "values": [str(v) for v in vals[:64]]})
+        terms.append(exprs)
+    if terms:
+        out["terms"] = terms
+    tols = pod_spec.get("tolerations")
+    if isinstance(tols, list):
+        kept = [{k: (None if t.get(k) is None else str(t.get(k))) for k in ("key", "operator", "value", "effect")}
+                for t in tols[:32] if isinstance(t, dict)]
+        if kept:
+            out["tolerations"] = kept
+    return out
+
+
 # --- containers and accelerators -------------------------------------------------------------
 
 def _container_accel(container: Dict[str, Any], table: KindTable) -> Dict[str, float]:
@@ -533,6 +559,9 @@ class Builder:
         meta["workload"] = workload
         if ai:
             accelerator, instance_type, pricing_model = placement(pod_spec, self.table, notes)
+            want = placement_request(pod_spec)
+            if want:
+                meta["node_placement"] = want  # matched against the scan's node pools (pricing.placement)
             units, why = resolve_units(role, item, obj)
             if units is None:
                 notes.append(f"replica count unknown ({why})")
@@ -674,6 +703,13 @@ class Builder:
         address = f"NodePool//{name}"
         meta = self._base_meta(None, doc)
         meta.update({"gpu_capable": capable, "gpu_limits": limits, "nodeclass": nodeclass, "gpu_reasons": why})
+        from tagguard.pricing.placement import pool_record
+
+        taints = get_path(obj, "spec.template.spec.taints")
+        meta["node_pool"] = pool_record(
+            f"NodePool {name}", {**_str_map(get_path(obj, "spec.template.metadata.labels")), "karpenter.sh/nodepool": name},
+            taints if isinstance(taints, list) else [], reqs if isinstance(reqs, list) else [],
+            provider="aws")
         self.out.resources.append(Resource(address=address, type="NodePool", source=self.source, file=doc.file,
                                            line=doc.line, taggable=False, tag_style="kubernetes", meta=meta,
                                            suppressions=self._suppressions([_meta(obj).get("annotations")], doc, address)))

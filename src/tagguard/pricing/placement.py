@@ -1,0 +1,406 @@
+"""Price Kubernetes GPU workloads from the nodes they select.
+
+A pod that asks for ``nvidia.com/gpu: 1`` says nothing about the node it runs on; the node pools
+of the same scan do.  Every GPU workload's nodeSelector, required node affinity and tolerations
+(``meta["node_placement"]``, written by ``sources.k8s_workloads``) are matched against the pools
+found in the same scan (``meta["node_pool"]``): Karpenter NodePools (YAML, rendered charts,
+Terraform manifests) and EKS / GKE / AKS node groups from Terraform (labels, taints, instance types).
+
+The rule, stated in each priced resource's notes:
+
+* the pools a pod can land on are those whose taints it tolerates and whose labels / requirements
+  satisfy its nodeSelector and one of its required affinity terms; a pod that selects nothing
+  (no nodeSelector, no affinity) is matched only to pools it must tolerate a taint of;
+* the instance types it can land on are the union of those pools' types (explicit lists, or the
+  rate card's types of the families / GPU names / GPU counts a NodePool requires), narrowed by
+  the pod's own instance-type constraints and to types with at least as many GPUs as one pod asks for;
+* when every such type has the same GPU model, the pod is priced per GPU of that model (sizes of
+  one family differ in CPU and memory, not in what a GPU costs);
+* otherwise it is priced on the cheapest type allowed (a lower bound), at the share of the node's
+  GPUs the pod takes.
+
+A workload that stays unpriced gets a note saying why (no pool matched, a pool without types...).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+# Labels every node carries whatever the pool says (set by the kubelet / cloud / Karpenter): a pool
+# that does not constrain them may still produce nodes with any value.
+_WELL_KNOWN_PREFIXES = ("kubernetes.io/", "node.kubernetes.io/", "topology.kubernetes.io/",
+                        "beta.kubernetes.io/", "karpenter.k8s.aws/", "karpenter.sh/", "failure-domain.beta.kubernetes.io/",
+                        "eks.amazonaws.com/", "cloud.google.com/", "kubernetes.azure.com/")
+INSTANCE_TYPE_KEYS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type",
+                      "karpenter.k8s.aws/instance-type")
+_FAMILY_KEY = "karpenter.k8s.aws/instance-family"
+_GPU_NAME_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-accelerator-name")
+_GPU_COUNT_KEYS = ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-accelerator-count")
+_SIZE_KEY = "karpenter.k8s.aws/instance-size"
+_SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def _num(v: Any) -> Optional[float]:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- pools -------------------------------------------------------------------------------------
+
+def pool_record(name: str, labels: Dict[str, str], taints: Iterable[Dict[str, Any]],
+                requirements: Iterable[Dict[str, Any]] = (), instance_types: Iterable[str] = (),
+                provider: str = "aws", capacity: Optional[str] = None) -> Dict[str, Any]:
+    """The JSON-able description of a node pool kept in ``Resource.meta["node_pool"]``."""
+    reqs = []
+    for r in requirements:
+        if isinstance(r, dict) and r.get("key"):
+            reqs.append({"key": str(r["key"]), "operator": str(r.get("operator") or "In"),
+                         "values": [str(v) for v in (r.get("values") or [])]})
+    ts = []
+    for t in taints:
+        if isinstance(t, dict) and t.get("key"):
+            ts.append({"key": str(t["key"]), "value": None if t.get("value") is None else str(t["value"]),
+                       "effect": _effect(t.get("effect"))})
+    return {"name": name, "labels": {str(k): str(v) for k, v in labels.items()}, "taints": ts,
+            "requirements": reqs, "instance_types": [str(t) for t in instance_types if t], "provider": provider,
+            "capacity": capacity}
+
+
+def _effect(value: Any) -> str:
+    v = str(value or "")
+    return {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}.get(
+        v.upper(), v)
+
+
+def parse_aks_taint(text: str) -> Optional[Dict[str, Any]]:
+    """``key=value:NoSchedule`` (AKS node_taints) -> taint dict."""
+    if not isinstance(text, str) or ":" not in text:
+        return None
+    kv, _, effect = text.rpartition(":")
+    key, _, value = kv.partition("=")
+    return {"key": key.strip(), "value": value.strip() or None, "effect": effect.strip()} if key.strip() else None
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+def _tolerated(taint: Dict[str, Any], tolerations: List[Dict[str, Any]]) -> bool:
+    for tol in tolerations:
+        if not isinstance(tol, dict):
+            continue
+        effect = tol.get("effect")
+        if effect and effect != taint.get("effect"):
+            continue
+        key = tol.get("key")
+        op = tol.get("operator") or "Equal"
+        if not key:
+            if op == "Exists":
+                return True
+            continue
+        if key != taint["key"]:
+            continue
+        if op == "Exists" or str(tol.get("value") or "") == str(taint.get("value") or ""):
+            return True
+    return False
+
+
+def _well_known(key: str) -> bool:
+    return key.startswith(_WELL_KNOWN_PREFIXES)
+
+
+def _pool_values(pool: Dict[str, Any], key: str) -> Tuple[Optional[List[str]], bool]:
+    """(values a node of the pool may have for ``key`` (None = any), whether the key may be absent)."""
+    if key in pool["labels"]:
+        return [pool["labels"][key]], False
+    allowed: Optional[List[str]] = None
+    excluded: List[str] = []
+    exists = False
+    for r in pool["requirements"]:
+        if r["key"] != key:
+            continue
+        if r["operator"] == "In":
+            allowed = r["values"] if allowed is None else [v for v in allowed if v in r["values"]]
+        elif r["operator"] == "NotIn":
+            excluded.extend(r["values"])
+        elif r["operator"] in ("Exists", "Gt", "Lt"):
+            exists = True
+    if key in INSTANCE_TYPE_KEYS and pool["instance_types"]:
+        types = pool["instance_types"]
+        allowed = types if allowed is None else [v for v in allowed if v in types]
+    if allowed is not None:
+        return [v for v in allowed if v not in excluded], False
+    if exists or excluded or _well_known(key):
+        return None, not exists  # unconstrained: any value (the cloud or Karpenter sets it)
+    return [], True  # a custom label the pool does not put on its nodes
+
+
+def _expr_ok(pool: Dict[str, Any], expr: Dict[str, Any]) -> bool:
+    key = str(expr.get("key"))
+    op = expr.get("operator")
+    vals = [str(v) for v in expr.get("values") or []]
+    have, may_be_absent = _pool_values(pool, key)
+    if op == "In":
+        return have is None or any(v in vals for v in have)
+    if op == "NotIn":
+        return have is None or not have or any(v not in vals for v in have)
+    if op == "Exists":
+        return have is None or bool(have)
+    if op == "DoesNotExist":
+        return may_be_absent or have is None
+    if op in ("Gt", "Lt"):
+        if have is None:
+            return True
+        lim = _num(vals[0]) if vals else None
+        return lim is not None and any((_num(v) or 0) > lim if op == "Gt" else (_num(v) or 0) < lim for v in have)
+    return False
+
+
+def pool_matches(pool: Dict[str, Any], want: Dict[str, Any]) -> bool:
+    for taint in pool["taints"]:
+        if taint["effect"] in _SCHEDULE_EFFECTS and not _tolerated(taint, want.get("tolerations") or []):
+            return False
+    for k, v in (want.get("node_selector") or {}).items():
+        if not _expr_ok(pool, {"key": k, "operator": "In", "values": [v]}):
+            return False
+    terms = want.get("terms") or []
+    if terms and not any(all(_expr_ok(pool, e) for e in t) for t in terms):
+        return False
+    return True
+
+
+def _selects_anything(want: Dict[str, Any]) -> bool:
+    return bool(want.get("node_selector") or want.get("terms"))
+
+
+# --- instance types --------------------------------------------------------------------------
+
+def _catalog_types(provider: str) -> List[Tuple[str, Any]]:
+    from tagguard.pricing import catalog
+
+    out = []
+    for t in catalog.all_instance_types(provider):
+        info = catalog.lookup(t, provider)
+        if info is not None and info.gpu_model and info.accelerator_count:
+            out.append((t, info))
+    return out
+
+
+def _short(name: str) -> str:
+    from tagguard.pricing.gpus import short_gpu_model
+
+    return (short_gpu_model(name) or name).upper()
+
+
+def _type_ok(t: str, info: Any, pool_or_want: List[Dict[str, Any]]) -> bool:
+    """Whether a catalog type satisfies every requirement / expression in the list."""
+    family = t.split(".")[0]
+    for r in pool_or_want:
+        key, op, vals = r["key"], r.get("operator") or "In", [str(v) for v in r.get("values") or []]
+        if key in INSTANCE_TYPE_KEYS:
+            have = t
+        elif key == _FAMILY_KEY:
+            have = family
+        elif key in _GPU_NAME_KEYS:
+            have = _short(info.gpu_model)
+            vals = [_short(v) for v in vals]
+        elif key in _GPU_COUNT_KEYS:
+            have = str(int(info.accelerator_count))
+        elif key == _SIZE_KEY:
+            have = t.split(".", 1)[1] if "." in t else ""
+        elif key == "karpenter.k8s.aws/instance-category":
+            m = re.match(r"[a-z]+", family)
+            have = m.group(0) if m else family
+        else:
+            continue
+        if op == "In" and have not in vals:
+            return False
+        if op == "NotIn" and have in vals:
+            return False
+        if op in ("Gt", "Lt") and vals:
+            a, b = _num(have), _num(vals[0])
+            if a is None or b is None or (a <= b if op == "Gt" else a >= b):
+                return False
+    return True
+
+
+def pool_types(pool: Dict[str, Any]) -> List[str]:
+    """The GPU instance types a pool can launch that the rate card knows."""
+    from tagguard.pricing import catalog
+
+    if pool["instance_types"]:
+        return [t for t in pool["instance_types"] if catalog.lookup(t, pool.get("provider")) is not None]
+    constraining = [r for r in pool["requirements"]
+                    if r["key"] in INSTANCE_TYPE_KEYS + (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category")
+                    + _GPU_NAME_KEYS + _GPU_COUNT_KEYS]
+    if not constraining or pool.get("provider") != "aws":
+        return []  # a pool that may launch anything: nothing to narrow to
+    return [t for t, info in _catalog_types("aws") if _type_ok(t, info, constraining)]
+
+
+def _want_exprs(want: Dict[str, Any]) -> List[Dict[str, Any]]:
+    exprs = [{"key": k, "operator": "In", "values": [v]} for k, v in (want.get("node_selector") or {}).items()]
+    terms = want.get("terms") or []
+    if len(terms) == 1:
+        exprs.extend(terms[0])
+    return exprs
+
+
+# --- the pass ----------------------------------------------------------------------------------
+
+def resolve(resources: List[Any]) -> None:
+    """Give priceable placement to GPU workloads that lack it (mutates ``compute``)."""
+    pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
+    for r in resources:
+        want = r.meta.get("node_placement")
+        c = r.compute
+        if not isinstance(want, dict) or c is None or not r.ai or c.provider != "kubernetes":
+            continue
+        if c.instance_type:
+            continue
+        try:
+            _resolve_one(r, c, want, pools)
+        except Exception as exc:  # noqa: BLE001 - a broken rate card is the pricing engine's to report
+            c.notes.append(f"placement not derived ({type(exc).__name__})")
+
+
+def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]]) -> None:
+    from tagguard.pricing import catalog
+
+    matched = []
+    for res, pool in pools:
+        if not pool_matches(pool, want):
+            continue
+        tainted = any(t["effect"] in _SCHEDULE_EFFECTS for t in pool["taints"])
+        if not _selects_anything(want) and not tainted:
+            continue  # a pod that selects nothing could land on any untainted pool: not evidence
+        matched.append((res, pool))
+    exprs = _want_exprs(want)
+    own_types = [v for e in exprs if e["key"] in INSTANCE_TYPE_KEYS and e.get("operator") == "In"
+                 for v in e.get("values") or []]
+    gpus = c.gpus_per_unit or 0
+    types: List[str] = []
+    via = ""
+    if matched:
+        for _res, pool in matched:
+            for t in pool_types(pool):
+                if t not in types:
+                    types.append(t)
+        names = ", ".join(f"{p['name']}" for _r, p in matched[:5]) + (" ..." if len(matched) > 5 else "")
+        via = f"node pool{'s' if len(matched) > 1 else ''} {names} (matched by nodeSelector/affinity/tolerations)"
+        if not types:
+            c.notes.append(f"lands on {via}, whose instance types are not known: not priced; list the types in "
+                           "the pool (instance_types / a node.kubernetes.io/instance-type requirement)")
+            return
+    elif len(own_types) > 1:
+        types = [t for t in own_types if catalog.lookup(t, "aws") is not None or catalog.lookup(t) is not None]
+        via = "its own instance-type affinity"
+    else:
+        if _selects_anything(want) and pools:
+            c.notes.append("no node pool in the scanned files matches its nodeSelector/affinity/tolerations: "
+                           "GPU model and instance type unknown")
+        return
+    # narrow by the pod's own constraints and by its GPU count
+    infos = []
+    for t in types:
+        info = catalog.lookup(t) or catalog.lookup(t, "aws")
+        if info is None or not info.accelerator_count or not info.gpu_model:
+            continue
+        if exprs and not _type_ok(t, info, exprs):
+            continue
+        if c.accelerator and _short(info.gpu_model) != _short(c.accelerator):
+            continue
+        if gpus and info.accelerator_count < gpus:
+            continue
+        infos.append((t, info))
+    if not infos:
+        c.notes.append(f"lands on {via}, but none of its GPU instance types ({', '.join(types[:8])}) fits "
+                       f"{gpus:g} GPU per pod: not priced")
+        return
+    models = list(dict.fromkeys(_short(i.gpu_model) for _t, i in infos))
+    allowed = ", ".join(t for t, _i in infos[:8]) + (" ..." if len(infos) > 8 else "")
+    if len(models) == 1:
+        c.accelerator = infos[0][1].gpu_model
+        c.notes.append(f"placement: lands on {via}; every type it allows ({allowed}) has {models[0]} accelerators, "
+                       f"so it is priced per {models[0]} accelerator")
+        r.meta["placement_types"] = [t for t, _i in infos]
+        return
+    def rate(item):
+        v = item[1].on_demand
+        return v / item[1].accelerator_count if v is not None else float("inf")
+    cheapest = min(infos, key=rate)
+    c.instance_type = cheapest[0]
+    c.accelerator = cheapest[1].gpu_model
+    c.notes.append(f"placement: lands on {via}; it allows {allowed} ({', '.join(models)}): priced on the "
+                   f"cheapest per GPU, {cheapest[0]}, a lower bound")
+    r.meta["placement_types"] = [t for t, _i in infos]
+
+
+# --- Terraform node groups -----------------------------------------------------------------------
+
+NODE_GROUP_TYPES = ("aws_eks_node_group", "google_container_node_pool", "azurerm_kubernetes_cluster_node_pool")
+
+
+def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) -> Optional[Dict[str, Any]]:
+    """A node group's labels, taints and instance types (what its nodes carry), or None."""
+    from tagguard.sources.terraform import extract as ex
+
+    def val(b, s, path):
+        v = ex.get_path(b, path, s)
+        return v if ex.known(v) else None
+
+    def str_map(v) -> Dict[str, str]:
+        if not isinstance(v, dict):
+            return {}
+        return {str(k): ("true" if x is True else "false" if x is False else str(x))
+                for k, x in v.items() if ex.known(x) and x is not None}
+
+    labels: Dict[str, str] = {}
+    taints: List[Dict[str, Any]] = []
+    types: List[str] = []
+    provider = "aws"
+    if rtype == "aws_eks_node_group":
+        labels = str_map(val(body, scope, "labels"))
+        name = val(body, scope, "node_group_name")
+        if isinstance(name, str):
+            labels["eks.amazonaws.com/nodegroup"] = name
+        cap = val(body, scope, "capacity_type")
+        if isinstance(cap, str):
+            labels["eks.amazonaws.com/capacityType"] = cap.upper()
+        for tb, ts in ex.blocks_named(body, "taint", scope):
+            taints.append({"key": val(tb, ts, "key"), "value": val(tb, ts, "value"), "effect": val(tb, ts, "effect")})
+        listed = val(body, scope, "instance_types")
+        if isinstance(listed, list):
+            types = [t for t in listed if isinstance(t, str)]
+    elif rtype == "google_container_node_pool":
+        provider = "gcp"
+        name = val(body, scope, "name")
+        if isinstance(name, str):
+            labels["cloud.google.com/gke-nodepool"] = name
+        for nb, ns in ex.blocks_named(body, "node_config", scope):
+            labels.update(str_map(val(nb, ns, "labels")))
+            for tb, ts in ex.blocks_named(nb, "taint", ns):
+                taints.append({"key": val(tb, ts, "key"), "value": val(tb, ts, "value"), "effect": val(tb, ts, "effect")})
+            mt = val(nb, ns, "machine_type")
+            if isinstance(mt, str):
+                types = [mt]
+    elif rtype == "azurerm_kubernetes_cluster_node_pool":
+        provider = "azure"
+        labels = str_map(val(body, scope, "node_labels"))
+        name = val(body, scope, "name")
+        if isinstance(name, str):
+            labels["agentpool"] = name
+            labels["kubernetes.azure.com/agentpool"] = name
+        for text in val(body, scope, "node_taints") or []:
+            t = parse_aks_taint(text)
+            if t:
+                taints.append(t)
+        vm = val(body, scope, "vm_size")
+        if isinstance(vm, str):
+            types = [vm]
+    else:
+        return None
+    if not types and res.compute is not None and res.compute.instance_type:
+        types = [res.compute.instance_type]
+    taints = [t for t in taints if isinstance(t.get("key"), str)]
+    return pool_record(address, labels, taints, (), types, provider=provider)
