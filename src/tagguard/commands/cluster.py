@@ -99,6 +99,12 @@ def report(config_path, url, window, since, until, resolution, chunk, parallel, 
         fail(str(exc))
     if start >= end:
         fail("--since must be before --until")
+    if step < 1 or step % 1:
+        fail(f"--resolution {resolution}: must be whole seconds, at least 1s")
+    if chunk_s < step:
+        fail(f"--chunk {chunk} is shorter than --resolution {resolution}")
+    if (end - start) < step:
+        fail(f"the window is shorter than --resolution {resolution}")
     config = load_config_or_exit(config_path, paths=["."])
     opts = gpuhours.Options(group_by=group_by, mig_basis=mig_basis, time_slicing=time_slicing,
                             idle_sharing=idle_sharing, idle_platform=idle_platform,
