@@ -131,10 +131,10 @@ def price(resources: List[Resource], ctx: ScanContext) -> List[Finding]:
         engine = import_module("tagguard.pricing.engine")
     except ModuleNotFoundError:  # pricing not part of this build
         return problems
-    # GPU workloads take the instance types of the node pools they select (same scan)
-    import_module("tagguard.pricing.placement").resolve(resources)
     # `tagguard pricing refresh` writes a local rate card; every command prices with it when present.
     import_module("tagguard.pricing.refresh").apply_local_ratecard()
+    # GPU workloads take the instance types of the node pools they select (same scan)
+    import_module("tagguard.pricing.placement").resolve(resources)
     usage_path = ctx.options.usage or ctx.config.section("usage")
     if usage_path:
         usage_mod = import_module("tagguard.pricing.usage")
