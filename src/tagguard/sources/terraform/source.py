@@ -513,6 +513,10 @@ class _Walker:
             if handler is not None:
                 effective, extra = handler(self, res, spec, body, scope, inst, effective, defaults, own)
         res.meta.pop("_size_unknown", None)
+        if rtype in ("aws_eks_node_group", "google_container_node_pool", "azurerm_kubernetes_cluster_node_pool"):
+            from tagguard.pricing.placement import terraform_pool  # labels/taints/types the pods select
+
+            res.meta["node_pool"] = terraform_pool(rtype, body, scope, address, res)
         _apply_tagmap(res, effective)
         for text in conflicts:
             self.out.findings.append(Finding(
