@@ -29,6 +29,8 @@ LAZY_COMMANDS = {
     "checkov-dir": "tagguard.commands.checkov:checkov_dir",
     "bill": "tagguard.commands.bill:bill",
     "cluster": "tagguard.commands.cluster:cluster",
+    "merge": "tagguard.commands.merge:merge",
+    "alerts": "tagguard.commands.alerts:alerts",
 }
 
 
@@ -240,6 +242,9 @@ def scan_options(f=None, *, gate: bool = True):
     f = click.option("--usage", "usage_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Usage file: hours per month and unit counts per resource address ([*] wildcards).")(f)
     f = click.option("--skip-helm", is_flag=True, help="Report charts that cannot be rendered as not scanned without failing with exit code 2.")(f)
+    f = click.option("--fetch-modules", is_flag=True,
+                     help="Download remote Terraform modules (registry, git over https, archives) from allowed hosts "
+                          "into the user cache; later runs read the cache offline (docs/remote-modules.md).")(f)
     f = click.option("--helm-bin", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="helm binary to render charts with (default: helm on PATH).")(f)
     f = click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -263,6 +268,7 @@ def scan_kwargs_to_options(kw: dict):
     return ScanOptions.coerce({
         "usage": str(kw["usage_file"]) if kw.get("usage_file") else None,
         "skip_helm": kw.get("skip_helm", False),
+        "fetch_modules": bool(kw.get("fetch_modules")),
         "helm_bin": str(kw["helm_bin"]) if kw.get("helm_bin") else None,
         "helm_values": [str(p) for p in kw.get("helm_values") or ()],
         "release_name": kw.get("release_name") or "release",

@@ -1,0 +1,1 @@
+"""Operate: alerts routed to the teams that own the spend, the monthly review pack, merging sharded reports."""

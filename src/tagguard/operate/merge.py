@@ -1,0 +1,230 @@
+"""``tagguard merge``: the JSON reports of drift shards (or several repositories' scans) as one.
+
+* resources are de-duplicated by address; when two shards saw the same address, the copy from a
+  shard that read the resource's account without error wins;
+* findings are de-duplicated by their identity (file, address, rule, tag);
+* ``errors[]`` are kept, each naming the shard it came from, so an account an incomplete shard
+  could not read stays *unknown* to ``--history`` (never "fixed"). An error is dropped only when
+  another shard read the same account over (at least) the same regions without error; it is then
+  listed under ``merge.resolved_errors``;
+* a shard file that cannot be read or is not a tagguard JSON report is one error (exit 3:
+  incomplete), and the other shards are still merged;
+* ``showback``, ``budgets`` and ``history`` of the shards are dropped: they describe a shard, not
+  the whole; ``tagguard report showback --from MERGED`` recomputes the showback.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+MAX_REPORT_BYTES = 512 * 1024 * 1024
+
+
+class Shard:
+    def __init__(self, label: str, data: Optional[Dict[str, Any]], problem: Optional[str] = None):
+        self.label = label
+        self.data = data or {}
+        self.problem = problem
+
+    @property
+    def drift(self) -> Dict[str, Any]:
+        d = self.data.get("drift")
+        return d if isinstance(d, dict) else {}
+
+    @property
+    def errors(self) -> List[Dict[str, Any]]:
+        return [e for e in self.data.get("errors") or [] if isinstance(e, dict)]
+
+    def failed_regions(self) -> Dict[Any, Optional[Set[str]]]:
+        """account -> regions that failed (None: the whole account failed)."""
+        out: Dict[Any, Optional[Set[str]]] = {}
+        for e in self.errors:
+            acct = e.get("account")
+            if e.get("regions") is not None or e.get("region") is None:
+                out[acct] = None
+            elif acct not in out or out[acct] is not None:
+                out.setdefault(acct, set()).add(str(e.get("region")))  # type: ignore[union-attr]
+        return out
+
+    def covers(self, account: Any, regions: Optional[Set[str]]) -> bool:
+        """This shard read ``account`` over ``regions`` (None: every region it lists) without error."""
+        if account is None or str(account) not in {str(a) for a in self.drift.get("accounts") or []}:
+            return False
+        if any(str(e.get("account")) == str(account) for e in self.errors):
+            return False
+        if regions is None:
+            return False  # a whole-account failure elsewhere: only a shard listing the same regions could cover it
+        return set(regions) <= {str(r) for r in self.drift.get("regions") or []}
+
+
+def read_shard(path: Path) -> Shard:
+    label = str(path)
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            return Shard(label, None, f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MiB")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return Shard(label, None, f"cannot read ({exc.strerror or exc})")
+    except UnicodeDecodeError as exc:
+        return Shard(label, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        return Shard(label, None, "not JSON (nested too deeply)")
+    except ValueError as exc:
+        return Shard(label, None, f"line {getattr(exc, 'lineno', 1)}: not JSON ({getattr(exc, 'msg', exc)})")
+    if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+        return Shard(label, None, "not a tagguard JSON report (no `resources` list)")
+    bad = [i for i, r in enumerate(data["resources"]) if not isinstance(r, dict) or not isinstance(r.get("address"), str)]
+    if bad:
+        return Shard(label, None, f"resource #{bad[0] + 1} has no `address`")
+    if not isinstance(data.get("findings", []), list) or not isinstance(data.get("errors", []) or [], list):
+        return Shard(label, None, "`findings` and `errors` must be lists")
+    return Shard(label, data)
+
+
+def _error_key(e: Dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in e.items() if k != "shard"}, sort_keys=True, default=str)
+
+
+def _finding_key(f: Dict[str, Any]) -> Tuple[str, str, str, str]:
+    return (str(f.get("file") or ""), str(f.get("address") or ""), str(f.get("rule") or ""), str(f.get("tag") or ""))
+
+
+def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
+    """The merged report document (before the summary is computed): resources, findings, errors,
+    drift, unseen_inputs and ``merge`` (what came from where)."""
+    good = [s for s in shards if s.problem is None]
+    failed_by_shard = {id(s): s.failed_regions() for s in good}
+
+    def clean_in(shard: Shard, resource: Dict[str, Any]) -> bool:
+        acct = (resource.get("meta") or {}).get("account")
+        return acct not in failed_by_shard[id(shard)]
+
+    resources: Dict[str, Tuple[Dict[str, Any], Shard]] = {}
+    duplicates = 0
+    for s in good:
+        for r in s.data["resources"]:
+            addr = r["address"]
+            if addr in resources:
+                duplicates += 1
+                kept, kept_shard = resources[addr]
+                if not clean_in(kept_shard, kept) and clean_in(s, r):
+                    resources[addr] = (r, s)
+                continue
+            resources[addr] = (r, s)
+
+    findings: Dict[Tuple[str, str, str, str], Dict[str, Any]] = {}
+    for s in good:
+        for f in s.data.get("findings") or []:
+            if isinstance(f, dict) and isinstance(f.get("rule"), str):
+                findings.setdefault(_finding_key(f), f)
+
+    errors: List[Dict[str, Any]] = []
+    resolved: List[Dict[str, Any]] = []
+    seen_errors: Set[str] = set()
+    for s in shards:
+        if s.problem is not None:
+            errors.append({"account": None, "region": None, "service": None, "code": "ShardUnreadable",
+                           "shard": s.label, "message": f"{s.label}: {s.problem}; the accounts this shard covers are "
+                                                          "unknown in the merged report"})
+            continue
+        for e in s.errors:
+            key = _error_key(e)
+            if key in seen_errors:
+                continue
+            seen_errors.add(key)
+            acct = e.get("account")
+            if e.get("regions") is not None:
+                regions: Optional[Set[str]] = {str(r) for r in e["regions"]}
+            elif e.get("region") is not None:
+                regions = {str(e["region"])}
+            else:
+                regions = None
+            coverer = next((o for o in good if o is not s and o.covers(acct, regions)), None)
+            if coverer is not None:
+                resolved.append({**e, "shard": s.label, "covered_by": coverer.label})
+            else:
+                errors.append({**e, "shard": s.label})
+
+    unseen: List[Dict[str, Any]] = []
+    seen_unseen: Set[str] = set()
+    for s in good:
+        for u in s.data.get("unseen_inputs") or []:
+            if isinstance(u, dict):
+                k = json.dumps(u, sort_keys=True, default=str)
+                if k not in seen_unseen:
+                    seen_unseen.add(k)
+                    unseen.append(u)
+
+    drifts = [s.drift for s in good if s.drift]
+    drift: Optional[Dict[str, Any]] = None
+    if drifts or any(s.problem for s in shards):
+        def union(key: str) -> List[Any]:
+            return sorted({str(x) for d in drifts for x in d.get(key) or []})
+
+        scopes = sorted({str(d.get("scope")) for d in drifts if d.get("scope")})
+        drift = {"accounts": union("accounts"), "regions": union("regions"), "services": union("services"),
+                 "scope": scopes[0] if len(scopes) == 1 else ",".join(scopes) or None,
+                 "complete": not errors,
+                 "calls": sum(int(d.get("calls") or 0) for d in drifts),
+                 "wall_seconds": max([float(d.get("wall_seconds") or 0) for d in drifts] or [0.0]),
+                 "sum_task_seconds": round(sum(float(d.get("sum_task_seconds") or 0) for d in drifts), 3),
+                 "shards": len(shards)}
+    merge_info = {
+        "shards": [{"file": s.label, "ok": s.problem is None, "problem": s.problem,
+                    "accounts": [str(a) for a in s.drift.get("accounts") or []],
+                    "complete": s.problem is None and not s.errors,
+                    "resources": len(s.data.get("resources") or []), "errors": len(s.errors)} for s in shards],
+        "duplicate_resources": duplicates,
+        "resolved_errors": resolved,
+        "dropped_parts": sorted({k for s in good for k in ("showback", "budgets", "history") if k in s.data}),
+    }
+    roots = sorted({str(s.data.get("root")) for s in good if s.data.get("root") is not None})
+    return {"root": roots[0] if len(roots) == 1 else None,
+            "resources": [r for r, _s in resources.values()],
+            "findings": list(findings.values()), "errors": errors, "drift": drift,
+            "unseen_inputs": unseen, "merge": merge_info}
+
+
+def to_result(doc: Dict[str, Any]):
+    """A merged document as a ``ScanResult`` (the same reading as ``report showback --from``)."""
+    from tagguard.model import Compute, Cost, Finding, Resource, ScanResult, UnseenInput
+
+    resources = []
+    for r in doc["resources"]:
+        cost = r.get("cost") if isinstance(r.get("cost"), dict) else None
+        comp = r.get("compute") if isinstance(r.get("compute"), dict) else None
+        resources.append(Resource(
+            address=r["address"], type=str(r.get("type", "")), source=str(r.get("source", "json")), file=r.get("file"),
+            line=r.get("line"), ai=bool(r.get("ai")), tags=dict(r.get("tags") or {}), meta=dict(r.get("meta") or {}),
+            compute=Compute(**{k: comp.get(k) for k in ("instance_type", "accelerator", "gpus_per_unit", "units",
+                                                         "pricing_model", "provider", "service", "region")}) if comp else None,
+            cost=Cost(hourly_usd=cost.get("hourly_usd"), monthly_usd=cost.get("monthly_usd"),
+                      gpu_hours_per_month=cost.get("gpu_hours_per_month"), reason=cost.get("reason")) if cost else None))
+    known = {"rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
+             "suppressed", "suppression_reason"}
+    findings = [Finding(rule=f["rule"], category=str(f.get("category", "")), severity=str(f.get("severity", "error")),
+                        message=str(f.get("message", "")), address=f.get("address"), file=f.get("file"),
+                        line=f.get("line"), tag=f.get("tag"), resource_type=f.get("resource_type"), fix=f.get("fix"),
+                        suppressed=bool(f.get("suppressed")), extra={k: v for k, v in f.items() if k not in known})
+                for f in doc["findings"]]
+    result = ScanResult(resources=resources, findings=findings, root=doc.get("root"), errors=doc["errors"])
+    result.drift = doc.get("drift")
+    result.unseen = [UnseenInput.from_json(u) for u in doc.get("unseen_inputs") or []]
+    return result
+
+
+def merged_json(doc: Dict[str, Any], result) -> str:
+    from tagguard.formats.json_format import dumps_report, report_dict
+
+    out = report_dict(result)
+    out["merge"] = doc["merge"]
+    return dumps_report(out)
+
+
+def merge_paths(paths: Iterable[Path]):
+    shards = [read_shard(Path(p)) for p in paths]
+    doc = merge_reports(shards)
+    return doc, to_result(doc)

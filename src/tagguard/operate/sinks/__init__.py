@@ -1,0 +1,1 @@
+"""Where alerts go: Slack (Block Kit), Microsoft Teams (Adaptive Card), a generic JSON webhook, GitHub issues."""
