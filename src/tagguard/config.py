@@ -32,6 +32,10 @@ MAX_CONFIG_BYTES = 1024 * 1024
 PROGRAM_KEYS: Dict[Tuple[str, ...], str] = {
     ("helm", "bin"): "--helm-bin PATH, or helm.bin in the user-level config",
 }
+# Keys that make tagguard download (or name hosts to download from): trusted configs only.
+NETWORK_KEYS: Dict[Tuple[str, ...], str] = {
+    ("modules",): "--fetch-modules, or modules (fetch, allowed_hosts, cache_dir) in the user-level config or a --config file",
+}
 # Keys naming files to read: inside the repository in a repository config.
 PATH_KEYS: List[Tuple[Tuple[str, ...], str]] = [
     (("taxonomy",), "taxonomy in the user-level config or in a file named with --config"),
@@ -388,6 +392,11 @@ def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], in
         for kp, _value in _match(raw, keypath):
             raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot name a "
                               f"program to run (a pull request could make tagguard run its own code); use {instead}")
+    for keypath, instead in NETWORK_KEYS.items():
+        for kp, _value in _match(raw, keypath):
+            raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot enable "
+                              f"downloads or name hosts (a pull request could make tagguard fetch from where it "
+                              f"chooses); use {instead}")
     real_root = Path(os.path.realpath(root))
     for pattern, instead in PATH_KEYS:
         for kp, value in _match(raw, pattern):

@@ -90,6 +90,7 @@ class ScanOptions:
 
     usage: Optional[str] = None  # --usage FILE (None: the config's `usage`)
     skip_helm: bool = False  # --skip-helm: a chart that cannot be rendered is a warning, not exit code 2
+    fetch_modules: bool = False  # --fetch-modules: download remote Terraform modules into the user cache
     helm_bin: Optional[str] = None  # --helm-bin
     helm_values: List[str] = field(default_factory=list)  # --helm-values (repeatable)
     release_name: str = "release"  # --release-name

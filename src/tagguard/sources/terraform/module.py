@@ -743,6 +743,8 @@ class Loader:
         self.instances: List[ModuleInstance] = []
         self.manifests: Dict[str, Optional[ModuleManifest]] = {}
         self.read_log: List[Path] = []  # files read by file()/templatefile(), in order
+        self.remote = None  # remote.RemoteModules: module sources from the user cache (or downloaded, opt-in)
+        self.remote_why: Dict[str, str] = {}  # module key -> why its remote source is not available
 
     def manifest_for(self, root_dir: Path) -> Optional["ModuleManifest"]:
         """``.terraform/modules/modules.json`` of a root module, read once (None when absent)."""
@@ -768,7 +770,7 @@ class Loader:
         module_key = f"{parent.module_key}.{call_name}" if parent.module_key else call_name
         if is_local_source(source):
             child_dir = (parent.mdef.dir / source).resolve()
-            if not self._inside(child_dir):
+            if not self._inside(child_dir) and not self._same_download(parent.mdef.dir, child_dir):
                 self.refused[(os.path.realpath(parent.mdef.dir), call_name)] = "its source is outside the scanned repository"
                 self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {_quote(source)} is "
                                       "outside the scanned repository; not read (scan the directory that holds both)"))
@@ -778,6 +780,10 @@ class Loader:
                 return None
         else:
             child_dir = parent.manifest.dir_of(module_key, source) if parent.manifest is not None else None
+            if child_dir is None and self.remote is not None:
+                child_dir, why = self.remote.module_dir(source, static_string(body.get("version")))
+                if why:
+                    self.remote_why[module_key] = why
             if child_dir is None:
                 return None
         if parent.depth + 1 > MAX_MODULE_DEPTH:
@@ -830,6 +836,13 @@ class Loader:
         from tagguard.safeio import inside
 
         return inside(path, self.boundary)
+
+    def _same_download(self, parent_dir: Path, child_dir: Path) -> bool:
+        """A local source inside a module from the cache stays in that one download."""
+        if self.remote is None:
+            return False
+        entry = self.remote.entry_of(parent_dir)
+        return entry is not None and self.remote.entry_of(child_dir) == entry
 
     def _expand_keys(self, loc: Located, parent: ModuleInstance) -> List[Tuple[str, Dict[str, Any]]]:
         return expand_repetition(loc.block.body, parent, f"module.{loc.block.labels[0]}")

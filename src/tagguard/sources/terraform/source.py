@@ -44,7 +44,11 @@ class TerraformSource(Source):
             # downloaded modules in a relocated .terraform are read through modules.json, not as roots
             marker = f"/{data_dir}/modules/"
             dirs = [d for d in dirs if marker not in f"/{d}/"]
-        loader = Loader(inventory.root, ctx.rel, _reader(out, ctx), boundary=ctx.boundary)
+        from tagguard.sources.terraform.remote import from_options
+
+        remote = from_options(ctx.config, ctx.options.fetch_modules)
+        loader = Loader(inventory.root, ctx.rel, _reader(out, ctx, remote), boundary=ctx.boundary)
+        loader.remote = remote
         defs = {d: loader.module_def(inventory.path(d)) for d in dirs}
         children: Set[str] = set()
         for d, mdef in defs.items():
@@ -149,17 +153,43 @@ class _K8sUnknowns:
         return getattr(self._real, name)
 
 
-def _reader(out: SourceOutput, ctx: ScanContext):
-    """Reads for the module loader: confined to the scan boundary, regular files only, at most
-    the per-file cap (``safeio``); refusals raise ``OSError`` with the reason for the caller."""
+def _reader(out: SourceOutput, ctx: ScanContext, remote=None):
+    """Reads for the module loader: confined to the scan boundary (or, for a module from the
+    module cache, to its one download), regular files only, at most the per-file cap
+    (``safeio``); refusals raise ``OSError`` with the reason for the caller."""
     from tagguard import safeio
 
     boundary = ctx.boundary
     cap = safeio.max_file_bytes()
 
     def read(path: Path) -> bytes:
-        return safeio.read_bytes(path, boundary, cap)
+        entry = remote.entry_of(path) if remote is not None else None
+        return safeio.read_bytes(path, entry or boundary, cap)
     return read
+
+
+def _remote_not_scanned(inst: ModuleInstance, call: Located, name: str, shown: str, why: str) -> Finding:
+    """Info when nothing suggests GPUs; a warning on the input's line when an input mentions
+    accelerators (remote/gpu_inputs.py), or when a download that was asked for failed."""
+    from tagguard.sources.terraform.remote.gpu_inputs import accelerator_input
+
+    address = f"{inst.prefix}module.{name}"
+    text = f"remote module {shown} is not on disk ({why}), so the resources it creates are not checked"
+    fix = ("run `terraform init` before the scan, run once with --fetch-modules (allowed hosts only), "
+           "or scan the plan JSON (`terraform show -json`)")
+    gpu = accelerator_input(call.block.body, lambda expr: _safe_eval(expr, inst))
+    if gpu is not None:
+        line, input_name, what = gpu
+        return Finding(
+            rule="not-scanned", category=NOT_SCANNED, severity=WARNING, file=call.file, line=line, address=address,
+            message=(f"{address}: GPU capacity here was not evaluated: run with --fetch-modules or `terraform init` "
+                     f"(input {input_name} mentions {what}; {text})"),
+            fix=fix)
+    remote = inst.loader.remote
+    failed = remote is not None and remote.fetch and inst.loader.remote_why.get(
+        f"{inst.module_key}.{name}" if inst.module_key else name, "").startswith(("host ", "download failed", "its source"))
+    return Finding(rule="not-scanned", category=NOT_SCANNED, severity=WARNING if failed else INFO, file=call.file,
+                   line=call.block.line, address=address, message=f"{address}: {text}", fix=fix)
 
 
 # --- root variable values ------------------------------------------------------------
@@ -389,11 +419,9 @@ class _Walker:
                     module_key = f"{inst.module_key}.{name}" if inst.module_key else name
                     why = inst.manifest.stale.get(module_key) if inst.manifest is not None else None
                     why = why or "there is no .terraform/modules/modules.json from `terraform init`"
-                    self.out.findings.append(Finding(
-                        rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=call.file, line=call.block.line,
-                        address=f"{inst.prefix}module.{name}",
-                        message=f"{inst.prefix}module.{name}: remote module {shown} is not on disk ({why}), so the resources it creates are not checked",
-                        fix="run `terraform init` before the scan, or scan the plan JSON (`terraform show -json`)"))
+                    fetched = inst.loader.remote_why.get(module_key)
+                    why = f"{why}; {fetched}" if fetched else why
+                    self.out.findings.append(_remote_not_scanned(inst, call, name, shown, why))
                 continue
             for _key, child in children or []:
                 self.walk(child, in_focus)

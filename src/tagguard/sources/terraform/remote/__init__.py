@@ -113,6 +113,14 @@ class RemoteModules:
     def cache_root(self) -> Path:
         return self.cache.root
 
+    def entry_of(self, path) -> Optional[str]:
+        """The cache entry (its real directory) that ``path`` is inside, or None."""
+        real = os.path.realpath(os.fspath(path))
+        root = os.path.realpath(self.cache.root) + os.sep
+        if not real.startswith(root):
+            return None
+        return root + real[len(root):].split(os.sep, 1)[0]
+
     def module_dir(self, source: str, version: Optional[str]) -> Tuple[Optional[Path], Optional[str]]:
         """(directory of the module, None) or (None, why it is not available)."""
         key = (source, version or "")
@@ -133,8 +141,7 @@ class RemoteModules:
         meta = self.cache.lookup(source, version)
         if meta is None:
             if not self.fetch:
-                return None, ("it is neither in .terraform/modules nor in the module cache; run `terraform init`, "
-                              "or scan once with --fetch-modules")
+                return None, "it is not in the module cache either (scan once with --fetch-modules to fill it)"
             try:
                 meta = self.cache.store(source, version, lambda tree: self._download(getter, version, tree))
             except FetchError as exc:
