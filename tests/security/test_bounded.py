@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import assert_clean, messages, report, scan_all, write
+from seckit import assert_clean, messages, report, scan_all, write
 
 UNTAGGED_GPU = 'resource "aws_instance" "good" {\n  instance_type = "p4d.24xlarge"\n}\n'
 MiB = 1024 * 1024

@@ -105,7 +105,7 @@ def test_truncate():
 
 # --- attacks through the CLI ---------------------------------------------------------------------
 
-from conftest import assert_clean, messages, report, scan_all, write  # noqa: E402
+from seckit import assert_clean, messages, report, scan_all, write  # noqa: E402
 
 GPU_BOX = '''
 resource "aws_instance" "gpu" {
