@@ -58,13 +58,17 @@ def cluster():
 @click.option("--underuse-threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Workloads using less than this share of their GPU time are findings.")
 @click.option("--util-metric", type=click.Choice(["auto", "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"]),
-              default="auto", show_default=True)
+              default="auto", show_default=True,
+              help="Utilisation series: auto prefers DCGM_FI_PROF_GR_ENGINE_ACTIVE (per MIG instance), else DCGM_FI_DEV_GPU_UTIL.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None, help="CA bundle for https.")
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per query.")
-@click.option("--max-response-mb", type=int, default=256, show_default=True)
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--max-response-mb", type=int, default=256, show_default=True,
+              help="Refuse a Prometheus answer larger than this (MiB).")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format. Default: what --output's name says (.json, .md, .txt), else text.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout.")
 def report(config_path, url, window, since, until, resolution, chunk, parallel, group_by, mig_basis, time_slicing,
            idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
            max_response_mb, fmt, output):
@@ -127,9 +131,11 @@ def report(config_path, url, window, since, until, resolution, chunk, parallel, 
 @click.argument("source", metavar="FILE|URL")
 @config_option
 @click.option("--group-by", default=None, help="Taxonomy key to group by (default: its first required key).")
-@click.option("--timeout", type=float, default=60.0, show_default=True)
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for the URL.")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format. Default: what --output's name says (.json, .md, .txt), else text.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout.")
 def opencost(source, config_path, group_by, timeout, fmt, output):
     """GPU-hours and cost from an OpenCost allocation response (file or URL), judged against the taxonomy.
 
