@@ -279,3 +279,42 @@ def test_label_values_from_the_cluster_are_escaped(prom_timesliced, tmp_path):
     CliRunner().invoke(cli, base + ["-o", str(md)], catch_exceptions=False)
     text = md.read_text()
     assert "\x1b" not in text and "<img" not in text and "|**bold**" not in text
+
+
+@pytest.fixture(scope="module")
+def prom_gke(tmp_path_factory):
+    """GKE nodes (a2-highgpu-1g: the card has on-demand, spot and 1-year committed rates)."""
+    work = tmp_path_factory.mktemp("prom-gke")
+    om = work / "series.om"
+    w = OpenMetricsWriter(om)
+    it = {"label_node_kubernetes_io_instance_type": "a2-highgpu-1g"}
+    nodes = [{"node": "g1", "labels": dict(it), "allocatable": {"nvidia_com_gpu": 1}},
+             {"node": "g2", "labels": dict(it), "allocatable": {"nvidia_com_gpu": 1}},
+             {"node": "g3", "labels": dict(it, label_cloud_google_com_gke_spot="true"),
+              "allocatable": {"nvidia_com_gpu": 1}}]
+    pods = [
+        {"namespace": "ai", "pod": "serve-1", "uid": "g1", "node": "g1", "resource": "nvidia_com_gpu", "count": 1,
+         "labels": dict(GOOD, label_project="serve"), "owner": ("StatefulSet", "serve"), "util": [70]},
+        {"namespace": "ai", "pod": "train-1", "uid": "g2", "node": "g2", "resource": "nvidia_com_gpu", "count": 1,
+         "labels": dict(GOOD, label_project="train"), "owner": ("Job", "train"), "util": [95]},
+        {"namespace": "ai", "pod": "train-2", "uid": "g3", "node": "g3", "resource": "nvidia_com_gpu", "count": 1,
+         "labels": dict(GOOD, label_project="train2"), "owner": ("Job", "train2"), "util": [95]},
+    ]
+    pod_series(pods, nodes, TIMES, w, {"ai": {}})
+    w.close()
+    server = Prometheus(work, om)
+    yield server
+    server.stop()
+
+
+def test_commitment_and_spot_savings_from_the_card(prom_gke):
+    od, spot, cud = 3.673385, 1.92802, 2.314207  # a2-highgpu-1g in the shipped rate card
+    rep, code = run(prom_gke.url)
+    assert code == 0
+    f = {(x["rule"], x["workload"]): x for x in rep["findings"]}
+    assert f[("commitment-candidate", "serve")]["saving_usd"] == pytest.approx(round(4 * (od - cud), 2))
+    assert f[("spot-candidate", "train")]["saving_usd"] == pytest.approx(round(4 * (od - spot), 2))
+    assert ("spot-candidate", "train2") not in f  # already on GKE spot
+    proj = {r["value"]: r for r in rep["by_label"]["project"]}
+    assert proj["train2"]["cost_usd"] == pytest.approx(4 * spot) and proj["train2"]["capacity_share"] == {"spot": 1.0}
+    assert proj["serve"]["cost_usd"] == pytest.approx(4 * od)
