@@ -55,7 +55,7 @@ def test_deeply_nested_document_is_a_parse_error_not_a_crash():
 
 
 def test_kinds_tagguard_does_not_read_are_not_parsed():
-    text = ("apiVersion: v1\nkind: Service\nmetadata: {name: [broken\n---\n"
+    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [broken\n---\n"
             "apiVersion: v1\nkind: Pod\nmetadata: {name: [broken\n")
     parsed = parse_stream(text, "f.yaml")
     assert [f.line for f in parsed.findings] == [7]

@@ -65,14 +65,15 @@ class KindTable:
             return 1.0
 
 
-_CACHE: Dict[int, KindTable] = {}
+_CACHE: Dict[int, Tuple[Any, KindTable]] = {}
 
 
 def load_table(config: Any = None) -> KindTable:
     key = id(config)
     hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
+    # the config is kept with its table: an id reused by a later config object never gets a stale table
+    if hit is not None and hit[0] is config:
+        return hit[1]
     from tagguard import yamlio
     from tagguard.resources import data_file
 
@@ -96,7 +97,7 @@ def load_table(config: Any = None) -> KindTable:
     )
     if len(_CACHE) > 16:
         _CACHE.clear()
-    _CACHE[key] = table
+    _CACHE[key] = (config, table)
     return table
 
 
@@ -112,6 +113,12 @@ def get_path(obj: Any, path: Optional[str], root: Any = None) -> Any:
     if path.startswith("$."):
         cur, path = (root if root is not None else obj), path[2:]
     for part in path.split("."):
+        if isinstance(cur, list) and part.isdigit():  # `componentSpecs.0.spec`: a list item by index
+            i = int(part)
+            cur = cur[i] if i < len(cur) else None
+            if cur is None:
+                return None
+            continue
         if not isinstance(cur, dict):
             return None
         cur = cur.get(part)
@@ -209,3 +216,29 @@ def iter_roles(spec: Dict[str, Any], obj: Dict[str, Any]):
             continue
         name = role.get("role") if multi else None
         yield name, role, obj, ""
+
+
+def declared_gpus(role: Dict[str, Any], item: Any, root: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Container-like ``{"resources": {"limits": {...}}}`` objects for a role's ``gpus`` entries
+    (accelerators declared outside ``resources``: SparkApplication ``gpu: {name, quantity}``)."""
+    out: List[Dict[str, Any]] = []
+    for entry in role.get("gpus") or []:
+        if not isinstance(entry, dict) or not entry.get("path"):
+            continue
+        holder = get_path(item, str(entry["path"]), root)
+        if holder is None:
+            continue
+        qfield = str(entry.get("quantity") or "quantity")
+        if qfield == ".":
+            qty = holder
+        elif isinstance(holder, dict):
+            qty = holder.get(qfield)
+        else:
+            continue
+        name = entry.get("resource")
+        if name is None and isinstance(holder, dict):
+            name = holder.get(str(entry.get("name") or "name"))
+        if not isinstance(name, str) or qty is None:
+            continue
+        out.append({"resources": {"limits": {name: qty}}})
+    return out

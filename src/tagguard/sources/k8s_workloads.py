@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource, Suppression
 from tagguard.sources.base import SourceOutput, parse_error
-from tagguard.sources.k8s_kinds import KindTable, as_count, get_path, iter_roles, join, load_table, resolve_units
+from tagguard.sources.k8s_kinds import KindTable, as_count, declared_gpus, get_path, iter_roles, join, load_table, resolve_units
 from tagguard.sources.k8s_yaml import Doc
 
 IGNORE_ANNOTATION = "tagguard.io/ignore"
@@ -517,6 +517,14 @@ class Builder:
             res = get_path(obj, role["resources"])
             if isinstance(res, dict):
                 extra_containers.append({"resources": res})
+        extra_containers.extend(declared_gpus(role, item, obj))
+        provisioned_type = None
+        if role.get("instance_type"):  # the operator provisions this node type per unit (KAITO Workspace)
+            value = get_path(item, role["instance_type"], obj)
+            acc = _accelerator_of_type(value) if isinstance(value, str) else None
+            if acc and acc[1]:
+                provisioned_type = value
+                extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": acc[1]}}})
         inherit = bool(role.get("inherit_object_labels"))
         nsinfo = self.namespaces.get(ns)
         tags: Dict[str, str] = {}
@@ -559,6 +567,11 @@ class Builder:
         meta["workload"] = workload
         if ai:
             accelerator, instance_type, pricing_model = placement(pod_spec, self.table, notes)
+            if provisioned_type:
+                instance_type = provisioned_type
+                acc = _accelerator_of_type(provisioned_type)
+                accelerator = _short_model(acc[0]) if acc and acc[0] else accelerator
+                notes.append(f"the operator provisions one {provisioned_type} node per unit")
             want = placement_request(pod_spec)
             if want:
                 meta["node_placement"] = want  # matched against the scan's node pools (pricing.placement)
