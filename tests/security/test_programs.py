@@ -292,3 +292,15 @@ def test_helm_inside_repo_when_git_cannot_tell_is_refused(hostile_repo, secret, 
     run = scan_all(hostile_repo / "chart", secret, extra=["--helm-bin", str(fake)])
     assert_clean(run, exit_codes=(2,), secret=secret, formats=())
     assert not marker.exists()
+
+
+def test_locating_many_rendered_objects_is_linear(hostile_repo, secret):
+    """4,000 objects from one 28,000-line template: each was located by rescanning the template."""
+    d = chart(hostile_repo)
+    pod = ("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers: [{{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]\n")
+    (d / "templates" / "many.yaml").write_text("".join(pod.format(i=i) for i in range(4000)))
+    run = scan_all(hostile_repo, secret, extra=["--helm-bin", real_helm()], timeout=120)
+    assert_clean(run, exit_codes=(1,), secret=secret, max_seconds=60)
+    doc = report(run)
+    lines = sorted(r["line"] for r in doc["resources"] if r["file"] == "chart/templates/many.yaml")
+    assert lines[:2] == [3, 10] and len(lines) == 4000 and len(set(lines)) == 4000, lines[:5]

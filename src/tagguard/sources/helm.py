@@ -564,32 +564,48 @@ def _copy_without(chart: Path, dest: Path, missing: List[str], leave_out: Option
     return str(dest)
 
 
+_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?(.*?)[\"']?[ \t]*$", re.M)
+
+
 class _TemplateLines:
-    """Map ``# Source: chart/templates/x.yaml`` to the repository file and the line of the object's ``kind:``."""
+    """Map ``# Source: chart/templates/x.yaml`` to the repository file and the line of the object's ``kind:``.
+
+    Each template is read once and indexed by kind, so locating N rendered objects costs N lookups
+    (scanning the template again for every object was quadratic in a chart's output)."""
 
     def __init__(self, inventory: Inventory, chart_dir: str):
         self.inventory = inventory
         self.chart_dir = chart_dir
+        self.files = set(inventory.files)
         self.seen: Dict[Tuple[str, str], int] = {}
-        self.cache: Dict[str, List[str]] = {}
+        self.cache: Dict[str, Dict[str, List[int]]] = {}
+
+    def _index(self, rel: str) -> Dict[str, List[int]]:
+        from tagguard import safeio
+
+        try:
+            text = safeio.read_bytes(self.inventory.path(rel), self.inventory.path(self.chart_dir)).decode("utf-8", "replace")
+        except OSError:
+            return {}
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        index: Dict[str, List[int]] = {}
+        line, pos = 1, 0
+        for m in _KIND_LINE.finditer(text):
+            line += text.count("\n", pos, m.start())
+            pos = m.start()
+            index.setdefault(m.group(1), []).append(line)
+        return index
 
     def locate(self, source: str, obj: Dict[str, Any]) -> Tuple[str, int]:
         _, _, inner = source.partition("/")  # drop the chart name
         rel = inner if self.chart_dir == "." else f"{self.chart_dir}/{inner}"
-        if rel not in self.inventory.files:
+        if rel not in self.files:
             return rel, 1
-        lines = self.cache.get(rel)
-        if lines is None:
-            from tagguard import safeio
-
-            try:
-                data = safeio.read_bytes(self.inventory.path(rel), self.inventory.path(self.chart_dir))
-                lines = data.decode("utf-8", "replace").splitlines()
-            except OSError:
-                lines = []
-            self.cache[rel] = lines
+        index = self.cache.get(rel)
+        if index is None:
+            index = self.cache[rel] = self._index(rel)
         kind = str(obj.get("kind"))
-        hits = [i + 1 for i, ln in enumerate(lines) if re.match(rf"^kind:\s*[\"']?{re.escape(kind)}[\"']?\s*$", ln)]
+        hits = index.get(kind)
         if not hits:
             return rel, 1
         n = self.seen.get((rel, kind), 0)
