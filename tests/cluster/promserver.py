@@ -104,7 +104,7 @@ PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 
 
 def pod_series(pods: List[dict], nodes: List[dict], times: List[float], w: OpenMetricsWriter,
-               namespaces: Dict[str, Dict[str, str]], quotas: List[dict] = ()) -> None:
+               namespaces: Dict[str, Dict[str, str]], quotas: List[dict] = (), exported: bool = False) -> None:
     """kube-state-metrics + dcgm-exporter series for ``pods`` on ``nodes`` at ``times``.
 
     pod: {namespace, pod, uid, node, resource, count, running: set/callable(i)->bool, labels: {label_x: v},
@@ -163,4 +163,7 @@ def pod_series(pods: List[dict], nodes: List[dict], times: List[float], w: OpenM
                   "device": f"nvidia{gpu}", "modelName": p.get("model", "NVIDIA A100-SXM4-40GB"),
                   "Hostname": p["node"], "DCGM_FI_DRIVER_VERSION": "550.54.15", "container": "main",
                   "namespace": p["namespace"], "pod": p["pod"]}
+            if exported:  # scraped with honor_labels: false: the exporter pod's own labels win
+                lb = dict(lb, exported_namespace=lb.pop("namespace"), exported_pod=lb.pop("pod"),
+                          namespace="gpu-operator", pod="nvidia-dcgm-exporter-x7k2p")
             w.series("DCGM_FI_DEV_GPU_UTIL", lb, ((t, util) for i, t in enumerate(times) if run(p, i)))

@@ -300,7 +300,7 @@ def prom_gke(tmp_path_factory):
         {"namespace": "ai", "pod": "train-2", "uid": "g3", "node": "g3", "resource": "nvidia_com_gpu", "count": 1,
          "labels": dict(GOOD, label_project="train2"), "owner": ("Job", "train2"), "util": [95]},
     ]
-    pod_series(pods, nodes, TIMES, w, {"ai": {}})
+    pod_series(pods, nodes, TIMES, w, {"ai": {}}, exported=True)
     w.close()
     server = Prometheus(work, om)
     yield server
@@ -318,3 +318,6 @@ def test_commitment_and_spot_savings_from_the_card(prom_gke):
     proj = {r["value"]: r for r in rep["by_label"]["project"]}
     assert proj["train2"]["cost_usd"] == pytest.approx(4 * spot) and proj["train2"]["capacity_share"] == {"spot": 1.0}
     assert proj["serve"]["cost_usd"] == pytest.approx(4 * od)
+    # dcgm-exporter scraped with honor_labels: false: its pod labels arrive as exported_pod/_namespace
+    assert proj["serve"]["used_gpu_hours"] == pytest.approx(4 * 0.7)
+    assert rep["totals"]["unmeasured_gpu_hours"] == 0

@@ -63,16 +63,17 @@ def align(start: float, end: float, step: float) -> Tuple[float, float]:
     return s, e
 
 
-def pick_util_metric(client: PromClient, sel: Q.Selectors, when: float, rng: str) -> Q.Selectors:
+def pick_util_metric(client: PromClient, sel: Q.Selectors, start: float, end: float) -> Q.Selectors:
     """Use DCGM_FI_PROF_GR_ENGINE_ACTIVE when the cluster exports it (it works per MIG instance),
-    else DCGM_FI_DEV_GPU_UTIL; find whether the pod labels are ``pod`` or ``exported_pod``."""
+    else DCGM_FI_DEV_GPU_UTIL; find whether the pod labels are ``pod`` or ``exported_pod`` (series
+    scraped with honor_labels: false). Asked of the index, no samples read."""
     from dataclasses import replace
 
     for metric in ((sel.util_metric,) if sel.util_metric != "auto" else
                    ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL")):
-        for pod, ns in (("pod", "namespace"), ("exported_pod", "exported_namespace")):
-            found = client.instant(f'count(last_over_time({metric}{{{pod}!=""}}[{rng}]))', when)
-            if found and found[0].value > 0:
+        # exported_pod first: when it exists, `pod` is the exporter's own pod (honor_labels: false)
+        for pod, ns in (("exported_pod", "exported_namespace"), ("pod", "namespace")):
+            if client.names(f'{metric}{{{pod}!=""}}', start, end):
                 return replace(sel, util_metric=metric, pod_label=pod, namespace_label=ns)
     metric = "DCGM_FI_DEV_GPU_UTIL" if sel.util_metric == "auto" else sel.util_metric
     return replace(sel, util_metric=metric)
@@ -83,7 +84,7 @@ def collect(client: PromClient, start: float, end: float, step: float, chunk: fl
     start, end = align(start, end, step)
     chunk = max(step, math.floor(chunk / step) * step)
     data = ClusterData(start=start, end=end, step=step)
-    sel = pick_util_metric(client, sel, end, prom_duration(end - start))
+    sel = pick_util_metric(client, sel, start, end)
     data.util_metric = sel.util_metric
     st = prom_duration(step)
     spans = []

@@ -68,15 +68,18 @@ class PromClient:
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def _post(self, path: str, params: Dict[str, str]) -> Any:
+    def _post(self, path: str, params: Dict[str, str], method: str = "POST") -> Any:
         import base64
         import urllib.error
         import urllib.parse
         import urllib.request
 
-        body = urllib.parse.urlencode(params).encode()
-        req = urllib.request.Request(self.url + path, data=body, method="POST")
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        query = urllib.parse.urlencode(params)
+        if method == "GET":
+            req = urllib.request.Request(self.url + path + "?" + query, method="GET")
+        else:
+            req = urllib.request.Request(self.url + path, data=query.encode(), method="POST")
+            req.add_header("Content-Type", "application/x-www-form-urlencoded")
         req.add_header("Accept", "application/json")
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
@@ -122,27 +125,12 @@ class PromClient:
             raise PromError(f"unexpected answer from /api/v1/series for {match[:80]!r}")
         return [{str(k): str(v) for k, v in item.items()} for item in data if isinstance(item, dict)]
 
-    def build_info(self) -> Dict[str, str]:
-        import urllib.error
-
-        try:
-            data = self._get("/api/v1/status/buildinfo")
-        except PromError:
-            return {}
-        return {str(k): str(v) for k, v in (data or {}).items()} if isinstance(data, dict) else {}
-
-    def _get(self, path: str) -> Any:
-        import urllib.request
-
-        req = urllib.request.Request(self.url + path, method="GET")
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self._context()) as resp:
-                doc = json.loads(resp.read(1 << 20))
-        except Exception as exc:  # noqa: BLE001 - optional information only
-            raise PromError(str(exc)) from None
-        return doc.get("data") if isinstance(doc, dict) else None
+    def names(self, match: str, start: float, end: float) -> List[str]:
+        """Metric names of the series matching ``match`` in [start, end] (``/api/v1/label/__name__/values``:
+        read from the index, no samples)."""
+        data = self._post("/api/v1/label/__name__/values",
+                          {"match[]": match, "start": _fmt_time(start), "end": _fmt_time(end)}, method="GET")
+        return [str(x) for x in data] if isinstance(data, list) else []
 
 
 def _fmt_time(t: float) -> str:
