@@ -28,6 +28,12 @@ DEFAULT_TAXONOMY = "schemas/taxonomy.default.json"
 USER_CONFIG_ENV = "TAGGUARD_USER_CONFIG"
 MAX_CONFIG_BYTES = 1024 * 1024
 
+# Sections that decide what leaves the machine: never in a repository config.
+TRUSTED_SECTIONS: Dict[str, str] = {
+    "modules": "module downloads and their hosts are the runner's choice: --fetch-modules, or modules in the "
+               "user-level config",
+    "alerts": "alert routes and sinks decide where data is sent: the user-level config or a --config file",
+}
 # Where a key a repository config may not set goes instead.
 PROGRAM_KEYS: Dict[Tuple[str, ...], str] = {
     ("helm", "bin"): "--helm-bin PATH, or helm.bin in the user-level config",
@@ -388,6 +394,10 @@ def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], in
     if trusted:
         return
     where_file = label or str(path)
+    for section, why in TRUSTED_SECTIONS.items():
+        if section in raw:
+            raise ConfigError(f"{where_file}:{_line(lines, (section,))}: {section}: not allowed in the repository's "
+                              f"config ({why})")
     for keypath, instead in PROGRAM_KEYS.items():
         for kp, _value in _match(raw, keypath):
             raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot name a "

@@ -89,6 +89,22 @@ def test_repo_config_naming_a_program_is_a_config_error(hostile_repo, secret, ma
     assert ".tagguard.yaml:5:" in err and "helm.bin" in err and "--helm-bin" in err and "user-level config" in err
 
 
+@pytest.mark.parametrize("text, key", [
+    ("version: 1\nmodules:\n  fetch: true\n  allowed_hosts: [127.0.0.1]\n", "modules"),
+    ("modules:\n  cache_dir: /tmp/elsewhere\n", "modules"),
+    ("scope: ai\nalerts:\n  sinks:\n    s: {type: webhook, url_env: GITHUB_TOKEN}\n", "alerts"),
+])
+def test_sections_that_reach_the_network_are_trusted_only(hostile_repo, secret, loopback, text, key):
+    gpu_repo(hostile_repo)
+    write(hostile_repo, "infra/mod.tf", f'module "m" {{\n  source = "{loopback.url}/m.zip"\n}}\n')
+    write(hostile_repo, ".tagguard.yaml", text.replace("127.0.0.1", loopback.url.split("//")[1]))
+    run = scan_all(hostile_repo / "infra", secret, env=NO_USER)
+    assert_clean(run, exit_codes=(2,), secret=secret, formats=())
+    assert loopback.hits == []
+    line = text.split("\n").index(f"{key}:") + 1
+    assert f".tagguard.yaml:{line}: {key}: not allowed in the repository's config" in run.stderr, run.stderr
+
+
 def test_user_level_config_may_name_helm(hostile_repo, secret, tmp_path):
     """The same key in the user-level config is trusted: the chart renders with that helm."""
     helm = real_helm()
