@@ -321,3 +321,69 @@ def test_commitment_and_spot_savings_from_the_card(prom_gke):
     # dcgm-exporter scraped with honor_labels: false: its pod labels arrive as exported_pod/_namespace
     assert proj["serve"]["used_gpu_hours"] == pytest.approx(4 * 0.7)
     assert rep["totals"]["unmeasured_gpu_hours"] == 0
+
+
+def _auth_proxy(upstream: str, expected: str):
+    """A loopback reverse proxy in front of the real Prometheus that lets through only requests
+    carrying ``Authorization: <expected>`` (as a Prometheus behind an auth gateway)."""
+    import http.server
+    import threading
+    import urllib.request
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def _forward(self, body=None):
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.end_headers()
+                self.wfile.write(b'{"status":"error","errorType":"unauthorized","error":"no credentials"}')
+                return
+            req = urllib.request.Request(upstream + self.path, data=body, method=self.command)
+            if body is not None:
+                req.add_header("Content-Type", self.headers.get("Content-Type", ""))
+            with urllib.request.urlopen(req, timeout=60) as r:
+                data = r.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._forward()
+
+        def do_POST(self):
+            self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_bearer_and_basic_auth_from_the_environment(prom_gke, monkeypatch):
+    import base64
+
+    from tagguard.cli import cli
+
+    args = ["cluster", "report", "--since", "2026-11-02T00:00:00Z", "--until", "2026-11-02T04:00:00Z", "-f", "json"]
+    proxy = _auth_proxy(prom_gke.url, "Bearer s3cret")
+    try:
+        url = f"http://127.0.0.1:{proxy.server_port}"
+        res = CliRunner().invoke(cli, args + ["--prometheus", url])
+        assert res.exit_code == 2 and "HTTP 401" in res.output and "unauthorized" in res.output
+        monkeypatch.setenv("TAGGUARD_PROMETHEUS_TOKEN", "s3cret")
+        res = CliRunner().invoke(cli, args + ["--prometheus", url])
+        assert res.exit_code == 0 and json.loads(res.output)["totals"]["requested_gpu_hours"] == pytest.approx(12)
+        assert "s3cret" not in res.output
+    finally:
+        proxy.shutdown()
+    monkeypatch.delenv("TAGGUARD_PROMETHEUS_TOKEN")
+    proxy = _auth_proxy(prom_gke.url, "Basic " + base64.b64encode(b"ops:pa ss").decode())
+    try:
+        monkeypatch.setenv("TAGGUARD_PROMETHEUS_USER", "ops")
+        monkeypatch.setenv("TAGGUARD_PROMETHEUS_PASSWORD", "pa ss")
+        res = CliRunner().invoke(cli, args + ["--prometheus", f"http://127.0.0.1:{proxy.server_port}"])
+        assert res.exit_code == 0, res.output
+    finally:
+        proxy.shutdown()
