@@ -1,0 +1,508 @@
+"""Alerts from tagguard's JSON reports, routed to the teams that own the spend.
+
+Inputs (any mix, detected by content): a scan / drift / merged report (``resources``; its
+``budgets``, unmanaged-GPU findings and, recomputed or embedded, its showback), a showback report
+(``report showback -f json``), an LLM usage report (``kind: llm-usage``: token anomalies and token
+budgets) and the bill's budgets (rows with ``mtd_usd`` / ``forecast_usd``).
+
+Kinds of alert, each with a stable ``key`` (what "the same breach" means) and a ``level`` (what
+"worse" means):
+
+* ``budget``: a budget's month-to-date actual or its forecast to month end crossed a threshold
+  (default 50/80/100 % of ``monthly_usd``); key = budget, month, basis; level = threshold crossed.
+* ``token-anomaly``: a day of token spend far above its trailing median; key = group and day;
+  level = ratio.
+* ``unallocated``: a resource without a valid owner costing at least ``unallocated_floor_usd``
+  a month; key = address; level = monthly USD.
+* ``unmanaged-gpu``: a live GPU resource no Terraform state manages; key = address.
+
+Routing: ``alerts.routes`` (trusted config only) match the alert's taxonomy values
+(``{match: {business-unit: research}, sinks: [research-slack]}``); every matching route gets it,
+else ``alerts.default``.  Sinks name their secret (URL, token) by environment variable only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+DEFAULT_THRESHOLDS = (50.0, 80.0, 100.0)
+SINK_TYPES = ("slack", "teams", "webhook", "github_issues")
+KINDS = ("budget", "token-anomaly", "unallocated", "unmanaged-gpu")
+SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+
+
+class AlertConfigError(Exception):
+    """One-line problem in the ``alerts:`` section."""
+
+
+@dataclass
+class Alert:
+    kind: str
+    key: str
+    title: str  # plain text; may hold scanned values (each sink escapes for its format)
+    level: float  # higher = worse; re-sent when it rises
+    severity: str  # info | warning | critical
+    facts: List[Tuple[str, str]] = field(default_factory=list)  # (label, value): values may be scanned data
+    tags: Dict[str, str] = field(default_factory=dict)  # taxonomy values the route is chosen by
+    fix: Optional[str] = None
+    source: str = ""  # the report file
+    family: str = ""  # which evaluation produced it: an alert is only resolved when its family was evaluated
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "title": self.title, "level": self.level,
+                "severity": self.severity, "facts": [list(f) for f in self.facts], "tags": self.tags,
+                "fix": self.fix, "source": self.source}
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(self.key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class SinkConfig:
+    name: str
+    type: str
+    url_env: Optional[str] = None
+    token_env: Optional[str] = None
+    repo: Optional[str] = None
+    api_url_env: Optional[str] = None
+    labels: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Retry:
+    attempts: int = 4
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    timeout_seconds: float = 10.0
+    deadline_seconds: float = 120.0  # all sending of one run, retries included
+
+
+@dataclass
+class AlertSettings:
+    thresholds: Tuple[float, ...] = DEFAULT_THRESHOLDS
+    unallocated_floor_usd: float = 500.0
+    worsen_pct: float = 20.0  # unallocated / anomaly levels: re-sent when they grow by this much
+    kinds: Tuple[str, ...] = KINDS
+    routes: List[Dict[str, Any]] = field(default_factory=list)
+    default: List[str] = field(default_factory=list)
+    sinks: Dict[str, SinkConfig] = field(default_factory=dict)
+    retry: Retry = field(default_factory=Retry)
+
+
+def _num(raw: Dict[str, Any], key: str, default: float, where: str, lo: float = 0.0, hi: float = math.inf) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (lo <= float(value) <= hi):
+        raise AlertConfigError(f"{where}.{key}: expected a number from {lo:g} to {hi:g}, got {value!r}"[:300])
+    return float(value)
+
+
+_ENV_NAME = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_REPO = __import__("re").compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
+
+def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
+    """The ``alerts:`` section of a trusted config as settings, or one-line ``AlertConfigError``."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise AlertConfigError(f"{where}: expected a mapping")
+    known = {"thresholds", "unallocated_floor_usd", "worsen_pct", "kinds", "routes", "default", "sinks", "retry"}
+    extra = sorted(set(raw) - known)
+    if extra:
+        raise AlertConfigError(f"{where}.{extra[0]}: unknown key (known: {', '.join(sorted(known))})")
+    s = AlertSettings()
+    th = raw.get("thresholds", list(DEFAULT_THRESHOLDS))
+    if not isinstance(th, list) or not th or any(isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1000 for t in th):
+        raise AlertConfigError(f"{where}.thresholds: expected a list of percentages (0 < t <= 1000), e.g. [50, 80, 100]")
+    s.thresholds = tuple(sorted({float(t) for t in th}))
+    s.unallocated_floor_usd = _num(raw, "unallocated_floor_usd", 500.0, where)
+    s.worsen_pct = _num(raw, "worsen_pct", 20.0, where, 0.0, 10000.0)
+    kinds = raw.get("kinds", list(KINDS))
+    if not isinstance(kinds, list) or any(k not in KINDS for k in kinds):
+        raise AlertConfigError(f"{where}.kinds: expected a list of {', '.join(KINDS)}")
+    s.kinds = tuple(kinds)
+    sinks = raw.get("sinks") or {}
+    if not isinstance(sinks, dict):
+        raise AlertConfigError(f"{where}.sinks: expected a mapping of sink name to settings")
+    for name, sc in sinks.items():
+        w = f"{where}.sinks.{name}"
+        if not isinstance(sc, dict):
+            raise AlertConfigError(f"{w}: expected a mapping")
+        typ = sc.get("type")
+        if typ not in SINK_TYPES:
+            raise AlertConfigError(f"{w}.type: expected one of {', '.join(SINK_TYPES)}")
+        if "url" in sc or "token" in sc:
+            raise AlertConfigError(f"{w}: webhook URLs and tokens are secrets: name the environment variable that "
+                                   "holds them with url_env / token_env instead")
+        allowed = {"type", "url_env", "token_env", "repo", "api_url_env", "labels"}
+        bad = sorted(set(sc) - allowed)
+        if bad:
+            raise AlertConfigError(f"{w}.{bad[0]}: unknown key (known: {', '.join(sorted(allowed))})")
+        for k in ("url_env", "token_env", "api_url_env"):
+            if sc.get(k) is not None and not (isinstance(sc[k], str) and _ENV_NAME.match(sc[k])):
+                raise AlertConfigError(f"{w}.{k}: expected an environment variable name")
+        if typ == "github_issues":
+            if not (isinstance(sc.get("repo"), str) and _REPO.match(sc["repo"])):
+                raise AlertConfigError(f"{w}.repo: expected OWNER/NAME")
+            if not sc.get("token_env"):
+                raise AlertConfigError(f"{w}.token_env: required (the variable holding a token allowed to write issues)")
+        elif not sc.get("url_env"):
+            raise AlertConfigError(f"{w}.url_env: required (the environment variable holding the webhook URL)")
+        labels = sc.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(x, str) and 0 < len(x) <= 50 for x in labels):
+            raise AlertConfigError(f"{w}.labels: expected a list of label names")
+        s.sinks[str(name)] = SinkConfig(name=str(name), type=typ, url_env=sc.get("url_env"), token_env=sc.get("token_env"),
+                                        repo=sc.get("repo"), api_url_env=sc.get("api_url_env"), labels=list(labels))
+    routes = raw.get("routes") or []
+    if not isinstance(routes, list):
+        raise AlertConfigError(f"{where}.routes: expected a list of {{match: {{tag: value}}, sinks: [name]}}")
+    for i, r in enumerate(routes):
+        w = f"{where}.routes[{i}]"
+        if not isinstance(r, dict) or not isinstance(r.get("match"), dict) or not r["match"]:
+            raise AlertConfigError(f"{w}.match: expected a mapping of taxonomy key to value (or list of values)")
+        for k, v in r["match"].items():
+            vals = v if isinstance(v, list) else [v]
+            if not vals or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in vals):
+                raise AlertConfigError(f"{w}.match.{k}: expected a value or a list of values")
+        _sink_names(r.get("sinks"), s, f"{w}.sinks")
+        s.routes.append({"match": {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
+                                   for k, v in r["match"].items()}, "sinks": list(r["sinks"])})
+    s.default = _sink_names(raw.get("default", []), s, f"{where}.default", allow_empty=True)
+    rt = raw.get("retry") or {}
+    if not isinstance(rt, dict):
+        raise AlertConfigError(f"{where}.retry: expected a mapping")
+    s.retry = Retry(attempts=int(_num(rt, "attempts", 4, f"{where}.retry", 1, 10)),
+                    backoff_seconds=_num(rt, "backoff_seconds", 1.0, f"{where}.retry", 0, 60),
+                    max_backoff_seconds=_num(rt, "max_backoff_seconds", 30.0, f"{where}.retry", 0, 300),
+                    timeout_seconds=_num(rt, "timeout_seconds", 10.0, f"{where}.retry", 0.1, 120),
+                    deadline_seconds=_num(rt, "deadline_seconds", 120.0, f"{where}.retry", 1, 3600))
+    return s
+
+
+def _sink_names(value: Any, s: AlertSettings, where: str, allow_empty: bool = False) -> List[str]:
+    if not isinstance(value, list) or (not value and not allow_empty) or not all(isinstance(x, str) for x in value):
+        raise AlertConfigError(f"{where}: expected a list of sink names")
+    for name in value:
+        if name not in s.sinks:
+            raise AlertConfigError(f"{where}: no sink named {name!r} under alerts.sinks"[:300])
+    return list(value)
+
+
+def route(alert: Alert, s: AlertSettings) -> List[str]:
+    """The sinks an alert goes to: every route whose ``match`` its taxonomy values satisfy, else the default."""
+    out: List[str] = []
+    for r in s.routes:
+        if all(k in alert.tags and str(alert.tags[k]) in vals for k, vals in r["match"].items()):
+            out.extend(x for x in r["sinks"] if x not in out)
+    return out or list(s.default)
+
+
+# --- reading reports -----------------------------------------------------------------------------------
+
+def _money(v: Any) -> str:
+    try:
+        return f"${float(v):,.2f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def _match_tags(match: Any) -> Dict[str, str]:
+    """A budget's ``match`` as the taxonomy values to route by (a single value per key; lists joined by |)."""
+    out: Dict[str, str] = {}
+    if isinstance(match, dict):
+        for k, v in match.items():
+            out[str(k)] = "|".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    return out
+
+
+def _budget_alerts(rows: List[Dict[str, Any]], s: AlertSettings, source: str, month: Optional[str],
+                   family: str) -> List[Alert]:
+    out: List[Alert] = []
+    for b in rows:
+        if not isinstance(b, dict) or not b.get("name"):
+            continue
+        limit = b.get("monthly_usd")
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
+            continue
+        m = b.get("month") or month or "current"
+        bases = []
+        for basis, key in (("month-to-date", "mtd_usd"), ("month-to-date", "token_spend_usd"),
+                           ("forecast", "forecast_usd"), ("forecast", "projected_usd")):
+            v = b.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and basis not in [x[0] for x in bases]:
+                bases.append((basis, float(v)))
+        for basis, value in bases:
+            pct = 100.0 * value / float(limit)
+            crossed = [t for t in s.thresholds if pct >= t]
+            if not crossed:
+                continue
+            t = crossed[-1]
+            sev = "critical" if t >= 100 else "warning" if t >= 80 else "info"
+            name = str(b["name"])
+            out.append(Alert(
+                kind="budget", key=f"budget|{name}|{m}|{basis}", level=t, severity=sev,
+                title=f"Budget {name}: {basis} {_money(value)} is {pct:.0f}% of {_money(limit)} ({m})",
+                facts=[("Budget", name), ("Month", str(m)), ("Basis", basis), ("Spend", _money(value)),
+                       ("Limit", _money(limit)), ("Used", f"{pct:.1f}% (threshold {t:g}%)"),
+                       ("Scope", ", ".join(f"{k}={v}" for k, v in _match_tags(b.get("match")).items()) or "all")],
+                tags=_match_tags(b.get("match")), source=source, family=family,
+                fix="review the spend behind this budget (tagguard report showback) or change its monthly_usd"))
+    return out
+
+
+def _unallocated_alerts(top: List[Dict[str, Any]], s: AlertSettings, source: str, family: str,
+                        tags_by_address: Dict[str, Dict[str, str]]) -> List[Alert]:
+    out = []
+    for r in top:
+        if not isinstance(r, dict) or not r.get("address"):
+            continue
+        usd = r.get("monthly_usd")
+        if not isinstance(usd, (int, float)) or isinstance(usd, bool) or usd < s.unallocated_floor_usd:
+            continue
+        addr = str(r["address"])
+        missing = ", ".join(map(str, r.get("missing_or_invalid") or [])) or "owner tags"
+        out.append(Alert(
+            kind="unallocated", key=f"unallocated|{addr}", level=float(usd),
+            severity="warning", title=f"Unallocated spend {_money(usd)}/month: {addr}",
+            facts=[("Resource", addr), ("Monthly", _money(usd)), ("Missing or invalid", missing),
+                   ("Account", str(r.get("account") or "-")), ("Region", str(r.get("region") or "-"))],
+            tags={k: str(v) for k, v in (tags_by_address.get(addr) or {}).items()}, source=source, family=family,
+            fix=f"tag it with {missing} (the taxonomy's owner keys) in Terraform, or in the cloud for unmanaged resources"))
+    return out
+
+
+def _showback_of(report: Dict[str, Any], config) -> Optional[Dict[str, Any]]:
+    sb = report.get("showback")
+    if isinstance(sb, dict) and isinstance(sb.get("top_unallocated"), list):
+        return sb
+    from tagguard.operate.merge import to_result
+    from tagguard.showback import build_showback
+
+    doc = {"resources": report.get("resources") or [], "findings": [f for f in report.get("findings") or []
+                                                                     if isinstance(f, dict) and "rule" in f],
+           "errors": [], "root": report.get("root")}
+    try:
+        return build_showback(to_result(doc), config, top=1000)
+    except Exception as exc:  # noqa: BLE001 - reported, the other alerts still go out
+        raise ValueError(f"showback could not be computed ({type(exc).__name__}: {exc})") from None
+
+
+def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, config=None) -> Tuple[List[Alert], List[str]]:
+    """The alerts one report raises, and the families it evaluated (for resolving)."""
+    alerts: List[Alert] = []
+    families: List[str] = []
+    if report.get("kind") == "llm-usage":
+        if "token-anomaly" in s.kinds:
+            families.append("token-anomaly")
+            for an in report.get("anomalies") or []:
+                if not isinstance(an, dict):
+                    continue
+                group = {str(k): str(v) for k, v in (an.get("group") or {}).items()}
+                who = ", ".join(f"{k}={v}" for k, v in group.items()) or "all"
+                ratio = float(an.get("ratio") or 0)
+                alerts.append(Alert(
+                    kind="token-anomaly", key=f"token-anomaly|{who}|{an.get('date')}", level=ratio, severity="warning",
+                    title=f"Token spend anomaly: {who} spent {_money(an.get('cost_usd'))} on {an.get('date')} "
+                          f"({ratio:g}x the trailing median)",
+                    facts=[("Group", who), ("Day", str(an.get("date"))), ("Spend", _money(an.get("cost_usd"))),
+                           ("Trailing median", _money(an.get("trailing_median_usd"))), ("Ratio", f"{ratio:g}x")],
+                    tags=group, source=source, family="token-anomaly",
+                    fix="look at the top callers and prompts of that day (tagguard usage ... -f markdown)"))
+        if "budget" in s.kinds:
+            families.append("budget:tokens")
+            alerts += _budget_alerts(report.get("budgets") or [], s, source, None, "budget:tokens")
+        return alerts, families
+    if isinstance(report.get("budgets"), list) and report.get("budgets") and "mtd_usd" in (report["budgets"][0] or {}):
+        if "budget" in s.kinds:  # bill budgets (month-to-date actuals and forecast)
+            families.append("budget:bill")
+            alerts += _budget_alerts(report["budgets"], s, source, report.get("month"), "budget:bill")
+        return alerts, families
+    if isinstance(report.get("top_unallocated"), list) and "totals" in report:  # a showback report
+        if "unallocated" in s.kinds:
+            families.append("unallocated")
+            alerts += _unallocated_alerts(report["top_unallocated"], s, source, "unallocated", {})
+        return alerts, families
+    if not isinstance(report.get("resources"), list):
+        raise ValueError("not a tagguard report this command reads (scan, drift, merge, showback, usage or bill JSON)")
+    tags_by_address = {str(r.get("address")): {str(k): str(v) for k, v in (r.get("tags") or {}).items()}
+                       for r in report["resources"] if isinstance(r, dict)}
+    if "budget" in s.kinds and isinstance(report.get("budgets"), list):
+        families.append("budget:scan")
+        rows = [{**b, "projected_usd": b.get("projected_usd")} for b in report["budgets"]
+                if isinstance(b, dict) and b.get("evaluated", True) is not False]
+        alerts += _budget_alerts(rows, s, source, None, "budget:scan")
+    if "unmanaged-gpu" in s.kinds and report.get("drift") is not None:
+        families.append("unmanaged-gpu")
+        by_addr = {str(r.get("address")): r for r in report["resources"] if isinstance(r, dict)}
+        for f in report.get("findings") or []:
+            if not isinstance(f, dict) or f.get("category") != "unmanaged" or f.get("suppressed"):
+                continue
+            r = by_addr.get(str(f.get("address"))) or {}
+            comp = r.get("compute") or {}
+            gpus = (comp.get("gpus_per_unit") or 0) * (comp.get("units") or 1)
+            if r and not (r.get("ai") or gpus):
+                continue
+            addr = str(f.get("address"))
+            alerts.append(Alert(
+                kind="unmanaged-gpu", key=f"unmanaged-gpu|{addr}", level=1.0, severity="warning",
+                title=f"Unmanaged GPU resource: {addr}",
+                facts=[("Resource", addr), ("Type", str(r.get("type") or f.get("resource_type") or "-")),
+                       ("Instance", str(comp.get("instance_type") or "-")), ("GPUs", str(gpus or "-")),
+                       ("Account", str((r.get("meta") or {}).get("account") or f.get("account") or "-")),
+                       ("Monthly", _money((r.get("cost") or {}).get("monthly_usd")))],
+                tags=tags_by_address.get(addr, {}), source=source, family="unmanaged-gpu",
+                fix=str(f.get("fix") or "import it into Terraform or terminate it")))
+    if "unallocated" in s.kinds:
+        families.append("unallocated")
+        sb = _showback_of(report, config)
+        alerts += _unallocated_alerts((sb or {}).get("top_unallocated") or [], s, source, "unallocated", tags_by_address)
+    if report.get("errors"):
+        families = [f for f in families if f not in ("unmanaged-gpu", "unallocated")]  # incomplete: resolve nothing
+    return alerts, families
+
+
+def read_report(path: Path) -> Dict[str, Any]:
+    text_problem = None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        text_problem = f"cannot read ({exc.strerror or exc})"
+    except UnicodeDecodeError as exc:
+        text_problem = f"not UTF-8 ({exc.reason})"
+    except RecursionError:
+        text_problem = "not JSON (nested too deeply)"
+    except ValueError as exc:
+        text_problem = f"line {getattr(exc, 'lineno', 1)}: not JSON ({getattr(exc, 'msg', exc)})"
+    if text_problem:
+        raise ValueError(text_problem)
+    if not isinstance(data, dict):
+        raise ValueError("not a tagguard JSON report (not an object)")
+    return data
+
+
+# --- sending -------------------------------------------------------------------------------------------
+
+def build_payload(sink: SinkConfig, alert: Alert, state: str) -> Any:
+    if sink.type == "slack":
+        from tagguard.operate.sinks import slack
+
+        return slack.payload(alert, state)
+    if sink.type == "teams":
+        from tagguard.operate.sinks import teams
+
+        return teams.payload(alert, state)
+    from tagguard.operate.sinks import webhook
+
+    return webhook.payload(alert, state)
+
+
+def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, *, dry_run: bool,
+             env: Dict[str, str], request=None, sleep=None) -> List[Dict[str, Any]]:
+    """Send each alert to its routes' sinks unless already sent (and not worse); close what a
+    family evaluated this run no longer reports.  Never raises for a sink: each delivery says
+    ``sent``, ``skipped``, ``failed`` (with the reason) or, with ``dry_run``, ``would send``."""
+    import time
+
+    from tagguard.operate.sinks import _http
+    from tagguard.operate.sinks.github_issues import GitHubIssues
+
+    req = request or _http.request
+    deadline = _http.Deadline(s.retry.deadline_seconds)
+
+    def call(method, url, payload, retry, dl, headers=None):
+        return req(method, url, payload, retry, dl, headers, sleep=sleep or time.sleep)
+
+    gh: Dict[str, GitHubIssues] = {}
+
+    def github(sink: SinkConfig) -> GitHubIssues:
+        if sink.name not in gh:
+            gh[sink.name] = GitHubIssues(sink, env, s.retry, deadline, call)
+        return gh[sink.name]
+
+    out: List[Dict[str, Any]] = []
+    current = set()
+    for alert in alerts:
+        sinks = route(alert, s)
+        if not sinks:
+            out.append({"alert": alert.to_json(), "sink": None, "state": "unrouted", "action": "failed",
+                        "error": "no route matches and alerts.default names no sink"})
+            continue
+        for name in sinks:
+            current.add((alert.key, name))
+            sink = s.sinks[name]
+            decision = state.decide(alert, name, s.worsen_pct)
+            rec: Dict[str, Any] = {"alert": alert.to_json(), "sink": name, "sink_type": sink.type, "state": decision}
+            if decision == "sent":
+                rec["action"] = "skipped"
+                rec["reason"] = "already sent; not worse"
+                out.append(rec)
+                continue
+            ref = (state.get(alert.key, name) or {}).get("ref")
+            if sink.type == "github_issues":
+                g = github(sink)
+                if dry_run:
+                    rec["action"] = "would send"
+                    rec["requests"] = [{"method": m, "path": p, "json": j} for m, p, j in g.requests_for(alert, decision, ref)]
+                    out.append(rec)
+                    continue
+                missing = g.missing_secret()
+                if missing:
+                    rec.update(action="failed", error=missing)
+                    out.append(rec)
+                    continue
+                resp, ref = g.send(alert, decision, ref)
+            else:
+                payload = build_payload(sink, alert, decision)
+                if dry_run:
+                    rec.update(action="would send", payload=payload)
+                    out.append(rec)
+                    continue
+                url = env.get(sink.url_env or "")
+                if not url:
+                    rec.update(action="failed", error=f"environment variable {sink.url_env} is not set")
+                    out.append(rec)
+                    continue
+                resp = call("POST", url, payload, s.retry, deadline)
+            rec["attempts"] = resp.attempts if resp else 0
+            if resp is not None and resp.ok:
+                rec["action"] = "sent"
+                if ref:
+                    rec["ref"] = ref
+                state.record(alert, name, ref=ref)
+            else:
+                rec.update(action="failed", error=(resp.error if resp else "not sent"))
+            out.append(rec)
+    # resolved: open in the state, of a family evaluated now, not reported now
+    for row in state.open_in(families):
+        if (row["key"], row["sink"]) in current or row["sink"] not in s.sinks:
+            continue
+        sink = s.sinks[row["sink"]]
+        ghost = Alert(kind=row["kind"] or "", key=row["key"], title=row["title"] or row["key"], level=row["level"] or 0,
+                      severity=row["severity"] or "info", family=row["family"] or "")
+        rec = {"alert": ghost.to_json(), "sink": row["sink"], "sink_type": sink.type, "state": "resolved"}
+        if dry_run:
+            rec["action"] = "would send" if sink.type == "github_issues" and row["ref"] else "would close"
+            out.append(rec)
+            continue
+        if sink.type == "github_issues" and row["ref"]:
+            g = github(sink)
+            missing = g.missing_secret()
+            if missing:
+                rec.update(action="failed", error=missing)
+                out.append(rec)
+                continue
+            resp, _ref = g.send(ghost, "resolved", row["ref"])
+            rec["attempts"] = resp.attempts if resp else 0
+            if resp is None or not resp.ok:
+                rec.update(action="failed", error=(resp.error if resp else "not sent"))
+                out.append(rec)
+                continue
+        state.close(row["key"], row["sink"])
+        rec["action"] = "closed"
+        out.append(rec)
+    return out

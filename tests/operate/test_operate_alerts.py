@@ -1,0 +1,235 @@
+"""tagguard alerts: routing by taxonomy values, Slack Block Kit / Teams Adaptive Card shapes, loopback
+receivers (flaky, down), de-duplication across runs with one history database, --dry-run, escaping."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+from opkit import Receiver
+
+from tagguard.cli import cli
+from tagguard.formats.json_format import JsonFormatter
+from tagguard.model import BudgetReport, Compute, Cost, Finding, Resource, ScanResult
+
+HOSTILE = "<!channel> *bold* @here [x](https://evil.example.com) <at>boss</at> #1 \x1b[2J\u202e ::warning::x"
+RESEARCH_ADDR = "arn:aws:ec2:us-east-1:111111111111:instance/i-0000000000000001"
+UNALLOC_ADDR = f"arn:aws:ec2:us-east-1:111111111111:instance/i-0000000000000002-{HOSTILE}"
+
+
+def drift_report(path, projected=8500.0, unalloc_usd=40000.0, errors=()):
+    rs = [Resource(address=RESEARCH_ADDR, type="aws_instance", source="aws", ai=True, tags={"business-unit": "research"},
+                   cost=Cost(monthly_usd=projected, gpu_hours_per_month=730.0), meta={"account": "111111111111"},
+                   compute=Compute(instance_type="p4d.24xlarge", gpus_per_unit=8, units=1)),
+          Resource(address=UNALLOC_ADDR, type="aws_instance", source="aws", ai=True, tags={},
+                   cost=Cost(monthly_usd=unalloc_usd, gpu_hours_per_month=730.0), meta={"account": "111111111111"},
+                   compute=Compute(instance_type="p5.48xlarge", gpus_per_unit=8, units=1))]
+    fs = [Finding("unmanaged", "unmanaged", "warning", f"{UNALLOC_ADDR}: no Terraform state manages it",
+                  address=UNALLOC_ADDR, fix="import it into Terraform"),
+          Finding("missing-tag", "missing_tag", "error", f"{UNALLOC_ADDR}: required tag `business-unit` is missing",
+                  address=UNALLOC_ADDR, tag="business-unit", extra={"account": "111111111111", "region": "us-east-1"})]
+    r = ScanResult(resources=rs, findings=fs, errors=list(errors))
+    r.drift = {"accounts": ["111111111111"], "regions": ["us-east-1"], "complete": not errors}
+    r.budgets = [BudgetReport(name="research-gpu", mode="chargeback", match={"business-unit": "research"},
+                              monthly_usd=10000.0, projected_usd=projected)]
+    path.write_text(JsonFormatter().format(r), encoding="utf-8")
+    return path
+
+
+def usage_report(path, ratio=6.2):
+    path.write_text(json.dumps({"kind": "llm-usage", "anomalies": [
+        {"group": {"business-unit": "research", "project": HOSTILE}, "date": "2026-12-04", "cost_usd": 900.0,
+         "ratio": ratio, "trailing_median_usd": 140.0}], "budgets": []}), encoding="utf-8")
+    return path
+
+
+def config(tmp_path, extra_sinks="", default="[ops-teams, ops-hook]", attempts=3):
+    p = tmp_path / "alerts.yaml"
+    p.write_text(f"""
+alerts:
+  thresholds: [50, 80, 100]
+  unallocated_floor_usd: 1000
+  routes:
+    - match: {{business-unit: research}}
+      sinks: [research-slack]
+  default: {default}
+  sinks:
+    research-slack: {{type: slack, url_env: TG_SLACK}}
+    ops-teams: {{type: teams, url_env: TG_TEAMS}}
+    ops-hook: {{type: webhook, url_env: TG_HOOK}}
+{extra_sinks}
+  retry: {{attempts: {attempts}, backoff_seconds: 0.01, max_backoff_seconds: 0.05, timeout_seconds: 5}}
+""", encoding="utf-8")
+    return p
+
+
+def run(args, env):
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"TAGGUARD_USER_CONFIG": "", **env})
+
+
+def check_slack(payload):
+    """Block Kit as Slack documents it for incoming webhooks: text fallback + blocks, per-block limits."""
+    assert isinstance(payload["text"], str) and payload["text"]
+    blocks = payload["blocks"]
+    assert 0 < len(blocks) <= 50
+    for b in blocks:
+        assert b["type"] in ("header", "section", "context", "divider")
+        if b["type"] == "header":
+            assert b["text"]["type"] == "plain_text" and 0 < len(b["text"]["text"]) <= 150
+        if b["type"] == "section":
+            assert "text" in b or "fields" in b
+            if "text" in b:
+                assert b["text"]["type"] in ("plain_text", "mrkdwn") and len(b["text"]["text"]) <= 3000
+            for f in b.get("fields", []):
+                assert f["type"] in ("plain_text", "mrkdwn") and len(f["text"]) <= 2000
+            assert len(b.get("fields", [])) <= 10
+        if b["type"] == "context":
+            assert 0 < len(b["elements"]) <= 10
+    raw = json.dumps(payload, ensure_ascii=False)
+    # scanned values only in plain_text; the mrkdwn fallback has no raw control sequence, mention or link
+    assert "<!channel>" not in raw and "<at>" not in raw and "\x1b" not in raw and "\u202e" not in raw
+    for b in blocks:
+        for t in ([b.get("text")] if b.get("text") else []) + b.get("fields", []) + b.get("elements", []):
+            if t["type"] == "mrkdwn":
+                assert "evil" not in t["text"] and "@here" not in t["text"]
+    assert "@here" not in payload["text"] and "*bold*" not in payload["text"]
+
+
+def check_teams(payload):
+    """A Workflows webhook message: one Adaptive Card attachment (type, version, body of known elements)."""
+    assert payload["type"] == "message" and len(payload["attachments"]) == 1
+    att = payload["attachments"][0]
+    assert att["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = att["content"]
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
+    for el in card["body"]:
+        assert el["type"] in ("TextBlock", "FactSet")
+        if el["type"] == "TextBlock":
+            assert isinstance(el["text"], str)
+        else:
+            assert all(set(f) == {"title", "value"} for f in el["facts"])
+    raw = json.dumps(card, ensure_ascii=False)
+    assert "<at>" not in raw and "[x](" not in raw and "*bold*" not in raw and "\x1b" not in raw
+
+
+def test_routes_payload_shapes_and_dedupe_across_runs(tmp_path):
+    db = tmp_path / "history.db"
+    cfg = config(tmp_path)
+    rep = drift_report(tmp_path / "drift.json")
+    use = usage_report(tmp_path / "usage.json")
+    with Receiver() as slack, Receiver() as teams, Receiver() as hook:
+        env = {"TG_SLACK": slack.url + "/services/T/B/X", "TG_TEAMS": teams.url + "/workflows/1", "TG_HOOK": hook.url}
+        r = run(["alerts", rep, use, "--config", cfg, "--history", db, "-f", "json"], env)
+        assert r.exit_code == 0, r.stdout + r.stderr
+        # research budget (85% of forecast -> 80 %) and the research anomaly -> Slack only
+        kinds = sorted(p["json"]["blocks"][-1]["elements"][0]["text"].split("`")[1] for p in slack.posts)
+        assert kinds == ["budget", "token-anomaly"]
+        for p in slack.posts:
+            check_slack(p["json"])
+        assert "80%" in json.dumps(slack.posts)  # threshold crossed
+        # unallocated + unmanaged GPU (no business-unit) -> the default route: Teams and the webhook
+        assert len(teams.posts) == 2 and len(hook.posts) == 2
+        for p in teams.posts:
+            check_teams(p["json"])
+        assert {p["json"]["kind"] for p in hook.posts} == {"unallocated", "unmanaged-gpu"}
+        assert all(p["json"]["schema"] == "tagguard-alert/1" and p["json"]["state"] == "new" for p in hook.posts)
+        # second run, same data: nothing is sent again
+        r = run(["alerts", rep, use, "--config", cfg, "--history", db, "-f", "json"], env)
+        assert r.exit_code == 0
+        assert len(slack.posts) == 2 and len(teams.posts) == 2 and len(hook.posts) == 2
+        assert {d["action"] for d in json.loads(r.stdout)["deliveries"]} == {"skipped"}
+        # third run: the research forecast passes 100 % -> only that budget alert is re-sent, as "worse"
+        drift_report(rep, projected=10500.0)
+        r = run(["alerts", rep, use, "--config", cfg, "--history", db], env)
+        assert r.exit_code == 0, r.stdout
+        assert len(slack.posts) == 3 and len(teams.posts) == 2 and len(hook.posts) == 2
+        assert slack.posts[-1]["json"]["text"].startswith("Worse: Budget research") and "105%" in slack.posts[-1]["json"]["text"]
+    rows = sqlite3.connect(db).execute("SELECT sink, kind, level, open FROM alert_state ORDER BY sink, kind").fetchall()
+    assert ("research-slack", "budget", 100.0, 1) in rows and len(rows) == 6
+    # history's own schema is untouched
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_flaky_receiver_is_retried_and_a_dead_one_is_reported_with_exit_3(tmp_path):
+    db = tmp_path / "h.db"
+    cfg = config(tmp_path)
+    rep = drift_report(tmp_path / "drift.json")
+    with Receiver(fail_first=2) as slack, Receiver(always=500) as teams, Receiver() as hook:
+        env = {"TG_SLACK": slack.url, "TG_TEAMS": teams.url, "TG_HOOK": hook.url}
+        r = run(["alerts", rep, "--config", cfg, "--history", db, "-f", "json"], env)
+        assert r.exit_code == 3, r.stdout
+        doc = json.loads(r.stdout)
+        slack_d = [d for d in doc["deliveries"] if d["sink"] == "research-slack"]
+        assert slack_d[0]["action"] == "sent" and slack_d[0]["attempts"] == 3 and len(slack.posts) == 3
+        teams_d = [d for d in doc["deliveries"] if d["sink"] == "ops-teams"]
+        assert all(d["action"] == "failed" and "HTTP 500" in d["error"] and d["attempts"] == 3 for d in teams_d)
+        assert len(teams.posts) == 6  # 2 alerts x 3 attempts, then given up
+        assert "ops-teams" in r.stderr and teams.url not in r.stderr + r.stdout  # the URL is a secret
+        # the webhook still got its alerts: one dead sink does not stop the others
+        assert len(hook.posts) == 2
+    with Receiver() as slack, Receiver() as teams, Receiver() as hook:
+        env = {"TG_SLACK": slack.url, "TG_TEAMS": teams.url, "TG_HOOK": hook.url}
+        r = run(["alerts", rep, "--config", cfg, "--history", db, "-f", "json"], env)
+        assert r.exit_code == 0
+        # what failed is sent now; what was delivered is not repeated
+        assert len(teams.posts) == 2 and slack.posts == [] and hook.posts == []
+
+
+def test_unset_env_and_unreachable_port_are_failures_not_tracebacks(tmp_path):
+    cfg = config(tmp_path, attempts=2)
+    rep = drift_report(tmp_path / "drift.json")
+    r = run(["alerts", rep, "--config", cfg], {"TG_SLACK": "http://127.0.0.1:9/x", "TG_HOOK": "file:///etc/passwd"})
+    assert r.exit_code == 3 and "Traceback" not in r.stderr
+    assert "TG_TEAMS is not set" in r.stderr and "not an http(s) URL" in r.stderr
+    assert "ConnectionRefusedError" in r.stderr or "Connection refused" in r.stderr
+
+
+def test_dry_run_prints_and_sends_nothing(tmp_path):
+    db = tmp_path / "h.db"
+    cfg = config(tmp_path)
+    rep = drift_report(tmp_path / "drift.json")
+    with Receiver() as slack, Receiver() as teams, Receiver() as hook:
+        env = {"TG_SLACK": slack.url, "TG_TEAMS": teams.url, "TG_HOOK": hook.url}
+        r = run(["alerts", rep, "--config", cfg, "--history", db, "--dry-run"], env)
+        assert r.exit_code == 0, r.stdout
+        assert slack.posts == teams.posts == hook.posts == []
+    assert not db.exists()
+    assert r.stdout.count("would send") == 5 and '"blocks"' in r.stdout and '"AdaptiveCard"' in r.stdout
+    assert "\x1b" not in r.stdout and "\u202e" not in r.stdout
+    assert "(dry run: nothing sent)" in r.stdout
+
+
+def test_incomplete_report_resolves_nothing_and_exits_3(tmp_path):
+    db = tmp_path / "h.db"
+    cfg = config(tmp_path)
+    rep = drift_report(tmp_path / "drift.json")
+    with Receiver() as slack, Receiver() as teams, Receiver() as hook:
+        env = {"TG_SLACK": slack.url, "TG_TEAMS": teams.url, "TG_HOOK": hook.url}
+        assert run(["alerts", rep, "--config", cfg, "--history", db], env).exit_code == 0
+        # the account failed: its resources are absent, but nothing is resolved
+        ScanResult()
+        drift_report(rep, unalloc_usd=0.0, errors=[{"account": "111111111111", "region": None, "regions": ["us-east-1"],
+                                                    "code": "AccessDenied", "message": "denied"}])
+        r = run(["alerts", rep, "--config", cfg, "--history", db, "-f", "json"], env)
+        assert r.exit_code == 3 and "incomplete" in r.stderr
+        assert not [d for d in json.loads(r.stdout)["deliveries"] if d["state"] == "resolved"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("    leak: {type: slack, url: 'https://hooks.slack.com/x'}", "url_env"),
+    ("    gh: {type: github_issues, repo: 'not a repo', token_env: T}", "alerts.sinks.gh.repo"),
+])
+def test_secrets_in_config_are_refused(tmp_path, bad, message):
+    cfg = config(tmp_path, extra_sinks=bad)
+    r = run(["alerts", drift_report(tmp_path / "d.json"), "--config", cfg], {})
+    assert r.exit_code == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_repository_config_is_never_read_for_alerts(tmp_path, monkeypatch):
+    """A scanned repository's .tagguard.yaml naming a sink does not route anything anywhere."""
+    (tmp_path / ".tagguard.yaml").write_text("alerts:\n  default: [x]\n  sinks:\n    x: {type: webhook, url_env: HOME}\n")
+    monkeypatch.chdir(tmp_path)
+    r = run(["alerts", drift_report(tmp_path / "d.json")], {})
+    assert r.exit_code == 2 and "no alerts.sinks configured" in r.stderr
