@@ -40,6 +40,19 @@ def git(cwd, *args):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
+def test_hook_passes_manifests_of_any_case_and_ends_with_double_dash():
+    import re
+
+    import yaml
+
+    (hook,) = [h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text()) if h["id"] == "tagguard"]
+    assert hook["entry"].split()[-1] == "--"
+    files = re.compile(hook["files"])
+    for name in ("k8s/pod.YAML", "pod.Yml", "pod.JSON", "pod.json", "main.tf", "chart/values.yaml"):
+        assert files.search(name), name
+    assert not files.search("README.md")
+
+
 @pytest.mark.slow
 def test_option_shaped_file_name_is_a_path_in_the_hook(tmp_path, secret, marker):
     if shutil.which("git") is None:
