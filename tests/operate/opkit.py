@@ -39,7 +39,7 @@ class Receiver:
             def _handle(self, method):
                 body = self._body()
                 with outer.lock:
-                    outer.posts.append({"method": method, "path": self.path, "headers": dict(self.headers), "json": body})
+                    outer.posts.append({"method": method, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body})
                     if outer.always:
                         return self._send(outer.always, {"message": "down"})
                     if outer.fail_first > 0:
@@ -66,7 +66,7 @@ class Receiver:
                 h.headers.get("Accept") != "application/vnd.github+json":
             return h._send(401, {"message": "Bad credentials"})
         path = h.path.split("?")[0]
-        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues(?:/(\d+))?(/comments)?", path)
+        m = re.fullmatch(r"(?:/api/v3)?/repos/([^/]+)/([^/]+)/issues(?:/(\d+))?(/comments)?", path)
         if not m:
             return h._send(404, {"message": "Not Found"})
         num = m.group(3)
