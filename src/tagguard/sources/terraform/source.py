@@ -66,6 +66,7 @@ class TerraformSource(Source):
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
         reported_remote: Set[Tuple[str, int]] = set()
         k8s_items: List[dict] = []
+        helm_items: List[dict] = []
         unknowns = _K8sUnknowns()
         focus = getattr(inventory, "tf_focus", None) or {}
         callers_only: Set[str] = set(getattr(inventory, "tf_caller_dirs", None) or ())
@@ -83,6 +84,7 @@ class TerraformSource(Source):
                 walker.only_dirs, walker.path_dirs, walker.walked = only_dirs, path_dirs, walked
             walker.walk(inst)
             k8s_items.extend(walker.k8s_items)
+            helm_items.extend(walker.helm_items)
             if d in focus:
                 _note_uncalled(out, d, focus[d], inst)
         for d, info in focus.items():
@@ -96,6 +98,12 @@ class TerraformSource(Source):
                              f"({', '.join(info['callers'][:4])}) create no instance of it (an empty for_each, or a call that "
                              "cannot be evaluated), so its resources are not checked"),
                     fix="scan the module with the inputs of a real instance (--var / --var-file), or check the caller's count/for_each"))
+        if helm_items:
+            from tagguard.sources.terraform import helm_release
+
+            rendered, chart_files = helm_release.render(helm_items, inventory, ctx)
+            out.extend(rendered)
+            inventory.claim(chart_files)  # judged here with the release's values
         if k8s_items:
             from tagguard.sources.terraform import k8s
 
@@ -368,6 +376,7 @@ class _Walker:
         self.scope_all = ctx.config.scope == "all"
         self._required: Optional[List[str]] = None
         self.k8s_items: List[dict] = []
+        self.helm_items: List[dict] = []  # helm_release instances (rendered by collect)
         self.k8s_unknowns: Any = None  # terraform/k8s.Unknowns shared by the scan (set by collect)
         self.only_dirs: Optional[Set[str]] = None  # changed modules (real paths) when judged through callers
         self.path_dirs: Set[str] = set()  # those and their callers: the module calls worth following
@@ -432,6 +441,11 @@ class _Walker:
         rtype, rname = block.labels[0], block.labels[1]
         if rtype.startswith(("kubernetes_", "kubectl_")):
             self.k8s_resource(inst, loc, rtype, rname)
+            return []
+        if rtype == "helm_release":  # a local chart rendered with the release's values (helm_release.py)
+            from tagguard.sources.terraform import helm_release
+
+            self.helm_items.extend(helm_release.items(self, inst, loc))
             return []
         spec = ex.kinds().get(rtype)
         body = block.body
