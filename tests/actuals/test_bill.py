@@ -382,3 +382,11 @@ def test_disks_of_gpu_node_groups_are_ai_spend(hand_bill):
     usd = r["currencies"]["USD"]
     assert usd["ai_total"] == 107  # the GPU instance and the GPU node group's volume, not the CPU node group
     assert {t["resource_id"] for t in usd["top_unallocated"]} == {"i-1", "vol-1"}
+
+
+def test_every_ai_services_key_is_accepted_by_the_config_schema(hand_bill):
+    from tagguard.actuals.ai_spend import LIST_KEYS
+
+    tmp, path, cfg = hand_bill
+    cfg.write_text(cfg.read_text() + "  ai_services:\n" + "".join(f"    {k}: []\n" for k in LIST_KEYS), encoding="utf-8")
+    coverage_json(tmp, path, cfg)
