@@ -390,3 +390,27 @@ def test_every_ai_services_key_is_accepted_by_the_config_schema(hand_bill):
     tmp, path, cfg = hand_bill
     cfg.write_text(cfg.read_text() + "  ai_services:\n" + "".join(f"    {k}: []\n" for k in LIST_KEYS), encoding="utf-8")
     coverage_json(tmp, path, cfg)
+
+
+def test_showback_escapes_tag_values(hand_bill):
+    tmp, path, cfg = hand_bill
+    evil = "r\x1b[2J<script>x</script>|@all"
+    write_csv(path, [row(ResourceId="i-1", x_UsageType="p5.48xlarge", EffectiveCost="9",
+                         Tags=json.dumps({"business-unit": evil, "project": "p", "environment": "prod",
+                                          "cost-center": "C"}))])
+    text = run(["bill", "showback", str(path), "--config", str(cfg)], tmp).output
+    assert "\x1b" not in text and "\\x1b[2J" in text
+    md = run(["bill", "showback", str(path), "--config", str(cfg), "-f", "markdown"], tmp).output
+    assert "<script>" not in md and "\x1b" not in md and "@all" not in md
+
+
+def test_remote_engine_without_client_is_one_line(hand_bill):
+    import importlib.util
+
+    if importlib.util.find_spec("trino") is not None:
+        pytest.skip("the trino client is installed here")
+    tmp, path, cfg = hand_bill
+    res = run(["bill", "coverage", "focus_db.focus", "--engine", "trino", "--config", str(cfg),
+               "--engine-option", "host=127.0.0.1"], tmp)
+    assert res.exit_code == 2
+    assert res.output.strip() == "tagguard: error: --engine trino needs the trino client: pip install 'tagguard[trino]'"
