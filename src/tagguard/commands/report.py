@@ -113,3 +113,38 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
     write_output(text, output)
     report_unseen(result)
     raise click.exceptions.Exit(result.exit_code())  # 2: a chart was not seen; 3: a drift run was incomplete
+
+
+@report.command()
+@click.option("--month", required=True, help="The month under review, YYYY-MM (token spend, anomalies, bill budgets and "
+                                             "month over month are taken for it).")
+@click.option("--from", "from_json", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A JSON report to review (repeatable): drift / scan / `tagguard merge` output, `tagguard usage -f json`, "
+                   "bill budgets, `tagguard cluster` report.")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="History database (`tagguard drift --history`) for month over month.")
+@click.option("--output-dir", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write org.html, org.md, team-*.html, team-*.md and review.json into.")
+@config_option
+def review(month, from_json, history_path, out_dir, config_path):
+    """The monthly cost review pack (docs/operate.md): self-contained HTML (inline SVG) and Markdown for the
+    organisation and each team: spend and GPU-hours by project and environment, month over month, budgets,
+    the unallocated share with the line to fix, token spend and anomalies, approvals, optimisation hints."""
+    from tagguard.operate.alerts import read_report
+    from tagguard.operate.review import ReviewError, build, write_pack
+
+    config = load_config_or_exit(config_path, paths=["."])
+    reports = []
+    for path in from_json:
+        try:
+            reports.append((str(path), read_report(path)))
+        except ValueError as exc:
+            fail(f"{path}: {exc}")
+    try:
+        doc = build(reports, month, history_path, config)
+        written = write_pack(doc, out_dir)
+    except ReviewError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {out_dir}: {exc.strerror or exc}")
+    click.echo(f"tagguard: review {month}: {len(written)} files in {out_dir} ({len(doc['teams'])} teams)", err=True)
