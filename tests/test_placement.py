@@ -71,12 +71,36 @@ def test_custom_label_and_toleration_select_a_karpenter_pool(tmp_path):
 
 
 def test_untolerated_taint_does_not_match(tmp_path):
-    res, _ = run(tmp_path, {"np.yaml": NODEPOOL, "d.yaml": deployment("infer", """\
+    pool = NODEPOOL.replace("{key: nvidia.com/gpu, effect: NoSchedule}", "{key: dedicated, value: ml, effect: NoSchedule}")
+    res, _ = run(tmp_path, {"np.yaml": pool, "d.yaml": deployment("infer", """\
         nodeSelector: {NodeGroupType: g5-gpu-karpenter}
+        tolerations: [{key: dedicated, operator: Equal, value: other, effect: NoSchedule}]
         """)})
     r = res["Deployment/ml/infer"]
     assert r.cost.hourly_usd is None
     assert "no node pool in the scanned files matches" in " ".join(r.compute.notes)
+
+
+def test_gpu_taint_is_tolerated_implicitly_by_a_gpu_request(tmp_path):
+    # ExtendedResourceToleration: asking for nvidia.com/gpu tolerates the nvidia.com/gpu taint
+    res, _ = run(tmp_path, {"np.yaml": NODEPOOL, "d.yaml": deployment("infer", """\
+        nodeSelector: {NodeGroupType: g5-gpu-karpenter}
+        """)})
+    assert res["Deployment/ml/infer"].compute.accelerator == "A10G"
+
+
+def test_a_label_no_pool_sets_is_not_held_against_the_match(tmp_path):
+    res, _ = run(tmp_path, {"np.yaml": NODEPOOL, "d.yaml": deployment("infer", """\
+        nodeSelector: {NodeGroupType: g5-gpu-karpenter, provisionerType: Karpenter}
+        """)})
+    r = res["Deployment/ml/infer"]
+    assert r.cost.hourly_usd is not None
+    assert "provisionerType=Karpenter, which no node pool in the scanned files sets" in " ".join(r.compute.notes)
+    # but a label a pool does set, with another value, still excludes it
+    res, _ = run(tmp_path, {"d.yaml": deployment("infer", """\
+        nodeSelector: {NodeGroupType: g6-gpu, provisionerType: Karpenter}
+        """)})
+    assert res["Deployment/ml/infer"].cost.hourly_usd is None
 
 
 def test_wrong_label_value_does_not_match(tmp_path):
@@ -149,7 +173,7 @@ resource "aws_eks_node_group" "inf" {
   instance_types  = ["inf2.xlarge"]
   labels = { instanceType = "inferentia-inf2" }
   taint {
-    key    = "aws.amazon.com/neuron"
+    key    = "dedicated"
     value  = "true"
     effect = "NO_SCHEDULE"
   }
@@ -166,7 +190,7 @@ resource "aws_eks_node_group" "inf" {
     metadata: {name: n, namespace: ml}
     spec:
       nodeSelector: {instanceType: inferentia-inf2}
-      tolerations: [{key: aws.amazon.com/neuron, operator: Equal, value: "true", effect: NoSchedule}]
+      tolerations: [{key: dedicated, operator: Equal, value: "true", effect: NoSchedule}]
       containers:
         - name: c
           resources: {limits: {aws.amazon.com/neuron: 1}}
@@ -192,3 +216,64 @@ def test_pool_without_types_says_why(tmp_path):
     r = res["Deployment/ml/infer"]
     assert r.cost.hourly_usd is None
     assert "instance types are not known" in " ".join(r.compute.notes)
+
+
+def test_karpenter_pool_in_a_heredoc_of_an_unevaluated_module_call(tmp_path):
+    tf = '''\
+module "addons" {
+  source  = "example/addons/aws"
+  version = "1.0.0"
+  karpenter_resources_helm_config = {
+    inf2 = {
+      values = [
+        <<-EOT
+      name: inferentia-inf2
+      clusterName: ${var.cluster}
+      nodePool:
+        labels:
+          - instanceType: inferentia-inf2
+          - type: karpenter
+        taints:
+          - key: aws.amazon.com/neuron
+            value: "true"
+            effect: "NoSchedule"
+        requirements:
+          - key: "karpenter.k8s.aws/instance-family"
+            operator: In
+            values: ["inf2"]
+      EOT
+      ]
+    }
+  }
+}
+module "eks" {
+  source  = "terraform-aws-modules/eks/aws"
+  version = "20.0.0"
+  eks_managed_node_groups = {
+    g6 = {
+      instance_types = ["g6.xlarge"]
+      labels = { NodeGroupType = "g6-mng" }
+      taints = { gpu = { key = "nvidia.com/gpu", value = "true", effect = "NO_SCHEDULE" } }
+    }
+  }
+}
+variable "cluster" {}
+'''
+    pod = textwrap.dedent("""\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: n, namespace: ml}
+    spec:
+      nodeSelector: {instanceType: inferentia-inf2}
+      containers:
+        - name: c
+          resources: {limits: {aws.amazon.com/neuron: 1}}
+    """)
+    res, _ = run(tmp_path, {"main.tf": tf, "p.yaml": pod, "d.yaml": deployment("g6", "nodeSelector: {NodeGroupType: g6-mng}\n")})
+    r = res["Pod/ml/n"]
+    assert "NodePool inferentia-inf2" in " ".join(r.compute.notes)
+    assert r.compute.accelerator and "INFERENTIA" in r.compute.accelerator.upper()
+    d = res["Deployment/ml/g6"]
+    assert d.compute.accelerator == "L4" or "L4" in d.compute.accelerator
+    assert "module.eks.eks_managed_node_groups[g6]" in " ".join(d.compute.notes)
+    assert d.cost.hourly_usd is not None

@@ -251,22 +251,25 @@ def _want_exprs(want: Dict[str, Any]) -> List[Dict[str, Any]]:
 def resolve(resources: List[Any]) -> None:
     """Give priceable placement to GPU workloads that lack it (mutates ``compute``)."""
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
+    known_keys = {k for _r, p in pools for k in list(p["labels"]) + [q["key"] for q in p["requirements"]]}
     for r in resources:
         want = r.meta.get("node_placement")
         c = r.compute
-        if not isinstance(want, dict) or c is None or not r.ai or c.provider != "kubernetes":
+        if c is None or not r.ai or c.provider != "kubernetes" or c.instance_type:
             continue
-        if c.instance_type:
-            continue
+        want = dict(want) if isinstance(want, dict) else {}
+        # ExtendedResourceToleration (enabled on EKS, GKE, AKS): a pod asking for nvidia.com/gpu
+        # tolerates the `nvidia.com/gpu` taint without writing it
+        accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
+        want["tolerations"] = list(want.get("tolerations") or []) + [
+            {"key": str(k), "operator": "Exists"} for k in accels]
         try:
-            _resolve_one(r, c, want, pools)
+            _resolve_one(r, c, want, pools, known_keys)
         except Exception as exc:  # noqa: BLE001 - a broken rate card is the pricing engine's to report
             c.notes.append(f"placement not derived ({type(exc).__name__})")
 
 
-def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]]) -> None:
-    from tagguard.pricing import catalog
-
+def _matching(want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]]) -> List[Tuple[Any, Dict[str, Any]]]:
     matched = []
     for res, pool in pools:
         if not pool_matches(pool, want):
@@ -275,6 +278,38 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
         if not _selects_anything(want) and not tainted:
             continue  # a pod that selects nothing could land on any untainted pool: not evidence
         matched.append((res, pool))
+    return matched
+
+
+def _without_unknown_keys(want: Dict[str, Any], known: set) -> Tuple[Dict[str, Any], List[str]]:
+    """The request minus custom labels that no pool of the scan sets (they cannot be checked here)."""
+    dropped: List[str] = []
+    sel = {}
+    for k, v in (want.get("node_selector") or {}).items():
+        if k in known or _well_known(k):
+            sel[k] = v
+        else:
+            dropped.append(f"{k}={v}")
+    terms = []
+    for t in want.get("terms") or []:
+        kept = [e for e in t if e.get("key") in known or _well_known(str(e.get("key")))]
+        dropped.extend(str(e.get("key")) for e in t if e not in kept)
+        terms.append(kept)
+    return {**want, "node_selector": sel, "terms": [t for t in terms if t] if all(terms) else []}, dropped
+
+
+def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]],
+                 known_keys: Optional[set] = None) -> None:
+    from tagguard.pricing import catalog
+
+    matched = _matching(want, pools)
+    relaxed: List[str] = []
+    if not matched and pools and known_keys is not None:
+        loose, relaxed = _without_unknown_keys(want, known_keys)
+        if relaxed and _selects_anything(loose):
+            matched = _matching(loose, pools)
+        if not matched:
+            relaxed = []
     exprs = _want_exprs(want)
     own_types = [v for e in exprs if e["key"] in INSTANCE_TYPE_KEYS and e.get("operator") == "In"
                  for v in e.get("values") or []]
@@ -288,6 +323,9 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
                     types.append(t)
         names = ", ".join(f"{p['name']}" for _r, p in matched[:5]) + (" ..." if len(matched) > 5 else "")
         via = f"node pool{'s' if len(matched) > 1 else ''} {names} (matched by nodeSelector/affinity/tolerations)"
+        if relaxed:
+            via += (f"; it also asks for {', '.join(dict.fromkeys(relaxed))}, which no node pool in the scanned files "
+                    "sets (not checked)")
         if not types:
             c.notes.append(f"lands on {via}, whose instance types are not known: not priced; list the types in "
                            "the pool (instance_types / a node.kubernetes.io/instance-type requirement)")
@@ -404,3 +442,108 @@ def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) ->
         types = [res.compute.instance_type]
     taints = [t for t in taints if isinstance(t.get("key"), str)]
     return pool_record(address, labels, taints, (), types, provider=provider)
+
+
+# --- pools declared as inputs of module calls that are not evaluated ------------------------------
+
+_HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_]*)[ \t]*\n(.*?)\n[ \t]*\1[ \t]*$", re.S | re.M)
+_INTERP = re.compile(r"\$\{[^{}\n]*\}")
+_DIRECTIVE = re.compile(r"^[ \t]*%\{[^}\n]*\}[ \t]*$", re.M)
+MAX_INPUT_CHARS = 512 * 1024
+
+
+def _label_map(value: Any) -> Dict[str, str]:
+    """``{a: b}`` or ``[{a: b}, {c: d}]`` (the karpenter-resources chart's list form)."""
+    out: Dict[str, str] = {}
+    items = value if isinstance(value, list) else [value]
+    for m in items:
+        if isinstance(m, dict):
+            for k, v in m.items():
+                if isinstance(v, (str, int, float, bool)):
+                    out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def _pools_in_yaml(doc: Any, fallback: str) -> List[Dict[str, Any]]:
+    out = []
+    if not isinstance(doc, dict):
+        return out
+    np = doc.get("nodePool")
+    if isinstance(np, dict):  # values of a karpenter NodePool chart: {name, nodePool: {labels, taints, requirements}}
+        name = str(doc.get("name") or fallback)
+        labels = {**_label_map(np.get("labels")), "karpenter.sh/nodepool": name}
+        out.append(pool_record(f"NodePool {name}", labels, np.get("taints") or [], np.get("requirements") or []))
+    elif doc.get("kind") == "NodePool" and str(doc.get("apiVersion", "")).startswith("karpenter.sh/"):
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        name = str(meta.get("name") or fallback)
+        tpl = (doc.get("spec") or {}).get("template") if isinstance(doc.get("spec"), dict) else None
+        tpl = tpl if isinstance(tpl, dict) else {}
+        spec = tpl.get("spec") if isinstance(tpl.get("spec"), dict) else {}
+        labels = {**_label_map((tpl.get("metadata") or {}).get("labels") if isinstance(tpl.get("metadata"), dict) else {}),
+                  "karpenter.sh/nodepool": name}
+        out.append(pool_record(f"NodePool {name}", labels, spec.get("taints") or [], spec.get("requirements") or []))
+    return out
+
+
+def _node_groups(value: Any, prefix: str) -> List[Dict[str, Any]]:
+    """terraform-aws-modules/eks ``eks_managed_node_groups`` / ``self_managed_node_groups`` shapes."""
+    out = []
+    if not isinstance(value, dict):
+        return out
+    for key, ng in value.items():
+        if not isinstance(ng, dict):
+            continue
+        types = ng.get("instance_types")
+        types = [t for t in types if isinstance(t, str)] if isinstance(types, list) else []
+        if not types and isinstance(ng.get("instance_type"), str):
+            types = [ng["instance_type"]]
+        labels = _label_map(ng.get("labels") if isinstance(ng.get("labels"), dict) else {})
+        raw_taints = ng.get("taints")
+        taints = list(raw_taints.values()) if isinstance(raw_taints, dict) else raw_taints if isinstance(raw_taints, list) else []
+        taints = [{"key": t.get("key"), "value": t.get("value"), "effect": t.get("effect")}
+                  for t in taints if isinstance(t, dict) and isinstance(t.get("key"), str)]
+        out.append(pool_record(f"{prefix}[{key}]", labels, taints, (), types))
+    return out
+
+
+def module_input_pools(inst: Any, call: Any, name: str) -> List[Any]:
+    """Node pools a module call that was not evaluated declares in its inputs: Karpenter NodePools
+    written as YAML heredocs (NodePool manifests or karpenter-resources chart values) and EKS
+    module node groups.  Returned as non-taggable records that only placement pricing reads."""
+    from tagguard import yamlio
+    from tagguard.model import Resource
+    from tagguard.sources.terraform.module import _safe_eval
+
+    address = f"{inst.prefix}module.{name}"
+    body = call.block.body
+    found: List[Tuple[Dict[str, Any], int]] = []
+    for attr_name, attr in getattr(body, "attributes", {}).items():
+        try:
+            text = attr.expr.source_text()[:MAX_INPUT_CHARS]
+        except Exception:  # noqa: BLE001
+            continue
+        if attr_name in ("eks_managed_node_groups", "self_managed_node_groups"):
+            value = _safe_eval(attr.expr, inst)
+            for rec in _node_groups(value, f"{address}.{attr_name}"):
+                found.append((rec, attr.line))
+            continue
+        if "nodePool" not in text and "NodePool" not in text:
+            continue
+        for m in _HEREDOC.finditer(text):
+            yaml_text = _DIRECTIVE.sub("", _INTERP.sub("unknown", m.group(2)))
+            import textwrap
+
+            try:
+                docs = [yamlio.load(part) for part in re.split(r"^---[ \t]*$", textwrap.dedent(yaml_text), flags=re.M)]
+            except Exception:  # noqa: BLE001 - not YAML (or not after the placeholders): nothing to learn
+                continue
+            line = attr.line + text.count("\n", 0, m.start()) + 1
+            for doc in docs:
+                for rec in _pools_in_yaml(doc, attr_name):
+                    found.append((rec, line))
+    out = []
+    for rec, line in found:
+        out.append(Resource(address=f"{address}:{rec['name']}", type="NodePool" if rec["name"].startswith("NodePool ")
+                            else "eks_managed_node_group", source="terraform", file=call.file, line=line,
+                            taggable=False, meta={"node_pool": rec, "declared_in": address}))
+    return out

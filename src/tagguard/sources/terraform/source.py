@@ -431,6 +431,9 @@ class _Walker:
                     fetched = inst.loader.remote_why.get(module_key)
                     why = f"{why}; {fetched}" if fetched else why
                     self.out.findings.append(_remote_not_scanned(inst, call, name, shown, why))
+                    from tagguard.pricing.placement import module_input_pools  # pools pods select, for pricing
+
+                    self.out.resources.extend(module_input_pools(inst, call, name))
                 continue
             for _key, child in children or []:
                 self.walk(child, in_focus)
