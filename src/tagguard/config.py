@@ -42,6 +42,11 @@ PROGRAM_KEYS: Dict[Tuple[str, ...], str] = {
 NETWORK_KEYS: Dict[Tuple[str, ...], str] = {
     ("modules",): "--fetch-modules, or modules (fetch, allowed_hosts, cache_dir) in the user-level config or a --config file",
 }
+# Keys that size what tagguard itself uses (memory, threads): a pull request must not choose them.
+RESOURCE_KEYS: Dict[Tuple[str, ...], str] = {
+    ("bill", "memory_limit"): "--memory-limit, or bill.memory_limit in the user-level config or a --config file",
+    ("bill", "threads"): "--threads, or bill.threads in the user-level config or a --config file",
+}
 # Keys naming files to read: inside the repository in a repository config.
 PATH_KEYS: List[Tuple[Tuple[str, ...], str]] = [
     (("taxonomy",), "taxonomy in the user-level config or in a file named with --config"),
@@ -407,6 +412,10 @@ def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], in
             raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot enable "
                               f"downloads or name hosts (a pull request could make tagguard fetch from where it "
                               f"chooses); use {instead}")
+    for keypath, instead in RESOURCE_KEYS.items():
+        for kp, _value in _match(raw, keypath):
+            raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot size "
+                              f"tagguard's memory or threads (a pull request could exhaust the runner); use {instead}")
     real_root = Path(os.path.realpath(root))
     for pattern, instead in PATH_KEYS:
         for kp, value in _match(raw, pattern):
