@@ -261,17 +261,17 @@ def _columns_svg(mom: List[Dict[str, Any]]) -> str:
         return "<p class=muted>no runs recorded in these months</p>"
     top = max(known) or 1.0
     w, hgt, col = 640, 220, 640 // max(1, len(vals))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{hgt + 40}" viewBox="0 0 {w} {hgt + 40}">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{hgt + 50}" viewBox="0 0 {w} {hgt + 50}">']
     for i, (mon, v, un) in enumerate(vals):
         x = i * col + 10
         if v is not None:
             bh = hgt * v / top
-            parts.append(f'<rect x="{x}" y="{hgt - bh + 10:.1f}" width="{col - 20}" height="{bh:.1f}" class="bar"/>')
+            parts.append(f'<rect x="{x}" y="{hgt - bh + 20:.1f}" width="{col - 20}" height="{bh:.1f}" class="bar"/>')
             if un:
                 uh = hgt * min(un, v) / top
-                parts.append(f'<rect x="{x}" y="{hgt - uh + 10:.1f}" width="{col - 20}" height="{uh:.1f}" class="un"/>')
-            parts.append(f'<text x="{x}" y="{hgt - bh + 6:.1f}">{h(_money(v))}</text>')
-        parts.append(f'<text x="{x}" y="{hgt + 30}">{h(mon)}</text>')
+                parts.append(f'<rect x="{x}" y="{hgt - uh + 20:.1f}" width="{col - 20}" height="{uh:.1f}" class="un"/>')
+            parts.append(f'<text x="{x}" y="{hgt - bh + 15:.1f}">{h(_money(v))}</text>')
+        parts.append(f'<text x="{x}" y="{hgt + 40}">{h(mon)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
