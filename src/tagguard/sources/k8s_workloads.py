@@ -620,7 +620,7 @@ class Builder:
             hint += f" or the labels of Namespace `{ns}`"
         stranded = []
         if missing_ctrl and kind != "Pod" and not inherit:
-            stranded = self._stranded(missing_ctrl)
+            stranded = self._stranded(missing_ctrl, tags, unresolved)
             if stranded:
                 hint += (f" (the {kind}'s own metadata.labels has {', '.join('`' + k + '`' for k in stranded)}, "
                          "but controller labels do not reach its pods: move them)")
@@ -649,8 +649,12 @@ class Builder:
         scope = config.scope if config is not None else "ai"
         return res.ai or scope == "all"
 
-    def _stranded(self, labels: Dict[str, str]) -> List[str]:
-        """Controller-only labels the taxonomy cares about."""
+    def _stranded(self, labels: Dict[str, str], pod_tags: Dict[str, str], unresolved=()) -> List[str]:
+        """Controller-only labels the taxonomy cares about: keys it names, and keys the WHOLE taxonomy
+        requires of the pod labels (the ones that reach the bill), conditional requirements
+        (``if``/``then``, ``dependentRequired``) included."""
+        from tagguard.model import MISSING_TAG
+
         config = getattr(self.ctx, "config", None)
         if config is None:
             return sorted(labels)
@@ -659,6 +663,8 @@ class Builder:
         except Exception:  # the CLI reports a broken taxonomy before any source runs
             return []
         known = set(tax.required) | set(tax.properties)
+        known |= {i.tag for i in tax.evaluate(dict(pod_tags), list(unresolved), False, "kubernetes")
+                  if i.category == MISSING_TAG and i.tag}
         return sorted(k for k in labels if k in known)
 
     # --- Karpenter -----------------------------------------------------------------------
