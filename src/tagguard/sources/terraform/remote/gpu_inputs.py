@@ -21,7 +21,9 @@ SKIP = frozenset({"source", "version", "count", "for_each", "providers", "depend
 _RESOURCE = re.compile(r"nvidia\.com/gpu|amd\.com/gpu|aws\.amazon\.com/neuron\w*|google\.com/tpu|habana\.ai/gaudi|"
                        r"cloud\.google\.com/gke-(?:accelerator|tpu)[\w-]*|\bneuron(?:core|device)?s?\b|\btpu(?:s|-v\w+)?\b",
                        re.IGNORECASE)
-_KEY = re.compile(r"""["']?\b([\w-]*(?:gpu|accelerator)[\w-]*)\b["']?\s*[:=]\s*(\[[^\]\n]*\]?|\{|"[^"\n]*"|'[^'\n]*'|[^\s,}\]]+)""",
+# bounded repetitions everywhere: a search from every position stays linear in the text's length
+_KEY = re.compile(r"""(?<![\w-])([\w-]{0,40}(?:gpu|accelerator)[\w-]{0,40})(?![\w-])["']?[ \t]{0,8}[:=][ \t]{0,8}"""
+                  r"""(\[[^\]\n]{0,80}\]?|\{|"[^"\n]{0,80}"?|'[^'\n]{0,80}'?|[^\s,}\]]{1,80})""",
                   re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![\w./-])([A-Za-z][A-Za-z0-9_.-]{1,63})(?![\w/-])")
 _EMPTY = {"0", "0.0", "false", "null", "none", '""', "''", "[]", "{}", "[", "no", "off", "~"}
