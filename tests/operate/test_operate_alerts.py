@@ -233,3 +233,38 @@ def test_repository_config_is_never_read_for_alerts(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = run(["alerts", drift_report(tmp_path / "d.json")], {})
     assert r.exit_code == 2 and "no alerts.sinks configured" in r.stderr
+
+
+def test_usage_token_budget_cluster_unattributed_and_list_routes(tmp_path):
+    """Token budgets (month-to-date and projected), a cluster report's unattributed GPU spend, and a
+    route matching a list of values."""
+    use = tmp_path / "usage.json"
+    use.write_text(json.dumps({"kind": "llm-usage", "anomalies": [], "budgets": [
+        {"name": "ads-tokens", "month": "2026-12", "kind": "tokens", "mode": "chargeback",
+         "match": {"business-unit": ["ads"]}, "monthly_usd": 1000.0, "token_spend_usd": 550.0, "used_pct": 55.0,
+         "projected_usd": 1900.0}]}), encoding="utf-8")
+    cluster = tmp_path / "cluster.json"
+    cluster.write_text(json.dumps({"kind": "tagguard-cluster-report", "window": {"hours": 73.0},
+                                   "source": {"prometheus": "http://prom.internal:9090"},
+                                   "unattributed": {"gpu_hours": 300.0, "cost_usd": 500.0, "pods": 4,
+                                                    "reasons": [{"reason": "no team label", "pods": 4}],
+                                                    "examples": [{"namespace": "ml", "pod": HOSTILE, "gpu_hours": 90}]}}))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+alerts:
+  routes:
+    - match: {business-unit: [ads, search]}
+      sinks: [ads-hook]
+  default: [ops-hook]
+  sinks:
+    ads-hook: {type: webhook, url_env: TG_ADS}
+    ops-hook: {type: webhook, url_env: TG_OPS}
+  retry: {attempts: 1}
+""")
+    with Receiver() as ads, Receiver() as ops:
+        r = run(["alerts", use, cluster, "--config", cfg], {"TG_ADS": ads.url, "TG_OPS": ops.url})
+        assert r.exit_code == 0, r.stdout + r.stderr
+        got = sorted((p["json"]["facts"]["Basis"], p["json"]["level"]) for p in ads.posts)
+        assert got == [("forecast", 100.0), ("month-to-date", 50.0)]
+        assert [p["json"]["kind"] for p in ops.posts] == ["unallocated"]
+        assert ops.posts[0]["json"]["facts"]["Per month"] == "$5,000.00"  # $500 over 73 h -> a month

@@ -3,7 +3,8 @@
 Inputs (any mix, detected by content): a scan / drift / merged report (``resources``; its
 ``budgets``, unmanaged-GPU findings and, recomputed or embedded, its showback), a showback report
 (``report showback -f json``), an LLM usage report (``kind: llm-usage``: token anomalies and token
-budgets) and the bill's budgets (rows with ``mtd_usd`` / ``forecast_usd``).
+budgets), the bill's budgets (rows with ``mtd_usd`` / ``forecast_usd``) and a cluster report
+(``kind: tagguard-cluster-report``: unattributed GPU spend).
 
 Kinds of alert, each with a stable ``key`` (what "the same breach" means) and a ``level`` (what
 "worse" means):
@@ -276,6 +277,31 @@ def _unallocated_alerts(top: List[Dict[str, Any]], s: AlertSettings, source: str
     return out
 
 
+def _cluster_alerts(report: Dict[str, Any], s: AlertSettings, source: str) -> List[Alert]:
+    """Unattributed GPU spend in a ``tagguard cluster report`` (pods without valid owner labels),
+    scaled from the report's window to a month, at or above ``unallocated_floor_usd``."""
+    un = report.get("unattributed") or {}
+    hours = float((report.get("window") or {}).get("hours") or 0)
+    cost = un.get("cost_usd")
+    if not isinstance(cost, (int, float)) or isinstance(cost, bool) or hours <= 0:
+        return []
+    monthly = float(cost) * 730.0 / hours
+    if monthly < s.unallocated_floor_usd:
+        return []
+    where = str((report.get("source") or {}).get("prometheus") or (report.get("source") or {}).get("file") or source)
+    reasons = "; ".join(f"{r.get('reason')} ({r.get('pods')} pods)" for r in (un.get("reasons") or [])[:3]
+                        if isinstance(r, dict))
+    pods = ", ".join(f"{e.get('namespace')}/{e.get('pod')}" for e in (un.get("examples") or [])[:3] if isinstance(e, dict))
+    return [Alert(kind="unallocated", key=f"unallocated|cluster|{where}", level=round(monthly, 2), severity="warning",
+                  title=f"Unattributed GPU spend {_money(monthly)}/month in the cluster ({un.get('pods', 0)} pods)",
+                  facts=[("Cluster", where), ("Per month", _money(monthly)),
+                         ("In the window", f"{_money(cost)} over {hours:g} h"),
+                         ("GPU-hours", f"{float(un.get('gpu_hours') or 0):,.1f}"), ("Reasons", reasons or "-"),
+                         ("Largest pods", pods or "-")],
+                  source=source, family="unallocated:cluster",
+                  fix="label the workloads with the taxonomy's owner keys (pod template labels or namespace labels)")]
+
+
 def _showback_of(report: Dict[str, Any], config) -> Optional[Dict[str, Any]]:
     sb = report.get("showback")
     if isinstance(sb, dict) and isinstance(sb.get("top_unallocated"), list):
@@ -316,6 +342,11 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
         if "budget" in s.kinds:
             families.append("budget:tokens")
             alerts += _budget_alerts(report.get("budgets") or [], s, source, None, "budget:tokens")
+        return alerts, families
+    if report.get("kind") == "tagguard-cluster-report":
+        if "unallocated" in s.kinds:
+            families.append("unallocated:cluster")
+            alerts += _cluster_alerts(report, s, source)
         return alerts, families
     if isinstance(report.get("budgets"), list) and report.get("budgets") and "mtd_usd" in (report["budgets"][0] or {}):
         if "budget" in s.kinds:  # bill budgets (month-to-date actuals and forecast)
