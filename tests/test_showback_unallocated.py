@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tagguard.config import Config
 from tagguard.model import Cost, Finding, Resource, ScanResult

@@ -151,7 +151,8 @@ def _delta(active, prev_rows, errors) -> Dict[str, Any]:
     prev = {row[0]: row for row in prev_rows}
     bad_accounts, bad_pairs = _failed_scopes(errors)
     new = [now[k] for k in now if k not in prev]
-    fixed, unknown = [], []
+    fixed: List[Any] = []
+    unknown: List[Any] = []
     for k, row in prev.items():
         if k in now:
             continue

@@ -106,7 +106,7 @@ class Suppression:
     file: Optional[str] = None
     line: Optional[int] = None
 
-    def matches(self, finding: "Finding") -> bool:
+    def matches(self, finding: Finding) -> bool:
         if "*" in self.rules or "all" in self.rules:
             return True
         return finding.rule in self.rules or finding.category in self.rules
@@ -235,7 +235,7 @@ class UnseenInput:
         return {"file": self.file, "reason": self.reason, "exit_code": self.exit_code}
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "UnseenInput":
+    def from_json(cls, d: Dict[str, Any]) -> UnseenInput:
         return cls(file=d.get("file"), reason=str(d.get("reason") or ""), exit_code=int(d.get("exit_code") or EXIT_UNSEEN))
 
 
@@ -257,7 +257,7 @@ class BaselineInfo:
         return out
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "BaselineInfo":
+    def from_json(cls, d: Dict[str, Any]) -> BaselineInfo:
         return cls(path=str(d.get("path") or ""), entries=int(d.get("entries") or 0),
                    suppressed=int(d.get("suppressed") or 0), stale=list(d.get("stale") or []),
                    grown=list(d.get("grown") or []))
@@ -282,6 +282,8 @@ class BudgetReport:
     overage_gpu_hours: Optional[float] = None
     evaluated: bool = True
     note: Optional[str] = None
+    # `tagguard diff --bill`: the bill's actual run-rate, the change's delta and their sum (actuals.diffbill)
+    actual: Optional[Dict[str, Any]] = None
 
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": self.name, "mode": self.mode, "kind": self.kind, "match": self.match,
@@ -297,10 +299,12 @@ class BudgetReport:
         if not self.evaluated:
             out["evaluated"] = False
             out["note"] = self.note
+        if self.actual is not None:
+            out["actual"] = dict(self.actual)
         return out
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "BudgetReport":
+    def from_json(cls, d: Dict[str, Any]) -> BudgetReport:
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
         kw = {k: v for k, v in d.items() if k in names}
         kw.setdefault("name", "")
@@ -330,7 +334,7 @@ class CostDiff:
         return out
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "CostDiff":
+    def from_json(cls, d: Dict[str, Any]) -> CostDiff:
         kw = {k: d[k] for k in cls._FIELDS if k in d}
         return cls(**kw, more={k: v for k, v in d.items() if k not in cls._FIELDS})
 
@@ -355,7 +359,7 @@ class DiffInfo:
                 "preexisting_findings_hidden": self.preexisting_findings_hidden}
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "DiffInfo":
+    def from_json(cls, d: Dict[str, Any]) -> DiffInfo:
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
         kw = {k: v for k, v in d.items() if k in names}
         kw["base"] = str(kw.get("base") or "")
@@ -386,7 +390,7 @@ class ScanResult:
     showback: Optional[Dict[str, Any]] = None  # showback.build_showback's document (HTML, history)
     config: Optional[Dict[str, Any]] = None  # config.Config.describe(): {path, taxonomy, sha256, source}
 
-    def base_dir(self) -> "Path":
+    def base_dir(self) -> Path:
         """The directory the findings' file paths are relative to."""
         from pathlib import Path
 

@@ -1,11 +1,11 @@
 """Locate shipped data files (policies/, schemas/) in a wheel or a source checkout."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_file(relpath: str) -> Path:
     """Path of a shipped data file such as ``schemas/config.schema.json``.
 

@@ -20,7 +20,7 @@ the month) and a projected overrun is a warning.
 from __future__ import annotations
 
 import calendar
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tagguard.model import ERROR, WARNING, Finding
 
@@ -58,7 +58,7 @@ def matches(match: Dict[str, List[str]], tags: Dict[str, str]) -> bool:
     return True
 
 
-def evaluate(budgets: Sequence[Dict[str, Any]], agg: Any) -> (List[Dict[str, Any]], List[Finding]):
+def evaluate(budgets: Sequence[Dict[str, Any]], agg: Any) -> Tuple[List[Dict[str, Any]], List[Finding]]:
     """Token spend per budget and calendar month; findings for overruns and projected overruns."""
     if not budgets:
         return [], []

@@ -141,7 +141,7 @@ class PriceTable:
 
     # -- loading -----------------------------------------------------------------
     @classmethod
-    def load(cls, path: Optional[Path] = None, overrides: Optional[Dict[str, Any]] = None) -> "PriceTable":
+    def load(cls, path: Optional[Path] = None, overrides: Optional[Dict[str, Any]] = None) -> PriceTable:
         if path is None:
             from tagguard.resources import data_file
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+from types import MappingProxyType
 from typing import Any, Callable, Dict, Mapping, Optional
 
-_TAGS: "contextvars.ContextVar[Mapping[str, str]]" = contextvars.ContextVar("tagguard_llm_tags", default={})
+_TAGS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "tagguard_llm_tags", default=MappingProxyType({}))  # immutable: a shared default must not be mutated
 
 # How a Python keyword becomes a tag key.  None: the default rule (``_`` -> ``-``).
 _KEY_MAP: Dict[str, str] = {}

@@ -42,7 +42,7 @@ class UsageEntry:
     pattern: str
     values: Dict[str, float]
     line: Optional[int] = None
-    regex: Optional["re.Pattern[str]"] = None
+    regex: Optional[re.Pattern[str]] = None
     wildcards: int = 0
 
 
@@ -88,7 +88,7 @@ class Usage:
         return True
 
 
-def _pattern_regex(pattern: str) -> "re.Pattern[str]":
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
     parts = pattern.split("[*]")
     return re.compile("^" + r"\[[^\]]+\]".join(re.escape(p) for p in parts) + "$")
 

@@ -407,7 +407,7 @@ _QUOTED_RE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{", re
 _TEMPLATE_RE = re.compile(r"\$\$\{|%%\{")
 
 
-def _quoted_sub(match: "re.Match[str]") -> str:
+def _quoted_sub(match: re.Match[str]) -> str:
     text = match.group(0)
     if text == "$${":
         return "${"

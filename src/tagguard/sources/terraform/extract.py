@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -22,7 +22,7 @@ _MISSING = object()
 TAG_STYLE = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def kinds() -> Dict[str, dict]:
     from tagguard import yamlio
 
@@ -42,7 +42,7 @@ class TagMap:
     origins: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, value: Any, origin: str) -> "TagMap":
+    def of(cls, value: Any, origin: str) -> TagMap:
         out = cls()
         if value is None or value is _MISSING:
             return out
@@ -70,7 +70,7 @@ class TagMap:
             out.origins[key] = origin
         return out
 
-    def overlay(self, other: "TagMap") -> "TagMap":
+    def overlay(self, other: TagMap) -> TagMap:
         """``other`` wins on conflicts (resource tags over provider default tags)."""
         out = TagMap(dict(self.known), dict(self.unresolved), self.open or other.open,
                      other.open_reason or self.open_reason, dict(self.origins))

@@ -623,7 +623,7 @@ def _apply_type_defaults(decl: Located, value: Any) -> Any:
                 spec = _type_spec(type_attr.expr, 0)
             except Exception:  # noqa: BLE001 - an odd type expression is simply not applied
                 spec = None
-        decl.type_spec = spec  # type: ignore[attr-defined] - parsed once per declaration
+        decl.type_spec = spec  # type: ignore[attr-defined]  # parsed once per declaration
     if spec is None:
         return value
     try:
@@ -827,8 +827,8 @@ class Loader:
                                    depth=parent.depth + 1, call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
                                    multiplier=multiplier, module_key=module_key, manifest=parent.manifest,
                                    cwd=parent.cwd)
-            child.dir_chain = chain + (real_child,)  # type: ignore[attr-defined] - module cycle detection
-            child.parent, child.call = parent, loc  # type: ignore[attr-defined] - to follow an input to its caller's expression
+            child.dir_chain = chain + (real_child,)  # type: ignore[attr-defined]  # module cycle detection
+            child.parent, child.call = parent, loc  # type: ignore[attr-defined]  # to follow an input to its caller's expression
             out.append((key_suffix, child))
         return out
 

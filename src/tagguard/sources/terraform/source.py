@@ -47,7 +47,7 @@ class TerraformSource(Source):
         from tagguard.sources.terraform.remote import from_options
 
         remote = from_options(ctx.config, ctx.options.fetch_modules)
-        loader = Loader(inventory.root, ctx.rel, _reader(out, ctx, remote), boundary=ctx.boundary)
+        loader = Loader(inventory.root, remote.rel_of(ctx.rel), _reader(out, ctx, remote), boundary=ctx.boundary)
         loader.remote = remote
         defs = {d: loader.module_def(inventory.path(d)) for d in dirs}
         children: Set[str] = set()
@@ -683,7 +683,7 @@ def _template_of(inst: ModuleInstance, expr, depth: int):
                 if depth == 0:
                     return loc
                 found = Located(loc.file, loc.block)
-                found.owner = inst  # type: ignore[attr-defined] - evaluated in the module that declares it
+                found.owner = inst  # type: ignore[attr-defined]  # evaluated in the module that declares it
                 return found
         elif len(ref) >= 2 and ref[0] == "var" and depth < 4 and inst.inputs is not None and ref[1] in inst.inputs:
             parent, call = getattr(inst, "parent", None), getattr(inst, "call", None)

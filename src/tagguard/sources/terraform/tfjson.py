@@ -182,7 +182,7 @@ class JsonBody(Body):
 class _Compiler:
     """Compiles a JNode into an Expr when an Attribute's ``expr`` is first read."""
 
-    def __init__(self, conv: "_Converter", mode: str = "expr") -> None:
+    def __init__(self, conv: _Converter, mode: str = "expr") -> None:
         self.conv = conv
         self.mode = mode
 
