@@ -334,7 +334,8 @@ def scan(paths, config_path, formats, outputs, no_color, baseline_path, quiet, *
     """Scan Terraform, plan JSON, Kubernetes manifests and Helm charts under PATHS (default: .).
 
     A file argument scans the module it belongs to (every .tf file in its directory).
-    `-` reads a Kubernetes manifest stream from stdin.
+    `-` reads a Kubernetes manifest stream (YAML or JSON) from stdin. Everything after `--` is a
+    path, never an option (the pre-commit hook passes file names that way).
     """
     config = load_config_or_exit(config_path)
     extra = {k: kw.pop(k) for k in list(kw) if k.startswith("output_")}

@@ -152,3 +152,16 @@ def test_any_case_suffixes_reach_the_kubernetes_reader():
     (suffixes,) = [s for spec, s in SOURCES if spec.endswith("KubernetesSource")]
     for name in ("a.yaml", "a.YAML", "a.Yml", "a.yML", "a.json", "a.Json"):
         assert name.endswith(suffixes), name
+
+
+def test_kubectl_json_on_stdin_is_judged(tmp_path):
+    from tests.security.conftest import run_cli
+
+    data = json.dumps({"apiVersion": "v1", "kind": "List", "items": [POD]}, indent=4).encode("utf-16")
+    src = tmp_path / "in.json"
+    src.write_bytes(data)
+    with open(src, "rb") as fh:
+        run = run_cli(["scan", "--no-color", "-f", "json", "-"], cwd=tmp_path, stdin=fh.fileno())
+    assert run.returncode == 1, run.stderr
+    doc = json.loads(run.stdout)
+    assert [r["address"] for r in doc["resources"] if r["ai"]] and doc["summary"]["ai_resources"] == 1
