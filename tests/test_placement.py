@@ -229,6 +229,12 @@ module "addons" {
         <<-EOT
       name: inferentia-inf2
       clusterName: ${var.cluster}
+      ec2NodeClass:
+        blockDevice:
+          - deviceName: /dev/xvdb
+            ebs:
+              encrypted: true
+              ${var.snap != null ? "snapshotID: ${var.snap}" : ""}
       nodePool:
         labels:
           - instanceType: inferentia-inf2
@@ -258,6 +264,7 @@ module "eks" {
   }
 }
 variable "cluster" {}
+variable "snap" { default = null }
 '''
     pod = textwrap.dedent("""\
     apiVersion: v1

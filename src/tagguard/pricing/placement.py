@@ -530,7 +530,14 @@ def module_input_pools(inst: Any, call: Any, name: str) -> List[Any]:
         if "nodePool" not in text and "NodePool" not in text:
             continue
         for m in _HEREDOC.finditer(text):
-            yaml_text = _DIRECTIVE.sub("", _INTERP.sub("unknown", m.group(2)))
+            yaml_text = m.group(2)
+            for _ in range(8):  # nested interpolations `${a ? "x: ${b}" : ""}`, innermost first
+                yaml_text, n = _INTERP.subn("\x00", yaml_text)
+                if not n:
+                    break
+            # a line that is only an interpolation inserts YAML of its own (unknown): left out
+            yaml_text = "\n".join(ln for ln in yaml_text.split("\n") if ln.strip() != "\x00")
+            yaml_text = _DIRECTIVE.sub("", yaml_text.replace("\x00", "unknown"))
             import textwrap
 
             try:
