@@ -38,10 +38,6 @@ TRUSTED_SECTIONS: Dict[str, str] = {
 PROGRAM_KEYS: Dict[Tuple[str, ...], str] = {
     ("helm", "bin"): "--helm-bin PATH, or helm.bin in the user-level config",
 }
-# Keys that make tagguard download (or name hosts to download from): trusted configs only.
-NETWORK_KEYS: Dict[Tuple[str, ...], str] = {
-    ("modules",): "--fetch-modules, or modules (fetch, allowed_hosts, cache_dir) in the user-level config or a --config file",
-}
 # Keys that size what tagguard itself uses (memory, threads): a pull request must not choose them.
 RESOURCE_KEYS: Dict[Tuple[str, ...], str] = {
     ("bill", "memory_limit"): "--memory-limit, or bill.memory_limit in the user-level config or a --config file",
@@ -407,11 +403,6 @@ def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], in
         for kp, _value in _match(raw, keypath):
             raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot name a "
                               f"program to run (a pull request could make tagguard run its own code); use {instead}")
-    for keypath, instead in NETWORK_KEYS.items():
-        for kp, _value in _match(raw, keypath):
-            raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot enable "
-                              f"downloads or name hosts (a pull request could make tagguard fetch from where it "
-                              f"chooses); use {instead}")
     for keypath, instead in RESOURCE_KEYS.items():
         for kp, _value in _match(raw, keypath):
             raise ConfigError(f"{where_file}:{_line(lines, kp)}: {_dotted(kp)}: the repository's config cannot size "

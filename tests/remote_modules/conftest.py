@@ -225,6 +225,7 @@ def servers(tmp_path):
         registry = rsrv
         git = gsrv
         allowed = [rsrv.host, gsrv.host]
+        root = gitroot
 
     yield S
     rsrv.stop()

@@ -46,6 +46,9 @@ def test_fetch_then_offline_from_cache(tmp_path, servers, user_env):
     assert "module.gpu.aws_instance.gpu" in types, doc["resources"]
     assert "g5.2xlarge" in json.dumps(doc["resources"])
     assert not [f for f in doc["findings"] if f["rule"] == "not-scanned"]
+    (res,) = [r for r in doc["resources"] if r["address"] == "module.gpu.aws_instance.gpu"]
+    assert res["file"] == f"~module-cache/{reg}/acme/gpu/aws@1.1.0/main.tf"  # not the user's cache path
+    assert str(servers.root.parent / "cache") not in proc.stdout
     assert "tagguard: modules: GET http://127.0.0.1" in proc.stderr and "tagguard: modules: cached" in proc.stderr
     servers.registry.stop()
     servers.git.stop()
@@ -81,7 +84,7 @@ def test_repository_config_cannot_enable_fetching(tmp_path, servers, isolated):
     (repo / ".tagguard.yaml").write_text(f"version: 1\nmodules:\n  fetch: true\n  allowed_hosts: [\"{reg}\"]\n")
     proc = tg("scan", str(repo), env=dict(os.environ))
     assert proc.returncode == 2
-    assert ".tagguard.yaml:2: modules: the repository's config cannot enable downloads" in proc.stderr
+    assert ".tagguard.yaml:2: modules: not allowed in the repository's config" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert servers.recorder.requests == []
 
@@ -149,3 +152,24 @@ def test_gpu_bearing_skipped_inputs_are_warnings(tmp_path, isolated):
     assert serving["severity"] == "warning" and serving["line"] == 32 and "inf2.xlarge" in serving["message"]
     chart = found["module.chart"]
     assert chart["severity"] == "warning" and chart["line"] == 37 and "nvidia.com/gpu" in chart["message"]
+
+
+def test_nested_calls_inside_a_fetched_module(tmp_path, servers, user_env):
+    """A fetched module's local call stays in its download; its remote calls are fetched too;
+    a local source that leaves the download is refused."""
+    from conftest import make_repo
+
+    reg = servers.registry.host
+    make_repo(servers.root, "nested", {"v1": {
+        "modules/top/main.tf": (f'module "sib" {{\n  source = "../gpu"\n  {TAGS}\n}}\n'
+                                f'module "reg" {{\n  source  = "{reg}/acme/gpu/aws"\n  version = "2.0.0"\n  {TAGS}\n}}\n'
+                                'module "out" {\n  source = "../../../../../../etc"\n}\n'),
+        "modules/gpu/main.tf": 'resource "aws_instance" "sib" {\n  instance_type = "g6.xlarge"\n  tags = var.tags\n}\n'
+                               'variable "tags" {\n  default = {}\n}\n'}})
+    repo = _repo(tmp_path, f'module "top" {{\n  source = "git::http://{servers.git.host}/nested.git//modules/top?ref=v1"\n}}\n')
+    doc, proc = scan_json(repo, "--fetch-modules", env=user_env)
+    addresses = {r["address"] for r in doc["resources"]}
+    assert {"module.top.module.sib.aws_instance.sib", "module.top.module.reg.aws_instance.gpu"} <= addresses, proc.stderr
+    assert "p4d.24xlarge" in json.dumps(doc["resources"])
+    msgs = [f["message"] for f in doc["findings"]]
+    assert any("module.out" in m and "outside the scanned repository" in m for m in msgs), msgs

@@ -108,10 +108,37 @@ class RemoteModules:
         self.log = log or _stderr_log
         self._done: Dict[Tuple[str, str], Tuple[Optional[Path], Optional[str]]] = {}
         self.downloads = 0
+        self._labels: Dict[str, str] = {}
 
     @property
     def cache_root(self) -> Path:
         return self.cache.root
+
+    def rel_of(self, rel: Callable[[Path], str]) -> Callable[[Path], str]:
+        """``rel`` for file names in findings, with files of the cache shown as
+        ``~module-cache/<source>@<version>/<path>`` (not the user's cache path)."""
+        def show(path: Path) -> str:
+            entry = self.entry_of(path)
+            if entry is None:
+                return rel(path)
+            label = self._labels.get(entry)
+            if label is None:
+                meta = None
+                try:
+                    import json
+
+                    with open(os.path.join(entry, "meta.json"), "rb") as fh:
+                        meta = json.loads(fh.read(1 << 20))
+                except (OSError, ValueError):
+                    pass
+                meta = meta if isinstance(meta, dict) else {}
+                version = meta.get("resolved_version") or meta.get("version_constraint") or ""
+                label = re.sub(r"://|::", "/", str(meta.get("source") or os.path.basename(entry)))
+                label = f"{label}@{version}" if version else label
+                self._labels[entry] = label
+            inner = os.path.relpath(os.path.realpath(os.fspath(path)), os.path.join(entry, "tree"))
+            return f"~module-cache/{label}/{Path(inner).as_posix()}"
+        return show
 
     def entry_of(self, path) -> Optional[str]:
         """The cache entry (its real directory) that ``path`` is inside, or None."""
