@@ -268,3 +268,27 @@ alerts:
         assert got == [("forecast", 100.0), ("month-to-date", 50.0)]
         assert [p["json"]["kind"] for p in ops.posts] == ["unallocated"]
         assert ops.posts[0]["json"]["facts"]["Per month"] == "$5,000.00"  # $500 over 73 h -> a month
+
+
+def test_many_unallocated_resources_are_capped_but_the_rest_is_said(tmp_path):
+    rs = [Resource(address=f"aws_instance.u{i:02d}", type="aws_instance", source="terraform", ai=True, tags={},
+                   cost=Cost(monthly_usd=1000.0 + i, gpu_hours_per_month=730.0)) for i in range(30)]
+    fs = [Finding("missing-tag", "missing_tag", "error", "missing", address=r.address, tag="business-unit") for r in rs]
+    rep = tmp_path / "scan.json"
+    rep.write_text(JsonFormatter().format(ScanResult(resources=rs, findings=fs)), encoding="utf-8")
+    sb = tmp_path / "showback.json"  # a showback report lists only its own top 2 resources
+    sb.write_text(json.dumps({"totals": {"unallocated_monthly_usd": 9000.0}, "top_unallocated": [
+        {"address": "a", "monthly_usd": 5000.0}, {"address": "b", "monthly_usd": 1500.0}]}))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("alerts:\n  unallocated_floor_usd: 1000\n  unallocated_max_alerts: 3\n  default: [h]\n"
+                   "  sinks:\n    h: {type: webhook, url_env: TG_H}\n")
+    r = run(["alerts", rep, "--config", cfg, "--dry-run", "-f", "json"], {})
+    alerts = [d["alert"] for d in json.loads(r.stdout)["deliveries"]]
+    assert [a["key"] for a in alerts][:3] == ["unallocated|aws_instance.u29", "unallocated|aws_instance.u28",
+                                               "unallocated|aws_instance.u27"]
+    assert alerts[3]["key"] == "unallocated|rest" and alerts[3]["level"] == round(sum(1000.0 + i for i in range(27)), 2)
+    assert len(alerts) == 4
+    r = run(["alerts", sb, "--config", cfg, "--dry-run", "-f", "json"], {})
+    alerts = [d["alert"] for d in json.loads(r.stdout)["deliveries"]]
+    assert [a["key"] for a in alerts] == ["unallocated|a", "unallocated|b", "unallocated|rest"]
+    assert alerts[-1]["level"] == 2500.0

@@ -87,6 +87,7 @@ class Retry:
 class AlertSettings:
     thresholds: Tuple[float, ...] = DEFAULT_THRESHOLDS
     unallocated_floor_usd: float = 500.0
+    unallocated_max_alerts: int = 20  # resources alerted one by one; the rest is one alert
     worsen_pct: float = 20.0  # unallocated / anomaly levels: re-sent when they grow by this much
     kinds: Tuple[str, ...] = KINDS
     routes: List[Dict[str, Any]] = field(default_factory=list)
@@ -112,7 +113,7 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
         raw = {}
     if not isinstance(raw, dict):
         raise AlertConfigError(f"{where}: expected a mapping")
-    known = {"thresholds", "unallocated_floor_usd", "worsen_pct", "kinds", "routes", "default", "sinks", "retry"}
+    known = {"thresholds", "unallocated_floor_usd", "unallocated_max_alerts", "worsen_pct", "kinds", "routes", "default", "sinks", "retry"}
     extra = sorted(set(raw) - known)
     if extra:
         raise AlertConfigError(f"{where}.{extra[0]}: unknown key (known: {', '.join(sorted(known))})")
@@ -123,6 +124,7 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
     s.thresholds = tuple(sorted({float(t) for t in th}))
     s.unallocated_floor_usd = _num(raw, "unallocated_floor_usd", 500.0, where)
     s.worsen_pct = _num(raw, "worsen_pct", 20.0, where, 0.0, 10000.0)
+    s.unallocated_max_alerts = int(_num(raw, "unallocated_max_alerts", 20, where, 0, 1000))
     kinds = raw.get("kinds", list(KINDS))
     if not isinstance(kinds, list) or any(k not in KINDS for k in kinds):
         raise AlertConfigError(f"{where}.kinds: expected a list of {', '.join(KINDS)}")
@@ -257,23 +259,39 @@ def _budget_alerts(rows: List[Dict[str, Any]], s: AlertSettings, source: str, mo
 
 
 def _unallocated_alerts(top: List[Dict[str, Any]], s: AlertSettings, source: str, family: str,
-                        tags_by_address: Dict[str, Dict[str, str]]) -> List[Alert]:
+                        tags_by_address: Dict[str, Dict[str, str]], total_usd: Optional[float] = None) -> List[Alert]:
+    """One alert per unallocated resource at or above the floor, the costliest
+    ``unallocated_max_alerts`` of them; the rest of the unallocated spend (beyond those, or beyond a
+    showback report's own top list) is one more alert, so nothing above the floor goes unsaid."""
     out = []
-    for r in top:
-        if not isinstance(r, dict) or not r.get("address"):
-            continue
-        usd = r.get("monthly_usd")
-        if not isinstance(usd, (int, float)) or isinstance(usd, bool) or usd < s.unallocated_floor_usd:
-            continue
+    rows = [r for r in top if isinstance(r, dict) and r.get("address") and isinstance(r.get("monthly_usd"), (int, float))
+            and not isinstance(r.get("monthly_usd"), bool)]
+    rows.sort(key=lambda r: (-float(r["monthly_usd"]), str(r["address"])))
+    qualifying = [r for r in rows if float(r["monthly_usd"]) >= s.unallocated_floor_usd]
+    for r in qualifying[:s.unallocated_max_alerts]:
+        usd = float(r["monthly_usd"])
         addr = str(r["address"])
         missing = ", ".join(map(str, r.get("missing_or_invalid") or [])) or "owner tags"
         out.append(Alert(
-            kind="unallocated", key=f"unallocated|{addr}", level=float(usd),
+            kind="unallocated", key=f"unallocated|{addr}", level=usd,
             severity="warning", title=f"Unallocated spend {_money(usd)}/month: {addr}",
             facts=[("Resource", addr), ("Monthly", _money(usd)), ("Missing or invalid", missing),
                    ("Account", str(r.get("account") or "-")), ("Region", str(r.get("region") or "-"))],
             tags={k: str(v) for k, v in (tags_by_address.get(addr) or {}).items()}, source=source, family=family,
             fix=f"tag it with {missing} (the taxonomy's owner keys) in Terraform, or in the cloud for unmanaged resources"))
+    alerted = sum(a.level for a in out)
+    listed = sum(float(r["monthly_usd"]) for r in rows)
+    total = max(listed, float(total_usd)) if isinstance(total_usd, (int, float)) else listed
+    rest = round(total - alerted, 2)
+    more = len(qualifying) - len(out)
+    if rest >= s.unallocated_floor_usd and (more > 0 or total - listed > 0.005):
+        out.append(Alert(
+            kind="unallocated", key="unallocated|rest", level=rest, severity="warning",
+            title=f"Unallocated spend {_money(rest)}/month beyond the {len(out)} resource(s) alerted individually",
+            facts=[("Monthly", _money(rest)), ("Resources above the floor not listed", str(more) if more > 0 else "-"),
+                   ("Total unallocated", _money(total))],
+            source=source, family=family,
+            fix="tagguard report showback --top N lists them; tag them with the taxonomy's owner keys"))
     return out
 
 
@@ -313,7 +331,7 @@ def _showback_of(report: Dict[str, Any], config) -> Optional[Dict[str, Any]]:
                                                                      if isinstance(f, dict) and "rule" in f],
            "errors": [], "root": report.get("root")}
     try:
-        return build_showback(to_result(doc), config, top=1000)
+        return build_showback(to_result(doc), config, top=len(doc["resources"]))
     except Exception as exc:  # noqa: BLE001 - reported, the other alerts still go out
         raise ValueError(f"showback could not be computed ({type(exc).__name__}: {exc})") from None
 
@@ -356,7 +374,8 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
     if isinstance(report.get("top_unallocated"), list) and "totals" in report:  # a showback report
         if "unallocated" in s.kinds:
             families.append("unallocated")
-            alerts += _unallocated_alerts(report["top_unallocated"], s, source, "unallocated", {})
+            alerts += _unallocated_alerts(report["top_unallocated"], s, source, "unallocated", {},
+                                          (report.get("totals") or {}).get("unallocated_monthly_usd"))
         return alerts, families
     if not isinstance(report.get("resources"), list):
         raise ValueError("not a tagguard report this command reads (scan, drift, merge, showback, usage or bill JSON)")
@@ -391,7 +410,8 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
     if "unallocated" in s.kinds:
         families.append("unallocated")
         sb = _showback_of(report, config)
-        alerts += _unallocated_alerts((sb or {}).get("top_unallocated") or [], s, source, "unallocated", tags_by_address)
+        alerts += _unallocated_alerts((sb or {}).get("top_unallocated") or [], s, source, "unallocated", tags_by_address,
+                                      ((sb or {}).get("totals") or {}).get("unallocated_monthly_usd"))
     if report.get("errors"):
         families = [f for f in families if f not in ("unmanaged-gpu", "unallocated")]  # incomplete: resolve nothing
     return alerts, families
