@@ -26,7 +26,7 @@ def default_root() -> Path:
 
 
 def key_of(source: str, version: Optional[str]) -> str:
-    return hashlib.sha256(f"{source.strip()}\n{(version or '').strip()}".encode("utf-8")).hexdigest()[:40]
+    return hashlib.sha256(f"{source.strip()}\n{(version or '').strip()}".encode()).hexdigest()[:40]
 
 
 class ModuleCache:

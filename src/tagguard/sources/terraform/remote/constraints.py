@@ -39,7 +39,7 @@ class Version:
     def __eq__(self, other) -> bool:
         return isinstance(other, Version) and self.key() == other.key()
 
-    def __lt__(self, other: "Version") -> bool:
+    def __lt__(self, other: Version) -> bool:
         return self.key() < other.key()
 
     def __hash__(self) -> int:

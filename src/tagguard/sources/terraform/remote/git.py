@@ -46,7 +46,7 @@ def clone(url: str, ref: Optional[str], dest: Path, allowed, log: Callable[[str]
     def run(*args: str, cwd: Optional[Path] = None) -> str:
         try:
             proc = subprocess.run([git_bin, *conf, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+                                  capture_output=True, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             raise FetchError(f"git {args[0]} of {url[:200]} took longer than {int(TIMEOUT)} s") from None
         if proc.returncode != 0:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 MAX_TEXT = 512 * 1024  # characters of one input looked at
 SKIP = frozenset({"source", "version", "count", "for_each", "providers", "depends_on"})
