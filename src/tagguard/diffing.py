@@ -395,8 +395,11 @@ def _child(conn, *args) -> None:
 
 
 def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options,
-             parallel: Optional[bool] = None) -> ScanResult:
+             parallel: Optional[bool] = None, bill: Optional[Dict[str, Any]] = None) -> ScanResult:
     """Scan base and working tree and keep only what the change introduces.
+
+    ``bill`` (``actuals.diffbill.read_bill``, for ``--bill``): budgets are judged on the team's actual
+    run-rate plus the change's delta, not only on what the repository declares.
 
     The base scan runs in a forked child process while the working tree is read
     (where ``fork`` exists and there is more than one CPU): the two scans are
@@ -457,6 +460,10 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
         root = head_paths[0] if len(head_paths) == 1 else str(head_inv.root)
         result = evaluate(head_out, head_ctx, root=root)
         hidden = _filter_findings(result, head_out.resources, payload["keys"], payload["budgets"])
+        if bill is not None:
+            from tagguard.actuals import diffbill
+
+            hidden += diffbill.apply(result, payload["budgets"], bill, config, head_inv.root)
         result.diff = _diff_object(ref, commit, rels, head_out.resources, head_ctx.outputs.removed, result, hidden)
         return result
     finally:
@@ -603,6 +610,10 @@ def render_text(result: ScanResult, color: bool = False) -> str:
                 extra = f" ({g['unpriced']} unpriced)" if g.get("unpriced") else ""
                 lines.append(f"  {g['value']:<40} {signed(g['delta_monthly_usd']):>14}/month{extra}")
             lines.append("")
+    if any(getattr(b, "actual", None) for b in result.budgets or []):
+        from tagguard.actuals.diffbill import text_lines
+
+        lines.extend(text_lines(result))
     body = TextFormatter().format(result, color=color)
     from tagguard.formats.escape import guard_commands, term, term_block
 
@@ -680,7 +691,11 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     if diff.get("added") or diff.get("changed") or diff.get("removed"):
         sections.append(md.details("Changed AI resources", _changes_table(diff)))
     budgets = [b.to_json() for b in result.budgets or []]
-    if budgets:
+    if any(b.get("actual") for b in budgets):
+        from tagguard.actuals.diffbill import markdown_rows
+
+        sections.append(md.details("Budgets (actual run-rate from the bill)", markdown_rows(result) or "", open=True))
+    elif budgets:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:
             cap = "" if b.get("monthly_usd") is None else f"${b['monthly_usd']:,.2f}"

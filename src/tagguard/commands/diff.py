@@ -16,9 +16,15 @@ from tagguard.cli import (calm_gc, config_option, emit, fail, load_config_or_exi
 @click.option("--head-config", is_flag=True,
               help="Judge with the working tree's .tagguard.yaml and taxonomy. Default: the base revision's, so that "
                    "a pull request cannot weaken its own gate; a change to them is reported either way.")
+@click.option("--bill", "bill_paths", multiple=True, metavar="PATH",
+              help="FOCUS billing export (CSV, CSV.gz, Parquet; a file, directory or glob; repeatable): each budget is "
+                   "judged on the team's actual run-rate from the bill (month to date scaled to the month) plus this "
+                   "change's monthly delta. Needs tagguard[bill] (DuckDB).")
+@click.option("--bill-month", metavar="YYYY-MM", default=None,
+              help="Month of the bill whose run-rate --bill uses (default: the bill's latest).")
 @scan_options
 @output_options
-def diff(paths, base_ref, config_path, head_config, formats, outputs, no_color, **kw):
+def diff(paths, base_ref, config_path, head_config, bill_paths, bill_month, formats, outputs, no_color, **kw):
     """Compare the working tree with the base revision REF under PATHS (default: .).
 
     Reports AI resources added, changed and removed with their monthly cost delta, the delta per
@@ -56,9 +62,26 @@ def diff(paths, base_ref, config_path, head_config, formats, outputs, no_color, 
     except DiffError as exc:
         fail(str(exc))
     config = choice.config
+    bill = None
+    if bill_month is not None and not bill_paths:
+        fail("--bill-month needs --bill PATH")
+    if bill_paths:  # read before scanning: an unusable bill is one line, exit 2 (DuckDB imported only here)
+        import re
+
+        from tagguard.actuals import BillError
+        from tagguard.actuals.diffbill import read_bill
+
+        if bill_month is not None and not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", bill_month):
+            fail(f"--bill-month: {bill_month!r} is not a month (YYYY-MM)")
+        try:
+            bill = read_bill(list(bill_paths), config, bill_month)
+        except BillError as exc:
+            fail(f"--bill: {exc}")
+        if bill_month is not None and bill.get("days_covered") is None:
+            fail(f"--bill-month {bill_month}: the bill has no charges in that month")
     var_files, variables = scan_inputs(config, kw)
     try:
-        result = run_diff(base_ref, targets, config, var_files, variables, scan_kwargs_to_options(kw))
+        result = run_diff(base_ref, targets, config, var_files, variables, scan_kwargs_to_options(kw), bill=bill)
     except (DiffError, ValueError) as exc:
         fail(str(exc))
     notice = config_notice(choice, base_ref, result.base_dir().resolve(), repo.resolve())
