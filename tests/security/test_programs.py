@@ -304,3 +304,43 @@ def test_locating_many_rendered_objects_is_linear(hostile_repo, secret):
     doc = report(run)
     lines = sorted(r["line"] for r in doc["resources"] if r["file"] == "chart/templates/many.yaml")
     assert lines[:2] == [3, 10] and len(lines) == 4000 and len(set(lines)) == 4000, lines[:5]
+
+
+# --- no network from a chart ------------------------------------------------------------------
+
+def test_values_schema_urls_are_never_fetched(hostile_repo, secret, loopback):
+    """helm validates values against values.schema.json and fetches the `$ref`/`$schema` URLs in it."""
+    d = chart(hostile_repo)
+    (d / "values.schema.json").write_text(json.dumps({"$schema": f"{loopback.url}/meta.json",
+                                                      "$ref": f"{loopback.url}/remote.json"}))
+    sub = d / "charts" / "sub"
+    write(sub, "Chart.yaml", CHART_YAML.format(name="sub"))
+    write(sub, "values.schema.json", json.dumps({"$ref": f"{loopback.url}/sub.json"}))
+    run = scan_all(hostile_repo, secret, extra=["--helm-bin", real_helm()])
+    assert_clean(run, exit_codes=(1,), secret=secret)
+    assert loopback.hits == [], loopback.hits
+    assert any("release-train" in (r["address"] or "") for r in report(run)["resources"])
+
+
+OLD_HELM = """\
+for a in "$@"; do
+  if [ "$a" = "--skip-schema-validation" ]; then echo "Error: unknown flag: --skip-schema-validation" >&2; exit 1; fi
+done
+printf 'apiVersion: v1\\nkind: Pod\\nmetadata:\\n  name: old\\nspec:\\n  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]\\n'
+"""
+
+
+def test_helm_without_skip_schema_validation(hostile_repo, secret, tmp_path):
+    """helm < 3.16 has no --skip-schema-validation: a chart without a schema still renders, one with a
+    schema is not rendered (a not-scanned error saying why), never rendered with the schema fetched."""
+    fake = script(tmp_path / "bin" / "helm", OLD_HELM)
+    chart(hostile_repo, "plain", name="plain")
+    d = chart(hostile_repo, "schema", name="schema")
+    (d / "values.schema.json").write_text("{}")
+    run = scan_all(hostile_repo, secret, extra=["--helm-bin", str(fake)])
+    assert_clean(run, exit_codes=(1,), secret=secret)
+    doc = report(run)
+    ai = [r for r in doc["resources"] if r["ai"]]
+    assert len(ai) == 1 and ai[0]["meta"].get("chart") == "plain", ai  # the chart without a schema
+    errs = [f for f in doc["findings"] if f["rule"] == "not-scanned" and f["severity"] == "error"]
+    assert len(errs) == 1 and "schema/values.schema.json" in errs[0]["message"] and "3.16" in errs[0]["message"], errs

@@ -16,7 +16,8 @@
 
 The chart is untrusted input (it comes with the pull request):
 
-* helm runs from an argument list (no shell) with ``--`` before the release name and chart path;
+* helm runs from an argument list (no shell) with ``--`` before the release name and chart path,
+  and with ``--skip-schema-validation`` (helm fetches the URLs a ``values.schema.json`` references);
   release names and namespaces are checked as Kubernetes names wherever they come from, so none
   can be read as a helm flag (``--post-renderer=...``, ``--set-file=...``).
 * A helm that resolves to a file inside the scanned repository is never run (usage error, exit 2).
@@ -295,10 +296,12 @@ class HelmSource(Source):
                             fix="commit the files themselves inside the chart instead of links or special files",
                             extra={"chart": name, "left_out": shown}))
             # `--` ends the flags: the release name and chart path can never be read as options.
-            cmd = [helm, "template", "--namespace", namespace]
+            # --skip-schema-validation: helm fetches the `$ref`/`$schema` URLs of a chart's
+            # values.schema.json (network from data); tagguard never needs the values validated.
+            flags = ["--namespace", namespace]
             for v in values:
-                cmd += ["--values", v]
-            cmd += ["--", release, chart_path]
+                flags += ["--values", v]
+            cmd = [helm, "template", "--skip-schema-validation", *flags, "--", release, chart_path]
             kubeconfig = os.path.join(home, "kubeconfig")
             Path(kubeconfig).write_text("", encoding="utf-8")
             env = {
@@ -313,6 +316,19 @@ class HelmSource(Source):
             }
             try:
                 code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
+                if code and problem is None and b"unknown flag: --skip-schema-validation" in stderr:
+                    # helm < 3.16: without the flag only a chart with no schema at all is safe to render
+                    schemas = _schema_files(Path(chart_path))
+                    if schemas:
+                        rel = Path(os.path.relpath(schemas[0], chart_path)).as_posix()
+                        out.findings.append(self._render_error(
+                            name, d, chart_file, f"not rendered: {rel if d == '.' else d + '/' + rel} is a values "
+                            f"schema, which this helm would validate by fetching the URLs it references, and it has "
+                            f"no --skip-schema-validation (helm 3.16 or later has)",
+                            fix="use helm 3.16 or later (--helm-bin)"))
+                        return out
+                    cmd.remove("--skip-schema-validation")
+                    code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
             except OSError as exc:
                 out.findings.append(self._render_error(name, d, chart_file, f"cannot run {helm}: {exc.strerror or exc}"))
                 return out
@@ -370,6 +386,17 @@ def _opt(ctx: ScanContext, name: str) -> Any:
     if isinstance(options, dict):
         return options.get(name)
     return getattr(options, name, None)
+
+
+def _schema_files(chart: Path) -> List[str]:
+    """``values.schema.json`` files of a chart and its subcharts (packaged ``.tgz`` subcharts count:
+    helm reads their schema too)."""
+    found: List[str] = []
+    for current, _dirs, files in os.walk(chart, followlinks=False):
+        for f in files:
+            if f == "values.schema.json" or (f.endswith((".tgz", ".tar.gz")) and os.path.basename(current) == "charts"):
+                found.append(os.path.join(current, f))
+    return sorted(found)
 
 
 def _monotonic() -> float:
