@@ -50,7 +50,7 @@ def texts(obj):
 @pytest.mark.parametrize("value", HOSTILE)
 def test_slack(value):
     p = slack.payload(alert(value), "new")
-    for typ, t in list(texts(p["blocks"])) + [("mrkdwn", p["text"])]:
+    for _typ, t in list(texts(p["blocks"])) + [("mrkdwn", p["text"])]:
         assert not CONTROL.search(t)
         assert "<" not in t.replace("&lt;", "") and ">" not in t.replace("&gt;", ""), t  # no <!channel>, <url|x>
     # the mrkdwn fallback: every formatting, mention and channel character from data is broken

@@ -60,8 +60,8 @@ def make_inputs(tmp_path):
                        "trailing_median_usd": 120.0}]}), encoding="utf-8")
     db = tmp_path / "h.db"
     conn = connect(db)
-    for i, (at, usd, un) in enumerate([("2026-09-28T02:00:00+00:00", 20000, 12000), ("2026-10-30T02:00:00+00:00", 26000, 10000),
-                                       ("2026-11-29T02:00:00+00:00", 31200, 9000)]):
+    for at, usd, un in [("2026-09-28T02:00:00+00:00", 20000, 12000), ("2026-10-30T02:00:00+00:00", 26000, 10000),
+                                       ("2026-11-29T02:00:00+00:00", 31200, 9000)]:
         conn.execute("INSERT INTO runs(kind, started_at, finished_at, complete, resources, ai_resources, findings, errors,"
                      " monthly_usd, gpu_hours, unallocated_usd) VALUES ('drift', ?, ?, 1, 4, 4, 1, 0, ?, 2920, ?)",
                      (at, at, usd, un))

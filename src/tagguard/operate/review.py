@@ -308,7 +308,7 @@ def render_html(p: Dict[str, Any], doc: Dict[str, Any], links: Dict[str, str]) -
                          f"{'' if m['complete'] in (None, True) else ' (incomplete)'}</td></tr>" for m in p["mom"]) + "</table>")
     elif p["team"] is not None:
         o.append("<p class=muted>Month over month is on the organisation page (the history keeps totals per run, not per team).</p>")
-    for label, d in (p.get("dimensions") or {}).items():
+    for _label, d in (p.get("dimensions") or {}).items():
         rows = [(str(r["value"]), float(r["monthly_usd"] or 0)) for r in d["rows"]]
         o.append(f"<h2>Spend by {h(d['tag'])}</h2>" + _bars_svg(rows) +
                  "<table><tr><th>Value</th><th>Monthly</th><th>GPU-hours</th><th>Share</th></tr>" +
