@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.security.conftest import assert_clean, messages, report, scan_all, write
+from tests.security.conftest import assert_clean, report, scan_all, write
 
 POD = {
     "apiVersion": "v1",
