@@ -1,24 +1,22 @@
 """Rules turn resources into findings.  Each rule has a doc page in ``rules/docs/<id>.md``.
 
-A rule's checks live in a module listed in ``CHECKS``: a function
-``check(resources, ctx) -> Iterable[Finding]``.  Findings that only a source
-can produce (parse errors, tags that do not propagate) have doc pages too, so
-``tagguard explain`` and SARIF cover every rule id that can appear.
+Every rule is a ``Rule(id, category, default_severity, check)`` in ``rules/registry.py``; the
+family checks (``rules/tags.py``, ``rules/cost.py``, ``rules/quota.py``) run in registration
+order.  Findings that only a source can produce (parse errors, tags that do not propagate) are
+registered too, with their doc pages, so ``tagguard explain`` and SARIF cover every rule id that
+can appear.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import import_module
+from functools import cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
-# "module:function" of every rule check, run in this order.
-CHECKS = [
-    "tagguard.rules.tags:check",
-    "tagguard.rules.cost:check",
-    "tagguard.rules.quota:check",
-]
+from tagguard.rules.registry import RULES, Rule, checks
+
+__all__ = ["RULES", "Rule", "RuleDoc", "all_docs", "apply_severities", "get_doc", "known_rule_ids",
+           "run_checks"]
 
 _DOCS = Path(__file__).parent / "docs"
 
@@ -42,7 +40,7 @@ class RuleDoc:
         return "\n".join(out).strip()
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_docs() -> Dict[str, RuleDoc]:
     docs = {}
     for path in sorted(_DOCS.glob("*.md")):
@@ -77,21 +75,12 @@ def _parse_doc(text: str) -> RuleDoc:
                    summary=meta.get("summary", ""), body=body.strip())
 
 
-# Rule ids that can appear in findings without a doc page of their own, with their category.
-RULES_WITHOUT_DOCS = {
-    "unresolved-value": "unresolved_value",
-    "unpriced-resource": "unpriced",
-    "tag-drift": "tag_drift",
-    "unmanaged-resource": "unmanaged",
-    "unknown-model": "unknown_model",
-    "token-anomaly": "anomaly",
-    "token-budget": "over_budget",
-}
-
-
 def known_rule_ids() -> List[str]:
     """Every rule id and category a config's ``rules:`` may name (sorted)."""
-    names = set(RULES_WITHOUT_DOCS) | set(RULES_WITHOUT_DOCS.values())
+    names = set()
+    for rule in RULES:
+        names.add(rule.id)
+        names.add(rule.category)
     for doc in all_docs().values():
         names.add(doc.id)
         names.add(doc.category)
@@ -100,9 +89,8 @@ def known_rule_ids() -> List[str]:
 
 def run_checks(resources, ctx) -> List:
     findings: List = []
-    for spec in CHECKS:
-        module, _, func = spec.partition(":")
-        findings.extend(getattr(import_module(module), func)(resources, ctx))
+    for check in checks():
+        findings.extend(check(resources, ctx))
     return findings
 
 

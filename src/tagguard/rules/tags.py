@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from tagguard.model import ERROR, INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE, WARNING, Finding, Resource
+from tagguard.model import INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE, Finding, Resource
+from tagguard.rules.registry import get
 
-RULE_OF = {MISSING_TAG: ("missing-tag", ERROR), INVALID_VALUE: ("invalid-value", ERROR),
-           UNRESOLVED_VALUE: ("unresolved-value", WARNING)}
+# taxonomy issue category -> (rule id, severity), the severity from the one rule registry
+RULE_OF = {cat: (rule_id, get(rule_id).default_severity) for cat, rule_id in
+           ((MISSING_TAG, "missing-tag"), (INVALID_VALUE, "invalid-value"), (UNRESOLVED_VALUE, "unresolved-value"))}
 
 
 def in_scope(resource: Resource, scope: str) -> bool:
