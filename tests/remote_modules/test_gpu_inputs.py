@@ -39,11 +39,14 @@ def test_line_of_the_mention():
 
 @pytest.mark.parametrize("unit", ["a-", "gpu-", "gpu = [", "x.y", '"ab:', "nvidia.com/", "a" * 45 + "gpu"])
 def test_linear_time(unit):
-    def cost(n):
+    def cost(n):  # the best of 3: a shared machine's pauses are not the code's time
         text = unit * n
-        start = time.perf_counter()
-        mention(text)
-        return time.perf_counter() - start
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            mention(text)
+            best = min(best, time.process_time() - start)
+        return best
 
     small, big = cost(2_000), cost(16_000)
     assert big < 0.05 + small * 8 * 4, (small, big)  # 8x the input: far from 64x
