@@ -173,3 +173,30 @@ def test_plain_diff_does_not_import_duckdb(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, env=env, timeout=300)
     assert run.stdout.strip().splitlines()[-1] == "NO-DUCKDB", run.stdout + run.stderr
     assert json.loads((repo / "out.json").read_text())["budgets"][0]["name"] == "research-gpus"
+
+
+def test_bill_budget_output_of_hostile_names_and_notes_is_inert():
+    """Budget names (the repository's config) and bill notes (file names) are data in every medium."""
+    from tagguard.diffing import render_markdown, render_text
+    from tagguard.model import BudgetReport, DiffInfo, ScanResult
+    from tests.security.test_output_injection import HOSTILE, assert_log_safe, assert_markdown_inert
+
+    budgets = []
+    for i, h in enumerate(HOSTILE):
+        actual = {"source": h, "files": [h], "month": "2026-11", "cost_column": "EffectiveCost", "days_covered": 10,
+                  "days_in_month": 30, "change_delta_usd": 1.0, "notes": [h], "evaluated": i % 2 == 0,
+                  "reason": h, "mtd_usd": 1.0, "run_rate_usd": 3.0, "projected_usd": 4.0, "over": True,
+                  "overage_usd": 1.0}
+        budgets.append(BudgetReport(name=h, mode=h, monthly_usd=3.0, projected_usd=1.0, actual=actual))
+    result = ScanResult(budgets=budgets, diff=DiffInfo(base="main", base_commit="0" * 40, paths=["."]))
+    assert_markdown_inert(render_markdown(result))
+    assert_log_safe(render_text(result))
+
+
+def test_bill_without_budgets_says_it_judges_nothing(tmp_path):
+    repo = make_repo(tmp_path, 50000)
+    (repo / ".tagguard.yaml").write_text("scope: ai\n")
+    git(repo, "commit", "-qam", "no budgets")
+    run = tagguard(repo, "--bill", str(tmp_path / "bill.csv"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "--bill: the config has no budgets" in run.stderr

@@ -79,6 +79,9 @@ def diff(paths, base_ref, config_path, head_config, bill_paths, bill_month, form
             fail(f"--bill: {exc}")
         if bill_month is not None and bill.get("days_covered") is None:
             fail(f"--bill-month {bill_month}: the bill has no charges in that month")
+        if not bill.get("budgets"):
+            click.echo("tagguard: note: --bill: the config has no budgets (budgets: in .tagguard.yaml), so the bill "
+                       "judges nothing", err=True)
     var_files, variables = scan_inputs(config, kw)
     try:
         result = run_diff(base_ref, targets, config, var_files, variables, scan_kwargs_to_options(kw), bill=bill)
