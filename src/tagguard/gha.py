@@ -178,7 +178,7 @@ def pull_request(event: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def pr_labels(event: Dict[str, Any]) -> List[str]:
-    return [l.get("name", "") for l in pull_request(event).get("labels") or [] if isinstance(l, dict)]
+    return [lb.get("name", "") for lb in pull_request(event).get("labels") or [] if isinstance(lb, dict)]
 
 
 def is_approved(event: Dict[str, Any], label: str) -> bool:
@@ -291,31 +291,6 @@ def approver(gh: Optional[Github], event: Dict[str, Any], label: str) -> Optiona
         except GithubError as exc:
             warn(f"cannot read who added the `{label}` label: {exc}")
     return f"label:{label}"
-
-
-def result_from_report(report: Dict[str, Any]):
-    """A ``ScanResult`` rebuilt from a JSON report, to render other formats from it."""
-    from tagguard.model import Cost, Finding, Resource, ScanResult
-
-    fields = ("rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
-              "suppressed", "suppression_reason")
-    findings = []
-    for f in report.get("findings") or []:
-        kw = {k: f[k] for k in fields if k in f}
-        kw.setdefault("message", "")
-        findings.append(Finding(**kw, extra={k: v for k, v in f.items() if k not in fields}))
-    resources = []
-    for r in report.get("resources") or []:
-        cost = r.get("cost") or None
-        resources.append(Resource(address=r.get("address", ""), type=r.get("type", ""), source=r.get("source", ""),
-                                  file=r.get("file"), line=r.get("line"), ai=bool(r.get("ai")), tags=r.get("tags") or {},
-                                  unresolved_tags=r.get("unresolved_tags") or [], meta=r.get("meta") or {},
-                                  cost=Cost(monthly_usd=cost.get("monthly_usd"),
-                                            gpu_hours_per_month=cost.get("gpu_hours_per_month")) if cost else None))
-    result = ScanResult(resources=resources, findings=findings, root=report.get("root"),
-                        errors=report.get("errors") or [], fail_on="error")
-    result.set_parts(report)  # baseline, cost_diff, budgets, diff, inputs that were not seen, ...
-    return result
 
 
 def run(args: argparse.Namespace) -> int:

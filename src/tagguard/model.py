@@ -29,10 +29,6 @@ NOT_SCANNED = "not_scanned"
 TAG_DRIFT = "tag_drift"  # live tags differ from Terraform state (drift scan)
 UNMANAGED = "unmanaged"  # live GPU resource no Terraform state manages (drift scan)
 
-# Tag-key semantics per platform: AWS and GCP keys are case-sensitive, Azure
-# keys are case-insensitive (they keep their casing but compare without it).
-CASE_SENSITIVE_STYLES = ("aws", "gcp", "kubernetes", "generic")
-
 
 @dataclass
 class Compute:
@@ -141,10 +137,6 @@ class Resource:
     # Source-specific facts: account, region, arn, role, chart, change action, module call...
     meta: Dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def all_tag_keys(self) -> List[str]:
-        return list(self.tags) + [k for k in self.unresolved_tags if k not in self.tags]
-
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
             "address": self.address,
@@ -180,10 +172,6 @@ class Finding:
     suppressed: bool = False
     suppression_reason: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def blocking_candidate(self) -> bool:
-        return not self.suppressed
 
     def key(self) -> tuple:
         """Identity of a finding across runs (baseline, diff, history)."""

@@ -297,13 +297,3 @@ class PriceTable:
 def _neg(s: str) -> tuple:
     """Sort key that puts lexically later (newer dated) names first."""
     return tuple(-ord(c) for c in s)
-
-
-_DEFAULT: Optional[PriceTable] = None
-
-
-def default_table() -> PriceTable:
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = PriceTable.load()
-    return _DEFAULT

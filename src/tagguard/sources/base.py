@@ -36,7 +36,7 @@ class SourceOutput:
     # The live scan's statistics (accounts, regions, calls), for the report's ``drift`` part.
     live_stats: Optional[Dict[str, Any]] = None
 
-    def extend(self, other: "SourceOutput") -> None:
+    def extend(self, other: SourceOutput) -> None:
         self.resources.extend(other.resources)
         self.findings.extend(other.findings)
         self.unseen.extend(other.unseen)
@@ -77,11 +77,6 @@ class Inventory:
     def path(self, rel: str) -> Path:
         return self.root / rel if rel != "." else self.root
 
-    def files_by_dir(self) -> Dict[str, List[str]]:
-        out: Dict[str, List[str]] = {}
-        for f in self.files:
-            out.setdefault(posix_dirname(f), []).append(f)
-        return out
 
 
 @dataclass
@@ -101,7 +96,7 @@ class ScanOptions:
     aws: Any = None  # tagguard drift through the pipeline: a sources.aws.DriftOptions
 
     @classmethod
-    def coerce(cls, value: "Union[ScanOptions, Mapping[str, Any], None]") -> "ScanOptions":
+    def coerce(cls, value: Union[ScanOptions, Mapping[str, Any], None]) -> ScanOptions:
         """``ScanOptions`` as given, or built from a mapping of its field names (unknown names are an error)."""
         if isinstance(value, ScanOptions):
             return value
@@ -130,9 +125,9 @@ class ScanOutputs:
 class ScanContext:
     """What every source and rule receives: the configuration, typed options in, typed outputs out."""
 
-    def __init__(self, config: "Config", root: Path, var_files: Optional[List[Path]] = None,
+    def __init__(self, config: Config, root: Path, var_files: Optional[List[Path]] = None,
                  variables: Optional[Dict[str, str]] = None,
-                 options: "Union[ScanOptions, Mapping[str, Any], None]" = None):
+                 options: Union[ScanOptions, Mapping[str, Any], None] = None):
         self.config = config
         self.root = root
         self.var_files = var_files or []
