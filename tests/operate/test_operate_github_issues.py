@@ -93,7 +93,7 @@ def test_bad_token_is_a_reported_failure(tmp_path):
         r = run(["alerts", rep, "--config", cfg], gh)
         assert r.exit_code == 3 and "HTTP 401" in r.stderr and "not retried" in r.stderr
         assert TOKEN not in r.stdout + r.stderr and gh.issues == {}
-        assert len([p for p in gh.posts if p["method"] == "POST"]) == 2  # no retry on 401
+        assert [p["method"] for p in gh.posts] == ["GET", "GET"]  # one lookup per alert, no retry on 401, no POST
 
 
 def test_dry_run_lists_the_requests(tmp_path):
@@ -104,3 +104,15 @@ def test_dry_run_lists_the_requests(tmp_path):
         assert r.exit_code == 0 and gh.posts == []
     reqs = [q for d in json.loads(r.stdout)["deliveries"] for q in d["requests"]]
     assert [(q["method"], q["path"]) for q in reqs] == [("POST", "/repos/acme/finops/issues")] * 2
+
+
+def test_github_down_is_retried_once_per_run_then_reported(tmp_path):
+    cfg = config(tmp_path)
+    rep = bill(tmp_path / "bill.json", mtd=6000, forecast=9000)
+    with Receiver(github=True, token=TOKEN, always=502) as gh:
+        r = run(["alerts", rep, "--config", cfg, "-f", "json"], gh)
+        assert r.exit_code == 3
+        d = json.loads(r.stdout)["deliveries"]
+        assert [x["action"] for x in d] == ["failed", "failed"] and "HTTP 502" in d[0]["error"]
+        assert "failed earlier in this run" in d[1]["error"]
+        assert [p["method"] for p in gh.posts] == ["GET", "GET"]  # the marker lookup, tried twice; no blind POST

@@ -477,6 +477,7 @@ def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, 
 
     out: List[Dict[str, Any]] = []
     current = set()
+    down: Dict[str, str] = {}
     for alert in alerts:
         sinks = route(alert, s)
         if not sinks:
@@ -501,12 +502,15 @@ def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, 
                     rec["requests"] = [{"method": m, "path": p, "json": j} for m, p, j in g.requests_for(alert, decision, ref)]
                     out.append(rec)
                     continue
-                missing = g.missing_secret()
+                missing = g.missing_secret() or (f"not attempted: this sink failed earlier in this run ({down[name]})"
+                                                  if name in down else None)
                 if missing:
                     rec.update(action="failed", error=missing)
                     out.append(rec)
                     continue
                 resp, ref = g.send(alert, decision, ref)
+                if resp is not None and not resp.ok and resp.retryable:
+                    down[name] = resp.error or "failed"
             else:
                 payload = build_payload(sink, alert, decision)
                 if dry_run:
@@ -518,7 +522,14 @@ def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, 
                     rec.update(action="failed", error=f"environment variable {sink.url_env} is not set")
                     out.append(rec)
                     continue
+                if name in down:  # retried to exhaustion earlier in this run: do not spend the deadline again
+                    rec.update(action="failed", attempts=0, error=f"not attempted: this sink failed earlier in this run "
+                                                                  f"({down[name]})")
+                    out.append(rec)
+                    continue
                 resp = call("POST", url, payload, s.retry, deadline)
+                if not resp.ok and resp.retryable:
+                    down[name] = resp.error or "failed"
             rec["attempts"] = resp.attempts if resp else 0
             if resp is not None and resp.ok:
                 rec["action"] = "sent"

@@ -19,6 +19,7 @@ class Response:
     body: str
     attempts: int
     error: Optional[str] = None
+    retryable: bool = False  # failed after every attempt on a network error, 5xx or 429 (the sink is down)
 
     def json(self) -> Any:
         try:
@@ -57,6 +58,7 @@ def check_url(url: str) -> Optional[str]:
 
 def request(method: str, url: str, payload: Any, retry, deadline: Deadline,
             headers: Optional[Dict[str, str]] = None, sleep=time.sleep) -> Response:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -94,9 +96,10 @@ def request(method: str, url: str, payload: Any, retry, deadline: Deadline,
             ra = exc.headers.get("Retry-After") if exc.headers else None
             if ra and ra.strip().isdigit():
                 wait = min(retry.max_backoff_seconds, float(ra.strip()))
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             last_error = f"{type(exc).__name__}: {reason}"
         if attempt + 1 < retry.attempts:
             sleep(max(0.0, min(wait, deadline.left())))
-    return Response(False, status, "", attempts, f"{last_error} (after {attempts} attempt{'s' if attempts != 1 else ''})")
+    return Response(False, status, "", attempts, f"{last_error} (after {attempts} attempt{'s' if attempts != 1 else ''})",
+                    retryable=True)

@@ -48,6 +48,7 @@ class GitHubIssues:
         self.retry, self.deadline, self._request = retry, deadline, request
         self.labels = list(sink.labels) or [LABEL]
         self._open: Optional[List[Dict[str, Any]]] = None
+        self._find_error = None
 
     def missing_secret(self) -> Optional[str]:
         return None if self.token else f"environment variable {self.sink.token_env} is not set"
@@ -76,7 +77,11 @@ class GitHubIssues:
             for page in range(1, 11):
                 r = self._call("GET", f"/repos/{self.sink.repo}/issues?state=open&per_page=100&page={page}"
                                       f"&labels={self.labels[0]}")
-                items = r.json() if r.ok else None
+                if not r.ok:  # cannot tell whether the issue exists: do not risk a duplicate
+                    self._open = None
+                    self._find_error = r
+                    return None
+                items = r.json()
                 if not isinstance(items, list):
                     break
                 self._open += [i for i in items if isinstance(i, dict)]
@@ -91,7 +96,10 @@ class GitHubIssues:
     def send(self, alert, state: str, ref: Optional[str]):
         """Returns (response of the last call, issue number)."""
         if not ref and state != "resolved":
+            self._find_error = None
             ref = self.find(alert)
+            if self._find_error is not None:
+                return self._find_error, None
         last = None
         for method, path, payload in self.requests_for(alert, state, ref):
             last = self._call(method, path, payload)
