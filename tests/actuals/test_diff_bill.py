@@ -129,13 +129,25 @@ def test_an_overage_the_change_does_not_add_to_is_preexisting(tmp_path):
     """Research already runs at $48,000 against $40,000; a change adding only nlp's resources does not
     block, but the budget says over and the finding counts as pre-existing."""
     repo = make_repo(tmp_path, 40000, team="nlp")
+    plain = json.loads(tagguard(repo, "-f", "json").stdout)
     run = tagguard(repo, "--bill", str(tmp_path / "bill.csv"), "-f", "json")
     assert run.returncode == 0, run.stdout + run.stderr
     rep = json.loads(run.stdout)
     a = rep["budgets"][0]["actual"]
     assert a["change_delta_usd"] == 0 and a["run_rate_usd"] == RUN_RATE and a["over"] is True
     assert not over_budget(rep)
-    assert rep["diff"]["preexisting_findings_hidden"] >= 1
+    assert rep["diff"]["preexisting_findings_hidden"] == plain["diff"]["preexisting_findings_hidden"] + 1
+
+
+def test_an_overage_already_in_the_repository_is_counted_once(tmp_path):
+    """Over in the repository (a p4d.24xlarge alone is over $10,000) and on the bill, the change adds
+    nothing to it: one pre-existing overage, not two."""
+    repo = make_repo(tmp_path, 10000, team="nlp")
+    plain = json.loads(tagguard(repo, "-f", "json").stdout)
+    assert plain["budgets"][0]["over"] is True and not over_budget(plain)
+    rep = json.loads(tagguard(repo, "--bill", str(tmp_path / "bill.csv"), "-f", "json").stdout)
+    assert rep["budgets"][0]["actual"]["over"] is True and not over_budget(rep)
+    assert rep["diff"]["preexisting_findings_hidden"] == plain["diff"]["preexisting_findings_hidden"]
 
 
 def test_bill_month_picks_the_month(tmp_path):
@@ -200,3 +212,14 @@ def test_bill_without_budgets_says_it_judges_nothing(tmp_path):
     run = tagguard(repo, "--bill", str(tmp_path / "bill.csv"))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "--bill: the config has no budgets" in run.stderr
+
+
+def test_a_repository_overage_the_change_grows_carries_the_bill_figures(tmp_path):
+    """Over in both: one finding, the repository's projection and the bill's figures in its message."""
+    repo = make_repo(tmp_path, 10000)
+    run = tagguard(repo, "--bill", str(tmp_path / "bill.csv"), "-f", "json")
+    assert run.returncode == 1
+    (f,) = over_budget(json.loads(run.stdout))
+    assert "over the $10,000.00 budget" in f["message"]
+    assert "with the bill, actual run-rate $48,000.00/month" in f["message"]
+    assert f["actual"]["projected_usd"] == pytest.approx(52140.56, abs=0.005)

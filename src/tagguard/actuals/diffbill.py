@@ -76,6 +76,7 @@ def apply(result, base_budgets: Dict[str, Dict[str, Any]], bill: Dict[str, Any],
                 "the bill has no charges to measure this budget on" if rate is not None else
                 "the bill was read without this budget"))
             continue
+        repo_over = b.over  # the repository's own overage: its finding was already kept or counted as hidden
         total = round(float(run_rate) + delta, 2)
         over = total > b.monthly_usd + EPS
         actual.update(evaluated=True, mtd_usd=rate.get("mtd_usd"), run_rate_usd=round(float(run_rate), 2),
@@ -85,7 +86,7 @@ def apply(result, base_budgets: Dict[str, Dict[str, Any]], bill: Dict[str, Any],
         b.over = True
         existing = next((f for f in result.findings if f.rule == "over-budget" and f.extra.get("budget") == b.name), None)
         if delta <= EPS:
-            if existing is None:
+            if existing is None and not repo_over:
                 hidden += 1  # over on the bill already; this change adds nothing to it
             continue
         said = (f"with the bill, actual run-rate {_money(actual['run_rate_usd'])}/month ({_source(bill)}, "
