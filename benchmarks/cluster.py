@@ -10,7 +10,7 @@ metrics (kube_pod_labels, kube_pod_owner, kube_namespace_labels, kube_node_label
 hour: the report reads their label sets from the series index (/api/v1/series), never their samples,
 and the backfill on 2 shared cores takes minutes per day. 250 nodes × 8 GPUs = 2,000 GPUs, one per pod.
 
-    python benchmarks/cluster.py [--days 30] [--runs 3] [--data DIR]
+    python benchmarks/cluster.py [--days 30] [--runs 3] [--windows 7,30] [--data DIR]
 
 Prints, for each window (7 d and 30 d): median wall time of the report (3 runs), its peak RSS
 (the tagguard process, measured with wait4), the number of queries and bytes read, and the peer
@@ -210,6 +210,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--windows", default=None, help="comma-separated window lengths in days (default: 7 and --days)")
     ap.add_argument("--data", type=Path, default=Path("/tmp/tagguard-bench-cluster"))
     a = ap.parse_args()
     if not all(binaries()):
@@ -220,7 +221,8 @@ def main() -> None:
     srv = Served(a.data)
     end = START + a.days * DAY
     try:
-        for days in sorted({min(7, a.days), a.days}):
+        wins = [int(x) for x in a.windows.split(",")] if a.windows else sorted({min(7, a.days), a.days})
+        for days in wins:
             runs, peers = [], []
             for _ in range(a.runs):
                 runs.append(run_report(srv.url, days, end))
