@@ -56,6 +56,10 @@ def test_fetch_then_offline_from_cache(tmp_path, servers, user_env):
     again, proc2 = scan_json(repo, env=user_env)  # no flag, servers gone: the cache answers
     assert [r["address"] for r in again["resources"]] == [r["address"] for r in doc["resources"]]
     assert "tagguard: modules:" not in proc2.stderr
+    # the pre-commit hook's own command line (entry `tagguard scan --` + changed files), offline too
+    hook = tg("scan", "--format", "json", "--", "main.tf", env=user_env, cwd=repo)
+    assert hook.returncode in (0, 1), hook.stderr
+    assert "module.gpu.aws_instance.gpu" in [r["address"] for r in json.loads(hook.stdout)["resources"]]
     assert len(servers.recorder.requests) == n
 
 
