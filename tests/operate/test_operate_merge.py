@@ -103,3 +103,18 @@ def test_merged_report_is_accepted_by_showback(tmp_path):
 def test_no_readable_shard_is_an_error(tmp_path):
     r = run("merge", tmp_path / "absent.json")
     assert r.exit_code == 2 and "absent.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unreadable_shard_leaves_previous_accounts_unknown_not_fixed(tmp_path):
+    """A shard that wrote nothing cannot say which accounts it covered: the accounts of the previous
+    run that no readable shard covers are unknown, so their findings are not reported fixed."""
+    db = tmp_path / "h.db"
+    s1 = shard(tmp_path / "s1.json", ["111111111111", "222222222222"], [A, B], [missing(A)])
+    s2 = shard(tmp_path / "s2.json", ["333333333333"], [C], [missing(C)])
+    assert run("merge", s1, s2, "--history", db, "-o", tmp_path / "m1.json").exit_code == 1
+    r = run("merge", s1, tmp_path / "s2-never-written.json", "--history", db, "-o", tmp_path / "m2.json")
+    assert r.exit_code == 3, r.stderr
+    doc = json.loads((tmp_path / "m2.json").read_text())
+    assert doc["history"]["fixed"] == [] and [u["address"] for u in doc["history"]["unknown"]] == [C.address]
+    assert {e["code"] for e in doc["errors"]} == {"ShardUnreadable", "NotCovered"}
+    assert "333333333333" in r.stderr

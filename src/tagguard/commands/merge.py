@@ -33,7 +33,14 @@ def merge(reports, output, history_path, fail_on):
         fail("no shard could be read; nothing to merge")
     if history_path is not None:
         from tagguard.history import HistoryError, record_run
+        from tagguard.operate.merge import uncovered_accounts
 
+        missing = uncovered_accounts(history_path, doc)
+        result.errors.extend(missing)
+        if result.drift is not None and missing:
+            result.drift["complete"] = False
+        for e in missing:
+            click.echo(f"tagguard: warning: {log_safe(e['message'])}", err=True)
         try:
             result.history = record_run(history_path, result, kind="drift")
         except HistoryError as exc:

@@ -228,3 +228,32 @@ def merge_paths(paths: Iterable[Path]):
     shards = [read_shard(Path(p)) for p in paths]
     doc = merge_reports(shards)
     return doc, to_result(doc)
+
+
+def uncovered_accounts(history: Path, doc: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Errors for the accounts the previous drift run in ``history`` saw that no readable shard
+    covers now (a shard failed, or an account left the shard lists): their findings are
+    *unknown* in this run, never "fixed"."""
+    import sqlite3
+
+    if not Path(history).is_file():
+        return []
+    covered = {str(a) for s in doc["merge"]["shards"] if s["ok"] for a in s["accounts"]}
+    covered |= {str((r.get("meta") or {}).get("account")) for r in doc["resources"]}
+    try:
+        conn = sqlite3.connect(f"{Path(history).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT id FROM runs WHERE kind='drift' ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                return []
+            accounts = {a for (a,) in conn.execute(
+                "SELECT account FROM findings WHERE run_id=? UNION SELECT account FROM resources WHERE run_id=?",
+                (row[0], row[0])) if a is not None}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return []  # record_run reports an unreadable history itself
+    return [{"account": a, "region": None, "regions": [], "service": None, "code": "NotCovered",
+             "message": f"account {a} was in the previous drift run but no readable shard covers it now: "
+                        "its findings are unknown, not fixed"} for a in sorted(str(x) for x in accounts - covered)]
+
