@@ -98,6 +98,10 @@ def test_merged_report_is_accepted_by_showback(tmp_path):
     sb = json.loads(p.stdout)
     assert sb["totals"]["monthly_usd"] == 3000.0  # B counted once
     assert sb["totals"]["unallocated_monthly_usd"] == 2000.0
+    r = run("report", "review", "--month", "2026-12", "--from", tmp_path / "m.json", "-o", tmp_path / "review")
+    assert r.exit_code == 0, r.stderr
+    review = json.loads((tmp_path / "review" / "review.json").read_text())
+    assert review["org"]["totals"]["monthly_usd"] == 3000.0 and list(review["teams"]) == ["research"]
 
 
 def test_no_readable_shard_is_an_error(tmp_path):
