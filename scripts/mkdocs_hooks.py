@@ -26,7 +26,7 @@ BLOB = "https://github.com/tagguard/tagguard/blob/main/"
 LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+)\)")
 
 
-def _front_matter(text: str) -> "tuple[Dict[str, str], str]":
+def _front_matter(text: str) -> tuple[Dict[str, str], str]:
     meta: Dict[str, str] = {}
     body = text
     if text.startswith("---"):
@@ -87,7 +87,7 @@ def _rule_pages() -> Dict[str, str]:
 def _root_page(name: str) -> str:
     """A Markdown file of the repository root as a page of docs/: its links re-based onto docs/."""
 
-    def rebase(m: "re.Match[str]") -> str:
+    def rebase(m: re.Match[str]) -> str:
         target = m.group(2)
         if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith(("#", "/")):
             return m.group(0)
@@ -138,7 +138,7 @@ def _resolve(page_src: str, target: str, docs_dir: Path) -> Optional[str]:
 def on_page_markdown(markdown, page, config, files):
     docs_dir = Path(config["docs_dir"])
 
-    def sub(m: "re.Match[str]") -> str:
+    def sub(m: re.Match[str]) -> str:
         url = _resolve(page.file.src_uri, m.group(2), docs_dir)
         return m.group(0) if url is None else f"[{m.group(1)}]({url})"
 
