@@ -295,3 +295,16 @@ def test_many_unallocated_resources_are_capped_but_the_rest_is_said(tmp_path):
     alerts = [d["alert"] for d in json.loads(r.stdout)["deliveries"]]
     assert [a["key"] for a in alerts] == ["unallocated|a", "unallocated|b", "unallocated|rest"]
     assert alerts[-1]["level"] == 2500.0
+
+
+def test_bill_budgets_without_rows_and_an_unsupported_report(tmp_path):
+    empty = tmp_path / "bill.json"
+    empty.write_text(json.dumps({"kind": "tagguard-bill-budgets", "month": None, "budgets": [], "notes": ["no charges"]}))
+    other = tmp_path / "coverage.json"
+    other.write_text(json.dumps({"kind": "tagguard-bill-coverage", "rows": []}))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("alerts:\n  default: [h]\n  sinks:\n    h: {type: webhook, url_env: TG_H}\n")
+    r = run(["alerts", empty, "--config", cfg, "--dry-run"], {})
+    assert r.exit_code == 0, r.stderr
+    r = run(["alerts", empty, other, "--config", cfg, "--dry-run"], {})
+    assert r.exit_code == 3 and "tagguard-bill-coverage report raises no alerts" in r.stderr

@@ -366,10 +366,15 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
             families.append("unallocated:cluster")
             alerts += _cluster_alerts(report, s, source)
         return alerts, families
-    if isinstance(report.get("budgets"), list) and report.get("budgets") and "mtd_usd" in (report["budgets"][0] or {}):
+    if report.get("kind") not in (None, "tagguard-bill-budgets"):
+        raise ValueError(f"a {str(report.get('kind'))[:60]} report raises no alerts (give `tagguard bill budgets -f json`, "
+                         "`tagguard usage -f json`, `tagguard cluster report -f json`, a drift/scan/merge or showback JSON)")
+    if report.get("kind") == "tagguard-bill-budgets" or (
+            isinstance(report.get("budgets"), list) and report["budgets"] and isinstance(report["budgets"][0], dict)
+            and "mtd_usd" in report["budgets"][0]):
         if "budget" in s.kinds:  # bill budgets (month-to-date actuals and forecast)
             families.append("budget:bill")
-            alerts += _budget_alerts(report["budgets"], s, source, report.get("month"), "budget:bill")
+            alerts += _budget_alerts(report.get("budgets") or [], s, source, report.get("month"), "budget:bill")
         return alerts, families
     if isinstance(report.get("top_unallocated"), list) and "totals" in report:  # a showback report
         if "unallocated" in s.kinds:

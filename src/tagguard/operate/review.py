@@ -91,8 +91,9 @@ def classify(data: Dict[str, Any]) -> str:
         return "usage"
     if data.get("kind") == "tagguard-cluster-report":
         return "cluster"
-    if isinstance(data.get("budgets"), list) and data["budgets"] and isinstance(data["budgets"][0], dict) \
-            and "mtd_usd" in data["budgets"][0]:
+    if data.get("kind") == "tagguard-bill-budgets" or (
+            isinstance(data.get("budgets"), list) and data["budgets"] and isinstance(data["budgets"][0], dict)
+            and "mtd_usd" in data["budgets"][0]):
         return "bill"
     if isinstance(data.get("resources"), list):
         return "infra"
@@ -184,7 +185,7 @@ def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Option
         else:
             p.update(totals=None, dimensions={}, unallocated=[], approvals=[], hints=[], budgets=[])
         for _label, b in by_kind.get("bill") or []:
-            for row in b["budgets"]:
+            for row in b.get("budgets") or []:
                 if isinstance(row, dict) and row.get("monthly_usd"):
                     p["budgets"].append({"name": row.get("name"), "basis": f"month-to-date {b.get('month') or ''}".strip(),
                                          "limit_usd": row.get("monthly_usd"), "spend_usd": row.get("mtd_usd"),
