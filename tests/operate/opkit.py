@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     """``fail_first``: answer 503 that many times, then 200; ``always``: an HTTP status for every post."""
 
-    def __init__(self, fail_first: int = 0, always: int = 0, github: bool = False, token: str = ""):
+    def __init__(self, fail_first: int = 0, always: int = 0, github: bool = False, token: str = "", delay: float = 0.0):
         self.posts = []
+        self.delay = delay
         self.fail_first, self.always, self.github, self.token = fail_first, always, github, token
         self.issues = {}
         self.comments = []
@@ -30,14 +31,21 @@ class Receiver:
 
             def _send(self, code, obj=None):
                 data = json.dumps(obj).encode() if obj is not None else b"ok"
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (its timeout): that is what the test is about
 
             def _handle(self, method):
                 body = self._body()
+                if outer.delay:
+                    import time
+
+                    time.sleep(outer.delay)  # a sink that hangs
                 with outer.lock:
                     outer.posts.append({"method": method, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body})
                     if outer.always:
@@ -59,6 +67,8 @@ class Receiver:
                 self._handle("GET")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _github(self, h, method, body):

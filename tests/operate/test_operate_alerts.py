@@ -308,3 +308,20 @@ def test_bill_budgets_without_rows_and_an_unsupported_report(tmp_path):
     assert r.exit_code == 0, r.stderr
     r = run(["alerts", empty, other, "--config", cfg, "--dry-run"], {})
     assert r.exit_code == 3 and "tagguard-bill-coverage report raises no alerts" in r.stderr
+
+
+def test_a_hanging_sink_is_bounded_by_the_timeout(tmp_path):
+    import time
+
+    rep = drift_report(tmp_path / "drift.json")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("alerts:\n  default: [h]\n  routes: []\n  sinks:\n    h: {type: webhook, url_env: TG_H}\n"
+                   "  retry: {attempts: 2, backoff_seconds: 0.01, timeout_seconds: 0.3}\n")
+    with Receiver(delay=2.0) as hook:
+        t0 = time.monotonic()
+        r = run(["alerts", rep, "--config", cfg, "-f", "json"], {"TG_H": hook.url})
+        took = time.monotonic() - t0
+    assert r.exit_code == 3
+    d = json.loads(r.stdout)["deliveries"]
+    assert "timed out" in d[0]["error"] and d[0]["attempts"] == 2
+    assert took < 1.8, took  # 2 attempts x 0.3 s, then the sink is skipped for the rest of the run
