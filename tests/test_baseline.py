@@ -116,7 +116,7 @@ def test_bad_baseline_is_one_line_error(repo, content, reason):
     assert str(exc.value).startswith(str(path)) and reason in str(exc.value)
     res = CliRunner().invoke(cli, ["scan", "infra", "--baseline", str(path)])
     assert res.exit_code == 2
-    lines = [l for l in res.output.splitlines() if l]
+    lines = [ln for ln in res.output.splitlines() if ln]
     assert len(lines) == 1 and lines[0].startswith("tagguard: error: ") and reason in lines[0]
 
 

@@ -29,7 +29,7 @@ def used_actions():
                 actions.add(f"{CLIENTS[var]}:{_camel(op)}")
         for var, op in re.findall(r"\b([a-z_0-9]+)\.get_paginator\(\"([a-z_]+)\"\)", text):
             actions.add(f"{CLIENTS[var]}:{_camel(op)}")
-        for svc, op in re.findall(r"client\(\"(sts)\"[^)]*\)\.([a-z_]+)\(", text):
+        for _svc, op in re.findall(r"client\(\"(sts)\"[^)]*\)\.([a-z_]+)\(", text):
             actions.add(f"sts:{_camel(op)}")
     return actions
 

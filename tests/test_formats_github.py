@@ -18,7 +18,9 @@ def parse_command(line):
     assert line.startswith("::")
     head, _, message = line[2:].partition("::")
     command, _, props = head.partition(" ")
-    unesc = lambda s: s.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+    def unesc(s):
+        return s.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+
     fields = {}
     for item in props.split(",") if props else []:
         k, _, v = item.partition("=")
@@ -46,7 +48,7 @@ def test_annotations_from_a_real_scan(tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     res = CliRunner().invoke(cli, ["scan", "infra", "-f", "github"], catch_exceptions=False)
     assert res.exit_code == 1
-    commands = [parse_command(l) for l in res.output.splitlines() if l.startswith("::")]
+    commands = [parse_command(ln) for ln in res.output.splitlines() if ln.startswith("::")]
     assert len(commands) == 2  # suppressed findings are not annotated
     by_title = {c[1]["title"]: c for c in commands}
     cmd, fields, message = by_title["tagguard missing-tag (cost-center)"]

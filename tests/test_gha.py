@@ -123,7 +123,7 @@ def workspace(tmp_path):
 
 def event(tmp_path, labels=(), number=PR, action="synchronize", base=None, **more):
     payload = {"action": action, "number": number, **more,
-               "pull_request": {"number": number, "labels": [{"name": l} for l in labels],
+               "pull_request": {"number": number, "labels": [{"name": lb} for lb in labels],
                                 "base": {"sha": base, "ref": "main"} if base else {}}}
     path = tmp_path / "event.json"
     path.write_text(json.dumps(payload))

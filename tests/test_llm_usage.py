@@ -25,7 +25,7 @@ def cfg(tmp_path, **raw):
 
 def read(path, mapper=None):
     errors = []
-    reader = Reader(mapper or TagMapper(KEYS), lambda f, l, m: errors.append((Path(f).name, l, m)))
+    reader = Reader(mapper or TagMapper(KEYS), lambda f, line, m: errors.append((Path(f).name, line, m)))
     calls = list(reader.read(str(path)))
     return calls, errors, reader.files[0]
 

@@ -83,7 +83,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "card.json"
     target.write_text("old")
 
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError):
         write_atomic(target, 12345)  # not a str: the write fails after the temp file is created
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["card.json"]
 

@@ -276,7 +276,7 @@ class Aggregator:
 
     def caller_totals(self) -> Dict[int, list]:
         acc: Dict[int, list] = {}
-        for (day, ci, model), cell in self.cube.items():
+        for (_day, ci, _model), cell in self.cube.items():
             a = acc.get(ci)
             if a is None:
                 a = acc[ci] = [0] * _NFIELDS
@@ -290,7 +290,7 @@ class Aggregator:
         tot = [0] * _NFIELDS
         unt = [0] * _NFIELDS
         tot[COST] = unt[COST] = 0.0
-        for (day, ci, model), cell in self.cube.items():
+        for (_day, ci, _model), cell in self.cube.items():
             for i in range(_NFIELDS):
                 tot[i] += cell[i]
             if self.caller_list[ci].untagged:
@@ -313,7 +313,7 @@ class Aggregator:
         series: Dict[tuple, Dict[str, float]] = {}
         out_tok: Dict[tuple, Dict[str, int]] = {}
         members: Dict[tuple, Dict[str, Dict[int, list]]] = {}
-        for (day, ci, model), cell in self.cube.items():
+        for (day, ci, _model), cell in self.cube.items():
             caller = self.caller_list[ci]
             g = tuple(self.dim_value(caller, d, None) for d in group_by)
             s = series.setdefault(g, {})

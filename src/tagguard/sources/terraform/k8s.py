@@ -76,7 +76,7 @@ class Unknowns:
 
     def placeholder(self, reason: str) -> str:
         self.reasons.append(reason)
-        return "${tagguard-unknown-%d}" % (len(self.reasons) - 1)
+        return f"${{tagguard-unknown-{len(self.reasons) - 1}}}"
 
     def plain(self, value: Any, key: str = "", open_markers: bool = True) -> Any:
         """An evaluated HCL value -> JSON-like data, unknowns replaced."""
