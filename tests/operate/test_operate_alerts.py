@@ -13,7 +13,7 @@ from tagguard.cli import cli
 from tagguard.formats.json_format import JsonFormatter
 from tagguard.model import BudgetReport, Compute, Cost, Finding, Resource, ScanResult
 
-HOSTILE = "<!channel> *bold* @here [x](https://evil.example.com) <at>boss</at> #1 \x1b[2J\u202e ::warning::x"
+HOSTILE = "<!channel> *bold* @here [x](https://evil.example.com) <at>boss</at> #1 \x1b[2J\u202e ::warning::x ##[error]y"
 RESEARCH_ADDR = "arn:aws:ec2:us-east-1:111111111111:instance/i-0000000000000001"
 UNALLOC_ADDR = f"arn:aws:ec2:us-east-1:111111111111:instance/i-0000000000000002-{HOSTILE}"
 
@@ -201,6 +201,7 @@ def test_dry_run_prints_and_sends_nothing(tmp_path):
     assert not db.exists()
     assert r.stdout.count("would send") == 5 and '"blocks"' in r.stdout and '"AdaptiveCard"' in r.stdout
     assert "\x1b" not in r.stdout and "\u202e" not in r.stdout
+    assert "##[" not in r.stdout and not any(ln.lstrip().startswith("::") for ln in r.stdout.splitlines())
     assert "(dry run: nothing sent)" in r.stdout
 
 

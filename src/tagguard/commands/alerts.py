@@ -34,6 +34,7 @@ def alerts(reports, config_path, history_path, dry_run, fmt, output):
     anomalies, unallocated spend above a floor, new unmanaged GPU resources. Sending never fails
     the run: failures are retried with backoff, then reported, and the exit code is 3 (incomplete)."""
     from tagguard.config import ConfigError, load_config, user_or_default_config
+    from tagguard.formats.escape import guard_commands
     from tagguard.history import HistoryError
     from tagguard.operate.alerts import AlertConfigError, alerts_from_report, dispatch, parse_settings, read_report
     from tagguard.operate.state import AlertState
@@ -81,7 +82,8 @@ def alerts(reports, config_path, history_path, dry_run, fmt, output):
                 line += f"  [{d['error']}]"
             lines.append(log_safe(line))
             if dry_run and ("payload" in d or "requests" in d):
-                lines.append(json.dumps(d.get("payload", d.get("requests")), indent=2, ensure_ascii=True))
+                # text output may land in a CI log: no line may act as a workflow command (``::``, ``##[``)
+                lines.append(guard_commands(json.dumps(d.get("payload", d.get("requests")), indent=2, ensure_ascii=True)))
         lines.append(log_safe(f"{len(all_alerts)} alert(s); {sum(d['action'] == 'sent' for d in deliveries)} sent, "
                               f"{sum(d['action'] == 'skipped' for d in deliveries)} already sent, "
                               f"{sum(d['action'] == 'closed' for d in deliveries)} resolved, {len(failed)} failed"
