@@ -11,7 +11,7 @@ from tagguard.sources.terraform.remote import RemoteModules, classify
 from tagguard.sources.terraform.remote import archive, constraints
 from tagguard.sources.terraform.remote.http import FetchError, check_url
 
-from conftest import GPU_MODULE, tgz
+from rmkit import GPU_MODULE, tgz
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_archive_size_cap(tmp_path, monkeypatch):
 
 def test_traversing_archive_from_server_is_not_cached(isolated, servers):
     info = tarfile.TarInfo("../../escape.tf")
-    from conftest import registry_server
+    from rmkit import registry_server
 
     bad = registry_server({"acme/bad/aws": {"1.0.0": "/bad.tgz"}}, servers.recorder, {"/bad.tgz": _tar_with(info)})
     try:

@@ -161,7 +161,7 @@ def test_gpu_bearing_skipped_inputs_are_warnings(tmp_path, isolated):
 def test_nested_calls_inside_a_fetched_module(tmp_path, servers, user_env):
     """A fetched module's local call stays in its download; its remote calls are fetched too;
     a local source that leaves the download is refused."""
-    from conftest import make_repo
+    from rmkit import make_repo
 
     reg = servers.registry.host
     make_repo(servers.root, "nested", {"v1": {

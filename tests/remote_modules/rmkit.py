@@ -1,0 +1,184 @@
+"""Loopback servers for remote-module tests: a Terraform module registry and a git smart-HTTP server
+(``git http-backend`` behind http.server), both on 127.0.0.1, serving fixture modules written here;
+every request is recorded.  Tests import these from ``rmkit`` (a unique module name): ``conftest`` is
+a name every test directory has, so ``from conftest import`` picks whichever was imported first."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+GPU_MODULE = {
+    "main.tf": '''
+variable "instance_type" {
+  type    = string
+  default = "g5.12xlarge"
+}
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
+resource "aws_instance" "gpu" {
+  ami           = "ami-123"
+  instance_type = var.instance_type
+  tags          = var.tags
+}
+output "id" { value = aws_instance.gpu.id }
+''',
+}
+
+
+def git(*args, cwd=None):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t", GIT_CONFIG_NOSYSTEM="1", HOME=str(cwd or "."))
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_repo(root: Path, name: str, files_by_tag: dict) -> Path:
+    """A bare repository ``root/name.git`` with one commit per tag (files: path -> text)."""
+    work = root / f"{name}-work"
+    work.mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=work)
+    for tag, files in files_by_tag.items():
+        for rel, text in files.items():
+            p = work / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", tag, cwd=work)
+        git("tag", tag, cwd=work)
+    bare = root / f"{name}.git"
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=root)
+    git("update-server-info", cwd=bare)
+    (bare / "git-daemon-export-ok").write_text("")
+    return bare
+
+
+def tgz(files: dict, extra=None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for info, data in extra or []:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+class Recorder:
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+
+    def add(self, what):
+        with self.lock:
+            self.requests.append(what)
+
+
+class _Server:
+    def __init__(self, handler_cls, recorder):
+        handler_cls.recorder = recorder
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def host(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def git_server(project_root: Path, recorder: Recorder) -> _Server:
+    """Smart HTTP git over ``git http-backend`` (CGI) for bare repositories under ``project_root``."""
+    backend = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
+    backend = os.path.join(backend, "git-http-backend")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _cgi(self, body=b""):
+            self.recorder.add(("git", self.command, self.path))
+            parts = urlsplit(self.path)
+            env = {"GIT_PROJECT_ROOT": str(project_root), "GIT_HTTP_EXPORT_ALL": "1", "REQUEST_METHOD": self.command,
+                   "PATH_INFO": parts.path, "QUERY_STRING": parts.query, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                   "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1", "GATEWAY_INTERFACE": "CGI/1.1",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "PATH": os.environ.get("PATH", "")}
+            if self.headers.get("Git-Protocol"):
+                env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+            if self.headers.get("Content-Encoding"):
+                env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+            out = subprocess.run([backend], input=body, env=env, capture_output=True).stdout
+            head, _, payload = out.partition(b"\r\n\r\n")
+            status = 200
+            headers = []
+            for line in head.decode("latin-1").split("\r\n"):
+                if not line:
+                    continue
+                k, _, v = line.partition(":")
+                if k.lower() == "status":
+                    status = int(v.strip().split()[0])
+                else:
+                    headers.append((k, v.strip()))
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            self._cgi()
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            self._cgi(self.rfile.read(n))
+
+    return _Server(Handler, recorder)
+
+
+def registry_server(modules: dict, recorder: Recorder, files: dict) -> _Server:
+    """``modules``: "ns/name/provider" -> {version: X-Terraform-Get value}; ``files``: path -> bytes (archives)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _send(self, status, body=b"", headers=()):
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self.recorder.add(("registry", "GET", self.path))
+            path = urlsplit(self.path).path
+            if path == "/.well-known/terraform.json":
+                return self._send(200, json.dumps({"modules.v1": "/v1/modules/"}).encode())
+            if path in files:
+                return self._send(200, files[path])
+            if path.startswith("/v1/modules/"):
+                rest = path[len("/v1/modules/"):].strip("/").split("/")
+                mod = "/".join(rest[:3])
+                if mod in modules and len(rest) == 4 and rest[3] == "versions":
+                    doc = {"modules": [{"versions": [{"version": v} for v in modules[mod]]}]}
+                    return self._send(200, json.dumps(doc).encode())
+                if mod in modules and len(rest) == 5 and rest[4] == "download" and rest[3] in modules[mod]:
+                    return self._send(204, headers=[("X-Terraform-Get", modules[mod][rest[3]])])
+            self._send(404, b"{}")
+
+    return _Server(Handler, recorder)
