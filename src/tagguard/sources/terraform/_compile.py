@@ -6,6 +6,7 @@ tree-sitter CST drops whitespace from ``template_literal`` nodes.
 from __future__ import annotations
 
 import re
+import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any, List, Optional, Tuple
 
@@ -49,17 +50,25 @@ class Compiler:
     def __init__(self, src: Source) -> None:
         self.src = src
         self.data = src.data
+        self.lines: dict = {}  # one int object per line number: a line holds several expressions
 
     # --- helpers --------------------------------------------------------------
 
+    def line(self, row: int) -> int:
+        """The 1-based line of a 0-based ``row`` (shared int objects)."""
+        line = self.lines.get(row)
+        if line is None:
+            line = self.lines[row] = row + 1
+        return line
+
     def text(self, node: Any) -> str:
-        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+        return _share(self.data[node.start_byte : node.end_byte].decode("utf-8", "replace"))
 
     def pos(self, node: Any) -> dict:
-        return {"src": self.src, "start": node.start_byte, "end": node.end_byte, "line": node.start_point[0] + 1}
+        return {"src": self.src, "start": node.start_byte, "end": node.end_byte, "line": self.line(node.start_point[0])}
 
     def span(self, first: Any, last: Any) -> dict:
-        return {"src": self.src, "start": first.start_byte, "end": last.end_byte, "line": first.start_point[0] + 1}
+        return {"src": self.src, "start": first.start_byte, "end": last.end_byte, "line": self.line(first.start_point[0])}
 
     # --- entry points ---------------------------------------------------------
 
@@ -259,7 +268,7 @@ class Compiler:
         if not parts:
             return Literal("", **self.pos(node))
         if len(parts) == 1 and isinstance(parts[0], str):
-            return Literal(parts[0], **self.pos(node))
+            return Literal(_share(parts[0]), **self.pos(node))
         return Template(parts, **self.pos(node))
 
     def template_tokens(self, children: list, start: int, end: int, quoted: bool) -> list:
@@ -323,6 +332,16 @@ class Compiler:
 
 
 # --- template helpers (module level: no compiler state) -----------------------------
+
+_SHARE_MAX = 64
+
+
+def _share(text: str) -> str:
+    """One str object for equal short names and literals (``resource``, ``instance_type``,
+    ``"g5.xlarge"`` repeat thousands of times in a big file); interned strings are freed with
+    their last reference."""
+    return sys.intern(text) if len(text) <= _SHARE_MAX else text
+
 
 
 def collect_markers(children: list, out: list) -> None:

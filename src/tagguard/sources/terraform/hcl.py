@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ._compile import Compiler, unescape_quoted
+from ._compile import Compiler, _share, unescape_quoted
 from .evaluate import ChildScope, Expr, Invalid, Source
 from .values import PartialMap, Unknown
 
@@ -37,6 +37,20 @@ def _parser() -> Any:
         _COMMENT_QUERY = Query(language, "(comment) @comment")
         _PARSER = Parser(language)
     return _PARSER
+
+
+def _chunk_parser() -> Any:
+    """A parser of its own for chunked reads (they set ``included_ranges``)."""
+    global _CHUNK_PARSER
+    if _CHUNK_PARSER is None:
+        from tree_sitter import Parser
+
+        _parser()
+        _CHUNK_PARSER = Parser(_PARSER.language)
+    return _CHUNK_PARSER
+
+
+_CHUNK_PARSER: Any = None
 
 
 @dataclass
@@ -92,6 +106,7 @@ class Body:
 
 @dataclass
 class Block:
+    __slots__ = ("type", "labels", "body", "line", "end_line")  # a big file holds many
     type: str
     labels: List[str]
     body: Body
@@ -252,6 +267,88 @@ def _inert_runs(data: bytes, runs: List[Tuple[int, int]]) -> Iterator[Tuple[int,
             yield start, end
 
 
+# --- big files in chunks ----------------------------------------------------------------------
+# Files over CHUNK_BYTES are parsed one run of whole top-level constructs at a time (see
+# _Reader.read_chunked).  The cuts come from a linear scan that follows HCL's lexical modes:
+# quoted strings (escapes, ``${``/``%{`` interpolations nesting expressions and strings), heredocs,
+# ``#``/``//``/``/* */`` comments and bracket depth.  A cut is made only after a ``}`` that closes a
+# top-level construct and ends its line.  A file with no such point (one huge block, or a brace
+# never closed) is parsed whole, as before.
+
+CHUNK_BYTES = 64 * 1024  # a chunk's tree: ~6 MB
+_EXPR_TOKEN = re.compile(rb'[{}()\[\]"#]|//|/\*|<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n')
+_STRING_TOKEN = re.compile(rb'\\.|\$\$\{|%%\{|[$%]\{|["\n]', re.S)
+_OPEN = frozenset(b"{([")
+_CLOSE = frozenset(b"})]")
+_BLANK_TO_EOL = re.compile(rb"[ \t\r]*\n")
+
+
+def top_level_cuts(data: bytes, every: int) -> List[int]:
+    """Offsets (each the start of a line) where ``data`` may be cut into chunks of whole
+    top-level constructs, at least ``every`` bytes apart.  One pass, each byte looked at a
+    bounded number of times."""
+    cuts: List[int] = []
+    frames: List[int] = []  # expression depth saved when a string opened, -1 marks an interpolation
+    depth = 0
+    in_string = False
+    pos = 0
+    last = 0
+    end = len(data)
+    expr_search = _EXPR_TOKEN.search
+    string_search = _STRING_TOKEN.search
+    while pos < end:
+        if in_string:
+            m = string_search(data, pos)
+            if m is None:
+                break
+            pos = m.end()
+            first = data[m.start()]
+            if first == 0x22 or first == 0x0A:  # closing quote (or a line end: unterminated)
+                depth = frames.pop()
+                in_string = False
+            elif pos - m.start() == 2 and data[m.start() + 1] == 0x7B:  # ${ or %{
+                frames.append(-1)
+                depth = 0
+                in_string = False
+            continue
+        m = expr_search(data, pos)
+        if m is None:
+            break
+        pos = m.end()
+        first = data[m.start()]
+        if first in _OPEN:
+            depth += 1
+        elif first in _CLOSE:
+            if depth > 0:
+                depth -= 1
+                if depth == 0 and not frames and first == 0x7D and pos - last >= every:
+                    eol = _BLANK_TO_EOL.match(data, pos)
+                    if eol is not None and eol.end() < end:
+                        pos = last = eol.end()
+                        cuts.append(pos)
+            elif first == 0x7D and frames and frames[-1] == -1:  # end of an interpolation
+                frames.pop()
+                in_string = True
+        elif first == 0x22:
+            frames.append(depth)
+            in_string = True
+        elif first == 0x23 or data[m.start() + 1] == 0x2F:  # # or // comment
+            pos = data.find(b"\n", pos)
+            if pos < 0:
+                break
+        elif data[m.start() + 1] == 0x2A:  # /* comment */
+            pos = data.find(b"*/", pos)
+            if pos < 0:
+                break
+            pos += 2
+        else:  # heredoc: skip to its end marker line
+            marker = re.compile(rb"^[ \t]*" + re.escape(m.group(1)) + rb"[ \t]*\r?$", re.M).search(data, pos)
+            if marker is None:
+                break
+            pos = marker.end()
+    return cuts
+
+
 class _Reader:
     def __init__(self, data: bytes, filename: str) -> None:
         data, long = shrink_long_runs(data)
@@ -262,17 +359,59 @@ class _Reader:
         self.errors: List[ParseIssue] = []
         self.comments: List[Tuple[int, str]] = []
         self.inner_comments: List[Any] = []  # expression nodes that may hold comments
+        self.last_error_line = 1
+        self.found = 0  # syntax errors seen (a file parsed in chunks counts across them)
+        self.pending: Optional[List[Attribute]] = None  # chunked: attributes to compile before the tree goes
 
     def read(self) -> HclFile:
+        if len(self.data) > CHUNK_BYTES:
+            cuts = top_level_cuts(self.data, CHUNK_BYTES)
+            if cuts:
+                return self.read_chunked(cuts)
         tree = _parser().parse(self.data)
         root = tree.root_node
         body = Body()
         self.fill_body(body, root.children, 0)
         if root.has_error:
             self.collect_errors(root)
-        self.errors.sort(key=lambda issue: (issue.line, issue.column))
+        self.finish_errors()
         self.collect_inner_comments()
         return HclFile(self.filename, body, self.errors, self.comments, tree)
+
+    def read_chunked(self, cuts: List[int]) -> HclFile:
+        """Parse a big file one run of top-level constructs at a time: tree-sitter keeps about
+        90 bytes per byte of input, so each chunk's tree is compiled (attributes eagerly) and
+        dropped before the next chunk is parsed.  Nodes keep whole-file offsets and rows (the
+        parser reads only the chunk's byte range of the whole file)."""
+        from tree_sitter import Range
+
+        parser = _chunk_parser()
+        data = self.data
+        body = Body()
+        self.pending = []
+        bounds = [0] + cuts + [len(data)]
+        row = 0
+        for start, end in zip(bounds, bounds[1:]):
+            end_row = row + data.count(b"\n", start, end)
+            end_col = end - (data.rfind(b"\n", start, end) + 1) if end_row > row else end - start
+            parser.included_ranges = [Range((row, 0), (end_row, end_col), start, end)]
+            tree = parser.parse(data)
+            root = tree.root_node
+            self.fill_body(body, root.children, 0)
+            if root.has_error:
+                self.collect_errors(root)
+            for attr in self.pending:
+                attr.expr  # noqa: B018 - compile now, while the chunk's tree exists
+            self.pending = []
+            self.collect_inner_comments(sort=False)
+            self.inner_comments = []
+            del tree, root
+            row = end_row
+        self.pending = None
+        self.compiler.lines = {}  # every attribute is compiled: the memo has done its work
+        self.finish_errors()
+        self.comments.sort()
+        return HclFile(self.filename, body, self.errors, self.comments, None)
 
     # --- bodies ---------------------------------------------------------------
 
@@ -296,7 +435,7 @@ class _Reader:
         name = self.text(children[0])
         expr_node = children[-1]
         start, end = expr_node.start_byte, expr_node.end_byte
-        attr = Attribute(name, expr_node, self.compiler, node.start_point[0] + 1, node.end_point[0] + 1)
+        attr = Attribute(name, expr_node, self.compiler, *self.lines(node))
         if expr_node.type != "expression":
             attr._expr = Invalid(f"attribute {name} has no value", **self.compiler.pos(node))
         elif end - start > _DEPTH_CHECK_BYTES and _too_deep(expr_node):
@@ -304,6 +443,8 @@ class _Reader:
             attr._expr = Invalid("expression nested too deeply", **self.compiler.pos(node))
         if self.may_hold_comment(start, end):
             self.inner_comments.append(expr_node)
+        if self.pending is not None and attr._expr is None:
+            self.pending.append(attr)
         body.attributes[name] = attr
 
     def may_hold_comment(self, start: int, end: int) -> bool:
@@ -315,7 +456,7 @@ class _Reader:
             self.issue(node, f"blocks nested more than {MAX_BLOCK_DEPTH} levels deep")
             return
         children = node.children
-        block = Block(self.text(children[0]), [], Body(), node.start_point[0] + 1, node.end_point[0] + 1)
+        block = Block(self.text(children[0]), [], Body(), *self.lines(node))
         for child in children[1:]:
             kind = child.type
             if kind == "body":
@@ -326,14 +467,18 @@ class _Reader:
                 self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
         body.blocks.append(block)
 
+    def lines(self, node: Any) -> Tuple[int, int]:
+        line = self.compiler.line
+        return line(node.start_point[0]), line(node.end_point[0])
+
     def label(self, node: Any) -> str:
         start, end = node.start_byte, node.end_byte
         if node.type == "string_lit" and end - start >= 2 and self.data[end - 1 : end] == b'"':
             start, end = start + 1, end - 1
-        return unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace")))
+        return _share(unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace"))))
 
     def text(self, node: Any) -> str:
-        return self.src.restore(self.data[node.start_byte : node.end_byte].decode("utf-8", "replace"))
+        return _share(self.src.restore(self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")))
 
     # --- errors ---------------------------------------------------------------
 
@@ -344,23 +489,27 @@ class _Reader:
     def collect_errors(self, root: Any) -> None:
         """ERROR/MISSING nodes, plus quoted strings running over a line end (unterminated)."""
         stack = [root]
-        found = 0
         while stack:
             node = stack.pop()
             if node.is_missing or node.type == "ERROR":
-                found += 1
-                if found <= MAX_ISSUES:
+                self.found += 1
+                if self.found <= MAX_ISSUES:
                     self.issue(node, self.describe(node))
+                    self.last_error_line = self.errors[-1].line
                 continue
             if node.type in ("string_lit", "quoted_template") and _runs_over_line_end(node):
-                found += 1
-                if found <= MAX_ISSUES:
+                self.found += 1
+                if self.found <= MAX_ISSUES:
                     self.issue(node, "unterminated string: missing closing `\"` on this line")
+                    self.last_error_line = self.errors[-1].line
                 continue
             # Single-line healthy nodes cannot hide a multi-line string: skip them.
             stack.extend(c for c in reversed(node.children) if c.has_error or c.start_point[0] != c.end_point[0])
-        if found > MAX_ISSUES:
-            self.errors.append(ParseIssue(self.errors[-1].line, 1, f"{found - MAX_ISSUES} more syntax errors"))
+
+    def finish_errors(self) -> None:
+        if self.found > MAX_ISSUES:
+            self.errors.append(ParseIssue(self.last_error_line, 1, f"{self.found - MAX_ISSUES} more syntax errors"))
+        self.errors.sort(key=lambda issue: (issue.line, issue.column))
 
     def describe(self, node: Any) -> str:
         if node.is_missing:
@@ -379,7 +528,7 @@ class _Reader:
 
     # --- comments -------------------------------------------------------------
 
-    def collect_inner_comments(self) -> None:
+    def collect_inner_comments(self, sort: bool = True) -> None:
         """Comments inside expressions (body-level ones were seen by the walk)."""
         if self.inner_comments:
             from tree_sitter import QueryCursor
@@ -388,7 +537,8 @@ class _Reader:
             for node in self.inner_comments:
                 for comment in cursor.captures(node).get("comment", []):
                     self.comments.append((comment.start_point[0] + 1, _comment_text(self.text(comment))))
-        self.comments.sort()
+        if sort:
+            self.comments.sort()
 
 
 _MISSING_NAMES = {
