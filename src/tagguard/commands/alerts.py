@@ -55,6 +55,9 @@ def alerts(reports, config_path, history_path, dry_run, fmt, output):
         except ValueError as exc:
             problems.append(f"{path}: {exc}")
             continue
+        except (TypeError, AttributeError, KeyError) as exc:  # a value of the wrong type somewhere in the report
+            problems.append(f"{path}: not a well-formed tagguard report ({type(exc).__name__}: {str(exc)[:200]})")
+            continue
         if data.get("errors"):
             problems.append(f"{path}: the report is incomplete ({len(data['errors'])} errors): alerts for what it "
                             "could not read are missing, and nothing it covers is resolved")

@@ -24,7 +24,10 @@ def merge(reports, output, history_path, fail_on):
     `tagguard report showback --from` and `tagguard report review`."""
     from tagguard.operate.merge import merge_paths, merged_json
 
-    doc, result = merge_paths(reports)
+    try:
+        doc, result = merge_paths(reports)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a value of the wrong type in a shard
+        fail(f"a report is not well-formed ({type(exc).__name__}: {str(exc)[:200]})")
     result.fail_on = fail_on
     for e in doc["errors"]:
         if e.get("code") == "ShardUnreadable":

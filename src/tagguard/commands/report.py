@@ -147,4 +147,6 @@ def review(month, from_json, history_path, out_dir, config_path):
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {out_dir}: {exc.strerror or exc}")
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a value of the wrong type in a report
+        fail(f"a report given with --from is not well-formed ({type(exc).__name__}: {str(exc)[:200]})")
     click.echo(f"tagguard: review {month}: {len(written)} files in {out_dir} ({len(doc['teams'])} teams)", err=True)

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from tagguard.operate.merge import num
+
 DEFAULT_THRESHOLDS = (50.0, 80.0, 100.0)
 SINK_TYPES = ("slack", "teams", "webhook", "github_issues")
 KINDS = ("budget", "token-anomaly", "unallocated", "unmanaged-gpu")
@@ -207,6 +209,10 @@ def route(alert: Alert, s: AlertSettings) -> List[str]:
 
 # --- reading reports -----------------------------------------------------------------------------------
 
+def _dict(v: Any) -> Dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 def _money(v: Any) -> str:
     try:
         return f"${float(v):,.2f}"
@@ -299,9 +305,11 @@ def _cluster_alerts(report: Dict[str, Any], s: AlertSettings, source: str) -> Li
     """Unattributed GPU spend in a ``tagguard cluster report`` (pods without valid owner labels),
     scaled from the report's window to a month, at or above ``unallocated_floor_usd``."""
     un = report.get("unattributed") or {}
-    hours = float((report.get("window") or {}).get("hours") or 0)
-    cost = un.get("cost_usd")
-    if not isinstance(cost, (int, float)) or isinstance(cost, bool) or hours <= 0:
+    if not isinstance(un, dict) or not isinstance(report.get("window") or {}, dict):
+        return []
+    hours = num((report.get("window") or {}).get("hours")) or 0.0
+    cost = num(un.get("cost_usd"))
+    if cost is None or hours <= 0:
         return []
     monthly = float(cost) * 730.0 / hours
     if monthly < s.unallocated_floor_usd:
@@ -314,7 +322,7 @@ def _cluster_alerts(report: Dict[str, Any], s: AlertSettings, source: str) -> Li
                   title=f"Unattributed GPU spend {_money(monthly)}/month in the cluster ({un.get('pods', 0)} pods)",
                   facts=[("Cluster", where), ("Per month", _money(monthly)),
                          ("In the window", f"{_money(cost)} over {hours:g} h"),
-                         ("GPU-hours", f"{float(un.get('gpu_hours') or 0):,.1f}"), ("Reasons", reasons or "-"),
+                         ("GPU-hours", f"{num(un.get('gpu_hours')) or 0.0:,.1f}"), ("Reasons", reasons or "-"),
                          ("Largest pods", pods or "-")],
                   source=source, family="unallocated:cluster",
                   fix="label the workloads with the taxonomy's owner keys (pod template labels or namespace labels)")]
@@ -346,9 +354,9 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
             for an in report.get("anomalies") or []:
                 if not isinstance(an, dict):
                     continue
-                group = {str(k): str(v) for k, v in (an.get("group") or {}).items()}
+                group = {str(k): str(v) for k, v in _dict(an.get("group")).items()}
                 who = ", ".join(f"{k}={v}" for k, v in group.items()) or "all"
-                ratio = float(an.get("ratio") or 0)
+                ratio = num(an.get("ratio")) or 0.0
                 alerts.append(Alert(
                     kind="token-anomaly", key=f"token-anomaly|{who}|{an.get('date')}", level=ratio, severity="warning",
                     title=f"Token spend anomaly: {who} spent {_money(an.get('cost_usd'))} on {an.get('date')} "
@@ -384,7 +392,7 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
         return alerts, families
     if not isinstance(report.get("resources"), list):
         raise ValueError("not a tagguard report this command reads (scan, drift, merge, showback, usage or bill JSON)")
-    tags_by_address = {str(r.get("address")): {str(k): str(v) for k, v in (r.get("tags") or {}).items()}
+    tags_by_address = {str(r.get("address")): {str(k): str(v) for k, v in _dict(r.get("tags")).items()}
                        for r in report["resources"] if isinstance(r, dict)}
     if "budget" in s.kinds and isinstance(report.get("budgets"), list):
         families.append("budget:scan")
@@ -398,8 +406,8 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
             if not isinstance(f, dict) or f.get("category") != "unmanaged" or f.get("suppressed"):
                 continue
             r = by_addr.get(str(f.get("address"))) or {}
-            comp = r.get("compute") or {}
-            gpus = (comp.get("gpus_per_unit") or 0) * (comp.get("units") or 1)
+            comp = r.get("compute") if isinstance(r.get("compute"), dict) else {}
+            gpus = int((num(comp.get("gpus_per_unit")) or 0) * (num(comp.get("units")) or 1))
             if r and not (r.get("ai") or gpus):
                 continue
             addr = str(f.get("address"))
@@ -408,8 +416,9 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
                 title=f"Unmanaged GPU resource: {addr}",
                 facts=[("Resource", addr), ("Type", str(r.get("type") or f.get("resource_type") or "-")),
                        ("Instance", str(comp.get("instance_type") or "-")), ("GPUs", str(gpus or "-")),
-                       ("Account", str((r.get("meta") or {}).get("account") or f.get("account") or "-")),
-                       ("Monthly", _money((r.get("cost") or {}).get("monthly_usd")))],
+                       ("Account", str((r.get("meta") if isinstance(r.get("meta"), dict) else {}).get("account")
+                                       or f.get("account") or "-")),
+                       ("Monthly", _money((r.get("cost") if isinstance(r.get("cost"), dict) else {}).get("monthly_usd")))],
                 tags=tags_by_address.get(addr, {}), source=source, family="unmanaged-gpu",
                 fix=str(f.get("fix") or "import it into Terraform or terminate it")))
     if "unallocated" in s.kinds:

@@ -21,6 +21,14 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
 
+def num(value: Any) -> Optional[float]:
+    """A number from report data, or None (a string, a bool, a dict, NaN or infinity is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    f = float(value)
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
 class Shard:
     def __init__(self, label: str, data: Optional[Dict[str, Any]], problem: Optional[str] = None):
         self.label = label
@@ -168,9 +176,9 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
         drift = {"accounts": union("accounts"), "regions": union("regions"), "services": union("services"),
                  "scope": scopes[0] if len(scopes) == 1 else ",".join(scopes) or None,
                  "complete": not errors,
-                 "calls": sum(int(d.get("calls") or 0) for d in drifts),
-                 "wall_seconds": max([float(d.get("wall_seconds") or 0) for d in drifts] or [0.0]),
-                 "sum_task_seconds": round(sum(float(d.get("sum_task_seconds") or 0) for d in drifts), 3),
+                 "calls": int(sum(num(d.get("calls")) or 0 for d in drifts)),
+                 "wall_seconds": max([num(d.get("wall_seconds")) or 0.0 for d in drifts] or [0.0]),
+                 "sum_task_seconds": round(sum(num(d.get("sum_task_seconds")) or 0.0 for d in drifts), 3),
                  "shards": len(shards)}
     merge_info = {
         "shards": [{"file": s.label, "ok": s.problem is None, "problem": s.problem,
@@ -198,11 +206,15 @@ def to_result(doc: Dict[str, Any]):
         comp = r.get("compute") if isinstance(r.get("compute"), dict) else None
         resources.append(Resource(
             address=r["address"], type=str(r.get("type", "")), source=str(r.get("source", "json")), file=r.get("file"),
-            line=r.get("line"), ai=bool(r.get("ai")), tags=dict(r.get("tags") or {}), meta=dict(r.get("meta") or {}),
+            line=r.get("line") if isinstance(r.get("line"), int) else None, ai=bool(r.get("ai")),
+            tags={str(k): v if isinstance(v, str) or v is None else str(v)
+                  for k, v in (r.get("tags") if isinstance(r.get("tags"), dict) else {}).items()},
+            meta=dict(r.get("meta") if isinstance(r.get("meta"), dict) else {}),
             compute=Compute(**{k: comp.get(k) for k in ("instance_type", "accelerator", "gpus_per_unit", "units",
                                                          "pricing_model", "provider", "service", "region")}) if comp else None,
-            cost=Cost(hourly_usd=cost.get("hourly_usd"), monthly_usd=cost.get("monthly_usd"),
-                      gpu_hours_per_month=cost.get("gpu_hours_per_month"), reason=cost.get("reason")) if cost else None))
+            cost=Cost(hourly_usd=num(cost.get("hourly_usd")), monthly_usd=num(cost.get("monthly_usd")),
+                      gpu_hours_per_month=num(cost.get("gpu_hours_per_month")),
+                      reason=cost.get("reason")) if cost else None))
     known = {"rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
              "suppressed", "suppression_reason"}
     findings = [Finding(rule=f["rule"], category=str(f.get("category", "")), severity=str(f.get("severity", "error")),

@@ -107,7 +107,7 @@ def _slug(value: str) -> str:
 
 def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Optional[Path], config=None) -> Dict[str, Any]:
     """The review document: ``{"month", "team_key", "org": page, "teams": {value: page}, "notes"}``."""
-    from tagguard.operate.merge import Shard, merge_reports, to_result
+    from tagguard.operate.merge import Shard, merge_reports, num, to_result
     from tagguard.showback import _settings, build_showback
 
     if not MONTH.match(month or ""):
@@ -206,7 +206,7 @@ def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Option
             for row in u.get("daily") or []:
                 if isinstance(row, dict) and str(row.get("period", "")).startswith(month) and \
                         (team is None or str(row.get(team_key)) == team):
-                    tokens += float(row.get("cost_usd") or 0)
+                    tokens += num(row.get("cost_usd")) or 0.0
             for an in u.get("anomalies") or []:
                 if isinstance(an, dict) and str(an.get("date", "")).startswith(month) and \
                         (team is None or str((an.get("group") or {}).get(team_key)) == team):
