@@ -46,12 +46,12 @@ def dump(value):
 
 def parse_both(data: bytes, name: str = "big.tf"):
     whole = hcl.parse(data, name)
-    saved = hcl.CHUNK_BYTES
-    hcl.CHUNK_BYTES = 1  # every top-level construct its own chunk
+    saved = hcl.CHUNK_BYTES, hcl.CHUNKED_FILE_BYTES
+    hcl.CHUNK_BYTES = hcl.CHUNKED_FILE_BYTES = 1  # every top-level construct its own chunk
     try:
         chunked = hcl.parse(data, name)
     finally:
-        hcl.CHUNK_BYTES = saved
+        hcl.CHUNK_BYTES, hcl.CHUNKED_FILE_BYTES = saved
     return whole, chunked
 
 
@@ -179,6 +179,7 @@ def test_long_runs_and_chunks_together() -> None:
 MEMORY_PROBE = """
 import resource, sys
 from tagguard.sources.terraform import hcl
+hcl.CHUNKED_FILE_BYTES = 1024 * 1024  # the shipped default (a 2.2 MB file is chunked)
 data = open(sys.argv[1], "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 f = hcl.parse(data, "big.tf")

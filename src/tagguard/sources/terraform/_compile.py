@@ -34,6 +34,7 @@ from .values import norm_number
 
 BINARY_OPS = {"||", "&&", "==", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%"}
 STEP_TYPES = {"get_attr", "index", "splat"}
+_PLAIN_STRING_PARTS = frozenset({"quoted_template_start", "template_literal", "quoted_template_end"})
 _MARKERS = {
     "template_interpolation",
     "template_if_intro",
@@ -87,13 +88,15 @@ class Compiler:
         kind = node.type
         if kind == "expression":
             return self.sequence(node.children)
-        handler = getattr(self, "c_" + kind, None)
+        handler = _HANDLERS.get(kind)
         if handler is None:
             return Invalid(f"unsupported syntax `{kind}`", **self.pos(node))
-        return handler(node)
+        return handler(self, node)
 
     def sequence(self, nodes: list) -> Expr:
         """A primary term followed by traversal steps (``get_attr``/``index``/``splat``)."""
+        if len(nodes) == 1 and nodes[0].type != "comment":  # the common case: one term
+            return self.expr(nodes[0])
         nodes = [n for n in nodes if n.type != "comment"]
         if nodes and nodes[0].type == "(":
             close = next(i for i, n in enumerate(nodes) if n.type == ")" and i > 0)
@@ -243,6 +246,11 @@ class Compiler:
         children = node.children
         start = children[0].end_byte
         end = children[-1].start_byte if children[-1].type == "quoted_template_end" else node.end_byte
+        if all(c.type in _PLAIN_STRING_PARTS for c in children):  # no interpolation or directive
+            if end <= start:
+                return Literal("", **self.pos(node))
+            text = unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace")))
+            return Literal(_share(text), **self.pos(node))
         tokens = self.template_tokens(children, start, end, quoted=True)
         return self.template(tokens, node)
 
@@ -329,6 +337,10 @@ class Compiler:
         body, i = self.build_parts(tokens, i, ("template_for_end",))
         key_name, value_name = (names[0], names[1]) if len(names) > 1 else (None, names[0])
         return ForDirective(key_name, value_name, coll, merge_literals(body), **self.pos(start)), i + 1
+
+
+# node type -> Compiler.c_<type> (one dict lookup per node instead of building a name)
+_HANDLERS = {name[2:]: func for name, func in vars(Compiler).items() if name.startswith("c_")}
 
 
 # --- template helpers (module level: no compiler state) -----------------------------

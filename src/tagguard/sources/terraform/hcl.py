@@ -268,13 +268,14 @@ def _inert_runs(data: bytes, runs: List[Tuple[int, int]]) -> Iterator[Tuple[int,
 
 
 # --- big files in chunks ----------------------------------------------------------------------
-# Files over CHUNK_BYTES are parsed one run of whole top-level constructs at a time (see
+# Files over CHUNKED_FILE_BYTES are parsed one run of whole top-level constructs at a time (see
 # _Reader.read_chunked).  The cuts come from a linear scan that follows HCL's lexical modes:
 # quoted strings (escapes, ``${``/``%{`` interpolations nesting expressions and strings), heredocs,
 # ``#``/``//``/``/* */`` comments and bracket depth.  A cut is made only after a ``}`` that closes a
 # top-level construct and ends its line.  A file with no such point (one huge block, or a brace
 # never closed) is parsed whole, as before.
 
+CHUNKED_FILE_BYTES = 1024 * 1024  # smaller files: one parse, attributes compiled lazily (faster)
 CHUNK_BYTES = 64 * 1024  # a chunk's tree: ~6 MB
 _EXPR_TOKEN = re.compile(rb'[{}()\[\]"#]|//|/\*|<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n')
 _STRING_TOKEN = re.compile(rb'\\.|\$\$\{|%%\{|[$%]\{|["\n]', re.S)
@@ -364,7 +365,7 @@ class _Reader:
         self.pending: Optional[List[Attribute]] = None  # chunked: attributes to compile before the tree goes
 
     def read(self) -> HclFile:
-        if len(self.data) > CHUNK_BYTES:
+        if len(self.data) > CHUNKED_FILE_BYTES:
             cuts = top_level_cuts(self.data, CHUNK_BYTES)
             if cuts:
                 return self.read_chunked(cuts)
