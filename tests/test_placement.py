@@ -284,3 +284,13 @@ variable "snap" { default = null }
     assert d.compute.accelerator == "L4" or "L4" in d.compute.accelerator
     assert "module.eks.eks_managed_node_groups[g6]" in " ".join(d.compute.notes)
     assert d.cost.hourly_usd is not None
+
+
+def test_matching_work_is_bounded(tmp_path, monkeypatch):
+    from tagguard.pricing import placement
+
+    monkeypatch.setattr(placement, "MAX_MATCHES", 1)
+    res, _ = run(tmp_path, {"np.yaml": NODEPOOL, "d.yaml": deployment("a", "nodeSelector: {NodeGroupType: g5-gpu-karpenter}\n")
+                            + "---\n" + deployment("b", "nodeSelector: {NodeGroupType: g5-gpu-karpenter}\n")})
+    notes = [" ".join(res[f"Deployment/ml/{n}"].compute.notes) for n in ("a", "b")]
+    assert sum("placement not derived: more than" in n for n in notes) == 1

@@ -37,6 +37,7 @@ _FAMILY_KEY = "karpenter.k8s.aws/instance-family"
 _GPU_NAME_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-accelerator-name")
 _GPU_COUNT_KEYS = ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-accelerator-count")
 _SIZE_KEY = "karpenter.k8s.aws/instance-size"
+MAX_MATCHES = 2_000_000
 _SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
 
 
@@ -178,12 +179,21 @@ def _selects_anything(want: Dict[str, Any]) -> bool:
 def _catalog_types(provider: str) -> List[Tuple[str, Any]]:
     from tagguard.pricing import catalog
 
+    card = id(catalog.load())
+    hit = _TYPES_CACHE.get((provider, card))
+    if hit is not None:
+        return hit
     out = []
     for t in catalog.all_instance_types(provider):
         info = catalog.lookup(t, provider)
         if info is not None and info.gpu_model and info.accelerator_count:
             out.append((t, info))
+    _TYPES_CACHE.clear()
+    _TYPES_CACHE[(provider, card)] = out
     return out
+
+
+_TYPES_CACHE: Dict[Tuple[str, int], List[Tuple[str, Any]]] = {}
 
 
 def _short(name: str) -> str:
@@ -252,10 +262,15 @@ def resolve(resources: List[Any]) -> None:
     """Give priceable placement to GPU workloads that lack it (mutates ``compute``)."""
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
     known_keys = {k for _r, p in pools for k in list(p["labels"]) + [q["key"] for q in p["requirements"]]}
+    budget = MAX_MATCHES  # workloads x pools is bounded: time stays linear in the input
     for r in resources:
         want = r.meta.get("node_placement")
         c = r.compute
         if c is None or not r.ai or c.provider != "kubernetes" or c.instance_type:
+            continue
+        budget -= len(pools)
+        if budget < 0:
+            c.notes.append(f"placement not derived: more than {MAX_MATCHES:,} workload x node pool pairs in one scan")
             continue
         want = dict(want) if isinstance(want, dict) else {}
         # ExtendedResourceToleration (enabled on EKS, GKE, AKS): a pod asking for nvidia.com/gpu
@@ -267,6 +282,8 @@ def resolve(resources: List[Any]) -> None:
             _resolve_one(r, c, want, pools, known_keys)
         except Exception as exc:  # noqa: BLE001 - a broken rate card is the pricing engine's to report
             c.notes.append(f"placement not derived ({type(exc).__name__})")
+    for _r, pool in pools:
+        pool.pop("_types", None)
 
 
 def _matching(want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]]) -> List[Tuple[Any, Dict[str, Any]]]:
@@ -318,7 +335,9 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
     via = ""
     if matched:
         for _res, pool in matched:
-            for t in pool_types(pool):
+            if "_types" not in pool:  # once per pool per scan, not per workload
+                pool["_types"] = pool_types(pool)
+            for t in pool["_types"]:
                 if t not in types:
                     types.append(t)
         names = ", ".join(f"{p['name']}" for _r, p in matched[:5]) + (" ..." if len(matched) > 5 else "")
