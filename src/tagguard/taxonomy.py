@@ -523,7 +523,10 @@ def _external(uri: str, ref: str, where: str, root: Optional[Path]) -> Tuple[Any
 
     if uri.startswith(SHIPPED_SCHEMAS):
         name = uri[len(SHIPPED_SCHEMAS):]
-        shipped = data_file("schemas/" + name) if "/" not in name and name else None
+        try:
+            shipped = data_file("schemas/" + name) if "/" not in name and name else None
+        except (FileNotFoundError, ValueError):  # no such shipped schema, or a name like '..'
+            shipped = None
         if shipped is None or not shipped.is_file():
             raise TaxonomyError(f"{where}: $ref {ref!r}: no shipped schema {name!r}")
         return _read_schema(shipped, "schema")[0], str(shipped)

@@ -24,11 +24,10 @@ from tagguard import cli
 def checkov_data(config) -> Dict[str, Any]:
     import yaml
 
-    from tagguard.resources import data_file
+    from tagguard.resources import package_text, read_text
 
     taxonomy = config.taxonomy().schema
-    kinds_path = Path(__file__).resolve().parent.parent / "sources" / "terraform" / "kinds.yaml"
-    kinds = yaml.safe_load(kinds_path.read_text(encoding="utf-8")) or {}
+    kinds = yaml.safe_load(package_text("tagguard.sources.terraform", "kinds.yaml")) or {}
     resources = {}
     for rtype, spec in sorted(kinds.items()):
         if not isinstance(spec, dict) or spec.get("ai") not in ("always", "instance"):
@@ -47,7 +46,7 @@ def checkov_data(config) -> Dict[str, Any]:
         accelerated = sorted(t for t in catalog.all_instance_types() if catalog.is_accelerated(t))
     except ModuleNotFoundError:  # pricing not part of this build
         accelerated = []
-    k8s = yaml.safe_load(data_file("policies/kubernetes_kinds.yaml").read_text(encoding="utf-8")) or {}
+    k8s = yaml.safe_load(read_text("policies/kubernetes_kinds.yaml")) or {}
     k8s_kinds = sorted({str(k).split(".")[0] for k in (k8s.get("kinds") or {})})
     extra = ((config.section("kubernetes") or {}).get("crds") or {})
     k8s_kinds = sorted(set(k8s_kinds) | {str(k).split(".")[0] for k in extra})
@@ -61,7 +60,9 @@ def checkov_data(config) -> Dict[str, Any]:
 
 def write_checks(directory: Path, data: Dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    src = Path(__file__).resolve().parent.parent / "_checkov" / "tagguard_checks.py"
+    from tagguard.resources import package_file
+
+    src = package_file("tagguard._checkov", "tagguard_checks.py")
     shutil.copyfile(src, directory / "tagguard_checks.py")
     (directory / "__init__.py").write_text("", encoding="utf-8")  # Checkov loads only packages
     (directory / "tagguard_checkov.data").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")

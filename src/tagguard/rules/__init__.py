@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
 from tagguard.rules.registry import RULES, Rule, checks
 
 __all__ = ["RULES", "Rule", "RuleDoc", "all_docs", "apply_severities", "get_doc", "known_rule_ids",
            "run_checks"]
-
-_DOCS = Path(__file__).parent / "docs"
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,10 @@ class RuleDoc:
 
 @cache
 def all_docs() -> Dict[str, RuleDoc]:
+    from tagguard.resources import package_file
+
     docs = {}
-    for path in sorted(_DOCS.glob("*.md")):
+    for path in sorted(package_file("tagguard.rules", "docs").glob("*.md")):
         doc = _parse_doc(path.read_text(encoding="utf-8"))
         docs[doc.id] = doc
     return docs

@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from tagguard.model import Compute
@@ -25,8 +24,9 @@ TAG_STYLE = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 @cache
 def kinds() -> Dict[str, dict]:
     from tagguard import yamlio
+    from tagguard.resources import package_text
 
-    return yamlio.load((Path(__file__).parent / "kinds.yaml").read_text(encoding="utf-8"))
+    return yamlio.load(package_text("tagguard.sources.terraform", "kinds.yaml"))
 
 
 # --- tag maps ---------------------------------------------------------------------

@@ -614,8 +614,9 @@ def _taggable_types() -> Set[str]:
     global _TAGGABLE
     if _TAGGABLE is None:
         from tagguard import yamlio
+        from tagguard.resources import package_text
 
-        data = yamlio.load((Path(__file__).parent / "taggable.yaml").read_text(encoding="utf-8")) or {}
+        data = yamlio.load(package_text("tagguard.sources.terraform", "taggable.yaml")) or {}
         _TAGGABLE = set(data.get("taggable", []))
     return _TAGGABLE
 
