@@ -134,14 +134,34 @@ def check_chars(size: int, what: str = "value") -> None:
         raise EvalError(f"{what} would be {size:,} characters, more than {MAX_VALUE_CHARS:,}; not evaluated")
 
 
+_SPAN_BITS = 40  # offsets below 1 TiB (files are capped far lower)
+_SPAN_MASK = (1 << _SPAN_BITS) - 1
+
+
 class Expr:
-    __slots__ = ("src", "start", "end", "line")
+    # start and end offsets packed in one int: a big file compiles to millions of nodes
+    __slots__ = ("src", "_span", "line")
 
     def __init__(self, src: Optional[Source] = None, start: int = 0, end: int = 0, line: int = 0) -> None:
         self.src = src
-        self.start = start
-        self.end = end
+        self._span = (start << _SPAN_BITS) | end
         self.line = line
+
+    @property
+    def start(self) -> int:
+        return self._span >> _SPAN_BITS
+
+    @start.setter
+    def start(self, value: int) -> None:
+        self._span = (value << _SPAN_BITS) | self.end
+
+    @property
+    def end(self) -> int:
+        return self._span & _SPAN_MASK
+
+    @end.setter
+    def end(self, value: int) -> None:
+        self._span = (self.start << _SPAN_BITS) | value
 
     def eval(self, scope: Any) -> Any:
         """The value of the expression; never raises."""

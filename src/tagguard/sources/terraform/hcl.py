@@ -404,12 +404,12 @@ class _Reader:
             for attr in self.pending:
                 attr.expr  # noqa: B018 - compile now, while the chunk's tree exists
             self.pending = []
+            self.compiler.lines = {}  # a later chunk has none of these lines
             self.collect_inner_comments(sort=False)
             self.inner_comments = []
             del tree, root
             row = end_row
         self.pending = None
-        self.compiler.lines = {}  # every attribute is compiled: the memo has done its work
         self.finish_errors()
         self.comments.sort()
         return HclFile(self.filename, body, self.errors, self.comments, None)
