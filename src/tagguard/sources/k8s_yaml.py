@@ -351,4 +351,11 @@ def _load(text: str) -> Any:
         lst.extend(conv(x) for x in n.value)
         return lst
 
-    return conv(node)
+    try:
+        return conv(node)
+    finally:
+        # `conv` calls itself through its closure cell: a reference cycle that would keep `memo` and with
+        # it every map and list of the document alive until a cyclic collection, and the CLI runs without
+        # the cyclic collector (cli.calm_gc).  Emptying the cell frees the document when its caller drops it.
+        conv = None  # type: ignore[assignment]  # noqa: F841
+        memo.clear()
