@@ -28,14 +28,6 @@ UNTAGGED = "(untagged)"
 CHANGED_ACTIONS = ("create", "update", "replace", "delete")
 
 
-def compute_from_json(d: Dict[str, Any]) -> Compute:
-    fields = ("instance_type", "accelerator", "gpus_per_unit", "units", "pricing_model", "provider", "service",
-              "region", "spot_units", "hours_per_month", "runtime_hours")
-    comp = Compute(**{k: d[k] for k in fields if k in d})
-    comp.notes = list(d.get("notes") or [])
-    return comp
-
-
 def make_pricer(ctx):
     """A ``Pricer`` and usage file set up exactly as ``pipeline.price`` does, or (None, None)."""
     try:
@@ -88,7 +80,7 @@ def annotate_plan(resources: List[Resource], ctx) -> None:
         before = r.meta.get("before_compute")
         if isinstance(before, dict):
             shadow = Resource(address=r.address, type=r.type, source="plan", file=r.file, ai=True,
-                              compute=compute_from_json(before), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
+                              compute=Compute.from_json(before), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
             shadows.append((r, shadow))
     before_cost: Dict[int, Cost] = {}
     if shadows:

@@ -63,6 +63,21 @@ class Compute:
             out["notes"] = list(self.notes)
         return out
 
+    @classmethod
+    def from_json(cls, d: Any) -> Optional[Compute]:
+        """The inverse of ``to_json`` (``None`` for a missing or wrong-typed object); a value of the wrong
+        type in it is read as unknown (``None``), never as a string that later arithmetic would repeat."""
+        if not isinstance(d, dict):
+            return None
+        comp = cls(instance_type=_opt_str(d.get("instance_type")), accelerator=_opt_str(d.get("accelerator")),
+                   gpus_per_unit=_number(d.get("gpus_per_unit")), units=_integer(d.get("units")),
+                   pricing_model=_opt_str(d.get("pricing_model")) or "on_demand",
+                   provider=_opt_str(d.get("provider")), service=_opt_str(d.get("service")),
+                   region=_opt_str(d.get("region")), spot_units=_integer(d.get("spot_units")),
+                   hours_per_month=_number(d.get("hours_per_month")), runtime_hours=_number(d.get("runtime_hours")))
+        comp.notes = [str(n) for n in d.get("notes") or []] if isinstance(d.get("notes"), list) else []
+        return comp
+
 
 @dataclass
 class Cost:
@@ -91,6 +106,18 @@ class Cost:
         if self.breakdown:
             out["breakdown"] = self.breakdown
         return out
+
+    @classmethod
+    def from_json(cls, d: Any) -> Optional[Cost]:
+        """The inverse of ``to_json`` (``None`` for a missing or wrong-typed object)."""
+        if not isinstance(d, dict):
+            return None
+        breakdown = d.get("breakdown")
+        return cls(hourly_usd=_number(d.get("hourly_usd")), monthly_usd=_number(d.get("monthly_usd")),
+                   gpu_hours_per_month=_number(d.get("gpu_hours_per_month")),
+                   rate_source=_opt_str(d.get("rate_source")), rate_date=_opt_str(d.get("rate_date")),
+                   reason=_opt_str(d.get("reason")),
+                   breakdown=[b for b in breakdown if isinstance(b, dict)] if isinstance(breakdown, list) else [])
 
 
 @dataclass
@@ -156,6 +183,25 @@ class Resource:
             out["meta"] = _jsonable(self.meta)
         return out
 
+    @classmethod
+    def from_json(cls, d: Any) -> Resource:
+        """A resource of a JSON report back (the inverse of ``to_json``: ``to_json(from_json(x)) == x``).
+
+        ``ReportError`` when it is not an object with a string ``address``; other wrong-typed values are
+        read as unknown (numbers only when numbers, tags and meta only when mappings)."""
+        if not isinstance(d, dict) or not isinstance(d.get("address"), str):
+            raise ReportError("a resource is not an object with a string `address`")
+        raw_tags, raw_unresolved = d.get("tags"), d.get("unresolved_tags")
+        # a null value is kept as null (tagguard never writes one; merge has always kept it)
+        tags: Dict[str, Any] = ({str(k): v if isinstance(v, str) or v is None else str(v) for k, v in raw_tags.items()}
+                                if isinstance(raw_tags, dict) else {})
+        unresolved = [str(k) for k in raw_unresolved] if isinstance(raw_unresolved, list) else []
+        return cls(address=d["address"], type=str(d.get("type") or ""), source=str(d.get("source") or "json"),
+                   file=_opt_str(d.get("file")), line=_integer(d.get("line")), ai=d.get("ai") is True,
+                   tags=tags, unresolved_tags=unresolved, tags_open=d.get("tags_open") is True,
+                   compute=Compute.from_json(d.get("compute")), cost=Cost.from_json(d.get("cost")),
+                   meta=dict(d["meta"]) if isinstance(d.get("meta"), dict) else {})
+
 
 @dataclass
 class Finding:
@@ -199,6 +245,24 @@ class Finding:
             if k not in out:
                 out[k] = _jsonable(v)
         return out
+
+    _KEYS = ("rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
+             "suppressed", "suppression_reason")
+
+    @classmethod
+    def from_json(cls, d: Any) -> Finding:
+        """A finding of a JSON report back (the inverse of ``to_json``); keys it does not know go to ``extra``.
+
+        ``ReportError`` when it is not an object with a string ``rule``."""
+        if not isinstance(d, dict) or not isinstance(d.get("rule"), str):
+            raise ReportError("a finding is not an object with a string `rule`")
+        suppressed = d.get("suppressed") is True
+        return cls(rule=d["rule"], category=str(d.get("category") or ""), severity=str(d.get("severity") or ERROR),
+                   message=str(d.get("message") or ""), address=_opt_str(d.get("address")),
+                   file=_opt_str(d.get("file")), line=_integer(d.get("line")), tag=_opt_str(d.get("tag")),
+                   resource_type=_opt_str(d.get("resource_type")), fix=_opt_str(d.get("fix")),
+                   suppressed=suppressed, suppression_reason=_opt_str(d.get("suppression_reason")) if suppressed else None,
+                   extra={k: v for k, v in d.items() if k not in cls._KEYS})
 
 
 # --- exit codes (``ScanResult.exit_code``; the CLI's help lists them) ------------------------
@@ -430,6 +494,35 @@ class ScanResult:
                 out[key] = value
         return out
 
+    @classmethod
+    def from_json(cls, report: Any, *, fail_on: str = ERROR, gate: bool = True) -> ScanResult:
+        """A ``--format json`` report (scan, drift, diff, merge) back into a result: the one reader of the
+        contract.  ``formats.json_format.report_dict(ScanResult.from_json(x)) == x`` for the reports tagguard
+        writes (``summary`` is recomputed; the report does not record ``--fail-on``, so pass it).
+
+        ``ReportError`` (a ``ValueError``) names what is wrong when ``report`` is not a tagguard report."""
+        if not isinstance(report, dict) or not isinstance(report.get("resources"), list):
+            raise ReportError("not a tagguard JSON report (no `resources` list)")
+        for key in ("findings", "errors"):
+            if not isinstance(report.get(key) or [], list):
+                raise ReportError(f"`{key}` must be a list")
+        resources, findings = [], []
+        for i, r in enumerate(report["resources"]):
+            try:
+                resources.append(Resource.from_json(r))
+            except ReportError as exc:
+                raise ReportError(f"resource #{i + 1}: {exc}") from None
+        for i, f in enumerate(report.get("findings") or []):
+            try:
+                findings.append(Finding.from_json(f))
+            except ReportError as exc:
+                raise ReportError(f"finding #{i + 1}: {exc}") from None
+        result = cls(resources=resources, findings=findings, root=_opt_str(report.get("root")),
+                     errors=list(report.get("errors") or []), fail_on=fail_on, gate=gate,
+                     config=report["config"] if isinstance(report.get("config"), dict) else None)
+        result.set_parts(report)
+        return result
+
     def set_parts(self, report: Dict[str, Any]) -> None:
         """Read the optional parts back from a JSON report (the inverse of ``parts_json``)."""
         if isinstance(report.get("unseen_inputs"), list):
@@ -473,6 +566,29 @@ class ScanResult:
             "exit_code": self.exit_code(),
         }
         return out
+
+
+class ReportError(ValueError):
+    """A JSON report that ``from_json`` cannot read (the message says what; the caller adds the file)."""
+
+
+def _number(value: Any) -> Optional[float]:
+    """A number from report data as it is (an int stays an int), or None: a string, a bool, NaN or
+    infinity is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def _integer(value: Any) -> Optional[int]:
+    n = _number(value)
+    if n is None:
+        return None
+    return int(n) if float(n).is_integer() else None
+
+
+def _opt_str(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
 
 
 def _money(value: Optional[float]) -> Optional[float]:

@@ -20,37 +20,20 @@ def report():
 
 def load_report_json(path: Path):
     """A ``--format json`` report (scan or drift) back into a ``ScanResult``."""
-    from tagguard.model import Compute, Cost, Finding, Resource, ScanResult
+    from tagguard.model import ReportError, ScanResult
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror or exc})")
-    except ValueError as exc:
+    except RecursionError:
+        fail(f"{path}: nested too deeply to read")
+    except ValueError as exc:  # also a file that is not UTF-8
         fail(f"{path}:{getattr(exc, 'lineno', 1)}: not JSON ({getattr(exc, 'msg', exc)})")
-    if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
-        fail(f"{path}: not a tagguard JSON report (no `resources` list)")
-    resources = []
-    for r in data["resources"]:
-        cost = r.get("cost") or None
-        comp = r.get("compute") or None
-        resources.append(Resource(
-            address=r["address"], type=r.get("type", ""), source=r.get("source", "json"), file=r.get("file"),
-            line=r.get("line"), ai=bool(r.get("ai")), tags=dict(r.get("tags") or {}), meta=dict(r.get("meta") or {}),
-            compute=Compute(**{k: comp.get(k) for k in ("instance_type", "accelerator", "gpus_per_unit", "units",
-                                                         "pricing_model", "provider", "service", "region")}) if comp else None,
-            cost=Cost(hourly_usd=cost.get("hourly_usd"), monthly_usd=cost.get("monthly_usd"),
-                      gpu_hours_per_month=cost.get("gpu_hours_per_month"), reason=cost.get("reason")) if cost else None))
-    known = {"rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
-             "suppressed", "suppression_reason"}
-    findings = [Finding(rule=f["rule"], category=f["category"], severity=f["severity"], message=f.get("message", ""),
-                        address=f.get("address"), file=f.get("file"), line=f.get("line"), tag=f.get("tag"),
-                        resource_type=f.get("resource_type"), fix=f.get("fix"), suppressed=bool(f.get("suppressed")),
-                        extra={k: v for k, v in f.items() if k not in known})
-                for f in data.get("findings") or []]
-    result = ScanResult(resources=resources, findings=findings, root=data.get("root"), errors=data.get("errors") or [])
-    result.set_parts(data)  # drift, history, inputs that were not seen, ...
-    return result
+    try:
+        return ScanResult.from_json(data)  # resources, findings, drift, history, inputs that were not seen...
+    except ReportError as exc:
+        fail(f"{path}: {exc}")
 
 
 @report.command()

@@ -198,34 +198,9 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
 
 def to_result(doc: Dict[str, Any]):
     """A merged document as a ``ScanResult`` (the same reading as ``report showback --from``)."""
-    from tagguard.model import Compute, Cost, Finding, Resource, ScanResult, UnseenInput
+    from tagguard.model import ScanResult
 
-    resources = []
-    for r in doc["resources"]:
-        cost = r.get("cost") if isinstance(r.get("cost"), dict) else None
-        comp = r.get("compute") if isinstance(r.get("compute"), dict) else None
-        resources.append(Resource(
-            address=r["address"], type=str(r.get("type", "")), source=str(r.get("source", "json")), file=r.get("file"),
-            line=r.get("line") if isinstance(r.get("line"), int) else None, ai=bool(r.get("ai")),
-            tags={str(k): v if isinstance(v, str) or v is None else str(v)
-                  for k, v in (r.get("tags") if isinstance(r.get("tags"), dict) else {}).items()},
-            meta=dict(r.get("meta") if isinstance(r.get("meta"), dict) else {}),
-            compute=Compute(**{k: comp.get(k) for k in ("instance_type", "accelerator", "gpus_per_unit", "units",
-                                                         "pricing_model", "provider", "service", "region")}) if comp else None,
-            cost=Cost(hourly_usd=num(cost.get("hourly_usd")), monthly_usd=num(cost.get("monthly_usd")),
-                      gpu_hours_per_month=num(cost.get("gpu_hours_per_month")),
-                      reason=cost.get("reason")) if cost else None))
-    known = {"rule", "category", "severity", "message", "address", "file", "line", "tag", "resource_type", "fix",
-             "suppressed", "suppression_reason"}
-    findings = [Finding(rule=f["rule"], category=str(f.get("category", "")), severity=str(f.get("severity", "error")),
-                        message=str(f.get("message", "")), address=f.get("address"), file=f.get("file"),
-                        line=f.get("line"), tag=f.get("tag"), resource_type=f.get("resource_type"), fix=f.get("fix"),
-                        suppressed=bool(f.get("suppressed")), extra={k: v for k, v in f.items() if k not in known})
-                for f in doc["findings"]]
-    result = ScanResult(resources=resources, findings=findings, root=doc.get("root"), errors=doc["errors"])
-    result.drift = doc.get("drift")
-    result.unseen = [UnseenInput.from_json(u) for u in doc.get("unseen_inputs") or []]
-    return result
+    return ScanResult.from_json(doc)  # drift and unseen inputs too
 
 
 def merged_json(doc: Dict[str, Any], result) -> str:
