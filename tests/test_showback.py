@@ -66,10 +66,10 @@ def test_custom_dimensions_and_bad_shared_costs():
 def test_renderings():
     sb = build_showback(result(), Config(raw={"shared_costs": [{"name": "registry", "monthly_usd": 500}]}))
     text = render(sb, "text")
-    assert "Unallocated (required tags missing, invalid or not reaching the bill): $1,000/month (20.0%)" in text
+    assert "Unallocated (required tags missing, invalid or not reaching the bill): $1,000.00/month (20.0%)" in text
     assert "research" in text and "allocated by business unit proportional to GPU spend" in text
     md = render(sb, "markdown")
-    assert "| research | $3,000 |" in md and "### Top unallocated GPU resources" in md
+    assert "| research | $3,000.00 |" in md and "### Top unallocated GPU resources" in md
     rows = list(csv.reader(io.StringIO(render(sb, "csv"))))
     assert rows[0][0] == "section" and ["dimension", "business_unit", "(unallocated)", "1000.0", "1460.0", "1", "20.0"] in rows
     assert json.loads(render(sb, "json"))["totals"]["monthly_usd"] == 5000.0

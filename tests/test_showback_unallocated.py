@@ -52,7 +52,7 @@ def test_headline_equals_every_table_and_invalid_values_form_no_group():
                             "cost-center": "not propagated to the billed resource"}
     assert why["typo"] == {"business-unit": 'invalid value "serach"'}
     text = render(sb, "text")
-    assert "$9,000/month (90.0%)" in text and "(unallocated)        $9,000" in text
+    assert "$9,000.00/month (90.0%)" in text and "(unallocated)     $9,000.00" in text
 
 
 def test_suppressed_finding_still_leaves_spend_unallocated():

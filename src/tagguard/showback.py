@@ -30,6 +30,7 @@ import io
 import json
 from typing import Any, Dict, Iterable, List, Optional
 
+from tagguard.formats.helpers import money, plural
 from tagguard.model import INVALID_VALUE, MISSING_TAG, NOT_PROPAGATED, UNRESOLVED_VALUE, ScanResult
 
 DEFAULT_DIMENSIONS = {"business_unit": "business-unit", "project": "project",
@@ -227,10 +228,7 @@ def _allocate_shared(shared: List[Dict[str, Any]], dim: Dict[str, Any]) -> Dict[
 
 # --- rendering ---------------------------------------------------------------------
 
-def _money(v: Optional[float]) -> str:
-    if v is None:
-        return "n/a"
-    return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
+_money = money
 
 
 def render(sb: Dict[str, Any], fmt: str) -> str:
@@ -263,7 +261,7 @@ def _t(text: Any) -> str:
 
 def render_text(sb: Dict[str, Any]) -> str:
     t = sb["totals"]
-    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {t['resources']} resource{'' if t['resources'] == 1 else 's'}"
+    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {plural(t['resources'], 'resource')}"
            + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else ""),
            f"Unallocated (required tags missing, invalid or not reaching the bill): {_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]

@@ -36,7 +36,9 @@ def read_bill(paths: Sequence[str], config, month: Optional[str] = None) -> Dict
 
 
 def _money(v: Optional[float]) -> str:
-    return "n/a" if v is None else f"${v:,.2f}"
+    from tagguard.formats.helpers import money
+
+    return money(v)
 
 
 def _signed(v: float) -> str:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from html import escape
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import term
+from tagguard.formats.helpers import money
 from tagguard.model import ScanResult
 
 CSS = """
@@ -37,10 +38,7 @@ svg text{font:12px -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;fill
 """
 
 
-def _money(v: Optional[float]) -> str:
-    if v is None:
-        return "n/a"
-    return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
+_money = money
 
 
 def _e(x: Any) -> str:

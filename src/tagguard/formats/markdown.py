@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.helpers import money, plural
 from tagguard.formats.escape import md_code, md_html, md_text
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
@@ -46,12 +47,6 @@ def _rule_url(pattern: str, rule: str) -> str:
     return pattern.replace("{rule}", quote(rule, safe="-_.~", errors="replace"))
 
 
-def money(value) -> str:
-    if value is None:
-        return "n/a"
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
-
-
 def escape_cell(text: Optional[str]) -> str:
     """Data as Markdown prose, safe in a table cell or a list item (``escape.md_text``):
     HTML, Markdown syntax, pipes and newlines escaped; @mentions, #refs and autolinks broken."""
@@ -74,8 +69,7 @@ def details(summary: str, body: str, open: bool = False) -> str:
     return f"<details{attr}><summary>{md_html(summary)}</summary>\n\n{body.rstrip()}\n\n</details>\n"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+_plural = plural
 
 
 def render_summary_line(result: ScanResult) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.helpers import money
 from tagguard.formats.escape import guard_commands, term, term_block
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
@@ -12,12 +13,6 @@ _COLORS = {ERROR: "31", WARNING: "33", INFO: "36", "dim": "2", "bold": "1", "gre
 
 def _paint(text: str, what: str, color: bool) -> str:
     return f"\x1b[{_COLORS[what]}m{text}\x1b[0m" if color else text
-
-
-def money(value) -> str:
-    if value is None:
-        return "n/a"
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
 
 
 def _terminal_width() -> int:

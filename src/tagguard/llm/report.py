@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from tagguard.formats.helpers import plural
 from tagguard.model import ERROR, INFO, PARSE_ERROR, SEVERITY_RANK, WARNING, Finding
 
 REPORT_VERSION = 1
@@ -253,13 +254,6 @@ def render_csv(report: Dict[str, Any], period: str) -> str:
     for r in rows:  # values come from usage logs: none may open as a spreadsheet formula
         w.writerow([csv_cell(x) for x in [r["period"]] + [r.get(d, "") for d in dims] + [r.get(c, 0) for c in metric_cols]])
     return buf.getvalue()
-
-
-def plural(n: Any, word: str, plural_word: Optional[str] = None, width: int = 0) -> str:
-    """``1 call``, ``2 calls``, ``1,200 tokens``: the count with its noun in the right number."""
-    noun = word if n == 1 else (plural_word or word + "s")
-    num = f"{n:,}" if isinstance(n, (int, float)) and not isinstance(n, bool) else str(n)
-    return f"{num:>{width}} {noun}" if width else f"{num} {noun}"
 
 
 def _inputs_line(report: Dict[str, Any]) -> List[str]:

@@ -214,10 +214,9 @@ def _dict(v: Any) -> Dict[str, Any]:
 
 
 def _money(v: Any) -> str:
-    try:
-        return f"${float(v):,.2f}"
-    except (TypeError, ValueError):
-        return "n/a"
+    from tagguard.formats.helpers import money
+
+    return money(v)
 
 
 def _match_tags(match: Any) -> Dict[str, str]:

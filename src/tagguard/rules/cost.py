@@ -66,7 +66,9 @@ def is_production(res: Resource) -> bool:
 
 
 def _money(v: Optional[float]) -> str:
-    return "n/a" if v is None else f"${v:,.2f}"
+    from tagguard.formats.helpers import money
+
+    return money(v)
 
 
 def check(resources: List[Resource], ctx) -> Iterator[Finding]:

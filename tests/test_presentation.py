@@ -1,0 +1,92 @@
+"""One presentation layer: every output shows a dollar figure the same way (to the cent, n/a when unknown)
+and counts with the noun in the right number (formats/helpers.py)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tagguard.formats.helpers import money, plural
+from tagguard.model import Cost, Resource, ScanResult
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("value,shown", [
+    (29906.6, "$29,906.60"), (29906.599, "$29,906.60"), (100, "$100.00"), (99.5, "$99.50"), (0.42, "$0.42"),
+    (0, "$0.00"), (-5, "$-5.00"), (1234567.891, "$1,234,567.89"),
+    (None, "n/a"), ("12", "n/a"), (True, "n/a"), (math.nan, "n/a"), (math.inf, "n/a"),
+])
+def test_money(value, shown):
+    assert money(value) == shown
+
+
+@pytest.mark.parametrize("args,shown", [
+    ((1, "call"), "1 call"), ((2, "call"), "2 calls"), ((0, "resource"), "0 resources"),
+    ((1200, "token"), "1,200 tokens"), ((1, "person", "people"), "1 person"), ((3, "person", "people"), "3 people"),
+    ((2, "x", None, 4), "   2 xs"),
+])
+def test_plural(args, shown):
+    assert plural(*args) == shown
+
+
+def test_no_renderer_keeps_its_own_money_formatter():
+    """The duplicated money()/_money()/_plural() helpers are gone: each is formats.helpers' function."""
+    import tagguard.actuals.diffbill as diffbill
+    import tagguard.formats.html as html
+    import tagguard.formats.markdown as markdown
+    import tagguard.formats.text as text
+    import tagguard.llm.report as llm_report
+    import tagguard.operate.alerts as alerts
+    import tagguard.rules.cost as cost
+    import tagguard.showback as showback
+
+    assert text.money is markdown.money is html._money is showback._money is money
+    assert markdown._plural is llm_report.plural is plural
+    for mod in (cost, alerts, diffbill):
+        assert mod._money(1234.5) == "$1,234.50" and mod._money(None) == "n/a"
+    pattern = re.compile(r"def (money|_money|_plural|plural)\(")
+    own = [p.relative_to(ROOT).as_posix() for p in (ROOT / "src" / "tagguard" / "formats").glob("*.py")
+           if p.name != "helpers.py" and pattern.search(p.read_text(encoding="utf-8"))]
+    assert own == []
+
+
+def _result() -> ScanResult:
+    r = Resource(address="aws_instance.gpu", type="aws_instance", source="terraform", ai=True,
+                 cost=Cost(hourly_usd=40.966575, monthly_usd=29906.6 - 0.0003, gpu_hours_per_month=5840))
+    return ScanResult(resources=[r])
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_summary_figure_matches_the_json_and_the_finding_messages(fmt):
+    """Bug fixed: the text and Markdown summaries showed $29,907 for a resource the JSON says costs 29906.6."""
+    from tagguard.formats import get_formatter
+
+    out = get_formatter(fmt).format(_result())
+    assert "$29,906.60/month" in out and "$29,907" not in out
+
+
+def test_showback_and_html_show_cents():
+    from tagguard.formats.html import HtmlFormatter
+    from tagguard.showback import build_showback, render
+
+    result = _result()
+    sb = build_showback(result)
+    assert "$29,906.60/month" in render(sb, "text") and "over 1 resource\n" in render(sb, "text")
+    assert "$29,906.60" in render(sb, "markdown")
+    result.showback = sb
+    assert 'id="kpi-total">$29,906.60<' in HtmlFormatter().format(result)
+
+
+def test_example_scan_text_total_is_the_json_total():
+    def run(fmt):
+        return subprocess.run([sys.executable, "-m", "tagguard", "scan", str(ROOT / "examples" / "terraform"), "-f", fmt],
+                              capture_output=True, text=True).stdout
+
+    total = json.loads(run("json"))["summary"]["monthly_usd"]
+    assert f"{money(total)}/month" in run("text")
