@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tagguard.sources.terraform import hcl
-from tagguard.sources.terraform.evaluate import Expr, Source
+from tagguard.sources.terraform.evaluate import Source
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(

@@ -72,7 +72,7 @@ def log_safe(text: str) -> str:
     return guard_commands(term(text))
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
+def fail(message: str, code: int = EXIT_USAGE) -> click.exceptions.Exit:
     click.echo(f"tagguard: error: {log_safe(str(message))}", err=True)
     raise click.exceptions.Exit(code)
 
@@ -287,7 +287,7 @@ def scan_inputs(config, kw: dict) -> Tuple[List[Path], dict]:
     var_files = list(kw.get("var_files") or ())
     for rel in ((config.section("terraform") or {}).get("var_files") or []):
         var_files.append(config.base_dir / rel)
-    variables = dict(((config.section("terraform") or {}).get("variables") or {}))
+    variables = dict((config.section("terraform") or {}).get("variables") or {})
     variables.update(parse_vars(kw.get("variables") or ()))
     return var_files, variables
 

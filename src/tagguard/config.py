@@ -451,7 +451,7 @@ def _absolutize(raw: Dict[str, Any], base: Path) -> None:
     for pattern in patterns:
         for kp, value in list(_match(raw, pattern)):
             if isinstance(value, str) and value != "-" and not _URL.match(value):
-                _set(raw, kp, str((base / os.path.expanduser(value))))
+                _set(raw, kp, str(base / os.path.expanduser(value)))
 
 
 def _set(raw: Any, keypath: Tuple[Any, ...], value: Any) -> None:
@@ -561,7 +561,7 @@ def _explain(err) -> Tuple[Tuple[Any, ...], str]:
 
     keypath = tuple(err.absolute_path)
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = list((err.schema.get("properties") or {}))
+        allowed = list(err.schema.get("properties") or {})
         extras = [k for k in err.instance if k not in allowed]
         if extras:
             key = extras[0]

@@ -35,8 +35,8 @@ class DiffError(Exception):
 
 def _git(repo: Path, *args: str, input: Optional[bytes] = None) -> bytes:
     try:
-        proc = subprocess.run(["git", "-C", str(repo), *args], input=input, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, check=False)
+        proc = subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True,
+                              check=False)
     except FileNotFoundError:
         raise DiffError("git is not installed (tagguard diff reads the base revision with git)") from None
     if proc.returncode != 0:

@@ -185,7 +185,7 @@ def dedupe(findings: List[Finding]) -> List[Finding]:
 
 
 def scan(paths: Sequence[str], config: Config, *, var_files: Optional[List[Path]] = None,
-         variables: Optional[Dict[str, str]] = None, options: "Union[ScanOptions, Mapping[str, Any], None]" = None,
+         variables: Optional[Dict[str, str]] = None, options: Union[ScanOptions, Mapping[str, Any], None] = None,
          stdin: Optional[bytes] = None) -> ScanResult:
     inv = build_inventory(paths, config, stdin=stdin)
     ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options)

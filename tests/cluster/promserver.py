@@ -3,7 +3,6 @@
 kube-state-metrics and dcgm-exporter publish them (docs/cluster.md lists the sources)."""
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess

@@ -5,7 +5,6 @@ import http.server
 import json
 import threading
 
-import pytest
 from click.testing import CliRunner
 
 from tagguard.cli import cli

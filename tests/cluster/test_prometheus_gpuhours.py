@@ -14,8 +14,6 @@ Scenario (4 h at 1-minute samples, 240 points; window 2026-11-02T00:00Z .. 04:00
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

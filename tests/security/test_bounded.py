@@ -1,7 +1,6 @@
 """Bounded work on hostile input (issue 10): huge literals, deep JSON, module cycles, usage files."""
 from __future__ import annotations
 
-import json
 
 import pytest
 

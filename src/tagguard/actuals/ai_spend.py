@@ -51,7 +51,7 @@ def instance_regex() -> str:
             rx = rx[:-1]
         re.compile(rx)
         parts.append(rx)
-    for name in sorted((card.get("instances") or {})):
+    for name in sorted(card.get("instances") or {}):
         itype = name.split("/", 1)[-1].lower()
         if not any(re.fullmatch(p, itype) for p in parts):
             parts.append(re.escape(itype))

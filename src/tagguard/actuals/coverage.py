@@ -279,7 +279,7 @@ def _dec(x: Any) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
-def _node_group_disks(charges: List["Charge"], keys: List[str]) -> List["Charge"]:
+def _node_group_disks(charges: List[Charge], keys: List[str]) -> List[Charge]:
     """Keep a 'node_group' candidate (a charge tagged with a node-group key, not AI by itself) only when
     a GPU instance charge of the bill carries the same key and value: the disks (EBS) and other
     charges of GPU node groups are AI spend; those of CPU node groups are not."""

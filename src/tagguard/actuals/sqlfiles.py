@@ -27,7 +27,7 @@ def load(name: str) -> str:
 def render(name: str, slots: Dict[str, str]) -> str:
     text = load(name)
 
-    def sub(m: "re.Match[str]") -> str:
+    def sub(m: re.Match[str]) -> str:
         key = m.group(1)
         if key not in slots:
             raise KeyError(f"{name}: no value for slot {{{{{key}}}}}")

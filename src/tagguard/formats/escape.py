@@ -57,7 +57,7 @@ _CONTROL_BLOCK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202
 _NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\x1b"}
 
 
-def _visible(m: "re.Match[str]") -> str:
+def _visible(m: re.Match[str]) -> str:
     c = m.group(0)
     if c in _NAMED:
         return _NAMED[c]
@@ -153,7 +153,7 @@ _MD_CHAR = {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`
 _LINE_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)]))")
 
 
-def _md_one(m: "re.Match[str]") -> str:
+def _md_one(m: re.Match[str]) -> str:
     s = m.group(0)
     if len(s) == 1:
         nxt = m.string[m.end():m.end() + 1]

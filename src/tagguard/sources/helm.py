@@ -90,7 +90,7 @@ def find_helm(ctx: ScanContext) -> Tuple[Optional[str], str]:
     if opt:
         cand, how = str(opt), "--helm-bin"
     elif section.get("bin"):
-        cand, how = str((ctx.config.base_dir / str(section["bin"]))), "helm.bin in config"
+        cand, how = str(ctx.config.base_dir / str(section["bin"])), "helm.bin in config"
     else:
         found = shutil.which("helm")
         if not found:

@@ -23,7 +23,6 @@ def findings(rows, data, opts, pricer, node_rate, window_hours: float) -> List[D
     for r in rows:
         wl.setdefault((r.namespace, r.owner_kind or "Pod", r.owner_name or r.pod), []).append(r)
     for (ns, kind, name), rs in sorted(wl.items()):
-        req = sum(r.gpu_hours for r in rs)
         mreq = sum(r.measured_hours for r in rs)
         used = sum(r.used_hours for r in rs)
         where = f"{kind} {ns}/{name}"

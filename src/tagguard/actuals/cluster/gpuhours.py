@@ -310,7 +310,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
 
     rows: List[PodRow] = []
     unknown_units: Dict[str, float] = {}
-    for (ns, pod, uid), acc in data.pods.items():
+    for (ns, pod, _uid), acc in data.pods.items():
         gh = gm = gu = 0.0
         names = []
         for res, pts in acc.points.items():

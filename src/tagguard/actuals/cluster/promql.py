@@ -42,7 +42,7 @@ class PromClient:
     bytes_read: int = field(default=0)
 
     @classmethod
-    def from_env(cls, url: str, **kw: Any) -> "PromClient":
+    def from_env(cls, url: str, **kw: Any) -> PromClient:
         env = os.environ
         return cls(url=url, token=env.get("TAGGUARD_PROMETHEUS_TOKEN") or None,
                    user=env.get("TAGGUARD_PROMETHEUS_USER") or None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, cache
 from typing import Any, Dict, List, Optional, Tuple
 
 MIG_BASES = ("compute", "memory")
@@ -49,7 +49,7 @@ def policy() -> Dict[str, Any]:
     return doc
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource_table() -> Dict[str, Tuple[str, str]]:
     """Sanitized resource name (as in kube-state-metrics) -> (Kubernetes name, kind)."""
     out = {}

@@ -95,7 +95,7 @@ class Source:
         if self.long is None or self.long[0] not in raw:
             return raw
         table = self.long[1]
-        return re.sub(r"__tg_long_%s_\d+__" % self.long[0], lambda m: table.get(m.group(0), m.group(0)), raw)
+        return re.sub(rf"__tg_long_{self.long[0]}_\d+__", lambda m: table.get(m.group(0), m.group(0)), raw)
 
 
 # --- bounded evaluation ------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class Expr:
         for child in self._children():
             child._refs(out, bound)
 
-    def _children(self) -> Iterable["Expr"]:
+    def _children(self) -> Iterable[Expr]:
         return ()
 
 

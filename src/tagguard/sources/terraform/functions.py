@@ -294,7 +294,7 @@ def _go_replacement(repl: str) -> str:
     return re.sub(r"\$(\$|\{(\w+)\}|(\d+)|([A-Za-z_]\w*))", _repl_group, out)
 
 
-def _repl_group(match: "re.Match[str]") -> str:
+def _repl_group(match: re.Match[str]) -> str:
     if match.group(1) == "$":
         return "$"
     name = match.group(2) or match.group(3) or match.group(4)
@@ -327,7 +327,7 @@ def replace(text: Any, search: Any, replacement: Any) -> str:
         template = _go_replacement(replacement)
         grown = [len(text)]
 
-        def expand(match: "re.Match[str]") -> str:  # counts what the result grows by as it is built
+        def expand(match: re.Match[str]) -> str:  # counts what the result grows by as it is built
             spend()
             piece = match.expand(template)
             grown[0] += len(piece) - (match.end() - match.start())
@@ -340,7 +340,7 @@ def replace(text: Any, search: Any, replacement: Any) -> str:
     return text.replace(search, replacement)
 
 
-def _match_value(match: "re.Match[str]") -> Any:
+def _match_value(match: re.Match[str]) -> Any:
     regex = match.re
     if regex.groups == 0:
         return match.group(0)
@@ -370,7 +370,7 @@ def format_(fmt: Any, *args: Any) -> str:
     fmt = _s(fmt)
     state = {"next": 0}
 
-    def verb(match: "re.Match[str]") -> str:
+    def verb(match: re.Match[str]) -> str:
         explicit, flags, width, precision, kind = match.groups()
         if kind == "%":
             return "%"

@@ -94,7 +94,7 @@ class Body:
         self.attributes: Dict[str, Attribute] = {}
         self.blocks: List[Block] = []
 
-    def blocks_of(self, type: str) -> List["Block"]:  # noqa: A002 - the API name
+    def blocks_of(self, type: str) -> List[Block]:  # noqa: A002 - the API name
         return [b for b in self.blocks if b.type == type]
 
     def get(self, name: str) -> Optional[Attribute]:

@@ -237,12 +237,12 @@ class _AfterApply(Mapping):
 class ModuleInstance:
     """One evaluation of a module: a scope for expressions."""
 
-    def __init__(self, loader: "Loader", mdef: ModuleDef, prefix: str, *,
+    def __init__(self, loader: Loader, mdef: ModuleDef, prefix: str, *,
                  inputs: Optional[Dict[str, Callable[[], Any]]] = None,
                  root_values: Optional[Dict[str, Any]] = None,
                  providers: Optional[Dict[str, ProviderConf]] = None,
                  depth: int = 0, call_label: str = "", multiplier: Optional[int] = 1,
-                 module_key: str = "", manifest: Optional["ModuleManifest"] = None, cwd: Optional[Path] = None):
+                 module_key: str = "", manifest: Optional[ModuleManifest] = None, cwd: Optional[Path] = None):
         self.loader = loader
         # "eks.node_group": the key of this call in .terraform/modules/modules.json
         self.module_key = module_key
@@ -260,7 +260,7 @@ class ModuleInstance:
         self.module = _LazyNamespace("module", lambda: [c.block.labels[0] for c in mdef.module_calls], self._module_outputs)
         self.providers: Dict[str, ProviderConf] = dict(providers or {})
         self._own_providers()
-        self._children: Dict[str, List[Tuple[str, "ModuleInstance"]]] = {}
+        self._children: Dict[str, List[Tuple[str, ModuleInstance]]] = {}
         # Terraform runs in the root module's directory: path.* and file() paths are relative to it
         self.cwd: Path = cwd if cwd is not None and inputs is not None else mdef.dir
         self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
@@ -401,7 +401,7 @@ class ModuleInstance:
             return Unknown(f"output {name} is not declared in {self.call_label}")
         return _safe_eval(entry[1].expr, self)
 
-    def children(self, call_name: str) -> Optional[List[Tuple[str, "ModuleInstance"]]]:
+    def children(self, call_name: str) -> Optional[List[Tuple[str, ModuleInstance]]]:
         if call_name not in self._children:
             self._children[call_name] = self.loader.instantiate_call(self, call_name)
         return self._children[call_name]
@@ -480,7 +480,7 @@ class Candidates(Unknown):
         return f"Candidates({self.values!r}, {self.origin!r})"
 
 
-def narrow_unknown(inst: "ModuleInstance", decl: Located, name: str, value: Unknown) -> Unknown:
+def narrow_unknown(inst: ModuleInstance, decl: Located, name: str, value: Unknown) -> Unknown:
     """An unknown variable value narrowed by what the code says: its validation's allowed list,
     and (root modules) tfvars files that set it.  Anything else stays a plain ``Unknown``."""
     allowed = validation_allowed(inst, decl, name)
@@ -509,7 +509,7 @@ def narrow_unknown(inst: "ModuleInstance", decl: Located, name: str, value: Unkn
     return Candidates(value.reason, values, "; ".join(origins))
 
 
-def validation_allowed(inst: "ModuleInstance", decl: Located, name: str) -> Optional[List[str]]:
+def validation_allowed(inst: ModuleInstance, decl: Located, name: str) -> Optional[List[str]]:
     """The values a variable's ``validation`` blocks allow, when a condition is built from
     ``contains([...], var.x)`` (also ``alltrue([for t in var.x : contains([...], t)])``, ``&&``,
     ``||`` of such, and ``var.x == null || ...``).  None when the conditions say nothing as plain."""
@@ -746,7 +746,7 @@ class Loader:
         self.remote = None  # remote.RemoteModules: module sources from the user cache (or downloaded, opt-in)
         self.remote_why: Dict[str, str] = {}  # module key -> why its remote source is not available
 
-    def manifest_for(self, root_dir: Path) -> Optional["ModuleManifest"]:
+    def manifest_for(self, root_dir: Path) -> Optional[ModuleManifest]:
         """``.terraform/modules/modules.json`` of a root module, read once (None when absent)."""
         key = os.path.realpath(root_dir)
         if key not in self.manifests:
@@ -879,7 +879,7 @@ class ModuleManifest:
         self.stale: Dict[str, str] = {}  # key -> why the entry was not used
 
     @classmethod
-    def load(cls, root_dir: Path, loader: "Loader") -> Optional["ModuleManifest"]:
+    def load(cls, root_dir: Path, loader: Loader) -> Optional[ModuleManifest]:
         # TF_DATA_DIR relocates .terraform, as it does for terraform itself
         path = root_dir / (os.environ.get("TF_DATA_DIR") or ".terraform") / "modules" / "modules.json"
         if not path.is_file():

@@ -6,7 +6,6 @@ their calls (with the call's arguments and providers), not on their own.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -359,7 +358,7 @@ def _parse_cli_value(raw: str, decl: Optional[Located]) -> Any:
         return raw
     from tagguard.sources.terraform import hcl
 
-    parsed = hcl.parse(f"v = {raw}\n".encode("utf-8"), "<cli>")
+    parsed = hcl.parse(f"v = {raw}\n".encode(), "<cli>")
     attr = parsed.body.get("v")
     if parsed.errors or attr is None:
         return raw
