@@ -9,7 +9,7 @@ import os
 import sys
 from importlib import import_module
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NoReturn, Optional, Sequence, Tuple
 
 import click
 
@@ -72,7 +72,7 @@ def log_safe(text: str) -> str:
     return guard_commands(term(text))
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> click.exceptions.Exit:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"tagguard: error: {log_safe(str(message))}", err=True)
     raise click.exceptions.Exit(code)
 
