@@ -171,7 +171,8 @@ def load_budgets(raw: Any) -> List[Budget]:
 
 def evaluate(budgets: List[Budget], resources: Iterable[Resource]) -> List[BudgetStatus]:
     """Projected monthly totals of the matching AI resources, per budget."""
-    ai = [r for r in resources if r.ai and not r.meta.get("served_by")]
+    # billed capacity once: a workload's attributed share of a node pool priced in the scan is not added again
+    ai = [r for r in resources if r.ai and not r.meta.get("served_by") and (r.cost is None or r.cost.counted)]
     out = []
     for b in budgets:
         st = BudgetStatus(b)

@@ -128,6 +128,7 @@ def snapshot(res: Resource) -> Dict[str, Any]:
         "compute": res.compute.to_json() if res.compute else None,
         "monthly_usd": _monthly(res.cost), "gpu_hours_per_month": _gpu_hours(res.cost),
         "tag_style": res.tag_style, "served_by": res.meta.get("served_by"),
+        "attributed_from": list(res.cost.attributed_from) if res.cost is not None else [],
     }
 
 
@@ -158,6 +159,8 @@ def annotate_against_base(resources: List[Resource], base: Dict[Tuple[str, str],
         seen.add(key)
         after_m = None if r.meta.get("served_by") else _monthly(r.cost)
         after_g = None if r.meta.get("served_by") else _gpu_hours(r.cost)
+        if r.cost is not None and not r.cost.counted:  # a share of a pool priced in this scan: not added again
+            after_m, after_g = 0.0, 0.0
         if old is None:
             r.meta["action"] = "create"
             if r.ai and not r.meta.get("served_by"):
@@ -171,8 +174,9 @@ def annotate_against_base(resources: List[Resource], base: Dict[Tuple[str, str],
             r.meta["action"] = "no-op"
             r.meta["skip_tag_rules"] = True
         if r.ai and not r.meta.get("served_by"):
-            before_m = 0.0 if not old.get("ai") or old.get("served_by") else old.get("monthly_usd")
-            before_g = 0.0 if not old.get("ai") or old.get("served_by") else old.get("gpu_hours_per_month")
+            before_m = 0.0 if not old.get("ai") or old.get("served_by") or old.get("attributed_from") else old.get("monthly_usd")
+            before_g = (0.0 if not old.get("ai") or old.get("served_by") or old.get("attributed_from")
+                        else old.get("gpu_hours_per_month"))
             _set_delta(r, before_m, after_m, before_g, after_g)
     removed = []
     for key, old in base.items():
@@ -212,14 +216,16 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
         before = r.meta.get("cost_before_monthly_usd")
         delta = r.meta.get("cost_delta_monthly_usd")
         after = None if r.cost is None or r.compute is None else r.cost.monthly_usd
+        if r.cost is not None and not r.cost.counted:
+            after = 0.0  # attributed to a node pool priced in this scan: that pool carries the figure
         rows.append(_row(r.address, r.type, action, r.file, r.line, before, after, delta,
                          r.meta.get("gpu_hours_delta_per_month"), r.tags, r.tag_style,
                          None if r.cost is None else r.cost.reason, keys))
     for old in removed:
         if not old.get("ai") or old.get("served_by"):
             continue
-        m = old.get("monthly_usd")
-        g = old.get("gpu_hours_per_month")
+        m = 0.0 if old.get("attributed_from") else old.get("monthly_usd")
+        g = 0.0 if old.get("attributed_from") else old.get("gpu_hours_per_month")
         rows.append(_row(old["address"], old["type"], "delete", old.get("file"), old.get("line"), m, 0.0,
                          None if m is None else -round(m, 2), None if g is None else -g, old.get("tags") or {},
                          old.get("tag_style", "aws"), None if m is not None else "no known rate", keys))

@@ -90,6 +90,15 @@ class Cost:
     rate_date: Optional[str] = None
     reason: Optional[str] = None  # why a figure is missing
     breakdown: List[Dict[str, Any]] = field(default_factory=list)
+    # Addresses of the priced node pools of the same scan whose capacity this figure is a share of
+    # (a GPU workload priced from the nodes it selects).  Totals count billed capacity once: an
+    # attributed figure is shown on its resource but left out of every total (docs/pricing.md).
+    attributed_from: List[str] = field(default_factory=list)
+
+    @property
+    def counted(self) -> bool:
+        """Whether this figure enters totals (summary, showback, diff, budgets)."""
+        return not self.attributed_from
 
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
@@ -105,6 +114,8 @@ class Cost:
             out["reason"] = self.reason
         if self.breakdown:
             out["breakdown"] = self.breakdown
+        if self.attributed_from:
+            out["attributed_from"] = list(self.attributed_from)
         return out
 
     @classmethod
@@ -112,12 +123,13 @@ class Cost:
         """The inverse of ``to_json`` (``None`` for a missing or wrong-typed object)."""
         if not isinstance(d, dict):
             return None
-        breakdown = d.get("breakdown")
+        breakdown, attributed = d.get("breakdown"), d.get("attributed_from")
         return cls(hourly_usd=_number(d.get("hourly_usd")), monthly_usd=_number(d.get("monthly_usd")),
                    gpu_hours_per_month=_number(d.get("gpu_hours_per_month")),
                    rate_source=_opt_str(d.get("rate_source")), rate_date=_opt_str(d.get("rate_date")),
                    reason=_opt_str(d.get("reason")),
-                   breakdown=[b for b in breakdown if isinstance(b, dict)] if isinstance(breakdown, list) else [])
+                   breakdown=[b for b in breakdown if isinstance(b, dict)] if isinstance(breakdown, list) else [],
+                   attributed_from=[a for a in attributed if isinstance(a, str)] if isinstance(attributed, list) else [])
 
 
 @dataclass
@@ -548,8 +560,11 @@ class ScanResult:
             by_cat[f.category] = by_cat.get(f.category, 0) + 1
         ai = [r for r in self.resources if r.ai]
         billed = [r for r in ai if r.compute is not None]
-        monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None]
-        gpu_hours = [r.cost.gpu_hours_per_month for r in ai if r.cost and r.cost.gpu_hours_per_month is not None]
+        # billed capacity once: a workload's share of a node pool priced in the same scan is not added again
+        monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and r.cost.counted]
+        gpu_hours = [r.cost.gpu_hours_per_month for r in ai
+                     if r.cost and r.cost.gpu_hours_per_month is not None and r.cost.counted]
+        attributed = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
         failing = {f.address for f in active if f.address and f.severity == ERROR}
         out: Dict[str, Any] = {
             "resources": len(self.resources),
@@ -561,7 +576,9 @@ class ScanResult:
             "by_category": dict(sorted(by_cat.items())),
             "blocking": len(self.blocking()),
             "monthly_usd": _money(sum(monthly)) if monthly else 0.0,
-            "unpriced_ai_resources": len(billed) - len(monthly),
+            "unpriced_ai_resources": len(billed) - len(monthly) - len(attributed),
+            "attributed_ai_resources": len(attributed),
+            "attributed_monthly_usd": _money(sum(attributed)) if attributed else 0.0,
             "gpu_hours_per_month": _num(sum(gpu_hours)) if gpu_hours else 0,
             "exit_code": self.exit_code(),
         }

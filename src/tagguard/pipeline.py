@@ -154,6 +154,8 @@ def price(resources: List[Resource], ctx: ScanContext) -> List[Finding]:
     if ctx.config.section("commitments"):
         pricing.setdefault("commitments", ctx.config.section("commitments"))
     engine.Pricer(pricing).price_all(ai)
+    # billed capacity once: workloads priced from a node pool priced in the same scan are attributions
+    import_module("tagguard.pricing.placement").attribute(resources)
     return problems
 
 

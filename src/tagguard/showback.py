@@ -126,8 +126,13 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
     why = unallocated_reasons(result)
     rows: List[Dict[str, Any]] = []
     unpriced = 0
+    attributed: List[float] = []
     for r in result.resources:
         if not r.ai:
+            continue
+        if r.cost is not None and not r.cost.counted:
+            # a share of a node pool this scan already prices: the pool's row carries that spend once
+            attributed.append(r.cost.monthly_usd or 0.0)
             continue
         monthly = r.cost.monthly_usd if r.cost else None
         billed_here = r.compute is not None and not (r.meta.get("served_by") or r.meta.get("priced_elsewhere"))
@@ -195,7 +200,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
                    "unallocated_monthly_usd": _r(unalloc_usd),
                    "unallocated_gpu_hours": round(sum(r["gpu_hours"] for r in unalloc), 2),
                    "unallocated_share_pct": round(100 * unalloc_usd / total, 1) if total else 0.0,
-                   "shared_monthly_usd": _r(sum(x["monthly_usd"] for x in s["shared"]))},
+                   "shared_monthly_usd": _r(sum(x["monthly_usd"] for x in s["shared"])),
+                   "attributed_resources": len(attributed), "attributed_monthly_usd": _r(sum(attributed))},
         "top_unallocated": [{"address": r["name"], "type": r["type"],
                              "monthly_usd": _r(r["monthly_usd"]) if r["priced"] else None,
                              "gpu_hours": round(r["gpu_hours"], 2), "account": r.get("account"),

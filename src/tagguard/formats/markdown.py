@@ -87,6 +87,9 @@ def render_summary_line(result: ScanResult) -> str:
         line += f"; {money(s['monthly_usd'])}/month, {s['gpu_hours_per_month']:,} GPU-hours/month"
         if s["unpriced_ai_resources"]:
             line += f" ({s['unpriced_ai_resources']} unpriced)"
+        if s.get("attributed_ai_resources"):  # shares of node pools priced in the scan: not added twice
+            line += (f"; {money(s.get('attributed_monthly_usd') or 0)}/month of it attributed to "
+                     f"{plural(s['attributed_ai_resources'], 'workload')} (counted once, on their node pools)")
     return line
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from tagguard.formats.base import Formatter
-from tagguard.formats.helpers import money
+from tagguard.formats.helpers import money, plural
 from tagguard.formats.escape import guard_commands, term, term_block
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
@@ -96,6 +96,9 @@ class TextFormatter(Formatter):
             cost = f"; {money(s['monthly_usd'])}/month, {s['gpu_hours_per_month']:,} GPU-hours/month"
             if s["unpriced_ai_resources"]:
                 cost += f" ({s['unpriced_ai_resources']} unpriced)"
+            if s.get("attributed_ai_resources"):  # shares of node pools priced in the scan: not added twice
+                cost += (f"; {money(s.get('attributed_monthly_usd') or 0)}/month of it attributed to "
+                         f"{plural(s['attributed_ai_resources'], 'workload')} (counted once, on their node pools)")
         verdict = "FAIL" if s["exit_code"] else "PASS"
         head = _paint(verdict, ERROR if s["exit_code"] else "green", color)
         out = [f"{head}: " + ", ".join(parts) + cost]

@@ -340,6 +340,7 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
             for t in pool["_types"]:
                 if t not in types:
                     types.append(t)
+        r.meta["_placement_pools"] = [res for res, _p in matched]  # for attribute(); popped there
         names = ", ".join(f"{p['name']}" for _r, p in matched[:5]) + (" ..." if len(matched) > 5 else "")
         via = f"node pool{'s' if len(matched) > 1 else ''} {names} (matched by nodeSelector/affinity/tolerations)"
         if relaxed:
@@ -391,6 +392,62 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
     c.notes.append(f"placement: lands on {via}; it allows {allowed} ({', '.join(models)}): priced on the "
                    f"cheapest per GPU, {cheapest[0]}, a lower bound")
     r.meta["placement_types"] = [t for t, _i in infos]
+
+
+# --- one truth in every number ------------------------------------------------------------------
+
+def attribute(resources: List[Any]) -> None:
+    """After pricing: a GPU workload priced from nodes whose pools are themselves priced in the same scan
+    is an attribution of that capacity, not more of it (``cost.attributed_from``; left out of totals).
+
+    The pools are those the placement pass matched, or, for a pod pinned to an instance type, the pools
+    its nodeSelector/affinity/tolerations match that offer that type.  Only when every such pool has a
+    figure of its own (an EKS/GKE/AKS node group with a size) is the workload attributed; a pod on a
+    Karpenter NodePool (no figure: the pods carry the spend) or on an unpriced pool stays counted."""
+    pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
+    budget = MAX_MATCHES
+    types_of: Dict[int, List[str]] = {}
+    for r in resources:
+        matched = r.meta.pop("_placement_pools", None)
+        c, cost = r.compute, r.cost
+        if (c is None or cost is None or not r.ai or c.provider != "kubernetes" or cost.monthly_usd is None
+                or not pools):
+            continue
+        wanted_types = [str(t) for t in r.meta.get("placement_types") or []] or ([c.instance_type] if c.instance_type else [])
+        if matched is None:
+            if not c.instance_type:
+                continue  # not priced from a node type
+            budget -= len(pools)
+            if budget < 0:
+                continue
+            want = dict(r.meta["node_placement"]) if isinstance(r.meta.get("node_placement"), dict) else {}
+            accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
+            want["tolerations"] = list(want.get("tolerations") or []) + [
+                {"key": str(k), "operator": "Exists"} for k in accels]
+            matched = [res for res, _p in _matching(want, pools)]
+        by_id = {id(res): pool for res, pool in pools}
+        sources = []
+        for res in matched:
+            pool = by_id.get(id(res))
+            if pool is None:
+                continue
+            if id(res) not in types_of:
+                types_of[id(res)] = pool_types(pool)
+            if wanted_types and not any(t in types_of[id(res)] for t in wanted_types):
+                continue  # the pool cannot launch the type the workload is priced on
+            sources.append(res)
+        if not sources:
+            continue
+        unpriced = [s.address for s in sources
+                    if s.cost is None or s.cost.monthly_usd is None or not s.cost.counted or s.meta.get("priced_elsewhere")]
+        if unpriced:
+            c.notes.append(f"its figure counts in totals: it may land on {', '.join(unpriced[:5])}, whose capacity "
+                           "has no figure of its own in this scan")
+            continue
+        cost.attributed_from = [s.address for s in sources]
+        c.notes.append(f"attributed: its cost is a share of the capacity of {', '.join(cost.attributed_from[:5])}"
+                       f"{' ...' if len(sources) > 5 else ''}, which is priced in this scan; totals count that "
+                       "capacity once and leave this figure out (docs/pricing.md)")
 
 
 # --- Terraform node groups -----------------------------------------------------------------------

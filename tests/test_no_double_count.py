@@ -1,0 +1,148 @@
+"""Issue 11 ("one truth in every number") / issue 12 item 5: GPU capacity is counted once.
+
+A workload priced from the nodes it selects is an attribution of a node pool's capacity; when that pool
+is priced in the same scan, totals (JSON and text summary, showback, diff, budgets) count the pool only."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tagguard.cli import cli
+from tagguard.config import Config
+from tagguard.pipeline import scan
+from tagguard.showback import build_showback
+
+NODE_GROUP = """\
+resource "aws_eks_node_group" "gpu" {
+  cluster_name    = "c"
+  node_group_name = "gpu"
+  node_role_arn   = "arn:aws:iam::123456789012:role/n"
+  subnet_ids      = ["subnet-1"]
+  instance_types  = ["g5.12xlarge"]
+  labels = {
+    pool = "gpu"
+  }
+  tags = { team = "ml" }
+  scaling_config {
+    desired_size = 2
+    min_size     = 2
+    max_size     = 2
+  }
+}
+"""
+
+
+def deployment(node_selector: str, gpus: int = 4) -> str:
+    return ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: infer, namespace: ml, labels: {team: ml}}\n"
+            "spec:\n  replicas: 1\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n"
+            f"      nodeSelector: {{{node_selector}}}\n"
+            f"      containers:\n        - name: c\n          resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}\n")
+
+
+NODEPOOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: g5-gpu}
+spec:
+  template:
+    metadata:
+      labels: {pool: gpu}
+    spec:
+      nodeClassRef: {name: gpu, group: karpenter.k8s.aws, kind: EC2NodeClass}
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [g5.12xlarge]}
+"""
+
+
+def run(tmp_path, files):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = scan([str(tmp_path)], Config(raw={}, path=tmp_path / ".tagguard.yaml"))
+    return {r.address: r for r in result.resources}, result
+
+
+@pytest.mark.parametrize("selector", ["pool: gpu", "node.kubernetes.io/instance-type: g5.12xlarge"])
+def test_workload_on_a_priced_node_group_is_attributed_not_added(tmp_path, selector):
+    res, result = run(tmp_path, {"main.tf": NODE_GROUP, "deploy.yaml": deployment(selector)})
+    pool, work = res["aws_eks_node_group.gpu"], res["Deployment/ml/infer"]
+    assert pool.cost.monthly_usd and work.cost.monthly_usd  # both figures still shown on their resource
+    assert work.cost.attributed_from == ["aws_eks_node_group.gpu"]
+    assert any(n.startswith("attributed:") and "aws_eks_node_group.gpu" in n for n in work.compute.notes)
+    s = result.summary()
+    assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd, abs=0.01)  # capacity, once
+    assert s["gpu_hours_per_month"] == pytest.approx(pool.cost.gpu_hours_per_month)
+    assert s["attributed_ai_resources"] == 1
+    assert s["attributed_monthly_usd"] == pytest.approx(work.cost.monthly_usd, abs=0.01)
+    assert s["unpriced_ai_resources"] == 0
+    sb = build_showback(result)
+    assert sb["totals"]["monthly_usd"] == pytest.approx(pool.cost.monthly_usd, abs=0.01)
+    assert sb["totals"]["gpu_hours"] == pytest.approx(pool.cost.gpu_hours_per_month)
+    assert sb["totals"]["attributed_resources"] == 1
+
+
+def test_json_and_text_say_the_same_and_the_report_validates(tmp_path, monkeypatch):
+    import jsonschema
+
+    from tagguard.model import ScanResult
+
+    run(tmp_path, {"main.tf": NODE_GROUP, "deploy.yaml": deployment("pool: gpu")})
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, ["scan", str(tmp_path), "-f", "json"], catch_exceptions=False).output
+    rep = json.loads(out)
+    jsonschema.validate(rep, json.loads((Path(__file__).parents[1] / "schemas" / "report.schema.json").read_text()))
+    work = next(r for r in rep["resources"] if r["address"] == "Deployment/ml/infer")
+    assert work["cost"]["attributed_from"] == ["aws_eks_node_group.gpu"]
+    back = ScanResult.from_json(rep)  # the figure read back stays out of totals
+    assert back.summary()["monthly_usd"] == rep["summary"]["monthly_usd"]
+    text = CliRunner().invoke(cli, ["scan", str(tmp_path)], catch_exceptions=False).output
+    assert f"${rep['summary']['monthly_usd']:,.2f}/month" in text
+    assert "attributed to 1 workload (counted once, on their node pools)" in text
+
+
+def test_workload_on_an_unpriced_karpenter_pool_still_counts(tmp_path):
+    res, result = run(tmp_path, {"pool.yaml": NODEPOOL, "deploy.yaml": deployment("pool: gpu")})
+    work = res["Deployment/ml/infer"]
+    assert work.cost.monthly_usd and not work.cost.attributed_from
+    assert result.summary()["monthly_usd"] == pytest.approx(work.cost.monthly_usd, abs=0.01)
+    assert result.summary()["attributed_ai_resources"] == 0
+
+
+def test_workload_on_an_unmatched_pool_is_not_attributed(tmp_path):
+    tf = NODE_GROUP.replace('instance_types  = ["g5.12xlarge"]', 'instance_types  = ["g6.12xlarge"]')
+    res, result = run(tmp_path, {"main.tf": tf, "deploy.yaml": deployment("node.kubernetes.io/instance-type: g5.12xlarge")})
+    work = res["Deployment/ml/infer"]
+    assert work.cost.monthly_usd and not work.cost.attributed_from
+    s = result.summary()
+    assert s["monthly_usd"] == pytest.approx(work.cost.monthly_usd + res["aws_eks_node_group.gpu"].cost.monthly_usd,
+                                             abs=0.02)
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_diff_adding_a_workload_to_a_priced_pool_adds_no_spend(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+    git(repo, "config", "commit.gpgsign", "false")
+    (repo / "main.tf").write_text(NODE_GROUP)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    (repo / "deploy.yaml").write_text(deployment("pool: gpu"))
+    old = os.getcwd()
+    os.chdir(repo)
+    try:
+        out = CliRunner().invoke(cli, ["diff", "--base", "HEAD", ".", "-f", "json"], catch_exceptions=False).output
+    finally:
+        os.chdir(old)
+    rep = json.loads(out)
+    assert rep["cost_diff"]["total_delta_monthly_usd"] == 0
+    assert rep["cost_diff"]["gpu_hours_delta_per_month"] == 0
