@@ -146,3 +146,61 @@ def test_diff_adding_a_workload_to_a_priced_pool_adds_no_spend(tmp_path):
     rep = json.loads(out)
     assert rep["cost_diff"]["total_delta_monthly_usd"] == 0
     assert rep["cost_diff"]["gpu_hours_delta_per_month"] == 0
+
+
+# --- a local chart that a helm_release renders is judged once, through the release ---------------
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: inf\nversion: 0.1.0\n",
+    "values.yaml": "replicas: 1\ngpus: 1\nnodeSelector: {node.kubernetes.io/instance-type: g5.xlarge}\n",
+    "templates/d.yaml": ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-server\n"
+                         "spec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n"
+                         "      nodeSelector: {{ toJson .Values.nodeSelector }}\n      containers:\n        - name: s\n"
+                         "          image: x\n          resources:\n            limits:\n"
+                         "              nvidia.com/gpu: {{ .Values.gpus }}\n"),
+}
+
+RELEASE = """\
+resource "helm_release" "vllm" {
+  name      = "vllm"
+  namespace = "serving"
+  chart     = "./charts/inf"
+  values    = [yamlencode({ replicas = 2 })]
+}
+"""
+
+
+def _helm() -> str:
+    import shutil
+
+    local = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "helm"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which("helm")
+    if found:
+        return found
+    pytest.skip("no helm binary: run scripts/get-helm")
+
+
+def _chart(root: Path, tf: str = RELEASE):
+    for name, text in {**{f"charts/inf/{k}": v for k, v in CHART.items()}, "main.tf": tf}.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return scan([str(root)], Config(raw={}, path=root / ".tagguard.yaml"), options={"helm_bin": _helm()})
+
+
+def test_chart_rendered_by_a_helm_release_is_judged_once_through_the_release(tmp_path):
+    result = _chart(tmp_path)
+    ai = [r for r in result.resources if r.ai]
+    assert [r.address for r in ai] == ["helm_release.vllm/Deployment/serving/vllm-server"]  # not the defaults copy
+    r = ai[0]
+    assert r.compute.units == 2 and (r.file, r.line) == ("main.tf", 1)
+    assert any("judged through helm_release.vllm" in n for n in r.compute.notes)
+    assert result.summary()["monthly_usd"] == pytest.approx(r.cost.monthly_usd, abs=0.01)
+    assert not any(f.file and f.file.startswith("charts/") for f in result.findings)
+
+
+def test_chart_no_release_renders_is_still_read_with_its_defaults(tmp_path):
+    result = _chart(tmp_path, tf='resource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n')
+    assert [r.address for r in result.resources if r.ai] == ["Deployment/default/release-server"]

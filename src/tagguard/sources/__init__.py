@@ -19,9 +19,11 @@ MANIFEST_SUFFIXES = any_case(".yaml", ".yml", ".json")
 
 # Order matters: a source claims its files, later sources do not see them.  Kubernetes objects are
 # found by content in YAML and JSON files of any letter case (after the plan reader has taken its JSON).
+# Terraform comes before Helm: a local chart that a helm_release renders is claimed there and judged once,
+# through the release (its values are what is deployed), not a second time with the chart's defaults.
 SOURCES = [
-    ("tagguard.sources.helm:HelmSource", ("Chart.yaml",)),
     ("tagguard.sources.terraform.source:TerraformSource", (".tf", ".tf.json", ".tfvars")),
+    ("tagguard.sources.helm:HelmSource", ("Chart.yaml",)),
     ("tagguard.sources.plan:PlanSource", (".json",)),
     ("tagguard.sources.kubernetes:KubernetesSource", MANIFEST_SUFFIXES + ("<stdin>",)),
 ]

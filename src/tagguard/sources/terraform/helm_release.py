@@ -243,6 +243,7 @@ def render(found: List[Dict[str, Any]], inventory: Any, ctx: Any) -> Tuple[Sourc
                 res.meta["module"] = item["module"]
             res.meta.setdefault("template", f"{res.file}:{res.line}")
             res.file, res.line = file, line
+        _judged_once(got.resources, d, address)
         for f in got.findings:
             f.extra.setdefault("terraform_address", address)
             if f.file is None or f.file == chart_file or f.file.startswith(prefix) or d == ".":
@@ -255,6 +256,15 @@ def render(found: List[Dict[str, Any]], inventory: Any, ctx: Any) -> Tuple[Sourc
                 f.message = f"{address}: {f.message}"
         out.extend(got)
     return out, claimed
+
+
+def _judged_once(resources: List[Any], chart: str, address: str) -> None:
+    """One chart, judged once: the release's objects say the chart is not judged again with its defaults
+    (the Terraform reader runs before the Helm reader and claims the chart's files)."""
+    for res in resources:
+        if res.compute is not None:
+            res.compute.notes.append(f"chart {chart} is judged through {address} (its values are what is deployed), "
+                                     "not a second time on its own with the chart's default values")
 
 
 class _Renderer:
