@@ -146,6 +146,21 @@ def test_diff_adding_a_workload_to_a_priced_pool_adds_no_spend(tmp_path):
     rep = json.loads(out)
     assert rep["cost_diff"]["total_delta_monthly_usd"] == 0
     assert rep["cost_diff"]["gpu_hours_delta_per_month"] == 0
+    assert rep["diff"]["total_delta_monthly_usd"] == 0
+
+
+def test_a_budget_counts_the_pool_once(tmp_path, monkeypatch):
+    (tmp_path / "main.tf").write_text(NODE_GROUP)
+    (tmp_path / "deploy.yaml").write_text(deployment("pool: gpu"))
+    cfg = tmp_path / "budget.yaml"
+    cfg.write_text("budgets:\n  - name: ml\n    match: {team: ml}\n    monthly_usd: 9000\n")
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, ["scan", str(tmp_path), "--config", str(cfg), "-f", "json"],
+                             catch_exceptions=False).output
+    rep = json.loads(out)
+    b = rep["budgets"][0]
+    assert b["projected_usd"] == pytest.approx(rep["summary"]["monthly_usd"], abs=0.01)
+    assert b["over"] is False  # $8,281.12 of node group, not + $2,937.52 of the workload on it
 
 
 # --- a local chart that a helm_release renders is judged once, through the release ---------------
