@@ -265,10 +265,20 @@ def _t(text: Any) -> str:
     return term(text)
 
 
+def _attributed(t: Dict[str, Any]) -> str:
+    """Workloads whose figure is a share of a node pool already in the totals (capacity counted once)."""
+    n = t.get("attributed_resources") or 0
+    if not n:
+        return ""
+    return (f"; not added again: {_money(t.get('attributed_monthly_usd') or 0)}/month of {plural(n, 'workload')} "
+            "running on node pools priced here")
+
+
 def render_text(sb: Dict[str, Any]) -> str:
     t = sb["totals"]
     out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {plural(t['resources'], 'resource')}"
-           + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else ""),
+           + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else "")
+           + _attributed(t),
            f"Unallocated (required tags missing, invalid or not reaching the bill): {_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]
     for label, d in sb["dimensions"].items():
@@ -304,7 +314,7 @@ def render_markdown(sb: Dict[str, Any]) -> str:
     t = sb["totals"]
     out = ["## AI spend showback", "",
            f"**{_money(t['monthly_usd'])}/month**, {t['gpu_hours']:,.0f} GPU-hours/month; "
-           f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**", ""]
+           f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**{_attributed(t)}", ""]
     for label, d in sb["dimensions"].items():
         out += [f"### By {escape_cell(label.replace('_', ' '))} ({code(d['tag'], cell=False)})", "", "| value | monthly | GPU-hours | share |",
                 "|---|---:|---:|---:|"]
