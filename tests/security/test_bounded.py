@@ -68,7 +68,7 @@ def test_deep_json_is_one_parse_error(hostile_repo, secret, rel):
     run = scan_all(hostile_repo, secret, timeout=60)
     assert_clean(run, exit_codes=(1,), max_seconds=30, max_rss=500 * MiB, secret=secret)
     errors = _parse_errors(run, rel.rsplit("/", 1)[-1])
-    assert len(errors) == 1 and "nested" in errors[0]["message"], errors
+    assert len(errors) == 1 and "nest" in errors[0]["message"], errors
     assert any(a.endswith("aws_instance.good") for a in _addresses(run))
 
 
@@ -79,7 +79,7 @@ def test_deep_usage_file_is_one_error(hostile_repo, secret, tmp_path):
     # one parse error for the usage file; the scan's own findings decide the exit code
     assert_clean(run, exit_codes=(1,), max_seconds=30, max_rss=500 * MiB, secret=secret)
     errors = _parse_errors(run, "usage.json")
-    assert len(errors) == 1 and "nested" in errors[0]["message"], errors
+    assert len(errors) == 1 and "nest" in errors[0]["message"], errors
     assert any(f["rule"] == "missing-tag" for f in report(run)["findings"])
 
 

@@ -110,7 +110,7 @@ def test_hostile_nesting_is_one_parse_error(hostile_repo, secret, name, text):
     doc = report(run)
     errs = [f for f in doc["findings"] if f["file"] == name]
     assert len(errs) == 1 and errs[0]["category"] == "parse_error", errs
-    assert "nested" in errs[0]["message"]
+    assert "nest" in errs[0]["message"]  # "nested too deeply" (ours) or libyaml 0.2.5+ "maximum nesting depth"
     assert any(r["address"].endswith("fine") for r in doc["resources"])
 
 
