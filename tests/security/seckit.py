@@ -34,6 +34,24 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import pytest
 
 DEFAULT_TIMEOUT = 60.0
+# A Helm template for an untagged 8-GPU training Job: what a hostile chart renders.
+GPU_JOB_TEMPLATE = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-train
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: t
+          image: x
+          resources:
+            limits:
+              nvidia.com/gpu: 8
+"""
+
 DEFAULT_MEMORY = 1536 * 1024 * 1024  # RLIMIT_AS for the child: python + tree-sitter need ~300 MB of address space
 
 

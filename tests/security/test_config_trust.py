@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.security.conftest import GPU_JOB_TEMPLATE as JOB
 from tests.security.conftest import assert_clean, assert_no_leak, report, run_cli, scan_all, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,22 +32,6 @@ resource "aws_instance" "gpu" {
 }
 """
 CHART_YAML = "apiVersion: v2\nname: c\nversion: 0.1.0\n"
-JOB = """\
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {{ .Release.Name }}-train
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: t
-          image: x
-          resources:
-            limits:
-              nvidia.com/gpu: 8
-"""
 
 
 def pwned(path: Path, marker: Path) -> Path:

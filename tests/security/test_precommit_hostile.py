@@ -12,28 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.security.conftest import GPU_JOB_TEMPLATE as JOB
 from tests.security.conftest import assert_no_leak, Run
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_HELM = ROOT / ".tools" / "bin" / "helm"
 
 CHART_YAML = "apiVersion: v2\nname: llm\nversion: 0.1.0\n"
-JOB = """\
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {{ .Release.Name }}-train
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: t
-          image: x
-          resources:
-            limits:
-              nvidia.com/gpu: 8
-"""
 
 
 def git(cwd, *args):
