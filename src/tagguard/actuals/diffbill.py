@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from tagguard.formats.helpers import money as _money
+
 EPS = 0.005
 
 
@@ -33,12 +35,6 @@ def read_bill(paths: Sequence[str], config, month: Optional[str] = None) -> Dict
     report = budget_report(analyse(source, config, settings), config, month)
     report["paths"] = [str(p) for p in paths]
     return report
-
-
-def _money(v: Optional[float]) -> str:
-    from tagguard.formats.helpers import money
-
-    return money(v)
 
 
 def _signed(v: float) -> str:

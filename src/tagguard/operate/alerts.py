@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from tagguard.formats.helpers import money as _money
 from tagguard.operate.merge import num
 
 DEFAULT_THRESHOLDS = (50.0, 80.0, 100.0)
@@ -211,12 +212,6 @@ def route(alert: Alert, s: AlertSettings) -> List[str]:
 
 def _dict(v: Any) -> Dict[str, Any]:
     return v if isinstance(v, dict) else {}
-
-
-def _money(v: Any) -> str:
-    from tagguard.formats.helpers import money
-
-    return money(v)
 
 
 def _match_tags(match: Any) -> Dict[str, str]:

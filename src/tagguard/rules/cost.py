@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
+from tagguard.formats.helpers import money as _money
 from tagguard.model import ERROR, INFO, WARNING, Finding, Resource
 
 OVER_BUDGET = "over_budget"
@@ -63,12 +64,6 @@ def is_production(res: Resource) -> bool:
         if k.lower() in ENV_KEYS and str(v).lower() in _PROD:
             return True
     return False
-
-
-def _money(v: Optional[float]) -> str:
-    from tagguard.formats.helpers import money
-
-    return money(v)
 
 
 def check(resources: List[Resource], ctx) -> Iterator[Finding]:
