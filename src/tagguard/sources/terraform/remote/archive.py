@@ -37,6 +37,21 @@ def _safe_name(name: str) -> str:
     return "" if clean == "." else clean
 
 
+def _copy_member(src, target: Path, name: str, declared: int, room: int) -> None:
+    """Copy one member in 1 MiB chunks; one that yields more than it declared (or than the archive's
+    unpacked budget has room for) is refused mid-copy."""
+    written = 0
+    with open(target, "wb") as out:
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                break
+            written += len(chunk)
+            if written > declared or written > room:
+                raise FetchError(f"archive member {name[:200]!r} is larger than it says; refused")
+            out.write(chunk)
+
+
 def unpack(data: bytes, name: str, dest: Path) -> None:
     kind = kind_of(name, data)
     total = 0
@@ -70,16 +85,8 @@ def unpack(data: bytes, name: str, dest: Path) -> None:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                written = 0
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while True:
-                        chunk = src.read(1 << 20)
-                        if not chunk:
-                            break
-                        written += len(chunk)
-                        if written > info.file_size or total - info.file_size + written > MAX_UNPACKED:
-                            raise FetchError(f"archive member {info.filename[:200]!r} is larger than it says; refused")
-                        out.write(chunk)
+                with zf.open(info) as src:
+                    _copy_member(src, target, info.filename, info.file_size, MAX_UNPACKED - (total - info.file_size))
         return
     try:
         tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz" if kind == "tgz" else "r:")
@@ -103,12 +110,10 @@ def unpack(data: bytes, name: str, dest: Path) -> None:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 src = tf.extractfile(member)
-                with open(target, "wb") as out:
-                    while src is not None:
-                        chunk = src.read(1 << 20)
-                        if not chunk:
-                            break
-                        out.write(chunk)
+                if src is not None:
+                    _copy_member(src, target, member.name, member.size, MAX_UNPACKED - (total - member.size))
+                else:
+                    target.touch()
                 os.chmod(target, 0o644)
         except (tarfile.TarError, EOFError, OSError) as exc:
             if isinstance(exc, FetchError):
