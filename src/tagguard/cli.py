@@ -9,7 +9,7 @@ import os
 import sys
 from importlib import import_module
 from pathlib import Path
-from typing import List, NoReturn, Optional, Sequence, Tuple
+from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import click
 
@@ -202,12 +202,13 @@ def write_output(text: str, path: Optional[Path]) -> None:
         fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def parse_vars(values: Sequence[str]) -> dict:
+def parse_pairs(values: Sequence[str], option: str = "--var", form: str = "NAME=VALUE") -> Dict[str, str]:
+    """``NAME=VALUE`` items of a repeatable option as a dict; a malformed one is a usage error."""
     out = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            fail(f"--var expects NAME=VALUE, got {item!r}")
+            fail(f"{option} expects {form}, got {item!r}")
         out[key] = value
     return out
 
@@ -288,7 +289,7 @@ def scan_inputs(config, kw: dict) -> Tuple[List[Path], dict]:
     for rel in ((config.section("terraform") or {}).get("var_files") or []):
         var_files.append(config.base_dir / rel)
     variables = dict((config.section("terraform") or {}).get("variables") or {})
-    variables.update(parse_vars(kw.get("variables") or ()))
+    variables.update(parse_pairs(kw.get("variables") or ()))
     return var_files, variables
 
 

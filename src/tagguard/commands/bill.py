@@ -6,11 +6,11 @@ glob of monthly partitions. See docs/actuals.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import click
 
-from tagguard.cli import EXIT_FINDINGS, EXIT_OK, config_option, fail, load_config_or_exit, write_output
+from tagguard.cli import EXIT_FINDINGS, EXIT_OK, config_option, fail, load_config_or_exit, parse_pairs, write_output
 
 try:  # one escaping module for every output medium, when this build has it
     from tagguard.formats.escape import md_text as _md
@@ -70,21 +70,11 @@ def _open(paths, config, kw, **overrides):
 
             if len(paths) != 1:
                 fail(f"--engine {kw['engine']} reads one table; got {len(paths)} names")
-            source = open_remote(kw["engine"], paths[0], _engine_options(kw.get("engine_options") or ()),
+            source = open_remote(kw["engine"], paths[0], parse_pairs(kw.get("engine_options") or (), "--engine-option", "KEY=VALUE"),
                                  cost_column=settings.cost_column, tags_type=kw.get("tags_type") or "json")
         return analyse(source, config, settings), source
     except BillError as exc:
         fail(str(exc))
-
-
-def _engine_options(items) -> Dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--engine-option expects KEY=VALUE, got {item!r}")
-        out[key] = value
-    return out
 
 
 @click.group()
