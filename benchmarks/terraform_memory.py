@@ -38,7 +38,7 @@ def high_water():
 
 PARSE_PROBE = HIGH_WATER + """
 import sys
-from tagguard.sources.terraform import hcl
+from tagguard.hcl import parse as hcl
 if sys.argv[2] == "whole":
     hcl.CHUNKED_FILE_BYTES = 1 << 62
 elif sys.argv[2] == "chunked":

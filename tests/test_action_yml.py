@@ -1,4 +1,4 @@
-"""``action.yml`` and the example workflow are valid for GitHub, and wired to ``tagguard.gha`` (named apart from
+"""``action.yml`` and the example workflow are valid for GitHub, and wired to ``tagguard.integrations.gha`` (named apart from
 tests/security/test_action.py: pytest needs unique basenames in rootdir-less test folders)."""
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_action_contract():
     steps = action["runs"]["steps"]
     assert action["runs"]["using"] == "composite"
     run = next(s for s in steps if s.get("id") == "run")
-    assert run["run"].strip() == "python -I -m tagguard.gha run"  # -I: the checkout is not on sys.path
+    assert run["run"].strip() == "python -I -m tagguard.integrations.gha run"  # -I: the checkout is not on sys.path
     # every input reaches the script through the environment, never pasted into shell code
     for step in steps:
         assert "${{ inputs." not in step.get("run", ""), step.get("name")

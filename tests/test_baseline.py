@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tagguard.baseline import apply_baseline, load_baseline
+from tagguard.state.baseline import apply_baseline, load_baseline
 from tagguard.cli import cli
 from tagguard.model import Finding, ScanResult
 

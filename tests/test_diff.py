@@ -170,7 +170,7 @@ def test_markdown_comment(repo):
 
 
 def test_markdown_size_guard_keeps_the_summary():
-    from tagguard.diffing import MARKER, render_markdown
+    from tagguard.state.diffing import MARKER, render_markdown
     from tagguard.model import ERROR, CostDiff, DiffInfo, Finding, ScanResult
 
     findings = [Finding(rule="missing-tag", category="missing_tag", severity=ERROR, address=f"aws_instance.r{i}",
@@ -220,7 +220,7 @@ def test_two_plan_files_in_git(repo):
 
 def test_sequential_and_forked_base_scans_agree(repo):
     from tagguard.config import Config
-    from tagguard.diffing import run_diff
+    from tagguard.state.diffing import run_diff
 
     change(repo)
     out = []

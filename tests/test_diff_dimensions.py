@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tagguard import costdiff
+from tagguard.cost import diff as costdiff
 from tagguard.config import Config
-from tagguard.diffing import render_markdown
+from tagguard.state.diffing import render_markdown
 from tagguard.model import Cost, Resource
 
 TAXONOMY = {"type": "object", "required": ["team", "app", "env"],

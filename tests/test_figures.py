@@ -167,7 +167,7 @@ def test_pricing_show_names_an_unknown_gpu_family():
 
 def test_showback_counts_one_resource_in_the_singular():
     from tagguard.model import Cost, ScanResult
-    from tagguard.showback import build_showback, render
+    from tagguard.cost.showback import build_showback, render
 
     r = Resource(address="a", type="t", source="s", ai=True, cost=Cost(monthly_usd=10.0, gpu_hours_per_month=1.0))
     assert "over 1 resource\n" in render(build_showback(ScanResult(resources=[r])), "text")

@@ -1,4 +1,4 @@
-"""``python -m tagguard.gha`` against a GitHub REST stand-in on 127.0.0.1 that records every call."""
+"""``python -m tagguard.integrations.gha`` against a GitHub REST stand-in on 127.0.0.1 that records every call."""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tagguard import gha
-
+from tagguard.integrations import gha
 DATA = Path(__file__).parent / "data"
 REPO = "acme/infra"
 PR = 7
@@ -140,7 +139,7 @@ def run_gha(workspace, github, *args, labels=(), extra_env=None, event_fields=No
     for k in ("TAGGUARD_COMMAND", "TAGGUARD_COMMENT_MODE", "TAGGUARD_PATHS", "TAGGUARD_FAIL_ON", "TAGGUARD_APPROVAL_LABEL",
               "TAGGUARD_APPROVED_BY"):
         env.pop(k, None)
-    proc = subprocess.run([sys.executable, "-m", "tagguard.gha", *args], cwd=cwd or workspace / "repo", env=env,
+    proc = subprocess.run([sys.executable, "-m", "tagguard.integrations.gha", *args], cwd=cwd or workspace / "repo", env=env,
                           capture_output=True, text=True, timeout=120)
     outputs = {}
     if out.exists():

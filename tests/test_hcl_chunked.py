@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tagguard.sources.terraform import hcl
-from tagguard.sources.terraform.evaluate import Source
+from tagguard.hcl import parse as hcl
+from tagguard.hcl.evaluate import Source
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(
@@ -177,7 +177,7 @@ def test_long_runs_and_chunks_together() -> None:
 
 MEMORY_PROBE = """
 import sys
-from tagguard.sources.terraform import hcl
+from tagguard.hcl import parse as hcl
 hcl.CHUNKED_FILE_BYTES = 1024 * 1024  # the shipped default (a 2.2 MB file is chunked)
 
 def high_water():  # this process's own peak RSS (ru_maxrss would include the parent's at fork)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tagguard.sources.terraform.evaluate import ChildScope, MapScope
-from tagguard.sources.terraform.hcl import parse, parse_expression
-from tagguard.sources.terraform.values import PartialMap, Unknown, format_number
+from tagguard.hcl.evaluate import ChildScope, MapScope
+from tagguard.hcl.parse import parse, parse_expression
+from tagguard.hcl.values import PartialMap, Unknown, format_number
 
 UNKNOWN = Unknown("var.secret has no default")
 
@@ -300,7 +300,7 @@ def test_eval_of_garbage_expression_never_raises():
 
 
 def test_dynamic_block_expansion():
-    from tagguard.sources.terraform.hcl import expand_dynamic
+    from tagguard.hcl.parse import expand_dynamic
 
     hcl = parse((__import__("pathlib").Path(__file__).parent / "fixtures/hcl/expressions.tf").read_bytes(), "e.tf")
     asg = hcl.body.blocks_of("resource")[1]

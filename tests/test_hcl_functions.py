@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tagguard.sources.terraform.evaluate import MapScope
-from tagguard.sources.terraform.functions import FUNCTIONS
-from tagguard.sources.terraform.hcl import parse_expression
-from tagguard.sources.terraform.values import PartialMap, Unknown
+from tagguard.hcl.evaluate import MapScope
+from tagguard.hcl.functions import FUNCTIONS
+from tagguard.hcl.parse import parse_expression
+from tagguard.hcl.values import PartialMap, Unknown
 
 UNKNOWN = Unknown("var.u has no default")
 TEMPLATE = (Path(__file__).parent / "fixtures" / "hcl" / "template.tftpl").read_text()

@@ -29,8 +29,8 @@ import pytest
 
 hcl2 = pytest.importorskip("hcl2")
 
-from tagguard.sources.terraform.evaluate import Literal, ObjectExpr, TupleExpr, UnaryOp  # noqa: E402
-from tagguard.sources.terraform.hcl import Body, parse  # noqa: E402
+from tagguard.hcl.evaluate import Literal, ObjectExpr, TupleExpr, UnaryOp  # noqa: E402
+from tagguard.hcl.parse import Body, parse  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = hcl2.SerializationOptions(

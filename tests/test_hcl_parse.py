@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tagguard.sources.terraform.hcl import MAX_BLOCK_DEPTH, iter_blocks, parse
-from tagguard.sources.terraform.values import Unknown
+from tagguard.hcl.parse import MAX_BLOCK_DEPTH, iter_blocks, parse
+from tagguard.hcl.values import Unknown
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hcl"
 

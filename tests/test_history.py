@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tagguard.history import HistoryError, read_trend, record_run
+from tagguard.state.history import HistoryError, read_trend, record_run
 from tagguard.model import Finding, ScanResult
 
 
@@ -45,7 +45,7 @@ def test_not_a_database_is_one_line_error(tmp_path):
 
 CHILD = textwrap.dedent("""
     import sys, time
-    from tagguard.history import record_run
+    from tagguard.state.history import record_run
     from tagguard.model import Finding, ScanResult
 
     calls = [0]

@@ -11,7 +11,7 @@ import pytest
 
 from tagguard.formats.html import HtmlFormatter
 from tagguard.model import Cost, Finding, Resource, ScanResult
-from tagguard.showback import build_showback
+from tagguard.cost.showback import build_showback
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")

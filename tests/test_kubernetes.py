@@ -11,10 +11,10 @@ import pytest
 from tagguard.config import Config, ConfigError, validate_config
 from tagguard.pipeline import scan
 from tagguard.sources.base import ScanContext
-from tagguard.sources.k8s_cron import runs_per_month
-from tagguard.sources.k8s_kinds import load_table
-from tagguard.sources.k8s_yaml import parse_stream, split_stream
-from tagguard.sources.kubernetes import resources_from_manifest_objects, resources_from_yaml_text
+from tagguard.sources.kubernetes.cron import runs_per_month
+from tagguard.sources.kubernetes.kinds import load_table
+from tagguard.sources.kubernetes.manifests import parse_stream, split_stream
+from tagguard.sources.kubernetes.source import resources_from_manifest_objects, resources_from_yaml_text
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_POD = ("apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, labels: {{team: t}}}}\n"
@@ -153,11 +153,11 @@ def test_cli_examples_cluster():
 
 
 def test_fast_loader_types_scalars_like_pyyaml_safe_load():
-    # k8s_yaml builds plain maps/lists/strings/decimal ints itself; everything else must come out
+    # sources.kubernetes.manifests builds plain maps/lists/strings/decimal ints itself; everything else must come out
     # exactly as PyYAML's safe loader makes it (YAML 1.1: octal, hex, underscores, yes/no, floats, merges).
     import yaml
 
-    from tagguard.sources.k8s_yaml import _load
+    from tagguard.sources.kubernetes.manifests import _load
 
     doc = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {a: '1', b: \"2\"}}\n"
            "n: [0, 7, 010, 0x1F, 1_000, +3, -4, 08, 1.5, .inf, yes, no, on, ~, null, '', 2024-01-02, ١٢]\n"

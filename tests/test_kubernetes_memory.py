@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from tagguard.sources.k8s_yaml import parse_stream
+from tagguard.sources.kubernetes.manifests import parse_stream
 
 N = 5_000
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from tagguard.cli import cli
 from tagguard.config import Config
 from tagguard.pipeline import scan
-from tagguard.showback import build_showback
+from tagguard.cost.showback import build_showback
 
 NODE_GROUP = """\
 resource "aws_eks_node_group" "gpu" {
@@ -83,7 +83,7 @@ def test_workload_on_a_priced_node_group_is_attributed_not_added(tmp_path, selec
     assert sb["totals"]["monthly_usd"] == pytest.approx(pool.cost.monthly_usd, abs=0.01)
     assert sb["totals"]["gpu_hours"] == pytest.approx(pool.cost.gpu_hours_per_month)
     assert sb["totals"]["attributed_resources"] == 1
-    from tagguard.showback import render_markdown, render_text
+    from tagguard.cost.showback import render_markdown, render_text
 
     for text in (render_text(sb), render_markdown(sb)):
         assert "not added again:" in text and "1 workload running on node pools priced here" in text

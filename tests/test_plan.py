@@ -12,7 +12,7 @@ import pytest
 
 from tagguard.config import Config
 from tagguard.pipeline import scan
-from tagguard.sources.plan import looks_like_plan
+from tagguard.sources.terraform.plan import looks_like_plan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
 

@@ -44,7 +44,7 @@ def test_no_renderer_keeps_its_own_money_formatter():
     import tagguard.llm.report as llm_report
     import tagguard.operate.alerts as alerts
     import tagguard.rules.cost as cost
-    import tagguard.showback as showback
+    import tagguard.cost.showback as showback
 
     assert text.money is markdown.money is html._money is showback._money is money
     assert markdown._plural is llm_report.plural is plural
@@ -73,7 +73,7 @@ def test_summary_figure_matches_the_json_and_the_finding_messages(fmt):
 
 def test_showback_and_html_show_cents():
     from tagguard.formats.html import HtmlFormatter
-    from tagguard.showback import build_showback, render
+    from tagguard.cost.showback import build_showback, render
 
     result = _result()
     sb = build_showback(result)

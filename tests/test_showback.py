@@ -9,7 +9,7 @@ import pytest
 
 from tagguard.config import Config
 from tagguard.model import Cost, Finding, Resource, ScanResult
-from tagguard.showback import build_showback, render
+from tagguard.cost.showback import build_showback, render
 
 
 def res(addr, monthly, gpu_h, **tags):

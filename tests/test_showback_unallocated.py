@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tagguard.config import Config
 from tagguard.model import Cost, Finding, Resource, ScanResult
-from tagguard.showback import build_showback, render
+from tagguard.cost.showback import build_showback, render
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = {"business-unit": "research", "project": "llm", "environment": "prod", "cost-center": "C1"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 def test_null_comparison_of_collection_with_unknown_elements_is_known():
     """cty: a known map is non-null even if its elements are unknown; only a wholly unknown value is."""
-    from tagguard.sources.terraform.evaluate import MapScope
-    from tagguard.sources.terraform.hcl import parse_expression
-    from tagguard.sources.terraform.values import Unknown
+    from tagguard.hcl.evaluate import MapScope
+    from tagguard.hcl.parse import parse_expression
+    from tagguard.hcl.values import Unknown
 
     scope = MapScope(m={"a": {"key": Unknown("after apply")}}, u=Unknown("after apply"))
     assert parse_expression("m != null").eval(scope) is True
@@ -31,7 +31,7 @@ def test_tf_json_scanner_keeps_lines_and_reports_errors_with_position():
 
 
 def test_type_constraint_conversion_fills_nested_optional_attributes():
-    from tagguard.sources.terraform import hcl
+    from tagguard.hcl import parse as hcl
     from tagguard.sources.terraform.module import Located, _apply_type_defaults
 
     parsed = hcl.parse(b'variable "v" {\n  type = list(object({ a = optional(number, 3), b = optional(map(string), {}) }))\n}\n', "v.tf")
@@ -41,8 +41,8 @@ def test_type_constraint_conversion_fills_nested_optional_attributes():
 
 def test_strip_marker_keeps_the_indentation_of_the_next_line():
     """`%{ endfor ~}` trims the rest of its own line only (HCL scans literals line by line)."""
-    from tagguard.sources.terraform.evaluate import MapScope
-    from tagguard.sources.terraform.hcl import compile_template
+    from tagguard.hcl.evaluate import MapScope
+    from tagguard.hcl.parse import compile_template
 
     text = "volumes:\n  - name: a\n%{ for s in secrets ~}\n  - name: ${s}\n%{ endfor ~}\n  - name: b\n"
     assert compile_template(text).eval(MapScope(secrets=[])) == "volumes:\n  - name: a\n  - name: b\n"

@@ -217,7 +217,7 @@ def _check_k8s_name(ctx, param, value):
     """--release-name / --namespace must be Kubernetes names: never something helm reads as a flag."""
     if value is None or (param.name == "release_name" and value == "release"):
         return value
-    from tagguard.sources.helm import check_namespace, check_release_name
+    from tagguard.sources.kubernetes.helm import check_namespace, check_release_name
 
     try:
         (check_release_name if param.name == "release_name" else check_namespace)(value)
@@ -360,7 +360,7 @@ def report_unseen(result) -> None:
 
 def apply_baseline(result, path: Path) -> None:
     try:
-        from tagguard.baseline import apply_baseline as _apply
+        from tagguard.state.baseline import apply_baseline as _apply
     except ModuleNotFoundError:
         fail("--baseline is not available in this build")
     try:

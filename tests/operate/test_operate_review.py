@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tagguard.cli import cli
 from tagguard.formats.json_format import JsonFormatter
-from tagguard.history import connect
+from tagguard.state.history import connect
 from tagguard.model import BudgetReport, Cost, Finding, Resource, ScanResult
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

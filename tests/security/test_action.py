@@ -20,8 +20,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from tagguard import gha
-
+from tagguard.integrations import gha
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 REPO = "acme/infra"
@@ -48,7 +47,7 @@ def test_only_the_comment_step_gets_the_token():
             with_token.append(step.get("id") or step.get("name"))
     assert with_token == ["comment"], with_token
     comment = next(s for s in steps() if s.get("id") == "comment")
-    assert "tagguard.gha comment" in comment["run"] and "gha run" not in comment["run"]
+    assert "tagguard.integrations.gha comment" in comment["run"] and "gha run" not in comment["run"]
     assert comment["working-directory"] == "${{ runner.temp }}"  # not inside the checkout
     run = next(s for s in steps() if s.get("id") == "run")
     assert not any("TOKEN" in k.upper() for k in run.get("env") or {})
@@ -274,9 +273,9 @@ def test_the_run_step_imports_nothing_from_the_checkout_and_defers_the_comment(t
 
 
 def test_control_without_isolation_the_checkout_would_have_run(tmp_path, github):
-    """The hijack above is real: plain `python -m tagguard.gha` imports the committed package."""
+    """The hijack above is real: plain `python -m tagguard.integrations.gha` imports the committed package."""
     repo = hostile_checkout(tmp_path)
-    subprocess.run([sys.executable, "-m", "tagguard.gha", "--help"], cwd=repo, capture_output=True, timeout=60,
+    subprocess.run([sys.executable, "-m", "tagguard.integrations.gha", "--help"], cwd=repo, capture_output=True, timeout=60,
                    env=env_for(tmp_path, github))
     assert (tmp_path / "PWNED").exists()
 

@@ -125,7 +125,7 @@ def test_module_cycle_is_one_finding_and_priced_once(hostile_repo, secret):
 # --- long literals are swapped for placeholders before tree-sitter, and put back -------------
 
 def _eval_attrs(src: bytes):
-    from tagguard.sources.terraform import hcl
+    from tagguard.hcl import parse as hcl
     from tagguard.sources.terraform.module import hcl_empty_scope
 
     parsed = hcl.parse(src, "t.tf")
@@ -151,8 +151,8 @@ def test_long_literal_values_survive(src, name, expected):
 
 
 def test_long_runs_in_code_comments_labels():
-    from tagguard.sources.terraform import hcl
-    from tagguard.sources.terraform.values import Unknown
+    from tagguard.hcl import parse as hcl
+    from tagguard.hcl.values import Unknown
 
     parsed, values = _eval_attrs(b'a = "x" # "' + b"c" * 40000 + b"\nb = 1\n")
     assert values == {"a": "x", "b": 1} and len(parsed.comments[0][1]) == 40001
@@ -165,7 +165,7 @@ def test_long_runs_in_code_comments_labels():
 def test_long_line_check_is_cheap():
     import time
 
-    from tagguard.sources.terraform import hcl
+    from tagguard.hcl import parse as hcl
 
     data = b'resource "aws_instance" "x" {\n  instance_type = "p4d.24xlarge" # note\n}\n' * 250_000
     start = time.perf_counter()

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 
-from tagguard import history
+from tagguard.state import history
 from tagguard.model import Finding, ScanResult
 
 
@@ -64,7 +64,7 @@ def test_a_writer_paused_after_reading_cannot_use_a_stale_previous_run(tmp_path,
 WRITER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from tagguard.history import record_run
+    from tagguard.state.history import record_run
     from tagguard.model import Finding, ScanResult
 
     db, who, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])

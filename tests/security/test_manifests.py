@@ -130,7 +130,7 @@ def test_kubernetes_reader_refuses_symlink_out_of_repo(tmp_path):
     """The reader itself (whatever the walk lets through) confines a linked file to the repository."""
     from tagguard.config import Config
     from tagguard.sources.base import Inventory, ScanContext
-    from tagguard.sources.kubernetes import KubernetesSource
+    from tagguard.sources.kubernetes.source import KubernetesSource
 
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)

@@ -198,7 +198,7 @@ def test_rule_docs_url_cannot_be_broken_out_of():
 
 def test_showback_and_llm_markdown_escape_data():
     from tagguard.llm.report import _md_table
-    from tagguard.showback import build_showback, render
+    from tagguard.cost.showback import build_showback, render
 
     result = hostile_result()
     sb = build_showback(result, None)
@@ -208,7 +208,7 @@ def test_showback_and_llm_markdown_escape_data():
 
 
 def test_csv_cells_never_start_a_formula():
-    from tagguard.showback import build_showback, render
+    from tagguard.cost.showback import build_showback, render
 
     r = hostile_result()
     r.resources[0].tags["team"] = "=HYPERLINK(\"https://evil.example.com\",\"x\")"

@@ -1,6 +1,6 @@
 """Budgets on actual spend: each ``budgets:`` entry's month-to-date actual and a forecast to month end.
 
-The budgets are the ones a scan checks (``tagguard.budgets.load_budgets``: ``match`` on tag values,
+The budgets are the ones a scan checks (``tagguard.cost.budgets.load_budgets``: ``match`` on tag values,
 ``monthly_usd``, ``mode``, ``kind``). On the bill:
 
 * ``kind: gpu`` sums AI charges whose usage is GPU time, ``tokens`` token-billed calls, ``all`` all AI
@@ -28,7 +28,7 @@ USAGE_OF_KIND = {"gpu": ("gpu",), "tokens": ("tokens",), "all": ("gpu", "tokens"
 
 
 def _load(config):
-    from tagguard.budgets import BudgetConfigError, load_budgets
+    from tagguard.cost.budgets import BudgetConfigError, load_budgets
 
     try:
         return load_budgets(config.section("budgets") if config is not None else None)

@@ -46,7 +46,7 @@ class Settings:
 
 
 def settings_from_config(config, **overrides: Any) -> Settings:
-    from tagguard.showback import dimensions
+    from tagguard.cost.showback import dimensions
 
     raw = (config.section("bill") if config is not None else None) or {}
     if not isinstance(raw, dict):

@@ -50,7 +50,7 @@ def _source(bill: Dict[str, Any]) -> str:
 def apply(result, base_budgets: Dict[str, Dict[str, Any]], bill: Dict[str, Any], config, root) -> int:
     """Add the bill's actual run-rate to every budget of ``result`` (``BudgetReport.actual``), raise or
     add ``over-budget`` findings the change causes; return how many pre-existing overages were hidden."""
-    from tagguard import budgets as bud
+    from tagguard.cost import budgets as bud
     from tagguard import rules
     from tagguard.model import ERROR, WARNING, Finding
     from tagguard.rules.cost import OVER_BUDGET

@@ -35,7 +35,7 @@ def alerts(reports, config_path, history_path, dry_run, fmt, output):
     the run: failures are retried with backoff, then reported, and the exit code is 3 (incomplete)."""
     from tagguard.config import ConfigError, load_config, user_or_default_config
     from tagguard.formats.escape import guard_commands
-    from tagguard.history import HistoryError
+    from tagguard.state.history import HistoryError
     from tagguard.operate.alerts import AlertConfigError, alerts_from_report, dispatch, parse_settings, read_report
     from tagguard.operate.state import AlertState
 

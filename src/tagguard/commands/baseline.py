@@ -29,7 +29,7 @@ def create(paths, config_path, output, **kw):
     not recorded. Exit code 0, or 2 when an input could not be looked at (a chart without
     helm): the baseline is written, but it cannot stand for what was not seen.
     """
-    from tagguard.baseline import write_baseline
+    from tagguard.state.baseline import write_baseline
 
     config = cli.load_config_or_exit(config_path)
     result = cli.run_scan(paths or (".",), config, kw)

@@ -90,7 +90,7 @@ def drift(regions, org, role_name, external_id, accounts, profiles, states, scop
     result = evaluate_live(live, config)
     attach_showback(result, config)
     if history_path is not None:
-        from tagguard.history import HistoryError, record_run
+        from tagguard.state.history import HistoryError, record_run
 
         try:
             result.history = record_run(history_path, result, kind="drift", started_at=started)
@@ -152,7 +152,7 @@ def evaluate_live(live, config):
 
 
 def attach_showback(result, config, extra_rows=None) -> None:
-    from tagguard.showback import build_showback
+    from tagguard.cost.showback import build_showback
 
     try:
         result.showback = build_showback(result, config, extra_rows=extra_rows)

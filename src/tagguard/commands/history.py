@@ -21,7 +21,7 @@ def _money(v):
               help="text for people, json for tools.")
 def history(path, kind, limit, fmt):
     """Print the trend recorded in a history database (tagguard drift --history PATH)."""
-    from tagguard.history import HistoryError, read_trend
+    from tagguard.state.history import HistoryError, read_trend
 
     try:
         rows = read_trend(path, kind, limit)

@@ -35,7 +35,7 @@ def merge(reports, output, history_path, fail_on):
     if not any(s["ok"] for s in doc["merge"]["shards"]):
         fail("no shard could be read; nothing to merge")
     if history_path is not None:
-        from tagguard.history import HistoryError, record_run
+        from tagguard.state.history import HistoryError, record_run
         from tagguard.operate.merge import uncovered_accounts
 
         missing = uncovered_accounts(history_path, doc)

@@ -51,7 +51,7 @@ def load_report_json(path: Path):
 def showback(paths, from_json, fmt, output, top, config_path, **kw):
     """Cost and GPU-hours by business unit / project / environment / cost center, the unallocated share,
     the top unallocated GPU resources, and shared platform costs allocated by GPU spend."""
-    from tagguard.showback import build_showback, render
+    from tagguard.cost.showback import build_showback, render
 
     if fmt is None:
         fmt = format_from_extension(output, SHOWBACK_FORMATS) if output is not None else "text"

@@ -134,7 +134,7 @@ class HtmlFormatter(Formatter):
     def format(self, result: ScanResult, *, color: bool = False) -> str:
         sb = result.showback
         if not sb:
-            from tagguard.showback import build_showback
+            from tagguard.cost.showback import build_showback
 
             sb = build_showback(result, None)
         t = sb["totals"]

@@ -240,7 +240,7 @@ class MarkdownFormatter(Formatter):
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
         if result.diff is not None:  # a `tagguard diff` result: the PR comment
-            from tagguard.diffing import render_markdown
+            from tagguard.state.diffing import render_markdown
 
             return render_markdown(result)
         return render_report(result)

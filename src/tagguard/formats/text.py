@@ -103,7 +103,7 @@ class TextFormatter(Formatter):
         head = _paint(verdict, ERROR if s["exit_code"] else "green", color)
         out = [f"{head}: " + ", ".join(parts) + cost]
         baseline = result.baseline
-        if baseline is not None:  # tagguard.baseline.apply_baseline
+        if baseline is not None:  # tagguard.state.baseline.apply_baseline
             stale = baseline.stale
             line = f"baseline {term(baseline.path)}: hid {baseline.suppressed} known finding(s)"
             if baseline.grown:

@@ -33,11 +33,10 @@ class BudgetConfigError(ValueError):
 def load_budgets(raw: Any) -> List[Dict[str, Any]]:
     """Validated token-relevant budgets (``kind: tokens`` or ``all`` with ``monthly_usd``).
 
-    Validation is ``tagguard.budgets.load_budgets`` (the cost budgets' own loader), so both
+    Validation is ``tagguard.cost.budgets.load_budgets`` (the cost budgets' own loader), so both
     readings of the section agree; its default kind is ``gpu``, which token spend ignores.
     """
-    from tagguard import budgets as core
-
+    from tagguard.cost import budgets as core
     try:
         loaded = core.load_budgets(raw)
     except core.BudgetConfigError as exc:

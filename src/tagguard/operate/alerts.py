@@ -327,7 +327,7 @@ def _showback_of(report: Dict[str, Any], config) -> Optional[Dict[str, Any]]:
     if isinstance(sb, dict) and isinstance(sb.get("top_unallocated"), list):
         return sb
     from tagguard.operate.merge import to_result
-    from tagguard.showback import build_showback
+    from tagguard.cost.showback import build_showback
 
     doc = {"resources": report.get("resources") or [], "findings": [f for f in report.get("findings") or []
                                                                      if isinstance(f, dict) and "rule" in f],

@@ -108,7 +108,7 @@ def _slug(value: str) -> str:
 def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Optional[Path], config=None) -> Dict[str, Any]:
     """The review document: ``{"month", "team_key", "org": page, "teams": {value: page}, "notes"}``."""
     from tagguard.operate.merge import Shard, merge_reports, num, to_result
-    from tagguard.showback import _settings, build_showback
+    from tagguard.cost.showback import _settings, build_showback
 
     if not MONTH.match(month or ""):
         raise ReviewError(f"--month {month!r}: expected YYYY-MM")

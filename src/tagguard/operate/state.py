@@ -43,7 +43,7 @@ class AlertState:
         self.conn: Optional[sqlite3.Connection] = None
         if path is None or (readonly and not Path(path).exists()):
             return
-        from tagguard.history import HistoryError, connect
+        from tagguard.state.history import HistoryError, connect
 
         try:
             if readonly:

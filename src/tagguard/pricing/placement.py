@@ -2,7 +2,7 @@
 
 A pod that asks for ``nvidia.com/gpu: 1`` says nothing about the node it runs on; the node pools
 of the same scan do.  Every GPU workload's nodeSelector, required node affinity and tolerations
-(``meta["node_placement"]``, written by ``sources.k8s_workloads``) are matched against the pools
+(``meta["node_placement"]``, written by ``sources.kubernetes.workloads``) are matched against the pools
 found in the same scan (``meta["node_pool"]``): Karpenter NodePools (YAML, rendered charts,
 Terraform manifests) and EKS / GKE / AKS node groups from Terraform (labels, taints, instance types).
 

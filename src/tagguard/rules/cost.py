@@ -67,8 +67,8 @@ def is_production(res: Resource) -> bool:
 
 
 def check(resources: List[Resource], ctx) -> Iterator[Finding]:
-    from tagguard import budgets as bud
-    from tagguard import costdiff
+    from tagguard.cost import budgets as bud
+    from tagguard.cost import diff as costdiff
     from tagguard.model import CostDiff
 
     outputs = ctx.outputs
@@ -133,7 +133,7 @@ def _spot_hints(resources: List[Resource], ctx) -> Iterator[Finding]:
     if train:
         from copy import deepcopy
 
-        from tagguard.costdiff import make_pricer
+        from tagguard.cost.diff import make_pricer
 
         pricer, usage = make_pricer(ctx)
         for r in train:

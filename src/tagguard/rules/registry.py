@@ -77,7 +77,7 @@ RULES: Tuple[Rule, ...] = (
     Rule("unmanaged-resource", "unmanaged", WARNING, produced_by="tagguard.sources.aws.state"),
     Rule("tag-drift", "tag_drift", WARNING, produced_by="tagguard.sources.aws.state"),
     # diff and LLM usage
-    Rule("config-changed", "config_changed", WARNING, produced_by="tagguard.diffing"),
+    Rule("config-changed", "config_changed", WARNING, produced_by="tagguard.state.diffing"),
     Rule("unknown-model", "unknown_model", WARNING, produced_by="tagguard.llm.report"),
     Rule("token-anomaly", "anomaly", WARNING, produced_by="tagguard.llm.report"),
     Rule("token-budget", "over_budget", ERROR, produced_by="tagguard.llm.budgets",

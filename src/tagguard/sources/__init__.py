@@ -23,7 +23,7 @@ MANIFEST_SUFFIXES = any_case(".yaml", ".yml", ".json")
 # through the release (its values are what is deployed), not a second time with the chart's defaults.
 SOURCES = [
     ("tagguard.sources.terraform.source:TerraformSource", (".tf", ".tf.json", ".tfvars")),
-    ("tagguard.sources.helm:HelmSource", ("Chart.yaml",)),
-    ("tagguard.sources.plan:PlanSource", (".json",)),
-    ("tagguard.sources.kubernetes:KubernetesSource", MANIFEST_SUFFIXES + ("<stdin>",)),
+    ("tagguard.sources.kubernetes.helm:HelmSource", ("Chart.yaml",)),
+    ("tagguard.sources.terraform.plan:PlanSource", (".json",)),
+    ("tagguard.sources.kubernetes.source:KubernetesSource", MANIFEST_SUFFIXES + ("<stdin>",)),
 ]

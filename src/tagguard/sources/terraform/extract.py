@@ -13,9 +13,9 @@ from functools import cache
 from typing import Any, Dict, List, Optional, Tuple
 
 from tagguard.model import Compute
-from tagguard.sources.terraform.evaluate import ChildScope
+from tagguard.hcl.evaluate import ChildScope
 from tagguard.sources.terraform.module import _safe_eval
-from tagguard.sources.terraform.values import PartialMap, Unknown
+from tagguard.hcl.values import PartialMap, Unknown
 
 _MISSING = object()
 TAG_STYLE = {"aws": "aws", "gcp": "gcp", "azure": "azure"}

@@ -3,7 +3,7 @@
 The chart must be a directory inside the scanned repository.  Its values are what the HCL evaluator
 makes of ``values`` (heredocs, ``yamlencode(...)``, ``templatefile(...)``) followed by ``set`` /
 ``set_sensitive`` (blocks, or the helm provider 3 list attribute), which win like ``--set`` does.
-Rendering is ``sources/helm.py``'s own ``HelmSource._render`` with the release's name, namespace and
+Rendering is ``sources/kubernetes/helm.py``'s own ``HelmSource._render`` with the release's name, namespace and
 values files (written to a private temporary directory, outside the repository); no other way of
 running helm.  The objects are judged as Kubernetes objects; their resources and findings point at
 the ``helm_release`` block (file and line), with ``meta.terraform_address``.
@@ -166,7 +166,7 @@ def render(found: List[Dict[str, Any]], inventory: Any, ctx: Any) -> Tuple[Sourc
         return out, claimed
     import tempfile
 
-    from tagguard.sources import helm as helm_mod
+    from tagguard.sources.kubernetes import helm as helm_mod
 
     helm = how = None
     timeout = float(helm_mod._opt(ctx, "helm_timeout") or helm_mod.DEFAULT_TIMEOUT_S)
@@ -271,7 +271,7 @@ class _Renderer:
     """``HelmSource._render`` with the release's name, namespace and values instead of the config's."""
 
     def __new__(cls, release: str, namespace: str, values: List[str]):
-        from tagguard.sources.helm import HelmSource
+        from tagguard.sources.kubernetes.helm import HelmSource
 
         class R(HelmSource):
             def _settings(self, d, ctx, inventory=None):  # noqa: D401 - the helm_release's own settings

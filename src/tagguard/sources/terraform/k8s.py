@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Tuple
 
 from tagguard.sources.terraform import extract as ex
-from tagguard.sources.terraform.values import PartialMap, Unknown
+from tagguard.hcl.values import PartialMap, Unknown
 
 _OPEN_KEY = "__tagguard_open__"
 _PLACEHOLDER = re.compile(r"\$\{tagguard-unknown-(\d+)\}")
@@ -148,7 +148,7 @@ def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
     interpolations render with placeholders in place of the unknown values (which then
     surface as unresolved labels with Terraform's reason) instead of failing as a whole.
     """
-    from tagguard.sources.terraform import evaluate as ev
+    from tagguard.hcl import evaluate as ev
 
     try:
         if isinstance(expr, ev.FuncCall) and not expr.expand:
@@ -157,7 +157,7 @@ def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
                 text = lenient_eval(args[0], scope, unk)
                 if not isinstance(text, str):
                     return expr.eval(scope) if not isinstance(text, Unknown) else text
-                from tagguard.sources.terraform.functions import FUNCTIONS
+                from tagguard.hcl.functions import FUNCTIONS
 
                 return ev.call_function(name, FUNCTIONS[name], scope, [text])
             if name == "templatefile" and len(args) == 2:
@@ -165,7 +165,7 @@ def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
                 variables = args[1].eval(scope)
                 if isinstance(path, Unknown) or not isinstance(variables, Mapping):
                     return expr.eval(scope)
-                from tagguard.sources.terraform.functions import FUNCTIONS
+                from tagguard.hcl.functions import FUNCTIONS
 
                 return ev.call_function(name, FUNCTIONS[name], scope, [path, unk.plain(variables, open_markers=False)])
         if isinstance(expr, ev.Template) and not expr.wrap:
@@ -321,9 +321,9 @@ def build(items: List[Dict[str, Any]], ctx: Any, unk: Unknowns):
     instance.  Each is judged together with the linking objects (namespaces, Karpenter node pools
     and classes, training runtimes) that other Terraform resources declare.
     """
-    from tagguard.sources import kubernetes as k8s
+    from tagguard.sources.kubernetes import source as k8s
     from tagguard.sources.base import SourceOutput
-    from tagguard.sources.k8s_yaml import parse_stream
+    from tagguard.sources.kubernetes.manifests import parse_stream
 
     out = SourceOutput()
     seen_findings = set()

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from tagguard.sources.terraform import hcl
-from tagguard.sources.terraform.values import PartialMap, Unknown
+from tagguard.hcl import parse as hcl
+from tagguard.hcl.values import PartialMap, Unknown
 
 MAX_MODULE_DEPTH = 12
 MAX_INSTANCES = 2_000  # for_each / count fan-out per module call
@@ -528,7 +528,7 @@ def validation_allowed(inst: ModuleInstance, decl: Located, name: str) -> Option
 
 
 def _allowed_in(expr, inst, name: str, depth: int) -> Optional[List[str]]:
-    from tagguard.sources.terraform import evaluate as ev
+    from tagguard.hcl import evaluate as ev
 
     if depth > 16:
         return None
@@ -570,7 +570,7 @@ def _allowed_in(expr, inst, name: str, depth: int) -> Optional[List[str]]:
 
 
 def _mentions_var(expr, name: str) -> bool:
-    from tagguard.sources.terraform import evaluate as ev
+    from tagguard.hcl import evaluate as ev
 
     if isinstance(expr, ev.Traversal) and isinstance(expr.root, str) and not expr.steps:
         return True  # a for-expression's iteration variable
@@ -581,7 +581,7 @@ def _mentions_var(expr, name: str) -> bool:
 
 
 def _is_null_check(expr, name: str) -> bool:
-    from tagguard.sources.terraform import evaluate as ev
+    from tagguard.hcl import evaluate as ev
 
     if not (isinstance(expr, ev.BinaryOp) and expr.op == "=="):
         return False
@@ -639,7 +639,7 @@ _PRIMITIVES = {"string", "number", "bool", "any"}
 def _type_spec(expr, depth: int) -> Any:
     """A type expression -> ("string"|"number"|"bool"|"any") | ("map"|"list"|"set", T) |
     ("object", {name: (T, optional, default_expr)}) | ("tuple", [T]); None when unknown."""
-    from tagguard.sources.terraform import evaluate as ev
+    from tagguard.hcl import evaluate as ev
 
     if depth > 32:
         return None
@@ -699,7 +699,7 @@ def _convert(value: Any, spec: Any, depth: int) -> Any:
 
 def _convert_primitive(value: Any, spec: str) -> Any:
     if spec == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        from tagguard.sources.terraform.values import to_string
+        from tagguard.hcl.values import to_string
 
         return to_string(value)
     if spec == "string" and isinstance(value, bool):

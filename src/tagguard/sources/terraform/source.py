@@ -17,7 +17,7 @@ from tagguard.sources.terraform import extract as ex
 from tagguard.sources.terraform.module import (
     Loader, Located, ModuleInstance, _safe_eval, bound_scope, expand_repetition, is_local_source, static_string,
 )
-from tagguard.sources.terraform.values import Unknown
+from tagguard.hcl.values import Unknown
 
 _IGNORE = re.compile(r"tagguard:ignore\b\s*(?P<rules>[\w,\s*-]*?)\s*(?:--\s*(?P<reason>.*\S))?\s*$")
 
@@ -203,7 +203,7 @@ def _remote_not_scanned(inst: ModuleInstance, call: Located, name: str, shown: s
 
 def root_values(directory: Path, mdef, ctx: ScanContext) -> Tuple[Dict[str, Any], List[Finding]]:
     """Terraform's precedence: TF_VAR_* < terraform.tfvars(.json) < *.auto.tfvars (lexical) < -var-file/-var."""
-    from tagguard.sources.terraform import hcl
+    from tagguard.hcl import parse as hcl
 
     values: Dict[str, Any] = {}
     problems: List[Finding] = []
@@ -296,7 +296,7 @@ class _TfvarsHints:
 
     def _parse(self) -> Dict[str, List[Tuple[Any, str]]]:
         from tagguard import safeio
-        from tagguard.sources.terraform import hcl
+        from tagguard.hcl import parse as hcl
 
         out: Dict[str, List[Tuple[Any, str]]] = {}
         for rel in self._files[:50]:
@@ -356,7 +356,7 @@ def _parse_cli_value(raw: str, decl: Optional[Located]) -> Any:
             type_text = ""
     if not type_text or type_text == "string":
         return raw
-    from tagguard.sources.terraform import hcl
+    from tagguard.hcl import parse as hcl
 
     parsed = hcl.parse(f"v = {raw}\n".encode(), "<cli>")
     attr = parsed.body.get("v")

@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Tuple
 
-from .evaluate import Literal, ObjectExpr, Source, TupleExpr
-from .hcl import MAX_BLOCK_DEPTH, Attribute, Block, Body, HclFile, ParseIssue
+from tagguard.hcl.evaluate import Literal, ObjectExpr, Source, TupleExpr
+from tagguard.hcl.parse import MAX_BLOCK_DEPTH, Attribute, Block, Body, HclFile, ParseIssue
 
 MAX_DEPTH = 256
 
@@ -372,8 +372,8 @@ class _Converter:
     def template(self, text: str, node: JNode) -> Any:
         if "${" not in text and "%{" not in text:
             return Literal(text, **self.pos(node))
-        from .evaluate import Invalid
-        from .hcl import compile_template
+        from tagguard.hcl.evaluate import Invalid
+        from tagguard.hcl.parse import compile_template
 
         expr = compile_template(text, f"{self.filename}:{self.line(node.start)}")
         if isinstance(expr, Invalid):

@@ -16,7 +16,7 @@ data sources is skipped):
   after-state runs 0 units, so it costs 0 and its delta is minus its cost;
 * ``meta.action`` is create | update | replace | delete | no-op, and
   ``meta.before_compute`` the before-state compute (priced in
-  ``tagguard.costdiff`` for ``meta.cost_delta_monthly_usd``).
+  ``tagguard.cost.diff`` for ``meta.cost_delta_monthly_usd``).
 
 Compute comes from the same ``kinds.yaml`` paths the HCL reader uses, through
 ``_JsonBody`` (a plan ``after`` object that looks like an evaluated HCL body).
@@ -193,7 +193,7 @@ class _JsonBody:
 
 def with_unknowns(after: Any, unknown: Any, reason: str = "known only after apply") -> Any:
     """``after`` with every ``after_unknown`` leaf replaced by ``Unknown``."""
-    from tagguard.sources.terraform.values import Unknown
+    from tagguard.hcl.values import Unknown
 
     if unknown is True:
         return Unknown(reason)
@@ -332,7 +332,7 @@ def _generic_spec(rtype: str) -> Optional[dict]:
 def _tags(rtype: str, spec: dict, value: dict):
     """The effective tag map: ``tags_all`` (AWS), ``effective_labels``/``terraform_labels`` (Google)."""
     from tagguard.sources.terraform import extract as ex
-    from tagguard.sources.terraform.values import Unknown
+    from tagguard.hcl.values import Unknown
 
     if rtype == "aws_autoscaling_group":
         return _asg_tags(value)
@@ -368,7 +368,7 @@ def _tags(rtype: str, spec: dict, value: dict):
 
 def _asg_tags(value: dict):
     from tagguard.sources.terraform import extract as ex
-    from tagguard.sources.terraform.values import Unknown
+    from tagguard.hcl.values import Unknown
 
     tm = ex.TagMap()
     blocks = value.get("tag")
@@ -395,7 +395,7 @@ _MISSING_V = object()
 
 
 def _get(value: Any, path: str) -> Any:
-    from tagguard.sources.terraform.values import Unknown
+    from tagguard.hcl.values import Unknown
 
     cur = value
     for part in path.split("."):

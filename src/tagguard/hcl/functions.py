@@ -1060,7 +1060,7 @@ def templatefile(scope: Any, path: Any, variables: Any) -> Any:
     if placeholders is not None and isinstance(variables, Mapping):
         # Kubernetes manifests (terraform/k8s.py): unknown variables render as placeholders
         variables = placeholders.plain(variables, open_markers=False)
-    from .hcl import compile_template
+    from .parse import compile_template
 
     template: Expr = compile_template(text, _s(path))
     return template._ev(_TemplateScope(to_map(variables), scope))

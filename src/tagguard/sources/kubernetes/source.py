@@ -6,8 +6,8 @@ A file is read when it holds Kubernetes objects (``apiVersion`` + ``kind``, ``Li
 included); other YAML and JSON (CI workflows, values files, package.json) is skipped quietly.  A file
 that looks like a manifest but cannot be decoded is a parse error.  Only regular files inside the
 scanned repository are opened (a symlink leading out of it is reported, not read), never more than
-the per-file cap (``TAGGUARD_MAX_FILE_BYTES``).  The work is in ``k8s_yaml`` (streams, parse errors)
-and ``k8s_workloads`` (objects -> resources).
+the per-file cap (``TAGGUARD_MAX_FILE_BYTES``).  The work is in ``manifests`` (streams, parse errors)
+and ``workloads`` (objects -> resources).
 """
 from __future__ import annotations
 
@@ -122,8 +122,8 @@ class KubernetesSource(Source):
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
         from tagguard import safeio
-        from tagguard.sources.k8s_workloads import Builder
-        from tagguard.sources.k8s_yaml import parse_json, parse_stream, readable_kinds
+        from tagguard.sources.kubernetes.workloads import Builder
+        from tagguard.sources.kubernetes.manifests import parse_json, parse_stream, readable_kinds
 
         out = SourceOutput()
         builder = Builder(ctx, source="kubernetes")
@@ -195,8 +195,8 @@ def resources_from_manifest_objects(objs: List[Dict[str, Any]], file: str, line:
     ``objs`` are plain dicts; anything that is not a Kubernetes object is ignored.  Every resource
     gets ``file``/``line`` of the Terraform block and ``meta`` merged in (e.g. the Terraform address).
     """
-    from tagguard.sources.k8s_workloads import Builder
-    from tagguard.sources.k8s_yaml import Doc, ParsedStream, _add_object
+    from tagguard.sources.kubernetes.workloads import Builder
+    from tagguard.sources.kubernetes.manifests import Doc, ParsedStream, _add_object
 
     parsed = ParsedStream()
     for obj in objs:
@@ -215,7 +215,7 @@ def resources_from_manifest_objects(objs: List[Dict[str, Any]], file: str, line:
 def resources_from_yaml_text(text: str, file: str, line: Optional[int], ctx: Any, **kw: Any) -> SourceOutput:
     """Like ``resources_from_manifest_objects`` for YAML text (a ``yaml_body`` or a rendered template):
     lines in findings are offset by ``line`` - 1."""
-    from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
+    from tagguard.sources.kubernetes.manifests import parse_stream, readable_kinds
 
     parsed = parse_stream(text, file, kinds=readable_kinds(getattr(ctx, "config", None)))
     offset = (line or 1) - 1

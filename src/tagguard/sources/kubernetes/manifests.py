@@ -208,7 +208,7 @@ def _add_object(out: ParsedStream, value: Dict[str, Any], file: str, line: int, 
 
 
 def readable_kinds(config: Any = None) -> FrozenSet[str]:
-    from tagguard.sources.k8s_kinds import load_table
+    from tagguard.sources.kubernetes.kinds import load_table
 
     table = load_table(config)
     return frozenset({k.split(".", 1)[0] for k in table.kinds} | EXTRA_KINDS)

@@ -16,8 +16,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource, Suppression
 from tagguard.sources.base import SourceOutput, parse_error
-from tagguard.sources.k8s_kinds import KindTable, as_count, declared_gpus, get_path, iter_roles, join, load_table, resolve_units
-from tagguard.sources.k8s_yaml import Doc
+from tagguard.sources.kubernetes.kinds import KindTable, as_count, declared_gpus, get_path, iter_roles, join, load_table, resolve_units
+from tagguard.sources.kubernetes.manifests import Doc
 
 IGNORE_ANNOTATION = "tagguard.io/ignore"
 _TEMPLATED = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\$\([A-Za-z_][A-Za-z0-9_]*\)")
@@ -594,7 +594,7 @@ class Builder:
                 else:
                     notes.append("run-to-completion job without activeDeadlineSeconds: duration per run unknown")
                 if spec.get("schedule"):
-                    from tagguard.sources.k8s_cron import runs_per_month
+                    from tagguard.sources.kubernetes.cron import runs_per_month
 
                     sched = get_path(obj, spec["schedule"])
                     runs = runs_per_month(sched)

@@ -238,8 +238,8 @@ class HelmSource(Source):
 
     def _render(self, helm: str, job: Tuple[str, str, str], inventory: Inventory, ctx: ScanContext,
                 deadline: float, timeout: float) -> SourceOutput:
-        from tagguard.sources.k8s_workloads import Builder
-        from tagguard.sources.k8s_yaml import parse_stream, readable_kinds
+        from tagguard.sources.kubernetes.workloads import Builder
+        from tagguard.sources.kubernetes.manifests import parse_stream, readable_kinds
 
         d, name, chart_file = job
         out = SourceOutput()

@@ -1,4 +1,4 @@
-"""The GitHub Action's logic (``action.yml`` runs ``python -m tagguard.gha run``).
+"""The GitHub Action's logic (``action.yml`` runs ``python -m tagguard.integrations.gha run``).
 
 Stdlib only (``urllib``).  Reads the workflow context from the usual variables
 (``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``, ``GITHUB_REPOSITORY``,
@@ -314,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
         if base_opt is None:
             warn("this tagguard has no `diff` command; running `tagguard scan` instead")
         elif not base:
-            print("tagguard.gha: error: `diff` needs a base ref (--base-ref, or a pull_request event)", file=sys.stderr)
+            print("tagguard.integrations.gha: error: `diff` needs a base ref (--base-ref, or a pull_request event)", file=sys.stderr)
             return 2
     if base_opt:
         command = ["diff", base_opt, base]
@@ -399,7 +399,7 @@ def _bool(text: str) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> int:
     env = os.environ.get
-    parser = argparse.ArgumentParser(prog="python -m tagguard.gha", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tagguard.integrations.gha", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("run", help="scan or diff, write reports and outputs, update the PR comment")
@@ -454,7 +454,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.mode == "off":
             return 0
         if not number:
-            print("tagguard.gha: error: not a pull request (no number in the event payload); pass --number", file=sys.stderr)
+            print("tagguard.integrations.gha: error: not a pull request (no number in the event payload); pass --number", file=sys.stderr)
             return 2
         gh = Github(os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", ""))
         try:
@@ -465,7 +465,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 hint = " (a pull request from a fork gets a read-only token)" if getattr(exc, "status", 0) in (403, 404) else ""
                 warn(f"cannot write the pull request comment: {exc}{hint}")
                 return 0
-            print(f"tagguard.gha: error: {exc}", file=sys.stderr)
+            print(f"tagguard.integrations.gha: error: {exc}", file=sys.stderr)
             return 2
         print(f"{action} {comment.get('html_url', '')}".rstrip())
         if os.environ.get("GITHUB_OUTPUT"):

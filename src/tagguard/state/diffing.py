@@ -371,8 +371,7 @@ def _rebase(file: Optional[str], src_root: Path, dst_root: Path) -> Optional[str
 def _base_payload(present: List[str], config, var_files, variables, options, tmp: Path, repo: Path,
                   head_root: Path) -> Dict[str, Any]:
     """Scan the base tree; return what the head needs, as plain data (it may cross a process boundary)."""
-    from tagguard import costdiff
-
+    from tagguard.cost import diff as costdiff
     base = scan_tree(present, config, var_files, variables, replace(ScanOptions.coerce(options)))
     # express base files relative to the head scan's root, so keys compare
     repo_of_base = Path(os.path.relpath(base.root, tmp))

@@ -2,7 +2,7 @@
 
 Two inputs produce the same per-resource facts in ``Resource.meta``:
 
-* a Terraform plan (``sources/plan.py``): the change's action, and the
+* a Terraform plan (``sources/terraform/plan.py``): the change's action, and the
   before-state compute, priced here with the same rate card and config;
 * ``tagguard diff``: the working tree compared with a base revision by address
   (``base_index`` / ``annotate_against_base``).
@@ -202,7 +202,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
     """``cost_diff``: every AI change with its delta, totals, and the delta per dimension."""
     if dimensions is None:
         if config is not None:
-            from tagguard.showback import dimensions as configured
+            from tagguard.cost.showback import dimensions as configured
 
             dimensions = configured(config)
         else:

@@ -1,0 +1,1 @@
+"""What a change and a team cost: budgets, the cost diff between two scans, showback."""

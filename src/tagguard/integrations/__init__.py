@@ -1,0 +1,1 @@
+"""Glue for the places tagguard runs in: the GitHub Action."""

@@ -1,0 +1,1 @@
+"""What tagguard remembers between runs and revisions: baselines, history, the base-revision diff."""
