@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -42,7 +43,7 @@ OPTIONS = hcl2.SerializationOptions(
 )
 
 
-def tf_files() -> List[Path]:
+def tf_files() -> list[Path]:
     files = sorted((ROOT / "tests" / "fixtures").rglob("*.tf")) + sorted((ROOT / "examples").rglob("*.tf"))
     return [f for f in files if ".terraform" not in f.parts]
 
@@ -60,7 +61,7 @@ def is_pure_literal(expr: Any) -> bool:
     return False
 
 
-def literal_pairs(body: Body, oracle: dict, path: str) -> Iterator[Tuple[str, Any, Any]]:
+def literal_pairs(body: Body, oracle: dict, path: str) -> Iterator[tuple[str, Any, Any]]:
     """(path, tagguard value, python-hcl2 value) for every pure-literal attribute."""
     for name, attr in body.attributes.items():
         if is_pure_literal(attr.expr):

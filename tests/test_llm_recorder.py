@@ -11,7 +11,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Optional
 
 import pytest
 
@@ -42,7 +41,7 @@ class OpenAIUsage:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    prompt_tokens_details: Optional[PromptDetails] = None
+    prompt_tokens_details: PromptDetails | None = None
 
 
 @dataclass
@@ -57,8 +56,8 @@ class OpenAIResponse:
 class AnthropicUsage:
     input_tokens: int
     output_tokens: int
-    cache_read_input_tokens: Optional[int] = None
-    cache_creation_input_tokens: Optional[int] = None
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,7 +23,7 @@ DOCS = SRC / "rules" / "docs"
 LEVELS = {"ERROR": ERROR, "WARNING": WARNING, "INFO": INFO}
 
 
-def front_matter(path: Path) -> Dict[str, str]:
+def front_matter(path: Path) -> dict[str, str]:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("---\n"), f"{path.name}: no front matter"
     head = text[4:].split("\n---", 1)[0]
@@ -34,7 +34,7 @@ def front_matter(path: Path) -> Dict[str, str]:
     return meta
 
 
-def _severities(node: Optional[ast.expr]) -> Optional[Set[str]]:
+def _severities(node: ast.expr | None) -> set[str] | None:
     """The severities an expression can have, or None when it is not a literal choice."""
     if node is None:
         return None
@@ -48,7 +48,7 @@ def _severities(node: Optional[ast.expr]) -> Optional[Set[str]]:
     return None
 
 
-def finding_sites(root: Path = SRC) -> Iterator[Tuple[str, int, str, Optional[Set[str]]]]:
+def finding_sites(root: Path = SRC) -> Iterator[tuple[str, int, str, set[str] | None]]:
     """(file, line, rule id, severities) of every finding the code builds with a literal rule id:
     ``Finding(rule=...)``, ``parse_error(...)`` (default rule parse-error, severity error) and
     ``{"rule": ..., "severity": ...}`` records (the cluster report)."""
@@ -82,9 +82,9 @@ def finding_sites(root: Path = SRC) -> Iterator[Tuple[str, int, str, Optional[Se
                     yield rel, node.lineno, rule.value, sev
 
 
-def _assigned_severities(tree: ast.AST, name: str) -> Optional[Set[str]]:
+def _assigned_severities(tree: ast.AST, name: str) -> set[str] | None:
     """Severities a local variable is assigned from literals (``sev = "info" if ... else "warning"``)."""
-    found: Set[str] = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             sev = _severities(node.value)
@@ -128,7 +128,7 @@ def test_every_doc_page_is_a_registered_rule():
 def test_every_finding_the_code_builds_is_registered_with_its_severity():
     sites = list(finding_sites())
     assert len(sites) > 30  # the walk found the code, not nothing
-    seen_default: Dict[str, List[str]] = {}
+    seen_default: dict[str, list[str]] = {}
     problems = []
     for file, line, rule_id, sev in sites:
         rule = registry.BY_ID.get(rule_id)

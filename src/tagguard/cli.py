@@ -9,7 +9,8 @@ import os
 import sys
 from importlib import import_module
 from pathlib import Path
-from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import NoReturn
+from collections.abc import Sequence
 
 import click
 
@@ -99,7 +100,7 @@ def config_option(f):
                              "$TAGGUARD_USER_CONFIG). See docs/configuration-trust.md.")(f)
 
 
-def load_config_or_exit(config_path: Optional[Path], paths: Optional[Sequence[str]] = None):
+def load_config_or_exit(config_path: Path | None, paths: Sequence[str] | None = None):
     """The run's config: ``--config``, else the scanned paths' repository config (looked up from
     ``paths``, by default the command's PATHS argument), over the user-level config."""
     from tagguard.config import ConfigError, load_config
@@ -132,7 +133,7 @@ def output_options(f):
 
 
 def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, no_color: bool,
-         renderers: Optional[dict] = None) -> None:
+         renderers: dict | None = None) -> None:
     """Write the result in every requested format; one of them may go to stdout.
 
     ``renderers`` maps a format name to ``fn(result, color) -> str`` for commands whose
@@ -140,7 +141,7 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
     """
     from tagguard.formats import get_formatter
 
-    pairs: List[Tuple[str, Optional[Path]]] = []
+    pairs: list[tuple[str, Path | None]] = []
     outputs = list(outputs)
     if not formats and outputs:  # `-o report.json`: the format the file name says
         formats = [format_from_extension(p, EMIT_FORMATS) for p in outputs]
@@ -190,7 +191,7 @@ def format_from_extension(path: Path, choices: Sequence[str]) -> str:
     raise AssertionError("unreachable")  # fail() raises
 
 
-def write_output(text: str, path: Optional[Path]) -> None:
+def write_output(text: str, path: Path | None) -> None:
     """Print to stdout, or write FILE (creating its directory); a write failure is a usage error."""
     if path is None:
         click.echo(text, nl=False)
@@ -202,7 +203,7 @@ def write_output(text: str, path: Optional[Path]) -> None:
         fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def parse_pairs(values: Sequence[str], option: str = "--var", form: str = "NAME=VALUE") -> Dict[str, str]:
+def parse_pairs(values: Sequence[str], option: str = "--var", form: str = "NAME=VALUE") -> dict[str, str]:
     """``NAME=VALUE`` items of a repeatable option as a dict; a malformed one is a usage error."""
     out = {}
     for item in values:
@@ -279,7 +280,7 @@ def scan_kwargs_to_options(kw: dict):
     })
 
 
-def scan_inputs(config, kw: dict) -> Tuple[List[Path], dict]:
+def scan_inputs(config, kw: dict) -> tuple[list[Path], dict]:
     """Apply --scope/--fail-on to the config; var files and variables from config + flags."""
     if kw.get("scope"):
         config.raw["scope"] = kw["scope"]
@@ -389,7 +390,7 @@ def explain(rule, list_all):
     click.echo(f"{doc.id} ({doc.category}, default severity {doc.severity})\n\n{doc.summary}\n\n{doc.body}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="tagguard", standalone_mode=True)
     except KeyboardInterrupt:

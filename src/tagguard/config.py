@@ -19,7 +19,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Iterator, Sequence
 
 from tagguard.resources import data_file
 
@@ -29,22 +30,22 @@ USER_CONFIG_ENV = "TAGGUARD_USER_CONFIG"
 MAX_CONFIG_BYTES = 1024 * 1024
 
 # Sections that decide what leaves the machine: never in a repository config.
-TRUSTED_SECTIONS: Dict[str, str] = {
+TRUSTED_SECTIONS: dict[str, str] = {
     "modules": "module downloads and their hosts are the runner's choice: --fetch-modules, or modules in the "
                "user-level config",
     "alerts": "alert routes and sinks decide where data is sent: the user-level config or a --config file",
 }
 # Where a key a repository config may not set goes instead.
-PROGRAM_KEYS: Dict[Tuple[str, ...], str] = {
+PROGRAM_KEYS: dict[tuple[str, ...], str] = {
     ("helm", "bin"): "--helm-bin PATH, or helm.bin in the user-level config",
 }
 # Keys that size what tagguard itself uses (memory, threads): a pull request must not choose them.
-RESOURCE_KEYS: Dict[Tuple[str, ...], str] = {
+RESOURCE_KEYS: dict[tuple[str, ...], str] = {
     ("bill", "memory_limit"): "--memory-limit, or bill.memory_limit in the user-level config or a --config file",
     ("bill", "threads"): "--threads, or bill.threads in the user-level config or a --config file",
 }
 # Keys naming files to read: inside the repository in a repository config.
-PATH_KEYS: List[Tuple[Tuple[str, ...], str]] = [
+PATH_KEYS: list[tuple[tuple[str, ...], str]] = [
     (("taxonomy",), "taxonomy in the user-level config or in a file named with --config"),
     (("usage",), "--usage FILE, or usage in the user-level config"),
     (("baseline",), "--baseline FILE, or baseline in the user-level config"),
@@ -63,14 +64,14 @@ class ConfigError(Exception):
 
 @dataclass
 class Config:
-    raw: Dict[str, Any] = field(default_factory=dict)
-    path: Optional[Path] = None  # the config relative paths resolve against; None: built-in defaults
+    raw: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None  # the config relative paths resolve against; None: built-in defaults
     trusted: bool = True  # False: the scanned repository's own file (policy only)
     origin: str = "default"  # repository | --config | user | default | base revision REF
-    user_path: Optional[Path] = None  # the user-level config merged underneath, if any
-    repo_root: Optional[Path] = None  # the repository a repository config belongs to
-    sha256: Optional[str] = None  # of the config file's bytes
-    display_path: Optional[str] = None  # how reports name the config (e.g. "REF:.tagguard.yaml")
+    user_path: Path | None = None  # the user-level config merged underneath, if any
+    repo_root: Path | None = None  # the repository a repository config belongs to
+    sha256: str | None = None  # of the config file's bytes
+    display_path: str | None = None  # how reports name the config (e.g. "REF:.tagguard.yaml")
 
     @property
     def base_dir(self) -> Path:
@@ -85,11 +86,11 @@ class Config:
         return self.raw.get("fail_on", "error")
 
     @property
-    def exclude(self) -> List[str]:
+    def exclude(self) -> list[str]:
         return list(self.raw.get("exclude", []))
 
     @property
-    def rule_overrides(self) -> Dict[str, str]:
+    def rule_overrides(self) -> dict[str, str]:
         """Severity per rule id or category; ``on`` (the rule's default severity) is no override."""
         return {k: v for k, v in (self.raw.get("rules") or {}).items() if v != "on"}
 
@@ -103,7 +104,7 @@ class Config:
         return (self.base_dir / os.path.expanduser(str(rel))).resolve()
 
     _taxonomy: Any = field(default=None, repr=False)
-    _taxonomy_label: Optional[str] = field(default=None, repr=False)
+    _taxonomy_label: str | None = field(default=None, repr=False)
 
     def taxonomy(self):
         if self._taxonomy is None:
@@ -124,13 +125,13 @@ class Config:
         self._taxonomy = taxonomy
         self._taxonomy_label = label
 
-    def describe(self) -> Dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         """What reports say about the config and taxonomy used: ``{path, taxonomy, sha256, ...}``."""
         tax = self.taxonomy()
         tax_path = self._taxonomy_label or (str(tax.path) if getattr(tax, "path", None) else None)
         if self.raw.get("taxonomy") is None and self._taxonomy_label is None:
             tax_path = "(built-in) " + DEFAULT_TAXONOMY
-        out: Dict[str, Any] = {
+        out: dict[str, Any] = {
             "path": self.display_path or (str(self.path) if self.path and self.origin != "default" else None),
             "taxonomy": tax_path,
             "sha256": self.sha256,
@@ -146,7 +147,7 @@ class Config:
 
 # --- lookup ------------------------------------------------------------------------------
 
-def find_config(start: Path) -> Optional[Path]:
+def find_config(start: Path) -> Path | None:
     """``.tagguard.yaml`` in ``start`` or a parent, stopping at the repository root."""
     current = Path(os.path.abspath(start))
     if not current.is_dir():
@@ -161,7 +162,7 @@ def find_config(start: Path) -> Optional[Path]:
         current = current.parent
 
 
-def repository_root(start: Path) -> Optional[Path]:
+def repository_root(start: Path) -> Path | None:
     """The directory holding ``.git`` at or above ``start``; None outside git."""
     current = start.resolve()
     if not current.is_dir():
@@ -174,7 +175,7 @@ def repository_root(start: Path) -> Optional[Path]:
         current = current.parent
 
 
-def user_config_path() -> Optional[Path]:
+def user_config_path() -> Path | None:
     """The user-level config's path (it may not exist); None when disabled (TAGGUARD_USER_CONFIG="")."""
     env = os.environ.get(USER_CONFIG_ENV)
     if env is not None:
@@ -183,7 +184,7 @@ def user_config_path() -> Optional[Path]:
     return Path(base) / "tagguard" / "config.yaml"
 
 
-def _starts(paths: Sequence[str]) -> List[Path]:
+def _starts(paths: Sequence[str]) -> list[Path]:
     out = []
     for p in paths:
         if p == "-" or not p:
@@ -192,13 +193,13 @@ def _starts(paths: Sequence[str]) -> List[Path]:
     return out or [Path.cwd()]
 
 
-def lookup_config(paths: Sequence[str]) -> Optional[Path]:
+def lookup_config(paths: Sequence[str]) -> Path | None:
     """The repository config governing the scanned ``paths`` (None: none).
 
     Every path must be governed by the same config: paths in repositories with different
     configs (or one with a config and one without) are a ConfigError naming both.
     """
-    found: Dict[Optional[str], Tuple[Path, Optional[Path]]] = {}
+    found: dict[str | None, tuple[Path, Path | None]] = {}
     for start in _starts(paths):
         cfg = find_config(start if start.exists() else _existing_parent(start))
         key = os.path.abspath(cfg) if cfg else None  # not resolved: a symlinked config is judged as a link
@@ -219,8 +220,8 @@ def _existing_parent(path: Path) -> Path:
 
 # --- loading -------------------------------------------------------------------------------
 
-def load_config(path: Optional[Path] = None, start: Optional[Path] = None,
-                paths: Optional[Sequence[str]] = None, trusted: Optional[bool] = None,
+def load_config(path: Path | None = None, start: Path | None = None,
+                paths: Sequence[str] | None = None, trusted: bool | None = None,
                 use_user_config: bool = True) -> Config:
     """Load the config for a run.
 
@@ -289,7 +290,7 @@ def _finish(config: Config, owner: Config) -> Config:
     return config
 
 
-def _load_user_config() -> Optional[Config]:
+def _load_user_config() -> Config | None:
     path = user_config_path()
     if path is None:
         return None
@@ -303,7 +304,7 @@ def _load_user_config() -> Optional[Config]:
     return Config(raw=raw, path=path, trusted=True, origin="user", sha256=digest)
 
 
-def _read(path: Path) -> Tuple[Dict[str, Any], Dict[Tuple[str, ...], int], str]:
+def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int], str]:
     try:
         if not path.is_file():
             raise ConfigError(f"{path}: config is not a regular file")
@@ -321,7 +322,7 @@ def _read(path: Path) -> Tuple[Dict[str, Any], Dict[Tuple[str, ...], int], str]:
     return raw, lines, hashlib.sha256(data).hexdigest()
 
 
-def _parse(text: str, path: Path) -> Tuple[Dict[str, Any], Dict[Tuple[str, ...], int]]:
+def _parse(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     from tagguard import yamlio
 
     try:
@@ -343,7 +344,7 @@ def _parse(text: str, path: Path) -> Tuple[Dict[str, Any], Dict[Tuple[str, ...],
     return data, lines
 
 
-def normalize(raw: Dict[str, Any]) -> None:
+def normalize(raw: dict[str, Any]) -> None:
     """YAML 1.1 reads bare ``off``/``on`` (and no/yes) as booleans: as severities they mean off / on."""
     rules = raw.get("rules")
     if isinstance(rules, dict):
@@ -354,7 +355,7 @@ def normalize(raw: Dict[str, Any]) -> None:
                 rules[key] = "on"
 
 
-def merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``over`` on top of ``base``: mappings merge key by key, anything else is replaced."""
     out = dict(base)
     for key, value in over.items():
@@ -367,7 +368,7 @@ def merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
 
 # --- trust ---------------------------------------------------------------------------------
 
-def _match(raw: Any, pattern: Tuple[str, ...], prefix: Tuple[Any, ...] = ()) -> Iterator[Tuple[Tuple[Any, ...], Any]]:
+def _match(raw: Any, pattern: tuple[str, ...], prefix: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """(key path, value) of every value under ``pattern`` (``*``: any key or index)."""
     if not pattern:
         yield prefix, raw
@@ -389,8 +390,8 @@ def _match(raw: Any, pattern: Tuple[str, ...], prefix: Tuple[Any, ...] = ()) -> 
         yield from _match(raw[head], rest, prefix + (head,))
 
 
-def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], int], root: Path,
-                trusted: bool, label: Optional[str] = None) -> None:
+def check_trust(raw: dict[str, Any], path: Path, lines: dict[tuple[str, ...], int], root: Path,
+                trusted: bool, label: str | None = None) -> None:
     """A repository config may set policy, never a program, a path outside ``root`` or a URL."""
     if trusted:
         return
@@ -419,7 +420,7 @@ def check_trust(raw: Dict[str, Any], path: Path, lines: Dict[Tuple[str, ...], in
                                   f"instead use {instead}")
 
 
-def path_problem(value: str, base: Path, real_root: Path) -> Optional[str]:
+def path_problem(value: str, base: Path, real_root: Path) -> str | None:
     """Why ``value`` (relative to ``base``) may not be read on the word of the repository; None: fine."""
     if value == "-":
         return None
@@ -445,7 +446,7 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _absolutize(raw: Dict[str, Any], base: Path) -> None:
+def _absolutize(raw: dict[str, Any], base: Path) -> None:
     """Paths in the user-level config are relative to it: make them absolute before merging."""
     patterns = [p for p, _ in PATH_KEYS] + list(PROGRAM_KEYS)
     for pattern in patterns:
@@ -454,7 +455,7 @@ def _absolutize(raw: Dict[str, Any], base: Path) -> None:
                 _set(raw, kp, str(base / os.path.expanduser(value)))
 
 
-def _set(raw: Any, keypath: Tuple[Any, ...], value: Any) -> None:
+def _set(raw: Any, keypath: tuple[Any, ...], value: Any) -> None:
     node = raw
     for k in keypath[:-1]:
         node = node[k]
@@ -481,7 +482,7 @@ def _short(text: str, limit: int = 80) -> str:
 
 # --- validation ------------------------------------------------------------------------------
 
-def line_map(text: str) -> Dict[Tuple[str, ...], int]:
+def line_map(text: str) -> dict[tuple[str, ...], int]:
     """Line of every key and list item, by key path (keys as strings, list indexes as "0", "1"...)."""
     import yaml
 
@@ -491,9 +492,9 @@ def line_map(text: str) -> Dict[Tuple[str, ...], int]:
         root = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError:
         return {}
-    out: Dict[Tuple[str, ...], int] = {}
+    out: dict[tuple[str, ...], int] = {}
     seen = set()
-    stack: List[Tuple[Any, Tuple[str, ...]]] = [(root, ())]
+    stack: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
     while stack:
         node, prefix = stack.pop()
         if node is None or id(node) in seen:
@@ -513,7 +514,7 @@ def line_map(text: str) -> Dict[Tuple[str, ...], int]:
     return out
 
 
-def _line(lines: Dict[Tuple[str, ...], int], keypath: Sequence[Any]) -> int:
+def _line(lines: dict[tuple[str, ...], int], keypath: Sequence[Any]) -> int:
     kp = tuple(_key_text(k) for k in keypath)
     while kp:
         if kp in lines:
@@ -530,7 +531,7 @@ def _key_text(k: Any) -> str:
     return str(k)
 
 
-def validate_config(raw: Dict[str, Any], path: Path, lines: Optional[Dict[Tuple[str, ...], int]] = None) -> None:
+def validate_config(raw: dict[str, Any], path: Path, lines: dict[tuple[str, ...], int] | None = None) -> None:
     """Schema errors (the first by line, with the count of others) and rule ids, as one ConfigError line."""
     import jsonschema
     from jsonschema.exceptions import best_match
@@ -542,7 +543,7 @@ def validate_config(raw: Dict[str, Any], path: Path, lines: Optional[Dict[Tuple[
             lines = {}
     schema = json.loads(data_file("schemas/config.schema.json").read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
-    problems: List[Tuple[int, str]] = []
+    problems: list[tuple[int, str]] = []
     for err in validator.iter_errors(raw):
         if err.context:
             err = best_match(err.context) or err
@@ -556,7 +557,7 @@ def validate_config(raw: Dict[str, Any], path: Path, lines: Optional[Dict[Tuple[
         raise ConfigError(f"{path}:{line}: {message}{more}")
 
 
-def _explain(err) -> Tuple[Tuple[Any, ...], str]:
+def _explain(err) -> tuple[tuple[Any, ...], str]:
     from difflib import get_close_matches
 
     keypath = tuple(err.absolute_path)
@@ -573,13 +574,13 @@ def _explain(err) -> Tuple[Tuple[Any, ...], str]:
     return keypath, _short(err.message, 300)
 
 
-def known_rule_names() -> List[str]:
+def known_rule_names() -> list[str]:
     from tagguard.rules import known_rule_ids
 
     return known_rule_ids()
 
 
-def _rule_problems(raw: Dict[str, Any], lines) -> List[Tuple[int, str]]:
+def _rule_problems(raw: dict[str, Any], lines) -> list[tuple[int, str]]:
     rules = raw.get("rules")
     if not isinstance(rules, dict):
         return []

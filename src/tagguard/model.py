@@ -7,7 +7,7 @@ turn a ``ScanResult`` into output.  Nothing here imports anything heavy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -34,21 +34,21 @@ UNMANAGED = "unmanaged"  # live GPU resource no Terraform state manages (drift s
 class Compute:
     """What a resource runs on, per unit, and how many units."""
 
-    instance_type: Optional[str] = None
-    accelerator: Optional[str] = None  # short GPU/accelerator model, e.g. "A100"
-    gpus_per_unit: Optional[float] = None  # fractional for GPU partitions
-    units: Optional[int] = 1  # instances / nodes / replicas; None = unknown
+    instance_type: str | None = None
+    accelerator: str | None = None  # short GPU/accelerator model, e.g. "A100"
+    gpus_per_unit: float | None = None  # fractional for GPU partitions
+    units: int | None = 1  # instances / nodes / replicas; None = unknown
     pricing_model: str = "on_demand"  # on_demand | spot | reserved | mixed
-    provider: Optional[str] = None  # aws | gcp | azure | kubernetes
-    service: Optional[str] = None  # ec2 | sagemaker | gke | ...
-    region: Optional[str] = None
-    spot_units: Optional[int] = None  # for pricing_model "mixed": how many units are spot
-    hours_per_month: Optional[float] = None  # None: 730 for long-running kinds
-    runtime_hours: Optional[float] = None  # for run-to-completion jobs: hours per run
-    notes: List[str] = field(default_factory=list)
+    provider: str | None = None  # aws | gcp | azure | kubernetes
+    service: str | None = None  # ec2 | sagemaker | gke | ...
+    region: str | None = None
+    spot_units: int | None = None  # for pricing_model "mixed": how many units are spot
+    hours_per_month: float | None = None  # None: 730 for long-running kinds
+    runtime_hours: float | None = None  # for run-to-completion jobs: hours per run
+    notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "instance_type": self.instance_type,
             "accelerator": self.accelerator,
             "gpus_per_unit": _num(self.gpus_per_unit),
@@ -64,7 +64,7 @@ class Compute:
         return out
 
     @classmethod
-    def from_json(cls, d: Any) -> Optional[Compute]:
+    def from_json(cls, d: Any) -> Compute | None:
         """The inverse of ``to_json`` (``None`` for a missing or wrong-typed object); a value of the wrong
         type in it is read as unknown (``None``), never as a string that later arithmetic would repeat."""
         if not isinstance(d, dict):
@@ -83,25 +83,25 @@ class Compute:
 class Cost:
     """A priced resource.  ``None`` figures mean "not known", never zero."""
 
-    hourly_usd: Optional[float] = None
-    monthly_usd: Optional[float] = None
-    gpu_hours_per_month: Optional[float] = None
-    rate_source: Optional[str] = None  # id of the rate card source, or "config"
-    rate_date: Optional[str] = None
-    reason: Optional[str] = None  # why a figure is missing
-    breakdown: List[Dict[str, Any]] = field(default_factory=list)
+    hourly_usd: float | None = None
+    monthly_usd: float | None = None
+    gpu_hours_per_month: float | None = None
+    rate_source: str | None = None  # id of the rate card source, or "config"
+    rate_date: str | None = None
+    reason: str | None = None  # why a figure is missing
+    breakdown: list[dict[str, Any]] = field(default_factory=list)
     # Addresses of the priced node pools of the same scan whose capacity this figure is a share of
     # (a GPU workload priced from the nodes it selects).  Totals count billed capacity once: an
     # attributed figure is shown on its resource but left out of every total (docs/pricing.md).
-    attributed_from: List[str] = field(default_factory=list)
+    attributed_from: list[str] = field(default_factory=list)
 
     @property
     def counted(self) -> bool:
         """Whether this figure enters totals (summary, showback, diff, budgets)."""
         return not self.attributed_from
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "hourly_usd": _money(self.hourly_usd),
             "monthly_usd": _money(self.monthly_usd),
             "gpu_hours_per_month": _num(self.gpu_hours_per_month),
@@ -119,7 +119,7 @@ class Cost:
         return out
 
     @classmethod
-    def from_json(cls, d: Any) -> Optional[Cost]:
+    def from_json(cls, d: Any) -> Cost | None:
         """The inverse of ``to_json`` (``None`` for a missing or wrong-typed object)."""
         if not isinstance(d, dict):
             return None
@@ -136,10 +136,10 @@ class Cost:
 class Suppression:
     """An inline ``tagguard:ignore`` directive that applies to a resource."""
 
-    rules: List[str]  # rule ids or categories; ["*"] for all
+    rules: list[str]  # rule ids or categories; ["*"] for all
     reason: str
-    file: Optional[str] = None
-    line: Optional[int] = None
+    file: str | None = None
+    line: int | None = None
 
     def matches(self, finding: Finding) -> bool:
         if "*" in self.rules or "all" in self.rules:
@@ -154,30 +154,30 @@ class Resource:
     address: str
     type: str
     source: str  # terraform | plan | kubernetes | helm | aws
-    file: Optional[str] = None
-    line: Optional[int] = None
+    file: str | None = None
+    line: int | None = None
     ai: bool = False
     taggable: bool = True
-    tags: Dict[str, str] = field(default_factory=dict)  # known tag values
-    unresolved_tags: List[str] = field(default_factory=list)  # keys whose values are unknown
+    tags: dict[str, str] = field(default_factory=dict)  # known tag values
+    unresolved_tags: list[str] = field(default_factory=list)  # keys whose values are unknown
     tags_open: bool = False  # the map may hold keys tagguard cannot see (unknown merge input)
     tag_style: str = "aws"  # aws | gcp | azure | kubernetes: key-case semantics
-    compute: Optional[Compute] = None
-    cost: Optional[Cost] = None
-    suppressions: List[Suppression] = field(default_factory=list)
+    compute: Compute | None = None
+    cost: Cost | None = None
+    suppressions: list[Suppression] = field(default_factory=list)
     # Where the tags came from, for messages: e.g. {"cost-center": "provider default_tags"}
-    tag_origins: Dict[str, str] = field(default_factory=dict)
+    tag_origins: dict[str, str] = field(default_factory=dict)
     # Why a key in ``unresolved_tags`` is unknown, e.g. {"owner": "var.owner has no default"}
-    unresolved_reasons: Dict[str, str] = field(default_factory=dict)
+    unresolved_reasons: dict[str, str] = field(default_factory=dict)
     # Why ``tags_open`` is set, e.g. "merge() includes var.extra_tags, which has no default"
-    open_reason: Optional[str] = None
+    open_reason: str | None = None
     # Where the fix goes, in the source's words, e.g. "the `tags` argument or provider default_tags"
-    tag_fix_hint: Optional[str] = None
+    tag_fix_hint: str | None = None
     # Source-specific facts: account, region, arn, role, chart, change action, module call...
-    meta: Dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "address": self.address,
             "type": self.type,
             "source": self.source,
@@ -205,7 +205,7 @@ class Resource:
             raise ReportError("a resource is not an object with a string `address`")
         raw_tags, raw_unresolved = d.get("tags"), d.get("unresolved_tags")
         # a null value is kept as null (tagguard never writes one; merge has always kept it)
-        tags: Dict[str, Any] = ({str(k): v if isinstance(v, str) or v is None else str(v) for k, v in raw_tags.items()}
+        tags: dict[str, Any] = ({str(k): v if isinstance(v, str) or v is None else str(v) for k, v in raw_tags.items()}
                                 if isinstance(raw_tags, dict) else {})
         unresolved = [str(k) for k in raw_unresolved] if isinstance(raw_unresolved, list) else []
         return cls(address=d["address"], type=str(d.get("type") or ""), source=str(d.get("source") or "json"),
@@ -221,22 +221,22 @@ class Finding:
     category: str  # snake_case category, e.g. "missing_tag"
     severity: str
     message: str
-    address: Optional[str] = None
-    file: Optional[str] = None
-    line: Optional[int] = None
-    tag: Optional[str] = None
-    resource_type: Optional[str] = None
-    fix: Optional[str] = None
+    address: str | None = None
+    file: str | None = None
+    line: int | None = None
+    tag: str | None = None
+    resource_type: str | None = None
+    fix: str | None = None
     suppressed: bool = False
-    suppression_reason: Optional[str] = None
-    extra: Dict[str, Any] = field(default_factory=dict)
+    suppression_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> tuple:
         """Identity of a finding across runs (baseline, diff, history)."""
         return (self.file or "", self.address or "", self.rule, self.tag or "")
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "rule": self.rule,
             "category": self.category,
             "severity": self.severity,
@@ -291,15 +291,15 @@ class UnseenInput:
     Whatever the findings say, a result holding one ends with ``exit_code`` (2 unless said otherwise),
     also when the finding that describes it is hidden (a baseline, a pre-existing finding in a diff)."""
 
-    file: Optional[str]
+    file: str | None
     reason: str
     exit_code: int = EXIT_UNSEEN
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "reason": self.reason, "exit_code": self.exit_code}
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> UnseenInput:
+    def from_json(cls, d: dict[str, Any]) -> UnseenInput:
         return cls(file=d.get("file"), reason=str(d.get("reason") or ""), exit_code=int(d.get("exit_code") or EXIT_UNSEEN))
 
 
@@ -310,18 +310,18 @@ class BaselineInfo:
     path: str
     entries: int = 0
     suppressed: int = 0
-    stale: List[Dict[str, Any]] = field(default_factory=list)  # {file, address, rule, tag}
-    grown: List[Dict[str, Any]] = field(default_factory=list)  # {file, address, rule, tag, figure, baselined, now}
+    stale: list[dict[str, Any]] = field(default_factory=list)  # {file, address, rule, tag}
+    grown: list[dict[str, Any]] = field(default_factory=list)  # {file, address, rule, tag, figure, baselined, now}
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"path": self.path, "entries": self.entries, "suppressed": self.suppressed,
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "entries": self.entries, "suppressed": self.suppressed,
                                "stale": list(self.stale)}
         if self.grown:
             out["grown"] = list(self.grown)
         return out
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> BaselineInfo:
+    def from_json(cls, d: dict[str, Any]) -> BaselineInfo:
         return cls(path=str(d.get("path") or ""), entries=int(d.get("entries") or 0),
                    suppressed=int(d.get("suppressed") or 0), stale=list(d.get("stale") or []),
                    grown=list(d.get("grown") or []))
@@ -334,23 +334,23 @@ class BudgetReport:
     name: str
     mode: str
     kind: str = "gpu"
-    match: Dict[str, Any] = field(default_factory=dict)
-    monthly_usd: Optional[float] = None
+    match: dict[str, Any] = field(default_factory=dict)
+    monthly_usd: float | None = None
     projected_usd: float = 0.0
-    monthly_gpu_hours: Optional[float] = None
+    monthly_gpu_hours: float | None = None
     projected_gpu_hours: float = 0.0
     resources: int = 0
     unpriced_resources: int = 0
     over: bool = False
-    overage_usd: Optional[float] = None
-    overage_gpu_hours: Optional[float] = None
+    overage_usd: float | None = None
+    overage_gpu_hours: float | None = None
     evaluated: bool = True
-    note: Optional[str] = None
+    note: str | None = None
     # `tagguard diff --bill`: the bill's actual run-rate, the change's delta and their sum (actuals.diffbill)
-    actual: Optional[Dict[str, Any]] = None
+    actual: dict[str, Any] | None = None
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"name": self.name, "mode": self.mode, "kind": self.kind, "match": self.match,
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "mode": self.mode, "kind": self.kind, "match": self.match,
                                "monthly_usd": self.monthly_usd, "projected_usd": round(self.projected_usd, 2),
                                "monthly_gpu_hours": self.monthly_gpu_hours,
                                "projected_gpu_hours": round(self.projected_gpu_hours, 4),
@@ -368,7 +368,7 @@ class BudgetReport:
         return out
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> BudgetReport:
+    def from_json(cls, d: dict[str, Any]) -> BudgetReport:
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
         kw = {k: v for k, v in d.items() if k in names}
         kw.setdefault("name", "")
@@ -382,23 +382,23 @@ class CostDiff:
 
     total_delta_monthly_usd: float = 0.0
     gpu_hours_delta_per_month: float = 0
-    changes: Dict[str, int] = field(default_factory=dict)  # action -> count
+    changes: dict[str, int] = field(default_factory=dict)  # action -> count
     unpriced_changes: int = 0
-    by: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)  # dimension -> [{value, delta_monthly_usd, ...}]
-    resources: List[Dict[str, Any]] = field(default_factory=list)  # one row per changed AI resource
+    by: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # dimension -> [{value, delta_monthly_usd, ...}]
+    resources: list[dict[str, Any]] = field(default_factory=list)  # one row per changed AI resource
     # Keys ``costdiff.summarize`` adds that have no field here yet, written to JSON as they are.
-    more: Dict[str, Any] = field(default_factory=dict)
+    more: dict[str, Any] = field(default_factory=dict)
 
     _FIELDS = ("total_delta_monthly_usd", "gpu_hours_delta_per_month", "changes", "unpriced_changes", "by", "resources")
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {k: getattr(self, k) for k in self._FIELDS}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: getattr(self, k) for k in self._FIELDS}
         for k, v in self.more.items():
             out.setdefault(k, v)
         return out
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> CostDiff:
+    def from_json(cls, d: dict[str, Any]) -> CostDiff:
         kw = {k: d[k] for k in cls._FIELDS if k in d}
         return cls(**kw, more={k: v for k, v in d.items() if k not in cls._FIELDS})
 
@@ -409,21 +409,21 @@ class DiffInfo:
 
     base: str
     base_commit: str = ""
-    paths: List[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     total_delta_monthly_usd: float = 0.0
-    added: List[Dict[str, Any]] = field(default_factory=list)
-    changed: List[Dict[str, Any]] = field(default_factory=list)
-    removed: List[Dict[str, Any]] = field(default_factory=list)
+    added: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
     preexisting_findings_hidden: int = 0
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"base": self.base, "base_commit": self.base_commit, "paths": list(self.paths),
                 "total_delta_monthly_usd": self.total_delta_monthly_usd, "added": self.added,
                 "changed": self.changed, "removed": self.removed,
                 "preexisting_findings_hidden": self.preexisting_findings_hidden}
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> DiffInfo:
+    def from_json(cls, d: dict[str, Any]) -> DiffInfo:
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
         kw = {k: v for k, v in d.items() if k in names}
         kw["base"] = str(kw.get("base") or "")
@@ -436,23 +436,23 @@ REPORT_PARTS = ("unseen_inputs", "baseline", "cost_diff", "budgets", "diff", "dr
 
 @dataclass
 class ScanResult:
-    resources: List[Resource] = field(default_factory=list)
-    findings: List[Finding] = field(default_factory=list)
-    root: Optional[str] = None  # what was scanned (paths are relative to it)
-    errors: List[Dict[str, Any]] = field(default_factory=list)  # inputs that failed to read: exit code 3
+    resources: list[Resource] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    root: str | None = None  # what was scanned (paths are relative to it)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # inputs that failed to read: exit code 3
     fail_on: str = ERROR
     # False: findings are reported but do not set the exit code (showback, baseline create);
     # unseen inputs and incomplete reads still do.
     gate: bool = True
-    unseen: List[UnseenInput] = field(default_factory=list)  # inputs that must not pass silently: exit 2
-    baseline: Optional[BaselineInfo] = None  # scan --baseline
-    cost_diff: Optional[CostDiff] = None  # plan JSON with changes, tagguard diff
-    budgets: Optional[List[BudgetReport]] = None  # None: no budgets configured
-    diff: Optional[DiffInfo] = None  # tagguard diff
-    drift: Optional[Dict[str, Any]] = None  # tagguard drift: the live scan's statistics (sources.aws.scan_live)
-    history: Optional[Dict[str, Any]] = None  # --history: history.record_run's new/fixed/trend document
-    showback: Optional[Dict[str, Any]] = None  # showback.build_showback's document (HTML, history)
-    config: Optional[Dict[str, Any]] = None  # config.Config.describe(): {path, taxonomy, sha256, source}
+    unseen: list[UnseenInput] = field(default_factory=list)  # inputs that must not pass silently: exit 2
+    baseline: BaselineInfo | None = None  # scan --baseline
+    cost_diff: CostDiff | None = None  # plan JSON with changes, tagguard diff
+    budgets: list[BudgetReport] | None = None  # None: no budgets configured
+    diff: DiffInfo | None = None  # tagguard diff
+    drift: dict[str, Any] | None = None  # tagguard drift: the live scan's statistics (sources.aws.scan_live)
+    history: dict[str, Any] | None = None  # --history: history.record_run's new/fixed/trend document
+    showback: dict[str, Any] | None = None  # showback.build_showback's document (HTML, history)
+    config: dict[str, Any] | None = None  # config.Config.describe(): {path, taxonomy, sha256, source}
 
     def base_dir(self) -> Path:
         """The directory the findings' file paths are relative to."""
@@ -466,10 +466,10 @@ class ScanResult:
             pass
         return root
 
-    def active_findings(self) -> List[Finding]:
+    def active_findings(self) -> list[Finding]:
         return [f for f in self.findings if not f.suppressed]
 
-    def blocking(self) -> List[Finding]:
+    def blocking(self) -> list[Finding]:
         if not self.gate:
             return []
         threshold = SEVERITY_RANK.get(self.fail_on, 3)
@@ -487,9 +487,9 @@ class ScanResult:
             return max(codes)
         return EXIT_FINDINGS if self.blocking() else EXIT_OK
 
-    def parts_json(self) -> Dict[str, Any]:
+    def parts_json(self) -> dict[str, Any]:
         """The optional top-level keys of the JSON report (``REPORT_PARTS``) that this result has."""
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         if self.unseen:
             out["unseen_inputs"] = [u.to_json() for u in self.unseen]
         if self.baseline is not None:
@@ -535,7 +535,7 @@ class ScanResult:
         result.set_parts(report)
         return result
 
-    def set_parts(self, report: Dict[str, Any]) -> None:
+    def set_parts(self, report: dict[str, Any]) -> None:
         """Read the optional parts back from a JSON report (the inverse of ``parts_json``)."""
         if isinstance(report.get("unseen_inputs"), list):
             self.unseen = [UnseenInput.from_json(u) for u in report["unseen_inputs"] if isinstance(u, dict)]
@@ -551,10 +551,10 @@ class ScanResult:
             if isinstance(report.get(key), dict):
                 setattr(self, key, report[key])
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         active = self.active_findings()
         by_sev = {s: 0 for s in SEVERITIES}
-        by_cat: Dict[str, int] = {}
+        by_cat: dict[str, int] = {}
         for f in active:
             by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
             by_cat[f.category] = by_cat.get(f.category, 0) + 1
@@ -566,7 +566,7 @@ class ScanResult:
                      if r.cost and r.cost.gpu_hours_per_month is not None and r.cost.counted]
         attributed = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
         failing = {f.address for f in active if f.address and f.severity == ERROR}
-        out: Dict[str, Any] = {
+        out: dict[str, Any] = {
             "resources": len(self.resources),
             "ai_resources": len(ai),
             "compliant_ai_resources": len([r for r in ai if r.address not in failing]),
@@ -589,7 +589,7 @@ class ReportError(ValueError):
     """A JSON report that ``from_json`` cannot read (the message says what; the caller adds the file)."""
 
 
-def _number(value: Any) -> Optional[float]:
+def _number(value: Any) -> float | None:
     """A number from report data as it is (an int stays an int), or None: a string, a bool, NaN or
     infinity is not one."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -597,18 +597,18 @@ def _number(value: Any) -> Optional[float]:
     return value if value == value and value not in (float("inf"), float("-inf")) else None
 
 
-def _integer(value: Any) -> Optional[int]:
+def _integer(value: Any) -> int | None:
     n = _number(value)
     if n is None:
         return None
     return int(n) if float(n).is_integer() else None
 
 
-def _opt_str(value: Any) -> Optional[str]:
+def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _money(value: Optional[float]) -> Optional[float]:
+def _money(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from tagguard.config import Config
 from tagguard.model import Finding, Resource, ScanResult
@@ -14,7 +15,7 @@ from tagguard.sources.base import Inventory, ScanContext, ScanOptions, SourceOut
 TF_SIBLINGS = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
 
-def build_inventory(paths: Sequence[str], config: Config, stdin: Optional[bytes] = None) -> Inventory:
+def build_inventory(paths: Sequence[str], config: Config, stdin: bytes | None = None) -> Inventory:
     """Walk the scanned paths once.  A file argument brings its whole Terraform module;
     a file inside a Helm chart (values file, template, Chart.yaml) means the chart."""
     real = [_enclosing_chart(Path(p)) or Path(p) for p in paths if p != "-"]
@@ -59,7 +60,7 @@ def build_inventory(paths: Sequence[str], config: Config, stdin: Optional[bytes]
     return inv
 
 
-def _enclosing_chart(path: Path) -> Optional[Path]:
+def _enclosing_chart(path: Path) -> Path | None:
     """The Helm chart directory a file belongs to (a subchart's parent chart), if any."""
     if path.is_dir() or not path.exists():
         return None
@@ -80,7 +81,7 @@ def _enclosing_chart(path: Path) -> Optional[Path]:
         return chart
 
 
-def collect(inv: Inventory, ctx: ScanContext, only: Optional[List[str]] = None) -> SourceOutput:
+def collect(inv: Inventory, ctx: ScanContext, only: list[str] | None = None) -> SourceOutput:
     out = SourceOutput(findings=list(inv.problems))
     for spec, suffixes in SOURCES:
         if only is not None and spec.split(":")[0].rsplit(".", 1)[1] not in only:
@@ -98,7 +99,7 @@ def collect(inv: Inventory, ctx: ScanContext, only: Optional[List[str]] = None) 
     return out
 
 
-def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) -> ScanResult:
+def evaluate(out: SourceOutput, ctx: ScanContext, root: str | None = None) -> ScanResult:
     """Price, judge and suppress what the sources produced."""
     from tagguard import rules
     from tagguard.rules.tags import in_scope
@@ -120,10 +121,10 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: Optional[str] = None) ->
     return result
 
 
-def price(resources: List[Resource], ctx: ScanContext) -> List[Finding]:
+def price(resources: list[Resource], ctx: ScanContext) -> list[Finding]:
     """Price the AI resources; returns the usage file's problem (a file that cannot be read
     or parsed is one parse error, and pricing goes on without it)."""
-    problems: List[Finding] = []
+    problems: list[Finding] = []
     ai = [r for r in resources if r.ai and r.compute is not None]
     if not ai:
         return problems
@@ -159,8 +160,8 @@ def price(resources: List[Resource], ctx: ScanContext) -> List[Finding]:
     return problems
 
 
-def apply_suppressions(findings: List[Finding], resources: List[Resource]) -> None:
-    by_address: Dict[str, Resource] = {}
+def apply_suppressions(findings: list[Finding], resources: list[Resource]) -> None:
+    by_address: dict[str, Resource] = {}
     for r in resources:
         if r.suppressions:
             by_address[r.address] = r
@@ -175,7 +176,7 @@ def apply_suppressions(findings: List[Finding], resources: List[Resource]) -> No
                 break
 
 
-def dedupe(findings: List[Finding]) -> List[Finding]:
+def dedupe(findings: list[Finding]) -> list[Finding]:
     seen = set()
     out = []
     for f in findings:
@@ -186,9 +187,9 @@ def dedupe(findings: List[Finding]) -> List[Finding]:
     return out
 
 
-def scan(paths: Sequence[str], config: Config, *, var_files: Optional[List[Path]] = None,
-         variables: Optional[Dict[str, str]] = None, options: Union[ScanOptions, Mapping[str, Any], None] = None,
-         stdin: Optional[bytes] = None) -> ScanResult:
+def scan(paths: Sequence[str], config: Config, *, var_files: list[Path] | None = None,
+         variables: dict[str, str] | None = None, options: ScanOptions | Mapping[str, Any] | None = None,
+         stdin: bytes | None = None) -> ScanResult:
     inv = build_inventory(paths, config, stdin=stdin)
     ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options)
     out = collect(inv, ctx)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.model import INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE
 
@@ -30,16 +31,16 @@ class TaxonomyError(Exception):
 @dataclass(frozen=True)
 class TagIssue:
     category: str
-    tag: Optional[str]
+    tag: str | None
     message: str
-    fix: Optional[str] = None
-    value: Optional[str] = None
-    tags: Tuple[str, ...] = ()  # several keys in one issue (required keys hidden by an unknown map)
+    fix: str | None = None
+    value: str | None = None
+    tags: tuple[str, ...] = ()  # several keys in one issue (required keys hidden by an unknown map)
 
 
 class Taxonomy:
-    def __init__(self, schema: Dict[str, Any], path: Optional[Path] = None, root: Optional[Path] = None,
-                 sha256: Optional[str] = None):
+    def __init__(self, schema: dict[str, Any], path: Path | None = None, root: Path | None = None,
+                 sha256: str | None = None):
         import jsonschema
 
         self.schema = schema
@@ -58,16 +59,16 @@ class Taxonomy:
             _check_patterns(doc, where_file)
         use_re2_in_jsonschema()
         self._validator = cls(rooted, registry=registry, format_checker=cls.FORMAT_CHECKER)
-        self.required: List[str] = [k for k in schema.get("required", []) if isinstance(k, str)]
-        self.properties: Dict[str, Any] = schema.get("properties", {}) or {}
-        self._cache: Dict[tuple, Tuple[TagIssue, ...]] = {}
+        self.required: list[str] = [k for k in schema.get("required", []) if isinstance(k, str)]
+        self.properties: dict[str, Any] = schema.get("properties", {}) or {}
+        self._cache: dict[tuple, tuple[TagIssue, ...]] = {}
         self._known_keys = {k.casefold(): k for k in list(self.properties) + self.required}
         self._relevant = _relevant_keys(schema)
 
     # -- public ---------------------------------------------------------------
-    def evaluate(self, tags: Dict[str, Any], unresolved: Iterable[str] = (), open_map: bool = False,
-                 style: str = "aws", unresolved_reasons: Optional[Dict[str, str]] = None,
-                 open_reason: Optional[str] = None) -> Tuple[TagIssue, ...]:
+    def evaluate(self, tags: dict[str, Any], unresolved: Iterable[str] = (), open_map: bool = False,
+                 style: str = "aws", unresolved_reasons: dict[str, str] | None = None,
+                 open_reason: str | None = None) -> tuple[TagIssue, ...]:
         unresolved = tuple(sorted(k for k in unresolved if k not in tags))
         if self._relevant is not None:
             # Keys the schema never names cannot change the outcome: drop them so that
@@ -117,9 +118,9 @@ class Taxonomy:
                     out.setdefault(k, v)
         return out
 
-    def _props_for(self, key: str) -> List[Dict[str, Any]]:
+    def _props_for(self, key: str) -> list[dict[str, Any]]:
         """Every subschema the taxonomy gives for ``key``: top level first, then conditional branches."""
-        out: List[Dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
 
         def walk(node: Any, depth: int) -> None:
             if depth > 6 or not isinstance(node, dict):
@@ -139,8 +140,8 @@ class Taxonomy:
         return out
 
     # -- internals --------------------------------------------------------------
-    def _evaluate(self, tags, unresolved, open_map, style, reasons, open_reason) -> List[TagIssue]:
-        issues: List[TagIssue] = []
+    def _evaluate(self, tags, unresolved, open_map, style, reasons, open_reason) -> list[TagIssue]:
+        issues: list[TagIssue] = []
         if style == "azure":
             tags, unresolved = self._fold_case(tags, unresolved)
         instance = {k: (v if isinstance(v, str) else _str(v)) for k, v in tags.items()}
@@ -153,7 +154,7 @@ class Taxonomy:
                                    fix=f"make it a literal, a variable default or a tfvars value: {self.hint(k)}"))
         unresolved_set = set(unresolved)
         seen_missing = set()
-        hidden: List[str] = []
+        hidden: list[str] = []
         for err in self._validator.iter_errors(instance):
             path = list(err.absolute_path)
             if err.validator == "required" and not path:
@@ -188,7 +189,7 @@ class Taxonomy:
             issues.append(self._hidden(hidden, open_reason))
         return issues
 
-    def _hidden(self, keys: List[str], open_reason: Optional[str]) -> TagIssue:
+    def _hidden(self, keys: list[str], open_reason: str | None) -> TagIssue:
         """Required keys not visible while part of the map is unknown: unresolved, not missing."""
         names = ", ".join(f"`{k}`" for k in keys)
         plural = len(keys) > 1
@@ -209,7 +210,7 @@ class Taxonomy:
                             fix=f"rename `{near[0]}` to `{key}`")
         return TagIssue(MISSING_TAG, key, f"required tag `{key}` is missing", fix=f"add {self.hint(key)}")
 
-    def _case_hint(self, key: str, style: str) -> Optional[str]:
+    def _case_hint(self, key: str, style: str) -> str | None:
         target = self._known_keys.get(key.casefold())
         if target and target != key:
             return f"rename `{key}` to `{target}` (tag keys are case-sensitive here)"
@@ -228,7 +229,7 @@ _KEY_DEPENDENT = {"additionalProperties", "patternProperties", "propertyNames", 
                   "unevaluatedProperties", "$ref", "$dynamicRef", "dependentSchemas", "dependencies"}
 
 
-def _relevant_keys(schema: Any) -> Optional[set]:
+def _relevant_keys(schema: Any) -> set | None:
     """Casefolded tag keys the schema can see, or None if any key may matter."""
     names: set = set()
 
@@ -253,7 +254,7 @@ def _relevant_keys(schema: Any) -> Optional[set]:
     return names if walk(schema) else None
 
 
-def _suggest(prop: Any) -> Optional[str]:
+def _suggest(prop: Any) -> str | None:
     """A valid value for one key's schema, in words: ``one of dev, staging, prod``, ``"x"``,
     ``e.g. "CC-0000" (matching ^CC-[0-9]{4}$)``; ``None`` when the schema says nothing usable."""
     if not isinstance(prop, dict):
@@ -279,7 +280,7 @@ def _suggest(prop: Any) -> Optional[str]:
     return None
 
 
-def pattern_example(pattern: str, limit: int = 120) -> Optional[str]:
+def pattern_example(pattern: str, limit: int = 120) -> str | None:
     """The shortest simple string a regular expression accepts (``^CC-[0-9]{4}$`` -> ``CC-0000``),
     checked against the pattern; ``None`` when the pattern is beyond this simple walk."""
     import re
@@ -293,7 +294,7 @@ def pattern_example(pattern: str, limit: int = 120) -> Optional[str]:
     except Exception:  # noqa: BLE001 - RE2-only syntax and the like: no example
         return None
 
-    def one(op: str, av: Any) -> Optional[str]:
+    def one(op: str, av: Any) -> str | None:
         if op == "LITERAL":
             return chr(av)
         if op == "NOT_LITERAL":
@@ -328,7 +329,7 @@ def pattern_example(pattern: str, limit: int = 120) -> Optional[str]:
             return ""
         return None
 
-    def walk(items: Any) -> Optional[str]:
+    def walk(items: Any) -> str | None:
         out = []
         for op, av in items:
             piece = one(str(op), av)
@@ -349,7 +350,7 @@ def pattern_example(pattern: str, limit: int = 120) -> Optional[str]:
         return None
 
 
-def _instance_keys(err) -> List[str]:
+def _instance_keys(err) -> list[str]:
     inst = err.instance
     return list(inst) if isinstance(inst, dict) else []
 
@@ -383,7 +384,7 @@ MAX_TAXONOMY_BYTES = 4 * 1024 * 1024
 SHIPPED_SCHEMAS = "https://tagguard.dev/schemas/"
 
 
-def load_taxonomy(path: Path, root: Optional[Path] = None) -> Taxonomy:
+def load_taxonomy(path: Path, root: Path | None = None) -> Taxonomy:
     """A taxonomy file; ``root``: the directory its ``$ref``s must stay in (None: the file's own)."""
     schema, digest = _read_schema(path, "taxonomy")
     if not isinstance(schema, dict):
@@ -391,7 +392,7 @@ def load_taxonomy(path: Path, root: Optional[Path] = None) -> Taxonomy:
     return Taxonomy(schema, path, root=root if root is not None else path.resolve().parent, sha256=digest)
 
 
-def _read_schema(path: Path, what: str) -> Tuple[Any, str]:
+def _read_schema(path: Path, what: str) -> tuple[Any, str]:
     import hashlib
 
     try:
@@ -476,7 +477,7 @@ def _ids(doc: Any, base: str) -> set:
     return out
 
 
-def _registry(schema: Dict[str, Any], path: Optional[Path], root: Optional[Path]):
+def _registry(schema: dict[str, Any], path: Path | None, root: Path | None):
     """(schema with a base URI, a registry of every referenced document, [(file, document)])."""
     from urllib.parse import urljoin
 
@@ -489,8 +490,8 @@ def _registry(schema: Dict[str, Any], path: Optional[Path], root: Optional[Path]
         base = path.resolve().as_uri() if path is not None else "urn:tagguard:taxonomy"
         rooted = dict(schema, **{"$id": base})
     label = str(path) if path is not None else "taxonomy"
-    documents: List[Tuple[str, Any]] = [(label, schema)]
-    resources: Dict[str, Any] = {}
+    documents: list[tuple[str, Any]] = [(label, schema)]
+    resources: dict[str, Any] = {}
     queue = [(rooted, rooted["$id"], label)]
     while queue:
         doc, base, where = queue.pop()
@@ -514,7 +515,7 @@ def _registry(schema: Dict[str, Any], path: Optional[Path], root: Optional[Path]
     return rooted, registry, documents
 
 
-def _external(uri: str, ref: str, where: str, root: Optional[Path]) -> Tuple[Any, str]:
+def _external(uri: str, ref: str, where: str, root: Path | None) -> tuple[Any, str]:
     """The document a ``$ref`` names, if it is a file inside ``root`` or a shipped schema."""
     import os
     from urllib.parse import unquote, urlparse
@@ -600,7 +601,7 @@ class _Re2Search:
         import re
 
         self._re = re
-        self._cache: Dict[str, Any] = {}
+        self._cache: dict[str, Any] = {}
 
     def compiled(self, pattern: str):
         hit = self._cache.get(pattern)

@@ -9,16 +9,16 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
 
-Series = Tuple[str, Dict[str, str]]
+Series = tuple[str, dict[str, str]]
 
 
-def binaries() -> Tuple[Optional[str], Optional[str]]:
+def binaries() -> tuple[str | None, str | None]:
     return shutil.which("prometheus"), shutil.which("promtool")
 
 
-def _labels(lb: Dict[str, str]) -> str:
+def _labels(lb: dict[str, str]) -> str:
     def esc(v: str) -> str:
         return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -35,7 +35,7 @@ class OpenMetricsWriter:
     def family(self, name: str, kind: str = "gauge") -> None:
         self.fh.write(f"# TYPE {name} {kind}\n")
 
-    def series(self, name: str, labels: Dict[str, str], points: Iterable[Tuple[float, float]]) -> None:
+    def series(self, name: str, labels: dict[str, str], points: Iterable[tuple[float, float]]) -> None:
         head = name + _labels(labels) + " "
         w = self.fh.write
         n = 0
@@ -102,8 +102,8 @@ class Prometheus:
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 
 
-def pod_series(pods: List[dict], nodes: List[dict], times: List[float], w: OpenMetricsWriter,
-               namespaces: Dict[str, Dict[str, str]], quotas: List[dict] = (), exported: bool = False) -> None:
+def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenMetricsWriter,
+               namespaces: dict[str, dict[str, str]], quotas: list[dict] = (), exported: bool = False) -> None:
     """kube-state-metrics + dcgm-exporter series for ``pods`` on ``nodes`` at ``times``.
 
     pod: {namespace, pod, uid, node, resource, count, running: set/callable(i)->bool, labels: {label_x: v},

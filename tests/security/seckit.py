@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import pytest
 
@@ -63,11 +63,11 @@ class Secret:
     file: Path  # outside the repository
     env_name: str = "TAGGUARD_TEST_SECRET"
 
-    def forms(self) -> List[str]:
+    def forms(self) -> list[str]:
         return [self.value] + b64_forms(self.value)
 
 
-def b64_forms(value: str) -> List[str]:
+def b64_forms(value: str) -> list[str]:
     """Substrings that appear in the base64 of any text containing ``value``, whatever its offset."""
     raw = value.encode()
     out = []
@@ -121,20 +121,20 @@ def marker(tmp_path: Path) -> Path:
 
 @dataclass
 class Run:
-    args: List[str]
+    args: list[str]
     returncode: int
     stdout: str
     stderr: str
     seconds: float
     max_rss_bytes: int
-    outputs: Dict[str, str] = field(default_factory=dict)  # format -> report text (files)
+    outputs: dict[str, str] = field(default_factory=dict)  # format -> report text (files)
     timed_out: bool = False
 
     def all_text(self) -> str:
         return "\n".join([self.stdout, self.stderr] + list(self.outputs.values()))
 
 
-def _limit(memory: Optional[int]):
+def _limit(memory: int | None):
     def apply() -> None:
         os.setsid()
         if memory:
@@ -142,10 +142,10 @@ def _limit(memory: Optional[int]):
     return apply
 
 
-def run_cli(args: Sequence[str], *, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
-            secret: Optional[Secret] = None, timeout: float = DEFAULT_TIMEOUT,
-            memory: Optional[int] = DEFAULT_MEMORY, stdin: Optional[int] = None,
-            outputs: Optional[Dict[str, Path]] = None) -> Run:
+def run_cli(args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+            secret: Secret | None = None, timeout: float = DEFAULT_TIMEOUT,
+            memory: int | None = DEFAULT_MEMORY, stdin: int | None = None,
+            outputs: dict[str, Path] | None = None) -> Run:
     """``python -m tagguard ARGS`` under RLIMIT_AS and a timeout; stdin is a pipe nobody writes
     to (so a read of /dev/stdin would hang, not see EOF) unless ``stdin`` is given."""
     full_env = dict(os.environ)
@@ -202,8 +202,8 @@ def run_cli(args: Sequence[str], *, cwd: Optional[Path] = None, env: Optional[Di
     return Run(list(args), proc.returncode, out, err, seconds, rss, texts, timed_out)
 
 
-def scan_all(target: Path, secret: Optional[Secret] = None, *, extra: Sequence[str] = (),
-             out_dir: Optional[Path] = None, cwd: Optional[Path] = None, **kw) -> Run:
+def scan_all(target: Path, secret: Secret | None = None, *, extra: Sequence[str] = (),
+             out_dir: Path | None = None, cwd: Path | None = None, **kw) -> Run:
     """``tagguard scan TARGET`` once, with text on stdout and json, sarif and markdown reports
     written next to (never inside) the scanned repository."""
     out_dir = out_dir or Path(target).resolve().parent.parent / "reports"
@@ -227,7 +227,7 @@ def assert_no_leak(run: Run, secret: Secret) -> None:
 
 
 def assert_clean(run: Run, *, exit_codes: Iterable[int] = (0, 1), max_seconds: float = 30.0,
-                 max_rss: Optional[int] = None, secret: Optional[Secret] = None,
+                 max_rss: int | None = None, secret: Secret | None = None,
                  formats: Iterable[str] = ("json", "sarif", "markdown")) -> None:
     """No timeout, no traceback, an expected exit code, every report written, no secret."""
     assert not run.timed_out, f"timed out after {run.seconds:.1f}s: {run.args}\n{run.stderr[-2000:]}"
@@ -250,7 +250,7 @@ def report(run: Run) -> dict:
     return json.loads(run.outputs["json"])
 
 
-def messages(run: Run) -> List[str]:
+def messages(run: Run) -> list[str]:
     doc = report(run)
     return [f.get("message", "") for f in doc.get("findings", [])] + [str(e) for e in doc.get("errors", [])]
 
@@ -258,7 +258,7 @@ def messages(run: Run) -> List[str]:
 # --- a loopback server that records every request -----------------------------------------
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: List[str]
+    hits: list[str]
 
     def do_GET(self):  # noqa: N802
         self.server.hits.append(self.path)  # type: ignore[attr-defined]
@@ -278,7 +278,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @dataclass
 class Loopback:
     url: str
-    hits: List[str]
+    hits: list[str]
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -73,11 +72,11 @@ def markdown_parser():
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.tags: List[Tuple[str, Dict[str, Optional[str]]]] = []
-        self.text_outside_code: List[str] = []
-        self.all_text: List[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text_outside_code: list[str] = []
+        self.all_text: list[str] = []
         self.code_depth = 0
-        self.rows: List[int] = []
+        self.rows: list[int] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
@@ -107,7 +106,7 @@ ISSUE_REF = re.compile(r"(?<![\w&])#\d")
 AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|mailto)://|\bwww\.|[\w.+-]@[A-Za-z0-9]")
 
 
-def assert_markdown_inert(text: str, *, own_links: str = "https://tagguard.dev/rules/", tables: Optional[dict] = None):
+def assert_markdown_inert(text: str, *, own_links: str = "https://tagguard.dev/rules/", tables: dict | None = None):
     md = markdown_parser()
     tokens = md.parse(text)
     html_blocks = [t.content for t in tokens if t.type == "html_block"]
@@ -229,7 +228,7 @@ RUNNER_COMMANDS = {"set-env", "set-output", "save-state", "add-mask", "add-path"
                    "debug", "warning", "error", "notice", "group", "endgroup", "echo", "stop-commands"}
 
 
-def runner_parse(line: str) -> Optional[Tuple[str, Dict[str, str], str]]:
+def runner_parse(line: str) -> tuple[str, dict[str, str], str] | None:
     """What GitHub's runner makes of one log line: (command, properties, data) or None."""
     msg = line.lstrip()
     if msg.startswith("::"):

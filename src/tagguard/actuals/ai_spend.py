@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from tagguard.actuals import BillError
 from tagguard.actuals.sqlfiles import literal
@@ -16,14 +16,14 @@ LIST_KEYS = ("service_names", "service_patterns", "service_categories", "service
              "training_job_patterns", "node_group_tag_keys")
 
 
-def load_rules(user: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def load_rules(user: dict[str, Any] | None = None) -> dict[str, Any]:
     """The shipped AI-service rules plus the rate card's GPU families, extended by the user's lists."""
     from tagguard import yamlio
     from tagguard.resources import data_file
 
     path = data_file("policies/ai_services.yaml")
     data = yamlio.load(path.read_text(encoding="utf-8")) or {}
-    rules: Dict[str, Any] = {k: [str(v) for v in (data.get(k) or [])] for k in LIST_KEYS}
+    rules: dict[str, Any] = {k: [str(v) for v in (data.get(k) or [])] for k in LIST_KEYS}
     rules["instance_regex"] = instance_regex()
     for key, values in (user or {}).items():
         if key not in LIST_KEYS:
@@ -59,25 +59,25 @@ def instance_regex() -> str:
     return "(^|[^a-z0-9.])(" + "|".join(parts) + ")($|[^a-z0-9-])"
 
 
-def _like_any(expr: str, patterns: List[str]) -> str:
+def _like_any(expr: str, patterns: list[str]) -> str:
     if not patterns:
         return "FALSE"
     return "(" + " OR ".join(f"{expr} LIKE {literal(p.lower())}" for p in patterns) + ")"
 
 
-def _in(expr: str, values: List[str]) -> str:
+def _in(expr: str, values: list[str]) -> str:
     if not values:
         return "FALSE"
     return f"{expr} IN (" + ", ".join(literal(v.lower()) for v in sorted(set(values))) + ")"
 
 
-def gpu_predicate(rules: Dict[str, Any]) -> str:
+def gpu_predicate(rules: dict[str, Any]) -> str:
     """Over one distinct key row (``match_text`` = lower-cased SKU/resource-type/description/meter/usage-type text)."""
     return ("(regexp_matches(match_text, " + literal(rules["instance_regex"]) + ")"
             + " OR " + _like_any("match_text", rules["gpu_patterns"]) + ")")
 
 
-def ai_predicate(rules: Dict[str, Any]) -> str:
+def ai_predicate(rules: dict[str, Any]) -> str:
     """Service, category and SKU text rules, over one distinct key row."""
     svc = "lower(service_name)"
     return "(" + " OR ".join([
@@ -90,17 +90,17 @@ def ai_predicate(rules: Dict[str, Any]) -> str:
     ]) + ")"
 
 
-def resource_ai_predicate(rules: Dict[str, Any]) -> str:
+def resource_ai_predicate(rules: dict[str, Any]) -> str:
     """ResourceId rules (training jobs, ML workspaces), per row."""
     return _like_any("lower(COALESCE(resource_id, ''))", rules["resource_id_patterns"])
 
 
-def token_predicate(rules: Dict[str, Any]) -> str:
+def token_predicate(rules: dict[str, Any]) -> str:
     return ("(" + _like_any("lower(consumed_unit)", rules["token_units"]) + " OR "
             + _in("lower(service_name)", rules["token_services"]) + ")")
 
 
-def shared_predicate(shared: Optional[Dict[str, Any]], service: str = "service_name", resource: str = "resource_id",
+def shared_predicate(shared: dict[str, Any] | None, service: str = "service_name", resource: str = "resource_id",
                      tags: str = "tags") -> str:
     """Shared platform charges: ``bill.shared: {services: [...], service_patterns: [...], resource_id_patterns: [...],
     tags: {key: value}}``. Tag rules match the Tags JSON text exactly on a ``"key":"value"`` pair."""
@@ -121,7 +121,7 @@ def shared_predicate(shared: Optional[Dict[str, Any]], service: str = "service_n
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 
-def node_group_predicate(rules: Dict[str, Any]) -> str:
+def node_group_predicate(rules: dict[str, Any]) -> str:
     """A charge whose Tags text names a node-group tag key: a candidate for 'disk of a GPU node group'
     (coverage.py keeps it only when the key's value is also on a GPU instance charge)."""
     keys = rules["node_group_tag_keys"]
@@ -130,7 +130,7 @@ def node_group_predicate(rules: Dict[str, Any]) -> str:
     return "(" + " OR ".join(f"strpos(COALESCE(tags, ''), {literal(json.dumps(k))}) > 0" for k in keys) + ")"
 
 
-def slots(rules: Dict[str, Any], shared: Optional[Dict[str, Any]]) -> Dict[str, str]:
+def slots(rules: dict[str, Any], shared: dict[str, Any] | None) -> dict[str, str]:
     return {
         "ai_predicate": ai_predicate(rules),
         "resource_ai_predicate": resource_ai_predicate(rules),

@@ -16,18 +16,18 @@ or chargeback mode (``bill.modes``, e.g. ``{prod: chargeback, default: showback}
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.actuals.coverage import UNALLOCATED, ZERO, Analysis, _num
 
-Pair = Tuple[str, str]  # (team, environment)
+Pair = tuple[str, str]  # (team, environment)
 
 
-def split_ratios(a: Analysis) -> Dict[Tuple[str, str], Dict[str, Any]]:
+def split_ratios(a: Analysis) -> dict[tuple[str, str], dict[str, Any]]:
     """(month, currency) -> {"shared": Decimal, "basis": {(team, env): Decimal}, "ratios": {(team, env): Decimal},
     "reason": text when the shared cost cannot be split}."""
     s = a.settings
-    out: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for ch in a.charges:
         slot = out.setdefault((ch.month, ch.currency), {"shared": ZERO, "basis": {}, "ratios": {}, "reason": None})
         if ch.kind == "shared":
@@ -56,11 +56,11 @@ def _basis_words(basis: str) -> str:
     return {"gpu": "GPU spend", "tokens": "token spend", "ai": "AI spend"}[basis]
 
 
-def showback(a: Analysis) -> Dict[str, Any]:
+def showback(a: Analysis) -> dict[str, Any]:
     s = a.settings
     ratios = split_ratios(a)
-    cur_out: Dict[str, Any] = {}
-    per: Dict[str, Dict[str, Any]] = {}
+    cur_out: dict[str, Any] = {}
+    per: dict[str, dict[str, Any]] = {}
     for ch in a.charges:
         c = per.setdefault(ch.currency, {"pairs": {}, "dims": {label: {} for label in s.dimensions}, "trend": {},
                                          "shared_total": ZERO, "shared_unallocated": ZERO})
@@ -75,7 +75,7 @@ def showback(a: Analysis) -> Dict[str, Any]:
             c["dims"][label][value] = c["dims"][label].get(value, ZERO) + ch.cost
         t = c["trend"].setdefault(team, {})
         t[ch.month] = t.get(ch.month, ZERO) + ch.cost
-    unsplit: List[Dict[str, Any]] = []
+    unsplit: list[dict[str, Any]] = []
     for (month, cur), slot in sorted(ratios.items()):
         if slot["shared"] == 0:
             continue
@@ -136,13 +136,13 @@ def showback(a: Analysis) -> Dict[str, Any]:
     }
 
 
-def _change(values: List[float]) -> Optional[float]:
+def _change(values: list[float]) -> float | None:
     if len(values) < 2 or values[-2] == 0:
         return None
     return round((values[-1] - values[-2]) / abs(values[-2]), 6)
 
 
-def ratio_rows(a: Analysis) -> List[Tuple[str, str, str, str, Decimal, Decimal, int, int]]:
+def ratio_rows(a: Analysis) -> list[tuple[str, str, str, str, Decimal, Decimal, int, int]]:
     """(month, currency, team, env, ratio, basis, index, count) for every split: what ``export`` joins on."""
     out = []
     for (month, cur), slot in sorted(split_ratios(a).items()):

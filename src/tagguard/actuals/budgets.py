@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import calendar
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from tagguard.actuals import BillError
 from tagguard.actuals.coverage import ZERO, Analysis, _num
@@ -36,7 +37,7 @@ def _load(config):
         raise BillError(str(exc)) from None
 
 
-def _matches(budget, tags: Dict[str, str]) -> bool:
+def _matches(budget, tags: dict[str, str]) -> bool:
     for key, wanted in budget.match.items():
         value = tags.get(key)
         if value in (None, ""):
@@ -46,13 +47,13 @@ def _matches(budget, tags: Dict[str, str]) -> bool:
     return True
 
 
-def budget_report(a: Analysis, config, month: Optional[str] = None) -> Dict[str, Any]:
+def budget_report(a: Analysis, config, month: str | None = None) -> dict[str, Any]:
     budgets = _load(config)
     months = sorted({t["month"] for t in a.totals if t["month"]})
     if month is None:
         month = months[-1] if months else None
     last_day = max((t["last_day"] for t in a.totals if t["month"] == month and t.get("last_day")), default=None)
-    out: Dict[str, Any] = {"kind": "tagguard-bill-budgets", "cost_column": a.cost_column, "files": a.files,
+    out: dict[str, Any] = {"kind": "tagguard-bill-budgets", "cost_column": a.cost_column, "files": a.files,
                            "month": month, "budgets": [], "problems": list(a.problems), "notes": list(a.notes)}
     if month is None or last_day is None:
         out["notes"].append("no charges in the bill: no month to measure budgets on")
@@ -77,7 +78,7 @@ def budget_report(a: Analysis, config, month: Optional[str] = None) -> Dict[str,
                 mtd += ch.cost
                 charges += ch.rows
         forecast = mtd * Decimal(days_in_month) / Decimal(days_covered) if days_covered else None
-        row: Dict[str, Any] = {"name": b.name, "mode": b.mode, "kind": b.kind, "match": b.match,
+        row: dict[str, Any] = {"name": b.name, "mode": b.mode, "kind": b.kind, "match": b.match,
                                "monthly_usd": b.monthly_usd, "mtd_usd": _num(mtd),
                                "forecast_usd": _num(forecast) if forecast is not None else None, "rows": charges}
         if b.monthly_usd is None:
@@ -95,13 +96,13 @@ def budget_report(a: Analysis, config, month: Optional[str] = None) -> Dict[str,
     return out
 
 
-def blocking(report: Dict[str, Any]) -> bool:
+def blocking(report: dict[str, Any]) -> bool:
     """A chargeback budget over (or forecast over) its monthly_usd."""
     return any(b["mode"] == "chargeback" and b["status"] in ("over", "forecast over") for b in report["budgets"])
 
 
-def run_rates(paths: Sequence[str], config, month: Optional[str] = None, cost_column: Optional[str] = None
-              ) -> Dict[str, Dict[str, Any]]:
+def run_rates(paths: Sequence[str], config, month: str | None = None, cost_column: str | None = None
+              ) -> dict[str, dict[str, Any]]:
     """For ``tagguard diff --bill PATH``: budget name -> {month, mtd_usd, forecast_usd, days_covered,
     days_in_month, status}. Raises BillError (one line) on unusable input."""
     from tagguard.actuals.coverage import analyse, settings_from_config
@@ -116,10 +117,10 @@ def run_rates(paths: Sequence[str], config, month: Optional[str] = None, cost_co
                         "status": b["status"]} for b in report["budgets"]}
 
 
-def budgets_text(r: Dict[str, Any]) -> str:
+def budgets_text(r: dict[str, Any]) -> str:
     from tagguard.actuals.report import _term as t
 
-    out: List[str] = [f"Budgets on actual spend ({r['cost_column']}), month {t(r['month'] or 'n/a')}"
+    out: list[str] = [f"Budgets on actual spend ({r['cost_column']}), month {t(r['month'] or 'n/a')}"
                       + (f": bill covers {r['days_covered']} of {r['days_in_month']} days (last charge {t(r['last_charge_day'])})"
                          if r.get("days_covered") else "") + "\n"]
     for b in r["budgets"]:

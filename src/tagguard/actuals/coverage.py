@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.actuals import BillError
 
@@ -31,15 +31,15 @@ BASES = ("gpu", "tokens", "ai")
 @dataclass
 class Settings:
     cost_column: str = "EffectiveCost"
-    tag_prefixes: Tuple[str, ...] = ("user:",)
-    dimensions: Dict[str, str] = field(default_factory=dict)  # label -> tag key
+    tag_prefixes: tuple[str, ...] = ("user:",)
+    dimensions: dict[str, str] = field(default_factory=dict)  # label -> tag key
     team_key: str = "business-unit"
     env_key: str = "environment"
-    shared: Optional[Dict[str, Any]] = None
+    shared: dict[str, Any] | None = None
     allocate_shared_by: str = "gpu"
-    modes: Dict[str, str] = field(default_factory=dict)  # environment value -> showback|chargeback
+    modes: dict[str, str] = field(default_factory=dict)  # environment value -> showback|chargeback
     default_mode: str = "showback"
-    ai_services: Optional[Dict[str, Any]] = None
+    ai_services: dict[str, Any] | None = None
     top: int = 10
     memory_limit: str = "1GB"
     threads: int = 2
@@ -85,18 +85,18 @@ def settings_from_config(config, **overrides: Any) -> Settings:
 
 @dataclass
 class TagVerdict:
-    tags: Dict[str, str]
+    tags: dict[str, str]
     allocated: bool
     ok_keys: frozenset  # required keys with no issue
-    problems: Tuple[str, ...]  # one text per issue (taxonomy messages; already plain text)
-    fixes: Tuple[str, ...]
+    problems: tuple[str, ...]  # one text per issue (taxonomy messages; already plain text)
+    fixes: tuple[str, ...]
     malformed: bool = False
     bad_keys: frozenset = frozenset()  # keys some issue names
 
 
-def parse_tags(text: Optional[str], prefixes: Tuple[str, ...]) -> Tuple[Optional[Dict[str, str]], List[str]]:
+def parse_tags(text: str | None, prefixes: tuple[str, ...]) -> tuple[dict[str, str] | None, list[str]]:
     """FOCUS Tags JSON -> {key: value as text} with provider prefixes stripped; None if malformed."""
-    notes: List[str] = []
+    notes: list[str] = []
     if text is None or text.strip() in ("", "null"):
         return {}, notes
     try:
@@ -105,8 +105,8 @@ def parse_tags(text: Optional[str], prefixes: Tuple[str, ...]) -> Tuple[Optional
         return None, ["Tags is not valid JSON"]
     if not isinstance(data, dict):
         return None, [f"Tags is a JSON {type(data).__name__}, not an object"]
-    out: Dict[str, str] = {}
-    prefixed: Dict[str, Tuple[str, str]] = {}
+    out: dict[str, str] = {}
+    prefixed: dict[str, tuple[str, str]] = {}
     for key, value in data.items():
         if isinstance(value, (dict, list)):
             notes.append(f"tag `{key}` has a {type(value).__name__} value; FOCUS allows only strings, numbers, booleans")
@@ -133,13 +133,13 @@ def parse_tags(text: Optional[str], prefixes: Tuple[str, ...]) -> Tuple[Optional
 
 
 class TagJudge:
-    def __init__(self, taxonomy, prefixes: Tuple[str, ...]):
+    def __init__(self, taxonomy, prefixes: tuple[str, ...]):
         self.taxonomy = taxonomy
         self.prefixes = prefixes
         self.required = list(taxonomy.required)
-        self._cache: Dict[Tuple[Optional[str], str], TagVerdict] = {}
+        self._cache: dict[tuple[str | None, str], TagVerdict] = {}
 
-    def judge(self, text: Optional[str], style: str) -> TagVerdict:
+    def judge(self, text: str | None, style: str) -> TagVerdict:
         key = (text, style)
         hit = self._cache.get(key)
         if hit is None:
@@ -147,7 +147,7 @@ class TagJudge:
             self._cache[key] = hit
         return hit
 
-    def _judge(self, text: Optional[str], style: str) -> TagVerdict:
+    def _judge(self, text: str | None, style: str) -> TagVerdict:
         tags, notes = parse_tags(text, self.prefixes)
         if tags is None:
             return TagVerdict({}, False, frozenset(), tuple(notes), ("export the Tags column as a JSON object",), malformed=True)
@@ -171,7 +171,7 @@ class TagJudge:
 
 
 @lru_cache(maxsize=256)
-def style_of(provider: Optional[str]) -> str:
+def style_of(provider: str | None) -> str:
     p = (provider or "").lower()
     if "microsoft" in p or "azure" in p:
         return "azure"
@@ -193,15 +193,15 @@ class Charge:
     usage: str  # gpu | tokens | ai
     bucket: str  # spot | committed | on_demand | other
     category: str
-    resource_id: Optional[str]
-    tags_text: Optional[str]
+    resource_id: str | None
+    tags_text: str | None
     training: bool
     cost: Decimal
     credits: Decimal
     rows: int
     verdict: TagVerdict
 
-    def value(self, key: str) -> Optional[str]:
+    def value(self, key: str) -> str | None:
         """The tag's value when it can be used for allocation (present, no taxonomy issue), else None."""
         v = self.verdict
         if v.malformed or key in v.bad_keys:
@@ -213,13 +213,13 @@ class Charge:
 @dataclass
 class Analysis:
     cost_column: str
-    files: List[str]
+    files: list[str]
     settings: Settings
-    required: List[str]
-    charges: List[Charge]
-    totals: List[Dict[str, Any]]
-    problems: List[str]
-    notes: List[str]
+    required: list[str]
+    charges: list[Charge]
+    totals: list[dict[str, Any]]
+    problems: list[str]
+    notes: list[str]
     rejected_rows: int = 0
 
 
@@ -237,7 +237,7 @@ def analyse(source, config, settings: Settings) -> Analysis:
         totals_rows = source.run(sqlfiles.render("totals.sql", {"charges": source.relation})).fetchall()
         slots["classes"] = source.materialize("tg_classes", sqlfiles.render("classes.sql", slots))
         cur = source.run(sqlfiles.render("rollup.sql", slots))
-        charges: List[Charge] = []
+        charges: list[Charge] = []
         while True:
             batch = cur.fetchmany(10_000)
             if not batch:
@@ -279,7 +279,7 @@ def _dec(x: Any) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
-def _node_group_disks(charges: List[Charge], keys: List[str]) -> List[Charge]:
+def _node_group_disks(charges: list[Charge], keys: list[str]) -> list[Charge]:
     """Keep a 'node_group' candidate (a charge tagged with a node-group key, not AI by itself) only when
     a GPU instance charge of the bill carries the same key and value: the disks (EBS) and other
     charges of GPU node groups are AI spend; those of CPU node groups are not."""
@@ -306,25 +306,25 @@ def _num(x: Decimal) -> float:
     return float(round(x, 6))
 
 
-def _share(part: Decimal, whole: Decimal) -> Optional[float]:
+def _share(part: Decimal, whole: Decimal) -> float | None:
     if whole <= 0:
         return None
     return round(float(part / whole), 6)
 
 
-def _add(d: Dict, key, cost: Decimal, allocated: Decimal) -> None:
+def _add(d: dict, key, cost: Decimal, allocated: Decimal) -> None:
     slot = d.setdefault(key, [ZERO, ZERO])
     slot[0] += cost
     slot[1] += allocated
 
 
-def _table(d: Dict, label: str) -> List[Dict[str, Any]]:
+def _table(d: dict, label: str) -> list[dict[str, Any]]:
     rows = [{label: k, "ai_cost": _num(v[0]), "allocated": _num(v[1]), "coverage": _share(v[1], v[0])} for k, v in d.items()]
     rows.sort(key=lambda r: (-r["ai_cost"], str(r[label])))
     return rows
 
 
-def months_between(months: List[str]) -> List[str]:
+def months_between(months: list[str]) -> list[str]:
     ms = sorted(m for m in months if m)
     if not ms:
         return []
@@ -341,12 +341,12 @@ def months_between(months: List[str]) -> List[str]:
             y, m = y + 1, 1
 
 
-def coverage_report(a: Analysis, resource_map: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Any]:
+def coverage_report(a: Analysis, resource_map: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     s = a.settings
     team_key = s.team_key
-    per_cur: Dict[str, Dict[str, Any]] = {}
+    per_cur: dict[str, dict[str, Any]] = {}
     malformed = {"rows": 0, "cost": {}, "resources": []}
-    training: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    training: dict[tuple[str, str], dict[str, Any]] = {}
     for t in a.totals:
         c = per_cur.setdefault(t["currency"], _empty_currency(a.required))
         c["bill_total"] += t["cost"]
@@ -460,7 +460,7 @@ def _problem_order(text: str):
     return (rank, text)
 
 
-def _empty_currency(required: List[str]) -> Dict[str, Any]:
+def _empty_currency(required: list[str]) -> dict[str, Any]:
     return {"bill_total": ZERO, "ai_total": ZERO, "allocated": ZERO, "credits": ZERO, "shared_total": ZERO,
             "by_key": {k: ZERO for k in required}, "by_month": {}, "by_account": {}, "by_service": {}, "by_team": {},
             "pricing_by_team": {}, "unallocated": {}}
@@ -468,14 +468,14 @@ def _empty_currency(required: List[str]) -> Dict[str, Any]:
 
 # --- ResourceId -> file:line ----------------------------------------------------------
 
-def resource_map(scan_reports: List[str], states: List[str]) -> Dict[str, Dict[str, Any]]:
+def resource_map(scan_reports: list[str], states: list[str]) -> dict[str, dict[str, Any]]:
     """ResourceId -> {file, line, address} from tagguard JSON reports (scan or drift) and Terraform states.
 
     Keys indexed: a resource's address, ``meta.arn``/``meta.id``/``meta.instance_id``/``meta.resource_id``,
     and the last path segment of an ARN (``i-0abc`` for ``arn:...:instance/i-0abc``). A state maps an ARN/id to
     an address, which a scan report then locates."""
-    by_addr: Dict[str, Dict[str, Any]] = {}
-    out: Dict[str, Dict[str, Any]] = {}
+    by_addr: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for path in scan_reports:
         data = _read_json(path, "scan report")
         resources = data.get("resources") if isinstance(data, dict) else None
@@ -510,7 +510,7 @@ def resource_map(scan_reports: List[str], states: List[str]) -> Dict[str, Dict[s
     return out
 
 
-def _ids(address: Optional[str], meta: Dict[str, Any]) -> List[str]:
+def _ids(address: str | None, meta: dict[str, Any]) -> list[str]:
     keys = []
     for v in [address] + [meta.get(k) for k in ("arn", "id", "instance_id", "resource_id")]:
         if isinstance(v, str) and v:

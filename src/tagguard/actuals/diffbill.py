@@ -16,14 +16,15 @@ Nothing here is imported unless ``--bill`` is given.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from tagguard.formats.helpers import money as _money
 
 EPS = 0.005
 
 
-def read_bill(paths: Sequence[str], config, month: Optional[str] = None) -> Dict[str, Any]:
+def read_bill(paths: Sequence[str], config, month: str | None = None) -> dict[str, Any]:
     """The bill's budget report (``actuals.budgets.budget_report``) for ``month`` (default: its latest)."""
     from tagguard.actuals.budgets import budget_report
     from tagguard.actuals.coverage import analyse, settings_from_config
@@ -41,13 +42,13 @@ def _signed(v: float) -> str:
     return ("+" if v > 0 else "-" if v < 0 else "±") + f"${abs(v):,.2f}"
 
 
-def _source(bill: Dict[str, Any]) -> str:
+def _source(bill: dict[str, Any]) -> str:
     files = bill.get("files") or bill.get("paths") or []
     shown = ", ".join(str(f) for f in files[:3])
     return shown + (f" and {len(files) - 3} more" if len(files) > 3 else "")
 
 
-def apply(result, base_budgets: Dict[str, Dict[str, Any]], bill: Dict[str, Any], config, root) -> int:
+def apply(result, base_budgets: dict[str, dict[str, Any]], bill: dict[str, Any], config, root) -> int:
     """Add the bill's actual run-rate to every budget of ``result`` (``BudgetReport.actual``), raise or
     add ``over-budget`` findings the change causes; return how many pre-existing overages were hidden."""
     from tagguard.cost import budgets as bud
@@ -62,7 +63,7 @@ def apply(result, base_budgets: Dict[str, Dict[str, Any]], bill: Dict[str, Any],
         rate = rates.get(b.name)
         base = base_budgets.get(b.name) or {}
         delta = round(b.projected_usd - float(base.get("projected_usd") or 0.0), 2)
-        actual: Dict[str, Any] = {"source": _source(bill), "files": list(bill.get("files") or []),
+        actual: dict[str, Any] = {"source": _source(bill), "files": list(bill.get("files") or []),
                                   "month": bill.get("month"), "cost_column": bill.get("cost_column"),
                                   "days_covered": bill.get("days_covered"), "days_in_month": bill.get("days_in_month"),
                                   "change_delta_usd": delta, "notes": notes}
@@ -109,7 +110,7 @@ def apply(result, base_budgets: Dict[str, Dict[str, Any]], bill: Dict[str, Any],
     return hidden
 
 
-def text_lines(result) -> List[str]:
+def text_lines(result) -> list[str]:
     """Budgets judged on the bill, for ``tagguard diff``'s text output (values escaped by the caller)."""
     rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
     if not rows:
@@ -130,7 +131,7 @@ def text_lines(result) -> List[str]:
     return out + [""]
 
 
-def markdown_rows(result) -> Optional[str]:
+def markdown_rows(result) -> str | None:
     """The Budgets table of the PR comment when a bill was given."""
     from tagguard.formats.markdown import escape_cell
 

@@ -10,7 +10,7 @@ environment, never from a bill.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict
+from typing import Any
 
 from tagguard.actuals import BillError
 from tagguard.actuals.focus import DEFAULT_COST, KEY_COLUMNS, Source
@@ -81,7 +81,7 @@ class RemoteSource(Source):
         return cur
 
 
-def connect(engine: str, options: Dict[str, str]) -> Any:
+def connect(engine: str, options: dict[str, str]) -> Any:
     if engine == "athena":
         try:
             from pyathena import connect as athena_connect
@@ -93,14 +93,14 @@ def connect(engine: str, options: Dict[str, str]) -> Any:
             import trino
         except ModuleNotFoundError:
             raise BillError("--engine trino needs the trino client: pip install 'tagguard[trino]'") from None
-        opts: Dict[str, Any] = dict(options)
+        opts: dict[str, Any] = dict(options)
         if "port" in opts:
             opts["port"] = int(opts["port"])
         return trino.dbapi.connect(**opts)
     raise BillError(f"unknown engine {engine!r}")
 
 
-def open_remote(engine: str, table: str, options: Dict[str, str], cost_column: str = DEFAULT_COST,
+def open_remote(engine: str, table: str, options: dict[str, str], cost_column: str = DEFAULT_COST,
                 tags_type: str = "json") -> RemoteSource:
     relation = charges_subquery(table, cost_column, tags_type)
     con = connect(engine, options)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any
 
 from tagguard.actuals import BillError
 from tagguard.actuals.focus import CSV_OPTIONS
@@ -38,7 +38,7 @@ METHOD_IDS = {"gpu": "tagguard-shared-by-gpu-spend", "tokens": "tagguard-shared-
               "ai": "tagguard-shared-by-ai-spend"}
 
 
-def _raw_select(src, kind: str, tags_kind: str, names: List[str]) -> str:
+def _raw_select(src, kind: str, tags_kind: str, names: list[str]) -> str:
     if kind == "parquet":
         reader = "read_parquet([" + ", ".join(literal(n) for n in names) + "], union_by_name=true)"
         if tags_kind == "text":
@@ -48,7 +48,7 @@ def _raw_select(src, kind: str, tags_kind: str, names: List[str]) -> str:
         f"SELECT * FROM read_csv({literal(n)}, {CSV_OPTIONS}, ignore_errors=true)" for n in names) + ")"
 
 
-def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:
+def export_focus13(analysis, source, out_path: str) -> dict[str, Any]:
     from tagguard.actuals import ai_spend
     from tagguard.actuals.allocate import ratio_rows
     from tagguard.actuals.focus import _first_line, _kind, _probe, _tags_kind
@@ -65,9 +65,9 @@ def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise BillError(f"{out_path}: cannot create {parent}: {exc.strerror or exc}") from None
-    groups: Dict[tuple, List[str]] = {}
-    columns: List[str] = []
-    times: Dict[str, str] = {}  # column -> its timestamp type, for the CSV date format
+    groups: dict[tuple, list[str]] = {}
+    columns: list[str] = []
+    times: dict[str, str] = {}  # column -> its timestamp type, for the CSV date format
     for name in source.files:
         cols = _probe(con, name)
         for c, dtype in cols.items():
@@ -86,7 +86,7 @@ def export_focus13(analysis, source, out_path: str) -> Dict[str, Any]:
                 "ratio DOUBLE, method VARCHAR, details VARCHAR, alloc_id VARCHAR, alloc_name VARCHAR, "
                 "tags_both VARCHAR, tags_team VARCHAR, tags_env VARCHAR)")
     rows = []
-    by_origin: Dict[tuple, List] = {}
+    by_origin: dict[tuple, list] = {}
     for month, cur, team, env, ratio, basis, idx, n in ratio_rows(analysis):
         by_origin.setdefault((month, cur), []).append([month, cur, team, env, float(ratio), basis, idx, n])
     for items in by_origin.values():

@@ -24,7 +24,8 @@ import os
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 from tagguard.actuals import BillError
 from tagguard.actuals.sqlfiles import ident, literal
@@ -61,10 +62,10 @@ CSV_OPTIONS = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'
 @dataclass
 class Source:
     con: Any  # duckdb connection with the view ``charges``
-    files: List[str]
+    files: list[str]
     cost_column: str
-    problems: List[str] = field(default_factory=list)  # one line each: skipped files, rejected rows
-    notes: List[str] = field(default_factory=list)  # absent optional columns and what that costs
+    problems: list[str] = field(default_factory=list)  # one line each: skipped files, rejected rows
+    notes: list[str] = field(default_factory=list)  # absent optional columns and what that costs
     rejected_rows: int = 0
     relation: str = "charges"  # what the {{charges}} slot of the SQL files becomes
     engine: str = "duckdb"
@@ -80,7 +81,7 @@ class Source:
         return name
 
 
-def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: Optional[str] = None):
+def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: str | None = None):
     try:
         import duckdb
     except ModuleNotFoundError:
@@ -98,9 +99,9 @@ def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: Optiona
     return con
 
 
-def expand(paths: Sequence[str]) -> List[str]:
+def expand(paths: Sequence[str]) -> list[str]:
     """Files named by PATHS: files, directories (recursively) and globs; s3:// URLs pass through."""
-    out: List[str] = []
+    out: list[str] = []
     for p in paths:
         if p.startswith("s3://"):
             out.append(p)
@@ -146,7 +147,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _probe(con, name: str) -> Dict[str, str]:
+def _probe(con, name: str) -> dict[str, str]:
     """column name -> DuckDB type of one file (CSV: all VARCHAR)."""
     if _kind(name) == "parquet":
         sql = f"DESCRIBE SELECT * FROM read_parquet({literal(name)})"
@@ -156,7 +157,7 @@ def _probe(con, name: str) -> Dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
-def missing_columns(columns: Sequence[str], cost_column: str) -> List[str]:
+def missing_columns(columns: Sequence[str], cost_column: str) -> list[str]:
     """Required columns absent from ``columns``, each with near spellings if any."""
     present = set(columns)
     out = []
@@ -180,7 +181,7 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
     if any(f.startswith("s3://") for f in files):
         _require_httpfs(con)
     src = Source(con=con, files=[], cost_column=cost_column)
-    groups: Dict[Tuple, List[str]] = {}
+    groups: dict[tuple, list[str]] = {}
     absent_everywhere = set(OPTIONAL)
     for name in files:
         if not name.startswith("s3://") and any(ch in os.path.basename(name) for ch in "*?[{"):
@@ -296,7 +297,7 @@ KEY_COLUMNS = {"service_name": "ServiceName", "service_category": "ServiceCatego
                "usage_type": "x_UsageType"}
 
 
-def _group_select(kind: str, tags_kind: str, period_kind: str, optional: set, names: List[str], cost_column: str) -> str:
+def _group_select(kind: str, tags_kind: str, period_kind: str, optional: set, names: list[str], cost_column: str) -> str:
     file_list = "[" + ", ".join(literal(n) for n in names) + "]"
     if kind == "parquet":
         reader = f"read_parquet({file_list}, union_by_name=true, filename='x_tagguard_file')"

@@ -6,7 +6,7 @@ quote them, file names) goes through ``term`` (terminal) or ``md_text`` (Markdow
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 try:
     from tagguard.formats.escape import md_text as _md
@@ -15,11 +15,11 @@ except ImportError:  # pragma: no cover
     from tagguard.commands.bill import _md, _term  # type: ignore
 
 
-def to_json(report: Dict[str, Any]) -> str:
+def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
 
 
-def _pct(x: Optional[float]) -> str:
+def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
 
@@ -30,7 +30,7 @@ def _money(x: float, cur: str) -> str:
     return f"{sign}{sym}{abs(x):,.2f}{suffix}"
 
 
-def _where(row: Dict[str, Any]) -> str:
+def _where(row: dict[str, Any]) -> str:
     if row.get("file"):
         return f"{row['file']}:{row['line']}" if row.get("line") else str(row["file"])
     return ""
@@ -38,9 +38,9 @@ def _where(row: Dict[str, Any]) -> str:
 
 # --- coverage -----------------------------------------------------------------------------
 
-def coverage_text(r: Dict[str, Any]) -> str:
+def coverage_text(r: dict[str, Any]) -> str:
     t = _term
-    out: List[str] = []
+    out: list[str] = []
     out.append(f"AI spend allocation coverage ({r['cost_column']}, {len(r['files'])} file(s), "
                f"months {t(', '.join(r['months'])) or 'none'})\n")
     if r["empty"]:
@@ -97,9 +97,9 @@ def coverage_text(r: Dict[str, Any]) -> str:
     return "".join(out)
 
 
-def coverage_markdown(r: Dict[str, Any]) -> str:
+def coverage_markdown(r: dict[str, Any]) -> str:
     md = _md
-    out: List[str] = [f"## AI spend allocation coverage\n\nCost column: `{md(r['cost_column'])}`; "
+    out: list[str] = [f"## AI spend allocation coverage\n\nCost column: `{md(r['cost_column'])}`; "
                       f"{len(r['files'])} file(s); months: {md(', '.join(r['months'])) or 'none'}.\n\n"]
     for cur, c in r["currencies"].items():
         m = lambda x: md(_money(x, cur))  # noqa: E731
@@ -132,9 +132,9 @@ def coverage_markdown(r: Dict[str, Any]) -> str:
 
 # --- showback -------------------------------------------------------------------------------
 
-def showback_text(r: Dict[str, Any]) -> str:
+def showback_text(r: dict[str, Any]) -> str:
     t = _term
-    out: List[str] = [f"Showback on actual AI spend ({r['cost_column']}; team = `{t(r['team_key'])}`, "
+    out: list[str] = [f"Showback on actual AI spend ({r['cost_column']}; team = `{t(r['team_key'])}`, "
                       f"shared costs split by {t(r['allocate_shared_by'])} spend)\n"]
     for cur, c in r["currencies"].items():
         m = lambda x: _money(x, t(cur))  # noqa: E731
@@ -163,9 +163,9 @@ def showback_text(r: Dict[str, Any]) -> str:
     return "".join(out)
 
 
-def showback_markdown(r: Dict[str, Any]) -> str:
+def showback_markdown(r: dict[str, Any]) -> str:
     md = _md
-    out: List[str] = [f"## Showback on actual AI spend\n\nCost column `{md(r['cost_column'])}`; shared costs split by "
+    out: list[str] = [f"## Showback on actual AI spend\n\nCost column `{md(r['cost_column'])}`; shared costs split by "
                       f"{md(r['allocate_shared_by'])} spend (never evenly).\n\n"]
     for cur, c in r["currencies"].items():
         m = lambda x: md(_money(x, cur))  # noqa: E731

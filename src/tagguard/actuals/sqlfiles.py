@@ -7,12 +7,11 @@ SQL text.
 from __future__ import annotations
 
 import re
-from typing import Dict, List
 
 _SLOT = re.compile(r"\{\{([a-z_]+)\}\}")
 
 
-def names() -> List[str]:
+def names() -> list[str]:
     from importlib.resources import files
 
     return sorted(p.name for p in files("tagguard.actuals").joinpath("sql").iterdir() if p.name.endswith(".sql"))
@@ -24,7 +23,7 @@ def load(name: str) -> str:
     return files("tagguard.actuals").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
 
 
-def render(name: str, slots: Dict[str, str]) -> str:
+def render(name: str, slots: dict[str, str]) -> str:
     text = load(name)
 
     def sub(m: re.Match[str]) -> str:
@@ -36,7 +35,7 @@ def render(name: str, slots: Dict[str, str]) -> str:
     return _SLOT.sub(sub, text)
 
 
-def slots_in(name: str) -> List[str]:
+def slots_in(name: str) -> list[str]:
     return sorted(set(_SLOT.findall(load(name))))
 
 

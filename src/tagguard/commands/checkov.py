@@ -14,14 +14,14 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import click
 
 from tagguard import cli
 
 
-def checkov_data(config) -> Dict[str, Any]:
+def checkov_data(config) -> dict[str, Any]:
     import yaml
 
     from tagguard.resources import package_text, read_text
@@ -58,7 +58,7 @@ def checkov_data(config) -> Dict[str, Any]:
     }
 
 
-def write_checks(directory: Path, data: Dict[str, Any]) -> Path:
+def write_checks(directory: Path, data: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     from tagguard.resources import package_file
 
@@ -69,7 +69,7 @@ def write_checks(directory: Path, data: Dict[str, Any]) -> Path:
     return directory
 
 
-def default_dir(data: Dict[str, Any]) -> Path:
+def default_dir(data: dict[str, Any]) -> Path:
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:12]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tagguard" / "checkov" / digest
@@ -79,7 +79,7 @@ def default_dir(data: Dict[str, Any]) -> Path:
 @cli.config_option
 @click.option("--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory to write the checks to (default: a cache directory keyed by the taxonomy).")
-def checkov_dir(config_path: Optional[Path], output_dir: Optional[Path]):
+def checkov_dir(config_path: Path | None, output_dir: Path | None):
     """Print a directory of Checkov custom checks enforcing the configured taxonomy.
 
     Use it as `checkov -d . --external-checks-dir "$(tagguard checkov-dir)"`. CKV_TAGGUARD_1 checks

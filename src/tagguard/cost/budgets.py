@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.model import BudgetReport, Resource
 
@@ -40,9 +41,9 @@ class BudgetConfigError(ValueError):
 @dataclass
 class Budget:
     name: str
-    match: Dict[str, List[str]]
-    monthly_usd: Optional[float] = None
-    monthly_gpu_hours: Optional[float] = None
+    match: dict[str, list[str]]
+    monthly_usd: float | None = None
+    monthly_gpu_hours: float | None = None
     mode: str = "chargeback"
     kind: str = "gpu"
     index: int = 0
@@ -68,16 +69,16 @@ class BudgetStatus:
     projected_gpu_hours: float = 0.0
     resources: int = 0
     unpriced: int = 0
-    addresses: List[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
 
     @property
-    def overage_usd(self) -> Optional[float]:
+    def overage_usd(self) -> float | None:
         if self.budget.monthly_usd is None:
             return None
         return round(self.projected_usd - self.budget.monthly_usd, 2)
 
     @property
-    def overage_gpu_hours(self) -> Optional[float]:
+    def overage_gpu_hours(self) -> float | None:
         if self.budget.monthly_gpu_hours is None:
             return None
         return round(self.projected_gpu_hours - self.budget.monthly_gpu_hours, 4)
@@ -98,9 +99,9 @@ class BudgetStatus:
                             note=("token budgets are evaluated by the LLM usage scan, not the infrastructure scan"
                                   if b.kind == "tokens" else None))
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         b = self.budget
-        out: Dict[str, Any] = {"name": b.name, "mode": b.mode, "kind": b.kind, "match": b.match,
+        out: dict[str, Any] = {"name": b.name, "mode": b.mode, "kind": b.kind, "match": b.match,
                                "monthly_usd": b.monthly_usd, "projected_usd": round(self.projected_usd, 2),
                                "monthly_gpu_hours": b.monthly_gpu_hours,
                                "projected_gpu_hours": round(self.projected_gpu_hours, 4),
@@ -116,7 +117,7 @@ class BudgetStatus:
         return out
 
 
-def _tag(res: Resource, key: str) -> Optional[str]:
+def _tag(res: Resource, key: str) -> str | None:
     if key in res.tags:
         return res.tags[key]
     if res.tag_style == "azure":
@@ -126,7 +127,7 @@ def _tag(res: Resource, key: str) -> Optional[str]:
     return None
 
 
-def _num(value: Any, where: str) -> Optional[float]:
+def _num(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -134,7 +135,7 @@ def _num(value: Any, where: str) -> Optional[float]:
     return float(value)
 
 
-def load_budgets(raw: Any) -> List[Budget]:
+def load_budgets(raw: Any) -> list[Budget]:
     if not raw:
         return []
     if not isinstance(raw, list):
@@ -169,7 +170,7 @@ def load_budgets(raw: Any) -> List[Budget]:
     return out
 
 
-def evaluate(budgets: List[Budget], resources: Iterable[Resource]) -> List[BudgetStatus]:
+def evaluate(budgets: list[Budget], resources: Iterable[Resource]) -> list[BudgetStatus]:
     """Projected monthly totals of the matching AI resources, per budget."""
     # billed capacity once: a workload's attributed share of a node pool priced in the scan is not added again
     ai = [r for r in resources if r.ai and not r.meta.get("served_by") and (r.cost is None or r.cost.counted)]
@@ -194,12 +195,12 @@ def evaluate(budgets: List[Budget], resources: Iterable[Resource]) -> List[Budge
 
 @dataclass
 class Approvals:
-    monthly_usd_threshold: Optional[float] = None
-    gpu_hours_threshold: Optional[float] = None
-    approvers: List[str] = field(default_factory=list)
+    monthly_usd_threshold: float | None = None
+    gpu_hours_threshold: float | None = None
+    approvers: list[str] = field(default_factory=list)
 
 
-def load_approvals(raw: Any) -> Optional[Approvals]:
+def load_approvals(raw: Any) -> Approvals | None:
     if not raw:
         return None
     if not isinstance(raw, dict):
@@ -214,14 +215,14 @@ def load_approvals(raw: Any) -> Optional[Approvals]:
     return out
 
 
-def approved_by(flag: Optional[str]) -> Optional[str]:
+def approved_by(flag: str | None) -> str | None:
     """``--approved-by NAME``, else the ``TAGGUARD_APPROVED_BY`` environment variable (set by the Action)."""
     name = flag or os.environ.get(APPROVED_ENV)
     name = name.strip() if isinstance(name, str) else None
     return name or None
 
 
-def config_line(config, name: str) -> Optional[int]:
+def config_line(config, name: str) -> int | None:
     """Line of ``name: <budget>`` in the config file, for the finding's location."""
     path = getattr(config, "path", None)
     if path is None:
@@ -244,7 +245,7 @@ def config_line(config, name: str) -> Optional[int]:
     return None
 
 
-def config_rel(config, root) -> Optional[str]:
+def config_rel(config, root) -> str | None:
     path = getattr(config, "path", None)
     if path is None:
         return None

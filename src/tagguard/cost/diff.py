@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.model import Compute, Cost, Resource
 
@@ -52,16 +53,16 @@ def make_pricer(ctx):
     return engine.Pricer(pricing), usage
 
 
-def _monthly(cost: Optional[Cost]) -> Optional[float]:
+def _monthly(cost: Cost | None) -> float | None:
     return None if cost is None else cost.monthly_usd
 
 
-def _gpu_hours(cost: Optional[Cost]) -> Optional[float]:
+def _gpu_hours(cost: Cost | None) -> float | None:
     return None if cost is None else cost.gpu_hours_per_month
 
 
-def _set_delta(res: Resource, before: Optional[float], after: Optional[float],
-               gpu_before: Optional[float], gpu_after: Optional[float]) -> None:
+def _set_delta(res: Resource, before: float | None, after: float | None,
+               gpu_before: float | None, gpu_after: float | None) -> None:
     res.meta["cost_before_monthly_usd"] = None if before is None else round(before, 2)
     res.meta["cost_delta_monthly_usd"] = None if before is None or after is None else round(after - before, 2)
     res.meta["gpu_hours_delta_per_month"] = (None if gpu_before is None or gpu_after is None
@@ -70,19 +71,19 @@ def _set_delta(res: Resource, before: Optional[float], after: Optional[float],
 
 # --- plan JSON ------------------------------------------------------------------------------
 
-def annotate_plan(resources: List[Resource], ctx) -> None:
+def annotate_plan(resources: list[Resource], ctx) -> None:
     """Price the before-state of every plan change and set the delta on the resource."""
     plan = [r for r in resources if r.source == "plan" and r.ai and "action" in r.meta]
     if not plan:
         return
-    shadows: List[Tuple[Resource, Resource]] = []
+    shadows: list[tuple[Resource, Resource]] = []
     for r in plan:
         before = r.meta.get("before_compute")
         if isinstance(before, dict):
             shadow = Resource(address=r.address, type=r.type, source="plan", file=r.file, ai=True,
                               compute=Compute.from_json(before), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
             shadows.append((r, shadow))
-    before_cost: Dict[int, Cost] = {}
+    before_cost: dict[int, Cost] = {}
     if shadows:
         pricer, usage = make_pricer(ctx)
         if pricer is not None:
@@ -114,13 +115,13 @@ def annotate_plan(resources: List[Resource], ctx) -> None:
 
 # --- tagguard diff: the working tree against a base revision -----------------------------------
 
-def match_key(res: Resource) -> Tuple[str, str]:
+def match_key(res: Resource) -> tuple[str, str]:
     """Identity across revisions: the directory of the file and the address."""
     file = res.file or ""
     return (os.path.dirname(file) if res.source != "plan" else file, res.address)
 
 
-def snapshot(res: Resource) -> Dict[str, Any]:
+def snapshot(res: Resource) -> dict[str, Any]:
     """What a base resource looked like (for matching and for the removed list)."""
     return {
         "address": res.address, "type": res.type, "file": res.file, "line": res.line, "ai": res.ai,
@@ -132,11 +133,11 @@ def snapshot(res: Resource) -> Dict[str, Any]:
     }
 
 
-def base_index(resources: Iterable[Resource]) -> Dict[Tuple[str, str], Dict[str, Any]]:
+def base_index(resources: Iterable[Resource]) -> dict[tuple[str, str], dict[str, Any]]:
     return {match_key(r): snapshot(r) for r in resources}
 
 
-def changes(before: Dict[str, Any], res: Resource) -> List[str]:
+def changes(before: dict[str, Any], res: Resource) -> list[str]:
     """What differs: ``tags``, ``compute`` and/or ``cost`` (empty: unchanged)."""
     now = snapshot(res)
     out = []
@@ -150,7 +151,7 @@ def changes(before: Dict[str, Any], res: Resource) -> List[str]:
     return out
 
 
-def annotate_against_base(resources: List[Resource], base: Dict[Tuple[str, str], Dict[str, Any]]) -> List[Dict[str, Any]]:
+def annotate_against_base(resources: list[Resource], base: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """Set ``meta.action`` and the deltas on the working-tree resources; return the removed ones."""
     seen = set()
     for r in resources:
@@ -187,7 +188,7 @@ def annotate_against_base(resources: List[Resource], base: Dict[Tuple[str, str],
 
 # --- roll-up ------------------------------------------------------------------------------------
 
-def tag_value(tags: Dict[str, str], key: str, style: str = "aws") -> Optional[str]:
+def tag_value(tags: dict[str, str], key: str, style: str = "aws") -> str | None:
     if key in tags:
         return tags[key]
     if style == "azure":
@@ -197,8 +198,8 @@ def tag_value(tags: Dict[str, str], key: str, style: str = "aws") -> Optional[st
     return None
 
 
-def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] = (), config=None,
-              dimensions: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] = (), config=None,
+              dimensions: dict[str, str] | None = None) -> dict[str, Any]:
     """``cost_diff``: every AI change with its delta, totals, and the delta per dimension."""
     if dimensions is None:
         if config is not None:
@@ -208,7 +209,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
         else:
             dimensions = {k.replace("-", "_"): k for k in TEAM_KEYS}
     keys = list(dict.fromkeys(dimensions.values()))
-    rows: List[Dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for r in resources:
         action = r.meta.get("action")
         if not r.ai or action not in CHANGED_ACTIONS or r.meta.get("served_by"):
@@ -235,9 +236,9 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
     counts = {a: 0 for a in CHANGED_ACTIONS}
     for x in rows:
         counts[x["action"]] = counts.get(x["action"], 0) + 1
-    by: Dict[str, List[Dict[str, Any]]] = {}
+    by: dict[str, list[dict[str, Any]]] = {}
     for key in keys:
-        groups: Dict[str, Dict[str, Any]] = {}
+        groups: dict[str, dict[str, Any]] = {}
         for x in rows:
             value = x["teams"].get(key) or UNTAGGED
             g = groups.setdefault(value, {"value": value, "delta_monthly_usd": 0.0, "changes": 0, "unpriced": 0})
@@ -259,7 +260,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[Dict[str, Any]] =
 
 
 def _row(address, rtype, action, file, line, before, after, delta, gpu_delta, tags, style, reason,
-         keys: Iterable[str] = TEAM_KEYS) -> Dict[str, Any]:
+         keys: Iterable[str] = TEAM_KEYS) -> dict[str, Any]:
     row = {
         "address": address, "type": rtype, "action": action, "file": file, "line": line,
         "before_monthly_usd": None if before is None else round(before, 2),

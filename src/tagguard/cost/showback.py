@@ -28,7 +28,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.formats.helpers import money, plural
 from tagguard.model import INVALID_VALUE, MISSING_TAG, NOT_PROPAGATED, UNRESOLVED_VALUE, ScanResult
@@ -39,7 +40,7 @@ UNALLOCATED = "(unallocated)"
 NOT_SET = "(not set)"  # allocated spend without an optional dimension key (the taxonomy does not require it)
 
 
-def dimensions(config) -> Dict[str, str]:
+def dimensions(config) -> dict[str, str]:
     """label -> tag key: ``showback.dimensions`` if configured, else the taxonomy's required keys
     (its properties if it requires none), else the default four.  Showback and ``tagguard diff``
     both break spend down by these."""
@@ -57,7 +58,7 @@ def dimensions(config) -> Dict[str, str]:
     return dict(DEFAULT_DIMENSIONS)
 
 
-def _settings(config) -> Dict[str, Any]:
+def _settings(config) -> dict[str, Any]:
     raw = (config.section("showback") if config is not None else None) or {}
     dims = dimensions(config)
     allocate_by = raw.get("allocate_by") or next(iter(dims))
@@ -71,7 +72,7 @@ def _settings(config) -> Dict[str, Any]:
     return {"dimensions": dict(dims), "allocate_by": allocate_by, "top": int(raw.get("top", 10)), "shared": shared}
 
 
-def unallocated_reasons(result: ScanResult) -> Dict[str, Dict[str, str]]:
+def unallocated_reasons(result: ScanResult) -> dict[str, dict[str, str]]:
     """address -> {tag key: why its spend cannot be allocated by that key}.
 
     The one definition of unallocated spend: the billed resource lacks a required key, has an
@@ -79,7 +80,7 @@ def unallocated_reasons(result: ScanResult) -> Dict[str, Dict[str, str]]:
     value that cannot be known statically).  Suppressed findings count too: a suppression accepts
     the finding, it does not put the tag on the bill.
     """
-    out: Dict[str, Dict[str, str]] = {}
+    out: dict[str, dict[str, str]] = {}
     for f in result.findings:
         if not f.address:
             continue
@@ -117,16 +118,16 @@ def _r(x: float) -> float:
     return round(float(x), 2)
 
 
-def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iterable[Dict[str, Any]]] = None,
-                   dimensions: Optional[Dict[str, str]] = None, top: Optional[int] = None) -> Dict[str, Any]:
+def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict[str, Any]] | None = None,
+                   dimensions: dict[str, str] | None = None, top: int | None = None) -> dict[str, Any]:
     s = _settings(config)
-    dims: Dict[str, str] = dict(dimensions or s["dimensions"])
+    dims: dict[str, str] = dict(dimensions or s["dimensions"])
     allocate_by = s["allocate_by"] if s["allocate_by"] in dims else next(iter(dims))
     top_n = s["top"] if top is None else top
     why = unallocated_reasons(result)
-    rows: List[Dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     unpriced = 0
-    attributed: List[float] = []
+    attributed: list[float] = []
     for r in result.resources:
         if not r.ai:
             continue
@@ -170,9 +171,9 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
     total_gpu_h = sum(r["gpu_hours"] for r in rows)
     # One definition of "unallocated" everywhere: a row with any reason above is unallocated in the
     # headline and in every dimension table alike, so each table's (unallocated) line is the headline.
-    out_dims: Dict[str, Any] = {}
+    out_dims: dict[str, Any] = {}
     for label, key in dims.items():
-        groups: Dict[str, Dict[str, float]] = {}
+        groups: dict[str, dict[str, float]] = {}
         for r in rows:
             known = _known(r["tags"].get(key))
             value = UNALLOCATED if r["problems"] else (str(r["tags"][key]) if known else NOT_SET)
@@ -213,7 +214,7 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Optional[Iter
     }
 
 
-def _allocate_shared(shared: List[Dict[str, Any]], dim: Dict[str, Any]) -> Dict[str, Any]:
+def _allocate_shared(shared: list[dict[str, Any]], dim: dict[str, Any]) -> dict[str, Any]:
     """Split each shared cost across the allocation dimension's values by their share of GPU spend."""
     lines = list(dim["rows"])
     if dim["unallocated"]["monthly_usd"]:
@@ -237,7 +238,7 @@ def _allocate_shared(shared: List[Dict[str, Any]], dim: Dict[str, Any]) -> Dict[
 _money = money
 
 
-def render(sb: Dict[str, Any], fmt: str) -> str:
+def render(sb: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(sb, indent=2) + "\n"
     if fmt == "csv":
@@ -249,10 +250,10 @@ def render(sb: Dict[str, Any], fmt: str) -> str:
     raise ValueError(f"unknown showback format {fmt!r}")
 
 
-def _why(row: Dict[str, Any]) -> str:
+def _why(row: dict[str, Any]) -> str:
     """`environment` invalid value "production"; `business-unit` not propagated to the billed resource"""
     reasons = row.get("reasons") or {k: "missing or invalid" for k in row.get("missing_or_invalid", [])}
-    by_reason: Dict[str, List[str]] = {}
+    by_reason: dict[str, list[str]] = {}
     for k, v in reasons.items():  # keys that share a reason are named together
         by_reason.setdefault(v, []).append(k)
     return "; ".join(f"{', '.join(keys)} {why}" for why, keys in by_reason.items())
@@ -265,7 +266,7 @@ def _t(text: Any) -> str:
     return term(text)
 
 
-def _attributed(t: Dict[str, Any]) -> str:
+def _attributed(t: dict[str, Any]) -> str:
     """Workloads whose figure is a share of a node pool already in the totals (capacity counted once)."""
     n = t.get("attributed_resources") or 0
     if not n:
@@ -274,7 +275,7 @@ def _attributed(t: Dict[str, Any]) -> str:
             "running on node pools priced here")
 
 
-def render_text(sb: Dict[str, Any]) -> str:
+def render_text(sb: dict[str, Any]) -> str:
     t = sb["totals"]
     out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {plural(t['resources'], 'resource')}"
            + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else "")
@@ -307,7 +308,7 @@ def render_text(sb: Dict[str, Any]) -> str:
     return guard_commands("\n".join(out).rstrip() + "\n")
 
 
-def render_markdown(sb: Dict[str, Any]) -> str:
+def render_markdown(sb: dict[str, Any]) -> str:
     from tagguard.formats.markdown import code, escape_cell
 
     # dimension labels and tag keys come from the (possibly the repository's) config: escaped too
@@ -335,7 +336,7 @@ def render_markdown(sb: Dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_csv(sb: Dict[str, Any]) -> str:
+def render_csv(sb: dict[str, Any]) -> str:
     from tagguard.formats.escape import csv_cell
 
     class _Safe:  # no cell from data opens as a spreadsheet formula

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Dict, List
+from typing import Any
 
 ZWJ = "\u200d"  # zero-width joiner: breaks @mentions, #refs and autolinks, invisible when rendered
 
@@ -206,12 +206,12 @@ def _md_text(value: str, code_spans: bool) -> str:
     text = _fold(value)
     if not text:
         return ""
-    out: List[str] = []
+    out: list[str] = []
     pos = 0
     if code_spans and "`" in text:
         runs = list(_BACKTICKS.finditer(text))
-        nxt: List[int] = [-1] * len(runs)  # index of the next run of the same length
-        last: Dict[int, int] = {}
+        nxt: list[int] = [-1] * len(runs)  # index of the next run of the same length
+        last: dict[int, int] = {}
         for j in range(len(runs) - 1, -1, -1):
             n = len(runs[j].group(0))
             nxt[j] = last.get(n, -1)

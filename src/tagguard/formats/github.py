@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import guard_commands, wf_data, wf_property
@@ -39,7 +38,7 @@ def scan_base(result: ScanResult) -> Path:
     return result.base_dir()
 
 
-def repo_path(result: ScanResult, file: Optional[str]) -> Optional[str]:
+def repo_path(result: ScanResult, file: str | None) -> str | None:
     """A finding's file as a POSIX path relative to the working directory (the repository root in CI)."""
     if not file:
         return None
@@ -83,9 +82,9 @@ class GithubFormatter(Formatter):
         return "\n".join(lines) + "\n"
 
 
-def annotations(result: ScanResult) -> List[str]:
+def annotations(result: ScanResult) -> list[str]:
     """One workflow command per active finding."""
-    lines: List[str] = []
+    lines: list[str] = []
     for f in result.findings:
         if f.suppressed:
             continue
@@ -96,7 +95,7 @@ def annotations(result: ScanResult) -> List[str]:
     return lines
 
 
-def write_step_summary(result: ScanResult, text: Optional[str] = None) -> Optional[Path]:
+def write_step_summary(result: ScanResult, text: str | None = None) -> Path | None:
     """Append the Markdown report to ``$GITHUB_STEP_SUMMARY`` when it is set."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:

@@ -5,7 +5,7 @@ Escaping of scanned data lives in ``formats/escape.py``; these only format taggu
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 
 def money(value: Any) -> str:
@@ -17,7 +17,7 @@ def money(value: Any) -> str:
     return f"${value:,.2f}"
 
 
-def plural(n: Any, word: str, plural_word: Optional[str] = None, width: int = 0) -> str:
+def plural(n: Any, word: str, plural_word: str | None = None, width: int = 0) -> str:
     """``1 call``, ``2 calls``, ``1,200 tokens``: the count with its noun in the right number."""
     noun = word if n == 1 else (plural_word or word + "s")
     num = f"{n:,}" if isinstance(n, (int, float)) and not isinstance(n, bool) else str(n)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from html import escape
-from typing import Any, Dict, List
+from typing import Any
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import term
@@ -46,7 +46,7 @@ def _e(x: Any) -> str:
     return escape(term("" if x is None else str(x)), quote=True)
 
 
-def bar_chart(rows: List[Dict[str, Any]], unallocated: Dict[str, Any], width: int = 640) -> str:
+def bar_chart(rows: list[dict[str, Any]], unallocated: dict[str, Any], width: int = 640) -> str:
     items = [(r["value"], r["monthly_usd"], False) for r in rows[:12]]
     if unallocated.get("monthly_usd"):
         items.append(("(unallocated)", unallocated["monthly_usd"], True))
@@ -84,7 +84,7 @@ def share_chart(unallocated: float, total: float, size: int = 180) -> str:
             f'<text x="{c}" y="{c + 18}" text-anchor="middle" class="muted">unallocated</text></svg>')
 
 
-def trend_chart(points: List[Dict[str, Any]], width: int = 640, height: int = 200) -> str:
+def trend_chart(points: list[dict[str, Any]], width: int = 640, height: int = 200) -> str:
     pts = [p for p in points if p.get("monthly_usd") is not None]
     if len(pts) < 2:
         return ('<p class="muted" id="trend-chart-empty">The trend needs at least two runs recorded with '

@@ -13,7 +13,6 @@ A CI test-report view then shows what was checked, not only what failed:
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import xml_text
@@ -22,30 +21,30 @@ from tagguard.model import SEVERITY_RANK, Finding, ScanResult
 RESOURCE_RULES = ("missing-tag", "invalid-value", "unresolved-value")
 
 
-def _clean(text: Optional[str]) -> str:
+def _clean(text: str | None) -> str:
     """Characters XML 1.0 cannot carry (NUL, ESC, lone surrogates, U+FFFE...) become U+FFFD;
     the serializer escapes ``& < > "`` (so ``]]>`` or ``</testcase>`` in a name stay text)."""
     return xml_text(text or "")
 
 
 class _Case:
-    def __init__(self, classname: str, name: str, file: Optional[str], line: Optional[int]):
+    def __init__(self, classname: str, name: str, file: str | None, line: int | None):
         self.classname, self.name, self.file, self.line = classname, name, file, line
-        self.failures: List[Finding] = []
-        self.notes: List[Finding] = []
-        self.skipped: List[Finding] = []
+        self.failures: list[Finding] = []
+        self.notes: list[Finding] = []
+        self.skipped: list[Finding] = []
 
 
-def build_cases(result: ScanResult) -> Dict[str, List[_Case]]:
+def build_cases(result: ScanResult) -> dict[str, list[_Case]]:
     """Test cases grouped by file (the suite name)."""
     threshold = SEVERITY_RANK.get(result.fail_on, 3)
-    rules: List[str] = list(RESOURCE_RULES)
+    rules: list[str] = list(RESOURCE_RULES)
     addressed = {r.address for r in result.resources}
     for f in result.findings:
         if f.address in addressed and f.rule not in rules:
             rules.append(f.rule)
-    cases: Dict[Tuple[str, str], _Case] = {}
-    order: List[Tuple[str, str]] = []
+    cases: dict[tuple[str, str], _Case] = {}
+    order: list[tuple[str, str]] = []
     for r in result.resources:
         if not r.taggable:  # tag rules do not apply; its own findings still get cases
             continue
@@ -72,7 +71,7 @@ def build_cases(result: ScanResult) -> Dict[str, List[_Case]]:
             case.failures.append(f)
         else:
             case.notes.append(f)
-    suites: Dict[str, List[_Case]] = {}
+    suites: dict[str, list[_Case]] = {}
     for key in order:
         case = cases[key]
         suites.setdefault(case.file or "(no file)", []).append(case)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.helpers import money, plural
@@ -47,13 +47,13 @@ def _rule_url(pattern: str, rule: str) -> str:
     return pattern.replace("{rule}", quote(rule, safe="-_.~", errors="replace"))
 
 
-def escape_cell(text: Optional[str]) -> str:
+def escape_cell(text: str | None) -> str:
     """Data as Markdown prose, safe in a table cell or a list item (``escape.md_text``):
     HTML, Markdown syntax, pipes and newlines escaped; @mentions, #refs and autolinks broken."""
     return md_text(text)
 
 
-def code(text: Optional[str], cell: bool = True) -> str:
+def code(text: str | None, cell: bool = True) -> str:
     """Inline code that survives backticks (and, with ``cell``, pipes) inside the text."""
     return md_code(text, cell=cell)
 
@@ -93,7 +93,7 @@ def render_summary_line(result: ScanResult) -> str:
     return line
 
 
-def render_baseline_line(result: ScanResult) -> Optional[str]:
+def render_baseline_line(result: ScanResult) -> str | None:
     info = result.baseline
     if info is None:
         return None
@@ -108,7 +108,7 @@ def render_baseline_line(result: ScanResult) -> Optional[str]:
 
 
 def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True,
-                          show_suppressed: bool = False, budget: Optional[int] = None) -> str:
+                          show_suppressed: bool = False, budget: int | None = None) -> str:
     """A Markdown table of findings sorted by file, line and rule.  With ``budget`` rows stop
     once the table is that long (``fit`` would cut the rest anyway; escaping them is wasted)."""
     rows = [f for f in findings if show_suppressed or not f.suppressed]
@@ -116,7 +116,7 @@ def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True
         return ""
     rows = sorted(rows, key=lambda f: (f.file or "", f.line or 0, f.rule, f.address or "", f.tag or ""))
     head = "| File | Resource | Rule | Tag | Severity | Message |\n|---|---|---|---|---|---|\n"
-    out: List[str] = [head]
+    out: list[str] = [head]
     size = len(head)
     for f in rows:
         where = escape_cell(f.file or "(no file)") + (f":{escape_cell(f.line)}" if f.line else "")
@@ -136,7 +136,7 @@ def render_findings_table(findings: Sequence[Finding], *, link_docs: bool = True
 
 def render_rule_counts(findings: Sequence[Finding]) -> str:
     """A compact table: findings per file and rule."""
-    counts: Dict[Tuple[str, str], int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for f in findings:
         if f.suppressed:
             continue
@@ -150,13 +150,13 @@ def render_rule_counts(findings: Sequence[Finding]) -> str:
     return "".join(out)
 
 
-def render_details(findings: Sequence[Finding], budget: Optional[int] = None) -> str:
+def render_details(findings: Sequence[Finding], budget: int | None = None) -> str:
     """One bullet per active finding with its fix, grouped by file (``budget``: as for the table)."""
-    groups: Dict[str, List[Finding]] = {}
+    groups: dict[str, list[Finding]] = {}
     for f in findings:
         if not f.suppressed:
             groups.setdefault(f.file or "(no file)", []).append(f)
-    out: List[str] = []
+    out: list[str] = []
     size = 0
     for file in sorted(groups):
         out.append(f"**{escape_cell(file)}**\n\n")
@@ -220,7 +220,7 @@ def render_report(result: ScanResult, *, title: str = "tagguard", limit: int = D
     for err in result.errors:
         head.append(f"> :warning: {escape_cell(err.get('message') or str(err))}\n\n")
     active = [f for f in result.findings if not f.suppressed]
-    sections: List[str] = list(sections_before)
+    sections: list[str] = list(sections_before)
     if active:
         sections.append(render_rule_counts(active) + "\n")
         sections.append(details(f"{_plural(len(active), 'finding')}", render_findings_table(active, budget=limit),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from tagguard import __version__
 from tagguard.formats.base import Formatter
@@ -40,7 +40,7 @@ def _rule_name(rule_id: str) -> str:
     return "".join(part.capitalize() for part in rule_id.replace("_", "-").split("-"))
 
 
-def _rules(findings: List[Finding]) -> List[Dict[str, Any]]:
+def _rules(findings: list[Finding]) -> list[dict[str, Any]]:
     from tagguard.formats.markdown import rule_url
     from tagguard.rules import all_docs
 
@@ -86,19 +86,19 @@ def _root_uri(result: ScanResult) -> str:
     return base.rstrip("/") + "/"
 
 
-def _location(result: ScanResult, f: Finding) -> Dict[str, Any]:
+def _location(result: ScanResult, f: Finding) -> dict[str, Any]:
     from tagguard.formats.github import repo_path
 
     path = repo_path(result, f.file)
     if path is None:
-        physical: Dict[str, Any] = {"artifactLocation": {"uri": _root_uri(result), "uriBaseId": "%SRCROOT%"}}
+        physical: dict[str, Any] = {"artifactLocation": {"uri": _root_uri(result), "uriBaseId": "%SRCROOT%"}}
     else:
         physical = {"artifactLocation": {"uri": _uri(path)}}
         if not path.startswith("<") and not Path(path).is_absolute():
             physical["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
         if f.line:
             physical["region"] = {"startLine": int(f.line)}
-    loc: Dict[str, Any] = {"physicalLocation": physical}
+    loc: dict[str, Any] = {"physicalLocation": physical}
     if f.address:
         loc["logicalLocations"] = [{"fullyQualifiedName": f.address, "kind": "resource"}]
     return loc
@@ -115,10 +115,10 @@ def _uri(path: str) -> str:
         return quote(path, safe="/-._~", errors="replace")
 
 
-def _result(result: ScanResult, f: Finding, rule_index: Dict[str, int], baselined: bool) -> Dict[str, Any]:
+def _result(result: ScanResult, f: Finding, rule_index: dict[str, int], baselined: bool) -> dict[str, Any]:
     # plain text for code scanning: control characters shown escaped, brackets escaped (no embedded links)
     text = sarif_text(f.message + (f"\nFix: {f.fix}" if f.fix else ""))
-    out: Dict[str, Any] = {
+    out: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index[f.rule],
         "level": LEVEL_OF.get(f.severity, "warning"),
@@ -126,7 +126,7 @@ def _result(result: ScanResult, f: Finding, rule_index: Dict[str, int], baseline
         "locations": [_location(result, f)],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
     }
-    props: Dict[str, Any] = {"category": f.category, "severity": f.severity}
+    props: dict[str, Any] = {"category": f.category, "severity": f.severity}
     for key, value in (("address", f.address), ("tag", f.tag), ("resourceType", f.resource_type), ("fix", f.fix)):
         if value:
             props[key] = value
@@ -143,13 +143,13 @@ def _result(result: ScanResult, f: Finding, rule_index: Dict[str, int], baseline
     return out
 
 
-def sarif_dict(result: ScanResult) -> Dict[str, Any]:
+def sarif_dict(result: ScanResult) -> dict[str, Any]:
     rules = _rules(result.findings)
     rule_index = {r["id"]: i for i, r in enumerate(rules)}
     baseline = result.baseline
     results = [_result(result, f, rule_index, baseline is not None) for f in result.findings]
     summary = result.summary()
-    run: Dict[str, Any] = {
+    run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "tagguard",
             "version": __version__,

@@ -1,7 +1,7 @@
 """``--format text``: for people.  Grouped by file, the fix spelled out, colour on a TTY."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.helpers import money, plural
@@ -21,7 +21,7 @@ def _terminal_width() -> int:
     return max(shutil.get_terminal_size((120, 24)).columns, 60)
 
 
-def _wrap(text: str, width, indent: int) -> List[str]:
+def _wrap(text: str, width, indent: int) -> list[str]:
     if not width or len(text) + indent <= width:
         return [text]
     import textwrap
@@ -29,7 +29,7 @@ def _wrap(text: str, width, indent: int) -> List[str]:
     return textwrap.wrap(text, width=width - indent, break_long_words=False, break_on_hyphens=False) or [text]
 
 
-def config_line(info: Dict[str, Any]) -> str:
+def config_line(info: dict[str, Any]) -> str:
     """``config: PATH (source) · taxonomy: PATH``, with anything from a file name escaped."""
     where = term(str(info.get("path"))) if info.get("path") else "none (built-in defaults)"
     source = info.get("source")
@@ -48,10 +48,10 @@ class TextFormatter(Formatter):
         # On a terminal (colour on) long messages wrap under their column; piped output keeps
         # one line per finding for grep.
         width = _terminal_width() if color else None
-        lines: List[str] = []
+        lines: list[str] = []
         if result.config:  # which config and taxonomy judged this run
             lines.append(_paint(config_line(result.config), "dim", color))
-        groups: Dict[str, List[Finding]] = {}
+        groups: dict[str, list[Finding]] = {}
         for f in result.findings:
             if f.suppressed:
                 continue
@@ -80,7 +80,7 @@ class TextFormatter(Formatter):
         lines.extend(self._summary(result, color))
         return guard_commands("\n".join(lines) + "\n")
 
-    def _summary(self, result: ScanResult, color: bool) -> List[str]:
+    def _summary(self, result: ScanResult, color: bool) -> list[str]:
         s = result.summary()
         sev = s["by_severity"]
         parts = [f"{s['ai_resources']} AI resource{'s' if s['ai_resources'] != 1 else ''}",

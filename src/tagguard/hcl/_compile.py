@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Any, List, Optional, Tuple
+from typing import Any
 
 from .evaluate import (
     BinaryOp,
@@ -170,7 +170,7 @@ class Compiler:
         pairs = [self.object_elem(c) for c in node.children if c.type == "object_elem"]
         return ObjectExpr(pairs, **self.pos(node))
 
-    def object_elem(self, node: Any) -> Tuple[Expr, Expr]:
+    def object_elem(self, node: Any) -> tuple[Expr, Expr]:
         key_node = node.child_by_field_name("key")
         value_node = node.child_by_field_name("val")
         return self.object_key(key_node), self.expr(value_node)
@@ -184,7 +184,7 @@ class Compiler:
 
     def c_function_call(self, node: Any) -> Expr:
         name = self.text(node.children[0])
-        args: List[Expr] = []
+        args: list[Expr] = []
         expand = False
         for child in node.children:
             if child.type == "function_arguments":
@@ -302,7 +302,7 @@ class Compiler:
         for line in text.splitlines(keepends=True):
             tokens.append(["lit", line])
 
-    def build_parts(self, tokens: list, i: int, stops: tuple) -> Tuple[list, int]:
+    def build_parts(self, tokens: list, i: int, stops: tuple) -> tuple[list, int]:
         parts: list = []
         while i < len(tokens):
             token = tokens[i]
@@ -322,7 +322,7 @@ class Compiler:
                 parts.append(directive)
         return parts, i
 
-    def if_directive(self, intro: Any, tokens: list, i: int) -> Tuple[Expr, int]:
+    def if_directive(self, intro: Any, tokens: list, i: int) -> tuple[Expr, int]:
         cond = self.expr(inner_expression(intro))
         then, i = self.build_parts(tokens, i, ("template_else_intro", "template_if_end"))
         otherwise: list = []
@@ -331,7 +331,7 @@ class Compiler:
         i += 1  # the endif
         return IfDirective(cond, merge_literals(then), merge_literals(otherwise), **self.pos(intro)), i
 
-    def for_directive(self, start: Any, tokens: list, i: int) -> Tuple[Expr, int]:
+    def for_directive(self, start: Any, tokens: list, i: int) -> tuple[Expr, int]:
         names = [self.text(c) for c in start.children if c.type == "identifier"]
         coll = self.expr(inner_expression(start))
         body, i = self.build_parts(tokens, i, ("template_for_end",))
@@ -394,7 +394,7 @@ def apply_strip_markers(tokens: list) -> None:
 
 def flush_heredoc(tokens: list) -> None:
     """``<<-``: remove the smallest indentation shared by all non-blank lines."""
-    min_spaces: Optional[int] = None
+    min_spaces: int | None = None
     adjust: list = []
     at_line_start = True
     for token in tokens:
@@ -409,7 +409,7 @@ def flush_heredoc(tokens: list) -> None:
         token[1] = token[1][min_spaces:]
 
 
-def _line_indent(token: list, adjust: list) -> Optional[int]:
+def _line_indent(token: list, adjust: list) -> int | None:
     if token[0] != "lit":
         return 0  # an interpolation at column 0 means nothing can be stripped
     text = token[1]

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable
+from collections.abc import Iterable
 
 from .values import (
     EvalError,
@@ -29,7 +30,7 @@ from .values import (
     type_name,
 )
 
-Reference = Tuple[str, ...]
+Reference = tuple[str, ...]
 
 
 # --- scopes ---------------------------------------------------------------------
@@ -38,7 +39,7 @@ Reference = Tuple[str, ...]
 class MapScope(dict):
     """A scope backed by a plain dict (tests, templatefile variables)."""
 
-    def __init__(self, *args: Any, files: Optional[Dict[str, str]] = None, **kw: Any) -> None:
+    def __init__(self, *args: Any, files: dict[str, str] | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.files = files
 
@@ -47,7 +48,7 @@ class MapScope(dict):
             return self[name]
         raise KeyError(name)
 
-    def read_file(self, path: str) -> Optional[str]:
+    def read_file(self, path: str) -> str | None:
         if self.files is None:
             return None
         return self.files.get(path)
@@ -56,7 +57,7 @@ class MapScope(dict):
 class ChildScope:
     """Binds iterator names (``for`` expressions, ``dynamic`` blocks) over a parent scope."""
 
-    def __init__(self, parent: Any, bindings: Dict[str, Any]) -> None:
+    def __init__(self, parent: Any, bindings: dict[str, Any]) -> None:
         self.parent = parent
         self.bindings = bindings
 
@@ -80,7 +81,7 @@ class Source:
 
     __slots__ = ("data", "filename", "long")
 
-    def __init__(self, data: bytes, filename: str, long: Optional[Tuple[str, Dict[str, str]]] = None) -> None:
+    def __init__(self, data: bytes, filename: str, long: tuple[str, dict[str, str]] | None = None) -> None:
         self.data = data
         self.filename = filename
         # (nonce, {placeholder: original text}): very long string runs that hcl.parse swapped
@@ -142,7 +143,7 @@ class Expr:
     # start and end offsets packed in one int: a big file compiles to millions of nodes
     __slots__ = ("src", "_span", "line")
 
-    def __init__(self, src: Optional[Source] = None, start: int = 0, end: int = 0, line: int = 0) -> None:
+    def __init__(self, src: Source | None = None, start: int = 0, end: int = 0, line: int = 0) -> None:
         self.src = src
         self._span = (start << _SPAN_BITS) | end
         self.line = line
@@ -182,9 +183,9 @@ class Expr:
         finally:
             budget.depth -= 1
 
-    def references(self) -> List[Reference]:
+    def references(self) -> list[Reference]:
         """Static traversals in this expression, e.g. ``("var", "tags")``."""
-        out: List[Reference] = []
+        out: list[Reference] = []
         self._refs(out, frozenset())
         return out
 
@@ -200,7 +201,7 @@ class Expr:
     def _ev(self, scope: Any) -> Any:
         raise NotImplementedError
 
-    def _refs(self, out: List[Reference], bound: frozenset) -> None:
+    def _refs(self, out: list[Reference], bound: frozenset) -> None:
         for child in self._children():
             child._refs(out, bound)
 
@@ -256,7 +257,7 @@ class Template(Expr):
 
 
 def render_parts(parts: list, scope: Any) -> Any:
-    out: List[str] = []
+    out: list[str] = []
     size = 0
     for part in parts:
         if isinstance(part, str):
@@ -310,7 +311,7 @@ class IfDirective(_Directive):
 class ForDirective(_Directive):
     __slots__ = ("key_name", "value_name", "coll", "body")
 
-    def __init__(self, key_name: Optional[str], value_name: str, coll: Expr, body: list, **kw: Any) -> None:
+    def __init__(self, key_name: str | None, value_name: str, coll: Expr, body: list, **kw: Any) -> None:
         super().__init__(**kw)
         self.key_name, self.value_name, self.coll, self.body = key_name, value_name, coll, body
 
@@ -319,7 +320,7 @@ class ForDirective(_Directive):
         pairs = iterate(coll)
         if isinstance(pairs, Unknown):
             return pairs
-        out: List[str] = []
+        out: list[str] = []
         size = 0
         for key, value in pairs:
             spend()
@@ -331,7 +332,7 @@ class ForDirective(_Directive):
             out.append(piece)
         return "".join(out)
 
-    def _refs(self, out: List[Reference], bound: frozenset) -> None:
+    def _refs(self, out: list[Reference], bound: frozenset) -> None:
         self.coll._refs(out, bound)
         inner = bound | {n for n in (self.key_name, self.value_name) if n}
         for part in self.body:
@@ -339,7 +340,7 @@ class ForDirective(_Directive):
                 part._refs(out, inner)
 
 
-def _bind(key_name: Optional[str], key: Any, value_name: str, value: Any) -> Dict[str, Any]:
+def _bind(key_name: str | None, key: Any, value_name: str, value: Any) -> dict[str, Any]:
     if key_name:
         return {key_name: key, value_name: value}
     return {value_name: value}
@@ -366,7 +367,7 @@ def iterate(coll: Any) -> Any:
 class TupleExpr(Expr):
     __slots__ = ("items",)
 
-    def __init__(self, items: List[Expr], **kw: Any) -> None:
+    def __init__(self, items: list[Expr], **kw: Any) -> None:
         super().__init__(**kw)
         self.items = items
 
@@ -380,13 +381,13 @@ class TupleExpr(Expr):
 class ObjectExpr(Expr):
     __slots__ = ("pairs",)
 
-    def __init__(self, pairs: List[Tuple[Expr, Expr]], **kw: Any) -> None:
+    def __init__(self, pairs: list[tuple[Expr, Expr]], **kw: Any) -> None:
         super().__init__(**kw)
         self.pairs = pairs
 
     def _ev(self, scope: Any) -> Any:
-        out: Dict[str, Any] = {}
-        open_reasons: List[str] = []
+        out: dict[str, Any] = {}
+        open_reasons: list[str] = []
         for key_expr, value_expr in self.pairs:
             key = key_expr._ev(scope)
             if isinstance(key, Unknown):
@@ -518,7 +519,7 @@ class Traversal(Expr):
             value = self.root._ev(scope)
         return apply_steps(value, self.steps, scope)
 
-    def _refs(self, out: List[Reference], bound: frozenset) -> None:
+    def _refs(self, out: list[Reference], bound: frozenset) -> None:
         if isinstance(self.root, str):
             if self.root not in bound:
                 out.append(self._static_path())
@@ -538,7 +539,7 @@ class Traversal(Expr):
         return tuple(path)
 
 
-def _step_refs(steps: list, out: List[Reference], bound: frozenset) -> None:
+def _step_refs(steps: list, out: list[Reference], bound: frozenset) -> None:
     for step in steps:
         if isinstance(step, GetIndex):
             step.key._refs(out, bound)
@@ -700,12 +701,12 @@ class ForExpr(Expr):
 
     def __init__(
         self,
-        key_name: Optional[str],
+        key_name: str | None,
         value_name: str,
         coll: Expr,
-        key_expr: Optional[Expr],
+        key_expr: Expr | None,
         value_expr: Expr,
-        cond: Optional[Expr],
+        cond: Expr | None,
         grouping: bool,
         **kw: Any,
     ) -> None:
@@ -749,8 +750,8 @@ class ForExpr(Expr):
                 out.append(self.value_expr._ev(inner))
         return out
 
-    def _object(self, pairs: list, scope: Any, open_reasons: List[str]) -> Any:
-        out: Dict[str, Any] = {}
+    def _object(self, pairs: list, scope: Any, open_reasons: list[str]) -> Any:
+        out: dict[str, Any] = {}
         for key, value in pairs:
             spend()
             inner = self._child(scope, key, value)
@@ -771,7 +772,7 @@ class ForExpr(Expr):
             return PartialMap(out, open=True, open_reasons=open_reasons)
         return out
 
-    def _put(self, out: Dict[str, Any], key: str, value: Any) -> None:
+    def _put(self, out: dict[str, Any], key: str, value: Any) -> None:
         if self.grouping:
             out.setdefault(key, []).append(value)
         elif key in out:
@@ -779,7 +780,7 @@ class ForExpr(Expr):
         else:
             out[key] = value
 
-    def _refs(self, out: List[Reference], bound: frozenset) -> None:
+    def _refs(self, out: list[Reference], bound: frozenset) -> None:
         self.coll._refs(out, bound)
         inner = bound | {n for n in (self.key_name, self.value_name) if n}
         for expr in (self.key_expr, self.value_expr, self.cond):
@@ -793,7 +794,7 @@ class ForExpr(Expr):
 class FuncCall(Expr):
     __slots__ = ("name", "args", "expand")
 
-    def __init__(self, name: str, args: List[Expr], expand: bool, **kw: Any) -> None:
+    def __init__(self, name: str, args: list[Expr], expand: bool, **kw: Any) -> None:
         super().__init__(**kw)
         self.name, self.args, self.expand = name, args, expand
 

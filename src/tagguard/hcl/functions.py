@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Mapping
 from functools import wraps
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from .evaluate import MAX_VALUE_CHARS, EvalError, Expr, MapScope, check_chars, spend
 from .values import (
@@ -43,7 +43,7 @@ from .values import (
     unique,
 )
 
-FUNCTIONS: Dict[str, Callable[..., Any]] = {}
+FUNCTIONS: dict[str, Callable[..., Any]] = {}
 
 
 def register(*names: str, propagate: str = "strict") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -108,8 +108,8 @@ def _int(value: Any) -> int:
 
 @register("merge", propagate="none")
 def merge(*maps: Any) -> Any:
-    out: Dict[str, Any] = {}
-    reasons: List[str] = []
+    out: dict[str, Any] = {}
+    reasons: list[str] = []
     for item in maps:
         if item is None:
             continue
@@ -178,7 +178,7 @@ def zipmap(key_list: Any, value_list: Any) -> Any:
 
 @register("transpose")
 def transpose(mapping: Any) -> Any:
-    out: Dict[str, List[str]] = {}
+    out: dict[str, list[str]] = {}
     for key in sorted(to_map(mapping)):
         for item in to_list(mapping[key]):
             out.setdefault(_s(item), []).append(key)
@@ -383,7 +383,7 @@ def format_(fmt: Any, *args: Any) -> str:
     return _FORMAT_RE.sub(verb, fmt)
 
 
-def _format_verb(kind: str, value: Any, flags: str, precision: Optional[str]) -> str:
+def _format_verb(kind: str, value: Any, flags: str, precision: str | None) -> str:
     if value is None and kind != "v":
         raise EvalError("cannot format a null value")
     if kind == "s":
@@ -408,7 +408,7 @@ def _format_v(value: Any) -> str:
     return _s(value)
 
 
-def _format_numeric(kind: str, number: Any, flags: str, precision: Optional[str]) -> str:
+def _format_numeric(kind: str, number: Any, flags: str, precision: str | None) -> str:
     sign = "+" if "+" in flags else (" " if " " in flags else "")
     if kind in "dxXob":
         if not isinstance(number, int):
@@ -420,7 +420,7 @@ def _format_numeric(kind: str, number: Any, flags: str, precision: Optional[str]
     raise EvalError(f"unsupported format verb %{kind}")
 
 
-def _pad(text: str, flags: str, width: Optional[str]) -> str:
+def _pad(text: str, flags: str, width: str | None) -> str:
     if not width:
         return text
     size = int(width)
@@ -1018,7 +1018,7 @@ def _trunc(text: str) -> str:
     return truncate(text, 120)
 
 
-def _reader(scope: Any) -> Optional[Callable[[str], Optional[str]]]:
+def _reader(scope: Any) -> Callable[[str], str | None] | None:
     return getattr(scope, "read_file", None)
 
 
@@ -1073,11 +1073,11 @@ class _TemplateScope(MapScope):
         super().__init__(variables)
         self.parent = parent
 
-    def read_file(self, path: str) -> Optional[str]:
+    def read_file(self, path: str) -> str | None:
         reader = _reader(self.parent)
         return reader(path) if reader is not None else None
 
-    def list_files(self, path: str) -> Optional[List[str]]:
+    def list_files(self, path: str) -> list[str] | None:
         lister = getattr(self.parent, "list_files", None)
         return lister(path) if lister is not None else None
 
@@ -1186,7 +1186,7 @@ def _attempt(expr: Expr, scope: Any) -> Any:
     return True, value
 
 
-def try_(scope: Any, args: List[Expr]) -> Any:
+def try_(scope: Any, args: list[Expr]) -> Any:
     for expr in args:
         ok, value = _attempt(expr, scope)
         if not ok:
@@ -1199,7 +1199,7 @@ def try_(scope: Any, args: List[Expr]) -> Any:
     raise EvalError("no expression succeeded")
 
 
-def can(scope: Any, args: List[Expr]) -> Any:
+def can(scope: Any, args: list[Expr]) -> Any:
     if len(args) != 1:
         raise EvalError("can() takes one argument")
     ok, value = _attempt(args[0], scope)

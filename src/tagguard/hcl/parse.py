@@ -12,7 +12,8 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterator
 
 from ._compile import Compiler, _share, unescape_quoted
 from .evaluate import ChildScope, Expr, Invalid, Source
@@ -68,13 +69,13 @@ class Attribute:
 
     __slots__ = ("name", "line", "end_line", "_node", "_compiler", "_expr")
 
-    def __init__(self, name: str, node: Any, compiler: Optional[Compiler], line: int, end_line: int) -> None:
+    def __init__(self, name: str, node: Any, compiler: Compiler | None, line: int, end_line: int) -> None:
         self.name = name
         self.line = line
         self.end_line = end_line
         self._node = node
         self._compiler = compiler
-        self._expr: Optional[Expr] = None
+        self._expr: Expr | None = None
 
     @property
     def expr(self) -> Expr:
@@ -91,13 +92,13 @@ class Body:
     __slots__ = ("attributes", "blocks")
 
     def __init__(self) -> None:
-        self.attributes: Dict[str, Attribute] = {}
-        self.blocks: List[Block] = []
+        self.attributes: dict[str, Attribute] = {}
+        self.blocks: list[Block] = []
 
-    def blocks_of(self, type: str) -> List[Block]:  # noqa: A002 - the API name
+    def blocks_of(self, type: str) -> list[Block]:  # noqa: A002 - the API name
         return [b for b in self.blocks if b.type == type]
 
-    def get(self, name: str) -> Optional[Attribute]:
+    def get(self, name: str) -> Attribute | None:
         return self.attributes.get(name)
 
     def __repr__(self) -> str:
@@ -108,7 +109,7 @@ class Body:
 class Block:
     __slots__ = ("type", "labels", "body", "line", "end_line")  # a big file holds many
     type: str
-    labels: List[str]
+    labels: list[str]
     body: Body
     line: int
     end_line: int
@@ -121,8 +122,8 @@ class Block:
 class HclFile:
     filename: str
     body: Body
-    errors: List[ParseIssue]
-    comments: List[Tuple[int, str]]
+    errors: list[ParseIssue]
+    comments: list[tuple[int, str]]
     tree: Any = None  # keeps tree-sitter nodes of lazily compiled attributes alive
 
     def __repr__(self) -> str:
@@ -158,7 +159,7 @@ _HEREDOC_OPEN = re.compile(rb"<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n")
 _ESCAPE = re.compile(rb"\\.")
 
 
-def shrink_long_runs(data: bytes) -> Tuple[bytes, Optional[Tuple[str, Dict[str, str]]]]:
+def shrink_long_runs(data: bytes) -> tuple[bytes, tuple[str, dict[str, str]] | None]:
     """``data`` with every run of plain text longer than ``LONG_RUN`` that sits inside a quoted
     string, a heredoc or a line comment replaced by a placeholder, and the placeholder table
     (``None`` when nothing was replaced).  Free for files without a line that long; linear
@@ -176,8 +177,8 @@ def shrink_long_runs(data: bytes) -> Tuple[bytes, Optional[Tuple[str, Dict[str, 
     if not runs:
         return data, None
     nonce = secrets.token_hex(6)
-    table: Dict[str, str] = {}
-    out: List[bytes] = []
+    table: dict[str, str] = {}
+    out: list[bytes] = []
     cursor = 0
     for start, end in _inert_runs(data, runs):
         key = f"__tg_long_{nonce}_{len(table)}__"
@@ -199,7 +200,7 @@ def _has_long_line(data: bytes) -> bool:
     return any(find(b"\n", k, k + half) < 0 for k in range(0, len(data) - half + 1, half))
 
 
-def _heredoc_bodies(data: bytes) -> List[Tuple[int, int]]:
+def _heredoc_bodies(data: bytes) -> list[tuple[int, int]]:
     spans = []
     pos = 0
     while True:
@@ -229,7 +230,7 @@ def _closing_brace(data: bytes, start: int, end: int) -> int:
     return -1
 
 
-def _inert_runs(data: bytes, runs: List[Tuple[int, int]]) -> Iterator[Tuple[int, int]]:
+def _inert_runs(data: bytes, runs: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """The runs (in file order) that are string, heredoc or comment text, judged on their line:
     an odd number of unescaped quotes before them, a ``#``/``//`` outside quotes, or inside a
     heredoc body.  One pass over each line (state carried from run to run)."""
@@ -284,12 +285,12 @@ _CLOSE = frozenset(b"})]")
 _BLANK_TO_EOL = re.compile(rb"[ \t\r]*\n")
 
 
-def top_level_cuts(data: bytes, every: int) -> List[int]:
+def top_level_cuts(data: bytes, every: int) -> list[int]:
     """Offsets (each the start of a line) where ``data`` may be cut into chunks of whole
     top-level constructs, at least ``every`` bytes apart.  One pass, each byte looked at a
     bounded number of times."""
-    cuts: List[int] = []
-    frames: List[int] = []  # expression depth saved when a string opened, -1 marks an interpolation
+    cuts: list[int] = []
+    frames: list[int] = []  # expression depth saved when a string opened, -1 marks an interpolation
     depth = 0
     in_string = False
     pos = 0
@@ -357,12 +358,12 @@ class _Reader:
         self.filename = filename
         self.src = Source(data, filename, long)
         self.compiler = Compiler(self.src)
-        self.errors: List[ParseIssue] = []
-        self.comments: List[Tuple[int, str]] = []
-        self.inner_comments: List[Any] = []  # expression nodes that may hold comments
+        self.errors: list[ParseIssue] = []
+        self.comments: list[tuple[int, str]] = []
+        self.inner_comments: list[Any] = []  # expression nodes that may hold comments
         self.last_error_line = 1
         self.found = 0  # syntax errors seen (a file parsed in chunks counts across them)
-        self.pending: Optional[List[Attribute]] = None  # chunked: attributes to compile before the tree goes
+        self.pending: list[Attribute] | None = None  # chunked: attributes to compile before the tree goes
 
     def read(self) -> HclFile:
         if len(self.data) > CHUNKED_FILE_BYTES:
@@ -379,7 +380,7 @@ class _Reader:
         self.collect_inner_comments()
         return HclFile(self.filename, body, self.errors, self.comments, tree)
 
-    def read_chunked(self, cuts: List[int]) -> HclFile:
+    def read_chunked(self, cuts: list[int]) -> HclFile:
         """Parse a big file one run of top-level constructs at a time: tree-sitter keeps about
         90 bytes per byte of input, so each chunk's tree is compiled (attributes eagerly) and
         dropped before the next chunk is parsed.  Nodes keep whole-file offsets and rows (the
@@ -468,7 +469,7 @@ class _Reader:
                 self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
         body.blocks.append(block)
 
-    def lines(self, node: Any) -> Tuple[int, int]:
+    def lines(self, node: Any) -> tuple[int, int]:
         line = self.compiler.line
         return line(node.start_point[0]), line(node.end_point[0])
 
@@ -553,7 +554,7 @@ _MISSING_NAMES = {
 }
 
 
-def _opener_line(node: Any) -> Optional[int]:
+def _opener_line(node: Any) -> int | None:
     """The line of the construct a MISSING token would close, when on an earlier line."""
     row = node.start_point[0]
     parent = node.parent

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Iterable, List, Optional
+from typing import Any
+from collections.abc import Iterable
 
 
 class EvalError(Exception):
@@ -29,7 +30,7 @@ class Unknown:
 
     __slots__ = ("reason", "error")
 
-    def __init__(self, reason: Optional[str] = None, error: bool = False) -> None:
+    def __init__(self, reason: str | None = None, error: bool = False) -> None:
         self.reason = reason
         self.error = error
 
@@ -40,7 +41,7 @@ class Unknown:
 class PartialMap(dict):
     """A map that may hold keys tagguard cannot see (``open``), and why."""
 
-    def __init__(self, *args: Any, open: bool = False, open_reasons: Optional[List[str]] = None, **kw: Any) -> None:
+    def __init__(self, *args: Any, open: bool = False, open_reasons: list[str] | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.open = open
         self.open_reasons = list(open_reasons or [])
@@ -63,7 +64,7 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown)
 
 
-def find_unknown(value: Any, _depth: int = 0) -> Optional[Unknown]:
+def find_unknown(value: Any, _depth: int = 0) -> Unknown | None:
     """The first ``Unknown`` anywhere inside ``value`` (an open map counts), else None."""
     if isinstance(value, Unknown):
         return value

@@ -30,7 +30,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterator
 
 MARKER = "<!-- tagguard-report{suffix} -->"
 DEFAULT_API = "https://api.github.com"
@@ -50,13 +51,13 @@ class GithubError(Exception):
 # --- REST ---------------------------------------------------------------------
 
 class Github:
-    def __init__(self, token: str, repository: str, api_url: Optional[str] = None, timeout: float = 30):
+    def __init__(self, token: str, repository: str, api_url: str | None = None, timeout: float = 30):
         self.token = token
         self.repository = repository
         self.api = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
         self.timeout = timeout
 
-    def request(self, method: str, url: str, body: Optional[dict] = None) -> Tuple[Any, Dict[str, str]]:
+    def request(self, method: str, url: str, body: dict | None = None) -> tuple[Any, dict[str, str]]:
         import urllib.error
         import urllib.request
 
@@ -86,7 +87,7 @@ class Github:
         return (json.loads(raw) if raw else None), headers
 
     def paginate(self, path: str) -> Iterator[dict]:
-        url: Optional[str] = path + ("&" if "?" in path else "?") + "per_page=100"
+        url: str | None = path + ("&" if "?" in path else "?") + "per_page=100"
         pages = 0
         while url and pages < 100:
             items, headers = self.request("GET", url)
@@ -104,7 +105,7 @@ class Github:
         return self.request("PATCH", f"/repos/{self.repository}/issues/comments/{comment_id}", {"body": body})[0]
 
 
-def _next_link(header: str) -> Optional[str]:
+def _next_link(header: str) -> str | None:
     for part in header.split(","):
         m = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', part)
         if m:
@@ -116,7 +117,7 @@ def marker(comment_id: str = "") -> str:
     return MARKER.format(suffix=f" id={comment_id}" if comment_id else "")
 
 
-def comment_authors(gh: Optional[Github] = None, extra: str = "") -> List[str]:
+def comment_authors(gh: Github | None = None, extra: str = "") -> list[str]:
     """Whose comments may be edited: ``github-actions[bot]``, any login in ``extra``
     (comma-separated, e.g. a GitHub App's ``name[bot]``) and, with ``gh``, the token's own
     user (a personal token; ``GET /user`` is refused for a workflow's ``GITHUB_TOKEN``)."""
@@ -132,13 +133,13 @@ def comment_authors(gh: Optional[Github] = None, extra: str = "") -> List[str]:
     return authors
 
 
-def _login(comment: Dict[str, Any]) -> str:
+def _login(comment: dict[str, Any]) -> str:
     user = comment.get("user")
     return str(user.get("login") or "") if isinstance(user, dict) else ""
 
 
 def upsert_comment(gh: Github, number: int, body: str, mode: str = "update", comment_id: str = "",
-                   extra_authors: str = "") -> Tuple[str, dict]:
+                   extra_authors: str = "") -> tuple[str, dict]:
     """Post the report; ``update`` edits, in place, the comment tagguard wrote before: the
     marker opens its body *and* its author is one tagguard posts as (``comment_authors``).  A
     comment anyone else wrote is never edited, whatever it contains."""
@@ -161,7 +162,7 @@ def upsert_comment(gh: Github, number: int, body: str, mode: str = "update", com
 
 # --- workflow context ---------------------------------------------------------
 
-def load_event() -> Dict[str, Any]:
+def load_event() -> dict[str, Any]:
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not path:
         return {}
@@ -172,20 +173,20 @@ def load_event() -> Dict[str, Any]:
         return {}
 
 
-def pull_request(event: Dict[str, Any]) -> Dict[str, Any]:
+def pull_request(event: dict[str, Any]) -> dict[str, Any]:
     pr = event.get("pull_request")
     return pr if isinstance(pr, dict) else {}
 
 
-def pr_labels(event: Dict[str, Any]) -> List[str]:
+def pr_labels(event: dict[str, Any]) -> list[str]:
     return [lb.get("name", "") for lb in pull_request(event).get("labels") or [] if isinstance(lb, dict)]
 
 
-def is_approved(event: Dict[str, Any], label: str) -> bool:
+def is_approved(event: dict[str, Any], label: str) -> bool:
     return bool(label) and label in pr_labels(event)
 
 
-def set_outputs(values: Dict[str, Any]) -> None:
+def set_outputs(values: dict[str, Any]) -> None:
     target = os.environ.get("GITHUB_OUTPUT")
     lines = []
     for key, value in values.items():
@@ -210,7 +211,7 @@ def warn(message: str) -> None:
 
 # --- run ------------------------------------------------------------------------
 
-def diff_base_option() -> Optional[str]:
+def diff_base_option() -> str | None:
     """The option ``tagguard diff`` takes the base ref with, when this build has ``diff``."""
     try:
         import click
@@ -243,12 +244,12 @@ def diff_has_option(name: str) -> bool:
     return cmd is not None and any(isinstance(p, click.Option) and name in p.opts for p in cmd.params)
 
 
-def scan_env(env: Dict[str, str]) -> Dict[str, str]:
+def scan_env(env: dict[str, str]) -> dict[str, str]:
     """The environment for the tagguard process: without credentials it never needs."""
     return {k: v for k, v in env.items() if k.upper() not in SECRET_ENV}
 
 
-def count(report: Dict[str, Any]) -> Dict[str, Any]:
+def count(report: dict[str, Any]) -> dict[str, Any]:
     summary = report.get("summary") or {}
     sev = summary.get("by_severity") or {}
     return {
@@ -262,7 +263,7 @@ def count(report: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def cost_delta(report: Dict[str, Any]) -> Any:
+def cost_delta(report: dict[str, Any]) -> Any:
     """``cost_diff.total_delta_monthly_usd`` (tagguard diff, plan scans), else empty."""
     diff = report.get("cost_diff")
     if isinstance(diff, dict) and isinstance(diff.get("total_delta_monthly_usd"), (int, float)):
@@ -270,7 +271,7 @@ def cost_delta(report: Dict[str, Any]) -> Any:
     return ""
 
 
-def approver(gh: Optional[Github], event: Dict[str, Any], label: str) -> Optional[str]:
+def approver(gh: Github | None, event: dict[str, Any], label: str) -> str | None:
     """Who added the approval label: the event's sender for a ``labeled`` event, else the
     issue's label events (GitHub login), else ``label:<name>`` when nobody can be named."""
     if not is_approved(event, label):
@@ -349,10 +350,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"tagguard: running {' '.join(cmd[3:])}", flush=True)
     code = subprocess.run(cmd, env=env).returncode
 
-    outputs: Dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
+    outputs: dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
                                "approved-by": approved_by or "", "command": command[0],
                                "markdown-report": "", "json-report": "", "sarif-file": ""}
-    report: Dict[str, Any] = {}
+    report: dict[str, Any] = {}
     if files["json"].is_file():
         try:
             report = json.loads(files["json"].read_text(encoding="utf-8"))
@@ -397,7 +398,7 @@ def _bool(text: str) -> bool:
     return str(text).strip().lower() in ("1", "true", "yes", "on")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="python -m tagguard.integrations.gha", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)

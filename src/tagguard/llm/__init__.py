@@ -18,7 +18,8 @@ Recording never raises into the application: a failed write is counted
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
+from typing import Any, Callable
+from collections.abc import Iterable, Mapping
 
 from tagguard.llm.recorder import (  # noqa: F401
     DEFAULT_SINK_ENV,
@@ -35,13 +36,13 @@ __all__ = ["tags", "current_tags", "record", "wrap", "configure", "stats", "get_
            "token_showback_rows"]
 
 _lock = threading.Lock()
-_recorder: Optional[Recorder] = None
+_recorder: Recorder | None = None
 
 
-def configure(sink: Any = None, *, required_tags: Optional[Iterable[str]] = None, taxonomy: Any = None,
-              service: Optional[str] = None, default_tags: Optional[Mapping[str, Any]] = None,
-              key_map: Optional[Mapping[str, str]] = None, key_style: Optional[str] = None,
-              max_bytes: Optional[int] = None, backups: Optional[int] = None) -> Recorder:
+def configure(sink: Any = None, *, required_tags: Iterable[str] | None = None, taxonomy: Any = None,
+              service: str | None = None, default_tags: Mapping[str, Any] | None = None,
+              key_map: Mapping[str, str] | None = None, key_style: str | None = None,
+              max_bytes: int | None = None, backups: int | None = None) -> Recorder:
     """Set up the process-wide recorder (call once at start-up; calling again replaces it).
 
     sink: a JSONL path (``{pid}`` is replaced by the process id), ``"stdout"``, ``"stderr"``, a
@@ -78,9 +79,9 @@ def get_recorder() -> Recorder:
     return _recorder
 
 
-def record(response: Any, model: Optional[str] = None, provider: Optional[str] = None,
-           prompt_fingerprint: Optional[str] = None, latency_ms: Optional[float] = None,
-           **extra: Any) -> Optional[Dict[str, Any]]:
+def record(response: Any, model: str | None = None, provider: str | None = None,
+           prompt_fingerprint: str | None = None, latency_ms: float | None = None,
+           **extra: Any) -> dict[str, Any] | None:
     """Record one model call from its response (dict or SDK object).  Never raises.
 
     extra keywords: ``request_id``, ``service``, ``batch=True`` (priced at batch rates),
@@ -93,13 +94,13 @@ def record(response: Any, model: Optional[str] = None, provider: Optional[str] =
     return rec.record(response, model, provider, prompt_fingerprint, latency_ms, **extra)
 
 
-def wrap(client_call: Callable, *, model: Optional[str] = None, provider: Optional[str] = None,
-         fingerprint: Union[None, str, Callable[..., Optional[str]]] = None, **extra: Any) -> Callable:
+def wrap(client_call: Callable, *, model: str | None = None, provider: str | None = None,
+         fingerprint: None | str | Callable[..., str | None] = None, **extra: Any) -> Callable:
     """Wrap a client call (sync or async) so each call is timed and recorded."""
     return get_recorder().wrap(client_call, model=model, provider=provider, fingerprint=fingerprint, **extra)
 
 
-def stats() -> Dict[str, int]:
+def stats() -> dict[str, int]:
     """``{"recorded", "untagged", "failed", "errors"}`` of the process-wide recorder."""
     return get_recorder().stats()
 

@@ -9,7 +9,8 @@ many tokens at most).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from tagguard.llm.ingest import Call
 from tagguard.llm.prices import PriceTable, Rates
@@ -26,8 +27,8 @@ class Caller:
     __slots__ = ("idx", "tags", "service", "issues", "untagged", "missing", "first_file", "first_line",
                  "first_day", "last_day")
 
-    def __init__(self, idx: int, tags: Dict[str, str], service: Optional[str], issues: tuple, file: str,
-                 line: Optional[int], day: str):
+    def __init__(self, idx: int, tags: dict[str, str], service: str | None, issues: tuple, file: str,
+                 line: int | None, day: str):
         self.idx = idx
         self.tags = tags
         self.service = service
@@ -47,22 +48,22 @@ class Caller:
 
 class Aggregator:
     def __init__(self, prices: PriceTable, taxonomy: Any, dims: Sequence[str] = ("business-unit", "project", "environment"),
-                 since: Optional[str] = None, until: Optional[str] = None, top_keys_cap: int = 2000):
+                 since: str | None = None, until: str | None = None, top_keys_cap: int = 2000):
         self.prices = prices
         self.taxonomy = taxonomy
         self.dims = tuple(dims)
         self.since, self.until = since, until
         self.cap = top_keys_cap
-        self.callers: Dict[tuple, Caller] = {}
-        self.caller_list: List[Caller] = []
-        self.cube: Dict[Tuple[str, int, Optional[str]], list] = {}
-        self.fps: Dict[Tuple[str, int], Dict[str, int]] = {}
-        self.fp_error: Dict[Tuple[str, int], int] = {}
-        self.unknown_models: Dict[Tuple[Optional[str], Optional[str]], list] = {}  # -> [calls, tokens, file, line, from_record]
-        self.rates: Dict[Tuple[Optional[str], Optional[str]], Optional[Rates]] = {}
-        self.hourly_cells: Dict[Tuple[str, Optional[str]], int] = {}  # (day, model) -> tokens; private endpoints
+        self.callers: dict[tuple, Caller] = {}
+        self.caller_list: list[Caller] = []
+        self.cube: dict[tuple[str, int, str | None], list] = {}
+        self.fps: dict[tuple[str, int], dict[str, int]] = {}
+        self.fp_error: dict[tuple[str, int], int] = {}
+        self.unknown_models: dict[tuple[str | None, str | None], list] = {}  # -> [calls, tokens, file, line, from_record]
+        self.rates: dict[tuple[str | None, str | None], Rates | None] = {}
+        self.hourly_cells: dict[tuple[str, str | None], int] = {}  # (day, model) -> tokens; private endpoints
         self.filtered = 0
-        self._fast_callers: Dict[tuple, Caller] = {}
+        self._fast_callers: dict[tuple, Caller] = {}
 
     # -- hot path ----------------------------------------------------------------------
     def add(self, c: Call) -> None:
@@ -136,7 +137,7 @@ class Aggregator:
             if len(d) > self.cap:
                 self._prune(fk, d)
 
-    def fast_add(self, d: Dict[str, Any]) -> bool:
+    def fast_add(self, d: dict[str, Any]) -> bool:
         """The hot path for a tagguard record dict from a caller and model seen before.
 
         Returns False (the record then takes the general path through ``add``) for anything
@@ -207,7 +208,7 @@ class Aggregator:
         for c in calls:
             add(c)
 
-    def _prune(self, fk: Tuple[str, int], d: Dict[str, int]) -> None:
+    def _prune(self, fk: tuple[str, int], d: dict[str, int]) -> None:
         ranked = sorted(d.items(), key=lambda kv: kv[1], reverse=True)
         keep = ranked[: self.cap // 2]
         dropped_max = ranked[self.cap // 2][1] if len(ranked) > self.cap // 2 else 0
@@ -230,7 +231,7 @@ class Aggregator:
             share = (cell[IN] + cell[OUT]) / total if total else 0.0
             cell[COST] += day_cost * share
 
-    def dim_value(self, caller: Caller, dim: str, model: Optional[str]) -> str:
+    def dim_value(self, caller: Caller, dim: str, model: str | None) -> str:
         if dim == "model":
             return model or NONE
         if dim == "service":
@@ -240,10 +241,10 @@ class Aggregator:
             return v
         return UNTAGGED
 
-    def rows(self, group_by: Sequence[str], period: str = "day") -> List[Dict[str, Any]]:
+    def rows(self, group_by: Sequence[str], period: str = "day") -> list[dict[str, Any]]:
         """Cost and tokens per period and dimension values, sorted by period then cost."""
-        acc: Dict[tuple, list] = {}
-        wk: Dict[str, str] = {}
+        acc: dict[tuple, list] = {}
+        wk: dict[str, str] = {}
         for (day, ci, model), cell in self.cube.items():
             caller = self.caller_list[ci]
             if period == "day":
@@ -266,7 +267,7 @@ class Aggregator:
                 a[i] += cell[i]
         out = []
         for key, a in acc.items():
-            row: Dict[str, Any] = {"period": key[0]}
+            row: dict[str, Any] = {"period": key[0]}
             for d, v in zip(group_by, key[1:]):
                 row[d] = v
             row.update(metrics(a))
@@ -274,8 +275,8 @@ class Aggregator:
         out.sort(key=lambda r: (r["period"], -r["cost_usd"]))
         return out
 
-    def caller_totals(self) -> Dict[int, list]:
-        acc: Dict[int, list] = {}
+    def caller_totals(self) -> dict[int, list]:
+        acc: dict[int, list] = {}
         for (_day, ci, _model), cell in self.cube.items():
             a = acc.get(ci)
             if a is None:
@@ -285,7 +286,7 @@ class Aggregator:
                 a[i] += cell[i]
         return acc
 
-    def totals(self) -> Tuple[list, list]:
+    def totals(self) -> tuple[list, list]:
         """(all calls, untagged calls) metric vectors."""
         tot = [0] * _NFIELDS
         unt = [0] * _NFIELDS
@@ -298,21 +299,21 @@ class Aggregator:
                     unt[i] += cell[i]
         return tot, unt
 
-    def days(self) -> List[str]:
+    def days(self) -> list[str]:
         return sorted({k[0] for k in self.cube})
 
     # -- anomalies ----------------------------------------------------------------------
     def anomalies(self, group_by: Sequence[str] = ("business-unit", "project"), factor: float = 3.0,
-                  window: int = 7, min_history: int = 3, min_usd: float = 1.0, top: int = 5) -> List[Dict[str, Any]]:
+                  window: int = 7, min_history: int = 3, min_usd: float = 1.0, top: int = 5) -> list[dict[str, Any]]:
         """(group, day) cost above ``factor`` x the median of the ``window`` days before it.
 
         Days without calls inside the window count as 0 once the group has been seen; at least
         ``min_history`` earlier days of the group (seen or zero) are needed; days below ``min_usd``
         are never flagged.
         """
-        series: Dict[tuple, Dict[str, float]] = {}
-        out_tok: Dict[tuple, Dict[str, int]] = {}
-        members: Dict[tuple, Dict[str, Dict[int, list]]] = {}
+        series: dict[tuple, dict[str, float]] = {}
+        out_tok: dict[tuple, dict[str, int]] = {}
+        members: dict[tuple, dict[str, dict[int, list]]] = {}
         for (day, ci, _model), cell in self.cube.items():
             caller = self.caller_list[ci]
             g = tuple(self.dim_value(caller, d, None) for d in group_by)
@@ -350,11 +351,11 @@ class Aggregator:
         found.sort(key=lambda a: (-a["ratio"], a["date"]))
         return found
 
-    def _anomaly(self, g, group_by, day, cost, med, hist, out_tok, members, top) -> Dict[str, Any]:
+    def _anomaly(self, g, group_by, day, cost, med, hist, out_tok, members, top) -> dict[str, Any]:
         callers = sorted(members.items(), key=lambda kv: kv[1][1], reverse=True)
         top_callers = [{"caller": self.caller_list[ci].label(), "calls": v[0], "output_tokens": v[1],
                         "cost_usd": round(v[2], 4)} for ci, v in callers[:top]]
-        fps: Dict[str, int] = {}
+        fps: dict[str, int] = {}
         approx = 0
         for ci in members:
             d = self.fps.get((day, ci))
@@ -362,7 +363,7 @@ class Aggregator:
                 for fp, n in d.items():
                     fps[fp] = fps.get(fp, 0) + n
                 approx = max(approx, self.fp_error.get((day, ci), 0))
-        out: Dict[str, Any] = {"group": dict(zip(group_by, g)), "date": day, "cost_usd": round(cost, 4),
+        out: dict[str, Any] = {"group": dict(zip(group_by, g)), "date": day, "cost_usd": round(cost, 4),
                                "trailing_median_usd": round(med, 4), "ratio": round(cost / med, 2),
                                "history_days": len(hist), "output_tokens": out_tok.get(day, 0),
                                "top_callers": top_callers}
@@ -374,15 +375,15 @@ class Aggregator:
         return out
 
 
-def _median(xs: List[float]) -> float:
+def _median(xs: list[float]) -> float:
     s = sorted(xs)
     n = len(s)
     m = n // 2
     return s[m] if n % 2 else (s[m - 1] + s[m]) / 2.0
 
 
-def metrics(a: list) -> Dict[str, Any]:
-    out: Dict[str, Any] = {
+def metrics(a: list) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "calls": a[CALLS],
         "input_tokens": a[IN],
         "output_tokens": a[OUT],

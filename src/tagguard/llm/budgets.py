@@ -20,7 +20,8 @@ the month) and a projected overrun is a warning.
 from __future__ import annotations
 
 import calendar
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 from tagguard.model import ERROR, WARNING, Finding
 
@@ -30,7 +31,7 @@ class BudgetConfigError(ValueError):
     pass
 
 
-def load_budgets(raw: Any) -> List[Dict[str, Any]]:
+def load_budgets(raw: Any) -> list[dict[str, Any]]:
     """Validated token-relevant budgets (``kind: tokens`` or ``all`` with ``monthly_usd``).
 
     Validation is ``tagguard.cost.budgets.load_budgets`` (the cost budgets' own loader), so both
@@ -46,7 +47,7 @@ def load_budgets(raw: Any) -> List[Dict[str, Any]]:
             for b in loaded if b.kind in ("tokens", "all") and b.monthly_usd is not None]
 
 
-def matches(match: Dict[str, List[str]], tags: Dict[str, str]) -> bool:
+def matches(match: dict[str, list[str]], tags: dict[str, str]) -> bool:
     """Every key present and equal to one of the listed values (``"*"``: any value)."""
     for k, want in match.items():
         have = tags.get(k)
@@ -57,15 +58,15 @@ def matches(match: Dict[str, List[str]], tags: Dict[str, str]) -> bool:
     return True
 
 
-def evaluate(budgets: Sequence[Dict[str, Any]], agg: Any) -> Tuple[List[Dict[str, Any]], List[Finding]]:
+def evaluate(budgets: Sequence[dict[str, Any]], agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
     """Token spend per budget and calendar month; findings for overruns and projected overruns."""
     if not budgets:
         return [], []
     from tagguard.llm.aggregate import COST
 
-    spend: Dict[tuple, float] = {}
-    last_day: Dict[str, str] = {}
-    matched: Dict[int, List[int]] = {}
+    spend: dict[tuple, float] = {}
+    last_day: dict[str, str] = {}
+    matched: dict[int, list[int]] = {}
     for ci, caller in enumerate(agg.caller_list):
         matched[ci] = [bi for bi, b in enumerate(budgets) if matches(b["match"], caller.tags)]
     for (day, ci, _model), cell in agg.cube.items():
@@ -76,17 +77,17 @@ def evaluate(budgets: Sequence[Dict[str, Any]], agg: Any) -> Tuple[List[Dict[str
             k = (bi, month)
             spend[k] = spend.get(k, 0.0) + cell[COST]
     latest = max(last_day) if last_day else None
-    rows: List[Dict[str, Any]] = []
-    findings: List[Finding] = []
+    rows: list[dict[str, Any]] = []
+    findings: list[Finding] = []
     for bi, b in enumerate(budgets):
         months = sorted({m for (i, m) in spend if i == bi}) or ([latest] if latest else [])
         for month in months:
             used = spend.get((bi, month), 0.0)
-            row: Dict[str, Any] = {"name": b["name"], "month": month, "kind": b["kind"], "mode": b["mode"],
+            row: dict[str, Any] = {"name": b["name"], "month": month, "kind": b["kind"], "mode": b["mode"],
                                    "match": b["match"], "monthly_usd": b["monthly_usd"],
                                    "token_spend_usd": round(used, 2),
                                    "used_pct": round(100.0 * used / b["monthly_usd"], 1) if b["monthly_usd"] else None}
-            projected: Optional[float] = None
+            projected: float | None = None
             if month == latest:
                 y, m = int(month[:4]), int(month[5:7])
                 days_in = calendar.monthrange(y, m)[1]

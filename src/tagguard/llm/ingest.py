@@ -29,7 +29,8 @@ import json
 import json.scanner
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
+from collections.abc import Iterable, Iterator, Mapping
 
 OnError = Callable[[str, Optional[int], str], None]
 
@@ -59,20 +60,20 @@ _SCAN = json.scanner.make_scanner(json.JSONDecoder())
 
 class Call(NamedTuple):
     day: str  # YYYY-MM-DD (UTC)
-    model: Optional[str]
-    provider: Optional[str]
+    model: str | None
+    provider: str | None
     input_tokens: int  # total input, cache reads and writes included
     output_tokens: int
     cache_read: int
     cache_write: int
-    tags: Dict[str, str]
-    service: Optional[str]
-    fingerprint: Optional[str]
+    tags: dict[str, str]
+    service: str | None
+    fingerprint: str | None
     batch: bool
-    recorded_cost: Optional[float]  # what the source says the call cost (LiteLLM ``spend``)
+    recorded_cost: float | None  # what the source says the call cost (LiteLLM ``spend``)
     free: bool  # served from a proxy cache: no provider charge
     file: str
-    line: Optional[int]
+    line: int | None
 
 
 class TagMapper:
@@ -83,18 +84,18 @@ class TagMapper:
     (``cost_center`` -> ``cost-center``).  Other OTel attributes are not tags.
     """
 
-    def __init__(self, taxonomy_keys: Iterable[str] = (), tag_attributes: Optional[Mapping[str, str]] = None):
+    def __init__(self, taxonomy_keys: Iterable[str] = (), tag_attributes: Mapping[str, str] | None = None):
         self.keys = set(taxonomy_keys)
         self.explicit = dict(DEFAULT_TAG_ATTRIBUTES)
         self.explicit.update(tag_attributes or {})
         self.snake = {k.replace("-", "_"): k for k in self.keys}
-        self._cache: Dict[str, Optional[str]] = {}
+        self._cache: dict[str, str | None] = {}
 
-    def key(self, attr: str) -> Optional[str]:
+    def key(self, attr: str) -> str | None:
         hit = self._cache.get(attr, 0)
         if hit != 0:
             return hit  # type: ignore[return-value]
-        out: Optional[str] = None
+        out: str | None = None
         if attr in self.explicit:
             out = self.explicit[attr] or None
         else:
@@ -117,7 +118,7 @@ class TagMapper:
 
 
 # --- time -------------------------------------------------------------------------
-_DAY_CACHE: Dict[int, str] = {}
+_DAY_CACHE: dict[int, str] = {}
 
 
 def day_of_epoch(seconds: float) -> str:
@@ -130,7 +131,7 @@ def day_of_epoch(seconds: float) -> str:
     return hit
 
 
-def day_of(ts: Any) -> Optional[str]:
+def day_of(ts: Any) -> str | None:
     """UTC day of an ISO timestamp, epoch seconds/ms/ns, or None."""
     if isinstance(ts, str):
         n = len(ts)
@@ -181,7 +182,7 @@ def _clip(text: str) -> str:
 
 
 # --- per-record converters -------------------------------------------------------------
-def from_tagguard(d: Dict[str, Any], file: str, line: Optional[int]) -> Call:
+def from_tagguard(d: dict[str, Any], file: str, line: int | None) -> Call:
     day = day_of(d.get("ts"))
     if day is None:
         raise ValueError(f"`ts` is missing or not a timestamp: {d.get('ts')!r}")
@@ -208,14 +209,14 @@ def _json_field(v: Any, what: str) -> Any:
     return v
 
 
-def from_litellm(d: Dict[str, Any], file: str, line: Optional[int], mapper: TagMapper) -> Call:
+def from_litellm(d: dict[str, Any], file: str, line: int | None, mapper: TagMapper) -> Call:
     day = day_of(d.get("startTime") or d.get("start_time") or d.get("endTime"))
     if day is None:
         raise ValueError(f"`startTime` is missing or not a timestamp: {d.get('startTime')!r}")
     meta = _json_field(d.get("metadata"), "metadata") or {}
     if not isinstance(meta, dict):
         meta = {}
-    tags: Dict[str, str] = {}
+    tags: dict[str, str] = {}
     # mapped columns and metadata fields first (e.g. user_api_key_team_alias -> business-unit)
     for src in (d, meta):
         for k, v in src.items():
@@ -273,8 +274,8 @@ def _otel_value(v: Any) -> Any:
     return None
 
 
-def _attrs(items: Any) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
+def _attrs(items: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if isinstance(items, list):
         for a in items:
             if isinstance(a, dict) and "key" in a:
@@ -284,7 +285,7 @@ def _attrs(items: Any) -> Dict[str, Any]:
     return out
 
 
-def _first(a: Dict[str, Any], *keys: str) -> Any:
+def _first(a: dict[str, Any], *keys: str) -> Any:
     for k in keys:
         v = a.get(k)
         if v is not None and v != "":
@@ -292,7 +293,7 @@ def _first(a: Dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def from_otlp(doc: Dict[str, Any], file: str, line: Optional[int], mapper: TagMapper,
+def from_otlp(doc: dict[str, Any], file: str, line: int | None, mapper: TagMapper,
               on_error: OnError) -> Iterator[Call]:
     rs_list = doc.get("resourceSpans")
     if not isinstance(rs_list, list):
@@ -352,22 +353,22 @@ class FileStats:
     def __init__(self, file: str):
         self.file, self.format, self.records, self.malformed, self.skipped = file, None, 0, 0, 0
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "format": self.format, "records": self.records, "malformed": self.malformed}
 
 
 class Reader:
     """Turns input files into ``Call``s; counts formats, records and malformed lines per file."""
 
-    def __init__(self, mapper: TagMapper, on_error: OnError, max_line: Optional[int] = None):
+    def __init__(self, mapper: TagMapper, on_error: OnError, max_line: int | None = None):
         self.mapper = mapper
         self.max_line = max_line or max_line_bytes()
         self._on_error = on_error
-        self.files: List[FileStats] = []
-        self._cur: Optional[FileStats] = None
-        self._fast: Optional[Callable[[Dict[str, Any]], bool]] = None
+        self.files: list[FileStats] = []
+        self._cur: FileStats | None = None
+        self._fast: Callable[[dict[str, Any]], bool] | None = None
 
-    def _err(self, file: str, line: Optional[int], msg: str) -> None:
+    def _err(self, file: str, line: int | None, msg: str) -> None:
         if self._cur is not None:
             self._cur.malformed += 1
         self._on_error(file, line, msg)
@@ -379,7 +380,7 @@ class Reader:
         elif st.format != kind and not st.format.startswith("mixed"):
             st.format = f"mixed ({st.format}, {kind})"
 
-    def _from_obj(self, d: Any, file: str, line: Optional[int]) -> Iterator[Call]:
+    def _from_obj(self, d: Any, file: str, line: int | None) -> Iterator[Call]:
         kind = classify(d)
         try:
             if kind == "tagguard":
@@ -402,7 +403,7 @@ class Reader:
         except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             self._err(file, line, _clip(str(exc)))
 
-    def read(self, path: str, fast: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Iterator[Call]:
+    def read(self, path: str, fast: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Call]:
         """``Call``s from one file.  ``fast(record_dict)``, when given, may consume a tagguard record
         directly (returning True) instead of it being turned into a ``Call``: the hot path of big logs."""
         self._fast = fast
@@ -442,7 +443,7 @@ class Reader:
             if not rest or rest.endswith(b"\n"):
                 return
 
-    def _text(self, raw: bytes, name: str, lineno: int) -> Optional[str]:
+    def _text(self, raw: bytes, name: str, lineno: int) -> str | None:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 RATE_FIELDS = ("input", "output", "cache_read", "cache_write", "batch_input", "batch_output")
 _PER = {"token": 1.0, "ktok": 1e3, "mtok": 1e6}
@@ -64,8 +64,8 @@ class Rates:
     __slots__ = ("key", "input", "output", "cache_read", "cache_write", "batch_input", "batch_output",
                  "provider", "matched", "notes", "hourly_usd", "hours_per_day", "source")
 
-    def __init__(self, key: str, rates: Tuple[Optional[float], ...], provider: str = "", matched: str = "exact",
-                 notes: Optional[List[str]] = None, hourly_usd: Optional[float] = None, hours_per_day: float = 24.0,
+    def __init__(self, key: str, rates: tuple[float | None, ...], provider: str = "", matched: str = "exact",
+                 notes: list[str] | None = None, hourly_usd: float | None = None, hours_per_day: float = 24.0,
                  source: str = "table"):
         self.key = key
         notes = list(notes or [])
@@ -98,8 +98,8 @@ class Rates:
             return fresh * self.batch_input + output_tokens * self.batch_output + cache_read * self.cache_read + cache_write * self.cache_write
         return fresh * self.input + output_tokens * self.output + cache_read * self.cache_read + cache_write * self.cache_write
 
-    def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"model": self.key, "matched": self.matched, "source": self.source}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.key, "matched": self.matched, "source": self.source}
         if self.hourly_usd is not None:
             out["hourly_usd"] = self.hourly_usd
             out["hours_per_day"] = self.hours_per_day
@@ -126,22 +126,22 @@ def normalise(name: str) -> str:
 
 
 class PriceTable:
-    def __init__(self, models: Dict[str, List[Any]], source: Optional[Dict[str, Any]] = None,
-                 overrides: Optional[Dict[str, Any]] = None):
+    def __init__(self, models: dict[str, list[Any]], source: dict[str, Any] | None = None,
+                 overrides: dict[str, Any] | None = None):
         self.models = models
         self.source = dict(source or {})
-        self._lower: Optional[Dict[str, str]] = None
-        self._norm: Optional[Dict[str, List[str]]] = None
-        self._cache: Dict[Tuple[str, str, bool], Optional[Rates]] = {}
+        self._lower: dict[str, str] | None = None
+        self._norm: dict[str, list[str]] | None = None
+        self._cache: dict[tuple[str, str, bool], Rates | None] = {}
         self.discount = 0.0
-        self.aliases: Dict[str, str] = {}
-        self.overrides: Dict[str, Dict[str, Any]] = {}
+        self.aliases: dict[str, str] = {}
+        self.overrides: dict[str, dict[str, Any]] = {}
         if overrides:
             self._load_overrides(overrides)
 
     # -- loading -----------------------------------------------------------------
     @classmethod
-    def load(cls, path: Optional[Path] = None, overrides: Optional[Dict[str, Any]] = None) -> PriceTable:
+    def load(cls, path: Path | None = None, overrides: dict[str, Any] | None = None) -> PriceTable:
         if path is None:
             from tagguard.resources import data_file
 
@@ -149,7 +149,7 @@ class PriceTable:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(data["models"], data.get("_source"), overrides)
 
-    def _load_overrides(self, cfg: Dict[str, Any]) -> None:
+    def _load_overrides(self, cfg: dict[str, Any]) -> None:
         where = "pricing.tokens"
         if not isinstance(cfg, dict):
             raise PriceConfigError(f"{where}: expected a mapping")
@@ -185,7 +185,7 @@ class PriceTable:
             self.overrides[name] = dict(spec)
 
     # -- lookup ------------------------------------------------------------------
-    def resolve(self, model: Optional[str], provider: Optional[str] = None) -> Optional[Rates]:
+    def resolve(self, model: str | None, provider: str | None = None) -> Rates | None:
         if not model:
             return None
         ck = (model, provider or "", False)
@@ -195,7 +195,7 @@ class PriceTable:
         self._cache[ck] = result
         return result
 
-    def _resolve(self, model: str, provider: Optional[str]) -> Optional[Rates]:
+    def _resolve(self, model: str, provider: str | None) -> Rates | None:
         name = self.aliases.get(model, model)
         matched = "exact" if name == model else f"config alias of {name}"
         ov = self.overrides.get(model) or self.overrides.get(name)
@@ -218,7 +218,7 @@ class PriceTable:
         notes = [f"{self.discount * 100:g}% discount (pricing.tokens.discount_pct)"] if self.discount else []
         return Rates(key, rates, row[6] if len(row) > 6 else "", matched, notes)
 
-    def _from_override(self, key: str, ov: Dict[str, Any], row: Optional[List[Any]], matched: str) -> Rates:
+    def _from_override(self, key: str, ov: dict[str, Any], row: list[Any] | None, matched: str) -> Rates:
         if "hourly_usd" in ov:
             return Rates(key, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0), "", matched,
                          ["private endpoint priced per hour (pricing.tokens)"], hourly_usd=float(ov["hourly_usd"]),
@@ -237,7 +237,7 @@ class PriceTable:
             notes.append(f"{float(ov['discount_pct']):g}% model discount (pricing.tokens)")
         return Rates(key, tuple(base), (row[6] if row is not None and len(row) > 6 else ""), matched, notes, source="config")
 
-    def _find(self, name: str, provider: Optional[str]) -> Tuple[Optional[str], str]:
+    def _find(self, name: str, provider: str | None) -> tuple[str | None, str]:
         models = self.models
         if name in models:
             return name, "exact"
@@ -274,7 +274,7 @@ class PriceTable:
         best = self._pick(cands, fam, core)
         return best, f"alias: {name} ~ {best}"
 
-    def _pick(self, cands: List[str], fam: Tuple[str, ...], core: str) -> str:
+    def _pick(self, cands: list[str], fam: tuple[str, ...], core: str) -> str:
         def rank(k: str) -> tuple:
             prov = self.models[k][6] if len(self.models[k]) > 6 else ""
             in_fam = 0 if prov in fam else 1
@@ -285,7 +285,7 @@ class PriceTable:
             return (in_fam, pref, plain, k.count("/"), geo, _neg(k))
         return min(cands, key=rank)
 
-    def describe_source(self) -> Dict[str, Any]:
+    def describe_source(self) -> dict[str, Any]:
         out = {k: self.source[k] for k in ("license", "retrieved", "package", "upstream") if k in self.source}
         if self.discount:
             out["discount_pct"] = self.discount * 100

@@ -11,7 +11,8 @@ import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Callable
+from collections.abc import Iterable, Mapping
 
 from tagguard.llm import scope
 from tagguard.llm.shapes import extract_usage
@@ -27,7 +28,7 @@ class TagguardLLMWarning(RuntimeWarning):
     """A usage record could not be written (warned once per recorder)."""
 
 
-def prompt_fingerprint(text: Union[str, bytes, Iterable[Any]]) -> str:
+def prompt_fingerprint(text: str | bytes | Iterable[Any]) -> str:
     """A short, stable id of a prompt template (sha256, 16 hex characters); the text itself is not kept."""
     if isinstance(text, bytes):
         data = text
@@ -38,7 +39,7 @@ def prompt_fingerprint(text: Union[str, bytes, Iterable[Any]]) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def default_required_tags() -> List[str]:
+def default_required_tags() -> list[str]:
     """The ``required`` keys of the shipped default taxonomy (read with the stdlib only)."""
     import json
 
@@ -51,7 +52,7 @@ def default_required_tags() -> List[str]:
         return ["business-unit", "project", "environment", "cost-center"]
 
 
-def _required_from_taxonomy(path: Union[str, Path]) -> List[str]:
+def _required_from_taxonomy(path: str | Path) -> list[str]:
     import json
 
     text = Path(path).read_text(encoding="utf-8")
@@ -67,9 +68,9 @@ def _required_from_taxonomy(path: Union[str, Path]) -> List[str]:
 class Recorder:
     """Holds the sink, the required tags and the counters.  ``tagguard.llm`` keeps one."""
 
-    def __init__(self, sink: Any = None, *, required_tags: Optional[Iterable[str]] = None,
-                 taxonomy: Optional[Union[str, Path]] = None, service: Optional[str] = None,
-                 default_tags: Optional[Mapping[str, Any]] = None,
+    def __init__(self, sink: Any = None, *, required_tags: Iterable[str] | None = None,
+                 taxonomy: str | Path | None = None, service: str | None = None,
+                 default_tags: Mapping[str, Any] | None = None,
                  max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS):
         if sink is None:
             sink = os.environ.get(DEFAULT_SINK_ENV) or DEFAULT_SINK_PATH
@@ -90,7 +91,7 @@ class Recorder:
         self._warned = False
 
     # -- counters / warning --------------------------------------------------------
-    def stats(self) -> Dict[str, int]:
+    def stats(self) -> dict[str, int]:
         return {"recorded": self.recorded, "untagged": self.untagged, "failed": self.failed, "errors": self.errors}
 
     def _warn_once(self, what: str, exc: BaseException) -> None:
@@ -107,9 +108,9 @@ class Recorder:
             pass
 
     # -- building and writing ------------------------------------------------------
-    def build(self, response: Any, model: Optional[str] = None, provider: Optional[str] = None,
-              prompt_fingerprint: Optional[str] = None, latency_ms: Optional[float] = None,
-              **extra: Any) -> Dict[str, Any]:
+    def build(self, response: Any, model: str | None = None, provider: str | None = None,
+              prompt_fingerprint: str | None = None, latency_ms: float | None = None,
+              **extra: Any) -> dict[str, Any]:
         usage = extract_usage(response)
         tags = dict(self.default_tags)
         tags.update(scope.current_tags())
@@ -117,7 +118,7 @@ class Recorder:
         if call_tags:
             tags.update({str(k): str(v) for k, v in call_tags.items() if v is not None})
         now = datetime.now(timezone.utc)
-        rec: Dict[str, Any] = {
+        rec: dict[str, Any] = {
             "v": RECORD_VERSION,
             "ts": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
             "provider": provider or usage.get("provider"),
@@ -152,9 +153,9 @@ class Recorder:
             rec["extra"] = extra
         return rec
 
-    def record(self, response: Any, model: Optional[str] = None, provider: Optional[str] = None,
-               prompt_fingerprint: Optional[str] = None, latency_ms: Optional[float] = None,
-               **extra: Any) -> Optional[Dict[str, Any]]:
+    def record(self, response: Any, model: str | None = None, provider: str | None = None,
+               prompt_fingerprint: str | None = None, latency_ms: float | None = None,
+               **extra: Any) -> dict[str, Any] | None:
         """Write one usage record; returns it (or None when it could not be built).  Never raises."""
         try:
             rec = self.build(response, model, provider, prompt_fingerprint, latency_ms, **extra)
@@ -176,15 +177,15 @@ class Recorder:
                 self.untagged += 1
         return rec
 
-    def wrap(self, client_call: Callable, *, model: Optional[str] = None, provider: Optional[str] = None,
-             fingerprint: Union[None, str, Callable[..., Optional[str]]] = None, **extra: Any) -> Callable:
+    def wrap(self, client_call: Callable, *, model: str | None = None, provider: str | None = None,
+             fingerprint: None | str | Callable[..., str | None] = None, **extra: Any) -> Callable:
         """``create = wrap(client.chat.completions.create)``: call it as before; each call is timed and recorded.
 
         The model comes from ``model=``, else the call's ``model``/``modelId`` keyword, else the response.
         ``fingerprint`` is a string or a function ``(args, kwargs) -> str``.  Exceptions from the call
         propagate unchanged and record nothing.
         """
-        def fp(a: tuple, k: dict) -> Optional[str]:
+        def fp(a: tuple, k: dict) -> str | None:
             if fingerprint is None or isinstance(fingerprint, str):
                 return fingerprint
             try:

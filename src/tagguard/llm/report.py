@@ -11,7 +11,8 @@ import glob
 import io
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from tagguard.formats.helpers import plural
 from tagguard.model import ERROR, INFO, PARSE_ERROR, SEVERITY_RANK, WARNING, Finding
@@ -26,7 +27,7 @@ class UsageError(ValueError):
     """A configuration or argument problem: one line, exit code 2."""
 
 
-def settings(config: Any) -> Dict[str, Any]:
+def settings(config: Any) -> dict[str, Any]:
     raw = (config.section("llm") if config is not None else None) or {}
     if not isinstance(raw, dict):
         raise UsageError("llm: expected a mapping")
@@ -62,8 +63,8 @@ def settings(config: Any) -> Dict[str, Any]:
     }
 
 
-def expand_paths(patterns: Sequence[str], base: Optional[Path] = None) -> List[str]:
-    out: List[str] = []
+def expand_paths(patterns: Sequence[str], base: Path | None = None) -> list[str]:
+    out: list[str] = []
     for p in patterns:
         if p == "-":
             out.append(p)
@@ -74,8 +75,8 @@ def expand_paths(patterns: Sequence[str], base: Optional[Path] = None) -> List[s
     return out
 
 
-def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = None, until: Optional[str] = None,
-            period: str = "day", taxonomy: Any = None, prices: Any = None) -> Dict[str, Any]:
+def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = None, until: str | None = None,
+            period: str = "day", taxonomy: Any = None, prices: Any = None) -> dict[str, Any]:
     from tagguard.llm.aggregate import Aggregator, metrics
     from tagguard.llm.budgets import evaluate as eval_budgets
     from tagguard.llm.budgets import load_budgets
@@ -90,10 +91,10 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
         prices = PriceTable.load(overrides=tokens_cfg)
     budgets = load_budgets(config.section("budgets") if config is not None else None)
     keys = list(getattr(taxonomy, "properties", {}) or {}) + list(getattr(taxonomy, "required", []) or [])
-    findings: List[Finding] = []
-    per_file_errors: Dict[str, int] = {}
+    findings: list[Finding] = []
+    per_file_errors: dict[str, int] = {}
 
-    def on_error(file: str, line: Optional[int], msg: str) -> None:
+    def on_error(file: str, line: int | None, msg: str) -> None:
         n = per_file_errors.get(file, 0) + 1
         per_file_errors[file] = n
         if n <= MAX_PARSE_FINDINGS_PER_FILE:
@@ -119,7 +120,7 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
         if a is None:
             continue
         m = metrics(a)
-        entry: Dict[str, Any] = {"caller": caller.label(), "service": caller.service, "tags": dict(sorted(caller.tags.items())),
+        entry: dict[str, Any] = {"caller": caller.label(), "service": caller.service, "tags": dict(sorted(caller.tags.items())),
                                  "untagged": caller.untagged, "first_seen": caller.first_day, "last_seen": caller.last_day,
                                  "file": caller.first_file, "line": caller.first_line}
         entry.update(m)
@@ -193,7 +194,7 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: Optional[str] = 
     for f in findings:
         by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
     days = agg.days()
-    report: Dict[str, Any] = {
+    report: dict[str, Any] = {
         "tool": "tagguard",
         "kind": "llm-usage",
         "version": REPORT_VERSION,
@@ -224,11 +225,11 @@ def _usd(x: float) -> str:
     return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:,.4f}"
 
 
-def _tok(r: Dict[str, Any]) -> str:
+def _tok(r: dict[str, Any]) -> str:
     return f"{r['input_tokens']:,} in / {r['output_tokens']:,} out"
 
 
-def render(report: Dict[str, Any], fmt: str, period: Optional[str] = None) -> str:
+def render(report: dict[str, Any], fmt: str, period: str | None = None) -> str:
     period = period or report.get("_period", "day")
     if fmt == "json":
         clean = {k: v for k, v in report.items() if not k.startswith("_")}
@@ -240,7 +241,7 @@ def render(report: Dict[str, Any], fmt: str, period: Optional[str] = None) -> st
     return render_text(report, period)
 
 
-def render_csv(report: Dict[str, Any], period: str) -> str:
+def render_csv(report: dict[str, Any], period: str) -> str:
     rows = report["weekly" if period == "week" else "daily"]
     metric_cols = ["calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
                    "unpriced_calls", "unpriced_tokens"]
@@ -256,7 +257,7 @@ def render_csv(report: Dict[str, Any], period: str) -> str:
     return buf.getvalue()
 
 
-def _inputs_line(report: Dict[str, Any]) -> List[str]:
+def _inputs_line(report: dict[str, Any]) -> list[str]:
     out = []
     for i in report["inputs"]:
         bad = f", {i['malformed']} malformed" if i["malformed"] else ""
@@ -264,7 +265,7 @@ def _inputs_line(report: Dict[str, Any]) -> List[str]:
     return out
 
 
-def render_text(report: Dict[str, Any], period: str) -> str:
+def render_text(report: dict[str, Any], period: str) -> str:
     t = report["totals"]
     u = t["untagged"]
     lines = ["LLM token spend"]
@@ -320,7 +321,7 @@ def render_text(report: Dict[str, Any], period: str) -> str:
     return guard_commands(term_block("\n".join(lines) + "\n"))
 
 
-def _md_table(headers: List[str], rows: Iterable[List[Any]]) -> List[str]:
+def _md_table(headers: list[str], rows: Iterable[list[Any]]) -> list[str]:
     """Every cell is data (usage logs are untrusted): escaped as Markdown text, code spans kept."""
     from tagguard.formats.escape import md_text
 
@@ -330,7 +331,7 @@ def _md_table(headers: List[str], rows: Iterable[List[Any]]) -> List[str]:
     return out
 
 
-def render_markdown(report: Dict[str, Any], period: str) -> str:
+def render_markdown(report: dict[str, Any], period: str) -> str:
     from tagguard.formats.escape import md_text
 
     t = report["totals"]
@@ -368,8 +369,8 @@ def render_markdown(report: Dict[str, Any], period: str) -> str:
 
 
 # --- showback -------------------------------------------------------------------------
-def token_showback_rows(config: Any = None, paths: Optional[Sequence[str]] = None, month: Optional[str] = None,
-                        report: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+def token_showback_rows(config: Any = None, paths: Sequence[str] | None = None, month: str | None = None,
+                        report: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Token spend as showback rows, one per caller (tag set / service), for one calendar month.
 
     Rows: ``{"name", "tags", "monthly_usd", "kind": "tokens", "period", "calls", "input_tokens",
@@ -393,7 +394,7 @@ def token_showback_rows(config: Any = None, paths: Optional[Sequence[str]] = Non
         return []
     if month is None:
         month = days[-1][:7]
-    acc: Dict[int, list] = {}
+    acc: dict[int, list] = {}
     for (day, ci, _model), cell in agg.cube.items():
         if not day.startswith(month):
             continue

@@ -11,17 +11,18 @@ import contextvars
 import functools
 import inspect
 from types import MappingProxyType
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable
+from collections.abc import Mapping
 
 _TAGS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "tagguard_llm_tags", default=MappingProxyType({}))  # immutable: a shared default must not be mutated
 
 # How a Python keyword becomes a tag key.  None: the default rule (``_`` -> ``-``).
-_KEY_MAP: Dict[str, str] = {}
+_KEY_MAP: dict[str, str] = {}
 _KEY_STYLE = ["kebab"]  # kebab: business_unit -> business-unit; asis: keep the keyword
 
 
-def set_key_mapping(key_map: Optional[Mapping[str, str]] = None, style: Optional[str] = None) -> None:
+def set_key_mapping(key_map: Mapping[str, str] | None = None, style: str | None = None) -> None:
     if key_map is not None:
         _KEY_MAP.clear()
         _KEY_MAP.update({str(k): str(v) for k, v in key_map.items()})
@@ -39,8 +40,8 @@ def tag_key(kwarg: str) -> str:
     return kwarg.replace("_", "-") if _KEY_STYLE[0] == "kebab" else kwarg
 
 
-def _normalise(mapping: Optional[Mapping[str, Any]], kw: Mapping[str, Any]) -> Dict[str, str]:
-    out: Dict[str, str] = {}
+def _normalise(mapping: Mapping[str, Any] | None, kw: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
     if mapping:
         for k, v in mapping.items():  # explicit keys are taken as written
             if v is not None:
@@ -51,7 +52,7 @@ def _normalise(mapping: Optional[Mapping[str, Any]], kw: Mapping[str, Any]) -> D
     return out
 
 
-def current_tags() -> Dict[str, str]:
+def current_tags() -> dict[str, str]:
     """The tags in force here (a copy)."""
     return dict(_TAGS.get())
 
@@ -63,11 +64,11 @@ class tags:  # noqa: N801 - used as ``with tagguard.llm.tags(...)`` and ``@taggu
     a value of None leaves an outer value in place.
     """
 
-    def __init__(self, mapping: Optional[Mapping[str, Any]] = None, **kw: Any):
+    def __init__(self, mapping: Mapping[str, Any] | None = None, **kw: Any):
         self._add = _normalise(mapping, kw)
         self._tokens: list = []
 
-    def __enter__(self) -> Dict[str, str]:
+    def __enter__(self) -> dict[str, str]:
         merged = dict(_TAGS.get())
         merged.update(self._add)
         self._tokens.append(_TAGS.set(merged))
@@ -76,7 +77,7 @@ class tags:  # noqa: N801 - used as ``with tagguard.llm.tags(...)`` and ``@taggu
     def __exit__(self, *exc: Any) -> None:
         _TAGS.reset(self._tokens.pop())
 
-    async def __aenter__(self) -> Dict[str, str]:
+    async def __aenter__(self) -> dict[str, str]:
         return self.__enter__()
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -22,7 +22,8 @@ with ``cache_read_tokens`` and ``cache_write_tokens`` as parts of it.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
+from collections.abc import Mapping
 
 
 def get(obj: Any, name: str) -> Any:
@@ -36,7 +37,7 @@ def get(obj: Any, name: str) -> Any:
         return None
 
 
-def _int(value: Any) -> Optional[int]:
+def _int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -46,14 +47,14 @@ def _int(value: Any) -> Optional[int]:
     return n if n >= 0 else None
 
 
-def extract_usage(response: Any) -> Dict[str, Any]:
+def extract_usage(response: Any) -> dict[str, Any]:
     """``{"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", ...}``.
 
     Keys that cannot be read are absent.  ``shape`` names the shape found
     (``openai``, ``openai-responses``, ``anthropic``, ``bedrock``, ``gemini``)
     or is ``None`` when the response carries no usage.
     """
-    out: Dict[str, Any] = {"shape": None}
+    out: dict[str, Any] = {"shape": None}
     usage = get(response, "usage")
     if usage is None and isinstance(response, Mapping) and any(
             k in response for k in ("prompt_tokens", "input_tokens", "inputTokens")):

@@ -10,18 +10,18 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_BACKUPS = 5
 
 
-def dumps(record: Dict[str, Any]) -> str:
+def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 class Sink:
-    def write(self, record: Dict[str, Any]) -> None:  # pragma: no cover - interface
+    def write(self, record: dict[str, Any]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def close(self) -> None:
@@ -37,14 +37,14 @@ class JsonlSink(Sink):
     kept, the oldest dropped); ``max_bytes=0`` never rotates.
     """
 
-    def __init__(self, path: Union[str, Path], max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS):
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS):
         self.template = str(path)
         self.max_bytes = int(max_bytes)
         self.backups = max(0, int(backups))
         self._lock = threading.Lock()
         self._fh: Any = None
         self._size = 0
-        self._pid: Optional[int] = None
+        self._pid: int | None = None
 
     @property
     def path(self) -> Path:
@@ -71,7 +71,7 @@ class JsonlSink(Sink):
             os.replace(path, f"{path}.1")
         self._open()
 
-    def write(self, record: Dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         line = dumps(record) + "\n"
         size = len(line.encode("utf-8"))
         with self._lock:
@@ -99,7 +99,7 @@ class StreamSink(Sink):
         self._stream = stream
         self._lock = threading.Lock()
 
-    def write(self, record: Dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         stream = self._stream if self._stream is not None else sys.stdout
         line = dumps(record) + "\n"
         with self._lock:
@@ -110,10 +110,10 @@ class StreamSink(Sink):
 class CallableSink(Sink):
     """Hand each record (a dict) to a function, e.g. a queue's ``put`` or a log shipper."""
 
-    def __init__(self, fn: Callable[[Dict[str, Any]], Any]):
+    def __init__(self, fn: Callable[[dict[str, Any]], Any]):
         self.fn = fn
 
-    def write(self, record: Dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         self.fn(record)
 
 

@@ -28,7 +28,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.formats.helpers import money as _money
 from tagguard.operate.merge import num
@@ -50,13 +50,13 @@ class Alert:
     title: str  # plain text; may hold scanned values (each sink escapes for its format)
     level: float  # higher = worse; re-sent when it rises
     severity: str  # info | warning | critical
-    facts: List[Tuple[str, str]] = field(default_factory=list)  # (label, value): values may be scanned data
-    tags: Dict[str, str] = field(default_factory=dict)  # taxonomy values the route is chosen by
-    fix: Optional[str] = None
+    facts: list[tuple[str, str]] = field(default_factory=list)  # (label, value): values may be scanned data
+    tags: dict[str, str] = field(default_factory=dict)  # taxonomy values the route is chosen by
+    fix: str | None = None
     source: str = ""  # the report file
     family: str = ""  # which evaluation produced it: an alert is only resolved when its family was evaluated
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "key": self.key, "title": self.title, "level": self.level,
                 "severity": self.severity, "facts": [list(f) for f in self.facts], "tags": self.tags,
                 "fix": self.fix, "source": self.source}
@@ -70,11 +70,11 @@ class Alert:
 class SinkConfig:
     name: str
     type: str
-    url_env: Optional[str] = None
-    token_env: Optional[str] = None
-    repo: Optional[str] = None
-    api_url_env: Optional[str] = None
-    labels: List[str] = field(default_factory=list)
+    url_env: str | None = None
+    token_env: str | None = None
+    repo: str | None = None
+    api_url_env: str | None = None
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -88,18 +88,18 @@ class Retry:
 
 @dataclass
 class AlertSettings:
-    thresholds: Tuple[float, ...] = DEFAULT_THRESHOLDS
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     unallocated_floor_usd: float = 500.0
     unallocated_max_alerts: int = 20  # resources alerted one by one; the rest is one alert
     worsen_pct: float = 20.0  # unallocated / anomaly levels: re-sent when they grow by this much
-    kinds: Tuple[str, ...] = KINDS
-    routes: List[Dict[str, Any]] = field(default_factory=list)
-    default: List[str] = field(default_factory=list)
-    sinks: Dict[str, SinkConfig] = field(default_factory=dict)
+    kinds: tuple[str, ...] = KINDS
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    default: list[str] = field(default_factory=list)
+    sinks: dict[str, SinkConfig] = field(default_factory=dict)
     retry: Retry = field(default_factory=Retry)
 
 
-def _num(raw: Dict[str, Any], key: str, default: float, where: str, lo: float = 0.0, hi: float = math.inf) -> float:
+def _num(raw: dict[str, Any], key: str, default: float, where: str, lo: float = 0.0, hi: float = math.inf) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (lo <= float(value) <= hi):
         raise AlertConfigError(f"{where}.{key}: expected a number from {lo:g} to {hi:g}, got {value!r}"[:300])
@@ -190,7 +190,7 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
     return s
 
 
-def _sink_names(value: Any, s: AlertSettings, where: str, allow_empty: bool = False) -> List[str]:
+def _sink_names(value: Any, s: AlertSettings, where: str, allow_empty: bool = False) -> list[str]:
     if not isinstance(value, list) or (not value and not allow_empty) or not all(isinstance(x, str) for x in value):
         raise AlertConfigError(f"{where}: expected a list of sink names")
     for name in value:
@@ -199,9 +199,9 @@ def _sink_names(value: Any, s: AlertSettings, where: str, allow_empty: bool = Fa
     return list(value)
 
 
-def route(alert: Alert, s: AlertSettings) -> List[str]:
+def route(alert: Alert, s: AlertSettings) -> list[str]:
     """The sinks an alert goes to: every route whose ``match`` its taxonomy values satisfy, else the default."""
-    out: List[str] = []
+    out: list[str] = []
     for r in s.routes:
         if all(k in alert.tags and str(alert.tags[k]) in vals for k, vals in r["match"].items()):
             out.extend(x for x in r["sinks"] if x not in out)
@@ -210,22 +210,22 @@ def route(alert: Alert, s: AlertSettings) -> List[str]:
 
 # --- reading reports -----------------------------------------------------------------------------------
 
-def _dict(v: Any) -> Dict[str, Any]:
+def _dict(v: Any) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def _match_tags(match: Any) -> Dict[str, str]:
+def _match_tags(match: Any) -> dict[str, str]:
     """A budget's ``match`` as the taxonomy values to route by (a single value per key; lists joined by |)."""
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     if isinstance(match, dict):
         for k, v in match.items():
             out[str(k)] = "|".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
     return out
 
 
-def _budget_alerts(rows: List[Dict[str, Any]], s: AlertSettings, source: str, month: Optional[str],
-                   family: str) -> List[Alert]:
-    out: List[Alert] = []
+def _budget_alerts(rows: list[dict[str, Any]], s: AlertSettings, source: str, month: str | None,
+                   family: str) -> list[Alert]:
+    out: list[Alert] = []
     for b in rows:
         if not isinstance(b, dict) or not b.get("name"):
             continue
@@ -258,8 +258,8 @@ def _budget_alerts(rows: List[Dict[str, Any]], s: AlertSettings, source: str, mo
     return out
 
 
-def _unallocated_alerts(top: List[Dict[str, Any]], s: AlertSettings, source: str, family: str,
-                        tags_by_address: Dict[str, Dict[str, str]], total_usd: Optional[float] = None) -> List[Alert]:
+def _unallocated_alerts(top: list[dict[str, Any]], s: AlertSettings, source: str, family: str,
+                        tags_by_address: dict[str, dict[str, str]], total_usd: float | None = None) -> list[Alert]:
     """One alert per unallocated resource at or above the floor, the costliest
     ``unallocated_max_alerts`` of them; the rest of the unallocated spend (beyond those, or beyond a
     showback report's own top list) is one more alert, so nothing above the floor goes unsaid."""
@@ -295,7 +295,7 @@ def _unallocated_alerts(top: List[Dict[str, Any]], s: AlertSettings, source: str
     return out
 
 
-def _cluster_alerts(report: Dict[str, Any], s: AlertSettings, source: str) -> List[Alert]:
+def _cluster_alerts(report: dict[str, Any], s: AlertSettings, source: str) -> list[Alert]:
     """Unattributed GPU spend in a ``tagguard cluster report`` (pods without valid owner labels),
     scaled from the report's window to a month, at or above ``unallocated_floor_usd``."""
     un = report.get("unattributed") or {}
@@ -322,7 +322,7 @@ def _cluster_alerts(report: Dict[str, Any], s: AlertSettings, source: str) -> Li
                   fix="label the workloads with the taxonomy's owner keys (pod template labels or namespace labels)")]
 
 
-def _showback_of(report: Dict[str, Any], config) -> Optional[Dict[str, Any]]:
+def _showback_of(report: dict[str, Any], config) -> dict[str, Any] | None:
     sb = report.get("showback")
     if isinstance(sb, dict) and isinstance(sb.get("top_unallocated"), list):
         return sb
@@ -338,10 +338,10 @@ def _showback_of(report: Dict[str, Any], config) -> Optional[Dict[str, Any]]:
         raise ValueError(f"showback could not be computed ({type(exc).__name__}: {exc})") from None
 
 
-def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, config=None) -> Tuple[List[Alert], List[str]]:
+def alerts_from_report(report: dict[str, Any], s: AlertSettings, source: str, config=None) -> tuple[list[Alert], list[str]]:
     """The alerts one report raises, and the families it evaluated (for resolving)."""
-    alerts: List[Alert] = []
-    families: List[str] = []
+    alerts: list[Alert] = []
+    families: list[str] = []
     if report.get("kind") == "llm-usage":
         if "token-anomaly" in s.kinds:
             families.append("token-anomaly")
@@ -425,7 +425,7 @@ def alerts_from_report(report: Dict[str, Any], s: AlertSettings, source: str, co
     return alerts, families
 
 
-def read_report(path: Path) -> Dict[str, Any]:
+def read_report(path: Path) -> dict[str, Any]:
     text_problem = None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -460,8 +460,8 @@ def build_payload(sink: SinkConfig, alert: Alert, state: str) -> Any:
     return webhook.payload(alert, state)
 
 
-def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, *, dry_run: bool,
-             env: Dict[str, str], request=None, sleep=None) -> List[Dict[str, Any]]:
+def dispatch(alerts: list[Alert], families: list[str], s: AlertSettings, state, *, dry_run: bool,
+             env: dict[str, str], request=None, sleep=None) -> list[dict[str, Any]]:
     """Send each alert to its routes' sinks unless already sent (and not worse); close what a
     family evaluated this run no longer reports.  Never raises for a sink: each delivery says
     ``sent``, ``skipped``, ``failed`` (with the reason) or, with ``dry_run``, ``would send``."""
@@ -476,16 +476,16 @@ def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, 
     def call(method, url, payload, retry, dl, headers=None):
         return req(method, url, payload, retry, dl, headers, sleep=sleep or time.sleep)
 
-    gh: Dict[str, GitHubIssues] = {}
+    gh: dict[str, GitHubIssues] = {}
 
     def github(sink: SinkConfig) -> GitHubIssues:
         if sink.name not in gh:
             gh[sink.name] = GitHubIssues(sink, env, s.retry, deadline, call)
         return gh[sink.name]
 
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     current = set()
-    down: Dict[str, str] = {}
+    down: dict[str, str] = {}
     for alert in alerts:
         sinks = route(alert, s)
         if not sinks:
@@ -496,7 +496,7 @@ def dispatch(alerts: List[Alert], families: List[str], s: AlertSettings, state, 
             current.add((alert.key, name))
             sink = s.sinks[name]
             decision = state.decide(alert, name, s.worsen_pct)
-            rec: Dict[str, Any] = {"alert": alert.to_json(), "sink": name, "sink_type": sink.type, "state": decision}
+            rec: dict[str, Any] = {"alert": alert.to_json(), "sink": name, "sink_type": sink.type, "state": decision}
             if decision == "sent":
                 rec["action"] = "skipped"
                 rec["reason"] = "already sent; not worse"

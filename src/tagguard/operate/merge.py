@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
 
-def num(value: Any) -> Optional[float]:
+def num(value: Any) -> float | None:
     """A number from report data, or None (a string, a bool, a dict, NaN or infinity is not one)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -30,23 +31,23 @@ def num(value: Any) -> Optional[float]:
 
 
 class Shard:
-    def __init__(self, label: str, data: Optional[Dict[str, Any]], problem: Optional[str] = None):
+    def __init__(self, label: str, data: dict[str, Any] | None, problem: str | None = None):
         self.label = label
         self.data = data or {}
         self.problem = problem
 
     @property
-    def drift(self) -> Dict[str, Any]:
+    def drift(self) -> dict[str, Any]:
         d = self.data.get("drift")
         return d if isinstance(d, dict) else {}
 
     @property
-    def errors(self) -> List[Dict[str, Any]]:
+    def errors(self) -> list[dict[str, Any]]:
         return [e for e in self.data.get("errors") or [] if isinstance(e, dict)]
 
-    def failed_regions(self) -> Dict[Any, Optional[Set[str]]]:
+    def failed_regions(self) -> dict[Any, set[str] | None]:
         """account -> regions that failed (None: the whole account failed)."""
-        out: Dict[Any, Optional[Set[str]]] = {}
+        out: dict[Any, set[str] | None] = {}
         for e in self.errors:
             acct = e.get("account")
             if e.get("regions") is not None or e.get("region") is None:
@@ -55,7 +56,7 @@ class Shard:
                 out.setdefault(acct, set()).add(str(e.get("region")))  # type: ignore[union-attr]
         return out
 
-    def covers(self, account: Any, regions: Optional[Set[str]]) -> bool:
+    def covers(self, account: Any, regions: set[str] | None) -> bool:
         """This shard read ``account`` over ``regions`` (None: every region it lists) without error."""
         if account is None or str(account) not in {str(a) for a in self.drift.get("accounts") or []}:
             return False
@@ -92,25 +93,25 @@ def read_shard(path: Path) -> Shard:
     return Shard(label, data)
 
 
-def _error_key(e: Dict[str, Any]) -> str:
+def _error_key(e: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in e.items() if k != "shard"}, sort_keys=True, default=str)
 
 
-def _finding_key(f: Dict[str, Any]) -> Tuple[str, str, str, str]:
+def _finding_key(f: dict[str, Any]) -> tuple[str, str, str, str]:
     return (str(f.get("file") or ""), str(f.get("address") or ""), str(f.get("rule") or ""), str(f.get("tag") or ""))
 
 
-def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
+def merge_reports(shards: list[Shard]) -> dict[str, Any]:
     """The merged report document (before the summary is computed): resources, findings, errors,
     drift, unseen_inputs and ``merge`` (what came from where)."""
     good = [s for s in shards if s.problem is None]
     failed_by_shard = {id(s): s.failed_regions() for s in good}
 
-    def clean_in(shard: Shard, resource: Dict[str, Any]) -> bool:
+    def clean_in(shard: Shard, resource: dict[str, Any]) -> bool:
         acct = (resource.get("meta") or {}).get("account")
         return acct not in failed_by_shard[id(shard)]
 
-    resources: Dict[str, Tuple[Dict[str, Any], Shard]] = {}
+    resources: dict[str, tuple[dict[str, Any], Shard]] = {}
     duplicates = 0
     for s in good:
         for r in s.data["resources"]:
@@ -123,15 +124,15 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
                 continue
             resources[addr] = (r, s)
 
-    findings: Dict[Tuple[str, str, str, str], Dict[str, Any]] = {}
+    findings: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for s in good:
         for f in s.data.get("findings") or []:
             if isinstance(f, dict) and isinstance(f.get("rule"), str):
                 findings.setdefault(_finding_key(f), f)
 
-    errors: List[Dict[str, Any]] = []
-    resolved: List[Dict[str, Any]] = []
-    seen_errors: Set[str] = set()
+    errors: list[dict[str, Any]] = []
+    resolved: list[dict[str, Any]] = []
+    seen_errors: set[str] = set()
     for s in shards:
         if s.problem is not None:
             errors.append({"account": None, "region": None, "service": None, "code": "ShardUnreadable",
@@ -145,7 +146,7 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
             seen_errors.add(key)
             acct = e.get("account")
             if e.get("regions") is not None:
-                regions: Optional[Set[str]] = {str(r) for r in e["regions"]}
+                regions: set[str] | None = {str(r) for r in e["regions"]}
             elif e.get("region") is not None:
                 regions = {str(e["region"])}
             else:
@@ -156,8 +157,8 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
             else:
                 errors.append({**e, "shard": s.label})
 
-    unseen: List[Dict[str, Any]] = []
-    seen_unseen: Set[str] = set()
+    unseen: list[dict[str, Any]] = []
+    seen_unseen: set[str] = set()
     for s in good:
         for u in s.data.get("unseen_inputs") or []:
             if isinstance(u, dict):
@@ -167,9 +168,9 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
                     unseen.append(u)
 
     drifts = [s.drift for s in good if s.drift]
-    drift: Optional[Dict[str, Any]] = None
+    drift: dict[str, Any] | None = None
     if drifts or any(s.problem for s in shards):
-        def union(key: str) -> List[Any]:
+        def union(key: str) -> list[Any]:
             return sorted({str(x) for d in drifts for x in d.get(key) or []})
 
         scopes = sorted({str(d.get("scope")) for d in drifts if d.get("scope")})
@@ -196,14 +197,14 @@ def merge_reports(shards: List[Shard]) -> Dict[str, Any]:
             "unseen_inputs": unseen, "merge": merge_info}
 
 
-def to_result(doc: Dict[str, Any]):
+def to_result(doc: dict[str, Any]):
     """A merged document as a ``ScanResult`` (the same reading as ``report showback --from``)."""
     from tagguard.model import ScanResult
 
     return ScanResult.from_json(doc)  # drift and unseen inputs too
 
 
-def merged_json(doc: Dict[str, Any], result) -> str:
+def merged_json(doc: dict[str, Any], result) -> str:
     from tagguard.formats.json_format import dumps_report, report_dict
 
     out = report_dict(result)
@@ -217,7 +218,7 @@ def merge_paths(paths: Iterable[Path]):
     return doc, to_result(doc)
 
 
-def uncovered_accounts(history: Path, doc: Dict[str, Any]) -> List[Dict[str, Any]]:
+def uncovered_accounts(history: Path, doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Errors for the accounts the previous drift run in ``history`` saw that no readable shard
     covers now (a shard failed, or an account left the shard lists): their findings are
     *unknown* in this run, never "fixed"."""

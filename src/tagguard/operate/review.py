@@ -26,7 +26,7 @@ import json
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.formats.escape import html as h
 from tagguard.formats.escape import md_text
@@ -46,7 +46,7 @@ def _money(v: Any) -> str:
         return "n/a"
 
 
-def _prev_months(month: str, n: int) -> List[str]:
+def _prev_months(month: str, n: int) -> list[str]:
     y, m = int(month[:4]), int(month[5:7])
     out = []
     for _ in range(n):
@@ -57,7 +57,7 @@ def _prev_months(month: str, n: int) -> List[str]:
     return list(reversed(out))
 
 
-def month_over_month(history: Optional[Path], month: str) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+def month_over_month(history: Path | None, month: str) -> tuple[list[dict[str, Any]], str | None]:
     """Per month (the last ``MOM_MONTHS`` up to ``month``): the last complete run's totals."""
     if history is None:
         return [], "no --history database given: month over month needs `tagguard drift --history PATH` runs"
@@ -86,7 +86,7 @@ def month_over_month(history: Optional[Path], month: str) -> Tuple[List[Dict[str
     return out, None
 
 
-def classify(data: Dict[str, Any]) -> str:
+def classify(data: dict[str, Any]) -> str:
     if data.get("kind") == "llm-usage":
         return "usage"
     if data.get("kind") == "tagguard-cluster-report":
@@ -105,15 +105,15 @@ def _slug(value: str) -> str:
     return f"{base}-{hashlib.sha256(value.encode('utf-8')).hexdigest()[:6]}"
 
 
-def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Optional[Path], config=None) -> Dict[str, Any]:
+def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path | None, config=None) -> dict[str, Any]:
     """The review document: ``{"month", "team_key", "org": page, "teams": {value: page}, "notes"}``."""
     from tagguard.operate.merge import Shard, merge_reports, num, to_result
     from tagguard.cost.showback import _settings, build_showback
 
     if not MONTH.match(month or ""):
         raise ReviewError(f"--month {month!r}: expected YYYY-MM")
-    notes: List[str] = []
-    by_kind: Dict[str, List[Tuple[str, Dict[str, Any]]]] = {}
+    notes: list[str] = []
+    by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for label, data in reports:
         kind = classify(data)
         if kind == "unknown":
@@ -155,8 +155,8 @@ def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Option
                     str(row.get("period", "")).startswith(month):
                 teams.add(str(row[team_key]))
 
-    def page(team: Optional[str]) -> Dict[str, Any]:
-        p: Dict[str, Any] = {"team": team, "month": month}
+    def page(team: str | None) -> dict[str, Any]:
+        p: dict[str, Any] = {"team": team, "month": month}
         sub = result
         if result is not None and team is not None:
             from tagguard.model import ScanResult
@@ -226,7 +226,7 @@ def build(reports: List[Tuple[str, Dict[str, Any]]], month: str, history: Option
             "teams": {t: page(t) for t in sorted(teams)}, "notes": notes}
 
 
-def _as_list(v: Any) -> List[str]:
+def _as_list(v: Any) -> list[str]:
     if v is None:
         return []
     return [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(x) for x in str(v).split("|")]
@@ -234,7 +234,7 @@ def _as_list(v: Any) -> List[str]:
 
 # --- rendering ----------------------------------------------------------------------------------------
 
-def _bars_svg(rows: List[Tuple[str, float]], unit: str = "$") -> str:
+def _bars_svg(rows: list[tuple[str, float]], unit: str = "$") -> str:
     """Horizontal bars, labels escaped; empty input gives a short note instead of a chart."""
     rows = rows[:12]
     if not rows:
@@ -255,7 +255,7 @@ def _bars_svg(rows: List[Tuple[str, float]], unit: str = "$") -> str:
     return "".join(parts)
 
 
-def _columns_svg(mom: List[Dict[str, Any]]) -> str:
+def _columns_svg(mom: list[dict[str, Any]]) -> str:
     vals = [(m["month"], m["monthly_usd"], m["unallocated_usd"]) for m in mom]
     known = [v for _m, v, _u in vals if v is not None]
     if not known:
@@ -283,13 +283,13 @@ CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:980px;color:#
        ".over{color:#b00020;font-weight:bold}")
 
 
-def _title(p: Dict[str, Any], team_key: str) -> str:
+def _title(p: dict[str, Any], team_key: str) -> str:
     return f"Cost review {p['month']}: " + ("organisation" if p["team"] is None else f"{team_key} {p['team']}")
 
 
-def render_html(p: Dict[str, Any], doc: Dict[str, Any], links: Dict[str, str]) -> str:
+def render_html(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str]) -> str:
     t = _title(p, doc["team_key"])
-    o: List[str] = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+    o: list[str] = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
                     f"<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
                     f"<title>{h(t)}</title><style>{CSS}</style></head><body><h1>{h(t)}</h1>"]
     for n in doc["notes"]:
@@ -359,13 +359,13 @@ def render_html(p: Dict[str, Any], doc: Dict[str, Any], links: Dict[str, str]) -
     return "".join(o)
 
 
-def _where(u: Dict[str, Any]) -> str:
+def _where(u: dict[str, Any]) -> str:
     if u.get("file"):
         return f"{u['file']}:{u['line']}" if u.get("line") else str(u["file"])
     return f"account {u.get('account') or '?'} {u.get('region') or ''}".strip()
 
 
-def render_markdown(p: Dict[str, Any], doc: Dict[str, Any], links: Dict[str, str]) -> str:
+def render_markdown(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str]) -> str:
     o = [f"# {md_text(_title(p, doc['team_key']))}", ""]
     for n in doc["notes"]:
         o.append(f"> Note: {md_text(n)}")
@@ -418,7 +418,7 @@ def render_markdown(p: Dict[str, Any], doc: Dict[str, Any], links: Dict[str, str
     return "\n".join(o) + "\n"
 
 
-def write_pack(doc: Dict[str, Any], out_dir: Path) -> List[Path]:
+def write_pack(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     links_html = {t: f"team-{_slug(t)}.html" for t in doc["teams"]}

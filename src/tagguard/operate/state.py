@@ -18,7 +18,6 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS alert_state(
@@ -35,12 +34,12 @@ def _now() -> str:
 class AlertState:
     """Open on the history database (created if absent, with history's own schema too)."""
 
-    def __init__(self, path: Optional[Path], readonly: bool = False):
+    def __init__(self, path: Path | None, readonly: bool = False):
         """``readonly`` (``--dry-run``): read what was sent, write nothing (not even the table)."""
         self.path = path
         self.readonly = readonly
-        self.rows: Dict[Tuple[str, str], Dict] = {}
-        self.conn: Optional[sqlite3.Connection] = None
+        self.rows: dict[tuple[str, str], dict] = {}
+        self.conn: sqlite3.Connection | None = None
         if path is None or (readonly and not Path(path).exists()):
             return
         from tagguard.state.history import HistoryError, connect
@@ -60,7 +59,7 @@ class AlertState:
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"{path}: cannot read alert state ({exc})") from None
 
-    def get(self, key: str, sink: str) -> Optional[Dict]:
+    def get(self, key: str, sink: str) -> dict | None:
         return self.rows.get((key, sink))
 
     def decide(self, alert, sink: str, worsen_pct: float) -> str:
@@ -75,7 +74,7 @@ class AlertState:
             return "worse" if alert.level > prev else "sent"
         return "worse" if alert.level > prev * (1 + worsen_pct / 100.0) else "sent"
 
-    def record(self, alert, sink: str, ref: Optional[str] = None) -> None:
+    def record(self, alert, sink: str, ref: str | None = None) -> None:
         now = _now()
         row = self.get(alert.key, sink)
         first = row["first_sent"] if row and row["open"] else now
@@ -85,7 +84,7 @@ class AlertState:
                                         "last_sent": now, "open": 1, "ref": ref, "title": alert.title}
         self._write(self.rows[(alert.key, sink)])
 
-    def open_in(self, families: List[str]) -> List[Dict]:
+    def open_in(self, families: list[str]) -> list[dict]:
         return [r for r in self.rows.values() if r["open"] and r["family"] in families]
 
     def close(self, key: str, sink: str) -> None:
@@ -94,7 +93,7 @@ class AlertState:
             row["open"] = 0
             self._write(row)
 
-    def _write(self, row: Dict) -> None:
+    def _write(self, row: dict) -> None:
         if self.conn is None or self.readonly:
             return
         self.conn.execute("BEGIN IMMEDIATE")

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 RATECARD = "ratecard.json"
 CLOUD_PROVIDERS = ("aws", "gcp", "azure")
@@ -32,7 +32,7 @@ class Source:
     id: str
     url: str
     date: str
-    covers: Optional[str] = None
+    covers: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,29 +46,29 @@ class InstanceInfo:
     accelerator: str  # full name, e.g. "NVIDIA A100 80GB PCIe"
     gpu_model: str  # short model, e.g. "A100"
     accelerator_count: float  # fractional for GPU partitions
-    accelerator_memory_gib: Optional[float]
-    vcpus: Optional[int]
-    memory_gib: Optional[float]
-    region: Optional[str]
-    on_demand: Optional[float]
-    on_demand_source: Optional[str]
-    spot: Optional[float]
-    spot_source: Optional[str]
-    spot_kind: Optional[str]
-    spot_discount_pct: Optional[float]
-    reserved_1yr: Optional[float]
-    reserved_3yr: Optional[float]
-    reserved_source: Optional[str]
-    reserved_kind: Optional[str] = None
-    on_demand_history: Tuple[Dict[str, Any], ...] = ()
-    notes: Tuple[str, ...] = ()
-    specs_source: Tuple[str, ...] = ()
+    accelerator_memory_gib: float | None
+    vcpus: int | None
+    memory_gib: float | None
+    region: str | None
+    on_demand: float | None
+    on_demand_source: str | None
+    spot: float | None
+    spot_source: str | None
+    spot_kind: str | None
+    spot_discount_pct: float | None
+    reserved_1yr: float | None
+    reserved_3yr: float | None
+    reserved_source: str | None
+    reserved_kind: str | None = None
+    on_demand_history: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+    specs_source: tuple[str, ...] = ()
 
-    def rate(self, kind: str) -> Optional[float]:
+    def rate(self, kind: str) -> float | None:
         """``kind``: on_demand | spot | reserved_1yr | reserved_3yr."""
         return getattr(self, kind)
 
-    def rate_source(self, kind: str) -> Optional[str]:
+    def rate_source(self, kind: str) -> str | None:
         if kind.startswith("reserved"):
             return self.reserved_source if self.rate(kind) is not None else None
         return getattr(self, f"{kind}_source")
@@ -87,14 +87,14 @@ class Family:
     pattern: str  # display form: "g5.*", "Standard_NC*ads_A100_v4"
     regex: str  # matched against the lower-cased instance type
     gpu_model: str
-    accelerator: Optional[str]
-    members: Tuple[str, ...]
-    gpus_from_name: Optional[str] = None  # regex whose group 1 is the GPU count (GCP "-8g")
+    accelerator: str | None
+    members: tuple[str, ...]
+    gpus_from_name: str | None = None  # regex whose group 1 is the GPU count (GCP "-8g")
 
     def matches(self, normalized: str) -> bool:
         return re.match(self.regex, normalized) is not None
 
-    def gpus_for(self, normalized: str) -> Optional[float]:
+    def gpus_for(self, normalized: str) -> float | None:
         if not self.gpus_from_name:
             return None
         m = re.match(self.gpus_from_name, normalized)
@@ -104,31 +104,31 @@ class Family:
 @dataclass(frozen=True)
 class GpuRate:
     gpu_model: str
-    usd_per_gpu_hour: Optional[float]
-    derived_from: Optional[str]  # rate-card key, e.g. "aws/p5.48xlarge"
-    source: Optional[str]
-    region: Optional[str]
-    reason: Optional[str] = None
+    usd_per_gpu_hour: float | None
+    derived_from: str | None  # rate-card key, e.g. "aws/p5.48xlarge"
+    source: str | None
+    region: str | None
+    reason: str | None = None
 
 
 @dataclass
 class RateCard:
-    raw: Dict[str, Any]
-    instances: Dict[str, InstanceInfo] = field(default_factory=dict)
-    by_name: Dict[str, List[InstanceInfo]] = field(default_factory=dict)  # normalized name -> rows
-    families: List[Family] = field(default_factory=list)
-    sources: Dict[str, Source] = field(default_factory=dict)
-    gpu_rates: Dict[str, GpuRate] = field(default_factory=dict)
+    raw: dict[str, Any]
+    instances: dict[str, InstanceInfo] = field(default_factory=dict)
+    by_name: dict[str, list[InstanceInfo]] = field(default_factory=dict)  # normalized name -> rows
+    families: list[Family] = field(default_factory=list)
+    sources: dict[str, Source] = field(default_factory=dict)
+    gpu_rates: dict[str, GpuRate] = field(default_factory=dict)
 
     @property
     def hours_per_month(self) -> float:
         return float(self.raw.get("hours_per_month", 730))
 
 
-_CARD: Optional[RateCard] = None
+_CARD: RateCard | None = None
 
 
-def load(path: Optional[Path] = None) -> RateCard:
+def load(path: Path | None = None) -> RateCard:
     """The rate card (cached after the first call unless ``path`` is given)."""
     global _CARD
     if path is None and _CARD is not None:
@@ -140,7 +140,7 @@ def load(path: Optional[Path] = None) -> RateCard:
     return card
 
 
-def _parse(raw: Dict[str, Any]) -> RateCard:
+def _parse(raw: dict[str, Any]) -> RateCard:
     card = RateCard(raw=raw)
     for sid, s in raw.get("sources", {}).items():
         card.sources[sid] = Source(id=sid, url=s["url"], date=str(s["date"]), covers=s.get("covers"))
@@ -185,7 +185,7 @@ def normalize(instance_type: str) -> str:
     return name.lower()
 
 
-def _candidates(instance_type: str) -> List[str]:
+def _candidates(instance_type: str) -> list[str]:
     name = normalize(instance_type)
     out = [name]
     if name and not name.startswith("standard_") and re.match(r"^(n[cdv]|nd)[0-9]", name):
@@ -193,14 +193,14 @@ def _candidates(instance_type: str) -> List[str]:
     return out
 
 
-def _provider_filter(provider: Optional[str]) -> Optional[str]:
+def _provider_filter(provider: str | None) -> str | None:
     p = (provider or "").lower()
     return p if p in CLOUD_PROVIDERS else None  # "kubernetes" or None: any cloud
 
 
 # --- API ------------------------------------------------------------------------
 
-def lookup(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[InstanceInfo]:
+def lookup(instance_type: str | None, provider: str | None = None) -> InstanceInfo | None:
     """The rate-card row for a type: ``p4d.24xlarge``, ``ml.g5.xlarge`` (SageMaker),
     ``a3-highgpu-8g`` (GCP), ``standard_nc24ads_a100_v4`` (Azure, any case).
 
@@ -217,7 +217,7 @@ def lookup(instance_type: Optional[str], provider: Optional[str] = None) -> Opti
     return None
 
 
-def find_family(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[Family]:
+def find_family(instance_type: str | None, provider: str | None = None) -> Family | None:
     """The accelerated instance family a type belongs to, even when this size is not in the card."""
     if not instance_type:
         return None
@@ -229,7 +229,7 @@ def find_family(instance_type: Optional[str], provider: Optional[str] = None) ->
     return None
 
 
-def accelerator_info(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[Tuple[Optional[str], Optional[float]]]:
+def accelerator_info(instance_type: str | None, provider: str | None = None) -> tuple[str | None, float | None] | None:
     """``(gpu_model, gpus_per_unit)`` for an accelerated type, else ``None``.
 
     A size missing from the card but in a known family gives ``(model, None)``
@@ -259,7 +259,7 @@ GPU_SCHEMES = (
 AWS_ACCELERATED_FAMILY = re.compile(r"^(?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*$")
 
 
-def unknown_gpu_family(instance_type: Optional[str], provider: Optional[str] = None) -> Optional[str]:
+def unknown_gpu_family(instance_type: str | None, provider: str | None = None) -> str | None:
     """The family of a type that follows an accelerated naming scheme but is not in the card
     (neither the size nor its family): e.g. ``g7e`` for ``g7e.2xlarge``.  ``None`` otherwise."""
     if not instance_type or lookup(instance_type, provider) is not None or find_family(instance_type, provider):
@@ -275,7 +275,7 @@ def unknown_gpu_family(instance_type: Optional[str], provider: Optional[str] = N
     return None
 
 
-def known_family(family: str, provider: Optional[str] = "aws") -> bool:
+def known_family(family: str, provider: str | None = "aws") -> bool:
     """Whether the card knows an instance family by name (``g5``, ``p4d``)."""
     want = _provider_filter(provider)
     fam = str(family).lower()
@@ -284,17 +284,17 @@ def known_family(family: str, provider: Optional[str] = "aws") -> bool:
             for i in load().instances.values())
 
 
-def card_date() -> Optional[str]:
+def card_date() -> str | None:
     """The newest source date in the card (what "newer than the rate card" is measured against)."""
     dates = sorted(s.date for s in load().sources.values() if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", s.date or ""))
     return dates[-1] if dates else None
 
 
-def is_accelerated(instance_type: Optional[str], provider: Optional[str] = None) -> bool:
+def is_accelerated(instance_type: str | None, provider: str | None = None) -> bool:
     return accelerator_info(instance_type, provider) is not None
 
 
-def gpu_hourly(gpu_model: Optional[str]) -> Optional[GpuRate]:
+def gpu_hourly(gpu_model: str | None) -> GpuRate | None:
     """Per-GPU-hour fallback rate for a GPU model (any spelling: "H100", "nvidia-h100-80gb")."""
     from tagguard.pricing.gpus import short_gpu_model
 
@@ -305,18 +305,18 @@ def gpu_hourly(gpu_model: Optional[str]) -> Optional[GpuRate]:
     return rates.get(model) if model else None
 
 
-def source(source_id: Optional[str]) -> Optional[Source]:
+def source(source_id: str | None) -> Source | None:
     if not source_id:
         return None
     return load().sources.get(source_id)
 
 
-def all_instance_types(provider: Optional[str] = None) -> List[str]:
+def all_instance_types(provider: str | None = None) -> list[str]:
     want = _provider_filter(provider)
     return sorted(i.instance_type for i in load().instances.values() if want is None or i.provider == want)
 
 
-def suggest(instance_type: str, provider: Optional[str] = None, n: int = 3) -> List[str]:
+def suggest(instance_type: str, provider: str | None = None, n: int = 3) -> list[str]:
     """Close rate-card names for a "did you mean" hint."""
     import difflib
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.model import Compute, Cost, Resource
 
@@ -43,24 +44,24 @@ class _Commitment:
     index: int
     instance_type: str  # normalized
     display: str
-    provider: Optional[str]
+    provider: str | None
     count: int
     term: str  # "1y" | "3y"
-    rate: Optional[float]
+    rate: float | None
     remaining: int
 
 
 @dataclass
 class _Rate:
-    usd: Optional[float]
-    source: Optional[str] = None  # rate-card source id or "config"
+    usd: float | None
+    source: str | None = None  # rate-card source id or "config"
     basis: str = ""
-    reason: Optional[str] = None
-    extra: Optional[Dict[str, Any]] = None
-    region: Optional[str] = None  # region the rate is for, when the rate card says
+    reason: str | None = None
+    extra: dict[str, Any] | None = None
+    region: str | None = None  # region the rate is for, when the rate card says
 
 
-def _number(value: Any, where: str, minimum: float = 0.0, maximum: Optional[float] = None) -> float:
+def _number(value: Any, where: str, minimum: float = 0.0, maximum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PricingConfigError(f"{where}: expected a number, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
@@ -69,7 +70,7 @@ def _number(value: Any, where: str, minimum: float = 0.0, maximum: Optional[floa
     return float(value)
 
 
-def _norm_region(region: Optional[str]) -> Optional[str]:
+def _norm_region(region: str | None) -> str | None:
     if not region:
         return None
     r = str(region).strip().lower().replace(" ", "")
@@ -81,7 +82,7 @@ def _norm_region(region: Optional[str]) -> Optional[str]:
 
 
 class Pricer:
-    def __init__(self, config_section: Optional[Dict[str, Any]] = None):
+    def __init__(self, config_section: dict[str, Any] | None = None):
         from tagguard.pricing import catalog
         from tagguard.pricing.gpus import short_gpu_model
 
@@ -91,8 +92,8 @@ class Pricer:
         self.spot_discount_pct = _number(cfg.get("spot_discount_pct", DEFAULT_SPOT_DISCOUNT_PCT),
                                          "pricing.spot_discount_pct", 0, 100)
         self.discount_pct = _number(cfg.get("discount_pct", 0), "pricing.discount_pct", 0, 100)
-        self.region: Optional[str] = cfg.get("region")
-        self.instance_types: Dict[str, Dict[str, float]] = {}
+        self.region: str | None = cfg.get("region")
+        self.instance_types: dict[str, dict[str, float]] = {}
         overrides = cfg.get("instance_types") or {}
         if not isinstance(overrides, dict):
             raise PricingConfigError("pricing.instance_types: expected a mapping of instance type to rates")
@@ -105,7 +106,7 @@ class Pricer:
                 raise PricingConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(OVERRIDE_KEYS)})")
             self.instance_types[catalog.normalize(name)] = {
                 k: _number(v, f"{where}.{k}") for k, v in rates.items() if v is not None}
-        self.gpu_hourly_usd: Dict[str, float] = {}
+        self.gpu_hourly_usd: dict[str, float] = {}
         gpu_rates = cfg.get("gpu_hourly_usd") or {}
         if not isinstance(gpu_rates, dict):
             raise PricingConfigError("pricing.gpu_hourly_usd: expected a mapping of GPU model to USD per GPU-hour")
@@ -115,7 +116,7 @@ class Pricer:
 
     # --- config ------------------------------------------------------------------
 
-    def _parse_commitments(self, raw: Any) -> List[_Commitment]:
+    def _parse_commitments(self, raw: Any) -> list[_Commitment]:
         if not isinstance(raw, list):
             raise PricingConfigError("commitments: expected a list of {instance_type, count, term}")
         out = []
@@ -143,7 +144,7 @@ class Pricer:
                                    count=count, term=term, rate=rate, remaining=count))
         return out
 
-    def _fresh_pool(self) -> List[_Commitment]:
+    def _fresh_pool(self) -> list[_Commitment]:
         return [_Commitment(**{**c.__dict__, "remaining": c.count}) for c in self.commitments]
 
     # --- entry points ------------------------------------------------------------
@@ -166,7 +167,7 @@ class Pricer:
 
     # --- pricing -----------------------------------------------------------------
 
-    def _price(self, resource: Resource, pool: List[_Commitment]) -> Cost:
+    def _price(self, resource: Resource, pool: list[_Commitment]) -> Cost:
         c: Compute = resource.compute  # type: ignore[assignment]
         cat = self._catalog
         itype = c.instance_type.strip() if c.instance_type else None
@@ -174,8 +175,8 @@ class Pricer:
         acc = cat.accelerator_info(itype, c.provider) if itype else None
         family = cat.find_family(itype, c.provider) if itype and info is None else None
         gpu_model = (info.gpu_model if info else acc[0] if acc else None) or c.accelerator
-        reasons: List[str] = []
-        notes: List[str] = []
+        reasons: list[str] = []
+        notes: list[str] = []
 
         gpus = c.gpus_per_unit
         if gpus is None and info is not None:
@@ -188,7 +189,7 @@ class Pricer:
 
         # Split the units by how they are bought.
         model = (c.pricing_model or "on_demand").lower().replace("-", "_")
-        groups: List[Tuple[str, Optional[int]]]
+        groups: list[tuple[str, int | None]]
         if model == "spot":
             groups = [("spot", units)]
         elif model == "mixed":
@@ -205,7 +206,7 @@ class Pricer:
                 notes.append(f"unknown pricing model {c.pricing_model!r} priced on-demand")
             groups = [("on_demand", units)]
 
-        lines: List[Dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
         known = units is not None and not reasons
         if units is None:
             reasons.append("number of units (instances / replicas / nodes) unknown")
@@ -257,7 +258,7 @@ class Pricer:
                 reasons.append(line["reason"])
         rated = [ln for ln in lines if ln["usd_per_hour"] is not None]
         if known and len(rated) == len(lines):
-            hourly: Optional[float] = sum(ln["units"] * ln["_usd"] for ln in lines)
+            hourly: float | None = sum(ln["units"] * ln["_usd"] for ln in lines)
         else:
             hourly = None
 
@@ -293,7 +294,7 @@ class Pricer:
         )
 
     @staticmethod
-    def _node_share(c: Compute, info, gpus: Optional[float]) -> Optional[float]:
+    def _node_share(c: Compute, info, gpus: float | None) -> float | None:
         """A Kubernetes pod pinned to a node type pays for the GPUs it takes, not the whole node."""
         if c.provider != "kubernetes" or info is None or not gpus:
             return None
@@ -302,7 +303,7 @@ class Pricer:
             return None
         return gpus / total
 
-    def _hours(self, resource: Resource) -> Tuple[Optional[float], Optional[str]]:
+    def _hours(self, resource: Resource) -> tuple[float | None, str | None]:
         c = resource.compute
         assert c is not None
         if c.hours_per_month is not None:
@@ -318,9 +319,9 @@ class Pricer:
                           "per month; set runs_per_month or hours_per_month in the usage file")
         return DEFAULT_HOURS_PER_MONTH, None
 
-    def _line(self, units: Optional[int], model: str, rate: _Rate, **extra: Any) -> Dict[str, Any]:
+    def _line(self, units: int | None, model: str, rate: _Rate, **extra: Any) -> dict[str, Any]:
         src = self._catalog.source(rate.source) if rate.source and rate.source != "config" else None
-        line: Dict[str, Any] = {"units": units, "model": model, "_usd": rate.usd}
+        line: dict[str, Any] = {"units": units, "model": model, "_usd": rate.usd}
         line.update({k: v for k, v in extra.items() if v is not None})
         line["usd_per_hour"] = None if rate.usd is None else round(rate.usd, 6)
         if rate.usd is not None and units is not None:
@@ -340,12 +341,12 @@ class Pricer:
 
     # --- rates (per unit, per hour) -------------------------------------------------
 
-    def _override(self, itype: Optional[str], key: str) -> Optional[float]:
+    def _override(self, itype: str | None, key: str) -> float | None:
         if not itype:
             return None
         return self.instance_types.get(self._catalog.normalize(itype), {}).get(key)
 
-    def _on_demand(self, itype: Optional[str], info, gpu_model: Optional[str], gpus: Optional[float],
+    def _on_demand(self, itype: str | None, info, gpu_model: str | None, gpus: float | None,
                    family, negotiated: bool = True) -> _Rate:
         d = self.discount_pct if negotiated else 0.0
         cfg = self._override(itype, "on_demand")
@@ -372,7 +373,7 @@ class Pricer:
             return _Rate(None, reason=f"{itype}: {what}; set pricing.instance_types.{itype}.on_demand to price it")
         return self._per_gpu(gpu_model, gpus, d)
 
-    def _per_gpu(self, gpu_model: Optional[str], gpus: Optional[float], d: float) -> _Rate:
+    def _per_gpu(self, gpu_model: str | None, gpus: float | None, d: float) -> _Rate:
         """Kubernetes workloads with no node type: per-GPU-hour rate x GPUs per unit."""
         from tagguard.pricing.gpus import short_gpu_model
 
@@ -423,7 +424,7 @@ class Pricer:
         return _Rate(None, reason=(f"no {com.term} committed rate for {itype} in the rate card (no citable source); "
                                    f"set rate_usd_per_hour on commitments[{com.index}]"))
 
-    def _region_notes(self, c: Compute, rated: List[Dict[str, Any]]) -> List[str]:
+    def _region_notes(self, c: Compute, rated: list[dict[str, Any]]) -> list[str]:
         where = _norm_region(c.region or self.region)
         if not where:
             return []

@@ -9,7 +9,6 @@ form factor and partition are dropped: they live in other rate-card fields.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 # Ordered: longer / more specific names first.  Each pattern runs against the
 # upper-cased name with "-", "_" and "/" turned into spaces, and must stand on
@@ -35,7 +34,7 @@ _COMPILED = tuple((re.compile(rf"(?<![A-Z0-9])(?:{pat})(?![A-Z0-9])"), short) fo
 KNOWN_MODELS = tuple(dict.fromkeys(short for _, short in _MODELS))
 
 
-def short_gpu_model(name: Optional[str]) -> Optional[str]:
+def short_gpu_model(name: str | None) -> str | None:
     """``"NVIDIA-A100-SXM4-80GB"`` -> ``"A100"``; ``None`` when no known model is named."""
     if not name:
         return None

@@ -24,7 +24,8 @@ A workload that stays unpriced gets a note saying why (no pool matched, a pool w
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 # Labels every node carries whatever the pool says (set by the kubelet / cloud / Karpenter): a pool
 # that does not constrain them may still produce nodes with any value.
@@ -41,7 +42,7 @@ MAX_MATCHES = 2_000_000
 _SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
 
 
-def _num(v: Any) -> Optional[float]:
+def _num(v: Any) -> float | None:
     try:
         return float(v)
     except (TypeError, ValueError):
@@ -50,9 +51,9 @@ def _num(v: Any) -> Optional[float]:
 
 # --- pools -------------------------------------------------------------------------------------
 
-def pool_record(name: str, labels: Dict[str, str], taints: Iterable[Dict[str, Any]],
-                requirements: Iterable[Dict[str, Any]] = (), instance_types: Iterable[str] = (),
-                provider: str = "aws", capacity: Optional[str] = None) -> Dict[str, Any]:
+def pool_record(name: str, labels: dict[str, str], taints: Iterable[dict[str, Any]],
+                requirements: Iterable[dict[str, Any]] = (), instance_types: Iterable[str] = (),
+                provider: str = "aws", capacity: str | None = None) -> dict[str, Any]:
     """The JSON-able description of a node pool kept in ``Resource.meta["node_pool"]``."""
     reqs = []
     for r in requirements:
@@ -75,7 +76,7 @@ def _effect(value: Any) -> str:
         v.upper(), v)
 
 
-def parse_aks_taint(text: str) -> Optional[Dict[str, Any]]:
+def parse_aks_taint(text: str) -> dict[str, Any] | None:
     """``key=value:NoSchedule`` (AKS node_taints) -> taint dict."""
     if not isinstance(text, str) or ":" not in text:
         return None
@@ -86,7 +87,7 @@ def parse_aks_taint(text: str) -> Optional[Dict[str, Any]]:
 
 # --- matching ----------------------------------------------------------------------------------
 
-def _tolerated(taint: Dict[str, Any], tolerations: List[Dict[str, Any]]) -> bool:
+def _tolerated(taint: dict[str, Any], tolerations: list[dict[str, Any]]) -> bool:
     for tol in tolerations:
         if not isinstance(tol, dict):
             continue
@@ -110,12 +111,12 @@ def _well_known(key: str) -> bool:
     return key.startswith(_WELL_KNOWN_PREFIXES)
 
 
-def _pool_values(pool: Dict[str, Any], key: str) -> Tuple[Optional[List[str]], bool]:
+def _pool_values(pool: dict[str, Any], key: str) -> tuple[list[str] | None, bool]:
     """(values a node of the pool may have for ``key`` (None = any), whether the key may be absent)."""
     if key in pool["labels"]:
         return [pool["labels"][key]], False
-    allowed: Optional[List[str]] = None
-    excluded: List[str] = []
+    allowed: list[str] | None = None
+    excluded: list[str] = []
     exists = False
     for r in pool["requirements"]:
         if r["key"] != key:
@@ -136,7 +137,7 @@ def _pool_values(pool: Dict[str, Any], key: str) -> Tuple[Optional[List[str]], b
     return [], True  # a custom label the pool does not put on its nodes
 
 
-def _expr_ok(pool: Dict[str, Any], expr: Dict[str, Any]) -> bool:
+def _expr_ok(pool: dict[str, Any], expr: dict[str, Any]) -> bool:
     key = str(expr.get("key"))
     op = expr.get("operator")
     vals = [str(v) for v in expr.get("values") or []]
@@ -157,7 +158,7 @@ def _expr_ok(pool: Dict[str, Any], expr: Dict[str, Any]) -> bool:
     return False
 
 
-def pool_matches(pool: Dict[str, Any], want: Dict[str, Any]) -> bool:
+def pool_matches(pool: dict[str, Any], want: dict[str, Any]) -> bool:
     for taint in pool["taints"]:
         if taint["effect"] in _SCHEDULE_EFFECTS and not _tolerated(taint, want.get("tolerations") or []):
             return False
@@ -170,13 +171,13 @@ def pool_matches(pool: Dict[str, Any], want: Dict[str, Any]) -> bool:
     return True
 
 
-def _selects_anything(want: Dict[str, Any]) -> bool:
+def _selects_anything(want: dict[str, Any]) -> bool:
     return bool(want.get("node_selector") or want.get("terms"))
 
 
 # --- instance types --------------------------------------------------------------------------
 
-def _catalog_types(provider: str) -> List[Tuple[str, Any]]:
+def _catalog_types(provider: str) -> list[tuple[str, Any]]:
     from tagguard.pricing import catalog
 
     card = id(catalog.load())
@@ -193,7 +194,7 @@ def _catalog_types(provider: str) -> List[Tuple[str, Any]]:
     return out
 
 
-_TYPES_CACHE: Dict[Tuple[str, int], List[Tuple[str, Any]]] = {}
+_TYPES_CACHE: dict[tuple[str, int], list[tuple[str, Any]]] = {}
 
 
 def _short(name: str) -> str:
@@ -202,7 +203,7 @@ def _short(name: str) -> str:
     return (short_gpu_model(name) or name).upper()
 
 
-def _type_ok(t: str, info: Any, pool_or_want: List[Dict[str, Any]]) -> bool:
+def _type_ok(t: str, info: Any, pool_or_want: list[dict[str, Any]]) -> bool:
     """Whether a catalog type satisfies every requirement / expression in the list."""
     family = t.split(".")[0]
     for r in pool_or_want:
@@ -234,7 +235,7 @@ def _type_ok(t: str, info: Any, pool_or_want: List[Dict[str, Any]]) -> bool:
     return True
 
 
-def pool_types(pool: Dict[str, Any]) -> List[str]:
+def pool_types(pool: dict[str, Any]) -> list[str]:
     """The GPU instance types a pool can launch that the rate card knows."""
     from tagguard.pricing import catalog
 
@@ -248,7 +249,7 @@ def pool_types(pool: Dict[str, Any]) -> List[str]:
     return [t for t, info in _catalog_types("aws") if _type_ok(t, info, constraining)]
 
 
-def _want_exprs(want: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _want_exprs(want: dict[str, Any]) -> list[dict[str, Any]]:
     exprs = [{"key": k, "operator": "In", "values": [v]} for k, v in (want.get("node_selector") or {}).items()]
     terms = want.get("terms") or []
     if len(terms) == 1:
@@ -258,7 +259,7 @@ def _want_exprs(want: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 # --- the pass ----------------------------------------------------------------------------------
 
-def resolve(resources: List[Any]) -> None:
+def resolve(resources: list[Any]) -> None:
     """Give priceable placement to GPU workloads that lack it (mutates ``compute``)."""
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
     known_keys = {k for _r, p in pools for k in list(p["labels"]) + [q["key"] for q in p["requirements"]]}
@@ -286,7 +287,7 @@ def resolve(resources: List[Any]) -> None:
         pool.pop("_types", None)
 
 
-def _matching(want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]]) -> List[Tuple[Any, Dict[str, Any]]]:
+def _matching(want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:
     matched = []
     for res, pool in pools:
         if not pool_matches(pool, want):
@@ -298,9 +299,9 @@ def _matching(want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]]) -> 
     return matched
 
 
-def _without_unknown_keys(want: Dict[str, Any], known: set) -> Tuple[Dict[str, Any], List[str]]:
+def _without_unknown_keys(want: dict[str, Any], known: set) -> tuple[dict[str, Any], list[str]]:
     """The request minus custom labels that no pool of the scan sets (they cannot be checked here)."""
-    dropped: List[str] = []
+    dropped: list[str] = []
     sel = {}
     for k, v in (want.get("node_selector") or {}).items():
         if k in known or _well_known(k):
@@ -315,12 +316,12 @@ def _without_unknown_keys(want: Dict[str, Any], known: set) -> Tuple[Dict[str, A
     return {**want, "node_selector": sel, "terms": [t for t in terms if t] if all(terms) else []}, dropped
 
 
-def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Dict[str, Any]]],
-                 known_keys: Optional[set] = None) -> None:
+def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]],
+                 known_keys: set | None = None) -> None:
     from tagguard.pricing import catalog
 
     matched = _matching(want, pools)
-    relaxed: List[str] = []
+    relaxed: list[str] = []
     if not matched and pools and known_keys is not None:
         loose, relaxed = _without_unknown_keys(want, known_keys)
         if relaxed and _selects_anything(loose):
@@ -331,7 +332,7 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
     own_types = [v for e in exprs if e["key"] in INSTANCE_TYPE_KEYS and e.get("operator") == "In"
                  for v in e.get("values") or []]
     gpus = c.gpus_per_unit or 0
-    types: List[str] = []
+    types: list[str] = []
     via = ""
     if matched:
         for _res, pool in matched:
@@ -396,7 +397,7 @@ def _resolve_one(r: Any, c: Any, want: Dict[str, Any], pools: List[Tuple[Any, Di
 
 # --- one truth in every number ------------------------------------------------------------------
 
-def attribute(resources: List[Any]) -> None:
+def attribute(resources: list[Any]) -> None:
     """After pricing: a GPU workload priced from nodes whose pools are themselves priced in the same scan
     is an attribution of that capacity, not more of it (``cost.attributed_from``; left out of totals).
 
@@ -406,7 +407,7 @@ def attribute(resources: List[Any]) -> None:
     Karpenter NodePool (no figure: the pods carry the spend) or on an unpriced pool stays counted."""
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
     budget = MAX_MATCHES
-    types_of: Dict[int, List[str]] = {}
+    types_of: dict[int, list[str]] = {}
     for r in resources:
         matched = r.meta.pop("_placement_pools", None)
         c, cost = r.compute, r.cost
@@ -455,7 +456,7 @@ def attribute(resources: List[Any]) -> None:
 NODE_GROUP_TYPES = ("aws_eks_node_group", "google_container_node_pool", "azurerm_kubernetes_cluster_node_pool")
 
 
-def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) -> Optional[Dict[str, Any]]:
+def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) -> dict[str, Any] | None:
     """A node group's labels, taints and instance types (what its nodes carry), or None."""
     from tagguard.sources.terraform import extract as ex
 
@@ -463,15 +464,15 @@ def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) ->
         v = ex.get_path(b, path, s)
         return v if ex.known(v) else None
 
-    def str_map(v) -> Dict[str, str]:
+    def str_map(v) -> dict[str, str]:
         if not isinstance(v, dict):
             return {}
         return {str(k): ("true" if x is True else "false" if x is False else str(x))
                 for k, x in v.items() if ex.known(x) and x is not None}
 
-    labels: Dict[str, str] = {}
-    taints: List[Dict[str, Any]] = []
-    types: List[str] = []
+    labels: dict[str, str] = {}
+    taints: list[dict[str, Any]] = []
+    types: list[str] = []
     provider = "aws"
     if rtype == "aws_eks_node_group":
         labels = str_map(val(body, scope, "labels"))
@@ -528,9 +529,9 @@ _DIRECTIVE = re.compile(r"^[ \t]*%\{[^}\n]*\}[ \t]*$", re.M)
 MAX_INPUT_CHARS = 512 * 1024
 
 
-def _label_map(value: Any) -> Dict[str, str]:
+def _label_map(value: Any) -> dict[str, str]:
     """``{a: b}`` or ``[{a: b}, {c: d}]`` (the karpenter-resources chart's list form)."""
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     items = value if isinstance(value, list) else [value]
     for m in items:
         if isinstance(m, dict):
@@ -540,7 +541,7 @@ def _label_map(value: Any) -> Dict[str, str]:
     return out
 
 
-def _pools_in_yaml(doc: Any, fallback: str) -> List[Dict[str, Any]]:
+def _pools_in_yaml(doc: Any, fallback: str) -> list[dict[str, Any]]:
     out = []
     if not isinstance(doc, dict):
         return out
@@ -561,7 +562,7 @@ def _pools_in_yaml(doc: Any, fallback: str) -> List[Dict[str, Any]]:
     return out
 
 
-def _node_groups(value: Any, prefix: str) -> List[Dict[str, Any]]:
+def _node_groups(value: Any, prefix: str) -> list[dict[str, Any]]:
     """terraform-aws-modules/eks ``eks_managed_node_groups`` / ``self_managed_node_groups`` shapes."""
     out = []
     if not isinstance(value, dict):
@@ -582,7 +583,7 @@ def _node_groups(value: Any, prefix: str) -> List[Dict[str, Any]]:
     return out
 
 
-def module_input_pools(inst: Any, call: Any, name: str) -> List[Any]:
+def module_input_pools(inst: Any, call: Any, name: str) -> list[Any]:
     """Node pools a module call that was not evaluated declares in its inputs: Karpenter NodePools
     written as YAML heredocs (NodePool manifests or karpenter-resources chart values) and EKS
     module node groups.  Returned as non-taggable records that only placement pricing reads."""
@@ -592,7 +593,7 @@ def module_input_pools(inst: Any, call: Any, name: str) -> List[Any]:
 
     address = f"{inst.prefix}module.{name}"
     body = call.block.body
-    found: List[Tuple[Dict[str, Any], int]] = []
+    found: list[tuple[dict[str, Any], int]] = []
     for attr_name, attr in getattr(body, "attributes", {}).items():
         try:
             text = attr.expr.source_text()[:MAX_INPUT_CHARS]

@@ -22,13 +22,14 @@ import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any
+from collections.abc import Iterable
 
 SCHEMA_KIND = "tagguard-local-ratecard"
 PRICE_LIST_DOC = "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/price-changes.html"
 SPOT_DOC = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html"
 _LOCK = threading.Lock()
-_APPLIED: Optional[str] = None
+_APPLIED: str | None = None
 
 
 def local_path() -> Path:
@@ -41,8 +42,8 @@ def local_path() -> Path:
 
 # --- Price List parsing ----------------------------------------------------------
 
-def _filters(instance_type: str, region: str) -> List[Dict[str, str]]:
-    def f(field: str, value: str) -> Dict[str, str]:
+def _filters(instance_type: str, region: str) -> list[dict[str, str]]:
+    def f(field: str, value: str) -> dict[str, str]:
         return {"Type": "TERM_MATCH", "Field": field, "Value": value}
 
     return [f("instanceType", instance_type), f("regionCode", region), f("operatingSystem", "Linux"),
@@ -50,9 +51,9 @@ def _filters(instance_type: str, region: str) -> List[Dict[str, str]]:
             f("marketoption", "OnDemand")]
 
 
-def parse_price_item(item: Dict[str, Any]) -> Dict[str, Any]:
+def parse_price_item(item: dict[str, Any]) -> dict[str, Any]:
     """On-demand and standard reserved (effective hourly) rates from one ``PriceList`` item."""
-    out: Dict[str, Any] = {"on_demand": None, "reserved_1yr": None, "reserved_3yr": None,
+    out: dict[str, Any] = {"on_demand": None, "reserved_1yr": None, "reserved_3yr": None,
                            "sku": (item.get("product") or {}).get("sku"), "publication_date": item.get("publicationDate")}
     terms = item.get("terms") or {}
     for term in (terms.get("OnDemand") or {}).values():
@@ -61,7 +62,7 @@ def parse_price_item(item: Dict[str, Any]) -> Dict[str, Any]:
                 usd = float((dim.get("pricePerUnit") or {}).get("USD", "0") or 0)
                 if usd > 0:
                     out["on_demand"] = usd
-    best: Dict[str, float] = {}
+    best: dict[str, float] = {}
     for term in (terms.get("Reserved") or {}).values():
         attrs = term.get("termAttributes") or {}
         if attrs.get("OfferingClass", "standard") != "standard":
@@ -84,9 +85,9 @@ def parse_price_item(item: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def fetch_on_demand(pricing, instance_type: str, region: str) -> Optional[Dict[str, Any]]:
+def fetch_on_demand(pricing, instance_type: str, region: str) -> dict[str, Any] | None:
     rates = None
-    kwargs: Dict[str, Any] = {"ServiceCode": "AmazonEC2", "Filters": _filters(instance_type, region),
+    kwargs: dict[str, Any] = {"ServiceCode": "AmazonEC2", "Filters": _filters(instance_type, region),
                               "FormatVersion": "aws_v1", "MaxResults": 100}
     while True:
         resp = pricing.get_products(**kwargs)
@@ -101,10 +102,10 @@ def fetch_on_demand(pricing, instance_type: str, region: str) -> Optional[Dict[s
         kwargs["NextToken"] = token
 
 
-def fetch_spot(ec2, instance_types: List[str], now: datetime) -> Dict[str, Dict[str, Any]]:
-    per_az: Dict[str, Dict[str, float]] = {}
+def fetch_spot(ec2, instance_types: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    per_az: dict[str, dict[str, float]] = {}
     for i in range(0, len(instance_types), 50):
-        kwargs: Dict[str, Any] = {"InstanceTypes": instance_types[i:i + 50], "ProductDescriptions": ["Linux/UNIX"],
+        kwargs: dict[str, Any] = {"InstanceTypes": instance_types[i:i + 50], "ProductDescriptions": ["Linux/UNIX"],
                                   "StartTime": now, "MaxResults": 1000}
         while True:
             resp = ec2.describe_spot_price_history(**kwargs)
@@ -119,16 +120,16 @@ def fetch_spot(ec2, instance_types: List[str], now: datetime) -> Dict[str, Dict[
                 "spot_max": max(v.values()), "spot_azs": len(v)} for t, v in per_az.items() if v}
 
 
-def default_types() -> List[str]:
+def default_types() -> list[str]:
     from tagguard.pricing import catalog
 
     return sorted({i.instance_type for i in catalog.load().instances.values()
                    if i.provider == "aws" and i.service == "ec2"})
 
 
-def refresh(regions: List[str], *, types: Optional[Iterable[str]] = None, output: Optional[Path] = None,
-            pricing_client=None, ec2_clients: Optional[Dict[str, Any]] = None, session=None,
-            now: Optional[datetime] = None) -> Dict[str, Any]:
+def refresh(regions: list[str], *, types: Iterable[str] | None = None, output: Path | None = None,
+            pricing_client=None, ec2_clients: dict[str, Any] | None = None, session=None,
+            now: datetime | None = None) -> dict[str, Any]:
     """Query the Price List API and spot history; write the local rate card; return a summary."""
     if not regions:
         raise ValueError("pricing refresh needs at least one region (--regions us-east-1,...)")
@@ -146,8 +147,8 @@ def refresh(regions: List[str], *, types: Optional[Iterable[str]] = None, output
                                         config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
     ec2_clients = dict(ec2_clients or {})
     pl_id, spot_id = f"aws-price-list-{date}", f"aws-spot-price-history-{date}"
-    instances: Dict[str, Any] = {}
-    missing: List[str] = []
+    instances: dict[str, Any] = {}
+    missing: list[str] = []
     for region in regions:
         for t in types:
             od = fetch_on_demand(pricing_client, t, region)
@@ -199,7 +200,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 # --- overlay ---------------------------------------------------------------------
 
-def apply_local_ratecard(path: Optional[Path] = None, region: Optional[str] = None) -> Optional[str]:
+def apply_local_ratecard(path: Path | None = None, region: str | None = None) -> str | None:
     """Overlay the local rate card on ``catalog.load()`` (once per process); return its path or ``None``."""
     global _APPLIED
     from tagguard.pricing import catalog
@@ -226,7 +227,7 @@ def apply_local_ratecard(path: Optional[Path] = None, region: Optional[str] = No
             rates = (row.get("rates") or {}).get(want)
             if info is None or not rates:
                 continue
-            changes: Dict[str, Any] = {"region": want}
+            changes: dict[str, Any] = {"region": want}
             if rates.get("on_demand") is not None:
                 changes.update(on_demand=rates["on_demand"], on_demand_source=rates.get("on_demand_source"))
             if rates.get("spot") is not None:

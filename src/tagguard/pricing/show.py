@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 UNKNOWN = "unknown (no citable source)"
 EXIT_OK, EXIT_NO_RATES, EXIT_UNKNOWN = 0, 1, 2
@@ -29,14 +29,14 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def _source_json(catalog, sid: Optional[str]) -> Optional[Dict[str, Any]]:
+def _source_json(catalog, sid: str | None) -> dict[str, Any] | None:
     src = catalog.source(sid)
     if src is None:
         return None
     return {"id": src.id, "url": src.url, "date": src.date}
 
 
-def render_pricing_show(instance_type: str, provider: Optional[str] = None, fmt: str = "text") -> Tuple[str, int]:
+def render_pricing_show(instance_type: str, provider: str | None = None, fmt: str = "text") -> tuple[str, int]:
     """Text (or JSON) describing ``instance_type`` and an exit code.
 
     0: in the rate card; 1: recognised as an accelerated family but this size
@@ -49,10 +49,10 @@ def render_pricing_show(instance_type: str, provider: Optional[str] = None, fmt:
     if info is None:
         return _render_unknown(catalog, instance_type, provider, fmt)
 
-    rates: Dict[str, Any] = {}
+    rates: dict[str, Any] = {}
     for kind, _label in _RATES:
         usd = info.rate(kind)
-        entry: Dict[str, Any] = {
+        entry: dict[str, Any] = {
             "usd_per_hour": usd,
             "usd_per_month": None if usd is None else usd * hours,
             "usd_per_gpu_hour": None if usd is None or not info.accelerator_count else usd / info.accelerator_count,
@@ -87,7 +87,7 @@ def render_pricing_show(instance_type: str, provider: Optional[str] = None, fmt:
         return json.dumps(doc, indent=2, sort_keys=True) + "\n", EXIT_OK
 
     region = info.region or "region not stated by the source"
-    lines: List[str] = [f"{info.instance_type}  ({info.provider} {info.service}, {region})"]
+    lines: list[str] = [f"{info.instance_type}  ({info.provider} {info.service}, {region})"]
     mem = f", {_num(info.accelerator_memory_gib)} GiB each" if info.accelerator_memory_gib else ""
     lines.append(f"  accelerator  {_num(info.accelerator_count)} x {info.accelerator} [{info.gpu_model}]{mem}")
     host = []
@@ -124,7 +124,7 @@ def render_pricing_show(instance_type: str, provider: Optional[str] = None, fmt:
     return "\n".join(lines) + "\n", EXIT_OK
 
 
-def _render_unknown(catalog, instance_type: str, provider: Optional[str], fmt: str) -> Tuple[str, int]:
+def _render_unknown(catalog, instance_type: str, provider: str | None, fmt: str) -> tuple[str, int]:
     fam = catalog.find_family(instance_type, provider)
     hints = catalog.suggest(instance_type, provider)
     if fam is not None:

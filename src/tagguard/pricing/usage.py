@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 from tagguard.model import Resource
 
@@ -40,20 +40,20 @@ MAX_HOURS_PER_MONTH = 744.0  # 31 days x 24 h
 @dataclass
 class UsageEntry:
     pattern: str
-    values: Dict[str, float]
-    line: Optional[int] = None
-    regex: Optional[re.Pattern[str]] = None
+    values: dict[str, float]
+    line: int | None = None
+    regex: re.Pattern[str] | None = None
     wildcards: int = 0
 
 
 @dataclass
 class Usage:
-    path: Optional[Path] = None
-    by_address: Dict[str, UsageEntry] = field(default_factory=dict)
-    patterns: List[UsageEntry] = field(default_factory=list)
-    by_type: Dict[str, UsageEntry] = field(default_factory=dict)
+    path: Path | None = None
+    by_address: dict[str, UsageEntry] = field(default_factory=dict)
+    patterns: list[UsageEntry] = field(default_factory=list)
+    by_type: dict[str, UsageEntry] = field(default_factory=dict)
 
-    def match(self, resource: Resource) -> Optional[UsageEntry]:
+    def match(self, resource: Resource) -> UsageEntry | None:
         hit = self.by_address.get(resource.address)
         if hit is not None:
             return hit
@@ -93,19 +93,19 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + r"\[[^\]]+\]".join(re.escape(p) for p in parts) + "$")
 
 
-def _lines(text: str) -> Dict[Tuple[Any, ...], int]:
+def _lines(text: str) -> dict[tuple[Any, ...], int]:
     """1-based line of every mapping key and value, by path, for error messages."""
     import yaml
 
     from tagguard.yamlio import SafeLoader
 
-    out: Dict[Tuple[Any, ...], int] = {}
+    out: dict[tuple[Any, ...], int] = {}
     try:
         root = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError:
         return out
 
-    def walk(node: Any, path: Tuple[Any, ...], depth: int) -> None:
+    def walk(node: Any, path: tuple[Any, ...], depth: int) -> None:
         if depth > 4 or not isinstance(node, yaml.MappingNode):
             return
         for k, v in node.value:
@@ -119,7 +119,7 @@ def _lines(text: str) -> Dict[Tuple[Any, ...], int]:
     return out
 
 
-def _read(path: Path, boundary: Optional[Path]) -> Tuple[Any, str]:
+def _read(path: Path, boundary: Path | None) -> tuple[Any, str]:
     """Parse a usage file: a regular file (inside ``boundary`` when given), at most the
     per-file cap; every failure is one ``ValueError`` line naming the file (and line)."""
     import yaml
@@ -155,7 +155,7 @@ def _t(value: Any) -> str:
     return repr(truncate(value, 80)) if isinstance(value, str) else truncate(repr(value), 80)
 
 
-def load_usage(path: Union[str, Path], boundary: Optional[Path] = None) -> Usage:
+def load_usage(path: str | Path, boundary: Path | None = None) -> Usage:
     """Load a usage file.  ``boundary``: the directory the file must stay in when the path
     came from the scanned repository (``None`` for ``--usage`` and trusted configs)."""
     path = Path(path)
@@ -163,7 +163,7 @@ def load_usage(path: Union[str, Path], boundary: Optional[Path] = None) -> Usage
 
     lines = _lines(text)
 
-    def fail(keypath: Tuple[Any, ...], message: str) -> ValueError:
+    def fail(keypath: tuple[Any, ...], message: str) -> ValueError:
         line = lines.get(keypath) or lines.get(keypath[:-1]) or lines.get(()) or 1
         return ValueError(f"{path}:{line}: {message}")
 
@@ -190,7 +190,7 @@ def load_usage(path: Union[str, Path], boundary: Optional[Path] = None) -> Usage
             where = _t(key)[1:-1] if isinstance(key, str) else _t(key)
             if not isinstance(values, dict):
                 raise fail(kp, f"{where}: expected a mapping such as {{hours_per_month: 120, units: 4}}, got {_t(values)}")
-            clean: Dict[str, float] = {}
+            clean: dict[str, float] = {}
             for name, value in values.items():
                 vp = kp + (name,)
                 if name not in KEYS:

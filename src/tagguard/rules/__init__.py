@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Dict, Iterable, List, Optional
+from collections.abc import Iterable
 
 from tagguard.rules.registry import RULES, Rule, checks
 
@@ -38,7 +38,7 @@ class RuleDoc:
 
 
 @cache
-def all_docs() -> Dict[str, RuleDoc]:
+def all_docs() -> dict[str, RuleDoc]:
     from tagguard.resources import package_file
 
     docs = {}
@@ -48,7 +48,7 @@ def all_docs() -> Dict[str, RuleDoc]:
     return docs
 
 
-def get_doc(name: str) -> Optional[RuleDoc]:
+def get_doc(name: str) -> RuleDoc | None:
     """A rule by id (``missing-tag``) or category (``missing_tag``)."""
     docs = all_docs()
     if name in docs:
@@ -63,7 +63,7 @@ def get_doc(name: str) -> Optional[RuleDoc]:
 
 
 def _parse_doc(text: str) -> RuleDoc:
-    meta: Dict[str, str] = {}
+    meta: dict[str, str] = {}
     body = text
     if text.startswith("---"):
         head, _, body = text[3:].partition("\n---")
@@ -74,7 +74,7 @@ def _parse_doc(text: str) -> RuleDoc:
                    summary=meta.get("summary", ""), body=body.strip())
 
 
-def known_rule_ids() -> List[str]:
+def known_rule_ids() -> list[str]:
     """Every rule id and category a config's ``rules:`` may name (sorted)."""
     names = set()
     for rule in RULES:
@@ -86,14 +86,14 @@ def known_rule_ids() -> List[str]:
     return sorted(names)
 
 
-def run_checks(resources, ctx) -> List:
-    findings: List = []
+def run_checks(resources, ctx) -> list:
+    findings: list = []
     for check in checks():
         findings.extend(check(resources, ctx))
     return findings
 
 
-def apply_severities(findings: Iterable, overrides: Dict[str, str]) -> List:
+def apply_severities(findings: Iterable, overrides: dict[str, str]) -> list:
     """Config ``rules:`` overrides by rule id or category; ``off`` drops the finding; ``on`` keeps
     the rule's own severity (YAML reads a bare ``on`` as true: the config loader turns it back)."""
     out = []

@@ -17,7 +17,8 @@ Heuristics (documented in the rule pages):
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from tagguard.formats.helpers import money as _money
 from tagguard.model import ERROR, INFO, WARNING, Finding, Resource
@@ -37,7 +38,7 @@ _SERVE = re.compile(r"infer|serv|endpoint|online", re.I)
 _PROD = {"prod", "production", "prd"}
 
 
-def _words(res: Resource) -> List[str]:
+def _words(res: Resource) -> list[str]:
     out = [res.address]
     for k, v in res.tags.items():
         if k.lower() in WORKLOAD_KEYS:
@@ -66,14 +67,14 @@ def is_production(res: Resource) -> bool:
     return False
 
 
-def check(resources: List[Resource], ctx) -> Iterator[Finding]:
+def check(resources: list[Resource], ctx) -> Iterator[Finding]:
     from tagguard.cost import budgets as bud
     from tagguard.cost import diff as costdiff
     from tagguard.model import CostDiff
 
     outputs = ctx.outputs
     base = ctx.options.diff_base
-    removed: List[Dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
     if base is not None:
         removed = costdiff.annotate_against_base(resources, base)
         outputs.removed = removed
@@ -124,7 +125,7 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
 
 # --- spot hints -------------------------------------------------------------------------------
 
-def _spot_hints(resources: List[Resource], ctx) -> Iterator[Finding]:
+def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
     candidates = [r for r in resources if r.ai and r.compute is not None and r.cost is not None
                   and r.cost.monthly_usd is not None and r.meta.get("action") not in ("delete",)
                   and not r.meta.get("served_by")]
@@ -176,7 +177,7 @@ def _spot_hints(resources: List[Resource], ctx) -> Iterator[Finding]:
 
 # --- budgets ----------------------------------------------------------------------------------
 
-def _over_budget(st, cfg_file: Optional[str], line: Optional[int]) -> Finding:
+def _over_budget(st, cfg_file: str | None, line: int | None) -> Finding:
     b = st.budget
     parts = []
     if b.monthly_usd is not None and st.overage_usd is not None and st.overage_usd > 0:
@@ -199,7 +200,7 @@ def _over_budget(st, cfg_file: Optional[str], line: Optional[int]) -> Finding:
 
 # --- approvals --------------------------------------------------------------------------------
 
-def _approvals(resources: Iterable[Resource], ap, approver: Optional[str]) -> Iterator[Finding]:
+def _approvals(resources: Iterable[Resource], ap, approver: str | None) -> Iterator[Finding]:
     for r in resources:
         action = r.meta.get("action")
         if not r.ai or action not in ("create", "update", "replace") or r.meta.get("served_by"):

@@ -9,7 +9,7 @@ launch GPU instances without any accelerator limit is reported too.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Iterator, List, Optional, Set
+from collections.abc import Iterable, Iterator
 
 from tagguard.model import WARNING, Finding, Resource
 
@@ -21,12 +21,12 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
     resources = [r for r in resources if r.source in K8S_SOURCES]
     if not resources:
         return
-    quotas: Dict[str, Set[str]] = {}
-    invalid: Dict[str, List[str]] = {}
-    namespaces: Dict[str, Resource] = {}
-    cluster_caps: Set[str] = set()
-    workloads: Dict[str, List[Resource]] = {}
-    nodepools: List[Resource] = []
+    quotas: dict[str, set[str]] = {}
+    invalid: dict[str, list[str]] = {}
+    namespaces: dict[str, Resource] = {}
+    cluster_caps: set[str] = set()
+    workloads: dict[str, list[Resource]] = {}
+    nodepools: list[Resource] = []
     for r in resources:
         ns = r.meta.get("namespace")
         if r.type == "ResourceQuota":
@@ -48,7 +48,7 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
 
     for ns in sorted(workloads, key=str):
         ws = sorted(workloads[ns], key=lambda r: (r.file or "", r.line or 0, r.address))
-        needed: Dict[str, float] = {}
+        needed: dict[str, float] = {}
         unknown = False
         for r in ws:
             units = r.compute.units if r.compute else None
@@ -95,9 +95,9 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
             fix="set spec.limits, e.g. `limits: {nvidia.com/gpu: 16}`", extra={"nodeclass": np.meta.get("nodeclass")})
 
 
-def _suppress_if_every_workload_does(finding: Finding, workloads: List[Resource]) -> None:
+def _suppress_if_every_workload_does(finding: Finding, workloads: list[Resource]) -> None:
     """The namespace finding is suppressed when each of its GPU workloads suppresses gpu-quota."""
-    reasons: List[str] = []
+    reasons: list[str] = []
     for r in workloads:
         sup = next((s for s in r.suppressions if s.matches(finding)), None)
         if sup is None:
@@ -107,7 +107,7 @@ def _suppress_if_every_workload_does(finding: Finding, workloads: List[Resource]
     finding.suppression_reason = "; ".join(dict.fromkeys(reasons))
 
 
-def _fmt(x: Optional[float]) -> str:
+def _fmt(x: float | None) -> str:
     if x is None:
         return "?"
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}"

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable
+from collections.abc import Iterable
 
 from tagguard.model import ERROR, INFO, WARNING
 
@@ -43,12 +44,12 @@ class Rule:
     id: str
     category: str
     default_severity: str
-    check: Optional[Check] = None
+    check: Check | None = None
     produced_by: str = ""  # for check=None: the module that builds these findings
-    other_severities: Tuple[str, ...] = ()
+    other_severities: tuple[str, ...] = ()
 
 
-RULES: Tuple[Rule, ...] = (
+RULES: tuple[Rule, ...] = (
     # taxonomy (rules/tags.py)
     Rule("missing-tag", "missing_tag", ERROR, TAGS),
     Rule("invalid-value", "invalid_value", ERROR, TAGS),
@@ -84,16 +85,16 @@ RULES: Tuple[Rule, ...] = (
          other_severities=(WARNING,)),  # showback budgets and projected overruns
 )
 
-BY_ID: Dict[str, Rule] = {r.id: r for r in RULES}
+BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 
 
 def get(rule_id: str) -> Rule:
     return BY_ID[rule_id]
 
 
-def checks() -> List[Check]:
+def checks() -> list[Check]:
     """Each family check once, in the order its first rule is registered."""
-    out: List[Check] = []
+    out: list[Check] = []
     for rule in RULES:
         if rule.check is not None and rule.check not in out:
             out.append(rule.check)

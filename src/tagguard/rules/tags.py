@@ -1,7 +1,7 @@
 """missing-tag, invalid-value, unresolved-value: the taxonomy applied to each resource."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from tagguard.model import INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE, Finding, Resource
 from tagguard.rules.registry import get

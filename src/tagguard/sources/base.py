@@ -12,7 +12,8 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Union
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
 
 from tagguard.model import (ERROR, EXIT_UNSEEN, PARSE_ERROR, BudgetReport, CostDiff, Finding, Resource,
                             UnseenInput)
@@ -26,15 +27,15 @@ SKIP_DIRS = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__
 
 @dataclass
 class SourceOutput:
-    resources: List[Resource] = field(default_factory=list)
-    findings: List[Finding] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     # Inputs that must not pass silently (a chart that could not be rendered for lack of helm):
     # the scan ends with their exit code (2) whatever the findings say.
-    unseen: List[UnseenInput] = field(default_factory=list)
+    unseen: list[UnseenInput] = field(default_factory=list)
     # Reads that failed (a live account or region): the scan is incomplete, exit code 3.
-    errors: List[Dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     # The live scan's statistics (accounts, regions, calls), for the report's ``drift`` part.
-    live_stats: Optional[Dict[str, Any]] = None
+    live_stats: dict[str, Any] | None = None
 
     def extend(self, other: SourceOutput) -> None:
         self.resources.extend(other.resources)
@@ -44,16 +45,16 @@ class SourceOutput:
         if other.live_stats is not None:
             self.live_stats = other.live_stats
 
-    def must_not_pass(self, file: Optional[str], reason: str, exit_code: int = EXIT_UNSEEN) -> None:
+    def must_not_pass(self, file: str | None, reason: str, exit_code: int = EXIT_UNSEEN) -> None:
         """Record an input the scan could not look at: the result's exit code is at least ``exit_code``."""
         self.unseen.append(UnseenInput(file=file, reason=reason, exit_code=exit_code))
 
     @property
-    def exit_override(self) -> Optional[int]:
+    def exit_override(self) -> int | None:
         return max((u.exit_code for u in self.unseen), default=None)
 
     @exit_override.setter
-    def exit_override(self, value: Optional[int]) -> None:
+    def exit_override(self, value: int | None) -> None:
         raise TypeError("SourceOutput.exit_override is gone: call out.must_not_pass(file, reason) instead")
 
 
@@ -62,12 +63,12 @@ class Inventory:
     """Every file below the scan root (relative POSIX paths), walked once."""
 
     root: Path
-    files: List[str] = field(default_factory=list)
-    claimed: Set[str] = field(default_factory=set)
-    problems: List[Finding] = field(default_factory=list)  # symlink loops, unreadable dirs
-    stdin: Optional[bytes] = None  # ``tagguard scan -``
+    files: list[str] = field(default_factory=list)
+    claimed: set[str] = field(default_factory=set)
+    problems: list[Finding] = field(default_factory=list)  # symlink loops, unreadable dirs
+    stdin: bytes | None = None  # ``tagguard scan -``
 
-    def unclaimed(self, suffixes: Iterable[str]) -> List[str]:
+    def unclaimed(self, suffixes: Iterable[str]) -> list[str]:
         suffixes = tuple(suffixes)
         return [f for f in self.files if f not in self.claimed and f.endswith(suffixes)]
 
@@ -83,20 +84,20 @@ class Inventory:
 class ScanOptions:
     """What the command line tells a scan, beyond the config (typed: sources and rules read it, never write it)."""
 
-    usage: Optional[str] = None  # --usage FILE (None: the config's `usage`)
+    usage: str | None = None  # --usage FILE (None: the config's `usage`)
     skip_helm: bool = False  # --skip-helm: a chart that cannot be rendered is a warning, not exit code 2
     fetch_modules: bool = False  # --fetch-modules: download remote Terraform modules into the user cache
-    helm_bin: Optional[str] = None  # --helm-bin
-    helm_values: List[str] = field(default_factory=list)  # --helm-values (repeatable)
+    helm_bin: str | None = None  # --helm-bin
+    helm_values: list[str] = field(default_factory=list)  # --helm-values (repeatable)
     release_name: str = "release"  # --release-name
-    namespace: Optional[str] = None  # --namespace
-    helm_timeout: Optional[float] = None  # --helm-timeout: seconds for all charts together (None: 60)
-    approved_by: Optional[str] = None  # --approved-by (else $TAGGUARD_APPROVED_BY)
-    diff_base: Optional[Dict[Any, Dict[str, Any]]] = None  # tagguard diff: the base revision's costdiff.base_index
+    namespace: str | None = None  # --namespace
+    helm_timeout: float | None = None  # --helm-timeout: seconds for all charts together (None: 60)
+    approved_by: str | None = None  # --approved-by (else $TAGGUARD_APPROVED_BY)
+    diff_base: dict[Any, dict[str, Any]] | None = None  # tagguard diff: the base revision's costdiff.base_index
     aws: Any = None  # tagguard drift through the pipeline: a sources.aws.DriftOptions
 
     @classmethod
-    def coerce(cls, value: Union[ScanOptions, Mapping[str, Any], None]) -> ScanOptions:
+    def coerce(cls, value: ScanOptions | Mapping[str, Any] | None) -> ScanOptions:
         """``ScanOptions`` as given, or built from a mapping of its field names (unknown names are an error)."""
         if isinstance(value, ScanOptions):
             return value
@@ -117,24 +118,24 @@ class ScanOptions:
 class ScanOutputs:
     """What rules hand back to the pipeline besides findings (typed, copied onto the ``ScanResult``)."""
 
-    cost_diff: Optional[CostDiff] = None  # rules/cost.py: plan changes or tagguard diff
-    budgets: Optional[List[BudgetReport]] = None  # rules/cost.py: configured budgets
-    removed: List[Dict[str, Any]] = field(default_factory=list)  # tagguard diff: base resources gone from the head
+    cost_diff: CostDiff | None = None  # rules/cost.py: plan changes or tagguard diff
+    budgets: list[BudgetReport] | None = None  # rules/cost.py: configured budgets
+    removed: list[dict[str, Any]] = field(default_factory=list)  # tagguard diff: base resources gone from the head
 
 
 class ScanContext:
     """What every source and rule receives: the configuration, typed options in, typed outputs out."""
 
-    def __init__(self, config: Config, root: Path, var_files: Optional[List[Path]] = None,
-                 variables: Optional[Dict[str, str]] = None,
-                 options: Union[ScanOptions, Mapping[str, Any], None] = None):
+    def __init__(self, config: Config, root: Path, var_files: list[Path] | None = None,
+                 variables: dict[str, str] | None = None,
+                 options: ScanOptions | Mapping[str, Any] | None = None):
         self.config = config
         self.root = root
         self.var_files = var_files or []
         self.variables = variables or {}
         self.options = ScanOptions.coerce(options)
         self.outputs = ScanOutputs()
-        self._boundary: Optional[Path] = None
+        self._boundary: Path | None = None
 
     @property
     def boundary(self) -> Path:
@@ -167,7 +168,7 @@ class Source(ABC):
         """Read what this source understands from ``inventory`` and claim it."""
 
 
-def parse_error(file: Optional[str], line: Optional[int], message: str, *, rule: str = "parse-error",
+def parse_error(file: str | None, line: int | None, message: str, *, rule: str = "parse-error",
                 category: str = PARSE_ERROR, severity: str = ERROR, **extra) -> Finding:
     return Finding(rule=rule, category=category, severity=severity, message=message,
                    file=file, line=line, extra=extra)
@@ -178,7 +179,7 @@ def posix_dirname(rel: str) -> str:
     return rel[:idx] if idx >= 0 else "."
 
 
-def walk(root: Path, exclude: Iterable[str] = (), boundary: Optional[Path] = None) -> Inventory:
+def walk(root: Path, exclude: Iterable[str] = (), boundary: Path | None = None) -> Inventory:
     """List files below ``root`` once.  Symlinks are followed only while they stay inside
     ``boundary`` (default: the git top-level of ``root``, see ``safeio.scan_boundary``); one
     that leaves it is a warning and is never read.  Directory symlinks never loop."""
@@ -205,7 +206,7 @@ def walk(root: Path, exclude: Iterable[str] = (), boundary: Optional[Path] = Non
         else:
             leaves(root.name)
         return inv
-    seen: Set[str] = set()
+    seen: set[str] = set()
     stack = [(root, ())]  # (directory, real paths of its ancestors)
     while stack:
         current, ancestors = stack.pop()

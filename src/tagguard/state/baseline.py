@@ -27,14 +27,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any
 
 from tagguard.model import NOT_SCANNED, BaselineInfo, Finding, ScanResult
 
 BASELINE_VERSION = 1
 DEFAULT_NAME = ".tagguard-baseline.json"
 REASON = "baseline"
-Key = Tuple[str, str, str, str]
+Key = tuple[str, str, str, str]
 # Rules whose findings carry a figure that can grow: (finding extra key, figure name) pairs.
 GROWTH_FIGURES = {
     "over-budget": (("projected_usd", "monthly_usd"), ("projected_gpu_hours", "gpu_hours_per_month")),
@@ -44,19 +44,19 @@ GROWTH_FIGURES = {
 _TOLERANCE = {"monthly_usd": 0.005, "gpu_hours_per_month": 1e-6}
 
 
-def figure_of(f: Finding) -> Optional[Dict[str, Optional[float]]]:
+def figure_of(f: Finding) -> dict[str, float | None] | None:
     """The figure a baseline stores for ``f`` (``None`` for rules whose findings cannot grow)."""
     spec = GROWTH_FIGURES.get(f.rule)
     if spec is None:
         return None
-    out: Dict[str, Optional[float]] = {}
+    out: dict[str, float | None] = {}
     for src, name in spec:
         value = f.extra.get(src)
         out[name] = round(float(value), 4) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     return out
 
 
-def grew(stored: Optional[Dict[str, Any]], now: Optional[Dict[str, Optional[float]]]) -> List[str]:
+def grew(stored: dict[str, Any] | None, now: dict[str, float | None] | None) -> list[str]:
     """Which figures of ``now`` are larger than the stored ones (every one when nothing was stored)."""
     if now is None:
         return []
@@ -76,7 +76,7 @@ def grew(stored: Optional[Dict[str, Any]], now: Optional[Dict[str, Optional[floa
     return out
 
 
-def _describe(name: str, value: Optional[float]) -> str:
+def _describe(name: str, value: float | None) -> str:
     if value is None:
         return "unknown"
     if name == "monthly_usd":
@@ -101,11 +101,11 @@ def finding_key(f: Finding, scan_base: Path, baseline_dir: Path) -> Key:
     return (_rebase(file, scan_base, baseline_dir), address, rule, tag)
 
 
-def entries_for(result: ScanResult, baseline_path: Path) -> List[Dict[str, Any]]:
+def entries_for(result: ScanResult, baseline_path: Path) -> list[dict[str, Any]]:
     """The baseline entries for a scan's active findings (sorted, unique)."""
     base = result.base_dir()
     bdir = baseline_path.parent
-    seen: Dict[Key, Dict[str, Any]] = {}
+    seen: dict[Key, dict[str, Any]] = {}
     for f in result.findings:
         if f.suppressed:  # inline suppressions stay inline
             continue
@@ -132,7 +132,7 @@ def write_baseline(result: ScanResult, path: Path) -> int:
     return len(entries)
 
 
-def load_baseline(path: Path) -> Dict[Key, Optional[Dict[str, Any]]]:
+def load_baseline(path: Path) -> dict[Key, dict[str, Any] | None]:
     """Read a baseline file: entry key -> stored figure (or None); ``ValueError("<file>: reason")`` when unusable."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -149,7 +149,7 @@ def load_baseline(path: Path) -> Dict[Key, Optional[Dict[str, Any]]]:
     version = doc.get("version", BASELINE_VERSION)
     if version != BASELINE_VERSION:
         raise ValueError(f"{path}: unsupported baseline version {version!r} (this tagguard reads version {BASELINE_VERSION})")
-    keys: Dict[Key, Optional[Dict[str, Any]]] = {}
+    keys: dict[Key, dict[str, Any] | None] = {}
     for i, entry in enumerate(doc["findings"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("rule"), str) or not entry["rule"]:
             raise ValueError(f"{path}: findings[{i}] needs at least a `rule` string")
@@ -171,14 +171,14 @@ def apply_baseline(result: ScanResult, path: Path) -> BaselineInfo:
     and stale entries."""
     path = Path(path)
     keys = load_baseline(path)
-    wanted: Set[Key] = set(keys)
-    grown: List[Dict[str, Any]] = []
+    wanted: set[Key] = set(keys)
+    grown: list[dict[str, Any]] = []
     # A chart that could not be rendered is not a known finding a baseline can accept: what it
     # hides is unknown, so its finding stays visible (and ScanResult.unseen keeps exit code 2).
     unseen = {(u.file or "") for u in result.unseen}
     base = result.base_dir()
     bdir = path.parent
-    matched: Set[Key] = set()
+    matched: set[Key] = set()
     suppressed = 0
     for f in result.findings:
         key = finding_key(f, base, bdir)
@@ -223,13 +223,13 @@ def _display(path: Path) -> str:
     return Path(rel).as_posix() if not rel.startswith("..") else str(path)
 
 
-def _scanned_files(result: ScanResult, base: Path, bdir: Path) -> Set[str]:
-    files: Set[Optional[str]] = {r.file for r in result.resources}
+def _scanned_files(result: ScanResult, base: Path, bdir: Path) -> set[str]:
+    files: set[str | None] = {r.file for r in result.resources}
     files.update(f.file for f in result.findings)
     return {_rebase(f, base, bdir) for f in files if f}
 
 
-def _judged(key: Key, scanned: Set[str], base: Path, bdir: Path, live: bool) -> bool:
+def _judged(key: Key, scanned: set[str], base: Path, bdir: Path, live: bool) -> bool:
     """Whether this scan saw enough to call an unmatched entry stale."""
     file = key[0]
     if not file:  # entries without a file come from live scans; only a live scan judges them

@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 from tagguard.model import NOT_SCANNED, DiffInfo, Finding, ScanResult
 from tagguard.sources.base import ScanOptions
@@ -33,7 +34,7 @@ class DiffError(Exception):
 
 # --- git ---------------------------------------------------------------------------------
 
-def _git(repo: Path, *args: str, input: Optional[bytes] = None) -> bytes:
+def _git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
     try:
         proc = subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True,
                               check=False)
@@ -60,7 +61,7 @@ def resolve_ref(repo: Path, ref: str) -> str:
         raise DiffError(f"--base {ref}: not a commit in {repo}") from None
 
 
-def _ls_tree(repo: Path, commit: str, paths: Sequence[str]) -> List[Tuple[str, str, str]]:
+def _ls_tree(repo: Path, commit: str, paths: Sequence[str]) -> list[tuple[str, str, str]]:
     """(mode, sha, path) of every blob under ``paths`` at ``commit``."""
     specs = [p for p in paths if p not in ("", ".")]
     out = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *(specs or []))
@@ -76,7 +77,7 @@ def _ls_tree(repo: Path, commit: str, paths: Sequence[str]) -> List[Tuple[str, s
     return rows
 
 
-def _cat_blobs(repo: Path, rows: List[Tuple[str, str, str]], dest: Path) -> None:
+def _cat_blobs(repo: Path, rows: list[tuple[str, str, str]], dest: Path) -> None:
     if not rows:
         return
     data = _git(repo, "cat-file", "--batch", input=b"".join(sha.encode() + b"\n" for _, sha, _ in rows))
@@ -102,11 +103,11 @@ def _inside(root: Path, path: Path) -> bool:
         return False
 
 
-def materialize(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> Set[str]:
+def materialize(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> set[str]:
     """Write the base revision's files under ``paths`` (repo-relative) and their local modules to ``dest``."""
     wanted = [p for p in paths]
-    done_dirs: Set[str] = set()
-    written: Set[str] = set()
+    done_dirs: set[str] = set()
+    written: set[str] = set()
     while wanted:
         rows = [r for r in _ls_tree(repo, commit, wanted) if r[2] not in written]
         _cat_blobs(repo, rows, dest)
@@ -129,7 +130,7 @@ def materialize(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> Se
     return written
 
 
-def _covered(path: str, dirs: Set[str]) -> bool:
+def _covered(path: str, dirs: set[str]) -> bool:
     p = PurePosixPath(path)
     for d in dirs:
         if d in ("", "."):
@@ -154,11 +155,11 @@ MAX_POLICY_BYTES = 4 * 1024 * 1024
 class ConfigChoice:
     config: Any  # tagguard.config.Config the diff is judged with
     source: str  # "base revision REF" | "head (--head-config)" | "--config" (a file outside the repository)
-    changed: List[str] = field(default_factory=list)  # repo-relative config/taxonomy files the change edits
-    config_file: Optional[str] = None  # repo-relative config file (head's, else base's), for the notice
+    changed: list[str] = field(default_factory=list)  # repo-relative config/taxonomy files the change edits
+    config_file: str | None = None  # repo-relative config file (head's, else base's), for the notice
 
 
-def _blob(repo: Path, commit: str, rel: str, hops: int = 0) -> Optional[Tuple[bytes, str]]:
+def _blob(repo: Path, commit: str, rel: str, hops: int = 0) -> tuple[bytes, str] | None:
     """A file's (bytes, path) at ``commit``; None when absent. A symbolic link is followed (at
     ``commit``) while it stays inside the repository; a submodule counts as absent."""
     import posixpath
@@ -185,11 +186,11 @@ def _blob(repo: Path, commit: str, rel: str, hops: int = 0) -> Optional[Tuple[by
     return _blob(repo, commit, nxt, hops + 1)
 
 
-def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> Optional[str]:
+def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> str | None:
     """The base revision's config for the scanned ``rels``: the nearest .tagguard.yaml at or above each."""
     from tagguard.config import CONFIG_NAMES
 
-    found: Dict[Optional[str], str] = {}
+    found: dict[str | None, str] = {}
     for rel in rels:
         d = PurePosixPath(rel if rel not in ("", ".") else "")
         if (repo / rel).is_file() or (rel not in ("", ".") and not (repo / rel).exists() and d.suffix):
@@ -207,13 +208,13 @@ def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> Optional[s
     return next(iter(found))
 
 
-def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 100) -> Optional[bytes]:
+def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 100) -> bytes | None:
     """Write the base revision's taxonomy ``rel`` and the repository files it `$ref`s under ``dest``."""
     from urllib.parse import unquote, urljoin, urlparse
 
     from tagguard.taxonomy import _refs
 
-    first: Optional[bytes] = None
+    first: bytes | None = None
     queue, seen = [rel], set()
     while queue and len(seen) < limit:
         cur = queue.pop()
@@ -252,7 +253,7 @@ def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 10
     return first
 
 
-def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, explicit: Optional[Path],
+def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, explicit: Path | None,
                   use_head: bool) -> ConfigChoice:
     """The config (and taxonomy) ``tagguard diff`` judges with, and what the change does to them."""
     import hashlib
@@ -262,7 +263,7 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
 
     real_repo = repo.resolve()
 
-    def rel_of(path: Optional[Path]) -> Optional[str]:
+    def rel_of(path: Path | None) -> str | None:
         if path is None:
             return None
         try:
@@ -279,7 +280,7 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
     if got:
         base_rel = got[1]  # a symbolic link followed: paths in the config are relative to the file itself
     head_bytes = Path(head.path).read_bytes() if head_rel else None
-    changed: List[str] = []
+    changed: list[str] = []
     if (head_rel, head_bytes) != (base_rel if base_bytes is not None else None, base_bytes):
         changed.append(head_rel or base_rel or ".tagguard.yaml")
     # the taxonomies: the head's file against the base revision's
@@ -317,7 +318,7 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
     return ConfigChoice(base, f"base revision {ref}", changed, head_rel or base_rel)
 
 
-def config_notice(choice: ConfigChoice, ref: str, root: Path, repo: Path) -> Optional[Finding]:
+def config_notice(choice: ConfigChoice, ref: str, root: Path, repo: Path) -> Finding | None:
     """The `config-changed` warning when the change edits the config or taxonomy."""
     from tagguard.model import WARNING
 
@@ -345,7 +346,7 @@ def config_notice(choice: ConfigChoice, ref: str, root: Path, repo: Path) -> Opt
 class Scanned:
     result: ScanResult
     root: Path  # the inventory root: files in the result are relative to it
-    resources: List[Any] = field(default_factory=list)  # every resource (not only the listed ones)
+    resources: list[Any] = field(default_factory=list)  # every resource (not only the listed ones)
 
 
 def scan_tree(paths: Sequence[str], config, var_files, variables, options) -> Scanned:
@@ -360,7 +361,7 @@ def scan_tree(paths: Sequence[str], config, var_files, variables, options) -> Sc
     return Scanned(result, inv.root, out.resources)
 
 
-def _rebase(file: Optional[str], src_root: Path, dst_root: Path) -> Optional[str]:
+def _rebase(file: str | None, src_root: Path, dst_root: Path) -> str | None:
     """A file path relative to ``src_root`` expressed relative to ``dst_root``."""
     if not file:
         return file
@@ -368,8 +369,8 @@ def _rebase(file: Optional[str], src_root: Path, dst_root: Path) -> Optional[str
     return os.path.relpath(absolute, str(dst_root)).replace(os.sep, "/")
 
 
-def _base_payload(present: List[str], config, var_files, variables, options, tmp: Path, repo: Path,
-                  head_root: Path) -> Dict[str, Any]:
+def _base_payload(present: list[str], config, var_files, variables, options, tmp: Path, repo: Path,
+                  head_root: Path) -> dict[str, Any]:
     """Scan the base tree; return what the head needs, as plain data (it may cross a process boundary)."""
     from tagguard.cost import diff as costdiff
     base = scan_tree(present, config, var_files, variables, replace(ScanOptions.coerce(options)))
@@ -394,7 +395,7 @@ def _child(conn, *args) -> None:
 
 
 def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, options,
-             parallel: Optional[bool] = None, bill: Optional[Dict[str, Any]] = None) -> ScanResult:
+             parallel: bool | None = None, bill: dict[str, Any] | None = None) -> ScanResult:
     """Scan base and working tree and keep only what the change introduces.
 
     ``bill`` (``actuals.diffbill.read_bill``, for ``--bill``): budgets are judged on the team's actual
@@ -433,7 +434,7 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
         if parallel is None:
             parallel = hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and bool(present)
         proc = conn = None
-        payload: Dict[str, Any] = {"index": {}, "keys": set(), "budgets": {}}
+        payload: dict[str, Any] = {"index": {}, "keys": set(), "budgets": {}}
         if present and parallel:
             import multiprocessing
 
@@ -475,7 +476,7 @@ def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> 
     An input that could not be looked at (``not_scanned``: a chart without helm) is never "pre-existing":
     the change in it cannot be judged, so its finding stays (and ``result.unseen`` sets exit code 2)."""
     action = {r.address: r.meta.get("action") for r in resources}
-    kept: List[Finding] = []
+    kept: list[Finding] = []
     hidden = 0
     for f in result.findings:
         if f.rule == "over-budget":
@@ -545,7 +546,7 @@ TEAM_TITLES = {"business-unit": "Business unit", "project": "Project", "cost-cen
 HEAD_TEAM_ROWS = 20
 
 
-def dimension_titles(cd: Dict[str, Any]) -> List[Tuple[str, str]]:
+def dimension_titles(cd: dict[str, Any]) -> list[tuple[str, str]]:
     """(tag key, title) per dimension the cost diff was broken down by, in configured order."""
     dims = cd.get("dimensions")
     if isinstance(dims, dict) and dims:
@@ -553,20 +554,20 @@ def dimension_titles(cd: Dict[str, Any]) -> List[Tuple[str, str]]:
     return [(k, TEAM_TITLES.get(k, k)) for k in (cd.get("by") or {})]
 
 
-def _parts(result: ScanResult) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def _parts(result: ScanResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``diff`` and ``cost_diff`` parts as the JSON report has them, for the renderers."""
     return (result.diff.to_json() if result.diff is not None else {},
             result.cost_diff.to_json() if result.cost_diff is not None else {})
 
 
-def signed(value: Optional[float]) -> str:
+def signed(value: float | None) -> str:
     if value is None:
         return "n/a"
     sign = "+" if value > 0 else "-" if value < 0 else "±"
     return f"{sign}${abs(value):,.2f}"
 
 
-def _counts(diff: Dict[str, Any]) -> str:
+def _counts(diff: dict[str, Any]) -> str:
     return f"{len(diff['added'])} added, {len(diff['changed'])} changed, {len(diff['removed'])} removed AI resources"
 
 
@@ -620,7 +621,7 @@ def render_text(result: ScanResult, color: bool = False) -> str:
     return guard_commands(term_block("\n".join(lines) + "\n") + body + term(summary_line(result)) + "\n")
 
 
-def _team_table(groups: List[Dict[str, Any]], title: str, limit: Optional[int] = None) -> str:
+def _team_table(groups: list[dict[str, Any]], title: str, limit: int | None = None) -> str:
     from tagguard.formats.markdown import escape_cell
 
     shown = groups if limit is None else groups[:limit]
@@ -633,7 +634,7 @@ def _team_table(groups: List[Dict[str, Any]], title: str, limit: Optional[int] =
     return "".join(out)
 
 
-def _changes_table(diff: Dict[str, Any]) -> str:
+def _changes_table(diff: dict[str, Any]) -> str:
     from tagguard.formats.markdown import code, escape_cell
 
     out = ["| | Resource | File | Before $/month | After $/month | Δ $/month |\n|---|---|---|---:|---:|---:|\n"]
@@ -647,7 +648,7 @@ def _changes_table(diff: Dict[str, Any]) -> str:
     return "".join(out)
 
 
-def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
+def render_markdown(result: ScanResult, limit: int | None = None) -> str:
     """The PR comment: marker, summary (never cut), team table, then collapsible details."""
     from tagguard.formats import markdown as md
 
@@ -672,7 +673,7 @@ def render_markdown(result: ScanResult, limit: Optional[int] = None) -> str:
     dims = [(k, t) for k, t in dimension_titles(cd) if by.get(k)]
     if dims:
         head.append(_team_table(by[dims[0][0]], md.escape_cell(dims[0][1]), HEAD_TEAM_ROWS) + "\n")
-    sections: List[str] = []
+    sections: list[str] = []
     blocking = [f for f in result.findings if not f.suppressed]
     if blocking:
         rules = sorted({f.rule for f in blocking})

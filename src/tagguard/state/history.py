@@ -29,7 +29,7 @@ import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -79,8 +79,8 @@ def _fkey(f) -> str:
     return json.dumps(list(f.key()))
 
 
-def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[str] = None,
-               showback: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def record_run(path: Path, result, *, kind: str = "drift", started_at: str | None = None,
+               showback: dict[str, Any] | None = None) -> dict[str, Any]:
     """Store ``result`` as a run; return ``{"run_id", "previous_run_id", "new", "fixed", "still_open", "unknown", "trend"}``."""
     from tagguard import __version__
 
@@ -136,7 +136,7 @@ def record_run(path: Path, result, *, kind: str = "drift", started_at: Optional[
         conn.close()
 
 
-def _failed_scopes(errors: List[Dict[str, Any]]) -> Tuple[set, set]:
+def _failed_scopes(errors: list[dict[str, Any]]) -> tuple[set, set]:
     accounts, pairs = set(), set()
     for e in errors:
         if e.get("regions") is not None or e.get("region") is None:
@@ -146,13 +146,13 @@ def _failed_scopes(errors: List[Dict[str, Any]]) -> Tuple[set, set]:
     return accounts, pairs
 
 
-def _delta(active, prev_rows, errors) -> Dict[str, Any]:
+def _delta(active, prev_rows, errors) -> dict[str, Any]:
     now = {_fkey(f): f for f in active}
     prev = {row[0]: row for row in prev_rows}
     bad_accounts, bad_pairs = _failed_scopes(errors)
     new = [now[k] for k in now if k not in prev]
-    fixed: List[Any] = []
-    unknown: List[Any] = []
+    fixed: list[Any] = []
+    unknown: list[Any] = []
     for k, row in prev.items():
         if k in now:
             continue
@@ -170,7 +170,7 @@ def _delta(active, prev_rows, errors) -> Dict[str, Any]:
             "first_run": not prev_rows and not prev}
 
 
-def trend(conn: sqlite3.Connection, kind: Optional[str] = None, limit: int = 30) -> List[Dict[str, Any]]:
+def trend(conn: sqlite3.Connection, kind: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
     q = ("SELECT id, kind, finished_at, complete, monthly_usd, unallocated_usd, gpu_hours, unallocated_gpu_hours,"
          " findings, errors FROM runs" + (" WHERE kind=?" if kind else "") + " ORDER BY id DESC LIMIT ?")
     rows = conn.execute(q, ((kind, limit) if kind else (limit,))).fetchall()
@@ -182,7 +182,7 @@ def trend(conn: sqlite3.Connection, kind: Optional[str] = None, limit: int = 30)
     return out
 
 
-def read_trend(path: Path, kind: Optional[str] = None, limit: int = 30) -> List[Dict[str, Any]]:
+def read_trend(path: Path, kind: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
     if not Path(path).exists():
         raise HistoryError(f"{path}: no history database (run `tagguard drift --history {path}` first)")
     conn = connect(path)

@@ -10,16 +10,16 @@
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 STEADY_KINDS = ("ReplicaSet", "StatefulSet", "DaemonSet", "Deployment")
 BATCH_KINDS = ("Job",)
 
 
-def findings(rows, data, opts, pricer, node_rate, window_hours: float) -> List[Dict[str, Any]]:
-    out: List[Dict[str, Any]] = []
+def findings(rows, data, opts, pricer, node_rate, window_hours: float) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     out += _quota(rows, data, opts)
-    wl: Dict[Tuple[str, str, str], List[Any]] = {}
+    wl: dict[tuple[str, str, str], list[Any]] = {}
     for r in rows:
         wl.setdefault((r.namespace, r.owner_kind or "Pod", r.owner_name or r.pod), []).append(r)
     for (ns, kind, name), rs in sorted(wl.items()):
@@ -74,19 +74,19 @@ def _delta(pricer, rows, kind: str):
     return (saving if saving > 0 or not missing else None), note
 
 
-def _f(rule, severity, ns, kind, name, message, fix, saving, gpu_hours, used) -> Dict[str, Any]:
+def _f(rule, severity, ns, kind, name, message, fix, saving, gpu_hours, used) -> dict[str, Any]:
     return {"rule": rule, "severity": severity, "namespace": ns, "workload_kind": kind, "workload": name,
             "message": message, "fix": fix, "gpu_hours": round(gpu_hours, 6),
             "used_gpu_hours": None if used is None else round(used, 6),
             "saving_usd": None if saving is None else round(saving, 2)}
 
 
-def _quota(rows, data, opts) -> List[Dict[str, Any]]:
+def _quota(rows, data, opts) -> list[dict[str, Any]]:
     out = []
-    ns_req: Dict[str, float] = {}
+    ns_req: dict[str, float] = {}
     for r in rows:
         ns_req[r.namespace] = ns_req.get(r.namespace, 0.0) + r.gpu_hours
-    quotas: Dict[Tuple[str, str, str], Dict[str, float]] = {}
+    quotas: dict[tuple[str, str, str], dict[str, float]] = {}
     for q in data.quotas:
         quotas.setdefault((q.get("namespace", ""), q.get("resourcequota", ""), q.get("resource", "")), {})[
             q.get("type", "")] = q["value"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.actuals.cluster import queries as Q
 from tagguard.actuals.cluster.promql import PromClient, PromError, prom_duration
@@ -30,9 +30,9 @@ class PodAcc:
     namespace: str
     pod: str
     node: str = ""
-    points: Dict[str, float] = field(default_factory=dict)  # resource -> Σ requested units × points
-    measured: Dict[str, float] = field(default_factory=dict)  # the part of points with utilisation data
-    used: Dict[str, float] = field(default_factory=dict)  # Σ units × points × mean utilisation
+    points: dict[str, float] = field(default_factory=dict)  # resource -> Σ requested units × points
+    measured: dict[str, float] = field(default_factory=dict)  # the part of points with utilisation data
+    used: dict[str, float] = field(default_factory=dict)  # Σ units × points × mean utilisation
     running: float = 0.0  # points Running
 
 
@@ -42,20 +42,20 @@ class ClusterData:
     end: float
     step: float
     chunks: int = 0
-    pods: Dict[Tuple[str, str, str], PodAcc] = field(default_factory=dict)
+    pods: dict[tuple[str, str, str], PodAcc] = field(default_factory=dict)
     measured_pods: int = 0
-    pod_labels: Dict[Tuple[str, str], Dict[str, str]] = field(default_factory=dict)
+    pod_labels: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     pod_label_series: int = 0
-    ns_labels: Dict[str, Dict[str, str]] = field(default_factory=dict)
-    node_labels: Dict[str, Dict[str, str]] = field(default_factory=dict)
-    owners: Dict[Tuple[str, str], Tuple[str, str]] = field(default_factory=dict)
-    node_points: Dict[str, Dict[str, float]] = field(default_factory=dict)
-    quotas: List[Dict[str, Any]] = field(default_factory=list)
+    ns_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    node_points: dict[str, dict[str, float]] = field(default_factory=dict)
+    quotas: list[dict[str, Any]] = field(default_factory=list)
     util_metric: str = ""
-    warnings: List[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def align(start: float, end: float, step: float) -> Tuple[float, float]:
+def align(start: float, end: float, step: float) -> tuple[float, float]:
     s = math.floor(start / step) * step
     e = math.floor(end / step) * step
     if e <= s:
@@ -115,13 +115,13 @@ def _fetch(client: PromClient, sel: Q.Selectors, at: float, rng: str, st: str):
 
 def _merge(d: ClusterData, answers) -> None:
     sel, req, used, run, cap = answers
-    units: Dict[Tuple[str, str, str], List[Tuple[str, str, float]]] = {}
+    units: dict[tuple[str, str, str], list[tuple[str, str, float]]] = {}
     for s in req:
         lb = s.labels
         key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
         if s.value == s.value:  # not NaN
             units.setdefault(key, []).append((lb.get("node", ""), lb.get("resource", ""), s.value))
-    util: Dict[Tuple[str, str], float] = {}
+    util: dict[tuple[str, str], float] = {}
     for s in used:
         if s.value == s.value:
             util[(s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))] = s.value
@@ -169,7 +169,7 @@ def _info(client: PromClient, d: ClusterData, start: float, end: float) -> None:
         d.owners[(lb.get("namespace", ""), lb.get("pod", ""))] = (lb.get("owner_kind", ""), lb.get("owner_name", ""))
 
 
-def _labels(lb: Dict[str, str]) -> Dict[str, str]:
+def _labels(lb: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in lb.items() if k.startswith("label_")}
 
 
@@ -177,11 +177,11 @@ def _labels(lb: Dict[str, str]) -> Dict[str, str]:
 
 @dataclass
 class Options:
-    group_by: Optional[str] = None  # taxonomy key; default: the taxonomy's first required key
+    group_by: str | None = None  # taxonomy key; default: the taxonomy's first required key
     mig_basis: str = "compute"
     time_slicing: str = "replicas"
     idle_sharing: str = "none"
-    idle_platform: Optional[str] = None
+    idle_platform: str | None = None
     underuse_threshold: float = 0.3
     steady_fraction: float = 0.9
     quota_near: float = 0.9
@@ -199,17 +199,17 @@ class PodRow:
     measured_hours: float  # the part of gpu_hours with utilisation data
     used_hours: float  # measured_hours × mean utilisation
     running_hours: float
-    tags: Dict[str, str]
-    issues: List[str]
+    tags: dict[str, str]
+    issues: list[str]
     group: str
     capacity: str
     instance_type: str
-    rate: Optional[float]  # USD per GPU-hour
-    rate_note: Optional[str]
-    units: List[str]
+    rate: float | None  # USD per GPU-hour
+    rate_note: str | None
+    units: list[str]
 
 
-def capacity_type(labels: Dict[str, str]) -> str:
+def capacity_type(labels: dict[str, str]) -> str:
     k = labels.get("label_karpenter_sh_capacity_type", "").lower()
     e = labels.get("label_eks_amazonaws_com_capacity_type", "").upper()
     if k == "spot" or e == "SPOT" or labels.get("label_cloud_google_com_gke_spot", "").lower() == "true" \
@@ -222,7 +222,7 @@ def capacity_type(labels: Dict[str, str]) -> str:
     return "on_demand_assumed"
 
 
-def replicas_of(labels: Dict[str, str]) -> Optional[float]:
+def replicas_of(labels: dict[str, str]) -> float | None:
     """Time-slicing replicas per GPU from GPU feature discovery labels, None when not time-sliced."""
     strategy = labels.get("label_nvidia_com_gpu_sharing_strategy", "")
     try:
@@ -239,9 +239,9 @@ class Pricer:
     """Per-GPU-hour rate of a node from the rate card: instance rate / GPUs per instance."""
 
     def __init__(self) -> None:
-        self._cache: Dict[Tuple[str, str], Tuple[Optional[float], Optional[str], Optional[Any]]] = {}
+        self._cache: dict[tuple[str, str], tuple[float | None, str | None, Any | None]] = {}
 
-    def rate(self, instance_type: str, capacity: str) -> Tuple[Optional[float], Optional[str], Optional[Any]]:
+    def rate(self, instance_type: str, capacity: str) -> tuple[float | None, str | None, Any | None]:
         key = (instance_type, capacity)
         if key not in self._cache:
             self._cache[key] = self._rate(instance_type, capacity)
@@ -270,7 +270,7 @@ class Pricer:
         return value / float(info.accelerator_count), note, info
 
 
-def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) -> Dict[str, Any]:
+def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) -> dict[str, Any]:
     from tagguard.actuals.cluster import findings as F
     from tagguard.actuals.cluster.split import share_idle
 
@@ -293,10 +293,10 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
                         "--kubernetes, and its pod/namespace labels must reach Prometheus)")
     node_rep = {n: replicas_of(lb) for n, lb in data.node_labels.items()}
     pricer = Pricer()
-    units_how: Dict[str, str] = {}
-    unpriced: Dict[str, Dict[str, Any]] = {}
+    units_how: dict[str, str] = {}
+    unpriced: dict[str, dict[str, Any]] = {}
 
-    def to_gpu(res: str, pts: float, node: str) -> Optional[float]:
+    def to_gpu(res: str, pts: float, node: str) -> float | None:
         u = unit(res, mig_basis=opts.mig_basis, replicas=node_rep.get(node))
         units_how[u.resource + (f" on {node}" if u.kind == "time-sliced" else "")] = u.how
         return None if u.fraction is None else pts * u.fraction * step_h
@@ -308,8 +308,8 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
         rate, note, _ = pricer.rate(itype, cap)
         return itype, cap, rate, note
 
-    rows: List[PodRow] = []
-    unknown_units: Dict[str, float] = {}
+    rows: list[PodRow] = []
+    unknown_units: dict[str, float] = {}
     for (ns, pod, _uid), acc in data.pods.items():
         gh = gm = gu = 0.0
         names = []
@@ -344,7 +344,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
         _split_by_use(rows, data, node_rep, step_h, to_gpu)
 
     # nodes: capacity and unallocated idle
-    req_by_node: Dict[str, float] = {}
+    req_by_node: dict[str, float] = {}
     for r in rows:
         req_by_node[r.node] = req_by_node.get(r.node, 0.0) + r.gpu_hours
     nodes = []
@@ -362,8 +362,8 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
                       "idle_cost_usd": idle * rate if rate is not None else None,
                       "no_pods": req_by_node.get(node, 0.0) == 0})
 
-    def agg(key_fn) -> Dict[str, Dict[str, Any]]:
-        out: Dict[str, Dict[str, Any]] = {}
+    def agg(key_fn) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
         for r in rows:
             k = key_fn(r)
             if k is None:
@@ -424,7 +424,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: Dict[str, Any]) ->
 
 def _split_by_use(rows, data, node_rep, step_h, to_gpu) -> None:
     """Time-sliced nodes: each pod gets the node's GPU-hours × its share of the node's measured use."""
-    by_node: Dict[str, List[PodRow]] = {}
+    by_node: dict[str, list[PodRow]] = {}
     for r in rows:
         if node_rep.get(r.node):
             by_node.setdefault(r.node, []).append(r)
@@ -438,7 +438,7 @@ def _split_by_use(rows, data, node_rep, step_h, to_gpu) -> None:
             r.gpu_hours = r.measured_hours = cap * r.used_hours / total
 
 
-def _tags(labels: Dict[str, str], label_to_key: Dict[str, str]) -> Dict[str, str]:
+def _tags(labels: dict[str, str], label_to_key: dict[str, str]) -> dict[str, str]:
     out = {}
     for k, v in labels.items():
         if v == "":
@@ -447,13 +447,13 @@ def _tags(labels: Dict[str, str], label_to_key: Dict[str, str]) -> Dict[str, str
     return out
 
 
-def _empty() -> Dict[str, Any]:
+def _empty() -> dict[str, Any]:
     return {"requested_gpu_hours": 0.0, "used_gpu_hours": 0.0, "idle_gpu_hours": 0.0, "unmeasured_gpu_hours": 0.0,
             "cost_usd": 0.0, "used_cost_usd": 0.0, "idle_cost_usd": 0.0, "unpriced_gpu_hours": 0.0,
             "capacity": {}, "pods": 0}
 
 
-def _add(a: Dict[str, Any], r: PodRow) -> None:
+def _add(a: dict[str, Any], r: PodRow) -> None:
     a["pods"] += 1
     a["requested_gpu_hours"] += r.gpu_hours
     a["unmeasured_gpu_hours"] += max(0.0, r.gpu_hours - r.measured_hours)
@@ -469,7 +469,7 @@ def _add(a: Dict[str, Any], r: PodRow) -> None:
     a["idle_cost_usd"] += max(0.0, r.measured_hours - r.used_hours) * r.rate
 
 
-def _finish(a: Dict[str, Any]) -> Dict[str, Any]:
+def _finish(a: dict[str, Any]) -> dict[str, Any]:
     out = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in a.items() if k != "capacity"}
     total = sum(a["capacity"].values())
     out["capacity_share"] = {k: round(v / total, 6) for k, v in sorted(a["capacity"].items())} if total else {}
@@ -478,9 +478,9 @@ def _finish(a: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _unattributed(rows: List[PodRow]) -> Dict[str, Any]:
+def _unattributed(rows: list[PodRow]) -> dict[str, Any]:
     bad = [r for r in rows if r.issues]
-    reasons: Dict[str, int] = {}
+    reasons: dict[str, int] = {}
     for r in bad:
         for m in r.issues:
             reasons[m] = reasons.get(m, 0) + 1

@@ -12,7 +12,7 @@ are OpenCost's own lines (idle capacity; allocations without the aggregated labe
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 MAX_BYTES = 256 * 1024 * 1024
 
@@ -21,7 +21,7 @@ class OpenCostError(ValueError):
     pass
 
 
-def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES) -> Tuple[Any, str]:
+def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES) -> tuple[Any, str]:
     """The parsed JSON from a file path or an http(s) URL given on the command line (trusted)."""
     if source.startswith(("http://", "https://")):
         import urllib.error
@@ -49,7 +49,7 @@ def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES) -> Tupl
                             f"{getattr(exc, 'msg', str(exc))}") from None
 
 
-def allocations(doc: Any, where: str) -> List[Tuple[str, Dict[str, Any]]]:
+def allocations(doc: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
     if isinstance(doc, dict) and "data" in doc:
         if doc.get("code") not in (None, 200):
             raise OpenCostError(f"{where}: OpenCost answered code {doc.get('code')}: {str(doc.get('message'))[:200]}")
@@ -68,7 +68,7 @@ def allocations(doc: Any, where: str) -> List[Tuple[str, Dict[str, Any]]]:
     return out
 
 
-def _num(v: Any) -> Optional[float]:
+def _num(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     try:
@@ -78,16 +78,16 @@ def _num(v: Any) -> Optional[float]:
     return f if f == f and f not in (float("inf"), float("-inf")) else None
 
 
-def build(doc: Any, where: str, taxonomy, group_by: Optional[str] = None) -> Dict[str, Any]:
+def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[str, Any]:
     from tagguard.actuals.cluster.gpuhours import UNATTRIBUTED
     from tagguard.actuals.cluster.split import label_name
 
     keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
     back = {label_name(k)[len("label_"):]: k for k in keys}
     group_by = group_by or (keys[0] if keys else None)
-    groups: Dict[str, Dict[str, Any]] = {}
-    special: Dict[str, Dict[str, float]] = {}
-    reasons: Dict[str, int] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    special: dict[str, dict[str, float]] = {}
+    reasons: dict[str, int] = {}
     bad_rows = 0
     no_labels = True
     for name, a in allocations(doc, where):
@@ -101,7 +101,7 @@ def build(doc: Any, where: str, taxonomy, group_by: Optional[str] = None) -> Dic
             s["cost_usd"] += cost
             continue
         props = a.get("properties") if isinstance(a.get("properties"), dict) else {}
-        tags: Dict[str, str] = {}
+        tags: dict[str, str] = {}
         for src in (props.get("namespaceLabels"), props.get("labels")):
             if isinstance(src, dict):
                 for k, v in src.items():
@@ -147,7 +147,7 @@ def build(doc: Any, where: str, taxonomy, group_by: Optional[str] = None) -> Dic
             "warnings": warnings}
 
 
-def render(rep: Dict[str, Any], fmt: str) -> str:
+def render(rep: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rep, indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":

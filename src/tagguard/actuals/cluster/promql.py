@@ -11,7 +11,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
@@ -24,7 +24,7 @@ class PromError(Exception):
 
 @dataclass
 class Sample:
-    labels: Dict[str, str]
+    labels: dict[str, str]
     value: float
 
 
@@ -33,11 +33,11 @@ class PromClient:
     url: str
     timeout: float = DEFAULT_TIMEOUT
     max_bytes: int = DEFAULT_MAX_BYTES
-    ca_file: Optional[str] = None
+    ca_file: str | None = None
     insecure: bool = False
-    token: Optional[str] = None
-    user: Optional[str] = None
-    password: Optional[str] = None
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
     queries: int = field(default=0)
     bytes_read: int = field(default=0)
 
@@ -68,7 +68,7 @@ class PromClient:
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def _post(self, path: str, params: Dict[str, str], method: str = "POST") -> Any:
+    def _post(self, path: str, params: dict[str, str], method: str = "POST") -> Any:
         import base64
         import urllib.error
         import urllib.parse
@@ -112,20 +112,20 @@ class PromClient:
         return doc.get("data")
 
     # -- API ----------------------------------------------------------------------
-    def instant(self, query: str, time: float) -> List[Sample]:
+    def instant(self, query: str, time: float) -> list[Sample]:
         """``/api/v1/query`` at ``time`` (unix seconds): an instant vector (or scalar as one sample)."""
         data = self._post("/api/v1/query", {"query": query, "time": _fmt_time(time),
                                             "timeout": f"{int(self.timeout)}s"})
         return _vector(data, query)
 
-    def series(self, match: str, start: float, end: float) -> List[Dict[str, str]]:
+    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
         """``/api/v1/series``: label sets of the series matching ``match`` with samples in [start, end]."""
         data = self._post("/api/v1/series", {"match[]": match, "start": _fmt_time(start), "end": _fmt_time(end)})
         if not isinstance(data, list):
             raise PromError(f"unexpected answer from /api/v1/series for {match[:80]!r}")
         return [{str(k): str(v) for k, v in item.items()} for item in data if isinstance(item, dict)]
 
-    def names(self, match: str, start: float, end: float) -> List[str]:
+    def names(self, match: str, start: float, end: float) -> list[str]:
         """Metric names of the series matching ``match`` in [start, end] (``/api/v1/label/__name__/values``:
         read from the index, no samples)."""
         data = self._post("/api/v1/label/__name__/values",
@@ -137,7 +137,7 @@ def _fmt_time(t: float) -> str:
     return f"{t:.3f}"
 
 
-def _error_text(data: bytes) -> Optional[str]:
+def _error_text(data: bytes) -> str | None:
     try:
         doc = json.loads(data)
     except ValueError:
@@ -147,7 +147,7 @@ def _error_text(data: bytes) -> Optional[str]:
     return None
 
 
-def _vector(data: Any, query: str) -> List[Sample]:
+def _vector(data: Any, query: str) -> list[Sample]:
     if not isinstance(data, dict):
         raise PromError(f"unexpected answer to {query[:80]!r}")
     kind = data.get("resultType")
@@ -156,7 +156,7 @@ def _vector(data: Any, query: str) -> List[Sample]:
         return [Sample({}, _num(result[1]))]
     if kind != "vector" or not isinstance(result, list):
         raise PromError(f"expected an instant vector from {query[:80]!r}, got {kind!r}")
-    out: List[Sample] = []
+    out: list[Sample] = []
     for item in result:
         if not isinstance(item, dict):
             continue
@@ -181,7 +181,7 @@ def parse_duration(text: str) -> float:
     import re
 
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-    parts: List[Tuple[str, str]] = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text or "")
+    parts: list[tuple[str, str]] = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text or "")
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{text!r} is not a duration (e.g. 30d, 12h, 90m)")
     return float(sum(int(n) * units[u] for n, u in parts))

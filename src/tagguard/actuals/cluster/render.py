@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any
 
 FORMATS = ("text", "json", "markdown")
 
 
-def render(report: Dict[str, Any], fmt: str) -> str:
+def render(report: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report, indent=2, sort_keys=False, allow_nan=False, default=_default) + "\n"
     if fmt == "markdown":
@@ -34,20 +34,20 @@ def _pct(v: Any) -> str:
     return "-" if v is None else f"{v:.0%}"
 
 
-def _cap(share: Dict[str, float]) -> str:
+def _cap(share: dict[str, float]) -> str:
     return " ".join(f"{k.replace('_', '-')} {v:.0%}" for k, v in share.items()) or "-"
 
 
 COLS = ("requested GPU-h", "used GPU-h", "idle GPU-h", "unmeasured GPU-h", "util", "cost", "idle cost", "capacity")
 
 
-def _cells(r: Dict[str, Any]) -> List[str]:
+def _cells(r: dict[str, Any]) -> list[str]:
     return [_h(r["requested_gpu_hours"]), _h(r["used_gpu_hours"]), _h(r["idle_gpu_hours"]),
             _h(r["unmeasured_gpu_hours"]), _pct(r.get("utilisation")), _usd(r["cost_usd"]),
             _usd(r["idle_cost_usd"]), _cap(r.get("capacity_share") or {})]
 
 
-def text(rep: Dict[str, Any]) -> str:
+def text(rep: dict[str, Any]) -> str:
     from tagguard.formats.escape import term
 
     w = rep["window"]
@@ -104,7 +104,7 @@ def text(rep: Dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _table_text(title: str, key: str, rows: List[Dict[str, Any]], esc, extra=None) -> List[str]:
+def _table_text(title: str, key: str, rows: list[dict[str, Any]], esc, extra=None) -> list[str]:
     if not rows:
         return []
     names = [esc(r[key]) for r in rows]
@@ -118,7 +118,7 @@ def _table_text(title: str, key: str, rows: List[Dict[str, Any]], esc, extra=Non
     return out
 
 
-def markdown(rep: Dict[str, Any]) -> str:
+def markdown(rep: dict[str, Any]) -> str:
     from tagguard.formats.escape import md_cell
 
     w, t = rep["window"], rep["totals"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache, cache
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 MIG_BASES = ("compute", "memory")
 TIME_SLICING = ("replicas", "use")
@@ -39,7 +39,7 @@ def label_name(key: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def policy() -> Dict[str, Any]:
+def policy() -> dict[str, Any]:
     from tagguard.resources import data_file
     from tagguard.yamlio import SafeLoader
     import yaml
@@ -50,7 +50,7 @@ def policy() -> Dict[str, Any]:
 
 
 @cache
-def resource_table() -> Dict[str, Tuple[str, str]]:
+def resource_table() -> dict[str, tuple[str, str]]:
     """Sanitized resource name (as in kube-state-metrics) -> (Kubernetes name, kind)."""
     out = {}
     for name, spec in (policy().get("resources") or {}).items():
@@ -71,16 +71,16 @@ _MIG_SANITIZED = re.compile(r"^nvidia_com_mig_([0-9]+)g_([0-9]+)gb(_me)?$")
 class Unit:
     resource: str  # Kubernetes name, e.g. nvidia.com/mig-1g.5gb
     kind: str  # gpu | mig | time-sliced | accelerator | accelerator-core | unknown
-    fraction: Optional[float]  # share of one whole device; None = cannot tell
+    fraction: float | None  # share of one whole device; None = cannot tell
     how: str  # the stated method, e.g. "MIG 1g.5gb = 1/7 compute of A100-40GB"
 
 
-def mig_fraction(profile: str, basis: str) -> Tuple[Optional[float], str]:
+def mig_fraction(profile: str, basis: str) -> tuple[float | None, str]:
     """Share of a whole GPU for a MIG profile (``1g.5gb``), by ``basis``; the GPU models that
     define the profile must agree on it, else it cannot be told without the model."""
     if basis not in MIG_BASES:
         raise SplitError(f"MIG basis must be one of {', '.join(MIG_BASES)}")
-    found: List[Tuple[str, float]] = []
+    found: list[tuple[str, float]] = []
     for model, geo in (policy().get("mig") or {}).items():
         mem = (geo.get("profiles") or {}).get(profile)
         if mem is None:
@@ -105,7 +105,7 @@ def _ratio(frac: float) -> str:
     return f"{fr.numerator}/{fr.denominator}" if fr.denominator != 1 else str(fr.numerator)
 
 
-def unit(resource: str, *, mig_basis: str = "compute", replicas: Optional[float] = None) -> Unit:
+def unit(resource: str, *, mig_basis: str = "compute", replicas: float | None = None) -> Unit:
     """What one unit of the sanitized resource ``resource`` is worth in whole devices.
     ``replicas``: the time-slicing replicas of the node (None: not time-sliced / unknown)."""
     m = _MIG_SANITIZED.match(resource)
@@ -134,13 +134,13 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def share_idle(idle_cost: float, idle_hours: float, used_by_group: Dict[str, float], method: str,
-               platform: Optional[str] = None) -> Dict[str, Any]:
+def share_idle(idle_cost: float, idle_hours: float, used_by_group: dict[str, float], method: str,
+               platform: str | None = None) -> dict[str, Any]:
     """Distribute idle cost/hours over groups; returns ``{method, ratios, cost, hours}``."""
     if method not in IDLE_SHARING:
         raise SplitError(f"idle sharing must be one of {', '.join(IDLE_SHARING)}")
     groups = sorted(g for g in used_by_group)
-    ratios: Dict[str, float] = {}
+    ratios: dict[str, float] = {}
     if method == "platform":
         if not platform:
             raise SplitError("idle sharing 'platform' needs --idle-platform GROUP")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_RESPONSE = 1024 * 1024
@@ -15,10 +15,10 @@ MAX_RESPONSE = 1024 * 1024
 @dataclass
 class Response:
     ok: bool
-    status: Optional[int]
+    status: int | None
     body: str
     attempts: int
-    error: Optional[str] = None
+    error: str | None = None
     retryable: bool = False  # failed after every attempt on a network error, 5xx or 429 (the sink is down)
 
     def json(self) -> Any:
@@ -46,7 +46,7 @@ def _opener():
     return urllib.request.build_opener(NoRedirect)
 
 
-def check_url(url: str) -> Optional[str]:
+def check_url(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -57,7 +57,7 @@ def check_url(url: str) -> Optional[str]:
 
 
 def request(method: str, url: str, payload: Any, retry, deadline: Deadline,
-            headers: Optional[Dict[str, str]] = None, sleep=time.sleep) -> Response:
+            headers: dict[str, str] | None = None, sleep=time.sleep) -> Response:
     import http.client
     import urllib.error
     import urllib.request
@@ -71,7 +71,7 @@ def request(method: str, url: str, payload: Any, retry, deadline: Deadline,
         hdrs["Content-Type"] = "application/json; charset=utf-8"
     opener = _opener()
     last_error = "not sent"
-    status: Optional[int] = None
+    status: int | None = None
     attempts = 0
     for attempt in range(int(retry.attempts)):
         if deadline.left() <= 0:

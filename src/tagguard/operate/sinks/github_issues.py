@@ -12,7 +12,7 @@ plain text with ``@`` and ``#`` broken (no mentions, no cross-references)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.formats.escape import ZWJ, md_text, term
 
@@ -40,17 +40,17 @@ def body(alert, sink: str, state: str) -> str:
 
 
 class GitHubIssues:
-    def __init__(self, sink, env: Dict[str, str], retry, deadline, request):
+    def __init__(self, sink, env: dict[str, str], retry, deadline, request):
         self.sink = sink
         self.token = env.get(sink.token_env or "", "")
         api = env.get(sink.api_url_env or "", "") if sink.api_url_env else ""
         self.api = (api or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
         self.retry, self.deadline, self._request = retry, deadline, request
         self.labels = list(sink.labels) or [LABEL]
-        self._open: Optional[List[Dict[str, Any]]] = None
+        self._open: list[dict[str, Any]] | None = None
         self._find_error = None
 
-    def missing_secret(self) -> Optional[str]:
+    def missing_secret(self) -> str | None:
         return None if self.token else f"environment variable {self.sink.token_env} is not set"
 
     def _call(self, method: str, path: str, payload: Any = None):
@@ -58,7 +58,7 @@ class GitHubIssues:
                    "X-GitHub-Api-Version": "2022-11-28"}
         return self._request(method, f"{self.api}{path}", payload, self.retry, self.deadline, headers)
 
-    def requests_for(self, alert, state: str, ref: Optional[str]) -> List[Tuple[str, str, Any]]:
+    def requests_for(self, alert, state: str, ref: str | None) -> list[tuple[str, str, Any]]:
         """What would be sent (for --dry-run)."""
         repo = self.sink.repo
         if state == "resolved":
@@ -71,7 +71,7 @@ class GitHubIssues:
                      {"body": f"{'Worse' if state == 'worse' else 'Reported again'}: {md_text(alert.title)}"})]
         return [("POST", f"/repos/{repo}/issues", issue)]
 
-    def find(self, alert) -> Optional[str]:
+    def find(self, alert) -> str | None:
         if self._open is None:
             self._open = []
             for page in range(1, 11):
@@ -93,7 +93,7 @@ class GitHubIssues:
                 return str(i.get("number"))
         return None
 
-    def send(self, alert, state: str, ref: Optional[str]):
+    def send(self, alert, state: str, ref: str | None):
         """Returns (response of the last call, issue number)."""
         if not ref and state != "resolved":
             self._find_error = None

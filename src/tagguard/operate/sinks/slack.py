@@ -8,7 +8,7 @@ Limits respected: header 150 characters, section fields 10 x 2000, context 10 el
 from __future__ import annotations
 
 import re
-from typing import Any, Dict
+from typing import Any
 
 from tagguard.formats.escape import ZWJ, term
 
@@ -25,7 +25,7 @@ def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
-def plain(value: Any, n: int = FIELD_MAX) -> Dict[str, Any]:
+def plain(value: Any, n: int = FIELD_MAX) -> dict[str, Any]:
     """Plain text (nothing parsed but ``&``, ``<``, ``>`` entities, which are escaped here too)."""
     text = re.sub(r"[&<>]", lambda m: _ENTITIES[m.group(0)], term(value) or "-")
     return {"type": "plain_text", "text": _cut(text, n), "emoji": False}
@@ -36,7 +36,7 @@ def mrkdwn_text(value: Any) -> str:
     return _MRKDWN.sub(lambda m: _ENTITIES.get(m.group(0)) or (m.group(0) + ZWJ), term(value))
 
 
-def payload(alert, state: str) -> Dict[str, Any]:
+def payload(alert, state: str) -> dict[str, Any]:
     what = {"new": "New", "worse": "Worse", "reopened": "Again", "resolved": "Resolved"}.get(state, state)
     facts = alert.facts[:FIELDS_MAX]
     blocks = [

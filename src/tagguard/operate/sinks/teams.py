@@ -7,7 +7,7 @@ can come from data, and ``://`` / ``www.`` are broken with a zero-width joiner (
 from __future__ import annotations
 
 import re
-from typing import Any, Dict
+from typing import Any
 
 from tagguard.formats.escape import ZWJ, term
 
@@ -25,7 +25,7 @@ def md(value: Any) -> str:
     return _PUNCT.sub(lambda m: "\\" + m.group(0), text)
 
 
-def payload(alert, state: str) -> Dict[str, Any]:
+def payload(alert, state: str) -> dict[str, Any]:
     what = {"new": "New", "worse": "Worse", "reopened": "Again", "resolved": "Resolved"}.get(state, state)
     body = [
         {"type": "TextBlock", "text": f"{what}: {md(alert.title)}", "weight": "Bolder", "size": "Medium",

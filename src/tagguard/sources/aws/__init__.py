@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput
 
@@ -20,25 +20,25 @@ BOTO3_MISSING = "the drift scan needs boto3: pip install 'tagguard[aws]'"
 
 @dataclass
 class DriftOptions:
-    regions: Optional[str] = None  # "a,b" | "all" | None (the session's region)
-    accounts: List[str] = field(default_factory=list)
-    profiles: List[str] = field(default_factory=list)
+    regions: str | None = None  # "a,b" | "all" | None (the session's region)
+    accounts: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
     org: bool = False
-    role_name: Optional[str] = None
-    external_id: Optional[str] = None
+    role_name: str | None = None
+    external_id: str | None = None
     scope: str = "ai"
-    services: List[str] = field(default_factory=list)  # empty: all
-    states: List[Path] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # empty: all
+    states: list[Path] = field(default_factory=list)
     workers: int = 16
     max_attempts: int = 10
-    progress: Optional[bool] = None  # None: on a TTY unless CI
+    progress: bool | None = None  # None: on a TTY unless CI
 
 
 @dataclass
 class LiveScan:
     output: SourceOutput
-    errors: List[Dict[str, Any]]
-    stats: Dict[str, Any]
+    errors: list[dict[str, Any]]
+    stats: dict[str, Any]
 
 
 def require_boto3() -> None:
@@ -63,7 +63,7 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
         profiles=opts.profiles, accounts=opts.accounts, org=opts.org, role_name=opts.role_name,
         external_id=opts.external_id, counter=counter, max_attempts=opts.max_attempts)
     cfg = acc.client_config(opts.max_attempts)
-    regions: List[str] = []
+    regions: list[str] = []
     if base is not None:
         try:
             regions = acc.resolve_regions(opts.regions, base, cfg)
@@ -73,7 +73,7 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
     keys = inv.cost_keys(config.taxonomy())
     progress = Progress(len(accounts) * len(regions) * len(services), enabled=opts.progress)
     out = SourceOutput()
-    timings: Dict[str, float] = {}
+    timings: dict[str, float] = {}
 
     def task(account: acc.Account, region: str):
         t0 = time.monotonic()
@@ -87,7 +87,7 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
                                  tick=lambda s: progress.advance(f"{account.label} {region} {s}"))
         return result, None, time.monotonic() - t0
 
-    account_errors: Dict[str, Dict[str, Any]] = {}
+    account_errors: dict[str, dict[str, Any]] = {}
     try:
         with ThreadPoolExecutor(max_workers=max(1, opts.workers), thread_name_prefix="tagguard-aws") as pool:
             futures = {pool.submit(task, a, r): (a, r) for a in accounts for r in regions}
@@ -113,7 +113,7 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
         errors.append(e)
     errors.sort(key=lambda e: (str(e.get("account")), str(e.get("region")), str(e.get("service"))))
     # one resource per address (an endpoint listed twice across pages, a region listed twice)
-    seen: Dict[str, Any] = {}
+    seen: dict[str, Any] = {}
     for r in out.resources:
         seen.setdefault(r.address, r)
     out.resources = list(seen.values())

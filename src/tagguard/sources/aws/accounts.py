@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 # Adaptive client-side rate limiting plus up to 10 attempts: what the AWS SDK guide
 # recommends for bursty fan-out against throttled Describe/List APIs.
@@ -40,12 +40,12 @@ class CallCounter:
         with self._lock:
             return sum(self.calls.values())
 
-    def snapshot(self) -> Dict[str, int]:
+    def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(sorted(self.calls.items()))
 
 
-def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, region: Optional[str] = None):
+def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, region: str | None = None):
     from botocore.config import Config
 
     return Config(region_name=region, retries={"mode": "adaptive", "max_attempts": max_attempts},
@@ -61,7 +61,7 @@ class Account:
     label: str  # profile name, account name or id, for messages
     make_session: Callable[[], Any]
     _session: Any = None
-    _error: Optional[Dict[str, Any]] = None
+    _error: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def session(self):
@@ -79,12 +79,12 @@ class Account:
 
 
 class AccountError(Exception):
-    def __init__(self, info: Dict[str, Any]):
+    def __init__(self, info: dict[str, Any]):
         super().__init__(info.get("message"))
         self.info = info
 
 
-def error_info(exc: BaseException) -> Dict[str, str]:
+def error_info(exc: BaseException) -> dict[str, str]:
     """``{"code": ..., "message": ...}`` for a botocore/boto3 exception, one line."""
     code = type(exc).__name__
     message = str(exc)
@@ -96,7 +96,7 @@ def error_info(exc: BaseException) -> Dict[str, str]:
     return {"code": str(code), "message": " ".join(str(message).split())[:500]}
 
 
-def _new_session(counter: Optional[CallCounter], **kwargs):
+def _new_session(counter: CallCounter | None, **kwargs):
     import boto3
 
     session = boto3.Session(**kwargs)
@@ -116,7 +116,7 @@ class SharedSession:
 
     _lock = threading.Lock()
 
-    def __init__(self, base, credentials: Optional[Dict[str, str]] = None):
+    def __init__(self, base, credentials: dict[str, str] | None = None):
         self.base = base
         self.credentials = credentials or {}
 
@@ -134,15 +134,15 @@ def caller_account(session, cfg) -> str:
     return session.client("sts", config=cfg).get_caller_identity()["Account"]
 
 
-def resolve_accounts(*, profiles: List[str], accounts: List[str], org: bool, role_name: Optional[str],
-                     external_id: Optional[str], counter: Optional[CallCounter],
-                     max_attempts: int = DEFAULT_MAX_ATTEMPTS, base_region: Optional[str] = None):
+def resolve_accounts(*, profiles: list[str], accounts: list[str], org: bool, role_name: str | None,
+                     external_id: str | None, counter: CallCounter | None,
+                     max_attempts: int = DEFAULT_MAX_ATTEMPTS, base_region: str | None = None):
     """The accounts to scan, the base session, and errors met while listing them.
 
     Raises ``AccountError`` when the base credentials themselves do not work (nothing to scan).
     """
     cfg = client_config(max_attempts, base_region)
-    errors: List[Dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     if profiles:
         out = []
         for name in profiles:
@@ -163,7 +163,7 @@ def resolve_accounts(*, profiles: List[str], accounts: List[str], org: bool, rol
         raise AccountError({"account": None, "region": None, "service": "sts", "operation": "GetCallerIdentity",
                             **error_info(exc)}) from None
     if org:
-        listed: List[tuple] = []
+        listed: list[tuple] = []
         try:
             orgs = base.client("organizations", config=cfg)
             for page in orgs.get_paginator("list_accounts").paginate():
@@ -187,8 +187,8 @@ def resolve_accounts(*, profiles: List[str], accounts: List[str], org: bool, rol
     return out, base, errors
 
 
-def _assumer(base, account_id: str, role_name: Optional[str], external_id: Optional[str],
-             counter: Optional[CallCounter], cfg):
+def _assumer(base, account_id: str, role_name: str | None, external_id: str | None,
+             counter: CallCounter | None, cfg):
     def make():
         if not role_name:
             raise AccountError({"account": account_id, "region": None, "service": "sts", "operation": "AssumeRole",
@@ -211,7 +211,7 @@ def _assumer(base, account_id: str, role_name: Optional[str], external_id: Optio
     return make
 
 
-def resolve_regions(spec: Optional[str], base, cfg) -> List[str]:
+def resolve_regions(spec: str | None, base, cfg) -> list[str]:
     """``us-east-1,us-west-2`` as given; ``all`` = every region enabled for the base account."""
     if spec and spec.strip().lower() != "all":
         return [r.strip() for r in spec.split(",") if r.strip()]

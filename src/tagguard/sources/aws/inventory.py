@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable
+from collections.abc import Iterable
 
 from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource
 
@@ -45,15 +46,15 @@ ARN_TYPES = {
 
 @dataclass
 class RegionScan:
-    resources: List[Resource] = field(default_factory=list)
-    findings: List[Finding] = field(default_factory=list)
-    errors: List[Dict[str, Any]] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- GPU detection ---------------------------------------------------------------
 
 _TYPE_LOCK = threading.Lock()
-_TYPE_INFO: Dict[str, Optional[Tuple[Optional[str], Optional[float]]]] = {}
+_TYPE_INFO: dict[str, tuple[str | None, float | None] | None] = {}
 
 
 def _catalog_info(itype: str):
@@ -62,7 +63,7 @@ def _catalog_info(itype: str):
     return catalog.accelerator_info(itype, "aws")
 
 
-def gpu_info(itype: Optional[str]) -> Optional[Tuple[Optional[str], Optional[float]]]:
+def gpu_info(itype: str | None) -> tuple[str | None, float | None] | None:
     """(gpu_model, gpus per instance) for an accelerated type, from the rate card or the types
     already read from ``describe_instance_types``; ``None`` for a plain type."""
     if not itype:
@@ -112,10 +113,10 @@ def learn_types(ec2, types: Iterable[str]) -> None:
 
 # --- helpers ---------------------------------------------------------------------
 
-def split_tags(items: Optional[Iterable[Dict[str, Any]]], key: str = "Key", value: str = "Value"):
+def split_tags(items: Iterable[dict[str, Any]] | None, key: str = "Key", value: str = "Value"):
     """(user tags, aws:* system tags) from AWS's list-of-pairs form."""
-    user: Dict[str, str] = {}
-    system: Dict[str, str] = {}
+    user: dict[str, str] = {}
+    system: dict[str, str] = {}
     for t in items or ():
         k = t.get(key)
         if k is None:
@@ -124,15 +125,15 @@ def split_tags(items: Optional[Iterable[Dict[str, Any]]], key: str = "Key", valu
     return user, system
 
 
-def _split_map(tags: Optional[Dict[str, str]]):
+def _split_map(tags: dict[str, str] | None):
     user = {k: str(v) for k, v in (tags or {}).items() if not str(k).startswith("aws:")}
     system = {k: str(v) for k, v in (tags or {}).items() if str(k).startswith("aws:")}
     return user, system
 
 
-def _resource(arn: str, rtype: str, account: str, region: str, tags: Dict[str, str], *, ai: bool,
-              compute: Optional[Compute], state: Optional[str] = None, **meta: Any) -> Resource:
-    m: Dict[str, Any] = {"account": account, "region": region, "arn": arn}
+def _resource(arn: str, rtype: str, account: str, region: str, tags: dict[str, str], *, ai: bool,
+              compute: Compute | None, state: str | None = None, **meta: Any) -> Resource:
+    m: dict[str, Any] = {"account": account, "region": region, "arn": arn}
     if state is not None:
         m["state"] = state
     m.update({k: v for k, v in meta.items() if v is not None and v != {} and v != []})
@@ -141,7 +142,7 @@ def _resource(arn: str, rtype: str, account: str, region: str, tags: Dict[str, s
                     tag_fix_hint="the resource's live tags (and the IaC that creates it, so the next apply keeps them)")
 
 
-def _compute(itype: Optional[str], units: Optional[int], service: str, region: str, *,
+def _compute(itype: str | None, units: int | None, service: str, region: str, *,
              spot_units: int = 0, info=None, stopped: bool = False) -> Compute:
     info = info if info is not None else gpu_info(itype)
     if units and spot_units >= units:
@@ -165,7 +166,7 @@ def _ec2_arn(region: str, account: str, iid: str) -> str:
 
 # --- EC2 -------------------------------------------------------------------------
 
-def ec2_instances(ec2) -> List[Dict[str, Any]]:
+def ec2_instances(ec2) -> list[dict[str, Any]]:
     out = []
     pages = ec2.get_paginator("describe_instances").paginate(
         Filters=[{"Name": "instance-state-name", "Values": LIVE_STATES}], PaginationConfig={"PageSize": 1000})
@@ -175,7 +176,7 @@ def ec2_instances(ec2) -> List[Dict[str, Any]]:
     return out
 
 
-def instance_resource(inst: Dict[str, Any], account: str, region: str) -> Resource:
+def instance_resource(inst: dict[str, Any], account: str, region: str) -> Resource:
     tags, system = split_tags(inst.get("Tags"))
     itype = inst.get("InstanceType")
     info = gpu_info(itype)
@@ -194,14 +195,14 @@ def instance_resource(inst: Dict[str, Any], account: str, region: str) -> Resour
 
 # --- Auto Scaling ----------------------------------------------------------------
 
-def autoscaling_groups(asg) -> List[Dict[str, Any]]:
+def autoscaling_groups(asg) -> list[dict[str, Any]]:
     out = []
     for page in asg.get_paginator("describe_auto_scaling_groups").paginate():
         out.extend(page.get("AutoScalingGroups", []))
     return out
 
 
-def _launch_type(group: Dict[str, Any], asg_client, ec2_client) -> Optional[str]:
+def _launch_type(group: dict[str, Any], asg_client, ec2_client) -> str | None:
     for inst in group.get("Instances") or []:
         if inst.get("InstanceType"):
             return inst["InstanceType"]
@@ -230,7 +231,7 @@ def _launch_type(group: Dict[str, Any], asg_client, ec2_client) -> Optional[str]
 
 # --- EKS -------------------------------------------------------------------------
 
-def eks_nodegroups(eks) -> List[Dict[str, Any]]:
+def eks_nodegroups(eks) -> list[dict[str, Any]]:
     out = []
     for page in eks.get_paginator("list_clusters").paginate():
         for cluster in page.get("clusters", []):
@@ -243,15 +244,15 @@ def eks_nodegroups(eks) -> List[Dict[str, Any]]:
 
 # --- SageMaker -------------------------------------------------------------------
 
-def _sm_tags(sm, arn: str) -> Dict[str, str]:
-    items: List[Dict[str, Any]] = []
+def _sm_tags(sm, arn: str) -> dict[str, str]:
+    items: list[dict[str, Any]] = []
     for page in sm.get_paginator("list_tags").paginate(ResourceArn=arn):
         items.extend(page.get("Tags", []))
     return split_tags(items)[0]
 
 
-def sagemaker_resources(sm, account: str, region: str) -> List[Resource]:
-    out: List[Resource] = []
+def sagemaker_resources(sm, account: str, region: str) -> list[Resource]:
+    out: list[Resource] = []
     for page in sm.get_paginator("list_endpoints").paginate():
         for ep in page.get("Endpoints", []):
             d = sm.describe_endpoint(EndpointName=ep["EndpointName"])
@@ -312,7 +313,7 @@ def sagemaker_resources(sm, account: str, region: str) -> List[Resource]:
 
 # --- Bedrock ---------------------------------------------------------------------
 
-def bedrock_resources(br, account: str, region: str) -> List[Resource]:
+def bedrock_resources(br, account: str, region: str) -> list[Resource]:
     out = []
     for page in br.get_paginator("list_provisioned_model_throughputs").paginate():
         for pm in page.get("provisionedModelSummaries", []):
@@ -346,7 +347,7 @@ def arn_type(arn: str) -> str:
     return "aws_" + "_".join(p for p in (service, rtype) if p).replace("-", "_").lower()
 
 
-def tagged_resources(tagging, account: str, region: str, seen: Set[str]) -> List[Resource]:
+def tagged_resources(tagging, account: str, region: str, seen: set[str]) -> list[Resource]:
     out = []
     for page in tagging.get_paginator("get_resources").paginate(ResourcesPerPage=100):
         for item in page.get("ResourceTagMappingList", []):
@@ -361,12 +362,12 @@ def tagged_resources(tagging, account: str, region: str, seen: Set[str]) -> List
 
 # --- one (account, region) -------------------------------------------------------
 
-def cost_keys(taxonomy) -> List[str]:
+def cost_keys(taxonomy) -> list[str]:
     return list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
 
 
-def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str], cost_tag_keys: List[str],
-                cfg, tick: Optional[Callable[[str], None]] = None) -> RegionScan:
+def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str], cost_tag_keys: list[str],
+                cfg, tick: Callable[[str], None] | None = None) -> RegionScan:
     from tagguard.sources.aws.accounts import error_info
 
     out = RegionScan()
@@ -387,7 +388,7 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
         finally:
             tick(service)
 
-    instances: List[Dict[str, Any]] = []
+    instances: list[dict[str, Any]] = []
     ec2 = client("ec2") if ("ec2" in services or "autoscaling" in services or "eks" in services) else None
     if "ec2" in services:
         def read_ec2():
@@ -396,13 +397,13 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
             return got
         instances = guarded("ec2", read_ec2) or []
     by_id = {i["InstanceId"]: i for i in instances}
-    groups: List[Tuple[Resource, List[Dict[str, Any]], Dict[str, bool]]] = []  # (group, members, key->propagates)
-    claimed: Set[str] = set()
+    groups: list[tuple[Resource, list[dict[str, Any]], dict[str, bool]]] = []  # (group, members, key->propagates)
+    claimed: set[str] = set()
 
     nodegroups = []
     if "eks" in services:
         nodegroups = guarded("eks", lambda: eks_nodegroups(client("eks"))) or []
-    ng_asgs: Dict[str, int] = {}
+    ng_asgs: dict[str, int] = {}
     for idx, ng in enumerate(nodegroups):
         for a in ((ng.get("resources") or {}).get("autoScalingGroups") or []):
             if a.get("name"):
@@ -416,7 +417,7 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
             return [(g, _launch_type(g, asg_client, ec2)) for g in got]
         asgs = guarded("autoscaling", read_asgs) or []
 
-    def members_where(pred) -> List[Dict[str, Any]]:
+    def members_where(pred) -> list[dict[str, Any]]:
         got = []
         for inst in instances:
             _, system = split_tags(inst.get("Tags"))
@@ -504,8 +505,8 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
     return out
 
 
-def propagation_findings(group: Resource, members: List[Dict[str, Any]], propagates: Dict[str, bool],
-                         cost_tag_keys: List[str]) -> List[Finding]:
+def propagation_findings(group: Resource, members: list[dict[str, Any]], propagates: dict[str, bool],
+                         cost_tag_keys: list[str]) -> list[Finding]:
     """Do the group's cost tags reach the instances that are billed?"""
     out = []
     is_ng = group.type == "aws_eks_node_group"

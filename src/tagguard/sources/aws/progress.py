@@ -5,10 +5,10 @@ import os
 import sys
 import threading
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 
-def wanted(stream: Optional[TextIO] = None) -> bool:
+def wanted(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stderr
     if os.environ.get("CI") or os.environ.get("TAGGUARD_NO_PROGRESS"):
         return False
@@ -21,7 +21,7 @@ def wanted(stream: Optional[TextIO] = None) -> bool:
 class Progress:
     """``accounts x regions x services`` steps; ``advance(label)`` from any thread."""
 
-    def __init__(self, total: int, enabled: Optional[bool] = None, stream: Optional[TextIO] = None, width: int = 30):
+    def __init__(self, total: int, enabled: bool | None = None, stream: TextIO | None = None, width: int = 30):
         self.stream = stream or sys.stderr
         self.enabled = wanted(self.stream) if enabled is None else enabled
         self.total = max(total, 1)

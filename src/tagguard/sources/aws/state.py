@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from tagguard.model import TAG_DRIFT, UNMANAGED, WARNING, Finding, Resource
 
@@ -25,18 +25,18 @@ from tagguard.model import TAG_DRIFT, UNMANAGED, WARNING, Finding, Resource
 class StateEntry:
     address: str  # module.x.aws_instance.gpu[0]
     type: str
-    tags: Optional[Dict[str, str]]  # None: the state records no tags attribute
+    tags: dict[str, str] | None  # None: the state records no tags attribute
     file: str
 
 
 @dataclass
 class StateIndex:
-    by_arn: Dict[str, StateEntry] = field(default_factory=dict)
-    by_id: Dict[str, StateEntry] = field(default_factory=dict)
-    files: List[str] = field(default_factory=list)
-    problems: List[Finding] = field(default_factory=list)
+    by_arn: dict[str, StateEntry] = field(default_factory=dict)
+    by_id: dict[str, StateEntry] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
 
-    def find(self, res: Resource) -> Optional[StateEntry]:
+    def find(self, res: Resource) -> StateEntry | None:
         hit = self.by_arn.get(res.address) or self.by_arn.get(res.meta.get("arn", ""))
         if hit is None and res.meta.get("instance_id"):
             hit = self.by_id.get(res.meta["instance_id"])
@@ -45,7 +45,7 @@ class StateIndex:
         return hit
 
 
-def _address(res: Dict[str, Any], inst: Dict[str, Any]) -> str:
+def _address(res: dict[str, Any], inst: dict[str, Any]) -> str:
     base = f"{res['type']}.{res['name']}" if res.get("mode", "managed") == "managed" else f"data.{res['type']}.{res['name']}"
     if res.get("module"):
         base = f"{res['module']}.{base}"
@@ -55,7 +55,7 @@ def _address(res: Dict[str, Any], inst: Dict[str, Any]) -> str:
     return f"{base}[{json.dumps(key)}]" if isinstance(key, str) else f"{base}[{key}]"
 
 
-def _tags(attrs: Dict[str, Any]) -> Optional[Dict[str, str]]:
+def _tags(attrs: dict[str, Any]) -> dict[str, str] | None:
     for name in ("tags_all", "tags"):
         value = attrs.get(name)
         if isinstance(value, dict):
@@ -66,7 +66,7 @@ def _tags(attrs: Dict[str, Any]) -> Optional[Dict[str, str]]:
     return None
 
 
-def load_states(paths: List[Path]) -> StateIndex:
+def load_states(paths: list[Path]) -> StateIndex:
     from tagguard.sources.base import parse_error
 
     index = StateIndex()
@@ -105,8 +105,8 @@ def load_states(paths: List[Path]) -> StateIndex:
     return index
 
 
-def compare(resources: List[Resource], index: StateIndex) -> List[Finding]:
-    out: List[Finding] = []
+def compare(resources: list[Resource], index: StateIndex) -> list[Finding]:
+    out: list[Finding] = []
     for res in resources:
         entry = index.find(res)
         base = {"account": res.meta.get("account"), "region": res.meta.get("region"), "live_tags": dict(res.tags)}

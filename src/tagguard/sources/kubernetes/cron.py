@@ -1,7 +1,6 @@
 """How many times a month a CronJob schedule fires (for pricing run-to-completion GPU jobs)."""
 from __future__ import annotations
 
-from typing import List, Optional, Set
 
 DAYS_PER_MONTH = 730.0 / 24.0  # 30.42, the same month as 730 h
 WEEKS_PER_MONTH = DAYS_PER_MONTH / 7.0
@@ -16,8 +15,8 @@ _NAMES = {
 }
 
 
-def _field(text: str, lo: int, hi: int) -> Optional[Set[int]]:
-    out: Set[int] = set()
+def _field(text: str, lo: int, hi: int) -> set[int] | None:
+    out: set[int] = set()
     for part in text.split(","):
         step = 1
         if "/" in part:
@@ -43,18 +42,18 @@ def _field(text: str, lo: int, hi: int) -> Optional[Set[int]]:
     return out
 
 
-def _num(text: str) -> Optional[int]:
+def _num(text: str) -> int | None:
     text = text.strip().lower()
     if text.isdigit():
         return int(text)
     return _NAMES.get(text)
 
 
-def runs_per_month(schedule: object) -> Optional[float]:
+def runs_per_month(schedule: object) -> float | None:
     """Average runs per month of a cron schedule; ``None`` when it cannot be read."""
     if not isinstance(schedule, str):
         return None
-    parts: List[str] = schedule.split()
+    parts: list[str] = schedule.split()
     if parts and parts[0].startswith(("CRON_TZ=", "TZ=")):
         parts = parts[1:]
     if len(parts) == 1 and parts[0].lower() in _MACROS:

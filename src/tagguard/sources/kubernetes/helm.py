@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.model import ERROR, NOT_SCANNED, WARNING, Finding
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, posix_dirname
@@ -83,7 +83,7 @@ def _inside(path: str, root: str) -> bool:
 _ERR_LOC = re.compile(r"(?:Error: )?(?:[^\s:]+/)?(templates/[^\s:]+):(\d+)(?::\d+)?")
 
 
-def find_helm(ctx: ScanContext) -> Tuple[Optional[str], str]:
+def find_helm(ctx: ScanContext) -> tuple[str | None, str]:
     """``(path, how it was found)``; ``(None, why)`` when there is no usable helm."""
     opt = _opt(ctx, "helm_bin")
     section = ctx.config.section("helm") or {}
@@ -132,11 +132,11 @@ def _committed(path: str, top: str) -> bool:
     return proc.returncode != 1  # 1: not tracked; any other failure (e.g. git's safe.directory) counts as tracked
 
 
-def chart_dirs(inventory: Inventory) -> List[str]:
+def chart_dirs(inventory: Inventory) -> list[str]:
     """Top-level chart directories (relative), subcharts excluded."""
     dirs = sorted({posix_dirname(f) for f in inventory.files
                    if (f == "Chart.yaml" or f.endswith("/Chart.yaml")) and f not in inventory.claimed})
-    top: List[str] = []
+    top: list[str] = []
     for d in dirs:
         if any(d != t and (t == "." or d.startswith(t + "/")) for t in top):
             continue  # inside another chart (charts/ subchart or vendored copy)
@@ -144,7 +144,7 @@ def chart_dirs(inventory: Inventory) -> List[str]:
     return top
 
 
-def _chart_meta(path: Path, boundary: Optional[Path] = None) -> Dict[str, Any]:
+def _chart_meta(path: Path, boundary: Path | None = None) -> dict[str, Any]:
     """``Chart.yaml`` (or ``requirements.yaml``) as a dict: a regular file inside ``boundary`` (default:
     its own directory), within the per-file cap; ``{}`` when it cannot be read."""
     from tagguard import safeio, yamlio
@@ -210,8 +210,8 @@ class HelmSource(Source):
         return out
 
     # ------------------------------------------------------------------------------------
-    def _settings(self, d: str, ctx: ScanContext, inventory: Optional[Inventory] = None
-                  ) -> Tuple[str, str, List[str], List[str]]:
+    def _settings(self, d: str, ctx: ScanContext, inventory: Inventory | None = None
+                  ) -> tuple[str, str, list[str], list[str]]:
         """``(release, namespace, values files, values files refused)``; a bad name raises HelmUsageError."""
         section = ctx.config.section("helm") or {}
         charts = section.get("charts") or {}
@@ -227,7 +227,7 @@ class HelmSource(Source):
             namespace = check_namespace(str(_opt(ctx, "namespace") or "default"))
         from_config = [str((ctx.config.base_dir / str(v)).resolve()) for v in section.get("values") or []]
         from_config += [str((ctx.config.base_dir / str(v)).resolve()) for v in per.get("values") or []]
-        refused: List[str] = []
+        refused: list[str] = []
         if inventory is not None and _config_in_repository(ctx, inventory):
             top = str(repository_root(inventory.root))
             refused = [v for v in from_config if not _inside(os.path.realpath(v), top)]
@@ -236,7 +236,7 @@ class HelmSource(Source):
         values += [v for v in from_config[len(section.get("values") or []):] if v not in refused]
         return release, namespace, values, refused
 
-    def _render(self, helm: str, job: Tuple[str, str, str], inventory: Inventory, ctx: ScanContext,
+    def _render(self, helm: str, job: tuple[str, str, str], inventory: Inventory, ctx: ScanContext,
                 deadline: float, timeout: float) -> SourceOutput:
         from tagguard.sources.kubernetes.workloads import Builder
         from tagguard.sources.kubernetes.manifests import parse_stream, readable_kinds
@@ -388,10 +388,10 @@ def _opt(ctx: ScanContext, name: str) -> Any:
     return getattr(options, name, None)
 
 
-def _schema_files(chart: Path) -> List[str]:
+def _schema_files(chart: Path) -> list[str]:
     """``values.schema.json`` files of a chart and its subcharts (packaged ``.tgz`` subcharts count:
     helm reads their schema too)."""
-    found: List[str] = []
+    found: list[str] = []
     for current, _dirs, files in os.walk(chart, followlinks=False):
         for f in files:
             if f == "values.schema.json" or (f.endswith((".tgz", ".tar.gz")) and os.path.basename(current) == "charts"):
@@ -424,11 +424,11 @@ def _rel_or_name(path: str, inventory: Inventory) -> str:
     return Path(rel).as_posix()
 
 
-def _unsafe_entries(chart: Path) -> Tuple[List[str], List[str]]:
+def _unsafe_entries(chart: Path) -> tuple[list[str], list[str]]:
     """Relative paths in ``chart`` that are symlinks resolving outside it, and special files."""
     top = os.path.realpath(chart)
-    outside: List[str] = []
-    special: List[str] = []
+    outside: list[str] = []
+    special: list[str] = []
     import stat
 
     for current, dirs, files in os.walk(top, followlinks=False):
@@ -454,19 +454,19 @@ def _unsafe_entries(chart: Path) -> Tuple[List[str], List[str]]:
     return sorted(outside), sorted(special)
 
 
-def _run_bounded(cmd: List[str], env: Dict[str, str], cwd: str, deadline: float, cap: int
-                 ) -> Tuple[Optional[int], bytes, bytes, Optional[str]]:
+def _run_bounded(cmd: list[str], env: dict[str, str], cwd: str, deadline: float, cap: int
+                 ) -> tuple[int | None, bytes, bytes, str | None]:
     """Run ``cmd`` (no shell) until ``deadline``, keeping at most ``cap`` bytes of stdout.
     ``(exit code, stdout, stderr, problem)`` where problem is None, "timeout" or "output"."""
     import signal
     import threading
 
-    popen_kw: Dict[str, Any] = {}
+    popen_kw: dict[str, Any] = {}
     if os.name == "posix":
         popen_kw["start_new_session"] = True  # its own process group: a kill reaches its children too
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=cwd, **popen_kw)
-    problem: List[str] = []
+    problem: list[str] = []
 
     def kill() -> None:
         try:
@@ -477,7 +477,7 @@ def _run_bounded(cmd: List[str], env: Dict[str, str], cwd: str, deadline: float,
         except OSError:
             pass
 
-    def pump(stream: Any, chunks: List[bytes], limit: int, is_output: bool) -> None:
+    def pump(stream: Any, chunks: list[bytes], limit: int, is_output: bool) -> None:
         total = 0
         while True:
             try:
@@ -495,8 +495,8 @@ def _run_bounded(cmd: List[str], env: Dict[str, str], cwd: str, deadline: float,
                 kill()
                 break
 
-    out_chunks: List[bytes] = []
-    err_chunks: List[bytes] = []
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
     threads = [threading.Thread(target=pump, args=(proc.stdout, out_chunks, cap, True), daemon=True),
                threading.Thread(target=pump, args=(proc.stderr, err_chunks, MAX_STDERR_BYTES, False), daemon=True)]
     for t in threads:
@@ -518,7 +518,7 @@ def _run_bounded(cmd: List[str], env: Dict[str, str], cwd: str, deadline: float,
     return proc.returncode, b"".join(out_chunks), b"".join(err_chunks), (problem[0] if problem else None)
 
 
-def _missing_dependencies(chart: Path) -> List[str]:
+def _missing_dependencies(chart: Path) -> list[str]:
     """Names of ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy under charts/."""
     meta = _chart_meta(chart / "Chart.yaml", chart)
     deps = meta.get("dependencies")
@@ -546,7 +546,7 @@ def _missing_dependencies(chart: Path) -> List[str]:
     return out
 
 
-def _copy_without(chart: Path, dest: Path, missing: List[str], leave_out: Optional[set] = None) -> Optional[str]:
+def _copy_without(chart: Path, dest: Path, missing: list[str], leave_out: set | None = None) -> str | None:
     """Copy ``chart`` to ``dest`` with the ``missing`` dependencies dropped and the ``leave_out`` entries
     (relative paths: symlinks leading out of the chart, special files) not copied; ``None`` when that fails."""
     import yaml
@@ -556,7 +556,7 @@ def _copy_without(chart: Path, dest: Path, missing: List[str], leave_out: Option
     top = os.path.realpath(chart)
     leave_out = set(leave_out or ())
 
-    def ignore(directory: str, names: List[str]) -> List[str]:
+    def ignore(directory: str, names: list[str]) -> list[str]:
         rel = Path(os.path.relpath(directory, top)).as_posix()
         prefix = "" if rel == "." else rel + "/"
         return [n for n in names if prefix + n in leave_out]
@@ -604,10 +604,10 @@ class _TemplateLines:
         self.inventory = inventory
         self.chart_dir = chart_dir
         self.files = set(inventory.files)
-        self.seen: Dict[Tuple[str, str], int] = {}
-        self.cache: Dict[str, Dict[str, List[int]]] = {}
+        self.seen: dict[tuple[str, str], int] = {}
+        self.cache: dict[str, dict[str, list[int]]] = {}
 
-    def _index(self, rel: str) -> Dict[str, List[int]]:
+    def _index(self, rel: str) -> dict[str, list[int]]:
         from tagguard import safeio
 
         try:
@@ -615,7 +615,7 @@ class _TemplateLines:
         except OSError:
             return {}
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        index: Dict[str, List[int]] = {}
+        index: dict[str, list[int]] = {}
         line, pos = 1, 0
         for m in _KIND_LINE.finditer(text):
             line += text.count("\n", pos, m.start())
@@ -623,7 +623,7 @@ class _TemplateLines:
             index.setdefault(m.group(1), []).append(line)
         return index
 
-    def locate(self, source: str, obj: Dict[str, Any]) -> Tuple[str, int]:
+    def locate(self, source: str, obj: dict[str, Any]) -> tuple[str, int]:
         _, _, inner = source.partition("/")  # drop the chart name
         rel = inner if self.chart_dir == "." else f"{self.chart_dir}/{inner}"
         if rel not in self.files:

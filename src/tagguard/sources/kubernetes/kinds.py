@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 _FACTOR = re.compile(r"^\s*(?P<path>[^|]*?)\s*(?:-\s*(?P<minus>\d+))?\s*(?:\|\s*(?P<default>\d+)\s*)?$")
 MIG = re.compile(r"^nvidia\.com/mig-(\d+)g")
@@ -16,14 +16,14 @@ MIG = re.compile(r"^nvidia\.com/mig-(\d+)g")
 
 @dataclass
 class KindTable:
-    kinds: Dict[str, Dict[str, Any]]
-    accelerators: Dict[str, Any]  # resource name or glob -> weight (number or "mig")
-    accelerator_labels: List[str]
-    instance_type_labels: List[str]
-    spot_labels: Dict[str, List[str]]
-    spot_taints: List[str]
-    _exact: Dict[str, Any] = field(default_factory=dict)
-    _globs: List[Tuple[str, Any]] = field(default_factory=list)
+    kinds: dict[str, dict[str, Any]]
+    accelerators: dict[str, Any]  # resource name or glob -> weight (number or "mig")
+    accelerator_labels: list[str]
+    instance_type_labels: list[str]
+    spot_labels: dict[str, list[str]]
+    spot_taints: list[str]
+    _exact: dict[str, Any] = field(default_factory=dict)
+    _globs: list[tuple[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name, weight in self.accelerators.items():
@@ -32,7 +32,7 @@ class KindTable:
             else:
                 self._exact[name] = weight
 
-    def lookup(self, kind: str, api_version: str) -> Optional[Dict[str, Any]]:
+    def lookup(self, kind: str, api_version: str) -> dict[str, Any] | None:
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         if group:
             hit = self.kinds.get(f"{kind}.{group}")
@@ -46,7 +46,7 @@ class KindTable:
             return None
         return spec
 
-    def accelerator_weight(self, resource: str) -> Optional[float]:
+    def accelerator_weight(self, resource: str) -> float | None:
         """GPU-equivalents of one unit of ``resource``, or ``None`` when it is not an accelerator."""
         weight = self._exact.get(resource)
         if weight is None:
@@ -65,7 +65,7 @@ class KindTable:
             return 1.0
 
 
-_CACHE: Dict[int, Tuple[Any, KindTable]] = {}
+_CACHE: dict[int, tuple[Any, KindTable]] = {}
 
 
 def load_table(config: Any = None) -> KindTable:
@@ -103,7 +103,7 @@ def load_table(config: Any = None) -> KindTable:
 
 # --- paths ---------------------------------------------------------------------------------
 
-def get_path(obj: Any, path: Optional[str], root: Any = None) -> Any:
+def get_path(obj: Any, path: str | None, root: Any = None) -> Any:
     """``spec.template`` -> obj["spec"]["template"]; ``.`` is ``obj``; ``$.x`` starts at ``root``."""
     if path is None:
         return None
@@ -127,11 +127,11 @@ def get_path(obj: Any, path: Optional[str], root: Any = None) -> Any:
     return cur
 
 
-def join(*parts: Optional[str]) -> str:
+def join(*parts: str | None) -> str:
     return ".".join(p for p in parts if p and p != ".") or "."
 
 
-def as_count(value: Any) -> Optional[int]:
+def as_count(value: Any) -> int | None:
     """A replica-like count; ``None`` when it is not a literal non-negative integer."""
     if isinstance(value, bool):
         return None
@@ -144,9 +144,9 @@ def as_count(value: Any) -> Optional[int]:
     return None
 
 
-def resolve_units(role: Dict[str, Any], item: Any, root: Dict[str, Any]) -> Tuple[Optional[int], Optional[str]]:
+def resolve_units(role: dict[str, Any], item: Any, root: dict[str, Any]) -> tuple[int | None, str | None]:
     """Pods this role makes (replicas x multipliers); ``(None, why)`` when not a literal."""
-    units: Optional[int] = None
+    units: int | None = None
     why = None
     found = False
     for alt in role.get("replicas") or []:
@@ -192,7 +192,7 @@ def resolve_units(role: Dict[str, Any], item: Any, root: Dict[str, Any]) -> Tupl
     return units, None
 
 
-def iter_roles(spec: Dict[str, Any], obj: Dict[str, Any]):
+def iter_roles(spec: dict[str, Any], obj: dict[str, Any]):
     """Yield ``(role name or None, role entry, item, item path)`` for every pod template of ``obj``."""
     roles = spec.get("roles") or []
     multi = len(roles) > 1 or any("each" in r for r in roles)
@@ -218,10 +218,10 @@ def iter_roles(spec: Dict[str, Any], obj: Dict[str, Any]):
         yield name, role, obj, ""
 
 
-def declared_gpus(role: Dict[str, Any], item: Any, root: Dict[str, Any]) -> List[Dict[str, Any]]:
+def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any]) -> list[dict[str, Any]]:
     """Container-like ``{"resources": {"limits": {...}}}`` objects for a role's ``gpus`` entries
     (accelerators declared outside ``resources``: SparkApplication ``gpu: {name, quantity}``)."""
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     for entry in role.get("gpus") or []:
         if not isinstance(entry, dict) or not entry.get("path"):
             continue

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterator
 
 from tagguard.model import Finding
 from tagguard.sources.base import parse_error
@@ -32,19 +33,19 @@ MAX_DOCUMENTS = 100_000
 class Doc:
     """One parsed Kubernetes object (``List`` items are expanded) and where it starts."""
 
-    obj: Dict[str, Any]
+    obj: dict[str, Any]
     file: str
     line: int
-    helm_source: Optional[str] = None  # the template a `helm template` document came from
+    helm_source: str | None = None  # the template a `helm template` document came from
 
 
 @dataclass
 class ParsedStream:
-    docs: List[Doc] = field(default_factory=list)
-    findings: List[Finding] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
-def split_stream(text: str) -> Iterator[Tuple[int, str]]:
+def split_stream(text: str) -> Iterator[tuple[int, str]]:
     """``(first line number, document text)`` for each document of a YAML stream."""
     start = 0
     line = 1
@@ -85,7 +86,7 @@ def looks_like_manifest(text: str) -> bool:
     return "kind" in text and "apiVersion" in text
 
 
-def parse_stream(text: str, file: str, *, helm: bool = False, kinds: Optional[FrozenSet[str]] = None) -> ParsedStream:
+def parse_stream(text: str, file: str, *, helm: bool = False, kinds: frozenset[str] | None = None) -> ParsedStream:
     """Parse every document of ``text``; broken ones become ``parse_error`` findings."""
     import yaml
 
@@ -195,7 +196,7 @@ def parse_json(text: str, file: str) -> ParsedStream:
     return out
 
 
-def _add_object(out: ParsedStream, value: Dict[str, Any], file: str, line: int, helm_source: Optional[str]) -> None:
+def _add_object(out: ParsedStream, value: dict[str, Any], file: str, line: int, helm_source: str | None) -> None:
     kind = value.get("kind")
     if not isinstance(kind, str) or not isinstance(value.get("apiVersion"), str):
         return
@@ -207,14 +208,14 @@ def _add_object(out: ParsedStream, value: Dict[str, Any], file: str, line: int, 
     out.docs.append(Doc(value, file, line, helm_source))
 
 
-def readable_kinds(config: Any = None) -> FrozenSet[str]:
+def readable_kinds(config: Any = None) -> frozenset[str]:
     from tagguard.sources.kubernetes.kinds import load_table
 
     table = load_table(config)
     return frozenset({k.split(".", 1)[0] for k in table.kinds} | EXTRA_KINDS)
 
 
-def _worth_reading(chunk: str, kinds: FrozenSet[str]) -> bool:
+def _worth_reading(chunk: str, kinds: frozenset[str]) -> bool:
     """False only when the document's top-level ``kind:`` line names a kind tagguard does not read."""
     found = _KIND_VALUE.findall(chunk)
     if len(found) != 1:
@@ -251,7 +252,7 @@ def _loader_class():
             from yaml.nodes import MappingNode, ScalarNode
 
             implicit_resolvers = Resolver.yaml_implicit_resolvers
-            plain_tags: Dict[str, str] = {}  # plain scalar -> its implicit tag; keys, names, labels repeat a lot
+            plain_tags: dict[str, str] = {}  # plain scalar -> its implicit tag; keys, names, labels repeat a lot
 
             class _Composer(CParser, Resolver):  # type: ignore[misc]
                 """libyaml's composer with PyYAML's YAML 1.1 implicit typing, minus the per-node
@@ -306,8 +307,8 @@ def _load(text: str) -> Any:
         loader.dispose()
     if node is None:
         return None
-    memo: Dict[int, Any] = {}
-    slow: List[Any] = []
+    memo: dict[int, Any] = {}
+    slow: list[Any] = []
 
     def fallback(n):
         if not slow:
@@ -331,7 +332,7 @@ def _load(text: str) -> Any:
         if n.__class__ is MappingNode:
             if tag != _MAP:
                 return fallback(n)
-            out: Dict[Any, Any] = {}
+            out: dict[Any, Any] = {}
             memo[key] = out
             for k, v in n.value:
                 if k.tag == _MERGE:  # "<<: *defaults": PyYAML's merge semantics
@@ -346,7 +347,7 @@ def _load(text: str) -> Any:
             return out
         if tag != _SEQ:
             return fallback(n)
-        lst: List[Any] = []
+        lst: list[Any] = []
         memo[key] = lst
         lst.extend(conv(x) for x in n.value)
         return lst

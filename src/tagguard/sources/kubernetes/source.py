@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
 
@@ -23,7 +23,7 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x0
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def manifest_extension(rel: str) -> Optional[str]:
+def manifest_extension(rel: str) -> str | None:
     """``.yaml``, ``.yml`` or ``.json`` (lower case) when ``rel`` ends with one in any case."""
     dot = rel.rfind(".")
     if dot < 0:
@@ -32,7 +32,7 @@ def manifest_extension(rel: str) -> Optional[str]:
     return ext if ext in MANIFEST_EXTENSIONS else None
 
 
-def sniff_encoding(data: bytes) -> Optional[str]:
+def sniff_encoding(data: bytes) -> str | None:
     """The codec of text that is not plain UTF-8: from its byte-order mark, or from the NUL bytes
     UTF-16/UTF-32 put next to ASCII characters (``a\\0p\\0i\\0``); None for UTF-8."""
     head = data[:4]
@@ -59,7 +59,7 @@ def _mentions(data: bytes, word: str, codec: str) -> bool:
     return word.encode(base) in data
 
 
-def read_text(data: bytes, file: str, out: SourceOutput) -> Optional[str]:
+def read_text(data: bytes, file: str, out: SourceOutput) -> str | None:
     """``data`` as text when it may hold Kubernetes objects; None (quietly) when it cannot, or (with a
     parse error) when it looks like a manifest but cannot be decoded."""
     first = data[:1]
@@ -81,7 +81,7 @@ def read_text(data: bytes, file: str, out: SourceOutput) -> Optional[str]:
     return text.lstrip("\ufeff") if codec != "utf-8-sig" else text
 
 
-def _open_confined(root: str, rel: str, boundary: Any) -> Tuple[int, int]:
+def _open_confined(root: str, rel: str, boundary: Any) -> tuple[int, int]:
     """``(descriptor, size)`` of a regular file inside ``boundary``, opened read-only (symlinks resolved
     only when ``rel`` is one: a plain file costs one open).  Refusals are ``OSError`` with the reason."""
     from tagguard import safeio
@@ -129,10 +129,10 @@ class KubernetesSource(Source):
         builder = Builder(ctx, source="kubernetes")
         kinds = readable_kinds(ctx.config)
         claimed_before = inventory.claimed
-        claimed: List[str] = []
+        claimed: list[str] = []
         root = str(inventory.root)
         cap = safeio.max_file_bytes()
-        found: Dict[str, Any] = {}
+        found: dict[str, Any] = {}
 
         def boundary() -> Any:
             if "b" not in found:
@@ -186,9 +186,9 @@ class KubernetesSource(Source):
         return out
 
 
-def resources_from_manifest_objects(objs: List[Dict[str, Any]], file: str, line: Optional[int], ctx: Any,
-                                    *, source: str = "kubernetes", default_namespace: Optional[str] = None,
-                                    meta: Optional[Dict[str, Any]] = None) -> SourceOutput:
+def resources_from_manifest_objects(objs: list[dict[str, Any]], file: str, line: int | None, ctx: Any,
+                                    *, source: str = "kubernetes", default_namespace: str | None = None,
+                                    meta: dict[str, Any] | None = None) -> SourceOutput:
     """Kubernetes objects already decoded elsewhere (Terraform ``kubernetes_manifest`` ``manifest``,
     ``kubectl_manifest`` ``yaml_body``, ``templatefile`` output) -> resources and findings.
 
@@ -212,7 +212,7 @@ def resources_from_manifest_objects(objs: List[Dict[str, Any]], file: str, line:
     return out
 
 
-def resources_from_yaml_text(text: str, file: str, line: Optional[int], ctx: Any, **kw: Any) -> SourceOutput:
+def resources_from_yaml_text(text: str, file: str, line: int | None, ctx: Any, **kw: Any) -> SourceOutput:
     """Like ``resources_from_manifest_objects`` for YAML text (a ``yaml_body`` or a rendered template):
     lines in findings are offset by ``line`` - 1."""
     from tagguard.sources.kubernetes.manifests import parse_stream, readable_kinds

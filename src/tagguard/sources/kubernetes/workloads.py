@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource, Suppression
 from tagguard.sources.base import SourceOutput, parse_error
@@ -32,24 +33,24 @@ _GPU_NAME_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/inst
 @dataclass
 class NamespaceInfo:
     name: str
-    labels: Dict[str, str] = field(default_factory=dict)
-    file: Optional[str] = None
-    line: Optional[int] = None
+    labels: dict[str, str] = field(default_factory=dict)
+    file: str | None = None
+    line: int | None = None
     origin: str = "Namespace"
 
 
-def _meta(obj: Dict[str, Any]) -> Dict[str, Any]:
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     m = obj.get("metadata")
     return m if isinstance(m, dict) else {}
 
 
-def _name(obj: Dict[str, Any]) -> str:
+def _name(obj: dict[str, Any]) -> str:
     meta = _meta(obj)
     name = meta.get("name") or meta.get("generateName") or "(unnamed)"
     return str(name)
 
 
-def _str_map(value: Any) -> Dict[str, str]:
+def _str_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     out = {}
@@ -66,7 +67,7 @@ def _str_map(value: Any) -> Dict[str, str]:
     return out
 
 
-def parse_quantity(value: Any) -> Optional[float]:
+def parse_quantity(value: Any) -> float | None:
     """A resource quantity for countable resources ("1", 2, "4", "500m")."""
     if isinstance(value, bool):
         return None
@@ -87,11 +88,11 @@ def parse_quantity(value: Any) -> Optional[float]:
 
 # --- suppressions ---------------------------------------------------------------------------
 
-def parse_suppressions(value: Any, file: Optional[str], line: Optional[int], where: str
-                       ) -> Tuple[List[Suppression], List[Finding]]:
+def parse_suppressions(value: Any, file: str | None, line: int | None, where: str
+                       ) -> tuple[list[Suppression], list[Finding]]:
     """``tagguard.io/ignore: "missing-tag,gpu-quota: reason; invalid-value: reason"``."""
-    sups: List[Suppression] = []
-    bad: List[Finding] = []
+    sups: list[Suppression] = []
+    bad: list[Finding] = []
     if not isinstance(value, str):
         bad.append(_bad_suppression(file, line, where, repr(value), "the value must be a string"))
         return sups, bad
@@ -121,23 +122,23 @@ def _bad_suppression(file, line, where, text, why) -> Finding:
 
 # --- node placement -------------------------------------------------------------------------
 
-def _required_terms(pod_spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _required_terms(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
     aff = get_path(pod_spec, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
     return [t for t in aff if isinstance(t, dict)] if isinstance(aff, list) else []
 
 
-def node_constraints(pod_spec: Dict[str, Any]) -> Dict[str, List[str]]:
+def node_constraints(pod_spec: dict[str, Any]) -> dict[str, list[str]]:
     """Label key -> values the pod's nodes must have (nodeSelector and required node affinity)."""
-    out: Dict[str, List[str]] = {}
+    out: dict[str, list[str]] = {}
     sel = pod_spec.get("nodeSelector")
     if isinstance(sel, dict):
         for k, v in sel.items():
             out.setdefault(str(k), []).append(str(v))
     terms = _required_terms(pod_spec)
     # Terms are ORed; a key counts only when every term pins it.
-    per_term: List[Dict[str, List[str]]] = []
+    per_term: list[dict[str, list[str]]] = []
     for term in terms:
-        got: Dict[str, List[str]] = {}
+        got: dict[str, list[str]] = {}
         for expr in term.get("matchExpressions") or []:
             if not isinstance(expr, dict) or expr.get("operator") != "In":
                 continue
@@ -150,7 +151,7 @@ def node_constraints(pod_spec: Dict[str, Any]) -> Dict[str, List[str]]:
         for t in per_term[1:]:
             common &= set(t)
         for key in common:
-            vals: List[str] = []
+            vals: list[str] = []
             for t in per_term:
                 vals.extend(v for v in t[key] if v not in vals)
             out.setdefault(key, []).extend(v for v in vals if v not in out.get(key, []))
@@ -167,7 +168,7 @@ def _short_model(value: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _accelerator_of_type(instance_type: str) -> Optional[Tuple[str, Optional[float]]]:
+def _accelerator_of_type(instance_type: str) -> tuple[str, float | None] | None:
     try:
         from tagguard.pricing.catalog import accelerator_info
     except ImportError:
@@ -178,7 +179,7 @@ def _accelerator_of_type(instance_type: str) -> Optional[Tuple[str, Optional[flo
         return None
 
 
-def _listed(values: List[str]) -> str:
+def _listed(values: list[str]) -> str:
     """[a, b]: values as a reader writes them, not Python reprs."""
     return "[" + ", ".join(str(v) for v in values) + "]" if values else ""
 
@@ -188,7 +189,7 @@ def _known_type(instance_type: str) -> bool:
     return bool(acc and acc[0])
 
 
-def _unknown_families(families: List[str]) -> str:
+def _unknown_families(families: list[str]) -> str:
     """" (g7e: not in the rate card ...)" for accelerated families the rate card does not know."""
     try:
         from tagguard.pricing.catalog import known_family
@@ -204,7 +205,7 @@ def _unknown_families(families: List[str]) -> str:
             "treated as AI, not priced: not in the rate card)")
 
 
-def placement(pod_spec: Dict[str, Any], table: KindTable, notes: List[str]) -> Tuple[Optional[str], Optional[str], str]:
+def placement(pod_spec: dict[str, Any], table: KindTable, notes: list[str]) -> tuple[str | None, str | None, str]:
     """``(accelerator, instance_type, pricing_model)`` from node selectors, affinity and tolerations."""
     cons = node_constraints(pod_spec)
     accelerator = None
@@ -246,9 +247,9 @@ def placement(pod_spec: Dict[str, Any], table: KindTable, notes: List[str]) -> T
     return accelerator, instance_type, model
 
 
-def placement_request(pod_spec: Dict[str, Any]) -> Dict[str, Any]:
+def placement_request(pod_spec: dict[str, Any]) -> dict[str, Any]:
     """nodeSelector, required node affinity terms and tolerations, as plain data (bounded)."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     sel = pod_spec.get("nodeSelector")
     if isinstance(sel, dict) and sel:
         out["node_selector"] = {str(k): str(v) for k, v in list(sel.items())[:64]}
@@ -274,11 +275,11 @@ def placement_request(pod_spec: Dict[str, Any]) -> Dict[str, Any]:
 
 # --- containers and accelerators -------------------------------------------------------------
 
-def _container_accel(container: Dict[str, Any], table: KindTable) -> Dict[str, float]:
+def _container_accel(container: dict[str, Any], table: KindTable) -> dict[str, float]:
     res = container.get("resources")
     if not isinstance(res, dict):
         return {}
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     for section in ("limits", "requests"):  # extended resources: limits == requests when both are set
         values = res.get(section)
         if not isinstance(values, dict):
@@ -293,11 +294,11 @@ def _container_accel(container: Dict[str, Any], table: KindTable) -> Dict[str, f
     return out
 
 
-def pod_accelerators(pod_spec: Dict[str, Any], extra_containers: List[Dict[str, Any]], table: KindTable
-                     ) -> Tuple[Dict[str, float], float]:
+def pod_accelerators(pod_spec: dict[str, Any], extra_containers: list[dict[str, Any]], table: KindTable
+                     ) -> tuple[dict[str, float], float]:
     """Accelerator resources one pod holds, and its GPU-equivalents (init containers run before the rest)."""
-    running: Dict[str, float] = {}
-    init_peak: Dict[str, float] = {}
+    running: dict[str, float] = {}
+    init_peak: dict[str, float] = {}
     for c in list(pod_spec.get("containers") or []) + extra_containers:
         if isinstance(c, dict):
             for k, v in _container_accel(c, table).items():
@@ -312,7 +313,7 @@ def pod_accelerators(pod_spec: Dict[str, Any], extra_containers: List[Dict[str, 
         else:
             for k, v in acc.items():
                 init_peak[k] = max(init_peak.get(k, 0.0), v)
-    total: Dict[str, float] = dict(running)
+    total: dict[str, float] = dict(running)
     for k, v in init_peak.items():
         total[k] = max(total.get(k, 0.0), v)
     gpus = sum(v * (table.accelerator_weight(k) or 1.0) for k, v in total.items())
@@ -324,15 +325,15 @@ def pod_accelerators(pod_spec: Dict[str, Any], extra_containers: List[Dict[str, 
 class Builder:
     """Collects objects from one scan input (a set of files, one chart, a Terraform resource)."""
 
-    def __init__(self, ctx: Any, source: str = "kubernetes", chart: Optional[str] = None,
-                 default_namespace: Optional[str] = None):
+    def __init__(self, ctx: Any, source: str = "kubernetes", chart: str | None = None,
+                 default_namespace: str | None = None):
         self.ctx = ctx
         self.source = source
         self.chart = chart
         self.table = load_table(getattr(ctx, "config", None))
         options = getattr(ctx, "options", None)  # sources.base.ScanOptions
         self.default_ns = default_namespace or getattr(options, "namespace", None) or "default"
-        self.docs: List[Doc] = []
+        self.docs: list[Doc] = []
         self.out = SourceOutput()
 
     def add(self, docs: Iterable[Doc]) -> None:
@@ -348,9 +349,9 @@ class Builder:
                 info.labels.update(_str_map(_meta(doc.obj).get("labels")))
                 info.file, info.line, info.origin = doc.file, doc.line, "Namespace"
         self.namespaces = namespaces
-        nodepools: List[Tuple[Doc, Dict[str, Any]]] = []
-        nodeclasses: Dict[str, Doc] = {}
-        runtimes: Dict[str, Dict[str, Any]] = {}
+        nodepools: list[tuple[Doc, dict[str, Any]]] = []
+        nodeclasses: dict[str, Doc] = {}
+        runtimes: dict[str, dict[str, Any]] = {}
         for doc in self.docs:
             kind = doc.obj.get("kind")
             if kind in ("TrainingRuntime", "ClusterTrainingRuntime"):
@@ -380,7 +381,7 @@ class Builder:
         return self.out
 
     # ------------------------------------------------------------------------------------
-    def _config_namespaces(self) -> Dict[str, NamespaceInfo]:
+    def _config_namespaces(self) -> dict[str, NamespaceInfo]:
         config = getattr(self.ctx, "config", None)
         section = (config.section("kubernetes") if config is not None else None) or {}
         out = {}
@@ -389,8 +390,8 @@ class Builder:
             out[str(name)] = NamespaceInfo(str(name), labels, origin="config kubernetes.namespaces")
         return out
 
-    def _base_meta(self, ns: Optional[str], doc: Doc) -> Dict[str, Any]:
-        meta: Dict[str, Any] = {}
+    def _base_meta(self, ns: str | None, doc: Doc) -> dict[str, Any]:
+        meta: dict[str, Any] = {}
         if ns is not None:
             meta["namespace"] = ns
         if self.chart:
@@ -399,8 +400,8 @@ class Builder:
             meta["template"] = doc.helm_source
         return meta
 
-    def _suppressions(self, annotations: Iterable[Any], doc: Doc, address: str) -> List[Suppression]:
-        sups: List[Suppression] = []
+    def _suppressions(self, annotations: Iterable[Any], doc: Doc, address: str) -> list[Suppression]:
+        sups: list[Suppression] = []
         for ann in annotations:
             if isinstance(ann, dict) and IGNORE_ANNOTATION in ann:
                 got, bad = parse_suppressions(ann[IGNORE_ANNOTATION], doc.file, doc.line, address)
@@ -424,8 +425,8 @@ class Builder:
         obj = doc.obj
         ns = str(_meta(obj).get("namespace") or self.default_ns)
         hard = get_path(obj, "spec.hard")
-        quota: Dict[str, Any] = {}
-        invalid: List[str] = []
+        quota: dict[str, Any] = {}
+        invalid: list[str] = []
         if isinstance(hard, dict):
             for key, value in hard.items():
                 key = str(key)
@@ -445,7 +446,7 @@ class Builder:
                                            line=doc.line, taggable=False, tag_style="kubernetes", meta=meta))
 
     # ------------------------------------------------------------------------------------
-    def _workload(self, doc: Doc, spec: Dict[str, Any]) -> None:
+    def _workload(self, doc: Doc, spec: dict[str, Any]) -> None:
         obj = doc.obj
         kind = str(obj.get("kind"))
         name = _name(obj)
@@ -487,13 +488,13 @@ class Builder:
 
         # labels the pods get
         label_paths = list(role.get("labels") or ([join(template_path, "metadata.labels")] if template_path else []))
-        pod_labels: Dict[str, str] = {}
+        pod_labels: dict[str, str] = {}
         for p in label_paths:
             pod_labels.update(_str_map(get_path(item, p, obj)))
         annotations = [ctrl_annotations]
         if template_path:
             annotations.append(get_path(template, "metadata.annotations"))
-        extra_containers: List[Dict[str, Any]] = []
+        extra_containers: list[dict[str, Any]] = []
         for c in role.get("containers") or []:
             v = pod_spec.get(c)
             if isinstance(v, dict):
@@ -527,8 +528,8 @@ class Builder:
                 extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": acc[1]}}})
         inherit = bool(role.get("inherit_object_labels"))
         nsinfo = self.namespaces.get(ns)
-        tags: Dict[str, str] = {}
-        origins: Dict[str, str] = {}
+        tags: dict[str, str] = {}
+        origins: dict[str, str] = {}
         if nsinfo:
             for k, v in nsinfo.labels.items():
                 tags[k] = v
@@ -544,8 +545,8 @@ class Builder:
             tags[k] = v
             origins[k] = f"pod labels ({label_where})"
 
-        unresolved: List[str] = []
-        reasons: Dict[str, str] = {}
+        unresolved: list[str] = []
+        reasons: dict[str, str] = {}
         for k, v in list(tags.items()):
             if _TEMPLATED.search(v):
                 unresolved.append(k)
@@ -554,7 +555,7 @@ class Builder:
 
         accel, gpus = pod_accelerators(pod_spec, extra_containers, self.table)
         ai = bool(accel)
-        notes: List[str] = []
+        notes: list[str] = []
         compute = None
         meta = self._base_meta(ns, doc)
         if role_name:
@@ -649,7 +650,7 @@ class Builder:
         scope = config.scope if config is not None else "ai"
         return res.ai or scope == "all"
 
-    def _stranded(self, labels: Dict[str, str], pod_tags: Dict[str, str], unresolved=()) -> List[str]:
+    def _stranded(self, labels: dict[str, str], pod_tags: dict[str, str], unresolved=()) -> list[str]:
         """Controller-only labels the taxonomy cares about: keys it names, and keys the WHOLE taxonomy
         requires of the pod labels (the ones that reach the bill), conditional requirements
         (``if``/``then``, ``dependentRequired``) included."""
@@ -668,13 +669,13 @@ class Builder:
         return sorted(k for k in labels if k in known)
 
     # --- Karpenter -----------------------------------------------------------------------
-    def _nodepool(self, doc: Doc) -> Dict[str, Any]:
+    def _nodepool(self, doc: Doc) -> dict[str, Any]:
         obj = doc.obj
         reqs = get_path(obj, "spec.template.spec.requirements") or []
         capable = False
-        why: List[str] = []
-        gpu_names: List[str] = []
-        types: List[str] = []
+        why: list[str] = []
+        gpu_names: list[str] = []
+        types: list[str] = []
         for r in reqs if isinstance(reqs, list) else []:
             if not isinstance(r, dict):
                 continue
@@ -705,7 +706,7 @@ class Builder:
                     capable = True
                     why.append(f"{key} In [{', '.join(acc)}]"
                                + _unknown_families([v.split(".")[0] for v in acc if not _known_type(v)]))
-        limits: Dict[str, float] = {}
+        limits: dict[str, float] = {}
         lim = get_path(obj, "spec.limits")
         if isinstance(lim, dict):
             for k, v in lim.items():
@@ -735,7 +736,7 @@ class Builder:
         return {"name": name, "capable": capable, "why": why, "nodeclass": nodeclass, "limits": limits,
                 "gpu_names": gpu_names, "types": types}
 
-    def _karpenter(self, nodepools: List[Tuple[Doc, Dict[str, Any]]], nodeclasses: Dict[str, Doc]) -> None:
+    def _karpenter(self, nodepools: list[tuple[Doc, dict[str, Any]]], nodeclasses: dict[str, Doc]) -> None:
         for name, doc in nodeclasses.items():
             users = [np for _, np in nodepools if np["nodeclass"] == name]
             gpu_users = [np for np in users if np["capable"]]
@@ -759,7 +760,7 @@ class Builder:
                 notes += [f"NodePool {np['name']}: {'; '.join(np['why'])}" for np in gpu_users]
                 compute = Compute(provider="aws", service="ec2", instance_type=types[0] if len(types) == 1 else None,
                                   accelerator=names[0] if len(names) == 1 else None, units=None, notes=notes)
-                limits: Dict[str, float] = {}
+                limits: dict[str, float] = {}
                 for np in gpu_users:
                     for k, v in np["limits"].items():
                         limits[k] = limits.get(k, 0) + v
@@ -775,14 +776,14 @@ class Builder:
                 suppressions=self._suppressions([_meta(doc.obj).get("annotations")], doc, address)))
 
 
-def _is_hook(obj: Dict[str, Any]) -> bool:
+def _is_hook(obj: dict[str, Any]) -> bool:
     ann = _meta(obj).get("annotations")
     return isinstance(ann, dict) and "helm.sh/hook" in ann
 
 
-def _overrides_for(overrides: Any, role: str) -> Tuple[Dict[str, str], List[Dict[str, Any]]]:
-    labels: Dict[str, str] = {}
-    specs: List[Dict[str, Any]] = []
+def _overrides_for(overrides: Any, role: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    labels: dict[str, str] = {}
+    specs: list[dict[str, Any]] = []
     if not isinstance(overrides, list):
         return labels, specs
     for ov in overrides:
@@ -797,7 +798,7 @@ def _overrides_for(overrides: Any, role: str) -> Tuple[Dict[str, str], List[Dict
     return labels, specs
 
 
-def _runtime_labels(runtime: Dict[str, Any], role: str) -> Optional[Dict[str, str]]:
+def _runtime_labels(runtime: dict[str, Any], role: str) -> dict[str, str] | None:
     jobs = get_path(runtime, "spec.template.spec.replicatedJobs")
     if not isinstance(jobs, list):
         return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
 
 TF_SIBLINGS = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 # `source = "./x"` / `"../x"` as an attribute on its own line (HCL), or `"source": "./x"` (JSON)
@@ -27,14 +26,14 @@ _SKIP = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__", "
 MAX_FILES = 50_000  # .tf files searched per repository
 MAX_DEPTH = 12  # caller chain length (Terraform's module nesting in practice is far less)
 
-def callers_index(boundary: Path) -> Dict[str, Set[str]]:
+def callers_index(boundary: Path) -> dict[str, set[str]]:
     """callee directory (real path) -> directories (real paths) whose .tf files call it locally."""
     key = os.path.realpath(boundary)
     from tagguard import safeio
 
-    index: Dict[str, Set[str]] = {}
+    index: dict[str, set[str]] = {}
     stack = [key]
-    seen_dirs: Set[str] = set()
+    seen_dirs: set[str] = set()
     files = 0
     while stack and files < MAX_FILES:
         current = stack.pop()
@@ -75,15 +74,15 @@ def callers_index(boundary: Path) -> Dict[str, Set[str]]:
     return index
 
 
-def caller_chain(module_dir: str, index: Dict[str, Set[str]]) -> Tuple[List[str], List[str]]:
+def caller_chain(module_dir: str, index: dict[str, set[str]]) -> tuple[list[str], list[str]]:
     """(every directory that calls ``module_dir`` directly or through other modules, the direct callers)."""
     direct = sorted(index.get(module_dir, ()))
-    out: List[str] = []
+    out: list[str] = []
     seen = {module_dir}
     frontier = list(direct)
     depth = 0
     while frontier and depth < MAX_DEPTH:
-        nxt: List[str] = []
+        nxt: list[str] = []
         for d in frontier:
             if d in seen:
                 continue
@@ -95,7 +94,7 @@ def caller_chain(module_dir: str, index: Dict[str, Set[str]]) -> Tuple[List[str]
     return out, direct
 
 
-def add_callers(inv, module_dirs: List[Path], seen: Set[str]) -> None:
+def add_callers(inv, module_dirs: list[Path], seen: set[str]) -> None:
     """Add the caller modules of each changed module to ``inv`` and record, on the inventory,
     which directories were added only as callers (``tf_caller_dirs``) and what was searched
     for each changed module (``tf_focus``: rel dir -> {callers, searched, boundary})."""
@@ -103,9 +102,9 @@ def add_callers(inv, module_dirs: List[Path], seen: Set[str]) -> None:
 
     root = Path(os.path.realpath(inv.root))
     original_dirs = {_dirname(f) for f in inv.files if f.endswith(TF_SIBLINGS)}  # Terraform the user named
-    focus: Dict[str, dict] = dict(getattr(inv, "tf_focus", {}) or {})
-    added: Set[str] = set(getattr(inv, "tf_caller_dirs", set()) or set())
-    indexes: Dict[str, Dict[str, Set[str]]] = {}  # one walk per repository per scan (files change between scans)
+    focus: dict[str, dict] = dict(getattr(inv, "tf_focus", {}) or {})
+    added: set[str] = set(getattr(inv, "tf_caller_dirs", set()) or set())
+    indexes: dict[str, dict[str, set[str]]] = {}  # one walk per repository per scan (files change between scans)
     for module_dir in dict.fromkeys(os.path.realpath(d) for d in module_dirs):
         rel_module = _rel(module_dir, root)
         boundary = scan_boundary(module_dir)
@@ -149,7 +148,7 @@ def _dirname(rel: str) -> str:
     return rel[:idx] if idx >= 0 else "."
 
 
-def uncalled_note(rel_dir: str, info: Optional[dict], inst, unknown_vars: List[Tuple[str, str, int]]):
+def uncalled_note(rel_dir: str, info: dict | None, inst, unknown_vars: list[tuple[str, str, int]]):
     """The info finding for a changed module that nothing in the repository calls."""
     from tagguard.model import INFO, Finding
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.model import Compute
 from tagguard.hcl.evaluate import ChildScope
@@ -22,7 +22,7 @@ TAG_STYLE = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 
 
 @cache
-def kinds() -> Dict[str, dict]:
+def kinds() -> dict[str, dict]:
     from tagguard import yamlio
     from tagguard.resources import package_text
 
@@ -35,11 +35,11 @@ def kinds() -> Dict[str, dict]:
 class TagMap:
     """A tag map split into what is known, what is unresolved and whether more may exist."""
 
-    known: Dict[str, str] = field(default_factory=dict)
-    unresolved: Dict[str, str] = field(default_factory=dict)  # key -> reason
+    known: dict[str, str] = field(default_factory=dict)
+    unresolved: dict[str, str] = field(default_factory=dict)  # key -> reason
     open: bool = False
-    open_reason: Optional[str] = None
-    origins: Dict[str, str] = field(default_factory=dict)
+    open_reason: str | None = None
+    origins: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, value: Any, origin: str) -> TagMap:
@@ -83,7 +83,7 @@ class TagMap:
         out.origins.update(other.origins)
         return out
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         return list(self.known) + [k for k in self.unresolved if k not in self.known]
 
     def apply_to(self, res) -> None:
@@ -106,7 +106,7 @@ def _tag_str(value: Any) -> str:
 
 # --- generic paths ---------------------------------------------------------------------
 
-def blocks_named(body, name: str, scope) -> List[Tuple[Any, Any]]:
+def blocks_named(body, name: str, scope) -> list[tuple[Any, Any]]:
     """Nested blocks ``name`` including expanded ``dynamic "name"`` blocks -> [(body, scope)]."""
     out = [(b.body, scope) for b in body.blocks_of(name)]
     for dyn in body.blocks_of("dynamic"):
@@ -202,7 +202,7 @@ def gpu_from_accelerator_type(name: str) -> str:
     return m.group(1).upper() if m else name
 
 
-def catalog_info(instance_type: str) -> Optional[Tuple[Optional[str], Optional[float]]]:
+def catalog_info(instance_type: str) -> tuple[str | None, float | None] | None:
     try:
         from tagguard.pricing.catalog import accelerator_info
     except ModuleNotFoundError:  # pricing not part of this build
@@ -213,8 +213,8 @@ def catalog_info(instance_type: str) -> Optional[Tuple[Optional[str], Optional[f
         return None
 
 
-def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optional[int],
-                unknown: Optional[List[str]] = None, conflicts: Optional[List[str]] = None) -> Tuple[Compute, bool]:
+def compute_for(spec: dict, body, scope, multiplier: int | None, count: int | None,
+                unknown: list[str] | None = None, conflicts: list[str] | None = None) -> tuple[Compute, bool]:
     """Compute profile and whether the resource is AI, from the kind's paths.
 
     ``unknown`` collects what about the size could not be resolved (for "possibly AI");
@@ -257,7 +257,7 @@ def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optio
                 if gpus is None:
                     unknown.append(f"the GPU count of `{acc_path}` is not known statically")
             ai = ai or spec.get("ai") == "instance"
-    units: Optional[int] = 1
+    units: int | None = 1
     for path in spec.get("units", []) or []:
         value = get_path(body, path, scope)
         if known(value) and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -288,13 +288,13 @@ def compute_for(spec: dict, body, scope, multiplier: Optional[int], count: Optio
     return comp, ai
 
 
-def short_model(name: Optional[str]) -> Optional[str]:
+def short_model(name: str | None) -> str | None:
     from tagguard.pricing.gpus import short_gpu_model
 
     return short_gpu_model(name) or (name.upper() if name else None)
 
 
-def size_from_unknown(comp: Compute, path: str, value: Unknown, unknown: List[str], provider: Optional[str]) -> Optional[str]:
+def size_from_unknown(comp: Compute, path: str, value: Unknown, unknown: list[str], provider: str | None) -> str | None:
     """An instance type tagguard cannot resolve.  When the code narrows it to a list of candidates
     (a validation's allowed values, tfvars files) and every candidate has GPUs, the resource IS
     AI: the cheapest candidate is priced, and the notes say so.  When no candidate has GPUs it
@@ -321,7 +321,7 @@ def size_from_unknown(comp: Compute, path: str, value: Unknown, unknown: List[st
     return chosen
 
 
-def _cheapest(types: List[str], provider: Optional[str]) -> str:
+def _cheapest(types: list[str], provider: str | None) -> str:
     try:
         from tagguard.pricing.catalog import lookup
     except ModuleNotFoundError:  # pricing not part of this build
@@ -338,7 +338,7 @@ def _cheapest(types: List[str], provider: Optional[str]) -> str:
     return min(types, key=rate)  # ties and unpriced: the first listed
 
 
-def _accelerators(body, path: str, scope) -> Optional[Tuple[str, Optional[float]]]:
+def _accelerators(body, path: str, scope) -> tuple[str, float | None] | None:
     *head, last = path.split(".")
     holder_body, holder_scope = body, scope
     for part in head:
@@ -346,7 +346,7 @@ def _accelerators(body, path: str, scope) -> Optional[Tuple[str, Optional[float]
         if not found:
             return None
         holder_body, holder_scope = found[0]
-    entries: List[Tuple[Any, Any]] = []
+    entries: list[tuple[Any, Any]] = []
     for b, s in blocks_named(holder_body, last, holder_scope):
         entries.append((get_path(b, "type", s) if b.get("type") is not None else get_path(b, "core_type", s),
                         get_path(b, "count", s) if b.get("count") is not None else get_path(b, "core_count", s)))
@@ -374,7 +374,7 @@ def _accelerators(body, path: str, scope) -> Optional[Tuple[str, Optional[float]
     return (model or "GPU", total)
 
 
-def _mul(a: Optional[int], b: Optional[int]) -> Optional[int]:
+def _mul(a: int | None, b: int | None) -> int | None:
     if a is None or b is None:
         return None
     return a * b

@@ -18,7 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.model import INFO, NOT_SCANNED, WARNING, Finding
 from tagguard.sources.base import SourceOutput
@@ -27,14 +27,14 @@ MAX_SETS = 1000
 _SET_PART = re.compile(r"((?:\\.|[^.\\])+)")
 
 
-def items(walker: Any, inst: Any, loc: Any) -> List[Dict[str, Any]]:
+def items(walker: Any, inst: Any, loc: Any) -> list[dict[str, Any]]:
     """One item per instance of the ``helm_release`` block (count / for_each), or a finding."""
     from tagguard.sources.terraform import extract as ex
     from tagguard.sources.terraform.module import bound_scope, expand_repetition
 
     body = loc.block.body
     rname = loc.block.labels[1]
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     for suffix, bindings in expand_repetition(body, inst, f"{inst.prefix}helm_release.{rname}"):
         if bindings.pop("__count__", None) == 0:
             continue
@@ -47,7 +47,7 @@ def items(walker: Any, inst: Any, loc: Any) -> List[Dict[str, Any]]:
 
         chart = val(body, scope, "chart")
         repository = val(body, scope, "repository")
-        item: Dict[str, Any] = {"address": address, "file": loc.file, "line": loc.block.line,
+        item: dict[str, Any] = {"address": address, "file": loc.file, "line": loc.block.line,
                                 "module": inst.prefix.rstrip(".") or None}
         remote_why = None
         if body.get("repository") is not None:
@@ -70,8 +70,8 @@ def items(walker: Any, inst: Any, loc: Any) -> List[Dict[str, Any]]:
         item["release"] = name if isinstance(name, str) else rname
         ns = val(body, scope, "namespace")
         item["namespace"] = ns if isinstance(ns, str) else "default"
-        values: List[str] = []
-        unknown: List[str] = []
+        values: list[str] = []
+        unknown: list[str] = []
         raw = ex.get_path(body, "values", scope)
         if isinstance(raw, list):
             for i, v in enumerate(raw):
@@ -83,7 +83,7 @@ def items(walker: Any, inst: Any, loc: Any) -> List[Dict[str, Any]]:
                     unknown.append(f"values[{i}] is not known statically")
         elif raw is not ex._MISSING and raw is not None:
             unknown.append("`values` is not known statically")
-        sets: List[Tuple[str, Any, Optional[str]]] = []
+        sets: list[tuple[str, Any, str | None]] = []
         for kind in ("set", "set_sensitive"):
             for sb, ss in ex.blocks_named(body, kind, scope):
                 n, v, t = val(sb, ss, "name"), ex.get_path(sb, "value", ss), val(sb, ss, "type")
@@ -103,9 +103,9 @@ def items(walker: Any, inst: Any, loc: Any) -> List[Dict[str, Any]]:
     return out
 
 
-def _split_name(name: str) -> List[Any]:
+def _split_name(name: str) -> list[Any]:
     """``a.b\\.c[0].d`` -> ["a", "b.c", 0, "d"] (helm --set key syntax)."""
-    parts: List[Any] = []
+    parts: list[Any] = []
     for m in _SET_PART.finditer(name):
         piece = m.group(1)
         idx = []
@@ -120,7 +120,7 @@ def _split_name(name: str) -> List[Any]:
     return parts
 
 
-def _typed(value: Any, typ: Optional[str]) -> Any:
+def _typed(value: Any, typ: str | None) -> Any:
     if typ == "string" or not isinstance(value, str):
         return value if typ != "string" else str(value)
     low = value.strip()
@@ -131,8 +131,8 @@ def _typed(value: Any, typ: Optional[str]) -> Any:
     return value
 
 
-def sets_as_values(sets: List[Tuple[str, Any, Optional[str]]]) -> Dict[str, Any]:
-    root: Dict[str, Any] = {}
+def sets_as_values(sets: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
     for name, value, typ in sets:
         parts = _split_name(name)
         if not parts or not isinstance(parts[0], str):
@@ -158,10 +158,10 @@ def sets_as_values(sets: List[Tuple[str, Any, Optional[str]]]) -> Dict[str, Any]
     return root
 
 
-def render(found: List[Dict[str, Any]], inventory: Any, ctx: Any) -> Tuple[SourceOutput, List[str]]:
+def render(found: list[dict[str, Any]], inventory: Any, ctx: Any) -> tuple[SourceOutput, list[str]]:
     """Render the local charts; returns the output and the chart files read (claimed by the caller)."""
     out = SourceOutput()
-    claimed: List[str] = []
+    claimed: list[str] = []
     if not found:
         return out, claimed
     import tempfile
@@ -231,7 +231,7 @@ def render(found: List[Dict[str, Any]], inventory: Any, ctx: Any) -> Tuple[Sourc
             got = renderer._render(helm, (d, name, chart_file), inventory, ctx, deadline, timeout)
         prefix = "" if d == "." else d + "/"
         claimed.extend(f for f in inventory.files if d == "." or f.startswith(prefix))
-        renamed: Dict[str, str] = {}
+        renamed: dict[str, str] = {}
         for res in got.resources:
             # helm_release.x/Kind/namespace/name: two releases of one chart stay apart
             renamed[res.address] = f"{address}/{res.address}"
@@ -258,7 +258,7 @@ def render(found: List[Dict[str, Any]], inventory: Any, ctx: Any) -> Tuple[Sourc
     return out, claimed
 
 
-def _judged_once(resources: List[Any], chart: str, address: str) -> None:
+def _judged_once(resources: list[Any], chart: str, address: str) -> None:
     """One chart, judged once: the release's objects say the chart is not judged again with its defaults
     (the Terraform reader runs before the Helm reader and claims the chart's files)."""
     for res in resources:
@@ -270,7 +270,7 @@ def _judged_once(resources: List[Any], chart: str, address: str) -> None:
 class _Renderer:
     """``HelmSource._render`` with the release's name, namespace and values instead of the config's."""
 
-    def __new__(cls, release: str, namespace: str, values: List[str]):
+    def __new__(cls, release: str, namespace: str, values: list[str]):
         from tagguard.sources.kubernetes.helm import HelmSource
 
         class R(HelmSource):
@@ -280,7 +280,7 @@ class _Renderer:
         return R()
 
 
-def _not_local(item: Dict[str, Any]) -> Finding:
+def _not_local(item: dict[str, Any]) -> Finding:
     from tagguard.sources.terraform.module import _safe_eval
     from tagguard.sources.terraform.remote.gpu_inputs import accelerator_input
 

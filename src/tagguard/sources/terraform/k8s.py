@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard.sources.terraform import extract as ex
 from tagguard.hcl.values import PartialMap, Unknown
@@ -72,7 +72,7 @@ class Unknowns:
     """Placeholders for values only known at apply time, and their reasons."""
 
     def __init__(self) -> None:
-        self.reasons: List[str] = []
+        self.reasons: list[str] = []
 
     def placeholder(self, reason: str) -> str:
         self.reasons.append(reason)
@@ -94,7 +94,7 @@ class Unknowns:
             return [self.plain(v, "", open_markers) for v in value]
         return value
 
-    def reason_in(self, text: str) -> Optional[str]:
+    def reason_in(self, text: str) -> str | None:
         m = _PLACEHOLDER.search(text or "")
         return self.reasons[int(m.group(1))] if m else None
 
@@ -102,17 +102,17 @@ class Unknowns:
         return _PLACEHOLDER.sub("*", text)
 
 
-def body_to_dict(body: Any, scope: Any, unk: Unknowns, data: bool = False, parent: str = "") -> Dict[str, Any]:
+def body_to_dict(body: Any, scope: Any, unk: Unknowns, data: bool = False, parent: str = "") -> dict[str, Any]:
     """An HCL block body -> a Kubernetes-shaped dict (snake_case -> camelCase, repeated blocks -> lists)."""
     from tagguard.sources.terraform.tfjson import body_has_dual
 
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, attr in body.attributes.items():
         if name in _SKIP or body_has_dual(body, name):
             continue
         value = attr.expr.eval(scope)
         out[name if data else _camel(name)] = unk.plain(value, name)
-    names: List[str] = []
+    names: list[str] = []
     for block in body.blocks:
         name = block.labels[0] if block.type == "dynamic" and block.labels else block.type
         if name not in names and name not in _SKIP:
@@ -130,9 +130,9 @@ def body_to_dict(body: Any, scope: Any, unk: Unknowns, data: bool = False, paren
     return out
 
 
-def native_object(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Dict[str, Any]:
+def native_object(rtype: str, body: Any, scope: Any, unk: Unknowns) -> dict[str, Any]:
     api, kind = NATIVE[rtype]
-    obj: Dict[str, Any] = {"apiVersion": api, "kind": kind}
+    obj: dict[str, Any] = {"apiVersion": api, "kind": kind}
     converted = body_to_dict(body, scope, unk)
     for key in ("metadata", "spec"):
         if key in converted:
@@ -169,7 +169,7 @@ def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
 
                 return ev.call_function(name, FUNCTIONS[name], scope, [path, unk.plain(variables, open_markers=False)])
         if isinstance(expr, ev.Template) and not expr.wrap:
-            out: List[str] = []
+            out: list[str] = []
             for part in expr.parts:
                 if isinstance(part, str):
                     out.append(part)
@@ -186,7 +186,7 @@ def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
     return expr.eval(scope)
 
 
-def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> Tuple[List[Dict[str, Any]], Optional[str], Optional[str]]:
+def objects_of(rtype: str, body: Any, scope: Any, unk: Unknowns) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """(objects, yaml text, why nothing could be read) for one resource instance."""
     if rtype in NATIVE:
         return [native_object(rtype, body, scope, unk)], None, None
@@ -282,7 +282,7 @@ class _Scope:
 class _Partial(dict):
     """A resource-type namespace where undeclared names are unknown rather than errors."""
 
-    def __init__(self, values: Dict[str, Any], rtype: str) -> None:
+    def __init__(self, values: dict[str, Any], rtype: str) -> None:
         super().__init__(values)
         self.rtype = rtype
 
@@ -302,11 +302,11 @@ def scope_for(parent: Any, inst: Any, unk: Unknowns) -> Any:
 _LINK_KINDS = {"Namespace", "NodePool", "EC2NodeClass", "TrainingRuntime", "ClusterTrainingRuntime"}
 
 
-def _identity(kind: Any, name: Any) -> Tuple[str, str]:
+def _identity(kind: Any, name: Any) -> tuple[str, str]:
     return (str(kind), str(name))
 
 
-def _address_identity(address: Optional[str]) -> Optional[Tuple[str, str]]:
+def _address_identity(address: str | None) -> tuple[str, str] | None:
     """``Kind/ns/name#role`` -> (Kind, name)."""
     if not address or address.count("/") < 2:
         return None
@@ -314,7 +314,7 @@ def _address_identity(address: Optional[str]) -> Optional[Tuple[str, str]]:
     return (kind, rest.split("#", 1)[0])
 
 
-def build(items: List[Dict[str, Any]], ctx: Any, unk: Unknowns):
+def build(items: list[dict[str, Any]], ctx: Any, unk: Unknowns):
     """Judge the collected objects through the Kubernetes reader.
 
     ``items``: ``{"objs", "yaml", "file", "line", "address", "module"}`` per Terraform resource

@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable
+from collections.abc import Iterator
 
 from tagguard.hcl import parse as hcl
 from tagguard.hcl.values import PartialMap, Unknown
@@ -40,18 +41,18 @@ class Located:
 @dataclass
 class ModuleDef:
     dir: Path
-    files: Dict[str, Any] = field(default_factory=dict)  # rel path -> HclFile
-    variables: Dict[str, Located] = field(default_factory=dict)
-    locals: Dict[str, Tuple[str, Any]] = field(default_factory=dict)  # name -> (file, Attribute)
-    outputs: Dict[str, Tuple[str, Any]] = field(default_factory=dict)
-    resources: List[Located] = field(default_factory=list)
-    module_calls: List[Located] = field(default_factory=list)
-    providers: List[Located] = field(default_factory=list)
-    parse_issues: List[Tuple[str, int, str]] = field(default_factory=list)  # (file, line, message)
-    comments: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)
-    json_files: List[str] = field(default_factory=list)
+    files: dict[str, Any] = field(default_factory=dict)  # rel path -> HclFile
+    variables: dict[str, Located] = field(default_factory=dict)
+    locals: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (file, Attribute)
+    outputs: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    resources: list[Located] = field(default_factory=list)
+    module_calls: list[Located] = field(default_factory=list)
+    providers: list[Located] = field(default_factory=list)
+    parse_issues: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, message)
+    comments: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    json_files: list[str] = field(default_factory=list)
 
-    def resource(self, rtype: str, name: str) -> Optional[Located]:
+    def resource(self, rtype: str, name: str) -> Located | None:
         """The resource block ``rtype.name`` of this module (indexed on first use)."""
         index = self.__dict__.get("_by_address")
         if index is None:
@@ -59,7 +60,7 @@ class ModuleDef:
             self.__dict__["_by_address"] = index
         return index.get((rtype, name))
 
-    def local_sources(self) -> List[Tuple[Located, str]]:
+    def local_sources(self) -> list[tuple[Located, str]]:
         out = []
         for call in self.module_calls:
             src = static_string(call.block.body.get("source"))
@@ -68,7 +69,7 @@ class ModuleDef:
         return out
 
 
-def static_string(attr) -> Optional[str]:
+def static_string(attr) -> str | None:
     """The value of an attribute that must be a literal string (module source, provider alias)."""
     if attr is None:
         return None
@@ -95,7 +96,7 @@ def hcl_empty_scope():
     return _EMPTY
 
 
-def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callable[[Path], Optional[bytes]]) -> ModuleDef:
+def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callable[[Path], bytes | None]) -> ModuleDef:
     """Parse every ``.tf`` file of one directory."""
     mdef = ModuleDef(dir=directory)
     try:
@@ -185,11 +186,11 @@ class _Cycle(Exception):
 class _LazyNamespace(Mapping):
     """``var``, ``local`` or ``module`` of one instance: evaluated on first access."""
 
-    def __init__(self, kind: str, names: Callable[[], List[str]], compute: Callable[[str], Any]):
+    def __init__(self, kind: str, names: Callable[[], list[str]], compute: Callable[[str], Any]):
         self._kind = kind
         self._names = names
         self._compute = compute
-        self._cache: Dict[str, Any] = {}
+        self._cache: dict[str, Any] = {}
         self._busy: set = set()
 
     def __getitem__(self, name: str) -> Any:
@@ -238,11 +239,11 @@ class ModuleInstance:
     """One evaluation of a module: a scope for expressions."""
 
     def __init__(self, loader: Loader, mdef: ModuleDef, prefix: str, *,
-                 inputs: Optional[Dict[str, Callable[[], Any]]] = None,
-                 root_values: Optional[Dict[str, Any]] = None,
-                 providers: Optional[Dict[str, ProviderConf]] = None,
-                 depth: int = 0, call_label: str = "", multiplier: Optional[int] = 1,
-                 module_key: str = "", manifest: Optional[ModuleManifest] = None, cwd: Optional[Path] = None):
+                 inputs: dict[str, Callable[[], Any]] | None = None,
+                 root_values: dict[str, Any] | None = None,
+                 providers: dict[str, ProviderConf] | None = None,
+                 depth: int = 0, call_label: str = "", multiplier: int | None = 1,
+                 module_key: str = "", manifest: ModuleManifest | None = None, cwd: Path | None = None):
         self.loader = loader
         # "eks.node_group": the key of this call in .terraform/modules/modules.json
         self.module_key = module_key
@@ -258,14 +259,14 @@ class ModuleInstance:
         self.var = _LazyNamespace("var", lambda: list(mdef.variables), self._variable)
         self.local = _LazyNamespace("local", lambda: list(mdef.locals), self._local)
         self.module = _LazyNamespace("module", lambda: [c.block.labels[0] for c in mdef.module_calls], self._module_outputs)
-        self.providers: Dict[str, ProviderConf] = dict(providers or {})
+        self.providers: dict[str, ProviderConf] = dict(providers or {})
         self._own_providers()
-        self._children: Dict[str, List[Tuple[str, ModuleInstance]]] = {}
+        self._children: dict[str, list[tuple[str, ModuleInstance]]] = {}
         # Terraform runs in the root module's directory: path.* and file() paths are relative to it
         self.cwd: Path = cwd if cwd is not None and inputs is not None else mdef.dir
         self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
         # root only: values a variable takes in tfvars files Terraform does not load by itself
-        self.var_hints: Dict[str, List[Tuple[Any, str]]] = {}
+        self.var_hints: dict[str, list[tuple[Any, str]]] = {}
 
     def _path_str(self, p: Path) -> str:
         try:
@@ -326,7 +327,7 @@ class ModuleInstance:
             return Unknown(f"directory {truncate(rel, 120)} is outside the scanned repository and is not listed")
         if not base.is_dir():
             return None
-        out: List[str] = []
+        out: list[str] = []
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = [d for d in dirnames if d not in (".git", ".terraform")]
             for name in filenames:
@@ -364,7 +365,7 @@ class ModuleInstance:
             return _apply_type_defaults(decl, self.root_values[name])
         return self._default(decl, name)
 
-    def _default(self, decl: Located, name: str, missing: Optional[str] = None) -> Any:
+    def _default(self, decl: Located, name: str, missing: str | None = None) -> Any:
         default = decl.block.body.get("default")
         if default is None:
             reason = missing or f"var.{name} has no default and no value in tfvars, --var-file, --var or TF_VAR_{name}"
@@ -401,7 +402,7 @@ class ModuleInstance:
             return Unknown(f"output {name} is not declared in {self.call_label}")
         return _safe_eval(entry[1].expr, self)
 
-    def children(self, call_name: str) -> Optional[List[Tuple[str, ModuleInstance]]]:
+    def children(self, call_name: str) -> list[tuple[str, ModuleInstance]] | None:
         if call_name not in self._children:
             self._children[call_name] = self.loader.instantiate_call(self, call_name)
         return self._children[call_name]
@@ -428,7 +429,7 @@ class ModuleInstance:
             region = _safe_eval(region_attr.expr, self) if region_attr is not None else None
             self.providers[key] = ProviderConf(key=key, default_tags=default, origin=origin, region=region)
 
-    def provider_for(self, resource_type: str, provider_ref: Optional[str]) -> Optional[ProviderConf]:
+    def provider_for(self, resource_type: str, provider_ref: str | None) -> ProviderConf | None:
         key = provider_ref or provider_key_of(resource_type)
         conf = self.providers.get(key)
         if conf is None and provider_ref is None:
@@ -439,7 +440,7 @@ class ModuleInstance:
 class _OutputsView(Mapping):
     def __init__(self, instance: ModuleInstance):
         self._inst = instance
-        self._cache: Dict[str, Any] = {}
+        self._cache: dict[str, Any] = {}
 
     def __getitem__(self, name):
         if name not in self._cache:
@@ -471,7 +472,7 @@ class Candidates(Unknown):
 
     __slots__ = ("values", "origin")
 
-    def __init__(self, reason: Optional[str], values: List[str], origin: str) -> None:
+    def __init__(self, reason: str | None, values: list[str], origin: str) -> None:
         super().__init__(reason)
         self.values = values
         self.origin = origin
@@ -485,16 +486,16 @@ def narrow_unknown(inst: ModuleInstance, decl: Located, name: str, value: Unknow
     and (root modules) tfvars files that set it.  Anything else stays a plain ``Unknown``."""
     allowed = validation_allowed(inst, decl, name)
     prior = value.values if isinstance(value, Candidates) else None
-    origins: List[str] = [value.origin] if isinstance(value, Candidates) else []
-    values: Optional[List[str]] = prior
+    origins: list[str] = [value.origin] if isinstance(value, Candidates) else []
+    values: list[str] | None = prior
     if allowed is not None:
         values = [v for v in prior if v in allowed] if prior is not None else list(allowed)
         where = f"{decl.file}:{decl.block.line}"
         origins.append(f"the validation of var.{name} ({where}) allows only these")
     hints = inst.var_hints.get(name) if inst.inputs is None else None
     if hints:
-        seen: List[str] = []
-        files: List[str] = []
+        seen: list[str] = []
+        files: list[str] = []
         for hv, hfile in hints:
             for item in (hv if isinstance(hv, list) else [hv]):
                 if isinstance(item, str) and item not in seen and (values is None or item in values):
@@ -509,11 +510,11 @@ def narrow_unknown(inst: ModuleInstance, decl: Located, name: str, value: Unknow
     return Candidates(value.reason, values, "; ".join(origins))
 
 
-def validation_allowed(inst: ModuleInstance, decl: Located, name: str) -> Optional[List[str]]:
+def validation_allowed(inst: ModuleInstance, decl: Located, name: str) -> list[str] | None:
     """The values a variable's ``validation`` blocks allow, when a condition is built from
     ``contains([...], var.x)`` (also ``alltrue([for t in var.x : contains([...], t)])``, ``&&``,
     ``||`` of such, and ``var.x == null || ...``).  None when the conditions say nothing as plain."""
-    out: Optional[List[str]] = None
+    out: list[str] | None = None
     for block in decl.block.body.blocks_of("validation"):
         cond = block.body.get("condition")
         if cond is None:
@@ -527,7 +528,7 @@ def validation_allowed(inst: ModuleInstance, decl: Located, name: str) -> Option
     return out
 
 
-def _allowed_in(expr, inst, name: str, depth: int) -> Optional[List[str]]:
+def _allowed_in(expr, inst, name: str, depth: int) -> list[str] | None:
     from tagguard.hcl import evaluate as ev
 
     if depth > 16:
@@ -562,7 +563,7 @@ def _allowed_in(expr, inst, name: str, depth: int) -> Optional[List[str]]:
         found = [_allowed_in(s, inst, name, depth + 1) for s in rest]
         if not found or any(f is None for f in found):
             return None
-        merged: List[str] = []
+        merged: list[str] = []
         for f in found:
             merged.extend(v for v in f if v not in merged)
         return merged
@@ -720,8 +721,8 @@ def _convert_primitive(value: Any, spec: str) -> Any:
 class Loader:
     """Parses module directories once and instantiates module calls."""
 
-    def __init__(self, root_dir: Path, rel_of: Callable[[Path], str], read: Callable[[Path], Optional[bytes]],
-                 workspace: str = "default", boundary: Optional[Path] = None):
+    def __init__(self, root_dir: Path, rel_of: Callable[[Path], str], read: Callable[[Path], bytes | None],
+                 workspace: str = "default", boundary: Path | None = None):
         """``read`` returns a file's bytes or raises ``OSError`` (``safeio.ReadRefused`` for
         refusals); ``boundary`` is the directory module sources and file() stay in."""
         self.root_dir = root_dir
@@ -731,22 +732,22 @@ class Loader:
             boundary = scan_boundary(root_dir)
         self.boundary = boundary
         # (real directory of the calling module, call name) -> why the call is not evaluated
-        self.refused: Dict[Tuple[str, str], str] = {}
+        self.refused: dict[tuple[str, str], str] = {}
         self.module_instances = 0  # created so far, against MAX_MODULE_INSTANCES
         self.instances_capped = False
         self.rel_of = rel_of
         self.read = read
         self.workspace = workspace
-        self.defs: Dict[str, ModuleDef] = {}
-        self.remote_calls: List[Tuple[ModuleInstance, Located, str]] = []
-        self.problems: List[Tuple[str, int, str]] = []
-        self.instances: List[ModuleInstance] = []
-        self.manifests: Dict[str, Optional[ModuleManifest]] = {}
-        self.read_log: List[Path] = []  # files read by file()/templatefile(), in order
+        self.defs: dict[str, ModuleDef] = {}
+        self.remote_calls: list[tuple[ModuleInstance, Located, str]] = []
+        self.problems: list[tuple[str, int, str]] = []
+        self.instances: list[ModuleInstance] = []
+        self.manifests: dict[str, ModuleManifest | None] = {}
+        self.read_log: list[Path] = []  # files read by file()/templatefile(), in order
         self.remote = None  # remote.RemoteModules: module sources from the user cache (or downloaded, opt-in)
-        self.remote_why: Dict[str, str] = {}  # module key -> why its remote source is not available
+        self.remote_why: dict[str, str] = {}  # module key -> why its remote source is not available
 
-    def manifest_for(self, root_dir: Path) -> Optional[ModuleManifest]:
+    def manifest_for(self, root_dir: Path) -> ModuleManifest | None:
         """``.terraform/modules/modules.json`` of a root module, read once (None when absent)."""
         key = os.path.realpath(root_dir)
         if key not in self.manifests:
@@ -759,7 +760,7 @@ class Loader:
             self.defs[key] = load_module_def(directory, self.rel_of, self.read)
         return self.defs[key]
 
-    def instantiate_call(self, parent: ModuleInstance, call_name: str) -> Optional[List[Tuple[str, ModuleInstance]]]:
+    def instantiate_call(self, parent: ModuleInstance, call_name: str) -> list[tuple[str, ModuleInstance]] | None:
         loc = next((c for c in parent.mdef.module_calls if c.block.labels[0] == call_name), None)
         if loc is None:
             return None
@@ -811,7 +812,7 @@ class Loader:
                 return None
         self.module_instances += len(keys)
         providers = self._child_providers(parent, loc)
-        out: List[Tuple[str, ModuleInstance]] = []
+        out: list[tuple[str, ModuleInstance]] = []
         for key_suffix, bindings in keys:
             bindings = dict(bindings)
             count = bindings.pop("__count__", 1)
@@ -844,10 +845,10 @@ class Loader:
         entry = self.remote.entry_of(parent_dir)
         return entry is not None and self.remote.entry_of(child_dir) == entry
 
-    def _expand_keys(self, loc: Located, parent: ModuleInstance) -> List[Tuple[str, Dict[str, Any]]]:
+    def _expand_keys(self, loc: Located, parent: ModuleInstance) -> list[tuple[str, dict[str, Any]]]:
         return expand_repetition(loc.block.body, parent, f"module.{loc.block.labels[0]}")
 
-    def _child_providers(self, parent: ModuleInstance, loc: Located) -> Dict[str, ProviderConf]:
+    def _child_providers(self, parent: ModuleInstance, loc: Located) -> dict[str, ProviderConf]:
         # Default (unaliased) provider configurations are inherited implicitly.
         inherited = {k: v for k, v in parent.providers.items() if "." not in k}
         attr = loc.block.body.get("providers")
@@ -873,13 +874,13 @@ class ModuleManifest:
     Nothing is downloaded: a call without an entry (or whose directory is gone) stays not scanned.
     """
 
-    def __init__(self, root_dir: Path, entries: Dict[str, Dict[str, Any]]):
+    def __init__(self, root_dir: Path, entries: dict[str, dict[str, Any]]):
         self.root_dir = root_dir
         self.entries = entries
-        self.stale: Dict[str, str] = {}  # key -> why the entry was not used
+        self.stale: dict[str, str] = {}  # key -> why the entry was not used
 
     @classmethod
-    def load(cls, root_dir: Path, loader: Loader) -> Optional[ModuleManifest]:
+    def load(cls, root_dir: Path, loader: Loader) -> ModuleManifest | None:
         # TF_DATA_DIR relocates .terraform, as it does for terraform itself
         path = root_dir / (os.environ.get("TF_DATA_DIR") or ".terraform") / "modules" / "modules.json"
         if not path.is_file():
@@ -914,7 +915,7 @@ class ModuleManifest:
         manifest.boundary = loader.boundary
         return manifest
 
-    def dir_of(self, key: str, source: str) -> Optional[Path]:
+    def dir_of(self, key: str, source: str) -> Path | None:
         entry = self.entries.get(key)
         if entry is None:
             self.stale[key] = "it has no entry in .terraform/modules/modules.json (run `terraform init` after adding it)"
@@ -958,7 +959,7 @@ def _quote(text: str) -> str:
 
 
 def _memo(fn: Callable[[], Any]) -> Callable[[], Any]:
-    box: List[Any] = []
+    box: list[Any] = []
 
     def get():
         if not box:
@@ -971,7 +972,7 @@ def _memo(fn: Callable[[], Any]) -> Callable[[], Any]:
 class _BoundScope:
     """A scope with ``each``/``count`` bound, delegating the rest to a module instance."""
 
-    def __init__(self, parent, bindings: Dict[str, Any]):
+    def __init__(self, parent, bindings: dict[str, Any]):
         self._parent = parent
         self._bindings = bindings
 
@@ -987,11 +988,11 @@ class _BoundScope:
         return self._parent.list_files(rel)
 
 
-def bound_scope(parent, bindings: Dict[str, Any]):
+def bound_scope(parent, bindings: dict[str, Any]):
     return _BoundScope(parent, bindings) if bindings else parent
 
 
-def expand_repetition(body, scope, what: str) -> List[Tuple[str, Dict[str, Any]]]:
+def expand_repetition(body, scope, what: str) -> list[tuple[str, dict[str, Any]]]:
     """``count`` / ``for_each`` of a resource or module call -> [(address suffix, bindings)].
 
     An unknown ``for_each`` or ``count`` gives one instance whose ``each``/``count``
@@ -1004,7 +1005,7 @@ def expand_repetition(body, scope, what: str) -> List[Tuple[str, Dict[str, Any]]
             reason = value.reason if isinstance(value, Unknown) else "; ".join(value.open_reasons)
             unknown = Unknown(f"{what} for_each is not known statically ({reason})")
             return [("[*]", {"each": {"key": unknown, "value": unknown}})]
-        items: List[Tuple[Any, Any]]
+        items: list[tuple[Any, Any]]
         if isinstance(value, Mapping):
             items = list(value.items())
         elif isinstance(value, list):

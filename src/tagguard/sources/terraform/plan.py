@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tagguard import safeio
 from tagguard.model import Compute, Resource
@@ -156,7 +156,7 @@ class _Block:
 
     def __init__(self, value: Mapping):
         self.body = _JsonBody(value)
-        self.labels: List[str] = []
+        self.labels: list[str] = []
         self.line = None
 
 
@@ -176,13 +176,13 @@ class _JsonBody:
     def __init__(self, value: Mapping):
         self.value = value
 
-    def blocks_of(self, name: str) -> List[_Block]:
+    def blocks_of(self, name: str) -> list[_Block]:
         v = self.value.get(name)
         if _is_blocks(v):
             return [_Block(item) for item in v]
         return []
 
-    def get(self, name: str) -> Optional[_Attr]:
+    def get(self, name: str) -> _Attr | None:
         if name not in self.value:
             return None
         v = self.value[name]
@@ -233,7 +233,7 @@ def read_plan(data: dict, text: str, rel: str, ctx: ScanContext) -> SourceOutput
     lines = _LineFinder(text)
     regions = _provider_regions(data.get("configuration") or {})
     refs = _config_references(data.get("configuration") or {})
-    built: List[Resource] = []
+    built: list[Resource] = []
     for rc in changes:
         if not isinstance(rc, dict) or rc.get("mode", "managed") != "managed":
             continue
@@ -266,8 +266,8 @@ def _planned_as_changes(module: dict):
         yield from _planned_as_changes(module["root_module"])
 
 
-def _resource(rc: dict, address: str, rtype: str, rel: str, line: Optional[int], ctx: ScanContext,
-              regions: Dict[str, str]) -> Optional[Resource]:
+def _resource(rc: dict, address: str, rtype: str, rel: str, line: int | None, ctx: ScanContext,
+              regions: dict[str, str]) -> Resource | None:
     from tagguard.sources.terraform import extract as ex
 
     change = rc.get("change") or {}
@@ -319,7 +319,7 @@ def _resource(rc: dict, address: str, rtype: str, rel: str, line: Optional[int],
     return res
 
 
-def _generic_spec(rtype: str) -> Optional[dict]:
+def _generic_spec(rtype: str) -> dict | None:
     provider = {"aws": "aws", "google": "gcp", "azurerm": "azure"}.get(rtype.split("_", 1)[0])
     if provider is None:
         return None
@@ -340,7 +340,7 @@ def _tags(rtype: str, spec: dict, value: dict):
     path = spec.get("tags")
     if not path:
         return ex.TagMap()
-    candidates: List[Tuple[str, str]] = []
+    candidates: list[tuple[str, str]] = []
     if spec.get("default_tags") and "." not in path:
         if provider == "aws":
             candidates.append(("tags_all", "`tags_all` (tags + provider default_tags)"))
@@ -411,7 +411,7 @@ def _get(value: Any, path: str) -> Any:
 
 # --- compute -----------------------------------------------------------------------------------
 
-def _compute(rtype: str, spec: dict, value: dict, region: Optional[str]) -> Tuple[Compute, bool]:
+def _compute(rtype: str, spec: dict, value: dict, region: str | None) -> tuple[Compute, bool]:
     from tagguard.sources.terraform import extract as ex
 
     body = _JsonBody(value)
@@ -457,7 +457,7 @@ def _set_type(comp: Compute, itype: str, spec: dict) -> bool:
     return spec.get("ai") == "always"
 
 
-def _region(value: dict, provider: str, regions: Dict[str, str], rc: dict) -> Optional[str]:
+def _region(value: dict, provider: str, regions: dict[str, str], rc: dict) -> str | None:
     for key in ("region", "location", "zone"):
         v = value.get(key)
         if isinstance(v, str) and v:
@@ -471,9 +471,9 @@ def _region(value: dict, provider: str, regions: Dict[str, str], rc: dict) -> Op
     return regions.get(short)
 
 
-def _provider_regions(configuration: dict) -> Dict[str, str]:
+def _provider_regions(configuration: dict) -> dict[str, str]:
     """Constant ``region`` per provider name, from the unaliased root provider configuration."""
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     for key, pc in (configuration.get("provider_config") or {}).items():
         if not isinstance(pc, dict) or pc.get("alias") or pc.get("module_address"):
             continue
@@ -485,11 +485,11 @@ def _provider_regions(configuration: dict) -> Dict[str, str]:
 
 # --- linking: launch templates and SageMaker endpoints, through configuration references ---------
 
-def _config_references(configuration: dict) -> Dict[str, Dict[str, List[str]]]:
+def _config_references(configuration: dict) -> dict[str, dict[str, list[str]]]:
     """``module.x.aws_autoscaling_group.y`` -> {expression path -> referenced addresses}."""
-    out: Dict[str, Dict[str, List[str]]] = {}
+    out: dict[str, dict[str, list[str]]] = {}
 
-    def walk_expr(prefix: str, exprs: Any, into: Dict[str, List[str]], path: str = "") -> None:
+    def walk_expr(prefix: str, exprs: Any, into: dict[str, list[str]], path: str = "") -> None:
         if isinstance(exprs, list):
             for item in exprs:
                 walk_expr(prefix, item, into, path)
@@ -509,7 +509,7 @@ def _config_references(configuration: dict) -> Dict[str, Dict[str, List[str]]]:
             return
         for r in module.get("resources") or []:
             if isinstance(r, dict) and isinstance(r.get("address"), str):
-                into: Dict[str, List[str]] = {}
+                into: dict[str, list[str]] = {}
                 walk_expr(prefix, r.get("expressions") or {}, into)
                 if into:
                     out[prefix + r["address"]] = into
@@ -531,14 +531,14 @@ def _module_prefix(address: str) -> str:
     return m.group(1) if m else ""
 
 
-def _link(resources: List[Resource], refs: Dict[str, Dict[str, List[str]]]) -> None:
+def _link(resources: list[Resource], refs: dict[str, dict[str, list[str]]]) -> None:
     from tagguard.sources.terraform import extract as ex
 
-    by_base: Dict[str, List[Resource]] = {}
+    by_base: dict[str, list[Resource]] = {}
     for r in resources:
         by_base.setdefault(_base(r.address), []).append(r)
 
-    def target(res: Resource, path_prefix: str, rtype: str) -> Optional[Resource]:
+    def target(res: Resource, path_prefix: str, rtype: str) -> Resource | None:
         mine = refs.get(_base(res.address)) or {}
         prefix = _module_prefix(res.address)
         pat = re.compile(r"^(.*?\b" + re.escape(rtype) + r"\.[^.\[]+)")
@@ -619,7 +619,7 @@ class _LineFinder:
         self.line = text.count("\n", 0, self.pos) + 1 if self.multiline else 1
         self.counted = self.pos
 
-    def line_of(self, address: str) -> Optional[int]:
+    def line_of(self, address: str) -> int | None:
         if not self.multiline:
             return None
         pat = re.compile(r'"address"\s*:\s*' + re.escape(json.dumps(address)))

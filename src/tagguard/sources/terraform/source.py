@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any
+from collections.abc import Iterable
 
 from tagguard.model import INFO, NOT_PROPAGATED, NOT_SCANNED, WARNING, Finding, Resource, Suppression
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error, posix_dirname
@@ -49,7 +50,7 @@ class TerraformSource(Source):
         loader = Loader(inventory.root, remote.rel_of(ctx.rel), _reader(out, ctx, remote), boundary=ctx.boundary)
         loader.remote = remote
         defs = {d: loader.module_def(inventory.path(d)) for d in dirs}
-        children: Set[str] = set()
+        children: set[str] = set()
         for d, mdef in defs.items():
             for _call, src in mdef.local_sources():
                 child = Path(os.path.relpath((mdef.dir / src).resolve(), inventory.root.resolve())).as_posix()
@@ -63,15 +64,15 @@ class TerraformSource(Source):
                 if issue[0] in walked_out and "outside the scanned repository" in issue[2]:
                     continue
                 out.findings.append(parse_error(issue[0], issue[1] or None, f"{issue[0]}:{issue[1]}: {issue[2]}"))
-        reported_remote: Set[Tuple[str, int]] = set()
-        k8s_items: List[dict] = []
-        helm_items: List[dict] = []
+        reported_remote: set[tuple[str, int]] = set()
+        k8s_items: list[dict] = []
+        helm_items: list[dict] = []
         unknowns = _K8sUnknowns()
         focus = getattr(inventory, "tf_focus", None) or {}
-        callers_only: Set[str] = set(getattr(inventory, "tf_caller_dirs", None) or ())
+        callers_only: set[str] = set(getattr(inventory, "tf_caller_dirs", None) or ())
         path_dirs = {os.path.realpath(inventory.path(d)) for d in dirs}
         only_dirs = {os.path.realpath(inventory.path(d)) for d in dirs if d not in callers_only}
-        walked: Set[str] = set()
+        walked: set[str] = set()
         for d in roots:
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
@@ -120,7 +121,7 @@ class TerraformSource(Source):
         if callers_only:
             # modules added only to evaluate a changed child module through its callers:
             # their own resources and findings are not what was asked about
-            def elsewhere(file: Optional[str]) -> bool:
+            def elsewhere(file: str | None) -> bool:
                 return file is not None and posix_dirname(file) in callers_only
 
             out.resources = [r for r in out.resources if not elsewhere(r.file)]
@@ -201,17 +202,17 @@ def _remote_not_scanned(inst: ModuleInstance, call: Located, name: str, shown: s
 
 # --- root variable values ------------------------------------------------------------
 
-def root_values(directory: Path, mdef, ctx: ScanContext) -> Tuple[Dict[str, Any], List[Finding]]:
+def root_values(directory: Path, mdef, ctx: ScanContext) -> tuple[dict[str, Any], list[Finding]]:
     """Terraform's precedence: TF_VAR_* < terraform.tfvars(.json) < *.auto.tfvars (lexical) < -var-file/-var."""
     from tagguard.hcl import parse as hcl
 
-    values: Dict[str, Any] = {}
-    problems: List[Finding] = []
+    values: dict[str, Any] = {}
+    problems: list[Finding] = []
     for name, decl in mdef.variables.items():
         env = os.environ.get(f"TF_VAR_{name}")
         if env is not None:
             values[name] = _parse_cli_value(env, decl)
-    files: List[Path] = []
+    files: list[Path] = []
     for fname in ("terraform.tfvars", "terraform.tfvars.json"):
         if (directory / fname).is_file():
             files.append(directory / fname)
@@ -266,7 +267,7 @@ class _TfvarsHints:
 
     AUTO = ("terraform.tfvars", "terraform.tfvars.json")
 
-    def __init__(self, root: str, tfvars: List[str], module_dirs: Set[str], inventory: Inventory, ctx: ScanContext):
+    def __init__(self, root: str, tfvars: list[str], module_dirs: set[str], inventory: Inventory, ctx: ScanContext):
         prefix = "" if root in ("", ".") else root + "/"
         given = {os.path.abspath(str(p)) for p in ctx.var_files}
         self._files = []
@@ -285,7 +286,7 @@ class _TfvarsHints:
             self._files.append(f)
         self._inventory = inventory
         self._ctx = ctx
-        self._parsed: Optional[Dict[str, List[Tuple[Any, str]]]] = None
+        self._parsed: dict[str, list[tuple[Any, str]]] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         if not self._files:
@@ -294,17 +295,17 @@ class _TfvarsHints:
             self._parsed = self._parse()
         return self._parsed.get(name, default)
 
-    def _parse(self) -> Dict[str, List[Tuple[Any, str]]]:
+    def _parse(self) -> dict[str, list[tuple[Any, str]]]:
         from tagguard import safeio
         from tagguard.hcl import parse as hcl
 
-        out: Dict[str, List[Tuple[Any, str]]] = {}
+        out: dict[str, list[tuple[Any, str]]] = {}
         for rel in self._files[:50]:
             try:
                 data = safeio.read_bytes(self._inventory.path(rel), self._ctx.boundary)
             except OSError:
                 continue  # the file is reported by whoever reads it as input, not here
-            values: Dict[str, Any] = {}
+            values: dict[str, Any] = {}
             if rel.endswith(".json"):
                 try:
                     doc = safeio.load_json(data.decode("utf-8"), rel)
@@ -320,7 +321,7 @@ class _TfvarsHints:
         return out
 
 
-def _untrusted_var_files(ctx: ScanContext) -> Set[str]:
+def _untrusted_var_files(ctx: ScanContext) -> set[str]:
     """``terraform.var_files`` of a config that lies inside the scanned repository (the
     repository's own ``.tagguard.yaml``): reads of them are confined to the repository."""
     from tagguard.safeio import inside
@@ -343,7 +344,7 @@ def ex_empty_scope():
     return hcl_empty_scope()
 
 
-def _parse_cli_value(raw: str, decl: Optional[Located]) -> Any:
+def _parse_cli_value(raw: str, decl: Located | None) -> Any:
     """``-var``/``TF_VAR_`` values are strings unless the variable's type is complex."""
     if decl is None:
         return raw
@@ -368,21 +369,21 @@ def _parse_cli_value(raw: str, decl: Optional[Located]) -> Any:
 # --- walking instances -------------------------------------------------------------------
 
 class _Walker:
-    def __init__(self, ctx: ScanContext, out: SourceOutput, reported_remote: Set[Tuple[str, int]]):
+    def __init__(self, ctx: ScanContext, out: SourceOutput, reported_remote: set[tuple[str, int]]):
         self.ctx = ctx
         self.out = out
         self.reported_remote = reported_remote
         self.scope_all = ctx.config.scope == "all"
-        self._required: Optional[List[str]] = None
-        self.k8s_items: List[dict] = []
-        self.helm_items: List[dict] = []  # helm_release instances (rendered by collect)
+        self._required: list[str] | None = None
+        self.k8s_items: list[dict] = []
+        self.helm_items: list[dict] = []  # helm_release instances (rendered by collect)
         self.k8s_unknowns: Any = None  # terraform/k8s.Unknowns shared by the scan (set by collect)
-        self.only_dirs: Optional[Set[str]] = None  # changed modules (real paths) when judged through callers
-        self.path_dirs: Set[str] = set()  # those and their callers: the module calls worth following
-        self.walked: Set[str] = set()  # changed modules that some caller instantiated
+        self.only_dirs: set[str] | None = None  # changed modules (real paths) when judged through callers
+        self.path_dirs: set[str] = set()  # those and their callers: the module calls worth following
+        self.walked: set[str] = set()  # changed modules that some caller instantiated
 
     @property
-    def required(self) -> List[str]:
+    def required(self) -> list[str]:
         if self._required is None:
             self._required = list(self.ctx.config.taxonomy().required)
         return self._required
@@ -438,7 +439,7 @@ class _Walker:
                 self.walk(child, in_focus)
 
     # -- one resource block ------------------------------------------------------------
-    def resource(self, inst: ModuleInstance, loc: Located) -> List[Tuple[Resource, Any, Any]]:
+    def resource(self, inst: ModuleInstance, loc: Located) -> list[tuple[Resource, Any, Any]]:
         block = loc.block
         rtype, rname = block.labels[0], block.labels[1]
         if rtype.startswith(("kubernetes_", "kubectl_")):
@@ -477,7 +478,7 @@ class _Walker:
             out.append((res, body, scope, extra))
         return out
 
-    def possibly_ai(self, res: Resource, comp, unknown: List[str]) -> None:
+    def possibly_ai(self, res: Resource, comp, unknown: list[str]) -> None:
         """A compute resource whose size cannot be resolved: judged as AI unless ``possibly_ai: false``."""
         what = "; ".join(dict.fromkeys(unknown))
         judged = _possibly_ai_enabled(self.ctx)
@@ -538,8 +539,8 @@ class _Walker:
             defaults = ex.TagMap.of(provider.default_tags, provider.origin or f"provider {provider.key} default tags")
         # default tags are known even where they do not apply (ASGs), to say so
         effective = defaults.overlay(own) if spec.get("default_tags") else own
-        unknown: List[str] = []
-        conflicts: List[str] = []
+        unknown: list[str] = []
+        conflicts: list[str] = []
         comp, ai = ex.compute_for(spec, body, scope, inst.multiplier, count, unknown, conflicts)
         if provider is not None and isinstance(provider.region, str):
             comp.region = provider.region
@@ -587,7 +588,7 @@ def _possibly_ai_enabled(ctx: ScanContext) -> bool:
     return value is not False
 
 
-def _how_to_tell(unknown: List[str]) -> str:
+def _how_to_tell(unknown: list[str]) -> str:
     names = list(dict.fromkeys(re.findall(r"\bvar\.([A-Za-z_][\w-]*)", " ".join(unknown))))
     name = names[0] if len(names) == 1 else "NAME"
     return (f"give tagguard the size: `--var {name}=<type>`, a tfvars file (`--var-file`), a variable default, "
@@ -598,7 +599,7 @@ def _apply_tagmap(res: Resource, tm: ex.TagMap) -> None:
     tm.apply_to(res)
 
 
-def _generic_spec(rtype: str, body) -> Optional[dict]:
+def _generic_spec(rtype: str, body) -> dict | None:
     """``scope: all``: any resource of a taggable type (see taggable.yaml) or that sets tags/labels."""
     provider = {"aws": "aws", "google": "gcp", "azurerm": "azure"}.get(rtype.split("_", 1)[0])
     if provider is None:
@@ -609,7 +610,7 @@ def _generic_spec(rtype: str, body) -> Optional[dict]:
     return {"provider": provider, "tags": attr, "default_tags": provider in ("aws", "gcp"), "ai": "never"}
 
 
-def _taggable_types() -> Set[str]:
+def _taggable_types() -> set[str]:
     global _TAGGABLE
     if _TAGGABLE is None:
         from tagguard import yamlio
@@ -620,12 +621,12 @@ def _taggable_types() -> Set[str]:
     return _TAGGABLE
 
 
-_TAGGABLE: Optional[Set[str]] = None
+_TAGGABLE: set[str] | None = None
 
 
 # --- suppressions ------------------------------------------------------------------------
 
-def _suppressions(comments: List[Tuple[int, str]], start: int, end: Optional[int], file: str) -> Tuple[List[Suppression], List[Finding]]:
+def _suppressions(comments: list[tuple[int, str]], start: int, end: int | None, file: str) -> tuple[list[Suppression], list[Finding]]:
     """``# tagguard:ignore RULE[,RULE] -- reason`` on the resource line, directly above it, or inside it."""
     if not comments:
         return [], []
@@ -636,8 +637,8 @@ def _suppressions(comments: List[Tuple[int, str]], start: int, end: Optional[int
         lines.append(above)
         above -= 1
     lines.extend(ln for ln in by_line if start < ln <= (end or start))
-    sups: List[Suppression] = []
-    bad: List[Finding] = []
+    sups: list[Suppression] = []
+    bad: list[Finding] = []
     for ln in lines:
         text = by_line.get(ln)
         if not text or "tagguard:ignore" not in text:
@@ -656,7 +657,7 @@ def _suppressions(comments: List[Tuple[int, str]], start: int, end: Optional[int
 
 # --- extractors for the shapes that need code ----------------------------------------------
 
-def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str], res: Optional[Resource] = None):
+def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str], res: Resource | None = None):
     """Follow ``launch_template { id = aws_launch_template.x.id }`` to the template in this module
     (also through ``dynamic "launch_template"`` blocks).  A reference that leads nowhere this
     module declares leaves the instance type unknown, and ``res`` records why."""
@@ -703,7 +704,7 @@ def _not_created(inst: ModuleInstance, loc: Located) -> bool:
     return value == 0 and not isinstance(value, bool)
 
 
-def _attrs_at(body, path: str, scope) -> List[Any]:
+def _attrs_at(body, path: str, scope) -> list[Any]:
     """Attributes at ``a.b.c`` where ``a``, ``b`` are nested (possibly dynamic) blocks."""
     parts = path.split(".")
     holders = [(body, scope)]
@@ -734,7 +735,7 @@ def _size_unknown(res: Resource, why: str) -> None:
         bucket.append(why)
 
 
-def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> List[tuple]:
+def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> list[tuple]:
     """References of an expression, following ``local.x`` into the local's own expression
     (``id = local.launch_template_id`` where the local picks ``aws_launch_template.this[0].id``)."""
     try:
@@ -751,7 +752,7 @@ def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> Li
     return out
 
 
-def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> Tuple[ex.TagMap, Optional[str]]:
+def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> tuple[ex.TagMap, str | None]:
     """Tags the template's ``tag_specifications`` put on instances, and its instance type."""
     inst = getattr(loc, "owner", None) or inst
     scope = inst
@@ -800,7 +801,7 @@ def Compute_from_spec(spec: dict):
     return Compute(provider=spec.get("provider"), service=spec.get("service"))
 
 
-def _missing_on_bill(walker: _Walker, res: Resource, reaching: ex.TagMap) -> List[str]:
+def _missing_on_bill(walker: _Walker, res: Resource, reaching: ex.TagMap) -> list[str]:
     """Keys the WHOLE taxonomy requires of the tags that reach the billed instances, including
     conditional requirements (``if``/``then``, ``dependentRequired``) triggered by their values."""
     from tagguard.model import MISSING_TAG
@@ -814,14 +815,14 @@ def _missing_on_bill(walker: _Walker, res: Resource, reaching: ex.TagMap) -> Lis
     return out
 
 
-def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: Dict[str, str], why: str, fix: str) -> None:
+def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: dict[str, str], why: str, fix: str) -> None:
     """Required keys that are set somewhere but do not reach the billed instances."""
     if not res.ai or reaching.open:
         return
     lost = [k for k in _missing_on_bill(walker, res, reaching) if k in stuck]
     if not lost:
         return
-    by_place: Dict[str, List[str]] = {}
+    by_place: dict[str, list[str]] = {}
     for k in lost:
         by_place.setdefault(stuck[k], []).append(f"`{k}`")
     where = "; ".join(f"{', '.join(keys)} on {place}" for place, keys in by_place.items())
@@ -835,7 +836,7 @@ def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: 
 def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaults, own):
     asg = ex.TagMap()
     propagated = ex.TagMap()
-    stuck: Dict[str, str] = {}
+    stuck: dict[str, str] = {}
     for tag_body, tag_scope in ex.blocks_named(body, "tag", scope):
         key = ex.get_path(tag_body, "key", tag_scope)
         value = ex.get_path(tag_body, "value", tag_scope)
@@ -925,7 +926,7 @@ def _mixed_policy(comp, body, scope) -> None:
         comp.spot_units = spot
 
 
-def _requirements_accelerated(body, scope, lt: Optional[Located]) -> Optional[str]:
+def _requirements_accelerated(body, scope, lt: Located | None) -> str | None:
     """``instance_requirements`` (in the ASG's overrides or the launch template) that require
     accelerators: ``accelerator_count { min >= 1 }`` or ``accelerator_types`` gpu/inference."""
     holders = []
@@ -998,7 +999,7 @@ def ex_launch_template_ref(walker, res, spec, body, scope, inst, effective, defa
 def ex_sagemaker_endpoint_configuration(walker, res, spec, body, scope, inst, effective, defaults, own):
     comp = res.compute or Compute_from_spec(spec)
     variants = ex.blocks_named(body, "production_variants", scope)
-    types: Dict[str, int] = {}
+    types: dict[str, int] = {}
     unknown_units = False
     serverless = 0
     for vb, vs in variants:

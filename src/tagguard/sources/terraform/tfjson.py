@@ -24,7 +24,7 @@ with its line and column.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from tagguard.hcl.evaluate import Literal, ObjectExpr, Source, TupleExpr
 from tagguard.hcl.parse import MAX_BLOCK_DEPTH, Attribute, Block, Body, HclFile, ParseIssue
@@ -64,7 +64,7 @@ class _Scanner:
     def ws(self, pos: int) -> int:
         return _WS.match(self.text, pos).end()
 
-    def value(self, pos: int, depth: int) -> Tuple[JNode, int]:
+    def value(self, pos: int, depth: int) -> tuple[JNode, int]:
         if depth > MAX_DEPTH:
             raise JsonError(f"nested more than {MAX_DEPTH} levels deep", pos)
         text = self.text
@@ -94,15 +94,15 @@ class _Scanner:
             return JNode("number", num, pos, m.end()), m.end()
         raise JsonError(f"unexpected character {text[pos]!r}", pos)
 
-    def string(self, pos: int) -> Tuple[str, int]:
+    def string(self, pos: int) -> tuple[str, int]:
         try:
             return self.scanstring(self.text, pos + 1, True)
         except ValueError as exc:
             raise JsonError(str(exc).split(":")[0], getattr(exc, "pos", pos)) from None
 
-    def obj(self, pos: int, depth: int) -> Tuple[JNode, int]:
+    def obj(self, pos: int, depth: int) -> tuple[JNode, int]:
         start = pos
-        pairs: List[Tuple[str, JNode, int]] = []
+        pairs: list[tuple[str, JNode, int]] = []
         pos = self.ws(pos + 1)
         if self.text.startswith("}", pos):
             return JNode("object", pairs, start, pos + 1), pos + 1
@@ -125,9 +125,9 @@ class _Scanner:
                 return JNode("object", pairs, start, pos + 1), pos + 1
             raise JsonError("expected `,` or `}` in an object", pos)
 
-    def array(self, pos: int, depth: int) -> Tuple[JNode, int]:
+    def array(self, pos: int, depth: int) -> tuple[JNode, int]:
         start = pos
-        items: List[JNode] = []
+        items: list[JNode] = []
         pos = self.ws(pos + 1)
         if self.text.startswith("]", pos):
             return JNode("array", items, start, pos + 1), pos + 1
@@ -204,8 +204,8 @@ class _Converter:
         self.filename = filename
         self.src = _TextSource(text, filename)
         self.newlines = [i for i, c in enumerate(text) if c == "\n"]
-        self.comments: List[Tuple[int, str]] = []
-        self.errors: List[ParseIssue] = []
+        self.comments: list[tuple[int, str]] = []
+        self.errors: list[ParseIssue] = []
         self.c_expr = _Compiler(self)
         self.c_literal = _Compiler(self, "literal")
         self.c_text = _Compiler(self, "text")
@@ -250,10 +250,10 @@ class _Converter:
                     self.bad(item, f"unknown top-level block type `{key}`")
         return body
 
-    def items(self, node: JNode) -> List[JNode]:
+    def items(self, node: JNode) -> list[JNode]:
         return list(node.value) if node.kind == "array" else [node]
 
-    def labelled(self, body: Body, kind: str, node: JNode, need: int, labels: List[str], key_pos: int) -> None:
+    def labelled(self, body: Body, kind: str, node: JNode, need: int, labels: list[str], key_pos: int) -> None:
         if len(labels) == need:
             for item in self.items(node):
                 if item.kind != "object":
@@ -304,7 +304,7 @@ class _Converter:
                                              self.line(name_pos), self.line(item.end)))
         return body
 
-    def nested(self, value: JNode) -> List[JNode]:
+    def nested(self, value: JNode) -> list[JNode]:
         if value.kind == "object":
             return [value]
         if value.kind == "array" and value.value and all(v.kind == "object" for v in value.value):
@@ -338,7 +338,7 @@ class _Converter:
         self.errors.append(ParseIssue(self.line(node.start), self.column(node.start), message))
 
     # -- expressions --------------------------------------------------------------
-    def pos(self, node: JNode) -> Dict[str, Any]:
+    def pos(self, node: JNode) -> dict[str, Any]:
         return {"src": self.src, "start": node.start, "end": node.end, "line": self.line(node.start)}
 
     def literal(self, node: JNode) -> Any:

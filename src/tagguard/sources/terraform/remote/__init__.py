@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tagguard.sources.terraform.remote.http import FetchError, host_allowed
@@ -32,10 +32,10 @@ class Getter:
     url: str  # registry address, or clone / download URL (without //subdir and ref)
     host: str  # host[:port] asked first
     subdir: str = ""
-    ref: Optional[str] = None
+    ref: str | None = None
 
 
-def _split_subdir(url: str) -> Tuple[str, str]:
+def _split_subdir(url: str) -> tuple[str, str]:
     """go-getter's ``URL//subdir?query`` -> (``URL?query``, subdir)."""
     query = ""
     if "?" in url:
@@ -98,17 +98,17 @@ def _stderr_log(message: str) -> None:
 class RemoteModules:
     """Finds (and, when fetching is on, downloads) remote module sources."""
 
-    def __init__(self, fetch: bool = False, allowed_hosts: Optional[List[str]] = None,
-                 cache_root: Optional[Path] = None, log: Optional[Callable[[str], None]] = None):
+    def __init__(self, fetch: bool = False, allowed_hosts: list[str] | None = None,
+                 cache_root: Path | None = None, log: Callable[[str], None] | None = None):
         from tagguard.sources.terraform.remote.cache import ModuleCache
 
         self.fetch = fetch
         self.allowed = [str(h).lower() for h in (DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)]
         self.cache = ModuleCache(cache_root)
         self.log = log or _stderr_log
-        self._done: Dict[Tuple[str, str], Tuple[Optional[Path], Optional[str]]] = {}
+        self._done: dict[tuple[str, str], tuple[Path | None, str | None]] = {}
         self.downloads = 0
-        self._labels: Dict[str, str] = {}
+        self._labels: dict[str, str] = {}
 
     @property
     def cache_root(self) -> Path:
@@ -140,7 +140,7 @@ class RemoteModules:
             return f"~module-cache/{label}/{Path(inner).as_posix()}"
         return show
 
-    def entry_of(self, path) -> Optional[str]:
+    def entry_of(self, path) -> str | None:
         """The cache entry (its real directory) that ``path`` is inside, or None."""
         real = os.path.realpath(os.fspath(path))
         root = os.path.realpath(self.cache.root) + os.sep
@@ -148,14 +148,14 @@ class RemoteModules:
             return None
         return root + real[len(root):].split(os.sep, 1)[0]
 
-    def module_dir(self, source: str, version: Optional[str]) -> Tuple[Optional[Path], Optional[str]]:
+    def module_dir(self, source: str, version: str | None) -> tuple[Path | None, str | None]:
         """(directory of the module, None) or (None, why it is not available)."""
         key = (source, version or "")
         if key not in self._done:
             self._done[key] = self._module_dir(source, version)
         return self._done[key]
 
-    def _module_dir(self, source: str, version: Optional[str]) -> Tuple[Optional[Path], Optional[str]]:
+    def _module_dir(self, source: str, version: str | None) -> tuple[Path | None, str | None]:
         try:
             getter = classify(source)
         except FetchError as exc:
@@ -184,7 +184,7 @@ class RemoteModules:
             return None, str(exc)
 
     # -- downloading ----------------------------------------------------------------
-    def _download(self, getter: Getter, version: Optional[str], tree: Path, depth: int = 0) -> Dict[str, object]:
+    def _download(self, getter: Getter, version: str | None, tree: Path, depth: int = 0) -> dict[str, object]:
         from tagguard.sources.terraform.remote import archive, git, registry
         from tagguard.sources.terraform.remote.http import get
 

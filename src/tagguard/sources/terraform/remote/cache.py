@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable
 
 META = "meta.json"
 TREE = "tree"
@@ -25,18 +25,18 @@ def default_root() -> Path:
     return Path(base) / "tagguard" / "modules"
 
 
-def key_of(source: str, version: Optional[str]) -> str:
+def key_of(source: str, version: str | None) -> str:
     return hashlib.sha256(f"{source.strip()}\n{(version or '').strip()}".encode()).hexdigest()[:40]
 
 
 class ModuleCache:
-    def __init__(self, root: Optional[Path] = None):
+    def __init__(self, root: Path | None = None):
         self.root = Path(root) if root is not None else default_root()
 
-    def entry(self, source: str, version: Optional[str]) -> Path:
+    def entry(self, source: str, version: str | None) -> Path:
         return self.root / key_of(source, version)
 
-    def lookup(self, source: str, version: Optional[str]) -> Optional[Dict[str, Any]]:
+    def lookup(self, source: str, version: str | None) -> dict[str, Any] | None:
         """The entry's metadata (with ``tree``: its directory) or None when not cached."""
         entry = self.entry(source, version)
         try:
@@ -50,7 +50,7 @@ class ModuleCache:
         meta["tree"] = tree
         return meta
 
-    def store(self, source: str, version: Optional[str], fill: Callable[[Path], Dict[str, Any]]) -> Dict[str, Any]:
+    def store(self, source: str, version: str | None, fill: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """Build an entry with ``fill(tree_dir) -> metadata`` and move it into place atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))

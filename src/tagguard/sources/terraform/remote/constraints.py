@@ -8,7 +8,7 @@ exact constraint naming it, as Terraform does.  The newest version that satisfie
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Optional, Tuple
+from collections.abc import Iterable
 
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 _PART = re.compile(r"^\s*(=|!=|>=|<=|~>|>|<)?\s*(\S+)\s*$")
@@ -30,9 +30,9 @@ class Version:
         self.pre = m.group(4) or ""
         self.text = text.strip()
 
-    def key(self) -> Tuple:
+    def key(self) -> tuple:
         # a pre-release sorts before its release; identifiers compare numerically when numeric
-        pre: Tuple = (1,) if not self.pre else (0,) + tuple(
+        pre: tuple = (1,) if not self.pre else (0,) + tuple(
             (0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre.split("."))
         return self.nums + (pre,)
 
@@ -49,7 +49,7 @@ class Version:
         return self.text
 
 
-def parse_constraints(text: Optional[str]) -> List[Tuple[str, Version]]:
+def parse_constraints(text: str | None) -> list[tuple[str, Version]]:
     if text is None or not text.strip():
         return []
     out = []
@@ -83,17 +83,17 @@ def _holds(op: str, want: Version, v: Version) -> bool:
     return v.nums[:keep] == want.nums[:keep]
 
 
-def matches(constraints: List[Tuple[str, Version]], v: Version) -> bool:
+def matches(constraints: list[tuple[str, Version]], v: Version) -> bool:
     if v.pre and not any(op == "=" and want == v for op, want in constraints):
         return False  # pre-releases only on an exact match
     return all(_holds(op, want, v) for op, want in constraints)
 
 
-def newest(available: Iterable[str], constraint: Optional[str]) -> Optional[str]:
+def newest(available: Iterable[str], constraint: str | None) -> str | None:
     """The newest of ``available`` that satisfies ``constraint`` (None: none does).
     Unreadable version strings in ``available`` are skipped; an unreadable constraint raises."""
     cons = parse_constraints(constraint)
-    best: Optional[Version] = None
+    best: Version | None = None
     for text in available:
         try:
             v = Version(text)

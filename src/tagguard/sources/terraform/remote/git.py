@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 from urllib.parse import urlsplit
 
 from tagguard.sources.terraform.remote.http import FetchError, check_url, is_loopback
@@ -27,7 +27,7 @@ def git_config(url: str):
     return conf
 
 
-def clone(url: str, ref: Optional[str], dest: Path, allowed, log: Callable[[str], None],
+def clone(url: str, ref: str | None, dest: Path, allowed, log: Callable[[str], None],
           git_bin: str = "git") -> str:
     """Clone ``url`` at ``ref`` (branch, tag or commit; None: the default branch) into ``dest``;
     returns the commit checked out."""
@@ -43,7 +43,7 @@ def clone(url: str, ref: Optional[str], dest: Path, allowed, log: Callable[[str]
         env["NO_PROXY"] = env["no_proxy"] = ",".join(filter(None, [env.get("no_proxy"), urlsplit(url).hostname]))
     conf = git_config(url)
 
-    def run(*args: str, cwd: Optional[Path] = None) -> str:
+    def run(*args: str, cwd: Path | None = None) -> str:
         try:
             proc = subprocess.run([git_bin, *conf, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                   capture_output=True, timeout=TIMEOUT)

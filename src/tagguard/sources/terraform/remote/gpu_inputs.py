@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable
 
 MAX_TEXT = 512 * 1024  # characters of one input looked at
 SKIP = frozenset({"source", "version", "count", "for_each", "providers", "depends_on"})
@@ -49,7 +49,7 @@ def _families() -> frozenset:
     return frozenset(f.family.lower() for f in catalog.load().families if f.provider == "aws" and "*" not in f.family)
 
 
-def mention(text: str) -> Optional[Tuple[int, str]]:
+def mention(text: str) -> tuple[int, str] | None:
     """(0-based line offset within ``text``, what was found) of the first accelerator mention."""
     text = text[:MAX_TEXT]
     hits = []
@@ -76,7 +76,7 @@ def mention(text: str) -> Optional[Tuple[int, str]]:
     return text.count("\n", 0, pos), what
 
 
-def accelerator_input(body, evaluate: Optional[Callable[[Any], Any]] = None) -> Optional[Tuple[int, str, str]]:
+def accelerator_input(body, evaluate: Callable[[Any], Any] | None = None) -> tuple[int, str, str] | None:
     """(line, input name, what) of the first input of a module call (or helm_release) that mentions
     an accelerator: first in the written text, then in the evaluated values (``evaluate(expr)``)."""
     attrs = [(n, a) for n, a in body.attributes.items() if n not in SKIP]

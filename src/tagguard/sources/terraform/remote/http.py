@@ -3,7 +3,7 @@ allowlist, HTTPS except to loopback, bounded size and time."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 MAX_REDIRECTS = 5
@@ -24,7 +24,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def host_allowed(host: str, port: Optional[int], allowed) -> bool:
+def host_allowed(host: str, port: int | None, allowed) -> bool:
     """``host`` is on the allowlist: an entry ``host`` allows any port of it, ``host:port`` only that port."""
     host = (host or "").lower()
     for entry in allowed or ():
@@ -49,7 +49,7 @@ def check_url(url: str, allowed) -> None:
 
 
 def get(url: str, allowed, limit: int, log: Callable[[str], None],
-        headers: Optional[Dict[str, str]] = None) -> Tuple[str, int, Dict[str, str], bytes]:
+        headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str], bytes]:
     """(final URL, status, headers, body) of a GET; redirects are followed by hand, each checked."""
     import urllib.error
     import urllib.request

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable
 from urllib.parse import quote, urljoin, urlsplit
 
 from tagguard.sources.terraform.remote import constraints
@@ -38,7 +38,7 @@ class RegistryAddress:
         return "/".join(quote(p, safe="") for p in (self.namespace, self.name, self.provider))
 
 
-def parse(source: str) -> Optional[RegistryAddress]:
+def parse(source: str) -> RegistryAddress | None:
     """A registry address, or None when ``source`` is not one (``github.com/o/r`` is a git source)."""
     m = _ADDR.match(source.strip())
     if not m:
@@ -71,7 +71,7 @@ def discover(host: str, allowed, log: Callable[[str], None]) -> str:
     return base if base.endswith("/") else base + "/"
 
 
-def resolve(addr: RegistryAddress, constraint: Optional[str], allowed, log: Callable[[str], None]) -> Tuple[str, str]:
+def resolve(addr: RegistryAddress, constraint: str | None, allowed, log: Callable[[str], None]) -> tuple[str, str]:
     """(version chosen, source to download it from: X-Terraform-Get resolved against the download URL)."""
     base = discover(addr.host, allowed, log)
     url = urljoin(base, f"{addr.path}/versions")
