@@ -60,11 +60,16 @@ def test_third_party_actions_are_pinned_by_full_commit_sha():
     for step in steps():
         if "uses" in step and not step["uses"].startswith("./"):
             assert SHA_PIN.match(step["uses"]), step["uses"]
-    wf = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())
-    for step in wf["jobs"]["tagguard"]["steps"]:
-        uses = step.get("uses", "")
-        if uses and not uses.startswith("tagguard/tagguard@"):  # the action itself: pinned by its users
-            assert SHA_PIN.match(uses), uses
+    examples = [ROOT / "examples" / "github-workflow.yml", *sorted((ROOT / "examples" / "workflows").glob("*.yml"))]
+    checked = 0
+    for path in examples:  # every workflow users copy, not only the first one
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                uses = step.get("uses", "")
+                if uses and not uses.startswith("tagguard/tagguard@"):  # the action itself: pinned by its users
+                    assert SHA_PIN.match(uses), f"{path.name}: {uses}"
+                    checked += 1
+    assert checked >= 8
 
 
 def test_every_python_step_runs_isolated_and_no_input_is_pasted_into_shell():
