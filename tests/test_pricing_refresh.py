@@ -98,6 +98,8 @@ def test_bad_local_card_is_one_line_error(tmp_path):
 
 
 def test_refresh_command_builds():
-    from tagguard.pricing.refresh import refresh_command
+    from tagguard.commands.pricing import pricing, refresh_command
+
+    assert pricing.get_command(None, "refresh") is refresh_command
 
     assert refresh_command.name == "refresh" and any(p.name == "regions" for p in refresh_command.params)

@@ -9,14 +9,14 @@ import os
 import sys
 from importlib import import_module
 from pathlib import Path
-from typing import NoReturn
 from collections.abc import Sequence
 
 import click
 
 from tagguard import __version__
+from tagguard.errors import EXIT_USAGE, fail, log_safe  # re-exported: commands/* import them from here
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS = 0, 1
 
 # name -> "module:attribute" of a click command, imported on demand.
 LAZY_COMMANDS = {
@@ -63,19 +63,6 @@ def _importable(spec: str) -> bool:
         return find_spec(spec.partition(":")[0]) is not None
     except ModuleNotFoundError:
         return False
-
-
-def log_safe(text: str) -> str:
-    """One line for stderr that may quote scanned data: control characters and newlines shown
-    escaped, no legacy ``##[cmd]`` workflow command (``formats.escape``)."""
-    from tagguard.formats.escape import guard_commands, term
-
-    return guard_commands(term(text))
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"tagguard: error: {log_safe(str(message))}", err=True)
-    raise click.exceptions.Exit(code)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -1,7 +1,11 @@
 """``tagguard pricing``: the rate card."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from tagguard.errors import fail
 
 
 @click.group()
@@ -24,10 +28,31 @@ def show(instance_type, provider, fmt):
     raise click.exceptions.Exit(code)
 
 
-def _add_refresh() -> None:
-    from tagguard.pricing.refresh import refresh_command
+@pricing.command("refresh")
+@click.option("--regions", required=True, metavar="A,B", help="Regions to fetch rates for; the first is the primary region used for pricing.")
+@click.option("--types", default=None, metavar="T,T", help="Instance types (default: every AWS EC2 type in the shipped rate card).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the local rate card (default: ~/.cache/tagguard/ratecard.local.json).")
+def refresh_command(regions, types, output):
+    """Refresh a local rate card from the AWS Price List API and current spot prices (read-only calls).
 
-    pricing.add_command(refresh_command)
+    Every later command in this environment prices with it (the shipped card fills the gaps).
+    """
+    try:
+        import boto3  # noqa: F401
+    except ModuleNotFoundError:
+        fail("pricing refresh needs boto3: pip install 'tagguard[aws]'")
+    from tagguard.pricing.refresh import refresh
 
+    regs = [r.strip() for r in regions.split(",") if r.strip()]
+    tps = [t.strip() for t in (types or "").split(",") if t.strip()] or None
+    try:
+        summary = refresh(regs, types=tps, output=output)
+    except Exception as exc:  # credentials, access denied, throttled: one line
+        from tagguard.sources.aws.accounts import error_info
 
-_add_refresh()
+        info = error_info(exc)
+        fail(f"pricing refresh failed: {info['code']}: {info['message']}")
+    click.echo(f"wrote {summary['path']}: {summary['rows']} instance types x {len(summary['regions'])} region(s), "
+               f"rates dated {summary['date']}" + (f"; no Price List SKU for {len(summary['not_found'])} type/region pairs"
+                                                   if summary["not_found"] else ""))
