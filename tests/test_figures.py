@@ -63,7 +63,7 @@ def test_pytorchjob_worker_breakdown_includes_the_node_share(tmp_path):
 
 @pytest.mark.parametrize("model,spot_units", [("on_demand", None), ("spot", None), ("mixed", 3)])
 def test_breakdown_sums_to_hourly_for_every_pricing_model(model, spot_units):
-    pricer = Pricer({})
+    pricer = Pricer(catalog.load(), {})
     for itype, provider, gpus in (("g5.12xlarge", "kubernetes", 2.0), ("p4d.24xlarge", "aws", None)):
         r = Resource(address="x", type="t", source="s", ai=True,
                      compute=Compute(instance_type=itype, provider=provider, gpus_per_unit=gpus, units=5,

@@ -31,7 +31,7 @@ def item(itype, od, r1=None, upfront3=None, r3=None):
                        "serviceCode": "AmazonEC2", "publicationDate": "2026-11-01T00:00:00Z", "version": "1", "terms": terms})
 
 
-def test_refresh_writes_atomically_and_overlays_the_rate_card(tmp_path, monkeypatch):
+def test_refresh_writes_atomically_and_overlays_the_rate_card(tmp_path):
     from tagguard.pricing import catalog, refresh
 
     now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -60,21 +60,49 @@ def test_refresh_writes_atomically_and_overlays_the_rate_card(tmp_path, monkeypa
     assert rates["on_demand"] == 0.95 and rates["spot"] == 0.40 and rates["spot_min"] == 0.30 and rates["spot_azs"] == 3
     assert rates["reserved_1yr"] == 0.6 and rates["reserved_3yr"] == pytest.approx(0.2 + 8760 / (8760 * 3))
     assert card["sources"]["aws-price-list-2026-11-26"]["date"] == "2026-11-26"
-    # the overlay: prices computed afterwards use (and cite) the refreshed figures
-    monkeypatch.setattr(catalog, "_CARD", None)
-    monkeypatch.setattr(refresh, "_APPLIED", None)
-    assert refresh.apply_local_ratecard(out) == str(out)
-    info = catalog.lookup("g5.xlarge", "aws")
+    # the overlay: a new card that prices with (and cites) the refreshed figures; the shipped card
+    # and every other card stay as they were (nothing to put back afterwards)
+    shipped = catalog.load()
+    before = shipped.lookup("g5.xlarge", "aws")
+    card = refresh.local_ratecard(path=out)
+    assert card is not shipped and refresh.local_ratecard(path=out) is card  # read once
+    info = card.lookup("g5.xlarge", "aws")
     assert info.on_demand == 0.95 and info.on_demand_source == "aws-price-list-2026-11-26" and info.spot == 0.40
+    assert catalog.lookup("g5.xlarge", "aws") is before and before.on_demand != 0.95
+    assert "aws-price-list-2026-11-26" not in shipped.sources
     from tagguard.model import Compute, Resource
     from tagguard.pricing.engine import Pricer
 
     r = Resource(address="x", type="aws_instance", source="aws", ai=True,
                  compute=Compute(instance_type="g5.xlarge", units=1, provider="aws", region="us-east-1"))
-    cost = Pricer({}).price(r)
+    cost = Pricer(card).price(r)
     assert cost.monthly_usd == pytest.approx(0.95 * 730) and cost.rate_source == "aws-price-list-2026-11-26"
-    monkeypatch.setattr(catalog, "_CARD", None)  # leave the shipped card for other tests
-    monkeypatch.setattr(refresh, "_APPLIED", None)
+    assert Pricer(shipped).price(r).rate_source != "aws-price-list-2026-11-26"
+
+
+def test_make_pricer_prices_with_the_local_card(tmp_path, monkeypatch):
+    """The one set-up (scan, plan deltas, spot hints) picks up $TAGGUARD_LOCAL_RATECARD."""
+    from tagguard.config import Config
+    from tagguard.model import Compute, Resource
+    from tagguard.pricing import catalog
+    from tagguard.pricing.engine import make_pricer
+
+    info = catalog.lookup("g5.xlarge", "aws")
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps({"kind": "tagguard-local-ratecard", "primary_region": "us-east-1",
+                                 "sources": {"mine": {"url": "https://example.invalid", "date": "2026-12-01"}},
+                                 "instances": {info.key: {"rates": {"us-east-1": {"on_demand": 0.5,
+                                                                                   "on_demand_source": "mine"}}}}}))
+    r = Resource(address="x", type="aws_instance", source="aws", ai=True,
+                 compute=Compute(instance_type="g5.xlarge", units=2, provider="aws"))
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(tmp_path / "absent.json"))
+    assert make_pricer(Config()).pricer.price(r).rate_source == info.on_demand_source
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(local))
+    cost = make_pricer(Config()).pricer.price(r)
+    assert cost.hourly_usd == pytest.approx(1.0) and cost.rate_source == "mine" and cost.rate_date == "2026-12-01"
+    local.write_text('{"kind": "other"}')
+    with pytest.raises(ValueError, match="not a tagguard local rate card"):
+        make_pricer(Config())
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
@@ -89,12 +117,12 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 
 
 def test_bad_local_card_is_one_line_error(tmp_path):
-    from tagguard.pricing.refresh import apply_local_ratecard
+    from tagguard.pricing.refresh import local_ratecard
 
     bad = tmp_path / "x.json"
     bad.write_text('{"kind": "other"}')
     with pytest.raises(ValueError, match="not a tagguard local rate card"):
-        apply_local_ratecard(bad)
+        local_ratecard(path=bad)
 
 
 def test_refresh_command_builds():

@@ -132,29 +132,17 @@ def price(resources: list[Resource], ctx: ScanContext) -> list[Finding]:
         engine = import_module("tagguard.pricing.engine")
     except ModuleNotFoundError:  # pricing not part of this build
         return problems
-    # `tagguard pricing refresh` writes a local rate card; every command prices with it when present.
-    import_module("tagguard.pricing.refresh").apply_local_ratecard()
+    # the one set-up every command prices with: rate card (+ the local one of `pricing refresh`),
+    # `pricing` config, usage file
+    setup = engine.make_pricer(ctx.config, ctx.options)
     # GPU workloads take the instance types of the node pools they select (same scan)
     import_module("tagguard.pricing.placement").resolve(resources)
-    usage_path = ctx.options.usage or ctx.config.section("usage")
-    if usage_path:
-        usage_mod = import_module("tagguard.pricing.usage")
-        path = Path(usage_path)
-        if not path.is_absolute() and ctx.options.usage is None:
-            path = ctx.config.base_dir / path
-        try:
-            usage = usage_mod.load_usage(path)
-        except ValueError as exc:  # one line naming the file (and line): a parse error, not an abort
-            message = str(exc)
-            problems.append(Finding(rule="parse-error", category="parse_error", severity="error",
-                                    message=f"{message} (usage file not applied)", file=str(path)))
-            usage = None
-        for r in ai if usage is not None else ():
-            usage.apply(r)
-    pricing = dict(ctx.config.section("pricing") or {})
-    if ctx.config.section("commitments"):
-        pricing.setdefault("commitments", ctx.config.section("commitments"))
-    engine.Pricer(pricing).price_all(ai)
+    if setup.usage_error is not None:  # one line naming the file (and line): a parse error, not an abort
+        problems.append(Finding(rule="parse-error", category="parse_error", severity="error",
+                                message=f"{setup.usage_error} (usage file not applied)", file=str(setup.usage_path)))
+    for r in ai if setup.usage is not None else ():
+        setup.usage.apply(r)
+    setup.pricer.price_all(ai)
     # billed capacity once: workloads priced from a node pool priced in the same scan are attributions
     import_module("tagguard.pricing.placement").attribute(resources)
     return problems

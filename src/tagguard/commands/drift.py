@@ -118,11 +118,11 @@ def _brief(e: dict) -> str:
 
 def _use_local_ratecard() -> None:
     try:
-        from tagguard.pricing.refresh import apply_local_ratecard
+        from tagguard.pricing.refresh import local_ratecard
     except ModuleNotFoundError:
         return
     try:
-        apply_local_ratecard()
+        local_ratecard()  # reads and checks it (pricing.engine.make_pricer prices with it)
     except ValueError as exc:
         click.echo(f"tagguard: warning: {exc}; using the shipped rate card", err=True)
 

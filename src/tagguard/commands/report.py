@@ -60,13 +60,7 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
         fail("give PATHS or --from, not both")
     if from_json is not None:
         result = load_report_json(from_json)
-    else:
-        try:
-            from tagguard.pricing.refresh import apply_local_ratecard
-
-            apply_local_ratecard()
-        except (ModuleNotFoundError, ValueError):
-            pass
+    else:  # prices with the local rate card of `pricing refresh` when there is one (pricing.engine.make_pricer)
         result = run_scan(paths or (".",), config, kw)
     result.gate = False  # a showback reports spend; findings do not set its exit code
     extra_rows = []

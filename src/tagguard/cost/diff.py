@@ -18,7 +18,6 @@ up into ``cost_diff``: totals and the delta per configured dimension
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
@@ -29,28 +28,14 @@ UNTAGGED = "(untagged)"
 CHANGED_ACTIONS = ("create", "update", "replace", "delete")
 
 
-def make_pricer(ctx):
-    """A ``Pricer`` and usage file set up exactly as ``pipeline.price`` does, or (None, None)."""
+def _pricer(ctx):
+    """``pricing.engine.make_pricer``'s pricer and usage file (the scan's own set-up), or (None, None)."""
     try:
-        from tagguard.pricing import engine
+        from tagguard.pricing.engine import make_pricer
     except ModuleNotFoundError:  # pricing not part of this build
         return None, None
-    usage = None
-    usage_path = ctx.options.usage or ctx.config.section("usage")
-    if usage_path:
-        from tagguard.pricing import usage as usage_mod
-
-        path = Path(usage_path)
-        if not path.is_absolute() and ctx.options.usage is None:
-            path = ctx.config.base_dir / path
-        try:
-            usage = usage_mod.load_usage(path)
-        except ValueError:  # pipeline.price reports it as a parse error; price without it here too
-            usage = None
-    pricing = dict(ctx.config.section("pricing") or {})
-    if ctx.config.section("commitments"):
-        pricing.setdefault("commitments", ctx.config.section("commitments"))
-    return engine.Pricer(pricing), usage
+    setup = make_pricer(ctx.config, ctx.options)
+    return setup.pricer, setup.usage
 
 
 def _monthly(cost: Cost | None) -> float | None:
@@ -85,7 +70,7 @@ def annotate_plan(resources: list[Resource], ctx) -> None:
             shadows.append((r, shadow))
     before_cost: dict[int, Cost] = {}
     if shadows:
-        pricer, usage = make_pricer(ctx)
+        pricer, usage = _pricer(ctx)
         if pricer is not None:
             if usage is not None:
                 for _, s in shadows:

@@ -124,6 +124,71 @@ class RateCard:
     def hours_per_month(self) -> float:
         return float(self.raw.get("hours_per_month", 730))
 
+    # The lookups below read this card only: a pricer given a card (the shipped one, or the shipped
+    # one with a local card laid over it) prices from that card and nothing else.
+
+    def lookup(self, instance_type: str | None, provider: str | None = None) -> InstanceInfo | None:
+        """The row for a type (see the module function ``lookup``)."""
+        if not instance_type:
+            return None
+        want = _provider_filter(provider)
+        for name in _candidates(instance_type):
+            for info in self.by_name.get(name, ()):
+                if want is None or info.provider == want:
+                    return info
+        return None
+
+    def find_family(self, instance_type: str | None, provider: str | None = None) -> Family | None:
+        """The accelerated instance family a type belongs to, even when this size is not in the card."""
+        if not instance_type:
+            return None
+        want = _provider_filter(provider)
+        for name in _candidates(instance_type):
+            for fam in self.families:
+                if (want is None or fam.provider == want) and fam.matches(name):
+                    return fam
+        return None
+
+    def accelerator_info(self, instance_type: str | None,
+                         provider: str | None = None) -> tuple[str | None, float | None] | None:
+        """``(gpu_model, gpus_per_unit)`` for an accelerated type (see the module function)."""
+        info = self.lookup(instance_type, provider)
+        if info is not None:
+            return info.gpu_model, float(info.accelerator_count)
+        fam = self.find_family(instance_type, provider)
+        if fam is not None:
+            return fam.gpu_model, fam.gpus_for(normalize(instance_type or ""))
+        if self.unknown_gpu_family(instance_type, provider) is not None:
+            return None, None  # accelerated by its name; model and count unknown (not in the card)
+        return None
+
+    def unknown_gpu_family(self, instance_type: str | None, provider: str | None = None) -> str | None:
+        """The family of a type named by an accelerated scheme that this card does not know."""
+        if not instance_type or self.lookup(instance_type, provider) is not None \
+                or self.find_family(instance_type, provider):
+            return None
+        want = _provider_filter(provider)
+        for name in _candidates(instance_type):
+            for cloud, rx in GPU_SCHEMES:
+                if want is not None and cloud != want:
+                    continue
+                m = rx.match(name)
+                if m:
+                    return m.group(1)
+        return None
+
+    def gpu_hourly(self, gpu_model: str | None) -> GpuRate | None:
+        """Per-GPU-hour fallback rate for a GPU model (any spelling: "H100", "nvidia-h100-80gb")."""
+        from tagguard.pricing.gpus import short_gpu_model
+
+        if not gpu_model:
+            return None
+        model = gpu_model if gpu_model in self.gpu_rates else short_gpu_model(gpu_model)
+        return self.gpu_rates.get(model) if model else None
+
+    def source(self, source_id: str | None) -> Source | None:
+        return self.sources.get(source_id) if source_id else None
+
 
 _CARD: RateCard | None = None
 
@@ -206,27 +271,12 @@ def lookup(instance_type: str | None, provider: str | None = None) -> InstanceIn
 
     ``provider`` (aws | gcp | azure) narrows the search; anything else searches every cloud.
     """
-    if not instance_type:
-        return None
-    card = load()
-    want = _provider_filter(provider)
-    for name in _candidates(instance_type):
-        for info in card.by_name.get(name, ()):
-            if want is None or info.provider == want:
-                return info
-    return None
+    return load().lookup(instance_type, provider)
 
 
 def find_family(instance_type: str | None, provider: str | None = None) -> Family | None:
     """The accelerated instance family a type belongs to, even when this size is not in the card."""
-    if not instance_type:
-        return None
-    want = _provider_filter(provider)
-    for name in _candidates(instance_type):
-        for fam in load().families:
-            if (want is None or fam.provider == want) and fam.matches(name):
-                return fam
-    return None
+    return load().find_family(instance_type, provider)
 
 
 def accelerator_info(instance_type: str | None, provider: str | None = None) -> tuple[str | None, float | None] | None:
@@ -237,15 +287,7 @@ def accelerator_info(instance_type: str | None, provider: str | None = None) -> 
     A family the card does not know, named by an accelerated scheme (``g7e.2xlarge``,
     see ``GPU_SCHEMES``), gives ``(None, None)``: AI, model and count unknown.
     """
-    info = lookup(instance_type, provider)
-    if info is not None:
-        return info.gpu_model, float(info.accelerator_count)
-    fam = find_family(instance_type, provider)
-    if fam is not None:
-        return fam.gpu_model, fam.gpus_for(normalize(instance_type or ""))
-    if unknown_gpu_family(instance_type, provider) is not None:
-        return None, None  # accelerated by its name; model and count unknown (not in the card)
-    return None
+    return load().accelerator_info(instance_type, provider)
 
 
 # Naming schemes whose every family is accelerated: a family newer than the card is still GPU/
@@ -262,17 +304,7 @@ AWS_ACCELERATED_FAMILY = re.compile(r"^(?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*$")
 def unknown_gpu_family(instance_type: str | None, provider: str | None = None) -> str | None:
     """The family of a type that follows an accelerated naming scheme but is not in the card
     (neither the size nor its family): e.g. ``g7e`` for ``g7e.2xlarge``.  ``None`` otherwise."""
-    if not instance_type or lookup(instance_type, provider) is not None or find_family(instance_type, provider):
-        return None
-    want = _provider_filter(provider)
-    for name in _candidates(instance_type):
-        for cloud, rx in GPU_SCHEMES:
-            if want is not None and cloud != want:
-                continue
-            m = rx.match(name)
-            if m:
-                return m.group(1)
-    return None
+    return load().unknown_gpu_family(instance_type, provider)
 
 
 def known_family(family: str, provider: str | None = "aws") -> bool:
@@ -296,19 +328,11 @@ def is_accelerated(instance_type: str | None, provider: str | None = None) -> bo
 
 def gpu_hourly(gpu_model: str | None) -> GpuRate | None:
     """Per-GPU-hour fallback rate for a GPU model (any spelling: "H100", "nvidia-h100-80gb")."""
-    from tagguard.pricing.gpus import short_gpu_model
-
-    if not gpu_model:
-        return None
-    rates = load().gpu_rates
-    model = gpu_model if gpu_model in rates else short_gpu_model(gpu_model)
-    return rates.get(model) if model else None
+    return load().gpu_hourly(gpu_model)
 
 
 def source(source_id: str | None) -> Source | None:
-    if not source_id:
-        return None
-    return load().sources.get(source_id)
+    return load().source(source_id)
 
 
 def all_instance_types(provider: str | None = None) -> list[str]:

@@ -1,8 +1,10 @@
-"""Price AI resources in dollars and GPU-hours from the shipped rate card.
+"""Price AI resources in dollars and GPU-hours from a rate card.
 
-``Pricer(config["pricing"]).price_all(resources)`` sets ``resource.cost`` on
-every AI resource; ``Pricer.price(resource)`` returns one resource's ``Cost``
-without touching it.  Rules (see ``policies/ratecard.README.md``):
+``make_pricer(config, options).pricer`` is the one set-up every command prices with (the shipped
+rate card with the local one laid over it, the ``pricing`` config, the usage file);
+``Pricer(card, config["pricing"]).price_all(resources)`` sets ``resource.cost`` on every AI
+resource; ``Pricer.price(resource)`` returns one resource's ``Cost`` without touching it.  Each
+pricing model has its function (``PRICING_MODELS``).  Rules (see ``policies/ratecard.README.md``):
 
 * hourly = per-unit rate x units, split by pricing model: ``on_demand``,
   ``spot`` (the type's spot rate, else on-demand less ``spot_discount_pct``,
@@ -23,11 +25,13 @@ without touching it.  Rules (see ``policies/ratecard.README.md``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 from tagguard.model import Compute, Cost, Resource
+from tagguard.pricing.catalog import Family, InstanceInfo, RateCard, normalize
 
 DEFAULT_SPOT_DISCOUNT_PCT = 55.0
 DEFAULT_HOURS_PER_MONTH = 730.0
@@ -81,68 +85,145 @@ def _norm_region(region: str | None) -> str | None:
     return r
 
 
-class Pricer:
-    def __init__(self, config_section: dict[str, Any] | None = None):
-        from tagguard.pricing import catalog
-        from tagguard.pricing.gpus import short_gpu_model
+@dataclass
+class _Facts:
+    """What pricing one resource starts from (its compute, resolved against the rate card)."""
 
+    compute: Compute
+    itype: str | None
+    info: InstanceInfo | None
+    family: Family | None
+    gpu_model: str | None
+    gpus: float | None
+    units: int | None
+    hours: float | None
+    hours_reason: str | None
+
+
+@dataclass
+class _Lines:
+    """The priced lines of one resource, with the reasons (figure unknown) and notes (figure known)."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PricingSetup:
+    """What ``make_pricer`` returns: the pricer, the usage file (or ``None``) and, when the usage
+    file could not be read, its one-line error and path (the scan reports it; pricing goes on)."""
+
+    pricer: Pricer
+    usage: Any = None  # tagguard.pricing.usage.Usage
+    usage_error: str | None = None
+    usage_path: Path | None = None
+
+
+def make_pricer(config: Any, options: Any = None, card: RateCard | None = None) -> PricingSetup:
+    """The one pricing set-up: every command that prices (scan, plan deltas, spot hints, drift...)
+    prices with this, so the figures agree.
+
+    * the rate card: ``card``, else the shipped one with the local rate card of ``tagguard pricing
+      refresh`` laid over it (a bad local card is a ``ValueError`` naming it);
+    * ``pricing`` config, with the top-level ``commitments`` when it has none
+      (a bad value is a ``PricingConfigError``);
+    * the usage file: ``options.usage`` (``--usage``, as given) else config ``usage`` (relative to the
+      config's directory); one that cannot be read is ``usage_error``, and pricing goes on without it.
+    """
+    from tagguard.pricing import refresh
+    from tagguard.pricing import usage as usage_mod
+
+    card = card if card is not None else refresh.local_ratecard()
+    setup = PricingSetup(pricer=None)  # type: ignore[arg-type]
+    flag = getattr(options, "usage", None)
+    usage_path = flag or config.section("usage")
+    if usage_path:
+        path = Path(usage_path)
+        if not path.is_absolute() and flag is None:
+            path = config.base_dir / path
+        setup.usage_path = path
+        try:
+            setup.usage = usage_mod.load_usage(path)
+        except ValueError as exc:  # one line naming the file (and line)
+            setup.usage_error = str(exc)
+    pricing = dict(config.section("pricing") or {})
+    if config.section("commitments"):
+        pricing.setdefault("commitments", config.section("commitments"))
+    setup.pricer = Pricer(card, pricing)
+    return setup
+
+
+def _parse_overrides(overrides: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(overrides, dict):
+        raise PricingConfigError("pricing.instance_types: expected a mapping of instance type to rates")
+    out: dict[str, dict[str, float]] = {}
+    for name, rates in overrides.items():
+        where = f"pricing.instance_types.{name}"
+        if not isinstance(rates, dict):
+            raise PricingConfigError(f"{where}: expected a mapping such as {{on_demand: 1.23, spot: 0.5}}")
+        unknown = sorted(set(rates) - set(OVERRIDE_KEYS))
+        if unknown:
+            raise PricingConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(OVERRIDE_KEYS)})")
+        out[normalize(name)] = {k: _number(v, f"{where}.{k}") for k, v in rates.items() if v is not None}
+    return out
+
+
+def _parse_gpu_rates(gpu_rates: Any) -> dict[str, float]:
+    from tagguard.pricing.gpus import short_gpu_model
+
+    if not isinstance(gpu_rates, dict):
+        raise PricingConfigError("pricing.gpu_hourly_usd: expected a mapping of GPU model to USD per GPU-hour")
+    return {short_gpu_model(model) or str(model): _number(usd, f"pricing.gpu_hourly_usd.{model}")
+            for model, usd in gpu_rates.items()}
+
+
+def _parse_commitments(raw: Any) -> list[_Commitment]:
+    if not isinstance(raw, list):
+        raise PricingConfigError("commitments: expected a list of {instance_type, count, term}")
+    out = []
+    for i, c in enumerate(raw):
+        where = f"commitments[{i}]"
+        if not isinstance(c, dict):
+            raise PricingConfigError(f"{where}: expected a mapping with instance_type, count and term")
+        itype = c.get("instance_type")
+        if not isinstance(itype, str) or not itype.strip():
+            raise PricingConfigError(f"{where}.instance_type: required (e.g. p4d.24xlarge)")
+        count = c.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise PricingConfigError(f"{where}.count: expected a whole number of instances, got {count!r}")
+        term = TERMS.get(str(c.get("term", "")).strip().lower())
+        if term is None:
+            raise PricingConfigError(f"{where}.term: expected 1y or 3y, got {c.get('term')!r}")
+        rate = c.get("rate_usd_per_hour")
+        rate = None if rate is None else _number(rate, f"{where}.rate_usd_per_hour")
+        unknown = sorted(set(c) - {"instance_type", "count", "term", "rate_usd_per_hour", "provider", "name", "description"})
+        if unknown:
+            raise PricingConfigError(f"{where}: unknown key {unknown[0]!r}")
+        provider = c.get("provider")
+        out.append(_Commitment(index=i, instance_type=normalize(itype), display=itype.strip(),
+                               provider=str(provider).lower() if provider else None,
+                               count=count, term=term, rate=rate, remaining=count))
+    return out
+
+
+class Pricer:
+    """Prices resources from ``card`` with the ``pricing`` config section's settings.
+
+    ``region``: where resources without a region of their own run (config ``pricing.region``);
+    a rate of another region is priced and noted.
+    """
+
+    def __init__(self, card: RateCard, config_section: dict[str, Any] | None = None):
         cfg = dict(config_section or {})
-        self._catalog = catalog
-        self.card = catalog.load()
+        self.card = card
         self.spot_discount_pct = _number(cfg.get("spot_discount_pct", DEFAULT_SPOT_DISCOUNT_PCT),
                                          "pricing.spot_discount_pct", 0, 100)
         self.discount_pct = _number(cfg.get("discount_pct", 0), "pricing.discount_pct", 0, 100)
         self.region: str | None = cfg.get("region")
-        self.instance_types: dict[str, dict[str, float]] = {}
-        overrides = cfg.get("instance_types") or {}
-        if not isinstance(overrides, dict):
-            raise PricingConfigError("pricing.instance_types: expected a mapping of instance type to rates")
-        for name, rates in overrides.items():
-            where = f"pricing.instance_types.{name}"
-            if not isinstance(rates, dict):
-                raise PricingConfigError(f"{where}: expected a mapping such as {{on_demand: 1.23, spot: 0.5}}")
-            unknown = sorted(set(rates) - set(OVERRIDE_KEYS))
-            if unknown:
-                raise PricingConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(OVERRIDE_KEYS)})")
-            self.instance_types[catalog.normalize(name)] = {
-                k: _number(v, f"{where}.{k}") for k, v in rates.items() if v is not None}
-        self.gpu_hourly_usd: dict[str, float] = {}
-        gpu_rates = cfg.get("gpu_hourly_usd") or {}
-        if not isinstance(gpu_rates, dict):
-            raise PricingConfigError("pricing.gpu_hourly_usd: expected a mapping of GPU model to USD per GPU-hour")
-        for model, usd in gpu_rates.items():
-            self.gpu_hourly_usd[short_gpu_model(model) or str(model)] = _number(usd, f"pricing.gpu_hourly_usd.{model}")
-        self.commitments = self._parse_commitments(cfg.get("commitments") or [])
-
-    # --- config ------------------------------------------------------------------
-
-    def _parse_commitments(self, raw: Any) -> list[_Commitment]:
-        if not isinstance(raw, list):
-            raise PricingConfigError("commitments: expected a list of {instance_type, count, term}")
-        out = []
-        for i, c in enumerate(raw):
-            where = f"commitments[{i}]"
-            if not isinstance(c, dict):
-                raise PricingConfigError(f"{where}: expected a mapping with instance_type, count and term")
-            itype = c.get("instance_type")
-            if not isinstance(itype, str) or not itype.strip():
-                raise PricingConfigError(f"{where}.instance_type: required (e.g. p4d.24xlarge)")
-            count = c.get("count")
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise PricingConfigError(f"{where}.count: expected a whole number of instances, got {count!r}")
-            term = TERMS.get(str(c.get("term", "")).strip().lower())
-            if term is None:
-                raise PricingConfigError(f"{where}.term: expected 1y or 3y, got {c.get('term')!r}")
-            rate = c.get("rate_usd_per_hour")
-            rate = None if rate is None else _number(rate, f"{where}.rate_usd_per_hour")
-            unknown = sorted(set(c) - {"instance_type", "count", "term", "rate_usd_per_hour", "provider", "name", "description"})
-            if unknown:
-                raise PricingConfigError(f"{where}: unknown key {unknown[0]!r}")
-            provider = c.get("provider")
-            out.append(_Commitment(index=i, instance_type=self._catalog.normalize(itype), display=itype.strip(),
-                                   provider=str(provider).lower() if provider else None,
-                                   count=count, term=term, rate=rate, remaining=count))
-        return out
+        self.instance_types = _parse_overrides(cfg.get("instance_types") or {})
+        self.gpu_hourly_usd = _parse_gpu_rates(cfg.get("gpu_hourly_usd") or {})
+        self.commitments = _parse_commitments(cfg.get("commitments") or [])
 
     def _fresh_pool(self) -> list[_Commitment]:
         return [_Commitment(**{**c.__dict__, "remaining": c.count}) for c in self.commitments]
@@ -168,133 +249,155 @@ class Pricer:
     # --- pricing -----------------------------------------------------------------
 
     def _price(self, resource: Resource, pool: list[_Commitment]) -> Cost:
-        c: Compute = resource.compute  # type: ignore[assignment]
-        cat = self._catalog
-        itype = c.instance_type.strip() if c.instance_type else None
-        info = cat.lookup(itype, c.provider) if itype else None
-        acc = cat.accelerator_info(itype, c.provider) if itype else None
-        family = cat.find_family(itype, c.provider) if itype and info is None else None
-        gpu_model = (info.gpu_model if info else acc[0] if acc else None) or c.accelerator
-        reasons: list[str] = []
-        notes: list[str] = []
+        f = self._facts(resource)
+        out = _Lines()
+        model = (f.compute.pricing_model or "on_demand").lower().replace("-", "_")
+        by_model = PRICING_MODELS.get(model)
+        if by_model is None:
+            out.notes.append(f"unknown pricing model {f.compute.pricing_model!r} priced on-demand")
+            by_model = PRICING_MODELS["on_demand"]
+        by_model(self, f, pool, out)
+        known = f.units is not None and not out.reasons
+        if f.units is None:
+            out.reasons.append("number of units (instances / replicas / nodes) unknown")
+        self._apply_node_share(f, out)
+        return self._total(f, out, known)
 
+    def _facts(self, resource: Resource) -> _Facts:
+        c: Compute = resource.compute  # type: ignore[assignment]
+        itype = c.instance_type.strip() if c.instance_type else None
+        info = self.card.lookup(itype, c.provider) if itype else None
+        acc = self.card.accelerator_info(itype, c.provider) if itype else None
+        family = self.card.find_family(itype, c.provider) if itype and info is None else None
         gpus = c.gpus_per_unit
         if gpus is None and info is not None:
             gpus = float(info.accelerator_count)
         elif gpus is None and acc is not None:
             gpus = acc[1]
-
         hours, hours_reason = self._hours(resource)
-        units = c.units
+        return _Facts(compute=c, itype=itype, info=info, family=family,
+                      gpu_model=(info.gpu_model if info else acc[0] if acc else None) or c.accelerator,
+                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason)
 
-        # Split the units by how they are bought.
-        model = (c.pricing_model or "on_demand").lower().replace("-", "_")
-        groups: list[tuple[str, int | None]]
-        if model == "spot":
-            groups = [("spot", units)]
-        elif model == "mixed":
-            if units is not None and c.spot_units is None:
-                reasons.append("pricing model mixed but the number of spot units is unknown")
-                groups = [("on_demand", None), ("spot", None)]
-            else:
-                spot = None if units is None else min(max(int(c.spot_units or 0), 0), units)
-                groups = [("spot", spot), ("on_demand", None if units is None else units - spot)]
-        elif model in ("reserved", "committed"):
-            groups = [("reserved", units)]
-        else:
-            if model != "on_demand":
-                notes.append(f"unknown pricing model {c.pricing_model!r} priced on-demand")
-            groups = [("on_demand", units)]
+    # One function per pricing model (``compute.pricing_model``): each adds the resource's lines.
 
-        lines: list[dict[str, Any]] = []
-        known = units is not None and not reasons
-        if units is None:
-            reasons.append("number of units (instances / replicas / nodes) unknown")
-        for kind, n in groups:
-            if n == 0:
-                continue
-            if kind == "spot":
-                lines.append(self._line(n, "spot", self._spot(itype, info, gpu_model, gpus, family)))
-                continue
-            remaining = n
-            if itype and n is not None:
-                for com in pool:
-                    if remaining <= 0:
-                        break
-                    if com.remaining <= 0 or com.instance_type != cat.normalize(itype):
-                        continue
-                    if com.provider and info is not None and com.provider != info.provider:
-                        continue
-                    take = min(com.remaining, remaining)
-                    com.remaining -= take
-                    remaining -= take
-                    lines.append(self._line(take, "reserved", self._committed(com, itype, info), term=com.term,
-                                            commitment=com.index))
-            if remaining == 0:
-                continue
-            rate = self._on_demand(itype, info, gpu_model, gpus, family)
-            line = self._line(remaining, "on_demand", rate)
-            if kind == "reserved":
-                what = "these units" if remaining is None else f"{remaining} unit{'s' if remaining != 1 else ''}"
-                msg = f"pricing model reserved but no `commitments` entry covers {what}: priced on-demand"
-                line["note"] = msg
-                notes.append(msg)
-            lines.append(line)
+    def _price_on_demand(self, f: _Facts, pool: list[_Commitment], out: _Lines) -> None:
+        """Commitments that match cover what they can; the rest is on-demand."""
+        self._bought(f, f.units, pool, out, reserved=False)
 
-        share = self._node_share(c, info, gpus)
-        if share is not None:
-            for line in lines:
-                if line["_usd"] is not None:
-                    line["node_usd_per_hour"] = round(line["_usd"], 6)
-                    line["_usd"] *= share
-                    line["usd_per_hour"] = round(line["_usd"], 6)
-                    line["node_share"] = round(share, 4)
-                    if line["units"] is not None:  # the subtotal is what the figure adds up: share included
-                        line["subtotal_usd_per_hour"] = round(line["_usd"] * line["units"], 6)
-            notes.append(f"pods use {gpus:g} of the {info.accelerator_count:g} GPUs of a {itype} node: "
+    def _price_reserved(self, f: _Facts, pool: list[_Commitment], out: _Lines) -> None:
+        """Commitments cover what they can; uncovered units cost on-demand, and say so."""
+        self._bought(f, f.units, pool, out, reserved=True)
+
+    def _price_spot(self, f: _Facts, pool: list[_Commitment], out: _Lines) -> None:
+        """Every unit at the spot rate (commitments do not cover spot capacity)."""
+        if f.units != 0:
+            out.lines.append(self._line(f.units, "spot", self._spot(f)))
+
+    def _price_mixed(self, f: _Facts, pool: list[_Commitment], out: _Lines) -> None:
+        """``spot_units`` at spot, the rest as on-demand; unknown split -> no total."""
+        c = f.compute
+        if f.units is not None and c.spot_units is None:
+            out.reasons.append("pricing model mixed but the number of spot units is unknown")
+            self._bought(f, None, pool, out, reserved=False)
+            out.lines.append(self._line(None, "spot", self._spot(f)))
+            return
+        spot = None if f.units is None else min(max(int(c.spot_units or 0), 0), f.units)
+        if spot != 0:
+            out.lines.append(self._line(spot, "spot", self._spot(f)))
+        rest = None if f.units is None or spot is None else f.units - spot
+        self._bought(f, rest, pool, out, reserved=False)
+
+    def _bought(self, f: _Facts, n: int | None, pool: list[_Commitment], out: _Lines, reserved: bool) -> None:
+        """``n`` non-spot units: commitments first (address order across resources), then on-demand."""
+        if n == 0:
+            return
+        remaining = n
+        if f.itype and n is not None:
+            remaining = self._commit(f, n, pool, out)
+        if remaining == 0:
+            return
+        line = self._line(remaining, "on_demand", self._on_demand(f))
+        if reserved:
+            what = "these units" if remaining is None else f"{remaining} unit{'s' if remaining != 1 else ''}"
+            msg = f"pricing model reserved but no `commitments` entry covers {what}: priced on-demand"
+            line["note"] = msg
+            out.notes.append(msg)
+        out.lines.append(line)
+
+    def _commit(self, f: _Facts, n: int, pool: list[_Commitment], out: _Lines) -> int:
+        """Take up to ``n`` units from the matching commitments; the units left over."""
+        assert f.itype is not None
+        remaining = n
+        for com in pool:
+            if remaining <= 0:
+                break
+            if com.remaining <= 0 or com.instance_type != normalize(f.itype):
+                continue
+            if com.provider and f.info is not None and com.provider != f.info.provider:
+                continue
+            take = min(com.remaining, remaining)
+            com.remaining -= take
+            remaining -= take
+            out.lines.append(self._line(take, "reserved", self._committed(com, f.itype, f.info), term=com.term,
+                                        commitment=com.index))
+        return remaining
+
+    def _apply_node_share(self, f: _Facts, out: _Lines) -> None:
+        share = self._node_share(f.compute, f.info, f.gpus)
+        if share is None:
+            return
+        assert f.info is not None and f.gpus is not None
+        for line in out.lines:
+            if line["_usd"] is not None:
+                line["node_usd_per_hour"] = round(line["_usd"], 6)
+                line["_usd"] *= share
+                line["usd_per_hour"] = round(line["_usd"], 6)
+                line["node_share"] = round(share, 4)
+                if line["units"] is not None:  # the subtotal is what the figure adds up: share included
+                    line["subtotal_usd_per_hour"] = round(line["_usd"] * line["units"], 6)
+        out.notes.append(f"pods use {f.gpus:g} of the {f.info.accelerator_count:g} GPUs of a {f.itype} node: "
                          f"priced at {share:.0%} of the node's rate")
+
+    def _total(self, f: _Facts, out: _Lines, known: bool) -> Cost:
+        lines, reasons = out.lines, out.reasons
         for line in lines:
             if line["usd_per_hour"] is None and line.get("reason"):
                 reasons.append(line["reason"])
         rated = [ln for ln in lines if ln["usd_per_hour"] is not None]
+        hourly: float | None = None
         if known and len(rated) == len(lines):
-            hourly: float | None = sum(ln["units"] * ln["_usd"] for ln in lines)
-        else:
-            hourly = None
-
+            hourly = sum(ln["units"] * ln["_usd"] for ln in lines)
         monthly = None
         if hourly is not None:
-            if hours is None:
-                reasons.append(hours_reason or "hours per month unknown")
+            if f.hours is None:
+                reasons.append(f.hours_reason or "hours per month unknown")
             else:
-                monthly = hourly * hours
-
+                monthly = hourly * f.hours
         gpu_hours = None
-        if gpus is not None and units is not None and hours is not None:
-            gpu_hours = gpus * units * hours
-        elif gpus is None and itype and (family is not None or any(ln.get("unknown_gpu_family") for ln in lines)):
-            reasons.append(f"GPUs per unit unknown for {itype} (size not in the rate card)")
-        elif gpus is None and gpu_model and hourly is None:
+        if f.gpus is not None and f.units is not None and f.hours is not None:
+            gpu_hours = f.gpus * f.units * f.hours
+        elif f.gpus is None and f.itype and (f.family is not None or any(ln.get("unknown_gpu_family") for ln in lines)):
+            reasons.append(f"GPUs per unit unknown for {f.itype} (size not in the rate card)")
+        elif f.gpus is None and f.gpu_model and hourly is None:
             pass  # the rate reason already explains it
-        elif hours is None and hourly is None and hours_reason and hours_reason not in reasons:
-            reasons.append(hours_reason)
-
-        notes.extend(self._region_notes(c, rated))
+        elif f.hours is None and hourly is None and f.hours_reason and f.hours_reason not in reasons:
+            reasons.append(f.hours_reason)
+        out.notes.extend(self._region_notes(f.compute, rated))
         ids = list(dict.fromkeys(ln["source"] for ln in rated if ln.get("source")))
         dates = list(dict.fromkeys(ln["date"] for ln in rated if ln.get("date")))
-        reason_text = "; ".join(dict.fromkeys(reasons + notes)) or None
         return Cost(
             hourly_usd=hourly,
             monthly_usd=monthly,
             gpu_hours_per_month=gpu_hours,
             rate_source=", ".join(ids) or None,
             rate_date=", ".join(dates) or None,
-            reason=reason_text,
+            reason="; ".join(dict.fromkeys(reasons + out.notes)) or None,
             breakdown=[{k: v for k, v in ln.items() if k not in ("region", "_usd")} for ln in lines],
         )
 
     @staticmethod
-    def _node_share(c: Compute, info, gpus: float | None) -> float | None:
+    def _node_share(c: Compute, info: InstanceInfo | None, gpus: float | None) -> float | None:
         """A Kubernetes pod pinned to a node type pays for the GPUs it takes, not the whole node."""
         if c.provider != "kubernetes" or info is None or not gpus:
             return None
@@ -320,7 +423,7 @@ class Pricer:
         return DEFAULT_HOURS_PER_MONTH, None
 
     def _line(self, units: int | None, model: str, rate: _Rate, **extra: Any) -> dict[str, Any]:
-        src = self._catalog.source(rate.source) if rate.source and rate.source != "config" else None
+        src = self.card.source(rate.source) if rate.source and rate.source != "config" else None
         line: dict[str, Any] = {"units": units, "model": model, "_usd": rate.usd}
         line.update({k: v for k, v in extra.items() if v is not None})
         line["usd_per_hour"] = None if rate.usd is None else round(rate.usd, 6)
@@ -344,10 +447,10 @@ class Pricer:
     def _override(self, itype: str | None, key: str) -> float | None:
         if not itype:
             return None
-        return self.instance_types.get(self._catalog.normalize(itype), {}).get(key)
+        return self.instance_types.get(normalize(itype), {}).get(key)
 
-    def _on_demand(self, itype: str | None, info, gpu_model: str | None, gpus: float | None,
-                   family, negotiated: bool = True) -> _Rate:
+    def _on_demand(self, f: _Facts, negotiated: bool = True) -> _Rate:
+        itype, info, family = f.itype, f.info, f.family
         d = self.discount_pct if negotiated else 0.0
         cfg = self._override(itype, "on_demand")
         if cfg is not None:
@@ -363,7 +466,7 @@ class Pricer:
             if family is not None:
                 what = f"an accelerated {family.gpu_model} type of family {family.pattern}, but this size is not in the rate card"
             else:
-                unknown = self._catalog.unknown_gpu_family(itype)
+                unknown = self.card.unknown_gpu_family(itype)
                 if unknown is not None:
                     return _Rate(None, reason=(f"unknown GPU instance type {itype}: treated as AI, not priced (family "
                                                f"{unknown} follows a GPU naming scheme but is not in the rate card); "
@@ -371,7 +474,7 @@ class Pricer:
                                  extra={"unknown_gpu_family": unknown})
                 what = "not in the rate card and not a known GPU/accelerator family"
             return _Rate(None, reason=f"{itype}: {what}; set pricing.instance_types.{itype}.on_demand to price it")
-        return self._per_gpu(gpu_model, gpus, d)
+        return self._per_gpu(f.gpu_model, f.gpus, d)
 
     def _per_gpu(self, gpu_model: str | None, gpus: float | None, d: float) -> _Rate:
         """Kubernetes workloads with no node type: per-GPU-hour rate x GPUs per unit."""
@@ -386,7 +489,7 @@ class Pricer:
             per = self.gpu_hourly_usd[model]
             return _Rate(per * gpus, "config", f"pricing.gpu_hourly_usd.{model} x {gpus:g} GPU",
                          extra={"usd_per_gpu_hour": per})
-        g = self._catalog.gpu_hourly(model)
+        g = self.card.gpu_hourly(model)
         if g is None or g.usd_per_gpu_hour is None:
             why = g.reason if g is not None and g.reason else "not in the rate card"
             return _Rate(None, reason=f"no per-GPU-hour rate for {model} ({why}); set pricing.gpu_hourly_usd.{model}")
@@ -395,14 +498,15 @@ class Pricer:
             f", less {d:g}% negotiated discount" if d else "")
         return _Rate(per * gpus, g.source, basis, extra={"usd_per_gpu_hour": per}, region=g.region)
 
-    def _spot(self, itype, info, gpu_model, gpus, family) -> _Rate:
+    def _spot(self, f: _Facts) -> _Rate:
+        itype, info = f.itype, f.info
         cfg = self._override(itype, "spot")
         if cfg is not None:
             return _Rate(cfg, "config", f"pricing.instance_types.{itype}.spot")
         if info is not None and info.spot is not None:
             return _Rate(info.spot, info.spot_source, "rate card spot rate",
                          extra={"spot_kind": info.spot_kind}, region=info.region)
-        base = self._on_demand(itype, info, gpu_model, gpus, family, negotiated=False)
+        base = self._on_demand(f, negotiated=False)
         if base.usd is None:
             return _Rate(None, reason=(base.reason or "no on-demand rate") + " (spot is derived from it)", extra=base.extra)
         pct = self.spot_discount_pct
@@ -410,7 +514,7 @@ class Pricer:
                      f"on-demand ({base.basis}) less the default spot discount {pct:g}% (pricing.spot_discount_pct)",
                      extra={"spot_kind": "default_discount", "spot_discount_pct": pct}, region=base.region)
 
-    def _committed(self, com: _Commitment, itype: str, info) -> _Rate:
+    def _committed(self, com: _Commitment, itype: str, info: InstanceInfo | None) -> _Rate:
         if com.rate is not None:
             return _Rate(com.rate, "config", f"commitments[{com.index}].rate_usd_per_hour")
         key = "reserved_1yr" if com.term == "1y" else "reserved_3yr"
@@ -434,3 +538,13 @@ class Pricer:
                 out.append(f"rates are {region} list prices; this resource is in {c.region or self.region} "
                            "and its price there may differ")
         return out
+
+
+# compute.pricing_model -> the function that prices it (anything else: on-demand, with a note)
+PRICING_MODELS: dict[str, Callable[[Pricer, _Facts, list[_Commitment], _Lines], None]] = {
+    "on_demand": Pricer._price_on_demand,
+    "spot": Pricer._price_spot,
+    "mixed": Pricer._price_mixed,
+    "reserved": Pricer._price_reserved,
+    "committed": Pricer._price_reserved,
+}

@@ -2,10 +2,10 @@
 
 Writes ``~/.cache/tagguard/ratecard.local.json`` (or ``$TAGGUARD_LOCAL_RATECARD``, or ``--output``)
 atomically (temp file in the same directory + ``os.replace``), with the source and date of every
-figure.  ``apply_local_ratecard()`` overlays it on the shipped rate card loaded by
-``tagguard.pricing.catalog`` (on-demand, spot and 1y/3y standard no-upfront rates of the file's
-primary region, i.e. the first ``--regions`` value), so every price computed afterwards in the
-process uses the refreshed figures and cites them as their source.
+figure.  ``local_ratecard()`` lays it over the shipped rate card of ``tagguard.pricing.catalog``
+(on-demand, spot and 1y/3y standard no-upfront rates of the file's primary region, i.e. the first
+``--regions`` value) as a new card; ``engine.make_pricer`` prices with that card, so every price
+uses the refreshed figures and cites them as their source.
 
 Calls (read-only): ``pricing:GetProducts`` (endpoint us-east-1; filters as in the AWS Price List
 notes: instanceType, regionCode, operatingSystem=Linux, tenancy=Shared, capacitystatus=Used,
@@ -29,7 +29,7 @@ SCHEMA_KIND = "tagguard-local-ratecard"
 PRICE_LIST_DOC = "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/price-changes.html"
 SPOT_DOC = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html"
 _LOCK = threading.Lock()
-_APPLIED: str | None = None
+_OVERLAID: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # (file, region, mtime, size, base) -> (base, card)
 
 
 def local_path() -> Path:
@@ -200,44 +200,67 @@ def write_atomic(path: Path, text: str) -> None:
 
 # --- overlay ---------------------------------------------------------------------
 
-def apply_local_ratecard(path: Path | None = None, region: str | None = None) -> str | None:
-    """Overlay the local rate card on ``catalog.load()`` (once per process); return its path or ``None``."""
-    global _APPLIED
+def local_ratecard(card: Any = None, path: Path | None = None, region: str | None = None) -> Any:
+    """The rate card to price with: ``card`` (default: the shipped one) with the local rate card
+    (``tagguard pricing refresh``) laid over it when that file exists, else ``card`` itself.
+
+    The overlay is a new ``RateCard``: ``card`` is never changed, so nothing else in the process
+    sees rates it did not ask for.  Read once per (file, size, mtime, region).  A file that is
+    not a local rate card is a ``ValueError`` naming it.
+    """
     from tagguard.pricing import catalog
 
+    base = card if card is not None else catalog.load()
     path = Path(path) if path is not None else local_path()
-    with _LOCK:
-        if _APPLIED == str(path):
-            return _APPLIED
+    try:
         if not path.is_file():
-            return None
+            return base
+        st = path.stat()
+    except OSError:
+        return base
+    key = (str(path), region, st.st_mtime_ns, st.st_size, id(base))
+    with _LOCK:
+        hit = _OVERLAID.get(key)
+        if hit is not None and hit[0] is base:
+            return hit[1]
         try:
             local = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: unreadable local rate card ({exc})") from None
         if not isinstance(local, dict) or local.get("kind") != SCHEMA_KIND:
             raise ValueError(f"{path}: not a tagguard local rate card (kind != {SCHEMA_KIND!r})")
-        card = catalog.load()
-        for sid, s in (local.get("sources") or {}).items():
-            card.sources[sid] = catalog.Source(id=sid, url=s.get("url", ""), date=str(s.get("date", "")),
-                                               covers=s.get("covers"))
-        want = region or local.get("primary_region")
-        for key, row in (local.get("instances") or {}).items():
-            info = card.instances.get(key)
-            rates = (row.get("rates") or {}).get(want)
-            if info is None or not rates:
-                continue
-            changes: dict[str, Any] = {"region": want}
-            if rates.get("on_demand") is not None:
-                changes.update(on_demand=rates["on_demand"], on_demand_source=rates.get("on_demand_source"))
-            if rates.get("spot") is not None:
-                changes.update(spot=rates["spot"], spot_source=rates.get("spot_source"), spot_kind="market")
-            if rates.get("reserved_1yr") is not None or rates.get("reserved_3yr") is not None:
-                changes.update(reserved_1yr=rates.get("reserved_1yr"), reserved_3yr=rates.get("reserved_3yr"),
-                               reserved_source=rates.get("on_demand_source"), reserved_kind="standard no upfront")
-            new = dataclasses.replace(info, **changes)
-            card.instances[key] = new
-            rows = card.by_name.get(info.instance_type.lower(), [])
-            card.by_name[info.instance_type.lower()] = [new if r.key == key else r for r in rows]
-        _APPLIED = str(path)
-        return _APPLIED
+        overlaid = overlay(base, local, region)
+        _OVERLAID.clear()
+        _OVERLAID[key] = (base, overlaid)
+        return overlaid
+
+
+def overlay(card: Any, local: dict[str, Any], region: str | None = None) -> Any:
+    """A copy of ``card`` with the rates of ``local`` (a local rate card's JSON) for ``region``
+    (default: its primary region): on-demand, spot and 1y/3y standard no-upfront rates."""
+    from tagguard.pricing import catalog
+
+    card = dataclasses.replace(card, instances=dict(card.instances), sources=dict(card.sources),
+                               by_name={k: list(v) for k, v in card.by_name.items()})
+    for sid, s in (local.get("sources") or {}).items():
+        card.sources[sid] = catalog.Source(id=sid, url=s.get("url", ""), date=str(s.get("date", "")),
+                                           covers=s.get("covers"))
+    want = region or local.get("primary_region")
+    for key, row in (local.get("instances") or {}).items():
+        info = card.instances.get(key)
+        rates = (row.get("rates") or {}).get(want)
+        if info is None or not rates:
+            continue
+        changes: dict[str, Any] = {"region": want}
+        if rates.get("on_demand") is not None:
+            changes.update(on_demand=rates["on_demand"], on_demand_source=rates.get("on_demand_source"))
+        if rates.get("spot") is not None:
+            changes.update(spot=rates["spot"], spot_source=rates.get("spot_source"), spot_kind="market")
+        if rates.get("reserved_1yr") is not None or rates.get("reserved_3yr") is not None:
+            changes.update(reserved_1yr=rates.get("reserved_1yr"), reserved_3yr=rates.get("reserved_3yr"),
+                           reserved_source=rates.get("on_demand_source"), reserved_kind="standard no upfront")
+        new = dataclasses.replace(info, **changes)
+        card.instances[key] = new
+        rows = card.by_name.get(info.instance_type.lower(), [])
+        card.by_name[info.instance_type.lower()] = [new if r.key == key else r for r in rows]
+    return card

@@ -134,12 +134,11 @@ def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
     if train:
         from copy import deepcopy
 
-        from tagguard.cost.diff import make_pricer
+        from tagguard.pricing.engine import make_pricer
 
-        pricer, usage = make_pricer(ctx)
+        pricer = make_pricer(ctx.config, ctx.options).pricer  # the scan's own rate card and config
         for r in train:
-            if pricer is None:
-                break
+            assert r.cost is not None and r.cost.monthly_usd is not None  # candidates have a monthly figure
             shadow = Resource(address=r.address, type=r.type, source=r.source, ai=True,
                               compute=deepcopy(r.compute), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
             shadow.compute.pricing_model = "spot"
