@@ -223,3 +223,41 @@ def test_expression_bombs_are_bounded(hostile_repo, secret, expr, reason):
     if reason:
         found = [f["message"] for f in report(run)["findings"] if f.get("address") == "aws_instance.gpu"]
         assert any(reason in m for m in found), found
+
+
+# --- one top-level construct too big to parse (a brace never closed) --------------------------
+
+def _resources(n: int, prefix: str) -> str:
+    return "".join(f'resource "aws_instance" "{prefix}{i}" {{\n  instance_type = "m5.large"\n}}\n' for i in range(n))
+
+
+def test_unclosed_brace_in_a_big_file_is_one_error_not_a_huge_tree(hostile_repo, secret):
+    # 10 MiB whose first brace never closes: tree-sitter would keep ~1.4 GB for it
+    body = "locals {\n" + _resources(200_000, "r")
+    write(hostile_repo, "big/main.tf", body[: 10 * MiB - 100])
+    write(hostile_repo, "good/main.tf", UNTAGGED_GPU)
+    run = scan_all(hostile_repo, secret, timeout=120)
+    assert_clean(run, exit_codes=(1,), max_seconds=60, max_rss=400 * MiB, secret=secret)
+    errors = _parse_errors(run, "big/main.tf")
+    assert len(errors) == 1 and errors[0]["line"] == 1, errors
+    assert "brace never closed" in errors[0]["message"] and "TAGGUARD_MAX_BLOCK_BYTES" in errors[0]["message"]
+    assert any(a.endswith("aws_instance.good") for a in _addresses(run))  # the rest of the scan goes on
+
+
+def test_constructs_around_an_oversized_one_are_still_read(monkeypatch):
+    from tagguard.hcl import parse as hcl
+
+    before = _resources(12_000, "a")  # ~700 KB of ordinary blocks: cut into chunks
+    big = 'locals {\n  x = [\n' + '    "v",\n' * 60_000 + "  ]\n}\n"  # one ~600 KB construct
+    after = _resources(3, "z")
+    data = (before + big + after).encode()
+    assert len(data) > hcl.CHUNKED_FILE_BYTES
+    monkeypatch.setenv("TAGGUARD_MAX_BLOCK_BYTES", str(256 * 1024))
+    parsed = hcl.parse(data, "t.tf")
+    labels = [b.labels[1] for b in parsed.body.blocks if b.type == "resource"]
+    assert labels[:1] == ["a0"] and labels[-3:] == ["z0", "z1", "z2"] and len(labels) == 12_003
+    big_line = before.count("\n") + 1
+    assert [(e.line, "larger than 0.25 MiB" in e.message) for e in parsed.errors] == [(big_line, True)]
+    monkeypatch.setenv("TAGGUARD_MAX_BLOCK_BYTES", str(4 * MiB))  # raised: the construct is parsed
+    parsed = hcl.parse(data, "t.tf")
+    assert not parsed.errors and len(parsed.body.blocks) == 12_004

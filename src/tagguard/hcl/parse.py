@@ -8,6 +8,7 @@ and a walk over blocks and attribute names only.
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -278,6 +279,21 @@ def _inert_runs(data: bytes, runs: list[tuple[int, int]]) -> Iterator[tuple[int,
 
 CHUNKED_FILE_BYTES = 1024 * 1024  # smaller files: one parse, attributes compiled lazily (faster)
 CHUNK_BYTES = 64 * 1024  # a chunk's tree: ~6 MB
+# One top-level construct bigger than this is not handed to tree-sitter: its tree costs 90-130 bytes per
+# byte of input (a 10 MiB file whose first brace never closes took 1.4 GB).  It is a syntax error at its
+# first line instead, and the constructs after it are still read.  TAGGUARD_MAX_BLOCK_BYTES raises it.
+DEFAULT_MAX_BLOCK_BYTES = 2 * 1024 * 1024
+MAX_BLOCK_BYTES_ENV = "TAGGUARD_MAX_BLOCK_BYTES"
+
+
+def max_block_bytes() -> int:
+    raw = os.environ.get(MAX_BLOCK_BYTES_ENV, "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_MAX_BLOCK_BYTES
+    return value if value > 0 else DEFAULT_MAX_BLOCK_BYTES
+
 _EXPR_TOKEN = re.compile(rb'[{}()\[\]"#]|//|/\*|<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n')
 _STRING_TOKEN = re.compile(rb'\\.|\$\$\{|%%\{|[$%]\{|["\n]', re.S)
 _OPEN = frozenset(b"{([")
@@ -285,17 +301,17 @@ _CLOSE = frozenset(b"})]")
 _BLANK_TO_EOL = re.compile(rb"[ \t\r]*\n")
 
 
-def top_level_cuts(data: bytes, every: int) -> list[int]:
-    """Offsets (each the start of a line) where ``data`` may be cut into chunks of whole
-    top-level constructs, at least ``every`` bytes apart.  One pass, each byte looked at a
-    bounded number of times."""
+def top_level_cuts(data: bytes, every: int, start: int = 0, stop: int | None = None) -> list[int]:
+    """Offsets (each the start of a line) where ``data[start:stop]`` (``start`` at top level) may be
+    cut into chunks of whole top-level constructs, at least ``every`` bytes apart.  One pass, each
+    byte looked at a bounded number of times."""
     cuts: list[int] = []
     frames: list[int] = []  # expression depth saved when a string opened, -1 marks an interpolation
     depth = 0
     in_string = False
-    pos = 0
-    last = 0
-    end = len(data)
+    pos = start
+    last = start
+    end = len(data) if stop is None else stop
     expr_search = _EXPR_TOKEN.search
     string_search = _STRING_TOKEN.search
     while pos < end:
@@ -351,6 +367,31 @@ def top_level_cuts(data: bytes, every: int) -> list[int]:
     return cuts
 
 
+def _pieces(data: bytes, cuts: list[int], limit: int) -> Iterator[tuple[int, int]]:
+    """The chunks between ``cuts``; a chunk over ``limit`` is re-cut at every top-level construct and
+    regrouped, so that only a construct that is itself over ``limit`` stays over it (and is refused)."""
+    bounds = [0] + cuts + [len(data)]
+    for start, end in zip(bounds, bounds[1:]):
+        if end - start <= limit:
+            yield start, end
+            continue
+        sub = top_level_cuts(data, 1, start, end) + [end]
+        group = start
+        prev = start
+        for cut in sub:
+            if cut - prev > limit:  # the oversized construct: alone
+                if prev > group:
+                    yield group, prev
+                yield prev, cut
+                group = cut
+            elif cut - group > CHUNK_BYTES and prev > group:
+                yield group, prev
+                group = prev
+            prev = cut
+        if end > group:
+            yield group, end
+
+
 class _Reader:
     def __init__(self, data: bytes, filename: str) -> None:
         data, long = shrink_long_runs(data)
@@ -368,7 +409,7 @@ class _Reader:
     def read(self) -> HclFile:
         if len(self.data) > CHUNKED_FILE_BYTES:
             cuts = top_level_cuts(self.data, CHUNK_BYTES)
-            if cuts:
+            if cuts or len(self.data) > max_block_bytes():
                 return self.read_chunked(cuts)
         tree = _parser().parse(self.data)
         root = tree.root_node
@@ -391,10 +432,14 @@ class _Reader:
         data = self.data
         body = Body()
         self.pending = []
-        bounds = [0] + cuts + [len(data)]
+        limit = max_block_bytes()
         row = 0
-        for start, end in zip(bounds, bounds[1:]):
+        for start, end in _pieces(data, cuts, limit):
             end_row = row + data.count(b"\n", start, end)
+            if end - start > limit:  # cuts are made after the first construct ending past CHUNK_BYTES
+                self.refuse_chunk(start, end, row, limit)
+                row = end_row
+                continue
             end_col = end - (data.rfind(b"\n", start, end) + 1) if end_row > row else end - start
             parser.included_ranges = [Range((row, 0), (end_row, end_col), start, end)]
             tree = parser.parse(data)
@@ -414,6 +459,20 @@ class _Reader:
         self.finish_errors()
         self.comments.sort()
         return HclFile(self.filename, body, self.errors, self.comments, None)
+
+    def refuse_chunk(self, start: int, end: int, row: int, limit: int) -> None:
+        """A run of the file too big to parse as one construct: one error at its first non-blank line."""
+        first = start
+        while first < end and self.data[first] in b" \t\r\n":
+            first += 1
+        line = row + self.data.count(b"\n", start, first) + 1
+        size = f"{(end - start) / (1024 * 1024):.1f} MiB"
+        cap = f"{limit / (1024 * 1024):g} MiB"
+        self.found += 1
+        self.errors.append(ParseIssue(line, 1, (
+            f"a top-level construct starting here runs for {size} (a brace never closed, or one block larger "
+            f"than {cap}); not parsed: close or split it, or raise {MAX_BLOCK_BYTES_ENV}")))
+        self.last_error_line = line
 
     # --- bodies ---------------------------------------------------------------
 
