@@ -170,7 +170,8 @@ def test_markdown_comment(repo):
 
 
 def test_markdown_size_guard_keeps_the_summary():
-    from tagguard.state.diffing import MARKER, render_markdown
+    from tagguard.formats.diff import MARKER
+    from tagguard.formats.markdown import render_diff as render_markdown
     from tagguard.model import ERROR, CostDiff, DiffInfo, Finding, ScanResult
 
     findings = [Finding(rule="missing-tag", category="missing_tag", severity=ERROR, address=f"aws_instance.r{i}",

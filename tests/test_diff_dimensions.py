@@ -12,7 +12,7 @@ import pytest
 
 from tagguard.cost import diff as costdiff
 from tagguard.config import Config
-from tagguard.state.diffing import render_markdown
+from tagguard.formats.markdown import render_diff as render_markdown
 from tagguard.model import Cost, Resource
 
 TAXONOMY = {"type": "object", "required": ["team", "app", "env"],

@@ -189,7 +189,8 @@ def test_plain_diff_does_not_import_duckdb(tmp_path):
 
 def test_bill_budget_output_of_hostile_names_and_notes_is_inert():
     """Budget names (the repository's config) and bill notes (file names) are data in every medium."""
-    from tagguard.state.diffing import render_markdown, render_text
+    from tagguard.formats.diff import render_text
+    from tagguard.formats.markdown import render_diff as render_markdown
     from tagguard.model import BudgetReport, DiffInfo, ScanResult
     from tests.security.test_output_injection import HOSTILE, assert_log_safe, assert_markdown_inert
 

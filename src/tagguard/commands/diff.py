@@ -40,7 +40,8 @@ def diff(paths, base_ref, config_path, head_config, bill_paths, bill_month, form
     """
     from pathlib import Path
 
-    from tagguard.state.diffing import DiffError, choose_config, config_notice, render_text, repo_root, resolve_ref, run_diff
+    from tagguard.formats.diff import render_text
+    from tagguard.state.diffing import DiffError, choose_config, config_notice, repo_root, resolve_ref, run_diff
 
     head = load_config_or_exit(config_path)
     extra = {k: kw.pop(k) for k in list(kw) if k.startswith("output_")}

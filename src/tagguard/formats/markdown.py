@@ -11,6 +11,7 @@ report) can reuse them and stay under GitHub's comment size limit:
 * ``rule_url(rule)``                  where a rule's documentation lives
 * ``fit(head, sections, limit)``      join sections, truncating the optional ones first
 * ``render_report(result, sections_before=..., sections_after=...)`` the whole report
+* ``render_diff(result)``             a ``tagguard diff`` result: the pull-request comment
 
 Nothing here imports anything heavy.
 """
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Any
 from collections.abc import Iterable, Sequence
 
 from tagguard.formats.base import Formatter
+from tagguard.formats.diff import HEAD_TEAM_ROWS, MARKER, counts, dimension_titles, parts, signed
 from tagguard.formats.helpers import money, plural
 from tagguard.formats.escape import md_code, md_html, md_text
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
@@ -234,13 +237,93 @@ def render_report(result: ScanResult, *, title: str = "tagguard", limit: int = D
     return fit("".join(head), sections, limit)
 
 
+# --- a `tagguard diff` result: the pull-request comment ------------------------------------
+
+
+def _diff_team_table(groups: list[dict[str, Any]], title: str, limit: int | None = None) -> str:
+    shown = groups if limit is None else groups[:limit]
+    out = [f"| {title} | Δ $/month | Changes |\n|---|---:|---:|\n"]
+    for g in shown:
+        unpriced = f" ({g['unpriced']} unpriced)" if g.get("unpriced") else ""
+        out.append(f"| {escape_cell(g['value'])} | {signed(g['delta_monthly_usd'])} | {g['changes']}{unpriced} |\n")
+    if limit is not None and len(groups) > limit:
+        out.append(f"| … {len(groups) - limit} more (see details) | | |\n")
+    return "".join(out)
+
+
+def _diff_changes_table(diff: dict[str, Any]) -> str:
+    out = ["| | Resource | File | Before $/month | After $/month | Δ $/month |\n|---|---|---|---:|---:|---:|\n"]
+    for mark, key in (("added", "added"), ("changed", "changed"), ("removed", "removed")):
+        for x in diff.get(key, []):
+            what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
+            where = escape_cell(x.get("file") or "") + (f":{x['line']}" if x.get("line") else "")
+            before = "" if x.get("before_monthly_usd") is None else f"${x['before_monthly_usd']:,.2f}"
+            after = "" if x.get("after_monthly_usd") is None else f"${x['after_monthly_usd']:,.2f}"
+            out.append(f"| {mark}{what} | {code(x['address'])} | {where} | {before} | {after} | {signed(x.get('delta_monthly_usd'))} |\n")
+    return "".join(out)
+
+
+def render_diff(result: ScanResult, limit: int | None = None) -> str:
+    """A ``tagguard diff`` result as the PR comment: marker, summary (never cut), team table, then
+    collapsible details."""
+    limit = limit or DEFAULT_LIMIT
+    diff, cd = parts(result)
+    s = result.summary()
+    verdict = ":x: **FAIL**" if s["exit_code"] else ":white_check_mark: **PASS**"
+    gpu = cd.get("gpu_hours_delta_per_month") or 0
+    sev = s["by_severity"]
+    line = (f"{verdict} · **{signed(cd.get('total_delta_monthly_usd', 0.0))}/month** "
+            f"({'+' if gpu > 0 else ''}{gpu:,.0f} GPU-hours/month) · {counts(diff)} · "
+            f"{sev.get('error', 0)} new error{'s' if sev.get('error', 0) != 1 else ''}, "
+            f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+    if cd.get("unpriced_changes"):
+        line += f" · {cd['unpriced_changes']} without a known rate"
+    hidden = diff.get("preexisting_findings_hidden") or 0
+    if hidden:
+        line += f" · {hidden} pre-existing finding{'s' if hidden != 1 else ''} not shown"
+    head = [MARKER, "\n", f"### tagguard cost diff against {code(diff.get('base'))} "
+            f"({str(diff.get('base_commit', ''))[:12]})\n\n", line, "\n\n"]
+    by = cd.get("by") or {}
+    dims = [(k, t) for k, t in dimension_titles(cd) if by.get(k)]
+    if dims:
+        head.append(_diff_team_table(by[dims[0][0]], escape_cell(dims[0][1]), HEAD_TEAM_ROWS) + "\n")
+    sections: list[str] = []
+    blocking = [f for f in result.findings if not f.suppressed]
+    if blocking:
+        rules = sorted({f.rule for f in blocking})
+        links = ", ".join(f"{rule_link(r)} ({code(f'tagguard explain {r}', cell=False)})" for r in rules)
+        sections.append(details(f"{len(blocking)} finding{'s' if len(blocking) != 1 else ''} on new or changed resources",
+                                   render_findings_table(blocking) + f"\nRules: {links}\n", open=len(blocking) <= 20))
+        sections.append(details("How to fix", render_details(blocking)))
+    approved = [f for f in result.findings if f.suppressed]
+    if approved:
+        sections.append(details(f"{len(approved)} approved or suppressed", render_suppressed(approved)))
+    for key, title in dims[1:]:
+        sections.append(details(f"By {title.lower()}", _diff_team_table(by[key], escape_cell(title))))
+    if dims and len(by[dims[0][0]]) > HEAD_TEAM_ROWS:
+        sections.append(details(f"By {dims[0][1].lower()} (all)", _diff_team_table(by[dims[0][0]], escape_cell(dims[0][1]))))
+    if diff.get("added") or diff.get("changed") or diff.get("removed"):
+        sections.append(details("Changed AI resources", _diff_changes_table(diff)))
+    budgets = [b.to_json() for b in result.budgets or []]
+    if any(b.get("actual") for b in budgets):
+        from tagguard.actuals.diffbill import markdown_rows
+
+        sections.append(details("Budgets (actual run-rate from the bill)", markdown_rows(result) or "", open=True))
+    elif budgets:
+        rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
+        for b in budgets:
+            cap = "" if b.get("monthly_usd") is None else f"${b['monthly_usd']:,.2f}"
+            rows.append(f"| {escape_cell(b['name'])} | {escape_cell(b['mode'])} | ${b['projected_usd']:,.2f} | {cap} | "
+                        f"{':x:' if b.get('over') else ''} |\n")
+        sections.append(details("Budgets", "".join(rows)))
+    return fit("".join(head), [s if s.endswith("\n") else s + "\n" for s in sections], limit)
+
+
 class MarkdownFormatter(Formatter):
     name = "markdown"
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
         if result.diff is not None:  # a `tagguard diff` result: the PR comment
-            from tagguard.state.diffing import render_markdown
-
-            return render_markdown(result)
+            return render_diff(result)
         return render_report(result)

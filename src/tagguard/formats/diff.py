@@ -1,0 +1,88 @@
+"""The ``tagguard diff`` result for people: the pieces both renderings share (verdict line, signed
+amounts, the cost-diff dimensions) and the text rendering.  The pull-request comment is
+``formats.markdown.render_diff``.
+
+Rendering lives here, with the formats, not in ``state.diffing`` (which computes the diff): the two
+used to import each other.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tagguard.formats.escape import guard_commands, term, term_block
+from tagguard.formats.helpers import signed_money
+from tagguard.formats.text import TextFormatter
+from tagguard.model import ScanResult
+
+# --- rendering --------------------------------------------------------------------------------
+
+MARKER = "<!-- tagguard-report -->"
+TEAM_TITLES = {"business-unit": "Business unit", "project": "Project", "cost-center": "Cost center"}
+HEAD_TEAM_ROWS = 20
+
+
+def dimension_titles(cd: dict[str, Any]) -> list[tuple[str, str]]:
+    """(tag key, title) per dimension the cost diff was broken down by, in configured order."""
+    dims = cd.get("dimensions")
+    if isinstance(dims, dict) and dims:
+        return [(str(key), str(label).replace("_", " ").replace("-", " ").capitalize()) for label, key in dims.items()]
+    return [(k, TEAM_TITLES.get(k, k)) for k in (cd.get("by") or {})]
+
+
+def parts(result: ScanResult) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``diff`` and ``cost_diff`` parts as the JSON report has them, for the renderers."""
+    return (result.diff.to_json() if result.diff is not None else {},
+            result.cost_diff.to_json() if result.cost_diff is not None else {})
+
+
+signed = signed_money  # the name the diff renderers use
+
+
+def counts(diff: dict[str, Any]) -> str:
+    return f"{len(diff['added'])} added, {len(diff['changed'])} changed, {len(diff['removed'])} removed AI resources"
+
+
+def summary_line(result: ScanResult) -> str:
+    diff, cd = parts(result)
+    s = result.summary()
+    sev = s["by_severity"]
+    verdict = "FAIL" if s["exit_code"] else "PASS"
+    gpu = cd.get("gpu_hours_delta_per_month") or 0
+    text = (f"{verdict}: {signed(cd.get('total_delta_monthly_usd', 0.0))}/month "
+            f"({'+' if gpu > 0 else ''}{gpu:,.0f} GPU-hours/month) vs {diff.get('base')}; {counts(diff)}; "
+            f"{sev.get('error', 0)} new error{'s' if sev.get('error', 0) != 1 else ''}, "
+            f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+    if cd.get("unpriced_changes"):
+        text += f"; {cd['unpriced_changes']} change{'s' if cd['unpriced_changes'] != 1 else ''} without a known rate"
+    hidden = diff.get("preexisting_findings_hidden") or 0
+    if hidden:
+        text += f"; {hidden} pre-existing finding{'s' if hidden != 1 else ''} not shown"
+    return text
+
+
+def render_text(result: ScanResult, color: bool = False) -> str:
+    diff, cd = parts(result)
+    lines = [f"tagguard diff against {diff.get('base')} ({str(diff.get('base_commit', ''))[:12]})", ""]
+    rows = [("+", x) for x in diff.get("added", [])] + [("~", x) for x in diff.get("changed", [])] + \
+           [("-", x) for x in diff.get("removed", [])]
+    if rows:
+        lines.append("AI resources:")
+        for mark, x in rows:
+            what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
+            lines.append(f"  {mark} {x['address']:<60} {signed(x['delta_monthly_usd']):>14}/month{what}")
+        lines.append("")
+    for key, title in dimension_titles(cd):
+        groups = (cd.get("by") or {}).get(key) or []
+        if groups:
+            lines.append(f"By {title.lower()}:")
+            for g in groups:
+                extra = f" ({g['unpriced']} unpriced)" if g.get("unpriced") else ""
+                lines.append(f"  {g['value']:<40} {signed(g['delta_monthly_usd']):>14}/month{extra}")
+            lines.append("")
+    if any(getattr(b, "actual", None) for b in result.budgets or []):
+        from tagguard.actuals.diffbill import text_lines
+
+        lines.extend(text_lines(result))
+    body = TextFormatter().format(result, color=color)
+    # addresses and tag values are data: control characters escaped, no line a workflow command
+    return guard_commands(term_block("\n".join(lines) + "\n") + body + term(summary_line(result)) + "\n")
