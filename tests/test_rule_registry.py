@@ -167,7 +167,19 @@ def test_tags_family_takes_severity_from_the_registry():
 
 def test_family_checks_run_once_each_in_order():
     names = [c.__name__ for c in registry.checks()]
-    assert names == ["tagguard.rules.tags.check", "tagguard.rules.cost.check", "tagguard.rules.quota.check"]
+    assert names == ["tagguard.rules.tags.check", "tagguard.rules.propagation.check", "tagguard.rules.cost.check",
+                     "tagguard.rules.quota.check"]
+
+
+def test_only_rules_build_the_findings_of_a_rule_with_a_check():
+    """A rule with a ``check`` owns its findings: readers state facts on ``Resource`` (e.g.
+    ``Resource.unpropagated``), they do not build ``not-propagated`` or ``missing-tag`` themselves."""
+    owned = {r.id for r in RULES if r.check is not None}
+    outside = [f"{file}:{line}: {rule_id}" for file, line, rule_id, _ in finding_sites()
+               if rule_id in owned and not file.startswith("tagguard/rules/")
+               and not any(file.startswith(p.replace(".", "/")) for p in
+                           (registry.get(rule_id).produced_by,) if p)]
+    assert not outside, "\n".join(outside)
 
 
 def test_config_may_name_every_rule_and_category():

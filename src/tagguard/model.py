@@ -148,6 +148,25 @@ class Suppression:
 
 
 @dataclass
+class Unpropagated:
+    """A reader's fact: tags set on or around a resource that do not reach what is billed for it (the EC2
+    instances an Auto Scaling group or EKS node group launches, the pods a controller runs).
+
+    Readers state it; ``rules/propagation.py`` decides which of the keys the taxonomy cares about and
+    reports ``not-propagated``.  Not part of the JSON report."""
+
+    via: str  # terraform | kubernetes | aws: which reader stated it (the finding's wording)
+    keys: dict[str, str]  # key -> where it is set (terraform) or its value (kubernetes, aws)
+    # the tags that do reach the billed things (None: no one set of them, e.g. live instances that differ)
+    reaching: dict[str, str] | None = None
+    reaching_unresolved: list[str] = field(default_factory=list)
+    why: str = ""  # terraform: why the keys do not reach
+    fix: str = ""
+    # wording facts: kubernetes {kind, label_where, role, chart}; aws {key: {missing: [...], static: bool}}
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Resource:
     """One billable (or at least taggable) thing, whatever it was read from."""
 
@@ -175,6 +194,8 @@ class Resource:
     tag_fix_hint: str | None = None
     # Source-specific facts: account, region, arn, role, chart, change action, module call...
     meta: dict[str, Any] = field(default_factory=dict)
+    # Tags that do not reach what is billed (rules/propagation.py judges them; not in the JSON report)
+    unpropagated: list[Unpropagated] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

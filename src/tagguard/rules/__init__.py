@@ -1,9 +1,9 @@
 """Rules turn resources into findings.  Each rule has a doc page in ``rules/docs/<id>.md``.
 
 Every rule is a ``Rule(id, category, default_severity, check)`` in ``rules/registry.py``; the
-family checks (``rules/tags.py``, ``rules/cost.py``, ``rules/quota.py``) run in registration
-order.  Findings that only a source can produce (parse errors, tags that do not propagate) are
-registered too, with their doc pages, so ``tagguard explain`` and SARIF cover every rule id that
+family checks (``rules/tags.py``, ``rules/propagation.py``, ``rules/cost.py``, ``rules/quota.py``) run
+in registration order; readers only state facts on ``Resource`` for them.  Findings that only a source
+can produce (parse errors, inputs not scanned) are registered too, with their doc pages, so ``tagguard explain`` and SARIF cover every rule id that
 can appear.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``check`` is the rule family's function ``check(resources, ctx) -> Iterable[Finding]`` (one module
 per family under ``tagguard/rules/``); a family check yields findings of every rule registered with
 it, and runs once per scan, in registration order.  Rules whose findings only a source, a command
-or the diff can produce (a parse error, a tag that does not propagate, drift) have ``check=None``
+or the diff can produce (a parse error, drift) have ``check=None``
 and name where they come from in ``produced_by``.
 
 ``default_severity`` is the severity a finding has unless the rule's doc page says when it differs
@@ -37,6 +37,7 @@ def _family(module: str) -> Check:
 TAGS = _family("tagguard.rules.tags")
 COST = _family("tagguard.rules.cost")
 QUOTA = _family("tagguard.rules.quota")
+PROPAGATION = _family("tagguard.rules.propagation")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class Rule:
     category: str
     default_severity: str
     check: Check | None = None
-    produced_by: str = ""  # for check=None: the module that builds these findings
+    # for check=None: the module that builds these findings; with a check: the one other module that
+    # may (a command that judges live data: tagguard cluster, diff --bill)
+    produced_by: str = ""
     other_severities: tuple[str, ...] = ()
 
 
@@ -54,12 +57,14 @@ RULES: tuple[Rule, ...] = (
     Rule("missing-tag", "missing_tag", ERROR, TAGS),
     Rule("invalid-value", "invalid_value", ERROR, TAGS),
     Rule("unresolved-value", "unresolved_value", WARNING, TAGS),
+    # tags set where they never reach what is billed (rules/propagation.py, from facts readers state)
+    Rule("not-propagated", "not_propagated", WARNING, PROPAGATION),
     # cost (rules/cost.py)
     Rule("unpriced-resource", "unpriced", INFO, COST,
          other_severities=(WARNING,)),  # warning when the GPU itself is unknown
     Rule("spot-opportunity", "optimization", INFO, COST),
     Rule("spot-risk", "optimization", INFO, COST),
-    Rule("over-budget", "over_budget", ERROR, COST,
+    Rule("over-budget", "over_budget", ERROR, COST, produced_by="tagguard.actuals.diffbill",  # diff --bill
          other_severities=(WARNING,)),  # warning for a showback budget
     Rule("needs-approval", "needs_approval", ERROR, COST),
     # Kubernetes quota (rules/quota.py; `tagguard cluster` reports the same rule from live data)
@@ -70,7 +75,6 @@ RULES: tuple[Rule, ...] = (
          other_severities=(WARNING,)),  # an input deliberately not read (symlink out, template, limit)
     Rule("not-scanned", "not_scanned", INFO, produced_by="tagguard.sources",
          other_severities=(WARNING, ERROR)),  # may hide GPUs / helm missing
-    Rule("not-propagated", "not_propagated", WARNING, produced_by="tagguard.sources"),
     Rule("invalid-suppression", "invalid_suppression", WARNING, produced_by="tagguard.sources"),
     Rule("unresolved-size", "unresolved_size", WARNING, produced_by="tagguard.sources.terraform"),
     Rule("accelerator-conflict", "accelerator_conflict", WARNING, produced_by="tagguard.sources.terraform"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from tagguard.model import INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE, Finding, Resource
+from tagguard.rules.propagation import stranded_hint
 from tagguard.rules.registry import get
 
 # taxonomy issue category -> (rule id, severity), the severity from the one rule registry
@@ -30,6 +31,8 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
             fix = issue.fix
             if fix and res.tag_fix_hint and issue.category == MISSING_TAG and not fix.startswith("rename"):
                 fix = f"{fix} in {res.tag_fix_hint}"
+                if res.unpropagated:  # a controller's own labels that its pods do not get
+                    fix += stranded_hint(res, taxonomy)
             extra = {}
             if issue.value is not None:
                 extra["value"] = issue.value

@@ -70,7 +70,6 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
         except Exception as exc:
             raise acc.AccountError({"account": None, "region": None, "service": "ec2",
                                     "operation": "DescribeRegions", **acc.error_info(exc)}) from None
-    keys = inv.cost_keys(config.taxonomy())
     progress = Progress(len(accounts) * len(regions) * len(services), enabled=opts.progress)
     out = SourceOutput()
     timings: dict[str, float] = {}
@@ -83,7 +82,7 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
             progress.advance(f"{account.label} {region}", len(services))
             return None, exc.info, time.monotonic() - t0
         result = inv.scan_region(session, account.account_id, region, scope=opts.scope, services=services,
-                                 cost_tag_keys=keys, cfg=cfg,
+                                 cfg=cfg,
                                  tick=lambda s: progress.advance(f"{account.label} {region} {s}"))
         return result, None, time.monotonic() - t0
 

@@ -7,7 +7,8 @@ terraform-like types, the live tags, and what they run on.
 
 EC2 instances launched by an Auto Scaling group or an EKS managed node group are folded into
 that group (one resource, ``units`` = running instances), so a group is priced once; whether
-the group's cost tags reached its instances is reported as ``not_propagated``.
+the group's tags reached its instances is stated on the group (``Resource.unpropagated``) for
+``rules/propagation.py``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from collections.abc import Iterable
 
-from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource
+from tagguard.model import Compute, Finding, Resource, Unpropagated
 
 SERVICES = ("ec2", "autoscaling", "eks", "sagemaker", "bedrock")
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -362,11 +363,7 @@ def tagged_resources(tagging, account: str, region: str, seen: set[str]) -> list
 
 # --- one (account, region) -------------------------------------------------------
 
-def cost_keys(taxonomy) -> list[str]:
-    return list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
-
-
-def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str], cost_tag_keys: list[str],
+def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str],
                 cfg, tick: Callable[[str], None] | None = None) -> RegionScan:
     from tagguard.sources.aws.accounts import error_info
 
@@ -484,8 +481,9 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
 
     for res, members, propagates in groups:
         out.resources.append(res)
-        if res.ai:
-            out.findings.extend(propagation_findings(res, members, propagates, cost_tag_keys))
+        fact = propagation_fact(res, members, propagates) if res.ai else None
+        if fact is not None:
+            res.unpropagated.append(fact)
 
     for inst in instances:
         if inst["InstanceId"] in claimed:
@@ -505,43 +503,21 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
     return out
 
 
-def propagation_findings(group: Resource, members: list[dict[str, Any]], propagates: dict[str, bool],
-                         cost_tag_keys: list[str]) -> list[Finding]:
-    """Do the group's cost tags reach the instances that are billed?"""
-    out = []
+def propagation_fact(group: Resource, members: list[dict[str, Any]], propagates: dict[str, bool]) -> Unpropagated | None:
+    """Which of the group's tags did not reach the instances that are billed (or, with no instance yet,
+    will not: PropagateAtLaunch=false).  A fact; rules/propagation.py picks the keys the taxonomy names."""
     is_ng = group.type == "aws_eks_node_group"
-    what = "node group" if is_ng else "Auto Scaling group"
-    for key in cost_tag_keys:
-        if key not in group.tags:
-            continue
-        value = group.tags[key]
-        missing = []
-        for m in members:
-            mt = {t.get("Key"): t.get("Value") for t in m.get("Tags") or []}
-            if mt.get(key) != value:
-                missing.append(m["InstanceId"])
+    member_tags = [(m["InstanceId"], {t.get("Key"): t.get("Value") for t in m.get("Tags") or []}) for m in members]
+    keys: dict[str, str] = {}
+    detail: dict[str, Any] = {}
+    for key, value in group.tags.items():
+        missing = [iid for iid, tags in member_tags if tags.get(key) != value]
         static = not is_ng and not propagates.get(key, False)
         if not missing and not (static and not members):
             continue
-        if members:
-            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            msg = (f"{group.address}: {what} tag `{key}` = \"{value}\" did not reach {len(missing)} of "
-                   f"{len(members)} instance(s) ({shown}); EC2 bills instance-hours to the instance's own tags")
-        else:
-            msg = (f"{group.address}: {what} tag `{key}` = \"{value}\" has PropagateAtLaunch=false, so instances "
-                   "it launches will not carry it")
-        if is_ng:
-            fix = ("EKS does not copy node group tags to instances: put the tags in the node group's launch "
-                   "template TagSpecifications (instance and volume), then roll the node group")
-        elif static:
-            fix = f"set PropagateAtLaunch=true on tag `{key}` (applies to new instances; tag running ones too)"
-        else:
-            fix = f"tag the running instances with `{key}` = \"{value}\" (they were launched before the tag was set)"
-        out.append(Finding(rule="not-propagated", category=NOT_PROPAGATED, severity=WARNING, message=msg,
-                           address=group.address, tag=key, resource_type=group.type, fix=fix,
-                           extra={"account": group.meta.get("account"), "region": group.meta.get("region"),
-                                  "instances": missing[:50], "live_tags": dict(group.tags)}))
-    return out
+        keys[key] = value
+        detail[key] = {"missing": missing, "members": len(members), "static": static}
+    return Unpropagated(via="aws", keys=keys, detail=detail) if keys else None
 
 
 def _unavailable(exc: BaseException) -> bool:

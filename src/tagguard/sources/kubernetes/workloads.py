@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
 
-from tagguard.model import NOT_PROPAGATED, WARNING, Compute, Finding, Resource, Suppression
+from tagguard.model import WARNING, Compute, Finding, Resource, Suppression, Unpropagated
 from tagguard.sources.base import SourceOutput, parse_error
 from tagguard.sources.kubernetes.kinds import KindTable, as_count, declared_gpus, get_path, iter_roles, join, load_table, resolve_units
 from tagguard.sources.kubernetes.manifests import Doc
@@ -614,59 +614,24 @@ class Builder:
                               gpus_per_unit=gpus, units=units, pricing_model=pricing_model,
                               runtime_hours=runtime_hours, notes=notes)
 
-        # where the fix goes, and labels stranded on the controller
+        # where the fix goes, and labels on the controller that its pods do not get (a fact for
+        # rules/propagation.py, which decides which of them the taxonomy cares about)
         missing_ctrl = {k: v for k, v in ctrl_labels.items() if k not in tags and k not in unresolved}
         hint = f"the pod labels ({label_where})"
         if kind != "Pod" and not inherit:
             hint += f" or the labels of Namespace `{ns}`"
-        stranded = []
-        if missing_ctrl and kind != "Pod" and not inherit:
-            stranded = self._stranded(missing_ctrl, tags, unresolved)
-            if stranded:
-                hint += (f" (the {kind}'s own metadata.labels has {', '.join('`' + k + '`' for k in stranded)}, "
-                         "but controller labels do not reach its pods: move them)")
         res = Resource(address=address, type=kind, source=self.source, file=doc.file, line=doc.line, ai=ai,
                        tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons, tag_style="kubernetes",
                        compute=compute, tag_origins=origins, tag_fix_hint=hint, meta=meta,
                        tags_open=open_reason is not None, open_reason=open_reason,
                        suppressions=self._suppressions(annotations, doc, address))
+        if missing_ctrl and kind != "Pod" and not inherit:
+            res.unpropagated.append(Unpropagated(
+                via="kubernetes", keys=missing_ctrl, reaching=tags, reaching_unresolved=unresolved,
+                detail={k: v for k, v in (("kind", kind), ("label_where", label_where), ("role", role_name),
+                                          ("chart", self.chart)) if v}))
         self.out.resources.append(res)
-        if stranded and self._in_scope(res):
-            f = Finding(rule="not-propagated", category=NOT_PROPAGATED, severity=WARNING,
-                        message=(f"{address}: label{'s' if len(stranded) > 1 else ''} "
-                                 f"{', '.join('`' + k + '`' for k in stranded)} "
-                                 f"{'are' if len(stranded) > 1 else 'is'} set on the {kind}'s own metadata.labels, "
-                                 f"which {kind} does not copy to its pods; cost allocation by pod labels will not see "
-                                 f"{'them' if len(stranded) > 1 else 'it'}"),
-                        address=address, file=doc.file, line=doc.line, resource_type=kind,
-                        fix=f"copy {', '.join('`' + k + ': ' + missing_ctrl[k] + '`' for k in stranded)} to {label_where}",
-                        extra={"tags": list(stranded),
-                               **{k: v for k, v in (("role", role_name), ("chart", self.chart)) if v}})
-            self.out.findings.append(f)
         return True
-
-    def _in_scope(self, res: Resource) -> bool:
-        config = getattr(self.ctx, "config", None)
-        scope = config.scope if config is not None else "ai"
-        return res.ai or scope == "all"
-
-    def _stranded(self, labels: dict[str, str], pod_tags: dict[str, str], unresolved=()) -> list[str]:
-        """Controller-only labels the taxonomy cares about: keys it names, and keys the WHOLE taxonomy
-        requires of the pod labels (the ones that reach the bill), conditional requirements
-        (``if``/``then``, ``dependentRequired``) included."""
-        from tagguard.model import MISSING_TAG
-
-        config = getattr(self.ctx, "config", None)
-        if config is None:
-            return sorted(labels)
-        try:
-            tax = config.taxonomy()
-        except Exception:  # the CLI reports a broken taxonomy before any source runs
-            return []
-        known = set(tax.required) | set(tax.properties)
-        known |= {i.tag for i in tax.evaluate(dict(pod_tags), list(unresolved), False, "kubernetes")
-                  if i.category == MISSING_TAG and i.tag}
-        return sorted(k for k in labels if k in known)
 
     # --- Karpenter -----------------------------------------------------------------------
     def _nodepool(self, doc: Doc) -> dict[str, Any]:

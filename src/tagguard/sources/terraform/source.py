@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
-from tagguard.model import INFO, NOT_PROPAGATED, NOT_SCANNED, WARNING, Finding, Resource, Suppression
+from tagguard.model import INFO, NOT_SCANNED, WARNING, Finding, Resource, Suppression, Unpropagated
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error, posix_dirname
 from tagguard.sources.terraform import extract as ex
 from tagguard.sources.terraform.module import (
@@ -374,19 +374,12 @@ class _Walker:
         self.out = out
         self.reported_remote = reported_remote
         self.scope_all = ctx.config.scope == "all"
-        self._required: list[str] | None = None
         self.k8s_items: list[dict] = []
         self.helm_items: list[dict] = []  # helm_release instances (rendered by collect)
         self.k8s_unknowns: Any = None  # terraform/k8s.Unknowns shared by the scan (set by collect)
         self.only_dirs: set[str] | None = None  # changed modules (real paths) when judged through callers
         self.path_dirs: set[str] = set()  # those and their callers: the module calls worth following
         self.walked: set[str] = set()  # changed modules that some caller instantiated
-
-    @property
-    def required(self) -> list[str]:
-        if self._required is None:
-            self._required = list(self.ctx.config.taxonomy().required)
-        return self._required
 
     def walk(self, inst: ModuleInstance, in_focus: bool = False) -> None:
         if self.only_dirs is not None:
@@ -801,36 +794,14 @@ def Compute_from_spec(spec: dict):
     return Compute(provider=spec.get("provider"), service=spec.get("service"))
 
 
-def _missing_on_bill(walker: _Walker, res: Resource, reaching: ex.TagMap) -> list[str]:
-    """Keys the WHOLE taxonomy requires of the tags that reach the billed instances, including
-    conditional requirements (``if``/``then``, ``dependentRequired``) triggered by their values."""
-    from tagguard.model import MISSING_TAG
-
-    taxonomy = walker.ctx.config.taxonomy()
-    issues = taxonomy.evaluate(dict(reaching.known), list(reaching.unresolved), False, res.tag_style)
-    out = [k for k in walker.required if k not in reaching.known and k not in reaching.unresolved]
-    for issue in issues:
-        if issue.category == MISSING_TAG and issue.tag and issue.tag not in out:
-            out.append(issue.tag)
-    return out
-
-
 def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: dict[str, str], why: str, fix: str) -> None:
-    """Required keys that are set somewhere but do not reach the billed instances."""
-    if not res.ai or reaching.open:
+    """State the fact: keys set somewhere (``stuck``: key -> where) that do not reach the billed
+    instances (``reaching`` does); rules/propagation.py decides which of them the taxonomy needs."""
+    stuck = {k: place for k, place in stuck.items() if k not in reaching.known and k not in reaching.unresolved}
+    if not stuck or reaching.open:  # what reaches may hold any key: nothing to say
         return
-    lost = [k for k in _missing_on_bill(walker, res, reaching) if k in stuck]
-    if not lost:
-        return
-    by_place: dict[str, list[str]] = {}
-    for k in lost:
-        by_place.setdefault(stuck[k], []).append(f"`{k}`")
-    where = "; ".join(f"{', '.join(keys)} on {place}" for place, keys in by_place.items())
-    walker.out.findings.append(Finding(
-        rule="not-propagated", category=NOT_PROPAGATED, severity=WARNING, address=res.address, file=res.file,
-        line=res.line, resource_type=res.type, tag=lost[0] if len(lost) == 1 else None,
-        message=f"{res.address}: {where} never reach the EC2 instances it launches ({why}), so their cost is unallocated",
-        fix=fix, extra={"tags": lost}))
+    res.unpropagated.append(Unpropagated(via="terraform", keys=stuck, reaching=dict(reaching.known),
+                                         reaching_unresolved=list(reaching.unresolved), why=why, fix=fix))
 
 
 def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaults, own):
