@@ -99,6 +99,21 @@ class Prometheus:
         self.log.close()
 
 
+def _requests(pods: list[dict], w: OpenMetricsWriter, alive) -> None:
+    """kube_pod_container_resource_requests (one series per container) and, for pods with init
+    containers, kube_pod_init_container_resource_requests."""
+    for metric, of in (("kube_pod_container_resource_requests", lambda p: p.get("containers") or {"main": p["count"]}),
+                       ("kube_pod_init_container_resource_requests", lambda p: p.get("init") or {})):
+        if not any(of(p) for p in pods):
+            continue
+        w.family(metric)
+        for p in pods:
+            for c, n in of(p).items():
+                lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "container": c,
+                      "node": p["node"], "resource": p["resource"], "unit": "integer"}
+                w.series(metric, lb, ((t, n) for _, t in alive(p)))
+
+
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 
 
@@ -107,18 +122,21 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
     """kube-state-metrics + dcgm-exporter series for ``pods`` on ``nodes`` at ``times``.
 
     pod: {namespace, pod, uid, node, resource, count, running: set/callable(i)->bool, labels: {label_x: v},
-          owner: (kind, name) or None, util: [per-device % or None], model}
+          owner: (kind, name) or None, util: [per-device % or None], model,
+          containers: {name: count} (instead of count), init: {init container: count},
+          alive: callable(i)->bool (the pod's series exist only then; default: always)}
     node: {node, labels: {label_...}, allocatable: {resource: n}}
     """
     def run(p, i):
         r = p.get("running", True)
         return r(i) if callable(r) else bool(r)
 
-    w.family("kube_pod_container_resource_requests")
-    for p in pods:
-        lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "container": "main",
-              "node": p["node"], "resource": p["resource"], "unit": "integer"}
-        w.series("kube_pod_container_resource_requests", lb, ((t, p["count"]) for t in times))
+    def alive(p):
+        """The pod's points: it exists (in the API, so in kube-state-metrics) at ``alive(i)``."""
+        a = p.get("alive")
+        return [(i, t) for i, t in enumerate(times) if a is None or a(i)]
+
+    _requests(pods, w, alive)
     w.family("kube_pod_status_phase")
     for p in pods:
         for ph in PHASES:
@@ -126,17 +144,17 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
             done = p.get("after", "Succeeded")
             w.series("kube_pod_status_phase", lb,
                      ((t, 1 if (ph == "Running" and run(p, i)) or (ph == done and not run(p, i)) else 0)
-                      for i, t in enumerate(times)))
+                      for i, t in alive(p)))
     w.family("kube_pod_labels")
     for p in pods:
         lb = dict({"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"]}, **p.get("labels", {}))
-        w.series("kube_pod_labels", lb, ((t, 1) for t in times))
+        w.series("kube_pod_labels", lb, ((t, 1) for _, t in alive(p)))
     w.family("kube_pod_owner")
     for p in pods:
         kind, name = p.get("owner") or ("<none>", "<none>")
         lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "owner_kind": kind,
               "owner_name": name, "owner_is_controller": "true" if p.get("owner") else "<none>"}
-        w.series("kube_pod_owner", lb, ((t, 1) for t in times))
+        w.series("kube_pod_owner", lb, ((t, 1) for _, t in alive(p)))
     w.family("kube_namespace_labels")
     for ns, labels in namespaces.items():
         w.series("kube_namespace_labels", dict({"namespace": ns}, **labels), ((t, 1) for t in times))
@@ -165,4 +183,4 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
             if exported:  # scraped with honor_labels: false: the exporter pod's own labels win
                 lb = dict(lb, exported_namespace=lb.pop("namespace"), exported_pod=lb.pop("pod"),
                           namespace="gpu-operator", pod="nvidia-dcgm-exporter-x7k2p")
-            w.series("DCGM_FI_DEV_GPU_UTIL", lb, ((t, util) for i, t in enumerate(times) if run(p, i)))
+            w.series("DCGM_FI_DEV_GPU_UTIL", lb, ((t, util) for i, t in alive(p) if run(p, i)))

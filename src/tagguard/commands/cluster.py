@@ -42,7 +42,10 @@ def cluster():
 @click.option("--window", default=None, help="Window ending at --until (default now), e.g. 30d, 12h.")
 @click.option("--since", default=None, help="Window start (RFC 3339, date or unix seconds).")
 @click.option("--until", default=None, help="Window end (default: now).")
-@click.option("--resolution", default="1m", show_default=True, help="Subquery step: one point per step per series.")
+@click.option("--resolution", default="1m", show_default=True, help="The window is aligned to multiples of this.")
+@click.option("--scrape-interval", default=None, metavar="DURATION",
+              help="Seconds one kube-state-metrics sample stands for (default: detected from the samples of "
+                   "kube_node_status_allocatable).")
 @click.option("--chunk", default="1d", show_default=True,
               help="Query the window in chunks of this length (keeps each query under --query.max-samples).")
 @click.option("--parallel", type=click.IntRange(1, 16), default=2, show_default=True,
@@ -69,7 +72,7 @@ def cluster():
               help="Output format. Default: what --output's name says (.json, .md, .txt), else text.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout.")
-def report(config_path, url, window, since, until, resolution, chunk, parallel, group_by, mig_basis, time_slicing,
+def report(config_path, url, window, since, until, resolution, scrape_interval, chunk, parallel, group_by, mig_basis, time_slicing,
            idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
            max_response_mb, fmt, output):
     """Requested, used, idle and unattributed GPU-hours per namespace and taxonomy label, priced.
@@ -94,6 +97,7 @@ def report(config_path, url, window, since, until, resolution, chunk, parallel, 
     try:
         step = parse_duration(resolution)
         chunk_s = parse_duration(chunk)
+        interval = parse_duration(scrape_interval) if scrape_interval else None
         end = _when(until, "--until") if until else time.time()
         if since:
             start = _when(since, "--since")
@@ -117,7 +121,8 @@ def report(config_path, url, window, since, until, resolution, chunk, parallel, 
         client = PromClient.from_env(url, timeout=timeout, max_bytes=max_response_mb * 1024 * 1024,
                                      ca_file=ca_file, insecure=insecure)
         data = gpuhours.collect(client, start, end, step, chunk_s,
-                                Selectors(resources=resource_regex(), util_metric=util_metric), parallel=parallel)
+                                Selectors(resources=resource_regex(), util_metric=util_metric), parallel=parallel,
+                                interval=interval)
         rep = gpuhours.build(data, config.taxonomy(), opts, {"prometheus": client.url, "queries": client.queries,
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:

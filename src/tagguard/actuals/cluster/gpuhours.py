@@ -30,17 +30,20 @@ class PodAcc:
     namespace: str
     pod: str
     node: str = ""
-    points: dict[str, float] = field(default_factory=dict)  # resource -> Σ requested units × points
+    points: dict[str, float] = field(default_factory=dict)  # resource -> Σ requested units × samples
     measured: dict[str, float] = field(default_factory=dict)  # the part of points with utilisation data
-    used: dict[str, float] = field(default_factory=dict)  # Σ units × points × mean utilisation
-    running: float = 0.0  # points Running
+    used: dict[str, float] = field(default_factory=dict)  # Σ units × samples × mean utilisation
+    running: float = 0.0  # Running samples
+    run_measured: float = 0.0  # Running samples in chunks where the pod has utilisation data
+    run_used: float = 0.0  # Σ Running samples × the chunk's mean utilisation
 
 
 @dataclass
 class ClusterData:
     start: float
     end: float
-    step: float
+    step: float  # seconds one sample stands for (the scrape interval)
+    resolution: float = 0.0  # the window's alignment (--resolution)
     chunks: int = 0
     pods: dict[tuple[str, str, str], PodAcc] = field(default_factory=dict)
     measured_pods: int = 0
@@ -52,6 +55,9 @@ class ClusterData:
     node_points: dict[str, dict[str, float]] = field(default_factory=dict)
     quotas: list[dict[str, Any]] = field(default_factory=list)
     util_metric: str = ""
+    interval_source: str = ""
+    init_pods: int = 0  # pods whose effective request came from an init container
+    by_name_queries: int = 0  # queries for pods alive at no chunk end
     warnings: list[str] = field(default_factory=list)
 
 
@@ -79,74 +85,147 @@ def pick_util_metric(client: PromClient, sel: Q.Selectors, start: float, end: fl
     return replace(sel, util_metric=metric)
 
 
+Key = tuple[str, str, str]
+Units = dict[Key, dict[tuple[str, str], float]]  # pod -> (node, resource) -> units
+BY_NAME_BATCH = 400  # pod names per query for pods alive at no chunk end
+
+
 def collect(client: PromClient, start: float, end: float, step: float, chunk: float,
-            sel: Q.Selectors, parallel: int = 2) -> ClusterData:
+            sel: Q.Selectors, parallel: int = 2, interval: float | None = None) -> ClusterData:
+    """Per-pod and per-node sums for [start, end) (aligned to ``step``), chunk by chunk: at most
+    ``parallel`` chunks in flight, merged in order. ``interval``: the scrape interval in seconds
+    (None: detected from the samples of node series)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     start, end = align(start, end, step)
     chunk = max(step, math.floor(chunk / step) * step)
-    data = ClusterData(start=start, end=end, step=step)
+    data = ClusterData(start=start, end=end, step=0.0, resolution=step)
     sel = pick_util_metric(client, sel, start, end)
     data.util_metric = sel.util_metric
-    st = prom_duration(step)
+    major = client.major_version()
+    left_open = major is not None and major >= 3
+    # GPU pods from the index (label sets, no samples): only their Running samples are kept
+    app_keys = _series_keys(client.series(Q.request_series(sel), start, end - 0.001))
+    init_keys = _series_keys(client.series(Q.request_series(sel, Q.INIT_REQUESTS), start, end - 0.001))
+    for key, node in list(app_keys.items()) + list(init_keys.items()):
+        if key not in data.pods:
+            data.pods[key] = PodAcc(key[0], key[1], node)
+    app: Units = {}
+    init: Units = {}
+    per_sample: list[float] = []
     spans = []
     t0 = start
     while t0 < end:
         t1 = min(end, t0 + chunk)
-        spans.append((t1 - step / 2.0, prom_duration(t1 - t0)))
+        spans.append((t0, t1))
         t0 = t1
-    # Prometheus runs concurrent queries in parallel: up to `parallel` chunks in flight, merged in order
-    # (at most `parallel` chunks' answers held at once).
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as ex:
-        for i in range(0, len(spans), max(1, parallel)):
-            batch = [ex.submit(_fetch, client, sel, at, rng, st) for at, rng in spans[i:i + max(1, parallel)]]
-            for fut in batch:
-                _merge(data, fut.result())
-                data.chunks += 1
+        pending: deque = deque()
+        for t0, t1 in spans:
+            pending.append(ex.submit(_fetch, client, sel, t0, t1, left_open, bool(init_keys)))
+            if len(pending) >= max(1, parallel):
+                _merge(data, app, init, per_sample, pending.popleft().result())
+        while pending:
+            _merge(data, app, init, per_sample, pending.popleft().result())
+    # pods alive at no chunk end (jobs shorter than a chunk): their own raw samples, by name
+    whole = f"{int(round((end - start) * 1000))}ms"
+    for metric, keys, into in ((Q.APP_REQUESTS, app_keys, app), (Q.INIT_REQUESTS, init_keys, init)):
+        missing = sorted({k[1] for k in keys if k not in into})
+        for i in range(0, len(missing), BY_NAME_BATCH):
+            data.by_name_queries += 1
+            _units(into, client.instant(Q.requests_of(sel, missing[i:i + BY_NAME_BATCH], whole, metric),
+                                        end - 0.001), metric)
+    data.step = _interval(interval, per_sample)
+    data.interval_source = "--scrape-interval" if interval else "detected from kube_node_status_allocatable samples"
+    _finish_pods(data, app, init)
     _info(client, data, start, end)
     data.quotas = [dict(s.labels, value=s.value) for s in client.instant(Q.quota(prom_duration(end - start)), end)]
     return data
 
 
-def _fetch(client: PromClient, sel: Q.Selectors, at: float, rng: str, st: str):
-    return (sel, client.instant(Q.requests(sel, rng), at), client.instant(Q.used_mean(sel, rng), at),
-            client.instant(Q.running(sel, rng, st), at), client.instant(Q.node_capacity(sel, rng, st), at))
+def _series_keys(series: list[dict[str, str]]) -> dict[Key, str]:
+    return {(lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", "")): lb.get("node", "") for lb in series}
 
 
-def _merge(d: ClusterData, answers) -> None:
-    sel, req, used, run, cap = answers
-    units: dict[tuple[str, str, str], list[tuple[str, str, float]]] = {}
-    for s in req:
+def _fetch(client: PromClient, sel: Q.Selectors, t0: float, t1: float, left_open: bool, with_init: bool):
+    at = t1 - 0.001
+    ms = int(round((t1 - t0) * 1000))
+    rng = f"{ms if left_open else ms - 1}ms"
+    return (sel, t1 - t0, client.instant(Q.running(rng), at), client.instant(Q.used_mean(sel, rng), at),
+            client.instant(Q.node_capacity(sel, rng), at), client.instant(Q.samples_in(rng), at),
+            client.instant(Q.requests_now(sel), at),
+            client.instant(Q.requests_now(sel, Q.INIT_REQUESTS), at) if with_init else [])
+
+
+def _units(into: Units, samples, metric: str) -> None:
+    for s in samples:
+        if s.value != s.value:  # NaN
+            continue
         lb = s.labels
         key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
-        if s.value == s.value:  # not NaN
-            units.setdefault(key, []).append((lb.get("node", ""), lb.get("resource", ""), s.value))
+        into.setdefault(key, {})[(lb.get("node", ""), lb.get("resource", ""))] = s.value
+
+
+def _merge(d: ClusterData, app: Units, init: Units, per_sample: list[float], answers) -> None:
+    sel, seconds, run, used, cap, count, req, ireq = answers
+    d.chunks += 1
+    _units(app, req, Q.APP_REQUESTS)
+    _units(init, ireq, Q.INIT_REQUESTS)
     util: dict[tuple[str, str], float] = {}
     for s in used:
         if s.value == s.value:
             util[(s.labels.get(sel.namespace_label, ""), s.labels.get(sel.pod_label, ""))] = s.value
     d.measured_pods += len(util)
     for s in run:
-        key = (s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", ""))
-        if not s.value or key not in units:
-            continue
-        acc = d.pods.get(key)
-        if acc is None:
-            acc = d.pods[key] = PodAcc(key[0], key[1])
+        acc = d.pods.get((s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("uid", "")))
+        if acc is None or not s.value or s.value != s.value:
+            continue  # not a GPU pod
         acc.running += s.value
-        u = util.get(key[:2])
-        for node, res, n in units[key]:
-            acc.node = node or acc.node
-            pts = n * s.value
-            acc.points[res] = acc.points.get(res, 0.0) + pts
-            if u is not None:
-                acc.measured[res] = acc.measured.get(res, 0.0) + pts
-                acc.used[res] = acc.used.get(res, 0.0) + pts * min(1.0, max(0.0, u))
+        u = util.get((acc.namespace, acc.pod))
+        if u is not None:
+            acc.run_measured += s.value
+            acc.run_used += s.value * min(1.0, max(0.0, u))
     for s in cap:
-        node = s.labels.get("node", "")
-        per = d.node_points.setdefault(node, {})
+        per = d.node_points.setdefault(s.labels.get("node", ""), {})
         res = s.labels.get("resource", "")
         per[res] = per.get(res, 0.0) + s.value
+    for s in count:
+        if s.value and s.value == s.value:
+            per_sample.append(seconds / s.value)
+
+
+def _interval(given: float | None, per_sample: list[float]) -> float:
+    if given:
+        return float(given)
+    if not per_sample:
+        raise PromError("cannot tell the scrape interval: no kube_node_status_allocatable samples in the window "
+                        "(give --scrape-interval, e.g. 30s)")
+    iv = min(per_sample)  # the chunk where a node series had the most samples per second
+    return float(round(iv)) if iv >= 2 else iv
+
+
+def _finish_pods(d: ClusterData, app: Units, init: Units) -> None:
+    """Units × samples per resource. The effective request of a pod is Kubernetes' rule:
+    max(largest init container, sum of app containers), per resource."""
+    for key in list(d.pods):
+        acc = d.pods[key]
+        if acc.running <= 0:
+            del d.pods[key]
+            continue
+        eff: dict[str, float] = {}
+        for (node, res), n in app.get(key, {}).items():
+            eff[res] = eff.get(res, 0.0) + n
+            acc.node = node or acc.node
+        for (node, res), n in init.get(key, {}).items():
+            if n > eff.get(res, 0.0):
+                eff[res] = n
+                d.init_pods += 1
+            acc.node = acc.node or node
+        for res, n in eff.items():
+            acc.points[res] = n * acc.running
+            acc.measured[res] = n * acc.run_measured
+            acc.used[res] = n * acc.run_used
 
 
 def _info(client: PromClient, d: ClusterData, start: float, end: float) -> None:
@@ -397,7 +476,8 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
     report = {
         "kind": "tagguard-cluster-report",
         "window": {"start": _iso(data.start), "end": _iso(data.end), "hours": hours,
-                   "resolution_seconds": data.step, "chunks": data.chunks},
+                   "resolution_seconds": data.resolution, "sample_interval_seconds": data.step,
+                   "sample_interval_from": data.interval_source, "chunks": data.chunks},
         "source": dict(source, util_metric=data.util_metric),
         "group_by": group_by,
         "labels_visible": labels_visible,
@@ -412,7 +492,10 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
                   "used": f"requested GPU-hours × the pod's mean {data.util_metric} (raw samples of its devices), per chunk",
                   "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
                                    "platform": opts.idle_platform},
-                  "units": dict(sorted(units_how.items()))},
+                  "units": dict(sorted(units_how.items())),
+                  "init_containers": ("effective request = max(largest init container, sum of app containers) "
+                                      f"per resource (Kubernetes' rule); {data.init_pods} pod(s) held more through "
+                                      "an init container")},
         "unpriced": [{"reason": u["reason"], "gpu_hours": u["gpu_hours"], "nodes": sorted(u["nodes"])[:20]}
                      for u in unpriced.values()],
         "unknown_resources": [{"resource": k, "unit_hours": v} for k, v in sorted(unknown_units.items())],

@@ -125,6 +125,17 @@ class PromClient:
             raise PromError(f"unexpected answer from /api/v1/series for {match[:80]!r}")
         return [{str(k): str(v) for k, v in item.items()} for item in data if isinstance(item, dict)]
 
+    def major_version(self) -> int | None:
+        """Prometheus' major version from ``/api/v1/status/buildinfo`` (None when the server, e.g. a
+        proxy or another PromQL engine, does not say)."""
+        try:
+            data = self._post("/api/v1/status/buildinfo", {}, method="GET")
+        except PromError:
+            return None
+        version = str(data.get("version", "")) if isinstance(data, dict) else ""
+        head = version.lstrip("v").split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
     def names(self, match: str, start: float, end: float) -> list[str]:
         """Metric names of the series matching ``match`` in [start, end] (``/api/v1/label/__name__/values``:
         read from the index, no samples)."""

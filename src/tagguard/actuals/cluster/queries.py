@@ -1,19 +1,31 @@
 """PromQL for GPU-hours, aggregated on the server.
 
-Every query is an instant query at a chunk's end over the chunk (``[D:S]`` subqueries at resolution
-S), so Prometheus sums the samples and returns one number per pod / node, never raw series: GPU pods'
-Running points come from a subquery of kube_pod_status_phase, their requested units from
-``max_over_time`` of the requests, utilisation as the mean of the raw dcgm-exporter samples. A
-window is cut into chunks so one query stays under the server's ``--query.max-samples``.
+Every per-sample read is a raw range function (``sum_over_time``, ``avg_over_time``) in an instant
+query at a chunk's end, so Prometheus sums the samples and returns one number per pod / node, never
+raw series. Raw ranges decode each sample once and materialise nothing; a ``[D:1m]`` subquery
+materialises every point and cost 2.5× as much (BENCHMARKS.md). So:
 
-Points: a chunk [t0, t1) with t0, t1 multiples of S is evaluated at ``t1 - S/2`` over ``[D:S]``:
-the aligned subquery points in that range are exactly t0, t0+S, ..., t1-S (D/S points) on both
-Prometheus 2.x (closed ranges) and 3.x (left-open ranges), so adjacent chunks never count a
-boundary twice. GPU-seconds = Σ points × S.
+- Running time: ``sum_over_time(kube_pod_status_phase{phase="Running"}[D])`` counts the pod's
+  Running samples; × the scrape interval (detected from how many samples a node series has in a chunk,
+  or ``--scrape-interval``) it is seconds. A failed scrape is a missing sample (not filled by lookback).
+- Requested units: GPU requests are immutable, so one value per pod is enough. The GPU request series
+  are listed from the index (``/api/v1/series``, no samples); their values come from an instant query
+  at each chunk's end (pods alive then, reading only the last chunk of each series); the pods alive at
+  no chunk end (short jobs) are read with a raw ``max_over_time`` over the window, selected by name.
+- Utilisation: the mean of the raw dcgm-exporter samples of the pod's devices in the chunk.
+- Node capacity: ``sum_over_time(kube_node_status_allocatable[D])`` (unit-samples per node).
+
+Chunk [t0, t1) is read at ``t1 - 1 ms``: Prometheus 2.x ranges are closed ([t - D, t]), so the range
+is ``D - 1ms`` (= [t0, t1 - 1ms]); 3.x ranges are left-open ((t - D, t]), so it is ``D``. Adjacent
+chunks never count a sample twice.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+APP_REQUESTS = "kube_pod_container_resource_requests"
+INIT_REQUESTS = "kube_pod_init_container_resource_requests"
+POD_KEY = "namespace, pod, uid, node, resource"
 
 
 @dataclass(frozen=True)
@@ -24,19 +36,32 @@ class Selectors:
     namespace_label: str = "namespace"
 
 
-def requests(sel: Selectors, rng: str) -> str:
-    """Requested units per (pod, node, resource) in the chunk. A pod's GPU requests are immutable
-    (extended resources cannot be resized in place), so units × Running points = unit-points; only
-    series with a node (scheduled pods) count, so a pod's Pending series (node="") is not added."""
-    return (f'sum by (namespace, pod, uid, node, resource) (max_over_time(kube_pod_container_resource_requests'
-            f'{{resource=~"{sel.resources}", node!=""}}[{rng}]))')
+def request_series(sel: Selectors, metric: str = APP_REQUESTS) -> str:
+    """Selector of the GPU request series of scheduled pods (``node!=""``: a pod's Pending series,
+    without a node, is not a GPU held)."""
+    return f'{metric}{{resource=~"{sel.resources}", node!=""}}'
 
 
-def running(sel: Selectors, rng: str, step: str) -> str:
-    """Points each pod was Running (kube_pod_status_phase is 1/0 per phase), at resolution ``step``;
-    pods that ran at least once. GPU pods are picked client-side from ``requests`` (an ``and`` with the
-    requests here would read their samples a second time)."""
-    return (f'sum by (namespace, pod, uid) (sum_over_time(kube_pod_status_phase{{phase="Running"}}[{rng}:{step}])) > 0')
+def _agg(metric: str) -> str:
+    # app containers' requests add up; init containers run one at a time: the largest counts
+    return "max" if metric == INIT_REQUESTS else "sum"
+
+
+def requests_now(sel: Selectors, metric: str = APP_REQUESTS) -> str:
+    """Units per (pod, node, resource) of the pods alive at the evaluation time."""
+    return f"{_agg(metric)} by ({POD_KEY}) ({request_series(sel, metric)})"
+
+
+def requests_of(sel: Selectors, pods: list[str], rng: str, metric: str = APP_REQUESTS) -> str:
+    """Units of the named pods over ``rng`` (raw samples of just their series)."""
+    alt = "|".join(re_literal(p) for p in pods)
+    return (f'{_agg(metric)} by ({POD_KEY}) (max_over_time({metric}{{resource=~"{sel.resources}", node!="", '
+            f'pod=~"{alt}"}}[{rng}]))')
+
+
+def running(rng: str) -> str:
+    """Running samples of each pod that ran in the range (kube_pod_status_phase is 1/0 per phase)."""
+    return f'sum by (namespace, pod, uid) (sum_over_time(kube_pod_status_phase{{phase="Running"}}[{rng}])) > 0'
 
 
 def util_scale(metric: str) -> float:
@@ -51,10 +76,15 @@ def used_mean(sel: Selectors, rng: str) -> str:
     return f'avg by ({ns}, {pod}) (avg_over_time({sel.util_metric}{{{pod}!=""}}[{rng}])) * {scale:g}'
 
 
-def node_capacity(sel: Selectors, rng: str, step: str) -> str:
-    """Allocatable accelerator units × points per node and resource."""
+def node_capacity(sel: Selectors, rng: str) -> str:
+    """Allocatable accelerator units × samples per node and resource."""
     return (f'sum by (node, resource) (sum_over_time(kube_node_status_allocatable'
-            f'{{resource=~"{sel.resources}"}}[{rng}:{step}]))')
+            f'{{resource=~"{sel.resources}"}}[{rng}]))')
+
+
+def samples_in(rng: str) -> str:
+    """The most samples any node series has in the range: chunk length / this = scrape interval."""
+    return f"max(count_over_time(kube_node_status_allocatable[{rng}]))"
 
 
 INFO_METRICS = ("kube_pod_labels", "kube_namespace_labels", "kube_node_labels",
@@ -69,6 +99,13 @@ QUOTA = ('max by (namespace, resourcequota, resource, type) (max_over_time(kube_
 
 def quota(rng: str) -> str:
     return QUOTA.format(rng=rng)
+
+
+def re_literal(text: str) -> str:
+    """``text`` as an RE2 literal inside a PromQL double-quoted string: every character outside
+    [A-Za-z0-9_-] becomes ``\\\\x{HEX}`` (a PromQL-escaped backslash, then RE2's hex escape), so no
+    value from the server can end the string or add regex syntax."""
+    return "".join(c if (c.isascii() and (c.isalnum() or c in "-_")) else f"\\\\x{{{ord(c):x}}}" for c in text)
 
 
 def bare_count(rng: str) -> str:

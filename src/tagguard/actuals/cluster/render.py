@@ -52,8 +52,8 @@ def text(rep: dict[str, Any]) -> str:
 
     w = rep["window"]
     t = rep["totals"]
-    out = [f"tagguard cluster report: {w['start']} .. {w['end']} ({w['hours']:g} h, resolution "
-           f"{w['resolution_seconds']:g} s, {w['chunks']} chunk(s)); utilisation from {rep['source']['util_metric']}",
+    out = [f"tagguard cluster report: {w['start']} .. {w['end']} ({w['hours']:g} h, one sample = "
+           f"{w['sample_interval_seconds']:g} s, {w['chunks']} chunk(s)); utilisation from {rep['source']['util_metric']}",
            "",
            f"GPU capacity      {_h(t['capacity_gpu_hours'])} GPU-h on {t['nodes']} node(s)",
            f"requested         {_h(t['requested_gpu_hours'])} GPU-h  {_usd(t['cost_usd'])}  ({t['pods']} pod(s))",
@@ -123,7 +123,7 @@ def markdown(rep: dict[str, Any]) -> str:
 
     w, t = rep["window"], rep["totals"]
     out = [f"## GPU-hours {w['start']} .. {w['end']}", "",
-           f"Utilisation from `{rep['source']['util_metric']}`; resolution {w['resolution_seconds']:g} s.", "",
+           f"Utilisation from `{rep['source']['util_metric']}`; one sample = {w['sample_interval_seconds']:g} s.", "",
            "| | GPU-hours | cost |", "|---|---:|---:|",
            f"| capacity | {_h(t['capacity_gpu_hours'])} | |",
            f"| requested | {_h(t['requested_gpu_hours'])} | {_usd(t['cost_usd'])} |",

@@ -1,0 +1,90 @@
+"""Pods alive at no chunk end and init-container requests, at a 30-second scrape interval.
+
+Scenario (4 h of 30 s samples, 480 points; window 2026-11-02T00:00Z .. 04:00Z), node k1 p4d.24xlarge
+on demand, 8 GPUs (21.957642 / 8 $/GPU-h):
+  short/job-a  Job, 2 GPUs, exists only from minute 70 to 100 (at no chunk end of 1 h chunks), util 40 %
+               -> 60 samples × 30 s = 0.5 h × 2 = 1 GPU-h, 0.4 used
+  init/warm    app containers 1 + 1 GPU, init container 4 GPUs -> effective 4 (Kubernetes: max(max init,
+               sum app)) × 4 h = 16 GPU-h
+  init/small   app container 2 GPUs, init container 1 -> effective 2 × 4 h = 8 GPU-h
+  capacity 8 × 4 h = 32 GPU-h; idle with no pod 32 - 25 = 7 GPU-h
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from promserver import OpenMetricsWriter, Prometheus, binaries, pod_series
+
+pytestmark = pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, promtool) is "
+                                "not installed: run scripts/test-deps as root")
+
+T0 = 1793577600  # 2026-11-02T00:00:00Z
+TIMES = [T0 + 30 * i for i in range(480)]
+P4D = 21.957642 / 8
+GOOD = {"label_business_unit": "research", "label_project": "llm", "label_environment": "prod",
+        "label_cost_center": "CC-1"}
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory):
+    work = tmp_path_factory.mktemp("prom-init")
+    om = work / "series.om"
+    w = OpenMetricsWriter(om)
+    nodes = [{"node": "k1", "labels": {"label_node_kubernetes_io_instance_type": "p4d.24xlarge",
+                                       "label_karpenter_sh_capacity_type": "on-demand"},
+              "allocatable": {"nvidia_com_gpu": 8}}]
+    gpu = {"node": "k1", "resource": "nvidia_com_gpu", "labels": GOOD}
+    pods = [
+        dict(gpu, namespace="short", pod="job-a.x", uid="s1", count=2, owner=("Job", "job-a"), util=[40, 40],
+             alive=lambda i: 140 <= i < 200),
+        dict(gpu, namespace="init", pod="warm", uid="s2", containers={"main": 1, "sidecar": 1}, init={"fetch": 4},
+             owner=("ReplicaSet", "warm-rs")),
+        dict(gpu, namespace="init", pod="small", uid="s3", count=2, init={"prep": 1}, owner=("ReplicaSet", "small-rs")),
+    ]
+    pod_series(pods, nodes, TIMES, w, {"short": {}, "init": {}})
+    w.close()
+    server = Prometheus(work, om)
+    yield server
+    server.stop()
+
+
+def run(url, *extra):
+    from tagguard.cli import cli
+
+    res = CliRunner().invoke(cli, ["cluster", "report", "--prometheus", url, "--since", "2026-11-02T00:00:00Z",
+                                   "--until", "2026-11-02T04:00:00Z", "-f", "json", *extra], catch_exceptions=False)
+    assert res.exit_code in (0, 1), res.output
+    return json.loads(res.output)
+
+
+@pytest.mark.parametrize("chunk", ["1h", "4h", "90m"])
+def test_short_job_and_init_containers(prom, chunk):
+    rep = run(prom.url, "--chunk", chunk)
+    assert rep["window"]["sample_interval_seconds"] == 30
+    ns = {r["namespace"]: r for r in rep["by_namespace"]}
+    assert ns["short"]["requested_gpu_hours"] == pytest.approx(1.0)
+    assert ns["short"]["used_gpu_hours"] == pytest.approx(0.4)
+    assert ns["init"]["requested_gpu_hours"] == pytest.approx(16 + 8)
+    t = rep["totals"]
+    assert t["requested_gpu_hours"] == pytest.approx(25)
+    assert t["capacity_gpu_hours"] == pytest.approx(32)
+    assert t["idle_unallocated_gpu_hours"] == pytest.approx(7)
+    assert t["cost_usd"] == pytest.approx(25 * P4D)
+    assert "1 pod(s) held more through an init container" in rep["split"]["init_containers"]
+
+
+def test_scrape_interval_flag_overrides_detection(prom):
+    rep = run(prom.url, "--scrape-interval", "1m")
+    assert rep["window"]["sample_interval_seconds"] == 60
+    assert rep["totals"]["requested_gpu_hours"] == pytest.approx(50)  # each sample now stands for 1 minute
+
+
+def test_pod_names_in_a_query_are_regex_literals():
+    from tagguard.actuals.cluster.queries import Selectors, re_literal, requests_of
+
+    assert re_literal("job-a.x") == "job-a\\\\x{2e}x"
+    q = requests_of(Selectors(resources="nvidia_com_gpu"), ['a"}) or vector(1) #', "b.c"], "1h")
+    assert '"}' not in q.split('pod=~"', 1)[1].split('"}[1h]', 1)[0]
