@@ -55,7 +55,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from tagguard.config import Config
-from tagguard.llm.report import analyse
+from tagguard.llm.analysis.report import analyse
 rep = analyse([sys.argv[1]], Config())
 dt = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)

@@ -14,10 +14,10 @@ The output is compact: one model per line, as a positional array
     "gpt-4o": [input, output, cache_read, cache_write, batch_input, batch_output, "provider"]
 
 in USD per token, ``null`` where the source has no figure (a missing cache or
-batch rate is *not* zero: ``tagguard.llm.prices`` falls back to the input or
+batch rate is *not* zero: ``tagguard.llm.analysis.prices`` falls back to the input or
 output rate and says so).  Model aliases (``openai/gpt-4o``, Bedrock ARNs and
 cross-region ids, dated snapshots) are resolved at run time by
-``tagguard.llm.prices``, not duplicated here.
+``tagguard.llm.analysis.prices``, not duplicated here.
 
 ``--check`` writes nothing and exits 1 when the committed file is stale.
 """

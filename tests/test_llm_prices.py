@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tagguard.llm.prices import PriceConfigError, PriceTable, normalise
+from tagguard.llm.analysis.prices import PriceConfigError, PriceTable, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 

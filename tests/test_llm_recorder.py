@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 
 import tagguard.llm as tg
-from tagguard.llm.recorder import Recorder, TagguardLLMWarning
-from tagguard.llm.shapes import extract_usage
-from tagguard.llm.sinks import JsonlSink, StreamSink
+from tagguard.llm.sdk.recorder import Recorder, TagguardLLMWarning
+from tagguard.llm.sdk.shapes import extract_usage
+from tagguard.llm.sdk.sinks import JsonlSink, StreamSink
 
 FULL = dict(business_unit="research", project="rag", environment="prod", cost_center="CC-1")
 
@@ -383,3 +383,63 @@ def test_import_is_stdlib_only():
             "bad = [m for m in ('click', 'jsonschema', 'yaml') if m in sys.modules]; print(bad)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
+
+
+# --- the SDK stands alone -------------------------------------------------------------------
+
+SDK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "tagguard", "llm", "sdk")
+
+
+def test_sdk_imports_nothing_else_from_tagguard_at_runtime():
+    """Recording (default recorder, required tags, scopes, wrap, a JSONL sink) loads only the SDK:
+    not the usage analysis, not the scanner, not tagguard.resources."""
+    code = ("import sys, tempfile, os, tagguard.llm as tg\n"
+            "d = tempfile.mkdtemp(); os.environ['TAGGUARD_LLM_SINK'] = os.path.join(d, 'x.jsonl')\n"
+            "rec = tg.get_recorder()\n"
+            "with tg.tags(project='p'):\n"
+            "    tg.record({'usage': {'prompt_tokens': 1, 'completion_tokens': 1}}, model='gpt-4o')\n"
+            "    tg.wrap(lambda: {'usage': {'input_tokens': 2, 'output_tokens': 1}}, model='claude')()\n"
+            "tg.configure(sink='stdout', key_style='asis'); tg.configure(sink=os.path.join(d, 'y.jsonl'))\n"
+            "assert rec.stats()['recorded'] == 2 and rec.stats()['untagged'] == 2, rec.stats()\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('tagguard'))))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = res.stdout.split()
+    assert "tagguard.llm.sdk.recorder" in loaded
+    assert [m for m in loaded if m not in ("tagguard", "tagguard.llm", "tagguard.llm.sdk")
+            and not m.startswith("tagguard.llm.sdk.")] == []
+
+
+def test_sdk_source_imports_only_the_sdk():
+    """Also the imports inside functions (a code path the runtime test may not take)."""
+    import ast
+
+    found = []
+    for name in sorted(os.listdir(SDK_DIR)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(SDK_DIR, name), encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        for node in ast.walk(tree):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [f"{name}:{node.lineno}: {m}" for m in mods
+                      if m.split(".")[0] == "tagguard" and not (m + ".").startswith("tagguard.llm.sdk.")]
+    assert len([n for n in os.listdir(SDK_DIR) if n.endswith(".py")]) >= 5
+    assert found == []
+
+
+def test_sdk_default_required_tags_are_the_shipped_taxonomys():
+    from tagguard.llm.sdk.recorder import default_required_tags
+    from tagguard.resources import read_text
+
+    assert default_required_tags() == json.loads(read_text("schemas/taxonomy.default.json"))["required"]
+
+
+def test_public_import_path_is_kept():
+    import tagguard.llm.sdk as sdk
+    from tagguard.llm.analysis.report import token_showback_rows
+
+    for name in tg.__all__:
+        assert getattr(tg, name) is (token_showback_rows if name == "token_showback_rows" else getattr(sdk, name))
+    tg.configure(sink=lambda r: None)
+    assert tg.get_recorder() is sdk.get_recorder()

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from tagguard.cli import cli
 from tagguard.config import Config
-from tagguard.llm.ingest import Reader, TagMapper, day_of
-from tagguard.llm.report import analyse, render, token_showback_rows
+from tagguard.llm.analysis.ingest import Reader, TagMapper, day_of
+from tagguard.llm.analysis.report import analyse, render, token_showback_rows
 
 FIX = Path(__file__).parent / "fixtures" / "llm"
 KEYS = ["business-unit", "project", "environment", "cost-center"]
@@ -240,7 +240,7 @@ def test_token_budgets(tmp_path):
 
 
 def test_budget_config_errors_are_one_line(tmp_path):
-    from tagguard.llm.budgets import BudgetConfigError
+    from tagguard.llm.analysis.budgets import BudgetConfigError
 
     with pytest.raises(BudgetConfigError, match=r"budgets\[0\]\.kind"):
         analyse([str(FIX / "tagguard.jsonl")], cfg(tmp_path, budgets=[{"name": "x", "monthly_usd": 1, "kind": "gpus"}]))

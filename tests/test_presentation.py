@@ -41,7 +41,7 @@ def test_no_renderer_keeps_its_own_money_formatter():
     import tagguard.formats.html as html
     import tagguard.formats.markdown as markdown
     import tagguard.formats.text as text
-    import tagguard.llm.report as llm_report
+    import tagguard.llm.analysis.report as llm_report
     import tagguard.operate.alerts as alerts
     import tagguard.rules.cost as cost
     import tagguard.cost.showback as showback

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tagguard.config import Config
-from tagguard.llm.report import analyse, plural, render
+from tagguard.llm.analysis.report import analyse, plural, render
 from tagguard.taxonomy import Taxonomy, pattern_example
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -196,7 +196,7 @@ def test_rule_docs_url_cannot_be_broken_out_of():
 
 
 def test_showback_and_llm_markdown_escape_data():
-    from tagguard.llm.report import _md_table
+    from tagguard.llm.analysis.report import _md_table
     from tagguard.cost.showback import build_showback, render
 
     result = hostile_result()
@@ -314,7 +314,7 @@ def test_guard_commands_and_term():
 
 
 def test_diff_and_llm_text_guard_their_lines():
-    from tagguard.llm.report import render_text
+    from tagguard.llm.analysis.report import render_text
 
     report = {"totals": {"cost_usd": 1.0, "calls": 1, "input_tokens": 1, "output_tokens": 1,
                          "untagged": {"cost_usd": 0.0, "calls": 0, "input_tokens": 0, "output_tokens": 0}},

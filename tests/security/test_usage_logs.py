@@ -140,7 +140,7 @@ def test_bad_bytes_cost_one_line_not_the_file(tmp_path, secret):
 @pytest.mark.parametrize("lines", [1, 3])
 def test_reader_unit_long_line_not_held(tmp_path, lines):
     """The reader itself, in-process: a line over the cap never becomes one string."""
-    from tagguard.llm.ingest import Reader, TagMapper
+    from tagguard.llm.analysis.ingest import Reader, TagMapper
 
     path = tmp_path / "u.jsonl"
     body = "\n".join(record(i) for i in range(lines))

@@ -49,9 +49,9 @@ def usage(files, config_path, fmt, output, period, since, until, fail_on):
     are checked against the taxonomy (one finding per caller, not per call); untagged spend, unknown
     models, daily anomalies and token budgets are reported. Exit 1 on blocking findings.
     """
-    from tagguard.llm.budgets import BudgetConfigError
-    from tagguard.llm.prices import PriceConfigError
-    from tagguard.llm.report import UsageError, analyse, expand_paths, render, settings
+    from tagguard.llm.analysis.budgets import BudgetConfigError
+    from tagguard.llm.analysis.prices import PriceConfigError
+    from tagguard.llm.analysis.report import UsageError, analyse, expand_paths, render, settings
 
     if since and until and since > until:
         fail(f"--since {since} is after --until {until}: no day is in that range")

@@ -83,9 +83,9 @@ RULES: tuple[Rule, ...] = (
     Rule("tag-drift", "tag_drift", WARNING, produced_by="tagguard.sources.aws.state"),
     # diff and LLM usage
     Rule("config-changed", "config_changed", WARNING, produced_by="tagguard.state.diffing"),
-    Rule("unknown-model", "unknown_model", WARNING, produced_by="tagguard.llm.report"),
-    Rule("token-anomaly", "anomaly", WARNING, produced_by="tagguard.llm.report"),
-    Rule("token-budget", "over_budget", ERROR, produced_by="tagguard.llm.budgets",
+    Rule("unknown-model", "unknown_model", WARNING, produced_by="tagguard.llm.analysis.report"),
+    Rule("token-anomaly", "anomaly", WARNING, produced_by="tagguard.llm.analysis.report"),
+    Rule("token-budget", "over_budget", ERROR, produced_by="tagguard.llm.analysis.budgets",
          other_severities=(WARNING,)),  # showback budgets and projected overruns
 )
 

@@ -62,7 +62,7 @@ def evaluate(budgets: Sequence[dict[str, Any]], agg: Any) -> tuple[list[dict[str
     """Token spend per budget and calendar month; findings for overruns and projected overruns."""
     if not budgets:
         return [], []
-    from tagguard.llm.aggregate import COST
+    from tagguard.llm.analysis.aggregate import COST
 
     spend: dict[tuple, float] = {}
     last_day: dict[str, str] = {}

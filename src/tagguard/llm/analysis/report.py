@@ -77,11 +77,12 @@ def expand_paths(patterns: Sequence[str], base: Path | None = None) -> list[str]
 
 def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = None, until: str | None = None,
             period: str = "day", taxonomy: Any = None, prices: Any = None) -> dict[str, Any]:
-    from tagguard.llm.aggregate import Aggregator, metrics
-    from tagguard.llm.budgets import evaluate as eval_budgets
-    from tagguard.llm.budgets import load_budgets
-    from tagguard.llm.ingest import Reader, TagMapper
-    from tagguard.llm.prices import PriceTable
+    """Read, price and aggregate ``paths``; check callers, models, anomalies and budgets; the report."""
+    from tagguard.llm.analysis.aggregate import metrics
+    from tagguard.llm.analysis.budgets import evaluate as eval_budgets
+    from tagguard.llm.analysis.budgets import load_budgets
+    from tagguard.llm.analysis.prices import PriceTable
+    from tagguard.rules import apply_severities
 
     s = settings(config)
     if taxonomy is None and config is not None:
@@ -90,6 +91,53 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = Non
         tokens_cfg = ((config.section("pricing") if config is not None else None) or {}).get("tokens")
         prices = PriceTable.load(overrides=tokens_cfg)
     budgets = load_budgets(config.section("budgets") if config is not None else None)
+
+    reader, agg, findings = _ingest(paths, s, taxonomy, prices, since, until)
+    callers, caller_findings = _callers(agg)
+    unknown, unknown_findings = _unknown_models(agg)
+    anomalies, anomaly_findings = _anomalies(agg, s)
+    budget_rows, budget_findings = eval_budgets(budgets, agg)
+    findings += caller_findings + unknown_findings + anomaly_findings + list(budget_findings)
+    findings = apply_severities(findings, dict((config.section("rules") if config is not None else None) or {}))
+
+    tot, unt = agg.totals()
+    totals = metrics(tot)
+    totals["untagged"] = metrics(unt)
+    dims = s["dimensions"]
+    days = agg.days()
+    report: dict[str, Any] = {
+        "tool": "tagguard",
+        "kind": "llm-usage",
+        "version": REPORT_VERSION,
+        "currency": "USD",
+        "price_table": prices.describe_source(),
+        "inputs": [st.to_json() for st in reader.files],
+        "range": {"first_day": days[0] if days else None, "last_day": days[-1] if days else None,
+                  "since": since, "until": until, "filtered_out_calls": agg.filtered},
+        "totals": totals,
+        "by": {d: [{"value": r[d], **{k: v for k, v in r.items() if k not in ("period", d)}}
+                   for r in agg.rows([d], period="all")] for d in dims},
+        "daily": agg.rows(dims, "day"),
+        "weekly": agg.rows(dims, "week"),
+        "callers": callers,
+        "unknown_models": unknown,
+        "anomalies": anomalies,
+        "budgets": budget_rows,
+        "findings": [f.to_json() for f in findings],
+        "summary": _summary(findings, config.fail_on if config is not None else "error"),
+    }
+    report["_period"] = period
+    report["_agg"] = agg
+    return report
+
+
+def _ingest(paths: Sequence[str], s: dict[str, Any], taxonomy: Any, prices: Any, since: str | None,
+            until: str | None) -> tuple[Any, Any, list[Finding]]:
+    """Stream every file into an ``Aggregator``; malformed lines are parse errors (the first
+    ``MAX_PARSE_FINDINGS_PER_FILE`` per file, then one count)."""
+    from tagguard.llm.analysis.aggregate import Aggregator
+    from tagguard.llm.analysis.ingest import Reader, TagMapper
+
     keys = list(getattr(taxonomy, "properties", {}) or {}) + list(getattr(taxonomy, "required", []) or [])
     findings: list[Finding] = []
     per_file_errors: dict[str, int] = {}
@@ -111,10 +159,15 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = Non
                                     message=f"{file}: {n - MAX_PARSE_FINDINGS_PER_FILE} more malformed lines not listed "
                                             f"({n} in all); the other lines were processed"))
     agg.finish()
+    return reader, agg, findings
 
-    # callers: one finding per caller and issue, not one per call
+
+def _callers(agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """One row per caller (costliest first) and one finding per caller and issue, not one per call."""
+    from tagguard.llm.analysis.aggregate import metrics
+
     ctot = agg.caller_totals()
-    callers_out = []
+    rows, findings = [], []
     for caller in agg.caller_list:
         a = ctot.get(caller.idx)
         if a is None:
@@ -139,16 +192,20 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = Non
                        "first_seen": caller.first_day, "last_seen": caller.last_day}))
         if issues:
             entry["issues"] = issues
-        callers_out.append(entry)
-    callers_out.sort(key=lambda c: -c["cost_usd"])
+        rows.append(entry)
+    rows.sort(key=lambda c: -c["cost_usd"])
+    return rows, findings
 
-    unknown_out = []
+
+def _unknown_models(agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """Models missing from the token price table, most tokens first: a row and a finding each."""
+    rows, findings = [], []
     for (model, provider), u in sorted(agg.unknown_models.items(), key=lambda kv: -kv[1][1]):
         calls, tokens, file, line, from_rec, rec_usd = u
         label = model or "(no model name)"
         how = (f"; {from_rec:,} of them priced from the spend recorded in the log (${rec_usd:,.2f})" if from_rec else "")
-        unknown_out.append({"model": model, "provider": provider, "calls": calls, "tokens": tokens,
-                            "priced_from_record_calls": from_rec, "file": file, "line": line})
+        rows.append({"model": model, "provider": provider, "calls": calls, "tokens": tokens,
+                     "priced_from_record_calls": from_rec, "file": file, "line": line})
         findings.append(Finding(
             rule="unknown-model", category="unknown_model", severity=WARNING,
             message=f"model `{label}`{' (' + provider + ')' if provider else ''} is not in the token price table: "
@@ -157,9 +214,14 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = Non
             fix="add it under pricing.tokens.models (per-million-token rates or hourly_usd) or map it with "
                 "pricing.tokens.aliases to a listed model",
             extra={"calls": calls, "tokens": tokens}))
+    return rows, findings
 
+
+def _anomalies(agg: Any, s: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """Days whose spend is ``anomaly_factor`` x the trailing median of their group, with a finding each."""
     anomalies = agg.anomalies(s["anomaly_group_by"], s["anomaly_factor"], s["anomaly_window_days"],
                               s["anomaly_min_history_days"], s["anomaly_min_usd"], s["top"])
+    findings = []
     for an in anomalies:
         who = ", ".join(f"{k}={v}" for k, v in an["group"].items())
         tops = an.get("top_prompts")
@@ -172,52 +234,18 @@ def analyse(paths: Sequence[str], config: Any = None, *, since: str | None = Non
                     f"{s['anomaly_window_days']}-day median (${an['trailing_median_usd']:,.2f})" + (f"; {lead}" if lead else ""),
             address=f"llm:{who}", resource_type="llm_calls",
             extra={"date": an["date"], "ratio": an["ratio"], "cost_usd": an["cost_usd"]}))
+    return anomalies, findings
 
-    budget_rows, budget_findings = eval_budgets(budgets, agg)
-    findings.extend(budget_findings)
-    from tagguard.rules import apply_severities
 
-    findings = apply_severities(findings, dict((config.section("rules") if config is not None else None) or {}))
-
-    tot, unt = agg.totals()
-    totals = metrics(tot)
-    totals["untagged"] = metrics(unt)
-    dims = s["dimensions"]
-    by = {}
-    for d in dims:
-        by[d] = [{"value": r[d], **{k: v for k, v in r.items() if k not in ("period", d)}}
-                 for r in agg.rows([d], period="all")]
-    fail_on = (config.fail_on if config is not None else "error")
+def _summary(findings: list[Finding], fail_on: str) -> dict[str, Any]:
+    """Counts by severity, the blocking ones (at or above ``fail_on``) and the exit code they give."""
     threshold = SEVERITY_RANK.get(fail_on, 3)
     blocking = [f for f in findings if SEVERITY_RANK.get(f.severity, 0) >= threshold]
     by_sev = {ERROR: 0, WARNING: 0, INFO: 0}
     for f in findings:
         by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
-    days = agg.days()
-    report: dict[str, Any] = {
-        "tool": "tagguard",
-        "kind": "llm-usage",
-        "version": REPORT_VERSION,
-        "currency": "USD",
-        "price_table": prices.describe_source(),
-        "inputs": [st.to_json() for st in reader.files],
-        "range": {"first_day": days[0] if days else None, "last_day": days[-1] if days else None,
-                  "since": since, "until": until, "filtered_out_calls": agg.filtered},
-        "totals": totals,
-        "by": by,
-        "daily": agg.rows(dims, "day"),
-        "weekly": agg.rows(dims, "week"),
-        "callers": callers_out,
-        "unknown_models": unknown_out,
-        "anomalies": anomalies,
-        "budgets": budget_rows,
-        "findings": [f.to_json() for f in findings],
-        "summary": {"findings": len(findings), "by_severity": by_sev, "blocking": len(blocking),
-                    "fail_on": fail_on, "exit_code": 1 if blocking else 0},
-    }
-    report["_period"] = period
-    report["_agg"] = agg
-    return report
+    return {"findings": len(findings), "by_severity": by_sev, "blocking": len(blocking),
+            "fail_on": fail_on, "exit_code": 1 if blocking else 0}
 
 
 # --- rendering ---------------------------------------------------------------------
@@ -377,7 +405,7 @@ def token_showback_rows(config: Any = None, paths: Sequence[str] | None = None, 
     "output_tokens", "unpriced_calls"}``.  Files: ``paths`` or ``llm.usage_files`` (relative to the
     config file).  Month: ``month``, ``llm.showback_month``, or the latest month in the data.
     """
-    from tagguard.llm.aggregate import COST, metrics
+    from tagguard.llm.analysis.aggregate import COST, metrics
 
     s = settings(config)
     if report is None:

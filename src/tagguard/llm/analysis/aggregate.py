@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from typing import Any
 from collections.abc import Iterable, Sequence
 
-from tagguard.llm.ingest import Call
-from tagguard.llm.prices import PriceTable, Rates
+from tagguard.llm.analysis.ingest import Call
+from tagguard.llm.analysis.prices import PriceTable, Rates
 
 UNTAGGED = "(untagged)"
 NONE = "(none)"

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 from collections.abc import Iterable, Mapping
 
-from tagguard.llm import scope
-from tagguard.llm.shapes import extract_usage
-from tagguard.llm.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, Sink, make_sink
+from tagguard.llm.sdk import scope
+from tagguard.llm.sdk.shapes import extract_usage
+from tagguard.llm.sdk.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, Sink, make_sink
 
 RECORD_VERSION = 1
 DEFAULT_SINK_ENV = "TAGGUARD_LLM_SINK"
@@ -39,17 +39,14 @@ def prompt_fingerprint(text: str | bytes | Iterable[Any]) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+# The ``required`` keys of the shipped default taxonomy (``schemas/taxonomy.default.json``), written
+# out so the recorder needs nothing from the rest of tagguard; a test checks that they agree.
+DEFAULT_REQUIRED_TAGS = ("business-unit", "project", "environment", "cost-center")
+
+
 def default_required_tags() -> list[str]:
-    """The ``required`` keys of the shipped default taxonomy (read with the stdlib only)."""
-    import json
-
-    from tagguard.resources import data_file
-
-    try:
-        schema = json.loads(data_file("schemas/taxonomy.default.json").read_text(encoding="utf-8"))
-        return [k for k in schema.get("required", []) if isinstance(k, str)]
-    except Exception:  # an odd install must not break the application
-        return ["business-unit", "project", "environment", "cost-center"]
+    """The ``required`` keys of the shipped default taxonomy."""
+    return list(DEFAULT_REQUIRED_TAGS)
 
 
 def _required_from_taxonomy(path: str | Path) -> list[str]:
