@@ -19,11 +19,34 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("value,shown", [
     (29906.6, "$29,906.60"), (29906.599, "$29,906.60"), (100, "$100.00"), (99.5, "$99.50"), (0.42, "$0.42"),
-    (0, "$0.00"), (-5, "$-5.00"), (1234567.891, "$1,234,567.89"),
+    (0, "$0.00"), (-5, "-$5.00"), (1234567.891, "$1,234,567.89"),
     (None, "n/a"), ("12", "n/a"), (True, "n/a"), (math.nan, "n/a"), (math.inf, "n/a"),
 ])
 def test_money(value, shown):
     assert money(value) == shown
+
+
+def test_money_other_currencies_decimals_and_signed():
+    from decimal import Decimal
+
+    from tagguard.formats.helpers import signed_money
+
+    assert money(Decimal("1234.505")) == "$1,234.50" and money(Decimal("-2")) == "-$2.00"  # exact half-even digits
+    assert money(1234.5, "EUR") == "1,234.50 EUR" and money(-1, "EUR") == "-1.00 EUR"
+    assert [signed_money(v) for v in (5, -5, 0, None)] == ["+$5.00", "-$5.00", "±$0.00", "n/a"]
+
+
+def test_one_money_formatter():
+    """Dollar figures are formatted by formats.helpers.money only: no module spells ``${x:,.2f}`` itself
+    (four private copies once showed the same figure as ``$1,030`` in one output and ``$1,030.00`` in another)."""
+    import re
+
+    spelled = re.compile(r"\$\{[^}]*:,?\.[0-9]f\}")
+    pending = {"llm", "cluster", "markdown.py"}  # being refactored in parallel today; swept after
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in sorted((ROOT / "src" / "tagguard").rglob("*.py"))
+                 if p.name != "helpers.py" and not pending & {p.name, *p.parts}
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if spelled.search(line)]
+    assert offenders == [], offenders
 
 
 @pytest.mark.parametrize("args,shown", [

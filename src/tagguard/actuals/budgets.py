@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from tagguard.actuals import BillError
 from tagguard.actuals.coverage import ZERO, Analysis, _num
+from tagguard.formats.helpers import money
 
 USAGE_OF_KIND = {"gpu": ("gpu",), "tokens": ("tokens",), "all": ("gpu", "tokens", "ai")}
 
@@ -124,9 +125,9 @@ def budgets_text(r: dict[str, Any]) -> str:
                       + (f": bill covers {r['days_covered']} of {r['days_in_month']} days (last charge {t(r['last_charge_day'])})"
                          if r.get("days_covered") else "") + "\n"]
     for b in r["budgets"]:
-        limit = f"${b['monthly_usd']:,.2f}" if b["monthly_usd"] is not None else "n/a"
-        fc = f"${b['forecast_usd']:,.2f}" if b["forecast_usd"] is not None else "n/a"
-        out.append(f"  {t(b['name']):<28} {b['status']:<14} month-to-date ${b['mtd_usd']:,.2f}  forecast {fc}  "
+        limit = money(b["monthly_usd"])
+        fc = money(b["forecast_usd"])
+        out.append(f"  {t(b['name']):<28} {b['status']:<14} month-to-date {money(b['mtd_usd'])}  forecast {fc}  "
                    f"budget {limit}  ({b['mode']}, {b['kind']})\n")
         if b.get("reason"):
             out.append(f"      {t(b['reason'])}\n")

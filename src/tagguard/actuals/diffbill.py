@@ -20,6 +20,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from tagguard.formats.helpers import money as _money
+from tagguard.formats.helpers import signed_money as _signed
 
 EPS = 0.005
 
@@ -38,8 +39,6 @@ def read_bill(paths: Sequence[str], config, month: str | None = None) -> dict[st
     return report
 
 
-def _signed(v: float) -> str:
-    return ("+" if v > 0 else "-" if v < 0 else "±") + f"${abs(v):,.2f}"
 
 
 def _source(bill: dict[str, Any]) -> str:
@@ -145,14 +144,14 @@ def markdown_rows(result) -> str | None:
            "|---|---|---:|---:|---:|---:|---:|---|\n"]
     for b in rows:
         a = b.actual
-        cap = "" if b.monthly_usd is None else f"${b.monthly_usd:,.2f}"
+        cap = "" if b.monthly_usd is None else _money(b.monthly_usd)
         if not a.get("evaluated"):
             out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | n/a | {_signed(a['change_delta_usd'])} | "
-                       f"{escape_cell(a.get('reason') or '')} | ${b.projected_usd:,.2f} | {cap} | "
+                       f"{escape_cell(a.get('reason') or '')} | {_money(b.projected_usd)} | {cap} | "
                        f"{':x:' if b.over else ''} |\n")
             continue
         out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | {_money(a['run_rate_usd'])} | "
-                   f"{_signed(a['change_delta_usd'])} | {_money(a['projected_usd'])} | ${b.projected_usd:,.2f} | {cap} | "
+                   f"{_signed(a['change_delta_usd'])} | {_money(a['projected_usd'])} | {_money(b.projected_usd)} | {cap} | "
                    f"{':x:' if b.over else ''} |\n")
     if first.get("notes"):
         out.append("\nNotes on the bill:\n\n" + "".join(f"- {escape_cell(n)}\n" for n in first["notes"]))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tagguard.formats.helpers import money as _money
+
 try:
     from tagguard.formats.escape import md_text as _md
     from tagguard.formats.escape import term as _term
@@ -23,11 +25,6 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
 
-def _money(x: float, cur: str) -> str:
-    sym = "$" if cur == "USD" else ""
-    suffix = "" if cur == "USD" else f" {cur}"
-    sign = "-" if x < 0 else ""
-    return f"{sign}{sym}{abs(x):,.2f}{suffix}"
 
 
 def _where(row: dict[str, Any]) -> str:

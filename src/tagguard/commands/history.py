@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 
 from tagguard.cli import fail
+from tagguard.formats.helpers import money as _money
 
 
-def _money(v):
-    return "n/a" if v is None else f"${v:,.0f}"
 
 
 @click.command()

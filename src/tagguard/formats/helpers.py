@@ -8,13 +8,31 @@ import math
 from typing import Any
 
 
-def money(value: Any) -> str:
-    """US dollars as every tagguard output shows them, to the cent: ``$29,906.60``, ``$0.42``, ``$-5.00``.
+def money(value: Any, currency: str = "USD") -> str:
+    """Money as every tagguard output shows it, to the cent: ``$29,906.60``, ``$0.42``, ``-$5.00``;
+    another currency by its code: ``1,234.50 EUR``.
 
     ``n/a`` when the figure is unknown (``None``) or not a finite number: never ``$0`` for an unknown."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if value is None or isinstance(value, (bool, str, bytes)):
         return "n/a"
-    return f"${value:,.2f}"
+    try:  # int, float and Decimal (DuckDB's sums); Decimal keeps its exact digits
+        finite = math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return "n/a"
+    if not finite:
+        return "n/a"
+    sign = "-" if value < 0 else ""
+    if currency == "USD":
+        return f"{sign}${abs(value):,.2f}"
+    return f"{sign}{abs(value):,.2f} {currency}"
+
+
+def signed_money(value: Any, currency: str = "USD") -> str:
+    """A change in money: ``+$5.00``, ``-$5.00``, ``±$0.00``; ``n/a`` when unknown."""
+    shown = money(value, currency)
+    if shown == "n/a":
+        return shown
+    return ("+" if value > 0 else "±" if value == 0 else "") + shown
 
 
 def plural(n: Any, word: str, plural_word: str | None = None, width: int = 0) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 from tagguard.formats.escape import html as h
 from tagguard.formats.escape import md_text
+from tagguard.formats.helpers import money as _money
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MOM_MONTHS = 6
@@ -39,11 +40,6 @@ class ReviewError(Exception):
     """One-line problem (bad month, unreadable report)."""
 
 
-def _money(v: Any) -> str:
-    try:
-        return f"${float(v):,.0f}"
-    except (TypeError, ValueError):
-        return "n/a"
 
 
 def _prev_months(month: str, n: int) -> list[str]:
@@ -247,7 +243,7 @@ def _bars_svg(rows: list[tuple[str, float]], unit: str = "$") -> str:
         y = 3 + i * bar_h
         bw = max(1.0, (w - label_w - 90) * (v / top)) if v > 0 else 0
         text = label if len(label) <= 32 else label[:31] + "\u2026"
-        val = f"${v:,.0f}" if unit == "$" else f"{v:,.0f} {unit}"
+        val = _money(v) if unit == "$" else f"{v:,.0f} {unit}"
         parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{h(text)}</text>'
                      f'<rect x="{label_w}" y="{y + 3}" width="{bw:.1f}" height="{bar_h - 6}" class="bar"/>'
                      f'<text x="{label_w + bw + 6:.1f}" y="{y + 15}">{h(val)}</text>')

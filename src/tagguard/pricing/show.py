@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tagguard.formats.helpers import money as _money
+
 UNKNOWN = "unknown (no citable source)"
 EXIT_OK, EXIT_NO_RATES, EXIT_UNKNOWN = 0, 1, 2
 
@@ -15,8 +17,6 @@ _RATES = (
 )
 
 
-def _money(v: float) -> str:
-    return f"${v:,.2f}"
 
 
 def _rate(v: float) -> str:

@@ -29,6 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tagguard.formats.helpers import money
 from tagguard.model import NOT_SCANNED, BaselineInfo, Finding, ScanResult
 
 BASELINE_VERSION = 1
@@ -80,7 +81,7 @@ def _describe(name: str, value: float | None) -> str:
     if value is None:
         return "unknown"
     if name == "monthly_usd":
-        return f"${value:,.2f}/month"
+        return f"{money(value)}/month"
     return f"{value:,.0f} GPU-hours/month"
 
 
