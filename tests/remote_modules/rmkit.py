@@ -182,3 +182,140 @@ def registry_server(modules: dict, recorder: Recorder, files: dict) -> _Server:
             self._send(404, b"{}")
 
     return _Server(Handler, recorder)
+
+
+# --- Helm charts: a chart repository (index.yaml + archives) and an OCI registry, both on 127.0.0.1 ---------
+
+GPU_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: gpu-infer\nversion: {version}\n",
+    "values.yaml": "replicas: 1\ngpus: 1\nteam: \"\"\n",
+    "templates/deploy.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-server
+  labels:
+    chart-version: "{{ .Chart.Version }}"
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    metadata:
+      labels:
+        team: {{ .Values.team | quote }}
+    spec:
+      nodeSelector:
+        node.kubernetes.io/instance-type: g5.12xlarge
+      containers:
+        - name: server
+          image: vllm/vllm-openai
+          resources:
+            limits:
+              nvidia.com/gpu: {{ .Values.gpus }}
+""",
+}
+
+
+def chart_tgz(version: str, name: str = "gpu-infer", files: dict | None = None) -> bytes:
+    """A packaged chart (``<name>/Chart.yaml`` ...), as ``helm package`` lays it out."""
+    src = files or GPU_CHART
+    return tgz({f"{name}/{rel}": text.replace("{version}", version).replace("name: gpu-infer", f"name: {name}")
+                for rel, text in src.items()})
+
+
+def chart_index(entries: dict, base: str = "") -> bytes:
+    """``index.yaml`` for ``entries``: chart name -> {version: (archive path or URL, sha256 hex or None)}."""
+    lines = ["apiVersion: v1", "entries:"]
+    for name, versions in entries.items():
+        lines.append(f"  {name}:")
+        for version, (url, digest) in versions.items():
+            lines += [f"  - name: {name}", f"    version: {version}", "    apiVersion: v2", "    urls:",
+                      f"    - {base}{url}"]
+            if digest:
+                lines.append(f"    digest: {digest}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def static_server(files: dict, recorder: Recorder, label: str = "charts") -> _Server:
+    """Serves ``files`` (path -> bytes); anything else is 404."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.recorder.add((label, "GET", self.path))
+            body = files.get(urlsplit(self.path).path)
+            self.send_response(200 if body is not None else 404)
+            body = body if body is not None else b"not found"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return _Server(Handler, recorder)
+
+
+def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token", corrupt: set | None = None) -> _Server:
+    """A minimal OCI distribution registry: ``charts`` is repository name -> {tag: chart archive bytes}.
+    With ``token``, every /v2/<name>/ request without ``Authorization: Bearer <token>`` is answered 401
+    with a ``WWW-Authenticate`` challenge whose realm is this server's /token.  ``corrupt``: tags whose
+    blob is served altered (so its digest does not match)."""
+    import hashlib
+
+    corrupt = corrupt or set()
+    blobs: dict[str, bytes] = {}
+    manifests: dict[tuple[str, str], bytes] = {}
+    for name, tags in charts.items():
+        for tag, data in tags.items():
+            config = json.dumps({"name": name.rsplit("/", 1)[-1], "version": tag}).encode()
+            cdig = "sha256:" + hashlib.sha256(config).hexdigest()
+            ldig = "sha256:" + hashlib.sha256(data).hexdigest()
+            blobs[cdig] = config
+            blobs[ldig] = data + b"tampered" if tag in corrupt else data
+            manifests[(name, tag)] = json.dumps({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": cdig, "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": ldig,
+                            "size": len(data)}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _send(self, status, body=b"", headers=()):
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            parts = urlsplit(self.path)
+            self.recorder.add(("oci", "GET", self.path, self.headers.get("Authorization")))
+            if parts.path == "/token":
+                return self._send(200, json.dumps({"token": token}).encode())
+            if not parts.path.startswith("/v2/"):
+                return self._send(404)
+            rest = parts.path[len("/v2/"):]
+            for name in charts:
+                if not rest.startswith(name + "/"):
+                    continue
+                if token and self.headers.get("Authorization") != f"Bearer {token}":
+                    realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+                    return self._send(401, b"{}", [("WWW-Authenticate", f'Bearer realm="{realm}",service="kit",'
+                                                                         f'scope="repository:{name}:pull"')])
+                what = rest[len(name) + 1:]
+                if what == "tags/list":
+                    tags = [t.replace("+", "_") for t in charts[name]]
+                    return self._send(200, json.dumps({"name": name, "tags": tags}).encode())
+                if what.startswith("manifests/"):
+                    tag = what[len("manifests/"):].replace("_", "+")
+                    body = manifests.get((name, tag))
+                    if body is None:
+                        return self._send(404, b"{}")
+                    return self._send(200, body, [("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+                                                  ("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
+                if what.startswith("blobs/") and what[len("blobs/"):] in blobs:
+                    return self._send(200, blobs[what[len("blobs/"):]])
+            return self._send(404, b"{}")
+
+    return _Server(Handler, recorder)

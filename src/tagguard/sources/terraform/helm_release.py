@@ -8,9 +8,14 @@ values files (written to a private temporary directory, outside the repository);
 running helm.  The objects are judged as Kubernetes objects; their resources and findings point at
 the ``helm_release`` block (file and line), with ``meta.terraform_address``.
 
-A chart that is not in the repository (``repository`` + ``version``, or a path leaving it) is not
-evaluated: info, or a warning naming the input's line when its inputs mention accelerators
-(``remote/gpu_inputs.py``, the same rule as remote modules).
+A chart from a repository (``repository`` + ``chart`` + ``version``: an https chart repository or an
+``oci://`` registry; or ``chart`` = an ``oci://`` reference or an archive URL) is read from the user's chart
+cache, downloaded there first when ``--fetch-modules`` is on and its host is in ``modules.chart_hosts``
+(``remote/charts.py``), and rendered the same way; its templates are named
+``~chart-cache/<repository>/<chart>@<version>/...``.  A chart that is neither local nor available (not
+cached, host not allowed, download failed, a path leaving the repository) is not evaluated: info (a
+warning when fetching was asked for), or a warning naming the input's line when its inputs mention
+accelerators (``remote/gpu_inputs.py``, the same rule as remote modules).
 """
 from __future__ import annotations
 
@@ -45,62 +50,86 @@ def items(walker: Any, inst: Any, loc: Any) -> list[dict[str, Any]]:
             v = ex.get_path(b, path, s)
             return v if ex.known(v) else None
 
-        chart = val(body, scope, "chart")
-        repository = val(body, scope, "repository")
         item: dict[str, Any] = {"address": address, "file": loc.file, "line": loc.block.line,
                                 "module": inst.prefix.rstrip(".") or None}
-        remote_why = None
-        if body.get("repository") is not None:
-            remote_why = f"its chart `{chart}` comes from repository {repository or '(not known statically)'}"
-        elif not isinstance(chart, str):
-            remote_why = "its chart is not known statically"
-        elif re.match(r"^[a-z][a-z0-9+.-]*://", chart) or (not chart.startswith((".", "/")) and "/" in chart
-                                                            and not (Path(inst.cwd) / chart).is_dir()):
-            remote_why = f"its chart `{chart}` is not a directory in the repository"
-        if remote_why is None:
-            chart_dir = (Path(inst.cwd) / chart) if not os.path.isabs(chart) else Path(chart)
-            item["chart_dir"] = str(chart_dir)
-        else:
-            item["not_local"] = remote_why
-            item["body"] = body
-            item["inst"] = inst
+        if not _where(item, body, scope, inst, val):
             out.append(item)
             continue
         name = val(body, scope, "name")
         item["release"] = name if isinstance(name, str) else rname
         ns = val(body, scope, "namespace")
         item["namespace"] = ns if isinstance(ns, str) else "default"
-        values: list[str] = []
-        unknown: list[str] = []
-        raw = ex.get_path(body, "values", scope)
-        if isinstance(raw, list):
-            for i, v in enumerate(raw):
-                if isinstance(v, str):
-                    values.append(v)
-                elif isinstance(v, dict):
-                    values.append(json.dumps(v))
-                else:
-                    unknown.append(f"values[{i}] is not known statically")
-        elif raw is not ex._MISSING and raw is not None:
-            unknown.append("`values` is not known statically")
-        sets: list[tuple[str, Any, str | None]] = []
-        for kind in ("set", "set_sensitive"):
-            for sb, ss in ex.blocks_named(body, kind, scope):
-                n, v, t = val(sb, ss, "name"), ex.get_path(sb, "value", ss), val(sb, ss, "type")
-                if isinstance(n, str) and ex.known(v):
-                    sets.append((n, v, t))
-                elif isinstance(n, str):
-                    unknown.append(f"{kind} `{n}` is not known statically")
-            listed = ex.get_path(body, kind, scope)
-            if isinstance(listed, list):  # helm provider 3: set = [{name, value, type}]
-                for entry in listed:
-                    if isinstance(entry, dict) and isinstance(entry.get("name"), str) and ex.known(entry.get("value")):
-                        sets.append((entry["name"], entry["value"], entry.get("type")))
-        item["values"] = values
-        item["sets"] = sets[:MAX_SETS]
-        item["unknown"] = unknown
+        item["values"], item["sets"], item["unknown"] = _inputs(body, scope, val)
         out.append(item)
     return out
+
+
+def _where(item: dict[str, Any], body: Any, scope: Any, inst: Any, val: Any) -> bool:
+    """Set the item's ``chart_dir`` (a local chart) or ``not_local`` (+ ``remote``: what to fetch);
+    False when the chart can be neither rendered locally nor fetched."""
+    chart = val(body, scope, "chart")
+    repository = val(body, scope, "repository")
+    remote_why = None
+    remote: tuple[str | None, str] | None = None
+    if body.get("repository") is not None:
+        remote_why = f"its chart `{chart}` comes from repository {repository or '(not known statically)'}"
+        if isinstance(repository, str) and isinstance(chart, str):
+            remote = (repository, chart)
+    elif not isinstance(chart, str):
+        remote_why = "its chart is not known statically"
+    elif re.match(r"^[a-z][a-z0-9+.-]*://", chart) or (not chart.startswith((".", "/")) and "/" in chart
+                                                        and not (Path(inst.cwd) / chart).is_dir()):
+        remote_why = f"its chart `{chart}` is not a directory in the repository"
+        if re.match(r"^(oci|https?)://", chart, re.I):
+            remote = (None, chart)
+    if remote_why is None:
+        item["chart_dir"] = str((Path(inst.cwd) / chart) if not os.path.isabs(chart) else Path(chart))
+        return True
+    item["not_local"] = remote_why
+    item["body"] = body
+    item["inst"] = inst
+    version = val(body, scope, "version")
+    if remote is not None and body.get("version") is not None and not isinstance(version, (str, int, float)):
+        item["not_local"] += " and its `version` is not known statically"
+        remote = None
+    if remote is None:
+        return False
+    item["remote"] = {"repository": remote[0], "chart": remote[1], "version": "" if version is None else str(version),
+                      "devel": val(body, scope, "devel") is True}
+    return True
+
+
+def _inputs(body: Any, scope: Any, val: Any) -> tuple[list[str], list[tuple[str, Any, str | None]], list[str]]:
+    """(values documents, set entries, what is not known statically) of one release."""
+    from tagguard.sources.terraform import extract as ex
+
+    values: list[str] = []
+    unknown: list[str] = []
+    raw = ex.get_path(body, "values", scope)
+    if isinstance(raw, list):
+        for i, v in enumerate(raw):
+            if isinstance(v, str):
+                values.append(v)
+            elif isinstance(v, dict):
+                values.append(json.dumps(v))
+            else:
+                unknown.append(f"values[{i}] is not known statically")
+    elif raw is not ex._MISSING and raw is not None:
+        unknown.append("`values` is not known statically")
+    sets: list[tuple[str, Any, str | None]] = []
+    for kind in ("set", "set_sensitive"):
+        for sb, ss in ex.blocks_named(body, kind, scope):
+            n, v, t = val(sb, ss, "name"), ex.get_path(sb, "value", ss), val(sb, ss, "type")
+            if isinstance(n, str) and ex.known(v):
+                sets.append((n, v, t))
+            elif isinstance(n, str):
+                unknown.append(f"{kind} `{n}` is not known statically")
+        listed = ex.get_path(body, kind, scope)
+        if isinstance(listed, list):  # helm provider 3: set = [{name, value, type}]
+            for entry in listed:
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str) and ex.known(entry.get("value")):
+                    sets.append((entry["name"], entry["value"], entry.get("type")))
+    return values, sets[:MAX_SETS], unknown
 
 
 def _split_name(name: str) -> list[Any]:
@@ -159,34 +188,25 @@ def sets_as_values(sets: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
 
 
 def render(found: list[dict[str, Any]], inventory: Any, ctx: Any) -> tuple[SourceOutput, list[str]]:
-    """Render the local charts; returns the output and the chart files read (claimed by the caller)."""
+    """Render the local charts and the fetched or cached remote ones; returns the output and the
+    repository's chart files read (claimed by the caller)."""
     out = SourceOutput()
     claimed: list[str] = []
     if not found:
         return out, claimed
-    import tempfile
-
     from tagguard.sources.kubernetes import helm as helm_mod
 
     helm = how = None
     timeout = float(helm_mod._opt(ctx, "helm_timeout") or helm_mod.DEFAULT_TIMEOUT_S)
     deadline = helm_mod._monotonic() + timeout
-    root = os.path.realpath(str(inventory.root))
+    charts: list[Any] = []  # the RemoteCharts of this run, made on the first remote chart
     for item in found:
         address, file, line = item["address"], item["file"], item["line"]
-        if "not_local" in item:
-            out.findings.append(_not_local(item))
+        where = _locate(item, inventory, ctx, charts)
+        if isinstance(where, Finding):
+            out.findings.append(where)
             continue
-        real = os.path.realpath(item["chart_dir"])
-        rel = os.path.relpath(real, root)
-        if rel == ".." or rel.startswith(".." + os.sep) or not os.path.isfile(os.path.join(real, "Chart.yaml")):
-            item["not_local"] = "its chart is not a chart directory inside the scanned repository"
-            out.findings.append(Finding(
-                rule="not-scanned", category=NOT_SCANNED, severity=WARNING, file=file, line=line, address=address,
-                message=f"{address}: {item['not_local']}, so the objects it creates are not checked",
-                fix="vendor the chart into the repository (a directory with Chart.yaml)"))
-            continue
-        d = "." if rel == "." else rel.replace(os.sep, "/")
+        chart_inv, d, real, label = where
         if helm is None and how is None:
             helm, how = helm_mod.find_helm(ctx)
             if helm is not None:
@@ -214,48 +234,106 @@ def render(found: list[dict[str, Any]], inventory: Any, ctx: Any) -> tuple[Sourc
                 rule="not-scanned", category=NOT_SCANNED, severity=WARNING, file=file, line=line, address=address,
                 message=f"{address}: {why}; the chart is rendered without it, so what it sets is not checked",
                 fix="pass the inputs it needs with --var / a tfvars file"))
-        with tempfile.TemporaryDirectory(prefix="tagguard-helm-release-") as tmp:
-            files = []
-            for i, text in enumerate(item["values"]):
-                p = os.path.join(tmp, f"values-{i}.yaml")
-                Path(p).write_text(text, encoding="utf-8")
-                files.append(p)
-            if item["sets"]:
-                p = os.path.join(tmp, "set.yaml")
-                Path(p).write_text(json.dumps(sets_as_values(item["sets"])), encoding="utf-8")
-                files.append(p)
-            renderer = _Renderer(release, namespace, files)
-            chart_meta = helm_mod._chart_meta(Path(real) / "Chart.yaml", Path(real))
-            name = str(chart_meta.get("name") or Path(real).name)
-            chart_file = "Chart.yaml" if d == "." else f"{d}/Chart.yaml"
-            got = renderer._render(helm, (d, name, chart_file), inventory, ctx, deadline, timeout)
-        prefix = "" if d == "." else d + "/"
-        claimed.extend(f for f in inventory.files if d == "." or f.startswith(prefix))
-        renamed: dict[str, str] = {}
-        for res in got.resources:
-            # helm_release.x/Kind/namespace/name: two releases of one chart stay apart
-            renamed[res.address] = f"{address}/{res.address}"
-            res.address = renamed[res.address]
-            res.meta["terraform_address"] = address
-            if res.tag_fix_hint:
-                res.tag_fix_hint += f", through {address}'s `values` / `set` (chart template {res.file}:{res.line})"
-            if item.get("module"):
-                res.meta["module"] = item["module"]
-            res.meta.setdefault("template", f"{res.file}:{res.line}")
-            res.file, res.line = file, line
-        _judged_once(got.resources, d, address)
-        for f in got.findings:
-            f.extra.setdefault("terraform_address", address)
-            if f.file is None or f.file == chart_file or f.file.startswith(prefix) or d == ".":
-                f.extra.setdefault("template", f"{f.file}:{f.line}")
-                f.file, f.line = file, line
-            if f.address in renamed:
-                f.message = f.message.replace(f.address, renamed[f.address], 1)
-                f.address = renamed[f.address]
-            elif not (f.address or "").startswith(address):
-                f.message = f"{address}: {f.message}"
+        got, chart_file = _run(helm, item, release, namespace, (chart_inv, d, real), ctx, deadline, timeout)
+        if label is None:
+            prefix = "" if d == "." else d + "/"
+            claimed.extend(f for f in inventory.files if d == "." or f.startswith(prefix))
+        _attach(got, item, d, chart_file, label)
         out.extend(got)
     return out, claimed
+
+
+def _locate(item: dict[str, Any], inventory: Any, ctx: Any, charts: list[Any]) -> Any:
+    """(inventory to read the chart through, its directory in it, real path, label of a fetched chart or
+    None), or the finding that says why the release is not rendered."""
+    address, file, line = item["address"], item["file"], item["line"]
+    if "not_local" in item:
+        if "remote" not in item:
+            return _not_local(item)
+        if not charts:
+            from tagguard.sources.terraform.remote import charts as charts_mod
+
+            charts.append(charts_mod.from_options(getattr(ctx, "config", None),
+                                                  bool(getattr(getattr(ctx, "options", None), "fetch_modules", False))))
+        cached, why = _fetched(item, charts[0])
+        if cached is None:
+            return _not_local(item, why, charts[0].fetch)
+        chart_inv, d, label = cached
+        return chart_inv, d, os.path.join(chart_inv.root, d), label
+    real = os.path.realpath(item["chart_dir"])
+    rel = os.path.relpath(real, os.path.realpath(str(inventory.root)))
+    d = "." if rel == "." else rel.replace(os.sep, "/")
+    if d == ".." or d.startswith("../") or not os.path.isfile(os.path.join(real, "Chart.yaml")):
+        item["not_local"] = "its chart is not a chart directory inside the scanned repository"
+        return Finding(rule="not-scanned", category=NOT_SCANNED, severity=WARNING, file=file, line=line,
+                       address=address, message=f"{address}: {item['not_local']}, so the objects it creates are not checked",
+                       fix="vendor the chart into the repository (a directory with Chart.yaml)")
+    return inventory, d, real, None
+
+
+def _run(helm: str, item: dict[str, Any], release: str, namespace: str, where: tuple[Any, str, str], ctx: Any,
+         deadline: float, timeout: float) -> tuple[SourceOutput, str]:
+    """``helm template`` of the chart with the release's values (written to a private temporary directory)."""
+    import tempfile
+
+    from tagguard.sources.kubernetes import helm as helm_mod
+
+    chart_inv, d, real = where
+    with tempfile.TemporaryDirectory(prefix="tagguard-helm-release-") as tmp:
+        files = []
+        for i, text in enumerate(item["values"]):
+            p = os.path.join(tmp, f"values-{i}.yaml")
+            Path(p).write_text(text, encoding="utf-8")
+            files.append(p)
+        if item["sets"]:
+            p = os.path.join(tmp, "set.yaml")
+            Path(p).write_text(json.dumps(sets_as_values(item["sets"])), encoding="utf-8")
+            files.append(p)
+        renderer = _Renderer(release, namespace, files)
+        chart_meta = helm_mod._chart_meta(Path(real) / "Chart.yaml", Path(real))
+        name = str(chart_meta.get("name") or Path(real).name)
+        chart_file = "Chart.yaml" if d == "." else f"{d}/Chart.yaml"
+        return renderer._render(helm, (d, name, chart_file), chart_inv, ctx, deadline, timeout), chart_file
+
+
+def _attach(got: SourceOutput, item: dict[str, Any], d: str, chart_file: str, label: str | None) -> None:
+    """The rendered objects and findings point at the ``helm_release`` block; the template stays in meta/extra
+    (repository-relative, or ``~chart-cache/<repository>/<chart>@<version>/...`` for a fetched chart)."""
+    address, file, line = item["address"], item["file"], item["line"]
+    prefix = "" if d == "." else d + "/"
+
+    def shown(path: str | None) -> str | None:
+        if label is None or path is None:
+            return path
+        return f"~chart-cache/{label}/{path[len(prefix):] if path.startswith(prefix) else path}"
+
+    renamed: dict[str, str] = {}
+    for res in got.resources:
+        # helm_release.x/Kind/namespace/name: two releases of one chart stay apart
+        renamed[res.address] = f"{address}/{res.address}"
+        res.address = renamed[res.address]
+        res.meta["terraform_address"] = address
+        if res.tag_fix_hint:
+            res.tag_fix_hint += f", through {address}'s `values` / `set` (chart template {shown(res.file)}:{res.line})"
+        if item.get("module"):
+            res.meta["module"] = item["module"]
+        if label is not None:  # the cached copy, by repository, chart and version (not the user's cache path)
+            res.meta["chart_source"] = label
+            res.meta["template"] = f"{shown(res.file)}:{res.line}"
+        res.meta.setdefault("template", f"{shown(res.file)}:{res.line}")
+        res.file, res.line = file, line
+    if label is None:
+        _judged_once(got.resources, d, address)
+    for f in got.findings:
+        f.extra.setdefault("terraform_address", address)
+        if f.file is None or f.file == chart_file or f.file.startswith(prefix) or d == "." or label is not None:
+            f.extra.setdefault("template", f"{shown(f.file)}:{f.line}")
+            f.file, f.line = file, line
+        if f.address in renamed:
+            f.message = f.message.replace(f.address, renamed[f.address], 1)
+            f.address = renamed[f.address]
+        elif not (f.address or "").startswith(address):
+            f.message = f"{address}: {f.message}"
 
 
 def _judged_once(resources: list[Any], chart: str, address: str) -> None:
@@ -280,20 +358,66 @@ class _Renderer:
         return R()
 
 
-def _not_local(item: dict[str, Any]) -> Finding:
+class _CachedChart:
+    """What ``HelmSource._render`` reads a fetched chart through: the files of its cache entry's tree only."""
+
+    def __init__(self, tree: Path):
+        self.root = Path(os.path.realpath(tree))
+        self.files: list[str] = []
+        for top, dirs, names in os.walk(self.root):  # symlinks are not followed (the unpacker refuses them)
+            dirs.sort()
+            rel = os.path.relpath(top, self.root)
+            for n in sorted(names):
+                self.files.append(n if rel == "." else Path(rel, n).as_posix())
+        self.claimed: set[str] = set()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def _fetched(item: dict[str, Any], charts: Any) -> tuple[tuple[_CachedChart, str, str] | None, str | None]:
+    """((the chart's cache tree, its directory in it, its label), None), or (None, why it is not available)."""
+    from tagguard.sources.terraform.remote.charts import parse_ref
+    from tagguard.sources.terraform.remote.http import FetchError
+
+    spec = item["remote"]
+    try:
+        ref = parse_ref(spec["repository"], spec["chart"], spec["version"], spec["devel"])
+    except FetchError as exc:
+        return None, f"it cannot be fetched: {exc}"
+    chart_dir, why, meta = charts.chart_dir(ref)
+    if chart_dir is None:
+        return None, why
+    tree = Path(meta["tree"])
+    d = os.path.relpath(chart_dir, os.path.realpath(tree))
+    version = str(meta.get("resolved_version") or ref.version or "latest")
+    label = ref.label.rsplit("@", 1)[0] + "@" + version
+    return (_CachedChart(tree), "." if d == "." else Path(d).as_posix(), label), None
+
+
+def _not_local(item: dict[str, Any], why: str | None = None, fetching: bool = False) -> Finding:
     from tagguard.sources.terraform.module import _safe_eval
     from tagguard.sources.terraform.remote.gpu_inputs import accelerator_input
 
     address = item["address"]
-    text = f"{item['not_local']}, so the objects it creates are not checked"
+    text = f"{item['not_local']}{'; ' + why if why else ''}, so the objects it creates are not checked"
     inst = item.get("inst")
     gpu = accelerator_input(item["body"], (lambda expr: _safe_eval(expr, inst)) if inst is not None else None)
-    fix = "vendor the chart into the repository and point `chart` at its directory, or scan the rendered manifests"
+    if "remote" in item:
+        how = "fetch the chart (--fetch-modules, its host in modules.chart_hosts)"
+        fix = ("scan with --fetch-modules and the chart's host in modules.chart_hosts (user-level config or "
+               "--config), or vendor the chart into the repository and point `chart` at its directory")
+        if fetching and why and why.startswith(("download failed", "it cannot be fetched")):
+            fix = ("check the release's repository, chart and version against what the repository serves, or vendor "
+                   "the chart into the repository and point `chart` at its directory")
+    else:
+        how = "vendor the chart"
+        fix = "vendor the chart into the repository and point `chart` at its directory, or scan the rendered manifests"
     if gpu is not None:
         line, input_name, what = gpu
         return Finding(rule="not-scanned", category=NOT_SCANNED, severity=WARNING, file=item["file"], line=line,
                        address=address,
-                       message=(f"{address}: GPU capacity here was not evaluated: vendor the chart or scan its rendered "
+                       message=(f"{address}: GPU capacity here was not evaluated: {how} or scan its rendered "
                                 f"manifests (input {input_name} mentions {what}; {text})"), fix=fix)
-    return Finding(rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=item["file"], line=item["line"],
-                   address=address, message=f"{address}: {text}", fix=fix)
+    return Finding(rule="not-scanned", category=NOT_SCANNED, severity=WARNING if fetching else INFO, file=item["file"],
+                   line=item["line"], address=address, message=f"{address}: {text}", fix=fix)

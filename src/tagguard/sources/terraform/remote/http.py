@@ -34,7 +34,7 @@ def host_allowed(host: str, port: int | None, allowed) -> bool:
     return False
 
 
-def check_url(url: str, allowed) -> None:
+def check_url(url: str, allowed, allowlist: str = "modules.allowed_hosts") -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
@@ -45,12 +45,14 @@ def check_url(url: str, allowed) -> None:
     if parts.username or parts.password:
         raise FetchError(f"{parts.netloc}: URLs with credentials are not used")
     if not host_allowed(host, parts.port, allowed):
-        raise FetchError(f"host {parts.netloc} is not allowed (not in modules.allowed_hosts)")
+        raise FetchError(f"host {parts.netloc} is not allowed (not in {allowlist})")
 
 
 def get(url: str, allowed, limit: int, log: Callable[[str], None],
-        headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str], bytes]:
-    """(final URL, status, headers, body) of a GET; redirects are followed by hand, each checked."""
+        headers: dict[str, str] | None = None, allowlist: str = "modules.allowed_hosts"
+        ) -> tuple[str, int, dict[str, str], bytes]:
+    """(final URL, status, headers, body) of a GET; redirects are followed by hand, each checked.
+    An ``Authorization`` header goes only to the host it was given for, never to a redirect elsewhere."""
     import urllib.error
     import urllib.request
 
@@ -58,14 +60,18 @@ def get(url: str, allowed, limit: int, log: Callable[[str], None],
         def redirect_request(self, *a, **k):  # noqa: D102
             return None
 
+    origin = urlsplit(url).netloc.lower()
+    headers = dict(headers or {})
     for _hop in range(MAX_REDIRECTS + 1):
-        check_url(url, allowed)
+        check_url(url, allowed, allowlist)
         host = urlsplit(url).hostname or ""
+        if urlsplit(url).netloc.lower() != origin:
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         handlers = [NoRedirect()]
         if is_loopback(host):
             handlers.append(urllib.request.ProxyHandler({}))
         opener = urllib.request.build_opener(*handlers)
-        req = urllib.request.Request(url, headers={"User-Agent": "tagguard", **(headers or {})})
+        req = urllib.request.Request(url, headers={"User-Agent": "tagguard", **headers})
         log(f"GET {url}")
         try:
             resp = opener.open(req, timeout=TIMEOUT)

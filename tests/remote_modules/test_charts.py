@@ -1,0 +1,274 @@
+"""Issue 12 item 2: helm_release charts fetched from an HTTP chart repository or an OCI registry (opt-in,
+allowlisted, cached), rendered with the release's values by a real helm.  Servers on 127.0.0.1 (rmkit)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rmkit import Recorder, chart_index, chart_tgz, oci_server, static_server
+from tagguard.config import Config
+from tagguard.pipeline import scan
+from tagguard.sources.terraform.remote import charts as charts_mod
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSIONS = ["1.0.0", "1.1.0", "1.1.4", "1.2.0-beta.1", "2.0.0"]
+
+RELEASE = """\
+resource "helm_release" "gpu" {{
+  name       = "llm"
+  namespace  = "serving"
+  repository = "{repo}"
+  chart      = "{chart}"
+  version    = "{version}"
+  values = [<<-EOT
+    replicas: 3
+  EOT
+  ]
+  set {{
+    name  = "team"
+    value = "ml"
+  }}
+}}
+"""
+ADDRESS = "helm_release.gpu/Deployment/serving/llm-server"
+
+
+def _helm() -> str:
+    local = ROOT / ".tools" / "bin" / "helm"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which("helm")
+    if found:
+        return found
+    pytest.skip("no helm binary: run scripts/get-helm")
+
+
+def _archives(digest_of=None):
+    files, entries = {}, {}
+    for v in VERSIONS:
+        data = chart_tgz(v)
+        files[f"/charts/gpu-infer-{v}.tgz"] = data
+        entries[v] = (f"charts/gpu-infer-{v}.tgz", (digest_of or (lambda v, d: hashlib.sha256(d).hexdigest()))(v, data))
+    return files, entries
+
+
+@pytest.fixture
+def repo_server(isolated):
+    rec = Recorder()
+    files, entries = _archives()
+    files["/index.yaml"] = chart_index({"gpu-infer": entries})
+    srv = static_server(files, rec)
+    srv.recorder, srv.files = rec, files
+    yield srv
+    srv.stop()
+
+
+def _write(tmp_path, **kw):
+    repo = tmp_path / "repo"
+    repo.mkdir(exist_ok=True)
+    kw.setdefault("chart", "gpu-infer")
+    kw.setdefault("version", "~1.1")
+    (repo / "main.tf").write_text(RELEASE.format(**kw))
+    return repo
+
+
+def run(repo, hosts, fetch=True, **options):
+    cfg = Config(raw={"modules": {"chart_hosts": list(hosts)}}, path=repo.parent / "user.yaml")
+    return scan([str(repo)], cfg, options={"fetch_modules": fetch, "helm_bin": _helm(), **options})
+
+
+def not_scanned(result):
+    return [f for f in result.findings if f.rule == "not-scanned" and f.address == "helm_release.gpu"]
+
+
+def test_repository_chart_fetched_rendered_and_later_read_offline(tmp_path, repo_server):
+    """End to end through the CLI: --fetch-modules + the host in a user-level config's modules.chart_hosts."""
+    conf = tmp_path / "user.yaml"
+    conf.write_text(f'modules:\n  chart_hosts: ["{repo_server.host}"]\n')
+    env = dict(os.environ, TAGGUARD_USER_CONFIG=str(conf))
+    repo = _write(tmp_path, repo=f"http://{repo_server.host}")
+
+    def tg(*flags):
+        proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(repo), "--format", "json",
+                               "--helm-bin", _helm(), *flags], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode in (0, 1), proc.stderr
+        return json.loads(proc.stdout), proc.stderr
+
+    doc, err = tg("--fetch-modules")
+    res = {r["address"]: r for r in doc["resources"]}
+    r = res[ADDRESS]
+    assert (r["file"], r["line"]) == ("main.tf", 1)
+    assert r["compute"]["units"] == 3 and r["compute"]["gpus_per_unit"] == 1  # the release's values won
+    assert r["tags"].get("team") == "ml"  # the set block
+    assert r["meta"]["chart_source"] == f"{repo_server.host}/gpu-infer@1.1.4"  # ~1.1: newest 1.1.x
+    assert r["meta"]["template"].startswith(f"~chart-cache/{repo_server.host}/gpu-infer@1.1.4/templates/deploy.yaml")
+    assert r["cost"]["monthly_usd"]
+    assert not [f for f in doc["findings"] if f["rule"] == "not-scanned"]
+    assert f"tagguard: charts: GET http://{repo_server.host}/index.yaml" in err
+    assert f"tagguard: charts: GET http://{repo_server.host}/charts/gpu-infer-1.1.4.tgz" in err
+    assert "tagguard: charts: cached" in err
+    assert str(tmp_path / "cache") not in json.dumps(doc)  # the user's cache path is not shown
+    repo_server.stop()
+    n = len(repo_server.recorder.requests)
+    again, err2 = tg()  # no flag, server gone: the cache answers
+    assert ADDRESS in {x["address"] for x in again["resources"]}
+    assert "tagguard: charts:" not in err2 and len(repo_server.recorder.requests) == n
+
+
+def test_nothing_is_fetched_without_the_switch(tmp_path, repo_server):
+    result = run(_write(tmp_path, repo=f"http://{repo_server.host}"), [repo_server.host], fetch=False)
+    assert repo_server.recorder.requests == []
+    (f,) = not_scanned(result)
+    assert "not in the chart cache" in f.message and "--fetch-modules" in f.message
+
+
+@pytest.mark.parametrize("version, chosen", [("", "2.0.0"), ("^1.0", "1.1.4"), ("1.0.0", "1.0.0"), ("1.1", "1.1.4"),
+                                             (">=1.2.0-0, <2", "1.2.0-beta.1"), ("< 1.1.0 || >= 3", "1.0.0")])
+def test_version_constraint_resolution(tmp_path, repo_server, version, chosen):
+    charts = charts_mod.RemoteCharts(fetch=True, allowed_hosts=[repo_server.host], log=lambda m: None)
+    ref = charts_mod.parse_ref(f"http://{repo_server.host}", "gpu-infer", version)
+    chart_dir, why, meta = charts.chart_dir(ref)
+    assert why is None and meta["resolved_version"] == chosen
+    assert f"version: {chosen}" in (chart_dir / "Chart.yaml").read_text()
+
+
+def test_devel_takes_the_newest_prerelease(tmp_path, isolated):
+    rec = Recorder()
+    files = {"/c.tgz": chart_tgz("3.0.0-rc.1"), "/b.tgz": chart_tgz("2.0.0")}
+    files["/index.yaml"] = chart_index({"gpu-infer": {"3.0.0-rc.1": ("c.tgz", None), "2.0.0": ("b.tgz", None)}})
+    srv = static_server(files, rec)
+    try:
+        charts = charts_mod.RemoteCharts(fetch=True, allowed_hosts=[srv.host], log=lambda m: None)
+        _d, _w, meta = charts.chart_dir(charts_mod.parse_ref(f"http://{srv.host}", "gpu-infer", "", devel=True))
+        assert meta["resolved_version"] == "3.0.0-rc.1"
+    finally:
+        srv.stop()
+
+
+def test_host_not_on_the_chart_allowlist_is_not_asked(tmp_path, repo_server):
+    result = run(_write(tmp_path, repo=f"http://{repo_server.host}"), ["registry.terraform.io"])
+    assert repo_server.recorder.requests == []
+    (f,) = not_scanned(result)
+    assert f.severity == "warning" and f"host {repo_server.host} is not allowed" in f.message
+    assert "modules.chart_hosts" in f.message and not [r for r in result.resources if r.source == "helm"]
+
+
+def test_absolute_archive_url_on_another_host_is_refused(tmp_path, isolated):
+    rec = Recorder()
+    other = static_server({"/gpu-infer-1.1.4.tgz": chart_tgz("1.1.4")}, rec, "other")
+    index = chart_index({"gpu-infer": {"1.1.4": (f"http://{other.host}/gpu-infer-1.1.4.tgz", None)}})
+    srv = static_server({"/index.yaml": index}, rec)
+    try:
+        result = run(_write(tmp_path, repo=f"http://{srv.host}"), [srv.host])  # host:port: only that port
+        (f,) = not_scanned(result)
+        assert f"host {other.host} is not allowed (not in modules.chart_hosts)" in f.message
+        assert not [r for r in rec.requests if r[0] == "other"]
+        assert not list((isolated / "cache" / "tagguard" / "charts").glob("*/meta.json"))
+    finally:
+        srv.stop()
+        other.stop()
+
+
+def test_digest_mismatch_is_refused_and_nothing_cached(tmp_path, isolated):
+    rec = Recorder()
+    files, entries = _archives(lambda v, d: hashlib.sha256(d + b"x").hexdigest())
+    files["/index.yaml"] = chart_index({"gpu-infer": entries})
+    srv = static_server(files, rec)
+    try:
+        result = run(_write(tmp_path, repo=f"http://{srv.host}"), [srv.host])
+        (f,) = not_scanned(result)
+        assert f.severity == "warning" and "does not match the index's digest" in f.message
+        assert not [r for r in result.resources if r.source == "helm"]
+        assert not list((isolated / "cache" / "tagguard" / "charts").glob("*/meta.json"))
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("kind", ["huge", "deep", "bad-yaml", "alias-bomb", "not-an-index", "binary"])
+def test_hostile_index_is_one_line_on_the_release(tmp_path, isolated, monkeypatch, kind):
+    monkeypatch.setattr(charts_mod, "MAX_INDEX_BYTES", 64 << 10)
+    body = {
+        "huge": b"apiVersion: v1\nentries: {}\n" + b"#" * (100 << 10),
+        "deep": b"entries:\n  gpu-infer: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+        "bad-yaml": b"apiVersion: v1\nentries:\n  gpu-infer: [\n    {version: 1.0.0\n",
+        "alias-bomb": b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n".encode() for i in range(7))
+        + b"entries: {}\n",
+        "not-an-index": b"- just\n- a list\n",
+        "binary": b"\xff\xfe\x00garbage",
+    }[kind]
+    rec = Recorder()
+    srv = static_server({"/index.yaml": body}, rec)
+    try:
+        result = run(_write(tmp_path, repo=f"http://{srv.host}"), [srv.host])
+    finally:
+        srv.stop()
+    (f,) = not_scanned(result)
+    assert (f.file, f.line, f.severity) == ("main.tf", 1, "warning")
+    assert "\n" not in f.message and "Traceback" not in f.message and "download failed" in f.message
+    assert {"huge": "more than 65536 bytes", "deep": "nested too deeply", "bad-yaml": "not valid YAML",
+            "alias-bomb": "alias", "not-an-index": "not a Helm repository index",
+            "binary": "not UTF-8"}[kind] in f.message
+
+
+@pytest.fixture
+def registry(isolated):
+    rec = Recorder()
+    srv = oci_server({"charts/gpu-infer": {v: chart_tgz(v) for v in VERSIONS}}, rec)
+    srv.recorder = rec
+    yield srv
+    srv.stop()
+
+
+def test_oci_chart_anonymous_token_tag_constraint_and_render(tmp_path, registry):
+    repo = _write(tmp_path, repo=f"oci://{registry.host}/charts", version="~1.1")
+    result = run(repo, [registry.host])
+    res = {r.address: r for r in result.resources}
+    r = res[ADDRESS]
+    assert r.meta["chart_source"] == f"{registry.host}/charts/gpu-infer@1.1.4"
+    assert r.compute.units == 3 and (r.file, r.line) == ("main.tf", 1)
+    paths = [(p, auth) for _k, _m, p, auth in registry.recorder.requests]
+    assert paths[0] == ("/v2/charts/gpu-infer/tags/list", None)  # asked anonymously first, then a token
+    assert any(p.startswith("/token?") and "scope=repository%3Acharts%2Fgpu-infer%3Apull" in p for p, _ in paths)
+    assert ("/v2/charts/gpu-infer/manifests/1.1.4", "Bearer anon-token") in paths
+    assert any(p.startswith("/v2/charts/gpu-infer/blobs/sha256:") and a == "Bearer anon-token" for p, a in paths)
+    assert not any(p.startswith("/token") and a for p, a in paths)  # the token endpoint gets no credentials
+
+
+def test_oci_reference_in_chart_with_exact_version_skips_the_tag_list(tmp_path, registry):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "main.tf").write_text(RELEASE.format(repo="", chart=f"oci://{registry.host}/charts/gpu-infer",
+                                                 version="2.0.0").replace('  repository = ""\n', ""))
+    result = run(repo, [registry.host])
+    assert ADDRESS in {r.address for r in result.resources}
+    assert not [p for _k, _m, p, _a in registry.recorder.requests if "tags/list" in p]
+
+
+def test_oci_layer_digest_mismatch_is_refused(tmp_path, isolated):
+    rec = Recorder()
+    srv = oci_server({"charts/gpu-infer": {"1.0.0": chart_tgz("1.0.0")}}, rec, token=None, corrupt={"1.0.0"})
+    try:
+        result = run(_write(tmp_path, repo=f"oci://{srv.host}/charts", version="1.0.0"), [srv.host])
+    finally:
+        srv.stop()
+    (f,) = not_scanned(result)
+    assert "does not match its digest; refused" in f.message
+    assert not [r for r in result.resources if r.source == "helm"]
+
+
+def test_repository_config_cannot_turn_chart_fetching_on(tmp_path, repo_server):
+    repo = _write(tmp_path, repo=f"http://{repo_server.host}")
+    (repo / ".tagguard.yaml").write_text(f'modules:\n  fetch: true\n  chart_hosts: ["{repo_server.host}"]\n')
+    proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(repo), "--helm-bin", _helm()],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert ".tagguard.yaml:1: modules: not allowed in the repository's config" in proc.stderr
+    assert "Traceback" not in proc.stderr and repo_server.recorder.requests == []
