@@ -31,8 +31,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 
 # Sections that decide what leaves the machine: never in a repository config.
 TRUSTED_SECTIONS: dict[str, str] = {
-    "modules": "module downloads and their hosts are the runner's choice: --fetch-modules, or modules in the "
-               "user-level config",
+    "modules": "module and chart downloads and their hosts are the runner's choice: --fetch-modules, or modules "
+               "in the user-level config",
     "alerts": "alert routes and sinks decide where data is sent: the user-level config or a --config file",
 }
 # Where a key a repository config may not set goes instead.
