@@ -34,6 +34,10 @@ def test_money_other_currencies_decimals_and_signed():
     assert money(Decimal("1234.505")) == "$1,234.50" and money(Decimal("-2")) == "-$2.00"  # exact half-even digits
     assert money(1234.5, "EUR") == "1,234.50 EUR" and money(-1, "EUR") == "-1.00 EUR"
     assert [signed_money(v) for v in (5, -5, 0, None)] == ["+$5.00", "-$5.00", "±$0.00", "n/a"]
+    from tagguard.formats.helpers import rate
+
+    assert [rate(v) for v in (0.000125, 98.32, 2, 1234.5, -0.5, None)] == [
+        "$0.000125", "$98.32", "$2.00", "$1,234.50", "-$0.50", "n/a"]
 
 
 def test_one_money_formatter():

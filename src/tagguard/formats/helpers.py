@@ -27,6 +27,17 @@ def money(value: Any, currency: str = "USD") -> str:
     return f"{sign}{abs(value):,.2f} {currency}"
 
 
+def rate(value: Any) -> str:
+    """A unit price, to the micro-dollar when it has one: ``$0.000125`` per token, ``$98.32`` or
+    ``$1,234.50`` per hour (never fewer than two decimals)."""
+    shown = money(value)
+    if shown == "n/a":
+        return shown
+    whole, _, frac = f"{abs(value):,.6f}".partition(".")
+    frac = frac.rstrip("0").ljust(2, "0")
+    return f"{'-' if value < 0 else ''}${whole}.{frac}"
+
+
 def signed_money(value: Any, currency: str = "USD") -> str:
     """A change in money: ``+$5.00``, ``-$5.00``, ``±$0.00``; ``n/a`` when unknown."""
     shown = money(value, currency)

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from tagguard.formats.helpers import money as _money
+from tagguard.formats.helpers import rate as _rate
 
 UNKNOWN = "unknown (no citable source)"
 EXIT_OK, EXIT_NO_RATES, EXIT_UNKNOWN = 0, 1, 2
@@ -19,8 +20,6 @@ _RATES = (
 
 
 
-def _rate(v: float) -> str:
-    return f"${v:,.6f}".rstrip("0").rstrip(".") if v != int(v) else f"${v:,.2f}"
 
 
 def _num(v: Any) -> str:
