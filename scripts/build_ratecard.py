@@ -26,6 +26,9 @@ from typing import Any, Dict, List, Optional, Tuple
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOG = REPO / ".." / "shared" / "reference" / "pricing" / "gpu_catalog.yaml"
 DEFAULT_OUT = REPO / "policies" / "ratecard.json"
+# Cited rates the shared catalog leaves null or does not carry (Cloud TPU per chip, Azure T4 sizes...):
+# they fill nulls only, never replace a catalog figure (policies/ratecard_supplement.yaml says how).
+DEFAULT_SUPPLEMENT = REPO / "policies" / "ratecard_supplement.yaml"
 RATECARD_SCHEMA_VERSION = 1
 
 try:  # the GPU-name normaliser is shared with the runtime catalog
@@ -103,7 +106,7 @@ def family_of(provider: str, service: str, instance_type: str) -> Tuple[str, str
     raise CatalogError(f"{provider}/{instance_type}: unknown provider")
 
 
-def build(catalog_path: Path) -> Dict[str, Any]:
+def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEMENT) -> Dict[str, Any]:
     import yaml
 
     raw_bytes = Path(catalog_path).read_bytes()
@@ -112,10 +115,18 @@ def build(catalog_path: Path) -> Dict[str, Any]:
         raise CatalogError(f"{catalog_path}: not a gpu_catalog.yaml (needs 'sources' and 'instances')")
     if cat.get("hours_per_month") != 730:
         raise CatalogError(f"{catalog_path}: expected hours_per_month 730, got {cat.get('hours_per_month')!r}")
+    supp_bytes = Path(supplement_path).read_bytes() if supplement_path is not None and Path(supplement_path).is_file() else b""
+    supp = yaml.safe_load(supp_bytes) if supp_bytes else {}
+    supp = supp if isinstance(supp, dict) else {}
 
     sources: Dict[str, Any] = {}
     for sid, s in sorted(cat["sources"].items()):
         sources[sid] = {"url": s["url"], "date": str(s["date"]), "covers": s.get("covers"), "kind": s.get("kind")}
+    for sid, s in sorted((supp.get("sources") or {}).items()):
+        if sid in sources:
+            raise CatalogError(f"supplement source {sid!r} is already a catalog source")
+        sources[sid] = {"url": s["url"], "date": str(s["date"]), "covers": s.get("covers"), "kind": s.get("kind")}
+    _fill_nulls(cat, supp.get("fill") or [], sources)
 
     instances: Dict[str, Any] = {}
     for row in cat["instances"]:
@@ -179,12 +190,64 @@ def build(catalog_path: Path) -> Dict[str, Any]:
             "catalog_schema_version": cat.get("schema_version"),
             "catalog_sha256": hashlib.sha256(raw_bytes).hexdigest(),
             "command": "python scripts/build_ratecard.py [path/to/gpu_catalog.yaml]",
+            **({"supplement": "policies/ratecard_supplement.yaml",
+                "supplement_sha256": hashlib.sha256(supp_bytes).hexdigest()} if supp_bytes else {}),
         },
         "sources": sources,
         "instances": instances,
         "families": _families(instances),
-        "gpu_hourly_usd": _gpu_hourly(instances),
+        "gpu_hourly_usd": _accelerator_rates(_gpu_hourly(instances), supp.get("accelerator_rates") or {}, sources),
     }
+
+
+def _fill_nulls(cat: Dict[str, Any], fills: List[Dict[str, Any]], sources: Dict[str, Any]) -> None:
+    """Supplement rates for catalog rows whose rate is null; a cited catalog rate is never replaced."""
+    rows = {(r["provider"], r["instance_type"]): r for r in cat["instances"]}
+    for f in fills:
+        key = (f["provider"], f["instance_type"])
+        where = f"supplement fill {key[0]}/{key[1]}"
+        row = rows.get(key)
+        if row is None:
+            raise CatalogError(f"{where}: no such catalog row")
+        if f.get("source") not in sources:
+            raise CatalogError(f"{where}: unknown source {f.get('source')!r}")
+        if f.get("region") and row.get("region") and f["region"] != row["region"]:
+            raise CatalogError(f"{where}: region {f['region']} differs from the catalog row's {row['region']}")
+        src = {"ref": f["source"], "url": sources[f["source"]]["url"]}
+        filled = []
+        if f.get("on_demand_usd_per_hour") is not None and row.get("on_demand_usd_per_hour") is None:
+            row["on_demand_usd_per_hour"] = f["on_demand_usd_per_hour"]
+            row["on_demand_source"] = src
+            filled.append("on-demand")
+        if f.get("spot_usd_per_hour") is not None and row.get("spot_usd_per_hour") is None:
+            row["spot_usd_per_hour"] = f["spot_usd_per_hour"]
+            row["spot_source"] = src
+            row["spot_kind"] = "published_spot_price"
+            if row.get("on_demand_usd_per_hour"):
+                row["spot_discount_pct"] = round(100 * (1 - f["spot_usd_per_hour"] / row["on_demand_usd_per_hour"]), 1)
+            filled.append("spot")
+        if not filled:
+            raise CatalogError(f"{where}: the catalog already has every rate it gives (remove it)")
+        row["notes"] = [n for n in (row.get("notes") or []) if "left null" not in n] + [
+            f"{' and '.join(filled)} rate from {f['source']} (policies/ratecard_supplement.yaml): the shared catalog "
+            "had none"]
+
+
+def _accelerator_rates(table: Dict[str, Any], rates: Dict[str, Any], sources: Dict[str, Any]) -> Dict[str, Any]:
+    """Per-accelerator-hour rates of accelerators billed by the accelerator (Cloud TPU chips), for models no
+    catalog row prices."""
+    out = dict(table)
+    for model, r in sorted(rates.items()):
+        if short_gpu_model(model) != model:
+            raise CatalogError(f"supplement accelerator_rates: {model!r} is not a short model name (gpus.py)")
+        if out.get(model, {}).get("usd_per_gpu_hour") is not None:
+            raise CatalogError(f"supplement accelerator_rates: {model} is already priced by catalog rows")
+        if r.get("source") not in sources:
+            raise CatalogError(f"supplement accelerator_rates.{model}: unknown source {r.get('source')!r}")
+        out[model] = {"usd_per_gpu_hour": r["usd_per_hour"], "derived_from": f"{model} per chip-hour ({r['evidence']})",
+                      "on_demand": r["usd_per_hour"], "accelerator_count": 1, "region": r["region"],
+                      "source": r["source"]}
+    return dict(sorted(out.items()))
 
 
 # AWS cut P4/P5 (A100/H100/H200) on-demand prices in June 2025; the first
@@ -305,13 +368,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("catalog", nargs="?", default=str(DEFAULT_CATALOG), help="path of gpu_catalog.yaml")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the rate card")
     ap.add_argument("--check", action="store_true", help="exit 1 if --out differs from a fresh build; write nothing")
+    ap.add_argument("--supplement", default=str(DEFAULT_SUPPLEMENT),
+                    help="cited rates the catalog leaves null (default: policies/ratecard_supplement.yaml)")
     args = ap.parse_args(argv)
     catalog = Path(args.catalog)
     if not catalog.is_file():
         print(f"build_ratecard: {catalog}: catalog not found", file=sys.stderr)
         return 2
     try:
-        text = dumps(build(catalog))
+        text = dumps(build(catalog, Path(args.supplement)))
     except CatalogError as exc:
         print(f"build_ratecard: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ CATALOGS = {
     "gpu_resources.yaml": "gpu_resources.schema.json",
     "aws-readonly-policy.json": None,  # an IAM policy document for users to attach; tagguard never reads it
     "ratecard.README.md": None,  # prose
+    "ratecard_supplement.yaml": None,  # cited build input of ratecard.json (scripts/build_ratecard.py); never read at run time
 }
 
 
