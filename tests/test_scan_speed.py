@@ -30,3 +30,46 @@ def test_cli_process_skips_the_whole_heap_collection_at_exit():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["end"]
+
+
+def _scan_tf(tmp_path, text: str):
+    from tagguard.config import Config
+    from tagguard.pipeline import scan
+
+    (tmp_path / "main.tf").write_text(text)
+    return scan([str(tmp_path)], Config(raw={"scope": "all"}))
+
+
+def test_comments_are_indexed_once_per_file_not_per_resource(tmp_path, monkeypatch):
+    # Suppression comments were looked up by walking every comment of the file for every resource:
+    # 1,000 resources with a comment each cost a million steps.
+    from tagguard.sources.terraform import module
+
+    walks = []
+
+    class Comments(list):
+        def __iter__(self):
+            walks.append(1)
+            return super().__iter__()
+
+    real = module.load_module_def
+
+    def counting(*args, **kwargs):
+        mdef = real(*args, **kwargs)
+        mdef.comments = {f: Comments(c) for f, c in mdef.comments.items()}
+        return mdef
+
+    monkeypatch.setattr(module, "load_module_def", counting)
+    blocks = []
+    for i in range(40):
+        blocks.append(f'# instance {i}\nresource "aws_instance" "gpu_{i}" {{\n  instance_type = "g6.xlarge"\n'
+                      f'  tags = {{ project = "p", environment = "dev", business-unit = "r" }}\n}}\n')
+    # a suppression directly above, one inside the block, and one two resources away that must not apply
+    blocks[3] = "# tagguard:ignore missing-tag -- vendor-owned\n" + blocks[3]
+    blocks[7] = blocks[7].replace('  instance_type', '  # tagguard:ignore missing-tag -- inside the block\n  instance_type')
+    result = _scan_tf(tmp_path, "".join(blocks))
+    assert len(walks) <= 2, f"the file's comments were walked {len(walks)} times for 40 resources"
+    suppressed = sorted({f.address for f in result.findings if f.rule == "missing-tag" and f.suppressed})
+    assert suppressed == ["aws_instance.gpu_3", "aws_instance.gpu_7"]
+    reasons = {f.address: f.suppression_reason for f in result.findings if f.suppressed}
+    assert reasons == {"aws_instance.gpu_3": "vendor-owned", "aws_instance.gpu_7": "inside the block"}

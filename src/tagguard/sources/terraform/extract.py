@@ -57,8 +57,13 @@ class TagMap:
         if isinstance(value, PartialMap) and value.open:
             out.open = True
             out.open_reason = f"{origin} merges values tagguard cannot see ({'; '.join(value.open_reasons)})" if value.open_reasons else f"{origin} merges values tagguard cannot see"
+        known, origins = out.known, out.origins
         for key, val in value.items():
             key = str(key)
+            if type(val) is str:  # nearly every tag value: the checks below would keep it as it is
+                known[key] = val
+                origins[key] = origin
+                continue
             if isinstance(val, Unknown):
                 out.unresolved[key] = val.reason or "known only after apply"
             elif val is None:
@@ -108,10 +113,19 @@ def _tag_str(value: Any) -> str:
 
 def blocks_named(body, name: str, scope) -> list[tuple[Any, Any]]:
     """Nested blocks ``name`` including expanded ``dynamic "name"`` blocks -> [(body, scope)]."""
-    out = [(b.body, scope) for b in body.blocks_of(name)]
-    for dyn in body.blocks_of("dynamic"):
-        if not dyn.labels or dyn.labels[0] != name:
-            continue
+    every = getattr(body, "blocks", None)
+    if every is None:  # a plan's resource values (plan.py): blocks by name only
+        out = [(b.body, scope) for b in body.blocks_of(name)]
+        dynamic = [d for d in body.blocks_of("dynamic") if d.labels and d.labels[0] == name]
+    else:  # one pass over the body's blocks; static ones first, then the dynamic ones
+        out = []
+        dynamic = []
+        for b in every:
+            if b.type == name:
+                out.append((b.body, scope))
+            elif b.type == "dynamic" and b.labels and b.labels[0] == name:
+                dynamic.append(b)
+    for dyn in dynamic:
         content = dyn.body.blocks_of("content")
         if not content:
             continue
@@ -138,11 +152,24 @@ def blocks_named(body, name: str, scope) -> list[tuple[Any, Any]]:
     return out
 
 
+_PATHS: dict[str, tuple[tuple[str, ...], bool]] = {}  # "a.b[*]" -> (("a", "b"), True); paths come from kinds.yaml and code
+
+
 def get_path(body, path: str, scope) -> Any:
     """Evaluate ``a.b.c`` where leading parts are nested blocks (or object attributes)."""
-    parts = path.split(".")
-    star_last = parts[-1].endswith("[*]")
-    parts = [p[:-3] if p.endswith("[*]") else p for p in parts]
+    parsed = _PATHS.get(path)
+    if parsed is None:
+        split = path.split(".")
+        parsed = (tuple(p[:-3] if p.endswith("[*]") else p for p in split), split[-1].endswith("[*]"))
+        if len(_PATHS) < 4096:  # config-declared kinds add paths too: bounded
+            _PATHS[path] = parsed
+    parts, star_last = parsed
+    if len(parts) == 1:  # a top-level attribute: most paths
+        attr = body.get(parts[0])
+        if attr is None:
+            return _MISSING
+        value = _safe_eval(attr.expr, scope)
+        return _first(value) if star_last else value
     current_body, current_scope = body, scope
     for i, part in enumerate(parts[:-1]):
         found = blocks_named(current_body, part, current_scope)

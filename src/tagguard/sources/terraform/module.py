@@ -60,6 +60,15 @@ class ModuleDef:
             self.__dict__["_by_address"] = index
         return index.get((rtype, name))
 
+    def comment_lines(self, file: str) -> tuple[dict[int, str], list[int]]:
+        """``file``'s comments by line and their sorted lines (indexed once per file, not per resource)."""
+        index = self.__dict__.setdefault("_comment_index", {})
+        hit = index.get(file)
+        if hit is None:
+            by_line = {line: text for line, text in self.comments.get(file, [])}
+            hit = index[file] = (by_line, sorted(by_line))
+        return hit
+
     def local_sources(self) -> list[tuple[Located, str]]:
         out = []
         for call in self.module_calls:

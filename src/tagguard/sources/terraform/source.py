@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
@@ -460,7 +461,7 @@ class _Walker:
                 provider_ref = None
         provider = inst.provider_for(rtype, provider_ref)
         out = []
-        suppressions, bad = _suppressions(inst.mdef.comments.get(loc.file, []), block.line, block.end_line, loc.file)
+        suppressions, bad = _suppressions(inst.mdef.comment_lines(loc.file), block.line, block.end_line, loc.file)
         self.out.findings.extend(bad)
         for suffix, bindings in expand_repetition(body, inst, f"{inst.prefix}{rtype}.{rname}"):
             count = bindings.pop("__count__", 1) if "__count__" in bindings else 1
@@ -619,17 +620,20 @@ _TAGGABLE: set[str] | None = None
 
 # --- suppressions ------------------------------------------------------------------------
 
-def _suppressions(comments: list[tuple[int, str]], start: int, end: int | None, file: str) -> tuple[list[Suppression], list[Finding]]:
-    """``# tagguard:ignore RULE[,RULE] -- reason`` on the resource line, directly above it, or inside it."""
-    if not comments:
+def _suppressions(comments: tuple[dict[int, str], list[int]], start: int, end: int | None,
+                  file: str) -> tuple[list[Suppression], list[Finding]]:
+    """``# tagguard:ignore RULE[,RULE] -- reason`` on the resource line, directly above it, or inside it.
+    ``comments``: the file's comments by line and their sorted lines (``ModuleDef.comment_lines``),
+    so each resource costs the comments near it, not all of the file's."""
+    by_line, sorted_lines = comments
+    if not by_line:
         return [], []
-    by_line = {line: text for line, text in comments}
     lines = [start]
     above = start - 1
     while above in by_line:
         lines.append(above)
         above -= 1
-    lines.extend(ln for ln in by_line if start < ln <= (end or start))
+    lines.extend(sorted_lines[bisect_right(sorted_lines, start):bisect_right(sorted_lines, end or start)])
     sups: list[Suppression] = []
     bad: list[Finding] = []
     for ln in lines:
