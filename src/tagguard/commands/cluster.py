@@ -72,9 +72,12 @@ def cluster():
               help="Output format. Default: what --output's name says (.json, .md, .txt), else text.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout.")
-def report(config_path, url, window, since, until, resolution, scrape_interval, chunk, parallel, group_by, mig_basis, time_slicing,
-           idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
-           max_response_mb, fmt, output):
+@click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Record this report in a history database (SQLite) and show the change against the previous "
+                   "cluster run; `tagguard history PATH --kind cluster` prints the trend.")
+def report(config_path, url, window, since, until, resolution, scrape_interval, chunk, parallel, group_by, mig_basis,
+           time_slicing, idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
+           max_response_mb, fmt, output, history_path):
     """Requested, used, idle and unattributed GPU-hours per namespace and taxonomy label, priced.
 
     Exit 1 when GPU-hours are unattributed or a finding is an error, 0 otherwise.
@@ -127,6 +130,13 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:
         fail(str(exc), code=2)
+    if history_path is not None:
+        from tagguard.state.history import HistoryError, record_cluster
+
+        try:
+            rep["history"] = dict(record_cluster(history_path, rep), path=str(history_path))
+        except HistoryError as exc:
+            fail(str(exc))
     write_output(render(rep, fmt), output)
     blocking = rep["unattributed"]["gpu_hours"] > 0 or any(f["severity"] == "error" for f in rep["findings"])
     raise click.exceptions.Exit(1 if blocking else 0)

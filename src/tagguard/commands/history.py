@@ -14,7 +14,8 @@ from tagguard.formats.helpers import money as _money
 
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["drift", "scan"]), default=None, help="Only runs of this kind.")
+@click.option("--kind", type=click.Choice(["drift", "scan", "cluster"]), default=None,
+              help="Only runs of this kind (cluster: `tagguard cluster report --history`, actual GPU spend per month).")
 @click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True, help="Most recent runs to show.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")

@@ -18,6 +18,17 @@ def report():
     """Reports over a scan or a drift run."""
 
 
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror or exc})")
+    except RecursionError:
+        fail(f"{path}: nested too deeply to read")
+    except ValueError as exc:  # also a file that is not UTF-8
+        fail(f"{path}:{getattr(exc, 'lineno', 1)}: not JSON ({getattr(exc, 'msg', exc)})")
+
+
 def load_report_json(path: Path):
     """A ``--format json`` report (scan or drift) back into a ``ScanResult``."""
     from tagguard.model import ReportError, ScanResult
@@ -46,9 +57,12 @@ def load_report_json(path: Path):
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout.")
 @click.option("--top", type=click.IntRange(0, 1000), default=None, help="Unallocated resources to list (default 10).")
+@click.option("--cluster", "cluster_json", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A `tagguard cluster report -f json` output (repeatable, one per cluster): actual GPU spend per "
+                   "team beside the estimates.")
 @config_option
 @scan_options(gate=False)
-def showback(paths, from_json, fmt, output, top, config_path, **kw):
+def showback(paths, from_json, fmt, output, top, cluster_json, config_path, **kw):
     """Cost and GPU-hours by business unit / project / environment / cost center, the unallocated share,
     the top unallocated GPU resources, and shared platform costs allocated by GPU spend."""
     from tagguard.cost.showback import build_showback, render
@@ -76,8 +90,9 @@ def showback(paths, from_json, fmt, output, top, config_path, **kw):
         from tagguard.cli import log_safe
 
         click.echo(f"tagguard: warning: token spend not included ({type(exc).__name__}: {log_safe(str(exc))})", err=True)
+    actuals = [(str(p), _read_json(p)) for p in cluster_json]
     try:
-        sb = build_showback(result, config, extra_rows=extra_rows, top=top)
+        sb = build_showback(result, config, extra_rows=extra_rows, top=top, actuals=actuals)
     except ValueError as exc:
         fail(str(exc))
     if fmt == "html":

@@ -119,7 +119,8 @@ def _r(x: float) -> float:
 
 
 def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict[str, Any]] | None = None,
-                   dimensions: dict[str, str] | None = None, top: int | None = None) -> dict[str, Any]:
+                   dimensions: dict[str, str] | None = None, top: int | None = None,
+                   actuals: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
     s = _settings(config)
     dims: dict[str, str] = dict(dimensions or s["dimensions"])
     allocate_by = s["allocate_by"] if s["allocate_by"] in dims else next(iter(dims))
@@ -194,6 +195,7 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
     unalloc_usd = sum(r["monthly_usd"] for r in unalloc)
     top_rows = sorted((r for r in unalloc if r["kind"] == "resource"), key=lambda r: (-r["monthly_usd"], r["name"]))[:top_n]
     shared = _allocate_shared(s["shared"], out_dims[allocate_by])
+    extra = {"actuals": cluster_actuals(actuals, dims, rows)} if actuals else {}
     return {
         "dimensions": out_dims,
         "totals": {"monthly_usd": _r(total), "gpu_hours": round(total_gpu_h, 2), "resources": len(rows),
@@ -211,7 +213,140 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
                              "reasons": dict(sorted(r["problems"].items()))} for r in top_rows],
         "shared_costs": shared,
         "allocate_by": allocate_by,
+        **extra,
     }
+
+
+# --- actual GPU spend from running clusters (`tagguard cluster report -f json`) -----------------
+
+CLUSTER_KIND = "tagguard-cluster-report"
+_ACTUAL_FIELDS = ("requested_gpu_hours", "used_gpu_hours", "unmeasured_gpu_hours", "cost_usd")
+
+
+class ActualsError(ValueError):
+    """A cluster report that cannot be read as one: the message names the file and the part."""
+
+
+def _number(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        raise ActualsError(f"{where}: expected a number, got {json.dumps(v)[:40]}")
+    return float(v)
+
+
+def _check_cluster(name: str, rep: Any) -> tuple[float, dict[str, list[dict[str, Any]]]]:
+    """(window hours, by_label) of a cluster report, every figure checked: the file is input."""
+    if not isinstance(rep, dict) or rep.get("kind") != CLUSTER_KIND:
+        raise ActualsError(f"{name}: not a `tagguard cluster report -f json` output (kind {CLUSTER_KIND!r} expected)")
+    window = rep.get("window")
+    if not isinstance(window, dict):
+        raise ActualsError(f"{name}: window: expected an object")
+    hours = _number(window.get("hours"), f"{name}: window.hours")
+    if hours <= 0:
+        raise ActualsError(f"{name}: window.hours must be positive")
+    by_label = rep.get("by_label")
+    if not isinstance(by_label, dict):
+        raise ActualsError(f"{name}: by_label: expected an object of taxonomy keys")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, lines in by_label.items():
+        if not isinstance(lines, list):
+            raise ActualsError(f"{name}: by_label.{key}: expected a list")
+        for i, line in enumerate(lines):
+            if not isinstance(line, dict) or not isinstance(line.get("value"), str):
+                raise ActualsError(f"{name}: by_label.{key}[{i}]: expected {{value: <text>, ...}}")
+            for f in _ACTUAL_FIELDS:
+                _number(line.get(f), f"{name}: by_label.{key}[{i}].{f}")
+        out[str(key)] = lines
+    if not isinstance(rep.get("totals"), dict):
+        raise ActualsError(f"{name}: totals: expected an object")
+    for f in ("idle_unallocated_gpu_hours", "idle_unallocated_cost_usd"):
+        _number(rep["totals"].get(f), f"{name}: totals.{f}")
+    return hours, out
+
+
+def _add_actual(into: dict[str, dict[str, float]], value: str, line: dict[str, Any], scale: float) -> None:
+    g = into.setdefault(value, {"cost_usd": 0.0, "monthly_usd": 0.0, "gpu_hours": 0.0, "used_gpu_hours": 0.0,
+                                "measured_gpu_hours": 0.0})
+    g["measured_gpu_hours"] += line["requested_gpu_hours"] - line["unmeasured_gpu_hours"]
+    g["cost_usd"] += line["cost_usd"]
+    g["monthly_usd"] += line["cost_usd"] * scale
+    g["gpu_hours"] += line["requested_gpu_hours"]
+    g["used_gpu_hours"] += line["used_gpu_hours"]
+
+
+def cluster_actuals(reports: list[tuple[str, Any]], dims: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Actual GPU spend per dimension value from cluster reports, beside the estimates.
+
+    A report covers a window (``window.hours``); its cost is shown as measured and as a monthly
+    rate (× 730 h / window hours), so it stands beside the IaC estimates, which are monthly. The
+    actuals are never added to the estimate totals: the cluster's GPUs are the same capacity the
+    IaC prices (a node group) - one is what was planned, the other what ran. Pods whose labels
+    miss or break the taxonomy are the cluster's own ``(unattributed)`` line; GPUs no pod requested
+    are ``idle (no pod)``. Several reports (clusters) add up, each scaled by its own window.
+    """
+    month = 730.0  # hours per month, as the rate card's monthly figures
+    sources = []
+    per: dict[str, dict[str, dict[str, float]]] = {label: {} for label in dims}
+    totals = {"cost_usd": 0.0, "monthly_usd": 0.0, "gpu_hours": 0.0, "used_gpu_hours": 0.0,
+              "unattributed_cost_usd": 0.0, "unattributed_monthly_usd": 0.0, "unattributed_gpu_hours": 0.0,
+              "idle_cost_usd": 0.0, "idle_monthly_usd": 0.0, "idle_gpu_hours": 0.0}
+    unattributed_values = ("(unattributed)", "(pod labels not exported)")
+    for name, rep in reports:
+        hours, by_label = _check_cluster(name, rep)
+        scale = month / hours
+        sources.append({"file": name, "window": {k: rep["window"].get(k) for k in ("start", "end", "hours")},
+                        "missing_keys": sorted(k for k in dims.values() if k not in by_label)})
+        t = rep["totals"]
+        totals["idle_cost_usd"] += float(t["idle_unallocated_cost_usd"])
+        totals["idle_monthly_usd"] += float(t["idle_unallocated_cost_usd"]) * scale
+        totals["idle_gpu_hours"] += float(t["idle_unallocated_gpu_hours"])
+        un = rep.get("unattributed") if isinstance(rep.get("unattributed"), dict) else {}
+        tot = {f: _number(t.get(f), f"{name}: totals.{f}") for f in _ACTUAL_FIELDS}
+        un_cost = _number(un.get("cost_usd"), f"{name}: unattributed.cost_usd")
+        un_hours = _number(un.get("gpu_hours"), f"{name}: unattributed.gpu_hours")
+        totals["cost_usd"] += tot["cost_usd"]
+        totals["monthly_usd"] += tot["cost_usd"] * scale
+        totals["gpu_hours"] += tot["requested_gpu_hours"]
+        totals["used_gpu_hours"] += tot["used_gpu_hours"]
+        totals["unattributed_cost_usd"] += un_cost
+        totals["unattributed_monthly_usd"] += un_cost * scale
+        totals["unattributed_gpu_hours"] += un_hours
+        for label, key in dims.items():
+            seen = {f: 0.0 for f in _ACTUAL_FIELDS}
+            for line in by_label.get(key, []):
+                value = UNALLOCATED if line["value"] in unattributed_values else line["value"]
+                _add_actual(per[label], value, line, scale)
+                for f in seen:
+                    seen[f] += line[f]
+            # pods without this (optional) key, or a report without the key at all: "(not set)"
+            rest = {f: tot[f] - seen[f] for f in seen}
+            if rest["requested_gpu_hours"] > 1e-6 or rest["cost_usd"] > 0.005:
+                _add_actual(per[label], NOT_SET, rest, scale)
+    estimate: dict[str, dict[str, dict[str, float]]] = {label: {} for label in dims}
+    for label, key in dims.items():
+        for r in rows:
+            value = UNALLOCATED if r["problems"] else (str(r["tags"][key]) if _known(r["tags"].get(key)) else NOT_SET)
+            e = estimate[label].setdefault(value, {"resource": 0.0, "tokens": 0.0})
+            e["tokens" if r["kind"] == "tokens" else "resource"] += r["monthly_usd"]
+    out_dims = {}
+    for label, key in dims.items():
+        values = sorted(set(per[label]) | set(estimate[label]), key=lambda v: (v == UNALLOCATED, v))
+        lines = []
+        for v in values:
+            a = per[label].get(v, {})
+            e = estimate[label].get(v, {})
+            used, req, meas = a.get("used_gpu_hours", 0.0), a.get("gpu_hours", 0.0), a.get("measured_gpu_hours", 0.0)
+            lines.append({"value": v, "estimate_monthly_usd": _r(e.get("resource", 0.0)),
+                          "tokens_monthly_usd": _r(e.get("tokens", 0.0)),
+                          "actual_usd": _r(a.get("cost_usd", 0.0)), "actual_monthly_usd": _r(a.get("monthly_usd", 0.0)),
+                          "actual_gpu_hours": round(req, 2), "actual_used_gpu_hours": round(used, 2),
+                          "utilisation": round(used / meas, 4) if meas > 1e-9 else None})
+        out_dims[label] = {"tag": key, "rows": lines}
+    return {"sources": sources, "hours_per_month": month,
+            "totals": {k: (_r(v) if k.endswith("usd") else round(v, 2)) for k, v in totals.items()},
+            "dimensions": out_dims,
+            "note": ("actual = what pods requested while Running, priced at their node's rate (tagguard cluster "
+                     "report); monthly = actual × 730 h / the report's window; not added to the estimates: the same "
+                     "GPUs, planned vs run")}
 
 
 def _allocate_shared(shared: list[dict[str, Any]], dim: dict[str, Any]) -> dict[str, Any]:
@@ -297,6 +432,7 @@ def render_text(sb: dict[str, Any]) -> str:
             out.append(f"  {_t(x['value']):<24} direct {_money(x['direct_usd']):>10}  + shared {_money(x['shared_usd']):>9}"
                        f"  = {_money(x['total_usd']):>10}  ({x['weight_pct']}%)")
         out.append("")
+    out += _actuals_text(sb.get("actuals"))
     if sb["top_unallocated"]:
         out.append("Top unallocated GPU resources")
         for r in sb["top_unallocated"]:
@@ -329,6 +465,7 @@ def render_markdown(sb: dict[str, Any]) -> str:
         for x in sc["teams"]:
             out.append(f"| {escape_cell(x['value'])} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | {_money(x['total_usd'])} |")
         out.append("")
+    out += _actuals_markdown(sb.get("actuals"))
     if sb["top_unallocated"]:
         out += ["### Top unallocated GPU resources", "", "| resource | monthly | why unallocated |", "|---|---:|---|"]
         for r in sb["top_unallocated"]:
@@ -358,6 +495,59 @@ def render_csv(sb: dict[str, Any]) -> str:
         w.writerow(["shared_allocation", sb["allocate_by"], x["value"], x["total_usd"], "", "", x["weight_pct"]])
     for r in sb["top_unallocated"]:
         w.writerow(["top_unallocated", "", r["address"], r["monthly_usd"], r["gpu_hours"], 1, ""])
+    for label, d in ((sb.get("actuals") or {}).get("dimensions") or {}).items():
+        for r in d["rows"]:  # actual GPU spend as a monthly rate, beside the estimate rows above
+            w.writerow(["actual_gpu", label, r["value"], r["actual_monthly_usd"], r["actual_gpu_hours"], "", ""])
     t = sb["totals"]
     w.writerow(["total", "", "", t["monthly_usd"], t["gpu_hours"], t["resources"], 100.0 if t["monthly_usd"] else 0.0])
     return buf.getvalue()
+
+
+def _actual_rows(a: dict[str, Any]):
+    return [(label, d) for label, d in a["dimensions"].items()]
+
+
+def _actuals_text(a: dict[str, Any] | None) -> list[str]:
+    if not a:
+        return []
+    t = a["totals"]
+    wins = ", ".join(f"{_t(s['window'].get('start'))} .. {_t(s['window'].get('end'))}" for s in a["sources"])
+    out = [f"Actual GPU spend in clusters ({wins}): {_money(t['cost_usd'])} for {t['gpu_hours']:,.0f} GPU-hours "
+           f"requested, {t['used_gpu_hours']:,.0f} used; {_money(t['monthly_usd'])}/month at that rate; unattributed "
+           f"{_money(t['unattributed_monthly_usd'])}/month; GPUs no pod requested {_money(t['idle_monthly_usd'])}/month",
+           "  (beside the estimates, not added to them: the same GPUs, planned vs run)", ""]
+    for label, d in _actual_rows(a):
+        out.append(f"By {_t(label.replace('_', ' '))}: estimate vs actual (per month)")
+        width = max([len(_t(r["value"])) for r in d["rows"]] + [8])
+        out.append(f"  {'':<{width}}  {'IaC estimate':>12}  {'tokens':>10}  {'actual GPU':>12}  {'GPU-h':>9}  util")
+        for r in d["rows"]:
+            util = f"{r['utilisation']:.0%}" if r["utilisation"] is not None else "-"
+            out.append(f"  {_t(r['value']):<{width}}  {_money(r['estimate_monthly_usd']):>12}  "
+                       f"{_money(r['tokens_monthly_usd']):>10}  {_money(r['actual_monthly_usd']):>12}  "
+                       f"{r['actual_gpu_hours']:>9,.0f}  {util}")
+        out.append("")
+    return out
+
+
+def _actuals_markdown(a: dict[str, Any] | None) -> list[str]:
+    from tagguard.formats.markdown import escape_cell
+
+    if not a:
+        return []
+    t = a["totals"]
+    out = ["### Actual GPU spend in clusters (beside the estimates)", "",
+           f"{_money(t['cost_usd'])} for {t['gpu_hours']:,.0f} GPU-hours requested ({t['used_gpu_hours']:,.0f} used) = "
+           f"**{_money(t['monthly_usd'])}/month**; unattributed {_money(t['unattributed_monthly_usd'])}/month; "
+           f"GPUs no pod requested {_money(t['idle_monthly_usd'])}/month. Not added to the estimates: the same GPUs, "
+           "planned vs run.", ""]
+    for label, d in _actual_rows(a):
+        out += [f"#### By {escape_cell(label.replace('_', ' '))}", "",
+                "| value | IaC estimate / month | tokens / month | actual GPU / month | GPU-hours | utilisation |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for r in d["rows"]:
+            util = f"{r['utilisation']:.0%}" if r["utilisation"] is not None else "-"
+            out.append(f"| {escape_cell(r['value'])} | {_money(r['estimate_monthly_usd'])} | "
+                       f"{_money(r['tokens_monthly_usd'])} | {_money(r['actual_monthly_usd'])} | "
+                       f"{r['actual_gpu_hours']:,.0f} | {util} |")
+        out.append("")
+    return out

@@ -15,6 +15,14 @@ Schema (version 1; ``PRAGMA user_version`` holds it)::
     resources(run_id INTEGER REFERENCES runs(id), address TEXT, type TEXT, account TEXT, region TEXT,
               state TEXT, monthly_usd REAL, gpu_hours REAL, allocated INTEGER)
     errors(run_id INTEGER REFERENCES runs(id), account TEXT, region TEXT, service TEXT, code TEXT, message TEXT)
+    cluster_groups(run_id INTEGER REFERENCES runs(id), tag TEXT, value TEXT,  -- per taxonomy value
+                   cost_usd REAL, monthly_usd REAL, gpu_hours REAL, used_gpu_hours REAL)
+
+Cluster runs (``tagguard cluster report --history PATH``) are runs of kind 'cluster': started_at /
+finished_at are the report's window, monthly_usd is the actual GPU cost as a monthly rate (× 730 h /
+window hours), gpu_hours the requested GPU-hours of the window, unallocated_* the unattributed pods'
+cost (monthly rate) and GPU-hours, findings the report's findings. ``cluster_groups`` was added
+without a version change: it is a new table, which schema-1 readers never look at.
 
 Each run is read against its predecessor and written in one ``BEGIN IMMEDIATE`` transaction
 in WAL mode, so concurrent writers form one chain (each run's previous run is the one just
@@ -49,6 +57,13 @@ CREATE INDEX IF NOT EXISTS resources_run ON resources(run_id);
 CREATE TABLE IF NOT EXISTS errors(
   run_id INTEGER NOT NULL REFERENCES runs(id), account TEXT, region TEXT, service TEXT, code TEXT, message TEXT);
 """
+CLUSTER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cluster_groups(
+  run_id INTEGER NOT NULL REFERENCES runs(id), tag TEXT NOT NULL, value TEXT NOT NULL,
+  cost_usd REAL, monthly_usd REAL, gpu_hours REAL, used_gpu_hours REAL);
+CREATE INDEX IF NOT EXISTS cluster_groups_run ON cluster_groups(run_id);
+"""
+HOURS_PER_MONTH = 730.0
 
 
 class HistoryError(Exception):
@@ -180,6 +195,57 @@ def trend(conn: sqlite3.Connection, kind: str | None = None, limit: int = 30) ->
                     "unallocated_usd": r[5], "gpu_hours": r[6], "unallocated_gpu_hours": r[7],
                     "findings": r[8], "errors": r[9]})
     return out
+
+
+def record_cluster(path: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """Store a ``tagguard cluster report`` as a run of kind 'cluster' (window, actual cost as a monthly
+    rate, unattributed share, per-taxonomy-value cost); return ``{"run_id", "previous_run_id", "trend",
+    "groups_before"}`` (the previous cluster run's cost per group value, for the change per team)."""
+    from tagguard import __version__
+
+    w, t, un = report["window"], report["totals"], report["unattributed"]
+    scale = HOURS_PER_MONTH / w["hours"] if w.get("hours") else 0.0
+    conn = connect(path)
+    try:
+        conn.executescript(CLUSTER_SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            prev = conn.execute("SELECT id FROM runs WHERE kind='cluster' ORDER BY id DESC LIMIT 1").fetchone()
+            prev_id = prev[0] if prev else None
+            before = {(r[0], r[1]): r[2] for r in conn.execute(
+                "SELECT tag, value, monthly_usd FROM cluster_groups WHERE run_id=?", (prev_id,))} if prev_id else {}
+            cur = conn.execute(
+                "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources, ai_resources,"
+                " findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
+                " VALUES ('cluster',?,?,?,?,?,?,?,?,0,?,?,?,?)",
+                (w["start"], w["end"], 1, str(report.get("source", {}).get("prometheus") or "")[:300], __version__,
+                 t.get("pods", 0), t.get("pods", 0), len(report.get("findings") or []),
+                 t["cost_usd"] * scale, t["requested_gpu_hours"], un["cost_usd"] * scale, un["gpu_hours"]))
+            run_id = cur.lastrowid
+            rows = []
+            for tag, lines in (report.get("by_label") or {}).items():
+                for line in lines:
+                    rows.append((run_id, tag, line["value"], line["cost_usd"], line["cost_usd"] * scale,
+                                 line["requested_gpu_hours"], line["used_gpu_hours"]))
+            conn.executemany("INSERT INTO cluster_groups VALUES (?,?,?,?,?,?,?)", rows)
+            runs = trend(conn, "cluster")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        changes = []
+        for (_, tag, value, _c, monthly, _h, _u) in rows:
+            old = before.get((tag, value))
+            if old is not None or prev_id:
+                changes.append({"tag": tag, "value": value, "monthly_usd": round(monthly, 2),
+                                "previous_monthly_usd": None if old is None else round(old, 2),
+                                "change_usd": None if old is None else round(monthly - old, 2)})
+        return {"run_id": run_id, "previous_run_id": prev_id, "trend": runs, "groups": changes}
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"{path}: cannot write history ({exc})") from None
+    finally:
+        conn.close()
 
 
 def read_trend(path: Path, kind: str | None = None, limit: int = 30) -> list[dict[str, Any]]:

@@ -101,7 +101,25 @@ def text(rep: dict[str, Any]) -> str:
         out.append(f"not counted: {term(u['resource'])} ({_h(u['unit_hours'])} unit-hours): share of a GPU unknown")
     for wmsg in rep["warnings"]:
         out.append(f"warning: {term(wmsg)}")
+    out += [term(x) for x in history_lines(rep.get("history"))]
     return "\n".join(out).rstrip() + "\n"
+
+
+def history_lines(h: dict[str, Any] | None) -> list[str]:
+    """The trend of recorded cluster runs (actual cost per month, unattributed) and the biggest changes
+    per group since the previous run."""
+    if not h:
+        return []
+    runs = h.get("trend") or []
+    out = ["", f"history ({h.get('path')}): run {h['run_id']}"
+           + (f", previous cluster run {h['previous_run_id']}" if h.get("previous_run_id") else " (first cluster run)")]
+    for r in runs[-6:]:
+        out.append(f"  run {r['run_id']} window ending {r['at']}: {_usd(r['monthly_usd'])}/month actual, "
+                   f"unattributed {_usd(r['unallocated_usd'])}/month, {_h(r['gpu_hours'])} GPU-h")
+    moved = sorted((g for g in h.get("groups") or [] if g.get("change_usd")), key=lambda g: -abs(g["change_usd"]))
+    for g in moved[:10]:
+        out.append(f"  {g['tag']}={g['value']}: {_usd(g['previous_monthly_usd'])} -> {_usd(g['monthly_usd'])}/month")
+    return out
 
 
 def _table_text(title: str, key: str, rows: list[dict[str, Any]], esc, extra=None) -> list[str]:
@@ -153,4 +171,7 @@ def markdown(rep: dict[str, Any]) -> str:
     notes = [f"not priced: {_h(u['gpu_hours'])} GPU-h: {u['reason']}" for u in rep["unpriced"]] + \
         [f"warning: {x}" for x in rep["warnings"]]
     out += [f"- {md_cell(n)}" for n in notes]
+    hist = history_lines(rep.get("history"))
+    if hist:
+        out += ["", "### History", ""] + [f"- {md_cell(x.strip())}" for x in hist[1:]]
     return "\n".join(out).rstrip() + "\n"
