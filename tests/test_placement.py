@@ -294,3 +294,73 @@ def test_matching_work_is_bounded(tmp_path, monkeypatch):
                             + "---\n" + deployment("b", "nodeSelector: {NodeGroupType: g5-gpu-karpenter}\n")})
     notes = [" ".join(res[f"Deployment/ml/{n}"].compute.notes) for n in ("a", "b")]
     assert sum("placement not derived: more than" in n for n in notes) == 1
+
+
+# --- the explicit rules of issue 12.5 (lower bound over the priced pools, own selectors, accelerator kind) ---
+
+def _pool(name: str, labels: str, requirements: str, taint: str = "{key: nvidia.com/gpu, effect: NoSchedule}") -> str:
+    return (f"apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {{name: {name}}}\nspec:\n  template:\n"
+            f"    metadata:\n      labels: {labels}\n    spec:\n      nodeClassRef: {{name: gpu}}\n"
+            f"      taints: [{taint}]\n      requirements: {requirements}\n")
+
+
+def test_mixed_pool_with_a_type_without_rate_is_a_stated_lower_bound_over_the_priced_types(tmp_path):
+    pool = _pool("mixed", "{team: a}", "[{key: node.kubernetes.io/instance-type, operator: In, "
+                 "values: [g6e.xlarge, p5e.48xlarge]}]")
+    res, _ = run(tmp_path, {"np.yaml": pool, "d.yaml": deployment("infer", "nodeSelector: {team: a}\n")})
+    r = res["Deployment/ml/infer"]
+    note = " ".join(r.compute.notes)
+    # g6e.xlarge (L40S, $1.861) is the only type with a rate; p5e.48xlarge (H200) has none in the card
+    assert r.compute.instance_type == "g6e.xlarge" and abs(r.cost.hourly_usd - 1.861) < 1e-6
+    assert "lower bound over the priced pools" in note
+    assert "p5e.48xlarge has no rate in the rate card and is left out" in note
+
+
+def test_a_matched_pool_whose_types_are_unknown_is_named_as_left_out(tmp_path):
+    known = _pool("known", "{team: a}", "[{key: karpenter.k8s.aws/instance-family, operator: In, values: [g5]}]")
+    anything = _pool("anything", "{team: a}", "[{key: karpenter.sh/capacity-type, operator: In, values: [spot]}]")
+    res, _ = run(tmp_path, {"a.yaml": known, "b.yaml": anything,
+                            "d.yaml": deployment("infer", "nodeSelector: {team: a}\n")})
+    r = res["Deployment/ml/infer"]
+    assert r.compute.accelerator == "A10G" and abs(r.cost.hourly_usd - per_gpu("A10G")) < 1e-6
+    note = " ".join(r.compute.notes)
+    assert "NodePool anything may also take it, but no instance type is known there" in note
+
+
+def test_own_karpenter_family_selector_without_a_pool_gives_the_model(tmp_path):
+    res, _ = run(tmp_path, {"d.yaml": deployment(
+        "infer", "nodeSelector: {karpenter.k8s.aws/instance-family: g6e}\n", gpus=4)})
+    r = res["Deployment/ml/infer"]
+    assert r.compute.accelerator == "L40S"
+    assert abs(r.cost.hourly_usd - 4 * per_gpu("L40S")) < 1e-6
+    assert "its own node selector (karpenter.k8s.aws/instance-family)" in " ".join(r.compute.notes)
+
+
+def neuron_job(selector: str, devices: int) -> str:
+    return (f"apiVersion: batch/v1\nkind: Job\nmetadata: {{name: trn, namespace: ml}}\nspec:\n"
+            f"  activeDeadlineSeconds: 3600\n  template:\n    spec:\n      restartPolicy: Never\n"
+            f"      nodeSelector: {selector}\n      containers:\n        - name: c\n"
+            f"          resources: {{limits: {{aws.amazon.com/neuron: {devices}}}}}\n")
+
+
+def test_neuron_request_family_fixed_by_the_selector(tmp_path):
+    res, _ = run(tmp_path, {"j.yaml": neuron_job("{karpenter.k8s.aws/instance-family: trn1}", 16)})
+    r = res["Job/ml/trn"]
+    assert r.compute.accelerator == "Trainium"
+    assert abs(r.cost.hourly_usd - 16 * per_gpu("Trainium")) < 1e-6
+
+
+def test_neuron_request_only_lands_on_neuron_types_of_a_mixed_pool(tmp_path):
+    pool = _pool("accel", "{team: a}", "[{key: node.kubernetes.io/instance-type, operator: In, "
+                 "values: [g5.xlarge, inf2.xlarge]}]", taint="{key: aws.amazon.com/neuron, effect: NoSchedule}")
+    res, _ = run(tmp_path, {"np.yaml": pool, "j.yaml": neuron_job("{team: a}", 1)})
+    r = res["Job/ml/trn"]
+    note = " ".join(r.compute.notes)
+    assert r.compute.accelerator == "Inferentia2" and "every type it allows (inf2.xlarge)" in note
+    assert abs(r.cost.hourly_usd - per_gpu("Inferentia2")) < 1e-6
+
+
+def test_neuron_request_with_a_custom_label_no_pool_sets_stays_unpriced(tmp_path):
+    # the family is fixed by nothing in the scanned files (a custom label of a pool not in them): no guess
+    res, _ = run(tmp_path, {"j.yaml": neuron_job("{instance-type: trn1-32xl}", 16)})
+    assert res["Job/ml/trn"].cost.hourly_usd is None

@@ -334,10 +334,13 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
     gpus = c.gpus_per_unit or 0
     types: list[str] = []
     via = ""
+    unknown_pools: list[str] = []  # matched pools that may launch types nobody names: not in the figure
     if matched:
         for _res, pool in matched:
             if "_types" not in pool:  # once per pool per scan, not per workload
                 pool["_types"] = pool_types(pool)
+            if not pool["_types"]:
+                unknown_pools.append(pool["name"])
             for t in pool["_types"]:
                 if t not in types:
                     types.append(t)
@@ -354,12 +357,66 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
     elif len(own_types) > 1:
         types = [t for t in own_types if catalog.lookup(t, "aws") is not None or catalog.lookup(t) is not None]
         via = "its own instance-type affinity"
+    elif _own_type_keys(exprs):
+        # no pool in the scan, but the pod itself names the family / GPU name / size it needs (Karpenter
+        # well-known labels): the rate card's types that satisfy them are where it can run
+        types = [t for t, _i in _catalog_types("aws")]
+        via = f"its own node selector ({', '.join(_own_type_keys(exprs))})"
+        if _selects_anything(want) and pools:
+            via += "; no node pool in the scanned files matches it"
     else:
         if _selects_anything(want) and pools:
             c.notes.append("no node pool in the scanned files matches its nodeSelector/affinity/tolerations: "
                            "GPU model and instance type unknown")
         return
-    # narrow by the pod's own constraints and by its GPU count
+    _price_from_types(r, c, via, types, exprs, gpus, unknown_pools)
+
+
+_OWN_TYPE_KEYS = (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + _GPU_NAME_KEYS + _GPU_COUNT_KEYS
+
+
+def _own_type_keys(exprs: list[dict[str, Any]]) -> list[str]:
+    """The Karpenter well-known keys a pod's own selector constrains instance types by (In / Gt / Lt)."""
+    return list(dict.fromkeys(str(e["key"]) for e in exprs
+                              if e["key"] in _OWN_TYPE_KEYS and e.get("operator") in ("In", "Gt", "Lt")))
+
+
+# Which accelerators an extended resource can be: a pod asking for aws.amazon.com/neuron lands only on
+# Inferentia / Trainium types, one asking for nvidia.com/gpu only on NVIDIA ones.
+_NON_NVIDIA = {"neuron": ("Inferentia", "Inferentia2", "Trainium", "Trainium2"), "tpu": ("TPU v4", "TPU v5e", "TPU v5p",
+               "TPU v6e"), "gaudi": ("Gaudi", "Gaudi2", "Gaudi3"), "amd": ("MI300X", "MI250")}
+
+
+def _vendor_of_resource(name: str) -> str | None:
+    if name.startswith("aws.amazon.com/neuron"):
+        return "neuron"
+    if name == "google.com/tpu":
+        return "tpu"
+    if name.startswith("habana.ai/"):
+        return "gaudi"
+    if name.startswith("amd.com/"):
+        return "amd"
+    if name.startswith("nvidia.com/"):
+        return "nvidia"
+    return None
+
+
+def _vendor_of_model(model: str) -> str:
+    for vendor, models in _NON_NVIDIA.items():
+        if model in models:
+            return vendor
+    return "nvidia"
+
+
+def _price_from_types(r: Any, c: Any, via: str, types: list[str], exprs: list[dict[str, Any]], gpus: float,
+                      unknown_pools: list[str]) -> None:
+    """Narrow the candidate types by the pod's own constraints, its accelerator kind and its GPU count, then
+    price: one accelerator model -> per accelerator of that model; several -> the cheapest per accelerator
+    among the types that have a rate (a lower bound over the priced pools), the others named."""
+    from tagguard.pricing import catalog
+
+    accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
+    vendors = {v for v in (_vendor_of_resource(str(k)) for k in accels) if v}
     infos = []
     for t in types:
         info = catalog.lookup(t) or catalog.lookup(t, "aws")
@@ -369,30 +426,46 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
             continue
         if c.accelerator and _short(info.gpu_model) != _short(c.accelerator):
             continue
+        if vendors and _vendor_of_model(info.gpu_model) not in vendors:
+            continue
         if gpus and info.accelerator_count < gpus:
             continue
         infos.append((t, info))
     if not infos:
-        c.notes.append(f"lands on {via}, but none of its GPU instance types ({', '.join(types[:8])}) fits "
-                       f"{gpus:g} GPU per pod: not priced")
+        c.notes.append(f"lands on {via}, but none of its GPU instance types ({', '.join(types[:8])}"
+                       f"{' ...' if len(types) > 8 else ''}) fits {gpus:g} {'/'.join(sorted(accels)) or 'GPU'} "
+                       "per pod: not priced")
         return
+    left_out = ""
+    if unknown_pools:
+        left_out = (f"; node pool{'s' if len(unknown_pools) > 1 else ''} {', '.join(unknown_pools[:5])} may also take "
+                    "it, but no instance type is known there, so the figure covers the pools whose types are known")
     models = list(dict.fromkeys(_short(i.gpu_model) for _t, i in infos))
     allowed = ", ".join(t for t, _i in infos[:8]) + (" ..." if len(infos) > 8 else "")
+    r.meta["placement_types"] = [t for t, _i in infos]
     if len(models) == 1:
         c.accelerator = infos[0][1].gpu_model
         c.notes.append(f"placement: lands on {via}; every type it allows ({allowed}) has {models[0]} accelerators, "
-                       f"so it is priced per {models[0]} accelerator")
-        r.meta["placement_types"] = [t for t, _i in infos]
+                       f"so it is priced per {models[0]} accelerator{left_out}")
         return
+
     def rate(item):
-        v = item[1].on_demand
-        return v / item[1].accelerator_count if v is not None else float("inf")
-    cheapest = min(infos, key=rate)
+        return item[1].on_demand / item[1].accelerator_count
+
+    priced = [x for x in infos if x[1].on_demand is not None]
+    no_rate = [t for t, i in infos if i.on_demand is None]
+    if not priced:
+        c.instance_type = infos[0][0]  # the engine then names the missing rate
+        c.notes.append(f"placement: lands on {via}; none of the types it allows ({allowed}, {', '.join(models)}) "
+                       f"has a rate in the rate card: not priced{left_out}")
+        return
+    cheapest = min(priced, key=rate)
     c.instance_type = cheapest[0]
     c.accelerator = cheapest[1].gpu_model
-    c.notes.append(f"placement: lands on {via}; it allows {allowed} ({', '.join(models)}): priced on the "
-                   f"cheapest per GPU, {cheapest[0]}, a lower bound")
-    r.meta["placement_types"] = [t for t, _i in infos]
+    c.notes.append(f"placement: lands on {via}; it allows {allowed} ({', '.join(models)}): priced on the cheapest "
+                   f"per accelerator among the types with a rate, {cheapest[0]}, a lower bound over the priced pools"
+                   + (f"; {', '.join(no_rate[:5])} {'have' if len(no_rate) > 1 else 'has'} no rate in the rate card "
+                      "and {} left out".format('are' if len(no_rate) > 1 else 'is') if no_rate else "") + left_out)
 
 
 # --- one truth in every number ------------------------------------------------------------------
