@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+
+from clikit import run_cli
 
 from tagguard.state.baseline import apply_baseline, load_baseline
-from tagguard.cli import cli
 from tagguard.model import Finding, ScanResult
 
 DATA = Path(__file__).parent / "data"
@@ -22,12 +22,8 @@ def repo(tmp_path, monkeypatch):
     return tmp_path / "repo"
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def test_create_then_scan_reports_only_new(repo):
-    res = run("baseline", "create", "infra")
+    res = run_cli("baseline", "create", "infra")
     assert res.exit_code == 0, res.output
     assert "wrote 2 baseline entries to .tagguard-baseline.json" in res.output
     doc = json.loads((repo / ".tagguard-baseline.json").read_text())
@@ -35,12 +31,12 @@ def test_create_then_scan_reports_only_new(repo):
     keys = [(e["file"], e["address"], e["rule"], e["tag"]) for e in doc["findings"]]
     assert keys == [("infra/main.tf", "aws_instance.inference", "invalid-value", "environment"),
                     ("infra/main.tf", "aws_instance.trainer", "missing-tag", "cost-center")]
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json")
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json")
     assert res.exit_code == 0, res.output
     assert "PASS" in res.output
     assert "baseline .tagguard-baseline.json: hid 2 known finding(s)" in res.output
     # baselined findings are suppressed, not deleted
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
     report = json.loads(res.output)
     reasons = sorted(f.get("suppression_reason") for f in report["findings"])
     assert reasons == ["baseline", "baseline", "research sandbox, torn down weekly (FIN-42)",
@@ -50,11 +46,11 @@ def test_create_then_scan_reports_only_new(repo):
 
 def test_same_address_in_another_module_is_not_absorbed(repo):
     """Checkov's baseline ignores the file, so this new violation would pass there."""
-    assert run("baseline", "create", ".").exit_code == 0
+    assert run_cli("baseline", "create", ".").exit_code == 0
     other = repo / "infra" / "other"
     other.mkdir()
     (other / "main.tf").write_text((repo / "infra" / "main.tf").read_text(), encoding="utf-8")
-    res = run("scan", ".", "--baseline", ".tagguard-baseline.json")
+    res = run_cli("scan", ".", "--baseline", ".tagguard-baseline.json")
     assert res.exit_code == 1
     assert "infra/other/main.tf" in res.output
     assert "aws_instance.trainer: required tag `cost-center` is missing" in res.output
@@ -62,39 +58,39 @@ def test_same_address_in_another_module_is_not_absorbed(repo):
 
 def test_single_file_scan_matches_a_repo_wide_baseline(repo):
     """pre-commit passes file names: the root differs, the keys must not."""
-    assert run("baseline", "create").exit_code == 0
-    res = run("scan", "infra/main.tf", "--baseline", ".tagguard-baseline.json")
+    assert run_cli("baseline", "create").exit_code == 0
+    res = run_cli("scan", "infra/main.tf", "--baseline", ".tagguard-baseline.json")
     assert res.exit_code == 0, res.output
     # and from a subdirectory with a baseline path pointing up
-    res = run("scan", str(repo / "infra"), "--baseline", str(repo / ".tagguard-baseline.json"))
+    res = run_cli("scan", str(repo / "infra"), "--baseline", str(repo / ".tagguard-baseline.json"))
     assert res.exit_code == 0, res.output
 
 
 def test_stale_entries_are_reported(repo):
-    assert run("baseline", "create", "infra").exit_code == 0
+    assert run_cli("baseline", "create", "infra").exit_code == 0
     main = repo / "infra" / "main.tf"
     main.write_text(main.read_text().replace('environment   = "production"', 'environment   = "prod"'), encoding="utf-8")
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
     assert res.exit_code == 0
     info = json.loads(res.output)["baseline"]
     assert info["suppressed"] == 1
     assert info["stale"] == [{"file": "infra/main.tf", "address": "aws_instance.inference",
                               "rule": "invalid-value", "tag": "environment"}]
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json")
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json")
     assert "1 stale entry (no finding matches now): infra/main.tf/aws_instance.inference/invalid-value/environment" in res.output
     # a file the scan did not look at is not judged; a deleted file is
-    res = run("scan", "infra/ok", "--baseline", ".tagguard-baseline.json", "-f", "json")
+    res = run_cli("scan", "infra/ok", "--baseline", ".tagguard-baseline.json", "-f", "json")
     assert json.loads(res.output)["baseline"]["stale"] == []
     main.unlink()
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
     assert len(json.loads(res.output)["baseline"]["stale"]) == 2
 
 
 def test_config_baseline_key(repo):
-    assert run("baseline", "create", "infra", "-o", "ci/baseline.json").exit_code == 0
+    assert run_cli("baseline", "create", "infra", "-o", "ci/baseline.json").exit_code == 0
     config = repo / ".tagguard.yaml"
     config.write_text(config.read_text(encoding="utf-8") + "baseline: ci/baseline.json\n", encoding="utf-8")
-    res = run("scan", "infra")
+    res = run_cli("scan", "infra")
     assert res.exit_code == 0, res.output
     assert "baseline ci/baseline.json: hid 2" in res.output
 
@@ -114,7 +110,7 @@ def test_bad_baseline_is_one_line_error(repo, content, reason):
     with pytest.raises(ValueError) as exc:
         load_baseline(path)
     assert str(exc.value).startswith(str(path)) and reason in str(exc.value)
-    res = CliRunner().invoke(cli, ["scan", "infra", "--baseline", str(path)])
+    res = run_cli("scan", "infra", "--baseline", path)
     assert res.exit_code == 2
     lines = [ln for ln in res.output.splitlines() if ln]
     assert len(lines) == 1 and lines[0].startswith("tagguard: error: ") and reason in lines[0]

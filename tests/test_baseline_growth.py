@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
+from clikit import run_cli
 from tagguard.state.baseline import apply_baseline, write_baseline
-from tagguard.cli import cli
 from tagguard.model import Finding, ScanResult
 
 NODE_GROUP = '''resource "aws_eks_node_group" "train" {
@@ -47,13 +46,9 @@ def _nodes(repo: Path, n: int) -> None:
     (repo / "infra" / "main.tf").write_text(NODE_GROUP.replace("DESIRED", str(n)), encoding="utf-8")
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def test_node_group_growing_from_3_to_8_p5_comes_back(repo):
     _nodes(repo, 3)
-    res = run("baseline", "create", "infra")
+    res = run_cli("baseline", "create", "infra")
     assert res.exit_code == 0, res.output
     doc = json.loads((repo / ".tagguard-baseline.json").read_text())
     (entry,) = [e for e in doc["findings"] if e["rule"] == "over-budget"]
@@ -61,11 +56,11 @@ def test_node_group_growing_from_3_to_8_p5_comes_back(repo):
     assert three > 100000 and entry["figure"]["gpu_hours_per_month"] == pytest.approx(3 * 8 * 730)
     assert [e for e in doc["findings"] if e["rule"] == "missing-tag"]  # the other findings are baselined too
 
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json")  # unchanged: the baseline holds
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json")  # unchanged: the baseline holds
     assert res.exit_code == 0, res.output
 
     _nodes(repo, 8)
-    res = run("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
+    res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
     assert res.exit_code == 1, res.output  # was PASS with every finding suppressed
     rep = json.loads(res.output)
     (f,) = [f for f in rep["findings"] if f["rule"] == "over-budget"]
@@ -77,11 +72,11 @@ def test_node_group_growing_from_3_to_8_p5_comes_back(repo):
     assert all(x.get("suppressed") for x in rep["findings"] if x["rule"] == "missing-tag")
     assert rep["baseline"]["grown"][0]["rule"] == "over-budget"
     assert rep["summary"]["exit_code"] == 1
-    text = run("scan", "infra", "--baseline", ".tagguard-baseline.json").output
+    text = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json").output
     assert "FAIL" in text and "1 grew past the baselined figure" in text
 
     _nodes(repo, 2)  # shrinking is fine
-    assert run("scan", "infra", "--baseline", ".tagguard-baseline.json").exit_code == 0
+    assert run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json").exit_code == 0
 
 
 def _approval(delta, gpu):

@@ -14,9 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clikit import run_cli
 
-from tagguard.cli import cli
 
 DATA = Path(__file__).parent / "data"
 
@@ -76,7 +75,7 @@ def test_checkov_dir_writes_checks_for_the_configured_taxonomy(tmp_path, monkeyp
     (tmp_path / "taxonomy.json").write_text(json.dumps({
         "type": "object", "required": ["team"], "properties": {"team": {"enum": ["ml", "data"]}}}))
     (tmp_path / ".tagguard.yaml").write_text("version: 1\ntaxonomy: taxonomy.json\n")
-    res = CliRunner().invoke(cli, ["checkov-dir", "--output-dir", "checks"], catch_exceptions=False)
+    res = run_cli("checkov-dir", "--output-dir", "checks")
     assert res.exit_code == 0, res.output
     out = Path(res.output.strip())
     assert out == (tmp_path / "checks").resolve()
@@ -92,9 +91,9 @@ def test_checkov_dir_writes_checks_for_the_configured_taxonomy(tmp_path, monkeyp
     assert "nvidia.com/gpu" in data["kubernetes"]["accelerator_resources"]
     # the default directory is keyed by the taxonomy: another taxonomy, another directory
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    first = CliRunner().invoke(cli, ["checkov-dir"]).output.strip()
+    first = run_cli("checkov-dir").output.strip()
     (tmp_path / "taxonomy.json").write_text(json.dumps({"type": "object", "required": ["owner"]}))
-    second = CliRunner().invoke(cli, ["checkov-dir"]).output.strip()
+    second = run_cli("checkov-dir").output.strip()
     assert first != second and Path(first).is_dir() and Path(second).is_dir()
 
 
@@ -108,7 +107,7 @@ def test_checkov_enforces_the_taxonomy(tmp_path, monkeypatch):
     (work / "k8s").mkdir()
     (work / "k8s" / "gpu.yaml").write_text(K8S)
     monkeypatch.chdir(work)
-    checks = CliRunner().invoke(cli, ["checkov-dir", "--output-dir", str(tmp_path / "checks")]).output.strip()
+    checks = run_cli("checkov-dir", "--output-dir", str(tmp_path / "checks")).output.strip()
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "WARNING"}
     proc = subprocess.run([checkov, "-d", str(work), "--framework", "terraform", "kubernetes",
                            "--external-checks-dir", checks, "--check", "CKV_TAGGUARD_1,CKV_TAGGUARD_2",

@@ -4,9 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from click.testing import CliRunner
 
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.formats.github import GithubFormatter, escape_data, escape_property, workflow_command
 from tagguard.model import Finding, ScanResult
 
@@ -46,7 +45,7 @@ def test_annotations_from_a_real_scan(tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     summary.write_text("previous step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    res = CliRunner().invoke(cli, ["scan", "infra", "-f", "github"], catch_exceptions=False)
+    res = run_cli("scan", "infra", "-f", "github")
     assert res.exit_code == 1
     commands = [parse_command(ln) for ln in res.output.splitlines() if ln.startswith("::")]
     assert len(commands) == 2  # suppressed findings are not annotated

@@ -5,9 +5,8 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from click.testing import CliRunner
 
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.formats.junit import JunitFormatter
 from tagguard.model import Finding, Resource, ScanResult
 
@@ -17,7 +16,7 @@ DATA = Path(__file__).parent / "data"
 def scan_junit(tmp_path, monkeypatch, *args):
     shutil.copytree(DATA / "project", tmp_path / "repo")
     monkeypatch.chdir(tmp_path / "repo")
-    res = CliRunner().invoke(cli, ["scan", "infra", "-f", "junit", *args], catch_exceptions=False)
+    res = run_cli("scan", "infra", "-f", "junit", *args)
     return ET.fromstring(res.output.encode("utf-8")), res.exit_code
 
 

@@ -5,9 +5,8 @@ import re
 import shutil
 from pathlib import Path
 
-from click.testing import CliRunner
 
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.formats import markdown as md
 from tagguard.model import BaselineInfo, Finding, Resource, ScanResult
 
@@ -17,7 +16,7 @@ DATA = Path(__file__).parent / "data"
 def test_report_of_a_real_scan(tmp_path, monkeypatch):
     shutil.copytree(DATA / "project", tmp_path / "repo")
     monkeypatch.chdir(tmp_path / "repo")
-    res = CliRunner().invoke(cli, ["scan", "infra", "-f", "markdown"], catch_exceptions=False)
+    res = run_cli("scan", "infra", "-f", "markdown")
     assert res.exit_code == 1
     text = res.output
     lines = text.splitlines()

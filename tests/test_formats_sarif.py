@@ -7,9 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.formats.sarif import FINGERPRINT_KEY, sarif_dict
 from tagguard.model import Finding, Resource, ScanResult
 from tagguard.rules import all_docs
@@ -36,7 +35,7 @@ def project(tmp_path, monkeypatch):
 
 
 def run_sarif(*args):
-    res = CliRunner().invoke(cli, ["scan", *args, "-f", "sarif"], catch_exceptions=False)
+    res = run_cli("scan", *args, "-f", "sarif")
     assert res.exit_code in (0, 1), res.output
     return json.loads(res.output), res.exit_code
 
@@ -141,8 +140,7 @@ def test_findings_without_file_attach_to_scan_root(tmp_path, monkeypatch, sarif_
 
 
 def test_baseline_state_and_external_suppression(project, sarif_schema):
-    runner = CliRunner()
-    res = runner.invoke(cli, ["baseline", "create", "infra", "-o", ".tagguard-baseline.json"], catch_exceptions=False)
+    res = run_cli("baseline", "create", "infra", "-o", ".tagguard-baseline.json")
     assert res.exit_code == 0, res.output
     main = project / "infra" / "main.tf"
     main.write_text(main.read_text().replace('"cost-center" = "CC-1234"', '"cost-center" = ""'), encoding="utf-8")

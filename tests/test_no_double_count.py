@@ -10,9 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.config import Config
 from tagguard.pipeline import scan
 from tagguard.cost.showback import build_showback
@@ -96,14 +95,14 @@ def test_json_and_text_say_the_same_and_the_report_validates(tmp_path, monkeypat
 
     run(tmp_path, {"main.tf": NODE_GROUP, "deploy.yaml": deployment("pool: gpu")})
     monkeypatch.chdir(tmp_path)
-    out = CliRunner().invoke(cli, ["scan", str(tmp_path), "-f", "json"], catch_exceptions=False).output
+    out = run_cli("scan", str(tmp_path), "-f", "json").output
     rep = json.loads(out)
     jsonschema.validate(rep, json.loads((Path(__file__).parents[1] / "schemas" / "report.schema.json").read_text()))
     work = next(r for r in rep["resources"] if r["address"] == "Deployment/ml/infer")
     assert work["cost"]["attributed_from"] == ["aws_eks_node_group.gpu"]
     back = ScanResult.from_json(rep)  # the figure read back stays out of totals
     assert back.summary()["monthly_usd"] == rep["summary"]["monthly_usd"]
-    text = CliRunner().invoke(cli, ["scan", str(tmp_path)], catch_exceptions=False).output
+    text = run_cli("scan", str(tmp_path)).output
     assert f"${rep['summary']['monthly_usd']:,.2f}/month" in text
     assert "attributed to 1 workload (counted once, on their node pools)" in text
 
@@ -144,7 +143,7 @@ def test_diff_adding_a_workload_to_a_priced_pool_adds_no_spend(tmp_path):
     old = os.getcwd()
     os.chdir(repo)
     try:
-        out = CliRunner().invoke(cli, ["diff", "--base", "HEAD", ".", "-f", "json"], catch_exceptions=False).output
+        out = run_cli("diff", "--base", "HEAD", ".", "-f", "json").output
     finally:
         os.chdir(old)
     rep = json.loads(out)
@@ -159,8 +158,7 @@ def test_a_budget_counts_the_pool_once(tmp_path, monkeypatch):
     cfg = tmp_path / "budget.yaml"
     cfg.write_text("budgets:\n  - name: ml\n    match: {team: ml}\n    monthly_usd: 9000\n")
     monkeypatch.chdir(tmp_path)
-    out = CliRunner().invoke(cli, ["scan", str(tmp_path), "--config", str(cfg), "-f", "json"],
-                             catch_exceptions=False).output
+    out = run_cli("scan", tmp_path, "--config", cfg, "-f", "json").output
     rep = json.loads(out)
     b = rep["budgets"][0]
     assert b["projected_usd"] == pytest.approx(rep["summary"]["monthly_usd"], abs=0.01)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.formats.json_format import report_dict
 from tagguard.model import Compute, Cost, Finding, Resource, ScanResult
 
@@ -32,10 +31,8 @@ def check(validator, doc):
 def test_real_scan_output_matches_schema(tmp_path, monkeypatch, validator):
     shutil.copytree(DATA / "project", tmp_path / "repo")
     monkeypatch.chdir(tmp_path / "repo")
-    runner = CliRunner()
-    assert runner.invoke(cli, ["baseline", "create", "infra/ok"]).exit_code == 0
-    res = runner.invoke(cli, ["scan", "infra", "-f", "json", "--baseline", ".tagguard-baseline.json"],
-                        catch_exceptions=False)
+    assert run_cli("baseline", "create", "infra/ok").exit_code == 0
+    res = run_cli("scan", "infra", "-f", "json", "--baseline", ".tagguard-baseline.json")
     doc = json.loads(res.output)
     check(validator, doc)
     assert doc["findings"] and doc["resources"] and any(f.get("suppressed") for f in doc["findings"])
