@@ -242,7 +242,7 @@ def static_server(files: dict, recorder: Recorder, label: str = "charts") -> _Se
             pass
 
         def do_GET(self):
-            self.recorder.add((label, "GET", self.path))
+            self.recorder.add((label, "GET", self.path, self.headers.get("Authorization")))
             body = files.get(urlsplit(self.path).path)
             self.send_response(200 if body is not None else 404)
             body = body if body is not None else b"not found"
@@ -253,11 +253,13 @@ def static_server(files: dict, recorder: Recorder, label: str = "charts") -> _Se
     return _Server(Handler, recorder)
 
 
-def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token", corrupt: set | None = None) -> _Server:
+def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token", corrupt: set | None = None,
+               blob_redirect: str | None = None) -> _Server:
     """A minimal OCI distribution registry: ``charts`` is repository name -> {tag: chart archive bytes}.
     With ``token``, every /v2/<name>/ request without ``Authorization: Bearer <token>`` is answered 401
     with a ``WWW-Authenticate`` challenge whose realm is this server's /token.  ``corrupt``: tags whose
-    blob is served altered (so its digest does not match)."""
+    blob is served altered (so its digest does not match).  ``blob_redirect``: a base URL blob requests
+    are redirected to (307 to ``<base>/<digest>``), as registries send downloads to a storage host."""
     import hashlib
 
     corrupt = corrupt or set()
@@ -315,6 +317,8 @@ def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token
                     return self._send(200, body, [("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
                                                   ("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
                 if what.startswith("blobs/") and what[len("blobs/"):] in blobs:
+                    if blob_redirect:
+                        return self._send(307, b"", [("Location", f"{blob_redirect}/{what[len('blobs/'):]}")])
                     return self._send(200, blobs[what[len("blobs/"):]])
             return self._send(404, b"{}")
 

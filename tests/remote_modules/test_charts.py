@@ -252,6 +252,39 @@ def test_oci_reference_in_chart_with_exact_version_skips_the_tag_list(tmp_path, 
     assert not [p for _k, _m, p, _a in registry.recorder.requests if "tags/list" in p]
 
 
+def test_oci_blob_redirect_to_a_storage_host_gets_no_token(tmp_path, isolated):
+    """The registry sends the download elsewhere: followed (that host is allowed) without the registry's token."""
+    rec = Recorder()
+    data = chart_tgz("1.0.0")
+    storage = static_server({"/sha256:" + hashlib.sha256(data).hexdigest(): data}, rec, "storage")
+    srv = oci_server({"charts/gpu-infer": {"1.0.0": data}}, rec, blob_redirect=f"http://{storage.host}")
+    try:
+        result = run(_write(tmp_path, repo=f"oci://{srv.host}/charts", version="1.0.0"), [srv.host, storage.host])
+    finally:
+        srv.stop()
+        storage.stop()
+    assert ADDRESS in {r.address for r in result.resources}
+    (hit,) = [r for r in rec.requests if r[0] == "storage"]
+    assert hit[3] is None  # no Authorization header crossed to the storage host
+    assert any(r[0] == "oci" and "/blobs/" in r[2] and r[3] == "Bearer anon-token" for r in rec.requests)
+
+
+def test_chart_archive_url(tmp_path, isolated):
+    rec = Recorder()
+    srv = static_server({"/dl/gpu-infer-1.1.4.tgz": chart_tgz("1.1.4")}, rec)
+    try:
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        (repo / "main.tf").write_text(RELEASE.format(repo="", chart=f"http://{srv.host}/dl/gpu-infer-1.1.4.tgz",
+                                                     version="").replace('  repository = ""\n', ""))
+        result = run(repo, [srv.host])
+    finally:
+        srv.stop()
+    (r,) = [r for r in result.resources if r.address == ADDRESS]
+    assert r.meta["chart_source"] == f"{srv.host}/dl/gpu-infer-1.1.4.tgz@latest"
+    assert r.compute.units == 3
+
+
 def test_oci_layer_digest_mismatch_is_refused(tmp_path, isolated):
     rec = Recorder()
     srv = oci_server({"charts/gpu-infer": {"1.0.0": chart_tgz("1.0.0")}}, rec, token=None, corrupt={"1.0.0"})
