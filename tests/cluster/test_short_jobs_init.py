@@ -88,3 +88,47 @@ def test_pod_names_in_a_query_are_regex_literals():
     assert re_literal("job-a.x") == "job-a\\\\x{2e}x"
     q = requests_of(Selectors(resources="nvidia_com_gpu"), ['a"}) or vector(1) #', "b.c"], "1h")
     assert '"}' not in q.split('pod=~"', 1)[1].split('"}[1h]', 1)[0]
+
+
+@pytest.fixture(scope="module")
+def prom_single(tmp_path_factory):
+    """MIG `single` strategy (GPU operator): m1's eight A100-40GB are each split into seven 1g.5gb
+    slices, all advertised as nvidia.com/gpu (56 allocatable); GPU feature discovery says so in
+    nvidia.com/mig.strategy=single + nvidia.com/gpu.product=...-MIG-1g.5gb. t1 is a T4 node with the
+    same default mig.strategy label but no MIG: its nvidia.com/gpu is a whole GPU."""
+    work = tmp_path_factory.mktemp("prom-mig-single")
+    om = work / "series.om"
+    w = OpenMetricsWriter(om)
+    nodes = [{"node": "m1", "labels": {"label_node_kubernetes_io_instance_type": "p4d.24xlarge",
+                                       "label_karpenter_sh_capacity_type": "on-demand",
+                                       "label_nvidia_com_mig_strategy": "single",
+                                       "label_nvidia_com_gpu_product": "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb"},
+              "allocatable": {"nvidia_com_gpu": 56}},
+             {"node": "t1", "labels": {"label_node_kubernetes_io_instance_type": "g4dn.xlarge",
+                                       "label_karpenter_sh_capacity_type": "on-demand",
+                                       "label_nvidia_com_mig_strategy": "single",
+                                       "label_nvidia_com_gpu_product": "Tesla-T4"},
+              "allocatable": {"nvidia_com_gpu": 1}}]
+    pods = [dict(namespace="mig", pod="a", uid="m1", node="m1", resource="nvidia_com_gpu", count=2, labels=GOOD,
+                 owner=("ReplicaSet", "a-rs")),
+            dict(namespace="t4", pod="b", uid="t1", node="t1", resource="nvidia_com_gpu", count=1, labels=GOOD,
+                 owner=("ReplicaSet", "b-rs"))]
+    pod_series(pods, nodes, TIMES, w, {"mig": {}, "t4": {}})
+    w.close()
+    server = Prometheus(work, om)
+    yield server
+    server.stop()
+
+
+def test_mig_single_strategy_counts_slices_not_gpus(prom_single):
+    rep = run(prom_single.url)
+    ns = {r["namespace"]: r for r in rep["by_namespace"]}
+    assert ns["mig"]["requested_gpu_hours"] == pytest.approx(2 / 7 * 4)  # two 1g.5gb slices = 2/7 of a GPU
+    assert ns["mig"]["cost_usd"] == pytest.approx(2 / 7 * 4 * P4D)
+    assert ns["t4"]["requested_gpu_hours"] == pytest.approx(4)  # mig.strategy=single without MIG: whole GPU
+    assert rep["totals"]["capacity_gpu_hours"] == pytest.approx(8 * 4 + 4)  # 56 slices = 8 GPUs
+    assert rep["totals"]["idle_unallocated_gpu_hours"] == pytest.approx(32 - 8 / 7)
+    how = rep["split"]["units"]["nvidia.com/gpu on NVIDIA-A100-SXM4-40GB-MIG-1g.5gb"]
+    assert how.startswith("MIG 1g.5gb = 1/7 of compute of A100-40GB")
+    mem = run(prom_single.url, "--mig-basis", "memory")
+    assert {r["namespace"]: r for r in mem["by_namespace"]}["mig"]["requested_gpu_hours"] == pytest.approx(2 / 8 * 4)

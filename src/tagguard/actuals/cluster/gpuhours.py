@@ -14,14 +14,15 @@ from typing import Any
 
 from tagguard.actuals.cluster import queries as Q
 from tagguard.actuals.cluster.promql import PromClient, PromError, prom_duration
-from tagguard.actuals.cluster.split import label_name, unit
+from tagguard.actuals.cluster.split import label_name, mig_single, unit
 
 UNATTRIBUTED = "(unattributed)"
 NO_LABELS = "(pod labels not exported)"
 INSTANCE_TYPE_LABELS = ("label_node_kubernetes_io_instance_type", "label_beta_kubernetes_io_instance_type")
 ALLOWLIST_FIX = ("run kube-state-metrics with --metric-labels-allowlist=pods=[{keys}],namespaces=[{keys}],"
                  "nodes=[node.kubernetes.io/instance-type,karpenter.sh/capacity-type,eks.amazonaws.com/capacityType,"
-                 "cloud.google.com/gke-spot,nvidia.com/gpu.replicas,nvidia.com/gpu.count,nvidia.com/gpu.sharing-strategy]"
+                 "cloud.google.com/gke-spot,nvidia.com/gpu.replicas,nvidia.com/gpu.count,nvidia.com/gpu.sharing-strategy,"
+                 "nvidia.com/mig.strategy,nvidia.com/gpu.product]"
                  " (since v2.10 kube_*_labels carry no labels unless allowed)")
 
 
@@ -371,13 +372,17 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
         warnings.append(f"no {data.util_metric} series with pod labels: used GPU-hours unknown (dcgm-exporter needs "
                         "--kubernetes, and its pod/namespace labels must reach Prometheus)")
     node_rep = {n: replicas_of(lb) for n, lb in data.node_labels.items()}
+    node_mig = {n: mig_single(lb) for n, lb in data.node_labels.items()}
     pricer = Pricer()
     units_how: dict[str, str] = {}
     unpriced: dict[str, dict[str, Any]] = {}
 
     def to_gpu(res: str, pts: float, node: str) -> float | None:
-        u = unit(res, mig_basis=opts.mig_basis, replicas=node_rep.get(node))
-        units_how[u.resource + (f" on {node}" if u.kind == "time-sliced" else "")] = u.how
+        single = node_mig.get(node)
+        u = unit(res, mig_basis=opts.mig_basis, replicas=node_rep.get(node), single=single)
+        where = f" on {node}" if u.kind == "time-sliced" else (f" on {single[2]}" if single and u.kind == "mig"
+                                                                 and res == "nvidia_com_gpu" else "")
+        units_how[u.resource + where] = u.how
         return None if u.fraction is None else pts * u.fraction * step_h
 
     def node_rate(node: str):

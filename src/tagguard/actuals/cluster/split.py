@@ -75,19 +75,21 @@ class Unit:
     how: str  # the stated method, e.g. "MIG 1g.5gb = 1/7 compute of A100-40GB"
 
 
-def mig_fraction(profile: str, basis: str) -> tuple[float | None, str]:
-    """Share of a whole GPU for a MIG profile (``1g.5gb``), by ``basis``; the GPU models that
+def mig_fraction(profile: str, basis: str, model: str | None = None) -> tuple[float | None, str]:
+    """Share of a whole GPU for a MIG profile (``1g.5gb``), by ``basis``. With ``model`` (a key of
+    policies/gpu_resources.yaml ``mig``) only that GPU's geometry counts; without, the GPU models that
     define the profile must agree on it, else it cannot be told without the model."""
     if basis not in MIG_BASES:
         raise SplitError(f"MIG basis must be one of {', '.join(MIG_BASES)}")
     found: list[tuple[str, float]] = []
-    for model, geo in (policy().get("mig") or {}).items():
+    geometry = policy().get("mig") or {}
+    for name, geo in ({model: geometry[model]} if model is not None and model in geometry else geometry).items():
         mem = (geo.get("profiles") or {}).get(profile)
         if mem is None:
             continue
         g = int(profile.split("g.", 1)[0])
         frac = g / float(geo["compute_slices"]) if basis == "compute" else float(mem) / float(geo["memory_slices"])
-        found.append((model, frac))
+        found.append((name, frac))
     if not found:
         return None, f"MIG profile {profile} is not in policies/gpu_resources.yaml"
     fracs = {round(f, 9) for _, f in found}
@@ -105,9 +107,47 @@ def _ratio(frac: float) -> str:
     return f"{fr.numerator}/{fr.denominator}" if fr.denominator != 1 else str(fr.numerator)
 
 
-def unit(resource: str, *, mig_basis: str = "compute", replicas: float | None = None) -> Unit:
+_MIG_PRODUCT = re.compile(r"^(?P<gpu>.+)-MIG-(?P<profile>[0-9]+g\.[0-9]+gb(?:\+me)?)$")
+
+
+def mig_single(labels: dict[str, str]) -> tuple[str | None, str, str] | None:
+    """(GPU model key or None, MIG profile, product label) of a node under the GPU operator's MIG
+    ``single`` strategy, from GPU feature discovery labels as kube-state-metrics exports them:
+    ``nvidia.com/mig.strategy=single`` (set on every GPU node by default, MIG or not) and a
+    ``nvidia.com/gpu.product`` ending in ``-MIG-<g>g.<mem>gb`` (set only when the GPUs are split).
+    Its ``nvidia.com/gpu`` units are then MIG slices of that profile, not whole GPUs."""
+    if labels.get("label_nvidia_com_mig_strategy", "") != "single":
+        return None
+    product = labels.get("label_nvidia_com_gpu_product", "")
+    m = _MIG_PRODUCT.match(product)
+    if not m:
+        return None
+    return _mig_model(m.group("gpu")), m.group("profile"), product
+
+
+def _mig_model(gpu: str) -> str | None:
+    """``NVIDIA-A100-SXM4-40GB`` -> ``A100-40GB``: the policy's MIG model whose family and memory the
+    product name carries (the memory may be left out when the family has one size, e.g. A30)."""
+    tokens = {t.upper() for t in re.split(r"[-_ ]", gpu)}
+    models = [m for m in (policy().get("mig") or {}) if m.split("-", 1)[0].upper() in tokens]
+    exact = [m for m in models if m.split("-", 1)[-1].upper() in tokens]
+    if len(exact) == 1:
+        return exact[0]
+    return models[0] if len(models) == 1 else None
+
+
+def unit(resource: str, *, mig_basis: str = "compute", replicas: float | None = None,
+         single: tuple[str | None, str, str] | None = None) -> Unit:
     """What one unit of the sanitized resource ``resource`` is worth in whole devices.
-    ``replicas``: the time-slicing replicas of the node (None: not time-sliced / unknown)."""
+    ``replicas``: the time-slicing replicas of the node (None: not time-sliced / unknown).
+    ``single``: the node's MIG single-strategy facts (``mig_single``), when it has them."""
+    if single is not None and resource == "nvidia_com_gpu":
+        model, profile, product = single
+        frac, how = mig_fraction(profile, mig_basis, model)
+        how = f"{how} (MIG single strategy: nvidia.com/gpu is a {profile} slice on {product})"
+        if frac is not None and replicas:
+            return Unit("nvidia.com/gpu", "mig", frac / replicas, f"{how}, time-sliced 1/{_num(replicas)}")
+        return Unit("nvidia.com/gpu", "mig", frac, how)
     m = _MIG_SANITIZED.match(resource)
     if m:
         profile = f"{m.group(1)}g.{m.group(2)}gb" + ("+me" if m.group(3) else "")
