@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 from tagguard.hcl.evaluate import MapScope
-from tagguard.hcl.functions import FUNCTIONS
-from tagguard.hcl.parse import parse_expression
+from tagguard.hcl.parse import FUNCTIONS, parse_expression
 from tagguard.hcl.values import PartialMap, Unknown
 
 UNKNOWN = Unknown("var.u has no default")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from .evaluate import (
     BinaryOp,
@@ -46,10 +47,12 @@ _MARKERS = {
 
 
 class Compiler:
-    """Compiles expressions of one file; ``src`` holds the file's bytes."""
+    """Compiles expressions of one file; ``src`` holds the file's bytes, ``functions`` the function
+    table calls are bound to."""
 
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: Source, functions: Mapping[str, Callable[..., Any]]) -> None:
         self.src = src
+        self.functions = functions  # what a call's name means (FuncCall.fn): the caller's table
         self.data = src.data
         self.lines: dict = {}  # one int object per line number: a line holds several expressions
 
@@ -190,7 +193,7 @@ class Compiler:
             if child.type == "function_arguments":
                 args = [self.expr(c) for c in child.children if c.type == "expression"]
                 expand = any(c.type == "ellipsis" for c in child.children)
-        return FuncCall(name, args, expand, **self.pos(node))
+        return FuncCall(name, args, expand, self.functions.get(name), **self.pos(node))
 
     def c_conditional(self, node: Any) -> Expr:
         parts = [self.expr(c) for c in node.children if c.type == "expression"]

@@ -12,6 +12,7 @@ str | None`` lets ``file()``/``templatefile()`` read files.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -617,8 +618,6 @@ def _modulo(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int):
         rem = abs(a) % abs(b)
         return -rem if a < 0 else rem
-    import math
-
     return norm_number(math.fmod(a, b))
 
 
@@ -792,16 +791,17 @@ class ForExpr(Expr):
 
 
 class FuncCall(Expr):
-    __slots__ = ("name", "args", "expand")
+    """``name(args...)``.  ``fn`` is what ``name`` meant in the function table the compiler was
+    given (``hcl.parse`` binds its default table), or None: this module knows no function."""
 
-    def __init__(self, name: str, args: list[Expr], expand: bool, **kw: Any) -> None:
+    __slots__ = ("name", "args", "expand", "fn")
+
+    def __init__(self, name: str, args: list[Expr], expand: bool, fn: Callable[..., Any] | None = None, **kw: Any) -> None:
         super().__init__(**kw)
-        self.name, self.args, self.expand = name, args, expand
+        self.name, self.args, self.expand, self.fn = name, args, expand, fn
 
     def _ev(self, scope: Any) -> Any:
-        from .functions import FUNCTIONS
-
-        fn = FUNCTIONS.get(self.name)
+        fn = self.fn
         if fn is None:
             return Unknown(f"function {self.name} is not supported")
         if getattr(fn, "special_form", False):
@@ -827,7 +827,7 @@ class FuncCall(Expr):
 
 
 def call_function(name: str, fn: Callable[..., Any], scope: Any, args: list) -> Any:
-    """Call a FUNCTIONS entry; any failure becomes an EvalError naming the function."""
+    """Call a function-table entry; any failure becomes an EvalError naming the function."""
     try:
         if getattr(fn, "needs_scope", False):
             return fn(scope, *args)

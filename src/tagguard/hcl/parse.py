@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from ._compile import Compiler, _share, unescape_quoted
 from .evaluate import ChildScope, Expr, Invalid, Source
+from .functions import Table, function_table
 from .values import PartialMap, Unknown
 
 MAX_EXPR_DEPTH = 256  # tree-sitter node depth inside one attribute
@@ -134,12 +135,13 @@ class HclFile:
 # --- parsing ------------------------------------------------------------------------
 
 
-def parse(data: bytes, filename: str) -> HclFile:
-    """Parse Terraform HCL; never raises."""
+def parse(data: bytes, filename: str, functions: Table | None = None) -> HclFile:
+    """Parse Terraform HCL; never raises.  Function calls are bound to ``functions`` (default:
+    ``FUNCTIONS``, Terraform's built-ins)."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     try:
-        return _Reader(bytes(data), filename).read()
+        return _Reader(bytes(data), filename, functions).read()
     except RecursionError:
         issue = ParseIssue(1, 1, "file nested too deeply to read")
     except Exception as exc:  # noqa: BLE001 - bad input must never crash a scan
@@ -393,12 +395,12 @@ def _pieces(data: bytes, cuts: list[int], limit: int) -> Iterator[tuple[int, int
 
 
 class _Reader:
-    def __init__(self, data: bytes, filename: str) -> None:
+    def __init__(self, data: bytes, filename: str, functions: Table | None = None) -> None:
         data, long = shrink_long_runs(data)
         self.data = data
         self.filename = filename
         self.src = Source(data, filename, long)
-        self.compiler = Compiler(self.src)
+        self.compiler = Compiler(self.src, FUNCTIONS if functions is None else functions)
         self.errors: list[ParseIssue] = []
         self.comments: list[tuple[int, str]] = []
         self.inner_comments: list[Any] = []  # expression nodes that may hold comments
@@ -661,9 +663,9 @@ def _too_deep(node: Any) -> bool:
 # --- convenience entry points ---------------------------------------------------------
 
 
-def parse_expression(text: str, filename: str = "<expr>") -> Expr:
+def parse_expression(text: str, filename: str = "<expr>", functions: Table | None = None) -> Expr:
     """Compile one expression from text (tests, CLI overrides, tfvars values)."""
-    hcl = parse(("__expr__ = " + text + "\n").encode("utf-8", "replace"), filename)
+    hcl = parse(("__expr__ = " + text + "\n").encode("utf-8", "replace"), filename, functions)
     attr = hcl.body.get("__expr__")
     if attr is None or hcl.errors:
         message = str(hcl.errors[0]) if hcl.errors else "not an expression"
@@ -671,7 +673,7 @@ def parse_expression(text: str, filename: str = "<expr>") -> Expr:
     return attr.expr
 
 
-def compile_template(text: str, filename: str = "<template>") -> Expr:
+def compile_template(text: str, filename: str = "<template>", functions: Table | None = None) -> Expr:
     """Compile a bare template (a ``templatefile()`` file) into an Expr."""
     marker = "TAGGUARD_TEMPLATE_END_" + secrets.token_hex(6)
     head = f"__template__ = <<{marker}\n".encode()
@@ -679,7 +681,7 @@ def compile_template(text: str, filename: str = "<template>") -> Expr:
     data = head + body + f"\n{marker}\n".encode()
     tail = len(f"\n{marker}\n")
     try:
-        reader = _Reader(data, filename)  # long runs of the template are placeholders in reader.data
+        reader = _Reader(data, filename, functions)  # long runs of the template are placeholders in reader.data
         tree = _parser().parse(reader.data)
     except Exception as exc:  # noqa: BLE001
         return Invalid(f"cannot parse template {filename}: {exc}")
@@ -688,6 +690,11 @@ def compile_template(text: str, filename: str = "<template>") -> Expr:
         return Invalid(f"template {filename} has a syntax error")
     expr = reader.compiler.heredoc_body(heredoc.children, len(head), len(reader.data) - tail, False, heredoc)
     return expr  # compiled eagerly: no tree-sitter node outlives this call
+
+
+# Terraform's built-in functions: what a call means unless the caller gives ``parse`` another table.
+# templatefile() compiles the file it reads here, with this table again.
+FUNCTIONS: Table = function_table(compile_template)
 
 
 def _find_heredoc(node: Any) -> Any:

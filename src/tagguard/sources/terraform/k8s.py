@@ -153,21 +153,18 @@ def lenient_eval(expr: Any, scope: Any, unk: Unknowns) -> Any:
     try:
         if isinstance(expr, ev.FuncCall) and not expr.expand:
             name, args = expr.name, expr.args
-            if name in ("yamldecode", "jsondecode") and len(args) == 1:
+            # expr.fn: the function the parser bound the call to (its table's yamldecode, templatefile...)
+            if name in ("yamldecode", "jsondecode") and len(args) == 1 and expr.fn is not None:
                 text = lenient_eval(args[0], scope, unk)
                 if not isinstance(text, str):
                     return expr.eval(scope) if not isinstance(text, Unknown) else text
-                from tagguard.hcl.functions import FUNCTIONS
-
-                return ev.call_function(name, FUNCTIONS[name], scope, [text])
-            if name == "templatefile" and len(args) == 2:
+                return ev.call_function(name, expr.fn, scope, [text])
+            if name == "templatefile" and len(args) == 2 and expr.fn is not None:
                 path = args[0].eval(scope)
                 variables = args[1].eval(scope)
                 if isinstance(path, Unknown) or not isinstance(variables, Mapping):
                     return expr.eval(scope)
-                from tagguard.hcl.functions import FUNCTIONS
-
-                return ev.call_function(name, FUNCTIONS[name], scope, [path, unk.plain(variables, open_markers=False)])
+                return ev.call_function(name, expr.fn, scope, [path, unk.plain(variables, open_markers=False)])
         if isinstance(expr, ev.Template) and not expr.wrap:
             out: list[str] = []
             for part in expr.parts:
