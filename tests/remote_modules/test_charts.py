@@ -218,6 +218,58 @@ def test_hostile_index_is_one_line_on_the_release(tmp_path, isolated, monkeypatc
             "binary": "not UTF-8"}[kind] in f.message
 
 
+def test_one_index_download_for_releases_of_one_repository(tmp_path, repo_server):
+    tf = RELEASE.format(repo=f"http://{repo_server.host}", chart="gpu-infer", version="1.0.0")
+    tf += RELEASE.format(repo=f"http://{repo_server.host}", chart="gpu-infer", version="2.0.0").replace('"gpu"', '"two"')
+    tf += RELEASE.format(repo=f"http://{repo_server.host}", chart="absent", version="").replace('"gpu"', '"three"')
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "main.tf").write_text(tf)
+    result = run(repo, [repo_server.host])
+    assert {ADDRESS, ADDRESS.replace(".gpu/", ".two/")} <= {r.address for r in result.resources}
+    (missing,) = [f for f in result.findings if f.address == "helm_release.three"]
+    assert "chart 'absent' is not in" in missing.message
+    assert [r[2] for r in repo_server.recorder.requests].count("/index.yaml") == 1
+
+
+@pytest.mark.parametrize("url, why", [
+    ("file:///etc/passwd", "is not an https URL"),
+    ("//{other}/gpu-infer-1.0.0.tgz", "is not allowed"),          # scheme-relative: another host
+    ("http://example.com/gpu-infer-1.0.0.tgz", "only https is used"),  # plain http off loopback
+])
+def test_hostile_archive_urls_in_the_index(tmp_path, isolated, url, why):
+    rec = Recorder()
+    other = static_server({}, rec, "other")
+    index = chart_index({"gpu-infer": {"1.0.0": (url.format(other=other.host), None)}})
+    srv = static_server({"/index.yaml": index}, rec)
+    try:
+        result = run(_write(tmp_path, repo=f"http://{srv.host}", version=""), [srv.host])
+    finally:
+        srv.stop()
+        other.stop()
+    (f,) = not_scanned(result)
+    assert why in f.message and not [r for r in rec.requests if r[0] == "other"]
+
+
+def test_chart_archive_with_a_symlink_is_refused(tmp_path, isolated):
+    import tarfile
+
+    link = tarfile.TarInfo("gpu-infer/templates/leak.yaml")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    from rmkit import GPU_CHART, tgz
+
+    data = tgz({f"gpu-infer/{k}": v.replace("{version}", "1.0.0") for k, v in GPU_CHART.items()}, extra=[(link, None)])
+    rec = Recorder()
+    srv = static_server({"/index.yaml": chart_index({"gpu-infer": {"1.0.0": ("c.tgz", None)}}), "/c.tgz": data}, rec)
+    try:
+        result = run(_write(tmp_path, repo=f"http://{srv.host}", version=""), [srv.host])
+    finally:
+        srv.stop()
+    (f,) = not_scanned(result)
+    assert "is a link to '/etc/passwd'" in f.message and not [r for r in result.resources if r.source == "helm"]
+    assert not list((isolated / "cache" / "tagguard" / "charts").glob("*/meta.json"))
+
+
 @pytest.fixture
 def registry(isolated):
     rec = Recorder()

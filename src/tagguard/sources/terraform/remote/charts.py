@@ -127,6 +127,7 @@ class RemoteCharts:
         self.cache = ModuleCache(cache_root if cache_root is not None else default_root())
         self.log = log or _stderr_log
         self._done: dict[ChartRef, tuple[Path | None, str | None, dict[str, Any]]] = {}
+        self._indexes: dict[str, dict[str, Any] | FetchError] = {}  # one download of a repository's index per run
         self.downloads = 0
 
     def chart_dir(self, ref: ChartRef) -> tuple[Path | None, str | None, dict[str, Any]]:
@@ -189,10 +190,7 @@ class RemoteCharts:
         from tagguard.sources.terraform.remote import semver
 
         index_url = ref.repository + "/index.yaml"
-        _final, status, _h, body = self._get(index_url, MAX_INDEX_BYTES)
-        if status != 200:
-            raise FetchError(f"GET {index_url[:200]} answered {status}")
-        entries = read_index(body, index_url).get(ref.chart)
+        entries = self._index(index_url).get(ref.chart)
         if not entries:
             raise FetchError(f"chart {ref.chart!r} is not in {index_url[:200]}")
         by_version: dict[str, dict[str, Any]] = {}
@@ -221,6 +219,21 @@ class RemoteCharts:
             if want != got:
                 raise FetchError(f"{url[:200]}: sha256 {got} does not match the index's digest {want[:64]}; refused")
         return chosen, url, got, data
+
+    def _index(self, index_url: str) -> dict[str, Any]:
+        """The ``entries`` of a repository index, downloaded once per run (a failure too is remembered)."""
+        if index_url not in self._indexes:
+            try:
+                _final, status, _h, body = self._get(index_url, MAX_INDEX_BYTES)
+                if status != 200:
+                    raise FetchError(f"GET {index_url[:200]} answered {status}")
+                self._indexes[index_url] = read_index(body, index_url)
+            except FetchError as exc:
+                self._indexes[index_url] = exc
+        got = self._indexes[index_url]
+        if isinstance(got, FetchError):
+            raise FetchError(str(got))
+        return got
 
     # -- OCI ------------------------------------------------------------------------
     def _from_registry(self, ref: ChartRef) -> tuple[str, str, str, bytes]:
