@@ -345,21 +345,23 @@ def coverage_report(a: Analysis, resource_map: dict[str, dict[str, Any]] | None 
     s = a.settings
     team_key = s.team_key
     per_cur: dict[str, dict[str, Any]] = {}
-    malformed = {"rows": 0, "cost": {}, "resources": []}
+    malformed_rows = 0
+    malformed_cost: dict[str, Any] = {}
+    malformed_resources: list[str] = []
     training: dict[tuple[str, str], dict[str, Any]] = {}
     for t in a.totals:
         c = per_cur.setdefault(t["currency"], _empty_currency(a.required))
         c["bill_total"] += t["cost"]
     for ch in a.charges:
-        c = per_cur.get(ch.currency)
-        if c is None:
-            c = per_cur[ch.currency] = _empty_currency(a.required)
+        if ch.currency not in per_cur:
+            per_cur[ch.currency] = _empty_currency(a.required)
+        c = per_cur[ch.currency]
         v = ch.verdict
         if v.malformed:
-            malformed["rows"] += ch.rows
-            malformed["cost"][ch.currency] = malformed["cost"].get(ch.currency, ZERO) + ch.cost
-            if ch.resource_id and len(malformed["resources"]) < 20 and ch.resource_id not in malformed["resources"]:
-                malformed["resources"].append(ch.resource_id)
+            malformed_rows += ch.rows
+            malformed_cost[ch.currency] = malformed_cost.get(ch.currency, ZERO) + ch.cost
+            if ch.resource_id and len(malformed_resources) < 20 and ch.resource_id not in malformed_resources:
+                malformed_resources.append(ch.resource_id)
         if ch.kind == "shared":
             c["shared_total"] += ch.cost
             continue
@@ -439,8 +441,8 @@ def coverage_report(a: Analysis, resource_map: dict[str, dict[str, Any]] | None 
         "months": all_months,
         "empty_bill_months": [m for m in months_between(all_months) if m not in all_months],
         "currencies": currencies,
-        "malformed_tags": {"rows": malformed["rows"], "cost": {k: _num(v) for k, v in malformed["cost"].items()},
-                           "resources": malformed["resources"]},
+        "malformed_tags": {"rows": malformed_rows, "cost": {k: _num(v) for k, v in malformed_cost.items()},
+                           "resources": malformed_resources},
         "training_runs": sorted(({**t, "cost": _num(t["cost"]), "months": sorted(t["months"])} for t in training.values()),
                                 key=lambda t: (-t["cost"], t["resource_id"]))[:50],
         "problems": a.problems,
@@ -487,7 +489,8 @@ def resource_map(scan_reports: list[str], states: list[str]) -> dict[str, dict[s
             hit = {"file": r.get("file") if isinstance(r.get("file"), str) else None,
                    "line": r.get("line") if isinstance(r.get("line"), int) else None, "address": r["address"]}
             by_addr.setdefault(r["address"], hit)
-            for key in _ids(r["address"], r.get("meta") if isinstance(r.get("meta"), dict) else {}):
+            meta = r.get("meta")
+            for key in _ids(r["address"], meta if isinstance(meta, dict) else {}):
                 out.setdefault(key, hit)
     for path in states:
         data = _read_json(path, "Terraform state")

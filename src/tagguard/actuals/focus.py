@@ -86,7 +86,7 @@ def connect(memory_limit: str = "1GB", threads: int = 2, temp_directory: str | N
         import duckdb
     except ModuleNotFoundError:
         raise BillError("reading FOCUS exports needs DuckDB: pip install 'tagguard[bill]'") from None
-    config = {"memory_limit": memory_limit, "threads": int(threads),
+    config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit, "threads": int(threads),
               "autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if temp_directory:
         config["temp_directory"] = temp_directory
@@ -126,8 +126,7 @@ def expand(paths: Sequence[str]) -> list[str]:
             out.append(p)
         else:
             raise BillError(f"{p}: no such file or directory")
-    seen = set()
-    return [f for f in out if not (f in seen or seen.add(f))]
+    return list(dict.fromkeys(out))  # first occurrence of each, in order
 
 
 def _is_focus_file(name: str) -> bool:

@@ -6,30 +6,12 @@ glob of monthly partitions. See docs/actuals.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from tagguard.cli import EXIT_FINDINGS, EXIT_OK, config_option, fail, load_config_or_exit, parse_pairs, write_output
 
-try:  # one escaping module for every output medium, when this build has it
-    from tagguard.formats.escape import md_text as _md
-    from tagguard.formats.escape import term as _term
-except ImportError:  # pragma: no cover - local fallback with the same rules for control characters
-    import re as _re
-
-    _CTRL = _re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]")
-
-    def _term(value: Any) -> str:
-        return _CTRL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}",
-                         "" if value is None else str(value))
-
-    def _md(value: Any) -> str:
-        import html
-
-        text = _term(value).replace("|", "\\|")
-        text = _re.sub(r"([\\`*_{}\[\]()#+!~])", r"\\\1", html.escape(text, quote=False))
-        return _re.sub(r"([@#])", "\\1\u200d", text)
+from tagguard.formats.escape import term as _term
 
 
 def _common(f):

@@ -69,7 +69,7 @@ class GithubFormatter(Formatter):
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
-        lines = annotations(result)
+        lines = finding_annotations(result)
         from tagguard.formats.markdown import render_summary_line
 
         summary = render_summary_line(result).replace(":x: ", "").replace(":white_check_mark: ", "").replace("**", "")
@@ -82,7 +82,7 @@ class GithubFormatter(Formatter):
         return "\n".join(lines) + "\n"
 
 
-def annotations(result: ScanResult) -> list[str]:
+def finding_annotations(result: ScanResult) -> list[str]:
     """One workflow command per active finding."""
     lines: list[str] = []
     for f in result.findings:

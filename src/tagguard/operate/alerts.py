@@ -233,7 +233,7 @@ def _budget_alerts(rows: list[dict[str, Any]], s: AlertSettings, source: str, mo
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
             continue
         m = b.get("month") or month or "current"
-        bases = []
+        bases: list[tuple[str, float]] = []
         for basis, key in (("month-to-date", "mtd_usd"), ("month-to-date", "token_spend_usd"),
                            ("forecast", "forecast_usd"), ("forecast", "projected_usd")):
             v = b.get(key)
@@ -329,7 +329,7 @@ def _showback_of(report: dict[str, Any], config) -> dict[str, Any] | None:
     from tagguard.operate.merge import to_result
     from tagguard.cost.showback import build_showback
 
-    doc = {"resources": report.get("resources") or [], "findings": [f for f in report.get("findings") or []
+    doc: dict[str, Any] = {"resources": report.get("resources") or [], "findings": [f for f in report.get("findings") or []
                                                                      if isinstance(f, dict) and "rule" in f],
            "errors": [], "root": report.get("root")}
     try:
@@ -400,7 +400,7 @@ def alerts_from_report(report: dict[str, Any], s: AlertSettings, source: str, co
             if not isinstance(f, dict) or f.get("category") != "unmanaged" or f.get("suppressed"):
                 continue
             r = by_addr.get(str(f.get("address"))) or {}
-            comp = r.get("compute") if isinstance(r.get("compute"), dict) else {}
+            comp = _dict(r.get("compute"))
             gpus = int((num(comp.get("gpus_per_unit")) or 0) * (num(comp.get("units")) or 1))
             if r and not (r.get("ai") or gpus):
                 continue
@@ -410,9 +410,9 @@ def alerts_from_report(report: dict[str, Any], s: AlertSettings, source: str, co
                 title=f"Unmanaged GPU resource: {addr}",
                 facts=[("Resource", addr), ("Type", str(r.get("type") or f.get("resource_type") or "-")),
                        ("Instance", str(comp.get("instance_type") or "-")), ("GPUs", str(gpus or "-")),
-                       ("Account", str((r.get("meta") if isinstance(r.get("meta"), dict) else {}).get("account")
+                       ("Account", str(_dict(r.get("meta")).get("account")
                                        or f.get("account") or "-")),
-                       ("Monthly", _money((r.get("cost") if isinstance(r.get("cost"), dict) else {}).get("monthly_usd")))],
+                       ("Monthly", _money(_dict(r.get("cost")).get("monthly_usd")))],
                 tags=tags_by_address.get(addr, {}), source=source, family="unmanaged-gpu",
                 fix=str(f.get("fix") or "import it into Terraform or terminate it")))
     if "unallocated" in s.kinds:

@@ -68,7 +68,7 @@ def month_over_month(history: Path | None, month: str) -> tuple[list[dict[str, A
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise ReviewError(f"{history}: cannot read history ({exc})") from None
-    out = []
+    out: list[dict[str, Any]] = []
     for mon in _prev_months(month, MOM_MONTHS):
         of = [r for r in rows if str(r[1]).startswith(mon)]
         done = [r for r in of if r[2]] or of
@@ -177,7 +177,7 @@ def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path |
                           for f in sub.active_findings() if f.category == "optimization"]
             p["budgets"] = [{"name": b.name, "basis": "projected", "limit_usd": b.monthly_usd, "spend_usd": b.projected_usd,
                              "status": "over" if b.over else "within", "match": b.match}
-                            for b in (result.budgets or []) if b.monthly_usd]
+                            for b in ((result.budgets if result is not None else None) or []) if b.monthly_usd]
         else:
             p.update(totals=None, dimensions={}, unallocated=[], approvals=[], hints=[], budgets=[])
         for _label, b in by_kind.get("bill") or []:
