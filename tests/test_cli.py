@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+
+from clikit import run_cli
 from tagguard.rules import all_docs
+
+
+tg = partial(run_cli, process=True)  # a real `python -m tagguard`: exit codes and stderr as CI sees them
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEAN = '''resource "aws_instance" "gpu" {
@@ -16,11 +20,6 @@ CLEAN = '''resource "aws_instance" "gpu" {
   tags = { business-unit = "r", project = "p", environment = "dev", cost-center = "c" }
 }
 '''
-
-
-def tg(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env=env)
 
 
 def test_examples_fail_with_exit_1():

@@ -3,17 +3,21 @@ line, the schema closed everywhere, and the config found from the scanned path (
 from __future__ import annotations
 
 import json
+from functools import partial
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+
+from clikit import run_cli
 from tagguard.config import Config, ConfigError, line_map, load_config, validate_config
 from tagguard.rules import apply_severities, known_rule_ids
 from tagguard.model import Finding
+
+
+tg = partial(run_cli, process=True)  # a real `python -m tagguard`: exit codes and stderr as CI sees them
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,15 +27,6 @@ resource "aws_instance" "gpu" {
   tags = { owner = "x" }
 }
 """
-
-
-def tg(*args, cwd=None, env=None):
-    import os
-
-    full = dict(os.environ, NO_COLOR="1", TAGGUARD_USER_CONFIG="")
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, env=full,
-                          capture_output=True, text=True, timeout=120)
 
 
 def cfg_file(tmp_path: Path, text: str) -> Path:

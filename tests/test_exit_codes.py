@@ -8,15 +8,20 @@ an account or region: exit 3.
 from __future__ import annotations
 
 import json
+from functools import partial
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+
+from clikit import run_cli
 from tagguard.model import EXIT_INCOMPLETE, Finding, ScanResult
+
+
+tg = partial(run_cli, process=True)  # a real `python -m tagguard`: exit codes and stderr as CI sees them
 
 POD = """apiVersion: v1
 kind: Pod
@@ -30,21 +35,13 @@ spec:
 
 
 def _env_without_helm(tmp_path: Path) -> dict:
-    """PATH with python and git but no helm: the environment of a CI runner without helm."""
+    """Environment changes: PATH with python and git but no helm: the environment of a CI runner without helm."""
     bindir = tmp_path / "bin"
     bindir.mkdir(exist_ok=True)
     git = shutil.which("git")
     assert git, "git is needed for `tagguard diff`"
     os.symlink(git, bindir / "git")
-    env = dict(os.environ)
-    env["PATH"] = str(bindir)
-    env.pop("TAGGUARD_APPROVED_BY", None)
-    return env
-
-
-def tg(*args, cwd, env):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=180, env=env)
+    return {"PATH": str(bindir), "TAGGUARD_APPROVED_BY": None}
 
 
 def _chart_repo(tmp_path: Path) -> Path:
@@ -170,7 +167,7 @@ def test_exit_rule_order():
 
 @pytest.mark.parametrize("command", ["scan", "baseline create", "report showback"])
 def test_a_scan_path_that_does_not_exist_is_a_usage_error(tmp_path, command):
-    proc = tg(*command.split(), "no-such-dir", cwd=tmp_path, env=dict(os.environ))
+    proc = tg(*command.split(), "no-such-dir", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no-such-dir: no such file or directory" in proc.stderr
     assert "Traceback" not in proc.stderr

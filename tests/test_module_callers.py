@@ -8,12 +8,18 @@ scanned as a root with unknown inputs, and the output says so.
 from __future__ import annotations
 
 import json
+from functools import partial
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+
+from clikit import run_cli
+
+
+tg = partial(run_cli, process=True)  # a real `python -m tagguard`: exit codes and stderr as CI sees them
 
 ROOT_TF = """\
 provider "aws" {
@@ -47,10 +53,6 @@ resource "aws_instance" "other" {
 
 def git(cwd, *args):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60)
-
-
-def tg(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def scan_json(*args, cwd=None):

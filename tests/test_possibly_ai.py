@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from functools import partial
+
+from clikit import run_cli
+
+
+tg = partial(run_cli, process=True)  # a real `python -m tagguard`: exit codes and stderr as CI sees them
 
 UNTAGGED = '''variable "itype" {}
 resource "aws_instance" "gpu" {
@@ -21,10 +25,6 @@ resource "aws_eks_node_group" "ng" {
   }
 }
 '''
-
-
-def tg(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def test_untagged_resources_of_unknown_size_fail_with_a_note(tmp_path):
