@@ -92,3 +92,50 @@ def test_progress_quiet_in_ci(monkeypatch, capsys):
     for _ in range(4):
         p.advance("x")
     assert "[" in buf.getvalue() and "4/4" in buf.getvalue()
+
+
+class _Session:
+    """A boto3-like session handing out real botocore clients, each behind a Stubber."""
+
+    def __init__(self):
+        self.clients, self.stubs, self.asked = {}, {}, []
+
+    def stub(self, name):
+        if name not in self.clients:
+            self.clients[name] = _client(name)
+            self.stubs[name] = Stubber(self.clients[name])
+            self.stubs[name].activate()
+        return self.stubs[name]
+
+    def client(self, name, region_name=None, config=None):
+        assert region_name == REGION
+        self.asked.append(name)
+        self.stub(name)
+        return self.clients[name]
+
+
+def test_scan_region_runs_a_collector_per_service_and_reports_each_ones_error():
+    """The per-service collector table: a failing service is one error naming it (as before the
+    table), the others are still read, progress ticks once per service in table order."""
+    assert sorted(s for s, _, _ in inv.COLLECTORS) == sorted([*inv.SERVICES, "tagging"])
+    s = _Session()
+    s.stub("ec2").add_client_error("describe_instances", "UnauthorizedOperation", "not allowed")
+    s.stub("eks").add_response("list_clusters", {"clusters": []})
+    s.stub("sagemaker").add_client_error("list_endpoints", "ThrottlingException", "slow down", http_status_code=400)
+    arn = f"arn:aws:bedrock:{REGION}:{ACCT}:provisioned-model/p1"
+    now = dt.datetime(2026, 1, 1)
+    s.stub("bedrock").add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [{
+        "provisionedModelName": "pt", "provisionedModelArn": arn, "modelArn": "arn:aws:bedrock:::foundation-model/x",
+        "desiredModelArn": "arn:aws:bedrock:::foundation-model/x", "foundationModelArn": "arn:aws:bedrock:::foundation-model/x",
+        "modelUnits": 1, "desiredModelUnits": 1, "status": "InService", "creationTime": now, "lastModifiedTime": now}]})
+    s.stub("bedrock").add_response("list_tags_for_resource", {"tags": []}, {"resourceARN": arn})
+    ticks = []
+    got = inv.scan_region(s, ACCT, REGION, scope="ai", services=["bedrock", "sagemaker", "eks", "ec2"], cfg=None,
+                          tick=ticks.append)
+    assert ticks == ["ec2", "eks", "sagemaker", "bedrock"]
+    assert [(e["service"], e["code"], e["account"], e["region"]) for e in got.errors] == [
+        ("ec2", "UnauthorizedOperation", ACCT, REGION), ("sagemaker", "ThrottlingException", ACCT, REGION)]
+    assert [r.address for r in got.resources] == [arn]
+    assert "autoscaling" not in s.asked and "resourcegroupstaggingapi" not in s.asked  # not asked for / not --scope all
+    for st in s.stubs.values():
+        st.assert_no_pending_responses()

@@ -363,72 +363,151 @@ def tagged_resources(tagging, account: str, region: str, seen: set[str]) -> list
 
 # --- one (account, region) -------------------------------------------------------
 
-def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str],
-                cfg, tick: Callable[[str], None] | None = None) -> RegionScan:
-    from tagguard.sources.aws.accounts import error_info
+@dataclass
+class _Region:
+    """One (account, region) being read: its clients, what each service returned, and its errors."""
 
-    out = RegionScan()
-    services = list(services)
-    tick = tick or (lambda _s: None)
+    session: Any
+    account: str
+    region: str
+    scope: str
+    services: list[str]
+    cfg: Any
+    tick: Callable[[str], None]
+    out: RegionScan = field(default_factory=RegionScan)
+    ec2: Any = None  # shared by the EC2, Auto Scaling and EKS readers
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    nodegroups: list[dict[str, Any]] = field(default_factory=list)
+    asgs: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)  # (group, launch type)
+    services_resources: list[Resource] = field(default_factory=list)  # SageMaker, Bedrock
+    tagged: list[Resource] = field(default_factory=list)  # --scope all
+    claimed: set[str] = field(default_factory=set)  # instance ids folded into a group
+    _folded: list[Resource] | None = None
 
-    def client(name):
-        return session.client(name, region_name=region, config=cfg)
+    def client(self, name: str) -> Any:
+        return self.session.client(name, region_name=self.region, config=self.cfg)
 
-    def guarded(service: str, fn):
+    def collect(self, service: str, collector: Callable[[_Region], None]) -> None:
+        """Run one service's collector; its error is this region's error for that service (a
+        service that does not exist in the region is no error), and the other services go on."""
+        from tagguard.sources.aws.accounts import error_info
+
         try:
-            return fn()
+            collector(self)
         except Exception as exc:
-            if _unavailable(exc):
-                return None  # the service does not exist in this region
-            out.errors.append({"account": account, "region": region, "service": service, **error_info(exc)})
-            return None
+            if not _unavailable(exc):
+                self.out.errors.append({"account": self.account, "region": self.region, "service": service,
+                                        **error_info(exc)})
         finally:
-            tick(service)
+            self.tick(service)
 
-    instances: list[dict[str, Any]] = []
-    ec2 = client("ec2") if ("ec2" in services or "autoscaling" in services or "eks" in services) else None
-    if "ec2" in services:
-        def read_ec2():
-            got = ec2_instances(ec2)
-            learn_types(ec2, [i.get("InstanceType") for i in got if i.get("InstanceType")])
-            return got
-        instances = guarded("ec2", read_ec2) or []
-    by_id = {i["InstanceId"]: i for i in instances}
-    groups: list[tuple[Resource, list[dict[str, Any]], dict[str, bool]]] = []  # (group, members, key->propagates)
-    claimed: set[str] = set()
+    def folded(self) -> list[Resource]:
+        """EKS node groups, Auto Scaling groups (each with the instances it launched) and the
+        instances of neither, in that order; built once, after the EC2/EKS/Auto Scaling reads."""
+        if self._folded is None:
+            ng_asgs: dict[str, int] = {}  # ASG name -> index of the node group that owns it
+            for idx, ng in enumerate(self.nodegroups):
+                for a in ((ng.get("resources") or {}).get("autoScalingGroups") or []):
+                    if a.get("name"):
+                        ng_asgs[a["name"]] = idx
+            groups = _node_groups(self, ng_asgs) + _auto_scaling_groups(self, ng_asgs)
+            out = []
+            for res, members, propagates in groups:
+                out.append(res)
+                fact = propagation_fact(res, members, propagates) if res.ai else None
+                if fact is not None:
+                    res.unpropagated.append(fact)
+            for inst in self.instances:
+                if inst["InstanceId"] not in self.claimed:
+                    res = instance_resource(inst, self.account, self.region)
+                    if res.ai or self.scope == "all":
+                        out.append(res)
+            self._folded = out
+        return self._folded
 
-    nodegroups = []
-    if "eks" in services:
-        nodegroups = guarded("eks", lambda: eks_nodegroups(client("eks"))) or []
-    ng_asgs: dict[str, int] = {}
-    for idx, ng in enumerate(nodegroups):
-        for a in ((ng.get("resources") or {}).get("autoScalingGroups") or []):
-            if a.get("name"):
-                ng_asgs[a["name"]] = idx
-    asgs = []
-    if "autoscaling" in services:
-        asg_client = client("autoscaling")
-
-        def read_asgs():
-            got = autoscaling_groups(asg_client)
-            return [(g, _launch_type(g, asg_client, ec2)) for g in got]
-        asgs = guarded("autoscaling", read_asgs) or []
-
-    def members_where(pred) -> list[dict[str, Any]]:
+    def members_where(self, pred: Callable[[dict[str, Any], dict[str, str]], bool]) -> list[dict[str, Any]]:
+        """Unclaimed instances whose tags (all, and the aws:* ones) satisfy ``pred``."""
         got = []
-        for inst in instances:
+        for inst in self.instances:
             _, system = split_tags(inst.get("Tags"))
             tags = {t.get("Key"): t.get("Value") for t in inst.get("Tags") or []}
-            if pred(tags, system) and inst["InstanceId"] not in claimed:
+            if pred(tags, system) and inst["InstanceId"] not in self.claimed:
                 got.append(inst)
         return got
 
-    for idx, ng in enumerate(nodegroups):
+
+# One collector per service: it reads with that service's client and keeps what it read on the
+# region.  Errors are per collector (``_Region.collect``).
+
+def _collect_ec2(r: _Region) -> None:
+    got = ec2_instances(r.ec2)
+    learn_types(r.ec2, [i.get("InstanceType") for i in got if i.get("InstanceType")])
+    r.instances = got
+
+
+def _collect_eks(r: _Region) -> None:
+    r.nodegroups = eks_nodegroups(r.client("eks"))
+
+
+def _collect_autoscaling(r: _Region) -> None:
+    asg_client = r.client("autoscaling")
+    r.asgs = [(g, _launch_type(g, asg_client, r.ec2)) for g in autoscaling_groups(asg_client)]
+
+
+def _collect_sagemaker(r: _Region) -> None:
+    r.services_resources += sagemaker_resources(r.client("sagemaker"), r.account, r.region)
+
+
+def _collect_bedrock(r: _Region) -> None:
+    r.services_resources += bedrock_resources(r.client("bedrock"), r.account, r.region)
+
+
+def _collect_tagged(r: _Region) -> None:
+    """Everything else that carries tags (``--scope all``), skipping what the others reported."""
+    seen = {res.address for res in r.folded() + r.services_resources} | {
+        _ec2_arn(r.region, r.account, i) for i in r.claimed}
+    r.tagged = tagged_resources(r.client("resourcegroupstaggingapi"), r.account, r.region, seen)
+
+
+# (service, collector, only with --scope all), in the order they run (and report progress).
+COLLECTORS: tuple[tuple[str, Callable[[_Region], None], bool], ...] = (
+    ("ec2", _collect_ec2, False),
+    ("eks", _collect_eks, False),
+    ("autoscaling", _collect_autoscaling, False),
+    ("sagemaker", _collect_sagemaker, False),
+    ("bedrock", _collect_bedrock, False),
+    ("tagging", _collect_tagged, True),
+)
+
+
+def scan_region(session, account: str, region: str, *, scope: str, services: Iterable[str],
+                cfg, tick: Callable[[str], None] | None = None) -> RegionScan:
+    """Every collector of ``services`` for one (account, region): the resources (groups, lone
+    instances, SageMaker, Bedrock, then the rest for ``--scope all``) and an error per failed service."""
+    r = _Region(session=session, account=account, region=region, scope=scope, services=list(services), cfg=cfg,
+                tick=tick or (lambda _s: None))
+    if {"ec2", "autoscaling", "eks"} & set(r.services):
+        r.ec2 = r.client("ec2")
+    for service, collector, all_only in COLLECTORS:
+        if service in r.services and (scope == "all" or not all_only):
+            r.collect(service, collector)
+    r.out.resources = r.folded() + r.services_resources + r.tagged
+    return r.out
+
+
+def _node_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Resource, list[dict[str, Any]], dict[str, bool]]]:
+    """EKS managed node groups: (resource, member instances, key -> propagates); EKS copies no tag."""
+    out = []
+    for idx, ng in enumerate(r.nodegroups):
         name, cluster = ng.get("nodegroupName"), ng.get("clusterName")
         asg_names = {n for n, i in ng_asgs.items() if i == idx}
-        members = members_where(lambda t, s: (t.get("eks:nodegroup-name") == name and t.get("eks:cluster-name", cluster) == cluster)
-                                or s.get("aws:autoscaling:groupName") in asg_names)
-        claimed.update(m["InstanceId"] for m in members)
+
+        def member(t: dict[str, Any], s: dict[str, str], name=name, cluster=cluster, asg_names=asg_names) -> bool:
+            return (t.get("eks:nodegroup-name") == name and t.get("eks:cluster-name", cluster) == cluster) \
+                or s.get("aws:autoscaling:groupName") in asg_names
+
+        members = r.members_where(member)
+        r.claimed.update(m["InstanceId"] for m in members)
         itypes = ng.get("instanceTypes") or [m.get("InstanceType") for m in members][:1]
         itype = (itypes or [None])[0]
         live = [m for m in members if (m.get("State") or {}).get("Name") not in STOPPED]
@@ -438,68 +517,52 @@ def scan_region(session, account: str, region: str, *, scope: str, services: Ite
             units or 0) if ng.get("capacityType") == "SPOT" else 0
         info = gpu_info(itype)
         ai = info is not None or any(h in str(ng.get("amiType", "")).upper() for h in GPU_AMI_HINTS)
-        if not ai and scope != "all":
+        if not ai and r.scope != "all":
             continue
         tags, system = _split_map(ng.get("tags"))
-        res = _resource(ng["nodegroupArn"], "aws_eks_node_group", account, region, tags, ai=ai,
-                        compute=_compute(itype, units, "eks", region, spot_units=spot_units or 0, info=info),
+        res = _resource(ng["nodegroupArn"], "aws_eks_node_group", r.account, r.region, tags, ai=ai,
+                        compute=_compute(itype, units, "eks", r.region, spot_units=spot_units or 0, info=info),
                         state="running" if units else "stopped", name=name, cluster=cluster,
                         capacity_type=ng.get("capacityType"), instance_types=ng.get("instanceTypes"),
                         desired_size=sc.get("desiredSize"), instances=[m["InstanceId"] for m in members],
                         system_tags=system)
-        groups.append((res, members, {k: False for k in tags}))
+        out.append((res, members, {k: False for k in tags}))
+    return out
 
-    for g, itype in asgs:
+
+def _auto_scaling_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Resource, list[dict[str, Any]], dict[str, bool]]]:
+    """Auto Scaling groups not owned by a node group: (resource, member instances, key -> PropagateAtLaunch)."""
+    by_id = {i["InstanceId"]: i for i in r.instances}
+    out = []
+    for g, itype in r.asgs:
         if g.get("AutoScalingGroupName") in ng_asgs:
             continue  # part of an EKS node group: reported there
         tags, system = split_tags(g.get("Tags"))
         propagates = {t["Key"]: bool(t.get("PropagateAtLaunch")) for t in g.get("Tags") or [] if not str(t.get("Key", "")).startswith("aws:")}
         ids = [i.get("InstanceId") for i in g.get("Instances") or []]
-        members = [by_id[i] for i in ids if i in by_id and i not in claimed]
+        members = [by_id[i] for i in ids if i in by_id and i not in r.claimed]
         if not members:
             gname = g.get("AutoScalingGroupName")
-            members = members_where(lambda t, s: s.get("aws:autoscaling:groupName") == gname)
-        claimed.update(m["InstanceId"] for m in members)
+            members = r.members_where(lambda t, s, gname=gname: s.get("aws:autoscaling:groupName") == gname)
+        r.claimed.update(m["InstanceId"] for m in members)
         live = [m for m in members if (m.get("State") or {}).get("Name") not in STOPPED]
         units = len(live) if members else (len(ids) or g.get("DesiredCapacity"))
         spot_units = sum(1 for m in live if m.get("InstanceLifecycle") == "spot")
         info = gpu_info(itype)
-        if info is None and itype and ec2 is not None:
+        if info is None and itype and r.ec2 is not None:
             try:
-                learn_types(ec2, [itype])
+                learn_types(r.ec2, [itype])
                 info = gpu_info(itype)
             except Exception:
                 pass
-        if info is None and scope != "all":
+        if info is None and r.scope != "all":
             continue
-        res = _resource(g["AutoScalingGroupARN"], "aws_autoscaling_group", account, region, tags, ai=info is not None,
-                        compute=_compute(itype, units, "ec2", region, spot_units=spot_units, info=info),
+        res = _resource(g["AutoScalingGroupARN"], "aws_autoscaling_group", r.account, r.region, tags, ai=info is not None,
+                        compute=_compute(itype, units, "ec2", r.region, spot_units=spot_units, info=info),
                         state="running" if units else "stopped", name=g.get("AutoScalingGroupName"),
                         desired_capacity=g.get("DesiredCapacity"), instances=[m["InstanceId"] for m in members],
                         system_tags=system)
-        groups.append((res, members, propagates))
-
-    for res, members, propagates in groups:
-        out.resources.append(res)
-        fact = propagation_fact(res, members, propagates) if res.ai else None
-        if fact is not None:
-            res.unpropagated.append(fact)
-
-    for inst in instances:
-        if inst["InstanceId"] in claimed:
-            continue
-        res = instance_resource(inst, account, region)
-        if res.ai or scope == "all":
-            out.resources.append(res)
-
-    if "sagemaker" in services:
-        out.resources.extend(guarded("sagemaker", lambda: sagemaker_resources(client("sagemaker"), account, region)) or [])
-    if "bedrock" in services:
-        out.resources.extend(guarded("bedrock", lambda: bedrock_resources(client("bedrock"), account, region)) or [])
-    if scope == "all" and "tagging" in services:
-        seen = {r.address for r in out.resources} | {_ec2_arn(region, account, i) for i in claimed}
-        out.resources.extend(guarded("tagging", lambda: tagged_resources(
-            client("resourcegroupstaggingapi"), account, region, seen)) or [])
+        out.append((res, members, propagates))
     return out
 
 
