@@ -22,14 +22,17 @@ import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable
+
+if TYPE_CHECKING:
+    from tagguard.pricing.catalog import RateCard
 
 SCHEMA_KIND = "tagguard-local-ratecard"
 PRICE_LIST_DOC = "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/price-changes.html"
 SPOT_DOC = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html"
 _LOCK = threading.Lock()
-_OVERLAID: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # (file, region, mtime, size, base) -> (base, card)
+_OVERLAID: dict[tuple[Any, ...], tuple[RateCard, RateCard]] = {}  # (file, region, mtime, size, base) -> (base, card)
 
 
 def local_path() -> Path:
@@ -200,7 +203,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 # --- overlay ---------------------------------------------------------------------
 
-def local_ratecard(card: Any = None, path: Path | None = None, region: str | None = None) -> Any:
+def local_ratecard(card: RateCard | None = None, path: Path | None = None, region: str | None = None) -> RateCard:
     """The rate card to price with: ``card`` (default: the shipped one) with the local rate card
     (``tagguard pricing refresh``) laid over it when that file exists, else ``card`` itself.
 
@@ -235,7 +238,7 @@ def local_ratecard(card: Any = None, path: Path | None = None, region: str | Non
         return overlaid
 
 
-def overlay(card: Any, local: dict[str, Any], region: str | None = None) -> Any:
+def overlay(card: RateCard, local: dict[str, Any], region: str | None = None) -> RateCard:
     """A copy of ``card`` with the rates of ``local`` (a local rate card's JSON) for ``region``
     (default: its primary region): on-demand, spot and 1y/3y standard no-upfront rates."""
     from tagguard.pricing import catalog
