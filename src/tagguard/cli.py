@@ -155,7 +155,11 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
                 formatter = get_formatter(fmt)
             except (KeyError, ModuleNotFoundError):
                 fail(f"output format {fmt!r} is not available in this build")
-            text = formatter.format(result, color=color and path is None and formatter.human)
+            fmt_color = color and path is None and formatter.human
+            if formatter.streaming:  # written piece by piece (JSON: item by item), never one string in memory
+                write_stream(formatter, result, fmt_color, path)
+                continue
+            text = formatter.format(result, color=fmt_color)
         write_output(text, path)
 
 
@@ -186,6 +190,21 @@ def write_output(text: str, path: Path | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def write_stream(formatter, result, color: bool, path: Path | None) -> None:
+    """``write_output`` for a formatter that writes to a stream (``Formatter.write``)."""
+    if path is None:
+        stream = sys.stdout
+        formatter.write(result, stream, color=color)
+        stream.flush()
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            formatter.write(result, fh, color=color)
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror or exc}")
 

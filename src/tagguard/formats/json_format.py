@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
 
 from tagguard import __version__
 from tagguard.formats.base import Formatter
@@ -11,14 +13,27 @@ from tagguard.model import ScanResult
 REPORT_VERSION = "1"
 
 
-def report_dict(result: ScanResult) -> dict:
+class _Items:
+    """A list of the report written one item at a time (``to_json`` called as each item is written)."""
+
+    def __init__(self, objects: Sequence[Any]):
+        self.objects = objects
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (o.to_json() for o in self.objects)
+
+
+def _report(result: ScanResult, items: Callable[[Sequence[Any]], Any]) -> dict:
     out = {
         "version": REPORT_VERSION,
         "tool": {"name": "tagguard", "version": __version__},
         "root": result.root,
         **({"config": result.config} if result.config else {}),
-        "resources": [r.to_json() for r in result.resources],
-        "findings": [f.to_json() for f in result.findings],
+        "resources": items(result.resources),
+        "findings": items(result.findings),
         "summary": result.summary(),
     }
     if result.errors or result.drift is not None:  # a drift report always says whether anything failed
@@ -28,28 +43,48 @@ def report_dict(result: ScanResult) -> dict:
     return out
 
 
+def report_dict(result: ScanResult) -> dict:
+    return _report(result, lambda objects: [o.to_json() for o in objects])
+
+
+def iter_report(report: dict) -> Iterator[str]:
+    """The text of ``dumps_report(report)`` in pieces: a list (or ``_Items``) one item per piece, so a
+    report of 100,000 resources is never one string nor one list of dicts in memory."""
+    yield "{"
+    keys = list(report)
+    for i, key in enumerate(keys):
+        value = report[key]
+        comma = "," if i < len(keys) - 1 else ""
+        if isinstance(value, (list, _Items)) and len(value):
+            yield f"\n  {json.dumps(key)}: [\n"
+            sep = "    "
+            for item in value:
+                yield json_safe(sep + json.dumps(item, ensure_ascii=False))  # no raw C1/bidi, no lone surrogates
+                sep = ",\n    "
+            yield f"\n  ]{comma}"
+        else:
+            value = [] if isinstance(value, _Items) else value
+            yield json_safe(f"\n  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    yield "\n}\n"
+
+
 def dumps_report(report: dict) -> str:
     """Indented envelope, one line per resource and finding.
 
     Readable and diff-friendly, and fast: each item goes through the C encoder
     (``indent`` would force the pure-Python one, ~10x slower on big scans).
     """
-    parts = ["{"]
-    keys = list(report)
-    for i, key in enumerate(keys):
-        value = report[key]
-        comma = "," if i < len(keys) - 1 else ""
-        if isinstance(value, list) and value:
-            items = [f"    {json.dumps(item, ensure_ascii=False)}" for item in value]
-            parts.append(f"  {json.dumps(key)}: [\n" + ",\n".join(items) + f"\n  ]{comma}")
-        else:
-            parts.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
-    parts.append("}")
-    return json_safe("\n".join(parts) + "\n")  # no raw C1/bidi characters, no lone surrogates
+    return "".join(iter_report(report))
 
 
 class JsonFormatter(Formatter):
     name = "json"
+    streaming = True
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
         return dumps_report(report_dict(result))
+
+    def write(self, result: ScanResult, stream: TextIO, *, color: bool = False) -> None:
+        """The same text as ``format``, written resource by resource and finding by finding."""
+        for piece in iter_report(_report(result, _Items)):
+            stream.write(piece)

@@ -88,13 +88,21 @@ def looks_like_manifest(text: str) -> bool:
 
 def parse_stream(text: str, file: str, *, helm: bool = False, kinds: frozenset[str] | None = None) -> ParsedStream:
     """Parse every document of ``text``; broken ones become ``parse_error`` findings."""
+    out = ParsedStream()
+    out.docs.extend(iter_stream(text, file, out.findings, helm=helm, kinds=kinds))
+    return out
+
+
+def iter_stream(text: str, file: str, findings: list[Finding], *, helm: bool = False,
+                kinds: frozenset[str] | None = None) -> Iterator[Doc]:
+    """The objects of ``text`` one at a time, as each document is parsed (a caller that drops them keeps
+    nothing of the stream); broken documents add ``parse_error`` findings to ``findings``."""
     import yaml
 
     from tagguard import yamlio
 
-    out = ParsedStream()
     if not looks_like_manifest(text):
-        return out
+        return
     if "\r" in text:  # CRLF (or CR) line ends: "---\r" must still split documents; line numbers are unchanged
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if kinds is None:
@@ -103,8 +111,8 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: frozenset[s
     for base, chunk in split_stream(text):
         count += 1
         if count > MAX_DOCUMENTS:
-            out.findings.append(parse_error(file, base, f"{file}:{base}: more than {MAX_DOCUMENTS:,} YAML documents; "
-                                            "the rest of the stream is not scanned", severity="warning"))
+            findings.append(parse_error(file, base, f"{file}:{base}: more than {MAX_DOCUMENTS:,} YAML documents; "
+                                        "the rest of the stream is not scanned", severity="warning"))
             break
         helm_source = None
         if helm:
@@ -119,13 +127,13 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: frozenset[s
             yamlio.check_bomb(value, chunk)
         except yamlio.YamlDepthError as exc:
             line = base + exc.line - 1
-            out.findings.append(parse_error(file, line, f"{file}:{line}: this YAML document is nested too deeply to "
-                                            f"read (more than {yamlio.MAX_DEPTH} levels); the other documents of the "
-                                            "file are still scanned"))
+            findings.append(parse_error(file, line, f"{file}:{line}: this YAML document is nested too deeply to "
+                                        f"read (more than {yamlio.MAX_DEPTH} levels); the other documents of the "
+                                        "file are still scanned"))
             continue
         except yamlio.YamlBombError as exc:
             line = _first_content_line(chunk, base)
-            out.findings.append(parse_error(file, line, f"{file}:{line}: {exc}"))
+            findings.append(parse_error(file, line, f"{file}:{line}: {exc}"))
             continue
         except yaml.YAMLError as exc:
             if not _KIND.search(chunk) and "kind:" not in chunk:
@@ -141,27 +149,25 @@ def parse_stream(text: str, file: str, *, helm: bool = False, kinds: frozenset[s
             why = f"{context}: {problem}" if context and context not in problem else problem
             if "{{" in chunk and "}}" in chunk:
                 # a Go/Jinja template (`name: {{ .Name }}`) outside a Helm chart: not a manifest until rendered
-                out.findings.append(parse_error(file, line, f"{file}:{line}: not valid YAML ({why}): this document is a "
-                                                "`{{ }}` template, which tagguard does not render outside a Helm chart; "
-                                                "not scanned", severity="warning"))
+                findings.append(parse_error(file, line, f"{file}:{line}: not valid YAML ({why}): this document is a "
+                                            "`{{ }}` template, which tagguard does not render outside a Helm chart; "
+                                            "not scanned", severity="warning"))
                 continue
-            out.findings.append(parse_error(file, line, f"{file}:{line}: invalid YAML in this document ({why}); "
-                                            "the other documents of the file are still scanned"))
+            findings.append(parse_error(file, line, f"{file}:{line}: invalid YAML in this document ({why}); "
+                                        "the other documents of the file are still scanned"))
             continue
         except RecursionError:
             line = _first_content_line(chunk, base)
-            out.findings.append(parse_error(file, line, f"{file}:{line}: this YAML document is nested too deeply to read; "
-                                            "the other documents of the file are still scanned"))
+            findings.append(parse_error(file, line, f"{file}:{line}: this YAML document is nested too deeply to read; "
+                                        "the other documents of the file are still scanned"))
             continue
         except ValueError as exc:
             line = _first_content_line(chunk, base)
-            out.findings.append(parse_error(file, line, f"{file}:{line}: cannot read this YAML document ({exc})"))
+            findings.append(parse_error(file, line, f"{file}:{line}: cannot read this YAML document ({exc})"))
             continue
         if not isinstance(value, dict):
             continue  # scalars, lists, empty documents: not Kubernetes objects
-        line = _first_content_line(chunk, base)
-        _add_object(out, value, file, line, helm_source)
-    return out
+        yield from _objects(value, file, _first_content_line(chunk, base), helm_source)
 
 
 def looks_like_json_manifest(text: str) -> bool:
@@ -197,15 +203,20 @@ def parse_json(text: str, file: str) -> ParsedStream:
 
 
 def _add_object(out: ParsedStream, value: dict[str, Any], file: str, line: int, helm_source: str | None) -> None:
+    out.docs.extend(_objects(value, file, line, helm_source))
+
+
+def _objects(value: dict[str, Any], file: str, line: int, helm_source: str | None) -> Iterator[Doc]:
+    """The Kubernetes object ``value`` (the items of a ``List``) as ``Doc``s."""
     kind = value.get("kind")
     if not isinstance(kind, str) or not isinstance(value.get("apiVersion"), str):
         return
     if kind == "List" or (kind.endswith("List") and isinstance(value.get("items"), list)):
         for item in value.get("items") or []:
             if isinstance(item, dict) and isinstance(item.get("kind"), str) and isinstance(item.get("apiVersion"), str):
-                out.docs.append(Doc(item, file, line, helm_source))
+                yield Doc(item, file, line, helm_source)
         return
-    out.docs.append(Doc(value, file, line, helm_source))
+    yield Doc(value, file, line, helm_source)
 
 
 def readable_kinds(config: Any = None) -> frozenset[str]:

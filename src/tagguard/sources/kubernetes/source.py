@@ -15,6 +15,7 @@ import errno
 import os
 import stat
 from typing import Any
+from collections.abc import Iterable, Iterator
 
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
 
@@ -117,73 +118,151 @@ def _read_fd(fd: int, size: int, cap: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _may_hold_facts(data: bytes) -> bool:
+    """False when ``data`` (plain UTF-8) cannot hold a Namespace or TrainingRuntime: neither word nor an
+    escape (``\\u004e...``) that could spell one.  Other encodings are decoded and parsed to know."""
+    if data[:1] in (b"\xff", b"\xfe", b"\x00") or data[1:2] == b"\x00":
+        return True
+    return b"Namespace" in data or b"TrainingRuntime" in data or b"\\" in data
+
+
 class KubernetesSource(Source):
+    """Reads the manifest files twice: first only the facts that apply across files (Namespace labels,
+    TrainingRuntimes: a quick byte search skips the files that have none), then every object, each
+    turned into resources as it is parsed and then dropped.  Memory grows with the resources, not with
+    the parsed documents (BENCHMARKS.md, "Kubernetes memory")."""
+
     name = "kubernetes"
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
-        from tagguard import safeio
-        from tagguard.sources.kubernetes.workloads import Builder
-        from tagguard.sources.kubernetes.manifests import parse_json, parse_stream, readable_kinds
+        from tagguard.sources.kubernetes.manifests import parse_json, readable_kinds
+        from tagguard.sources.kubernetes.workloads import FACT_KINDS, Builder
 
         out = SourceOutput()
         builder = Builder(ctx, source="kubernetes")
         kinds = readable_kinds(ctx.config)
-        claimed_before = inventory.claimed
+        inputs = [(rel, ext) for rel in inventory.files
+                  if rel not in inventory.claimed and (ext := manifest_extension(rel)) is not None]
+        stdin = inventory.stdin if inventory.stdin is not None and "<stdin>" not in inventory.claimed else None
+        reader = _Reader(inventory, ctx)
+        # 1: facts that apply to the workloads of every file (nothing reported: the second pass does)
+        quiet = SourceOutput()
+        for rel, ext in inputs:
+            data = reader.read(rel, None)
+            if data is None or not _may_hold_facts(data):
+                continue
+            text = read_text(data, rel, quiet)
+            del data
+            if text is not None:
+                builder.learn(parse_json(text, rel).docs if ext == ".json" else
+                              _stream(text, rel, quiet.findings, kinds=FACT_KINDS))
+        if stdin is not None and _may_hold_facts(stdin):
+            text = read_text(stdin, "<stdin>", quiet)
+            if text is not None:
+                builder.learn(_stdin_docs(text, quiet.findings, FACT_KINDS))
+        # 2: every object, built as it is parsed
         claimed: list[str] = []
-        root = str(inventory.root)
-        cap = safeio.max_file_bytes()
-        found: dict[str, Any] = {}
-
-        def boundary() -> Any:
-            if "b" not in found:
-                found["b"] = getattr(ctx, "boundary", None) or safeio.scan_boundary(inventory.root)
-            return found["b"]
-
-        for rel in inventory.files:
-            if rel in claimed_before:
-                continue
-            ext = manifest_extension(rel)
-            if ext is None:
-                continue
-            try:
-                fd, size = _open_confined(root, rel, boundary)  # one open + fstat: no pathlib per file
-                try:
-                    data = _read_fd(fd, size, cap) if size <= cap else b""
-                finally:
-                    os.close(fd)
-                if size > cap or len(data) > cap:
-                    out.findings.append(parse_error(rel, None, f"{rel}: {safeio.format_bytes(max(size, len(data)))} "
-                                                    f"is over the {safeio.format_bytes(cap)} limit per file (raise "
-                                                    f"{safeio.MAX_FILE_BYTES_ENV} to read it); not scanned"))
-                    continue
-            except safeio.OutsideRepository:
-                out.findings.append(parse_error(rel, None, f"{rel}: a symlink leading outside the scanned repository; "
-                                                "not read", severity="warning"))
-                continue
-            except OSError as exc:
-                out.findings.append(parse_error(rel, None, f"{rel}: cannot read ({exc.strerror or exc})"))
+        for rel, ext in inputs:
+            data = reader.read(rel, out)
+            if data is None:
                 continue
             text = read_text(data, rel, out)
+            del data  # the text is all the parse needs
             if text is None:
                 continue
-            parsed = parse_json(text, rel) if ext == ".json" else parse_stream(text, rel, kinds=kinds)
-            out.findings.extend(parsed.findings)
-            if parsed.docs or parsed.findings:
+            before = len(out.findings)
+            docs = _Counted(parse_json(text, rel).docs if ext == ".json" else
+                            _stream(text, rel, out.findings, kinds=kinds))
+            builder.build_docs(docs)
+            del text
+            if docs.count or len(out.findings) > before:
                 claimed.append(rel)
-            builder.add(parsed.docs)
-        if inventory.stdin is not None and "<stdin>" not in inventory.claimed:
-            text = read_text(inventory.stdin, "<stdin>", out)
+        if stdin is not None:
+            text = read_text(stdin, "<stdin>", out)
             if text is not None:
-                if text.lstrip()[:1] == "{":
-                    parsed = parse_json(text, "<stdin>")
-                else:
-                    parsed = parse_stream(text, "<stdin>", helm="# Source: " in text, kinds=kinds)
-                out.findings.extend(parsed.findings)
-                builder.add(parsed.docs)
+                builder.build_docs(_stdin_docs(text, out.findings, kinds))
             claimed.append("<stdin>")
         inventory.claim(claimed)
-        out.extend(builder.build())
+        out.extend(builder.finish())
         return out
+
+
+class _Counted:
+    """An iterable of documents that counts what it gave."""
+
+    def __init__(self, docs: Iterable[Any]):
+        self.docs = docs
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for doc in self.docs:
+            self.count += 1
+            yield doc
+
+
+def _stream(text: str, rel: str, findings: list[Any], *, kinds: frozenset[str]) -> Iterator[Any]:
+    from tagguard.sources.kubernetes.manifests import iter_stream
+
+    return iter_stream(text, rel, findings, kinds=kinds)
+
+
+def _stdin_docs(text: str, findings: list[Any], kinds: frozenset[str]) -> Iterable[Any]:
+    """``tagguard scan -``: JSON when it starts with ``{``, else a YAML stream (``helm template`` output
+    keeps its ``# Source:`` template names)."""
+    from tagguard.sources.kubernetes.manifests import iter_stream, parse_json
+
+    if text.lstrip()[:1] == "{":
+        parsed = parse_json(text, "<stdin>")
+        findings.extend(parsed.findings)
+        return parsed.docs
+    return iter_stream(text, "<stdin>", findings, helm="# Source: " in text, kinds=kinds)
+
+
+class _Reader:
+    """Reads one scanned file at a time: confined to the repository, never more than the per-file cap."""
+
+    def __init__(self, inventory: Inventory, ctx: ScanContext):
+        from tagguard import safeio
+
+        self.inventory = inventory
+        self.ctx = ctx
+        self.root = str(inventory.root)
+        self.cap = safeio.max_file_bytes()
+        self._boundary: Any = None
+
+    def boundary(self) -> Any:
+        if self._boundary is None:
+            from tagguard import safeio
+
+            self._boundary = getattr(self.ctx, "boundary", None) or safeio.scan_boundary(self.inventory.root)
+        return self._boundary
+
+    def read(self, rel: str, out: SourceOutput | None) -> bytes | None:
+        """The file's bytes; None when it cannot be read (a parse error in ``out`` when given)."""
+        from tagguard import safeio
+
+        cap = self.cap
+        problem = None
+        try:
+            fd, size = _open_confined(self.root, rel, self.boundary)  # one open + fstat: no pathlib per file
+            try:
+                data = _read_fd(fd, size, cap) if size <= cap else b""
+            finally:
+                os.close(fd)
+            if size > cap or len(data) > cap:
+                problem = parse_error(rel, None, f"{rel}: {safeio.format_bytes(max(size, len(data)))} is over the "
+                                      f"{safeio.format_bytes(cap)} limit per file (raise {safeio.MAX_FILE_BYTES_ENV} "
+                                      "to read it); not scanned")
+        except safeio.OutsideRepository:
+            problem = parse_error(rel, None, f"{rel}: a symlink leading outside the scanned repository; not read",
+                                  severity="warning")
+        except OSError as exc:
+            problem = parse_error(rel, None, f"{rel}: cannot read ({exc.strerror or exc})")
+        if problem is not None:
+            if out is not None:
+                out.findings.append(problem)
+            return None
+        return data
 
 
 def resources_from_manifest_objects(objs: list[dict[str, Any]], file: str, line: int | None, ctx: Any,

@@ -322,8 +322,62 @@ def pod_accelerators(pod_spec: dict[str, Any], extra_containers: list[dict[str, 
 
 # --- the builder -----------------------------------------------------------------------------
 
+@dataclass
+class RoleInput:
+    """One pod template of a workload object (a role of a multi-role CRD, or the only one): what
+    ``Builder._role`` turns into a resource."""
+
+    doc: Doc
+    spec: dict[str, Any]  # the kind table entry
+    role: dict[str, Any]  # the role entry of the kind table
+    item: Any  # what the role's paths start at: the object, or an item of its `each` collection
+    item_path: str
+    role_name: str | None
+    kind: str
+    ns: str
+    base: str  # Kind/namespace/name
+    ctrl_labels: dict[str, str]  # the object's own metadata.labels
+    ctrl_annotations: Any
+    workload: str  # service | job | daemon (kind table)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return self.doc.obj
+
+    @property
+    def address(self) -> str:
+        return f"{self.base}#{self.role_name}" if self.role_name else self.base
+
+    @property
+    def role_key(self) -> str:
+        return self.role_name or self.role.get("role") or ""
+
+
+@dataclass
+class PodInputs:
+    """What a role's pods get, read from the object: labels, annotations, the pod spec (overrides
+    applied) and the containers that count for accelerators besides the pod spec's own."""
+
+    pod_spec: dict[str, Any]
+    label_paths: list[str]
+    labels: dict[str, str]
+    annotations: list[Any]
+    extra_containers: list[dict[str, Any]]
+    open_reason: str | None = None
+    provisioned_type: str | None = None
+
+
+FACT_KINDS = frozenset({"Namespace", "TrainingRuntime", "ClusterTrainingRuntime", "List"})
+_SHARED_MAX = 8192  # distinct short strings shared between resources (label keys, values, origins)
+
+
 class Builder:
-    """Collects objects from one scan input (a set of files, one chart, a Terraform resource)."""
+    """Turns the objects of one scan input (a set of files, one chart, a Terraform resource) into resources.
+
+    Namespaces and TrainingRuntimes apply to the workloads of every file, so the builder keeps their
+    facts (``learn``) and builds each other object as soon as it is given (``build_docs``), dropping
+    it afterwards: memory grows with the resources, not with the parsed documents.  ``add`` +
+    ``build`` do both for inputs that come in one piece (a chart, a Terraform resource)."""
 
     def __init__(self, ctx: Any, source: str = "kubernetes", chart: str | None = None,
                  default_namespace: str | None = None):
@@ -335,29 +389,41 @@ class Builder:
         self.default_ns = default_namespace or getattr(options, "namespace", None) or "default"
         self.docs: list[Doc] = []
         self.out = SourceOutput()
+        self.namespaces: dict[str, NamespaceInfo] = self._config_namespaces()
+        # TrainingRuntime name -> {replicated job name: its pod labels}; None when it has no job list
+        self.runtimes: dict[str, dict[str, dict[str, str]] | None] = {}
+        self._nodepools: list[dict[str, Any]] = []
+        self._nodeclasses: dict[str, Doc] = {}
+        self._shared: dict[str, str] = {}
 
     def add(self, docs: Iterable[Doc]) -> None:
         self.docs.extend(docs)
 
-    # ------------------------------------------------------------------------------------
     def build(self) -> SourceOutput:
-        namespaces = self._config_namespaces()
-        for doc in self.docs:
-            if doc.obj.get("kind") == "Namespace" and str(doc.obj.get("apiVersion", "")) == "v1":
-                name = _name(doc.obj)
-                info = namespaces.setdefault(name, NamespaceInfo(name))
-                info.labels.update(_str_map(_meta(doc.obj).get("labels")))
+        """Everything given to ``add`` as one input."""
+        docs, self.docs = self.docs, []
+        self.learn(docs)
+        self.build_docs(docs)
+        return self.finish()
+
+    # --- the streaming interface ----------------------------------------------------------------
+    def learn(self, docs: Iterable[Doc]) -> None:
+        """Keep the facts other objects need (Namespace labels, TrainingRuntime pod labels); call it
+        with the documents of every file before ``build_docs`` (it ignores all other kinds)."""
+        for doc in docs:
+            obj = doc.obj
+            kind = obj.get("kind")
+            if kind == "Namespace" and str(obj.get("apiVersion", "")) == "v1":
+                name = _name(obj)
+                info = self.namespaces.setdefault(name, NamespaceInfo(name))
+                info.labels.update(self._str_map(_meta(obj).get("labels")))
                 info.file, info.line, info.origin = doc.file, doc.line, "Namespace"
-        self.namespaces = namespaces
-        nodepools: list[tuple[Doc, dict[str, Any]]] = []
-        nodeclasses: dict[str, Doc] = {}
-        runtimes: dict[str, dict[str, Any]] = {}
-        for doc in self.docs:
-            kind = doc.obj.get("kind")
-            if kind in ("TrainingRuntime", "ClusterTrainingRuntime"):
-                runtimes[_name(doc.obj)] = doc.obj
-        self.runtimes = runtimes
-        for doc in self.docs:
+            elif kind in ("TrainingRuntime", "ClusterTrainingRuntime"):
+                self.runtimes[_name(obj)] = _runtime_roles(obj)
+
+    def build_docs(self, docs: Iterable[Doc]) -> None:
+        """Resources and findings for ``docs``, in their order; nothing of a document is kept."""
+        for doc in docs:
             obj = doc.obj
             kind = str(obj.get("kind"))
             api = str(obj.get("apiVersion"))
@@ -367,9 +433,9 @@ class Builder:
                 elif kind == "ResourceQuota" and api == "v1":
                     self._quota(doc)
                 elif kind == "NodePool" and api.startswith("karpenter.sh/"):
-                    nodepools.append((doc, self._nodepool(doc)))
+                    self._nodepools.append(self._nodepool(doc))
                 elif kind == "EC2NodeClass" and api.startswith("karpenter.k8s.aws/"):
-                    nodeclasses[_name(obj)] = doc
+                    self._nodeclasses[_name(obj)] = _nodeclass_facts(doc)
                 else:
                     spec = self.table.lookup(kind, api)
                     if spec is not None:
@@ -377,8 +443,27 @@ class Builder:
             except RecursionError:
                 self.out.findings.append(parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {kind} "
                                                      f"{_name(obj)} is nested too deeply to read"))
-        self._karpenter(nodepools, nodeclasses)
+
+    def finish(self) -> SourceOutput:
+        """The Karpenter node classes (they need every NodePool) and the output."""
+        self._karpenter(self._nodepools, self._nodeclasses)
+        self._nodepools, self._nodeclasses = [], {}
         return self.out
+
+    # --- compact records ------------------------------------------------------------------------
+    def _share(self, value: str) -> str:
+        """One string object for equal short strings (label keys and values, origins, hints repeat
+        across thousands of objects; each parsed document has its own copies)."""
+        hit = self._shared.get(value)
+        if hit is not None:
+            return hit
+        if len(self._shared) < _SHARED_MAX and len(value) <= 200:
+            self._shared[value] = value
+        return value
+
+    def _str_map(self, value: Any) -> dict[str, str]:
+        share = self._share
+        return {share(k): share(v) for k, v in _str_map(value).items()}
 
     # ------------------------------------------------------------------------------------
     def _config_namespaces(self) -> dict[str, NamespaceInfo]:
@@ -445,193 +530,215 @@ class Builder:
         self.out.resources.append(Resource(address=address, type="ResourceQuota", source=self.source, file=doc.file,
                                            line=doc.line, taggable=False, tag_style="kubernetes", meta=meta))
 
-    # ------------------------------------------------------------------------------------
+    # --- workloads: one resource per pod template ---------------------------------------------
     def _workload(self, doc: Doc, spec: dict[str, Any]) -> None:
         obj = doc.obj
-        kind = str(obj.get("kind"))
-        name = _name(obj)
-        ns = str(_meta(obj).get("namespace") or self.default_ns)
-        ctrl_labels = _str_map(_meta(obj).get("labels"))
-        ctrl_annotations = _meta(obj).get("annotations")
-        workload = spec.get("workload", "service")
-        base = f"{kind}/{ns}/{name}"
+        kind = self._share(str(obj.get("kind")))
+        ns = self._share(str(_meta(obj).get("namespace") or self.default_ns))
+        base = f"{kind}/{ns}/{_name(obj)}"
+        ctrl_labels = self._str_map(_meta(obj).get("labels"))
         found_any = False
         for role_name, role, item, item_path in iter_roles(spec, obj):
-            built = self._role(doc, spec, role, item, item_path, role_name, kind, name, ns, base, ctrl_labels,
-                               ctrl_annotations, workload)
-            found_any = found_any or built
+            r = RoleInput(doc, spec, role, item, item_path, role_name, kind, ns, base, ctrl_labels,
+                          _meta(obj).get("annotations"), spec.get("workload", "service"))
+            found_any = self._role(r) or found_any
         if not found_any and not spec.get("roles"):
             self.out.findings.append(parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {base}: the kind table "
                                                  f"entry for {kind} has no roles", severity=WARNING))
 
-    def _role(self, doc, spec, role, item, item_path, role_name, kind, name, ns, base, ctrl_labels,
-              ctrl_annotations, workload) -> bool:
-        obj = doc.obj
-        template_path = role.get("template")
-        template = get_path(item, template_path, obj) if template_path else None
-        if template_path and not isinstance(template, dict):
-            if not role.get("optional"):
-                where = join(item_path, template_path)
-                self.out.findings.append(parse_error(
-                    doc.file, doc.line, f"{doc.file}:{doc.line}: {base}{'#' + role_name if role_name else ''}: "
-                    f"no pod template at `{where}`; this workload's pods are not checked", severity=WARNING,
-                    rule="not-scanned", category="not_scanned"))
+    def _role(self, r: RoleInput) -> bool:
+        """One role's resource: its pods' inputs, the tags they carry, what they run on, where a fix goes."""
+        pod = self._pod_inputs(r)
+        if pod is None:
             return False
-        pod_spec_path = role.get("pod_spec") or (join(template_path, "spec") if template_path else None)
-        pod_spec = get_path(item, pod_spec_path, obj) if pod_spec_path else None
-        if pod_spec_path and role.get("pod_spec") and not isinstance(pod_spec, dict):
-            if role.get("optional"):
-                return False
-        if not isinstance(pod_spec, dict):
-            pod_spec = {}
-        address = f"{base}#{role_name}" if role_name else base
+        inherit = bool(r.role.get("inherit_object_labels"))
+        label_where = self._share(", ".join(f"`{join(r.item_path, p) if not p.startswith('$.') else p[2:]}`"
+                                            for p in pod.label_paths) or "the pod template labels")
+        tags, origins = self._pod_tags(r, pod.labels, label_where, inherit)
+        unresolved, reasons = _split_templated(tags)
+        meta = self._base_meta(r.ns, r.doc)
+        if r.role_name:
+            meta["role"] = r.role_name
+        compute = self._compute(r, pod, meta)
+        # where the fix goes, and labels on the controller that its pods do not get (a fact for
+        # rules/propagation.py, which decides which of them the taxonomy cares about)
+        hint = f"the pod labels ({label_where})"
+        if r.kind != "Pod" and not inherit:
+            hint += f" or the labels of Namespace `{r.ns}`"
+        address = r.address
+        res = Resource(address=address, type=r.kind, source=self.source, file=r.doc.file, line=r.doc.line,
+                       ai=compute is not None, tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons,
+                       tag_style="kubernetes", compute=compute, tag_origins=origins, tag_fix_hint=self._share(hint),
+                       meta=meta, tags_open=pod.open_reason is not None, open_reason=pod.open_reason,
+                       suppressions=self._suppressions(pod.annotations, r.doc, address))
+        missing_ctrl = {k: v for k, v in r.ctrl_labels.items() if k not in tags and k not in unresolved}
+        if missing_ctrl and r.kind != "Pod" and not inherit:
+            res.unpropagated.append(Unpropagated(
+                via="kubernetes", keys=missing_ctrl, reaching=tags, reaching_unresolved=unresolved,
+                detail={k: v for k, v in (("kind", r.kind), ("label_where", label_where), ("role", r.role_name),
+                                          ("chart", self.chart)) if v}))
+        self.out.resources.append(res)
+        return True
 
-        # labels the pods get
+    def _pod_template(self, r: RoleInput) -> tuple[Any, dict[str, Any]] | None:
+        """``(template, pod spec)`` of a role; None (with a not-scanned warning unless the role is optional)
+        when the object has no pod template where the kind table says."""
+        template_path = r.role.get("template")
+        template = get_path(r.item, template_path, r.obj) if template_path else None
+        if template_path and not isinstance(template, dict):
+            if not r.role.get("optional"):
+                where = join(r.item_path, template_path)
+                doc = r.doc
+                self.out.findings.append(parse_error(
+                    doc.file, doc.line, f"{doc.file}:{doc.line}: {r.address}: no pod template at `{where}`; this "
+                    "workload's pods are not checked", severity=WARNING, rule="not-scanned", category="not_scanned"))
+            return None
+        pod_spec_path = r.role.get("pod_spec") or (join(template_path, "spec") if template_path else None)
+        pod_spec = get_path(r.item, pod_spec_path, r.obj) if pod_spec_path else None
+        if pod_spec_path and r.role.get("pod_spec") and not isinstance(pod_spec, dict) and r.role.get("optional"):
+            return None
+        return template, pod_spec if isinstance(pod_spec, dict) else {}
+
+    def _pod_inputs(self, r: RoleInput) -> PodInputs | None:
+        found = self._pod_template(r)
+        if found is None:
+            return None
+        template, pod_spec = found
+        role, item, obj = r.role, r.item, r.obj
+        template_path = role.get("template")
         label_paths = list(role.get("labels") or ([join(template_path, "metadata.labels")] if template_path else []))
-        pod_labels: dict[str, str] = {}
+        labels: dict[str, str] = {}
         for p in label_paths:
-            pod_labels.update(_str_map(get_path(item, p, obj)))
-        annotations = [ctrl_annotations]
+            labels.update(self._str_map(get_path(item, p, obj)))
+        annotations = [r.ctrl_annotations]
         if template_path:
             annotations.append(get_path(template, "metadata.annotations"))
-        extra_containers: list[dict[str, Any]] = []
+        pod = PodInputs(pod_spec, label_paths, labels, annotations, [])
         for c in role.get("containers") or []:
             v = pod_spec.get(c)
             if isinstance(v, dict):
-                extra_containers.append(v)
-        overrides = role.get("overrides")
-        open_reason = None
-        if overrides:
-            ov_labels, ov_specs = _overrides_for(get_path(obj, overrides), role_name or role.get("role") or "")
-            pod_labels.update(ov_labels)
-            for s in ov_specs:
-                pod_spec = {**pod_spec, **s}
-            runtime_name = get_path(obj, spec.get("runtime_ref")) if spec.get("runtime_ref") else None
-            rt = self.runtimes.get(str(runtime_name)) if runtime_name else None
-            rt_labels = _runtime_labels(rt, role_name or role.get("role") or "") if rt else None
-            if rt_labels is not None:
-                pod_labels = {**rt_labels, **pod_labels}
-            else:
-                open_reason = (f"its pods also get the labels of TrainingRuntime `{runtime_name}`, which is not in the "
-                               "scanned files" if runtime_name else "its pods also get labels from a TrainingRuntime")
+                pod.extra_containers.append(v)
+        if role.get("overrides"):
+            self._apply_overrides(r, pod)
         if role.get("resources"):
             res = get_path(obj, role["resources"])
             if isinstance(res, dict):
-                extra_containers.append({"resources": res})
-        extra_containers.extend(declared_gpus(role, item, obj))
-        provisioned_type = None
+                pod.extra_containers.append({"resources": res})
+        pod.extra_containers.extend(declared_gpus(role, item, obj))
         if role.get("instance_type"):  # the operator provisions this node type per unit (KAITO Workspace)
             value = get_path(item, role["instance_type"], obj)
             acc = _accelerator_of_type(value) if isinstance(value, str) else None
             if acc and acc[1]:
-                provisioned_type = value
-                extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": acc[1]}}})
-        inherit = bool(role.get("inherit_object_labels"))
-        nsinfo = self.namespaces.get(ns)
+                pod.provisioned_type = value
+                pod.extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": acc[1]}}})
+        return pod
+
+    def _apply_overrides(self, r: RoleInput, pod: PodInputs) -> None:
+        """JobSet-style ``overrides`` (labels and pod spec per target job) and the TrainingRuntime's labels."""
+        ov_labels, ov_specs = _overrides_for(get_path(r.obj, r.role["overrides"]), r.role_key)
+        pod.labels.update(self._str_map(ov_labels))
+        for s in ov_specs:
+            pod.pod_spec = {**pod.pod_spec, **s}
+        runtime_ref = r.spec.get("runtime_ref")
+        runtime_name = get_path(r.obj, runtime_ref) if runtime_ref else None
+        roles = self.runtimes.get(str(runtime_name)) if runtime_name else None
+        rt_labels = roles.get(r.role_key, {}) if roles is not None else None
+        if rt_labels is not None:
+            pod.labels = {**rt_labels, **pod.labels}
+        else:
+            pod.open_reason = (f"its pods also get the labels of TrainingRuntime `{runtime_name}`, which is not in the "
+                               "scanned files" if runtime_name else "its pods also get labels from a TrainingRuntime")
+
+    def _pod_tags(self, r: RoleInput, pod_labels: dict[str, str], label_where: str, inherit: bool
+                  ) -> tuple[dict[str, str], dict[str, str]]:
+        """The labels the pods carry (Namespace, then the object's own when the kind copies them, then the
+        pod template's) and where each came from."""
         tags: dict[str, str] = {}
         origins: dict[str, str] = {}
+        nsinfo = self.namespaces.get(r.ns)
         if nsinfo:
+            where = self._share(f"Namespace {r.ns} labels" if nsinfo.origin == "Namespace" else
+                                f"{nsinfo.origin}.{r.ns}.labels")
             for k, v in nsinfo.labels.items():
                 tags[k] = v
-                origins[k] = (f"Namespace {ns} labels" if nsinfo.origin == "Namespace" else
-                              f"{nsinfo.origin}.{ns}.labels")
+                origins[k] = where
         if inherit:
-            for k, v in ctrl_labels.items():
+            where = self._share(f"{r.kind} metadata.labels (copied to its pods)")
+            for k, v in r.ctrl_labels.items():
                 tags[k] = v
-                origins[k] = f"{kind} metadata.labels (copied to its pods)"
-        label_where = ", ".join(f"`{join(item_path, p) if not p.startswith('$.') else p[2:]}`" for p in label_paths) \
-            or "the pod template labels"
+                origins[k] = where
+        where = self._share(f"pod labels ({label_where})")
         for k, v in pod_labels.items():
             tags[k] = v
-            origins[k] = f"pod labels ({label_where})"
+            origins[k] = where
+        return tags, origins
 
-        unresolved: list[str] = []
-        reasons: dict[str, str] = {}
-        for k, v in list(tags.items()):
-            if _TEMPLATED.search(v):
-                unresolved.append(k)
-                reasons[k] = f"`{v}` is substituted at deploy time"
-                del tags[k]
-
-        accel, gpus = pod_accelerators(pod_spec, extra_containers, self.table)
-        ai = bool(accel)
+    def _compute(self, r: RoleInput, pod: PodInputs, meta: dict[str, Any]) -> Compute | None:
+        """What the role's pods run on (None when they hold no accelerator); sets ``meta`` facts."""
+        accel, gpus = pod_accelerators(pod.pod_spec, pod.extra_containers, self.table)
         notes: list[str] = []
-        compute = None
-        meta = self._base_meta(ns, doc)
-        if role_name:
-            meta["role"] = role_name
-        policy = str(pod_spec.get("restartPolicy") or "")
-        if workload == "service" and kind == "Pod" and policy in ("OnFailure", "Never"):
+        workload = r.workload
+        policy = str(pod.pod_spec.get("restartPolicy") or "")
+        if workload == "service" and r.kind == "Pod" and policy in ("OnFailure", "Never"):
             # a bare pod that is not restarted on success runs to completion: priced like a Job, never 730 h
             workload = "job"
             notes.append(f"restartPolicy {policy}: the pod runs to completion and is priced like a Job")
         meta["workload"] = workload
-        if ai:
-            accelerator, instance_type, pricing_model = placement(pod_spec, self.table, notes)
-            if provisioned_type:
-                instance_type = provisioned_type
-                acc = _accelerator_of_type(provisioned_type)
-                accelerator = _short_model(acc[0]) if acc and acc[0] else accelerator
-                notes.append(f"the operator provisions one {provisioned_type} node per unit")
-            want = placement_request(pod_spec)
-            if want:
-                meta["node_placement"] = want  # matched against the scan's node pools (pricing.placement)
-            units, why = resolve_units(role, item, obj)
-            if units is None:
-                notes.append(f"replica count unknown ({why})")
-            runtime_hours = None
-            if workload == "job":
-                meta["run_to_completion"] = True
-                deadline = None
-                for p in spec.get("deadline") or []:
-                    deadline = as_count(get_path(obj, p))
-                    if deadline:
-                        break
-                if deadline is None:
-                    deadline = as_count(pod_spec.get("activeDeadlineSeconds"))
-                if deadline:
-                    runtime_hours = deadline / 3600.0
-                    notes.append(f"runs at most {runtime_hours:g} h per run (activeDeadlineSeconds)")
-                else:
-                    notes.append("run-to-completion job without activeDeadlineSeconds: duration per run unknown")
-                if spec.get("schedule"):
-                    from tagguard.sources.kubernetes.cron import runs_per_month
+        if not accel:
+            return None
+        accelerator, instance_type, pricing_model = placement(pod.pod_spec, self.table, notes)
+        if pod.provisioned_type:
+            instance_type = pod.provisioned_type
+            acc = _accelerator_of_type(pod.provisioned_type)
+            accelerator = _short_model(acc[0]) if acc and acc[0] else accelerator
+            notes.append(f"the operator provisions one {pod.provisioned_type} node per unit")
+        want = placement_request(pod.pod_spec)
+        if want:
+            meta["node_placement"] = want  # matched against the scan's node pools (pricing.placement)
+        units, why = resolve_units(r.role, r.item, r.obj)
+        if units is None:
+            notes.append(f"replica count unknown ({why})")
+        runtime_hours = None
+        if workload == "job":
+            runtime_hours = self._job_runs(r, pod.pod_spec, meta, notes)
+        elif workload == "daemon":
+            units = None
+            notes.append("one pod per matching node: the number of pods depends on the cluster")
+        if units == 0:
+            notes.append("scaled to zero replicas")
+        meta["accelerators"] = {k: (int(v) if float(v).is_integer() else v) for k, v in accel.items()}
+        if _is_hook(r.obj):
+            meta["helm_hook"] = str(_meta(r.obj).get("annotations", {}).get("helm.sh/hook"))
+        return Compute(provider="kubernetes", accelerator=accelerator, instance_type=instance_type,
+                       gpus_per_unit=gpus, units=units, pricing_model=pricing_model,
+                       runtime_hours=runtime_hours, notes=notes)
 
-                    sched = get_path(obj, spec["schedule"])
-                    runs = runs_per_month(sched)
-                    if runs is not None:
-                        meta["runs_per_month"] = round(runs, 2)
-                        meta["schedule"] = sched
-            elif workload == "daemon":
-                units = None
-                notes.append("one pod per matching node: the number of pods depends on the cluster")
-            if units == 0:
-                notes.append("scaled to zero replicas")
-            meta["accelerators"] = {k: (int(v) if float(v).is_integer() else v) for k, v in accel.items()}
-            if _is_hook(obj):
-                meta["helm_hook"] = str(_meta(obj).get("annotations", {}).get("helm.sh/hook"))
-            compute = Compute(provider="kubernetes", accelerator=accelerator, instance_type=instance_type,
-                              gpus_per_unit=gpus, units=units, pricing_model=pricing_model,
-                              runtime_hours=runtime_hours, notes=notes)
+    def _job_runs(self, r: RoleInput, pod_spec: dict[str, Any], meta: dict[str, Any], notes: list[str]
+                  ) -> float | None:
+        """A run-to-completion role: hours per run (its deadline) and runs per month (a schedule)."""
+        meta["run_to_completion"] = True
+        deadline = None
+        for p in r.spec.get("deadline") or []:
+            deadline = as_count(get_path(r.obj, p))
+            if deadline:
+                break
+        if deadline is None:
+            deadline = as_count(pod_spec.get("activeDeadlineSeconds"))
+        runtime_hours = None
+        if deadline:
+            runtime_hours = deadline / 3600.0
+            notes.append(f"runs at most {runtime_hours:g} h per run (activeDeadlineSeconds)")
+        else:
+            notes.append("run-to-completion job without activeDeadlineSeconds: duration per run unknown")
+        if r.spec.get("schedule"):
+            from tagguard.sources.kubernetes.cron import runs_per_month
 
-        # where the fix goes, and labels on the controller that its pods do not get (a fact for
-        # rules/propagation.py, which decides which of them the taxonomy cares about)
-        missing_ctrl = {k: v for k, v in ctrl_labels.items() if k not in tags and k not in unresolved}
-        hint = f"the pod labels ({label_where})"
-        if kind != "Pod" and not inherit:
-            hint += f" or the labels of Namespace `{ns}`"
-        res = Resource(address=address, type=kind, source=self.source, file=doc.file, line=doc.line, ai=ai,
-                       tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons, tag_style="kubernetes",
-                       compute=compute, tag_origins=origins, tag_fix_hint=hint, meta=meta,
-                       tags_open=open_reason is not None, open_reason=open_reason,
-                       suppressions=self._suppressions(annotations, doc, address))
-        if missing_ctrl and kind != "Pod" and not inherit:
-            res.unpropagated.append(Unpropagated(
-                via="kubernetes", keys=missing_ctrl, reaching=tags, reaching_unresolved=unresolved,
-                detail={k: v for k, v in (("kind", kind), ("label_where", label_where), ("role", role_name),
-                                          ("chart", self.chart)) if v}))
-        self.out.resources.append(res)
-        return True
+            sched = get_path(r.obj, r.spec["schedule"])
+            runs = runs_per_month(sched)
+            if runs is not None:
+                meta["runs_per_month"] = round(runs, 2)
+                meta["schedule"] = sched
+        return runtime_hours
 
     # --- Karpenter -----------------------------------------------------------------------
     def _nodepool(self, doc: Doc) -> dict[str, Any]:
@@ -701,18 +808,13 @@ class Builder:
         return {"name": name, "capable": capable, "why": why, "nodeclass": nodeclass, "limits": limits,
                 "gpu_names": gpu_names, "types": types}
 
-    def _karpenter(self, nodepools: list[tuple[Doc, dict[str, Any]]], nodeclasses: dict[str, Doc]) -> None:
+    def _karpenter(self, nodepools: list[dict[str, Any]], nodeclasses: dict[str, Doc]) -> None:
         for name, doc in nodeclasses.items():
-            users = [np for _, np in nodepools if np["nodeclass"] == name]
+            users = [np for np in nodepools if np["nodeclass"] == name]
             gpu_users = [np for np in users if np["capable"]]
             raw_tags = get_path(doc.obj, "spec.tags")
             tags = _str_map(raw_tags)
-            unresolved, reasons = [], {}
-            for k, v in list(tags.items()):
-                if _TEMPLATED.search(v):
-                    unresolved.append(k)
-                    reasons[k] = f"`{v}` is substituted at deploy time"
-                    del tags[k]
+            unresolved, reasons = _split_templated(tags)
             address = f"EC2NodeClass//{name}"
             meta = self._base_meta(None, doc)
             meta["nodepools"] = [np["name"] for np in users]
@@ -741,6 +843,47 @@ class Builder:
                 suppressions=self._suppressions([_meta(doc.obj).get("annotations")], doc, address)))
 
 
+def _split_templated(tags: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """Take the values substituted at deploy time (``${X}``, ``{{ .X }}``, ``$(X)``) out of ``tags``:
+    ``(their keys, why each is unknown)``."""
+    unresolved: list[str] = []
+    reasons: dict[str, str] = {}
+    for k, v in list(tags.items()):
+        if _TEMPLATED.search(v):
+            unresolved.append(k)
+            reasons[k] = f"`{v}` is substituted at deploy time"
+            del tags[k]
+    return unresolved, reasons
+
+
+def _nodeclass_facts(doc: Doc) -> Doc:
+    """An EC2NodeClass with only what ``Builder._karpenter`` reads (its annotations and ``spec.tags``)."""
+    obj = doc.obj
+    slim: dict[str, Any] = {}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        slim["metadata"] = {k: meta[k] for k in ("name", "annotations") if k in meta}
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        slim["spec"] = {"tags": spec["tags"]} if "tags" in spec else {}
+    elif "spec" in obj:
+        slim["spec"] = spec
+    return Doc(slim, doc.file, doc.line, doc.helm_source)
+
+
+def _runtime_roles(runtime: dict[str, Any]) -> dict[str, dict[str, str]] | None:
+    """A TrainingRuntime's facts: replicated job name -> the labels of its pods (the first job of a
+    name wins); None when it has no ``replicatedJobs`` list."""
+    jobs = get_path(runtime, "spec.template.spec.replicatedJobs")
+    if not isinstance(jobs, list):
+        return None
+    out: dict[str, dict[str, str]] = {}
+    for job in jobs:
+        if isinstance(job, dict) and isinstance(job.get("name"), str) and job["name"] not in out:
+            out[job["name"]] = _str_map(get_path(job, "template.spec.template.metadata.labels"))
+    return out
+
+
 def _is_hook(obj: dict[str, Any]) -> bool:
     ann = _meta(obj).get("annotations")
     return isinstance(ann, dict) and "helm.sh/hook" in ann
@@ -761,13 +904,3 @@ def _overrides_for(overrides: Any, role: str) -> tuple[dict[str, str], list[dict
         if isinstance(ov.get("spec"), dict):
             specs.append(ov["spec"])
     return labels, specs
-
-
-def _runtime_labels(runtime: dict[str, Any], role: str) -> dict[str, str] | None:
-    jobs = get_path(runtime, "spec.template.spec.replicatedJobs")
-    if not isinstance(jobs, list):
-        return None
-    for job in jobs:
-        if isinstance(job, dict) and job.get("name") == role:
-            return _str_map(get_path(job, "template.spec.template.metadata.labels"))
-    return {}
