@@ -6,6 +6,7 @@ the engine under test.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -392,3 +393,44 @@ def test_job_without_duration_has_gpus_but_no_monthly_figure():
     assert r.cost.hourly_usd == pytest.approx(21.957642)
     assert r.cost.monthly_usd is None and r.cost.gpu_hours_per_month is None
     assert "no known duration" in r.cost.reason
+
+
+# --- one function per pricing model; the one set-up ------------------------------
+
+def test_every_pricing_model_has_its_function_and_others_are_on_demand_with_a_note():
+    from tagguard.pricing.engine import PRICING_MODELS
+
+    assert set(PRICING_MODELS) == {"on_demand", "spot", "mixed", "reserved", "committed"}
+    committed = Pricer(CARD).price(res(instance_type="p4d.24xlarge", units=2, pricing_model="Committed"))
+    reserved = Pricer(CARD).price(res(instance_type="p4d.24xlarge", units=2, pricing_model="reserved"))
+    assert committed == reserved and "no `commitments` entry covers 2 units" in committed.reason
+    odd = Pricer(CARD).price(res(instance_type="p4d.24xlarge", units=2, pricing_model="savings-plan"))
+    assert odd.hourly_usd == approx(21.957642 * 2)
+    assert odd.reason == "unknown pricing model 'savings-plan' priced on-demand"
+    assert [ln["model"] for ln in odd.breakdown] == ["on_demand"]
+
+
+def test_make_pricer_reads_pricing_commitments_and_the_usage_file(tmp_path, monkeypatch):
+    """The one set-up the scan, plan deltas and spot hints share: config ``pricing`` (+ top-level
+    ``commitments``), ``usage`` relative to the config (``--usage`` as given), the card it is handed."""
+    from tagguard.config import Config
+    from tagguard.pricing.engine import make_pricer
+    from tagguard.sources.base import ScanOptions
+
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(tmp_path / "none.json"))
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "usage.yaml").write_text((FIXTURES / "usage.yaml").read_text())
+    config = Config(raw={"pricing": {"discount_pct": 10}, "usage": "usage.yaml",
+                         "commitments": [{"instance_type": "p4d.24xlarge", "count": 1, "term": "3y",
+                                          "rate_usd_per_hour": 9.5}]},
+                    path=tmp_path / "cfg" / ".tagguard.yaml")
+    setup = make_pricer(config, ScanOptions())
+    assert setup.pricer.card is CARD and setup.pricer.discount_pct == 10
+    assert setup.pricer.commitments[0].rate == 9.5
+    assert setup.usage is not None and setup.usage_error is None
+    assert setup.usage_path == tmp_path / "cfg" / "usage.yaml"
+    # --usage wins and is taken as given; an unreadable one is an error to report, and pricing goes on
+    setup = make_pricer(config, ScanOptions(usage=str(tmp_path / "missing.yaml")))
+    assert setup.usage is None and "missing.yaml" in setup.usage_error and setup.pricer is not None
+    other = dataclasses.replace(CARD, instances={})
+    assert make_pricer(config, card=other).pricer.card is other

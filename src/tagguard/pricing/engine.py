@@ -135,23 +135,21 @@ def make_pricer(config: Any, options: Any = None, card: RateCard | None = None) 
     from tagguard.pricing import usage as usage_mod
 
     card = card if card is not None else refresh.local_ratecard()
-    setup = PricingSetup(pricer=None)  # type: ignore[arg-type]
+    usage = usage_error = path = None
     flag = getattr(options, "usage", None)
     usage_path = flag or config.section("usage")
     if usage_path:
         path = Path(usage_path)
         if not path.is_absolute() and flag is None:
             path = config.base_dir / path
-        setup.usage_path = path
         try:
-            setup.usage = usage_mod.load_usage(path)
+            usage = usage_mod.load_usage(path)
         except ValueError as exc:  # one line naming the file (and line)
-            setup.usage_error = str(exc)
+            usage_error = str(exc)
     pricing = dict(config.section("pricing") or {})
     if config.section("commitments"):
         pricing.setdefault("commitments", config.section("commitments"))
-    setup.pricer = Pricer(card, pricing)
-    return setup
+    return PricingSetup(Pricer(card, pricing), usage, usage_error, path)
 
 
 def _parse_overrides(overrides: Any) -> dict[str, dict[str, float]]:
