@@ -6,9 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clikit import run_cli
 
-from tagguard.cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
 
@@ -32,9 +31,7 @@ def _run(tmp_path: Path, config: str, *args, env=None, files=None):
     (tmp_path / ".tagguard.yaml").write_text(config)
     for name, text in (files or {"main.tf": TF}).items():
         (tmp_path / name).write_text(text)
-    runner = CliRunner()
-    res = runner.invoke(cli, ["scan", str(tmp_path), "--config", str(tmp_path / ".tagguard.yaml"), "-f", "json", *args],
-                        env=env or {}, catch_exceptions=False)
+    res = run_cli("scan", tmp_path, "--config", tmp_path / ".tagguard.yaml", "-f", "json", *args, env=env)
     return res.exit_code, json.loads(res.output) if res.output.startswith("{") else res.output
 
 

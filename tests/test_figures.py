@@ -2,14 +2,11 @@
 not priced for 730 h, and GPU families newer than the rate card are AI with a visible note."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clikit import run_cli
 from tagguard.model import Compute, Resource
 from tagguard.pricing import catalog
 from tagguard.pricing.engine import Pricer
@@ -18,10 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def scan_json(path: Path, *extra: str):
-    p = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(path), "-f", "json", *extra],
-                       capture_output=True, text=True, cwd=path, env={**os.environ, "HOME": str(path)})
-    assert p.stdout, p.stderr
-    return json.loads(p.stdout)
+    return run_cli("scan", path, "-f", "json", *extra, cwd=path, env={"HOME": str(path)}, process=True).json()
 
 
 def breakdown_sum(cost) -> float:
@@ -160,9 +154,9 @@ def test_nodepool_keeps_a_new_family_in_its_notes(tmp_path):
 
 
 def test_pricing_show_names_an_unknown_gpu_family():
-    p = subprocess.run([sys.executable, "-m", "tagguard", "pricing", "show", "g7e.2xlarge"], capture_output=True, text=True)
+    p = run_cli("pricing", "show", "g7e.2xlarge", process=True)
     assert p.returncode == 1  # known to be GPU capacity, no rates (2 is "not a GPU type at all")
-    assert "unknown GPU instance type g7e.2xlarge" in p.stdout + p.stderr
+    assert "unknown GPU instance type g7e.2xlarge" in p.output
 
 
 def test_showback_counts_one_resource_in_the_singular():

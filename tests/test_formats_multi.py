@@ -2,32 +2,26 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from clikit import run_cli
+
 DATA = Path(__file__).parent / "data"
-
-
-def tagguard(cwd, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "NO_COLOR": "1", **(env or {})}, timeout=120)
 
 
 def test_one_run_writes_every_format(tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(DATA / "project", repo)
     summary = tmp_path / "step-summary.md"
-    proc = tagguard(repo, "scan", "infra",
-                    "-f", "json", "-o", "out/report.json",
-                    "-f", "sarif", "-o", "out/report.sarif",
-                    "-f", "text",
-                    "--output-junit", "out/junit.xml", "--output-markdown", "out/report.md",
-                    "--output-github", "out/annotations.txt",
-                    env={"GITHUB_STEP_SUMMARY": str(summary)})
+    proc = run_cli("scan", "infra",
+                   "-f", "json", "-o", "out/report.json",
+                   "-f", "sarif", "-o", "out/report.sarif",
+                   "-f", "text",
+                   "--output-junit", "out/junit.xml", "--output-markdown", "out/report.md",
+                   "--output-github", "out/annotations.txt",
+                   cwd=repo, env={"GITHUB_STEP_SUMMARY": str(summary)}, process=True)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""
     # text went to stdout, nothing else did
@@ -45,6 +39,6 @@ def test_one_run_writes_every_format(tmp_path):
 
 def test_two_formats_to_stdout_is_a_usage_error(tmp_path):
     shutil.copytree(DATA / "project", tmp_path / "repo")
-    proc = tagguard(tmp_path / "repo", "scan", "infra", "-f", "json", "-f", "sarif")
+    proc = run_cli("scan", "infra", "-f", "json", "-f", "sarif", cwd=tmp_path / "repo", process=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "tagguard: error: only one format can go to stdout; give --output FILE for the others"

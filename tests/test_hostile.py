@@ -3,11 +3,11 @@ traceback, never a hang, and never hides findings in the other files."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from clikit import run_cli
 
 GOOD = '''resource "aws_instance" "gpu" {
   instance_type = "p4d.24xlarge"
@@ -16,13 +16,9 @@ GOOD = '''resource "aws_instance" "gpu" {
 '''
 
 
-def run(args, cwd, timeout=60, stdin=None):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, input=stdin)
-
-
 def scan_json(path: Path, *extra):
-    proc = run(["scan", str(path), "-f", "json", *extra], cwd=path if path.is_dir() else path.parent)
+    proc = run_cli("scan", str(path), "-f", "json", *extra, process=True, timeout=60,
+                   cwd=path if path.is_dir() else path.parent)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)
@@ -99,7 +95,7 @@ def test_config_alias_bomb_is_a_config_error(tmp_path):
         cur = chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
     (tmp_path / ".tagguard.yaml").write_text("\n".join(lines) + "\n")
-    proc = run(["scan", "good"], cwd=tmp_path, timeout=30)
+    proc = run_cli("scan", "good", process=True, cwd=tmp_path, timeout=30)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "tagguard: error:" in proc.stderr and ".tagguard.yaml" in proc.stderr
@@ -115,7 +111,7 @@ def test_config_alias_bomb_is_a_config_error(tmp_path):
 def test_bad_config_is_one_line_exit_2(tmp_path, text, expect):
     good_module(tmp_path)
     (tmp_path / ".tagguard.yaml").write_text(text)
-    proc = run(["scan", "good"], cwd=tmp_path)
+    proc = run_cli("scan", "good", process=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     err = proc.stderr.strip()
     assert err.count("\n") == 0 and expect in err and "Traceback" not in err
@@ -125,7 +121,7 @@ def test_bad_taxonomy_is_one_line_exit_2(tmp_path):
     good_module(tmp_path)
     (tmp_path / "tax.json").write_text('{"type": "object", "required": "notalist"}')
     (tmp_path / ".tagguard.yaml").write_text("taxonomy: tax.json\n")
-    proc = run(["scan", "good"], cwd=tmp_path)
+    proc = run_cli("scan", "good", process=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and "tax.json" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -141,8 +137,8 @@ def test_broken_tfvars_still_scans(tmp_path):
 def test_missing_path_is_reported(tmp_path):
     good_module(tmp_path)
     # a path argument that does not exist is a usage error (issue 11 item 10), one line, no traceback
-    proc = run(["scan", "good", "nope", "-f", "json"], cwd=tmp_path)
+    proc = run_cli("scan", "good", "nope", "-f", "json", process=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == "tagguard: error: nope: no such file or directory"
-    report = json.loads(run(["scan", "good", "-f", "json"], cwd=tmp_path).stdout)
+    report = json.loads(run_cli("scan", "good", "-f", "json", process=True, cwd=tmp_path, timeout=60).stdout)
     assert_good_still_scanned(report)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clikit import run_cli
 from tagguard.formats.json_format import report_dict
 from tagguard.model import Compute, Cost, Finding, ReportError, Resource, ScanResult
 
@@ -20,13 +19,12 @@ INPUTS = ["examples", "examples/terraform", "examples/cluster", "examples/charts
 
 
 def _scan(target: str) -> dict:
-    env = dict(os.environ)
+    env = {}
     if (ROOT / ".tools" / "bin" / "helm").is_file():  # scripts/get-helm: the chart is rendered, not unseen
-        env["PATH"] = str(ROOT / ".tools" / "bin") + os.pathsep + env.get("PATH", "")
-    p = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(ROOT / target), "-f", "json"],
-                       capture_output=True, text=True, cwd=ROOT, env=env)
+        env["PATH"] = str(ROOT / ".tools" / "bin") + os.pathsep + os.environ.get("PATH", "")
+    p = run_cli("scan", ROOT / target, "-f", "json", cwd=ROOT, env=env, process=True)
     assert p.returncode in (0, 1, 2), p.stderr
-    return json.loads(p.stdout)
+    return p.json()
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +99,7 @@ def test_not_a_report_is_a_report_error(doc, message):
 def test_report_showback_from_names_the_file_and_the_problem(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"resources": [{"address": "a"}, 3]}))
-    p = subprocess.run([sys.executable, "-m", "tagguard", "report", "showback", "--from", str(bad)],
-                       capture_output=True, text=True)
+    p = run_cli("report", "showback", "--from", bad, process=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert f"{bad}: resource #2: a resource is not an object" in p.stderr
 

@@ -2,13 +2,10 @@
 spend whose billed resource lacks a required key, has an invalid value, or whose tags do not reach it."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 
+from clikit import run_cli
 from tagguard.config import Config
 from tagguard.model import Cost, Finding, Resource, ScanResult
 from tagguard.cost.showback import build_showback, render
@@ -101,11 +98,10 @@ def test_markdown_escapes_values_and_reasons():
 
 
 def test_examples_terraform_one_truth(tmp_path):
-    env = {**os.environ, "HOME": str(tmp_path)}
-    p = subprocess.run([sys.executable, "-m", "tagguard", "report", "showback", str(ROOT / "examples" / "terraform"),
-                        "-f", "json"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    env = {"HOME": str(tmp_path)}
+    p = run_cli("report", "showback", ROOT / "examples" / "terraform", "-f", "json", env=env, cwd=tmp_path, process=True)
     assert p.returncode == 0, p.stderr
-    sb = json.loads(p.stdout)
+    sb = p.json()
     un = sb["totals"]["unallocated_monthly_usd"]
     assert un > 0
     for label, d in sb["dimensions"].items():
@@ -113,8 +109,7 @@ def test_examples_terraform_one_truth(tmp_path):
         assert "production" not in {r["value"] for r in d["rows"]}
     nodes = [r for r in sb["top_unallocated"] if "aws_eks_node_group" in r["address"]]
     assert nodes and all(r["reasons"].get("business-unit") == "not propagated to the billed resource" for r in nodes)
-    html = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(ROOT / "examples" / "terraform"),
-                           "-f", "html"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    html = run_cli("scan", ROOT / "examples" / "terraform", "-f", "html", env=env, cwd=tmp_path, process=True)
     assert f"${un:,.0f}" in html.stdout
 
 
@@ -124,8 +119,6 @@ def test_kubernetes_stranded_labels_name_their_keys(tmp_path):
         "  labels: {business-unit: research, project: llm, environment: prod, cost-center: C1}\n"
         "spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n"
         "      - name: t\n        image: x\n        resources: {limits: {nvidia.com/gpu: 1}}\n")
-    p = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(tmp_path), "-f", "json"],
-                       capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)}, cwd=tmp_path)
-    findings = json.loads(p.stdout)["findings"]
+    findings = run_cli("scan", tmp_path, "-f", "json", env={"HOME": str(tmp_path)}, cwd=tmp_path, process=True).json()["findings"]
     (np,) = [f for f in findings if f["rule"] == "not-propagated"]
     assert sorted(np["tags"]) == ["business-unit", "cost-center", "environment", "project"]
