@@ -12,7 +12,8 @@ an overage the change does not add to (delta <= 0) is pre-existing: reported in 
 figures, counted as a hidden pre-existing finding, never blocking an unrelated change.
 
 The bill is read (DuckDB) before anything is scanned, so an unusable bill is one line and exit 2.
-Nothing here is imported unless ``--bill`` is given.
+Nothing here is imported unless ``--bill`` is given.  What it adds to ``BudgetReport.actual`` is
+rendered by the formats (``formats.diff.bill_lines``, the PR comment in ``formats.markdown``).
 """
 from __future__ import annotations
 
@@ -107,52 +108,3 @@ def apply(result, base_budgets: dict[str, dict[str, Any]], bill: dict[str, Any],
                            "actual": {k: v for k, v in actual.items() if k != "notes"}})
         result.findings.extend(rules.apply_severities([f], config.rule_overrides))
     return hidden
-
-
-def text_lines(result) -> list[str]:
-    """Budgets judged on the bill, for ``tagguard diff``'s text output (values escaped by the caller)."""
-    rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
-    if not rows:
-        return []
-    first = rows[0].actual
-    out = [f"Budgets on the bill's actual run-rate ({first.get('source')}, {first.get('month') or 'no month'}, "
-           f"{first.get('cost_column')}):"]
-    for b in rows:
-        a = b.actual
-        if not a.get("evaluated"):
-            out.append(f"  {b.name:<28} not evaluated: {a.get('reason')}")
-            continue
-        out.append(f"  {b.name:<28} {'OVER' if a['over'] else 'within':<7} actual {_money(a['run_rate_usd'])}/month "
-                   f"(month to date {_money(a['mtd_usd'])}, {a['days_covered']} of {a['days_in_month']} days) "
-                   f"{_signed(a['change_delta_usd'])} this change = {_money(a['projected_usd'])} of {_money(b.monthly_usd)}")
-    for n in first.get("notes") or []:
-        out.append(f"  note: {n}")
-    return out + [""]
-
-
-def markdown_rows(result) -> str | None:
-    """The Budgets table of the PR comment when a bill was given."""
-    from tagguard.formats.escape import md_text as escape_cell  # = formats.markdown.escape_cell, which renders this
-
-    rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
-    if not rows:
-        return None
-    first = rows[0].actual
-    out = [f"Actual run-rate from {escape_cell(first.get('source') or '')} ({escape_cell(first.get('month') or 'no month')}, "
-           f"{escape_cell(first.get('cost_column') or '')}).\n\n",
-           "| Budget | Mode | Actual run-rate $/month | Δ this change | With change | Repository $/month | Budget $/month | Over |\n"
-           "|---|---|---:|---:|---:|---:|---:|---|\n"]
-    for b in rows:
-        a = b.actual
-        cap = "" if b.monthly_usd is None else _money(b.monthly_usd)
-        if not a.get("evaluated"):
-            out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | n/a | {_signed(a['change_delta_usd'])} | "
-                       f"{escape_cell(a.get('reason') or '')} | {_money(b.projected_usd)} | {cap} | "
-                       f"{':x:' if b.over else ''} |\n")
-            continue
-        out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | {_money(a['run_rate_usd'])} | "
-                   f"{_signed(a['change_delta_usd'])} | {_money(a['projected_usd'])} | {_money(b.projected_usd)} | {cap} | "
-                   f"{':x:' if b.over else ''} |\n")
-    if first.get("notes"):
-        out.append("\nNotes on the bill:\n\n" + "".join(f"- {escape_cell(n)}\n" for n in first["notes"]))
-    return "".join(out)

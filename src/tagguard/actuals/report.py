@@ -10,11 +10,8 @@ from typing import Any
 
 from tagguard.formats.helpers import money as _money
 
-try:
-    from tagguard.formats.escape import md_text as _md
-    from tagguard.formats.escape import term as _term
-except ImportError:  # pragma: no cover
-    from tagguard.commands.bill import _md, _term  # type: ignore
+from tagguard.formats.escape import md_text as _md
+from tagguard.formats.escape import term as _term
 
 
 def to_json(report: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tagguard.formats.escape import guard_commands, term, term_block
-from tagguard.formats.helpers import signed_money
+from tagguard.formats.helpers import money, signed_money
 from tagguard.formats.text import TextFormatter
 from tagguard.model import ScanResult
 
@@ -79,10 +79,28 @@ def render_text(result: ScanResult, color: bool = False) -> str:
                 extra = f" ({g['unpriced']} unpriced)" if g.get("unpriced") else ""
                 lines.append(f"  {g['value']:<40} {signed(g['delta_monthly_usd']):>14}/month{extra}")
             lines.append("")
-    if any(getattr(b, "actual", None) for b in result.budgets or []):
-        from tagguard.actuals.diffbill import text_lines
-
-        lines.extend(text_lines(result))
+    lines.extend(bill_lines(result))
     body = TextFormatter().format(result, color=color)
     # addresses and tag values are data: control characters escaped, no line a workflow command
     return guard_commands(term_block("\n".join(lines) + "\n") + body + term(summary_line(result)) + "\n")
+
+
+def bill_lines(result: ScanResult) -> list[str]:
+    """Budgets judged on the bill, for ``tagguard diff``'s text output (values escaped by the caller)."""
+    rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
+    if not rows:
+        return []
+    first = rows[0].actual
+    out = [f"Budgets on the bill's actual run-rate ({first.get('source')}, {first.get('month') or 'no month'}, "
+           f"{first.get('cost_column')}):"]
+    for b in rows:
+        a = b.actual
+        if not a.get("evaluated"):
+            out.append(f"  {b.name:<28} not evaluated: {a.get('reason')}")
+            continue
+        out.append(f"  {b.name:<28} {'OVER' if a['over'] else 'within':<7} actual {money(a['run_rate_usd'])}/month "
+                   f"(month to date {money(a['mtd_usd'])}, {a['days_covered']} of {a['days_in_month']} days) "
+                   f"{signed_money(a['change_delta_usd'])} this change = {money(a['projected_usd'])} of {money(b.monthly_usd)}")
+    for n in first.get("notes") or []:
+        out.append(f"  note: {n}")
+    return out + [""]

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.diff import HEAD_TEAM_ROWS, MARKER, counts, dimension_titles, parts, signed
-from tagguard.formats.helpers import money, plural
+from tagguard.formats.helpers import money, plural, signed_money
 from tagguard.formats.escape import md_code, md_html, md_text
 from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 
@@ -263,6 +263,32 @@ def _diff_changes_table(diff: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _bill_budget_rows(result: ScanResult) -> str | None:
+    """The Budgets table of the PR comment when a bill was given."""
+    rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
+    if not rows:
+        return None
+    first = rows[0].actual
+    out = [f"Actual run-rate from {escape_cell(first.get('source') or '')} ({escape_cell(first.get('month') or 'no month')}, "
+           f"{escape_cell(first.get('cost_column') or '')}).\n\n",
+           "| Budget | Mode | Actual run-rate $/month | Δ this change | With change | Repository $/month | Budget $/month | Over |\n"
+           "|---|---|---:|---:|---:|---:|---:|---|\n"]
+    for b in rows:
+        a = b.actual
+        cap = "" if b.monthly_usd is None else money(b.monthly_usd)
+        if not a.get("evaluated"):
+            out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | n/a | {signed_money(a['change_delta_usd'])} | "
+                       f"{escape_cell(a.get('reason') or '')} | {money(b.projected_usd)} | {cap} | "
+                       f"{':x:' if b.over else ''} |\n")
+            continue
+        out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | {money(a['run_rate_usd'])} | "
+                   f"{signed_money(a['change_delta_usd'])} | {money(a['projected_usd'])} | {money(b.projected_usd)} | {cap} | "
+                   f"{':x:' if b.over else ''} |\n")
+    if first.get("notes"):
+        out.append("\nNotes on the bill:\n\n" + "".join(f"- {escape_cell(n)}\n" for n in first["notes"]))
+    return "".join(out)
+
+
 def render_diff(result: ScanResult, limit: int | None = None) -> str:
     """A ``tagguard diff`` result as the PR comment: marker, summary (never cut), team table, then
     collapsible details."""
@@ -306,9 +332,7 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
         sections.append(details("Changed AI resources", _diff_changes_table(diff)))
     budgets = [b.to_json() for b in result.budgets or []]
     if any(b.get("actual") for b in budgets):
-        from tagguard.actuals.diffbill import markdown_rows
-
-        sections.append(details("Budgets (actual run-rate from the bill)", markdown_rows(result) or "", open=True))
+        sections.append(details("Budgets (actual run-rate from the bill)", _bill_budget_rows(result) or "", open=True))
     elif budgets:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:
