@@ -73,3 +73,50 @@ def test_comments_are_indexed_once_per_file_not_per_resource(tmp_path, monkeypat
     assert suppressed == ["aws_instance.gpu_3", "aws_instance.gpu_7"]
     reasons = {f.address: f.suppression_reason for f in result.findings if f.suppressed}
     assert reasons == {"aws_instance.gpu_3": "vendor-owned", "aws_instance.gpu_7": "inside the block"}
+
+
+def test_taxonomy_references_are_found_in_one_walk_per_document(tmp_path):
+    # _registry walked every referenced document twice (once for its $ids, once for its $refs)
+    import json
+
+    from tagguard import taxonomy
+
+    visits: dict[int, int] = {}
+
+    class Node(dict):
+        def items(self):
+            visits[id(self)] = visits.get(id(self), 0) + 1
+            return super().items()
+
+        def values(self):
+            visits[id(self)] = visits.get(id(self), 0) + 1
+            return super().values()
+
+    def nodes(value):
+        if isinstance(value, dict):
+            return Node({k: nodes(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return [nodes(v) for v in value]
+        return value
+
+    (tmp_path / "defs.json").write_text(json.dumps({"$defs": {"team": {"type": "string", "minLength": 2}}}))
+    schema = nodes({
+        "type": "object",
+        "required": ["team"],
+        "properties": {
+            "team": {"$ref": "defs.json#/$defs/team"},
+            # data, not references: an enum/const/examples value that looks like one is not followed
+            "env": {"enum": [{"$ref": "nowhere.json"}, "prod"], "examples": [{"$ref": "https://example.com/x"}]},
+            "app": {"$ref": "#/$defs/app"},
+        },
+        "$defs": {"app": {"$id": "sub/app.json", "type": "string", "pattern": "^[a-z]+$"}},
+    })
+    path = tmp_path / "tax.json"
+    path.write_text(json.dumps(schema))
+    visits.clear()
+    _rooted, _registry, documents = taxonomy._registry(schema, path, tmp_path)
+    assert [label for label, _doc in documents] == [str(path), str((tmp_path / "defs.json").resolve())]
+    assert set(visits.values()) == {1}, "a schema node was walked more than once"
+    tax = taxonomy.Taxonomy(schema, path, root=tmp_path)
+    issues = tax.evaluate({"team": "x", "app": "App", "env": "prod"})
+    assert sorted((i.category, i.tag) for i in issues) == [("invalid_value", "app"), ("invalid_value", "team")]

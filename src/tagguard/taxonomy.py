@@ -443,38 +443,34 @@ def _walk(node: Any):
 
 def _refs(doc: Any, base: str):
     """(ref, base URI in force) of every ``$ref``/``$dynamicRef``, following ``$id`` changes."""
+    yield from _ids_and_refs(doc, base)[1]
+
+
+def _ids_and_refs(doc: Any, base: str) -> tuple[set, list[tuple[str, str]]]:
+    """One walk of a schema document: the URIs its ``$id``s declare (with ``base``) and the
+    (ref, base URI in force) of every ``$ref``/``$dynamicRef``/``$recursiveRef``.  References
+    inside ``enum``/``const``/``examples``/``default`` are data, not references; ``$id``s there
+    still name the document (as jsonschema's registry sees them)."""
     from urllib.parse import urljoin
 
-    stack = [(doc, base)]
+    ids = {base.partition("#")[0]}
+    refs: list[tuple[str, str]] = []
+    stack = [(doc, base, False)]
     while stack:
-        cur, b = stack.pop()
+        cur, b, data = stack.pop()
         if isinstance(cur, dict):
             if isinstance(cur.get("$id"), str):
                 b = urljoin(b, cur["$id"])
-            for key in ("$ref", "$dynamicRef", "$recursiveRef"):
-                if isinstance(cur.get(key), str):
-                    yield cur[key], b
-            stack.extend((v, b) for k, v in cur.items()
-                         if isinstance(v, (dict, list)) and k not in ("enum", "const", "examples", "default"))
+                ids.add(b.partition("#")[0])
+            if not data:
+                for key in ("$ref", "$dynamicRef", "$recursiveRef"):
+                    if isinstance(cur.get(key), str):
+                        refs.append((cur[key], b))
+            stack.extend((v, b, data or k in ("enum", "const", "examples", "default"))
+                         for k, v in cur.items() if isinstance(v, (dict, list)))
         elif isinstance(cur, list):
-            stack.extend((v, b) for v in cur if isinstance(v, (dict, list)))
-
-
-def _ids(doc: Any, base: str) -> set:
-    from urllib.parse import urljoin
-
-    out = {base.partition("#")[0]}
-    stack = [(doc, base)]
-    while stack:
-        cur, b = stack.pop()
-        if isinstance(cur, dict):
-            if isinstance(cur.get("$id"), str):
-                b = urljoin(b, cur["$id"])
-                out.add(b.partition("#")[0])
-            stack.extend((v, b) for v in cur.values() if isinstance(v, (dict, list)))
-        elif isinstance(cur, list):
-            stack.extend((v, b) for v in cur if isinstance(v, (dict, list)))
-    return out
+            stack.extend((v, b, data) for v in cur if isinstance(v, (dict, list)))
+    return ids, refs
 
 
 def _registry(schema: dict[str, Any], path: Path | None, root: Path | None):
@@ -495,8 +491,8 @@ def _registry(schema: dict[str, Any], path: Path | None, root: Path | None):
     queue = [(rooted, rooted["$id"], label)]
     while queue:
         doc, base, where = queue.pop()
-        internal = _ids(doc, base) if isinstance(doc, dict) else {base}
-        for ref, ref_base in _refs(doc, base):
+        internal, refs = _ids_and_refs(doc, base)
+        for ref, ref_base in refs:
             uri = urljoin(ref_base, ref).partition("#")[0]
             if not uri or uri in internal or uri in resources:
                 continue
