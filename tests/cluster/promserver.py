@@ -125,7 +125,7 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
           owner: (kind, name) or None, util: [per-device % or None], model,
           containers: {name: count} (instead of count), init: {init container: count},
           alive: callable(i)->bool (the pod's series exist only then; default: always)}
-    node: {node, labels: {label_...}, allocatable: {resource: n}}
+    node: {node, labels: {label_...}, allocatable: {resource: n}, provider_id (kube_node_info)}
     """
     def run(p, i):
         r = p.get("running", True)
@@ -161,6 +161,14 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
     w.family("kube_node_labels")
     for n in nodes:
         w.series("kube_node_labels", dict({"node": n["node"]}, **n.get("labels", {})), ((t, 1) for t in times))
+    if any(n.get("provider_id") for n in nodes):
+        w.family("kube_node_info")
+        for n in nodes:
+            lb = {"node": n["node"], "kernel_version": "6.1.0", "os_image": "Bottlerocket OS 1.20.0",
+                  "container_runtime_version": "containerd://1.6.28", "kubelet_version": "v1.29.1",
+                  "kubeproxy_version": "v1.29.1", "provider_id": n.get("provider_id", ""), "pod_cidr": "",
+                  "system_uuid": f"ec2-{n['node']}", "internal_ip": "10.0.0.1"}
+            w.series("kube_node_info", lb, ((t, 1) for t in times))
     w.family("kube_node_status_allocatable")
     for n in nodes:
         for res, v in n["allocatable"].items():

@@ -37,11 +37,13 @@ GOOD = {"label_business_unit": "research", "label_project": "llm", "label_enviro
 def scenario():
     nodes = [
         {"node": "n1", "labels": {"label_node_kubernetes_io_instance_type": "p4d.24xlarge",
-                                  "label_karpenter_sh_capacity_type": "on-demand"}, "allocatable": {"nvidia_com_gpu": 8}},
+                                  "label_karpenter_sh_capacity_type": "on-demand"}, "allocatable": {"nvidia_com_gpu": 8},
+         "provider_id": "aws:///us-east-1a/i-0aaa0000000000001"},
         {"node": "n2", "labels": {"label_node_kubernetes_io_instance_type": "g5.xlarge",
                                   "label_eks_amazonaws_com_capacity_type": "SPOT"}, "allocatable": {"nvidia_com_gpu": 1}},
         {"node": "n3", "labels": {"label_node_kubernetes_io_instance_type": "g5.12xlarge",
-                                  "label_karpenter_sh_capacity_type": "on-demand"}, "allocatable": {"nvidia_com_gpu": 4}},
+                                  "label_karpenter_sh_capacity_type": "on-demand"}, "allocatable": {"nvidia_com_gpu": 4},
+         "provider_id": "aws:///us-east-1b/i-0aaa0000000000003"},
         {"node": "n4", "labels": {"label_node_kubernetes_io_instance_type": "p4d.24xlarge",
                                   "label_karpenter_sh_capacity_type": "on-demand"},
          "allocatable": {"nvidia_com_mig_1g_5gb": 7}},

@@ -48,7 +48,70 @@ def _raw_select(src, kind: str, tags_kind: str, names: list[str]) -> str:
         f"SELECT * FROM read_csv({literal(n)}, {CSV_OPTIONS}, ignore_errors=true)" for n in names) + ")"
 
 
-def export_focus13(analysis, source, out_path: str) -> dict[str, Any]:
+CLUSTER_METHOD_ID = "tagguard-cluster-gpu-hours"
+
+
+def cluster_ratios(reports: list[tuple[str, Any]]) -> tuple[list[tuple], list[tuple]]:
+    """Split keys and ratios from ``tagguard cluster report -f json`` outputs (``split.nodes``): a bill
+    row for a node's machine (ResourceId = the node's ``resource_id``, charge period starting in the
+    report's window) becomes one allocated charge per group with the group's share of the node's GPU
+    capacity (requested GPU-hours / capacity GPU-hours), plus the unallocated portion (GPUs no pod
+    requested; AllocatedResourceId null) unless the report shared idle cost. Returns
+    ``(keys: (key, resource_id, start, end), ratios: (key, idx, n, ratio, method, details, alloc_id,
+    alloc_name, tag_key, tags))``. Two reports naming one machine in overlapping windows are refused."""
+    keys: list[tuple] = []
+    ratios: list[tuple] = []
+    seen: dict[str, list[tuple[str, str, str]]] = {}
+    for name, rep in reports:
+        try:
+            window, split = rep["window"], rep["split"]
+            start, end, group_by = str(window["start"]), str(window["end"]), rep.get("group_by")
+            nodes = split.get("nodes") or []
+            method = {k: split.get(k) for k in ("mig_basis", "time_slicing")}
+            idle = (split.get("idle_sharing") or {}).get("method")
+        except (KeyError, TypeError, AttributeError):
+            raise BillError(f"{name}: not a `tagguard cluster report -f json` output (window, split)") from None
+        for node in nodes:
+            rid = node.get("resource_id") if isinstance(node, dict) else None
+            allocs = node.get("allocations") if isinstance(node, dict) else None
+            if not isinstance(rid, str) or not rid or not isinstance(allocs, list):
+                continue  # a node without the cloud's machine id (kube_node_info provider_id) matches no bill row
+            for other, o_start, o_end in seen.get(rid.lower(), []):
+                if start < o_end and o_start < end:
+                    raise BillError(f"{name}: node {rid} is also in {other} for an overlapping window; give reports "
+                                    "with windows that do not overlap")
+            seen.setdefault(rid.lower(), []).append((name, start, end))
+            key = len(keys)
+            keys.append((key, rid.lower(), start, end))
+            parts = [(str(a["group"]), float(a["ratio"]), float(a.get("gpu_hours") or 0.0)) for a in allocs
+                     if isinstance(a, dict) and isinstance(a.get("ratio"), (int, float)) and a["ratio"] > 0]
+            un = float(node.get("unallocated_ratio") or 0.0)
+            if un > 0:
+                parts.append(("", un, 0.0))  # the unallocated portion: no AllocatedResourceId
+            total = sum(p[1] for p in parts)
+            if total <= 0:
+                continue
+            run = 0.0
+            for idx, (group, ratio, hours) in enumerate(parts, start=1):
+                r = ratio / total if idx < len(parts) else 1.0 - run  # the ratios of one origin sum to 1
+                run += r
+                element = {"AllocatedRatio": r, "x_Basis": "GPU-hours requested by Running pods / node GPU capacity",
+                           "x_GpuHours": hours, "x_CapacityGpuHours": node.get("capacity_gpu_hours"),
+                           "x_Window": f"{start}/{end}", "x_MigBasis": method["mig_basis"],
+                           "x_TimeSlicing": method["time_slicing"], "x_IdleSharing": idle}
+                if not group:
+                    element["x_Portion"] = "GPU capacity no pod requested"
+                details = json.dumps({"Elements": [element]})
+                if group:
+                    tag_key = str(group_by) if group_by and not group.startswith("(") else None
+                    ratios.append((key, idx, len(parts), r, CLUSTER_METHOD_ID, details, f"tagguard:{group_by}={group}",
+                                   group, tag_key, json.dumps({tag_key: group}) if tag_key else "{}"))
+                else:
+                    ratios.append((key, idx, len(parts), r, CLUSTER_METHOD_ID, details, None, None, None, "{}"))
+    return keys, ratios
+
+
+def export_focus13(analysis, source, out_path: str, cluster: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
     from tagguard.actuals import ai_spend
     from tagguard.actuals.allocate import ratio_rows
     from tagguard.actuals.focus import _first_line, _kind, _probe, _tags_kind
@@ -102,6 +165,14 @@ def export_focus13(analysis, source, out_path: str) -> dict[str, Any]:
                          json.dumps({s.env_key: env})))
     if rows:
         con.executemany("INSERT INTO tg_ratios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    # a running cluster's split of its nodes' machines (tagguard cluster report): see cluster_ratios
+    node_keys, node_ratios = cluster_ratios(cluster or [])
+    con.execute("CREATE OR REPLACE TEMP TABLE tg_node_keys (k INTEGER, rid VARCHAR, t0 TIMESTAMPTZ, t1 TIMESTAMPTZ)")
+    con.execute("CREATE OR REPLACE TEMP TABLE tg_node_ratios (k INTEGER, idx INTEGER, n INTEGER, ratio DOUBLE, "
+                "method VARCHAR, details VARCHAR, alloc_id VARCHAR, alloc_name VARCHAR, tag_key VARCHAR, tags VARCHAR)")
+    if node_keys:
+        con.executemany("INSERT INTO tg_node_keys VALUES (?, ?, ?, ?)", node_keys)
+        con.executemany("INSERT INTO tg_node_ratios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", node_ratios)
 
     shared = ai_spend.shared_predicate(s.shared, service='CAST(t."ServiceName" AS VARCHAR)',
                                        resource='CAST(t."ResourceId" AS VARCHAR)', tags='t."Tags"')
@@ -119,15 +190,25 @@ def export_focus13(analysis, source, out_path: str) -> dict[str, Any]:
     has_env = f"strpos(COALESCE(t.\"Tags\", ''), {literal(json.dumps(s.env_key))}) > 0"
     alloc_tags = (f"CASE WHEN {has_team} AND {has_env} THEN '{{}}' WHEN {has_team} THEN r.tags_env "
                   f"WHEN {has_env} THEN r.tags_team ELSE r.tags_both END")
-    helper = "x_tg_month, x_tg_currency, x_tg_shared, x_tg_origin, service_name, resource_id"
+    helper = "x_tg_month, x_tg_currency, x_tg_shared, x_tg_origin, service_name, resource_id, x_tg_node"
+    # x_tg_node: the cluster node whose machine the row bills (a shared charge split above is not split again)
+    node_of = ("(SELECT min(k.k) FROM tg_node_keys k WHERE (lower(CAST(t.\"ResourceId\" AS VARCHAR)) = k.rid "
+               "OR lower(CAST(t.\"ResourceId\" AS VARCHAR)) LIKE '%/' || k.rid) "
+               "AND TRY_CAST(t.\"ChargePeriodStart\" AS TIMESTAMPTZ) >= k.t0 "
+               "AND TRY_CAST(t.\"ChargePeriodStart\" AS TIMESTAMPTZ) < k.t1)")
     sql = f"""
 WITH raw AS ({raw}),
-t AS (
+t0 AS (
   SELECT *, {month_expr} AS x_tg_month, CAST("BillingCurrency" AS VARCHAR) AS x_tg_currency,
          CAST("ServiceName" AS VARCHAR) AS service_name, CAST("ResourceId" AS VARCHAR) AS resource_id,
          CASE WHEN {shared} THEN 1 ELSE 0 END AS x_tg_shared,
          row_number() OVER () AS x_tg_origin
   FROM raw t
+),
+t AS (
+  SELECT * REPLACE (CASE WHEN x_tg_shared = 1 AND EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = t.x_tg_month
+                    AND r.currency = t.x_tg_currency) THEN NULL ELSE x_tg_node END AS x_tg_node)
+  FROM (SELECT *, {node_of} AS x_tg_node FROM t0 t) t
 ),
 passthrough AS (
   SELECT t.* EXCLUDE ({helper}),
@@ -135,8 +216,17 @@ passthrough AS (
          CAST(NULL AS VARCHAR) AS AllocatedResourceId, CAST(NULL AS VARCHAR) AS AllocatedResourceName,
          CAST(NULL AS VARCHAR) AS AllocatedTags
   FROM t
-  WHERE t.x_tg_shared = 0
-     OR NOT EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = t.x_tg_month AND r.currency = t.x_tg_currency)
+  WHERE t.x_tg_node IS NULL AND (t.x_tg_shared = 0
+     OR NOT EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = t.x_tg_month AND r.currency = t.x_tg_currency))
+),
+nodesplit AS (
+  SELECT t.* EXCLUDE ({helper}{''.join(', ' + ident(c) for c in present_sum)}),
+         {', '.join(split_cols) + ',' if split_cols else ''}
+         r.method AS AllocatedMethodId, r.details AS AllocatedMethodDetails,
+         r.alloc_id AS AllocatedResourceId, r.alloc_name AS AllocatedResourceName,
+         CASE WHEN r.tag_key IS NOT NULL AND strpos(COALESCE(t."Tags", ''), to_json(r.tag_key)::VARCHAR) > 0
+              THEN '{{}}' ELSE r.tags END AS AllocatedTags
+  FROM t JOIN tg_node_ratios r ON r.k = t.x_tg_node
 ),
 split AS (
   SELECT t.* EXCLUDE ({helper}{''.join(', ' + ident(c) for c in present_sum)}),
@@ -150,6 +240,8 @@ split AS (
 SELECT * FROM passthrough
 UNION ALL BY NAME
 SELECT * FROM split
+UNION ALL BY NAME
+SELECT * FROM nodesplit
 """
     if lower.endswith(".parquet"):
         fmt = "(FORMAT parquet, COMPRESSION zstd)"
@@ -177,4 +269,5 @@ SELECT * FROM split
     except Exception as exc:
         raise BillError(f"{out_path}: export failed: {_first_line(exc)}") from None
     return {"rows": int(counts[0]), "allocated_rows": int(counts[1]), "split_origins": int(origins),
-            "unsplit_origins": int(unsplit), "columns": columns + list(ALLOCATED_COLUMNS)}
+            "unsplit_origins": int(unsplit), "columns": columns + list(ALLOCATED_COLUMNS),
+            "cluster_nodes": len(node_keys)}

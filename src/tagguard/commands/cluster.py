@@ -169,3 +169,49 @@ def opencost(source, config_path, group_by, timeout, fmt, output):
         fail(str(exc), code=2)
     write_output(oc.render(rep, fmt), output)
     raise click.exceptions.Exit(1 if rep["unattributed"]["gpu_hours"] > 0 else 0)
+
+
+@cluster.command("export-focus")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--report", "reports", multiple=True, required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A `tagguard cluster report -f json` output (repeatable, one per cluster or window).")
+@config_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="FOCUS 1.3 file to write: .parquet or .csv.")
+@click.option("--memory-limit", default=None, metavar="SIZE", help="DuckDB memory limit (default 1GB).")
+@click.option("--threads", type=click.IntRange(1, 64), default=None, help="DuckDB threads (default 2).")
+def export_focus(paths, reports, config_path, out, memory_limit, threads):
+    """Write the bill (FOCUS files PATHS) with each cluster node's machine charges split by team.
+
+    A charge whose ResourceId is a node's machine (kube_node_info provider_id) in a report's window becomes one
+    allocated row per team with its share of the node's GPU capacity (FOCUS 1.3 AllocatedMethodId
+    tagguard-cluster-gpu-hours, AllocatedMethodDetails with the ratio and GPU-hours), plus the unallocated portion
+    (GPUs no pod requested) with AllocatedResourceId null. Shared platform charges are split as `tagguard bill
+    export` splits them; every other row passes through.
+    """
+    import json
+
+    from tagguard.actuals import BillError
+    from tagguard.actuals.coverage import analyse, settings_from_config
+    from tagguard.actuals.export import export_focus13
+    from tagguard.actuals.focus import open_source
+    from tagguard.formats.escape import term
+
+    docs = []
+    for p in reports:
+        try:
+            docs.append((str(p), json.loads(p.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, RecursionError) as exc:
+            fail(f"{p}: not a readable JSON report ({type(exc).__name__}: {str(exc)[:200]})")
+    config = load_config_or_exit(config_path, paths=["."])  # PATHS are bill files, not a repository
+    try:
+        settings = settings_from_config(config, cost_column=None, memory_limit=memory_limit, threads=threads)
+        source = open_source(list(paths), cost_column=settings.cost_column, memory_limit=settings.memory_limit,
+                             threads=settings.threads)
+        summary = export_focus13(analyse(source, config, settings), source, str(out), cluster=docs)
+    except BillError as exc:
+        fail(str(exc))
+    click.echo(f"wrote {term(str(out))}: {summary['rows']} rows, {summary['allocated_rows']} allocated rows "
+               f"({summary['cluster_nodes']} cluster node(s) matched by machine id, {summary['split_origins']} shared "
+               "charges split)")

@@ -53,6 +53,7 @@ class ClusterData:
     ns_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    node_provider: dict[str, str] = field(default_factory=dict)  # node -> kube_node_info provider_id
     node_points: dict[str, dict[str, float]] = field(default_factory=dict)
     quotas: list[dict[str, Any]] = field(default_factory=list)
     util_metric: str = ""
@@ -237,7 +238,10 @@ def _info(client: PromClient, d: ClusterData, start: float, end: float) -> None:
         if old is None or len(labels) > len(old):
             into[key] = labels
 
-    pod_labels, ns_labels, node_labels, owners = (client.series(m, start, end) for m in Q.INFO_METRICS)
+    pod_labels, ns_labels, node_labels, owners, node_info = (client.series(m, start, end) for m in Q.INFO_METRICS)
+    for lb in node_info:  # the cloud's id of the node's machine: what a bill's ResourceId names
+        if lb.get("provider_id"):
+            d.node_provider[lb.get("node", "")] = lb["provider_id"]
     for lb in pod_labels:
         d.pod_label_series += 1
         keep(d.pod_labels, (lb.get("namespace", ""), lb.get("pod", "")), _labels(lb))
@@ -468,7 +472,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
     idle_h = sum(n["idle_unallocated_gpu_hours"] for n in nodes)
     idle_c = sum(n["idle_cost_usd"] or 0.0 for n in nodes)
     cap_h = sum(n["capacity_gpu_hours"] for n in nodes)
-    sharing = share_idle(idle_c, idle_h, {g: a["used_gpu_hours"] for g, a in by_group.items()
+    sharing: dict[str, Any] = share_idle(idle_c, idle_h, {g: a["used_gpu_hours"] for g, a in by_group.items()
                                           if g not in (UNATTRIBUTED, NO_LABELS)},
                          opts.idle_sharing, opts.idle_platform) if opts.idle_sharing != "none" else \
         {"method": "none", "ratios": {}, "cost": {}, "hours": {}}
@@ -478,6 +482,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
         a["shared_idle_gpu_hours"] = sharing["hours"][g]
 
     finds = F.findings(rows, data, opts, pricer, node_rate, hours)
+    node_split = _node_split(rows, nodes, data.node_provider, sharing["ratios"])
     report = {
         "kind": "tagguard-cluster-report",
         "window": {"start": _iso(data.start), "end": _iso(data.end), "hours": hours,
@@ -498,6 +503,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
                   "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
                                    "platform": opts.idle_platform},
                   "units": dict(sorted(units_how.items())),
+                  "nodes": node_split,
                   "init_containers": ("effective request = max(largest init container, sum of app containers) "
                                       f"per resource (Kubernetes' rule); {data.init_pods} pod(s) held more through "
                                       "an init container")},
@@ -508,6 +514,46 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
         "warnings": warnings,
     }
     return report
+
+
+def resource_id(provider_id: str) -> str:
+    """The id a cloud bill (FOCUS ResourceId) gives the node's machine, from kube_node_info's
+    provider_id: ``aws:///us-east-1a/i-0abc`` -> ``i-0abc``, ``gce://proj/zone/name`` -> ``name``,
+    ``azure:///subscriptions/...`` -> ``/subscriptions/...`` (lower case, as Azure bills spell it)."""
+    scheme, _, rest = provider_id.partition("://")
+    if scheme == "azure":
+        return rest.lower()
+    return rest.rstrip("/").rsplit("/", 1)[-1] if rest else ""
+
+
+def _node_split(rows, nodes, providers: dict[str, str], idle_ratios: dict[str, float]) -> list[dict[str, Any]]:
+    """Per node: each group's share of the node's GPU capacity over the window (requested GPU-hours /
+    capacity GPU-hours); the rest is the unallocated portion, or is spread by the idle-sharing ratios.
+    A bill's charge for the node's machine is split by these ratios (FOCUS allocation columns)."""
+    by_node: dict[str, dict[str, float]] = {}
+    for r in rows:
+        g = by_node.setdefault(r.node, {})
+        g[r.group] = g.get(r.group, 0.0) + r.gpu_hours
+    out = []
+    for n in nodes:
+        cap = n["capacity_gpu_hours"]
+        groups = by_node.get(n["node"], {})
+        base = max(cap, sum(groups.values()))
+        if base <= 0:
+            continue
+        ratios = {g: h / base for g, h in groups.items()}
+        idle = max(0.0, 1.0 - sum(ratios.values()))
+        for name, share in idle_ratios.items():
+            ratios[name] = ratios.get(name, 0.0) + idle * share
+        if idle_ratios:
+            idle = 0.0
+        pid = providers.get(n["node"], "")
+        out.append({"node": n["node"], "provider_id": pid or None, "resource_id": resource_id(pid) or None,
+                    "capacity_gpu_hours": round(cap, 6),
+                    "allocations": [{"group": g, "gpu_hours": round(groups.get(g, 0.0), 6), "ratio": round(x, 9)}
+                                    for g, x in sorted(ratios.items()) if x > 0],
+                    "unallocated_ratio": round(idle, 9)})
+    return out
 
 
 def _split_by_use(rows, data, node_rep, step_h, to_gpu) -> None:

@@ -88,7 +88,7 @@ def samples_in(rng: str) -> str:
 
 
 INFO_METRICS = ("kube_pod_labels", "kube_namespace_labels", "kube_node_labels",
-                'kube_pod_owner{owner_is_controller="true"}')
+                'kube_pod_owner{owner_is_controller="true"}', "kube_node_info")
 # Info metrics (value 1, labels only) are read with /api/v1/series over the whole window: label
 # sets from the index, no samples decoded.
 
