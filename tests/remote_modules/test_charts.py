@@ -270,6 +270,45 @@ def test_chart_archive_with_a_symlink_is_refused(tmp_path, isolated):
     assert not list((isolated / "cache" / "tagguard" / "charts").glob("*/meta.json"))
 
 
+def _big_index(bad_at: str | None = None) -> bytes:
+    lines = ["apiVersion: v1", "entries:"]
+    for i in range(300):
+        lines.append(f"  chart{i}:")
+        for v in range(5):
+            version = f"[1.{v}.0" if bad_at == f"chart{i}@{v}" else f"1.{v}.0"
+            lines += [f"  - name: chart{i}", f"    version: {version}", "    description: |", "      text",
+                      "      more", f"    urls:\n    - charts/chart{i}-1.{v}.0.tgz"]
+    lines.append('generated: "2026-12-06T00:00:00Z"')
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_index_in_helm_layout_parses_only_the_chart_asked_for_and_agrees_with_a_whole_parse(monkeypatch):
+    body = _big_index()
+    whole = charts_mod.read_index(body, "idx")
+    index = charts_mod.RepoIndex(body, "idx")
+    calls = []
+    real = charts_mod._entries
+    monkeypatch.setattr(charts_mod, "_entries", lambda text, *a: calls.append(len(text)) or real(text, *a))
+    for name in ("chart0", "chart150", "chart299", "absent"):
+        assert index.versions_of(name) == whole.get(name)
+    assert len(calls) == 3 and max(calls) < len(body) / 100  # a slice each, never the whole index
+    with pytest.raises(charts_mod.FetchError) as sliced:
+        charts_mod.RepoIndex(_big_index("chart150@3"), "idx").versions_of("chart150")
+    with pytest.raises(charts_mod.FetchError) as parsed_whole:
+        charts_mod.read_index(_big_index("chart150@3"), "idx")
+    assert str(sliced.value) == str(parsed_whole.value)  # same error, same line of the index
+    assert int(str(sliced.value).split(":")[1]) > 4000
+
+
+@pytest.mark.parametrize("body", [
+    b'{"apiVersion": "v1", "entries": {"b": [{"version": "2.0.0"}]}}',  # JSON: parsed whole
+    b"apiVersion: v1\nentries:\n  a:\n    - name: a\n      version: 1.0.0\n  b:\n    - name: b\n      version: 2.0.0\n",
+    b"entries:\n  'b':\n  - version: 2.0.0\ngenerated: x\n",
+])
+def test_other_index_layouts(body):
+    assert charts_mod.RepoIndex(body, "idx").versions_of("b")[0]["version"] == "2.0.0"
+
+
 @pytest.fixture
 def registry(isolated):
     rec = Recorder()

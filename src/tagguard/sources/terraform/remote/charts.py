@@ -127,7 +127,7 @@ class RemoteCharts:
         self.cache = ModuleCache(cache_root if cache_root is not None else default_root())
         self.log = log or _stderr_log
         self._done: dict[ChartRef, tuple[Path | None, str | None, dict[str, Any]]] = {}
-        self._indexes: dict[str, dict[str, Any] | FetchError] = {}  # one download of a repository's index per run
+        self._indexes: dict[str, RepoIndex | FetchError] = {}  # one download of a repository's index per run
         self.downloads = 0
 
     def chart_dir(self, ref: ChartRef) -> tuple[Path | None, str | None, dict[str, Any]]:
@@ -190,7 +190,7 @@ class RemoteCharts:
         from tagguard.sources.terraform.remote import semver
 
         index_url = ref.repository + "/index.yaml"
-        entries = self._index(index_url).get(ref.chart)
+        entries = self._index(index_url).versions_of(ref.chart)
         if not entries:
             raise FetchError(f"chart {ref.chart!r} is not in {index_url[:200]}")
         by_version: dict[str, dict[str, Any]] = {}
@@ -220,14 +220,14 @@ class RemoteCharts:
                 raise FetchError(f"{url[:200]}: sha256 {got} does not match the index's digest {want[:64]}; refused")
         return chosen, url, got, data
 
-    def _index(self, index_url: str) -> dict[str, Any]:
-        """The ``entries`` of a repository index, downloaded once per run (a failure too is remembered)."""
+    def _index(self, index_url: str) -> RepoIndex:
+        """A repository's index, downloaded once per run (a failure too is remembered)."""
         if index_url not in self._indexes:
             try:
                 _final, status, _h, body = self._get(index_url, MAX_INDEX_BYTES)
                 if status != 200:
                     raise FetchError(f"GET {index_url[:200]} answered {status}")
-                self._indexes[index_url] = read_index(body, index_url)
+                self._indexes[index_url] = RepoIndex(body, index_url)
             except FetchError as exc:
                 self._indexes[index_url] = exc
         got = self._indexes[index_url]
@@ -340,26 +340,70 @@ class _Auth:
         return token
 
 
-def read_index(body: bytes, where: str) -> dict[str, Any]:
-    """``entries`` of a chart repository's ``index.yaml``: safe loader, depth and alias limits;
-    every problem is one ``FetchError`` line (with the index's line when YAML says it)."""
+_ENTRIES = re.compile(r"^entries:[ \t]*\r?$", re.M)
+_TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
+_NEXT_CHART = re.compile(r"^(?:  )?[^\s#-]", re.M)
+_FIRST_CHART = re.compile(r"\r?\n  [^\s#-][^\n]*:[ \t]*\r?\n {2,4}- ")  # the line after `entries:`: a chart key, then its list
+
+
+class RepoIndex:
+    """A chart repository's ``index.yaml``.  Only the asked chart's versions are parsed when the index has
+    the block layout Helm writes (``entries:`` / two-space ``  name:`` keys): public indexes run to tens of
+    MB, and YAML-loading all of it costs about a second per MB.  Any other layout is parsed whole.  Either
+    way: the safe loader with the depth and alias limits, every problem one ``FetchError`` line with the
+    index's line number."""
+
+    def __init__(self, body: bytes, where: str):
+        try:
+            self.text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FetchError(f"{where[:200]} is not UTF-8 text") from None
+        self.where = where
+        self._whole: dict[str, Any] | None = None
+
+    def versions_of(self, chart: str) -> Any:
+        block = self._block(chart)
+        if isinstance(block, tuple):
+            first_line, part = block
+            return _entries("entries:\n" + part, self.where, first_line - 2).get(chart)
+        if block == "absent":
+            return None
+        if self._whole is None:
+            self._whole = _entries(self.text, self.where, 0)
+        return self._whole.get(chart)
+
+    def _block(self, chart: str) -> tuple[int, str] | str | None:
+        """(line number, text) of ``  <chart>:`` and its list in Helm's layout; "absent" when the index
+        has that layout without the chart; None for another layout."""
+        top = _ENTRIES.search(self.text)
+        if top is None or not _FIRST_CHART.match(self.text, top.end()):
+            return None
+        end_m = _TOP_LEVEL.search(self.text, top.end())
+        end = end_m.start() if end_m else len(self.text)
+        names = "|".join(re.escape(q) for q in (chart, f'"{chart}"', f"'{chart}'"))
+        key = re.compile(rf"^  (?:{names}):[ \t]*\r?$", re.M).search(self.text, top.end(), end)
+        if key is None:
+            return "absent"
+        stop = _NEXT_CHART.search(self.text, key.end(), end)
+        last = stop.start() if stop is not None else end
+        return self.text.count("\n", 0, key.start()) + 1, self.text[key.start():last]
+
+
+def _entries(text: str, where: str, offset: int) -> dict[str, Any]:
+    """``entries`` of index text; ``offset``: lines before ``text`` in the index (for messages)."""
     import yaml
 
     from tagguard import yamlio
 
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FetchError(f"{where[:200]} is not UTF-8 text") from None
-    try:
         doc = yamlio.load(text)
     except yamlio.YamlDepthError as exc:
-        raise FetchError(f"{where[:200]}:{exc.line}: {exc}") from None
+        raise FetchError(f"{where[:200]}:{exc.line + offset}: {exc}") from None
     except yamlio.YamlBombError as exc:
         raise FetchError(f"{where[:200]}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        line = f":{mark.line + 1 + offset}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FetchError(f"{where[:200]}{line}: not valid YAML ({problem})") from None
     except (RecursionError, MemoryError, ValueError) as exc:
@@ -368,6 +412,11 @@ def read_index(body: bytes, where: str) -> dict[str, Any]:
     if not isinstance(entries, dict):
         raise FetchError(f"{where[:200]} is not a Helm repository index (no `entries` map)")
     return entries
+
+
+def read_index(body: bytes, where: str) -> dict[str, Any]:
+    """All ``entries`` of an index, parsed whole."""
+    return _entries(RepoIndex(body, where).text, where, 0)
 
 
 def _find_chart(tree: Path) -> str:
