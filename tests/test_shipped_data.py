@@ -6,6 +6,7 @@ import copy
 import gzip
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
+from clikit import run_cli
 from tagguard import resources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,30 +104,29 @@ def test_data_paths_stay_inside_the_shipped_directories():
 
 
 def test_no_module_builds_a_path_to_shipped_data_itself():
-    """Shipped data is read through tagguard.resources only (not __file__, not walking up directories)."""
+    """Shipped data is read through tagguard.resources only (not __file__, not walking up directories, not
+    importlib.resources or pkgutil directly)."""
     offenders = []
     for path in (ROOT / "src" / "tagguard").rglob("*.py"):
         rel = path.relative_to(ROOT / "src" / "tagguard").as_posix()
         if rel in ("resources.py", "_checkov/tagguard_checks.py"):  # the reader; the check Checkov runs in its own dir
             continue
         text = path.read_text(encoding="utf-8")
-        if "__file__" in text or re.search(r"parents?\b.*(policies|schemas)", text):
+        if "__file__" in text or re.search(r"parents?\b.*(policies|schemas)", text) or \
+                re.search(r"importlib\.resources|importlib_resources|pkgutil\.get_data|pkg_resources", text):
             offenders.append(rel)
     assert not offenders
 
 
 def test_a_missing_shipped_schema_ref_is_a_taxonomy_error_not_a_traceback(tmp_path):
-    import os
-
     (tmp_path / "main.tf").write_text('resource "aws_instance" "a" {\n  instance_type = "p4d.24xlarge"\n}\n')
     (tmp_path / ".tagguard.yaml").write_text("taxonomy: tax.json\n")
-    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     for name in ("no-such.json", ".."):  # a shipped name that does not exist; one that would climb out
         (tmp_path / "tax.json").write_text(json.dumps({
             "type": "object", "allOf": [{"$ref": "https://tagguard.dev/schemas/" + name}]}))
-        p = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(tmp_path)],
-                           capture_output=True, text=True, env=env)
-        out = p.stdout + p.stderr
+        p = run_cli("scan", tmp_path, env=env, process=True)
+        out = p.output
         assert p.returncode == 2 and "Traceback" not in out and "no shipped schema" in out, out
 
 
@@ -164,3 +165,54 @@ def test_freshness_check_fails_on_a_changed_input(tmp_path):
     p = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_token_prices.py"), str(prices), "--check"],
                        capture_output=True, text=True)
     assert p.returncode != 0
+
+
+# --- the wheel: a non-editable install finds every shipped file through importlib.resources ----------
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(tmp_path_factory) -> Path:
+    import zipfile
+
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out / "dist"), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (wheel,) = (out / "dist").glob("tagguard-*.whl")
+    site = out / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    return site
+
+
+def test_the_wheel_carries_every_shipped_file(unpacked_wheel):
+    pkg = unpacked_wheel / "tagguard"
+    missing = [f"{top}/{p.relative_to(ROOT / top).as_posix()}" for top in resources.DATA_DIRS
+               for p in (ROOT / top).rglob("*") if p.is_file() and not (pkg / "_data" / top / p.relative_to(ROOT / top)).is_file()]
+    src = ROOT / "src" / "tagguard"
+    missing += [p.relative_to(src).as_posix() for p in src.rglob("*")
+                if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+                and not (pkg / p.relative_to(src)).is_file()]
+    assert not missing, missing
+
+
+def test_an_installed_wheel_reads_shipped_data_from_itself_and_scans(unpacked_wheel, tmp_path):
+    """The wheel's own files, not the checkout's: run with only the unpacked wheel on the path for tagguard."""
+    import os
+
+    code = ("import json, tagguard, tagguard.resources as r; from tagguard.rules import all_docs; "
+            "names = [f'{d}/{p.name}' for d in r.DATA_DIRS for p in r.data_file(d).iterdir()]; "
+            "print(json.dumps({'pkg': tagguard.__file__, 'paths': [str(r.data_file(n)) for n in names], "
+            "'docs': len(all_docs()), 'kinds': len(r.package_text('tagguard.sources.terraform', 'kinds.yaml'))}))")
+    env = dict(os.environ, PYTHONPATH=str(unpacked_wheel), TAGGUARD_USER_CONFIG="")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["pkg"].startswith(str(unpacked_wheel))
+    assert len(got["paths"]) >= len(CATALOGS) and all(p.startswith(str(unpacked_wheel / "tagguard" / "_data"))
+                                                      for p in got["paths"]), got["paths"]
+    assert got["docs"] == len(list((ROOT / "src" / "tagguard" / "rules" / "docs").glob("*.md"))) and got["kinds"]
+    shutil.copytree(ROOT / "examples" / "terraform", tmp_path / "terraform")
+    scan = subprocess.run([sys.executable, "-m", "tagguard", "scan", "terraform", "-f", "json"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env)
+    assert scan.returncode == 1, scan.stderr  # the example fails its taxonomy, priced from the wheel's rate card
+    assert json.loads(scan.stdout)["summary"]["monthly_usd"] > 0

@@ -12,15 +12,17 @@ _SLOT = re.compile(r"\{\{([a-z_]+)\}\}")
 
 
 def names() -> list[str]:
-    from importlib.resources import files
+    from tagguard.resources import package_file
 
-    return sorted(p.name for p in files("tagguard.actuals").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+    return sorted(p.name for p in package_file("tagguard.actuals", "sql").iterdir() if p.name.endswith(".sql"))
 
 
 def load(name: str) -> str:
-    from importlib.resources import files
+    from tagguard.resources import package_file
 
-    return files("tagguard.actuals").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
+    if name not in names():
+        raise ValueError(f"no shipped SQL file {name!r}")
+    return (package_file("tagguard.actuals", "sql") / name).read_text(encoding="utf-8")
 
 
 def render(name: str, slots: dict[str, str]) -> str:
