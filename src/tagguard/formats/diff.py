@@ -87,14 +87,13 @@ def render_text(result: ScanResult, color: bool = False) -> str:
 
 def bill_lines(result: ScanResult) -> list[str]:
     """Budgets judged on the bill, for ``tagguard diff``'s text output (values escaped by the caller)."""
-    rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
+    rows = [(b, b.actual) for b in result.budgets or [] if b.actual]
     if not rows:
         return []
-    first = rows[0].actual
+    first = rows[0][1]
     out = [f"Budgets on the bill's actual run-rate ({first.get('source')}, {first.get('month') or 'no month'}, "
            f"{first.get('cost_column')}):"]
-    for b in rows:
-        a = b.actual
+    for b, a in rows:
         if not a.get("evaluated"):
             out.append(f"  {b.name:<28} not evaluated: {a.get('reason')}")
             continue

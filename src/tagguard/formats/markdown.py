@@ -265,16 +265,15 @@ def _diff_changes_table(diff: dict[str, Any]) -> str:
 
 def _bill_budget_rows(result: ScanResult) -> str | None:
     """The Budgets table of the PR comment when a bill was given."""
-    rows = [b for b in result.budgets or [] if getattr(b, "actual", None)]
+    rows = [(b, b.actual) for b in result.budgets or [] if b.actual]
     if not rows:
         return None
-    first = rows[0].actual
+    first = rows[0][1]
     out = [f"Actual run-rate from {escape_cell(first.get('source') or '')} ({escape_cell(first.get('month') or 'no month')}, "
            f"{escape_cell(first.get('cost_column') or '')}).\n\n",
            "| Budget | Mode | Actual run-rate $/month | Δ this change | With change | Repository $/month | Budget $/month | Over |\n"
            "|---|---|---:|---:|---:|---:|---:|---|\n"]
-    for b in rows:
-        a = b.actual
+    for b, a in rows:
         cap = "" if b.monthly_usd is None else money(b.monthly_usd)
         if not a.get("evaluated"):
             out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | n/a | {signed_money(a['change_delta_usd'])} | "
