@@ -10,7 +10,7 @@ metrics (kube_pod_labels, kube_pod_owner, kube_namespace_labels, kube_node_label
 hour: the report reads their label sets from the series index (/api/v1/series), never their samples,
 and the backfill on 2 shared cores takes minutes per day. 250 nodes × 8 GPUs = 2,000 GPUs, one per pod.
 
-    python benchmarks/cluster.py [--days 30] [--runs 3] [--windows 7,30] [--data DIR]
+    python benchmarks/cluster.py [--days 30] [--runs 3] [--windows 7,30] [--data DIR] [--profile]
 
 Prints, for each window (7 d and 30 d): median wall time of the report (3 runs), its peak RSS
 (the tagguard process, measured with wait4), the number of queries and bytes read, and the peer
@@ -212,12 +212,40 @@ def peer(url: str, days: int, end: int) -> float:
     return time.time() - t
 
 
+def profile(url: str, days: int, end: int) -> dict:
+    """Server-side time of each kind of query the report sends, one chunk (day) after another, serially,
+    from Prometheus' own query stats (``stats=all``: evalTotalTime), and the samples each reads."""
+    import urllib.parse
+    import urllib.request
+
+    from tagguard.actuals.cluster import queries as Q
+    from tagguard.actuals.cluster.split import resource_regex
+
+    sel = Q.Selectors(resources=resource_regex())
+    rng = f"{DAY * 1000 - 1}ms"  # Prometheus 2.x: closed ranges
+    kinds = {"running (kube_pod_status_phase)": Q.running(rng), "utilisation (DCGM)": Q.used_mean(sel, rng),
+             "node capacity": Q.node_capacity(sel, rng), "scrape interval": Q.samples_in(rng),
+             "requests at chunk end": Q.requests_now(sel),
+             "init requests at chunk end": Q.requests_now(sel, Q.INIT_REQUESTS)}
+    out = {k: [0.0, 0] for k in kinds}
+    for day in range(days):
+        at = end - day * DAY - 0.001
+        for k, q in kinds.items():
+            body = urllib.parse.urlencode({"query": q, "time": f"{at:.3f}", "stats": "all"}).encode()
+            with urllib.request.urlopen(urllib.request.Request(url + "/api/v1/query", data=body), timeout=600) as r:
+                st = json.loads(r.read())["data"].get("stats") or {}
+            out[k][0] += float((st.get("timings") or {}).get("evalTotalTime", 0.0))
+            out[k][1] += int((st.get("samples") or {}).get("totalQueryableSamples", 0))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--windows", default=None, help="comma-separated window lengths in days (default: 7 and --days)")
     ap.add_argument("--data", type=Path, default=Path("/tmp/tagguard-bench-cluster"))
+    ap.add_argument("--profile", action="store_true", help="also: server-side time per kind of query (stats=all)")
     a = ap.parse_args()
     if not all(binaries()):
         sys.exit("needs Debian's prometheus package (prometheus, promtool): scripts/test-deps")
@@ -244,6 +272,9 @@ def main() -> None:
                   f"requested {t['requested_gpu_hours']:,.0f} GPU-h, used {t['used_gpu_hours']:,.0f}, pods {t['pods']}, "
                   f"unattributed {rep['unattributed']['gpu_hours']:,.0f} GPU-h, findings {len(rep['findings'])}",
                   flush=True)
+            if a.profile:
+                for kind, (secs, samples) in profile(srv.url, days, end).items():
+                    print(f"    server, serially: {kind:<32} {secs:6.2f} s  {samples:>13,} samples", flush=True)
     finally:
         srv.stop()
 
