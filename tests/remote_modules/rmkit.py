@@ -234,8 +234,10 @@ def chart_index(entries: dict, base: str = "") -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def static_server(files: dict, recorder: Recorder, label: str = "charts") -> _Server:
-    """Serves ``files`` (path -> bytes); anything else is 404."""
+def static_server(files: dict, recorder: Recorder, label: str = "charts", broken: set | None = None) -> _Server:
+    """Serves ``files`` (path -> bytes); anything else is 404.  Paths in ``broken`` announce more bytes
+    than they send, then close the connection (an answer that breaks off)."""
+    broken = broken or set()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *a):
@@ -246,9 +248,12 @@ def static_server(files: dict, recorder: Recorder, label: str = "charts") -> _Se
             body = files.get(urlsplit(self.path).path)
             self.send_response(200 if body is not None else 404)
             body = body if body is not None else b"not found"
-            self.send_header("Content-Length", str(len(body)))
+            cut = urlsplit(self.path).path in broken
+            self.send_header("Content-Length", str(len(body) + (1000 if cut else 0)))
             self.end_headers()
             self.wfile.write(body)
+            if cut:
+                self.close_connection = True
 
     return _Server(Handler, recorder)
 

@@ -309,6 +309,42 @@ def test_other_index_layouts(body):
     assert charts_mod.RepoIndex(body, "idx").versions_of("b")[0]["version"] == "2.0.0"
 
 
+def test_hostile_strings_from_the_server_reach_logs_and_findings_inert(tmp_path, isolated):
+    """What the chart server says (archive URLs, and so error messages) is escaped in the log and the report."""
+    import re
+
+    index = ('apiVersion: v1\nentries:\n  gpu-infer:\n  - version: 1.0.0\n    urls:\n'
+             '    - "charts/\\e]0;pwned\\a\\e[2J\\r\\n::error file=x::injected\\u202e.tgz"\n').encode()
+    rec = Recorder()
+    srv = static_server({"/index.yaml": index}, rec)
+    conf = tmp_path / "user.yaml"
+    conf.write_text(f'modules:\n  chart_hosts: ["{srv.host}"]\n')
+    repo = _write(tmp_path, repo=f"http://{srv.host}", version="")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(repo), "--fetch-modules", "--format", "github",
+                               "--helm-bin", _helm()], capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, TAGGUARD_USER_CONFIG=str(conf)))
+    finally:
+        srv.stop()
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "injected" in proc.stderr + proc.stdout  # the text is there ...
+    control = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    assert not control.search(proc.stderr) and not control.search(proc.stdout)  # ... inert
+    assert not [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.lstrip().startswith("::error file=x")]
+
+
+def test_an_answer_that_breaks_off_is_a_finding_not_an_internal_error(tmp_path, isolated):
+    rec = Recorder()
+    files = {"/index.yaml": chart_index({"gpu-infer": {"1.0.0": ("c.tgz", None)}}), "/c.tgz": chart_tgz("1.0.0")}
+    srv = static_server(files, rec, broken={"/c.tgz"})
+    try:
+        result = run(_write(tmp_path, repo=f"http://{srv.host}", version=""), [srv.host])
+    finally:
+        srv.stop()
+    (f,) = not_scanned(result)
+    assert "the answer broke off" in f.message
+
+
 @pytest.fixture
 def registry(isolated):
     rec = Recorder()

@@ -35,6 +35,8 @@ def host_allowed(host: str, port: int | None, allowed) -> bool:
 
 
 def check_url(url: str, allowed, allowlist: str = "modules.allowed_hosts") -> None:
+    if any(ord(ch) < 0x21 or ord(ch) > 0x7e for ch in url):
+        raise FetchError(f"{url[:200]!r} has spaces, control or non-ASCII characters; not requested")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
@@ -53,6 +55,7 @@ def get(url: str, allowed, limit: int, log: Callable[[str], None],
         ) -> tuple[str, int, dict[str, str], bytes]:
     """(final URL, status, headers, body) of a GET; redirects are followed by hand, each checked.
     An ``Authorization`` header goes only to the host it was given for, never to a redirect elsewhere."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -77,7 +80,7 @@ def get(url: str, allowed, limit: int, log: Callable[[str], None],
             resp = opener.open(req, timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
             resp = exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             raise FetchError(f"GET {url[:200]} failed: {getattr(exc, 'reason', exc)}") from None
         with resp:
             status = resp.status if hasattr(resp, "status") else resp.code
@@ -85,8 +88,14 @@ def get(url: str, allowed, limit: int, log: Callable[[str], None],
             if status in (301, 302, 303, 307, 308) and hdrs.get("location"):
                 url = urljoin(url, hdrs["location"])
                 continue
-            body = resp.read(limit + 1)
+            try:
+                body = resp.read(limit + 1)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                raise FetchError(f"GET {url[:200]}: the answer broke off ({exc.__class__.__name__})") from None
             if len(body) > limit:
                 raise FetchError(f"GET {url[:200]}: more than {limit} bytes")
+            declared = hdrs.get("content-length", "").strip()
+            if declared.isdigit() and len(body) < int(declared):  # urllib returns a short body without a word
+                raise FetchError(f"GET {url[:200]}: the answer broke off ({len(body)} of {declared} bytes)")
             return url, status, hdrs, body
     raise FetchError(f"GET {url[:200]}: more than {MAX_REDIRECTS} redirects")
