@@ -212,7 +212,7 @@ def test_an_installed_wheel_reads_shipped_data_from_itself_and_scans(unpacked_wh
                                                       for p in got["paths"]), got["paths"]
     assert got["docs"] == len(list((ROOT / "src" / "tagguard" / "rules" / "docs").glob("*.md"))) and got["kinds"]
     shutil.copytree(ROOT / "examples" / "terraform", tmp_path / "terraform")
-    scan = subprocess.run([sys.executable, "-m", "tagguard", "scan", "terraform", "-f", "json"], capture_output=True,
-                          text=True, cwd=tmp_path, env=env)
-    assert scan.returncode == 1, scan.stderr  # the example fails its taxonomy, priced from the wheel's rate card
-    assert json.loads(scan.stdout)["summary"]["monthly_usd"] > 0
+    scan = run_cli("scan", "terraform", "-f", "json", cwd=tmp_path, env={"PYTHONPATH": str(unpacked_wheel)},
+                   process=True)
+    assert scan.returncode == 1, scan  # the example fails its taxonomy, priced from the wheel's rate card
+    assert scan.json()["summary"]["monthly_usd"] > 0

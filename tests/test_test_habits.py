@@ -1,0 +1,52 @@
+"""Habits of the test suite itself (issue 13): tests name the exception they expect, and run the CLI
+through the one helper, ``clikit.run_cli``, instead of a runner of their own."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+
+# Files that still run the CLI their own way: each belongs to a lane being reworked at the time of
+# issue 13 (cluster, actuals, operate, remote modules, diff, helm, history/showback, LLM usage, drift)
+# or needs more than run_cli gives (seckit: rlimits and a never-written stdin for hostile inputs).
+# Convert one, then delete its line here.
+OWN_RUNNERS = {
+    "actuals/test_bill.py", "actuals/test_diff_bill.py", "actuals/test_export.py",
+    "cluster/test_cli_args.py", "cluster/test_focus_allocation.py", "cluster/test_opencost.py",
+    "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
+    "operate/test_operate_alerts.py", "operate/test_operate_bad_input.py", "operate/test_operate_examples.py",
+    "operate/test_operate_github_issues.py", "operate/test_operate_merge.py", "operate/test_operate_review.py",
+    "remote_modules/test_charts.py", "remote_modules/test_scan.py",
+    "security/seckit.py", "security/test_output_injection.py",
+    "test_diff.py", "test_diff_dimensions.py", "test_drift_e2e.py", "test_helm.py", "test_history.py",
+    "test_kubernetes.py", "test_llm_usage.py", "test_presentation.py", "test_showback.py",
+}
+RUNNER = re.compile(r'CliRunner|"-m",\s*"tagguard"')
+BROAD_RAISES = re.compile(r"pytest\.raises\(\s*\(?\s*(Base)?Exception\b")
+
+
+def _sources():
+    for path in sorted(TESTS.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            yield path.relative_to(TESTS).as_posix(), path.read_text(encoding="utf-8")
+
+
+def test_no_test_expects_any_exception_at_all():
+    offenders = [f"{rel}:{n}" for rel, text in _sources() for n, line in enumerate(text.splitlines(), 1)
+                 if BROAD_RAISES.search(line) and rel != "test_test_habits.py"]
+    assert not offenders, offenders
+
+
+def test_tests_run_the_cli_through_clikit():
+    own = {rel for rel, text in _sources() if RUNNER.search(text)} - {"clikit.py", "test_test_habits.py"}
+    assert own - OWN_RUNNERS == set(), "run the CLI with clikit.run_cli (process=True for a real process)"
+    assert OWN_RUNNERS - own == set(), "converted: delete it from OWN_RUNNERS"
+
+
+def test_the_patterns_catch_what_they_are_for():
+    assert BROAD_RAISES.search("    with pytest.raises(Exception):")
+    assert BROAD_RAISES.search("with pytest.raises((Exception, ValueError)):")
+    assert not BROAD_RAISES.search("with pytest.raises(ExceptionGroup):")
+    assert not BROAD_RAISES.search("with pytest.raises(ValueError):")
+    assert RUNNER.search('subprocess.run([sys.executable, "-m", "tagguard", "scan"])')
