@@ -120,3 +120,27 @@ def test_taxonomy_references_are_found_in_one_walk_per_document(tmp_path):
     tax = taxonomy.Taxonomy(schema, path, root=tmp_path)
     issues = tax.evaluate({"team": "x", "app": "App", "env": "prod"})
     assert sorted((i.category, i.tag) for i in issues) == [("invalid_value", "app"), ("invalid_value", "team")]
+
+
+def test_provider_default_tags_are_read_once_per_provider_not_per_resource(tmp_path, monkeypatch):
+    from tagguard.sources.terraform import extract
+
+    seen = []
+    real = extract.TagMap.of.__func__
+
+    def of(cls, value, origin):
+        if "default_tags" in origin:
+            seen.append(origin)
+        return real(cls, value, origin)
+
+    monkeypatch.setattr(extract.TagMap, "of", classmethod(of))
+    head = ('provider "aws" {\n  default_tags {\n    tags = { cost-center = "CC-1", business-unit = "r" }\n  }\n}\n'
+            'provider "aws" {\n  alias = "gpu"\n  default_tags {\n    tags = { cost-center = "CC-2" }\n  }\n}\n')
+    body = "".join(f'resource "aws_instance" "gpu_{i}" {{\n  instance_type = "g6.xlarge"\n'
+                   f'{"  provider = aws.gpu" if i % 2 else ""}\n  tags = {{ project = "p", environment = "dev" }}\n}}\n'
+                   for i in range(30))
+    result = _scan_tf(tmp_path, head + body)
+    assert len(seen) == 2, f"provider default tags were read {len(seen)} times for 30 resources"
+    tags = {r.address: r.tags.get("cost-center") for r in result.resources}
+    assert tags["aws_instance.gpu_0"] == "CC-1" and tags["aws_instance.gpu_1"] == "CC-2"
+    assert len(tags) == 30

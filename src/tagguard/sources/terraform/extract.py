@@ -46,6 +46,12 @@ class TagMap:
         out = cls()
         if value is None or value is _MISSING:
             return out
+        if type(value) is not dict:  # a plain dict (most tag maps) is none of the cases below
+            return cls._of_other(out, value, origin)
+        return cls._fill(out, value, origin)
+
+    @classmethod
+    def _of_other(cls, out: TagMap, value: Any, origin: str) -> TagMap:
         if isinstance(value, Unknown):
             out.open = True
             out.open_reason = f"{origin} is not known statically ({value.reason})" if value.reason else f"{origin} is not known statically"
@@ -57,6 +63,10 @@ class TagMap:
         if isinstance(value, PartialMap) and value.open:
             out.open = True
             out.open_reason = f"{origin} merges values tagguard cannot see ({'; '.join(value.open_reasons)})" if value.open_reasons else f"{origin} merges values tagguard cannot see"
+        return cls._fill(out, value, origin)
+
+    @staticmethod
+    def _fill(out: TagMap, value: Mapping, origin: str) -> TagMap:
         known, origins = out.known, out.origins
         for key, val in value.items():
             key = str(key)

@@ -528,9 +528,7 @@ class _Walker:
         if tags_path:
             value = ex.get_path(body, tags_path, scope)
             own = ex.TagMap.of(None if value is ex._MISSING else value, f"`{tags_path}`")
-        defaults = ex.TagMap()
-        if provider is not None and provider.default_tags is not None:
-            defaults = ex.TagMap.of(provider.default_tags, provider.origin or f"provider {provider.key} default tags")
+        defaults = _default_tag_map(provider)
         # default tags are known even where they do not apply (ASGs), to say so
         effective = defaults.overlay(own) if spec.get("default_tags") else own
         unknown: list[str] = []
@@ -571,6 +569,19 @@ class _Walker:
         elif res.compute is None and not res.meta.get("served_by") and rtype != "aws_sagemaker_endpoint_configuration":
             res.compute = comp
         return res, extra
+
+
+def _default_tag_map(provider) -> ex.TagMap:
+    """A provider configuration's default tags as a TagMap, made once for all the resources that use
+    it (they only read it: overlays copy)."""
+    if provider is None or provider.default_tags is None:
+        return ex.TagMap()
+    origin = provider.origin or f"provider {provider.key} default tags"
+    memo = provider.__dict__.get("_default_tag_map")
+    if memo is None or memo[0] is not provider.default_tags or memo[1] != origin:
+        memo = (provider.default_tags, origin, ex.TagMap.of(provider.default_tags, origin))
+        provider.__dict__["_default_tag_map"] = memo
+    return memo[2]
 
 
 def _may_exist(comp) -> bool:
