@@ -23,8 +23,15 @@ from tagguard.llm.sdk.recorder import (  # noqa: F401
     TagguardLLMWarning,
     prompt_fingerprint,
 )
-from tagguard.llm.sdk.scope import current_tags, tags  # noqa: F401
-from tagguard.llm.sdk.sinks import CallableSink, JsonlSink, Sink, StreamSink  # noqa: F401
+from tagguard.llm.sdk.scope import current_tags, set_key_mapping, tags  # noqa: F401
+from tagguard.llm.sdk.sinks import (  # noqa: F401
+    DEFAULT_BACKUPS,
+    DEFAULT_MAX_BYTES,
+    CallableSink,
+    JsonlSink,
+    Sink,
+    StreamSink,
+)
 
 __all__ = ["tags", "current_tags", "record", "wrap", "configure", "stats", "get_recorder", "prompt_fingerprint",
            "Recorder", "Sink", "JsonlSink", "StreamSink", "CallableSink", "TagguardLLMWarning"]
@@ -48,11 +55,7 @@ def configure(sink: Any = None, *, required_tags: Iterable[str] | None = None, t
     (default ``business_unit`` -> ``business-unit``; ``key_style="asis"`` keeps them).
     """
     global _recorder
-    from tagguard.llm.sdk.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES
-
     if key_map is not None or key_style is not None:
-        from tagguard.llm.sdk.scope import set_key_mapping
-
         set_key_mapping(key_map, key_style)
     rec = Recorder(sink, required_tags=required_tags, taxonomy=taxonomy, service=service, default_tags=default_tags,
                    max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
