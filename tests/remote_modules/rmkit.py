@@ -259,12 +259,13 @@ def static_server(files: dict, recorder: Recorder, label: str = "charts", broken
 
 
 def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token", corrupt: set | None = None,
-               blob_redirect: str | None = None) -> _Server:
+               blob_redirect: str | None = None, page: int = 0) -> _Server:
     """A minimal OCI distribution registry: ``charts`` is repository name -> {tag: chart archive bytes}.
     With ``token``, every /v2/<name>/ request without ``Authorization: Bearer <token>`` is answered 401
     with a ``WWW-Authenticate`` challenge whose realm is this server's /token.  ``corrupt``: tags whose
     blob is served altered (so its digest does not match).  ``blob_redirect``: a base URL blob requests
-    are redirected to (307 to ``<base>/<digest>``), as registries send downloads to a storage host."""
+    are redirected to (307 to ``<base>/<digest>``), as registries send downloads to a storage host.
+    ``page``: the tag list comes ``page`` tags at a time, with ``Link: <...?last=T&n=N>; rel="next"``."""
     import hashlib
 
     corrupt = corrupt or set()
@@ -312,8 +313,17 @@ def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token
                                                                          f'scope="repository:{name}:pull"')])
                 what = rest[len(name) + 1:]
                 if what == "tags/list":
-                    tags = [t.replace("+", "_") for t in charts[name]]
-                    return self._send(200, json.dumps({"name": name, "tags": tags}).encode())
+                    tags = sorted(t.replace("+", "_") for t in charts[name])
+                    link = []
+                    if page:
+                        from urllib.parse import parse_qs
+
+                        last = (parse_qs(parts.query).get("last") or [""])[0]
+                        rest_tags = [t for t in tags if t > last]
+                        tags = rest_tags[:page]
+                        if len(rest_tags) > page:
+                            link = [("Link", f'</v2/{name}/tags/list?last={tags[-1]}&n={page}>; rel="next"')]
+                    return self._send(200, json.dumps({"name": name, "tags": tags}).encode(), link)
                 if what.startswith("manifests/"):
                     tag = what[len("manifests/"):].replace("_", "+")
                     body = manifests.get((name, tag))

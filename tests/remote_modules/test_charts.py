@@ -313,8 +313,8 @@ def test_hostile_strings_from_the_server_reach_logs_and_findings_inert(tmp_path,
     """What the chart server says (archive URLs, and so error messages) is escaped in the log and the report."""
     import re
 
-    index = ('apiVersion: v1\nentries:\n  gpu-infer:\n  - version: 1.0.0\n    urls:\n'
-             '    - "charts/\\e]0;pwned\\a\\e[2J\\r\\n::error file=x::injected\\u202e.tgz"\n').encode()
+    index = (b'apiVersion: v1\nentries:\n  gpu-infer:\n  - version: 1.0.0\n    urls:\n'
+             b'    - "charts/\\e]0;pwned\\a\\e[2J\\r\\n::error file=x::injected\\u202e.tgz"\n')
     rec = Recorder()
     srv = static_server({"/index.yaml": index}, rec)
     conf = tmp_path / "user.yaml"
@@ -410,6 +410,18 @@ def test_chart_archive_url(tmp_path, isolated):
     (r,) = [r for r in result.resources if r.address == ADDRESS]
     assert r.meta["chart_source"] == f"{srv.host}/dl/gpu-infer-1.1.4.tgz@latest"
     assert r.compute.units == 3
+
+
+def test_oci_tag_list_pages_are_followed(tmp_path, isolated):
+    rec = Recorder()
+    srv = oci_server({"charts/gpu-infer": {v: chart_tgz(v) for v in VERSIONS}}, rec, page=2)
+    try:
+        charts = charts_mod.RemoteCharts(fetch=True, allowed_hosts=[srv.host], log=lambda m: None)
+        _d, why, meta = charts.chart_dir(charts_mod.parse_ref(f"oci://{srv.host}/charts", "gpu-infer", ""))
+    finally:
+        srv.stop()
+    assert why is None and meta["resolved_version"] == "2.0.0"  # on the last of three pages
+    assert len([r for r in rec.requests if "tags/list" in r[2] and r[3]]) == 3
 
 
 def test_oci_layer_digest_mismatch_is_refused(tmp_path, isolated):

@@ -251,14 +251,7 @@ class RemoteCharts:
             except semver.SemverError:
                 tag = ""
         if not tag:
-            status, _h, body = auth.get(f"{base}/tags/list", MAX_MANIFEST_BYTES)
-            if status != 200:
-                raise FetchError(f"GET {base}/tags/list answered {status}")
-            try:
-                tags = json.loads(body).get("tags") or []
-            except (ValueError, AttributeError):
-                raise FetchError(f"{base}/tags/list is not a JSON tag list") from None
-            listed = [t.replace("_", "+") for t in tags if isinstance(t, str)]
+            listed = [t.replace("_", "+") for t in _tags(auth, f"{base}/tags/list")]
             try:
                 tag = semver.select(listed, ref.version, ref.devel) or ""
             except semver.SemverError as exc:
@@ -293,6 +286,29 @@ class RemoteCharts:
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             raise FetchError(f"{blob[:200]}: the chart layer does not match its digest; refused")
         return tag, f"oci://{ref.repository}:{tag}", digest, data
+
+
+MAX_TAG_PAGES = 50
+_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?', re.I)
+
+
+def _tags(auth: _Auth, url: str) -> list[str]:
+    """Every tag of the repository, following the ``Link: <...>; rel="next"`` pages (at most ``MAX_TAG_PAGES``)."""
+    tags: list[str] = []
+    for _page in range(MAX_TAG_PAGES):
+        status, hdrs, body = auth.get(url, MAX_MANIFEST_BYTES)
+        if status != 200:
+            raise FetchError(f"GET {url[:200]} answered {status}")
+        try:
+            page = json.loads(body).get("tags") or []
+        except (ValueError, AttributeError):
+            raise FetchError(f"{url[:200]} is not a JSON tag list") from None
+        tags.extend(t for t in page if isinstance(t, str))
+        m = _NEXT.search(hdrs.get("link", ""))
+        if m is None:
+            return tags
+        url = urljoin(url, m.group(1))
+    raise FetchError(f"{url[:200]}: more than {MAX_TAG_PAGES} pages of tags")
 
 
 class _Auth:
