@@ -120,6 +120,12 @@ def test_repository_chart_fetched_rendered_and_later_read_offline(tmp_path, repo
     again, err2 = tg()  # no flag, server gone: the cache answers
     assert ADDRESS in {x["address"] for x in again["resources"]}
     assert "tagguard: charts:" not in err2 and len(repo_server.recorder.requests) == n
+    # the pre-commit hook's own command line (entry `tagguard scan --` + changed files), offline too
+    hook = subprocess.run([sys.executable, "-m", "tagguard", "scan", "--format", "json", "--helm-bin", _helm(), "--",
+                           "main.tf"], capture_output=True, text=True, env=env, cwd=repo, timeout=300)
+    assert hook.returncode in (0, 1), hook.stderr
+    assert ADDRESS in {x["address"] for x in json.loads(hook.stdout)["resources"]}
+    assert len(repo_server.recorder.requests) == n
 
 
 def test_nothing_is_fetched_without_the_switch(tmp_path, repo_server):
