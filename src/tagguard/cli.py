@@ -251,8 +251,9 @@ def scan_options(f=None, *, gate: bool = True):
                      help="Usage file: hours per month and unit counts per resource address ([*] wildcards).")(f)
     f = click.option("--skip-helm", is_flag=True, help="Report charts that cannot be rendered as not scanned without failing with exit code 2.")(f)
     f = click.option("--fetch-modules", is_flag=True,
-                     help="Download remote Terraform modules (registry, git over https, archives) from allowed hosts "
-                          "into the user cache; later runs read the cache offline (docs/remote-modules.md).")(f)
+                     help="Download remote Terraform modules (registry, git over https, archives) and helm_release "
+                          "charts (chart repositories, OCI) from allowed hosts into the user cache; later runs read "
+                          "the cache offline (docs/remote-modules.md).")(f)
     f = click.option("--helm-bin", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="helm binary to render charts with (default: helm on PATH).")(f)
     f = click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
