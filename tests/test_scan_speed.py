@@ -144,3 +144,56 @@ def test_provider_default_tags_are_read_once_per_provider_not_per_resource(tmp_p
     tags = {r.address: r.tags.get("cost-center") for r in result.resources}
     assert tags["aws_instance.gpu_0"] == "CC-1" and tags["aws_instance.gpu_1"] == "CC-2"
     assert len(tags) == 30
+
+
+def test_shipped_yaml_tables_have_current_json_twins():
+    import hashlib
+    import json
+
+    from tagguard import yamlio
+    from tagguard.resources import package_text
+    from tagguard.sources.terraform import extract
+
+    for name in extract.SHIPPED_YAML:
+        text = package_text(extract.PACKAGE, name)
+        twin = json.loads(package_text(extract.PACKAGE, name.rsplit(".", 1)[0] + ".json"))
+        hint = f"{name} changed: run `python -m tagguard.sources.terraform.extract` to rewrite its JSON twin"
+        assert twin["sha256"] == hashlib.sha256(text.encode("utf-8")).hexdigest(), hint
+        assert twin["data"] == yamlio.load(text), hint
+
+
+def test_a_stale_json_twin_is_ignored(monkeypatch):
+    import json
+
+    from tagguard import resources, yamlio
+    from tagguard.sources.terraform import extract
+
+    real = resources.package_text
+
+    def stale(package, name):
+        if name == "kinds.json":
+            return json.dumps({"sha256": "0" * 64, "data": {"aws_instance": {"provider": "stale"}}})
+        return real(package, name)
+
+    monkeypatch.setattr(resources, "package_text", stale)
+    assert extract.shipped_yaml("kinds.yaml") == yamlio.load(real(extract.PACKAGE, "kinds.yaml"))
+
+
+def test_terraform_scan_without_a_config_needs_no_yaml_parser(tmp_path):
+    import os
+
+    (tmp_path / "main.tf").write_text('resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n'
+                                      '  tags = { project = "p" }\n}\nresource "aws_s3_bucket" "b" {}\n')
+    code = textwrap.dedent(f"""
+        import sys
+        from tagguard.cli import main
+        try:
+            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m == "yaml" or m.startswith("yaml.")))
+    """)
+    env = dict(os.environ, TAGGUARD_USER_CONFIG="")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text()

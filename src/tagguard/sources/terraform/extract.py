@@ -23,10 +23,58 @@ TAG_STYLE = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 
 @cache
 def kinds() -> dict[str, dict]:
-    from tagguard import yamlio
+    return shipped_yaml("kinds.yaml")
+
+
+PACKAGE = "tagguard.sources.terraform"
+SHIPPED_YAML = ("kinds.yaml", "taggable.yaml")
+
+
+def shipped_yaml(name: str) -> Any:
+    """One of this package's YAML data files (``SHIPPED_YAML``), read through its JSON twin
+    (``kinds.yaml`` -> ``kinds.json``) when the twin was written from these exact bytes: a Terraform
+    scan then needs no YAML parser (importing PyYAML costs more than the rest of reading the tables).
+    A missing, stale or broken twin is ignored and the YAML itself is read.  The twins are written by
+    ``python -m tagguard.sources.terraform.extract`` (tests/test_scan_speed.py checks they are current)."""
+    import hashlib
+    import json
+
     from tagguard.resources import package_text
 
-    return yamlio.load(package_text("tagguard.sources.terraform", "kinds.yaml"))
+    text = package_text(PACKAGE, name)
+    try:
+        twin = json.loads(package_text(PACKAGE, _twin_name(name)))
+        if isinstance(twin, dict) and twin.get("sha256") == hashlib.sha256(text.encode("utf-8")).hexdigest():
+            return twin["data"]
+    except (OSError, ValueError, KeyError):
+        pass
+    from tagguard import yamlio
+
+    return yamlio.load(text)
+
+
+def _twin_name(name: str) -> str:
+    return name.rsplit(".", 1)[0] + ".json"
+
+
+def write_json_twins() -> list[str]:
+    """(Re)write the JSON twin of every shipped YAML table next to it; returns the paths written."""
+    import hashlib
+    import json
+
+    from tagguard import yamlio
+    from tagguard.resources import package_file
+
+    written = []
+    for name in SHIPPED_YAML:
+        source = package_file(PACKAGE, name)
+        text = source.read_text(encoding="utf-8")
+        twin = {"generated_from": name, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "data": yamlio.load(text)}
+        target = source.with_name(_twin_name(name))
+        target.write_text(json.dumps(twin, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        written.append(str(target))
+    return written
 
 
 # --- tag maps ---------------------------------------------------------------------
@@ -415,3 +463,8 @@ def _mul(a: int | None, b: int | None) -> int | None:
     if a is None or b is None:
         return None
     return a * b
+
+
+if __name__ == "__main__":  # python -m tagguard.sources.terraform.extract: refresh the JSON twins
+    for path in write_json_twins():
+        print(path)

@@ -618,10 +618,7 @@ def _generic_spec(rtype: str, body) -> dict | None:
 def _taggable_types() -> set[str]:
     global _TAGGABLE
     if _TAGGABLE is None:
-        from tagguard import yamlio
-        from tagguard.resources import package_text
-
-        data = yamlio.load(package_text("tagguard.sources.terraform", "taggable.yaml")) or {}
+        data = ex.shipped_yaml("taggable.yaml") or {}
         _TAGGABLE = set(data.get("taggable", []))
     return _TAGGABLE
 
