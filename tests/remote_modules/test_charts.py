@@ -197,7 +197,7 @@ def test_digest_mismatch_is_refused_and_nothing_cached(tmp_path, isolated):
         srv.stop()
 
 
-@pytest.mark.parametrize("kind", ["huge", "deep", "bad-yaml", "alias-bomb", "not-an-index", "binary"])
+@pytest.mark.parametrize("kind", ["huge", "deep", "bad-yaml", "alias-bomb", "not-an-index", "binary", "not-a-list"])
 def test_hostile_index_is_one_line_on_the_release(tmp_path, isolated, monkeypatch, kind):
     monkeypatch.setattr(charts_mod, "MAX_INDEX_BYTES", 64 << 10)
     body = {
@@ -209,6 +209,7 @@ def test_hostile_index_is_one_line_on_the_release(tmp_path, isolated, monkeypatc
         + b"entries: {}\n",
         "not-an-index": b"- just\n- a list\n",
         "binary": b"\xff\xfe\x00garbage",
+        "not-a-list": b"apiVersion: v1\nentries:\n  gpu-infer: {version: 1.0.0}\n",
     }[kind]
     rec = Recorder()
     srv = static_server({"/index.yaml": body}, rec)
@@ -221,7 +222,7 @@ def test_hostile_index_is_one_line_on_the_release(tmp_path, isolated, monkeypatc
     assert "\n" not in f.message and "Traceback" not in f.message and "download failed" in f.message
     assert {"huge": "more than 65536 bytes", "deep": "nested too deeply", "bad-yaml": "not valid YAML",
             "alias-bomb": "alias", "not-an-index": "not a Helm repository index",
-            "binary": "not UTF-8"}[kind] in f.message
+            "binary": "not UTF-8", "not-a-list": "is not a list of versions"}[kind] in f.message
 
 
 def test_one_index_download_for_releases_of_one_repository(tmp_path, repo_server):

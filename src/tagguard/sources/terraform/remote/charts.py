@@ -193,6 +193,8 @@ class RemoteCharts:
         entries = self._index(index_url).versions_of(ref.chart)
         if not entries:
             raise FetchError(f"chart {ref.chart!r} is not in {index_url[:200]}")
+        if not isinstance(entries, list):
+            raise FetchError(f"{index_url[:200]}: the entry of chart {ref.chart!r} is not a list of versions")
         by_version: dict[str, dict[str, Any]] = {}
         for e in entries:
             if isinstance(e, dict) and isinstance(e.get("version"), str):
