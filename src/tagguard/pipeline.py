@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Mapping, Sequence
 
+from tagguard import rules
 from tagguard.config import Config
 from tagguard.model import Finding, Resource, ScanResult
+from tagguard.rules.tags import in_scope
 from tagguard.sources import SOURCES
 from tagguard.sources.base import Inventory, ScanContext, ScanOptions, SourceOutput, walk
 
@@ -101,9 +103,6 @@ def collect(inv: Inventory, ctx: ScanContext, only: list[str] | None = None) -> 
 
 def evaluate(out: SourceOutput, ctx: ScanContext, root: str | None = None) -> ScanResult:
     """Price, judge and suppress what the sources produced."""
-    from tagguard import rules
-    from tagguard.rules.tags import in_scope
-
     config = ctx.config
     resources = out.resources
     findings = list(out.findings)
@@ -135,8 +134,10 @@ def price(resources: list[Resource], ctx: ScanContext) -> list[Finding]:
     # the one set-up every command prices with: rate card (+ the local one of `pricing refresh`),
     # `pricing` config, usage file
     setup = engine.make_pricer(ctx.config, ctx.options)
+    from tagguard.pricing import placement
+
     # GPU workloads take the instance types of the node pools they select (same scan)
-    import_module("tagguard.pricing.placement").resolve(resources)
+    placement.resolve(resources)
     if setup.usage_error is not None:  # one line naming the file (and line): a parse error, not an abort
         problems.append(Finding(rule="parse-error", category="parse_error", severity="error",
                                 message=f"{setup.usage_error} (usage file not applied)", file=str(setup.usage_path)))
@@ -144,7 +145,7 @@ def price(resources: list[Resource], ctx: ScanContext) -> list[Finding]:
         setup.usage.apply(r)
     setup.pricer.price_all(ai)
     # billed capacity once: workloads priced from a node pool priced in the same scan are attributions
-    import_module("tagguard.pricing.placement").attribute(resources)
+    placement.attribute(resources)
     return problems
 
 

@@ -8,6 +8,7 @@ and a walk over blocks and attribute names only.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import secrets
@@ -237,8 +238,6 @@ def _inert_runs(data: bytes, runs: list[tuple[int, int]]) -> Iterator[tuple[int,
     """The runs (in file order) that are string, heredoc or comment text, judged on their line:
     an odd number of unescaped quotes before them, a ``#``/``//`` outside quotes, or inside a
     heredoc body.  One pass over each line (state carried from run to run)."""
-    import bisect
-
     heredocs = _heredoc_bodies(data)
     starts = [a for a, _ in heredocs]
     pos, parity, comment, interp = -1, 0, False, False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -21,9 +22,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from collections.abc import Sequence
+from urllib.parse import unquote, urljoin, urlparse
 
-from tagguard.model import NOT_SCANNED, DiffInfo, Finding, ScanResult
-from tagguard.sources.base import ScanOptions
+from tagguard.config import CONFIG_NAMES, ConfigError, load_config_text, user_or_default_config
+from tagguard.cost import diff as costdiff
+from tagguard.model import NOT_SCANNED, WARNING, DiffInfo, Finding, ScanResult
+from tagguard.pipeline import build_inventory, collect, evaluate
+from tagguard.sources.base import ScanContext, ScanOptions
+from tagguard.taxonomy import TaxonomyError, _refs, load_taxonomy
 
 _MODULE_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.M)
 
@@ -162,8 +168,6 @@ class ConfigChoice:
 def _blob(repo: Path, commit: str, rel: str, hops: int = 0) -> tuple[bytes, str] | None:
     """A file's (bytes, path) at ``commit``; None when absent. A symbolic link is followed (at
     ``commit``) while it stays inside the repository; a submodule counts as absent."""
-    import posixpath
-
     out = _git(repo, "ls-tree", "-z", "--full-tree", commit, "--", rel)
     entry = None
     for item in out.split(b"\0"):
@@ -188,8 +192,6 @@ def _blob(repo: Path, commit: str, rel: str, hops: int = 0) -> tuple[bytes, str]
 
 def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> str | None:
     """The base revision's config for the scanned ``rels``: the nearest .tagguard.yaml at or above each."""
-    from tagguard.config import CONFIG_NAMES
-
     found: dict[str | None, str] = {}
     for rel in rels:
         d = PurePosixPath(rel if rel not in ("", ".") else "")
@@ -210,9 +212,6 @@ def _base_config_rel(repo: Path, commit: str, rels: Sequence[str]) -> str | None
 
 def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 100) -> bytes | None:
     """Write the base revision's taxonomy ``rel`` and the repository files it `$ref`s under ``dest``."""
-    from urllib.parse import unquote, urljoin, urlparse
-
-    from tagguard.taxonomy import _refs
 
     first: bytes | None = None
     queue, seen = [rel], set()
@@ -258,8 +257,6 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
     """The config (and taxonomy) ``tagguard diff`` judges with, and what the change does to them."""
     import hashlib
 
-    from tagguard.config import ConfigError, load_config_text, user_or_default_config
-    from tagguard.taxonomy import TaxonomyError, load_taxonomy
 
     real_repo = repo.resolve()
 
@@ -320,8 +317,6 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
 
 def config_notice(choice: ConfigChoice, ref: str, root: Path, repo: Path) -> Finding | None:
     """The `config-changed` warning when the change edits the config or taxonomy."""
-    from tagguard.model import WARNING
-
     if not choice.changed:
         return None
     files = ", ".join(choice.changed)
@@ -350,8 +345,6 @@ class Scanned:
 
 
 def scan_tree(paths: Sequence[str], config, var_files, variables, options) -> Scanned:
-    from tagguard.pipeline import build_inventory, collect, evaluate
-    from tagguard.sources.base import ScanContext
 
     inv = build_inventory(list(paths), config)
     ctx = ScanContext(config, inv.root, var_files=var_files, variables=variables, options=options)
@@ -372,7 +365,6 @@ def _rebase(file: str | None, src_root: Path, dst_root: Path) -> str | None:
 def _base_payload(present: list[str], config, var_files, variables, options, tmp: Path, repo: Path,
                   head_root: Path) -> dict[str, Any]:
     """Scan the base tree; return what the head needs, as plain data (it may cross a process boundary)."""
-    from tagguard.cost import diff as costdiff
     base = scan_tree(present, config, var_files, variables, replace(ScanOptions.coerce(options)))
     # express base files relative to the head scan's root, so keys compare
     repo_of_base = Path(os.path.relpath(base.root, tmp))
@@ -405,8 +397,6 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
     (where ``fork`` exists and there is more than one CPU): the two scans are
     independent until the working tree's rules need the base index.
     """
-    from tagguard.pipeline import build_inventory, collect, evaluate
-    from tagguard.sources.base import ScanContext
 
     first = Path(paths[0]) if paths else Path.cwd()
     repo = repo_root(first.resolve() if first.exists() else Path.cwd())

@@ -134,7 +134,7 @@ def base64decode(text: Any) -> str:
 
 @register("urlencode")
 def urlencode(text: Any) -> str:
-    from urllib.parse import quote
+    from urllib.parse import quote  # lazily: it imports ipaddress
 
     return quote(_s(text), safe="-._~")
 
