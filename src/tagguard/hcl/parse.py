@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -180,7 +179,7 @@ def shrink_long_runs(data: bytes) -> tuple[bytes, tuple[str, dict[str, str]] | N
                 runs.append((start, end))
     if not runs:
         return data, None
-    nonce = secrets.token_hex(6)
+    nonce = os.urandom(6).hex()  # what secrets.token_hex does, without importing hmac/random/hashlib
     table: dict[str, str] = {}
     out: list[bytes] = []
     cursor = 0
@@ -674,7 +673,7 @@ def parse_expression(text: str, filename: str = "<expr>", functions: Table | Non
 
 def compile_template(text: str, filename: str = "<template>", functions: Table | None = None) -> Expr:
     """Compile a bare template (a ``templatefile()`` file) into an Expr."""
-    marker = "TAGGUARD_TEMPLATE_END_" + secrets.token_hex(6)
+    marker = "TAGGUARD_TEMPLATE_END_" + os.urandom(6).hex()
     head = f"__template__ = <<{marker}\n".encode()
     body = text.encode("utf-8", "replace")
     data = head + body + f"\n{marker}\n".encode()
