@@ -86,6 +86,34 @@ def test_nimservice(tmp_path):
     assert r.ai and r.compute.units == 2 and r.compute.gpus_per_unit == 2 and r.tags == {"owner": "ml"}
 
 
+def test_nimpipeline_services_and_the_enabled_switch(tmp_path):
+    res, _ = run(tmp_path, """\
+    apiVersion: apps.nvidia.com/v1alpha1
+    kind: NIMPipeline
+    metadata: {name: rag, namespace: nim}
+    spec:
+      services:
+        - name: llm
+          enabled: true
+          spec:
+            replicas: 2
+            labels: {owner: ml}
+            resources: {limits: {nvidia.com/gpu: 1}}
+        - name: embed
+          enabled: false
+          spec:
+            resources: {limits: {nvidia.com/gpu: 1}}
+        - name: rerank
+          spec:
+            resources: {limits: {nvidia.com/gpu: 4}}
+    """)
+    llm, embed, rerank = (res[f"NIMPipeline/nim/rag#{n}"] for n in ("llm", "embed", "rerank"))
+    assert llm.ai and llm.compute.units == 2 and llm.compute.gpus_per_unit == 1 and llm.tags == {"owner": "ml"}
+    assert embed.ai and embed.compute.units == 0  # switched off: no pods, no cost
+    assert embed.cost.hourly_usd in (None, 0)
+    assert rerank.compute.units == 1 and rerank.compute.gpus_per_unit == 4  # no switch: deployed
+
+
 def test_argo_workflow_templates(tmp_path):
     res, _ = run(tmp_path, """\
     apiVersion: argoproj.io/v1alpha1

@@ -146,6 +146,9 @@ def as_count(value: Any) -> int | None:
 
 def resolve_units(role: dict[str, Any], item: Any, root: dict[str, Any]) -> tuple[int | None, str | None]:
     """Pods this role makes (replicas x multipliers); ``(None, why)`` when not a literal."""
+    switch = role.get("enabled")
+    if switch is not None and get_path(item, str(switch), root) is False:
+        return 0, None  # switched off (NIMPipeline `enabled: false`): no pods
     units: int | None = None
     why = None
     found = False

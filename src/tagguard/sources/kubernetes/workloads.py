@@ -621,7 +621,7 @@ class Builder:
         if role.get("overrides"):
             self._apply_overrides(r, pod)
         if role.get("resources"):
-            res = get_path(obj, role["resources"])
+            res = get_path(item, role["resources"], obj)  # relative to the role item ($. = root), like every role path
             if isinstance(res, dict):
                 pod.extra_containers.append({"resources": res})
         pod.extra_containers.extend(declared_gpus(role, item, obj))
