@@ -1,6 +1,6 @@
-"""Terraform reader memory on one big .tf file, and scan time against a bare tree-sitter parse.
+"""Terraform reader memory on one big .tf file.
 
-    python benchmarks/terraform_memory.py [--mb 20] [--whole-mb 2] [--runs 5] [--no-write]
+    python benchmarks/terraform_memory.py [--mb 20] [--whole-mb 2] [--no-write]
 
 Memory (issue 10, "a 20 MB .tf in at most ~10x its size"): ``benchmarks/gen_module.py``'s
 resources written into one ``main.tf`` of about ``--mb`` MB; a fresh process reads it with
@@ -9,16 +9,13 @@ blocks, each tree dropped after compiling), Peak RSS from the child's own getrus
 ``--whole-mb`` slice parsed as one tree (the reader before chunking) and in chunks, and a whole
 ``tagguard scan`` of that slice (whose memory is mostly the per-resource facts the scan keeps).
 
-Speed (issue 13, "within 3x of a bare tree-sitter parse"): the generated 2,000-resource module,
-``tagguard scan -f json`` in a fresh process against a fresh process that only imports tree-sitter
-and parses the same .tf files; median wall and CPU of ``--runs`` runs each, interleaved.
+Speed against a bare tree-sitter parse (issue 13) is ``benchmarks/terraform_reader.py``.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,16 +55,6 @@ atexit.register(lambda: print(high_water()))
 from tagguard.cli import main
 main()
 """
-
-BARE_PARSE = """
-import sys, pathlib
-import tree_sitter_hcl
-from tree_sitter import Language, Parser
-parser = Parser(Language(tree_sitter_hcl.language()))
-for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.tf")):
-    parser.parse(path.read_bytes())
-"""
-
 
 def child_run(cmd: list, env: dict = None) -> tuple:
     """(wall, cpu, peak RSS bytes, stdout) of one fresh process."""
@@ -112,7 +99,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=20.0)
     ap.add_argument("--whole-mb", type=float, default=2.0)
-    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
@@ -121,18 +107,6 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        # --- speed: 2,000-resource module, scan vs bare parse --------------------------------
-        gen = tmp_path / "g"
-        subprocess.run([sys.executable, str(HERE / "gen_module.py"), str(gen), "2000"], capture_output=True, check=True)
-        scans, bares = [], []
-        for _ in range(args.runs):
-            bares.append(child_run([sys.executable, "-c", BARE_PARSE, str(gen)]))
-            scans.append(child_run([sys.executable, "-c", "from tagguard.cli import main; main()", "scan", str(gen),
-                                    "--scope", "all", "-f", "json", "-o", str(tmp_path / "r.json")]))
-        scan_wall = statistics.median(r[0] for r in scans)
-        scan_cpu = statistics.median(r[1] for r in scans)
-        bare_wall = statistics.median(r[0] for r in bares)
-        bare_cpu = statistics.median(r[1] for r in bares)
         # --- memory: one big file -----------------------------------------------------------
         big = big_module(tmp_path / "big", args.mb)
         chunked = parse_memory(big, "chunked")
@@ -158,27 +132,20 @@ def main() -> None:
         f"| `tagguard scan -f json` of the slice | {mb(whole['size'])} | {mb(scan_peak) if scan_peak else 'n/a'} | | "
         f"{scan_ratio} | {s_wall:.1f} s | {s_cpu:.1f} s |",
     ]
-    speed = [
-        "| run (fresh process each) | median wall | median CPU |",
-        "|---|---:|---:|",
-        f"| bare tree-sitter parse of the module's .tf files (import + parse) | {bare_wall:.2f} s | {bare_cpu:.2f} s |",
-        f"| `tagguard scan --scope all -f json` | {scan_wall:.2f} s | {scan_cpu:.2f} s |",
-        f"| ratio scan / bare | {scan_wall / bare_wall:.1f}x | {scan_cpu / bare_cpu:.1f}x |",
-    ]
     body = (
-        f"`python benchmarks/terraform_memory.py --mb {args.mb:g} --whole-mb {args.whole_mb:g} --runs {args.runs}` -- "
+        f"`python benchmarks/terraform_memory.py --mb {args.mb:g} --whole-mb {args.whole_mb:g}` -- "
         f"{machine()}; shared machine, load average {load_start:.1f} at start and {load_end:.1f} at end (wall times "
         "are inflated by the load; CPU times and ratios say more).\n\n"
         f"Memory, one `main.tf` of generated AI resources ({chunked['blocks']:,} top-level blocks). Files over 1 MiB "
         "are parsed in chunks of whole top-level blocks (64 KiB), each chunk's tree dropped after its attributes are "
         "compiled; growth is the peak RSS minus the interpreter with tagguard imported.\n\n"
         + "\n".join(lines)
-        + f"\n\nSpeed, the generated 2,000-resource module (`benchmarks/gen_module.py`), median of {args.runs}, "
-        "runs interleaved:\n\n" + "\n".join(speed) + "\n\nTarget: the scan within 3x of the bare parse."
+        + "\n\nSpeed against a bare parse: section \"Terraform scan against a bare parse\" "
+        "(`benchmarks/terraform_reader.py`)."
     )
     print(body)
     if not args.no_write:
-        update_section("Terraform reader memory and speed against a bare parse", body)
+        update_section("Terraform reader memory", body)
 
 
 if __name__ == "__main__":

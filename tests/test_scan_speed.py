@@ -1,7 +1,7 @@
 """Work a scan does that is not proportional to its input (issue 13, "within 3x of a bare parse").
 
 These check the behaviour that keeps fixed costs down, not timings (the figures are in
-BENCHMARKS.md, from ``benchmarks/terraform_memory.py``).
+BENCHMARKS.md, from ``benchmarks/terraform_reader.py``).
 """
 from __future__ import annotations
 
