@@ -259,13 +259,14 @@ def static_server(files: dict, recorder: Recorder, label: str = "charts", broken
 
 
 def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token", corrupt: set | None = None,
-               blob_redirect: str | None = None, page: int = 0) -> _Server:
+               blob_redirect: str | None = None, page: int = 0, realm: str | None = None) -> _Server:
     """A minimal OCI distribution registry: ``charts`` is repository name -> {tag: chart archive bytes}.
     With ``token``, every /v2/<name>/ request without ``Authorization: Bearer <token>`` is answered 401
     with a ``WWW-Authenticate`` challenge whose realm is this server's /token.  ``corrupt``: tags whose
     blob is served altered (so its digest does not match).  ``blob_redirect``: a base URL blob requests
     are redirected to (307 to ``<base>/<digest>``), as registries send downloads to a storage host.
-    ``page``: the tag list comes ``page`` tags at a time, with ``Link: <...?last=T&n=N>; rel="next"``."""
+    ``page``: the tag list comes ``page`` tags at a time, with ``Link: <...?last=T&n=N>; rel="next"``.
+    ``realm``: the token endpoint the challenge names instead of this server's /token."""
     import hashlib
 
     corrupt = corrupt or set()
@@ -308,8 +309,8 @@ def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token
                 if not rest.startswith(name + "/"):
                     continue
                 if token and self.headers.get("Authorization") != f"Bearer {token}":
-                    realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-                    return self._send(401, b"{}", [("WWW-Authenticate", f'Bearer realm="{realm}",service="kit",'
+                    where = realm or f"http://127.0.0.1:{self.server.server_address[1]}/token"
+                    return self._send(401, b"{}", [("WWW-Authenticate", f'Bearer realm="{where}",service="kit",'
                                                                          f'scope="repository:{name}:pull"')])
                 what = rest[len(name) + 1:]
                 if what == "tags/list":

@@ -431,6 +431,32 @@ def test_oci_tag_list_pages_are_followed(tmp_path, isolated):
     assert len([r for r in rec.requests if "tags/list" in r[2] and r[3]]) == 3
 
 
+def test_oci_token_realm_on_a_host_not_allowed_is_not_asked(tmp_path, isolated):
+    rec = Recorder()
+    auth = static_server({"/token": b'{"token": "t"}'}, rec, "auth")
+    srv = oci_server({"charts/gpu-infer": {"1.0.0": chart_tgz("1.0.0")}}, rec, realm=f"http://{auth.host}/token")
+    try:
+        result = run(_write(tmp_path, repo=f"oci://{srv.host}/charts", version="1.0.0"), [srv.host])
+    finally:
+        srv.stop()
+        auth.stop()
+    (f,) = not_scanned(result)
+    assert f"host {auth.host} is not allowed (not in modules.chart_hosts)" in f.message
+    assert not [r for r in rec.requests if r[0] == "auth"]
+
+
+def test_chart_cache_location_from_trusted_config_or_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("TAGGUARD_CHART_CACHE", raising=False)
+    assert charts_mod.from_options(Config(raw={}), False).cache.root == tmp_path / "xdg" / "tagguard" / "charts"
+    monkeypatch.setenv("TAGGUARD_CHART_CACHE", str(tmp_path / "env"))
+    assert charts_mod.from_options(Config(raw={}), False).cache.root == tmp_path / "env"
+    got = charts_mod.from_options(Config(raw={"modules": {"chart_cache_dir": str(tmp_path / "cfg"), "fetch": True,
+                                                          "allowed_hosts": ["github.com"]}}), False)
+    assert got.cache.root == tmp_path / "cfg" and got.fetch
+    assert got.allowed == []  # modules.allowed_hosts is for modules: no chart host unless listed
+
+
 def test_oci_layer_digest_mismatch_is_refused(tmp_path, isolated):
     rec = Recorder()
     srv = oci_server({"charts/gpu-infer": {"1.0.0": chart_tgz("1.0.0")}}, rec, token=None, corrupt={"1.0.0"})
