@@ -6,11 +6,46 @@ turn a ``ScanResult`` into output.  Nothing here imports anything heavy.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
+
+# Records held by the hundred thousand (resources, findings and their parts) have ``__slots__`` where
+# dataclasses support it (Python >= 3.10): no per-object ``__dict__`` (BENCHMARKS.md, "Kubernetes memory").
+_SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
+# Equal short strings and plain price lines repeat across thousands of records (a rate source, the basis
+# of a rate, a fix): records keep one object for each (bounded; these values are never changed in place).
+_SHARED_MAX = 4096
+_shared_strings: dict[str, str] = {}
+_shared_lines: dict[tuple, dict[str, Any]] = {}
+
+
+def shared(value: str) -> str:
+    """``value``, or an equal string a record already holds."""
+    hit = _shared_strings.get(value)
+    if hit is not None:
+        return hit
+    if len(_shared_strings) < _SHARED_MAX and len(value) <= 256:
+        _shared_strings[value] = value
+    return value
+
+
+def _shared_line(line: dict[str, Any]) -> dict[str, Any]:
+    """One dict for equal price lines of flat scalar values (the breakdown of replicas priced alike)."""
+    try:
+        key = tuple((k, v.__class__, v) for k, v in line.items())
+        hit = _shared_lines.get(key)
+    except TypeError:  # a nested value: kept as it is
+        return line
+    if hit is not None:
+        return hit
+    if len(_shared_lines) < _SHARED_MAX:
+        _shared_lines[key] = {k: shared(v) if isinstance(v, str) else v for k, v in line.items()}
+        return _shared_lines[key]
+    return line
 
 # --- severities ---------------------------------------------------------------
 ERROR = "error"
@@ -30,7 +65,7 @@ TAG_DRIFT = "tag_drift"  # live tags differ from Terraform state (drift scan)
 UNMANAGED = "unmanaged"  # live GPU resource no Terraform state manages (drift scan)
 
 
-@dataclass
+@dataclass(**_SLOTS)
 class Compute:
     """What a resource runs on, per unit, and how many units."""
 
@@ -79,7 +114,7 @@ class Compute:
         return comp
 
 
-@dataclass
+@dataclass(**_SLOTS)
 class Cost:
     """A priced resource.  ``None`` figures mean "not known", never zero."""
 
@@ -94,6 +129,16 @@ class Cost:
     # (a GPU workload priced from the nodes it selects).  Totals count billed capacity once: an
     # attributed figure is shown on its resource but left out of every total (docs/pricing.md).
     attributed_from: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.rate_source:
+            self.rate_source = shared(self.rate_source)
+        if self.rate_date:
+            self.rate_date = shared(self.rate_date)
+        if self.reason:
+            self.reason = shared(self.reason)
+        if self.breakdown:
+            self.breakdown = [_shared_line(ln) if isinstance(ln, dict) else ln for ln in self.breakdown]
 
     @property
     def counted(self) -> bool:
@@ -113,7 +158,7 @@ class Cost:
         if self.reason:
             out["reason"] = self.reason
         if self.breakdown:
-            out["breakdown"] = self.breakdown
+            out["breakdown"] = [dict(ln) if isinstance(ln, dict) else ln for ln in self.breakdown]  # lines are shared
         if self.attributed_from:
             out["attributed_from"] = list(self.attributed_from)
         return out
@@ -132,7 +177,7 @@ class Cost:
                    attributed_from=[a for a in attributed if isinstance(a, str)] if isinstance(attributed, list) else [])
 
 
-@dataclass
+@dataclass(**_SLOTS)
 class Suppression:
     """An inline ``tagguard:ignore`` directive that applies to a resource."""
 
@@ -147,7 +192,7 @@ class Suppression:
         return finding.rule in self.rules or finding.category in self.rules
 
 
-@dataclass
+@dataclass(**_SLOTS)
 class Unpropagated:
     """A reader's fact: tags set on or around a resource that do not reach what is billed for it (the EC2
     instances an Auto Scaling group or EKS node group launches, the pods a controller runs).
@@ -166,7 +211,7 @@ class Unpropagated:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(**_SLOTS)
 class Resource:
     """One billable (or at least taggable) thing, whatever it was read from."""
 
@@ -236,7 +281,7 @@ class Resource:
                    meta=dict(d["meta"]) if isinstance(d.get("meta"), dict) else {})
 
 
-@dataclass
+@dataclass(**_SLOTS)
 class Finding:
     rule: str  # kebab-case rule id, e.g. "missing-tag"
     category: str  # snake_case category, e.g. "missing_tag"
@@ -251,6 +296,13 @@ class Finding:
     suppressed: bool = False
     suppression_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.fix:
+            self.fix = shared(self.fix)
+        for k, v in self.extra.items():
+            if isinstance(v, str):
+                self.extra[k] = shared(v)
 
     def key(self) -> tuple:
         """Identity of a finding across runs (baseline, diff, history)."""

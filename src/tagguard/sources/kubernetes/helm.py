@@ -367,7 +367,7 @@ class HelmSource(Source):
             f.message = f"chart `{name}`: rendered output {f.message}"
             f.extra["chart"] = name
         out.findings.extend(parsed.findings)
-        builder = Builder(ctx, source="helm", chart=name, default_namespace=namespace)
+        builder = Builder(ctx, source="helm", chart=name, default_namespace=namespace, share_origins=True)
         builder.add(parsed.docs)
         out.extend(builder.build())
         return out

@@ -139,7 +139,7 @@ class KubernetesSource(Source):
         from tagguard.sources.kubernetes.workloads import FACT_KINDS, Builder
 
         out = SourceOutput()
-        builder = Builder(ctx, source="kubernetes")
+        builder = Builder(ctx, source="kubernetes", share_origins=True)
         kinds = readable_kinds(ctx.config)
         inputs = [(rel, ext) for rel in inventory.files
                   if rel not in inventory.claimed and (ext := manifest_extension(rel)) is not None]

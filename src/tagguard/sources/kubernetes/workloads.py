@@ -9,6 +9,7 @@ head/worker groups, KServe predictor/transformer) is its own resource, addressed
 """
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -380,8 +381,11 @@ class Builder:
     ``build`` do both for inputs that come in one piece (a chart, a Terraform resource)."""
 
     def __init__(self, ctx: Any, source: str = "kubernetes", chart: str | None = None,
-                 default_namespace: str | None = None):
+                 default_namespace: str | None = None, *, share_origins: bool = False):
         self.ctx = ctx
+        # resources with the same tag origins get one ``tag_origins`` dict (nothing reads it but messages);
+        # only for callers that do not edit it afterwards (the Terraform wrappers pop keys from theirs)
+        self.share_origins = share_origins
         self.source = source
         self.chart = chart
         self.table = load_table(getattr(ctx, "config", None))
@@ -395,6 +399,8 @@ class Builder:
         self._nodepools: list[dict[str, Any]] = []
         self._nodeclasses: dict[str, Doc] = {}
         self._shared: dict[str, str] = {}
+        self._shared_values: dict[str, dict[str, Any]] = {}
+        self._shared_origins: dict[tuple, dict[str, str]] = {}
 
     def add(self, docs: Iterable[Doc]) -> None:
         self.docs.extend(docs)
@@ -459,6 +465,17 @@ class Builder:
             return hit
         if len(self._shared) < _SHARED_MAX and len(value) <= 200:
             self._shared[value] = value
+        return value
+
+    def _share_value(self, value: dict[str, Any]) -> dict[str, Any]:
+        """One dict for equal plain-data meta values (the node placement and accelerators of replicas of
+        the same workload).  Readers treat ``meta`` values as read-only (pricing.placement copies first)."""
+        key = json.dumps(value, ensure_ascii=False, default=str)
+        hit = self._shared_values.get(key)
+        if hit is not None:
+            return hit
+        if len(self._shared_values) < _SHARED_MAX:
+            self._shared_values[key] = value
         return value
 
     def _str_map(self, value: Any) -> dict[str, str]:
@@ -671,6 +688,13 @@ class Builder:
         for k, v in pod_labels.items():
             tags[k] = v
             origins[k] = where
+        if self.share_origins:
+            key = tuple(origins.items())
+            hit = self._shared_origins.get(key)
+            if hit is not None:
+                return tags, hit
+            if len(self._shared_origins) < _SHARED_MAX:
+                self._shared_origins[key] = origins
         return tags, origins
 
     def _compute(self, r: RoleInput, pod: PodInputs, meta: dict[str, Any]) -> Compute | None:
@@ -694,7 +718,7 @@ class Builder:
             notes.append(f"the operator provisions one {pod.provisioned_type} node per unit")
         want = placement_request(pod.pod_spec)
         if want:
-            meta["node_placement"] = want  # matched against the scan's node pools (pricing.placement)
+            meta["node_placement"] = self._share_value(want)  # matched against the scan's node pools (pricing.placement)
         units, why = resolve_units(r.role, r.item, r.obj)
         if units is None:
             notes.append(f"replica count unknown ({why})")
@@ -706,7 +730,8 @@ class Builder:
             notes.append("one pod per matching node: the number of pods depends on the cluster")
         if units == 0:
             notes.append("scaled to zero replicas")
-        meta["accelerators"] = {k: (int(v) if float(v).is_integer() else v) for k, v in accel.items()}
+        meta["accelerators"] = self._share_value({self._share(k): (int(v) if float(v).is_integer() else v)
+                                                  for k, v in accel.items()})
         if _is_hook(r.obj):
             meta["helm_hook"] = str(_meta(r.obj).get("annotations", {}).get("helm.sh/hook"))
         return Compute(provider="kubernetes", accelerator=accelerator, instance_type=instance_type,
