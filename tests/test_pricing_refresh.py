@@ -131,3 +131,62 @@ def test_refresh_command_builds():
     assert pricing.get_command(None, "refresh") is refresh_command
 
     assert refresh_command.name == "refresh" and any(p.name == "regions" for p in refresh_command.params)
+
+
+POOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: mixed}
+spec:
+  template:
+    metadata:
+      labels: {team: mixed}
+    spec:
+      nodeClassRef: {name: gpu}
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [g5.xlarge, g6.xlarge, p4d.24xlarge]}
+"""
+POD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mixed, namespace: ml}
+spec:
+  replicas: 1
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      nodeSelector: {team: mixed}
+      containers:
+        - name: c
+          resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+
+def test_placement_ranks_node_types_by_the_card_the_scan_prices_with(tmp_path, monkeypatch):
+    """A workload placed on a pool of several GPU models goes to the type cheapest per GPU on the
+    card the scan prices with: with a local rate card that makes p4d.24xlarge the cheapest, that one."""
+    from tagguard.config import Config
+    from tagguard.pipeline import scan
+    from tagguard.pricing import catalog
+
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "np.yaml").write_text(POOL)
+    (tmp_path / "repo" / "d.yaml").write_text(POD)
+
+    def placed():
+        result = scan([str(tmp_path / "repo")], Config(raw={}, path=tmp_path / "repo" / ".tagguard.yaml"))
+        (r,) = [r for r in result.resources if r.address == "Deployment/ml/mixed"]
+        return r
+
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(tmp_path / "none.json"))
+    assert placed().compute.instance_type != "p4d.24xlarge"  # shipped card: a g5/g6 is cheaper per GPU
+    p4d = catalog.lookup("p4d.24xlarge", "aws")
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps({"kind": "tagguard-local-ratecard", "primary_region": "us-east-1",
+                                 "sources": {"mine": {"url": "https://example.invalid", "date": "2026-12-01"}},
+                                 "instances": {p4d.key: {"rates": {"us-east-1": {"on_demand": 0.08,
+                                                                                 "on_demand_source": "mine"}}}}}))
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(local))
+    r = placed()
+    assert r.compute.instance_type == "p4d.24xlarge"
+    assert r.cost.rate_source == "mine" and r.cost.hourly_usd == pytest.approx(0.08 / 8)

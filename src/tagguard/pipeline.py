@@ -136,8 +136,9 @@ def price(resources: list[Resource], ctx: ScanContext) -> list[Finding]:
     setup = engine.make_pricer(ctx.config, ctx.options)
     from tagguard.pricing import placement
 
-    # GPU workloads take the instance types of the node pools they select (same scan)
-    placement.resolve(resources)
+    # GPU workloads take the instance types of the node pools they select (same scan), ranked by
+    # the rates of the card they are priced with
+    placement.resolve(resources, setup.pricer.card)
     if setup.usage_error is not None:  # one line naming the file (and line): a parse error, not an abort
         problems.append(Finding(rule="parse-error", category="parse_error", severity="error",
                                 message=f"{setup.usage_error} (usage file not applied)", file=str(setup.usage_path)))

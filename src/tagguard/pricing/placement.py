@@ -259,8 +259,9 @@ def _want_exprs(want: dict[str, Any]) -> list[dict[str, Any]]:
 
 # --- the pass ----------------------------------------------------------------------------------
 
-def resolve(resources: list[Any]) -> None:
-    """Give priceable placement to GPU workloads that lack it (mutates ``compute``)."""
+def resolve(resources: list[Any], card: Any = None) -> None:
+    """Give priceable placement to GPU workloads that lack it (mutates ``compute``).  Types are
+    ranked by the rates of ``card``, the one the scan prices with (default: the shipped card)."""
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
     known_keys = {k for _r, p in pools for k in list(p["labels"]) + [q["key"] for q in p["requirements"]]}
     budget = MAX_MATCHES  # workloads x pools is bounded: time stays linear in the input
@@ -280,7 +281,7 @@ def resolve(resources: list[Any]) -> None:
         want["tolerations"] = list(want.get("tolerations") or []) + [
             {"key": str(k), "operator": "Exists"} for k in accels]
         try:
-            _resolve_one(r, c, want, pools, known_keys)
+            _resolve_one(r, c, want, pools, known_keys, card)
         except Exception as exc:  # noqa: BLE001 - a broken rate card is the pricing engine's to report
             c.notes.append(f"placement not derived ({type(exc).__name__})")
     for _r, pool in pools:
@@ -317,7 +318,7 @@ def _without_unknown_keys(want: dict[str, Any], known: set) -> tuple[dict[str, A
 
 
 def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]],
-                 known_keys: set | None = None) -> None:
+                 known_keys: set | None = None, card: Any = None) -> None:
     from tagguard.pricing import catalog
 
     matched = _matching(want, pools)
@@ -369,7 +370,7 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
             c.notes.append("no node pool in the scanned files matches its nodeSelector/affinity/tolerations: "
                            "GPU model and instance type unknown")
         return
-    _price_from_types(r, c, via, types, exprs, gpus, unknown_pools)
+    _price_from_types(r, c, via, types, exprs, gpus, unknown_pools, card)
 
 
 _OWN_TYPE_KEYS = (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + _GPU_NAME_KEYS + _GPU_COUNT_KEYS
@@ -409,7 +410,7 @@ def _vendor_of_model(model: str) -> str:
 
 
 def _price_from_types(r: Any, c: Any, via: str, types: list[str], exprs: list[dict[str, Any]], gpus: float,
-                      unknown_pools: list[str]) -> None:
+                      unknown_pools: list[str], card: Any = None) -> None:
     """Narrow the candidate types by the pod's own constraints, its accelerator kind and its GPU count, then
     price: one accelerator model -> per accelerator of that model; several -> the cheapest per accelerator
     among the types that have a rate (a lower bound over the priced pools), the others named."""
@@ -419,7 +420,8 @@ def _price_from_types(r: Any, c: Any, via: str, types: list[str], exprs: list[di
     vendors = {v for v in (_vendor_of_resource(str(k)) for k in accels) if v}
     infos = []
     for t in types:
-        info = catalog.lookup(t) or catalog.lookup(t, "aws")
+        rates = card if card is not None else catalog.load()  # the rates the scan prices with
+        info = rates.lookup(t) or rates.lookup(t, "aws")
         if info is None or not info.accelerator_count or not info.gpu_model:
             continue
         if exprs and not _type_ok(t, info, exprs):
