@@ -190,3 +190,33 @@ def test_placement_ranks_node_types_by_the_card_the_scan_prices_with(tmp_path, m
     r = placed()
     assert r.compute.instance_type == "p4d.24xlarge"
     assert r.cost.rate_source == "mine" and r.cost.hourly_usd == pytest.approx(0.08 / 8)
+
+
+def test_terraform_candidate_sizes_are_ranked_by_the_card_the_scan_prices_with(tmp_path, monkeypatch):
+    """An instance type known only as "one of" (a validation's list) is priced at the cheapest on
+    the card the scan prices with, the local one of `pricing refresh` included."""
+    from tagguard.config import Config
+    from tagguard.pipeline import scan
+    from tagguard.pricing import catalog
+
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "main.tf").write_text(
+        'variable "itype" {\n  type = string\n  validation {\n'
+        '    condition     = contains(["g5.xlarge", "p4d.24xlarge"], var.itype)\n    error_message = "pick one"\n  }\n}\n'
+        'resource "aws_instance" "gpu" {\n  ami = "ami-1"\n  instance_type = var.itype\n}\n')
+
+    def chosen():
+        result = scan([str(tmp_path / "repo")], Config(raw={}, path=tmp_path / "repo" / ".tagguard.yaml"))
+        (r,) = [r for r in result.resources if r.address == "aws_instance.gpu"]
+        return r.compute.instance_type, r.cost.rate_source
+
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(tmp_path / "none.json"))
+    assert chosen()[0] == "g5.xlarge"
+    p4d = catalog.lookup("p4d.24xlarge", "aws")
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps({"kind": "tagguard-local-ratecard", "primary_region": "us-east-1",
+                                 "sources": {"mine": {"url": "https://example.invalid", "date": "2026-12-01"}},
+                                 "instances": {p4d.key: {"rates": {"us-east-1": {"on_demand": 0.5,
+                                                                                 "on_demand_source": "mine"}}}}}))
+    monkeypatch.setenv("TAGGUARD_LOCAL_RATECARD", str(local))
+    assert chosen() == ("p4d.24xlarge", "mine")

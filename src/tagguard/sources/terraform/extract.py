@@ -408,13 +408,17 @@ def size_from_unknown(comp: Compute, path: str, value: Unknown, unknown: list[st
 
 def _cheapest(types: list[str], provider: str | None) -> str:
     try:
-        from tagguard.pricing.catalog import lookup
+        from tagguard.pricing.refresh import local_ratecard
     except ModuleNotFoundError:  # pricing not part of this build
         return types[0]
+    try:  # the card the scan prices with: the shipped one, with the local one of `pricing refresh` over it
+        card = local_ratecard()
+    except Exception:  # noqa: BLE001 - a bad local card is the pricing step's to report
+        card = None
 
     def rate(t: str) -> float:
         try:
-            info = lookup(t, provider)
+            info = card.lookup(t, provider) if card is not None else None
         except Exception:  # noqa: BLE001 - a catalog problem must not stop the scan
             info = None
         value = info.rate("on_demand") if info is not None else None
