@@ -1,7 +1,7 @@
 """Terraform scan speed against a bare tree-sitter parse of the same files (issue 13: within 3x).
 
     python benchmarks/terraform_reader.py [--runs 7] [--checkov PATH] [--no-checkov] [--before SRC [--before-label L]]
-                                          [--no-write] [REPO_DIR ...]
+                                          [--src SRC] [--no-write] [REPO_DIR ...]
 
 Measures, in fresh processes, runs interleaved, median wall and CPU (user + system of the child):
 
@@ -168,6 +168,7 @@ def main() -> None:
     ap.add_argument("--checkov", default=None, help="Checkov executable (default .tools/checkov/bin/checkov)")
     ap.add_argument("--no-checkov", action="store_true")
     ap.add_argument("--checkov-timeout", type=float, default=900.0)
+    ap.add_argument("--src", default=None, help="the tagguard source tree (its src/) to time (default: the installed one)")
     ap.add_argument("--before", default=None, help="another tagguard source tree (its src/) to time in the same loop")
     ap.add_argument("--before-label", default="before")
     ap.add_argument("--no-write", action="store_true")
@@ -182,7 +183,7 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        env = child_env(tmp_path / "pyc")
+        env = child_env(tmp_path / "pyc", args.src)
         gen = tmp_path / "g"
         counts = generate(gen, 2000)
         tiny = tmp_path / "tiny"
@@ -286,7 +287,7 @@ def main() -> None:
     if repo_rows:
         lines += ["", "| repository | wall (median) | CPU |", "|---|---:|---:|"]
         lines += [f"| {name} | {w:.2f} s | {c:.2f} s |" for name, w, c in repo_rows]
-    shown_before = f" --before SRC --before-label '{args.before_label}'" if args.before else ""
+    shown_before = (" --src SRC" if args.src else "") + (f" --before SRC --before-label '{args.before_label}'" if args.before else "")
     ratio = m("module scan", 1) / m("module bare", 1)
     verdict = "met" if ratio <= 3.0 else "not met"
     body = (
