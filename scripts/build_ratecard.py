@@ -127,6 +127,7 @@ def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEME
             raise CatalogError(f"supplement source {sid!r} is already a catalog source")
         sources[sid] = {"url": s["url"], "date": str(s["date"]), "covers": s.get("covers"), "kind": s.get("kind")}
     _fill_nulls(cat, supp.get("fill") or [], sources)
+    _add_rows(cat, supp.get("add") or [], sources)
 
     instances: Dict[str, Any] = {}
     for row in cat["instances"]:
@@ -231,6 +232,32 @@ def _fill_nulls(cat: Dict[str, Any], fills: List[Dict[str, Any]], sources: Dict[
         row["notes"] = [n for n in (row.get("notes") or []) if "left null" not in n] + [
             f"{' and '.join(filled)} rate from {f['source']} (policies/ratecard_supplement.yaml): the shared catalog "
             "had none"]
+
+
+def _add_rows(cat: Dict[str, Any], rows: List[Dict[str, Any]], sources: Dict[str, Any]) -> None:
+    """Rows the catalog does not have at all, each price and spec citing a supplement source."""
+    have = {(r["provider"], r["instance_type"]) for r in cat["instances"]}
+    for r in rows:
+        key = (r["provider"], r["instance_type"])
+        where = f"supplement add {key[0]}/{key[1]}"
+        if key in have:
+            raise CatalogError(f"{where}: the catalog has this row; use `fill` for its null rates")
+        src = r.get("source")
+        if src not in sources:
+            raise CatalogError(f"{where}: unknown source {src!r}")
+        ref = {"ref": src, "url": sources[src]["url"]}
+        row = {k: r.get(k) for k in ("provider", "service", "instance_type", "accelerator", "accelerator_count",
+                                     "vcpus", "memory_gib", "region", "os")}
+        row.update({"specs_source": ref, "on_demand_usd_per_hour": r.get("on_demand_usd_per_hour"),
+                    "on_demand_source": ref if r.get("on_demand_usd_per_hour") is not None else None,
+                    "spot_usd_per_hour": r.get("spot_usd_per_hour"),
+                    "spot_source": ref if r.get("spot_usd_per_hour") is not None else None,
+                    "spot_kind": "published_spot_price" if r.get("spot_usd_per_hour") is not None else None,
+                    "notes": [f"row from {src} (policies/ratecard_supplement.yaml): not in the shared catalog"]})
+        if row["on_demand_usd_per_hour"] and row["spot_usd_per_hour"]:
+            row["spot_discount_pct"] = round(100 * (1 - row["spot_usd_per_hour"] / row["on_demand_usd_per_hour"]), 1)
+        cat["instances"].append(row)
+        have.add(key)
 
 
 def _accelerator_rates(table: Dict[str, Any], rates: Dict[str, Any], sources: Dict[str, Any]) -> Dict[str, Any]:

@@ -158,3 +158,35 @@ def test_aks_t4_node_pool_is_priced(tmp_path):
         """})
     pool = res["azurerm_kubernetes_cluster_node_pool.gpu"]
     assert pool.cost.hourly_usd == pytest.approx(2 * 0.526)
+
+
+def test_add_puts_in_a_missing_row_and_refuses_an_existing_one(tmp_path):
+    mod = _build_module()
+    row = {"provider": "azure", "service": "virtual-machines", "instance_type": "Standard_NC12s_v3",
+           "accelerator": "NVIDIA V100", "accelerator_count": 2, "vcpus": 12, "memory_gib": 224, "region": "eastus",
+           "on_demand_usd_per_hour": 6.12, "source": "supp-src"}
+    cat, supp = _write(tmp_path, {"sources": SUPP_SOURCES, "add": [row]})
+    got = mod.build(cat, supp)["instances"]["azure/Standard_NC12s_v3"]
+    assert got["on_demand"] == 6.12 and got["on_demand_source"] == "supp-src" and got["specs_source"] == ["supp-src"]
+    cat, supp = _write(tmp_path, {"sources": SUPP_SOURCES, "add": [{**row, "instance_type": "Standard_NC8as_T4_v3"}]})
+    with pytest.raises(mod.CatalogError, match="use `fill`"):
+        mod.build(cat, supp)
+
+
+def test_kaito_workspace_on_nc12s_v3_is_found_and_priced(tmp_path):
+    # KAITO provisions one Standard_NC12s_v3 (2 x V100) per count; the size was missing from the card, so the
+    # Workspace was silently not AI
+    res = _scan(tmp_path, {"ws.yaml": """\
+        apiVersion: kaito.sh/v1beta1
+        kind: Workspace
+        metadata: {name: falcon, namespace: default}
+        resource:
+          instanceType: "Standard_NC12s_v3"
+          count: 2
+          labelSelector: {matchLabels: {apps: falcon}}
+        inference:
+          preset: {name: falcon-7b}
+        """})
+    ws = res["Workspace/default/falcon"]
+    assert ws.ai and ws.compute.gpus_per_unit == 2
+    assert ws.cost.hourly_usd == pytest.approx(2 * 6.12)
