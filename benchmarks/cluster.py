@@ -179,15 +179,17 @@ class Served(Prometheus):
         raise RuntimeError("prometheus not ready")
 
 
-def run_report(url: str, days: int, end: int, extra=()) -> dict:
-    """One `tagguard cluster report` process: wall time, peak RSS (wait4), and its JSON."""
+def run_report(url: str, days: int, end: int, extra=(), src: str | None = None) -> dict:
+    """One `tagguard cluster report` process: wall time, peak RSS (wait4), and its JSON. ``src``: run the
+    tagguard of another source tree (e.g. `git archive <commit> src | tar -x -C DIR`: DIR/src)."""
     import tempfile
 
     args = [sys.executable, "-m", "tagguard", "cluster", "report", "--prometheus", url, "--until", str(end),
             "--window", f"{days}d", "-f", "json", *extra]
+    env = dict(os.environ, PYTHONPATH=src) if src else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.time()
-        proc = subprocess.Popen(args, stdout=out, stderr=err)
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.time() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -224,7 +226,7 @@ def profile(url: str, days: int, end: int) -> dict:
     sel = Q.Selectors(resources=resource_regex())
     rng = f"{DAY * 1000 - 1}ms"  # Prometheus 2.x: closed ranges
     kinds = {"running (kube_pod_status_phase)": Q.running(rng), "utilisation (DCGM)": Q.used_mean(sel, rng),
-             "node capacity": Q.node_capacity(sel, rng), "scrape interval": Q.samples_in(rng),
+             "node capacity": Q.node_capacity(sel, rng), "scrape interval": Q.samples_in(sel, rng),
              "requests at chunk end": Q.requests_now(sel),
              "init requests at chunk end": Q.requests_now(sel, Q.INIT_REQUESTS)}
     out = {k: [0.0, 0] for k in kinds}
@@ -246,6 +248,8 @@ def main() -> None:
     ap.add_argument("--windows", default=None, help="comma-separated window lengths in days (default: 7 and --days)")
     ap.add_argument("--data", type=Path, default=Path("/tmp/tagguard-bench-cluster"))
     ap.add_argument("--profile", action="store_true", help="also: server-side time per kind of query (stats=all)")
+    ap.add_argument("--compare-src", default=None, metavar="DIR",
+                    help="also run the report of this source tree (its src/), interleaved, for a before/after")
     a = ap.parse_args()
     if not all(binaries()):
         sys.exit("needs Debian's prometheus package (prometheus, promtool): scripts/test-deps")
@@ -257,10 +261,12 @@ def main() -> None:
     try:
         wins = [int(x) for x in a.windows.split(",")] if a.windows else sorted({min(7, a.days), a.days})
         for days in wins:
-            runs, peers = [], []
+            runs, peers, before = [], [], []
             for _ in range(a.runs):
                 runs.append(run_report(srv.url, days, end))
                 peers.append(peer(srv.url, days, end))
+                if a.compare_src:
+                    before.append(run_report(srv.url, days, end, src=a.compare_src))
             rep = runs[-1]["report"]
             t = rep["totals"]
             walls = [r["wall_s"] for r in runs]
@@ -272,6 +278,12 @@ def main() -> None:
                   f"requested {t['requested_gpu_hours']:,.0f} GPU-h, used {t['used_gpu_hours']:,.0f}, pods {t['pods']}, "
                   f"unattributed {rep['unattributed']['gpu_hours']:,.0f} GPU-h, findings {len(rep['findings'])}",
                   flush=True)
+            if before:
+                bw = [r["wall_s"] for r in before]
+                bt = before[-1]["report"]["totals"]
+                print(f"    {a.compare_src}: median {statistics.median(bw):.2f} s (runs {', '.join(f'{w:.2f}' for w in bw)}); "
+                      f"peak RSS {max(r['rss_mib'] for r in before):.0f} MiB; requested {bt['requested_gpu_hours']:,.0f} "
+                      f"GPU-h, used {bt['used_gpu_hours']:,.0f}", flush=True)
             if a.profile:
                 for kind, (secs, samples) in profile(srv.url, days, end).items():
                     print(f"    server, serially: {kind:<32} {secs:6.2f} s  {samples:>13,} samples", flush=True)

@@ -132,3 +132,36 @@ def test_mig_single_strategy_counts_slices_not_gpus(prom_single):
     assert how.startswith("MIG 1g.5gb = 1/7 of compute of A100-40GB")
     mem = run(prom_single.url, "--mig-basis", "memory")
     assert {r["namespace"]: r for r in mem["by_namespace"]}["mig"]["requested_gpu_hours"] == pytest.approx(2 / 8 * 4)
+
+
+def test_a_window_without_data_is_an_empty_report_not_an_error(prom):
+    from tagguard.cli import cli
+
+    res = CliRunner().invoke(cli, ["cluster", "report", "--prometheus", prom.url, "--since", "2026-11-05T00:00:00Z",
+                                   "--until", "2026-11-05T01:00:00Z", "-f", "json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["totals"]["pods"] == 0 and rep["totals"]["requested_gpu_hours"] == 0
+
+
+def test_pods_without_gpu_node_series_need_the_scrape_interval(tmp_path):
+    """GPU pods but no kube_node_status_allocatable of a GPU resource: the interval cannot be told from
+    the data; one line saying to give --scrape-interval (exit 2), and with it the hours are counted."""
+    om = tmp_path / "s.om"
+    w = OpenMetricsWriter(om)
+    pods = [dict(namespace="x", pod="p", uid="x1", node="k9", resource="nvidia_com_gpu", count=1, labels=GOOD,
+                 owner=("Job", "p"))]
+    pod_series(pods, [], TIMES, w, {"x": {}})
+    w.close()
+    server = Prometheus(tmp_path, om)
+    try:
+        from tagguard.cli import cli
+
+        args = ["cluster", "report", "--prometheus", server.url, "--since", "2026-11-02T00:00:00Z",
+                "--until", "2026-11-02T04:00:00Z", "-f", "json"]
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2 and "--scrape-interval" in res.output and "Traceback" not in res.output
+        res = CliRunner().invoke(cli, args + ["--scrape-interval", "30s"])
+        assert json.loads(res.output)["totals"]["requested_gpu_hours"] == pytest.approx(4)
+    finally:
+        server.stop()

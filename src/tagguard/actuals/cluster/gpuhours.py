@@ -138,7 +138,7 @@ def collect(client: PromClient, start: float, end: float, step: float, chunk: fl
             data.by_name_queries += 1
             _units(into, client.instant(Q.requests_of(sel, missing[i:i + BY_NAME_BATCH], whole, metric),
                                         end - 0.001), metric)
-    data.step = _interval(interval, per_sample)
+    data.step = _interval(interval, per_sample) if (data.pods or per_sample or interval) else step  # nothing ran
     data.interval_source = "--scrape-interval" if interval else "detected from kube_node_status_allocatable samples"
     _finish_pods(data, app, init)
     _info(client, data, start, end)
@@ -155,7 +155,7 @@ def _fetch(client: PromClient, sel: Q.Selectors, t0: float, t1: float, left_open
     ms = int(round((t1 - t0) * 1000))
     rng = f"{ms if left_open else ms - 1}ms"
     return (sel, t1 - t0, client.instant(Q.running(rng), at), client.instant(Q.used_mean(sel, rng), at),
-            client.instant(Q.node_capacity(sel, rng), at), client.instant(Q.samples_in(rng), at),
+            client.instant(Q.node_capacity(sel, rng), at), client.instant(Q.samples_in(sel, rng), at),
             client.instant(Q.requests_now(sel), at),
             client.instant(Q.requests_now(sel, Q.INIT_REQUESTS), at) if with_init else [])
 
@@ -201,8 +201,8 @@ def _interval(given: float | None, per_sample: list[float]) -> float:
     if given:
         return float(given)
     if not per_sample:
-        raise PromError("cannot tell the scrape interval: no kube_node_status_allocatable samples in the window "
-                        "(give --scrape-interval, e.g. 30s)")
+        raise PromError("cannot tell the scrape interval: no kube_node_status_allocatable samples of a GPU resource "
+                        "in the window (give --scrape-interval, e.g. 30s)")
     iv = min(per_sample)  # the chunk where a node series had the most samples per second
     return float(round(iv)) if iv >= 2 else iv
 

@@ -82,9 +82,11 @@ def node_capacity(sel: Selectors, rng: str) -> str:
             f'{{resource=~"{sel.resources}"}}[{rng}]))')
 
 
-def samples_in(rng: str) -> str:
-    """The most samples any node series has in the range: chunk length / this = scrape interval."""
-    return f"max(count_over_time(kube_node_status_allocatable[{rng}]))"
+def samples_in(sel: Selectors, rng: str) -> str:
+    """The most samples any GPU node's allocatable series has in the range: chunk length / this = the
+    scrape interval (GPU resources only: a node's cpu, memory, pods... series would be read for nothing)."""
+    return f'max(count_over_time(kube_node_status_allocatable{{resource=~"{sel.resources}"}}[{rng}]))'
+
 
 
 INFO_METRICS = ("kube_pod_labels", "kube_namespace_labels", "kube_node_labels",
