@@ -364,3 +364,31 @@ def test_neuron_request_with_a_custom_label_no_pool_sets_stays_unpriced(tmp_path
     # the family is fixed by nothing in the scanned files (a custom label of a pool not in them): no guess
     res, _ = run(tmp_path, {"j.yaml": neuron_job("{instance-type: trn1-32xl}", 16)})
     assert res["Job/ml/trn"].cost.hourly_usd is None
+
+
+def tpu_raycluster(topology: str, hosts: int, replicas: int = 1) -> str:
+    return (f"apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {{name: tpu, namespace: ml}}\nspec:\n"
+            f"  headGroupSpec:\n    template:\n      spec:\n        containers: [{{name: head, image: ray}}]\n"
+            f"  workerGroupSpecs:\n    - groupName: tpu\n      replicas: {replicas}\n      numOfHosts: {hosts}\n"
+            f"      template:\n        spec:\n          nodeSelector:\n"
+            f"            cloud.google.com/gke-tpu-accelerator: tpu-v6e-slice\n"
+            f"            cloud.google.com/gke-tpu-topology: {topology}\n"
+            f"          containers:\n            - name: w\n              image: ray\n"
+            f"              resources: {{limits: {{google.com/tpu: 4}}}}\n")
+
+
+def _tpu_worker(res):
+    return next(r for a, r in res.items() if a.startswith("RayCluster/ml/tpu#") and r.ai)
+
+
+def test_tpu_topology_says_how_many_slices_the_chips_are(tmp_path):
+    res, _ = run(tmp_path, {"rc.yaml": tpu_raycluster("4x4", hosts=4, replicas=2)})
+    r = _tpu_worker(res)
+    assert abs(r.cost.hourly_usd - 2 * 16 * per_gpu("TPU v6e")) < 1e-6
+    assert "TPU slice topology 4x4: 16 chips = 4 hosts of 4 chips; 2 slices, priced per chip" in r.compute.notes
+
+
+def test_tpu_topology_that_the_pod_count_does_not_fill_is_said(tmp_path):
+    res, _ = run(tmp_path, {"rc.yaml": tpu_raycluster("4x4", hosts=2)})  # 2 hosts x 4 chips = 8, slice needs 16
+    note = " ".join(_tpu_worker(res).compute.notes)
+    assert "makes 2 pods, not a multiple of 4: the slice is not what it asks for" in note

@@ -275,6 +275,7 @@ def resolve(resources: list[Any], card: Any = None) -> None:
             c.notes.append(f"placement not derived: more than {MAX_MATCHES:,} workload x node pool pairs in one scan")
             continue
         want = dict(want) if isinstance(want, dict) else {}
+        _tpu_slice_note(c, want)
         # ExtendedResourceToleration (enabled on EKS, GKE, AKS): a pod asking for nvidia.com/gpu
         # tolerates the `nvidia.com/gpu` taint without writing it
         accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
@@ -286,6 +287,35 @@ def resolve(resources: list[Any], card: Any = None) -> None:
             c.notes.append(f"placement not derived ({type(exc).__name__})")
     for _r, pool in pools:
         pool.pop("_types", None)
+
+
+TPU_TOPOLOGY_KEY = "cloud.google.com/gke-tpu-topology"
+
+
+def _tpu_slice_note(c: Any, want: dict[str, Any]) -> None:
+    """GKE TPU: ``gke-tpu-topology: 4x4`` is a slice of 16 chips; with 4 chips per pod that is 4 hosts per
+    slice.  The cost counts chips (pods x chips per pod); say how many slices that is, or that the pod count
+    is not a whole number of slices (the slice cannot be scheduled as written)."""
+    topo = (want.get("node_selector") or {}).get(TPU_TOPOLOGY_KEY)
+    if not isinstance(topo, str) or not re.fullmatch(r"[0-9]{1,4}(x[0-9]{1,4}){1,2}", topo.strip()):
+        return
+    chips = 1
+    for part in topo.strip().split("x"):
+        chips *= int(part)
+    per_pod = c.gpus_per_unit
+    if not chips or not per_pod or chips % per_pod:
+        c.notes.append(f"TPU slice topology {topo} ({chips} chips) is not a whole number of hosts of {per_pod:g} "
+                       "chips per pod")
+        return
+    hosts = int(chips // per_pod)
+    if c.units is None:
+        return
+    if c.units % hosts:
+        c.notes.append(f"TPU slice topology {topo} is {chips} chips = {hosts} hosts of {per_pod:g} chips, but the "
+                       f"workload makes {c.units} pods, not a multiple of {hosts}: the slice is not what it asks for")
+    else:
+        c.notes.append(f"TPU slice topology {topo}: {chips} chips = {hosts} hosts of {per_pod:g} chips; "
+                       f"{c.units // hosts} slice{'s' if c.units // hosts != 1 else ''}, priced per chip")
 
 
 def _matching(want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:
