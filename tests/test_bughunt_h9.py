@@ -90,3 +90,60 @@ def test_aibrix_rayclusterfleet_is_replicas_ray_clusters(tmp_path):
     assert head.ai and head.compute.units == 2 and head.compute.gpus_per_unit == 8
     worker = res["RayClusterFleet/llm/fleet#worker:w"]
     assert worker.ai and worker.compute.units == 2 * 3
+
+
+# --- tagguard diff when the base revision's objects are not all in the local store --------------
+# kaito-project/kaito cloned from a snapshot whose large files (safetensors) were absent:
+# `tagguard diff --base <old>` stopped with "internal error: IndexError" (git cat-file --batch
+# answers `<sha> missing` for such an object, a line with two fields).
+
+def _git(repo, *args):
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def _repo_with_lost_blob(tmp_path, lost_name):
+    import shutil
+
+    import pytest
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "t@example.com")
+    _git(repo, "config", "user.name", "t")
+    (repo / "main.tf").write_text('resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n'
+                                  '  tags = { project = "p" }\n}\n', encoding="utf-8")
+    (repo / "weights.bin").write_bytes(b"\x00\x01 large model weights stand-in")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    sha = _git(repo, "rev-parse", f"HEAD:{lost_name}").strip()
+    (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()  # loose object gone, as in a partial snapshot
+    return repo, base
+
+
+def test_diff_skips_a_base_blob_that_is_not_in_the_store_when_tagguard_does_not_read_it(tmp_path):
+    from clikit import run_cli
+
+    repo, base = _repo_with_lost_blob(tmp_path, "weights.bin")
+    r = run_cli("diff", "--base", base, str(repo), "-f", "json", cwd=repo)
+    assert "internal error" not in r.output
+    assert r.exit_code in (0, 1), r.output
+    import json
+
+    report = json.loads(r.stdout)
+    assert report["diff"] and [x["address"] for x in report["resources"]] == ["aws_instance.gpu"]
+
+
+def test_diff_stops_with_one_line_when_a_base_file_it_reads_is_not_in_the_store(tmp_path):
+    from clikit import run_cli
+
+    repo, base = _repo_with_lost_blob(tmp_path, "main.tf")
+    r = run_cli("diff", "--base", base, str(repo), "-f", "text", cwd=repo)
+    assert "internal error" not in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2
+    assert "main.tf" in r.output and "not in the local git object store" in r.output

@@ -83,14 +83,21 @@ def _ls_tree(repo: Path, commit: str, paths: Sequence[str]) -> list[tuple[str, s
     return rows
 
 
-def _cat_blobs(repo: Path, rows: list[tuple[str, str, str]], dest: Path) -> None:
+def _cat_blobs(repo: Path, rows: list[tuple[str, str, str]], dest: Path) -> list[str]:
+    """Write the blobs; return the paths whose object is not in the local store (``<sha> missing``:
+    a partial clone or an incomplete copy of the repository)."""
+    missing: list[str] = []
     if not rows:
-        return
+        return missing
     data = _git(repo, "cat-file", "--batch", input=b"".join(sha.encode() + b"\n" for _, sha, _ in rows))
     pos = 0
     for _mode, _sha, rel in rows:
         nl = data.index(b"\n", pos)
         header = data[pos:nl].split()
+        if len(header) < 3:  # "<sha> missing": no body follows
+            missing.append(rel)
+            pos = nl + 1
+            continue
         size = int(header[2])
         body = data[nl + 1:nl + 1 + size]
         pos = nl + 1 + size + 1
@@ -99,6 +106,13 @@ def _cat_blobs(repo: Path, rows: list[tuple[str, str, str]], dest: Path) -> None
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
+    return missing
+
+
+# files a scan reads (Terraform, plans, manifests, charts, templates): one of these missing from the base
+# stops the diff; any other missing blob (model weights, images) is left out of the base tree
+_READ_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json", ".json", ".yaml", ".yml", ".tpl", ".tftpl", ".tgz",
+                  ".hcl")
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -116,7 +130,12 @@ def materialize(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> se
     written: set[str] = set()
     while wanted:
         rows = [r for r in _ls_tree(repo, commit, wanted) if r[2] not in written]
-        _cat_blobs(repo, rows, dest)
+        lost = [rel for rel in _cat_blobs(repo, rows, dest) if rel.lower().endswith(_READ_SUFFIXES)]
+        if lost:
+            more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+            raise DiffError(f"{lost[0]}{more} at the base revision is not in the local git object store (a partial "
+                            "or incomplete clone?), so the base cannot be compared; fetch the base revision's "
+                            "objects (e.g. `git fetch --refetch`) and run again")
         written.update(r[2] for r in rows)
         done_dirs.update(wanted)
         wanted = []
