@@ -103,7 +103,7 @@ def _git(repo, *args):
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
-def _repo_with_lost_blob(tmp_path, lost_name):
+def _repo_with_lost_blob(tmp_path, lost_name=None):
     import shutil
 
     import pytest
@@ -121,8 +121,9 @@ def _repo_with_lost_blob(tmp_path, lost_name):
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
     base = _git(repo, "rev-parse", "HEAD").strip()
-    sha = _git(repo, "rev-parse", f"HEAD:{lost_name}").strip()
-    (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()  # loose object gone, as in a partial snapshot
+    if lost_name:
+        sha = _git(repo, "rev-parse", f"HEAD:{lost_name}").strip()
+        (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()  # loose object gone, as in a partial snapshot
     return repo, base
 
 
@@ -147,3 +148,44 @@ def test_diff_stops_with_one_line_when_a_base_file_it_reads_is_not_in_the_store(
     assert "internal error" not in r.output and "Traceback" not in r.output
     assert r.exit_code == 2
     assert "main.tf" in r.output and "not in the local git object store" in r.output
+
+
+# kaito-project/kaito: two example files in one directory declare `Workspace/default/workspace-tuning-phi-3`
+# on different GPU sizes. `tagguard diff` keyed resources by (directory, address), so the two collided and an
+# unchanged tree showed "~ workspace-tuning-phi-3 +$447.49/month (compute, cost)" (and pre-existing findings
+# of one could unblock the other).
+def test_diff_tells_apart_one_address_declared_in_two_files_of_a_directory(tmp_path):
+    import json
+
+    from clikit import run_cli
+
+    repo, _ = _repo_with_lost_blob(tmp_path)
+    for name, gpus in (("a", 1), ("b", 4)):
+        (repo / f"{name}.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: same, namespace: ml}}
+        spec:
+          template:
+            spec:
+              nodeSelector: {{node.kubernetes.io/instance-type: g5.12xlarge}}
+              containers:
+                - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}}}
+        """), encoding="utf-8")
+    _git(repo, "add", "a.yaml", "b.yaml")
+    _git(repo, "commit", "-q", "-m", "two samples")
+    (repo / "main.tf").write_text("# only a comment changes\n" + (repo / "main.tf").read_text(encoding="utf-8"),
+                                  encoding="utf-8")
+    r = run_cli("diff", "--base", "HEAD", str(repo), "-f", "json", cwd=repo)
+    assert r.exit_code in (0, 1), r.output
+    diff = json.loads(r.stdout)["diff"]
+    assert diff["changed"] == [] and diff["added"] == [] and diff["removed"] == []
+    assert diff["total_delta_monthly_usd"] == 0
+
+    # one of the two really changes: only that one is an update
+    (repo / "b.yaml").write_text((repo / "b.yaml").read_text(encoding="utf-8").replace("gpu: 4", "gpu: 2"),
+                                 encoding="utf-8")
+    r = run_cli("diff", "--base", "HEAD", str(repo), "-f", "json", cwd=repo)
+    diff = json.loads(r.stdout)["diff"]
+    assert [c["file"] for c in diff["changed"]] == ["b.yaml"]
+    assert diff["added"] == [] and diff["removed"] == []

@@ -118,8 +118,29 @@ def snapshot(res: Resource) -> dict[str, Any]:
     }
 
 
+def match_keys(resources: Iterable[Resource]) -> list[tuple[str, str]]:
+    """``match_key`` of each resource; where one directory declares an address twice (the same
+    Kubernetes name in two sample files), the file tells them apart, and within one file the order."""
+    resources = list(resources)
+    keys = [match_key(r) for r in resources]
+    counts: dict[tuple[str, str], int] = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    out: list[tuple[str, str]] = []
+    nth: dict[tuple[str, str], int] = {}
+    for k, r in zip(keys, resources):
+        if counts[k] > 1:
+            k = (r.file or "", r.address)
+            n = nth[k] = nth.get(k, 0) + 1
+            if n > 1:
+                k = (k[0], f"{r.address}\x00{n}")
+        out.append(k)
+    return out
+
+
 def base_index(resources: Iterable[Resource]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {match_key(r): snapshot(r) for r in resources}
+    resources = list(resources)
+    return dict(zip(match_keys(resources), (snapshot(r) for r in resources)))
 
 
 def changes(before: dict[str, Any], res: Resource) -> list[str]:
@@ -139,9 +160,12 @@ def changes(before: dict[str, Any], res: Resource) -> list[str]:
 def annotate_against_base(resources: list[Resource], base: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """Set ``meta.action`` and the deltas on the working-tree resources; return the removed ones."""
     seen = set()
-    for r in resources:
-        key = match_key(r)
+    for r, key in zip(resources, match_keys(resources)):
         old = base.get(key)
+        if old is None:  # an address declared twice on one side only: its directory key or its file key
+            alt = (r.file or "", r.address) if key == match_key(r) else match_key(r)
+            if alt not in seen and alt in base:
+                key, old = alt, base[alt]
         seen.add(key)
         after_m = None if r.meta.get("served_by") else _monthly(r.cost)
         after_g = None if r.meta.get("served_by") else _gpu_hours(r.cost)
