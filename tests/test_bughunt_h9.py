@@ -189,3 +189,35 @@ def test_diff_tells_apart_one_address_declared_in_two_files_of_a_directory(tmp_p
     diff = json.loads(r.stdout)["diff"]
     assert [c["file"] for c in diff["changed"]] == ["b.yaml"]
     assert diff["added"] == [] and diff["removed"] == []
+
+
+# kaito again: the base declares `workspace-custom-llm` in two files of a directory, the working tree in
+# one new file (both old files gone). One old entry is the new file's rename, the other is removed.
+def test_diff_matches_a_renamed_file_of_a_duplicated_address_once(tmp_path):
+    import json
+
+    from clikit import run_cli
+
+    repo, _ = _repo_with_lost_blob(tmp_path)
+    doc = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {{name: same, namespace: ml}}
+    spec:
+      template:
+        spec:
+          nodeSelector: {{node.kubernetes.io/instance-type: g5.12xlarge}}
+          containers:
+            - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}}}
+    """)
+    (repo / "a.yaml").write_text(doc.format(gpus=1), encoding="utf-8")
+    (repo / "b.yaml").write_text(doc.format(gpus=4), encoding="utf-8")
+    _git(repo, "add", "a.yaml", "b.yaml")
+    _git(repo, "commit", "-q", "-m", "two samples")
+    (repo / "a.yaml").unlink()
+    (repo / "b.yaml").unlink()
+    (repo / "c.yaml").write_text(doc.format(gpus=4), encoding="utf-8")
+    r = run_cli("diff", "--base", "HEAD", str(repo), "-f", "json", cwd=repo)
+    diff = json.loads(r.stdout)["diff"]
+    assert diff["added"] == [] and diff["changed"] == []
+    assert [x["file"] for x in diff["removed"]] == ["a.yaml"]

@@ -160,12 +160,21 @@ def changes(before: dict[str, Any], res: Resource) -> list[str]:
 def annotate_against_base(resources: list[Resource], base: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """Set ``meta.action`` and the deltas on the working-tree resources; return the removed ones."""
     seen = set()
-    for r, key in zip(resources, match_keys(resources)):
+    keys = match_keys(resources)
+    taken = set(keys)  # base entries a working-tree resource matches exactly are not up for the fallback
+    family: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (directory, address) -> base keys
+    for k, before in base.items():
+        family.setdefault((os.path.dirname(before.get("file") or ""), before.get("address") or ""), []).append(k)
+    for r, key in zip(resources, keys):
         old = base.get(key)
-        if old is None:  # an address declared twice on one side only: its directory key or its file key
-            alt = (r.file or "", r.address) if key == match_key(r) else match_key(r)
-            if alt not in seen and alt in base:
-                key, old = alt, base[alt]
+        if old is None and r.source != "plan":
+            # an address declared twice in a directory on one side only (one of the two files renamed or
+            # removed): match one base entry of the same directory and address, an unchanged one first
+            free = [k for k in family.get((os.path.dirname(r.file or ""), r.address), ())
+                    if k not in seen and k not in taken]
+            if free:
+                key = next((k for k in free if not changes(base[k], r)), free[0])
+                old = base[key]
         seen.add(key)
         after_m = None if r.meta.get("served_by") else _monthly(r.cost)
         after_g = None if r.meta.get("served_by") else _gpu_hours(r.cost)
