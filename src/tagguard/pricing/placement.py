@@ -314,7 +314,8 @@ def _tpu_slice_note(c: Any, want: dict[str, Any]) -> None:
         c.notes.append(f"TPU slice topology {topo} is {chips} chips = {hosts} hosts of {per_pod:g} chips, but the "
                        f"workload makes {c.units} pods, not a multiple of {hosts}: the slice is not what it asks for")
     else:
-        c.notes.append(f"TPU slice topology {topo}: {chips} chips = {hosts} hosts of {per_pod:g} chips; "
+        c.notes.append(f"TPU slice topology {topo}: {chips} chips = {hosts} host{'s' if hosts != 1 else ''} of "
+                       f"{per_pod:g} chips; "
                        f"{c.units // hosts} slice{'s' if c.units // hosts != 1 else ''}, priced per chip")
 
 
