@@ -8,8 +8,9 @@ many tokens at most).
 """
 from __future__ import annotations
 
+import enum
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Final
 from collections.abc import Iterable, Sequence
 
 from tagguard.llm.analysis.ingest import Call
@@ -20,7 +21,13 @@ NONE = "(none)"
 # cell fields
 CALLS, IN, OUT, CR, CW, COST, UNPRICED, UNPRICED_TOK, FROM_RECORD, FREE = range(10)
 _NFIELDS = 10
-_MISSING = object()
+
+
+class _Missing(enum.Enum):
+    MISSING = 0
+
+
+_MISSING: Final = _Missing.MISSING  # "no rates looked up yet" (None means looked up and unknown)
 
 
 class Caller:
@@ -80,9 +87,9 @@ class Aggregator:
             self.callers[ckey] = caller
             self.caller_list.append(caller)
         if c.service is None or type(c.service) is str:
-            fk = (c.service, tuple(tags.items()))
-            if fk not in self._fast_callers and all(type(v) is str for v in tags.values()):
-                self._fast_callers[fk] = caller
+            fast_key = (c.service, tuple(tags.items()))
+            if fast_key not in self._fast_callers and all(type(v) is str for v in tags.values()):
+                self._fast_callers[fast_key] = caller
         else:
             if day < caller.first_day:
                 caller.first_day = day
@@ -221,13 +228,16 @@ class Aggregator:
         """Spread private-endpoint hourly cost over the cells that used the endpoint that day."""
         if not self.hourly_cells:
             return
-        hourly = {m: r for (m, _p), r in self.rates.items() if r is not None and r.hourly_usd is not None}
+        hourly: dict[str | None, tuple[str, float]] = {}  # model -> (rates key, USD per day used)
+        for (m, _p), r in self.rates.items():
+            if r is not None and r.hourly_usd is not None:
+                hourly[m] = (r.key, r.hourly_usd * r.hours_per_day)
         for (day, _ci, model), cell in self.cube.items():
-            rates = hourly.get(model)
-            if rates is None:
+            endpoint = hourly.get(model)
+            if endpoint is None:
                 continue
-            total = self.hourly_cells.get((day, rates.key), 0)
-            day_cost = rates.hourly_usd * rates.hours_per_day
+            rates_key, day_cost = endpoint
+            total = self.hourly_cells.get((day, rates_key), 0)
             share = (cell[IN] + cell[OUT]) / total if total else 0.0
             cell[COST] += day_cost * share
 
@@ -250,10 +260,11 @@ class Aggregator:
             if period == "day":
                 p = day
             elif period == "week":
-                p = wk.get(day)
-                if p is None:
+                week = wk.get(day)
+                if week is None:
                     y, w, _ = date.fromisoformat(day).isocalendar()
-                    p = wk[day] = f"{y}-W{w:02d}"
+                    week = wk[day] = f"{y}-W{w:02d}"
+                p = week
             elif period == "month":
                 p = day[:7]
             else:
@@ -288,8 +299,8 @@ class Aggregator:
 
     def totals(self) -> tuple[list, list]:
         """(all calls, untagged calls) metric vectors."""
-        tot = [0] * _NFIELDS
-        unt = [0] * _NFIELDS
+        tot: list[float] = [0] * _NFIELDS
+        unt: list[float] = [0] * _NFIELDS
         tot[COST] = unt[COST] = 0.0
         for (_day, ci, _model), cell in self.cube.items():
             for i in range(_NFIELDS):

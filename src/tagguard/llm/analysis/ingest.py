@@ -55,7 +55,9 @@ def max_line_bytes() -> int:
     raw = os.environ.get(MAX_LINE_ENV, "").strip()
     parsed = safeio.parse_bytes(raw) if raw else None
     return parsed if parsed else DEFAULT_MAX_LINE_BYTES
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+# typeshed types the context as make_scanner itself (its own TODO says it is a duck type: any object with
+# the decoder's attributes, which is what json.decoder passes), so the decoder is rejected wrongly.
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 class Call(NamedTuple):
@@ -351,7 +353,9 @@ class FileStats:
     __slots__ = ("file", "format", "records", "malformed", "skipped")
 
     def __init__(self, file: str):
-        self.file, self.format, self.records, self.malformed, self.skipped = file, None, 0, 0, 0
+        self.file = file
+        self.format: str | None = None  # tagguard, litellm, otlp, litellm-csv or "mixed (a, b)"
+        self.records = self.malformed = self.skipped = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "format": self.format, "records": self.records, "malformed": self.malformed}
@@ -373,8 +377,15 @@ class Reader:
             self._cur.malformed += 1
         self._on_error(file, line, msg)
 
+    @property
+    def _stats(self) -> FileStats:
+        """The counts of the file being read (``read`` sets them before any record is parsed)."""
+        if self._cur is None:
+            raise RuntimeError("Reader: no file is being read")
+        return self._cur
+
     def _seen(self, kind: str) -> None:
-        st = self._cur
+        st = self._stats
         if st.format is None:
             st.format = kind
         elif st.format != kind and not st.format.startswith("mixed"):
@@ -527,7 +538,7 @@ class Reader:
             yield from self._from_obj(d, name, lineno)
         from_tg = from_tagguard
         fast = self._fast
-        st = self._cur
+        st = self._stats
         scan = _SCAN  # the C scanner json.loads uses, without its per-call wrapper
         readline = fh.readline
         limit = self.max_line + 1

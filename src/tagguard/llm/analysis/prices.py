@@ -286,7 +286,8 @@ class PriceTable:
         return min(cands, key=rank)
 
     def describe_source(self) -> dict[str, Any]:
-        out = {k: self.source[k] for k in ("license", "retrieved", "package", "upstream") if k in self.source}
+        out: dict[str, Any] = {k: self.source[k] for k in ("license", "retrieved", "package", "upstream")
+                               if k in self.source}
         if self.discount:
             out["discount_pct"] = self.discount * 100
         if self.overrides or self.aliases:
