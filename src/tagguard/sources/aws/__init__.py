@@ -113,8 +113,8 @@ def scan_live(config, opts: DriftOptions) -> LiveScan:
     errors.sort(key=lambda e: (str(e.get("account")), str(e.get("region")), str(e.get("service"))))
     # one resource per address (an endpoint listed twice across pages, a region listed twice)
     seen: dict[str, Any] = {}
-    for r in out.resources:
-        seen.setdefault(r.address, r)
+    for res in out.resources:
+        seen.setdefault(res.address, res)
     out.resources = list(seen.values())
     if opts.states:
         from tagguard.sources.aws import state

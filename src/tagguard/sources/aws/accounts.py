@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 # Adaptive client-side rate limiting plus up to 10 attempts: what the AWS SDK guide
@@ -153,7 +154,7 @@ def resolve_accounts(*, profiles: list[str], accounts: list[str], org: bool, rol
                 errors.append({"account": None, "profile": name, "region": None, "service": "sts",
                                "operation": "GetCallerIdentity", **error_info(exc)})
                 continue
-            out.append(Account(acct, name, (lambda s=session: SharedSession(s))))
+            out.append(Account(acct, name, partial(SharedSession, session)))
         base = out[0].session() if out else None
         return out, base, errors
     try:

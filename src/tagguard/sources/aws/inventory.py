@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 from collections.abc import Iterable
 
@@ -92,7 +93,7 @@ def learn_types(ec2, types: Iterable[str]) -> None:
     for i in range(0, len(todo), 100):
         batch = todo[i:i + 100]
         resp = ec2.describe_instance_types(InstanceTypes=batch)
-        found = {}
+        found: dict[str, tuple[str | None, float] | None] = {}
         for it in resp.get("InstanceTypes", []):
             name = it.get("InstanceType")
             devices = ((it.get("GpuInfo") or {}).get("Gpus") or []) \
@@ -441,8 +442,13 @@ class _Region:
 
 def _collect_ec2(r: _Region) -> None:
     got = ec2_instances(r.ec2)
-    learn_types(r.ec2, [i.get("InstanceType") for i in got if i.get("InstanceType")])
+    learn_types(r.ec2, [t for t in (i.get("InstanceType") for i in got) if t])
     r.instances = got
+
+
+def _in_asg(group: str | None, _tags: dict[str, Any], system: dict[str, str]) -> bool:
+    """An instance launched by the Auto Scaling group ``group`` (its ``aws:autoscaling:groupName``)."""
+    return system.get("aws:autoscaling:groupName") == group
 
 
 def _collect_eks(r: _Region) -> None:
@@ -542,8 +548,7 @@ def _auto_scaling_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Reso
         ids = [i.get("InstanceId") for i in g.get("Instances") or []]
         members = [by_id[i] for i in ids if i in by_id and i not in r.claimed]
         if not members:
-            gname = g.get("AutoScalingGroupName")
-            members = r.members_where(lambda t, s, gname=gname: s.get("aws:autoscaling:groupName") == gname)
+            members = r.members_where(partial(_in_asg, g.get("AutoScalingGroupName")))
         r.claimed.update(m["InstanceId"] for m in members)
         live = [m for m in members if (m.get("State") or {}).get("Name") not in STOPPED]
         units = len(live) if members else (len(ids) or g.get("DesiredCapacity"))
