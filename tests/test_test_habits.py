@@ -15,7 +15,7 @@ OWN_RUNNERS = {
     "actuals/test_bill.py", "actuals/test_diff_bill.py", "actuals/test_export.py",
     "cluster/test_cli_args.py", "cluster/test_focus_allocation.py", "cluster/test_opencost.py",
     "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
-    "operate/test_operate_alerts.py", "operate/test_operate_bad_input.py", "operate/test_operate_examples.py",
+    "operate/test_operate_bad_input.py", "operate/test_operate_examples.py",
     "operate/test_operate_github_issues.py", "operate/test_operate_merge.py", "operate/test_operate_review.py",
     "remote_modules/test_charts.py", "remote_modules/test_scan.py",
     "security/seckit.py", "security/test_output_injection.py",

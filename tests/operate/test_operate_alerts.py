@@ -6,10 +6,9 @@ import json
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
+from clikit import run_cli
 from opkit import Receiver
 
-from tagguard.cli import cli
 from tagguard.formats.json_format import JsonFormatter
 from tagguard.model import BudgetReport, Compute, Cost, Finding, Resource, ScanResult
 
@@ -65,7 +64,7 @@ alerts:
 
 
 def run(args, env):
-    return CliRunner().invoke(cli, [str(a) for a in args], env={"TAGGUARD_USER_CONFIG": "", **env})
+    return run_cli(*args, env=env)
 
 
 def check_slack(payload):
@@ -187,6 +186,17 @@ def test_unset_env_and_unreachable_port_are_failures_not_tracebacks(tmp_path):
     assert r.exit_code == 3 and "Traceback" not in r.stderr
     assert "TG_TEAMS is not set" in r.stderr and "not an http(s) URL" in r.stderr
     assert "ConnectionRefusedError" in r.stderr or "Connection refused" in r.stderr
+
+
+def test_an_alert_no_route_takes_is_said_to_have_no_sink(tmp_path):
+    cfg = config(tmp_path, default="[]")
+    rep = drift_report(tmp_path / "drift.json")
+    with Receiver() as slack:
+        r = run(["alerts", rep, "--config", cfg], {"TG_SLACK": slack.url})
+    assert r.exit_code == 3, r
+    assert "alert not delivered to :" not in r.stderr
+    assert "tagguard: warning: alert not routed to any sink: no route matches and alerts.default names no sink" \
+        in r.stderr, r.stderr
 
 
 def test_dry_run_prints_and_sends_nothing(tmp_path):

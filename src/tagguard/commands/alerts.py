@@ -96,6 +96,8 @@ def alerts(reports, config_path, history_path, dry_run, fmt, output):
     for p in problems:
         click.echo(f"tagguard: warning: {log_safe(p)}", err=True)
     for d in failed:
-        click.echo(f"tagguard: warning: alert not delivered to {log_safe(d.get('sink'))}: {log_safe(d.get('error'))}",
+        sink = d.get("sink")
+        where = f"not delivered to {log_safe(str(sink))}" if sink else "not routed to any sink"
+        click.echo(f"tagguard: warning: alert {where}: {log_safe(str(d.get('error') or 'no reason recorded'))}",
                    err=True)
     raise click.exceptions.Exit(doc["exit_code"])
