@@ -390,8 +390,8 @@ def explain(rule, list_all):
     from tagguard.rules import all_docs, get_doc
 
     if list_all or not rule:
-        for doc in all_docs().values():
-            click.echo(f"{doc.id:<22} {doc.category:<20} {doc.severity:<8} {doc.summary}")
+        for each in all_docs().values():
+            click.echo(f"{each.id:<22} {each.category:<20} {each.severity:<8} {each.summary}")
         return
     doc = get_doc(rule)
     if doc is None:

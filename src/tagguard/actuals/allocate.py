@@ -105,7 +105,7 @@ def showback(a: Analysis) -> dict[str, Any]:
             values = [_num(by_month.get(m, ZERO)) for m in months]
             trend.append({"team": team, "months": dict(zip(months, values)),
                           "change_last_month": _change(values)})
-        chargeback = {}
+        chargeback: dict[str, float] = {}
         for r in rows:
             if r["mode"] == "chargeback":
                 chargeback[r["team"]] = round(chargeback.get(r["team"], 0.0) + r["total"], 6)

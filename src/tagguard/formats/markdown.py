@@ -50,7 +50,7 @@ def _rule_url(pattern: str, rule: str) -> str:
     return pattern.replace("{rule}", quote(rule, safe="-_.~", errors="replace"))
 
 
-def escape_cell(text: str | None) -> str:
+def escape_cell(text: str | int | None) -> str:
     """Data as Markdown prose, safe in a table cell or a list item (``escape.md_text``):
     HTML, Markdown syntax, pipes and newlines escaped; @mentions, #refs and autolinks broken."""
     return md_text(text)

@@ -233,7 +233,8 @@ def _schema_files(repo: Path, commit: str, rel: str, dest: Path, limit: int = 10
     """Write the base revision's taxonomy ``rel`` and the repository files it `$ref`s under ``dest``."""
 
     first: bytes | None = None
-    queue, seen = [rel], set()
+    queue: list[str] = [rel]
+    seen: set[str] = set()
     while queue and len(seen) < limit:
         cur = queue.pop()
         if cur in seen:
@@ -303,14 +304,15 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
     head_tax_rel = rel_of(head.taxonomy_path()) if head.raw.get("taxonomy") is not None else None
     head_tax = head.taxonomy()
     try:
-        if base_bytes is None:
+        if got is None:
             base = user_or_default_config()
         else:
-            base = load_config_text(base_bytes, repo / base_rel, f"{ref}:{base_rel}", real_repo,
+            base_data, base_at = got
+            base = load_config_text(base_data, repo / base_at, f"{ref}:{base_at}", real_repo,
                                     trusted=explicit is not None, origin="--config" if explicit is not None else "repository")
         base_tax_rel = None
-        if base_bytes is not None and base.raw.get("taxonomy") is not None:
-            base_tax_rel = rel_of(Path(os.path.normpath(repo / PurePosixPath(base_rel).parent / str(base.raw["taxonomy"]))))
+        if got is not None and base.raw.get("taxonomy") is not None:
+            base_tax_rel = rel_of(Path(os.path.normpath(repo / PurePosixPath(got[1]).parent / str(base.raw["taxonomy"]))))
         if base_tax_rel is not None:
             with tempfile.TemporaryDirectory(prefix="tagguard-base-policy-") as tmp:
                 data = _schema_files(repo, commit, base_tax_rel, Path(tmp))
@@ -456,7 +458,7 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
             payload = _base_payload(*args)
         head_ctx = ScanContext(config, head_inv.root, var_files=var_files, variables=variables, options=replace(options))
         head_out = collect(head_inv, head_ctx)
-        if proc is not None:
+        if proc is not None and conn is not None:
             try:
                 status, value = conn.recv()
             except EOFError:
