@@ -216,3 +216,52 @@ def test_without_the_runtime_the_trainjob_stays_open(tmp_path):
     (tmp_path / "a-job.yaml").write_text(_TRAINJOB, encoding="utf-8")
     tj = _resources(tmp_path)["TrainJob/ml/tj"]
     assert tj.tags_open and "torch-distributed" in (tj.open_reason or "")
+
+
+# --- the streaming JSON writer -----------------------------------------------------------------------
+
+def test_json_write_is_format_piece_by_piece():
+    """``JsonFormatter.write`` (what the CLI uses) writes exactly the text of ``format``: hostile strings
+    (C1, bidi, lone surrogates, line separators) escaped the same way, empty lists, optional parts."""
+    from tagguard.formats.json_format import JsonFormatter
+    from tagguard.model import Finding, Resource, ScanResult
+
+    hostile = ["\x1b[31mred", "\x9b31m", "a\u202eb", "line\u2028sep", "lone \ud800", "\ufeffbom", "\"quote\\"]
+
+    def hostile_result() -> ScanResult:
+        rs = [Resource(address=h, type="Pod", source="kubernetes", file=h, line=i, tags={h: h}, meta={"role": h})
+              for i, h in enumerate(hostile)]
+        fs = [Finding(rule="missing-tag", category="missing_tag", severity="error", message=h, address=h, file=h,
+                      tag=h, extra={"chart": h}) for h in hostile]
+        return ScanResult(resources=rs, findings=fs, root=hostile[0], errors=[{"message": h} for h in hostile])
+
+    pieces: list[str] = []
+
+    class Collect(io.TextIOBase):
+        def write(self, s: str) -> int:
+            pieces.append(s)
+            return len(s)
+
+    for result in (hostile_result(), ScanResult(resources=[], findings=[], root=None)):
+        pieces.clear()
+        JsonFormatter().write(result, Collect())
+        assert "".join(pieces) == JsonFormatter().format(result)
+    pieces.clear()
+    JsonFormatter().write(hostile_result(), Collect())
+    assert max(len(p) for p in pieces) < len("".join(pieces)) / 2  # written in pieces, not one string
+
+
+def test_cli_json_to_stdout_and_to_a_file_are_the_same(tmp_path):
+    from click.testing import CliRunner
+
+    from tagguard.cli import cli
+
+    (tmp_path / "pods.yaml").write_text(_gpu_pods(20), encoding="utf-8")
+    runner = CliRunner()
+    to_stdout = runner.invoke(cli, ["scan", str(tmp_path), "--format", "json"])
+    out = tmp_path / "out" / "r.json"
+    to_file = runner.invoke(cli, ["scan", str(tmp_path), "--format", "json", "--output", str(out)])
+    assert to_stdout.exit_code == to_file.exit_code == 1, to_stdout.output
+    assert out.read_text(encoding="utf-8") == to_stdout.output
+    report = json.loads(to_stdout.output)
+    assert len(report["resources"]) == 20 and report["summary"]["exit_code"] == 1
