@@ -14,9 +14,7 @@ from collections.abc import Sequence
 import click
 
 from tagguard import __version__
-from tagguard.errors import EXIT_USAGE, fail, log_safe  # re-exported: commands/* import them from here
-
-EXIT_OK, EXIT_FINDINGS = 0, 1
+from tagguard.errors import EXIT_USAGE, fail, log_safe  # fail/log_safe re-exported for commands/cluster.py, report.py
 
 # name -> "module:attribute" of a click command, imported on demand.
 LAZY_COMMANDS = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import fail, log_safe, write_output
-
-EXIT_INCOMPLETE = 3
+from tagguard.cli import write_output
+from tagguard.errors import fail, log_safe
+from tagguard.model import EXIT_INCOMPLETE
 
 
 @click.command()

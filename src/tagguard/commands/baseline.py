@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from tagguard import cli
+from tagguard.errors import fail
 
 
 @click.group()
@@ -37,7 +38,7 @@ def create(paths, config_path, output, **kw):
     try:
         n = write_baseline(result, output)
     except OSError as exc:
-        cli.fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {n} baseline entr{'y' if n == 1 else 'ies'} to {output}; "
                f"use it with `tagguard scan --baseline {output}` (or `baseline: {output.name}` in .tagguard.yaml)")
     cli.report_unseen(result)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import EXIT_FINDINGS, EXIT_OK, config_option, fail, load_config_or_exit, parse_pairs, write_output
+from tagguard.cli import config_option, load_config_or_exit, parse_pairs, write_output
+from tagguard.errors import fail
+from tagguard.model import EXIT_FINDINGS, EXIT_OK
 
 from tagguard.formats.escape import term as _term
 

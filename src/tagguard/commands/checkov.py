@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from tagguard import cli
+from tagguard.errors import fail
 
 
 def checkov_data(config) -> dict[str, Any]:
@@ -93,5 +94,5 @@ def checkov_dir(config_path: Path | None, output_dir: Path | None):
     try:
         write_checks(target, data)
     except OSError as exc:
-        cli.fail(f"cannot write {target}: {exc.strerror or exc}")
+        fail(f"cannot write {target}: {exc.strerror or exc}")
     click.echo(str(target.resolve()))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from tagguard.cli import (calm_gc, config_option, emit, fail, load_config_or_exit, output_options, scan_inputs,
+from tagguard.cli import (calm_gc, config_option, emit, load_config_or_exit, output_options, scan_inputs,
                           scan_kwargs_to_options, scan_options)
+from tagguard.errors import fail
 
 
 @click.command()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, emit, fail, load_config_or_exit, output_options
+from tagguard.cli import config_option, emit, load_config_or_exit, output_options
+from tagguard.errors import fail
 
 
 def _csv(value):

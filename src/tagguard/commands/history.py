@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import fail
+from tagguard.errors import fail
 from tagguard.formats.helpers import money as _money
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import fail, log_safe, write_output
+from tagguard.cli import write_output
+from tagguard.errors import fail, log_safe
 
 
 @click.command()

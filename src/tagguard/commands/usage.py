@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, format_from_extension, load_config_or_exit, write_output
+from tagguard.cli import config_option, format_from_extension, load_config_or_exit, write_output
+from tagguard.errors import fail
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 USAGE_FORMATS = ("text", "json", "markdown", "csv")
