@@ -135,7 +135,7 @@ class KubernetesSource(Source):
     name = "kubernetes"
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
-        from tagguard.sources.kubernetes.manifests import parse_json, readable_kinds
+        from tagguard.sources.kubernetes.manifests import readable_kinds
         from tagguard.sources.kubernetes.workloads import FACT_KINDS, Builder
 
         out = SourceOutput()
@@ -154,7 +154,7 @@ class KubernetesSource(Source):
             text = read_text(data, rel, quiet)
             del data
             if text is not None:
-                builder.learn(parse_json(text, rel).docs if ext == ".json" else
+                builder.learn(_json_docs(text, rel, quiet.findings) if ext == ".json" else
                               _stream(text, rel, quiet.findings, kinds=FACT_KINDS))
         if stdin is not None and _may_hold_facts(stdin):
             text = read_text(stdin, "<stdin>", quiet)
@@ -171,7 +171,7 @@ class KubernetesSource(Source):
             if text is None:
                 continue
             before = len(out.findings)
-            docs = _Counted(parse_json(text, rel).docs if ext == ".json" else
+            docs = _Counted(_json_docs(text, rel, out.findings) if ext == ".json" else
                             _stream(text, rel, out.findings, kinds=kinds))
             builder.build_docs(docs)
             del text
@@ -206,15 +206,27 @@ def _stream(text: str, rel: str, findings: list[Any], *, kinds: frozenset[str]) 
     return iter_stream(text, rel, findings, kinds=kinds)
 
 
+def _json_docs(text: str, rel: str, findings: list[Any]) -> Iterator[Any]:
+    """The objects of a JSON file (its problems added to ``findings``), each let go once it is built:
+    the decoded file is freed object by object instead of after the last one."""
+    from tagguard.sources.kubernetes.manifests import parse_json
+
+    parsed = parse_json(text, rel)
+    findings.extend(parsed.findings)
+    docs = parsed.docs
+    del parsed
+    docs.reverse()
+    while docs:
+        yield docs.pop()
+
+
 def _stdin_docs(text: str, findings: list[Any], kinds: frozenset[str]) -> Iterable[Any]:
     """``tagguard scan -``: JSON when it starts with ``{``, else a YAML stream (``helm template`` output
     keeps its ``# Source:`` template names)."""
-    from tagguard.sources.kubernetes.manifests import iter_stream, parse_json
+    from tagguard.sources.kubernetes.manifests import iter_stream
 
     if text.lstrip()[:1] == "{":
-        parsed = parse_json(text, "<stdin>")
-        findings.extend(parsed.findings)
-        return parsed.docs
+        return _json_docs(text, "<stdin>", findings)
     return iter_stream(text, "<stdin>", findings, helm="# Source: " in text, kinds=kinds)
 
 
