@@ -41,29 +41,55 @@ class TagIssue:
 class Taxonomy:
     def __init__(self, schema: dict[str, Any], path: Path | None = None, root: Path | None = None,
                  sha256: str | None = None):
-        import jsonschema
-
         self.schema = schema
         self.path = path
         self.sha256 = sha256
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        try:
-            cls.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-            raise TaxonomyError(f"{path or 'taxonomy'}: not a valid JSON Schema at {where}: {exc.message}") from None
-        # `$ref`s are resolved now, from files inside ``root`` or the shipped schemas only; nothing
-        # is ever fetched. Every pattern must compile on RE2 (linear-time matching).
-        rooted, registry, documents = _registry(schema, path, root)
-        for where_file, doc in documents:
-            _check_patterns(doc, where_file)
-        use_re2_in_jsonschema()
-        self._validator = cls(rooted, registry=registry, format_checker=cls.FORMAT_CHECKER)
+        self._root = root
+        self._validator: Any = None
+        # A taxonomy made only of the plain keywords (`_simple_plan`: required, properties of type
+        # string with enum/const/pattern/minLength/maxLength, additionalProperties true/false) is
+        # valid by construction and checked by `_simple_errors` with the same errors in the same
+        # order as jsonschema; importing jsonschema (~0.06-0.1 s of every scan) is then needed only
+        # for a tag value that is not a string.  Anything else goes to jsonschema, as before.
+        self._simple = _simple_plan(schema)
+        if self._simple is not None:
+            _check_patterns(schema, str(path) if path is not None else "taxonomy")
+        else:
+            self._full_validator(check=True)
         self.required: list[str] = [k for k in schema.get("required", []) if isinstance(k, str)]
         self.properties: dict[str, Any] = schema.get("properties", {}) or {}
         self._cache: dict[tuple, tuple[TagIssue, ...]] = {}
         self._known_keys = {k.casefold(): k for k in list(self.properties) + self.required}
         self._relevant = _relevant_keys(schema)
+
+    def _full_validator(self, check: bool = False):
+        """jsonschema's validator for the taxonomy (``check``: first check it against its meta-schema)."""
+        if self._validator is not None:
+            return self._validator
+        import jsonschema
+
+        schema, path = self.schema, self.path
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        if check:
+            try:
+                cls.check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+                raise TaxonomyError(f"{path or 'taxonomy'}: not a valid JSON Schema at {where}: {exc.message}") from None
+        # `$ref`s are resolved now, from files inside ``root`` or the shipped schemas only; nothing
+        # is ever fetched. Every pattern must compile on RE2 (linear-time matching).
+        rooted, registry, documents = _registry(schema, path, self._root)
+        for where_file, doc in documents:
+            _check_patterns(doc, where_file)
+        use_re2_in_jsonschema()
+        self._validator = cls(rooted, registry=registry, format_checker=cls.FORMAT_CHECKER)
+        return self._validator
+
+    def iter_errors(self, instance: dict[str, Any]):
+        """The schema errors of a tag map, as jsonschema's ``iter_errors`` gives them."""
+        if self._simple is not None and all(isinstance(v, str) for v in instance.values()):
+            return _simple_errors(self._simple, instance)
+        return self._full_validator().iter_errors(instance)
 
     # -- public ---------------------------------------------------------------
     def evaluate(self, tags: dict[str, Any], unresolved: Iterable[str] = (), open_map: bool = False,
@@ -155,7 +181,7 @@ class Taxonomy:
         unresolved_set = set(unresolved)
         seen_missing = set()
         hidden: list[str] = []
-        for err in self._validator.iter_errors(instance):
+        for err in self.iter_errors(instance):
             path = list(err.absolute_path)
             if err.validator == "required" and not path:
                 missing = [k for k in err.validator_value if isinstance(k, str) and k not in instance]
@@ -223,6 +249,139 @@ class Taxonomy:
             folded[self._known_keys.get(k.casefold(), k)] = v
         unres = tuple(self._known_keys.get(k.casefold(), k) for k in unresolved)
         return folded, tuple(k for k in unres if k not in folded)
+
+
+# --- the plain-keyword fast path ------------------------------------------------------------------
+
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+_ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list}
+_SIMPLE_TOP = {"$schema", "$id", "type", "required", "properties", "additionalProperties", "default", *_ANNOTATIONS}
+_SIMPLE_PROP = {"type", "minLength", "maxLength", "enum", "const", "pattern", "default", *_ANNOTATIONS}
+_SAFE_ID = None
+
+
+def _simple_plan(schema: Any) -> tuple | None:
+    """The taxonomy as (top-level keywords in order, ...) when it uses only plain keywords whose
+    values are certainly valid under the 2020-12 meta-schema, else None (jsonschema does it all)."""
+    import re
+
+    global _SAFE_ID
+    if _SAFE_ID is None:
+        _SAFE_ID = re.compile(r"(?:https://|urn:)[A-Za-z0-9._~/:-]+\Z")
+    if not isinstance(schema, dict) or not set(schema) <= _SIMPLE_TOP or not _annotations_ok(schema):
+        return None
+    if "$schema" in schema and schema["$schema"] != _DRAFT_2020_12:
+        return None
+    if "$id" in schema and not (isinstance(schema["$id"], str) and _SAFE_ID.match(schema["$id"])):
+        return None
+    if "type" in schema and schema["type"] != "object":
+        return None
+    plan: list[tuple[str, Any]] = []
+    for keyword, value in schema.items():
+        if keyword == "required":
+            if type(value) is not list or not all(type(k) is str for k in value) or len(set(value)) != len(value):
+                return None
+            plan.append((keyword, value))
+        elif keyword == "properties":
+            if type(value) is not dict:
+                return None
+            props = []
+            for key, sub in value.items():
+                checks = _simple_property(sub)
+                if checks is None:
+                    return None
+                props.append((key, sub, checks))
+            plan.append((keyword, props))
+        elif keyword == "additionalProperties":
+            if type(value) is not bool:
+                return None
+            if not value:
+                plan.append((keyword, set(schema.get("properties") or {})))
+    return tuple(plan)
+
+
+def _annotations_ok(node: dict) -> bool:
+    return all(type(node[k]) is t for k, t in _ANNOTATIONS.items() if k in node)
+
+
+def _simple_property(sub: Any) -> list | None:
+    import re
+
+    if type(sub) is not dict or not set(sub) <= _SIMPLE_PROP or not _annotations_ok(sub):
+        return None
+    if "type" in sub and sub["type"] != "string":
+        return None
+    checks: list[tuple[str, Any]] = []
+    for keyword, value in sub.items():
+        if keyword in ("minLength", "maxLength"):
+            if type(value) is not int or value < 0:
+                return None
+            checks.append((keyword, value))
+        elif keyword == "enum":
+            if type(value) is not list:
+                return None
+            checks.append((keyword, value))
+        elif keyword == "const":
+            checks.append((keyword, value))
+        elif keyword == "pattern":
+            if type(value) is not str:
+                return None
+            try:
+                re.compile(value)  # the meta-schema's "format": "regex", as jsonschema checks it
+            except (re.error, RecursionError, OverflowError, ValueError):
+                return None
+            checks.append((keyword, value))
+    return checks
+
+
+class _Error:
+    """What ``Taxonomy._evaluate`` reads of a jsonschema ``ValidationError``."""
+
+    __slots__ = ("validator", "validator_value", "instance", "schema", "absolute_path", "message")
+
+    def __init__(self, validator, validator_value, instance, schema, path, message):
+        self.validator = validator
+        self.validator_value = validator_value
+        self.instance = instance
+        self.schema = schema
+        self.absolute_path = path
+        self.message = message
+
+
+def _simple_errors(plan: tuple, instance: dict[str, str]):
+    """jsonschema's errors for a map of strings under a `_simple_plan`, in jsonschema's order."""
+    for keyword, value in plan:
+        if keyword == "required":
+            for key in value:
+                if key not in instance:
+                    yield _Error("required", value, instance, None, [], f"{key!r} is a required property")
+        elif keyword == "properties":
+            for key, sub, checks in value:
+                if key not in instance:
+                    continue
+                v = instance[key]
+                for check, arg in checks:
+                    if check == "minLength":
+                        if len(v) < arg:
+                            msg = f"{v!r} {'should be non-empty' if arg == 1 else 'is too short'}"
+                            yield _Error(check, arg, v, sub, [key], msg)
+                    elif check == "maxLength":
+                        if len(v) > arg:
+                            msg = f"{v!r} {'is expected to be empty' if arg == 0 else 'is too long'}"
+                            yield _Error(check, arg, v, sub, [key], msg)
+                    elif check == "enum":
+                        if not any(type(each) is str and each == v for each in arg):
+                            yield _Error(check, arg, v, sub, [key], f"{v!r} is not one of {arg!r}")
+                    elif check == "const":
+                        if not (type(arg) is str and arg == v):
+                            yield _Error(check, arg, v, sub, [key], f"{arg!r} was expected")
+                    elif check == "pattern":
+                        if not _SEARCH.search(arg, v):
+                            yield _Error(check, arg, v, sub, [key], f"{v!r} does not match {arg!r}")
+        elif keyword == "additionalProperties":
+            extras = [k for k in instance if k not in value]
+            if extras:
+                yield _Error(keyword, False, instance, None, [], "Additional properties are not allowed")
 
 
 _KEY_DEPENDENT = {"additionalProperties", "patternProperties", "propertyNames", "minProperties", "maxProperties",

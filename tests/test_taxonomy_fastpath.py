@@ -1,0 +1,187 @@
+"""The taxonomy's plain-keyword fast path (no jsonschema import) gives exactly jsonschema's results.
+
+Every shipped taxonomy, every taxonomy written in the tests (rule cases and dict/JSON literals in
+tests/*.py) and hand-made variants of each keyword are loaded twice -- with the fast path and with
+``_simple_plan`` disabled (jsonschema only, as before) -- and evaluated on a battery of tag maps
+built from each taxonomy's own keys and values; every issue (category, tag, message, fix, value)
+must be the same, and so must every load error.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tagguard import taxonomy as tx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VARIANTS: list = [
+    {"type": "object", "required": ["a", "b"], "properties": {"a": {"type": "string", "minLength": 1}}},
+    {"required": ["b", "a"], "properties": {"b": {"enum": ["x", "y"]}, "a": {"const": "k"}}},
+    {"properties": {"a": {"enum": [1, True, None, 2.5]}}, "required": ["a"]},
+    {"properties": {"a": {"enum": ["1", 1, True, None, {"x": 1}]}, "b": {"const": 1}, "c": {"const": "1"}}},
+    {"properties": {"a": {"pattern": "^CC-[0-9]{4}$", "maxLength": 7, "minLength": 2}}, "required": ["a"]},
+    {"properties": {"a": {"maxLength": 0}, "b": {"minLength": 3, "enum": ["xy", "xyz"]}}, "additionalProperties": False},
+    {"properties": {"a": {"type": "string"}}, "additionalProperties": True, "required": ["a", "z"]},
+    {"additionalProperties": False, "required": ["A"], "properties": {"A": {"examples": ["v"]}, "Name": {}}},
+    {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/t.json",
+     "title": "t", "description": "d", "$comment": "c", "examples": [{}], "default": {},
+     "properties": {"a": {"title": "a", "description": "d", "default": 3, "pattern": "é+", "enum": []}}},
+    {"properties": {"a": {"pattern": "(a"}}},           # not a regex: jsonschema refuses it
+    {"properties": {"a": {"pattern": "(?=a)"}}},        # Python regex, not RE2
+    {"properties": {"a": {"minLength": -1}}},
+    {"properties": {"a": {"minLength": True}}},
+    {"properties": {"a": {"minLength": 1.0}}},
+    {"properties": {"a": {"enum": "x"}}},
+    {"properties": {"a": {"type": "integer"}}},
+    {"properties": {"a": {"type": ["string", "null"]}}},
+    {"properties": {"a": True, "b": False}},
+    {"properties": {"a": {"format": "date"}}},
+    {"required": ["a", "a"]},
+    {"required": "a"},
+    {"required": [1]},
+    {"type": "array"},
+    {"type": "objekt"},
+    {"title": 3},
+    {"examples": "x"},
+    {"$schema": "http://json-schema.org/draft-07/schema#", "required": ["a"], "properties": {"a": {"minLength": 1}}},
+    {"$id": "https://example.com/t.json#frag", "required": ["a"]},
+    {"$id": "relative/name.json", "required": ["a"]},
+    {"additionalProperties": {"type": "string"}, "properties": {"a": {}}},
+    {"patternProperties": {"^x": {"minLength": 2}}, "additionalProperties": False},
+    {"required": ["a"], "if": {"properties": {"a": {"const": "p"}}}, "then": {"required": ["b"]}},
+    {"properties": {"a": {"$ref": "#/$defs/s"}}, "$defs": {"s": {"enum": ["x"]}}},
+]
+
+
+def _literal_taxonomies() -> list:
+    """Taxonomies written in the tests: rule cases' ``taxonomy`` and dict or JSON literals in tests/*.py."""
+    found: list = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "taxonomy" and isinstance(v, dict):
+                    found.append(v)
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for case_file in sorted((ROOT / "tests" / "cases").glob("*.yaml")):
+        walk(yaml.safe_load(case_file.read_text(encoding="utf-8")))
+    for py in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            value = None
+            if isinstance(node, ast.Dict):
+                try:
+                    value = ast.literal_eval(node)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    continue
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lstrip().startswith("{"):
+                try:
+                    value = json.loads(node.value)
+                except ValueError:
+                    continue
+            if isinstance(value, dict) and ("required" in value or "properties" in value) and \
+                    all(isinstance(k, str) for k in value):
+                found.append(value)
+    return found
+
+
+def _shipped() -> list:
+    out = []
+    for path in sorted((ROOT / "schemas").glob("taxonomy*.json")) + sorted(ROOT.glob("examples/**/*taxonomy*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if path.name != "taxonomy.schema.json":
+            out.append(doc)
+    return out
+
+
+def _load(schema, fast: bool, monkeypatch):
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(tx, "_simple_plan", lambda schema: None)
+        try:
+            return tx.Taxonomy(schema, root=ROOT)
+        except tx.TaxonomyError as exc:
+            return f"TaxonomyError: {exc}"
+
+
+def _maps(schema: dict) -> list:
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    req = [k for k in schema.get("required", []) if isinstance(k, str)] if isinstance(schema.get("required"), list) else []
+    keys = list(dict.fromkeys(req + list(props)))
+    values: list = ["", "x", "dev", "prod", "CC-1234", "1234", "é" * 3, "y" * 300]
+    for sub in props.values():
+        if isinstance(sub, dict):
+            for v in (sub.get("enum") if isinstance(sub.get("enum"), list) else []) + [sub.get("const")] + \
+                    (sub.get("examples") if isinstance(sub.get("examples"), list) else []):
+                if v is not None:
+                    values.append(v if isinstance(v, str) else json.dumps(v))
+    values = list(dict.fromkeys(values))
+    base = {k: "x" for k in keys}
+    maps = [{}, dict(base), dict(base, Name="n"), {k.upper(): "x" for k in keys}]
+    for k in keys:
+        maps.append({j: v for j, v in base.items() if j != k})
+        maps.append(dict({j: v for j, v in base.items() if j != k}, **{k.upper(): "x"}))
+        for v in values:
+            maps.append(dict(base, **{k: v}))
+    for odd in (None, 5, True, 1.5, ["x"], {"y": 1}):
+        maps.append(dict(base, **{keys[0] if keys else "a": odd}))  # not a string: jsonschema on both sides
+    return maps
+
+
+def _results(tax, schema) -> list:
+    if isinstance(tax, str):
+        return [tax]
+    out = []
+    keys = list(_maps(schema)[1]) + ["other"]
+    for tags in _maps(schema):
+        for style in ("aws", "azure"):
+            out.append(tax.evaluate(tags, style=style))
+        out.append(tax.evaluate(tags, open_map=True, open_reason="a module output"))
+        for k in keys[:1] + keys[-1:]:
+            out.append(tax.evaluate(tags, unresolved=[k], unresolved_reasons={k: "a variable"}))
+    return out
+
+
+@functools.cache
+def _all_taxonomies() -> list:
+    seen: dict = {}
+    for schema in _shipped() + _literal_taxonomies() + VARIANTS:
+        seen.setdefault(json.dumps(schema, sort_keys=True), schema)
+    return list(seen.values())
+
+
+def test_the_corpus_is_not_empty():
+    assert len(_shipped()) >= 1
+    assert len(_literal_taxonomies()) >= 10
+    fast = [s for s in _all_taxonomies() if tx._simple_plan(s) is not None]
+    assert len(fast) >= 10  # the fast path is actually taken, so the comparison below means something
+
+
+@pytest.mark.parametrize("index", range(len(_all_taxonomies())))
+def test_fast_path_gives_jsonschemas_results(index, monkeypatch):
+    schema = _all_taxonomies()[index]
+    fast = _load(schema, True, monkeypatch)
+    full = _load(schema, False, monkeypatch)
+    assert _results(fast, schema) == _results(full, schema)
+    if tx._simple_plan(schema) is not None:
+        import jsonschema
+
+        jsonschema.Draft202012Validator.check_schema(schema)  # only valid schemas take the fast path
+
+
+def test_the_default_taxonomy_does_not_import_jsonschema():
+    code = ("import sys; from tagguard.config import load_config; cfg = load_config(None); t = cfg.taxonomy(); "
+            "print(len(t.evaluate({'project': 'p', 'environment': 'qa'})), 'jsonschema' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["3", "False"], out.stderr
