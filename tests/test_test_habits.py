@@ -12,7 +12,6 @@ TESTS = Path(__file__).resolve().parent
 # or needs more than run_cli gives (seckit: rlimits and a never-written stdin for hostile inputs).
 # Convert one, then delete its line here.
 OWN_RUNNERS = {
-    "actuals/test_bill.py", "actuals/test_diff_bill.py", "actuals/test_export.py",
     "cluster/test_cli_args.py", "cluster/test_focus_allocation.py", "cluster/test_opencost.py",
     "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
     "operate/test_operate_bad_input.py", "operate/test_operate_examples.py",

@@ -1,22 +1,15 @@
 """tagguard bill: coverage, showback and bad input on small bills whose figures are computed by hand."""
 import json
-import os
+import re
 
 import pytest
-from click.testing import CliRunner
 
 from billkit import COLUMNS, HAND_ROWS, row, tags, write_csv
-from tagguard.cli import cli
+from clikit import run_cli
 
 
 def run(args, cwd):
-    runner = CliRunner()
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return runner.invoke(cli, args, catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    return run_cli(*args, cwd=cwd)
 
 
 def coverage_json(tmp, path, cfg, *extra):
@@ -335,14 +328,12 @@ def test_same_taxonomy_patterns_and_conditionals(hand_bill):
 
 
 def test_bill_is_lazy_and_listed():
-    import subprocess
-    import sys
-
-    code = ("import sys, tagguard.cli; from click.testing import CliRunner; "
-            "r = CliRunner().invoke(tagguard.cli.cli, ['--help']); "
-            "assert 'bill' in r.output, r.output; "
-            "assert 'duckdb' not in sys.modules and 'tagguard.actuals' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # a real process lists its imports on stderr (PYTHONPROFILEIMPORTTIME): none of bill's
+    r = run_cli("--help", process=True, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert r.code == 0 and re.search(r"^\s+bill\b", r.stdout, re.M), r
+    imported = re.findall(r"^import time:.*\|\s*([\w.]+)\s*$", r.stderr, re.M)
+    assert "tagguard.cli" in imported, r.stderr[-2000:]
+    assert not [m for m in imported if m.split(".")[0] == "duckdb" or m.startswith("tagguard.actuals")], imported
 
 
 def test_state_maps_id_to_address_located_by_scan(hand_bill):

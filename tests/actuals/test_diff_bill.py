@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from clikit import CliRun, run_cli
+
 pytest.importorskip("duckdb")
 
 BILL = """\
@@ -62,11 +64,9 @@ def make_repo(tmp_path: Path, limit: float, team: str = "research") -> Path:
     return repo
 
 
-def tagguard(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TAGGUARD_USER_CONFIG": "", "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("GITHUB_ACTIONS", None)
-    return subprocess.run([sys.executable, "-m", "tagguard", "diff", "--base", "HEAD", "infra", *args],
-                          capture_output=True, text=True, cwd=repo, env=env, timeout=300)
+def tagguard(repo: Path, *args: str) -> CliRun:
+    return run_cli("diff", "--base", "HEAD", "infra", *args, process=True, cwd=repo, timeout=300,
+                   env={"COLUMNS": "200", "GITHUB_ACTIONS": None})
 
 
 def over_budget(report):

@@ -17,20 +17,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
 from billkit import HAND_ROWS, write_csv
-from tagguard.cli import cli
+from clikit import run_cli
 
 
 def export(tmp, src, cfg, out, *extra):
-    old = os.getcwd()
-    os.chdir(tmp)
-    try:
-        res = CliRunner().invoke(cli, ["bill", "export", str(src), "--config", str(cfg), "--out", str(out), *extra],
-                                 catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    res = run_cli("bill", "export", src, "--config", cfg, "--out", out, *extra, cwd=tmp)
     assert res.exit_code == 0, res.output
     return res.output
 
