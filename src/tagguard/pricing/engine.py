@@ -98,6 +98,7 @@ class _Facts:
     units: int | None
     hours: float | None
     hours_reason: str | None
+    assumed: str | None = None  # the note when the GPU model comes from pricing.default_accelerators
 
 
 @dataclass
@@ -176,6 +177,21 @@ def _parse_gpu_rates(gpu_rates: Any) -> dict[str, float]:
             for model, usd in gpu_rates.items()}
 
 
+def _parse_default_accelerators(raw: Any) -> dict[str, str]:
+    """``pricing.default_accelerators``: extended-resource name -> accelerator model, what a workload's
+    ``nvidia.com/gpu`` (etc.) is when nothing in the scan says (no node type, pool or GPU label)."""
+    from tagguard.pricing.gpus import short_gpu_model
+
+    if not isinstance(raw, dict):
+        raise PricingConfigError("pricing.default_accelerators: expected a mapping of resource name to accelerator model")
+    out: dict[str, str] = {}
+    for name, model in raw.items():
+        if not isinstance(model, str) or not model.strip():
+            raise PricingConfigError(f"pricing.default_accelerators.{name}: expected an accelerator model, e.g. A10G")
+        out[str(name)] = short_gpu_model(model.strip()) or model.strip()
+    return out
+
+
 def _parse_commitments(raw: Any) -> list[_Commitment]:
     if not isinstance(raw, list):
         raise PricingConfigError("commitments: expected a list of {instance_type, count, term}")
@@ -221,6 +237,7 @@ class Pricer:
         self.region: str | None = cfg.get("region")
         self.instance_types = _parse_overrides(cfg.get("instance_types") or {})
         self.gpu_hourly_usd = _parse_gpu_rates(cfg.get("gpu_hourly_usd") or {})
+        self.default_accelerators = _parse_default_accelerators(cfg.get("default_accelerators") or {})
         self.commitments = _parse_commitments(cfg.get("commitments") or [])
 
     def _fresh_pool(self) -> list[_Commitment]:
@@ -255,6 +272,8 @@ class Pricer:
             out.notes.append(f"unknown pricing model {f.compute.pricing_model!r} priced on-demand")
             by_model = PRICING_MODELS["on_demand"]
         by_model(self, f, pool, out)
+        if f.assumed:
+            out.notes.append(f.assumed)
         known = f.units is not None and not out.reasons
         if f.units is None:
             out.reasons.append("number of units (instances / replicas / nodes) unknown")
@@ -273,9 +292,25 @@ class Pricer:
         elif gpus is None and acc is not None:
             gpus = acc[1]
         hours, hours_reason = self._hours(resource)
-        return _Facts(compute=c, itype=itype, info=info, family=family,
-                      gpu_model=(info.gpu_model if info else acc[0] if acc else None) or c.accelerator,
-                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason)
+        gpu_model = (info.gpu_model if info else acc[0] if acc else None) or c.accelerator
+        assumed = None
+        if gpu_model is None and itype is None and self.default_accelerators:
+            gpu_model, assumed = self._default_accelerator(resource)
+        return _Facts(compute=c, itype=itype, info=info, family=family, gpu_model=gpu_model,
+                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason, assumed=assumed)
+
+    def _default_accelerator(self, resource: Resource) -> tuple[str | None, str | None]:
+        """The configured model when every accelerator resource the workload requests maps to the same one."""
+        names = resource.meta.get("accelerators")
+        if not isinstance(names, dict) or not names:
+            return None, None
+        models = {self.default_accelerators.get(str(n)) for n in names}
+        if len(models) != 1 or None in models:
+            return None, None
+        model = models.pop()
+        shown = ", ".join(sorted(str(n) for n in names))
+        return model, (f"GPU model assumed: {shown} is {model} by pricing.default_accelerators (nothing in the scan "
+                       "says which node it runs on; a nodeSelector, node affinity or GPU label would)")
 
     # One function per pricing model (``compute.pricing_model``): each adds the resource's lines.
 

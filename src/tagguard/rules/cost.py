@@ -119,7 +119,10 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
                       address=r.address, file=r.file,
                       line=r.line, resource_type=r.type,
                       message=f"{r.address}: no monthly cost for {what}: {reason}",
-                      fix="add the rate under `pricing.instance_types` (or `pricing.gpu_hourly_usd`), or hours/units in a usage file",
+                      fix=("add the rate under `pricing.instance_types` (or `pricing.gpu_hourly_usd`), or hours/units in a usage file"
+                           if "no GPU model" not in reason else
+                           "select the node it runs on (nodeSelector / node affinity on an instance type or GPU label), or say "
+                           "what the cluster's GPUs are under `pricing.default_accelerators` (e.g. `nvidia.com/gpu: A10G`)"),
                       extra={"reason": reason})
 
 
