@@ -14,8 +14,6 @@ TESTS = Path(__file__).resolve().parent
 OWN_RUNNERS = {
     "cluster/test_cli_args.py", "cluster/test_focus_allocation.py", "cluster/test_opencost.py",
     "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
-    "operate/test_operate_bad_input.py", "operate/test_operate_examples.py",
-    "operate/test_operate_github_issues.py", "operate/test_operate_merge.py", "operate/test_operate_review.py",
     "remote_modules/test_charts.py", "remote_modules/test_scan.py",
     "security/seckit.py", "security/test_output_injection.py",
     "test_diff.py", "test_diff_dimensions.py", "test_drift_e2e.py", "test_helm.py", "test_history.py",

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-
-from tagguard.cli import cli
+from clikit import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "workflows" / "nightly-drift-shards.yml"
@@ -37,7 +35,7 @@ def test_every_tagguard_option_in_the_examples_exists():
         for m in re.finditer(r"\btagguard ((?:report )?[a-z]+)([^\n;|&]*)", text):
             cmd, rest = m.group(1), m.group(2)
             opts = re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z])\b", rest)
-            help_text = CliRunner().invoke(cli, cmd.split() + ["--help"]).stdout
+            help_text = run_cli(*cmd.split(), "--help").stdout
             assert "Usage:" in help_text, cmd
             for o in opts:
                 assert re.search(rf"(^|[\s,]){re.escape(o)}[\s,=]", help_text, re.M), f"tagguard {cmd}: no option {o}"

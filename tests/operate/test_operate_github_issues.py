@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
+from clikit import run_cli
 from opkit import Receiver
-
-from tagguard.cli import cli
 
 TOKEN = "ghp_test_token_not_real"
 HOSTILE = "research @org/team #12 <img src=x onerror=alert(1)> `x` [l](https://evil.example.com)"
@@ -35,8 +33,7 @@ alerts:
 
 
 def run(args, gh):
-    return CliRunner().invoke(cli, [str(a) for a in args], env={"TAGGUARD_USER_CONFIG": "", "TG_GH_TOKEN": TOKEN,
-                                                                 "TG_GH_API": gh.url + "/api/v3"})
+    return run_cli(*args, env={"TG_GH_TOKEN": TOKEN, "TG_GH_API": gh.url + "/api/v3"})
 
 
 def test_issue_per_breach_updated_when_worse_closed_when_resolved(tmp_path):

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from click.testing import CliRunner
+from clikit import run_cli
 
-from tagguard.cli import cli as main
 from tagguard.formats.json_format import JsonFormatter
 from tagguard.model import Cost, Finding, Resource, ScanResult
 
@@ -38,7 +35,7 @@ DENIED = {"account": "333333333333", "region": None, "regions": ["us-east-1"], "
 
 
 def run(*args):
-    return CliRunner().invoke(main, list(map(str, args)))
+    return run_cli(*args)
 
 
 def test_overlapping_shards_dedupe_and_keep_findings(tmp_path):
@@ -92,8 +89,8 @@ def test_merged_report_is_accepted_by_showback(tmp_path):
     s1 = shard(tmp_path / "s1.json", ["111111111111", "222222222222"], [A, B], [missing(A)])
     s2 = shard(tmp_path / "s2.json", ["222222222222", "333333333333"], [B, C], [missing(C)])
     assert run("merge", s1, s2, "-o", tmp_path / "m.json").exit_code == 1
-    p = subprocess.run([sys.executable, "-m", "tagguard", "report", "showback", "--from", str(tmp_path / "m.json"),
-                        "-f", "json"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    p = run_cli("report", "showback", "--from", tmp_path / "m.json", "-f", "json", process=True, cwd=tmp_path,
+                timeout=120)
     assert p.returncode == 0, p.stderr
     sb = json.loads(p.stdout)
     assert sb["totals"]["monthly_usd"] == 3000.0  # B counted once

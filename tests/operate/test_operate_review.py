@@ -8,9 +8,8 @@ import struct
 import subprocess
 
 import pytest
-from click.testing import CliRunner
+from clikit import run_cli
 
-from tagguard.cli import cli
 from tagguard.formats.json_format import JsonFormatter
 from tagguard.state.history import connect
 from tagguard.model import BudgetReport, Cost, Finding, Resource, ScanResult
@@ -72,9 +71,8 @@ def make_inputs(tmp_path):
 def test_review_pack_content_and_escaping(tmp_path):
     db = make_inputs(tmp_path)
     out = tmp_path / "pack"
-    r = CliRunner().invoke(cli, ["report", "review", "--month", "2026-11", "--from", str(tmp_path / "drift.json"),
-                                 "--from", str(tmp_path / "usage.json"), "--history", str(db), "-o", str(out)],
-                           env={"TAGGUARD_USER_CONFIG": ""})
+    r = run_cli("report", "review", "--month", "2026-11", "--from", tmp_path / "drift.json",
+                "--from", tmp_path / "usage.json", "--history", db, "-o", out)
     assert r.exit_code == 0, r.stdout + r.stderr
     names = sorted(p.name for p in out.iterdir())
     assert "org.html" in names and "org.md" in names and "review.json" in names
@@ -97,8 +95,7 @@ def test_review_pack_content_and_escaping(tmp_path):
 
 
 def test_bad_month_is_a_one_line_error(tmp_path):
-    r = CliRunner().invoke(cli, ["report", "review", "--month", "2026-13", "-o", str(tmp_path / "o")],
-                           env={"TAGGUARD_USER_CONFIG": ""})
+    r = run_cli("report", "review", "--month", "2026-13", "-o", tmp_path / "o")
     assert r.exit_code == 2 and "expected YYYY-MM" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -106,9 +103,8 @@ def test_bad_month_is_a_one_line_error(tmp_path):
 def test_review_pack_renders_in_chromium(tmp_path):
     db = make_inputs(tmp_path)
     out = tmp_path / "pack"
-    r = CliRunner().invoke(cli, ["report", "review", "--month", "2026-11", "--from", str(tmp_path / "drift.json"),
-                                 "--from", str(tmp_path / "usage.json"), "--history", str(db), "-o", str(out)],
-                           env={"TAGGUARD_USER_CONFIG": ""})
+    r = run_cli("report", "review", "--month", "2026-11", "--from", tmp_path / "drift.json",
+                "--from", tmp_path / "usage.json", "--history", db, "-o", out)
     assert r.exit_code == 0, r.stderr
     team = next(p for p in out.iterdir() if p.name.startswith("team-") and p.suffix == ".html")
     for page in (out / "org.html", team):
