@@ -8,9 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from tagguard.cli import cli
+from clikit import run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 
@@ -83,14 +81,8 @@ def change(repo: Path, commit: bool = True) -> None:
         git(repo, "commit", "-qam", "change")
 
 
-def run(repo: Path, *args: str, cwd: Path = None):
-    old = os.getcwd()
-    os.chdir(cwd or repo)
-    try:
-        res = CliRunner().invoke(cli, ["diff", *args], catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return res
+def run(repo: Path, *args: str, cwd: Path | None = None):
+    return run_cli("diff", *args, cwd=cwd or repo)
 
 
 def test_only_new_or_changed_resources_are_reported(repo):

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import run_cli
 
 from tagguard.cost import diff as costdiff
 from tagguard.config import Config
@@ -56,8 +55,7 @@ def make_repo(tmp_path: Path, config: str) -> Path:
 
 
 def diff_json(repo: Path, home: Path):
-    p = subprocess.run([sys.executable, "-m", "tagguard", "diff", "--base", "HEAD", "infra", "-f", "json"],
-                       capture_output=True, text=True, cwd=repo, env={**os.environ, "HOME": str(home)})
+    p = run_cli("diff", "--base", "HEAD", "infra", "-f", "json", process=True, cwd=repo, env={"HOME": str(home)})
     assert p.stdout, p.stderr
     return json.loads(p.stdout)
 

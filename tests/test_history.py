@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from clikit import run_cli
 
 from tagguard.state.history import HistoryError, read_trend, record_run
 from tagguard.model import Finding, ScanResult
@@ -89,7 +90,7 @@ def test_history_command_text_and_json(tmp_path):
     db = tmp_path / "h.db"
     record_run(db, ScanResult(), showback={"totals": {"monthly_usd": 1000.0, "unallocated_monthly_usd": 500.0}})
     record_run(db, ScanResult(), showback={"totals": {"monthly_usd": 1000.0, "unallocated_monthly_usd": 300.0}})
-    p = subprocess.run([sys.executable, "-m", "tagguard", "history", str(db)], capture_output=True, text=True)
+    p = run_cli("history", db)
     assert p.returncode == 0 and "30.0%" in p.stdout and "(-$200.00)" in p.stdout
-    p = subprocess.run([sys.executable, "-m", "tagguard", "history", str(tmp_path / "none.db")], capture_output=True, text=True)
+    p = run_cli("history", tmp_path / "none.db")
     assert p.returncode == 2 and p.stderr.startswith("tagguard: error:") and "no history database" in p.stderr

@@ -8,9 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from tagguard.cli import cli
+from clikit import run_cli
 from tagguard.config import Config
 from tagguard.llm.analysis.ingest import Reader, TagMapper, day_of
 from tagguard.llm.analysis.report import analyse, render, token_showback_rows
@@ -289,26 +287,25 @@ def test_showback_rows(tmp_path):
 # --- CLI --------------------------------------------------------------------------------
 def test_cli_usage(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    res = runner.invoke(cli, ["usage", str(FIX / "tagguard.jsonl"), "-f", "json"])
+    res = run_cli("usage", FIX / "tagguard.jsonl", "-f", "json")
     assert res.exit_code == 1, res.output
     assert json.loads(res.output)["summary"]["blocking"] >= 1
-    res = runner.invoke(cli, ["usage", str(FIX / "litellm_spend_logs.json"), "--fail-on", "error",
-                              "-o", str(tmp_path / "r.md"), "-f", "markdown"])
+    res = run_cli("usage", FIX / "litellm_spend_logs.json", "--fail-on", "error", "-o", tmp_path / "r.md",
+                  "-f", "markdown")
     assert res.exit_code == 1 and (tmp_path / "r.md").read_text().startswith("## LLM")
-    res = runner.invoke(cli, ["usage", str(tmp_path / "missing.jsonl")])
+    res = run_cli("usage", tmp_path / "missing.jsonl")
     assert res.exit_code == 2 and "no such file" in res.output
-    res = runner.invoke(cli, ["usage"])
+    res = run_cli("usage")
     assert res.exit_code == 2 and "llm.usage_files" in res.output
-    res = runner.invoke(cli, ["usage", str(FIX / "tagguard.jsonl"), "--since", "March"])
+    res = run_cli("usage", FIX / "tagguard.jsonl", "--since", "March")
     assert res.exit_code == 2
 
 
 def test_cli_config_errors_are_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".tagguard.yaml").write_text("pricing:\n  tokens:\n    models:\n      x: {inptu: 1}\n")
-    res = CliRunner().invoke(cli, ["usage", str(FIX / "tagguard.jsonl")])
+    res = run_cli("usage", FIX / "tagguard.jsonl")
     assert res.exit_code == 2 and "unknown key 'inptu'" in res.output and "Traceback" not in res.output
     (tmp_path / ".tagguard.yaml").write_text("llm:\n  anomaly_factr: 2\n")
-    res = CliRunner().invoke(cli, ["usage", str(FIX / "tagguard.jsonl")])
+    res = run_cli("usage", FIX / "tagguard.jsonl")
     assert res.exit_code == 2 and "anomaly_factr" in res.output

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import run_cli
 
 from tagguard.formats.helpers import money, plural
 from tagguard.model import Cost, Resource, ScanResult
@@ -112,8 +111,7 @@ def test_showback_and_html_show_cents():
 
 def test_example_scan_text_total_is_the_json_total():
     def run(fmt):
-        return subprocess.run([sys.executable, "-m", "tagguard", "scan", str(ROOT / "examples" / "terraform"), "-f", fmt],
-                              capture_output=True, text=True).stdout
+        return run_cli("scan", ROOT / "examples" / "terraform", "-f", fmt).stdout
 
     total = json.loads(run("json"))["summary"]["monthly_usd"]
     assert f"{money(total)}/month" in run("text")
