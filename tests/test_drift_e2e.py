@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clikit import run_cli
 
 pytest.importorskip("moto")
 pytest.importorskip("boto3")
@@ -35,8 +36,9 @@ def org(tmp_path_factory):
     info = seed(endpoint)
     proxy = FaultProxy(endpoint, deny_assume=[info["locked"]], throttle_regions=["eu-west-1"]).start()
     tmp = tmp_path_factory.mktemp("drift")
-    env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, CI="1", HOME=str(tmp), TAGGUARD_LOCAL_RATECARD=str(tmp / "none.json"))
-    env.pop("AWS_PROFILE", None)
+    # the environment changes for the tagguard processes (clikit.run_cli)
+    env: dict[str, str | None] = {**env_keys, "AWS_ENDPOINT_URL": proxy.url, "CI": "1", "HOME": str(tmp),
+                                  "TAGGUARD_LOCAL_RATECARD": str(tmp / "none.json"), "AWS_PROFILE": None}
     yield {"info": info, "env": env, "tmp": tmp, "endpoint": endpoint}
     proxy.stop()
     server.stop()
@@ -48,8 +50,8 @@ def org(tmp_path_factory):
 
 
 def drift(org, *args, cwd=None):
-    cmd = [sys.executable, "-m", "tagguard", "drift", "--services", SERVICES, "--max-attempts", "2", *args]
-    return subprocess.run(cmd, env=org["env"], capture_output=True, text=True, timeout=240, cwd=cwd or org["tmp"])
+    return run_cli("drift", "--services", SERVICES, "--max-attempts", "2", *args, process=True, env=org["env"],
+                   timeout=240, cwd=cwd or org["tmp"])
 
 
 @pytest.fixture(scope="module")
@@ -153,11 +155,10 @@ def test_second_run_reports_fixed_and_history_command(org, org_run):
     assert {t for a, t in fixed if info["untagged"] in a} == {"business-unit", "project", "environment", "cost-center"}
     assert h["new"] == [] and h["still_open"] == len(first["findings"]) - 4
     assert len(h["trend"]) == 2 and h["trend"][1]["unallocated_usd"] < h["trend"][0]["unallocated_usd"]
-    p = subprocess.run([sys.executable, "-m", "tagguard", "history", str(db)], env=org["env"], capture_output=True, text=True)
+    p = run_cli("history", db, process=True, env=org["env"])
     assert p.returncode == 0 and "incomplete" in p.stdout and len(p.stdout.strip().splitlines()) == 3
     # showback from the drift JSON
-    p = subprocess.run([sys.executable, "-m", "tagguard", "report", "showback", "--from", str(out), "-f", "csv"],
-                       env=org["env"], capture_output=True, text=True)
+    p = run_cli("report", "showback", "--from", out, "-f", "csv", process=True, env=org["env"])
     # the drift run was incomplete, so is a showback of it: written, and exit 3 like the run (one exit rule)
     assert p.returncode == 3, p.stderr
     assert "tagguard: incomplete:" in p.stderr
@@ -216,7 +217,6 @@ def test_missing_boto3_is_one_line_error(tmp_path):
 
 def test_bad_credentials_is_one_line_error(org, tmp_path):
     env = dict(org["env"], AWS_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens there
-    p = subprocess.run([sys.executable, "-m", "tagguard", "drift", "--max-attempts", "1"], env=env,
-                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    p = run_cli("drift", "--max-attempts", "1", process=True, env=env, timeout=120, cwd=tmp_path)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.startswith("tagguard: error: cannot scan: sts GetCallerIdentity")

@@ -5,10 +5,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import run_cli
 
 from tagguard.config import Config
 from tagguard.pipeline import scan
@@ -50,11 +50,6 @@ def _chart(tmp: Path, name: str, templates: dict, values: str = "", chart_extra:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     return d
-
-
-def _run_cli(*args: str, stdin: bytes = None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], capture_output=True, input=stdin,
-                          env={**os.environ, **(env or {})}, cwd=str(ROOT))
 
 
 def test_example_chart_findings_point_at_the_template_and_name_the_chart(helm, tmp_path):
@@ -103,11 +98,11 @@ def test_no_helm_is_an_error_per_chart_and_exit_2(tmp_path):
 def test_cli_without_helm_exits_2_and_skip_helm_exits_0(tmp_path):
     chart = _chart(tmp_path, "c", {"p.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"})
     env = {"PATH": str(tmp_path)}  # no helm on PATH
-    proc = _run_cli("scan", str(chart), "--no-color", env=env)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert b"Helm chart `c`" in proc.stdout and b"not rendered" in proc.stdout
-    proc = _run_cli("scan", str(chart), "--skip-helm", "--no-color", env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_cli("scan", chart, "--no-color", env=env, process=True, cwd=ROOT)
+    assert proc.returncode == 2, proc
+    assert "Helm chart `c`" in proc.stdout and "not rendered" in proc.stdout
+    proc = run_cli("scan", chart, "--skip-helm", "--no-color", env=env, process=True, cwd=ROOT)
+    assert proc.returncode == 0, proc
 
 
 def test_chart_that_fails_to_render_gives_one_error_naming_it(helm, tmp_path):
@@ -154,7 +149,7 @@ def test_subcharts_render_with_parent_and_release_namespace_applies(helm, tmp_pa
 def test_helm_template_stdin_pipe(helm, tmp_path):
     rendered = subprocess.run([helm, "template", "r", str(EXAMPLE)], capture_output=True, check=True,
                               env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")}).stdout
-    proc = _run_cli("scan", "-", "-f", "json", stdin=rendered)
+    proc = run_cli("scan", "-", "-f", "json", stdin=rendered.decode(), process=True, cwd=ROOT)
     data = json.loads(proc.stdout)
     assert proc.returncode == 1
     dep = next(r for r in data["resources"] if r["type"] == "Deployment")

@@ -16,7 +16,7 @@ OWN_RUNNERS = {
     "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
     "remote_modules/test_charts.py", "remote_modules/test_scan.py",
     "security/seckit.py", "security/test_output_injection.py",
-    "test_drift_e2e.py", "test_helm.py", "test_kubernetes.py", "test_showback.py",
+    "test_kubernetes.py", "test_showback.py",
 }
 RUNNER = re.compile(r'CliRunner|"-m",\s*"tagguard"')
 BROAD_RAISES = re.compile(r"pytest\.raises\(\s*\(?\s*(Base)?Exception\b")
