@@ -14,7 +14,6 @@ TESTS = Path(__file__).resolve().parent
 OWN_RUNNERS = {
     "cluster/test_cli_args.py", "cluster/test_focus_allocation.py", "cluster/test_opencost.py",
     "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
-    "remote_modules/test_charts.py", "remote_modules/test_scan.py",
     "security/seckit.py", "security/test_output_injection.py",
     "test_kubernetes.py", "test_showback.py",
 }

@@ -6,12 +6,11 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clikit import run_cli
 from rmkit import Recorder, chart_index, chart_tgz, oci_server, static_server
 from tagguard.config import Config
 from tagguard.pipeline import scan
@@ -92,12 +91,12 @@ def test_repository_chart_fetched_rendered_and_later_read_offline(tmp_path, repo
     """End to end through the CLI: --fetch-modules + the host in a user-level config's modules.chart_hosts."""
     conf = tmp_path / "user.yaml"
     conf.write_text(f'modules:\n  chart_hosts: ["{repo_server.host}"]\n')
-    env = dict(os.environ, TAGGUARD_USER_CONFIG=str(conf))
+    env = {"TAGGUARD_USER_CONFIG": str(conf)}
     repo = _write(tmp_path, repo=f"http://{repo_server.host}")
 
     def tg(*flags):
-        proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(repo), "--format", "json",
-                               "--helm-bin", _helm(), *flags], capture_output=True, text=True, env=env, timeout=300)
+        proc = run_cli("scan", repo, "--format", "json", "--helm-bin", _helm(), *flags, process=True, env=env,
+                       timeout=300)
         assert proc.returncode in (0, 1), proc.stderr
         return json.loads(proc.stdout), proc.stderr
 
@@ -121,8 +120,8 @@ def test_repository_chart_fetched_rendered_and_later_read_offline(tmp_path, repo
     assert ADDRESS in {x["address"] for x in again["resources"]}
     assert "tagguard: charts:" not in err2 and len(repo_server.recorder.requests) == n
     # the pre-commit hook's own command line (entry `tagguard scan --` + changed files), offline too
-    hook = subprocess.run([sys.executable, "-m", "tagguard", "scan", "--format", "json", "--helm-bin", _helm(), "--",
-                           "main.tf"], capture_output=True, text=True, env=env, cwd=repo, timeout=300)
+    hook = run_cli("scan", "--format", "json", "--helm-bin", _helm(), "--", "main.tf", process=True, env=env, cwd=repo,
+                   timeout=300)
     assert hook.returncode in (0, 1), hook.stderr
     assert ADDRESS in {x["address"] for x in json.loads(hook.stdout)["resources"]}
     assert len(repo_server.recorder.requests) == n
@@ -328,9 +327,8 @@ def test_hostile_strings_from_the_server_reach_logs_and_findings_inert(tmp_path,
     conf.write_text(f'modules:\n  chart_hosts: ["{srv.host}"]\n')
     repo = _write(tmp_path, repo=f"http://{srv.host}", version="")
     try:
-        proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(repo), "--fetch-modules", "--format", "github",
-                               "--helm-bin", _helm()], capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, TAGGUARD_USER_CONFIG=str(conf)))
+        proc = run_cli("scan", repo, "--fetch-modules", "--format", "github", "--helm-bin", _helm(), process=True,
+                       timeout=300, env={"TAGGUARD_USER_CONFIG": str(conf)})
     finally:
         srv.stop()
     assert proc.returncode in (0, 1), proc.stderr
@@ -472,8 +470,7 @@ def test_oci_layer_digest_mismatch_is_refused(tmp_path, isolated):
 def test_repository_config_cannot_turn_chart_fetching_on(tmp_path, repo_server):
     repo = _write(tmp_path, repo=f"http://{repo_server.host}")
     (repo / ".tagguard.yaml").write_text(f'modules:\n  fetch: true\n  chart_hosts: ["{repo_server.host}"]\n')
-    proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", str(repo), "--helm-bin", _helm()],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_cli("scan", repo, "--helm-bin", _helm(), process=True, timeout=300)
     assert proc.returncode == 2
     assert ".tagguard.yaml:1: modules: not allowed in the repository's config" in proc.stderr
     assert "Traceback" not in proc.stderr and repo_server.recorder.requests == []

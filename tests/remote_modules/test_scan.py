@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from clikit import run_cli
 
 TAGS = 'tags = { business-unit = "r", project = "p", environment = "dev", cost-center = "c" }'
 
 
 def tg(*args, env=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tagguard", *args], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=cwd)
+    """A real process; ``env`` the changes to the (``isolated``) environment. Without a
+    TAGGUARD_USER_CONFIG the user config is looked up under the isolated XDG_CONFIG_HOME."""
+    return run_cli(*args, process=True, timeout=300, cwd=cwd, env={"TAGGUARD_USER_CONFIG": None, **(env or {})})
 
 
 def scan_json(repo, *flags, env):
@@ -27,8 +26,7 @@ def user_env(isolated, servers):
     """A user-level config that allows the loopback servers (trusted: not in the repository)."""
     conf = isolated / "user.yaml"
     conf.write_text("modules:\n  allowed_hosts: [" + ", ".join(f'"{h}"' for h in servers.allowed) + "]\n")
-    env = dict(os.environ, TAGGUARD_USER_CONFIG=str(conf))
-    return env
+    return {"TAGGUARD_USER_CONFIG": str(conf)}
 
 
 def _repo(tmp_path, body):
@@ -73,7 +71,7 @@ def test_nothing_fetched_without_the_flag(tmp_path, servers, user_env):
 
 
 def test_host_not_allowed_is_a_finding(tmp_path, servers, isolated):
-    env = dict(os.environ)  # default allowlist: registry.terraform.io, github.com
+    env: dict[str, str] = {}  # default allowlist: registry.terraform.io, github.com
     reg = servers.registry.host
     repo = _repo(tmp_path, f'module "gpu" {{\n  source = "{reg}/acme/gpu/aws"\n}}\n')
     doc, _ = scan_json(repo, "--fetch-modules", env=env)
@@ -86,7 +84,7 @@ def test_repository_config_cannot_enable_fetching(tmp_path, servers, isolated):
     reg = servers.registry.host
     repo = _repo(tmp_path, f'module "gpu" {{\n  source = "{reg}/acme/gpu/aws"\n}}\n')
     (repo / ".tagguard.yaml").write_text(f"version: 1\nmodules:\n  fetch: true\n  allowed_hosts: [\"{reg}\"]\n")
-    proc = tg("scan", str(repo), env=dict(os.environ))
+    proc = tg("scan", str(repo))
     assert proc.returncode == 2
     assert ".tagguard.yaml:2: modules: not allowed in the repository's config" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -98,7 +96,7 @@ def test_trusted_config_enables_fetching(tmp_path, servers, isolated):
     conf = isolated / "user.yaml"
     conf.write_text("modules:\n  fetch: true\n  allowed_hosts: [" + ", ".join(f'"{h}"' for h in servers.allowed) + "]\n")
     repo = _repo(tmp_path, f'module "gpu" {{\n  source = "{reg}/acme/tarball/aws"\n  {TAGS}\n}}\n')
-    doc, proc = scan_json(repo, env=dict(os.environ, TAGGUARD_USER_CONFIG=str(conf)))
+    doc, proc = scan_json(repo, env={"TAGGUARD_USER_CONFIG": str(conf)})
     assert "module.gpu.aws_instance.gpu" in [r["address"] for r in doc["resources"]]
 
 
@@ -145,7 +143,7 @@ module "chart" {
 
 def test_gpu_bearing_skipped_inputs_are_warnings(tmp_path, isolated):
     repo = _repo(tmp_path, GPU_INPUTS)
-    doc, _ = scan_json(repo, env=dict(os.environ))
+    doc, _ = scan_json(repo, env={})
     found = {f["address"]: f for f in doc["findings"] if f["rule"] == "not-scanned"}
     addons = found["module.eks_addons"]
     assert addons["severity"] == "warning" and addons["line"] == 14  # the line with values: ["g5", "g6"]
