@@ -8,13 +8,13 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 
 # Files that still run the CLI their own way: each belongs to a lane being reworked at the time of
-# issue 13 (cluster, actuals, operate, remote modules, diff, helm, history/showback, LLM usage, drift)
-# or needs more than run_cli gives (seckit: rlimits and a never-written stdin for hostile inputs).
+# issue 13 (cluster, Kubernetes, showback) or needs more than run_cli gives (seckit: rlimits and a
+# never-written stdin for hostile inputs).
 # Convert one, then delete its line here.
 OWN_RUNNERS = {
     "cluster/test_cli_args.py", "cluster/test_focus_allocation.py", "cluster/test_opencost.py",
     "cluster/test_prometheus_gpuhours.py", "cluster/test_short_jobs_init.py", "cluster/test_showback_history.py",
-    "security/seckit.py", "security/test_output_injection.py",
+    "security/seckit.py",
     "test_kubernetes.py", "test_showback.py",
 }
 RUNNER = re.compile(r'CliRunner|"-m",\s*"tagguard"')

@@ -9,14 +9,15 @@ src/Runner.Common/ActionCommand.cs).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from clikit import run_cli
 
 from tagguard.formats import escape
 from tagguard.model import Cost, Finding, Resource, ScanResult
@@ -413,9 +414,8 @@ def test_hostile_pod_end_to_end(tmp_path):
     bad_name.write_text(POD.replace('name: "gpu"', 'name: "gpu2"'))
     outs = {}
     for fmt in ("text", "markdown", "github"):
-        proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", ".", "-f", fmt, "--no-color"], cwd=repo,
-                              capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
-                                                                               "GITHUB_STEP_SUMMARY": ""})
+        proc = run_cli("scan", ".", "-f", fmt, "--no-color", process=True, cwd=repo, timeout=120,
+                       env={"GITHUB_STEP_SUMMARY": ""})
         assert proc.returncode in (0, 1), proc.stderr
         assert "Traceback" not in proc.stderr
         outs[fmt] = proc.stdout
@@ -432,8 +432,7 @@ def test_hostile_pod_end_to_end(tmp_path):
 def test_usage_errors_quoting_data_are_one_inert_line(tmp_path):
     """A config error names the offending key; a key from the repository cannot forge log lines."""
     (tmp_path / ".tagguard.yaml").write_text('version: 1\n"zz\\n::error::forged \\e]0;title\\a ##[group]x": 1\n')
-    proc = subprocess.run([sys.executable, "-m", "tagguard", "scan", "."], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    proc = run_cli("scan", ".", process=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tagguard: error:"), proc.stderr
@@ -456,8 +455,8 @@ def test_diff_pr_comment_of_a_hostile_pull_request_is_inert(tmp_path):
     """`tagguard diff` renders the PR comment the Action posts: the same escaping holds there."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {**__import__("os").environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    author = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {**os.environ, **author}
     (repo / "README").write_text("base\n")
     for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "base"]):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
@@ -466,9 +465,8 @@ def test_diff_pr_comment_of_a_hostile_pull_request_is_inert(tmp_path):
         "team: ", "business-unit: \"@org/admins #3 <img src=x>\"\n    team: "))
     outs = {}
     for fmt in ("markdown", "text", "github"):
-        proc = subprocess.run([sys.executable, "-m", "tagguard", "diff", "--base", "HEAD", "-f", fmt, "--no-color", "."],
-                              cwd=repo, capture_output=True, text=True, timeout=180,
-                              env={**env, "GITHUB_STEP_SUMMARY": ""})
+        proc = run_cli("diff", "--base", "HEAD", "-f", fmt, "--no-color", ".", process=True, cwd=repo, timeout=180,
+                       env={**author, "GITHUB_STEP_SUMMARY": ""})
         assert proc.returncode in (0, 1), proc.stderr
         outs[fmt] = proc.stdout
     assert "gpu-2" in outs["markdown"] or "gpu-2" in outs["text"]
