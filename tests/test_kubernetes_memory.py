@@ -252,16 +252,13 @@ def test_json_write_is_format_piece_by_piece():
 
 
 def test_cli_json_to_stdout_and_to_a_file_are_the_same(tmp_path):
-    from click.testing import CliRunner
-
-    from tagguard.cli import cli
+    from clikit import run_cli
 
     (tmp_path / "pods.yaml").write_text(_gpu_pods(20), encoding="utf-8")
-    runner = CliRunner()
-    to_stdout = runner.invoke(cli, ["scan", str(tmp_path), "--format", "json"])
+    to_stdout = run_cli("scan", tmp_path, "--format", "json")
     out = tmp_path / "out" / "r.json"
-    to_file = runner.invoke(cli, ["scan", str(tmp_path), "--format", "json", "--output", str(out)])
-    assert to_stdout.exit_code == to_file.exit_code == 1, to_stdout.output
-    assert out.read_text(encoding="utf-8") == to_stdout.output
-    report = json.loads(to_stdout.output)
+    to_file = run_cli("scan", tmp_path, "--format", "json", "--output", out)
+    assert to_stdout.code == to_file.code == 1, to_stdout
+    assert out.read_text(encoding="utf-8") == to_stdout.stdout
+    report = to_stdout.json()
     assert len(report["resources"]) == 20 and report["summary"]["exit_code"] == 1
