@@ -11,12 +11,13 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterator
 
-from ._compile import Compiler, _share, unescape_quoted
+from ._compile import _SHARE_MAX, Compiler, _share, unescape_quoted
 from .evaluate import ChildScope, Expr, Invalid, Source
 from .functions import Table, function_table
 from .values import PartialMap, Unknown
@@ -160,6 +161,7 @@ LONG_RUN = 16 * 1024
 _RUN = re.compile(rb'(?:[^"\\$%{\r\n]+|\\[^\r\n]|\$(?!\{)|%(?!\{)|(?<![$%])\{)+')
 _HEREDOC_OPEN = re.compile(rb"<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n")
 _ESCAPE = re.compile(rb"\\.")
+_COMMENT_START = re.compile(rb"#|//|/\*")
 
 
 def shrink_long_runs(data: bytes) -> tuple[bytes, tuple[str, dict[str, str]] | None]:
@@ -493,10 +495,22 @@ class _Reader:
 
     def add_attribute(self, body: Body, node: Any) -> None:
         children = node.children
-        name = self.text(children[0])
+        name_node = children[0]
+        data = self.data
+        # self.text(name_node), self.lines(node) inlined: this runs for every attribute of every file
+        name = self.src.restore(data[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace"))
+        name = sys.intern(name) if len(name) <= _SHARE_MAX else name
         expr_node = children[-1]
         start, end = expr_node.start_byte, expr_node.end_byte
-        attr = Attribute(name, expr_node, self.compiler, *self.lines(node))
+        known = self.compiler.lines
+        row, end_row = node.start_point[0], node.end_point[0]
+        line = known.get(row)
+        if line is None:
+            line = known[row] = row + 1
+        end_line = known.get(end_row)
+        if end_line is None:
+            end_line = known[end_row] = end_row + 1
+        attr = Attribute(name, expr_node, self.compiler, line, end_line)
         if expr_node.type != "expression":
             attr._expr = Invalid(f"attribute {name} has no value", **self.compiler.pos(node))
         elif end - start > _DEPTH_CHECK_BYTES and _too_deep(expr_node):
@@ -509,15 +523,22 @@ class _Reader:
         body.attributes[name] = attr
 
     def may_hold_comment(self, start: int, end: int) -> bool:
-        find = self.data.find
-        return find(b"#", start, end) >= 0 or find(b"//", start, end) >= 0 or find(b"/*", start, end) >= 0
+        return _COMMENT_START.search(self.data, start, end) is not None
 
     def add_block(self, body: Body, node: Any, depth: int) -> None:
         if depth >= MAX_BLOCK_DEPTH:
             self.issue(node, f"blocks nested more than {MAX_BLOCK_DEPTH} levels deep")
             return
         children = node.children
-        block = Block(self.text(children[0]), [], Body(), *self.lines(node))
+        known = self.compiler.lines
+        row, end_row = node.start_point[0], node.end_point[0]
+        line = known.get(row)
+        if line is None:
+            line = known[row] = row + 1
+        end_line = known.get(end_row)
+        if end_line is None:
+            end_line = known[end_row] = end_row + 1
+        block = Block(self.text(children[0]), [], Body(), line, end_line)
         for child in children[1:]:
             kind = child.type
             if kind == "body":
