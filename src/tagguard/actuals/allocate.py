@@ -20,7 +20,6 @@ from typing import Any
 
 from tagguard.actuals.coverage import UNALLOCATED, ZERO, Analysis, _num
 
-Pair = tuple[str, str]  # (team, environment)
 
 
 def split_ratios(a: Analysis) -> dict[tuple[str, str], dict[str, Any]]:

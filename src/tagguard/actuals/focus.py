@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from tagguard.actuals import BillError
 from tagguard.actuals.sqlfiles import ident, literal
 
-COST_COLUMNS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
 DEFAULT_COST = "EffectiveCost"
 REQUIRED = ("BillingCurrency", "ChargeCategory", "ChargePeriodStart", "ServiceName", "ResourceId", "Tags")
 # optional column -> what is lost without it (stated in the report)

@@ -36,7 +36,6 @@ from tagguard.operate.merge import num
 DEFAULT_THRESHOLDS = (50.0, 80.0, 100.0)
 SINK_TYPES = ("slack", "teams", "webhook", "github_issues")
 KINDS = ("budget", "token-anomaly", "unallocated", "unmanaged-gpu")
-SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 
 
 class AlertConfigError(Exception):

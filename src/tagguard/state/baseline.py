@@ -33,7 +33,6 @@ from tagguard.formats.helpers import money
 from tagguard.model import NOT_SCANNED, BaselineInfo, Finding, ScanResult
 
 BASELINE_VERSION = 1
-DEFAULT_NAME = ".tagguard-baseline.json"
 REASON = "baseline"
 Key = tuple[str, str, str, str]
 # Rules whose findings carry a figure that can grow: (finding extra key, figure name) pairs.
