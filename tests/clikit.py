@@ -77,8 +77,13 @@ def run_cli(*args: str | os.PathLike, cwd: str | os.PathLike | None = None, env:
     if cwd is not None:
         os.chdir(Path(cwd))
     try:
-        res = CliRunner().invoke(cli, argv, input=stdin, env={k: (None if v is None else str(v)) for k, v in changes.items()},
-                                 catch_exceptions=False)
+        res = CliRunner().invoke(
+            cli,
+            argv,
+            input=stdin,
+            env={k: (None if v is None else str(v)) for k, v in changes.items()},
+            catch_exceptions=False,
+        )
     finally:
         os.chdir(old)
     return CliRun(argv, res.exit_code, res.stdout, res.stderr, res.output)
