@@ -366,6 +366,7 @@ class PodInputs:
     extra_containers: list[dict[str, Any]]
     open_reason: str | None = None
     provisioned_type: str | None = None
+    runtime_units: int | None = None  # nodes the TrainingRuntime runs when the object does not say
 
 
 FACT_KINDS = frozenset({"Namespace", "TrainingRuntime", "ClusterTrainingRuntime", "List"})
@@ -396,6 +397,8 @@ class Builder:
         self.namespaces: dict[str, NamespaceInfo] = self._config_namespaces()
         # TrainingRuntime name -> {replicated job name: its pod labels}; None when it has no job list
         self.runtimes: dict[str, dict[str, dict[str, str]] | None] = {}
+        # TrainingRuntime name -> what its pods request (only runtimes that say something: ``_runtime_compute``)
+        self.runtime_compute: dict[str, RuntimeCompute] = {}
         self._nodepools: list[dict[str, Any]] = []
         self._nodeclasses: dict[str, Doc] = {}
         self._shared: dict[str, str] = {}
@@ -426,6 +429,11 @@ class Builder:
                 info.file, info.line, info.origin = doc.file, doc.line, "Namespace"
             elif kind in ("TrainingRuntime", "ClusterTrainingRuntime"):
                 self.runtimes[_name(obj)] = _runtime_roles(obj)
+                rc = _runtime_compute(obj, self.table)
+                if rc is not None:
+                    self.runtime_compute[_name(obj)] = rc
+                else:
+                    self.runtime_compute.pop(_name(obj), None)
 
     def build_docs(self, docs: Iterable[Doc]) -> None:
         """Resources and findings for ``docs``, in their order; nothing of a document is kept."""
@@ -648,6 +656,10 @@ class Builder:
             if acc and acc[1]:
                 pod.provisioned_type = value
                 pod.extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": acc[1]}}})
+            elif acc is not None and isinstance(value, str):
+                # named like GPU capacity (a known family's unknown size, or a GPU naming scheme's unknown
+                # family): AI with its GPU count unknown, priced by the engine's unknown-type rule (a warning)
+                pod.provisioned_type = value
         return pod
 
     def _apply_overrides(self, r: RoleInput, pod: PodInputs) -> None:
@@ -665,6 +677,23 @@ class Builder:
         else:
             pod.open_reason = (f"its pods also get the labels of TrainingRuntime `{runtime_name}`, which is not in the "
                                "scanned files" if runtime_name else "its pods also get labels from a TrainingRuntime")
+        rc = self.runtime_compute.get(str(runtime_name)) if runtime_name else None
+        if rc is not None:
+            self._runtime_pods(r, pod, rc, str(runtime_name))
+
+    def _runtime_pods(self, r: RoleInput, pod: PodInputs, rc: RuntimeCompute, runtime_name: str) -> None:
+        """What the runtime's job of this role requests per node (the object's ``resources`` path, e.g. TrainJob
+        ``trainer.resourcesPerNode``, replaces its trainer container's), and how many nodes it runs when the
+        object gives no count (TrainJob ``trainer.numNodes`` overrides the runtime's ``mlPolicy.numNodes``)."""
+        own = get_path(r.item, r.role["resources"], r.obj) if r.role.get("resources") else None
+        for name, res in rc.jobs.get(r.role_key, ()):
+            if isinstance(own, dict) and name == rc.trainer_container:
+                continue
+            pod.extra_containers.append({"resources": res})
+        given = any(get_path(r.item, str(p), r.obj) is not None for p in r.role.get("replicas") or []
+                    if not isinstance(p, (int, float)))
+        if not given and rc.num_nodes is not None and r.role_key == rc.trainer_job:
+            pod.runtime_units = rc.num_nodes
 
     def _pod_tags(self, r: RoleInput, pod_labels: dict[str, str], label_where: str, inherit: bool
                   ) -> tuple[dict[str, str], dict[str, str]]:
@@ -708,18 +737,25 @@ class Builder:
             workload = "job"
             notes.append(f"restartPolicy {policy}: the pod runs to completion and is priced like a Job")
         meta["workload"] = workload
-        if not accel:
+        if not accel and not pod.provisioned_type:
             return None
         accelerator, instance_type, pricing_model = placement(pod.pod_spec, self.table, notes)
+        gpus_per_unit: float | None = gpus
         if pod.provisioned_type:
             instance_type = pod.provisioned_type
             acc = _accelerator_of_type(pod.provisioned_type)
             accelerator = _short_model(acc[0]) if acc and acc[0] else accelerator
             notes.append(f"the operator provisions one {pod.provisioned_type} node per unit")
+            if not accel:
+                gpus_per_unit = None
+                notes.append(f"{pod.provisioned_type} is named like GPU capacity but its size is not in the rate card: "
+                             "treated as AI, GPUs per node unknown")
         want = placement_request(pod.pod_spec)
         if want:
             meta["node_placement"] = self._share_value(want)  # matched against the scan's node pools (pricing.placement)
         units, why = resolve_units(r.role, r.item, r.obj)
+        if pod.runtime_units is not None and units is not None:
+            units = pod.runtime_units
         if units is None:
             notes.append(f"replica count unknown ({why})")
         runtime_hours = None
@@ -735,7 +771,7 @@ class Builder:
         if _is_hook(r.obj):
             meta["helm_hook"] = str(_meta(r.obj).get("annotations", {}).get("helm.sh/hook"))
         return Compute(provider="kubernetes", accelerator=accelerator, instance_type=instance_type,
-                       gpus_per_unit=gpus, units=units, pricing_model=pricing_model,
+                       gpus_per_unit=gpus_per_unit, units=units, pricing_model=pricing_model,
                        runtime_hours=runtime_hours, notes=notes)
 
     def _job_runs(self, r: RoleInput, pod_spec: dict[str, Any], meta: dict[str, Any], notes: list[str]
@@ -894,6 +930,41 @@ def _nodeclass_facts(doc: Doc) -> Doc:
     elif "spec" in obj:
         slim["spec"] = spec
     return Doc(slim, doc.file, doc.line, doc.helm_source)
+
+
+@dataclass
+class RuntimeCompute:
+    """A (Cluster)TrainingRuntime's compute facts: replicated job name -> ``(container name, its
+    accelerator-only resources)``, and ``spec.mlPolicy.numNodes``.  The runtime is a template: it is
+    no resource of its own, its requests count once, on each TrainJob that references it."""
+
+    jobs: dict[str, list[tuple[str, dict[str, dict[str, Any]]]]]
+    num_nodes: int | None
+    trainer_job: str = "node"  # Kubeflow Trainer v2: the job (and container) `numNodes`/`resourcesPerNode` apply to
+    trainer_container: str = "node"
+
+
+def _runtime_compute(runtime: dict[str, Any], table: KindTable) -> RuntimeCompute | None:
+    """What a TrainingRuntime's pods request (only accelerator resources are kept); None when it
+    requests no accelerator and sets no node count."""
+    jobs_in = get_path(runtime, "spec.template.spec.replicatedJobs")
+    jobs: dict[str, list[tuple[str, dict[str, dict[str, Any]]]]] = {}
+    for job in jobs_in if isinstance(jobs_in, list) else []:
+        if not isinstance(job, dict) or not isinstance(job.get("name"), str) or job["name"] in jobs:
+            continue
+        spec = get_path(job, "template.spec.template.spec")
+        kept: list[tuple[str, dict[str, dict[str, Any]]]] = []
+        if isinstance(spec, dict):
+            containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+            for c in containers:
+                acc = _container_accel(c, table)
+                if acc:
+                    kept.append((str(c.get("name") or ""), {"limits": dict(acc)}))
+        jobs[job["name"]] = kept
+    num_nodes = as_count(get_path(runtime, "spec.mlPolicy.numNodes"))
+    if num_nodes is None and not any(jobs.values()):
+        return None
+    return RuntimeCompute(jobs={k: v for k, v in jobs.items() if v}, num_nodes=num_nodes)
 
 
 def _runtime_roles(runtime: dict[str, Any]) -> dict[str, dict[str, str]] | None:
