@@ -112,6 +112,17 @@ def _requests(pods: list[dict], w: OpenMetricsWriter, alive) -> None:
                 lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "container": c,
                       "node": p["node"], "resource": p["resource"], "unit": "integer"}
                 w.series(metric, lb, ((t, n) for _, t in alive(p)))
+    # kube_pod_init_container_info (one series per init container; restart_policy="Always" is a
+    # sidecar, Kubernetes 1.29+; the label is empty for an ordinary init container, kube-state-metrics >= 2.11)
+    if any(p.get("init") for p in pods):
+        w.family("kube_pod_init_container_info")
+        for p in pods:
+            for c in p.get("init") or {}:
+                lb = {"namespace": p["namespace"], "pod": p["pod"], "uid": p["uid"], "container": c,
+                      "image_spec": "registry.example/init:1", "image": "registry.example/init:1",
+                      "image_id": "registry.example/init@sha256:0", "container_id": f"containerd://{p['uid']}{c}",
+                      "restart_policy": "Always" if c in p.get("sidecars", ()) else ""}
+                w.series("kube_pod_init_container_info", lb, ((t, 1) for _, t in alive(p)))
 
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
@@ -124,6 +135,7 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
     pod: {namespace, pod, uid, node, resource, count, running: set/callable(i)->bool, labels: {label_x: v},
           owner: (kind, name) or None, util: [per-device % or None], model,
           containers: {name: count} (instead of count), init: {init container: count},
+          sidecars: names of init containers with restartPolicy Always,
           alive: callable(i)->bool (the pod's series exist only then; default: always)}
     node: {node, labels: {label_...}, allocatable: {resource: n}, provider_id (kube_node_info)}
     """

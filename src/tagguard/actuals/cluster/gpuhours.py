@@ -59,6 +59,8 @@ class ClusterData:
     util_metric: str = ""
     interval_source: str = ""
     init_pods: int = 0  # pods whose effective request came from an init container
+    sidecar_pods: int = 0  # pods with a sidecar (restartPolicy Always init container) requesting GPUs
+    order_assumed_pods: int = 0  # pods whose figure depends on the unknown order of init containers and sidecars
     by_name_queries: int = 0  # queries for pods alive at no chunk end
     warnings: list[str] = field(default_factory=list)
 
@@ -89,6 +91,7 @@ def pick_util_metric(client: PromClient, sel: Q.Selectors, start: float, end: fl
 
 Key = tuple[str, str, str]
 Units = dict[Key, dict[tuple[str, str], float]]  # pod -> (node, resource) -> units
+InitUnits = dict[Key, dict[tuple[str, str, str], float]]  # pod -> (node, resource, init container) -> units
 BY_NAME_BATCH = 400  # pod names per query for pods alive at no chunk end
 
 
@@ -114,7 +117,7 @@ def collect(client: PromClient, start: float, end: float, step: float, chunk: fl
         if key not in data.pods:
             data.pods[key] = PodAcc(key[0], key[1], node)
     app: Units = {}
-    init: Units = {}
+    init: InitUnits = {}
     per_sample: list[float] = []
     spans = []
     t0 = start
@@ -136,11 +139,17 @@ def collect(client: PromClient, start: float, end: float, step: float, chunk: fl
         missing = sorted({k[1] for k in keys if k not in into})
         for i in range(0, len(missing), BY_NAME_BATCH):
             data.by_name_queries += 1
-            _units(into, client.instant(Q.requests_of(sel, missing[i:i + BY_NAME_BATCH], whole, metric),
-                                        end - 0.001), metric)
+            answer = client.instant(Q.requests_of(sel, missing[i:i + BY_NAME_BATCH], whole, metric), end - 0.001)
+            if metric == Q.INIT_REQUESTS:
+                _init_units(init, answer)
+            else:
+                _units(app, answer)
     data.step = _interval(interval, per_sample) if (data.pods or per_sample or interval) else step  # nothing ran
     data.interval_source = "--scrape-interval" if interval else "detected from kube_node_status_allocatable samples"
-    _finish_pods(data, app, init)
+    # which init containers are sidecars: label sets from the index (no samples), only when one requests GPUs
+    sidecars = ({(lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""), lb.get("container", ""))
+                 for lb in client.series(Q.SIDECARS, start, end - 0.001)} if init else set())
+    _finish_pods(data, app, init, sidecars)
     _info(client, data, start, end)
     data.quotas = [dict(s.labels, value=s.value) for s in client.instant(Q.quota(prom_duration(end - start)), end)]
     return data
@@ -160,7 +169,7 @@ def _fetch(client: PromClient, sel: Q.Selectors, t0: float, t1: float, left_open
             client.instant(Q.requests_now(sel, Q.INIT_REQUESTS), at) if with_init else [])
 
 
-def _units(into: Units, samples, metric: str) -> None:
+def _units(into: Units, samples) -> None:
     for s in samples:
         if s.value != s.value:  # NaN
             continue
@@ -169,11 +178,20 @@ def _units(into: Units, samples, metric: str) -> None:
         into.setdefault(key, {})[(lb.get("node", ""), lb.get("resource", ""))] = s.value
 
 
-def _merge(d: ClusterData, app: Units, init: Units, per_sample: list[float], answers) -> None:
+def _init_units(into: InitUnits, samples) -> None:
+    for s in samples:
+        if s.value != s.value:  # NaN
+            continue
+        lb = s.labels
+        key = (lb.get("namespace", ""), lb.get("pod", ""), lb.get("uid", ""))
+        into.setdefault(key, {})[(lb.get("node", ""), lb.get("resource", ""), lb.get("container", ""))] = s.value
+
+
+def _merge(d: ClusterData, app: Units, init: InitUnits, per_sample: list[float], answers) -> None:
     sel, seconds, run, used, cap, count, req, ireq = answers
     d.chunks += 1
-    _units(app, req, Q.APP_REQUESTS)
-    _units(init, ireq, Q.INIT_REQUESTS)
+    _units(app, req)
+    _init_units(init, ireq)
     util: dict[tuple[str, str], float] = {}
     for s in used:
         if s.value == s.value:
@@ -207,9 +225,14 @@ def _interval(given: float | None, per_sample: list[float]) -> float:
     return float(round(iv)) if iv >= 2 else iv
 
 
-def _finish_pods(d: ClusterData, app: Units, init: Units) -> None:
-    """Units × samples per resource. The effective request of a pod is Kubernetes' rule:
-    max(largest init container, sum of app containers), per resource."""
+def _finish_pods(d: ClusterData, app: Units, init: InitUnits,
+                 sidecars: set[tuple[str, str, str, str]]) -> None:
+    """Units × samples per resource. The effective request of a pod is Kubernetes' rule, per resource:
+    max(max_i(init_i + sidecars started before i), sum of app containers + sum of sidecars). Sidecars
+    are init containers with restartPolicy Always (``sidecars``: namespace, pod, uid, container).
+    kube-state-metrics does not give the order of init containers, so every sidecar is counted as
+    started before each ordinary init container (the most the pod can hold); the pods where that
+    changes the figure are counted in ``order_assumed_pods``."""
     for key in list(d.pods):
         acc = d.pods[key]
         if acc.running <= 0:
@@ -219,11 +242,26 @@ def _finish_pods(d: ClusterData, app: Units, init: Units) -> None:
         for (node, res), n in app.get(key, {}).items():
             eff[res] = eff.get(res, 0.0) + n
             acc.node = node or acc.node
-        for (node, res), n in init.get(key, {}).items():
-            if n > eff.get(res, 0.0):
-                eff[res] = n
-                d.init_pods += 1
+        side: dict[str, float] = {}
+        largest: dict[str, float] = {}  # the largest ordinary init container
+        for (node, res, container), n in init.get(key, {}).items():
+            if key + (container,) in sidecars:
+                side[res] = side.get(res, 0.0) + n
+            else:
+                largest[res] = max(n, largest.get(res, 0.0))
             acc.node = acc.node or node
+        held_more = assumed = False
+        for res in set(eff) | set(side) | set(largest):
+            running = eff.get(res, 0.0) + side.get(res, 0.0)
+            first = largest.get(res, 0.0) + side.get(res, 0.0)
+            if first > running:
+                held_more = True
+                # with sidecars in it, the figure would be smaller had they started after that init container
+                assumed = assumed or side.get(res, 0.0) > 0
+            eff[res] = max(running, first)
+        d.init_pods += held_more
+        d.sidecar_pods += any(v > 0 for v in side.values())
+        d.order_assumed_pods += assumed
         for res, n in eff.items():
             acc.points[res] = n * acc.running
             acc.measured[res] = n * acc.run_measured
@@ -504,9 +542,15 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
                                    "platform": opts.idle_platform},
                   "units": dict(sorted(units_how.items())),
                   "nodes": node_split,
-                  "init_containers": ("effective request = max(largest init container, sum of app containers) "
-                                      f"per resource (Kubernetes' rule); {data.init_pods} pod(s) held more through "
-                                      "an init container")},
+                  "init_containers": (
+                      "effective request = max(largest init container + the pod's sidecars, sum of app containers "
+                      "+ sidecars) per resource (Kubernetes' rule; sidecars are init containers with restartPolicy "
+                      "Always, kube_pod_init_container_info restart_policy); "
+                      f"{data.init_pods} pod(s) held more through an init container; "
+                      f"{data.sidecar_pods} pod(s) with GPU sidecar containers; "
+                      f"{data.order_assumed_pods} pod(s) where the order of init containers and sidecars (not "
+                      "exported by kube-state-metrics) matters: every sidecar counted as started before each "
+                      "init container, the most the pod can hold")},
         "unpriced": [{"reason": u["reason"], "gpu_hours": u["gpu_hours"], "nodes": sorted(u["nodes"])[:20]}
                      for u in unpriced.values()],
         "unknown_resources": [{"resource": k, "unit_hours": v} for k, v in sorted(unknown_units.items())],

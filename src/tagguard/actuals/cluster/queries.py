@@ -42,20 +42,26 @@ def request_series(sel: Selectors, metric: str = APP_REQUESTS) -> str:
     return f'{metric}{{resource=~"{sel.resources}", node!=""}}'
 
 
+# Sidecar containers (Kubernetes 1.29+): init containers with restartPolicy Always keep running beside the
+# app containers. kube-state-metrics >= 2.11 puts the policy in this info metric's restart_policy label.
+SIDECARS = 'kube_pod_init_container_info{restart_policy="Always"}'
+
+
 def _agg(metric: str) -> str:
-    # app containers' requests add up; init containers run one at a time: the largest counts
-    return "max" if metric == INIT_REQUESTS else "sum"
+    # app containers' requests add up; init containers are kept per container (ordinary ones run one at
+    # a time and the largest counts, sidecars add up: gpuhours decides once it knows which is which)
+    return f"max by ({POD_KEY}, container)" if metric == INIT_REQUESTS else f"sum by ({POD_KEY})"
 
 
 def requests_now(sel: Selectors, metric: str = APP_REQUESTS) -> str:
-    """Units per (pod, node, resource) of the pods alive at the evaluation time."""
-    return f"{_agg(metric)} by ({POD_KEY}) ({request_series(sel, metric)})"
+    """Units per (pod, node, resource) of the pods alive at the evaluation time (per init container)."""
+    return f"{_agg(metric)} ({request_series(sel, metric)})"
 
 
 def requests_of(sel: Selectors, pods: list[str], rng: str, metric: str = APP_REQUESTS) -> str:
     """Units of the named pods over ``rng`` (raw samples of just their series)."""
     alt = "|".join(re_literal(p) for p in pods)
-    return (f'{_agg(metric)} by ({POD_KEY}) (max_over_time({metric}{{resource=~"{sel.resources}", node!="", '
+    return (f'{_agg(metric)} (max_over_time({metric}{{resource=~"{sel.resources}", node!="", '
             f'pod=~"{alt}"}}[{rng}]))')
 
 
