@@ -280,8 +280,8 @@ def test_the_run_step_imports_nothing_from_the_checkout_and_defers_the_comment(t
 def test_control_without_isolation_the_checkout_would_have_run(tmp_path, github):
     """The hijack above is real: plain `python -m tagguard.integrations.gha` imports the committed package."""
     repo = hostile_checkout(tmp_path)
-    subprocess.run([sys.executable, "-m", "tagguard.integrations.gha", "--help"], cwd=repo, capture_output=True, timeout=60,
-                   env=env_for(tmp_path, github))
+    subprocess.run([sys.executable, "-m", "tagguard.integrations.gha", "--help"], cwd=repo, capture_output=True,
+                   timeout=60, env=env_for(tmp_path, github))
     assert (tmp_path / "PWNED").exists()
 
 

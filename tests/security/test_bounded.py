@@ -15,7 +15,8 @@ def _addresses(run):
 
 
 def _parse_errors(run, needle):
-    return [f for f in report(run)["findings"] if f["category"] == "parse_error" and needle in (f.get("file") or "") + f["message"]]
+    return [f for f in report(run)["findings"]
+            if f["category"] == "parse_error" and needle in (f.get("file") or "") + f["message"]]
 
 
 def _big_literal_tf(repo, size):
@@ -86,7 +87,8 @@ def test_deep_usage_file_is_one_error(hostile_repo, secret, tmp_path):
 def test_usage_values_truncated_in_messages(hostile_repo, secret, tmp_path):
     write(hostile_repo, "main.tf", UNTAGGED_GPU)
     long_value = "k" * 100_000
-    usage = write(tmp_path, "usage.yaml", f"version: 1\nresource_usage:\n  aws_instance.good:\n    units: {long_value}\n")
+    usage = write(tmp_path, "usage.yaml",
+                  f"version: 1\nresource_usage:\n  aws_instance.good:\n    units: {long_value}\n")
     run = scan_all(hostile_repo, secret, extra=["--usage", str(usage)], timeout=60)
     assert_clean(run, exit_codes=(1,), secret=secret)
     errors = _parse_errors(run, "usage.yaml")
@@ -199,8 +201,10 @@ R = "range(1024)"
     ('format("%999999999d", 1)', "format() width"),
     ('indent(100000000, "a\\nb")', "indent() result"),
     (f'length(setproduct({R}, {R}, {R}))', "steps"),
-    ('replace(replace(replace(join("", [for i in range(1000) : "aaaaaaaaaa"]), "a", "aaaaaaaaaaaaaaaaaaaa"), "a", "aaaaaaaaaaaaaaaaaaaa"), "a", "aaaaaaaaaaaaaaaaaaaa")', "replace() result"),
-    ('replace(join("", [for i in range(1000) : "aaaaaaaaaa"]), "/a/", "$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0")', None),
+    ('replace(replace(replace(join("", [for i in range(1000) : "aaaaaaaaaa"]), '
+     '"a", "aaaaaaaaaaaaaaaaaaaa"), "a", "aaaaaaaaaaaaaaaaaaaa"), "a", "aaaaaaaaaaaaaaaaaaaa")', "replace() result"),
+    ('replace(join("", [for i in range(1000) : "aaaaaaaaaa"]), '
+     '"/a/", "$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0")', None),
     ('jsonencode([for i in range(1024) : local.big])', "jsonencode() result"),
     ('join(",", [for i in range(1024) : local.big])', "join() result"),
     ('"%{for i in range(1024)}${local.big}%{endfor}"', "template"),
@@ -208,7 +212,8 @@ R = "range(1024)"
     ('regex("^(a+)+$", "%s!")' % ("a" * 40), "did not match"),  # catastrophic backtracking on Python's re
     ('replace("%s!", "/^(a|aa)+$/", "x")' % ("a" * 60), None),
     ("yamldecode(\"" + "\\n".join(["a: &a [" + ",".join(["1"] * 10) + "]"]
-                                   + [f"{c}: &{c} [" + ",".join([f"*{p}"] * 10) + "]" for p, c in zip("abcdefg", "bcdefgh")])
+                                   + [f"{c}: &{c} [" + ",".join([f"*{p}"] * 10) + "]"
+                                      for p, c in zip("abcdefg", "bcdefgh")])
      + "\")", "alias"),
 ])
 def test_expression_bombs_are_bounded(hostile_repo, secret, expr, reason):

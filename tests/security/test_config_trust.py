@@ -344,7 +344,8 @@ def test_diff_judges_with_the_base_policy(hostile_repo, secret, edit):
     run = diff_run(hostile_repo, secret)
     assert_clean(run, exit_codes=(1,), secret=secret)
     doc = json.loads(run.stdout)
-    assert [(f["address"], f["tag"]) for f in doc["findings"] if f["rule"] == "missing-tag"] == [("aws_instance.gpu2", "team")]
+    missing = [(f["address"], f["tag"]) for f in doc["findings"] if f["rule"] == "missing-tag"]
+    assert missing == [("aws_instance.gpu2", "team")]
     notice = [f for f in doc["findings"] if f["rule"] == "config-changed"]
     assert len(notice) == 1 and notice[0]["severity"] == "warning" and changed in notice[0]["message"]
     assert doc["config"]["source"] == "base revision HEAD" and doc["config"]["head_changed"] is True
@@ -371,7 +372,8 @@ def test_diff_base_taxonomy_with_refs_read_from_git(hostile_repo, secret):
     run = diff_run(hostile_repo, secret)
     assert_clean(run, exit_codes=(1,), secret=secret)
     doc = json.loads(run.stdout)
-    assert [(f["rule"], f["tag"]) for f in doc["findings"] if f["address"] == "aws_instance.gpu2"] == [("invalid-value", "team")]
+    gpu2 = [(f["rule"], f["tag"]) for f in doc["findings"] if f["address"] == "aws_instance.gpu2"]
+    assert gpu2 == [("invalid-value", "team")]
     assert doc["config"]["taxonomy"] == "HEAD:policy/tax.json"
 
 

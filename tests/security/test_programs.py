@@ -93,7 +93,8 @@ def test_config_helm_bin_in_repo_never_runs(hostile_repo, secret, marker):
     assert not marker.exists(), "a helm committed to the scanned repository ran"
     assert "tools/helm" in run.stderr or "helm.bin" in run.stderr
     # even a trusted config (--config, outside the repository) cannot make tagguard run it
-    trusted = write(hostile_repo.parent, "trusted.yaml", f"helm:\n  bin: {json.dumps(str(hostile_repo / 'tools' / 'helm'))}\n")
+    committed_helm = json.dumps(str(hostile_repo / "tools" / "helm"))
+    trusted = write(hostile_repo.parent, "trusted.yaml", f"helm:\n  bin: {committed_helm}\n")
     run = scan_all(hostile_repo, secret, extra=["--config", str(trusted)], cwd=hostile_repo)
     assert_clean(run, exit_codes=(2,), secret=secret, formats=())
     assert not marker.exists(), "a helm inside the scanned tree ran"
@@ -297,7 +298,8 @@ def test_helm_inside_repo_when_git_cannot_tell_is_refused(hostile_repo, secret, 
 def test_locating_many_rendered_objects_is_linear(hostile_repo, secret):
     """4,000 objects from one 28,000-line template: each was located by rescanning the template."""
     d = chart(hostile_repo)
-    pod = ("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers: [{{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]\n")
+    pod = ("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n"
+           "  containers: [{{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]\n")
     (d / "templates" / "many.yaml").write_text("".join(pod.format(i=i) for i in range(4000)))
     run = scan_all(hostile_repo, secret, extra=["--helm-bin", real_helm()], timeout=120)
     assert_clean(run, exit_codes=(1,), secret=secret, max_seconds=60)
@@ -327,7 +329,7 @@ for a in "$@"; do
   if [ "$a" = "--skip-schema-validation" ]; then echo "Error: unknown flag: --skip-schema-validation" >&2; exit 1; fi
 done
 printf 'apiVersion: v1\\nkind: Pod\\nmetadata:\\n  name: old\\nspec:\\n  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]\\n'
-"""
+"""  # noqa: E501 - the fake helm's script: its printf line is one shell command
 
 
 def test_helm_without_skip_schema_validation(hostile_repo, secret, tmp_path):

@@ -180,8 +180,9 @@ def test_file_inside_repository_still_read(hostile_repo, secret, expr, value):
 
 def test_module_source_outside_repository(hostile_repo, secret, tmp_path):
     outside = tmp_path / "outside"
-    write(outside, "main.tf", 'variable "x" {}\nresource "aws_instance" "leak" {\n  instance_type = "p4d.24xlarge"\n'
-                              f'  tags = {{ project = "{secret.value}" }}\n}}\noutput "o" {{ value = "{secret.value}" }}\n')
+    write(outside, "main.tf",
+          'variable "x" {}\nresource "aws_instance" "leak" {\n  instance_type = "p4d.24xlarge"\n'
+          f'  tags = {{ project = "{secret.value}" }}\n}}\noutput "o" {{ value = "{secret.value}" }}\n')
     write(hostile_repo, "infra/main.tf", 'module "m" {\n  source = "../../outside"\n}\n' + GPU_BOX % "module.m.o")
     run = scan_all(hostile_repo / "infra", secret)
     assert_clean(run, exit_codes=(0, 1), secret=secret)

@@ -72,7 +72,8 @@ def test_line_cap_is_configurable(tmp_path, secret):
 
 def test_deep_json_line_is_one_parse_error(tmp_path, secret):
     path = tmp_path / "usage.jsonl"
-    deep = '{"v": 1, "ts": "2026-03-02T00:00:00Z", "tags": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "}"  # 0.8 MB: under the line cap
+    # 0.8 MB: under the line cap
+    deep = '{"v": 1, "ts": "2026-03-02T00:00:00Z", "tags": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "}"
     path.write_text(record(0) + "\n" + deep + "\n" + "[" * 300_000 + "]" * 300_000 + "\n" + record(3) + "\n")
     _, doc, _ = usage(tmp_path, secret, path)
     assert doc["totals"]["calls"] == 2
