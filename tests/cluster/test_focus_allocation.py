@@ -101,3 +101,35 @@ def test_overlapping_reports_for_one_machine_are_refused(prom, tmp_path, monkeyp
     res = CliRunner().invoke(cli, ["cluster", "export-focus", str(bill), "--report", str(rep), "--report", str(rep),
                                    "--out", str(tmp_path / "o.csv")])
     assert res.exit_code == 2 and "overlapping window" in res.output and "Traceback" not in res.output
+
+
+def test_bill_export_cluster_is_the_same_split(prom, tmp_path, monkeypatch):  # noqa: F811
+    """`tagguard bill export BILL --cluster R` and `tagguard cluster export-focus BILL --report R` are one code path:
+    the same file, byte for byte; an unreadable report is one line naming it (exit 2), before the bill is read."""
+    from clikit import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tagguard.yaml").write_text(CONFIG, encoding="utf-8")
+    rep = tmp_path / "cluster.json"
+    run_cli("cluster", "report", "--prometheus", prom.url, "--since", "2026-11-02T00:00:00Z",
+            "--until", "2026-11-02T04:00:00Z", "-o", rep)
+    hour = {"ChargePeriodStart": "2026-11-02T01:00:00Z", "ChargePeriodEnd": "2026-11-02T02:00:00Z"}
+    bill = write_csv(tmp_path / "bill.csv", [
+        row(ResourceId=N1, x_UsageType="USE1-BoxUsage:p4d.24xlarge", EffectiveCost="32.00", **hour),
+        row(ResourceId=N3, x_UsageType="USE1-BoxUsage:g5.12xlarge", EffectiveCost="5.672", **hour),
+    ])
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    res = run_cli("bill", "export", bill, "--cluster", rep, "--out", a)
+    assert res.exit_code == 0, res.output
+    assert "2 cluster node(s) matched by machine id" in res.output
+    assert run_cli("cluster", "export-focus", bill, "--report", rep, "--out", b).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert len([r for r in read_rows(a) if r["AllocatedMethodId"] == "tagguard-cluster-gpu-hours"]) == 4 + 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    res = run_cli("bill", "export", bill, "--cluster", bad, "--out", tmp_path / "c.csv")
+    assert res.exit_code == 2 and "bad.json: not a readable JSON report" in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    res = run_cli("bill", "export", bill, "--out", tmp_path / "d.csv")  # without --cluster: node charges pass through
+    assert res.exit_code == 0 and "cluster node" not in res.output
+    assert not any(r["AllocatedMethodId"] for r in read_rows(tmp_path / "d.csv"))

@@ -51,6 +51,20 @@ def _raw_select(src, kind: str, tags_kind: str, names: list[str]) -> str:
 CLUSTER_METHOD_ID = "tagguard-cluster-gpu-hours"
 
 
+def read_cluster_reports(paths) -> list[tuple[str, Any]]:
+    """``(name, parsed JSON)`` of ``tagguard cluster report -f json`` outputs: the one reader of
+    ``bill export --cluster`` and ``cluster export-focus`` (a file that cannot be read is a one-line
+    BillError naming it; its shape is checked by ``cluster_ratios``)."""
+    docs: list[tuple[str, Any]] = []
+    for p in paths:
+        try:
+            with open(p, encoding="utf-8") as fh:
+                docs.append((str(p), json.load(fh)))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise BillError(f"{p}: not a readable JSON report ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return docs
+
+
 def cluster_ratios(reports: list[tuple[str, Any]]) -> tuple[list[tuple], list[tuple]]:
     """Split keys and ratios from ``tagguard cluster report -f json`` outputs (``split.nodes``): a bill
     row for a node's machine (ResourceId = the node's ``resource_id``, charge period starting in the

@@ -139,21 +139,30 @@ def showback(paths, config_path, fmt, output, allocate_shared_by, **kw):
               help="Usage basis for splitting shared platform costs (default gpu, or bill.allocate_shared_by).")
 @click.option("--memory-limit", default=None, metavar="SIZE", help="DuckDB memory limit (default 1GB).")
 @click.option("--threads", type=click.IntRange(1, 64), default=None, help="DuckDB threads (default 2).")
-def export(paths, config_path, out, cost_column, allocate_shared_by, memory_limit, threads):
+@click.option("--cluster", "clusters", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A `tagguard cluster report -f json` output (repeatable): its nodes' machine charges are split by "
+                   "team share of GPU capacity (docs/cluster.md).")
+def export(paths, config_path, out, cost_column, allocate_shared_by, memory_limit, threads, clusters):
     """Write the bill with shared charges split into FOCUS 1.3 allocated rows (AllocatedMethodId, AllocatedMethodDetails,
-    AllocatedResourceId, AllocatedResourceName, AllocatedTags); every other row passes through with those columns null."""
+    AllocatedResourceId, AllocatedResourceName, AllocatedTags); every other row passes through with those columns null.
+    With --cluster, the charges of a cluster node's machine in the report's window are split per team too."""
     from tagguard.actuals import BillError
-    from tagguard.actuals.export import export_focus13
+    from tagguard.actuals.export import export_focus13, read_cluster_reports
 
+    try:
+        docs = read_cluster_reports(clusters)
+    except BillError as exc:
+        fail(str(exc))
     config = load_config_or_exit(config_path, paths=["."])  # PATHS are bill files, not a repository
     kw = {"cost_column": cost_column, "memory_limit": memory_limit, "threads": threads, "engine": "duckdb"}
     analysis, source = _open(paths, config, kw, **({"allocate_shared_by": allocate_shared_by} if allocate_shared_by else {}))
     try:
-        summary = export_focus13(analysis, source, str(out))
+        summary = export_focus13(analysis, source, str(out), cluster=docs or None)
     except BillError as exc:
         fail(str(exc))
+    nodes = f", {summary['cluster_nodes']} cluster node(s) matched by machine id" if docs else ""
     click.echo(f"wrote {_term(out)}: {summary['rows']} rows, {summary['split_origins']} shared charges split into "
-               f"{summary['allocated_rows']} allocated rows ({summary['unsplit_origins']} left unallocated)")
+               f"{summary['allocated_rows']} allocated rows ({summary['unsplit_origins']} left unallocated{nodes})")
     for p in analysis.problems:
         click.echo(f"tagguard: warning: {_term(p)}", err=True)
 

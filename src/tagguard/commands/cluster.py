@@ -188,22 +188,18 @@ def export_focus(paths, reports, config_path, out, memory_limit, threads):
     allocated row per team with its share of the node's GPU capacity (FOCUS 1.3 AllocatedMethodId
     tagguard-cluster-gpu-hours, AllocatedMethodDetails with the ratio and GPU-hours), plus the unallocated portion
     (GPUs no pod requested) with AllocatedResourceId null. Shared platform charges are split as `tagguard bill
-    export` splits them; every other row passes through.
+    export` splits them; every other row passes through. The same as `tagguard bill export PATHS --cluster REPORT`.
     """
-    import json
-
     from tagguard.actuals import BillError
     from tagguard.actuals.coverage import analyse, settings_from_config
-    from tagguard.actuals.export import export_focus13
+    from tagguard.actuals.export import export_focus13, read_cluster_reports
     from tagguard.actuals.focus import open_source
     from tagguard.formats.escape import term
 
-    docs = []
-    for p in reports:
-        try:
-            docs.append((str(p), json.loads(p.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, RecursionError) as exc:
-            fail(f"{p}: not a readable JSON report ({type(exc).__name__}: {str(exc)[:200]})")
+    try:
+        docs = read_cluster_reports(reports)
+    except BillError as exc:
+        fail(str(exc))
     config = load_config_or_exit(config_path, paths=["."])  # PATHS are bill files, not a repository
     try:
         settings = settings_from_config(config, cost_column=None, memory_limit=memory_limit, threads=threads)
