@@ -81,8 +81,11 @@ def test_showback_cli_with_cluster_reports(prom, tmp_path):  # noqa: F811
     assert "Actual GPU spend in clusters" in text and "\x1b" not in text and "\x07" not in text
     md = CliRunner().invoke(cli, ["report", "showback", str(empty), "--cluster", str(hostile), "-f", "markdown"]).output
     assert "actual GPU / month" in md and "<img" not in md and "|**bold**" not in md
-    html = CliRunner().invoke(cli, ["report", "showback", str(empty), "--cluster", str(path), "-f", "html"])
-    assert "does not show --cluster actuals yet" in html.output  # no silent pass
+    html = CliRunner().invoke(cli, ["report", "showback", str(empty), "--cluster", str(hostile), "-f", "html"])
+    assert html.exit_code == 0 and "does not show --cluster actuals" not in html.output
+    assert 'id="actuals"' in html.output and "actual GPU / month" in html.output
+    assert "<img" not in html.output and "\x1b" not in html.output and "\x07" not in html.output
+    assert "r&amp;d\\x1b]8;;http://x\\x07|**bold**&lt;img src=x&gt;" in html.output  # shown, escaped
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(dict(rep, totals=dict(rep["totals"], cost_usd="12"))))
     res = CliRunner().invoke(cli, ["report", "showback", str(empty), "--cluster", str(bad)])

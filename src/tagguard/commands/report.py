@@ -98,10 +98,6 @@ def showback(paths, from_json, fmt, output, top, cluster_json, config_path, **kw
     if fmt == "html":
         from tagguard.formats.html import HtmlFormatter
 
-        if actuals:  # no silent pass: the page would leave them out
-            click.echo("tagguard: warning: the HTML showback does not show --cluster actuals yet; they are in the "
-                       "text, markdown, json and csv formats", err=True)
-
         result.showback = sb
         text = HtmlFormatter().format(result)
     else:

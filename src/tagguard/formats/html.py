@@ -2,6 +2,7 @@
 
 Sections: headline figures, a bar chart of spend by team (the showback's allocation dimension)
 with the unallocated line in its own colour, the unallocated share, the trend from ``--history``,
+shared platform costs, actual GPU spend from cluster reports (``--cluster``, beside the estimates),
 the top unallocated GPU resources, the violations table and any scan errors.
 """
 from __future__ import annotations
@@ -121,6 +122,36 @@ def trend_chart(points: list[dict[str, Any]], width: int = 640, height: int = 20
     return "".join(out)
 
 
+def actuals_section(a: dict[str, Any] | None) -> str:
+    """Actual GPU spend from cluster reports (``report showback --cluster``), beside the estimates:
+    the totals, then per taxonomy dimension a table of estimate, token spend and actual spend per month.
+    Every value from the reports is escaped (``_e``)."""
+    if not a:
+        return ""
+    t = a["totals"]
+    wins = ", ".join(f"{_e(s['window'].get('start'))} &ndash; {_e(s['window'].get('end'))}" for s in a["sources"])
+    out = ['<section id="actuals"><h2>Actual GPU spend in clusters '
+           f'<span class="muted">({wins})</span></h2>'
+           f'<p><strong id="actual-monthly">{_money(t["monthly_usd"])}/month</strong> at the measured rate: '
+           f'{_money(t["cost_usd"])} for {t["gpu_hours"]:,.0f} GPU-hours requested, {t["used_gpu_hours"]:,.0f} used; '
+           f'unattributed {_money(t["unattributed_monthly_usd"])}/month; GPUs no pod requested '
+           f'{_money(t["idle_monthly_usd"])}/month.</p>']
+    for label, d in a["dimensions"].items():
+        rows = "".join(
+            f"<tr><td>{_e(r['value'])}</td><td class=num>{_money(r['estimate_monthly_usd'])}</td>"
+            f"<td class=num>{_money(r['tokens_monthly_usd'])}</td><td class=num>{_money(r['actual_monthly_usd'])}</td>"
+            f"<td class=num>{r['actual_gpu_hours']:,.0f}</td>"
+            f"<td class=num>{'-' if r['utilisation'] is None else format(r['utilisation'], '.0%')}</td></tr>"
+            for r in d["rows"])
+        out.append(f'<h3>By {_e(label.replace("_", " "))} <span class="muted">(tag <code>{_e(d["tag"])}</code>)</span></h3>'
+                   f'<table class="actuals-table" data-dimension="{_e(label)}"><thead><tr><th>value</th>'
+                   "<th class=num>IaC estimate / month</th><th class=num>tokens / month</th>"
+                   "<th class=num>actual GPU / month</th><th class=num>GPU-hours</th><th class=num>utilisation</th>"
+                   f"</tr></thead><tbody>{rows}</tbody></table>")
+    out.append(f'<p class="note">{_e(a.get("note") or "")}. Not added to the totals above.</p></section>')
+    return "".join(out)
+
+
 def _strip(message: str, address) -> str:
     if address and message.startswith(f"{address}: "):
         return message[len(address) + 2:]
@@ -186,6 +217,7 @@ class HtmlFormatter(Formatter):
             parts.append(f"<section><h2>Shared platform costs ({_e(', '.join(i['name'] for i in sc['items']))}), "
                          f"{_e(sc['method'])}</h2><table id=\"shared-table\"><thead><tr><th>team</th><th class=num>direct</th>"
                          f"<th class=num>shared</th><th class=num>total</th><th class=num>weight</th></tr></thead><tbody>{rows}</tbody></table></section>")
+        parts.append(actuals_section(sb.get("actuals")))
         if sb.get("top_unallocated"):
             rows = "".join(f"<tr><td class=num>{_money(r['monthly_usd'])}</td><td><code>{_e(r['address'])}</code></td>"
                            f"<td>{_e(r.get('account') or '')}</td><td>{_e(r.get('region') or '')}</td><td>{_e(r.get('state') or '')}</td>"
