@@ -221,3 +221,26 @@ def test_diff_matches_a_renamed_file_of_a_duplicated_address_once(tmp_path):
     diff = json.loads(r.stdout)["diff"]
     assert diff["added"] == [] and diff["changed"] == []
     assert [x["file"] for x in diff["removed"]] == ["a.yaml"]
+
+
+# kaito diff, text format: an AI resource without a known rate read "- Deployment/default/x   n/a/month".
+def test_diff_text_says_no_rate_instead_of_n_a_per_month(tmp_path):
+    from clikit import run_cli
+
+    repo, _ = _repo_with_lost_blob(tmp_path)
+    (repo / "gpu.yaml").write_text(textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: unpriced, namespace: ml}
+    spec:
+      template:
+        spec:
+          containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]
+    """), encoding="utf-8")
+    _git(repo, "add", "gpu.yaml")
+    _git(repo, "commit", "-q", "-m", "gpu")
+    (repo / "gpu.yaml").unlink()
+    r = run_cli("diff", "--base", "HEAD", str(repo), "-f", "text", cwd=repo)
+    line = next(x for x in r.stdout.splitlines() if "Deployment/ml/unpriced" in x)
+    assert line.lstrip().startswith("- ")
+    assert "n/a/month" not in line and line.rstrip().endswith("n/a (no known rate)")

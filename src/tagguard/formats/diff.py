@@ -69,7 +69,9 @@ def render_text(result: ScanResult, color: bool = False) -> str:
         lines.append("AI resources:")
         for mark, x in rows:
             what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
-            lines.append(f"  {mark} {x['address']:<60} {signed(x['delta_monthly_usd']):>14}/month{what}")
+            delta = x.get("delta_monthly_usd")
+            shown = f"{signed(delta):>14}/month" if delta is not None else f"{'n/a':>14} (no known rate)"
+            lines.append(f"  {mark} {x['address']:<60} {shown}{what}")
         lines.append("")
     for key, title in dimension_titles(cd):
         groups = (cd.get("by") or {}).get(key) or []
