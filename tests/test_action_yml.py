@@ -1,5 +1,5 @@
-"""``action.yml`` and the example workflow are valid for GitHub, and wired to ``tagguard.integrations.gha`` (named apart from
-tests/security/test_action.py: pytest needs unique basenames in rootdir-less test folders)."""
+"""``action.yml`` and the example workflow are valid for GitHub, and wired to ``tagguard.integrations.gha``
+(named apart from tests/security/test_action.py: pytest needs unique basenames in rootdir-less test folders)."""
 from __future__ import annotations
 
 import shutil

@@ -69,7 +69,8 @@ def test_single_file_scan_matches_a_repo_wide_baseline(repo):
 def test_stale_entries_are_reported(repo):
     assert run_cli("baseline", "create", "infra").exit_code == 0
     main = repo / "infra" / "main.tf"
-    main.write_text(main.read_text().replace('environment   = "production"', 'environment   = "prod"'), encoding="utf-8")
+    text = main.read_text().replace('environment   = "production"', 'environment   = "prod"')
+    main.write_text(text, encoding="utf-8")
     res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json", "-f", "json")
     assert res.exit_code == 0
     info = json.loads(res.output)["baseline"]
@@ -77,7 +78,8 @@ def test_stale_entries_are_reported(repo):
     assert info["stale"] == [{"file": "infra/main.tf", "address": "aws_instance.inference",
                               "rule": "invalid-value", "tag": "environment"}]
     res = run_cli("scan", "infra", "--baseline", ".tagguard-baseline.json")
-    assert "1 stale entry (no finding matches now): infra/main.tf/aws_instance.inference/invalid-value/environment" in res.output
+    assert ("1 stale entry (no finding matches now): "
+            "infra/main.tf/aws_instance.inference/invalid-value/environment") in res.output
     # a file the scan did not look at is not judged; a deleted file is
     res = run_cli("scan", "infra/ok", "--baseline", ".tagguard-baseline.json", "-f", "json")
     assert json.loads(res.output)["baseline"]["stale"] == []
@@ -120,7 +122,8 @@ def test_live_entries_judged_only_by_live_scans(tmp_path):
     path = tmp_path / "bl.json"
     path.write_text(json.dumps({"version": 1, "findings": [
         {"file": None, "address": "arn:aws:ec2:us-east-1:1:instance/i-1", "rule": "missing-tag", "tag": "owner"}]}))
-    result = ScanResult(root=str(tmp_path), findings=[Finding(rule="missing-tag", category="missing_tag", severity="error",
-                                                              message="m", file="x.tf", address="a", tag="owner")])
+    finding = Finding(rule="missing-tag", category="missing_tag", severity="error",
+                      message="m", file="x.tf", address="a", tag="owner")
+    result = ScanResult(root=str(tmp_path), findings=[finding])
     assert apply_baseline(result, path).stale == []
     assert not result.findings[0].suppressed

@@ -40,7 +40,8 @@ def _findings(report, rule):
 
 
 def test_chargeback_over_budget_is_an_error(tmp_path):
-    code, rep = _run(tmp_path, "budgets:\n  - name: research\n    match: {business-unit: research}\n    monthly_usd: 4000\n")
+    code, rep = _run(tmp_path,
+                     "budgets:\n  - name: research\n    match: {business-unit: research}\n    monthly_usd: 4000\n")
     (f,) = _findings(rep, "over-budget")
     assert f["severity"] == "error" and f["budget"] == "research"
     assert f["projected_usd"] == pytest.approx(4140.56) and f["overage_usd"] == pytest.approx(140.56)

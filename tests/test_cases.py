@@ -91,7 +91,8 @@ def test_case(suite, case, problems, tmp_path, monkeypatch):
             assert any(w["fix_contains"] in (f.fix or "") for f in match), [f.fix for f in match]
         for field in ("severity", "file", "line"):
             if field in w:
-                assert all(getattr(f, field) == w[field] for f in match), [(getattr(f, field), f.message) for f in match]
+                values = [(getattr(f, field), f.message) for f in match]
+                assert all(getattr(f, field) == w[field] for f in match), values
         for k, v in (w.get("extra") or {}).items():
             assert all(f.extra.get(k) == v for f in match), (k, [f.extra for f in match])
     if "suppressed" in case:

@@ -83,7 +83,8 @@ def test_checkov_dir_writes_checks_for_the_configured_taxonomy(tmp_path, monkeyp
     data = json.loads((out / "tagguard_checkov.data").read_text())
     assert data["taxonomy"]["required"] == ["team"]
     tf = data["terraform"]["resources"]
-    assert tf["aws_instance"]["tags"] == "tags" and tf["google_container_node_pool"]["tags"] == "node_config.resource_labels"
+    assert tf["aws_instance"]["tags"] == "tags"
+    assert tf["google_container_node_pool"]["tags"] == "node_config.resource_labels"
     assert "aws_launch_template" not in tf  # never AI on its own
     assert "p4d.24xlarge" in data["terraform"]["accelerated_instance_types"]
     assert "t3.micro" not in data["terraform"]["accelerated_instance_types"]

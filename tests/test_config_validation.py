@@ -97,14 +97,18 @@ def test_readme_example_spot_opportunity_off_through_the_cli(tmp_path):
     ("scope: ai\nscopes: all\n", 2, "scopes"),
     # the same key names at several depths: the text search found the first `values:` / `labels:`
     ("helm:\n  values: [a.yaml]\n  charts:\n    charts/a:\n      values: [b.yaml]\n      valuez: []\n", 6, "valuez"),
-    ("kubernetes:\n  namespaces:\n    labels:\n      labels: {a: b}\n      gpu_quota: {x: 1}\n      labelz: 1\n", 6, "labelz"),
+    ("kubernetes:\n  namespaces:\n    labels:\n      labels: {a: b}\n"
+     "      gpu_quota: {x: 1}\n      labelz: 1\n", 6, "labelz"),
     ("pricing:\n  region: us-east-1\n  discont_pct: 5\n", 3, "discont_pct"),
     ("pricing:\n  instance_types:\n    p5.48xlarge: {on_demand: 1, spott: 2}\n", 3, "spott"),
-    ("commitments:\n  - {instance_type: p4d.24xlarge, count: 4, term: 1y}\n  - instance_type: p5.48xlarge\n    count: 1\n    term: 1y\n    termz: 3y\n", 6, "termz"),
+    ("commitments:\n  - {instance_type: p4d.24xlarge, count: 4, term: 1y}\n"
+     "  - instance_type: p5.48xlarge\n    count: 1\n    term: 1y\n    termz: 3y\n", 6, "termz"),
     ("shared_costs:\n  - name: a\n    monthly_usd: 1\n    owner: x\n", 4, "owner"),
     ("showback:\n  dimensions: {team: business-unit}\n  colour: red\n", 3, "colour"),
-    ("kubernetes:\n  crds:\n    Foo:\n      roles:\n        - template: spec.template\n          replica: [spec.n]\n", 6, "replica"),
-    ("kubernetes:\n  crds:\n    Foo:\n      roles: [{template: spec.template}]\n      workloads: job\n", 5, "workloads"),
+    ("kubernetes:\n  crds:\n    Foo:\n      roles:\n"
+     "        - template: spec.template\n          replica: [spec.n]\n", 6, "replica"),
+    ("kubernetes:\n  crds:\n    Foo:\n"
+     "      roles: [{template: spec.template}]\n      workloads: job\n", 5, "workloads"),
     ("aws:\n  role_arn: arn:aws:iam::1:role/x\n", 2, "role_arn"),
     ("pricing:\n  tokens:\n    models:\n      gpt-4o: {input: 1, ouput: 2}\n", 4, "ouput"),
 ])
@@ -150,7 +154,8 @@ def test_line_map_is_node_based_and_survives_aliases():
     assert lines[("a", "b", "c")] == 3 and lines[("b", "c")] == 5 and lines[("list", "1", "y")] == 8
     bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 30):
-        bomb.append(f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]")
+        bomb.append(f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+                    f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]")
     start = time.monotonic()
     lines = line_map("\n".join(bomb) + "\n")
     assert time.monotonic() - start < 2 and lines[("a29",)] == 30
@@ -185,7 +190,8 @@ def test_config_is_the_scanned_repositorys_not_the_cwds(tmp_path):
     elsewhere.mkdir()
     proc = tg("scan", str(repo / "infra"), "-f", "json", cwd=elsewhere)
     report = json.loads(proc.stdout)
-    assert [(f["rule"], f["tag"]) for f in report["findings"] if f["rule"] == "missing-tag"] == [("missing-tag", "team")]
+    missing = [(f["rule"], f["tag"]) for f in report["findings"] if f["rule"] == "missing-tag"]
+    assert missing == [("missing-tag", "team")]
     cfg = report["config"]
     assert cfg["path"] == str((repo / ".tagguard.yaml").resolve()) or cfg["path"] == str(repo / ".tagguard.yaml")
     assert cfg["taxonomy"].endswith("policy/tax.json") and cfg["source"] == "repository"

@@ -63,7 +63,8 @@ def test_annotations_from_a_real_scan(tmp_path, monkeypatch):
 def test_no_summary_without_env_and_severity_mapping(tmp_path, monkeypatch):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.chdir(tmp_path)
-    findings = [Finding(rule="unresolved-value", category="unresolved_value", severity="warning", message="w", file="a.tf", line=2),
+    findings = [Finding(rule="unresolved-value", category="unresolved_value", severity="warning", message="w",
+                        file="a.tf", line=2),
                 Finding(rule="x", category="x", severity="info", message="i")]
     out = GithubFormatter().format(ScanResult(findings=findings, root="."))
     lines = out.splitlines()

@@ -51,8 +51,8 @@ def test_every_resource_rule_pair_is_a_case(tmp_path, monkeypatch):
 
 
 def test_below_fail_on_passes_with_output_and_xml_is_safe():
-    res = Resource(address='k8s:Deployment/default/"a&b"', type="Deployment", source="kubernetes", file="k.yaml", line=1,
-                   ai=True)
+    res = Resource(address='k8s:Deployment/default/"a&b"', type="Deployment", source="kubernetes", file="k.yaml",
+                   line=1, ai=True)
     findings = [
         Finding(rule="unresolved-value", category="unresolved_value", severity="warning",
                 message="value of `owner` is {{ .Values.owner }} <unknown> & \x07bell", address=res.address,

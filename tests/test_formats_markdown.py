@@ -23,7 +23,8 @@ def test_report_of_a_real_scan(tmp_path, monkeypatch):
     assert lines[0] == "### tagguard"
     assert lines[2].startswith(":x: **FAIL**: 4 AI resources, 2 compliant, 2 errors, 0 warnings, 2 suppressed; $")
     assert "| main.tf | [missing-tag](https://tagguard.dev/rules/missing-tag) | 1 |" in text
-    assert "| main.tf:10 | `aws_instance.trainer` | [missing-tag](https://tagguard.dev/rules/missing-tag) | `cost-center` |" in text
+    assert ("| main.tf:10 | `aws_instance.trainer` | [missing-tag](https://tagguard.dev/rules/missing-tag) "
+            "| `cost-center` |") in text
     assert "<details><summary>How to fix</summary>" in text
     assert "research sandbox, torn down weekly (FIN-42)" in text  # suppressed ones listed with their reason
     assert text.count("<details") == text.count("</details>")

@@ -99,7 +99,8 @@ def test_fingerprints_survive_moved_lines(project):
 
     def prints(doc):
         return {(r["ruleId"], r["properties"].get("address"), r["properties"].get("tag")):
-                (r["partialFingerprints"][FINGERPRINT_KEY], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+                (r["partialFingerprints"][FINGERPRINT_KEY],
+                 r["locations"][0]["physicalLocation"]["region"]["startLine"])
                 for r in doc["runs"][0]["results"]}
 
     b, a = prints(before), prints(after)
