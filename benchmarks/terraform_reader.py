@@ -268,7 +268,7 @@ def main() -> None:
     breakdown = [
         ("interpreter start (before any tagguard code)", s["start"]),
         ("import the CLI (click, tagguard.cli)", s["import cli"]),
-        ("config and taxonomy (jsonschema imported and compiled)", s["config + taxonomy (jsonschema import)"]),
+        ("config and taxonomy (jsonschema only for a taxonomy beyond plain keywords)", s["config + taxonomy (jsonschema import)"]),
         ("tree-sitter parse (the bare parse's work)", s["tree-sitter parse"]),
         ("syntax tree to blocks and attributes (`hcl/parse.py`)", reader_tree),
         ("compiling attribute expressions (`hcl/_compile.py`)", s["compile attributes"]),

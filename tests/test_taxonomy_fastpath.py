@@ -185,3 +185,17 @@ def test_the_default_taxonomy_does_not_import_jsonschema():
             "print(len(t.evaluate({'project': 'p', 'environment': 'qa'})), 'jsonschema' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["3", "False"], out.stderr
+
+
+def test_a_terraform_scan_with_the_default_taxonomy_does_not_import_jsonschema(tmp_path):
+    (tmp_path / "main.tf").write_text('resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n'
+                                      '  tags = { project = "p", environment = "qa" }\n}\n')
+    out = tmp_path / "r.json"
+    code = ("import sys; from tagguard.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write(str('jsonschema' in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, "scan", str(tmp_path), "-f", "json", "-o", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.stderr.strip().endswith("False"), proc.stderr
+    findings = json.loads(out.read_text(encoding="utf-8"))["findings"]
+    assert {f["rule"] for f in findings} >= {"missing-tag", "invalid-value"}, findings
