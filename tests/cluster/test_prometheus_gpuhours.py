@@ -37,13 +37,14 @@ GOOD = {"label_business_unit": "research", "label_project": "llm", "label_enviro
 def scenario():
     nodes = [
         {"node": "n1", "labels": {"label_node_kubernetes_io_instance_type": "p4d.24xlarge",
-                                  "label_karpenter_sh_capacity_type": "on-demand"}, "allocatable": {"nvidia_com_gpu": 8},
-         "provider_id": "aws:///us-east-1a/i-0aaa0000000000001"},
+                                  "label_karpenter_sh_capacity_type": "on-demand"},
+         "allocatable": {"nvidia_com_gpu": 8}, "provider_id": "aws:///us-east-1a/i-0aaa0000000000001"},
         {"node": "n2", "labels": {"label_node_kubernetes_io_instance_type": "g5.xlarge",
-                                  "label_eks_amazonaws_com_capacity_type": "SPOT"}, "allocatable": {"nvidia_com_gpu": 1}},
+                                  "label_eks_amazonaws_com_capacity_type": "SPOT"},
+         "allocatable": {"nvidia_com_gpu": 1}},
         {"node": "n3", "labels": {"label_node_kubernetes_io_instance_type": "g5.12xlarge",
-                                  "label_karpenter_sh_capacity_type": "on-demand"}, "allocatable": {"nvidia_com_gpu": 4},
-         "provider_id": "aws:///us-east-1b/i-0aaa0000000000003"},
+                                  "label_karpenter_sh_capacity_type": "on-demand"},
+         "allocatable": {"nvidia_com_gpu": 4}, "provider_id": "aws:///us-east-1b/i-0aaa0000000000003"},
         {"node": "n4", "labels": {"label_node_kubernetes_io_instance_type": "p4d.24xlarge",
                                   "label_karpenter_sh_capacity_type": "on-demand"},
          "allocatable": {"nvidia_com_mig_1g_5gb": 7}},
@@ -155,7 +156,8 @@ def test_gpu_hours_idle_unattributed_and_costs(prom):
     assert g["platform"]["requested_gpu_hours"] == pytest.approx(4 / 7)
     assert g["(unattributed)"]["requested_gpu_hours"] == pytest.approx(2)
     proj = {r["value"]: r for r in rep["by_label"]["project"]}
-    assert proj["llm"]["requested_gpu_hours"] == pytest.approx(8) and proj["chat"]["cost_usd"] == pytest.approx(4 * G5X_SPOT)
+    assert proj["llm"]["requested_gpu_hours"] == pytest.approx(8)
+    assert proj["chat"]["cost_usd"] == pytest.approx(4 * G5X_SPOT)
     assert rep["split"]["units"]["nvidia.com/mig-1g.5gb"].startswith("MIG 1g.5gb = 1/7 of compute")
 
 
@@ -173,7 +175,8 @@ def test_mig_memory_basis_and_idle_sharing(prom):
     assert g["platform"]["requested_gpu_hours"] == pytest.approx(0.5)  # 1g.5gb = 1/8 of A100-40GB memory
     # idle cost shared by used GPU-hours: research 4.4, product 3.6, platform 0 (unmeasured)
     ratios = rep["split"]["idle_sharing"]["ratios"]
-    assert ratios["research"] == pytest.approx(4.4 / 8, abs=1e-6) and ratios["product"] == pytest.approx(3.6 / 8, abs=1e-6)
+    assert ratios["research"] == pytest.approx(4.4 / 8, abs=1e-6)
+    assert ratios["product"] == pytest.approx(3.6 / 8, abs=1e-6)
     idle_cost = 18.5 * P4D + 16 * G5_12 + 3.5 * P4D  # n4: 4 GPU-h capacity (7 × 1/8 ... by memory = 3.5) - 0.5
     assert rep["totals"]["idle_unallocated_cost_usd"] == pytest.approx(18 * P4D + 16 * G5_12 + 3.0 * P4D)
     assert g["research"]["shared_idle_cost_usd"] == pytest.approx(rep["totals"]["idle_unallocated_cost_usd"] * 4.4 / 8)
@@ -194,7 +197,8 @@ def test_findings(prom):
     assert ("commitment-candidate", "web", "infer-c-5c") in f
     assert not any(k[0] == "commitment-candidate" and k[1] == "ml" for k in f)  # serve-b runs on spot
     quota = [x for x in rep["findings"] if x["rule"] == "gpu-quota"]
-    assert {(q["namespace"], q["severity"]) for q in quota} == {("web", "error"), ("bad", "warning"), ("mig", "warning")}
+    assert {(q["namespace"], q["severity"]) for q in quota} == {("web", "error"), ("bad", "warning"),
+                                                                ("mig", "warning")}
 
 
 def test_no_pod_labels_is_said_not_reported_as_untagged(prom_nolabels):

@@ -18,7 +18,8 @@ from test_showback_history import cluster_json
 
 pytestmark = [pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, promtool) is "
                                  "not installed: run scripts/test-deps as root"),
-              pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")]
+              pytest.mark.skipif(CHROMIUM is None,
+                                 reason="chromium not installed (Debian: apt-get install -y chromium)")]
 
 EVIL = "r&d\x1b]8;;http://x\x07</td><script>alert(1)</script>\u202e"
 

@@ -67,7 +67,8 @@ def _settings(config) -> dict[str, Any]:
     shared = (config.section("shared_costs") if config is not None else None) or []
     for i, s in enumerate(shared):
         if not isinstance(s, dict) or not isinstance(s.get("name"), str) or \
-                isinstance(s.get("monthly_usd"), bool) or not isinstance(s.get("monthly_usd"), (int, float)) or s["monthly_usd"] < 0:
+                isinstance(s.get("monthly_usd"), bool) or not isinstance(s.get("monthly_usd"), (int, float)) or \
+                s["monthly_usd"] < 0:
             raise ValueError(f"shared_costs[{i}]: expected {{name: <text>, monthly_usd: <number >= 0>}}")
     return {"dimensions": dict(dims), "allocate_by": allocate_by, "top": int(raw.get("top", 10)), "shared": shared}
 
@@ -89,7 +90,8 @@ def unallocated_reasons(result: ScanResult) -> dict[str, dict[str, str]]:
             out.setdefault(f.address, {}).setdefault(f.tag or "(tag map)", _reason(f.category, value))
         elif f.category in (NOT_PROPAGATED, UNRESOLVED_VALUE):
             keys = (f.extra.get("tags") if isinstance(f.extra, dict) else None) or ([f.tag] if f.tag else ["(tags)"])
-            why = "not propagated to the billed resource" if f.category == NOT_PROPAGATED else "value unknown statically"
+            why = ("not propagated to the billed resource" if f.category == NOT_PROPAGATED
+                   else "value unknown statically")
             for k in keys:
                 out.setdefault(f.address, {}).setdefault(str(k), why)
     return out
@@ -183,7 +185,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
             g["gpu_hours"] += r["gpu_hours"]
             g["resources"] += 1
         lines = [{"value": v, "monthly_usd": _r(g["monthly_usd"]), "gpu_hours": round(g["gpu_hours"], 2),
-                  "resources": int(g["resources"]), "share_pct": round(100 * g["monthly_usd"] / total, 1) if total else 0.0}
+                  "resources": int(g["resources"]),
+                  "share_pct": round(100 * g["monthly_usd"] / total, 1) if total else 0.0}
                  for v, g in groups.items() if v != UNALLOCATED]
         lines.sort(key=lambda x: (-x["monthly_usd"], x["value"]))
         un = groups.get(UNALLOCATED, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
@@ -193,7 +196,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
                                            "share_pct": round(100 * un["monthly_usd"] / total, 1) if total else 0.0}}
     unalloc = [r for r in rows if r["problems"]]
     unalloc_usd = sum(r["monthly_usd"] for r in unalloc)
-    top_rows = sorted((r for r in unalloc if r["kind"] == "resource"), key=lambda r: (-r["monthly_usd"], r["name"]))[:top_n]
+    top_rows = sorted((r for r in unalloc if r["kind"] == "resource"),
+                      key=lambda r: (-r["monthly_usd"], r["name"]))[:top_n]
     shared = _allocate_shared(s["shared"], out_dims[allocate_by])
     extra = {"actuals": cluster_actuals(actuals, dims, rows)} if actuals else {}
     return {
@@ -412,16 +416,19 @@ def _attributed(t: dict[str, Any]) -> str:
 
 def render_text(sb: dict[str, Any]) -> str:
     t = sb["totals"]
-    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over {plural(t['resources'], 'resource')}"
+    out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over "
+           f"{plural(t['resources'], 'resource')}"
            + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else "")
            + _attributed(t),
-           f"Unallocated (required tags missing, invalid or not reaching the bill): {_money(t['unallocated_monthly_usd'])}/month "
+           "Unallocated (required tags missing, invalid or not reaching the bill): "
+           f"{_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]
     for label, d in sb["dimensions"].items():
         out.append(f"By {_t(label.replace('_', ' '))} (tag `{_t(d['tag'])}`)")
         width = max([len(_t(r["value"])) for r in d["rows"]] + [len("(unallocated)"), 8])
         for r in d["rows"] + [{"value": UNALLOCATED, **d["unallocated"]}]:
-            out.append(f"  {_t(r['value']):<{width}}  {_money(r['monthly_usd']):>12}  {r['gpu_hours']:>10,.0f} GPU-h  {r['share_pct']:>5}%")
+            out.append(f"  {_t(r['value']):<{width}}  {_money(r['monthly_usd']):>12}  "
+                       f"{r['gpu_hours']:>10,.0f} GPU-h  {r['share_pct']:>5}%")
         out.append("")
     sc = sb["shared_costs"]
     if sc["items"]:
@@ -429,7 +436,8 @@ def render_text(sb: dict[str, Any]) -> str:
                    f"{', '.join(i['name'] for i in sc['items'])}), allocated by {sb['allocate_by'].replace('_', ' ')} "
                    f"{sc['method']}")
         for x in sc["teams"]:
-            out.append(f"  {_t(x['value']):<24} direct {_money(x['direct_usd']):>10}  + shared {_money(x['shared_usd']):>9}"
+            out.append(f"  {_t(x['value']):<24} direct {_money(x['direct_usd']):>10}  "
+                       f"+ shared {_money(x['shared_usd']):>9}"
                        f"  = {_money(x['total_usd']):>10}  ({x['weight_pct']}%)")
         out.append("")
     out += _actuals_text(sb.get("actuals"))
@@ -451,19 +459,22 @@ def render_markdown(sb: dict[str, Any]) -> str:
     t = sb["totals"]
     out = ["## AI spend showback", "",
            f"**{_money(t['monthly_usd'])}/month**, {t['gpu_hours']:,.0f} GPU-hours/month; "
-           f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**{_attributed(t)}", ""]
+           f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**"
+           f"{_attributed(t)}", ""]
     for label, d in sb["dimensions"].items():
-        out += [f"### By {escape_cell(label.replace('_', ' '))} ({code(d['tag'], cell=False)})", "", "| value | monthly | GPU-hours | share |",
-                "|---|---:|---:|---:|"]
+        out += [f"### By {escape_cell(label.replace('_', ' '))} ({code(d['tag'], cell=False)})", "",
+                "| value | monthly | GPU-hours | share |", "|---|---:|---:|---:|"]
         for r in d["rows"] + [{"value": "_(unallocated)_", **d["unallocated"]}]:
             value = r["value"] if r["value"] == "_(unallocated)_" else escape_cell(r["value"])
             out.append(f"| {value} | {_money(r['monthly_usd'])} | {r['gpu_hours']:,.0f} | {r['share_pct']}% |")
         out.append("")
     sc = sb["shared_costs"]
     if sc["items"]:
-        out += [f"### Shared platform costs ({escape_cell(sc['method'])})", "", "| team | direct | shared | total |", "|---|---:|---:|---:|"]
+        out += [f"### Shared platform costs ({escape_cell(sc['method'])})", "", "| team | direct | shared | total |",
+                "|---|---:|---:|---:|"]
         for x in sc["teams"]:
-            out.append(f"| {escape_cell(x['value'])} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | {_money(x['total_usd'])} |")
+            out.append(f"| {escape_cell(x['value'])} | {_money(x['direct_usd'])} | {_money(x['shared_usd'])} | "
+                       f"{_money(x['total_usd'])} |")
         out.append("")
     out += _actuals_markdown(sb.get("actuals"))
     if sb["top_unallocated"]:
@@ -488,7 +499,8 @@ def render_csv(sb: dict[str, Any]) -> str:
     w.writerow(["section", "dimension", "value", "monthly_usd", "gpu_hours", "resources", "share_pct"])
     for label, d in sb["dimensions"].items():
         for r in d["rows"]:
-            w.writerow(["dimension", label, r["value"], r["monthly_usd"], r["gpu_hours"], r["resources"], r["share_pct"]])
+            w.writerow(["dimension", label, r["value"], r["monthly_usd"], r["gpu_hours"], r["resources"],
+                        r["share_pct"]])
         u = d["unallocated"]
         w.writerow(["dimension", label, UNALLOCATED, u["monthly_usd"], u["gpu_hours"], u["resources"], u["share_pct"]])
     for x in sb["shared_costs"]["teams"]:
@@ -514,7 +526,8 @@ def _actuals_text(a: dict[str, Any] | None) -> list[str]:
     wins = ", ".join(f"{_t(s['window'].get('start'))} .. {_t(s['window'].get('end'))}" for s in a["sources"])
     out = [f"Actual GPU spend in clusters ({wins}): {_money(t['cost_usd'])} for {t['gpu_hours']:,.0f} GPU-hours "
            f"requested, {t['used_gpu_hours']:,.0f} used; {_money(t['monthly_usd'])}/month at that rate; unattributed "
-           f"{_money(t['unattributed_monthly_usd'])}/month; GPUs no pod requested {_money(t['idle_monthly_usd'])}/month",
+           f"{_money(t['unattributed_monthly_usd'])}/month; GPUs no pod requested "
+           f"{_money(t['idle_monthly_usd'])}/month",
            "  (beside the estimates, not added to them: the same GPUs, planned vs run)", ""]
     for label, d in _actual_rows(a):
         out.append(f"By {_t(label.replace('_', ' '))}: estimate vs actual (per month)")

@@ -301,7 +301,8 @@ def run(args: argparse.Namespace) -> int:
     number = pr.get("number") or event.get("number")
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"json": out_dir / "tagguard.json", "sarif": out_dir / "tagguard.sarif", "markdown": out_dir / "tagguard.md"}
+    files = {"json": out_dir / "tagguard.json", "sarif": out_dir / "tagguard.sarif",
+             "markdown": out_dir / "tagguard.md"}
     token = args.token or os.environ.get("GITHUB_TOKEN", "")
     repository = os.environ.get("GITHUB_REPOSITORY", "")
     gh = Github(token, repository) if token and repository else None
@@ -315,7 +316,8 @@ def run(args: argparse.Namespace) -> int:
         if base_opt is None:
             warn("this tagguard has no `diff` command; running `tagguard scan` instead")
         elif not base:
-            print("tagguard.integrations.gha: error: `diff` needs a base ref (--base-ref, or a pull_request event)", file=sys.stderr)
+            print("tagguard.integrations.gha: error: `diff` needs a base ref (--base-ref, or a pull_request event)",
+                  file=sys.stderr)
             return 2
     if base_opt:
         command = ["diff", base_opt, base]
@@ -339,7 +341,8 @@ def run(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-I", "-m", "tagguard", *command, *common]
     if args.baseline:
         if base_opt:
-            warn("the baseline applies to `tagguard scan`; `tagguard diff` already reports only new and changed resources")
+            warn("the baseline applies to `tagguard scan`; "
+                 "`tagguard diff` already reports only new and changed resources")
         else:
             cmd += ["--baseline", args.baseline]
     cmd += ["-f", "json", "-o", str(files["json"]), "-f", "markdown", "-o", str(files["markdown"])]
@@ -408,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=env("TAGGUARD_CONFIG", ""), help="tagguard config file")
     p.add_argument("--command", default=env("TAGGUARD_COMMAND") or "auto", choices=["auto", "scan", "diff"],
                    help="auto: `diff` against the base on pull requests when available, `scan` otherwise")
-    p.add_argument("--base-ref", default=env("TAGGUARD_BASE_REF", ""), help="base ref for `tagguard diff` (default: the PR base)")
+    p.add_argument("--base-ref", default=env("TAGGUARD_BASE_REF", ""),
+                   help="base ref for `tagguard diff` (default: the PR base)")
     p.add_argument("--fail-on", default=env("TAGGUARD_FAIL_ON", ""), choices=["", "error", "warning", "info"],
                    help="lowest blocking severity")
     p.add_argument("--baseline", default=env("TAGGUARD_BASELINE", ""), help="baseline file")
@@ -418,8 +422,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="update one comment in place, post a new one each run, or none")
     p.add_argument("--comment-id", default=env("TAGGUARD_COMMENT_ID", ""),
                    help="distinguishes the comments of several tagguard jobs on one PR")
-    p.add_argument("--sarif", default=_bool(env("TAGGUARD_SARIF", "true")), type=_bool, help="write a SARIF file (true/false)")
-    p.add_argument("--output-dir", default=env("TAGGUARD_OUTPUT_DIR") or os.path.join(env("RUNNER_TEMP") or ".", "tagguard"),
+    p.add_argument("--sarif", default=_bool(env("TAGGUARD_SARIF", "true")), type=_bool,
+                   help="write a SARIF file (true/false)")
+    p.add_argument("--output-dir",
+                   default=env("TAGGUARD_OUTPUT_DIR") or os.path.join(env("RUNNER_TEMP") or ".", "tagguard"),
                    help="where reports are written")
     p.add_argument("--token", default="", help="GitHub token (default: GITHUB_TOKEN)")
     p.add_argument("--exit-code", action="store_true", help="exit with tagguard's exit code instead of 0")
@@ -428,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--defer-comment", default=_bool(env("TAGGUARD_DEFER_COMMENT", "false")), type=_bool,
                    help="write the comment body (output comment-body) and leave posting it to `comment`")
     p.add_argument("--comment-author", default=env("TAGGUARD_COMMENT_AUTHOR", ""),
-                   help="more logins whose marked comment may be updated (default: github-actions[bot] and the token's user)")
+                   help="more logins whose marked comment may be updated "
+                        "(default: github-actions[bot] and the token's user)")
     p.add_argument("--extra-args", nargs=argparse.REMAINDER, help="more arguments for tagguard")
 
     c = sub.add_parser("comment", help="create or update the PR comment from a Markdown file")
@@ -441,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--warn-only", action="store_true",
                    help="a refused comment (a fork's read-only token) is a warning and exit 0, not an error")
 
-    a = sub.add_parser("approved", help="print who approved with LABEL (empty and exit 1 when the PR does not carry it)")
+    a = sub.add_parser("approved",
+                       help="print who approved with LABEL (empty and exit 1 when the PR does not carry it)")
     a.add_argument("label")
 
     args = parser.parse_args(argv)
@@ -455,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "off":
             return 0
         if not number:
-            print("tagguard.integrations.gha: error: not a pull request (no number in the event payload); pass --number", file=sys.stderr)
+            print("tagguard.integrations.gha: error: not a pull request (no number in the event payload); "
+                  "pass --number", file=sys.stderr)
             return 2
         gh = Github(os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", ""))
         try:
@@ -463,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
                                              args.comment_id, args.comment_author)
         except (GithubError, OSError) as exc:
             if args.warn_only:
-                hint = " (a pull request from a fork gets a read-only token)" if getattr(exc, "status", 0) in (403, 404) else ""
+                hint = (" (a pull request from a fork gets a read-only token)"
+                        if getattr(exc, "status", 0) in (403, 404) else "")
                 warn(f"cannot write the pull request comment: {exc}{hint}")
                 return 0
             print(f"tagguard.integrations.gha: error: {exc}", file=sys.stderr)

@@ -27,9 +27,9 @@ without a version change: it is a new table, which schema-1 readers never look a
 Each run is read against its predecessor and written in one ``BEGIN IMMEDIATE`` transaction
 in WAL mode, so concurrent writers form one chain (each run's previous run is the one just
 before it); a process killed mid-write leaves earlier runs intact and the partial run
-invisible (SQLite rolls it back on the next open).  "Fixed" means a finding of the previous run of the same kind that is absent now
-*and* whose account/region was scanned without error this time; findings in an account or
-region that failed are "unknown", never "fixed".
+invisible (SQLite rolls it back on the next open).  "Fixed" means a finding of the previous run
+of the same kind that is absent now *and* whose account/region was scanned without error this
+time; findings in an account or region that failed are "unknown", never "fixed".
 """
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise HistoryError(f"{path}: history schema version {version} is newer than this tagguard ({SCHEMA_VERSION})")
+            raise HistoryError(f"{path}: history schema version {version} is newer than this tagguard "
+                               f"({SCHEMA_VERSION})")
         if version == 0:
             conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
         return conn
@@ -96,7 +97,8 @@ def _fkey(f) -> str:
 
 def record_run(path: Path, result, *, kind: str = "drift", started_at: str | None = None,
                showback: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Store ``result`` as a run; return ``{"run_id", "previous_run_id", "new", "fixed", "still_open", "unknown", "trend"}``."""
+    """Store ``result`` as a run; return
+    ``{"run_id", "previous_run_id", "new", "fixed", "still_open", "unknown", "trend"}``."""
     from tagguard import __version__
 
     sb = showback or result.showback or {}
@@ -115,13 +117,14 @@ def record_run(path: Path, result, *, kind: str = "drift", started_at: str | Non
             prev_rows = conn.execute("SELECT fkey, rule, address, tag, account, region, message FROM findings"
                                      " WHERE run_id=?", (prev_id,)).fetchall() if prev_id else []
             cur = conn.execute(
-                "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources, ai_resources,"
-                " findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
+                "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources,"
+                " ai_resources, findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (kind, started_at or _now(), _now(), 0 if result.errors else 1,
                  (result.drift or {}).get("scope"), __version__, summary["resources"],
                  summary["ai_resources"], summary["findings"], len(result.errors),
-                 totals.get("monthly_usd", summary["monthly_usd"]), totals.get("gpu_hours", summary["gpu_hours_per_month"]),
+                 totals.get("monthly_usd", summary["monthly_usd"]),
+                 totals.get("gpu_hours", summary["gpu_hours_per_month"]),
                  totals.get("unallocated_monthly_usd"), totals.get("unallocated_gpu_hours")))
             run_id = cur.lastrowid
             conn.executemany(
@@ -215,8 +218,8 @@ def record_cluster(path: Path, report: dict[str, Any]) -> dict[str, Any]:
             before = {(r[0], r[1]): r[2] for r in conn.execute(
                 "SELECT tag, value, monthly_usd FROM cluster_groups WHERE run_id=?", (prev_id,))} if prev_id else {}
             cur = conn.execute(
-                "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources, ai_resources,"
-                " findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
+                "INSERT INTO runs(kind, started_at, finished_at, complete, scope, tool_version, resources,"
+                " ai_resources, findings, errors, monthly_usd, gpu_hours, unallocated_usd, unallocated_gpu_hours)"
                 " VALUES ('cluster',?,?,?,?,?,?,?,?,0,?,?,?,?)",
                 (w["start"], w["end"], 1, str(report.get("source", {}).get("prometheus") or "")[:300], __version__,
                  t.get("pods", 0), t.get("pods", 0), len(report.get("findings") or []),

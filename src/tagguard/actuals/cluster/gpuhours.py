@@ -533,11 +533,13 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
                        idle_unallocated_cost_usd=idle_c, pods=len(rows), nodes=len(nodes)),
         "by_namespace": [dict(namespace=k, **_finish(v)) for k, v in sorted(by_ns.items())],
         "by_group": [dict(group=k, **_finish(v)) for k, v in sorted(by_group.items())],
-        "by_label": {k: [dict(value=v, **_finish(a)) for v, a in sorted(rows_.items())] for k, rows_ in by_label.items()},
+        "by_label": {k: [dict(value=v, **_finish(a)) for v, a in sorted(rows_.items())]
+                     for k, rows_ in by_label.items()},
         "unattributed": _unattributed(rows),
         "idle_nodes": [n for n in nodes if n["idle_unallocated_gpu_hours"] > 0],
         "split": {"mig_basis": opts.mig_basis, "time_slicing": opts.time_slicing,
-                  "used": f"requested GPU-hours × the pod's mean {data.util_metric} (raw samples of its devices), per chunk",
+                  "used": f"requested GPU-hours × the pod's mean {data.util_metric} "
+                          "(raw samples of its devices), per chunk",
                   "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
                                    "platform": opts.idle_platform},
                   "units": dict(sorted(units_how.items())),

@@ -134,7 +134,8 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
                         "includeAggregatedMetadata, and make sure kube-state-metrics exports pod labels "
                         "(--metric-labels-allowlist)")
     rows = [{"group": g, "gpu_hours": round(r["gpu_hours"], 6), "cost_usd": round(r["cost_usd"], 6),
-             "used_gpu_hours": round(r["used_gpu_hours"], 6), "unmeasured_gpu_hours": round(r["unmeasured_gpu_hours"], 6),
+             "used_gpu_hours": round(r["used_gpu_hours"], 6),
+             "unmeasured_gpu_hours": round(r["unmeasured_gpu_hours"], 6),
              "allocations": r["allocations"], "namespaces": sorted(r["namespaces"])[:50]}
             for g, r in sorted(groups.items())]
     un = groups.get(UNATTRIBUTED, {"gpu_hours": 0.0, "cost_usd": 0.0})
@@ -157,8 +158,10 @@ def render(rep: dict[str, Any], fmt: str) -> str:
                "| group | GPU-hours | used GPU-hours | cost |", "|---|---:|---:|---:|"]
         out += [f"| {esc(r['group'])} | {r['gpu_hours']:,.1f} | {r['used_gpu_hours']:,.1f} | ${r['cost_usd']:,.2f} |"
                 for r in rep["by_group"]]
-        out += [""] + [f"- {esc(k)}: {v['gpu_hours']:,.1f} GPU-h ${v['cost_usd']:,.2f}" for k, v in rep["idle"].items()]
-        out += [f"- unattributed because: {esc(r['reason'])} ({r['allocations']})" for r in rep["unattributed"]["reasons"]]
+        out += [""] + [f"- {esc(k)}: {v['gpu_hours']:,.1f} GPU-h ${v['cost_usd']:,.2f}"
+                       for k, v in rep["idle"].items()]
+        out += [f"- unattributed because: {esc(r['reason'])} ({r['allocations']})"
+                for r in rep["unattributed"]["reasons"]]
         out += [f"- warning: {esc(w)}" for w in rep["warnings"]]
         return "\n".join(out).rstrip() + "\n"
     from tagguard.formats.escape import term as esc

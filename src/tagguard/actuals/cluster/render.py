@@ -53,7 +53,8 @@ def text(rep: dict[str, Any]) -> str:
     w = rep["window"]
     t = rep["totals"]
     out = [f"tagguard cluster report: {w['start']} .. {w['end']} ({w['hours']:g} h, one sample = "
-           f"{w['sample_interval_seconds']:g} s, {w['chunks']} chunk(s)); utilisation from {rep['source']['util_metric']}",
+           f"{w['sample_interval_seconds']:g} s, {w['chunks']} chunk(s)); "
+           f"utilisation from {rep['source']['util_metric']}",
            "",
            f"GPU capacity      {_h(t['capacity_gpu_hours'])} GPU-h on {t['nodes']} node(s)",
            f"requested         {_h(t['requested_gpu_hours'])} GPU-h  {_usd(t['cost_usd'])}  ({t['pods']} pod(s))",
