@@ -257,8 +257,8 @@ def _diff_changes_table(diff: dict[str, Any]) -> str:
         for x in diff.get(key, []):
             what = f" ({', '.join(x['changed'])})" if x.get("changed") else ""
             where = escape_cell(x.get("file") or "") + (f":{x['line']}" if x.get("line") else "")
-            before = "" if x.get("before_monthly_usd") is None else f"${x['before_monthly_usd']:,.2f}"
-            after = "" if x.get("after_monthly_usd") is None else f"${x['after_monthly_usd']:,.2f}"
+            before = "" if x.get("before_monthly_usd") is None else money(x["before_monthly_usd"])
+            after = "" if x.get("after_monthly_usd") is None else money(x["after_monthly_usd"])
             out.append(f"| {mark}{what} | {code(x['address'])} | {where} | {before} | {after} | {signed(x.get('delta_monthly_usd'))} |\n")
     return "".join(out)
 
@@ -335,8 +335,8 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
     elif budgets:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:
-            cap = "" if b.get("monthly_usd") is None else f"${b['monthly_usd']:,.2f}"
-            rows.append(f"| {escape_cell(b['name'])} | {escape_cell(b['mode'])} | ${b['projected_usd']:,.2f} | {cap} | "
+            cap = "" if b.get("monthly_usd") is None else money(b["monthly_usd"])
+            rows.append(f"| {escape_cell(b['name'])} | {escape_cell(b['mode'])} | {money(b['projected_usd'])} | {cap} | "
                         f"{':x:' if b.get('over') else ''} |\n")
         sections.append(details("Budgets", "".join(rows)))
     return fit("".join(head), [s if s.endswith("\n") else s + "\n" for s in sections], limit)

@@ -23,6 +23,7 @@ import calendar
 from typing import Any
 from collections.abc import Sequence
 
+from tagguard.formats.helpers import money
 from tagguard.model import ERROR, WARNING, Finding
 
 
@@ -104,15 +105,15 @@ def evaluate(budgets: Sequence[dict[str, Any]], agg: Any) -> tuple[list[dict[str
                 findings.append(Finding(
                     rule="token-budget", category="over_budget",
                     severity=ERROR if b["mode"] == "chargeback" else WARNING,
-                    message=f"budget `{b['name']}` ({scope}): token spend in {month} is ${used:,.2f}, over its "
-                            f"${b['monthly_usd']:,.2f} monthly budget{note}",
+                    message=f"budget `{b['name']}` ({scope}): token spend in {month} is {money(used)}, over its "
+                            f"{money(b['monthly_usd'])} monthly budget{note}",
                     address=f"budget:{b['name']}", extra={"month": month, "spend_usd": round(used, 2),
                                                          "monthly_usd": b["monthly_usd"], "mode": b["mode"]}))
             elif projected is not None and projected > b["monthly_usd"]:
                 findings.append(Finding(
                     rule="token-budget", category="over_budget", severity=WARNING,
-                    message=f"budget `{b['name']}` ({scope}): ${used:,.2f} of token spend by {last_day[month]} projects "
-                            f"to ${projected:,.2f} for {month}, over its ${b['monthly_usd']:,.2f} monthly budget{note}",
+                    message=f"budget `{b['name']}` ({scope}): {money(used)} of token spend by {last_day[month]} projects "
+                            f"to {money(projected)} for {month}, over its {money(b['monthly_usd'])} monthly budget{note}",
                     address=f"budget:{b['name']}", extra={"month": month, "spend_usd": round(used, 2),
                                                          "projected_usd": round(projected, 2),
                                                          "monthly_usd": b["monthly_usd"], "mode": b["mode"]}))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Sequence
 
-from tagguard.formats.helpers import plural
+from tagguard.formats.helpers import money, plural, rate
 from tagguard.model import ERROR, INFO, PARSE_ERROR, SEVERITY_RANK, WARNING, Finding
 
 REPORT_VERSION = 1
@@ -184,7 +184,7 @@ def _callers(agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
             tokens = m["input_tokens"] + m["output_tokens"]
             findings.append(Finding(
                 rule=rule, category=issue.category, severity=ERROR if issue.category != "unresolved_value" else WARNING,
-                message=f"{plural(m['calls'], 'model call')} ({plural(tokens, 'token')}, ${m['cost_usd']:,.2f}) from "
+                message=f"{plural(m['calls'], 'model call')} ({plural(tokens, 'token')}, {money(m['cost_usd'])}) from "
                         f"{caller.label()}: {issue.message}",
                 address=f"llm:{caller.label()}", file=caller.first_file, line=caller.first_line, tag=issue.tag,
                 resource_type="llm_calls", fix=issue.fix,
@@ -203,7 +203,7 @@ def _unknown_models(agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
     for (model, provider), u in sorted(agg.unknown_models.items(), key=lambda kv: -kv[1][1]):
         calls, tokens, file, line, from_rec, rec_usd = u
         label = model or "(no model name)"
-        how = (f"; {from_rec:,} of them priced from the spend recorded in the log (${rec_usd:,.2f})" if from_rec else "")
+        how = (f"; {from_rec:,} of them priced from the spend recorded in the log ({money(rec_usd)})" if from_rec else "")
         rows.append({"model": model, "provider": provider, "calls": calls, "tokens": tokens,
                      "priced_from_record_calls": from_rec, "file": file, "line": line})
         findings.append(Finding(
@@ -230,8 +230,8 @@ def _anomalies(agg: Any, s: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
                 if an["top_callers"] else "")
         findings.append(Finding(
             rule="token-anomaly", category="anomaly", severity=WARNING,
-            message=f"{who}: ${an['cost_usd']:,.2f} of token spend on {an['date']} is {an['ratio']}x the trailing "
-                    f"{s['anomaly_window_days']}-day median (${an['trailing_median_usd']:,.2f})" + (f"; {lead}" if lead else ""),
+            message=f"{who}: {money(an['cost_usd'])} of token spend on {an['date']} is {an['ratio']}x the trailing "
+                    f"{s['anomaly_window_days']}-day median ({money(an['trailing_median_usd'])})" + (f"; {lead}" if lead else ""),
             address=f"llm:{who}", resource_type="llm_calls",
             extra={"date": an["date"], "ratio": an["ratio"], "cost_usd": an["cost_usd"]}))
     return anomalies, findings
@@ -250,7 +250,7 @@ def _summary(findings: list[Finding], fail_on: str) -> dict[str, Any]:
 
 # --- rendering ---------------------------------------------------------------------
 def _usd(x: float) -> str:
-    return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:,.4f}"
+    return money(x) if x >= 0.01 or x == 0 else rate(round(x, 4))  # a fraction of a cent: $0.0042
 
 
 def _tok(r: dict[str, Any]) -> str:
