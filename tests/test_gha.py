@@ -133,14 +133,15 @@ def run_gha(workspace, github, *args, labels=(), extra_env=None, event_fields=No
     out = workspace / "github_output"
     summary = workspace / "summary.md"
     env = {**os.environ, "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "t0ken",
-           "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event(workspace, labels, **(event_fields or {}))),
+           "GITHUB_EVENT_NAME": "pull_request",
+           "GITHUB_EVENT_PATH": str(event(workspace, labels, **(event_fields or {}))),
            "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(workspace / "tmp"),
            "NO_COLOR": "1", **(extra_env or {})}
-    for k in ("TAGGUARD_COMMAND", "TAGGUARD_COMMENT_MODE", "TAGGUARD_PATHS", "TAGGUARD_FAIL_ON", "TAGGUARD_APPROVAL_LABEL",
-              "TAGGUARD_APPROVED_BY"):
+    for k in ("TAGGUARD_COMMAND", "TAGGUARD_COMMENT_MODE", "TAGGUARD_PATHS", "TAGGUARD_FAIL_ON",
+              "TAGGUARD_APPROVAL_LABEL", "TAGGUARD_APPROVED_BY"):
         env.pop(k, None)
-    proc = subprocess.run([sys.executable, "-m", "tagguard.integrations.gha", *args], cwd=cwd or workspace / "repo", env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "tagguard.integrations.gha", *args], cwd=cwd or workspace / "repo",
+                          env=env, capture_output=True, text=True, timeout=120)
     outputs = {}
     if out.exists():
         for line in out.read_text().splitlines():
@@ -213,7 +214,8 @@ def test_forbidden_comment_is_a_warning_not_a_crash(workspace, github):
 def test_approver_from_a_labeled_event_or_the_label_events(workspace, github):
     # the labeled event itself names who added the label: no API call
     proc, _ = run_gha(workspace, github, "approved", "cost-approved", labels=["cost-approved"],
-                      event_fields={"action": "labeled", "label": {"name": "cost-approved"}, "sender": {"login": "alice"}})
+                      event_fields={"action": "labeled", "label": {"name": "cost-approved"},
+                                    "sender": {"login": "alice"}})
     assert proc.returncode == 0 and proc.stdout.strip() == "alice" and github.calls == []
     # a later push: the label events (paginated) say who added it last
     github.events = [{"event": "commented", "actor": {"login": "x"}}] * 120 + [
@@ -232,7 +234,9 @@ def test_approver_from_a_labeled_event_or_the_label_events(workspace, github):
 
 
 PLAN = {"format_version": "1.2", "terraform_version": "1.9.0",
-        "configuration": {"provider_config": {"aws": {"name": "aws", "expressions": {"region": {"constant_value": "us-east-1"}}}}},
+        "configuration": {"provider_config": {
+            "aws": {"name": "aws", "expressions": {"region": {"constant_value": "us-east-1"}}},
+        }},
         "resource_changes": [{
             "address": "aws_instance.trainer", "mode": "managed", "type": "aws_instance", "name": "trainer",
             "provider_name": "registry.terraform.io/hashicorp/aws",
@@ -296,9 +300,11 @@ def test_pull_request_runs_diff_against_the_base(workspace, github):
     main = repo / "infra" / "main.tf"
     new = main.read_text()
     main.unlink()
-    for args in (["init", "-q"], ["add", "."], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "base"]):
+    for args in (["init", "-q"], ["add", "."],
+                 ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "base"]):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True)
+    base = rev.stdout.strip()
     main.write_text(new)  # the pull request adds the violating module
     proc, outputs = run_gha(workspace, github, "run", "infra", event_fields={"base": base})
     assert outputs["command"] == "diff", proc.stdout + proc.stderr

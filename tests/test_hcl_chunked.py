@@ -144,7 +144,9 @@ def test_errors_keep_their_lines_in_later_chunks() -> None:
 
 
 def test_unclosed_brace_reads_the_rest_as_one_chunk() -> None:
-    text = resources(10) + 'resource "aws_instance" "bad" {\n  instance_type = "g5.xlarge\n  tags = {\n}\n\n' + resources(10, 10)
+    text = (resources(10)
+            + 'resource "aws_instance" "bad" {\n  instance_type = "g5.xlarge\n  tags = {\n}\n\n'
+            + resources(10, 10))
     assert len(hcl.top_level_cuts(text.encode(), 1)) == 10  # no cut after the brace left open
     whole, chunked = parse_both(text.encode())
     assert whole.errors and summary(chunked) == summary(whole)

@@ -319,7 +319,8 @@ def test_heredoc_output_in_fixture():
 
 @pytest.mark.parametrize(
     "number, text",
-    [(1, "1"), (1.5, "1.5"), (2.0, "2"), (-0.25, "-0.25"), (1e-7, "0.0000001"), (12345678901234567890, "12345678901234567890")],
+    [(1, "1"), (1.5, "1.5"), (2.0, "2"), (-0.25, "-0.25"), (1e-7, "0.0000001"),
+     (12345678901234567890, "12345678901234567890")],
 )
 def test_number_rendering(number, text):
     assert format_number(number) == text

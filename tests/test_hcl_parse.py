@@ -22,7 +22,8 @@ def test_blocks_labels_lines_and_attribute_order():
     locals_block, resource = hcl.body.blocks
     assert (locals_block.type, locals_block.labels, locals_block.line, locals_block.end_line) == ("locals", [], 2, 25)
     assert list(locals_block.body.attributes)[:4] == ["name", "count_val", "ratio", "big"]
-    assert (resource.type, resource.labels, resource.line, resource.end_line) == ("resource", ["aws_instance", "gpu"], 27, 41)
+    assert (resource.type, resource.labels, resource.line, resource.end_line) == (
+        "resource", ["aws_instance", "gpu"], 27, 41)
     tags = resource.body.get("tags")
     assert (tags.name, tags.line, tags.end_line) == ("tags", 32, 35)
     assert [b.type for b in resource.body.blocks] == ["root_block_device"]
@@ -67,7 +68,8 @@ def test_comments_all_styles_without_markers():
 @pytest.mark.parametrize(
     "source, expected",
     [
-        (b"# top\nresource \"a\" \"b\" {\n  # inside\n  x = 1 // after\n}\n", [(1, "top"), (3, "inside"), (4, "after")]),
+        (b"# top\nresource \"a\" \"b\" {\n  # inside\n  x = 1 // after\n}\n",
+         [(1, "top"), (3, "inside"), (4, "after")]),
         (b"tags = {\n  a = 1 # in object\n  /* multi\n  line */\n}\n", [(2, "in object"), (3, "multi\n  line")]),
         (b'url = "https://example.com/#frag"\n', []),
         (b"x = [1, # one\n  2]\n", [(1, "one")]),

@@ -65,7 +65,8 @@ def test_deeply_nested_expression_no_crash(tmp_path):
     depth = 20000
     (tmp_path / "deep").mkdir()
     (tmp_path / "deep" / "main.tf").write_text(
-        'resource "aws_instance" "deep" {\n  instance_type = "g5.xlarge"\n  tags = ' + "(" * depth + "{}" + ")" * depth + "\n}\n")
+        'resource "aws_instance" "deep" {\n  instance_type = "g5.xlarge"\n  tags = '
+        + "(" * depth + "{}" + ")" * depth + "\n}\n")
     report = scan_json(tmp_path)
     assert_good_still_scanned(report)
     deep = [f for f in report["findings"] if f.get("file") == "deep/main.tf"]

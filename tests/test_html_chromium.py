@@ -34,10 +34,13 @@ def sample() -> ScanResult:
         tags = {"business-unit": bu} if bu else {}
         addr = f"arn:aws:ec2:us-east-1:123456789012:instance/i-{i:017x}"
         rs.append(Resource(address=addr, type="aws_instance", source="aws", ai=True, tags=tags,
-                           cost=Cost(monthly_usd=usd, gpu_hours_per_month=730.0), meta={"account": "123456789012", "region": "us-east-1"}))
+                           cost=Cost(monthly_usd=usd, gpu_hours_per_month=730.0),
+                           meta={"account": "123456789012", "region": "us-east-1"}))
         if not bu:
-            fs.append(Finding("missing-tag", "missing_tag", "error", f"{addr}: required tag `business-unit` is missing <b>x</b>",
-                              address=addr, tag="business-unit", fix='add "business-unit"', extra={"account": "123456789012", "region": "us-east-1"}))
+            fs.append(Finding("missing-tag", "missing_tag", "error",
+                              f"{addr}: required tag `business-unit` is missing <b>x</b>",
+                              address=addr, tag="business-unit", fix='add "business-unit"',
+                              extra={"account": "123456789012", "region": "us-east-1"}))
     r = ScanResult(resources=rs, findings=fs, errors=[{"account": "999", "region": None, "regions": ["us-east-1"],
                                                        "service": "sts", "code": "AccessDenied", "message": "denied"}])
     r.showback = build_showback(r, None)

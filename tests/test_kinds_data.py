@@ -202,8 +202,10 @@ def test_seldon_knative_bento(tmp_path):
 
 def test_user_crd_with_gpus_outside_resources(tmp_path):
     raw = {"kubernetes": {"crds": {"Trainer.example.com": {
-        "workload": "job", "roles": [{"pod_spec": "spec.pod", "gpus": [{"path": "spec.accel", "resource": "nvidia.com/gpu", "quantity": "count"}],
-                                     "replicas": ["spec.nodes"]}]}}}}
+        "workload": "job",
+        "roles": [{"pod_spec": "spec.pod",
+                   "gpus": [{"path": "spec.accel", "resource": "nvidia.com/gpu", "quantity": "count"}],
+                   "replicas": ["spec.nodes"]}]}}}}
     res, _ = run(tmp_path, """\
     apiVersion: example.com/v1
     kind: Trainer

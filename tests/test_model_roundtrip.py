@@ -77,7 +77,8 @@ def test_wrong_typed_values_are_unknown_not_strings():
                                         "notes": "n"},
                             "cost": {"monthly_usd": "12", "hourly_usd": float("inf"), "breakdown": "b"}})
     assert (r.ai, r.line, r.tags, r.meta) == (False, None, {}, {})
-    assert (r.compute.units, r.compute.gpus_per_unit, r.compute.hours_per_month, r.compute.notes) == (None, None, None, [])
+    assert (r.compute.units, r.compute.gpus_per_unit, r.compute.hours_per_month,
+            r.compute.notes) == (None, None, None, [])
     assert (r.cost.monthly_usd, r.cost.hourly_usd, r.cost.breakdown) == (None, None, [])
     assert Compute.from_json("x") is None and Cost.from_json([1]) is None
     assert Resource.from_json({"address": "a", "tags": {"k": 3, "n": None}}).tags == {"k": "3", "n": None}

@@ -117,7 +117,8 @@ def test_through_an_intermediate_local_module_and_two_roots(repo):
         d.mkdir(parents=True)
         (d / "main.tf").write_text(
             'provider "aws" {\n  default_tags { tags = { business-unit = "r", cost-center = "CC-2" } }\n}\n'
-            f'module "platform" {{\n  source = "../../infra/modules/platform"\n  env    = "{env if env == "prod" else "qa"}"\n}}\n')
+            f'module "platform" {{\n  source = "../../infra/modules/platform"\n'
+            f'  env    = "{env if env == "prod" else "qa"}"\n}}\n')
     code, doc = scan_json("infra/modules/gpu-box/main.tf", cwd=repo)
     addresses = {r["address"] for r in doc["resources"]}
     assert {"module.platform.module.gpu.aws_instance.box", "module.box.aws_instance.box"} <= addresses
@@ -200,7 +201,8 @@ def test_root_module_with_every_input_set_carries_no_note(repo):
 
 
 def test_callers_that_create_no_instance_say_the_module_is_not_checked(repo):
-    (repo / "infra" / "main.tf").write_text(ROOT_TF.replace('source = "./modules/gpu-box"', 'source = "./modules/gpu-box"\n  for_each = {}'))
+    root = ROOT_TF.replace('source = "./modules/gpu-box"', 'source = "./modules/gpu-box"\n  for_each = {}')
+    (repo / "infra" / "main.tf").write_text(root)
     (repo / "infra" / "modules" / "gpu-box" / "main.tf").write_text(BOX_TF % "{}")
     _code, doc = scan_json("infra/modules/gpu-box/main.tf", cwd=repo)
     notes = [f for f in doc["findings"] if f["rule"] == "not-scanned"]

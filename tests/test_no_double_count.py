@@ -117,7 +117,8 @@ def test_workload_on_an_unpriced_karpenter_pool_still_counts(tmp_path):
 
 def test_workload_on_an_unmatched_pool_is_not_attributed(tmp_path):
     tf = NODE_GROUP.replace('instance_types  = ["g5.12xlarge"]', 'instance_types  = ["g6.12xlarge"]')
-    res, result = run(tmp_path, {"main.tf": tf, "deploy.yaml": deployment("node.kubernetes.io/instance-type: g5.12xlarge")})
+    res, result = run(tmp_path, {"main.tf": tf,
+                                 "deploy.yaml": deployment("node.kubernetes.io/instance-type: g5.12xlarge")})
     work = res["Deployment/ml/infer"]
     assert work.cost.monthly_usd and not work.cost.attributed_from
     s = result.summary()

@@ -71,7 +71,8 @@ def test_custom_label_and_toleration_select_a_karpenter_pool(tmp_path):
 
 
 def test_untolerated_taint_does_not_match(tmp_path):
-    pool = NODEPOOL.replace("{key: nvidia.com/gpu, effect: NoSchedule}", "{key: dedicated, value: ml, effect: NoSchedule}")
+    pool = NODEPOOL.replace("{key: nvidia.com/gpu, effect: NoSchedule}",
+                            "{key: dedicated, value: ml, effect: NoSchedule}")
     res, _ = run(tmp_path, {"np.yaml": pool, "d.yaml": deployment("infer", """\
         nodeSelector: {NodeGroupType: g5-gpu-karpenter}
         tolerations: [{key: dedicated, operator: Equal, value: other, effect: NoSchedule}]
@@ -276,7 +277,8 @@ variable "snap" { default = null }
         - name: c
           resources: {limits: {aws.amazon.com/neuron: 1}}
     """)
-    res, _ = run(tmp_path, {"main.tf": tf, "p.yaml": pod, "d.yaml": deployment("g6", "nodeSelector: {NodeGroupType: g6-mng}\n")})
+    res, _ = run(tmp_path, {"main.tf": tf, "p.yaml": pod,
+                            "d.yaml": deployment("g6", "nodeSelector: {NodeGroupType: g6-mng}\n")})
     r = res["Pod/ml/n"]
     assert "NodePool inferentia-inf2" in " ".join(r.compute.notes)
     assert r.compute.accelerator and "INFERENTIA" in r.compute.accelerator.upper()
@@ -290,8 +292,9 @@ def test_matching_work_is_bounded(tmp_path, monkeypatch):
     from tagguard.pricing import placement
 
     monkeypatch.setattr(placement, "MAX_MATCHES", 1)
-    res, _ = run(tmp_path, {"np.yaml": NODEPOOL, "d.yaml": deployment("a", "nodeSelector: {NodeGroupType: g5-gpu-karpenter}\n")
-                            + "---\n" + deployment("b", "nodeSelector: {NodeGroupType: g5-gpu-karpenter}\n")})
+    selector = "nodeSelector: {NodeGroupType: g5-gpu-karpenter}\n"
+    res, _ = run(tmp_path, {"np.yaml": NODEPOOL,
+                            "d.yaml": deployment("a", selector) + "---\n" + deployment("b", selector)})
     notes = [" ".join(res[f"Deployment/ml/{n}"].compute.notes) for n in ("a", "b")]
     assert sum("placement not derived: more than" in n for n in notes) == 1
 
