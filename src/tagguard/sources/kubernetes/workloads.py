@@ -18,7 +18,16 @@ from collections.abc import Iterable
 
 from tagguard.model import WARNING, Compute, Finding, Resource, Suppression, Unpropagated
 from tagguard.sources.base import SourceOutput, parse_error
-from tagguard.sources.kubernetes.kinds import KindTable, as_count, declared_gpus, get_path, iter_roles, join, load_table, resolve_units
+from tagguard.sources.kubernetes.kinds import (
+    KindTable,
+    as_count,
+    declared_gpus,
+    get_path,
+    iter_roles,
+    join,
+    load_table,
+    resolve_units,
+)
 from tagguard.sources.kubernetes.manifests import Doc
 
 IGNORE_ANNOTATION = "tagguard.io/ignore"
@@ -752,7 +761,8 @@ class Builder:
                              "treated as AI, GPUs per node unknown")
         want = placement_request(pod.pod_spec)
         if want:
-            meta["node_placement"] = self._share_value(want)  # matched against the scan's node pools (pricing.placement)
+            # matched against the scan's node pools (pricing.placement)
+            meta["node_placement"] = self._share_value(want)
         units, why = resolve_units(r.role, r.item, r.obj)
         if pod.runtime_units is not None and units is not None:
             units = pod.runtime_units
@@ -860,12 +870,14 @@ class Builder:
 
         taints = get_path(obj, "spec.template.spec.taints")
         meta["node_pool"] = pool_record(
-            f"NodePool {name}", {**_str_map(get_path(obj, "spec.template.metadata.labels")), "karpenter.sh/nodepool": name},
+            f"NodePool {name}",
+            {**_str_map(get_path(obj, "spec.template.metadata.labels")), "karpenter.sh/nodepool": name},
             taints if isinstance(taints, list) else [], reqs if isinstance(reqs, list) else [],
             provider="aws")
         self.out.resources.append(Resource(address=address, type="NodePool", source=self.source, file=doc.file,
                                            line=doc.line, taggable=False, tag_style="kubernetes", meta=meta,
-                                           suppressions=self._suppressions([_meta(obj).get("annotations")], doc, address)))
+                                           suppressions=self._suppressions([_meta(obj).get("annotations")], doc,
+                                                                           address)))
         return {"name": name, "capable": capable, "why": why, "nodeclass": nodeclass, "limits": limits,
                 "gpu_names": gpu_names, "types": types}
 
@@ -900,7 +912,8 @@ class Builder:
                 ai=bool(gpu_users), tags=tags, unresolved_tags=unresolved, unresolved_reasons=reasons,
                 tag_style="aws", compute=compute, meta=meta,
                 tag_origins={k: "EC2NodeClass spec.tags" for k in tags},
-                tag_fix_hint=f"`spec.tags` of EC2NodeClass `{name}` (Karpenter copies them to the EC2 instances it launches)",
+                tag_fix_hint=f"`spec.tags` of EC2NodeClass `{name}` "
+                             "(Karpenter copies them to the EC2 instances it launches)",
                 suppressions=self._suppressions([_meta(doc.obj).get("annotations")], doc, address)))
 
 
