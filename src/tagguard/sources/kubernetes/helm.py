@@ -7,9 +7,11 @@
 * Values: the chart's own ``values.yaml``, then ``helm.values`` from config, then the
   ``--helm-values`` files, then ``helm.charts.<chart dir>.values``; release name and namespace from
   ``--release-name`` / ``--namespace`` (or ``helm.charts.<chart dir>``).
-* Every file inside a chart directory (templates, values, subcharts) is claimed, so none of it is
-  read again as a plain manifest.  Subcharts under ``charts/`` are rendered by their parent;
-  library charts render nothing by themselves.
+* What helm reads of a chart directory (Chart.yaml, values files, ``templates/``, ``charts/``,
+  ``crds/``, ``ci/``) and the files its templates name for ``.Files`` are claimed, so none of it is
+  read again as a plain manifest; any other manifest in the directory (applied with kubectl next to
+  the chart) is read as one.  Subcharts under ``charts/`` are rendered by their parent (a chart
+  elsewhere inside a chart is rendered on its own); library charts render nothing by themselves.
 * Findings point at the template an object came from (``# Source:`` comments) and name the chart.
 * No helm binary: one ``not-scanned`` error per chart and exit code 2, unless ``--skip-helm``
   (then a warning).  Never a silent pass.  A chart that fails to render: one error naming it.
@@ -133,15 +135,74 @@ def _committed(path: str, top: str) -> bool:
 
 
 def chart_dirs(inventory: Inventory) -> list[str]:
-    """Top-level chart directories (relative), subcharts excluded."""
+    """Chart directories (relative) that are rendered: subcharts (under a chart's ``charts/``) excluded.
+    A chart elsewhere inside another chart's directory is not used by helm as a subchart: it renders
+    on its own."""
     dirs = sorted({posix_dirname(f) for f in inventory.files
                    if (f == "Chart.yaml" or f.endswith("/Chart.yaml")) and f not in inventory.claimed})
     top: list[str] = []
     for d in dirs:
-        if any(d != t and (t == "." or d.startswith(t + "/")) for t in top):
-            continue  # inside another chart (charts/ subchart or vendored copy)
+        if any(d != t and (d.startswith("charts/") if t == "." else d.startswith(t + "/charts/")) for t in dirs):
+            continue  # a subchart (vendored under its parent's charts/): rendered by the parent
         top.append(d)
     return top
+
+
+# What helm itself reads of a chart directory: everything else in it is a plain file (B8).
+_HELM_DIRS = frozenset({"templates", "charts", "crds", "ci"})
+_HELM_FILES = frozenset({"chart.yaml", "chart.lock", "requirements.yaml", "requirements.lock", ".helmignore"})
+
+
+def _helm_reads(inner: str) -> bool:
+    """Whether helm renders or reads ``inner`` (a path relative to the chart directory) itself."""
+    head, sep, _ = inner.partition("/")
+    if sep:
+        return head in _HELM_DIRS
+    low = inner.lower()
+    return low in _HELM_FILES or low.startswith("values")
+
+
+def chart_claims(inventory: Inventory, d: str, charts: list[str]) -> list[str]:
+    """The files of chart ``d`` that are the chart's, not plain manifests: what helm reads (Chart.yaml,
+    values, templates/, charts/, crds/, ci/), a file the chart's templates name for ``.Files``
+    (``.Files.Get "files/job.yaml"``, ``.Files.Glob "dashboards/*"``: its content is rendered
+    already), and nothing of another chart rendered on its own inside it.  The rest of the directory
+    (manifests applied with kubectl next to the chart) is read like any other file."""
+    prefix = "" if d == "." else d + "/"
+    nested = [c + "/" for c in charts if c != d and (d == "." or c.startswith(prefix))]
+    mine = [f for f in inventory.files if f.startswith(prefix) and not any(f.startswith(n) for n in nested)]
+    claimed = [f for f in mine if _helm_reads(f[len(prefix):])]
+    rest = [f for f in mine if not _helm_reads(f[len(prefix):])]
+    if rest:
+        from fnmatch import fnmatchcase
+
+        named = _files_named_by_templates(inventory, d, [f for f in claimed if f.startswith(prefix + "templates/")])
+        for f in rest:
+            inner = f[len(prefix):]
+            top = inner.partition("/")[0]
+            if any(fnmatchcase(inner, n) or ("/" in inner and n.partition("/")[0] == top) for n in named):
+                claimed.append(f)
+    return claimed
+
+
+def _files_named_by_templates(inventory: Inventory, d: str, templates: list[str]) -> list[str]:
+    """The quoted paths given to ``.Files.*`` in the templates (a glob or a path; a directory prefix
+    counts as every file under it).  Only templates mentioning ``.Files`` are looked at."""
+    from tagguard import safeio
+
+    found: list[str] = []
+    for rel in templates:
+        try:
+            text = safeio.read_bytes(inventory.path(rel), inventory.path(d)).decode("utf-8", "replace")
+        except OSError:
+            continue
+        if ".Files" not in text:
+            continue
+        found.extend(m.group(1).lstrip("./") for m in _FILES_ARG.finditer(text))
+    return [f for f in found if f]
+
+
+_FILES_ARG = re.compile(r"\.Files\.[A-Za-z]+\s+\(?\s*\"([^\"{}]*)")
 
 
 def _chart_meta(path: Path, boundary: Path | None = None) -> dict[str, Any]:
@@ -165,8 +226,7 @@ class HelmSource(Source):
         if not charts:
             return out
         for d in charts:
-            prefix = "" if d == "." else d + "/"
-            inventory.claim(f for f in inventory.files if f.startswith(prefix) or d == ".")
+            inventory.claim(chart_claims(inventory, d, charts))
         skip = bool(_opt(ctx, "skip_helm"))
         helm, how = find_helm(ctx)
         if helm is not None:

@@ -1,0 +1,88 @@
+"""Inputs the H9 bug hunt found unread or misread (notes B7, B8, B10, B14): manifests next to a chart,
+charts with ``file://`` dependencies, kustomize patches, SageMaker HyperPod clusters in Terraform."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tagguard.config import Config
+from tagguard.pipeline import scan
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GPU_DEPLOY = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: ml}}\nspec:\n"
+              "  template:\n    spec:\n      containers:\n"
+              "        - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}}}\n")
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {a: b}\n"
+
+
+@pytest.fixture
+def helm() -> str:
+    local = ROOT / ".tools" / "bin" / "helm"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which("helm")
+    if found:
+        return found
+    pytest.skip("no helm binary: run scripts/get-helm")
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+def _scan(root: Path, **options):
+    return scan([str(root)], Config(raw={}, path=root / ".tagguard.yaml"), options=options)
+
+
+def _chart(name: str, extra: str = "") -> str:
+    return f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n{extra}"
+
+
+# ---- B8: plain manifests inside a chart directory, outside what helm reads --------------------------
+def test_manifest_next_to_a_chart_is_read_once(helm, tmp_path):
+    _write(tmp_path, {"Chart.yaml": _chart("c"), "templates/d.yaml": GPU_DEPLOY.format(name="tpl", gpus=4),
+                      "extra/gpu.yaml": GPU_DEPLOY.format(name="gpu", gpus=1),
+                      "values.yaml": "replicas: 1\n", "ci/test-values.yaml": "replicas: 2\n"})
+    result = _scan(tmp_path, helm_bin=helm)
+    by = {r.address: r for r in result.resources}
+    assert by["Deployment/ml/gpu"].source == "kubernetes" and by["Deployment/ml/gpu"].ai
+    assert by["Deployment/ml/gpu"].file == "extra/gpu.yaml"
+    assert [r.source for r in result.resources if r.address == "Deployment/ml/tpl"] == ["helm"]  # read once
+    assert not [f for f in result.findings if f.category in ("parse_error", "not_scanned")]
+
+
+def test_file_the_templates_read_through_files_is_not_read_again(helm, tmp_path):
+    # the template renders files/job.yaml itself (.Files.Get): reading it as a manifest would count it twice
+    _write(tmp_path, {"chart/Chart.yaml": _chart("c"),
+                      "chart/templates/job.yaml": '{{ .Files.Get "files/job.yaml" }}\n',
+                      "chart/templates/dash.yaml": '{{ range $p, $_ := .Files.Glob "dash/*.json" }}{{ end }}\n',
+                      "chart/files/job.yaml": GPU_DEPLOY.format(name="job", gpus=2),
+                      "chart/dash/d.json": ('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": '
+                                           '{"containers": [{"name": "c", "image": "x"}]}}'),
+                      "chart/kubectl/gpu.yaml": GPU_DEPLOY.format(name="side", gpus=1)})
+    result = _scan(tmp_path, helm_bin=helm)
+    deps = sorted((r.address, r.source) for r in result.resources if r.type == "Deployment")
+    assert deps == [("Deployment/ml/job", "helm"), ("Deployment/ml/side", "kubernetes")]
+    assert not [r for r in result.resources if r.type == "Pod"]
+
+
+def test_chart_nested_outside_charts_dir_renders_on_its_own(helm, tmp_path):
+    # helm only uses charts/ as subcharts: a chart in another directory of a chart is a chart of its own,
+    # and its templates are never parsed as plain manifests
+    _write(tmp_path, {"Chart.yaml": _chart("top"), "templates/cm.yaml": CONFIGMAP,
+                      "deploy/inner/Chart.yaml": _chart("inner"),
+                      "deploy/inner/values.yaml": "gpus: 3\n",
+                      "deploy/inner/templates/d.yaml": GPU_DEPLOY.format(name="inner", gpus="{{ .Values.gpus }}"),
+                      "charts/sub/Chart.yaml": _chart("sub"),
+                      "charts/sub/templates/d.yaml": GPU_DEPLOY.format(name="sub", gpus=1)})
+    result = _scan(tmp_path, helm_bin=helm)
+    deps = sorted((r.address, r.source, r.compute.gpus_per_unit) for r in result.resources if r.type == "Deployment")
+    assert deps == [("Deployment/ml/inner", "helm", 3), ("Deployment/ml/sub", "helm", 1)]
+    assert not [f for f in result.findings if f.category in ("parse_error", "not_scanned")]
