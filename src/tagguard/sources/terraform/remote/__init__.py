@@ -17,10 +17,13 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tagguard.sources.terraform.remote.http import FetchError, host_allowed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tagguard.sources.terraform.remote.credentials import Credentials
 
 DEFAULT_ALLOWED_HOSTS = ("registry.terraform.io", "github.com")
 MAX_ARCHIVE_BYTES = 256 << 20
@@ -99,11 +102,16 @@ class RemoteModules:
     """Finds (and, when fetching is on, downloads) remote module sources."""
 
     def __init__(self, fetch: bool = False, allowed_hosts: list[str] | None = None,
-                 cache_root: Path | None = None, log: Callable[[str], None] | None = None):
+                 cache_root: Path | None = None, log: Callable[[str], None] | None = None,
+                 credentials: Credentials | None = None):
         from tagguard.sources.terraform.remote.cache import ModuleCache
+        from tagguard.sources.terraform.remote.credentials import Credentials
 
         self.fetch = fetch
         self.allowed = [str(h).lower() for h in (DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)]
+        # TF_TOKEN_<host> of the runner's environment (trusted; never from the scanned repository)
+        self.credentials = credentials if credentials is not None else \
+            Credentials.from_environment(os.environ, kind="modules")
         self.cache = ModuleCache(cache_root)
         self.log = log or _stderr_log
         self._done: dict[tuple[str, str], tuple[Path | None, str | None]] = {}
@@ -190,7 +198,7 @@ class RemoteModules:
 
         if getter.kind == "registry":
             addr = registry.parse(getter.url)
-            chosen, location = registry.resolve(addr, version, self.allowed, self.log)
+            chosen, location = registry.resolve(addr, version, self.allowed, self.log, self.credentials)
             try:
                 inner = classify(location)
             except FetchError as exc:
@@ -209,9 +217,11 @@ class RemoteModules:
         if getter.kind == "archive" and "#." in url:
             url, ext = url.rsplit("#.", 1)
             name = f"x.{ext}"
-        final, status, hdrs, body = get(url, self.allowed, MAX_ARCHIVE_BYTES, self.log)
+        final, status, hdrs, body = get(url, self.allowed, MAX_ARCHIVE_BYTES, self.log, credentials=self.credentials)
         if status != 200 and not (status == 204 and hdrs.get("x-terraform-get")):
-            raise FetchError(f"GET {url[:200]} answered {status}")
+            from tagguard.sources.terraform.remote.credentials import hint
+
+            raise FetchError(f"GET {url[:200]} answered {status}" + hint(status, url, self.credentials))
         if getter.kind == "http" and hdrs.get("x-terraform-get") and depth < 2:
             from tagguard.sources.terraform.remote.registry import relative_getter
 

@@ -10,8 +10,9 @@ chart host until the runner names one).  Three kinds of chart reference:
   (relative to the repository, or absolute: then its host must be allowed too), checked against the
   entry's ``digest`` when it has one;
 - an OCI registry (``repository = "oci://host/path"`` + ``chart``, or ``chart = "oci://host/path/name"``):
-  anonymous pull over the registry HTTP API v2 (a bearer token from the realm of ``WWW-Authenticate``
-  when the registry asks; the realm's host must be allowed), the tags listed when ``version`` is a
+  a pull over the registry HTTP API v2 (a bearer token from the realm of ``WWW-Authenticate``
+  when the registry asks; the realm's host must be allowed; anonymous unless the runner's environment
+  holds a credential for the host asked, ``credentials.py``), the tags listed when ``version`` is a
   constraint rather than a version, the manifest, its ``application/vnd.cncf.helm.chart.content.v1.tar+gzip``
   layer, verified against its sha256 digest;
 - a chart archive URL (``chart = "https://host/x-1.0.0.tgz"``).
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+from tagguard.sources.terraform.remote.credentials import Credentials
 from tagguard.sources.terraform.remote.http import FetchError, host_allowed, is_loopback
 
 DEFAULT_CHART_HOSTS: tuple[str, ...] = ()
@@ -119,11 +121,15 @@ class RemoteCharts:
     """Finds (and, when fetching is on, downloads) charts of ``helm_release`` blocks."""
 
     def __init__(self, fetch: bool = False, allowed_hosts: list[str] | None = None,
-                 cache_root: Path | None = None, log: Callable[[str], None] | None = None):
+                 cache_root: Path | None = None, log: Callable[[str], None] | None = None,
+                 credentials: Credentials | None = None):
         from tagguard.sources.terraform.remote.cache import ModuleCache
 
         self.fetch = fetch
         self.allowed = [str(h).lower() for h in (DEFAULT_CHART_HOSTS if allowed_hosts is None else allowed_hosts)]
+        # TAGGUARD_CHART_TOKEN_<host> / TAGGUARD_CHART_BASIC_<host> of the runner's environment (trusted)
+        self.credentials = credentials if credentials is not None else \
+            Credentials.from_environment(os.environ, kind="charts")
         self.cache = ModuleCache(cache_root if cache_root is not None else default_root())
         self.log = log or _stderr_log
         self._done: dict[ChartRef, tuple[Path | None, str | None, dict[str, Any]]] = {}
@@ -167,7 +173,7 @@ class RemoteCharts:
     def _get(self, url: str, limit: int, headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str], bytes]:
         from tagguard.sources.terraform.remote.http import get
 
-        return get(url, self.allowed, limit, self.log, headers, allowlist=ALLOWLIST)
+        return get(url, self.allowed, limit, self.log, headers, allowlist=ALLOWLIST, credentials=self.credentials)
 
     def _download(self, ref: ChartRef, tree: Path) -> dict[str, Any]:
         if ref.kind == "repo":
@@ -178,7 +184,7 @@ class RemoteCharts:
             url = ref.repository
             final, status, _h, data = self._get(url, MAX_CHART_BYTES)
             if status != 200:
-                raise FetchError(f"GET {url[:200]} answered {status}")
+                raise FetchError(f"GET {url[:200]} answered {status}" + self._hint(status, url))
             version, digest = ref.version or "", ""
         from tagguard.sources.terraform.remote import archive
 
@@ -213,7 +219,7 @@ class RemoteCharts:
         url = urljoin(ref.repository + "/", urls[0].strip())
         _final, status, _h, data = self._get(url, MAX_CHART_BYTES)
         if status != 200:
-            raise FetchError(f"GET {url[:200]} answered {status}")
+            raise FetchError(f"GET {url[:200]} answered {status}" + self._hint(status, url))
         digest = entry.get("digest")
         got = hashlib.sha256(data).hexdigest()
         if isinstance(digest, str) and digest.strip():
@@ -228,7 +234,7 @@ class RemoteCharts:
             try:
                 _final, status, _h, body = self._get(index_url, MAX_INDEX_BYTES)
                 if status != 200:
-                    raise FetchError(f"GET {index_url[:200]} answered {status}")
+                    raise FetchError(f"GET {index_url[:200]} answered {status}" + self._hint(status, index_url))
                 self._indexes[index_url] = RepoIndex(body, index_url)
             except FetchError as exc:
                 self._indexes[index_url] = exc
@@ -236,6 +242,11 @@ class RemoteCharts:
         if isinstance(got, FetchError):
             raise FetchError(str(got))
         return got
+
+    def _hint(self, status: int, url: str) -> str:
+        from tagguard.sources.terraform.remote.credentials import CHART_TOKEN_PREFIX, hint
+
+        return hint(status, url, self.credentials, CHART_TOKEN_PREFIX)
 
     # -- OCI ------------------------------------------------------------------------
     def _from_registry(self, ref: ChartRef) -> tuple[str, str, str, bytes]:
@@ -314,7 +325,7 @@ def _tags(auth: _Auth, url: str) -> list[str]:
 
 
 class _Auth:
-    """Anonymous registry access: a request answered 401 with ``WWW-Authenticate: Bearer realm=...``
+    """Registry access (anonymous, or with the runner's credential of each request's own host): a request answered 401 with ``WWW-Authenticate: Bearer realm=...``
     is repeated once with a pull token from the realm (whose host must be allowed too)."""
 
     def __init__(self, owner: RemoteCharts, name: str):
@@ -335,8 +346,8 @@ class _Auth:
 
     def _token(self, challenge: str, url: str) -> str:
         if not challenge.lower().startswith("bearer "):
-            raise FetchError(f"{url[:200]} needs credentials ({challenge[:80] or 'no WWW-Authenticate'}); "
-                             "only anonymous pulls are made")
+            raise FetchError(f"{url[:200]} needs credentials ({challenge[:80] or 'no WWW-Authenticate'})"
+                             + self.owner._hint(401, url))
         params = dict(re.findall(r'([A-Za-z]+)="([^"]*)"', challenge[7:]))
         realm = params.get("realm", "")
         if not realm:
@@ -346,8 +357,8 @@ class _Auth:
         token_url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         _final, status, _h, body = self.owner._get(token_url, MAX_TOKEN_BYTES)
         if status != 200:
-            raise FetchError(f"the registry's token endpoint {realm[:200]} answered {status} "
-                             "(only anonymous pulls are made)")
+            raise FetchError(f"the registry's token endpoint {realm[:200]} answered {status}"
+                             + self.owner._hint(status, token_url))
         try:
             doc = json.loads(body)
             token = doc.get("token") or doc.get("access_token")

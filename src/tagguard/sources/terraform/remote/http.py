@@ -3,8 +3,11 @@ allowlist, HTTPS except to loopback, bounded size and time."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urljoin, urlsplit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tagguard.sources.terraform.remote.credentials import Credentials
 
 MAX_REDIRECTS = 5
 TIMEOUT = 30.0
@@ -51,10 +54,12 @@ def check_url(url: str, allowed, allowlist: str = "modules.allowed_hosts") -> No
 
 
 def get(url: str, allowed, limit: int, log: Callable[[str], None],
-        headers: dict[str, str] | None = None, allowlist: str = "modules.allowed_hosts"
-        ) -> tuple[str, int, dict[str, str], bytes]:
+        headers: dict[str, str] | None = None, allowlist: str = "modules.allowed_hosts",
+        credentials: Credentials | None = None) -> tuple[str, int, dict[str, str], bytes]:
     """(final URL, status, headers, body) of a GET; redirects are followed by hand, each checked.
-    An ``Authorization`` header goes only to the host it was given for, never to a redirect elsewhere."""
+    An ``Authorization`` header goes only to the host it was given for, never to a redirect elsewhere;
+    Without one, the request carries the runner's credential for its URL's host, if any (``credentials``),
+    and so do redirects to the same host and port; a redirect anywhere else carries none."""
     import http.client
     import urllib.error
     import urllib.request
@@ -70,12 +75,20 @@ def get(url: str, allowed, limit: int, log: Callable[[str], None],
         host = urlsplit(url).hostname or ""
         if urlsplit(url).netloc.lower() != origin:
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        hop = dict(headers)
+        note = ""
+        if credentials is not None and urlsplit(url).netloc.lower() == origin \
+                and not any(k.lower() == "authorization" for k in hop):
+            value = credentials.header_for(url)
+            if value:
+                hop["Authorization"] = value
+                note = f" (with the runner's credential for {host.lower()})"  # the host, never the value
         handlers = [NoRedirect()]
         if is_loopback(host):
             handlers.append(urllib.request.ProxyHandler({}))
         opener = urllib.request.build_opener(*handlers)
-        req = urllib.request.Request(url, headers={"User-Agent": "tagguard", **headers})
-        log(f"GET {url}")
+        req = urllib.request.Request(url, headers={"User-Agent": "tagguard", **hop})
+        log(f"GET {url}{note}")
         try:
             resp = opener.open(req, timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:

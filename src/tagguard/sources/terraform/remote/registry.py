@@ -15,6 +15,7 @@ from typing import Callable
 from urllib.parse import quote, urljoin, urlsplit
 
 from tagguard.sources.terraform.remote import constraints
+from tagguard.sources.terraform.remote.credentials import Credentials, hint
 from tagguard.sources.terraform.remote.http import FetchError, get, is_loopback
 
 DEFAULT_HOST = "registry.terraform.io"
@@ -56,13 +57,14 @@ def _json(body: bytes, what: str):
         raise FetchError(f"{what}: not JSON ({str(exc).splitlines()[0]})") from None
 
 
-def discover(host: str, allowed, log: Callable[[str], None]) -> str:
+def discover(host: str, allowed, log: Callable[[str], None], credentials: Credentials | None = None) -> str:
     """The ``modules.v1`` base URL of ``host`` (service discovery)."""
     scheme = "http" if is_loopback(urlsplit(f"//{host}").hostname or "") else "https"
     url = f"{scheme}://{host}/.well-known/terraform.json"
-    final, status, _h, body = get(url, allowed, MAX_JSON, log)
+    final, status, _h, body = get(url, allowed, MAX_JSON, log, credentials=credentials)
     if status != 200:
-        raise FetchError(f"{host} has no module registry (service discovery {url} answered {status})")
+        raise FetchError(f"{host} has no module registry (service discovery {url} answered {status})"
+                         + hint(status, url, credentials))
     doc = _json(body, url)
     base = doc.get("modules.v1") if isinstance(doc, dict) else None
     if not isinstance(base, str) or not base:
@@ -71,15 +73,17 @@ def discover(host: str, allowed, log: Callable[[str], None]) -> str:
     return base if base.endswith("/") else base + "/"
 
 
-def resolve(addr: RegistryAddress, constraint: str | None, allowed, log: Callable[[str], None]) -> tuple[str, str]:
-    """(version chosen, source to download it from: X-Terraform-Get resolved against the download URL)."""
-    base = discover(addr.host, allowed, log)
+def resolve(addr: RegistryAddress, constraint: str | None, allowed, log: Callable[[str], None],
+            credentials: Credentials | None = None) -> tuple[str, str]:
+    """(version chosen, source to download it from: X-Terraform-Get resolved against the download URL).
+    ``credentials`` (``TF_TOKEN_<host>``): each request carries the token of its own URL's host only."""
+    base = discover(addr.host, allowed, log, credentials)
     url = urljoin(base, f"{addr.path}/versions")
-    final, status, _h, body = get(url, allowed, MAX_JSON, log)
+    final, status, _h, body = get(url, allowed, MAX_JSON, log, credentials=credentials)
     if status == 404:
         raise FetchError(f"module {addr.namespace}/{addr.name}/{addr.provider} is not in the registry at {addr.host}")
     if status != 200:
-        raise FetchError(f"version listing {url} answered {status}")
+        raise FetchError(f"version listing {url} answered {status}" + hint(status, url, credentials))
     doc = _json(body, url)
     versions = []
     for mod in (doc.get("modules") or []) if isinstance(doc, dict) else []:
@@ -95,13 +99,13 @@ def resolve(addr: RegistryAddress, constraint: str | None, allowed, log: Callabl
         raise FetchError(f"no version of {addr.namespace}/{addr.name}/{addr.provider} matches {constraint!r} "
                          f"(available: {shown or 'none'})")
     url = urljoin(base, f"{addr.path}/{quote(chosen, safe='')}/download")
-    final, status, hdrs, body = get(url, allowed, MAX_JSON, log)
+    final, status, hdrs, body = get(url, allowed, MAX_JSON, log, credentials=credentials)
     location = hdrs.get("x-terraform-get")
     if not location and status == 200 and body.strip():
         doc = _json(body, url)
         location = doc.get("location") if isinstance(doc, dict) else None
     if status not in (200, 204) or not isinstance(location, str) or not location:
-        raise FetchError(f"download {url} answered {status} without X-Terraform-Get")
+        raise FetchError(f"download {url} answered {status} without X-Terraform-Get" + hint(status, url, credentials))
     return chosen, relative_getter(location, final)
 
 
