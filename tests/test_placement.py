@@ -1,7 +1,10 @@
 """Issue 12 item 5: GPU workloads priced from the node pools they select (same scan)."""
 from __future__ import annotations
 
+import json
 import textwrap
+
+import pytest
 
 from tagguard.config import Config
 from tagguard.pipeline import scan
@@ -395,3 +398,110 @@ def test_tpu_topology_that_the_pod_count_does_not_fill_is_said(tmp_path):
     res, _ = run(tmp_path, {"rc.yaml": tpu_raycluster("4x4", hosts=2)})  # 2 hosts x 4 chips = 8, slice needs 16
     note = " ".join(_tpu_worker(res).compute.notes)
     assert "makes 2 pods, not a multiple of 4: the slice is not what it asks for" in note
+
+
+# --- bug hunt B3: attribution capped at the pool's capacity; the pool's own cloud prices its pods ---------
+
+GKE_POOL = """\
+resource "google_container_node_pool" "gpu" {
+  name = "gpu"
+  cluster = "c"
+  location = "us-central1-a"
+  node_count = 1
+  node_config { machine_type = "g2-standard-4" }
+}
+"""
+
+AKS_POOL = """\
+resource "azurerm_kubernetes_cluster_node_pool" "gpu" {
+  name                  = "gpu"
+  kubernetes_cluster_id = "id"
+  vm_size               = "Standard_NC24ads_A100_v4"
+  node_count            = 2
+}
+"""
+
+EKS_POOL = """\
+resource "aws_eks_node_group" "gpu" {
+  cluster_name    = "c"
+  node_group_name = "gpu"
+  node_role_arn   = "arn:aws:iam::123456789012:role/n"
+  subnet_ids      = ["subnet-1"]
+  instance_types  = ["g5.12xlarge"]
+  labels = { pool = "gpu" }
+  scaling_config {
+    desired_size = 2
+    min_size     = 2
+    max_size     = 2
+  }
+}
+"""
+
+
+def workload(name: str, selector: str, gpus: int = 1, replicas: int = 1) -> str:
+    return deployment(name, f"nodeSelector: {{{selector}}}\n" if selector else "", gpus=gpus, replicas=replicas)
+
+
+def test_b3_demand_beyond_a_priced_pool_is_counted_not_attributed(tmp_path):
+    # 10 pods x 1 L4 on a pool of 1 x g2-standard-4 (1 L4): at most 1 GPU of it can be the pool's capacity
+    res, result = run(tmp_path, {"main.tf": GKE_POOL,
+                                 "d.yaml": workload("big", "cloud.google.com/gke-nodepool: gpu", replicas=10)})
+    pool, work = res["google_container_node_pool.gpu"], res["Deployment/ml/big"]
+    assert pool.cost.monthly_usd and work.cost.monthly_usd
+    assert not work.cost.attributed_from
+    note = " ".join(work.compute.notes)
+    assert "asks 10 GPUs, node pool google_container_node_pool.gpu has 1: beyond" in note
+    s = result.summary()
+    assert s["attributed_ai_resources"] == 0
+    assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd + work.cost.monthly_usd, abs=0.02)
+    assert s["monthly_usd"] >= work.cost.monthly_usd  # the total never drops spend
+
+
+def test_b3_attribution_uses_up_the_pool_workload_by_workload(tmp_path):
+    # 2 x g5.12xlarge = 8 A10G: two workloads of 4 fit, the third is counted on its own
+    files = {"main.tf": EKS_POOL}
+    for n in ("a", "b", "c"):
+        files[f"{n}.yaml"] = workload(n, "pool: gpu", gpus=4)
+    res, result = run(tmp_path, files)
+    pool = res["aws_eks_node_group.gpu"]
+    works = [res[f"Deployment/ml/{n}"] for n in ("a", "b", "c")]
+    attributed = [w for w in works if w.cost.attributed_from]
+    counted = [w for w in works if not w.cost.attributed_from]
+    assert len(attributed) == 2 and len(counted) == 1
+    assert ("asks 4 GPUs, node pool aws_eks_node_group.gpu has 8, 8 of them already attributed to other workloads"
+            in " ".join(counted[0].compute.notes))
+    s = result.summary()
+    assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd + counted[0].cost.monthly_usd, abs=0.02)
+
+
+@pytest.mark.parametrize("tf, address, selector, itype", [
+    (GKE_POOL, "google_container_node_pool.gpu", "cloud.google.com/gke-nodepool: gpu", "g2-standard-4"),
+    (AKS_POOL, "azurerm_kubernetes_cluster_node_pool.gpu", "kubernetes.azure.com/agentpool: gpu",
+     "Standard_NC24ads_A100_v4"),
+], ids=["gke", "aks"])
+def test_b3_pod_on_a_gcp_or_azure_pool_is_priced_at_that_pools_rate(tmp_path, tf, address, selector, itype):
+    res, result = run(tmp_path, {"main.tf": tf, "d.yaml": workload("small", selector)})
+    work, pool = res["Deployment/ml/small"], res[address]
+    info = catalog.lookup(itype)
+    assert info is not None and info.provider != "aws"
+    per_gpu_of_pool = info.on_demand / info.accelerator_count
+    assert work.cost.hourly_usd == pytest.approx(per_gpu_of_pool, rel=1e-3)
+    assert "aws/" not in json.dumps(work.cost.breakdown)
+    assert work.cost.rate_source == info.on_demand_source
+    assert work.cost.attributed_from == [address]  # 1 GPU fits in the pool
+    assert result.summary()["monthly_usd"] == pytest.approx(pool.cost.monthly_usd, abs=0.01)
+
+
+def test_b3_hostname_selector_no_pool_sets_does_not_land_on_a_pool(tmp_path):
+    # the bug-hunt fixture: a kubernetes.io/hostname selector says nothing about the pool, like no selector
+    res, result = run(tmp_path, {"main.tf": GKE_POOL,
+                                 "d.yaml": workload("big", "kubernetes.io/hostname: node-7", replicas=10)})
+    work, pool = res["Deployment/ml/big"], res["google_container_node_pool.gpu"]
+    assert work.cost.monthly_usd is None and not work.cost.attributed_from
+    assert not any("lands on" in n for n in work.compute.notes)
+    s = result.summary()
+    assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd, abs=0.01)
+    assert s["unpriced_ai_resources"] == 1 and s["attributed_ai_resources"] == 0
+    # the same workload without the selector says the same thing
+    res2, _ = run(tmp_path, {"d.yaml": workload("big", "", replicas=10)})
+    assert res2["Deployment/ml/big"].cost.reason == work.cost.reason

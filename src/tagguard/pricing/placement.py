@@ -171,8 +171,27 @@ def pool_matches(pool: dict[str, Any], want: dict[str, Any]) -> bool:
     return True
 
 
-def _selects_anything(want: dict[str, Any]) -> bool:
-    return bool(want.get("node_selector") or want.get("terms"))
+# Labels that tell one node from another of the same pool (every node has its own hostname, every pool
+# its os / arch): selecting on them says nothing about which pool a pod runs on, unless a pool of the
+# scan sets them itself.
+_NODE_IDENTITY_KEYS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
+                       "beta.kubernetes.io/os", "beta.kubernetes.io/arch")
+
+
+def _sets_key(pool: dict[str, Any] | None, key: str) -> bool:
+    return pool is not None and (key in pool["labels"] or any(r["key"] == key for r in pool["requirements"]))
+
+
+def _selects_anything(want: dict[str, Any], pool: dict[str, Any] | None = None) -> bool:
+    """Whether the pod's nodeSelector / required affinity chooses among pools: a selector only on node
+    identity labels (``kubernetes.io/hostname: node-7``) that ``pool`` does not set is no such evidence,
+    the same as no selector at all."""
+    def evidence(key: Any) -> bool:
+        return str(key) not in _NODE_IDENTITY_KEYS or _sets_key(pool, str(key))
+
+    if any(evidence(k) for k in (want.get("node_selector") or {})):
+        return True
+    return any(any(isinstance(e, dict) and evidence(e.get("key")) for e in t) for t in want.get("terms") or [])
 
 
 # --- instance types --------------------------------------------------------------------------
@@ -325,7 +344,7 @@ def _matching(want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]]) -> 
         if not pool_matches(pool, want):
             continue
         tainted = any(t["effect"] in _SCHEDULE_EFFECTS for t in pool["taints"])
-        if not _selects_anything(want) and not tainted:
+        if not _selects_anything(want, pool) and not tainted:
             continue  # a pod that selects nothing could land on any untainted pool: not evidence
         matched.append((res, pool))
     return matched
@@ -476,10 +495,32 @@ def _price_from_types(r: Any, c: Any, via: str, types: list[str], exprs: list[di
     models = list(dict.fromkeys(_short(i.gpu_model) for _t, i in infos))
     allowed = ", ".join(t for t, _i in infos[:8]) + (" ..." if len(infos) > 8 else "")
     r.meta["placement_types"] = [t for t, _i in infos]
+    rates = card if card is not None else catalog.load()
     if len(models) == 1:
         c.accelerator = infos[0][1].gpu_model
-        c.notes.append(f"placement: lands on {via}; every type it allows ({allowed}) has {models[0]} accelerators, "
-                       f"so it is priced per {models[0]} accelerator{left_out}")
+        g = rates.gpu_hourly(c.accelerator)
+        rate_cloud = str(g.derived_from).split("/", 1)[0] if g is not None and g.derived_from else None
+        clouds = sorted({str(i.provider) for _t, i in infos})
+        if clouds == [rate_cloud] or rate_cloud is None and clouds == ["aws"]:
+            c.notes.append(f"placement: lands on {via}; every type it allows ({allowed}) has {models[0]} accelerators, "
+                           f"so it is priced per {models[0]} accelerator{left_out}")
+            return
+        # the per-GPU rate of a model comes from one cloud's type (aws/g6.xlarge for L4): a pod on a GKE
+        # or AKS pool pays that pool's own rate per GPU, the price of its node type at the pod's share
+        priced_types = [x for x in infos if x[1].on_demand is not None]
+        if not priced_types:
+            c.instance_type = infos[0][0]  # the engine then names the missing rate
+            c.notes.append(f"placement: lands on {via}; none of its {models[0]} types ({allowed}, "
+                           f"{'/'.join(clouds)}) has a rate in the rate card: not priced{left_out}")
+            return
+        own = min(priced_types, key=lambda x: float(x[1].on_demand or 0) / x[1].accelerator_count)
+        c.instance_type = own[0]
+        c.notes.append(f"placement: lands on {via}; every type it allows ({allowed}) has {models[0]} accelerators: "
+                       f"priced per {models[0]} accelerator at the rate of the pool's own type {own[0]} "
+                       f"({own[1].provider})"
+                       + (f", not the per-GPU rate of {g.derived_from}" if g is not None and g.derived_from else "")
+                       + ("; the cheapest per accelerator of them, a lower bound" if len(priced_types) > 1 else "")
+                       + left_out)
         return
 
     def rate(item):
@@ -514,6 +555,7 @@ def attribute(resources: list[Any]) -> None:
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
     budget = MAX_MATCHES
     types_of: dict[int, list[str]] = {}
+    used: dict[int, float] = {}  # GPUs of each pool already attributed to earlier workloads
     for r in resources:
         matched = r.meta.pop("_placement_pools", None)
         c, cost = r.compute, r.cost
@@ -551,10 +593,60 @@ def attribute(resources: list[Any]) -> None:
             c.notes.append(f"its figure counts in totals: it may land on {', '.join(unpriced[:5])}, whose capacity "
                            "has no figure of its own in this scan")
             continue
+        if not _take_capacity(c, sources, used):
+            continue
         cost.attributed_from = [s.address for s in sources]
         c.notes.append(f"attributed: its cost is a share of the capacity of {', '.join(cost.attributed_from[:5])}"
                        f"{' ...' if len(sources) > 5 else ''}, which is priced in this scan; totals count that "
                        "capacity once and leave this figure out (docs/pricing.md)")
+
+
+def _pool_gpus(res: Any) -> float | None:
+    """GPUs a priced pool holds: its units x GPUs per unit (the figure its own cost counts)."""
+    from tagguard.pricing import catalog
+
+    pc = res.compute
+    if pc is None or pc.units is None:
+        return None
+    per = pc.gpus_per_unit
+    if per is None and pc.instance_type:
+        info = catalog.lookup(pc.instance_type, pc.provider)
+        per = float(info.accelerator_count) if info is not None and info.accelerator_count else None
+    return None if per is None else float(pc.units) * float(per)
+
+
+def _take_capacity(c: Any, sources: list[Any], used: dict[int, float]) -> bool:
+    """Attribute the workload's GPUs to what is left of its pools' capacity; False (with a note) when it
+    asks for more than is left: then its figure is not a share of that capacity and counts in totals."""
+    demand = None if c.units is None or c.gpus_per_unit is None else float(c.units) * float(c.gpus_per_unit)
+    caps = [(s, _pool_gpus(s)) for s in sources]
+    unknown = [s.address for s, cap in caps if cap is None]
+    names = ", ".join(s.address for s in sources[:5]) + (" ..." if len(sources) > 5 else "")
+    pl = len(sources) > 1
+    if demand is None or unknown:
+        what = "its number of GPUs" if demand is None else f"the GPU capacity of {', '.join(unknown[:5])}"
+        c.notes.append(f"its figure counts in totals: {what} is unknown, so it cannot be shown to fit in node "
+                       f"pool{'s' if pl else ''} {names}")
+        return False
+    total = sum(cap for _s, cap in caps if cap is not None)
+    taken = sum(min(used.get(id(s), 0.0), cap) for s, cap in caps if cap is not None)
+    free = total - taken
+    if demand > free + 1e-9:
+        c.notes.append(f"its figure counts in totals: it asks {demand:g} GPU{'s' if demand != 1 else ''}, node pool{'s' if pl else ''} {names} "
+                       f"{'have' if pl else 'has'} {total:g}"
+                       + (f", {taken:g} of them already attributed to other workloads" if taken else "")
+                       + ": beyond the pool's capacity it is not a share of it"
+                       + (f" (an upper bound: up to {free:g} GPU{'s' if free != 1 else ''} of it may be capacity the pool's figure also counts)"
+                          if free > 0 else ""))
+        return False
+    left = demand
+    for s, cap in caps:
+        if left <= 0 or cap is None:
+            break
+        take = min(left, cap - min(used.get(id(s), 0.0), cap))
+        used[id(s)] = used.get(id(s), 0.0) + take
+        left -= take
+    return True
 
 
 # --- Terraform node groups -----------------------------------------------------------------------
