@@ -86,3 +86,66 @@ def test_chart_nested_outside_charts_dir_renders_on_its_own(helm, tmp_path):
     deps = sorted((r.address, r.source, r.compute.gpus_per_unit) for r in result.resources if r.type == "Deployment")
     assert deps == [("Deployment/ml/inner", "helm", 3), ("Deployment/ml/sub", "helm", 1)]
     assert not [f for f in result.findings if f.category in ("parse_error", "not_scanned")]
+
+
+# ---- B14: a chart whose dependency is file:// ----------------------------------------------------------
+BASE_TEMPLATE = GPU_DEPLOY.format(name="{{ .Release.Name }}-base", gpus="{{ .Values.gpus }}")
+FILE_DEP = 'dependencies:\n- {{name: base, version: "0.1.0", repository: "file://{path}"}}\n'
+
+
+def test_file_dependency_inside_the_repository_renders_with_the_parents_values(helm, tmp_path):
+    _write(tmp_path, {"charts/base/Chart.yaml": _chart("base"), "charts/base/values.yaml": "gpus: 1\n",
+                      "charts/base/templates/d.yaml": BASE_TEMPLATE,
+                      "charts/app/Chart.yaml": _chart("app", FILE_DEP.format(path="../base")),
+                      "charts/app/values.yaml": "base:\n  gpus: 4\n", "charts/app/templates/cm.yaml": CONFIGMAP})
+    before = (tmp_path / "charts/app/Chart.yaml").read_text()
+    result = _scan(tmp_path, helm_bin=helm)
+    assert not [f for f in result.findings if f.category == "not_scanned"]
+    got = sorted((r.meta.get("chart"), r.compute.gpus_per_unit, r.file, r.line) for r in result.resources)
+    # the parent's render holds the subchart with the parent's values; the base chart renders on its own too
+    assert got == [("app", 4, "charts/base/templates/d.yaml", 2), ("base", 1, "charts/base/templates/d.yaml", 2)]
+    assert (tmp_path / "charts/app/Chart.yaml").read_text() == before
+    assert not (tmp_path / "charts/app/charts").exists()  # the repository is untouched
+
+
+def test_file_dependency_outside_the_repository_is_not_read(helm, tmp_path):
+    repo = tmp_path / "repo"
+    _write(tmp_path, {"outside/Chart.yaml": _chart("base"), "outside/templates/d.yaml": BASE_TEMPLATE,
+                      "outside/values.yaml": "gpus: 1\n",
+                      "repo/app/Chart.yaml": _chart("app", FILE_DEP.format(path="../../outside")),
+                      "repo/app/templates/d.yaml": GPU_DEPLOY.format(name="own", gpus=2)})
+    result = _scan(repo, helm_bin=helm)
+    assert [r.address for r in result.resources] == ["Deployment/ml/own"]  # rendered without it
+    warn = [f for f in result.findings if f.category == "not_scanned"]
+    assert len(warn) == 1 and warn[0].severity == "warning" and warn[0].file == "app/Chart.yaml"
+    assert "`base` (file://../../outside leads outside the scanned repository; not read)" in warn[0].message
+    assert "`base`" in warn[0].fix
+
+
+def test_file_dependency_links_leading_out_and_cycles_are_left_out(helm, tmp_path):
+    repo = tmp_path / "repo"
+    _write(tmp_path, {"secret.yaml": GPU_DEPLOY.format(name="secret", gpus=8),
+                      "repo/base/Chart.yaml": _chart("base", 'dependencies:\n- {name: app, version: "0.1.0", '
+                                                              'repository: "file://../app"}\n'),
+                      "repo/base/values.yaml": "gpus: 1\n", "repo/base/templates/d.yaml": BASE_TEMPLATE,
+                      "repo/app/Chart.yaml": _chart("app", FILE_DEP.format(path="../base")),
+                      "repo/app/templates/cm.yaml": CONFIGMAP})
+    os.symlink(tmp_path / "secret.yaml", repo / "base" / "templates" / "leak.yaml")
+    result = _scan(repo, helm_bin=helm)
+    assert "Deployment/ml/secret" not in {r.address for r in result.resources}
+    app = [r for r in result.resources if r.meta.get("chart") == "app"]
+    assert [(r.address, r.compute.gpus_per_unit) for r in app] == [("Deployment/ml/release-base", 1)]
+    msgs = " ".join(f.message for f in result.findings if f.category == "not_scanned" and f.file == "app/Chart.yaml")
+    assert "`base` without `templates/leak.yaml`" in msgs and "file:// dependency cycle" in msgs
+
+
+def test_subchart_missing_under_charts_names_the_fix(helm, tmp_path):
+    # helm's own "missing in charts/" (a vendored subchart whose Chart.yaml name differs) gets the right advice
+    _write(tmp_path, {"app/Chart.yaml": _chart("app", 'dependencies:\n- {name: base, version: "0.1.0", '
+                                                      'repository: "file://../base"}\n'),
+                      "app/templates/cm.yaml": CONFIGMAP, "base/Chart.yaml": _chart("other"),
+                      "base/templates/d.yaml": BASE_TEMPLATE})
+    result = _scan(tmp_path, helm_bin=helm)
+    err = [f for f in result.findings if f.category == "not_scanned" and f.file == "app/Chart.yaml"]
+    assert len(err) == 1 and "missing in charts/ directory" in err[0].message
+    assert "helm dependency build" in err[0].fix and "--helm-values" not in err[0].fix

@@ -12,6 +12,10 @@
   read again as a plain manifest; any other manifest in the directory (applied with kubectl next to
   the chart) is read as one.  Subcharts under ``charts/`` are rendered by their parent (a chart
   elsewhere inside a chart is rendered on its own); library charts render nothing by themselves.
+* Dependencies not vendored under ``charts/``: a ``file://`` one that resolves to a chart inside the
+  scanned repository is copied into the render's copy of the chart (what ``helm dependency build``
+  does offline, with the same link rules, its own ``file://`` dependencies too); a remote one, or a
+  ``file://`` one leading outside the repository, is dropped with a warning naming it.
 * Findings point at the template an object came from (``# Source:`` comments) and name the chart.
 * No helm binary: one ``not-scanned`` error per chart and exit code 2, unless ``--skip-helm``
   (then a warning).  Never a silent pass.  A chart that fails to render: one error naming it.
@@ -322,18 +326,40 @@ class HelmSource(Source):
             return out
         chart_path = str(source_dir)
         with tempfile.TemporaryDirectory(prefix="tagguard-helm-") as home:
-            missing = _missing_dependencies(source_dir)
+            top = str(repository_root(inventory.root))
+            missing, local, bad_deps = _dependency_plan(source_dir, top)
             outside, special = _unsafe_entries(source_dir)
-            if missing or outside or special:
+            if missing or outside or special or local or bad_deps:
                 # `helm template` refuses a chart whose subcharts are not vendored under charts/, and
                 # fetching them (`helm dependency build`) needs the network: render a copy without them.
+                # `file://` dependencies inside the repository are copied into the copy's charts/ (what
+                # `helm dependency build` does offline); one leading outside it is dropped like a remote one.
                 # Symlinks leading out of the chart and FIFOs/devices are left out of the copy too.
-                copied = _copy_without(source_dir, Path(home) / "chart", missing, set(outside) | set(special))
-                if copied is None and (outside or special):
+                dropped = missing + [n for n, _ in bad_deps]
+                copied = _copy_without(source_dir, Path(home) / "chart", dropped, set(outside) | set(special))
+                notes: list[str] = []
+                if copied is not None and local:
+                    for dep_name, dep_dir in local:
+                        if not _vendor_local(dep_dir, Path(copied) / "charts" / dep_name, top, notes, [str(source_dir)]):
+                            copied = None
+                            break
+                if copied is None and (outside or special or local):
                     out.findings.append(self._render_error(name, d, chart_file, "could not copy the chart without its "
-                                                           "unsafe files; not rendered"))
+                                                           "unsafe files or with its file:// dependencies; not rendered"))
                     return out
                 chart_path = copied or chart_path
+                if bad_deps or notes:
+                    parts = [f"`{n}` ({why})" for n, why in bad_deps] + notes
+                    out.findings.append(Finding(
+                        rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
+                        message=(f"Helm chart `{name}` ({d}): file:// subchart(s) not rendered or rendered in part: "
+                                 + "; ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
+                                 + "; their workloads are not checked"),
+                        address=f"chart:{d}", file=chart_file, line=1,
+                        fix=("keep each file:// dependency (" + ", ".join(f"`{n}`" for n, _ in bad_deps) + ") a chart "
+                             "inside the scanned repository, or vendor it under charts/ (`helm dependency build`)"
+                             if bad_deps else "commit the subchart's files themselves instead of links or special files"),
+                        extra={"chart": name, "unrendered_subcharts": [n for n, _ in bad_deps], "notes": notes}))
                 if missing and chart_path != str(source_dir):
                     out.findings.append(Finding(
                         rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
@@ -415,11 +441,20 @@ class HelmSource(Source):
             text = " ".join(lines)[:500] or f"helm exited with code {code}"
             if text.startswith("Error: "):
                 text = text[len("Error: "):]
+            if "missing in charts/ directory" in text:
+                out.findings.append(self._render_error(
+                    name, d, file, text, line, fix="vendor the subchart(s) helm names under charts/ (`helm dependency "
+                    "build`), or make each dependency's name match the name in its chart's Chart.yaml"))
+                return out
             out.findings.append(self._render_error(name, d, file, text, line))
             return out
         rendered = stdout.decode("utf-8", "replace")
         parsed = parse_stream(rendered, chart_file, helm=True, kinds=readable_kinds(ctx.config))
         template_lines = _TemplateLines(inventory, d)
+        root = os.path.realpath(inventory.root)
+        for dep_name, dep_dir in (local if chart_path != str(source_dir) else []):
+            if _inside(dep_dir, root):  # a vendored file:// subchart's objects point at its own files
+                template_lines.vendored[f"charts/{dep_name}/"] = Path(os.path.relpath(dep_dir, root)).as_posix()
         for doc in parsed.docs:
             if doc.helm_source:
                 doc.file, doc.line = template_lines.locate(doc.helm_source, doc.obj)
@@ -579,13 +614,23 @@ def _run_bounded(cmd: list[str], env: dict[str, str], cwd: str, deadline: float,
 
 
 def _missing_dependencies(chart: Path) -> list[str]:
-    """Names of ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy under charts/."""
+    """Names of remote ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy under charts/."""
+    return _dependency_plan(chart, None)[0]
+
+
+MAX_LOCAL_DEPTH = 8  # file:// dependencies of file:// dependencies ...
+
+
+def _dependency_plan(chart: Path, top: str | None) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(remote names, local (name, directory), refused (name, reason))`` of the dependencies with no copy
+    under charts/: ``file://`` ones resolve against the chart directory and must stay inside ``top`` (the
+    repository) and hold a Chart.yaml; ``top`` None: local dependencies are not looked at."""
     meta = _chart_meta(chart / "Chart.yaml", chart)
     deps = meta.get("dependencies")
     if not deps and (chart / "requirements.yaml").is_file():
         deps = _chart_meta(chart / "requirements.yaml", chart).get("dependencies")
     if not isinstance(deps, list):
-        return []
+        return [], [], []
     present = set()
     sub = chart / "charts"
     if sub.is_dir():
@@ -596,14 +641,58 @@ def _missing_dependencies(chart: Path) -> list[str]:
                 stem = entry.name[:-4] if entry.name.endswith(".tgz") else entry.name[:-7]
                 m = re.match(r"^(.+?)-v?\d", stem)
                 present.add(m.group(1) if m else stem)
-    out = []
+    out: list[str] = []
+    local: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
     for dep in deps:
         if isinstance(dep, dict) and dep.get("name") and str(dep["name"]) not in present:
+            dep_name = str(dep["name"])
             repo = str(dep.get("repository") or "")
-            if repo.startswith("file://"):
-                continue  # a local path dependency: helm reads it from there
-            out.append(str(dep["name"]))
-    return out
+            if not repo.startswith("file://"):
+                out.append(dep_name)
+            elif top is not None:
+                why = _local_problem(chart, repo[len("file://"):], top, dep_name)
+                if why is None:
+                    local.append((dep_name, os.path.realpath(os.path.join(os.path.realpath(chart), repo[7:]))))
+                else:
+                    refused.append((dep_name, why))
+    return out, local, refused
+
+
+def _local_problem(chart: Path, where: str, top: str, dep_name: str) -> str | None:
+    """Why the ``file://`` dependency at ``where`` (relative to ``chart``) is not rendered; None when it can be."""
+    if not where or "\x00" in where or dep_name in (".", "..") or "/" in dep_name or "\\" in dep_name:
+        return f"file://{where} is not a usable path"
+    target = os.path.realpath(os.path.join(os.path.realpath(chart), where))
+    if not _inside(target, top):
+        return f"file://{where} leads outside the scanned repository; not read"
+    if not os.path.isfile(os.path.join(target, "Chart.yaml")) or os.path.islink(os.path.join(target, "Chart.yaml")):
+        return f"file://{where} holds no Chart.yaml"
+    return None
+
+
+def _vendor_local(dep_dir: str, dest: Path, top: str, notes: list[str], chain: list[str]) -> bool:
+    """Copy the chart at ``dep_dir`` (inside ``top``) to ``dest`` like ``helm dependency build`` does,
+    with the confinement of a chart copy (links leading out of it and special files left out), and its
+    own ``file://`` dependencies under its charts/, ``chain`` deep (a cycle or more than
+    ``MAX_LOCAL_DEPTH`` levels stops there, with a note).  False when the copy fails."""
+    shown = os.path.relpath(dep_dir, top)
+    if dep_dir in chain or len(chain) > MAX_LOCAL_DEPTH:
+        notes.append(f"`{Path(shown).as_posix()}` (a file:// dependency cycle or more than {MAX_LOCAL_DEPTH} levels)")
+        return True
+    missing, local, refused = _dependency_plan(Path(dep_dir), top)
+    outside, special = _unsafe_entries(Path(dep_dir))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if _copy_without(Path(dep_dir), dest, missing + [n for n, _ in refused], set(outside) | set(special)) is None:
+        return False
+    rel = Path(shown).as_posix()
+    if missing:
+        notes.append(f"`{rel}` without its subchart(s) " + ", ".join(f"`{m}`" for m in missing) + " (not under its charts/)")
+    notes.extend(f"`{rel}` without `{n}` ({why})" for n, why in refused)
+    if outside or special:
+        notes.append(f"`{rel}` without " + ", ".join(f"`{e}`" for e in (outside + special)[:5])
+                     + " (links leading outside it, or not regular files)")
+    return all(_vendor_local(sub, dest / "charts" / n, top, notes, chain + [dep_dir]) for n, sub in local)
 
 
 def _copy_without(chart: Path, dest: Path, missing: list[str], leave_out: set | None = None) -> str | None:
@@ -666,12 +755,13 @@ class _TemplateLines:
         self.files = set(inventory.files)
         self.seen: dict[tuple[str, str], int] = {}
         self.cache: dict[str, dict[str, list[int]]] = {}
+        self.vendored: dict[str, str] = {}  # "charts/<name>/" of the render -> the repository directory
 
-    def _index(self, rel: str) -> dict[str, list[int]]:
+    def _index(self, rel: str, boundary: str) -> dict[str, list[int]]:
         from tagguard import safeio
 
         try:
-            text = safeio.read_bytes(self.inventory.path(rel), self.inventory.path(self.chart_dir)).decode("utf-8", "replace")
+            text = safeio.read_bytes(self.inventory.path(rel), self.inventory.path(boundary)).decode("utf-8", "replace")
         except OSError:
             return {}
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -686,11 +776,16 @@ class _TemplateLines:
     def locate(self, source: str, obj: dict[str, Any]) -> tuple[str, int]:
         _, _, inner = source.partition("/")  # drop the chart name
         rel = inner if self.chart_dir == "." else f"{self.chart_dir}/{inner}"
+        boundary = self.chart_dir
+        for prefix, where in self.vendored.items():
+            if inner.startswith(prefix):
+                rest = inner[len(prefix):]
+                rel, boundary = (rest if where == "." else f"{where}/{rest}"), where
         if rel not in self.files:
             return rel, 1
         index = self.cache.get(rel)
         if index is None:
-            index = self.cache[rel] = self._index(rel)
+            index = self.cache[rel] = self._index(rel, boundary)
         kind = str(obj.get("kind"))
         hits = index.get(kind)
         if not hits:
