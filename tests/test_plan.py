@@ -53,11 +53,13 @@ def test_judged_on_tags_all_and_unknowns(mixed):
     assert "known only after apply" in gpu.unresolved_reasons["cost-center"]
     opaque = by["aws_instance.opaque"]
     assert opaque.tags_open and opaque.tags == {"project": "opaque"}
-    rules = {(f.rule, f.address, f.tag) for f in result.findings if f.category in ("missing_tag", "unresolved_value", "invalid_value")}
+    rules = {(f.rule, f.address, f.tag) for f in result.findings
+             if f.category in ("missing_tag", "unresolved_value", "invalid_value")}
     assert ("unresolved-value", 'module.serving["chat"].aws_instance.gpu[0]', "cost-center") in rules
     assert ("unresolved-value", "aws_instance.opaque", None) in rules
     # deletes and no-ops are not judged, even though `same` has no tags at all
-    assert not [f for f in result.findings if f.address in ("aws_instance.same", "aws_instance.old") and f.category == "missing_tag"]
+    assert not [f for f in result.findings
+                if f.address in ("aws_instance.same", "aws_instance.old") and f.category == "missing_tag"]
     assert not [f for f in result.findings if f.category == "missing_tag"]
 
 
@@ -151,8 +153,10 @@ def test_minified_plan_has_no_line_and_old_format_without_resource_changes(tmp_p
 
 def test_other_json_is_not_claimed_and_bad_plan_is_one_line_error(tmp_path):
     _write(tmp_path, "package.json", {"name": "x", "version": "1.0.0"})
-    _write(tmp_path, "state.json", {"format_version": "1.0", "terraform_version": "1.9.0", "values": {"root_module": {}}})
-    _write(tmp_path, "broken.json", '{\n  "format_version": "1.2",\n  "resource_changes": [\n    {"address": }\n  ]\n}\n')
+    _write(tmp_path, "state.json",
+           {"format_version": "1.0", "terraform_version": "1.9.0", "values": {"root_module": {}}})
+    _write(tmp_path, "broken.json",
+           '{\n  "format_version": "1.2",\n  "resource_changes": [\n    {"address": }\n  ]\n}\n')
     _write(tmp_path, "future.json", {"format_version": "2.0", "resource_changes": []})
     result = scan([str(tmp_path)], Config(raw={}, path=tmp_path / ".tagguard.yaml"))
     errs = {f.file: f for f in result.findings if f.rule == "parse-error"}
@@ -177,7 +181,8 @@ def test_after_unknown_nested_maps_and_gcp_default_labels(tmp_path):
                              "guest_accelerator": []}]},
             {"node_config": [{"resource_labels": {"cost-center": True}}]}, rtype="google_container_node_pool"),
         _change("aws_instance.u", ["update"], {"instance_type": "g5.xlarge", "tags_all": {"a": "1"}},
-                {"instance_type": "g5.xlarge", "tags_all": {"business-unit": "r", "project": "p", "environment": "dev"}},
+                {"instance_type": "g5.xlarge",
+                 "tags_all": {"business-unit": "r", "project": "p", "environment": "dev"}},
                 {"tags_all": {"cost-center": True}}),
     ]}
     _write(tmp_path, "plan.json", plan)

@@ -47,7 +47,8 @@ def test_hook_manifest():
 
     files = re.compile(hook["files"])
     exclude = re.compile(hook["exclude"])
-    for name in ("main.tf", "prod.tfvars", "k8s/job.yaml", "chart/values.yml", "plan.json", "chart/templates/_helpers.tpl"):
+    for name in ("main.tf", "prod.tfvars", "k8s/job.yaml", "chart/values.yml", "plan.json",
+                 "chart/templates/_helpers.tpl"):
         assert files.search(name) and not exclude.search(name), name
     for name in (".pre-commit-config.yaml", "sub/.tagguard.yaml", ".tagguard-baseline.json"):
         assert exclude.search(name), name
@@ -68,14 +69,16 @@ def test_a_chart_file_means_its_chart(tmp_path, monkeypatch):
     (tmp_path / "k8s" / "job.yaml").write_text("kind: Job\n")
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
-    for arg in ("charts/llm/values.yaml", "charts/llm/templates/deploy.yaml", "charts/llm/charts/worker/templates/job.yaml"):
+    for arg in ("charts/llm/values.yaml", "charts/llm/templates/deploy.yaml",
+                "charts/llm/charts/worker/templates/job.yaml"):
         inv = build_inventory([arg], Config())
         assert inv.root.resolve() == chart.resolve(), arg
         assert {"Chart.yaml", "values.yaml", "templates/deploy.yaml", "charts/worker/Chart.yaml"} <= set(inv.files)
     # a manifest outside any chart stays itself, next to a chart file
     inv = build_inventory(["k8s/job.yaml", "charts/llm/values.yaml"], Config())
     assert inv.root.resolve() == tmp_path.resolve()
-    assert "k8s/job.yaml" in inv.files and "charts/llm/Chart.yaml" in inv.files and "charts/llm/templates/deploy.yaml" in inv.files
+    assert "k8s/job.yaml" in inv.files and "charts/llm/Chart.yaml" in inv.files
+    assert "charts/llm/templates/deploy.yaml" in inv.files
 
 
 @pytest.mark.slow

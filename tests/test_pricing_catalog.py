@@ -79,7 +79,8 @@ def test_gpu_hourly_table_derivation():
     assert catalog.gpu_hourly("A100").usd_per_gpu_hour == pytest.approx(21.957642 / 8)
     assert catalog.gpu_hourly("T4").usd_per_gpu_hour == pytest.approx(0.526)
     a10 = catalog.gpu_hourly("A10")  # Azure only
-    # one whole A10 (NV36ads_A10_v5, $3.20, rate from policies/ratecard_supplement.yaml) is cheaper per GPU than NV72's two
+    # one whole A10 (NV36ads_A10_v5, $3.20, rate from policies/ratecard_supplement.yaml)
+    # is cheaper per GPU than NV72's two
     assert a10.usd_per_gpu_hour == pytest.approx(3.2) and a10.derived_from == "azure/Standard_NV36ads_A10_v5"
     assert catalog.gpu_hourly("Trainium2").usd_per_gpu_hour is None
     assert catalog.gpu_hourly("nvidia-tesla-t4").gpu_model == "T4"

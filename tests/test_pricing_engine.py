@@ -345,7 +345,8 @@ def test_region_mismatch_is_noted():
 
 def test_pricing_region_is_the_default_resource_region():
     assert "eu-central-1" in Pricer(CARD, {"region": "eu-central-1"}).price(res(instance_type="g5.xlarge")).reason
-    assert Pricer(CARD, {"region": "us-east-1"}).price(res(instance_type="g5.xlarge", region="us-east-1b")).reason is None
+    pricer = Pricer(CARD, {"region": "us-east-1"})
+    assert pricer.price(res(instance_type="g5.xlarge", region="us-east-1b")).reason is None
 
 
 def test_price_sets_nothing_and_price_all_only_ai():

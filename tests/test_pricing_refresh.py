@@ -18,17 +18,22 @@ def item(itype, od, r1=None, upfront3=None, r3=None):
                                                                    "description": "on demand"}}}},
              "Reserved": {}}
     if r1 is not None:
-        terms["Reserved"][f"{sku}.4NA7Y494T4"] = {"termAttributes": {"LeaseContractLength": "1yr", "OfferingClass": "standard",
-                                                                      "PurchaseOption": "No Upfront"},
-                                                   "priceDimensions": {"d": {"unit": "Hrs", "pricePerUnit": {"USD": str(r1)}}}}
+        terms["Reserved"][f"{sku}.4NA7Y494T4"] = {
+            "termAttributes": {"LeaseContractLength": "1yr", "OfferingClass": "standard",
+                               "PurchaseOption": "No Upfront"},
+            "priceDimensions": {"d": {"unit": "Hrs", "pricePerUnit": {"USD": str(r1)}}},
+        }
     if r3 is not None:
-        terms["Reserved"][f"{sku}.38NPMPTW36"] = {"termAttributes": {"LeaseContractLength": "3yr", "OfferingClass": "standard",
-                                                                      "PurchaseOption": "Partial Upfront"},
-                                                   "priceDimensions": {"u": {"unit": "Quantity", "pricePerUnit": {"USD": str(upfront3)}},
-                                                                       "h": {"unit": "Hrs", "pricePerUnit": {"USD": str(r3)}}}}
+        terms["Reserved"][f"{sku}.38NPMPTW36"] = {
+            "termAttributes": {"LeaseContractLength": "3yr", "OfferingClass": "standard",
+                               "PurchaseOption": "Partial Upfront"},
+            "priceDimensions": {"u": {"unit": "Quantity", "pricePerUnit": {"USD": str(upfront3)}},
+                                "h": {"unit": "Hrs", "pricePerUnit": {"USD": str(r3)}}},
+        }
     return json.dumps({"product": {"productFamily": "Compute Instance", "sku": sku,
                                    "attributes": {"instanceType": itype, "regionCode": "us-east-1"}},
-                       "serviceCode": "AmazonEC2", "publicationDate": "2026-11-01T00:00:00Z", "version": "1", "terms": terms})
+                       "serviceCode": "AmazonEC2", "publicationDate": "2026-11-01T00:00:00Z", "version": "1",
+                       "terms": terms})
 
 
 def test_refresh_writes_atomically_and_overlays_the_rate_card(tmp_path):
@@ -39,15 +44,19 @@ def test_refresh_writes_atomically_and_overlays_the_rate_card(tmp_path):
     ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     ps, es = Stubber(pricing), Stubber(ec2)
     expected = {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1", "MaxResults": 100}
-    ps.add_response("get_products", {"PriceList": [item("g5.xlarge", 0.95, r1=0.6, upfront3=8760, r3=0.2)], "NextToken": "t2",
-                                     "FormatVersion": "aws_v1"}, expected)
+    ps.add_response("get_products", {"PriceList": [item("g5.xlarge", 0.95, r1=0.6, upfront3=8760, r3=0.2)],
+                                     "NextToken": "t2", "FormatVersion": "aws_v1"}, expected)
     ps.add_response("get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, {**expected, "NextToken": "t2"})
     ps.add_response("get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, expected)  # p5: no SKU
     es.add_response("describe_spot_price_history", {"SpotPriceHistory": [
-        {"AvailabilityZone": "us-east-1a", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX", "SpotPrice": "0.40", "Timestamp": now},
-        {"AvailabilityZone": "us-east-1b", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX", "SpotPrice": "0.30", "Timestamp": now},
-        {"AvailabilityZone": "us-east-1c", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX", "SpotPrice": "0.50", "Timestamp": now}]},
-        {"InstanceTypes": ["g5.xlarge", "p5.48xlarge"], "ProductDescriptions": ["Linux/UNIX"], "StartTime": now, "MaxResults": 1000})
+        {"AvailabilityZone": "us-east-1a", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX",
+         "SpotPrice": "0.40", "Timestamp": now},
+        {"AvailabilityZone": "us-east-1b", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX",
+         "SpotPrice": "0.30", "Timestamp": now},
+        {"AvailabilityZone": "us-east-1c", "InstanceType": "g5.xlarge", "ProductDescription": "Linux/UNIX",
+         "SpotPrice": "0.50", "Timestamp": now}]},
+        {"InstanceTypes": ["g5.xlarge", "p5.48xlarge"], "ProductDescriptions": ["Linux/UNIX"], "StartTime": now,
+         "MaxResults": 1000})
     out = tmp_path / "cache" / "ratecard.local.json"
     with ps, es:
         summary = refresh.refresh(["us-east-1"], types=["g5.xlarge", "p5.48xlarge"], output=out,
@@ -202,7 +211,8 @@ def test_terraform_candidate_sizes_are_ranked_by_the_card_the_scan_prices_with(t
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "main.tf").write_text(
         'variable "itype" {\n  type = string\n  validation {\n'
-        '    condition     = contains(["g5.xlarge", "p4d.24xlarge"], var.itype)\n    error_message = "pick one"\n  }\n}\n'
+        '    condition     = contains(["g5.xlarge", "p4d.24xlarge"], var.itype)\n'
+        '    error_message = "pick one"\n  }\n}\n'
         'resource "aws_instance" "gpu" {\n  ami = "ami-1"\n  instance_type = var.itype\n}\n')
 
     def chosen():

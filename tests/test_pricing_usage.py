@@ -96,7 +96,8 @@ def test_bad_usage_file(tmp_path, text, line, needle):
 
 def test_bad_key_fixture_names_file_and_line():
     path = FIXTURES / "usage_bad_key.yaml"
-    with pytest.raises(ValueError, match=r"usage_bad_key\.yaml:5: aws_instance\.gpu: unknown usage key 'hours_per_week'"):
+    with pytest.raises(ValueError,
+                       match=r"usage_bad_key\.yaml:5: aws_instance\.gpu: unknown usage key 'hours_per_week'"):
         load_usage(path)
 
 

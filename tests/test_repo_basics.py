@@ -31,7 +31,8 @@ def test_every_readme_an_example_points_to_exists():
     for f in (ROOT / "examples").rglob("*"):
         if not f.is_file():
             continue
-        for m in re.finditer(r"see ([\w./-]*README\.md)( in this folder)?", f.read_text(encoding="utf-8", errors="replace")):
+        text = f.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r"see ([\w./-]*README\.md)( in this folder)?", text):
             target = m.group(1)
             path = f.parent / target if m.group(2) or not target.startswith("examples/") else ROOT / target
             pointers.append((f, path))
@@ -57,7 +58,8 @@ def _choices(command: str):
 
 def test_readme_format_lists_name_every_format():
     # the format reference moved from README.md to the documentation site (docs/formats.md, docs/ci.md, ...)
-    readme = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    readme = "\n".join(p.read_text(encoding="utf-8") for p in pages)
     scan = _choices("scan")
     assert "html" in scan
     line = next(ln for ln in readme.splitlines() if "`--format` (`-f`) picks one of" in ln)

@@ -44,10 +44,11 @@ def test_edge_values_match_schema(validator):
     res = Resource(address="Deployment/ml/trainer", type="Deployment", source="kubernetes", ai=True, tags_open=True,
                    compute=Compute(accelerator="A100", gpus_per_unit=0.5, units=None, notes=["MIG 3g.40gb"]),
                    cost=Cost(reason="no rate for this accelerator"), meta={"namespace": "ml", "replicas": 2})
-    findings = [Finding(rule="parse-error", category="parse_error", severity="error", message="bad.yaml:3: invalid YAML",
-                        file="bad.yaml", line=3),
-                Finding(rule="tag-drift", category="tag_drift", severity="warning", message="drift", address=res.address,
-                        suppressed=True, suppression_reason="accepted", extra={"live": {"owner": "x"}})]
+    findings = [Finding(rule="parse-error", category="parse_error", severity="error",
+                        message="bad.yaml:3: invalid YAML", file="bad.yaml", line=3),
+                Finding(rule="tag-drift", category="tag_drift", severity="warning", message="drift",
+                        address=res.address, suppressed=True, suppression_reason="accepted",
+                        extra={"live": {"owner": "x"}})]
     doc = report_dict(ScanResult(resources=[res], findings=findings, root=None, errors=[{"message": "oops"}]))
     check(validator, doc)
 

@@ -193,6 +193,7 @@ def test_importing_the_registry_loads_no_rule_family():
     import sys
 
     code = ("import sys, tagguard.rules.registry as r; "
-            "print(sorted(m for m in sys.modules if m.startswith('tagguard.rules.') and m != 'tagguard.rules.registry'))")
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith('tagguard.rules.') and m != 'tagguard.rules.registry'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

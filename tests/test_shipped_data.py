@@ -30,7 +30,8 @@ CATALOGS = {
     "gpu_resources.yaml": "gpu_resources.schema.json",
     "aws-readonly-policy.json": None,  # an IAM policy document for users to attach; tagguard never reads it
     "ratecard.README.md": None,  # prose
-    "ratecard_supplement.yaml": None,  # cited build input of ratecard.json (scripts/build_ratecard.py); never read at run time
+    # cited build input of ratecard.json (scripts/build_ratecard.py); never read at run time
+    "ratecard_supplement.yaml": None,
 }
 
 
@@ -59,7 +60,8 @@ def test_catalog_is_valid_against_its_schema(name):
 
 def test_aws_policy_is_a_read_only_iam_document():
     doc = _load("policies/aws-readonly-policy.json")
-    actions = [a for st in doc["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])]
+    actions = [a for st in doc["Statement"]
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])]
     assert doc["Version"] == "2012-10-17" and actions
     assert all(re.search(r":(Describe|List|Get)", a) for a in actions), actions
 
@@ -187,7 +189,8 @@ def unpacked_wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_every_shipped_file(unpacked_wheel):
     pkg = unpacked_wheel / "tagguard"
     missing = [f"{top}/{p.relative_to(ROOT / top).as_posix()}" for top in resources.DATA_DIRS
-               for p in (ROOT / top).rglob("*") if p.is_file() and not (pkg / "_data" / top / p.relative_to(ROOT / top)).is_file()]
+               for p in (ROOT / top).rglob("*")
+               if p.is_file() and not (pkg / "_data" / top / p.relative_to(ROOT / top)).is_file()]
     src = ROOT / "src" / "tagguard"
     missing += [p.relative_to(src).as_posix() for p in src.rglob("*")
                 if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts

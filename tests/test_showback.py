@@ -18,7 +18,8 @@ def res(addr, monthly, gpu_h, **tags):
 
 
 def result():
-    rs = [res("a", 3000, 730, **{"business-unit": "research", "project": "llm", "environment": "prod", "cost-center": "C1"}),
+    rs = [res("a", 3000, 730,
+              **{"business-unit": "research", "project": "llm", "environment": "prod", "cost-center": "C1"}),
           res("b", 1000, 730, **{"business-unit": "ads", "project": "rank", "environment": "dev", "cost-center": "C2"}),
           res("c", 1000, 1460, project="llm")]
     fs = [Finding("missing-tag", "missing_tag", "error", "c: missing", address="c", tag=t)
@@ -27,14 +28,16 @@ def result():
 
 
 def test_dimensions_unallocated_and_proportional_shared_costs():
-    cfg = Config(raw={"shared_costs": [{"name": "registry", "monthly_usd": 500}, {"name": "monitoring", "monthly_usd": 250}]})
+    cfg = Config(raw={"shared_costs": [{"name": "registry", "monthly_usd": 500},
+                                       {"name": "monitoring", "monthly_usd": 250}]})
     sb = build_showback(result(), cfg)
     bu = sb["dimensions"]["business_unit"]
     assert [(r["value"], r["monthly_usd"]) for r in bu["rows"]] == [("research", 3000.0), ("ads", 1000.0)]
     assert bu["unallocated"] == {"monthly_usd": 1000.0, "gpu_hours": 1460.0, "resources": 1, "share_pct": 20.0}
     proj = sb["dimensions"]["project"]
     # c has project=llm but is unallocated (missing keys): unallocated in every table, like the headline
-    assert proj["rows"][0] == {"value": "llm", "monthly_usd": 3000.0, "gpu_hours": 730.0, "resources": 1, "share_pct": 60.0}
+    assert proj["rows"][0] == {"value": "llm", "monthly_usd": 3000.0, "gpu_hours": 730.0, "resources": 1,
+                               "share_pct": 60.0}
     assert proj["unallocated"] == bu["unallocated"]
     assert sb["totals"]["unallocated_monthly_usd"] == 1000.0 and sb["totals"]["unallocated_share_pct"] == 20.0
     teams = {t["value"]: t for t in sb["shared_costs"]["teams"]}
@@ -71,7 +74,8 @@ def test_renderings():
     md = render(sb, "markdown")
     assert "| research | $3,000.00 |" in md and "### Top unallocated GPU resources" in md
     rows = list(csv.reader(io.StringIO(render(sb, "csv"))))
-    assert rows[0][0] == "section" and ["dimension", "business_unit", "(unallocated)", "1000.0", "1460.0", "1", "20.0"] in rows
+    assert rows[0][0] == "section"
+    assert ["dimension", "business_unit", "(unallocated)", "1000.0", "1460.0", "1", "20.0"] in rows
     assert json.loads(render(sb, "json"))["totals"]["monthly_usd"] == 5000.0
 
 
@@ -82,7 +86,8 @@ def test_report_showback_over_iac_paths(tmp_path):
     (tmp_path / "main.tf").write_text('resource "aws_instance" "gpu" {\n  instance_type = "p4d.24xlarge"\n'
                                       '  tags = { "business-unit" = "research" }\n}\n')
     p = subprocess.run([sys.executable, "-m", "tagguard", "report", "showback", str(tmp_path), "-f", "json"],
-                       capture_output=True, text=True, cwd=tmp_path, env={**__import__("os").environ, "HOME": str(tmp_path)})
+                       capture_output=True, text=True, cwd=tmp_path,
+                       env={**__import__("os").environ, "HOME": str(tmp_path)})
     assert p.returncode == 0, p.stderr
     sb = json.loads(p.stdout)
     assert sb["dimensions"]["business_unit"]["rows"] == []  # unallocated (project etc. missing) in every table

@@ -99,7 +99,8 @@ def test_markdown_escapes_values_and_reasons():
 
 def test_examples_terraform_one_truth(tmp_path):
     env = {"HOME": str(tmp_path)}
-    p = run_cli("report", "showback", ROOT / "examples" / "terraform", "-f", "json", env=env, cwd=tmp_path, process=True)
+    p = run_cli("report", "showback", ROOT / "examples" / "terraform", "-f", "json",
+                env=env, cwd=tmp_path, process=True)
     assert p.returncode == 0, p.stderr
     sb = p.json()
     un = sb["totals"]["unallocated_monthly_usd"]
@@ -119,6 +120,7 @@ def test_kubernetes_stranded_labels_name_their_keys(tmp_path):
         "  labels: {business-unit: research, project: llm, environment: prod, cost-center: C1}\n"
         "spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n"
         "      - name: t\n        image: x\n        resources: {limits: {nvidia.com/gpu: 1}}\n")
-    findings = run_cli("scan", tmp_path, "-f", "json", env={"HOME": str(tmp_path)}, cwd=tmp_path, process=True).json()["findings"]
+    proc = run_cli("scan", tmp_path, "-f", "json", env={"HOME": str(tmp_path)}, cwd=tmp_path, process=True)
+    findings = proc.json()["findings"]
     (np,) = [f for f in findings if f["rule"] == "not-propagated"]
     assert sorted(np["tags"]) == ["business-unit", "cost-center", "environment", "project"]

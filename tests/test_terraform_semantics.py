@@ -19,7 +19,8 @@ def test_null_comparison_of_collection_with_unknown_elements_is_known():
 def test_tf_json_scanner_keeps_lines_and_reports_errors_with_position():
     from tagguard.sources.terraform import tfjson
 
-    parsed = tfjson.parse(b'{\n "resource": {"aws_instance": {\n  "x": {"tags": {"a": "${1 + 1}"}, "count": 2}}}}\n', "m.tf.json")
+    parsed = tfjson.parse(b'{\n "resource": {"aws_instance": {\n  "x": {"tags": {"a": "${1 + 1}"}, "count": 2}}}}\n',
+                          "m.tf.json")
     assert not parsed.errors
     block = parsed.body.blocks[0]
     assert (block.type, block.labels, block.line) == ("resource", ["aws_instance", "x"], 3)
@@ -34,7 +35,9 @@ def test_type_constraint_conversion_fills_nested_optional_attributes():
     from tagguard.hcl import parse as hcl
     from tagguard.sources.terraform.module import Located, _apply_type_defaults
 
-    parsed = hcl.parse(b'variable "v" {\n  type = list(object({ a = optional(number, 3), b = optional(map(string), {}) }))\n}\n', "v.tf")
+    parsed = hcl.parse(b'variable "v" {\n'
+                       b'  type = list(object({ a = optional(number, 3), b = optional(map(string), {}) }))\n}\n',
+                       "v.tf")
     decl = Located("v.tf", parsed.body.blocks[0])
     assert _apply_type_defaults(decl, [{"b": {"k": 1}}, {"a": "7"}]) == [{"a": 3, "b": {"k": "1"}}, {"a": 7, "b": {}}]
 
