@@ -238,6 +238,10 @@ def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any]) -> list
             qty = holder.get(qfield)
         else:
             continue
+        when = entry.get("when")
+        if isinstance(when, dict) and not (isinstance(holder, dict) and
+                                           all(str(holder.get(k)) == str(v) for k, v in when.items())):
+            continue  # KAITO `partition: {mode: accelerator, count: 2}`: GPUs only in accelerator mode
         name = entry.get("resource")
         if name is None and isinstance(holder, dict):
             name = holder.get(str(entry.get("name") or "name"))

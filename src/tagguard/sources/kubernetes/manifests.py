@@ -25,7 +25,7 @@ _KIND = re.compile(r"^kind[ \t]*:", re.M)
 _KIND_VALUE = re.compile(r"^kind[ \t]*:[ \t]*[\"']?([A-Za-z0-9]+)[\"']?[ \t]*(?:#.*)?$", re.M)
 # Kinds read besides the workload table; everything else (Service, ConfigMap, Secret...) is skipped unparsed.
 EXTRA_KINDS = frozenset({"Namespace", "ResourceQuota", "NodePool", "EC2NodeClass", "TrainingRuntime",
-                         "ClusterTrainingRuntime", "List"})
+                         "ClusterTrainingRuntime", "List", "ResourceClaimTemplate", "ResourceClaim"})
 MAX_DOCUMENTS = 100_000
 
 
@@ -219,11 +219,22 @@ def _objects(value: dict[str, Any], file: str, line: int, helm_source: str | Non
     yield Doc(value, file, line, helm_source)
 
 
+class ReadableKinds(frozenset):
+    """The kinds worth parsing, plus ``markers``: text that makes a document of any other kind worth parsing
+    too (an accelerator resource name: an unknown kind that requests GPUs is reported, not skipped)."""
+
+    markers: tuple[str, ...] = ()
+
+
 def readable_kinds(config: Any = None) -> frozenset[str]:
     from tagguard.sources.kubernetes.kinds import load_table
 
     table = load_table(config)
-    return frozenset({k.split(".", 1)[0] for k in table.kinds} | EXTRA_KINDS)
+    kinds = ReadableKinds({k.split(".", 1)[0] for k in table.kinds} | EXTRA_KINDS)
+    # "nvidia.com/mig-*" -> "nvidia.com/mig-": the literal head of every accelerator resource name
+    kinds.markers = tuple(dict.fromkeys(re.split(r"[*?\[]", name, maxsplit=1)[0] for name in table.accelerators
+                                        if re.split(r"[*?\[]", name, maxsplit=1)[0]))
+    return kinds
 
 
 def _worth_reading(chunk: str, kinds: frozenset[str]) -> bool:
@@ -232,7 +243,9 @@ def _worth_reading(chunk: str, kinds: frozenset[str]) -> bool:
     if len(found) != 1:
         return True  # no plain top-level kind line (flow style, odd layout, several): parse it to know
     kind = found[0]
-    return kind in kinds or kind.endswith("List")
+    if kind in kinds or kind.endswith("List"):
+        return True
+    return any(m in chunk for m in getattr(kinds, "markers", ()))  # an unknown kind that may request accelerators
 
 
 # --- fast construction --------------------------------------------------------------------

@@ -285,7 +285,9 @@ def placement_request(pod_spec: dict[str, Any]) -> dict[str, Any]:
 
 # --- containers and accelerators -------------------------------------------------------------
 
-def _container_accel(container: dict[str, Any], table: KindTable) -> dict[str, float]:
+def _container_accel(container: dict[str, Any], table: KindTable, bad: list[str] | None = None) -> dict[str, float]:
+    """Accelerator resource -> quantity of one container; a quantity that is not a number (``$GPU_PER_NODE``,
+    ``PLACEHOLDER``) is left out and described in ``bad`` (the role is AI with an unknown GPU count)."""
     res = container.get("resources")
     if not isinstance(res, dict):
         return {}
@@ -301,22 +303,26 @@ def _container_accel(container: dict[str, Any], table: KindTable) -> dict[str, f
             q = parse_quantity(qty)
             if q is not None and q > 0:
                 out[name] = q
+            elif q is None and qty is not None and bad is not None:
+                who = f"container `{container['name']}`" if isinstance(container.get("name"), str) else "the pod"
+                bad.append(f"{who} requests {name}: {str(qty)[:80]!r}, not a number")
     return out
 
 
-def pod_accelerators(pod_spec: dict[str, Any], extra_containers: list[dict[str, Any]], table: KindTable
-                     ) -> tuple[dict[str, float], float]:
-    """Accelerator resources one pod holds, and its GPU-equivalents (init containers run before the rest)."""
+def pod_accelerators(pod_spec: dict[str, Any], extra_containers: list[dict[str, Any]], table: KindTable,
+                     bad: list[str] | None = None) -> tuple[dict[str, float], float]:
+    """Accelerator resources one pod holds, and its GPU-equivalents (init containers run before the rest);
+    quantities that are not numbers are described in ``bad``."""
     running: dict[str, float] = {}
     init_peak: dict[str, float] = {}
     for c in list(pod_spec.get("containers") or []) + extra_containers:
         if isinstance(c, dict):
-            for k, v in _container_accel(c, table).items():
+            for k, v in _container_accel(c, table, bad).items():
                 running[k] = running.get(k, 0.0) + v
     for c in pod_spec.get("initContainers") or []:
         if not isinstance(c, dict):
             continue
-        acc = _container_accel(c, table)
+        acc = _container_accel(c, table, bad)
         if c.get("restartPolicy") == "Always":  # a native sidecar runs alongside the app
             for k, v in acc.items():
                 running[k] = running.get(k, 0.0) + v
@@ -376,9 +382,23 @@ class PodInputs:
     open_reason: str | None = None
     provisioned_type: str | None = None
     runtime_units: int | None = None  # nodes the TrainingRuntime runs when the object does not say
+    notes: list[str] = field(default_factory=list)  # said on the compute (a GPU share from annotations, a DRA claim)
+    # what keeps the pods' accelerators from being sized: an unresolved-size warning each; with
+    # ``gpus_unknown`` the GPU count per pod is unknown (otherwise only the node size is)
+    unresolved: list[str] = field(default_factory=list)
+    gpus_unknown: bool = False
+    possibly_ai: bool = False  # the pods may hold no accelerator at all (a DRA claim not in the scan)
 
 
-FACT_KINDS = frozenset({"Namespace", "TrainingRuntime", "ClusterTrainingRuntime", "List"})
+FACT_KINDS = frozenset({"Namespace", "TrainingRuntime", "ClusterTrainingRuntime", "List",
+                        "ResourceClaimTemplate", "ResourceClaim"})
+# Templates whose requests count on the objects that use them, never on their own (not "unknown kinds")
+TEMPLATE_KINDS = frozenset({"PodTemplate", "ServingRuntime", "ClusterServingRuntime", "ClusterWorkflowTemplate",
+                            "ResourceClaimTemplate", "ResourceClaim", "TrainingRuntime", "ClusterTrainingRuntime",
+                            "LimitRange", "List"})
+# DRA device classes of accelerators (gpu.nvidia.com, mig.nvidia.com, gpu.amd.com, neuron.aws.com, tpu.google.com)
+_DRA_ACCEL_CLASS = re.compile(r"gpu|mig\.nvidia|neuron|tpu|gaudi|habana|accelerator", re.I)
+_WALK_MAX = 200_000  # nodes of one unknown-kind object searched for accelerator requests
 _SHARED_MAX = 8192  # distinct short strings shared between resources (label keys, values, origins)
 
 
@@ -408,6 +428,8 @@ class Builder:
         self.runtimes: dict[str, dict[str, dict[str, str]] | None] = {}
         # TrainingRuntime name -> what its pods request (only runtimes that say something: ``_runtime_compute``)
         self.runtime_compute: dict[str, RuntimeCompute] = {}
+        # (kind, namespace, name) of a DRA ResourceClaim(Template) -> (accelerators per claim, None = unknown; why)
+        self.claims: dict[tuple[str, str, str], tuple[float | None, str]] = {}
         self._nodepools: list[dict[str, Any]] = []
         self._nodeclasses: dict[str, Doc] = {}
         self._shared: dict[str, str] = {}
@@ -443,6 +465,11 @@ class Builder:
                     self.runtime_compute[_name(obj)] = rc
                 else:
                     self.runtime_compute.pop(_name(obj), None)
+            elif kind in ("ResourceClaimTemplate", "ResourceClaim") and \
+                    str(obj.get("apiVersion", "")).startswith("resource.k8s.io/"):
+                devices = get_path(obj, "spec.spec.devices" if kind == "ResourceClaimTemplate" else "spec.devices")
+                ns = str(_meta(obj).get("namespace") or self.default_ns)
+                self.claims[(kind, ns, _name(obj))] = _claim_accelerators(devices)
 
     def build_docs(self, docs: Iterable[Doc]) -> None:
         """Resources and findings for ``docs``, in their order; nothing of a document is kept."""
@@ -463,6 +490,8 @@ class Builder:
                     spec = self.table.lookup(kind, api)
                     if spec is not None:
                         self._workload(doc, spec)
+                    elif kind not in TEMPLATE_KINDS:
+                        self._unknown_kind(doc)
             except RecursionError:
                 self.out.findings.append(parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {kind} "
                                                      f"{_name(obj)} is nested too deeply to read"))
@@ -563,6 +592,40 @@ class Builder:
             meta["invalid_gpu_quota_keys"] = invalid
         self.out.resources.append(Resource(address=address, type="ResourceQuota", source=self.source, file=doc.file,
                                            line=doc.line, taggable=False, tag_style="kubernetes", meta=meta))
+
+    def _unknown_kind(self, doc: Doc) -> None:
+        """A kind the kinds table does not know that requests accelerators (a container-like
+        ``resources.limits/requests`` anywhere in it): a not-scanned warning, never silence."""
+        found: dict[str, float] = {}
+        bad: list[str] = []
+        stack: list[Any] = [doc.obj]
+        seen = 0
+        while stack and seen < _WALK_MAX:
+            node = stack.pop()
+            seen += 1
+            if isinstance(node, dict):
+                res = node.get("resources")
+                if isinstance(res, dict) and ("limits" in res or "requests" in res):
+                    for k, v in _container_accel(node, self.table, bad).items():
+                        found[k] = found.get(k, 0.0) + v
+                stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+            elif isinstance(node, list):
+                stack.extend(v for v in node if isinstance(v, (dict, list)))
+        if not found and not bad:
+            return
+        obj = doc.obj
+        kind, api = str(obj.get("kind")), str(obj.get("apiVersion"))
+        ns = str(_meta(obj).get("namespace") or self.default_ns)
+        what = ", ".join([f"{v:g} {k}" for k, v in found.items()] + bad)
+        address = f"{kind}/{ns}/{_name(obj)}"
+        self.out.findings.append(Finding(
+            rule="not-scanned", category="not_scanned", severity=WARNING, address=address, resource_type=kind,
+            file=doc.file, line=doc.line,
+            message=(f"{doc.file}:{doc.line}: {address}: kind {kind} ({api}) is not in the kinds table; it requests "
+                     f"{what}; its pods are not checked or priced: add it under kubernetes.crds"),
+            fix=(f"add {kind} under kubernetes.crds in .tagguard.yaml (where its pod templates live and how many pods "
+                 "each makes; docs/sources.md)"),
+            extra={"kind": kind, "api_version": api, "accelerators": {k: v for k, v in found.items()}}))
 
     # --- workloads: one resource per pod template ---------------------------------------------
     def _workload(self, doc: Doc, spec: dict[str, Any]) -> None:
@@ -669,7 +732,72 @@ class Builder:
                 # named like GPU capacity (a known family's unknown size, or a GPU naming scheme's unknown
                 # family): AI with its GPU count unknown, priced by the engine's unknown-type rule (a warning)
                 pod.provisioned_type = value
+        if role.get("accelerated") and pod.provisioned_type is None:
+            # the operator always runs these pods on accelerators (KAITO on existing GPU nodes)
+            where = f"`{join(r.item_path, role['instance_type'])}` is not set" if role.get("instance_type") else \
+                "the node size is not in the object"
+            pod.unresolved.append(f"{r.kind} always runs on accelerators but {where}: the GPU model and node size "
+                                  "are unknown")
+        self._gpu_sharing(pod)
+        self._dra_claims(r, pod)
         return pod
+
+    def _gpu_sharing(self, pod: PodInputs) -> None:
+        """KAI-Scheduler / Run:ai GPU sharing: pod annotations ``gpu-fraction`` (x ``gpu-fraction-num-devices``)
+        or ``gpu-memory`` (MiB of a shared GPU) instead of ``nvidia.com/gpu``."""
+        ann = pod.annotations[-1] if pod.annotations else None  # the pod template's (the object's for a Pod)
+        if not isinstance(ann, dict) or ("gpu-fraction" not in ann and "gpu-memory" not in ann):
+            return
+        raw_devices = ann.get("gpu-fraction-num-devices")
+        devices = as_count(raw_devices) if raw_devices is not None else 1
+        frac = ann.get("gpu-fraction")
+        if frac is not None:
+            f = parse_quantity(frac)
+            if f is not None and 0 < f <= 1 and devices:
+                pod.extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": f * devices}}})
+                pod.notes.append(f"annotation gpu-fraction {f:g}" + (f" x {devices} devices" if devices != 1 else "")
+                                 + ": a shared GPU (KAI-Scheduler / Run:ai), priced as that share")
+                return
+            pod.unresolved.append(f"annotation gpu-fraction is {str(frac)[:80]!r}"
+                                  + (f" (gpu-fraction-num-devices {str(raw_devices)[:80]!r})" if not devices else "")
+                                  + ", not a fraction between 0 and 1")
+        else:
+            pod.unresolved.append(f"annotation gpu-memory {str(ann.get('gpu-memory'))[:80]!r} asks for GPU memory "
+                                  "on a shared GPU (KAI-Scheduler / Run:ai): the share of the GPU is unknown")
+        pod.gpus_unknown = True
+
+    def _dra_claims(self, r: RoleInput, pod: PodInputs) -> None:
+        """Accelerators the pods get through Dynamic Resource Allocation: ``resourceClaims`` that name a
+        ResourceClaimTemplate (one claim per pod) or a ResourceClaim (shared) of the scan."""
+        claims = pod.pod_spec.get("resourceClaims")
+        if not isinstance(claims, list):
+            return
+        for c in claims[:64]:
+            if not isinstance(c, dict):
+                continue
+            alpha = c.get("source")  # alpha API: `source: {resourceClaimTemplateName: ...}`
+            src: dict[str, Any] = alpha if isinstance(alpha, dict) else c
+            tname, cname = src.get("resourceClaimTemplateName"), src.get("resourceClaimName")
+            kind, name = ("ResourceClaimTemplate", tname) if tname else ("ResourceClaim", cname)
+            if not isinstance(name, str):
+                continue
+            hit = self.claims.get((kind, r.ns, name))
+            if hit is None:
+                pod.unresolved.append(f"resourceClaims `{str(c.get('name'))[:80]}` names {kind} `{name[:120]}`, which "
+                                      "is not in the scanned files: its devices (GPUs?) are unknown")
+                pod.gpus_unknown = pod.possibly_ai = True
+                continue
+            count, why = hit
+            if count == 0:
+                continue
+            if count is None:
+                pod.unresolved.append(f"{kind} `{name[:120]}` {why}")
+                pod.gpus_unknown = True
+                continue
+            pod.extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": count}}})
+            pod.notes.append(f"{count:g} accelerator(s) per pod from DRA {kind} `{name[:120]}` ({why})"
+                             + ("; a ResourceClaim is shared by every pod that names it: counted per pod, an upper "
+                                "bound" if kind == "ResourceClaim" else ""))
 
     def _apply_overrides(self, r: RoleInput, pod: PodInputs) -> None:
         """JobSet-style ``overrides`` (labels and pod spec per target job) and the TrainingRuntime's labels."""
@@ -737,8 +865,9 @@ class Builder:
 
     def _compute(self, r: RoleInput, pod: PodInputs, meta: dict[str, Any]) -> Compute | None:
         """What the role's pods run on (None when they hold no accelerator); sets ``meta`` facts."""
-        accel, gpus = pod_accelerators(pod.pod_spec, pod.extra_containers, self.table)
-        notes: list[str] = []
+        bad: list[str] = []
+        accel, gpus = pod_accelerators(pod.pod_spec, pod.extra_containers, self.table, bad)
+        notes: list[str] = list(pod.notes)
         workload = r.workload
         policy = str(pod.pod_spec.get("restartPolicy") or "")
         if workload == "service" and r.kind == "Pod" and policy in ("OnFailure", "Never"):
@@ -746,7 +875,8 @@ class Builder:
             workload = "job"
             notes.append(f"restartPolicy {policy}: the pod runs to completion and is priced like a Job")
         meta["workload"] = workload
-        if not accel and not pod.provisioned_type:
+        unresolved = bad + pod.unresolved
+        if not accel and not pod.provisioned_type and not unresolved:
             return None
         accelerator, instance_type, pricing_model = placement(pod.pod_spec, self.table, notes)
         gpus_per_unit: float | None = gpus
@@ -759,6 +889,10 @@ class Builder:
                 gpus_per_unit = None
                 notes.append(f"{pod.provisioned_type} is named like GPU capacity but its size is not in the rate card: "
                              "treated as AI, GPUs per node unknown")
+        if unresolved:
+            if bad or pod.gpus_unknown or not accel:
+                gpus_per_unit = None
+            self._unresolved(r, meta, notes, unresolved, possibly=pod.possibly_ai and not accel)
         want = placement_request(pod.pod_spec)
         if want:
             # matched against the scan's node pools (pricing.placement)
@@ -783,6 +917,27 @@ class Builder:
         return Compute(provider="kubernetes", accelerator=accelerator, instance_type=instance_type,
                        gpus_per_unit=gpus_per_unit, units=units, pricing_model=pricing_model,
                        runtime_hours=runtime_hours, notes=notes)
+
+    def _unresolved(self, r: RoleInput, meta: dict[str, Any], notes: list[str], unresolved: list[str],
+                    possibly: bool) -> None:
+        """One unresolved-size warning for what keeps the role's accelerators from being sized."""
+        what = "; ".join(dict.fromkeys(unresolved))
+        if possibly:
+            meta["possibly_ai"] = True
+            notes.append(f"possibly AI: {what}")
+            verdict = "it is judged against the taxonomy as possibly AI"
+        else:
+            notes.append(f"GPUs per pod unknown: {what}")
+            verdict = "it is AI; its GPU count or size is unknown, so its cost is not known"
+        doc = r.doc
+        self.out.findings.append(Finding(
+            rule="unresolved-size", category="unresolved_size", severity=WARNING, address=r.address,
+            resource_type=r.kind, file=doc.file, line=doc.line,
+            message=f"{doc.file}:{doc.line}: {r.address}: cannot size its accelerators: {what}; {verdict}",
+            fix=("render the manifest with its values first (envsubst, kustomize, helm template) or write the number; "
+                 "scan the ResourceClaim(Template) with the workload; give a KAITO Workspace its "
+                 "`resource.instanceType` (docs/sources.md)"),
+            extra={"unknown": list(dict.fromkeys(unresolved))}))
 
     def _job_runs(self, r: RoleInput, pod_spec: dict[str, Any], meta: dict[str, Any], notes: list[str]
                   ) -> float | None:
@@ -955,6 +1110,45 @@ class RuntimeCompute:
     num_nodes: int | None
     trainer_job: str = "node"  # Kubeflow Trainer v2: the job (and container) `numNodes`/`resourcesPerNode` apply to
     trainer_container: str = "node"
+
+
+def _claim_accelerators(devices: Any) -> tuple[float | None, str]:
+    """Accelerators one DRA claim allocates: ``(count, why)``; count 0 when it asks for no accelerator class,
+    None when the count is not known (``allocationMode: All``, a count that is not a number)."""
+    requests = devices.get("requests") if isinstance(devices, dict) else None
+    total: float = 0.0
+    why: list[str] = []
+    for req in requests[:64] if isinstance(requests, list) else []:
+        if not isinstance(req, dict):
+            continue
+        if isinstance(req.get("exactly"), dict):  # resource.k8s.io/v1
+            options = [req["exactly"]]
+        elif isinstance(req.get("firstAvailable"), list):  # alternatives: the most accelerators of any of them
+            options = [o for o in req["firstAvailable"][:16] if isinstance(o, dict)]
+        else:  # v1beta1: the request itself
+            options = [req]
+        best: float | None = 0.0
+        for o in options:
+            cls = o.get("deviceClassName")
+            if not isinstance(cls, str) or not _DRA_ACCEL_CLASS.search(cls):
+                continue
+            if str(o.get("allocationMode") or "ExactCount") == "All":
+                why.append(f"requests all devices of class {cls[:120]} on a node (allocationMode: All): how many "
+                           "is decided by the node")
+                best = None
+                break
+            n = as_count(o.get("count")) if o.get("count") is not None else 1
+            if n is None:
+                why.append(f"requests {str(o.get('count'))[:80]!r} devices of class {cls[:120]}, not a number")
+                best = None
+                break
+            if best is not None:
+                best = max(best, float(n))
+            why.append(f"{n} x {cls[:120]}")
+        if best is None:
+            return None, "; ".join(why)
+        total += best
+    return total, "; ".join(why)
 
 
 def _runtime_compute(runtime: dict[str, Any], table: KindTable) -> RuntimeCompute | None:
