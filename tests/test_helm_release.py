@@ -179,3 +179,69 @@ def test_set_names_follow_helm_syntax():
     got = sets_as_values([("a.b", "1", None), ("a.c\\.d", "x", None), ("l[1].k", "true", None),
                           ("s", "007", "string")])
     assert got == {"a": {"b": 1, "c.d": "x"}, "l": [None, {"k": True}], "s": "007"}
+
+
+# --- bug hunt B4 / B5: a local chart path wins over `repository`; the GPU-mention excerpt is readable ------
+
+GPUJOB = {
+    "charts/gpujob/Chart.yaml": "apiVersion: v2\nname: gpujob\nversion: 0.1.0\n",
+    "charts/gpujob/values.yaml": "gpus: 1\n",
+    "charts/gpujob/templates/job.yaml": textwrap.dedent("""\
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: {{ .Release.Name }}
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers:
+                - name: c
+                  image: x
+                  resources:
+                    limits:
+                      nvidia.com/gpu: {{ .Values.gpus }}
+        """),
+    "gpu-values.yaml": "gpus: 4\n",
+}
+
+
+def job_release(repository: str | None, chart: str = "./charts/gpujob") -> str:
+    repo = f'  repository = "{repository}"\n' if repository is not None else ""
+    return ('resource "helm_release" "job" {\n  name       = "job"\n  namespace  = "ml"\n' + repo
+            + f'  chart      = "{chart}"\n  values     = [file("./gpu-values.yaml")]\n}}\n')
+
+
+@pytest.mark.parametrize("repository", [None, "my-alias", "https://charts.example.com"],
+                         ids=["no-repository", "alias", "url"])
+def test_b4_a_local_chart_path_is_used_before_the_repository(tmp_path, repository):
+    write(tmp_path, {**GPUJOB, "main.tf": job_release(repository)})
+    result = run(tmp_path, helm_bin=_helm())
+    res = {r.address: r for r in result.resources}
+    r = res["helm_release.job/Job/ml/job"]
+    assert r.compute.gpus_per_unit == 4  # the release's values, not the chart's default of 1
+    assert not [a for a in res if a.startswith("Job/")]  # the chart is judged once, through the release
+    assert not [f for f in result.findings if f.rule == "not-scanned" and f.address == "helm_release.job"]
+
+
+def test_b4_a_missing_dot_path_is_a_path_and_an_alias_name_is_not(tmp_path):
+    # helm: a chart starting with "." is a path even when missing ("path not found"), never the repository
+    write(tmp_path, {"gpu-values.yaml": "gpus: 4\n", "main.tf": job_release("my-alias", "./charts/missing")})
+    result = run(tmp_path, helm_bin=_helm())
+    (f,) = [f for f in result.findings if f.rule == "not-scanned" and f.address == "helm_release.job"]
+    assert "not a chart directory inside the scanned repository" in f.message
+    # a bare name is prefixed with the alias (my-alias/gpujob), even when a directory of that name exists
+    write(tmp_path, {**{k.replace("charts/", ""): v for k, v in GPUJOB.items()},
+                     "main.tf": job_release("my-alias", "gpujob")})
+    result = run(tmp_path, helm_bin=_helm())
+    (f,) = [f for f in result.findings if f.rule == "not-scanned" and f.address == "helm_release.job"]
+    assert "comes from repository my-alias" in f.message
+
+
+def test_b5_gpu_mention_in_an_evaluated_value_reads_as_written(tmp_path):
+    write(tmp_path, {"gpu-values.yaml": "replicas: 1\ngpus: 4\n", "main.tf": job_release("my-alias", "gpujob")})
+    result = run(tmp_path)
+    (f,) = [f for f in result.findings if f.rule == "not-scanned" and f.address == "helm_release.job"]
+    assert f.severity == "warning"
+    assert "input values mentions gpus = 4 (its value)" in f.message
+    assert "\\n" not in f.message and '"' not in f.message.split("mentions", 1)[1].split(";", 1)[0]

@@ -71,7 +71,9 @@ def _where(item: dict[str, Any], body: Any, scope: Any, inst: Any, val: Any) -> 
     repository = val(body, scope, "repository")
     remote_why = None
     remote: tuple[str | None, str] | None = None
-    if body.get("repository") is not None:
+    if body.get("repository") is not None and _on_disk(chart, repository, inst):
+        pass  # helm's LocateChart and the helm provider use a chart path that exists before any repository
+    elif body.get("repository") is not None:
         remote_why = f"its chart `{chart}` comes from repository {repository or '(not known statically)'}"
         if isinstance(repository, str) and isinstance(chart, str):
             remote = (repository, chart)
@@ -97,6 +99,28 @@ def _where(item: dict[str, Any], body: Any, scope: Any, inst: Any, val: Any) -> 
     item["remote"] = {"repository": remote[0], "chart": remote[1], "version": "" if version is None else str(version),
                       "devel": val(body, scope, "devel") is True}
     return True
+
+
+def _on_disk(chart: Any, repository: Any, inst: Any) -> bool:
+    """Whether helm takes ``chart`` from disk whatever ``repository`` says (``ChartPathOptions.LocateChart``, as
+    the Terraform helm provider calls it): a path that exists is used first, and one starting with ``.`` or
+    ``/`` is a path even when missing (helm stops with "path not found").  A name without ``/`` is first
+    prefixed with a non-URL ``repository`` alias (``alias/name``), so it is no path then.  Existence is
+    only looked up inside the scanned repository."""
+    from tagguard.safeio import inside
+
+    if not isinstance(chart, str) or not chart.strip() or re.match(r"^[a-z][a-z0-9+.-]*://", chart, re.I):
+        return False
+    if chart.startswith(".") or os.path.isabs(chart):
+        return True
+    url_repo = isinstance(repository, str) and re.match(r"^[a-z][a-z0-9+.-]*://", repository, re.I) is not None
+    if "/" not in chart and not url_repo:
+        return False
+    path = Path(inst.cwd) / chart
+    try:
+        return inside(path, inst.loader.boundary) and path.exists()
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _inputs(body: Any, scope: Any, val: Any) -> tuple[list[str], list[tuple[str, Any, str | None]], list[str]]:
