@@ -23,7 +23,7 @@ _RESOURCE = re.compile(r"nvidia\.com/gpu|amd\.com/gpu|aws\.amazon\.com/neuron\w*
                        re.IGNORECASE)
 # bounded repetitions everywhere: a search from every position stays linear in the text's length
 _KEY = re.compile(r"""(?<![\w-])([\w-]{0,40}(?:gpu|accelerator)[\w-]{0,40})(?![\w-])["']?[ \t]{0,8}[:=][ \t]{0,8}"""
-                  r"""(\[[^\]\n]{0,80}\]?|\{|"[^"\n]{0,80}"?|'[^'\n]{0,80}'?|[^\s,}\]]{1,80})""",
+                  r"""(\[[^\]\n]{0,80}\]?|\{|"[^"\n]{0,80}"?|'[^'\n]{0,80}'?|[^\s,}\]\\"]{1,80})""",
                   re.IGNORECASE)
 _TOKEN = re.compile(r"(?<![\w./-])([A-Za-z][A-Za-z0-9_.-]{1,63})(?![\w/-])")
 _EMPTY = {"0", "0.0", "false", "null", "none", '""', "''", "[]", "{}", "[", "no", "off", "~"}
@@ -97,11 +97,33 @@ def accelerator_input(body, evaluate: Callable[[Any], Any] | None = None) -> tup
         return None
     for name, attr in attrs:
         try:
-            value = evaluate(attr.expr)
-            text = json.dumps(value, default=str)[:MAX_TEXT] if not isinstance(value, str) else value
+            texts = _value_texts(evaluate(attr.expr))
         except Exception:  # noqa: BLE001 - unknowns and unevaluable inputs say nothing
             continue
-        found = mention(text)
-        if found:
-            return attr.line, name, f"{found[1]} (its value)"
+        for text in texts:
+            found = mention(text)
+            if found:
+                return attr.line, name, f"{found[1]} (its value)"
     return None
+
+
+def _value_texts(value: Any) -> list[str]:
+    """An evaluated input as texts to search: each string in it as it reads (a values document:
+    ``gpus: 4``, not the JSON escape ``gpus: 4\\n"``), then its structure as JSON (keys, numbers),
+    at most MAX_TEXT characters in all."""
+    if isinstance(value, str):
+        return [value[:MAX_TEXT]]
+    texts: list[str] = []
+    budget = MAX_TEXT
+    stack = [value]
+    while stack and budget > 0:
+        v = stack.pop()
+        if isinstance(v, str):
+            texts.append(v[:budget])
+            budget -= len(texts[-1])
+        elif isinstance(v, dict):
+            stack.extend(reversed(list(v.values())))
+        elif isinstance(v, (list, tuple)):
+            stack.extend(reversed(list(v)))
+    texts.append(json.dumps(value, default=str)[:MAX_TEXT])
+    return texts
