@@ -14,12 +14,18 @@ The rule, stated in each priced resource's notes:
 * the instance types it can land on are the union of those pools' types (explicit lists, or the
   rate card's types of the families / GPU names / GPU counts a NodePool requires), narrowed by
   the pod's own instance-type constraints and to types with at least as many GPUs as one pod asks for;
+* a selector only on node identity labels (``kubernetes.io/hostname``, ``os``, ``arch``) that no pool sets
+  chooses no pool (the same as no selector);
 * when every such type has the same GPU model, the pod is priced per GPU of that model (sizes of
-  one family differ in CPU and memory, not in what a GPU costs);
+  one family differ in CPU and memory, not in what a GPU costs), unless the model's per-GPU rate comes
+  from another cloud's type than the pool's (AWS g6.xlarge for an L4 of a GKE pool): then at the pool's
+  own type, at the pod's share of its GPUs;
 * otherwise it is priced on the cheapest type allowed (a lower bound), at the share of the node's
   GPUs the pod takes.
 
 A workload that stays unpriced gets a note saying why (no pool matched, a pool without types...).
+``attribute`` then leaves a workload out of totals only while its GPUs fit in what is left of its
+priced pools' capacity (units x GPUs per unit); one that asks for more stays counted, with a note.
 """
 from __future__ import annotations
 

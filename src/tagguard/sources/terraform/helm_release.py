@@ -1,6 +1,7 @@
 """``helm_release`` resources: a local or fetched chart rendered with the release's own values (issue 12 item 2).
 
-A local chart must be a directory inside the scanned repository.  The values are what the HCL evaluator
+A local chart must be a directory inside the scanned repository.  As in helm (``LocateChart``) a chart
+path wins over ``repository``: ``./x`` or ``/x`` is always a path, ``a/b`` is one when it exists.  The values are what the HCL evaluator
 makes of ``values`` (heredocs, ``yamlencode(...)``, ``templatefile(...)``) followed by ``set`` /
 ``set_sensitive`` (blocks, or the helm provider 3 list attribute), which win like ``--set`` does.
 Rendering is ``sources/kubernetes/helm.py``'s own ``HelmSource._render`` with the release's name, namespace and
