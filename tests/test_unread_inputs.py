@@ -149,3 +149,47 @@ def test_subchart_missing_under_charts_names_the_fix(helm, tmp_path):
     err = [f for f in result.findings if f.category == "not_scanned" and f.file == "app/Chart.yaml"]
     assert len(err) == 1 and "missing in charts/ directory" in err[0].message
     assert "helm dependency build" in err[0].fix and "--helm-values" not in err[0].fix
+
+
+# ---- B7: kustomize patches are partial objects, not objects -------------------------------------------
+PLAIN_DEPLOY = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: srv, namespace: ml}\nspec:\n"
+                "  template:\n    spec:\n      containers:\n        - {name: c, image: x}\n")
+GPU_PATCH = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: srv, namespace: ml}\nspec:\n  template:\n"
+             "    spec:\n      containers:\n        - name: c\n          resources: {limits: {nvidia.com/gpu: 8}}\n")
+
+
+def _scan_all(root: Path):
+    return scan([str(root)], Config(raw={"scope": "all"}, path=root / ".tagguard.yaml"))
+
+
+def test_kustomize_patch_is_not_a_second_object(tmp_path):
+    _write(tmp_path, {"kustomization.yaml": "resources: [deploy.yaml]\npatches:\n- {path: gpu-patch.yaml}\n",
+                      "deploy.yaml": PLAIN_DEPLOY, "gpu-patch.yaml": GPU_PATCH})
+    result = _scan_all(tmp_path)
+    assert [(r.address, r.file) for r in result.resources] == [("Deployment/ml/srv", "deploy.yaml")]
+    notes = [f for f in result.findings if f.category == "not_scanned"]
+    assert len(notes) == 1 and notes[0].severity == "info" and notes[0].file == "kustomization.yaml"
+    assert "`gpu-patch.yaml`" in notes[0].message and "kustomize build . | tagguard scan -" in notes[0].fix
+
+
+def test_kustomize_patch_forms_and_paths(tmp_path):
+    # patchesStrategicMerge (file and inline), patchesJson6902, a patch in a sibling directory; a patch
+    # that changes only the image is not read as an object and needs no note; a path leaving the tree is ignored
+    _write(tmp_path, {
+        "base/deploy.yaml": PLAIN_DEPLOY,
+        "base/kustomization.yaml": "resources: [deploy.yaml]\npatches:\n- path: ../../elsewhere.yaml\n",
+        "overlays/a/kustomization.yaml": ("resources: [../../base]\npatchesStrategicMerge:\n- ../../patches/gpu.yaml\n"
+                                          "- |-\n  apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: srv}\n"
+                                          "patchesJson6902:\n- target: {kind: Deployment, name: srv}\n"
+                                          "  path: replicas.yaml\n"),
+        "overlays/a/replicas.yaml": "- {op: replace, path: /spec/replicas, value: 3}\n",
+        "patches/gpu.yaml": GPU_PATCH,
+        "overlays/b/Kustomization": "resources: [../../base]\npatches:\n- path: image.yaml\n",
+        "overlays/b/image.yaml": GPU_PATCH.replace("resources: {limits: {nvidia.com/gpu: 8}}", "image: y")
+                                         .replace("name: srv", "name: other"),
+    })
+    result = _scan_all(tmp_path)
+    assert [(r.address, r.file) for r in result.resources] == [("Deployment/ml/srv", "base/deploy.yaml")]
+    notes = [f for f in result.findings if f.category == "not_scanned"]
+    assert [(f.file, f.severity) for f in notes] == [("overlays/a/kustomization.yaml", "info")]
+    assert "`patches/gpu.yaml`, `overlays/a/replicas.yaml`, inline" in notes[0].message

@@ -6,17 +6,20 @@ A file is read when it holds Kubernetes objects (``apiVersion`` + ``kind``, ``Li
 included); other YAML and JSON (CI workflows, values files, package.json) is skipped quietly.  A file
 that looks like a manifest but cannot be decoded is a parse error.  Only regular files inside the
 scanned repository are opened (a symlink leading out of it is reported, not read), never more than
-the per-file cap (``TAGGUARD_MAX_FILE_BYTES``).  The work is in ``manifests`` (streams, parse errors)
+the per-file cap (``TAGGUARD_MAX_FILE_BYTES``).  Files a ``kustomization.yaml`` names as patches
+are partial objects and not read as objects (overlays are not built: an info says so).  The work is in ``manifests`` (streams, parse errors)
 and ``workloads`` (objects -> resources).
 """
 from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat
 from typing import Any
 from collections.abc import Iterable, Iterator
 
+from tagguard.model import INFO, NOT_SCANNED, Finding
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error
 
 MANIFEST_EXTENSIONS = frozenset({".yaml", ".yml", ".json"})
@@ -119,11 +122,12 @@ def _read_fd(fd: int, size: int, cap: int) -> bytes:
 
 
 def _may_hold_facts(data: bytes) -> bool:
-    """False when ``data`` (plain UTF-8) cannot hold a Namespace or TrainingRuntime: neither word nor an
-    escape (``\\u004e...``) that could spell one.  Other encodings are decoded and parsed to know."""
+    """False when ``data`` (plain UTF-8) cannot hold a Namespace, TrainingRuntime or DRA ResourceClaim(Template):
+    none of those words nor an escape (``\\u004e...``) that could spell one.  Other encodings are decoded and
+    parsed to know."""
     if data[:1] in (b"\xff", b"\xfe", b"\x00") or data[1:2] == b"\x00":
         return True
-    return b"Namespace" in data or b"TrainingRuntime" in data or b"\\" in data
+    return b"Namespace" in data or b"TrainingRuntime" in data or b"ResourceClaim" in data or b"\\" in data
 
 
 class KubernetesSource(Source):
@@ -141,10 +145,13 @@ class KubernetesSource(Source):
         out = SourceOutput()
         builder = Builder(ctx, source="kubernetes", share_origins=True)
         kinds = readable_kinds(ctx.config)
+        reader = _Reader(inventory, ctx)
+        patches = _kustomize_patches(inventory, reader, out)
+        if patches:
+            inventory.claim(patches)
         inputs = [(rel, ext) for rel in inventory.files
                   if rel not in inventory.claimed and (ext := manifest_extension(rel)) is not None]
         stdin = inventory.stdin if inventory.stdin is not None and "<stdin>" not in inventory.claimed else None
-        reader = _Reader(inventory, ctx)
         # 1: facts that apply to the workloads of every file (nothing reported: the second pass does)
         quiet = SourceOutput()
         for rel, ext in inputs:
@@ -185,6 +192,71 @@ class KubernetesSource(Source):
         inventory.claim(claimed)
         out.extend(builder.finish())
         return out
+
+
+KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "kustomization"})
+# what a patch can change of the facts tagguard judges (labels, GPUs, replicas, placement)
+_PATCH_WORDS = ("labels", "resources", "replicas", "nodeSelector", "affinity", "tolerations", "parallelism")
+
+
+def _kustomize_patches(inventory: Inventory, reader: _Reader, out: SourceOutput) -> set[str]:
+    """Files a ``kustomization.yaml`` names under ``patches`` / ``patchesStrategicMerge`` /
+    ``patchesJson6902``: partial objects merged at build time, not objects of their own, so they are
+    not read as such (a patch adding GPUs to a base Deployment would be a second Deployment).  One
+    ``not-scanned`` info per kustomization whose patches touch labels, resources, replicas or placement:
+    tagguard does not build overlays."""
+    from tagguard import yamlio
+
+    found: set[str] = set()
+    files = set(inventory.files)
+    for rel in sorted(f for f in inventory.files if f.rpartition("/")[2].lower() in KUSTOMIZATION_NAMES):
+        if rel in inventory.claimed:
+            continue
+        data = reader.read(rel, None)
+        if data is None or b"atch" not in data:
+            continue
+        try:
+            doc = yamlio.load(data.decode("utf-8-sig"))
+        except Exception:  # not a kustomization tagguard can read: its files are read as usual
+            continue
+        if not isinstance(doc, dict):
+            continue
+        here = rel.rpartition("/")[0]
+        named: list[str] = []
+        inline: list[str] = []
+        for key in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+            entries = doc.get(key)
+            for entry in entries if isinstance(entries, list) else []:
+                path = entry.get("path") if isinstance(entry, dict) else entry if key == "patchesStrategicMerge" else None
+                if isinstance(entry, dict) and isinstance(entry.get("patch"), str):
+                    inline.append(entry["patch"])
+                elif isinstance(path, str) and "\n" in path:
+                    inline.append(path)  # an inline strategic-merge patch
+                elif isinstance(path, str) and path:
+                    target = posixpath.normpath(posixpath.join(here, path))
+                    if target in files:
+                        named.append(target)
+        if not named and not inline:
+            continue
+        found.update(named)
+        touches = any(w in text for text in inline for w in _PATCH_WORDS)
+        for target in named:
+            if touches:
+                break
+            body = reader.read(target, None)
+            touches = body is not None and any(w.encode() in body for w in _PATCH_WORDS)
+        if touches:
+            where = here or "."
+            shown = ", ".join(f"`{t}`" for t in named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+            out.findings.append(Finding(
+                rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=rel, line=1, address=f"kustomization:{where}",
+                message=(f"kustomization {rel}: its patches (" + (shown or "inline") + (", inline" if shown and inline
+                                                                                         else "")
+                         + ") change labels, resources, replicas or placement at build time; tagguard does not build "
+                         "kustomize overlays, so the objects are judged as they are in the files, without the patches"),
+                fix=f"scan the built overlay: `kustomize build {where} | tagguard scan -`",
+                extra={"kustomization": rel, "patches": named}))
+    return found
 
 
 class _Counted:
