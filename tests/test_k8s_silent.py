@@ -268,3 +268,44 @@ def test_dra_allocation_mode_all_is_unknown_count(tmp_path):
     r = res["Deployment/ml/srv"]
     assert r.ai and r.compute.gpus_per_unit is None
     assert len(rules(result, "unresolved-size")) == 1
+
+
+# --- B9: kubeai Model (GPUs from a named resource profile x count) --------------------------------
+
+KUBEAI = """\
+apiVersion: kubeai.org/v1
+kind: Model
+metadata: {name: llama, namespace: kubeai, labels: {team: ml}}
+spec:
+  engine: VLLM
+  url: hf://x/y
+  minReplicas: 2
+  resourceProfile: nvidia-gpu-l4:2
+"""
+
+
+def test_kubeai_model_gpus_from_resource_profile(tmp_path):
+    res, result = run(tmp_path, KUBEAI)
+    r = res["Model/kubeai/llama"]
+    assert r.ai and r.compute.gpus_per_unit == 2 and r.compute.units == 2
+    assert "team" not in r.tags  # kubeai gives its pods fixed labels, not the Model's
+    assert not rules(result, "unresolved-size") and not rules(result, "not-scanned")
+
+
+def test_kubeai_model_on_cpu_profile_is_not_ai(tmp_path):
+    res, result = run(tmp_path, KUBEAI.replace("nvidia-gpu-l4:2", "cpu:4"))
+    assert "Model/kubeai/llama" not in res or not res["Model/kubeai/llama"].ai
+    assert not rules(result, "unresolved-size")
+
+
+def test_kubeai_model_on_unknown_profile_is_possibly_ai(tmp_path):
+    res, result = run(tmp_path, KUBEAI.replace("nvidia-gpu-l4:2", "my-profile:1"))
+    r = res["Model/kubeai/llama"]
+    assert r.ai and r.meta.get("possibly_ai") and r.compute.gpus_per_unit is None
+    (f,) = rules(result, "unresolved-size")
+    assert "my-profile:1" in f.message
+
+
+def test_other_model_kinds_are_not_kubeai(tmp_path):
+    res, result = run(tmp_path, KUBEAI.replace("kubeai.org/v1", "example.com/v1"))
+    assert not res and not result.findings

@@ -221,9 +221,36 @@ def iter_roles(spec: dict[str, Any], obj: dict[str, Any]):
         yield name, role, obj, ""
 
 
-def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any]) -> list[dict[str, Any]]:
+# kubeai resource profile names: which accelerator resource a `<profile>:<count>` is (CPU profiles: none)
+_PROFILE_RESOURCE = (
+    (re.compile(r"^cpu\b|^cpu$", re.I), None),
+    (re.compile(r"amd|\bmi\d{3}", re.I), "amd.com/gpu"),
+    (re.compile(r"tpu", re.I), "google.com/tpu"),
+    (re.compile(r"neuron|inferentia|trainium|\binf\d|\btrn\d", re.I), "aws.amazon.com/neuron"),
+    (re.compile(r"gaudi|habana", re.I), "habana.ai/gaudi"),
+    (re.compile(r"gpu|nvidia|cuda|^(?:[ahbl]\d{1,3}s?|l40s?|t4|v100|gh200|gb200)\b", re.I), "nvidia.com/gpu"),
+)
+
+
+def _profile(value: Any, unknown: list[str] | None) -> dict[str, Any] | None:
+    """kubeai ``resourceProfile: nvidia-gpu-l4:2`` -> ``{"nvidia.com/gpu": "2"}``; None for a CPU profile;
+    a profile whose name says nothing about accelerators is described in ``unknown``."""
+    text = str(value).strip()
+    name, _, count = text.rpartition(":") if ":" in text else (text, "", "1")
+    for pattern, resource in _PROFILE_RESOURCE:
+        if pattern.search(name):
+            return {resource: count} if resource else None
+    if unknown is not None:
+        unknown.append(f"resource profile {text[:80]!r} does not say whether it holds accelerators (its "
+                       "definition is in the operator's config, not in the scanned files)")
+    return None
+
+
+def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any], unknown: list[str] | None = None
+                  ) -> list[dict[str, Any]]:
     """Container-like ``{"resources": {"limits": {...}}}`` objects for a role's ``gpus`` entries
-    (accelerators declared outside ``resources``: SparkApplication ``gpu: {name, quantity}``)."""
+    (accelerators declared outside ``resources``: SparkApplication ``gpu: {name, quantity}``; kubeai
+    ``resourceProfile: <profile>:<count>`` with ``format: profile``); what cannot be told goes to ``unknown``."""
     out: list[dict[str, Any]] = []
     for entry in role.get("gpus") or []:
         if not isinstance(entry, dict) or not entry.get("path"):
@@ -237,6 +264,11 @@ def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any]) -> list
         elif isinstance(holder, dict):
             qty = holder.get(qfield)
         else:
+            continue
+        if entry.get("format") == "profile":
+            limits = _profile(qty, unknown)
+            if limits:
+                out.append({"resources": {"limits": limits}})
             continue
         when = entry.get("when")
         if isinstance(when, dict) and not (isinstance(holder, dict) and

@@ -721,7 +721,11 @@ class Builder:
             res = get_path(item, role["resources"], obj)  # relative to the role item ($. = root), like every role path
             if isinstance(res, dict):
                 pod.extra_containers.append({"resources": res})
-        pod.extra_containers.extend(declared_gpus(role, item, obj))
+        unknown: list[str] = []
+        pod.extra_containers.extend(declared_gpus(role, item, obj, unknown))
+        if unknown:  # a kubeai resource profile that names no accelerator kind we know
+            pod.unresolved.extend(unknown)
+            pod.gpus_unknown = pod.possibly_ai = True
         if role.get("instance_type"):  # the operator provisions this node type per unit (KAITO Workspace)
             value = get_path(item, role["instance_type"], obj)
             acc = _accelerator_of_type(value) if isinstance(value, str) else None
