@@ -193,3 +193,51 @@ def test_kustomize_patch_forms_and_paths(tmp_path):
     notes = [f for f in result.findings if f.category == "not_scanned"]
     assert [(f.file, f.severity) for f in notes] == [("overlays/a/kustomization.yaml", "info")]
     assert "`patches/gpu.yaml`, `overlays/a/replicas.yaml`, inline" in notes[0].message
+
+
+# ---- B10: SageMaker HyperPod clusters in Terraform ------------------------------------------------------
+HYPERPOD = '''
+resource "awscc_sagemaker_cluster" "hp" {
+  cluster_name = "hp"
+  instance_groups = [%s]
+  tags = [{ key = "team", value = "ml" }, { key = "cost-center", value = "CC-1" }]
+}
+'''
+GROUP = ('{ instance_group_name = "%s", instance_type = %s, instance_count = %s, '
+         'execution_role = "arn:aws:iam::123456789012:role/r", '
+         'life_cycle_config = { on_create = "on_create.sh", source_s3_uri = "s3://b" } }')
+
+
+def _hyperpod(tmp_path, *groups, extra=""):
+    (tmp_path / "main.tf").write_text(HYPERPOD % ", ".join(GROUP % g for g in groups) + extra)
+    result = _scan(tmp_path)
+    return [r for r in result.resources if r.type == "awscc_sagemaker_cluster"], result
+
+
+def test_hyperpod_cluster_is_ai_sized_from_its_instance_group(tmp_path):
+    (res,), _ = _hyperpod(tmp_path, ("gpu", '"ml.p5.48xlarge"', 2))
+    assert res.ai and res.compute.service == "sagemaker"
+    c = res.compute
+    assert (c.instance_type, c.accelerator, c.gpus_per_unit, c.units) == ("ml.p5.48xlarge", "H100", 8, 2)
+    assert res.tags == {"team": "ml", "cost-center": "CC-1"}  # CloudFormation-style list of {key, value}
+    # the rate card's cited SageMaker rate (fmbench table) x 2 instances x 730 h
+    assert res.cost is not None and res.cost.rate_source == "fmbench-pricing-2025-01-26"
+    assert res.cost.monthly_usd == pytest.approx(113.068 * 2 * 730)
+
+
+def test_hyperpod_cluster_with_controller_and_two_gpu_groups_names_what_is_not_priced(tmp_path):
+    (res,), _ = _hyperpod(tmp_path, ("controller", '"ml.m5.2xlarge"', 1), ("big", '"ml.p5.48xlarge"', 2),
+                          ("small", '"ml.g5.8xlarge"', 4), ("more", '"ml.p5.48xlarge"', 1))
+    c = res.compute
+    assert (c.instance_type, c.gpus_per_unit, c.units) == ("ml.p5.48xlarge", 8, 3)  # both p5 groups
+    notes = " ".join(c.notes)
+    assert "ml.g5.8xlarge x 4 (another accelerator group; not in this price)" in notes
+    assert "`controller`: ml.m5.2xlarge x 1 (no GPUs or AI accelerators; not in this price)" in notes
+
+
+def test_hyperpod_cluster_of_unknown_size_says_so(tmp_path):
+    (res,), result = _hyperpod(tmp_path, ("gpu", "var.itype", "var.n"),
+                               extra='variable "itype" { type = string }\nvariable "n" { type = number }\n')
+    assert res.ai and res.compute.units is None
+    assert "`gpu`: instance_type is not known statically" in " ".join(res.compute.notes)
+    assert res.cost is None or res.cost.monthly_usd is None

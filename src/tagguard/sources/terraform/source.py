@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from tagguard.model import INFO, NOT_SCANNED, WARNING, Finding, Resource, Suppression, Unpropagated
 from tagguard.sources.base import Inventory, ScanContext, Source, SourceOutput, parse_error, posix_dirname
 from tagguard.sources.terraform import extract as ex
+from tagguard.sources.terraform.hyperpod import ex_sagemaker_cluster
 from tagguard.sources.terraform.module import (
     Loader, Located, ModuleInstance, _safe_eval, bound_scope, expand_repetition, is_local_source, static_string,
 )
@@ -1052,6 +1053,7 @@ EXTRACTORS = {
     "sagemaker_endpoint": ex_sagemaker_endpoint,
     "bedrock_throughput": ex_bedrock_throughput,
     "batch_compute_environment": ex_batch_compute_environment,
+    "sagemaker_cluster": ex_sagemaker_cluster,
 }
 
 
