@@ -309,3 +309,46 @@ def test_kubeai_model_on_unknown_profile_is_possibly_ai(tmp_path):
 def test_other_model_kinds_are_not_kubeai(tmp_path):
     res, result = run(tmp_path, KUBEAI.replace("kubeai.org/v1", "example.com/v1"))
     assert not res and not result.findings
+
+
+def test_unparsable_gpu_quantity_in_a_training_runtime_reaches_the_trainjob(tmp_path):
+    runtime = """\
+    apiVersion: trainer.kubeflow.org/v1alpha1
+    kind: ClusterTrainingRuntime
+    metadata: {name: torch-gpu}
+    spec:
+      mlPolicy: {numNodes: 2}
+      template:
+        spec:
+          replicatedJobs:
+            - name: node
+              template:
+                spec:
+                  template:
+                    spec:
+                      containers:
+                        - {name: node, resources: {limits: {nvidia.com/gpu: $GPUS}}}
+    """
+    (tmp_path / "rt.yaml").write_text(textwrap.dedent(runtime), encoding="utf-8")
+    res, result = run(tmp_path, """\
+    apiVersion: trainer.kubeflow.org/v1alpha1
+    kind: TrainJob
+    metadata: {name: ft, namespace: ml}
+    spec:
+      runtimeRef: {name: torch-gpu}
+    """)
+    r = res["TrainJob/ml/ft"]
+    assert r.ai and r.compute.gpus_per_unit is None and r.compute.units == 2
+    (f,) = rules(result, "unresolved-size")
+    assert "$GPUS" in f.message and "`node`" in f.message
+
+
+def test_kaito_workspace_on_a_cpu_size_stays_not_ai(tmp_path):
+    res, result = run(tmp_path, """\
+    apiVersion: kaito.sh/v1beta1
+    kind: Workspace
+    metadata: {name: cpu, namespace: ml}
+    resource: {instanceType: Standard_D4s_v5}
+    inference: {preset: {name: phi-4}}
+    """)
+    assert "Workspace/ml/cpu" not in res and not rules(result, "unresolved-size")

@@ -232,8 +232,9 @@ def readable_kinds(config: Any = None) -> frozenset[str]:
     table = load_table(config)
     kinds = ReadableKinds({k.split(".", 1)[0] for k in table.kinds} | EXTRA_KINDS)
     # "nvidia.com/mig-*" -> "nvidia.com/mig-": the literal head of every accelerator resource name
-    kinds.markers = tuple(dict.fromkeys(re.split(r"[*?\[]", name, maxsplit=1)[0] for name in table.accelerators
-                                        if re.split(r"[*?\[]", name, maxsplit=1)[0]))
+    heads = {h for h in (re.split(r"[*?\[]", name, maxsplit=1)[0] for name in table.accelerators) if h}
+    # `in` per head is faster than one alternation regex; a head that contains another adds nothing
+    kinds.markers = tuple(sorted(h for h in heads if not any(o != h and o in h for o in heads)))
     return kinds
 
 

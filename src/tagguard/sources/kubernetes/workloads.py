@@ -736,8 +736,10 @@ class Builder:
                 # named like GPU capacity (a known family's unknown size, or a GPU naming scheme's unknown
                 # family): AI with its GPU count unknown, priced by the engine's unknown-type rule (a warning)
                 pod.provisioned_type = value
-        if role.get("accelerated") and pod.provisioned_type is None:
-            # the operator always runs these pods on accelerators (KAITO on existing GPU nodes)
+        if role.get("accelerated") and pod.provisioned_type is None and \
+                (not role.get("instance_type") or get_path(item, role["instance_type"], obj) is None):
+            # the operator always runs these pods on accelerators (KAITO on existing GPU nodes); a size that is
+            # given and has no GPU (a CPU VM) is not AI
             where = f"`{join(r.item_path, role['instance_type'])}` is not set" if role.get("instance_type") else \
                 "the node size is not in the object"
             pod.unresolved.append(f"{r.kind} always runs on accelerators but {where}: the GPU model and node size "
@@ -830,7 +832,7 @@ class Builder:
         for name, res in rc.jobs.get(r.role_key, ()):
             if isinstance(own, dict) and name == rc.trainer_container:
                 continue
-            pod.extra_containers.append({"resources": res})
+            pod.extra_containers.append({"name": name, "resources": res} if name else {"resources": res})
         given = any(get_path(r.item, str(p), r.obj) is not None for p in r.role.get("replicas") or []
                     if not isinstance(p, (int, float)))
         if not given and rc.num_nodes is not None and r.role_key == rc.trainer_job:
@@ -1168,9 +1170,15 @@ def _runtime_compute(runtime: dict[str, Any], table: KindTable) -> RuntimeComput
         if isinstance(spec, dict):
             containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
             for c in containers:
-                acc = _container_accel(c, table)
+                bad: list[str] = []
+                acc: dict[str, Any] = dict(_container_accel(c, table, bad))
+                if bad:  # `nvidia.com/gpu: $GPUS`: kept as written, the TrainJob reports it (unresolved-size)
+                    for section in ("limits", "requests"):
+                        for k, v in (get_path(c, f"resources.{section}") or {}).items():
+                            if str(k) not in acc and table.accelerator_weight(str(k)) is not None:
+                                acc[str(k)] = v
                 if acc:
-                    kept.append((str(c.get("name") or ""), {"limits": dict(acc)}))
+                    kept.append((str(c.get("name") or ""), {"limits": acc}))
         jobs[job["name"]] = kept
     num_nodes = as_count(get_path(runtime, "spec.mlPolicy.numNodes"))
     if num_nodes is None and not any(jobs.values()):
