@@ -241,3 +241,19 @@ def test_hyperpod_cluster_of_unknown_size_says_so(tmp_path):
     assert res.ai and res.compute.units is None
     assert "`gpu`: instance_type is not known statically" in " ".join(res.compute.notes)
     assert res.cost is None or res.cost.monthly_usd is None
+
+
+def test_hyperpod_cluster_in_a_plan(tmp_path):
+    import json
+
+    values = {"cluster_name": "hp", "tags": [{"key": "team", "value": "ml"}],
+              "instance_groups": [{"instance_group_name": "ctl", "instance_type": "ml.m5.2xlarge", "instance_count": 1},
+                                  {"instance_group_name": "gpu", "instance_type": "ml.g5.8xlarge", "instance_count": 3}]}
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": "awscc_sagemaker_cluster.hp", "mode": "managed", "type": "awscc_sagemaker_cluster",
+         "name": "hp", "values": values}]}}}
+    (tmp_path / "tfplan.json").write_text(json.dumps(plan))
+    result = _scan(tmp_path)
+    (res,) = result.resources
+    assert res.source == "plan" and res.ai and res.tags == {"team": "ml"}
+    assert (res.compute.instance_type, res.compute.gpus_per_unit, res.compute.units) == ("ml.g5.8xlarge", 1, 3)

@@ -48,6 +48,8 @@ def ex_sagemaker_cluster(walker, res, spec, body, scope, inst, effective, defaul
     factor = res.compute.units if res.compute is not None else 1  # count / for_each x module multiplier
     comp = Compute(provider=spec.get("provider"), service=spec.get("service"))
     groups = ex.get_path(body, "instance_groups", scope)
+    if groups is ex._MISSING and isinstance(getattr(body, "value", None), Mapping):
+        groups = body.value.get("instance_groups", groups)  # a plan's values: a list of objects
     if isinstance(groups, Unknown) or not isinstance(groups, list):
         why = f" ({groups.reason})" if isinstance(groups, Unknown) and groups.reason else ""
         comp.units = None

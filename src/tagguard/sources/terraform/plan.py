@@ -336,6 +336,10 @@ def _tags(rtype: str, spec: dict, value: dict):
 
     if rtype == "aws_autoscaling_group":
         return _asg_tags(value)
+    if spec.get("extractor") == "sagemaker_cluster":  # a list of {key, value}
+        from tagguard.sources.terraform.hyperpod import tag_list
+
+        return tag_list(value.get("tags"), "`tags`")
     provider = spec.get("provider", "aws")
     path = spec.get("tags")
     if not path:
@@ -430,6 +434,12 @@ def _compute(rtype: str, spec: dict, value: dict, region: str | None) -> tuple[C
 
         tmp = Resource(address="", type=rtype, source="plan", compute=comp)
         ex_sagemaker_endpoint_configuration(None, tmp, spec, body, None, None, None, None, None)
+        comp = tmp.compute or comp
+    elif extractor == "sagemaker_cluster":
+        from tagguard.sources.terraform.hyperpod import ex_sagemaker_cluster
+
+        tmp = Resource(address="", type=rtype, source="plan", compute=comp)
+        ex_sagemaker_cluster(None, tmp, spec, body, None, None, ex.TagMap(), ex.TagMap(), None)
         comp = tmp.compute or comp
     elif extractor == "bedrock_throughput":
         from tagguard.sources.terraform.source import ex_bedrock_throughput
