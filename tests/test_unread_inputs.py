@@ -257,3 +257,11 @@ def test_hyperpod_cluster_in_a_plan(tmp_path):
     (res,) = result.resources
     assert res.source == "plan" and res.ai and res.tags == {"team": "ml"}
     assert (res.compute.instance_type, res.compute.gpus_per_unit, res.compute.units) == ("ml.g5.8xlarge", 1, 3)
+
+
+def test_kustomize_note_quotes_the_directory_for_the_shell(tmp_path):
+    d = "x; touch pwned"
+    _write(tmp_path, {f"{d}/kustomization.yaml": "resources: [deploy.yaml]\npatches:\n- {path: gpu-patch.yaml}\n",
+                      f"{d}/deploy.yaml": PLAIN_DEPLOY, f"{d}/gpu-patch.yaml": GPU_PATCH})
+    (note,) = [f for f in _scan_all(tmp_path).findings if f.category == "not_scanned"]
+    assert "`kustomize build 'x; touch pwned' | tagguard scan -`" in note.fix

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import shlex
 import stat
 from typing import Any
 from collections.abc import Iterable, Iterator
@@ -254,7 +255,7 @@ def _kustomize_patches(inventory: Inventory, reader: _Reader, out: SourceOutput)
                                                                                          else "")
                          + ") change labels, resources, replicas or placement at build time; tagguard does not build "
                          "kustomize overlays, so the objects are judged as they are in the files, without the patches"),
-                fix=f"scan the built overlay: `kustomize build {where} | tagguard scan -`",
+                fix=f"scan the built overlay: `kustomize build {shlex.quote(where)} | tagguard scan -`",
                 extra={"kustomization": rel, "patches": named}))
     return found
 
