@@ -87,7 +87,8 @@ def test_unparsable_gpu_quantity_is_ai_with_unknown_count(tmp_path):
     assert r.ai and r.compute.gpus_per_unit is None and r.compute.units == 2
     (f,) = rules(result, "unresolved-size")
     assert f.severity == "warning" and f.file == "m.yaml" and f.line == 1
-    assert "$GPU_PER_NODE" in f.message and "nvidia.com/gpu" in f.message and "c" in f.message
+    assert "$GPU_PER_NODE" in f.message and "nvidia.com/gpu" in f.message and "container `c`" in f.message
+    assert "envsubst" in f.fix and "ResourceClaim" not in f.fix  # the fix is for this case only
 
 
 def test_unparsable_gpu_quantity_next_to_a_known_one_keeps_count_unknown(tmp_path):
@@ -187,7 +188,7 @@ def test_kaito_workspace_without_instance_type_is_ai(tmp_path):
     r = res["Workspace/ml/byo"]
     assert r.ai and r.compute.gpus_per_unit == 2 and r.compute.instance_type is None
     (f,) = rules(result, "unresolved-size")
-    assert "resource.instanceType" in f.message
+    assert "resource.instanceType" in f.message and "set `resource.instanceType`" in f.fix
 
 
 def test_kaito_workspace_without_instance_type_or_partition_is_ai_unknown_size(tmp_path):
@@ -261,6 +262,7 @@ def test_dra_unresolved_claim_is_possibly_ai(tmp_path):
     assert r.ai and r.meta.get("possibly_ai") and r.compute.gpus_per_unit is None
     (f,) = rules(result, "unresolved-size")
     assert "two-gpus" in f.message and f.file == "m.yaml"
+    assert "scan the ResourceClaimTemplate together with the workload" in f.fix
 
 
 def test_dra_allocation_mode_all_is_unknown_count(tmp_path):

@@ -386,6 +386,7 @@ class PodInputs:
     # what keeps the pods' accelerators from being sized: an unresolved-size warning each; with
     # ``gpus_unknown`` the GPU count per pod is unknown (otherwise only the node size is)
     unresolved: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)  # what the user can do about each of them
     gpus_unknown: bool = False
     possibly_ai: bool = False  # the pods may hold no accelerator at all (a DRA claim not in the scan)
 
@@ -621,9 +622,9 @@ class Builder:
         self.out.findings.append(Finding(
             rule="not-scanned", category="not_scanned", severity=WARNING, address=address, resource_type=kind,
             file=doc.file, line=doc.line,
-            message=(f"{doc.file}:{doc.line}: {address}: kind {kind} ({api}) is not in the kinds table; it requests "
+            message=(f"{doc.file}:{doc.line}: {address}: kind {kind[:120]} ({api[:120]}) is not in the kinds table; it requests "
                      f"{what}; its pods are not checked or priced: add it under kubernetes.crds"),
-            fix=(f"add {kind} under kubernetes.crds in .tagguard.yaml (where its pod templates live and how many pods "
+            fix=(f"add {kind[:120]} under kubernetes.crds in .tagguard.yaml (where its pod templates live and how many pods "
                  "each makes; docs/sources.md)"),
             extra={"kind": kind, "api_version": api, "accelerators": {k: v for k, v in found.items()}}))
 
@@ -725,6 +726,8 @@ class Builder:
         pod.extra_containers.extend(declared_gpus(role, item, obj, unknown))
         if unknown:  # a kubeai resource profile that names no accelerator kind we know
             pod.unresolved.extend(unknown)
+            pod.fixes.append("use a resource profile whose name says the accelerator (nvidia-gpu-l4, amd-gpu-mi300x, "
+                             "cpu), or describe the kind under kubernetes.crds")
             pod.gpus_unknown = pod.possibly_ai = True
         if role.get("instance_type"):  # the operator provisions this node type per unit (KAITO Workspace)
             value = get_path(item, role["instance_type"], obj)
@@ -744,6 +747,8 @@ class Builder:
                 "the node size is not in the object"
             pod.unresolved.append(f"{r.kind} always runs on accelerators but {where}: the GPU model and node size "
                                   "are unknown")
+            pod.fixes.append(f"set `{role['instance_type']}` to the node size" if role.get("instance_type") else
+                             "give the object its node size")
         self._gpu_sharing(pod)
         self._dra_claims(r, pod)
         return pod
@@ -767,9 +772,11 @@ class Builder:
             pod.unresolved.append(f"annotation gpu-fraction is {str(frac)[:80]!r}"
                                   + (f" (gpu-fraction-num-devices {str(raw_devices)[:80]!r})" if not devices else "")
                                   + ", not a fraction between 0 and 1")
+            pod.fixes.append('write gpu-fraction as a number between 0 and 1 (e.g. "0.5")')
         else:
             pod.unresolved.append(f"annotation gpu-memory {str(ann.get('gpu-memory'))[:80]!r} asks for GPU memory "
                                   "on a shared GPU (KAI-Scheduler / Run:ai): the share of the GPU is unknown")
+            pod.fixes.append("annotate gpu-fraction (the share of a GPU) instead of gpu-memory to have it priced")
         pod.gpus_unknown = True
 
     def _dra_claims(self, r: RoleInput, pod: PodInputs) -> None:
@@ -791,6 +798,7 @@ class Builder:
             if hit is None:
                 pod.unresolved.append(f"resourceClaims `{str(c.get('name'))[:80]}` names {kind} `{name[:120]}`, which "
                                       "is not in the scanned files: its devices (GPUs?) are unknown")
+                pod.fixes.append(f"scan the {kind} together with the workload (same namespace)")
                 pod.gpus_unknown = pod.possibly_ai = True
                 continue
             count, why = hit
@@ -798,6 +806,7 @@ class Builder:
                 continue
             if count is None:
                 pod.unresolved.append(f"{kind} `{name[:120]}` {why}")
+                pod.fixes.append(f"request an exact `count` of devices in {kind} `{name[:120]}`")
                 pod.gpus_unknown = True
                 continue
             pod.extra_containers.append({"resources": {"limits": {"nvidia.com/gpu": count}}})
@@ -898,7 +907,9 @@ class Builder:
         if unresolved:
             if bad or pod.gpus_unknown or not accel:
                 gpus_per_unit = None
-            self._unresolved(r, meta, notes, unresolved, possibly=pod.possibly_ai and not accel)
+            fixes = (["render the manifest with its values first (envsubst, kustomize, helm template) or write the "
+                      "number of accelerators"] if bad else []) + pod.fixes
+            self._unresolved(r, meta, notes, unresolved, fixes, possibly=pod.possibly_ai and not accel)
         want = placement_request(pod.pod_spec)
         if want:
             # matched against the scan's node pools (pricing.placement)
@@ -925,7 +936,7 @@ class Builder:
                        runtime_hours=runtime_hours, notes=notes)
 
     def _unresolved(self, r: RoleInput, meta: dict[str, Any], notes: list[str], unresolved: list[str],
-                    possibly: bool) -> None:
+                    fixes: list[str], possibly: bool) -> None:
         """One unresolved-size warning for what keeps the role's accelerators from being sized."""
         what = "; ".join(dict.fromkeys(unresolved))
         if possibly:
@@ -940,9 +951,7 @@ class Builder:
             rule="unresolved-size", category="unresolved_size", severity=WARNING, address=r.address,
             resource_type=r.kind, file=doc.file, line=doc.line,
             message=f"{doc.file}:{doc.line}: {r.address}: cannot size its accelerators: {what}; {verdict}",
-            fix=("render the manifest with its values first (envsubst, kustomize, helm template) or write the number; "
-                 "scan the ResourceClaim(Template) with the workload; give a KAITO Workspace its "
-                 "`resource.instanceType` (docs/sources.md)"),
+            fix="; ".join(dict.fromkeys(fixes)) + " (docs/sources.md)",
             extra={"unknown": list(dict.fromkeys(unresolved))}))
 
     def _job_runs(self, r: RoleInput, pod_spec: dict[str, Any], meta: dict[str, Any], notes: list[str]
