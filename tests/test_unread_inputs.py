@@ -265,3 +265,18 @@ def test_kustomize_note_quotes_the_directory_for_the_shell(tmp_path):
                       f"{d}/deploy.yaml": PLAIN_DEPLOY, f"{d}/gpu-patch.yaml": GPU_PATCH})
     (note,) = [f for f in _scan_all(tmp_path).findings if f.category == "not_scanned"]
     assert "`kustomize build 'x; touch pwned' | tagguard scan -`" in note.fix
+
+
+def test_file_dependency_of_a_file_dependency_points_at_its_own_template(helm, tmp_path):
+    dep = 'dependencies:\n- {{name: {n}, version: "0.1.0", repository: "file://{p}"}}\n'
+    _write(tmp_path, {"c/app/Chart.yaml": _chart("app", dep.format(n="mid", p="../mid")),
+                      "c/app/values.yaml": "mid:\n  leaf:\n    gpus: 6\n",
+                      "c/app/templates/cm.yaml": CONFIGMAP,
+                      "c/mid/Chart.yaml": _chart("mid", dep.format(n="leaf", p="../../l/leaf")),
+                      "c/mid/templates/cm.yaml": CONFIGMAP,
+                      "l/leaf/Chart.yaml": _chart("leaf"), "l/leaf/values.yaml": "gpus: 1\n",
+                      "l/leaf/templates/d.yaml": "# leaf\n" + BASE_TEMPLATE})
+    result = _scan(tmp_path, helm_bin=helm)
+    assert not [f for f in result.findings if f.category == "not_scanned"]
+    app = [(r.compute.gpus_per_unit, r.file, r.line) for r in result.resources if r.meta.get("chart") == "app"]
+    assert app == [(6, "l/leaf/templates/d.yaml", 3)]

@@ -325,6 +325,7 @@ class HelmSource(Source):
                                                    "scanned repository; not read", fix="vendor the chart into the repository"))
             return out
         chart_path = str(source_dir)
+        placed: dict[str, str] = {}  # where file:// subcharts were copied in the rendered chart -> their directory
         with tempfile.TemporaryDirectory(prefix="tagguard-helm-") as home:
             top = str(repository_root(inventory.root))
             missing, local, bad_deps = _dependency_plan(source_dir, top)
@@ -340,7 +341,8 @@ class HelmSource(Source):
                 notes: list[str] = []
                 if copied is not None and local:
                     for dep_name, dep_dir in local:
-                        if not _vendor_local(dep_dir, Path(copied) / "charts" / dep_name, top, notes, [str(source_dir)]):
+                        if not _vendor_local(dep_dir, Path(copied) / "charts" / dep_name, top, notes, [str(source_dir)],
+                                             placed, f"charts/{dep_name}/"):
                             copied = None
                             break
                 if copied is None and (outside or special or local):
@@ -452,9 +454,9 @@ class HelmSource(Source):
         parsed = parse_stream(rendered, chart_file, helm=True, kinds=readable_kinds(ctx.config))
         template_lines = _TemplateLines(inventory, d)
         root = os.path.realpath(inventory.root)
-        for dep_name, dep_dir in (local if chart_path != str(source_dir) else []):
-            if _inside(dep_dir, root):  # a vendored file:// subchart's objects point at its own files
-                template_lines.vendored[f"charts/{dep_name}/"] = Path(os.path.relpath(dep_dir, root)).as_posix()
+        for prefix in sorted(placed if chart_path != str(source_dir) else (), key=len, reverse=True):
+            if _inside(placed[prefix], root):  # a vendored file:// subchart's objects point at its own files
+                template_lines.vendored[prefix] = Path(os.path.relpath(placed[prefix], root)).as_posix()
         for doc in parsed.docs:
             if doc.helm_source:
                 doc.file, doc.line = template_lines.locate(doc.helm_source, doc.obj)
@@ -671,28 +673,34 @@ def _local_problem(chart: Path, where: str, top: str, dep_name: str) -> str | No
     return None
 
 
-def _vendor_local(dep_dir: str, dest: Path, top: str, notes: list[str], chain: list[str]) -> bool:
+def _vendor_local(dep_dir: str, dest: Path, top: str, notes: list[str], chain: list[str],
+                  placed: dict[str, str], prefix: str) -> bool:
     """Copy the chart at ``dep_dir`` (inside ``top``) to ``dest`` like ``helm dependency build`` does,
     with the confinement of a chart copy (links leading out of it and special files left out), and its
-    own ``file://`` dependencies under its charts/, ``chain`` deep (a cycle or more than
-    ``MAX_LOCAL_DEPTH`` levels stops there, with a note).  False when the copy fails."""
-    shown = os.path.relpath(dep_dir, top)
-    if dep_dir in chain or len(chain) > MAX_LOCAL_DEPTH:
-        notes.append(f"`{Path(shown).as_posix()}` (a file:// dependency cycle or more than {MAX_LOCAL_DEPTH} levels)")
-        return True
+    own ``file://`` dependencies under its charts/ (one that closes a cycle, or more than
+    ``MAX_LOCAL_DEPTH`` levels down, is dropped with a note).  ``placed`` maps the copy's place in
+    the rendered chart (``prefix``, ``charts/a/charts/b/``) to ``dep_dir``.  False when the copy fails."""
     missing, local, refused = _dependency_plan(Path(dep_dir), top)
+    seen = chain + [dep_dir]
+    looped = [(n, sub) for n, sub in local if sub in seen or len(seen) > MAX_LOCAL_DEPTH]
+    local = [x for x in local if x not in looped]
     outside, special = _unsafe_entries(Path(dep_dir))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if _copy_without(Path(dep_dir), dest, missing + [n for n, _ in refused], set(outside) | set(special)) is None:
+    dropped = missing + [n for n, _ in refused] + [n for n, _ in looped]
+    if _copy_without(Path(dep_dir), dest, dropped, set(outside) | set(special)) is None:
         return False
-    rel = Path(shown).as_posix()
+    placed[prefix] = dep_dir
+    rel = Path(os.path.relpath(dep_dir, top)).as_posix()
     if missing:
         notes.append(f"`{rel}` without its subchart(s) " + ", ".join(f"`{m}`" for m in missing) + " (not under its charts/)")
     notes.extend(f"`{rel}` without `{n}` ({why})" for n, why in refused)
+    notes.extend(f"`{rel}` without `{n}` (a file:// dependency cycle or more than {MAX_LOCAL_DEPTH} levels)"
+                 for n, _ in looped)
     if outside or special:
         notes.append(f"`{rel}` without " + ", ".join(f"`{e}`" for e in (outside + special)[:5])
                      + " (links leading outside it, or not regular files)")
-    return all(_vendor_local(sub, dest / "charts" / n, top, notes, chain + [dep_dir]) for n, sub in local)
+    return all(_vendor_local(sub, dest / "charts" / n, top, notes, seen, placed, f"{prefix}charts/{n}/")
+               for n, sub in local)
 
 
 def _copy_without(chart: Path, dest: Path, missing: list[str], leave_out: set | None = None) -> str | None:
@@ -777,10 +785,11 @@ class _TemplateLines:
         _, _, inner = source.partition("/")  # drop the chart name
         rel = inner if self.chart_dir == "." else f"{self.chart_dir}/{inner}"
         boundary = self.chart_dir
-        for prefix, where in self.vendored.items():
+        for prefix, where in self.vendored.items():  # the longest first
             if inner.startswith(prefix):
                 rest = inner[len(prefix):]
                 rel, boundary = (rest if where == "." else f"{where}/{rest}"), where
+                break
         if rel not in self.files:
             return rel, 1
         index = self.cache.get(rel)
