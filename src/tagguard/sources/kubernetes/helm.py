@@ -322,7 +322,8 @@ class HelmSource(Source):
         source_dir = inventory.path(d).resolve()
         if not _inside(str(source_dir), str(repository_root(inventory.root))):
             out.findings.append(self._render_error(name, d, chart_file, "the chart directory resolves outside the "
-                                                   "scanned repository; not read", fix="vendor the chart into the repository"))
+                                                   "scanned repository; not read",
+                                                   fix="vendor the chart into the repository"))
             return out
         chart_path = str(source_dir)
         placed: dict[str, str] = {}  # where file:// subcharts were copied in the rendered chart -> their directory
@@ -346,8 +347,9 @@ class HelmSource(Source):
                             copied = None
                             break
                 if copied is None and (outside or special or local):
-                    out.findings.append(self._render_error(name, d, chart_file, "could not copy the chart without its "
-                                                           "unsafe files or with its file:// dependencies; not rendered"))
+                    out.findings.append(self._render_error(name, d, chart_file,
+                                                           "could not copy the chart without its unsafe files or "
+                                                           "with its file:// dependencies; not rendered"))
                     return out
                 chart_path = copied or chart_path
                 if bad_deps or notes:
@@ -360,7 +362,8 @@ class HelmSource(Source):
                         address=f"chart:{d}", file=chart_file, line=1,
                         fix=("keep each file:// dependency (" + ", ".join(f"`{n}`" for n, _ in bad_deps) + ") a chart "
                              "inside the scanned repository, or vendor it under charts/ (`helm dependency build`)"
-                             if bad_deps else "commit the subchart's files themselves instead of links or special files"),
+                             if bad_deps else
+                             "commit the subchart's files themselves instead of links or special files"),
                         extra={"chart": name, "unrendered_subcharts": [n for n, _ in bad_deps], "notes": notes}))
                 if missing and chart_path != str(source_dir):
                     out.findings.append(Finding(
@@ -418,7 +421,8 @@ class HelmSource(Source):
                     cmd.remove("--skip-schema-validation")
                     code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
             except OSError as exc:
-                out.findings.append(self._render_error(name, d, chart_file, f"cannot run {helm}: {exc.strerror or exc}"))
+                out.findings.append(self._render_error(name, d, chart_file,
+                                                       f"cannot run {helm}: {exc.strerror or exc}"))
                 return out
         if problem == "timeout":
             out.findings.append(self._render_error(
@@ -616,7 +620,8 @@ def _run_bounded(cmd: list[str], env: dict[str, str], cwd: str, deadline: float,
 
 
 def _missing_dependencies(chart: Path) -> list[str]:
-    """Names of remote ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy under charts/."""
+    """Names of remote ``dependencies`` (Chart.yaml, or requirements.yaml for apiVersion v1) with no copy
+    under charts/."""
     return _dependency_plan(chart, None)[0]
 
 
@@ -692,7 +697,8 @@ def _vendor_local(dep_dir: str, dest: Path, top: str, notes: list[str], chain: l
     placed[prefix] = dep_dir
     rel = Path(os.path.relpath(dep_dir, top)).as_posix()
     if missing:
-        notes.append(f"`{rel}` without its subchart(s) " + ", ".join(f"`{m}`" for m in missing) + " (not under its charts/)")
+        notes.append(f"`{rel}` without its subchart(s) " + ", ".join(f"`{m}`" for m in missing)
+                     + " (not under its charts/)")
     notes.extend(f"`{rel}` without `{n}` ({why})" for n, why in refused)
     notes.extend(f"`{rel}` without `{n}` (a file:// dependency cycle or more than {MAX_LOCAL_DEPTH} levels)"
                  for n, _ in looped)

@@ -7,8 +7,8 @@ included); other YAML and JSON (CI workflows, values files, package.json) is ski
 that looks like a manifest but cannot be decoded is a parse error.  Only regular files inside the
 scanned repository are opened (a symlink leading out of it is reported, not read), never more than
 the per-file cap (``TAGGUARD_MAX_FILE_BYTES``).  Files a ``kustomization.yaml`` names as patches
-are partial objects and not read as objects (overlays are not built: an info says so).  The work is in ``manifests`` (streams, parse errors)
-and ``workloads`` (objects -> resources).
+are partial objects and not read as objects (overlays are not built: an info says so).  The work is
+in ``manifests`` (streams, parse errors) and ``workloads`` (objects -> resources).
 """
 from __future__ import annotations
 
@@ -228,7 +228,8 @@ def _kustomize_patches(inventory: Inventory, reader: _Reader, out: SourceOutput)
         for key in ("patches", "patchesStrategicMerge", "patchesJson6902"):
             entries = doc.get(key)
             for entry in entries if isinstance(entries, list) else []:
-                path = entry.get("path") if isinstance(entry, dict) else entry if key == "patchesStrategicMerge" else None
+                path = (entry.get("path") if isinstance(entry, dict)
+                        else entry if key == "patchesStrategicMerge" else None)
                 if isinstance(entry, dict) and isinstance(entry.get("patch"), str):
                     inline.append(entry["patch"])
                 elif isinstance(path, str) and "\n" in path:
@@ -250,7 +251,8 @@ def _kustomize_patches(inventory: Inventory, reader: _Reader, out: SourceOutput)
             where = here or "."
             shown = ", ".join(f"`{t}`" for t in named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
             out.findings.append(Finding(
-                rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=rel, line=1, address=f"kustomization:{where}",
+                rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=rel, line=1,
+                address=f"kustomization:{where}",
                 message=(f"kustomization {rel}: its patches (" + (shown or "inline") + (", inline" if shown and inline
                                                                                          else "")
                          + ") change labels, resources, replicas or placement at build time; tagguard does not build "

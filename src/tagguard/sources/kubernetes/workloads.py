@@ -622,10 +622,10 @@ class Builder:
         self.out.findings.append(Finding(
             rule="not-scanned", category="not_scanned", severity=WARNING, address=address, resource_type=kind,
             file=doc.file, line=doc.line,
-            message=(f"{doc.file}:{doc.line}: {address}: kind {kind[:120]} ({api[:120]}) is not in the kinds table; it requests "
-                     f"{what}; its pods are not checked or priced: add it under kubernetes.crds"),
-            fix=(f"add {kind[:120]} under kubernetes.crds in .tagguard.yaml (where its pod templates live and how many pods "
-                 "each makes; docs/sources.md)"),
+            message=(f"{doc.file}:{doc.line}: {address}: kind {kind[:120]} ({api[:120]}) is not in the kinds table; "
+                     f"it requests {what}; its pods are not checked or priced: add it under kubernetes.crds"),
+            fix=(f"add {kind[:120]} under kubernetes.crds in .tagguard.yaml (where its pod templates live and how "
+                 "many pods each makes; docs/sources.md)"),
             extra={"kind": kind, "api_version": api, "accelerators": {k: v for k, v in found.items()}}))
 
     # --- workloads: one resource per pod template ---------------------------------------------
