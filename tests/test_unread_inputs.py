@@ -247,8 +247,10 @@ def test_hyperpod_cluster_in_a_plan(tmp_path):
     import json
 
     values = {"cluster_name": "hp", "tags": [{"key": "team", "value": "ml"}],
-              "instance_groups": [{"instance_group_name": "ctl", "instance_type": "ml.m5.2xlarge", "instance_count": 1},
-                                  {"instance_group_name": "gpu", "instance_type": "ml.g5.8xlarge", "instance_count": 3}]}
+              "instance_groups": [
+                  {"instance_group_name": "ctl", "instance_type": "ml.m5.2xlarge", "instance_count": 1},
+                  {"instance_group_name": "gpu", "instance_type": "ml.g5.8xlarge", "instance_count": 3},
+              ]}
     plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
         {"address": "awscc_sagemaker_cluster.hp", "mode": "managed", "type": "awscc_sagemaker_cluster",
          "name": "hp", "values": values}]}}}
