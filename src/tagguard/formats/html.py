@@ -36,7 +36,7 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 .muted{color:var(--muted)}.note{color:var(--muted);font-size:12px;margin:6px 0 0}
 svg text{font:12px -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;fill:#374151}
 .errors td{color:#7f1d1d}
-"""
+"""  # noqa: E501
 
 
 _money = money
@@ -64,7 +64,8 @@ def bar_chart(rows: list[dict[str, Any]], unallocated: dict[str, Any], width: in
         w = max(2.0, plot * value / top)
         color = "var(--un)" if un else "var(--bar)"
         out.append(f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{_e(name[:22])}</text>')
-        out.append(f'<rect class="bar{" unallocated" if un else ""}" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+        out.append(f'<rect class="bar{" unallocated" if un else ""}" x="{label_w}" y="{y}" '
+                   f'width="{w:.1f}" height="{bar_h}" '
                    f'rx="3" fill="{color}"><title>{_e(name)}: {_e(_money(value))}/month</title></rect>')
         out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 16}">{_e(_money(value))}</text>')
     out.append("</svg>")
@@ -79,9 +80,11 @@ def share_chart(unallocated: float, total: float, size: int = 180) -> str:
     return (f'<svg id="share-chart" role="img" aria-label="Unallocated share" width="{size}" height="{size}" '
             f'viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg">'
             f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="var(--ok)" stroke-width="26"/>'
-            f'<circle class="unallocated-arc" cx="{c}" cy="{c}" r="{r}" fill="none" stroke="var(--un)" stroke-width="26" '
+            f'<circle class="unallocated-arc" cx="{c}" cy="{c}" r="{r}" fill="none" stroke="var(--un)" '
+            f'stroke-width="26" '
             f'stroke-dasharray="{dash:.2f} {circ:.2f}" transform="rotate(-90 {c} {c})"/>'
-            f'<text x="{c}" y="{c - 2}" text-anchor="middle" style="font-size:22px;font-weight:650">{100 * frac:.1f}%</text>'
+            f'<text x="{c}" y="{c - 2}" text-anchor="middle" style="font-size:22px;font-weight:650">'
+            f'{100 * frac:.1f}%</text>'
             f'<text x="{c}" y="{c + 18}" text-anchor="middle" class="muted">unallocated</text></svg>')
 
 
@@ -100,7 +103,8 @@ def trend_chart(points: list[dict[str, Any]], width: int = 640, height: int = 20
         return x, y
 
     def path(key):
-        return " ".join(f"{'M' if i == 0 else 'L'}{xy(i, p.get(key))[0]:.1f},{xy(i, p.get(key))[1]:.1f}" for i, p in enumerate(pts))
+        return " ".join(f"{'M' if i == 0 else 'L'}{xy(i, p.get(key))[0]:.1f},{xy(i, p.get(key))[1]:.1f}"
+                        for i, p in enumerate(pts))
 
     out = [f'<svg id="trend-chart" role="img" aria-label="Spend trend" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
@@ -108,14 +112,17 @@ def trend_chart(points: list[dict[str, Any]], width: int = 640, height: int = 20
         y = pad_t + (height - pad_t - pad_b) * (1 - frac)
         out.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
         out.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(_money(top * frac))}</text>')
-    out.append(f'<path class="trend-total" d="{path("monthly_usd")}" fill="none" stroke="var(--bar)" stroke-width="2.5"/>')
-    out.append(f'<path class="trend-unallocated" d="{path("unallocated_usd")}" fill="none" stroke="var(--un)" stroke-width="2.5"/>')
+    out.append(f'<path class="trend-total" d="{path("monthly_usd")}" fill="none" stroke="var(--bar)" '
+               'stroke-width="2.5"/>')
+    out.append(f'<path class="trend-unallocated" d="{path("unallocated_usd")}" fill="none" stroke="var(--un)" '
+               'stroke-width="2.5"/>')
     for i, p in enumerate(pts):
         x, y = xy(i, p.get("unallocated_usd"))
         out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="var(--un)"><title>run {_e(p.get("run_id"))} '
                    f'{_e(p.get("at"))}: unallocated {_e(_money(p.get("unallocated_usd")))}</title></circle>')
         if i in (0, n - 1) or n <= 8:
-            out.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{_e(str(p.get("at", ""))[:10])}</text>')
+            out.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
+                       f'{_e(str(p.get("at", ""))[:10])}</text>')
     out.append("</svg>")
     out.append('<p class="note"><span style="color:var(--bar)">&#9632;</span> AI spend per month &nbsp; '
                '<span style="color:var(--un)">&#9632;</span> unallocated</p>')
@@ -143,7 +150,8 @@ def actuals_section(a: dict[str, Any] | None) -> str:
             f"<td class=num>{r['actual_gpu_hours']:,.0f}</td>"
             f"<td class=num>{'-' if r['utilisation'] is None else format(r['utilisation'], '.0%')}</td></tr>"
             for r in d["rows"])
-        out.append(f'<h3>By {_e(label.replace("_", " "))} <span class="muted">(tag <code>{_e(d["tag"])}</code>)</span></h3>'
+        out.append(f'<h3>By {_e(label.replace("_", " "))} '
+                   f'<span class="muted">(tag <code>{_e(d["tag"])}</code>)</span></h3>'
                    f'<table class="actuals-table" data-dimension="{_e(label)}"><thead><tr><th>value</th>'
                    "<th class=num>IaC estimate / month</th><th class=num>tokens / month</th>"
                    "<th class=num>actual GPU / month</th><th class=num>GPU-hours</th><th class=num>utilisation</th>"
@@ -175,7 +183,8 @@ class HtmlFormatter(Formatter):
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         scope = ""
         if drift:
-            scope = (f"{len(drift.get('accounts') or [])} account(s) &times; {len(drift.get('regions') or [])} region(s), "
+            scope = (f"{len(drift.get('accounts') or [])} account(s) &times; "
+                     f"{len(drift.get('regions') or [])} region(s), "
                      f"{_e(drift.get('calls'))} AWS calls, {_e(drift.get('wall_seconds'))} s")
         elif result.root:
             scope = f"scan of <code>{_e(result.root)}</code>"
@@ -187,26 +196,34 @@ class HtmlFormatter(Formatter):
                  + (" &middot; <strong style=\"color:#fca5a5\">INCOMPLETE: "
                     f"{len(result.errors)} error(s)</strong>" if result.errors else "") + "</p></header><main>"]
         parts.append('<div class="kpis">'
-                     f'<div class="kpi"><div class="l">AI spend / month</div><div class="v" id="kpi-total">{_money(t["monthly_usd"])}</div></div>'
-                     f'<div class="kpi"><div class="l">GPU-hours / month</div><div class="v">{t["gpu_hours"]:,.0f}</div></div>'
-                     f'<div class="kpi bad"><div class="l">Unallocated / month</div><div class="v" id="kpi-unallocated">{_money(t["unallocated_monthly_usd"])}</div></div>'
-                     f'<div class="kpi bad"><div class="l">Unallocated share</div><div class="v">{t["unallocated_share_pct"]}%</div></div>'
+                     '<div class="kpi"><div class="l">AI spend / month</div>'
+                     f'<div class="v" id="kpi-total">{_money(t["monthly_usd"])}</div></div>'
+                     '<div class="kpi"><div class="l">GPU-hours / month</div>'
+                     f'<div class="v">{t["gpu_hours"]:,.0f}</div></div>'
+                     '<div class="kpi bad"><div class="l">Unallocated / month</div>'
+                     f'<div class="v" id="kpi-unallocated">{_money(t["unallocated_monthly_usd"])}</div></div>'
+                     '<div class="kpi bad"><div class="l">Unallocated share</div>'
+                     f'<div class="v">{t["unallocated_share_pct"]}%</div></div>'
                      "</div>")
         parts.append('<div class="grid">')
         parts.append(f'<section><h2>Spend by {_e(sb["allocate_by"].replace("_", " "))} '
                      f'<span class="muted">(tag <code>{_e(dim["tag"])}</code>)</span></h2>'
                      + bar_chart(dim["rows"], dim["unallocated"])
-                     + f'<p class="note">(unallocated) = AI spend with no <code>{_e(dim["tag"])}</code> tag.</p></section>')
+                     + f'<p class="note">(unallocated) = AI spend with no <code>{_e(dim["tag"])}</code> tag.</p>'
+                     '</section>')
         parts.append("<section><h2>Unallocated share</h2>" + share_chart(t["unallocated_monthly_usd"], t["monthly_usd"])
-                     + f'<p class="note">{_money(t["unallocated_monthly_usd"])} of {_money(t["monthly_usd"])} per month has '
+                     + f'<p class="note">{_money(t["unallocated_monthly_usd"])} of {_money(t["monthly_usd"])} '
+                     'per month has '
                      "missing or invalid cost tags.</p></section>")
         parts.append("</div>")
         trend = hist.get("trend") or []
         delta = ""
         if hist and not hist.get("first_run"):
             delta = (f'<p class="note">Since the previous run: <strong>{len(hist.get("new") or [])}</strong> new, '
-                     f'<strong>{len(hist.get("fixed") or [])}</strong> fixed, <strong>{_e(hist.get("still_open", 0))}</strong> still open'
-                     + (f', {len(hist.get("unknown") or [])} unknown (account/region not scanned)' if hist.get("unknown") else "")
+                     f'<strong>{len(hist.get("fixed") or [])}</strong> fixed, '
+                     f'<strong>{_e(hist.get("still_open", 0))}</strong> still open'
+                     + (f', {len(hist.get("unknown") or [])} unknown (account/region not scanned)'
+                        if hist.get("unknown") else "")
                      + ".</p>")
         parts.append("<section><h2>Trend</h2>" + trend_chart(trend) + delta + "</section>")
         sc = sb.get("shared_costs") or {}
@@ -215,31 +232,42 @@ class HtmlFormatter(Formatter):
                            f"<td class=num>{_money(x['shared_usd'])}</td><td class=num>{_money(x['total_usd'])}</td>"
                            f"<td class=num>{x['weight_pct']}%</td></tr>" for x in sc["teams"])
             parts.append(f"<section><h2>Shared platform costs ({_e(', '.join(i['name'] for i in sc['items']))}), "
-                         f"{_e(sc['method'])}</h2><table id=\"shared-table\"><thead><tr><th>team</th><th class=num>direct</th>"
-                         f"<th class=num>shared</th><th class=num>total</th><th class=num>weight</th></tr></thead><tbody>{rows}</tbody></table></section>")
+                         f"{_e(sc['method'])}</h2><table id=\"shared-table\"><thead><tr><th>team</th>"
+                         "<th class=num>direct</th>"
+                         "<th class=num>shared</th><th class=num>total</th><th class=num>weight</th></tr></thead>"
+                         f"<tbody>{rows}</tbody></table></section>")
         parts.append(actuals_section(sb.get("actuals")))
         if sb.get("top_unallocated"):
             rows = "".join(f"<tr><td class=num>{_money(r['monthly_usd'])}</td><td><code>{_e(r['address'])}</code></td>"
-                           f"<td>{_e(r.get('account') or '')}</td><td>{_e(r.get('region') or '')}</td><td>{_e(r.get('state') or '')}</td>"
+                           f"<td>{_e(r.get('account') or '')}</td><td>{_e(r.get('region') or '')}</td>"
+                           f"<td>{_e(r.get('state') or '')}</td>"
                            f"<td>{_e(', '.join(r['missing_or_invalid']))}</td></tr>" for r in sb["top_unallocated"])
             parts.append("<section><h2>Top unallocated GPU resources</h2><table id=\"top-table\"><thead><tr>"
                          "<th class=num>monthly</th><th>resource</th><th>account</th><th>region</th><th>state</th>"
                          f"<th>missing / invalid</th></tr></thead><tbody>{rows}</tbody></table></section>")
         active = result.active_findings()
         rows = "".join(f"<tr><td><span class=\"sev {_e(f.severity)}\">{_e(f.severity)}</span></td><td>{_e(f.rule)}</td>"
-                       f"<td><code>{_e(f.address or f.file or '')}</code></td><td>{_e(f.extra.get('account') or '')}</td>"
-                       f"<td>{_e(f.extra.get('region') or '')}</td><td>{_e(f.tag or '')}</td><td>{_e(_strip(f.message, f.address))}"
-                       + (f"<div class=muted>fix: {_e(f.fix)}</div>" if f.fix else "") + "</td></tr>" for f in active[:2000])
+                       f"<td><code>{_e(f.address or f.file or '')}</code></td>"
+                       f"<td>{_e(f.extra.get('account') or '')}</td>"
+                       f"<td>{_e(f.extra.get('region') or '')}</td><td>{_e(f.tag or '')}</td>"
+                       f"<td>{_e(_strip(f.message, f.address))}"
+                       + (f"<div class=muted>fix: {_e(f.fix)}</div>" if f.fix else "") + "</td></tr>"
+                       for f in active[:2000])
         more = f'<p class="note">{len(active) - 2000} more in the JSON report.</p>' if len(active) > 2000 else ""
-        parts.append(f"<section><h2>Violations ({len(active)})</h2><table id=\"violations\"><thead><tr><th>severity</th>"
+        parts.append(f"<section><h2>Violations ({len(active)})</h2><table id=\"violations\"><thead><tr>"
+                     "<th>severity</th>"
                      "<th>rule</th><th>resource</th><th>account</th><th>region</th><th>tag</th><th>message</th></tr></thead>"
-                     f"<tbody>{rows or '<tr><td colspan=7 class=muted>No violations.</td></tr>'}</tbody></table>{more}</section>")
+                     f"<tbody>{rows or '<tr><td colspan=7 class=muted>No violations.</td></tr>'}</tbody></table>"
+                     f"{more}</section>")
         if result.errors:
             rows = "".join(f"<tr><td>{_e(e.get('account') or e.get('profile') or '')}</td>"
-                           f"<td>{_e(e.get('region') or ', '.join(e.get('regions') or []))}</td><td>{_e(e.get('service') or '')}</td>"
+                           f"<td>{_e(e.get('region') or ', '.join(e.get('regions') or []))}</td>"
+                           f"<td>{_e(e.get('service') or '')}</td>"
                            f"<td>{_e(e.get('code'))}</td><td>{_e(e.get('message'))}</td></tr>" for e in result.errors)
-            parts.append("<section class=\"errors\"><h2>Not scanned (the totals above exclude these)</h2><table id=\"errors\">"
-                         "<thead><tr><th>account</th><th>region</th><th>service</th><th>code</th><th>message</th></tr></thead>"
+            parts.append("<section class=\"errors\"><h2>Not scanned (the totals above exclude these)</h2>"
+                         "<table id=\"errors\">"
+                         "<thead><tr><th>account</th><th>region</th><th>service</th><th>code</th><th>message</th>"
+                         "</tr></thead>"
                          f"<tbody>{rows}</tbody></table></section>")
         parts.append("</main></body></html>\n")
         return "".join(parts)
