@@ -101,7 +101,8 @@ def bill_lines(result: ScanResult) -> list[str]:
             continue
         out.append(f"  {b.name:<28} {'OVER' if a['over'] else 'within':<7} actual {money(a['run_rate_usd'])}/month "
                    f"(month to date {money(a['mtd_usd'])}, {a['days_covered']} of {a['days_in_month']} days) "
-                   f"{signed_money(a['change_delta_usd'])} this change = {money(a['projected_usd'])} of {money(b.monthly_usd)}")
+                   f"{signed_money(a['change_delta_usd'])} this change = {money(a['projected_usd'])} "
+                   f"of {money(b.monthly_usd)}")
     for n in first.get("notes") or []:
         out.append(f"  note: {n}")
     return out + [""]

@@ -47,7 +47,8 @@ def report_dict(result: ScanResult) -> dict:
     return _report(result, lambda objects: [o.to_json() for o in objects])
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(x, ensure_ascii=False) without a new encoder per item
+# json.dumps(x, ensure_ascii=False) without a new encoder per item
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _safe(text: str) -> str:

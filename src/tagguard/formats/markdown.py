@@ -33,7 +33,8 @@ from tagguard.model import ERROR, INFO, WARNING, Finding, ScanResult
 GITHUB_COMMENT_LIMIT = 65536
 DEFAULT_LIMIT = 60000
 RULE_DOCS_URL = "https://tagguard.dev/rules/{rule}"
-TRUNCATED_NOTE = "\n\n> Report truncated to fit GitHub's comment size limit; the full report is in the job summary and the SARIF/JSON artifacts.\n"
+TRUNCATED_NOTE = ("\n\n> Report truncated to fit GitHub's comment size limit; "
+                  "the full report is in the job summary and the SARIF/JSON artifacts.\n")
 
 _SEVERITY_ICON = {ERROR: ":x:", WARNING: ":warning:", INFO: ":information_source:"}
 
@@ -183,7 +184,8 @@ def render_suppressed(findings: Sequence[Finding]) -> str:
     for f in sorted(rows, key=lambda x: (x.file or "", x.line or 0, x.rule)):
         where = escape_cell(f.file or "(no file)") + (f":{escape_cell(f.line)}" if f.line else "")
         out.append(f"- {where} {code(f.address, cell=False)} {escape_cell(f.rule)}"
-                   f"{' ' + code(f.tag, cell=False) if f.tag else ''}: {escape_cell(f.suppression_reason or 'no reason given')}\n")
+                   f"{' ' + code(f.tag, cell=False) if f.tag else ''}: "
+                   f"{escape_cell(f.suppression_reason or 'no reason given')}\n")
     return "".join(out)
 
 
@@ -259,7 +261,8 @@ def _diff_changes_table(diff: dict[str, Any]) -> str:
             where = escape_cell(x.get("file") or "") + (f":{x['line']}" if x.get("line") else "")
             before = "" if x.get("before_monthly_usd") is None else money(x["before_monthly_usd"])
             after = "" if x.get("after_monthly_usd") is None else money(x["after_monthly_usd"])
-            out.append(f"| {mark}{what} | {code(x['address'])} | {where} | {before} | {after} | {signed(x.get('delta_monthly_usd'))} |\n")
+            out.append(f"| {mark}{what} | {code(x['address'])} | {where} | {before} | {after} | "
+                       f"{signed(x.get('delta_monthly_usd'))} |\n")
     return "".join(out)
 
 
@@ -269,19 +272,23 @@ def _bill_budget_rows(result: ScanResult) -> str | None:
     if not rows:
         return None
     first = rows[0][1]
-    out = [f"Actual run-rate from {escape_cell(first.get('source') or '')} ({escape_cell(first.get('month') or 'no month')}, "
+    out = [f"Actual run-rate from {escape_cell(first.get('source') or '')} "
+           f"({escape_cell(first.get('month') or 'no month')}, "
            f"{escape_cell(first.get('cost_column') or '')}).\n\n",
-           "| Budget | Mode | Actual run-rate $/month | Δ this change | With change | Repository $/month | Budget $/month | Over |\n"
+           "| Budget | Mode | Actual run-rate $/month | Δ this change | With change "
+           "| Repository $/month | Budget $/month | Over |\n"
            "|---|---|---:|---:|---:|---:|---:|---|\n"]
     for b, a in rows:
         cap = "" if b.monthly_usd is None else money(b.monthly_usd)
         if not a.get("evaluated"):
-            out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | n/a | {signed_money(a['change_delta_usd'])} | "
+            out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | n/a | "
+                       f"{signed_money(a['change_delta_usd'])} | "
                        f"{escape_cell(a.get('reason') or '')} | {money(b.projected_usd)} | {cap} | "
                        f"{':x:' if b.over else ''} |\n")
             continue
         out.append(f"| {escape_cell(b.name)} | {escape_cell(b.mode)} | {money(a['run_rate_usd'])} | "
-                   f"{signed_money(a['change_delta_usd'])} | {money(a['projected_usd'])} | {money(b.projected_usd)} | {cap} | "
+                   f"{signed_money(a['change_delta_usd'])} | {money(a['projected_usd'])} | "
+                   f"{money(b.projected_usd)} | {cap} | "
                    f"{':x:' if b.over else ''} |\n")
     if first.get("notes"):
         out.append("\nNotes on the bill:\n\n" + "".join(f"- {escape_cell(n)}\n" for n in first["notes"]))
@@ -317,8 +324,10 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
     if blocking:
         rules = sorted({f.rule for f in blocking})
         links = ", ".join(f"{rule_link(r)} ({code(f'tagguard explain {r}', cell=False)})" for r in rules)
-        sections.append(details(f"{len(blocking)} finding{'s' if len(blocking) != 1 else ''} on new or changed resources",
-                                   render_findings_table(blocking) + f"\nRules: {links}\n", open=len(blocking) <= 20))
+        sections.append(details(f"{len(blocking)} finding{'s' if len(blocking) != 1 else ''} "
+                                "on new or changed resources",
+                                render_findings_table(blocking) + f"\nRules: {links}\n",
+                                open=len(blocking) <= 20))
         sections.append(details("How to fix", render_details(blocking)))
     approved = [f for f in result.findings if f.suppressed]
     if approved:
@@ -326,7 +335,8 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
     for key, title in dims[1:]:
         sections.append(details(f"By {title.lower()}", _diff_team_table(by[key], escape_cell(title))))
     if dims and len(by[dims[0][0]]) > HEAD_TEAM_ROWS:
-        sections.append(details(f"By {dims[0][1].lower()} (all)", _diff_team_table(by[dims[0][0]], escape_cell(dims[0][1]))))
+        sections.append(details(f"By {dims[0][1].lower()} (all)",
+                                _diff_team_table(by[dims[0][0]], escape_cell(dims[0][1]))))
     if diff.get("added") or diff.get("changed") or diff.get("removed"):
         sections.append(details("Changed AI resources", _diff_changes_table(diff)))
     budgets = [b.to_json() for b in result.budgets or []]
@@ -336,7 +346,8 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:
             cap = "" if b.get("monthly_usd") is None else money(b["monthly_usd"])
-            rows.append(f"| {escape_cell(b['name'])} | {escape_cell(b['mode'])} | {money(b['projected_usd'])} | {cap} | "
+            rows.append(f"| {escape_cell(b['name'])} | {escape_cell(b['mode'])} | "
+                        f"{money(b['projected_usd'])} | {cap} | "
                         f"{':x:' if b.get('over') else ''} |\n")
         sections.append(details("Budgets", "".join(rows)))
     return fit("".join(head), [s if s.endswith("\n") else s + "\n" for s in sections], limit)

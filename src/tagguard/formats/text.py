@@ -109,8 +109,11 @@ class TextFormatter(Formatter):
             if baseline.grown:
                 line += f"; {len(baseline.grown)} grew past the baselined figure and count again"
             if stale:
-                line += f"; {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} (no finding matches now): " + ", ".join(
-                    "/".join(term(x) for x in (e.get("file"), e.get("address"), e.get("rule"), e.get("tag")) if x)
-                    for e in stale[:5]) + (" ..." if len(stale) > 5 else "")
+                line += (f"; {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} (no finding matches now): "
+                         + ", ".join(
+                             "/".join(term(x) for x in (e.get("file"), e.get("address"), e.get("rule"), e.get("tag"))
+                                      if x)
+                             for e in stale[:5])
+                         + (" ..." if len(stale) > 5 else ""))
             out.append(_paint(line, "dim", color))
         return out
