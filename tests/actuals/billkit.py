@@ -11,10 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "benchmarks") not in sys.path:
     sys.path.insert(0, str(ROOT / "benchmarks"))
 
-COLUMNS = ["ProviderName", "BillingAccountId", "SubAccountId", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd",
-           "ChargeCategory", "ServiceName", "ServiceCategory", "ResourceId", "ResourceType", "SkuId", "x_UsageType",
-           "PricingCategory", "CommitmentDiscountId", "ConsumedQuantity", "ConsumedUnit", "EffectiveCost", "BilledCost",
-           "Tags"]
+COLUMNS = ["ProviderName", "BillingAccountId", "SubAccountId", "BillingCurrency", "ChargePeriodStart",
+           "ChargePeriodEnd", "ChargeCategory", "ServiceName", "ServiceCategory", "ResourceId", "ResourceType",
+           "SkuId", "x_UsageType", "PricingCategory", "CommitmentDiscountId", "ConsumedQuantity", "ConsumedUnit",
+           "EffectiveCost", "BilledCost", "Tags"]
 
 
 def tags(**kw):
@@ -30,7 +30,8 @@ def row(**kw):
     base = {"ProviderName": "AWS", "BillingAccountId": "111", "SubAccountId": "acct-a", "BillingCurrency": "USD",
             "ChargePeriodStart": "2026-01-05T00:00:00Z", "ChargePeriodEnd": "2026-01-05T01:00:00Z",
             "ChargeCategory": "Usage", "ServiceName": "Amazon Elastic Compute Cloud", "ServiceCategory": "Compute",
-            "ResourceId": "", "ResourceType": "Instance", "SkuId": "SKU1", "x_UsageType": "", "PricingCategory": "Standard",
+            "ResourceId": "", "ResourceType": "Instance", "SkuId": "SKU1", "x_UsageType": "",
+            "PricingCategory": "Standard",
             "CommitmentDiscountId": "", "ConsumedQuantity": "1", "ConsumedUnit": "Hours", "EffectiveCost": "0",
             "BilledCost": "0", "Tags": ""}
     base.update(kw)
@@ -65,8 +66,8 @@ HAND_ROWS = [
     row(ResourceId="i-gpu2", x_UsageType="USE1-BoxUsage:g5.xlarge", EffectiveCost="20",
         Tags=tags(business_unit="search", project="x", environment="production", cost_center="CC-2")),
     # 5: S3, not AI
-    row(ResourceId="bucket-1", ServiceName="Amazon Simple Storage Service", ServiceCategory="Storage", ResourceType="Bucket",
-        EffectiveCost="1000"),
+    row(ResourceId="bucket-1", ServiceName="Amazon Simple Storage Service", ServiceCategory="Storage",
+        ResourceType="Bucket", EffectiveCost="1000"),
     # 6: credit on the first GPU instance
     row(ResourceId="i-gpu1", x_UsageType="USE1-BoxUsage:p5.48xlarge", ChargeCategory="Credit", PricingCategory="",
         EffectiveCost="-10", Tags=full("research")),
@@ -74,8 +75,8 @@ HAND_ROWS = [
     row(ResourceId="sm-endpoint-1", ServiceName="Amazon SageMaker", ServiceCategory="AI and Machine Learning",
         EffectiveCost="5", Tags='{"business-unit": "research"'),
     # 8: EUR: Azure OpenAI, valid
-    row(ProviderName="Microsoft", ResourceId="/subscriptions/s/aoai-1", ServiceName="Azure OpenAI", BillingCurrency="EUR",
-        ServiceCategory="AI and Machine Learning", ConsumedUnit="1K Tokens", EffectiveCost="40",
+    row(ProviderName="Microsoft", ResourceId="/subscriptions/s/aoai-1", ServiceName="Azure OpenAI",
+        BillingCurrency="EUR", ServiceCategory="AI and Machine Learning", ConsumedUnit="1K Tokens", EffectiveCost="40",
         Tags=json.dumps({"Business-Unit": "research", "project": "p", "environment": "prod", "cost-center": "CC-9"})),
     # 9: shared platform (CloudWatch, tagged shared) in January
     row(ResourceId="cw-1", ServiceName="Amazon CloudWatch", ServiceCategory="Management and Governance",

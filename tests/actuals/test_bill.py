@@ -94,7 +94,8 @@ def test_showback_shared_split_by_gpu_spend(hand_bill):
     # March has shared cost 6 but no GPU spend: left unallocated, never split evenly
     assert usd["shared_total"] == 18 and usd["shared_allocated"] == 12 and usd["shared_unallocated"] == 6
     assert r["shared_not_split"] == [{"month": "2026-03", "currency": "USD", "cost": 6.0,
-                                      "reason": "no allocated GPU spend in 2026-03: shared cost left unallocated (never split evenly)"}]
+                                      "reason": "no allocated GPU spend in 2026-03: "
+                                                "shared cost left unallocated (never split evenly)"}]
     # per-environment mode: prod is chargeback
     assert rows[("research", "prod")]["mode"] == "chargeback"
     assert rows[("search", "dev")]["mode"] == "showback"
@@ -105,7 +106,8 @@ def test_showback_shared_split_by_gpu_spend(hand_bill):
 
 def test_showback_shared_split_by_tokens(hand_bill):
     tmp, path, cfg = hand_bill
-    res = run(["bill", "showback", str(path), "--config", str(cfg), "-f", "json", "--allocate-shared-by", "tokens"], tmp)
+    res = run(["bill", "showback", str(path), "--config", str(cfg), "-f", "json",
+               "--allocate-shared-by", "tokens"], tmp)
     r = json.loads(res.output)
     rows = {(x["team"], x["environment"]): x for x in r["currencies"]["USD"]["rows"]}
     # the only token spend with a valid team in January is Bedrock (research/prod, cost-center missing does not matter)
@@ -178,7 +180,7 @@ def test_parquet_map_tags_and_monthly_partitions(hand_bill):
                      '"MAP(VARCHAR, VARCHAR)"') AS MAP(VARCHAR, VARCHAR)) AS Tags){extra}
                      FROM read_csv('{path}', all_varchar=true)
                      WHERE substr(ChargePeriodStart, 1, 7) = '{month}' AND json_valid(Tags))
-                     TO '{d / "part-0.parquet"}' (FORMAT parquet)""")
+                     TO '{d / "part-0.parquet"}' (FORMAT parquet)""")  # noqa: E501
     r = coverage_json(tmp, str(root / "*" / "*.parquet"), cfg)
     usd = r["currencies"]["USD"]
     # the malformed-Tags row cannot be a MAP: 195 - 5
@@ -236,7 +238,8 @@ def test_tags_with_prefix_conflict_reported(hand_bill):
 
 def test_ai_services_from_config(hand_bill):
     tmp, path, cfg = hand_bill
-    cfg.write_text(cfg.read_text() + "  ai_services:\n    service_names: [Amazon Simple Storage Service]\n", encoding="utf-8")
+    cfg.write_text(cfg.read_text() + "  ai_services:\n    service_names: [Amazon Simple Storage Service]\n",
+                   encoding="utf-8")
     r = coverage_json(tmp, path, cfg)
     assert r["currencies"]["USD"]["ai_total"] == 195 + 1000
 
@@ -338,7 +341,8 @@ def test_bill_is_lazy_and_listed():
 
 def test_state_maps_id_to_address_located_by_scan(hand_bill):
     tmp, path, cfg = hand_bill
-    state = {"version": 4, "resources": [{"mode": "managed", "type": "aws_instance", "name": "gpu", "module": "module.ml",
+    state = {"version": 4, "resources": [{"mode": "managed", "type": "aws_instance", "name": "gpu",
+                                          "module": "module.ml",
                                           "instances": [{"index_key": 1, "attributes": {"id": "i-gpu2",
                                                          "arn": "arn:aws:ec2:us-east-1:1:instance/i-gpu2"}}]}]}
     scan = {"resources": [{"address": "module.ml.aws_instance.gpu[1]", "file": "modules/ml/main.tf", "line": 7}]}
@@ -379,7 +383,8 @@ def test_every_ai_services_key_is_accepted_by_the_config_schema(hand_bill):
     from tagguard.actuals.ai_spend import LIST_KEYS
 
     tmp, path, cfg = hand_bill
-    cfg.write_text(cfg.read_text() + "  ai_services:\n" + "".join(f"    {k}: []\n" for k in LIST_KEYS), encoding="utf-8")
+    cfg.write_text(cfg.read_text() + "  ai_services:\n" + "".join(f"    {k}: []\n" for k in LIST_KEYS),
+                   encoding="utf-8")
     coverage_json(tmp, path, cfg)
 
 

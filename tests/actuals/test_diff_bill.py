@@ -30,9 +30,10 @@ USD,Usage,2026-11-10T00:00:00Z,Amazon Elastic Compute Cloud,i-2,"{""business-uni
 USD,Usage,2026-11-05T00:00:00Z,Amazon Elastic Compute Cloud,i-3,"{""business-unit"": ""nlp""}",99999.00,p4d.24xlarge
 USD,Usage,2026-11-05T00:00:00Z,Amazon Simple Storage Service,b-1,"{""business-unit"": ""research""}",5000.00,TimedStorage
 USD,Usage,2026-10-15T00:00:00Z,Amazon Elastic Compute Cloud,i-1,"{""business-unit"": ""research""}",1000000.00,p4d.24xlarge
-"""
+"""  # noqa: E501
 TAGS = 'business-unit = "{bu}", project = "llm", cost-center = "CC-1", environment = "prod"'
-BASE_TF = 'resource "aws_instance" "train" {\n  instance_type = "p4d.24xlarge"\n  tags = { ' + TAGS.format(bu="research") + " }\n}\n"
+BASE_TF = ('resource "aws_instance" "train" {\n  instance_type = "p4d.24xlarge"\n  tags = { '
+           + TAGS.format(bu="research") + " }\n}\n")
 RUN_RATE = 48000.00
 DELTA = 4140.56  # 5.672 * 730
 
@@ -96,7 +97,8 @@ def test_repo_alone_under_budget_but_the_actual_run_rate_pushes_it_over(tmp_path
     (f,) = over_budget(rep)
     assert f["severity"] == "error" and f["file"] == "../.tagguard.yaml" and f["line"] == 2
     for text in ("$48,000.00/month", "+$4,140.56/month from this change", "$52,140.56/month",
-                 "$2,140.56 over the $50,000.00 budget", "bill.csv", "2026-11", "$16,000.00 month to date over 10 of 30 days"):
+                 "$2,140.56 over the $50,000.00 budget", "bill.csv", "2026-11",
+                 "$16,000.00 month to date over 10 of 30 days"):
         assert text in f["message"], f["message"]
 
 
@@ -178,7 +180,8 @@ def test_unusable_bill_is_one_line_and_exit_2(tmp_path):
 def test_plain_diff_does_not_import_duckdb(tmp_path):
     repo = make_repo(tmp_path, 50000)
     code = ("import sys\nfrom tagguard.cli import cli\n"
-            "try:\n    cli.main(['diff', '--base', 'HEAD', 'infra', '-f', 'json', '-o', 'out.json'], standalone_mode=False)\n"
+            "try:\n    cli.main(['diff', '--base', 'HEAD', 'infra', '-f', 'json', '-o', 'out.json'],"
+            " standalone_mode=False)\n"
             "except SystemExit:\n    pass\n"
             "print('DUCKDB' if 'duckdb' in sys.modules else 'NO-DUCKDB')\n")
     env = {**os.environ, "TAGGUARD_USER_CONFIG": ""}

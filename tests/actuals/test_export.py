@@ -71,7 +71,8 @@ def check_focus13_split(rows, origin_rows, summable=("EffectiveCost", "BilledCos
     assert set(groups) <= set(origins)
     for key, parts in groups.items():
         n_origins = len(origins[key])
-        ratio = sum(Decimal(str(json.loads(p["AllocatedMethodDetails"])["Elements"][0]["AllocatedRatio"])) for p in parts)
+        ratio = sum(Decimal(str(json.loads(p["AllocatedMethodDetails"])["Elements"][0]["AllocatedRatio"]))
+                    for p in parts)
         assert abs(ratio - n_origins) < Decimal("1e-12")  # per origin, ratios sum to 1
         for col in summable:  # summable metrics sum exactly to the origin's
             got = sum(Decimal(str(p[col])) for p in parts if p[col] not in (None, ""))
@@ -133,7 +134,9 @@ def test_export_parquet_generated(tmp_path):
 
 def _validator_failures(binary: str, data: Path) -> dict:
     py = Path(binary).parent / "python"
-    pkg = subprocess.run([str(py), "-c", "import focus_validator, os; print(os.path.dirname(os.path.dirname(focus_validator.__file__)))"],
+    pkg = subprocess.run([str(py), "-c",
+                          "import focus_validator, os; "
+                          "print(os.path.dirname(os.path.dirname(focus_validator.__file__)))"],
                          capture_output=True, text=True, check=True).stdout.strip()
     report = data.with_suffix(".xml")
     # focus-validator opens rules/currency_codes.csv relative to the working directory, and exits 0 on failures

@@ -61,6 +61,6 @@ def test_duckdb_runs_the_same_rendered_sql(tmp_path):
         'a' AS sub_account, 'Amazon CloudWatch' AS service_name, '' AS service_category, '' AS service_subcategory,
         '' AS consumed_unit, '' AS sku_id, '' AS resource_type, '' AS charge_description, '' AS sku_meter,
         '' AS usage_type, 'AWS' AS provider, 'Usage' AS charge_category, 'r' AS resource_id, '{}' AS tags,
-        NULL AS pricing_category, NULL AS commitment_id, false AS bad_cost, false AS bad_period, 'f' AS src_file""")
+        NULL AS pricing_category, NULL AS commitment_id, false AS bad_cost, false AS bad_period, 'f' AS src_file""")  # noqa: E501
     rows = con.execute(rendered("rollup.sql")).fetchall()
     assert len(rows) == 1 and rows[0][5] == "shared"
