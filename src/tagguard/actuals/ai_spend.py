@@ -117,7 +117,8 @@ def shared_predicate(shared: dict[str, Any] | None, service: str = "service_name
     for key, value in (shared.get("tags") or {}).items():
         pair = json.dumps({str(key): str(value)}, separators=(",", ":"))[1:-1]
         spaced = json.dumps({str(key): str(value)})[1:-1]
-        parts.append(f"(strpos(COALESCE({tags}, ''), {literal(pair)}) > 0 OR strpos(COALESCE({tags}, ''), {literal(spaced)}) > 0)")
+        parts.append(f"(strpos(COALESCE({tags}, ''), {literal(pair)}) > 0"
+                     f" OR strpos(COALESCE({tags}, ''), {literal(spaced)}) > 0)")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 

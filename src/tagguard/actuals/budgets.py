@@ -122,7 +122,8 @@ def budgets_text(r: dict[str, Any]) -> str:
     from tagguard.actuals.report import _term as t
 
     out: list[str] = [f"Budgets on actual spend ({r['cost_column']}), month {t(r['month'] or 'n/a')}"
-                      + (f": bill covers {r['days_covered']} of {r['days_in_month']} days (last charge {t(r['last_charge_day'])})"
+                      + (f": bill covers {r['days_covered']} of {r['days_in_month']} days"
+                         f" (last charge {t(r['last_charge_day'])})"
                          if r.get("days_covered") else "") + "\n"]
     for b in r["budgets"]:
         limit = money(b["monthly_usd"])

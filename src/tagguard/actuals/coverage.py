@@ -109,7 +109,8 @@ def parse_tags(text: str | None, prefixes: tuple[str, ...]) -> tuple[dict[str, s
     prefixed: dict[str, tuple[str, str]] = {}
     for key, value in data.items():
         if isinstance(value, (dict, list)):
-            notes.append(f"tag `{key}` has a {type(value).__name__} value; FOCUS allows only strings, numbers, booleans")
+            notes.append(f"tag `{key}` has a {type(value).__name__} value;"
+                         f" FOCUS allows only strings, numbers, booleans")
             value = json.dumps(value, sort_keys=True)
         elif value is True:
             value = "true"
@@ -126,7 +127,8 @@ def parse_tags(text: str | None, prefixes: tuple[str, ...]) -> tuple[dict[str, s
             out[key] = value
     for bare, (key, value) in prefixed.items():
         if bare in out and out[bare] != value:
-            notes.append(f"`{key}` = {json.dumps(value)} and `{bare}` = {json.dumps(out[bare])} disagree; `{bare}` is used")
+            notes.append(f"`{key}` = {json.dumps(value)} and `{bare}` = {json.dumps(out[bare])} disagree;"
+                         f" `{bare}` is used")
             continue
         out.setdefault(bare, value)
     return out, notes
@@ -150,7 +152,8 @@ class TagJudge:
     def _judge(self, text: str | None, style: str) -> TagVerdict:
         tags, notes = parse_tags(text, self.prefixes)
         if tags is None:
-            return TagVerdict({}, False, frozenset(), tuple(notes), ("export the Tags column as a JSON object",), malformed=True)
+            return TagVerdict({}, False, frozenset(), tuple(notes), ("export the Tags column as a JSON object",),
+                              malformed=True)
         issues = self.taxonomy.evaluate(tags, style=style)
         bad_keys = set()
         map_level = False
@@ -245,7 +248,8 @@ def analyse(source, config, settings: Settings) -> Analysis:
             for (month, currency, account, service, provider, kind, usage, bucket, category, rid, tags, training,
                  cost, credits, n) in batch:
                 verdict = judge.judge(tags, style_of(provider))
-                charges.append(Charge(month, currency or "(no currency)", account or NO_ACCOUNT, service or "(no ServiceName)",
+                charges.append(Charge(month, currency or "(no currency)", account or NO_ACCOUNT,
+                                      service or "(no ServiceName)",
                                       kind, usage, bucket, category or "", rid, tags, bool(training),
                                       _dec(cost), _dec(credits), int(n), verdict))
     except BillError:
@@ -253,21 +257,25 @@ def analyse(source, config, settings: Settings) -> Analysis:
     except Exception as exc:
         from tagguard.actuals.focus import _first_line
 
-        raise BillError(f"query failed on {', '.join(source.files[:3])}{' ...' if len(source.files) > 3 else ''}: {_first_line(exc)}") from None
+        shown_files = ", ".join(source.files[:3]) + (" ..." if len(source.files) > 3 else "")
+        raise BillError(f"query failed on {shown_files}: {_first_line(exc)}") from None
     charges = _node_group_disks(charges, rules["node_group_tag_keys"])
     collect_rejects(source)
     totals = []
     for month, currency, cost, credits, n, bad_cost, bad_period, first_bad, last_day in totals_rows:
-        totals.append({"month": month, "currency": currency or "(no currency)", "cost": _dec(cost), "last_day": last_day,
+        totals.append({"month": month, "currency": currency or "(no currency)", "cost": _dec(cost),
+                       "last_day": last_day,
                        "credits": _dec(credits), "rows": int(n), "bad_cost_rows": int(bad_cost or 0),
                        "bad_period_rows": int(bad_period or 0), "first_bad_file": first_bad})
     problems = list(source.problems)
     for t in totals:
         if t["bad_cost_rows"]:
-            problems.append(f"{t['first_bad_file']}: {t['bad_cost_rows']} row(s) with a non-numeric {settings.cost_column} "
+            problems.append(f"{t['first_bad_file']}: {t['bad_cost_rows']} row(s)"
+                            f" with a non-numeric {settings.cost_column} "
                             f"({t['currency']}, {t['month'] or 'no month'}) not counted")
         if t["bad_period_rows"]:
-            problems.append(f"{t['first_bad_file']}: {t['bad_period_rows']} row(s) with an unreadable ChargePeriodStart "
+            problems.append(f"{t['first_bad_file']}: {t['bad_period_rows']} row(s)"
+                            f" with an unreadable ChargePeriodStart "
                             f"not counted")
     return Analysis(settings.cost_column, list(source.files), settings, required, charges, totals, problems,
                     list(source.notes), source.rejected_rows)
@@ -319,7 +327,8 @@ def _add(d: dict, key, cost: Decimal, allocated: Decimal) -> None:
 
 
 def _table(d: dict, label: str) -> list[dict[str, Any]]:
-    rows = [{label: k, "ai_cost": _num(v[0]), "allocated": _num(v[1]), "coverage": _share(v[1], v[0])} for k, v in d.items()]
+    rows = [{label: k, "ai_cost": _num(v[0]), "allocated": _num(v[1]), "coverage": _share(v[1], v[0])}
+            for k, v in d.items()]
     rows.sort(key=lambda r: (-r["ai_cost"], str(r[label])))
     return rows
 
@@ -389,8 +398,9 @@ def coverage_report(a: Analysis, resource_map: dict[str, dict[str, Any]] | None 
             u["problems"].update(v.problems)
             u["fixes"].update(v.fixes)
         if ch.training and ch.resource_id:
-            tr = training.setdefault((ch.currency, ch.resource_id), {"resource_id": ch.resource_id, "currency": ch.currency,
-                                                                      "cost": ZERO, "team": team, "months": set()})
+            tr = training.setdefault((ch.currency, ch.resource_id),
+                                     {"resource_id": ch.resource_id, "currency": ch.currency,
+                                      "cost": ZERO, "team": team, "months": set()})
             tr["cost"] += ch.cost
             tr["months"].add(ch.month)
     currencies = {}
@@ -443,7 +453,8 @@ def coverage_report(a: Analysis, resource_map: dict[str, dict[str, Any]] | None 
         "currencies": currencies,
         "malformed_tags": {"rows": malformed_rows, "cost": {k: _num(v) for k, v in malformed_cost.items()},
                            "resources": malformed_resources},
-        "training_runs": sorted(({**t, "cost": _num(t["cost"]), "months": sorted(t["months"])} for t in training.values()),
+        "training_runs": sorted(({**t, "cost": _num(t["cost"]), "months": sorted(t["months"])}
+                                 for t in training.values()),
                                 key=lambda t: (-t["cost"], t["resource_id"]))[:50],
         "problems": a.problems,
         "notes": a.notes,
@@ -482,7 +493,8 @@ def resource_map(scan_reports: list[str], states: list[str]) -> dict[str, dict[s
         data = _read_json(path, "scan report")
         resources = data.get("resources") if isinstance(data, dict) else None
         if not isinstance(resources, list):
-            raise BillError(f"{path}: not a tagguard JSON report (no `resources` list); write one with `tagguard scan -f json`")
+            raise BillError(f"{path}: not a tagguard JSON report (no `resources` list);"
+                            f" write one with `tagguard scan -f json`")
         for r in resources:
             if not isinstance(r, dict) or not isinstance(r.get("address"), str):
                 continue

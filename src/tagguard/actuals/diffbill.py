@@ -83,7 +83,8 @@ def apply(result, base_budgets: dict[str, dict[str, Any]], bill: dict[str, Any],
         if not over:
             continue
         b.over = True
-        existing = next((f for f in result.findings if f.rule == "over-budget" and f.extra.get("budget") == b.name), None)
+        existing = next((f for f in result.findings
+                         if f.rule == "over-budget" and f.extra.get("budget") == b.name), None)
         if delta <= EPS:
             if existing is None and not repo_over:
                 hidden += 1  # over on the bill already; this change adds nothing to it
@@ -103,7 +104,8 @@ def apply(result, base_budgets: dict[str, dict[str, Any]], bill: dict[str, Any],
                              f"{_money(b.projected_usd)}/month, but " + said),
                     fix=("reduce or move the matching resources, or raise the budget in .tagguard.yaml after sign-off "
                          f"(the team already runs at {_money(actual['run_rate_usd'])}/month on the bill)"),
-                    extra={"budget": b.name, "mode": b.mode, "projected_usd": total, "overage_usd": actual["overage_usd"],
+                    extra={"budget": b.name, "mode": b.mode, "projected_usd": total,
+                           "overage_usd": actual["overage_usd"],
                            "budget_usd": b.monthly_usd, "repository_projected_usd": round(b.projected_usd, 2),
                            "actual": {k: v for k, v in actual.items() if k != "notes"}})
         result.findings.extend(rules.apply_severities([f], config.rule_overrides))

@@ -155,7 +155,8 @@ def export_focus13(analysis, source, out_path: str, cluster: list[tuple[str, Any
         groups.setdefault((_kind(name), _tags_kind(cols["Tags"])), []).append(name)
     for c in ALLOCATED_COLUMNS:
         if c in columns:
-            raise BillError(f"the input already has FOCUS 1.3 allocation column {c}; splitting it again is not supported")
+            raise BillError(f"the input already has FOCUS 1.3 allocation column {c};"
+                            f" splitting it again is not supported")
     raw = "\nUNION ALL BY NAME\n".join(_raw_select(source, k, t, n) for (k, t), n in sorted(groups.items()))
 
     # the ratio table: small, built here from the analysis
@@ -276,7 +277,8 @@ SELECT * FROM nodesplit
         in_ratios = (f"EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = {month_expr} "
                      f"AND r.currency = CAST(t.\"BillingCurrency\" AS VARCHAR))")
         origins, unsplit = con.execute(
-            f"WITH raw AS ({raw}) SELECT COUNT(CASE WHEN {in_ratios} THEN 1 END), COUNT(CASE WHEN NOT {in_ratios} THEN 1 END) "
+            f"WITH raw AS ({raw}) SELECT COUNT(CASE WHEN {in_ratios} THEN 1 END),"
+            f" COUNT(CASE WHEN NOT {in_ratios} THEN 1 END) "
             f"FROM raw t WHERE {shared}").fetchone()
     except BillError:
         raise

@@ -163,7 +163,8 @@ def missing_columns(columns: Sequence[str], cost_column: str) -> list[str]:
     for need in (cost_column,) + REQUIRED:
         if need in present:
             continue
-        near = [folded[need.casefold()]] if need.casefold() in folded else get_close_matches(need, list(columns), n=2, cutoff=0.75)
+        near = ([folded[need.casefold()]] if need.casefold() in folded
+                else get_close_matches(need, list(columns), n=2, cutoff=0.75))
         out.append(need + (f" (found {', '.join(repr(n) for n in near)})" if near else ""))
     return out
 
@@ -184,7 +185,8 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
     for name in files:
         if not name.startswith("s3://") and any(ch in os.path.basename(name) for ch in "*?[{"):
             # DuckDB would expand the name as a glob and read other files in its place
-            src.problems.append(f"{name}: file name has glob characters (* ? [ {{), which DuckDB would expand; file skipped")
+            src.problems.append(f"{name}: file name has glob characters (* ? [ {{),"
+                                f" which DuckDB would expand; file skipped")
             continue
         try:
             cols = _probe(con, name)
@@ -193,7 +195,8 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
             continue
         miss = missing_columns(list(cols), cost_column)
         if miss:
-            src.problems.append(f"{name}: missing FOCUS column{'s' if len(miss) > 1 else ''} {', '.join(miss)}; file skipped")
+            src.problems.append(f"{name}: missing FOCUS column{'s' if len(miss) > 1 else ''} {', '.join(miss)};"
+                                f" file skipped")
             continue
         optional = tuple(sorted(c for c in OPTIONAL if c in cols))
         absent_everywhere -= set(optional)
@@ -201,7 +204,8 @@ def open_source(paths: Sequence[str], cost_column: str = DEFAULT_COST, con=None,
         groups.setdefault(key, []).append(name)
         src.files.append(name)
     if not src.files:
-        detail = src.problems[0] if len(src.problems) == 1 else f"{len(src.problems)} files unreadable; first: {src.problems[0]}"
+        detail = (src.problems[0] if len(src.problems) == 1
+                  else f"{len(src.problems)} files unreadable; first: {src.problems[0]}")
         raise BillError(f"no readable FOCUS file: {detail}")
     for col in sorted(absent_everywhere):
         if OPTIONAL[col]:
@@ -251,7 +255,8 @@ def _require_httpfs(con) -> None:
         row = None
     if not row or not row[0]:
         raise BillError("s3:// paths need DuckDB's httpfs extension installed beforehand "
-                        "(tagguard never downloads extensions): python -c \"import duckdb; duckdb.execute('INSTALL httpfs')\"")
+                        "(tagguard never downloads extensions): "
+                        "python -c \"import duckdb; duckdb.execute('INSTALL httpfs')\"")
     con.execute("LOAD httpfs")
 
 
@@ -295,7 +300,8 @@ KEY_COLUMNS = {"service_name": "ServiceName", "service_category": "ServiceCatego
                "usage_type": "x_UsageType"}
 
 
-def _group_select(kind: str, tags_kind: str, period_kind: str, optional: set, names: list[str], cost_column: str) -> str:
+def _group_select(kind: str, tags_kind: str, period_kind: str, optional: set, names: list[str],
+                  cost_column: str) -> str:
     file_list = "[" + ", ".join(literal(n) for n in names) + "]"
     if kind == "parquet":
         reader = f"read_parquet({file_list}, union_by_name=true, filename='x_tagguard_file')"

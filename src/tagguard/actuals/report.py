@@ -51,7 +51,8 @@ def coverage_text(r: dict[str, Any]) -> str:
         for k, v in c["by_key"].items():
             out.append(f"    {t(k):<24} {_pct(v['coverage']):>7}  {m(v['allocated'])}\n")
         for title, key, label in (("month", "by_month", "month"), ("account", "by_account", "account"),
-                                  ("service", "by_service", "service"), ("team (" + t(r["team_key"]) + ")", "by_team", "team")):
+                                  ("service", "by_service", "service"),
+                                  ("team (" + t(r["team_key"]) + ")", "by_team", "team")):
             out.append(f"  by {title}:\n")
             for row in c[key][:15]:
                 out.append(f"    {t(row[label]):<40} {_pct(row['coverage']):>7}  {m(row['ai_cost'])}\n")
@@ -62,20 +63,24 @@ def coverage_text(r: dict[str, Any]) -> str:
         if c["pricing_by_team"]:
             out.append("  pricing by team (spot = PricingCategory Dynamic):\n")
             for row in c["pricing_by_team"]:
-                out.append(f"    {t(row['team']):<28} spot {_pct(row['spot_share']):>6}  committed {_pct(row['committed_share']):>6}"
-                           f"  on-demand {_pct(row['on_demand_share']):>6}  other {_pct(row['other_share']):>6}  of {m(row['total'])}\n")
+                out.append(f"    {t(row['team']):<28} spot {_pct(row['spot_share']):>6}"
+                           f"  committed {_pct(row['committed_share']):>6}"
+                           f"  on-demand {_pct(row['on_demand_share']):>6}"
+                           f"  other {_pct(row['other_share']):>6}  of {m(row['total'])}\n")
         if c["top_unallocated"]:
             out.append(f"  top unallocated resources ({c['unallocated_resources']} in all):\n")
             for row in c["top_unallocated"]:
                 where = _where(row)
-                out.append(f"    {m(row['cost']):>14}  {t(row['resource_id'])}  [{t(row['service'])}, {t(row['account'])}]"
+                out.append(f"    {m(row['cost']):>14}  {t(row['resource_id'])}"
+                           f"  [{t(row['service'])}, {t(row['account'])}]"
                            + (f"  fix at {t(where)}" if where else "") + "\n")
                 for p in row["problems"][:4]:
                     out.append(f"        - {t(p)}\n")
     if r["training_runs"]:
         out.append("\ncost per training run (jobs named by the bill):\n")
         for tr in r["training_runs"][:10]:
-            out.append(f"    {_money(tr['cost'], t(tr['currency'])):>14}  {t(tr['resource_id'])}  team {t(tr['team'])}\n")
+            out.append(f"    {_money(tr['cost'], t(tr['currency'])):>14}  {t(tr['resource_id'])}"
+                       f"  team {t(tr['team'])}\n")
     mt = r["malformed_tags"]
     if mt["rows"]:
         out.append(f"\nmalformed Tags JSON: {mt['rows']} row(s), "
@@ -163,7 +168,8 @@ def showback_markdown(r: dict[str, Any]) -> str:
                       f"{md(r['allocate_shared_by'])} spend (never evenly).\n\n"]
     for cur, c in r["currencies"].items():
         m = lambda x: md(_money(x, cur))  # noqa: E731
-        out.append(f"### {md(cur)}\n\n| team | environment | mode | direct | shared | total |\n|---|---|---|---:|---:|---:|\n")
+        out.append(f"### {md(cur)}\n\n"
+                   "| team | environment | mode | direct | shared | total |\n|---|---|---|---:|---:|---:|\n")
         for row in c["rows"]:
             out.append(f"| {md(row['team'])} | {md(row['environment'])} | {row['mode']} | {m(row['direct'])} | "
                        f"{m(row['shared'])} | {m(row['total'])} |\n")
