@@ -115,14 +115,17 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
         raw = {}
     if not isinstance(raw, dict):
         raise AlertConfigError(f"{where}: expected a mapping")
-    known = {"thresholds", "unallocated_floor_usd", "unallocated_max_alerts", "worsen_pct", "kinds", "routes", "default", "sinks", "retry"}
+    known = {"thresholds", "unallocated_floor_usd", "unallocated_max_alerts", "worsen_pct", "kinds", "routes",
+             "default", "sinks", "retry"}
     extra = sorted(set(raw) - known)
     if extra:
         raise AlertConfigError(f"{where}.{extra[0]}: unknown key (known: {', '.join(sorted(known))})")
     s = AlertSettings()
     th = raw.get("thresholds", list(DEFAULT_THRESHOLDS))
-    if not isinstance(th, list) or not th or any(isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1000 for t in th):
-        raise AlertConfigError(f"{where}.thresholds: expected a list of percentages (0 < t <= 1000), e.g. [50, 80, 100]")
+    if not isinstance(th, list) or not th or any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1000 for t in th):
+        raise AlertConfigError(f"{where}.thresholds: expected a list of percentages (0 < t <= 1000), "
+                               "e.g. [50, 80, 100]")
     s.thresholds = tuple(sorted({float(t) for t in th}))
     s.unallocated_floor_usd = _num(raw, "unallocated_floor_usd", 500.0, where)
     s.worsen_pct = _num(raw, "worsen_pct", 20.0, where, 0.0, 10000.0)
@@ -155,14 +158,16 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
             if not (isinstance(sc.get("repo"), str) and _REPO.match(sc["repo"])):
                 raise AlertConfigError(f"{w}.repo: expected OWNER/NAME")
             if not sc.get("token_env"):
-                raise AlertConfigError(f"{w}.token_env: required (the variable holding a token allowed to write issues)")
+                raise AlertConfigError(f"{w}.token_env: required "
+                                       "(the variable holding a token allowed to write issues)")
         elif not sc.get("url_env"):
             raise AlertConfigError(f"{w}.url_env: required (the environment variable holding the webhook URL)")
         labels = sc.get("labels") or []
         if not isinstance(labels, list) or not all(isinstance(x, str) and 0 < len(x) <= 50 for x in labels):
             raise AlertConfigError(f"{w}.labels: expected a list of label names")
-        s.sinks[str(name)] = SinkConfig(name=str(name), type=typ, url_env=sc.get("url_env"), token_env=sc.get("token_env"),
-                                        repo=sc.get("repo"), api_url_env=sc.get("api_url_env"), labels=list(labels))
+        s.sinks[str(name)] = SinkConfig(name=str(name), type=typ, url_env=sc.get("url_env"),
+                                        token_env=sc.get("token_env"), repo=sc.get("repo"),
+                                        api_url_env=sc.get("api_url_env"), labels=list(labels))
     routes = raw.get("routes") or []
     if not isinstance(routes, list):
         raise AlertConfigError(f"{where}.routes: expected a list of {{match: {{tag: value}}, sinks: [name]}}")
@@ -263,7 +268,8 @@ def _unallocated_alerts(top: list[dict[str, Any]], s: AlertSettings, source: str
     ``unallocated_max_alerts`` of them; the rest of the unallocated spend (beyond those, or beyond a
     showback report's own top list) is one more alert, so nothing above the floor goes unsaid."""
     out = []
-    rows = [r for r in top if isinstance(r, dict) and r.get("address") and isinstance(r.get("monthly_usd"), (int, float))
+    rows = [r for r in top
+            if isinstance(r, dict) and r.get("address") and isinstance(r.get("monthly_usd"), (int, float))
             and not isinstance(r.get("monthly_usd"), bool)]
     rows.sort(key=lambda r: (-float(r["monthly_usd"]), str(r["address"])))
     qualifying = [r for r in rows if float(r["monthly_usd"]) >= s.unallocated_floor_usd]
@@ -277,7 +283,8 @@ def _unallocated_alerts(top: list[dict[str, Any]], s: AlertSettings, source: str
             facts=[("Resource", addr), ("Monthly", _money(usd)), ("Missing or invalid", missing),
                    ("Account", str(r.get("account") or "-")), ("Region", str(r.get("region") or "-"))],
             tags={k: str(v) for k, v in (tags_by_address.get(addr) or {}).items()}, source=source, family=family,
-            fix=f"tag it with {missing} (the taxonomy's owner keys) in Terraform, or in the cloud for unmanaged resources"))
+            fix=f"tag it with {missing} (the taxonomy's owner keys) in Terraform, "
+                "or in the cloud for unmanaged resources"))
     alerted = sum(a.level for a in out)
     listed = sum(float(r["monthly_usd"]) for r in rows)
     total = max(listed, float(total_usd)) if isinstance(total_usd, (int, float)) else listed
@@ -310,7 +317,8 @@ def _cluster_alerts(report: dict[str, Any], s: AlertSettings, source: str) -> li
     where = str((report.get("source") or {}).get("prometheus") or (report.get("source") or {}).get("file") or source)
     reasons = "; ".join(f"{r.get('reason')} ({r.get('pods')} pods)" for r in (un.get("reasons") or [])[:3]
                         if isinstance(r, dict))
-    pods = ", ".join(f"{e.get('namespace')}/{e.get('pod')}" for e in (un.get("examples") or [])[:3] if isinstance(e, dict))
+    pods = ", ".join(f"{e.get('namespace')}/{e.get('pod')}" for e in (un.get("examples") or [])[:3]
+                     if isinstance(e, dict))
     return [Alert(kind="unallocated", key=f"unallocated|cluster|{where}", level=round(monthly, 2), severity="warning",
                   title=f"Unattributed GPU spend {_money(monthly)}/month in the cluster ({un.get('pods', 0)} pods)",
                   facts=[("Cluster", where), ("Per month", _money(monthly)),
@@ -328,16 +336,19 @@ def _showback_of(report: dict[str, Any], config) -> dict[str, Any] | None:
     from tagguard.operate.merge import to_result
     from tagguard.cost.showback import build_showback
 
-    doc: dict[str, Any] = {"resources": report.get("resources") or [], "findings": [f for f in report.get("findings") or []
-                                                                     if isinstance(f, dict) and "rule" in f],
-           "errors": [], "root": report.get("root")}
+    doc: dict[str, Any] = {"resources": report.get("resources") or [],
+                           "findings": [f for f in report.get("findings") or []
+                                        if isinstance(f, dict) and "rule" in f],
+                           "errors": [], "root": report.get("root")}
     try:
         return build_showback(to_result(doc), config, top=len(doc["resources"]))
     except Exception as exc:  # noqa: BLE001 - reported, the other alerts still go out
         raise ValueError(f"showback could not be computed ({type(exc).__name__}: {exc})") from None
 
 
-def alerts_from_report(report: dict[str, Any], s: AlertSettings, source: str, config=None) -> tuple[list[Alert], list[str]]:
+def alerts_from_report(
+    report: dict[str, Any], s: AlertSettings, source: str, config=None
+) -> tuple[list[Alert], list[str]]:
     """The alerts one report raises, and the families it evaluated (for resolving)."""
     alerts: list[Alert] = []
     families: list[str] = []
@@ -368,8 +379,10 @@ def alerts_from_report(report: dict[str, Any], s: AlertSettings, source: str, co
             alerts += _cluster_alerts(report, s, source)
         return alerts, families
     if report.get("kind") not in (None, "tagguard-bill-budgets"):
-        raise ValueError(f"a {str(report.get('kind'))[:60]} report raises no alerts (give `tagguard bill budgets -f json`, "
-                         "`tagguard usage -f json`, `tagguard cluster report -f json`, a drift/scan/merge or showback JSON)")
+        raise ValueError(f"a {str(report.get('kind'))[:60]} report raises no alerts "
+                         "(give `tagguard bill budgets -f json`, "
+                         "`tagguard usage -f json`, `tagguard cluster report -f json`, "
+                         "a drift/scan/merge or showback JSON)")
     if report.get("kind") == "tagguard-bill-budgets" or (
             isinstance(report.get("budgets"), list) and report["budgets"] and isinstance(report["budgets"][0], dict)
             and "mtd_usd" in report["budgets"][0]):
@@ -417,7 +430,8 @@ def alerts_from_report(report: dict[str, Any], s: AlertSettings, source: str, co
     if "unallocated" in s.kinds:
         families.append("unallocated")
         sb = _showback_of(report, config)
-        alerts += _unallocated_alerts((sb or {}).get("top_unallocated") or [], s, source, "unallocated", tags_by_address,
+        alerts += _unallocated_alerts((sb or {}).get("top_unallocated") or [], s, source, "unallocated",
+                                      tags_by_address,
                                       ((sb or {}).get("totals") or {}).get("unallocated_monthly_usd"))
     if report.get("errors"):
         families = [f for f in families if f not in ("unmanaged-gpu", "unallocated")]  # incomplete: resolve nothing
@@ -506,7 +520,8 @@ def dispatch(alerts: list[Alert], families: list[str], s: AlertSettings, state, 
                 g = github(sink)
                 if dry_run:
                     rec["action"] = "would send"
-                    rec["requests"] = [{"method": m, "path": p, "json": j} for m, p, j in g.requests_for(alert, decision, ref)]
+                    rec["requests"] = [{"method": m, "path": p, "json": j}
+                                       for m, p, j in g.requests_for(alert, decision, ref)]
                     out.append(rec)
                     continue
                 missing = g.missing_secret() or (f"not attempted: this sink failed earlier in this run ({down[name]})"
@@ -530,8 +545,9 @@ def dispatch(alerts: list[Alert], families: list[str], s: AlertSettings, state, 
                     out.append(rec)
                     continue
                 if name in down:  # retried to exhaustion earlier in this run: do not spend the deadline again
-                    rec.update(action="failed", attempts=0, error=f"not attempted: this sink failed earlier in this run "
-                                                                  f"({down[name]})")
+                    rec.update(action="failed", attempts=0,
+                               error=f"not attempted: this sink failed earlier in this run "
+                                     f"({down[name]})")
                     out.append(rec)
                     continue
                 resp = call("POST", url, payload, s.retry, deadline)

@@ -85,7 +85,8 @@ def read_shard(path: Path) -> Shard:
         return Shard(label, None, f"line {getattr(exc, 'lineno', 1)}: not JSON ({getattr(exc, 'msg', exc)})")
     if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
         return Shard(label, None, "not a tagguard JSON report (no `resources` list)")
-    bad = [i for i, r in enumerate(data["resources"]) if not isinstance(r, dict) or not isinstance(r.get("address"), str)]
+    bad = [i for i, r in enumerate(data["resources"])
+           if not isinstance(r, dict) or not isinstance(r.get("address"), str)]
     if bad:
         return Shard(label, None, f"resource #{bad[0] + 1} has no `address`")
     if not isinstance(data.get("findings", []), list) or not isinstance(data.get("errors", []) or [], list):

@@ -113,7 +113,8 @@ def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path |
     for label, data in reports:
         kind = classify(data)
         if kind == "unknown":
-            notes.append(f"{label}: not a report the review reads (scan, drift, merge, usage, bill budgets, cluster); skipped")
+            notes.append(f"{label}: not a report the review reads "
+                         "(scan, drift, merge, usage, bill budgets, cluster); skipped")
             continue
         by_kind.setdefault(kind, []).append((label, data))
     try:
@@ -165,7 +166,8 @@ def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path |
             p["totals"] = sb["totals"]
             p["dimensions"] = {label: {"tag": d["tag"], "rows": d["rows"]} for label, d in sb["dimensions"].items()}
             where = {r.address: r for r in sub.resources}
-            fixes = {f.address: f.fix for f in sub.active_findings() if f.fix and f.category in ("missing_tag", "invalid_value")}
+            fixes = {f.address: f.fix for f in sub.active_findings()
+                     if f.fix and f.category in ("missing_tag", "invalid_value")}
             p["unallocated"] = [{**u, "file": where[u["address"]].file if u["address"] in where else None,
                                  "line": where[u["address"]].line if u["address"] in where else None,
                                  "fix": fixes.get(u["address"])} for u in sb["top_unallocated"]] if team is None else []
@@ -175,23 +177,26 @@ def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path |
             p["hints"] = [{"rule": f.rule, "address": f.address, "saving_usd": f.extra.get("saving_monthly_usd"),
                            "message": f.message, "fix": f.fix, "file": f.file, "line": f.line}
                           for f in sub.active_findings() if f.category == "optimization"]
-            p["budgets"] = [{"name": b.name, "basis": "projected", "limit_usd": b.monthly_usd, "spend_usd": b.projected_usd,
-                             "status": "over" if b.over else "within", "match": b.match}
+            p["budgets"] = [{"name": b.name, "basis": "projected", "limit_usd": b.monthly_usd,
+                             "spend_usd": b.projected_usd, "status": "over" if b.over else "within", "match": b.match}
                             for b in ((result.budgets if result is not None else None) or []) if b.monthly_usd]
         else:
             p.update(totals=None, dimensions={}, unallocated=[], approvals=[], hints=[], budgets=[])
         for _label, b in by_kind.get("bill") or []:
             for row in b.get("budgets") or []:
                 if isinstance(row, dict) and row.get("monthly_usd"):
-                    p["budgets"].append({"name": row.get("name"), "basis": f"month-to-date {b.get('month') or ''}".strip(),
+                    p["budgets"].append({"name": row.get("name"),
+                                         "basis": f"month-to-date {b.get('month') or ''}".strip(),
                                          "limit_usd": row.get("monthly_usd"), "spend_usd": row.get("mtd_usd"),
                                          "forecast_usd": row.get("forecast_usd"), "status": row.get("status"),
                                          "match": row.get("match") or {}})
         for _label, u in usage:
             for row in u.get("budgets") or []:
                 if isinstance(row, dict) and row.get("month") == month:
-                    p["budgets"].append({"name": row.get("name"), "basis": "token spend", "limit_usd": row.get("monthly_usd"),
-                                         "spend_usd": row.get("token_spend_usd"), "forecast_usd": row.get("projected_usd"),
+                    p["budgets"].append({"name": row.get("name"), "basis": "token spend",
+                                         "limit_usd": row.get("monthly_usd"),
+                                         "spend_usd": row.get("token_spend_usd"),
+                                         "forecast_usd": row.get("projected_usd"),
                                          "status": "over" if (row.get("used_pct") or 0) >= 100 else "within",
                                          "match": row.get("match") or {}})
         if team is not None:
@@ -212,7 +217,8 @@ def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path |
             for f in c.get("findings") or []:
                 if isinstance(f, dict) and f.get("saving_usd"):
                     p["hints"].append({"rule": f.get("rule"), "address": f"{f.get('namespace')}/{f.get('workload')}",
-                                       "saving_usd": f.get("saving_usd"), "message": f.get("message"), "fix": f.get("fix"),
+                                       "saving_usd": f.get("saving_usd"), "message": f.get("message"),
+                                       "fix": f.get("fix"),
                                        "file": None, "line": None})
         p["hints"].sort(key=lambda x: -(x.get("saving_usd") or 0))
         p["mom"] = mom if team is None else []
@@ -258,7 +264,8 @@ def _columns_svg(mom: list[dict[str, Any]]) -> str:
         return "<p class=muted>no runs recorded in these months</p>"
     top = max(known) or 1.0
     w, hgt, col = 640, 220, 640 // max(1, len(vals))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{hgt + 50}" viewBox="0 0 {w} {hgt + 50}">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{hgt + 50}" '
+             f'viewBox="0 0 {w} {hgt + 50}">']
     for i, (mon, v, un) in enumerate(vals):
         x = i * col + 10
         if v is not None:
@@ -286,7 +293,8 @@ def _title(p: dict[str, Any], team_key: str) -> str:
 def render_html(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str]) -> str:
     t = _title(p, doc["team_key"])
     o: list[str] = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-                    f"<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+                    "<meta http-equiv=Content-Security-Policy "
+                    "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
                     f"<title>{h(t)}</title><style>{CSS}</style></head><body><h1>{h(t)}</h1>"]
     for n in doc["notes"]:
         o.append(f"<p class=muted>Note: {h(n)}</p>")
@@ -296,37 +304,48 @@ def render_html(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str]) -
         o.append(f"<p>AI spend {h(_money(tot['monthly_usd']))}/month, {h(gpu_h)} GPU-hours; "
                  f"unallocated {h(_money(tot['unallocated_monthly_usd']))} ({h(tot['unallocated_share_pct'])}%).</p>")
     if links:
-        o.append("<h2>Teams</h2><ul>" + "".join(f'<li><a href="{h(href)}">{h(name)}</a></li>' for name, href in links.items()) + "</ul>")
+        o.append("<h2>Teams</h2><ul>"
+                 + "".join(f'<li><a href="{h(href)}">{h(name)}</a></li>' for name, href in links.items())
+                 + "</ul>")
     if p["mom"]:
         o.append("<h2>Month over month</h2>" + _columns_svg(p["mom"]) +
                  "<table><tr><th>Month</th><th>AI spend</th><th>GPU-hours</th><th>Unallocated</th><th>Run</th></tr>" +
-                 "".join(f"<tr><td>{h(m['month'])}</td><td>{h(_money(m['monthly_usd']))}</td><td>{h(m['gpu_hours'] if m['gpu_hours'] is not None else 'n/a')}</td>"
-                         f"<td>{h(_money(m['unallocated_usd']))}</td><td>{h(m['run'] if m['run'] is not None else 'no run')}"
-                         f"{'' if m['complete'] in (None, True) else ' (incomplete)'}</td></tr>" for m in p["mom"]) + "</table>")
+                 "".join(f"<tr><td>{h(m['month'])}</td><td>{h(_money(m['monthly_usd']))}</td>"
+                         f"<td>{h(m['gpu_hours'] if m['gpu_hours'] is not None else 'n/a')}</td>"
+                         f"<td>{h(_money(m['unallocated_usd']))}</td>"
+                         f"<td>{h(m['run'] if m['run'] is not None else 'no run')}"
+                         f"{'' if m['complete'] in (None, True) else ' (incomplete)'}</td></tr>"
+                         for m in p["mom"]) + "</table>")
     elif p["team"] is not None:
-        o.append("<p class=muted>Month over month is on the organisation page (the history keeps totals per run, not per team).</p>")
+        o.append("<p class=muted>Month over month is on the organisation page "
+                 "(the history keeps totals per run, not per team).</p>")
     for _label, d in (p.get("dimensions") or {}).items():
         rows = [(str(r["value"]), float(r["monthly_usd"] or 0)) for r in d["rows"]]
         o.append(f"<h2>Spend by {h(d['tag'])}</h2>" + _bars_svg(rows) +
                  "<table><tr><th>Value</th><th>Monthly</th><th>GPU-hours</th><th>Share</th></tr>" +
-                 "".join(f"<tr><td>{h(r['value'])}</td><td>{h(_money(r['monthly_usd']))}</td><td>{h(r['gpu_hours'])}</td>"
+                 "".join(f"<tr><td>{h(r['value'])}</td><td>{h(_money(r['monthly_usd']))}</td>"
+                         f"<td>{h(r['gpu_hours'])}</td>"
                          f"<td>{h(r['share_pct'])}%</td></tr>" for r in d["rows"]) + "</table>")
     o.append("<h2>Budgets</h2>")
     if p["budgets"]:
-        o.append("<table><tr><th>Budget</th><th>Basis</th><th>Spend</th><th>Forecast</th><th>Limit</th><th>Status</th></tr>" +
+        o.append("<table><tr><th>Budget</th><th>Basis</th><th>Spend</th><th>Forecast</th><th>Limit</th>"
+                 "<th>Status</th></tr>" +
                  "".join(f"<tr><td>{h(b['name'])}</td><td>{h(b['basis'])}</td><td>{h(_money(b.get('spend_usd')))}</td>"
                          f"<td>{h(_money(b.get('forecast_usd')))}</td><td>{h(_money(b.get('limit_usd')))}</td>"
-                         f"<td class=\"{'over' if 'over' in str(b.get('status')) else ''}\">{h(b.get('status'))}</td></tr>"
+                         f"<td class=\"{'over' if 'over' in str(b.get('status')) else ''}\">"
+                         f"{h(b.get('status'))}</td></tr>"
                          for b in p["budgets"]) + "</table>")
     else:
         o.append("<p class=muted>no budgets in the reports given</p>")
     if p["team"] is None:
         o.append("<h2>Unallocated: top resources</h2>")
         if p["unallocated"]:
-            o.append("<table><tr><th>Resource</th><th>Monthly</th><th>Missing or invalid</th><th>Where to fix</th><th>Fix</th></tr>" +
+            o.append("<table><tr><th>Resource</th><th>Monthly</th><th>Missing or invalid</th>"
+                     "<th>Where to fix</th><th>Fix</th></tr>" +
                      "".join(f"<tr><td>{h(u['address'])}</td><td>{h(_money(u['monthly_usd']))}</td>"
                              f"<td>{h(', '.join(map(str, u.get('missing_or_invalid') or [])))}</td>"
-                             f"<td>{h(_where(u))}</td><td>{h(u.get('fix') or '')}</td></tr>" for u in p["unallocated"]) + "</table>")
+                             f"<td>{h(_where(u))}</td><td>{h(u.get('fix') or '')}</td></tr>"
+                             for u in p["unallocated"]) + "</table>")
         else:
             o.append("<p class=muted>none</p>")
     tk = p["tokens"]
@@ -335,19 +354,24 @@ def render_html(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str]) -
         o.append(f"<p>{h(_money(tk['cost_usd']))} in {h(p['month'])}; {len(tk['anomalies'])} anomalous day(s).</p>")
         if tk["anomalies"]:
             o.append("<table><tr><th>Day</th><th>Group</th><th>Spend</th><th>Ratio</th></tr>" +
-                     "".join(f"<tr><td>{h(a.get('date'))}</td><td>{h(', '.join(f'{k}={v}' for k, v in (a.get('group') or {}).items()))}</td>"
-                             f"<td>{h(_money(a.get('cost_usd')))}</td><td>{h(a.get('ratio'))}x</td></tr>" for a in tk["anomalies"]) + "</table>")
+                     "".join(f"<tr><td>{h(a.get('date'))}</td>"
+                             f"<td>{h(', '.join(f'{k}={v}' for k, v in (a.get('group') or {}).items()))}</td>"
+                             f"<td>{h(_money(a.get('cost_usd')))}</td><td>{h(a.get('ratio'))}x</td></tr>"
+                             for a in tk["anomalies"]) + "</table>")
     else:
         o.append("<p class=muted>no usage report given (`tagguard usage ... -f json`)</p>")
     o.append("<h2>Approvals granted</h2>")
     o.append(("<table><tr><th>Resource</th><th>Approved by</th><th>Monthly delta</th></tr>" +
-              "".join(f"<tr><td>{h(a['address'])}</td><td>{h(a['approved_by'])}</td><td>{h(_money(a['delta_usd']))}</td></tr>"
+              "".join(f"<tr><td>{h(a['address'])}</td><td>{h(a['approved_by'])}</td>"
+                      f"<td>{h(_money(a['delta_usd']))}</td></tr>"
                       for a in p["approvals"]) + "</table>") if p["approvals"] else "<p class=muted>none</p>")
     o.append("<h2>Optimisation hints</h2>")
     if p["hints"]:
         total = sum(x.get("saving_usd") or 0 for x in p["hints"])
-        o.append(f"<p>Possible savings {h(_money(total))}/month.</p><table><tr><th>Hint</th><th>Resource</th><th>Saving</th><th>How</th></tr>" +
-                 "".join(f"<tr><td>{h(x['rule'])}</td><td>{h(x['address'])}</td><td>{h(_money(x.get('saving_usd')))}</td>"
+        o.append(f"<p>Possible savings {h(_money(total))}/month.</p>"
+                 "<table><tr><th>Hint</th><th>Resource</th><th>Saving</th><th>How</th></tr>" +
+                 "".join(f"<tr><td>{h(x['rule'])}</td><td>{h(x['address'])}</td>"
+                         f"<td>{h(_money(x.get('saving_usd')))}</td>"
                          f"<td>{h(x.get('fix') or '')}</td></tr>" for x in p["hints"]) + "</table>")
     else:
         o.append("<p class=muted>none</p>")
@@ -367,21 +391,26 @@ def render_markdown(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str
         o.append(f"> Note: {md_text(n)}")
     tot = p.get("totals")
     if tot:
-        o += ["", f"AI spend {md_text(_money(tot['monthly_usd']))}/month, {float(tot['gpu_hours'] or 0):,.0f} GPU-hours; unallocated "
+        o += ["", f"AI spend {md_text(_money(tot['monthly_usd']))}/month, "
+                  f"{float(tot['gpu_hours'] or 0):,.0f} GPU-hours; unallocated "
                   f"{md_text(_money(tot['unallocated_monthly_usd']))} ({tot['unallocated_share_pct']}%)."]
     if links:
         o += ["", "## Teams", ""] + [f"- [{md_text(name)}]({href})" for name, href in links.items()]
     if p["mom"]:
         o += ["", "## Month over month", "", "| Month | AI spend | GPU-hours | Unallocated |", "|---|---|---|---|"]
-        o += [f"| {m['month']} | {_money(m['monthly_usd'])} | {m['gpu_hours'] if m['gpu_hours'] is not None else 'n/a'} | "
+        o += [f"| {m['month']} | {_money(m['monthly_usd'])} | "
+              f"{m['gpu_hours'] if m['gpu_hours'] is not None else 'n/a'} | "
               f"{_money(m['unallocated_usd'])} |" for m in p["mom"]]
     for _label, d in (p.get("dimensions") or {}).items():
-        o += ["", f"## Spend by {md_text(d['tag'])}", "", "| Value | Monthly | GPU-hours | Share |", "|---|---|---|---|"]
-        o += [f"| {md_text(r['value'])} | {_money(r['monthly_usd'])} | {r['gpu_hours']} | {r['share_pct']}% |" for r in d["rows"]]
+        o += ["", f"## Spend by {md_text(d['tag'])}", "",
+              "| Value | Monthly | GPU-hours | Share |", "|---|---|---|---|"]
+        o += [f"| {md_text(r['value'])} | {_money(r['monthly_usd'])} | {r['gpu_hours']} | {r['share_pct']}% |"
+              for r in d["rows"]]
     o += ["", "## Budgets", ""]
     if p["budgets"]:
         o += ["| Budget | Basis | Spend | Forecast | Limit | Status |", "|---|---|---|---|---|---|"]
-        o += [f"| {md_text(b['name'])} | {md_text(b['basis'])} | {_money(b.get('spend_usd'))} | {_money(b.get('forecast_usd'))} | "
+        o += [f"| {md_text(b['name'])} | {md_text(b['basis'])} | {_money(b.get('spend_usd'))} | "
+              f"{_money(b.get('forecast_usd'))} | "
               f"{_money(b.get('limit_usd'))} | {md_text(b.get('status'))} |" for b in p["budgets"]]
     else:
         o.append("No budgets in the reports given.")
@@ -389,7 +418,8 @@ def render_markdown(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str
         o += ["", "## Unallocated: top resources", ""]
         if p["unallocated"]:
             o += ["| Resource | Monthly | Missing or invalid | Where to fix | Fix |", "|---|---|---|---|---|"]
-            o += [f"| {md_text(u['address'])} | {_money(u['monthly_usd'])} | {md_text(', '.join(map(str, u.get('missing_or_invalid') or [])))} | "
+            o += [f"| {md_text(u['address'])} | {_money(u['monthly_usd'])} | "
+                  f"{md_text(', '.join(map(str, u.get('missing_or_invalid') or [])))} | "
                   f"{md_text(_where(u))} | {md_text(u.get('fix') or '')} |" for u in p["unallocated"]]
         else:
             o.append("None.")
@@ -397,7 +427,8 @@ def render_markdown(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str
     o += ["", "## Token spend", ""]
     if tk["given"]:
         o.append(f"{_money(tk['cost_usd'])} in {p['month']}; {len(tk['anomalies'])} anomalous day(s).")
-        o += [f"- {md_text(a.get('date'))}: {md_text(', '.join(f'{k}={v}' for k, v in (a.get('group') or {}).items()))} "
+        o += [f"- {md_text(a.get('date'))}: "
+              f"{md_text(', '.join(f'{k}={v}' for k, v in (a.get('group') or {}).items()))} "
               f"{_money(a.get('cost_usd'))} ({md_text(a.get('ratio'))}x)" for a in tk["anomalies"]]
     else:
         o.append("No usage report given.")
@@ -407,7 +438,8 @@ def render_markdown(p: dict[str, Any], doc: dict[str, Any], links: dict[str, str
     o += ["", "## Optimisation hints", ""]
     if p["hints"]:
         o.append(f"Possible savings {_money(sum(x.get('saving_usd') or 0 for x in p['hints']))}/month.")
-        o += [f"- {md_text(x['rule'])} {md_text(x['address'])}: saves {_money(x.get('saving_usd'))}/month. {md_text(x.get('fix') or '')}"
+        o += [f"- {md_text(x['rule'])} {md_text(x['address'])}: saves {_money(x.get('saving_usd'))}/month. "
+              f"{md_text(x.get('fix') or '')}"
               for x in p["hints"]]
     else:
         o.append("None.")

@@ -101,5 +101,6 @@ def request(method: str, url: str, payload: Any, retry, deadline: Deadline,
             last_error = f"{type(exc).__name__}: {reason}"
         if attempt + 1 < retry.attempts:
             sleep(max(0.0, min(wait, deadline.left())))
-    return Response(False, status, "", attempts, f"{last_error} (after {attempts} attempt{'s' if attempts != 1 else ''})",
+    return Response(False, status, "", attempts,
+                    f"{last_error} (after {attempts} attempt{'s' if attempts != 1 else ''})",
                     retryable=True)

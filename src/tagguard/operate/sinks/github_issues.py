@@ -62,7 +62,8 @@ class GitHubIssues:
         """What would be sent (for --dry-run)."""
         repo = self.sink.repo
         if state == "resolved":
-            return [("POST", f"/repos/{repo}/issues/{ref}/comments", {"body": "Resolved: the latest run no longer reports this."}),
+            return [("POST", f"/repos/{repo}/issues/{ref}/comments",
+                     {"body": "Resolved: the latest run no longer reports this."}),
                     ("PATCH", f"/repos/{repo}/issues/{ref}", {"state": "closed", "state_reason": "completed"})]
         issue = {"title": title(alert), "body": body(alert, self.sink.name, state), "labels": self.labels}
         if ref:

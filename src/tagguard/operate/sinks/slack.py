@@ -4,7 +4,7 @@ Scanned values go only into ``plain_text`` objects (no mrkdwn, no emoji shortcod
 mentions are parsed there; ``&<>`` still entity-escaped); the top-level ``text`` (the notification fallback, read as mrkdwn)
 has ``&``, ``<``, ``>`` entity-escaped (Slack's own rule: ``<!channel>``, ``<@U1>``, ``<url|x>``
 all need ``<``), its formatting characters and ``@``/``#`` broken with a zero-width joiner.
-Limits respected: header 150 characters, section fields 10 x 2000, context 10 elements, 50 blocks."""
+Limits respected: header 150 characters, section fields 10 x 2000, context 10 elements, 50 blocks."""  # noqa: E501
 from __future__ import annotations
 
 import re
