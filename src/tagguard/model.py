@@ -174,7 +174,8 @@ class Cost:
                    rate_source=_opt_str(d.get("rate_source")), rate_date=_opt_str(d.get("rate_date")),
                    reason=_opt_str(d.get("reason")),
                    breakdown=[b for b in breakdown if isinstance(b, dict)] if isinstance(breakdown, list) else [],
-                   attributed_from=[a for a in attributed if isinstance(a, str)] if isinstance(attributed, list) else [])
+                   attributed_from=([a for a in attributed if isinstance(a, str)]
+                                    if isinstance(attributed, list) else []))
 
 
 @dataclass(**_SLOTS)
@@ -346,7 +347,8 @@ class Finding:
                    message=str(d.get("message") or ""), address=_opt_str(d.get("address")),
                    file=_opt_str(d.get("file")), line=_integer(d.get("line")), tag=_opt_str(d.get("tag")),
                    resource_type=_opt_str(d.get("resource_type")), fix=_opt_str(d.get("fix")),
-                   suppressed=suppressed, suppression_reason=_opt_str(d.get("suppression_reason")) if suppressed else None,
+                   suppressed=suppressed,
+                   suppression_reason=_opt_str(d.get("suppression_reason")) if suppressed else None,
                    extra={k: v for k, v in d.items() if k not in cls._KEYS})
 
 
@@ -373,7 +375,8 @@ class UnseenInput:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> UnseenInput:
-        return cls(file=d.get("file"), reason=str(d.get("reason") or ""), exit_code=int(d.get("exit_code") or EXIT_UNSEEN))
+        return cls(file=d.get("file"), reason=str(d.get("reason") or ""),
+                   exit_code=int(d.get("exit_code") or EXIT_UNSEEN))
 
 
 @dataclass
@@ -637,7 +640,8 @@ class ScanResult:
         monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and r.cost.counted]
         gpu_hours = [r.cost.gpu_hours_per_month for r in ai
                      if r.cost and r.cost.gpu_hours_per_month is not None and r.cost.counted]
-        attributed = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
+        attributed = [r.cost.monthly_usd for r in ai
+                      if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
         failing = {f.address for f in active if f.address and f.severity == ERROR}
         out: dict[str, Any] = {
             "resources": len(self.resources),

@@ -66,7 +66,8 @@ def annotate_plan(resources: list[Resource], ctx) -> None:
         before = r.meta.get("before_compute")
         if isinstance(before, dict):
             shadow = Resource(address=r.address, type=r.type, source="plan", file=r.file, ai=True,
-                              compute=Compute.from_json(before), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
+                              compute=Compute.from_json(before),
+                              meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
             shadows.append((r, shadow))
     before_cost: dict[int, Cost] = {}
     if shadows:
@@ -157,7 +158,8 @@ def changes(before: dict[str, Any], res: Resource) -> list[str]:
     return out
 
 
-def annotate_against_base(resources: list[Resource], base: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+def annotate_against_base(resources: list[Resource],
+                          base: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """Set ``meta.action`` and the deltas on the working-tree resources; return the removed ones."""
     seen = set()
     keys = match_keys(resources)
@@ -193,7 +195,8 @@ def annotate_against_base(resources: list[Resource], base: dict[tuple[str, str],
             r.meta["action"] = "no-op"
             r.meta["skip_tag_rules"] = True
         if r.ai and not r.meta.get("served_by"):
-            before_m = 0.0 if not old.get("ai") or old.get("served_by") or old.get("attributed_from") else old.get("monthly_usd")
+            before_m = (0.0 if not old.get("ai") or old.get("served_by") or old.get("attributed_from")
+                        else old.get("monthly_usd"))
             before_g = (0.0 if not old.get("ai") or old.get("served_by") or old.get("attributed_from")
                         else old.get("gpu_hours_per_month"))
             _set_delta(r, before_m, after_m, before_g, after_g)
@@ -248,7 +251,8 @@ def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] =
         rows.append(_row(old["address"], old["type"], "delete", old.get("file"), old.get("line"), m, 0.0,
                          None if m is None else -round(m, 2), None if g is None else -g, old.get("tags") or {},
                          old.get("tag_style", "aws"), None if m is not None else "no known rate", keys))
-    rows.sort(key=lambda x: (-(abs(x["delta_monthly_usd"]) if x["delta_monthly_usd"] is not None else -1), x["address"]))
+    rows.sort(key=lambda x: (-(abs(x["delta_monthly_usd"]) if x["delta_monthly_usd"] is not None else -1),
+                             x["address"]))
     known = [x["delta_monthly_usd"] for x in rows if x["delta_monthly_usd"] is not None]
     gpu = [x["gpu_hours_delta_per_month"] for x in rows if x["gpu_hours_delta_per_month"] is not None]
     counts = {a: 0 for a in CHANGED_ACTIONS}
@@ -265,7 +269,8 @@ def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] =
                 g["unpriced"] += 1
             else:
                 g["delta_monthly_usd"] = round(g["delta_monthly_usd"] + x["delta_monthly_usd"], 2)
-        by[key] = sorted(groups.values(), key=lambda g: (g["value"] == UNTAGGED, -abs(g["delta_monthly_usd"]), g["value"]))
+        by[key] = sorted(groups.values(),
+                         key=lambda g: (g["value"] == UNTAGGED, -abs(g["delta_monthly_usd"]), g["value"]))
     return {
         "total_delta_monthly_usd": round(sum(known), 2),
         "gpu_hours_delta_per_month": round(sum(gpu), 4) if gpu else 0,

@@ -216,7 +216,8 @@ def walk(root: Path, exclude: Iterable[str] = (), boundary: Path | None = None) 
             continue
         if real in ancestors:
             rel = Path(os.path.relpath(current, root)).as_posix()
-            inv.problems.append(parse_error(rel, None, f"{rel}: symlink loop (links back to a parent directory); not followed",
+            inv.problems.append(parse_error(rel, None,
+                                            f"{rel}: symlink loop (links back to a parent directory); not followed",
                                             severity="warning"))
             continue
         if real in seen:  # a second link to a directory already scanned: scanning it again would double-count

@@ -148,7 +148,8 @@ def load_baseline(path: Path) -> dict[Key, dict[str, Any] | None]:
         raise ValueError(f"{path}: not a tagguard baseline (expected an object with a `findings` list)")
     version = doc.get("version", BASELINE_VERSION)
     if version != BASELINE_VERSION:
-        raise ValueError(f"{path}: unsupported baseline version {version!r} (this tagguard reads version {BASELINE_VERSION})")
+        raise ValueError(f"{path}: unsupported baseline version {version!r}"
+                         f" (this tagguard reads version {BASELINE_VERSION})")
     keys: dict[Key, dict[str, Any] | None] = {}
     for i, entry in enumerate(doc["findings"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("rule"), str) or not entry["rule"]:

@@ -309,15 +309,18 @@ def choose_config(repo: Path, commit: str, ref: str, rels: Sequence[str], head, 
         else:
             base_data, base_at = got
             base = load_config_text(base_data, repo / base_at, f"{ref}:{base_at}", real_repo,
-                                    trusted=explicit is not None, origin="--config" if explicit is not None else "repository")
+                                    trusted=explicit is not None,
+                                    origin="--config" if explicit is not None else "repository")
         base_tax_rel = None
         if got is not None and base.raw.get("taxonomy") is not None:
-            base_tax_rel = rel_of(Path(os.path.normpath(repo / PurePosixPath(got[1]).parent / str(base.raw["taxonomy"]))))
+            base_tax_path = repo / PurePosixPath(got[1]).parent / str(base.raw["taxonomy"])
+            base_tax_rel = rel_of(Path(os.path.normpath(base_tax_path)))
         if base_tax_rel is not None:
             with tempfile.TemporaryDirectory(prefix="tagguard-base-policy-") as tmp:
                 data = _schema_files(repo, commit, base_tax_rel, Path(tmp))
                 if data is None:
-                    raise DiffError(f"{ref}:{base_rel}: taxonomy {base.raw['taxonomy']!r} does not exist at the base revision")
+                    raise DiffError(f"{ref}:{base_rel}: taxonomy {base.raw['taxonomy']!r}"
+                                    f" does not exist at the base revision")
                 tax = load_taxonomy(Path(tmp) / base_tax_rel, root=Path(tmp))
                 tax.path = Path(f"{ref}:{base_tax_rel}")
             base.use_taxonomy(tax, f"{ref}:{base_tax_rel}")
@@ -456,7 +459,8 @@ def run_diff(ref: str, paths: Sequence[str], config, var_files, variables, optio
             child_conn.close()
         elif present:
             payload = _base_payload(*args)
-        head_ctx = ScanContext(config, head_inv.root, var_files=var_files, variables=variables, options=replace(options))
+        head_ctx = ScanContext(config, head_inv.root, var_files=var_files, variables=variables,
+                               options=replace(options))
         head_out = collect(head_inv, head_ctx)
         if proc is not None and conn is not None:
             try:
@@ -494,7 +498,8 @@ def _filter_findings(result: ScanResult, resources, base_keys, base_budgets) -> 
             name = f.extra.get("budget")
             old = base_budgets.get(name)
             now = next((b for b in result.budgets or [] if b.name == name), None)
-            if old is None or not old.get("over") or (now is not None and now.projected_usd > old["projected_usd"] + 0.005) \
+            if old is None or not old.get("over") \
+                    or (now is not None and now.projected_usd > old["projected_usd"] + 0.005) \
                     or (now is not None and now.projected_gpu_hours > old["projected_gpu_hours"] + 1e-6):
                 kept.append(f)
             else:
