@@ -47,7 +47,8 @@ class Receiver:
 
                     time.sleep(outer.delay)  # a sink that hangs
                 with outer.lock:
-                    outer.posts.append({"method": method, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body})
+                    outer.posts.append({"method": method, "path": self.path,
+                                        "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body})
                     if outer.always:
                         return self._send(outer.always, {"message": "down"})
                     if outer.fail_first > 0:

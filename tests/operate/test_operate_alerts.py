@@ -18,7 +18,8 @@ UNALLOC_ADDR = f"arn:aws:ec2:us-east-1:111111111111:instance/i-0000000000000002-
 
 
 def drift_report(path, projected=8500.0, unalloc_usd=40000.0, errors=()):
-    rs = [Resource(address=RESEARCH_ADDR, type="aws_instance", source="aws", ai=True, tags={"business-unit": "research"},
+    rs = [Resource(address=RESEARCH_ADDR, type="aws_instance", source="aws", ai=True,
+                   tags={"business-unit": "research"},
                    cost=Cost(monthly_usd=projected, gpu_hours_per_month=730.0), meta={"account": "111111111111"},
                    compute=Compute(instance_type="p4d.24xlarge", gpus_per_unit=8, units=1)),
           Resource(address=UNALLOC_ADDR, type="aws_instance", source="aws", ai=True, tags={},
@@ -144,7 +145,8 @@ def test_routes_payload_shapes_and_dedupe_across_runs(tmp_path):
         r = run(["alerts", rep, use, "--config", cfg, "--history", db], env)
         assert r.exit_code == 0, r.stdout
         assert len(slack.posts) == 3 and len(teams.posts) == 2 and len(hook.posts) == 2
-        assert slack.posts[-1]["json"]["text"].startswith("Worse: Budget research") and "105%" in slack.posts[-1]["json"]["text"]
+        assert (slack.posts[-1]["json"]["text"].startswith("Worse: Budget research")
+                and "105%" in slack.posts[-1]["json"]["text"])
     rows = sqlite3.connect(db).execute("SELECT sink, kind, level, open FROM alert_state ORDER BY sink, kind").fetchall()
     assert ("research-slack", "budget", 100.0, 1) in rows and len(rows) == 6
     # history's own schema is untouched
@@ -243,7 +245,8 @@ def test_secrets_in_config_are_refused(tmp_path, bad, message):
 
 def test_repository_config_is_never_read_for_alerts(tmp_path, monkeypatch):
     """A scanned repository's .tagguard.yaml naming a sink does not route anything anywhere."""
-    (tmp_path / ".tagguard.yaml").write_text("alerts:\n  default: [x]\n  sinks:\n    x: {type: webhook, url_env: HOME}\n")
+    (tmp_path / ".tagguard.yaml").write_text("alerts:\n  default: [x]\n  sinks:\n"
+                                             "    x: {type: webhook, url_env: HOME}\n")
     monkeypatch.chdir(tmp_path)
     r = run(["alerts", drift_report(tmp_path / "d.json")], {})
     assert r.exit_code == 2 and "no alerts.sinks configured" in r.stderr
@@ -262,7 +265,8 @@ def test_usage_token_budget_cluster_unattributed_and_list_routes(tmp_path):
                                    "source": {"prometheus": "http://prom.internal:9090"},
                                    "unattributed": {"gpu_hours": 300.0, "cost_usd": 500.0, "pods": 4,
                                                     "reasons": [{"reason": "no team label", "pods": 4}],
-                                                    "examples": [{"namespace": "ml", "pod": HOSTILE, "gpu_hours": 90}]}}))
+                                                    "examples": [{"namespace": "ml", "pod": HOSTILE,
+                                                                  "gpu_hours": 90}]}}))
     cfg = tmp_path / "c.yaml"
     cfg.write_text("""
 alerts:
@@ -310,7 +314,8 @@ def test_many_unallocated_resources_are_capped_but_the_rest_is_said(tmp_path):
 
 def test_bill_budgets_without_rows_and_an_unsupported_report(tmp_path):
     empty = tmp_path / "bill.json"
-    empty.write_text(json.dumps({"kind": "tagguard-bill-budgets", "month": None, "budgets": [], "notes": ["no charges"]}))
+    empty.write_text(json.dumps({"kind": "tagguard-bill-budgets", "month": None, "budgets": [],
+                                 "notes": ["no charges"]}))
     other = tmp_path / "coverage.json"
     other.write_text(json.dumps({"kind": "tagguard-bill-coverage", "rows": []}))
     cfg = tmp_path / "c.yaml"

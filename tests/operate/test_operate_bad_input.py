@@ -8,9 +8,11 @@ import pytest
 from clikit import run_cli
 
 BAD_RESOURCES = [
-    {"address": "a", "ai": True, "tags": ["x"], "meta": "m", "cost": {"monthly_usd": "<b>9</b>", "gpu_hours_per_month": {}},
+    {"address": "a", "ai": True, "tags": ["x"], "meta": "m",
+     "cost": {"monthly_usd": "<b>9</b>", "gpu_hours_per_month": {}},
      "compute": {"gpus_per_unit": "aaaa", "units": 1000000000}},
-    {"address": "b", "ai": True, "tags": {"business-unit": {"nested": 1}}, "cost": {"monthly_usd": float("1e308") * 10}},
+    {"address": "b", "ai": True, "tags": {"business-unit": {"nested": 1}},
+     "cost": {"monthly_usd": float("1e308") * 10}},
 ]
 BAD_FINDINGS = [{"rule": "unmanaged", "category": "unmanaged", "address": "a", "severity": "warning"},
                 {"rule": 5}, "str", {"rule": "missing-tag", "category": "missing_tag", "address": "b", "line": "x"}]
@@ -25,7 +27,8 @@ def write(tmp_path, name, data):
 @pytest.fixture
 def reports(tmp_path):
     return [
-        write(tmp_path, "drift.json", {"resources": BAD_RESOURCES, "findings": BAD_FINDINGS, "errors": ["x", {"account": 1}],
+        write(tmp_path, "drift.json", {"resources": BAD_RESOURCES, "findings": BAD_FINDINGS,
+                                       "errors": ["x", {"account": 1}],
                                        "drift": {"accounts": "123", "calls": "many", "wall_seconds": [1]},
                                        "budgets": [{"name": "b", "monthly_usd": 10, "projected_usd": "lots"}, 7]}),
         write(tmp_path, "usage.json", {"kind": "llm-usage", "anomalies": [{"group": ["x"], "ratio": "9", "date": 5}, 3],
@@ -42,7 +45,8 @@ def invoke(args):
 
 
 def test_alerts(tmp_path, reports):
-    cfg = write(tmp_path, "c.json", {"alerts": {"default": ["h"], "sinks": {"h": {"type": "webhook", "url_env": "TG_H"}}}})
+    cfg = write(tmp_path, "c.json",
+                {"alerts": {"default": ["h"], "sinks": {"h": {"type": "webhook", "url_env": "TG_H"}}}})
     r = invoke(["alerts", *reports, "--config", cfg, "--dry-run"])
     assert r.exit_code in (0, 3) and "Traceback" not in r.stdout + r.stderr
     assert "list.json" in r.stderr

@@ -80,7 +80,8 @@ def test_github_issue(value):
     assert not CONTROL.search(title)
     assert not re.search(r"[@#](?!\u200d)", title)
     outside_code = re.sub(r"(`+)(?:(?!\1).)+?\1", "", body)  # code spans show their text literally
-    for bad in ("<h1>", "<script", "</details>", "<!-- tagguard-report", "@alice", "](https://evil", "\x1b", "\n::error"):
+    for bad in ("<h1>", "<script", "</details>", "<!-- tagguard-report", "@alice", "](https://evil", "\x1b",
+                "\n::error"):
         assert bad not in outside_code
     assert body.count("<!--") == 1 and body.startswith("<!-- tagguard-alert:")  # only our own marker
 

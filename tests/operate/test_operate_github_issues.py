@@ -28,7 +28,7 @@ alerts:
   sinks:
     issues: {{type: github_issues, repo: acme/finops, token_env: TG_GH_TOKEN, api_url_env: TG_GH_API, labels: [tagguard-alert, cost]}}
   retry: {{attempts: 2, backoff_seconds: 0.01}}
-""", encoding="utf-8")
+""", encoding="utf-8")  # noqa: E501
     return p
 
 

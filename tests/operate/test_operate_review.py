@@ -42,7 +42,8 @@ def make_inputs(tmp_path):
                   address="aws_instance.gpu4", tag="business-unit", file="infra/gpu.tf", line=42,
                   fix='add business-unit = "<team>" to the tags block'),
           Finding("spot-opportunity", "optimization", "info", "aws_instance.gpu2: training on on-demand capacity",
-                  address="aws_instance.gpu2", fix="run training on spot capacity", extra={"saving_monthly_usd": 2600.0}),
+                  address="aws_instance.gpu2", fix="run training on spot capacity",
+                  extra={"saving_monthly_usd": 2600.0}),
           Finding("needs-approval", "needs_approval", "error", "aws_instance.gpu1: adds $16,000/month",
                   address="aws_instance.gpu1", suppressed=True,
                   extra={"approved_by": "cfo-delegate", "cost_delta_monthly_usd": 16000.0})]
@@ -61,8 +62,9 @@ def make_inputs(tmp_path):
     conn = connect(db)
     for at, usd, un in [("2026-09-28T02:00:00+00:00", 20000, 12000), ("2026-10-30T02:00:00+00:00", 26000, 10000),
                                        ("2026-11-29T02:00:00+00:00", 31200, 9000)]:
-        conn.execute("INSERT INTO runs(kind, started_at, finished_at, complete, resources, ai_resources, findings, errors,"
-                     " monthly_usd, gpu_hours, unallocated_usd) VALUES ('drift', ?, ?, 1, 4, 4, 1, 0, ?, 2920, ?)",
+        conn.execute("INSERT INTO runs(kind, started_at, finished_at, complete, resources, ai_resources, findings,"
+                     " errors, monthly_usd, gpu_hours, unallocated_usd)"
+                     " VALUES ('drift', ?, ?, 1, 4, 4, 1, 0, ?, 2920, ?)",
                      (at, at, usd, un))
     conn.close()
     return db
@@ -79,7 +81,8 @@ def test_review_pack_content_and_escaping(tmp_path):
     teams = [n for n in names if n.startswith("team-") and n.endswith(".html")]
     assert len(teams) == 2 and all(re.fullmatch(r"team-[a-z0-9-]+\.html", n) for n in teams)
     org = (out / "org.html").read_text()
-    assert "<script" not in org and "<img" not in org and not re.search(r"""<[^>]*\s(src|href)\s*=\s*["']?(https?:)?//""", org)
+    assert ("<script" not in org and "<img" not in org
+            and not re.search(r"""<[^>]*\s(src|href)\s*=\s*["']?(https?:)?//""", org))
     assert "$31,200" in org and "2026-09" in org  # month over month from history
     assert "infra/gpu.tf:42" in org and "add business-unit" in org  # unallocated with the line to fix
     assert "cfo-delegate" in org and "$2,600" in org  # approval and hint with its saving

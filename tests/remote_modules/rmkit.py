@@ -113,7 +113,8 @@ def git_server(project_root: Path, recorder: Recorder) -> _Server:
             self.recorder.add(("git", self.command, self.path))
             parts = urlsplit(self.path)
             env = {"GIT_PROJECT_ROOT": str(project_root), "GIT_HTTP_EXPORT_ALL": "1", "REQUEST_METHOD": self.command,
-                   "PATH_INFO": parts.path, "QUERY_STRING": parts.query, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                   "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
+                   "CONTENT_TYPE": self.headers.get("Content-Type", ""),
                    "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1", "GATEWAY_INTERFACE": "CGI/1.1",
                    "SERVER_PROTOCOL": "HTTP/1.1", "PATH": os.environ.get("PATH", "")}
             if self.headers.get("Git-Protocol"):
@@ -281,7 +282,8 @@ def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token
             blobs[ldig] = data + b"tampered" if tag in corrupt else data
             manifests[(name, tag)] = json.dumps({
                 "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": cdig, "size": len(config)},
+                "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": cdig,
+                           "size": len(config)},
                 "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": ldig,
                             "size": len(data)}]}).encode()
 
@@ -331,7 +333,8 @@ def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token
                     if body is None:
                         return self._send(404, b"{}")
                     return self._send(200, body, [("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
-                                                  ("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
+                                                  ("Docker-Content-Digest",
+                                                   "sha256:" + hashlib.sha256(body).hexdigest())])
                 if what.startswith("blobs/") and what[len("blobs/"):] in blobs:
                     if blob_redirect:
                         return self._send(307, b"", [("Location", f"{blob_redirect}/{what[len('blobs/'):]}")])

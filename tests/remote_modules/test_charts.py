@@ -226,7 +226,8 @@ def test_hostile_index_is_one_line_on_the_release(tmp_path, isolated, monkeypatc
 
 def test_one_index_download_for_releases_of_one_repository(tmp_path, repo_server):
     tf = RELEASE.format(repo=f"http://{repo_server.host}", chart="gpu-infer", version="1.0.0")
-    tf += RELEASE.format(repo=f"http://{repo_server.host}", chart="gpu-infer", version="2.0.0").replace('"gpu"', '"two"')
+    tf += RELEASE.format(repo=f"http://{repo_server.host}", chart="gpu-infer",
+                         version="2.0.0").replace('"gpu"', '"two"')
     tf += RELEASE.format(repo=f"http://{repo_server.host}", chart="absent", version="").replace('"gpu"', '"three"')
     repo = tmp_path / "repo"
     repo.mkdir()

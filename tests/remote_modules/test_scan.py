@@ -40,7 +40,8 @@ def test_fetch_then_offline_from_cache(tmp_path, servers, user_env):
     reg = servers.registry.host
     repo = _repo(tmp_path, f'module "gpu" {{\n  source  = "{reg}/acme/gpu/aws"\n  version = "~> 1.0"\n  {TAGS}\n}}\n')
     doc, proc = scan_json(repo, "--fetch-modules", env=user_env)
-    types = {r["address"]: r.get("instance_type") or r.get("attributes", {}).get("instance_type") for r in doc["resources"]}
+    types = {r["address"]: r.get("instance_type") or r.get("attributes", {}).get("instance_type")
+             for r in doc["resources"]}
     assert "module.gpu.aws_instance.gpu" in types, doc["resources"]
     assert "g5.2xlarge" in json.dumps(doc["resources"])
     assert not [f for f in doc["findings"] if f["rule"] == "not-scanned"]
@@ -94,7 +95,8 @@ def test_repository_config_cannot_enable_fetching(tmp_path, servers, isolated):
 def test_trusted_config_enables_fetching(tmp_path, servers, isolated):
     reg = servers.registry.host
     conf = isolated / "user.yaml"
-    conf.write_text("modules:\n  fetch: true\n  allowed_hosts: [" + ", ".join(f'"{h}"' for h in servers.allowed) + "]\n")
+    conf.write_text("modules:\n  fetch: true\n  allowed_hosts: ["
+                    + ", ".join(f'"{h}"' for h in servers.allowed) + "]\n")
     repo = _repo(tmp_path, f'module "gpu" {{\n  source = "{reg}/acme/tarball/aws"\n  {TAGS}\n}}\n')
     doc, proc = scan_json(repo, env={"TAGGUARD_USER_CONFIG": str(conf)})
     assert "module.gpu.aws_instance.gpu" in [r["address"] for r in doc["resources"]]
@@ -164,14 +166,16 @@ def test_nested_calls_inside_a_fetched_module(tmp_path, servers, user_env):
     reg = servers.registry.host
     make_repo(servers.root, "nested", {"v1": {
         "modules/top/main.tf": (f'module "sib" {{\n  source = "../gpu"\n  {TAGS}\n}}\n'
-                                f'module "reg" {{\n  source  = "{reg}/acme/gpu/aws"\n  version = "2.0.0"\n  {TAGS}\n}}\n'
+                                f'module "reg" {{\n  source  = "{reg}/acme/gpu/aws"\n'
+                                f'  version = "2.0.0"\n  {TAGS}\n}}\n'
                                 'module "out" {\n  source = "../../../../../../etc"\n}\n'),
         "modules/gpu/main.tf": 'resource "aws_instance" "sib" {\n  instance_type = "g6.xlarge"\n  tags = var.tags\n}\n'
                                'variable "tags" {\n  default = {}\n}\n'}})
     repo = _repo(tmp_path, f'module "top" {{\n  source = "git::http://{servers.git.host}/nested.git//modules/top?ref=v1"\n}}\n')
     doc, proc = scan_json(repo, "--fetch-modules", env=user_env)
     addresses = {r["address"] for r in doc["resources"]}
-    assert {"module.top.module.sib.aws_instance.sib", "module.top.module.reg.aws_instance.gpu"} <= addresses, proc.stderr
+    assert {"module.top.module.sib.aws_instance.sib",
+            "module.top.module.reg.aws_instance.gpu"} <= addresses, proc.stderr
     assert "p4d.24xlarge" in json.dumps(doc["resources"])
     msgs = [f["message"] for f in doc["findings"]]
     assert any("module.out" in m and "outside the scanned repository" in m for m in msgs), msgs

@@ -57,7 +57,8 @@ def test_credentials_from_environment():
     ch = Credentials.from_environment(env, kind="charts")
     assert ch.header_for("https://charts.example.com/index.yaml") == "Bearer ct"  # the token wins over basic
     assert ch.header_for("https://oci.example.com/v2/") == "Basic " + base64.b64encode(b"robot:pw").decode()
-    assert ch.header_for("https://nocolon.example.com/") is None and "TAGGUARD_CHART_BASIC_nocolon_example_com" in ch.ignored
+    assert (ch.header_for("https://nocolon.example.com/") is None
+            and "TAGGUARD_CHART_BASIC_nocolon_example_com" in ch.ignored)
     assert ch.header_for("https://app.terraform.io/") is None  # module tokens are not chart credentials
 
 

@@ -111,14 +111,16 @@ def assert_markdown_inert(text: str, *, own_links: str = "https://tagguard.dev/r
     md = markdown_parser()
     tokens = md.parse(text)
     html_blocks = [t.content for t in tokens if t.type == "html_block"]
-    inline_html = [c.content for t in tokens if t.type == "inline" for c in (t.children or []) if c.type == "html_inline"]
+    inline_html = [c.content for t in tokens if t.type == "inline"
+                   for c in (t.children or []) if c.type == "html_inline"]
     assert inline_html == [], inline_html
     opened = closed = 0
     for block in html_blocks:
         for line in block.splitlines():
             if not line.strip():
                 continue
-            assert re.fullmatch(r"<details( open)?><summary>[^<>]*</summary>|</details>|<!-- tagguard-report -->", line), line
+            assert re.fullmatch(r"<details( open)?><summary>[^<>]*</summary>"
+                                r"|</details>|<!-- tagguard-report -->", line), line
             opened += line.startswith("<details")
             closed += line.startswith("</details>")
     assert opened == closed, (opened, closed)
@@ -309,7 +311,8 @@ def test_github_annotations_round_trip_and_nothing_else_is_a_command(monkeypatch
 
 
 def test_guard_commands_and_term():
-    assert escape.guard_commands("ok\n  ::error::x\n::\nfoo ##[group]y") == "ok\n  \\x3a:error::x\n\\x3a:\nfoo \\x23#[group]y"
+    assert (escape.guard_commands("ok\n  ::error::x\n::\nfoo ##[group]y")
+            == "ok\n  \\x3a:error::x\n\\x3a:\nfoo \\x23#[group]y")
     assert escape.term("a\x1b[2Jb\u202ec\nd\x85") == "a\\x1b[2Jb\\u202ec\\nd\\x85"
     assert escape.term_block("a\nb\rc") == "a\nb\\rc"
 
@@ -455,7 +458,8 @@ def test_diff_pr_comment_of_a_hostile_pull_request_is_inert(tmp_path):
     """`tagguard diff` renders the PR comment the Action posts: the same escaping holds there."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    author = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    author = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+              "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     env = {**os.environ, **author}
     (repo / "README").write_text("base\n")
     for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "base"]):
