@@ -86,7 +86,8 @@ def alerts(reports, config_path, history_path, dry_run, fmt, output):
             lines.append(log_safe(line))
             if dry_run and ("payload" in d or "requests" in d):
                 # text output may land in a CI log: no line may act as a workflow command (``::``, ``##[``)
-                lines.append(guard_commands(json.dumps(d.get("payload", d.get("requests")), indent=2, ensure_ascii=True)))
+                lines.append(guard_commands(json.dumps(d.get("payload", d.get("requests")),
+                                                       indent=2, ensure_ascii=True)))
         lines.append(log_safe(f"{len(all_alerts)} alert(s); {sum(d['action'] == 'sent' for d in deliveries)} sent, "
                               f"{sum(d['action'] == 'skipped' for d in deliveries)} already sent, "
                               f"{sum(d['action'] == 'closed' for d in deliveries)} resolved, {len(failed)} failed"

@@ -17,19 +17,24 @@ from tagguard.formats.escape import term as _term
 
 
 def _common(f):
-    f = click.option("--threads", type=click.IntRange(1, 64), default=None, help="DuckDB threads (default 2, or bill.threads).")(f)
+    f = click.option("--threads", type=click.IntRange(1, 64), default=None,
+                     help="DuckDB threads (default 2, or bill.threads).")(f)
     f = click.option("--memory-limit", default=None, metavar="SIZE",
-                     help="DuckDB memory limit, e.g. 1GB (default 1GB, or bill.memory_limit); larger work spills to disk.")(f)
+                     help="DuckDB memory limit, e.g. 1GB (default 1GB, or bill.memory_limit); "
+                          "larger work spills to disk.")(f)
     f = click.option("--cost-column", default=None, metavar="COLUMN",
-                     help="Cost column to sum (default EffectiveCost: amortised commitments and discounts; or BilledCost, ListCost, ContractedCost).")(f)
+                     help="Cost column to sum (default EffectiveCost: amortised commitments and discounts; "
+                          "or BilledCost, ListCost, ContractedCost).")(f)
     f = click.option("--engine", type=click.Choice(["duckdb", "athena", "trino"]), default="duckdb", show_default=True,
-                     help="Query engine: embedded DuckDB over files, or the same SQL on Athena/Trino (PATH is then a table name).")(f)
+                     help="Query engine: embedded DuckDB over files, or the same SQL on Athena/Trino "
+                          "(PATH is then a table name).")(f)
     f = click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE",
-                     help="Connection setting for --engine athena|trino (e.g. host=, port=, catalog=, schema=, s3_staging_dir=, region_name=); repeatable.")(f)
+                     help="Connection setting for --engine athena|trino "
+                          "(e.g. host=, port=, catalog=, schema=, s3_staging_dir=, region_name=); repeatable.")(f)
     f = click.option("--tags-type", type=click.Choice(["json", "map"]), default="json", show_default=True,
                      help="For --engine athena|trino: the Tags column is JSON text or a map (AWS FOCUS Parquet).")(f)
-    f = click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
-                     help="Output format.")(f)
+    f = click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+                     show_default=True, help="Output format.")(f)
     f = click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Write the report to FILE instead of stdout.")(f)
     f = config_option(f)
@@ -54,7 +59,8 @@ def _open(paths, config, kw, **overrides):
 
             if len(paths) != 1:
                 fail(f"--engine {kw['engine']} reads one table; got {len(paths)} names")
-            source = open_remote(kw["engine"], paths[0], parse_pairs(kw.get("engine_options") or (), "--engine-option", "KEY=VALUE"),
+            source = open_remote(kw["engine"], paths[0],
+                                 parse_pairs(kw.get("engine_options") or (), "--engine-option", "KEY=VALUE"),
                                  cost_column=settings.cost_column, tags_type=kw.get("tags_type") or "json")
         return analyse(source, config, settings), source
     except BillError as exc:
@@ -73,10 +79,12 @@ def bill():
 @bill.command()
 @_common
 @click.option("--scan", "scans", multiple=True, type=click.Path(dir_okay=False, exists=True),
-              help="tagguard JSON report (scan or drift) that maps ResourceId to the file and line to fix (repeatable).")
+              help="tagguard JSON report (scan or drift) that maps ResourceId to the file and line to fix "
+                   "(repeatable).")
 @click.option("--state", "states", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="Terraform state (JSON) that maps ARNs/ids to addresses, located through --scan (repeatable).")
-@click.option("--top", type=click.IntRange(0, 10_000), default=None, help="How many unallocated resources to list (default 10).")
+@click.option("--top", type=click.IntRange(0, 10_000), default=None,
+              help="How many unallocated resources to list (default 10).")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None, metavar="PCT",
               help="Exit 1 when the allocated share of AI spend (any currency) is below PCT percent.")
 def coverage(paths, config_path, fmt, output, min_coverage, top, scans, states, **kw):
@@ -111,7 +119,8 @@ def coverage(paths, config_path, fmt, output, min_coverage, top, scans, states, 
 @bill.command()
 @_common
 @click.option("--allocate-shared-by", type=click.Choice(["gpu", "tokens", "ai"]), default=None,
-              help="Usage basis for splitting shared platform costs across teams (default gpu, or bill.allocate_shared_by).")
+              help="Usage basis for splitting shared platform costs across teams "
+                   "(default gpu, or bill.allocate_shared_by).")
 def showback(paths, config_path, fmt, output, allocate_shared_by, **kw):
     """Showback/chargeback of actual AI spend by team and environment, with shared platform costs split by usage.
 
@@ -121,7 +130,8 @@ def showback(paths, config_path, fmt, output, allocate_shared_by, **kw):
     from tagguard.actuals.allocate import showback as build
 
     config = load_config_or_exit(config_path, paths=["."])  # PATHS are bill files, not a repository
-    analysis, _src = _open(paths, config, kw, **({"allocate_shared_by": allocate_shared_by} if allocate_shared_by else {}))
+    analysis, _src = _open(paths, config, kw,
+                           **({"allocate_shared_by": allocate_shared_by} if allocate_shared_by else {}))
     report = build(analysis)
     from tagguard.actuals import report as render
 
@@ -134,7 +144,8 @@ def showback(paths, config_path, fmt, output, allocate_shared_by, **kw):
 @config_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FOCUS 1.3 file to write: .parquet or .csv.")
-@click.option("--cost-column", default=None, metavar="COLUMN", help="Cost column the allocation basis is measured in (default EffectiveCost).")
+@click.option("--cost-column", default=None, metavar="COLUMN",
+              help="Cost column the allocation basis is measured in (default EffectiveCost).")
 @click.option("--allocate-shared-by", type=click.Choice(["gpu", "tokens", "ai"]), default=None,
               help="Usage basis for splitting shared platform costs (default gpu, or bill.allocate_shared_by).")
 @click.option("--memory-limit", default=None, metavar="SIZE", help="DuckDB memory limit (default 1GB).")
@@ -145,7 +156,7 @@ def showback(paths, config_path, fmt, output, allocate_shared_by, **kw):
 def export(paths, config_path, out, cost_column, allocate_shared_by, memory_limit, threads, clusters):
     """Write the bill with shared charges split into FOCUS 1.3 allocated rows (AllocatedMethodId, AllocatedMethodDetails,
     AllocatedResourceId, AllocatedResourceName, AllocatedTags); every other row passes through with those columns null.
-    With --cluster, the charges of a cluster node's machine in the report's window are split per team too."""
+    With --cluster, the charges of a cluster node's machine in the report's window are split per team too."""  # noqa: E501
     from tagguard.actuals import BillError
     from tagguard.actuals.export import export_focus13, read_cluster_reports
 
@@ -155,7 +166,8 @@ def export(paths, config_path, out, cost_column, allocate_shared_by, memory_limi
         fail(str(exc))
     config = load_config_or_exit(config_path, paths=["."])  # PATHS are bill files, not a repository
     kw = {"cost_column": cost_column, "memory_limit": memory_limit, "threads": threads, "engine": "duckdb"}
-    analysis, source = _open(paths, config, kw, **({"allocate_shared_by": allocate_shared_by} if allocate_shared_by else {}))
+    analysis, source = _open(paths, config, kw,
+                             **({"allocate_shared_by": allocate_shared_by} if allocate_shared_by else {}))
     try:
         summary = export_focus13(analysis, source, str(out), cluster=docs or None)
     except BillError as exc:

@@ -66,7 +66,8 @@ def write_checks(directory: Path, data: dict[str, Any]) -> Path:
     src = package_file("tagguard._checkov", "tagguard_checks.py")
     shutil.copyfile(src, directory / "tagguard_checks.py")
     (directory / "__init__.py").write_text("", encoding="utf-8")  # Checkov loads only packages
-    (directory / "tagguard_checkov.data").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (directory / "tagguard_checkov.data").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n",
+                                                     encoding="utf-8")
     return directory
 
 

@@ -17,13 +17,15 @@ def _csv(value):
 @click.command()
 @click.option("--regions", default=None, metavar="A,B|all",
               help="Regions to scan, comma-separated, or `all` (every enabled region). Default: the session's region.")
-@click.option("--org", is_flag=True, help="Scan every ACTIVE account in the AWS Organization (assumes --role-name in each).")
+@click.option("--org", is_flag=True,
+              help="Scan every ACTIVE account in the AWS Organization (assumes --role-name in each).")
 @click.option("--role-name", default=None, help="Role to assume in each other account (with --org or --accounts).")
 @click.option("--external-id", default=None, help="ExternalId for the role's trust policy, if it requires one.")
 @click.option("--accounts", default=None, metavar="ID,ID", help="Explicit account ids to scan (assumes --role-name).")
 @click.option("--profile", "profiles", default=None, metavar="NAME,NAME", help="Named AWS profiles, one account each.")
 @click.option("--state", "states", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Local Terraform state file: live tags that differ are tag_drift, GPU resources absent are unmanaged (repeatable).")
+              help="Local Terraform state file: live tags that differ are tag_drift, "
+                   "GPU resources absent are unmanaged (repeatable).")
 @click.option("--scope", type=click.Choice(["ai", "all"]), default=None,
               help="ai (default): GPU/AI resources; all: also everything the Resource Groups Tagging API returns.")
 @click.option("--services", default=None, metavar="LIST",
@@ -38,7 +40,8 @@ def _csv(value):
               help="Also write the self-contained HTML showback report to this file.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Lowest severity that makes the exit code 1 (default: `fail_on` in the config, else error).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a TTY, off when CI is set).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: on a TTY, off when CI is set).")
 @config_option
 @output_options
 def drift(regions, org, role_name, external_id, accounts, profiles, states, scope, services, workers, max_attempts,
@@ -87,7 +90,8 @@ def drift(regions, org, role_name, external_id, accounts, profiles, states, scop
         live = scan_live(config, opts)
     except AccountError as exc:
         info = exc.info
-        fail(f"cannot scan: {info.get('service')} {info.get('operation', '')}: {info.get('code')}: {info.get('message')}")
+        fail(f"cannot scan: {info.get('service')} {info.get('operation', '')}: "
+             f"{info.get('code')}: {info.get('message')}")
     result = evaluate_live(live, config)
     attach_showback(result, config)
     if history_path is not None:

@@ -33,10 +33,12 @@ def history(path, kind, limit, fmt):
     if not rows:
         click.echo(f"{path}: no runs recorded yet")
         return
-    click.echo(f"{'run':>5}  {'finished (UTC)':<25} {'AI spend/mo':>12} {'unallocated':>12} {'share':>6} {'findings':>8}  status")
+    click.echo(f"{'run':>5}  {'finished (UTC)':<25} {'AI spend/mo':>12} {'unallocated':>12} {'share':>6} "
+               f"{'findings':>8}  status")
     prev = None
     for r in rows:
-        share = f"{100 * r['unallocated_usd'] / r['monthly_usd']:.1f}%" if r["monthly_usd"] and r["unallocated_usd"] is not None else "-"
+        share = (f"{100 * r['unallocated_usd'] / r['monthly_usd']:.1f}%"
+                 if r["monthly_usd"] and r["unallocated_usd"] is not None else "-")
         arrow = ""
         if prev is not None and r["unallocated_usd"] is not None and prev["unallocated_usd"] is not None:
             d = r["unallocated_usd"] - prev["unallocated_usd"]

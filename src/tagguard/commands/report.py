@@ -89,7 +89,8 @@ def showback(paths, from_json, fmt, output, top, cluster_json, config_path, **kw
     except Exception as exc:  # token spend is optional: report, do not fail the showback
         from tagguard.cli import log_safe
 
-        click.echo(f"tagguard: warning: token spend not included ({type(exc).__name__}: {log_safe(str(exc))})", err=True)
+        click.echo(f"tagguard: warning: token spend not included ({type(exc).__name__}: {log_safe(str(exc))})",
+                   err=True)
     actuals = [(str(p), _read_json(p)) for p in cluster_json]
     try:
         sb = build_showback(result, config, extra_rows=extra_rows, top=top, actuals=actuals)
@@ -108,10 +109,12 @@ def showback(paths, from_json, fmt, output, top, cluster_json, config_path, **kw
 
 
 @report.command()
-@click.option("--month", required=True, help="The month under review, YYYY-MM (token spend, anomalies, bill budgets and "
-                                             "month over month are taken for it).")
+@click.option("--month", required=True,
+              help="The month under review, YYYY-MM (token spend, anomalies, bill budgets and "
+                   "month over month are taken for it).")
 @click.option("--from", "from_json", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A JSON report to review (repeatable): drift / scan / `tagguard merge` output, `tagguard usage -f json`, "
+              help="A JSON report to review (repeatable): drift / scan / `tagguard merge` output, "
+                   "`tagguard usage -f json`, "
                    "bill budgets, `tagguard cluster` report.")
 @click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="History database (`tagguard drift --history`) for month over month.")
