@@ -62,7 +62,8 @@ def cluster():
               help="Workloads using less than this share of their GPU time are findings.")
 @click.option("--util-metric", type=click.Choice(["auto", "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"]),
               default="auto", show_default=True,
-              help="Utilisation series: auto prefers DCGM_FI_PROF_GR_ENGINE_ACTIVE (per MIG instance), else DCGM_FI_DEV_GPU_UTIL.")
+              help="Utilisation series: auto prefers DCGM_FI_PROF_GR_ENGINE_ACTIVE (per MIG instance), "
+                   "else DCGM_FI_DEV_GPU_UTIL.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None, help="CA bundle for https.")
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per query.")

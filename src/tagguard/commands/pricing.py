@@ -29,8 +29,10 @@ def show(instance_type, provider, fmt):
 
 
 @pricing.command("refresh")
-@click.option("--regions", required=True, metavar="A,B", help="Regions to fetch rates for; the first is the primary region used for pricing.")
-@click.option("--types", default=None, metavar="T,T", help="Instance types (default: every AWS EC2 type in the shipped rate card).")
+@click.option("--regions", required=True, metavar="A,B",
+              help="Regions to fetch rates for; the first is the primary region used for pricing.")
+@click.option("--types", default=None, metavar="T,T",
+              help="Instance types (default: every AWS EC2 type in the shipped rate card).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the local rate card (default: ~/.cache/tagguard/ratecard.local.json).")
 def refresh_command(regions, types, output):
@@ -54,5 +56,6 @@ def refresh_command(regions, types, output):
         info = error_info(exc)
         fail(f"pricing refresh failed: {info['code']}: {info['message']}")
     click.echo(f"wrote {summary['path']}: {summary['rows']} instance types x {len(summary['regions'])} region(s), "
-               f"rates dated {summary['date']}" + (f"; no Price List SKU for {len(summary['not_found'])} type/region pairs"
-                                                   if summary["not_found"] else ""))
+               f"rates dated {summary['date']}"
+               + (f"; no Price List SKU for {len(summary['not_found'])} type/region pairs"
+                  if summary["not_found"] else ""))
