@@ -162,5 +162,6 @@ def uncalled_note(rel_dir: str, info: dict | None, inst, unknown_vars: list[tupl
         rule="uncalled-module", category="uncalled_module", severity=INFO, file=file, line=line,
         address=None,
         message=(f"module {rel_dir}: {where}; it is scanned as a root module, and "
-                 + (f"its inputs {names} have no value" if len(unknown_vars) > 1 else f"its input {names} has no value")),
+                 + (f"its inputs {names} have no value" if len(unknown_vars) > 1
+                    else f"its input {names} has no value")),
         fix="scan the root module that calls it, or give the inputs with --var / --var-file")

@@ -102,7 +102,8 @@ class TagMap:
     def _of_other(cls, out: TagMap, value: Any, origin: str) -> TagMap:
         if isinstance(value, Unknown):
             out.open = True
-            out.open_reason = f"{origin} is not known statically ({value.reason})" if value.reason else f"{origin} is not known statically"
+            out.open_reason = (f"{origin} is not known statically ({value.reason})" if value.reason
+                               else f"{origin} is not known statically")
             return out
         if not isinstance(value, Mapping):
             out.open = True
@@ -110,7 +111,8 @@ class TagMap:
             return out
         if isinstance(value, PartialMap) and value.open:
             out.open = True
-            out.open_reason = f"{origin} merges values tagguard cannot see ({'; '.join(value.open_reasons)})" if value.open_reasons else f"{origin} merges values tagguard cannot see"
+            out.open_reason = (f"{origin} merges values tagguard cannot see ({'; '.join(value.open_reasons)})"
+                               if value.open_reasons else f"{origin} merges values tagguard cannot see")
         return cls._fill(out, value, origin)
 
     @staticmethod
@@ -202,15 +204,18 @@ def blocks_named(body, name: str, scope) -> list[tuple[Any, Any]]:
             if isinstance(value, PartialMap):  # the entries whose keys are known are still blocks
                 for k in sorted(value):
                     out.append((content[0].body, ChildScope(scope, {iterator: {"key": k, "value": value[k]}})))
-            out.append((content[0].body, ChildScope(scope, {iterator: {"key": unknown, "value": unknown}, "__dynamic_unknown__": True})))
+            unknown_scope = ChildScope(scope, {iterator: {"key": unknown, "value": unknown}, "__dynamic_unknown__": True})
+            out.append((content[0].body, unknown_scope))
             continue
-        items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value)) if isinstance(value, list) else []
+        items = (list(value.items()) if isinstance(value, Mapping)
+                 else list(enumerate(value)) if isinstance(value, list) else [])
         for k, v in items:
             out.append((content[0].body, ChildScope(scope, {iterator: {"key": k, "value": v}})))
     return out
 
 
-_PATHS: dict[str, tuple[tuple[str, ...], bool]] = {}  # "a.b[*]" -> (("a", "b"), True); paths come from kinds.yaml and code
+# "a.b[*]" -> (("a", "b"), True); paths come from kinds.yaml and code
+_PATHS: dict[str, tuple[tuple[str, ...], bool]] = {}
 
 
 def get_path(body, path: str, scope) -> Any:
@@ -331,10 +336,12 @@ def compute_for(spec: dict, body, scope, multiplier: int | None, count: int | No
             if comp.gpus_per_unit and comp.accelerator and itype:
                 # A2/A3/G2 machine types come with their GPUs: a matching guest_accelerator block
                 # describes the same GPUs, it does not add to them
-                same = short_model(model) == short_model(comp.accelerator) and (gpus is None or gpus == comp.gpus_per_unit)
+                same = (short_model(model) == short_model(comp.accelerator)
+                        and (gpus is None or gpus == comp.gpus_per_unit))
                 if not same and conflicts is not None:
                     shown = f"{gpus:g} x {model}" if gpus is not None else f"{model} (count unknown)"
-                    conflicts.append(f"{itype} has {comp.gpus_per_unit:g} x {comp.accelerator} built in, but `{acc_path}` "
+                    conflicts.append(f"{itype} has {comp.gpus_per_unit:g} x {comp.accelerator} built in,"
+                                     f" but `{acc_path}` "
                                      f"asks for {shown}")
             else:
                 comp.accelerator = comp.accelerator or model
@@ -351,7 +358,8 @@ def compute_for(spec: dict, body, scope, multiplier: int | None, count: int | No
         if isinstance(value, Unknown):
             units = None
             why = f" ({value.reason})" if value.reason else ""
-            comp.notes.append(f"{path} is not known statically{why}: pass it with --var or a tfvars file, or units in a usage file")
+            comp.notes.append(f"{path} is not known statically{why}:"
+                              f" pass it with --var or a tfvars file, or units in a usage file")
             break
     comp.units = _mul(_mul(units, count), multiplier)
     for cond in spec.get("spot", []) or []:

@@ -373,7 +373,8 @@ def _finish(res: Any, unk: Unknowns) -> None:
     """Unknown placeholders -> unresolved reasons; open markers -> an open tag map."""
     if _OPEN_KEY in res.tags:
         res.tags_open = True
-        res.open_reason = res.open_reason or f"its labels may hold keys known only after apply ({res.tags.pop(_OPEN_KEY)})"
+        res.open_reason = (res.open_reason
+                           or f"its labels may hold keys known only after apply ({res.tags.pop(_OPEN_KEY)})")
         res.tags.pop(_OPEN_KEY, None)
         res.tag_origins.pop(_OPEN_KEY, None)
     for key in list(res.unresolved_reasons):

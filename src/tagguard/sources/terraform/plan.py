@@ -103,7 +103,8 @@ class PlanSource(Source):
             except (OSError, UnicodeDecodeError) as exc:
                 inventory.claim([rel])
                 reason = str(exc) if isinstance(exc, safeio.ReadRefused) else f"cannot read plan JSON ({exc})"
-                out.findings.append(parse_error(rel, None, f"{rel}: {reason}" if not reason.startswith(rel) else reason))
+                out.findings.append(parse_error(rel, None,
+                                                f"{rel}: {reason}" if not reason.startswith(rel) else reason))
                 continue
             try:
                 data = safeio.load_json(text, rel)
@@ -116,7 +117,8 @@ class PlanSource(Source):
                                                     or b'"terraform_version"' in head):
                     inventory.claim([rel])
                     line = getattr(exc, "lineno", None)
-                    out.findings.append(parse_error(rel, line, f"{rel}:{line or 1}: invalid plan JSON: {str(exc).splitlines()[0]}"))
+                    out.findings.append(parse_error(rel, line,
+                                                    f"{rel}:{line or 1}: invalid plan JSON: {str(exc).splitlines()[0]}"))
                 continue
             if not is_plan(data):
                 continue
@@ -245,7 +247,8 @@ def read_plan(data: dict, text: str, rel: str, ctx: ScanContext) -> SourceOutput
         try:
             res = _resource(rc, address, rtype, rel, line, ctx, regions)
         except (TypeError, AttributeError, ValueError, KeyError) as exc:
-            out.findings.append(parse_error(rel, line, f"{rel}:{line or 1}: {address}: malformed resource change ({exc})"))
+            out.findings.append(parse_error(rel, line,
+                                            f"{rel}:{line or 1}: {address}: malformed resource change ({exc})"))
             continue
         if res is not None:
             built.append(res)
@@ -576,7 +579,8 @@ def _link(resources: list[Resource], refs: dict[str, dict[str, list[str]]]) -> N
                 lt_value = lt.meta.get("_plan_value") or {}
                 itype = lt_value.get("instance_type")
                 if isinstance(itype, str):
-                    comp = res.compute or res.meta.get("_comp") or Compute(provider=spec.get("provider"), service=spec.get("service"))
+                    comp = (res.compute or res.meta.get("_comp")
+                            or Compute(provider=spec.get("provider"), service=spec.get("service")))
                     if _set_type(comp, itype, spec):
                         res.ai = True
                     if res.ai:
@@ -597,7 +601,8 @@ def _link(resources: list[Resource], refs: dict[str, dict[str, list[str]]]) -> N
         value = res.meta.get("_plan_value") or {}
         cfg = target(res, "endpoint_config_name", "aws_sagemaker_endpoint_configuration")
         if cfg is None and isinstance(value.get("endpoint_config_name"), str):
-            cfg = next((c for c in configs if (c.meta.get("_plan_value") or {}).get("name") == value["endpoint_config_name"]), None)
+            cfg = next((c for c in configs
+                        if (c.meta.get("_plan_value") or {}).get("name") == value["endpoint_config_name"]), None)
         if cfg is not None and cfg.compute is not None and res.meta.get("action") != "delete":
             res.compute = cfg.compute
             res.ai = True

@@ -412,7 +412,8 @@ def parse(data: bytes, filename: str) -> HclFile:
     try:
         root = scan_json(text)
     except JsonError as exc:
-        return HclFile(filename, Body(), [ParseIssue(conv.line(exc.pos), conv.column(exc.pos), f"invalid JSON: {exc}")], [])
+        issue = ParseIssue(conv.line(exc.pos), conv.column(exc.pos), f"invalid JSON: {exc}")
+        return HclFile(filename, Body(), [issue], [])
     except RecursionError:
         return HclFile(filename, Body(), [ParseIssue(1, 1, "invalid JSON: nested too deeply")], [])
     try:

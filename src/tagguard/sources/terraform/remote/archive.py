@@ -76,7 +76,8 @@ def unpack(data: bytes, name: str, dest: Path) -> None:
                 rel = _safe_name(info.filename)
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
-                    raise FetchError(f"archive member {info.filename[:200]!r} is a symbolic link; the archive is refused")
+                    raise FetchError(f"archive member {info.filename[:200]!r} is a symbolic link;"
+                                     f" the archive is refused")
                 budget(info.file_size)
                 if not rel:
                     continue
@@ -100,7 +101,8 @@ def unpack(data: bytes, name: str, dest: Path) -> None:
                     raise FetchError(f"archive member {member.name[:200]!r} is a link to {member.linkname[:200]!r}; "
                                      "the archive is refused")
                 if not (member.isfile() or member.isdir()):
-                    raise FetchError(f"archive member {member.name[:200]!r} is a device or FIFO; the archive is refused")
+                    raise FetchError(f"archive member {member.name[:200]!r} is a device or FIFO;"
+                                     f" the archive is refused")
                 budget(member.size)
                 if not rel:
                     continue

@@ -170,7 +170,8 @@ class RemoteCharts:
         return Path(target), None, meta
 
     # -- downloading ----------------------------------------------------------------
-    def _get(self, url: str, limit: int, headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str], bytes]:
+    def _get(self, url: str, limit: int,
+             headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str], bytes]:
         from tagguard.sources.terraform.remote.http import get
 
         return get(url, self.allowed, limit, self.log, headers, allowlist=ALLOWLIST, credentials=self.credentials)
@@ -325,8 +326,9 @@ def _tags(auth: _Auth, url: str) -> list[str]:
 
 
 class _Auth:
-    """Registry access (anonymous, or with the runner's credential of each request's own host): a request answered 401 with ``WWW-Authenticate: Bearer realm=...``
-    is repeated once with a pull token from the realm (whose host must be allowed too)."""
+    """Registry access (anonymous, or with the runner's credential of each request's own host): a request
+    answered 401 with ``WWW-Authenticate: Bearer realm=...`` is repeated once with a pull token from the
+    realm (whose host must be allowed too)."""
 
     def __init__(self, owner: RemoteCharts, name: str):
         self.owner = owner
@@ -372,7 +374,8 @@ class _Auth:
 _ENTRIES = re.compile(r"^entries:[ \t]*\r?$", re.M)
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _NEXT_CHART = re.compile(r"^(?:  )?[^\s#-]", re.M)
-_FIRST_CHART = re.compile(r"\r?\n  [^\s#-][^\n]*:[ \t]*\r?\n {2,4}- ")  # the line after `entries:`: a chart key, then its list
+# the line after `entries:`: a chart key, then its list
+_FIRST_CHART = re.compile(r"\r?\n  [^\s#-][^\n]*:[ \t]*\r?\n {2,4}- ")
 
 
 class RepoIndex:
@@ -454,7 +457,8 @@ def _find_chart(tree: Path) -> str:
         return "."
     found = sorted(p.name for p in tree.iterdir() if p.is_dir() and (p / "Chart.yaml").is_file())
     if len(found) != 1:
-        raise FetchError(f"the archive holds {len(found)} charts at its top level (a directory with Chart.yaml), not one")
+        raise FetchError(f"the archive holds {len(found)} charts at its top level"
+                         f" (a directory with Chart.yaml), not one")
     return found[0]
 
 

@@ -5,7 +5,8 @@ name no credential.  A credential is bound to one host name: it is sent only in 
 that host (any port, like a bare host on the allowlist; https, or plain http to loopback only, as
 ``http.check_url`` allows).  A redirect to another host or port carries no credential at all
 (``http.get``); a host that a service discovery document, an index or a token challenge points to gets
-only its own credential, if the runner gave one.  Values are never logged, never put in a message, a report or the cache (``repr`` shows hosts only).
+only its own credential, if the runner gave one.  Values are never logged, never put in a message, a report
+or the cache (``repr`` shows hosts only).
 
 - Module registries and module archives: Terraform's own ``TF_TOKEN_<host>`` (sent as
   ``Authorization: Bearer <value>``).  The host is encoded as Terraform does: periods as ``_`` (a

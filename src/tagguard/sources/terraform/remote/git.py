@@ -51,7 +51,8 @@ def clone(url: str, ref: str | None, dest: Path, allowed, log: Callable[[str], N
             raise FetchError(f"git {args[0]} of {url[:200]} took longer than {int(TIMEOUT)} s") from None
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise FetchError(f"git {args[0]} of {url[:200]} failed: {(err[-1] if err else 'exit ' + str(proc.returncode))[:300]}")
+            last = (err[-1] if err else "exit " + str(proc.returncode))[:300]
+            raise FetchError(f"git {args[0]} of {url[:200]} failed: {last}")
         return proc.stdout.decode("utf-8", "replace").strip()
 
     log(f"git clone {url}" + (f" (ref {ref})" if ref else ""))
