@@ -121,7 +121,8 @@ def test_working_tree_changes_without_commit_and_the_tree_is_untouched(repo):
     before = (repo / "infra" / "main.tf").read_text()
     status = git(repo, "status", "--porcelain")
     res = run(repo, "--base", "HEAD", "infra")
-    assert res.exit_code == 1 and "aws_instance.new" in res.output and "aws_instance.legacy" not in res.output.split("AI resources:")[0]
+    assert (res.exit_code == 1 and "aws_instance.new" in res.output
+            and "aws_instance.legacy" not in res.output.split("AI resources:")[0])
     assert (repo / "infra" / "main.tf").read_text() == before
     assert git(repo, "status", "--porcelain") == status
 
@@ -167,15 +168,17 @@ def test_markdown_size_guard_keeps_the_summary():
     from tagguard.model import ERROR, CostDiff, DiffInfo, Finding, ScanResult
 
     findings = [Finding(rule="missing-tag", category="missing_tag", severity=ERROR, address=f"aws_instance.r{i}",
-                        file="main.tf", line=i, tag="cost-center", message=f"aws_instance.r{i}: required tag `cost-center` is missing " + "x" * 200)
+                        file="main.tf", line=i, tag="cost-center",
+                        message=f"aws_instance.r{i}: required tag `cost-center` is missing " + "x" * 200)
                 for i in range(2000)]
     rows = [{"address": f"aws_instance.r{i}", "type": "aws_instance", "file": "main.tf", "line": i,
              "before_monthly_usd": 0.0, "after_monthly_usd": 734.38, "delta_monthly_usd": 734.38} for i in range(2000)]
     result = ScanResult(findings=findings)
     result.diff = DiffInfo(base="main", base_commit="0" * 40, added=rows)
     result.cost_diff = CostDiff(total_delta_monthly_usd=1468760.0, gpu_hours_delta_per_month=1460000,
-                                by={"business-unit": [{"value": f"bu{i}", "delta_monthly_usd": 1.0, "changes": 1, "unpriced": 0}
-                                                          for i in range(500)]})
+                                by={"business-unit": [{"value": f"bu{i}", "delta_monthly_usd": 1.0, "changes": 1,
+                                                       "unpriced": 0}
+                                                      for i in range(500)]})
     md = render_markdown(result)
     assert len(md) <= 65536
     assert md.startswith(MARKER) and "**+$1,468,760.00/month**" in md
@@ -208,7 +211,8 @@ def test_two_plan_files_in_git(repo):
     (repo / "plans" / "tfplan.json").write_text(json.dumps(data, indent=2))
     rep = json.loads(run(repo, "--base", "HEAD", "plans", "-f", "json").output)
     assert [(x["address"], x["changed"]) for x in rep["diff"]["changed"]] == [("aws_instance.train", ["tags"])]
-    assert {(f["rule"], f["address"]) for f in rep["findings"] if f["severity"] != "info"} == {("missing-tag", "aws_instance.train")}
+    assert ({(f["rule"], f["address"]) for f in rep["findings"] if f["severity"] != "info"}
+            == {("missing-tag", "aws_instance.train")})
 
 
 def test_sequential_and_forked_base_scans_agree(repo):
@@ -249,7 +253,8 @@ def test_several_formats_in_one_diff_run(repo, tmp_path):
     sarif, md = tmp_path / "r.sarif", tmp_path / "r.md"
     res = run(repo, "--base", "HEAD~1", "infra", "-f", "json", "-f", "sarif")
     assert res.exit_code == 2  # two formats for stdout is a usage error
-    res = run(repo, "--base", "HEAD~1", "infra", "-f", "json", "--output-sarif", str(sarif), "--output-markdown", str(md))
+    res = run(repo, "--base", "HEAD~1", "infra", "-f", "json", "--output-sarif", str(sarif),
+              "--output-markdown", str(md))
     rep = json.loads(res.output)
     results = json.loads(sarif.read_text())["runs"][0]["results"]
     assert {r["ruleId"] for r in results} >= {"missing-tag"}

@@ -15,7 +15,8 @@ pytest.importorskip("moto")
 pytest.importorskip("boto3")
 
 HERE = Path(__file__).parent
-SERVICES = "ec2,autoscaling,eks,sagemaker"  # moto 5.2.1 lacks bedrock:ListProvisionedModelThroughputs (tested with Stubber)
+# moto 5.2.1 lacks bedrock:ListProvisionedModelThroughputs (tested with Stubber)
+SERVICES = "ec2,autoscaling,eks,sagemaker"
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,8 @@ def test_inventory_covers_both_accounts_regions_and_services(org, org_run):
                             "aws_sagemaker_endpoint", "aws_sagemaker_notebook_instance"}
     instances = {r["meta"]["instance_id"]: r for r in by_type["aws_instance"]}
     assert info["cpu"] not in instances  # m5.large is not an AI resource
-    assert set(instances) == {info["tagged"], info["untagged"], info["stopped"], info["west_untagged"], info["member_west"]}
+    assert set(instances) == {info["tagged"], info["untagged"], info["stopped"], info["west_untagged"],
+                              info["member_west"]}
     p4d = instances[info["tagged"]]
     assert p4d["compute"]["accelerator"] == "A100" and p4d["compute"]["gpus_per_unit"] == 8
     assert p4d["meta"]["account"] == info["management"] and p4d["meta"]["region"] == "us-east-1"
@@ -133,7 +135,8 @@ def test_showback_history_and_html_written(org, org_run):
     assert sb["top_unallocated"][0]["monthly_usd"] >= sb["top_unallocated"][-1]["monthly_usd"]
     assert data["history"]["first_run"] is True
     text = html.read_text()
-    assert 'id="team-chart"' in text and 'id="violations"' in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+    assert ('id="team-chart"' in text and 'id="violations"' in text
+            and "http://" not in text.replace("http://www.w3.org/2000/svg", ""))
     assert db.exists()
 
 
@@ -144,7 +147,8 @@ def test_second_run_reports_fixed_and_history_command(org, org_run):
     info = org["info"]
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=org["endpoint"])
     ec2.create_tags(Resources=[info["untagged"]], Tags=[{"Key": k, "Value": v} for k, v in
-                                                         {"business-unit": "ads", "project": "rank", "environment": "dev", "cost-center": "CC-7"}.items()])
+                                                         {"business-unit": "ads", "project": "rank",
+                                                          "environment": "dev", "cost-center": "CC-7"}.items()])
     out = org["tmp"] / "drift2.json"
     p = drift(org, "--org", "--role-name", "TagguardReadOnly", "--regions", "us-east-1,us-west-2,eu-west-1",
               "-f", "json", "-o", str(out), "--history", str(db))
@@ -168,10 +172,13 @@ def test_second_run_reports_fixed_and_history_command(org, org_run):
 def test_state_comparison_tag_drift_and_unmanaged(org, tmp_path):
     info = org["info"]
     state = {"version": 4, "terraform_version": "1.9.0", "resources": [
-        {"mode": "managed", "type": "aws_instance", "name": "trainer", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
-         "instances": [{"attributes": {"id": info["tagged"], "arn": f"arn:aws:ec2:us-east-1:{info['management']}:instance/{info['tagged']}",
+        {"mode": "managed", "type": "aws_instance", "name": "trainer",
+         "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+         "instances": [{"attributes": {"id": info["tagged"],
+                                       "arn": f"arn:aws:ec2:us-east-1:{info['management']}:instance/{info['tagged']}",
                                        "tags": {"cost-center": "CC-100"},
-                                       "tags_all": {"business-unit": "research", "project": "llm", "environment": "prod",
+                                       "tags_all": {"business-unit": "research", "project": "llm",
+                                                    "environment": "prod",
                                                     "cost-center": "CC-999", "owner": "ml-team"}}}]}]}
     path = tmp_path / "terraform.tfstate"
     path.write_text(json.dumps(state))
@@ -183,14 +190,16 @@ def test_state_comparison_tag_drift_and_unmanaged(org, tmp_path):
     drifted = [f for f in data["findings"] if f["rule"] == "tag-drift"]
     assert sorted(f["tag"] for f in drifted) == ["cost-center", "owner"]
     cc = [f for f in drifted if f["tag"] == "cost-center"][0]
-    assert cc["live_value"] == "CC-100" and cc["state_value"] == "CC-999" and cc["terraform_address"] == "aws_instance.trainer"
+    assert (cc["live_value"] == "CC-100" and cc["state_value"] == "CC-999"
+            and cc["terraform_address"] == "aws_instance.trainer")
     unmanaged = {f["address"] for f in data["findings"] if f["rule"] == "unmanaged-resource"}
     assert any(info["untagged"] in a for a in unmanaged) and not any(info["tagged"] in a for a in unmanaged)
 
 
 def test_scope_all_lists_plain_resources(org, tmp_path):
     out = tmp_path / "all.json"
-    p = drift(org, "--regions", "us-east-1", "--scope", "all", "--services", "ec2,tagging", "-f", "json", "-o", str(out))
+    p = drift(org, "--regions", "us-east-1", "--scope", "all", "--services", "ec2,tagging", "-f", "json",
+              "-o", str(out))
     data = json.loads(out.read_text())
     assert data["errors"] == [], data["errors"]
     cpu = [r for r in data["resources"] if r["meta"].get("instance_id") == org["info"]["cpu"]]

@@ -30,19 +30,22 @@ def test_sagemaker_in_progress_jobs_and_spot_training():
         {"StatusEquals": "InProgress"})
     st.add_response("describe_training_job", {
         "TrainingJobName": "llm-ft", "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
-        "SecondaryStatus": "Training", "ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tar.gz"}, "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "x"},
+        "SecondaryStatus": "Training", "ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tar.gz"},
+        "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "x"},
         "ResourceConfig": {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 2, "VolumeSizeInGB": 100},
         "StoppingCondition": {"MaxRuntimeInSeconds": 36000}, "CreationTime": now, "EnableManagedSpotTraining": True})
     st.add_response("list_tags", {"Tags": [{"Key": "project", "Value": "llm"}, {"Key": "aws:x", "Value": "y"}]},
                     {"ResourceArn": arn})
     parn = f"arn:aws:sagemaker:{REGION}:{ACCT}:processing-job/prep"
     st.add_response("list_processing_jobs", {"ProcessingJobSummaries": [
-        {"ProcessingJobName": "prep", "ProcessingJobArn": parn, "CreationTime": now, "ProcessingJobStatus": "InProgress"}]},
+        {"ProcessingJobName": "prep", "ProcessingJobArn": parn, "CreationTime": now,
+         "ProcessingJobStatus": "InProgress"}]},
         {"StatusEquals": "InProgress"})
     st.add_response("describe_processing_job", {
         "ProcessingJobName": "prep", "ProcessingJobArn": parn, "ProcessingJobStatus": "InProgress", "CreationTime": now,
         "AppSpecification": {"ImageUri": "x"}, "RoleArn": f"arn:aws:iam::{ACCT}:role/r",
-        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 3, "VolumeSizeInGB": 30}}})
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 3,
+                                                  "VolumeSizeInGB": 30}}})
     st.add_response("list_tags", {"Tags": []}, {"ResourceArn": parn})
     with st:
         got = inv.sagemaker_resources(sm, ACCT, REGION)
@@ -50,7 +53,8 @@ def test_sagemaker_in_progress_jobs_and_spot_training():
     train, proc = got
     assert train.type == "aws_sagemaker_training_job" and train.address == arn
     assert train.tags == {"project": "llm"}
-    assert (train.compute.instance_type, train.compute.units, train.compute.pricing_model) == ("ml.p4d.24xlarge", 2, "spot")
+    assert ((train.compute.instance_type, train.compute.units, train.compute.pricing_model)
+            == ("ml.p4d.24xlarge", 2, "spot"))
     assert train.compute.accelerator == "A100" and train.compute.gpus_per_unit == 8
     assert proc.type == "aws_sagemaker_processing_job" and proc.compute.units == 3 and proc.tags == {}
 
@@ -61,8 +65,10 @@ def test_bedrock_provisioned_throughput():
     arn = f"arn:aws:bedrock:{REGION}:{ACCT}:provisioned-model/abc123"
     now = dt.datetime(2026, 1, 1)
     st.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [{
-        "provisionedModelName": "chat-pt", "provisionedModelArn": arn, "modelArn": "arn:aws:bedrock:::foundation-model/x",
-        "desiredModelArn": "arn:aws:bedrock:::foundation-model/x", "foundationModelArn": "arn:aws:bedrock:::foundation-model/x",
+        "provisionedModelName": "chat-pt", "provisionedModelArn": arn,
+        "modelArn": "arn:aws:bedrock:::foundation-model/x",
+        "desiredModelArn": "arn:aws:bedrock:::foundation-model/x",
+        "foundationModelArn": "arn:aws:bedrock:::foundation-model/x",
         "modelUnits": 2, "desiredModelUnits": 2, "status": "InService", "commitmentDuration": "SixMonths",
         "creationTime": now, "lastModifiedTime": now}]})
     st.add_response("list_tags_for_resource", {"tags": [{"key": "cost-center", "value": "CC-1"}]}, {"resourceARN": arn})
@@ -126,7 +132,8 @@ def test_scan_region_runs_a_collector_per_service_and_reports_each_ones_error():
     now = dt.datetime(2026, 1, 1)
     s.stub("bedrock").add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [{
         "provisionedModelName": "pt", "provisionedModelArn": arn, "modelArn": "arn:aws:bedrock:::foundation-model/x",
-        "desiredModelArn": "arn:aws:bedrock:::foundation-model/x", "foundationModelArn": "arn:aws:bedrock:::foundation-model/x",
+        "desiredModelArn": "arn:aws:bedrock:::foundation-model/x",
+        "foundationModelArn": "arn:aws:bedrock:::foundation-model/x",
         "modelUnits": 1, "desiredModelUnits": 1, "status": "InService", "creationTime": now, "lastModifiedTime": now}]})
     s.stub("bedrock").add_response("list_tags_for_resource", {"tags": []}, {"resourceARN": arn})
     ticks = []

@@ -62,7 +62,7 @@ CHILD = textwrap.dedent("""
 
     r = ScanResult(findings=[SlowKey("missing-tag", "missing_tag", "error", "m", address=f"r{i}", tag="t") for i in range(1000)])
     record_run(sys.argv[1], r)
-""")
+""")  # noqa: E501
 
 
 def test_killed_writer_leaves_earlier_runs_intact(tmp_path):

@@ -94,7 +94,8 @@ def ns(d):
 def test_openai_shape(make):
     u = extract_usage(make(OPENAI_DICT))
     assert u["shape"] == "openai" and u["provider"] == "openai"
-    assert (u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"]) == (1200, 300, 1024, 0)
+    assert ((u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"])
+            == (1200, 300, 1024, 0))
     assert u["reasoning_tokens"] == 64 and u["model"] == "gpt-4o-2024-08-06" and u["request_id"] == "chatcmpl-9"
 
 
@@ -103,14 +104,16 @@ def test_anthropic_shape_input_made_total(make):
     u = extract_usage(make(ANTHROPIC_DICT))
     # Anthropic's input_tokens exclude cache reads and writes: the total is 50 + 4000 + 1000
     assert u["shape"] == "anthropic" and u["provider"] == "anthropic"
-    assert (u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"]) == (5050, 700, 4000, 1000)
+    assert ((u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"])
+            == (5050, 700, 4000, 1000))
 
 
 @pytest.mark.parametrize("make", [lambda d: d, ns], ids=["dict", "namespace"])
 def test_bedrock_converse_shape(make):
     u = extract_usage(make(BEDROCK_DICT))
     assert u["shape"] == "bedrock" and u["provider"] == "bedrock" and u["request_id"] == "6f1c-req"
-    assert (u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"]) == (150, 12, 100, 20)
+    assert ((u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"])
+            == (150, 12, 100, 20))
     assert "model" not in u  # Converse responses do not name the model
 
 
@@ -125,7 +128,8 @@ def test_openai_responses_and_gemini_shapes():
     r = extract_usage({"id": "resp_1", "model": "gpt-4.1", "usage": {
         "input_tokens": 900, "output_tokens": 100, "input_tokens_details": {"cached_tokens": 800},
         "output_tokens_details": {"reasoning_tokens": 30}}})
-    assert (r["shape"], r["input_tokens"], r["cache_read_tokens"], r["reasoning_tokens"]) == ("openai-responses", 900, 800, 30)
+    assert ((r["shape"], r["input_tokens"], r["cache_read_tokens"], r["reasoning_tokens"])
+            == ("openai-responses", 900, 800, 30))
     g = extract_usage(ns({"model_version": "gemini-2.5-pro", "usage_metadata": {
         "prompt_token_count": 100, "candidates_token_count": 20, "cached_content_token_count": 60,
         "thoughts_token_count": 5}}))
@@ -144,7 +148,8 @@ def test_record_carries_tags_and_marks_untagged(out):
     with tg.tags(business_unit="research"):
         tg.record(ANTHROPIC_DICT, batch=True, ticket="T-1")
     first, second = out
-    assert first["tags"] == {"business-unit": "research", "project": "rag", "environment": "prod", "cost-center": "CC-1"}
+    assert first["tags"] == {"business-unit": "research", "project": "rag", "environment": "prod",
+                             "cost-center": "CC-1"}
     assert "untagged" not in first and first["latency_ms"] == 812.5 and first["service"] == "api"
     assert first["prompt_fingerprint"] == "fp1" and first["request_id"] == "chatcmpl-9"
     assert first["ts"].endswith("Z") and len(first["ts"]) == 24

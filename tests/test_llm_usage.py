@@ -46,7 +46,8 @@ def test_litellm_json_array():
     assert st.format == "litellm" and len(calls) == 3
     assert errors == [("litellm_spend_logs.json", errors[0][1], errors[0][2])] and "startTime" in errors[0][2]
     first, second, third = calls
-    assert first.tags == {"business-unit": "search", "project": "ranker", "environment": "prod", "cost-center": "CC-300"}
+    assert first.tags == {"business-unit": "search", "project": "ranker", "environment": "prod",
+                          "cost-center": "CC-300"}
     assert first.service == "search-api" and first.recorded_cost == 0.0045 and first.provider == "openai"
     assert second.free and second.tags["cost-center"] == "CC-300"  # metadata as a JSON string, proxy cache hit
     assert third.model == "acme-private-model" and third.tags == {}
@@ -68,7 +69,8 @@ def test_otlp_document_and_jsonl():
     assert st.format == "otlp" and len(calls) == 2
     assert len(errors) == 1 and "bbb19b7ec3c1b176" in errors[0][2]  # the span with a bad token count
     c = calls[0]
-    assert c.tags == {"environment": "prod", "business-unit": "commerce", "cost-center": "CC-400", "project": "checkout"}
+    assert c.tags == {"environment": "prod", "business-unit": "commerce", "cost-center": "CC-400",
+                      "project": "checkout"}
     assert (c.model, c.provider, c.input_tokens, c.output_tokens, c.cache_read, c.day) == \
         ("gpt-4o-2024-08-06", "openai", 2000, 400, 1000, "2026-03-02")
     assert calls[1].service == "legacy-batch" and calls[1].provider == "anthropic"
@@ -158,8 +160,9 @@ def test_hourly_private_endpoint_allocated_by_token_share(tmp_path):
     p = tmp_path / "u.jsonl"
     rows = [("a", 300), ("b", 100)]
     p.write_text("".join(json.dumps({"v": 1, "ts": "2026-03-02T01:00:00Z", "model": "llama-private", "input_tokens": n,
-                                     "output_tokens": 0, "tags": {"business-unit": bu, "project": "p", "environment": "prod",
-                                                                  "cost-center": "c"}}) + "\n" for bu, n in rows))
+                                     "output_tokens": 0,
+                                     "tags": {"business-unit": bu, "project": "p", "environment": "prod",
+                                              "cost-center": "c"}}) + "\n" for bu, n in rows))
     c = cfg(tmp_path, pricing={"tokens": {"models": {"llama-private": {"hourly_usd": 2.0, "hours_per_day": 10}}}})
     rep = analyse([str(p)], c)
     by_bu = {r["value"]: r["cost_usd"] for r in rep["by"]["business-unit"]}
@@ -179,7 +182,8 @@ def _series(path, costs, fp_on_last=None):
             if fp_on_last and i == len(costs) - 1:
                 for fp, share in fp_on_last:
                     fh.write(json.dumps({"v": 1, "ts": f"{day}T12:00:00Z", "model": "gpt-4o", "input_tokens": 0,
-                                         "output_tokens": int(n * share), "prompt_fingerprint": fp, "service": "rag-api",
+                                         "output_tokens": int(n * share), "prompt_fingerprint": fp,
+                                         "service": "rag-api",
                                          "tags": tags}) + "\n")
             else:
                 fh.write(json.dumps({"v": 1, "ts": f"{day}T12:00:00Z", "model": "gpt-4o", "input_tokens": 0,
@@ -219,8 +223,8 @@ def test_token_budgets(tmp_path):
     _series(p, [40] * 10)  # 10 days of March at $40 = $400 so far
     budgets = [
         {"name": "rag-tokens", "match": {"project": "rag"}, "monthly_usd": 300, "mode": "chargeback", "kind": "tokens"},
-        {"name": "research-all", "match": {"business-unit": ["research", "labs"], "environment": "*"}, "monthly_usd": 1000,
-         "mode": "showback", "kind": "all"},
+        {"name": "research-all", "match": {"business-unit": ["research", "labs"], "environment": "*"},
+         "monthly_usd": 1000, "mode": "showback", "kind": "all"},
         {"name": "gpu-only", "match": {}, "monthly_usd": 1, "kind": "gpu"},
         {"name": "gpu-by-default", "match": {}, "monthly_usd": 1},
         {"name": "other", "match": {"project": "nope"}, "monthly_usd": 1, "kind": "tokens"},

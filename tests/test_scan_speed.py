@@ -66,7 +66,8 @@ def test_comments_are_indexed_once_per_file_not_per_resource(tmp_path, monkeypat
                       f'  tags = {{ project = "p", environment = "dev", business-unit = "r" }}\n}}\n')
     # a suppression directly above, one inside the block, and one two resources away that must not apply
     blocks[3] = "# tagguard:ignore missing-tag -- vendor-owned\n" + blocks[3]
-    blocks[7] = blocks[7].replace('  instance_type', '  # tagguard:ignore missing-tag -- inside the block\n  instance_type')
+    blocks[7] = blocks[7].replace('  instance_type',
+                                  '  # tagguard:ignore missing-tag -- inside the block\n  instance_type')
     result = _scan_tf(tmp_path, "".join(blocks))
     assert len(walks) <= 2, f"the file's comments were walked {len(walks)} times for 40 resources"
     suppressed = sorted({f.address for f in result.findings if f.rule == "missing-tag" and f.suppressed})

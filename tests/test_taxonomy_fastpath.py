@@ -28,7 +28,8 @@ VARIANTS: list = [
     {"properties": {"a": {"enum": [1, True, None, 2.5]}}, "required": ["a"]},
     {"properties": {"a": {"enum": ["1", 1, True, None, {"x": 1}]}, "b": {"const": 1}, "c": {"const": "1"}}},
     {"properties": {"a": {"pattern": "^CC-[0-9]{4}$", "maxLength": 7, "minLength": 2}}, "required": ["a"]},
-    {"properties": {"a": {"maxLength": 0}, "b": {"minLength": 3, "enum": ["xy", "xyz"]}}, "additionalProperties": False},
+    {"properties": {"a": {"maxLength": 0}, "b": {"minLength": 3, "enum": ["xy", "xyz"]}},
+     "additionalProperties": False},
     {"properties": {"a": {"type": "string"}}, "additionalProperties": True, "required": ["a", "z"]},
     {"additionalProperties": False, "required": ["A"], "properties": {"A": {"examples": ["v"]}, "Name": {}}},
     {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/t.json",
@@ -117,7 +118,8 @@ def _load(schema, fast: bool, monkeypatch):
 
 def _maps(schema: dict) -> list:
     props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-    req = [k for k in schema.get("required", []) if isinstance(k, str)] if isinstance(schema.get("required"), list) else []
+    req = ([k for k in schema.get("required", []) if isinstance(k, str)]
+           if isinstance(schema.get("required"), list) else [])
     keys = list(dict.fromkeys(req + list(props)))
     values: list = ["", "x", "dev", "prod", "CC-1234", "1234", "é" * 3, "y" * 300]
     for sub in props.values():
