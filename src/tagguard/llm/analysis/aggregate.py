@@ -54,7 +54,8 @@ class Caller:
 
 
 class Aggregator:
-    def __init__(self, prices: PriceTable, taxonomy: Any, dims: Sequence[str] = ("business-unit", "project", "environment"),
+    def __init__(self, prices: PriceTable, taxonomy: Any,
+                 dims: Sequence[str] = ("business-unit", "project", "environment"),
                  since: str | None = None, until: str | None = None, top_keys_cap: int = 2000):
         self.prices = prices
         self.taxonomy = taxonomy
@@ -66,7 +67,8 @@ class Aggregator:
         self.cube: dict[tuple[str, int, str | None], list] = {}
         self.fps: dict[tuple[str, int], dict[str, int]] = {}
         self.fp_error: dict[tuple[str, int], int] = {}
-        self.unknown_models: dict[tuple[str | None, str | None], list] = {}  # -> [calls, tokens, file, line, from_record]
+        # -> [calls, tokens, file, line, from_record]
+        self.unknown_models: dict[tuple[str | None, str | None], list] = {}
         self.rates: dict[tuple[str | None, str | None], Rates | None] = {}
         self.hourly_cells: dict[tuple[str, str | None], int] = {}  # (day, model) -> tokens; private endpoints
         self.filtered = 0
@@ -152,7 +154,8 @@ class Aggregator:
         hourly pricing, non-integer counts, a date filter.
         """
         ts = d["ts"]
-        if type(ts) is not str or len(ts) != 24 or ts[23] != "Z" or ts[4] != "-" or ts[7] != "-" or self.since or self.until:
+        if (type(ts) is not str or len(ts) != 24 or ts[23] != "Z" or ts[4] != "-" or ts[7] != "-"
+                or self.since or self.until):
             return False
         tags = d["tags"]
         if type(tags) is not dict:

@@ -100,7 +100,8 @@ def evaluate(budgets: Sequence[dict[str, Any]], agg: Any) -> tuple[list[dict[str
             # values as written (research, or research|ads for a list), never a Python list repr
             scope = ", ".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
                               for k, v in b["match"].items()) or "all calls"
-            note = " (token spend alone; kind: all also covers GPUs, see `tagguard report showback`)" if b["kind"] == "all" else ""
+            note = (" (token spend alone; kind: all also covers GPUs, see `tagguard report showback`)"
+                    if b["kind"] == "all" else "")
             if used > b["monthly_usd"]:
                 findings.append(Finding(
                     rule="token-budget", category="over_budget",
@@ -112,8 +113,9 @@ def evaluate(budgets: Sequence[dict[str, Any]], agg: Any) -> tuple[list[dict[str
             elif projected is not None and projected > b["monthly_usd"]:
                 findings.append(Finding(
                     rule="token-budget", category="over_budget", severity=WARNING,
-                    message=f"budget `{b['name']}` ({scope}): {money(used)} of token spend by {last_day[month]} projects "
-                            f"to {money(projected)} for {month}, over its {money(b['monthly_usd'])} monthly budget{note}",
+                    message=f"budget `{b['name']}` ({scope}): {money(used)} of token spend by {last_day[month]} "
+                            f"projects to {money(projected)} for {month}, "
+                            f"over its {money(b['monthly_usd'])} monthly budget{note}",
                     address=f"budget:{b['name']}", extra={"month": month, "spend_usd": round(used, 2),
                                                          "projected_usd": round(projected, 2),
                                                          "monthly_usd": b["monthly_usd"], "mode": b["mode"]}))

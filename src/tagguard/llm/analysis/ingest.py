@@ -21,7 +21,7 @@ Formats, detected per file from its first character and then per record:
   ``gen_ai.usage.output_tokens``, ``gen_ai.usage.cache_read.input_tokens``,
   ``gen_ai.response.model``/``gen_ai.request.model``, ``gen_ai.provider.name``/``gen_ai.system``;
   tags from resource and span attributes (span wins).
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import csv
@@ -326,8 +326,10 @@ def from_otlp(doc: dict[str, Any], file: str, line: int | None, mapper: TagMappe
                             tags[tk] = str(v)
                     yield Call(day, _first(a, "gen_ai.response.model", "gen_ai.request.model"),
                                _first(a, "gen_ai.provider.name", "gen_ai.system"), _int(inp), _int(out),
-                               _int(_first(a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")),
-                               _int(_first(a, "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")),
+                               _int(_first(a, "gen_ai.usage.cache_read.input_tokens",
+                                           "gen_ai.usage.cache_read_input_tokens")),
+                               _int(_first(a, "gen_ai.usage.cache_creation.input_tokens",
+                                           "gen_ai.usage.cache_creation_input_tokens")),
                                tags, str(service) if service else None,
                                _first(a, "tagguard.prompt_fingerprint", "prompt_fingerprint"), False, None, False,
                                file, line)
@@ -503,8 +505,8 @@ class Reader:
         cap = safeio.max_file_bytes()
         rest = fh.read(cap + 1)
         if len(first) + len(rest) > cap:
-            self._err(name, lineno, f"a pretty-printed JSON document larger than {_fmt_bytes(cap)}; not read (write one "
-                                    f"record per line, or raise {safeio.MAX_FILE_BYTES_ENV})")
+            self._err(name, lineno, f"a pretty-printed JSON document larger than {_fmt_bytes(cap)}; "
+                                    f"not read (write one record per line, or raise {safeio.MAX_FILE_BYTES_ENV})")
             return
         try:
             doc = safeio.load_json(first + rest.decode("utf-8"), name)
@@ -515,7 +517,8 @@ class Reader:
             self._err(name, lineno, f"JSON nested deeper than {safeio.MAX_JSON_DEPTH} levels; not read")
             return
         except ValueError as exc:
-            self._err(name, lineno + getattr(exc, "lineno", 1) - 1, f"invalid JSON: {_clip(getattr(exc, 'msg', str(exc)))}")
+            self._err(name, lineno + getattr(exc, "lineno", 1) - 1,
+                      f"invalid JSON: {_clip(getattr(exc, 'msg', str(exc)))}")
             return
         yield from self._from_obj(doc, name, lineno)
 
@@ -647,7 +650,8 @@ class Reader:
                         more()
                         continue
                     self._err(name, line + buf[:getattr(exc, "pos", 0)].count("\n"),
-                              f"invalid JSON in array: {_clip(getattr(exc, 'msg', str(exc)))}; stopped reading this file")
+                              f"invalid JSON in array: {_clip(getattr(exc, 'msg', str(exc)))}; "
+                              "stopped reading this file")
                     return
             except UnicodeDecodeError as exc:
                 self._err(name, line, f"not UTF-8 text ({exc.reason}); stopped reading this file")

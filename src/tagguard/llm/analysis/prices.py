@@ -95,8 +95,10 @@ class Rates:
         if fresh < 0:
             fresh = 0
         if batch:
-            return fresh * self.batch_input + output_tokens * self.batch_output + cache_read * self.cache_read + cache_write * self.cache_write
-        return fresh * self.input + output_tokens * self.output + cache_read * self.cache_read + cache_write * self.cache_write
+            return (fresh * self.batch_input + output_tokens * self.batch_output
+                    + cache_read * self.cache_read + cache_write * self.cache_write)
+        return (fresh * self.input + output_tokens * self.output
+                + cache_read * self.cache_read + cache_write * self.cache_write)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.key, "matched": self.matched, "source": self.source}
@@ -158,7 +160,8 @@ class PriceTable:
             raise PriceConfigError(f"{where}.discount_pct: expected a number from 0 to below 100, got {d!r}")
         self.discount = float(d) / 100.0
         aliases = cfg.get("aliases") or {}
-        if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        if not isinstance(aliases, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
             raise PriceConfigError(f"{where}.aliases: expected a mapping of model name to model name")
         self.aliases = dict(aliases)
         models = cfg.get("models") or {}
@@ -235,7 +238,8 @@ class PriceTable:
             d = 1.0 - float(ov["discount_pct"]) / 100.0
             base = [None if r is None else r * d for r in base]
             notes.append(f"{float(ov['discount_pct']):g}% model discount (pricing.tokens)")
-        return Rates(key, tuple(base), (row[6] if row is not None and len(row) > 6 else ""), matched, notes, source="config")
+        return Rates(key, tuple(base), (row[6] if row is not None and len(row) > 6 else ""), matched, notes,
+                     source="config")
 
     def _find(self, name: str, provider: str | None) -> tuple[str | None, str]:
         models = self.models

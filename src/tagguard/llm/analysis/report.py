@@ -155,9 +155,10 @@ def _ingest(paths: Sequence[str], s: dict[str, Any], taxonomy: Any, prices: Any,
         agg.add_all(reader.read(path, agg.fast_add))
     for file, n in per_file_errors.items():
         if n > MAX_PARSE_FINDINGS_PER_FILE:
-            findings.append(Finding(rule="parse-error", category=PARSE_ERROR, severity=ERROR, file=file,
-                                    message=f"{file}: {n - MAX_PARSE_FINDINGS_PER_FILE} more malformed lines not listed "
-                                            f"({n} in all); the other lines were processed"))
+            findings.append(Finding(
+                rule="parse-error", category=PARSE_ERROR, severity=ERROR, file=file,
+                message=f"{file}: {n - MAX_PARSE_FINDINGS_PER_FILE} more malformed lines not listed "
+                        f"({n} in all); the other lines were processed"))
     agg.finish()
     return reader, agg, findings
 
@@ -173,8 +174,10 @@ def _callers(agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
         if a is None:
             continue
         m = metrics(a)
-        entry: dict[str, Any] = {"caller": caller.label(), "service": caller.service, "tags": dict(sorted(caller.tags.items())),
-                                 "untagged": caller.untagged, "first_seen": caller.first_day, "last_seen": caller.last_day,
+        entry: dict[str, Any] = {"caller": caller.label(), "service": caller.service,
+                                 "tags": dict(sorted(caller.tags.items())),
+                                 "untagged": caller.untagged, "first_seen": caller.first_day,
+                                 "last_seen": caller.last_day,
                                  "file": caller.first_file, "line": caller.first_line}
         entry.update(m)
         issues = []
@@ -203,7 +206,8 @@ def _unknown_models(agg: Any) -> tuple[list[dict[str, Any]], list[Finding]]:
     for (model, provider), u in sorted(agg.unknown_models.items(), key=lambda kv: -kv[1][1]):
         calls, tokens, file, line, from_rec, rec_usd = u
         label = model or "(no model name)"
-        how = (f"; {from_rec:,} of them priced from the spend recorded in the log ({money(rec_usd)})" if from_rec else "")
+        how = (f"; {from_rec:,} of them priced from the spend recorded in the log ({money(rec_usd)})"
+               if from_rec else "")
         rows.append({"model": model, "provider": provider, "calls": calls, "tokens": tokens,
                      "priced_from_record_calls": from_rec, "file": file, "line": line})
         findings.append(Finding(
@@ -226,12 +230,14 @@ def _anomalies(agg: Any, s: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
         who = ", ".join(f"{k}={v}" for k, v in an["group"].items())
         tops = an.get("top_prompts")
         lead = (f"top prompt {tops[0]['prompt_fingerprint']} ({tops[0]['output_tokens']:,} output tokens)" if tops
-                else f"top caller {an['top_callers'][0]['caller']} ({an['top_callers'][0]['output_tokens']:,} output tokens)"
+                else f"top caller {an['top_callers'][0]['caller']} "
+                     f"({an['top_callers'][0]['output_tokens']:,} output tokens)"
                 if an["top_callers"] else "")
         findings.append(Finding(
             rule="token-anomaly", category="anomaly", severity=WARNING,
             message=f"{who}: {money(an['cost_usd'])} of token spend on {an['date']} is {an['ratio']}x the trailing "
-                    f"{s['anomaly_window_days']}-day median ({money(an['trailing_median_usd'])})" + (f"; {lead}" if lead else ""),
+                    f"{s['anomaly_window_days']}-day median ({money(an['trailing_median_usd'])})"
+                    + (f"; {lead}" if lead else ""),
             address=f"llm:{who}", resource_type="llm_calls",
             extra={"date": an["date"], "ratio": an["ratio"], "cost_usd": an["cost_usd"]}))
     return anomalies, findings
@@ -281,7 +287,8 @@ def render_csv(report: dict[str, Any], period: str) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([csv_cell(x) for x in ["period"] + dims + metric_cols])
     for r in rows:  # values come from usage logs: none may open as a spreadsheet formula
-        w.writerow([csv_cell(x) for x in [r["period"]] + [r.get(d, "") for d in dims] + [r.get(c, 0) for c in metric_cols]])
+        w.writerow([csv_cell(x)
+                    for x in [r["period"]] + [r.get(d, "") for d in dims] + [r.get(c, 0) for c in metric_cols]])
     return buf.getvalue()
 
 
@@ -307,12 +314,14 @@ def render_text(report: dict[str, Any], period: str) -> str:
     share = (100.0 * u["cost_usd"] / t["cost_usd"]) if t["cost_usd"] else 0.0
     lines.append(f"  untagged  {_usd(u['cost_usd'])} ({share:.1f}% of cost)  {plural(u['calls'], 'call')}  {_tok(u)}")
     if t.get("unpriced_calls"):
-        lines.append(f"  unpriced  {plural(t['unpriced_calls'], 'call')}, {plural(t['unpriced_tokens'], 'token')} (unknown models, not in the total)")
+        lines.append(f"  unpriced  {plural(t['unpriced_calls'], 'call')}, {plural(t['unpriced_tokens'], 'token')} "
+                     "(unknown models, not in the total)")
     for dim, rows in report["by"].items():
         lines.append("")
         lines.append(f"By {dim}:")
         for r in rows[:15]:
-            lines.append(f"  {r['value']:<28} {_usd(r['cost_usd']):>14}  {plural(r['calls'], 'call', width=9)}  {_tok(r)}")
+            lines.append(f"  {r['value']:<28} {_usd(r['cost_usd']):>14}  "
+                         f"{plural(r['calls'], 'call', width=9)}  {_tok(r)}")
         if len(rows) > 15:
             lines.append(f"  ... {len(rows) - 15} more")
     if report["anomalies"]:
@@ -320,7 +329,8 @@ def render_text(report: dict[str, Any], period: str) -> str:
         lines.append("Anomalies:")
         for a in report["anomalies"]:
             who = ", ".join(f"{k}={v}" for k, v in a["group"].items())
-            lines.append(f"  {a['date']}  {who}: {_usd(a['cost_usd'])} = {a['ratio']}x median {_usd(a['trailing_median_usd'])}")
+            lines.append(f"  {a['date']}  {who}: {_usd(a['cost_usd'])} = {a['ratio']}x median "
+                         f"{_usd(a['trailing_median_usd'])}")
             for p in a.get("top_prompts", [])[:3]:
                 lines.append(f"      prompt {p['prompt_fingerprint']}: {p['output_tokens']:,} output tokens")
             for c in a["top_callers"][:3]:
@@ -330,7 +340,8 @@ def render_text(report: dict[str, Any], period: str) -> str:
         lines.append("Budgets (token spend):")
         for b in report["budgets"]:
             proj = f", projected {_usd(b['projected_usd'])}" if "projected_usd" in b else ""
-            lines.append(f"  {b['name']} {b['month']}: {_usd(b['token_spend_usd'])} of {_usd(b['monthly_usd'])}{proj} ({b['mode']})")
+            lines.append(f"  {b['name']} {b['month']}: {_usd(b['token_spend_usd'])} of {_usd(b['monthly_usd'])}{proj} "
+                         f"({b['mode']})")
     fs = report["findings"]
     if fs:
         lines.append("")
@@ -342,7 +353,8 @@ def render_text(report: dict[str, Any], period: str) -> str:
     s = report["summary"]
     lines.append("")
     lines.append(f"{s['findings']} findings ({s['by_severity'].get('error', 0)} errors, "
-                 f"{s['by_severity'].get('warning', 0)} warnings); {s['blocking']} blocking at --fail-on {s['fail_on']}")
+                 f"{s['by_severity'].get('warning', 0)} warnings); "
+                 f"{s['blocking']} blocking at --fail-on {s['fail_on']}")
     # usage logs are untrusted: control characters shown escaped, no line a workflow command
     from tagguard.formats.escape import guard_commands, term_block
 
@@ -365,14 +377,16 @@ def render_markdown(report: dict[str, Any], period: str) -> str:
     t = report["totals"]
     u = t["untagged"]
     rng = report["range"]
-    lines = [f"## LLM token spend{' ' + md_text(rng['first_day']) + ' to ' + md_text(rng['last_day']) if rng['first_day'] else ''}", ""]
+    lines = [f"## LLM token spend"
+             f"{' ' + md_text(rng['first_day']) + ' to ' + md_text(rng['last_day']) if rng['first_day'] else ''}", ""]
     lines += _md_table(["", "cost", "calls", "input tokens", "output tokens"], [
         ["total", _usd(t["cost_usd"]), f"{t['calls']:,}", f"{t['input_tokens']:,}", f"{t['output_tokens']:,}"],
         ["untagged", _usd(u["cost_usd"]), f"{u['calls']:,}", f"{u['input_tokens']:,}", f"{u['output_tokens']:,}"],
     ])
     if t.get("unpriced_calls"):
         lines += ["", f"{plural(t['unpriced_calls'], 'call')} ({plural(t['unpriced_tokens'], 'token')}) "
-                      f"use{'s' if t['unpriced_calls'] == 1 else ''} models without a price and {'is' if t['unpriced_calls'] == 1 else 'are'} not in the cost."]
+                      f"use{'s' if t['unpriced_calls'] == 1 else ''} models without a price and "
+                      f"{'is' if t['unpriced_calls'] == 1 else 'are'} not in the cost."]
     for dim, rows in report["by"].items():
         lines += ["", f"### By {md_text(dim)}", ""]
         lines += _md_table([dim, "cost", "calls", "input tokens", "output tokens"],
@@ -436,7 +450,8 @@ def token_showback_rows(config: Any = None, paths: Sequence[str] | None = None, 
     for ci, a in acc.items():
         caller = agg.caller_list[ci]
         m = metrics(a)
-        out.append({"name": "tokens: " + caller.label(), "tags": dict(caller.tags), "monthly_usd": round(m["cost_usd"], 2),
+        out.append({"name": "tokens: " + caller.label(), "tags": dict(caller.tags),
+                    "monthly_usd": round(m["cost_usd"], 2),
                     "kind": "tokens", "period": month, "service": caller.service, "untagged": caller.untagged,
                     "calls": m["calls"], "input_tokens": m["input_tokens"], "output_tokens": m["output_tokens"],
                     "unpriced_calls": m.get("unpriced_calls", 0)})
