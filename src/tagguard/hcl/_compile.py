@@ -72,7 +72,8 @@ class Compiler:
         return {"src": self.src, "start": node.start_byte, "end": node.end_byte, "line": self.line(node.start_point[0])}
 
     def span(self, first: Any, last: Any) -> dict:
-        return {"src": self.src, "start": first.start_byte, "end": last.end_byte, "line": self.line(first.start_point[0])}
+        return {"src": self.src, "start": first.start_byte, "end": last.end_byte,
+                "line": self.line(first.start_point[0])}
 
     # --- entry points ---------------------------------------------------------
 

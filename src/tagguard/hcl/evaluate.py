@@ -796,7 +796,8 @@ class FuncCall(Expr):
 
     __slots__ = ("name", "args", "expand", "fn")
 
-    def __init__(self, name: str, args: list[Expr], expand: bool, fn: Callable[..., Any] | None = None, **kw: Any) -> None:
+    def __init__(self, name: str, args: list[Expr], expand: bool, fn: Callable[..., Any] | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.name, self.args, self.expand, self.fn = name, args, expand, fn
 

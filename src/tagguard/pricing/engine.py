@@ -183,7 +183,8 @@ def _parse_default_accelerators(raw: Any) -> dict[str, str]:
     from tagguard.pricing.gpus import short_gpu_model
 
     if not isinstance(raw, dict):
-        raise PricingConfigError("pricing.default_accelerators: expected a mapping of resource name to accelerator model")
+        raise PricingConfigError("pricing.default_accelerators:"
+                                 " expected a mapping of resource name to accelerator model")
     out: dict[str, str] = {}
     for name, model in raw.items():
         if not isinstance(model, str) or not model.strip():
@@ -211,7 +212,8 @@ def _parse_commitments(raw: Any) -> list[_Commitment]:
             raise PricingConfigError(f"{where}.term: expected 1y or 3y, got {c.get('term')!r}")
         rate = c.get("rate_usd_per_hour")
         rate = None if rate is None else _number(rate, f"{where}.rate_usd_per_hour")
-        unknown = sorted(set(c) - {"instance_type", "count", "term", "rate_usd_per_hour", "provider", "name", "description"})
+        known_fields = {"instance_type", "count", "term", "rate_usd_per_hour", "provider", "name", "description"}
+        unknown = sorted(set(c) - known_fields)
         if unknown:
             raise PricingConfigError(f"{where}: unknown key {unknown[0]!r}")
         provider = c.get("provider")
@@ -497,7 +499,8 @@ class Pricer:
             return _Rate(info.on_demand * (1 - d / 100), info.on_demand_source, basis, region=info.region)
         if itype:
             if family is not None:
-                what = f"an accelerated {family.gpu_model} type of family {family.pattern}, but this size is not in the rate card"
+                what = (f"an accelerated {family.gpu_model} type of family {family.pattern},"
+                        f" but this size is not in the rate card")
             else:
                 unknown = self.card.unknown_gpu_family(itype)
                 if unknown is not None:
@@ -541,7 +544,8 @@ class Pricer:
                          extra={"spot_kind": info.spot_kind}, region=info.region)
         base = self._on_demand(f, negotiated=False)
         if base.usd is None:
-            return _Rate(None, reason=(base.reason or "no on-demand rate") + " (spot is derived from it)", extra=base.extra)
+            return _Rate(None, reason=(base.reason or "no on-demand rate") + " (spot is derived from it)",
+                         extra=base.extra)
         pct = self.spot_discount_pct
         return _Rate(base.usd * (1 - pct / 100), base.source,
                      f"on-demand ({base.basis}) less the default spot discount {pct:g}% (pricing.spot_discount_pct)",

@@ -57,7 +57,8 @@ def _filters(instance_type: str, region: str) -> list[dict[str, str]]:
 def parse_price_item(item: dict[str, Any]) -> dict[str, Any]:
     """On-demand and standard reserved (effective hourly) rates from one ``PriceList`` item."""
     out: dict[str, Any] = {"on_demand": None, "reserved_1yr": None, "reserved_3yr": None,
-                           "sku": (item.get("product") or {}).get("sku"), "publication_date": item.get("publicationDate")}
+                           "sku": (item.get("product") or {}).get("sku"),
+                           "publication_date": item.get("publicationDate")}
     terms = item.get("terms") or {}
     for term in (terms.get("OnDemand") or {}).values():
         for dim in (term.get("priceDimensions") or {}).values():

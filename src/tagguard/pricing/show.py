@@ -136,13 +136,15 @@ def _render_unknown(catalog, instance_type: str, provider: str | None, fmt: str)
                    + "no rates (set pricing.instance_types in .tagguard.yaml to price it)")
     elif catalog.unknown_gpu_family(instance_type, provider) is not None:
         code = EXIT_NO_RATES
-        message = (f"unknown GPU instance type {instance_type}: family {catalog.unknown_gpu_family(instance_type, provider)} "
+        message = (f"unknown GPU instance type {instance_type}:"
+                   f" family {catalog.unknown_gpu_family(instance_type, provider)} "
                    "follows a GPU naming scheme but is not in the rate card; scans treat it as AI, not priced "
                    f"(set pricing.instance_types.{instance_type}.on_demand in .tagguard.yaml to price it)")
     else:
         code = EXIT_UNKNOWN
         where = f" for provider {provider}" if provider else ""
-        message = f"unknown instance type {instance_type!r}{where}: not in the rate card and not a known GPU/accelerator family"
+        message = (f"unknown instance type {instance_type!r}{where}:"
+                   f" not in the rate card and not a known GPU/accelerator family")
     if fmt == "json":
         doc = {"instance_type": instance_type, "error": message, "did_you_mean": hints,
                "family": None if fam is None else {"pattern": fam.pattern, "gpu_model": fam.gpu_model,

@@ -189,7 +189,8 @@ def load_usage(path: str | Path, boundary: Path | None = None) -> Usage:
                 raise fail(kp, f"{section}: keys must be resource addresses, got {_t(key)}")
             where = _t(key)[1:-1] if isinstance(key, str) else _t(key)
             if not isinstance(values, dict):
-                raise fail(kp, f"{where}: expected a mapping such as {{hours_per_month: 120, units: 4}}, got {_t(values)}")
+                raise fail(kp, f"{where}: expected a mapping such as {{hours_per_month: 120, units: 4}},"
+                               f" got {_t(values)}")
             clean: dict[str, float] = {}
             for name, value in values.items():
                 vp = kp + (name,)
@@ -204,7 +205,8 @@ def load_usage(path: str | Path, boundary: Path | None = None) -> Usage:
                 if value < 0:
                     raise fail(vp, f"{where}.{name}: must not be negative, got {value!r}")
                 if name == "hours_per_month" and value > MAX_HOURS_PER_MONTH:
-                    raise fail(vp, f"{where}.{name}: {value!r} is more than the {MAX_HOURS_PER_MONTH:g} hours in a month")
+                    raise fail(vp, f"{where}.{name}: {value!r} is more than the {MAX_HOURS_PER_MONTH:g}"
+                                   f" hours in a month")
                 clean[name] = value
             entry = UsageEntry(pattern=key, values=clean, line=lines.get(kp))
             if section == "resource_type_default_usage":

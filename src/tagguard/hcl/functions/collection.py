@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..evaluate import spend
-from ..values import (EvalError, PartialMap, Unknown, equal, find_unknown, norm_number, to_bool, to_list, to_map, to_number,
-                      type_name, unique)
+from ..values import (EvalError, PartialMap, Unknown, equal, find_unknown, norm_number, to_bool, to_list, to_map,
+                      to_number, type_name, unique)
 from ._common import Table, registrar
 from ._common import closed as _closed
 from ._common import text as _s

@@ -34,7 +34,8 @@ def _date_token(token: str, moment: Any) -> str:
     zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
     table = {
         "YYYY": f"{moment.year:04d}", "YY": f"{moment.year % 100:02d}",
-        "MMMM": moment.strftime("%B"), "MMM": moment.strftime("%b"), "MM": f"{moment.month:02d}", "M": str(moment.month),
+        "MMMM": moment.strftime("%B"), "MMM": moment.strftime("%b"),
+        "MM": f"{moment.month:02d}", "M": str(moment.month),
         "DD": f"{moment.day:02d}", "D": str(moment.day), "EEEE": moment.strftime("%A"), "EEE": moment.strftime("%a"),
         "hh": f"{moment.hour:02d}", "h": str(moment.hour), "HH": f"{hour12:02d}", "H": str(hour12),
         "mm": f"{moment.minute:02d}", "m": str(moment.minute), "ss": f"{moment.second:02d}", "s": str(moment.second),

@@ -246,7 +246,8 @@ def _format_numeric(kind: str, number: Any, flags: str, precision: str | None) -
             raise EvalError(f"%{kind} needs a whole number, got {format_number(number)}")
         return format(number, sign + {"d": "d", "x": "x", "X": "X", "o": "o", "b": "b"}[kind])
     if kind in "feEgG":
-        spec = f"{sign}.{precision or 6}{kind}" if kind in "feE" else f"{sign}{'.' + precision if precision else ''}{kind}"
+        spec = (f"{sign}.{precision or 6}{kind}" if kind in "feE"
+                else f"{sign}{'.' + precision if precision else ''}{kind}")
         return format(float(number), spec)
     raise EvalError(f"unsupported format verb %{kind}")
 

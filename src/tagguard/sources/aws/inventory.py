@@ -36,9 +36,12 @@ ARN_TYPES = {
     ("lambda", "function"): "aws_lambda_function", ("rds", "db"): "aws_db_instance",
     ("dynamodb", "table"): "aws_dynamodb_table", ("eks", "cluster"): "aws_eks_cluster",
     ("eks", "nodegroup"): "aws_eks_node_group", ("autoscaling", "autoScalingGroup"): "aws_autoscaling_group",
-    ("sagemaker", "endpoint"): "aws_sagemaker_endpoint", ("sagemaker", "notebook-instance"): "aws_sagemaker_notebook_instance",
-    ("sagemaker", "training-job"): "aws_sagemaker_training_job", ("sagemaker", "processing-job"): "aws_sagemaker_processing_job",
-    ("sagemaker", "model"): "aws_sagemaker_model", ("sagemaker", "endpoint-config"): "aws_sagemaker_endpoint_configuration",
+    ("sagemaker", "endpoint"): "aws_sagemaker_endpoint",
+    ("sagemaker", "notebook-instance"): "aws_sagemaker_notebook_instance",
+    ("sagemaker", "training-job"): "aws_sagemaker_training_job",
+    ("sagemaker", "processing-job"): "aws_sagemaker_processing_job",
+    ("sagemaker", "model"): "aws_sagemaker_model",
+    ("sagemaker", "endpoint-config"): "aws_sagemaker_endpoint_configuration",
     ("bedrock", "provisioned-model"): "aws_bedrock_provisioned_model_throughput",
     ("elasticloadbalancing", "loadbalancer"): "aws_lb", ("sqs", ""): "aws_sqs_queue", ("sns", ""): "aws_sns_topic",
     ("ecr", "repository"): "aws_ecr_repository", ("efs", "file-system"): "aws_efs_file_system",
@@ -536,7 +539,8 @@ def _node_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Resource, li
     return out
 
 
-def _auto_scaling_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Resource, list[dict[str, Any]], dict[str, bool]]]:
+def _auto_scaling_groups(r: _Region,
+                         ng_asgs: dict[str, int]) -> list[tuple[Resource, list[dict[str, Any]], dict[str, bool]]]:
     """Auto Scaling groups not owned by a node group: (resource, member instances, key -> PropagateAtLaunch)."""
     by_id = {i["InstanceId"]: i for i in r.instances}
     out = []
@@ -544,7 +548,8 @@ def _auto_scaling_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Reso
         if g.get("AutoScalingGroupName") in ng_asgs:
             continue  # part of an EKS node group: reported there
         tags, system = split_tags(g.get("Tags"))
-        propagates = {t["Key"]: bool(t.get("PropagateAtLaunch")) for t in g.get("Tags") or [] if not str(t.get("Key", "")).startswith("aws:")}
+        propagates = {t["Key"]: bool(t.get("PropagateAtLaunch")) for t in g.get("Tags") or []
+                      if not str(t.get("Key", "")).startswith("aws:")}
         ids = [i.get("InstanceId") for i in g.get("Instances") or []]
         members = [by_id[i] for i in ids if i in by_id and i not in r.claimed]
         if not members:
@@ -562,7 +567,8 @@ def _auto_scaling_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Reso
                 pass
         if info is None and r.scope != "all":
             continue
-        res = _resource(g["AutoScalingGroupARN"], "aws_autoscaling_group", r.account, r.region, tags, ai=info is not None,
+        res = _resource(g["AutoScalingGroupARN"], "aws_autoscaling_group", r.account, r.region, tags,
+                        ai=info is not None,
                         compute=_compute(itype, units, "ec2", r.region, spot_units=spot_units, info=info),
                         state="running" if units else "stopped", name=g.get("AutoScalingGroupName"),
                         desired_capacity=g.get("DesiredCapacity"), instances=[m["InstanceId"] for m in members],
@@ -571,7 +577,8 @@ def _auto_scaling_groups(r: _Region, ng_asgs: dict[str, int]) -> list[tuple[Reso
     return out
 
 
-def propagation_fact(group: Resource, members: list[dict[str, Any]], propagates: dict[str, bool]) -> Unpropagated | None:
+def propagation_fact(group: Resource, members: list[dict[str, Any]],
+                     propagates: dict[str, bool]) -> Unpropagated | None:
     """Which of the group's tags did not reach the instances that are billed (or, with no instance yet,
     will not: PropagateAtLaunch=false).  A fact; rules/propagation.py picks the keys the taxonomy names."""
     is_ng = group.type == "aws_eks_node_group"

@@ -46,7 +46,8 @@ class StateIndex:
 
 
 def _address(res: dict[str, Any], inst: dict[str, Any]) -> str:
-    base = f"{res['type']}.{res['name']}" if res.get("mode", "managed") == "managed" else f"data.{res['type']}.{res['name']}"
+    base = (f"{res['type']}.{res['name']}" if res.get("mode", "managed") == "managed"
+            else f"data.{res['type']}.{res['name']}")
     if res.get("module"):
         base = f"{res['module']}.{base}"
     key = inst.get("index_key")
@@ -80,13 +81,17 @@ def load_states(paths: list[Path]) -> StateIndex:
             continue
         except (UnicodeDecodeError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
-            index.problems.append(parse_error(name, line, f"{name}{':' + str(line) if line else ''}: not a JSON Terraform state file ({getattr(exc, 'msg', exc)})"))
+            where = f"{name}{':' + str(line) if line else ''}"
+            index.problems.append(parse_error(name, line, f"{where}: not a JSON Terraform state file"
+                                                          f" ({getattr(exc, 'msg', exc)})"))
             continue
         if not isinstance(data, dict) or not isinstance(data.get("resources", []), list):
             index.problems.append(parse_error(name, 1, f"{name}:1: not a Terraform state file (no `resources` list)"))
             continue
         if data.get("version") not in (None, 4):
-            index.problems.append(parse_error(name, 1, f"{name}:1: state format version {data.get('version')!r} is not supported (need 4; run `terraform state pull` with Terraform >= 0.12)",
+            index.problems.append(parse_error(name, 1,
+                                              f"{name}:1: state format version {data.get('version')!r} is not supported"
+                                              " (need 4; run `terraform state pull` with Terraform >= 0.12)",
                                               severity=WARNING))
             continue
         for res in data.get("resources", []):
