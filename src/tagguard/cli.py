@@ -80,8 +80,8 @@ def cli():
 def config_option(f):
     return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                         help="Configuration file, trusted: it may also name programs and files outside the repository "
-                             "(default: .tagguard.yaml in the scanned path or a parent, up to the repository root, which "
-                             "may set policy only; then the user-level config ~/.config/tagguard/config.yaml or "
+                             "(default: .tagguard.yaml in the scanned path or a parent, up to the repository root, "
+                             "which may set policy only; then the user-level config ~/.config/tagguard/config.yaml or "
                              "$TAGGUARD_USER_CONFIG). See docs/configuration-trust.md.")(f)
 
 
@@ -104,13 +104,15 @@ def load_config_or_exit(config_path: Path | None, paths: Sequence[str] | None = 
 
 
 def output_options(f):
-    f = click.option("--no-color", is_flag=True, help="Never colour the text output (default: colour on a TTY, off when NO_COLOR is set).")(f)
+    f = click.option("--no-color", is_flag=True,
+                     help="Never colour the text output (default: colour on a TTY, off when NO_COLOR is set).")(f)
     for fmt in ("json", "sarif", "junit", "markdown", "github", "html"):
         f = click.option(f"--output-{fmt}", f"output_{fmt}", type=click.Path(dir_okay=False, path_type=Path),
                          help=f"Also write the {fmt} report to this file.")(f)
     f = click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report to FILE instead of stdout; pairs with --format by position (repeatable). "
-                          "Without --format, the file name says the format (.json, .sarif, .xml junit, .md, .html, .txt).")(f)
+                          "Without --format, the file name says the format "
+                          "(.json, .sarif, .xml junit, .md, .html, .txt).")(f)
     f = click.option("--format", "-f", "formats", multiple=True,
                      type=click.Choice(["text", "json", "sarif", "junit", "markdown", "github", "html"]),
                      help="Output format (repeatable: `-f json -o r.json -f sarif -o r.sarif`). Default: text.")(f)
@@ -236,18 +238,24 @@ def scan_options(f=None, *, gate: bool = True):
     (`report showback`, `baseline create`): they do not offer --fail-on and --approved-by."""
     if f is None:
         return lambda fn: scan_options(fn, gate=gate)
-    f = click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                     help="Terraform variable file (.tfvars or .tfvars.json) applied to every root module (repeatable).")(f)
+    f = click.option("--var-file", "var_files", multiple=True,
+                     type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     help="Terraform variable file (.tfvars or .tfvars.json) applied to every root module "
+                          "(repeatable).")(f)
     f = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
-                     help="Terraform variable value, as `terraform -var` (repeatable). TF_VAR_* environment variables are read too.")(f)
+                     help="Terraform variable value, as `terraform -var` (repeatable). "
+                          "TF_VAR_* environment variables are read too.")(f)
     f = click.option("--scope", type=click.Choice(["ai", "all"]), default=None,
-                     help="Judge only AI/GPU resources (ai, default) or every taggable resource (all). Overrides the config.")(f)
+                     help="Judge only AI/GPU resources (ai, default) or every taggable resource (all). "
+                          "Overrides the config.")(f)
     if gate:
         f = click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
-                         help="Lowest severity that makes the exit code 1 (default: `fail_on` in the config, else error).")(f)
+                         help="Lowest severity that makes the exit code 1 "
+                              "(default: `fail_on` in the config, else error).")(f)
     f = click.option("--usage", "usage_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Usage file: hours per month and unit counts per resource address ([*] wildcards).")(f)
-    f = click.option("--skip-helm", is_flag=True, help="Report charts that cannot be rendered as not scanned without failing with exit code 2.")(f)
+    f = click.option("--skip-helm", is_flag=True,
+                     help="Report charts that cannot be rendered as not scanned without failing with exit code 2.")(f)
     f = click.option("--fetch-modules", is_flag=True,
                      help="Download remote Terraform modules (registry, git over https, archives) and helm_release "
                           "charts (chart repositories, OCI) from allowed hosts into the user cache; later runs read "
@@ -257,14 +265,17 @@ def scan_options(f=None, *, gate: bool = True):
     f = click.option("--helm-values", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="Values file passed to `helm template` (repeatable).")(f)
     f = click.option("--helm-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-                     help="Deadline for rendering all charts together; a chart still rendering then is not scanned (default: 60).")(f)
+                     help="Deadline for rendering all charts together; a chart still rendering then is not scanned "
+                          "(default: 60).")(f)
     f = click.option("--release-name", default="release", show_default=True, callback=_check_k8s_name,
-                     help="Release name for `helm template` (a Kubernetes name: lower-case letters, digits, '-', '.').")(f)
+                     help="Release name for `helm template` "
+                          "(a Kubernetes name: lower-case letters, digits, '-', '.').")(f)
     f = click.option("--namespace", default=None, callback=_check_k8s_name,
                      help="Namespace for `helm template` and manifests without one (default: default).")(f)
     if gate:
         f = click.option("--approved-by", "approved_by", default=None, metavar="NAME",
-                         help="Cost approval for changes over the approvals thresholds (default: $TAGGUARD_APPROVED_BY).")(f)
+                         help="Cost approval for changes over the approvals thresholds "
+                              "(default: $TAGGUARD_APPROVED_BY).")(f)
     return f
 
 
@@ -384,7 +395,8 @@ def apply_baseline(result, path: Path) -> None:
 @click.argument("rule", required=False)
 @click.option("--list", "list_all", is_flag=True, help="List every rule with its category and default severity.")
 def explain(rule, list_all):
-    """Explain a rule (by id such as missing-tag, or category such as missing_tag): what it checks, why, example, fix."""
+    """Explain a rule (by id such as missing-tag, or category such as missing_tag):
+    what it checks, why, example, fix."""
     from tagguard.rules import all_docs, get_doc
 
     if list_all or not rule:
@@ -396,7 +408,8 @@ def explain(rule, list_all):
         from difflib import get_close_matches
 
         near = get_close_matches(rule, list(all_docs()), n=3)
-        fail(f"unknown rule {rule!r}" + (f"; did you mean {', '.join(near)}?" if near else "; see `tagguard explain --list`"))
+        fail(f"unknown rule {rule!r}"
+             + (f"; did you mean {', '.join(near)}?" if near else "; see `tagguard explain --list`"))
     click.echo(f"{doc.id} ({doc.category}, default severity {doc.severity})\n\n{doc.summary}\n\n{doc.body}")
 
 
@@ -411,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # never a traceback for users
         if os.environ.get("TAGGUARD_DEBUG"):
             raise
-        click.echo(f"tagguard: internal error: {type(exc).__name__}: {log_safe(str(exc))} (set TAGGUARD_DEBUG=1 for a traceback)",
+        click.echo(f"tagguard: internal error: {type(exc).__name__}: {log_safe(str(exc))}"
+                   f" (set TAGGUARD_DEBUG=1 for a traceback)",
                    err=True)
         sys.exit(EXIT_USAGE)

@@ -245,7 +245,8 @@ def load_config(path: Path | None = None, start: Path | None = None,
         return Config()
     root = repository_root(path.parent) or path.parent.resolve()
     if not is_trusted and not _within(os.path.realpath(path), os.path.realpath(root)):
-        raise ConfigError(f"{path}: the repository's config is a symbolic link leaving the repository ({root}); refused")
+        raise ConfigError(f"{path}: the repository's config is a symbolic link leaving the repository ({root});"
+                          f" refused")
     if os.path.islink(path) and os.path.exists(path):
         path = Path(os.path.realpath(path))  # paths in it are relative to the file itself
     raw, lines, digest = _read(path)
@@ -570,7 +571,8 @@ def _explain(err) -> tuple[tuple[Any, ...], str]:
             hint = f"; did you mean '{near[0]}'?" if near else (f"; allowed: {', '.join(allowed)}" if allowed else "")
             return keypath + (key,), f"unknown key '{_short(str(key))}'{hint}"
     if err.validator == "enum":
-        return keypath, f"{_short(json.dumps(err.instance, default=str))} is not one of {', '.join(map(str, err.validator_value))}"
+        allowed = ", ".join(map(str, err.validator_value))
+        return keypath, f"{_short(json.dumps(err.instance, default=str))} is not one of {allowed}"
     return keypath, _short(err.message, 300)
 
 

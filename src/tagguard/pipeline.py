@@ -52,7 +52,8 @@ def build_inventory(paths: Sequence[str], config: Config, stdin: bytes | None = 
                 if f not in seen:
                     seen.add(f)
                     inv.files.append(f)
-        changed_modules = [p.resolve().parent for p in real if not p.is_dir() and p.name.endswith(TF_SIBLINGS) and p.exists()]
+        changed_modules = [p.resolve().parent for p in real
+                           if not p.is_dir() and p.name.endswith(TF_SIBLINGS) and p.exists()]
         if changed_modules:  # a changed file of a child module is judged through the modules that call it
             from tagguard.sources.terraform.callers import add_callers
 

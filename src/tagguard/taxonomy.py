@@ -75,7 +75,8 @@ class Taxonomy:
                 cls.check_schema(schema)
             except jsonschema.SchemaError as exc:
                 where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-                raise TaxonomyError(f"{path or 'taxonomy'}: not a valid JSON Schema at {where}: {exc.message}") from None
+                raise TaxonomyError(f"{path or 'taxonomy'}: not a valid JSON Schema at {where}:"
+                                    f" {exc.message}") from None
         # `$ref`s are resolved now, from files inside ``root`` or the shipped schemas only; nothing
         # is ever fetched. Every pattern must compile on RE2 (linear-time matching).
         rooted, registry, documents = _registry(schema, path, self._root)
@@ -199,13 +200,15 @@ class Taxonomy:
                 if k in unresolved_set:
                     continue
                 value = tags.get(k)
-                issues.append(TagIssue(INVALID_VALUE, k, f"tag `{k}` = {json.dumps(_str(value))} is invalid: {_describe(err)}",
+                issues.append(TagIssue(INVALID_VALUE, k,
+                                       f"tag `{k}` = {json.dumps(_str(value))} is invalid: {_describe(err)}",
                                        fix=f"set {self.hint(k, err.schema)}", value=_str(value)))
                 continue
             if err.validator == "additionalProperties":
                 extras = [k for k in instance if k not in self.properties]
                 for k in extras:
-                    issues.append(TagIssue(INVALID_VALUE, k, f"tag `{k}` is not in the taxonomy (additional keys are not allowed)",
+                    issues.append(TagIssue(INVALID_VALUE, k,
+                                           f"tag `{k}` is not in the taxonomy (additional keys are not allowed)",
                                            fix=self._case_hint(k, style) or f"remove `{k}` or add it to the taxonomy"))
                 continue
             if any(k in unresolved_set for k in _instance_keys(err)):
@@ -221,7 +224,8 @@ class Taxonomy:
         plural = len(keys) > 1
         why = f": {open_reason}" if open_reason else ""
         return TagIssue(UNRESOLVED_VALUE, keys[0] if not plural else None,
-                        f"required tag{'s' if plural else ''} {names} {'are' if plural else 'is'} not set by anything tagguard can "
+                        f"required tag{'s' if plural else ''} {names} {'are' if plural else 'is'}"
+                        f" not set by anything tagguard can "
                         f"resolve, and part of the tag map is unknown{why}",
                         fix="give the unknown input a value (variable default, tfvars, --var-file) or set "
                             + ("them" if plural else "it") + " explicitly: " + "; ".join(self.hint(k) for k in keys),
@@ -231,7 +235,8 @@ class Taxonomy:
         near = [k for k in tags if k.casefold() == key.casefold() and k != key]
         if near:
             return TagIssue(MISSING_TAG, key,
-                            f"required tag `{key}` is missing: `{near[0]}` is present but {style.upper() if style in ('aws', 'gcp') else style} "
+                            f"required tag `{key}` is missing: `{near[0]}` is present"
+                            f" but {style.upper() if style in ('aws', 'gcp') else style} "
                             f"tag keys are case-sensitive, so it does not count",
                             fix=f"rename `{near[0]}` to `{key}`")
         return TagIssue(MISSING_TAG, key, f"required tag `{key}` is missing", fix=f"add {self.hint(key)}")
@@ -405,7 +410,8 @@ def _relevant_keys(schema: Any) -> set | None:
             for name in (node.get("dependentRequired") or {}):
                 names.add(name.casefold())
                 names.update(v.casefold() for v in node["dependentRequired"][name] if isinstance(v, str))
-            return all(walk(v) for k, v in node.items() if k not in ("enum", "const", "examples", "default", "description", "title"))
+            return all(walk(v) for k, v in node.items()
+                       if k not in ("enum", "const", "examples", "default", "description", "title"))
         if isinstance(node, list):
             return all(walk(v) for v in node)
         return True
@@ -578,7 +584,8 @@ def _read_schema(path: Path, what: str) -> tuple[Any, str]:
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:
             line = mark.line + 1
-        raise TaxonomyError(f"{path}{':' + str(line) if line else ''}: {what} is not valid JSON/YAML: {str(exc).splitlines()[0]}") from None
+        raise TaxonomyError(f"{path}{':' + str(line) if line else ''}: {what} is not valid JSON/YAML:"
+                            f" {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # yaml.YAMLError is not a ValueError
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -666,7 +673,8 @@ def _registry(schema: dict[str, Any], path: Path | None, root: Path | None):
         raise NoSuchResource(ref=uri)
 
     registry = Registry(retrieve=refuse).with_resources(
-        (uri, Resource.from_contents(contents, default_specification=DRAFT202012)) for uri, contents in resources.items())
+        (uri, Resource.from_contents(contents, default_specification=DRAFT202012))
+        for uri, contents in resources.items())
     return rooted, registry, documents
 
 
@@ -743,7 +751,8 @@ def _check_patterns(doc: Any, where: str) -> None:
                 _SEARCH.compiled(pat)
             except ValueError as exc:
                 raise TaxonomyError(f"{where}: {keyword} {json.dumps(pat)} is not supported by the linear-time "
-                                    f"regex engine (RE2: {exc}); rewrite it without backreferences or lookaround") from None
+                                    f"regex engine (RE2: {exc});"
+                                    f" rewrite it without backreferences or lookaround") from None
 
 
 class _Re2Search:

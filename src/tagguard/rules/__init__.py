@@ -3,8 +3,8 @@
 Every rule is a ``Rule(id, category, default_severity, check)`` in ``rules/registry.py``; the
 family checks (``rules/tags.py``, ``rules/propagation.py``, ``rules/cost.py``, ``rules/quota.py``) run
 in registration order; readers only state facts on ``Resource`` for them.  Findings that only a source
-can produce (parse errors, inputs not scanned) are registered too, with their doc pages, so ``tagguard explain`` and SARIF cover every rule id that
-can appear.
+can produce (parse errors, inputs not scanned) are registered too, with their doc pages, so
+``tagguard explain`` and SARIF cover every rule id that can appear.
 """
 from __future__ import annotations
 

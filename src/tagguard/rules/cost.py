@@ -105,7 +105,8 @@ def check(resources: list[Resource], ctx) -> Iterator[Finding]:
 
 def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
     for r in resources:
-        if not r.ai or r.meta.get("served_by") or r.meta.get("priced_elsewhere") or r.meta.get("action") in ("delete", "no-op"):
+        if not r.ai or r.meta.get("served_by") or r.meta.get("priced_elsewhere") \
+                or r.meta.get("action") in ("delete", "no-op"):
             continue
         if r.compute is None:  # billed per request/storage (models, domains): no capacity to price
             continue
@@ -119,10 +120,12 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
                       address=r.address, file=r.file,
                       line=r.line, resource_type=r.type,
                       message=f"{r.address}: no monthly cost for {what}: {reason}",
-                      fix=("add the rate under `pricing.instance_types` (or `pricing.gpu_hourly_usd`), or hours/units in a usage file"
+                      fix=("add the rate under `pricing.instance_types` (or `pricing.gpu_hourly_usd`),"
+                           " or hours/units in a usage file"
                            if "no GPU model" not in reason else
-                           "select the node it runs on (nodeSelector / node affinity on an instance type or GPU label), or say "
-                           "what the cluster's GPUs are under `pricing.default_accelerators` (e.g. `nvidia.com/gpu: A10G`)"),
+                           "select the node it runs on (nodeSelector / node affinity on an instance type or GPU label),"
+                           " or say what the cluster's GPUs are under `pricing.default_accelerators`"
+                           " (e.g. `nvidia.com/gpu: A10G`)"),
                       extra={"reason": reason})
 
 
@@ -143,7 +146,8 @@ def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
         for r in train:
             assert r.cost is not None and r.cost.monthly_usd is not None  # candidates have a monthly figure
             shadow = Resource(address=r.address, type=r.type, source=r.source, ai=True,
-                              compute=deepcopy(r.compute), meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
+                              compute=deepcopy(r.compute),
+                              meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
             shadow.compute.pricing_model = "spot"
             shadow.compute.spot_units = None
             spot = pricer.price(shadow)
@@ -158,8 +162,10 @@ def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
             yield Finding(
                 rule="spot-opportunity", category=OPTIMIZATION, severity=INFO, address=r.address, file=r.file,
                 line=r.line, resource_type=r.type,
-                message=(f"{r.address}: training on on-demand capacity; on spot it would cost {_money(spot.monthly_usd)}"
-                         f"/month instead of {_money(r.cost.monthly_usd)} (saves {_money(saving)}, {pct:g}%; spot rate: {basis})"),
+                message=(f"{r.address}: training on on-demand capacity;"
+                         f" on spot it would cost {_money(spot.monthly_usd)}"
+                         f"/month instead of {_money(r.cost.monthly_usd)}"
+                         f" (saves {_money(saving)}, {pct:g}%; spot rate: {basis})"),
                 fix="run training on spot capacity with checkpointing (spot market options, capacity_type = \"SPOT\", "
                     "a spot node selector), or suppress with a reason if the job cannot be interrupted",
                 extra={"saving_monthly_usd": saving, "on_demand_monthly_usd": round(r.cost.monthly_usd, 2),
@@ -168,12 +174,15 @@ def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
         model = (r.compute.pricing_model or "on_demand")
         if model not in ("spot", "mixed") or not is_production(r) or not is_serving(r):
             continue
-        what = "entirely on spot" if model == "spot" else f"partly on spot ({r.compute.spot_units or '?'} of {r.compute.units or '?'} units)"
+        what = ("entirely on spot" if model == "spot"
+                else f"partly on spot ({r.compute.spot_units or '?'} of {r.compute.units or '?'} units)")
         yield Finding(
             rule="spot-risk", category=OPTIMIZATION, severity=INFO, address=r.address, file=r.file, line=r.line,
             resource_type=r.type,
-            message=f"{r.address}: production inference runs {what}; a spot interruption takes capacity away with two minutes' notice (or less)",
-            fix="keep an on-demand base for production serving (on_demand_base_capacity, a mixed node pool, or capacity_type = \"ON_DEMAND\")",
+            message=(f"{r.address}: production inference runs {what};"
+                     f" a spot interruption takes capacity away with two minutes' notice (or less)"),
+            fix=("keep an on-demand base for production serving"
+                 " (on_demand_base_capacity, a mixed node pool, or capacity_type = \"ON_DEMAND\")"),
             extra={"pricing_model": model})
 
 
@@ -183,12 +192,14 @@ def _over_budget(st, cfg_file: str | None, line: int | None) -> Finding:
     b = st.budget
     parts = []
     if b.monthly_usd is not None and st.overage_usd is not None and st.overage_usd > 0:
-        parts.append(f"projected {_money(st.projected_usd)}/month is {_money(st.overage_usd)} over the {_money(b.monthly_usd)} budget")
+        parts.append(f"projected {_money(st.projected_usd)}/month is {_money(st.overage_usd)}"
+                     f" over the {_money(b.monthly_usd)} budget")
     if b.monthly_gpu_hours is not None and st.overage_gpu_hours is not None and st.overage_gpu_hours > 0:
         parts.append(f"projected {st.projected_gpu_hours:,.0f} GPU-hours/month is {st.overage_gpu_hours:,.0f} over the "
                      f"{b.monthly_gpu_hours:,.0f} GPU-hour budget")
     match = ", ".join(f"{k}={'|'.join(v)}" for k, v in b.match.items()) or "all AI resources"
-    unpriced = f"; {st.unpriced} matching resource{'s' if st.unpriced != 1 else ''} without a known rate not counted" if st.unpriced else ""
+    unpriced = (f"; {st.unpriced} matching resource{'s' if st.unpriced != 1 else ''}"
+                f" without a known rate not counted" if st.unpriced else "")
     return Finding(
         rule="over-budget", category=OVER_BUDGET, severity=ERROR if b.mode == "chargeback" else WARNING,
         address=f"budget:{b.name}", file=cfg_file, line=line,
@@ -214,13 +225,15 @@ def _approvals(resources: Iterable[Resource], ap, approver: str | None) -> Itera
         gpu_delta = r.meta.get("gpu_hours_delta_per_month")
         if ap.gpu_hours_threshold is not None and gpu_delta is not None and gpu_delta > ap.gpu_hours_threshold \
                 and is_training(r):
-            reasons.append(f"training job adds {gpu_delta:,.0f} GPU-hours/month (threshold {ap.gpu_hours_threshold:,.0f})")
+            reasons.append(f"training job adds {gpu_delta:,.0f} GPU-hours/month"
+                           f" (threshold {ap.gpu_hours_threshold:,.0f})")
         if not reasons:
             continue
         f = Finding(rule="needs-approval", category=NEEDS_APPROVAL, severity=ERROR, address=r.address, file=r.file,
                     line=r.line, resource_type=r.type,
                     message=f"{r.address}: this change needs cost approval: " + "; ".join(reasons),
-                    fix="get sign-off and re-run with --approved-by NAME (the GitHub Action sets TAGGUARD_APPROVED_BY from a PR label)",
+                    fix=("get sign-off and re-run with --approved-by NAME"
+                         " (the GitHub Action sets TAGGUARD_APPROVED_BY from a PR label)"),
                     extra={"action": action, "cost_delta_monthly_usd": delta, "gpu_hours_delta_per_month": gpu_delta})
         if approver is not None:
             if ap.approvers and approver not in ap.approvers:

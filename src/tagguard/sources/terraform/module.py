@@ -144,7 +144,8 @@ def load_module_def(directory: Path, rel_of: Callable[[Path], str], read: Callab
         except UnicodeDecodeError as exc:
             if not any("binary" in issue.message for issue in parsed.errors):
                 line = data.count(b"\n", 0, exc.start) + 1
-                mdef.parse_issues.append((rel, line, f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); Terraform rejects it"))
+                mdef.parse_issues.append((rel, line, f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x});"
+                                                     f" Terraform rejects it"))
         for issue in parsed.errors:
             mdef.parse_issues.append((rel, issue.line, issue.message))
         mdef.comments[rel] = list(getattr(parsed, "comments", []) or [])
@@ -267,7 +268,8 @@ class ModuleInstance:
         self.call_label = call_label or "root module"
         self.var = _LazyNamespace("var", lambda: list(mdef.variables), self._variable)
         self.local = _LazyNamespace("local", lambda: list(mdef.locals), self._local)
-        self.module = _LazyNamespace("module", lambda: [c.block.labels[0] for c in mdef.module_calls], self._module_outputs)
+        self.module = _LazyNamespace("module", lambda: [c.block.labels[0] for c in mdef.module_calls],
+                                     self._module_outputs)
         self.providers: dict[str, ProviderConf] = dict(providers or {})
         self._own_providers()
         self._children: dict[str, list[tuple[str, ModuleInstance]]] = {}
@@ -596,7 +598,8 @@ def _is_null_check(expr, name: str) -> bool:
     if not (isinstance(expr, ev.BinaryOp) and expr.op == "=="):
         return False
     sides = (expr.left, expr.right)
-    return any(isinstance(s, ev.Literal) and s.value is None for s in sides) and any(_mentions_var(s, name) for s in sides)
+    return (any(isinstance(s, ev.Literal) and s.value is None for s in sides)
+            and any(_mentions_var(s, name) for s in sides))
 
 
 def _safe_eval(expr, scope) -> Any:
@@ -686,7 +689,8 @@ def _convert(value: Any, spec: Any, depth: int) -> Any:
         return _convert_primitive(value, spec)
     kind = spec[0]
     if kind == "object" and isinstance(value, Mapping):
-        filled = PartialMap(value, open=value.open, open_reasons=value.open_reasons) if isinstance(value, PartialMap) else dict(value)
+        filled = (PartialMap(value, open=value.open, open_reasons=value.open_reasons)
+                  if isinstance(value, PartialMap) else dict(value))
         for name, (attr_type, optional, default) in spec[1].items():
             current = filled.get(name)
             if current is None and optional and default is not None:
@@ -703,7 +707,8 @@ def _convert(value: Any, spec: Any, depth: int) -> Any:
     if kind in ("list", "set") and isinstance(value, list):
         return [_convert(v, spec[1], depth + 1) for v in value]
     if kind == "tuple" and isinstance(value, list):
-        return [_convert(v, t, depth + 1) if i < len(spec[1]) else v for i, (v, t) in enumerate(zip(value, spec[1] + ["any"] * len(value)))]
+        return [_convert(v, t, depth + 1) if i < len(spec[1]) else v
+                for i, (v, t) in enumerate(zip(value, spec[1] + ["any"] * len(value)))]
     return value
 
 
@@ -781,12 +786,15 @@ class Loader:
         if is_local_source(source):
             child_dir = (parent.mdef.dir / source).resolve()
             if not self._inside(child_dir) and not self._same_download(parent.mdef.dir, child_dir):
-                self.refused[(os.path.realpath(parent.mdef.dir), call_name)] = "its source is outside the scanned repository"
-                self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {_quote(source)} is "
+                refused_key = (os.path.realpath(parent.mdef.dir), call_name)
+                self.refused[refused_key] = "its source is outside the scanned repository"
+                self.problems.append((loc.file, body.get("source").line,
+                                      f"module.{call_name}: source {_quote(source)} is "
                                       "outside the scanned repository; not read (scan the directory that holds both)"))
                 return None
             if not child_dir.is_dir():
-                self.problems.append((loc.file, body.get("source").line, f"module.{call_name}: source {source!r} is not a directory"))
+                self.problems.append((loc.file, body.get("source").line,
+                                      f"module.{call_name}: source {source!r} is not a directory"))
                 return None
         else:
             child_dir = parent.manifest.dir_of(module_key, source) if parent.manifest is not None else None
@@ -797,7 +805,9 @@ class Loader:
             if child_dir is None:
                 return None
         if parent.depth + 1 > MAX_MODULE_DEPTH:
-            self.problems.append((loc.file, loc.block.line, f"module.{call_name}: modules nested deeper than {MAX_MODULE_DEPTH} levels are not evaluated"))
+            self.problems.append((loc.file, loc.block.line,
+                                  f"module.{call_name}: modules nested deeper than {MAX_MODULE_DEPTH} levels"
+                                  f" are not evaluated"))
             return None
         chain = getattr(parent, "dir_chain", None) or (os.path.realpath(parent.mdef.dir),)
         real_child = os.path.realpath(child_dir)
@@ -814,7 +824,8 @@ class Loader:
         if len(keys) > room:
             if not self.instances_capped:
                 self.problems.append((loc.file, loc.block.line, f"module.{call_name}: for_each makes more than "
-                                      f"{MAX_MODULE_INSTANCES:,} module instances in this scan; the rest are not evaluated"))
+                                      f"{MAX_MODULE_INSTANCES:,} module instances in this scan;"
+                                      f" the rest are not evaluated"))
             self.instances_capped = True
             keys = keys[:max(room, 0)]
             if not keys:
@@ -834,7 +845,8 @@ class Loader:
                 inputs[name] = _memo(lambda a=attr, s=scope: _safe_eval(a.expr, s))
             prefix = f"{parent.prefix}module.{call_name}{key_suffix}."
             child = ModuleInstance(self, mdef, prefix, inputs=inputs, providers=providers,
-                                   depth=parent.depth + 1, call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
+                                   depth=parent.depth + 1,
+                                   call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
                                    multiplier=multiplier, module_key=module_key, manifest=parent.manifest,
                                    cwd=parent.cwd)
             child.dir_chain = chain + (real_child,)  # type: ignore[attr-defined]  # module cycle detection
@@ -914,7 +926,8 @@ class ModuleManifest:
                 raise ValueError("no `Modules` list")
         except (ValueError, UnicodeDecodeError) as exc:
             line = getattr(exc, "lineno", 1)
-            loader.problems.append((rel, line, f"invalid module manifest ({str(exc).splitlines()[0]}); remote modules are not scanned"))
+            loader.problems.append((rel, line, f"invalid module manifest ({str(exc).splitlines()[0]});"
+                                               f" remote modules are not scanned"))
             return None
         entries = {}
         for entry in modules:
@@ -927,7 +940,8 @@ class ModuleManifest:
     def dir_of(self, key: str, source: str) -> Path | None:
         entry = self.entries.get(key)
         if entry is None:
-            self.stale[key] = "it has no entry in .terraform/modules/modules.json (run `terraform init` after adding it)"
+            self.stale[key] = ("it has no entry in .terraform/modules/modules.json"
+                               " (run `terraform init` after adding it)")
             return None
         recorded = entry.get("Source")
         if isinstance(recorded, str) and _norm_source(recorded) != _norm_source(source):
@@ -939,7 +953,8 @@ class ModuleManifest:
             from tagguard.safeio import inside, truncate
 
             if not inside(directory, boundary):
-                self.stale[key] = f"its directory {truncate(entry['Dir'], 120)} from modules.json is outside the scanned repository"
+                self.stale[key] = (f"its directory {truncate(entry['Dir'], 120)} from modules.json"
+                                   f" is outside the scanned repository")
                 return None
         if not directory.is_dir():
             self.stale[key] = f"its directory {entry['Dir']} from modules.json is missing"
@@ -1020,7 +1035,8 @@ def expand_repetition(body, scope, what: str) -> list[tuple[str, dict[str, Any]]
         elif isinstance(value, list):
             items = [(v, v) for v in value]
         else:
-            return [("", {"each": {"key": Unknown(f"{what} for_each is not a map or set"), "value": Unknown(f"{what} for_each is not a map or set")}})]
+            return [("", {"each": {"key": Unknown(f"{what} for_each is not a map or set"),
+                                   "value": Unknown(f"{what} for_each is not a map or set")}})]
         out = []
         for k, v in items[:MAX_INSTANCES]:
             key = k if isinstance(k, str) else (json.dumps(k) if not isinstance(k, Unknown) else "*")
@@ -1031,7 +1047,8 @@ def expand_repetition(body, scope, what: str) -> list[tuple[str, dict[str, Any]]
         value = _safe_eval(count.expr, scope)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             reason = value.reason if isinstance(value, Unknown) else f"count is {value!r}"
-            return [("", {"count": {"index": Unknown(f"{what} count is not known statically ({reason})")}, "__count__": None})]
+            return [("", {"count": {"index": Unknown(f"{what} count is not known statically ({reason})")},
+                          "__count__": None})]
         n = int(value)
         return [("", {"count": {"index": 0}, "__count__": n})]
     return [("", {})]
