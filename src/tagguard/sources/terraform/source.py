@@ -79,7 +79,8 @@ class TerraformSource(Source):
             values, problems = root_values(inventory.path(d), defs[d], ctx)
             out.findings.extend(problems)
             inst = ModuleInstance(loader, defs[d], "", root_values=values)
-            inst.var_hints = _TfvarsHints(d, [f for f in tf_files if f.endswith((".tfvars", ".tfvars.json"))], set(dirs), inventory, ctx)
+            tfvars = [f for f in tf_files if f.endswith((".tfvars", ".tfvars.json"))]
+            inst.var_hints = _TfvarsHints(d, tfvars, set(dirs), inventory, ctx)
             walker = _Walker(ctx, out, reported_remote)
             walker.k8s_unknowns = unknowns
             if callers_only:
@@ -96,10 +97,13 @@ class TerraformSource(Source):
                 out.findings.append(Finding(
                     rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=first.file, line=first.block.line,
                     address=None,
-                    message=(f"module {d if d != '.' else Path(os.path.realpath(inventory.path(d))).name}: the modules that call it "
-                             f"({', '.join(info['callers'][:4])}) create no instance of it (an empty for_each, or a call that "
+                    message=(f"module {d if d != '.' else Path(os.path.realpath(inventory.path(d))).name}:"
+                             f" the modules that call it "
+                             f"({', '.join(info['callers'][:4])}) create no instance of it"
+                             f" (an empty for_each, or a call that "
                              "cannot be evaluated), so its resources are not checked"),
-                    fix="scan the module with the inputs of a real instance (--var / --var-file), or check the caller's count/for_each"))
+                    fix=("scan the module with the inputs of a real instance (--var / --var-file),"
+                         " or check the caller's count/for_each")))
         if helm_items:
             from tagguard.sources.terraform import helm_release
 
@@ -196,8 +200,9 @@ def _remote_not_scanned(inst: ModuleInstance, call: Located, name: str, shown: s
                      f"(input {input_name} mentions {what}; {text})"),
             fix=fix)
     remote = inst.loader.remote
-    failed = remote is not None and remote.fetch and inst.loader.remote_why.get(
-        f"{inst.module_key}.{name}" if inst.module_key else name, "").startswith(("host ", "download failed", "its source"))
+    call_key = f"{inst.module_key}.{name}" if inst.module_key else name
+    failed = remote is not None and remote.fetch and inst.loader.remote_why.get(call_key, "").startswith(
+        ("host ", "download failed", "its source"))
     return Finding(rule="not-scanned", category=NOT_SCANNED, severity=WARNING if failed else INFO, file=call.file,
                    line=call.block.line, address=address, message=f"{address}: {text}", fix=fix)
 
@@ -249,7 +254,8 @@ def root_values(directory: Path, mdef, ctx: ScanContext) -> tuple[dict[str, Any]
                 values.update(parsed)
             except (ValueError, UnicodeDecodeError) as exc:
                 line = getattr(exc, "lineno", 1)
-                problems.append(parse_error(rel, line, f"{rel}:{line}: invalid variables file: {str(exc).splitlines()[0]}"))
+                problems.append(parse_error(rel, line,
+                                            f"{rel}:{line}: invalid variables file: {str(exc).splitlines()[0]}"))
             continue
         parsed = hcl.parse(data, rel)
         for issue in parsed.errors:
@@ -407,7 +413,9 @@ class _Walker:
             try:
                 records.extend(self.resource(inst, loc))
             except RecursionError:
-                self.out.findings.append(parse_error(loc.file, loc.block.line, f"{loc.file}:{loc.block.line}: resource is nested too deeply to evaluate"))
+                self.out.findings.append(parse_error(loc.file, loc.block.line,
+                                                     f"{loc.file}:{loc.block.line}:"
+                                                     f" resource is nested too deeply to evaluate"))
         _link_sagemaker(records)
         for rec in records:
             self.out.resources.append(rec[0])
@@ -561,7 +569,8 @@ class _Walker:
                 rule="accelerator-conflict", category="accelerator_conflict", severity=WARNING, address=address,
                 file=loc.file, line=loc.block.line, resource_type=rtype,
                 message=f"{address}: {text}; the machine type's GPUs are counted",
-                fix="remove the accelerator block (the machine type attaches its GPUs), or make it match the machine type"))
+                fix=("remove the accelerator block (the machine type attaches its GPUs),"
+                     " or make it match the machine type")))
         if spec.get("ai") == "instance" and not res.ai and unknown and _may_exist(res.compute or comp):
             self.possibly_ai(res, comp, unknown)
         billed_by_capacity = any(spec.get(k) for k in ("instance_type", "accelerator", "units", "extractor"))
@@ -653,8 +662,10 @@ def _suppressions(comments: tuple[dict[int, str], list[int]], start: int, end: i
         rules = [r.strip() for r in re.split(r"[,\s]+", m.group("rules") or "") if r.strip()] if m else []
         reason = m.group("reason") if m else None
         if not m or not rules or not reason:
-            bad.append(Finding(rule="invalid-suppression", category="invalid_suppression", severity=WARNING, file=file, line=ln,
-                               message=f"{file}:{ln}: suppression needs a rule and a reason: `# tagguard:ignore missing-tag -- why`; it is ignored",
+            bad.append(Finding(rule="invalid-suppression", category="invalid_suppression", severity=WARNING,
+                               file=file, line=ln,
+                               message=(f"{file}:{ln}: suppression needs a rule and a reason:"
+                                        f" `# tagguard:ignore missing-tag -- why`; it is ignored"),
                                fix="add the rule id and `-- reason`"))
             continue
         sups.append(Suppression(rules=rules, reason=reason, file=file, line=ln))
@@ -663,7 +674,8 @@ def _suppressions(comments: tuple[dict[int, str], list[int]], start: int, end: i
 
 # --- extractors for the shapes that need code ----------------------------------------------
 
-def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str], res: Resource | None = None):
+def _launch_template(walker: _Walker, inst: ModuleInstance, body, scope, paths: Iterable[str],
+                     res: Resource | None = None):
     """Follow ``launch_template { id = aws_launch_template.x.id }`` to the template in this module
     (also through ``dynamic "launch_template"`` blocks).  A reference that leads nowhere this
     module declares leaves the instance type unknown, and ``res`` records why."""
@@ -807,7 +819,8 @@ def Compute_from_spec(spec: dict):
     return Compute(provider=spec.get("provider"), service=spec.get("service"))
 
 
-def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: dict[str, str], why: str, fix: str) -> None:
+def _not_propagated(walker: _Walker, res: Resource, reaching: ex.TagMap, stuck: dict[str, str], why: str,
+                    fix: str) -> None:
     """State the fact: keys set somewhere (``stuck``: key -> where) that do not reach the billed
     instances (``reaching`` does); rules/propagation.py decides which of them the taxonomy needs."""
     stuck = {k: place for k, place in stuck.items() if k not in reaching.known and k not in reaching.unresolved}
@@ -840,9 +853,12 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
     for k in defaults.keys():
         if k not in asg.known:
             stuck.setdefault(k, "provider default_tags")
-    lt = _launch_template(walker, inst, body, scope, ["launch_template.id", "launch_template.name",
-                                                       "mixed_instances_policy.launch_template.launch_template_specification.launch_template_id",
-                                                       "mixed_instances_policy.launch_template.launch_template_specification.launch_template_name"], res)
+    lt = _launch_template(
+        walker, inst, body, scope,
+        ["launch_template.id", "launch_template.name",
+         "mixed_instances_policy.launch_template.launch_template_specification.launch_template_id",
+         "mixed_instances_policy.launch_template.launch_template_specification.launch_template_name"],
+        res)
     itype = None
     lt_tags = ex.TagMap()
     if lt is not None:
@@ -888,7 +904,9 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
 
 def _mixed_policy(comp, body, scope) -> None:
     base = ex.get_path(body, "mixed_instances_policy.instances_distribution.on_demand_base_capacity", scope)
-    pct = ex.get_path(body, "mixed_instances_policy.instances_distribution.on_demand_percentage_above_base_capacity", scope)
+    pct = ex.get_path(body,
+                      "mixed_instances_policy.instances_distribution.on_demand_percentage_above_base_capacity",
+                      scope)
     if base is ex._MISSING and pct is ex._MISSING:
         return
     if comp.units is None:
@@ -948,7 +966,8 @@ def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults,
     itype = None
     if lt is not None:
         lt_tags, itype = _lt_instance_tags(inst, lt)
-    _apply_instance_type(res, itype, spec, f"launch template {lt.block.labels[1]}'s instance_type" if lt is not None else "instance_type")
+    _apply_instance_type(res, itype, spec,
+                         f"launch template {lt.block.labels[1]}'s instance_type" if lt is not None else "instance_type")
     bucket = res.meta.get("_size_unknown")
     listed = ex.get_path(body, "instance_types", scope)
     if (res.compute is None or not res.compute.instance_type) and bucket == [] and itype is None \
@@ -963,8 +982,10 @@ def ex_eks_node_group(walker, res, spec, body, scope, inst, effective, defaults,
         stuck.setdefault(k, "the node group through provider default_tags")
     _not_propagated(walker, res, lt_tags, stuck,
                     "EKS does not copy node group tags to them",
-                    f"add these keys to launch template `{lt.block.labels[1]}`'s tag_specifications {{ resource_type = \"instance\" }} "
-                    f"({lt.file}:{lt.block.line}); provider default_tags never reach tag_specifications" if lt is not None else
+                    f"add these keys to launch template `{lt.block.labels[1]}`'s tag_specifications"
+                    f" {{ resource_type = \"instance\" }} "
+                    f"({lt.file}:{lt.block.line}); provider default_tags never reach tag_specifications"
+                    if lt is not None else
                     "add a launch template with tag_specifications { resource_type = \"instance\" } (and \"volume\") "
                     "carrying the cost tags, and reference it from the node group's launch_template block")
     return effective.overlay(lt_tags) if lt_tags.keys() else effective, None
@@ -1026,7 +1047,8 @@ def ex_sagemaker_endpoint(walker, res, spec, body, scope, inst, effective, defau
             refs = []
         for ref in refs:
             if len(ref) >= 2 and ref[0] == "aws_sagemaker_endpoint_configuration":
-                res.meta["_endpoint_config"] = f"{res.address.rsplit('aws_sagemaker_endpoint.', 1)[0]}aws_sagemaker_endpoint_configuration.{ref[1]}"
+                module_prefix = res.address.rsplit("aws_sagemaker_endpoint.", 1)[0]
+                res.meta["_endpoint_config"] = f"{module_prefix}aws_sagemaker_endpoint_configuration.{ref[1]}"
     return effective, None
 
 
@@ -1034,7 +1056,8 @@ def ex_bedrock_throughput(walker, res, spec, body, scope, inst, effective, defau
     comp = res.compute or Compute_from_spec(spec)
     model = ex.get_path(body, "model_arn", scope)
     comp.instance_type = None
-    comp.notes.append("Bedrock provisioned throughput is priced per model unit-hour by model; set pricing.instance_types or a usage file")
+    comp.notes.append("Bedrock provisioned throughput is priced per model unit-hour by model;"
+                      " set pricing.instance_types or a usage file")
     if isinstance(model, str):
         res.meta["model_arn"] = model
     res.compute = comp
