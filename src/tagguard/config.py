@@ -571,8 +571,8 @@ def _explain(err) -> tuple[tuple[Any, ...], str]:
             hint = f"; did you mean '{near[0]}'?" if near else (f"; allowed: {', '.join(allowed)}" if allowed else "")
             return keypath + (key,), f"unknown key '{_short(str(key))}'{hint}"
     if err.validator == "enum":
-        allowed = ", ".join(map(str, err.validator_value))
-        return keypath, f"{_short(json.dumps(err.instance, default=str))} is not one of {allowed}"
+        choices = ", ".join(map(str, err.validator_value))
+        return keypath, f"{_short(json.dumps(err.instance, default=str))} is not one of {choices}"
     return keypath, _short(err.message, 300)
 
 

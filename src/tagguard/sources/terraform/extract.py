@@ -204,7 +204,8 @@ def blocks_named(body, name: str, scope) -> list[tuple[Any, Any]]:
             if isinstance(value, PartialMap):  # the entries whose keys are known are still blocks
                 for k in sorted(value):
                     out.append((content[0].body, ChildScope(scope, {iterator: {"key": k, "value": value[k]}})))
-            unknown_scope = ChildScope(scope, {iterator: {"key": unknown, "value": unknown}, "__dynamic_unknown__": True})
+            unknown_scope = ChildScope(scope, {iterator: {"key": unknown, "value": unknown},
+                                               "__dynamic_unknown__": True})
             out.append((content[0].body, unknown_scope))
             continue
         items = (list(value.items()) if isinstance(value, Mapping)

@@ -117,8 +117,8 @@ class PlanSource(Source):
                                                     or b'"terraform_version"' in head):
                     inventory.claim([rel])
                     line = getattr(exc, "lineno", None)
-                    out.findings.append(parse_error(rel, line,
-                                                    f"{rel}:{line or 1}: invalid plan JSON: {str(exc).splitlines()[0]}"))
+                    out.findings.append(parse_error(rel, line, f"{rel}:{line or 1}: invalid plan JSON:"
+                                                               f" {str(exc).splitlines()[0]}"))
                 continue
             if not is_plan(data):
                 continue
