@@ -229,7 +229,7 @@ passthrough AS (
   SELECT t.* EXCLUDE ({helper}),
          CAST(NULL AS VARCHAR) AS AllocatedMethodId, CAST(NULL AS VARCHAR) AS AllocatedMethodDetails,
          CAST(NULL AS VARCHAR) AS AllocatedResourceId, CAST(NULL AS VARCHAR) AS AllocatedResourceName,
-         CAST(NULL AS VARCHAR) AS AllocatedTags
+         CAST(NULL AS VARCHAR) AS AllocatedTags, t.x_tg_origin AS x_tg_o, 0 AS x_tg_i
   FROM t
   WHERE t.x_tg_node IS NULL AND (t.x_tg_shared = 0
      OR NOT EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = t.x_tg_month AND r.currency = t.x_tg_currency))
@@ -240,7 +240,7 @@ nodesplit AS (
          r.method AS AllocatedMethodId, r.details AS AllocatedMethodDetails,
          r.alloc_id AS AllocatedResourceId, r.alloc_name AS AllocatedResourceName,
          CASE WHEN r.tag_key IS NOT NULL AND strpos(COALESCE(t."Tags", ''), to_json(r.tag_key)::VARCHAR) > 0
-              THEN '{{}}' ELSE r.tags END AS AllocatedTags
+              THEN '{{}}' ELSE r.tags END AS AllocatedTags, t.x_tg_origin AS x_tg_o, r.idx AS x_tg_i
   FROM t JOIN tg_node_ratios r ON r.k = t.x_tg_node
 ),
 split AS (
@@ -248,7 +248,7 @@ split AS (
          {', '.join(split_cols) + ',' if split_cols else ''}
          r.method AS AllocatedMethodId, r.details AS AllocatedMethodDetails,
          r.alloc_id AS AllocatedResourceId, r.alloc_name AS AllocatedResourceName,
-         {alloc_tags} AS AllocatedTags
+         {alloc_tags} AS AllocatedTags, t.x_tg_origin AS x_tg_o, r.idx AS x_tg_i
   FROM t JOIN tg_ratios r ON r.month = t.x_tg_month AND r.currency = t.x_tg_currency
   WHERE t.x_tg_shared = 1
 )
@@ -258,6 +258,10 @@ SELECT * FROM split
 UNION ALL BY NAME
 SELECT * FROM nodesplit
 """
+    # One order, whatever the thread count: rows in the input's order, an origin's allocated charges in its place
+    # in ratio order. Without ORDER BY, DuckDB emits the three branches (and the window's hash partitions) as its
+    # threads finish them, so two runs of one export (bill export --cluster, cluster export-focus) differed.
+    replace = ""
     if lower.endswith(".parquet"):
         fmt = "(FORMAT parquet, COMPRESSION zstd)"
     else:
@@ -267,7 +271,8 @@ SELECT * FROM nodesplit
             for c, dtype in times.items():
                 utc = f"{ident(c)} AT TIME ZONE 'UTC'" if "TIME ZONE" in dtype or dtype == "TIMESTAMPTZ" else ident(c)
                 parts.append(f"strftime({utc}, '%Y-%m-%dT%H:%M:%SZ') AS {ident(c)}")
-            sql = f"SELECT * REPLACE ({', '.join(parts)}) FROM ({sql})"
+            replace = f" REPLACE ({', '.join(parts)})"
+    sql = f"SELECT * EXCLUDE (x_tg_o, x_tg_i){replace} FROM ({sql}) ORDER BY x_tg_o, x_tg_i"
     try:
         con.execute(f"COPY ({sql}) TO {literal(out_path)} {fmt}")
         counts = con.execute(
