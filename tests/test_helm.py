@@ -72,7 +72,8 @@ def test_example_chart_findings_point_at_the_template_and_name_the_chart(helm, t
 
 def test_values_files_and_chart_files_never_read_as_manifests(helm, tmp_path):
     values = tmp_path / "fix.yaml"
-    values.write_text("costLabels: {}\npodLabels: {project: p, environment: prod, business-unit: b, cost-center: CC-1}\n"
+    values.write_text("costLabels: {}\n"
+                      "podLabels: {project: p, environment: prod, business-unit: b, cost-center: CC-1}\n"
                       "replicas: 5\n")
     result = scan([str(EXAMPLE)], _config(tmp_path), options={"helm_bin": helm, "helm_values": [str(values)]})
     dep = next(r for r in result.resources if r.type == "Deployment")

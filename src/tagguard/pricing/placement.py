@@ -36,7 +36,8 @@ from collections.abc import Iterable
 # Labels every node carries whatever the pool says (set by the kubelet / cloud / Karpenter): a pool
 # that does not constrain them may still produce nodes with any value.
 _WELL_KNOWN_PREFIXES = ("kubernetes.io/", "node.kubernetes.io/", "topology.kubernetes.io/",
-                        "beta.kubernetes.io/", "karpenter.k8s.aws/", "karpenter.sh/", "failure-domain.beta.kubernetes.io/",
+                        "beta.kubernetes.io/", "karpenter.k8s.aws/", "karpenter.sh/",
+                        "failure-domain.beta.kubernetes.io/",
                         "eks.amazonaws.com/", "cloud.google.com/", "kubernetes.azure.com/")
 INSTANCE_TYPE_KEYS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type",
                       "karpenter.k8s.aws/instance-type")
@@ -568,7 +569,8 @@ def attribute(resources: list[Any]) -> None:
         if (c is None or cost is None or not r.ai or c.provider != "kubernetes" or cost.monthly_usd is None
                 or not pools):
             continue
-        wanted_types = [str(t) for t in r.meta.get("placement_types") or []] or ([c.instance_type] if c.instance_type else [])
+        wanted_types = ([str(t) for t in r.meta.get("placement_types") or []]
+                        or ([c.instance_type] if c.instance_type else []))
         if matched is None:
             if not c.instance_type:
                 continue  # not priced from a node type
@@ -594,7 +596,8 @@ def attribute(resources: list[Any]) -> None:
         if not sources:
             continue
         unpriced = [s.address for s in sources
-                    if s.cost is None or s.cost.monthly_usd is None or not s.cost.counted or s.meta.get("priced_elsewhere")]
+                    if s.cost is None or s.cost.monthly_usd is None or not s.cost.counted
+                    or s.meta.get("priced_elsewhere")]
         if unpriced:
             c.notes.append(f"its figure counts in totals: it may land on {', '.join(unpriced[:5])}, whose capacity "
                            "has no figure of its own in this scan")
@@ -638,11 +641,13 @@ def _take_capacity(c: Any, sources: list[Any], used: dict[int, float]) -> bool:
     taken = sum(min(used.get(id(s), 0.0), cap) for s, cap in caps if cap is not None)
     free = total - taken
     if demand > free + 1e-9:
-        c.notes.append(f"its figure counts in totals: it asks {demand:g} GPU{'s' if demand != 1 else ''}, node pool{'s' if pl else ''} {names} "
+        c.notes.append(f"its figure counts in totals: it asks {demand:g} GPU{'s' if demand != 1 else ''}, "
+                       f"node pool{'s' if pl else ''} {names} "
                        f"{'have' if pl else 'has'} {total:g}"
                        + (f", {taken:g} of them already attributed to other workloads" if taken else "")
                        + ": beyond the pool's capacity it is not a share of it"
-                       + (f" (an upper bound: up to {free:g} GPU{'s' if free != 1 else ''} of it may be capacity the pool's figure also counts)"
+                       + (f" (an upper bound: up to {free:g} GPU{'s' if free != 1 else ''} of it may be capacity "
+                          "the pool's figure also counts)"
                           if free > 0 else ""))
         return False
     left = demand
@@ -699,7 +704,8 @@ def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) ->
         for nb, ns in ex.blocks_named(body, "node_config", scope):
             labels.update(str_map(val(nb, ns, "labels")))
             for tb, ts in ex.blocks_named(nb, "taint", ns):
-                taints.append({"key": val(tb, ts, "key"), "value": val(tb, ts, "value"), "effect": val(tb, ts, "effect")})
+                taints.append({"key": val(tb, ts, "key"), "value": val(tb, ts, "value"),
+                               "effect": val(tb, ts, "effect")})
             mt = val(nb, ns, "machine_type")
             if isinstance(mt, str):
                 types = [mt]
@@ -760,7 +766,8 @@ def _pools_in_yaml(doc: Any, fallback: str) -> list[dict[str, Any]]:
         tpl = (doc.get("spec") or {}).get("template") if isinstance(doc.get("spec"), dict) else None
         tpl = tpl if isinstance(tpl, dict) else {}
         spec = tpl.get("spec") if isinstance(tpl.get("spec"), dict) else {}
-        labels = {**_label_map((tpl.get("metadata") or {}).get("labels") if isinstance(tpl.get("metadata"), dict) else {}),
+        meta = tpl.get("metadata")
+        labels = {**_label_map((meta or {}).get("labels") if isinstance(meta, dict) else {}),
                   "karpenter.sh/nodepool": name}
         out.append(pool_record(f"NodePool {name}", labels, spec.get("taints") or [], spec.get("requirements") or []))
     return out
@@ -780,7 +787,8 @@ def _node_groups(value: Any, prefix: str) -> list[dict[str, Any]]:
             types = [ng["instance_type"]]
         labels = _label_map(ng.get("labels") if isinstance(ng.get("labels"), dict) else {})
         raw_taints = ng.get("taints")
-        taints = list(raw_taints.values()) if isinstance(raw_taints, dict) else raw_taints if isinstance(raw_taints, list) else []
+        taints = (list(raw_taints.values()) if isinstance(raw_taints, dict)
+                  else raw_taints if isinstance(raw_taints, list) else [])
         taints = [{"key": t.get("key"), "value": t.get("value"), "effect": t.get("effect")}
                   for t in taints if isinstance(t, dict) and isinstance(t.get("key"), str)]
         out.append(pool_record(f"{prefix}[{key}]", labels, taints, (), types))

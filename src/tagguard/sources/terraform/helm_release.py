@@ -1,9 +1,10 @@
 """``helm_release`` resources: a local or fetched chart rendered with the release's own values (issue 12 item 2).
 
 A local chart must be a directory inside the scanned repository.  As in helm (``LocateChart``) a chart
-path wins over ``repository``: ``./x`` or ``/x`` is always a path, ``a/b`` is one when it exists.  The values are what the HCL evaluator
-makes of ``values`` (heredocs, ``yamlencode(...)``, ``templatefile(...)``) followed by ``set`` /
-``set_sensitive`` (blocks, or the helm provider 3 list attribute), which win like ``--set`` does.
+path wins over ``repository``: ``./x`` or ``/x`` is always a path, ``a/b`` is one when it exists.  The values
+are what the HCL evaluator makes of ``values`` (heredocs, ``yamlencode(...)``, ``templatefile(...)``)
+followed by ``set`` / ``set_sensitive`` (blocks, or the helm provider 3 list attribute), which win like
+``--set`` does.
 Rendering is ``sources/kubernetes/helm.py``'s own ``HelmSource._render`` with the release's name, namespace and
 values files (written to a private temporary directory, outside the repository); no other way of
 running helm.  The objects are judged as Kubernetes objects; their resources and findings point at
@@ -291,7 +292,8 @@ def _locate(item: dict[str, Any], inventory: Any, ctx: Any, charts: list[Any]) -
     if d == ".." or d.startswith("../") or not os.path.isfile(os.path.join(real, "Chart.yaml")):
         item["not_local"] = "its chart is not a chart directory inside the scanned repository"
         return Finding(rule="not-scanned", category=NOT_SCANNED, severity=WARNING, file=file, line=line,
-                       address=address, message=f"{address}: {item['not_local']}, so the objects it creates are not checked",
+                       address=address,
+                       message=f"{address}: {item['not_local']}, so the objects it creates are not checked",
                        fix="vendor the chart into the repository (a directory with Chart.yaml)")
     return inventory, d, real, None
 

@@ -31,7 +31,8 @@ def tag_list(value: Any, origin: str) -> ex.TagMap:
             if isinstance(key, Unknown):
                 out = ex.TagMap()
                 out.open = True
-                out.open_reason = f"a tag key in {origin} is not known statically" + (f" ({key.reason})" if key.reason else "")
+                out.open_reason = (f"a tag key in {origin} is not known statically"
+                                   + (f" ({key.reason})" if key.reason else ""))
                 return out
             if isinstance(key, str):
                 flat[key] = val
