@@ -207,7 +207,7 @@ def walk(root: Path, exclude: Iterable[str] = (), boundary: Path | None = None) 
             leaves(root.name)
         return inv
     seen: set[str] = set()
-    stack = [(root, ())]  # (directory, real paths of its ancestors)
+    stack: list[tuple[Path, tuple[str, ...]]] = [(root, ())]  # (directory, real paths of its ancestors)
     while stack:
         current, ancestors = stack.pop()
         try:

@@ -24,6 +24,8 @@ def _field(text: str, lo: int, hi: int) -> set[int] | None:
             if not s.isdigit() or int(s) == 0:
                 return None
             step = int(s)
+        a: int | None
+        b: int | None
         if part in ("*", "?"):
             a, b = lo, hi
         elif "-" in part:

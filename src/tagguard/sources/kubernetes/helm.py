@@ -612,6 +612,8 @@ def _run_bounded(cmd: list[str], env: dict[str, str], cwd: str, deadline: float,
     for t in threads:
         t.join(timeout=5)
     for stream in (proc.stdout, proc.stderr):
+        if stream is None:  # never: both are pipes
+            continue
         try:
             stream.close()
         except OSError:

@@ -178,6 +178,7 @@ def resolve_units(role: dict[str, Any], item: Any, root: dict[str, Any]) -> tupl
             continue
         path, _, divisor = m.group("path").partition("/")  # "a/b": a divided by b (b absent or 0: 1)
         value = get_path(item, path, root)
+        n: int | None
         if value is None:
             n = int(m.group("default") or 1)
         else:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
-from collections.abc import Iterator
+from typing import Any, cast
+from collections.abc import Callable, Iterator
 
 from tagguard.model import Finding
 from tagguard.sources.base import parse_error
@@ -35,7 +35,7 @@ class Doc:
 
     obj: dict[str, Any]
     file: str
-    line: int
+    line: int | None  # None: an object decoded elsewhere whose block line is unknown
     helm_source: str | None = None  # the template a `helm template` document came from
 
 
@@ -271,7 +271,7 @@ def _loader_class():
 
         base = yamlio.SafeLoader
         if getattr(yaml, "__with_libyaml__", False) and base is getattr(yaml, "CSafeLoader", None):
-            from yaml.cyaml import CParser
+            from yaml._yaml import CParser  # what yaml.cyaml re-exports (the stub does not export it)
             from yaml.resolver import Resolver
 
             from yaml.nodes import MappingNode, ScalarNode
@@ -289,8 +289,9 @@ def _loader_class():
 
                 # Called for every node with results ignored: C builtins, not Python frames
                 # (`slice(node, index)` / `tuple()` do nothing useful and cost next to nothing).
-                descend_resolver = staticmethod(slice)
-                ascend_resolver = staticmethod(tuple)
+                # cast: a C builtin stands in for the stub's methods (any arity); the staticmethod is unchanged
+                descend_resolver = cast("Callable[..., None]", staticmethod(slice))
+                ascend_resolver = cast("Callable[..., None]", staticmethod(tuple))
 
                 def resolve(self, kind, value, implicit):
                     if kind is ScalarNode:

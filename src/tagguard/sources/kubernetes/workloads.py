@@ -161,7 +161,7 @@ def node_constraints(pod_spec: dict[str, Any]) -> dict[str, list[str]]:
         for t in per_term[1:]:
             common &= set(t)
         for key in common:
-            vals: list[str] = []
+            vals = []
             for t in per_term:
                 vals.extend(v for v in t[key] if v not in vals)
             out.setdefault(key, []).extend(v for v in vals if v not in out.get(key, []))
@@ -178,7 +178,7 @@ def _short_model(value: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _accelerator_of_type(instance_type: str) -> tuple[str, float | None] | None:
+def _accelerator_of_type(instance_type: str) -> tuple[str | None, float | None] | None:
     try:
         from tagguard.pricing.catalog import accelerator_info
     except ImportError:
@@ -268,7 +268,8 @@ def placement_request(pod_spec: dict[str, Any]) -> dict[str, Any]:
         exprs = []
         for e in (term.get("matchExpressions") or [])[:32] if isinstance(term.get("matchExpressions"), list) else []:
             if isinstance(e, dict) and e.get("key") is not None:
-                vals = e.get("values") if isinstance(e.get("values"), list) else []
+                raw = e.get("values")
+                vals = raw if isinstance(raw, list) else []
                 exprs.append({"key": str(e.get("key")), "operator": str(e.get("operator")),
                               "values": [str(v) for v in vals[:64]]})
         terms.append(exprs)
