@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import Iterator
 
 from ._compile import _SHARE_MAX, Compiler, _share, unescape_quoted
@@ -67,12 +67,19 @@ class ParseIssue:
         return f"line {self.line}, column {self.column}: {self.message}"
 
 
+class ExpressionCompiler(Protocol):
+    """What compiles an attribute's parsed node into an Expr on first read (``Compiler`` here,
+    the JSON syntax's own in ``tagguard.sources.terraform.tfjson``)."""
+
+    def expression(self, node: Any) -> Expr: ...
+
+
 class Attribute:
     """``name = expr``.  ``expr`` compiles on first access."""
 
     __slots__ = ("name", "line", "end_line", "_node", "_compiler", "_expr")
 
-    def __init__(self, name: str, node: Any, compiler: Compiler | None, line: int, end_line: int) -> None:
+    def __init__(self, name: str, node: Any, compiler: ExpressionCompiler | None, line: int, end_line: int) -> None:
         self.name = name
         self.line = line
         self.end_line = end_line
@@ -206,7 +213,7 @@ def _has_long_line(data: bytes) -> bool:
 
 
 def _heredoc_bodies(data: bytes) -> list[tuple[int, int]]:
-    spans = []
+    spans: list[tuple[int, int]] = []
     pos = 0
     while True:
         m = _HEREDOC_OPEN.search(data, pos)

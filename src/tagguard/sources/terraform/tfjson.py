@@ -24,7 +24,7 @@ with its line and column.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from tagguard.hcl.evaluate import Literal, ObjectExpr, Source, TupleExpr
 from tagguard.hcl.parse import MAX_BLOCK_DEPTH, Attribute, Block, Body, HclFile, ParseIssue
@@ -59,10 +59,12 @@ class _Scanner:
         import json.decoder
 
         self.text = text
-        self.scanstring = json.decoder.scanstring
+        # typeshed leaves out json.decoder.scanstring (CPython's C string scanner, there since 2.6)
+        self.scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
     def ws(self, pos: int) -> int:
-        return _WS.match(self.text, pos).end()
+        m = _WS.match(self.text, pos)  # the pattern matches the empty string: never None
+        return m.end() if m is not None else pos
 
     def value(self, pos: int, depth: int) -> tuple[JNode, int]:
         if depth > MAX_DEPTH:

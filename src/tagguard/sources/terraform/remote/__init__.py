@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tagguard.sources.terraform.remote.http import FetchError, host_allowed
@@ -198,6 +198,8 @@ class RemoteModules:
 
         if getter.kind == "registry":
             addr = registry.parse(getter.url)
+            if addr is None:  # classify() made a registry Getter only for a source that parses
+                raise FetchError(f"{getter.url[:200]!r} is not a registry address")
             chosen, location = registry.resolve(addr, version, self.allowed, self.log, self.credentials)
             try:
                 inner = classify(location)
@@ -254,7 +256,7 @@ def _subdir(tree: Path, subdir: str) -> Path:
 
 def from_options(config, fetch_flag: bool) -> RemoteModules:
     """Settings from the trusted config's ``modules`` section and ``--fetch-modules``."""
-    section = {}
+    section: dict[str, Any] = {}
     if config is not None:
         try:
             section = config.section("modules") or {}

@@ -111,9 +111,9 @@ def unpack(data: bytes, name: str, dest: Path) -> None:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                src = tf.extractfile(member)
-                if src is not None:
-                    _copy_member(src, target, member.name, member.size, MAX_UNPACKED - (total - member.size))
+                member_src = tf.extractfile(member)
+                if member_src is not None:
+                    _copy_member(member_src, target, member.name, member.size, MAX_UNPACKED - (total - member.size))
                 else:
                     target.touch()
                 os.chmod(target, 0o644)

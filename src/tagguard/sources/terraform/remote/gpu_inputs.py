@@ -90,9 +90,9 @@ def accelerator_input(body, evaluate: Callable[[Any], Any] | None = None) -> tup
         if found:
             return attr.line + found[0], name, found[1]
     for block in getattr(body, "blocks", ()) or ():  # helm_release `set { name = ..., value = ... }`
-        found = accelerator_input(block.body, evaluate)
-        if found:
-            return found
+        nested = accelerator_input(block.body, evaluate)
+        if nested:
+            return nested
     if evaluate is None:
         return None
     for name, attr in attrs:

@@ -83,7 +83,7 @@ def get(url: str, allowed, limit: int, log: Callable[[str], None],
             if value:
                 hop["Authorization"] = value
                 note = f" (with the runner's credential for {host.lower()})"  # the host, never the value
-        handlers = [NoRedirect()]
+        handlers: list[urllib.request.BaseHandler] = [NoRedirect()]
         if is_loopback(host):
             handlers.append(urllib.request.ProxyHandler({}))
         opener = urllib.request.build_opener(*handlers)
