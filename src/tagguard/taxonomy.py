@@ -670,9 +670,11 @@ def _registry(schema: dict[str, Any], path: Path | None, root: Path | None):
                 raise TaxonomyError(f"{where}: more than 100 referenced schema files; refused")
 
     def refuse(uri: str):  # never reached after the walk above; never fetches either
-        raise NoSuchResource(ref=uri)
+        raise NoSuchResource(uri)  # positional: the attrs field `ref` (see the ignore below)
 
-    registry = Registry(retrieve=refuse).with_resources(
+    # referencing's _attrs.pyi marks its classes with the draft name __dataclass_transform__, which
+    # mypy does not recognise, so it cannot see the attrs fields (here `retrieve`, the alias of _retrieve).
+    registry = Registry(retrieve=refuse).with_resources(  # type: ignore[call-arg]
         (uri, Resource.from_contents(contents, default_specification=DRAFT202012))
         for uri, contents in resources.items())
     return rooted, registry, documents
@@ -800,5 +802,6 @@ def use_re2_in_jsonschema() -> None:
             module = importlib.import_module(name)
         except ImportError:  # pragma: no cover - other jsonschema layouts
             continue
-        if getattr(module, "re", None) is not None and module.re is not _SEARCH:
-            module.re = _SEARCH
+        current = getattr(module, "re", None)
+        if current is not None and current is not _SEARCH:
+            vars(module)["re"] = _SEARCH

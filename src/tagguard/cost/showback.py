@@ -177,17 +177,18 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
     out_dims: dict[str, Any] = {}
     for label, key in dims.items():
         groups: dict[str, dict[str, float]] = {}
-        for r in rows:
-            known = _known(r["tags"].get(key))
-            value = UNALLOCATED if r["problems"] else (str(r["tags"][key]) if known else NOT_SET)
+        for row in rows:
+            known = _known(row["tags"].get(key))
+            value = UNALLOCATED if row["problems"] else (str(row["tags"][key]) if known else NOT_SET)
             g = groups.setdefault(value, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
-            g["monthly_usd"] += r["monthly_usd"]
-            g["gpu_hours"] += r["gpu_hours"]
+            g["monthly_usd"] += row["monthly_usd"]
+            g["gpu_hours"] += row["gpu_hours"]
             g["resources"] += 1
-        lines = [{"value": v, "monthly_usd": _r(g["monthly_usd"]), "gpu_hours": round(g["gpu_hours"], 2),
-                  "resources": int(g["resources"]),
-                  "share_pct": round(100 * g["monthly_usd"] / total, 1) if total else 0.0}
-                 for v, g in groups.items() if v != UNALLOCATED]
+        lines: list[dict[str, Any]] = [
+            {"value": v, "monthly_usd": _r(g["monthly_usd"]), "gpu_hours": round(g["gpu_hours"], 2),
+             "resources": int(g["resources"]),
+             "share_pct": round(100 * g["monthly_usd"] / total, 1) if total else 0.0}
+            for v, g in groups.items() if v != UNALLOCATED]
         lines.sort(key=lambda x: (-x["monthly_usd"], x["value"]))
         un = groups.get(UNALLOCATED, {"monthly_usd": 0.0, "gpu_hours": 0.0, "resources": 0})
         out_dims[label] = {"tag": key, "rows": lines,

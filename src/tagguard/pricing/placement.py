@@ -751,8 +751,12 @@ def _label_map(value: Any) -> dict[str, str]:
     return out
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _pools_in_yaml(doc: Any, fallback: str) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     if not isinstance(doc, dict):
         return out
     np = doc.get("nodePool")
@@ -761,13 +765,10 @@ def _pools_in_yaml(doc: Any, fallback: str) -> list[dict[str, Any]]:
         labels = {**_label_map(np.get("labels")), "karpenter.sh/nodepool": name}
         out.append(pool_record(f"NodePool {name}", labels, np.get("taints") or [], np.get("requirements") or []))
     elif doc.get("kind") == "NodePool" and str(doc.get("apiVersion", "")).startswith("karpenter.sh/"):
-        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-        name = str(meta.get("name") or fallback)
-        tpl = (doc.get("spec") or {}).get("template") if isinstance(doc.get("spec"), dict) else None
-        tpl = tpl if isinstance(tpl, dict) else {}
-        spec = tpl.get("spec") if isinstance(tpl.get("spec"), dict) else {}
-        meta = tpl.get("metadata")
-        labels = {**_label_map((meta or {}).get("labels") if isinstance(meta, dict) else {}),
+        name = str(_dict(doc.get("metadata")).get("name") or fallback)
+        tpl = _dict(_dict(doc.get("spec")).get("template"))
+        spec = _dict(tpl.get("spec"))
+        labels = {**_label_map(_dict(tpl.get("metadata")).get("labels")),
                   "karpenter.sh/nodepool": name}
         out.append(pool_record(f"NodePool {name}", labels, spec.get("taints") or [], spec.get("requirements") or []))
     return out
@@ -775,7 +776,7 @@ def _pools_in_yaml(doc: Any, fallback: str) -> list[dict[str, Any]]:
 
 def _node_groups(value: Any, prefix: str) -> list[dict[str, Any]]:
     """terraform-aws-modules/eks ``eks_managed_node_groups`` / ``self_managed_node_groups`` shapes."""
-    out = []
+    out: list[dict[str, Any]] = []
     if not isinstance(value, dict):
         return out
     for key, ng in value.items():

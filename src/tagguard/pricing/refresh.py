@@ -71,7 +71,8 @@ def parse_price_item(item: dict[str, Any]) -> dict[str, Any]:
         attrs = term.get("termAttributes") or {}
         if attrs.get("OfferingClass", "standard") != "standard":
             continue
-        years = {"1yr": 1, "3yr": 3}.get(attrs.get("LeaseContractLength"))
+        lease = attrs.get("LeaseContractLength")
+        years = {"1yr": 1, "3yr": 3}.get(lease) if isinstance(lease, str) else None
         if not years:
             continue
         hourly, upfront = 0.0, 0.0

@@ -21,7 +21,7 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from tagguard.formats.helpers import money as _money
-from tagguard.model import ERROR, INFO, WARNING, Finding, Resource
+from tagguard.model import ERROR, INFO, WARNING, Compute, Finding, Resource
 
 OVER_BUDGET = "over_budget"
 NEEDS_APPROVAL = "needs_approval"
@@ -131,12 +131,18 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
 
 # --- spot hints -------------------------------------------------------------------------------
 
+def _compute(r: Resource) -> Compute:
+    """The compute of a spot-hint candidate: the candidates filter keeps only resources that have one."""
+    assert r.compute is not None
+    return r.compute
+
+
 def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
     candidates = [r for r in resources if r.ai and r.compute is not None and r.cost is not None
                   and r.cost.monthly_usd is not None and r.meta.get("action") not in ("delete",)
                   and not r.meta.get("served_by")]
-    train = [r for r in candidates if (r.compute.pricing_model or "on_demand") == "on_demand"
-             and (r.compute.units or 0) > 0 and is_training(r)]
+    train = [r for r in candidates if (_compute(r).pricing_model or "on_demand") == "on_demand"
+             and (_compute(r).units or 0) > 0 and is_training(r)]
     if train:
         from copy import deepcopy
 
@@ -145,11 +151,11 @@ def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
         pricer = make_pricer(ctx.config, ctx.options).pricer  # the scan's own rate card and config
         for r in train:
             assert r.cost is not None and r.cost.monthly_usd is not None  # candidates have a monthly figure
-            shadow = Resource(address=r.address, type=r.type, source=r.source, ai=True,
-                              compute=deepcopy(r.compute),
+            shadow_compute = deepcopy(_compute(r))
+            shadow_compute.pricing_model = "spot"
+            shadow_compute.spot_units = None
+            shadow = Resource(address=r.address, type=r.type, source=r.source, ai=True, compute=shadow_compute,
                               meta={k: v for k, v in r.meta.items() if k == "runs_per_month"})
-            shadow.compute.pricing_model = "spot"
-            shadow.compute.spot_units = None
             spot = pricer.price(shadow)
             if spot.monthly_usd is None or spot.monthly_usd >= r.cost.monthly_usd:
                 continue
@@ -171,11 +177,12 @@ def _spot_hints(resources: list[Resource], ctx) -> Iterator[Finding]:
                 extra={"saving_monthly_usd": saving, "on_demand_monthly_usd": round(r.cost.monthly_usd, 2),
                        "spot_monthly_usd": round(spot.monthly_usd, 2), "spot_basis": basis})
     for r in candidates:
-        model = (r.compute.pricing_model or "on_demand")
+        compute = _compute(r)
+        model = (compute.pricing_model or "on_demand")
         if model not in ("spot", "mixed") or not is_production(r) or not is_serving(r):
             continue
         what = ("entirely on spot" if model == "spot"
-                else f"partly on spot ({r.compute.spot_units or '?'} of {r.compute.units or '?'} units)")
+                else f"partly on spot ({compute.spot_units or '?'} of {compute.units or '?'} units)")
         yield Finding(
             rule="spot-risk", category=OPTIMIZATION, severity=INFO, address=r.address, file=r.file, line=r.line,
             resource_type=r.type,

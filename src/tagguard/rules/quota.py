@@ -21,14 +21,15 @@ def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
     resources = [r for r in resources if r.source in K8S_SOURCES]
     if not resources:
         return
-    quotas: dict[str, set[str]] = {}
-    invalid: dict[str, list[str]] = {}
-    namespaces: dict[str, Resource] = {}
+    # keyed by namespace; None when a resource names none (kept apart, as before)
+    quotas: dict[str | None, set[str]] = {}
+    invalid: dict[str | None, list[str]] = {}
+    namespaces: dict[str | None, Resource] = {}
     cluster_caps: set[str] = set()
-    workloads: dict[str, list[Resource]] = {}
+    workloads: dict[str | None, list[Resource]] = {}
     nodepools: list[Resource] = []
     for r in resources:
-        ns = r.meta.get("namespace")
+        ns: str | None = r.meta.get("namespace")
         if r.type == "ResourceQuota":
             quotas.setdefault(ns, set()).update(k for k, v in (r.meta.get("gpu_quota") or {}).items() if v is not None)
             if r.meta.get("invalid_gpu_quota_keys"):

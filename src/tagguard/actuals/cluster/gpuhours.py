@@ -399,7 +399,7 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
     step_h = data.step / 3600.0
     hours = (data.end - data.start) / 3600.0
     keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
-    label_to_key = {}
+    label_to_key: dict[str, str] = {}
     for k in keys:
         label_to_key.setdefault(label_name(k), k)
     group_by = opts.group_by or (keys[0] if keys else None)

@@ -100,7 +100,8 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
             s["gpu_hours"] += hours
             s["cost_usd"] += cost
             continue
-        props = a.get("properties") if isinstance(a.get("properties"), dict) else {}
+        raw_props = a.get("properties")
+        props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
         tags: dict[str, str] = {}
         for src in (props.get("namespaceLabels"), props.get("labels")):
             if isinstance(src, dict):
@@ -116,7 +117,7 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
                 reasons[m] = reasons.get(m, 0) + 1
             g = UNATTRIBUTED
         else:
-            g = str(tags.get(group_by, ""))
+            g = tags.get(group_by, "") if group_by is not None else ""
         row = groups.setdefault(g, {"gpu_hours": 0.0, "cost_usd": 0.0, "used_gpu_hours": 0.0,
                                     "unmeasured_gpu_hours": 0.0, "allocations": 0, "namespaces": set()})
         row["gpu_hours"] += hours
