@@ -25,10 +25,13 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tagguard.model import INFO, NOT_SCANNED, WARNING, Finding
 from tagguard.sources.base import SourceOutput
+
+if TYPE_CHECKING:
+    from tagguard.sources.kubernetes.helm import HelmSource
 
 MAX_SETS = 1000
 _SET_PART = re.compile(r"((?:\\.|[^.\\])+)")
@@ -163,7 +166,7 @@ def _split_name(name: str) -> list[Any]:
     parts: list[Any] = []
     for m in _SET_PART.finditer(name):
         piece = m.group(1)
-        idx = []
+        idx: list[int] = []
         while True:
             mm = re.search(r"\[(\d+)\]$", piece)
             if not mm:
@@ -316,7 +319,7 @@ def _run(helm: str, item: dict[str, Any], release: str, namespace: str, where: t
             p = os.path.join(tmp, "set.yaml")
             Path(p).write_text(json.dumps(sets_as_values(item["sets"])), encoding="utf-8")
             files.append(p)
-        renderer = _Renderer(release, namespace, files)
+        renderer = _renderer(release, namespace, files)
         chart_meta = helm_mod._chart_meta(Path(real) / "Chart.yaml", Path(real))
         name = str(chart_meta.get("name") or Path(real).name)
         chart_file = "Chart.yaml" if d == "." else f"{d}/Chart.yaml"
@@ -372,17 +375,15 @@ def _judged_once(resources: list[Any], chart: str, address: str) -> None:
                                      "not a second time on its own with the chart's default values")
 
 
-class _Renderer:
-    """``HelmSource._render`` with the release's name, namespace and values instead of the config's."""
+def _renderer(release: str, namespace: str, values: list[str]) -> HelmSource:
+    """A HelmSource whose ``_render`` uses the release's name, namespace and values instead of the config's."""
+    from tagguard.sources.kubernetes.helm import HelmSource
 
-    def __new__(cls, release: str, namespace: str, values: list[str]):
-        from tagguard.sources.kubernetes.helm import HelmSource
+    class R(HelmSource):
+        def _settings(self, d, ctx, inventory=None):  # noqa: D401 - the helm_release's own settings
+            return release, namespace, list(values), []
 
-        class R(HelmSource):
-            def _settings(self, d, ctx, inventory=None):  # noqa: D401 - the helm_release's own settings
-                return release, namespace, list(values), []
-
-        return R()
+    return R()
 
 
 class _CachedChart:
