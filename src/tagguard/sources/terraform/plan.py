@@ -180,7 +180,7 @@ class _JsonBody:
 
     def blocks_of(self, name: str) -> list[_Block]:
         v = self.value.get(name)
-        if _is_blocks(v):
+        if isinstance(v, list) and _is_blocks(v):
             return [_Block(item) for item in v]
         return []
 
@@ -200,20 +200,20 @@ def with_unknowns(after: Any, unknown: Any, reason: str = "known only after appl
     if unknown is True:
         return Unknown(reason)
     if isinstance(unknown, dict):
-        base = dict(after) if isinstance(after, dict) else {}
+        obj = dict(after) if isinstance(after, dict) else {}
         for k, u in unknown.items():
             if u is True or isinstance(u, (dict, list)):
-                base[k] = with_unknowns(base.get(k), u, reason)
-        return base
+                obj[k] = with_unknowns(obj.get(k), u, reason)
+        return obj
     if isinstance(unknown, list):
-        base = list(after) if isinstance(after, list) else []
+        seq = list(after) if isinstance(after, list) else []
         for i, u in enumerate(unknown):
             if u is True or isinstance(u, (dict, list)):
-                if i < len(base):
-                    base[i] = with_unknowns(base[i], u, reason)
+                if i < len(seq):
+                    seq[i] = with_unknowns(seq[i], u, reason)
                 elif u is True:
-                    base.append(Unknown(reason))
-        return base
+                    seq.append(Unknown(reason))
+        return seq
     return after
 
 
