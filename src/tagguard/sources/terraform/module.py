@@ -272,7 +272,7 @@ class ModuleInstance:
                                      self._module_outputs)
         self.providers: dict[str, ProviderConf] = dict(providers or {})
         self._own_providers()
-        self._children: dict[str, list[tuple[str, ModuleInstance]]] = {}
+        self._children: dict[str, list[tuple[str, ModuleInstance]] | None] = {}  # None: not instantiated
         # Terraform runs in the root module's directory: path.* and file() paths are relative to it
         self.cwd: Path = cwd if cwd is not None and inputs is not None else mdef.dir
         self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
@@ -572,10 +572,12 @@ def _allowed_in(expr, inst, name: str, depth: int) -> list[str] | None:
         nulls = [s for s in sides if _is_null_check(s, name)]
         rest = [s for s in sides if s not in nulls]
         found = [_allowed_in(s, inst, name, depth + 1) for s in rest]
-        if not found or any(f is None for f in found):
+        if not found:
             return None
         merged: list[str] = []
         for f in found:
+            if f is None:  # one side allows anything
+                return None
             merged.extend(v for v in f if v not in merged)
         return merged
     return None
@@ -783,6 +785,7 @@ class Loader:
         if source is None:
             return None
         module_key = f"{parent.module_key}.{call_name}" if parent.module_key else call_name
+        child_dir: Path | None
         if is_local_source(source):
             child_dir = (parent.mdef.dir / source).resolve()
             if not self._inside(child_dir) and not self._same_download(parent.mdef.dir, child_dir):
@@ -838,11 +841,11 @@ class Loader:
             count = bindings.pop("__count__", 1)
             multiplier = None if count is None or parent.multiplier is None else count * parent.multiplier
             scope = _BoundScope(parent, bindings)
-            inputs = {}
+            inputs: dict[str, Callable[[], Any]] = {}
             for name, attr in body.attributes.items():
                 if name in ("source", "version", "count", "for_each", "providers", "depends_on"):
                     continue
-                inputs[name] = _memo(lambda a=attr, s=scope: _safe_eval(a.expr, s))
+                inputs[name] = _lazy_input(attr, scope)
             prefix = f"{parent.prefix}module.{call_name}{key_suffix}."
             child = ModuleInstance(self, mdef, prefix, inputs=inputs, providers=providers,
                                    depth=parent.depth + 1,
@@ -899,6 +902,7 @@ class ModuleManifest:
         self.root_dir = root_dir
         self.entries = entries
         self.stale: dict[str, str] = {}  # key -> why the entry was not used
+        self.boundary: Path | None = None  # set by load(): the directory module sources stay in
 
     @classmethod
     def load(cls, root_dir: Path, loader: Loader) -> ModuleManifest | None:
@@ -980,6 +984,11 @@ def _quote(text: str) -> str:
     from tagguard.safeio import truncate
 
     return repr(truncate(text, 120))
+
+
+def _lazy_input(attr: hcl.Attribute, scope: _BoundScope) -> Callable[[], Any]:
+    """A module input evaluated on first read, once."""
+    return _memo(lambda: _safe_eval(attr.expr, scope))
 
 
 def _memo(fn: Callable[[], Any]) -> Callable[[], Any]:
