@@ -15,11 +15,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 from collections.abc import Iterator
 
 from tagguard.hcl import parse as hcl
 from tagguard.hcl.values import PartialMap, Unknown
+
+if TYPE_CHECKING:
+    from tagguard.sources.terraform.remote import RemoteModules
 
 MAX_MODULE_DEPTH = 12
 MAX_INSTANCES = 2_000  # for_each / count fan-out per module call
@@ -28,6 +31,13 @@ MAX_INSTANCES = 2_000  # for_each / count fan-out per module call
 MAX_MODULE_INSTANCES = 10_000
 
 _PROVIDER_REF = re.compile(r'"?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)"?\s*=\s*([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)')
+
+
+class VarHints(Protocol):
+    """Values a variable may take, with the file that sets each (a dict, or the source's
+    lazily read ``*.tfvars`` hints)."""
+
+    def get(self, name: str, /) -> list[tuple[Any, str]] | None: ...
 
 
 @dataclass
@@ -277,7 +287,7 @@ class ModuleInstance:
         self.cwd: Path = cwd if cwd is not None and inputs is not None else mdef.dir
         self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
         # root only: values a variable takes in tfvars files Terraform does not load by itself
-        self.var_hints: dict[str, list[tuple[Any, str]]] = {}
+        self.var_hints: VarHints = {}
 
     def _path_str(self, p: Path) -> str:
         try:
@@ -760,7 +770,7 @@ class Loader:
         self.instances: list[ModuleInstance] = []
         self.manifests: dict[str, ModuleManifest | None] = {}
         self.read_log: list[Path] = []  # files read by file()/templatefile(), in order
-        self.remote = None  # remote.RemoteModules: module sources from the user cache (or downloaded, opt-in)
+        self.remote: RemoteModules | None = None  # module sources from the user cache (or downloaded, opt-in)
         self.remote_why: dict[str, str] = {}  # module key -> why its remote source is not available
 
     def manifest_for(self, root_dir: Path) -> ModuleManifest | None:

@@ -10,7 +10,7 @@ import os
 import re
 from bisect import bisect_right
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable
 
 from tagguard.model import INFO, NOT_SCANNED, WARNING, Finding, Resource, Suppression, Unpropagated
@@ -21,6 +21,9 @@ from tagguard.sources.terraform.module import (
     Loader, Located, ModuleInstance, _safe_eval, bound_scope, expand_repetition, is_local_source, static_string,
 )
 from tagguard.hcl.values import Unknown
+
+if TYPE_CHECKING:
+    from tagguard.sources.terraform.k8s import Unknowns
 
 _IGNORE = re.compile(r"tagguard:ignore\b\s*(?P<rules>[\w,\s*-]*?)\s*(?:--\s*(?P<reason>.*\S))?\s*$")
 
@@ -113,7 +116,7 @@ class TerraformSource(Source):
         if k8s_items:
             from tagguard.sources.terraform import k8s
 
-            out.extend(k8s.build(k8s_items, ctx, unknowns))
+            out.extend(k8s.build(k8s_items, ctx, unknowns.real()))
             # manifests read with file()/templatefile() were judged here: the YAML reader must not count them again
             inventory.claim(f for item in k8s_items for f in item["files"])
         scanned = {os.path.realpath(mdef.dir) for mdef in defs.values()}
@@ -160,11 +163,14 @@ class _K8sUnknowns:
     def __getattr__(self, name: str) -> Any:
         if name == "_real":
             raise AttributeError(name)
+        return getattr(self.real(), name)
+
+    def real(self) -> Unknowns:
         if self._real is None:
             from tagguard.sources.terraform.k8s import Unknowns
 
             self._real = Unknowns()
-        return getattr(self._real, name)
+        return self._real
 
 
 def _reader(out: SourceOutput, ctx: ScanContext, remote=None):
@@ -442,7 +448,7 @@ class _Walker:
                 self.walk(child, in_focus)
 
     # -- one resource block ------------------------------------------------------------
-    def resource(self, inst: ModuleInstance, loc: Located) -> list[tuple[Resource, Any, Any]]:
+    def resource(self, inst: ModuleInstance, loc: Located) -> list[tuple[Resource, Any, Any, Any]]:
         block = loc.block
         rtype, rname = block.labels[0], block.labels[1]
         if rtype.startswith(("kubernetes_", "kubectl_")):
@@ -770,7 +776,7 @@ def _references_through_locals(inst: ModuleInstance, expr, depth: int = 0) -> li
     return out
 
 
-def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> tuple[ex.TagMap, str | None]:
+def _lt_instance_tags(inst: ModuleInstance, loc: Located) -> tuple[ex.TagMap, str | Unknown | None]:
     """Tags the template's ``tag_specifications`` put on instances, and its instance type."""
     inst = getattr(loc, "owner", None) or inst
     scope = inst
@@ -859,7 +865,7 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
          "mixed_instances_policy.launch_template.launch_template_specification.launch_template_id",
          "mixed_instances_policy.launch_template.launch_template_specification.launch_template_name"],
         res)
-    itype = None
+    itype: str | Unknown | None = None
     lt_tags = ex.TagMap()
     if lt is not None:
         lt_tags, itype = _lt_instance_tags(inst, lt)
