@@ -40,12 +40,19 @@ class VarHints(Protocol):
     def get(self, name: str, /) -> list[tuple[Any, str]] | None: ...
 
 
+_NO_TYPE = object()
+
+
 @dataclass
 class Located:
     """A block together with the file it came from (relative to the scan root)."""
 
     file: str
     block: Any  # hcl.Block
+    # set after the fact, not compared: a variable's parsed type constraint (_NO_TYPE: not parsed yet) and,
+    # for a launch template found in another module, the instance that declares it
+    type_spec: Any = field(default=_NO_TYPE, compare=False, repr=False)
+    owner: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -288,6 +295,11 @@ class ModuleInstance:
         self.path_obj = {"module": self._path_str(mdef.dir), "root": ".", "cwd": "."}
         # root only: values a variable takes in tfvars files Terraform does not load by itself
         self.var_hints: VarHints = {}
+        # children only (set by Loader.instantiate_call): module cycle detection, and the
+        # calling instance and call block, to follow an input to its caller's expression
+        self.dir_chain: tuple[str, ...] | None = None
+        self.parent: ModuleInstance | None = None
+        self.call: Located | None = None
 
     def _path_str(self, p: Path) -> str:
         try:
@@ -639,7 +651,7 @@ def _apply_type_defaults(decl: Located, value: Any) -> Any:
     (``number`` -> ``string`` for ``map(string)`` tags, numeric strings -> ``number``)."""
     if value is None or isinstance(value, Unknown):
         return value
-    spec = getattr(decl, "type_spec", _NO_TYPE)
+    spec = decl.type_spec
     if spec is _NO_TYPE:
         type_attr = decl.block.body.get("type")
         spec = None
@@ -648,7 +660,7 @@ def _apply_type_defaults(decl: Located, value: Any) -> Any:
                 spec = _type_spec(type_attr.expr, 0)
             except Exception:  # noqa: BLE001 - an odd type expression is simply not applied
                 spec = None
-        decl.type_spec = spec  # type: ignore[attr-defined]  # parsed once per declaration
+        decl.type_spec = spec  # parsed once per declaration
     if spec is None:
         return value
     try:
@@ -657,7 +669,6 @@ def _apply_type_defaults(decl: Located, value: Any) -> Any:
         return value
 
 
-_NO_TYPE = object()
 _PRIMITIVES = {"string", "number", "bool", "any"}
 
 
@@ -862,8 +873,8 @@ class Loader:
                                    call_label=f"module.{call_name} ({loc.file}:{loc.block.line})",
                                    multiplier=multiplier, module_key=module_key, manifest=parent.manifest,
                                    cwd=parent.cwd)
-            child.dir_chain = chain + (real_child,)  # type: ignore[attr-defined]  # module cycle detection
-            child.parent, child.call = parent, loc  # type: ignore[attr-defined]  # to follow an input to its caller's expression
+            child.dir_chain = chain + (real_child,)
+            child.parent, child.call = parent, loc
             out.append((key_suffix, child))
         return out
 

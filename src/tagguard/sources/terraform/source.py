@@ -708,7 +708,7 @@ def _template_of(inst: ModuleInstance, expr, depth: int):
                 if depth == 0:
                     return loc
                 found = Located(loc.file, loc.block)
-                found.owner = inst  # type: ignore[attr-defined]  # evaluated in the module that declares it
+                found.owner = inst  # evaluated in the module that declares it
                 return found
         elif len(ref) >= 2 and ref[0] == "var" and depth < 4 and inst.inputs is not None and ref[1] in inst.inputs:
             parent, call = getattr(inst, "parent", None), getattr(inst, "call", None)
