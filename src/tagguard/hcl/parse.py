@@ -90,7 +90,10 @@ class Attribute:
     @property
     def expr(self) -> Expr:
         if self._expr is None:
-            self._expr = self._compiler.expression(self._node)  # type: ignore[union-attr]
+            compiler = self._compiler
+            if compiler is None:  # not reached: the compiler is dropped only once _expr is set
+                raise RuntimeError(f"attribute {self.name} has no compiler")
+            self._expr = compiler.expression(self._node)
             self._node = self._compiler = None
         return self._expr
 
