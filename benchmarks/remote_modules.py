@@ -17,21 +17,20 @@ scans must find the same resources.  Writes its section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "remote_modules"))
+
+from rmkit import Recorder, registry_server, tgz  # noqa: E402 - the tests' loopback registry
 
 MODULE = '''variable "name" { type = string }
 variable "tags" {
@@ -52,48 +51,12 @@ def module_text(resources: int) -> str:
     return MODULE + "".join(RESOURCE.format(j=j) for j in range(resources))
 
 
-def tgz(files: dict) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(rel)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def registry(modules: int, resources: int):
+    """The tests' loopback module registry (tests/remote_modules/rmkit.py), serving ``modules`` modules
+    acme/m<i>/aws at versions 1.0.0 and 1.1.0, each a ``resources``-resource archive."""
     archives = {f"/archives/m{i}.tgz": tgz({"main.tf": module_text(resources)}) for i in range(modules)}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def send(self, status, body=b"", headers=()):
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            p = self.path
-            if p == "/.well-known/terraform.json":
-                return self.send(200, b'{"modules.v1": "/v1/modules/"}')
-            if p in archives:
-                return self.send(200, archives[p])
-            parts = p.strip("/").split("/")
-            if p.startswith("/v1/modules/") and parts[-1] == "versions":
-                return self.send(200, json.dumps({"modules": [{"versions": [{"version": "1.0.0"}, {"version": "1.1.0"}]}]}).encode())
-            if p.startswith("/v1/modules/") and parts[-1] == "download":
-                return self.send(204, headers=[("X-Terraform-Get", f"/archives/{parts[3]}.tgz")])
-            self.send(404)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+    versions = {f"acme/m{i}/aws": {v: f"/archives/m{i}.tgz" for v in ("1.0.0", "1.1.0")} for i in range(modules)}
+    return registry_server(versions, Recorder(), archives)
 
 
 def root_text(host: str, calls: int, modules: int) -> str:
@@ -125,8 +88,8 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        httpd = registry(a.modules, a.resources)
-        host = f"127.0.0.1:{httpd.server_address[1]}"
+        server = registry(a.modules, a.resources)
+        host = server.host
         text = root_text(host, a.calls, a.modules)
         # .terraform/modules, as terraform init leaves it
         tf_repo = tmp / "terraform-init"
@@ -151,8 +114,7 @@ def main() -> None:
         out = str(tmp / "r.json")
         fetch_wall, fetch_cpu, proc = timed(["scan", str(cache_repo), "--fetch-modules", "-f", "json", "-o", out], env)
         downloads = proc.stderr.count("tagguard: modules: cached")
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
         results = {}
         addresses = {}
         for name, repo in (("terraform-init", tf_repo), ("cache", cache_repo)):

@@ -100,15 +100,29 @@ class _Server:
         self.httpd.server_close()
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for the kit's servers: no request log on stderr, ``_send`` writes one whole answer."""
+
+    recorder: Recorder
+
+    def log_message(self, *a):
+        pass
+
+    def _send(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 def git_server(project_root: Path, recorder: Recorder) -> _Server:
     """Smart HTTP git over ``git http-backend`` (CGI) for bare repositories under ``project_root``."""
     backend = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
     backend = os.path.join(backend, "git-http-backend")
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
+    class Handler(QuietHandler):
         def _cgi(self, body=b""):
             self.recorder.add(("git", self.command, self.path))
             parts = urlsplit(self.path)
@@ -153,18 +167,7 @@ def git_server(project_root: Path, recorder: Recorder) -> _Server:
 def registry_server(modules: dict, recorder: Recorder, files: dict) -> _Server:
     """``modules``: "ns/name/provider" -> {version: X-Terraform-Get value}; ``files``: path -> bytes (archives)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _send(self, status, body=b"", headers=()):
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_GET(self):
             self.recorder.add(("registry", "GET", self.path))
             path = urlsplit(self.path).path
@@ -240,10 +243,7 @@ def static_server(files: dict, recorder: Recorder, label: str = "charts", broken
     than they send, then close the connection (an answer that breaks off)."""
     broken = broken or set()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             self.recorder.add((label, "GET", self.path, self.headers.get("Authorization")))
             body = files.get(urlsplit(self.path).path)
@@ -287,18 +287,7 @@ def oci_server(charts: dict, recorder: Recorder, token: str | None = "anon-token
                 "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": ldig,
                             "size": len(data)}]}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _send(self, status, body=b"", headers=()):
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_GET(self):
             parts = urlsplit(self.path)
             self.recorder.add(("oci", "GET", self.path, self.headers.get("Authorization")))

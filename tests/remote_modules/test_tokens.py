@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
 
 from clikit import run_cli
-from rmkit import GPU_MODULE, Recorder, _Server, chart_index, chart_tgz, oci_server, static_server, tgz
+from rmkit import GPU_MODULE, QuietHandler, Recorder, _Server, chart_index, chart_tgz, oci_server, static_server, tgz
 from tagguard.sources.terraform.remote import charts as charts_mod
 from tagguard.sources.terraform.remote.credentials import Credentials, hint, host_of_variable, variable_for
 from tagguard.sources.terraform.remote.http import get
@@ -77,18 +76,7 @@ def private_registry(token: str, recorder: Recorder, archive_url: str) -> _Serve
     """A module registry that answers 401 without ``Authorization: Bearer <token>``; module acme/gpu/aws 1.0.0,
     whose download is /archives/gpu.tgz on this host, which redirects (302) to ``archive_url``."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _send(self, status, body=b"", headers=()):
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_GET(self):
             self.recorder.add(("registry", "GET", self.path, self.headers.get("Authorization")))
             if self.headers.get("Authorization") != f"Bearer {token}":
@@ -193,10 +181,7 @@ def test_same_host_redirect_keeps_it_other_port_drops_it(isolated):
     rec = Recorder()
     other = static_server({"/x": b"other"}, rec, "other")
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             self.recorder.add(("first", "GET", self.path, self.headers.get("Authorization")))
             target = {"/a": "/b", "/b": f"http://{other.host}/x"}.get(self.path)
