@@ -11,11 +11,25 @@ import urllib.request
 from pathlib import Path
 from collections.abc import Iterable
 
+import pytest
+
 Series = tuple[str, dict[str, str]]
 
 
 def binaries() -> tuple[str | None, str | None]:
     return shutil.which("prometheus"), shutil.which("promtool")
+
+
+# Every test module that starts a Prometheus: ``pytestmark = needs_prometheus``.
+needs_prometheus = pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, "
+                                      "promtool) is not installed: run scripts/test-deps as root")
+
+# Series the tests write: 2026-11-02T00:00:00Z, an on-demand p4d.24xlarge's rate per GPU-hour, and pod
+# labels that satisfy the default taxonomy.
+T0 = 1793577600
+P4D = 21.957642 / 8
+GOOD = {"label_business_unit": "research", "label_project": "llm", "label_environment": "prod",
+        "label_cost_center": "CC-1"}
 
 
 def _labels(lb: dict[str, str]) -> str:

@@ -17,14 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from test_prometheus_gpuhours import prom  # noqa: F401  (the module's Prometheus fixture)
-from promserver import binaries
+from promserver import needs_prometheus
 
 pytest.importorskip("duckdb")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "actuals"))
 from billkit import CONFIG, row, write_csv  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, promtool) is "
-                                "not installed: run scripts/test-deps as root")
+pytestmark = needs_prometheus
 
 N1, N3 = "i-0aaa0000000000001", "i-0aaa0000000000003"
 

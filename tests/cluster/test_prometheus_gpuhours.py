@@ -18,20 +18,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from promserver import OpenMetricsWriter, Prometheus, binaries, pod_series
+from promserver import GOOD, needs_prometheus, OpenMetricsWriter, P4D, pod_series, Prometheus, T0
 
-pytestmark = pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, promtool) is "
-                                "not installed: run scripts/test-deps as root")
+pytestmark = needs_prometheus
 
-T0 = 1793577600  # 2026-11-02T00:00:00Z
 N = 240
 TIMES = [T0 + 60 * i for i in range(N)]
-P4D = 21.957642 / 8
 G5X_SPOT = 0.52312
 G5_12 = 5.672 / 4
 
-GOOD = {"label_business_unit": "research", "label_project": "llm", "label_environment": "prod",
-        "label_cost_center": "CC-1"}
 
 
 def scenario():

@@ -16,16 +16,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from promserver import OpenMetricsWriter, Prometheus, binaries, pod_series
+from promserver import GOOD, needs_prometheus, OpenMetricsWriter, P4D, pod_series, Prometheus, T0
 
-pytestmark = pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, promtool) is "
-                                "not installed: run scripts/test-deps as root")
+pytestmark = needs_prometheus
 
-T0 = 1793577600  # 2026-11-02T00:00:00Z
 TIMES = [T0 + 30 * i for i in range(480)]
-P4D = 21.957642 / 8
-GOOD = {"label_business_unit": "research", "label_project": "llm", "label_environment": "prod",
-        "label_cost_center": "CC-1"}
 
 
 @pytest.fixture(scope="module")

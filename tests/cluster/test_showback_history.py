@@ -14,11 +14,10 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from test_prometheus_gpuhours import G5X_SPOT, G5_12, P4D, prom  # noqa: F401  (the module's Prometheus fixture)
-from promserver import binaries
+from test_prometheus_gpuhours import G5X_SPOT, G5_12, prom  # noqa: F401  (the module's Prometheus fixture)
+from promserver import needs_prometheus, P4D
 
-pytestmark = pytest.mark.skipif(not all(binaries()), reason="Debian's prometheus package (prometheus, promtool) is "
-                                "not installed: run scripts/test-deps as root")
+pytestmark = needs_prometheus
 
 RESEARCH = 8 * P4D + 4 * G5X_SPOT
 
