@@ -10,6 +10,22 @@ from tagguard.config import Config
 from tagguard.pipeline import scan
 
 
+
+# One Deployment address (Deployment/ml/same) whose GPU count each test sets: kaito keeps one address in
+# several files of a directory.
+SAME_DEPLOYMENT = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {{name: same, namespace: ml}}
+    spec:
+      template:
+        spec:
+          nodeSelector: {{node.kubernetes.io/instance-type: g5.12xlarge}}
+          containers:
+            - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}}}
+    """)
+
+
 def run(tmp_path, text, name="m.yaml", raw=None):
     (tmp_path / name).write_text(textwrap.dedent(text), encoding="utf-8")
     result = scan([str(tmp_path)], Config(raw=raw or {}, path=tmp_path / ".tagguard.yaml"))
@@ -161,17 +177,7 @@ def test_diff_tells_apart_one_address_declared_in_two_files_of_a_directory(tmp_p
 
     repo, _ = _repo_with_lost_blob(tmp_path)
     for name, gpus in (("a", 1), ("b", 4)):
-        (repo / f"{name}.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata: {{name: same, namespace: ml}}
-        spec:
-          template:
-            spec:
-              nodeSelector: {{node.kubernetes.io/instance-type: g5.12xlarge}}
-              containers:
-                - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}}}
-        """), encoding="utf-8")
+        (repo / f"{name}.yaml").write_text(SAME_DEPLOYMENT.format(gpus=gpus), encoding="utf-8")
     _git(repo, "add", "a.yaml", "b.yaml")
     _git(repo, "commit", "-q", "-m", "two samples")
     (repo / "main.tf").write_text("# only a comment changes\n" + (repo / "main.tf").read_text(encoding="utf-8"),
@@ -199,17 +205,7 @@ def test_diff_matches_a_renamed_file_of_a_duplicated_address_once(tmp_path):
     from clikit import run_cli
 
     repo, _ = _repo_with_lost_blob(tmp_path)
-    doc = textwrap.dedent("""\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {{name: same, namespace: ml}}
-    spec:
-      template:
-        spec:
-          nodeSelector: {{node.kubernetes.io/instance-type: g5.12xlarge}}
-          containers:
-            - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: {gpus}}}}}}}
-    """)
+    doc = SAME_DEPLOYMENT
     (repo / "a.yaml").write_text(doc.format(gpus=1), encoding="utf-8")
     (repo / "b.yaml").write_text(doc.format(gpus=4), encoding="utf-8")
     _git(repo, "add", "a.yaml", "b.yaml")
