@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tagguard.formats.escape import guard_commands, term, term_block
-from tagguard.formats.helpers import money, signed_money
+from tagguard.formats.helpers import money, plural, signed_money
 from tagguard.formats.text import TextFormatter
 from tagguard.model import ScanResult
 
@@ -50,13 +50,12 @@ def summary_line(result: ScanResult) -> str:
     gpu = cd.get("gpu_hours_delta_per_month") or 0
     text = (f"{verdict}: {signed(cd.get('total_delta_monthly_usd', 0.0))}/month "
             f"({'+' if gpu > 0 else ''}{gpu:,.0f} GPU-hours/month) vs {diff.get('base')}; {counts(diff)}; "
-            f"{sev.get('error', 0)} new error{'s' if sev.get('error', 0) != 1 else ''}, "
-            f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+            f"{plural(sev.get('error', 0), 'new error')}, {plural(sev.get('warning', 0), 'warning')}")
     if cd.get("unpriced_changes"):
-        text += f"; {cd['unpriced_changes']} change{'s' if cd['unpriced_changes'] != 1 else ''} without a known rate"
+        text += f"; {plural(cd['unpriced_changes'], 'change')} without a known rate"
     hidden = diff.get("preexisting_findings_hidden") or 0
     if hidden:
-        text += f"; {hidden} pre-existing finding{'s' if hidden != 1 else ''} not shown"
+        text += f"; {plural(hidden, 'pre-existing finding')} not shown"
     return text
 
 

@@ -306,13 +306,12 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
     sev = s["by_severity"]
     line = (f"{verdict} · **{signed(cd.get('total_delta_monthly_usd', 0.0))}/month** "
             f"({'+' if gpu > 0 else ''}{gpu:,.0f} GPU-hours/month) · {counts(diff)} · "
-            f"{sev.get('error', 0)} new error{'s' if sev.get('error', 0) != 1 else ''}, "
-            f"{sev.get('warning', 0)} warning{'s' if sev.get('warning', 0) != 1 else ''}")
+            f"{plural(sev.get('error', 0), 'new error')}, {plural(sev.get('warning', 0), 'warning')}")
     if cd.get("unpriced_changes"):
         line += f" · {cd['unpriced_changes']} without a known rate"
     hidden = diff.get("preexisting_findings_hidden") or 0
     if hidden:
-        line += f" · {hidden} pre-existing finding{'s' if hidden != 1 else ''} not shown"
+        line += f" · {plural(hidden, 'pre-existing finding')} not shown"
     head = [MARKER, "\n", f"### tagguard cost diff against {code(diff.get('base'))} "
             f"({str(diff.get('base_commit', ''))[:12]})\n\n", line, "\n\n"]
     by = cd.get("by") or {}
