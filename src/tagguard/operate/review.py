@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +104,25 @@ def _slug(value: str) -> str:
 
 def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path | None, config=None) -> dict[str, Any]:
     """The review document: ``{"month", "team_key", "org": page, "teams": {value: page}, "notes"}``."""
-    from tagguard.operate.merge import Shard, merge_reports, num, to_result
-    from tagguard.cost.showback import _settings, build_showback
-
     if not MONTH.match(month or ""):
         raise ReviewError(f"--month {month!r}: expected YYYY-MM")
     notes: list[str] = []
+    by_kind = _by_kind(reports, notes)
+    team_key = _team_key(config)
+    result = _infra_result(by_kind.get("infra") or [], notes)
+    mom, why = month_over_month(history, month)
+    if why:
+        notes.append(why)
+    review = _Review(month=month, team_key=team_key, config=config, result=result, mom=mom,
+                     usage=by_kind.get("usage") or [], bills=by_kind.get("bill") or [],
+                     clusters=by_kind.get("cluster") or [])
+    return {"month": month, "team_key": team_key, "org": review.page(None),
+            "teams": {t: review.page(t) for t in sorted(review.teams())}, "notes": notes}
+
+
+def _by_kind(reports: list[tuple[str, dict[str, Any]]],
+             notes: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The reports given, grouped by what they are; one that is none of them is a note and skipped."""
     by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for label, data in reports:
         kind = classify(data)
@@ -117,115 +131,178 @@ def build(reports: list[tuple[str, dict[str, Any]]], month: str, history: Path |
                          "(scan, drift, merge, usage, bill budgets, cluster); skipped")
             continue
         by_kind.setdefault(kind, []).append((label, data))
+    return by_kind
+
+
+def _team_key(config) -> str:
+    """The tag the showback allocates by (the team of a team page)."""
+    from tagguard.cost.showback import _settings
+
     try:
-        team_key = _settings(config)["dimensions"][_settings(config)["allocate_by"]]
+        settings = _settings(config)
+        return settings["dimensions"][settings["allocate_by"]]
     except ValueError as exc:
         raise ReviewError(str(exc)) from None
-    infra = by_kind.get("infra") or []
-    result = None
-    if infra:
-        doc = merge_reports([Shard(label, data) for label, data in infra])
-        result = to_result(doc)
-        if len(infra) == 1 and isinstance(infra[0][1].get("budgets"), list):
-            from tagguard.model import BudgetReport
 
-            result.budgets = [BudgetReport.from_json(b) for b in infra[0][1]["budgets"] if isinstance(b, dict)]
-        elif any(isinstance(d.get("budgets"), list) for _l, d in infra):
-            notes.append("budgets projected by several shard reports are not added up; the bill's month-to-date "
-                         "budgets (--from a bill budgets report) cover the whole")
-        if doc["errors"]:
-            notes.append(f"the infrastructure reports are incomplete ({len(doc['errors'])} errors): accounts that "
-                         "failed are missing from spend and may hide unallocated resources")
-    else:
+
+def _infra_result(infra: list[tuple[str, dict[str, Any]]], notes: list[str]):
+    """The scan / drift / merge reports merged into one ``ScanResult`` (``None`` without one), with
+    the projected budgets of a single report."""
+    from tagguard.operate.merge import Shard, merge_reports, to_result
+
+    if not infra:
         notes.append("no scan/drift report given: spend, unallocated resources, approvals and hints need "
                      "`--from` a `tagguard drift -f json` (or merged) report")
-    mom, why = month_over_month(history, month)
-    if why:
-        notes.append(why)
-    teams = set()
-    if result is not None:
-        teams = {str(r.tags.get(team_key)) for r in result.resources if r.ai and r.tags.get(team_key) not in (None, "")}
-    usage = by_kind.get("usage") or []
-    for _label, u in usage:
-        for row in u.get("daily") or []:
-            if isinstance(row, dict) and row.get(team_key) not in (None, "", "(untagged)") and \
-                    str(row.get("period", "")).startswith(month):
-                teams.add(str(row[team_key]))
+        return None
+    doc = merge_reports([Shard(label, data) for label, data in infra])
+    result = to_result(doc)
+    if len(infra) == 1 and isinstance(infra[0][1].get("budgets"), list):
+        from tagguard.model import BudgetReport
 
-    def page(team: str | None) -> dict[str, Any]:
-        p: dict[str, Any] = {"team": team, "month": month}
-        sub = result
-        if result is not None and team is not None:
-            from tagguard.model import ScanResult
+        result.budgets = [BudgetReport.from_json(b) for b in infra[0][1]["budgets"] if isinstance(b, dict)]
+    elif any(isinstance(d.get("budgets"), list) for _l, d in infra):
+        notes.append("budgets projected by several shard reports are not added up; the bill's month-to-date "
+                     "budgets (--from a bill budgets report) cover the whole")
+    if doc["errors"]:
+        notes.append(f"the infrastructure reports are incomplete ({len(doc['errors'])} errors): accounts that "
+                     "failed are missing from spend and may hide unallocated resources")
+    return result
 
-            keep = {r.address for r in result.resources if str(r.tags.get(team_key)) == team}
-            sub = ScanResult(resources=[r for r in result.resources if r.address in keep],
-                             findings=[f for f in result.findings if f.address in keep], errors=result.errors)
-        if sub is not None:
-            sb = build_showback(sub, config, top=20)
-            p["totals"] = sb["totals"]
-            p["dimensions"] = {label: {"tag": d["tag"], "rows": d["rows"]} for label, d in sb["dimensions"].items()}
-            where = {r.address: r for r in sub.resources}
-            fixes = {f.address: f.fix for f in sub.active_findings()
-                     if f.fix and f.category in ("missing_tag", "invalid_value")}
-            p["unallocated"] = [{**u, "file": where[u["address"]].file if u["address"] in where else None,
-                                 "line": where[u["address"]].line if u["address"] in where else None,
-                                 "fix": fixes.get(u["address"])} for u in sb["top_unallocated"]] if team is None else []
-            p["approvals"] = [{"address": f.address, "approved_by": f.extra.get("approved_by"),
-                               "delta_usd": f.extra.get("cost_delta_monthly_usd"), "message": f.message}
-                              for f in sub.findings if f.rule == "needs-approval" and f.suppressed]
-            p["hints"] = [{"rule": f.rule, "address": f.address, "saving_usd": f.extra.get("saving_monthly_usd"),
-                           "message": f.message, "fix": f.fix, "file": f.file, "line": f.line}
-                          for f in sub.active_findings() if f.category == "optimization"]
-            p["budgets"] = [{"name": b.name, "basis": "projected", "limit_usd": b.monthly_usd,
-                             "spend_usd": b.projected_usd, "status": "over" if b.over else "within", "match": b.match}
-                            for b in ((result.budgets if result is not None else None) or []) if b.monthly_usd]
-        else:
-            p.update(totals=None, dimensions={}, unallocated=[], approvals=[], hints=[], budgets=[])
-        for _label, b in by_kind.get("bill") or []:
-            for row in b.get("budgets") or []:
-                if isinstance(row, dict) and row.get("monthly_usd"):
-                    p["budgets"].append({"name": row.get("name"),
-                                         "basis": f"month-to-date {b.get('month') or ''}".strip(),
-                                         "limit_usd": row.get("monthly_usd"), "spend_usd": row.get("mtd_usd"),
-                                         "forecast_usd": row.get("forecast_usd"), "status": row.get("status"),
-                                         "match": row.get("match") or {}})
-        for _label, u in usage:
-            for row in u.get("budgets") or []:
-                if isinstance(row, dict) and row.get("month") == month:
-                    p["budgets"].append({"name": row.get("name"), "basis": "token spend",
-                                         "limit_usd": row.get("monthly_usd"),
-                                         "spend_usd": row.get("token_spend_usd"),
-                                         "forecast_usd": row.get("projected_usd"),
-                                         "status": "over" if (row.get("used_pct") or 0) >= 100 else "within",
-                                         "match": row.get("match") or {}})
-        if team is not None:
-            p["budgets"] = [b for b in p["budgets"] if team in _as_list((b.get("match") or {}).get(team_key))]
-        tokens = 0.0
-        anomalies = []
-        for _label, u in usage:
+
+@dataclass
+class _Review:
+    """What every page of the review is built from: the merged infrastructure result, the usage,
+    bill and cluster reports, and the month over month of the history."""
+
+    month: str
+    team_key: str
+    config: Any
+    result: Any  # ScanResult | None
+    mom: list[dict[str, Any]]
+    usage: list[tuple[str, dict[str, Any]]]
+    bills: list[tuple[str, dict[str, Any]]]
+    clusters: list[tuple[str, dict[str, Any]]]
+
+    def teams(self) -> set[str]:
+        """Every team with an AI resource, or with token spend in the month."""
+        key = self.team_key
+        teams: set[str] = set()
+        if self.result is not None:
+            teams = {str(r.tags.get(key)) for r in self.result.resources if r.ai and r.tags.get(key) not in (None, "")}
+        for _label, u in self.usage:
             for row in u.get("daily") or []:
-                if isinstance(row, dict) and str(row.get("period", "")).startswith(month) and \
-                        (team is None or str(row.get(team_key)) == team):
-                    tokens += num(row.get("cost_usd")) or 0.0
-            for an in u.get("anomalies") or []:
-                if isinstance(an, dict) and str(an.get("date", "")).startswith(month) and \
-                        (team is None or str((an.get("group") or {}).get(team_key)) == team):
-                    anomalies.append(an)
-        p["tokens"] = {"cost_usd": round(tokens, 2), "anomalies": anomalies, "given": bool(usage)}
-        for _label, c in by_kind.get("cluster") or []:
-            for f in c.get("findings") or []:
-                if isinstance(f, dict) and f.get("saving_usd"):
-                    p["hints"].append({"rule": f.get("rule"), "address": f"{f.get('namespace')}/{f.get('workload')}",
-                                       "saving_usd": f.get("saving_usd"), "message": f.get("message"),
-                                       "fix": f.get("fix"),
-                                       "file": None, "line": None})
+                if isinstance(row, dict) and row.get(key) not in (None, "", "(untagged)") and \
+                        str(row.get("period", "")).startswith(self.month):
+                    teams.add(str(row[key]))
+        return teams
+
+    def page(self, team: str | None) -> dict[str, Any]:
+        """The organisation's page (``team`` None) or one team's."""
+        p: dict[str, Any] = {"team": team, "month": self.month}
+        p.update(self._infra_sections(team))
+        p["budgets"] += self._bill_budgets() + self._token_budgets()
+        if team is not None:
+            p["budgets"] = [b for b in p["budgets"] if team in _as_list((b.get("match") or {}).get(self.team_key))]
+        p["tokens"] = self._tokens(team)
+        p["hints"] += self._cluster_hints()
         p["hints"].sort(key=lambda x: -(x.get("saving_usd") or 0))
-        p["mom"] = mom if team is None else []
+        p["mom"] = self.mom if team is None else []
         return p
 
-    return {"month": month, "team_key": team_key, "org": page(None),
-            "teams": {t: page(t) for t in sorted(teams)}, "notes": notes}
+    def _scope(self, team: str | None):
+        """The infrastructure result, or the part of it the team's tag allocates to the team."""
+        result = self.result
+        if result is None or team is None:
+            return result
+        from tagguard.model import ScanResult
+
+        keep = {r.address for r in result.resources if str(r.tags.get(self.team_key)) == team}
+        return ScanResult(resources=[r for r in result.resources if r.address in keep],
+                          findings=[f for f in result.findings if f.address in keep], errors=result.errors)
+
+    def _infra_sections(self, team: str | None) -> dict[str, Any]:
+        """Spend by dimension, unallocated resources (with where to fix them), approvals granted,
+        optimisation hints and projected budgets, from the infrastructure reports."""
+        from tagguard.cost.showback import build_showback
+
+        sub = self._scope(team)
+        if sub is None:
+            return {"totals": None, "dimensions": {}, "unallocated": [], "approvals": [], "hints": [], "budgets": []}
+        sb = build_showback(sub, self.config, top=20)
+        where = {r.address: r for r in sub.resources}
+        fixes = {f.address: f.fix for f in sub.active_findings()
+                 if f.fix and f.category in ("missing_tag", "invalid_value")}
+        return {
+            "totals": sb["totals"],
+            "dimensions": {label: {"tag": d["tag"], "rows": d["rows"]} for label, d in sb["dimensions"].items()},
+            "unallocated": [{**u, "file": where[u["address"]].file if u["address"] in where else None,
+                             "line": where[u["address"]].line if u["address"] in where else None,
+                             "fix": fixes.get(u["address"])} for u in sb["top_unallocated"]] if team is None else [],
+            "approvals": [{"address": f.address, "approved_by": f.extra.get("approved_by"),
+                           "delta_usd": f.extra.get("cost_delta_monthly_usd"), "message": f.message}
+                          for f in sub.findings if f.rule == "needs-approval" and f.suppressed],
+            "hints": [{"rule": f.rule, "address": f.address, "saving_usd": f.extra.get("saving_monthly_usd"),
+                       "message": f.message, "fix": f.fix, "file": f.file, "line": f.line}
+                      for f in sub.active_findings() if f.category == "optimization"],
+            "budgets": [{"name": b.name, "basis": "projected", "limit_usd": b.monthly_usd,
+                         "spend_usd": b.projected_usd, "status": "over" if b.over else "within", "match": b.match}
+                        for b in ((self.result.budgets if self.result is not None else None) or []) if b.monthly_usd],
+        }
+
+    def _bill_budgets(self) -> list[dict[str, Any]]:
+        """Month-to-date budgets of the bill budgets reports."""
+        out = []
+        for _label, b in self.bills:
+            for row in b.get("budgets") or []:
+                if isinstance(row, dict) and row.get("monthly_usd"):
+                    out.append({"name": row.get("name"),
+                                "basis": f"month-to-date {b.get('month') or ''}".strip(),
+                                "limit_usd": row.get("monthly_usd"), "spend_usd": row.get("mtd_usd"),
+                                "forecast_usd": row.get("forecast_usd"), "status": row.get("status"),
+                                "match": row.get("match") or {}})
+        return out
+
+    def _token_budgets(self) -> list[dict[str, Any]]:
+        """Token budgets of the usage reports for the month."""
+        out = []
+        for _label, u in self.usage:
+            for row in u.get("budgets") or []:
+                if isinstance(row, dict) and row.get("month") == self.month:
+                    out.append({"name": row.get("name"), "basis": "token spend",
+                                "limit_usd": row.get("monthly_usd"),
+                                "spend_usd": row.get("token_spend_usd"),
+                                "forecast_usd": row.get("projected_usd"),
+                                "status": "over" if (row.get("used_pct") or 0) >= 100 else "within",
+                                "match": row.get("match") or {}})
+        return out
+
+    def _tokens(self, team: str | None) -> dict[str, Any]:
+        """Token spend of the month (the team's, or all) and its anomalies."""
+        from tagguard.operate.merge import num
+
+        tokens = 0.0
+        anomalies = []
+        for _label, u in self.usage:
+            for row in u.get("daily") or []:
+                if isinstance(row, dict) and str(row.get("period", "")).startswith(self.month) and \
+                        (team is None or str(row.get(self.team_key)) == team):
+                    tokens += num(row.get("cost_usd")) or 0.0
+            for an in u.get("anomalies") or []:
+                if isinstance(an, dict) and str(an.get("date", "")).startswith(self.month) and \
+                        (team is None or str((an.get("group") or {}).get(self.team_key)) == team):
+                    anomalies.append(an)
+        return {"cost_usd": round(tokens, 2), "anomalies": anomalies, "given": bool(self.usage)}
+
+    def _cluster_hints(self) -> list[dict[str, Any]]:
+        """Savings the cluster reports found (idle or underused GPUs)."""
+        out = []
+        for _label, c in self.clusters:
+            for f in c.get("findings") or []:
+                if isinstance(f, dict) and f.get("saving_usd"):
+                    out.append({"rule": f.get("rule"), "address": f"{f.get('namespace')}/{f.get('workload')}",
+                                "saving_usd": f.get("saving_usd"), "message": f.get("message"),
+                                "fix": f.get("fix"), "file": None, "line": None})
+        return out
 
 
 def _as_list(v: Any) -> list[str]:
