@@ -121,12 +121,7 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
     if extra:
         raise AlertConfigError(f"{where}.{extra[0]}: unknown key (known: {', '.join(sorted(known))})")
     s = AlertSettings()
-    th = raw.get("thresholds", list(DEFAULT_THRESHOLDS))
-    if not isinstance(th, list) or not th or any(
-            isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1000 for t in th):
-        raise AlertConfigError(f"{where}.thresholds: expected a list of percentages (0 < t <= 1000), "
-                               "e.g. [50, 80, 100]")
-    s.thresholds = tuple(sorted({float(t) for t in th}))
+    s.thresholds = _thresholds(raw.get("thresholds", list(DEFAULT_THRESHOLDS)), where)
     s.unallocated_floor_usd = _num(raw, "unallocated_floor_usd", 500.0, where)
     s.worsen_pct = _num(raw, "worsen_pct", 20.0, where, 0.0, 10000.0)
     s.unallocated_max_alerts = int(_num(raw, "unallocated_max_alerts", 20, where, 0, 1000))
@@ -138,60 +133,77 @@ def parse_settings(raw: Any, where: str = "alerts") -> AlertSettings:
     if not isinstance(sinks, dict):
         raise AlertConfigError(f"{where}.sinks: expected a mapping of sink name to settings")
     for name, sc in sinks.items():
-        w = f"{where}.sinks.{name}"
-        if not isinstance(sc, dict):
-            raise AlertConfigError(f"{w}: expected a mapping")
-        typ = sc.get("type")
-        if typ not in SINK_TYPES:
-            raise AlertConfigError(f"{w}.type: expected one of {', '.join(SINK_TYPES)}")
-        if "url" in sc or "token" in sc:
-            raise AlertConfigError(f"{w}: webhook URLs and tokens are secrets: name the environment variable that "
-                                   "holds them with url_env / token_env instead")
-        allowed = {"type", "url_env", "token_env", "repo", "api_url_env", "labels"}
-        bad = sorted(set(sc) - allowed)
-        if bad:
-            raise AlertConfigError(f"{w}.{bad[0]}: unknown key (known: {', '.join(sorted(allowed))})")
-        for k in ("url_env", "token_env", "api_url_env"):
-            if sc.get(k) is not None and not (isinstance(sc[k], str) and _ENV_NAME.match(sc[k])):
-                raise AlertConfigError(f"{w}.{k}: expected an environment variable name")
-        if typ == "github_issues":
-            if not (isinstance(sc.get("repo"), str) and _REPO.match(sc["repo"])):
-                raise AlertConfigError(f"{w}.repo: expected OWNER/NAME")
-            if not sc.get("token_env"):
-                raise AlertConfigError(f"{w}.token_env: required "
-                                       "(the variable holding a token allowed to write issues)")
-        elif not sc.get("url_env"):
-            raise AlertConfigError(f"{w}.url_env: required (the environment variable holding the webhook URL)")
-        labels = sc.get("labels") or []
-        if not isinstance(labels, list) or not all(isinstance(x, str) and 0 < len(x) <= 50 for x in labels):
-            raise AlertConfigError(f"{w}.labels: expected a list of label names")
-        s.sinks[str(name)] = SinkConfig(name=str(name), type=typ, url_env=sc.get("url_env"),
-                                        token_env=sc.get("token_env"), repo=sc.get("repo"),
-                                        api_url_env=sc.get("api_url_env"), labels=list(labels))
+        s.sinks[str(name)] = _sink(str(name), sc, f"{where}.sinks.{name}")
     routes = raw.get("routes") or []
     if not isinstance(routes, list):
         raise AlertConfigError(f"{where}.routes: expected a list of {{match: {{tag: value}}, sinks: [name]}}")
-    for i, r in enumerate(routes):
-        w = f"{where}.routes[{i}]"
-        if not isinstance(r, dict) or not isinstance(r.get("match"), dict) or not r["match"]:
-            raise AlertConfigError(f"{w}.match: expected a mapping of taxonomy key to value (or list of values)")
-        for k, v in r["match"].items():
-            vals = v if isinstance(v, list) else [v]
-            if not vals or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in vals):
-                raise AlertConfigError(f"{w}.match.{k}: expected a value or a list of values")
-        _sink_names(r.get("sinks"), s, f"{w}.sinks")
-        s.routes.append({"match": {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
-                                   for k, v in r["match"].items()}, "sinks": list(r["sinks"])})
+    s.routes = [_route(r, s, f"{where}.routes[{i}]") for i, r in enumerate(routes)]
     s.default = _sink_names(raw.get("default", []), s, f"{where}.default", allow_empty=True)
-    rt = raw.get("retry") or {}
-    if not isinstance(rt, dict):
-        raise AlertConfigError(f"{where}.retry: expected a mapping")
-    s.retry = Retry(attempts=int(_num(rt, "attempts", 4, f"{where}.retry", 1, 10)),
-                    backoff_seconds=_num(rt, "backoff_seconds", 1.0, f"{where}.retry", 0, 60),
-                    max_backoff_seconds=_num(rt, "max_backoff_seconds", 30.0, f"{where}.retry", 0, 300),
-                    timeout_seconds=_num(rt, "timeout_seconds", 10.0, f"{where}.retry", 0.1, 120),
-                    deadline_seconds=_num(rt, "deadline_seconds", 120.0, f"{where}.retry", 1, 3600))
+    s.retry = _retry(raw.get("retry") or {}, f"{where}.retry")
     return s
+
+
+def _thresholds(th: Any, where: str) -> tuple[float, ...]:
+    if not isinstance(th, list) or not th or any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1000 for t in th):
+        raise AlertConfigError(f"{where}.thresholds: expected a list of percentages (0 < t <= 1000), "
+                               "e.g. [50, 80, 100]")
+    return tuple(sorted({float(t) for t in th}))
+
+
+def _sink(name: str, sc: Any, w: str) -> SinkConfig:
+    """One sink's settings: its type, and the environment variables (never the values) of its secrets."""
+    if not isinstance(sc, dict):
+        raise AlertConfigError(f"{w}: expected a mapping")
+    typ = sc.get("type")
+    if typ not in SINK_TYPES:
+        raise AlertConfigError(f"{w}.type: expected one of {', '.join(SINK_TYPES)}")
+    if "url" in sc or "token" in sc:
+        raise AlertConfigError(f"{w}: webhook URLs and tokens are secrets: name the environment variable that "
+                               "holds them with url_env / token_env instead")
+    allowed = {"type", "url_env", "token_env", "repo", "api_url_env", "labels"}
+    bad = sorted(set(sc) - allowed)
+    if bad:
+        raise AlertConfigError(f"{w}.{bad[0]}: unknown key (known: {', '.join(sorted(allowed))})")
+    for k in ("url_env", "token_env", "api_url_env"):
+        if sc.get(k) is not None and not (isinstance(sc[k], str) and _ENV_NAME.match(sc[k])):
+            raise AlertConfigError(f"{w}.{k}: expected an environment variable name")
+    if typ == "github_issues":
+        if not (isinstance(sc.get("repo"), str) and _REPO.match(sc["repo"])):
+            raise AlertConfigError(f"{w}.repo: expected OWNER/NAME")
+        if not sc.get("token_env"):
+            raise AlertConfigError(f"{w}.token_env: required "
+                                   "(the variable holding a token allowed to write issues)")
+    elif not sc.get("url_env"):
+        raise AlertConfigError(f"{w}.url_env: required (the environment variable holding the webhook URL)")
+    labels = sc.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) and 0 < len(x) <= 50 for x in labels):
+        raise AlertConfigError(f"{w}.labels: expected a list of label names")
+    return SinkConfig(name=name, type=typ, url_env=sc.get("url_env"), token_env=sc.get("token_env"),
+                      repo=sc.get("repo"), api_url_env=sc.get("api_url_env"), labels=list(labels))
+
+
+def _route(r: Any, s: AlertSettings, w: str) -> dict[str, Any]:
+    """One route: the taxonomy values it matches (each a list of strings) and the sinks (already defined)."""
+    if not isinstance(r, dict) or not isinstance(r.get("match"), dict) or not r["match"]:
+        raise AlertConfigError(f"{w}.match: expected a mapping of taxonomy key to value (or list of values)")
+    for k, v in r["match"].items():
+        vals = v if isinstance(v, list) else [v]
+        if not vals or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in vals):
+            raise AlertConfigError(f"{w}.match.{k}: expected a value or a list of values")
+    _sink_names(r.get("sinks"), s, f"{w}.sinks")
+    return {"match": {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in r["match"].items()},
+            "sinks": list(r["sinks"])}
+
+
+def _retry(rt: Any, where: str) -> Retry:
+    if not isinstance(rt, dict):
+        raise AlertConfigError(f"{where}: expected a mapping")
+    return Retry(attempts=int(_num(rt, "attempts", 4, where, 1, 10)),
+                 backoff_seconds=_num(rt, "backoff_seconds", 1.0, where, 0, 60),
+                 max_backoff_seconds=_num(rt, "max_backoff_seconds", 30.0, where, 0, 300),
+                 timeout_seconds=_num(rt, "timeout_seconds", 10.0, where, 0.1, 120),
+                 deadline_seconds=_num(rt, "deadline_seconds", 120.0, where, 1, 3600))
 
 
 def _sink_names(value: Any, s: AlertSettings, where: str, allow_empty: bool = False) -> list[str]:
@@ -350,34 +362,12 @@ def alerts_from_report(
     report: dict[str, Any], s: AlertSettings, source: str, config=None
 ) -> tuple[list[Alert], list[str]]:
     """The alerts one report raises, and the families it evaluated (for resolving)."""
-    alerts: list[Alert] = []
-    families: list[str] = []
     if report.get("kind") == "llm-usage":
-        if "token-anomaly" in s.kinds:
-            families.append("token-anomaly")
-            for an in report.get("anomalies") or []:
-                if not isinstance(an, dict):
-                    continue
-                group = {str(k): str(v) for k, v in _dict(an.get("group")).items()}
-                who = ", ".join(f"{k}={v}" for k, v in group.items()) or "all"
-                ratio = num(an.get("ratio")) or 0.0
-                alerts.append(Alert(
-                    kind="token-anomaly", key=f"token-anomaly|{who}|{an.get('date')}", level=ratio, severity="warning",
-                    title=f"Token spend anomaly: {who} spent {_money(an.get('cost_usd'))} on {an.get('date')} "
-                          f"({ratio:g}x the trailing median)",
-                    facts=[("Group", who), ("Day", str(an.get("date"))), ("Spend", _money(an.get("cost_usd"))),
-                           ("Trailing median", _money(an.get("trailing_median_usd"))), ("Ratio", f"{ratio:g}x")],
-                    tags=group, source=source, family="token-anomaly",
-                    fix="look at the top callers and prompts of that day (tagguard usage ... -f markdown)"))
-        if "budget" in s.kinds:
-            families.append("budget:tokens")
-            alerts += _budget_alerts(report.get("budgets") or [], s, source, None, "budget:tokens")
-        return alerts, families
+        return _usage_alerts(report, s, source)
     if report.get("kind") == "tagguard-cluster-report":
         if "unallocated" in s.kinds:
-            families.append("unallocated:cluster")
-            alerts += _cluster_alerts(report, s, source)
-        return alerts, families
+            return _cluster_alerts(report, s, source), ["unallocated:cluster"]
+        return [], []
     if report.get("kind") not in (None, "tagguard-bill-budgets"):
         raise ValueError(f"a {str(report.get('kind'))[:60]} report raises no alerts "
                          "(give `tagguard bill budgets -f json`, "
@@ -387,17 +377,53 @@ def alerts_from_report(
             isinstance(report.get("budgets"), list) and report["budgets"] and isinstance(report["budgets"][0], dict)
             and "mtd_usd" in report["budgets"][0]):
         if "budget" in s.kinds:  # bill budgets (month-to-date actuals and forecast)
-            families.append("budget:bill")
-            alerts += _budget_alerts(report.get("budgets") or [], s, source, report.get("month"), "budget:bill")
-        return alerts, families
+            return (_budget_alerts(report.get("budgets") or [], s, source, report.get("month"), "budget:bill"),
+                    ["budget:bill"])
+        return [], []
     if isinstance(report.get("top_unallocated"), list) and "totals" in report:  # a showback report
         if "unallocated" in s.kinds:
-            families.append("unallocated")
-            alerts += _unallocated_alerts(report["top_unallocated"], s, source, "unallocated", {},
-                                          (report.get("totals") or {}).get("unallocated_monthly_usd"))
-        return alerts, families
+            return (_unallocated_alerts(report["top_unallocated"], s, source, "unallocated", {},
+                                        (report.get("totals") or {}).get("unallocated_monthly_usd")),
+                    ["unallocated"])
+        return [], []
     if not isinstance(report.get("resources"), list):
         raise ValueError("not a tagguard report this command reads (scan, drift, merge, showback, usage or bill JSON)")
+    return _infra_alerts(report, s, source, config)
+
+
+def _usage_alerts(report: dict[str, Any], s: AlertSettings, source: str) -> tuple[list[Alert], list[str]]:
+    """An LLM usage report: its token spend anomalies and token budgets."""
+    alerts: list[Alert] = []
+    families: list[str] = []
+    if "token-anomaly" in s.kinds:
+        families.append("token-anomaly")
+        alerts += [_token_anomaly(an, source) for an in report.get("anomalies") or [] if isinstance(an, dict)]
+    if "budget" in s.kinds:
+        families.append("budget:tokens")
+        alerts += _budget_alerts(report.get("budgets") or [], s, source, None, "budget:tokens")
+    return alerts, families
+
+
+def _token_anomaly(an: dict[str, Any], source: str) -> Alert:
+    group = {str(k): str(v) for k, v in _dict(an.get("group")).items()}
+    who = ", ".join(f"{k}={v}" for k, v in group.items()) or "all"
+    ratio = num(an.get("ratio")) or 0.0
+    return Alert(
+        kind="token-anomaly", key=f"token-anomaly|{who}|{an.get('date')}", level=ratio, severity="warning",
+        title=f"Token spend anomaly: {who} spent {_money(an.get('cost_usd'))} on {an.get('date')} "
+              f"({ratio:g}x the trailing median)",
+        facts=[("Group", who), ("Day", str(an.get("date"))), ("Spend", _money(an.get("cost_usd"))),
+               ("Trailing median", _money(an.get("trailing_median_usd"))), ("Ratio", f"{ratio:g}x")],
+        tags=group, source=source, family="token-anomaly",
+        fix="look at the top callers and prompts of that day (tagguard usage ... -f markdown)")
+
+
+def _infra_alerts(report: dict[str, Any], s: AlertSettings, source: str,
+                  config) -> tuple[list[Alert], list[str]]:
+    """A scan / drift / merged report: its projected budgets, unmanaged GPUs and unallocated spend.
+    An incomplete report (with errors) resolves no unmanaged-GPU or unallocated alert."""
+    alerts: list[Alert] = []
+    families: list[str] = []
     tags_by_address = {str(r.get("address")): {str(k): str(v) for k, v in _dict(r.get("tags")).items()}
                        for r in report["resources"] if isinstance(r, dict)}
     if "budget" in s.kinds and isinstance(report.get("budgets"), list):
@@ -407,26 +433,7 @@ def alerts_from_report(
         alerts += _budget_alerts(rows, s, source, None, "budget:scan")
     if "unmanaged-gpu" in s.kinds and report.get("drift") is not None:
         families.append("unmanaged-gpu")
-        by_addr = {str(r.get("address")): r for r in report["resources"] if isinstance(r, dict)}
-        for f in report.get("findings") or []:
-            if not isinstance(f, dict) or f.get("category") != "unmanaged" or f.get("suppressed"):
-                continue
-            r = by_addr.get(str(f.get("address"))) or {}
-            comp = _dict(r.get("compute"))
-            gpus = int((num(comp.get("gpus_per_unit")) or 0) * (num(comp.get("units")) or 1))
-            if r and not (r.get("ai") or gpus):
-                continue
-            addr = str(f.get("address"))
-            alerts.append(Alert(
-                kind="unmanaged-gpu", key=f"unmanaged-gpu|{addr}", level=1.0, severity="warning",
-                title=f"Unmanaged GPU resource: {addr}",
-                facts=[("Resource", addr), ("Type", str(r.get("type") or f.get("resource_type") or "-")),
-                       ("Instance", str(comp.get("instance_type") or "-")), ("GPUs", str(gpus or "-")),
-                       ("Account", str(_dict(r.get("meta")).get("account")
-                                       or f.get("account") or "-")),
-                       ("Monthly", _money(_dict(r.get("cost")).get("monthly_usd")))],
-                tags=tags_by_address.get(addr, {}), source=source, family="unmanaged-gpu",
-                fix=str(f.get("fix") or "import it into Terraform or terminate it")))
+        alerts += _unmanaged_gpu_alerts(report, source, tags_by_address)
     if "unallocated" in s.kinds:
         families.append("unallocated")
         sb = _showback_of(report, config)
@@ -436,6 +443,33 @@ def alerts_from_report(
     if report.get("errors"):
         families = [f for f in families if f not in ("unmanaged-gpu", "unallocated")]  # incomplete: resolve nothing
     return alerts, families
+
+
+def _unmanaged_gpu_alerts(report: dict[str, Any], source: str,
+                          tags_by_address: dict[str, dict[str, str]]) -> list[Alert]:
+    """One alert per active ``unmanaged`` finding of a drift report on an AI or GPU resource."""
+    alerts = []
+    by_addr = {str(r.get("address")): r for r in report["resources"] if isinstance(r, dict)}
+    for f in report.get("findings") or []:
+        if not isinstance(f, dict) or f.get("category") != "unmanaged" or f.get("suppressed"):
+            continue
+        r = by_addr.get(str(f.get("address"))) or {}
+        comp = _dict(r.get("compute"))
+        gpus = int((num(comp.get("gpus_per_unit")) or 0) * (num(comp.get("units")) or 1))
+        if r and not (r.get("ai") or gpus):
+            continue
+        addr = str(f.get("address"))
+        alerts.append(Alert(
+            kind="unmanaged-gpu", key=f"unmanaged-gpu|{addr}", level=1.0, severity="warning",
+            title=f"Unmanaged GPU resource: {addr}",
+            facts=[("Resource", addr), ("Type", str(r.get("type") or f.get("resource_type") or "-")),
+                   ("Instance", str(comp.get("instance_type") or "-")), ("GPUs", str(gpus or "-")),
+                   ("Account", str(_dict(r.get("meta")).get("account")
+                                   or f.get("account") or "-")),
+                   ("Monthly", _money(_dict(r.get("cost")).get("monthly_usd")))],
+            tags=tags_by_address.get(addr, {}), source=source, family="unmanaged-gpu",
+            fix=str(f.get("fix") or "import it into Terraform or terminate it")))
+    return alerts
 
 
 def read_report(path: Path) -> dict[str, Any]:
@@ -478,27 +512,9 @@ def dispatch(alerts: list[Alert], families: list[str], s: AlertSettings, state, 
     """Send each alert to its routes' sinks unless already sent (and not worse); close what a
     family evaluated this run no longer reports.  Never raises for a sink: each delivery says
     ``sent``, ``skipped``, ``failed`` (with the reason) or, with ``dry_run``, ``would send``."""
-    import time
-
-    from tagguard.operate.sinks import _http
-    from tagguard.operate.sinks.github_issues import GitHubIssues
-
-    req = request or _http.request
-    deadline = _http.Deadline(s.retry.deadline_seconds)
-
-    def call(method, url, payload, retry, dl, headers=None):
-        return req(method, url, payload, retry, dl, headers, sleep=sleep or time.sleep)
-
-    gh: dict[str, GitHubIssues] = {}
-
-    def github(sink: SinkConfig) -> GitHubIssues:
-        if sink.name not in gh:
-            gh[sink.name] = GitHubIssues(sink, env, s.retry, deadline, call)
-        return gh[sink.name]
-
+    d = _Dispatcher(s, state, dry_run=dry_run, env=env, request=request, sleep=sleep)
     out: list[dict[str, Any]] = []
     current = set()
-    down: dict[str, str] = {}
     for alert in alerts:
         sinks = route(alert, s)
         if not sinks:
@@ -507,87 +523,122 @@ def dispatch(alerts: list[Alert], families: list[str], s: AlertSettings, state, 
             continue
         for name in sinks:
             current.add((alert.key, name))
-            sink = s.sinks[name]
-            decision = state.decide(alert, name, s.worsen_pct)
-            rec: dict[str, Any] = {"alert": alert.to_json(), "sink": name, "sink_type": sink.type, "state": decision}
-            if decision == "sent":
-                rec["action"] = "skipped"
-                rec["reason"] = "already sent; not worse"
-                out.append(rec)
-                continue
-            ref = (state.get(alert.key, name) or {}).get("ref")
-            if sink.type == "github_issues":
-                g = github(sink)
-                if dry_run:
-                    rec["action"] = "would send"
-                    rec["requests"] = [{"method": m, "path": p, "json": j}
-                                       for m, p, j in g.requests_for(alert, decision, ref)]
-                    out.append(rec)
-                    continue
-                missing = g.missing_secret() or (f"not attempted: this sink failed earlier in this run ({down[name]})"
-                                                  if name in down else None)
-                if missing:
-                    rec.update(action="failed", error=missing)
-                    out.append(rec)
-                    continue
-                resp, ref = g.send(alert, decision, ref)
-                if resp is not None and not resp.ok and resp.retryable:
-                    down[name] = resp.error or "failed"
-            else:
-                payload = build_payload(sink, alert, decision)
-                if dry_run:
-                    rec.update(action="would send", payload=payload)
-                    out.append(rec)
-                    continue
-                url = env.get(sink.url_env or "")
-                if not url:
-                    rec.update(action="failed", error=f"environment variable {sink.url_env} is not set")
-                    out.append(rec)
-                    continue
-                if name in down:  # retried to exhaustion earlier in this run: do not spend the deadline again
-                    rec.update(action="failed", attempts=0,
-                               error=f"not attempted: this sink failed earlier in this run "
-                                     f"({down[name]})")
-                    out.append(rec)
-                    continue
-                resp = call("POST", url, payload, s.retry, deadline)
-                if not resp.ok and resp.retryable:
-                    down[name] = resp.error or "failed"
-            rec["attempts"] = resp.attempts if resp else 0
-            if resp is not None and resp.ok:
-                rec["action"] = "sent"
-                if ref:
-                    rec["ref"] = ref
-                state.record(alert, name, ref=ref)
-            else:
-                rec.update(action="failed", error=(resp.error if resp else "not sent"))
-            out.append(rec)
+            out.append(d.deliver(alert, name))
     # resolved: open in the state, of a family evaluated now, not reported now
     for row in state.open_in(families):
         if (row["key"], row["sink"]) in current or row["sink"] not in s.sinks:
             continue
-        sink = s.sinks[row["sink"]]
+        out.append(d.resolve(row))
+    return out
+
+
+class _Dispatcher:
+    """One run's sending: the HTTP deadline all deliveries share, one GitHub issues client per
+    sink, and the sinks that failed for good in this run (not attempted again)."""
+
+    def __init__(self, s: AlertSettings, state, *, dry_run: bool, env: dict[str, str], request, sleep) -> None:
+        import time
+
+        from tagguard.operate.sinks import _http
+
+        self.s, self.state, self.dry_run, self.env = s, state, dry_run, env
+        self._request = request or _http.request
+        self._sleep = sleep or time.sleep
+        self.deadline = _http.Deadline(s.retry.deadline_seconds)
+        self._gh: dict[str, Any] = {}
+        self.down: dict[str, str] = {}  # sink name -> why it failed (retried to exhaustion)
+
+    def call(self, method, url, payload, retry, dl, headers=None):
+        return self._request(method, url, payload, retry, dl, headers, sleep=self._sleep)
+
+    def github(self, sink: SinkConfig):
+        from tagguard.operate.sinks.github_issues import GitHubIssues
+
+        if sink.name not in self._gh:
+            self._gh[sink.name] = GitHubIssues(sink, self.env, self.s.retry, self.deadline, self.call)
+        return self._gh[sink.name]
+
+    def deliver(self, alert: Alert, name: str) -> dict[str, Any]:
+        """One alert to one sink: skipped when already sent and not worse, else sent (or what
+        would be sent, or why it was not)."""
+        sink = self.s.sinks[name]
+        decision = self.state.decide(alert, name, self.s.worsen_pct)
+        rec: dict[str, Any] = {"alert": alert.to_json(), "sink": name, "sink_type": sink.type, "state": decision}
+        if decision == "sent":
+            rec["action"] = "skipped"
+            rec["reason"] = "already sent; not worse"
+            return rec
+        ref = (self.state.get(alert.key, name) or {}).get("ref")
+        held = self._would_send(sink, alert, decision, ref) if self.dry_run else self._not_attempted(sink)
+        if held:
+            rec.update(held)
+            return rec
+        resp, ref = self._send(sink, alert, decision, ref)
+        rec["attempts"] = resp.attempts if resp else 0
+        if resp is not None and resp.ok:
+            rec["action"] = "sent"
+            if ref:
+                rec["ref"] = ref
+            self.state.record(alert, name, ref=ref)
+        else:
+            rec.update(action="failed", error=(resp.error if resp else "not sent"))
+        return rec
+
+    def _would_send(self, sink: SinkConfig, alert: Alert, decision: str, ref) -> dict[str, Any]:
+        if sink.type == "github_issues":
+            return {"action": "would send", "requests": [{"method": m, "path": p, "json": j}
+                                                         for m, p, j in self.github(sink).requests_for(alert, decision,
+                                                                                                       ref)]}
+        return {"action": "would send", "payload": build_payload(sink, alert, decision)}
+
+    def _not_attempted(self, sink: SinkConfig) -> dict[str, Any] | None:
+        """Why a delivery is not attempted: its secret is not set, or the sink failed earlier in
+        this run (retried to exhaustion: the deadline is not spent on it again)."""
+        name = sink.name
+        if sink.type == "github_issues":
+            missing = self.github(sink).missing_secret() or (
+                f"not attempted: this sink failed earlier in this run ({self.down[name]})"
+                if name in self.down else None)
+            return {"action": "failed", "error": missing} if missing else None
+        if not self.env.get(sink.url_env or ""):
+            return {"action": "failed", "error": f"environment variable {sink.url_env} is not set"}
+        if name in self.down:
+            return {"action": "failed", "attempts": 0,
+                    "error": f"not attempted: this sink failed earlier in this run ({self.down[name]})"}
+        return None
+
+    def _send(self, sink: SinkConfig, alert: Alert, decision: str, ref):
+        """The response (``None`` when nothing was sent) and the issue reference after sending."""
+        if sink.type == "github_issues":
+            resp, ref = self.github(sink).send(alert, decision, ref)
+        else:
+            resp = self.call("POST", self.env.get(sink.url_env or ""), build_payload(sink, alert, decision),
+                             self.s.retry, self.deadline)
+        if resp is not None and not resp.ok and resp.retryable:
+            self.down[sink.name] = resp.error or "failed"
+        return resp, ref
+
+    def resolve(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Close an open alert no longer reported (its GitHub issue too)."""
+        sink = self.s.sinks[row["sink"]]
         ghost = Alert(kind=row["kind"] or "", key=row["key"], title=row["title"] or row["key"], level=row["level"] or 0,
                       severity=row["severity"] or "info", family=row["family"] or "")
-        rec = {"alert": ghost.to_json(), "sink": row["sink"], "sink_type": sink.type, "state": "resolved"}
-        if dry_run:
+        rec: dict[str, Any] = {"alert": ghost.to_json(), "sink": row["sink"], "sink_type": sink.type,
+                               "state": "resolved"}
+        if self.dry_run:
             rec["action"] = "would send" if sink.type == "github_issues" and row["ref"] else "would close"
-            out.append(rec)
-            continue
+            return rec
         if sink.type == "github_issues" and row["ref"]:
-            g = github(sink)
+            g = self.github(sink)
             missing = g.missing_secret()
             if missing:
                 rec.update(action="failed", error=missing)
-                out.append(rec)
-                continue
+                return rec
             resp, _ref = g.send(ghost, "resolved", row["ref"])
             rec["attempts"] = resp.attempts if resp else 0
             if resp is None or not resp.ok:
                 rec.update(action="failed", error=(resp.error if resp else "not sent"))
-                out.append(rec)
-                continue
-        state.close(row["key"], row["sink"])
+                return rec
+        self.state.close(row["key"], row["sink"])
         rec["action"] = "closed"
-        out.append(rec)
-    return out
+        return rec
