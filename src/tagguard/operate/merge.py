@@ -106,6 +106,32 @@ def merge_reports(shards: list[Shard]) -> dict[str, Any]:
     """The merged report document (before the summary is computed): resources, findings, errors,
     drift, unseen_inputs and ``merge`` (what came from where)."""
     good = [s for s in shards if s.problem is None]
+    resources, duplicates = _merge_resources(good)
+    findings: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for s in good:
+        for f in s.data.get("findings") or []:
+            if isinstance(f, dict) and isinstance(f.get("rule"), str):
+                findings.setdefault(_finding_key(f), f)
+    errors, resolved = _merge_errors(shards, good)
+    merge_info = {
+        "shards": [{"file": s.label, "ok": s.problem is None, "problem": s.problem,
+                    "accounts": [str(a) for a in s.drift.get("accounts") or []],
+                    "complete": s.problem is None and not s.errors,
+                    "resources": len(s.data.get("resources") or []), "errors": len(s.errors)} for s in shards],
+        "duplicate_resources": duplicates,
+        "resolved_errors": resolved,
+        "dropped_parts": sorted({k for s in good for k in ("showback", "budgets", "history") if k in s.data}),
+    }
+    roots = sorted({str(s.data.get("root")) for s in good if s.data.get("root") is not None})
+    return {"root": roots[0] if len(roots) == 1 else None,
+            "resources": resources,
+            "findings": list(findings.values()), "errors": errors, "drift": _merge_drift(shards, good, errors),
+            "unseen_inputs": _merge_unseen(good), "merge": merge_info}
+
+
+def _merge_resources(good: list[Shard]) -> tuple[list[dict[str, Any]], int]:
+    """Resources by address, first seen first; a copy from a shard that read the resource's
+    account without error replaces one from a shard that did not.  And how many were duplicates."""
     failed_by_shard = {id(s): s.failed_regions() for s in good}
 
     def clean_in(shard: Shard, resource: dict[str, Any]) -> bool:
@@ -124,13 +150,21 @@ def merge_reports(shards: list[Shard]) -> dict[str, Any]:
                     resources[addr] = (r, s)
                 continue
             resources[addr] = (r, s)
+    return [r for r, _s in resources.values()], duplicates
 
-    findings: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for s in good:
-        for f in s.data.get("findings") or []:
-            if isinstance(f, dict) and isinstance(f.get("rule"), str):
-                findings.setdefault(_finding_key(f), f)
 
+def _error_regions(e: dict[str, Any]) -> set[str] | None:
+    """The regions an error is about (None: the whole account)."""
+    if e.get("regions") is not None:
+        return {str(r) for r in e["regions"]}
+    if e.get("region") is not None:
+        return {str(e["region"])}
+    return None
+
+
+def _merge_errors(shards: list[Shard], good: list[Shard]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every shard's errors once, each naming its shard, and an unreadable shard as one error;
+    an error another shard covers (read the same account and regions cleanly) is resolved instead."""
     errors: list[dict[str, Any]] = []
     resolved: list[dict[str, Any]] = []
     seen_errors: set[str] = set()
@@ -145,19 +179,16 @@ def merge_reports(shards: list[Shard]) -> dict[str, Any]:
             if key in seen_errors:
                 continue
             seen_errors.add(key)
-            acct = e.get("account")
-            if e.get("regions") is not None:
-                regions: set[str] | None = {str(r) for r in e["regions"]}
-            elif e.get("region") is not None:
-                regions = {str(e["region"])}
-            else:
-                regions = None
+            acct, regions = e.get("account"), _error_regions(e)
             coverer = next((o for o in good if o is not s and o.covers(acct, regions)), None)
             if coverer is not None:
                 resolved.append({**e, "shard": s.label, "covered_by": coverer.label})
             else:
                 errors.append({**e, "shard": s.label})
+    return errors, resolved
 
+
+def _merge_unseen(good: list[Shard]) -> list[dict[str, Any]]:
     unseen: list[dict[str, Any]] = []
     seen_unseen: set[str] = set()
     for s in good:
@@ -167,35 +198,26 @@ def merge_reports(shards: list[Shard]) -> dict[str, Any]:
                 if k not in seen_unseen:
                     seen_unseen.add(k)
                     unseen.append(u)
+    return unseen
 
+
+def _merge_drift(shards: list[Shard], good: list[Shard], errors: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The shards' drift scopes as one (None when no shard is a drift report and none failed)."""
     drifts = [s.drift for s in good if s.drift]
-    drift: dict[str, Any] | None = None
-    if drifts or any(s.problem for s in shards):
-        def union(key: str) -> list[Any]:
-            return sorted({str(x) for d in drifts for x in d.get(key) or []})
+    if not drifts and not any(s.problem for s in shards):
+        return None
 
-        scopes = sorted({str(d.get("scope")) for d in drifts if d.get("scope")})
-        drift = {"accounts": union("accounts"), "regions": union("regions"), "services": union("services"),
-                 "scope": scopes[0] if len(scopes) == 1 else ",".join(scopes) or None,
-                 "complete": not errors,
-                 "calls": int(sum(num(d.get("calls")) or 0 for d in drifts)),
-                 "wall_seconds": max([num(d.get("wall_seconds")) or 0.0 for d in drifts] or [0.0]),
-                 "sum_task_seconds": round(sum(num(d.get("sum_task_seconds")) or 0.0 for d in drifts), 3),
-                 "shards": len(shards)}
-    merge_info = {
-        "shards": [{"file": s.label, "ok": s.problem is None, "problem": s.problem,
-                    "accounts": [str(a) for a in s.drift.get("accounts") or []],
-                    "complete": s.problem is None and not s.errors,
-                    "resources": len(s.data.get("resources") or []), "errors": len(s.errors)} for s in shards],
-        "duplicate_resources": duplicates,
-        "resolved_errors": resolved,
-        "dropped_parts": sorted({k for s in good for k in ("showback", "budgets", "history") if k in s.data}),
-    }
-    roots = sorted({str(s.data.get("root")) for s in good if s.data.get("root") is not None})
-    return {"root": roots[0] if len(roots) == 1 else None,
-            "resources": [r for r, _s in resources.values()],
-            "findings": list(findings.values()), "errors": errors, "drift": drift,
-            "unseen_inputs": unseen, "merge": merge_info}
+    def union(key: str) -> list[Any]:
+        return sorted({str(x) for d in drifts for x in d.get(key) or []})
+
+    scopes = sorted({str(d.get("scope")) for d in drifts if d.get("scope")})
+    return {"accounts": union("accounts"), "regions": union("regions"), "services": union("services"),
+            "scope": scopes[0] if len(scopes) == 1 else ",".join(scopes) or None,
+            "complete": not errors,
+            "calls": int(sum(num(d.get("calls")) or 0 for d in drifts)),
+            "wall_seconds": max([num(d.get("wall_seconds")) or 0.0 for d in drifts] or [0.0]),
+            "sum_task_seconds": round(sum(num(d.get("sum_task_seconds")) or 0.0 for d in drifts), 3),
+            "shards": len(shards)}
 
 
 def to_result(doc: dict[str, Any]):
