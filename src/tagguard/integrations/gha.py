@@ -296,7 +296,6 @@ def approver(gh: Github | None, event: dict[str, Any], label: str) -> str | None
 
 def run(args: argparse.Namespace) -> int:
     event = load_event()
-    event_name = os.environ.get("GITHUB_EVENT_NAME", "")
     pr = pull_request(event)
     number = pr.get("number") or event.get("number")
     out_dir = Path(args.output_dir)
@@ -308,8 +307,29 @@ def run(args: argparse.Namespace) -> int:
     gh = Github(token, repository) if token and repository else None
     approved_by = approver(gh, event, args.approval_label)
 
-    base = args.base_ref or (pr.get("base") or {}).get("sha") or ""
-    command = ["scan"]
+    command = _subcommand(args, os.environ.get("GITHUB_EVENT_NAME", ""),
+                          args.base_ref or (pr.get("base") or {}).get("sha") or "")
+    if command is None:
+        return 2
+    env = scan_env(dict(os.environ))
+    if approved_by:  # budgets.approved_by(): needs-approval findings are recorded as approved
+        env["TAGGUARD_APPROVED_BY"] = approved_by
+    cmd = _tagguard_argv(args, command, files)
+    print(f"tagguard: running {' '.join(cmd[3:])}", flush=True)
+    code = subprocess.run(cmd, env=env).returncode
+
+    outputs: dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
+                               "approved-by": approved_by or "", "command": command[0]}
+    outputs.update(_report_outputs(args, files))
+    if args.comment_mode != "off" and number and files["markdown"].is_file():
+        outputs.update(_comment(args, gh, number, files["markdown"], out_dir, approved_by))
+    set_outputs(outputs)
+    return code if args.exit_code else 0
+
+
+def _subcommand(args: argparse.Namespace, event_name: str, base: str) -> list[str] | None:
+    """``["scan"]``, or ``["diff", <base option>, base, ...]`` on a pull request (or when asked for)
+    if this tagguard has ``diff``; None (after an error message) when ``diff`` has no base."""
     base_opt = None
     if args.command == "diff" or (args.command == "auto" and event_name.startswith("pull_request") and base):
         base_opt = diff_base_option()
@@ -318,29 +338,31 @@ def run(args: argparse.Namespace) -> int:
         elif not base:
             print("tagguard.integrations.gha: error: `diff` needs a base ref (--base-ref, or a pull_request event)",
                   file=sys.stderr)
-            return 2
-    if base_opt:
-        command = ["diff", base_opt, base]
-        # The config and taxonomy are the base revision's unless the workflow opts in to the head's
-        if args.head_config:
-            if diff_has_option("--head-config"):
-                command.append("--head-config")
-            else:
-                warn("this tagguard's `diff` has no --head-config; the config is read as it decides")
+            return None
+    if not base_opt:
+        return ["scan"]
+    command = ["diff", base_opt, base]
+    # The config and taxonomy are the base revision's unless the workflow opts in to the head's
+    if args.head_config:
+        if diff_has_option("--head-config"):
+            command.append("--head-config")
+        else:
+            warn("this tagguard's `diff` has no --head-config; the config is read as it decides")
+    return command
+
+
+def _tagguard_argv(args: argparse.Namespace, command: list[str], files: dict[str, Path]) -> list[str]:
+    """The tagguard process's command line: one run writes every report (scan and diff take the
+    same output options).  -I: the checkout (the working directory) is not on sys.path and
+    PYTHON* variables are ignored."""
     common = []
     if args.config:
         common += ["--config", args.config]
     if args.fail_on:
         common += ["--fail-on", args.fail_on]
-    env = scan_env(dict(os.environ))
-    if approved_by:  # budgets.approved_by(): needs-approval findings are recorded as approved
-        env["TAGGUARD_APPROVED_BY"] = approved_by
-    extra = list(args.extra_args or [])
-    # scan and diff take the same output options: one run writes every report.  -I: the
-    # checkout (the working directory) is not on sys.path and PYTHON* variables are ignored.
     cmd = [sys.executable, "-I", "-m", "tagguard", *command, *common]
     if args.baseline:
-        if base_opt:
+        if command[0] == "diff":
             warn("the baseline applies to `tagguard scan`; "
                  "`tagguard diff` already reports only new and changed resources")
         else:
@@ -348,14 +370,14 @@ def run(args: argparse.Namespace) -> int:
     cmd += ["-f", "json", "-o", str(files["json"]), "-f", "markdown", "-o", str(files["markdown"])]
     if args.sarif:
         cmd += ["-f", "sarif", "-o", str(files["sarif"])]
-    cmd += ["-f", "github", *extra]  # annotations to the log; the github format writes the job summary
+    cmd += ["-f", "github", *list(args.extra_args or [])]  # annotations to the log; github writes the job summary
     cmd += ["--", *args.paths]  # paths are never read as options
-    print(f"tagguard: running {' '.join(cmd[3:])}", flush=True)
-    code = subprocess.run(cmd, env=env).returncode
+    return cmd
 
-    outputs: dict[str, Any] = {"exit-code": code, "approved": str(bool(approved_by)).lower(),
-                               "approved-by": approved_by or "", "command": command[0],
-                               "markdown-report": "", "json-report": "", "sarif-file": ""}
+
+def _report_outputs(args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Any]:
+    """The step outputs of the reports written: their paths and the JSON report's counts."""
+    outputs: dict[str, Any] = {"markdown-report": "", "json-report": "", "sarif-file": ""}
     report: dict[str, Any] = {}
     if files["json"].is_file():
         try:
@@ -369,32 +391,35 @@ def run(args: argparse.Namespace) -> int:
         outputs["sarif-file"] = str(files["sarif"])
     if report:
         outputs.update(count(report))
+    return outputs
 
-    if args.comment_mode != "off" and number and files["markdown"].is_file():
-        from tagguard.formats.escape import md_code, md_text
 
-        body = files["markdown"].read_text(encoding="utf-8")
-        if approved_by:
-            body += (f"\n> The {md_code(args.approval_label, cell=False)} label is set (approver: "
-                     f"{md_text(approved_by)}): changes over the approval threshold are recorded as approved.\n")
-        comment_file = out_dir / "tagguard-comment.md"
-        comment_file.write_text(body, encoding="utf-8")
-        outputs["comment-body"] = str(comment_file)
-        if args.defer_comment:  # action.yml: the next step, the only one with the token, posts it
-            pass
-        elif gh is None:
-            warn("no GITHUB_TOKEN or GITHUB_REPOSITORY: the pull request comment was skipped")
-        else:
-            try:
-                action, comment = upsert_comment(gh, int(number), body, args.comment_mode, args.comment_id,
-                                                 args.comment_author)
-                outputs["comment-url"] = (comment or {}).get("html_url", "")
-                print(f"tagguard: {action} pull request comment {outputs['comment-url']}".rstrip(), flush=True)
-            except GithubError as exc:
-                hint = " (a pull request from a fork gets a read-only token)" if exc.status in (403, 404) else ""
-                warn(f"cannot write the pull request comment: {exc}{hint}")
-    set_outputs(outputs)
-    return code if args.exit_code else 0
+def _comment(args: argparse.Namespace, gh: Github | None, number: Any, markdown: Path, out_dir: Path,
+             approved_by: str | None) -> dict[str, Any]:
+    """The pull request comment: its body written to a file (the output ``comment-body``), then
+    posted or updated unless a later step posts it; a refused write is a warning."""
+    from tagguard.formats.escape import md_code, md_text
+
+    body = markdown.read_text(encoding="utf-8")
+    if approved_by:
+        body += (f"\n> The {md_code(args.approval_label, cell=False)} label is set (approver: "
+                 f"{md_text(approved_by)}): changes over the approval threshold are recorded as approved.\n")
+    comment_file = out_dir / "tagguard-comment.md"
+    comment_file.write_text(body, encoding="utf-8")
+    outputs: dict[str, Any] = {"comment-body": str(comment_file)}
+    if args.defer_comment:  # action.yml: the next step, the only one with the token, posts it
+        return outputs
+    if gh is None:
+        warn("no GITHUB_TOKEN or GITHUB_REPOSITORY: the pull request comment was skipped")
+        return outputs
+    try:
+        action, comment = upsert_comment(gh, int(number), body, args.comment_mode, args.comment_id, args.comment_author)
+        outputs["comment-url"] = (comment or {}).get("html_url", "")
+        print(f"tagguard: {action} pull request comment {outputs['comment-url']}".rstrip(), flush=True)
+    except GithubError as exc:
+        hint = " (a pull request from a fork gets a read-only token)" if exc.status in (403, 404) else ""
+        warn(f"cannot write the pull request comment: {exc}{hint}")
+    return outputs
 
 
 def _bool(text: str) -> bool:
