@@ -33,9 +33,11 @@ def _scan(tmp_path, config: str | None, resource: str = "nvidia.com/gpu", count:
     return doc["resources"][0], [f for f in doc["findings"] if f["rule"] == "unpriced-resource"]
 
 
-def test_without_it_the_workload_is_unpriced_and_the_fix_names_it(tmp_path):
-    r, unpriced = _scan(tmp_path, None)
-    assert r["cost"]["monthly_usd"] is None
+def test_without_it_the_workload_is_a_lower_bound_and_with_the_switch_off_unpriced(tmp_path):
+    r, unpriced = _scan(tmp_path, None)  # the default: a stated lower bound (tests/test_lower_bound.py)
+    assert r["cost"]["lower_bound"] is True and unpriced == []
+    r, unpriced = _scan(tmp_path, "pricing:\n  unplaced_accelerators: unpriced\n")
+    assert r["cost"]["monthly_usd"] is None and "lower_bound" not in r["cost"]
     assert len(unpriced) == 1 and "pricing.default_accelerators" in unpriced[0]["fix"]
 
 

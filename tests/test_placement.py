@@ -497,11 +497,15 @@ def test_b3_hostname_selector_no_pool_sets_does_not_land_on_a_pool(tmp_path):
     res, result = run(tmp_path, {"main.tf": GKE_POOL,
                                  "d.yaml": workload("big", "kubernetes.io/hostname: node-7", replicas=10)})
     work, pool = res["Deployment/ml/big"], res["google_container_node_pool.gpu"]
-    assert work.cost.monthly_usd is None and not work.cost.attributed_from
+    assert not work.cost.attributed_from
     assert not any("lands on" in n for n in work.compute.notes)
+    # no node information: a lower bound from the scan's GPU pool (10 L4 at g2-standard-4's rate, 1 GPU each),
+    # counted -- 10 GPUs do not fit in the 1-GPU pool (tests/test_lower_bound.py)
+    assert work.cost.lower_bound and "g2-standard-4" in (work.cost.reason or "")
     s = result.summary()
-    assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd, abs=0.01)
-    assert s["unpriced_ai_resources"] == 1 and s["attributed_ai_resources"] == 0
+    assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd + work.cost.monthly_usd, abs=0.01)
+    assert s["unpriced_ai_resources"] == 0 and s["attributed_ai_resources"] == 0
+    assert s["lower_bound_ai_resources"] == 1
     # the same workload without the selector says the same thing
     res2, _ = run(tmp_path, {"d.yaml": workload("big", "", replicas=10)})
     assert res2["Deployment/ml/big"].cost.reason == work.cost.reason

@@ -129,6 +129,9 @@ class Cost:
     # (a GPU workload priced from the nodes it selects).  Totals count billed capacity once: an
     # attributed figure is shown on its resource but left out of every total (docs/pricing.md).
     attributed_from: list[str] = field(default_factory=list)
+    # The figure is a floor, not the price: a GPU request that no node information places, priced at the
+    # cheapest per-accelerator rate that could serve it (pricing.unplaced_accelerators; docs/pricing.md).
+    lower_bound: bool = False
 
     def __post_init__(self) -> None:
         if self.rate_source:
@@ -161,6 +164,8 @@ class Cost:
             out["breakdown"] = [dict(ln) if isinstance(ln, dict) else ln for ln in self.breakdown]  # lines are shared
         if self.attributed_from:
             out["attributed_from"] = list(self.attributed_from)
+        if self.lower_bound:
+            out["lower_bound"] = True
         return out
 
     @classmethod
@@ -175,7 +180,8 @@ class Cost:
                    reason=_opt_str(d.get("reason")),
                    breakdown=[b for b in breakdown if isinstance(b, dict)] if isinstance(breakdown, list) else [],
                    attributed_from=([a for a in attributed if isinstance(a, str)]
-                                    if isinstance(attributed, list) else []))
+                                    if isinstance(attributed, list) else []),
+                   lower_bound=d.get("lower_bound") is True)
 
 
 @dataclass(**_SLOTS)
@@ -642,6 +648,9 @@ class ScanResult:
                      if r.cost and r.cost.gpu_hours_per_month is not None and r.cost.counted]
         attributed = [r.cost.monthly_usd for r in ai
                       if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
+        # floors inside monthly_usd: GPU requests no node information places (Cost.lower_bound)
+        floors = [r.cost.monthly_usd for r in ai
+                  if r.cost and r.cost.monthly_usd is not None and r.cost.counted and r.cost.lower_bound]
         failing = {f.address for f in active if f.address and f.severity == ERROR}
         out: dict[str, Any] = {
             "resources": len(self.resources),
@@ -659,6 +668,9 @@ class ScanResult:
             "gpu_hours_per_month": _num(sum(gpu_hours)) if gpu_hours else 0,
             "exit_code": self.exit_code(),
         }
+        if floors:  # only when there are any: "monthly_usd is at least", not "is"
+            out["lower_bound_ai_resources"] = len(floors)
+            out["lower_bound_monthly_usd"] = _money(sum(floors))
         return out
 
 

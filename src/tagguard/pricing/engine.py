@@ -35,6 +35,8 @@ from tagguard.pricing.catalog import Family, InstanceInfo, RateCard, normalize
 
 DEFAULT_SPOT_DISCOUNT_PCT = 55.0
 DEFAULT_HOURS_PER_MONTH = 730.0
+# pricing.unplaced_accelerators: what a GPU request with no node information costs (docs/pricing.md)
+UNPLACED_MODES = ("lower-bound", "unpriced")
 TERMS = {"1y": "1y", "1yr": "1y", "1": "1y", "1year": "1y", "3y": "3y", "3yr": "3y", "3": "3y", "3year": "3y"}
 OVERRIDE_KEYS = ("on_demand", "spot", "reserved_1yr", "reserved_3yr")
 
@@ -99,6 +101,7 @@ class _Facts:
     hours: float | None
     hours_reason: str | None
     assumed: str | None = None  # the note when the GPU model comes from pricing.default_accelerators
+    floor: dict[str, Any] | None = None  # placement's floor for a request no node information places
 
 
 @dataclass
@@ -240,6 +243,10 @@ class Pricer:
         self.instance_types = _parse_overrides(cfg.get("instance_types") or {})
         self.gpu_hourly_usd = _parse_gpu_rates(cfg.get("gpu_hourly_usd") or {})
         self.default_accelerators = _parse_default_accelerators(cfg.get("default_accelerators") or {})
+        mode = cfg.get("unplaced_accelerators", "lower-bound")
+        if mode not in UNPLACED_MODES:
+            raise PricingConfigError(f"pricing.unplaced_accelerators: expected lower-bound or unpriced, got {mode!r}")
+        self.unplaced_accelerators: str = mode
         self.commitments = _parse_commitments(cfg.get("commitments") or [])
 
     def _fresh_pool(self) -> list[_Commitment]:
@@ -280,7 +287,25 @@ class Pricer:
         if f.units is None:
             out.reasons.append("number of units (instances / replicas / nodes) unknown")
         self._apply_node_share(f, out)
-        return self._total(f, out, known)
+        cost = self._total(f, out, known)
+        if f.floor is not None and cost.hourly_usd is not None:
+            cost.lower_bound = True
+            cost.reason = "; ".join(x for x in (self._floor_note(f, cost), cost.reason) if x)
+        return cost
+
+    @staticmethod
+    def _floor_note(f: _Facts, cost: Cost) -> str:
+        """What a lower bound says about itself (also the ``price-lower-bound`` finding's message)."""
+        from tagguard.formats.helpers import money, rate
+
+        fl = f.floor or {}
+        figure = (f"{money(cost.monthly_usd)}/month" if cost.monthly_usd is not None
+                  else f"{rate(cost.hourly_usd)}/hour")
+        what = f"{fl.get('instance_type')} ({fl.get('gpu_model')})" if fl.get("instance_type") else fl.get("gpu_model")
+        per = rate(fl.get("usd_per_accelerator_hour"))
+        return (f"at least {figure}: no node selector, affinity or GPU label says which GPU it gets; priced at the "
+                f"cheapest per-accelerator on-demand rate, {what} at {per}/GPU-hour, among {fl.get('among')}; "
+                "set a nodeSelector or pricing.default_accelerators to price exactly")
 
     def _facts(self, resource: Resource) -> _Facts:
         c: Compute = resource.compute  # type: ignore[assignment]
@@ -298,8 +323,19 @@ class Pricer:
         assumed = None
         if gpu_model is None and itype is None and self.default_accelerators:
             gpu_model, assumed = self._default_accelerator(resource)
+        floor = None
+        if gpu_model is None and itype is None and self.unplaced_accelerators == "lower-bound":
+            from tagguard.pricing.placement import FLOOR_KEY
+
+            floor = resource.meta.get(FLOOR_KEY) if isinstance(resource.meta.get(FLOOR_KEY), dict) else None
+            if floor is not None and floor.get("instance_type"):
+                itype = str(floor["instance_type"])
+                info = self.card.lookup(itype, floor.get("provider"))
+                gpu_model = info.gpu_model if info is not None else None
+            elif floor is not None:
+                gpu_model = floor.get("gpu_model")
         return _Facts(compute=c, itype=itype, info=info, family=family, gpu_model=gpu_model,
-                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason, assumed=assumed)
+                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason, assumed=assumed, floor=floor)
 
     def _default_accelerator(self, resource: Resource) -> tuple[str | None, str | None]:
         """The configured model when every accelerator resource the workload requests maps to the same one."""
@@ -348,7 +384,7 @@ class Pricer:
         if n == 0:
             return
         remaining = n
-        if f.itype and n is not None:
+        if f.itype and n is not None and f.floor is None:  # a floor's type is not what runs: no commitment
             remaining = self._commit(f, n, pool, out)
         if remaining == 0:
             return

@@ -291,6 +291,7 @@ def resolve(resources: list[Any], card: Any = None) -> None:
     pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
     known_keys = {k for _r, p in pools for k in list(p["labels"]) + [q["key"] for q in p["requirements"]]}
     budget = MAX_MATCHES  # workloads x pools is bounded: time stays linear in the input
+    scan = _Scan(resources, pools)
     for r in resources:
         want = r.meta.get("node_placement")
         c = r.compute
@@ -308,7 +309,7 @@ def resolve(resources: list[Any], card: Any = None) -> None:
         want["tolerations"] = list(want.get("tolerations") or []) + [
             {"key": str(k), "operator": "Exists"} for k in accels]
         try:
-            _resolve_one(r, c, want, pools, known_keys, card)
+            _resolve_one(r, c, want, pools, known_keys, card, scan)
         except Exception as exc:  # noqa: BLE001 - a broken rate card is the pricing engine's to report
             c.notes.append(f"placement not derived ({type(exc).__name__})")
     for _r, pool in pools:
@@ -375,7 +376,7 @@ def _without_unknown_keys(want: dict[str, Any], known: set) -> tuple[dict[str, A
 
 
 def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]],
-                 known_keys: set | None = None, card: Any = None) -> None:
+                 known_keys: set | None = None, card: Any = None, scan: _Scan | None = None) -> None:
     from tagguard.pricing import catalog
 
     matched = _matching(want, pools)
@@ -426,8 +427,160 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
         if _selects_anything(want) and pools:
             c.notes.append("no node pool in the scanned files matches its nodeSelector/affinity/tolerations: "
                            "GPU model and instance type unknown")
+        elif not _selects_anything(want) and scan is not None:
+            _floor(r, c, want, scan, card)  # no node information at all: the cheapest that could serve it
         return
     _price_from_types(r, c, via, types, exprs, gpus, unknown_pools, card)
+
+
+# --- no node information: a stated lower bound ---------------------------------------------------
+
+CLOUDS = ("aws", "gcp", "azure")
+_CLOUD_OF_TYPE_PREFIX = (("aws_", "aws"), ("google_", "gcp"), ("azurerm_", "azure"), ("azapi_", "azure"))
+_CLOUD_OF_KIND = {"EC2NodeClass": "aws", "AKSNodeClass": "azure", "GCENodeClass": "gcp"}
+# GPU models that NVIDIA MIG partitions (nvidia.com/mig-<g>g.<mem>gb runs only on these)
+MIG_MODELS = ("A100", "A30", "H100", "H200", "H20", "GH200", "B200", "B300")
+_MIG = re.compile(r"^nvidia\.com/mig-")
+FLOOR_KEY = "_unplaced_floor"  # Resource.meta: the floor the pricing engine may use (popped by attribute())
+_OPEN_POOL_KEYS = INSTANCE_TYPE_KEYS + (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + \
+    _GPU_NAME_KEYS + _GPU_COUNT_KEYS
+
+
+class _Scan:
+    """What the whole scan says that a workload with no node information is floored by: its node pools and
+    the clouds it targets (computed once, on first use)."""
+
+    def __init__(self, resources: list[Any], pools: list[tuple[Any, dict[str, Any]]]) -> None:
+        self.resources = resources
+        self.pools = pools
+        self._clouds: list[str] | None = None
+
+    @property
+    def clouds(self) -> list[str]:
+        if self._clouds is None:
+            self._clouds = scan_clouds(self.resources)
+        return self._clouds
+
+
+def scan_clouds(resources: Iterable[Any]) -> list[str]:
+    """The clouds a scan targets, from what it contains: AWS/Google/Azure Terraform resources (and plans), live
+    AWS resources, node pools (EKS node groups and Karpenter NodePools are AWS, GKE pools GCP, AKS pools Azure),
+    Karpenter node classes, AI resources of a cloud.  Nothing of any cloud: every cloud."""
+    found: set[str] = set()
+    for r in resources:
+        t = str(r.type or "")
+        for prefix, cloud in _CLOUD_OF_TYPE_PREFIX:
+            if t.startswith(prefix):
+                found.add(cloud)
+        if t in _CLOUD_OF_KIND:
+            found.add(_CLOUD_OF_KIND[t])
+        if r.source == "aws":
+            found.add("aws")
+        pool = r.meta.get("node_pool")
+        if isinstance(pool, dict) and pool.get("provider") in CLOUDS:
+            found.add(str(pool["provider"]))
+        c = r.compute
+        if c is not None and c.provider in CLOUDS:
+            found.add(str(c.provider))
+        if len(found) == len(CLOUDS):
+            break
+    return [x for x in CLOUDS if x in found] or list(CLOUDS)
+
+
+def _open_pool(pool: dict[str, Any]) -> bool:
+    """A pool that names no instance type and constrains none (a Karpenter NodePool with no type
+    requirement): it may launch any type, the cheapest GPU type included."""
+    return not pool["instance_types"] and not any(q["key"] in _OPEN_POOL_KEYS for q in pool["requirements"])
+
+
+def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) -> None:
+    """A GPU request with no nodeSelector, required affinity or GPU label: the cheapest per-accelerator
+    on-demand rate among the types that could serve it -- the GPU node pools of the scan that offer the
+    resource (when no pool it may land on could launch any type), else every rate-card type of the clouds the
+    scan targets that offers it -- kept in ``meta[FLOOR_KEY]`` for the pricing engine
+    (``pricing.unplaced_accelerators: lower-bound``, the default).  Nothing is set when no type fits; the
+    resource then stays unpriced with the reason."""
+    from tagguard.pricing import catalog
+
+    accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
+    if not accels or c.accelerator or not c.gpus_per_unit:
+        return  # no request to floor, or the model is known (priced per GPU of it)
+    names = sorted(str(k) for k in accels)
+    vendors = {_vendor_of_resource(n) for n in names}
+    shown = ", ".join(names)
+    if None in vendors or len(vendors) != 1:
+        why = "is not an accelerator resource the rate card knows" if None in vendors else "mixes accelerator vendors"
+        c.notes.append(f"no lower bound: {shown} {why}")
+        return
+    vendor = vendors.pop()
+    mig = any(_MIG.match(n) for n in names)
+    gpus = float(c.gpus_per_unit)
+    rates = card if card is not None else catalog.load()
+
+    def fits(info: Any) -> bool:
+        if info is None or not info.gpu_model or not info.accelerator_count or info.on_demand is None:
+            return False
+        if _vendor_of_model(info.gpu_model) != vendor:
+            return False
+        if mig:
+            return _short(info.gpu_model) in MIG_MODELS
+        return float(info.accelerator_count) >= gpus - 1e-9  # one pod's accelerators fit on one node
+
+    gpu_pools: list[tuple[Any, dict[str, Any]]] = []
+    open_pools: list[str] = []
+    types: list[str] = []
+    for res, pool in scan.pools:
+        if not pool_matches(pool, want):
+            continue  # a taint it does not tolerate: it cannot land there
+        if "_types" not in pool:
+            pool["_types"] = pool_types(pool)
+        offered = [t for t in pool["_types"] if fits(rates.lookup(t) or rates.lookup(t, pool.get("provider")))]
+        if offered:
+            gpu_pools.append((res, pool))
+            types.extend(t for t in offered if t not in types)
+        elif _open_pool(pool):
+            open_pools.append(pool["name"])
+    what = f"{'/'.join(names)} x {gpus:g} per pod" if len(names) > 1 or gpus != 1 else shown
+    if gpu_pools and not open_pools:
+        pool_names = ", ".join(p["name"] for _r, p in gpu_pools[:5]) + (" ..." if len(gpu_pools) > 5 else "")
+        among = (f"the types of the scan's GPU node pool{'s' if len(gpu_pools) > 1 else ''} offering {shown} "
+                 f"({pool_names})")
+        infos = [(t, rates.lookup(t)) for t in types]
+    else:
+        clouds = scan.clouds
+        infos = [(t, rates.lookup(t, cloud)) for cloud in clouds for t, _i in _catalog_types(cloud)]
+        among = (f"every {'/'.join(clouds)} instance type on the rate card offering {shown}"
+                 + (f" (node pool {', '.join(open_pools[:5])} may launch any type)" if open_pools else ""))
+    priced: list[tuple[str, Any]] = [(t, i) for t, i in infos if i is not None and fits(i)]
+    if not priced:
+        if vendor == "tpu" and (not gpu_pools or open_pools) and "gcp" in scan.clouds:
+            _floor_per_chip(r, c, rates, shown)
+            return
+        c.notes.append(f"no lower bound: no instance type among {among} with an on-demand rate fits {what}")
+        return
+    # the cheapest per accelerator; a tie goes to the first cloud of CLOUDS, then the first name
+    t, info = min(priced, key=lambda x: (float(x[1].on_demand) / float(x[1].accelerator_count),
+                                         CLOUDS.index(x[1].provider) if x[1].provider in CLOUDS else len(CLOUDS), x[0]))
+    per = float(info.on_demand) / float(info.accelerator_count)
+    r.meta[FLOOR_KEY] = {"instance_type": t, "provider": info.provider, "gpu_model": info.gpu_model,
+                         "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced)}
+    if gpu_pools and not open_pools:
+        r.meta["_placement_pools"] = [res for res, _p in gpu_pools]  # for attribute(); popped there
+        r.meta["placement_types"] = [x for x, _i in priced]
+
+
+def _floor_per_chip(r: Any, c: Any, rates: Any, shown: str) -> None:
+    """Cloud TPU has no instance type on the rate card: the cheapest per-chip rate of a TPU generation."""
+    chips = [(m, g) for m, g in rates.gpu_rates.items()
+             if m in _NON_NVIDIA["tpu"] and g.usd_per_gpu_hour is not None]
+    if not chips:
+        c.notes.append(f"no lower bound: no TPU generation on the rate card has a per-chip rate for {shown}")
+        return
+    model, g = min(chips, key=lambda x: (float(x[1].usd_per_gpu_hour), x[0]))
+    r.meta[FLOOR_KEY] = {"instance_type": None, "provider": "gcp", "gpu_model": model,
+                         "usd_per_accelerator_hour": float(g.usd_per_gpu_hour),
+                         "among": f"the TPU generations on the rate card ({', '.join(sorted(m for m, _g in chips))})",
+                         "candidates": len(chips)}
 
 
 _OWN_TYPE_KEYS = (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + _GPU_NAME_KEYS + _GPU_COUNT_KEYS
@@ -565,6 +718,7 @@ def attribute(resources: list[Any]) -> None:
     used: dict[int, float] = {}  # GPUs of each pool already attributed to earlier workloads
     for r in resources:
         matched = r.meta.pop("_placement_pools", None)
+        r.meta.pop(FLOOR_KEY, None)  # read by the pricing engine, done with
         c, cost = r.compute, r.cost
         if (c is None or cost is None or not r.ai or c.provider != "kubernetes" or cost.monthly_usd is None
                 or not pools):

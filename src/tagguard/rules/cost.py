@@ -1,4 +1,4 @@
-"""Cost rules: over-budget, needs-approval, unpriced-resource, spot-opportunity, spot-risk.
+"""Cost rules: over-budget, needs-approval, unpriced-resource, price-lower-bound, spot-opportunity, spot-risk.
 
 Runs after pricing.  Also computes the cost delta of every change (plan JSON,
 or ``tagguard diff`` against a base) and hands ``cost_diff`` and ``budgets``
@@ -84,6 +84,7 @@ def check(resources: list[Resource], ctx) -> Iterator[Finding]:
         outputs.cost_diff = CostDiff.from_json(costdiff.summarize(resources, removed, config=ctx.config))
 
     yield from _unpriced(resources)
+    yield from _lower_bounds(resources)
     yield from _spot_hints(resources, ctx)
 
     budgets = bud.load_budgets(ctx.config.section("budgets"))
@@ -127,6 +128,24 @@ def _unpriced(resources: Iterable[Resource]) -> Iterator[Finding]:
                            " or say what the cluster's GPUs are under `pricing.default_accelerators`"
                            " (e.g. `nvidia.com/gpu: A10G`)"),
                       extra={"reason": reason})
+
+
+def _lower_bounds(resources: Iterable[Resource]) -> Iterator[Finding]:
+    """A figure that is a floor (a GPU request no node information places) is not a price: a warning, so the
+    total it enters is never read as exact (``Cost.lower_bound``; docs/pricing.md)."""
+    for r in resources:
+        if not r.ai or r.cost is None or not r.cost.lower_bound or r.meta.get("served_by") \
+                or r.meta.get("action") in ("delete", "no-op"):
+            continue
+        reason = r.cost.reason or "a lower bound"
+        yield Finding(rule="price-lower-bound", category=UNPRICED, severity=WARNING, address=r.address, file=r.file,
+                      line=r.line, resource_type=r.type,
+                      message=f"{r.address}: its cost is a lower bound, {reason}",
+                      fix=("select the node it runs on (nodeSelector / node affinity on an instance type or GPU label),"
+                           " or say what the cluster's GPUs are under `pricing.default_accelerators`"
+                           " (e.g. `nvidia.com/gpu: A10G`); `pricing.unplaced_accelerators: unpriced` leaves such"
+                           " requests unpriced instead"),
+                      extra={"reason": reason, "lower_bound_monthly_usd": r.cost.monthly_usd})
 
 
 # --- spot hints -------------------------------------------------------------------------------

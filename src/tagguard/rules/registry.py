@@ -62,6 +62,7 @@ RULES: tuple[Rule, ...] = (
     # cost (rules/cost.py)
     Rule("unpriced-resource", "unpriced", INFO, COST,
          other_severities=(WARNING,)),  # warning when the GPU itself is unknown
+    Rule("price-lower-bound", "unpriced", WARNING, COST),  # a GPU request no node information places
     Rule("spot-opportunity", "optimization", INFO, COST),
     Rule("spot-risk", "optimization", INFO, COST),
     Rule("over-budget", "over_budget", ERROR, COST, produced_by="tagguard.actuals.diffbill",  # diff --bill
