@@ -523,13 +523,9 @@ class Reader:
         yield from self._from_obj(doc, name, lineno)
 
     def _read_jsonl(self, first: str, fh: Any, name: str, lineno: int) -> Iterator[Call]:
-        loads = json.loads
-        try:
-            d = loads(first)
-        except RecursionError:
-            d = _TOO_DEEP
-        except ValueError:
-            d = None
+        """JSON lines: the first line decides (a pretty-printed document is loaded whole), then
+        every further line is one record, tagguard's own on a fast path."""
+        d = self._first_line_record(first)
         if d is None and first.strip() == "{":  # a pretty-printed document: load it whole
             yield from self._read_document(first, fh, name, lineno)
             return
@@ -539,6 +535,21 @@ class Reader:
             self._err(name, lineno, "invalid JSON line")
         else:
             yield from self._from_obj(d, name, lineno)
+        yield from self._read_jsonl_lines(fh, name, lineno)
+
+    @staticmethod
+    def _first_line_record(first: str) -> Any:
+        """The first line as JSON: ``None`` when it is not JSON, ``_TOO_DEEP`` when nested too deeply."""
+        try:
+            return json.loads(first)
+        except RecursionError:
+            return _TOO_DEEP
+        except ValueError:
+            return None
+
+    def _read_jsonl_lines(self, fh: Any, name: str, lineno: int) -> Iterator[Call]:
+        """The lines after the first, each one record (``lineno``: the line read last)."""
+        loads = json.loads
         from_tg = from_tagguard
         fast = self._fast
         st = self._stats
