@@ -40,42 +40,7 @@ def coverage_text(r: dict[str, Any]) -> str:
     if r["empty"]:
         out.append("no charges in the input: nothing to measure\n")
     for cur, c in r["currencies"].items():
-        m = lambda x: _money(x, t(cur))  # noqa: E731
-        out.append(f"\n[{t(cur)}] AI spend {m(c['ai_total'])} of {m(c['bill_total'])} billed "
-                   f"({_pct(c['ai_share_of_bill'])}); allocated {m(c['allocated'])} = {_pct(c['coverage'])}"
-                   + (f"; credits {m(c['credits'])}" if c["credits"] else "")
-                   + (f"; shared platform {m(c['shared_total'])}" if c["shared_total"] else "") + "\n")
-        if c["ai_total"] <= 0:
-            out.append("  coverage n/a: no positive AI spend in this currency\n")
-        out.append("  by required key:\n")
-        for k, v in c["by_key"].items():
-            out.append(f"    {t(k):<24} {_pct(v['coverage']):>7}  {m(v['allocated'])}\n")
-        for title, key, label in (("month", "by_month", "month"), ("account", "by_account", "account"),
-                                  ("service", "by_service", "service"),
-                                  ("team (" + t(r["team_key"]) + ")", "by_team", "team")):
-            out.append(f"  by {title}:\n")
-            for row in c[key][:15]:
-                out.append(f"    {t(row[label]):<40} {_pct(row['coverage']):>7}  {m(row['ai_cost'])}\n")
-            if len(c[key]) > 15:
-                out.append(f"    ... {len(c[key]) - 15} more\n")
-        if c["empty_months"]:
-            out.append(f"  no AI charges in: {t(', '.join(c['empty_months']))}\n")
-        if c["pricing_by_team"]:
-            out.append("  pricing by team (spot = PricingCategory Dynamic):\n")
-            for row in c["pricing_by_team"]:
-                out.append(f"    {t(row['team']):<28} spot {_pct(row['spot_share']):>6}"
-                           f"  committed {_pct(row['committed_share']):>6}"
-                           f"  on-demand {_pct(row['on_demand_share']):>6}"
-                           f"  other {_pct(row['other_share']):>6}  of {m(row['total'])}\n")
-        if c["top_unallocated"]:
-            out.append(f"  top unallocated resources ({c['unallocated_resources']} in all):\n")
-            for row in c["top_unallocated"]:
-                where = _where(row)
-                out.append(f"    {m(row['cost']):>14}  {t(row['resource_id'])}"
-                           f"  [{t(row['service'])}, {t(row['account'])}]"
-                           + (f"  fix at {t(where)}" if where else "") + "\n")
-                for p in row["problems"][:4]:
-                    out.append(f"        - {t(p)}\n")
+        out += _coverage_currency_text(r, cur, c)
     if r["training_runs"]:
         out.append("\ncost per training run (jobs named by the bill):\n")
         for tr in r["training_runs"][:10]:
@@ -94,6 +59,49 @@ def coverage_text(r: dict[str, Any]) -> str:
     for p in r["problems"]:
         out.append(f"warning: {t(p)}\n")
     return "".join(out)
+
+
+def _coverage_currency_text(r: dict[str, Any], cur: str, c: dict[str, Any]) -> list[str]:
+    """One billing currency of the coverage report."""
+    t = _term
+    out: list[str] = []
+    m = lambda x: _money(x, t(cur))  # noqa: E731
+    out.append(f"\n[{t(cur)}] AI spend {m(c['ai_total'])} of {m(c['bill_total'])} billed "
+               f"({_pct(c['ai_share_of_bill'])}); allocated {m(c['allocated'])} = {_pct(c['coverage'])}"
+               + (f"; credits {m(c['credits'])}" if c["credits"] else "")
+               + (f"; shared platform {m(c['shared_total'])}" if c["shared_total"] else "") + "\n")
+    if c["ai_total"] <= 0:
+        out.append("  coverage n/a: no positive AI spend in this currency\n")
+    out.append("  by required key:\n")
+    for k, v in c["by_key"].items():
+        out.append(f"    {t(k):<24} {_pct(v['coverage']):>7}  {m(v['allocated'])}\n")
+    for title, key, label in (("month", "by_month", "month"), ("account", "by_account", "account"),
+                              ("service", "by_service", "service"),
+                              ("team (" + t(r["team_key"]) + ")", "by_team", "team")):
+        out.append(f"  by {title}:\n")
+        for row in c[key][:15]:
+            out.append(f"    {t(row[label]):<40} {_pct(row['coverage']):>7}  {m(row['ai_cost'])}\n")
+        if len(c[key]) > 15:
+            out.append(f"    ... {len(c[key]) - 15} more\n")
+    if c["empty_months"]:
+        out.append(f"  no AI charges in: {t(', '.join(c['empty_months']))}\n")
+    if c["pricing_by_team"]:
+        out.append("  pricing by team (spot = PricingCategory Dynamic):\n")
+        for row in c["pricing_by_team"]:
+            out.append(f"    {t(row['team']):<28} spot {_pct(row['spot_share']):>6}"
+                       f"  committed {_pct(row['committed_share']):>6}"
+                       f"  on-demand {_pct(row['on_demand_share']):>6}"
+                       f"  other {_pct(row['other_share']):>6}  of {m(row['total'])}\n")
+    if c["top_unallocated"]:
+        out.append(f"  top unallocated resources ({c['unallocated_resources']} in all):\n")
+        for row in c["top_unallocated"]:
+            where = _where(row)
+            out.append(f"    {m(row['cost']):>14}  {t(row['resource_id'])}"
+                       f"  [{t(row['service'])}, {t(row['account'])}]"
+                       + (f"  fix at {t(where)}" if where else "") + "\n")
+            for p in row["problems"][:4]:
+                out.append(f"        - {t(p)}\n")
+    return out
 
 
 def coverage_markdown(r: dict[str, Any]) -> str:

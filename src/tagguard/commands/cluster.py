@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, fail, format_from_extension, load_config_or_exit, write_output
+from tagguard.cli import config_option, emit, fail, load_config_or_exit, output_options
 
-FORMATS = ("text", "json", "markdown")
+FAIL_ON_HELP = ("Lowest severity that makes the exit code 1 (default: `fail_on` in the config, else error). "
+                "Unattributed GPU-hours are errors, quota and underuse warnings, savings info.")
 
 
 def _when(text: str, what: str) -> float:
@@ -69,19 +70,19 @@ def cluster():
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per query.")
 @click.option("--max-response-mb", type=int, default=256, show_default=True,
               help="Refuse a Prometheus answer larger than this (MiB).")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Output format. Default: what --output's name says (.json, .md, .txt), else text.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to FILE instead of stdout.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None, help=FAIL_ON_HELP)
+@output_options
 @click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Record this report in a history database (SQLite) and show the change against the previous "
                    "cluster run; `tagguard history PATH --kind cluster` prints the trend.")
 def report(config_path, url, window, since, until, resolution, scrape_interval, chunk, parallel, group_by, mig_basis,
            time_slicing, idle_sharing, idle_platform, underuse_threshold, util_metric, ca_file, insecure, timeout,
-           max_response_mb, fmt, output, history_path):
+           max_response_mb, fail_on, formats, outputs, no_color, history_path, **kw):
     """Requested, used, idle and unattributed GPU-hours per namespace and taxonomy label, priced.
 
-    Exit 1 when GPU-hours are unattributed or a finding is an error, 0 otherwise.
+    Formats: text, json, markdown (the GPU-hours report) and sarif, junit, github, html (its findings, as a
+    scan's). Exit 1 when a finding is at or above --fail-on (unattributed GPU-hours are errors), 2 when
+    Prometheus cannot be read, 0 otherwise.
     """
     import time
 
@@ -89,13 +90,12 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
     from tagguard.actuals.cluster.promql import PromClient, PromError, parse_duration
     from tagguard.actuals.cluster.queries import Selectors
     from tagguard.actuals.cluster.render import render
+    from tagguard.actuals.cluster.result import to_result
     from tagguard.actuals.cluster.split import SplitError, resource_regex
 
     url = url or os.environ.get("TAGGUARD_PROMETHEUS_URL")
     if not url:
         fail("give --prometheus URL (or set TAGGUARD_PROMETHEUS_URL)")
-    if fmt is None:
-        fmt = format_from_extension(output, FORMATS) if output is not None else "text"
     if idle_sharing == "platform" and not idle_platform:
         fail("--idle-sharing platform needs --idle-platform GROUP")
     try:
@@ -118,6 +118,8 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
     if (end - start) < step:
         fail(f"the window is shorter than --resolution {resolution}")
     config = load_config_or_exit(config_path, paths=["."])
+    if fail_on:
+        config.raw["fail_on"] = fail_on
     opts = gpuhours.Options(group_by=group_by, mig_basis=mig_basis, time_slicing=time_slicing,
                             idle_sharing=idle_sharing, idle_platform=idle_platform,
                             underuse_threshold=underuse_threshold)
@@ -131,6 +133,7 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:
         fail(str(exc), code=2)
+    result = to_result(rep, config, actuals=rep["source"]["prometheus"])
     if history_path is not None:
         from tagguard.state.history import HistoryError, record_cluster
 
@@ -138,9 +141,16 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
             rep["history"] = dict(record_cluster(history_path, rep), path=str(history_path))
         except HistoryError as exc:
             fail(str(exc))
-    write_output(render(rep, fmt), output)
-    blocking = rep["unattributed"]["gpu_hours"] > 0 or any(f["severity"] == "error" for f in rep["findings"])
-    raise click.exceptions.Exit(1 if blocking else 0)
+    _emit(result, rep, render, formats, outputs, kw, no_color)
+
+
+def _emit(result, rep, render, formats, outputs, kw, no_color):
+    """The report in every requested format: text, json and markdown are the GPU-hours report (its own
+    renderer), the others the formatters of a scan given the report's findings; then the one exit rule."""
+    renderers = {fmt: (lambda _result, _color, fmt=fmt: render(rep, fmt)) for fmt in ("text", "json", "markdown")}
+    emit(result, formats, outputs, {k: v for k, v in kw.items() if k.startswith("output_")}, no_color,
+         renderers=renderers)
+    raise click.exceptions.Exit(result.exit_code())
 
 
 @cluster.command("opencost")
@@ -148,28 +158,26 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
 @config_option
 @click.option("--group-by", default=None, help="Taxonomy key to group by (default: its first required key).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for the URL.")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Output format. Default: what --output's name says (.json, .md, .txt), else text.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to FILE instead of stdout.")
-def opencost(source, config_path, group_by, timeout, fmt, output):
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None, help=FAIL_ON_HELP)
+@output_options
+def opencost(source, config_path, group_by, timeout, fail_on, formats, outputs, no_color, **kw):
     """GPU-hours and cost from an OpenCost allocation response (file or URL), judged against the taxonomy.
 
     Query OpenCost with e.g. `/allocation?window=30d&aggregate=pod&accumulate=true&includeIdle=true`.
-    Exit 1 when GPU-hours are unattributed.
+    Formats as `cluster report`. Exit 1 when a finding is at or above --fail-on (unattributed GPU-hours are errors).
     """
     from tagguard.actuals.cluster import opencost as oc
+    from tagguard.actuals.cluster.result import to_result
 
-    if fmt is None:
-        fmt = format_from_extension(output, FORMATS) if output is not None else "text"
     config = load_config_or_exit(config_path, paths=["."])
+    if fail_on:
+        config.raw["fail_on"] = fail_on
     try:
         doc, where = oc.load(source, timeout=timeout)
         rep = oc.build(doc, where, config.taxonomy(), group_by)
     except oc.OpenCostError as exc:
         fail(str(exc), code=2)
-    write_output(oc.render(rep, fmt), output)
-    raise click.exceptions.Exit(1 if rep["unattributed"]["gpu_hours"] > 0 else 0)
+    _emit(to_result(rep, config), rep, oc.render, formats, outputs, kw, no_color)
 
 
 @cluster.command("export-focus")

@@ -71,6 +71,13 @@ RULES: tuple[Rule, ...] = (
     # Kubernetes quota (rules/quota.py; `tagguard cluster` reports the same rule from live data)
     Rule("gpu-quota", "quota", WARNING, QUOTA, produced_by="tagguard.actuals.cluster.findings",
          other_severities=(ERROR,)),  # live usage at or over the quota
+    # actual GPU-hours of running clusters (`tagguard cluster report` / `cluster opencost`)
+    Rule("unattributed-gpu-hours", "unattributed", ERROR, produced_by="tagguard.actuals.cluster"),
+    Rule("pod-labels-not-exported", "unattributed", ERROR, produced_by="tagguard.actuals.cluster.findings"),
+    Rule("gpu-underused", "optimization", WARNING, produced_by="tagguard.actuals.cluster.findings"),
+    Rule("commitment-candidate", "optimization", INFO, produced_by="tagguard.actuals.cluster.findings"),
+    Rule("spot-candidate", "optimization", INFO, produced_by="tagguard.actuals.cluster.findings"),
+    Rule("cluster-data-gap", "not_scanned", WARNING, produced_by="tagguard.actuals.cluster.findings"),
     # facts only a reader can state
     Rule("parse-error", "parse_error", ERROR, produced_by="tagguard.sources",
          other_severities=(WARNING,)),  # an input deliberately not read (symlink out, template, limit)

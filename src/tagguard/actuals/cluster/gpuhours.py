@@ -392,19 +392,42 @@ class Pricer:
         return value / float(info.accelerator_count), note, info
 
 
-def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) -> dict[str, Any]:
-    from tagguard.actuals.cluster import findings as F
-    from tagguard.actuals.cluster.split import share_idle
+class _Units:
+    """GPU-equivalents and prices of the report: how each resource was counted (``units``), what could
+    not be priced (``unpriced``), by the node's labels (MIG, time-slicing replicas, instance type)."""
 
-    step_h = data.step / 3600.0
-    hours = (data.end - data.start) / 3600.0
-    keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
-    label_to_key: dict[str, str] = {}
-    for k in keys:
-        label_to_key.setdefault(label_name(k), k)
-    group_by = opts.group_by or (keys[0] if keys else None)
+    def __init__(self, data: ClusterData, opts: Options) -> None:
+        self.data, self.opts = data, opts
+        self.step_h = data.step / 3600.0
+        self.node_rep = {n: replicas_of(lb) for n, lb in data.node_labels.items()}
+        self.node_mig = {n: mig_single(lb) for n, lb in data.node_labels.items()}
+        self.pricer = Pricer()
+        self.how: dict[str, str] = {}
+        self.unpriced: dict[str, dict[str, Any]] = {}
+
+    def to_gpu(self, res: str, pts: float, node: str) -> float | None:
+        single = self.node_mig.get(node)
+        u = unit(res, mig_basis=self.opts.mig_basis, replicas=self.node_rep.get(node), single=single)
+        where = f" on {node}" if u.kind == "time-sliced" else (f" on {single[2]}" if single and u.kind == "mig"
+                                                                 and res == "nvidia_com_gpu" else "")
+        self.how[u.resource + where] = u.how
+        return None if u.fraction is None else pts * u.fraction * self.step_h
+
+    def node_rate(self, node: str):
+        lb = self.data.node_labels.get(node, {})
+        itype = next((lb[k] for k in INSTANCE_TYPE_LABELS if lb.get(k)), "")
+        cap = capacity_type(lb)
+        rate, note, _ = self.pricer.rate(itype, cap)
+        return itype, cap, rate, note
+
+    def not_priced(self, note: str | None, hours: float, node: str) -> None:
+        u = self.unpriced.setdefault(note or "unpriced", {"reason": note, "gpu_hours": 0.0, "nodes": set()})
+        u["gpu_hours"] += hours
+        u["nodes"].add(node)
+
+
+def _warnings(data: ClusterData, keys: list[str], labels_visible: bool) -> list[str]:
     warnings = list(data.warnings)
-    labels_visible = any(data.pod_labels.values()) or any(data.ns_labels.values())
     if data.pods and not labels_visible:
         warnings.append("kube-state-metrics exports no pod or namespace labels (kube_pod_labels "
                         f"{'has no label_* labels' if data.pod_label_series else 'is absent'}): GPU-hours cannot be "
@@ -413,41 +436,24 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
     if data.pods and not data.measured_pods:
         warnings.append(f"no {data.util_metric} series with pod labels: used GPU-hours unknown (dcgm-exporter needs "
                         "--kubernetes, and its pod/namespace labels must reach Prometheus)")
-    node_rep = {n: replicas_of(lb) for n, lb in data.node_labels.items()}
-    node_mig = {n: mig_single(lb) for n, lb in data.node_labels.items()}
-    pricer = Pricer()
-    units_how: dict[str, str] = {}
-    unpriced: dict[str, dict[str, Any]] = {}
+    return warnings
 
-    def to_gpu(res: str, pts: float, node: str) -> float | None:
-        single = node_mig.get(node)
-        u = unit(res, mig_basis=opts.mig_basis, replicas=node_rep.get(node), single=single)
-        where = f" on {node}" if u.kind == "time-sliced" else (f" on {single[2]}" if single and u.kind == "mig"
-                                                                 and res == "nvidia_com_gpu" else "")
-        units_how[u.resource + where] = u.how
-        return None if u.fraction is None else pts * u.fraction * step_h
 
-    def node_rate(node: str):
-        lb = data.node_labels.get(node, {})
-        itype = next((lb[k] for k in INSTANCE_TYPE_LABELS if lb.get(k)), "")
-        cap = capacity_type(lb)
-        rate, note, _ = pricer.rate(itype, cap)
-        return itype, cap, rate, note
-
+def _pod_rows(data: ClusterData, u: _Units, taxonomy, label_to_key: dict[str, str], group_by: str | None,
+              labels_visible: bool, unknown_units: dict[str, float]) -> list[PodRow]:
     rows: list[PodRow] = []
-    unknown_units: dict[str, float] = {}
     for (ns, pod, _uid), acc in data.pods.items():
         gh = gm = gu = 0.0
         names = []
         for res, pts in acc.points.items():
-            v = to_gpu(res, pts, acc.node)
+            v = u.to_gpu(res, pts, acc.node)
             names.append(res)
             if v is None:
-                unknown_units[res] = unknown_units.get(res, 0.0) + pts * step_h
+                unknown_units[res] = unknown_units.get(res, 0.0) + pts * u.step_h
                 continue
             gh += v
-            gm += to_gpu(res, acc.measured.get(res, 0.0), acc.node) or 0.0
-            gu += to_gpu(res, acc.used.get(res, 0.0), acc.node) or 0.0
+            gm += u.to_gpu(res, acc.measured.get(res, 0.0), acc.node) or 0.0
+            gu += u.to_gpu(res, acc.used.get(res, 0.0), acc.node) or 0.0
         if gh <= 0:
             continue
         tags = _tags(data.ns_labels.get(ns, {}), label_to_key)
@@ -457,56 +463,76 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
             group = NO_LABELS if not labels_visible else UNATTRIBUTED
         else:
             group = str(tags.get(group_by, "")) if group_by else ""
-        itype, cap, rate, note = node_rate(acc.node)
+        itype, cap, rate, note = u.node_rate(acc.node)
         if rate is None:
-            u = unpriced.setdefault(note or "unpriced", {"reason": note, "gpu_hours": 0.0, "nodes": set()})
-            u["gpu_hours"] += gh
-            u["nodes"].add(acc.node or "(unscheduled)")
+            u.not_priced(note, gh, acc.node or "(unscheduled)")
         okind, oname = data.owners.get((ns, pod), ("", ""))
-        rows.append(PodRow(ns, pod, acc.node, okind, oname, gh, gm, gu, acc.running * step_h, tags, issues, group,
+        rows.append(PodRow(ns, pod, acc.node, okind, oname, gh, gm, gu, acc.running * u.step_h, tags, issues, group,
                            cap, itype, rate, note, names))
+    return rows
 
-    if opts.time_slicing == "use":
-        _split_by_use(rows, data, node_rep, step_h, to_gpu)
 
-    # nodes: capacity and unallocated idle
+def _node_rows(data: ClusterData, u: _Units, rows: list[PodRow]) -> list[dict[str, Any]]:
+    """Per node: GPU capacity over the window and the part no pod requested (unallocated idle)."""
     req_by_node: dict[str, float] = {}
     for r in rows:
         req_by_node[r.node] = req_by_node.get(r.node, 0.0) + r.gpu_hours
     nodes = []
     for node, per in sorted(data.node_points.items()):
-        cap_h = sum(v for v in (to_gpu(res, pts, node) for res, pts in per.items()) if v is not None)
+        cap_h = sum(v for v in (u.to_gpu(res, pts, node) for res, pts in per.items()) if v is not None)
         idle = max(0.0, cap_h - req_by_node.get(node, 0.0))
-        itype, cap, rate, note = node_rate(node)
+        itype, cap, rate, note = u.node_rate(node)
         if rate is None and idle > 0:
-            u = unpriced.setdefault(note or "unpriced", {"reason": note, "gpu_hours": 0.0, "nodes": set()})
-            u["gpu_hours"] += idle
-            u["nodes"].add(node)
+            u.not_priced(note, idle, node)
         nodes.append({"node": node, "instance_type": itype or None, "capacity_type": cap,
                       "capacity_gpu_hours": cap_h, "requested_gpu_hours": req_by_node.get(node, 0.0),
                       "idle_unallocated_gpu_hours": idle, "usd_per_gpu_hour": rate,
                       "idle_cost_usd": idle * rate if rate is not None else None,
                       "no_pods": req_by_node.get(node, 0.0) == 0})
+    return nodes
 
-    def agg(key_fn) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            k = key_fn(r)
-            if k is None:
-                continue
-            a = out.get(k)
-            if a is None:
-                a = out[k] = _empty()
-            _add(a, r)
-        return out
 
-    by_ns = agg(lambda r: r.namespace)
-    by_group = agg(lambda r: r.group)
-    by_label = {k: agg(lambda r, k=k: (str(r.tags[k]) if (not r.issues and k in r.tags) else
-                                       (r.group if r.issues else None))) for k in keys}
-    totals = _empty()
+def _agg(rows: list[PodRow], key_fn) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        _add(totals, r)
+        k = key_fn(r)
+        if k is None:
+            continue
+        a = out.get(k)
+        if a is None:
+            a = out[k] = _empty()
+        _add(a, r)
+    return out
+
+
+def _by_label(rows: list[PodRow], k: str) -> dict[str, dict[str, Any]]:
+    return _agg(rows, lambda r: (str(r.tags[k]) if (not r.issues and k in r.tags) else (r.group if r.issues else None)))
+
+
+def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) -> dict[str, Any]:
+    """The report document. Its ``findings`` are ``tagguard.model.Finding``s
+    (``actuals.cluster.result.to_result`` turns them into JSON and a gated ``ScanResult``)."""
+    from tagguard.actuals.cluster import findings as F
+    from tagguard.actuals.cluster.split import share_idle
+
+    hours = (data.end - data.start) / 3600.0
+    keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
+    label_to_key: dict[str, str] = {}
+    for k in keys:
+        label_to_key.setdefault(label_name(k), k)
+    group_by = opts.group_by or (keys[0] if keys else None)
+    labels_visible = any(data.pod_labels.values()) or any(data.ns_labels.values())
+    warnings = _warnings(data, keys, labels_visible)
+    u = _Units(data, opts)
+    unknown_units: dict[str, float] = {}
+    rows = _pod_rows(data, u, taxonomy, label_to_key, group_by, labels_visible, unknown_units)
+    if opts.time_slicing == "use":
+        _split_by_use(rows, data, u.node_rep, u.step_h, u.to_gpu)
+    nodes = _node_rows(data, u, rows)
+    by_ns = _agg(rows, lambda r: r.namespace)
+    by_group = _agg(rows, lambda r: r.group)
+    by_label = {k: _by_label(rows, k) for k in keys}
+    totals = _agg(rows, lambda r: "").get("", _empty())
     idle_h = sum(n["idle_unallocated_gpu_hours"] for n in nodes)
     idle_c = sum(n["idle_cost_usd"] or 0.0 for n in nodes)
     cap_h = sum(n["capacity_gpu_hours"] for n in nodes)
@@ -519,7 +545,9 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
         a["shared_idle_cost_usd"] = c
         a["shared_idle_gpu_hours"] = sharing["hours"][g]
 
-    finds = F.findings(rows, data, opts, pricer, node_rate, hours)
+    cluster = F.cluster_id(str(source.get("prometheus") or "cluster"))
+    finds = F.findings(rows, data, opts, u.pricer, hours, cluster)
+    finds += F.unattributed(rows, cluster, labels_visible, ALLOWLIST_FIX.format(keys=",".join(keys)))
     node_split = _node_split(rows, nodes, data.node_provider, sharing["ratios"])
     report = {
         "kind": "tagguard-cluster-report",
@@ -537,29 +565,36 @@ def build(data: ClusterData, taxonomy, opts: Options, source: dict[str, Any]) ->
                      for k, rows_ in by_label.items()},
         "unattributed": _unattributed(rows),
         "idle_nodes": [n for n in nodes if n["idle_unallocated_gpu_hours"] > 0],
-        "split": {"mig_basis": opts.mig_basis, "time_slicing": opts.time_slicing,
-                  "used": f"requested GPU-hours × the pod's mean {data.util_metric} "
-                          "(raw samples of its devices), per chunk",
-                  "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
-                                   "platform": opts.idle_platform},
-                  "units": dict(sorted(units_how.items())),
-                  "nodes": node_split,
-                  "init_containers": (
-                      "effective request = max(largest init container + the pod's sidecars, sum of app containers "
-                      "+ sidecars) per resource (Kubernetes' rule; sidecars are init containers with restartPolicy "
-                      "Always, kube_pod_init_container_info restart_policy); "
-                      f"{data.init_pods} pod(s) held more through an init container; "
-                      f"{data.sidecar_pods} pod(s) with GPU sidecar containers; "
-                      f"{data.order_assumed_pods} pod(s) where the order of init containers and sidecars (not "
-                      "exported by kube-state-metrics) matters: every sidecar counted as started before each "
-                      "init container, the most the pod can hold")},
-        "unpriced": [{"reason": u["reason"], "gpu_hours": u["gpu_hours"], "nodes": sorted(u["nodes"])[:20]}
-                     for u in unpriced.values()],
+        "split": _split_doc(data, opts, sharing, u.how, node_split),
+        "unpriced": [{"reason": x["reason"], "gpu_hours": x["gpu_hours"], "nodes": sorted(x["nodes"])[:20]}
+                     for x in u.unpriced.values()],
         "unknown_resources": [{"resource": k, "unit_hours": v} for k, v in sorted(unknown_units.items())],
         "findings": finds,
         "warnings": warnings,
     }
+    finds += F.data_gaps(report, cluster, bool(data.pods) and not data.measured_pods)
     return report
+
+
+def _split_doc(data: ClusterData, opts: Options, sharing: dict[str, Any], how: dict[str, str],
+               node_split: list[dict[str, Any]]) -> dict[str, Any]:
+    """The split methods and ratios of the report (the JSON's ``split``)."""
+    return {"mig_basis": opts.mig_basis, "time_slicing": opts.time_slicing,
+            "used": f"requested GPU-hours × the pod's mean {data.util_metric} "
+                    "(raw samples of its devices), per chunk",
+            "idle_sharing": {"method": sharing["method"], "ratios": sharing["ratios"],
+                             "platform": opts.idle_platform},
+            "units": dict(sorted(how.items())),
+            "nodes": node_split,
+            "init_containers": (
+                "effective request = max(largest init container + the pod's sidecars, sum of app containers "
+                "+ sidecars) per resource (Kubernetes' rule; sidecars are init containers with restartPolicy "
+                "Always, kube_pod_init_container_info restart_policy); "
+                f"{data.init_pods} pod(s) held more through an init container; "
+                f"{data.sidecar_pods} pod(s) with GPU sidecar containers; "
+                f"{data.order_assumed_pods} pod(s) where the order of init containers and sidecars (not "
+                "exported by kube-state-metrics) matters: every sidecar counted as started before each "
+                "init container, the most the pod can hold")}
 
 
 def resource_id(provider_id: str) -> str:

@@ -14,7 +14,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tagguard.actuals.cluster.findings import address, cluster_id, labels_not_exported
+from tagguard.formats.helpers import money, plural
+from tagguard.model import ERROR, Finding
+
 MAX_BYTES = 256 * 1024 * 1024
+NO_LABELS_FIX = ("aggregate by pod (or by label:<key>) with includeAggregatedMetadata, and make sure "
+                 "kube-state-metrics exports pod labels (--metric-labels-allowlist)")
 
 
 class OpenCostError(ValueError):
@@ -82,12 +88,15 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
     from tagguard.actuals.cluster.gpuhours import UNATTRIBUTED
     from tagguard.actuals.cluster.split import label_name
 
+    cluster = cluster_id(where)
+
     keys = list(dict.fromkeys(list(taxonomy.required) + list(taxonomy.properties)))
     back = {label_name(k)[len("label_"):]: k for k in keys}
     group_by = group_by or (keys[0] if keys else None)
     groups: dict[str, dict[str, Any]] = {}
     special: dict[str, dict[str, float]] = {}
     reasons: dict[str, int] = {}
+    bad_ns: dict[str, dict[str, Any]] = {}  # namespace -> unattributed GPU-hours, cost, allocations, issues
     bad_rows = 0
     no_labels = True
     for name, a in allocations(doc, where):
@@ -115,6 +124,7 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
             bad_rows += 1
             for m in issues:
                 reasons[m] = reasons.get(m, 0) + 1
+            _count_bad(bad_ns, str(props.get("namespace") or ""), hours, cost, issues)
             g = UNATTRIBUTED
         else:
             g = tags.get(group_by, "") if group_by is not None else ""
@@ -131,25 +141,57 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
             row["used_gpu_hours"] += hours * max(0.0, min(1.0, eff))
     warnings = []
     if groups and no_labels:
-        warnings.append("the OpenCost allocations carry no labels: aggregate by pod (or by label:<key>) with "
-                        "includeAggregatedMetadata, and make sure kube-state-metrics exports pod labels "
-                        "(--metric-labels-allowlist)")
+        warnings.append("the OpenCost allocations carry no labels: " + NO_LABELS_FIX)
     rows = [{"group": g, "gpu_hours": round(r["gpu_hours"], 6), "cost_usd": round(r["cost_usd"], 6),
              "used_gpu_hours": round(r["used_gpu_hours"], 6),
              "unmeasured_gpu_hours": round(r["unmeasured_gpu_hours"], 6),
              "allocations": r["allocations"], "namespaces": sorted(r["namespaces"])[:50]}
             for g, r in sorted(groups.items())]
     un = groups.get(UNATTRIBUTED, {"gpu_hours": 0.0, "cost_usd": 0.0})
+    if groups and no_labels:
+        findings = [labels_not_exported(cluster, un["gpu_hours"], un["cost_usd"], plural(bad_rows, "allocation"),
+                                        NO_LABELS_FIX)] if bad_rows else []
+    else:
+        findings = [_unattributed_finding(cluster, ns, b) for ns, b in sorted(bad_ns.items())]
     return {"kind": "tagguard-opencost-report", "source": where, "group_by": group_by, "by_group": rows,
             "idle": {k: {kk: round(vv, 6) for kk, vv in v.items()} for k, v in special.items()},
             "unattributed": {"gpu_hours": round(un["gpu_hours"], 6), "cost_usd": round(un["cost_usd"], 6),
                              "allocations": bad_rows,
                              "reasons": [{"reason": m, "allocations": n}
                                          for m, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))][:50]},
+            "findings": findings,
             "warnings": warnings}
 
 
+def _count_bad(into: dict[str, dict[str, Any]], ns: str, hours: float, cost: float, issues: list[str]) -> None:
+    b = into.setdefault(ns, {"gpu_hours": 0.0, "cost_usd": 0.0, "allocations": 0, "issues": {}})
+    b["gpu_hours"] += hours
+    b["cost_usd"] += cost
+    b["allocations"] += 1
+    for m in issues:
+        b["issues"][m] = None
+
+
+def _unattributed_finding(cluster: str, ns: str, b: dict[str, Any]) -> Finding:
+    """One finding per namespace (OpenCost's allocations are aggregated; a namespace is the finest place
+    every aggregation keeps)."""
+    issues = list(b["issues"])
+    where = f"namespace {ns}" if ns else "allocations without a namespace"
+    return Finding(rule="unattributed-gpu-hours", category="unattributed", severity=ERROR,
+                   address=address(cluster, ns or None), resource_type="Namespace" if ns else None,
+                   message=f"{where}: {plural(b['allocations'], 'allocation')} ran {b['gpu_hours']:.1f} GPU-hours "
+                           f"({money(b['cost_usd'])}) that no team owns: " + "; ".join(issues[:5])
+                           + (f" (+{len(issues) - 5} more)" if len(issues) > 5 else ""),
+                   fix=f"label the pods (or namespace {ns}) with the taxonomy's keys" if ns else
+                       "label the pods with the taxonomy's keys",
+                   extra={"namespace": ns or None, "gpu_hours": round(b["gpu_hours"], 6),
+                          "cost_usd": round(b["cost_usd"], 2), "allocations": b["allocations"]})
+
+
 def render(rep: dict[str, Any], fmt: str) -> str:
+    """Text, Markdown or JSON; ``rep["findings"]`` are ``Finding.to_json`` dicts (``result.to_result``)."""
+    from tagguard.actuals.cluster.render import findings_markdown, findings_text
+
     if fmt == "json":
         return json.dumps(rep, indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":
@@ -157,23 +199,25 @@ def render(rep: dict[str, Any], fmt: str) -> str:
 
         out = [f"## OpenCost GPU allocation by {esc(rep['group_by'])}", "",
                "| group | GPU-hours | used GPU-hours | cost |", "|---|---:|---:|---:|"]
-        out += [f"| {esc(r['group'])} | {r['gpu_hours']:,.1f} | {r['used_gpu_hours']:,.1f} | ${r['cost_usd']:,.2f} |"
+        out += [f"| {esc(r['group'])} | {r['gpu_hours']:,.1f} | {r['used_gpu_hours']:,.1f} | {money(r['cost_usd'])} |"
                 for r in rep["by_group"]]
-        out += [""] + [f"- {esc(k)}: {v['gpu_hours']:,.1f} GPU-h ${v['cost_usd']:,.2f}"
+        out += [""] + [f"- {esc(k)}: {v['gpu_hours']:,.1f} GPU-h {money(v['cost_usd'])}"
                        for k, v in rep["idle"].items()]
         out += [f"- unattributed because: {esc(r['reason'])} ({r['allocations']})"
                 for r in rep["unattributed"]["reasons"]]
         out += [f"- warning: {esc(w)}" for w in rep["warnings"]]
+        out += [""] + findings_markdown(rep)
         return "\n".join(out).rstrip() + "\n"
     from tagguard.formats.escape import term as esc
 
     out = [f"OpenCost GPU allocation from {esc(rep['source'])}, by {esc(rep['group_by'])}:"]
     for r in rep["by_group"]:
         out.append(f"  {esc(r['group']):24} {r['gpu_hours']:>12,.1f} GPU-h  used {r['used_gpu_hours']:>10,.1f}  "
-                   f"${r['cost_usd']:,.2f}")
+                   f"{money(r['cost_usd'])}")
     for k, v in rep["idle"].items():
-        out.append(f"  {esc(k):24} {v['gpu_hours']:>12,.1f} GPU-h  ${v['cost_usd']:,.2f}")
+        out.append(f"  {esc(k):24} {v['gpu_hours']:>12,.1f} GPU-h  {money(v['cost_usd'])}")
     for r in rep["unattributed"]["reasons"]:
-        out.append(f"unattributed: {r['allocations']} allocation(s): {esc(r['reason'])}")
+        out.append(f"unattributed: {plural(r['allocations'], 'allocation')}: {esc(r['reason'])}")
     out += [f"warning: {esc(w)}" for w in rep["warnings"]]
-    return "\n".join(out) + "\n"
+    out += [""] + findings_text(rep)
+    return "\n".join(out).rstrip() + "\n"

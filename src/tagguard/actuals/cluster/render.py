@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tagguard.formats.helpers import plural
+
 FORMATS = ("text", "json", "markdown")
 
 
@@ -27,7 +29,9 @@ def _h(v: Any) -> str:
 
 
 def _usd(v: Any) -> str:
-    return "-" if v is None else f"${v:,.2f}"
+    from tagguard.formats.helpers import money
+
+    return "-" if v is None else money(v)
 
 
 def _pct(v: Any) -> str:
@@ -89,13 +93,7 @@ def text(rep: dict[str, Any]) -> str:
     for k, v in sp["units"].items():
         out.append(f"  {term(k)}: {term(v)}")
     out.append("")
-    if rep["findings"]:
-        out.append("findings:")
-        for f in rep["findings"]:
-            sav = f" — saving {_usd(f['saving_usd'])}" if f.get("saving_usd") is not None else ""
-            out.append(f"  [{f['severity']}] {f['rule']}: {term(f['message'])}{sav}")
-            out.append(f"      fix: {term(f['fix'])}")
-        out.append("")
+    out += findings_text(rep)
     for u in rep["unpriced"]:
         out.append(f"not priced: {_h(u['gpu_hours'])} GPU-h: {term(u['reason'])}")
     for u in rep["unknown_resources"]:
@@ -104,6 +102,37 @@ def text(rep: dict[str, Any]) -> str:
         out.append(f"warning: {term(wmsg)}")
     out += [term(x) for x in history_lines(rep.get("history"))]
     return "\n".join(out).rstrip() + "\n"
+
+
+def findings_text(rep: dict[str, Any]) -> list[str]:
+    """The findings (``Finding.to_json`` dicts; savings are in their messages) and the gate's verdict."""
+    from tagguard.formats.escape import term
+
+    out = []
+    if rep.get("findings"):
+        out.append("findings:")
+        for f in rep["findings"]:
+            out.append(f"  [{f['severity']}] {f['rule']}: {term(f['message'])}")
+            if f.get("fix"):
+                out.append(f"      fix: {term(f['fix'])}")
+        out.append("")
+    s = rep.get("summary")
+    if s:
+        out += [f"{plural(s['findings'], 'finding')}, {s['blocking']} at or above --fail-on {s['fail_on']}: "
+                f"exit {s['exit_code']}", ""]
+    return out
+
+
+def findings_markdown(rep: dict[str, Any]) -> list[str]:
+    from tagguard.formats.escape import md_cell
+
+    if not rep.get("findings"):
+        return []
+    out = ["### Findings", "", "| severity | rule | finding | fix | saving |", "|---|---|---|---|---:|"]
+    for f in rep["findings"]:
+        out.append(f"| {f['severity']} | {f['rule']} | {md_cell(f['message'])} | {md_cell(f.get('fix') or '')} | "
+                   f"{_usd(f.get('saving_usd'))} |")
+    return out + [""]
 
 
 def history_lines(h: dict[str, Any] | None) -> list[str]:
@@ -163,12 +192,7 @@ def markdown(rep: dict[str, Any]) -> str:
     if rep["unattributed"]["reasons"]:
         out += ["### Unattributed", ""] + [f"- {r['pods']} pod(s): {md_cell(r['reason'])}"
                                           for r in rep["unattributed"]["reasons"]] + [""]
-    if rep["findings"]:
-        out += ["### Findings", "", "| severity | rule | finding | fix | saving |", "|---|---|---|---|---:|"]
-        for f in rep["findings"]:
-            out.append(f"| {f['severity']} | {f['rule']} | {md_cell(f['message'])} | {md_cell(f['fix'])} | "
-                       f"{_usd(f.get('saving_usd'))} |")
-        out.append("")
+    out += findings_markdown(rep)
     notes = [f"not priced: {_h(u['gpu_hours'])} GPU-h: {u['reason']}" for u in rep["unpriced"]] + \
         [f"warning: {x}" for x in rep["warnings"]]
     out += [f"- {md_cell(n)}" for n in notes]
