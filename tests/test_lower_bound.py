@@ -1,0 +1,309 @@
+"""A GPU request that no node information places (no nodeSelector, required affinity or GPU label) is priced at
+a stated lower bound: the cheapest per-accelerator on-demand rate among the types that could serve it (the
+scan's GPU pools offering the resource, else the rate card's types in the clouds the scan targets) x the
+request, marked ``cost.lower_bound``, with a ``price-lower-bound`` warning (docs/pricing.md).
+
+Expected figures are worked out by hand from the shipped rate card (policies/ratecard.json) and checked
+against it in ``test_the_hand_figures_are_the_rate_card``."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from clikit import run_cli
+
+from tagguard.pricing import catalog
+
+HOURS = 730
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: ml}}
+spec:
+  replicas: {replicas}
+  template:
+    spec:
+{extra}      containers:
+      - name: c
+        image: x
+        resources: {{limits: {{{resource}: {count}}}}}
+"""
+
+# Hand figures from the shipped rate card (on-demand USD per accelerator-hour)
+T4_AWS = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h (Azure Standard_NC4as_T4_v3 is the same; AWS wins the tie)
+L4_GCP = 0.706832  # g2-standard-4: 1 x L4 at $0.706832/h, the cheapest GCP GPU per accelerator
+A100_AWS = 2.74470525  # p4d.24xlarge: 8 x A100 at $21.957642/h, the cheapest MIG-capable GPU per accelerator
+INF1 = 0.228  # inf1.xlarge: 1 Inferentia at $0.228/h
+TPU_V5E = 1.2  # TPU v5e per chip-hour, the cheapest TPU generation
+
+
+def test_the_hand_figures_are_the_rate_card():
+    card = catalog.load()
+    rows = [i for i in card.instances.values() if i.gpu_model and i.accelerator_count and i.on_demand is not None]
+
+    def cheapest(pred):
+        return min(i.on_demand / i.accelerator_count for i in rows if pred(i))
+
+    non_nvidia = {"Inferentia", "Inferentia2", "Trainium", "Trainium2", "Gaudi"}
+    assert cheapest(lambda i: i.gpu_model not in non_nvidia) == T4_AWS == card.lookup("g4dn.xlarge").on_demand
+    assert cheapest(lambda i: i.provider == "gcp") == L4_GCP == card.lookup("g2-standard-4").on_demand
+    assert cheapest(lambda i: i.gpu_model in ("A100", "H100", "H200", "B200", "B300")) == pytest.approx(A100_AWS)
+    assert card.lookup("p4d.24xlarge").on_demand / 8 == pytest.approx(A100_AWS)
+    assert cheapest(lambda i: i.gpu_model in ("Inferentia", "Inferentia2", "Trainium", "Trainium2")) == INF1
+    assert card.gpu_hourly("TPU v5e").usd_per_gpu_hour == TPU_V5E
+
+
+def scan(tmp_path, files: dict[str, str], config: str | None = None, *args: str) -> dict:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    if config is not None:
+        (tmp_path / ".tagguard.yaml").write_text(config, encoding="utf-8")
+    out = tmp_path.parent / f"{tmp_path.name}.json"
+    run = run_cli("scan", str(tmp_path), "-f", "json", "-o", str(out), *args)
+    assert run.exit_code in (0, 1), run
+    return json.loads(out.read_text())
+
+
+def resource(doc: dict, address: str) -> dict:
+    return next(r for r in doc["resources"] if r["address"] == address)
+
+
+def findings(doc: dict, rule: str, address: str | None = None) -> list[dict]:
+    return [f for f in doc["findings"] if f["rule"] == rule and (address is None or f["address"] == address)]
+
+
+def deployment(name: str = "infer", replicas: int = 2, resource: str = "nvidia.com/gpu", count: int = 1,
+               extra: str = "") -> str:
+    return DEPLOYMENT.format(name=name, replicas=replicas, resource=resource, count=count, extra=extra)
+
+
+def test_a_bare_gpu_request_with_nothing_else_is_the_cheapest_gpu_of_any_cloud(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": deployment()})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert cost["lower_bound"] is True
+    assert cost["monthly_usd"] == pytest.approx(round(2 * T4_AWS * HOURS, 2)) == 767.96
+    assert cost["reason"].startswith("at least $767.96/month: no node selector, affinity or GPU label")
+    assert "g4dn.xlarge (T4) at $0.526/GPU-hour" in cost["reason"]
+    assert "among every aws/gcp/azure instance type on the rate card offering nvidia.com/gpu" in cost["reason"]
+    assert "set a nodeSelector or pricing.default_accelerators" in cost["reason"]
+    (f,) = findings(doc, "price-lower-bound")
+    assert f["severity"] == "warning" and f["category"] == "unpriced" and f["file"] == "d.yaml"
+    assert "at least $767.96/month" in f["message"] and "pricing.unplaced_accelerators" in f["fix"]
+    assert findings(doc, "unpriced-resource") == []
+    s = doc["summary"]
+    assert s["monthly_usd"] == 767.96 and s["unpriced_ai_resources"] == 0
+    assert s["lower_bound_ai_resources"] == 1 and s["lower_bound_monthly_usd"] == 767.96
+
+
+def test_gcp_only_terraform_floors_on_gcp_types(tmp_path):
+    # a CPU node pool: GCP, and no GPU pool (its type offers no nvidia.com/gpu)
+    tf = ('resource "google_container_node_pool" "cpu" {\n  name = "cpu"\n  cluster = "c"\n  node_count = 1\n'
+          '  node_config { machine_type = "e2-standard-4" }\n}\n')
+    doc = scan(tmp_path, {"main.tf": tf, "d.yaml": deployment()})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert cost["monthly_usd"] == pytest.approx(round(2 * L4_GCP * HOURS, 2)) == 1031.97
+    assert "g2-standard-4 (L4)" in cost["reason"] and "every gcp instance type" in cost["reason"]
+
+
+def test_aws_only_terraform_floors_on_aws_types(tmp_path):
+    tf = 'resource "aws_instance" "web" {\n  instance_type = "t3.micro"\n  ami = "ami-1"\n}\n'
+    doc = scan(tmp_path, {"main.tf": tf, "d.yaml": deployment(replicas=1, count=4)})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    # 4 GPUs per pod fit only on 4+ GPU nodes: g4dn.12xlarge, 4 x T4 at $3.912/h = $0.978 per T4
+    per = catalog.lookup("g4dn.12xlarge").on_demand / 4
+    assert per == pytest.approx(0.978)
+    assert cost["monthly_usd"] == pytest.approx(round(4 * 0.978 * HOURS, 2)) == 2855.76
+    assert "g4dn.12xlarge (T4)" in cost["reason"] and "every aws instance type" in cost["reason"]
+
+
+def test_azure_only_terraform_floors_on_azure_types(tmp_path):
+    tf = ('resource "azurerm_kubernetes_cluster" "c" {\n  name = "c"\n  location = "westeurope"\n'
+          '  resource_group_name = "rg"\n  dns_prefix = "c"\n}\n')
+    doc = scan(tmp_path, {"main.tf": tf, "d.yaml": deployment(replicas=1)})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert cost["monthly_usd"] == pytest.approx(round(T4_AWS * HOURS, 2)) == 383.98
+    assert "Standard_NC4as_T4_v3 (T4)" in cost["reason"] and "every azure instance type" in cost["reason"]
+
+
+def test_a_karpenter_node_class_says_aws(tmp_path):
+    nodeclass = "apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata: {name: default}\nspec: {}\n"
+    doc = scan(tmp_path, {"nc.yaml": nodeclass, "d.yaml": deployment(resource="nvidia.com/mig-1g.10gb")})
+    assert "every aws instance type" in resource(doc, "Deployment/ml/infer")["cost"]["reason"]
+
+
+KARPENTER_G6E = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: gpu}
+spec:
+  template:
+    spec:
+      requirements:
+      - {key: karpenter.k8s.aws/instance-family, operator: In, values: [g6e]}
+"""
+
+OPEN_NODEPOOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      requirements:
+      - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+"""
+
+
+def test_the_scans_gpu_pools_are_the_candidates(tmp_path):
+    doc = scan(tmp_path, {"np.yaml": KARPENTER_G6E, "d.yaml": deployment()})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    g6e = [i for i in catalog.load().instances.values() if i.instance_type.startswith("g6e.") and i.on_demand]
+    best = min(g6e, key=lambda i: i.on_demand / i.accelerator_count)
+    assert best.instance_type == "g6e.xlarge" and best.on_demand == 1.861  # 1 x L40S
+    assert cost["lower_bound"] is True
+    assert cost["monthly_usd"] == pytest.approx(round(2 * 1.861 * HOURS, 2)) == 2717.06
+    assert "g6e.xlarge (L40S)" in cost["reason"] and "GPU node pool offering nvidia.com/gpu (NodePool gpu)" in \
+        cost["reason"]
+
+
+def test_a_pool_that_may_launch_any_type_keeps_the_rate_card_floor(tmp_path):
+    doc = scan(tmp_path, {"np.yaml": KARPENTER_G6E, "open.yaml": OPEN_NODEPOOL, "d.yaml": deployment()})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    # the untainted open NodePool could launch g4dn.xlarge: the floor is the AWS rate card's, not g6e's
+    assert cost["monthly_usd"] == 767.96 and "g4dn.xlarge" in cost["reason"]
+    assert "node pool NodePool default may launch any type" in cost["reason"]
+
+
+def test_a_pool_whose_taint_it_does_not_tolerate_is_no_candidate(tmp_path):
+    tainted = KARPENTER_G6E + "      taints:\n      - {key: team, value: research, effect: NoSchedule}\n"
+    doc = scan(tmp_path, {"np.yaml": tainted, "d.yaml": deployment()})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert "g6e" not in cost["reason"] and cost["monthly_usd"] == 767.96  # the (aws) rate card's floor
+
+
+EKS_GROUP = """\
+resource "aws_eks_node_group" "gpu" {
+  cluster_name    = "c"
+  node_group_name = "gpu"
+  node_role_arn   = "arn:aws:iam::123456789012:role/n"
+  subnet_ids      = ["subnet-1"]
+  instance_types  = ["g5.12xlarge"]
+  scaling_config {
+    desired_size = 2
+    max_size     = 2
+    min_size     = 2
+  }
+}
+"""
+
+
+def test_a_floor_from_a_priced_node_group_is_a_share_of_its_capacity(tmp_path):
+    doc = scan(tmp_path, {"main.tf": EKS_GROUP, "d.yaml": deployment()})
+    work, pool = resource(doc, "Deployment/ml/infer"), resource(doc, "aws_eks_node_group.gpu")
+    g5 = catalog.lookup("g5.12xlarge")
+    assert work["cost"]["lower_bound"] is True
+    assert work["cost"]["monthly_usd"] == pytest.approx(round(2 * g5.on_demand / 4 * HOURS, 2))
+    # billed capacity once: 2 GPUs fit in the group's 8, so the group's figure carries them
+    assert work["cost"]["attributed_from"] == ["aws_eks_node_group.gpu"]
+    s = doc["summary"]
+    assert s["monthly_usd"] == pool["cost"]["monthly_usd"] and "lower_bound_ai_resources" not in s
+
+
+def test_mig_slice_is_floored_among_mig_capable_gpus(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": deployment(replicas=7, resource="nvidia.com/mig-1g.10gb")})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    # 7 pods x 1/7 of an A100 = one A100 at p4d.24xlarge's per-GPU rate (not a T4: T4 has no MIG)
+    assert cost["monthly_usd"] == pytest.approx(round(A100_AWS * HOURS, 2), abs=0.01) == 2003.63
+    assert "p4d.24xlarge (A100)" in cost["reason"]
+
+
+def test_neuron_is_floored_on_inferentia_and_trainium(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": deployment(replicas=1, resource="aws.amazon.com/neuron")})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert cost["monthly_usd"] == pytest.approx(round(INF1 * HOURS, 2)) == 166.44
+    assert "inf1.xlarge (Inferentia)" in cost["reason"]
+
+
+def test_tpu_is_floored_per_chip(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": deployment(replicas=1, resource="google.com/tpu", count=4)})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert cost["lower_bound"] is True
+    assert cost["monthly_usd"] == pytest.approx(4 * TPU_V5E * HOURS) == 3504.0
+    assert "TPU v5e at $1.20/GPU-hour" in cost["reason"]
+
+
+def test_an_accelerator_no_rate_card_type_offers_stays_unpriced_with_the_reason(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": deployment(replicas=1, resource="amd.com/gpu")})
+    r = resource(doc, "Deployment/ml/infer")
+    assert r["cost"]["monthly_usd"] is None and "lower_bound" not in r["cost"]
+    assert any(n.startswith("no lower bound: no instance type among every aws/gcp/azure") for n in
+               r["compute"]["notes"])
+    assert len(findings(doc, "unpriced-resource")) == 1 and findings(doc, "price-lower-bound") == []
+
+
+RAYCLUSTER = """\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: rc, namespace: ml}
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: head, image: ray}]
+  workerGroupSpecs:
+  - groupName: gpu
+    replicas: 3
+    template:
+      spec:
+        containers:
+        - name: w
+          image: ray
+          resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: train, namespace: ml}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: x
+        resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+
+def test_raycluster_workers_and_a_job_with_unknown_duration(tmp_path):
+    doc = scan(tmp_path, {"rc.yaml": RAYCLUSTER, "job.yaml": JOB})
+    workers = resource(doc, "RayCluster/ml/rc#worker:gpu")["cost"]
+    assert workers["lower_bound"] is True and workers["monthly_usd"] == pytest.approx(round(3 * T4_AWS * HOURS, 2))
+    job = resource(doc, "Job/ml/train")["cost"]
+    # run to completion, no deadline: no monthly figure, but an hourly floor, stated as such
+    assert job["monthly_usd"] is None and job["hourly_usd"] == round(T4_AWS, 2) and job["lower_bound"] is True
+    assert job["reason"].startswith("at least $0.526/hour")
+    assert {f["address"] for f in findings(doc, "price-lower-bound")} == {"RayCluster/ml/rc#worker:gpu",
+                                                                          "Job/ml/train"}
+
+
+def test_what_the_scan_does_know_wins(tmp_path):
+    selector = "      nodeSelector: {node.kubernetes.io/instance-type: g5.xlarge}\n"
+    doc = scan(tmp_path, {"d.yaml": deployment(extra=selector)})
+    assert "lower_bound" not in resource(doc, "Deployment/ml/infer")["cost"]
+    doc = scan(tmp_path, {"d.yaml": deployment()}, "pricing:\n  default_accelerators: {nvidia.com/gpu: A10G}\n")
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert "lower_bound" not in cost and "assumed" in cost["reason"]
+
+
+def test_the_switch_turns_it_off_and_is_validated(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": deployment()}, "pricing:\n  unplaced_accelerators: unpriced\n")
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert cost["monthly_usd"] is None and "lower_bound" not in cost
+    assert findings(doc, "price-lower-bound") == [] and len(findings(doc, "unpriced-resource")) == 1
+    assert "lower_bound_ai_resources" not in doc["summary"]
+    (tmp_path / ".tagguard.yaml").write_text("pricing:\n  unplaced_accelerators: guess\n")
+    run = run_cli("scan", str(tmp_path))
+    assert run.exit_code == 2 and "unplaced_accelerators" in run.output and "\n" not in run.output.strip()
