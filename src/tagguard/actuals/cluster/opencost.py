@@ -208,6 +208,7 @@ def render(rep: dict[str, Any], fmt: str) -> str:
         out += [f"- warning: {esc(w)}" for w in rep["warnings"]]
         out += [""] + findings_markdown(rep)
         return "\n".join(out).rstrip() + "\n"
+    from tagguard.formats.escape import guard_commands
     from tagguard.formats.escape import term as esc
 
     out = [f"OpenCost GPU allocation from {esc(rep['source'])}, by {esc(rep['group_by'])}:"]
@@ -220,4 +221,4 @@ def render(rep: dict[str, Any], fmt: str) -> str:
         out.append(f"unattributed: {plural(r['allocations'], 'allocation')}: {esc(r['reason'])}")
     out += [f"warning: {esc(w)}" for w in rep["warnings"]]
     out += [""] + findings_text(rep)
-    return "\n".join(out).rstrip() + "\n"
+    return guard_commands("\n".join(out).rstrip() + "\n")

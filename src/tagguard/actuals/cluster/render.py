@@ -52,7 +52,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
 
 
 def text(rep: dict[str, Any]) -> str:
-    from tagguard.formats.escape import term
+    from tagguard.formats.escape import guard_commands, term
 
     w = rep["window"]
     t = rep["totals"]
@@ -101,7 +101,8 @@ def text(rep: dict[str, Any]) -> str:
     for wmsg in rep["warnings"]:
         out.append(f"warning: {term(wmsg)}")
     out += [term(x) for x in history_lines(rep.get("history"))]
-    return "\n".join(out).rstrip() + "\n"
+    # a label value like `##[stop-commands]` in a CI log must stay text (term escapes controls only)
+    return guard_commands("\n".join(out).rstrip() + "\n")
 
 
 def findings_text(rep: dict[str, Any]) -> list[str]:
