@@ -59,10 +59,31 @@ class KindTable:
         if weight == "mig":
             m = MIG.match(resource)
             return int(m.group(1)) / 7.0 if m else 1.0
+        if weight == "vgpu":
+            return vgpu_share(resource)
         try:
             return float(weight)
         except (TypeError, ValueError):
             return 1.0
+
+
+# NVIDIA vGPU profile `<GRID|NVIDIA>_<board>-<frame buffer GB><series>` (GRID_T4-1Q, NVIDIA_A10-4Q)
+VGPU = re.compile(r"^nvidia\.com/(?:GRID|NVIDIA)_([A-Za-z0-9]+)-(\d+)[A-Za-z]{1,2}$")
+# frame buffer (GB) of one GPU of the boards vGPU profiles are named after
+_VGPU_BOARD_GB = {"M10": 8, "M60": 8, "P4": 8, "P6": 16, "P40": 24, "P100": 16, "P100X": 16, "V100": 16,
+                  "V100X": 16, "V100D": 32, "V100DX": 32, "V100S": 32, "T4": 16, "RTX6000": 24, "RTX8000": 48,
+                  "A2": 16, "A10": 24, "A16": 16, "A30": 24, "A40": 48, "A100": 40, "A100X": 40, "A100D": 80,
+                  "A100DX": 80, "L2": 24, "L4": 24, "L20": 48, "L40": 48, "L40S": 48, "H100": 80, "H100XM": 80,
+                  "H100L": 94, "H200X": 141}
+
+
+def vgpu_share(resource: str) -> float:
+    """The share of one GPU a vGPU profile holds (its frame buffer over the board's); 1 when unknown."""
+    m = VGPU.match(resource)
+    board = _VGPU_BOARD_GB.get(m.group(1).upper()) if m else None
+    if not m or not board:
+        return 1.0
+    return min(int(m.group(2)) / board, 1.0) or 1.0
 
 
 _CACHE: dict[int, tuple[Any, KindTable]] = {}
@@ -149,6 +170,8 @@ def resolve_units(role: dict[str, Any], item: Any, root: dict[str, Any]) -> tupl
     switch = role.get("enabled")
     if switch is not None and get_path(item, str(switch), root) is False:
         return 0, None  # switched off (NIMPipeline `enabled: false`): no pods
+    if stopped(role.get("stopped_when"), item, root):
+        return 0, None  # KubeVirt `runStrategy: Halted`: no pods
     units: int | None = None
     why = None
     found = False
@@ -194,6 +217,18 @@ def resolve_units(role: dict[str, Any], item: Any, root: dict[str, Any]) -> tupl
             n -= int(m.group("minus") or 0)
         units *= max(n, 0)
     return units, None
+
+
+def stopped(when: Any, item: Any, root: Any) -> str | None:
+    """``{path: [values]}``: the first field whose value is one of its values, as ``path: value``; else None."""
+    if not isinstance(when, dict):
+        return None
+    for path, values in when.items():
+        value = get_path(item, str(path), root)
+        if value is not None and isinstance(values, list) and \
+                any(str(value).lower() == str(v).lower() for v in values if not isinstance(v, (dict, list))):
+            return f"{path}: {str(value)[:80]}"
+    return None
 
 
 def iter_roles(spec: dict[str, Any], obj: dict[str, Any]):
@@ -247,6 +282,9 @@ def _profile(value: Any, unknown: list[str] | None) -> dict[str, Any] | None:
     return None
 
 
+_GPU_ITEMS_MAX = 256  # list items of one `gpus` path read (a VM has a few devices; hostile input has millions)
+
+
 def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any], unknown: list[str] | None = None
                   ) -> list[dict[str, Any]]:
     """Container-like ``{"resources": {"limits": {...}}}`` objects for a role's ``gpus`` entries
@@ -259,8 +297,15 @@ def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any], unknown
         holder = get_path(item, str(entry["path"]), root)
         if holder is None:
             continue
+        if isinstance(holder, list):  # KubeVirt `devices.gpus: [{name, deviceName}]`: one entry per item
+            for one in holder[:_GPU_ITEMS_MAX]:
+                if isinstance(one, dict):
+                    out.extend(declared_gpus({"gpus": [{**entry, "path": "."}]}, one, root, unknown))
+            continue
         qfield = str(entry.get("quantity") or "quantity")
-        if qfield == ".":
+        if qfield.isdigit():  # a literal count ("1": every item is one device)
+            qty: Any = int(qfield)
+        elif qfield == ".":
             qty = holder
         elif isinstance(holder, dict):
             qty = holder.get(qfield)

@@ -27,6 +27,7 @@ from tagguard.sources.kubernetes.kinds import (
     join,
     load_table,
     resolve_units,
+    stopped,
 )
 from tagguard.sources.kubernetes.manifests import Doc
 
@@ -356,6 +357,11 @@ class RoleInput:
     ctrl_labels: dict[str, str]  # the object's own metadata.labels
     ctrl_annotations: Any
     workload: str  # service | job | daemon (kind table)
+    # an object inside another (AppWrapper component, Katib trial): the outer object's count of it (None:
+    # not a number, ``factor_why`` says why) and what the resource's notes say about it
+    factor: int | None = 1
+    factor_why: str | None = None
+    embed_notes: list[str] = field(default_factory=list)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -401,6 +407,8 @@ TEMPLATE_KINDS = frozenset({"PodTemplate", "ServingRuntime", "ClusterServingRunt
 # DRA device classes of accelerators (gpu.nvidia.com, mig.nvidia.com, gpu.amd.com, neuron.aws.com, tpu.google.com)
 _DRA_ACCEL_CLASS = re.compile(r"gpu|mig\.nvidia|neuron|tpu|gaudi|habana|accelerator", re.I)
 _WALK_MAX = 200_000  # nodes of one unknown-kind object searched for accelerator requests
+_EMBED_DEPTH = 2  # objects inside objects inside objects (an AppWrapper of a Katib Experiment of a Job) at most
+_EMBED_MAX = 256  # embedded objects read per object (an AppWrapper has a few components)
 _SHARED_MAX = 8192  # distinct short strings shared between resources (label keys, values, origins)
 
 
@@ -595,9 +603,10 @@ class Builder:
         self.out.resources.append(Resource(address=address, type="ResourceQuota", source=self.source, file=doc.file,
                                            line=doc.line, taggable=False, tag_style="kubernetes", meta=meta))
 
-    def _unknown_kind(self, doc: Doc) -> None:
+    def _unknown_kind(self, doc: Doc, within: str | None = None) -> None:
         """A kind the kinds table does not know that requests accelerators (a container-like
-        ``resources.limits/requests`` anywhere in it): a not-scanned warning, never silence."""
+        ``resources.limits/requests`` anywhere in it): a not-scanned warning, never silence.  ``within``:
+        the address of the object it is embedded in (an AppWrapper component)."""
         found: dict[str, float] = {}
         bad: list[str] = []
         stack: list[Any] = [doc.obj]
@@ -619,7 +628,7 @@ class Builder:
         kind, api = str(obj.get("kind")), str(obj.get("apiVersion"))
         ns = str(_meta(obj).get("namespace") or self.default_ns)
         what = ", ".join([f"{v:g} {k}" for k, v in found.items()] + bad)
-        address = f"{kind}/{ns}/{_name(obj)}"
+        address = f"{within}#{kind}/{_name(obj)}" if within else f"{kind}/{ns}/{_name(obj)}"
         self.out.findings.append(Finding(
             rule="not-scanned", category="not_scanned", severity=WARNING, address=address, resource_type=kind,
             file=doc.file, line=doc.line,
@@ -630,20 +639,89 @@ class Builder:
             extra={"kind": kind, "api_version": api, "accelerators": {k: v for k, v in found.items()}}))
 
     # --- workloads: one resource per pod template ---------------------------------------------
-    def _workload(self, doc: Doc, spec: dict[str, Any]) -> None:
+    def _workload(self, doc: Doc, spec: dict[str, Any], outer: RoleInput | None = None, depth: int = 0) -> None:
+        """One resource per pod template of ``doc``; ``outer`` (kind, namespace, address, role name as
+        the prefix, count, notes) when the object is embedded in another (``embeds``)."""
         obj = doc.obj
         kind = self._share(str(obj.get("kind")))
-        ns = self._share(str(_meta(obj).get("namespace") or self.default_ns))
-        base = f"{kind}/{ns}/{_name(obj)}"
+        ns = outer.ns if outer else self._share(str(_meta(obj).get("namespace") or self.default_ns))
+        base = outer.base if outer else f"{kind}/{ns}/{_name(obj)}"
         ctrl_labels = self._str_map(_meta(obj).get("labels"))
+        workload = spec.get("workload", "service")
+        daemon = stopped(spec.get("daemon_when"), obj, obj)
+        if daemon:
+            workload = "daemon"  # Slinky NodeSet `scalingMode: DaemonSet`
         found_any = False
         for role_name, role, item, item_path in iter_roles(spec, obj):
-            r = RoleInput(doc, spec, role, item, item_path, role_name, kind, ns, base, ctrl_labels,
-                          _meta(obj).get("annotations"), spec.get("workload", "service"))
+            name = role_name
+            if outer is not None:
+                name = f"{outer.role_name}/{role_name}" if role_name else outer.role_name
+            r = RoleInput(doc, spec, role, item, item_path, name, kind, ns, base, ctrl_labels,
+                          _meta(obj).get("annotations"), workload)
+            if daemon:
+                r.embed_notes.append(f"{daemon}: one pod per matching node")
+            if outer is not None:
+                r.factor, r.factor_why, r.embed_notes = outer.factor, outer.factor_why, \
+                    outer.embed_notes + r.embed_notes
             found_any = self._role(r) or found_any
-        if not found_any and not spec.get("roles"):
+        for embed in spec.get("embeds") or []:
+            if isinstance(embed, dict):
+                found_any = self._embedded(doc, spec, embed, ns, base, depth) or found_any
+        if not found_any and not spec.get("roles") and not spec.get("embeds"):
             self.out.findings.append(parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {base}: the kind table "
                                                  f"entry for {kind} has no roles", severity=WARNING))
+
+    def _embedded(self, doc: Doc, spec: dict[str, Any], embed: dict[str, Any], ns: str, base: str,
+                  depth: int) -> bool:
+        """Whole objects inside this one (an AppWrapper's ``components[].template``, a Katib Experiment's
+        ``trialTemplate.trialSpec``): each is read as its own kind, in this object's namespace, under this
+        object's address, times this object's count of it."""
+        obj = doc.obj
+        each, path = embed.get("each"), str(embed.get("object") or ".")
+        items: list[tuple[str, Any]] = [("", obj)]
+        if each:
+            coll = get_path(obj, str(each))
+            items = [(str(i), v) for i, v in enumerate(coll)] if isinstance(coll, list) else \
+                [(str(k), v) for k, v in coll.items()] if isinstance(coll, dict) else []
+        found = False
+        for key, item in items[:_EMBED_MAX]:
+            where = join(f"{each}.{key}" if each else None, path)
+            inner = get_path(item, path, obj)
+            if not isinstance(inner, dict) or not isinstance(inner.get("kind"), str) or \
+                    not isinstance(inner.get("apiVersion"), str):
+                if inner is not None or not embed.get("optional"):
+                    self._not_read(doc, base, f"no object with kind and apiVersion at `{where}`; the pods it makes "
+                                   "are not checked")
+                continue
+            if depth >= _EMBED_DEPTH:
+                self._not_read(doc, base, f"the object at `{where}` is nested more than {_EMBED_DEPTH} objects deep; "
+                               "not read")
+                continue
+            ikind, iapi = str(inner["kind"])[:120], str(inner["apiVersion"])[:120]
+            factor, why = resolve_units({"multiply": list(embed.get("multiply") or [])}, item, obj)
+            name = str(embed["role"]) + (f"[{key}]" if each else "") if embed.get("role") else \
+                f"{ikind}/{_name(inner)}"
+            notes = [f"{ikind} inside {str(obj.get('kind'))[:120]} (`{where}`)"]
+            if factor != 1:
+                notes.append(f"x{factor} of it at a time ({', '.join(map(str, embed.get('multiply') or []))})"
+                             if factor is not None else f"count of it unknown ({why})")
+            outer = RoleInput(doc, spec, {}, item, where, self._share(name), str(obj.get("kind")), ns, base, {},
+                              None, "", factor, why, notes)
+            idoc = Doc(inner, doc.file, doc.line, doc.helm_source)
+            ispec = self.table.lookup(ikind, iapi)
+            if ispec is None:
+                if ikind not in TEMPLATE_KINDS:
+                    self._unknown_kind(idoc, within=base)
+                continue
+            self._workload(idoc, ispec, outer, depth + 1)
+            found = True
+        return found
+
+    def _not_read(self, doc: Doc, address: str, why: str) -> None:
+        finding = parse_error(doc.file, doc.line, f"{doc.file}:{doc.line}: {address}: {why}", severity=WARNING,
+                              rule="not-scanned", category="not_scanned")
+        finding.address = address
+        self.out.findings.append(finding)
 
     def _role(self, r: RoleInput) -> bool:
         """One role's resource: its pods' inputs, the tags they carry, what they run on, where a fix goes."""
@@ -918,6 +996,9 @@ class Builder:
         units, why = resolve_units(r.role, r.item, r.obj)
         if pod.runtime_units is not None and units is not None:
             units = pod.runtime_units
+        notes.extend(r.embed_notes)
+        if units is not None and r.factor != 1:  # an embedded object's outer count (Katib parallel trials)
+            units, why = (units * r.factor, None) if r.factor is not None else (None, r.factor_why)
         if units is None:
             notes.append(f"replica count unknown ({why})")
         runtime_hours = None
