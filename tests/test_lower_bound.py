@@ -307,3 +307,88 @@ def test_the_switch_turns_it_off_and_is_validated(tmp_path):
     (tmp_path / ".tagguard.yaml").write_text("pricing:\n  unplaced_accelerators: guess\n")
     run = run_cli("scan", str(tmp_path))
     assert run.exit_code == 2 and "unplaced_accelerators" in run.output and "\n" not in run.output.strip()
+
+
+# --- how totals, budgets and the diff say it ---------------------------------------------------------------
+
+TAGGED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: ml
+  labels: {{business-unit: research, project: p, environment: prod, owner: o, cost-center: cc}}
+spec:
+  replicas: {replicas}
+  template:
+    metadata:
+      labels: {{business-unit: research, project: p, environment: prod, owner: o, cost-center: cc}}
+    spec:
+{extra}      containers:
+      - name: c
+        image: x
+        resources: {{limits: {{nvidia.com/gpu: 1}}}}
+"""
+
+
+def budget(usd: float) -> str:
+    return f"budgets:\n  - name: research\n    match: {{business-unit: research}}\n    monthly_usd: {usd}\n"
+
+
+def test_text_and_markdown_totals_say_how_much_is_a_lower_bound(tmp_path):
+    (tmp_path / "d.yaml").write_text(deployment(), encoding="utf-8")
+    text = run_cli("scan", str(tmp_path)).output
+    assert ("$767.96/month, 1,460 GPU-hours/month, of which $767.96/month is a lower bound over 1 resource "
+            "(price-lower-bound)") in text
+    md = run_cli("scan", str(tmp_path), "-f", "markdown").output
+    assert "of which $767.96/month is a lower bound over 1 resource" in md
+    html = tmp_path.parent / f"{tmp_path.name}.html"
+    run_cli("scan", str(tmp_path), "-f", "html", "-o", str(html))
+    assert 'id="kpi-lower-bound">of which $767.96 is a lower bound over 1 resource<' in html.read_text()
+
+
+def test_showback_totals_carry_the_lower_bound(tmp_path):
+    from tagguard.config import Config
+    from tagguard.cost.showback import build_showback, render_markdown, render_text
+    from tagguard.pipeline import scan as run_scan
+
+    (tmp_path / "d.yaml").write_text(TAGGED.format(name="a", replicas=1, extra=""), encoding="utf-8")
+    result = run_scan([str(tmp_path)], Config(raw={}, path=tmp_path / ".tagguard.yaml"))
+    sb = build_showback(result, Config(raw={}, path=tmp_path / ".tagguard.yaml"))
+    assert sb["totals"]["lower_bound_resources"] == 1 and sb["totals"]["lower_bound_monthly_usd"] == 383.98
+    assert "of which $383.98/month is a lower bound over 1 resource" in render_text(sb)
+    assert "of which $383.98/month is a lower bound over 1 resource" in render_markdown(sb)
+
+
+def test_a_lower_bound_over_the_budget_fails_it(tmp_path):
+    # 2 replicas x 1 T4 floor = $767.96 > $500: over at the floor, so over (chargeback: an error)
+    doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, budget(500))
+    (b,) = doc["budgets"]
+    assert b["over"] is True and b["projected_usd"] == 767.96
+    assert b["lower_bound_resources"] == 1 and b["lower_bound_usd"] == 767.96
+    (f,) = findings(doc, "over-budget")
+    assert f["severity"] == "error" and "$767.96 of the projection is a lower bound" in f["message"]
+    assert "overrun is at least this" in f["message"]
+    assert findings(doc, "price-lower-bound", "budget:research") == []
+
+
+def test_a_lower_bound_under_the_budget_does_not_pass_silently(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, budget(1000))
+    (b,) = doc["budgets"]
+    assert b["over"] is False and b["lower_bound_resources"] == 1
+    (f,) = findings(doc, "price-lower-bound", "budget:research")
+    assert f["severity"] == "warning" and f["file"] == ".tagguard.yaml" and f["line"] == 2
+    assert ("projected at least $767.96/month of $1,000.00, of which $767.96 is a lower bound over 1 resource: "
+            "within the budget only if those floors hold") in f["message"]
+    assert findings(doc, "over-budget") == []
+    # priced exactly (a node selector): no budget warning
+    exact = "      nodeSelector: {node.kubernetes.io/instance-type: g4dn.xlarge}\n"
+    doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra=exact)}, budget(1000))
+    assert findings(doc, "price-lower-bound") == [] and "lower_bound_resources" not in doc["budgets"][0]
+
+
+def test_a_gpu_hour_budget_is_exact_for_lower_bounds(tmp_path):
+    config = "budgets:\n  - name: research\n    match: {business-unit: research}\n    monthly_gpu_hours: 2000\n"
+    doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, config)
+    assert doc["budgets"][0]["projected_gpu_hours"] == 1460 and doc["budgets"][0]["over"] is False
+    assert findings(doc, "price-lower-bound", "budget:research") == []  # the GPU count is known, not a floor

@@ -428,6 +428,9 @@ class BudgetReport:
     overage_gpu_hours: float | None = None
     evaluated: bool = True
     note: str | None = None
+    # matching resources whose figure is a floor (Cost.lower_bound) and their sum, inside projected_usd
+    lower_bound_resources: int = 0
+    lower_bound_usd: float = 0.0
     # `tagguard diff --bill`: the bill's actual run-rate, the change's delta and their sum (actuals.diffbill)
     actual: dict[str, Any] | None = None
 
@@ -442,6 +445,9 @@ class BudgetReport:
             out["overage_usd"] = self.overage_usd
         if self.monthly_gpu_hours is not None:
             out["overage_gpu_hours"] = self.overage_gpu_hours
+        if self.lower_bound_resources:
+            out["lower_bound_resources"] = self.lower_bound_resources
+            out["lower_bound_usd"] = round(self.lower_bound_usd, 2)
         if not self.evaluated:
             out["evaluated"] = False
             out["note"] = self.note

@@ -16,7 +16,10 @@ approvals:
 
 The projected monthly total of a budget is the sum over the matching AI
 resources of the scanned state (for a plan: the state after apply; deleted
-resources count 0).  ``kind: tokens`` budgets are for LLM token spend, which
+resources count 0).  A lower bound (``Cost.lower_bound``: a GPU request no node
+information places) counts at its floor: over the budget at the floor is over it;
+under it, the budget holds only if the floors do, and ``rules/cost.py`` says so
+with a ``price-lower-bound`` warning on the budget.  ``kind: tokens`` budgets are for LLM token spend, which
 the infrastructure scan does not see: they are accepted, reported as not
 evaluated here, and left to the LLM usage scan (``tagguard.llm``).
 """
@@ -69,6 +72,8 @@ class BudgetStatus:
     projected_gpu_hours: float = 0.0
     resources: int = 0
     unpriced: int = 0
+    lower_bound: int = 0  # matching resources whose figure is a floor (Cost.lower_bound)
+    lower_bound_usd: float = 0.0
     addresses: list[str] = field(default_factory=list)
 
     @property
@@ -96,6 +101,7 @@ class BudgetStatus:
                             projected_gpu_hours=round(self.projected_gpu_hours, 4), resources=self.resources,
                             unpriced_resources=self.unpriced, over=self.over, overage_usd=self.overage_usd,
                             overage_gpu_hours=self.overage_gpu_hours, evaluated=b.kind != "tokens",
+                            lower_bound_resources=self.lower_bound, lower_bound_usd=round(self.lower_bound_usd, 2),
                             note=("token budgets are evaluated by the LLM usage scan, not the infrastructure scan"
                                   if b.kind == "tokens" else None))
 
@@ -111,6 +117,9 @@ class BudgetStatus:
             out["overage_usd"] = self.overage_usd
         if b.monthly_gpu_hours is not None:
             out["overage_gpu_hours"] = self.overage_gpu_hours
+        if self.lower_bound:
+            out["lower_bound_resources"] = self.lower_bound
+            out["lower_bound_usd"] = round(self.lower_bound_usd, 2)
         if b.kind == "tokens":
             out["evaluated"] = False
             out["note"] = "token budgets are evaluated by the LLM usage scan, not the infrastructure scan"
@@ -187,6 +196,9 @@ def evaluate(budgets: list[Budget], resources: Iterable[Resource]) -> list[Budge
                     st.unpriced += 1
                 else:
                     st.projected_usd += r.cost.monthly_usd
+                    if r.cost.lower_bound:
+                        st.lower_bound += 1
+                        st.lower_bound_usd += r.cost.monthly_usd
                 if r.cost is not None and r.cost.gpu_hours_per_month is not None:
                     st.projected_gpu_hours += r.cost.gpu_hours_per_month
         out.append(st)

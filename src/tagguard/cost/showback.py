@@ -131,6 +131,7 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
     rows: list[dict[str, Any]] = []
     unpriced = 0
     attributed: list[float] = []
+    floors: list[float] = []  # lower bounds inside the total (Cost.lower_bound)
     for r in result.resources:
         if not r.ai:
             continue
@@ -142,6 +143,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
         billed_here = r.compute is not None and not (r.meta.get("served_by") or r.meta.get("priced_elsewhere"))
         if monthly is None and billed_here:
             unpriced += 1
+        if monthly is not None and r.cost is not None and r.cost.lower_bound:
+            floors.append(monthly)
         reasons = dict(why.get(r.address, {}))
         for key in dims.values():  # a dimension whose value cannot be known cannot be allocated either
             if key not in reasons and not _known(r.tags.get(key)) and key in r.unresolved_tags:
@@ -209,7 +212,8 @@ def build_showback(result: ScanResult, config=None, *, extra_rows: Iterable[dict
                    "unallocated_gpu_hours": round(sum(r["gpu_hours"] for r in unalloc), 2),
                    "unallocated_share_pct": round(100 * unalloc_usd / total, 1) if total else 0.0,
                    "shared_monthly_usd": _r(sum(x["monthly_usd"] for x in s["shared"])),
-                   "attributed_resources": len(attributed), "attributed_monthly_usd": _r(sum(attributed))},
+                   "attributed_resources": len(attributed), "attributed_monthly_usd": _r(sum(attributed)),
+                   "lower_bound_resources": len(floors), "lower_bound_monthly_usd": _r(sum(floors))},
         "top_unallocated": [{"address": r["name"], "type": r["type"],
                              "monthly_usd": _r(r["monthly_usd"]) if r["priced"] else None,
                              "gpu_hours": round(r["gpu_hours"], 2), "account": r.get("account"),
@@ -415,12 +419,21 @@ def _attributed(t: dict[str, Any]) -> str:
             "running on node pools priced here")
 
 
+def _lower_bound(t: dict[str, Any]) -> str:
+    """How much of the total is a floor: GPU requests no node information places (docs/pricing.md)."""
+    n = t.get("lower_bound_resources") or 0
+    if not n:
+        return ""
+    return (f"; of which {_money(t.get('lower_bound_monthly_usd') or 0)}/month is a lower bound over "
+            f"{plural(n, 'resource')}")
+
+
 def render_text(sb: dict[str, Any]) -> str:
     t = sb["totals"]
     out = [f"AI spend: {_money(t['monthly_usd'])}/month, {t['gpu_hours']:,.0f} GPU-hours/month over "
            f"{plural(t['resources'], 'resource')}"
            + (f" ({t['unpriced_resources']} unpriced)" if t["unpriced_resources"] else "")
-           + _attributed(t),
+           + _attributed(t) + _lower_bound(t),
            "Unallocated (required tags missing, invalid or not reaching the bill): "
            f"{_money(t['unallocated_monthly_usd'])}/month "
            f"({t['unallocated_share_pct']}%), {t['unallocated_gpu_hours']:,.0f} GPU-hours", ""]
@@ -461,7 +474,7 @@ def render_markdown(sb: dict[str, Any]) -> str:
     out = ["## AI spend showback", "",
            f"**{_money(t['monthly_usd'])}/month**, {t['gpu_hours']:,.0f} GPU-hours/month; "
            f"**unallocated {_money(t['unallocated_monthly_usd'])} ({t['unallocated_share_pct']}%)**"
-           f"{_attributed(t)}", ""]
+           f"{_attributed(t)}{_lower_bound(t)}", ""]
     for label, d in sb["dimensions"].items():
         out += [f"### By {escape_cell(label.replace('_', ' '))} ({code(d['tag'], cell=False)})", "",
                 "| value | monthly | GPU-hours | share |", "|---|---:|---:|---:|"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import term
-from tagguard.formats.helpers import money
+from tagguard.formats.helpers import money, plural
 from tagguard.model import ScanResult
 
 CSS = """
@@ -197,7 +197,10 @@ class HtmlFormatter(Formatter):
                     f"{len(result.errors)} error(s)</strong>" if result.errors else "") + "</p></header><main>"]
         parts.append('<div class="kpis">'
                      '<div class="kpi"><div class="l">AI spend / month</div>'
-                     f'<div class="v" id="kpi-total">{_money(t["monthly_usd"])}</div></div>'
+                     f'<div class="v" id="kpi-total">{_money(t["monthly_usd"])}</div>'
+                     + (f'<div class="l" id="kpi-lower-bound">of which {_money(t["lower_bound_monthly_usd"])} is a '
+                        f'lower bound over {plural(t["lower_bound_resources"], "resource")}</div>'
+                        if t.get("lower_bound_resources") else "") + '</div>'
                      '<div class="kpi"><div class="l">GPU-hours / month</div>'
                      f'<div class="v">{t["gpu_hours"]:,.0f}</div></div>'
                      '<div class="kpi bad"><div class="l">Unallocated / month</div>'

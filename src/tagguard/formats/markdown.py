@@ -91,6 +91,9 @@ def render_summary_line(result: ScanResult) -> str:
         line += f"; {money(s['monthly_usd'])}/month, {s['gpu_hours_per_month']:,} GPU-hours/month"
         if s["unpriced_ai_resources"]:
             line += f" ({s['unpriced_ai_resources']} unpriced)"
+        if s.get("lower_bound_ai_resources"):  # floors of GPU requests no node information places
+            line += (f", of which {money(s.get('lower_bound_monthly_usd') or 0)}/month is a lower bound over "
+                     f"{plural(s['lower_bound_ai_resources'], 'resource')} (price-lower-bound)")
         if s.get("attributed_ai_resources"):  # shares of node pools priced in the scan: not added twice
             line += (f"; {money(s.get('attributed_monthly_usd') or 0)}/month of it attributed to "
                      f"{plural(s['attributed_ai_resources'], 'workload')} (counted once, on their node pools)")
@@ -345,9 +348,10 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
         rows = ["| Budget | Mode | Projected $/month | Budget $/month | Over |\n|---|---|---:|---:|---|\n"]
         for b in budgets:
             cap = "" if b.get("monthly_usd") is None else money(b["monthly_usd"])
+            floor = b.get("lower_bound_resources")  # part of the projection is a lower bound: "at least"
             rows.append(f"| {escape_cell(b['name'])} | {escape_cell(b['mode'])} | "
-                        f"{money(b['projected_usd'])} | {cap} | "
-                        f"{':x:' if b.get('over') else ''} |\n")
+                        f"{'≥ ' if floor else ''}{money(b['projected_usd'])} | {cap} | "
+                        f"{':x:' if b.get('over') else ':warning: lower bound' if floor else ''} |\n")
         sections.append(details("Budgets", "".join(rows)))
     return fit("".join(head), [s if s.endswith("\n") else s + "\n" for s in sections], limit)
 

@@ -96,6 +96,9 @@ class TextFormatter(Formatter):
             cost = f"; {money(s['monthly_usd'])}/month, {s['gpu_hours_per_month']:,} GPU-hours/month"
             if s["unpriced_ai_resources"]:
                 cost += f" ({s['unpriced_ai_resources']} unpriced)"
+            if s.get("lower_bound_ai_resources"):  # floors of GPU requests no node information places
+                cost += (f", of which {money(s.get('lower_bound_monthly_usd') or 0)}/month is a lower bound over "
+                         f"{plural(s['lower_bound_ai_resources'], 'resource')} (price-lower-bound)")
             if s.get("attributed_ai_resources"):  # shares of node pools priced in the scan: not added twice
                 cost += (f"; {money(s.get('attributed_monthly_usd') or 0)}/month of it attributed to "
                          f"{plural(s['attributed_ai_resources'], 'workload')} (counted once, on their node pools)")

@@ -93,9 +93,12 @@ def check(resources: list[Resource], ctx) -> Iterator[Finding]:
         outputs.budgets = [s.report() for s in statuses]
         cfg_file = bud.config_rel(ctx.config, ctx.root)
         for st in statuses:
-            if st.budget.kind == "tokens" or not st.over:
+            if st.budget.kind == "tokens":
                 continue
-            yield _over_budget(st, cfg_file, bud.config_line(ctx.config, st.budget.name))
+            if st.over:
+                yield _over_budget(st, cfg_file, bud.config_line(ctx.config, st.budget.name))
+            elif st.lower_bound and st.budget.monthly_usd is not None:
+                yield _under_budget_at_a_floor(st, cfg_file, bud.config_line(ctx.config, st.budget.name))
 
     approvals = bud.load_approvals(ctx.config.section("approvals"))
     if approvals is not None:
@@ -226,6 +229,9 @@ def _over_budget(st, cfg_file: str | None, line: int | None) -> Finding:
     match = ", ".join(f"{k}={'|'.join(v)}" for k, v in b.match.items()) or "all AI resources"
     unpriced = (f"; {st.unpriced} matching resource{'s' if st.unpriced != 1 else ''}"
                 f" without a known rate not counted" if st.unpriced else "")
+    if st.lower_bound:  # a floor over the budget is over it: the overrun is at least this
+        unpriced += (f"; {_money(st.lower_bound_usd)} of the projection is a lower bound over {st.lower_bound} "
+                     f"resource{'s' if st.lower_bound != 1 else ''}, so the overrun is at least this")
     return Finding(
         rule="over-budget", category=OVER_BUDGET, severity=ERROR if b.mode == "chargeback" else WARNING,
         address=f"budget:{b.name}", file=cfg_file, line=line,
@@ -235,6 +241,25 @@ def _over_budget(st, cfg_file: str | None, line: int | None) -> Finding:
                "overage_usd": st.overage_usd, "budget_usd": b.monthly_usd,
                "projected_gpu_hours": round(st.projected_gpu_hours, 4), "overage_gpu_hours": st.overage_gpu_hours,
                "budget_gpu_hours": b.monthly_gpu_hours, "resources": st.resources})
+
+
+def _under_budget_at_a_floor(st, cfg_file: str | None, line: int | None) -> Finding:
+    """Under a dollar budget only at the floors of GPU requests no node information places: it holds only if
+    they do, which nothing in the scan shows -- never a silent pass."""
+    b = st.budget
+    match = ", ".join(f"{k}={'|'.join(v)}" for k, v in b.match.items()) or "all AI resources"
+    n = st.lower_bound
+    return Finding(
+        rule="price-lower-bound", category=UNPRICED, severity=WARNING, address=f"budget:{b.name}", file=cfg_file,
+        line=line,
+        message=(f"budget {b.name!r} ({match}, {b.mode}): projected at least {_money(st.projected_usd)}/month of "
+                 f"{_money(b.monthly_usd)}, of which {_money(st.lower_bound_usd)} is a lower bound over {n} "
+                 f"resource{'s' if n != 1 else ''}: within the budget only if those floors hold"),
+        fix=("say where those workloads run (a nodeSelector / affinity on an instance type or GPU label) or what the "
+             "cluster's GPUs are (`pricing.default_accelerators`), so they are priced exactly"),
+        extra={"budget": b.name, "mode": b.mode, "projected_usd": round(st.projected_usd, 2),
+               "budget_usd": b.monthly_usd, "lower_bound_usd": round(st.lower_bound_usd, 2),
+               "lower_bound_resources": n})
 
 
 # --- approvals --------------------------------------------------------------------------------
