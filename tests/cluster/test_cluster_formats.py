@@ -239,3 +239,63 @@ def test_cluster_id_drops_credentials_query_and_fragment():
     assert cluster_id("/tmp/alloc.json") == "/tmp/alloc.json"
     assert address("http://p", "ml", "Job", "t") == "http://p/namespaces/ml/Job/t"
     assert address("http://p", "ml") == "http://p/namespaces/ml"
+
+
+def _partial_proxy(upstream: str, warning: str):
+    """A loopback gateway in front of the real Prometheus that answers like a Thanos querier whose store
+    timed out: the query succeeds, with a ``warnings`` list (a partial response)."""
+    import http.server
+    import threading
+    import urllib.request
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def _forward(self, body=None):
+            req = urllib.request.Request(upstream + self.path, data=body, method=self.command)
+            if body is not None:
+                req.add_header("Content-Type", self.headers.get("Content-Type", ""))
+            with urllib.request.urlopen(req, timeout=60) as r:
+                doc = json.loads(r.read())
+            if self.path.startswith("/api/v1/query"):
+                doc["warnings"] = [warning]
+            data = json.dumps(doc).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._forward()
+
+        def do_POST(self):
+            self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_a_partial_response_is_incomplete_not_a_pass(prom_unpriced, tmp_path):
+    """Bug fixed: the `warnings` of a successful answer were dropped, so a report computed from a partial
+    response (a Thanos store down) passed as complete."""
+    warning = "partial response: store 10.0.0.7:10901 unavailable\x1b[2J ::error::x"
+    srv = _partial_proxy(prom_unpriced.url, warning)
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}"
+        sarif = tmp_path / "r.sarif"
+        res = run_cli("cluster", "report", "--prometheus", url, *WINDOW, "-f", "sarif", "-o", sarif, "-f", "json")
+        assert res.exit_code == 3, res.output  # incomplete wins over the findings (and over a clean run)
+        rep = json.loads(res.stdout)
+        assert len(rep["errors"]) == 1 and "store 10.0.0.7:10901 unavailable" in rep["errors"][0]["message"]
+        assert rep["summary"]["exit_code"] == 3
+        log = json.loads(sarif.read_text(encoding="utf-8"))
+        validate_sarif(log)
+        inv = log["runs"][0]["invocations"][0]
+        assert inv["executionSuccessful"] is False and inv["exitCode"] == 3
+        text = run_cli("cluster", "report", "--prometheus", url, *WINDOW).stdout
+        assert "incomplete: the data may be incomplete" in text
+        assert_log_safe(text)
+    finally:
+        srv.shutdown()

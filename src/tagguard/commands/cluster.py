@@ -82,7 +82,8 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
 
     Formats: text, json, markdown (the GPU-hours report) and sarif, junit, github, html (its findings, as a
     scan's). Exit 1 when a finding is at or above --fail-on (unattributed GPU-hours are errors), 2 when
-    Prometheus cannot be read, 0 otherwise.
+    Prometheus cannot be read, 3 when it answered with warnings (a partial response: the figures may be
+    incomplete), 0 otherwise.
     """
     import time
 
@@ -133,7 +134,7 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:
         fail(str(exc), code=2)
-    result = to_result(rep, config, actuals=rep["source"]["prometheus"])
+    result = to_result(rep, config, actuals=rep["source"]["prometheus"], incomplete=client.warnings)
     if history_path is not None:
         from tagguard.state.history import HistoryError, record_cluster
 

@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
+MAX_WARNINGS = 50
 _LOCK = threading.Lock()
 
 
@@ -40,6 +41,9 @@ class PromClient:
     password: str | None = None
     queries: int = field(default=0)
     bytes_read: int = field(default=0)
+    # ``warnings`` of successful answers (a Thanos/Cortex partial response, a store that timed out): the
+    # data may be incomplete, so the report says so and exits 3 (at most MAX_WARNINGS distinct ones kept)
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_env(cls, url: str, **kw: Any) -> PromClient:
@@ -109,7 +113,17 @@ class PromClient:
             raise PromError(f"{self.url}{path}: not a Prometheus API response (invalid JSON)") from None
         if not isinstance(doc, dict) or doc.get("status") != "success":
             raise PromError(f"{self.url}{path}: {_error_text(data) or 'query failed'}")
+        if doc.get("warnings"):
+            self._warn(path, doc["warnings"])
         return doc.get("data")
+
+    def _warn(self, path: str, warnings: Any) -> None:
+        items = warnings if isinstance(warnings, list) else [warnings]
+        with _LOCK:
+            for w in items:
+                text = f"{path}: {str(w)[:500]}"
+                if text not in self.warnings and len(self.warnings) < MAX_WARNINGS:
+                    self.warnings.append(text)
 
     # -- API ----------------------------------------------------------------------
     def instant(self, query: str, time: float) -> list[Sample]:

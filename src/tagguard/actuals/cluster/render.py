@@ -117,6 +117,8 @@ def findings_text(rep: dict[str, Any]) -> list[str]:
             if f.get("fix"):
                 out.append(f"      fix: {term(f['fix'])}")
         out.append("")
+    for e in rep.get("errors") or ():
+        out.append(f"incomplete: {term(e['message'])}")
     s = rep.get("summary")
     if s:
         out += [f"{plural(s['findings'], 'finding')}, {s['blocking']} at or above --fail-on {s['fail_on']}: "
@@ -127,9 +129,11 @@ def findings_text(rep: dict[str, Any]) -> list[str]:
 def findings_markdown(rep: dict[str, Any]) -> list[str]:
     from tagguard.formats.escape import md_cell
 
+    out = [f"- **incomplete**: {md_cell(e['message'])}" for e in rep.get("errors") or ()]
+    out += [""] if out else []
     if not rep.get("findings"):
-        return []
-    out = ["### Findings", "", "| severity | rule | finding | fix | saving |", "|---|---|---|---|---:|"]
+        return out
+    out += ["### Findings", "", "| severity | rule | finding | fix | saving |", "|---|---|---|---|---:|"]
     for f in rep["findings"]:
         out.append(f"| {f['severity']} | {f['rule']} | {md_cell(f['message'])} | {md_cell(f.get('fix') or '')} | "
                    f"{_usd(f.get('saving_usd'))} |")

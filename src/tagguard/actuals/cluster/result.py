@@ -12,15 +12,21 @@ from typing import Any
 from tagguard.model import ScanResult
 
 
-def to_result(rep: dict[str, Any], config: Any, *, actuals: str | None = None) -> ScanResult:
+def to_result(rep: dict[str, Any], config: Any, *, actuals: str | None = None,
+              incomplete: list[str] | None = None) -> ScanResult:
     """``rep["findings"]`` (``Finding``s) judged, written back as JSON; the result every format renders.
 
     ``actuals``: the report's name (a Prometheus report): its GPU spend becomes the result's showback
-    actuals, so the HTML page shows it per team as `report showback --cluster` does."""
+    actuals, so the HTML page shows it per team as `report showback --cluster` does. ``incomplete``: why
+    the data may be partial (the server's warnings): the report's ``errors``, exit 3 (``EXIT_INCOMPLETE``)."""
     from tagguard.rules import apply_severities
 
     findings = apply_severities(list(rep.get("findings") or []), config.rule_overrides)
-    result = ScanResult(findings=findings, fail_on=config.fail_on, config=config.describe())
+    errors = [{"file": None, "message": f"the data may be incomplete: the server warned: {w}"}
+              for w in incomplete or ()]
+    result = ScanResult(findings=findings, fail_on=config.fail_on, config=config.describe(), errors=errors)
+    if errors:
+        rep["errors"] = errors
     if actuals is not None:
         from tagguard.cost.showback import build_showback
 
