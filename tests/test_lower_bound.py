@@ -392,3 +392,40 @@ def test_a_gpu_hour_budget_is_exact_for_lower_bounds(tmp_path):
     doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, config)
     assert doc["budgets"][0]["projected_gpu_hours"] == 1460 and doc["budgets"][0]["over"] is False
     assert findings(doc, "price-lower-bound", "budget:research") == []  # the GPU count is known, not a floor
+
+
+@pytest.mark.skipif(__import__("shutil").which("git") is None, reason="git not installed")
+def test_the_cost_diff_flags_deltas_from_and_to_a_floor(tmp_path):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True)
+
+    k8s = tmp_path / "k8s"
+    k8s.mkdir()
+    (k8s / "grow.yaml").write_text(deployment("grow", replicas=1), encoding="utf-8")
+    (k8s / "gone.yaml").write_text(deployment("gone", replicas=1), encoding="utf-8")
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    git("config", "commit.gpgsign", "false")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    (k8s / "grow.yaml").write_text(deployment("grow", replicas=3), encoding="utf-8")
+    (k8s / "gone.yaml").unlink()
+    (k8s / "new.yaml").write_text(deployment("new", replicas=1), encoding="utf-8")
+    run = run_cli("diff", "--base", "HEAD", "k8s", "-f", "json", cwd=tmp_path)
+    cd = json.loads(run.output)["cost_diff"]
+    one = round(T4_AWS * HOURS, 2)  # $383.98 a month per replica at the T4 floor
+    rows = {x["address"]: x for x in cd["resources"]}
+    assert rows["Deployment/ml/grow"]["delta_monthly_usd"] == pytest.approx(2 * one)
+    assert rows["Deployment/ml/grow"]["lower_bound"] == ["before", "after"]
+    assert rows["Deployment/ml/new"]["lower_bound"] == ["after"] and rows["Deployment/ml/new"]["delta_monthly_usd"] \
+        == pytest.approx(one)
+    assert rows["Deployment/ml/gone"]["lower_bound"] == ["before"] and rows["Deployment/ml/gone"]["delta_monthly_usd"] \
+        == pytest.approx(-one)
+    assert cd["lower_bound_changes"] == 3 and cd["lower_bound_delta_monthly_usd"] == pytest.approx(2 * one)
+    text = run_cli("diff", "--base", "HEAD", "k8s", cwd=tmp_path).output
+    assert "+$767.96 of it from 3 changes priced at a lower bound" in text
+    md = run_cli("diff", "--base", "HEAD", "k8s", "-f", "markdown", cwd=tmp_path).output
+    assert "+$767.96 of it from 3 changes priced at a lower bound" in md

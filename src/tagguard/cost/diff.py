@@ -116,6 +116,7 @@ def snapshot(res: Resource) -> dict[str, Any]:
         "monthly_usd": _monthly(res.cost), "gpu_hours_per_month": _gpu_hours(res.cost),
         "tag_style": res.tag_style, "served_by": res.meta.get("served_by"),
         "attributed_from": list(res.cost.attributed_from) if res.cost is not None else [],
+        "lower_bound": res.cost is not None and res.cost.lower_bound,
     }
 
 
@@ -200,6 +201,8 @@ def annotate_against_base(resources: list[Resource],
             before_g = (0.0 if not old.get("ai") or old.get("served_by") or old.get("attributed_from")
                         else old.get("gpu_hours_per_month"))
             _set_delta(r, before_m, after_m, before_g, after_g)
+            if old.get("lower_bound") and before_m:
+                r.meta["cost_before_lower_bound"] = True  # the base figure was a floor (Cost.lower_bound)
     removed = []
     for key, old in base.items():
         if key not in seen:
@@ -240,9 +243,12 @@ def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] =
         after = None if r.cost is None or r.compute is None else r.cost.monthly_usd
         if r.cost is not None and not r.cost.counted:
             after = 0.0  # attributed to a node pool priced in this scan: that pool carries the figure
+        floors = [side for side, lb in (("before", r.meta.get("cost_before_lower_bound")),
+                                        ("after", r.cost is not None and r.cost.lower_bound and r.cost.counted))
+                  if lb]
         rows.append(_row(r.address, r.type, action, r.file, r.line, before, after, delta,
                          r.meta.get("gpu_hours_delta_per_month"), r.tags, r.tag_style,
-                         None if r.cost is None else r.cost.reason, keys))
+                         None if r.cost is None else r.cost.reason, keys, floors))
     for old in removed:
         if not old.get("ai") or old.get("served_by"):
             continue
@@ -250,7 +256,8 @@ def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] =
         g = 0.0 if old.get("attributed_from") else old.get("gpu_hours_per_month")
         rows.append(_row(old["address"], old["type"], "delete", old.get("file"), old.get("line"), m, 0.0,
                          None if m is None else -round(m, 2), None if g is None else -g, old.get("tags") or {},
-                         old.get("tag_style", "aws"), None if m is not None else "no known rate", keys))
+                         old.get("tag_style", "aws"), None if m is not None else "no known rate", keys,
+                         ["before"] if old.get("lower_bound") and m else []))
     rows.sort(key=lambda x: (-(abs(x["delta_monthly_usd"]) if x["delta_monthly_usd"] is not None else -1),
                              x["address"]))
     known = [x["delta_monthly_usd"] for x in rows if x["delta_monthly_usd"] is not None]
@@ -271,7 +278,7 @@ def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] =
                 g["delta_monthly_usd"] = round(g["delta_monthly_usd"] + x["delta_monthly_usd"], 2)
         by[key] = sorted(groups.values(),
                          key=lambda g: (g["value"] == UNTAGGED, -abs(g["delta_monthly_usd"]), g["value"]))
-    return {
+    out = {
         "total_delta_monthly_usd": round(sum(known), 2),
         "gpu_hours_delta_per_month": round(sum(gpu), 4) if gpu else 0,
         "changes": counts,
@@ -280,10 +287,15 @@ def summarize(resources: Iterable[Resource], removed: Iterable[dict[str, Any]] =
         "dimensions": dict(dimensions),
         "resources": rows,
     }
+    floored = [x for x in rows if x.get("lower_bound") and x["delta_monthly_usd"] is not None]
+    if floored:  # deltas from or to a floor: not exact (docs/pricing.md)
+        out["lower_bound_changes"] = len(floored)
+        out["lower_bound_delta_monthly_usd"] = round(sum(x["delta_monthly_usd"] for x in floored), 2)
+    return out
 
 
 def _row(address, rtype, action, file, line, before, after, delta, gpu_delta, tags, style, reason,
-         keys: Iterable[str] = TEAM_KEYS) -> dict[str, Any]:
+         keys: Iterable[str] = TEAM_KEYS, floors: list[str] | None = None) -> dict[str, Any]:
     row = {
         "address": address, "type": rtype, "action": action, "file": file, "line": line,
         "before_monthly_usd": None if before is None else round(before, 2),
@@ -294,4 +306,6 @@ def _row(address, rtype, action, file, line, before, after, delta, gpu_delta, ta
     }
     if delta is None and reason:
         row["reason"] = reason
+    if floors:  # which side's figure is a lower bound (Cost.lower_bound): the delta is not exact
+        row["lower_bound"] = list(floors)
     return row

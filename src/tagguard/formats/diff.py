@@ -53,6 +53,9 @@ def summary_line(result: ScanResult) -> str:
             f"{plural(sev.get('error', 0), 'new error')}, {plural(sev.get('warning', 0), 'warning')}")
     if cd.get("unpriced_changes"):
         text += f"; {plural(cd['unpriced_changes'], 'change')} without a known rate"
+    if cd.get("lower_bound_changes"):  # deltas from or to a floor (price-lower-bound)
+        text += (f"; {signed(cd.get('lower_bound_delta_monthly_usd'))} of it from "
+                 f"{plural(cd['lower_bound_changes'], 'change')} priced at a lower bound")
     hidden = diff.get("preexisting_findings_hidden") or 0
     if hidden:
         text += f"; {plural(hidden, 'pre-existing finding')} not shown"

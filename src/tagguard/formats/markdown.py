@@ -312,6 +312,9 @@ def render_diff(result: ScanResult, limit: int | None = None) -> str:
             f"{plural(sev.get('error', 0), 'new error')}, {plural(sev.get('warning', 0), 'warning')}")
     if cd.get("unpriced_changes"):
         line += f" · {cd['unpriced_changes']} without a known rate"
+    if cd.get("lower_bound_changes"):  # deltas from or to a floor (price-lower-bound)
+        line += (f" · {signed(cd.get('lower_bound_delta_monthly_usd'))} of it from "
+                 f"{plural(cd['lower_bound_changes'], 'change')} priced at a lower bound")
     hidden = diff.get("preexisting_findings_hidden") or 0
     if hidden:
         line += f" · {plural(hidden, 'pre-existing finding')} not shown"
