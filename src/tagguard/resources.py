@@ -7,7 +7,8 @@ Two kinds of shipped data:
 * data files that live next to the code inside the package (``sources/terraform/kinds.yaml``,
   ``_checkov/tagguard_checks.py``...): :func:`package_file`, :func:`package_text`.
 
-Both go through ``importlib.resources``; a source checkout or an editable install, which has no
+Both find the package's directory (from its module spec when it was imported from a directory, else
+through ``importlib.resources``); a source checkout or an editable install, which has no
 ``tagguard/_data``, falls back to the repository root. Nothing else in tagguard builds a path to
 shipped data from ``__file__``.
 """
@@ -20,6 +21,17 @@ DATA_DIRS = ("policies", "schemas")
 
 
 def _package_root(package: str) -> Path:
+    """The directory of a tagguard package.  A package imported from a directory on disk (a checkout, an
+    editable install, an unpacked wheel: nearly every run) names it in its module spec; anything else (a
+    zip import) goes through ``importlib.resources``, whose import alone (tempfile, shutil, zipfile, lzma,
+    bz2...) costs a scan more than reading every shipped file it needs."""
+    import os
+    from importlib import import_module
+
+    spec = getattr(import_module(package), "__spec__", None)
+    locations = list(getattr(spec, "submodule_search_locations", None) or ())
+    if len(locations) == 1 and spec.has_location and os.path.isdir(locations[0]):  # type: ignore[union-attr]
+        return Path(locations[0])
     from importlib.resources import files
 
     return Path(str(files(package)))

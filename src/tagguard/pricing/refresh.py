@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import statistics
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,6 +106,8 @@ def fetch_on_demand(pricing, instance_type: str, region: str) -> dict[str, Any] 
 
 
 def fetch_spot(ec2, instance_types: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    import statistics  # here: every priced scan imports this module (local_ratecard), few refresh
+
     per_az: dict[str, dict[str, float]] = {}
     for i in range(0, len(instance_types), 50):
         kwargs: dict[str, Any] = {"InstanceTypes": instance_types[i:i + 50], "ProductDescriptions": ["Linux/UNIX"],
@@ -187,6 +187,8 @@ def refresh(regions: list[str], *, types: Iterable[str] | None = None, output: P
 
 
 def write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -52,6 +50,9 @@ class ModuleCache:
 
     def store(self, source: str, version: str | None, fill: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """Build an entry with ``fill(tree_dir) -> metadata`` and move it into place atomically."""
+        import shutil  # here, not at the top: every Terraform scan imports this module, few store anything
+        import tempfile
+
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
