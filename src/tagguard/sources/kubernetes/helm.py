@@ -302,165 +302,179 @@ class HelmSource(Source):
 
     def _render(self, helm: str, job: tuple[str, str, str], inventory: Inventory, ctx: ScanContext,
                 deadline: float, timeout: float) -> SourceOutput:
+        """One chart: refused or late, else a safe copy when needed, ``helm template``, then its
+        manifests read into workloads (or why the chart did not render)."""
+        d, name, chart_file = job
+        out = SourceOutput()
+        release, namespace, values, refused = self._settings(d, ctx, inventory)
+        refusal = self._refusal(job, inventory, refused, deadline, timeout)
+        if refusal is not None:
+            out.findings.append(refusal)
+            return out
+        source_dir = inventory.path(d).resolve()
+        placed: dict[str, str] = {}  # where file:// subcharts were copied in the rendered chart -> their directory
+        with tempfile.TemporaryDirectory(prefix="tagguard-helm-") as home:
+            chart_path = self._chart_to_render(job, inventory, source_dir, home, placed, out)
+            if chart_path is None:
+                return out
+            ran = self._template(helm, job, chart_path, release, namespace, values, home, deadline, out)
+            if ran is None:
+                return out
+        code, stdout, stderr, problem = ran
+        failure = self._template_failure(job, inventory, code, stderr, problem, timeout)
+        if failure is not None:
+            out.findings.append(failure)
+            return out
+        vendored = placed if chart_path != str(source_dir) else {}
+        self._read_rendered(stdout.decode("utf-8", "replace"), job, inventory, ctx, namespace, vendored, out)
+        return out
+
+    def _refusal(self, job: tuple[str, str, str], inventory: Inventory, refused: list[str],
+                 deadline: float, timeout: float) -> Finding | None:
+        """Why a chart is not rendered at all: values files from outside the repository, the
+        deadline spent, or a chart directory resolving outside the repository."""
+        d, name, chart_file = job
+        if refused:
+            return self._render_error(
+                name, d, chart_file, "values file(s) " + ", ".join(f"`{_rel_or_name(v, inventory)}`" for v in refused)
+                + " named in the repository's config are outside the scanned repository; not read",
+                fix="keep values files inside the repository, or pass them with --helm-values")
+        if _monotonic() >= deadline:
+            return self._render_error(
+                name, d, chart_file, f"not rendered: the helm deadline for all charts ({timeout:g} s, --helm-timeout) "
+                f"ran out before this chart's turn", fix="raise --helm-timeout, or scan fewer charts at once")
+        if not _inside(str(inventory.path(d).resolve()), str(repository_root(inventory.root))):
+            return self._render_error(name, d, chart_file, "the chart directory resolves outside the "
+                                      "scanned repository; not read", fix="vendor the chart into the repository")
+        return None
+
+    def _chart_to_render(self, job: tuple[str, str, str], inventory: Inventory, source_dir: Path, home: str,
+                         placed: dict[str, str], out: SourceOutput) -> str | None:
+        """The chart directory itself, or a copy under ``home`` without what cannot be rendered
+        safely or offline (each left-out part a warning); None when the copy failed."""
+        d, name, chart_file = job
+        top = str(repository_root(inventory.root))
+        missing, local, bad_deps = _dependency_plan(source_dir, top)
+        outside, special = _unsafe_entries(source_dir)
+        if not (missing or outside or special or local or bad_deps):
+            return str(source_dir)
+        # `helm template` refuses a chart whose subcharts are not vendored under charts/, and
+        # fetching them (`helm dependency build`) needs the network: render a copy without them.
+        # `file://` dependencies inside the repository are copied into the copy's charts/ (what
+        # `helm dependency build` does offline); one leading outside it is dropped like a remote one.
+        # Symlinks leading out of the chart and FIFOs/devices are left out of the copy too.
+        dropped = missing + [n for n, _ in bad_deps]
+        copied = _copy_without(source_dir, Path(home) / "chart", dropped, set(outside) | set(special))
+        notes: list[str] = []
+        if copied is not None and local:
+            for dep_name, dep_dir in local:
+                if not _vendor_local(dep_dir, Path(copied) / "charts" / dep_name, top, notes, [str(source_dir)],
+                                     placed, f"charts/{dep_name}/"):
+                    copied = None
+                    break
+        if copied is None and (outside or special or local):
+            out.findings.append(self._render_error(name, d, chart_file,
+                                                   "could not copy the chart without its unsafe files or "
+                                                   "with its file:// dependencies; not rendered"))
+            return None
+        chart_path = copied or str(source_dir)
+        out.findings.extend(_left_out_findings(job, bad_deps, notes, missing if chart_path != str(source_dir) else [],
+                                               outside, special))
+        return chart_path
+
+    def _template(self, helm: str, job: tuple[str, str, str], chart_path: str, release: str, namespace: str,
+                  values: list[str], home: str, deadline: float,
+                  out: SourceOutput) -> tuple[int | None, bytes, bytes, str | None] | None:
+        """``helm template`` in an empty helm home, with no kubeconfig or plugins: ``(exit code,
+        stdout, stderr, problem)``, or None (with an error finding) when it could not run safely."""
+        d, name, chart_file = job
+        # `--` ends the flags: the release name and chart path can never be read as options.
+        # --skip-schema-validation: helm fetches the `$ref`/`$schema` URLs of a chart's
+        # values.schema.json (network from data); tagguard never needs the values validated.
+        flags = ["--namespace", namespace]
+        for v in values:
+            flags += ["--values", v]
+        cmd = [helm, "template", "--skip-schema-validation", *flags, "--", release, chart_path]
+        kubeconfig = os.path.join(home, "kubeconfig")
+        Path(kubeconfig).write_text("", encoding="utf-8")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": home,
+            "HELM_CACHE_HOME": os.path.join(home, "cache"),
+            "HELM_CONFIG_HOME": os.path.join(home, "config"),
+            "HELM_DATA_HOME": os.path.join(home, "data"),
+            "HELM_PLUGINS": os.path.join(home, "plugins"),
+            "KUBECONFIG": kubeconfig,
+            "HELM_NO_PLUGINS": "1",
+        }
+        try:
+            code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
+            if code and problem is None and b"unknown flag: --skip-schema-validation" in stderr:
+                # helm < 3.16: without the flag only a chart with no schema at all is safe to render
+                schemas = _schema_files(Path(chart_path))
+                if schemas:
+                    rel = Path(os.path.relpath(schemas[0], chart_path)).as_posix()
+                    out.findings.append(self._render_error(
+                        name, d, chart_file, f"not rendered: {rel if d == '.' else d + '/' + rel} is a values "
+                        f"schema, which this helm would validate by fetching the URLs it references, and it has "
+                        f"no --skip-schema-validation (helm 3.16 or later has)",
+                        fix="use helm 3.16 or later (--helm-bin)"))
+                    return None
+                cmd.remove("--skip-schema-validation")
+                code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
+        except OSError as exc:
+            out.findings.append(self._render_error(name, d, chart_file, f"cannot run {helm}: {exc.strerror or exc}"))
+            return None
+        return code, stdout, stderr, problem
+
+    def _template_failure(self, job: tuple[str, str, str], inventory: Inventory, code: int | None, stderr: bytes,
+                          problem: str | None, timeout: float) -> Finding | None:
+        """Why ``helm template`` did not give manifests (stopped at the deadline or the output cap,
+        or helm's own error at the template file and line it names); None when it did."""
+        d, name, chart_file = job
+        if problem == "timeout":
+            return self._render_error(
+                name, d, chart_file, f"`helm template` did not finish within the helm deadline for all charts "
+                f"({timeout:g} s, --helm-timeout); stopped, not scanned",
+                fix="make the chart render faster, or raise --helm-timeout")
+        if problem == "output":
+            return self._render_error(
+                name, d, chart_file, f"`helm template` wrote more than {MAX_OUTPUT_BYTES // (1024 * 1024)} MB of "
+                f"manifests; stopped, not scanned", fix="check the chart's loops and values")
+        if code == 0:
+            return None
+        err = stderr.decode("utf-8", "replace").strip()
+        file, line = chart_file, 1
+        m = _ERR_LOC.search(err)
+        if m:
+            cand = m.group(1) if d == "." else f"{d}/{m.group(1)}"
+            if cand in inventory.files:
+                file, line = cand, int(m.group(2))
+        lines = [ln.strip() for ln in err.splitlines() if ln.strip() and not ln.strip().startswith("Use --debug")]
+        text = " ".join(lines)[:500] or f"helm exited with code {code}"
+        if text.startswith("Error: "):
+            text = text[len("Error: "):]
+        if "missing in charts/ directory" in text:
+            return self._render_error(
+                name, d, file, text, line, fix="vendor the subchart(s) helm names under charts/ (`helm dependency "
+                "build`), or make each dependency's name match the name in its chart's Chart.yaml")
+        return self._render_error(name, d, file, text, line)
+
+    @staticmethod
+    def _read_rendered(rendered: str, job: tuple[str, str, str], inventory: Inventory, ctx: ScanContext,
+                       namespace: str, vendored: dict[str, str], out: SourceOutput) -> None:
+        """The rendered manifests as workloads, each object located at its template's file and line
+        (a vendored file:// subchart's at its own files)."""
         from tagguard.sources.kubernetes.workloads import Builder
         from tagguard.sources.kubernetes.manifests import parse_stream, readable_kinds
 
         d, name, chart_file = job
-        out = SourceOutput()
-        release, namespace, values, refused = self._settings(d, ctx, inventory)
-        if refused:
-            out.findings.append(self._render_error(
-                name, d, chart_file, "values file(s) " + ", ".join(f"`{_rel_or_name(v, inventory)}`" for v in refused)
-                + " named in the repository's config are outside the scanned repository; not read",
-                fix="keep values files inside the repository, or pass them with --helm-values"))
-            return out
-        if _monotonic() >= deadline:
-            out.findings.append(self._render_error(
-                name, d, chart_file, f"not rendered: the helm deadline for all charts ({timeout:g} s, --helm-timeout) "
-                f"ran out before this chart's turn", fix="raise --helm-timeout, or scan fewer charts at once"))
-            return out
-        source_dir = inventory.path(d).resolve()
-        if not _inside(str(source_dir), str(repository_root(inventory.root))):
-            out.findings.append(self._render_error(name, d, chart_file, "the chart directory resolves outside the "
-                                                   "scanned repository; not read",
-                                                   fix="vendor the chart into the repository"))
-            return out
-        chart_path = str(source_dir)
-        placed: dict[str, str] = {}  # where file:// subcharts were copied in the rendered chart -> their directory
-        with tempfile.TemporaryDirectory(prefix="tagguard-helm-") as home:
-            top = str(repository_root(inventory.root))
-            missing, local, bad_deps = _dependency_plan(source_dir, top)
-            outside, special = _unsafe_entries(source_dir)
-            if missing or outside or special or local or bad_deps:
-                # `helm template` refuses a chart whose subcharts are not vendored under charts/, and
-                # fetching them (`helm dependency build`) needs the network: render a copy without them.
-                # `file://` dependencies inside the repository are copied into the copy's charts/ (what
-                # `helm dependency build` does offline); one leading outside it is dropped like a remote one.
-                # Symlinks leading out of the chart and FIFOs/devices are left out of the copy too.
-                dropped = missing + [n for n, _ in bad_deps]
-                copied = _copy_without(source_dir, Path(home) / "chart", dropped, set(outside) | set(special))
-                notes: list[str] = []
-                if copied is not None and local:
-                    for dep_name, dep_dir in local:
-                        if not _vendor_local(dep_dir, Path(copied) / "charts" / dep_name, top, notes, [str(source_dir)],
-                                             placed, f"charts/{dep_name}/"):
-                            copied = None
-                            break
-                if copied is None and (outside or special or local):
-                    out.findings.append(self._render_error(name, d, chart_file,
-                                                           "could not copy the chart without its unsafe files or "
-                                                           "with its file:// dependencies; not rendered"))
-                    return out
-                chart_path = copied or chart_path
-                if bad_deps or notes:
-                    parts = [f"`{n}` ({why})" for n, why in bad_deps] + notes
-                    out.findings.append(Finding(
-                        rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
-                        message=(f"Helm chart `{name}` ({d}): file:// subchart(s) not rendered or rendered in part: "
-                                 + "; ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
-                                 + "; their workloads are not checked"),
-                        address=f"chart:{d}", file=chart_file, line=1,
-                        fix=("keep each file:// dependency (" + ", ".join(f"`{n}`" for n, _ in bad_deps) + ") a chart "
-                             "inside the scanned repository, or vendor it under charts/ (`helm dependency build`)"
-                             if bad_deps else
-                             "commit the subchart's files themselves instead of links or special files"),
-                        extra={"chart": name, "unrendered_subcharts": [n for n, _ in bad_deps], "notes": notes}))
-                if missing and chart_path != str(source_dir):
-                    out.findings.append(Finding(
-                        rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
-                        message=(f"Helm chart `{name}` ({d}): subchart(s) {', '.join(f'`{m}`' for m in missing)} "
-                                 f"are not under charts/; the chart was rendered without them, so their workloads "
-                                 f"are not checked"),
-                        address=f"chart:{d}", file=chart_file, line=1,
-                        fix="run `helm dependency build` before scanning to check the subcharts too",
-                        extra={"chart": name, "missing_subcharts": missing}))
-                for what, entries in (("symlink(s) leading outside the chart", outside),
-                                      ("file(s) that are not regular files (FIFO, device, socket)", special)):
-                    if entries:
-                        shown = [(e if d == "." else f"{d}/{e}") for e in entries[:5]]
-                        more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
-                        out.findings.append(Finding(
-                            rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
-                            message=(f"Helm chart `{name}` ({d}): {what} " + ", ".join(f"`{e}`" for e in shown)
-                                     + f"{more} were not read; the chart was rendered without them"),
-                            address=f"chart:{d}", file=chart_file, line=1,
-                            fix="commit the files themselves inside the chart instead of links or special files",
-                            extra={"chart": name, "left_out": shown}))
-            # `--` ends the flags: the release name and chart path can never be read as options.
-            # --skip-schema-validation: helm fetches the `$ref`/`$schema` URLs of a chart's
-            # values.schema.json (network from data); tagguard never needs the values validated.
-            flags = ["--namespace", namespace]
-            for v in values:
-                flags += ["--values", v]
-            cmd = [helm, "template", "--skip-schema-validation", *flags, "--", release, chart_path]
-            kubeconfig = os.path.join(home, "kubeconfig")
-            Path(kubeconfig).write_text("", encoding="utf-8")
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": home,
-                "HELM_CACHE_HOME": os.path.join(home, "cache"),
-                "HELM_CONFIG_HOME": os.path.join(home, "config"),
-                "HELM_DATA_HOME": os.path.join(home, "data"),
-                "HELM_PLUGINS": os.path.join(home, "plugins"),
-                "KUBECONFIG": kubeconfig,
-                "HELM_NO_PLUGINS": "1",
-            }
-            try:
-                code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
-                if code and problem is None and b"unknown flag: --skip-schema-validation" in stderr:
-                    # helm < 3.16: without the flag only a chart with no schema at all is safe to render
-                    schemas = _schema_files(Path(chart_path))
-                    if schemas:
-                        rel = Path(os.path.relpath(schemas[0], chart_path)).as_posix()
-                        out.findings.append(self._render_error(
-                            name, d, chart_file, f"not rendered: {rel if d == '.' else d + '/' + rel} is a values "
-                            f"schema, which this helm would validate by fetching the URLs it references, and it has "
-                            f"no --skip-schema-validation (helm 3.16 or later has)",
-                            fix="use helm 3.16 or later (--helm-bin)"))
-                        return out
-                    cmd.remove("--skip-schema-validation")
-                    code, stdout, stderr, problem = _run_bounded(cmd, env, home, deadline, MAX_OUTPUT_BYTES)
-            except OSError as exc:
-                out.findings.append(self._render_error(name, d, chart_file,
-                                                       f"cannot run {helm}: {exc.strerror or exc}"))
-                return out
-        if problem == "timeout":
-            out.findings.append(self._render_error(
-                name, d, chart_file, f"`helm template` did not finish within the helm deadline for all charts "
-                f"({timeout:g} s, --helm-timeout); stopped, not scanned",
-                fix="make the chart render faster, or raise --helm-timeout"))
-            return out
-        if problem == "output":
-            out.findings.append(self._render_error(
-                name, d, chart_file, f"`helm template` wrote more than {MAX_OUTPUT_BYTES // (1024 * 1024)} MB of "
-                f"manifests; stopped, not scanned", fix="check the chart's loops and values"))
-            return out
-        if code != 0:
-            err = stderr.decode("utf-8", "replace").strip()
-            file, line = chart_file, 1
-            m = _ERR_LOC.search(err)
-            if m:
-                cand = m.group(1) if d == "." else f"{d}/{m.group(1)}"
-                if cand in inventory.files:
-                    file, line = cand, int(m.group(2))
-            lines = [ln.strip() for ln in err.splitlines() if ln.strip() and not ln.strip().startswith("Use --debug")]
-            text = " ".join(lines)[:500] or f"helm exited with code {code}"
-            if text.startswith("Error: "):
-                text = text[len("Error: "):]
-            if "missing in charts/ directory" in text:
-                out.findings.append(self._render_error(
-                    name, d, file, text, line, fix="vendor the subchart(s) helm names under charts/ (`helm dependency "
-                    "build`), or make each dependency's name match the name in its chart's Chart.yaml"))
-                return out
-            out.findings.append(self._render_error(name, d, file, text, line))
-            return out
-        rendered = stdout.decode("utf-8", "replace")
         parsed = parse_stream(rendered, chart_file, helm=True, kinds=readable_kinds(ctx.config))
         template_lines = _TemplateLines(inventory, d)
         root = os.path.realpath(inventory.root)
-        for prefix in sorted(placed if chart_path != str(source_dir) else (), key=len, reverse=True):
-            if _inside(placed[prefix], root):  # a vendored file:// subchart's objects point at its own files
-                template_lines.vendored[prefix] = Path(os.path.relpath(placed[prefix], root)).as_posix()
+        for prefix in sorted(vendored, key=len, reverse=True):
+            if _inside(vendored[prefix], root):  # a vendored file:// subchart's objects point at its own files
+                template_lines.vendored[prefix] = Path(os.path.relpath(vendored[prefix], root)).as_posix()
         for doc in parsed.docs:
             if doc.helm_source:
                 doc.file, doc.line = template_lines.locate(doc.helm_source, doc.obj)
@@ -471,7 +485,6 @@ class HelmSource(Source):
         builder = Builder(ctx, source="helm", chart=name, default_namespace=namespace, share_origins=True)
         builder.add(parsed.docs)
         out.extend(builder.build())
-        return out
 
     @staticmethod
     def _render_error(name: str, d: str, file: str, text: str, line: int = 1,
@@ -479,6 +492,50 @@ class HelmSource(Source):
         return Finding(rule="not-scanned", category=NOT_SCANNED, severity=ERROR,
                        message=f"Helm chart `{name}` ({d}) failed to render: {text}",
                        address=f"chart:{d}", file=file, line=line, fix=fix, extra={"chart": name})
+
+
+def _left_out_findings(job: tuple[str, str, str], bad_deps: list[tuple[str, str]], notes: list[str],
+                       missing: list[str], outside: list[str], special: list[str]) -> list[Finding]:
+    """Warnings for what a rendered copy of a chart left out: file:// subcharts not (or partly)
+    vendored, subcharts not under charts/ (``missing``: only when the copy was rendered), and
+    links leading out of the chart or special files."""
+    d, name, chart_file = job
+    out: list[Finding] = []
+    if bad_deps or notes:
+        parts = [f"`{n}` ({why})" for n, why in bad_deps] + notes
+        out.append(Finding(
+            rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
+            message=(f"Helm chart `{name}` ({d}): file:// subchart(s) not rendered or rendered in part: "
+                     + "; ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
+                     + "; their workloads are not checked"),
+            address=f"chart:{d}", file=chart_file, line=1,
+            fix=("keep each file:// dependency (" + ", ".join(f"`{n}`" for n, _ in bad_deps) + ") a chart "
+                 "inside the scanned repository, or vendor it under charts/ (`helm dependency build`)"
+                 if bad_deps else
+                 "commit the subchart's files themselves instead of links or special files"),
+            extra={"chart": name, "unrendered_subcharts": [n for n, _ in bad_deps], "notes": notes}))
+    if missing:
+        out.append(Finding(
+            rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
+            message=(f"Helm chart `{name}` ({d}): subchart(s) {', '.join(f'`{m}`' for m in missing)} "
+                     f"are not under charts/; the chart was rendered without them, so their workloads "
+                     f"are not checked"),
+            address=f"chart:{d}", file=chart_file, line=1,
+            fix="run `helm dependency build` before scanning to check the subcharts too",
+            extra={"chart": name, "missing_subcharts": missing}))
+    for what, entries in (("symlink(s) leading outside the chart", outside),
+                          ("file(s) that are not regular files (FIFO, device, socket)", special)):
+        if entries:
+            shown = [(e if d == "." else f"{d}/{e}") for e in entries[:5]]
+            more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+            out.append(Finding(
+                rule="not-scanned", category=NOT_SCANNED, severity=WARNING,
+                message=(f"Helm chart `{name}` ({d}): {what} " + ", ".join(f"`{e}`" for e in shown)
+                         + f"{more} were not read; the chart was rendered without them"),
+                address=f"chart:{d}", file=chart_file, line=1,
+                fix="commit the files themselves inside the chart instead of links or special files",
+                extra={"chart": name, "left_out": shown}))
+    return out
 
 
 def _opt(ctx: ScanContext, name: str) -> Any:
