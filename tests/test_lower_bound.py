@@ -429,3 +429,23 @@ def test_the_cost_diff_flags_deltas_from_and_to_a_floor(tmp_path):
     assert "+$767.96 of it from 3 changes priced at a lower bound" in text
     md = run_cli("diff", "--base", "HEAD", "k8s", "-f", "markdown", cwd=tmp_path).output
     assert "+$767.96 of it from 3 changes priced at a lower bound" in md
+
+
+def test_the_report_with_lower_bounds_matches_the_schema_and_reads_back(tmp_path):
+    from pathlib import Path
+
+    import jsonschema
+
+    from tagguard.formats.json_format import report_dict
+    from tagguard.model import ScanResult
+
+    doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, budget(1000))
+    schema = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    assert doc["resources"][0]["cost"]["lower_bound"] is True and doc["budgets"][0]["lower_bound_usd"] == 767.96
+    back = report_dict(ScanResult.from_json(doc, fail_on="error"))
+    assert back["resources"] == doc["resources"] and back["summary"] == doc["summary"]
+    assert back["budgets"] == doc["budgets"]
+    broken = json.loads(json.dumps(doc))
+    broken["resources"][0]["cost"]["lower_bound"] = "yes"
+    assert not jsonschema.Draft202012Validator(schema).is_valid(broken)
