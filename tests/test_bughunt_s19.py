@@ -353,3 +353,107 @@ def test_slinky_nodeset_statefulset_and_daemonset_modes(tmp_path):
     d = res["NodeSet/slurm/every-gpu-node"]
     assert d.ai and d.compute.units is None and d.meta["workload"] == "daemon"
     assert any("scalingMode: DaemonSet" in n for n in d.compute.notes)
+
+
+# --- llmaz (InftyAI/llmaz): a Playground's GPUs come from the claimed OpenModel's inference flavor, which
+# overwrites `backendRuntimeConfig.resources`; 11 GPU Playgrounds of the examples were silently not AI.
+
+OPEN_MODELS = """\
+apiVersion: llmaz.io/v1alpha1
+kind: OpenModel
+metadata: {name: big}
+spec:
+  familyName: x
+  inferenceConfig:
+    flavors:
+      - {name: a100, limits: {nvidia.com/gpu: 4}}
+      - {name: l4, limits: {nvidia.com/gpu: 8}}
+---
+apiVersion: llmaz.io/v1alpha1
+kind: OpenModel
+metadata: {name: tiny-cpu}
+spec: {familyName: y}
+"""
+
+
+def test_llmaz_playground_gpus_from_the_open_model_flavor(tmp_path):
+    (tmp_path / "models.yaml").write_text(OPEN_MODELS, encoding="utf-8")
+    res, result = run(tmp_path, """\
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Playground
+    metadata: {name: chat, namespace: llm, labels: {team: not-on-pods}}
+    spec:
+      replicas: 2
+      modelClaim: {modelName: big}
+      backendRuntimeConfig:
+        resources: {limits: {nvidia.com/gpu: 1, cpu: 4}}
+    ---
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Playground
+    metadata: {name: chosen, namespace: llm}
+    spec:
+      modelClaim: {modelName: big, inferenceFlavors: [l4]}
+    ---
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Playground
+    metadata: {name: cpu, namespace: llm}
+    spec:
+      modelClaim: {modelName: tiny-cpu}
+    ---
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Playground
+    metadata: {name: elsewhere, namespace: llm}
+    spec:
+      modelClaims: {models: [{name: not-scanned-model}]}
+    """, name="playgrounds.yaml")
+    chat = res["Playground/llm/chat"]
+    assert chat.ai and chat.compute.units == 2 and chat.compute.gpus_per_unit == 4  # the flavor wins
+    assert chat.tags == {}  # llmaz labels the pods with the model, not with the Playground's labels
+    assert any("OpenModel `big` flavor `a100`" in n for n in chat.compute.notes)
+    assert res["Playground/llm/chosen"].compute.gpus_per_unit == 8
+    assert "Playground/llm/cpu" not in res or not res["Playground/llm/cpu"].ai
+    other = res["Playground/llm/elsewhere"]
+    assert other.meta.get("possibly_ai") and other.compute.gpus_per_unit is None
+    assert any(f.address == "Playground/llm/elsewhere" and "OpenModel `not-scanned-model`" in f.message
+               for f in rules(result, "unresolved-size"))
+
+
+def test_llmaz_playground_takes_the_model_of_its_own_file_first(tmp_path):
+    # two example files both define OpenModel `m`: one on a GPU flavor, one a CPU (gguf) model
+    (tmp_path / "a.yaml").write_text(OPEN_MODELS.replace("name: big", "name: m") + """---
+apiVersion: inference.llmaz.io/v1alpha1
+kind: Playground
+metadata: {name: gpu}
+spec: {modelClaim: {modelName: m}}
+""", encoding="utf-8")
+    res, _ = run(tmp_path, """\
+    apiVersion: llmaz.io/v1alpha1
+    kind: OpenModel
+    metadata: {name: m}
+    spec: {familyName: z}
+    ---
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Playground
+    metadata: {name: cpu}
+    spec: {modelClaim: {modelName: m}}
+    """, name="z.yaml")
+    assert res["Playground/default/gpu"].ai and res["Playground/default/gpu"].compute.gpus_per_unit == 4
+    assert "Playground/default/cpu" not in res or not res["Playground/default/cpu"].ai
+
+
+def test_llmaz_inference_service_is_a_leader_worker_set(tmp_path):
+    res, _ = run(tmp_path, """\
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Service
+    metadata: {name: big, namespace: llm}
+    spec:
+      replicas: 2
+      workloadTemplate:
+        size: 4
+        leaderTemplate:
+          spec: {containers: [{name: model-runner, resources: {limits: {nvidia.com/gpu: 8}}}]}
+        workerTemplate:
+          spec: {containers: [{name: model-runner, resources: {limits: {nvidia.com/gpu: 8}}}]}
+    """)
+    assert res["Service/llm/big#leader"].compute.units == 2
+    assert res["Service/llm/big#worker"].compute.units == 2 * 3

@@ -128,7 +128,8 @@ def _may_hold_facts(data: bytes) -> bool:
     parsed to know."""
     if data[:1] in (b"\xff", b"\xfe", b"\x00") or data[1:2] == b"\x00":
         return True
-    return b"Namespace" in data or b"TrainingRuntime" in data or b"ResourceClaim" in data or b"\\" in data
+    return b"Namespace" in data or b"TrainingRuntime" in data or b"ResourceClaim" in data or b"OpenModel" in data \
+        or b"\\" in data
 
 
 class KubernetesSource(Source):

@@ -399,7 +399,7 @@ class PodInputs:
 
 
 FACT_KINDS = frozenset({"Namespace", "TrainingRuntime", "ClusterTrainingRuntime", "List",
-                        "ResourceClaimTemplate", "ResourceClaim"})
+                        "ResourceClaimTemplate", "ResourceClaim", "OpenModel"})
 # Templates whose requests count on the objects that use them, never on their own (not "unknown kinds")
 TEMPLATE_KINDS = frozenset({"PodTemplate", "ServingRuntime", "ClusterServingRuntime", "ClusterWorkflowTemplate",
                             "ResourceClaimTemplate", "ResourceClaim", "TrainingRuntime", "ClusterTrainingRuntime",
@@ -440,6 +440,10 @@ class Builder:
         self.runtime_compute: dict[str, RuntimeCompute] = {}
         # (kind, namespace, name) of a DRA ResourceClaim(Template) -> (accelerators per claim, None = unknown; why)
         self.claims: dict[tuple[str, str, str], tuple[float | None, str]] = {}
+        # llmaz OpenModel (file, name) and ("", name) (cluster-scoped; the last one read) -> its inference
+        # flavors [(name, limits)] in order; a Playground takes the model of its own file first (example
+        # directories define one model name several times, each file a whole example)
+        self.models: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         self._nodepools: list[dict[str, Any]] = []
         self._nodeclasses: dict[str, Doc] = {}
         self._shared: dict[str, str] = {}
@@ -480,6 +484,11 @@ class Builder:
                 devices = get_path(obj, "spec.spec.devices" if kind == "ResourceClaimTemplate" else "spec.devices")
                 ns = str(_meta(obj).get("namespace") or self.default_ns)
                 self.claims[(kind, ns, _name(obj))] = _claim_accelerators(devices)
+            elif kind == "OpenModel" and str(obj.get("apiVersion", "")).startswith("llmaz.io/"):
+                flavors = get_path(obj, "spec.inferenceConfig.flavors")
+                self.models[(doc.file, _name(obj))] = self.models[("", _name(obj))] = [
+                    (str(f.get("name")), f["limits"] if isinstance(f.get("limits"), dict) else {})
+                    for f in (flavors if isinstance(flavors, list) else [])[:64] if isinstance(f, dict)]
 
     def build_docs(self, docs: Iterable[Doc]) -> None:
         """Resources and findings for ``docs``, in their order; nothing of a document is kept."""
@@ -797,8 +806,14 @@ class Builder:
                 pod.extra_containers.append(v)
         if role.get("overrides"):
             self._apply_overrides(r, pod)
-        if role.get("resources"):
-            res = get_path(item, role["resources"], obj)  # relative to the role item ($. = root), like every role path
+        if role.get("resources") or role.get("model_ref"):
+            res = get_path(item, role["resources"], obj) if role.get("resources") else None  # relative to the role
+            # item ($. = root), like every role path
+            flavor = self._model_flavor(r, pod) if role.get("model_ref") else None
+            if flavor:  # llmaz: the model's flavor overwrites these requests and limits of the model runner
+                own = res if isinstance(res, dict) else {}
+                parts = {part: own.get(part) for part in ("limits", "requests")}
+                res = {part: {**(v if isinstance(v, dict) else {}), **flavor} for part, v in parts.items()}
             if isinstance(res, dict):
                 pod.extra_containers.append({"resources": res})
         unknown: list[str] = []
@@ -831,6 +846,32 @@ class Builder:
         self._gpu_sharing(pod)
         self._dra_claims(r, pod)
         return pod
+
+    def _model_flavor(self, r: RoleInput, pod: PodInputs) -> dict[str, Any] | None:
+        """llmaz Playground: the limits of the claimed OpenModel's inference flavor (the claim's first
+        ``inferenceFlavors`` entry, else the model's first flavor); a model not in the scan: possibly AI."""
+        ref = r.role["model_ref"]
+        paths = ref.get("name") if isinstance(ref, dict) else None
+        name = next((v for v in (get_path(r.item, str(p), r.obj) for p in paths or []) if v is not None), None)
+        if not isinstance(name, str):
+            return None
+        flavors = self.models.get((r.doc.file, name))
+        if flavors is None:
+            flavors = self.models.get(("", name))
+        if flavors is None:
+            pod.unresolved.append(f"its accelerators come from OpenModel `{name[:120]}`, which is not in the scanned "
+                                  "files")
+            pod.fixes.append(f"scan OpenModel `{name[:120]}` together with it")
+            pod.gpus_unknown = pod.possibly_ai = True
+            return None
+        wanted = next((v for v in (get_path(r.item, str(p), r.obj) for p in ref.get("flavor") or []) if v is not None),
+                      None)
+        chosen = next((f for f in flavors if wanted is not None and f[0] == str(wanted)),
+                      flavors[0] if flavors else None)
+        if chosen is None or not chosen[1]:
+            return None
+        pod.notes.append(f"requests from OpenModel `{name[:120]}` flavor `{chosen[0][:80]}`")
+        return chosen[1]
 
     def _gpu_sharing(self, pod: PodInputs) -> None:
         """KAI-Scheduler / Run:ai GPU sharing: pod annotations ``gpu-fraction`` (x ``gpu-fraction-num-devices``)
