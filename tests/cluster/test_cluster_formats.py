@@ -20,7 +20,7 @@ import pytest
 from clikit import run_cli
 
 from promserver import GOOD, needs_prometheus, OpenMetricsWriter, pod_series, Prometheus
-from test_prometheus_gpuhours import P4D, TIMES, prom  # noqa: F401  (the module's Prometheus fixture)
+from test_prometheus_gpuhours import P4D, TIMES, prom, prom_nolabels  # noqa: F401  (the module's Prometheus fixtures)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "security"))
 from test_output_injection import (CONTROL, HOSTILE, assert_log_safe, assert_markdown_inert,  # noqa: E402
@@ -299,3 +299,13 @@ def test_a_partial_response_is_incomplete_not_a_pass(prom_unpriced, tmp_path):
         assert_log_safe(text)
     finally:
         srv.shutdown()
+
+
+def test_no_pod_labels_is_one_finding_not_every_workload(prom_nolabels):  # noqa: F811
+    res = run_cli("cluster", "report", "--prometheus", prom_nolabels.url, *WINDOW, "-f", "json")
+    assert res.exit_code == 1
+    rep = json.loads(res.stdout)
+    finds = [f for f in rep["findings"] if f["category"] == "unattributed"]
+    assert [f["rule"] for f in finds] == ["pod-labels-not-exported"]
+    assert finds[0]["gpu_hours"] == pytest.approx(8 + 4 + 4 + 2 + 4 / 7) and finds[0]["address"] == prom_nolabels.url
+    assert "--metric-labels-allowlist=pods=[" in finds[0]["fix"]
