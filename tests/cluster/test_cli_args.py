@@ -27,3 +27,13 @@ def test_url_only_from_flag_or_env(monkeypatch):
     assert res.exit_code == 2 and "--prometheus" in res.output
     res = CliRunner().invoke(cli, ["cluster", "report", "--prometheus", "file:///etc/passwd", "--window", "1h"])
     assert res.exit_code == 2 and "http:// or https://" in res.output
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them():
+    """Bug fixed: `--prometheus https://user:pw@host` was accepted, printed in every error message and
+    written to the report's source (urllib does not even send it): credentials come from the environment."""
+    res = CliRunner().invoke(cli, ["cluster", "report", "--prometheus", "http://alice:s3cr3t@127.0.0.1:9/",
+                                   "--window", "1h"])
+    assert res.exit_code == 2, res.output
+    assert "s3cr3t" not in res.output and "TAGGUARD_PROMETHEUS_USER" in res.output
+    assert "http://127.0.0.1:9" in res.output

@@ -58,6 +58,10 @@ class PromClient:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise PromError(f"--prometheus {self.url!r}: expected an http:// or https:// URL")
+        if "@" in parts.netloc:  # the URL is printed in messages and reports: never with a password in it
+            bare = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+            raise PromError(f"--prometheus {bare}: the URL carries credentials; give them in the environment "
+                            "(TAGGUARD_PROMETHEUS_TOKEN, or TAGGUARD_PROMETHEUS_USER and TAGGUARD_PROMETHEUS_PASSWORD)")
         self.url = self.url.rstrip("/")
 
     # -- transport --------------------------------------------------------------
