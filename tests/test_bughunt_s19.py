@@ -457,3 +457,46 @@ def test_llmaz_inference_service_is_a_leader_worker_set(tmp_path):
     """)
     assert res["Service/llm/big#leader"].compute.units == 2
     assert res["Service/llm/big#worker"].compute.units == 2 * 3
+
+
+# --- NVIDIA Dynamo (ai-dynamo/dynamo, whose snapshot was too large to fetch: the kind from its API types):
+# `resources.limits.gpu` of `gpuType` per pod, `multinode.nodeCount` pods per replica. It was a not-scanned
+# warning (bug hunt B1) because the GPUs are not in a container's resources.
+
+def test_dynamo_graph_deployment_services(tmp_path):
+    res, result = run(tmp_path, """\
+    apiVersion: nvidia.com/v1alpha1
+    kind: DynamoGraphDeployment
+    metadata: {name: disagg, namespace: dynamo}
+    spec:
+      services:
+        Frontend:
+          componentType: frontend
+          replicas: 1
+          resources: {requests: {cpu: "1"}}
+        Decode:
+          replicas: 2
+          labels: {team: llm}
+          multinode: {nodeCount: 2}
+          resources:
+            requests: {gpu: "8"}
+            limits: {gpu: "8"}
+          extraPodSpec:
+            nodeSelector: {node.kubernetes.io/instance-type: p5.48xlarge}
+            mainContainer: {image: x}
+        Prefill:
+          resources: {limits: {gpu: "2", gpuType: amd.com/gpu}}
+          extraPodMetadata: {labels: {team: prefill}}
+        Sized:
+          resources: {requests: {gpu: "1"}}
+    """)
+    decode = res["DynamoGraphDeployment/dynamo/disagg#Decode"]
+    assert decode.ai and decode.compute.units == 4 and decode.compute.gpus_per_unit == 8  # not 16: one container
+    assert decode.tags == {"team": "llm"} and decode.compute.instance_type == "p5.48xlarge"
+    prefill = res["DynamoGraphDeployment/dynamo/disagg#Prefill"]
+    assert prefill.compute.gpus_per_unit == 2 and prefill.meta["accelerators"] == {"amd.com/gpu": 2}
+    assert prefill.tags == {"team": "prefill"}
+    assert res["DynamoGraphDeployment/dynamo/disagg#Sized"].compute.gpus_per_unit == 1
+    front = res.get("DynamoGraphDeployment/dynamo/disagg#Frontend")
+    assert front is None or not front.ai
+    assert not rules(result, "not-scanned")

@@ -282,6 +282,23 @@ def _profile(value: Any, unknown: list[str] | None) -> dict[str, Any] | None:
     return None
 
 
+def _sections(entry: dict[str, Any], holder: Any, qfield: str) -> dict[str, Any]:
+    """``format: sections``: ``{limits: {gpu: "2", gpuType: ...}, requests: {...}}`` (Dynamo) -> one container's
+    ``resources``; the resource is the ``name`` field of each section, else ``resource``."""
+    out: dict[str, Any] = {}
+    if not isinstance(holder, dict):
+        return out
+    for part in ("limits", "requests"):
+        sec = holder.get(part)
+        if not isinstance(sec, dict) or sec.get(qfield) is None:
+            continue
+        name = sec.get(str(entry["name"])) if entry.get("name") else None
+        name = name if isinstance(name, str) and name else entry.get("resource")
+        if isinstance(name, str):
+            out[part] = {name: sec[qfield]}
+    return out
+
+
 _GPU_ITEMS_MAX = 256  # list items of one `gpus` path read (a VM has a few devices; hostile input has millions)
 
 
@@ -303,6 +320,11 @@ def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any], unknown
                     out.extend(declared_gpus({"gpus": [{**entry, "path": "."}]}, one, root, unknown))
             continue
         qfield = str(entry.get("quantity") or "quantity")
+        if entry.get("format") == "sections":
+            res = _sections(entry, holder, qfield)
+            if res:
+                out.append({"resources": res})
+            continue
         if qfield.isdigit():  # a literal count ("1": every item is one device)
             qty: Any = int(qfield)
         elif qfield == ".":
