@@ -354,7 +354,9 @@ class _Error:
 
 
 def _simple_errors(plan: tuple, instance: dict[str, str]):
-    """jsonschema's errors for a map of strings under a `_simple_plan`, in jsonschema's order."""
+    """jsonschema's errors for a map of strings under a `_simple_plan`, in jsonschema's order:
+    keyword by keyword as the schema lists them.  ``required`` and each value's checks stay
+    inline (no call per key or value): this runs once per resource of every scan."""
     for keyword, value in plan:
         if keyword == "required":
             for key in value:
@@ -384,9 +386,14 @@ def _simple_errors(plan: tuple, instance: dict[str, str]):
                         if not _SEARCH.search(arg, v):
                             yield _Error(check, arg, v, sub, [key], f"{v!r} does not match {arg!r}")
         elif keyword == "additionalProperties":
-            extras = [k for k in instance if k not in value]
-            if extras:
-                yield _Error(keyword, False, instance, None, [], "Additional properties are not allowed")
+            yield from _additional_errors(value, instance)
+
+
+def _additional_errors(allowed: set, instance: dict[str, str]) -> list[_Error]:
+    """``additionalProperties: false``: one error (as jsonschema gives) when a key is not a property."""
+    if any(k not in allowed for k in instance):
+        return [_Error("additionalProperties", False, instance, None, [], "Additional properties are not allowed")]
+    return []
 
 
 _KEY_DEPENDENT = {"additionalProperties", "patternProperties", "propertyNames", "minProperties", "maxProperties",
@@ -450,16 +457,50 @@ def pattern_example(pattern: str, limit: int = 120) -> str | None:
     checked against the pattern; ``None`` when the pattern is beyond this simple walk."""
     import re
 
+    parsed = _parse_regex(pattern)
+    if parsed is None:
+        return None
+    try:
+        example = _ShortestMatch(limit).walk(parsed)
+    except Exception:  # noqa: BLE001
+        return None
+    if not example or len(example) > limit or not example.isprintable():
+        return None
+    try:
+        return example if re.search(pattern, example) else None
+    except re.error:
+        return None
+
+
+def _parse_regex(pattern: str) -> Any:
+    """The pattern as Python's regex parser reads it (a list of (op, argument)), or None."""
     try:
         import re._parser as sre  # type: ignore[import-not-found]  # Python 3.11+
     except ImportError:  # pragma: no cover - Python < 3.11
         import sre_parse as sre  # type: ignore[no-redef]
     try:
-        parsed = sre.parse(pattern)
+        return sre.parse(pattern)
     except Exception:  # noqa: BLE001 - RE2-only syntax and the like: no example
         return None
 
-    def one(op: str, av: Any) -> str | None:
+
+class _ShortestMatch:
+    """A walk over a parsed regex that picks the first choice of everything and the least
+    repetitions; None for what it does not know (negated sets, lookarounds, back references)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def walk(self, items: Any) -> str | None:
+        out = []
+        for op, av in items:
+            piece = self.one(str(op), av)
+            if piece is None:
+                return None
+            out.append(piece)
+        return "".join(out)
+
+    def one(self, op: str, av: Any) -> str | None:
         if op == "LITERAL":
             return chr(av)
         if op == "NOT_LITERAL":
@@ -469,49 +510,33 @@ def pattern_example(pattern: str, limit: int = 120) -> str | None:
         if op == "CATEGORY":
             return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}.get(str(av))
         if op == "IN":
-            if av and str(av[0][0]) == "NEGATE":
-                return None
-            for sub_op, sub_av in av:
-                name = str(sub_op)
-                if name == "LITERAL":
-                    return chr(sub_av)
-                if name == "RANGE":
-                    return chr(sub_av[0])
-                if name == "CATEGORY":
-                    return one("CATEGORY", sub_av)
-            return None
+            return self.first_in_set(av)
         if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             lo, _hi, sub = av
-            piece = walk(sub)
-            return None if piece is None or lo > limit else piece * lo
+            piece = self.walk(sub)
+            return None if piece is None or lo > self.limit else piece * lo
         if op == "SUBPATTERN":
-            return walk(av[-1])
+            return self.walk(av[-1])
         if op == "ATOMIC_GROUP":
-            return walk(av)
+            return self.walk(av)
         if op == "BRANCH":
-            return walk(av[1][0])
+            return self.walk(av[1][0])
         if op == "AT":
             return ""
         return None
 
-    def walk(items: Any) -> str | None:
-        out = []
-        for op, av in items:
-            piece = one(str(op), av)
-            if piece is None:
-                return None
-            out.append(piece)
-        return "".join(out)
-
-    try:
-        example = walk(parsed)
-    except Exception:  # noqa: BLE001
-        return None
-    if not example or len(example) > limit or not example.isprintable():
-        return None
-    try:
-        return example if re.search(pattern, example) else None
-    except re.error:
+    def first_in_set(self, av: Any) -> str | None:
+        """A character class's first member (``[0-9]`` -> ``0``); None for a negated class."""
+        if av and str(av[0][0]) == "NEGATE":
+            return None
+        for sub_op, sub_av in av:
+            name = str(sub_op)
+            if name == "LITERAL":
+                return chr(sub_av)
+            if name == "RANGE":
+                return chr(sub_av[0])
+            if name == "CATEGORY":
+                return self.one("CATEGORY", sub_av)
         return None
 
 
