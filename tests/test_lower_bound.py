@@ -237,8 +237,11 @@ def test_an_accelerator_no_rate_card_type_offers_stays_unpriced_with_the_reason(
     doc = scan(tmp_path, {"d.yaml": deployment(replicas=1, resource="amd.com/gpu")})
     r = resource(doc, "Deployment/ml/infer")
     assert r["cost"]["monthly_usd"] is None and "lower_bound" not in r["cost"]
-    assert any(n.startswith("no lower bound: no instance type among every aws/gcp/azure") for n in
-               r["compute"]["notes"])
+    assert "no lower bound: no instance type among every aws/gcp/azure instance type on the rate card offering " \
+        "amd.com/gpu with an on-demand rate fits amd.com/gpu" in r["cost"]["reason"]
+    # the switch off: no word of a lower bound
+    doc = scan(tmp_path, {}, "pricing:\n  unplaced_accelerators: unpriced\n")
+    assert "lower bound" not in json.dumps(resource(doc, "Deployment/ml/infer"))
     assert len(findings(doc, "unpriced-resource")) == 1 and findings(doc, "price-lower-bound") == []
 
 

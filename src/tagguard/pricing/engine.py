@@ -102,6 +102,7 @@ class _Facts:
     hours_reason: str | None
     assumed: str | None = None  # the note when the GPU model comes from pricing.default_accelerators
     floor: dict[str, Any] | None = None  # placement's floor for a request no node information places
+    no_floor: str | None = None  # why there is none (no priced type offers what it asks for)
 
 
 @dataclass
@@ -283,6 +284,8 @@ class Pricer:
         by_model(self, f, pool, out)
         if f.assumed:
             out.notes.append(f.assumed)
+        if f.no_floor:
+            out.reasons.append(f.no_floor)
         known = f.units is not None and not out.reasons
         if f.units is None:
             out.reasons.append("number of units (instances / replicas / nodes) unknown")
@@ -323,19 +326,22 @@ class Pricer:
         assumed = None
         if gpu_model is None and itype is None and self.default_accelerators:
             gpu_model, assumed = self._default_accelerator(resource)
-        floor = None
+        floor, no_floor = None, None
         if gpu_model is None and itype is None and self.unplaced_accelerators == "lower-bound":
             from tagguard.pricing.placement import FLOOR_KEY
 
             floor = resource.meta.get(FLOOR_KEY) if isinstance(resource.meta.get(FLOOR_KEY), dict) else None
-            if floor is not None and floor.get("instance_type"):
+            if floor is not None and "none" in floor:  # why no type could floor it: part of the reason
+                no_floor, floor = str(floor["none"]), None
+            elif floor is not None and floor.get("instance_type"):
                 itype = str(floor["instance_type"])
                 info = self.card.lookup(itype, floor.get("provider"))
                 gpu_model = info.gpu_model if info is not None else None
             elif floor is not None:
                 gpu_model = floor.get("gpu_model")
         return _Facts(compute=c, itype=itype, info=info, family=family, gpu_model=gpu_model,
-                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason, assumed=assumed, floor=floor)
+                      gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason, assumed=assumed, floor=floor,
+                      no_floor=no_floor)
 
     def _default_accelerator(self, resource: Resource) -> tuple[str | None, str | None]:
         """The configured model when every accelerator resource the workload requests maps to the same one."""

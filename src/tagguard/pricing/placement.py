@@ -215,7 +215,8 @@ def _catalog_types(provider: str) -> list[tuple[str, Any]]:
         info = catalog.lookup(t, provider)
         if info is not None and info.gpu_model and info.accelerator_count:
             out.append((t, info))
-    _TYPES_CACHE.clear()
+    if any(key[1] != card for key in _TYPES_CACHE):  # another rate card: the old lists are stale
+        _TYPES_CACHE.clear()
     _TYPES_CACHE[(provider, card)] = out
     return out
 
@@ -454,6 +455,7 @@ class _Scan:
         self.resources = resources
         self.pools = pools
         self._clouds: list[str] | None = None
+        self.memo: dict[tuple, tuple] = {}  # (resources, GPUs per pod, landable pools) -> _floor_of's answer
 
     @property
     def clouds(self) -> list[str]:
@@ -497,24 +499,43 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
     """A GPU request with no nodeSelector, required affinity or GPU label: the cheapest per-accelerator
     on-demand rate among the types that could serve it -- the GPU node pools of the scan that offer the
     resource (when no pool it may land on could launch any type), else every rate-card type of the clouds the
-    scan targets that offers it -- kept in ``meta[FLOOR_KEY]`` for the pricing engine
-    (``pricing.unplaced_accelerators: lower-bound``, the default).  Nothing is set when no type fits; the
-    resource then stays unpriced with the reason."""
-    from tagguard.pricing import catalog
-
+    scan targets that offers it -- kept in ``meta[FLOOR_KEY]`` for the pricing engine, which uses it under
+    ``pricing.unplaced_accelerators: lower-bound`` (the default).  When nothing fits, ``meta[FLOOR_KEY]`` says
+    why (``{"none": reason}``) and the resource stays unpriced.  Workloads that ask for the same thing and may
+    land on the same pools share one answer (memo): time stays linear in the number of workloads."""
     accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
     if not accels or c.accelerator or not c.gpus_per_unit:
         return  # no request to floor, or the model is known (priced per GPU of it)
-    names = sorted(str(k) for k in accels)
+    names = tuple(sorted(str(k) for k in accels))
+    landable = tuple(i for i, (_res, pool) in enumerate(scan.pools) if pool_matches(pool, want))
+    key = (names, float(c.gpus_per_unit), landable)
+    hit = scan.memo.get(key)
+    if hit is None:
+        hit = _floor_of(names, float(c.gpus_per_unit), [scan.pools[i] for i in landable], scan, card)
+        if len(scan.memo) < _MEMO_MAX:
+            scan.memo[key] = hit
+    floor, pools, types = hit
+    r.meta[FLOOR_KEY] = floor  # one dict per answer, read only
+    if pools:
+        r.meta["_placement_pools"] = list(pools)  # for attribute(); popped there
+        r.meta["placement_types"] = types
+
+
+_MEMO_MAX = 4096
+
+
+def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dict[str, Any]]], scan: _Scan,
+              card: Any = None) -> tuple[dict[str, Any], tuple[Any, ...], list[str]]:
+    """(the floor, or ``{"none": why}``; the GPU pool resources it comes from; their candidate types)."""
+    from tagguard.pricing import catalog
+
     vendors = {_vendor_of_resource(n) for n in names}
     shown = ", ".join(names)
     if None in vendors or len(vendors) != 1:
         why = "is not an accelerator resource the rate card knows" if None in vendors else "mixes accelerator vendors"
-        c.notes.append(f"no lower bound: {shown} {why}")
-        return
+        return {"none": f"no lower bound: {shown} {why}"}, (), []
     vendor = vendors.pop()
     mig = any(_MIG.match(n) for n in names)
-    gpus = float(c.gpus_per_unit)
     rates = card if card is not None else catalog.load()
 
     def fits(info: Any) -> bool:
@@ -529,9 +550,7 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
     gpu_pools: list[tuple[Any, dict[str, Any]]] = []
     open_pools: list[str] = []
     types: list[str] = []
-    for res, pool in scan.pools:
-        if not pool_matches(pool, want):
-            continue  # a taint it does not tolerate: it cannot land there
+    for res, pool in landable:
         if "_types" not in pool:
             pool["_types"] = pool_types(pool)
         offered = [t for t in pool["_types"] if fits(rates.lookup(t) or rates.lookup(t, pool.get("provider")))]
@@ -541,7 +560,8 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
         elif _open_pool(pool):
             open_pools.append(pool["name"])
     what = f"{'/'.join(names)} x {gpus:g} per pod" if len(names) > 1 or gpus != 1 else shown
-    if gpu_pools and not open_pools:
+    from_pools = bool(gpu_pools) and not open_pools
+    if from_pools:
         pool_names = ", ".join(p["name"] for _r, p in gpu_pools[:5]) + (" ..." if len(gpu_pools) > 5 else "")
         among = (f"the types of the scan's GPU node pool{'s' if len(gpu_pools) > 1 else ''} offering {shown} "
                  f"({pool_names})")
@@ -553,34 +573,31 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
                  + (f" (node pool {', '.join(open_pools[:5])} may launch any type)" if open_pools else ""))
     priced: list[tuple[str, Any]] = [(t, i) for t, i in infos if i is not None and fits(i)]
     if not priced:
-        if vendor == "tpu" and (not gpu_pools or open_pools) and "gcp" in scan.clouds:
-            _floor_per_chip(r, c, rates, shown)
-            return
-        c.notes.append(f"no lower bound: no instance type among {among} with an on-demand rate fits {what}")
-        return
+        if vendor == "tpu" and not from_pools and "gcp" in scan.clouds:
+            return _floor_per_chip(rates, shown), (), []
+        return {"none": f"no lower bound: no instance type among {among} with an on-demand rate fits {what}"}, (), []
     # the cheapest per accelerator; a tie goes to the first cloud of CLOUDS, then the first name
     t, info = min(priced, key=lambda x: (float(x[1].on_demand) / float(x[1].accelerator_count),
                                          CLOUDS.index(x[1].provider) if x[1].provider in CLOUDS else len(CLOUDS), x[0]))
     per = float(info.on_demand) / float(info.accelerator_count)
-    r.meta[FLOOR_KEY] = {"instance_type": t, "provider": info.provider, "gpu_model": info.gpu_model,
-                         "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced)}
-    if gpu_pools and not open_pools:
-        r.meta["_placement_pools"] = [res for res, _p in gpu_pools]  # for attribute(); popped there
-        r.meta["placement_types"] = [x for x, _i in priced]
+    floor = {"instance_type": t, "provider": info.provider, "gpu_model": info.gpu_model,
+             "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced)}
+    if from_pools:
+        return floor, tuple(res for res, _p in gpu_pools), [x for x, _i in priced]
+    return floor, (), []
 
 
-def _floor_per_chip(r: Any, c: Any, rates: Any, shown: str) -> None:
+def _floor_per_chip(rates: Any, shown: str) -> dict[str, Any]:
     """Cloud TPU has no instance type on the rate card: the cheapest per-chip rate of a TPU generation."""
     chips = [(m, g) for m, g in rates.gpu_rates.items()
              if m in _NON_NVIDIA["tpu"] and g.usd_per_gpu_hour is not None]
     if not chips:
-        c.notes.append(f"no lower bound: no TPU generation on the rate card has a per-chip rate for {shown}")
-        return
+        return {"none": f"no lower bound: no TPU generation on the rate card has a per-chip rate for {shown}"}
     model, g = min(chips, key=lambda x: (float(x[1].usd_per_gpu_hour), x[0]))
-    r.meta[FLOOR_KEY] = {"instance_type": None, "provider": "gcp", "gpu_model": model,
-                         "usd_per_accelerator_hour": float(g.usd_per_gpu_hour),
-                         "among": f"the TPU generations on the rate card ({', '.join(sorted(m for m, _g in chips))})",
-                         "candidates": len(chips)}
+    return {"instance_type": None, "provider": "gcp", "gpu_model": model,
+            "usd_per_accelerator_hour": float(g.usd_per_gpu_hour),
+            "among": f"the TPU generations on the rate card ({', '.join(sorted(m for m, _g in chips))})",
+            "candidates": len(chips)}
 
 
 _OWN_TYPE_KEYS = (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + _GPU_NAME_KEYS + _GPU_COUNT_KEYS
