@@ -500,3 +500,47 @@ def test_dynamo_graph_deployment_services(tmp_path):
     front = res.get("DynamoGraphDeployment/dynamo/disagg#Frontend")
     assert front is None or not front.ai
     assert not rules(result, "not-scanned")
+
+
+# --- Volcano (volcano-sh/volcano user guides) and HAMi GPU sharing: `volcano.sh/vgpu-number`,
+# `volcano.sh/gpu-number`, `volcano.sh/gpu-memory` were not accelerators: such pods were silently not AI.
+
+def test_volcano_and_hami_gpu_sharing_resources(tmp_path):
+    res, result = run(tmp_path, """\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: vgpu, namespace: ml}
+    spec:
+      schedulerName: volcano
+      containers:
+        - {name: c, image: x, resources: {limits: {volcano.sh/vgpu-number: 2, volcano.sh/vgpu-memory: 3000}}}
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: whole, namespace: ml}
+    spec:
+      containers:
+        - {name: c, image: x, resources: {limits: {volcano.sh/gpu-number: 1}}}
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: by-memory, namespace: ml}
+    spec:
+      containers:
+        - {name: c, image: x, resources: {limits: {volcano.sh/gpu-memory: 1024}}}
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: hami, namespace: ml}
+    spec:
+      containers:
+        - {name: c, resources: {limits: {nvidia.com/gpu: 1, nvidia.com/gpumem: 3000, nvidia.com/gpucores: 30}}}
+    """)
+    assert res["Pod/ml/vgpu"].ai and res["Pod/ml/vgpu"].compute.gpus_per_unit == 2
+    assert res["Pod/ml/whole"].compute.gpus_per_unit == 1
+    mem = res["Pod/ml/by-memory"]
+    assert mem.ai and mem.compute.gpus_per_unit is None
+    assert any(f.address == "Pod/ml/by-memory" and "volcano.sh/gpu-memory: 1024" in f.message
+               for f in rules(result, "unresolved-size"))
+    assert res["Pod/ml/hami"].compute.gpus_per_unit == 1
+    assert res["Pod/ml/hami"].meta["accelerators"] == {"nvidia.com/gpu": 1}

@@ -46,6 +46,14 @@ class KindTable:
             return None
         return spec
 
+    def share_unknown(self, resource: str) -> bool:
+        """A share of one GPU by memory or cores (``volcano.sh/gpu-memory: 1024``): whose size alone says
+        no GPU count (table weight ``memory``)."""
+        weight = self._exact.get(resource)
+        if weight is None:
+            weight = next((w for pattern, w in self._globs if fnmatch.fnmatchcase(resource, pattern)), None)
+        return weight == "memory"
+
     def accelerator_weight(self, resource: str) -> float | None:
         """GPU-equivalents of one unit of ``resource``, or ``None`` when it is not an accelerator."""
         weight = self._exact.get(resource)
@@ -61,6 +69,8 @@ class KindTable:
             return int(m.group(1)) / 7.0 if m else 1.0
         if weight == "vgpu":
             return vgpu_share(resource)
+        if weight == "memory":
+            return 1.0  # an accelerator; its share is unknown alone (``share_unknown``)
         try:
             return float(weight)
         except (TypeError, ValueError):

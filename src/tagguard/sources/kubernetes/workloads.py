@@ -294,6 +294,7 @@ def _container_accel(container: dict[str, Any], table: KindTable, bad: list[str]
     if not isinstance(res, dict):
         return {}
     out: dict[str, float] = {}
+    shares: list[str] = []
     for section in ("limits", "requests"):  # extended resources: limits == requests when both are set
         values = res.get(section)
         if not isinstance(values, dict):
@@ -302,12 +303,19 @@ def _container_accel(container: dict[str, Any], table: KindTable, bad: list[str]
             name = str(name)
             if name in out or table.accelerator_weight(name) is None:
                 continue
+            if table.share_unknown(name):  # sizes a share (`vgpu-memory` beside `vgpu-number`): alone, unknown
+                if name not in shares and qty not in (0, "0"):
+                    shares.append(f"{name}: {str(qty)[:40]}")
+                continue
             q = parse_quantity(qty)
             if q is not None and q > 0:
                 out[name] = q
             elif q is None and qty is not None and bad is not None:
                 who = f"container `{container['name']}`" if isinstance(container.get("name"), str) else "the pod"
                 bad.append(f"{who} requests {name}: {str(qty)[:80]!r}, not a number")
+    if shares and not out and bad is not None:
+        who = f"container `{container['name']}`" if isinstance(container.get("name"), str) else "the pod"
+        bad.append(f"{who} requests a share of a GPU ({', '.join(shares[:4])}): how much of a GPU is unknown")
     return out
 
 
