@@ -126,27 +126,74 @@ def cluster_ratios(reports: list[tuple[str, Any]]) -> tuple[list[tuple], list[tu
 
 
 def export_focus13(analysis, source, out_path: str, cluster: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
+    """Write the bill with its shared charges split (and a cluster's node machines split) to
+    ``out_path`` (.parquet or .csv); the counts of what was written."""
     from tagguard.actuals import ai_spend
-    from tagguard.actuals.allocate import ratio_rows
-    from tagguard.actuals.focus import _first_line, _kind, _probe, _tags_kind
+    from tagguard.actuals.focus import _first_line
 
+    lower = _check_output(source, out_path)
+    s = analysis.settings
+    con = source.con
+    raw, columns, times = _read_inputs(source)
+    _load_shared_ratios(con, analysis)
+    # a running cluster's split of its nodes' machines (tagguard cluster report): see cluster_ratios
+    node_keys = _load_node_ratios(con, cluster or [])
+    shared = ai_spend.shared_predicate(s.shared, service='CAST(t."ServiceName" AS VARCHAR)',
+                                       resource='CAST(t."ResourceId" AS VARCHAR)', tags='t."Tags"')
+    month_expr = "strftime(TRY_CAST(\"ChargePeriodStart\" AS TIMESTAMPTZ), '%Y-%m')"
+    sql = _split_sql(raw, columns, s, shared, month_expr)
+    # One order, whatever the thread count: rows in the input's order, an origin's allocated charges in its place
+    # in ratio order. Without ORDER BY, DuckDB emits the three branches (and the window's hash partitions) as its
+    # threads finish them, so two runs of one export (bill export --cluster, cluster export-focus) differed.
+    fmt, replace = _output_format(lower, times)
+    sql = f"SELECT * EXCLUDE (x_tg_o, x_tg_i){replace} FROM ({sql}) ORDER BY x_tg_o, x_tg_i"
+    try:
+        con.execute(f"COPY ({sql}) TO {literal(out_path)} {fmt}")
+        counts = con.execute(
+            f"SELECT COUNT(*), COUNT(AllocatedMethodId) FROM "
+            f"{'read_parquet' if lower.endswith('.parquet') else 'read_csv'}({literal(out_path)}"
+            f"{', all_varchar=true' if lower.endswith('.csv') else ''})").fetchone()
+        in_ratios = (f"EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = {month_expr} "
+                     f"AND r.currency = CAST(t.\"BillingCurrency\" AS VARCHAR))")
+        origins, unsplit = con.execute(
+            f"WITH raw AS ({raw}) SELECT COUNT(CASE WHEN {in_ratios} THEN 1 END),"
+            f" COUNT(CASE WHEN NOT {in_ratios} THEN 1 END) "
+            f"FROM raw t WHERE {shared}").fetchone()
+    except BillError:
+        raise
+    except Exception as exc:
+        raise BillError(f"{out_path}: export failed: {_first_line(exc)}") from None
+    return {"rows": int(counts[0]), "allocated_rows": int(counts[1]), "split_origins": int(origins),
+            "unsplit_origins": int(unsplit), "columns": columns + list(ALLOCATED_COLUMNS),
+            "cluster_nodes": len(node_keys)}
+
+
+def _check_output(source, out_path: str) -> str:
+    """The export's engine and file type checked and its directory made; the path in lower case."""
     if source.engine != "duckdb":
         raise BillError("export runs on the DuckDB engine (local or s3:// files)")
     lower = out_path.lower()
     if not (lower.endswith(".parquet") or lower.endswith(".csv")):
         raise BillError(f"{out_path}: the export must be .parquet or .csv")
-    s = analysis.settings
-    con = source.con
     parent = os.path.dirname(os.path.abspath(out_path))
     try:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise BillError(f"{out_path}: cannot create {parent}: {exc.strerror or exc}") from None
+    return lower
+
+
+def _read_inputs(source) -> tuple[str, list[str], dict[str, str]]:
+    """The input files as one SELECT (by file type and Tags type), their columns in first-seen
+    order and the timestamp columns' types (for the CSV date format).  An input that already has
+    FOCUS 1.3 allocation columns is refused."""
+    from tagguard.actuals.focus import _kind, _probe, _tags_kind
+
     groups: dict[tuple, list[str]] = {}
     columns: list[str] = []
     times: dict[str, str] = {}  # column -> its timestamp type, for the CSV date format
     for name in source.files:
-        cols = _probe(con, name)
+        cols = _probe(source.con, name)
         for c, dtype in cols.items():
             if c not in columns and c != "x_tagguard_file":
                 columns.append(c)
@@ -158,8 +205,15 @@ def export_focus13(analysis, source, out_path: str, cluster: list[tuple[str, Any
             raise BillError(f"the input already has FOCUS 1.3 allocation column {c};"
                             f" splitting it again is not supported")
     raw = "\nUNION ALL BY NAME\n".join(_raw_select(source, k, t, n) for (k, t), n in sorted(groups.items()))
+    return raw, columns, times
 
-    # the ratio table: small, built here from the analysis
+
+def _load_shared_ratios(con, analysis) -> None:
+    """``tg_ratios``: per month and currency, each (team, environment)'s share of the shared
+    charges (the ratios of one origin sum to 1: the last takes the remainder)."""
+    from tagguard.actuals.allocate import ratio_rows
+
+    s = analysis.settings
     con.execute("CREATE OR REPLACE TEMP TABLE tg_ratios (month VARCHAR, currency VARCHAR, idx INTEGER, n INTEGER, "
                 "ratio DOUBLE, method VARCHAR, details VARCHAR, alloc_id VARCHAR, alloc_name VARCHAR, "
                 "tags_both VARCHAR, tags_team VARCHAR, tags_env VARCHAR)")
@@ -180,18 +234,24 @@ def export_focus13(analysis, source, out_path: str, cluster: list[tuple[str, Any
                          json.dumps({s.env_key: env})))
     if rows:
         con.executemany("INSERT INTO tg_ratios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    # a running cluster's split of its nodes' machines (tagguard cluster report): see cluster_ratios
-    node_keys, node_ratios = cluster_ratios(cluster or [])
+
+
+def _load_node_ratios(con, cluster: list[tuple[str, Any]]) -> list[tuple]:
+    """``tg_node_keys`` / ``tg_node_ratios`` from the cluster reports (``cluster_ratios``); the node keys."""
+    node_keys, node_ratios = cluster_ratios(cluster)
     con.execute("CREATE OR REPLACE TEMP TABLE tg_node_keys (k INTEGER, rid VARCHAR, t0 TIMESTAMPTZ, t1 TIMESTAMPTZ)")
     con.execute("CREATE OR REPLACE TEMP TABLE tg_node_ratios (k INTEGER, idx INTEGER, n INTEGER, ratio DOUBLE, "
                 "method VARCHAR, details VARCHAR, alloc_id VARCHAR, alloc_name VARCHAR, tag_key VARCHAR, tags VARCHAR)")
     if node_keys:
         con.executemany("INSERT INTO tg_node_keys VALUES (?, ?, ?, ?)", node_keys)
         con.executemany("INSERT INTO tg_node_ratios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", node_ratios)
+    return node_keys
 
-    shared = ai_spend.shared_predicate(s.shared, service='CAST(t."ServiceName" AS VARCHAR)',
-                                       resource='CAST(t."ResourceId" AS VARCHAR)', tags='t."Tags"')
-    month_expr = "strftime(TRY_CAST(\"ChargePeriodStart\" AS TIMESTAMPTZ), '%Y-%m')"
+
+def _split_sql(raw: str, columns: list[str], s, shared: str, month_expr: str) -> str:
+    """The query of the export's rows: the input's rows that pass through, and the allocated
+    charges of the shared charges (``split``) and of the cluster nodes' machines (``nodesplit``),
+    each with its origin (``x_tg_o``) and place among them (``x_tg_i``)."""
     present_sum = [c for c in SUMMABLE if c in columns]
     split_cols = []
     for c in present_sum:
@@ -258,37 +318,19 @@ SELECT * FROM split
 UNION ALL BY NAME
 SELECT * FROM nodesplit
 """
-    # One order, whatever the thread count: rows in the input's order, an origin's allocated charges in its place
-    # in ratio order. Without ORDER BY, DuckDB emits the three branches (and the window's hash partitions) as its
-    # threads finish them, so two runs of one export (bill export --cluster, cluster export-focus) differed.
-    replace = ""
+    return sql
+
+
+def _output_format(lower: str, times: dict[str, str]) -> tuple[str, str]:
+    """DuckDB's COPY options for the file type, and for CSV the timestamp columns as FOCUS
+    Date/Time text (UTC, YYYY-MM-DDTHH:mm:ssZ)."""
     if lower.endswith(".parquet"):
-        fmt = "(FORMAT parquet, COMPRESSION zstd)"
-    else:
-        fmt = "(FORMAT csv, HEADER)"
-        if times:  # FOCUS Date/Time in text: UTC, YYYY-MM-DDTHH:mm:ssZ
-            parts = []
-            for c, dtype in times.items():
-                utc = f"{ident(c)} AT TIME ZONE 'UTC'" if "TIME ZONE" in dtype or dtype == "TIMESTAMPTZ" else ident(c)
-                parts.append(f"strftime({utc}, '%Y-%m-%dT%H:%M:%SZ') AS {ident(c)}")
-            replace = f" REPLACE ({', '.join(parts)})"
-    sql = f"SELECT * EXCLUDE (x_tg_o, x_tg_i){replace} FROM ({sql}) ORDER BY x_tg_o, x_tg_i"
-    try:
-        con.execute(f"COPY ({sql}) TO {literal(out_path)} {fmt}")
-        counts = con.execute(
-            f"SELECT COUNT(*), COUNT(AllocatedMethodId) FROM "
-            f"{'read_parquet' if lower.endswith('.parquet') else 'read_csv'}({literal(out_path)}"
-            f"{', all_varchar=true' if lower.endswith('.csv') else ''})").fetchone()
-        in_ratios = (f"EXISTS (SELECT 1 FROM tg_ratios r WHERE r.month = {month_expr} "
-                     f"AND r.currency = CAST(t.\"BillingCurrency\" AS VARCHAR))")
-        origins, unsplit = con.execute(
-            f"WITH raw AS ({raw}) SELECT COUNT(CASE WHEN {in_ratios} THEN 1 END),"
-            f" COUNT(CASE WHEN NOT {in_ratios} THEN 1 END) "
-            f"FROM raw t WHERE {shared}").fetchone()
-    except BillError:
-        raise
-    except Exception as exc:
-        raise BillError(f"{out_path}: export failed: {_first_line(exc)}") from None
-    return {"rows": int(counts[0]), "allocated_rows": int(counts[1]), "split_origins": int(origins),
-            "unsplit_origins": int(unsplit), "columns": columns + list(ALLOCATED_COLUMNS),
-            "cluster_nodes": len(node_keys)}
+        return "(FORMAT parquet, COMPRESSION zstd)", ""
+    replace = ""
+    if times:  # FOCUS Date/Time in text: UTC, YYYY-MM-DDTHH:mm:ssZ
+        parts = []
+        for c, dtype in times.items():
+            utc = f"{ident(c)} AT TIME ZONE 'UTC'" if "TIME ZONE" in dtype or dtype == "TIMESTAMPTZ" else ident(c)
+            parts.append(f"strftime({utc}, '%Y-%m-%dT%H:%M:%SZ') AS {ident(c)}")
+        replace = f" REPLACE ({', '.join(parts)})"
+    return "(FORMAT csv, HEADER)", replace
