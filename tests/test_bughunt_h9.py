@@ -231,8 +231,8 @@ def test_diff_text_says_no_rate_instead_of_n_a_per_month(tmp_path):
     spec:
       template:
         spec:
-          containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]
-    """), encoding="utf-8")
+          containers: [{name: c, image: x, resources: {limits: {amd.com/gpu: 1}}}]
+    """), encoding="utf-8")  # amd.com/gpu: no rate-card type offers it, so no lower bound either (docs/pricing.md)
     _git(repo, "add", "gpu.yaml")
     _git(repo, "commit", "-q", "-m", "gpu")
     (repo / "gpu.yaml").unlink()

@@ -452,3 +452,22 @@ def test_the_report_with_lower_bounds_matches_the_schema_and_reads_back(tmp_path
     broken = json.loads(json.dumps(doc))
     broken["resources"][0]["cost"]["lower_bound"] = "yes"
     assert not jsonschema.Draft202012Validator(schema).is_valid(broken)
+
+
+def test_several_gpu_models_a_matched_pool_allows_are_a_lower_bound_too(tmp_path):
+    pool = ("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: mixed}\nspec:\n  template:\n"
+            "    metadata:\n      labels: {team: a}\n    spec:\n"
+            "      taints: [{key: nvidia.com/gpu, effect: NoSchedule}]\n"
+            "      requirements: [{key: node.kubernetes.io/instance-type, operator: In,\n"
+            "                      values: [g5.xlarge, g6.xlarge]}]\n")
+    doc = scan(tmp_path, {"np.yaml": pool, "d.yaml": deployment(replicas=1, extra="      nodeSelector: {team: a}\n")})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    # g5.xlarge: 1 A10G at $1.006; g6.xlarge: 1 L4 at $0.8048 -> the cheaper, a lower bound
+    assert catalog.lookup("g6.xlarge").on_demand == 0.8048 and catalog.lookup("g5.xlarge").on_demand == 1.006
+    assert cost["lower_bound"] is True and cost["monthly_usd"] == pytest.approx(round(0.8048 * HOURS, 2)) == 587.5
+    assert cost["reason"].startswith("at least $587.50/month: it may land on several GPU models (A10G, L4); "
+                                     "priced on the cheapest per accelerator among the types with a rate, g6.xlarge")
+    assert len(findings(doc, "price-lower-bound")) == 1
+    # the switch is about requests nothing places: this one stays a lower bound
+    doc = scan(tmp_path, {}, "pricing:\n  unplaced_accelerators: unpriced\n")
+    assert resource(doc, "Deployment/ml/infer")["cost"]["lower_bound"] is True

@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from tagguard.model import Compute, Cost, Resource
 from tagguard.pricing.catalog import Family, InstanceInfo, RateCard, normalize
+from tagguard.pricing.placement import FLOOR_KEY, PLACEMENT_FLOOR_KEY
 
 DEFAULT_SPOT_DISCOUNT_PCT = 55.0
 DEFAULT_HOURS_PER_MONTH = 730.0
@@ -304,6 +305,8 @@ class Pricer:
         fl = f.floor or {}
         figure = (f"{money(cost.monthly_usd)}/month" if cost.monthly_usd is not None
                   else f"{rate(cost.hourly_usd)}/hour")
+        if fl.get("why"):
+            return f"at least {figure}: {fl['why']}"
         what = f"{fl.get('instance_type')} ({fl.get('gpu_model')})" if fl.get("instance_type") else fl.get("gpu_model")
         per = rate(fl.get("usd_per_accelerator_hour"))
         return (f"at least {figure}: no node selector, affinity or GPU label says which GPU it gets; priced at the "
@@ -327,9 +330,9 @@ class Pricer:
         if gpu_model is None and itype is None and self.default_accelerators:
             gpu_model, assumed = self._default_accelerator(resource)
         floor, no_floor = None, None
-        if gpu_model is None and itype is None and self.unplaced_accelerators == "lower-bound":
-            from tagguard.pricing.placement import FLOOR_KEY
-
+        if itype and isinstance(resource.meta.get(PLACEMENT_FLOOR_KEY), str):
+            floor = {"why": resource.meta[PLACEMENT_FLOOR_KEY]}  # the cheapest of several types placement allows
+        elif gpu_model is None and itype is None and self.unplaced_accelerators == "lower-bound":
             floor = resource.meta.get(FLOOR_KEY) if isinstance(resource.meta.get(FLOOR_KEY), dict) else None
             if floor is not None and "none" in floor:  # why no type could floor it: part of the reason
                 no_floor, floor = str(floor["none"]), None

@@ -443,6 +443,8 @@ _CLOUD_OF_KIND = {"EC2NodeClass": "aws", "AKSNodeClass": "azure", "GCENodeClass"
 MIG_MODELS = ("A100", "A30", "H100", "H200", "H20", "GH200", "B200", "B300")
 _MIG = re.compile(r"^nvidia\.com/mig-")
 FLOOR_KEY = "_unplaced_floor"  # Resource.meta: the floor the pricing engine may use (popped by attribute())
+# Resource.meta: why the type placement chose is the cheapest of several (a lower bound; popped by attribute())
+PLACEMENT_FLOOR_KEY = "_placement_lower_bound"
 _OPEN_POOL_KEYS = INSTANCE_TYPE_KEYS + (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + \
     _GPU_NAME_KEYS + _GPU_COUNT_KEYS
 
@@ -692,6 +694,9 @@ def _price_from_types(r: Any, c: Any, via: str, types: list[str], exprs: list[di
             return
         own = min(priced_types, key=lambda x: float(x[1].on_demand or 0) / x[1].accelerator_count)
         c.instance_type = own[0]
+        if len(priced_types) > 1:
+            r.meta[PLACEMENT_FLOOR_KEY] = (f"it may land on several {models[0]} types ({allowed}); priced on the "
+                                           f"cheapest per accelerator of them, {own[0]}")
         c.notes.append(f"placement: lands on {via}; every type it allows ({allowed}) has {models[0]} accelerators: "
                        f"priced per {models[0]} accelerator at the rate of the pool's own type {own[0]} "
                        f"({own[1].provider})"
@@ -713,6 +718,8 @@ def _price_from_types(r: Any, c: Any, via: str, types: list[str], exprs: list[di
     cheapest = min(priced, key=rate)
     c.instance_type = cheapest[0]
     c.accelerator = cheapest[1].gpu_model
+    r.meta[PLACEMENT_FLOOR_KEY] = (f"it may land on several GPU models ({', '.join(models)}); priced on the "
+                                   f"cheapest per accelerator among the types with a rate, {cheapest[0]}")
     c.notes.append(f"placement: lands on {via}; it allows {allowed} ({', '.join(models)}): priced on the cheapest "
                    f"per accelerator among the types with a rate, {cheapest[0]}, a lower bound over the priced pools"
                    + (f"; {', '.join(no_rate[:5])} {'have' if len(no_rate) > 1 else 'has'} no rate in the rate card "
@@ -736,6 +743,7 @@ def attribute(resources: list[Any]) -> None:
     for r in resources:
         matched = r.meta.pop("_placement_pools", None)
         r.meta.pop(FLOOR_KEY, None)  # read by the pricing engine, done with
+        r.meta.pop(PLACEMENT_FLOOR_KEY, None)
         c, cost = r.compute, r.cost
         if (c is None or cost is None or not r.ai or c.provider != "kubernetes" or cost.monthly_usd is None
                 or not pools):
