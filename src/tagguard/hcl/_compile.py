@@ -45,16 +45,70 @@ _MARKERS = {
     "template_for_end",
 }
 
+# --- node kinds by number ------------------------------------------------------------------
+# ``node.kind_id`` is an int the grammar fixes; ``node.type`` builds a str on every access (about
+# twice the cost).  The compiler tests kinds by number: the ids are looked up by name in the grammar
+# once (``_load_kinds``), before the first compile.
+
+_EXPRESSION = _COMMENT = _LPAREN = _RPAREN = _VARIABLE_EXPR = _GET_ATTR = _INDEX = _SPLAT = -1
+_LEGACY_INDEX = _FULL_SPLAT = _OBJECT_ELEM = _FUNCTION_ARGUMENTS = _ELLIPSIS = _IDENTIFIER = -1
+_FOR_INTRO = _FOR_COND = _QUOTED_TEMPLATE_END = _HEREDOC_IDENTIFIER = _STRIP_MARKER = -1
+_STEP_IDS: frozenset = frozenset()
+_BINARY_IDS: frozenset = frozenset()
+_PLAIN_STRING_IDS: frozenset = frozenset()
+_MARKER_IDS: frozenset = frozenset()
+_NESTED_TEMPLATE_IDS: frozenset = frozenset()
+_HANDLER_IDS: dict = {}  # kind id -> Compiler.c_<kind>
+
+
+def _load_kinds() -> None:
+    global _EXPRESSION, _COMMENT, _LPAREN, _RPAREN, _VARIABLE_EXPR, _GET_ATTR, _INDEX, _SPLAT
+    global _LEGACY_INDEX, _FULL_SPLAT, _OBJECT_ELEM, _FUNCTION_ARGUMENTS, _ELLIPSIS, _IDENTIFIER
+    global _FOR_INTRO, _FOR_COND, _QUOTED_TEMPLATE_END, _HEREDOC_IDENTIFIER, _STRIP_MARKER
+    global _STEP_IDS, _BINARY_IDS, _PLAIN_STRING_IDS, _MARKER_IDS, _NESTED_TEMPLATE_IDS
+    import tree_sitter_hcl
+    from tree_sitter import Language
+
+    language = Language(tree_sitter_hcl.language())
+    ids: dict[str, set[int]] = {}
+    for kind in range(language.node_kind_count):
+        ids.setdefault(language.node_kind_for_id(kind) or "", set()).add(kind)
+
+    def one(name: str) -> int:
+        (kind,) = ids[name]  # each name the compiler tests has one id in tree-sitter-hcl
+        return kind
+
+    def some(names: Any) -> frozenset:
+        return frozenset(k for name in names for k in ids.get(name, ()))
+
+    _EXPRESSION, _COMMENT, _LPAREN, _RPAREN = one("expression"), one("comment"), one("("), one(")")
+    _VARIABLE_EXPR, _GET_ATTR, _INDEX, _SPLAT = one("variable_expr"), one("get_attr"), one("index"), one("splat")
+    _LEGACY_INDEX, _FULL_SPLAT, _OBJECT_ELEM = one("legacy_index"), one("full_splat"), one("object_elem")
+    _FUNCTION_ARGUMENTS, _ELLIPSIS, _IDENTIFIER = one("function_arguments"), one("ellipsis"), one("identifier")
+    _FOR_INTRO, _FOR_COND, _QUOTED_TEMPLATE_END = one("for_intro"), one("for_cond"), one("quoted_template_end")
+    _HEREDOC_IDENTIFIER, _STRIP_MARKER = one("heredoc_identifier"), one("strip_marker")
+    _STEP_IDS, _BINARY_IDS = some(STEP_TYPES), some(BINARY_OPS)
+    _PLAIN_STRING_IDS, _MARKER_IDS = some(_PLAIN_STRING_PARTS), some(_MARKERS)
+    _NESTED_TEMPLATE_IDS = some(("template_directive", "template_if", "template_for"))
+    for name, handler in _HANDLERS.items():
+        for kind in ids.get(name, ()):
+            _HANDLER_IDS[kind] = handler
+
 
 class Compiler:
     """Compiles expressions of one file; ``src`` holds the file's bytes, ``functions`` the function
     table calls are bound to."""
 
     def __init__(self, src: Source, functions: Mapping[str, Callable[..., Any]]) -> None:
+        if not _HANDLER_IDS:
+            _load_kinds()
         self.src = src
         self.functions = functions  # what a call's name means (FuncCall.fn): the caller's table
         self.data = src.data
         self.lines: dict = {}  # one int object per line number: a line holds several expressions
+        # the line of every node of the expression being compiled when it sits on one line (0: look
+        # each node's line up)
+        self.single = 0
 
     # --- helpers --------------------------------------------------------------
 
@@ -71,9 +125,9 @@ class Compiler:
     def pos(self, node: Any) -> dict:
         return {"src": self.src, "start": node.start_byte, "end": node.end_byte, "line": self.line(node.start_point[0])}
 
-    def span(self, first: Any, last: Any) -> dict:
-        return {"src": self.src, "start": first.start_byte, "end": last.end_byte,
-                "line": self.line(first.start_point[0])}
+    def at(self, node: Any) -> tuple:
+        """``(src, start, end, line)`` of ``node``: an Expr's position arguments."""
+        return self.src, node.start_byte, node.end_byte, self.single or self.line(node.start_point[0])
 
     # --- entry points ---------------------------------------------------------
 
@@ -81,29 +135,33 @@ class Compiler:
         """Compile an ``expression`` (or any term) node; never raises."""
         if node.has_error:
             return Invalid(f"syntax error in `{self.text(node)[:60]}`", **self.pos(node))
+        row = node.start_point[0]
+        self.single = self.line(row) if node.end_point[0] == row else 0
         try:
             return self.expr(node)
         except RecursionError:
             return Invalid("expression nested too deeply", **self.pos(node))
         except Exception as exc:  # noqa: BLE001 - unexpected CST shapes must not crash a scan
             return Invalid(f"cannot read expression: {exc}", **self.pos(node))
+        finally:
+            self.single = 0
 
     def expr(self, node: Any) -> Expr:
-        kind = node.type
-        if kind == "expression":
+        kind = node.kind_id
+        if kind == _EXPRESSION:
             return self.sequence(node.children)
-        handler = _HANDLERS.get(kind)
+        handler = _HANDLER_IDS.get(kind)
         if handler is None:
-            return Invalid(f"unsupported syntax `{kind}`", **self.pos(node))
+            return Invalid(f"unsupported syntax `{node.type}`", **self.pos(node))
         return handler(self, node)
 
     def sequence(self, nodes: list) -> Expr:
         """A primary term followed by traversal steps (``get_attr``/``index``/``splat``)."""
-        if len(nodes) == 1 and nodes[0].type != "comment":  # the common case: one term
+        if len(nodes) == 1 and nodes[0].kind_id != _COMMENT:  # the common case: one term
             return self.expr(nodes[0])
-        nodes = [n for n in nodes if n.type != "comment"]
-        if nodes and nodes[0].type == "(":
-            close = next(i for i, n in enumerate(nodes) if n.type == ")" and i > 0)
+        nodes = [n for n in nodes if n.kind_id != _COMMENT]
+        if nodes and nodes[0].kind_id == _LPAREN:
+            close = next(i for i, n in enumerate(nodes) if n.kind_id == _RPAREN and i > 0)
             primary: Any = self.expr(nodes[1])
             rest = nodes[close + 1 :]
         else:
@@ -112,67 +170,70 @@ class Compiler:
         if not rest:
             return primary if isinstance(primary, Expr) else self.expr(primary)
         root: Any
-        if not isinstance(primary, Expr) and primary.type == "variable_expr":
+        if not isinstance(primary, Expr) and primary.kind_id == _VARIABLE_EXPR:
             root = self.text(primary)
         else:
             root = primary if isinstance(primary, Expr) else self.expr(primary)
-        return Traversal(root, self.steps(rest), **self.span(nodes[0], nodes[-1]))
+        first = nodes[0]
+        return Traversal(root, self.steps(rest), self.src, first.start_byte, nodes[-1].end_byte,
+                         self.single or self.line(first.start_point[0]))
 
     def steps(self, nodes: list) -> list:
         out: list = []
         for node in nodes:
-            if node.type == "get_attr":
+            kind = node.kind_id
+            if kind == _GET_ATTR:
                 out.append(GetAttr(self.text(node.children[-1])))
-            elif node.type == "index":
+            elif kind == _INDEX:
                 out.append(self.index(node.children[0]))
-            elif node.type == "splat":
+            elif kind == _SPLAT:
                 out.extend(self.splat(node.children[0]))
         return out
 
     def index(self, node: Any) -> Any:
-        if node.type == "legacy_index":
+        if node.kind_id == _LEGACY_INDEX:
             digits = self.data[node.children[0].end_byte : node.end_byte].decode("ascii", "replace")
-            return GetIndex(Literal(int(digits) if digits.isdigit() else digits, **self.pos(node)))
-        inner = [c for c in node.children if c.is_named and c.type != "comment"]
+            return GetIndex(Literal(int(digits) if digits.isdigit() else digits, *self.at(node)))
+        inner = [c for c in node.children if c.is_named and c.kind_id != _COMMENT]
         return GetIndex(self.expr(inner[0]))
 
     def splat(self, node: Any) -> list:
-        inner = [c for c in node.children if c.type in STEP_TYPES]
-        if node.type == "full_splat":
+        inner = [c for c in node.children if c.kind_id in _STEP_IDS]
+        if node.kind_id == _FULL_SPLAT:
             return [Splat(self.steps(inner))]
         # ``.*`` takes only attribute steps; anything after applies to the result.
         n_attr = 0
-        while n_attr < len(inner) and inner[n_attr].type == "get_attr":
+        while n_attr < len(inner) and inner[n_attr].kind_id == _GET_ATTR:
             n_attr += 1
         return [Splat(self.steps(inner[:n_attr]))] + self.steps(inner[n_attr:])
 
     # --- terms ----------------------------------------------------------------
 
     def c_variable_expr(self, node: Any) -> Expr:
-        return Traversal(self.text(node), [], **self.pos(node))
+        return Traversal(self.text(node), [], *self.at(node))
 
     def c_literal_value(self, node: Any) -> Expr:
         return self.expr(node.children[0])
 
     def c_numeric_lit(self, node: Any) -> Expr:
-        return Literal(parse_numeric(self.text(node)), **self.pos(node))
+        return Literal(parse_numeric(self.text(node)), *self.at(node))
 
     def c_bool_lit(self, node: Any) -> Expr:
-        return Literal(self.text(node) == "true", **self.pos(node))
+        return Literal(self.text(node) == "true", *self.at(node))
 
     def c_null_lit(self, node: Any) -> Expr:
-        return Literal(None, **self.pos(node))
+        return Literal(None, *self.at(node))
 
     def c_collection_value(self, node: Any) -> Expr:
         return self.expr(node.children[0])
 
     def c_tuple(self, node: Any) -> Expr:
-        items = [self.expr(c) for c in node.children if c.type == "expression"]
-        return TupleExpr(items, **self.pos(node))
+        items = [self.expr(c) for c in node.children if c.kind_id == _EXPRESSION]
+        return TupleExpr(items, *self.at(node))
 
     def c_object(self, node: Any) -> Expr:
-        pairs = [self.object_elem(c) for c in node.children if c.type == "object_elem"]
-        return ObjectExpr(pairs, **self.pos(node))
+        pairs = [self.object_elem(c) for c in node.children if c.kind_id == _OBJECT_ELEM]
+        return ObjectExpr(pairs, *self.at(node))
 
     def object_elem(self, node: Any) -> tuple[Expr, Expr]:
         key_node = node.child_by_field_name("key")
@@ -180,39 +241,41 @@ class Compiler:
         return self.object_key(key_node), self.expr(value_node)
 
     def object_key(self, node: Any) -> Expr:
-        named = [c for c in node.children if c.type != "comment"]
-        if len(named) == 1 and named[0].type == "variable_expr":
+        named = [c for c in node.children if c.kind_id != _COMMENT]
+        if len(named) == 1 and named[0].kind_id == _VARIABLE_EXPR:
             # A bare identifier key is the literal string, not a variable.
-            return Literal(self.text(named[0]), **self.pos(node))
+            return Literal(self.text(named[0]), *self.at(node))
         return self.expr(node)
 
     def c_function_call(self, node: Any) -> Expr:
-        name = self.text(node.children[0])
+        children = node.children
+        name = self.text(children[0])
         args: list[Expr] = []
         expand = False
-        for child in node.children:
-            if child.type == "function_arguments":
-                args = [self.expr(c) for c in child.children if c.type == "expression"]
-                expand = any(c.type == "ellipsis" for c in child.children)
-        return FuncCall(name, args, expand, self.functions.get(name), **self.pos(node))
+        for child in children:
+            if child.kind_id == _FUNCTION_ARGUMENTS:
+                inner = child.children
+                args = [self.expr(c) for c in inner if c.kind_id == _EXPRESSION]
+                expand = any(c.kind_id == _ELLIPSIS for c in inner)
+        return FuncCall(name, args, expand, self.functions.get(name), *self.at(node))
 
     def c_conditional(self, node: Any) -> Expr:
-        parts = [self.expr(c) for c in node.children if c.type == "expression"]
-        return Conditional(parts[0], parts[1], parts[2], **self.pos(node))
+        parts = [self.expr(c) for c in node.children if c.kind_id == _EXPRESSION]
+        return Conditional(parts[0], parts[1], parts[2], *self.at(node))
 
     def c_operation(self, node: Any) -> Expr:
         return self.expr(node.children[0])
 
     def c_unary_operation(self, node: Any) -> Expr:
-        op = node.children[0].type
-        return UnaryOp(op, self.sequence(node.children[1:]), **self.pos(node))
+        children = node.children
+        return UnaryOp(children[0].type, self.sequence(children[1:]), *self.at(node))
 
     def c_binary_operation(self, node: Any) -> Expr:
         children = node.children
-        at = next(i for i, c in enumerate(children) if not c.is_named and c.type in BINARY_OPS and i > 0)
+        at = next(i for i, c in enumerate(children) if not c.is_named and c.kind_id in _BINARY_IDS and i > 0)
         left = self.sequence(children[:at])
         right = self.sequence(children[at + 1 :])
-        return BinaryOp(children[at].type, left, right, **self.pos(node))
+        return BinaryOp(children[at].type, left, right, *self.at(node))
 
     def c_for_expr(self, node: Any) -> Expr:
         return self.expr(node.children[0])
@@ -224,19 +287,20 @@ class Compiler:
         return self.for_expr(node, is_object=True)
 
     def for_expr(self, node: Any, is_object: bool) -> Expr:
-        intro = next(c for c in node.children if c.type == "for_intro")
-        names = [self.text(c) for c in intro.children if c.type == "identifier"]
-        coll = self.expr(next(c for c in intro.children if c.type == "expression"))
-        exprs = [self.expr(c) for c in node.children if c.type == "expression"]
-        cond_node = next((c for c in node.children if c.type == "for_cond"), None)
+        children = node.children
+        intro = next(c for c in children if c.kind_id == _FOR_INTRO)
+        names = [self.text(c) for c in intro.children if c.kind_id == _IDENTIFIER]
+        coll = self.expr(next(c for c in intro.children if c.kind_id == _EXPRESSION))
+        exprs = [self.expr(c) for c in children if c.kind_id == _EXPRESSION]
+        cond_node = next((c for c in children if c.kind_id == _FOR_COND), None)
         cond = None
         if cond_node is not None:
-            cond = self.expr(next(c for c in cond_node.children if c.type == "expression"))
+            cond = self.expr(next(c for c in cond_node.children if c.kind_id == _EXPRESSION))
         key_name, value_name = (names[0], names[1]) if len(names) > 1 else (None, names[0])
         key_expr = exprs[0] if is_object else None
         value_expr = exprs[1] if is_object else exprs[0]
-        grouping = any(c.type == "ellipsis" for c in node.children)
-        return ForExpr(key_name, value_name, coll, key_expr, value_expr, cond, grouping, **self.pos(node))
+        grouping = any(c.kind_id == _ELLIPSIS for c in children)
+        return ForExpr(key_name, value_name, coll, key_expr, value_expr, cond, grouping, *self.at(node))
 
     # --- templates ------------------------------------------------------------
 
@@ -249,12 +313,12 @@ class Compiler:
     def c_quoted_template(self, node: Any) -> Expr:
         children = node.children
         start = children[0].end_byte
-        end = children[-1].start_byte if children[-1].type == "quoted_template_end" else node.end_byte
-        if all(c.type in _PLAIN_STRING_PARTS for c in children):  # no interpolation or directive
+        end = children[-1].start_byte if children[-1].kind_id == _QUOTED_TEMPLATE_END else node.end_byte
+        if all(c.kind_id in _PLAIN_STRING_IDS for c in children):  # no interpolation or directive
             if end <= start:
-                return Literal("", **self.pos(node))
+                return Literal("", *self.at(node))
             text = unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace")))
-            return Literal(_share(text), **self.pos(node))
+            return Literal(_share(text), *self.at(node))
         tokens = self.template_tokens(children, start, end, quoted=True)
         return self.template(tokens, node)
 
@@ -263,7 +327,7 @@ class Compiler:
         flush = self.text(children[0]) == "<<-"
         start = self.data.find(b"\n", children[1].end_byte) + 1 or children[1].end_byte
         last = children[-1]
-        end = self.data.rfind(b"\n", start, last.start_byte) + 1 if last.type == "heredoc_identifier" else 0
+        end = self.data.rfind(b"\n", start, last.start_byte) + 1 if last.kind_id == _HEREDOC_IDENTIFIER else 0
         end = max(end, start)
         return self.heredoc_body(children, start, end, flush, node)
 
@@ -278,10 +342,10 @@ class Compiler:
         parts, _ = self.build_parts(tokens, 0, ())
         parts = merge_literals(parts)
         if not parts:
-            return Literal("", **self.pos(node))
+            return Literal("", *self.at(node))
         if len(parts) == 1 and isinstance(parts[0], str):
-            return Literal(_share(parts[0]), **self.pos(node))
-        return Template(parts, **self.pos(node))
+            return Literal(_share(parts[0]), *self.at(node))
+        return Template(parts, *self.at(node))
 
     def template_tokens(self, children: list, start: int, end: int, quoted: bool) -> list:
         """Flat tokens: ["lit", text] split after newlines, or [kind, node, lstrip, rstrip]."""
@@ -333,14 +397,14 @@ class Compiler:
         if i < len(tokens) and tokens[i][0] == "template_else_intro":
             otherwise, i = self.build_parts(tokens, i + 1, ("template_if_end",))
         i += 1  # the endif
-        return IfDirective(cond, merge_literals(then), merge_literals(otherwise), **self.pos(intro)), i
+        return IfDirective(cond, merge_literals(then), merge_literals(otherwise), *self.at(intro)), i
 
     def for_directive(self, start: Any, tokens: list, i: int) -> tuple[Expr, int]:
-        names = [self.text(c) for c in start.children if c.type == "identifier"]
+        names = [self.text(c) for c in start.children if c.kind_id == _IDENTIFIER]
         coll = self.expr(inner_expression(start))
         body, i = self.build_parts(tokens, i, ("template_for_end",))
         key_name, value_name = (names[0], names[1]) if len(names) > 1 else (None, names[0])
-        return ForDirective(key_name, value_name, coll, merge_literals(body), **self.pos(start)), i + 1
+        return ForDirective(key_name, value_name, coll, merge_literals(body), *self.at(start)), i + 1
 
 
 # node type -> Compiler.c_<type> (one dict lookup per node instead of building a name)
@@ -362,25 +426,26 @@ def _share(text: str) -> str:
 
 def collect_markers(children: list, out: list) -> None:
     for child in children:
-        kind = child.type
-        if kind in _MARKERS:
+        kind = child.kind_id
+        if kind in _MARKER_IDS:
             out.append(child)
-        elif kind in ("template_directive", "template_if", "template_for"):
+        elif kind in _NESTED_TEMPLATE_IDS:
             collect_markers(child.children, out)
 
 
 def inner_expression(node: Any) -> Any:
-    return next(c for c in node.children if c.type == "expression")
+    return next(c for c in node.children if c.kind_id == _EXPRESSION)
 
 
 def strip_left(node: Any) -> bool:
     children = node.children
-    return len(children) > 2 and children[1].type == "strip_marker"
+    return len(children) > 2 and children[1].kind_id == _STRIP_MARKER
 
 
 def strip_right(node: Any) -> bool:
     children = node.children
-    return len(children) > 2 and children[-2].type == "strip_marker" and (len(children) > 3 or not strip_left(node))
+    return (len(children) > 2 and children[-2].kind_id == _STRIP_MARKER
+            and (len(children) > 3 or not strip_left(node)))
 
 
 def apply_strip_markers(tokens: list) -> None:
