@@ -18,9 +18,9 @@ import tagguard
 TINY = 'resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n  tags = { project = "p" }\n}\n'
 
 
-def _modules_after_scan(tmp_path, *prefixes: str) -> list[str]:
-    """The modules (of ``prefixes``) a fresh process has imported after a JSON scan of a one-resource module."""
-    (tmp_path / "main.tf").write_text(TINY)
+def _after_scan(tmp_path, expression: str, text: str = TINY):
+    """``expression`` evaluated in a fresh process after a JSON scan of ``text`` (a one-resource module)."""
+    (tmp_path / "main.tf").write_text(text)
     code = textwrap.dedent(f"""
         import sys
         from tagguard.cli import main
@@ -28,7 +28,7 @@ def _modules_after_scan(tmp_path, *prefixes: str) -> list[str]:
             main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
         except SystemExit:
             pass
-        print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))
+        print(repr({expression}))
     """)
     # -S: no .pth start-up hooks of this machine (they import what the scan does not); tagguard and
     # site-packages on the path as the benchmark's children have them
@@ -36,7 +36,12 @@ def _modules_after_scan(tmp_path, *prefixes: str) -> list[str]:
     env = dict(os.environ, TAGGUARD_USER_CONFIG="", PYTHONPATH=os.pathsep.join(paths))
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=True)
     assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text(), out.stderr
-    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr of a list of names
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr of a plain value
+
+
+def _modules_after_scan(tmp_path, *prefixes: str) -> list[str]:
+    """The modules (of ``prefixes``) a fresh process has imported after a JSON scan of a one-resource module."""
+    return _after_scan(tmp_path, f"sorted(m for m in sys.modules if m.startswith({prefixes!r}))")
 
 
 def test_a_scan_imports_no_module_only_downloads_and_refreshes_need(tmp_path):
@@ -67,3 +72,13 @@ def test_a_zip_imported_package_still_goes_through_importlib_resources(tmp_path,
     assert resources._package_root("tagguard.sources.terraform") == \
         resources._package_root("tagguard").joinpath("sources", "terraform")
     assert resources._package_root("tagguard.sources.terraform") == Path(str(files("tagguard.sources.terraform")))
+
+
+def test_a_json_scan_of_ascii_text_compiles_none_of_the_escaping_expressions(tmp_path):
+    # formats/escape.py compiled its ten expressions at import (~4 ms of every command); a JSON report of
+    # ASCII text needs none of them (json_safe's fast path), a bidi control in a tag value needs one
+    compiled = ("[n for n, v in sorted(vars(sys.modules['tagguard.formats.escape']).items())"
+                " if type(v).__name__ == '_Lazy' and v._rx is not None]")
+    assert _after_scan(tmp_path, compiled) == []
+    assert _after_scan(tmp_path, compiled, TINY.replace('"p"', '"p\u202e"')) == ["_JSON_RAW"]
+    assert "\\u202e" in (tmp_path / "r.json").read_text()

@@ -43,16 +43,47 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from collections.abc import Iterator
 
 ZWJ = "\u200d"  # zero-width joiner: breaks @mentions, #refs and autolinks, invisible when rendered
+
+
+class _Lazy:
+    """A regular expression compiled on first use: every command imports this module, and compiling all
+    of its expressions (~4 ms) is wasted on a run that writes one format (a JSON report of ASCII text
+    compiles none of them)."""
+
+    __slots__ = ("_args", "_rx")
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+        self._rx: re.Pattern[str] | None = None
+
+    def _compiled(self) -> re.Pattern[str]:
+        if self._rx is None:
+            self._rx = re.compile(*self._args)
+        return self._rx
+
+    def sub(self, repl: Any, text: str) -> str:
+        return (self._rx or self._compiled()).sub(repl, text)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return (self._rx or self._compiled()).search(text)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return (self._rx or self._compiled()).match(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return (self._rx or self._compiled()).finditer(text)
+
 
 # --- terminal / log -------------------------------------------------------------
 
 # C0 (tab kept), DEL, C1, bidi embeddings/overrides/isolates and marks, line and
 # paragraph separators, BOM/zero-width no-break, lone surrogates.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
+_CONTROL = _Lazy("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
                       "\u2066-\u2069\ufeff\ud800-\udfff]")
-_CONTROL_BLOCK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
+_CONTROL_BLOCK = _Lazy("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
                             "\u2066-\u2069\ufeff\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\x1b"}
 
@@ -80,7 +111,7 @@ def term_block(value: Any) -> str:
     return _CONTROL_BLOCK.sub(_visible, str(value))
 
 
-_COMMAND_LINE = re.compile(r"^([^\S\n]*):(?=:)", re.M)  # leading blanks of one line only: linear
+_COMMAND_LINE = _Lazy(r"^([^\S\n]*):(?=:)", re.M)  # leading blanks of one line only: linear
 
 
 def guard_commands(text: str) -> str:
@@ -97,7 +128,7 @@ def guard_commands(text: str) -> str:
     return text
 
 
-_CONTROL_WF = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
+_CONTROL_WF = _Lazy("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
                          "\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
@@ -115,7 +146,7 @@ def wf_property(value: Any) -> str:
 
 # --- Markdown -------------------------------------------------------------------
 
-_BACKTICKS = re.compile(r"`+")
+_BACKTICKS = _Lazy(r"`+")
 
 
 def _fold(text: str) -> str:
@@ -148,9 +179,9 @@ def _md_code(value: str, cell: bool) -> str:
 # entities; "@" before a name gets a joiner on both sides (no @mention after it, no e-mail
 # autolink before it); "#" before a name or number too (no #123 / org/repo#1 reference);
 # ``scheme://``, ``www.`` and ``mailto:``/``xmpp:`` broken so no autolink forms.
-_MD_ONE = re.compile(r"[@#](?=[\w/-])|[&<>\\`*_\[\]~|$!#]|:(?=//)|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
+_MD_ONE = _Lazy(r"[@#](?=[\w/-])|[&<>\\`*_\[\]~|$!#]|:(?=//)|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
 _MD_CHAR = {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]~|$!#"}}
-_LINE_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)]))")
+_LINE_START = _Lazy(r"^([-+=]|\d{1,9}(?=[.)]))")
 
 
 def _md_one(m: re.Match[str]) -> str:
@@ -171,7 +202,7 @@ def _md_plain(text: str) -> str:
     return _MD_ONE.sub(_md_one, text)
 
 
-_REFS = re.compile(r"[@#](?=[\w/-])|:(?=//)|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
+_REFS = _Lazy(r"[@#](?=[\w/-])|:(?=//)|(?i:\bwww\.)|(?i:\b(?:mailto|xmpp):)")
 
 
 def _break_refs(text: str) -> str:
@@ -259,7 +290,7 @@ def html(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_BAD_XML = _Lazy("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def xml_text(value: Any) -> str:
@@ -290,7 +321,7 @@ def csv_cell(value: Any) -> Any:
 
 # --- JSON --------------------------------------------------------------------------
 
-_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff\ud800-\udfff]")
+_JSON_RAW = _Lazy("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def json_safe(text: str) -> str:

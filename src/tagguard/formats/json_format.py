@@ -74,7 +74,7 @@ def iter_report(report: dict) -> Iterator[str]:
             yield f"\n  ]{comma}"
         else:
             value = [] if isinstance(value, _Items) else value
-            yield json_safe(f"\n  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+            yield _safe(f"\n  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
     yield "\n}\n"
 
 
