@@ -194,6 +194,9 @@ def test_appwrapper_components_are_read_as_their_own_kinds(tmp_path):
     assert any("inside AppWrapper" in n for n in job.compute.notes)
     worker = res["AppWrapper/batch/aw#PyTorchJob/pt/Worker"]
     assert worker.compute.units == 3 and worker.compute.gpus_per_unit == 8
+    # the fix names the labels' path from the AppWrapper's root, where the user edits them
+    assert "`spec.components.1.template.spec.pytorchReplicaSpecs.Worker.template.metadata.labels`" in \
+        worker.tag_fix_hint
     assert not [f for f in rules(result, "not-scanned") if "AppWrapper" in (f.address or "")]
 
 

@@ -671,8 +671,9 @@ class Builder:
         found_any = False
         for role_name, role, item, item_path in iter_roles(spec, obj):
             name = role_name
-            if outer is not None:
+            if outer is not None:  # paths in messages from the outer object's root
                 name = f"{outer.role_name}/{role_name}" if role_name else outer.role_name
+                item_path = join(outer.item_path, item_path) if item_path else outer.item_path
             r = RoleInput(doc, spec, role, item, item_path, name, kind, ns, base, ctrl_labels,
                           _meta(obj).get("annotations"), workload)
             if daemon:
