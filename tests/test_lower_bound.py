@@ -471,3 +471,24 @@ def test_several_gpu_models_a_matched_pool_allows_are_a_lower_bound_too(tmp_path
     # the switch is about requests nothing places: this one stays a lower bound
     doc = scan(tmp_path, {}, "pricing:\n  unplaced_accelerators: unpriced\n")
     assert resource(doc, "Deployment/ml/infer")["cost"]["lower_bound"] is True
+
+
+@pytest.mark.skipif(__import__("shutil").which("git") is None, reason="git not installed")
+def test_an_approval_threshold_crossed_at_a_floor_says_at_least(tmp_path):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True)
+
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / ".tagguard.yaml").write_text("approvals:\n  monthly_usd_threshold: 500\n", encoding="utf-8")
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    git("config", "commit.gpgsign", "false")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    (tmp_path / "k8s" / "new.yaml").write_text(deployment("new", replicas=2), encoding="utf-8")
+    rep = json.loads(run_cli("diff", "--base", "HEAD", "k8s", "-f", "json", cwd=tmp_path).output)
+    (f,) = [x for x in rep["findings"] if x["rule"] == "needs-approval"]
+    assert "adds at least $767.96/month (threshold $500.00)" in f["message"]

@@ -272,7 +272,10 @@ def _approvals(resources: Iterable[Resource], ap, approver: str | None) -> Itera
         reasons = []
         delta = r.meta.get("cost_delta_monthly_usd")
         if ap.monthly_usd_threshold is not None and delta is not None and delta > ap.monthly_usd_threshold:
-            reasons.append(f"adds {_money(delta)}/month (threshold {_money(ap.monthly_usd_threshold)})")
+            # priced at a floor now, exactly before (or new): it adds at least this
+            floor = r.cost is not None and r.cost.lower_bound and not r.meta.get("cost_before_lower_bound")
+            reasons.append(f"adds {'at least ' if floor else ''}{_money(delta)}/month "
+                           f"(threshold {_money(ap.monthly_usd_threshold)})")
         gpu_delta = r.meta.get("gpu_hours_delta_per_month")
         if ap.gpu_hours_threshold is not None and gpu_delta is not None and gpu_delta > ap.gpu_hours_threshold \
                 and is_training(r):
