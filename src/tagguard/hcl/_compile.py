@@ -95,6 +95,22 @@ def _load_kinds() -> None:
             _HANDLER_IDS[kind] = handler
 
 
+# --- the shapes most expressions have -----------------------------------------------------------
+# An ``expression`` node whose whole text is a plain quoted string (no interpolation, directive,
+# ``$${``/``%%{`` escape, ``\$``/``\%`` or line end), a name with ``.name`` steps, or a whole number
+# compiles from its bytes: tree-sitter gave the node exactly these bytes without an error, and for
+# them its tree is always literal_value > string_lit / variable_expr + get_attr* / numeric_lit.
+# ``true``/``false``/``null`` are literals, not names.  Anything else takes the tree walk.
+# (Only nested expression nodes starting at the same byte, a conditional's condition, rescan a
+# prefix: a bounded number of times.)
+_SIMPLE = re.compile(
+    rb'"((?:[^"\\$%\r\n]|\\[^\r\n$%]|\$(?!\{)|%(?!\{))*)"'
+    rb"|([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z_][A-Za-z0-9_-]*)*)"
+    rb"|([0-9]+)"
+).fullmatch
+_KEYWORDS = {b"true": True, b"false": False, b"null": None}
+
+
 class Compiler:
     """Compiles expressions of one file; ``src`` holds the file's bytes, ``functions`` the function
     table calls are bound to."""
@@ -109,6 +125,7 @@ class Compiler:
         # the line of every node of the expression being compiled when it sits on one line (0: look
         # each node's line up)
         self.single = 0
+        self.shortcuts = True  # False: every expression takes the tree walk (tests compare both)
 
     # --- helpers --------------------------------------------------------------
 
@@ -149,11 +166,34 @@ class Compiler:
     def expr(self, node: Any) -> Expr:
         kind = node.kind_id
         if kind == _EXPRESSION:
+            if self.shortcuts:
+                start, end = node.start_byte, node.end_byte
+                match = _SIMPLE(self.data, start, end)
+                if match is not None:
+                    simple = self.simple(match, node, start, end)
+                    if simple is not None:
+                        return simple
             return self.sequence(node.children)
         handler = _HANDLER_IDS.get(kind)
         if handler is None:
             return Invalid(f"unsupported syntax `{node.type}`", **self.pos(node))
         return handler(self, node)
+
+    def simple(self, match: re.Match[bytes], node: Any, start: int, end: int) -> Expr | None:
+        """What the tree walk makes of a plain string, a name with ``.name`` steps or a whole number
+        (``_SIMPLE``), from the node's bytes; None for a keyword followed by steps."""
+        line = self.single or self.line(node.start_point[0])
+        raw, root, steps, number = match.groups()
+        if raw is not None:
+            text = unescape_quoted(self.src.restore(raw.decode("utf-8", "replace"))) if raw else ""
+            return Literal(_share(text), self.src, start, end, line)
+        if root is not None:
+            if root in _KEYWORDS:
+                return None if steps else Literal(_KEYWORDS[root], self.src, start, end, line)
+            names = steps.decode("ascii").split(".")[1:] if steps else ()
+            return Traversal(_share(root.decode("ascii")), [GetAttr(_share(name)) for name in names],
+                             self.src, start, end, line)
+        return Literal(parse_numeric(number.decode("ascii")), self.src, start, end, line)
 
     def sequence(self, nodes: list) -> Expr:
         """A primary term followed by traversal steps (``get_attr``/``index``/``splat``)."""
@@ -241,6 +281,13 @@ class Compiler:
         return self.object_key(key_node), self.expr(value_node)
 
     def object_key(self, node: Any) -> Expr:
+        if self.shortcuts:
+            start, end = node.start_byte, node.end_byte
+            match = _SIMPLE(self.data, start, end)
+            name = match.group(2) if match is not None and not match.group(3) else None
+            if name is not None and name not in _KEYWORDS:  # a bare identifier key: the literal string
+                return Literal(_share(name.decode("ascii")), self.src, start, end,
+                               self.single or self.line(node.start_point[0]))
         named = [c for c in node.children if c.kind_id != _COMMENT]
         if len(named) == 1 and named[0].kind_id == _VARIABLE_EXPR:
             # A bare identifier key is the literal string, not a variable.

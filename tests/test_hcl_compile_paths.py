@@ -1,0 +1,203 @@
+"""The HCL compiler's shortcuts build exactly what its tree walk builds.
+
+``Compiler.simple`` compiles a plain quoted string, a name with ``.name`` steps or a whole number from
+the expression node's bytes instead of walking tree-sitter's nodes (issue 13, speed).  Every test here
+compiles the same nodes both ways (``Compiler.shortcuts`` off and on) and compares the whole Expr trees:
+classes, values, byte offsets and lines of every node; and checks that the shortcut was taken where it
+should be, so that a comparison of two tree walks cannot pass for one.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tagguard.hcl import _compile
+from tagguard.hcl.evaluate import Expr, GetAttr, GetIndex, MapScope, Splat
+from tagguard.hcl.parse import Body, parse
+from tagguard.hcl.values import Unknown
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _slots(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        slots = klass.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else list(slots)
+    return names
+
+
+def shape(node: object) -> object:
+    """Everything an Expr tree holds, as plain data (a FuncCall's function by name)."""
+    if isinstance(node, Expr):
+        out: list = [type(node).__name__, node.start, node.end, node.line, node.src is not None]
+        for name in _slots(type(node)):
+            if name in ("src", "_span", "line"):
+                continue
+            value = getattr(node, name)
+            out.append((name, getattr(value, "__qualname__", None) if name == "fn" else shape(value)))
+        return out
+    if isinstance(node, (GetAttr, GetIndex, Splat)):
+        return [type(node).__name__] + [shape(getattr(node, name)) for name in _slots(type(node))]
+    if isinstance(node, (list, tuple)):
+        return [shape(item) for item in node]
+    assert node is None or isinstance(node, (str, int, float, bool)), type(node)
+    return (type(node).__name__, node)
+
+
+def _exprs(node: object, out: list) -> list:
+    """Every Expr in a tree."""
+    if isinstance(node, Expr):
+        out.append(node)
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            _exprs(item, out)
+    elif isinstance(node, (Expr, GetAttr, GetIndex, Splat)):
+        for name in _slots(type(node)):
+            if name not in ("src", "fn"):
+                _exprs(getattr(node, name), out)
+    return out
+
+
+def _attributes(body: Body, out: list) -> list:
+    out.extend(body.attributes.values())
+    for block in body.blocks:
+        _attributes(block.body, out)
+    return out
+
+
+SCOPE = MapScope({
+    "var": {"name": "n", "tags": {"a": "b"}, "list": [1, 2]},
+    "local": {"common": {"team": "ml"}},
+    "each": {"key": "k", "value": {"instance_type": "p4d.24xlarge"}},
+    "count": {"index": 3},
+})
+
+
+class Counter:
+    """Counts the expressions ``Compiler.simple`` compiled (``spans``: their byte offsets)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.hits = 0
+        self.spans: list[tuple[int, int]] = []
+        real = _compile.Compiler.simple
+
+        def simple(compiler, match, node, start, end):  # type: ignore[no-untyped-def]
+            result = real(compiler, match, node, start, end)
+            if result is not None:
+                self.hits += 1
+                self.spans.append((start, end))
+            return result
+
+        monkeypatch.setattr(_compile.Compiler, "simple", simple)
+
+
+def compare(source: bytes, name: str = "main.tf") -> int:
+    """Compile every attribute of ``source`` both ways and compare; the number of attributes."""
+    hcl = parse(source, name)
+    count = 0
+    for attr in _attributes(hcl.body, []):
+        node, compiler = attr._node, attr._compiler
+        if node is None:  # an attribute with no value or nested too deeply: no compile
+            continue
+        compiler.shortcuts = False
+        walked = compiler.expression(node)
+        compiler.shortcuts = True
+        fast = compiler.expression(node)
+        assert shape(fast) == shape(walked), (name, attr.name, source[node.start_byte:node.end_byte])
+        for expr in _exprs(fast, []):  # an oracle of its own for lines: the line of the node's first byte
+            assert expr.line == expr.src.data.count(b"\n", 0, expr.start) + 1, (name, attr.name, expr)
+        value, expected = fast.eval(SCOPE), walked.eval(SCOPE)
+        if isinstance(value, Unknown):
+            assert isinstance(expected, Unknown) and (value.reason, value.error) == (expected.reason, expected.error)
+        else:
+            assert value == expected and type(value) is type(expected)
+        count += 1
+    return count
+
+
+SHORTCUT = [
+    '"plain"', '""', '"a b  c "', '"p4d.24xlarge"', '"tab\\there"', '"quote \\" inside"', '"back\\\\slash"',
+    '"\\u00e9t\\U0001F600"', '"caf\u00e9"', '"$"', '"%"', '"50%"', '"$5 {not} a template}"', '"$$"',
+    "var.name", "local.common", "each.value.instance_type", "count.index", "a", "a-b", "a.b-1",
+    "var.x_y-z.w", "a.for", "for", "in", "true", "false", "null", "0", "7", "007", "123456789012345678901234567890",
+]
+TREE_WALK = [
+    '"${var.name}"', '"a-${var.name}-b"', '"%{ if true }x%{ endif }"', '"$${literal}"', '"%%{literal}"',
+    '"\\${x}"', '"\\%{x}"', "true.x", "null.y", "var.list[0]", "var.list.0", "a.b[*].c", "a.*.b", "-1", "1.5",
+    "var.name == \"n\"", "(var.name)", 'f("x")', "[1, 2]", "var . name", "a.b # comment", "\u00e9t\u00e9",
+]
+
+
+@pytest.mark.parametrize("text", SHORTCUT)
+def test_shortcut_shapes_build_what_the_tree_walk_builds(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = Counter(monkeypatch)
+    assert compare(f"x = {text}\n".encode()) == 1
+    assert counter.hits == 1, f"{text} should take the shortcut"
+
+
+@pytest.mark.parametrize("text", TREE_WALK)
+def test_other_shapes_take_the_tree_walk(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = Counter(monkeypatch)
+    assert compare(f"x = {text}\n".encode()) == 1
+    whole = (4, 4 + len(text.encode()))  # an inner expression (``var.name`` in "${var.name}") may take it
+    assert whole not in counter.spans, f"{text} must not take the shortcut"
+
+
+def test_nested_positions_and_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shortcuts inside objects, calls, conditionals, templates and heredocs, on one line and on many."""
+    counter = Counter(monkeypatch)
+    source = b'''locals {
+  tags = merge(local.common, { team = "ml", "cost-center" = var.name, true = 1, null = 2, a.b = 3 })
+  multi = {
+    for k, v in var.tags : k => "${v}-x" if v != "z"
+  }
+  cond = var.name == "n" ? "yes" : count.index
+  doc = <<-EOT
+    name: ${var.name}
+    %{ for t in var.list ~}
+    - ${t}
+    %{ endfor ~}
+  EOT
+  call = format("%s-%d", each.key,
+    7)
+  items = [
+    "a", b.c,   # a comment
+    3,
+  ]
+}
+'''
+    assert compare(source) == 6
+    assert counter.hits >= 15
+
+
+def test_random_strings_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strings and names made of the characters that decide between the two paths."""
+    counter = Counter(monkeypatch)
+    rng = random.Random(13)
+    alphabet = ["a", "Z", "_", "-", "0", " ", "$", "%", "{", "}", "\\", "n", "t", "u", '\\"', "\u00e9", ".", "*"]
+    lines = []
+    for i in range(600):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        lines.append(f'  s{i} = "{body}"')
+        name = ".".join(
+            rng.choice("abxyz_") + "".join(rng.choice("az09_-") for _ in range(rng.randint(0, 3)))
+            for _ in range(rng.randint(1, 4)))
+        lines.append(f"  n{i} = {name}")
+    for i, line in enumerate(lines):  # one attribute per file: a bad one cannot hide the others
+        compare(f"locals {{\n{line}\n}}\n".encode(), f"r{i}.tf")
+    assert counter.hits > 700  # most of the 1,200 take the shortcut; the rest compared all the same
+
+
+def test_repository_and_generated_terraform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = Counter(monkeypatch)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_module.py"), str(tmp_path), "100"], check=True,
+                   capture_output=True)
+    files = sorted(tmp_path.rglob("*.tf")) + sorted((ROOT / "examples").rglob("*.tf"))
+    files += sorted((ROOT / "tests").rglob("*.tf")) + sorted((ROOT / "tests").rglob("*.tfvars"))
+    total = sum(compare(path.read_bytes(), path.name) for path in files)
+    assert total > 500 and counter.hits > total // 2
