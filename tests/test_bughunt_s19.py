@@ -442,6 +442,19 @@ spec: {modelClaim: {modelName: m}}
     """, name="z.yaml")
     assert res["Playground/default/gpu"].ai and res["Playground/default/gpu"].compute.gpus_per_unit == 4
     assert "Playground/default/cpu" not in res or not res["Playground/default/cpu"].ai
+    # then the model of its own directory (llmaz config/samples: the model and the Playground in two files)
+    for d in ("samples", "zz"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "samples" / "model.yaml").write_text(OPEN_MODELS.replace("name: big", "name: m"), encoding="utf-8")
+    (tmp_path / "zz" / "model.yaml").write_text((tmp_path / "z.yaml").read_text(encoding="utf-8")
+                                                .replace("name: cpu", "name: cpu2"), encoding="utf-8")
+    res, _ = run(tmp_path, """\
+    apiVersion: inference.llmaz.io/v1alpha1
+    kind: Playground
+    metadata: {name: sample}
+    spec: {modelClaim: {modelName: m}}
+    """, name="samples/playground.yaml")  # z.yaml and zz/model.yaml define `m` too (on CPU)
+    assert res["Playground/default/sample"].compute.gpus_per_unit == 4
 
 
 def test_llmaz_inference_service_is_a_leader_worker_set(tmp_path):

@@ -448,9 +448,10 @@ class Builder:
         self.runtime_compute: dict[str, RuntimeCompute] = {}
         # (kind, namespace, name) of a DRA ResourceClaim(Template) -> (accelerators per claim, None = unknown; why)
         self.claims: dict[tuple[str, str, str], tuple[float | None, str]] = {}
-        # llmaz OpenModel (file, name) and ("", name) (cluster-scoped; the last one read) -> its inference
-        # flavors [(name, limits)] in order; a Playground takes the model of its own file first (example
-        # directories define one model name several times, each file a whole example)
+        # llmaz OpenModel (file, name), (directory + "/", name) and ("", name) (cluster-scoped; the last one
+        # read) -> its inference flavors [(name, limits)] in order; a Playground takes the model of its own file,
+        # then of its directory (example directories define one model name several times, each file a whole
+        # example)
         self.models: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         self._nodepools: list[dict[str, Any]] = []
         self._nodeclasses: dict[str, Doc] = {}
@@ -494,7 +495,8 @@ class Builder:
                 self.claims[(kind, ns, _name(obj))] = _claim_accelerators(devices)
             elif kind == "OpenModel" and str(obj.get("apiVersion", "")).startswith("llmaz.io/"):
                 flavors = get_path(obj, "spec.inferenceConfig.flavors")
-                self.models[(doc.file, _name(obj))] = self.models[("", _name(obj))] = [
+                self.models[(doc.file, _name(obj))] = self.models[(_dir(doc.file), _name(obj))] = \
+                    self.models[("", _name(obj))] = [
                     (str(f.get("name")), f["limits"] if isinstance(f.get("limits"), dict) else {})
                     for f in (flavors if isinstance(flavors, list) else [])[:64] if isinstance(f, dict)]
 
@@ -864,9 +866,8 @@ class Builder:
         name = next((v for v in (get_path(r.item, str(p), r.obj) for p in paths or []) if v is not None), None)
         if not isinstance(name, str):
             return None
-        flavors = self.models.get((r.doc.file, name))
-        if flavors is None:
-            flavors = self.models.get(("", name))
+        flavors = next((f for f in (self.models.get((key, name)) for key in (r.doc.file, _dir(r.doc.file), ""))
+                        if f is not None), None)
         if flavors is None:
             pod.unresolved.append(f"its accelerators come from OpenModel `{name[:120]}`, which is not in the scanned "
                                   "files")
@@ -1217,6 +1218,11 @@ class Builder:
                 tag_fix_hint=f"`spec.tags` of EC2NodeClass `{name}` "
                              "(Karpenter copies them to the EC2 instances it launches)",
                 suppressions=self._suppressions([_meta(doc.obj).get("annotations")], doc, address)))
+
+
+def _dir(file: str | None) -> str:
+    """``a/b/c.yaml`` -> ``a/b/`` (a key that no file name equals)."""
+    return (file or "").rpartition("/")[0] + "/"
 
 
 def _split_templated(tags: dict[str, str]) -> tuple[list[str], dict[str, str]]:
