@@ -120,11 +120,12 @@ def output_options(f):
 
 
 def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, no_color: bool,
-         renderers: dict | None = None) -> None:
+         renderers: dict | None = None, config=None) -> None:
     """Write the result in every requested format; one of them may go to stdout.
 
     ``renderers`` maps a format name to ``fn(result, color) -> str`` for commands whose
-    text/markdown differ from a scan's (``tagguard diff``).
+    text/markdown differ from a scan's (``tagguard diff``).  ``config``: the command's, for the
+    showback the HTML page renders (computed here when the command has not attached one).
     """
     from tagguard.formats import get_formatter
 
@@ -147,6 +148,8 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
     if len(stdout_pairs) > 1:
         fail("only one format can go to stdout; give --output FILE for the others")
     color = (not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty())
+    if any(fmt == "html" for fmt, _path in pairs) and not (renderers and "html" in renderers):
+        attach_showback(result, config)
     for fmt, path in pairs:
         if renderers and fmt in renderers:
             text = renderers[fmt](result, color and path is None and fmt == "text")
@@ -161,6 +164,18 @@ def emit(result, formats: Sequence[str], outputs: Sequence[Path], extra: dict, n
                 continue
             text = formatter.format(result, color=fmt_color)
         write_output(text, path)
+
+
+def attach_showback(result, config) -> None:
+    """``result.showback`` (what the HTML page shows) with the command's config, unless set."""
+    if result.showback:
+        return
+    from tagguard.cost.showback import build_showback
+
+    try:
+        result.showback = build_showback(result, config)
+    except ValueError as exc:  # showback.allocate_by / shared_costs of the config
+        fail(str(exc))
 
 
 EMIT_FORMATS = ("text", "json", "sarif", "junit", "markdown", "github", "html")
@@ -367,7 +382,7 @@ def scan(paths, config_path, formats, outputs, no_color, baseline_path, quiet, *
         apply_baseline(result, baseline_path or config.base_dir / config.section("baseline"))
     code = result.exit_code()  # the whole rule: the JSON's summary.exit_code is the same number
     if not (quiet and code == 0 and not result.active_findings()):
-        emit(result, formats, outputs, extra, no_color)
+        emit(result, formats, outputs, extra, no_color, config=config)
     raise click.exceptions.Exit(code)
 
 

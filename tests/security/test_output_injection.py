@@ -332,10 +332,18 @@ def test_diff_and_llm_text_guard_their_lines():
 
 # --- HTML, JUnit, SARIF ------------------------------------------------------------------------
 
-def test_html_report_keeps_hostile_values_as_text():
+def _hostile_page() -> str:
+    """The HTML page of the hostile result, its showback computed as a command does (cli.emit)."""
+    from tagguard.cost.showback import build_showback
     from tagguard.formats.html import HtmlFormatter
 
-    page = HtmlFormatter().format(hostile_result())
+    result = hostile_result()
+    result.showback = build_showback(result)
+    return HtmlFormatter().format(result)
+
+
+def test_html_report_keeps_hostile_values_as_text():
+    page = _hostile_page()
     parser = _Collect()
     parser.feed(page)
     tags = [t for t, _ in parser.tags]
@@ -350,10 +358,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
 def test_html_report_in_chromium_has_no_injected_element(tmp_path):
-    from tagguard.formats.html import HtmlFormatter
-
     page = tmp_path / "r.html"
-    page.write_text(HtmlFormatter().format(hostile_result()), encoding="utf-8")
+    page.write_text(_hostile_page(), encoding="utf-8")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
              f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)

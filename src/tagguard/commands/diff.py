@@ -94,5 +94,6 @@ def diff(paths, base_ref, config_path, head_config, bill_paths, bill_month, form
         result.findings.insert(0, notice)
     result.config = dict(config.describe(), source=choice.source, head_changed=bool(choice.changed),
                          changed_files=list(choice.changed))
-    emit(result, formats, outputs, extra, no_color, renderers={"text": lambda r, color: render_text(r, color=color)})
+    emit(result, formats, outputs, extra, no_color, renderers={"text": lambda r, color: render_text(r, color=color)},
+         config=config)
     raise click.exceptions.Exit(result.exit_code())

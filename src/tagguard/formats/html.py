@@ -172,10 +172,9 @@ class HtmlFormatter(Formatter):
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
         sb = result.showback
-        if not sb:
-            from tagguard.cost.showback import build_showback
-
-            sb = build_showback(result, None)
+        if not sb:  # the command computes it with its config (cli.emit): a format computes nothing
+            raise ValueError("the html format renders result.showback; none was computed "
+                             "(tagguard.cost.showback.build_showback)")
         t = sb["totals"]
         dim = sb["dimensions"][sb["allocate_by"]]
         hist = result.history or {}
