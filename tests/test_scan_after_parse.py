@@ -82,3 +82,71 @@ def test_a_json_scan_of_ascii_text_compiles_none_of_the_escaping_expressions(tmp
     assert _after_scan(tmp_path, compiled) == []
     assert _after_scan(tmp_path, compiled, TINY.replace('"p"', '"p\u202e"')) == ["_JSON_RAW"]
     assert "\\u202e" in (tmp_path / "r.json").read_text()
+
+
+def _card_questions():
+    from tagguard.pricing import catalog
+
+    card = catalog.load()
+    names = sorted(card.by_name) + [i.instance_type.upper() for i in card.instances.values()]
+    names += ["g5.96xlarge", "a3-highgpu-4g", "zones/us-central1-a/machineTypes/a2-ultragpu-2g", "NC24ads_A100_v4",
+              "standard_nd96isr_h200_v5", "g7e.2xlarge", "ml.g9.xlarge", "m5.large", "t3.micro", " p4d.24xlarge ",
+              "", "n1-standard-8"]
+    return card, names, (None, "aws", "gcp", "azure", "kubernetes", "AWS")
+
+
+def test_rate_card_answers_are_the_same_remembered_or_not():
+    card, names, providers = _card_questions()
+    for name in names:
+        for provider in providers:
+            for _ in range(2):  # asked, then answered from the memo
+                assert card.lookup(name, provider) is (card._lookup(name, provider) if name else None)
+                assert card.find_family(name, provider) is (card._find_family(name, provider) if name else None)
+                assert card.accelerator_info(name, provider) == card._accelerator_info(name, provider)
+    # arguments that are not strings are answered, not remembered (nor a reason to fail)
+    assert card.accelerator_info(None) is None and card.lookup(None) is None
+    before = len(card._memo)
+    assert card.lookup(["p4d.24xlarge"]) is None  # type: ignore[arg-type]
+    assert len(card._memo) == before
+
+
+def test_a_card_changed_in_place_answers_anew_after_forget():
+    import dataclasses
+
+    from tagguard.pricing import catalog
+
+    shipped = catalog.load()
+    card = dataclasses.replace(shipped, instances=dict(shipped.instances),
+                               by_name={k: list(v) for k, v in shipped.by_name.items()})
+    assert card._memo == {}  # a copy starts with its own, empty memo
+    old = card.lookup("g5.xlarge", "aws")
+    new = dataclasses.replace(old, on_demand=123.0)
+    card.by_name["g5.xlarge"] = [new]
+    assert card.lookup("g5.xlarge", "aws") is old  # the contract: edit in place, then forget()
+    card.forget()
+    assert card.lookup("g5.xlarge", "aws") is new
+    assert shipped.lookup("g5.xlarge", "aws") is old
+
+
+def test_a_scan_looks_each_instance_type_up_once_not_per_resource(tmp_path, monkeypatch):
+    # the reader (is it accelerated?) and the pricer (its row, its family) asked the card about every
+    # resource, each time normalising the name and matching it against the card's names and patterns
+    from tagguard.config import Config
+    from tagguard.pipeline import scan
+    from tagguard.pricing import catalog
+
+    seen: list[str] = []
+    real = catalog._candidates
+
+    def counting(instance_type):
+        seen.append(instance_type)
+        return real(instance_type)
+
+    monkeypatch.setattr(catalog, "_candidates", counting)
+    catalog.load().forget()
+    (tmp_path / "main.tf").write_text("".join(
+        f'resource "aws_instance" "gpu_{i}" {{\n  instance_type = "{("p4d.24xlarge", "g6.xlarge")[i % 2]}"\n'
+        f'  tags = {{ project = "p" }}\n}}\n' for i in range(60)))
+    result = scan([str(tmp_path)], Config(raw={"scope": "all"}))
+    assert len(result.resources) == 60 and all(r.cost and r.cost.monthly_usd for r in result.resources)
+    assert len(seen) <= 12, f"the rate card searched {len(seen)} times for 60 resources of 2 types"

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 RATECARD = "ratecard.json"
 CLOUD_PROVIDERS = ("aws", "gcp", "azure")
@@ -119,6 +120,12 @@ class RateCard:
     families: list[Family] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
     gpu_rates: dict[str, GpuRate] = field(default_factory=dict)
+    # Answers of the lookups below by (question, instance type, provider): a scan asks about the same few
+    # types thousands of times (each is normalised and matched against the families' patterns).  A card
+    # is not changed once it has answered (``pricing.refresh.overlay`` changes a new copy, whose memo
+    # ``dataclasses.replace`` starts empty); code that edits a card in place must call ``forget()``.
+    _memo: dict[tuple[str, str, str | None], Any] = field(default_factory=dict, init=False, repr=False,
+                                                          compare=False)
 
     @property
     def hours_per_month(self) -> float:
@@ -127,10 +134,31 @@ class RateCard:
     # The lookups below read this card only: a pricer given a card (the shipped one, or the shipped
     # one with a local card laid over it) prices from that card and nothing else.
 
+    def forget(self) -> None:
+        """Drop the memo of lookups (after changing this card's rows or families in place)."""
+        self._memo.clear()
+
+    def _memoised(self, question: str, answer: Callable[[Any, Any], Any], instance_type: Any, provider: Any) -> Any:
+        """``answer(instance_type, provider)``, asked once per card for string arguments."""
+        if type(instance_type) is not str or (provider is not None and type(provider) is not str):
+            return answer(instance_type, provider)
+        key = (question, instance_type, provider)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        value = answer(instance_type, provider)
+        if len(self._memo) < _MEMO_MAX:
+            self._memo[key] = value
+        return value
+
     def lookup(self, instance_type: str | None, provider: str | None = None) -> InstanceInfo | None:
         """The row for a type (see the module function ``lookup``)."""
         if not instance_type:
             return None
+        return self._memoised("lookup", self._lookup, instance_type, provider)
+
+    def _lookup(self, instance_type: str, provider: str | None) -> InstanceInfo | None:
         want = _provider_filter(provider)
         for name in _candidates(instance_type):
             for info in self.by_name.get(name, ()):
@@ -142,6 +170,9 @@ class RateCard:
         """The accelerated instance family a type belongs to, even when this size is not in the card."""
         if not instance_type:
             return None
+        return self._memoised("family", self._find_family, instance_type, provider)
+
+    def _find_family(self, instance_type: str, provider: str | None) -> Family | None:
         want = _provider_filter(provider)
         for name in _candidates(instance_type):
             for fam in self.families:
@@ -152,6 +183,10 @@ class RateCard:
     def accelerator_info(self, instance_type: str | None,
                          provider: str | None = None) -> tuple[str | None, float | None] | None:
         """``(gpu_model, gpus_per_unit)`` for an accelerated type (see the module function)."""
+        return self._memoised("accelerator", self._accelerator_info, instance_type, provider)
+
+    def _accelerator_info(self, instance_type: str | None,
+                          provider: str | None) -> tuple[str | None, float | None] | None:
         info = self.lookup(instance_type, provider)
         if info is not None:
             return info.gpu_model, float(info.accelerator_count)
@@ -250,12 +285,15 @@ def normalize(instance_type: str) -> str:
     return name.lower()
 
 
-def _candidates(instance_type: str) -> list[str]:
+_AZURE_BARE = re.compile(r"^(n[cdv]|nd)[0-9]")
+_MEMO_MAX = 4096  # bounded: instance types come from scanned files
+
+
+def _candidates(instance_type: str) -> tuple[str, ...]:
     name = normalize(instance_type)
-    out = [name]
-    if name and not name.startswith("standard_") and re.match(r"^(n[cdv]|nd)[0-9]", name):
-        out.append("standard_" + name)  # Azure size written without its tier prefix
-    return out
+    if name and not name.startswith("standard_") and _AZURE_BARE.match(name):
+        return (name, "standard_" + name)  # Azure size written without its tier prefix
+    return (name,)
 
 
 def _provider_filter(provider: str | None) -> str | None:
