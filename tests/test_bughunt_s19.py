@@ -142,7 +142,7 @@ def test_kubevirt_hostile_device_lists_stay_bounded(tmp_path):
     res, result = run(tmp_path, text)
     assert time.monotonic() - started < 30
     r = res["VirtualMachineInstance/default/big"]
-    assert r.ai and r.compute.gpus_per_unit == 256  # devices read per list, at most
+    assert r.ai and r.compute.gpus_per_unit == 20000  # summed per resource: linear, no container per device
 
 
 # --- AppWrapper (project-codeflare/appwrapper): whole objects in `components[].template`; the wrapped Job
@@ -217,6 +217,26 @@ def test_appwrapper_of_an_unknown_kind_with_gpus_is_a_warning_naming_the_wrapper
     found = rules(result, "not-scanned")
     assert any(f.address == "AppWrapper/batch/aw#Trainer/t" and "2 nvidia.com/gpu" in f.message for f in found)
     assert any("no object with kind and apiVersion at `spec.components.1.template`" in f.message for f in found)
+
+
+def test_appwrapper_with_more_components_than_read_says_so(tmp_path):
+    job = ("{template: {apiVersion: batch/v1, kind: Job, metadata: {name: j%d}, spec: {template: {spec: "
+           "{containers: [{name: c, resources: {limits: {nvidia.com/gpu: 1}}}]}}}}}")
+    comps = ", ".join(job % i for i in range(300))
+    res, result = run(tmp_path, "apiVersion: workload.codeflare.dev/v1beta2\nkind: AppWrapper\n"
+                                f"metadata: {{name: aw}}\nspec: {{components: [{comps}]}}\n")
+    assert len([a for a in res if a.startswith("AppWrapper/")]) == 256
+    assert any("holds 300 objects; the first 256 are read" in f.message for f in rules(result, "not-scanned"))
+
+
+def test_unknown_kind_count_cut_short_by_the_walk_limit_says_at_least(tmp_path, monkeypatch):
+    from tagguard.sources.kubernetes import workloads
+
+    monkeypatch.setattr(workloads, "_WALK_MAX", 100)
+    pods = ", ".join(["{containers: [{name: c, resources: {limits: {nvidia.com/gpu: 1}}}]}"] * 50)
+    _, result = run(tmp_path, f"apiVersion: example.com/v1\nkind: Frob\nmetadata: {{name: f}}\n"
+                              f"spec: {{pods: [{pods}]}}\n")
+    assert any("it requests at least" in f.message for f in rules(result, "not-scanned"))
 
 
 def test_wrappers_nested_too_deep_are_reported_not_followed(tmp_path):

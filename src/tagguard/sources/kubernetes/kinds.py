@@ -309,7 +309,29 @@ def _sections(entry: dict[str, Any], holder: Any, qfield: str) -> dict[str, Any]
     return out
 
 
-_GPU_ITEMS_MAX = 256  # list items of one `gpus` path read (a VM has a few devices; hostile input has millions)
+_GPU_ITEMS_MAX = 256  # distinct containers kept from one `gpus` list (numeric counts are summed, never capped)
+
+
+def _list_gpus(entry: dict[str, Any], items: list[Any], root: dict[str, Any], unknown: list[str] | None
+               ) -> list[dict[str, Any]]:
+    """A ``gpus`` path that is a list: one entry per item; numeric counts of one resource summed into one
+    container (a hostile list of a million devices is one sum, not a million containers)."""
+    sums: dict[str, float] = {}
+    other: list[dict[str, Any]] = []
+    one_entry = {"gpus": [{**entry, "path": "."}]}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for c in declared_gpus(one_entry, item, root, unknown):
+            limits = c["resources"].get("limits") if isinstance(c.get("resources"), dict) else None
+            if isinstance(limits, dict) and len(limits) == 1 and len(c["resources"]) == 1:
+                (name, qty), = limits.items()
+                if isinstance(qty, (int, float)) and not isinstance(qty, bool):
+                    sums[name] = sums.get(name, 0) + qty
+                    continue
+            if len(other) < _GPU_ITEMS_MAX:
+                other.append(c)
+    return [{"resources": {"limits": {k: v}}} for k, v in sums.items()] + other
 
 
 def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any], unknown: list[str] | None = None
@@ -325,9 +347,7 @@ def declared_gpus(role: dict[str, Any], item: Any, root: dict[str, Any], unknown
         if holder is None:
             continue
         if isinstance(holder, list):  # KubeVirt `devices.gpus: [{name, deviceName}]`: one entry per item
-            for one in holder[:_GPU_ITEMS_MAX]:
-                if isinstance(one, dict):
-                    out.extend(declared_gpus({"gpus": [{**entry, "path": "."}]}, one, root, unknown))
+            out.extend(_list_gpus(entry, holder, root, unknown))
             continue
         qfield = str(entry.get("quantity") or "quantity")
         if entry.get("format") == "sections":

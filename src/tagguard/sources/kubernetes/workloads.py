@@ -646,7 +646,8 @@ class Builder:
         obj = doc.obj
         kind, api = str(obj.get("kind")), str(obj.get("apiVersion"))
         ns = str(_meta(obj).get("namespace") or self.default_ns)
-        what = ", ".join([f"{v:g} {k}" for k, v in found.items()] + bad)
+        # the walk stops after _WALK_MAX nodes: what it found is then a lower bound
+        what = ", ".join([f"{'at least ' if stack else ''}{v:g} {k}" for k, v in found.items()] + bad)
         address = f"{within}#{kind}/{_name(obj)}" if within else f"{kind}/{ns}/{_name(obj)}"
         self.out.findings.append(Finding(
             rule="not-scanned", category="not_scanned", severity=WARNING, address=address, resource_type=kind,
@@ -704,6 +705,9 @@ class Builder:
             items = [(str(i), v) for i, v in enumerate(coll)] if isinstance(coll, list) else \
                 [(str(k), v) for k, v in coll.items()] if isinstance(coll, dict) else []
         found = False
+        if len(items) > _EMBED_MAX:
+            self._not_read(doc, base, f"`{each}` holds {len(items)} objects; the first {_EMBED_MAX} are read, the "
+                           "pods of the others are not checked")
         for key, item in items[:_EMBED_MAX]:
             where = join(f"{each}.{key}" if each else None, path)
             inner = get_path(item, path, obj)
