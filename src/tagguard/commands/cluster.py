@@ -165,6 +165,8 @@ def opencost(source, config_path, group_by, timeout, fail_on, formats, outputs, 
     """GPU-hours and cost from an OpenCost allocation response (file or URL), judged against the taxonomy.
 
     Query OpenCost with e.g. `/allocation?window=30d&aggregate=pod&accumulate=true&includeIdle=true`.
+    Credentials for a URL from the environment: TAGGUARD_OPENCOST_TOKEN (bearer) or TAGGUARD_OPENCOST_USER and
+    TAGGUARD_OPENCOST_PASSWORD (basic); a URL with user:password@ in it is refused.
     Formats as `cluster report`. Exit 1 when a finding is at or above --fail-on (unattributed GPU-hours are errors).
     """
     from tagguard.actuals.cluster import opencost as oc

@@ -27,15 +27,59 @@ class OpenCostError(ValueError):
     pass
 
 
-def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES) -> tuple[Any, str]:
-    """The parsed JSON from a file path or an http(s) URL given on the command line (trusted)."""
-    if source.startswith(("http://", "https://")):
+CREDENTIALS_ENV = ("TAGGUARD_OPENCOST_TOKEN", "TAGGUARD_OPENCOST_USER", "TAGGUARD_OPENCOST_PASSWORD")
+
+
+def _url(source: str) -> bool:
+    """True for an http(s) URL; ``OpenCostError`` for a URL that carries credentials (``user:password@``,
+    whatever the scheme): the source is printed in messages and written to the report, so it never holds
+    them (they come from the environment, ``CREDENTIALS_ENV``), and for a URL of another scheme."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(source)
+    except ValueError:  # an unbalanced [ in the host: a file name then
+        return False
+    if not parts.scheme or not parts.netloc:  # a path (also //host/share/file.json)
+        return False
+    scheme = parts.scheme.lower()
+    bare = f"{scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    if "@" in parts.netloc:
+        raise OpenCostError(f"{bare}: the URL carries credentials; give them in the environment "
+                            "(TAGGUARD_OPENCOST_TOKEN, or TAGGUARD_OPENCOST_USER and TAGGUARD_OPENCOST_PASSWORD)")
+    if scheme not in ("http", "https"):
+        raise OpenCostError(f"{bare}: expected a file or an http:// or https:// URL")
+    return True
+
+
+def _auth(env: Any) -> str | None:
+    """The Authorization header from the environment: a bearer token, else basic user and password."""
+    import base64
+
+    if env.get("TAGGUARD_OPENCOST_TOKEN"):
+        return f"Bearer {env['TAGGUARD_OPENCOST_TOKEN']}"
+    if env.get("TAGGUARD_OPENCOST_USER"):
+        raw = f"{env['TAGGUARD_OPENCOST_USER']}:{env.get('TAGGUARD_OPENCOST_PASSWORD') or ''}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+    return None
+
+
+def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES, env: Any = None) -> tuple[Any, str]:
+    """The parsed JSON from a file path or an http(s) URL given on the command line (trusted).
+
+    A URL's credentials come from ``env`` (default ``os.environ``): ``TAGGUARD_OPENCOST_TOKEN`` (bearer) or
+    ``TAGGUARD_OPENCOST_USER`` + ``TAGGUARD_OPENCOST_PASSWORD`` (basic); a URL with ``user:password@`` is refused."""
+    if _url(source):
+        import os
         import urllib.error
         import urllib.request
 
+        req = urllib.request.Request(source, headers={"Accept": "application/json"})
+        auth = _auth(os.environ if env is None else env)
+        if auth:  # not sent on to where a redirect points
+            req.add_unredirected_header("Authorization", auth)
         try:
-            with urllib.request.urlopen(urllib.request.Request(source, headers={"Accept": "application/json"}),
-                                        timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 raw = resp.read(max_bytes + 1)
         except (urllib.error.URLError, OSError) as exc:
             raise OpenCostError(f"{source}: cannot read: {getattr(exc, 'reason', None) or exc}") from None
