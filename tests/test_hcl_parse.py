@@ -90,6 +90,16 @@ def test_broken_file_keeps_what_parsed_and_names_lines():
     assert any("missing `}`" in e.message for e in hcl.errors)
 
 
+def test_blocks_tree_sitter_wrapped_in_an_error_node_are_kept():
+    # tree-sitter makes this block a child of an ERROR node under config_file (no body): the walk
+    # goes into ERROR nodes (tested by kind_id, 0xFFFF for ERROR) and keeps what parsed there
+    hcl = parse(b'variable "gpus" {\n  default = 2\n}\n { ,\n', "x.tf")
+    (block,) = hcl.body.blocks
+    assert (block.type, block.labels, block.line, block.end_line) == ("variable", ["gpus"], 1, 3)
+    assert block.body.get("default").expr.eval(None) == 2
+    assert [e.line for e in hcl.errors] == [1, 4]  # tree-sitter's two ERROR nodes
+
+
 @pytest.mark.parametrize(
     "source, line, fragment",
     [

@@ -31,6 +31,13 @@ _PARSER: Any = None
 _COMMENT_QUERY: Any = None
 
 
+class _KINDS:
+    """The ``kind_id`` of the node kinds the syntax-tree walk tests (set with the parser)."""
+
+    attribute = block = body = comment = expression = string_lit = identifier = -1
+    error = 0xFFFF  # tree-sitter's ERROR node
+
+
 def _parser() -> Any:
     global _PARSER, _COMMENT_QUERY
     if _PARSER is None:
@@ -39,6 +46,8 @@ def _parser() -> Any:
 
         language = Language(tree_sitter_hcl.language())
         _COMMENT_QUERY = Query(language, "(comment) @comment")
+        for name in ("attribute", "block", "body", "comment", "expression", "string_lit", "identifier"):
+            setattr(_KINDS, name, language.id_for_node_kind(name, True))
         _PARSER = Parser(language)
     return _PARSER
 
@@ -489,18 +498,17 @@ class _Reader:
     # --- bodies ---------------------------------------------------------------
 
     def fill_body(self, body: Body, children: list, depth: int) -> None:
+        kinds = _KINDS  # node kinds by number (``kind_id``: an int; ``type`` builds a str each time)
         for child in children:
-            kind = child.type
-            if kind == "attribute":
+            kind = child.kind_id
+            if kind == kinds.attribute:
                 self.add_attribute(body, child)
-            elif kind == "block":
+            elif kind == kinds.block:
                 self.add_block(body, child, depth)
-            elif kind == "comment":
+            elif kind == kinds.comment:
                 self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
-            elif kind == "body":
-                self.fill_body(body, child.children, depth)
-            elif kind == "ERROR":
-                # tree-sitter wraps what it could not place; keep what parsed inside.
+            elif kind == kinds.body or kind == kinds.error:
+                # tree-sitter wraps what it could not place in ERROR; keep what parsed inside.
                 self.fill_body(body, child.children, depth)
 
     def add_attribute(self, body: Body, node: Any) -> None:
@@ -508,7 +516,9 @@ class _Reader:
         name_node = children[0]
         data = self.data
         # self.text(name_node), self.lines(node) inlined: this runs for every attribute of every file
-        name = self.src.restore(data[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace"))
+        name = data[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
+        if self.src.long is not None:
+            name = self.src.restore(name)
         name = sys.intern(name) if len(name) <= _SHARE_MAX else name
         expr_node = children[-1]
         start, end = expr_node.start_byte, expr_node.end_byte
@@ -521,9 +531,9 @@ class _Reader:
         if end_line is None:
             end_line = known[end_row] = end_row + 1
         attr = Attribute(name, expr_node, self.compiler, line, end_line)
-        if expr_node.type != "expression":
+        if expr_node.kind_id != _KINDS.expression:
             attr._expr = Invalid(f"attribute {name} has no value", **self.compiler.pos(node))
-        elif end - start > _DEPTH_CHECK_BYTES and _too_deep(expr_node):
+        elif end - start > _DEPTH_CHECK_BYTES and expr_node.descendant_count > MAX_EXPR_DEPTH and _too_deep(expr_node):
             self.issue(node, f"expression of `{name}` is nested more than {MAX_EXPR_DEPTH} levels deep")
             attr._expr = Invalid("expression nested too deeply", **self.compiler.pos(node))
         if self.may_hold_comment(start, end):
@@ -549,13 +559,14 @@ class _Reader:
         if end_line is None:
             end_line = known[end_row] = end_row + 1
         block = Block(self.text(children[0]), [], Body(), line, end_line)
+        kinds = _KINDS
         for child in children[1:]:
-            kind = child.type
-            if kind == "body":
+            kind = child.kind_id
+            if kind == kinds.body:
                 self.fill_body(block.body, child.children, depth + 1)
-            elif kind == "string_lit" or kind == "identifier":
+            elif kind == kinds.string_lit or kind == kinds.identifier:
                 block.labels.append(self.label(child))
-            elif kind == "comment":
+            elif kind == kinds.comment:
                 self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
         body.blocks.append(block)
 
@@ -565,7 +576,7 @@ class _Reader:
 
     def label(self, node: Any) -> str:
         start, end = node.start_byte, node.end_byte
-        if node.type == "string_lit" and end - start >= 2 and self.data[end - 1 : end] == b'"':
+        if node.kind_id == _KINDS.string_lit and end - start >= 2 and self.data[end - 1 : end] == b'"':
             start, end = start + 1, end - 1
         return _share(unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace"))))
 
@@ -674,7 +685,8 @@ def _comment_text(text: str) -> str:
 
 
 def _too_deep(node: Any) -> bool:
-    """Whether the subtree goes deeper than MAX_EXPR_DEPTH (iterative walk)."""
+    """Whether the subtree goes deeper than MAX_EXPR_DEPTH (iterative walk; callers skip it for a
+    subtree of at most MAX_EXPR_DEPTH nodes, ``descendant_count``, which tree-sitter keeps)."""
     cursor = node.walk()
     depth = 0
     while True:
