@@ -201,3 +201,16 @@ def test_repository_and_generated_terraform(tmp_path: Path, monkeypatch: pytest.
     files += sorted((ROOT / "tests").rglob("*.tf")) + sorted((ROOT / "tests").rglob("*.tfvars"))
     total = sum(compare(path.read_bytes(), path.name) for path in files)
     assert total > 500 and counter.hits > total // 2
+
+
+def test_repeated_texts_get_their_own_nodes_and_positions() -> None:
+    """``simple`` reads a short text once per file; every occurrence still gets its own Expr."""
+    long = "x" * 80  # over the cached length: read each time, same result
+    hcl = parse(f'a = var.x.y\nb = var.x.y\nc = "{long}"\nd = "{long}"\ne = "s"\nf = "s"\n'.encode(), "r.tf")
+    attrs = hcl.body.attributes
+    a, b = attrs["a"].expr, attrs["b"].expr
+    assert a is not b and a.steps is not b.steps and shape(a.steps) == shape(b.steps)
+    assert [(e.line, e.start, e.end) for e in (a, b)] == [(1, 4, 11), (2, 16, 23)]
+    assert attrs["c"].expr.eval(None) == attrs["d"].expr.eval(None) == long
+    e, f = attrs["e"].expr, attrs["f"].expr
+    assert e is not f and (e.line, f.line) == (5, 6) and e.eval(None) == f.eval(None) == "s"

@@ -109,6 +109,16 @@ _SIMPLE = re.compile(
     rb"|([0-9]+)"
 ).fullmatch
 _KEYWORDS = {b"true": True, b"false": False, b"null": None}
+_UNSEEN = object()
+
+
+class _Value:
+    """A literal's value in ``Compiler.simple_known`` (a class of its own: values may be tuples or None)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class Compiler:
@@ -126,6 +136,7 @@ class Compiler:
         # each node's line up)
         self.single = 0
         self.shortcuts = True  # False: every expression takes the tree walk (tests compare both)
+        self.simple_known: dict[bytes, Any] = {}  # short texts ``simple`` has read: what they mean
 
     # --- helpers --------------------------------------------------------------
 
@@ -182,18 +193,33 @@ class Compiler:
     def simple(self, match: re.Match[bytes], node: Any, start: int, end: int) -> Expr | None:
         """What the tree walk makes of a plain string, a name with ``.name`` steps or a whole number
         (``_SIMPLE``), from the node's bytes; None for a keyword followed by steps."""
+        if end - start <= _SHARE_MAX:  # short texts repeat: decode them once per file
+            key = match.group(0)
+            meaning = self.simple_known.get(key, _UNSEEN)
+            if meaning is _UNSEEN:
+                meaning = self.simple_known[key] = self.simple_meaning(match)
+        else:
+            meaning = self.simple_meaning(match)
+        if meaning is None:
+            return None
         line = self.single or self.line(node.start_point[0])
+        if meaning.__class__ is tuple:
+            root, names = meaning
+            return Traversal(root, [GetAttr(name) for name in names], self.src, start, end, line)
+        return Literal(meaning.value, self.src, start, end, line)
+
+    def simple_meaning(self, match: re.Match[bytes]) -> Any:
+        """``_Value(v)`` for a literal, ``(root, names)`` for a traversal, None for a keyword with steps."""
         raw, root, steps, number = match.groups()
         if raw is not None:
             text = unescape_quoted(self.src.restore(raw.decode("utf-8", "replace"))) if raw else ""
-            return Literal(_share(text), self.src, start, end, line)
+            return _Value(_share(text))
         if root is not None:
             if root in _KEYWORDS:
-                return None if steps else Literal(_KEYWORDS[root], self.src, start, end, line)
+                return None if steps else _Value(_KEYWORDS[root])
             names = steps.decode("ascii").split(".")[1:] if steps else ()
-            return Traversal(_share(root.decode("ascii")), [GetAttr(_share(name)) for name in names],
-                             self.src, start, end, line)
-        return Literal(parse_numeric(number.decode("ascii")), self.src, start, end, line)
+            return _share(root.decode("ascii")), tuple(_share(name) for name in names)
+        return _Value(parse_numeric(number.decode("ascii")))
 
     def sequence(self, nodes: list) -> Expr:
         """A primary term followed by traversal steps (``get_attr``/``index``/``splat``)."""
