@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
     from pathlib import Path
 
 # Records held by the hundred thousand (resources, findings and their parts) have ``__slots__`` where
@@ -518,6 +519,34 @@ class DiffInfo:
         return cls(**kw)
 
 
+@dataclass
+class GpuActuals:
+    """``cluster report`` / ``cluster opencost``: GPUs actually requested and used, as a ``ScanResult`` (its
+    findings) for the scan formats. ``github`` writes the report's own Markdown as the job summary and ``html``
+    shows these figures as its headline, instead of the (absent) IaC estimates. ``markdown`` is the report's
+    renderer (one renderer per format: never a copy); every string here came from the cluster (untrusted)."""
+
+    kind: str  # "prometheus" | "opencost"
+    source: str  # the cluster: its URL without credentials, or the file
+    window: str  # "<start> .. <end>", or "" when the input does not say
+    requested_gpu_hours: float
+    cost_usd: float  # what the requested GPU-hours cost over the window
+    used_gpu_hours: float | None  # None: no utilisation measured at all
+    unmeasured_gpu_hours: float  # requested GPU-hours without utilisation data (neither used nor idle)
+    idle_gpu_hours: float  # allocated to a pod, not used (of the measured GPU-hours)
+    unallocated_gpu_hours: float  # allocatable GPUs no pod requested
+    unallocated_cost_usd: float
+    unattributed_gpu_hours: float  # of pods whose labels miss or break the taxonomy
+    unattributed_cost_usd: float
+    markdown: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+
+    def unattributed_share(self) -> float:
+        """The unattributed part of the spend (of the GPU-hours when nothing is priced), 0..1."""
+        if self.cost_usd > 0:
+            return min(1.0, self.unattributed_cost_usd / self.cost_usd)
+        return min(1.0, self.unattributed_gpu_hours / self.requested_gpu_hours) if self.requested_gpu_hours else 0.0
+
+
 # Optional top-level keys of the JSON report, in the order they are written.
 REPORT_PARTS = ("unseen_inputs", "baseline", "cost_diff", "budgets", "diff", "drift", "history", "showback")
 
@@ -541,6 +570,7 @@ class ScanResult:
     history: dict[str, Any] | None = None  # --history: history.record_run's new/fixed/trend document
     showback: dict[str, Any] | None = None  # showback.build_showback's document (HTML, history)
     config: dict[str, Any] | None = None  # config.Config.describe(): {path, taxonomy, sha256, source}
+    gpu_actuals: GpuActuals | None = None  # cluster report / cluster opencost: the report's headline and Markdown
 
     def base_dir(self) -> Path:
         """The directory the findings' file paths are relative to."""

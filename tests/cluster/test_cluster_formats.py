@@ -170,7 +170,8 @@ def prom_hostile(tmp_path_factory):
 
 
 def test_hostile_cluster_values_stay_inert_in_every_format(prom_hostile, tmp_path, monkeypatch):
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     res, out = every_format(prom_hostile.url, tmp_path)
     assert res.exit_code == 1, res.output
     rep = json.loads(out["json"])
@@ -195,6 +196,9 @@ def test_hostile_cluster_values_stay_inert_in_every_format(prom_hostile, tmp_pat
     for bad in ("<script>alert", "<h1>pwn", "<h1>two", "\x1b", "\u202e", "<!-- tagguard-report -->"):
         assert bad not in html, bad
     assert "&lt;h1&gt;pwn" in html and "evil.example.com" in out["markdown"]  # the values are there, as text
+    assert 'id="kpi-actual"' in html and "AI spend / month" not in html  # the cluster's headline
+    # the GitHub job summary is the cluster's Markdown (the hostile group and workload names), as inert
+    assert summary.read_text(encoding="utf-8") == out["markdown"]
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,7 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:
         fail(str(exc), code=2)
-    result = to_result(rep, config, actuals=rep["source"]["prometheus"], incomplete=client.warnings)
+    result = to_result(rep, config, actuals=rep["source"]["prometheus"], incomplete=client.warnings, render=render)
     if history_path is not None:
         from tagguard.state.history import HistoryError, record_cluster
 
@@ -180,7 +180,7 @@ def opencost(source, config_path, group_by, timeout, fail_on, formats, outputs, 
         rep = oc.build(doc, where, config.taxonomy(), group_by)
     except oc.OpenCostError as exc:
         fail(str(exc), code=2)
-    _emit(to_result(rep, config), rep, oc.render, formats, outputs, kw, no_color)
+    _emit(to_result(rep, config, render=oc.render), rep, oc.render, formats, outputs, kw, no_color)
 
 
 @cluster.command("export-focus")

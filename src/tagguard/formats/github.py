@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import guard_commands, wf_data, wf_property
-from tagguard.model import ERROR, INFO, WARNING, ScanResult
+from tagguard.model import ERROR, INFO, WARNING, GpuActuals, ScanResult
 
 COMMAND_OF = {ERROR: "error", WARNING: "warning", INFO: "notice"}
 
@@ -70,9 +70,13 @@ class GithubFormatter(Formatter):
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
         lines = finding_annotations(result)
-        from tagguard.formats.markdown import render_summary_line
+        if result.gpu_actuals is not None:  # cluster report / cluster opencost: not a scan of AI resources
+            summary = actuals_summary_line(result, result.gpu_actuals)
+        else:
+            from tagguard.formats.markdown import render_summary_line
 
-        summary = render_summary_line(result).replace(":x: ", "").replace(":white_check_mark: ", "").replace("**", "")
+            summary = render_summary_line(result).replace(":x: ", "").replace(":white_check_mark: ", "")
+            summary = summary.replace("**", "")
         lines.append(guard_commands(summary))  # data-free today; kept inert should that change
         baseline = result.baseline
         if baseline is not None:
@@ -95,11 +99,29 @@ def finding_annotations(result: ScanResult) -> list[str]:
     return lines
 
 
+def actuals_summary_line(result: ScanResult, a: GpuActuals) -> str:
+    """The log line of a cluster report: the gate's verdict and findings, the GPU-hours and what they cost."""
+    from tagguard.formats.helpers import money, plural
+
+    s = result.summary()
+    sev = s["by_severity"]
+    counts = [plural(sev.get(ERROR, 0), "error"), plural(sev.get(WARNING, 0), "warning")]
+    if sev.get(INFO):
+        counts.append(f"{sev[INFO]} info")
+    return (f"{'FAIL' if s['exit_code'] else 'PASS'}: {plural(s['findings'], 'finding')} ({', '.join(counts)}); "
+            f"{a.requested_gpu_hours:,.1f} GPU-hours requested ({money(a.cost_usd)}), "
+            f"{a.unattributed_gpu_hours:,.1f} unattributed ({money(a.unattributed_cost_usd)}, "
+            f"{a.unattributed_share():.1%} of the {'spend' if a.cost_usd > 0 else 'GPU-hours'})")
+
+
 def write_step_summary(result: ScanResult, text: str | None = None) -> Path | None:
-    """Append the Markdown report to ``$GITHUB_STEP_SUMMARY`` when it is set."""
+    """Append the Markdown report to ``$GITHUB_STEP_SUMMARY`` when it is set: the scan's, or a cluster report's
+    own (``result.gpu_actuals.markdown``)."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
+    if text is None and result.gpu_actuals is not None and result.gpu_actuals.markdown is not None:
+        text = result.gpu_actuals.markdown()
     if text is None:
         from tagguard.formats.markdown import MarkdownFormatter
 

@@ -14,7 +14,7 @@ from typing import Any
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import term
 from tagguard.formats.helpers import money, plural
-from tagguard.model import ScanResult
+from tagguard.model import GpuActuals, ScanResult
 
 CSS = """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--card:#fff;--bar:#2563eb;--un:#dc2626;--ok:#16a34a;--warn:#d97706}
@@ -24,7 +24,7 @@ main{max-width:1180px;margin:0 auto;padding:20px 28px 40px}
 .kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin-bottom:18px}
 .kpi{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px}
 .kpi .v{font-size:24px;font-weight:650}.kpi .l{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.kpi.bad .v{color:var(--un)}
+.kpi.bad .v{color:var(--un)}.kpi .s{color:var(--muted);font-size:12px;margin-top:4px}
 .grid{display:grid;grid-template-columns:3fr 2fr;gap:14px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin-bottom:14px}
 section h2{font-size:15px;margin:0 0 10px}
@@ -166,11 +166,73 @@ def _strip(message: str, address) -> str:
     return message
 
 
+def page_head(h1: str, when: str, scope: str, result: ScanResult) -> str:
+    """The document up to ``<main>``: the title, the header line (``scope`` is HTML, its data escaped)."""
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            f"<title>tagguard {h1}</title><style>{CSS}</style></head><body>"
+            f"<header><h1>{h1}</h1><p>tagguard &middot; {when}"
+            + (f" &middot; {scope}" if scope else "")
+            + (" &middot; <strong style=\"color:#fca5a5\">INCOMPLETE: "
+               f"{len(result.errors)} error(s)</strong>" if result.errors else "") + "</p></header><main>")
+
+
+def _hours(v: float) -> str:
+    return f"{v:,.1f}"
+
+
+def actuals_kpis(a: GpuActuals) -> str:
+    """The headline of a cluster report: what the GPUs cost, GPU-hours requested and used, idle GPU-hours
+    (allocated but unused, and GPUs no pod requested), and the unattributed share of the spend."""
+    measured = a.requested_gpu_hours - a.unmeasured_gpu_hours
+    if a.used_gpu_hours is None:
+        used = "used: not measured"
+    else:
+        used = f"used {_hours(a.used_gpu_hours)}" + (f" ({a.used_gpu_hours / measured:.0%} of the measured)"
+                                                     if measured > 0 else "")
+    if a.unmeasured_gpu_hours and a.used_gpu_hours is not None:
+        used += f", {_hours(a.unmeasured_gpu_hours)} unmeasured"
+    basis = "spend" if a.cost_usd > 0 else "GPU-hours"
+    return ('<div class="kpis" id="cluster-kpis">'
+            '<div class="kpi"><div class="l">Actual GPU spend</div>'
+            f'<div class="v" id="kpi-actual">{_money(a.cost_usd)}</div>'
+            f'<div class="s">for the GPU-hours pods requested'
+            + (f"; {_money(a.unallocated_cost_usd)} more on GPUs no pod requested" if a.unallocated_cost_usd else "")
+            + '</div></div>'
+            '<div class="kpi"><div class="l">GPU-hours requested</div>'
+            f'<div class="v" id="kpi-requested">{_hours(a.requested_gpu_hours)}</div>'
+            f'<div class="s" id="kpi-used">{used}</div></div>'
+            '<div class="kpi"><div class="l">Idle GPU-hours</div>'
+            f'<div class="v" id="kpi-idle">{_hours(a.idle_gpu_hours + a.unallocated_gpu_hours)}</div>'
+            f'<div class="s">{_hours(a.idle_gpu_hours)} allocated but unused, '
+            f'{_hours(a.unallocated_gpu_hours)} on GPUs no pod requested</div></div>'
+            '<div class="kpi bad"><div class="l">Unattributed share</div>'
+            f'<div class="v" id="kpi-unattributed">{a.unattributed_share():.1%}</div>'
+            f'<div class="s">of the {basis}: {_money(a.unattributed_cost_usd)} for '
+            f'{_hours(a.unattributed_gpu_hours)} GPU-hours no team owns</div></div>'
+            "</div>")
+
+
+def cluster_page(result: ScanResult, a: GpuActuals) -> str:
+    """``cluster report`` / ``cluster opencost -f html``: the actual GPU spend as the headline (there are no IaC
+    estimates to show), the spend per team when the command attached it (``showback.actuals``), the findings."""
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    scope = (f"{'OpenCost' if a.kind == 'opencost' else 'Prometheus'} <code>{_e(a.source)}</code>"
+             + (f" &middot; {_e(a.window)}" if a.window else ""))
+    parts = [page_head("Cluster GPU spend", when, scope, result), actuals_kpis(a)]
+    parts.append(actuals_section((result.showback or {}).get("actuals")))
+    parts += findings_sections(result)
+    parts.append("</main></body></html>\n")
+    return "".join(parts)
+
+
 class HtmlFormatter(Formatter):
     name = "html"
     human = False
 
     def format(self, result: ScanResult, *, color: bool = False) -> str:
+        if result.gpu_actuals is not None:  # cluster report / cluster opencost: actual spend, no IaC estimates
+            return cluster_page(result, result.gpu_actuals)
         sb = result.showback
         if not sb:  # the command computes it with its config (cli.emit): a format computes nothing
             raise ValueError("the html format renders result.showback; none was computed "
@@ -187,13 +249,7 @@ class HtmlFormatter(Formatter):
                      f"{_e(drift.get('calls'))} AWS calls, {_e(drift.get('wall_seconds'))} s")
         elif result.root:
             scope = f"scan of <code>{_e(result.root)}</code>"
-        parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                 f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                 f"<title>tagguard AI spend showback</title><style>{CSS}</style></head><body>",
-                 f"<header><h1>AI spend showback</h1><p>tagguard &middot; {when}"
-                 + (f" &middot; {scope}" if scope else "")
-                 + (" &middot; <strong style=\"color:#fca5a5\">INCOMPLETE: "
-                    f"{len(result.errors)} error(s)</strong>" if result.errors else "") + "</p></header><main>"]
+        parts = [page_head("AI spend showback", when, scope, result)]
         parts.append('<div class="kpis">'
                      '<div class="kpi"><div class="l">AI spend / month</div>'
                      f'<div class="v" id="kpi-total">{_money(t["monthly_usd"])}</div>'
@@ -247,29 +303,36 @@ class HtmlFormatter(Formatter):
             parts.append("<section><h2>Top unallocated GPU resources</h2><table id=\"top-table\"><thead><tr>"
                          "<th class=num>monthly</th><th>resource</th><th>account</th><th>region</th><th>state</th>"
                          f"<th>missing / invalid</th></tr></thead><tbody>{rows}</tbody></table></section>")
-        active = result.active_findings()
-        rows = "".join(f"<tr><td><span class=\"sev {_e(f.severity)}\">{_e(f.severity)}</span></td><td>{_e(f.rule)}</td>"
-                       f"<td><code>{_e(f.address or f.file or '')}</code></td>"
-                       f"<td>{_e(f.extra.get('account') or '')}</td>"
-                       f"<td>{_e(f.extra.get('region') or '')}</td><td>{_e(f.tag or '')}</td>"
-                       f"<td>{_e(_strip(f.message, f.address))}"
-                       + (f"<div class=muted>fix: {_e(f.fix)}</div>" if f.fix else "") + "</td></tr>"
-                       for f in active[:2000])
-        more = f'<p class="note">{len(active) - 2000} more in the JSON report.</p>' if len(active) > 2000 else ""
-        parts.append(f"<section><h2>Violations ({len(active)})</h2><table id=\"violations\"><thead><tr>"
-                     "<th>severity</th>"
-                     "<th>rule</th><th>resource</th><th>account</th><th>region</th><th>tag</th><th>message</th></tr></thead>"
-                     f"<tbody>{rows or '<tr><td colspan=7 class=muted>No violations.</td></tr>'}</tbody></table>"
-                     f"{more}</section>")
-        if result.errors:
-            rows = "".join(f"<tr><td>{_e(e.get('account') or e.get('profile') or '')}</td>"
-                           f"<td>{_e(e.get('region') or ', '.join(e.get('regions') or []))}</td>"
-                           f"<td>{_e(e.get('service') or '')}</td>"
-                           f"<td>{_e(e.get('code'))}</td><td>{_e(e.get('message'))}</td></tr>" for e in result.errors)
-            parts.append("<section class=\"errors\"><h2>Not scanned (the totals above exclude these)</h2>"
-                         "<table id=\"errors\">"
-                         "<thead><tr><th>account</th><th>region</th><th>service</th><th>code</th><th>message</th>"
-                         "</tr></thead>"
-                         f"<tbody>{rows}</tbody></table></section>")
+        parts += findings_sections(result)
         parts.append("</main></body></html>\n")
         return "".join(parts)
+
+
+def findings_sections(result: ScanResult) -> list[str]:
+    """The violations table and the inputs not read (the totals exclude them)."""
+    parts: list[str] = []
+    active = result.active_findings()
+    rows = "".join(f"<tr><td><span class=\"sev {_e(f.severity)}\">{_e(f.severity)}</span></td><td>{_e(f.rule)}</td>"
+                   f"<td><code>{_e(f.address or f.file or '')}</code></td>"
+                   f"<td>{_e(f.extra.get('account') or '')}</td>"
+                   f"<td>{_e(f.extra.get('region') or '')}</td><td>{_e(f.tag or '')}</td>"
+                   f"<td>{_e(_strip(f.message, f.address))}"
+                   + (f"<div class=muted>fix: {_e(f.fix)}</div>" if f.fix else "") + "</td></tr>"
+                   for f in active[:2000])
+    more = f'<p class="note">{len(active) - 2000} more in the JSON report.</p>' if len(active) > 2000 else ""
+    parts.append(f"<section><h2>Violations ({len(active)})</h2><table id=\"violations\"><thead><tr>"
+                 "<th>severity</th>"
+                 "<th>rule</th><th>resource</th><th>account</th><th>region</th><th>tag</th><th>message</th></tr></thead>"
+                 f"<tbody>{rows or '<tr><td colspan=7 class=muted>No violations.</td></tr>'}</tbody></table>"
+                 f"{more}</section>")
+    if result.errors:
+        rows = "".join(f"<tr><td>{_e(e.get('account') or e.get('profile') or '')}</td>"
+                       f"<td>{_e(e.get('region') or ', '.join(e.get('regions') or []))}</td>"
+                       f"<td>{_e(e.get('service') or '')}</td>"
+                       f"<td>{_e(e.get('code'))}</td><td>{_e(e.get('message'))}</td></tr>" for e in result.errors)
+        parts.append("<section class=\"errors\"><h2>Not scanned (the totals above exclude these)</h2>"
+                     "<table id=\"errors\">"
+                     "<thead><tr><th>account</th><th>region</th><th>service</th><th>code</th><th>message</th>"
+                     "</tr></thead>"
+                     f"<tbody>{rows}</tbody></table></section>")
+    return parts

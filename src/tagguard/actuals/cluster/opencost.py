@@ -143,7 +143,9 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
     bad_ns: dict[str, dict[str, Any]] = {}  # namespace -> unattributed GPU-hours, cost, allocations, issues
     bad_rows = 0
     no_labels = True
+    span: list[str] = []  # the earliest start and the latest end of the allocations' windows
     for name, a in allocations(doc, where):
+        _widen(span, a.get("window"))
         hours = _num(a.get("gpuHours")) or 0.0
         cost = (_num(a.get("gpuCost")) or 0.0) + (_num(a.get("gpuCostAdjustment")) or 0.0)
         if hours <= 0 and cost <= 0:
@@ -197,7 +199,8 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
                                         NO_LABELS_FIX)] if bad_rows else []
     else:
         findings = [_unattributed_finding(cluster, ns, b) for ns, b in sorted(bad_ns.items())]
-    return {"kind": "tagguard-opencost-report", "source": where, "group_by": group_by, "by_group": rows,
+    return {"kind": "tagguard-opencost-report", "source": where, "group_by": group_by,
+            "window": {"start": span[0], "end": span[1]} if span else None, "by_group": rows,
             "idle": {k: {kk: round(vv, 6) for kk, vv in v.items()} for k, v in special.items()},
             "unattributed": {"gpu_hours": round(un["gpu_hours"], 6), "cost_usd": round(un["cost_usd"], 6),
                              "allocations": bad_rows,
@@ -205,6 +208,20 @@ def build(doc: Any, where: str, taxonomy, group_by: str | None = None) -> dict[s
                                          for m, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))][:50]},
             "findings": findings,
             "warnings": warnings}
+
+
+def _widen(span: list[str], window: Any) -> None:
+    """``span`` = [start, end] widened by an allocation's ``window`` (RFC 3339 strings of one form, compared as
+    text); a window that is not two such strings is left out."""
+    if not isinstance(window, dict):
+        return
+    start, end = window.get("start"), window.get("end")
+    if not (isinstance(start, str) and isinstance(end, str)) or len(start) > 40 or len(end) > 40:
+        return
+    if not span:
+        span += [start, end]
+    else:
+        span[0], span[1] = min(span[0], start), max(span[1], end)
 
 
 def _count_bad(into: dict[str, dict[str, Any]], ns: str, hours: float, cost: float, issues: list[str]) -> None:
