@@ -150,3 +150,61 @@ def test_a_scan_looks_each_instance_type_up_once_not_per_resource(tmp_path, monk
     result = scan([str(tmp_path)], Config(raw={"scope": "all"}))
     assert len(result.resources) == 60 and all(r.cost and r.cost.monthly_usd for r in result.resources)
     assert len(seen) <= 12, f"the rate card searched {len(seen)} times for 60 resources of 2 types"
+
+
+def _overlay_reference(self, other):
+    """TagMap.overlay as it was written before it was made faster (the semantics it must keep, order included)."""
+    from tagguard.sources.terraform.extract import TagMap
+
+    out = TagMap(dict(self.known), dict(self.unresolved), self.open or other.open,
+                 other.open_reason or self.open_reason, dict(self.origins))
+    for k, v in other.known.items():
+        out.known[k] = v
+        out.unresolved.pop(k, None)
+    for k, r in other.unresolved.items():
+        out.unresolved[k] = r
+        out.known.pop(k, None)
+    out.origins.update(other.origins)
+    return out
+
+
+def test_tag_map_overlay_and_apply_keep_their_meaning_and_order():
+    import itertools
+    import random
+
+    from tagguard.model import Resource
+    from tagguard.sources.terraform.extract import TagMap
+
+    rng = random.Random(13)
+    keys = ["a", "b", "c", "d", "e"]
+
+    def tag_map():
+        tm = TagMap(open=rng.random() < 0.3, open_reason=rng.choice([None, "x", "y"]))
+        for k in rng.sample(keys, rng.randint(0, 4)):
+            where = rng.random()
+            if where < 0.6:
+                tm.known[k] = f"v{rng.randint(0, 9)}"
+            if where > 0.4:  # sometimes both, as a hand-built map may have
+                tm.unresolved[k] = f"r{rng.randint(0, 9)}"
+            tm.origins[k] = rng.choice(["provider", "resource", "asg"])
+        return tm
+
+    def state(tm):
+        return (list(tm.known.items()), list(tm.unresolved.items()), tm.open, tm.open_reason, list(tm.origins.items()))
+
+    for _ in range(3000):
+        a, b = tag_map(), tag_map()
+        before = (state(a), state(b))
+        got, want = a.overlay(b), _overlay_reference(a, b)
+        assert state(got) == state(want)
+        assert (state(a), state(b)) == before  # neither side changed
+        assert got.known is not a.known and got.unresolved is not a.unresolved and got.origins is not a.origins
+        r1, want_res = (Resource(address="x", type="t", source="terraform") for _ in range(2))
+        got.apply_to(r1)
+        want_res.tags = dict(want.known)
+        want_res.unresolved_tags = sorted(k for k in want.unresolved if k not in want.known)
+        want_res.unresolved_reasons = {k: want.unresolved[k] for k in want_res.unresolved_tags}
+        want_res.tags_open, want_res.open_reason, want_res.tag_origins = want.open, want.open_reason, dict(want.origins)
+        assert r1 == want_res and r1.tags is not got.known and r1.tag_origins is not got.origins
+    for a, b in itertools.product([TagMap(), TagMap(known={"a": "1"})], repeat=2):
+        assert state(a.overlay(b)) == state(_overlay_reference(a, b))

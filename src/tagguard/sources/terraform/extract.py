@@ -137,16 +137,18 @@ class TagMap:
 
     def overlay(self, other: TagMap) -> TagMap:
         """``other`` wins on conflicts (resource tags over provider default tags)."""
-        out = TagMap(dict(self.known), dict(self.unresolved), self.open or other.open,
-                     other.open_reason or self.open_reason, dict(self.origins))
-        for k, v in other.known.items():
-            out.known[k] = v
-            out.unresolved.pop(k, None)
-        for k, r in other.unresolved.items():
-            out.unresolved[k] = r
-            out.known.pop(k, None)
-        out.origins.update(other.origins)
-        return out
+        known, unresolved = dict(self.known), dict(self.unresolved)
+        known.update(other.known)
+        if unresolved:  # nearly always empty: nothing a known value of ``other`` would resolve
+            for k in other.known:
+                unresolved.pop(k, None)
+        if other.unresolved:
+            unresolved.update(other.unresolved)
+            for k in other.unresolved:
+                known.pop(k, None)
+        origins = dict(self.origins)
+        origins.update(other.origins)
+        return TagMap(known, unresolved, self.open or other.open, other.open_reason or self.open_reason, origins)
 
     def keys(self) -> list[str]:
         return list(self.known) + [k for k in self.unresolved if k not in self.known]
@@ -154,8 +156,12 @@ class TagMap:
     def apply_to(self, res) -> None:
         """Set a Resource's tag fields from this map (known, unresolved with reasons, open)."""
         res.tags = dict(self.known)
-        res.unresolved_tags = sorted(k for k in self.unresolved if k not in self.known)
-        res.unresolved_reasons = {k: self.unresolved[k] for k in res.unresolved_tags}
+        if self.unresolved:
+            res.unresolved_tags = sorted(k for k in self.unresolved if k not in self.known)
+            res.unresolved_reasons = {k: self.unresolved[k] for k in res.unresolved_tags}
+        else:  # the Resource's own empty ones (a new resource's fields are fresh)
+            res.unresolved_tags = []
+            res.unresolved_reasons = {}
         res.tags_open = self.open
         res.open_reason = self.open_reason
         res.tag_origins = dict(self.origins)
@@ -293,13 +299,19 @@ def gpu_from_accelerator_type(name: str) -> str:
     return m.group(1).upper() if m else name
 
 
+_CATALOG: Any = None  # tagguard.pricing.catalog once imported (an import statement per call costs more than the answer)
+
+
 def catalog_info(instance_type: str) -> tuple[str | None, float | None] | None:
+    global _CATALOG
+    if _CATALOG is None:
+        try:
+            from tagguard.pricing import catalog
+        except ModuleNotFoundError:  # pricing not part of this build
+            return None
+        _CATALOG = catalog
     try:
-        from tagguard.pricing.catalog import accelerator_info
-    except ModuleNotFoundError:  # pricing not part of this build
-        return None
-    try:
-        return accelerator_info(instance_type)
+        return _CATALOG.accelerator_info(instance_type)
     except Exception:  # noqa: BLE001 - a catalog problem must not stop the scan
         return None
 

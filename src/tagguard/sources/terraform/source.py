@@ -538,11 +538,12 @@ class _Walker:
 
     def build(self, rtype, spec, body, scope, inst, provider, address, loc, count):
         style = ex.TAG_STYLE.get(spec.get("provider", "aws"), "aws")
-        own = ex.TagMap()
         tags_path = spec.get("tags")
         if tags_path:
             value = ex.get_path(body, tags_path, scope)
             own = ex.TagMap.of(None if value is ex._MISSING else value, f"`{tags_path}`")
+        else:
+            own = ex.TagMap()
         defaults = _default_tag_map(provider)
         # default tags are known even where they do not apply (ASGs), to say so
         effective = defaults.overlay(own) if spec.get("default_tags") else own
@@ -554,9 +555,9 @@ class _Walker:
         res = Resource(address=address, type=rtype, source="terraform", file=loc.file, line=loc.block.line,
                        ai=ai, taggable=spec.get("taggable", True), tag_style=style, compute=comp,
                        tag_fix_hint=FIX_HINT.get(spec.get("provider", "aws")))
-        res.meta["module"] = inst.prefix.rstrip(".") or None
-        if res.meta["module"] is None:
-            del res.meta["module"]
+        module = inst.prefix.rstrip(".")
+        if module:
+            res.meta["module"] = module
         res.meta["_size_unknown"] = unknown
         extractor = spec.get("extractor")
         extra = None
@@ -579,7 +580,8 @@ class _Walker:
                      " or make it match the machine type")))
         if spec.get("ai") == "instance" and not res.ai and unknown and _may_exist(res.compute or comp):
             self.possibly_ai(res, comp, unknown)
-        billed_by_capacity = any(spec.get(k) for k in ("instance_type", "accelerator", "units", "extractor"))
+        billed_by_capacity = bool(spec.get("instance_type") or spec.get("accelerator") or spec.get("units")
+                                  or spec.get("extractor"))
         if not res.ai or not billed_by_capacity:
             res.compute = None  # AI services billed per request/storage (models, domains) have no compute profile
         elif res.compute is None and not res.meta.get("served_by") and rtype != "aws_sagemaker_endpoint_configuration":
