@@ -539,6 +539,9 @@ class GpuActuals:
     unattributed_gpu_hours: float  # of pods whose labels miss or break the taxonomy
     unattributed_cost_usd: float
     markdown: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    group_by: str = ""  # the taxonomy key of ``groups``
+    # per group: {"group", "gpu_hours", "used_gpu_hours", "unmeasured_gpu_hours", "cost_usd"}
+    groups: list[dict[str, Any]] = field(default_factory=list)
 
     def unattributed_share(self) -> float:
         """The unattributed part of the spend (of the GPU-hours when nothing is priced), 0..1."""

@@ -79,6 +79,10 @@ def test_opencost_github_summary_and_html_headline(tmp_path):
     assert kpi(html, "kpi-idle") == "99.0" and kpi(html, "kpi-unattributed") == "6.2%"
     assert "2026-11-01T00:00:00Z .. 2026-12-01T00:00:00Z" in html  # the allocations' window
     assert "AI spend / month" not in html and 'id="kpi-total"' not in html
+    table = re.search(r'<table id="groups-table">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert table and "<h2>By business-unit</h2>" in html
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", table.group(1))]
+    assert rows == [["(unattributed)", "10.0", "1.0", "10%", "$30.00"], ["research", "150.0", "50.0", "50%", "$450.00"]]
 
 
 def test_hostile_opencost_source_and_labels_stay_inert(tmp_path):

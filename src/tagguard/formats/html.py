@@ -213,6 +213,25 @@ def actuals_kpis(a: GpuActuals) -> str:
             "</div>")
 
 
+def groups_section(a: GpuActuals) -> str:
+    """The report's own groups (an OpenCost report: no showback actuals), with the unattributed line."""
+    if not a.groups:
+        return ""
+
+    def row(g: dict[str, Any]) -> str:
+        measured = g["gpu_hours"] - g["unmeasured_gpu_hours"]
+        util = f"{g['used_gpu_hours'] / measured:.0%}" if measured > 0 else "-"
+        return (f"<tr><td>{_e(g['group'])}</td><td class=num>{_hours(g['gpu_hours'])}</td>"
+                f"<td class=num>{_hours(g['used_gpu_hours']) if measured > 0 else '-'}</td>"
+                f"<td class=num>{util}</td><td class=num>{_money(g['cost_usd'])}</td></tr>")
+
+    return (f'<section id="groups"><h2>By {_e(a.group_by)}</h2><table id="groups-table"><thead><tr><th>group</th>'
+            "<th class=num>GPU-hours</th><th class=num>used GPU-hours</th><th class=num>utilisation</th>"
+            f"<th class=num>cost</th></tr></thead><tbody>{''.join(row(g) for g in a.groups[:500])}</tbody></table>"
+            + (f'<p class="note">{len(a.groups) - 500} more in the JSON report.</p>' if len(a.groups) > 500 else "")
+            + "</section>")
+
+
 def cluster_page(result: ScanResult, a: GpuActuals) -> str:
     """``cluster report`` / ``cluster opencost -f html``: the actual GPU spend as the headline (there are no IaC
     estimates to show), the spend per team when the command attached it (``showback.actuals``), the findings."""
@@ -220,7 +239,8 @@ def cluster_page(result: ScanResult, a: GpuActuals) -> str:
     scope = (f"{'OpenCost' if a.kind == 'opencost' else 'Prometheus'} <code>{_e(a.source)}</code>"
              + (f" &middot; {_e(a.window)}" if a.window else ""))
     parts = [page_head("Cluster GPU spend", when, scope, result), actuals_kpis(a)]
-    parts.append(actuals_section((result.showback or {}).get("actuals")))
+    actuals = (result.showback or {}).get("actuals")
+    parts.append(actuals_section(actuals) if actuals else groups_section(a))
     parts += findings_sections(result)
     parts.append("</main></body></html>\n")
     return "".join(parts)

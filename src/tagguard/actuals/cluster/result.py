@@ -59,7 +59,8 @@ def headline(rep: dict[str, Any], markdown: Callable[[], str] | None = None) -> 
                           unallocated_gpu_hours=sum(v.get("gpu_hours", 0.0) for v in idle.values()),
                           unallocated_cost_usd=sum(v.get("cost_usd", 0.0) for v in idle.values()),
                           unattributed_gpu_hours=un.get("gpu_hours", 0.0),
-                          unattributed_cost_usd=un.get("cost_usd", 0.0), markdown=markdown)
+                          unattributed_cost_usd=un.get("cost_usd", 0.0), markdown=markdown,
+                          group_by=str(rep.get("group_by") or ""), groups=_groups(rows))
     t, w = rep["totals"], rep["window"]
     measured = t["requested_gpu_hours"] - t["unmeasured_gpu_hours"]
     return GpuActuals(kind="prometheus", source=str(rep["source"].get("prometheus") or ""),
@@ -69,7 +70,13 @@ def headline(rep: dict[str, Any], markdown: Callable[[], str] | None = None) -> 
                       unallocated_gpu_hours=t["idle_unallocated_gpu_hours"],
                       unallocated_cost_usd=t["idle_unallocated_cost_usd"],
                       unattributed_gpu_hours=un.get("gpu_hours", 0.0), unattributed_cost_usd=un.get("cost_usd", 0.0),
-                      markdown=markdown)
+                      markdown=markdown, group_by=str(rep.get("group_by") or ""),
+                      groups=_groups([dict(r, gpu_hours=r["requested_gpu_hours"]) for r in rep.get("by_group") or []]))
+
+
+def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"group": r["group"], "gpu_hours": r["gpu_hours"], "used_gpu_hours": r["used_gpu_hours"],
+             "unmeasured_gpu_hours": r["unmeasured_gpu_hours"], "cost_usd": r["cost_usd"]} for r in rows]
 
 
 def _opencost_window(rep: dict[str, Any]) -> str:
