@@ -89,11 +89,12 @@ class PromClient:
             req = urllib.request.Request(self.url + path, data=query.encode(), method="POST")
             req.add_header("Content-Type", "application/x-www-form-urlencoded")
         req.add_header("Accept", "application/json")
+        # unredirected: urllib copies ordinary headers onto the request a redirect makes, to wherever it points
         if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
+            req.add_unredirected_header("Authorization", f"Bearer {self.token}")
         elif self.user is not None:
             raw = f"{self.user}:{self.password or ''}".encode()
-            req.add_header("Authorization", "Basic " + base64.b64encode(raw).decode())
+            req.add_unredirected_header("Authorization", "Basic " + base64.b64encode(raw).decode())
         with _LOCK:
             self.queries += 1
         try:
