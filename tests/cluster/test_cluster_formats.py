@@ -289,8 +289,13 @@ def test_a_partial_response_is_incomplete_not_a_pass(prom_unpriced, tmp_path):
     try:
         url = f"http://127.0.0.1:{srv.server_port}"
         sarif = tmp_path / "r.sarif"
-        res = run_cli("cluster", "report", "--prometheus", url, *WINDOW, "-f", "sarif", "-o", sarif, "-f", "json")
+        page = tmp_path / "r.html"
+        res = run_cli("cluster", "report", "--prometheus", url, *WINDOW, "-f", "sarif", "-o", sarif,
+                      "-f", "html", "-o", page, "-f", "json")
         assert res.exit_code == 3, res.output  # incomplete wins over the findings (and over a clean run)
+        html = page.read_text(encoding="utf-8")
+        assert "INCOMPLETE: 1 error(s)" in html and "<h2>The figures above may be incomplete</h2>" in html
+        assert "store 10.0.0.7:10901 unavailable\\x1b[2J ::error::x</li>" in html and "\x1b" not in html
         rep = json.loads(res.stdout)
         assert len(rep["errors"]) == 1 and "store 10.0.0.7:10901 unavailable" in rep["errors"][0]["message"]
         assert rep["summary"]["exit_code"] == 3

@@ -48,10 +48,11 @@ def test_github_job_summary_is_the_cluster_markdown(prom, tmp_path):  # noqa: F8
     summary = tmp_path / "summary.md"
     md = tmp_path / "r.md"
     res = run_cli("cluster", "report", "--prometheus", prom.url, *WINDOW, "-f", "markdown", "-o", md,
-                  "-f", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+                  "-f", "github", "--history", tmp_path / "h.db", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert res.exit_code == 1, res
     text = summary.read_text(encoding="utf-8")
     assert text == md.read_text(encoding="utf-8")  # one renderer: the job summary is the report's Markdown
+    assert "### History" in text  # rendered when written: with what the command added after judging
     assert text.startswith("## GPU-hours 2026-11-02T00:00:00Z .. 2026-11-02T04:00:00Z")
     assert "AI resource" not in text and "| error | unattributed-gpu-hours |" in text
     last = [ln for ln in res.stdout.splitlines() if not runner_parse(ln)]

@@ -241,7 +241,7 @@ def cluster_page(result: ScanResult, a: GpuActuals) -> str:
     parts = [page_head("Cluster GPU spend", when, scope, result), actuals_kpis(a)]
     actuals = (result.showback or {}).get("actuals")
     parts.append(actuals_section(actuals) if actuals else groups_section(a))
-    parts += findings_sections(result)
+    parts += findings_sections(result, cluster=True)
     parts.append("</main></body></html>\n")
     return "".join(parts)
 
@@ -328,8 +328,9 @@ class HtmlFormatter(Formatter):
         return "".join(parts)
 
 
-def findings_sections(result: ScanResult) -> list[str]:
-    """The violations table and the inputs not read (the totals exclude them)."""
+def findings_sections(result: ScanResult, *, cluster: bool = False) -> list[str]:
+    """The violations table and the inputs not read (the totals exclude them); for a cluster report, why its
+    figures may be incomplete (the server's warnings)."""
     parts: list[str] = []
     active = result.active_findings()
     rows = "".join(f"<tr><td><span class=\"sev {_e(f.severity)}\">{_e(f.severity)}</span></td><td>{_e(f.rule)}</td>"
@@ -345,7 +346,11 @@ def findings_sections(result: ScanResult) -> list[str]:
                  "<th>rule</th><th>resource</th><th>account</th><th>region</th><th>tag</th><th>message</th></tr></thead>"
                  f"<tbody>{rows or '<tr><td colspan=7 class=muted>No violations.</td></tr>'}</tbody></table>"
                  f"{more}</section>")
-    if result.errors:
+    if result.errors and cluster:
+        items = "".join(f"<li>{_e(e.get('message'))}</li>" for e in result.errors)
+        parts.append('<section class="errors"><h2>The figures above may be incomplete</h2>'
+                     f'<ul id="errors">{items}</ul></section>')
+    elif result.errors:
         rows = "".join(f"<tr><td>{_e(e.get('account') or e.get('profile') or '')}</td>"
                        f"<td>{_e(e.get('region') or ', '.join(e.get('regions') or []))}</td>"
                        f"<td>{_e(e.get('service') or '')}</td>"
