@@ -208,3 +208,52 @@ def test_tag_map_overlay_and_apply_keep_their_meaning_and_order():
         assert r1 == want_res and r1.tags is not got.known and r1.tag_origins is not got.origins
     for a, b in itertools.product([TagMap(), TagMap(known={"a": "1"})], repeat=2):
         assert state(a.overlay(b)) == state(_overlay_reference(a, b))
+
+
+def test_the_reports_one_encoder_writes_what_json_dumps_writes():
+    import json
+    import math
+
+    import pytest
+
+    from tagguard.formats.json_format import _ENCODE
+
+    items = [{"a": 1, "b": [1.5, -0.0, 1e300, 2 ** 70, None, True, False], "c": {"d": "é\x7f\u202e\ud800", "e": []}},
+             {"k": "v" * 10_000}, {"n": math.inf}, {}, {"x": {"y": {"z": [{"w": 1}]}}}, [1, 2], "text", 3.25]
+    for item in items * 2:
+        assert _ENCODE(item) == json.dumps(item, ensure_ascii=False)
+    cyclic: dict = {}
+    cyclic["me"] = cyclic
+    with pytest.raises(ValueError, match="Circular"):
+        _ENCODE(cyclic)
+    with pytest.raises(TypeError):
+        _ENCODE({"a": [1, {"b": object()}]})
+    for item in items:  # a failed item leaves nothing behind for the next one
+        assert _ENCODE(item) == json.dumps(item, ensure_ascii=False)
+    shared = {"s": 1}
+    assert _ENCODE({"a": shared, "b": [shared, shared]}) == json.dumps({"a": shared, "b": [shared, shared]})
+
+
+def test_the_json_report_is_written_in_few_large_writes_with_the_same_text(tmp_path):
+    import io
+
+    from tagguard.config import Config
+    from tagguard.formats.json_format import JsonFormatter
+    from tagguard.pipeline import scan
+
+    (tmp_path / "main.tf").write_text("".join(
+        f'resource "aws_instance" "gpu_{i}" {{\n  instance_type = "p4d.24xlarge"\n  tags = {{ project = "p{i}" }}\n}}\n'
+        for i in range(400)))
+    result = scan([str(tmp_path)], Config(raw={"scope": "all"}))
+
+    class Counting(io.StringIO):
+        writes = 0
+
+        def write(self, text):
+            Counting.writes += 1
+            return super().write(text)
+
+    out = Counting()
+    JsonFormatter().write(result, out)
+    assert out.getvalue() == JsonFormatter().format(result)
+    assert len(result.resources) + len(result.findings) > 800 and Counting.writes < 20, Counting.writes
