@@ -141,7 +141,12 @@ def test_html_headline_is_the_actual_gpu_spend_in_chromium(prom, tmp_path):  # n
     assert kpi(html, "kpi-unattributed") == f"{2 * P4D / COST:.1%}"
     assert f"{_money(2 * P4D)} for 2.0 GPU-hours no team owns" in html
     # the estimates' headline is gone; the per-team actuals and the findings stay
-    assert "AI spend / month" not in html and "No priced AI spend" not in html
+    assert "AI spend / month" not in html and "No priced AI spend" not in html and "IaC estimate" not in html
+    table = re.search(r'<table class="actuals-table" data-dimension="business_unit">(.*?)</table>', html, re.S)
+    rows = {c[0]: c[1:] for c in (re.findall(r"<td[^>]*>(.*?)</td>", tr)
+                                  for tr in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)) if c}
+    assert usd(rows["research"][0]) == pytest.approx((8 * P4D + 4 * G5X_SPOT) * 182.5, abs=0.01)
+    assert rows["research"][1:] == ["12", "37%"] and rows["platform"][1:] == ["1", "-"]
     assert 'id="actuals"' in html and 'id="violations"' in html and "unattributed-gpu-hours" in html
 
 

@@ -129,9 +129,10 @@ def trend_chart(points: list[dict[str, Any]], width: int = 640, height: int = 20
     return "".join(out)
 
 
-def actuals_section(a: dict[str, Any] | None) -> str:
+def actuals_section(a: dict[str, Any] | None, *, estimates: bool = True) -> str:
     """Actual GPU spend from cluster reports (``report showback --cluster``), beside the estimates:
     the totals, then per taxonomy dimension a table of estimate, token spend and actual spend per month.
+    ``estimates=False`` (the page of a cluster report, which has none): the actual spend only.
     Every value from the reports is escaped (``_e``)."""
     if not a:
         return ""
@@ -145,18 +146,21 @@ def actuals_section(a: dict[str, Any] | None) -> str:
            f'{_money(t["idle_monthly_usd"])}/month.</p>']
     for label, d in a["dimensions"].items():
         rows = "".join(
-            f"<tr><td>{_e(r['value'])}</td><td class=num>{_money(r['estimate_monthly_usd'])}</td>"
-            f"<td class=num>{_money(r['tokens_monthly_usd'])}</td><td class=num>{_money(r['actual_monthly_usd'])}</td>"
+            f"<tr><td>{_e(r['value'])}</td>"
+            + (f"<td class=num>{_money(r['estimate_monthly_usd'])}</td>"
+               f"<td class=num>{_money(r['tokens_monthly_usd'])}</td>" if estimates else "")
+            + f"<td class=num>{_money(r['actual_monthly_usd'])}</td>"
             f"<td class=num>{r['actual_gpu_hours']:,.0f}</td>"
             f"<td class=num>{'-' if r['utilisation'] is None else format(r['utilisation'], '.0%')}</td></tr>"
             for r in d["rows"])
         out.append(f'<h3>By {_e(label.replace("_", " "))} '
                    f'<span class="muted">(tag <code>{_e(d["tag"])}</code>)</span></h3>'
                    f'<table class="actuals-table" data-dimension="{_e(label)}"><thead><tr><th>value</th>'
-                   "<th class=num>IaC estimate / month</th><th class=num>tokens / month</th>"
-                   "<th class=num>actual GPU / month</th><th class=num>GPU-hours</th><th class=num>utilisation</th>"
+                   + ("<th class=num>IaC estimate / month</th><th class=num>tokens / month</th>" if estimates else "")
+                   + "<th class=num>actual GPU / month</th><th class=num>GPU-hours</th><th class=num>utilisation</th>"
                    f"</tr></thead><tbody>{rows}</tbody></table>")
-    out.append(f'<p class="note">{_e(a.get("note") or "")}. Not added to the totals above.</p></section>')
+    out.append(f'<p class="note">{_e(a.get("note") or "")}.' + (" Not added to the totals above." if estimates else "")
+               + "</p></section>")
     return "".join(out)
 
 
@@ -240,7 +244,7 @@ def cluster_page(result: ScanResult, a: GpuActuals) -> str:
              + (f" &middot; {_e(a.window)}" if a.window else ""))
     parts = [page_head("Cluster GPU spend", when, scope, result), actuals_kpis(a)]
     actuals = (result.showback or {}).get("actuals")
-    parts.append(actuals_section(actuals) if actuals else groups_section(a))
+    parts.append(actuals_section(actuals, estimates=False) if actuals else groups_section(a))
     parts += findings_sections(result, cluster=True)
     parts.append("</main></body></html>\n")
     return "".join(parts)
