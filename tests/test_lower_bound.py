@@ -238,7 +238,7 @@ def test_an_accelerator_no_rate_card_type_offers_stays_unpriced_with_the_reason(
     r = resource(doc, "Deployment/ml/infer")
     assert r["cost"]["monthly_usd"] is None and "lower_bound" not in r["cost"]
     assert "no lower bound: no instance type among every aws/gcp/azure instance type on the rate card offering " \
-        "amd.com/gpu with an on-demand rate fits amd.com/gpu" in r["cost"]["reason"]
+        "amd.com/gpu (nothing in the scan names a cloud) with an on-demand rate fits amd.com/gpu" in r["cost"]["reason"]
     # the switch off: no word of a lower bound
     doc = scan(tmp_path, {}, "pricing:\n  unplaced_accelerators: unpriced\n")
     assert "lower bound" not in json.dumps(resource(doc, "Deployment/ml/infer"))
@@ -492,3 +492,38 @@ def test_an_approval_threshold_crossed_at_a_floor_says_at_least(tmp_path):
     rep = json.loads(run_cli("diff", "--base", "HEAD", "k8s", "-f", "json", cwd=tmp_path).output)
     (f,) = [x for x in rep["findings"] if x["rule"] == "needs-approval"]
     assert "adds at least $767.96/month (threshold $500.00)" in f["message"]
+
+
+GKE_CPU_POOL = ('resource "google_container_node_pool" "cpu" {\n  name = "cpu"\n  cluster = "c"\n  node_count = 1\n'
+                '  node_config { machine_type = "e2-standard-4" }\n}\n')
+
+
+def test_the_clouds_come_from_its_own_directory_first_then_the_scans_capacity(tmp_path):
+    (tmp_path / "aws" / "k8s").mkdir(parents=True)
+    (tmp_path / "google").mkdir()
+    files = {"aws/main.tf": 'resource "aws_instance" "web" {\n  instance_type = "t3.micro"\n  ami = "a"\n}\n',
+             "aws/k8s/d.yaml": deployment("a", replicas=1, count=4), "google/pool.tf": GKE_CPU_POOL,
+             "google/d.yaml": deployment("g", replicas=1, count=4),
+             "other/d.yaml": deployment("o", replicas=1, count=4)}
+    (tmp_path / "other").mkdir()
+    doc = scan(tmp_path, files)
+    # 4 GPUs per pod: AWS g4dn.12xlarge $0.978/T4, GCP g2-standard-48 $1.00041625/L4
+    assert catalog.lookup("g2-standard-48").on_demand / 4 == pytest.approx(1.00041625)
+    a, g, o = (resource(doc, f"Deployment/ml/{n}")["cost"] for n in "ago")
+    assert "every aws instance type" in a["reason"] and "its directory or above" in a["reason"]
+    assert "every gcp instance type" in g["reason"]
+    assert g["monthly_usd"] == pytest.approx(round(4 * 1.00041625 * HOURS, 2))
+    # a directory with no cloud of its own: the capacity the scan declares (an AWS instance, a GKE pool)
+    assert "every aws/gcp instance type" in o["reason"] and "node pools and instances the scan declares" in o["reason"]
+    assert o["monthly_usd"] == pytest.approx(round(4 * 0.978 * HOURS, 2))
+
+
+def test_a_cloud_resource_that_is_not_capacity_elsewhere_does_not_narrow_the_floor(tmp_path):
+    # nim-deploy's shape under --scope all: a GCS bucket in one sample, an EKS sample elsewhere
+    (tmp_path / "google").mkdir()
+    (tmp_path / "aws").mkdir()
+    files = {"google/b.tf": 'resource "google_storage_bucket" "b" {\n  name = "b"\n  location = "US"\n}\n',
+             "aws/d.yaml": deployment(replicas=1)}
+    doc = scan(tmp_path, files, None, "--scope", "all")
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    assert "every aws/gcp/azure instance type" in cost["reason"] and cost["monthly_usd"] == 383.98

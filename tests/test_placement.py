@@ -506,6 +506,9 @@ def test_b3_hostname_selector_no_pool_sets_does_not_land_on_a_pool(tmp_path):
     assert s["monthly_usd"] == pytest.approx(pool.cost.monthly_usd + work.cost.monthly_usd, abs=0.01)
     assert s["unpriced_ai_resources"] == 0 and s["attributed_ai_resources"] == 0
     assert s["lower_bound_ai_resources"] == 1
-    # the same workload without the selector says the same thing
+    # the same workload without the selector gets the same floor (its reason names what it does select)
     res2, _ = run(tmp_path, {"d.yaml": workload("big", "", replicas=10)})
-    assert res2["Deployment/ml/big"].cost.reason == work.cost.reason
+    from tagguard.pricing.placement import _UNPLACED, _UNPLACED_IDENTITY  # the floor's reason says which
+
+    assert _UNPLACED_IDENTITY in work.cost.reason
+    assert res2["Deployment/ml/big"].cost.reason == work.cost.reason.replace(_UNPLACED_IDENTITY, _UNPLACED)

@@ -309,9 +309,10 @@ class Pricer:
             return f"at least {figure}: {fl['why']}"
         what = f"{fl.get('instance_type')} ({fl.get('gpu_model')})" if fl.get("instance_type") else fl.get("gpu_model")
         per = rate(fl.get("usd_per_accelerator_hour"))
-        return (f"at least {figure}: no node selector, affinity or GPU label says which GPU it gets; priced at the "
-                f"cheapest per-accelerator on-demand rate, {what} at {per}/GPU-hour, among {fl.get('among')}; "
-                "set a nodeSelector or pricing.default_accelerators to price exactly")
+        unplaced = fl.get("unplaced") or "no node selector, affinity or GPU label says which GPU it gets"
+        return (f"at least {figure}: {unplaced}; priced at the cheapest per-accelerator on-demand rate, {what} at "
+                f"{per}/GPU-hour, among {fl.get('among')}; set a nodeSelector or pricing.default_accelerators to "
+                "price exactly")
 
     def _facts(self, resource: Resource) -> _Facts:
         c: Compute = resource.compute  # type: ignore[assignment]

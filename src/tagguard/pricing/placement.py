@@ -439,6 +439,9 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
 CLOUDS = ("aws", "gcp", "azure")
 _CLOUD_OF_TYPE_PREFIX = (("aws_", "aws"), ("google_", "gcp"), ("azurerm_", "azure"), ("azapi_", "azure"))
 _CLOUD_OF_KIND = {"EC2NodeClass": "aws", "AKSNodeClass": "azure", "GCENodeClass": "gcp"}
+# Terraform types that are compute capacity (an instance, a node group, a VM scale set...), GPU or not
+_CAPACITY_TYPE = re.compile(r"instance|node_group|node_pool|virtual_machine|kubernetes_cluster|autoscaling_group|"
+                            r"launch_template|compute_environment|compute_cluster|tpu")
 # GPU models that NVIDIA MIG partitions (nvidia.com/mig-<g>g.<mem>gb runs only on these)
 MIG_MODELS = ("A100", "A30", "H100", "H200", "H20", "GH200", "B200", "B300")
 _MIG = re.compile(r"^nvidia\.com/mig-")
@@ -450,45 +453,87 @@ _OPEN_POOL_KEYS = INSTANCE_TYPE_KEYS + (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.a
 
 
 class _Scan:
-    """What the whole scan says that a workload with no node information is floored by: its node pools and
-    the clouds it targets (computed once, on first use)."""
+    """What the scan says that a workload with no node information is floored by: its node pools and the
+    clouds it targets (computed once, on first use)."""
 
     def __init__(self, resources: list[Any], pools: list[tuple[Any, dict[str, Any]]]) -> None:
         self.resources = resources
         self.pools = pools
-        self._clouds: list[str] | None = None
-        self.memo: dict[tuple, tuple] = {}  # (resources, GPUs per pod, landable pools) -> _floor_of's answer
+        self._evidence: tuple[dict[str, set[str]], set[str]] | None = None
+        self._by_dir: dict[str, tuple[tuple[str, ...], str]] = {}
+        self.memo: dict[tuple, tuple] = {}  # (resources, GPUs per pod, landable pools, clouds) -> _floor_of's answer
 
-    @property
-    def clouds(self) -> list[str]:
-        if self._clouds is None:
-            self._clouds = scan_clouds(self.resources)
-        return self._clouds
+    def clouds_for(self, file: str | None) -> tuple[tuple[str, ...], str]:
+        """(the clouds a workload of ``file`` is floored over, where that comes from): the clouds of resources
+        in its own directory or a directory above it; else of the capacity the whole scan declares (node pools,
+        instances, Karpenter node classes: not a bucket of another sample); else every cloud."""
+        import posixpath
+
+        if self._evidence is None:
+            self._evidence = scan_clouds_by_dir(self.resources)
+        by_dir, capacity = self._evidence
+        start = posixpath.dirname(str(file or "").replace("\\", "/"))
+        hit = self._by_dir.get(start)
+        if hit is not None:
+            return hit
+        found: set[str] = set()
+        d = start
+        while True:
+            found |= by_dir.get(d, set())
+            if not d:
+                break
+            d = posixpath.dirname(d)
+        if found:
+            where = "clouds of the resources in its directory or above"
+        elif capacity:
+            found, where = capacity, "clouds of the node pools and instances the scan declares"
+        else:
+            found, where = set(CLOUDS), "nothing in the scan names a cloud"
+        out = (tuple(x for x in CLOUDS if x in found), where)
+        if len(self._by_dir) < _MEMO_MAX:
+            self._by_dir[start] = out
+        return out
 
 
-def scan_clouds(resources: Iterable[Any]) -> list[str]:
-    """The clouds a scan targets, from what it contains: AWS/Google/Azure Terraform resources (and plans), live
-    AWS resources, node pools (EKS node groups and Karpenter NodePools are AWS, GKE pools GCP, AKS pools Azure),
-    Karpenter node classes, AI resources of a cloud.  Nothing of any cloud: every cloud."""
+def _clouds_of(r: Any) -> tuple[set[str], bool]:
+    """(the clouds a resource belongs to, whether it is capacity: compute, a node pool, a node class)."""
     found: set[str] = set()
+    t = str(r.type or "")
+    for prefix, cloud in _CLOUD_OF_TYPE_PREFIX:
+        if t.startswith(prefix):
+            found.add(cloud)
+    capacity = t in _CLOUD_OF_KIND or bool(found and _CAPACITY_TYPE.search(t))
+    if t in _CLOUD_OF_KIND:
+        found.add(_CLOUD_OF_KIND[t])
+    if r.source == "aws":
+        found.add("aws")
+    pool = r.meta.get("node_pool")
+    if isinstance(pool, dict) and pool.get("provider") in CLOUDS:
+        found.add(str(pool["provider"]))
+        capacity = True
+    c = r.compute
+    if c is not None and c.provider in CLOUDS:
+        found.add(str(c.provider))
+        capacity = True
+    return found, capacity
+
+
+def scan_clouds_by_dir(resources: Iterable[Any]) -> tuple[dict[str, set[str]], set[str]]:
+    """The clouds of the scan's resources per directory (AWS/Google/Azure Terraform resources and plans, live AWS
+    resources, node pools -- EKS node groups and Karpenter NodePools AWS, GKE pools GCP, AKS pools Azure --,
+    Karpenter node classes, AI resources of a cloud), and those of its capacity alone."""
+    import posixpath
+
+    by_dir: dict[str, set[str]] = {}
+    capacity: set[str] = set()
     for r in resources:
-        t = str(r.type or "")
-        for prefix, cloud in _CLOUD_OF_TYPE_PREFIX:
-            if t.startswith(prefix):
-                found.add(cloud)
-        if t in _CLOUD_OF_KIND:
-            found.add(_CLOUD_OF_KIND[t])
-        if r.source == "aws":
-            found.add("aws")
-        pool = r.meta.get("node_pool")
-        if isinstance(pool, dict) and pool.get("provider") in CLOUDS:
-            found.add(str(pool["provider"]))
-        c = r.compute
-        if c is not None and c.provider in CLOUDS:
-            found.add(str(c.provider))
-        if len(found) == len(CLOUDS):
-            break
-    return [x for x in CLOUDS if x in found] or list(CLOUDS)
+        found, is_capacity = _clouds_of(r)
+        if not found:
+            continue
+        by_dir.setdefault(posixpath.dirname(str(r.file or "").replace("\\", "/")), set()).update(found)
+        if is_capacity:
+            capacity |= found
+    return by_dir, capacity
 
 
 def _open_pool(pool: dict[str, Any]) -> bool:
@@ -510,10 +555,13 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
         return  # no request to floor, or the model is known (priced per GPU of it)
     names = tuple(sorted(str(k) for k in accels))
     landable = tuple(i for i, (_res, pool) in enumerate(scan.pools) if pool_matches(pool, want))
-    key = (names, float(c.gpus_per_unit), landable)
+    clouds = scan.clouds_for(r.file)
+    # a selector only on node identity labels (kubernetes.io/hostname...) chooses no pool: said as such
+    identity = bool(want.get("node_selector") or want.get("terms"))
+    key = (names, float(c.gpus_per_unit), landable, clouds, identity)
     hit = scan.memo.get(key)
     if hit is None:
-        hit = _floor_of(names, float(c.gpus_per_unit), [scan.pools[i] for i in landable], scan, card)
+        hit = _floor_of(names, float(c.gpus_per_unit), [scan.pools[i] for i in landable], clouds, identity, card)
         if len(scan.memo) < _MEMO_MAX:
             scan.memo[key] = hit
     floor, pools, types = hit
@@ -524,9 +572,13 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
 
 
 _MEMO_MAX = 4096
+_UNPLACED = "no node selector, affinity or GPU label says which GPU it gets"
+_UNPLACED_IDENTITY = ("its node selector / affinity names only node identity labels (kubernetes.io/hostname, os, "
+                      "arch), no node pool, instance type or GPU label")
 
 
-def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dict[str, Any]]], scan: _Scan,
+def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dict[str, Any]]],
+              where: tuple[tuple[str, ...], str], identity: bool = False,
               card: Any = None) -> tuple[dict[str, Any], tuple[Any, ...], list[str]]:
     """(the floor, or ``{"none": why}``; the GPU pool resources it comes from; their candidate types)."""
     from tagguard.pricing import catalog
@@ -569,27 +621,28 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
                  f"({pool_names})")
         infos = [(t, rates.lookup(t)) for t in types]
     else:
-        clouds = scan.clouds
+        clouds, why_clouds = where
         infos = [(t, rates.lookup(t, cloud)) for cloud in clouds for t, _i in _catalog_types(cloud)]
-        among = (f"every {'/'.join(clouds)} instance type on the rate card offering {shown}"
-                 + (f" (node pool {', '.join(open_pools[:5])} may launch any type)" if open_pools else ""))
+        among = (f"every {'/'.join(clouds)} instance type on the rate card offering {shown} ({why_clouds}"
+                 + (f"; node pool {', '.join(open_pools[:5])} may launch any type" if open_pools else "") + ")")
     priced: list[tuple[str, Any]] = [(t, i) for t, i in infos if i is not None and fits(i)]
     if not priced:
-        if vendor == "tpu" and not from_pools and "gcp" in scan.clouds:
-            return _floor_per_chip(rates, shown), (), []
+        if vendor == "tpu" and not from_pools and "gcp" in where[0]:
+            return _floor_per_chip(rates, shown, identity), (), []
         return {"none": f"no lower bound: no instance type among {among} with an on-demand rate fits {what}"}, (), []
     # the cheapest per accelerator; a tie goes to the first cloud of CLOUDS, then the first name
     t, info = min(priced, key=lambda x: (float(x[1].on_demand) / float(x[1].accelerator_count),
                                          CLOUDS.index(x[1].provider) if x[1].provider in CLOUDS else len(CLOUDS), x[0]))
     per = float(info.on_demand) / float(info.accelerator_count)
     floor = {"instance_type": t, "provider": info.provider, "gpu_model": info.gpu_model,
-             "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced)}
+             "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced),
+             "unplaced": _UNPLACED_IDENTITY if identity else _UNPLACED}
     if from_pools:
         return floor, tuple(res for res, _p in gpu_pools), [x for x, _i in priced]
     return floor, (), []
 
 
-def _floor_per_chip(rates: Any, shown: str) -> dict[str, Any]:
+def _floor_per_chip(rates: Any, shown: str, identity: bool = False) -> dict[str, Any]:
     """Cloud TPU has no instance type on the rate card: the cheapest per-chip rate of a TPU generation."""
     chips = [(m, g) for m, g in rates.gpu_rates.items()
              if m in _NON_NVIDIA["tpu"] and g.usd_per_gpu_hour is not None]
@@ -599,7 +652,7 @@ def _floor_per_chip(rates: Any, shown: str) -> dict[str, Any]:
     return {"instance_type": None, "provider": "gcp", "gpu_model": model,
             "usd_per_accelerator_hour": float(g.usd_per_gpu_hour),
             "among": f"the TPU generations on the rate card ({', '.join(sorted(m for m, _g in chips))})",
-            "candidates": len(chips)}
+            "candidates": len(chips), "unplaced": _UNPLACED_IDENTITY if identity else _UNPLACED}
 
 
 _OWN_TYPE_KEYS = (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + _GPU_NAME_KEYS + _GPU_COUNT_KEYS
