@@ -324,16 +324,7 @@ def compute_for(spec: dict, body, scope, multiplier: int | None, count: int | No
     ``conflicts`` collects accelerator blocks that contradict a machine type's built-in GPUs."""
     comp = Compute(provider=spec.get("provider"), service=spec.get("service"))
     unknown = unknown if unknown is not None else []
-    itype = None
-    for path in spec.get("instance_type", []) or []:
-        value = get_path(body, path, scope)
-        if known(value) and isinstance(value, str):
-            itype = value
-            break
-        if isinstance(value, Unknown):
-            itype = size_from_unknown(comp, path, value, unknown, spec.get("provider"))
-            if itype:
-                break
+    itype = _instance_type(spec, body, scope, comp, unknown)
     comp.instance_type = itype
     ai = spec.get("ai") == "always"
     if itype:
@@ -342,56 +333,82 @@ def compute_for(spec: dict, body, scope, multiplier: int | None, count: int | No
             comp.accelerator, comp.gpus_per_unit = info
             ai = ai or spec.get("ai") == "instance"
     acc_path = spec.get("accelerator")
-    if acc_path:
-        acc = _accelerators(body, acc_path, scope)
-        if acc is not None:
-            model, gpus = acc
-            if comp.gpus_per_unit and comp.accelerator and itype:
-                # A2/A3/G2 machine types come with their GPUs: a matching guest_accelerator block
-                # describes the same GPUs, it does not add to them
-                same = (short_model(model) == short_model(comp.accelerator)
-                        and (gpus is None or gpus == comp.gpus_per_unit))
-                if not same and conflicts is not None:
-                    shown = f"{gpus:g} x {model}" if gpus is not None else f"{model} (count unknown)"
-                    conflicts.append(f"{itype} has {comp.gpus_per_unit:g} x {comp.accelerator} built in,"
-                                     f" but `{acc_path}` "
-                                     f"asks for {shown}")
-            else:
-                comp.accelerator = comp.accelerator or model
-                comp.gpus_per_unit = (comp.gpus_per_unit or 0) + gpus if gpus is not None else comp.gpus_per_unit
-                if gpus is None:
-                    unknown.append(f"the GPU count of `{acc_path}` is not known statically")
-            ai = ai or spec.get("ai") == "instance"
-    units: int | None = 1
+    if acc_path and _apply_accelerators(comp, itype, acc_path, body, scope, unknown, conflicts):
+        ai = ai or spec.get("ai") == "instance"
+    comp.units = _mul(_mul(_units(spec, body, scope, comp), count), multiplier)
+    if _is_spot(spec, body, scope):
+        comp.pricing_model = "spot"
+    if spec.get("ai") == "never":
+        ai = False
+    return comp, ai
+
+
+def _instance_type(spec: dict, body, scope, comp: Compute, unknown: list[str]) -> str | None:
+    """The first of the kind's instance-type paths that is known (or narrowed to GPU candidates)."""
+    for path in spec.get("instance_type", []) or []:
+        value = get_path(body, path, scope)
+        if known(value) and isinstance(value, str):
+            return value
+        if isinstance(value, Unknown):
+            itype = size_from_unknown(comp, path, value, unknown, spec.get("provider"))
+            if itype:
+                return itype
+    return None
+
+
+def _apply_accelerators(comp: Compute, itype: str | None, acc_path: str, body, scope, unknown: list[str],
+                        conflicts: list[str] | None) -> bool:
+    """Accelerator blocks (``guest_accelerator``...) on ``comp``; whether there are any."""
+    acc = _accelerators(body, acc_path, scope)
+    if acc is None:
+        return False
+    model, gpus = acc
+    if comp.gpus_per_unit and comp.accelerator and itype:
+        # A2/A3/G2 machine types come with their GPUs: a matching guest_accelerator block
+        # describes the same GPUs, it does not add to them
+        same = (short_model(model) == short_model(comp.accelerator)
+                and (gpus is None or gpus == comp.gpus_per_unit))
+        if not same and conflicts is not None:
+            shown = f"{gpus:g} x {model}" if gpus is not None else f"{model} (count unknown)"
+            conflicts.append(f"{itype} has {comp.gpus_per_unit:g} x {comp.accelerator} built in,"
+                             f" but `{acc_path}` "
+                             f"asks for {shown}")
+    else:
+        comp.accelerator = comp.accelerator or model
+        comp.gpus_per_unit = (comp.gpus_per_unit or 0) + gpus if gpus is not None else comp.gpus_per_unit
+        if gpus is None:
+            unknown.append(f"the GPU count of `{acc_path}` is not known statically")
+    return True
+
+
+def _units(spec: dict, body, scope, comp: Compute) -> int | None:
+    """Units per instance from the kind's unit paths (1 when none is set; None, with a note, when unknown)."""
     for path in spec.get("units", []) or []:
         value = get_path(body, path, scope)
         if known(value) and isinstance(value, (int, float)) and not isinstance(value, bool):
-            units = int(value)
-            break
+            return int(value)
         if isinstance(value, Unknown):
-            units = None
             why = f" ({value.reason})" if value.reason else ""
             comp.notes.append(f"{path} is not known statically{why}:"
                               f" pass it with --var or a tfvars file, or units in a usage file")
-            break
-    comp.units = _mul(_mul(units, count), multiplier)
+            return None
+    return 1
+
+
+def _is_spot(spec: dict, body, scope) -> bool:
+    """Whether one of the kind's spot conditions holds."""
     for cond in spec.get("spot", []) or []:
         if cond.get("always"):
-            comp.pricing_model = "spot"
-            break
+            return True
         value = get_path(body, cond["path"], scope)
         if not known(value):
             continue
         want = cond.get("equals")
         if isinstance(want, str) and isinstance(value, str) and value.lower() == want.lower():
-            comp.pricing_model = "spot"
-            break
+            return True
         if want is not None and value == want:
-            comp.pricing_model = "spot"
-            break
-    if spec.get("ai") == "never":
-        ai = False
-    return comp, ai
+            return True
+    return False
 
 
 def short_model(name: str | None) -> str | None:

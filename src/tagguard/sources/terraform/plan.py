@@ -545,14 +545,35 @@ def _module_prefix(address: str) -> str:
 
 
 def _link(resources: list[Resource], refs: dict[str, dict[str, list[str]]]) -> None:
-    from tagguard.sources.terraform import extract as ex
+    """What the plan's references tie together: launch templates to the groups and instances that use them,
+    SageMaker endpoints to their configurations; then the plan-only facts are dropped and deletions priced
+    at zero units."""
+    targets = _Targets(resources, refs)
+    _link_launch_templates(resources, targets)
+    _link_endpoint_configs(resources, targets)
+    for res in resources:
+        res.meta.pop("_plan_value", None)
+        res.meta.pop("_comp", None)
+        if res.meta.get("action") == "delete" and res.compute is not None:
+            res.meta["before_compute"] = res.compute.to_json()
+            res.compute.units = 0
+            if res.compute.spot_units is not None:
+                res.compute.spot_units = 0
+            res.compute.notes.append("deleted by this plan: 0 units after apply")
 
-    by_base: dict[str, list[Resource]] = {}
-    for r in resources:
-        by_base.setdefault(_base(r.address), []).append(r)
 
-    def target(res: Resource, path_prefix: str, rtype: str) -> Resource | None:
-        mine = refs.get(_base(res.address)) or {}
+class _Targets:
+    """The resource of a type that another resource's configuration references (through ``refs``: base
+    address -> attribute path -> referenced addresses), preferring one in the same module instance."""
+
+    def __init__(self, resources: list[Resource], refs: dict[str, dict[str, list[str]]]):
+        self.refs = refs
+        self.by_base: dict[str, list[Resource]] = {}
+        for r in resources:
+            self.by_base.setdefault(_base(r.address), []).append(r)
+
+    def __call__(self, res: Resource, path_prefix: str, rtype: str) -> Resource | None:
+        mine = self.refs.get(_base(res.address)) or {}
         prefix = _module_prefix(res.address)
         pat = re.compile(r"^(.*?\b" + re.escape(rtype) + r"\.[^.\[]+)")
         for path, addrs in mine.items():
@@ -562,38 +583,50 @@ def _link(resources: list[Resource], refs: dict[str, dict[str, list[str]]]) -> N
                 m = pat.match(a)
                 if m is None:
                     continue
-                cands = [c for c in by_base.get(_base(m.group(1)), []) if c.type == rtype]
+                cands = [c for c in self.by_base.get(_base(m.group(1)), []) if c.type == rtype]
                 same = [c for c in cands if _module_prefix(c.address) == prefix]
                 if same or cands:
                     return (same or cands)[0]
         return None
 
+
+def _link_launch_templates(resources: list[Resource], target: _Targets) -> None:
+    """An ASG, EKS node group or instance without an instance type takes its launch template's."""
+    from tagguard.sources.terraform import extract as ex
+
     for res in resources:
         value = res.meta.get("_plan_value")
         spec = ex.kinds().get(res.type) or {}
-        if res.type in ("aws_autoscaling_group", "aws_eks_node_group", "aws_instance") and (
-                res.compute is None or not res.compute.instance_type):
-            lt = target(res, "launch_template", "aws_launch_template") or \
-                target(res, "mixed_instances_policy", "aws_launch_template")
-            if lt is not None:
-                lt_value = lt.meta.get("_plan_value") or {}
-                itype = lt_value.get("instance_type")
-                if isinstance(itype, str):
-                    comp = (res.compute or res.meta.get("_comp")
-                            or Compute(provider=spec.get("provider"), service=spec.get("service")))
-                    if _set_type(comp, itype, spec):
-                        res.ai = True
-                    if res.ai:
-                        if res.type == "aws_autoscaling_group" and isinstance(value, dict):
-                            from tagguard.sources.terraform.source import _mixed_policy
+        if res.type not in ("aws_autoscaling_group", "aws_eks_node_group", "aws_instance") or (
+                res.compute is not None and res.compute.instance_type):
+            continue
+        lt = target(res, "launch_template", "aws_launch_template") or \
+            target(res, "mixed_instances_policy", "aws_launch_template")
+        if lt is None:
+            continue
+        lt_value = lt.meta.get("_plan_value") or {}
+        itype = lt_value.get("instance_type")
+        if not isinstance(itype, str):
+            continue
+        comp = (res.compute or res.meta.get("_comp")
+                or Compute(provider=spec.get("provider"), service=spec.get("service")))
+        if _set_type(comp, itype, spec):
+            res.ai = True
+        if not res.ai:
+            continue
+        if res.type == "aws_autoscaling_group" and isinstance(value, dict):
+            from tagguard.sources.terraform.source import _mixed_policy
 
-                            _mixed_policy(comp, _JsonBody(value), None)
-                        res.compute = comp
-                        before = res.meta.get("before_compute")
-                        if isinstance(before, dict) and not before.get("instance_type"):
-                            # the template is assumed unchanged: same type before and after
-                            before.update({k: v for k, v in comp.to_json().items() if k not in ("units", "spot_units")})
-    # SageMaker: the endpoint runs its configuration's instances (priced once, on the endpoint)
+            _mixed_policy(comp, _JsonBody(value), None)
+        res.compute = comp
+        before = res.meta.get("before_compute")
+        if isinstance(before, dict) and not before.get("instance_type"):
+            # the template is assumed unchanged: same type before and after
+            before.update({k: v for k, v in comp.to_json().items() if k not in ("units", "spot_units")})
+
+
+def _link_endpoint_configs(resources: list[Resource], target: _Targets) -> None:
+    """SageMaker: the endpoint runs its configuration's instances (priced once, on the endpoint)."""
     configs = [r for r in resources if r.type == "aws_sagemaker_endpoint_configuration"]
     for res in resources:
         if res.type != "aws_sagemaker_endpoint":
@@ -610,15 +643,6 @@ def _link(resources: list[Resource], refs: dict[str, dict[str, list[str]]]) -> N
                 res.meta["before_compute"] = cfg.meta.pop("before_compute")
             cfg.compute = None
             cfg.meta["served_by"] = res.address
-    for res in resources:
-        res.meta.pop("_plan_value", None)
-        res.meta.pop("_comp", None)
-        if res.meta.get("action") == "delete" and res.compute is not None:
-            res.meta["before_compute"] = res.compute.to_json()
-            res.compute.units = 0
-            if res.compute.spot_units is not None:
-                res.compute.spot_units = 0
-            res.compute.notes.append("deleted by this plan: 0 units after apply")
 
 
 # --- line numbers -----------------------------------------------------------------------------

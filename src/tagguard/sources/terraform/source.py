@@ -93,32 +93,9 @@ class TerraformSource(Source):
             helm_items.extend(walker.helm_items)
             if d in focus:
                 _note_uncalled(out, d, focus[d], inst)
-        for d, info in focus.items():
-            if callers_only and info.get("callers") and d in defs and d not in roots and \
-                    os.path.realpath(inventory.path(d)) not in walked and defs[d].resources:
-                first = defs[d].resources[0]
-                out.findings.append(Finding(
-                    rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=first.file, line=first.block.line,
-                    address=None,
-                    message=(f"module {d if d != '.' else Path(os.path.realpath(inventory.path(d))).name}:"
-                             f" the modules that call it "
-                             f"({', '.join(info['callers'][:4])}) create no instance of it"
-                             f" (an empty for_each, or a call that "
-                             "cannot be evaluated), so its resources are not checked"),
-                    fix=("scan the module with the inputs of a real instance (--var / --var-file),"
-                         " or check the caller's count/for_each")))
-        if helm_items:
-            from tagguard.sources.terraform import helm_release
-
-            rendered, chart_files = helm_release.render(helm_items, inventory, ctx)
-            out.extend(rendered)
-            inventory.claim(chart_files)  # judged here with the release's values
-        if k8s_items:
-            from tagguard.sources.terraform import k8s
-
-            out.extend(k8s.build(k8s_items, ctx, unknowns.real()))
-            # manifests read with file()/templatefile() were judged here: the YAML reader must not count them again
-            inventory.claim(f for item in k8s_items for f in item["files"])
+        if callers_only:
+            _note_uninstantiated(out, focus, defs, roots, walked, inventory)
+        _judge_embedded(out, helm_items, k8s_items, unknowns, inventory, ctx)
         scanned = {os.path.realpath(mdef.dir) for mdef in defs.values()}
         for key, mdef in list(loader.defs.items()):
             if key in scanned:
@@ -136,6 +113,43 @@ class TerraformSource(Source):
             out.resources = [r for r in out.resources if not elsewhere(r.file)]
             out.findings = [f for f in out.findings if not elsewhere(f.file)]
         return out
+
+
+def _note_uninstantiated(out: SourceOutput, focus: dict, defs: dict, roots: list[str], walked: set[str],
+                         inventory: Inventory) -> None:
+    """A changed child module judged through its callers, none of which creates an instance of it."""
+    for d, info in focus.items():
+        if info.get("callers") and d in defs and d not in roots and \
+                os.path.realpath(inventory.path(d)) not in walked and defs[d].resources:
+            first = defs[d].resources[0]
+            out.findings.append(Finding(
+                rule="not-scanned", category=NOT_SCANNED, severity=INFO, file=first.file, line=first.block.line,
+                address=None,
+                message=(f"module {d if d != '.' else Path(os.path.realpath(inventory.path(d))).name}:"
+                         f" the modules that call it "
+                         f"({', '.join(info['callers'][:4])}) create no instance of it"
+                         f" (an empty for_each, or a call that "
+                         "cannot be evaluated), so its resources are not checked"),
+                fix=("scan the module with the inputs of a real instance (--var / --var-file),"
+                     " or check the caller's count/for_each")))
+
+
+def _judge_embedded(out: SourceOutput, helm_items: list[dict], k8s_items: list[dict], unknowns: _K8sUnknowns,
+                    inventory: Inventory, ctx: ScanContext) -> None:
+    """Charts of helm_release blocks (rendered with the release's values) and Kubernetes objects declared in
+    Terraform, judged by the Kubernetes reader; the files they read are claimed so no other reader counts them."""
+    if helm_items:
+        from tagguard.sources.terraform import helm_release
+
+        rendered, chart_files = helm_release.render(helm_items, inventory, ctx)
+        out.extend(rendered)
+        inventory.claim(chart_files)  # judged here with the release's values
+    if k8s_items:
+        from tagguard.sources.terraform import k8s
+
+        out.extend(k8s.build(k8s_items, ctx, unknowns.real()))
+        # manifests read with file()/templatefile() were judged here: the YAML reader must not count them again
+        inventory.claim(f for item in k8s_items for f in item["files"])
 
 
 def _note_uncalled(out: SourceOutput, rel_dir: str, info: dict, inst: ModuleInstance) -> None:
