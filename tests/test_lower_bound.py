@@ -527,3 +527,25 @@ def test_a_cloud_resource_that_is_not_capacity_elsewhere_does_not_narrow_the_flo
     doc = scan(tmp_path, files, None, "--scope", "all")
     cost = resource(doc, "Deployment/ml/infer")["cost"]
     assert "every aws/gcp/azure instance type" in cost["reason"] and cost["monthly_usd"] == 383.98
+
+
+def test_many_distinct_requests_cost_one_pass_over_the_rate_card_per_model(tmp_path, monkeypatch):
+    """Hostile input: 2,000 pods, each asking for a different MIG profile and count.  Every model's facts are
+    worked out once and the rate card's type list once per cloud set, not per pod (it was 130 regex-heavy
+    model checks per pod: 20,000 such pods took 77 s in the floor pass under the profiler)."""
+    from tagguard.config import Config
+    from tagguard.pipeline import scan as run_scan
+    from tagguard.pricing import placement
+
+    pods = [f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ml}}\nspec:\n  containers:\n  - name: c\n"
+            f"    image: x\n    resources: {{limits: {{nvidia.com/mig-{1 + i % 7}g.{i}gb: {1 + i % 13}}}}}\n"
+            for i in range(2000)]
+    (tmp_path / "pods.yaml").write_text("---\n".join(pods), encoding="utf-8")
+    calls = []
+    real = placement._short
+    monkeypatch.setattr(placement, "_short", lambda name: calls.append(name) or real(name))
+    monkeypatch.setattr(placement, "_MODEL_FACTS", {})
+    result = run_scan([str(tmp_path)], Config(raw={}, path=tmp_path / ".tagguard.yaml"))
+    floors = [r for r in result.resources if r.cost is not None and r.cost.lower_bound]
+    assert len(floors) == 2000
+    assert len(calls) <= 40, len(calls)  # once per accelerator model of the rate card

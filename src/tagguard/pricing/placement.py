@@ -595,10 +595,11 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
     def fits(info: Any) -> bool:
         if info is None or not info.gpu_model or not info.accelerator_count or info.on_demand is None:
             return False
-        if _vendor_of_model(info.gpu_model) != vendor:
+        model_vendor, mig_capable = _model_facts(info.gpu_model)
+        if model_vendor != vendor:
             return False
         if mig:
-            return _short(info.gpu_model) in MIG_MODELS
+            return mig_capable
         return float(info.accelerator_count) >= gpus - 1e-9  # one pod's accelerators fit on one node
 
     gpu_pools: list[tuple[Any, dict[str, Any]]] = []
@@ -622,7 +623,7 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
         infos = [(t, rates.lookup(t)) for t in types]
     else:
         clouds, why_clouds = where
-        infos = [(t, rates.lookup(t, cloud)) for cloud in clouds for t, _i in _catalog_types(cloud)]
+        infos = _card_types(clouds, rates)
         among = (f"every {'/'.join(clouds)} instance type on the rate card offering {shown} ({why_clouds}"
                  + (f"; node pool {', '.join(open_pools[:5])} may launch any type" if open_pools else "") + ")")
     priced: list[tuple[str, Any]] = [(t, i) for t, i in infos if i is not None and fits(i)]
@@ -640,6 +641,34 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
     if from_pools:
         return floor, tuple(res for res, _p in gpu_pools), [x for x, _i in priced]
     return floor, (), []
+
+
+_MODEL_FACTS: dict[str, tuple[str, bool]] = {}
+# (clouds, id(card)) -> (the card, its types): the card is kept so that its id cannot be reused by another
+_CARD_TYPES: dict[tuple[tuple[str, ...], int], tuple[Any, list[tuple[str, Any]]]] = {}
+
+
+def _model_facts(model: str) -> tuple[str, bool]:
+    """(the vendor of an accelerator model, whether NVIDIA MIG partitions it), once per model name."""
+    hit = _MODEL_FACTS.get(model)
+    if hit is None:
+        hit = (_vendor_of_model(model), _short(model) in MIG_MODELS)
+        if len(_MODEL_FACTS) < _MEMO_MAX:
+            _MODEL_FACTS[model] = hit
+    return hit
+
+
+def _card_types(clouds: tuple[str, ...], rates: Any) -> list[tuple[str, Any]]:
+    """The rate card's accelerated types of ``clouds`` with their rows in ``rates``, once per card."""
+    key = (clouds, id(rates))
+    hit = _CARD_TYPES.get(key)
+    if hit is not None and hit[0] is rates:
+        return hit[1]
+    types = [(t, rates.lookup(t, cloud)) for cloud in clouds for t, _i in _catalog_types(cloud)]
+    if any(card is not rates for card, _t in _CARD_TYPES.values()):  # another card: the old lists are stale
+        _CARD_TYPES.clear()
+    _CARD_TYPES[key] = (rates, types)
+    return types
 
 
 def _floor_per_chip(rates: Any, shown: str, identity: bool = False) -> dict[str, Any]:
