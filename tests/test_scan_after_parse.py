@@ -168,7 +168,7 @@ def _overlay_reference(self, other):
     return out
 
 
-def test_tag_map_overlay_and_apply_keep_their_meaning_and_order():
+def test_tag_map_overlay_absorb_and_apply_keep_their_meaning_and_order():
     import itertools
     import random
 
@@ -199,6 +199,9 @@ def test_tag_map_overlay_and_apply_keep_their_meaning_and_order():
         assert state(got) == state(want)
         assert (state(a), state(b)) == before  # neither side changed
         assert got.known is not a.known and got.unresolved is not a.unresolved and got.origins is not a.origins
+        built = TagMap(dict(a.known), dict(a.unresolved), a.open, a.open_reason, dict(a.origins))
+        built.absorb(b)  # the in-place form the ASG tag blocks use
+        assert state(built) == state(want) and state(b) == before[1]
         r1, want_res = (Resource(address="x", type="t", source="terraform") for _ in range(2))
         got.apply_to(r1)
         want_res.tags = dict(want.known)

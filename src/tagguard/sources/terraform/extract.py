@@ -150,6 +150,21 @@ class TagMap:
         origins.update(other.origins)
         return TagMap(known, unresolved, self.open or other.open, other.open_reason or self.open_reason, origins)
 
+    def absorb(self, other: TagMap) -> None:
+        """``self = self.overlay(other)`` in place, for a map being built that nothing else holds."""
+        known, unresolved = self.known, self.unresolved
+        known.update(other.known)
+        if unresolved:
+            for k in other.known:
+                unresolved.pop(k, None)
+        if other.unresolved:
+            unresolved.update(other.unresolved)
+            for k in other.unresolved:
+                known.pop(k, None)
+        self.origins.update(other.origins)
+        self.open = self.open or other.open
+        self.open_reason = other.open_reason or self.open_reason
+
     def keys(self) -> list[str]:
         return list(self.known) + [k for k in self.unresolved if k not in self.known]
 

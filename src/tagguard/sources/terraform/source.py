@@ -865,11 +865,11 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
             asg.open_reason = propagated.open_reason = "an ASG `tag` block's key is not known statically"
             continue
         single = ex.TagMap.of({str(key): value if value is not ex._MISSING else None}, "ASG `tag` block")
-        asg = asg.overlay(single)
+        asg.absorb(single)
         if prop is True or prop == "true":
-            propagated = propagated.overlay(single)
+            propagated.absorb(single)
         elif isinstance(prop, Unknown):
-            propagated = propagated.overlay(single)
+            propagated.absorb(single)
         else:
             stuck[str(key)] = "the ASG"
     for k in defaults.keys():
