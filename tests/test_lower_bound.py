@@ -230,7 +230,7 @@ def test_tpu_is_floored_per_chip(tmp_path):
     cost = resource(doc, "Deployment/ml/infer")["cost"]
     assert cost["lower_bound"] is True
     assert cost["monthly_usd"] == pytest.approx(4 * TPU_V5E * HOURS) == 3504.0
-    assert "TPU v5e at $1.20/GPU-hour" in cost["reason"]
+    assert "TPU v5e at $1.20/chip-hour" in cost["reason"]
 
 
 def test_an_accelerator_no_rate_card_type_offers_stays_unpriced_with_the_reason(tmp_path):

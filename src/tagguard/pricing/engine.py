@@ -310,8 +310,9 @@ class Pricer:
         what = f"{fl.get('instance_type')} ({fl.get('gpu_model')})" if fl.get("instance_type") else fl.get("gpu_model")
         per = rate(fl.get("usd_per_accelerator_hour"))
         unplaced = fl.get("unplaced") or "no node selector, affinity or GPU label says which GPU it gets"
+        unit = "chip-hour" if str(fl.get("gpu_model") or "").startswith("TPU") else "GPU-hour"
         return (f"at least {figure}: {unplaced}; priced at the cheapest per-accelerator on-demand rate, {what} at "
-                f"{per}/GPU-hour, among {fl.get('among')}; set a nodeSelector or pricing.default_accelerators to "
+                f"{per}/{unit}, among {fl.get('among')}; set a nodeSelector or pricing.default_accelerators to "
                 "price exactly")
 
     def _facts(self, resource: Resource) -> _Facts:
