@@ -214,3 +214,78 @@ def test_repeated_texts_get_their_own_nodes_and_positions() -> None:
     assert attrs["c"].expr.eval(None) == attrs["d"].expr.eval(None) == long
     e, f = attrs["e"].expr, attrs["f"].expr
     assert e is not f and (e.line, f.line) == (5, 6) and e.eval(None) == f.eval(None) == "s"
+
+
+REPEATED = [
+    'merge(local.common, { team = "ml", "cost-center" = var.cc })',
+    '[for k, v in var.tags : upper(v) if k != "x"]',
+    "{ for k, v in var.tags : k => v... }",
+    'var.name == "n" ? -count.index : !true',
+    '"pre-${var.name}-%{ if var.name != "" }yes%{ else }no%{ endif }-%{ for t in var.list }${t},%{ endfor }"',
+    '"${var.list}"', "var.list[*].x", "var.tags.*.y", "var.list[0]", "var.tags[\"a\"]", "(var.name)", "f(var.list...)",
+    "<<-EOT\n    name: ${var.name}\n    %{~ for t in var.list ~}\n    - ${t}\n    %{~ endfor ~}\n  EOT",
+    "{\n    a = 1\n    b = [\n      var.name,\n    ]\n  }",
+    "1 + 2 * 3 - 4 / 5 % 6",
+]
+
+
+class Moves:
+    """Counts the trees ``_moved`` copied at the top (repeated attribute texts)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = _compile.Compiler.expression
+
+        def expression(compiler, node):  # type: ignore[no-untyped-def]
+            before = compiler.data[node.start_byte:node.end_byte] in compiler.seen
+            self.count += before and compiler.shortcuts
+            return real(compiler, node)
+
+        monkeypatch.setattr(_compile.Compiler, "expression", expression)
+
+
+def test_repeated_texts_are_moved_copies_of_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shape twice or three times, at other columns and lines (the second compiled first too)."""
+    moves = Moves(monkeypatch)
+    lines = ["locals {"]
+    for i, text in enumerate(REPEATED):
+        lines += [f"  a{i} = {text}", f"  b{i}    =    {text}", f"  # {i}", f"  c{i} = {text}"]
+    lines.append("}")
+    source = "\n".join(lines).encode() + b"\n"
+    assert compare(source) == 3 * len(REPEATED)
+    assert moves.count == 2 * len(REPEATED)
+    # lazily compiled attributes compile in any order: a later text first, then an earlier one
+    hcl = parse(source, "r.tf")
+    attrs = hcl.body.blocks[0].body.attributes
+    for i in range(len(REPEATED)):
+        earlier = attrs[f"a{i}"]
+        node, compiler = earlier._node, earlier._compiler
+        later = attrs[f"c{i}"].expr
+        compiler.shortcuts = False
+        walked = compiler.expression(node)
+        compiler.shortcuts = True
+        moved = earlier.expr  # c's tree moved back (a negative shift)
+        assert moved.start < later.start and shape(moved) == shape(walked)
+    assert moves.count == 3 * len(REPEATED)
+
+
+def test_every_expression_class_has_a_mover() -> None:
+    """A new Expr class needs a mover in ``_compile._MOVERS`` that copies all its slots."""
+    def concrete(cls: type) -> list[type]:
+        out = []
+        for sub in cls.__subclasses__():
+            out += ([] if sub.__name__.startswith("_") else [sub]) + concrete(sub)
+        return out
+
+    assert set(concrete(Expr)) <= set(_compile._MOVERS), set(concrete(Expr)) - set(_compile._MOVERS)
+    one_line = ", ".join(t for t in REPEATED if "\n" not in t)
+    everything = parse(f"x = [{one_line}]\n".encode(), "m.tf").body.get("x")
+    broken = parse(b"x = [1,,2]\n", "m.tf").body.get("x")
+    assert everything is not None and broken is not None
+    exprs = _exprs(everything.expr, []) + [broken.expr]
+    assert {type(e) for e in exprs} == set(_compile._MOVERS)
+    for expr in exprs:
+        moved = _compile._moved(expr, (7 << 40) + 7, 2, {})
+        for name in _slots(type(expr)):
+            assert getattr(moved, name) is not None or getattr(expr, name) is None, name  # every slot set
+        assert (moved.start, moved.end, moved.line) == (expr.start + 7, expr.end + 7, expr.line + 2)
