@@ -375,6 +375,7 @@ def scan(paths, config_path, formats, outputs, no_color, baseline_path, quiet, *
     `-` reads a Kubernetes manifest stream (YAML or JSON) from stdin. Everything after `--` is a
     path, never an option (the pre-commit hook passes file names that way).
     """
+    calm_gc()  # before the config and the stages' imports too (run_scan does it for diff)
     config = load_config_or_exit(config_path)
     extra = {k: kw.pop(k) for k in list(kw) if k.startswith("output_")}
     result = run_scan(paths or (".",), config, kw)
