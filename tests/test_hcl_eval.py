@@ -272,6 +272,23 @@ def test_lazy_scope_objects_are_used_through_mapping_protocol():
     assert isinstance(missing, Unknown) and missing.error
 
 
+def test_attribute_steps_on_dicts_and_other_mappings_say_the_same():
+    """Traversal steps into a plain dict take a shortcut; the values and errors are those of any Mapping."""
+    from types import MappingProxyType
+
+    for wrap in (dict, MappingProxyType, lambda m: PartialMap(m)):
+        local = wrap({"tags": wrap({"a": "1"}), "list": [wrap({"b": 2})]})
+        assert parse_expression("local.tags.a").eval(MapScope({"local": local})) == "1"
+        assert parse_expression("local.list[0].b").eval(MapScope({"local": local})) == 2
+        missing = parse_expression("local.tags.zz").eval(MapScope({"local": local}))
+        assert isinstance(missing, Unknown) and missing.error
+        assert missing.reason == 'object has no attribute "zz"', wrap
+    unknown = parse_expression("local.u.x.y").eval(MapScope({"local": {"u": UNKNOWN}}))
+    assert unknown is UNKNOWN
+    keys = parse_expression('{ a = 1, "b" = 2, 3 = 3, true = 4, (local.k) = 5 }').eval(MapScope({"local": {"k": "k"}}))
+    assert keys == {"a": 1, "b": 2, "3": 3, "true": 4, "k": 5}
+
+
 def test_child_scope_binds_and_delegates():
     files = {"a.txt": "hello"}
     parent = MapScope({"var": {"x": 1}}, files=files)

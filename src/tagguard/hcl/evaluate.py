@@ -400,6 +400,9 @@ class ObjectExpr(Expr):
         open_reasons: list[str] = []
         for key_expr, value_expr in self.pairs:
             key = key_expr._ev(scope)
+            if key.__class__ is str:  # the common case, first (to_string would return it as it is)
+                out[key] = value_expr._ev(scope)
+                continue
             if isinstance(key, Unknown):
                 open_reasons.append(f"key `{key_expr.source_text()}` is unknown" + _because(key))
                 continue
@@ -524,11 +527,19 @@ class Traversal(Expr):
         self.steps = steps
 
     def _ev(self, scope: Any) -> Any:
-        if isinstance(self.root, str):
-            value = lookup(scope, self.root)
-        else:
-            value = self.root._ev(scope)
-        return apply_steps(value, self.steps, scope)
+        root = self.root
+        value = lookup(scope, root) if isinstance(root, str) else root._ev(scope)
+        for step in self.steps:  # apply_steps, with ``.name`` of a plain dict inlined (most steps)
+            if value.__class__ is dict and step.__class__ is GetAttr:
+                try:
+                    value = value[step.name]
+                except KeyError:
+                    raise EvalError(f'object has no attribute "{step.name}"') from None
+                continue
+            if isinstance(value, Unknown):
+                return value
+            value = step.apply(value, scope)
+        return value
 
     def _refs(self, out: list[Reference], bound: frozenset) -> None:
         if isinstance(self.root, str):
