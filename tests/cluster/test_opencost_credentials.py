@@ -135,6 +135,14 @@ def test_a_bearer_token_is_sent_and_not_forwarded_by_a_redirect(tmp_path):
         target.close()
 
 
+@pytest.mark.parametrize("url", [f"http://ocuser:{SECRET}@[::1/allocation", f"HTTPS://a:{SECRET}@b@h[/x"])
+def test_a_malformed_url_with_credentials_is_one_line_without_them(url):
+    """Bug fixed: a URL urlsplit refuses (an unbalanced [) was taken for a file name, and the error echoed it."""
+    res = run_cli("cluster", "opencost", url)
+    assert res.exit_code == 2 and "not a valid URL" in res.output, res
+    assert SECRET not in res.output and len(res.output.strip().splitlines()) == 1
+
+
 def test_file_paths_are_not_urls(tmp_path):
     from tagguard.actuals.cluster.opencost import load
 

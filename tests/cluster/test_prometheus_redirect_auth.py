@@ -1,4 +1,5 @@
-"""The Prometheus credentials (TAGGUARD_PROMETHEUS_TOKEN, _USER/_PASSWORD) go to the --prometheus server only.
+"""The Prometheus credentials (TAGGUARD_PROMETHEUS_TOKEN, _USER/_PASSWORD) go to the --prometheus server only,
+and a malformed --prometheus URL is one line that does not repeat a password in it.
 
 Before: urllib copies a request's headers onto the request that follows a redirect, so a server (or anything
 that can answer for it) that redirected to another host received the bearer token or the basic password.
@@ -63,3 +64,10 @@ def test_credentials_are_not_sent_on_to_where_a_redirect_points():
     finally:
         first.shutdown()
         target.shutdown()
+
+
+def test_a_malformed_url_is_one_line_without_its_password():
+    """Bug fixed: `--prometheus http://u:pw@[::1` was an internal error (urlsplit's ValueError)."""
+    res = run_cli("cluster", "report", "--prometheus", f"http://u:{TOKEN}@[::1", "--window", "1h")
+    assert res.exit_code == 2, res
+    assert res.output.strip() == "tagguard: error: --prometheus http://[::1: not a valid URL: Invalid IPv6 URL"

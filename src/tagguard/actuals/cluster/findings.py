@@ -45,6 +45,14 @@ def cluster_id(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` after its scheme removed; never raises (also for a URL ``urlsplit``
+    refuses, such as an unbalanced ``[`` in the host), so a message can name a malformed URL safely."""
+    import re
+
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
+
+
 def address(cluster: str, namespace: str | None = None, kind: str | None = None, name: str | None = None) -> str:
     """The pseudo-location of a cluster finding (its ``Finding.address``; ``file`` stays None)."""
     out = cluster

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tagguard.actuals.cluster.findings import address, cluster_id, labels_not_exported
+from tagguard.actuals.cluster.findings import address, cluster_id, labels_not_exported, without_userinfo
 from tagguard.formats.helpers import money, plural
 from tagguard.model import ERROR, Finding
 
@@ -38,8 +38,10 @@ def _url(source: str) -> bool:
 
     try:
         parts = urlsplit(source)
-    except ValueError:  # an unbalanced [ in the host: a file name then
-        return False
+    except ValueError as exc:  # an unbalanced [ in the host
+        if "://" not in source:
+            return False
+        raise OpenCostError(f"{without_userinfo(source)}: not a valid URL: {exc}") from None
     if not parts.scheme or not parts.netloc:  # a path (also //host/share/file.json)
         return False
     scheme = parts.scheme.lower()

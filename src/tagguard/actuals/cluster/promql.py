@@ -55,7 +55,12 @@ class PromClient:
     def __post_init__(self) -> None:
         from urllib.parse import urlsplit
 
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+        except ValueError as exc:  # an unbalanced [ in the host: one line, without what may be a password
+            from tagguard.actuals.cluster.findings import without_userinfo
+
+            raise PromError(f"--prometheus {without_userinfo(self.url)}: not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise PromError(f"--prometheus {self.url!r}: expected an http:// or https:// URL")
         if "@" in parts.netloc:  # the URL is printed in messages and reports: never with a password in it
