@@ -166,17 +166,16 @@ class Compiler:
         if node.has_error:
             return Invalid(f"syntax error in `{self.text(node)[:60]}`", **self.pos(node))
         row = node.start_point[0]
-        self.single = self.line(row) if node.end_point[0] == row else 0
         start, end = node.start_byte, node.end_byte
         key = None
         if end - start <= _REUSE_MAX_BYTES and self.shortcuts and node.kind_id == _EXPRESSION:
             key = self.data[start:end]
             seen = self.seen.get(key)
             if seen is not None:  # the same text compiled before in this file: the same tree, moved
-                self.single = 0
                 expr, seen_start, seen_row = seen
                 return _moved(expr, ((start - seen_start) << _SPAN_BITS) + start - seen_start, row - seen_row,
                               self.lines)
+        self.single = self.line(row) if self.data.find(b"\n", start, end) < 0 else 0  # no end_point needed
         try:
             expr = self.expr(node)
             if key is not None and len(self.seen) < _REUSE_MAX_TEXTS:
