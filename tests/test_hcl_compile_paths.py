@@ -289,3 +289,28 @@ def test_every_expression_class_has_a_mover() -> None:
         for name in _slots(type(expr)):
             assert getattr(moved, name) is not None or getattr(expr, name) is None, name  # every slot set
         assert (moved.start, moved.end, moved.line) == (expr.start + 7, expr.end + 7, expr.line + 2)
+
+
+def test_a_repeated_deep_text_read_on_a_deep_stack_never_raises() -> None:
+    """Lazily compiled attributes are read wherever the reader is: the copy of a deep tree may run out of
+    stack where its first compile did not, and must then be what a compile there gives, never an exception."""
+    nested = "[" * 80 + "]" * 80
+    source = f"a = {nested}\nb = {nested}\n".encode()
+    outcomes = set()
+    for depth in range(sys.getrecursionlimit() - 400, sys.getrecursionlimit(), 25):
+        hcl = parse(source, "deep.tf")
+        first, second = hcl.body.get("a"), hcl.body.get("b")
+        assert first is not None and second is not None
+        assert type(first.expr).__name__ == "TupleExpr"  # compiled on a shallow stack, remembered
+
+        def at_depth(n: int) -> object:
+            return at_depth(n - 1) if n else second.expr  # noqa: B023 - called in this iteration
+
+        try:
+            value = at_depth(depth)
+        except RecursionError:  # the test's own frames ran out before the read: nothing to check
+            continue
+        outcomes.add(type(value).__name__)
+        if type(value).__name__ == "Invalid":
+            assert value.message == "expression nested too deeply"  # type: ignore[attr-defined]
+    assert "Invalid" in outcomes and "TupleExpr" in outcomes  # both sides of the limit were reached

@@ -168,15 +168,15 @@ class Compiler:
         row = node.start_point[0]
         start, end = node.start_byte, node.end_byte
         key = None
-        if end - start <= _REUSE_MAX_BYTES and self.shortcuts and node.kind_id == _EXPRESSION:
-            key = self.data[start:end]
-            seen = self.seen.get(key)
-            if seen is not None:  # the same text compiled before in this file: the same tree, moved
-                expr, seen_start, seen_row = seen
-                return _moved(expr, ((start - seen_start) << _SPAN_BITS) + start - seen_start, row - seen_row,
-                              self.lines)
-        self.single = self.line(row) if self.data.find(b"\n", start, end) < 0 else 0  # no end_point needed
         try:
+            if end - start <= _REUSE_MAX_BYTES and self.shortcuts and node.kind_id == _EXPRESSION:
+                key = self.data[start:end]
+                seen = self.seen.get(key)
+                if seen is not None:  # the same text compiled before in this file: the same tree, moved
+                    expr, seen_start, seen_row = seen
+                    shift = ((start - seen_start) << _SPAN_BITS) + start - seen_start
+                    return _moved(expr, shift, row - seen_row, self.lines)
+            self.single = self.line(row) if self.data.find(b"\n", start, end) < 0 else 0  # no end_point needed
             expr = self.expr(node)
             if key is not None and len(self.seen) < _REUSE_MAX_TEXTS:
                 self.seen[key] = (expr, start, row)
