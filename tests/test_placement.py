@@ -366,10 +366,24 @@ def test_neuron_request_only_lands_on_neuron_types_of_a_mixed_pool(tmp_path):
     assert abs(r.cost.hourly_usd - per_gpu("Inferentia2")) < 1e-6
 
 
-def test_neuron_request_with_a_custom_label_no_pool_sets_stays_unpriced(tmp_path):
-    # the family is fixed by nothing in the scanned files (a custom label of a pool not in them): no guess
+def test_neuron_request_with_a_custom_label_no_pool_sets_is_floored_among_neuron_types(tmp_path):
+    # Changed deliberately (stop 19, H9; it asserted "stays unpriced"): the family is fixed by nothing in the
+    # scanned files (a custom label of a pool not in them), and the label's text is not read as trn1.32xlarge;
+    # but the pod still lands on a node offering 16 Neuron devices, so it gets the stated floor over those.
+    # By hand from the rate card: of the types with >= 16 Neuron devices, inf1.24xlarge (16 Inferentia at
+    # $4.721/h, $0.295 a device) is cheapest per device; trn1.32xlarge (16 Trainium, $21.50/h) and trn1n are
+    # dearer, inf2.48xlarge has only 12 devices.  16 devices x $4.721/16 = $4.721/hour.
+    inf1, trn1, inf2 = (catalog.lookup(t) for t in ("inf1.24xlarge", "trn1.32xlarge", "inf2.48xlarge"))
+    assert (inf1.on_demand, inf1.accelerator_count) == (4.721, 16) and trn1.on_demand == 21.5
+    assert inf2.accelerator_count == 12
     res, _ = run(tmp_path, {"j.yaml": neuron_job("{instance-type: trn1-32xl}", 16)})
-    assert res["Job/ml/trn"].cost.hourly_usd is None
+    cost = res["Job/ml/trn"].cost
+    assert cost.lower_bound is True and cost.hourly_usd == pytest.approx(4.721)
+    assert cost.reason.startswith("at least $4.721/hour: its node selector / affinity asks for instance-type=trn1-32xl,"
+                                  " which no node pool in the scanned files sets")
+    assert "trn1-32xl is no instance type, family or GPU model on the rate card" in cost.reason
+    assert "inf1.24xlarge (Inferentia)" in cost.reason and "offering aws.amazon.com/neuron" in cost.reason
+    assert "declare that node pool in the scanned files" in cost.reason
 
 
 def tpu_raycluster(topology: str, hosts: int, replicas: int = 1) -> str:

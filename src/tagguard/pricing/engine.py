@@ -311,9 +311,9 @@ class Pricer:
         per = rate(fl.get("usd_per_accelerator_hour"))
         unplaced = fl.get("unplaced") or "no node selector, affinity or GPU label says which GPU it gets"
         unit = "chip-hour" if str(fl.get("gpu_model") or "").startswith("TPU") else "GPU-hour"
+        fix = fl.get("fix") or "set a nodeSelector or pricing.default_accelerators to price exactly"
         return (f"at least {figure}: {unplaced}; priced at the cheapest per-accelerator on-demand rate, {what} at "
-                f"{per}/{unit}, among {fl.get('among')}; set a nodeSelector or pricing.default_accelerators to "
-                "price exactly")
+                f"{per}/{unit}, among {fl.get('among')}; {fix}")
 
     def _facts(self, resource: Resource) -> _Facts:
         c: Compute = resource.compute  # type: ignore[assignment]
@@ -336,7 +336,10 @@ class Pricer:
             floor = {"why": resource.meta[PLACEMENT_FLOOR_KEY]}  # the cheapest of several types placement allows
         elif gpu_model is None and itype is None and self.unplaced_accelerators == "lower-bound":
             floor = resource.meta.get(FLOOR_KEY) if isinstance(resource.meta.get(FLOOR_KEY), dict) else None
-            if floor is not None and "none" in floor:  # why no type could floor it: part of the reason
+            if floor is not None and floor.get("named_model") in self.gpu_hourly_usd:
+                # a passthrough GPU's name names a model the card has no rate for, but the config does
+                gpu_model, floor = str(floor["named_model"]), None
+            elif floor is not None and "none" in floor:  # why no type could floor it: part of the reason
                 no_floor, floor = str(floor["none"]), None
             elif floor is not None and floor.get("instance_type"):
                 itype = str(floor["instance_type"])
@@ -344,6 +347,10 @@ class Pricer:
                 gpu_model = info.gpu_model if info is not None else None
             elif floor is not None:
                 gpu_model = floor.get("gpu_model")
+        elif gpu_model is None and itype is None and isinstance(resource.meta.get(FLOOR_KEY), dict) \
+                and resource.meta[FLOOR_KEY].get("unset"):
+            # pricing.unplaced_accelerators: unpriced -- still say which labels no node pool of the scan sets
+            no_floor = f"{resource.meta[FLOOR_KEY]['unset']}: GPU model and instance type unknown"
         return _Facts(compute=c, itype=itype, info=info, family=family, gpu_model=gpu_model,
                       gpus=gpus, units=c.units, hours=hours, hours_reason=hours_reason, assumed=assumed, floor=floor,
                       no_floor=no_floor)

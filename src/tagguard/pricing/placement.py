@@ -309,6 +309,8 @@ def resolve(resources: list[Any], card: Any = None) -> None:
         accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
         want["tolerations"] = list(want.get("tolerations") or []) + [
             {"key": str(k), "operator": "Exists"} for k in accels]
+        if not c.accelerator and accels:
+            _model_from_resource_names(c, accels, card)
         try:
             _resolve_one(r, c, want, pools, known_keys, card, scan)
         except Exception as exc:  # noqa: BLE001 - a broken rate card is the pricing engine's to report
@@ -318,6 +320,52 @@ def resolve(resources: list[Any], card: Any = None) -> None:
 
 
 TPU_TOPOLOGY_KEY = "cloud.google.com/gke-tpu-topology"
+
+# GPUs passed through whole to VMs (KubeVirt, Kata): the device plugin names the resource after the PCI device,
+# chip first (nvidia.com/TU104GL_Tesla_T4, GA100_A100_PCIE_40GB, AD102GL_L40S); NVIDIA vGPU profiles name the
+# board and the frame buffer (nvidia.com/GRID_T4-1Q, NVIDIA_L40S-12Q: the reader counts the share of the board)
+_PASSTHROUGH = re.compile(r"^nvidia\.com/(?:G[KMPVAHB]|TU|AD)[0-9]{2,3}[A-Z]{0,3}_([A-Za-z0-9_]{1,120})$")
+_VGPU = re.compile(r"^nvidia\.com/(?:GRID|NVIDIA)_([A-Za-z0-9]{1,16})-[0-9]{1,4}[A-Za-z]{1,2}$")
+
+
+def named_models(resource: str) -> tuple[str, list[str]] | None:
+    """``("passthrough" | "vGPU", the GPU models its name names)`` for an NVIDIA passthrough or vGPU resource, each
+    ``_``-separated word of the name read as a GPU model alone (``Tesla_T4`` -> T4; the chip code GA100 is not
+    the A100, the word A100 is); ``None`` for any other resource."""
+    from tagguard.pricing.gpus import short_gpu_model
+
+    m = _PASSTHROUGH.match(resource)
+    kind = "passthrough"
+    if m is None:
+        m, kind = _VGPU.match(resource), "vGPU"
+    if m is None:
+        return None
+    models = [x for x in (short_gpu_model(w) for w in m.group(1).split("_") if w) if x]
+    return kind, list(dict.fromkeys(models))
+
+
+def _model_from_resource_names(c: Any, accels: dict[str, Any], card: Any = None) -> None:
+    """A workload asking only for passthrough GPUs / vGPU profiles whose names name one GPU model with a
+    per-GPU rate on the card is priced per GPU of that model, as a GPU-model node label is (a vGPU at its share
+    of the board: the reader's GPU count is that share).  Otherwise nothing is set: the floor says why."""
+    from tagguard.pricing import catalog
+
+    found = [(str(n), named_models(str(n))) for n in accels]
+    if any(x is None for _n, x in found):
+        return
+    models = {m for _n, x in found if x is not None for m in x[1]}
+    if len(models) != 1 or any(x is not None and len(x[1]) != 1 for _n, x in found):
+        return
+    model = models.pop()
+    rates = card if card is not None else catalog.load()
+    g = rates.gpu_hourly(model)
+    if g is None or g.usd_per_gpu_hour is None:
+        return
+    c.accelerator = model
+    kinds = sorted({x[0] for _n, x in found if x is not None})
+    c.notes.append(f"GPU model {model} from the resource name{'s' if len(found) > 1 else ''} "
+                   f"{', '.join(n[:_MAX_SHOWN] for n, _x in found[:4])} ({' and '.join(kinds)}): priced per {model} "
+                   "GPU" + (", at the profile's share of the board" if "vGPU" in kinds else ""))
 
 
 def _tpu_slice_note(c: Any, want: dict[str, Any]) -> None:
@@ -420,12 +468,23 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
     elif _own_type_keys(exprs):
         # no pool in the scan, but the pod itself names the family / GPU name / size it needs (Karpenter
         # well-known labels): the rate card's types that satisfy them are where it can run
+        unknown = _unknown_own_names(exprs, card)
+        if unknown:
+            c.notes.append(f"its own node selector names {unknown}, which the rate card does not know: not priced "
+                           "(nothing is read from the name); set pricing.instance_types.<type>.on_demand or "
+                           "pricing.gpu_hourly_usd to price it")
+            return
         types = [t for t, _i in _catalog_types("aws")]
         via = f"its own node selector ({', '.join(_own_type_keys(exprs))})"
         if _selects_anything(want) and pools:
             via += "; no node pool in the scanned files matches it"
     else:
-        if _selects_anything(want) and pools:
+        unset = _labels_no_pool_sets(want, known_keys or set()) if _selects_anything(want) else None
+        if unset and scan is not None:
+            # it selects only custom labels no node pool of the scan sets: it lands on a pool not in the scan,
+            # still on a node offering what it asks for -- the same floor, over the rate card's types
+            _floor(r, c, want, scan, card, unset=unset)
+        elif _selects_anything(want) and pools:
             c.notes.append("no node pool in the scanned files matches its nodeSelector/affinity/tolerations: "
                            "GPU model and instance type unknown")
         elif not _selects_anything(want) and scan is not None:
@@ -542,19 +601,24 @@ def _open_pool(pool: dict[str, Any]) -> bool:
     return not pool["instance_types"] and not any(q["key"] in _OPEN_POOL_KEYS for q in pool["requirements"])
 
 
-def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) -> None:
+def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None,
+           unset: list[tuple[str, str, list[str]]] | None = None) -> None:
     """A GPU request with no nodeSelector, required affinity or GPU label: the cheapest per-accelerator
     on-demand rate among the types that could serve it -- the GPU node pools of the scan that offer the
     resource (when no pool it may land on could launch any type), else every rate-card type of the clouds the
     scan targets that offers it -- kept in ``meta[FLOOR_KEY]`` for the pricing engine, which uses it under
     ``pricing.unplaced_accelerators: lower-bound`` (the default).  When nothing fits, ``meta[FLOOR_KEY]`` says
     why (``{"none": reason}``) and the resource stays unpriced.  Workloads that ask for the same thing and may
-    land on the same pools share one answer (memo): time stays linear in the number of workloads."""
+    land on the same pools share one answer (memo): time stays linear in the number of workloads.
+
+    ``unset``: the pod selects only custom labels that no node pool of the scan sets (``pool: a100``).  It runs
+    on a pool that is not in the scanned files, still on a node offering what it asks for: the same floor, over
+    the rate card's types (no pool of the scan is a candidate: none matches), the note naming those labels."""
     accels = r.meta.get("accelerators") if isinstance(r.meta.get("accelerators"), dict) else {}
     if not accels or c.accelerator or not c.gpus_per_unit:
         return  # no request to floor, or the model is known (priced per GPU of it)
     names = tuple(sorted(str(k) for k in accels))
-    landable = tuple(i for i, (_res, pool) in enumerate(scan.pools) if pool_matches(pool, want))
+    landable = () if unset else tuple(i for i, (_res, pool) in enumerate(scan.pools) if pool_matches(pool, want))
     clouds = scan.clouds_for(r.file)
     # a selector only on node identity labels (kubernetes.io/hostname...) chooses no pool: said as such
     identity = bool(want.get("node_selector") or want.get("terms"))
@@ -565,7 +629,11 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None) 
         if len(scan.memo) < _MEMO_MAX:
             scan.memo[key] = hit
     floor, pools, types = hit
-    r.meta[FLOOR_KEY] = floor  # one dict per answer, read only
+    if unset:
+        said = _unset_text(unset, card)
+        floor = ({"none": f"{floor['none']}; {said}", "unset": said} if "none" in floor else
+                 {**floor, "unplaced": said, "unset": said, "fix": _UNSET_FIX})
+    r.meta[FLOOR_KEY] = floor  # one dict per answer, read only (a copy per pod only with its own labels)
     if pools:
         r.meta["_placement_pools"] = list(pools)  # for attribute(); popped there
         r.meta["placement_types"] = types
@@ -635,12 +703,42 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
     t, info = min(priced, key=lambda x: (float(x[1].on_demand) / float(x[1].accelerator_count),
                                          CLOUDS.index(x[1].provider) if x[1].provider in CLOUDS else len(CLOUDS), x[0]))
     per = float(info.on_demand) / float(info.accelerator_count)
+    named, named_model = _names_say(names, rates)
     floor = {"instance_type": t, "provider": info.provider, "gpu_model": info.gpu_model,
              "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced),
-             "unplaced": _UNPLACED_IDENTITY if identity else _UNPLACED}
+             "unplaced": "; ".join(x for x in (named, _UNPLACED_IDENTITY if identity else _UNPLACED) if x)}
+    if named_model:
+        floor["named_model"] = named_model  # pricing.gpu_hourly_usd may price it (the engine's config)
     if from_pools:
         return floor, tuple(res for res, _p in gpu_pools), [x for x, _i in priced]
     return floor, (), []
+
+
+def _names_say(names: tuple[str, ...], rates: Any) -> tuple[str, str | None]:
+    """Why passthrough / vGPU resource names did not price a request per GPU of their model (the text, and the
+    one model they name when the card only lacks its rate); ``("", None)`` for other resources."""
+    found = [(n, named_models(n)) for n in names]
+    said = []
+    models: set[str] = set()
+    for n, x in found:
+        if x is None:
+            continue
+        kind, ms = x
+        shown = n[:_MAX_SHOWN]
+        models.update(ms)
+        if not ms:
+            said.append(f"the {kind} resource {shown} names no GPU model tagguard knows")
+        elif len(ms) > 1:
+            said.append(f"the {kind} resource {shown} names several GPU models ({', '.join(ms)})")
+        else:
+            g = rates.gpu_hourly(ms[0])
+            if g is None or g.usd_per_gpu_hour is None:
+                said.append(f"the {kind} resource {shown} names {ms[0]}, which has no per-GPU rate on the rate card "
+                            f"(pricing.gpu_hourly_usd.{ms[0]} would price it)")
+    if not said and len(models) > 1:
+        said.append(f"its resources name several GPU models ({', '.join(sorted(models))})")
+    one = models.pop() if len(models) == 1 and all(x is not None for _n, x in found) else None
+    return "; ".join(said), one
 
 
 _MODEL_FACTS: dict[str, tuple[str, bool]] = {}
@@ -685,6 +783,120 @@ def _floor_per_chip(rates: Any, shown: str, identity: bool = False) -> dict[str,
 
 
 _OWN_TYPE_KEYS = (_FAMILY_KEY, _SIZE_KEY, "karpenter.k8s.aws/instance-category") + _GPU_NAME_KEYS + _GPU_COUNT_KEYS
+# Node labels that say which instance type or accelerator a node has: a pod selecting one is placed by it (or
+# left with what its value says), never floored as if it had selected nothing
+_GPU_NAMING_KEYS = frozenset(INSTANCE_TYPE_KEYS + _OWN_TYPE_KEYS + (
+    "nvidia.com/gpu.product", "nvidia.com/gpu.family", "nvidia.com/gpu.count", "nvidia.com/gpu.machine",
+    "cloud.google.com/gke-accelerator", "cloud.google.com/gke-tpu-accelerator", "cloud.google.com/machine-family",
+    TPU_TOPOLOGY_KEY, "amd.com/gpu.product-name", "accelerator", "node.kubernetes.io/instance-family"))
+# Well-known labels that name a node pool: one no pool of the scan carries names a pool not in the scanned files
+_POOL_NAME_KEYS = frozenset(("karpenter.sh/nodepool", "eks.amazonaws.com/nodegroup", "cloud.google.com/gke-nodepool",
+                             "kubernetes.azure.com/agentpool", "agentpool", "alpha.eksctl.io/nodegroup-name"))
+_UNSET_FIX = ("declare that node pool in the scanned files (with its instance types), set "
+              "pricing.default_accelerators, or select an instance-type or GPU label (node.kubernetes.io/instance-type,"
+              " nvidia.com/gpu.product) to price exactly")
+
+
+def _labels_no_pool_sets(want: dict[str, Any], known: set) -> list[tuple[str, str, list[str]]] | None:
+    """The labels a pod's nodeSelector / required affinity asks for that no node pool of the scan sets -- custom
+    labels, or a well-known pool-name label no pool carries -- when they are what chooses its node: ``(key,
+    operator, values)``.  ``None`` when something else decides (a label some pool of the scan sets, with other
+    values or behind a taint; an instance-type or GPU label) or there is no such label."""
+    exprs = [(str(k), "In", [str(v)]) for k, v in (want.get("node_selector") or {}).items()]
+    exprs += [(str(e.get("key")), str(e.get("operator") or "In"), [str(v) for v in e.get("values") or []])
+              for t in want.get("terms") or [] for e in t if isinstance(e, dict)]
+    out: list[tuple[str, str, list[str]]] = []
+    for key, op, vals in exprs:
+        if key in known or key in _GPU_NAMING_KEYS:
+            return None
+        if key in _NODE_IDENTITY_KEYS or op in ("NotIn", "DoesNotExist"):
+            continue  # says nothing about the pool (a node without the label satisfies NotIn / DoesNotExist)
+        if _well_known(key) and key not in _POOL_NAME_KEYS:
+            continue  # zone, capacity type...: every pool may have it, it says nothing about the GPU
+        out.append((key, op, vals))
+    return out or None
+
+
+# Custom label keys whose name says they hold an instance type, family or GPU model: only their wording in the
+# note depends on it (the value is never read as a type: a label's text is the cluster owner's, not the cloud's)
+_TYPEISH_KEY = re.compile(r"(?i)instance.?type|instance.?family|machine.?type|vm.?size|sku|gpu|accelerator")
+_MAX_SHOWN = 64
+
+
+def _card_names(rates: Any) -> set[str]:
+    """Lower-cased instance types, families (``g5``, ``p4d``) and GPU models of a card's accelerated types."""
+    key = ("names", id(rates))
+    hit = _CARD_NAMES.get(key)
+    if hit is not None and hit[0] is rates:
+        return hit[1]
+    names: set[str] = set()
+    for t, _info in _card_types(CLOUDS, rates):
+        names.add(t.lower())
+        if "." in t:
+            names.add(t.split(".", 1)[0].lower())
+    names.update(str(m).lower() for m in getattr(rates, "gpu_rates", {}) or {})
+    _CARD_NAMES.clear()  # one card at a time
+    _CARD_NAMES[key] = (rates, names)
+    return names
+
+
+_CARD_NAMES: dict[tuple[str, int], tuple[Any, set[str]]] = {}
+
+
+def _unset_text(unset: list[tuple[str, str, list[str]]], card: Any = None) -> str:
+    """What a floor over labels no pool sets says about them (bounded: five labels, 64 characters a value)."""
+    from tagguard.pricing import catalog
+
+    rates = card if card is not None else catalog.load()
+
+    def cut(v: str) -> str:
+        return v if len(v) <= _MAX_SHOWN else v[:_MAX_SHOWN] + "..."
+
+    shown = []
+    for key, op, vals in unset[:5]:
+        if op == "In" and len(vals) == 1:
+            shown.append(f"{cut(key)}={cut(vals[0])}")
+        else:
+            shown.append(f"{cut(key)} {op}" + (f" [{', '.join(cut(v) for v in vals[:4])}"
+                                               f"{', ...' if len(vals) > 4 else ''}]" if vals else ""))
+    more = f" and {len(unset) - 5} more" if len(unset) > 5 else ""
+    pl = len(unset) > 1
+    text = (f"its node selector / affinity asks for {', '.join(shown)}{more}, which no node pool in the scanned "
+            f"files sets (label{'s' if pl else ''} of a pool not in the scan)")
+    typeish = [(k, v) for k, op, vals in unset[:5] if _TYPEISH_KEY.search(k) and op == "In" for v in vals[:4]]
+    if typeish:
+        names = _card_names(rates)
+        unknown = [v for _k, v in typeish if v.strip().lower() not in names]
+        known = [v for _k, v in typeish if v.strip().lower() in names]
+        if unknown:
+            text += (f"; {', '.join(cut(v) for v in unknown)} {'is' if len(unknown) == 1 else 'are'} no instance "
+                     "type, family or GPU model on the rate card (a custom label's text is not read as one)")
+        if known:
+            text += (f"; {', '.join(cut(v) for v in known)} {'is' if len(known) == 1 else 'are'} on the rate card, "
+                     "but a custom label is not read as the node's type or GPU")
+    return text
+
+
+def _unknown_own_names(exprs: list[dict[str, Any]], card: Any = None) -> str:
+    """"instance family g7e" when a pod's own Karpenter family / GPU-name selector (In) allows only values the
+    rate card does not know (a family too new for the card): said as such, not as 'no type fits'."""
+    from tagguard.pricing import catalog
+
+    rates = card if card is not None else catalog.load()
+    names = _card_names(rates)
+    for e in exprs:
+        key, vals = str(e.get("key")), [str(v) for v in e.get("values") or []]
+        if e.get("operator") != "In" or not vals or key not in (_FAMILY_KEY,) + _GPU_NAME_KEYS:
+            continue
+        if key == _FAMILY_KEY:
+            known = [v for v in vals if v.strip().lower() in names]
+        else:
+            known = [v for v in vals if _short(v).lower() in names]
+        if not known:
+            what = "instance family" if key == _FAMILY_KEY else "GPU"
+            shown = ", ".join(v[:_MAX_SHOWN] for v in vals[:4]) + (", ..." if len(vals) > 4 else "")
+            return f"{what} {shown} ({key})"
+    return ""
 
 
 def _own_type_keys(exprs: list[dict[str, Any]]) -> list[str]:
