@@ -246,9 +246,13 @@ def test_json_write_is_format_piece_by_piece():
         pieces.clear()
         JsonFormatter().write(result, Collect())
         assert "".join(pieces) == JsonFormatter().format(result)
+    # written in pieces (of about 64 KB: a write per item cost more than encoding it), never as one string
+    big = hostile_result()
+    big.resources = big.resources * 300
     pieces.clear()
-    JsonFormatter().write(hostile_result(), Collect())
-    assert max(len(p) for p in pieces) < len("".join(pieces)) / 2  # written in pieces, not one string
+    JsonFormatter().write(big, Collect())
+    assert "".join(pieces) == JsonFormatter().format(big)
+    assert len(pieces) > 4 and max(len(p) for p in pieces) < 65536 + 2048
 
 
 def test_cli_json_to_stdout_and_to_a_file_are_the_same(tmp_path):
