@@ -213,13 +213,15 @@ def test_tag_map_overlay_absorb_and_apply_keep_their_meaning_and_order():
         assert state(a.overlay(b)) == state(_overlay_reference(a, b))
 
 
-def test_the_reports_one_encoder_writes_what_json_dumps_writes():
+def test_a_reports_one_encoder_writes_what_json_dumps_writes():
     import json
     import math
 
     import pytest
 
-    from tagguard.formats.json_format import _ENCODE
+    from tagguard.formats.json_format import _one_encoder
+
+    _ENCODE = _one_encoder()
 
     items = [{"a": 1, "b": [1.5, -0.0, 1e300, 2 ** 70, None, True, False], "c": {"d": "é\x7f\u202e\ud800", "e": []}},
              {"k": "v" * 10_000}, {"n": math.inf}, {}, {"x": {"y": {"z": [{"w": 1}]}}}, [1, 2], "text", 3.25]

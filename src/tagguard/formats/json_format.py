@@ -47,14 +47,16 @@ def report_dict(result: ScanResult) -> dict:
     return _report(result, lambda objects: [o.to_json() for o in objects])
 
 
-# json.dumps(x, ensure_ascii=False) without a new encoder per item
+# json.dumps(x, ensure_ascii=False) without a new JSONEncoder per item (iter_report: _one_encoder)
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+_ENCODE = _ENCODER.encode
 
 
 def _one_encoder() -> Callable[[Any], str]:
-    """``_ENCODER.encode`` for the report's items (dicts), through one C encoder made once: ``encode`` makes a
-    new one (and a float formatter) for every item, a tenth of the report's write.  Where this interpreter's
-    C encoder is missing or takes other arguments, ``encode`` itself."""
+    """``_ENCODER.encode`` for the items of one report (dicts), through one C encoder: ``encode`` makes a new
+    one (and a float formatter) for every item, a tenth of the report's write.  Where this interpreter's C
+    encoder is missing or takes other arguments, ``encode`` itself.  One per report, never shared: the C
+    encoder's circular-reference marks are not safe across threads."""
     try:
         from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 
@@ -80,8 +82,6 @@ def _one_encoder() -> Callable[[Any], str]:
     return encode
 
 
-_ENCODE = _one_encoder()
-
 
 def _safe(text: str) -> str:
     """``json_safe(text)``; ASCII text without DEL (nearly every item) has nothing it would escape,
@@ -93,6 +93,7 @@ def iter_report(report: dict) -> Iterator[str]:
     """The text of ``dumps_report(report)`` in pieces: a list (or ``_Items``) one item per piece, so a
     report of 100,000 resources is never one string nor one list of dicts in memory."""
     yield "{"
+    encode = _one_encoder()
     keys = list(report)
     for i, key in enumerate(keys):
         value = report[key]
@@ -101,7 +102,7 @@ def iter_report(report: dict) -> Iterator[str]:
             yield f"\n  {json.dumps(key)}: [\n"
             sep = "    "
             for item in value:
-                yield _safe(sep + _ENCODE(item))  # no raw C1/bidi, no lone surrogates
+                yield _safe(sep + encode(item))  # no raw C1/bidi, no lone surrogates
                 sep = ",\n    "
             yield f"\n  ]{comma}"
         else:
