@@ -287,3 +287,20 @@ def test_the_chip_code_is_not_the_model_and_mixed_requests_keep_the_floor(tmp_pa
     doc = scan(tmp_path, {"p.yaml": pod})
     cost = resource(doc, "Pod/ml/mix")["cost"]
     assert cost["lower_bound"] is True and "GPU model T4 from" not in json.dumps(resource(doc, "Pod/ml/mix"))
+
+
+def test_a_zone_beside_labels_no_pool_sets_does_not_pick_the_scans_pool(tmp_path):
+    # The relaxed match (labels no pool sets left out, the rest matched) used to take a zone alone as evidence:
+    # every pool may have any zone, so the g6e NodePool was 'matched' and the pod priced at $1.861 an L40S.
+    # A zone, capacity type or os chooses no pool: the pod selects a pool outside the scan -> the T4 floor.
+    sel = "{NodeGroupType: g5-gpu, topology.kubernetes.io/zone: us-east-1a, karpenter.sh/capacity-type: on-demand}"
+    doc = scan(tmp_path, {"np.yaml": NODEPOOL_G6E, "d.yaml": deployment("z", sel)})
+    r = resource(doc, "Deployment/ml/z")
+    assert r["compute"].get("accelerator") is None and "NodePool gpu" not in json.dumps(r)
+    assert r["cost"]["lower_bound"] is True and r["cost"]["monthly_usd"] == pytest.approx(round(T4 * HOURS, 2))
+    assert "asks for NodeGroupType=g5-gpu, which no node pool in the scanned files sets" in r["cost"]["reason"]
+    # a label a pool does set still matches it beside a label no pool sets (not checked, said so)
+    doc = scan(tmp_path, {"d.yaml": deployment("z", "{NodeGroupType: g5-gpu, team: research}")})
+    r = resource(doc, "Deployment/ml/z")
+    assert r["compute"]["accelerator"] == "L40S" and "which no node pool in the scanned files sets (not checked)" in \
+        " ".join(r["compute"]["notes"])

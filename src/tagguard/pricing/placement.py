@@ -424,6 +424,15 @@ def _without_unknown_keys(want: dict[str, Any], known: set) -> tuple[dict[str, A
     return {**want, "node_selector": sel, "terms": [t for t in terms if t] if all(terms) else []}, dropped
 
 
+def _chooses_a_pool(want: dict[str, Any], known: set) -> bool:
+    """Whether what is left of a selector can tell the scan's pools apart: a label some pool sets, or an
+    instance-type / GPU label.  A zone, capacity type or os alone cannot (any pool may have any of them): the
+    pod's other labels, which no pool sets, are what chose its pool, one outside the scan."""
+    keys = [str(k) for k in (want.get("node_selector") or {})]
+    keys += [str(e.get("key")) for t in want.get("terms") or [] for e in t if isinstance(e, dict)]
+    return _selects_anything(want) and any(k in known or k in _GPU_NAMING_KEYS for k in keys)
+
+
 def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, dict[str, Any]]],
                  known_keys: set | None = None, card: Any = None, scan: _Scan | None = None) -> None:
     from tagguard.pricing import catalog
@@ -432,7 +441,7 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
     relaxed: list[str] = []
     if not matched and pools and known_keys is not None:
         loose, relaxed = _without_unknown_keys(want, known_keys)
-        if relaxed and _selects_anything(loose):
+        if relaxed and _chooses_a_pool(loose, known_keys):
             matched = _matching(loose, pools)
         if not matched:
             relaxed = []
