@@ -423,6 +423,8 @@ class _Reader:
         self.errors: list[ParseIssue] = []
         self.comments: list[tuple[int, str]] = []
         self.inner_comments: list[Any] = []  # expression nodes that may hold comments
+        self.known_labels: dict[bytes, str] = {}  # label and block type texts already read
+        self.known_types: dict[bytes, str] = {}
         self.last_error_line = 1
         self.found = 0  # syntax errors seen (a file parsed in chunks counts across them)
         self.pending: list[Attribute] | None = None  # chunked: attributes to compile before the tree goes
@@ -558,7 +560,7 @@ class _Reader:
         end_line = known.get(end_row)
         if end_line is None:
             end_line = known[end_row] = end_row + 1
-        block = Block(self.text(children[0]), [], Body(), line, end_line)
+        block = Block(self.block_type(children[0]), [], Body(), line, end_line)
         kinds = _KINDS
         for child in children[1:]:
             kind = child.kind_id
@@ -578,7 +580,24 @@ class _Reader:
         start, end = node.start_byte, node.end_byte
         if node.kind_id == _KINDS.string_lit and end - start >= 2 and self.data[end - 1 : end] == b'"':
             start, end = start + 1, end - 1
-        return _share(unescape_quoted(self.src.restore(self.data[start:end].decode("utf-8", "replace"))))
+        raw = self.data[start:end]
+        known = self.known_labels  # labels repeat ("aws_instance" a thousand times): read each once
+        text = known.get(raw)
+        if text is None:
+            text = _share(unescape_quoted(self.src.restore(raw.decode("utf-8", "replace"))))
+            if len(raw) <= _SHARE_MAX:
+                known[raw] = text
+        return text
+
+    def block_type(self, node: Any) -> str:
+        raw = self.data[node.start_byte : node.end_byte]
+        known = self.known_types
+        text = known.get(raw)
+        if text is None:
+            text = _share(self.src.restore(raw.decode("utf-8", "replace")))  # self.text(node)
+            if len(raw) <= _SHARE_MAX:
+                known[raw] = text
+        return text
 
     def text(self, node: Any) -> str:
         return _share(self.src.restore(self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")))
