@@ -65,7 +65,7 @@ def _coverage_currency_text(r: dict[str, Any], cur: str, c: dict[str, Any]) -> l
     """One billing currency of the coverage report."""
     t = _term
     out: list[str] = []
-    m = lambda x: _money(x, t(cur))  # noqa: E731
+    m = lambda x, cur=cur: _money(x, t(cur))  # noqa: E731
     out.append(f"\n[{t(cur)}] AI spend {m(c['ai_total'])} of {m(c['bill_total'])} billed "
                f"({_pct(c['ai_share_of_bill'])}); allocated {m(c['allocated'])} = {_pct(c['coverage'])}"
                + (f"; credits {m(c['credits'])}" if c["credits"] else "")
@@ -109,7 +109,7 @@ def coverage_markdown(r: dict[str, Any]) -> str:
     out: list[str] = [f"## AI spend allocation coverage\n\nCost column: `{md(r['cost_column'])}`; "
                       f"{len(r['files'])} file(s); months: {md(', '.join(r['months'])) or 'none'}.\n\n"]
     for cur, c in r["currencies"].items():
-        m = lambda x: md(_money(x, cur))  # noqa: E731
+        m = lambda x, cur=cur: md(_money(x, cur))  # noqa: E731
         out.append(f"### {md(cur)}\n\n| | |\n|---|---|\n| AI spend | {m(c['ai_total'])} of {m(c['bill_total'])} "
                    f"({_pct(c['ai_share_of_bill'])}) |\n| allocated | {m(c['allocated'])} ({_pct(c['coverage'])}) |\n"
                    f"| credits | {m(c['credits'])} |\n| shared platform | {m(c['shared_total'])} |\n\n")
@@ -144,7 +144,7 @@ def showback_text(r: dict[str, Any]) -> str:
     out: list[str] = [f"Showback on actual AI spend ({r['cost_column']}; team = `{t(r['team_key'])}`, "
                       f"shared costs split by {t(r['allocate_shared_by'])} spend)\n"]
     for cur, c in r["currencies"].items():
-        m = lambda x: _money(x, t(cur))  # noqa: E731
+        m = lambda x, cur=cur: _money(x, t(cur))  # noqa: E731
         out.append(f"\n[{t(cur)}] shared platform {m(c['shared_total'])}: {m(c['shared_allocated'])} allocated, "
                    f"{m(c['shared_unallocated'])} not\n")
         out.append(f"  {'team':<24} {'environment':<16} {'mode':<11} {'direct':>14} {'shared':>14} {'total':>14}\n")
@@ -175,7 +175,7 @@ def showback_markdown(r: dict[str, Any]) -> str:
     out: list[str] = [f"## Showback on actual AI spend\n\nCost column `{md(r['cost_column'])}`; shared costs split by "
                       f"{md(r['allocate_shared_by'])} spend (never evenly).\n\n"]
     for cur, c in r["currencies"].items():
-        m = lambda x: md(_money(x, cur))  # noqa: E731
+        m = lambda x, cur=cur: md(_money(x, cur))  # noqa: E731
         out.append(f"### {md(cur)}\n\n"
                    "| team | environment | mode | direct | shared | total |\n|---|---|---|---:|---:|---:|\n")
         for row in c["rows"]:
