@@ -82,7 +82,6 @@ def _one_encoder() -> Callable[[Any], str]:
     return encode
 
 
-
 def _safe(text: str) -> str:
     """``json_safe(text)``; ASCII text without DEL (nearly every item) has nothing it would escape,
     and says so in O(1) + one memchr instead of a regex scan."""
