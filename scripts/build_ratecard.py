@@ -198,7 +198,36 @@ def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEME
         "instances": instances,
         "families": _families(instances),
         "gpu_hourly_usd": _accelerator_rates(_gpu_hourly(instances), supp.get("accelerator_rates") or {}, sources),
+        **({"attached_gpus": _attached_gpus(supp["attached_gpus"], sources)} if supp.get("attached_gpus") else {}),
     }
+
+
+def _attached_gpus(rows: List[Dict[str, Any]], sources: Dict[str, Any]) -> Dict[str, Any]:
+    """GPUs a cloud bills on their own, attached to a VM billed on top (GCP N1 + T4): ``<provider>/<model>`` ->
+    the GPU-only on-demand rate per GPU-hour, the most one VM takes, and the citation."""
+    out: Dict[str, Any] = {}
+    for r in rows:
+        provider, model = r.get("provider"), r.get("gpu_model")
+        key = f"{provider}/{model}"
+        where = f"supplement attached_gpus {key}"
+        if provider not in ("aws", "gcp", "azure"):
+            raise CatalogError(f"{where}: unknown provider")
+        if short_gpu_model(str(model)) != model:
+            raise CatalogError(f"{where}: {model!r} is not a short model name (gpus.py)")
+        if key in out:
+            raise CatalogError(f"{where}: listed twice")
+        if r.get("source") not in sources:
+            raise CatalogError(f"{where}: unknown source {r.get('source')!r}")
+        rate, most = r.get("usd_per_gpu_hour"), r.get("max_per_vm")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
+            raise CatalogError(f"{where}: usd_per_gpu_hour must be a positive number")
+        if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+            raise CatalogError(f"{where}: max_per_vm must be a positive integer")
+        out[key] = {"provider": provider, "gpu_model": model, "usd_per_gpu_hour": rate, "max_per_vm": most,
+                    "attach_to": r.get("attach_to"), "region": r.get("region"), "source": r["source"],
+                    "evidence": r.get("evidence"),
+                    "note": "GPU only: the VM it is attached to is billed on top"}
+    return dict(sorted(out.items()))
 
 
 def _fill_nulls(cat: Dict[str, Any], fills: List[Dict[str, Any]], sources: Dict[str, Any]) -> None:

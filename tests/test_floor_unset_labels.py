@@ -20,6 +20,8 @@ T4 = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h, the cheapest NVIDIA GPU per accel
 A100 = 21.957642 / 8  # p4d.24xlarge: 8 x A100, the card's A100 per-GPU rate
 L40S = 1.861  # g6e.xlarge: 1 x L40S
 A10G = 1.006  # g5.xlarge: 1 x A10G
+# the floor over every cloud: GCP's T4 attached to an N1 VM, $0.35/GPU-hour for the GPU alone (rate card attached_gpus)
+T4_GCP = 0.35
 
 
 def test_the_hand_rates_are_the_rate_card():
@@ -28,6 +30,7 @@ def test_the_hand_rates_are_the_rate_card():
     assert card.gpu_hourly("T4").usd_per_gpu_hour == T4
     assert card.lookup("p4d.24xlarge").on_demand == 21.957642 and card.lookup("p4d.24xlarge").accelerator_count == 8
     assert card.gpu_hourly("A100").usd_per_gpu_hour == pytest.approx(A100)
+    assert card.raw["attached_gpus"]["gcp/T4"]["usd_per_gpu_hour"] == T4_GCP
     assert card.gpu_hourly("L40S").usd_per_gpu_hour == L40S and card.lookup("g6e.xlarge").on_demand == L40S
     assert card.lookup("g5.xlarge").on_demand == A10G
     nvidia = [i for i in card.instances.values() if i.gpu_model and i.accelerator_count and i.on_demand is not None
@@ -69,17 +72,20 @@ def test_a_custom_pool_label_with_no_pool_in_the_scan_is_floored(tmp_path):
     # KAITO's test manifests: `pool: <name>` and nothing in the scanned files sets `pool`
     doc = scan(tmp_path, {"d.yaml": deployment("kaito", "{pool: falcon7b}", count=2)})
     cost = resource(doc, "Deployment/ml/kaito")["cost"]
-    # 2 GPUs per pod: types with >= 2 NVIDIA GPUs; g4dn.12xlarge 4 x T4 at $3.912/h = $0.978 a T4 is the cheapest
+    # 2 GPUs per pod: types with >= 2 NVIDIA GPUs (g4dn.12xlarge 4 x T4 at $3.912/h = $0.978 a T4 is the cheapest),
+    # and GCP's T4, up to 4 on one N1 VM, at $0.35 a T4 GPU only: the lower
     assert catalog.lookup("g4dn.12xlarge").on_demand == 3.912
     assert cost["lower_bound"] is True
-    assert cost["monthly_usd"] == pytest.approx(round(2 * 0.978 * HOURS, 2)) == 1427.88
-    assert cost["reason"].startswith("at least $1,427.88/month: its node selector / affinity asks for pool=falcon7b, "
+    assert cost["monthly_usd"] == pytest.approx(round(2 * T4_GCP * HOURS, 2)) == 511.00
+    assert cost["reason"].startswith("at least $511.00/month: its node selector / affinity asks for pool=falcon7b, "
                                      "which no node pool in the scanned files sets (label of a pool not in the scan)")
-    assert "g4dn.12xlarge (T4) at $0.978/GPU-hour, among every aws/gcp/azure instance type" in cost["reason"]
+    assert ("T4 at $0.35/GPU-hour (GPU only; the N1 VM it is attached to comes on top), among every aws/gcp/azure "
+            "instance type") in cost["reason"]
     assert ("; declare that node pool in the scanned files (with its instance types), set "
             "pricing.default_accelerators, or select an instance-type or GPU label (node.kubernetes.io/instance-type, "
             "nvidia.com/gpu.product) to "
-            "price exactly; pods use 2 of the 4 GPUs of a g4dn.12xlarge node") in cost["reason"]
+            "price exactly") in cost["reason"]
+    assert cost["reason"].endswith("to price exactly")  # GPUs billed one by one: no node share to state
     (f,) = findings(doc, "price-lower-bound")
     assert "pool=falcon7b" in f["message"] and findings(doc, "unpriced-resource") == []
 
@@ -120,7 +126,7 @@ def test_a_pool_name_label_naming_a_pool_not_in_the_scan_is_floored(tmp_path):
     # karpenter.sh/nodepool: gpu-a100 with no NodePool at all in the scan: a pool not in the scanned files
     doc = scan(tmp_path, {"d.yaml": deployment("infer", "{karpenter.sh/nodepool: gpu-a100}")})
     cost = resource(doc, "Deployment/ml/infer")["cost"]
-    assert cost["lower_bound"] is True and cost["monthly_usd"] == pytest.approx(round(T4 * HOURS, 2)) == 383.98
+    assert cost["lower_bound"] is True and cost["monthly_usd"] == pytest.approx(round(T4_GCP * HOURS, 2)) == 255.50
     assert "karpenter.sh/nodepool=gpu-a100, which no node pool in the scanned files sets" in cost["reason"]
     # but with a NodePool in the scan (every NodePool sets that label), another name is no match: unpriced
     doc = scan(tmp_path, {"np.yaml": NODEPOOL_G6E})
@@ -155,7 +161,7 @@ def test_a_type_looking_custom_label_is_said_and_never_read_as_a_type(tmp_path):
                           "b.yaml": deployment("unknown", "{gpu-type: rtx-pro-6000}")})
     known = resource(doc, "Deployment/ml/known")["cost"]
     # g5.xlarge would be $1.006/h; the label is the cluster owner's, not the node's type: the T4 floor
-    assert known["monthly_usd"] == pytest.approx(round(T4 * HOURS, 2)) and "g4dn.xlarge (T4)" in known["reason"]
+    assert known["monthly_usd"] == pytest.approx(round(T4_GCP * HOURS, 2)) and "T4 at $0.35" in known["reason"]
     assert "g5.xlarge is on the rate card, but a custom label is not read as the node's type or GPU" in \
         known["reason"]
     unknown = resource(doc, "Deployment/ml/unknown")["cost"]
@@ -259,10 +265,10 @@ def test_a_name_with_no_model_on_the_card_keeps_the_floor_and_says_why(tmp_path)
     doc = scan(tmp_path, {"p40.yaml": vm("p40", "nvidia.com/GP102GL_Tesla_P40"),
                           "a40.yaml": vm("a40", "nvidia.com/GA102GL_A40")})
     p40 = resource(doc, "VirtualMachineInstance/vdi/p40")["cost"]
-    assert p40["lower_bound"] is True and p40["monthly_usd"] == 383.98  # the T4 floor
+    assert p40["lower_bound"] is True and p40["monthly_usd"] == 255.50  # the T4 floor (GCP, GPU only)
     assert "the passthrough resource nvidia.com/GP102GL_Tesla_P40 names no GPU model tagguard knows" in p40["reason"]
     a40 = resource(doc, "VirtualMachineInstance/vdi/a40")["cost"]
-    assert a40["lower_bound"] is True and a40["monthly_usd"] == 383.98
+    assert a40["lower_bound"] is True and a40["monthly_usd"] == 255.50
     assert "names A40, which has no per-GPU rate on the rate card (pricing.gpu_hourly_usd.A40 would price it)" in \
         a40["reason"]
     # the config's per-GPU rate for the model the name names prices it exactly: $1.50/h x 730

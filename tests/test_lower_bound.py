@@ -32,7 +32,10 @@ spec:
 
 # Hand figures from the shipped rate card (on-demand USD per accelerator-hour)
 T4_AWS = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h (Azure Standard_NC4as_T4_v3 is the same; AWS wins the tie)
-L4_GCP = 0.706832  # g2-standard-4: 1 x L4 at $0.706832/h, the cheapest GCP GPU per accelerator
+L4_GCP = 0.706832  # g2-standard-4: 1 x L4 at $0.706832/h, the cheapest GCP machine type per accelerator
+# GCP bills an N1 VM's attached T4 apart from the VM: $0.35/GPU-hour GPU only (rate card attached_gpus, SkyPilot's
+# GCP catalog, us-central1), below every type's per-GPU rate -- the floor of a request any GCP node may serve
+T4_GCP = 0.35
 A100_AWS = 2.74470525  # p4d.24xlarge: 8 x A100 at $21.957642/h, the cheapest MIG-capable GPU per accelerator
 INF1 = 0.228  # inf1.xlarge: 1 Inferentia at $0.228/h
 TPU_V5E = 1.2  # TPU v5e per chip-hour, the cheapest TPU generation
@@ -52,6 +55,9 @@ def test_the_hand_figures_are_the_rate_card():
     assert card.lookup("p4d.24xlarge").on_demand / 8 == pytest.approx(A100_AWS)
     assert cheapest(lambda i: i.gpu_model in ("Inferentia", "Inferentia2", "Trainium", "Trainium2")) == INF1
     assert card.gpu_hourly("TPU v5e").usd_per_gpu_hour == TPU_V5E
+    attached = card.raw["attached_gpus"]
+    assert attached["gcp/T4"]["usd_per_gpu_hour"] == T4_GCP and attached["gcp/T4"]["max_per_vm"] == 4
+    assert min(a["usd_per_gpu_hour"] for a in attached.values()) == T4_GCP < T4_AWS
 
 
 def scan(tmp_path, files: dict[str, str], config: str | None = None, *args: str) -> dict:
@@ -82,18 +88,21 @@ def test_a_bare_gpu_request_with_nothing_else_is_the_cheapest_gpu_of_any_cloud(t
     doc = scan(tmp_path, {"d.yaml": deployment()})
     cost = resource(doc, "Deployment/ml/infer")["cost"]
     assert cost["lower_bound"] is True
-    assert cost["monthly_usd"] == pytest.approx(round(2 * T4_AWS * HOURS, 2)) == 767.96
-    assert cost["reason"].startswith("at least $767.96/month: no node selector, affinity or GPU label")
-    assert "g4dn.xlarge (T4) at $0.526/GPU-hour" in cost["reason"]
+    # GCP's attached T4 at $0.35 GPU only is below g4dn.xlarge's $0.526 (the floor before it was on the card)
+    assert cost["monthly_usd"] == pytest.approx(round(2 * T4_GCP * HOURS, 2)) == 511.00
+    assert cost["reason"].startswith("at least $511.00/month: no node selector, affinity or GPU label")
+    assert "T4 at $0.35/GPU-hour (GPU only; the N1 VM it is attached to comes on top)" in cost["reason"]
     assert "among every aws/gcp/azure instance type on the rate card offering nvidia.com/gpu" in cost["reason"]
+    assert "and the gcp GPUs billed apart from the VM they are attached to (P100, P4, T4, V100)" in cost["reason"]
+    assert "g4dn.xlarge" not in cost["reason"]
     assert "set a nodeSelector or pricing.default_accelerators" in cost["reason"]
     (f,) = findings(doc, "price-lower-bound")
     assert f["severity"] == "warning" and f["category"] == "unpriced" and f["file"] == "d.yaml"
-    assert "at least $767.96/month" in f["message"] and "pricing.unplaced_accelerators" in f["fix"]
+    assert "at least $511.00/month" in f["message"] and "pricing.unplaced_accelerators" in f["fix"]
     assert findings(doc, "unpriced-resource") == []
     s = doc["summary"]
-    assert s["monthly_usd"] == 767.96 and s["unpriced_ai_resources"] == 0
-    assert s["lower_bound_ai_resources"] == 1 and s["lower_bound_monthly_usd"] == 767.96
+    assert s["monthly_usd"] == 511.00 and s["unpriced_ai_resources"] == 0
+    assert s["lower_bound_ai_resources"] == 1 and s["lower_bound_monthly_usd"] == 511.00
 
 
 def test_gcp_only_terraform_floors_on_gcp_types(tmp_path):
@@ -102,8 +111,11 @@ def test_gcp_only_terraform_floors_on_gcp_types(tmp_path):
           '  node_config { machine_type = "e2-standard-4" }\n}\n')
     doc = scan(tmp_path, {"main.tf": tf, "d.yaml": deployment()})
     cost = resource(doc, "Deployment/ml/infer")["cost"]
-    assert cost["monthly_usd"] == pytest.approx(round(2 * L4_GCP * HOURS, 2)) == 1031.97
-    assert "g2-standard-4 (L4)" in cost["reason"] and "every gcp instance type" in cost["reason"]
+    # an N1 VM with an attached T4 ($0.35 the GPU alone) is cheaper per GPU than g2-standard-4 ($0.707 an L4):
+    # the card's machine types alone were no floor over GCP
+    assert cost["monthly_usd"] == pytest.approx(round(2 * T4_GCP * HOURS, 2)) == 511.00
+    assert "T4 at $0.35/GPU-hour (GPU only; the N1 VM" in cost["reason"] and "every gcp instance type" in cost["reason"]
+    assert "g2-standard-4" not in cost["reason"]
 
 
 def test_aws_only_terraform_floors_on_aws_types(tmp_path):
@@ -283,11 +295,11 @@ spec:
 def test_raycluster_workers_and_a_job_with_unknown_duration(tmp_path):
     doc = scan(tmp_path, {"rc.yaml": RAYCLUSTER, "job.yaml": JOB})
     workers = resource(doc, "RayCluster/ml/rc#worker:gpu")["cost"]
-    assert workers["lower_bound"] is True and workers["monthly_usd"] == pytest.approx(round(3 * T4_AWS * HOURS, 2))
+    assert workers["lower_bound"] is True and workers["monthly_usd"] == pytest.approx(round(3 * T4_GCP * HOURS, 2))
     job = resource(doc, "Job/ml/train")["cost"]
     # run to completion, no deadline: no monthly figure, but an hourly floor, stated as such
-    assert job["monthly_usd"] is None and job["hourly_usd"] == round(T4_AWS, 2) and job["lower_bound"] is True
-    assert job["reason"].startswith("at least $0.526/hour")
+    assert job["monthly_usd"] is None and job["hourly_usd"] == round(T4_GCP, 2) and job["lower_bound"] is True
+    assert job["reason"].startswith("at least $0.35/hour")
     assert {f["address"] for f in findings(doc, "price-lower-bound")} == {"RayCluster/ml/rc#worker:gpu",
                                                                           "Job/ml/train"}
 
@@ -341,13 +353,13 @@ def budget(usd: float) -> str:
 def test_text_and_markdown_totals_say_how_much_is_a_lower_bound(tmp_path):
     (tmp_path / "d.yaml").write_text(deployment(), encoding="utf-8")
     text = run_cli("scan", str(tmp_path)).output
-    assert ("$767.96/month, 1,460 GPU-hours/month, of which $767.96/month is a lower bound over 1 resource "
+    assert ("$511.00/month, 1,460 GPU-hours/month, of which $511.00/month is a lower bound over 1 resource "
             "(price-lower-bound)") in text
     md = run_cli("scan", str(tmp_path), "-f", "markdown").output
-    assert "of which $767.96/month is a lower bound over 1 resource" in md
+    assert "of which $511.00/month is a lower bound over 1 resource" in md
     html = tmp_path.parent / f"{tmp_path.name}.html"
     run_cli("scan", str(tmp_path), "-f", "html", "-o", str(html))
-    assert 'id="kpi-lower-bound">of which $767.96 is a lower bound over 1 resource<' in html.read_text()
+    assert 'id="kpi-lower-bound">of which $511.00 is a lower bound over 1 resource<' in html.read_text()
 
 
 def test_showback_totals_carry_the_lower_bound(tmp_path):
@@ -358,19 +370,19 @@ def test_showback_totals_carry_the_lower_bound(tmp_path):
     (tmp_path / "d.yaml").write_text(TAGGED.format(name="a", replicas=1, extra=""), encoding="utf-8")
     result = run_scan([str(tmp_path)], Config(raw={}, path=tmp_path / ".tagguard.yaml"))
     sb = build_showback(result, Config(raw={}, path=tmp_path / ".tagguard.yaml"))
-    assert sb["totals"]["lower_bound_resources"] == 1 and sb["totals"]["lower_bound_monthly_usd"] == 383.98
-    assert "of which $383.98/month is a lower bound over 1 resource" in render_text(sb)
-    assert "of which $383.98/month is a lower bound over 1 resource" in render_markdown(sb)
+    assert sb["totals"]["lower_bound_resources"] == 1 and sb["totals"]["lower_bound_monthly_usd"] == 255.50
+    assert "of which $255.50/month is a lower bound over 1 resource" in render_text(sb)
+    assert "of which $255.50/month is a lower bound over 1 resource" in render_markdown(sb)
 
 
 def test_a_lower_bound_over_the_budget_fails_it(tmp_path):
-    # 2 replicas x 1 T4 floor = $767.96 > $500: over at the floor, so over (chargeback: an error)
+    # 2 replicas x 1 T4 floor = $511.00 > $500: over at the floor, so over (chargeback: an error)
     doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, budget(500))
     (b,) = doc["budgets"]
-    assert b["over"] is True and b["projected_usd"] == 767.96
-    assert b["lower_bound_resources"] == 1 and b["lower_bound_usd"] == 767.96
+    assert b["over"] is True and b["projected_usd"] == 511.00
+    assert b["lower_bound_resources"] == 1 and b["lower_bound_usd"] == 511.00
     (f,) = findings(doc, "over-budget")
-    assert f["severity"] == "error" and "$767.96 of the projection is a lower bound" in f["message"]
+    assert f["severity"] == "error" and "$511.00 of the projection is a lower bound" in f["message"]
     assert "overrun is at least this" in f["message"]
     assert findings(doc, "price-lower-bound", "budget:research") == []
 
@@ -381,7 +393,7 @@ def test_a_lower_bound_under_the_budget_does_not_pass_silently(tmp_path):
     assert b["over"] is False and b["lower_bound_resources"] == 1
     (f,) = findings(doc, "price-lower-bound", "budget:research")
     assert f["severity"] == "warning" and f["file"] == ".tagguard.yaml" and f["line"] == 2
-    assert ("projected at least $767.96/month of $1,000.00, of which $767.96 is a lower bound over 1 resource: "
+    assert ("projected at least $511.00/month of $1,000.00, of which $511.00 is a lower bound over 1 resource: "
             "within the budget only if those floors hold") in f["message"]
     assert findings(doc, "over-budget") == []
     # priced exactly (a node selector): no budget warning
@@ -419,7 +431,7 @@ def test_the_cost_diff_flags_deltas_from_and_to_a_floor(tmp_path):
     (k8s / "new.yaml").write_text(deployment("new", replicas=1), encoding="utf-8")
     run = run_cli("diff", "--base", "HEAD", "k8s", "-f", "json", cwd=tmp_path)
     cd = json.loads(run.output)["cost_diff"]
-    one = round(T4_AWS * HOURS, 2)  # $383.98 a month per replica at the T4 floor
+    one = round(T4_GCP * HOURS, 2)  # $255.50 a month per replica at the T4 floor
     rows = {x["address"]: x for x in cd["resources"]}
     assert rows["Deployment/ml/grow"]["delta_monthly_usd"] == pytest.approx(2 * one)
     assert rows["Deployment/ml/grow"]["lower_bound"] == ["before", "after"]
@@ -429,9 +441,9 @@ def test_the_cost_diff_flags_deltas_from_and_to_a_floor(tmp_path):
         == pytest.approx(-one)
     assert cd["lower_bound_changes"] == 3 and cd["lower_bound_delta_monthly_usd"] == pytest.approx(2 * one)
     text = run_cli("diff", "--base", "HEAD", "k8s", cwd=tmp_path).output
-    assert "+$767.96 of it from 3 changes priced at a lower bound" in text
+    assert "+$511.00 of it from 3 changes priced at a lower bound" in text
     md = run_cli("diff", "--base", "HEAD", "k8s", "-f", "markdown", cwd=tmp_path).output
-    assert "+$767.96 of it from 3 changes priced at a lower bound" in md
+    assert "+$511.00 of it from 3 changes priced at a lower bound" in md
 
 
 def test_the_report_with_lower_bounds_matches_the_schema_and_reads_back(tmp_path):
@@ -445,7 +457,7 @@ def test_the_report_with_lower_bounds_matches_the_schema_and_reads_back(tmp_path
     doc = scan(tmp_path, {"d.yaml": TAGGED.format(name="a", replicas=2, extra="")}, budget(1000))
     schema = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "report.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(doc)
-    assert doc["resources"][0]["cost"]["lower_bound"] is True and doc["budgets"][0]["lower_bound_usd"] == 767.96
+    assert doc["resources"][0]["cost"]["lower_bound"] is True and doc["budgets"][0]["lower_bound_usd"] == 511.00
     back = report_dict(ScanResult.from_json(doc, fail_on="error"))
     assert back["resources"] == doc["resources"] and back["summary"] == doc["summary"]
     assert back["budgets"] == doc["budgets"]
@@ -491,7 +503,7 @@ def test_an_approval_threshold_crossed_at_a_floor_says_at_least(tmp_path):
     (tmp_path / "k8s" / "new.yaml").write_text(deployment("new", replicas=2), encoding="utf-8")
     rep = json.loads(run_cli("diff", "--base", "HEAD", "k8s", "-f", "json", cwd=tmp_path).output)
     (f,) = [x for x in rep["findings"] if x["rule"] == "needs-approval"]
-    assert "adds at least $767.96/month (threshold $500.00)" in f["message"]
+    assert "adds at least $511.00/month (threshold $500.00)" in f["message"]
 
 
 GKE_CPU_POOL = ('resource "google_container_node_pool" "cpu" {\n  name = "cpu"\n  cluster = "c"\n  node_count = 1\n'
@@ -507,15 +519,16 @@ def test_the_clouds_come_from_its_own_directory_first_then_the_scans_capacity(tm
              "other/d.yaml": deployment("o", replicas=1, count=4)}
     (tmp_path / "other").mkdir()
     doc = scan(tmp_path, files)
-    # 4 GPUs per pod: AWS g4dn.12xlarge $0.978/T4, GCP g2-standard-48 $1.00041625/L4
+    # 4 GPUs per pod: AWS g4dn.12xlarge $0.978/T4, GCP 4 T4 on one N1 VM at $0.35 each GPU only (below
+    # g2-standard-48's $1.00041625/L4)
     assert catalog.lookup("g2-standard-48").on_demand / 4 == pytest.approx(1.00041625)
     a, g, o = (resource(doc, f"Deployment/ml/{n}")["cost"] for n in "ago")
     assert "every aws instance type" in a["reason"] and "its directory or above" in a["reason"]
     assert "every gcp instance type" in g["reason"]
-    assert g["monthly_usd"] == pytest.approx(round(4 * 1.00041625 * HOURS, 2))
+    assert g["monthly_usd"] == pytest.approx(round(4 * T4_GCP * HOURS, 2))
     # a directory with no cloud of its own: the capacity the scan declares (an AWS instance, a GKE pool)
     assert "every aws/gcp instance type" in o["reason"] and "node pools and instances the scan declares" in o["reason"]
-    assert o["monthly_usd"] == pytest.approx(round(4 * 0.978 * HOURS, 2))
+    assert o["monthly_usd"] == pytest.approx(round(4 * T4_GCP * HOURS, 2))
 
 
 def test_a_cloud_resource_that_is_not_capacity_elsewhere_does_not_narrow_the_floor(tmp_path):
@@ -526,7 +539,7 @@ def test_a_cloud_resource_that_is_not_capacity_elsewhere_does_not_narrow_the_flo
              "aws/d.yaml": deployment(replicas=1)}
     doc = scan(tmp_path, files, None, "--scope", "all")
     cost = resource(doc, "Deployment/ml/infer")["cost"]
-    assert "every aws/gcp/azure instance type" in cost["reason"] and cost["monthly_usd"] == 383.98
+    assert "every aws/gcp/azure instance type" in cost["reason"] and cost["monthly_usd"] == 255.50
 
 
 def test_many_distinct_requests_cost_one_pass_over_the_rate_card_per_model(tmp_path, monkeypatch):
@@ -549,3 +562,16 @@ def test_many_distinct_requests_cost_one_pass_over_the_rate_card_per_model(tmp_p
     floors = [r for r in result.resources if r.cost is not None and r.cost.lower_bound]
     assert len(floors) == 2000
     assert len(calls) <= 40, len(calls)  # once per accelerator model of the rate card
+
+
+def test_an_attached_gpu_is_a_candidate_only_up_to_what_one_vm_takes(tmp_path):
+    tf = ('resource "google_container_node_pool" "cpu" {\n  name = "cpu"\n  cluster = "c"\n  node_count = 1\n'
+          '  node_config { machine_type = "e2-standard-4" }\n}\n')
+    doc = scan(tmp_path, {"main.tf": tf, "d.yaml": deployment(replicas=1, count=8)})
+    cost = resource(doc, "Deployment/ml/infer")["cost"]
+    # 8 GPUs on one node: T4/P4/P100 attach at most 4 to an N1 VM; V100 takes 8 at $2.48 GPU only, above
+    # g2-standard-96's 8 x L4 at $8.00333/h = $1.00041625 an L4: the machine type is the floor
+    assert catalog.lookup("g2-standard-96").on_demand / 8 == pytest.approx(1.00041625)
+    assert cost["monthly_usd"] == pytest.approx(round(8 * 1.00041625 * HOURS, 2))
+    assert "g2-standard-96 (L4)" in cost["reason"] and "GPU only" not in cost["reason"]
+    assert "attached to (V100)" in cost["reason"]

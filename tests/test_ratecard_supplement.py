@@ -190,3 +190,44 @@ def test_kaito_workspace_on_nc12s_v3_is_found_and_priced(tmp_path):
     ws = res["Workspace/default/falcon"]
     assert ws.ai and ws.compute.gpus_per_unit == 2
     assert ws.cost.hourly_usd == pytest.approx(2 * 6.12)
+
+
+ATTACHED_T4 = {"provider": "gcp", "gpu_model": "T4", "usd_per_gpu_hour": 0.35, "max_per_vm": 4,
+               "region": "us-central1", "source": "supp-src", "attach_to": "N1", "evidence": "T4,1 0.35"}
+
+
+def test_attached_gpus_are_written_with_their_citation_and_the_vm_left_out(tmp_path):
+    mod = _build_module()
+    cat, supp = _write(tmp_path, {"sources": SUPP_SOURCES, "attached_gpus": [ATTACHED_T4]})
+    card = mod.build(cat, supp)
+    row = card["attached_gpus"]["gcp/T4"]
+    assert row["usd_per_gpu_hour"] == 0.35 and row["max_per_vm"] == 4 and row["source"] == "supp-src"
+    assert "billed on top" in row["note"]
+    # not a per-GPU rate of the model: the T4 rate of the card stays the one a whole type carries
+    assert card["gpu_hourly_usd"]["T4"]["usd_per_gpu_hour"] == 0.752
+    cat, supp = _write(tmp_path, {"sources": SUPP_SOURCES})
+    assert "attached_gpus" not in mod.build(cat, supp)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"source": "nowhere"}, "unknown source"),
+    ({"gpu_model": "NVIDIA Tesla T4"}, "not a short model name"),
+    ({"usd_per_gpu_hour": 0}, "positive number"),
+    ({"max_per_vm": 0}, "positive integer"),
+    ({"provider": "oci"}, "unknown provider"),
+])
+def test_attached_gpus_refuse_what_they_cannot_cite(tmp_path, change, message):
+    mod = _build_module()
+    cat, supp = _write(tmp_path, {"sources": SUPP_SOURCES, "attached_gpus": [{**ATTACHED_T4, **change}]})
+    with pytest.raises(mod.CatalogError, match=message):
+        mod.build(cat, supp)
+
+
+def test_shipped_card_has_gcp_attachable_gpus_cited():
+    card = catalog.load()
+    table = card.raw["attached_gpus"]
+    # SkyPilot's GCP catalog rows ',,,<GPU>,<count>,...,us-central1,...,<Price>': Price / count
+    assert {k: (v["usd_per_gpu_hour"], v["max_per_vm"]) for k, v in table.items()} == {
+        "gcp/T4": (0.35, 4), "gcp/P4": (0.6, 4), "gcp/P100": (1.46, 4), "gcp/V100": (19.84 / 8, 8)}
+    for row in table.values():
+        assert catalog.source(row["source"]) is not None and row["source"] == "skypilot-gcp-vms-017e2502"

@@ -312,8 +312,9 @@ class Pricer:
         unplaced = fl.get("unplaced") or "no node selector, affinity or GPU label says which GPU it gets"
         unit = "chip-hour" if str(fl.get("gpu_model") or "").startswith("TPU") else "GPU-hour"
         fix = fl.get("fix") or "set a nodeSelector or pricing.default_accelerators to price exactly"
+        gpu_only = f" ({fl['gpu_only']})" if fl.get("gpu_only") else ""
         return (f"at least {figure}: {unplaced}; priced at the cheapest per-accelerator on-demand rate, {what} at "
-                f"{per}/{unit}, among {fl.get('among')}; {fix}")
+                f"{per}/{unit}{gpu_only}, among {fl.get('among')}; {fix}")
 
     def _facts(self, resource: Resource) -> _Facts:
         c: Compute = resource.compute  # type: ignore[assignment]
@@ -564,6 +565,15 @@ class Pricer:
                                  extra={"unknown_gpu_family": unknown})
                 what = "not in the rate card and not a known GPU/accelerator family"
             return _Rate(None, reason=f"{itype}: {what}; set pricing.instance_types.{itype}.on_demand to price it")
+        if f.floor and f.floor.get("gpu_only") and f.gpus is not None:
+            # a floor at the GPU-only rate of a GPU billed apart from its VM (GCP N1 + T4): the rate card's
+            # ``attached_gpus`` row, not the per-GPU rate of a type carrying that model
+            fl = f.floor
+            per = float(fl["usd_per_accelerator_hour"]) * (1 - d / 100)
+            basis = (f"GPU-only on-demand rate of a {fl.get('provider')} {fl.get('gpu_model')} x {f.gpus:g} GPU"
+                     + (f", less {d:g}% negotiated discount" if d else "") + f" ({fl['gpu_only']})")
+            return _Rate(per * f.gpus, fl.get("source"), basis, extra={"usd_per_gpu_hour": per},
+                         region=fl.get("region"))
         return self._per_gpu(f.gpu_model, f.gpus, d)
 
     def _per_gpu(self, gpu_model: str | None, gpus: float | None, d: float) -> _Rate:

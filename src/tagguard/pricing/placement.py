@@ -704,10 +704,29 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
         among = (f"every {'/'.join(clouds)} instance type on the rate card offering {shown} ({why_clouds}"
                  + (f"; node pool {', '.join(open_pools[:5])} may launch any type" if open_pools else "") + ")")
     priced: list[tuple[str, Any]] = [(t, i) for t, i in infos if i is not None and fits(i)]
-    if not priced:
+    # GPUs billed on their own, attached to a VM billed on top (GCP N1 + T4): no instance type carries them, and
+    # their GPU-only rate can be below every type's (T4 $0.35 < g2-standard-4's L4 $0.707): still a floor
+    attached = [] if from_pools or mig else _attached_candidates(where[0], vendor, gpus, rates)
+    if not priced and not attached:
         if vendor == "tpu" and not from_pools and "gcp" in where[0]:
             return _floor_per_chip(rates, shown, identity), (), []
         return {"none": f"no lower bound: no instance type among {among} with an on-demand rate fits {what}"}, (), []
+    if attached:
+        among += (f" and the {'/'.join(sorted({a['provider'] for a in attached}))} GPUs billed apart from the VM "
+                  f"they are attached to ({', '.join(a['gpu_model'] for a in attached)})")
+    best_type = min(((float(i.on_demand) / float(i.accelerator_count), t) for t, i in priced), default=None)
+    best_att = min(attached, key=lambda a: (float(a["usd_per_gpu_hour"]), a["gpu_model"]), default=None)
+    if best_att is not None and (best_type is None or float(best_att["usd_per_gpu_hour"]) < best_type[0]):
+        named, named_model = _names_say(names, rates)
+        floor = {"instance_type": None, "provider": best_att["provider"], "gpu_model": best_att["gpu_model"],
+                 "usd_per_accelerator_hour": float(best_att["usd_per_gpu_hour"]), "among": among,
+                 "candidates": len(priced) + len(attached), "source": best_att.get("source"),
+                 "region": best_att.get("region"),
+                 "gpu_only": f"GPU only; the {best_att.get('attach_to') or 'VM'} VM it is attached to comes on top",
+                 "unplaced": "; ".join(x for x in (named, _UNPLACED_IDENTITY if identity else _UNPLACED) if x)}
+        if named_model:
+            floor["named_model"] = named_model
+        return floor, (), []
     # the cheapest per accelerator; a tie goes to the first cloud of CLOUDS, then the first name
     t, info = min(priced, key=lambda x: (float(x[1].on_demand) / float(x[1].accelerator_count),
                                          CLOUDS.index(x[1].provider) if x[1].provider in CLOUDS else len(CLOUDS), x[0]))
@@ -721,6 +740,26 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
     if from_pools:
         return floor, tuple(res for res, _p in gpu_pools), [x for x, _i in priced]
     return floor, (), []
+
+
+def _attached_candidates(clouds: tuple[str, ...], vendor: str | None, gpus: float, rates: Any) -> list[dict[str, Any]]:
+    """The rate card's GPUs billed apart from their VM (``attached_gpus``) in ``clouds`` of ``vendor`` that one VM
+    takes ``gpus`` of."""
+    raw = getattr(rates, "raw", None)
+    table = raw.get("attached_gpus") if isinstance(raw, dict) else None
+    if not isinstance(table, dict):
+        return []
+    out = []
+    for row in table.values():
+        if not isinstance(row, dict) or row.get("provider") not in clouds:
+            continue
+        rate, most = _num(row.get("usd_per_gpu_hour")), _num(row.get("max_per_vm"))
+        if rate is None or rate <= 0 or most is None or most < gpus - 1e-9:
+            continue
+        if _model_facts(str(row.get("gpu_model") or ""))[0] != vendor:
+            continue
+        out.append(row)
+    return out
 
 
 def _names_say(names: tuple[str, ...], rates: Any) -> tuple[str, str | None]:
