@@ -313,8 +313,9 @@ class Pricer:
         unit = "chip-hour" if str(fl.get("gpu_model") or "").startswith("TPU") else "GPU-hour"
         fix = fl.get("fix") or "set a nodeSelector or pricing.default_accelerators to price exactly"
         gpu_only = f" ({fl['gpu_only']})" if fl.get("gpu_only") else ""
+        share = f"; {fl['share']}" if fl.get("share") else ""
         return (f"at least {figure}: {unplaced}; priced at the cheapest per-accelerator on-demand rate, {what} at "
-                f"{per}/{unit}{gpu_only}, among {fl.get('among')}; {fix}")
+                f"{per}/{unit}{gpu_only}, among {fl.get('among')}{share}; {fix}")
 
     def _facts(self, resource: Resource) -> _Facts:
         c: Compute = resource.compute  # type: ignore[assignment]
@@ -342,7 +343,7 @@ class Pricer:
                 gpu_model, floor = str(floor["named_model"]), None
             elif floor is not None and "none" in floor:  # why no type could floor it: part of the reason
                 no_floor, floor = str(floor["none"]), None
-            elif floor is not None and floor.get("instance_type"):
+            elif floor is not None and floor.get("instance_type") and not floor.get("rate_only"):
                 itype = str(floor["instance_type"])
                 info = self.card.lookup(itype, floor.get("provider"))
                 gpu_model = info.gpu_model if info is not None else None
@@ -565,13 +566,16 @@ class Pricer:
                                  extra={"unknown_gpu_family": unknown})
                 what = "not in the rate card and not a known GPU/accelerator family"
             return _Rate(None, reason=f"{itype}: {what}; set pricing.instance_types.{itype}.on_demand to price it")
-        if f.floor and f.floor.get("gpu_only") and f.gpus is not None:
+        if f.floor and (f.floor.get("gpu_only") or f.floor.get("rate_only")) and f.gpus is not None:
             # a floor at the GPU-only rate of a GPU billed apart from its VM (GCP N1 + T4): the rate card's
-            # ``attached_gpus`` row, not the per-GPU rate of a type carrying that model
+            # ``attached_gpus`` row, not the per-GPU rate of a type carrying that model; or per share of a GPU
+            # the device plugin time-slices / MIG-partitions (``rate_only``)
             fl = f.floor
             per = float(fl["usd_per_accelerator_hour"]) * (1 - d / 100)
-            basis = (f"GPU-only on-demand rate of a {fl.get('provider')} {fl.get('gpu_model')} x {f.gpus:g} GPU"
-                     + (f", less {d:g}% negotiated discount" if d else "") + f" ({fl['gpu_only']})")
+            what = "GPU-only on-demand rate" if fl.get("gpu_only") else "on-demand rate per share"
+            basis = (f"{what} of a {fl.get('provider')} {fl.get('gpu_model')} x {f.gpus:g} GPU"
+                     + (f", less {d:g}% negotiated discount" if d else "")
+                     + "".join(f" ({fl[k]})" for k in ("gpu_only", "share") if fl.get(k)))
             return _Rate(per * f.gpus, fl.get("source"), basis, extra={"usd_per_gpu_hour": per},
                          region=fl.get("region"))
         return self._per_gpu(f.gpu_model, f.gpus, d)

@@ -530,6 +530,16 @@ class _Scan:
         self._evidence: tuple[dict[str, set[str]], set[str]] | None = None
         self._by_dir: dict[str, tuple[tuple[str, ...], str]] = {}
         self.memo: dict[tuple, tuple] = {}  # (resources, GPUs per pod, landable pools, clouds) -> _floor_of's answer
+        self._sharing: tuple[dict[str, Any] | None] | None = None
+
+    def sharing(self) -> dict[str, Any] | None:
+        """The NVIDIA device plugin's GPU sharing the scanned files declare (time-slicing replicas, MIG strategy
+        single; the Kubernetes reader puts it on the GPU workloads it reads), or None."""
+        if self._sharing is None:
+            found = next((r.meta[SHARING_KEY] for r in self.resources
+                          if isinstance(r.meta.get(SHARING_KEY), dict)), None)
+            self._sharing = (found,)
+        return self._sharing[0]
 
     def clouds_for(self, file: str | None) -> tuple[tuple[str, ...], str]:
         """(the clouds a workload of ``file`` is floored over, where that comes from): the clouds of resources
@@ -635,6 +645,7 @@ def _floor(r: Any, c: Any, want: dict[str, Any], scan: _Scan, card: Any = None,
     hit = scan.memo.get(key)
     if hit is None:
         hit = _floor_of(names, float(c.gpus_per_unit), [scan.pools[i] for i in landable], clouds, identity, card)
+        hit = _per_share(hit, names, clouds[0], scan.sharing(), card)
         if len(scan.memo) < _MEMO_MAX:
             scan.memo[key] = hit
     floor, pools, types = hit
@@ -740,6 +751,55 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
     if from_pools:
         return floor, tuple(res for res, _p in gpu_pools), [x for x, _i in priced]
     return floor, (), []
+
+
+# Resource.meta: the GPU sharing the scan declares (sources/kubernetes/sharing.py writes it under this key)
+SHARING_KEY = "_gpu_sharing"
+_WHOLE = ("whole GPUs: one nvidia.com/gpu is taken as a whole GPU, as no device-plugin time-slicing or MIG config is "
+          "in the scanned files (on a time-sliced or MIG cluster it is a share of one, and this figure above it)")
+
+
+def _per_share(hit: tuple[dict[str, Any], tuple[Any, ...], list[str]], names: tuple[str, ...],
+               clouds: tuple[str, ...], sharing: dict[str, Any] | None,
+               card: Any = None) -> tuple[dict[str, Any], tuple[Any, ...], list[str]]:
+    """A floor of a bare ``nvidia.com/gpu`` request per share of a GPU when the scan configures the device plugin
+    to share GPUs: time-slicing with N replicas advertises each GPU N times (1/N of the floor's per-GPU rate; the
+    largest N the scan declares), MIG strategy single advertises MIG slices (at most the smallest, 1/7 of the
+    cheapest MIG-capable GPU of the same clouds).  Without such a config the floor says it assumes whole GPUs."""
+    from tagguard.pricing import catalog
+
+    floor, pools, types = hit
+    if "none" in floor or names != ("nvidia.com/gpu",) or floor.get("usd_per_accelerator_hour") is None:
+        return hit
+    if sharing is None:
+        return {**floor, "share": _WHOLE}, pools, types
+    rates = card if card is not None else catalog.load()
+    per = float(floor["usd_per_accelerator_hour"])
+    info = rates.lookup(floor["instance_type"], floor.get("provider")) if floor.get("instance_type") else None
+    source = floor.get("source") or (info.on_demand_source if info is not None else None)
+    region = floor.get("region") or (info.region if info is not None else None)
+    said: list[str] = []
+    if sharing.get("mig_single_at"):
+        mig = [(float(i.on_demand) / float(i.accelerator_count) / 7, t, i) for t, i in _card_types(clouds, rates)
+               if i is not None and i.on_demand is not None and i.accelerator_count and i.gpu_model
+               and _model_facts(i.gpu_model) == ("nvidia", True)]
+        where = str(sharing["mig_single_at"])[:_MAX_SHOWN * 2]
+        if mig:
+            slice_rate, t, i = min(mig, key=lambda x: (x[0], x[1]))
+            said.append(f"MIG strategy single ({where}): one nvidia.com/gpu may be a MIG slice, at least 1/7 of one "
+                        f"{i.gpu_model} ({t})")
+            if slice_rate < per:
+                per, source, region = slice_rate, i.on_demand_source, i.region
+        else:
+            said.append(f"MIG strategy single ({where}): no MIG-capable type of {'/'.join(clouds)} on the rate card")
+    n = sharing.get("replicas")
+    if isinstance(n, int) and n > 1:
+        where = str(sharing.get("replicas_at") or "")[:_MAX_SHOWN * 2]
+        said.append(f"the device plugin time-slices each GPU {n} ways (sharing.timeSlicing replicas: {n}, {where}): "
+                    f"one nvidia.com/gpu is 1/{n} of one")
+        per = per / n
+    return ({**floor, "usd_per_accelerator_hour": per, "rate_only": True, "source": source, "region": region,
+             "share": "per share: " + "; ".join(said)}, pools, types)
 
 
 def _attached_candidates(clouds: tuple[str, ...], vendor: str | None, gpus: float, rates: Any) -> list[dict[str, Any]]:

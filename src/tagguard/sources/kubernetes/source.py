@@ -142,6 +142,7 @@ class KubernetesSource(Source):
 
     def collect(self, inventory: Inventory, ctx: ScanContext) -> SourceOutput:
         from tagguard.sources.kubernetes.manifests import readable_kinds
+        from tagguard.sources.kubernetes.sharing import SHARING_KEY, Sharing, may_declare, sharing_text
         from tagguard.sources.kubernetes.workloads import FACT_KINDS, Builder
 
         out = SourceOutput()
@@ -154,20 +155,31 @@ class KubernetesSource(Source):
         inputs = [(rel, ext) for rel in inventory.files
                   if rel not in inventory.claimed and (ext := manifest_extension(rel)) is not None]
         stdin = inventory.stdin if inventory.stdin is not None and "<stdin>" not in inventory.claimed else None
-        # 1: facts that apply to the workloads of every file (nothing reported: the second pass does)
+        # 1: facts that apply to the workloads of every file (nothing reported: the second pass does), and the
+        # GPU sharing the NVIDIA device plugin is configured with (time-slicing, MIG single: the lower bound's)
         quiet = SourceOutput()
+        sharing = Sharing()
         for rel, ext in inputs:
             data = reader.read(rel, None)
-            if data is None or not _may_hold_facts(data):
+            if data is None:
+                continue
+            declares, facts = may_declare(data), _may_hold_facts(data)
+            if not declares and not facts:
                 continue
             text = read_text(data, rel, quiet)
+            if declares:  # Helm values and device-plugin config files have no `kind`: read_text skips them
+                shown = text if text is not None else sharing_text(data)
+                if shown is not None:
+                    sharing.learn_text(shown, rel)
             del data
-            if text is not None:
+            if text is not None and facts:
                 builder.learn(_json_docs(text, rel, quiet.findings) if ext == ".json" else
                               _stream(text, rel, quiet.findings, kinds=FACT_KINDS))
-        if stdin is not None and _may_hold_facts(stdin):
+        if stdin is not None and (may_declare(stdin) or _may_hold_facts(stdin)):
             text = read_text(stdin, "<stdin>", quiet)
-            if text is not None:
+            if text is not None and may_declare(stdin):
+                sharing.learn_text(text, "<stdin>")
+            if text is not None and _may_hold_facts(stdin):
                 builder.learn(_stdin_docs(text, quiet.findings, FACT_KINDS))
         # 2: every object, built as it is parsed
         claimed: list[str] = []
@@ -193,6 +205,10 @@ class KubernetesSource(Source):
             claimed.append("<stdin>")
         inventory.claim(claimed)
         out.extend(builder.finish())
+        shared = sharing.fact()
+        for r in out.resources if shared is not None else ():
+            if r.ai:
+                r.meta[SHARING_KEY] = shared  # one dict, read only
         return out
 
 
