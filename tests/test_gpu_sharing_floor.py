@@ -159,3 +159,10 @@ def test_a_config_that_cannot_be_believed_is_no_share(tmp_path, bad):
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=1), "cm.yaml": bad})
     cost = cost_of(doc)
     assert cost["monthly_usd"] == 383.98 and "whole GPUs" in cost["reason"]
+
+
+def test_the_sharing_fact_stays_out_of_the_report(tmp_path):
+    doc = scan(tmp_path, {"d.yaml": DEPLOY.format(name="infer", replicas=1),
+                          "cm.yaml": TIME_SLICING_CM.format(rename="false", replicas=4)})
+    r = next(r for r in doc["resources"] if r["address"] == "Deployment/ml/infer")
+    assert r["cost"]["lower_bound"] is True and "_gpu_sharing" not in json.dumps(doc)

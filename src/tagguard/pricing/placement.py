@@ -317,6 +317,8 @@ def resolve(resources: list[Any], card: Any = None) -> None:
             c.notes.append(f"placement not derived ({type(exc).__name__})")
     for _r, pool in pools:
         pool.pop("_types", None)
+    for r in resources:
+        r.meta.pop(SHARING_KEY, None)  # a reader's fact for the floor, not part of the report
 
 
 TPU_TOPOLOGY_KEY = "cloud.google.com/gke-tpu-topology"
