@@ -24,6 +24,7 @@ pricing model has its function (``PRICING_MODELS``).  Rules (see ``policies/rate
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,7 +81,14 @@ def _number(value: Any, where: str, minimum: float = 0.0, maximum: float | None 
 def _norm_region(region: str | None) -> str | None:
     if not region:
         return None
-    r = str(region).strip().lower().replace(" ", "")
+    if isinstance(region, str):
+        return _norm_region_text(region)
+    return _norm_region_text.__wrapped__(str(region))
+
+
+@functools.lru_cache(maxsize=512)  # a scan has a handful of regions and asks per resource (issue 13: ~5 ms of 2,000)
+def _norm_region_text(region: str) -> str:
+    r = region.strip().lower().replace(" ", "")
     if re.match(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$", r):  # GCP zone us-central1-a
         r = r.rsplit("-", 1)[0]
     elif re.match(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$", r):  # AWS AZ us-east-1a
