@@ -274,11 +274,30 @@ class Pricer:
         """Set ``cost`` on every AI resource; commitments are used up in address order."""
         pool = self._fresh_pool()
         ai = [r for r in resources if r.ai]
+        # Without commitments a price depends only on the compute and a few meta facts: resources priced
+        # alike (replicas, module instances) are priced once and each gets its own copy (issue 13).
+        memo: dict[tuple[Any, ...], Cost] | None = None if pool else {}
         for r in sorted(ai, key=lambda r: (r.address, r.file or "", r.line or 0)):
             if r.compute is None:
                 r.cost = Cost(reason="nothing is known about what this resource runs on")
-            else:
+                continue
+            key = _memo_key(r) if memo is not None else None
+            if key is None:
                 r.cost = self._price(r, pool)
+                continue
+            try:
+                hit = memo.get(key)  # type: ignore[union-attr]
+            except TypeError:  # an unhashable meta value: priced on its own
+                r.cost = self._price(r, pool)
+                continue
+            if hit is None:
+                hit = self._price(r, pool)
+                if not _flat_cost(hit):
+                    r.cost = hit
+                    continue
+                memo[key] = hit  # type: ignore[index]
+            r.cost = Cost(hit.hourly_usd, hit.monthly_usd, hit.gpu_hours_per_month, hit.rate_source, hit.rate_date,
+                          hit.reason, list(hit.breakdown), list(hit.attributed_from), hit.lower_bound)
 
     # --- pricing -----------------------------------------------------------------
 
@@ -651,6 +670,34 @@ class Pricer:
                 out.append(f"rates are {region} list prices; this resource is in {c.region or self.region} "
                            "and its price there may differ")
         return out
+
+
+_MEMO_META = (PLACEMENT_FLOOR_KEY, "run_to_completion", "runs_per_month")
+_FLAT = (str, int, float, bool, type(None))
+
+
+def _memo_key(r: Resource) -> tuple[Any, ...] | None:
+    """Everything ``Pricer._price`` reads of ``r`` (values with their types), or ``None`` when ``r`` has a
+    placement floor (a dict, priced on its own)."""
+    meta = r.meta
+    if FLOOR_KEY in meta:
+        return None
+    c = r.compute
+    assert c is not None
+    values = (c.instance_type, c.accelerator, c.gpus_per_unit, c.units, c.pricing_model, c.provider, c.service,
+              c.region, c.spot_units, c.hours_per_month, c.runtime_hours)
+    key: tuple[Any, ...] = tuple((v.__class__, v) for v in values)
+    if meta:
+        key += tuple((k, meta[k].__class__, meta[k]) for k in _MEMO_META if k in meta)
+        acc = meta.get("accelerators")
+        if acc is not None:
+            key += (("accelerators", acc.__class__, tuple(acc) if isinstance(acc, dict) else acc),)
+    return key
+
+
+def _flat_cost(cost: Cost) -> bool:
+    """Whether a copy of ``cost`` with its own lists shares nothing that could be changed in place."""
+    return all(isinstance(v, _FLAT) for ln in cost.breakdown for v in ln.values())
 
 
 # compute.pricing_model -> the function that prices it (anything else: on-demand, with a note)
