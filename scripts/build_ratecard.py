@@ -282,7 +282,8 @@ def _add_rows(cat: Dict[str, Any], rows: List[Dict[str, Any]], sources: Dict[str
                     "spot_usd_per_hour": r.get("spot_usd_per_hour"),
                     "spot_source": ref if r.get("spot_usd_per_hour") is not None else None,
                     "spot_kind": "published_spot_price" if r.get("spot_usd_per_hour") is not None else None,
-                    "notes": [f"row from {src} (policies/ratecard_supplement.yaml): not in the shared catalog"]})
+                    "notes": [f"row from {src} (policies/ratecard_supplement.yaml): not in the shared catalog"]
+                    + [str(r[k]) for k in ("note", "evidence") if r.get(k)]})
         if row["on_demand_usd_per_hour"] and row["spot_usd_per_hour"]:
             row["spot_discount_pct"] = round(100 * (1 - row["spot_usd_per_hour"] / row["on_demand_usd_per_hour"]), 1)
         cat["instances"].append(row)

@@ -16,7 +16,8 @@ from clikit import run_cli
 from tagguard.pricing import catalog
 
 HOURS = 730
-T4 = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h, the cheapest NVIDIA GPU per accelerator of every cloud
+T4 = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h, the cheapest x86 NVIDIA GPU per accelerator (Azure NC4as_T4_v3 too)
+T4G = 0.42  # g5g.xlarge: Graviton2 + 1 x T4G at $0.42/h, the cheapest NVIDIA GPU per accelerator of every type
 A100 = 21.957642 / 8  # p4d.24xlarge: 8 x A100, the card's A100 per-GPU rate
 L40S = 1.861  # g6e.xlarge: 1 x L40S
 A10G = 1.006  # g5.xlarge: 1 x A10G
@@ -35,7 +36,8 @@ def test_the_hand_rates_are_the_rate_card():
     assert card.lookup("g5.xlarge").on_demand == A10G
     nvidia = [i for i in card.instances.values() if i.gpu_model and i.accelerator_count and i.on_demand is not None
               and i.gpu_model not in ("Inferentia", "Inferentia2", "Trainium", "Trainium2", "Gaudi")]
-    assert min(i.on_demand / i.accelerator_count for i in nvidia) == T4
+    assert min(i.on_demand / i.accelerator_count for i in nvidia) == T4G == card.lookup("g5g.xlarge").on_demand
+    assert min(i.on_demand / i.accelerator_count for i in nvidia if i.provider == "azure") == T4
     assert card.gpu_hourly("A40") is None and card.gpu_hourly("P40") is None  # not on the card
 
 
@@ -109,8 +111,8 @@ def test_the_scans_pools_are_not_the_candidates_when_the_label_is_none_of_theirs
     doc = scan(tmp_path, {"np.yaml": NODEPOOL_G6E,
                           "d.yaml": deployment("infer", "{NodeGroupType: g5-gpu-karpenter}", replicas=2)})
     r = resource(doc, "Deployment/ml/infer")
-    # over the AWS rate card (the NodePool says AWS), not the g6e pool ($1.861 an L40S): g4dn.xlarge, 2 x $0.526
-    assert r["cost"]["monthly_usd"] == pytest.approx(round(2 * T4 * HOURS, 2)) == 767.96
+    # over the AWS rate card (the NodePool says AWS), not the g6e pool ($1.861 an L40S): g5g.xlarge, 2 x $0.42
+    assert r["cost"]["monthly_usd"] == pytest.approx(round(2 * T4G * HOURS, 2)) == 613.20
     assert "g6e" not in r["cost"]["reason"] and "every aws instance type on the rate card" in r["cost"]["reason"]
     assert "NodeGroupType=g5-gpu-karpenter, which no node pool in the scanned files sets" in r["cost"]["reason"]
     assert "attributed_from" not in r["cost"]
@@ -303,7 +305,7 @@ def test_a_zone_beside_labels_no_pool_sets_does_not_pick_the_scans_pool(tmp_path
     doc = scan(tmp_path, {"np.yaml": NODEPOOL_G6E, "d.yaml": deployment("z", sel)})
     r = resource(doc, "Deployment/ml/z")
     assert r["compute"].get("accelerator") is None and "NodePool gpu" not in json.dumps(r)
-    assert r["cost"]["lower_bound"] is True and r["cost"]["monthly_usd"] == pytest.approx(round(T4 * HOURS, 2))
+    assert r["cost"]["lower_bound"] is True and r["cost"]["monthly_usd"] == pytest.approx(round(T4G * HOURS, 2))
     assert "asks for NodeGroupType=g5-gpu, which no node pool in the scanned files sets" in r["cost"]["reason"]
     # a label a pool does set still matches it beside a label no pool sets (not checked, said so)
     doc = scan(tmp_path, {"d.yaml": deployment("z", "{NodeGroupType: g5-gpu, team: research}")})

@@ -12,7 +12,8 @@ from clikit import run_cli
 from tagguard.pricing import catalog
 
 HOURS = 730
-T4_AWS = 0.526  # g4dn.xlarge, 1 x T4: the cheapest AWS NVIDIA GPU per accelerator
+T4_AWS = 0.526  # g4dn.xlarge, 1 x T4: the cheapest x86 AWS NVIDIA GPU per accelerator
+T4G_AWS = 0.42  # g5g.xlarge, Graviton2 + 1 x T4G: the cheapest AWS NVIDIA GPU per accelerator
 T4_GCP = 0.35  # GCP T4 attached to an N1 VM, GPU only: the cheapest of every cloud
 A100_SLICE = 21.957642 / 8 / 7  # p4d.24xlarge: 8 x A100; a 1g MIG slice is 1/7 of one
 
@@ -61,7 +62,7 @@ AWS_TF = 'resource "aws_instance" "web" {\n  instance_type = "t3.micro"\n  ami =
 
 def test_the_hand_rates_are_the_rate_card():
     card = catalog.load()
-    assert card.lookup("g4dn.xlarge").on_demand == T4_AWS
+    assert card.lookup("g4dn.xlarge").on_demand == T4_AWS and card.lookup("g5g.xlarge").on_demand == T4G_AWS
     assert card.raw["attached_gpus"]["gcp/T4"]["usd_per_gpu_hour"] == T4_GCP
     assert card.lookup("p4d.24xlarge").on_demand == 21.957642 and card.lookup("p4d.24xlarge").accelerator_count == 8
 
@@ -95,9 +96,9 @@ def test_time_slicing_on_an_aws_only_scan_divides_the_aws_floor(tmp_path):
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=2),
                           "cm.yaml": TIME_SLICING_CM.format(rename="false", replicas=4)})
     cost = cost_of(doc)
-    # g4dn.xlarge $0.526 a T4, 4 ways: $0.1315 a share; 2 replicas x 730 h = $191.99
-    assert cost["monthly_usd"] == pytest.approx(2 * T4_AWS / 4 * HOURS) == pytest.approx(191.99)
-    assert "g4dn.xlarge (T4) at $0.1315/GPU-hour, among every aws instance type" in cost["reason"]
+    # g5g.xlarge $0.42 a T4G, 4 ways: $0.105 a share; 2 replicas x 730 h = $153.30
+    assert cost["monthly_usd"] == pytest.approx(2 * T4G_AWS / 4 * HOURS) == pytest.approx(153.30)
+    assert "g5g.xlarge (T4G) at $0.105/GPU-hour, among every aws instance type" in cost["reason"]
 
 
 def test_renamed_shared_replicas_leave_a_bare_gpu_whole(tmp_path):
@@ -105,7 +106,7 @@ def test_renamed_shared_replicas_leave_a_bare_gpu_whole(tmp_path):
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=1),
                           "cm.yaml": TIME_SLICING_CM.format(rename="true", replicas=4)})
     cost = cost_of(doc)
-    assert cost["monthly_usd"] == pytest.approx(round(T4_AWS * HOURS, 2)) == 383.98
+    assert cost["monthly_usd"] == pytest.approx(round(T4G_AWS * HOURS, 2)) == 306.60
     assert "whole GPUs: one nvidia.com/gpu is taken as a whole GPU" in cost["reason"]
 
 
@@ -113,7 +114,7 @@ def test_mig_strategy_single_floors_at_the_smallest_slice(tmp_path):
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=1),
                           "policy.yaml": CLUSTER_POLICY})
     cost = cost_of(doc)
-    # AWS: a 1g slice of p4d.24xlarge's A100, $2.7447/7 = $0.3921 < g4dn.xlarge's whole T4 $0.526
+    # AWS: a 1g slice of p4d.24xlarge's A100, $2.7447/7 = $0.3921 < g5g.xlarge's whole T4G $0.42
     assert A100_SLICE == pytest.approx(0.39210075)
     assert cost["monthly_usd"] == pytest.approx(round(A100_SLICE * HOURS, 2)) == 286.23
     assert "MIG strategy single (policy.yaml:1): one nvidia.com/gpu may be a MIG slice, at least 1/7 of one A100 " \
@@ -137,14 +138,14 @@ def test_helm_values_of_the_device_plugin_chart_and_the_largest_replicas(tmp_pat
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=1),
                           "plugin-values.yaml": values_a, "operator-values.yaml": values_b})
     cost = cost_of(doc)
-    assert cost["monthly_usd"] == pytest.approx(T4_AWS / 8 * HOURS, abs=0.005)
+    assert cost["monthly_usd"] == pytest.approx(T4G_AWS / 8 * HOURS, abs=0.005)  # 0.0525 x 730 = 38.325
     assert "time-slices each GPU 8 ways (sharing.timeSlicing replicas: 8, operator-values.yaml:1)" in cost["reason"]
 
 
 def test_no_sharing_config_states_the_whole_gpu_assumption(tmp_path):
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=1)})
     cost = cost_of(doc)
-    assert cost["monthly_usd"] == 383.98
+    assert cost["monthly_usd"] == 306.60
     assert ("whole GPUs: one nvidia.com/gpu is taken as a whole GPU, as no device-plugin time-slicing or MIG config "
             "is in the scanned files") in cost["reason"]
 
@@ -158,7 +159,7 @@ def test_no_sharing_config_states_the_whole_gpu_assumption(tmp_path):
 def test_a_config_that_cannot_be_believed_is_no_share(tmp_path, bad):
     doc = scan(tmp_path, {"main.tf": AWS_TF, "d.yaml": DEPLOY.format(name="infer", replicas=1), "cm.yaml": bad})
     cost = cost_of(doc)
-    assert cost["monthly_usd"] == 383.98 and "whole GPUs" in cost["reason"]
+    assert cost["monthly_usd"] == 306.60 and "whole GPUs" in cost["reason"]
 
 
 def test_the_sharing_fact_stays_out_of_the_report(tmp_path):

@@ -31,7 +31,10 @@ spec:
 """
 
 # Hand figures from the shipped rate card (on-demand USD per accelerator-hour)
-T4_AWS = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h (Azure Standard_NC4as_T4_v3 is the same; AWS wins the tie)
+T4_AWS = 0.526  # g4dn.xlarge: 1 x T4 at $0.526/h (Azure Standard_NC4as_T4_v3 is the same), the cheapest x86 T4
+# g5g.xlarge (Graviton2 + 1 T4G) at $0.42/h, SkyPilot's AWS catalog via policies/ratecard_supplement.yaml: the cheapest
+# NVIDIA GPU of every instance type on the card, so the floor over AWS (2 x 730 h x 0.42 = 613.20)
+T4G_AWS = 0.42
 L4_GCP = 0.706832  # g2-standard-4: 1 x L4 at $0.706832/h, the cheapest GCP machine type per accelerator
 # GCP bills an N1 VM's attached T4 apart from the VM: $0.35/GPU-hour GPU only (rate card attached_gpus, SkyPilot's
 # GCP catalog, us-central1), below every type's per-GPU rate -- the floor of a request any GCP node may serve
@@ -49,7 +52,9 @@ def test_the_hand_figures_are_the_rate_card():
         return min(i.on_demand / i.accelerator_count for i in rows if pred(i))
 
     non_nvidia = {"Inferentia", "Inferentia2", "Trainium", "Trainium2", "Gaudi"}
-    assert cheapest(lambda i: i.gpu_model not in non_nvidia) == T4_AWS == card.lookup("g4dn.xlarge").on_demand
+    assert cheapest(lambda i: i.gpu_model not in non_nvidia) == T4G_AWS == card.lookup("g5g.xlarge").on_demand
+    assert card.lookup("g5g.xlarge").gpu_model == "T4G" and card.lookup("g4dn.xlarge").on_demand == T4_AWS
+    assert cheapest(lambda i: i.gpu_model not in non_nvidia and i.provider == "azure") == T4_AWS
     assert cheapest(lambda i: i.provider == "gcp") == L4_GCP == card.lookup("g2-standard-4").on_demand
     assert cheapest(lambda i: i.gpu_model in ("A100", "H100", "H200", "B200", "B300")) == pytest.approx(A100_AWS)
     assert card.lookup("p4d.24xlarge").on_demand / 8 == pytest.approx(A100_AWS)
@@ -57,7 +62,7 @@ def test_the_hand_figures_are_the_rate_card():
     assert card.gpu_hourly("TPU v5e").usd_per_gpu_hour == TPU_V5E
     attached = card.raw["attached_gpus"]
     assert attached["gcp/T4"]["usd_per_gpu_hour"] == T4_GCP and attached["gcp/T4"]["max_per_vm"] == 4
-    assert min(a["usd_per_gpu_hour"] for a in attached.values()) == T4_GCP < T4_AWS
+    assert min(a["usd_per_gpu_hour"] for a in attached.values()) == T4_GCP < T4G_AWS
 
 
 def scan(tmp_path, files: dict[str, str], config: str | None = None, *args: str) -> dict:
@@ -182,8 +187,9 @@ def test_the_scans_gpu_pools_are_the_candidates(tmp_path):
 def test_a_pool_that_may_launch_any_type_keeps_the_rate_card_floor(tmp_path):
     doc = scan(tmp_path, {"np.yaml": KARPENTER_G6E, "open.yaml": OPEN_NODEPOOL, "d.yaml": deployment()})
     cost = resource(doc, "Deployment/ml/infer")["cost"]
-    # the untainted open NodePool could launch g4dn.xlarge: the floor is the AWS rate card's, not g6e's
-    assert cost["monthly_usd"] == 767.96 and "g4dn.xlarge" in cost["reason"]
+    # the untainted open NodePool could launch g5g.xlarge: the floor is the AWS rate card's, not g6e's
+    assert cost["monthly_usd"] == pytest.approx(round(2 * T4G_AWS * HOURS, 2)) == 613.20
+    assert "g5g.xlarge (T4G)" in cost["reason"]
     assert "node pool NodePool default may launch any type" in cost["reason"]
 
 
@@ -191,7 +197,7 @@ def test_a_pool_whose_taint_it_does_not_tolerate_is_no_candidate(tmp_path):
     tainted = KARPENTER_G6E + "      taints:\n      - {key: team, value: research, effect: NoSchedule}\n"
     doc = scan(tmp_path, {"np.yaml": tainted, "d.yaml": deployment()})
     cost = resource(doc, "Deployment/ml/infer")["cost"]
-    assert "g6e" not in cost["reason"] and cost["monthly_usd"] == 767.96  # the (aws) rate card's floor
+    assert "g6e" not in cost["reason"] and cost["monthly_usd"] == 613.20  # the (aws) rate card's floor, 2 x g5g
 
 
 EKS_GROUP = """\

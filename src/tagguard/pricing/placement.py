@@ -690,7 +690,7 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
             return False
         if mig:
             return mig_capable
-        return float(info.accelerator_count) >= gpus - 1e-9  # one pod's accelerators fit on one node
+        return _devices(info) >= gpus - 1e-9  # one pod's accelerators fit on one node
 
     gpu_pools: list[tuple[Any, dict[str, Any]]] = []
     open_pools: list[str] = []
@@ -727,7 +727,7 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
     if attached:
         among += (f" and the {'/'.join(sorted({a['provider'] for a in attached}))} GPUs billed apart from the VM "
                   f"they are attached to ({', '.join(a['gpu_model'] for a in attached)})")
-    best_type = min(((float(i.on_demand) / float(i.accelerator_count), t) for t, i in priced), default=None)
+    best_type = min(((float(i.on_demand) / _devices(i), t) for t, i in priced), default=None)
     best_att = min(attached, key=lambda a: (float(a["usd_per_gpu_hour"]), a["gpu_model"]), default=None)
     if best_att is not None and (best_type is None or float(best_att["usd_per_gpu_hour"]) < best_type[0]):
         named, named_model = _names_say(names, rates)
@@ -741,13 +741,18 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
             floor["named_model"] = named_model
         return floor, (), []
     # the cheapest per accelerator; a tie goes to the first cloud of CLOUDS, then the first name
-    t, info = min(priced, key=lambda x: (float(x[1].on_demand) / float(x[1].accelerator_count),
+    t, info = min(priced, key=lambda x: (float(x[1].on_demand) / _devices(x[1]),
                                          CLOUDS.index(x[1].provider) if x[1].provider in CLOUDS else len(CLOUDS), x[0]))
-    per = float(info.on_demand) / float(info.accelerator_count)
+    per = float(info.on_demand) / _devices(info)
     named, named_model = _names_say(names, rates)
     floor = {"instance_type": t, "provider": info.provider, "gpu_model": info.gpu_model,
              "usd_per_accelerator_hour": per, "among": among, "candidates": len(priced),
              "unplaced": "; ".join(x for x in (named, _UNPLACED_IDENTITY if identity else _UNPLACED) if x)}
+    if float(info.accelerator_count) < 1:  # a VM with part of one GPU: its whole rate per advertised GPU
+        floor.update(rate_only=True, source=info.on_demand_source, region=info.region,
+                     among=f"{among}; {t} has {_fraction(float(info.accelerator_count))} of one {info.gpu_model} "
+                           f"(a vGPU), which the device plugin there advertises as one nvidia.com/gpu: its whole VM "
+                           f"rate is the rate of that one GPU")
     if named_model:
         floor["named_model"] = named_model  # pricing.gpu_hourly_usd may price it (the engine's config)
     if from_pools:
@@ -854,6 +859,20 @@ def _names_say(names: tuple[str, ...], rates: Any) -> tuple[str, str | None]:
 _MODEL_FACTS: dict[str, tuple[str, bool]] = {}
 # (clouds, id(card)) -> (the card, its types): the card is kept so that its id cannot be reused by another
 _CARD_TYPES: dict[tuple[tuple[str, ...], int], tuple[Any, list[tuple[str, Any]]]] = {}
+
+
+def _devices(info: Any) -> float:
+    """The GPUs a type's device plugin advertises: its GPU count, or one for a VM with part of one GPU (Azure
+    NVadsA10 v5 below NV36ads: 1/6, 1/3, 1/2 of an A10 as an NVIDIA vGPU, which the driver in the VM and so the
+    device plugin see as one GPU).  A pod asking one nvidia.com/gpu can land there and pay the whole VM: the floor
+    takes that VM's rate per GPU, never the rate divided by the fraction (6 x too high for the 1/6 size), and a
+    pod asking two does not fit on it."""
+    count = float(info.accelerator_count)
+    return 1.0 if 0 < count < 1 else count
+
+
+def _fraction(count: float) -> str:
+    return f"1/{round(1 / count)}" if count > 0 and abs(1 / count - round(1 / count)) < 0.01 else f"{count:g}"
 
 
 def _model_facts(model: str) -> tuple[str, bool]:
