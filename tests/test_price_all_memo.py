@@ -93,3 +93,21 @@ def test_a_floor_or_an_unhashable_fact_is_priced_on_its_own(monkeypatch):
     pricer.price_all(resources)
     assert calls == ["k.a", "k.b", "k.c", "k.d"]
     assert all(r.cost == expected[r.address] for r in resources)
+
+
+def test_a_copy_has_every_field_of_cost_and_its_own_lists():
+    from tagguard.model import Cost
+    from tagguard.pricing.engine import _copy_cost
+
+    values = {}
+    for i, f in enumerate(dataclasses.fields(Cost)):  # a value unlike the default for every field, new ones too
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        values[f.name] = (True if isinstance(default, bool) else [{"n": i}] if isinstance(default, list)
+                          else {"n": i} if isinstance(default, dict) else float(i) if f.name.endswith("usd")
+                          or f.name.endswith("month") else f"v{i}")
+    cost = Cost(**values)
+    copy = _copy_cost(cost)
+    for f in dataclasses.fields(Cost):
+        assert getattr(copy, f.name) == getattr(cost, f.name), f.name
+        if isinstance(getattr(cost, f.name), (list, dict)):
+            assert getattr(copy, f.name) is not getattr(cost, f.name), f.name

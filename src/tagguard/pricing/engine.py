@@ -296,8 +296,7 @@ class Pricer:
                     r.cost = hit
                     continue
                 memo[key] = hit  # type: ignore[index]
-            r.cost = Cost(hit.hourly_usd, hit.monthly_usd, hit.gpu_hours_per_month, hit.rate_source, hit.rate_date,
-                          hit.reason, list(hit.breakdown), list(hit.attributed_from), hit.lower_bound)
+            r.cost = _copy_cost(hit)
 
     # --- pricing -----------------------------------------------------------------
 
@@ -686,13 +685,30 @@ def _memo_key(r: Resource) -> tuple[Any, ...] | None:
     assert c is not None
     values = (c.instance_type, c.accelerator, c.gpus_per_unit, c.units, c.pricing_model, c.provider, c.service,
               c.region, c.spot_units, c.hours_per_month, c.runtime_hours)
-    key: tuple[Any, ...] = tuple((v.__class__, v) for v in values)
+    key: tuple[Any, ...] = (values, tuple(map(type, values)))
     if meta:
         key += tuple((k, meta[k].__class__, meta[k]) for k in _MEMO_META if k in meta)
         acc = meta.get("accelerators")
         if acc is not None:
             key += (("accelerators", acc.__class__, tuple(acc) if isinstance(acc, dict) else acc),)
     return key
+
+
+def _copy_cost(cost: Cost) -> Cost:
+    """A copy with its own lists, made without ``Cost.__init__``: the strings and lines of ``cost`` are the shared
+    ones its ``__post_init__`` picked (a constructor call, or a loop over the fields, costs ~2.4 us a copy, this
+    0.4 us; ``tests/test_price_all_memo.py`` checks that every field of ``Cost`` is copied)."""
+    new = Cost.__new__(Cost)
+    new.hourly_usd = cost.hourly_usd
+    new.monthly_usd = cost.monthly_usd
+    new.gpu_hours_per_month = cost.gpu_hours_per_month
+    new.rate_source = cost.rate_source
+    new.rate_date = cost.rate_date
+    new.reason = cost.reason
+    new.breakdown = list(cost.breakdown)
+    new.attributed_from = list(cost.attributed_from)
+    new.lower_bound = cost.lower_bound
+    return new
 
 
 def _flat_cost(cost: Cost) -> bool:
