@@ -111,3 +111,17 @@ def test_a_copy_has_every_field_of_cost_and_its_own_lists():
         assert getattr(copy, f.name) == getattr(cost, f.name), f.name
         if isinstance(getattr(cost, f.name), (list, dict)):
             assert getattr(copy, f.name) is not getattr(cost, f.name), f.name
+
+
+def test_the_per_call_records_are_plain_slotted_classes():
+    """No dataclass code generation at import for what lives inside one pricing call (~2.6 ms a scan)."""
+    from tagguard.pricing.engine import _Facts, _Lines, _Rate
+
+    for cls in (_Rate, _Facts, _Lines):
+        assert not dataclasses.is_dataclass(cls), cls
+    rate = _Rate(1.5, "config", "b", region="r")
+    assert (rate.usd, rate.source, rate.basis, rate.reason, rate.extra, rate.region) == (1.5, "config", "b", None,
+                                                                                          None, "r")
+    lines = _Lines()
+    assert (lines.lines, lines.reasons, lines.notes) == ([], [], []) and _Lines().lines is not lines.lines
+    assert not hasattr(rate, "__dict__") and not hasattr(lines, "__dict__")
