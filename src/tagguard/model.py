@@ -91,10 +91,25 @@ class Compute:
             "units": self.units,
             "pricing_model": self.pricing_model,
         }
-        for key in ("provider", "service", "region", "spot_units", "hours_per_month", "runtime_hours"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = _num(value)
+        # unrolled (this runs once per resource of a report): the same keys, in the same order, as _num gives
+        value: Any = self.provider
+        if value is not None:
+            out["provider"] = _num(value) if isinstance(value, float) else value
+        value = self.service
+        if value is not None:
+            out["service"] = _num(value) if isinstance(value, float) else value
+        value = self.region
+        if value is not None:
+            out["region"] = _num(value) if isinstance(value, float) else value
+        value = self.spot_units
+        if value is not None:
+            out["spot_units"] = _num(value)
+        value = self.hours_per_month
+        if value is not None:
+            out["hours_per_month"] = _num(value)
+        value = self.runtime_hours
+        if value is not None:
+            out["runtime_hours"] = _num(value)
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -150,10 +165,11 @@ class Cost:
         return not self.attributed_from
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "hourly_usd": _money(self.hourly_usd),
-            "monthly_usd": _money(self.monthly_usd),
-            "gpu_hours_per_month": _num(self.gpu_hours_per_month),
+        hourly, monthly, gpu_hours = self.hourly_usd, self.monthly_usd, self.gpu_hours_per_month
+        out: dict[str, Any] = {  # _money and _num inline: once per priced resource of a report
+            "hourly_usd": None if hourly is None else round(float(hourly), 2),
+            "monthly_usd": None if monthly is None else round(float(monthly), 2),
+            "gpu_hours_per_month": _num(gpu_hours) if isinstance(gpu_hours, float) else gpu_hours,
         }
         if self.rate_source:
             out["rate_source"] = self.rate_source
@@ -749,8 +765,13 @@ def _num(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):  # str keys and str/int/bool/None values (nearly all) taken as they are
+        out = {}
+        for k, v in value.items():
+            c = v.__class__
+            out[k if k.__class__ is str else str(k)] = (
+                v if c is str or c is int or c is bool or v is None else _jsonable(v))
+        return out
     if isinstance(value, (list, tuple, set)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
