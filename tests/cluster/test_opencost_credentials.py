@@ -150,3 +150,25 @@ def test_file_paths_are_not_urls(tmp_path):
     f.write_text(json.dumps(DOC), encoding="utf-8")
     assert load(str(f))[1] == str(f)
     assert load("//" + str(f).lstrip("/"))[0] == DOC  # a POSIX path with a leading //, not a host
+
+
+def test_a_secret_in_the_query_string_reaches_the_server_and_no_output(tmp_path):
+    """Bug fixed: the query string was written to the report's `source` as given, so `?token=...` (a proxy's
+    auth) reached every format and the PR comment. OpenCost's own parameters are shown; any other value is ***."""
+    srv = Server(None)
+    try:
+        url = f"http://{srv.base}/allocation?window=30d&aggregate=pod&token={TOKEN}#frag"
+        res, outs = every_format(tmp_path, url)
+        assert res.exit_code == 1, res
+        assert srv.seen and all(TOKEN in path for path, _ in srv.seen)  # the request itself is as given
+        rep = json.loads(res.stdout)
+        assert rep["source"] == f"http://{srv.base}/allocation?window=30d&aggregate=pod&token=***"
+        assert TOKEN not in res.output
+        for fmt, text in outs.items():
+            assert TOKEN not in text, fmt
+        srv.close()
+        bad = run_cli("cluster", "opencost", f"http://{srv.base}/allocation?window=1d&key={TOKEN}")  # nobody there
+        assert bad.exit_code == 2 and "cannot read" in bad.output and "window=1d&key=***" in bad.output
+        assert TOKEN not in bad.output
+    finally:
+        srv.close()

@@ -54,6 +54,35 @@ def _url(source: str) -> bool:
     return True
 
 
+# OpenCost's /allocation (and /allocation/compute) parameters: shown as given; any other parameter's value is
+# shown as *** (a token in a query string, e.g. behind a proxy, must not reach the report or a PR comment).
+ALLOCATION_PARAMS = frozenset(p.lower() for p in (
+    "window", "aggregate", "step", "resolution", "accumulate", "accumulateBy", "idle", "external", "includeIdle",
+    "shareIdle", "shareNamespaces", "shareLabels", "shareCost", "shareSplit", "idleByNode",
+    "includeProportionalAssetResourceCosts",
+    "includeSharedCostBreakdown", "includeAggregatedMetadata", "reconcile", "shareTenancyCosts", "format", "costUnit",
+    "filter", "filterClusters", "filterNodes", "filterNamespaces", "filterControllerKinds", "filterControllers",
+    "filterPods", "filterLabels", "filterServices", "filterAnnotations", "offset", "limit"))
+
+
+def shown(source: str) -> str:
+    """What a message and the report say the source is: a path as given; a URL with the values of query
+    parameters OpenCost does not define replaced by ``***`` and no fragment."""
+    from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(source)
+    except ValueError:
+        return without_userinfo(source)
+    if not parts.scheme or not parts.netloc:
+        return source
+    pieces = []
+    for piece in parts.query.split("&") if parts.query else []:
+        key = piece.split("=", 1)[0]
+        pieces.append(piece if unquote_plus(key).lower() in ALLOCATION_PARAMS else f"{key}=***")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(pieces), ""))
+
+
 def _auth(env: Any) -> str | None:
     """The Authorization header from the environment: a bearer token, else basic user and password."""
     import base64
@@ -84,7 +113,7 @@ def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES, env: An
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 raw = resp.read(max_bytes + 1)
         except (urllib.error.URLError, OSError) as exc:
-            raise OpenCostError(f"{source}: cannot read: {getattr(exc, 'reason', None) or exc}") from None
+            raise OpenCostError(f"{shown(source)}: cannot read: {getattr(exc, 'reason', None) or exc}") from None
     else:
         try:
             with open(source, "rb") as fh:
@@ -92,12 +121,12 @@ def load(source: str, timeout: float = 60.0, max_bytes: int = MAX_BYTES, env: An
         except OSError as exc:
             raise OpenCostError(f"{source}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > max_bytes:
-        raise OpenCostError(f"{source}: larger than {max_bytes} bytes")
+        raise OpenCostError(f"{shown(source)}: larger than {max_bytes} bytes")
     try:
-        return json.loads(raw), source
+        return json.loads(raw), shown(source)
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
-        raise OpenCostError(f"{source}{':' + str(line) if line else ''}: not JSON: "
+        raise OpenCostError(f"{shown(source)}{':' + str(line) if line else ''}: not JSON: "
                             f"{getattr(exc, 'msg', str(exc))}") from None
 
 
