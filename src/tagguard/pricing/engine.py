@@ -47,16 +47,28 @@ class PricingConfigError(ValueError):
     """A bad ``pricing`` / ``commitments`` config value (one-line message)."""
 
 
-@dataclass
 class _Commitment:
-    index: int
-    instance_type: str  # normalized
-    display: str
-    provider: str | None
-    count: int
-    term: str  # "1y" | "3y"
-    rate: float | None
-    remaining: int
+    """One configured commitment and what is left of it in one pricing pass (a plain slotted class like
+    ``_Rate``: nothing compares or prints it, and a dataclass costs every scan its generated methods)."""
+
+    __slots__ = ("index", "instance_type", "display", "provider", "count", "term", "rate", "remaining")
+
+    def __init__(self, *, index: int, instance_type: str, display: str, provider: str | None, count: int,
+                 term: str, rate: float | None, remaining: int):
+        self.index = index
+        self.instance_type = instance_type  # normalized
+        self.display = display
+        self.provider = provider
+        self.count = count
+        self.term = term  # "1y" | "3y"
+        self.rate = rate
+        self.remaining = remaining
+
+    def fresh(self) -> _Commitment:
+        """A copy with the whole count remaining."""
+        return _Commitment(index=self.index, instance_type=self.instance_type, display=self.display,
+                           provider=self.provider, count=self.count, term=self.term, rate=self.rate,
+                           remaining=self.count)
 
 
 class _Rate:
@@ -159,7 +171,6 @@ def make_pricer(config: Any, options: Any = None, card: RateCard | None = None) 
       config's directory); one that cannot be read is ``usage_error``, and pricing goes on without it.
     """
     from tagguard.pricing import refresh
-    from tagguard.pricing import usage as usage_mod
 
     card = card if card is not None else refresh.local_ratecard()
     usage = usage_error = path = None
@@ -169,6 +180,8 @@ def make_pricer(config: Any, options: Any = None, card: RateCard | None = None) 
         path = Path(usage_path)
         if not path.is_absolute() and flag is None:
             path = config.base_dir / path
+        from tagguard.pricing import usage as usage_mod  # only with a usage file (2 dataclasses)
+
         try:
             usage = usage_mod.load_usage(path)
         except ValueError as exc:  # one line naming the file (and line)
@@ -273,7 +286,7 @@ class Pricer:
         self.commitments = _parse_commitments(cfg.get("commitments") or [])
 
     def _fresh_pool(self) -> list[_Commitment]:
-        return [_Commitment(**{**c.__dict__, "remaining": c.count}) for c in self.commitments]
+        return [c.fresh() for c in self.commitments]
 
     # --- entry points ------------------------------------------------------------
 

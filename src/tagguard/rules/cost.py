@@ -68,7 +68,6 @@ def is_production(res: Resource) -> bool:
 
 
 def check(resources: list[Resource], ctx) -> Iterator[Finding]:
-    from tagguard.cost import budgets as bud
     from tagguard.cost import diff as costdiff
     from tagguard.model import CostDiff
 
@@ -87,7 +86,12 @@ def check(resources: list[Resource], ctx) -> Iterator[Finding]:
     yield from _lower_bounds(resources)
     yield from _spot_hints(resources, ctx)
 
-    budgets = bud.load_budgets(ctx.config.section("budgets"))
+    budgets_raw, approvals_raw = ctx.config.section("budgets"), ctx.config.section("approvals")
+    if not budgets_raw and not approvals_raw:
+        return  # what follows reads nothing else: a scan without budgets never imports cost.budgets
+    from tagguard.cost import budgets as bud
+
+    budgets = bud.load_budgets(budgets_raw)
     if budgets:
         statuses = bud.evaluate(budgets, resources)
         outputs.budgets = [s.report() for s in statuses]
@@ -100,7 +104,7 @@ def check(resources: list[Resource], ctx) -> Iterator[Finding]:
             elif st.lower_bound and st.budget.monthly_usd is not None:
                 yield _under_budget_at_a_floor(st, cfg_file, bud.config_line(ctx.config, st.budget.name))
 
-    approvals = bud.load_approvals(ctx.config.section("approvals"))
+    approvals = bud.load_approvals(approvals_raw)
     if approvals is not None:
         yield from _approvals(resources, approvals, bud.approved_by(ctx.options.approved_by))
 

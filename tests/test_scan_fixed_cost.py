@@ -1,0 +1,74 @@
+"""The fixed cost of every scan (issue 13): what a plain scan imports and which dataclasses it creates.
+
+Python 3.11 compiles each generated dataclass method separately (~0.6 ms a class), so a module or a class a
+plain scan never uses is imported where it is used. These check behaviour in a fresh process, as the
+benchmark's children run (``python -S``, site-packages and tagguard's source on the path).
+"""
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import tagguard
+
+TINY = 'resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n  tags = { project = "p" }\n}\n'
+
+# the dataclasses a scan creates are counted by wrapping dataclasses._process_class before tagguard loads
+_COUNT = """
+import dataclasses
+_made = []
+_orig = dataclasses._process_class
+def _process_class(cls, *args, **kwargs):
+    _made.append(cls.__module__ + "." + cls.__qualname__)
+    return _orig(cls, *args, **kwargs)
+dataclasses._process_class = _process_class
+"""
+
+
+def _after_scan(tmp_path: Path, expression: str, config: str | None = None):
+    """``expression`` evaluated in a fresh process after a JSON scan of a one-resource module."""
+    (tmp_path / "main.tf").write_text(TINY)
+    if config is not None:
+        (tmp_path / ".tagguard.yaml").write_text(config)
+    code = _COUNT + textwrap.dedent(f"""
+        import sys
+        from tagguard.cli import main
+        try:
+            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
+        except SystemExit:
+            pass
+        print(repr({expression}))
+    """)
+    paths = [str(Path(tagguard.__file__).resolve().parent.parent), *site.getsitepackages()]
+    env = dict(os.environ, TAGGUARD_USER_CONFIG="", PYTHONPATH=os.pathsep.join(paths))
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env,
+                         check=True, cwd=tmp_path)
+    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text(), out.stderr
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr of a plain value
+
+
+def test_a_plain_scan_imports_neither_budgets_nor_the_usage_file_reader(tmp_path):
+    # rules/cost.check imported cost.budgets (3 dataclasses) and the pricer set-up pricing.usage (2) for every
+    # scan; they are needed only with `budgets:`/`approvals:` config and a usage file
+    mods = _after_scan(tmp_path, "sorted(m for m in sys.modules if m.startswith(('tagguard.cost.budgets', "
+                                 "'tagguard.pricing.usage')))")
+    assert mods == []
+
+
+def test_a_plain_scan_creates_no_per_call_pricing_dataclass(tmp_path):
+    made = _after_scan(tmp_path, "_made")
+    assert not [m for m in made if m.startswith("tagguard.pricing.engine._")], made
+    assert "tagguard.model.Resource" in made  # the counter does see the scan's classes
+
+
+def test_budgets_and_approvals_config_still_load_their_module_and_judge(tmp_path):
+    config = ("budgets:\n  - name: all\n    match: {}\n    monthly_usd: 1\n"
+              "approvals:\n  monthly_usd_threshold: 5000\n")
+    mods = _after_scan(tmp_path, "[m for m in sys.modules if m == 'tagguard.cost.budgets']", config)
+    assert mods == ["tagguard.cost.budgets"]
+    report = (tmp_path / "r.json").read_text()
+    assert '"over-budget"' in report or "over budget" in report.lower(), report[:2000]
