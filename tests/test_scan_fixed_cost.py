@@ -59,9 +59,12 @@ def test_a_plain_scan_imports_neither_budgets_nor_the_usage_file_reader(tmp_path
     assert mods == []
 
 
-def test_a_plain_scan_creates_no_per_call_pricing_dataclass(tmp_path):
+def test_a_plain_scan_creates_no_per_call_dataclass(tmp_path):
+    # pricing's _Commitment and the remote-module package's Getter live inside one call (a pricing pass, a
+    # download); the remote package is imported by every Terraform scan
     made = _after_scan(tmp_path, "_made")
     assert not [m for m in made if m.startswith("tagguard.pricing.engine._")], made
+    assert "tagguard.sources.terraform.remote.Getter" not in made
     assert "tagguard.model.Resource" in made  # the counter does see the scan's classes
 
 

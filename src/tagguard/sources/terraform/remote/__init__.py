@@ -15,7 +15,6 @@ import os
 import posixpath
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -29,13 +28,18 @@ DEFAULT_ALLOWED_HOSTS = ("registry.terraform.io", "github.com")
 MAX_ARCHIVE_BYTES = 256 << 20
 
 
-@dataclass
 class Getter:
-    kind: str  # registry | git | archive | http
-    url: str  # registry address, or clone / download URL (without //subdir and ref)
-    host: str  # host[:port] asked first
-    subdir: str = ""
-    ref: str | None = None
+    """How a module source is fetched.  A plain slotted class: it lives inside one download, nothing compares or
+    prints it, and a dataclass costs every scan (this package is imported by each) its generated methods."""
+
+    __slots__ = ("kind", "url", "host", "subdir", "ref")
+
+    def __init__(self, kind: str, url: str, host: str, subdir: str = "", ref: str | None = None):
+        self.kind = kind  # registry | git | archive | http
+        self.url = url  # registry address, or clone / download URL (without //subdir and ref)
+        self.host = host  # host[:port] asked first
+        self.subdir = subdir
+        self.ref = ref
 
 
 def _split_subdir(url: str) -> tuple[str, str]:
