@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,15 +147,19 @@ class _Lines:
         self.notes: list[str] = []
 
 
-@dataclass
 class PricingSetup:
     """What ``make_pricer`` returns: the pricer, the usage file (or ``None``) and, when the usage
-    file could not be read, its one-line error and path (the scan reports it; pricing goes on)."""
+    file could not be read, its one-line error and path (the scan reports it; pricing goes on).
+    A plain slotted class (nothing compares or prints it; a dataclass's generated methods cost every scan)."""
 
-    pricer: Pricer
-    usage: Any = None  # tagguard.pricing.usage.Usage
-    usage_error: str | None = None
-    usage_path: Path | None = None
+    __slots__ = ("pricer", "usage", "usage_error", "usage_path")
+
+    def __init__(self, pricer: Pricer, usage: Any = None, usage_error: str | None = None,
+                 usage_path: Path | None = None):
+        self.pricer = pricer
+        self.usage = usage  # tagguard.pricing.usage.Usage
+        self.usage_error = usage_error
+        self.usage_path = usage_path
 
 
 def make_pricer(config: Any, options: Any = None, card: RateCard | None = None) -> PricingSetup:
