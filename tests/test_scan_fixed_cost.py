@@ -65,6 +65,7 @@ def test_a_plain_scan_creates_no_per_call_dataclass(tmp_path):
     made = _after_scan(tmp_path, "_made")
     assert not [m for m in made if m.startswith("tagguard.pricing.engine.")], made  # PricingSetup too
     assert "tagguard.sources.terraform.remote.Getter" not in made
+    assert "tagguard.sources.terraform.module.ProviderConf" not in made  # read field by field per instance
     assert "tagguard.model.Resource" in made  # the counter does see the scan's classes
 
 

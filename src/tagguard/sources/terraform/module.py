@@ -192,12 +192,16 @@ def _index_blocks(mdef: ModuleDef, rel: str, body) -> None:
 
 # --- providers ----------------------------------------------------------------------
 
-@dataclass
 class ProviderConf:
-    key: str  # "aws" or "aws.gpu"
-    default_tags: Any = None  # map value (dict / PartialMap / Unknown) or None
-    origin: str = ""  # "provider aws.gpu default_tags (main.tf:3)"
-    region: Any = None
+    """A provider block's configuration as a module instance sees it.  A plain class, not a dataclass: it is read
+    field by field, nothing compares or prints it, and a dataclass's generated methods cost every scan ~0.5 ms.
+    No ``__slots__``: ``source._default_tag_map`` keeps its memo in the instance's ``__dict__``."""
+
+    def __init__(self, key: str, default_tags: Any = None, origin: str = "", region: Any = None):
+        self.key = key  # "aws" or "aws.gpu"
+        self.default_tags = default_tags  # map value (dict / PartialMap / Unknown) or None
+        self.origin = origin  # "provider aws.gpu default_tags (main.tf:3)"
+        self.region = region
 
 
 def provider_key_of(resource_type: str) -> str:
