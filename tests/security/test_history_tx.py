@@ -124,3 +124,36 @@ def test_concurrent_writers_on_a_fresh_database(tmp_path):
         runs += [json.loads(line) for line in stdout.splitlines()]
     assert sorted(r["run_id"] for r in runs) == list(range(1, 25))
     assert all(r["prev"] == (r["run_id"] - 1 or None) for r in runs), runs
+
+
+def test_a_fresh_database_whose_write_lock_is_held_is_waited_for(tmp_path):
+    """Bug fixed (seen once in CI): SQLite refuses `PRAGMA journal_mode=WAL` at once ("database is locked",
+    no busy handler) while another connection holds a write lock on a database still in rollback mode, so a
+    first run racing another on a fresh file failed with "not a tagguard history database". It now waits."""
+    import threading
+    import time
+
+    db = tmp_path / "fresh.db"
+    sqlite3.connect(str(db)).close()
+    locked, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(str(db), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a writer's RESERVED lock, the file still in rollback mode
+        locked.set()
+        time.sleep(0.5)
+        other.execute("COMMIT")
+        other.close()
+        done.set()
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert locked.wait(10)
+    started = time.monotonic()
+    conn = history.connect(db)
+    waited = time.monotonic() - started
+    t.join()
+    assert done.is_set() and waited >= 0.3  # it waited for the writer instead of failing at once
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
+    conn.close()

@@ -70,10 +70,33 @@ class HistoryError(Exception):
     """One-line problem with the history database."""
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
+def _journal_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting for other writers. SQLite answers "database is locked" at once, without its busy
+    handler, when another connection holds a write lock on a database still in rollback mode (two first runs
+    racing on a fresh file: seen in CI); so this retries with a growing pause up to the same timeout."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            contended = "locked" in str(exc) or "busy" in str(exc)
+            if not contended or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     try:
-        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        _journal_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
