@@ -218,3 +218,44 @@ def pod_series(pods: list[dict], nodes: list[dict], times: list[float], w: OpenM
                 lb = dict(lb, exported_namespace=lb.pop("namespace"), exported_pod=lb.pop("pod"),
                           namespace="gpu-operator", pod="nvidia-dcgm-exporter-x7k2p")
             w.series("DCGM_FI_DEV_GPU_UTIL", lb, ((t, util) for i, t in alive(p) if run(p, i)))
+
+
+def gateway(upstream: str, *, allow=None, edit=None):
+    """A loopback reverse proxy in front of a real Prometheus, as an auth gateway or a Thanos querier would be:
+    ``allow(headers)`` false answers 401; ``edit(path, answer)`` may change a JSON answer before it is sent.
+    Returns the running ``ThreadingHTTPServer`` (``server_port``; ``shutdown()`` it)."""
+    import http.server
+    import json
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def _forward(self, body=None):
+            if allow is not None and not allow(self.headers):
+                self.send_response(401)
+                self.end_headers()
+                self.wfile.write(b'{"status":"error","errorType":"unauthorized","error":"no credentials"}')
+                return
+            req = urllib.request.Request(upstream + self.path, data=body, method=self.command)
+            if body is not None:
+                req.add_header("Content-Type", self.headers.get("Content-Type", ""))
+            with urllib.request.urlopen(req, timeout=60) as r:
+                data = r.read()
+            if edit is not None:
+                data = json.dumps(edit(self.path, json.loads(data))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._forward()
+
+        def do_POST(self):
+            self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv

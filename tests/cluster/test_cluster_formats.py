@@ -248,37 +248,14 @@ def test_cluster_id_drops_credentials_query_and_fragment():
 def _partial_proxy(upstream: str, warning: str):
     """A loopback gateway in front of the real Prometheus that answers like a Thanos querier whose store
     timed out: the query succeeds, with a ``warnings`` list (a partial response)."""
-    import http.server
-    import threading
-    import urllib.request
+    from promserver import gateway
 
-    class H(http.server.BaseHTTPRequestHandler):
-        def _forward(self, body=None):
-            req = urllib.request.Request(upstream + self.path, data=body, method=self.command)
-            if body is not None:
-                req.add_header("Content-Type", self.headers.get("Content-Type", ""))
-            with urllib.request.urlopen(req, timeout=60) as r:
-                doc = json.loads(r.read())
-            if self.path.startswith("/api/v1/query"):
-                doc["warnings"] = [warning]
-            data = json.dumps(doc).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(data)
+    def edit(path: str, doc: dict) -> dict:
+        if path.startswith("/api/v1/query"):
+            doc["warnings"] = [warning]
+        return doc
 
-        def do_GET(self):
-            self._forward()
-
-        def do_POST(self):
-            self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+    return gateway(upstream, edit=edit)
 
 
 def test_a_partial_response_is_incomplete_not_a_pass(prom_unpriced, tmp_path):

@@ -325,39 +325,9 @@ def test_commitment_and_spot_savings_from_the_card(prom_gke):
 def _auth_proxy(upstream: str, expected: str):
     """A loopback reverse proxy in front of the real Prometheus that lets through only requests
     carrying ``Authorization: <expected>`` (as a Prometheus behind an auth gateway)."""
-    import http.server
-    import threading
-    import urllib.request
+    from promserver import gateway
 
-    class H(http.server.BaseHTTPRequestHandler):
-        def _forward(self, body=None):
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.end_headers()
-                self.wfile.write(b'{"status":"error","errorType":"unauthorized","error":"no credentials"}')
-                return
-            req = urllib.request.Request(upstream + self.path, data=body, method=self.command)
-            if body is not None:
-                req.add_header("Content-Type", self.headers.get("Content-Type", ""))
-            with urllib.request.urlopen(req, timeout=60) as r:
-                data = r.read()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            self._forward()
-
-        def do_POST(self):
-            self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+    return gateway(upstream, allow=lambda headers: headers.get("Authorization") == expected)
 
 
 def test_bearer_and_basic_auth_from_the_environment(prom_gke, monkeypatch):
