@@ -24,7 +24,9 @@ pricing model has its function (``PRICING_MODELS``).  Rules (see ``policies/rate
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import operator
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -701,6 +703,8 @@ class Pricer:
 
 
 _MEMO_META = (PLACEMENT_FLOOR_KEY, "run_to_completion", "runs_per_month")
+# every field of Compute but its notes (which pricing never reads): a field added later is in the key by itself
+_COMPUTE_VALUES = operator.attrgetter(*(f.name for f in dataclasses.fields(Compute) if f.name != "notes"))
 _FLAT = (str, int, float, bool, type(None))
 
 
@@ -712,8 +716,7 @@ def _memo_key(r: Resource) -> tuple[Any, ...] | None:
         return None
     c = r.compute
     assert c is not None
-    values = (c.instance_type, c.accelerator, c.gpus_per_unit, c.units, c.pricing_model, c.provider, c.service,
-              c.region, c.spot_units, c.hours_per_month, c.runtime_hours)
+    values = _COMPUTE_VALUES(c)
     key: tuple[Any, ...] = (values, tuple(map(type, values)))
     if meta:
         key += tuple((k, meta[k].__class__, meta[k]) for k in _MEMO_META if k in meta)
