@@ -16,7 +16,12 @@ Measures, in fresh processes, runs interleaved, median wall and CPU (user + syst
   default ``.tools/checkov/bin/checkov`` when it exists), for scale;
 * any Terraform directories given (real repositories, docs/real-world.md): tagguard's median;
 * ``--before SRC``: the same scan with another tagguard source tree (a ``src`` directory, e.g. from
-  ``git archive OLD | tar -x``), in the same interleaved loop, for before/after figures.
+  ``git archive OLD | tar -x``), in the same interleaved loop, for before/after figures;
+* ``--instructions``: also the instructions each program executes, counted by valgrind's callgrind (one run
+  each, ``PYTHONHASHSEED=0``).  On a shared machine CPU times move by +-0.2x from loop to loop; the count
+  does not move with the load (the same tree gives the same count to within 0.1 %), so it is what a small
+  change is judged by.  It is a proxy: an instruction of the parser and one of the interpreter do not
+  take the same time, so the CPU ratio stays the target's measure.
 
 Every child starts with ``python -S`` and site-packages plus tagguard's source on PYTHONPATH: ``.pth`` hooks
 a machine may carry (this one runs a certificate hook costing ~0.05-0.1 s at every interpreter start) are
@@ -157,6 +162,39 @@ def bare_cmd(path: Path) -> list:
     return [sys.executable, "-S", "-c", BARE_PARSE, str(path)]
 
 
+def instructions(cmd: list, env: dict, tmp: Path) -> int | None:
+    """Instructions one run of ``cmd`` executes (valgrind callgrind), or None without valgrind."""
+    import shutil
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    out = tmp / "callgrind.out"
+    proc = subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", *cmd],
+                          capture_output=True, text=True, env=dict(env, PYTHONHASHSEED="0"))
+    for line in proc.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    raise SystemExit(f"valgrind gave no instruction count for {cmd[:6]}: {proc.stderr[-2000:]}")
+
+
+def instruction_rows(counted: dict[str, int | None], before_label: str) -> list[str]:
+    """The instructions table (empty without counts)."""
+    bare, scan = counted.get("bare"), counted.get("scan")
+    if not bare or not scan:
+        return []
+    rows = ["", "Instructions executed (valgrind callgrind, one run each; the load does not change them):", "",
+            "| program | instructions | ratio to the bare parse |", "|---|---:|---:|",
+            f"| bare tree-sitter parse of the module | {bare / 1e6:,.0f} M | 1.00x |",
+            f"| `tagguard scan` of the module | {scan / 1e6:,.0f} M | **{scan / bare:.2f}x** |"]
+    before, tiny = counted.get("before"), counted.get("tiny")
+    if before:
+        rows.append(f"| `tagguard scan` of the module, {before_label} | {before / 1e6:,.0f} M | {before / bare:.2f}x |")
+    if tiny:
+        rows.append(f"| `tagguard scan` of a one-resource module | {tiny / 1e6:,.0f} M | |")
+    return rows
+
+
 def med(values) -> float:
     return statistics.median(values)
 
@@ -168,10 +206,13 @@ def main() -> None:
     ap.add_argument("--checkov", default=None, help="Checkov executable (default .tools/checkov/bin/checkov)")
     ap.add_argument("--no-checkov", action="store_true")
     ap.add_argument("--checkov-timeout", type=float, default=900.0)
-    ap.add_argument("--src", default=None, help="the tagguard source tree (its src/) to time (default: the installed one)")
+    ap.add_argument("--src", default=None,
+                    help="the tagguard source tree (its src/) to time (default: the installed one)")
     ap.add_argument("--before", default=None, help="another tagguard source tree (its src/) to time in the same loop")
     ap.add_argument("--before-label", default="before")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions with valgrind (deterministic)")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
     from _report import machine, update_section
@@ -224,6 +265,13 @@ def main() -> None:
             except ValueError:
                 pass
             ckv = (c_wall, c_cpu, c_rc, failed)
+        counted: dict[str, int | None] = {}
+        if args.instructions:
+            counted["bare"] = instructions(pairs["module"][0], env, tmp_path)
+            counted["scan"] = instructions(pairs["module"][1], env, tmp_path)
+            counted["tiny"] = instructions(pairs["tiny"][1], env, tmp_path)
+            if before_env is not None:
+                counted["before"] = instructions(pairs["module"][1], before_env, tmp_path)
         repo_rows = []
         for repo in args.repos:
             times = [child(scan_cmd(Path(repo), tmp_path / "repo.json"), env)[:2] for _ in range(args.runs)]
@@ -238,10 +286,12 @@ def main() -> None:
         "|---|---:|---:|",
         f"| bare tree-sitter parse of the module's .tf files (import + parse) | {m('module bare', 0):.2f} s "
         f"| {m('module bare', 1):.2f} s |",
-        f"| `tagguard scan --scope all -f json` of the module | {m('module scan', 0):.2f} s | {m('module scan', 1):.2f} s |",
+        f"| `tagguard scan --scope all -f json` of the module | {m('module scan', 0):.2f} s "
+        f"| {m('module scan', 1):.2f} s |",
         f"| **ratio scan / bare** | {m('module scan', 0) / m('module bare', 0):.1f}x "
         f"| **{m('module scan', 1) / m('module bare', 1):.1f}x** |",
-        f"| bare parse of a one-resource module (interpreter start) | {m('tiny bare', 0):.2f} s | {m('tiny bare', 1):.2f} s |",
+        f"| bare parse of a one-resource module (interpreter start) | {m('tiny bare', 0):.2f} s "
+        f"| {m('tiny bare', 1):.2f} s |",
         f"| `tagguard scan` of a one-resource module (what any scan costs) | {m('tiny scan', 0):.2f} s "
         f"| {m('tiny scan', 1):.2f} s |",
     ]
@@ -259,6 +309,7 @@ def main() -> None:
         else:
             lines.append(f"| Checkov, same module, one run (exit {c_rc}, {failed if failed is not None else '?'} "
                          f"failed checks) | {c_wall:.2f} s | {c_cpu:.2f} s |")
+    lines += instruction_rows(counted, args.before_label)
     stage_keys = ["import cli", "config + taxonomy (jsonschema import)", "tree-sitter parse",
                   "read files (parse + syntax tree)", "compile attributes", "evaluate expressions", "collect",
                   "pricing", "evaluate", "JSON output", "exit"]
@@ -268,7 +319,8 @@ def main() -> None:
     breakdown = [
         ("interpreter start (before any tagguard code)", s["start"]),
         ("import the CLI (click, tagguard.cli)", s["import cli"]),
-        ("config and taxonomy (jsonschema only for a taxonomy beyond plain keywords)", s["config + taxonomy (jsonschema import)"]),
+        ("config and taxonomy (jsonschema only for a taxonomy beyond plain keywords)",
+         s["config + taxonomy (jsonschema import)"]),
         ("tree-sitter parse (the bare parse's work)", s["tree-sitter parse"]),
         ("syntax tree to blocks and attributes (`hcl/parse.py`)", reader_tree),
         ("compiling attribute expressions (`hcl/_compile.py`)", s["compile attributes"]),
@@ -287,11 +339,13 @@ def main() -> None:
     if repo_rows:
         lines += ["", "| repository | wall (median) | CPU |", "|---|---:|---:|"]
         lines += [f"| {name} | {w:.2f} s | {c:.2f} s |" for name, w, c in repo_rows]
-    shown_before = (" --src SRC" if args.src else "") + (f" --before SRC --before-label '{args.before_label}'" if args.before else "")
+    shown_before = ((" --instructions" if args.instructions else "") + (" --src SRC" if args.src else "")
+                    + (f" --before SRC --before-label '{args.before_label}'" if args.before else ""))
     ratio = m("module scan", 1) / m("module bare", 1)
     verdict = "met" if ratio <= 3.0 else "not met"
     body = (
-        f"`python benchmarks/terraform_reader.py --runs {args.runs}{shown_before}` -- {machine()}; shared machine, load average "
+        f"`python benchmarks/terraform_reader.py --runs {args.runs}{shown_before}` -- {machine()}; "
+        "shared machine, load average "
         f"{load_start:.1f} at start and {load_end:.1f} at end (wall times are inflated by the load; CPU times and "
         f"ratios say more). Generated module: {counts['resources']:,} resources, {counts['lines']:,} lines, "
         f"{counts['module_instances']} module instances; the scan reports {len(result.get('resources', [])):,} "
