@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tagguard.cli import config_option, emit, load_config_or_exit, output_options
+from tagguard.cli import attach_showback, config_option, emit, load_config_or_exit, output_options
 from tagguard.errors import fail
 
 
@@ -154,15 +154,6 @@ def evaluate_live(live, config):
     result.errors = list(live.errors)  # a drift report always has `errors` (the drift part says so)
     result.drift = live.stats
     return result
-
-
-def attach_showback(result, config, extra_rows=None) -> None:
-    from tagguard.cost.showback import build_showback
-
-    try:
-        result.showback = build_showback(result, config, extra_rows=extra_rows)
-    except ValueError as exc:
-        fail(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover
