@@ -134,7 +134,11 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
                                                              "bytes_read": client.bytes_read})
     except (PromError, SplitError) as exc:
         fail(str(exc), code=2)
-    result = to_result(rep, config, actuals=rep["source"]["prometheus"], incomplete=client.warnings, render=render)
+    try:
+        result = to_result(rep, config, actuals=rep["source"]["prometheus"], incomplete=client.warnings,
+                           render=render)
+    except ValueError as exc:  # the config's showback settings (showback.allocate_by, shared_costs)
+        fail(str(exc))
     if history_path is not None:
         from tagguard.state.history import HistoryError, record_cluster
 
@@ -142,15 +146,16 @@ def report(config_path, url, window, since, until, resolution, scrape_interval, 
             rep["history"] = dict(record_cluster(history_path, rep), path=str(history_path))
         except HistoryError as exc:
             fail(str(exc))
-    _emit(result, rep, render, formats, outputs, kw, no_color)
+    _emit(result, rep, render, config, formats, outputs, kw, no_color)
 
 
-def _emit(result, rep, render, formats, outputs, kw, no_color):
+def _emit(result, rep, render, config, formats, outputs, kw, no_color):
     """The report in every requested format: text, json and markdown are the GPU-hours report (its own
-    renderer), the others the formatters of a scan given the report's findings; then the one exit rule."""
+    renderer), the others the formatters of a scan given the report's findings and the command's config (as
+    `scan` gives it: the showback the HTML page renders follows its `showback:` settings); then the one exit rule."""
     renderers = {fmt: (lambda _result, _color, fmt=fmt: render(rep, fmt)) for fmt in ("text", "json", "markdown")}
     emit(result, formats, outputs, {k: v for k, v in kw.items() if k.startswith("output_")}, no_color,
-         renderers=renderers)
+         renderers=renderers, config=config)
     raise click.exceptions.Exit(result.exit_code())
 
 
@@ -180,7 +185,7 @@ def opencost(source, config_path, group_by, timeout, fail_on, formats, outputs, 
         rep = oc.build(doc, where, config.taxonomy(), group_by)
     except oc.OpenCostError as exc:
         fail(str(exc), code=2)
-    _emit(to_result(rep, config, render=oc.render), rep, oc.render, formats, outputs, kw, no_color)
+    _emit(to_result(rep, config, render=oc.render), rep, oc.render, config, formats, outputs, kw, no_color)
 
 
 @cluster.command("export-focus")
