@@ -267,6 +267,16 @@ class Resource:
     unpropagated: list[Unpropagated] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        out = self.json_head()
+        out["compute"] = self.compute.to_json() if self.compute else None
+        out["cost"] = self.cost.to_json() if self.cost else None
+        out.update(self.json_tail())
+        return out
+
+    # ``to_json`` in three parts: the JSON writer encodes the keys before ``compute`` and after ``cost`` from
+    # these same two definitions, and each distinct compute and cost text once (formats/json_format.py).
+    def json_head(self) -> dict[str, Any]:
+        """The keys of ``to_json`` before ``compute`` and ``cost``, in order."""
         out: dict[str, Any] = {
             "address": self.address,
             "type": self.type,
@@ -279,11 +289,11 @@ class Resource:
         }
         if self.tags_open:
             out["tags_open"] = True
-        out["compute"] = self.compute.to_json() if self.compute else None
-        out["cost"] = self.cost.to_json() if self.cost else None
-        if self.meta:
-            out["meta"] = _jsonable(self.meta)
         return out
+
+    def json_tail(self) -> dict[str, Any]:
+        """The keys of ``to_json`` after ``compute`` and ``cost``, in order."""
+        return {"meta": _jsonable(self.meta)} if self.meta else {}
 
     @classmethod
     def from_json(cls, d: Any) -> Resource:

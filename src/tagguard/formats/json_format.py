@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any, TextIO
 
 from tagguard import __version__
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import json_safe
-from tagguard.model import ScanResult
+from tagguard.model import Compute, Cost, ScanResult
 
 REPORT_VERSION = "1"
 
@@ -25,14 +27,104 @@ class _Items:
     def __iter__(self) -> Iterator[Any]:
         return (o.to_json() for o in self.objects)
 
+    def texts(self, encode: Callable[[Any], str]) -> Iterator[str]:
+        """The JSON text of each item, in order."""
+        return map(encode, self)
 
-def _report(result: ScanResult, items: Callable[[Sequence[Any]], Any]) -> dict:
+
+# A memo holds at most this many texts (of one write): equal compute and cost objects are few (17 of each in
+# a 2,000-resource module); past the bound every object is encoded on its own, as without the memo.
+_MEMO_MAX = 1024
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _exact_key(values: Sequence[Any]) -> tuple[Any, ...] | None:
+    """``values`` as a dict key that two sequences share only when they are written as the same JSON text: each
+    value with its exact class (1, 1.0 and True are equal and hash alike, but write as 1, 1.0 and true), a zero
+    float as its text (-0.0 == 0.0), a list element by element.  None (no memo) for any other class: a dict, a
+    subclass (its own ``__repr__`` or ``__eq__``).  A NaN only matches itself (the same object), which is exact."""
+    key: list[tuple[Any, ...]] = []
+    for value in values:
+        cls = type(value)
+        if cls in _PLAIN:
+            key.append((cls, value))
+        elif cls is float:
+            key.append((cls, value) if value else (cls, repr(value)))
+        elif cls is list:
+            inner = _exact_key(value)
+            if inner is None:
+                return None
+            key.append((cls, inner))
+        else:
+            return None
+    return tuple(key)
+
+
+_COMPUTE_FIELDS = attrgetter(*(f.name for f in fields(Compute)))  # every field: one added later is in the key
+_COST_FIELDS = attrgetter(*(f.name for f in fields(Cost) if f.name != "breakdown"))
+
+
+def _compute_key(compute: Compute) -> Hashable | None:
+    """Equal keys: equal ``to_json`` (every field of a plain ``Compute``, exactly; a subclass is not memoised)."""
+    return _exact_key(_COMPUTE_FIELDS(compute)) if type(compute) is Compute else None
+
+
+def _cost_key(cost: Cost) -> Hashable | None:
+    """Equal keys: equal ``to_json``.  The breakdown lines by identity: equal lines are one shared dict
+    (``model._shared_line``) that nothing changes in place (least of all while a report is written), so one
+    object is one text, and keying by content would cost more than it saves; ``_TextMemo`` keeps every keyed
+    cost, so an id cannot be reused by a new object while the memo lives."""
+    if type(cost) is not Cost:
+        return None
+    key = _exact_key(_COST_FIELDS(cost))
+    return None if key is None else (key, tuple(map(id, cost.breakdown)))
+
+
+class _TextMemo:
+    """The JSON text of ``obj.to_json()`` for the objects of one write, encoded once per distinct key."""
+
+    def __init__(self, encode: Callable[[Any], str], key: Callable[[Any], Hashable | None]):
+        self.encode, self.key = encode, key
+        self.texts: dict[Hashable, str] = {}
+        self.kept: list[Any] = []  # the keyed objects (and so what their key holds by identity) stay alive
+
+    def text(self, obj: Any) -> str:
+        if obj is None:
+            return "null"
+        key = self.key(obj)
+        if key is None:
+            return self.encode(obj.to_json())
+        text = self.texts.get(key)
+        if text is None:
+            text = self.encode(obj.to_json())
+            if len(self.texts) < _MEMO_MAX:
+                self.texts[key] = text
+                self.kept.append(obj)
+        return text
+
+
+class _Resources(_Items):
+    """The report's resources: ``Resource.to_json`` as text, with each distinct compute and cost encoded once
+    per write (2,000 resources of a module have 17 of each) and spliced between the head and the tail."""
+
+    def texts(self, encode: Callable[[Any], str]) -> Iterator[str]:
+        sep, colon = _ENCODER.item_separator, _ENCODER.key_separator
+        compute_at, cost_at = f"{sep}{json.dumps('compute')}{colon}", f"{sep}{json.dumps('cost')}{colon}"
+        computes, costs = _TextMemo(encode, _compute_key), _TextMemo(encode, _cost_key)
+        for r in self.objects:
+            head, tail = encode(r.json_head()), r.json_tail()  # "{...}": json_head is never empty
+            yield "".join((head[:-1], compute_at, computes.text(r.compute), cost_at, costs.text(r.cost),
+                           sep + encode(tail)[1:] if tail else "}"))
+
+
+def _report(result: ScanResult, items: Callable[[Sequence[Any]], Any],
+            resources: Callable[[Sequence[Any]], Any] | None = None) -> dict:
     out = {
         "version": REPORT_VERSION,
         "tool": {"name": "tagguard", "version": __version__},
         "root": result.root,
         **({"config": result.config} if result.config else {}),
-        "resources": items(result.resources),
+        "resources": (resources or items)(result.resources),
         "findings": items(result.findings),
         "summary": result.summary(),
     }
@@ -100,8 +192,8 @@ def iter_report(report: dict) -> Iterator[str]:
         if isinstance(value, (list, _Items)) and len(value):
             yield f"\n  {json.dumps(key)}: [\n"
             sep = "    "
-            for item in value:
-                yield _safe(sep + encode(item))  # no raw C1/bidi, no lone surrogates
+            for text in value.texts(encode) if isinstance(value, _Items) else map(encode, value):
+                yield _safe(sep + text)  # no raw C1/bidi, no lone surrogates
                 sep = ",\n    "
             yield f"\n  ]{comma}"
         else:
@@ -131,7 +223,7 @@ class JsonFormatter(Formatter):
         about 64 KB: one write per item costs more than encoding it)."""
         batch: list[str] = []
         size = 0
-        for piece in iter_report(_report(result, _Items)):
+        for piece in iter_report(_report(result, _Items, _Resources)):
             batch.append(piece)
             size += len(piece)
             if size >= 65536:
