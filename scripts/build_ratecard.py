@@ -21,7 +21,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOG = REPO / ".." / "shared" / "reference" / "pricing" / "gpu_catalog.yaml"
@@ -58,7 +58,7 @@ def _num(value: Any) -> Any:
     return value
 
 
-def _ref(entry: Dict[str, Any], key: str, sources: Dict[str, Any], where: str) -> Optional[str]:
+def _ref(entry: dict[str, Any], key: str, sources: dict[str, Any], where: str) -> str | None:
     src = entry.get(key)
     if src is None:
         return None
@@ -70,7 +70,7 @@ def _ref(entry: Dict[str, Any], key: str, sources: Dict[str, Any], where: str) -
     return ref
 
 
-def _spec_refs(entry: Dict[str, Any], sources: Dict[str, Any], where: str) -> List[str]:
+def _spec_refs(entry: dict[str, Any], sources: dict[str, Any], where: str) -> list[str]:
     src = entry.get("specs_source")
     if not src:
         return []
@@ -88,7 +88,7 @@ def _esc(name: str) -> str:
     return name.replace(".", r"\.")
 
 
-def family_of(provider: str, service: str, instance_type: str) -> Tuple[str, str, str]:
+def family_of(provider: str, service: str, instance_type: str) -> tuple[str, str, str]:
     """(family name, display pattern, regex matched against the lower-cased type)."""
     if provider == "aws":
         head = instance_type.rsplit(".", 1)[0]  # "p4d" or "ml.g5"
@@ -106,7 +106,7 @@ def family_of(provider: str, service: str, instance_type: str) -> Tuple[str, str
     raise CatalogError(f"{provider}/{instance_type}: unknown provider")
 
 
-def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEMENT) -> Dict[str, Any]:
+def build(catalog_path: Path, supplement_path: Path | None = DEFAULT_SUPPLEMENT) -> dict[str, Any]:
     import yaml
 
     raw_bytes = Path(catalog_path).read_bytes()
@@ -115,11 +115,12 @@ def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEME
         raise CatalogError(f"{catalog_path}: not a gpu_catalog.yaml (needs 'sources' and 'instances')")
     if cat.get("hours_per_month") != 730:
         raise CatalogError(f"{catalog_path}: expected hours_per_month 730, got {cat.get('hours_per_month')!r}")
-    supp_bytes = Path(supplement_path).read_bytes() if supplement_path is not None and Path(supplement_path).is_file() else b""
+    has_supplement = supplement_path is not None and Path(supplement_path).is_file()
+    supp_bytes = Path(supplement_path).read_bytes() if has_supplement else b""
     supp = yaml.safe_load(supp_bytes) if supp_bytes else {}
     supp = supp if isinstance(supp, dict) else {}
 
-    sources: Dict[str, Any] = {}
+    sources: dict[str, Any] = {}
     for sid, s in sorted(cat["sources"].items()):
         sources[sid] = {"url": s["url"], "date": str(s["date"]), "covers": s.get("covers"), "kind": s.get("kind")}
     for sid, s in sorted((supp.get("sources") or {}).items()):
@@ -129,7 +130,7 @@ def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEME
     _fill_nulls(cat, supp.get("fill") or [], sources)
     _add_rows(cat, supp.get("add") or [], sources)
 
-    instances: Dict[str, Any] = {}
+    instances: dict[str, Any] = {}
     for row in cat["instances"]:
         provider, service, itype = row["provider"], row["service"], row["instance_type"]
         key = f"{provider}/{itype}"
@@ -137,7 +138,8 @@ def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEME
             raise CatalogError(f"{key}: listed twice")
         model = short_gpu_model(row["accelerator"])
         if model is None:
-            raise CatalogError(f"{key}: no short model for accelerator {row['accelerator']!r}; extend tagguard/pricing/gpus.py")
+            raise CatalogError(f"{key}: no short model for accelerator {row['accelerator']!r}; "
+                               "extend tagguard/pricing/gpus.py")
         od_ref = _ref(row, "on_demand_source", sources, key)
         spot_ref = _ref(row, "spot_source", sources, key)
         res_ref = _ref(row, "reserved_source", sources, key)
@@ -202,10 +204,10 @@ def build(catalog_path: Path, supplement_path: Optional[Path] = DEFAULT_SUPPLEME
     }
 
 
-def _attached_gpus(rows: List[Dict[str, Any]], sources: Dict[str, Any]) -> Dict[str, Any]:
+def _attached_gpus(rows: list[dict[str, Any]], sources: dict[str, Any]) -> dict[str, Any]:
     """GPUs a cloud bills on their own, attached to a VM billed on top (GCP N1 + T4): ``<provider>/<model>`` ->
     the GPU-only on-demand rate per GPU-hour, the most one VM takes, and the citation."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for r in rows:
         provider, model = r.get("provider"), r.get("gpu_model")
         key = f"{provider}/{model}"
@@ -230,7 +232,7 @@ def _attached_gpus(rows: List[Dict[str, Any]], sources: Dict[str, Any]) -> Dict[
     return dict(sorted(out.items()))
 
 
-def _fill_nulls(cat: Dict[str, Any], fills: List[Dict[str, Any]], sources: Dict[str, Any]) -> None:
+def _fill_nulls(cat: dict[str, Any], fills: list[dict[str, Any]], sources: dict[str, Any]) -> None:
     """Supplement rates for catalog rows whose rate is null; a cited catalog rate is never replaced."""
     rows = {(r["provider"], r["instance_type"]): r for r in cat["instances"]}
     for f in fills:
@@ -263,7 +265,7 @@ def _fill_nulls(cat: Dict[str, Any], fills: List[Dict[str, Any]], sources: Dict[
             "had none"]
 
 
-def _add_rows(cat: Dict[str, Any], rows: List[Dict[str, Any]], sources: Dict[str, Any]) -> None:
+def _add_rows(cat: dict[str, Any], rows: list[dict[str, Any]], sources: dict[str, Any]) -> None:
     """Rows the catalog does not have at all, each price and spec citing a supplement source."""
     have = {(r["provider"], r["instance_type"]) for r in cat["instances"]}
     for r in rows:
@@ -290,7 +292,7 @@ def _add_rows(cat: Dict[str, Any], rows: List[Dict[str, Any]], sources: Dict[str
         have.add(key)
 
 
-def _accelerator_rates(table: Dict[str, Any], rates: Dict[str, Any], sources: Dict[str, Any]) -> Dict[str, Any]:
+def _accelerator_rates(table: dict[str, Any], rates: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
     """Per-accelerator-hour rates of accelerators billed by the accelerator (Cloud TPU chips), for models no
     catalog row prices."""
     out = dict(table)
@@ -313,7 +315,7 @@ P_CUT_DATE = "2025-06-23"
 P_CUT_MODELS = ("A100", "H100", "H200")
 
 
-def _precut_note(provider: str, model: str, ref: Optional[str], sources: Dict[str, Any]) -> List[str]:
+def _precut_note(provider: str, model: str, ref: str | None, sources: dict[str, Any]) -> list[str]:
     if provider != "aws" or model not in P_CUT_MODELS or ref is None:
         return []
     date = sources[ref]["date"]
@@ -323,9 +325,9 @@ def _precut_note(provider: str, model: str, ref: Optional[str], sources: Dict[st
             f"(first seen in the {P_CUT_DATE} Price List); the current rate may be lower"]
 
 
-def _families(instances: Dict[str, Any]) -> Dict[str, Any]:
-    groups: Dict[str, Dict[str, Any]] = {}
-    for key, e in instances.items():
+def _families(instances: dict[str, Any]) -> dict[str, Any]:
+    groups: dict[str, dict[str, Any]] = {}
+    for e in instances.values():
         name, pattern, regex = family_of(e["provider"], e["service"], e["instance_type"])
         fam = groups.setdefault(f"{e['provider']}/{name}", {
             "provider": e["provider"], "service": e["service"], "family": name,
@@ -336,7 +338,7 @@ def _families(instances: Dict[str, Any]) -> Dict[str, Any]:
         fam["members"].append(e["instance_type"])
         fam["_models"].add(e["gpu_model"])
         fam["_acc"].add(e["accelerator"])
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for fkey, fam in sorted(groups.items()):
         models = fam.pop("_models")
         accs = fam.pop("_acc")
@@ -350,7 +352,7 @@ def _families(instances: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _gpus_from_name(fam: Dict[str, Any], instances: Dict[str, Any]) -> Optional[str]:
+def _gpus_from_name(fam: dict[str, Any], instances: dict[str, Any]) -> str | None:
     """A regex whose group 1 is the GPU count, kept only if every member's name agrees with its count.
 
     GCP accelerator-optimized names end in ``-<N>g`` (a2-highgpu-8g has 8 GPUs);
@@ -367,9 +369,9 @@ def _gpus_from_name(fam: Dict[str, Any], instances: Dict[str, Any]) -> Optional[
     return regex
 
 
-def _gpu_hourly(instances: Dict[str, Any]) -> Dict[str, Any]:
+def _gpu_hourly(instances: dict[str, Any]) -> dict[str, Any]:
     """Per GPU model: on-demand rate / GPU count of the cheapest-per-GPU type, by provider preference."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     models = sorted({e["gpu_model"] for e in instances.values()})
     for model in models:
         chosen = None
@@ -398,7 +400,7 @@ def _gpu_hourly(instances: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def dumps(card: Dict[str, Any]) -> str:
+def dumps(card: dict[str, Any]) -> str:
     """Sorted keys; one line per instance, family and GPU rate, so diffs stay readable."""
     def one(v: Any) -> str:
         return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -420,7 +422,7 @@ def dumps(card: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("catalog", nargs="?", default=str(DEFAULT_CATALOG), help="path of gpu_catalog.yaml")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the rate card")

@@ -28,7 +28,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PRICES = REPO / ".." / "shared" / "reference" / "pricing" / "llm_token_prices.json"
@@ -43,7 +43,7 @@ class PriceListError(Exception):
     pass
 
 
-def _rate(value: Any, where: str) -> Optional[float]:
+def _rate(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -51,7 +51,7 @@ def _rate(value: Any, where: str) -> Optional[float]:
     return float(value)
 
 
-def build(prices: Dict[str, Any], source_sha256: str) -> Dict[str, Any]:
+def build(prices: dict[str, Any], source_sha256: str) -> dict[str, Any]:
     source = prices.get("_source")
     models = prices.get("models")
     if not isinstance(source, dict) or not isinstance(models, dict):
@@ -59,7 +59,7 @@ def build(prices: Dict[str, Any], source_sha256: str) -> Dict[str, Any]:
     for key in ("license", "retrieved"):
         if key not in source:
             raise PriceListError(f"_source.{key} is missing: the licence and date must travel with the prices")
-    out_models: Dict[str, List[Any]] = {}
+    out_models: dict[str, list[Any]] = {}
     for name in sorted(models):
         row = models[name]
         where = f"models[{name!r}]"
@@ -84,7 +84,7 @@ def build(prices: Dict[str, Any], source_sha256: str) -> Dict[str, Any]:
     }
 
 
-def render(table: Dict[str, Any]) -> str:
+def render(table: dict[str, Any]) -> str:
     """Sorted keys, one model per line: small diffs, fast to load."""
     head = {k: v for k, v in table.items() if k != "models"}
     lines = ["{"]
@@ -100,7 +100,7 @@ def render(table: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("prices", nargs="?", type=Path, default=DEFAULT_PRICES, help="llm_token_prices.json")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)

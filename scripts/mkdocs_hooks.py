@@ -14,7 +14,6 @@ import logging
 import posixpath
 import re
 from pathlib import Path
-from typing import Dict, Optional, Set
 
 from mkdocs.structure.files import File
 
@@ -26,8 +25,8 @@ BLOB = "https://github.com/tagguard/tagguard/blob/main/"
 LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+)\)")
 
 
-def _front_matter(text: str) -> tuple[Dict[str, str], str]:
-    meta: Dict[str, str] = {}
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    meta: dict[str, str] = {}
     body = text
     if text.startswith("---"):
         head, _, body = text[3:].partition("\n---")
@@ -44,9 +43,9 @@ def github_slug(title: str) -> str:
     return slug.replace(" ", "-")
 
 
-def _anchors(path: Path) -> Set[str]:
-    out: Set[str] = set()
-    seen: Dict[str, int] = {}
+def _anchors(path: Path) -> set[str]:
+    out: set[str] = set()
+    seen: dict[str, int] = {}
     fence = False
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("```"):
@@ -60,10 +59,10 @@ def _anchors(path: Path) -> Set[str]:
     return out
 
 
-def _rule_pages() -> Dict[str, str]:
+def _rule_pages() -> dict[str, str]:
     from tagguard.rules.registry import BY_ID
 
-    pages: Dict[str, str] = {}
+    pages: dict[str, str] = {}
     rows = []
     for path in sorted(RULE_DOCS.glob("*.md")):
         meta, body = _front_matter(path.read_text(encoding="utf-8"))
@@ -115,7 +114,7 @@ def on_files(files, config):
     return files
 
 
-def _resolve(page_src: str, target: str, docs_dir: Path) -> Optional[str]:
+def _resolve(page_src: str, target: str, docs_dir: Path) -> str | None:
     """A GitHub URL for a link to a repository file outside docs/, or None to leave the link alone."""
     if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith(("#", "/")):
         return None
