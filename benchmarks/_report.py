@@ -7,13 +7,15 @@ from datetime import date
 from pathlib import Path
 
 BENCH_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nFigures written by the scripts in `benchmarks/` (each owns one `##` section). Re-run a script to refresh its section.\n"
+HEADER = ("# Benchmarks\n\nFigures written by the scripts in `benchmarks/` (each owns one `##` section). "
+          "Re-run a script to refresh its section.\n")
 
 
 def machine() -> str:
     import os
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {date.today().isoformat()}"
+    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{date.today().isoformat()}")
 
 
 def update_section(heading: str, body: str, path: Path = BENCH_FILE) -> None:

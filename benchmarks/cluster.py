@@ -86,26 +86,31 @@ def write_day(path: Path, day: int) -> int:
                                              "phase": "Running"}, "1")
         fh.write("# TYPE kube_pod_labels gauge\n")
         for p in ps:
-            series("kube_pod_labels", dict({"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"]}, **p["labels"]), "1", info=True)
+            series("kube_pod_labels", dict({"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"]}, **p["labels"]),
+                   "1", info=True)
         fh.write("# TYPE kube_pod_owner gauge\n")
         for p in ps:
-            series("kube_pod_owner", {"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"], "owner_kind": p["owner"][0],
-                                      "owner_name": p["owner"][1], "owner_is_controller": "true"}, "1", info=True)
+            series("kube_pod_owner", {"namespace": p["ns"], "pod": p["pod"], "uid": p["uid"],
+                                      "owner_kind": p["owner"][0], "owner_name": p["owner"][1],
+                                      "owner_is_controller": "true"}, "1", info=True)
         fh.write("# TYPE kube_namespace_labels gauge\n")
         for k in range(20):
             series("kube_namespace_labels", {"namespace": f"team{k:02d}", "label_business_unit": TEAMS[k % 5],
-                                             "label_environment": "prod", "label_cost_center": f"CC-{k}"}, "1", info=True)
+                                             "label_environment": "prod", "label_cost_center": f"CC-{k}"}, "1",
+                   info=True)
         fh.write("# TYPE kube_node_labels gauge\n")
         nodes = sorted({p["node"] for p in ps})
         for j, node in enumerate(nodes):
             series("kube_node_labels", {"node": node, "label_node_kubernetes_io_instance_type": "p4d.24xlarge",
-                                        "label_karpenter_sh_capacity_type": "spot" if j % 4 == 0 else "on-demand"}, "1", info=True)
+                                        "label_karpenter_sh_capacity_type": "spot" if j % 4 == 0 else "on-demand"},
+                   "1", info=True)
         fh.write("# TYPE kube_node_status_allocatable gauge\n")
         for node in nodes:
             series("kube_node_status_allocatable", {"node": node, "resource": "nvidia_com_gpu", "unit": "integer"}, "8")
         fh.write("# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n")
         for i, p in enumerate(ps):
-            prefix = "DCGM_FI_DEV_GPU_UTIL" + _lb({"gpu": str(i % 8), "UUID": f"GPU-{p['uid']}", "device": f"nvidia{i % 8}",
+            prefix = "DCGM_FI_DEV_GPU_UTIL" + _lb({"gpu": str(i % 8), "UUID": f"GPU-{p['uid']}",
+                                                    "device": f"nvidia{i % 8}",
                                                     "modelName": "NVIDIA A100-SXM4-40GB", "Hostname": p["node"],
                                                     "container": "main", "namespace": p["ns"], "pod": p["pod"]}) + " "
             fh.write("".join(f"{prefix}{p['util']} {t}\n" for t in ts))
@@ -122,7 +127,8 @@ def build(data: Path, days: int) -> dict:
     done = sorted((json.loads(m.read_text()) for m in data.glob("complete-*d.json")), key=lambda x: x["days"])
     done = [d for d in done if d["days"] < days][-1:]
     if done:
-        samples, gen_s, fill_s, first = done[0]["samples"], done[0]["generate_s"], done[0]["backfill_s"], done[0]["days"]
+        samples, gen_s, fill_s, first = (done[0]["samples"], done[0]["generate_s"], done[0]["backfill_s"],
+                                         done[0]["days"])
     else:
         if data.exists():
             shutil.rmtree(data)
@@ -270,19 +276,23 @@ def main() -> None:
             rep = runs[-1]["report"]
             t = rep["totals"]
             walls = [r["wall_s"] for r in runs]
-            print(f"{days:>2} d: report median {statistics.median(walls):.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)}); "
+            print(f"{days:>2} d: report median {statistics.median(walls):.2f} s "
+                  f"(runs {', '.join(f'{w:.2f}' for w in walls)}); "
                   f"CPU median {statistics.median(r['cpu_s'] for r in runs):.2f} s; "
                   f"peak RSS {max(r['rss_mib'] for r in runs):.0f} MiB; {rep['source']['queries']} queries, "
                   f"{rep['source']['bytes_read']:,} bytes; peer bare count_over_time median "
                   f"{statistics.median(peers):.2f} s (runs {', '.join(f'{p:.2f}' for p in peers)}); "
-                  f"requested {t['requested_gpu_hours']:,.0f} GPU-h, used {t['used_gpu_hours']:,.0f}, pods {t['pods']}, "
+                  f"requested {t['requested_gpu_hours']:,.0f} GPU-h, used {t['used_gpu_hours']:,.0f}, "
+                  f"pods {t['pods']}, "
                   f"unattributed {rep['unattributed']['gpu_hours']:,.0f} GPU-h, findings {len(rep['findings'])}",
                   flush=True)
             if before:
                 bw = [r["wall_s"] for r in before]
                 bt = before[-1]["report"]["totals"]
-                print(f"    {a.compare_src}: median {statistics.median(bw):.2f} s (runs {', '.join(f'{w:.2f}' for w in bw)}); "
-                      f"peak RSS {max(r['rss_mib'] for r in before):.0f} MiB; requested {bt['requested_gpu_hours']:,.0f} "
+                print(f"    {a.compare_src}: median {statistics.median(bw):.2f} s "
+                      f"(runs {', '.join(f'{w:.2f}' for w in bw)}); "
+                      f"peak RSS {max(r['rss_mib'] for r in before):.0f} MiB; "
+                      f"requested {bt['requested_gpu_hours']:,.0f} "
                       f"GPU-h, used {bt['used_gpu_hours']:,.0f}", flush=True)
             if a.profile:
                 for kind, (secs, samples) in profile(srv.url, days, end).items():

@@ -106,14 +106,16 @@ def write_section(f: dict, ok: bool) -> None:
 
     section = (
         "## diff\n\n"
-        f"`python benchmarks/diff.py`: `tagguard diff --base HEAD . -f json` on a generated {f['resources_generated']:,}-resource "
+        "`python benchmarks/diff.py`: `tagguard diff --base HEAD . -f json` on a generated "
+        f"{f['resources_generated']:,}-resource "
         f"module (gen_module.py) in a git repo, {N_CHANGED} `aws_instance` types changed in the working tree; "
         f"wall time of the whole CLI process, {f['runs']} runs, Python {platform.python_version()}.\n\n"
         "| figure | value |\n|---|---|\n"
         f"| resources per tree (listed) | {f['resources_scanned']:,} |\n"
         f"| changed / added / removed AI resources | {f['changed']} / {f['added']} / {f['removed']} |\n"
         f"| cost delta | ${f['delta_monthly_usd']:,.2f}/month |\n"
-        f"| findings reported (new or changed only) / pre-existing hidden | {f['findings_reported']} / {f['preexisting_hidden']} |\n"
+        f"| findings reported (new or changed only) / pre-existing hidden | {f['findings_reported']} / "
+        f"{f['preexisting_hidden']} |\n"
         f"| wall, median | {f['wall_s_median']} s |\n"
         f"| wall, min | {f['wall_s_min']} s |\n"
         f"| CPU (user+sys, base scan in a forked child + working tree), median | {f['cpu_s_median']} s |\n"

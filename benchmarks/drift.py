@@ -27,9 +27,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def start_moto():
     port_file = Path(f"/tmp/tagguard-bench-moto-{os.getpid()}.port")
-    code = ("import sys,time; from moto.server import ThreadedMotoServer; s=ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False);"
+    code = ("import sys,time; from moto.server import ThreadedMotoServer; "
+            "s=ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False);"
             "s.start(); h,p=s.get_host_and_port(); open(sys.argv[1],'w').write(str(p)); time.sleep(10**6)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(port_file)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port_file)], stderr=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL)
     for _ in range(200):
         if port_file.exists() and port_file.read_text().strip().isdigit():
             import socket
@@ -87,8 +89,9 @@ def run_scan(proxy_url, regions, workers, out):
                AWS_DEFAULT_REGION="us-east-1", CI="1", TAGGUARD_LOCAL_RATECARD="/nonexistent")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "tagguard", "drift", "--org", "--role-name", "R", "--regions", ",".join(regions),
-                        "--services", "ec2", "--workers", str(workers), "-f", "json", "-o", str(out)],
+    p = subprocess.run([sys.executable, "-m", "tagguard", "drift", "--org", "--role-name", "R",
+                        "--regions", ",".join(regions), "--services", "ec2", "--workers", str(workers),
+                        "-f", "json", "-o", str(out)],
                        env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -139,14 +142,16 @@ def main():
 def write(a, rows):
     lines = ["## Drift scan", "",
              f"`python benchmarks/drift.py --accounts {a.accounts} --regions {a.regions} --instances {a.instances} "
-             f"--latency {a.latency} --workers {a.workers}` (moto 5.2.1 server in its own process, a loopback proxy adding "
-             f"{a.latency * 1000:.0f} ms per call for the WAN round trip, `tagguard drift --org --services ec2` in a subprocess; "
+             f"--latency {a.latency} --workers {a.workers}` (moto 5.2.1 server in its own process, "
+             f"a loopback proxy adding {a.latency * 1000:.0f} ms per call for the WAN round trip, "
+             "`tagguard drift --org --services ec2` in a subprocess; "
              "2-core machine).", "",
-             "| layout | instances | accounts x regions | wall (s) | AWS calls | slowest account-region (s) | sum of account-regions (s) | peak RSS (MB) |",
+             "| layout | instances | accounts x regions | wall (s) | AWS calls | slowest account-region (s) "
+             "| sum of account-regions (s) | peak RSS (MB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['instances']:,} | {a.accounts} x {a.regions} | {r['scan_wall_s']} | {r['calls']:,} | "
-                     f"{r['slowest_task_s']} | {r['sum_task_s']} | {r['peak_rss_mb']} |")
+        lines.append(f"| {name} | {r['instances']:,} | {a.accounts} x {a.regions} | {r['scan_wall_s']} "
+                     f"| {r['calls']:,} | {r['slowest_task_s']} | {r['sum_task_s']} | {r['peak_rss_mb']} |")
     lines += ["", "Wall time tracks the slowest account-region task plus scheduling, not the sum of all tasks: the "
               "pool overlaps the waiting. On this machine moto itself (one Python process answering every call, "
               "serialising XML for 1,000 instances a page) is the ceiling; against AWS the per-call latency dominates "

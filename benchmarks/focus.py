@@ -66,10 +66,12 @@ def main(argv=None) -> int:
     rows = [
         ("tagguard bill coverage (json)", tg + ["bill", "coverage", str(path), "-f", "json", "-o", os.devnull]),
         ("tagguard bill showback (json)", tg + ["bill", "showback", str(path), "-f", "json", "-o", os.devnull]),
-        ("peer: DuckDB SELECT sum(EffectiveCost)", [sys.executable, "-c", PEER, str(path), "SELECT sum(EffectiveCost) FROM FILE"]),
+        ("peer: DuckDB SELECT sum(EffectiveCost)",
+         [sys.executable, "-c", PEER, str(path), "SELECT sum(EffectiveCost) FROM FILE"]),
         ("peer: DuckDB sum GROUP BY Tags, ResourceId, month",
          [sys.executable, "-c", PEER, str(path),
-          "SELECT count(*) FROM (SELECT Tags, ResourceId, ChargePeriodStart[1:7], sum(EffectiveCost) FROM FILE GROUP BY ALL)"]),
+          "SELECT count(*) FROM (SELECT Tags, ResourceId, ChargePeriodStart[1:7], sum(EffectiveCost) FROM FILE "
+          "GROUP BY ALL)"]),
     ]
     print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB), runs: {a.runs}, load average at start: "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -52,7 +52,8 @@ SELECT
            '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodEnd,
   CASE WHEN u < 8 THEN 'Credit' ELSE 'Usage' END AS ChargeCategory,
   CAST(NULL AS VARCHAR) AS ChargeClass,
-  CASE what WHEN 'gpu' THEN (CASE prov WHEN 'aws' THEN 'Amazon Elastic Compute Cloud' WHEN 'azure' THEN 'Virtual Machines' ELSE 'Compute Engine' END)
+  CASE what WHEN 'gpu' THEN (CASE prov WHEN 'aws' THEN 'Amazon Elastic Compute Cloud'
+                                       WHEN 'azure' THEN 'Virtual Machines' ELSE 'Compute Engine' END)
             WHEN 'sagemaker' THEN 'Amazon SageMaker' WHEN 'bedrock' THEN 'Amazon Bedrock'
             WHEN 'shared' THEN 'Amazon CloudWatch'
             WHEN 'compute' THEN 'Amazon Elastic Compute Cloud' ELSE 'Amazon Simple Storage Service' END AS ServiceName,
@@ -63,10 +64,12 @@ SELECT
   CASE WHEN what = 'bedrock' THEN NULL ELSE 'res-' || res::VARCHAR END AS ResourceName,
   CASE what WHEN 'storage' THEN 'Bucket' WHEN 'bedrock' THEN NULL ELSE 'Instance' END AS ResourceType,
   'sku-' || what AS SkuId,
-  CASE what WHEN 'gpu' THEN (CASE prov WHEN 'aws' THEN 'USE1-BoxUsage:p5.48xlarge' WHEN 'azure' THEN 'Standard_NC24ads_A100_v4' ELSE 'a2-highgpu-1g' END)
+  CASE what WHEN 'gpu' THEN (CASE prov WHEN 'aws' THEN 'USE1-BoxUsage:p5.48xlarge'
+                                       WHEN 'azure' THEN 'Standard_NC24ads_A100_v4' ELSE 'a2-highgpu-1g' END)
             WHEN 'sagemaker' THEN 'USE1-Train:ml.p4d.24xlarge' WHEN 'bedrock' THEN 'USE1-Claude-InputTokens'
             WHEN 'compute' THEN 'USE1-BoxUsage:m5.xlarge' ELSE 'USE1-TimedStorage-ByteHrs' END AS x_UsageType,
-  CASE WHEN u < 8 THEN NULL WHEN u < 150 THEN 'Dynamic' WHEN u < 400 THEN 'Committed' ELSE 'Standard' END AS PricingCategory,
+  CASE WHEN u < 8 THEN NULL WHEN u < 150 THEN 'Dynamic' WHEN u < 400 THEN 'Committed' ELSE 'Standard' END
+    AS PricingCategory,
   CASE WHEN u >= 150 AND u < 400 THEN 'cd-' || (r % 5)::VARCHAR ELSE NULL END AS CommitmentDiscountId,
   CASE WHEN u < 8 THEN NULL ELSE 1 + (u % 3) END AS ConsumedQuantity,
   CASE what WHEN 'bedrock' THEN '1K Tokens' WHEN 'storage' THEN 'GB-Hours' ELSE 'Hours' END AS ConsumedUnit,
@@ -80,7 +83,8 @@ SELECT
   CASE WHEN what = 'shared' THEN '{{"cost-allocation":"shared"}}'
        WHEN r % 20 = 0 THEN NULL
        WHEN r % 20 = 1 THEN '{{"user:project":"p' || (r % 9)::VARCHAR || '"}}'
-       WHEN r % 20 = 2 THEN '{{"business-unit":"' || team || '","project":"p1","environment":"production","cost-center":"CC-1"}}'
+       WHEN r % 20 = 2 THEN '{{"business-unit":"' || team
+                            || '","project":"p1","environment":"production","cost-center":"CC-1"}}'
        WHEN r % 20 = 3 THEN '{{"business-unit":"' || team || '","project":"p1"}}'
        WHEN r % 20 < 10 THEN '{{"user:business-unit":"' || team || '","user:project":"p' || (r % 9)::VARCHAR
                          || '","user:environment":"' || env || '","user:cost-center":"CC-' || (r % 50)::VARCHAR || '"}}'

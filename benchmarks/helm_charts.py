@@ -141,18 +141,26 @@ def main() -> None:
     ratio = statistics.median(walls["cache"]) / statistics.median(walls["vendored"])
     vendored_row = row("vendored", 'the repository (`chart = "./charts/x"`)')
     cache_row = row("cache", "chart cache, offline")
-    body = f"""`python benchmarks/helm_charts.py --releases {args.releases} --runs {args.runs} --index-charts {args.index_charts}` ({machine()}; load average {load:.1f} at the end). A root module with {args.releases} `helm_release` blocks, one GPU Deployment chart each, rendered by helm ({'.tools/bin/helm' if '.tools' in helm_bin() else 'on PATH'}) with the release's values: {args.releases} resources, the same in both scans. Fresh `tagguard scan -f json` process per figure, interleaved; median of the runs.
-
-| charts read from | median wall | runs (s) | median CPU |
-|---|---:|---|---:|
-{vendored_row}
-{cache_row}
-| first run, `--fetch-modules` ({args.releases} archives + 1 index over loopback) | {first_wall:.2f} s | 1 run | {first_cpu:.2f} s |
-
-Cache / vendored: {ratio:.2f}. Target: the cached charts as fast as vendored ones (the same helm run per release; the cache adds a lookup and a directory walk per chart).
-
-Reading one chart's versions from a generated `index.yaml` of {args.index_charts:,} charts x 10 versions ({size / 1e6:.1f} MB), in process: whole-file YAML load {t_whole:.2f} s, the chart's block only (Helm's layout) {t_slice:.3f} s ({t_whole / max(t_slice, 1e-9):.0f}x).
-"""
+    body = (f"`python benchmarks/helm_charts.py --releases {args.releases} --runs {args.runs} "
+            f"--index-charts {args.index_charts}` ({machine()}; load average {load:.1f} at the end). "
+            f"A root module with {args.releases} `helm_release` blocks, one GPU Deployment chart each, rendered by "
+            f"helm ({'.tools/bin/helm' if '.tools' in helm_bin() else 'on PATH'}) with the release's values: "
+            f"{args.releases} resources, the same in both scans. Fresh `tagguard scan -f json` process per figure, "
+            "interleaved; median of the runs.\n"
+            "\n"
+            "| charts read from | median wall | runs (s) | median CPU |\n"
+            "|---|---:|---|---:|\n"
+            f"{vendored_row}\n"
+            f"{cache_row}\n"
+            f"| first run, `--fetch-modules` ({args.releases} archives + 1 index over loopback) | {first_wall:.2f} s "
+            f"| 1 run | {first_cpu:.2f} s |\n"
+            "\n"
+            f"Cache / vendored: {ratio:.2f}. Target: the cached charts as fast as vendored ones (the same helm run per "
+            "release; the cache adds a lookup and a directory walk per chart).\n"
+            "\n"
+            f"Reading one chart's versions from a generated `index.yaml` of {args.index_charts:,} charts x 10 versions "
+            f"({size / 1e6:.1f} MB), in process: whole-file YAML load {t_whole:.2f} s, the chart's block only "
+            f"(Helm's layout) {t_slice:.3f} s ({t_whole / max(t_slice, 1e-9):.0f}x).\n")
     update_section("helm_release charts: from the chart cache vs vendored", body)
     print(body)
 

@@ -30,7 +30,7 @@ def manifest(i: int) -> str:
     ns = f"ns-{i % 40}"
     kind = i % 10
     if kind < 5:  # GPU Deployment, half of them missing cost-center on the pods
-        extra = "            cost-center: CC-%d\n" % (1000 + i % 97) if i % 2 else ""
+        extra = f"            cost-center: CC-{1000 + i % 97}\n" if i % 2 else ""
         return f"""apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -150,7 +150,8 @@ def timed(cmd, runs: int, env=None):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkov", nargs="?", default=None,
-                    const=shutil.which("checkov") or ("/tmp/ckv/bin/checkov" if Path("/tmp/ckv/bin/checkov").exists() else None),
+                    const=shutil.which("checkov")
+                    or ("/tmp/ckv/bin/checkov" if Path("/tmp/ckv/bin/checkov").exists() else None),
                     help="also time Checkov (minutes); without a path: checkov on PATH or /tmp/ckv/bin/checkov. "
                          "Without this option the Checkov rows already in BENCHMARKS.md are kept")
     ap.add_argument("--no-checkov", action="store_true", help="time tagguard only")

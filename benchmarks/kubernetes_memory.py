@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             thread.join(args.checkov_timeout + 60)
             row = ckv.get("row")
             if row:
-                print(f"checkov  {ckv['n']:>7,} Pods: wall {row[0]:.1f} s, CPU {row[3]:.1f} s, peak RSS {row[1]:.0f} MB, "
-                      f"exit {row[2]}")
+                print(f"checkov  {ckv['n']:>7,} Pods: wall {row[0]:.1f} s, CPU {row[3]:.1f} s, "
+                      f"peak RSS {row[1]:.0f} MB, exit {row[2]}")
             else:
                 print(f"checkov  {sizes[0]:>7,} Pods: did not finish within {args.checkov_timeout:.0f} s")
     load_end = load()
@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         return 0
     lines = [SECTION, "",
-             f"`python benchmarks/kubernetes_memory.py --runs {args.runs}` ({time.strftime('%Y-%m-%d', time.gmtime())}): "
+             f"`python benchmarks/kubernetes_memory.py --runs {args.runs}` "
+             f"({time.strftime('%Y-%m-%d', time.gmtime())}): "
              "N GPU Pods (nodeSelector, half missing a required tag) in one YAML file, whole CLI "
              "(`TAGGUARD_MAX_FILE_BYTES=1G tagguard scan DIR --format json`; the files are over the default 10 MB "
              "per-file cap), a fresh process per run, peak RSS from `getrusage`; medians of "
@@ -176,25 +177,26 @@ def main(argv: list[str] | None = None) -> int:
                                                           "smallest file." if ckv else "."), "",
              "| Pods | file | wall | CPU | peak RSS (runs) | per Pod |", "|---:|---:|---:|---:|---:|---:|"]
     for n, mb, wall, cpu, rss, _codes, each in rows:
-        lines.append(f"| {n:,} | {mb:.0f} MB | {wall:.1f} s | {cpu:.1f} s | {rss:.0f} MB ({', '.join(map(str, each))}) | "
-                     f"{rss * 1024 / n:.1f} KB |")
+        lines.append(f"| {n:,} | {mb:.0f} MB | {wall:.1f} s | {cpu:.1f} s | "
+                     f"{rss:.0f} MB ({', '.join(map(str, each))}) | {rss * 1024 / n:.1f} KB |")
     lines.append("")
     if slope is not None:
         lines.append(f"Marginal memory: {slope:.2f} KB per additional Pod ({rows[0][0]:,} -> {rows[-1][0]:,}).")
     if at_target is not None:
         met = at_target[4] < TARGET_MB
         lines.append(f"Target ({TARGET_PODS:,} Pods under {TARGET_MB:.0f} MB peak RSS): "
-                     f"{'met' if met else 'not met'}, {at_target[4]:.0f} MB ({at_target[4] / TARGET_MB:.2f} of the limit).")
+                     f"{'met' if met else 'not met'}, {at_target[4]:.0f} MB "
+                     f"({at_target[4] / TARGET_MB:.2f} of the limit).")
     row = ckv.get("row")
     if ckv:
         n = ckv.get("n", sizes[0])
         mine = next(r for r in rows if r[0] == n)
         if row:
             wall, rss, rc, cpu = row
-            lines += ["", (f"Checkov (`.tools/checkov`, `--framework kubernetes --compact -o json`), the same {n:,}-Pod "
-                           f"file in the same run, one run: wall {wall:.1f} s, CPU {cpu:.1f} s, peak RSS {rss:.0f} MB "
-                           f"(exit {rc}). tagguard on that file: {rss / mine[4]:.1f}x less memory, {cpu / mine[3]:.1f}x "
-                           "less CPU.")]
+            lines += ["", (f"Checkov (`.tools/checkov`, `--framework kubernetes --compact -o json`), "
+                           f"the same {n:,}-Pod file in the same run, one run: wall {wall:.1f} s, CPU {cpu:.1f} s, "
+                           f"peak RSS {rss:.0f} MB (exit {rc}). tagguard on that file: "
+                           f"{rss / mine[4]:.1f}x less memory, {cpu / mine[3]:.1f}x less CPU.")]
         else:
             lines += ["", f"Checkov on the same {n:,}-Pod file did not finish within {args.checkov_timeout:.0f} s."]
     block = "\n".join(lines) + "\n"

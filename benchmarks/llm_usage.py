@@ -45,7 +45,8 @@ def generate(path: Path, n: int) -> None:
                 tags = {"business-unit": tags["business-unit"]}
             day = 1 + (k * 30 // n)
             rec = {"v": 1, "ts": f"2026-04-{day:02d}T{k % 24:02d}:00:00.000Z", "provider": None,
-                   "model": MODELS[k % 6], "input_tokens": rnd.randint(100, 4000), "output_tokens": rnd.randint(10, 800),
+                   "model": MODELS[k % 6], "input_tokens": rnd.randint(100, 4000),
+                   "output_tokens": rnd.randint(10, 800),
                    "cache_read_tokens": 0, "cache_write_tokens": 0, "request_id": f"req-{k}", "latency_ms": 500.0,
                    "service": svc, "prompt_fingerprint": f"fp{k % 50}", "tags": tags}
             fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
@@ -60,7 +61,8 @@ rep = analyse([sys.argv[1]], Config())
 dt = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
 peak_kib = ru.ru_maxrss
-print(json.dumps({"seconds": dt, "cpu_seconds": ru.ru_utime + ru.ru_stime, "peak_mib": peak_kib / 1024, "calls": rep["totals"]["calls"],
+print(json.dumps({"seconds": dt, "cpu_seconds": ru.ru_utime + ru.ru_stime, "peak_mib": peak_kib / 1024,
+                  "calls": rep["totals"]["calls"],
                   "cost_usd": rep["totals"]["cost_usd"], "findings": len(rep["findings"]),
                   "malformed": sum(i["malformed"] for i in rep["inputs"])}))
 """
@@ -88,23 +90,28 @@ def main() -> int:
     lines = [
         SECTION,
         "",
-        f"`python benchmarks/llm_usage.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        f" ({time.strftime('%Y-%m-%d')}). Full `tagguard usage` analysis (parse, price, taxonomy per caller, daily and"
-        " weekly tables, anomalies, budgets) of generated tagguard.llm JSONL: 20 callers, 6 models (one unknown), 30 days,"
+        f"`python benchmarks/llm_usage.py` on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()} ({time.strftime('%Y-%m-%d')}). Full `tagguard usage` analysis "
+        "(parse, price, taxonomy per caller, daily and"
+        " weekly tables, anomalies, budgets) of generated tagguard.llm JSONL: 20 callers, 6 models (one unknown), "
+        "30 days,"
         " 50 prompt fingerprints, 1% untagged. Each size runs in a fresh process; peak RSS from `resource.getrusage`.",
         "",
         "| records | file | wall time | CPU time | peak RSS | calls/s (CPU) |",
         "|---:|---:|---:|---:|---:|---:|",
-        f"| 100,000 | {size_mb * 100_000 / args.records:.0f} MB | {r_small['seconds']:.2f} s | {r_small['cpu_seconds']:.2f} s"
+        f"| 100,000 | {size_mb * 100_000 / args.records:.0f} MB | {r_small['seconds']:.2f} s "
+        f"| {r_small['cpu_seconds']:.2f} s"
         f" | {r_small['peak_mib']:.0f} MiB | {100_000 / r_small['cpu_seconds']:,.0f} |",
         f"| {args.records:,} | {size_mb:.0f} MB | {r_big['seconds']:.2f} s | {r_big['cpu_seconds']:.2f} s"
         f" | {r_big['peak_mib']:.0f} MiB | {args.records / r_big['cpu_seconds']:,.0f} |",
         "",
-        f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs (other work"
+        f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs "
+        "(other work"
         " shares the machine, so wall time can exceed CPU time; CPU time includes interpreter start-up and imports).",
         "",
         f"Target: {args.records:,} records in under 10 s with flat memory: CPU time "
-        f"{'met' if r_big['cpu_seconds'] < 10 else 'NOT met'}, wall time {'met' if r_big['seconds'] < 10 else 'NOT met'}"
+        f"{'met' if r_big['cpu_seconds'] < 10 else 'NOT met'}, "
+        f"wall time {'met' if r_big['seconds'] < 10 else 'NOT met'}"
         f" at this load. Peak RSS grows by "
         f"{r_big['peak_mib'] - r_small['peak_mib']:+.0f} MiB from 100,000 to {args.records:,} records "
         "(memory follows distinct day x caller x model cells, not calls).",

@@ -134,12 +134,15 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     rows = [f"| `.terraform/modules` (terraform init) | {results['terraform-init'][0]:.2f} s | "
-            f"{', '.join(f'{r[0]:.2f}' for r in results['terraform-init'][2])} | {results['terraform-init'][1]:.2f} s |",
+            f"{', '.join(f'{r[0]:.2f}' for r in results['terraform-init'][2])} | "
+            f"{results['terraform-init'][1]:.2f} s |",
             f"| module cache, offline | {results['cache'][0]:.2f} s | "
             f"{', '.join(f'{r[0]:.2f}' for r in results['cache'][2])} | {results['cache'][1]:.2f} s |",
-            f"| first run, `--fetch-modules` ({downloads} downloads over loopback) | {fetch_wall:.2f} s | 1 run | {fetch_cpu:.2f} s |"]
+            f"| first run, `--fetch-modules` ({downloads} downloads over loopback) | {fetch_wall:.2f} s | 1 run | "
+            f"{fetch_cpu:.2f} s |"]
     body = (f"`python benchmarks/remote_modules.py --calls {a.calls} --modules {a.modules} --resources {a.resources} "
-            f"--runs {a.runs}` ({machine()}; load average {load:.1f} at the end). A root module with {a.calls} calls of "
+            f"--runs {a.runs}` ({machine()}; load average {load:.1f} at the end). "
+            f"A root module with {a.calls} calls of "
             f"{a.modules} registry modules of {a.resources} GPU instances each: {n} resources, the same in both "
             "scans. Fresh `tagguard scan -f json` process per figure; median of the runs.\n\n"
             "| modules read from | median wall | runs (s) | median CPU |\n|---|---:|---|---:|\n" + "\n".join(rows) +

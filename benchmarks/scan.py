@@ -75,7 +75,8 @@ def checkov_failures(report_path: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     repo_ckv = ROOT / ".tools" / "checkov" / "bin" / "checkov"
-    ap.add_argument("--checkov", default=shutil.which("checkov") or (str(repo_ckv) if repo_ckv.exists() else "/tmp/ckv/bin/checkov"))
+    ap.add_argument("--checkov", default=shutil.which("checkov")
+                    or (str(repo_ckv) if repo_ckv.exists() else "/tmp/ckv/bin/checkov"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -103,20 +104,23 @@ def main() -> None:
         pol = tmp / "checkov-policy"
         pol.mkdir()
         conds = "\n".join(
-            f"    - cond_type: attribute\n      resource_types: [{', '.join(TYPES)}]\n      attribute: tags.{k}\n      operator: exists"
+            f"    - cond_type: attribute\n      resource_types: [{', '.join(TYPES)}]\n"
+            f"      attribute: tags.{k}\n      operator: exists"
             for k in KEYS)
         (pol / "ai_tags.yaml").write_text(CHECKOV_POLICY % conds)
         ck_out = tmp / "ck"
         cmd = [str(ck), "-d", str(m2k), "--framework", "terraform", "--external-checks-dir", str(pol),
-               "--check", "CKV2_TAGGUARD_1", "-o", "json", "--output-file-path", str(ck_out), "--quiet", "--skip-download"]
+               "--check", "CKV2_TAGGUARD_1", "-o", "json", "--output-file-path", str(ck_out), "--quiet",
+               "--skip-download"]
         env_cmd = ["env", "BC_SKIP_MAPPING=TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false", *cmd]
         ckwall, ckrss, ckproc = median_run(env_cmd, 1)
         ck_fail = checkov_failures(ck_out / "results_json.json") if (ck_out / "results_json.json").exists() else None
         rows.append(("Checkov 3 (same module, equivalent 4-key policy)", ckwall, ckrss, ""))
-        ck_line = (f"Checkov failed **{ck_fail}** of the {len(judged)} instances, node groups and endpoint configurations; "
-                   f"tagguard reports {len(failing)} of them with errors (the resources whose `cost-center` is really empty). "
-                   f"Checkov does not apply provider `default_tags`, so every resource that gets `business-unit`/`cost-center` "
-                   f"from them fails. tagguard is **{ckwall / wall:.1f}x** faster end to end.")
+        ck_line = (f"Checkov failed **{ck_fail}** of the {len(judged)} instances, node groups and endpoint "
+                   f"configurations; tagguard reports {len(failing)} of them with errors (the resources whose "
+                   "`cost-center` is really empty). Checkov does not apply provider `default_tags`, so every resource "
+                   "that gets `business-unit`/`cost-center` from them fails. "
+                   f"tagguard is **{ckwall / wall:.1f}x** faster end to end.")
     body = [f"Machine: {machine()}. Generated module: {info['resources']:,} resources "
             f"({info['lines']:,} lines; locals, merge(), a for_each module with {info['module_instances']} instances, "
             f"dynamic tag blocks, launch templates). Median of {args.runs} runs unless noted.",
