@@ -115,8 +115,9 @@ def build(catalog_path: Path, supplement_path: Path | None = DEFAULT_SUPPLEMENT)
         raise CatalogError(f"{catalog_path}: not a gpu_catalog.yaml (needs 'sources' and 'instances')")
     if cat.get("hours_per_month") != 730:
         raise CatalogError(f"{catalog_path}: expected hours_per_month 730, got {cat.get('hours_per_month')!r}")
-    has_supplement = supplement_path is not None and Path(supplement_path).is_file()
-    supp_bytes = Path(supplement_path).read_bytes() if has_supplement else b""
+    supp_bytes = b""
+    if supplement_path is not None and Path(supplement_path).is_file():
+        supp_bytes = Path(supplement_path).read_bytes()
     supp = yaml.safe_load(supp_bytes) if supp_bytes else {}
     supp = supp if isinstance(supp, dict) else {}
 
