@@ -13,7 +13,6 @@ repository root (the directory holding ``.git``), never from the current directo
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from typing import Any
 from collections.abc import Iterator, Sequence
 
 from tagguard.resources import data_file
+from tagguard.safeio import sha256_hex
 
 CONFIG_NAMES = (".tagguard.yaml", ".tagguard.yml")
 DEFAULT_TAXONOMY = "schemas/taxonomy.default.json"
@@ -269,7 +269,7 @@ def load_config_text(data: bytes, path: Path, label: str, repo_root: Path, trust
     raw, lines = _parse(text, Path(label))
     check_trust(raw, path, lines, repo_root, trusted=trusted, label=label)
     config = Config(raw=raw, path=path, trusted=trusted, origin=origin, repo_root=repo_root,
-                    sha256=hashlib.sha256(data).hexdigest(), display_path=label)
+                    sha256=sha256_hex(data), display_path=label)
     user = _load_user_config()
     if user is not None:
         config.raw = merge(user.raw, raw)
@@ -320,7 +320,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int], str]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read config (not UTF-8: {exc.reason})") from None
     raw, lines = _parse(text, path)
-    return raw, lines, hashlib.sha256(data).hexdigest()
+    return raw, lines, sha256_hex(data)
 
 
 def _parse(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from functools import cache
 from pathlib import Path
 from typing import Any, Union
 
@@ -279,6 +280,27 @@ def _stack_depth() -> int:
         depth += 1
         frame = frame.f_back
     return depth
+
+
+# --- digests --------------------------------------------------------------------------------
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 hex digest of ``data`` (reports carry the config's and taxonomy's)."""
+    return _sha256()(data).hexdigest()
+
+
+@cache
+def _sha256() -> Any:
+    # The interpreter's built-in SHA-256 gives the same digest as hashlib's; importing hashlib loads
+    # OpenSSL (~12 M instructions a run).  hashlib when the interpreter was built without them.
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # Python <= 3.11
+        except ImportError:
+            from hashlib import sha256  # type: ignore[assignment]
+    return sha256
 
 
 # --- messages -------------------------------------------------------------------------------

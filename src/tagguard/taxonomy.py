@@ -583,7 +583,7 @@ def load_taxonomy(path: Path, root: Path | None = None) -> Taxonomy:
 
 
 def _read_schema(path: Path, what: str) -> tuple[Any, str]:
-    import hashlib
+    from tagguard.safeio import sha256_hex
 
     try:
         if not path.is_file():
@@ -615,7 +615,7 @@ def _read_schema(path: Path, what: str) -> tuple[Any, str]:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise TaxonomyError(f"{path}{line}: {what} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return schema, hashlib.sha256(data).hexdigest()
+    return schema, sha256_hex(data)
 
 
 # --- `$ref`: local files and shipped schemas only ------------------------------------------------

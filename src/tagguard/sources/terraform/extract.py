@@ -36,15 +36,15 @@ def shipped_yaml(name: str) -> Any:
     scan then needs no YAML parser (importing PyYAML costs more than the rest of reading the tables).
     A missing, stale or broken twin is ignored and the YAML itself is read.  The twins are written by
     ``python -m tagguard.sources.terraform.extract`` (tests/test_scan_speed.py checks they are current)."""
-    import hashlib
     import json
 
     from tagguard.resources import package_text
+    from tagguard.safeio import sha256_hex
 
     text = package_text(PACKAGE, name)
     try:
         twin = json.loads(package_text(PACKAGE, _twin_name(name)))
-        if isinstance(twin, dict) and twin.get("sha256") == hashlib.sha256(text.encode("utf-8")).hexdigest():
+        if isinstance(twin, dict) and twin.get("sha256") == sha256_hex(text.encode("utf-8")):
             return twin["data"]
     except (OSError, ValueError, KeyError):
         pass
