@@ -48,3 +48,49 @@ def test_config_and_taxonomy_digests_need_no_openssl(tmp_path):
 
     assert words[1] == hashlib.sha256(data_file(DEFAULT_TAXONOMY).read_bytes()).hexdigest()
     assert words[2:] == []
+
+
+# Regexes compiled on first use (cached getters): what a plain Terraform module never needs.
+LAZY_PATTERNS = {
+    "tagguard.hcl.parse": ("_run_re", "_heredoc_open_re", "_escape_re", "_brace_re", "_expr_token_re",
+                           "_string_token_re", "_blank_to_eol_re"),
+    "tagguard.hcl._compile": ("_quoted_re", "_template_re"),
+    "tagguard.hcl.functions.dates": ("_date_tokens",),
+    "tagguard.hcl.functions.strings": ("_format_re",),
+    "tagguard.pricing.catalog": ("gpu_schemes",),
+    "tagguard.pricing.placement": ("_passthrough", "_vgpu", "_capacity_type", "_typeish_key", "_heredoc",
+                                   "_interp", "_directive"),
+}
+
+
+def test_a_plain_terraform_scan_compiles_no_regex_it_does_not_use(tmp_path):
+    # each costs ~1 M instructions to compile: at import they were paid by every scan
+    (tmp_path / "main.tf").write_text('resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n'
+                                      '  tags = merge({ project = "p" }, { team = "t" })\n}\n')
+    code = f"""
+        import importlib
+        from tagguard.cli import main
+        try:
+            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
+        except SystemExit:
+            pass
+        lazy = {LAZY_PATTERNS!r}
+        print("compiled:", *[f"{{m}}.{{f}}" for m, fs in lazy.items() for f in fs
+                            if getattr(importlib.import_module(m), f).cache_info().currsize])
+    """
+    assert _fresh(code) == ["compiled:"]
+    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text()
+
+
+def test_lazily_compiled_patterns_still_match():
+    from tagguard.hcl import _compile, parse
+    from tagguard.hcl.functions import dates, strings
+    from tagguard.pricing import catalog, placement
+
+    assert parse._brace_re() is parse._brace_re()  # compiled once
+    assert _compile.unescape_quoted(r"a\nb $${x}") == "a\nb ${x}"
+    assert _compile.unescape_template("$${x} %%{y}") == "${x} %{y}"
+    assert dates.formatdate("YYYY-MM-DD", "2026-12-06T07:00:00Z") == "2026-12-06"
+    assert strings.format_("%s-%03d", "a", 7) == "a-007"
+    assert catalog.unknown_gpu_family("g99e.2xlarge", "aws") == "g99e"
+    assert placement.named_models("nvidia.com/GRID_T4-1Q") == ("vGPU", ["T4"])

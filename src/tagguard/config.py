@@ -54,8 +54,10 @@ PATH_KEYS: list[tuple[tuple[str, ...], str]] = [
     (("helm", "charts", "*", "values", "*"), "--helm-values FILE, or helm.charts in the user-level config"),
     (("llm", "usage_files", "*"), "FILES arguments of `tagguard usage`, or llm.usage_files in the user-level config"),
 ]
-_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//|\\\\)")  # scheme: (http:, file:, s3:...), //host, \\host
-_GLOB = re.compile(r"[*?\[]")
+# Compiled at first use through re's own (bounded) cache, like the other patterns here: a config without
+# paths never needs them (compiling both at import costs ~2 M instructions a run).
+_URL = r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//|\\\\)"  # scheme: (http:, file:, s3:...), //host, \\host
+_GLOB = r"[*?\[]"
 
 
 class ConfigError(Exception):
@@ -425,12 +427,12 @@ def path_problem(value: str, base: Path, real_root: Path) -> str | None:
     """Why ``value`` (relative to ``base``) may not be read on the word of the repository; None: fine."""
     if value == "-":
         return None
-    if _URL.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value):
+    if re.match(_URL, value) and not re.match(r"^[A-Za-z]:[\\/]", value):
         return "is a network location (tagguard never fetches what the repository names)"
     if value.startswith("~") or os.path.isabs(value) or re.match(r"^[A-Za-z]:[\\/]", value):
         return "is an absolute path, outside the repository"
-    static = _GLOB.split(value, 1)[0] if _GLOB.search(value) else value
-    if _GLOB.search(value):
+    static = re.split(_GLOB, value, maxsplit=1)[0] if re.search(_GLOB, value) else value
+    if re.search(_GLOB, value):
         static = static.rpartition("/")[0]
         if any(part == ".." for part in re.split(r"[\\/]", value)):
             return "leaves the repository (`..`)"
@@ -452,7 +454,7 @@ def _absolutize(raw: dict[str, Any], base: Path) -> None:
     patterns = [p for p, _ in PATH_KEYS] + list(PROGRAM_KEYS)
     for pattern in patterns:
         for kp, value in list(_match(raw, pattern)):
-            if isinstance(value, str) and value != "-" and not _URL.match(value):
+            if isinstance(value, str) and value != "-" and not re.match(_URL, value):
                 _set(raw, kp, str(base / os.path.expanduser(value)))
 
 

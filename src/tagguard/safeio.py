@@ -207,7 +207,7 @@ class JSONTooDeep(ValueError):
 
 _KEEP = b'[]{}"'
 _DROP = bytes(b for b in range(256) if b not in _KEEP)
-_QUOTED = re.compile(rb'"[^"]*"')
+_QUOTED = rb'"[^"]*"'  # compiled at first use (re's bounded cache): only a deeply nested document needs it
 _SIGNED = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
@@ -225,7 +225,7 @@ def json_depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     data = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _DROP)
     data = data.replace(b'""', b"")  # most strings hold no bracket (removing "" never shifts quote parity)
     if b'"' in data:
-        data = _QUOTED.sub(b"", data)
+        data = re.sub(_QUOTED, b"", data)
     if len(data) <= limit:
         return False
     steps = array("b", data.translate(_SIGNED).replace(b'"', b""))

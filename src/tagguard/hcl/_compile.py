@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -714,8 +715,18 @@ def merge_literals(parts: list) -> list:
 
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-_QUOTED_RE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{", re.S)
-_TEMPLATE_RE = re.compile(r"\$\$\{|%%\{")
+
+
+# Compiled on first use (cached: the same pattern object every call): most strings hold no escape, and
+# compiling them at import costs ~1 M instructions each.
+@cache
+def _quoted_re() -> re.Pattern[str]:
+    return re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{", re.S)
+
+
+@cache
+def _template_re() -> re.Pattern[str]:
+    return re.compile(r"\$\$\{|%%\{")
 
 
 def _quoted_sub(match: re.Match[str]) -> str:
@@ -740,13 +751,13 @@ def _chr(value: int) -> str:
 def unescape_quoted(raw: str) -> str:
     if "\\" not in raw and "$${" not in raw and "%%{" not in raw:
         return raw
-    return _QUOTED_RE.sub(_quoted_sub, raw)
+    return _quoted_re().sub(_quoted_sub, raw)
 
 
 def unescape_template(raw: str) -> str:
     if "$${" not in raw and "%%{" not in raw:
         return raw
-    return _TEMPLATE_RE.sub(lambda m: m.group(0)[1:], raw)
+    return _template_re().sub(lambda m: m.group(0)[1:], raw)
 
 
 def parse_numeric(text: str) -> Any:

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from functools import cache
 from dataclasses import dataclass
 from typing import Any, Protocol
 from collections.abc import Iterator
@@ -175,12 +176,26 @@ def parse(data: bytes, filename: str, functions: Table | None = None) -> HclFile
 # swapped for short placeholders before parsing and put back when the literal is compiled.
 
 LONG_RUN = 16 * 1024
-# plain template text: no quote or newline, no ${ / %{ opener; escapes, lone $ / %, and braces
-# are part of it (a run that starts inside an interpolation is cut after its first })
-_RUN = re.compile(rb'(?:[^"\\$%{\r\n]+|\\[^\r\n]|\$(?!\{)|%(?!\{)|(?<![$%])\{)+')
-_HEREDOC_OPEN = re.compile(rb"<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n")
-_ESCAPE = re.compile(rb"\\.")
 _COMMENT_START = re.compile(rb"#|//|/\*")
+
+
+# The patterns of long lines and big files are compiled on first use (each getter is cached: the same
+# pattern object every call): most files have neither, and compiling one at import costs ~1 M instructions.
+@cache
+def _run_re() -> re.Pattern[bytes]:
+    """Plain template text: no quote or newline, no ${ / %{ opener; escapes, lone $ / %, and braces
+    are part of it (a run that starts inside an interpolation is cut after its first })."""
+    return re.compile(rb'(?:[^"\\$%{\r\n]+|\\[^\r\n]|\$(?!\{)|%(?!\{)|(?<![$%])\{)+')
+
+
+@cache
+def _heredoc_open_re() -> re.Pattern[bytes]:
+    return re.compile(rb"<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n")
+
+
+@cache
+def _escape_re() -> re.Pattern[bytes]:
+    return re.compile(rb"\\.")
 
 
 def shrink_long_runs(data: bytes) -> tuple[bytes, tuple[str, dict[str, str]] | None]:
@@ -191,7 +206,7 @@ def shrink_long_runs(data: bytes) -> tuple[bytes, tuple[str, dict[str, str]] | N
     if len(data) < LONG_RUN or not _has_long_line(data):
         return data, None
     runs = []
-    for m in _RUN.finditer(data):
+    for m in _run_re().finditer(data):
         start, end = m.span()
         if end - start >= LONG_RUN:
             run = m.group(0)
@@ -228,7 +243,7 @@ def _heredoc_bodies(data: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     while True:
-        m = _HEREDOC_OPEN.search(data, pos)
+        m = _heredoc_open_re().search(data, pos)
         if m is None:
             return spans
         ident = re.escape(m.group(1))
@@ -238,13 +253,15 @@ def _heredoc_bodies(data: bytes) -> list[tuple[int, int]]:
         pos = max(stop, m.end())
 
 
-_BRACE = re.compile(rb"[{}]")
+@cache
+def _brace_re() -> re.Pattern[bytes]:
+    return re.compile(rb"[{}]")
 
 
 def _closing_brace(data: bytes, start: int, end: int) -> int:
     """Offset of the ``}`` that closes an interpolation open at ``start`` (nested ``{}`` skipped), or -1."""
     depth = 0
-    for m in _BRACE.finditer(data, start, end):
+    for m in _brace_re().finditer(data, start, end):
         if m.group(0) == b"{":
             depth += 1
         elif depth == 0:
@@ -265,7 +282,7 @@ def _inert_runs(data: bytes, runs: list[tuple[int, int]]) -> Iterator[tuple[int,
         newline = data.rfind(b"\n", max(pos, 0), start) if pos >= 0 else data.rfind(b"\n", 0, start)
         if pos < 0 or newline >= 0:  # a new line: scan it from its start
             pos, parity, comment, interp = newline + 1, 0, False, False
-        segment = _ESCAPE.sub(b"", data[pos:start]).replace(b"$${", b"").replace(b"%%{", b"")
+        segment = _escape_re().sub(b"", data[pos:start]).replace(b"$${", b"").replace(b"%%{", b"")
         if not comment:
             parts = segment.split(b'"')
             for i, part in enumerate(parts):
@@ -315,11 +332,24 @@ def max_block_bytes() -> int:
         return DEFAULT_MAX_BLOCK_BYTES
     return value if value > 0 else DEFAULT_MAX_BLOCK_BYTES
 
-_EXPR_TOKEN = re.compile(rb'[{}()\[\]"#]|//|/\*|<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n')
-_STRING_TOKEN = re.compile(rb'\\.|\$\$\{|%%\{|[$%]\{|["\n]', re.S)
+
 _OPEN = frozenset(b"{([")
 _CLOSE = frozenset(b"})]")
-_BLANK_TO_EOL = re.compile(rb"[ \t\r]*\n")
+
+
+@cache
+def _expr_token_re() -> re.Pattern[bytes]:
+    return re.compile(rb'[{}()\[\]"#]|//|/\*|<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n')
+
+
+@cache
+def _string_token_re() -> re.Pattern[bytes]:
+    return re.compile(rb'\\.|\$\$\{|%%\{|[$%]\{|["\n]', re.S)
+
+
+@cache
+def _blank_to_eol_re() -> re.Pattern[bytes]:
+    return re.compile(rb"[ \t\r]*\n")
 
 
 def top_level_cuts(data: bytes, every: int, start: int = 0, stop: int | None = None) -> list[int]:
@@ -333,8 +363,9 @@ def top_level_cuts(data: bytes, every: int, start: int = 0, stop: int | None = N
     pos = start
     last = start
     end = len(data) if stop is None else stop
-    expr_search = _EXPR_TOKEN.search
-    string_search = _STRING_TOKEN.search
+    expr_search = _expr_token_re().search
+    string_search = _string_token_re().search
+    blank_to_eol = _blank_to_eol_re().match
     while pos < end:
         if in_string:
             m = string_search(data, pos)
@@ -361,7 +392,7 @@ def top_level_cuts(data: bytes, every: int, start: int = 0, stop: int | None = N
             if depth > 0:
                 depth -= 1
                 if depth == 0 and not frames and first == 0x7D and pos - last >= every:
-                    eol = _BLANK_TO_EOL.match(data, pos)
+                    eol = blank_to_eol(data, pos)
                     if eol is not None and eol.end() < end:
                         pos = last = eol.end()
                         cuts.append(pos)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -204,7 +205,7 @@ class RateCard:
             return None
         want = _provider_filter(provider)
         for name in _candidates(instance_type):
-            for cloud, rx in GPU_SCHEMES:
+            for cloud, rx in gpu_schemes():
                 if want is not None and cloud != want:
                     continue
                 m = rx.match(name)
@@ -323,20 +324,21 @@ def accelerator_info(instance_type: str | None, provider: str | None = None) -> 
     A size missing from the card but in a known family gives ``(model, None)``
     (count unknown) unless the name encodes the count (GCP ``a3-highgpu-4g``).
     A family the card does not know, named by an accelerated scheme (``g7e.2xlarge``,
-    see ``GPU_SCHEMES``), gives ``(None, None)``: AI, model and count unknown.
+    see ``gpu_schemes``), gives ``(None, None)``: AI, model and count unknown.
     """
     return load().accelerator_info(instance_type, provider)
 
 
-# Naming schemes whose every family is accelerated: a family newer than the card is still GPU/
-# accelerator capacity.  AWS p*/g*/gr*/trn*/inf*/dl* (and SageMaker ml.*), GCP A- and G-series
-# accelerator-optimized types (a2/a3/a4/g2/g4...), Azure N-series (NC/ND/NG/NV).  Group 1 is the family.
-GPU_SCHEMES = (
-    ("aws", re.compile(r"^(?:ml\.)?((?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*)\.[a-z0-9-]+$")),
-    ("gcp", re.compile(r"^((?:a|g)[0-9]+[a-z]*)-[a-z]+-[0-9]+[a-z]*$")),
-    ("azure", re.compile(r"^standard_(n[cdgv][a-z]*[0-9]+[a-z0-9_]*)$")),
-)
-AWS_ACCELERATED_FAMILY = re.compile(r"^(?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*$")
+@cache  # compiled on first use (~3 M instructions at import): only a type missing from the card needs them
+def gpu_schemes() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Naming schemes whose every family is accelerated: a family newer than the card is still GPU/
+    accelerator capacity.  AWS p*/g*/gr*/trn*/inf*/dl* (and SageMaker ml.*), GCP A- and G-series
+    accelerator-optimized types (a2/a3/a4/g2/g4...), Azure N-series (NC/ND/NG/NV).  Group 1 is the family."""
+    return (
+        ("aws", re.compile(r"^(?:ml\.)?((?:p|g|gr|trn|inf|dl)[0-9]+[a-z0-9-]*)\.[a-z0-9-]+$")),
+        ("gcp", re.compile(r"^((?:a|g)[0-9]+[a-z]*)-[a-z]+-[0-9]+[a-z]*$")),
+        ("azure", re.compile(r"^standard_(n[cdgv][a-z]*[0-9]+[a-z0-9_]*)$")),
+    )
 
 
 def unknown_gpu_family(instance_type: str | None, provider: str | None = None) -> str | None:

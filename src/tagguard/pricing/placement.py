@@ -30,6 +30,7 @@ priced pools' capacity (units x GPUs per unit); one that asks for more stays cou
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 from collections.abc import Iterable
 
@@ -326,8 +327,16 @@ TPU_TOPOLOGY_KEY = "cloud.google.com/gke-tpu-topology"
 # GPUs passed through whole to VMs (KubeVirt, Kata): the device plugin names the resource after the PCI device,
 # chip first (nvidia.com/TU104GL_Tesla_T4, GA100_A100_PCIE_40GB, AD102GL_L40S); NVIDIA vGPU profiles name the
 # board and the frame buffer (nvidia.com/GRID_T4-1Q, NVIDIA_L40S-12Q: the reader counts the share of the board)
-_PASSTHROUGH = re.compile(r"^nvidia\.com/(?:G[KMPVAHB]|TU|AD)[0-9]{2,3}[A-Z]{0,3}_([A-Za-z0-9_]{1,120})$")
-_VGPU = re.compile(r"^nvidia\.com/(?:GRID|NVIDIA)_([A-Za-z0-9]{1,16})-[0-9]{1,4}[A-Za-z]{1,2}$")
+# The regexes of this module are compiled on first use (each getter is cached, so the pattern is the same
+# object every call): most scans never reach them, and compiling one at import costs ~1 M instructions.
+@cache
+def _passthrough() -> re.Pattern[str]:
+    return re.compile(r"^nvidia\.com/(?:G[KMPVAHB]|TU|AD)[0-9]{2,3}[A-Z]{0,3}_([A-Za-z0-9_]{1,120})$")
+
+
+@cache
+def _vgpu() -> re.Pattern[str]:
+    return re.compile(r"^nvidia\.com/(?:GRID|NVIDIA)_([A-Za-z0-9]{1,16})-[0-9]{1,4}[A-Za-z]{1,2}$")
 
 
 def named_models(resource: str) -> tuple[str, list[str]] | None:
@@ -336,10 +345,10 @@ def named_models(resource: str) -> tuple[str, list[str]] | None:
     the A100, the word A100 is); ``None`` for any other resource."""
     from tagguard.pricing.gpus import short_gpu_model
 
-    m = _PASSTHROUGH.match(resource)
+    m = _passthrough().match(resource)
     kind = "passthrough"
     if m is None:
-        m, kind = _VGPU.match(resource), "vGPU"
+        m, kind = _vgpu().match(resource), "vGPU"
     if m is None:
         return None
     models = [x for x in (short_gpu_model(w) for w in m.group(1).split("_") if w) if x]
@@ -509,12 +518,9 @@ def _resolve_one(r: Any, c: Any, want: dict[str, Any], pools: list[tuple[Any, di
 CLOUDS = ("aws", "gcp", "azure")
 _CLOUD_OF_TYPE_PREFIX = (("aws_", "aws"), ("google_", "gcp"), ("azurerm_", "azure"), ("azapi_", "azure"))
 _CLOUD_OF_KIND = {"EC2NodeClass": "aws", "AKSNodeClass": "azure", "GCENodeClass": "gcp"}
-# Terraform types that are compute capacity (an instance, a node group, a VM scale set...), GPU or not
-_CAPACITY_TYPE = re.compile(r"instance|node_group|node_pool|virtual_machine|kubernetes_cluster|autoscaling_group|"
-                            r"launch_template|compute_environment|compute_cluster|tpu")
 # GPU models that NVIDIA MIG partitions (nvidia.com/mig-<g>g.<mem>gb runs only on these)
 MIG_MODELS = ("A100", "A30", "H100", "H200", "H20", "GH200", "B200", "B300")
-_MIG = re.compile(r"^nvidia\.com/mig-")
+_MIG = "nvidia.com/mig-"  # a prefix: str.startswith answers what the regex ^nvidia\.com/mig- did, uncompiled
 FLOOR_KEY = "_unplaced_floor"  # Resource.meta: the floor the pricing engine may use (popped by attribute())
 # Resource.meta: why the type placement chose is the cheapest of several (a lower bound; popped by attribute())
 PLACEMENT_FLOOR_KEY = "_placement_lower_bound"
@@ -575,6 +581,13 @@ class _Scan:
         return out
 
 
+@cache
+def _capacity_type() -> re.Pattern[str]:
+    """Terraform types that are compute capacity (an instance, a node group, a VM scale set...), GPU or not."""
+    return re.compile(r"instance|node_group|node_pool|virtual_machine|kubernetes_cluster|autoscaling_group|"
+                      r"launch_template|compute_environment|compute_cluster|tpu")
+
+
 def _clouds_of(r: Any) -> tuple[set[str], bool]:
     """(the clouds a resource belongs to, whether it is capacity: compute, a node pool, a node class)."""
     found: set[str] = set()
@@ -582,7 +595,7 @@ def _clouds_of(r: Any) -> tuple[set[str], bool]:
     for prefix, cloud in _CLOUD_OF_TYPE_PREFIX:
         if t.startswith(prefix):
             found.add(cloud)
-    capacity = t in _CLOUD_OF_KIND or bool(found and _CAPACITY_TYPE.search(t))
+    capacity = t in _CLOUD_OF_KIND or bool(found and _capacity_type().search(t))
     if t in _CLOUD_OF_KIND:
         found.add(_CLOUD_OF_KIND[t])
     if r.source == "aws":
@@ -679,7 +692,7 @@ def _floor_of(names: tuple[str, ...], gpus: float, landable: list[tuple[Any, dic
         why = "is not an accelerator resource the rate card knows" if None in vendors else "mixes accelerator vendors"
         return {"none": f"no lower bound: {shown} {why}"}, (), []
     vendor = vendors.pop()
-    mig = any(_MIG.match(n) for n in names)
+    mig = any(n.startswith(_MIG) for n in names)
     rates = card if card is not None else catalog.load()
 
     def fits(info: Any) -> bool:
@@ -948,7 +961,11 @@ def _labels_no_pool_sets(want: dict[str, Any], known: set) -> list[tuple[str, st
 
 # Custom label keys whose name says they hold an instance type, family or GPU model: only their wording in the
 # note depends on it (the value is never read as a type: a label's text is the cluster owner's, not the cloud's)
-_TYPEISH_KEY = re.compile(r"(?i)instance.?type|instance.?family|machine.?type|vm.?size|sku|gpu|accelerator")
+@cache
+def _typeish_key() -> re.Pattern[str]:
+    return re.compile(r"(?i)instance.?type|instance.?family|machine.?type|vm.?size|sku|gpu|accelerator")
+
+
 _MAX_SHOWN = 64
 
 
@@ -992,7 +1009,7 @@ def _unset_text(unset: list[tuple[str, str, list[str]]], card: Any = None) -> st
     pl = len(unset) > 1
     text = (f"its node selector / affinity asks for {', '.join(shown)}{more}, which no node pool in the scanned "
             f"files sets (label{'s' if pl else ''} of a pool not in the scan)")
-    typeish = [(k, v) for k, op, vals in unset[:5] if _TYPEISH_KEY.search(k) and op == "In" for v in vals[:4]]
+    typeish = [(k, v) for k, op, vals in unset[:5] if _typeish_key().search(k) and op == "In" for v in vals[:4]]
     if typeish:
         names = _card_names(rates)
         unknown = [v for _k, v in typeish if v.strip().lower() not in names]
@@ -1335,10 +1352,22 @@ def terraform_pool(rtype: str, body: Any, scope: Any, address: str, res: Any) ->
 
 # --- pools declared as inputs of module calls that are not evaluated ------------------------------
 
-_HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_]*)[ \t]*\n(.*?)\n[ \t]*\1[ \t]*$", re.S | re.M)
-_INTERP = re.compile(r"\$\{[^{}\n]*\}")
-_DIRECTIVE = re.compile(r"^[ \t]*%\{[^}\n]*\}[ \t]*$", re.M)
 MAX_INPUT_CHARS = 512 * 1024
+
+
+@cache
+def _heredoc() -> re.Pattern[str]:
+    return re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_]*)[ \t]*\n(.*?)\n[ \t]*\1[ \t]*$", re.S | re.M)
+
+
+@cache
+def _interp() -> re.Pattern[str]:
+    return re.compile(r"\$\{[^{}\n]*\}")
+
+
+@cache
+def _directive() -> re.Pattern[str]:
+    return re.compile(r"^[ \t]*%\{[^}\n]*\}[ \t]*$", re.M)
 
 
 def _label_map(value: Any) -> dict[str, str]:
@@ -1421,15 +1450,15 @@ def module_input_pools(inst: Any, call: Any, name: str) -> list[Any]:
             continue
         if "nodePool" not in text and "NodePool" not in text:
             continue
-        for m in _HEREDOC.finditer(text):
+        for m in _heredoc().finditer(text):
             yaml_text = m.group(2)
             for _ in range(8):  # nested interpolations `${a ? "x: ${b}" : ""}`, innermost first
-                yaml_text, n = _INTERP.subn("\x00", yaml_text)
+                yaml_text, n = _interp().subn("\x00", yaml_text)
                 if not n:
                     break
             # a line that is only an interpolation inserts YAML of its own (unknown): left out
             yaml_text = "\n".join(ln for ln in yaml_text.split("\n") if ln.strip() != "\x00")
-            yaml_text = _DIRECTIVE.sub("", yaml_text.replace("\x00", "unknown"))
+            yaml_text = _directive().sub("", yaml_text.replace("\x00", "unknown"))
             import textwrap
 
             try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from ..values import EvalError
@@ -10,7 +11,11 @@ from ._common import text as _s
 
 FUNCTIONS: Table = {}
 register = registrar(FUNCTIONS)
-_DATE_TOKENS = re.compile(r"'[^']*'|YYYY|YY|MMMM|MMM|MM|M|DD|D|EEEE|EEE|hh|h|HH|H|mm|m|ss|s|AA|aa|ZZZZZ|ZZZZ|ZZZ|Z")
+
+
+@cache  # compiled at the first formatdate() (~1 M instructions at import, for a function few modules call)
+def _date_tokens() -> re.Pattern[str]:
+    return re.compile(r"'[^']*'|YYYY|YY|MMMM|MMM|MM|M|DD|D|EEEE|EEE|hh|h|HH|H|mm|m|ss|s|AA|aa|ZZZZZ|ZZZZ|ZZZ|Z")
 
 
 @register("formatdate")
@@ -21,7 +26,7 @@ def formatdate(spec: Any, timestamp: Any) -> str:
         moment = datetime.fromisoformat(_s(timestamp).replace("Z", "+00:00"))
     except ValueError:
         raise EvalError(f"not an RFC 3339 timestamp: {timestamp!r}") from None
-    return _DATE_TOKENS.sub(lambda m: _date_token(m.group(0), moment), _s(spec))
+    return _date_tokens().sub(lambda m: _date_token(m.group(0), moment), _s(spec))
 
 
 def _date_token(token: str, moment: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from ..evaluate import EvalError, check_chars, spend
@@ -191,7 +192,9 @@ def regexall(pattern: Any, text: Any) -> list:
     return [_match_value(m) for m in _compile_regex(_s(pattern)).finditer(_s(text))]
 
 
-_FORMAT_RE = re.compile(r"%(?:\[(\d+)\])?([-+ #0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
+@cache  # compiled at the first format() (~1 M instructions at import, for a function few modules call)
+def _format_re() -> re.Pattern[str]:
+    return re.compile(r"%(?:\[(\d+)\])?([-+ #0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
 
 
 @register("format")
@@ -209,7 +212,7 @@ def format_(fmt: Any, *args: Any) -> str:
         state["next"] = index + 1
         return _pad(_format_verb(kind, args[index], flags, precision), flags, width)
 
-    return _FORMAT_RE.sub(verb, fmt)
+    return _format_re().sub(verb, fmt)
 
 
 def _format_verb(kind: str, value: Any, flags: str, precision: str | None) -> str:
