@@ -76,6 +76,8 @@ def _costs() -> list[Cost | None]:
         Cost(hourly_usd=0.0, monthly_usd=0.0, gpu_hours_per_month=0.0, reason="free"),
         Cost(hourly_usd=-0.0, monthly_usd=-0.0, gpu_hours_per_month=-0.0, reason="free"),
         Cost(hourly_usd=0, monthly_usd=0, gpu_hours_per_month=0, reason="free"),
+        Cost(hourly_usd=-0.0, gpu_hours_per_month=1),  # a float zero next to 1 / True (the keys' slower path)
+        Cost(hourly_usd=-0.0, gpu_hours_per_month=True),  # type: ignore[arg-type]
         Cost(hourly_usd=math.nan, reason="nan"),
         Cost(reason="no rate \u202e for é"),
         Cost(hourly_usd=3.0, monthly_usd=2190.0, attributed_from=["aws_eks_node_group.gpu"]),
@@ -148,10 +150,14 @@ def test_equal_computes_and_costs_are_encoded_once_per_write(monkeypatch):
 
 def test_the_memo_keys_tell_apart_what_writes_differently():
     key = json_format._exact_key
-    assert len({key([1]), key([1.0]), key([True])}) == 3
-    assert key([0.0]) != key([-0.0]) and key([0]) != key([False])
-    assert key([[1]]) != key([[True]]) and key([[0.0]]) != key([[-0.0]])
-    assert key([{"a": 1}]) is None and key([(1,)]) is None and key([_Str("s")]) is None
+    assert len({key((1,)), key((1.0,)), key((True,))}) == 3
+    assert key((0.0,)) != key((-0.0,)) and key((0,)) != key((False,)) and key((0.0,)) != key((0,))
+    assert key(([1],)) != key(([True],)) and key(([0.0],)) != key(([-0.0],)) and key(([1],)) != key((1,))
+    assert key(("1.0", 2)) != key((1.0, 2)) and key(("-0.0",)) != key((-0.0,))
+    assert key((0.0, 1)) != key((0.0, True)) and key(([], 1)) != key(([], True))
+    assert key(({"a": 1},)) is None and key(((1,),)) is None and key((_Str("s"),)) is None
+    nan = math.nan
+    assert key((nan, 1)) == key((nan, 1)) and key((nan,)) != key((float("nan"),))
     assert json_format._compute_key(_SubCompute()) is None
     shared = _shared_line({"units": 1, "usd_per_hour": 1.5})
     assert shared is _shared_line({"units": 1, "usd_per_hour": 1.5})
