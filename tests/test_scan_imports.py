@@ -94,3 +94,40 @@ def test_lazily_compiled_patterns_still_match():
     assert strings.format_("%s-%03d", "a", 7) == "a-007"
     assert catalog.unknown_gpu_family("g99e.2xlarge", "aws") == "g99e"
     assert placement.named_models("nvidia.com/GRID_T4-1Q") == ("vGPU", ["T4"])
+
+
+# Modules a plain Terraform scan (whole numbers, no plan, no base) never needs; each is imported where used.
+NOT_IMPORTED = ("decimal",)
+
+
+def test_a_plain_terraform_scan_does_not_import(tmp_path):
+    (tmp_path / "main.tf").write_text('variable "n" {\n  default = 2\n}\n'
+                                      'resource "aws_instance" "gpu" {\n  count = var.n\n'
+                                      '  instance_type = "g5.xlarge"\n'
+                                      '  root_block_device {\n    volume_size = 100\n  }\n'
+                                      '  tags = merge({ project = "p" }, { team = "t" })\n}\n')
+    code = f"""
+        import sys
+        from tagguard.cli import main
+        try:
+            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
+        except SystemExit:
+            pass
+        print("imported:", *[m for m in {NOT_IMPORTED!r} if m in sys.modules])
+    """
+    assert _fresh(code) == ["imported:"]
+    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text()
+
+
+def test_whole_number_literals_read_as_decimal_read_them():
+    from decimal import Decimal
+
+    from tagguard.hcl._compile import parse_numeric
+
+    def by_decimal(text):
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
+
+    for text in ("0", "7", "007", "100", "9" * 18, "9" * 19, "1" * 5000, "1.5", "1e3", "2.50", "1E-2"):
+        got = parse_numeric(text)
+        assert got == by_decimal(text) and type(got) is type(by_decimal(text)), text

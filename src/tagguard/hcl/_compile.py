@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import sys
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -761,6 +760,12 @@ def unescape_template(raw: str) -> str:
 
 
 def parse_numeric(text: str) -> Any:
+    # A short run of ASCII digits is a whole number: int() gives Decimal's exact value (and stays far under
+    # int()'s digit limit, which Decimal does not have); the decimal module is then never imported.
+    if len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    from decimal import Decimal, InvalidOperation  # for a fraction, an exponent or a long number (~5 M instructions)
+
     try:
         number = Decimal(text)
     except InvalidOperation:

@@ -12,7 +12,6 @@ Two extra kinds carry what cannot be known before ``terraform apply``:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 from collections.abc import Iterable
 
@@ -128,6 +127,8 @@ def format_number(value: Any) -> str:
         return str(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise EvalError("cannot render a non-finite number")
+    from decimal import Decimal  # only a float reaches here: most modules hold whole numbers only (~5 M instructions)
+
     text = format(Decimal(repr(value)), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
