@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from ._compile import _SHARE_MAX, Compiler, _share, unescape_quoted
 from .evaluate import ChildScope, Expr, Invalid, Source
-from .functions import Table, function_table
+from .functions import Function, function_table
 from .values import PartialMap, Unknown
 
 MAX_EXPR_DEPTH = 256  # tree-sitter node depth inside one attribute
@@ -156,7 +156,7 @@ class HclFile:
 # --- parsing ------------------------------------------------------------------------
 
 
-def parse(data: bytes, filename: str, functions: Table | None = None) -> HclFile:
+def parse(data: bytes, filename: str, functions: Mapping[str, Function] | None = None) -> HclFile:
     """Parse Terraform HCL; never raises.  Function calls are bound to ``functions`` (default:
     ``FUNCTIONS``, Terraform's built-ins)."""
     if isinstance(data, str):
@@ -445,7 +445,7 @@ def _pieces(data: bytes, cuts: list[int], limit: int) -> Iterator[tuple[int, int
 
 
 class _Reader:
-    def __init__(self, data: bytes, filename: str, functions: Table | None = None) -> None:
+    def __init__(self, data: bytes, filename: str, functions: Mapping[str, Function] | None = None) -> None:
         data, long = shrink_long_runs(data)
         self.data = data
         self.filename = filename
@@ -754,7 +754,7 @@ def _too_deep(node: Any) -> bool:
 # --- convenience entry points ---------------------------------------------------------
 
 
-def parse_expression(text: str, filename: str = "<expr>", functions: Table | None = None) -> Expr:
+def parse_expression(text: str, filename: str = "<expr>", functions: Mapping[str, Function] | None = None) -> Expr:
     """Compile one expression from text (tests, CLI overrides, tfvars values)."""
     hcl = parse(("__expr__ = " + text + "\n").encode("utf-8", "replace"), filename, functions)
     attr = hcl.body.get("__expr__")
@@ -764,7 +764,7 @@ def parse_expression(text: str, filename: str = "<expr>", functions: Table | Non
     return attr.expr
 
 
-def compile_template(text: str, filename: str = "<template>", functions: Table | None = None) -> Expr:
+def compile_template(text: str, filename: str = "<template>", functions: Mapping[str, Function] | None = None) -> Expr:
     """Compile a bare template (a ``templatefile()`` file) into an Expr."""
     marker = "TAGGUARD_TEMPLATE_END_" + os.urandom(6).hex()
     head = f"__template__ = <<{marker}\n".encode()
@@ -785,7 +785,7 @@ def compile_template(text: str, filename: str = "<template>", functions: Table |
 
 # Terraform's built-in functions: what a call means unless the caller gives ``parse`` another table.
 # templatefile() compiles the file it reads here, with this table again.
-FUNCTIONS: Table = function_table(compile_template)
+FUNCTIONS: Mapping[str, Function] = function_table(compile_template)
 
 
 def _find_heredoc(node: Any) -> Any:
