@@ -124,16 +124,30 @@ class TagMap:
                 known[key] = val
                 origins[key] = origin
                 continue
-            if isinstance(val, Unknown):
-                out.unresolved[key] = val.reason or "known only after apply"
-            elif val is None:
+            if val is None:
                 continue  # Terraform drops null-valued tags
-            elif isinstance(val, (Mapping, list)):
-                out.unresolved[key] = "value is not a string"
+            resolved, text = _tag_value(val)
+            if resolved:
+                known[key] = text
             else:
-                out.known[key] = _tag_str(val)
-            out.origins[key] = origin
+                out.unresolved[key] = text
+            origins[key] = origin
         return out
+
+    def put(self, key: str, value: Any, origin: str) -> None:
+        """``self.absorb(TagMap.of({key: value}, origin))`` for one tag, without building that
+        one-key map (ASG ``tag`` blocks: one call per block)."""
+        if value is None:
+            return  # Terraform drops null-valued tags
+        resolved, text = (True, value) if type(value) is str else _tag_value(value)
+        if resolved:
+            self.known[key] = text
+            if self.unresolved:
+                self.unresolved.pop(key, None)
+        else:
+            self.unresolved[key] = text
+            self.known.pop(key, None)
+        self.origins[key] = origin
 
     def overlay(self, other: TagMap) -> TagMap:
         """``other`` wins on conflicts (resource tags over provider default tags)."""
@@ -180,6 +194,16 @@ class TagMap:
         res.tags_open = self.open
         res.open_reason = self.open_reason
         res.tag_origins = dict(self.origins)
+
+
+def _tag_value(val: Any) -> tuple[bool, str]:
+    """A tag value that is not a string or null: ``(True, text)`` when it is known (numbers,
+    booleans), ``(False, why)`` when it is unresolved."""
+    if isinstance(val, Unknown):
+        return False, val.reason or "known only after apply"
+    if isinstance(val, (Mapping, list)):
+        return False, "value is not a string"
+    return True, _tag_str(val)
 
 
 def _tag_str(value: Any) -> str:

@@ -864,12 +864,12 @@ def ex_autoscaling_group(walker, res, spec, body, scope, inst, effective, defaul
             asg.open = propagated.open = True
             asg.open_reason = propagated.open_reason = "an ASG `tag` block's key is not known statically"
             continue
-        single = ex.TagMap.of({str(key): value if value is not ex._MISSING else None}, "ASG `tag` block")
-        asg.absorb(single)
+        tag_value = value if value is not ex._MISSING else None
+        asg.put(str(key), tag_value, "ASG `tag` block")
         if prop is True or prop == "true":
-            propagated.absorb(single)
+            propagated.put(str(key), tag_value, "ASG `tag` block")
         elif isinstance(prop, Unknown):
-            propagated.absorb(single)
+            propagated.put(str(key), tag_value, "ASG `tag` block")
         else:
             stuck[str(key)] = "the ASG"
     for k in defaults.keys():

@@ -1,0 +1,42 @@
+"""TagMap: the one-tag ``put`` the ASG reader uses is exactly ``absorb(TagMap.of({key: value}))``."""
+from __future__ import annotations
+
+import itertools
+
+from tagguard.hcl.values import PartialMap, Unknown
+from tagguard.sources.terraform.extract import TagMap
+
+VALUES = ["ml", "", None, Unknown("var.team has no default"), Unknown(""), 3, 2.0, 2.5, True, False,
+          ["a"], {"a": "b"}, PartialMap({"a": "b"})]
+
+
+def _state(tm: TagMap) -> tuple:
+    return (list(tm.known.items()), list(tm.unresolved.items()), tm.open, tm.open_reason, list(tm.origins.items()))
+
+
+def _start(kind: str) -> TagMap:
+    if kind == "empty":
+        return TagMap()
+    tm = TagMap.of({"team": "ml", "env": Unknown("after apply"), "owner": 7}, "`tags`")
+    if kind == "open":
+        tm.open, tm.open_reason = True, "`tags` merges values tagguard cannot see"
+    return tm
+
+
+def test_put_is_absorb_of_a_one_key_map() -> None:
+    for kind, key, value in itertools.product(("empty", "filled", "open"), ("team", "env", "new"), VALUES):
+        by_put, by_absorb = _start(kind), _start(kind)
+        by_put.put(key, value, "ASG `tag` block")
+        by_absorb.absorb(TagMap.of({key: value}, "ASG `tag` block"))
+        assert _state(by_put) == _state(by_absorb), (kind, key, value)
+
+
+def test_put_in_sequence_keeps_absorb_order() -> None:
+    # a key that turns from unresolved to known moves to the end of `known`, as with absorb
+    seq = [("a", Unknown("x")), ("b", "1"), ("a", "2"), ("c", None), ("b", 3), ("a", None), ("d", ["l"])]
+    by_put, by_absorb = TagMap(), TagMap()
+    for key, value in seq:
+        by_put.put(key, value, "o")
+        by_absorb.absorb(TagMap.of({key: value}, "o"))
+    assert _state(by_put) == _state(by_absorb)
+    assert list(by_put.known) == ["b", "a"]
