@@ -35,6 +35,11 @@ WORKLOAD_KEYS = ("workload", "workload-type", "workload_type", "job-type", "purp
 ENV_KEYS = ("environment", "env", "stage")
 _TRAIN = re.compile(r"train|fine-?tun", re.I)
 _SERVE = re.compile(r"infer|serv|endpoint|online", re.I)
+# The same words without re.I, for ASCII text lowered first: re.I's Unicode folding costs ~10x a plain search
+# (4.3 vs 0.4 us), and every priced resource is read this way.  Exact: the patterns are ASCII, and in ASCII text
+# a letter matches under re.I exactly when its lower case matches the lower-case pattern.
+_TRAIN_LOWER = re.compile(r"train|fine-?tun")
+_SERVE_LOWER = re.compile(r"infer|serv|endpoint|online")
 _PROD = {"prod", "production", "prd"}
 
 
@@ -49,7 +54,13 @@ def _words(res: Resource) -> list[str]:
 def is_training(res: Resource) -> bool:
     if res.type in TRAINING_KINDS:
         return True
-    return any(_TRAIN.search(w) for w in _words(res))
+    return any(_says(_TRAIN_LOWER, _TRAIN, w) for w in _words(res))
+
+
+def _says(lower: re.Pattern[str], folding: re.Pattern[str], word: str) -> bool:
+    if word.isascii():
+        return lower.search(word.lower()) is not None
+    return folding.search(word) is not None
 
 
 def is_serving(res: Resource) -> bool:
@@ -57,7 +68,7 @@ def is_serving(res: Resource) -> bool:
         return False
     if res.type in SERVING_TYPES:
         return True
-    return any(_SERVE.search(w) and "batch" not in w.lower() for w in _words(res))
+    return any(_says(_SERVE_LOWER, _SERVE, w) and "batch" not in w.lower() for w in _words(res))
 
 
 def is_production(res: Resource) -> bool:
