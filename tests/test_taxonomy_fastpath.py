@@ -201,3 +201,22 @@ def test_a_terraform_scan_with_the_default_taxonomy_does_not_import_jsonschema(t
     assert proc.stderr.strip().endswith("False"), proc.stderr
     findings = json.loads(out.read_text(encoding="utf-8"))["findings"]
     assert {f["rule"] for f in findings} >= {"missing-tag", "invalid-value"}, findings
+
+
+def test_empty_unresolved_and_reasons_share_the_memo_entry_of_any_empty_spelling():
+    # evaluate() builds its memo key without a sort for an empty list of unresolved keys or reasons:
+    # every empty spelling must still be the same key, and a non-empty one still a different answer
+    from tagguard.config import DEFAULT_TAXONOMY
+    from tagguard.resources import data_file
+
+    tax = tx.load_taxonomy(data_file(DEFAULT_TAXONOMY))
+    tags = {"project": "p", "Name": "x"}
+    first = tax.evaluate(tags)
+    for unresolved, reasons in (([], None), ((), {}), (iter(()), {}), (["project"], None)):
+        assert tax.evaluate(tags, unresolved, False, "aws", reasons) is first
+    assert len(tax._cache) == 1
+    why = {"environment": "var.env has no default"}
+    unknown = tax.evaluate(tags, ["environment"], False, "aws", why)
+    assert unknown != first and len(tax._cache) == 2
+    assert any(i.tag == "environment" and i.category == "unresolved_value" for i in unknown)
+    assert tax.evaluate(dict(tags), ("environment",), False, "aws", dict(why)) is unknown
