@@ -273,11 +273,13 @@ def get_path(body, path: str, scope) -> Any:
         if len(_PATHS) < 4096:  # config-declared kinds add paths too: bounded
             _PATHS[path] = parsed
     parts, star_last = parsed
+    # expr.eval directly, not through module._safe_eval: an expression's eval never raises (it returns
+    # an Unknown for what fails: hcl.evaluate.Expr.eval, plan._Expr.eval), so that frame only costs
     if len(parts) == 1:  # a top-level attribute: most paths
         attr = body.get(parts[0])
         if attr is None:
             return _MISSING
-        value = _safe_eval(attr.expr, scope)
+        value = attr.expr.eval(scope)
         return _first(value) if star_last else value
     current_body, current_scope = body, scope
     for i, part in enumerate(parts[:-1]):
@@ -288,7 +290,7 @@ def get_path(body, path: str, scope) -> Any:
         attr = current_body.get(part)
         if attr is None:
             return _MISSING
-        value = _safe_eval(attr.expr, current_scope)
+        value = attr.expr.eval(current_scope)
         for rest in parts[i + 1:]:
             if isinstance(value, list):
                 value = value[0] if value else _MISSING
@@ -302,7 +304,7 @@ def get_path(body, path: str, scope) -> Any:
     attr = current_body.get(parts[-1])
     if attr is None:
         return _MISSING
-    value = _safe_eval(attr.expr, current_scope)
+    value = attr.expr.eval(current_scope)
     return _first(value) if star_last else value
 
 
