@@ -1,4 +1,4 @@
-"""TagMap: the one-tag ``put`` the ASG reader uses is exactly ``absorb(TagMap.of({key: value}))``."""
+"""TagMap.put is exactly ``absorb(TagMap.of({key: value}))``; Kind reads a kind spec as the reader did."""
 from __future__ import annotations
 
 import itertools
@@ -40,3 +40,18 @@ def test_put_in_sequence_keeps_absorb_order() -> None:
         by_absorb.absorb(TagMap.of({key: value}, "o"))
     assert _state(by_put) == _state(by_absorb)
     assert list(by_put.known) == ["b", "a"]
+
+
+def test_kind_reads_the_spec_as_the_reader_did() -> None:
+    from tagguard.sources.terraform import extract as ex
+
+    assert ex.kind_of("aws_not_a_kind") is None
+    for rtype, spec in ex.kinds().items():
+        kind = ex.kind_of(rtype)
+        assert kind is not None and kind is ex.kind_of(rtype) and kind.spec is spec
+        assert (kind.provider, kind.service, kind.tags, kind.ai, kind.taggable) == (
+            spec.get("provider"), spec.get("service"), spec.get("tags"), spec.get("ai"), spec.get("taggable", True))
+        assert kind.style == ex.TAG_STYLE.get(spec.get("provider", "aws"), "aws")
+        assert kind.billed_by_capacity == bool(spec.get("instance_type") or spec.get("accelerator")
+                                               or spec.get("units") or spec.get("extractor"))
+        assert kind.units == (spec.get("units", []) or []) and kind.spot == (spec.get("spot", []) or [])

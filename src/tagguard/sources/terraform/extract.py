@@ -26,6 +26,48 @@ def kinds() -> dict[str, dict]:
     return shipped_yaml("kinds.yaml")
 
 
+class Kind:
+    """A kind spec (a ``kinds.yaml`` entry, or a generic one for ``scope: all``) with what the
+    reader asks of it for every resource looked up once: each lookup is exactly the
+    ``spec.get(...)`` it replaces."""
+
+    __slots__ = ("spec", "provider", "service", "tags", "tags_origin", "default_tags", "ai", "taggable",
+                 "style", "fix_provider", "instance_type", "units", "spot", "accelerator", "extractor",
+                 "billed_by_capacity")
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.provider = spec.get("provider")
+        self.service = spec.get("service")
+        self.tags = spec.get("tags")
+        self.tags_origin = f"`{self.tags}`"
+        self.default_tags = spec.get("default_tags")
+        self.ai = spec.get("ai")
+        self.taggable = spec.get("taggable", True)
+        self.fix_provider = spec.get("provider", "aws")
+        self.style = TAG_STYLE.get(self.fix_provider, "aws")
+        self.instance_type = spec.get("instance_type", []) or []
+        self.units = spec.get("units", []) or []
+        self.spot = spec.get("spot", []) or []
+        self.accelerator = spec.get("accelerator")
+        self.extractor = spec.get("extractor")
+        self.billed_by_capacity = bool(self.instance_type or self.accelerator or self.units or self.extractor)
+
+
+_KINDS: dict[str, Kind] = {}  # made on first use; only kinds.yaml's types, so bounded by the table
+
+
+def kind_of(rtype: str) -> Kind | None:
+    """The ``Kind`` of a resource type that ``kinds.yaml`` describes, else None."""
+    kind = _KINDS.get(rtype)
+    if kind is None:
+        spec = kinds().get(rtype)
+        if spec is None:
+            return None
+        kind = _KINDS[rtype] = Kind(spec)
+    return kind
+
+
 PACKAGE = "tagguard.sources.terraform"
 SHIPPED_YAML = ("kinds.yaml", "taggable.yaml")
 
@@ -357,41 +399,45 @@ def catalog_info(instance_type: str) -> tuple[str | None, float | None] | None:
         return None
 
 
-def compute_for(spec: dict, body, scope, multiplier: int | None, count: int | None,
+def compute_for(spec: dict | Kind, body, scope, multiplier: int | None, count: int | None,
                 unknown: list[str] | None = None, conflicts: list[str] | None = None) -> tuple[Compute, bool]:
     """Compute profile and whether the resource is AI, from the kind's paths.
 
     ``unknown`` collects what about the size could not be resolved (for "possibly AI");
     ``conflicts`` collects accelerator blocks that contradict a machine type's built-in GPUs."""
-    comp = Compute(provider=spec.get("provider"), service=spec.get("service"))
+    kind = spec if isinstance(spec, Kind) else Kind(spec)
+    comp = Compute(provider=kind.provider, service=kind.service)
     unknown = unknown if unknown is not None else []
-    itype = _instance_type(spec, body, scope, comp, unknown)
+    # the steps below are skipped when the kind has no paths for them, where they would do nothing
+    itype = _instance_type(kind, body, scope, comp, unknown) if kind.instance_type else None
     comp.instance_type = itype
-    ai = spec.get("ai") == "always"
+    ai = kind.ai == "always"
     if itype:
         info = catalog_info(itype)
         if info is not None:
             comp.accelerator, comp.gpus_per_unit = info
-            ai = ai or spec.get("ai") == "instance"
-    acc_path = spec.get("accelerator")
+            ai = ai or kind.ai == "instance"
+    acc_path = kind.accelerator
     if acc_path and _apply_accelerators(comp, itype, acc_path, body, scope, unknown, conflicts):
-        ai = ai or spec.get("ai") == "instance"
-    comp.units = _mul(_mul(_units(spec, body, scope, comp), count), multiplier)
-    if _is_spot(spec, body, scope):
+        ai = ai or kind.ai == "instance"
+    units = _units(kind, body, scope, comp) if kind.units else 1
+    # units x count x multiplier, None when any of them is unknown
+    comp.units = None if units is None or count is None or multiplier is None else units * count * multiplier
+    if kind.spot and _is_spot(kind, body, scope):
         comp.pricing_model = "spot"
-    if spec.get("ai") == "never":
+    if kind.ai == "never":
         ai = False
     return comp, ai
 
 
-def _instance_type(spec: dict, body, scope, comp: Compute, unknown: list[str]) -> str | None:
+def _instance_type(kind: Kind, body, scope, comp: Compute, unknown: list[str]) -> str | None:
     """The first of the kind's instance-type paths that is known (or narrowed to GPU candidates)."""
-    for path in spec.get("instance_type", []) or []:
+    for path in kind.instance_type:
         value = get_path(body, path, scope)
         if known(value) and isinstance(value, str):
             return value
         if isinstance(value, Unknown):
-            itype = size_from_unknown(comp, path, value, unknown, spec.get("provider"))
+            itype = size_from_unknown(comp, path, value, unknown, kind.provider)
             if itype:
                 return itype
     return None
@@ -422,9 +468,9 @@ def _apply_accelerators(comp: Compute, itype: str | None, acc_path: str, body, s
     return True
 
 
-def _units(spec: dict, body, scope, comp: Compute) -> int | None:
+def _units(kind: Kind, body, scope, comp: Compute) -> int | None:
     """Units per instance from the kind's unit paths (1 when none is set; None, with a note, when unknown)."""
-    for path in spec.get("units", []) or []:
+    for path in kind.units:
         value = get_path(body, path, scope)
         if known(value) and isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)
@@ -436,9 +482,9 @@ def _units(spec: dict, body, scope, comp: Compute) -> int | None:
     return 1
 
 
-def _is_spot(spec: dict, body, scope) -> bool:
+def _is_spot(kind: Kind, body, scope) -> bool:
     """Whether one of the kind's spot conditions holds."""
-    for cond in spec.get("spot", []) or []:
+    for cond in kind.spot:
         if cond.get("always"):
             return True
         value = get_path(body, cond["path"], scope)
@@ -540,12 +586,6 @@ def _accelerators(body, path: str, scope) -> tuple[str, float | None] | None:
     if total == 0:
         return None
     return (model or "GPU", total)
-
-
-def _mul(a: int | None, b: int | None) -> int | None:
-    if a is None or b is None:
-        return None
-    return a * b
 
 
 if __name__ == "__main__":  # python -m tagguard.sources.terraform.extract: refresh the JSON twins

@@ -473,14 +473,15 @@ class _Walker:
 
             self.helm_items.extend(helm_release.items(self, inst, loc))
             return []
-        spec = ex.kinds().get(rtype)
+        kind = ex.kind_of(rtype)
         body = block.body
-        if spec is None:
+        if kind is None:
             if not self.scope_all:
                 return []
             spec = _generic_spec(rtype, body)
             if spec is None:
                 return []
+            kind = ex.Kind(spec)
         provider_ref = None
         pattr = body.get("provider")
         if pattr is not None:
@@ -496,7 +497,7 @@ class _Walker:
             count = bindings.pop("__count__", 1) if "__count__" in bindings else 1
             scope = bound_scope(inst, bindings)
             address = f"{inst.prefix}{rtype}.{rname}{suffix}"
-            res, extra = self.build(rtype, spec, body, scope, inst, provider, address, loc, count)
+            res, extra = self.build(rtype, kind, body, scope, inst, provider, address, loc, count)
             res.suppressions = suppressions
             out.append((res, body, scope, extra))
         return out
@@ -550,35 +551,34 @@ class _Walker:
             self.k8s_items.append({"objs": objs, "yaml": yaml_text, "file": loc.file, "line": loc.block.line,
                                    "address": address, "module": inst.prefix.rstrip(".") or None, "files": read})
 
-    def build(self, rtype, spec, body, scope, inst, provider, address, loc, count):
-        style = ex.TAG_STYLE.get(spec.get("provider", "aws"), "aws")
-        tags_path = spec.get("tags")
+    def build(self, rtype, kind: ex.Kind, body, scope, inst, provider, address, loc, count):
+        tags_path = kind.tags
         if tags_path:
             value = ex.get_path(body, tags_path, scope)
-            own = ex.TagMap.of(None if value is ex._MISSING else value, f"`{tags_path}`")
+            own = ex.TagMap.of(None if value is ex._MISSING else value, kind.tags_origin)
         else:
             own = ex.TagMap()
         defaults = _default_tag_map(provider)
         # default tags are known even where they do not apply (ASGs), to say so
-        effective = defaults.overlay(own) if spec.get("default_tags") else own
+        effective = defaults.overlay(own) if kind.default_tags else own
         unknown: list[str] = []
         conflicts: list[str] = []
-        comp, ai = ex.compute_for(spec, body, scope, inst.multiplier, count, unknown, conflicts)
+        comp, ai = ex.compute_for(kind, body, scope, inst.multiplier, count, unknown, conflicts)
         if provider is not None and isinstance(provider.region, str):
             comp.region = provider.region
         res = Resource(address=address, type=rtype, source="terraform", file=loc.file, line=loc.block.line,
-                       ai=ai, taggable=spec.get("taggable", True), tag_style=style, compute=comp,
-                       tag_fix_hint=FIX_HINT.get(spec.get("provider", "aws")))
+                       ai=ai, taggable=kind.taggable, tag_style=kind.style, compute=comp,
+                       tag_fix_hint=FIX_HINT.get(kind.fix_provider))
         module = inst.prefix.rstrip(".")
         if module:
             res.meta["module"] = module
         res.meta["_size_unknown"] = unknown
-        extractor = spec.get("extractor")
+        extractor = kind.extractor
         extra = None
         if extractor:
             handler = EXTRACTORS.get(extractor)
             if handler is not None:
-                effective, extra = handler(self, res, spec, body, scope, inst, effective, defaults, own)
+                effective, extra = handler(self, res, kind.spec, body, scope, inst, effective, defaults, own)
         res.meta.pop("_size_unknown", None)
         if rtype in ("aws_eks_node_group", "google_container_node_pool", "azurerm_kubernetes_cluster_node_pool"):
             from tagguard.pricing.placement import terraform_pool  # labels/taints/types the pods select
@@ -592,11 +592,9 @@ class _Walker:
                 message=f"{address}: {text}; the machine type's GPUs are counted",
                 fix=("remove the accelerator block (the machine type attaches its GPUs),"
                      " or make it match the machine type")))
-        if spec.get("ai") == "instance" and not res.ai and unknown and _may_exist(res.compute or comp):
+        if kind.ai == "instance" and not res.ai and unknown and _may_exist(res.compute or comp):
             self.possibly_ai(res, comp, unknown)
-        billed_by_capacity = bool(spec.get("instance_type") or spec.get("accelerator") or spec.get("units")
-                                  or spec.get("extractor"))
-        if not res.ai or not billed_by_capacity:
+        if not res.ai or not kind.billed_by_capacity:
             res.compute = None  # AI services billed per request/storage (models, domains) have no compute profile
         elif res.compute is None and not res.meta.get("served_by") and rtype != "aws_sagemaker_endpoint_configuration":
             res.compute = comp
