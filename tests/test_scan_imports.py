@@ -96,8 +96,9 @@ def test_lazily_compiled_patterns_still_match():
     assert placement.named_models("nvidia.com/GRID_T4-1Q") == ("vGPU", ["T4"])
 
 
-# Modules a plain Terraform scan (whole numbers, no plan, no base) never needs; each is imported where used.
-NOT_IMPORTED = ("decimal",)
+# Modules a plain Terraform scan (whole numbers, no plan, no base, no rule doc page) never needs; each is imported
+# where used.
+NOT_IMPORTED = ("decimal", "tagguard.rules.docpages")
 
 
 def test_a_plain_terraform_scan_does_not_import(tmp_path):

@@ -8,70 +8,29 @@ can produce (parse errors, inputs not scanned) are registered too, with their do
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from typing import TYPE_CHECKING
 from collections.abc import Iterable
 
 from tagguard.rules.registry import RULES, Rule, checks
 
-__all__ = ["RULES", "Rule", "RuleDoc", "all_docs", "apply_severities", "get_doc", "known_rule_ids",
-           "run_checks"]
+if TYPE_CHECKING:
+    from tagguard.rules.docpages import RuleDoc
+
+__all__ = ["RULES", "Rule", "all_docs", "apply_severities", "get_doc", "known_rule_ids", "run_checks"]
 
 
-@dataclass(frozen=True)
-class RuleDoc:
-    id: str
-    category: str
-    severity: str
-    summary: str
-    body: str  # Markdown: What it checks / Why it matters / Example / Fix
-
-    def section(self, title: str) -> str:
-        out, on = [], False
-        for line in self.body.splitlines():
-            if line.startswith("## "):
-                on = line[3:].strip().lower().startswith(title.lower())
-                continue
-            if on:
-                out.append(line)
-        return "\n".join(out).strip()
-
-
-@cache
 def all_docs() -> dict[str, RuleDoc]:
-    from tagguard.resources import package_file
+    """Every rule's doc page, by id (read once)."""
+    from tagguard.rules import docpages
 
-    docs = {}
-    for path in sorted(package_file("tagguard.rules", "docs").glob("*.md")):
-        doc = _parse_doc(path.read_text(encoding="utf-8"))
-        docs[doc.id] = doc
-    return docs
+    return docpages.all_docs()
 
 
 def get_doc(name: str) -> RuleDoc | None:
     """A rule by id (``missing-tag``) or category (``missing_tag``)."""
-    docs = all_docs()
-    if name in docs:
-        return docs[name]
-    norm = name.replace("_", "-").lower()
-    if norm in docs:
-        return docs[norm]
-    for doc in docs.values():
-        if doc.category == name:
-            return doc
-    return None
+    from tagguard.rules import docpages
 
-
-def _parse_doc(text: str) -> RuleDoc:
-    meta: dict[str, str] = {}
-    body = text
-    if text.startswith("---"):
-        head, _, body = text[3:].partition("\n---")
-        for line in head.strip().splitlines():
-            key, _, value = line.partition(":")
-            meta[key.strip()] = value.strip()
-    return RuleDoc(id=meta["id"], category=meta["category"], severity=meta.get("severity", "error"),
-                   summary=meta.get("summary", ""), body=body.strip())
+    return docpages.get_doc(name)
 
 
 def known_rule_ids() -> list[str]:
