@@ -146,22 +146,32 @@ def test_equal_computes_and_costs_are_encoded_once_per_write(monkeypatch):
     text = _streamed(ScanResult(resources=resources))
     assert calls == {"compute": 2, "cost": 2}
     assert text == dumps_report(report_dict(ScanResult(resources=resources)))
+    # past the bound the memo is off: the two pairs it holds are not looked up either
+    monkeypatch.setattr(json_format, "_MEMO_MAX", 2)
+    calls.update(compute=0, cost=0)
+    resources[2].compute = Compute(instance_type="c")  # a third pair, then the first two again
+    assert _streamed(ScanResult(resources=resources)) == dumps_report(report_dict(ScanResult(resources=resources)))
+    assert calls == {"compute": 2 + 98 + 100, "cost": 2 + 98 + 100}  # the memo's, the rest, report_dict's
 
 
-def test_the_memo_keys_tell_apart_what_writes_differently():
-    key = json_format._exact_key
-    assert len({key((1,)), key((1.0,)), key((True,))}) == 3
-    assert key((0.0,)) != key((-0.0,)) and key((0,)) != key((False,)) and key((0.0,)) != key((0,))
-    assert key(([1],)) != key(([True],)) and key(([0.0],)) != key(([-0.0],)) and key(([1],)) != key((1,))
-    assert key(("1.0", 2)) != key((1.0, 2)) and key(("-0.0",)) != key((-0.0,))
-    assert key((0.0, 1)) != key((0.0, True)) and key(([], 1)) != key(([], True))
-    assert key(({"a": 1},)) is None and key(((1,),)) is None and key((_Str("s"),)) is None
-    nan = math.nan
-    assert key((nan, 1)) == key((nan, 1)) and key((nan,)) != key((float("nan"),))
-    assert json_format._compute_key(_SubCompute()) is None
+def test_the_memo_keys_are_the_identity_of_every_value():
+    compute_ids, cost_ids = json_format._compute_ids, json_format._cost_ids
+    eight, other_eight = 8.0, float("8.0")
+    assert eight == other_eight and eight is not other_eight
+    one = Compute(instance_type="g5", gpus_per_unit=eight, notes=["n"])
+    assert compute_ids(one) == compute_ids(Compute(instance_type="g5", gpus_per_unit=eight, notes=["n"]))
+    assert compute_ids(one) != compute_ids(Compute(instance_type="g5", gpus_per_unit=other_eight, notes=["n"]))
+    assert compute_ids(one) != compute_ids(Compute(instance_type="g5", gpus_per_unit=eight, notes=["n", "n"]))
+    for a, b in [(1, True), (1, 1.0), (0.0, -0.0), (math.nan, float("nan"))]:  # equal or alike, written apart
+        assert compute_ids(Compute(units=a)) != compute_ids(Compute(units=b))  # type: ignore[arg-type]
+    assert compute_ids(None) == () == cost_ids(None)
+    assert compute_ids(_SubCompute()) is None
     shared = _shared_line({"units": 1, "usd_per_hour": 1.5})
     assert shared is _shared_line({"units": 1, "usd_per_hour": 1.5})
-    assert json_format._cost_key(Cost(breakdown=[shared])) == json_format._cost_key(Cost(breakdown=[shared]))
+    assert cost_ids(Cost(breakdown=[shared])) == cost_ids(Cost(breakdown=[shared]))
     nested = {"units": 1, "nested": {"a": 1}}  # not shared: each cost has its own dict, keyed apart
-    one, other = Cost(breakdown=[dict(nested)]), Cost(breakdown=[dict(nested)])  # both alive: ids not reused
-    assert json_format._cost_key(one) != json_format._cost_key(other)
+    one_cost, other_cost = Cost(breakdown=[dict(nested)]), Cost(breakdown=[dict(nested)])  # both alive
+    assert cost_ids(one_cost) != cost_ids(other_cost)
+    # a line and an attribution are told apart however many of each there are
+    lines_only, attributed_only = Cost(breakdown=[shared]), Cost(attributed_from=[shared])  # type: ignore[list-item]
+    assert cost_ids(lines_only) != cost_ids(attributed_only)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any, TextIO
@@ -32,89 +32,71 @@ class _Items:
         return map(encode, self)
 
 
-# A memo holds at most this many texts (of one write): equal compute and cost objects are few (17 of each in
-# a 2,000-resource module); past the bound every object is encoded on its own, as without the memo.
-_MEMO_MAX = 1024
-_PLAIN = frozenset((str, int, bool, type(None)))
+# At most this many distinct compute and cost pairs are memoised per write (a 2,000-resource module has 17);
+# past the bound the memo is off for the rest of the write, so a scan where nothing repeats pays for at most
+# this many keys.
+_MEMO_MAX = 256
 
 
-def _exact_key(values: Sequence[Any]) -> tuple[Any, ...] | None:
-    """``values`` as a dict key that two sequences share only when they are written as the same JSON text: each
-    value with its exact class (1, 1.0 and True are equal and hash alike, but write as 1, 1.0 and true), a zero
-    float as its text (-0.0 == 0.0), a list element by element.  None (no memo) for any other class: a dict, a
-    subclass (its own ``__repr__`` or ``__eq__``).  A NaN only matches itself (the same object), which is exact."""
-    key: list[tuple[Any, ...]] = []
-    for value in values:
-        cls = type(value)
-        if cls in _PLAIN:
-            key.append((cls, value))
-        elif cls is float:
-            key.append((cls, value) if value else (cls, repr(value)))
-        elif cls is list:
-            inner = _exact_key(value)
-            if inner is None:
-                return None
-            key.append((cls, inner))
-        else:
-            return None
-    return tuple(key)
+def _names(cls: type, *but: str) -> list[str]:
+    """The fields of a dataclass but ``but``: a field added to it later is in the key without a change here."""
+    return [f.name for f in fields(cls) if f.name not in but]
 
 
-_COMPUTE_FIELDS = attrgetter(*(f.name for f in fields(Compute)))  # every field: one added later is in the key
-_COST_FIELDS = attrgetter(*(f.name for f in fields(Cost) if f.name != "breakdown"))
+_COMPUTE_SCALARS = attrgetter(*_names(Compute, "notes"))
+_COST_SCALARS = attrgetter(*_names(Cost, "breakdown", "attributed_from"))
+
+# The memo key is the identity of every value ``to_json`` reads (a list's: its length and its elements').  The
+# same objects write the same text: a value is never changed in place while a report is written, and the
+# resources being written hold every keyed object (so its values), so an id is not reused meanwhile.  Exact with
+# no case to get right (1, 1.0 and True; -0.0 and 0.0; NaN are each other objects), and cheaper than a key of the
+# values with their classes (the 2,000-resource module's scan: 25 M instructions fewer, much of it the collector
+# walking the small tuples such a key is made of).  It hits because equal values are shared objects: the
+# strings and price lines ``model.shared`` keeps, the copies of one price ``price_all`` hands out.
 
 
-def _compute_key(compute: Compute) -> Hashable | None:
-    """Equal keys: equal ``to_json`` (every field of a plain ``Compute``, exactly; a subclass is not memoised)."""
-    return _exact_key(_COMPUTE_FIELDS(compute)) if type(compute) is Compute else None
-
-
-def _cost_key(cost: Cost) -> Hashable | None:
-    """Equal keys: equal ``to_json``.  The breakdown lines by identity: equal lines are one shared dict
-    (``model._shared_line``) that nothing changes in place (least of all while a report is written), so one
-    object is one text, and keying by content would cost more than it saves; ``_TextMemo`` keeps every keyed
-    cost, so an id cannot be reused by a new object while the memo lives."""
-    if type(cost) is not Cost:
+def _compute_ids(compute: Compute | None) -> tuple[int, ...] | None:
+    """The key of a compute (``()`` for none); None when it cannot be memoised (a subclass may write otherwise)."""
+    if compute is None:
+        return ()
+    if type(compute) is not Compute or type(compute.notes) is not list:
         return None
-    key = _exact_key(_COST_FIELDS(cost))
-    return None if key is None else (key, tuple(map(id, cost.breakdown)))
+    return (*map(id, _COMPUTE_SCALARS(compute)), *map(id, compute.notes))
 
 
-class _TextMemo:
-    """The JSON text of ``obj.to_json()`` for the objects of one write, encoded once per distinct key."""
-
-    def __init__(self, encode: Callable[[Any], str], key: Callable[[Any], Hashable | None]):
-        self.encode, self.key = encode, key
-        self.texts: dict[Hashable, str] = {}
-        self.kept: list[Any] = []  # the keyed objects (and so what their key holds by identity) stay alive
-
-    def text(self, obj: Any) -> str:
-        if obj is None:
-            return "null"
-        key = self.key(obj)
-        if key is None:
-            return self.encode(obj.to_json())
-        text = self.texts.get(key)
-        if text is None:
-            text = self.encode(obj.to_json())
-            if len(self.texts) < _MEMO_MAX:
-                self.texts[key] = text
-                self.kept.append(obj)
-        return text
+def _cost_ids(cost: Cost | None) -> tuple[int, ...] | None:
+    """The key of a cost (``()`` for none); None when it cannot be memoised."""
+    if cost is None:
+        return ()
+    if type(cost) is not Cost or type(cost.breakdown) is not list or type(cost.attributed_from) is not list:
+        return None
+    return (*map(id, _COST_SCALARS(cost)), len(cost.breakdown), *map(id, cost.breakdown),
+            *map(id, cost.attributed_from))
 
 
 class _Resources(_Items):
-    """The report's resources: ``Resource.to_json`` as text, with each distinct compute and cost encoded once
-    per write (2,000 resources of a module have 17 of each) and spliced between the head and the tail."""
+    """The report's resources: ``Resource.to_json`` as text, with the text of each distinct compute and cost
+    encoded once per write and spliced between ``Resource.json_head`` and ``json_tail``."""
 
     def texts(self, encode: Callable[[Any], str]) -> Iterator[str]:
         sep, colon = _ENCODER.item_separator, _ENCODER.key_separator
         compute_at, cost_at = f"{sep}{json.dumps('compute')}{colon}", f"{sep}{json.dumps('cost')}{colon}"
-        computes, costs = _TextMemo(encode, _compute_key), _TextMemo(encode, _cost_key)
+
+        def middle(compute: Compute | None, cost: Cost | None) -> str:
+            return "".join((compute_at, "null" if compute is None else encode(compute.to_json()),
+                            cost_at, "null" if cost is None else encode(cost.to_json())))
+
+        memo: dict[tuple[Any, ...], str] = {}
         for r in self.objects:
+            compute, cost = r.compute, r.cost
             head, tail = encode(r.json_head()), r.json_tail()  # "{...}": json_head is never empty
-            yield "".join((head[:-1], compute_at, computes.text(r.compute), cost_at, costs.text(r.cost),
-                           sep + encode(tail)[1:] if tail else "}"))
+            key = (_compute_ids(compute), _cost_ids(cost)) if len(memo) < _MEMO_MAX else (None, None)
+            text = memo.get(key)  # a key with None (not memoisable) is never stored
+            if text is None:
+                text = middle(compute, cost)
+                if None not in key:
+                    memo[key] = text
+            yield "".join((head[:-1], text, sep + encode(tail)[1:] if tail else "}"))
 
 
 def _report(result: ScanResult, items: Callable[[Sequence[Any]], Any],
