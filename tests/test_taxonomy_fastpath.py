@@ -220,3 +220,29 @@ def test_empty_unresolved_and_reasons_share_the_memo_entry_of_any_empty_spelling
     assert unknown != first and len(tax._cache) == 2
     assert any(i.tag == "environment" and i.category == "unresolved_value" for i in unknown)
     assert tax.evaluate(dict(tags), ("environment",), False, "aws", dict(why)) is unknown
+
+
+def test_the_memo_key_is_the_relevant_tags_whatever_their_order_and_the_other_keys():
+    # evaluate()'s key: the schema's keys the map holds (read once per distinct key list), sorted, and their
+    # values as text -- one entry per distinct set of relevant (key, str(value)) pairs, as before, and every
+    # answer the one a taxonomy without a memo gives
+    from tagguard.config import DEFAULT_TAXONOMY
+    from tagguard.resources import data_file
+
+    path = data_file(DEFAULT_TAXONOMY)
+    tax = tx.load_taxonomy(path)
+    maps = [
+        {"project": "p", "Name": "a", "environment": "prod"},
+        {"environment": "prod", "project": "p", "Name": "b"},
+        {"Name": "c", "environment": "prod", "owner": "x", "project": "p"},
+        {"project": "p", "environment": "dev"},
+        {"PROJECT": "p", "environment": "prod"},
+        {"project": 1, "environment": "prod"},
+        {"project": "1", "environment": "prod"},
+        {},
+        {"Name": "only"},
+    ]
+    for m in maps:
+        assert tax.evaluate(m) == tx.load_taxonomy(path).evaluate(m), m
+    distinct = {tuple(sorted((k, str(v)) for k, v in m.items() if k.casefold() in tax._relevant)) for m in maps}
+    assert len(tax._cache) == len(distinct)

@@ -61,6 +61,7 @@ class Taxonomy:
         self._cache: dict[tuple, tuple[TagIssue, ...]] = {}
         self._known_keys = {k.casefold(): k for k in list(self.properties) + self.required}
         self._relevant = _relevant_keys(schema)
+        self._kept: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see _relevant_of
 
     def _full_validator(self, check: bool = False):
         """jsonschema's validator for the taxonomy (``check``: first check it against its meta-schema)."""
@@ -99,20 +100,39 @@ class Taxonomy:
         # An empty list of unresolved keys or of reasons (nearly every call) is () without a generator and a
         # sort: ~9 k instructions a resource less, the same key.
         unresolved = tuple(sorted(k for k in unresolved if k not in tags)) if unresolved else ()
-        if self._relevant is not None:
+        rel = self._relevant
+        if rel is not None:
             # Keys the schema never names cannot change the outcome: drop them so that
-            # maps differing only in e.g. `Name` share one validation.
-            rel = self._relevant
-            tags = {k: v for k, v in tags.items() if k.casefold() in rel}
+            # maps differing only in e.g. `Name` share one validation.  The memo key is the kept keys, sorted,
+            # and their values as text: what the sorted (key, str(value)) pairs said, built by C calls.
+            kept, ordered = self._relevant_of(tuple(tags))
+            values: tuple[Any, ...] = tuple(map(str, map(tags.__getitem__, ordered)))
             if unresolved:
                 unresolved = tuple(k for k in unresolved if k.casefold() in rel)
-        key = (tuple(sorted((k, str(v)) for k, v in tags.items())), unresolved, open_map, style,
+        else:
+            kept, ordered = tuple(tags), ()
+            values = tuple(sorted((k, str(v)) for k, v in tags.items()))
+        key = (ordered, values, unresolved, open_map, style,
                tuple(sorted(unresolved_reasons.items())) if unresolved_reasons else (), open_reason)
         hit = self._cache.get(key)
         if hit is None:
-            hit = tuple(self._evaluate(dict(tags), unresolved, open_map, style, unresolved_reasons or {}, open_reason))
+            hit = tuple(self._evaluate({k: tags[k] for k in kept}, unresolved, open_map, style,
+                                       unresolved_reasons or {}, open_reason))
             if len(self._cache) < 50_000:
                 self._cache[key] = hit
+        return hit
+
+    def _relevant_of(self, keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The keys of a tag map (given in its order) that the schema names, in that order and sorted.  A scan
+        meets few distinct key lists (resources of a kind carry the same tags), so each is read once and
+        memoised (bounded): no casefold per tag and resource."""
+        hit = self._kept.get(keys)
+        if hit is None:
+            rel = self._relevant or ()
+            kept = tuple(k for k in keys if k.casefold() in rel)
+            hit = (kept, tuple(sorted(kept)))
+            if len(self._kept) < 4096:
+                self._kept[keys] = hit
         return hit
 
     def hint(self, key: str, schema: Any = None) -> str:
