@@ -44,6 +44,7 @@ def test_put_in_sequence_keeps_absorb_order() -> None:
 
 def test_kind_reads_the_spec_as_the_reader_did() -> None:
     from tagguard.sources.terraform import extract as ex
+    from tagguard.sources.terraform.module import provider_key_of
 
     assert ex.kind_of("aws_not_a_kind") is None
     for rtype, spec in ex.kinds().items():
@@ -55,3 +56,4 @@ def test_kind_reads_the_spec_as_the_reader_did() -> None:
         assert kind.billed_by_capacity == bool(spec.get("instance_type") or spec.get("accelerator")
                                                or spec.get("units") or spec.get("extractor"))
         assert kind.units == (spec.get("units", []) or []) and kind.spot == (spec.get("spot", []) or [])
+        assert kind.provider_key == provider_key_of(rtype)

@@ -33,10 +33,12 @@ class Kind:
 
     __slots__ = ("spec", "provider", "service", "tags", "tags_origin", "default_tags", "ai", "taggable",
                  "style", "fix_provider", "instance_type", "units", "spot", "accelerator", "extractor",
-                 "billed_by_capacity")
+                 "billed_by_capacity", "provider_key")
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict, rtype: str | None = None) -> None:
         self.spec = spec
+        # module.provider_key_of(rtype): the key of the resource type's default provider configuration
+        self.provider_key = rtype.split("_", 1)[0] if rtype is not None else ""
         self.provider = spec.get("provider")
         self.service = spec.get("service")
         self.tags = spec.get("tags")
@@ -64,7 +66,7 @@ def kind_of(rtype: str) -> Kind | None:
         spec = kinds().get(rtype)
         if spec is None:
             return None
-        kind = _KINDS[rtype] = Kind(spec)
+        kind = _KINDS[rtype] = Kind(spec, rtype)
     return kind
 
 
@@ -302,8 +304,9 @@ def blocks_named(body, name: str, scope) -> list[tuple[Any, Any]]:
     return out
 
 
-# "a.b[*]" -> (("a", "b"), True); paths come from kinds.yaml and code
-_PATHS: dict[str, tuple[tuple[str, ...], bool]] = {}
+# "a.b[*]" -> (("a", "b"), True, None), "a" -> (("a",), False, "a"): the parts, whether the last one
+# ends in [*], and the name of a one-part path; paths come from kinds.yaml and code
+_PATHS: dict[str, tuple[tuple[str, ...], bool, str | None]] = {}
 
 
 def get_path(body, path: str, scope) -> Any:
@@ -311,14 +314,15 @@ def get_path(body, path: str, scope) -> Any:
     parsed = _PATHS.get(path)
     if parsed is None:
         split = path.split(".")
-        parsed = (tuple(p[:-3] if p.endswith("[*]") else p for p in split), split[-1].endswith("[*]"))
+        parts = tuple(p[:-3] if p.endswith("[*]") else p for p in split)
+        parsed = (parts, split[-1].endswith("[*]"), parts[0] if len(parts) == 1 else None)
         if len(_PATHS) < 4096:  # config-declared kinds add paths too: bounded
             _PATHS[path] = parsed
-    parts, star_last = parsed
+    parts, star_last, single = parsed
     # expr.eval directly, not through module._safe_eval: an expression's eval never raises (it returns
     # an Unknown for what fails: hcl.evaluate.Expr.eval, plan._Expr.eval), so that frame only costs
-    if len(parts) == 1:  # a top-level attribute: most paths
-        attr = body.get(parts[0])
+    if single is not None:  # a top-level attribute: most paths
+        attr = body.get(single)
         if attr is None:
             return _MISSING
         value = attr.expr.eval(scope)

@@ -481,7 +481,7 @@ class _Walker:
             spec = _generic_spec(rtype, body)
             if spec is None:
                 return []
-            kind = ex.Kind(spec)
+            kind = ex.Kind(spec, rtype)
         provider_ref = None
         pattr = body.get("provider")
         if pattr is not None:
@@ -489,7 +489,8 @@ class _Walker:
                 provider_ref = pattr.expr.source_text().strip()
             except Exception:  # noqa: BLE001
                 provider_ref = None
-        provider = inst.provider_for(rtype, provider_ref)
+        # inst.provider_for(rtype, provider_ref), with the type's default provider key read off its kind
+        provider = inst.providers.get(provider_ref or kind.provider_key)
         out = []
         suppressions, bad = _suppressions(inst.mdef.comment_lines(loc.file), block.line, block.end_line, loc.file)
         self.out.findings.extend(bad)
