@@ -97,3 +97,52 @@ def test_resource_meta_is_written_through_jsonable() -> None:
             _same(res.to_json()["meta"], _jsonable_plain(meta))
         else:
             assert "meta" not in res.to_json()
+
+
+def _summary_figures_plain(result: Any) -> dict[str, Any]:
+    """``ScanResult.summary``'s cost figures as they were defined before the one-pass loop (issue 13)."""
+    ai = [r for r in result.resources if r.ai]
+    billed = [r for r in ai if r.compute is not None]
+    monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and r.cost.counted]
+    gpu_hours = [r.cost.gpu_hours_per_month for r in ai
+                 if r.cost and r.cost.gpu_hours_per_month is not None and r.cost.counted]
+    attributed = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
+    floors = [r.cost.monthly_usd for r in ai
+              if r.cost and r.cost.monthly_usd is not None and r.cost.counted and r.cost.lower_bound]
+    out = {"monthly_usd": _money(sum(monthly)) if monthly else 0.0,
+           "unpriced_ai_resources": len(billed) - len(monthly) - len(attributed),
+           "attributed_ai_resources": len(attributed),
+           "attributed_monthly_usd": _money(sum(attributed)) if attributed else 0.0,
+           "gpu_hours_per_month": _num(sum(gpu_hours)) if gpu_hours else 0}
+    if floors:
+        out["lower_bound_ai_resources"] = len(floors)
+        out["lower_bound_monthly_usd"] = _money(sum(floors))
+    return out
+
+
+def test_summary_cost_figures_match_the_plain_definition() -> None:
+    import itertools
+
+    from tagguard.model import ScanResult
+
+    costs = [None, Cost(), Cost(monthly_usd=0.1, gpu_hours_per_month=730.0), Cost(monthly_usd=0.2),
+             Cost(gpu_hours_per_month=1.1), Cost(monthly_usd=3, gpu_hours_per_month=5),
+             Cost(monthly_usd=1e16, gpu_hours_per_month=0.3), Cost(monthly_usd=-0.0, lower_bound=True),
+             Cost(monthly_usd=0.7, lower_bound=True, gpu_hours_per_month=2.5),
+             Cost(monthly_usd=0.3, attributed_from=["pool"], gpu_hours_per_month=9.0),
+             Cost(attributed_from=["pool"], lower_bound=True), Cost(monthly_usd=_F(1.25), lower_bound=True)]
+    computes = [None, Compute()]
+    cases = list(itertools.product([True, False], computes, costs))
+    for n in range(len(cases) + 1):  # every prefix: sums in the same order, so the same floats
+        resources = [Resource(address=f"r{i}", type="t", source="terraform", ai=ai, compute=compute, cost=cost)
+                     for i, (ai, compute, cost) in enumerate(cases[:n])]
+        got = ScanResult(resources=resources).summary()
+        want = _summary_figures_plain(ScanResult(resources=resources))
+        for key, value in want.items():
+            _same(got[key], value)
+        assert ("lower_bound_ai_resources" in got) == ("lower_bound_ai_resources" in want)
+    resources = [Resource(address=f"r{i}", type="t", source="terraform", ai=True, compute=c, cost=k)
+                 for i, (c, k) in enumerate(itertools.product(computes, reversed(costs)))]
+    got = ScanResult(resources=resources).summary()
+    for key, value in _summary_figures_plain(ScanResult(resources=resources)).items():
+        _same(got[key], value)

@@ -706,16 +706,28 @@ class ScanResult:
             by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
             by_cat[f.category] = by_cat.get(f.category, 0) + 1
         ai = [r for r in self.resources if r.ai]
-        billed = [r for r in ai if r.compute is not None]
-        # billed capacity once: a workload's share of a node pool priced in the same scan is not added again
-        monthly = [r.cost.monthly_usd for r in ai if r.cost and r.cost.monthly_usd is not None and r.cost.counted]
-        gpu_hours = [r.cost.gpu_hours_per_month for r in ai
-                     if r.cost and r.cost.gpu_hours_per_month is not None and r.cost.counted]
-        attributed = [r.cost.monthly_usd for r in ai
-                      if r.cost and r.cost.monthly_usd is not None and not r.cost.counted]
-        # floors inside monthly_usd: GPU requests no node information places (Cost.lower_bound)
-        floors = [r.cost.monthly_usd for r in ai
-                  if r.cost and r.cost.monthly_usd is not None and r.cost.counted and r.cost.lower_bound]
+        billed = 0
+        monthly: list[float] = []
+        gpu_hours: list[float] = []
+        attributed: list[float] = []  # shares of a node pool priced in the same scan: billed capacity counts once
+        floors: list[float] = []  # inside monthly: GPU requests no node information places (Cost.lower_bound)
+        for r in ai:  # one pass (summed by sum() below: the same additions in the same order as ever)
+            if r.compute is not None:
+                billed += 1
+            cost = r.cost
+            if not cost:
+                continue
+            figure = cost.monthly_usd
+            if not cost.counted:
+                if figure is not None:
+                    attributed.append(figure)
+                continue
+            if figure is not None:
+                monthly.append(figure)
+                if cost.lower_bound:
+                    floors.append(figure)
+            if cost.gpu_hours_per_month is not None:
+                gpu_hours.append(cost.gpu_hours_per_month)
         failing = {f.address for f in active if f.address and f.severity == ERROR}
         out: dict[str, Any] = {
             "resources": len(self.resources),
@@ -727,7 +739,7 @@ class ScanResult:
             "by_category": dict(sorted(by_cat.items())),
             "blocking": len(self.blocking()),
             "monthly_usd": _money(sum(monthly)) if monthly else 0.0,
-            "unpriced_ai_resources": len(billed) - len(monthly) - len(attributed),
+            "unpriced_ai_resources": billed - len(monthly) - len(attributed),
             "attributed_ai_resources": len(attributed),
             "attributed_monthly_usd": _money(sum(attributed)) if attributed else 0.0,
             "gpu_hours_per_month": _num(sum(gpu_hours)) if gpu_hours else 0,
