@@ -29,6 +29,13 @@ def test_sha256_hex_is_hashlibs_digest():
         assert sha256_hex(data) == hashlib.sha256(data).hexdigest()
 
 
+def test_module_cache_key_is_hashlibs_digest():
+    from tagguard.sources.terraform.remote.cache import key_of
+
+    want = hashlib.sha256(b"app.terraform.io/acme/gpu/aws\n1.2.0").hexdigest()[:40]
+    assert key_of(" app.terraform.io/acme/gpu/aws ", "1.2.0") == want
+
+
 def test_config_and_taxonomy_digests_need_no_openssl(tmp_path):
     # hashlib loads OpenSSL (~12 M instructions); the built-in SHA-256 gives the same digest
     (tmp_path / ".tagguard.yaml").write_text("version: 1\nrules:\n  spot-opportunity: \"off\"\n")
@@ -98,7 +105,7 @@ def test_lazily_compiled_patterns_still_match():
 
 # Modules a plain Terraform scan (whole numbers, no plan, no base, no rule doc page) never needs; each is imported
 # where used.
-NOT_IMPORTED = ("decimal", "tagguard.rules.docpages")
+NOT_IMPORTED = ("decimal", "tagguard.rules.docpages", "_hashlib", "base64")
 
 
 def test_a_plain_terraform_scan_does_not_import(tmp_path):

@@ -21,7 +21,6 @@ See docs/remote-modules.md ("Private registries").
 """
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -93,6 +92,8 @@ class Credentials:
                 if scheme == "bearer":
                     header = f"Bearer {value}"
                 else:
+                    import base64  # only for a Basic credential: not on every Terraform scan
+
                     header = "Basic " + base64.b64encode(value.encode("ascii")).decode("ascii")
                 rank = 1 if "__" in name[len(prefix):] else 0
                 if host not in found or rank < found[host][0]:
