@@ -80,7 +80,7 @@ import tagguard.cli as cli
 add("import cli", P() - t)
 import tagguard.hcl.parse as hp
 import tagguard.pipeline as pipeline
-from tagguard.sources.terraform import extract, module, source
+from tagguard.sources.terraform import module
 real_parser = hp._parser
 class TimedParser:
     def __init__(self, parser):
@@ -94,6 +94,8 @@ class TimedParser:
     def __getattr__(self, name):
         return getattr(self._parser, name)
 hp._parser = lambda: TimedParser(real_parser())
+import tagguard.hcl.evaluate as ev
+depth = [0]
 prop = hp.Attribute.expr
 def expr(self):
     if self._expr is not None:
@@ -102,20 +104,22 @@ def expr(self):
     try:
         return prop.fget(self)
     finally:
-        add("compile attributes", P() - t)
+        spent = P() - t
+        add("compile attributes", spent)
+        if depth[0]:  # a local or variable compiled while an expression is evaluated: not evaluation time
+            add("compile inside evaluation", spent)
 hp.Attribute.expr = property(expr)
-depth = [0]
-real_eval = module._safe_eval
-def safe_eval(e, scope):
+real_eval = ev.Expr.eval  # every expression's eval (the subclasses inherit it): the outermost call is timed
+def timed_eval(self, scope):
     depth[0] += 1
     t = P() if depth[0] == 1 else None
     try:
-        return real_eval(e, scope)
+        return real_eval(self, scope)
     finally:
         depth[0] -= 1
         if t is not None:
             add("evaluate expressions", P() - t)
-module._safe_eval = extract._safe_eval = source._safe_eval = safe_eval
+ev.Expr.eval = timed_eval
 timed(module, "load_module_def", "read files (parse + syntax tree)")
 timed(cli, "load_config_or_exit", "config + taxonomy (jsonschema import)")
 timed(pipeline, "collect", "collect")
@@ -314,6 +318,7 @@ def main() -> None:
                   "read files (parse + syntax tree)", "compile attributes", "evaluate expressions", "collect",
                   "pricing", "evaluate", "JSON output", "exit"]
     s = {k: med(p.get(k, 0.0) for p in stages) for k in stage_keys + ["start", "total"]}
+    s["evaluate expressions"] -= med(p.get("compile inside evaluation", 0.0) for p in stages)
     reader_tree = s["read files (parse + syntax tree)"] - s["tree-sitter parse"]
     glue = s["collect"] - s["read files (parse + syntax tree)"] - s["compile attributes"] - s["evaluate expressions"]
     breakdown = [
