@@ -341,3 +341,32 @@ def test_heredoc_output_in_fixture():
 )
 def test_number_rendering(number, text):
     assert format_number(number) == text
+
+
+def test_map_fast_paths_answer_as_the_abc_check() -> None:
+    """merge/get_attr/get_index/to_map/find_unknown test an exact dict before the Mapping ABC:
+    a dict subclass, a non-dict Mapping and a str subclass still take their old branches."""
+    from types import MappingProxyType
+
+    from tagguard.hcl.evaluate import EvalError, get_attr, get_index
+    from tagguard.hcl.functions.collection import merge
+    from tagguard.hcl.values import find_unknown, to_map
+
+    class Text(str):
+        pass
+
+    proxy = MappingProxyType({"a": 1})
+    open_map = PartialMap({"a": 1}, open=True, open_reasons=["var.x"])
+    assert merge({"a": 1}, proxy, {"b": 2}) == {"a": 1, "b": 2}
+    assert isinstance(merge({"a": 1}, open_map), PartialMap)
+    with pytest.raises(EvalError, match="must be maps or objects, got string"):
+        merge({"a": 1}, "x")
+    assert get_attr(proxy, "a") == 1 and get_index(proxy, "a") == 1
+    assert isinstance(get_attr(open_map, "zz"), Unknown)
+    with pytest.raises(EvalError, match="from a string value"):
+        get_attr("x", "a")
+    assert to_map(proxy) is proxy
+    with pytest.raises(EvalError):
+        to_map(["a"])
+    assert find_unknown(Text("x")) is None and find_unknown("x") is None
+    assert isinstance(find_unknown({"k": ["v", open_map]}), Unknown)

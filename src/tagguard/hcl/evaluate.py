@@ -472,7 +472,7 @@ def apply_steps(value: Any, steps: list, scope: Any) -> Any:
 def get_attr(value: Any, name: str) -> Any:
     if isinstance(value, Unknown):
         return value
-    if isinstance(value, Mapping):
+    if value.__class__ is dict or isinstance(value, Mapping):  # exact dict first: skips the ABC check
         return _map_get(value, name, "attribute")
     if value is None:
         raise EvalError(f'attempt to get attribute "{name}" from a null value')
@@ -499,7 +499,7 @@ def get_index(value: Any, key: Any) -> Any:
         raise EvalError("attempt to index a null value")
     if key is None:
         raise EvalError("index is null")
-    if isinstance(value, Mapping):
+    if value.__class__ is dict or isinstance(value, Mapping):  # exact dict first: skips the ABC check
         return _map_get(value, to_string(key, "key"), "element")
     if isinstance(value, list):
         return value[_list_index(key, len(value))]

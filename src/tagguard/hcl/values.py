@@ -65,6 +65,8 @@ def is_unknown(value: Any) -> bool:
 
 def find_unknown(value: Any, _depth: int = 0) -> Unknown | None:
     """The first ``Unknown`` anywhere inside ``value`` (an open map counts), else None."""
+    if value.__class__ is str:  # the common leaf: skips the ABC check below (a str holds nothing)
+        return None
     if isinstance(value, Unknown):
         return value
     if _depth > 64:
@@ -194,7 +196,7 @@ def to_list(value: Any) -> list:
 
 
 def to_map(value: Any) -> Mapping:
-    if isinstance(value, Mapping):
+    if value.__class__ is dict or isinstance(value, Mapping):  # exact dict first: skips the ABC check
         return value
     raise EvalError(f"expected a map, got {type_name(value)}")
 

@@ -32,7 +32,8 @@ def merge(*maps: Any) -> Any:
         if isinstance(item, Unknown):
             reasons.append(item.reason or "an argument is not known statically")
             continue
-        if not isinstance(item, Mapping):
+        # an exact dict (the common case) skips the slower ABC check: the same answer
+        if item.__class__ is not dict and not isinstance(item, Mapping):
             raise EvalError(f"arguments must be maps or objects, got {type_name(item)}")
         if isinstance(item, PartialMap) and item.open:
             reasons.extend(item.open_reasons)
