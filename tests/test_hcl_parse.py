@@ -193,3 +193,28 @@ def test_str_input_and_empty_file():
     assert parse("a = 1\n", "t.tf").body.get("a").expr.eval(None) == 1  # type: ignore[arg-type]
     empty = parse(b"", "t.tf")
     assert empty.errors == [] and empty.body.attributes == {} and empty.body.blocks == []
+
+
+def test_repeated_attribute_names_and_body_get():
+    """Attribute names are read once per distinct text (a memo per file) and Body.get is the
+    attribute dict's own lookup: every block still gets its own names, values and lines."""
+    long_name = "n" * 80  # longer than the shared-text limit: read each time, not memoised
+    blocks = "".join(f'r "x{i}" {{\n  tags = {{ a = "{i}" }}\n  {long_name} = {i}\n  # c\n  café = "é{i}"\n}}\n'
+                     for i in range(3))
+    f = parse(blocks.encode(), "main.tf")
+    assert not f.errors
+    for i, block in enumerate(f.body.blocks):
+        body = block.body
+        assert list(body.attributes) == ["tags", long_name, "café"]
+        assert body.get("tags") is body.attributes["tags"] and body.get("missing") is None
+        assert body.get("tags").line == 6 * i + 2
+        assert body.get("tags").expr.eval(None) == {"a": str(i)}
+        assert body.get(long_name).expr.eval(None) == i and body.get("café").expr.eval(None) == f"é{i}"
+    first, second = f.body.blocks[0].body, f.body.blocks[1].body
+    assert next(iter(first.attributes)) is next(iter(second.attributes))  # one shared "tags" text
+    from tagguard.hcl.parse import Body
+
+    empty = Body()
+    assert empty.get("a") is None
+    empty.attributes["a"] = first.get("tags")
+    assert empty.get("a") is first.get("tags")  # get sees attributes added after the Body was made

@@ -12,7 +12,7 @@ import bisect
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -112,17 +112,17 @@ class Attribute:
 
 
 class Body:
-    __slots__ = ("attributes", "blocks")
+    __slots__ = ("attributes", "blocks", "get")
 
     def __init__(self) -> None:
         self.attributes: dict[str, Attribute] = {}
         self.blocks: list[Block] = []
+        # ``get(name)``: the attribute or None.  The dict's own bound ``get`` (a C call, no Python frame:
+        # the reader asks ~9 times a resource); exact because ``attributes`` is only ever filled, never replaced.
+        self.get: Callable[[str], Attribute | None] = self.attributes.get
 
     def blocks_of(self, type: str) -> list[Block]:  # noqa: A002 - the API name
         return [b for b in self.blocks if b.type == type]
-
-    def get(self, name: str) -> Attribute | None:
-        return self.attributes.get(name)
 
     def __repr__(self) -> str:
         return f"<Body {list(self.attributes)} blocks={[b.type for b in self.blocks]}>"
@@ -456,6 +456,7 @@ class _Reader:
         self.inner_comments: list[Any] = []  # expression nodes that may hold comments
         self.known_labels: dict[bytes, str] = {}  # label and block type texts already read
         self.known_types: dict[bytes, str] = {}
+        self.known_names: dict[bytes, str] = {}  # attribute names ("tags" in every resource), read once each
         self.last_error_line = 1
         self.found = 0  # syntax errors seen (a file parsed in chunks counts across them)
         self.pending: list[Attribute] | None = None  # chunked: attributes to compile before the tree goes
@@ -548,14 +549,19 @@ class _Reader:
         children = node.children
         name_node = children[0]
         data = self.data
+        compiler = self.compiler
         # self.text(name_node), self.lines(node) inlined: this runs for every attribute of every file
-        name = data[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
-        if self.src.long is not None:
-            name = self.src.restore(name)
-        name = sys.intern(name) if len(name) <= _SHARE_MAX else name
+        raw = data[name_node.start_byte : name_node.end_byte]
+        name = self.known_names.get(raw)  # a repeated name: no decode, restore or intern (same bytes, same text)
+        if name is None:
+            name = raw.decode("utf-8", "replace")
+            if self.src.long is not None:
+                name = self.src.restore(name)
+            if len(name) <= _SHARE_MAX:
+                name = self.known_names[raw] = sys.intern(name)
         expr_node = children[-1]
         start, end = expr_node.start_byte, expr_node.end_byte
-        known = self.compiler.lines
+        known = compiler.lines
         row, end_row = node.start_point[0], node.end_point[0]
         line = known.get(row)
         if line is None:
@@ -563,13 +569,13 @@ class _Reader:
         end_line = known.get(end_row)
         if end_line is None:
             end_line = known[end_row] = end_row + 1
-        attr = Attribute(name, expr_node, self.compiler, line, end_line)
+        attr = Attribute(name, expr_node, compiler, line, end_line)
         if expr_node.kind_id != _KINDS.expression:
-            attr._expr = Invalid(f"attribute {name} has no value", **self.compiler.pos(node))
+            attr._expr = Invalid(f"attribute {name} has no value", **compiler.pos(node))
         elif end - start > _DEPTH_CHECK_BYTES and expr_node.descendant_count > MAX_EXPR_DEPTH and _too_deep(expr_node):
             self.issue(node, f"expression of `{name}` is nested more than {MAX_EXPR_DEPTH} levels deep")
-            attr._expr = Invalid("expression nested too deeply", **self.compiler.pos(node))
-        if self.may_hold_comment(start, end):
+            attr._expr = Invalid("expression nested too deeply", **compiler.pos(node))
+        if _COMMENT_START.search(data, start, end) is not None:  # self.may_hold_comment(start, end), inlined
             self.inner_comments.append(expr_node)
         if self.pending is not None and attr._expr is None:
             self.pending.append(attr)
