@@ -293,7 +293,7 @@ def main() -> None:
         f"| `tagguard scan --scope all -f json` of the module | {m('module scan', 0):.2f} s "
         f"| {m('module scan', 1):.2f} s |",
         f"| **ratio scan / bare** | {m('module scan', 0) / m('module bare', 0):.1f}x "
-        f"| **{m('module scan', 1) / m('module bare', 1):.1f}x** |",
+        f"| **{m('module scan', 1) / m('module bare', 1):.2f}x** |",
         f"| bare parse of a one-resource module (interpreter start) | {m('tiny bare', 0):.2f} s "
         f"| {m('tiny bare', 1):.2f} s |",
         f"| `tagguard scan` of a one-resource module (what any scan costs) | {m('tiny scan', 0):.2f} s "
@@ -357,7 +357,7 @@ def main() -> None:
         f"resources and {len(result.get('findings', [])):,} findings. Children run `python -S` with compiled "
         "bytecode (see the script's docstring).\n\n"
         + "\n".join(lines)
-        + f"\n\nTarget: the scan within 3x of the bare parse (CPU): **{verdict}** ({ratio:.1f}x)."
+        + f"\n\nTarget: the scan within 3x of the bare parse (CPU): **{verdict}** ({ratio:.2f}x)."
     )
     print(body)
     if not args.no_write:
