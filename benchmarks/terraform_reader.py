@@ -55,7 +55,7 @@ for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.tf")):
     parser.parse(path.read_bytes())
 """
 
-SCAN = "from tagguard.cli import main; main()"
+SCAN = "from tagguard.cli import run; run()"  # what the `tagguard` console script runs
 
 # An instrumented scan: CPU seconds per stage, printed as one JSON line at exit.
 STAGES = r"""
@@ -126,7 +126,7 @@ timed(pipeline, "collect", "collect")
 timed(pipeline, "price", "pricing")
 timed(pipeline, "evaluate", "evaluate")
 timed(cli, "emit", "JSON output")
-cli.main()
+cli.run()
 """
 
 

@@ -1,5 +1,6 @@
-"""The ``tagguard`` command ends without the interpreter's teardown (cli.end_process): the same exit status,
-output and atexit handlers as a normal exit, without freeing every object of the scan one by one."""
+"""The ``tagguard`` command (cli.run: the console script and ``python -m tagguard``) ends without the
+interpreter's teardown (cli.end_process): the same exit status, output and atexit handlers as a normal exit,
+without freeing every object of the scan one by one.  ``cli.main`` raises SystemExit as before."""
 from __future__ import annotations
 
 import json
@@ -24,9 +25,9 @@ PROBE = """
             print("teardown ran", flush=True)
     probe = Teardown()
     atexit.register(lambda: print("atexit ran", flush=True))
-    from tagguard.cli import main
+    from tagguard.cli import run
     sys.argv[0] = "tagguard"
-    main()
+    run()
 """
 
 
@@ -51,8 +52,22 @@ def test_a_message_exit_is_status_one_with_the_message():
     assert _run("from tagguard.cli import end_process\nend_process(3)").returncode == 3
 
 
-def test_main_called_with_arguments_exits_as_usual():
-    # tests and programs that call main([...]) get SystemExit, and their process goes on
+def test_main_exits_as_usual_with_or_without_arguments():
+    # tests and programs that call main() or main([...]) get SystemExit, and their process goes on
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0
+    done = _run("import sys\nfrom tagguard.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+                "    print('went on', e.code)", "--version")
+    assert done.returncode == 0 and done.stdout.split()[-3:] == ["went", "on", "0"], done.stdout
+
+
+def test_the_console_script_and_python_m_end_through_run():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    scripts = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["tagguard"] == "tagguard.cli:run"
+    done = subprocess.run([sys.executable, "-m", "tagguard", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "tagguard" in done.stdout

@@ -1,4 +1,4 @@
-from tagguard.cli import main
+from tagguard.cli import run
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -430,14 +430,14 @@ def explain(rule, list_all):
     click.echo(f"{doc.id} ({doc.category}, default severity {doc.severity})\n\n{doc.summary}\n\n{doc.body}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """The ``tagguard`` command (``argv`` None: the process's own arguments, and the process ends here)."""
+def run() -> NoReturn:
+    """The ``tagguard`` command (the console script and ``python -m tagguard``): ``main`` on the process's
+    arguments, and the process ends there (``end_process``)."""
     try:
-        _main(argv)
+        main()
     except SystemExit as exc:
-        if argv is None:
-            end_process(exc.code)
-        raise
+        end_process(exc.code)
+    end_process(0)
 
 
 def end_process(code: object) -> NoReturn:
@@ -445,8 +445,8 @@ def end_process(code: object) -> NoReturn:
     (weakref finalizers, temporary directories) and a flush of stdout and stderr, but without the
     interpreter's teardown: freeing every object of a scan one by one is memory-bound work (~10 ms, 2-3 %
     of a 2,000-resource Terraform scan; mypy ends the same way).  Every file tagguard writes is closed by
-    a ``with`` block and every database connection by ``close()`` before this; only the command-line entry
-    (``argv`` None) ends this way, never ``main`` called with arguments (tests, embedding programs)."""
+    a ``with`` block and every database connection by ``close()`` before this.  Only ``run`` ends this
+    way; ``main`` raises ``SystemExit`` as before for tests and programs that call it."""
     import atexit
 
     if code is None:
@@ -465,7 +465,7 @@ def end_process(code: object) -> NoReturn:
     os._exit(status)
 
 
-def _main(argv: Sequence[str] | None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="tagguard", standalone_mode=True)
     except KeyboardInterrupt:
