@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from clikit import run_cli
+
 from tagguard.cli import main
 
 
@@ -69,5 +71,5 @@ def test_the_console_script_and_python_m_end_through_run():
     root = Path(__file__).resolve().parent.parent
     scripts = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts["tagguard"] == "tagguard.cli:run"
-    done = subprocess.run([sys.executable, "-m", "tagguard", "--version"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "tagguard" in done.stdout
+    done = run_cli("--version", process=True)  # python -m tagguard: tagguard/__main__.py calls run()
+    assert done.code == 0 and "tagguard" in done.stdout
