@@ -18,7 +18,7 @@ import json
 
 import pytest
 import yaml
-from clikit import run_cli
+from clikit import scan_json as scan
 from test_ratecard_supplement import CATALOG, SUPP_SOURCES, _build_module
 
 from tagguard.pricing import catalog
@@ -50,14 +50,6 @@ spec:
 def deploy(count: int = 1, selector: str = "") -> str:
     return DEPLOY.format(count=count, selector=f"      nodeSelector: {selector}\n" if selector else "")
 
-
-def scan(tmp_path, files: dict[str, str]) -> dict:
-    for name, text in files.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    out = tmp_path.parent / f"{tmp_path.name}.json"
-    run = run_cli("scan", str(tmp_path), "-f", "json", "-o", str(out))
-    assert run.exit_code in (0, 1), run
-    return json.loads(out.read_text())
 
 
 def cost_of(doc: dict) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from clikit import run_cli
+from clikit import scan_json as scan
 
 from tagguard.pricing import catalog
 
@@ -66,14 +66,6 @@ def test_the_hand_rates_are_the_rate_card():
     assert card.raw["attached_gpus"]["gcp/T4"]["usd_per_gpu_hour"] == T4_GCP
     assert card.lookup("p4d.24xlarge").on_demand == 21.957642 and card.lookup("p4d.24xlarge").accelerator_count == 8
 
-
-def scan(tmp_path, files: dict[str, str]) -> dict:
-    for name, text in files.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    out = tmp_path.parent / f"{tmp_path.name}.json"
-    run = run_cli("scan", str(tmp_path), "-f", "json", "-o", str(out))
-    assert run.exit_code in (0, 1), run
-    return json.loads(out.read_text())
 
 
 def cost_of(doc: dict, name: str = "infer") -> dict:

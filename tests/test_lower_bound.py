@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from clikit import run_cli
+from clikit import run_cli, scan_json as scan, report_resource as resource
 
 from tagguard.pricing import catalog
 
@@ -65,19 +65,6 @@ def test_the_hand_figures_are_the_rate_card():
     assert min(a["usd_per_gpu_hour"] for a in attached.values()) == T4_GCP < T4G_AWS
 
 
-def scan(tmp_path, files: dict[str, str], config: str | None = None, *args: str) -> dict:
-    for name, text in files.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    if config is not None:
-        (tmp_path / ".tagguard.yaml").write_text(config, encoding="utf-8")
-    out = tmp_path.parent / f"{tmp_path.name}.json"
-    run = run_cli("scan", str(tmp_path), "-f", "json", "-o", str(out), *args)
-    assert run.exit_code in (0, 1), run
-    return json.loads(out.read_text())
-
-
-def resource(doc: dict, address: str) -> dict:
-    return next(r for r in doc["resources"] if r["address"] == address)
 
 
 def findings(doc: dict, rule: str, address: str | None = None) -> list[dict]:

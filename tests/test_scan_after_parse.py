@@ -14,29 +14,10 @@ import zipfile
 from pathlib import Path
 
 import tagguard
+from clikit import TINY_MODULE as TINY
+from clikit import after_scan as _after_scan
 
-TINY = 'resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n  tags = { project = "p" }\n}\n'
 
-
-def _after_scan(tmp_path, expression: str, text: str = TINY):
-    """``expression`` evaluated in a fresh process after a JSON scan of ``text`` (a one-resource module)."""
-    (tmp_path / "main.tf").write_text(text)
-    code = textwrap.dedent(f"""
-        import sys
-        from tagguard.cli import main
-        try:
-            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
-        except SystemExit:
-            pass
-        print(repr({expression}))
-    """)
-    # -S: no .pth start-up hooks of this machine (they import what the scan does not); tagguard and
-    # site-packages on the path as the benchmark's children have them
-    paths = [str(Path(tagguard.__file__).resolve().parent.parent), *site.getsitepackages()]
-    env = dict(os.environ, TAGGUARD_USER_CONFIG="", PYTHONPATH=os.pathsep.join(paths))
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text(), out.stderr
-    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr of a plain value
 
 
 def _modules_after_scan(tmp_path, *prefixes: str) -> list[str]:

@@ -6,16 +6,11 @@ benchmark's children run (``python -S``, site-packages and tagguard's source on 
 """
 from __future__ import annotations
 
-import os
-import site
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
-import tagguard
+from clikit import TINY_MODULE as TINY
+from clikit import after_scan
 
-TINY = 'resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n  tags = { project = "p" }\n}\n'
 
 # the dataclasses a scan creates are counted by wrapping dataclasses._process_class before tagguard loads
 _COUNT = """
@@ -30,25 +25,8 @@ dataclasses._process_class = _process_class
 
 
 def _after_scan(tmp_path: Path, expression: str, config: str | None = None):
-    """``expression`` evaluated in a fresh process after a JSON scan of a one-resource module."""
-    (tmp_path / "main.tf").write_text(TINY)
-    if config is not None:
-        (tmp_path / ".tagguard.yaml").write_text(config)
-    code = _COUNT + textwrap.dedent(f"""
-        import sys
-        from tagguard.cli import main
-        try:
-            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
-        except SystemExit:
-            pass
-        print(repr({expression}))
-    """)
-    paths = [str(Path(tagguard.__file__).resolve().parent.parent), *site.getsitepackages()]
-    env = dict(os.environ, TAGGUARD_USER_CONFIG="", PYTHONPATH=os.pathsep.join(paths))
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env,
-                         check=True, cwd=tmp_path)
-    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text(), out.stderr
-    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's repr of a plain value
+    """``expression`` evaluated in a fresh process after a JSON scan of a one-resource module, dataclasses counted."""
+    return after_scan(tmp_path, expression, TINY, config, prelude=_COUNT)
 
 
 def test_a_plain_scan_imports_neither_budgets_nor_the_usage_file_reader(tmp_path):
