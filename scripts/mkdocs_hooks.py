@@ -26,13 +26,9 @@ LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+)\)")
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
-    meta: dict[str, str] = {}
-    body = text
-    if text.startswith("---"):
-        head, _, body = text[3:].partition("\n---")
-        for line in head.strip().splitlines():
-            key, _, value = line.partition(":")
-            meta[key.strip()] = value.strip()
+    from tagguard.rules.docpages import front_matter  # the reader `tagguard explain` uses
+
+    meta, body = front_matter(text)
     return meta, body.lstrip("\n")
 
 

@@ -51,7 +51,9 @@ def get_doc(name: str) -> RuleDoc | None:
     return None
 
 
-def _parse_doc(text: str) -> RuleDoc:
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """A rule page's ``---`` front matter (``key: value`` lines) and the text after it (the docs site's
+    hook reads the pages the same way)."""
     meta: dict[str, str] = {}
     body = text
     if text.startswith("---"):
@@ -59,5 +61,10 @@ def _parse_doc(text: str) -> RuleDoc:
         for line in head.strip().splitlines():
             key, _, value = line.partition(":")
             meta[key.strip()] = value.strip()
+    return meta, body
+
+
+def _parse_doc(text: str) -> RuleDoc:
+    meta, body = front_matter(text)
     return RuleDoc(id=meta["id"], category=meta["category"], severity=meta.get("severity", "error"),
                    summary=meta.get("summary", ""), body=body.strip())
