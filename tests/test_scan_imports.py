@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+from clikit import after_scan
+
 
 def _fresh(code: str) -> list[str]:
     """Run ``code`` in a new interpreter; its last printed line, split on spaces."""
@@ -70,23 +72,19 @@ LAZY_PATTERNS = {
 }
 
 
+TEXT_MERGE = ('resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n'
+              '  tags = merge({ project = "p" }, { team = "t" })\n}\n')
+TEXT_COUNT = ('variable "n" {\n  default = 2\n}\n'
+              'resource "aws_instance" "gpu" {\n  count = var.n\n  instance_type = "g5.xlarge"\n'
+              '  root_block_device {\n    volume_size = 100\n  }\n'
+              '  tags = merge({ project = "p" }, { team = "t" })\n}\n')
+
+
 def test_a_plain_terraform_scan_compiles_no_regex_it_does_not_use(tmp_path):
     # each costs ~1 M instructions to compile: at import they were paid by every scan
-    (tmp_path / "main.tf").write_text('resource "aws_instance" "gpu" {\n  instance_type = "g5.xlarge"\n'
-                                      '  tags = merge({ project = "p" }, { team = "t" })\n}\n')
-    code = f"""
-        import importlib
-        from tagguard.cli import main
-        try:
-            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
-        except SystemExit:
-            pass
-        lazy = {LAZY_PATTERNS!r}
-        print("compiled:", *[f"{{m}}.{{f}}" for m, fs in lazy.items() for f in fs
-                            if getattr(importlib.import_module(m), f).cache_info().currsize])
-    """
-    assert _fresh(code) == ["compiled:"]
-    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text()
+    compiled = (f"[m + '.' + f for m, fs in {LAZY_PATTERNS!r}.items() for f in fs"
+                " if getattr(importlib.import_module(m), f).cache_info().currsize]")
+    assert after_scan(tmp_path, compiled, TEXT_MERGE, prelude="import importlib\n") == []
 
 
 def test_lazily_compiled_patterns_still_match():
@@ -109,22 +107,7 @@ NOT_IMPORTED = ("decimal", "tagguard.rules.docpages", "_hashlib", "base64")
 
 
 def test_a_plain_terraform_scan_does_not_import(tmp_path):
-    (tmp_path / "main.tf").write_text('variable "n" {\n  default = 2\n}\n'
-                                      'resource "aws_instance" "gpu" {\n  count = var.n\n'
-                                      '  instance_type = "g5.xlarge"\n'
-                                      '  root_block_device {\n    volume_size = 100\n  }\n'
-                                      '  tags = merge({ project = "p" }, { team = "t" })\n}\n')
-    code = f"""
-        import sys
-        from tagguard.cli import main
-        try:
-            main(["scan", {str(tmp_path)!r}, "--scope", "all", "-f", "json", "-o", {str(tmp_path / "r.json")!r}])
-        except SystemExit:
-            pass
-        print("imported:", *[m for m in {NOT_IMPORTED!r} if m in sys.modules])
-    """
-    assert _fresh(code) == ["imported:"]
-    assert '"aws_instance.gpu"' in (tmp_path / "r.json").read_text()
+    assert after_scan(tmp_path, f"[m for m in {NOT_IMPORTED!r} if m in sys.modules]", TEXT_COUNT) == []
 
 
 def test_whole_number_literals_read_as_decimal_read_them():
