@@ -165,7 +165,8 @@ def test_markdown_comment(repo):
 def test_markdown_size_guard_keeps_the_summary():
     from tagguard.formats.diff import MARKER
     from tagguard.formats.markdown import render_diff as render_markdown
-    from tagguard.model import ERROR, CostDiff, DiffInfo, Finding, ScanResult
+    from tagguard.model import ERROR, Finding, ScanResult
+    from tagguard.report_parts import CostDiff, DiffInfo
 
     findings = [Finding(rule="missing-tag", category="missing_tag", severity=ERROR, address=f"aws_instance.r{i}",
                         file="main.tf", line=i, tag="cost-center",

@@ -95,7 +95,7 @@ def test_summarize_and_markdown_follow_dimensions():
         if hasattr(res, "extra"):
             res.extra[attr] = value
         else:  # typed ScanResult fields
-            from tagguard.model import CostDiff, DiffInfo
+            from tagguard.report_parts import CostDiff, DiffInfo
 
             setattr(res, attr, CostDiff.from_json(value) if attr == "cost_diff" else DiffInfo.from_json(value))
     md = render_markdown(res)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from clikit import run_cli
 from tagguard.formats import markdown as md
-from tagguard.model import BaselineInfo, Finding, Resource, ScanResult
+from tagguard.model import Finding, Resource, ScanResult
+from tagguard.report_parts import BaselineInfo
 
 DATA = Path(__file__).parent / "data"
 

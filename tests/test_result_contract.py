@@ -14,7 +14,8 @@ import pytest
 
 from tagguard.config import Config
 from tagguard.formats.json_format import report_dict
-from tagguard.model import (BaselineInfo, BudgetReport, CostDiff, DiffInfo, Finding, ScanResult, UnseenInput)
+from tagguard.model import Finding, ScanResult, UnseenInput
+from tagguard.report_parts import BaselineInfo, BudgetReport, CostDiff, DiffInfo
 from tagguard.pipeline import scan
 from tagguard.sources.base import ScanContext, ScanOptions, SourceOutput
 

@@ -101,7 +101,7 @@ def test_a_card_changed_in_place_answers_anew_after_forget():
                                by_name={k: list(v) for k, v in shipped.by_name.items()})
     assert card._memo == {}  # a copy starts with its own, empty memo
     old = card.lookup("g5.xlarge", "aws")
-    new = dataclasses.replace(old, on_demand=123.0)
+    new = old._replace(on_demand=123.0)
     card.by_name["g5.xlarge"] = [new]
     assert card.lookup("g5.xlarge", "aws") is old  # the contract: edit in place, then forget()
     card.forget()

@@ -54,3 +54,23 @@ def test_budgets_and_approvals_config_still_load_their_module_and_judge(tmp_path
     assert mods == ["tagguard.cost.budgets"]
     report = (tmp_path / "r.json").read_text()
     assert '"over-budget"' in report or "over budget" in report.lower(), report[:2000]
+
+
+def test_a_plain_scan_makes_neither_report_parts_nor_frozen_rate_card_rows(tmp_path):
+    # the result parts of --baseline, diff, budgets and cluster reports live in tagguard.report_parts (5 classes),
+    # and the rate card's rows are NamedTuples: every scan imports model and the catalog
+    mods, made = _after_scan(tmp_path, "(sorted(m for m in sys.modules if m == 'tagguard.report_parts'), _made)")
+    assert mods == []
+    assert [m for m in made if m.startswith("tagguard.pricing.catalog.")] == ["tagguard.pricing.catalog.RateCard"]
+    assert "tagguard.model.ScanResult" in made
+
+
+def test_a_report_read_back_has_its_parts(tmp_path):
+    # ScanResult.from_json imports the parts where a report has them
+    from tagguard.model import ScanResult
+    from tagguard.report_parts import BaselineInfo, DiffInfo
+
+    result = ScanResult.from_json({"resources": [], "baseline": {"path": "b.json", "entries": 2},
+                                   "diff": {"base": "main"}})
+    assert isinstance(result.baseline, BaselineInfo) and result.baseline.entries == 2
+    assert isinstance(result.diff, DiffInfo) and result.diff.base == "main"

@@ -194,7 +194,8 @@ def test_bill_budget_output_of_hostile_names_and_notes_is_inert():
     """Budget names (the repository's config) and bill notes (file names) are data in every medium."""
     from tagguard.formats.diff import render_text
     from tagguard.formats.markdown import render_diff as render_markdown
-    from tagguard.model import BudgetReport, DiffInfo, ScanResult
+    from tagguard.model import ScanResult
+    from tagguard.report_parts import BudgetReport, DiffInfo
     from tests.security.test_output_injection import HOSTILE, assert_log_safe, assert_markdown_inert
 
     budgets = []

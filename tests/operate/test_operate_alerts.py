@@ -10,7 +10,8 @@ from clikit import run_cli
 from opkit import Receiver
 
 from tagguard.formats.json_format import JsonFormatter
-from tagguard.model import BudgetReport, Compute, Cost, Finding, Resource, ScanResult
+from tagguard.model import Compute, Cost, Finding, Resource, ScanResult
+from tagguard.report_parts import BudgetReport
 
 HOSTILE = "<!channel> *bold* @here [x](https://evil.example.com) <at>boss</at> #1 \x1b[2J\u202e ::warning::x ##[error]y"
 RESEARCH_ADDR = "arn:aws:ec2:us-east-1:111111111111:instance/i-0000000000000001"

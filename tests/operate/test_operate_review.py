@@ -12,7 +12,8 @@ from clikit import run_cli
 
 from tagguard.formats.json_format import JsonFormatter
 from tagguard.state.history import connect
-from tagguard.model import BudgetReport, Cost, Finding, Resource, ScanResult
+from tagguard.model import Cost, Finding, Resource, ScanResult
+from tagguard.report_parts import BudgetReport
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
 
-from tagguard.model import BudgetReport, Resource
+from tagguard.model import Resource
+from tagguard.report_parts import BudgetReport
 
 MODES = ("chargeback", "showback")
 KINDS = ("gpu", "tokens", "all")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import guard_commands, wf_data, wf_property
-from tagguard.model import ERROR, INFO, WARNING, GpuActuals, ScanResult
+from tagguard.model import ERROR, INFO, WARNING, ScanResult
+from tagguard.report_parts import GpuActuals
 
 COMMAND_OF = {ERROR: "error", WARNING: "warning", INFO: "notice"}
 

@@ -14,7 +14,8 @@ from typing import Any
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import term
 from tagguard.formats.helpers import money, plural
-from tagguard.model import GpuActuals, ScanResult
+from tagguard.model import ScanResult
+from tagguard.report_parts import GpuActuals
 
 CSS = """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--card:#fff;--bar:#2563eb;--un:#dc2626;--ok:#16a34a;--warn:#d97706}

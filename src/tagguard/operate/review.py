@@ -157,7 +157,7 @@ def _infra_result(infra: list[tuple[str, dict[str, Any]]], notes: list[str]):
     doc = merge_reports([Shard(label, data) for label, data in infra])
     result = to_result(doc)
     if len(infra) == 1 and isinstance(infra[0][1].get("budgets"), list):
-        from tagguard.model import BudgetReport
+        from tagguard.report_parts import BudgetReport
 
         result.budgets = [BudgetReport.from_json(b) for b in infra[0][1]["budgets"] if isinstance(b, dict)]
     elif any(isinstance(d.get("budgets"), list) for _l, d in infra):

@@ -266,7 +266,7 @@ def overlay(card: RateCard, local: dict[str, Any], region: str | None = None) ->
         if rates.get("reserved_1yr") is not None or rates.get("reserved_3yr") is not None:
             changes.update(reserved_1yr=rates.get("reserved_1yr"), reserved_3yr=rates.get("reserved_3yr"),
                            reserved_source=rates.get("on_demand_source"), reserved_kind="standard no upfront")
-        new = dataclasses.replace(info, **changes)
+        new = info._replace(**changes)
         card.instances[key] = new
         rows = card.by_name.get(info.instance_type.lower(), [])
         card.by_name[info.instance_type.lower()] = [new if r.key == key else r for r in rows]

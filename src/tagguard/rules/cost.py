@@ -80,7 +80,6 @@ def is_production(res: Resource) -> bool:
 
 def check(resources: list[Resource], ctx) -> Iterator[Finding]:
     from tagguard.cost import diff as costdiff
-    from tagguard.model import CostDiff
 
     outputs = ctx.outputs
     base = ctx.options.diff_base
@@ -91,6 +90,8 @@ def check(resources: list[Resource], ctx) -> Iterator[Finding]:
     else:
         costdiff.annotate_plan(resources, ctx)
     if base is not None or any(r.source == "plan" and "action" in r.meta for r in resources):
+        from tagguard.report_parts import CostDiff  # a change to price: a plain scan makes no CostDiff
+
         outputs.cost_diff = CostDiff.from_json(costdiff.summarize(resources, removed, config=ctx.config))
 
     yield from _unpriced(resources)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Mapping
 
-from tagguard.model import (ERROR, EXIT_UNSEEN, PARSE_ERROR, BudgetReport, CostDiff, Finding, Resource,
-                            UnseenInput)
+from tagguard.model import ERROR, EXIT_UNSEEN, PARSE_ERROR, Finding, Resource, UnseenInput
 
 if TYPE_CHECKING:  # pragma: no cover
     from tagguard.config import Config
+    from tagguard.report_parts import BudgetReport, CostDiff
 
 # Directories never worth walking into.
 SKIP_DIRS = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".hg", ".svn"}

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from tagguard.formats.helpers import money
-from tagguard.model import NOT_SCANNED, BaselineInfo, Finding, ScanResult
+from tagguard.model import NOT_SCANNED, Finding, ScanResult
+from tagguard.report_parts import BaselineInfo
 
 BASELINE_VERSION = 1
 REASON = "baseline"

@@ -26,7 +26,8 @@ from urllib.parse import unquote, urljoin, urlparse
 
 from tagguard.config import CONFIG_NAMES, ConfigError, load_config_text, user_or_default_config
 from tagguard.cost import diff as costdiff
-from tagguard.model import NOT_SCANNED, WARNING, DiffInfo, Finding, ScanResult
+from tagguard.model import NOT_SCANNED, WARNING, Finding, ScanResult
+from tagguard.report_parts import DiffInfo
 from tagguard.pipeline import build_inventory, collect, evaluate
 from tagguard.sources.base import ScanContext, ScanOptions
 from tagguard.taxonomy import TaxonomyError, _refs, load_taxonomy

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from tagguard.model import GpuActuals, ScanResult
+from tagguard.model import ScanResult
+from tagguard.report_parts import GpuActuals
 
 
 def to_result(rep: dict[str, Any], config: Any, *, actuals: str | None = None,
