@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator, Sequence
 
+from tagguard.model import Record
 from tagguard.resources import data_file
 from tagguard.safeio import sha256_hex
 
@@ -64,8 +65,8 @@ class ConfigError(Exception):
     """A configuration problem: reported as one line, exit code 2."""
 
 
-@dataclass
-class Config:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class Config(Record):
     raw: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # the config relative paths resolve against; None: built-in defaults
     trusted: bool = True  # False: the scanned repository's own file (policy only)

@@ -6,8 +6,9 @@ turn a ``ScanResult`` into output.  Nothing here imports anything heavy.
 """
 from __future__ import annotations
 
+import reprlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # Records held by the hundred thousand (resources, findings and their parts) have ``__slots__`` where
 # dataclasses support it (Python >= 3.10): no per-object ``__dict__`` (BENCHMARKS.md, "Kubernetes memory").
 _SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
+# ``repr`` and ``==`` come from ``Record`` (no generated methods to compile on import)
+_RECORD: dict[str, Any] = {"repr": False, "eq": False, **_SLOTS}
 # Equal short strings and plain price lines repeat across thousands of records (a rate source, the basis
 # of a rate, a fix): records keep one object for each (bounded; these values are never changed in place).
 _SHARED_MAX = 4096
@@ -49,6 +52,33 @@ def _shared_line(line: dict[str, Any]) -> dict[str, Any]:
         return _shared_lines[key]
     return line
 
+
+class Record:
+    """The base of tagguard's dataclasses on the scan's path: their ``repr`` and ``==``, written once here.
+
+    ``@dataclass(repr=False, eq=False)`` on a subclass keeps these instead of the methods dataclasses would
+    generate, which Python 3.11 compiles class by class when a module is imported (about 0.3 ms a class, paid
+    by every scan).  They give what the generated ones give: the ``repr=True`` fields in order (a recursive
+    one as ``...``); equality of two objects of the same class as the tuples of their ``compare=True`` fields,
+    ``NotImplemented`` for any other class; no hash, as a non-frozen dataclass with ``eq``
+    (tests/test_model_record.py compares both on every subclass)."""
+
+    __slots__ = ()
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = [f.name for f in fields(self) if f.compare]  # type: ignore[arg-type]
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 # --- severities ---------------------------------------------------------------
 ERROR = "error"
 WARNING = "warning"
@@ -67,8 +97,8 @@ TAG_DRIFT = "tag_drift"  # live tags differ from Terraform state (drift scan)
 UNMANAGED = "unmanaged"  # live GPU resource no Terraform state manages (drift scan)
 
 
-@dataclass(**_SLOTS)
-class Compute:
+@dataclass(**_RECORD)
+class Compute(Record):
     """What a resource runs on, per unit, and how many units."""
 
     instance_type: str | None = None
@@ -131,8 +161,8 @@ class Compute:
         return comp
 
 
-@dataclass(**_SLOTS)
-class Cost:
+@dataclass(**_RECORD)
+class Cost(Record):
     """A priced resource.  ``None`` figures mean "not known", never zero."""
 
     hourly_usd: float | None = None
@@ -202,8 +232,8 @@ class Cost:
                    lower_bound=d.get("lower_bound") is True)
 
 
-@dataclass(**_SLOTS)
-class Suppression:
+@dataclass(**_RECORD)
+class Suppression(Record):
     """An inline ``tagguard:ignore`` directive that applies to a resource."""
 
     rules: list[str]  # rule ids or categories; ["*"] for all
@@ -217,8 +247,8 @@ class Suppression:
         return finding.rule in self.rules or finding.category in self.rules
 
 
-@dataclass(**_SLOTS)
-class Unpropagated:
+@dataclass(**_RECORD)
+class Unpropagated(Record):
     """A reader's fact: tags set on or around a resource that do not reach what is billed for it (the EC2
     instances an Auto Scaling group or EKS node group launches, the pods a controller runs).
 
@@ -236,8 +266,8 @@ class Unpropagated:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(**_SLOTS)
-class Resource:
+@dataclass(**_RECORD)
+class Resource(Record):
     """One billable (or at least taggable) thing, whatever it was read from."""
 
     address: str
@@ -316,8 +346,10 @@ class Resource:
                    meta=dict(d["meta"]) if isinstance(d.get("meta"), dict) else {})
 
 
-@dataclass(**_SLOTS)
-class Finding:
+@dataclass(**_RECORD)
+class Finding(Record):
+    """What a rule found about a resource (or an input): where, how severe, and how to fix it."""
+
     rule: str  # kebab-case rule id, e.g. "missing-tag"
     category: str  # snake_case category, e.g. "missing_tag"
     severity: str
@@ -393,8 +425,8 @@ EXIT_UNSEEN = 2  # usage/config error, or an input that must not pass silently (
 EXIT_INCOMPLETE = 3  # a live scan could not read everything (an account or region failed; see ``errors``)
 
 
-@dataclass
-class UnseenInput:
+@dataclass(repr=False, eq=False)
+class UnseenInput(Record):
     """An input tagguard could not look at and that must not pass silently (e.g. a chart without helm).
 
     Whatever the findings say, a result holding one ends with ``exit_code`` (2 unless said otherwise),
@@ -417,8 +449,10 @@ class UnseenInput:
 REPORT_PARTS = ("unseen_inputs", "baseline", "cost_diff", "budgets", "diff", "drift", "history", "showback")
 
 
-@dataclass
-class ScanResult:
+@dataclass(repr=False, eq=False)
+class ScanResult(Record):
+    """Everything one run found: the resources, the findings, and the optional parts of the report."""
+
     resources: list[Resource] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     root: str | None = None  # what was scanned (paths are relative to it)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from collections.abc import Callable
 
+from tagguard.model import Record
+
 RATECARD = "ratecard.json"
 CLOUD_PROVIDERS = ("aws", "gcp", "azure")
 RATE_FIELDS = ("on_demand", "spot", "reserved_1yr", "reserved_3yr")
@@ -114,8 +116,8 @@ class GpuRate(NamedTuple):
     reason: str | None = None
 
 
-@dataclass
-class RateCard:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class RateCard(Record):
     raw: dict[str, Any]
     instances: dict[str, InstanceInfo] = field(default_factory=dict)
     by_name: dict[str, list[InstanceInfo]] = field(default_factory=dict)  # normalized name -> rows

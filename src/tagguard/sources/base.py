@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Mapping
 
-from tagguard.model import ERROR, EXIT_UNSEEN, PARSE_ERROR, Finding, Resource, UnseenInput
+from tagguard.model import ERROR, EXIT_UNSEEN, PARSE_ERROR, Finding, Record, Resource, UnseenInput
 
 if TYPE_CHECKING:  # pragma: no cover
     from tagguard.config import Config
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SKIP_DIRS = {".git", ".terraform", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".hg", ".svn"}
 
 
-@dataclass
-class SourceOutput:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class SourceOutput(Record):
     resources: list[Resource] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     # Inputs that must not pass silently (a chart that could not be rendered for lack of helm):
@@ -58,8 +58,8 @@ class SourceOutput:
         raise TypeError("SourceOutput.exit_override is gone: call out.must_not_pass(file, reason) instead")
 
 
-@dataclass
-class Inventory:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class Inventory(Record):
     """Every file below the scan root (relative POSIX paths), walked once."""
 
     root: Path
@@ -80,8 +80,8 @@ class Inventory:
 
 
 
-@dataclass
-class ScanOptions:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class ScanOptions(Record):
     """What the command line tells a scan, beyond the config (typed: sources and rules read it, never write it)."""
 
     usage: str | None = None  # --usage FILE (None: the config's `usage`)
@@ -114,8 +114,8 @@ class ScanOptions:
         return cls(**kw)
 
 
-@dataclass
-class ScanOutputs:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class ScanOutputs(Record):
     """What rules hand back to the pipeline besides findings (typed, copied onto the ``ScanResult``)."""
 
     cost_diff: CostDiff | None = None  # rules/cost.py: plan changes or tagguard diff
