@@ -79,6 +79,32 @@ def test_comments_found_everywhere(source, expected):
     assert parse(source, "t.tf").comments == expected
 
 
+def test_comment_marks_are_every_place_a_comment_can_start():
+    # the walk asks the regex probe only for an expression holding a mark: the marks must cover every match
+    import itertools
+    import re
+
+    from tagguard.hcl.parse import _COMMENT_START, comment_marks
+
+    for size in range(1, 7):
+        for chars in itertools.product(b'#/*a"', repeat=size):
+            data = bytes(chars)
+            marks = comment_marks(data)
+            assert marks == sorted(marks)
+            assert marks == [p for p in range(size) if data[p:p + 1] == b"#" or data[p:p + 2] in (b"//", b"/*")]
+            for start in range(size):
+                for end in range(start, size + 1):
+                    probe = _COMMENT_START.search(data, start, end) is not None
+                    assert probe <= any(start <= p < end for p in marks), (data, start, end)
+    assert comment_marks(re.sub(rb"[#/]", b"-", b"a = 1 # x // y /* z */")) == []
+
+
+def test_comments_inside_expressions_of_a_file_with_few_marks():
+    source = (b'a = "x/y"\nb = 1 / 2\nc = [1, # one\n  2]\nd = 4\ne = { k = 1 /* two */ }\nf = "g"\n'
+              b'h = merge(local.x, {\n  # three\n  n = 1\n})\n')
+    assert parse(source, "t.tf").comments == [(3, "one"), (6, "two"), (9, "three")]
+
+
 def test_broken_file_keeps_what_parsed_and_names_lines():
     hcl = load("broken.tf")
     ok = hcl.body.blocks[0]
