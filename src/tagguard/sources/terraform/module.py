@@ -77,13 +77,20 @@ class ModuleDef:
             self.__dict__["_by_address"] = index
         return index.get((rtype, name))
 
-    def comment_lines(self, file: str) -> tuple[dict[int, str], list[int]]:
-        """``file``'s comments by line and their sorted lines (indexed once per file, not per resource)."""
-        index = self.__dict__.setdefault("_comment_index", {})
-        hit = index.get(file)
-        if hit is None:
-            by_line = {line: text for line, text in self.comments.get(file, [])}
-            hit = index[file] = (by_line, sorted(by_line))
+    def comment_lines(self, file: str) -> tuple[dict[int, str], list[int]] | None:
+        """``file``'s comments by line and their sorted lines (indexed once per file, not per resource), or
+        None when none of them says ``tagguard:ignore``, the only comments the reader looks for."""
+        index = self.__dict__.get("_comment_index")
+        if index is None:
+            index = self.__dict__["_comment_index"] = {}
+        if file in index:
+            return index[file]
+        comments = self.comments.get(file, [])
+        hit = None
+        if any(text and "tagguard:ignore" in text for _line, text in comments):
+            by_line = {line: text for line, text in comments}
+            hit = (by_line, sorted(by_line))
+        index[file] = hit
         return hit
 
     def local_sources(self) -> list[tuple[Located, str]]:

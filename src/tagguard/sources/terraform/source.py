@@ -491,14 +491,24 @@ class _Walker:
                 provider_ref = None
         # inst.provider_for(rtype, provider_ref), with the type's default provider key read off its kind
         provider = inst.providers.get(provider_ref or kind.provider_key)
+        comments = inst.mdef.comment_lines(loc.file)
+        if comments is None:  # no comment of the file says tagguard:ignore: nothing to look for around the block
+            suppressions: list[Suppression] = []
+        else:
+            suppressions, bad = _suppressions(comments, block.line, block.end_line, loc.file)
+            self.out.findings.extend(bad)
+        base = f"{inst.prefix}{rtype}.{rname}"
+        if body.get("for_each") is None and body.get("count") is None:
+            # the one instance expand_repetition gives such a block, ("", {}): count 1 in the module instance's own
+            # scope, without building its list, bindings and bound scope (most resource blocks repeat nothing)
+            res, extra = self.build(rtype, kind, body, inst, inst, provider, base, loc, 1)
+            res.suppressions = suppressions
+            return [(res, body, inst, extra)]
         out = []
-        suppressions, bad = _suppressions(inst.mdef.comment_lines(loc.file), block.line, block.end_line, loc.file)
-        self.out.findings.extend(bad)
-        for suffix, bindings in expand_repetition(body, inst, f"{inst.prefix}{rtype}.{rname}"):
+        for suffix, bindings in expand_repetition(body, inst, base):
             count = bindings.pop("__count__", 1) if "__count__" in bindings else 1
             scope = bound_scope(inst, bindings)
-            address = f"{inst.prefix}{rtype}.{rname}{suffix}"
-            res, extra = self.build(rtype, kind, body, scope, inst, provider, address, loc, count)
+            res, extra = self.build(rtype, kind, body, scope, inst, provider, base + suffix, loc, count)
             res.suppressions = suppressions
             out.append((res, body, scope, extra))
         return out

@@ -1,0 +1,72 @@
+"""The Terraform reader's short paths for the common resource block (issue 13): each skips work whose
+answer is known, and gives what the long path gives."""
+from __future__ import annotations
+
+from tagguard.config import Config
+
+
+def _scan(tmp_path, text: str):
+    from tagguard.pipeline import scan
+
+    (tmp_path / "main.tf").write_text(text)
+    return scan([str(tmp_path)], Config(raw={"scope": "all"}))
+
+
+GPU = ('resource "aws_instance" "{name}" {{\n{extra}  instance_type = "g6.xlarge"\n'
+       '  tags = {{ project = "p", environment = "dev", business-unit = "r" }}\n}}\n')
+
+
+def test_a_file_that_says_tagguard_ignore_nowhere_is_not_searched_for_suppressions(tmp_path, monkeypatch):
+    from tagguard.sources.terraform import source
+
+    calls = []
+    real = source._suppressions
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source, "_suppressions", counting)
+    text = "".join("# a plain comment\n" + GPU.format(name=f"gpu_{i}", extra="  # and one inside\n") for i in range(5))
+    result = _scan(tmp_path, text)
+    assert calls == [], "suppressions were searched in a file with no tagguard:ignore comment"
+    assert len(result.resources) == 5 and all(r.suppressions == [] for r in result.resources)
+    assert not [f for f in result.findings if f.suppressed or f.rule == "invalid-suppression"]
+
+
+def test_a_suppression_above_a_comment_block_still_applies_and_a_bad_one_is_still_reported(tmp_path):
+    text = ("# tagguard:ignore missing-tag -- vendor-owned\n# a plain comment between\n"
+            + GPU.format(name="kept", extra="")
+            + GPU.format(name="plain", extra="")
+            + GPU.format(name="bad", extra="  # tagguard:ignore missing-tag\n"))
+    result = _scan(tmp_path, text)
+    suppressed = sorted({f.address for f in result.findings if f.rule == "missing-tag" and f.suppressed})
+    assert suppressed == ["aws_instance.kept"]
+    invalid = [f for f in result.findings if f.rule == "invalid-suppression"]
+    assert [f.line for f in invalid] == [12]
+
+
+def test_a_block_without_count_or_for_each_is_one_resource_in_the_module_scope(tmp_path, monkeypatch):
+    from tagguard.sources.terraform import source
+
+    expanded = []
+    real = source.expand_repetition
+
+    def counting(body, scope, what):
+        expanded.append(what)
+        return real(body, scope, what)
+
+    monkeypatch.setattr(source, "expand_repetition", counting)
+    text = (GPU.format(name="one", extra="")
+            + GPU.format(name="counted", extra="  count = 3\n")
+            + GPU.format(name="none", extra="  count = 0\n")
+            + GPU.format(name="each", extra='  for_each = toset(["a", "b"])\n')
+            + 'locals {\n  n = 2\n}\n' + GPU.format(name="local_count", extra="  count = local.n\n"))
+    result = _scan(tmp_path, text)
+    assert expanded == ["aws_instance.counted", "aws_instance.none", "aws_instance.each",
+                        "aws_instance.local_count"], "a block that repeats nothing went through expand_repetition"
+    units = {r.address: (r.compute.units if r.compute else None) for r in result.resources}
+    assert units == {"aws_instance.one": 1, "aws_instance.counted": 3, "aws_instance.none": 0,
+                     'aws_instance.each["a"]': 1, 'aws_instance.each["b"]': 1, "aws_instance.local_count": 2}
+    one = next(r for r in result.resources if r.address == "aws_instance.one")
+    assert one.tags == {"project": "p", "environment": "dev", "business-unit": "r"} and one.line == 1
