@@ -246,3 +246,27 @@ def test_the_memo_key_is_the_relevant_tags_whatever_their_order_and_the_other_ke
         assert tax.evaluate(m) == tx.load_taxonomy(path).evaluate(m), m
     distinct = {tuple(sorted((k, str(v)) for k, v in m.items() if k.casefold() in tax._relevant)) for m in maps}
     assert len(tax._cache) == len(distinct)
+
+
+def test_the_memo_key_reads_values_of_every_kind_and_any_number_of_relevant_keys():
+    # the key's values come from one itemgetter per key list (a bare getter for one key, none for no key), and
+    # are their own text when every one is a str (str() of them otherwise): answers as a taxonomy without a memo,
+    # one entry per distinct set of relevant (key, str(value)) pairs
+    import random
+
+    schema = {"required": ["a", "b"], "properties": {"a": {"enum": ["x", "1", "1.5"]}, "b": {"minLength": 2},
+                                                     "c": {"pattern": "^[a-z]+$"}}}
+    rng = random.Random(5)
+    values = ["x", "1", 1, 1.5, "1.5", "yy", "", None, ["x"], {"k": 1}, "z"]  # 1 and "1" read alike, so share
+    maps = [{}, {"Name": "n"}, {"a": "x"}, {"b": 1}, {"c": "abc", "Name": "m"}]
+    for _ in range(300):
+        keys = rng.sample(["a", "b", "c", "Name", "owner"], rng.randint(0, 5))
+        maps.append({k: rng.choice(values) for k in keys})
+    tax = tx.Taxonomy(schema)
+    for m in maps:
+        assert tax.evaluate(m) == tx.Taxonomy(schema).evaluate(m), m
+        assert tax.evaluate(dict(reversed(m.items()))) == tx.Taxonomy(schema).evaluate(m), m
+    distinct = {tuple(sorted((k, str(v)) for k, v in m.items() if k in "abc")) for m in maps}
+    assert len(tax._cache) == len(distinct)
+    assert tx._values_of(())({"a": 1}) == () and tx._values_of(("a",))({"a": 1}) == (1,)
+    assert tx._values_of(("b", "a"))({"a": 1, "b": 2}) == (2, 1)

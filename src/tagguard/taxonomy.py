@@ -14,10 +14,11 @@ An unknown value is never reported as missing and never silently passed.
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from collections.abc import Iterable
+from typing import Any, Callable
+from collections.abc import Iterable, Mapping
 
 from tagguard.model import INVALID_VALUE, MISSING_TAG, UNRESOLVED_VALUE
 
@@ -36,6 +37,20 @@ class TagIssue:
     fix: str | None = None
     value: str | None = None
     tags: tuple[str, ...] = ()  # several keys in one issue (required keys hidden by an unknown map)
+
+
+_ValuesOf = Callable[[Mapping[str, Any]], "tuple[Any, ...]"]
+
+
+def _values_of(keys: tuple[str, ...]) -> _ValuesOf:
+    """A function giving a tag map's values of ``keys`` as a tuple, in that order: ``itemgetter`` (one C call) for two
+    keys or more; itemgetter of one key gives the bare value, of none is an error, so those are spelt out."""
+    if len(keys) >= 2:
+        return operator.itemgetter(*keys)
+    if keys:
+        key = keys[0]
+        return lambda tags: (tags[key],)
+    return lambda tags: ()
 
 
 class Taxonomy:
@@ -61,7 +76,7 @@ class Taxonomy:
         self._cache: dict[tuple, tuple[TagIssue, ...]] = {}
         self._known_keys = {k.casefold(): k for k in list(self.properties) + self.required}
         self._relevant = _relevant_keys(schema)
-        self._kept: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see _relevant_of
+        self._kept: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...], _ValuesOf]] = {}  # see _relevant_of
 
     def _full_validator(self, check: bool = False):
         """jsonschema's validator for the taxonomy (``check``: first check it against its meta-schema)."""
@@ -105,8 +120,13 @@ class Taxonomy:
             # Keys the schema never names cannot change the outcome: drop them so that
             # maps differing only in e.g. `Name` share one validation.  The memo key is the kept keys, sorted,
             # and their values as text: what the sorted (key, str(value)) pairs said, built by C calls.
-            kept, ordered = self._relevant_of(tuple(tags))
-            values: tuple[Any, ...] = tuple(map(str, map(tags.__getitem__, ordered)))
+            keys = tuple(tags)
+            kept, ordered, values_of = self._kept.get(keys) or self._relevant_of(keys)  # a memo hit without a call
+            values: tuple[Any, ...] = values_of(tags)
+            try:  # text values (nearly always) are their own str(): no str() call per value (~4 k instructions a map)
+                "".join(values)
+            except TypeError:  # a value that is not text: its str(), as the key always said
+                values = tuple(map(str, values))
             if unresolved:
                 unresolved = tuple(k for k in unresolved if k.casefold() in rel)
         else:
@@ -122,15 +142,16 @@ class Taxonomy:
                 self._cache[key] = hit
         return hit
 
-    def _relevant_of(self, keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The keys of a tag map (given in its order) that the schema names, in that order and sorted.  A scan
-        meets few distinct key lists (resources of a kind carry the same tags), so each is read once and
-        memoised (bounded): no casefold per tag and resource."""
+    def _relevant_of(self, keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], _ValuesOf]:
+        """The keys of a tag map (given in its order) that the schema names, in that order and sorted, and a function
+        giving a map's values of the sorted keys as a tuple.  A scan meets few distinct key lists (resources of a
+        kind carry the same tags), so each is read once and memoised (bounded): no casefold per tag and resource."""
         hit = self._kept.get(keys)
         if hit is None:
             rel = self._relevant or ()
             kept = tuple(k for k in keys if k.casefold() in rel)
-            hit = (kept, tuple(sorted(kept)))
+            ordered = tuple(sorted(kept))
+            hit = (kept, ordered, _values_of(ordered))
             if len(self._kept) < 4096:
                 self._kept[keys] = hit
         return hit
