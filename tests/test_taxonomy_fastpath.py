@@ -244,7 +244,8 @@ def test_the_memo_key_is_the_relevant_tags_whatever_their_order_and_the_other_ke
     ]
     for m in maps:
         assert tax.evaluate(m) == tx.load_taxonomy(path).evaluate(m), m
-    distinct = {tuple(sorted((k, str(v)) for k, v in m.items() if k.casefold() in tax._relevant)) for m in maps}
+    distinct = {tuple(sorted((k, type(v), str(v)) for k, v in m.items() if k.casefold() in tax._relevant))
+                for m in maps}
     assert len(tax._cache) == len(distinct)
 
 
@@ -257,7 +258,7 @@ def test_the_memo_key_reads_values_of_every_kind_and_any_number_of_relevant_keys
     schema = {"required": ["a", "b"], "properties": {"a": {"enum": ["x", "1", "1.5"]}, "b": {"minLength": 2},
                                                      "c": {"pattern": "^[a-z]+$"}}}
     rng = random.Random(5)
-    values = ["x", "1", 1, 1.5, "1.5", "yy", "", None, ["x"], {"k": 1}, "z"]  # 1 and "1" read alike, so share
+    values = ["x", "1", 1, 1.5, "1.5", "yy", "", None, "None", ["x"], "['x']", {"k": 1}, "z", True, "True"]
     maps = [{}, {"Name": "n"}, {"a": "x"}, {"b": 1}, {"c": "abc", "Name": "m"}]
     for _ in range(300):
         keys = rng.sample(["a", "b", "c", "Name", "owner"], rng.randint(0, 5))
@@ -266,7 +267,25 @@ def test_the_memo_key_reads_values_of_every_kind_and_any_number_of_relevant_keys
     for m in maps:
         assert tax.evaluate(m) == tx.Taxonomy(schema).evaluate(m), m
         assert tax.evaluate(dict(reversed(m.items()))) == tx.Taxonomy(schema).evaluate(m), m
-    distinct = {tuple(sorted((k, str(v)) for k, v in m.items() if k in "abc")) for m in maps}
+    distinct = {tuple(sorted((k, type(v), str(v)) for k, v in m.items() if k in "abc")) for m in maps}
     assert len(tax._cache) == len(distinct)
     assert tx._values_of(())({"a": 1}) == () and tx._values_of(("a",))({"a": 1}) == (1,)
     assert tx._values_of(("b", "a"))({"a": 1, "b": 2}) == (2, 1)
+
+
+@pytest.mark.parametrize("relevance", [True, False])
+def test_a_value_and_its_text_are_not_one_memo_entry(relevance):
+    # True and "True", None and "None", ['x'] and "['x']" have one str() but are judged apart (true / a type error /
+    # a list): the memo once keyed values by str() alone, and the first map evaluated answered for the other
+    schema = {"properties": {"flag": {"enum": ["true", "false"]}, "owner": {"type": "string"},
+                             "c": {"pattern": "^[a-z]+$"}}}
+    if not relevance:  # a schema whose keys cannot be known in advance keeps every (key, value) in the key
+        schema["patternProperties"] = {"^zz": {}}
+    pairs = [({"flag": True}, {"flag": "True"}), ({"owner": None}, {"owner": "None"}), ({"c": ["x"]}, {"c": "['x']"})]
+    for first, second in pairs:
+        for order in ((first, second), (second, first)):
+            tax = tx.Taxonomy(schema)
+            assert (tax._relevant is not None) is relevance
+            for m in order:
+                assert tax.evaluate(m) == tx.Taxonomy(schema).evaluate(m), (order, m)
+        assert tx.Taxonomy(schema).evaluate(first) != tx.Taxonomy(schema).evaluate(second)

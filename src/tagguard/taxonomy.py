@@ -119,19 +119,19 @@ class Taxonomy:
         if rel is not None:
             # Keys the schema never names cannot change the outcome: drop them so that
             # maps differing only in e.g. `Name` share one validation.  The memo key is the kept keys, sorted,
-            # and their values as text: what the sorted (key, str(value)) pairs said, built by C calls.
+            # and their values: text as it is, anything else by its class and str(), built by C calls.
             keys = tuple(tags)
             kept, ordered, values_of = self._kept.get(keys) or self._relevant_of(keys)  # a memo hit without a call
             values: tuple[Any, ...] = values_of(tags)
             try:  # text values (nearly always) are their own str(): no str() call per value (~4 k instructions a map)
                 "".join(values)
-            except TypeError:  # a value that is not text: its str(), as the key always said
-                values = tuple(map(str, values))
+            except TypeError:  # a value that is not text: its class and str() (True and "True" read differently)
+                values = (tuple(map(type, values)), tuple(map(str, values)))
             if unresolved:
                 unresolved = tuple(k for k in unresolved if k.casefold() in rel)
         else:
             kept, ordered = tuple(tags), ()
-            values = tuple(sorted((k, str(v)) for k, v in tags.items()))
+            values = tuple(sorted((k, str(v), v.__class__) for k, v in tags.items()))  # keys differ: no class compared
         key = (ordered, values, unresolved, open_map, style,
                tuple(sorted(unresolved_reasons.items())) if unresolved_reasons else (), open_reason)
         hit = self._cache.get(key)
