@@ -70,3 +70,28 @@ def test_a_block_without_count_or_for_each_is_one_resource_in_the_module_scope(t
                      'aws_instance.each["a"]': 1, 'aws_instance.each["b"]': 1, "aws_instance.local_count": 2}
     one = next(r for r in result.resources if r.address == "aws_instance.one")
     assert one.tags == {"project": "p", "environment": "dev", "business-unit": "r"} and one.line == 1
+
+
+def test_a_nested_path_in_a_body_without_blocks_is_read_without_looking_for_blocks(tmp_path, monkeypatch):
+    from tagguard.sources.terraform import extract
+
+    asked = []
+    real = extract.blocks_named
+
+    def counting(body, name, scope):
+        asked.append((name, len(body.blocks)))
+        return real(body, name, scope)
+
+    monkeypatch.setattr(extract, "blocks_named", counting)
+    market = "  instance_market_options {\n    market_type = \"spot\"\n  }\n"
+    text = (GPU.format(name="plain", extra="")
+            + GPU.format(name="object", extra='  instance_market_options = { market_type = "spot" }\n')
+            + GPU.format(name="block", extra=market)
+            + GPU.format(name="dynamic", extra=('  dynamic "instance_market_options" {\n    for_each = ["x"]\n'
+                                                '    content {\n      market_type = "spot"\n    }\n  }\n')))
+    result = _scan(tmp_path, text)
+    models = {r.address: r.compute.pricing_model for r in result.resources}
+    assert models == {"aws_instance.plain": "on_demand", "aws_instance.object": "spot",
+                      "aws_instance.block": "spot", "aws_instance.dynamic": "spot"}
+    assert ("instance_market_options", 0) not in asked, "blocks were looked for in a body that has none"
+    assert asked.count(("instance_market_options", 1)) == 2

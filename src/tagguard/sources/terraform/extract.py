@@ -329,7 +329,8 @@ def get_path(body, path: str, scope) -> Any:
         return _first(value) if star_last else value
     current_body, current_scope = body, scope
     for i, part in enumerate(parts[:-1]):
-        found = blocks_named(current_body, part, current_scope)
+        # a .tf body without nested blocks has none named `part`, static or dynamic (plan values: no .blocks)
+        found = blocks_named(current_body, part, current_scope) if getattr(current_body, "blocks", True) else None
         if found:
             current_body, current_scope = found[0]
             continue
@@ -438,7 +439,7 @@ def _instance_type(kind: Kind, body, scope, comp: Compute, unknown: list[str]) -
     """The first of the kind's instance-type paths that is known (or narrowed to GPU candidates)."""
     for path in kind.instance_type:
         value = get_path(body, path, scope)
-        if known(value) and isinstance(value, str):
+        if isinstance(value, str):  # known(value) too: a str is not _MISSING, None or an Unknown
             return value
         if isinstance(value, Unknown):
             itype = size_from_unknown(comp, path, value, unknown, kind.provider)
@@ -476,7 +477,7 @@ def _units(kind: Kind, body, scope, comp: Compute) -> int | None:
     """Units per instance from the kind's unit paths (1 when none is set; None, with a note, when unknown)."""
     for path in kind.units:
         value = get_path(body, path, scope)
-        if known(value) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # and so known(value)
             return int(value)
         if isinstance(value, Unknown):
             why = f" ({value.reason})" if value.reason else ""
