@@ -203,6 +203,32 @@ def test_repository_and_generated_terraform(tmp_path: Path, monkeypatch: pytest.
     assert total > 500 and counter.hits > total // 2
 
 
+def compare_told(source: bytes, name: str = "main.tf") -> int:
+    """Every attribute read as the reader does (``attr.expr``: a one-line attribute tells the compiler its
+    line) against the compiler finding the line itself (another parse of the same bytes); the number read."""
+    told, found = parse(source, name), parse(source, name)
+    pairs = list(zip(_attributes(told.body, []), _attributes(found.body, [])))
+    for attr, other in pairs:  # file order, as the reader mostly reads them: repeated texts are moved copies
+        node, compiler = other._node, other._compiler
+        expected = compiler.expression(node) if node is not None else other.expr
+        assert shape(attr.expr) == shape(expected), (name, attr.name)
+        for expr in _exprs(attr.expr, []):
+            assert expr.line == expr.src.data.count(b"\n", 0, expr.start) + 1, (name, attr.name, expr)
+    return len(pairs)
+
+
+def test_a_told_line_builds_what_the_compiler_finds(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_module.py"), str(tmp_path), "100"], check=True,
+                   capture_output=True)
+    files = sorted(tmp_path.rglob("*.tf")) + sorted((ROOT / "examples").rglob("*.tf"))
+    files += sorted((ROOT / "tests").rglob("*.tf")) + sorted((ROOT / "tests").rglob("*.tfvars"))
+    total = sum(compare_told(path.read_bytes(), path.name) for path in files)
+    texts = SHORTCUT + TREE_WALK + REPEATED
+    source = "".join(f"a{i} = {text}\nb{i}  =  {text}\n" for i, text in enumerate(texts)).encode()
+    total += compare_told(b"locals {\n" + source + b"}\n") + compare_told(source)
+    assert total > 500
+
+
 def test_repeated_texts_get_their_own_nodes_and_positions() -> None:
     """``simple`` reads a short text once per file; every occurrence still gets its own Expr."""
     long = "x" * 80  # over the cached length: read each time, same result
@@ -236,10 +262,10 @@ class Moves:
         self.count = 0
         real = _compile.Compiler.expression
 
-        def expression(compiler, node):  # type: ignore[no-untyped-def]
+        def expression(compiler, node, line=0):  # type: ignore[no-untyped-def]
             before = compiler.data[node.start_byte:node.end_byte] in compiler.seen
             self.count += before and compiler.shortcuts
-            return real(compiler, node)
+            return real(compiler, node, line)
 
         monkeypatch.setattr(_compile.Compiler, "expression", expression)
 
@@ -267,6 +293,21 @@ def test_repeated_texts_are_moved_copies_of_the_first(monkeypatch: pytest.Monkey
         moved = earlier.expr  # c's tree moved back (a negative shift)
         assert moved.start < later.start and shape(moved) == shape(walked)
     assert moves.count == 3 * len(REPEATED)
+
+
+def test_the_reader_tells_the_compiler_the_line_of_a_one_line_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    told: dict[str, int] = {}
+    real = _compile.Compiler.expression
+
+    def expression(compiler, node, line=0):  # type: ignore[no-untyped-def]
+        told[compiler.data[node.start_byte:node.end_byte].decode()] = line
+        return real(compiler, node, line)
+
+    monkeypatch.setattr(_compile.Compiler, "expression", expression)
+    hcl = parse(b'a = 1\nb = [\n  2,\n]\nc {\n  d = "x"\n  e = merge(local.t, {\n  })\n}\nf = "y"\n', "x.tf")
+    values = [attr.expr.eval(SCOPE) for attr in _attributes(hcl.body, [])]
+    assert told == {"1": 1, "[\n  2,\n]": 0, '"x"': 6, "merge(local.t, {\n  })": 0, '"y"': 10}
+    assert values[:3] == [1, [2], "y"]
 
 
 def test_every_expression_class_has_a_mover() -> None:

@@ -111,6 +111,22 @@ class Attribute:
         return f"<Attribute {self.name} line {self.line}>"
 
 
+class _HclAttribute(Attribute):
+    """An attribute of an HCL file (``_Reader``'s, compiled by ``Compiler``): one on a single line tells the
+    compiler its line, so compiling it reads no tree-sitter Point and searches no newline."""
+
+    __slots__ = ()
+
+    @property
+    def expr(self) -> Expr:
+        if self._expr is None:
+            compiler: Any = self._compiler  # hcl._compile.Compiler, dropped only once _expr is set
+            line = self.line
+            self._expr = compiler.expression(self._node, line if line == self.end_line else 0)
+            self._node = self._compiler = None
+        return self._expr
+
+
 class Body:
     __slots__ = ("attributes", "blocks", "get")
 
@@ -589,7 +605,7 @@ class _Reader:
         end_line = known.get(end_row)
         if end_line is None:
             end_line = known[end_row] = end_row + 1
-        attr = Attribute(name, expr_node, compiler, line, end_line)
+        attr = _HclAttribute(name, expr_node, compiler, line, end_line)
         if expr_node.kind_id != _KINDS.expression:
             attr._expr = Invalid(f"attribute {name} has no value", **compiler.pos(node))
         elif end - start > _DEPTH_CHECK_BYTES and expr_node.descendant_count > MAX_EXPR_DEPTH and _too_deep(expr_node):
