@@ -95,3 +95,25 @@ def test_a_nested_path_in_a_body_without_blocks_is_read_without_looking_for_bloc
                       "aws_instance.block": "spot", "aws_instance.dynamic": "spot"}
     assert ("instance_market_options", 0) not in asked, "blocks were looked for in a body that has none"
     assert asked.count(("instance_market_options", 1)) == 2
+
+
+def test_the_catalog_is_asked_once_per_instance_type_in_a_scan_and_anew_in_the_next(tmp_path, monkeypatch):
+    from tagguard.pricing import catalog
+
+    asked: list[str] = []
+    real = catalog.accelerator_info
+
+    def counting(instance_type, provider=None):
+        asked.append(instance_type)
+        return real(instance_type, provider)
+
+    monkeypatch.setattr(catalog, "accelerator_info", counting)
+    text = "".join(GPU.format(name=f"gpu_{i}", extra="").replace("g6.xlarge", ("p4d.24xlarge", "g6.xlarge")[i % 2])
+                   for i in range(30))
+    result = _scan(tmp_path, text)
+    assert sorted(asked) == ["g6.xlarge", "p4d.24xlarge"], f"{len(asked)} catalog questions for 2 types"
+    assert all(r.ai and r.compute.accelerator for r in result.resources) and len(result.resources) == 30
+    # the next scan asks its own catalog: nothing is remembered from the last one
+    monkeypatch.setattr(catalog, "accelerator_info", lambda instance_type, provider=None: None)
+    again = _scan(tmp_path, text)
+    assert not any(r.ai for r in again.resources)

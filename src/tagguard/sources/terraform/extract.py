@@ -405,11 +405,13 @@ def catalog_info(instance_type: str) -> tuple[str | None, float | None] | None:
 
 
 def compute_for(spec: dict | Kind, body, scope, multiplier: int | None, count: int | None,
-                unknown: list[str] | None = None, conflicts: list[str] | None = None) -> tuple[Compute, bool]:
+                unknown: list[str] | None = None, conflicts: list[str] | None = None,
+                accelerators: dict[str, Any] | None = None) -> tuple[Compute, bool]:
     """Compute profile and whether the resource is AI, from the kind's paths.
 
     ``unknown`` collects what about the size could not be resolved (for "possibly AI");
-    ``conflicts`` collects accelerator blocks that contradict a machine type's built-in GPUs."""
+    ``conflicts`` collects accelerator blocks that contradict a machine type's built-in GPUs;
+    ``accelerators``: the caller's memo of ``catalog_info`` answers, kept for one scan."""
     kind = spec if isinstance(spec, Kind) else Kind(spec)
     comp = Compute(provider=kind.provider, service=kind.service)
     unknown = unknown if unknown is not None else []
@@ -418,7 +420,13 @@ def compute_for(spec: dict | Kind, body, scope, multiplier: int | None, count: i
     comp.instance_type = itype
     ai = kind.ai == "always"
     if itype:
-        info = catalog_info(itype)
+        # one scan asks one rate card: the same type gets the same answer (a memo hit skips ~5 K instructions
+        # of calls down to the card's own memo); bounded, as a scan may name any number of types
+        info: Any = accelerators.get(itype, _MISSING) if accelerators is not None else _MISSING
+        if info is _MISSING:
+            info = catalog_info(itype)
+            if accelerators is not None and len(accelerators) < 1024:
+                accelerators[itype] = info
         if info is not None:
             comp.accelerator, comp.gpus_per_unit = info
             ai = ai or kind.ai == "instance"

@@ -408,6 +408,7 @@ class _Walker:
         self.only_dirs: set[str] | None = None  # changed modules (real paths) when judged through callers
         self.path_dirs: set[str] = set()  # those and their callers: the module calls worth following
         self.walked: set[str] = set()  # changed modules that some caller instantiated
+        self.accelerators: dict[str, Any] = {}  # ex.catalog_info's answers for this scan's instance types
 
     def walk(self, inst: ModuleInstance, in_focus: bool = False) -> None:
         if self.only_dirs is not None:
@@ -574,7 +575,7 @@ class _Walker:
         effective = defaults.overlay(own) if kind.default_tags else own
         unknown: list[str] = []
         conflicts: list[str] = []
-        comp, ai = ex.compute_for(kind, body, scope, inst.multiplier, count, unknown, conflicts)
+        comp, ai = ex.compute_for(kind, body, scope, inst.multiplier, count, unknown, conflicts, self.accelerators)
         if provider is not None and isinstance(provider.region, str):
             comp.region = provider.region
         res = Resource(address=address, type=rtype, source="terraform", file=loc.file, line=loc.block.line,
