@@ -117,3 +117,26 @@ def test_the_catalog_is_asked_once_per_instance_type_in_a_scan_and_anew_in_the_n
     monkeypatch.setattr(catalog, "accelerator_info", lambda instance_type, provider=None: None)
     again = _scan(tmp_path, text)
     assert not any(r.ai for r in again.resources)
+
+
+def test_give_to_sets_what_apply_to_sets_with_the_maps_own_dicts():
+    import itertools
+
+    from tagguard.hcl.values import PartialMap, Unknown
+    from tagguard.model import Resource
+    from tagguard.sources.terraform.extract import TagMap
+
+    def fields(res):
+        return (list(res.tags.items()), res.unresolved_tags, list(res.unresolved_reasons.items()), res.tags_open,
+                res.open_reason, list(res.tag_origins.items()))
+
+    values = [None, {}, {"b": "2", "a": "1"}, {"a": Unknown("after apply"), "b": 3, "c": None},
+              PartialMap({"a": "1"}, open=True, open_reasons=["var.x"]), Unknown("var.tags"), "not a map"]
+    for first, second in itertools.product(values, repeat=2):
+        made = [TagMap.of(first, "`a`").overlay(TagMap.of(second, "`b`")) for _ in range(2)]
+        applied, given = Resource(address="x", type="t", source="terraform"), Resource(address="x", type="t",
+                                                                                      source="terraform")
+        made[0].apply_to(applied)
+        made[1].give_to(given)
+        assert fields(given) == fields(applied), (first, second)
+        assert given.tags is made[1].known and given.tag_origins is made[1].origins

@@ -227,8 +227,15 @@ class TagMap:
         return list(self.known) + [k for k in self.unresolved if k not in self.known]
 
     def apply_to(self, res) -> None:
-        """Set a Resource's tag fields from this map (known, unresolved with reasons, open)."""
+        """Set a Resource's tag fields from this map (known, unresolved with reasons, open), as copies."""
+        self.give_to(res)
         res.tags = dict(self.known)
+        res.tag_origins = dict(self.origins)
+
+    def give_to(self, res) -> None:
+        """``apply_to`` for a map that nothing holds or reads afterwards (the reader's effective tags of the
+        resource it just made): the resource takes the map's own dicts instead of copies of them."""
+        res.tags = self.known
         if self.unresolved:
             res.unresolved_tags = sorted(k for k in self.unresolved if k not in self.known)
             res.unresolved_reasons = {k: self.unresolved[k] for k in res.unresolved_tags}
@@ -237,7 +244,7 @@ class TagMap:
             res.unresolved_reasons = {}
         res.tags_open = self.open
         res.open_reason = self.open_reason
-        res.tag_origins = dict(self.origins)
+        res.tag_origins = self.origins
 
 
 def _tag_value(val: Any) -> tuple[bool, str]:

@@ -596,7 +596,8 @@ class _Walker:
             from tagguard.pricing.placement import terraform_pool  # labels/taints/types the pods select
 
             res.meta["node_pool"] = terraform_pool(rtype, body, scope, address, res)
-        _apply_tagmap(res, effective)
+        # effective is this resource's own map: made above by overlay or TagMap.of, or by its extractor the same way
+        effective.give_to(res)
         for text in conflicts:
             self.out.findings.append(Finding(
                 rule="accelerator-conflict", category="accelerator_conflict", severity=WARNING, address=address,
@@ -640,10 +641,6 @@ def _how_to_tell(unknown: list[str]) -> str:
     name = names[0] if len(names) == 1 else "NAME"
     return (f"give tagguard the size: `--var {name}=<type>`, a tfvars file (`--var-file`), a variable default, "
             f"a `validation {{ condition = contains([...], var.{name}) }}` listing the allowed sizes, or a usage file")
-
-
-def _apply_tagmap(res: Resource, tm: ex.TagMap) -> None:
-    tm.apply_to(res)
 
 
 def _generic_spec(rtype: str, body) -> dict | None:
