@@ -105,6 +105,19 @@ def test_comments_inside_expressions_of_a_file_with_few_marks():
     assert parse(source, "t.tf").comments == [(3, "one"), (6, "two"), (9, "three")]
 
 
+def test_the_walk_sets_every_slot_attribute_init_sets():
+    # the walk builds attributes without calling __init__: a slot __init__ gains must be set there too
+    from tagguard.hcl.parse import Attribute
+
+    hcl = parse(b'a = 1\nb = {\n  c = "d"\n}\n', "t.tf")
+    for attr in hcl.body.attributes.values():
+        made = Attribute(attr.name, attr._node, attr._compiler, attr.line, attr.end_line)
+        slots = [name for klass in type(attr).__mro__ for name in getattr(klass, "__slots__", ())]
+        assert sorted(slots) == sorted(Attribute.__slots__)
+        assert [getattr(attr, name) for name in slots] == [getattr(made, name) for name in slots]
+    assert [(a.name, a.line, a.end_line) for a in hcl.body.attributes.values()] == [("a", 1, 1), ("b", 2, 4)]
+
+
 def test_broken_file_keeps_what_parsed_and_names_lines():
     hcl = load("broken.tf")
     ok = hcl.body.blocks[0]

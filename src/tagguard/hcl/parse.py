@@ -127,6 +127,9 @@ class _HclAttribute(Attribute):
         return self._expr
 
 
+_new_attribute = object.__new__
+
+
 class Body:
     __slots__ = ("attributes", "blocks", "get")
 
@@ -602,10 +605,18 @@ class _Reader:
         line = known.get(row)
         if line is None:
             line = known[row] = row + 1
-        end_line = known.get(end_row)
+        end_line = line if end_row == row else known.get(end_row)  # one line (most): no second lookup
         if end_line is None:
             end_line = known[end_row] = end_row + 1
-        attr = _HclAttribute(name, expr_node, compiler, line, end_line)
+        # _HclAttribute(name, expr_node, compiler, line, end_line) without the __init__ frame (~1 K instructions
+        # a call; the walk makes one per attribute of every file): the same six slots, set here
+        attr = _new_attribute(_HclAttribute)
+        attr.name = name
+        attr.line = line
+        attr.end_line = end_line
+        attr._node = expr_node
+        attr._compiler = compiler
+        attr._expr = None
         if expr_node.kind_id != _KINDS.expression:
             attr._expr = Invalid(f"attribute {name} has no value", **compiler.pos(node))
         elif end - start > _DEPTH_CHECK_BYTES and expr_node.descendant_count > MAX_EXPR_DEPTH and _too_deep(expr_node):
