@@ -125,3 +125,19 @@ def test_the_per_call_records_are_plain_slotted_classes():
     lines = _Lines()
     assert (lines.lines, lines.reasons, lines.notes) == ([], [], []) and _Lines().lines is not lines.lines
     assert not hasattr(rate, "__dict__") and not hasattr(lines, "__dict__")
+
+
+def test_without_commitments_the_order_resources_come_in_changes_no_price():
+    # price_all sorts by address only when commitments are used up (in that order); any order of the same
+    # resources gives every one the price it gets alone, and each distinct input is still priced once
+    import random
+
+    pricer = Pricer(CARD, {"region": "us-east-1"})
+    expected = {r.address: pricer.price(r) for r in variety()}
+    for seed in range(5):
+        resources = variety()
+        random.Random(seed).shuffle(resources)
+        pricer.price_all(resources)
+        for r in resources:
+            assert r.cost == expected[r.address], (seed, r.address)
+
