@@ -370,3 +370,29 @@ def test_map_fast_paths_answer_as_the_abc_check() -> None:
         to_map(["a"])
     assert find_unknown(Text("x")) is None and find_unknown("x") is None
     assert isinstance(find_unknown({"k": ["v", open_map]}), Unknown)
+
+
+def test_a_literal_evaluates_to_its_value_and_leaves_the_step_budget_alone(monkeypatch):
+    # Literal.eval skips Expr.eval's budget: a literal read inside another evaluation (a lazy local) must not
+    # reset or spend its steps, and a literal read on its own is its value
+    from tagguard.hcl import evaluate
+
+    literals = [parse_expression(text) for text in ('"a"', "7", "true", "null", "[]")]
+    assert [type(e).__name__ for e in literals[:4]] == ["Literal"] * 4
+    assert [e.eval(None) for e in literals[:4]] == ["a", 7, True, None]
+    monkeypatch.setattr(evaluate, "MAX_EVAL_STEPS", 5000)
+    big = parse_expression("[for i in range(100) : [for j in range(100) : local.x]]")
+    local = parse_expression('"x"')
+    seen = []
+
+    class Scope(MapScope):
+        def lookup(self, name):  # a lazy local: another Expr read while the outer evaluation runs
+            if name == "local":
+                seen.append((evaluate._BUDGET.depth, evaluate._BUDGET.steps))
+                return {"x": local.eval(self)}
+            return super().lookup(name)
+
+    value = big.eval(Scope())
+    assert isinstance(value, Unknown) and "more than 5,000 steps" in value.reason
+    assert seen[0][0] == 1 and seen[-1][1] > seen[0][1]  # steps kept counting across the literal reads
+    assert evaluate._BUDGET.depth == 0
