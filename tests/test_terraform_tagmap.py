@@ -57,3 +57,31 @@ def test_kind_reads_the_spec_as_the_reader_did() -> None:
                                                or spec.get("units") or spec.get("extractor"))
         assert kind.units == (spec.get("units", []) or []) and kind.spot == (spec.get("spot", []) or [])
         assert kind.provider_key == provider_key_of(rtype)
+
+
+def test_tag_map_constructs_compares_and_prints_as_the_dataclass_it_was() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Reference:  # TagMap as it was declared (a dataclass)
+        known: dict = dataclasses.field(default_factory=dict)
+        unresolved: dict = dataclasses.field(default_factory=dict)
+        open: bool = False
+        open_reason: str | None = None
+        origins: dict = dataclasses.field(default_factory=dict)
+
+    def shown(obj) -> str:
+        text = repr(obj)
+        return "TagMap" + text[text.index("("):]
+
+    cases = [((), {}), (({"a": "1"},), {}), (({"a": "1"}, {"b": "why"}, True, "open", {"a": "`tags`"}), {}),
+             ((), {"open": True}), ((), {"origins": {"x": "y"}, "open_reason": "r"}), (({},), {"unresolved": {}})]
+    for args, kwargs in cases:
+        tm, ref = TagMap(*args, **kwargs), Reference(*args, **kwargs)
+        assert shown(ref) == repr(tm)
+        for other_args, other_kwargs in cases:
+            assert (TagMap(*other_args, **other_kwargs) == tm) == (Reference(*other_args, **other_kwargs) == ref)
+    a, b = TagMap(), TagMap()
+    a.known["k"] = "v"
+    assert b.known == {} and a != b and (a == "TagMap") is False and TagMap.__hash__ is None
+    assert not hasattr(TagMap(), "__dict__"), "a map per resource should carry no instance dict"
