@@ -140,3 +140,31 @@ def test_give_to_sets_what_apply_to_sets_with_the_maps_own_dicts():
         made[1].give_to(given)
         assert fields(given) == fields(applied), (first, second)
         assert given.tags is made[1].known and given.tag_origins is made[1].origins
+
+
+def test_each_provider_configurations_default_tags_are_made_once_per_scan(tmp_path, monkeypatch):
+    from tagguard.sources.terraform import source
+
+    made = []
+    real = source._default_tag_map
+
+    def counting(provider):
+        made.append(provider.key if provider is not None else None)
+        return real(provider)
+
+    monkeypatch.setattr(source, "_default_tag_map", counting)
+    head = ('provider "aws" {\n  default_tags {\n    tags = { cost-center = "CC-1", business-unit = "r" }\n  }\n}\n'
+            'provider "aws" {\n  alias = "gpu"\n  default_tags {\n    tags = { cost-center = "CC-2" }\n  }\n}\n')
+    body = "".join(GPU.format(name=f"gpu_{i}", extra="  provider = aws.gpu\n" if i % 2 else "") for i in range(20))
+    gcp = ('resource "google_compute_instance" "vm" {\n  machine_type = "a2-highgpu-1g"\n'
+           '  labels = { project = "p" }\n}\n')
+    for _ in range(2):  # each scan makes its own
+        made.clear()
+        result = _scan(tmp_path, head + body + gcp)
+        assert sorted(made, key=str) == [None, "aws", "aws.gpu"], made
+        by_address = {r.address: r for r in result.resources}
+        first, second = by_address["aws_instance.gpu_0"], by_address["aws_instance.gpu_1"]
+        assert first.tags["cost-center"] == "CC-1" and second.tags["cost-center"] == "CC-2"
+        assert first.tag_origins["cost-center"].startswith("provider aws default_tags (main.tf:")
+        assert second.tag_origins["cost-center"].startswith("provider aws.gpu default_tags (main.tf:")
+        assert by_address["google_compute_instance.vm"].tags == {"project": "p"}

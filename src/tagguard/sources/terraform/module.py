@@ -202,7 +202,10 @@ def _index_blocks(mdef: ModuleDef, rel: str, body) -> None:
 class ProviderConf:
     """A provider block's configuration as a module instance sees it.  A plain class, not a dataclass: it is read
     field by field, nothing compares or prints it, and a dataclass's generated methods cost every scan ~0.5 ms.
-    No ``__slots__``: ``source._default_tag_map`` keeps its memo in the instance's ``__dict__``."""
+    Its fields are not changed after it is made (the Terraform walker keeps one default-tag map per configuration).
+    Hashed by identity (the walker's key)."""
+
+    __slots__ = ("key", "default_tags", "origin", "region")
 
     def __init__(self, key: str, default_tags: Any = None, origin: str = "", region: Any = None):
         self.key = key  # "aws" or "aws.gpu"

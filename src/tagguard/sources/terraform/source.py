@@ -409,6 +409,7 @@ class _Walker:
         self.path_dirs: set[str] = set()  # those and their callers: the module calls worth following
         self.walked: set[str] = set()  # changed modules that some caller instantiated
         self.accelerators: dict[str, Any] = {}  # ex.catalog_info's answers for this scan's instance types
+        self.default_maps: dict[Any, ex.TagMap] = {}  # provider configuration (or None) -> its default tags
 
     def walk(self, inst: ModuleInstance, in_focus: bool = False) -> None:
         if self.only_dirs is not None:
@@ -570,7 +571,11 @@ class _Walker:
             own = ex.TagMap.of(None if value is ex._MISSING else value, kind.tags_origin)
         else:
             own = ex.TagMap()
-        defaults = _default_tag_map(provider)
+        # made once per provider configuration of the scan (~4 K instructions a resource asked anew): the
+        # resources that use it only read it (overlays copy), and a configuration does not change during a scan
+        defaults = self.default_maps.get(provider)
+        if defaults is None:
+            defaults = self.default_maps[provider] = _default_tag_map(provider)
         # default tags are known even where they do not apply (ASGs), to say so
         effective = defaults.overlay(own) if kind.default_tags else own
         unknown: list[str] = []
@@ -615,16 +620,11 @@ class _Walker:
 
 
 def _default_tag_map(provider) -> ex.TagMap:
-    """A provider configuration's default tags as a TagMap, made once for all the resources that use
-    it (they only read it: overlays copy)."""
+    """A provider configuration's default tags as a TagMap (the walker makes it once for all the resources
+    that use the configuration: they only read it, overlays copy)."""
     if provider is None or provider.default_tags is None:
         return ex.TagMap()
-    origin = provider.origin or f"provider {provider.key} default tags"
-    memo = provider.__dict__.get("_default_tag_map")
-    if memo is None or memo[0] is not provider.default_tags or memo[1] != origin:
-        memo = (provider.default_tags, origin, ex.TagMap.of(provider.default_tags, origin))
-        provider.__dict__["_default_tag_map"] = memo
-    return memo[2]
+    return ex.TagMap.of(provider.default_tags, provider.origin or f"provider {provider.key} default tags")
 
 
 def _may_exist(comp) -> bool:
