@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from tagguard import rules
 from tagguard.config import Config
 from tagguard.model import Finding, Resource, ScanResult
-from tagguard.rules.tags import in_scope
+from tagguard.rules.tags import reported
 from tagguard.sources import SOURCES
 from tagguard.sources.base import Inventory, ScanContext, ScanOptions, SourceOutput, walk
 
@@ -113,7 +113,7 @@ def evaluate(out: SourceOutput, ctx: ScanContext, root: str | None = None) -> Sc
     findings = rules.apply_severities(findings, config.rule_overrides)
     apply_suppressions(findings, resources)
     findings = dedupe_sorted(sort_findings(findings))
-    listed = [r for r in resources if in_scope(r, config.scope) or (r.ai and not r.taggable)]
+    listed = reported(resources, config.scope)  # in scope, or AI without tags
     for key in (attrgetter("address"), lambda r: r.line or 0, lambda r: r.file or ""):
         listed.sort(key=key)  # by (file, line, address): one stable pass per part, no key tuple per resource
     result = ScanResult(resources=listed, findings=findings, root=root, fail_on=config.fail_on,

@@ -18,11 +18,18 @@ def in_scope(resource: Resource, scope: str) -> bool:
     return resource.ai or scope == "all"
 
 
+def reported(resources: Iterable[Resource], scope: str) -> list[Resource]:
+    """The resources a report lists: those in scope, and AI resources that take no tags -- so every AI resource, and
+    under ``scope: all`` every taggable one (one test per resource, no call of ``in_scope``)."""
+    everything = scope == "all"
+    return [r for r in resources if r.ai or (everything and r.taggable)]
+
+
 def check(resources: Iterable[Resource], ctx) -> Iterator[Finding]:
     taxonomy = ctx.config.taxonomy()
-    scope = ctx.config.scope
+    everything = ctx.config.scope == "all"
     for res in resources:
-        if not in_scope(res, scope) or res.meta.get("skip_tag_rules"):
+        if not res.taggable or not (res.ai or everything) or res.meta.get("skip_tag_rules"):  # in_scope, inlined
             continue
         issues = taxonomy.evaluate(res.tags, res.unresolved_tags, res.tags_open, res.tag_style,
                                    res.unresolved_reasons, res.open_reason)
