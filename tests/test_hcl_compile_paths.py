@@ -193,14 +193,53 @@ def test_random_strings_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert counter.hits > 700  # most of the 1,200 take the shortcut; the rest compared all the same
 
 
+class Restrung:
+    """Counts the trees ``_restrung`` made (texts repeated but for their strings' letters)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = _compile._restrung
+
+        def restrung(expr, parts, start):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return real(expr, parts, start)
+
+        monkeypatch.setattr(_compile, "_restrung", restrung)
+
+
 def test_repository_and_generated_terraform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     counter = Counter(monkeypatch)
+    restrung = Restrung(monkeypatch)
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_module.py"), str(tmp_path), "100"], check=True,
                    capture_output=True)
     files = sorted(tmp_path.rglob("*.tf")) + sorted((ROOT / "examples").rglob("*.tf"))
     files += sorted((ROOT / "tests").rglob("*.tf")) + sorted((ROOT / "tests").rglob("*.tfvars"))
     total = sum(compare(path.read_bytes(), path.name) for path in files)
-    assert total > 500 and counter.hits > total // 2
+    assert total > 500 and counter.hits + restrung.count > total // 2 and restrung.count > 20
+
+
+SHAPED = [  # texts whose strings may change letters, not lengths: the first one's tree, restrung
+    'merge(local.common, { Name = "gpu-0" })', 'merge(local.common, {\n    Name = "gpu-0"\n    cc = ""\n  })',
+    '{ "k-0" = "v0", b = ["x0", "y0"] }', '["a0", "b0"]', 'var.map["k0"]', 'var.list[*].tags["k0"]',
+    'var.name == "n0" ? "t0" : "f0"', '!(var.name != "n0")', '[for s in var.names : "p0" if s != "q0"]',
+    '{ for k, v in var.map : "k0" => "v0" }', 'lookup(var.map, "k0", "d0")', 'f("a0", ["b0"]...)',
+    '"a0" == "b0"', 'concat(["x0"], [1, true, null, 2.5])', 'upper("\u00e90")',
+]
+UNSHAPED = [  # a string that is not plain text, a comment or a heredoc: never taken by shape
+    '"${var.a}0"', '"a\\n0"', '"%{ if true }0%{ endif }"', '["a0", /* c0 */ "b0"]', '["a0", # c0\n "b0"]', '"a0" / 1',
+    '"a0" < "b0"', '"$${x}0"', '"0"',
+]
+
+
+@pytest.mark.parametrize("text", SHAPED + UNSHAPED)
+def test_texts_repeated_but_for_their_strings_letters(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second and later texts (other letters, other columns and lines) are the first tree restrung exactly
+    where the shape allows it; every tree equals the tree walk's (values, offsets, lines) and evaluates alike."""
+    restrung = Restrung(monkeypatch)
+    variants = [text] + [text.replace("0", digit) for digit in "19"] + [text.replace("0", "\u00e9")]
+    lines = ["locals {"] + [f"  a{i} {' ' * i}= {variant}" for i, variant in enumerate(variants)] + ["}"]
+    assert compare("\n".join(lines).encode() + b"\n") == len(variants)
+    assert restrung.count == (len(variants) - 2 if text in SHAPED else 0)  # the last one: another length
 
 
 def compare_told(source: bytes, name: str = "main.tf") -> int:
@@ -355,3 +394,24 @@ def test_a_repeated_deep_text_read_on_a_deep_stack_never_raises() -> None:
         if type(value).__name__ == "Invalid":
             assert value.message == "expression nested too deeply"  # type: ignore[attr-defined]
     assert "Invalid" in outcomes and "TupleExpr" in outcomes  # both sides of the limit were reached
+
+
+def test_random_strings_of_one_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strings of any bytes (invalid UTF-8, braces, tabs, quotes-free) but equal lengths in one frame: every
+    restrung tree equals the tree walk's, and most of them are restrung."""
+    restrung = Restrung(monkeypatch)
+    rng = random.Random(13)
+    alphabet = [bytes([b]) for b in b"ab {}[]=:,.-_\t~!?*+()'`;|&^@0123456789"] + [
+        b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xc3", b"\x80", b"\xff", b"\xed\xa0\x80"]
+    lines = []
+    for i in range(300):
+        strings = []
+        for size in (3, 5):
+            text = b""
+            while len(text) < size:
+                text += rng.choice(alphabet)
+            strings.append(text[:size])
+        lines.append(b'  t%d = merge(local.common, { k = "%s", "%s" = [1, "x"] })' % (i, strings[0], strings[1]))
+    source = b"locals {\n" + b"\n".join(lines) + b"\n}\n"
+    assert compare(source) == 300
+    assert restrung.count > 200

@@ -139,6 +139,7 @@ class Compiler:
         self.shortcuts = True  # False: every expression takes the tree walk (tests compare both)
         self.simple_known: dict[bytes, Any] = {}  # short texts ``simple`` has read: what they mean
         self.seen: dict[bytes, tuple] = {}  # expression text -> (Expr, start, row) of its first compile
+        self.shapes: dict[tuple, tuple] = {}  # _shape of an expression text -> (Expr, start, row), as seen
 
     # --- helpers --------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class Compiler:
             return Invalid(f"syntax error in `{self.text(node)[:60]}`", **self.pos(node))
         row = line - 1 if line else node.start_point[0]  # a known line spares a Point object (~1.7 K instructions)
         start, end = node.start_byte, node.end_byte
-        key = None
+        key = shape = None
         try:
             if end - start <= _REUSE_MAX_BYTES and self.shortcuts and node.kind_id == _EXPRESSION:
                 key = self.data[start:end]
@@ -177,11 +178,21 @@ class Compiler:
                     expr, seen_start, seen_row = seen
                     shift = ((start - seen_start) << _SPAN_BITS) + start - seen_start
                     return _moved(expr, shift, row - seen_row, self.lines)
+                parts = _shape(key) if self.src.long is None else None
+                if parts is not None:
+                    shape = _shape_key(parts)
+                    seen = self.shapes.get(shape)
+                    if seen is not None:  # the same text but for its strings' letters: that tree, restrung
+                        expr, seen_start, seen_row = seen
+                        shift = ((start - seen_start) << _SPAN_BITS) + start - seen_start
+                        return _restrung(_moved(expr, shift, row - seen_row, self.lines), parts, start)
             # on one line: no end_point needed (and no newline search when the caller knows it)
             self.single = line or (self.line(row) if self.data.find(b"\n", start, end) < 0 else 0)
             expr = self.expr(node)
             if key is not None and len(self.seen) < _REUSE_MAX_TEXTS:
                 self.seen[key] = (expr, start, row)
+                if shape is not None and _literals(expr, []) is not None:
+                    self.shapes[shape] = (expr, start, row)
             return expr
         except RecursionError:
             return Invalid("expression nested too deeply", **self.pos(node))
@@ -625,6 +636,87 @@ _MOVERS: dict[type, Callable[..., None]] = {
     TupleExpr: _m_tuple, Template: _m_template, Conditional: _m_conditional, UnaryOp: _m_unary,
     BinaryOp: _m_binary, ForExpr: _m_for, IfDirective: _m_if_directive, ForDirective: _m_for_directive,
 }
+
+
+# --- the same shape again ------------------------------------------------------------------------
+# Attributes also repeat but for the letters of a plain string (``merge(local.common, { Name = "gpu-7" })``
+# in every resource).  Where no string can be anything but plain text (no backslash, ``$``, ``%``: no escape,
+# interpolation or directive; no ``#``, ``/``, ``<``: no comment or heredoc; no CR, NUL or string across a line end),
+# every double quote opens or closes a string, so texts with the same parts outside quotes and strings of the
+# same lengths are the same tokens at the same offsets but for the strings' letters: tree-sitter gives them
+# the same tree, and the compiler the same Expr tree but for the values of the strings' Literals (each spans
+# its quotes; a plain string's value is its decoded text).  Such a text is the first one's tree moved, with
+# those values set (``_restrung``).  Kept in the same bounds as ``Compiler.seen``.
+
+_SHAPE_UNSAFE = b"\\$%#/<\r\0"  # bytes that may make a string more than plain text, or start a comment/heredoc
+
+
+def _shape(text: bytes) -> list[bytes] | None:
+    """``text`` split at its double quotes (the odd parts are the strings) when every string in it can only be
+    plain text and it is more than a lone string (``Compiler.simple`` reads that for less); else None."""
+    if len(text.translate(None, _SHAPE_UNSAFE)) != len(text):
+        return None
+    parts = text.split(b'"')
+    if len(parts) < 3 or len(parts) % 2 == 0 or (len(parts) == 3 and not parts[0] and not parts[2]):
+        return None  # no string, one left open, or a lone string
+    if b"\n" in b"".join(parts[1::2]):
+        return None
+    return parts
+
+
+def _shape_key(parts: list[bytes]) -> tuple:
+    """What texts of one shape share: the parts outside strings and each string's length."""
+    return tuple(parts[0::2]), tuple(map(len, parts[1::2]))
+
+
+def _restrung(expr: Expr, parts: list[bytes], start: int) -> Expr:
+    """``expr`` (a moved copy for the text of ``parts`` at ``start``) with each string's Literal given the
+    text's string (a Literal spans its quotes: it starts at the quote that opens its string)."""
+    values: dict[int, str] = {}
+    offset = start
+    for i in range(0, len(parts) - 1, 2):
+        offset += len(parts[i])  # the opening quote
+        values[offset] = _share(parts[i + 1].decode("utf-8", "replace"))
+        offset += len(parts[i + 1]) + 2
+    for literal in _literals(expr, []) or ():
+        value = values.get(literal._span >> _SPAN_BITS)
+        if value is not None:
+            literal.value = value
+    return expr
+
+
+def _literals(expr: Any, out: list) -> list | None:
+    """Every Literal of ``expr``'s tree (into ``out``); None when the tree holds a class ``_restrung`` does not
+    walk (templates and directives: a text the shape memo takes cannot hold them)."""
+    cls = expr.__class__
+    if cls is Literal:
+        out.append(expr)
+        return out
+    if cls is FuncCall:
+        children = expr.args
+    elif cls is ObjectExpr:
+        children = [e for pair in expr.pairs for e in pair]
+    elif cls is Traversal:
+        children = [] if expr.root.__class__ is str else [expr.root]
+        steps = list(expr.steps)
+        while steps:
+            step = steps.pop()
+            if step.__class__ is GetIndex:
+                children.append(step.key)
+            elif step.__class__ is Splat:
+                steps.extend(step.steps)
+    elif cls is ForExpr:
+        children = [e for e in (expr.coll, expr.key_expr, expr.value_expr, expr.cond) if e is not None]
+    elif cls in (TupleExpr, Conditional, UnaryOp, BinaryOp):
+        children = expr._children()
+    else:
+        return None
+    for child in children:
+        if child.__class__ is Literal:  # most children: no call
+            out.append(child)
+        elif _literals(child, out) is None:
+            return None
+    return out
 
 
 # --- template helpers (module level: no compiler state) -----------------------------
