@@ -13,6 +13,10 @@ import tagguard.sources.base
 from tagguard.model import Record
 
 
+# the modules that define records besides model (imported for their classes)
+MODULES = (tagguard.config, tagguard.pricing.catalog, tagguard.sources.base)
+
+
 def _subclasses(cls: type) -> list[type]:
     out = []
     for sub in cls.__subclasses__():
