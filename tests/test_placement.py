@@ -526,3 +526,23 @@ def test_b3_hostname_selector_no_pool_sets_does_not_land_on_a_pool(tmp_path):
 
     assert _UNPLACED_IDENTITY in work.cost.reason
     assert res2["Deployment/ml/big"].cost.reason == work.cost.reason.replace(_UNPLACED_IDENTITY, _UNPLACED)
+
+
+def test_without_a_kubernetes_gpu_workload_no_node_pool_is_read():
+    # resolve() and attribute() read the scan's node pools only for the workloads they place or attribute: a scan
+    # of Terraform capacity alone (node groups, instances) does not walk them (issue 13).  A pool that would fail to
+    # read shows it; the instance's price and the pool itself come out as they went in.
+    from tagguard.model import Compute, Cost, Resource
+    from tagguard.pricing import placement
+
+    broken = {"name": "ng", "labels": {}}  # no "requirements": reading it raises
+    group = Resource(address="aws_eks_node_group.ng", type="aws_eks_node_group", source="terraform", ai=True,
+                     compute=Compute(instance_type="g5.xlarge", provider="aws", units=2), meta={"node_pool": broken})
+    vm = Resource(address="aws_instance.gpu", type="aws_instance", source="terraform", ai=True,
+                  compute=Compute(instance_type="p4d.24xlarge", provider="aws", units=1),
+                  meta={placement.FLOOR_KEY: {"x": 1}})
+    placement.resolve([group, vm], catalog.load())
+    vm.cost = Cost(hourly_usd=1.0, monthly_usd=730.0)
+    placement.attribute([group, vm])
+    assert group.meta == {"node_pool": {"name": "ng", "labels": {}}} and vm.meta == {}
+    assert vm.cost.attributed_from == [] and vm.compute.notes == []

@@ -290,11 +290,17 @@ def _want_exprs(want: dict[str, Any]) -> list[dict[str, Any]]:
 def resolve(resources: list[Any], card: Any = None) -> None:
     """Give priceable placement to GPU workloads that lack it (mutates ``compute``).  Types are
     ranked by the rates of ``card``, the one the scan prices with (default: the shipped card)."""
-    pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
+    # The GPU workloads placement is for, picked first: a scan with none (Terraform capacity alone) reads no node
+    # pool.  Each is tested again at its turn, as before: placing a workload only ever sets an instance type, so the
+    # ones picked are the ones the test can pass (issue 13).
+    workloads = [r for r in resources if r.compute is not None and r.ai and r.compute.provider == "kubernetes"
+                 and not r.compute.instance_type]
+    pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)] \
+        if workloads else []
     known_keys = {k for _r, p in pools for k in list(p["labels"]) + [q["key"] for q in p["requirements"]]}
     budget = MAX_MATCHES  # workloads x pools is bounded: time stays linear in the input
     scan = _Scan(resources, pools)
-    for r in resources:
+    for r in workloads:
         want = r.meta.get("node_placement")
         c = r.compute
         if c is None or not r.ai or c.provider != "kubernetes" or c.instance_type:
@@ -1176,7 +1182,7 @@ def attribute(resources: list[Any]) -> None:
     its nodeSelector/affinity/tolerations match that offer that type.  Only when every such pool has a
     figure of its own (an EKS/GKE/AKS node group with a size) is the workload attributed; a pod on a
     Karpenter NodePool (no figure: the pods carry the spend) or on an unpriced pool stays counted."""
-    pools = [(r, r.meta["node_pool"]) for r in resources if isinstance(r.meta.get("node_pool"), dict)]
+    pools: list[tuple[Any, dict[str, Any]]] | None = None  # read at the first priced workload (none: never)
     budget = MAX_MATCHES
     types_of: dict[int, list[str]] = {}
     used: dict[int, float] = {}  # GPUs of each pool already attributed to earlier workloads
@@ -1185,8 +1191,11 @@ def attribute(resources: list[Any]) -> None:
         r.meta.pop(FLOOR_KEY, None)  # read by the pricing engine, done with
         r.meta.pop(PLACEMENT_FLOOR_KEY, None)
         c, cost = r.compute, r.cost
-        if (c is None or cost is None or not r.ai or c.provider != "kubernetes" or cost.monthly_usd is None
-                or not pools):
+        if c is None or cost is None or not r.ai or c.provider != "kubernetes" or cost.monthly_usd is None:
+            continue
+        if pools is None:  # this pass changes no node_pool, so they read the same at any point of it
+            pools = [(res, res.meta["node_pool"]) for res in resources if isinstance(res.meta.get("node_pool"), dict)]
+        if not pools:
             continue
         wanted_types = ([str(t) for t in r.meta.get("placement_types") or []]
                         or ([c.instance_type] if c.instance_type else []))
