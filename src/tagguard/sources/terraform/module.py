@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from tagguard.hcl import parse as hcl
 from tagguard.hcl.values import PartialMap, Unknown
+from tagguard.model import Record
 
 if TYPE_CHECKING:
     from tagguard.sources.terraform.remote import RemoteModules
@@ -43,8 +44,8 @@ class VarHints(Protocol):
 _NO_TYPE = object()
 
 
-@dataclass
-class Located:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class Located(Record):
     """A block together with the file it came from (relative to the scan root)."""
 
     file: str
@@ -55,8 +56,8 @@ class Located:
     owner: Any = field(default=None, compare=False, repr=False)
 
 
-@dataclass
-class ModuleDef:
+@dataclass(repr=False, eq=False)  # repr and == from Record
+class ModuleDef(Record):
     dir: Path
     files: dict[str, Any] = field(default_factory=dict)  # rel path -> HclFile
     variables: dict[str, Located] = field(default_factory=dict)
