@@ -80,8 +80,8 @@ def test_the_dataclasses_a_plain_scan_creates_compile_only_their_init(tmp_path):
     # CONTRIBUTING: on the scan's path a dataclass takes repr and == from model.Record and an immutable row is a
     # NamedTuple (a frozen dataclass compiles six methods). tagguard.hcl imports nothing from tagguard, so its
     # syntax classes keep the generated methods.
-    made = _after_scan(tmp_path, "[(n, p.frozen, p.repr, p.eq) for n, p in ((n, getattr(sys.modules[n.rsplit('.', 1)[0]], "
-                                 "n.rsplit('.', 1)[1]).__dataclass_params__) for n in _made)]")
+    params = "getattr(sys.modules[n.rsplit('.', 1)[0]], n.rsplit('.', 1)[1]).__dataclass_params__"
+    made = _after_scan(tmp_path, f"[(n, p.frozen, p.repr, p.eq) for n, p in ((n, {params}) for n in _made)]")
     assert made, "the counter sees the scan's classes"
     assert [n for n, frozen, _, _ in made if frozen] == []
     assert [n for n, _, r, eq in made if (r or eq) and not n.startswith("tagguard.hcl.")] == []
