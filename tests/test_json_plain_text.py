@@ -11,7 +11,7 @@ import random
 
 from tagguard.formats import json_format
 from tagguard.formats.json_format import JsonFormatter, dumps_report, report_dict
-from tagguard.model import Compute, Cost, Resource, ScanResult
+from tagguard.model import Compute, Cost, Finding, Resource, ScanResult
 
 
 class _Str(str):
@@ -118,3 +118,62 @@ def test_plain_text_keys_are_json_heads_and_json_tails():
     head, tail = parts
     assert list(json.loads(head + "}")) == list(r.json_head())
     assert list(json.loads("{" + tail[2:])) == list(r.json_tail())
+
+
+class _SubFinding(Finding):
+    def to_json(self):  # type: ignore[override]
+        return {**Finding.to_json(self), "sub": True}
+
+
+_OPT: list = [None, "x", _ODD, "", _Str("x"), 3]
+_EXTRAS: list = [{}, {"tags": ["business-unit", "project"]}, {"value": ""}, {"value": _ODD, _ODD: [_ODD]},
+                 {"fix": "extra fix"}, {"resource_type": "rt", "suppressed": "s", "suppression_reason": "r"},
+                 {"rule": "never", "message": "never", "line": "never"}, {"value": 1}, {"value": None},
+                 {"tags": ("a", "b")}, {"tags": ["a", 1]}, {"tags": [["a"]]}, {"tags": [_Str("a")]},
+                 {"v": _Str("x")}, {1: "x"}, {_Str("k"): "x"}, {"v": {"a": "b"}}, {"v": -0.0}, {"v": True}, {"v": []},
+                 _Dict(value="x")]
+_FPLAIN = {id(_OPT): 4, id(_LINES): 5, id(_EXTRAS): 7, id(_AIS): 2}
+
+
+def _finding(rng: random.Random, i: int) -> Finding:
+    def pick(values: list):
+        return rng.choice(values[:_FPLAIN[id(values)]] if rng.random() < 0.8 else values)
+
+    def text():
+        return rng.choice(["missing-tag", "", _ODD] if rng.random() < 0.9 else ["x", _Str("x"), None, 1])
+
+    cls = _SubFinding if i % 17 == 0 else Finding
+    f = cls(rule=text(), category=rng.choice(["missing_tag", _ODD, _Str("c")]),  # the summary sorts them
+            severity=text(), message=text(), address=pick(_OPT), file=pick(_OPT),
+            line=pick(_LINES), tag=pick(_OPT), resource_type=pick(_OPT), suppressed=pick(_AIS),
+            suppression_reason=pick(_OPT))
+    f.fix = pick(_OPT)  # set as given, past __post_init__ (which shares str values)
+    f.extra = dict(pick(_EXTRAS)) if i % 5 else pick(_EXTRAS)
+    return f
+
+
+def test_the_finding_text_is_the_encoders_on_every_value_it_takes_or_leaves():
+    rng = random.Random(21)
+    findings = [_finding(rng, i) for i in range(3000)]
+    plain = sum(json_format._finding_text(f) is not None for f in findings if f.__class__ is Finding)
+    assert 300 < plain < 2700  # both ways taken often
+    result = ScanResult(findings=findings, root=".")
+    assert _streamed(result) == dumps_report(report_dict(result))
+    for f in findings[:600]:
+        one = ScanResult(findings=[f])
+        assert _streamed(one) == dumps_report(report_dict(one)), f
+
+
+def test_plain_findings_are_written_without_to_json(monkeypatch):
+    calls = []
+    to_json = Finding.to_json
+    monkeypatch.setattr(Finding, "to_json", lambda self: calls.append(1) or to_json(self))
+    findings = [Finding(rule="missing-tag", category="missing_tag", severity="error", message=f"m{i} é",
+                        address=f"a.b_{i}", file="main.tf", line=i, tag="owner", resource_type="aws_instance",
+                        fix="add it", extra={"tags": ["a", "b"]} if i % 2 else {"value": ""}) for i in range(6)]
+    text = _streamed(ScanResult(findings=findings))
+    assert calls == []  # before: one call per finding
+    assert text == dumps_report(report_dict(ScanResult(findings=findings)))
+    calls.clear()
+    _streamed(ScanResult(findings=[Finding(rule="r", category="c", severity="error", message="m", line=1.0)]))
+    assert calls == [1]

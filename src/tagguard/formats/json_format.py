@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from tagguard import __version__
 from tagguard.formats.base import Formatter
 from tagguard.formats.escape import json_safe
-from tagguard.model import Compute, Cost, Resource, ScanResult
+from tagguard.model import Compute, Cost, Finding, Resource, ScanResult
 
 REPORT_VERSION = "1"
 
@@ -158,15 +158,83 @@ def _plain_text(r: Resource) -> tuple[str, str] | None:
     return head, tail
 
 
+class _Findings(_Items):
+    """The report's findings: ``_finding_text`` for a finding of plain values, else ``Finding.to_json`` encoded."""
+
+    def texts(self, encode: Callable[[Any], str]) -> Iterator[str]:
+        for f in self.objects:
+            text = _finding_text(f) if f.__class__ is Finding else None  # a subclass may write otherwise
+            yield encode(f.to_json()) if text is None else text
+
+
+def _optional(value: Any) -> str | None:
+    """The encoder's text of None or a plain str; None for any other value."""
+    return "null" if value is None else _QUOTE(value) if value.__class__ is str else None
+
+
+def _finding_text(f: Finding) -> str | None:
+    """``encode(f.to_json())`` for a finding of plain values (str or None; an int line; extra values a str or a
+    list of str under str keys), from one format string like ``_plain_text`` (the dict and the encoder's walk
+    of its ten keys cost ~15 K instructions a finding).  None for anything else: the caller encodes ``to_json``."""
+    rule, category, severity, message, line = f.rule, f.category, f.severity, f.message, f.line
+    address, file, tag = _optional(f.address), _optional(f.file), _optional(f.tag)
+    if (rule.__class__ is not str or category.__class__ is not str or severity.__class__ is not str
+            or message.__class__ is not str or (line is not None and line.__class__ is not int)
+            or address is None or file is None or tag is None):
+        return None
+    quote = _QUOTE
+    parts = [f'{{"rule": {quote(rule)}, "category": {quote(category)}, "severity": {quote(severity)}, '
+             f'"address": {address}, "file": {file}, "line": {"null" if line is None else line}, "tag": {tag}, '
+             f'"message": {quote(message)}']
+    written: tuple[str, ...] = _FINDING_KEYS  # the keys to_json writes before extra (an extra one is not written)
+    resource_type, fix = f.resource_type, f.fix
+    if resource_type:
+        if resource_type.__class__ is not str:
+            return None
+        parts.append(f', "resource_type": {quote(resource_type)}')
+        written += ("resource_type",)
+    if fix:
+        if fix.__class__ is not str:
+            return None
+        parts.append(f', "fix": {quote(fix)}')
+        written += ("fix",)
+    if f.suppressed:
+        reason = _optional(f.suppression_reason)
+        if reason is None:
+            return None
+        parts.append(f', "suppressed": true, "suppression_reason": {reason}')
+        written += ("suppressed", "suppression_reason")
+    extra = f.extra
+    if extra.__class__ is not dict:
+        return None
+    for k, v in extra.items():
+        if k.__class__ is not str:
+            return None
+        if k in written:
+            continue
+        if v.__class__ is str:
+            parts.append(f", {quote(k)}: {quote(v)}")
+        elif v.__class__ is list and all(x.__class__ is str for x in v):
+            parts.append(f", {quote(k)}: [{', '.join(map(quote, v))}]")
+        else:
+            return None
+    parts.append("}")
+    return "".join(parts)
+
+
+_FINDING_KEYS = ("rule", "category", "severity", "address", "file", "line", "tag", "message")
+
+
 def _report(result: ScanResult, items: Callable[[Sequence[Any]], Any],
-            resources: Callable[[Sequence[Any]], Any] | None = None) -> dict:
+            resources: Callable[[Sequence[Any]], Any] | None = None,
+            findings: Callable[[Sequence[Any]], Any] | None = None) -> dict:
     out = {
         "version": REPORT_VERSION,
         "tool": {"name": "tagguard", "version": __version__},
         "root": result.root,
         **({"config": result.config} if result.config else {}),
         "resources": (resources or items)(result.resources),
-        "findings": items(result.findings),
+        "findings": (findings or items)(result.findings),
         "summary": result.summary(),
     }
     if result.errors or result.drift is not None:  # a drift report always says whether anything failed
@@ -264,7 +332,7 @@ class JsonFormatter(Formatter):
         about 64 KB: one write per item costs more than encoding it)."""
         batch: list[str] = []
         size = 0
-        for piece in iter_report(_report(result, _Items, _Resources)):
+        for piece in iter_report(_report(result, _Items, _Resources, _Findings)):
             batch.append(piece)
             size += len(piece)
             if size >= 65536:
