@@ -72,7 +72,7 @@ def _resource(rng: random.Random, i: int) -> Resource:
 def test_the_plain_text_is_the_encoders_on_every_value_it_takes_or_leaves():
     rng = random.Random(13)
     resources = [_resource(rng, i) for i in range(3000)]
-    plain = sum(json_format._plain_text(r) is not None for r in resources if r.__class__ is Resource)
+    plain = sum(json_format._plain_text(r, {}) is not None for r in resources if r.__class__ is Resource)
     assert 300 < plain < 2700  # both ways taken often
     result = ScanResult(resources=resources, root=".")
     assert _streamed(result) == dumps_report(report_dict(result))
@@ -113,7 +113,7 @@ def test_plain_resources_are_written_without_json_head_or_json_tail(monkeypatch)
 def test_plain_text_keys_are_json_heads_and_json_tails():
     """A key added to ``json_head`` or ``json_tail`` must be added to the format string too."""
     r = Resource(address="a", type="t", source="s", tags_open=True, meta={"m": "x"})
-    parts = json_format._plain_text(r)
+    parts = json_format._plain_text(r, {})
     assert parts is not None
     head, tail = parts
     assert list(json.loads(head + "}")) == list(r.json_head())
@@ -177,3 +177,34 @@ def test_plain_findings_are_written_without_to_json(monkeypatch):
     calls.clear()
     _streamed(ScanResult(findings=[Finding(rule="r", category="c", severity="error", message="m", line=1.0)]))
     assert calls == [1]
+
+
+def _tagged(n: int) -> list[Resource]:
+    return [Resource(address=f"aws_instance.gpu_{i}", type="aws_instance", source="terraform",
+                     tags={"Name": f"gpu-{i}", "team": "ml", "env": _ODD}, meta={"module": "module.x"})
+            for i in range(n)]
+
+
+def test_a_repeated_tag_or_meta_pair_is_encoded_once_per_write(monkeypatch):
+    quoted: list[str] = []
+    quote = json_format._QUOTE
+    monkeypatch.setattr(json_format, "_QUOTE", lambda s: quoted.append(s) or quote(s))
+    resources = _tagged(10)
+    _streamed(ScanResult(resources=resources))
+    assert quoted.count("team") == quoted.count("ml") == quoted.count("module") == 1  # before: 10 each
+    assert quoted.count("Name") == 10  # a pair with a new value is a new pair
+    quoted.clear()
+    _streamed(ScanResult(resources=resources))  # each write its own memo
+    assert quoted.count("team") == 1
+
+
+def test_past_the_pair_bound_pairs_are_encoded_each_time(monkeypatch):
+    monkeypatch.setattr(json_format, "_PAIRS_MAX", 2)
+    result = ScanResult(resources=_tagged(50) + _resources_of_odd_pairs())
+    assert _streamed(result) == dumps_report(report_dict(result))
+
+
+def _resources_of_odd_pairs() -> list[Resource]:
+    # equal pairs of other classes never share a text: only exact str pairs are memoised
+    return [Resource(address="a", type="t", source="s", tags={"team": v}, meta={"module": v})
+            for v in ["ml", _Str("ml"), "ml", None, 1, "m\u202el", "ml"]]

@@ -88,9 +88,10 @@ class _Resources(_Items):
                             cost_at, "null" if cost is None else encode(cost.to_json())))
 
         memo: dict[tuple[Any, ...], str] = {}
+        seen: dict[tuple[str, str], str] = {}
         for r in self.objects:
             compute, cost = r.compute, r.cost
-            parts = _plain_text(r) if r.__class__ is Resource else None  # a subclass may write otherwise
+            parts = _plain_text(r, seen) if r.__class__ is Resource else None  # a subclass may write otherwise
             if parts is None:
                 head, tail = encode(r.json_head()), r.json_tail()  # "{...}": json_head is never empty
                 parts = head[:-1], sep + encode(tail)[1:] if tail else "}"
@@ -107,18 +108,31 @@ _QUOTE = encode_basestring  # the C encoder's own text of a str (ensure_ascii=Fa
 _TAGS_OPEN = ', "tags_open": true'
 
 
-def _quoted_pairs(items: Iterable[tuple[Any, Any]]) -> str | None:
+# At most this many distinct tag and meta pairs have their text memoised per write (most tags repeat across
+# resources: the 2,000-resource module's 12,000 pairs are 570 distinct)
+_PAIRS_MAX = 4096
+
+
+def _quoted_pairs(items: Iterable[tuple[Any, Any]], seen: dict[tuple[str, str], str]) -> str | None:
     """The inside of ``encode(dict(items))`` when every key and value is a plain str (and no key repeats),
-    else None."""
+    else None.  ``seen`` holds the text of the pairs written before in this write: exact, as equal str
+    write equal text, and a hit costs a tuple hash instead of two ``encode_basestring`` calls and a format
+    (~12 M instructions on the 2,000-resource module)."""
     quote, pairs = _QUOTE, []
-    for k, v in items:
+    for pair in items:
+        k, v = pair
         if k.__class__ is not str or v.__class__ is not str:
             return None
-        pairs.append(f"{quote(k)}: {quote(v)}")
+        text = seen.get(pair)
+        if text is None:
+            text = f"{quote(k)}: {quote(v)}"
+            if len(seen) < _PAIRS_MAX:
+                seen[pair] = text
+        pairs.append(text)
     return ", ".join(pairs)
 
 
-def _plain_text(r: Resource) -> tuple[str, str] | None:
+def _plain_text(r: Resource, seen: dict[tuple[str, str], str]) -> tuple[str, str] | None:
     """The text ``encode(r.json_head())`` without its closing brace, and the text after the cost
     (``json_tail``'s keys and the closing brace), for a resource of plain values (str, int, bool, None; tags
     and meta of str): one format string with each key's text written once here, where the C encoder builds
@@ -134,7 +148,7 @@ def _plain_text(r: Resource) -> tuple[str, str] | None:
             or meta.__class__ is not dict):
         return None
     quote = _QUOTE
-    tag_text = _quoted_pairs(sorted(tags.items())) if tags else ""
+    tag_text = _quoted_pairs(sorted(tags.items()), seen) if tags else ""
     if tag_text is None:
         return None
     if unresolved:
@@ -145,7 +159,7 @@ def _plain_text(r: Resource) -> tuple[str, str] | None:
     else:
         unresolved_text = ""
     if meta:
-        meta_text = _quoted_pairs(meta.items())
+        meta_text = _quoted_pairs(meta.items(), seen)
         if meta_text is None:
             return None
         tail = f', "meta": {{{meta_text}}}}}'
