@@ -96,30 +96,40 @@ class TimedParser:
 hp._parser = lambda: TimedParser(real_parser())
 import tagguard.hcl.evaluate as ev
 depth = [0]
-prop = hp.Attribute.expr
-def expr(self):
-    if self._expr is not None:
-        return self._expr
-    t = P()
-    try:
-        return prop.fget(self)
-    finally:
-        spent = P() - t
-        add("compile attributes", spent)
-        if depth[0]:  # a local or variable compiled while an expression is evaluated: not evaluation time
-            add("compile inside evaluation", spent)
-hp.Attribute.expr = property(expr)
-real_eval = ev.Expr.eval  # every expression's eval (the subclasses inherit it): the outermost call is timed
-def timed_eval(self, scope):
-    depth[0] += 1
-    t = P() if depth[0] == 1 else None
-    try:
-        return real_eval(self, scope)
-    finally:
-        depth[0] -= 1
-        if t is not None:
-            add("evaluate expressions", P() - t)
-ev.Expr.eval = timed_eval
+def family(cls):  # a class and all its subclasses (hcl.parse's attributes, hcl.evaluate's expressions)
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from family(sub)
+def timed_expr(prop):
+    def expr(self):
+        if self._expr is not None:
+            return self._expr
+        t = P()
+        try:
+            return prop.fget(self)
+        finally:
+            spent = P() - t
+            add("compile attributes", spent)
+            if depth[0]:  # a local or variable compiled while an expression is evaluated: not evaluation time
+                add("compile inside evaluation", spent)
+    return property(expr)
+for cls in list(family(hp.Attribute)):  # each class that has its own expr property (hcl.parse's _HclAttribute)
+    if "expr" in cls.__dict__:
+        cls.expr = timed_expr(cls.__dict__["expr"])
+def timed_eval(real_eval):  # the outermost eval of an expression is timed
+    def wrapper(self, scope):
+        depth[0] += 1
+        t = P() if depth[0] == 1 else None
+        try:
+            return real_eval(self, scope)
+        finally:
+            depth[0] -= 1
+            if t is not None:
+                add("evaluate expressions", P() - t)
+    return wrapper
+for cls in list(family(ev.Expr)):  # Expr.eval, and each subclass's own (Literal's skips the step budget)
+    if "eval" in cls.__dict__:
+        cls.eval = timed_eval(cls.__dict__["eval"])
 timed(module, "load_module_def", "read files (parse + syntax tree)")
 timed(cli, "load_config_or_exit", "config + taxonomy (jsonschema import)")
 timed(pipeline, "collect", "collect")
