@@ -589,7 +589,8 @@ class _Reader:
         name_node = children[0]
         data = self.data
         compiler = self.compiler
-        # self.text(name_node), self.lines(node) inlined: this runs for every attribute of every file
+        # the name's text and the lines read here, not through self.text and compiler.line: this runs for every
+        # attribute of every file
         raw = data[name_node.start_byte : name_node.end_byte]
         name = self.known_names.get(raw)  # a repeated name: no decode, restore or intern (same bytes, same text)
         if name is None:
@@ -622,7 +623,7 @@ class _Reader:
         elif end - start > _DEPTH_CHECK_BYTES and expr_node.descendant_count > MAX_EXPR_DEPTH and _too_deep(expr_node):
             self.issue(node, f"expression of `{name}` is nested more than {MAX_EXPR_DEPTH} levels deep")
             attr._expr = Invalid("expression nested too deeply", **compiler.pos(node))
-        marks = self.comment_marks  # self.may_hold_comment(start, end), asked only when a mark lies in the range
+        marks = self.comment_marks  # the comment regex runs only when one of the file's comment marks lies in the range
         if marks:
             i = bisect.bisect_left(marks, start)
             if i < len(marks) and marks[i] < end and _COMMENT_START.search(data, start, end) is not None:
@@ -630,9 +631,6 @@ class _Reader:
         if self.pending is not None and attr._expr is None:
             self.pending.append(attr)
         body.attributes[name] = attr
-
-    def may_hold_comment(self, start: int, end: int) -> bool:
-        return _COMMENT_START.search(self.data, start, end) is not None
 
     def add_block(self, body: Body, node: Any, depth: int) -> None:
         if depth >= MAX_BLOCK_DEPTH:
@@ -658,10 +656,6 @@ class _Reader:
             elif kind == kinds.comment:
                 self.comments.append((child.start_point[0] + 1, _comment_text(self.text(child))))
         body.blocks.append(block)
-
-    def lines(self, node: Any) -> tuple[int, int]:
-        line = self.compiler.line
-        return line(node.start_point[0]), line(node.end_point[0])
 
     def label(self, node: Any) -> str:
         start, end = node.start_byte, node.end_byte
