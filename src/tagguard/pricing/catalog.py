@@ -359,12 +359,6 @@ def known_family(family: str, provider: str | None = "aws") -> bool:
             for i in load().instances.values())
 
 
-def card_date() -> str | None:
-    """The newest source date in the card (what "newer than the rate card" is measured against)."""
-    dates = sorted(s.date for s in load().sources.values() if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", s.date or ""))
-    return dates[-1] if dates else None
-
-
 def is_accelerated(instance_type: str | None, provider: str | None = None) -> bool:
     return accelerator_info(instance_type, provider) is not None
 

@@ -381,18 +381,6 @@ def get_path(body, path: str, scope) -> Any:
     return _first(value) if star_last else value
 
 
-def attr_of(body, path: str):
-    """The Attribute object at ``a.b`` (for line numbers and references), or None."""
-    parts = path.replace("[*]", "").split(".")
-    current = body
-    for part in parts[:-1]:
-        blocks = current.blocks_of(part)
-        if not blocks:
-            return None
-        current = blocks[0].body
-    return current.get(parts[-1])
-
-
 def _first(value: Any) -> Any:
     if isinstance(value, list):
         return value[0] if value else _MISSING
