@@ -114,8 +114,3 @@ def re_literal(text: str) -> str:
     [A-Za-z0-9_-] becomes ``\\\\x{HEX}`` (a PromQL-escaped backslash, then RE2's hex escape), so no
     value from the server can end the string or add regex syntax."""
     return "".join(c if (c.isascii() and (c.isalnum() or c in "-_")) else f"\\\\x{{{ord(c):x}}}" for c in text)
-
-
-def bare_count(rng: str) -> str:
-    """The peer figure for benchmarks: one bare count over the whole window."""
-    return f'count_over_time(kube_pod_container_resource_requests[{rng}])'
