@@ -10,12 +10,14 @@ import pytest
 import tagguard.config
 import tagguard.pricing.catalog
 import tagguard.sources.base
+import tagguard.sources.terraform.extract
 import tagguard.sources.terraform.module
 from tagguard.model import Record
 
 
 # the modules that define records besides model (imported for their classes)
-MODULES = (tagguard.config, tagguard.pricing.catalog, tagguard.sources.base, tagguard.sources.terraform.module)
+MODULES = (tagguard.config, tagguard.pricing.catalog, tagguard.sources.base, tagguard.sources.terraform.extract,
+           tagguard.sources.terraform.module)
 
 
 def _subclasses(cls: type) -> list[type]:

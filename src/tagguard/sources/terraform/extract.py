@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from tagguard.model import Compute
+from tagguard.model import Compute, Record
 from tagguard.hcl.evaluate import ChildScope
 from tagguard.sources.terraform.module import _safe_eval
 from tagguard.hcl.values import PartialMap, Unknown
@@ -122,35 +123,27 @@ def write_json_twins() -> list[str]:
 
 # --- tag maps ---------------------------------------------------------------------
 
-class TagMap:
+@dataclass(init=False, repr=False, eq=False)  # repr and == from Record; __init__ written here
+class TagMap(Record):
     """A tag map split into what is known, what is unresolved and whether more may exist.
 
-    A plain slotted class, not a dataclass: a scan makes about three a resource, and the generated ``__init__``
-    with its three default factories costs ~25 % more per map. ``==`` and ``repr`` are the dataclass's."""
+    Its ``__init__`` is written out, not generated: a scan makes about three a resource, and the generated one
+    with its three default factories costs ~25 % more per map."""
 
     __slots__ = ("known", "unresolved", "open", "open_reason", "origins")
+    known: dict[str, str]
+    unresolved: dict[str, str]  # key -> reason
+    open: bool
+    open_reason: str | None
+    origins: dict[str, str]
 
     def __init__(self, known: dict[str, str] | None = None, unresolved: dict[str, str] | None = None,
                  open: bool = False, open_reason: str | None = None, origins: dict[str, str] | None = None) -> None:
-        self.known: dict[str, str] = {} if known is None else known
-        self.unresolved: dict[str, str] = {} if unresolved is None else unresolved  # key -> reason
+        self.known = {} if known is None else known
+        self.unresolved = {} if unresolved is None else unresolved
         self.open = open
         self.open_reason = open_reason
-        self.origins: dict[str, str] = {} if origins is None else origins
-
-    def _fields(self) -> tuple[Any, ...]:
-        return self.known, self.unresolved, self.open, self.open_reason, self.origins
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (f"TagMap(known={self.known!r}, unresolved={self.unresolved!r}, open={self.open!r}, "
-                f"open_reason={self.open_reason!r}, origins={self.origins!r})")
+        self.origins = {} if origins is None else origins
 
     @classmethod
     def of(cls, value: Any, origin: str) -> TagMap:
